@@ -1,0 +1,85 @@
+"""Command line: ``python -m service tag`` and ``python -m service taxonomies``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import textwrap
+from collections.abc import Sequence
+
+from .config import Settings
+from .engine import NewstagError, Tagger, TagResult
+from .engine.taxonomy import TaxonomyRegistry
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m service", description="newstag: topic tagging for news.")
+    commands = parser.add_subparsers(dest="command", required=True)
+    tag = commands.add_parser("tag", help="tag one article (a file, or - for standard input)")
+    tag.add_argument("file", nargs="?", default="-", help="a UTF-8 text file, or - (default) for stdin")
+    tag.add_argument("--taxonomy", help="taxonomy name (default: news, or NEWSTAG_TAXONOMY)")
+    tag.add_argument("--labels", help='comma-separated labels that replace the taxonomy: "a,b,c"')
+    tag.add_argument("--top-k", type=int, help="at most this many topics")
+    tag.add_argument("--threshold", type=float, help="one threshold for every label, 0 to 1")
+    tag.add_argument("--single-label", action="store_true", help="return exactly one topic, the best")
+    tag.add_argument("--no-evidence", action="store_true", help="leave out the evidence sentences")
+    tag.add_argument("--json", action="store_true", help="print the result as JSON")
+    commands.add_parser("taxonomies", help="list the installed taxonomies")
+    return parser
+
+
+def _read(path: str) -> str:
+    if path == "-":
+        return sys.stdin.read()
+    try:
+        with open(path, encoding="utf-8") as handle:
+            return handle.read()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise NewstagError(f"cannot read {path}: {exc}") from exc
+
+
+def _print_result(result: TagResult) -> None:
+    if not result.topics:
+        print("no topic passed its threshold")
+    for topic in result.topics:
+        code = f"  {topic.code}" if topic.code else ""
+        print(f"{topic.score:.2f}  {topic.label}{code}")
+        for ev in topic.evidence:
+            quoted = textwrap.shorten(ev.text, width=100, placeholder=" …")
+            print(f"        {ev.score:.2f} [{ev.start}:{ev.end}] {quoted}")
+
+
+def _tag(args: argparse.Namespace) -> int:
+    text = _read(args.file)
+    labels = [x.strip() for x in args.labels.split(",") if x.strip()] if args.labels else None
+    tagger = Tagger.from_settings(Settings.from_env())
+    [result] = tagger.tag(
+        [text], labels, taxonomy=args.taxonomy, multi_label=not args.single_label,
+        threshold=args.threshold, top_k=args.top_k, evidence=not args.no_evidence,
+    )
+    if args.json:
+        taxonomy = None if labels else (args.taxonomy or tagger.settings.taxonomy)
+        payload = {**result.to_dict(), "model": tagger.backend.model_name, "taxonomy": taxonomy}
+        print(json.dumps(payload, ensure_ascii=False, indent=2))
+    else:
+        _print_result(result)
+    return 0
+
+
+def _taxonomies() -> int:
+    settings = Settings.from_env()
+    registry = TaxonomyRegistry([settings.taxonomies_dir] if settings.taxonomies_dir else [])
+    for taxonomy in registry:
+        default = " (default)" if taxonomy.name == settings.taxonomy else ""
+        print(f"{taxonomy.name}{default}: {len(taxonomy.labels)} topics. {taxonomy.title}")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        return _tag(args) if args.command == "tag" else _taxonomies()
+    except NewstagError as exc:
+        print(f"newstag: error: {exc}", file=sys.stderr)
+        return 2

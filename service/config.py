@@ -1,0 +1,93 @@
+"""All of newstag's settings, in one place.
+
+Defaults live in :class:`Settings`; :meth:`Settings.from_env` overlays ``NEWSTAG_*``
+environment variables. Nothing reads the environment at import time.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, fields, replace
+from pathlib import Path
+from typing import Any, Literal
+
+from .engine.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class Settings:
+    # Which engine scores labels: sentence embeddings (default) or an NLI model.
+    engine: Literal["embedding", "nli"] = "embedding"
+    # A local sentence-embedding model directory; None means the embedded all-MiniLM-L6-v2.
+    model: Path | None = None
+    # A local NLI model directory (bart-large-mnli, a DeBERTa NLI model, ...) for engine=nli.
+    nli_model: Path | None = None
+    nli_hypothesis: str = "This article is about {}."
+
+    # Label sets.
+    taxonomy: str = "news"
+    taxonomies_dir: Path | None = None  # extra *.yaml taxonomies, beside the built-in ones
+    threshold: float = 0.5  # for caller-given labels; taxonomies set their own
+
+    # Long articles: windows of at most this many tokens (None: the model's own limit).
+    max_tokens: int | None = None
+    max_batch_tokens: int = 8192
+
+    # Evidence.
+    keyword_weight: float = 0.5  # strength of one keyword hit, combined by noisy-OR
+    evidence_per_topic: int = 2
+
+    # Limits on one call, so bad input gets a clear error instead of a stalled worker.
+    max_text_chars: int = 100_000
+    max_texts: int = 64
+    max_labels: int = 256
+
+    torch_threads: int | None = None  # None: leave torch's default
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+        """Defaults, then ``NEWSTAG_<FIELD>`` variables, then ``overrides``."""
+        environ = os.environ if environ is None else environ
+        values: dict[str, Any] = {}
+        for f in fields(cls):
+            raw = environ.get(f"NEWSTAG_{f.name.upper()}")
+            if raw is not None and raw.strip() != "":
+                values[f.name] = _parse(f.name, raw.strip())
+        return replace(cls(**values), **overrides).validated()
+
+    def validated(self) -> Settings:
+        if self.engine not in ("embedding", "nli"):
+            raise ConfigError(f"NEWSTAG_ENGINE must be 'embedding' or 'nli', not {self.engine!r}")
+        if self.engine == "nli" and self.nli_model is None:
+            raise ConfigError("NEWSTAG_ENGINE=nli needs NEWSTAG_NLI_MODEL, a local NLI model directory")
+        for name in ("threshold", "keyword_weight"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise ConfigError(f"NEWSTAG_{name.upper()} must be between 0 and 1")
+        for name in ("max_batch_tokens", "max_text_chars", "max_texts", "max_labels"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"NEWSTAG_{name.upper()} must be a positive integer")
+        if self.max_tokens is not None and self.max_tokens < 16:
+            raise ConfigError("NEWSTAG_MAX_TOKENS must be at least 16")
+        if self.evidence_per_topic < 0:
+            raise ConfigError("NEWSTAG_EVIDENCE_PER_TOPIC must not be negative")
+        return self
+
+
+_PATHS = {"model", "nli_model", "taxonomies_dir"}
+_INTS = {"max_tokens", "max_batch_tokens", "evidence_per_topic", "max_text_chars", "max_texts",
+         "max_labels", "torch_threads"}
+_FLOATS = {"threshold", "keyword_weight"}
+
+
+def _parse(name: str, raw: str) -> Any:
+    try:
+        if name in _PATHS:
+            return Path(raw).expanduser()
+        if name in _INTS:
+            return int(raw)
+        if name in _FLOATS:
+            return float(raw)
+    except ValueError:
+        raise ConfigError(f"NEWSTAG_{name.upper()}={raw!r} is not a valid {name.replace('_', ' ')}") from None
+    return raw

@@ -1,0 +1,132 @@
+"""A sentence-embedding model loaded with transformers from a local directory.
+
+Embeddings are mean-pooled and L2-normalised, as all-MiniLM-L6-v2 was trained. A
+document's windows go through the model once; each sentence's vector is the mean of its
+own (contextualised) tokens in that pass, so evidence costs no extra forward pass.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from transformers import AutoModel, AutoTokenizer
+
+from .chunking import PreparedDocument, prepare_document
+from .errors import ModelLoadError
+
+
+@dataclass(frozen=True)
+class DocumentVectors:
+    """Unit vectors of one document: the whole, each window and each sentence."""
+
+    document: np.ndarray  # [dim]
+    windows: np.ndarray  # [n_windows, dim]
+    sentences: np.ndarray  # [n_sentences, dim]
+
+
+def _max_tokens(model_dir: Path, tokenizer, model, cap: int | None) -> int:
+    """The sequence length the model was trained at (sentence-transformers config), capped."""
+    limit = int(getattr(model.config, "max_position_embeddings", 512))
+    st_config = model_dir / "sentence_bert_config.json"
+    if st_config.is_file():
+        limit = min(limit, int(json.loads(st_config.read_text()).get("max_seq_length", limit)))
+    limit = min(limit, int(tokenizer.model_max_length))
+    return min(limit, cap) if cap else limit
+
+
+def _unit(vectors: torch.Tensor) -> np.ndarray:
+    return torch.nn.functional.normalize(vectors.float(), dim=-1).numpy()
+
+
+class SentenceEncoder:
+    """Embeds texts, labels and windowed documents with one local model."""
+
+    def __init__(self, model_dir: Path, *, max_tokens: int | None = None, max_batch_tokens: int = 8192):
+        try:
+            self.tokenizer = AutoTokenizer.from_pretrained(model_dir, local_files_only=True)
+            self.model = AutoModel.from_pretrained(
+                model_dir, local_files_only=True, use_safetensors=True, trust_remote_code=False
+            ).eval()
+        except (OSError, ValueError) as exc:
+            raise ModelLoadError(f"cannot load the model in {model_dir}: {exc}") from exc
+        if not self.tokenizer.is_fast:
+            raise ModelLoadError(f"{model_dir} needs a fast tokenizer (tokenizer.json) for offsets")
+        self.model_dir = model_dir
+        self.max_tokens = _max_tokens(model_dir, self.tokenizer, self.model, max_tokens)
+        self.max_batch_tokens = max(max_batch_tokens, self.max_tokens)
+        self.dim = int(self.model.config.hidden_size)
+
+    def prepare(self, text: str) -> PreparedDocument:
+        return prepare_document(text, self.tokenizer, self.max_tokens)
+
+    def _batches(self, sequences: list[list[int]]):
+        """Index batches, grouped by length to cut padding, within the token budget."""
+        order = sorted(range(len(sequences)), key=lambda i: len(sequences[i]))
+        batch: list[int] = []
+        for i in order:
+            longest = len(sequences[i]) + 2
+            if batch and (len(batch) + 1) * longest > self.max_batch_tokens:
+                yield batch
+                batch = []
+            batch.append(i)
+        if batch:
+            yield batch
+
+    def _forward(self, sequences: list[list[int]]) -> list[torch.Tensor]:
+        """Hidden states of each sequence (with [CLS] and [SEP]), without padding."""
+        hidden: list[torch.Tensor] = [torch.empty(0)] * len(sequences)
+        cls_id, sep_id = self.tokenizer.cls_token_id, self.tokenizer.sep_token_id
+        for batch in self._batches(sequences):
+            ids = [[cls_id, *sequences[i], sep_id] for i in batch]
+            width = max(len(x) for x in ids)
+            input_ids = torch.full((len(ids), width), self.tokenizer.pad_token_id or 0)
+            mask = torch.zeros((len(ids), width), dtype=torch.long)
+            for row, seq in enumerate(ids):
+                input_ids[row, : len(seq)] = torch.tensor(seq)
+                mask[row, : len(seq)] = 1
+            with torch.inference_mode():
+                states = self.model(input_ids=input_ids, attention_mask=mask).last_hidden_state
+            for row, i in enumerate(batch):
+                hidden[i] = states[row, : len(ids[row])]
+        return hidden
+
+    def encode_texts(self, texts: list[str]) -> np.ndarray:
+        """Unit vectors for short texts (labels, queries), truncated to the token limit."""
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        budget = self.max_tokens - 2
+        sequences = [
+            self.tokenizer(t, add_special_tokens=False, verbose=False)["input_ids"][:budget] for t in texts
+        ]
+        return _unit(torch.stack([h.mean(0) for h in self._forward(sequences)]))
+
+    def encode_documents(self, docs: list[PreparedDocument]) -> list[DocumentVectors]:
+        """Embed every window of every document in shared, length-sorted batches."""
+        windows = [(d, w) for d, doc in enumerate(docs) for w in doc.windows]
+        hidden = self._forward([docs[d].window_token_ids(w) for d, w in windows])
+        per_doc: list[list[tuple[range, torch.Tensor]]] = [[] for _ in docs]
+        for (d, window), states in zip(windows, hidden, strict=True):
+            per_doc[d].append((window, states))
+        return [self._pool(doc, parts) for doc, parts in zip(docs, per_doc, strict=True)]
+
+    def _pool(self, doc: PreparedDocument, parts: list[tuple[range, torch.Tensor]]) -> DocumentVectors:
+        window_means, sentence_means, sizes = [], [], []
+        for window, states in parts:
+            window_means.append(states.mean(0))
+            sizes.append(states.shape[0])
+            offset = 1  # skip [CLS]
+            for i in window:
+                n = len(doc.sentence_token_ids[i])
+                sentence_means.append(states[offset : offset + n].mean(0))
+                offset += n
+        if not parts:
+            empty = np.zeros((0, self.dim), dtype=np.float32)
+            return DocumentVectors(np.zeros(self.dim, dtype=np.float32), empty, empty)
+        means = torch.stack(window_means)
+        weights = torch.tensor(sizes, dtype=means.dtype).unsqueeze(1)
+        whole = (means * weights).sum(0) / weights.sum()
+        return DocumentVectors(_unit(whole), _unit(means), _unit(torch.stack(sentence_means)))

@@ -1,0 +1,43 @@
+"""Build the scoring backend that the settings ask for, from local files only."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import torch
+
+from .encoder import SentenceEncoder
+from .model_files import (
+    DEFAULT_MODEL_NAME,
+    DEFAULT_MODEL_SHA256,
+    default_model_dir,
+    require_local_model_dir,
+    verify_weights,
+)
+from .scoring import ScoringBackend
+
+if TYPE_CHECKING:
+    from ..config import Settings
+
+
+def load_backend(settings: Settings) -> ScoringBackend:
+    """The embedding backend on the default (checksummed) or a local model, or the NLI one."""
+    if settings.torch_threads:
+        torch.set_num_threads(settings.torch_threads)
+    if settings.engine == "nli":
+        from .nli_backend import NLIBackend  # the pipeline import is only paid for when used
+
+        assert settings.nli_model is not None  # Settings.validated() guarantees it
+        return NLIBackend(require_local_model_dir(settings.nli_model), settings.nli_hypothesis, settings.max_tokens)
+
+    from .embedding_backend import EmbeddingBackend
+
+    if settings.model is None:
+        model_dir = default_model_dir()
+        verify_weights(model_dir, DEFAULT_MODEL_SHA256)
+        name = DEFAULT_MODEL_NAME
+    else:
+        model_dir = require_local_model_dir(settings.model)
+        name = model_dir.name
+    encoder = SentenceEncoder(model_dir, max_tokens=settings.max_tokens, max_batch_tokens=settings.max_batch_tokens)
+    return EmbeddingBackend(encoder, name)

@@ -1,0 +1,34 @@
+"""The interface between the Tagger and the models that score labels."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol
+
+import numpy as np
+
+from .chunking import PreparedDocument
+from .types import Label
+
+
+class DocumentScores(Protocol):
+    """A model's scores for one document against one label set."""
+
+    # [n_labels] scores in [0, 1], before keyword evidence.
+    label_scores: np.ndarray
+
+    def sentence_scores(self, label_indices: list[int]) -> np.ndarray:
+        """[n_sentences, len(label_indices)] scores in [0, 1] of each sentence for each label."""
+        ...
+
+
+class ScoringBackend(Protocol):
+    kind: str  # "embedding" or "nli"
+    model_name: str
+
+    def prepare(self, text: str) -> PreparedDocument:
+        """Cut a text into sentences and windows that fit this backend's model."""
+        ...
+
+    def score(self, docs: list[PreparedDocument], labels: list[Label]) -> Sequence[DocumentScores]:
+        ...

@@ -1,0 +1,169 @@
+"""The one public API for tagging: every caller (CLI, HTTP, batch, evaluation) uses it."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from . import keywords
+from .chunking import PreparedDocument
+from .errors import InvalidInputError
+from .scoring import DocumentScores, ScoringBackend
+from .taxonomy import TaxonomyRegistry
+from .types import Evidence, Label, TagResult, Topic
+
+if TYPE_CHECKING:
+    from ..config import Settings
+
+LabelLike = str | Label
+MIN_EXTRA_EVIDENCE = 0.5  # score a second or later evidence sentence needs
+
+
+@dataclass(frozen=True)
+class LabelSet:
+    """The labels one call is scored against, and the threshold each one has."""
+
+    name: str | None  # the taxonomy's name, or None for caller-given labels
+    labels: tuple[Label, ...]
+    default_threshold: float
+
+    def thresholds(self, override: float | None) -> np.ndarray:
+        if override is not None:
+            return np.full(len(self.labels), override)
+        return np.array([lab.threshold if lab.threshold is not None else self.default_threshold
+                         for lab in self.labels])
+
+
+class Tagger:
+    """Tags texts with topics from a taxonomy or from labels the caller names.
+
+    Example:
+        >>> tagger = Tagger.from_settings(Settings.from_env())
+        >>> result = tagger.tag(["Ministers met to discuss COP29 ..."])[0]
+        >>> [(t.label, round(t.score, 2)) for t in result.topics]
+        [('COP29', 0.93), ('climate change', 0.71)]
+    """
+
+    def __init__(self, backend: ScoringBackend, taxonomies: TaxonomyRegistry, settings: Settings):
+        self.backend = backend
+        self.taxonomies = taxonomies
+        self.settings = settings
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Tagger:
+        """Load the model and the taxonomies the settings name (local files only)."""
+        from .loading import load_backend
+
+        extra = [settings.taxonomies_dir] if settings.taxonomies_dir else []
+        taxonomies = TaxonomyRegistry(extra)
+        taxonomies.get(settings.taxonomy)  # fail at start-up, not on the first request
+        return cls(load_backend(settings), taxonomies, settings)
+
+    def label_set(self, labels: Sequence[LabelLike] | None = None, taxonomy: str | None = None) -> LabelSet:
+        """Caller labels (which replace any taxonomy) or the named (or default) taxonomy."""
+        if labels is None:
+            found = self.taxonomies.get(taxonomy or self.settings.taxonomy)
+            return LabelSet(found.name, found.labels, found.threshold)
+        parsed = tuple(lab if isinstance(lab, Label) else Label(str(lab).strip()) for lab in labels)
+        if not parsed:
+            raise InvalidInputError("labels must name at least one label")
+        if len(parsed) > self.settings.max_labels:
+            raise InvalidInputError(f"at most {self.settings.max_labels} labels per call, got {len(parsed)}")
+        names = [lab.name for lab in parsed]
+        if any(not name for name in names):
+            raise InvalidInputError("label names must not be empty")
+        if len({n.casefold() for n in names}) != len(names):
+            raise InvalidInputError("label names must be unique")
+        return LabelSet(None, parsed, self.settings.threshold)
+
+    def tag(
+        self,
+        texts: Sequence[str],
+        labels: Sequence[LabelLike] | None = None,
+        *,
+        taxonomy: str | None = None,
+        multi_label: bool = True,
+        threshold: float | None = None,
+        top_k: int | None = None,
+        evidence: bool = True,
+    ) -> list[TagResult]:
+        """Tag each text and return its topics, highest score first.
+
+        Args:
+            texts: the articles, each at most ``max_text_chars`` characters.
+            labels: label names or :class:`Label` objects; they replace the taxonomy.
+            taxonomy: the taxonomy to use when ``labels`` is not given (default: settings).
+            multi_label: when False, exactly one topic comes back: the best one.
+            threshold: overrides every label's own threshold (multi-label mode).
+            top_k: at most this many topics per text.
+            evidence: attach the sentences that best support each topic.
+
+        Returns:
+            One :class:`TagResult` per text, in order.
+        """
+        self._check_options(texts, threshold, top_k)
+        label_set = self.label_set(labels, taxonomy)
+        docs = [self.backend.prepare(text) for text in texts]
+        scored = self.backend.score(docs, list(label_set.labels))
+        thresholds = label_set.thresholds(threshold)
+        return [self._result(doc, s, label_set, thresholds, multi_label, top_k, evidence)
+                for doc, s in zip(docs, scored, strict=True)]
+
+    def _check_options(self, texts: Sequence[str], threshold: float | None, top_k: int | None) -> None:
+        if isinstance(texts, str) or not isinstance(texts, Sequence):
+            raise InvalidInputError("texts must be a list of strings")
+        if not texts:
+            raise InvalidInputError("there must be at least one text")
+        if len(texts) > self.settings.max_texts:
+            raise InvalidInputError(f"at most {self.settings.max_texts} texts per call, got {len(texts)}")
+        for i, text in enumerate(texts):
+            if not isinstance(text, str):
+                raise InvalidInputError(f"text {i} is not a string")
+            if not text.strip():
+                raise InvalidInputError(f"text {i} is empty")
+            if len(text) > self.settings.max_text_chars:
+                raise InvalidInputError(
+                    f"text {i} has {len(text)} characters; the limit is {self.settings.max_text_chars}")
+        if threshold is not None and not 0.0 <= threshold <= 1.0:
+            raise InvalidInputError("threshold must be between 0 and 1")
+        if top_k is not None and top_k < 1:
+            raise InvalidInputError("top_k must be at least 1")
+
+    def _result(self, doc: PreparedDocument, scores: DocumentScores, label_set: LabelSet,
+                thresholds: np.ndarray, multi_label: bool, top_k: int | None, evidence: bool) -> TagResult:
+        labels = list(label_set.labels)
+        weight = self.settings.keyword_weight
+        sentence_hits = keywords.keyword_hits(doc.text, doc.sentences, labels)
+        doc_hits = keywords.document_hits(doc.text, labels)
+        final = keywords.combine(scores.label_scores, doc_hits, weight)
+        order = [int(j) for j in np.argsort(-final, kind="stable")]
+        chosen = order[:1] if not multi_label else [j for j in order if final[j] >= thresholds[j]]
+        if top_k is not None:
+            chosen = chosen[:top_k]
+        support = self._evidence(doc, scores, sentence_hits, chosen, weight) if evidence and chosen else {}
+        topics = tuple(
+            Topic(labels[j].name, round(float(final[j]), 4), labels[j].code, support.get(j, ()))
+            for j in chosen
+        )
+        return TagResult(topics)
+
+    def _evidence(self, doc: PreparedDocument, scores: DocumentScores, hits: np.ndarray,
+                  chosen: list[int], weight: float) -> dict[int, tuple[Evidence, ...]]:
+        """The best sentences for each chosen label: by model score and keyword hits."""
+        if not doc.sentences or self.settings.evidence_per_topic == 0:
+            return {}
+        per_sentence = keywords.combine(scores.sentence_scores(chosen), hits[:, chosen], weight)
+        out: dict[int, tuple[Evidence, ...]] = {}
+        for column, j in enumerate(chosen):
+            ranked = np.argsort(-per_sentence[:, column], kind="stable")[: self.settings.evidence_per_topic]
+            # The best sentence always; others only when they support the label on their own.
+            best = [i for rank, i in enumerate(ranked) if rank == 0 or per_sentence[i, column] >= MIN_EXTRA_EVIDENCE]
+            out[j] = tuple(
+                Evidence(doc.text[s.start:s.end], s.start, s.end, round(float(per_sentence[i, column]), 4))
+                for i in best
+                for s in [doc.sentences[i]]
+            )
+        return out

@@ -1,0 +1,124 @@
+"""Taxonomies: named label sets kept as YAML data files, validated on load.
+
+The built-in ones live in ``service/taxonomies/``; users add their own by pointing
+``NEWSTAG_TAXONOMIES_DIR`` at a directory of ``*.yaml`` files in the same format.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from .errors import TaxonomyFileError, UnknownTaxonomyError
+from .types import Label
+
+BUILTIN_DIR = Path(__file__).resolve().parent.parent / "taxonomies"
+
+
+class _TopicEntry(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=200)
+    description: str = ""
+    keywords: list[str] = []
+    code: str | None = None
+    parent: str | None = None
+    threshold: float | None = Field(default=None, ge=0.0, le=1.0)
+
+    @field_validator("name", "description")
+    @classmethod
+    def _strip(cls, value: str) -> str:
+        return value.strip()
+
+    @field_validator("keywords")
+    @classmethod
+    def _non_empty(cls, value: list[str]) -> list[str]:
+        if any(not k.strip() for k in value):
+            raise ValueError("keywords must not be empty strings")
+        return [k.strip() for k in value]
+
+
+class _TaxonomyFile(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+    title: str = ""
+    description: str = ""
+    threshold: float = Field(default=0.5, ge=0.0, le=1.0)
+    topics: list[_TopicEntry] = Field(min_length=1)
+
+
+@dataclass(frozen=True)
+class Taxonomy:
+    name: str
+    title: str
+    description: str
+    threshold: float
+    labels: tuple[Label, ...]
+    source: Path
+
+
+def _describe(error: Any, raw: dict) -> str:
+    """'topics[3] ("economy").keywords: ...' from a pydantic error."""
+    loc = error["loc"]
+    where = ".".join(str(p) for p in loc) or "(top level)"
+    if len(loc) >= 2 and loc[0] == "topics" and isinstance(loc[1], int):
+        entry = raw.get("topics", [])[loc[1]]
+        name = entry.get("name") if isinstance(entry, dict) else None
+        rest = ".".join(str(p) for p in loc[2:])
+        where = f"topics[{loc[1]}]" + (f' ("{name}")' if name else "") + (f".{rest}" if rest else "")
+    return f"{where}: {error['msg']}"
+
+
+def load_taxonomy_file(path: Path) -> Taxonomy:
+    """Read and validate one taxonomy file; errors name the file and the entry."""
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        raise TaxonomyFileError(f"{path}: cannot read taxonomy: {exc}") from exc
+    if not isinstance(raw, dict):
+        raise TaxonomyFileError(f"{path}: a taxonomy file must be a mapping with 'name' and 'topics'")
+    try:
+        parsed = _TaxonomyFile.model_validate(raw)
+    except ValidationError as exc:
+        raise TaxonomyFileError(f"{path}: {_describe(exc.errors()[0], raw)}") from exc
+    seen: set[str] = set()
+    for index, topic in enumerate(parsed.topics):
+        key = topic.name.casefold()
+        if key in seen:
+            raise TaxonomyFileError(f'{path}: topics[{index}] ("{topic.name}"): duplicate topic name')
+        seen.add(key)
+    labels = tuple(
+        Label(t.name, t.description, tuple(t.keywords), t.code, t.parent, t.threshold) for t in parsed.topics
+    )
+    return Taxonomy(parsed.name, parsed.title, parsed.description, parsed.threshold, labels, path)
+
+
+class TaxonomyRegistry:
+    """All taxonomies found in the built-in directory and the user's, by name."""
+
+    def __init__(self, extra_dirs: list[Path] | None = None):
+        self._taxonomies: dict[str, Taxonomy] = {}
+        for directory in [BUILTIN_DIR, *(extra_dirs or [])]:
+            if not directory.is_dir():
+                raise TaxonomyFileError(f"{directory}: taxonomy directory does not exist")
+            for path in sorted(directory.glob("*.y*ml")):
+                taxonomy = load_taxonomy_file(path)
+                self._taxonomies[taxonomy.name] = taxonomy  # a user's file may replace a built-in
+
+    def names(self) -> list[str]:
+        return sorted(self._taxonomies)
+
+    def get(self, name: str) -> Taxonomy:
+        try:
+            return self._taxonomies[name]
+        except KeyError:
+            known = ", ".join(self.names())
+            raise UnknownTaxonomyError(f"unknown taxonomy {name!r} (known: {known})") from None
+
+    def __iter__(self):
+        return iter(self._taxonomies[n] for n in self.names())

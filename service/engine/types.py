@@ -1,0 +1,58 @@
+"""Plain data types shared by every caller of the engine."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Label:
+    """A topic the tagger can assign.
+
+    ``keywords`` are literal words or phrases (aliases) whose presence in a sentence counts
+    as evidence for the label. ``threshold`` overrides the taxonomy's default threshold.
+    """
+
+    name: str
+    description: str = ""
+    keywords: tuple[str, ...] = ()
+    code: str | None = None
+    parent: str | None = None
+    threshold: float | None = None
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """A sentence that supports a topic: ``text == document[start:end]``."""
+
+    text: str
+    start: int
+    end: int
+    score: float
+
+
+@dataclass(frozen=True)
+class Topic:
+    label: str
+    score: float
+    code: str | None = None
+    evidence: tuple[Evidence, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form; ``code`` is left out when the label has none."""
+        out = asdict(self)
+        out["evidence"] = [asdict(e) for e in self.evidence]
+        if self.code is None:
+            del out["code"]
+        return out
+
+
+@dataclass(frozen=True)
+class TagResult:
+    """The topics of one text, highest score first."""
+
+    topics: tuple[Topic, ...] = field(default_factory=tuple)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"topics": [t.to_dict() for t in self.topics]}
