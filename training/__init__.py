@@ -1,0 +1,1 @@
+"""Training and evaluation on labeled articles; they use the same Tagger as the service."""

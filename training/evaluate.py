@@ -1,0 +1,96 @@
+"""Evaluate the Tagger on a labeled JSONL file.
+
+Usage:
+    python -m training.evaluate --data FILE.jsonl [--labels-from-data | --descriptions FILE |
+        --taxonomy NAME] [--limit N] [--report OUT.json]
+
+Single-label data (one label per row) is scored with the Tagger's single-label mode;
+multi-label data with its thresholds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from tqdm import tqdm
+
+from service.config import Settings
+from service.engine import Label, NewstagError, Tagger
+from service.engine.taxonomy import load_taxonomy_file
+
+from .data import DataFileError, Example, is_single_label, read_jsonl
+from .metrics import classification_report, format_report
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m training.evaluate", description=__doc__.split("\n")[0])
+    parser.add_argument("--data", type=Path, required=True, help="labeled JSONL: {text, labels} per line")
+    source = parser.add_mutually_exclusive_group()
+    source.add_argument("--labels-from-data", action="store_true",
+                        help="use the data's label names as the label set (zero-shot on names alone)")
+    source.add_argument("--descriptions", type=Path,
+                        help="a taxonomy-format YAML file giving each data label a description and keywords")
+    source.add_argument("--taxonomy", help="score against an installed taxonomy (default: the settings')")
+    parser.add_argument("--limit", type=int, help="only the first N examples")
+    parser.add_argument("--batch-size", type=int, default=32, help="texts per Tagger call")
+    parser.add_argument("--report", type=Path, help="write the full report as JSON here")
+    return parser
+
+
+def _label_set(args: argparse.Namespace, examples: list[Example]) -> tuple[list[Label] | None, str | None]:
+    if args.descriptions:
+        return list(load_taxonomy_file(args.descriptions).labels), None
+    if args.labels_from_data:
+        return [Label(name) for name in sorted({x for e in examples for x in e.labels})], None
+    return None, args.taxonomy
+
+
+def evaluate(tagger: Tagger, examples: list[Example], labels: list[Label] | None, taxonomy: str | None,
+             batch_size: int = 32) -> dict:
+    """Tag every example with the same Tagger the service uses and score the predictions."""
+    single = is_single_label(examples)
+    label_names = [lab.name for lab in tagger.label_set(labels, taxonomy).labels]
+    unknown = sorted({x for e in examples for x in e.labels} - set(label_names))
+    if unknown:
+        raise DataFileError(f"the data has labels outside the label set: {', '.join(unknown[:10])}")
+    predicted: list[tuple[str, ...]] = []
+    with tqdm(total=len(examples), desc="tagging", unit="doc", file=sys.stderr) as bar:
+        for start in range(0, len(examples), batch_size):
+            batch = examples[start:start + batch_size]
+            results = tagger.tag([e.text for e in batch], labels, taxonomy=taxonomy,
+                                 multi_label=not single, evidence=False)
+            predicted.extend(tuple(t.label for t in r.topics) for r in results)
+            bar.update(len(batch))
+    report = classification_report([e.labels for e in examples], predicted, label_names, single)
+    report["mode"] = "single-label" if single else "multi-label"
+    return report
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        examples = read_jsonl(args.data, args.limit)
+        labels, taxonomy = _label_set(args, examples)
+        settings = Settings.from_env(max_texts=max(args.batch_size, 1))
+        tagger = Tagger.from_settings(settings)
+        report = evaluate(tagger, examples, labels, taxonomy, args.batch_size)
+    except (NewstagError, DataFileError) as exc:
+        print(f"evaluate: error: {exc}", file=sys.stderr)
+        return 2
+    report["data"] = str(args.data)
+    report["model"] = tagger.backend.model_name
+    report["label_source"] = ("descriptions: " + str(args.descriptions) if args.descriptions
+                              else "data label names" if args.labels_from_data
+                              else "taxonomy: " + (taxonomy or settings.taxonomy))
+    print(format_report(report))
+    if args.report:
+        args.report.parent.mkdir(parents=True, exist_ok=True)
+        args.report.write_text(json.dumps(report, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,61 @@
+"""Classification metrics for tagging, computed with scikit-learn."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from sklearn.metrics import accuracy_score, confusion_matrix, f1_score, hamming_loss, precision_recall_fscore_support
+from sklearn.preprocessing import MultiLabelBinarizer
+
+
+def classification_report(gold: list[tuple[str, ...]], predicted: list[tuple[str, ...]],
+                          label_names: list[str], single_label: bool) -> dict[str, Any]:
+    """Micro/macro F1, per-label P/R/F1/support, Hamming loss; accuracy and confusion if single-label."""
+    binarizer = MultiLabelBinarizer(classes=label_names)
+    y_true = binarizer.fit_transform(gold)
+    y_pred = binarizer.transform(predicted)
+    precision, recall, f1, support = precision_recall_fscore_support(y_true, y_pred, zero_division=0)
+    report: dict[str, Any] = {
+        "examples": len(gold),
+        "micro_f1": float(f1_score(y_true, y_pred, average="micro", zero_division=0)),
+        "macro_f1": float(f1_score(y_true, y_pred, average="macro", zero_division=0)),
+        "hamming_loss": float(hamming_loss(y_true, y_pred)),
+        "per_label": {
+            name: {"precision": float(p), "recall": float(r), "f1": float(f), "support": int(s)}
+            for name, p, r, f, s in zip(label_names, precision, recall, f1, support, strict=True)
+        },
+    }
+    if single_label:
+        true_first = [g[0] for g in gold]
+        pred_first = [p[0] if p else "" for p in predicted]
+        report["accuracy"] = float(accuracy_score(true_first, pred_first))
+        matrix = confusion_matrix(true_first, pred_first, labels=label_names)
+        report["confusion_matrix"] = {"labels": label_names, "rows_true_columns_predicted": matrix.tolist()}
+    return report
+
+
+def format_report(report: dict[str, Any]) -> str:
+    lines = [
+        f"examples     {report['examples']}",
+        f"micro-F1     {report['micro_f1']:.4f}",
+        f"macro-F1     {report['macro_f1']:.4f}",
+        f"Hamming loss {report['hamming_loss']:.4f}",
+    ]
+    if "accuracy" in report:
+        lines.append(f"accuracy     {report['accuracy']:.4f}")
+    width = max(len(n) for n in report["per_label"]) + 2
+    lines.append("")
+    lines.append(f"{'label':<{width}}precision  recall     F1  support")
+    for name, m in report["per_label"].items():
+        lines.append(f"{name:<{width}}{m['precision']:9.3f} {m['recall']:7.3f} {m['f1']:6.3f} {m['support']:8d}")
+    if "confusion_matrix" in report:
+        names = report["confusion_matrix"]["labels"]
+        rows = np.array(report["confusion_matrix"]["rows_true_columns_predicted"])
+        cell = max(7, *(len(n) for n in names)) + 1
+        lines.append("")
+        lines.append("confusion matrix (rows: true, columns: predicted)")
+        lines.append(" " * width + "".join(f"{n[:cell - 1]:>{cell}}" for n in names))
+        for name, row in zip(names, rows, strict=True):
+            lines.append(f"{name:<{width}}" + "".join(f"{v:>{cell}d}" for v in row))
+    return "\n".join(lines)
