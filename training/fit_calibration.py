@@ -46,7 +46,8 @@ def corpus_features(backend: EmbeddingBackend, path: Path, names: dict[str, str]
     for start in tqdm(range(0, len(examples), 32), desc=path.stem, file=sys.stderr):
         batch = examples[start:start + 32]
         docs = [backend.prepare(e.text) for e in batch]
-        for example, (sims, _) in zip(batch, backend.similarities(docs, labels), strict=True):
+        for example, (window_sims, _) in zip(batch, backend.similarities(docs, labels), strict=True):
+            sims = window_sims.max(axis=0)
             features.append(np.stack([sims, sims - sims.max()], axis=1))
             targets.append(np.array([c in example.labels for c in codes]))
     return np.stack(features), np.stack(targets)

@@ -1,9 +1,9 @@
 """Sentence-aligned windows under the model's token limit.
 
-Each article is tokenized once. Sentences are packed into windows of balanced size, so
-a 3,000-word article becomes several windows of about equal length and its last
-paragraphs weigh as much as its first. A sentence longer than a window is cut into
-pieces at token boundaries.
+Each article is tokenized once. Sentences are packed into windows of about equal size
+that prefer to end where a paragraph ends, so a 3,000-word article becomes several
+windows and its last paragraphs weigh as much as its first. A sentence longer than a
+window is cut into pieces at token boundaries.
 """
 
 from __future__ import annotations
@@ -13,6 +13,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from .sentences import Span, split_sentences
+
+PARAGRAPH_FILL = 0.6  # a window may close at a paragraph break once this full (of its target)
+MIN_TAIL = 0.3  # what is left after a window must be this big (of the target) to stand alone
 
 
 @dataclass(frozen=True)
@@ -58,21 +61,44 @@ def _cut_long(span: Span, tokens: list[tuple[int, int, int]], budget: int):
         yield Span(piece[0][1], piece[-1][2]), tuple(t[0] for t in piece)
 
 
-def _pack(lengths: list[int], budget: int) -> list[range]:
-    """Group consecutive sentences into windows of at most ``budget`` tokens, balanced."""
+def _pack(lengths: list[int], breaks: list[bool], budget: int) -> list[range]:
+    """Group consecutive sentences into windows of at most ``budget`` tokens.
+
+    Windows aim at equal size (the article's tokens over the fewest windows that fit),
+    and close early at a paragraph break once they are ``PARAGRAPH_FILL`` of that size,
+    since a paragraph is news writing's unit of topic.
+    """
     total = sum(lengths)
-    if total == 0:
-        return [range(0, len(lengths))] if lengths else []
-    target = total / math.ceil(total / budget)
+    if not lengths:
+        return []
+    target = total / max(1, math.ceil(total / budget))
     windows: list[range] = []
-    start, size = 0, 0
+    start, size, remaining = 0, 0, total
     for i, length in enumerate(lengths):
-        if size and (size + length > budget or size + length / 2 > target):
+        full = size + length > budget
+        at_paragraph = breaks[i] and size >= PARAGRAPH_FILL * target
+        balanced = size + length / 2 > target and not _break_within(breaks, i, lengths, target - size)
+        # A short last paragraph joins the window before it rather than stand alone.
+        small_tail = remaining < MIN_TAIL * target
+        if size and (full or (not small_tail and (at_paragraph or balanced))):
             windows.append(range(start, i))
             start, size = i, 0
         size += length
+        remaining -= length
     windows.append(range(start, len(lengths)))
     return windows
+
+
+def _break_within(breaks: list[bool], i: int, lengths: list[int], room: float) -> bool:
+    """True when a paragraph break comes within ``room`` more tokens after sentence ``i``."""
+    used = 0
+    for j in range(i + 1, len(lengths)):
+        used += lengths[j - 1]
+        if used > room:
+            return False
+        if breaks[j]:
+            return True
+    return False
 
 
 def prepare_document(text: str, tokenizer: Any, max_tokens: int) -> PreparedDocument:
@@ -84,11 +110,14 @@ def prepare_document(text: str, tokenizer: Any, max_tokens: int) -> PreparedDocu
     spans = split_sentences(text)
     sentences: list[Span] = []
     token_ids: list[tuple[int, ...]] = []
+    breaks: list[bool] = []  # does the sentence start a new paragraph?
     for span, tokens in zip(spans, _tokens_per_sentence(text, spans, tokenizer), strict=True):
         if not tokens:  # punctuation-only or characters the tokenizer drops
             continue
-        for piece, ids in _cut_long(span, tokens, budget):
+        previous_end = sentences[-1].end if sentences else 0
+        for k, (piece, ids) in enumerate(_cut_long(span, tokens, budget)):
+            breaks.append(k == 0 and "\n" in text[previous_end:span.start])
             sentences.append(piece)
             token_ids.append(ids)
-    windows = _pack([len(ids) for ids in token_ids], budget)
+    windows = _pack([len(ids) for ids in token_ids], breaks, budget)
     return PreparedDocument(text, tuple(sentences), tuple(token_ids), tuple(windows))

@@ -1,8 +1,9 @@
 """Zero-shot scoring by sentence embeddings: cosine similarity of windows and labels.
 
-A label's similarity to a document is its best window's similarity, so a topic that
-only the last part of a long article covers still counts. Sentence similarities come
-from the same forward pass and rank the evidence.
+Each window is scored on its own (calibrated against the best label for that window)
+and a label's score is its best window's, so a topic that only the last paragraphs of
+a long article cover still counts. Sentence similarities come from the same forward
+pass and rank the evidence.
 """
 
 from __future__ import annotations
@@ -41,22 +42,20 @@ class EmbeddingBackend:
         return self.encoder.prepare(text)
 
     def similarities(self, docs: list[PreparedDocument], labels: list[Label]) -> list[tuple[np.ndarray, np.ndarray]]:
-        """Raw cosines: (per label [n_labels], per sentence [n_sentences, n_labels]) per document."""
+        """Raw cosines per document: windows [n_windows, n_labels] and sentences [n_sentences, n_labels]."""
         label_matrix = self.label_vectors.vectors(labels)
         return [self._similarities(v, label_matrix) for v in self.encoder.encode_documents(docs)]
 
     @staticmethod
     def _similarities(vectors: DocumentVectors, label_matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        n_labels = label_matrix.shape[0]
-        if vectors.windows.shape[0] == 0:
-            return np.zeros(n_labels), np.zeros((0, n_labels))
-        return (vectors.windows @ label_matrix.T).max(axis=0), vectors.sentences @ label_matrix.T
+        return vectors.windows @ label_matrix.T, vectors.sentences @ label_matrix.T
 
     def score(self, docs: list[PreparedDocument], labels: list[Label]) -> list[EmbeddingScores]:
         out = []
-        for doc_sims, sentence_sims in self.similarities(docs, labels):
-            if sentence_sims.shape[0] == 0:  # nothing the tokenizer could read: no topic
-                out.append(EmbeddingScores(np.zeros_like(doc_sims), sentence_sims))
-            else:
-                out.append(EmbeddingScores(self.calibration.scores(doc_sims), self.calibration.scores(sentence_sims)))
+        for window_sims, sentence_sims in self.similarities(docs, labels):
+            if window_sims.shape[0] == 0:  # nothing the tokenizer could read: no topic
+                out.append(EmbeddingScores(np.zeros(len(labels)), sentence_sims))
+                continue
+            label_scores = self.calibration.scores(window_sims).max(axis=0)
+            out.append(EmbeddingScores(label_scores, self.calibration.scores(sentence_sims)))
         return out

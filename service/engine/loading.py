@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import torch
+from transformers.utils import logging as hf_logging
 
 from .encoder import SentenceEncoder
 from .model_files import (
@@ -22,6 +23,7 @@ if TYPE_CHECKING:
 
 def load_backend(settings: Settings) -> ScoringBackend:
     """The embedding backend on the default (checksummed) or a local model, or the NLI one."""
+    hf_logging.disable_progress_bar()  # a weight-loading bar on every worker start is noise
     if settings.torch_threads:
         torch.set_num_threads(settings.torch_threads)
     if settings.engine == "nli":

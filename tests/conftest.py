@@ -1,0 +1,70 @@
+"""Shared fixtures: the real embedded model for behaviour, tiny random models for mechanics."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+from transformers import AutoTokenizer, BertConfig, BertForSequenceClassification, BertModel
+
+from service.config import Settings
+from service.engine import Tagger
+from service.engine.model_files import default_model_dir
+
+ROOT = Path(__file__).resolve().parent.parent
+SEED_ARTICLE = ROOT / "seeds" / "000_61fd793a4efa8984.txt"
+EXAMPLES = ROOT / "seeds" / "examples.jsonl"
+
+
+def _tiny_config(**extra) -> BertConfig:
+    return BertConfig(vocab_size=30522, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+                      intermediate_size=64, max_position_embeddings=128, **extra)
+
+
+def _save_tokenizer(target: Path) -> None:
+    AutoTokenizer.from_pretrained(default_model_dir(), local_files_only=True).save_pretrained(target)
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(tmp_path_factory) -> Path:
+    """A randomly initialised 2-layer BERT encoder with the real tokenizer, saved locally."""
+    target = tmp_path_factory.mktemp("tiny-encoder")
+    torch.manual_seed(0)
+    BertModel(_tiny_config()).save_pretrained(target, safe_serialization=True)
+    _save_tokenizer(target)
+    return target
+
+
+@pytest.fixture(scope="session")
+def tiny_nli_dir(tmp_path_factory) -> Path:
+    """A randomly initialised NLI classifier (entailment, neutral, contradiction), saved locally."""
+    target = tmp_path_factory.mktemp("tiny-nli")
+    torch.manual_seed(0)
+    config = _tiny_config(num_labels=3, id2label={0: "entailment", 1: "neutral", 2: "contradiction"},
+                          label2id={"entailment": 0, "neutral": 1, "contradiction": 2})
+    BertForSequenceClassification(config).save_pretrained(target, safe_serialization=True)
+    _save_tokenizer(target)
+    return target
+
+
+@pytest.fixture(scope="session")
+def tiny_tagger(tiny_model_dir) -> Tagger:
+    return Tagger.from_settings(Settings.from_env({}, model=tiny_model_dir))
+
+
+@pytest.fixture(scope="session")
+def tagger() -> Tagger:
+    """The real embedded all-MiniLM-L6-v2, loaded once for the whole session."""
+    return Tagger.from_settings(Settings.from_env({}))
+
+
+@pytest.fixture(scope="session")
+def seed_text() -> str:
+    return SEED_ARTICLE.read_text(encoding="utf-8")
+
+
+@pytest.fixture(scope="session")
+def examples() -> list[dict]:
+    return [json.loads(line) for line in EXAMPLES.read_text(encoding="utf-8").splitlines() if line.strip()]

@@ -1,0 +1,66 @@
+"""Behaviour of the real embedded model (all-MiniLM-L6-v2) on the seed and example articles."""
+
+from __future__ import annotations
+
+import pytest
+
+MISSION_TOPICS = {"bilateral relations", "economy", "COP29", "demining"}
+OFF_TOPIC = {"sports", "health", "crime", "technology"}
+
+
+def test_seed_article_gets_the_four_mission_topics_and_no_off_topic_one(tagger, seed_text):
+    [result] = tagger.tag([seed_text])
+    labels = {t.label for t in result.topics}
+    assert MISSION_TOPICS <= labels, labels
+    assert not labels & OFF_TOPIC, labels
+
+
+def test_seed_evidence_slices_the_original_text_and_points_at_the_right_sentences(tagger, seed_text):
+    [result] = tagger.tag([seed_text])
+    topics = {t.label: t for t in result.topics}
+    for topic in result.topics:
+        assert topic.evidence
+        for ev in topic.evidence:
+            assert seed_text[ev.start:ev.end] == ev.text
+    assert "mine threat" in topics["demining"].evidence[0].text
+    assert "COP29" in topics["COP29"].evidence[0].text
+    assert any("econom" in ev.text for ev in topics["economy"].evidence)
+
+
+@pytest.mark.parametrize("index", range(13))
+def test_example_articles(tagger, examples, index):
+    example = examples[index]
+    [result] = tagger.tag([example["text"]])
+    labels = {t.label for t in result.topics}
+    assert set(example["labels"]) <= labels, (example["id"], labels)
+    assert not labels & set(example["not_labels"]), (example["id"], labels)
+
+
+def test_there_are_enough_examples_of_each_kind(examples):
+    ids = {e["id"].split("-")[0] for e in examples}
+    assert len(examples) >= 10
+    assert {"sports", "health", "crime", "energy", "elections", "disaster", "technology", "economy",
+            "conflict", "nonnews"} <= ids
+
+
+def test_the_end_of_a_3000_word_article_counts_as_much_as_its_start(tagger, seed_text):
+    ending = ("Later that evening the national football team won its World Cup qualifier 3-0. "
+              "The captain scored twice in the first half, and a substitute added a third goal. "
+              "The coach praised the players and the fans who filled the stadium. "
+              "The team now leads its qualifying group by four points with two matches left.")
+    article = "\n\n".join([seed_text] * 9) + "\n\n" + ending
+    assert len(article.split()) > 2500
+    [result] = tagger.tag([article], ["diplomacy", "football"])
+    topics = {t.label: t for t in result.topics}
+    assert "football" in topics, result
+    assert topics["football"].evidence[0].start >= len(article) - len(ending)
+    # A truncating tagger sees only the start: the same model on the first window alone misses it.
+    [start_only] = tagger.tag([seed_text], ["diplomacy", "football"])
+    assert "football" not in {t.label for t in start_only.topics}
+
+
+def test_single_label_mode_on_short_news(tagger):
+    texts = ["The striker scored twice as United beat Chelsea 2-0 in the Premier League.",
+             "Shares in the carmaker fell 8 percent after it cut its profit forecast."]
+    results = tagger.tag(texts, ["sports", "business", "science"], multi_label=False)
+    assert [r.topics[0].label for r in results] == ["sports", "business"]

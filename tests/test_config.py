@@ -1,0 +1,35 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from service.config import Settings
+from service.engine import ConfigError
+
+
+def test_defaults_need_no_environment():
+    settings = Settings.from_env({})
+    assert settings.engine == "embedding" and settings.model is None and settings.taxonomy == "news"
+
+
+def test_environment_overrides_defaults_and_overrides_win():
+    env = {"NEWSTAG_MODEL": "~/models/x", "NEWSTAG_THRESHOLD": "0.3", "NEWSTAG_MAX_TEXTS": "5",
+           "NEWSTAG_TAXONOMY": "iptc-top", "NEWSTAG_KEYWORD_WEIGHT": ""}
+    settings = Settings.from_env(env, max_texts=9)
+    assert settings.model == Path("~/models/x").expanduser()
+    assert settings.threshold == 0.3 and settings.max_texts == 9 and settings.taxonomy == "iptc-top"
+    assert settings.keyword_weight == Settings().keyword_weight  # blank means default
+
+
+@pytest.mark.parametrize("env, message", [
+    ({"NEWSTAG_THRESHOLD": "high"}, "NEWSTAG_THRESHOLD='high' is not a valid threshold"),
+    ({"NEWSTAG_THRESHOLD": "1.5"}, "NEWSTAG_THRESHOLD must be between 0 and 1"),
+    ({"NEWSTAG_ENGINE": "gpt"}, "NEWSTAG_ENGINE must be"),
+    ({"NEWSTAG_ENGINE": "nli"}, "needs NEWSTAG_NLI_MODEL"),
+    ({"NEWSTAG_MAX_TEXTS": "0"}, "NEWSTAG_MAX_TEXTS must be a positive integer"),
+    ({"NEWSTAG_MAX_TOKENS": "4"}, "at least 16"),
+])
+def test_bad_values_name_the_variable(env, message):
+    with pytest.raises(ConfigError, match=message.replace("(", r"\(")):
+        Settings.from_env(env)

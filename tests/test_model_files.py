@@ -1,0 +1,59 @@
+from __future__ import annotations
+
+import shutil
+
+import pytest
+
+from service.config import Settings
+from service.engine import ModelLoadError, Tagger
+from service.engine.loading import load_backend
+from service.engine.model_files import DEFAULT_MODEL_SHA256, default_model_dir, sha256_of, verify_weights
+
+
+def test_the_installed_default_weights_match_the_pinned_checksum():
+    assert sha256_of(default_model_dir() / "model.safetensors") == DEFAULT_MODEL_SHA256
+
+
+def test_altered_weights_stop_with_one_line_naming_the_file(tmp_path):
+    weights = tmp_path / "model.safetensors"
+    weights.write_bytes(b"not the weights")
+    with pytest.raises(ModelLoadError) as info:
+        verify_weights(tmp_path, DEFAULT_MODEL_SHA256)
+    message = str(info.value)
+    assert "\n" not in message and str(weights) in message and "SHA-256" in message
+
+
+def test_missing_weights_stop_with_one_line_naming_the_file(tmp_path):
+    with pytest.raises(ModelLoadError, match=r"missing: .*model\.safetensors$"):
+        verify_weights(tmp_path, DEFAULT_MODEL_SHA256)
+
+
+def test_default_model_is_checked_at_load(monkeypatch, tmp_path):
+    fake = tmp_path / "model"
+    shutil.copytree(default_model_dir(), fake, ignore=shutil.ignore_patterns("model.safetensors"))
+    (fake / "model.safetensors").write_bytes(b"tampered")
+    monkeypatch.setattr("service.engine.loading.default_model_dir", lambda: fake)
+    with pytest.raises(ModelLoadError, match="fails its SHA-256 check"):
+        load_backend(Settings.from_env({}))
+
+
+def test_newstag_model_points_to_another_local_model(tiny_model_dir):
+    tagger = Tagger.from_settings(Settings.from_env({"NEWSTAG_MODEL": str(tiny_model_dir)}))
+    assert tagger.backend.model_name == tiny_model_dir.name
+    assert tagger.backend.encoder.dim == 32  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("make, message", [
+    (lambda p: p / "absent", "does not exist"),
+    (lambda p: p, "no config.json"),
+])
+def test_bad_model_directories_are_refused(tmp_path, make, message):
+    with pytest.raises(ModelLoadError, match=message):
+        Tagger.from_settings(Settings.from_env({"NEWSTAG_MODEL": str(make(tmp_path))}))
+
+
+def test_a_model_without_safetensors_weights_is_refused(tmp_path, tiny_model_dir):
+    shutil.copytree(tiny_model_dir, tmp_path / "m")
+    (tmp_path / "m" / "model.safetensors").unlink()
+    with pytest.raises(ModelLoadError, match="safetensors only"):
+        Tagger.from_settings(Settings.from_env({"NEWSTAG_MODEL": str(tmp_path / "m")}))

@@ -1,0 +1,119 @@
+"""Mechanics of the Tagger on a tiny random model: shapes, modes, limits, offsets."""
+
+from __future__ import annotations
+
+import pytest
+
+from service.config import Settings
+from service.engine import InvalidInputError, Label, Tagger, UnknownTaxonomyError
+
+TEXT = "Stocks fell in Tokyo. The central bank met on Friday.\n\nFootball fans celebrated the win."
+LABELS = ["markets", "central banks", "football", "weather"]
+
+
+def check_result_shape(text, result, max_evidence=2):
+    scores = [t.score for t in result.topics]
+    assert scores == sorted(scores, reverse=True)
+    for topic in result.topics:
+        assert 0.0 <= topic.score <= 1.0
+        assert 1 <= len(topic.evidence) <= max_evidence
+        for ev in topic.evidence:
+            assert text[ev.start:ev.end] == ev.text
+            assert 0.0 <= ev.score <= 1.0
+
+
+def test_caller_labels_threshold_zero_returns_every_label_ranked(tiny_tagger):
+    [result] = tiny_tagger.tag([TEXT], LABELS, threshold=0.0)
+    assert sorted(t.label for t in result.topics) == sorted(LABELS)
+    check_result_shape(TEXT, result)
+    assert all(t.code is None for t in result.topics)
+
+
+def test_threshold_one_returns_nothing_in_multi_label_mode(tiny_tagger):
+    [result] = tiny_tagger.tag([TEXT], LABELS, threshold=1.0)
+    assert result.topics == ()
+
+
+def test_single_label_returns_exactly_the_best_topic(tiny_tagger):
+    [everything] = tiny_tagger.tag([TEXT], LABELS, threshold=0.0)
+    [single] = tiny_tagger.tag([TEXT], LABELS, multi_label=False, threshold=1.0)
+    assert len(single.topics) == 1
+    assert single.topics[0].label == everything.topics[0].label
+
+
+def test_top_k_caps_the_list(tiny_tagger):
+    [result] = tiny_tagger.tag([TEXT], LABELS, threshold=0.0, top_k=2)
+    assert len(result.topics) == 2
+
+
+def test_evidence_can_be_left_out(tiny_tagger):
+    [result] = tiny_tagger.tag([TEXT], LABELS, threshold=0.0, evidence=False)
+    assert all(t.evidence == () for t in result.topics)
+
+
+def test_taxonomy_labels_carry_codes_and_per_label_thresholds(tiny_tagger):
+    [result] = tiny_tagger.tag([TEXT], taxonomy="iptc-top", threshold=0.0)
+    assert len(result.topics) == 17
+    assert all(t.code and t.code.startswith("medtop:") for t in result.topics)
+    labels = [Label("a", threshold=1.0), Label("b", threshold=0.0)]
+    [result] = tiny_tagger.tag([TEXT], labels)
+    assert [t.label for t in result.topics] == ["b"]
+
+
+def test_keyword_hit_lifts_a_label_and_points_at_its_sentence(tiny_tagger):
+    labels = [Label("demining", keywords=("mine threat",)), Label("sports")]
+    text = "Officials met in Baku. He spoke about the mine threat in the region. Lunch followed."
+    [plain] = tiny_tagger.tag([text], ["demining", "sports"], threshold=0.0)
+    [keyed] = tiny_tagger.tag([text], labels, threshold=0.0)
+    score = {t.label: t.score for t in plain.topics}
+    keyed_topic = next(t for t in keyed.topics if t.label == "demining")
+    assert keyed_topic.score > score["demining"] and keyed_topic.score >= 0.5
+    assert keyed_topic.evidence[0].text == "He spoke about the mine threat in the region."
+
+
+def test_many_texts_come_back_in_order(tiny_tagger):
+    texts = [f"Article number {i} about {word}." for i, word in enumerate(["rain", "goals", "banks"] * 3)]
+    results = tiny_tagger.tag(texts, LABELS, threshold=0.0)
+    assert len(results) == len(texts)
+    for text, result in zip(texts, results, strict=True):
+        check_result_shape(text, result)
+    # Batching across texts does not change a text's scores.
+    [alone] = tiny_tagger.tag([texts[4]], LABELS, threshold=0.0)
+    assert [(t.label, t.score) for t in alone.topics] == [(t.label, t.score) for t in results[4].topics]
+
+
+@pytest.mark.parametrize("texts, kwargs, message", [
+    ([], {}, "at least one text"),
+    ("a bare string", {}, "list of strings"),
+    (["ok", 3], {}, "text 1 is not a string"),
+    (["   "], {}, "text 0 is empty"),
+    (["x" * 100_001], {}, "the limit is 100000"),
+    (["ok"] * 65, {}, "at most 64 texts"),
+    (["ok"], {"labels": []}, "at least one label"),
+    (["ok"], {"labels": ["a", "A"]}, "unique"),
+    (["ok"], {"labels": ["a", " "]}, "must not be empty"),
+    (["ok"], {"labels": [str(i) for i in range(257)]}, "at most 256 labels"),
+    (["ok"], {"threshold": 1.5}, "threshold"),
+    (["ok"], {"top_k": 0}, "top_k"),
+])
+def test_bad_input_is_a_clear_error(tiny_tagger, texts, kwargs, message):
+    with pytest.raises(InvalidInputError, match=message):
+        tiny_tagger.tag(texts, **kwargs)
+
+
+def test_unknown_taxonomy(tiny_tagger):
+    with pytest.raises(UnknownTaxonomyError):
+        tiny_tagger.tag(["ok"], taxonomy="missing")
+
+
+def test_label_vector_cache_is_bounded(tiny_tagger):
+    cache = tiny_tagger.backend.label_vectors
+    old_limit = cache.max_labels
+    cache.max_labels = 3
+    try:
+        tiny_tagger.tag(["ok"], [f"label {i}" for i in range(6)], threshold=0.0)
+        assert len(cache._vectors) == 3
+        first = cache.vectors([Label("label 5")])
+        assert (cache.vectors([Label("label 5")]) == first).all()
+    finally:
+        cache.max_labels = old_limit

@@ -1,0 +1,86 @@
+from __future__ import annotations
+
+import re
+import textwrap
+
+import pytest
+
+from service.engine import TaxonomyFileError, TaxonomyRegistry, UnknownTaxonomyError
+from service.engine.taxonomy import load_taxonomy_file
+
+
+@pytest.fixture(scope="module")
+def registry():
+    return TaxonomyRegistry()
+
+
+def test_news_is_a_rich_taxonomy_with_the_mission_topics(registry):
+    news = registry.get("news")
+    names = {label.name for label in news.labels}
+    assert len(news.labels) >= 25
+    assert {"bilateral relations", "COP29", "demining", "economy"} <= names
+    assert all(label.description for label in news.labels)
+    by_name = {label.name: label for label in news.labels}
+    assert by_name["COP29"].parent == "climate change"
+    codes = [label.code for label in news.labels if label.code]
+    assert len(codes) >= 20 and all(re.fullmatch(r"medtop:\d{8}", c) for c in codes)
+    assert len(set(codes)) == len(codes)
+
+
+def test_iptc_top_has_the_17_top_level_media_topics(registry):
+    iptc = registry.get("iptc-top")
+    assert len(iptc.labels) == 17
+    assert all(re.fullmatch(r"medtop:\d{2}000000", label.code or "") for label in iptc.labels)
+    assert {label.name for label in iptc.labels} >= {"sport", "politics", "economy, business and finance"}
+
+
+def test_unknown_taxonomy_names_the_known_ones(registry):
+    with pytest.raises(UnknownTaxonomyError, match="known: iptc-top, news"):
+        registry.get("nope")
+
+
+@pytest.mark.parametrize("body, expected", [
+    ("name: t\ntopics: []\n", r"topics: List should have at least 1 item"),
+    ("name: t\ntopics:\n  - name: a\n    colour: red\n", r'topics\[0\] \("a"\)\.colour: Extra inputs'),
+    ("name: t\ntopics:\n  - name: a\n  - name: b\n    threshold: 2\n", r'topics\[1\] \("b"\)\.threshold'),
+    ("name: t\ntopics:\n  - description: no name\n", r"topics\[0\]\.name: Field required"),
+    ("name: t\ntopics:\n  - name: a\n  - name: A\n", r'topics\[1\] \("A"\): duplicate topic name'),
+    ("name: t\ntopics:\n  - name: a\n    keywords: ['']\n", r'topics\[0\] \("a"\)\.keywords'),
+    ("name: t\ntopics: [\n", r"cannot read taxonomy"),
+    ("- just a list\n", r"must be a mapping"),
+    ("name: 'bad name!'\ntopics:\n  - name: a\n", r"name: String should match pattern"),
+])
+def test_malformed_files_name_the_file_and_the_entry(tmp_path, body, expected):
+    path = tmp_path / "broken.yaml"
+    path.write_text(body)
+    with pytest.raises(TaxonomyFileError) as info:
+        load_taxonomy_file(path)
+    message = str(info.value)
+    assert message.startswith(str(path))
+    assert re.search(expected, message), message
+
+
+def test_user_directory_adds_taxonomies_and_a_broken_one_stops_loading(tmp_path):
+    (tmp_path / "desk.yaml").write_text(textwrap.dedent("""\
+        name: desk
+        threshold: 0.4
+        topics:
+          - name: local politics
+            description: City council decisions.
+            keywords: [city council]
+            threshold: 0.7
+        """))
+    registry = TaxonomyRegistry([tmp_path])
+    desk = registry.get("desk")
+    assert desk.threshold == 0.4
+    assert desk.labels[0].keywords == ("city council",) and desk.labels[0].threshold == 0.7
+    assert "news" in registry.names()
+
+    (tmp_path / "zz-broken.yaml").write_text("name: x\ntopics: 3\n")
+    with pytest.raises(TaxonomyFileError, match="zz-broken.yaml"):
+        TaxonomyRegistry([tmp_path])
+
+
+def test_missing_user_directory_is_an_error(tmp_path):
+    with pytest.raises(TaxonomyFileError, match="does not exist"):
+        TaxonomyRegistry([tmp_path / "absent"])
