@@ -40,8 +40,8 @@ class Settings:
 
     # Limits on one call, so bad input gets a clear error instead of a stalled worker.
     max_text_chars: int = 100_000
-    max_texts: int = 64
-    max_labels: int = 256
+    max_documents: int = 64
+    max_labels: int = 100
 
     torch_threads: int | None = None  # None: leave torch's default
 
@@ -64,7 +64,7 @@ class Settings:
         for name in ("threshold", "keyword_weight"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ConfigError(f"NEWSTAG_{name.upper()} must be between 0 and 1")
-        for name in ("max_batch_tokens", "max_text_chars", "max_texts", "max_labels"):
+        for name in ("max_batch_tokens", "max_text_chars", "max_documents", "max_labels"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"NEWSTAG_{name.upper()} must be a positive integer")
         if self.max_tokens is not None and self.max_tokens < 16:
@@ -75,7 +75,7 @@ class Settings:
 
 
 _PATHS = {"model", "nli_model", "taxonomies_dir"}
-_INTS = {"max_tokens", "max_batch_tokens", "evidence_per_topic", "max_text_chars", "max_texts",
+_INTS = {"max_tokens", "max_batch_tokens", "evidence_per_topic", "max_text_chars", "max_documents",
          "max_labels", "torch_threads"}
 _FLOATS = {"threshold", "keyword_weight"}
 

@@ -14,11 +14,11 @@ def test_defaults_need_no_environment():
 
 
 def test_environment_overrides_defaults_and_overrides_win():
-    env = {"NEWSTAG_MODEL": "~/models/x", "NEWSTAG_THRESHOLD": "0.3", "NEWSTAG_MAX_TEXTS": "5",
+    env = {"NEWSTAG_MODEL": "~/models/x", "NEWSTAG_THRESHOLD": "0.3", "NEWSTAG_MAX_DOCUMENTS": "5",
            "NEWSTAG_TAXONOMY": "iptc-top", "NEWSTAG_KEYWORD_WEIGHT": ""}
-    settings = Settings.from_env(env, max_texts=9)
+    settings = Settings.from_env(env, max_documents=9)
     assert settings.model == Path("~/models/x").expanduser()
-    assert settings.threshold == 0.3 and settings.max_texts == 9 and settings.taxonomy == "iptc-top"
+    assert settings.threshold == 0.3 and settings.max_documents == 9 and settings.taxonomy == "iptc-top"
     assert settings.keyword_weight == Settings().keyword_weight  # blank means default
 
 
@@ -27,7 +27,7 @@ def test_environment_overrides_defaults_and_overrides_win():
     ({"NEWSTAG_THRESHOLD": "1.5"}, "NEWSTAG_THRESHOLD must be between 0 and 1"),
     ({"NEWSTAG_ENGINE": "gpt"}, "NEWSTAG_ENGINE must be"),
     ({"NEWSTAG_ENGINE": "nli"}, "needs NEWSTAG_NLI_MODEL"),
-    ({"NEWSTAG_MAX_TEXTS": "0"}, "NEWSTAG_MAX_TEXTS must be a positive integer"),
+    ({"NEWSTAG_MAX_DOCUMENTS": "0"}, "NEWSTAG_MAX_DOCUMENTS must be a positive integer"),
     ({"NEWSTAG_MAX_TOKENS": "4"}, "at least 16"),
 ])
 def test_bad_values_name_the_variable(env, message):

@@ -74,7 +74,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         examples = read_jsonl(args.data, args.limit)
         labels, taxonomy = _label_set(args, examples)
-        settings = Settings.from_env(max_texts=max(args.batch_size, 1))
+        settings = Settings.from_env(max_documents=max(args.batch_size, 1))
         tagger = Tagger.from_settings(settings)
         report = evaluate(tagger, examples, labels, taxonomy, args.batch_size)
     except (NewstagError, DataFileError) as exc:

@@ -2,6 +2,7 @@
 
 Usage:
     python -m training.fit_calibration [--data-dir ../shared/data] [--per-corpus 400] [--seed 1]
+        [--without-gap]
 
 Steps:
 1. Sample ``--per-corpus`` articles from each corpus (AG News is left out: it is the
@@ -54,7 +55,7 @@ def corpus_features(backend: EmbeddingBackend, path: Path, names: dict[str, str]
 
 
 def fit(parts: list[tuple[np.ndarray, np.ndarray]]) -> LogisticRegression:
-    X = np.concatenate([x.reshape(-1, 2) for x, _ in parts])
+    X = np.concatenate([x.reshape(-1, x.shape[-1]) for x, _ in parts])
     y = np.concatenate([t.reshape(-1) for _, t in parts])
     weights = np.concatenate([np.full(t.size, y.size / (len(parts) * t.size)) for _, t in parts])
     return LogisticRegression(C=100.0, max_iter=1000).fit(X, y, sample_weight=weights)
@@ -65,6 +66,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data-dir", type=Path, default=Path("../shared/data"))
     parser.add_argument("--per-corpus", type=int, default=400)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--without-gap", action="store_true",
+                        help="fit on the raw similarity alone, to compare (not what newstag uses)")
     args = parser.parse_args(argv)
 
     backend = load_backend(Settings.from_env())
@@ -73,13 +76,15 @@ def main(argv: list[str] | None = None) -> int:
     parts = {c: corpus_features(backend, args.data_dir / f"{c}.jsonl", names, args.per_corpus, args.seed)
              for c in CORPORA}
 
+    if args.without_gap:
+        parts = {c: (X[..., :1], y) for c, (X, y) in parts.items()}
     model = fit(list(parts.values()))
-    (w_sim, w_gap), bias = model.coef_[0], model.intercept_[0]
-    print(f"SimilarityCalibration(w_sim={w_sim:.2f}, w_gap={w_gap:.2f}, bias={bias:.2f})")
+    w_sim, w_gap = model.coef_[0][0], (model.coef_[0][1] if not args.without_gap else 0.0)
+    print(f"SimilarityCalibration(w_sim={w_sim:.2f}, w_gap={w_gap:.2f}, bias={model.intercept_[0]:.2f})")
     print("\nleft-out corpus     micro-F1  macro-F1  (multi-label, score >= 0.5)")
     for corpus, (X, y) in parts.items():
         held_out = fit([p for c, p in parts.items() if c != corpus])
-        pred = (held_out.predict_proba(X.reshape(-1, 2))[:, 1] >= 0.5).reshape(y.shape)
+        pred = (held_out.predict_proba(X.reshape(-1, X.shape[-1]))[:, 1] >= 0.5).reshape(y.shape)
         micro = f1_score(y, pred, average="micro", zero_division=0)
         macro = f1_score(y, pred, average="macro", zero_division=0)
         print(f"{corpus:<20}{micro:9.3f}{macro:10.3f}")

@@ -36,4 +36,4 @@ class SimilarityCalibration:
 
 
 # Fitted by `python -m training.fit_calibration` (see docs/benchmarks.md for the run).
-DEFAULT_CALIBRATION = SimilarityCalibration(w_sim=5.06, w_gap=30.46, bias=-0.58)
+DEFAULT_CALIBRATION = SimilarityCalibration(w_sim=5.05, w_gap=30.17, bias=-0.59)

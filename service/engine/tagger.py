@@ -117,8 +117,8 @@ class Tagger:
             raise InvalidInputError("texts must be a list of strings")
         if not texts:
             raise InvalidInputError("there must be at least one text")
-        if len(texts) > self.settings.max_texts:
-            raise InvalidInputError(f"at most {self.settings.max_texts} texts per call, got {len(texts)}")
+        if len(texts) > self.settings.max_documents:
+            raise InvalidInputError(f"at most {self.settings.max_documents} documents per call, got {len(texts)}")
         for i, text in enumerate(texts):
             if not isinstance(text, str):
                 raise InvalidInputError(f"text {i} is not a string")

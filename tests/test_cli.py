@@ -1,0 +1,54 @@
+from __future__ import annotations
+
+import io
+import json
+
+from service.cli import main
+
+
+def test_tag_json_gives_the_mission_topics_with_exact_offsets(capsys, seed_text):
+    from tests.conftest import SEED_ARTICLE
+
+    assert main(["tag", str(SEED_ARTICLE), "--json"]) == 0
+    payload = json.loads(capsys.readouterr().out)
+    labels = [t["label"] for t in payload["topics"]]
+    assert {"bilateral relations", "economy", "COP29", "demining"} <= set(labels)
+    assert payload["taxonomy"] == "news" and payload["model"] == "all-MiniLM-L6-v2"
+    for topic in payload["topics"]:
+        for ev in topic["evidence"]:
+            assert seed_text[ev["start"]:ev["end"]] == ev["text"]
+
+
+def test_tag_reads_stdin_and_prints_topics_with_evidence(capsys, monkeypatch):
+    monkeypatch.setattr("sys.stdin", io.StringIO("The striker scored twice. The crowd sang."))
+    assert main(["tag", "-", "--labels", "football, banking", "--single-label"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].endswith("football")
+    assert "[0:25] The striker scored twice." in out[1]
+
+
+def test_tag_options_reach_the_tagger(capsys, tmp_path):
+    article = tmp_path / "a.txt"
+    article.write_text("Oil prices rose after OPEC cut output. Markets fell.")
+    assert main(["tag", str(article), "--labels", "a,b,c", "--threshold", "0", "--top-k", "2",
+                 "--no-evidence", "--json"]) == 0
+    payload = json.loads(capsys.readouterr().out)
+    assert len(payload["topics"]) == 2 and payload["taxonomy"] is None
+    assert all(t["evidence"] == [] for t in payload["topics"])
+
+
+def test_errors_are_one_line_and_exit_2(capsys, tmp_path):
+    assert main(["tag", str(tmp_path / "missing.txt")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("newstag: error: cannot read") and err.count("\n") == 1
+    empty = tmp_path / "empty.txt"
+    empty.write_text("  ")
+    assert main(["tag", str(empty)]) == 2
+    assert "text 0 is empty" in capsys.readouterr().err
+    assert main(["tag", str(empty), "--taxonomy", "nope"]) == 2
+
+
+def test_taxonomies_lists_the_builtin_ones(capsys):
+    assert main(["taxonomies"]) == 0
+    out = capsys.readouterr().out
+    assert "news (default): 34 topics" in out and "iptc-top: 17 topics" in out

@@ -1,0 +1,72 @@
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from training.data import DataFileError, read_jsonl
+from training.evaluate import evaluate, main
+from training.metrics import classification_report
+
+
+def test_metrics_on_a_hand_checked_case():
+    gold = [("a",), ("a",), ("b",), ("c",)]
+    pred = [("a",), ("b",), ("b",), ("a",)]
+    report = classification_report(gold, pred, ["a", "b", "c"], single_label=True)
+    # a: P 1/2 R 1/2; b: P 1/2 R 1; c: P 0 R 0.
+    assert report["per_label"]["a"] == {"precision": 0.5, "recall": 0.5, "f1": 0.5, "support": 2}
+    assert report["per_label"]["b"]["f1"] == pytest.approx(2 / 3)
+    assert report["macro_f1"] == pytest.approx((0.5 + 2 / 3 + 0) / 3)
+    assert report["micro_f1"] == pytest.approx(0.5) and report["accuracy"] == 0.5
+    assert report["hamming_loss"] == pytest.approx(4 / 12)
+    assert report["confusion_matrix"]["rows_true_columns_predicted"] == [[1, 1, 0], [0, 1, 0], [1, 0, 0]]
+
+
+def test_multi_label_metrics_have_no_confusion_matrix():
+    report = classification_report([("a", "b"), ("b",)], [("a",), ("b", "c")], ["a", "b", "c"], single_label=False)
+    assert "confusion_matrix" not in report and "accuracy" not in report
+    assert report["micro_f1"] == pytest.approx(2 * 2 / (3 + 3))
+
+
+def write_jsonl(path, rows):
+    path.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
+    return path
+
+
+def test_evaluate_runs_the_tagger_on_single_label_data(tagger, examples, tmp_path):
+    single = [e for e in examples if len(e["labels"]) == 1]
+    data = read_jsonl(write_jsonl(tmp_path / "d.jsonl", single))
+    report = evaluate(tagger, data, None, "news", batch_size=4)
+    assert report["mode"] == "single-label" and report["examples"] == len(single)
+    assert report["accuracy"] >= 0.9  # these examples are the tagger's own acceptance set
+
+
+def test_main_writes_a_report_and_prints_the_table(capsys, examples, tmp_path):
+    rows = [e for e in examples if e["id"].split("-")[0] in ("sports", "crime", "health")]
+    data = write_jsonl(tmp_path / "d.jsonl", rows)
+    out = tmp_path / "out" / "report.json"
+    assert main(["--data", str(data), "--labels-from-data", "--report", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "macro-F1" in printed and "confusion matrix" in printed
+    report = json.loads(out.read_text())
+    assert set(report["per_label"]) == {"sports", "crime", "health"}
+    assert report["label_source"] == "data label names"
+
+
+@pytest.mark.parametrize("line, message", [
+    ("not json", r":2: not valid JSON"),
+    ('{"text": "", "labels": ["a"]}', r":2: 'text' must be"),
+    ('{"text": "x", "labels": []}', r":2: 'labels' must be"),
+    ("[1, 2]", r":2: each line must be a JSON object"),
+])
+def test_bad_rows_are_reported_by_line_number(tmp_path, line, message):
+    path = tmp_path / "bad.jsonl"
+    path.write_text('{"text": "fine", "labels": ["a"]}\n' + line + "\n")
+    with pytest.raises(DataFileError, match=message):
+        read_jsonl(path)
+
+
+def test_labels_outside_the_label_set_are_an_error(tagger, tmp_path, capsys):
+    data = write_jsonl(tmp_path / "d.jsonl", [{"text": "Some text.", "labels": ["not a news topic"]}])
+    assert main(["--data", str(data), "--taxonomy", "news"]) == 2
+    assert "outside the label set: not a news topic" in capsys.readouterr().err
