@@ -4,15 +4,19 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: install test lint typecheck check-all
+PORT ?= 8000
+
+.PHONY: install serve test lint typecheck
 
 install: $(STAMP)
 
 $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements.txt -r requirements-dev.txt
 	touch $(STAMP)
+
+serve: install
+	PORT=$(PORT) $(VENV)/bin/gunicorn -c gunicorn.conf.py
 
 test: install
 	$(PY) -m ruff check .

@@ -45,6 +45,16 @@ class Settings:
 
     torch_threads: int | None = None  # None: leave torch's default
 
+    # HTTP service.
+    max_body_bytes: int = 1_000_000  # larger bodies get 413
+    api_keys: str = ""  # comma-separated; when set, /v1 needs "Authorization: Bearer <key>"
+    max_queue: int = 16  # requests waiting for the model in one worker; beyond that, 503
+    request_timeout: float = 30.0  # seconds a request may wait for the model before 503
+
+    @property
+    def api_key_list(self) -> tuple[str, ...]:
+        return tuple(k.strip() for k in self.api_keys.split(",") if k.strip())
+
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
         """Defaults, then ``NEWSTAG_<FIELD>`` variables, then ``overrides``."""
@@ -64,11 +74,14 @@ class Settings:
         for name in ("threshold", "keyword_weight"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ConfigError(f"NEWSTAG_{name.upper()} must be between 0 and 1")
-        for name in ("max_batch_tokens", "max_text_chars", "max_documents", "max_labels"):
+        for name in ("max_batch_tokens", "max_text_chars", "max_documents", "max_labels", "max_body_bytes",
+                     "max_queue"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"NEWSTAG_{name.upper()} must be a positive integer")
         if self.max_tokens is not None and self.max_tokens < 16:
             raise ConfigError("NEWSTAG_MAX_TOKENS must be at least 16")
+        if self.request_timeout <= 0:
+            raise ConfigError("NEWSTAG_REQUEST_TIMEOUT must be a positive number of seconds")
         if self.evidence_per_topic < 0:
             raise ConfigError("NEWSTAG_EVIDENCE_PER_TOPIC must not be negative")
         return self
@@ -76,8 +89,8 @@ class Settings:
 
 _PATHS = {"model", "nli_model", "taxonomies_dir"}
 _INTS = {"max_tokens", "max_batch_tokens", "evidence_per_topic", "max_text_chars", "max_documents",
-         "max_labels", "torch_threads"}
-_FLOATS = {"threshold", "keyword_weight"}
+         "max_labels", "torch_threads", "max_body_bytes", "max_queue"}
+_FLOATS = {"threshold", "keyword_weight", "request_timeout"}
 
 
 def _parse(name: str, raw: str) -> Any:

@@ -68,3 +68,16 @@ def seed_text() -> str:
 @pytest.fixture(scope="session")
 def examples() -> list[dict]:
     return [json.loads(line) for line in EXAMPLES.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+@pytest.fixture()
+def app(tagger):
+    """A fresh app per test around the session's real tagger (no reload)."""
+    from service import create_app
+
+    return create_app({"TAGGER": tagger, "LOAD_IN_BACKGROUND": False})
+
+
+@pytest.fixture()
+def client(app):
+    return app.test_client()

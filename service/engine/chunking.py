@@ -27,6 +27,11 @@ class PreparedDocument:
     sentence_token_ids: tuple[tuple[int, ...], ...]
     windows: tuple[range, ...]  # each a range of sentence indices
 
+    @property
+    def token_count(self) -> int:
+        """Tokens the model reads for this document, two special tokens per window included."""
+        return sum(len(ids) for ids in self.sentence_token_ids) + 2 * len(self.windows)
+
     def window_token_ids(self, window: range) -> list[int]:
         return [t for i in window for t in self.sentence_token_ids[i]]
 

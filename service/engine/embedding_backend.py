@@ -30,6 +30,7 @@ class EmbeddingScores:
 
 class EmbeddingBackend:
     kind = "embedding"
+    model_version = ""  # set by loading.load_backend
 
     def __init__(self, encoder: SentenceEncoder, model_name: str,
                  calibration: SimilarityCalibration = DEFAULT_CALIBRATION):

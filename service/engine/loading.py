@@ -11,8 +11,10 @@ from .encoder import SentenceEncoder
 from .model_files import (
     DEFAULT_MODEL_NAME,
     DEFAULT_MODEL_SHA256,
+    WEIGHTS_FILE,
     default_model_dir,
     require_local_model_dir,
+    sha256_of,
     verify_weights,
 )
 from .scoring import ScoringBackend
@@ -30,16 +32,21 @@ def load_backend(settings: Settings) -> ScoringBackend:
         from .nli_backend import NLIBackend  # the pipeline import is only paid for when used
 
         assert settings.nli_model is not None  # Settings.validated() guarantees it
-        return NLIBackend(require_local_model_dir(settings.nli_model), settings.nli_hypothesis, settings.max_tokens)
+        nli_dir = require_local_model_dir(settings.nli_model)
+        nli = NLIBackend(nli_dir, settings.nli_hypothesis, settings.max_tokens)
+        nli.model_version = sha256_of(nli_dir / WEIGHTS_FILE)[:12]
+        return nli
 
     from .embedding_backend import EmbeddingBackend
 
     if settings.model is None:
         model_dir = default_model_dir()
         verify_weights(model_dir, DEFAULT_MODEL_SHA256)
-        name = DEFAULT_MODEL_NAME
+        name, digest = DEFAULT_MODEL_NAME, DEFAULT_MODEL_SHA256
     else:
         model_dir = require_local_model_dir(settings.model)
-        name = model_dir.name
+        name, digest = model_dir.name, sha256_of(model_dir / WEIGHTS_FILE)
     encoder = SentenceEncoder(model_dir, max_tokens=settings.max_tokens, max_batch_tokens=settings.max_batch_tokens)
-    return EmbeddingBackend(encoder, name)
+    backend = EmbeddingBackend(encoder, name)
+    backend.model_version = digest[:12]
+    return backend

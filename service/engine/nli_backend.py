@@ -64,6 +64,7 @@ class NLIScores:
 
 class NLIBackend:
     kind = "nli"
+    model_version = ""  # set by loading.load_backend
 
     def __init__(self, model_dir: Path, hypothesis_template: str, max_tokens: int | None = None):
         try:

@@ -22,6 +22,14 @@ LabelLike = str | Label
 MIN_EXTRA_EVIDENCE = 0.5  # score a second or later evidence sentence needs
 
 
+def _require_unicode(text: str, what: str) -> None:
+    """Lone surrogates (from JSON escapes like \\ud800) cannot be encoded or tokenized."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise InvalidInputError(f"{what} is not valid Unicode (it has a lone surrogate)") from None
+
+
 @dataclass(frozen=True)
 class LabelSet:
     """The labels one call is scored against, and the threshold each one has."""
@@ -72,6 +80,9 @@ class Tagger:
             raise InvalidInputError("labels must name at least one label")
         if len(parsed) > self.settings.max_labels:
             raise InvalidInputError(f"at most {self.settings.max_labels} labels per call, got {len(parsed)}")
+        for lab in parsed:
+            for part in (lab.name, lab.description, *lab.keywords):
+                _require_unicode(part, f"label {lab.name[:40]!r}")
         names = [lab.name for lab in parsed]
         if any(not name for name in names):
             raise InvalidInputError("label names must not be empty")
@@ -127,6 +138,7 @@ class Tagger:
             if len(text) > self.settings.max_text_chars:
                 raise InvalidInputError(
                     f"text {i} has {len(text)} characters; the limit is {self.settings.max_text_chars}")
+            _require_unicode(text, f"text {i}")
         if threshold is not None and not 0.0 <= threshold <= 1.0:
             raise InvalidInputError("threshold must be between 0 and 1")
         if top_k is not None and top_k < 1:
@@ -148,7 +160,7 @@ class Tagger:
             Topic(labels[j].name, round(float(final[j]), 4), labels[j].code, support.get(j, ()))
             for j in chosen
         )
-        return TagResult(topics)
+        return TagResult(topics, doc.token_count)
 
     def _evidence(self, doc: PreparedDocument, scores: DocumentScores, hits: np.ndarray,
                   chosen: list[int], weight: float) -> dict[int, tuple[Evidence, ...]]:

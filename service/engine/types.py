@@ -50,9 +50,10 @@ class Topic:
 
 @dataclass(frozen=True)
 class TagResult:
-    """The topics of one text, highest score first."""
+    """The topics of one text, highest score first, and how many tokens the model read."""
 
     topics: tuple[Topic, ...] = field(default_factory=tuple)
+    tokens: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         return {"topics": [t.to_dict() for t in self.topics]}

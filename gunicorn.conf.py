@@ -1,0 +1,57 @@
+"""gunicorn settings for newstag: `gunicorn -c gunicorn.conf.py` (what `make serve` runs).
+
+Environment: PORT (default 8000), NEWSTAG_WORKERS, NEWSTAG_THREADS. The app itself reads
+the other NEWSTAG_* variables (service/config.py).
+"""
+
+import os
+import shutil
+import tempfile
+
+# One app per worker, built after the fork (no --preload: torch must not be shared
+# across forks). Each worker loads its own tagger in the background and answers
+# /healthz and /readyz meanwhile.
+wsgi_app = "service:create_app()"
+preload_app = False
+
+bind = f"0.0.0.0:{os.environ.get('PORT', '8000')}"
+
+# Inference is CPU-bound and each worker runs one inference at a time with all the
+# torch threads it was given, so workers x torch threads = cores. On 2 cores the default
+# is 1 worker with 2 torch threads (best latency for one article; README, "Running in production").
+# Threads (gthread) keep /healthz, /metrics and queued requests answered during inference.
+_cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+workers = int(os.environ.get("NEWSTAG_WORKERS") or max(1, _cores // 2))
+threads = int(os.environ.get("NEWSTAG_THREADS") or 4)
+worker_class = "gthread"
+os.environ.setdefault("NEWSTAG_TORCH_THREADS", str(max(1, _cores // workers)))
+
+# Timeouts: a worker silent for 120 s is restarted; on SIGTERM, requests in flight get
+# 30 s to finish (graceful shutdown).
+timeout = 120
+graceful_timeout = 30
+keepalive = 5
+
+# The app writes one JSON line per request (request id, method, path, status, latency,
+# documents; never article text) to stderr, so gunicorn's own access log is off.
+accesslog = None
+errorlog = "-"
+loglevel = "info"
+
+# Prometheus multi-process mode: every worker writes its metrics to files in one
+# directory and /metrics adds them up. A fresh directory per server start.
+_metrics_dir = tempfile.mkdtemp(prefix="newstag-metrics-")
+os.environ["PROMETHEUS_MULTIPROC_DIR"] = _metrics_dir
+
+
+def child_exit(server, worker):
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)
+
+
+def on_exit(server):
+    shutil.rmtree(_metrics_dir, ignore_errors=True)
+
+# No control socket: nothing here uses gunicornc, and it would write under $HOME.
+control_socket_disable = True

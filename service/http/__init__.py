@@ -1,0 +1,1 @@
+"""The HTTP layer: thin Flask views over the engine's Tagger."""

@@ -1,0 +1,57 @@
+"""Request ids, one JSON log line per request, and request metrics.
+
+The log line has the request id, method, path, status, latency and document count:
+never the article text, never the API key.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import sys
+import time
+import uuid
+
+from flask import Flask, Response, current_app, g, request
+
+from .metrics import Metrics
+
+log = logging.getLogger("newstag.access")
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+
+
+def _configure_logger() -> None:
+    if not log.handlers:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(message)s"))
+        log.addHandler(handler)
+        log.setLevel(logging.INFO)
+        log.propagate = False
+
+
+def init_app(app: Flask) -> None:
+    _configure_logger()
+
+    @app.before_request
+    def _start() -> None:
+        g.started = time.perf_counter()
+        given = request.headers.get("X-Request-ID", "")
+        g.request_id = given if _REQUEST_ID.match(given) else uuid.uuid4().hex
+        g.documents = 0
+
+    @app.after_request
+    def _finish(response: Response) -> Response:
+        elapsed = time.perf_counter() - g.get("started", time.perf_counter())
+        request_id = g.get("request_id") or uuid.uuid4().hex
+        response.headers["X-Request-ID"] = request_id
+        endpoint = request.url_rule.rule if request.url_rule else "unmatched"
+        metrics: Metrics = current_app.extensions["newstag.metrics"]
+        metrics.requests.labels(endpoint, request.method, str(response.status_code)).inc()
+        metrics.latency.labels(endpoint).observe(elapsed)
+        log.info(json.dumps({
+            "request_id": request_id, "method": request.method, "path": request.path,
+            "status": response.status_code, "latency_ms": round(elapsed * 1000, 1),
+            "documents": g.get("documents", 0),
+        }))
+        return response

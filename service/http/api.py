@@ -1,0 +1,104 @@
+"""The /v1 API: classify, taxonomies, models. Views validate, call the Tagger, shape the answer."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from flask import Blueprint, current_app, g, request
+
+from ..config import Settings
+from ..engine import Tagger, TagResult
+from .auth import protect
+from .metrics import CUSTOM_LABEL, Metrics
+from .problems import MalformedJSON, UnsupportedMediaType
+from .runtime import TaggerRuntime
+from .schemas import DocumentsRequest, TextRequest, parse_classify
+
+bp = Blueprint("v1", __name__, url_prefix="/v1")
+protect(bp)
+
+
+def _runtime() -> TaggerRuntime:
+    return current_app.extensions["newstag.runtime"]
+
+
+def _settings() -> Settings:
+    return current_app.config["NEWSTAG_SETTINGS"]
+
+
+def _json_body() -> Any:
+    if not request.is_json:
+        raise UnsupportedMediaType(f"send Content-Type: application/json, not {request.mimetype or 'nothing'!r}")
+    raw = request.get_data(cache=False)  # Flask enforces MAX_CONTENT_LENGTH here (413)
+    try:
+        return json.loads(raw)
+    except UnicodeDecodeError:
+        raise MalformedJSON("the body is not UTF-8") from None
+    except json.JSONDecodeError as exc:
+        raise MalformedJSON(f"invalid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}") from None
+    except RecursionError:
+        raise MalformedJSON("the JSON is nested too deeply") from None
+
+
+def model_out(tagger: Tagger) -> dict[str, str]:
+    backend = tagger.backend
+    return {"name": backend.model_name, "kind": backend.kind, "version": backend.model_version}
+
+
+def _count(results: list[TagResult], custom_labels: bool) -> None:
+    metrics: Metrics = current_app.extensions["newstag.metrics"]
+    metrics.documents.inc(len(results))
+    metrics.tokens.inc(sum(r.tokens for r in results))
+    for result in results:
+        for topic in result.topics:
+            metrics.topics.labels(CUSTOM_LABEL if custom_labels else topic.label).inc()
+
+
+@bp.post("/classify")
+def classify() -> dict[str, Any]:
+    body = parse_classify(_json_body(), _settings())
+    runtime = _runtime()
+    tagger = runtime.get(body.model)
+    texts = [body.text] if isinstance(body, TextRequest) else [d.text for d in body.documents]
+    g.documents = len(texts)
+    labels = body.engine_labels()
+    taxonomy = None if labels is not None else (body.taxonomy or _settings().taxonomy)
+    results = runtime.run(lambda: tagger.tag(
+        texts, labels, taxonomy=taxonomy, multi_label=body.multi_label, threshold=body.threshold,
+        top_k=body.top_k, evidence=body.evidence))
+    _count(results, custom_labels=labels is not None)
+    shared = {"model": model_out(tagger), "taxonomy": taxonomy}
+    if isinstance(body, DocumentsRequest):
+        return {"results": [{"id": d.id, **r.to_dict()} for d, r in zip(body.documents, results, strict=True)],
+                **shared}
+    return {**results[0].to_dict(), **shared}
+
+
+@bp.get("/taxonomies")
+def taxonomies() -> dict[str, Any]:
+    default = _settings().taxonomy
+    return {"taxonomies": [
+        {"name": t.name, "title": t.title, "description": t.description, "topics": len(t.labels),
+         "default": t.name == default}
+        for t in _runtime().taxonomies
+    ]}
+
+
+@bp.get("/taxonomies/<name>")
+def taxonomy(name: str) -> dict[str, Any]:
+    found = _runtime().taxonomies.get(name)  # UnknownTaxonomyError -> 404
+    return {
+        "name": found.name, "title": found.title, "description": found.description, "threshold": found.threshold,
+        "topics": [{"name": lab.name, "description": lab.description, "keywords": list(lab.keywords),
+                    "code": lab.code, "parent": lab.parent, "threshold": lab.threshold} for lab in found.labels],
+    }
+
+
+@bp.get("/models")
+def models() -> dict[str, Any]:
+    runtime = _runtime()
+    return {"models": [
+        {**model_out(tagger), "default": name == runtime.default_name, "ready": True, "labels": None}
+        for name, tagger in runtime.taggers().items()
+    ]}

@@ -1,0 +1,134 @@
+"""The OpenAPI 3.1 document, built from the same pydantic models that validate requests,
+and the /docs pages (Swagger UI files served from the swagger-ui-py wheel: no CDN)."""
+
+from __future__ import annotations
+
+from html import escape
+from typing import Any
+
+from flask import Blueprint, abort, current_app, send_from_directory
+from pydantic import BaseModel
+from pydantic.json_schema import models_json_schema
+from swagger_ui.utils import SWAGGER_UI_PY_ROOT
+
+from .. import __version__
+from .problems import ALL_PROBLEMS, PROBLEM_JSON
+from .schemas import (
+    DocumentsRequest,
+    DocumentsResponse,
+    ModelList,
+    ProblemOut,
+    TaxonomyDetail,
+    TaxonomyList,
+    TextRequest,
+    TextResponse,
+)
+
+bp = Blueprint("docs", __name__)
+SWAGGER_FILES = {"swagger-ui.css", "swagger-ui-bundle.js", "swagger-ui-standalone-preset.js", "favicon-32x32.png"}
+_REQUESTS: list[type[BaseModel]] = [TextRequest, DocumentsRequest]
+_RESPONSES: list[type[BaseModel]] = [TextResponse, DocumentsResponse, TaxonomyList, TaxonomyDetail, ModelList,
+                                     ProblemOut]
+
+
+def _ref(model: type[BaseModel]) -> dict[str, str]:
+    return {"$ref": f"#/components/schemas/{model.__name__}"}
+
+
+def _json(schema: dict[str, Any], description: str, media: str = "application/json") -> dict[str, Any]:
+    return {"description": description, "content": {media: {"schema": schema}}}
+
+
+def _problems(*statuses: int) -> dict[str, Any]:
+    titles = {p.status: p.title for p in ALL_PROBLEMS if p.status in statuses}
+    return {str(s): _json(_ref(ProblemOut), titles.get(s, "Error"), PROBLEM_JSON) for s in statuses}
+
+
+def build_spec() -> dict[str, Any]:
+    modes = [(m, "validation") for m in _REQUESTS] + [(m, "serialization") for m in _RESPONSES]
+    _, top = models_json_schema(modes, ref_template="#/components/schemas/{model}")  # type: ignore[arg-type]
+    secured: list[dict[str, list[str]]] = [{}, {"bearer": []}]  # the key is needed only when NEWSTAG_API_KEYS is set
+    ops_errors = (401, 403, 503)
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "newstag", "version": __version__,
+                 "description": "Topic tagging for news: topics with scores, taxonomy codes and evidence "
+                                "sentences. Errors are RFC 9457 problem details; see /docs/problems."},
+        "paths": {
+            "/v1/classify": {"post": {
+                "summary": "Tag one text or a batch of documents",
+                "security": secured,
+                "requestBody": {"required": True, "content": {"application/json": {
+                    "schema": {"oneOf": [_ref(TextRequest), _ref(DocumentsRequest)]}}}},
+                "responses": {"200": _json({"oneOf": [_ref(TextResponse), _ref(DocumentsResponse)]},
+                                           "Topics, in request order for documents"),
+                              **_problems(400, 404, 413, 415, 422, *ops_errors)},
+            }},
+            "/v1/taxonomies": {"get": {"summary": "List taxonomies", "security": secured,
+                                       "responses": {"200": _json(_ref(TaxonomyList), "Taxonomies"),
+                                                     **_problems(401, 403)}}},
+            "/v1/taxonomies/{name}": {"get": {
+                "summary": "One taxonomy with its topics", "security": secured,
+                "parameters": [{"name": "name", "in": "path", "required": True, "schema": {"type": "string"}}],
+                "responses": {"200": _json(_ref(TaxonomyDetail), "The taxonomy"), **_problems(401, 403, 404)}}},
+            "/v1/models": {"get": {"summary": "Loaded models", "security": secured,
+                                   "responses": {"200": _json(_ref(ModelList), "Models"), **_problems(401, 403)}}},
+            "/healthz": {"get": {"summary": "Liveness", "responses": {"200": _json(
+                {"type": "object", "properties": {"status": {"const": "ok"}}, "required": ["status"]}, "Alive")}}},
+            "/readyz": {"get": {"summary": "Readiness: the model is loaded and warmed up", "responses": {
+                "200": _json({"type": "object", "properties": {"status": {"const": "ready"},
+                                                               "model": {"type": "string"}},
+                              "required": ["status", "model"]}, "Ready"),
+                **_problems(503)}}},
+            "/metrics": {"get": {"summary": "Prometheus metrics (keep behind the network edge)", "responses": {
+                "200": {"description": "Prometheus text format", "content": {"text/plain": {
+                    "schema": {"type": "string"}}}}}}},
+        },
+        "components": {"schemas": top["$defs"],
+                       "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}},
+    }
+
+
+@bp.get("/openapi.json")
+def openapi() -> dict[str, Any]:
+    spec = current_app.extensions.get("newstag.openapi")
+    if spec is None:
+        spec = current_app.extensions["newstag.openapi"] = build_spec()
+    return spec
+
+
+_PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>newstag API</title>
+<link rel="icon" href="/docs/static/favicon-32x32.png">
+<link rel="stylesheet" href="/docs/static/swagger-ui.css"></head>
+<body><p style="font-family:sans-serif;margin:1em 2em">Errors: <a href="/docs/problems">problem types</a></p>
+<div id="swagger-ui"></div>
+<script src="/docs/static/swagger-ui-bundle.js"></script>
+<script>
+window.ui = SwaggerUIBundle({url: "/openapi.json", dom_id: "#swagger-ui", deepLinking: true,
+  validatorUrl: null, presets: [SwaggerUIBundle.presets.apis]});
+</script></body></html>"""
+
+
+@bp.get("/docs")
+def docs_page() -> str:
+    return _PAGE
+
+
+@bp.get("/docs/problems")
+def problems_page() -> str:
+    rows = "".join(
+        f'<tr id="{p.slug}"><td>{p.status}</td><td><code>/docs/problems#{p.slug}</code></td>'
+        f"<td>{escape(p.title)}</td></tr>" for p in ALL_PROBLEMS)
+    return ("<!doctype html><html lang='en'><head><meta charset='utf-8'><title>newstag problem types</title></head>"
+            "<body style='font-family:sans-serif'><h1>Problem types</h1><p>Every error is "
+            "<code>application/problem+json</code> (RFC 9457) with type, title, status and detail; validation "
+            "errors add <code>errors</code>, each with the JSON pointer <code>path</code> of a bad field.</p>"
+            f"<table><tr><th>status</th><th>type</th><th>title</th></tr>{rows}</table></body></html>")
+
+
+@bp.get("/docs/static/<path:filename>")
+def swagger_static(filename: str):
+    if filename not in SWAGGER_FILES:
+        abort(404)
+    return send_from_directory(SWAGGER_UI_PY_ROOT / "static", filename, max_age=86400)

@@ -1,0 +1,110 @@
+"""The per-worker tagging runtime: loads the model off the request path, tracks readiness,
+and admits one inference at a time behind a bounded queue.
+
+One inference at a time per worker, because torch already uses every core it was given
+(gunicorn.conf.py sizes torch threads per worker); more would oversubscribe the CPU.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from typing import TypeVar
+
+from ..config import Settings
+from ..engine import NewstagError, Tagger, TaxonomyRegistry
+from .problems import NotFound, NotReady, Overloaded
+
+T = TypeVar("T")
+log = logging.getLogger("newstag.runtime")
+WARM_UP_TEXT = "Ministers met to discuss trade and the economy. The football season starts next week."
+
+
+class TaggerRuntime:
+    def __init__(self, settings: Settings, tagger: Tagger | None = None):
+        self.settings = settings
+        # Taxonomies load now, so a broken file stops start-up with its name.
+        self.taxonomies = tagger.taxonomies if tagger else TaxonomyRegistry(
+            [settings.taxonomies_dir] if settings.taxonomies_dir else [])
+        self.taxonomies.get(settings.taxonomy)
+        self._tagger = tagger
+        self._ready = threading.Event()
+        self.error: str | None = None
+        self._slot = threading.Semaphore(1)
+        self._waiting = 0
+        self._waiting_lock = threading.Lock()
+
+    # Loading -------------------------------------------------------------------------
+
+    def load(self) -> None:
+        """Load the model (unless given) and run one warm-up inference; never raises."""
+        try:
+            if self._tagger is None:
+                from ..engine.loading import load_backend
+
+                self._tagger = Tagger(load_backend(self.settings), self.taxonomies, self.settings)
+            self._tagger.tag([WARM_UP_TEXT])
+        except NewstagError as exc:
+            self.error = str(exc)
+            log.error("model failed to load: %s", exc)
+            return
+        except Exception as exc:  # a worker must keep answering /readyz with the reason
+            self.error = f"model failed to load: {type(exc).__name__}"
+            log.exception("model failed to load")
+            return
+        self._ready.set()
+        log.info("model ready: %s", self._tagger.backend.model_name)
+
+    def start_loading(self) -> None:
+        threading.Thread(target=self.load, name="newstag-model-loader", daemon=True).start()
+
+    @property
+    def ready(self) -> bool:
+        return self._ready.is_set()
+
+    def wait_ready(self, timeout: float) -> bool:
+        return self._ready.wait(timeout)
+
+    # Models --------------------------------------------------------------------------
+
+    @property
+    def default_name(self) -> str | None:
+        return self._tagger.backend.model_name if self._tagger else None
+
+    def taggers(self) -> dict[str, Tagger]:
+        """Loaded, ready taggers by model name."""
+        return {self._tagger.backend.model_name: self._tagger} if self._tagger and self.ready else {}
+
+    def get(self, name: str | None) -> Tagger:
+        if not self.ready or self._tagger is None:
+            raise NotReady(self.error or "the model is still loading; retry shortly",
+                           headers={"Retry-After": "5"})
+        taggers = self.taggers()
+        if name is None:
+            return self._tagger
+        if name not in taggers:
+            raise NotFound(f"no loaded model named {name!r} (loaded: {', '.join(sorted(taggers))})")
+        return taggers[name]
+
+    # Admission -----------------------------------------------------------------------
+
+    def run(self, job: Callable[[], T]) -> T:
+        """Run ``job`` when the model is free; 503 when too many wait or the wait is too long."""
+        with self._waiting_lock:
+            if self._waiting >= self.settings.max_queue:
+                raise Overloaded(f"{self._waiting} requests are already waiting; retry shortly",
+                                 headers={"Retry-After": "1"})
+            self._waiting += 1
+        try:
+            acquired = self._slot.acquire(timeout=self.settings.request_timeout)
+        finally:
+            with self._waiting_lock:
+                self._waiting -= 1
+        if not acquired:
+            raise Overloaded(f"the model was busy for {self.settings.request_timeout:g} s; retry shortly",
+                             headers={"Retry-After": "2"})
+        try:
+            return job()
+        finally:
+            self._slot.release()

@@ -1,0 +1,87 @@
+"""The production server: real gunicorn with gunicorn.conf.py on 127.0.0.1."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def get(url: str, timeout: float = 5) -> tuple[int, bytes]:
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as response:
+            return response.status, response.read()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read()
+
+
+def post_json(url: str, body: dict) -> tuple[int, dict]:
+    request = urllib.request.Request(url, data=json.dumps(body).encode(), method="POST",
+                                     headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=60) as response:
+        return response.status, json.loads(response.read())
+
+
+@pytest.mark.slow
+def test_gunicorn_serves_the_seed_sums_metrics_across_workers_and_stops_cleanly(seed_text):
+    port = free_port()
+    env = {**os.environ, "PORT": str(port), "NEWSTAG_WORKERS": "2", "NEWSTAG_THREADS": "2"}
+    server = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "--bind", f"127.0.0.1:{port}"],
+        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 120
+        status = None
+        while time.monotonic() < deadline:
+            assert server.poll() is None, server.stdout.read()  # type: ignore[union-attr]
+            try:
+                status, _ = get(f"{base}/readyz", timeout=2)
+            except OSError:
+                status = None
+            if status == 200:
+                break
+            time.sleep(0.5)
+        assert status == 200, "gunicorn never became ready"
+
+        status, body = post_json(f"{base}/v1/classify", {"text": seed_text})
+        assert status == 200
+        labels = {t["label"] for t in body["topics"]}
+        assert {"bilateral relations", "economy", "COP29", "demining"} <= labels
+
+        for _ in range(7):  # spread over both workers by the kernel's accept queue
+            post_json(f"{base}/v1/classify", {"text": "Rain is expected.", "evidence": False})
+        status, metrics = get(f"{base}/metrics")
+        text = metrics.decode()
+        assert status == 200
+        assert 'newstag_requests_total{endpoint="/v1/classify",method="POST",status="200"} 8.0' in text
+        assert "newstag_documents_total 8.0" in text
+    finally:
+        server.send_signal(signal.SIGTERM)
+        try:
+            output, _ = server.communicate(timeout=60)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            output, _ = server.communicate()
+    assert server.returncode == 0, output
+    assert "Shutting down: Master" in output
+    assert "Traceback" not in output
+    access = [json.loads(line) for line in output.splitlines() if line.startswith('{"request_id"')]
+    assert any(line["path"] == "/v1/classify" and line["documents"] == 1 for line in access)

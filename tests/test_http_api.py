@@ -1,0 +1,202 @@
+"""The /v1 API through the Flask test client, on the real embedded model."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+import pytest
+
+MISSION = {"bilateral relations", "economy", "COP29", "demining"}
+
+
+def test_classify_text_tags_the_seed_with_exact_evidence(client, seed_text):
+    response = client.post("/v1/classify", json={"text": seed_text})
+    assert response.status_code == 200
+    body = response.json
+    assert list(body) == ["topics", "model", "taxonomy"]
+    assert body["taxonomy"] == "news"
+    assert body["model"] == {"name": "all-MiniLM-L6-v2", "kind": "embedding", "version": "53aa51172d14"}
+    labels = [t["label"] for t in body["topics"]]
+    assert MISSION <= set(labels) and not {"sports", "health", "crime", "technology"} & set(labels)
+    scores = [t["score"] for t in body["topics"]]
+    assert scores == sorted(scores, reverse=True)
+    for topic in body["topics"]:
+        for ev in topic["evidence"]:
+            assert seed_text[ev["start"]:ev["end"]] == ev["text"]
+    codes = {t["label"]: t.get("code") for t in body["topics"]}
+    assert codes["bilateral relations"] == "medtop:20000639" and "code" not in \
+        next(t for t in body["topics"] if t["label"] == "COP29")
+
+
+def test_classify_documents_keeps_request_order_and_ids(client, examples):
+    docs = [{"id": e["id"], "text": e["text"]} for e in examples[:5]]
+    response = client.post("/v1/classify", json={"documents": docs, "evidence": False})
+    assert response.status_code == 200
+    body = response.json
+    assert [r["id"] for r in body["results"]] == [d["id"] for d in docs]
+    for result, example in zip(body["results"], examples[:5], strict=True):
+        assert set(example["labels"]) <= {t["label"] for t in result["topics"]}
+        assert all(t["evidence"] == [] for t in result["topics"])
+
+
+def test_options_labels_objects_single_label_threshold_top_k(client):
+    text = "The striker scored twice and the crowd sang. Shares in the club rose on the stock market."
+    labels = ["football", {"name": "finance", "description": "Money, markets and shares.", "keywords": ["shares"]}]
+    body = client.post("/v1/classify", json={"text": text, "labels": labels, "threshold": 0.0}).json
+    assert {t["label"] for t in body["topics"]} == {"football", "finance"} and body["taxonomy"] is None
+    single = client.post("/v1/classify", json={"text": text, "labels": labels, "multi_label": False}).json
+    assert len(single["topics"]) == 1
+    capped = client.post("/v1/classify", json={"text": text, "taxonomy": "iptc-top", "threshold": 0, "top_k": 3}).json
+    assert len(capped["topics"]) == 3 and capped["taxonomy"] == "iptc-top"
+    assert all(t["code"].startswith("medtop:") for t in capped["topics"])
+
+
+def test_model_field_selects_a_loaded_model_or_404(client):
+    ok = client.post("/v1/classify", json={"text": "Rain is expected.", "model": "all-MiniLM-L6-v2"})
+    assert ok.status_code == 200
+    missing = client.post("/v1/classify", json={"text": "Rain is expected.", "model": "bart-large-mnli"})
+    assert missing.status_code == 404 and "no loaded model named 'bart-large-mnli'" in missing.json["detail"]
+
+
+def test_taxonomies_and_models_endpoints(client):
+    listing = client.get("/v1/taxonomies").json["taxonomies"]
+    assert {t["name"]: (t["topics"], t["default"]) for t in listing} == {"iptc-top": (17, False), "news": (34, True)}
+    news = client.get("/v1/taxonomies/news").json
+    cop = next(t for t in news["topics"] if t["name"] == "COP29")
+    assert cop["parent"] == "climate change" and "COP29" in cop["keywords"]
+    assert client.get("/v1/taxonomies/unknown").status_code == 404
+    models = client.get("/v1/models").json["models"]
+    assert models == [{"name": "all-MiniLM-L6-v2", "kind": "embedding", "version": "53aa51172d14",
+                       "default": True, "ready": True, "labels": None}]
+
+
+def problem(response, status):
+    assert response.status_code == status, response.data
+    assert response.content_type == "application/problem+json"
+    body = response.json
+    assert {"type", "title", "status", "detail"} <= set(body) and body["status"] == status
+    assert "Traceback" not in response.get_data(as_text=True)
+    return body
+
+
+@pytest.mark.parametrize("data, content_type, status, path", [
+    ("{bad json", "application/json", 400, None),
+    (b"\xff\xfe{}", "application/json", 400, None),
+    ('{"text": "a\x01b"}', "application/json", 400, None),  # raw control character: invalid JSON
+    ("[" * 100_000 + "]" * 100_000, "application/json", 400, None),
+    ('{"text": "x"}', "text/plain", 415, None),
+    ('{"text": "x"}', None, 415, None),
+    ("[]", "application/json", 422, "/"),
+    ('"just a string"', "application/json", 422, "/"),
+    ("{}", "application/json", 422, "/"),
+    ('{"text": "x", "documents": []}', "application/json", 422, "/"),
+    ('{"text": 5}', "application/json", 422, "/text"),
+    ('{"text": "   \\n\\t "}', "application/json", 422, "/text"),
+    ('{"text": ""}', "application/json", 422, "/text"),
+    ('{"text": "\\ud800 lone surrogate"}', "application/json", 422, None),
+    ('{"documents": []}', "application/json", 422, "/documents"),
+    ('{"documents": [{"id": "a"}]}', "application/json", 422, "/documents/0/text"),
+    ('{"documents": [{"id": "a", "text": "ok"}, {"id": "b", "text": " "}]}', "application/json", 422,
+     "/documents/1/text"),
+    ('{"documents": [{"text": "ok"}]}', "application/json", 422, "/documents/0/id"),
+    ('{"documents": "ok"}', "application/json", 422, "/documents"),
+    ('{"text": "x", "labels": "a,b"}', "application/json", 422, "/labels"),
+    ('{"text": "x", "labels": []}', "application/json", 422, "/labels"),
+    ('{"text": "x", "labels": [{"name": ""}]}', "application/json", 422, "/labels/0/name"),
+    ('{"text": "x", "labels": [{"name": "a", "colour": 1}]}', "application/json", 422, "/labels/0/colour"),
+    ('{"text": "x", "labels": ["a", "A"]}', "application/json", 422, None),
+    ('{"text": "x", "multi_label": "yes"}', "application/json", 422, "/multi_label"),
+    ('{"text": "x", "threshold": 2}', "application/json", 422, "/threshold"),
+    ('{"text": "x", "threshold": "0.5"}', "application/json", 422, "/threshold"),
+    ('{"text": "x", "top_k": 0}', "application/json", 422, "/top_k"),
+    ('{"text": "x", "top_k": 1.5}', "application/json", 422, "/top_k"),
+    ('{"text": "x", "evidence": null}', "application/json", 422, "/evidence"),
+    ('{"text": "x", "treshold": 0.3}', "application/json", 422, "/treshold"),
+    ('{"text": "x", "taxonomy": "nope"}', "application/json", 404, None),
+    ('{"text": "x", "model": "nope"}', "application/json", 404, None),
+])
+def test_bad_input_matrix(client, data, content_type, status, path):
+    kwargs = {"data": data}
+    if content_type:
+        kwargs["content_type"] = content_type
+    body = problem(client.post("/v1/classify", **kwargs), status)
+    if path is not None:
+        assert path in [e["path"] for e in body["errors"]], body
+
+
+def test_too_many_documents_and_labels(client):
+    docs = [{"id": str(i), "text": "x"} for i in range(65)]
+    body = problem(client.post("/v1/classify", json={"documents": docs}), 422)
+    assert body["errors"] == [{"path": "/documents", "message": "at most 64 documents"}]
+    labels = [f"label {i}" for i in range(101)]
+    body = problem(client.post("/v1/classify", json={"text": "x", "labels": labels}), 422)
+    assert body["errors"] == [{"path": "/labels", "message": "at most 100 labels"}]
+
+
+def test_body_over_the_limit_is_413(tagger):
+    from service import create_app
+
+    client = create_app({"TAGGER": tagger, "LOAD_IN_BACKGROUND": False, "max_body_bytes": 2000}).test_client()
+    problem(client.post("/v1/classify", json={"text": "word " * 1000}), 413)
+    assert client.post("/v1/classify", json={"text": "word " * 100}).status_code == 200
+
+
+def test_wrong_method_and_unknown_path_are_problems(client):
+    body = problem(client.get("/v1/classify"), 405)
+    assert body["title"] == "Method not allowed"
+    assert client.get("/v1/classify").headers["Allow"] == "OPTIONS, POST"
+    problem(client.delete("/v1/taxonomies"), 405)
+    problem(client.get("/v2/classify"), 404)
+    problem(client.post("/nowhere", json={}), 404)
+
+
+@pytest.mark.parametrize("text", [
+    "Президент провёл переговоры с премьер-министром о торговле.",
+    "الرئيس يلتقي وزير الخارجية لبحث العلاقات الثنائية",
+    "外交部长讨论了两国之间的经济合作。",
+    "🚀🔥 Markets rally 📈 as tech stocks surge 💻",
+    "Null\u0000byte and bell\u0007 and escape\u001b inside.",
+    "\u200f\u202eRTL override\u202c and zero\u200bwidth",
+    "a",
+    "!!!",
+])
+def test_any_script_emoji_rtl_and_control_characters_are_handled(client, text):
+    response = client.post("/v1/classify", json={"text": text})
+    assert response.status_code == 200, response.json
+    for topic in response.json["topics"]:
+        for ev in topic["evidence"]:
+            assert text[ev["start"]:ev["end"]] == ev["text"]
+
+
+def test_request_ids_are_echoed_or_generated_and_the_log_has_no_text(client, caplog, seed_text):
+    logger = logging.getLogger("newstag.access")
+    logger.addHandler(caplog.handler)
+    try:
+        with caplog.at_level(logging.INFO, logger="newstag.access"):
+            echoed = client.post("/v1/classify", json={"text": seed_text}, headers={"X-Request-ID": "req-42"})
+            generated = client.get("/healthz", headers={"X-Request-ID": "bad id with spaces"})
+    finally:
+        logger.removeHandler(caplog.handler)
+    assert echoed.headers["X-Request-ID"] == "req-42"
+    assert len(generated.headers["X-Request-ID"]) == 32
+    lines = [json.loads(r.getMessage()) for r in caplog.records]
+    assert lines[0] == {**lines[0], "request_id": "req-42", "method": "POST", "path": "/v1/classify",
+                        "status": 200, "documents": 1}
+    assert set(lines[0]) == {"request_id", "method", "path", "status", "latency_ms", "documents"}
+    assert "Azerbaijan" not in caplog.text
+
+
+def test_metrics_count_requests_documents_tokens_and_topics(client, seed_text):
+    client.post("/v1/classify", json={"text": seed_text})
+    client.post("/v1/classify", json={"text": "Rain.", "labels": ["weather", "sport"], "threshold": 0})
+    client.post("/v1/classify", data="{", content_type="application/json")
+    text = client.get("/metrics").get_data(as_text=True)
+    assert 'newstag_requests_total{endpoint="/v1/classify",method="POST",status="200"} 2.0' in text
+    assert 'newstag_requests_total{endpoint="/v1/classify",method="POST",status="400"} 1.0' in text
+    assert "newstag_documents_total 2.0" in text
+    assert 'newstag_topics_total{label="COP29"} 1.0' in text
+    assert 'newstag_topics_total{label="(caller labels)"} 2.0' in text
+    assert 'newstag_request_duration_seconds_bucket{endpoint="/v1/classify",le="+Inf"} 3.0' in text
+    tokens = next(line for line in text.splitlines() if line.startswith("newstag_tokens_total "))
+    assert float(tokens.split()[1]) > 400

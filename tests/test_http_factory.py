@@ -1,0 +1,53 @@
+"""create_app wiring: configuration layers, readiness, loading errors."""
+
+from __future__ import annotations
+
+import pytest
+
+from service import create_app
+from service.engine import TaxonomyFileError
+
+
+def test_configuration_layers_defaults_environment_then_override(monkeypatch, tagger):
+    monkeypatch.setenv("NEWSTAG_MAX_DOCUMENTS", "7")
+    monkeypatch.setenv("NEWSTAG_MAX_LABELS", "9")
+    app = create_app({"TAGGER": tagger, "max_labels": 3, "LOAD_IN_BACKGROUND": False})
+    settings = app.config["NEWSTAG_SETTINGS"]
+    assert settings.max_documents == 7  # from the environment
+    assert settings.max_labels == 3  # the override wins
+    assert settings.max_body_bytes == 1_000_000 and app.config["MAX_CONTENT_LENGTH"] == 1_000_000
+
+
+def test_not_ready_until_loaded_and_warmed_up(monkeypatch, tagger):
+    monkeypatch.setattr("service.http.runtime.TaggerRuntime.start_loading", lambda self: None)
+    app = create_app({"TAGGER": tagger})
+    client = app.test_client()
+    assert client.get("/healthz").status_code == 200
+    response = client.get("/readyz")
+    assert response.status_code == 503 and response.headers["Retry-After"]
+    assert response.content_type == "application/problem+json"
+    busy = client.post("/v1/classify", json={"text": "Some news."})
+    assert busy.status_code == 503 and busy.json["type"].endswith("#not-ready")
+    app.extensions["newstag.runtime"].load()  # what the background thread does
+    assert client.get("/readyz").status_code == 200
+    assert client.post("/v1/classify", json={"text": "Some news."}).status_code == 200
+
+
+def test_background_loading_reaches_ready(tiny_model_dir):
+    app = create_app({"model": tiny_model_dir})
+    runtime = app.extensions["newstag.runtime"]
+    assert runtime.wait_ready(timeout=60)
+    assert app.test_client().get("/readyz").json == {"status": "ready", "model": tiny_model_dir.name}
+
+
+def test_a_model_that_fails_to_load_keeps_readyz_at_503_with_the_reason(tmp_path):
+    app = create_app({"model": tmp_path / "missing", "LOAD_IN_BACKGROUND": False})
+    response = app.test_client().get("/readyz")
+    assert response.status_code == 503
+    assert "model directory does not exist" in response.json["detail"]
+
+
+def test_a_broken_taxonomy_stops_start_up(tmp_path, tagger):
+    (tmp_path / "bad.yaml").write_text("name: bad\ntopics: nope\n")
+    with pytest.raises(TaxonomyFileError, match="bad.yaml"):
+        create_app({"taxonomies_dir": tmp_path, "LOAD_IN_BACKGROUND": False})

@@ -1,0 +1,75 @@
+"""/openapi.json describes exactly what the service accepts and returns."""
+
+from __future__ import annotations
+
+import jsonschema
+import pytest
+
+
+@pytest.fixture()
+def spec(client):
+    return client.get("/openapi.json").json
+
+
+def validator(spec, schema):
+    # The components ride along in the root document, so "#/components/..." refs resolve.
+    return jsonschema.Draft202012Validator({**schema, "components": spec["components"]})
+
+
+def response_schema(spec, path, method, status, media="application/json"):
+    return spec["paths"][path][method]["responses"][str(status)]["content"][media]["schema"]
+
+
+def test_spec_is_openapi_3_1_with_every_route(spec, app):
+    assert spec["openapi"] == "3.1.0"
+    routes = {r.rule.replace("<name>", "{name}") for r in app.url_map.iter_rules()
+              if not r.rule.startswith(("/static", "/docs", "/openapi"))}
+    assert routes == set(spec["paths"])
+
+
+def test_real_responses_match_their_schemas(client, spec, seed_text):
+    cases = [
+        ("/v1/classify", "post", {"json": {"text": seed_text}}, 200),
+        ("/v1/classify", "post", {"json": {"documents": [{"id": "a", "text": seed_text}], "labels": ["x"]}}, 200),
+        ("/v1/classify", "post", {"json": {"text": " "}}, 422),
+        ("/v1/classify", "post", {"data": "{", "content_type": "application/json"}, 400),
+        ("/v1/classify", "post", {"data": "x", "content_type": "text/plain"}, 415),
+        ("/v1/taxonomies", "get", {}, 200),
+        ("/v1/taxonomies/news", "get", {}, 200),
+        ("/v1/taxonomies/nope", "get", {}, 404),
+        ("/v1/models", "get", {}, 200),
+        ("/healthz", "get", {}, 200),
+        ("/readyz", "get", {}, 200),
+    ]
+    for path, method, kwargs, status in cases:
+        response = getattr(client, method)(path.replace("{name}", "news"), **kwargs)
+        assert response.status_code == status
+        media = "application/problem+json" if status >= 400 else "application/json"
+        validator(spec, response_schema(spec, path.replace("/news", "/{name}").replace("/nope", "/{name}"),
+                                        method, status, media)).validate(response.json)
+
+
+@pytest.mark.parametrize("body, valid", [
+    ({"text": "x"}, True),
+    ({"documents": [{"id": "a", "text": "x"}], "labels": ["a", {"name": "b", "keywords": ["c"]}]}, True),
+    ({"text": "x", "threshold": 0.5, "top_k": 2, "multi_label": False, "evidence": False, "model": "m"}, True),
+    ({"text": "x", "treshold": 0.5}, False),
+    ({"text": 3}, False),
+    ({"documents": []}, False),
+    ({"text": "x", "labels": [{"name": "a", "colour": "red"}]}, False),
+])
+def test_request_schema_agrees_with_the_server(client, spec, body, valid):
+    schema = spec["paths"]["/v1/classify"]["post"]["requestBody"]["content"]["application/json"]["schema"]
+    assert validator(spec, schema).is_valid(body) == valid
+    assert (client.post("/v1/classify", json=body).status_code in (200, 404)) == valid
+
+
+def test_docs_page_is_served_locally(client):
+    page = client.get("/docs").get_data(as_text=True)
+    assert "/docs/static/swagger-ui-bundle.js" in page and "/openapi.json" in page
+    assert "http://" not in page and "https://" not in page
+    asset = client.get("/docs/static/swagger-ui-bundle.js")
+    assert asset.status_code == 200 and len(asset.data) > 100_000
+    assert client.get("/docs/static/../../core.py").status_code == 404
+    problems = client.get("/docs/problems").get_data(as_text=True)
+    assert 'id="validation-error"' in problems and 'id="overloaded"' in problems
