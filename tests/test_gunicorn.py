@@ -66,6 +66,17 @@ def test_gunicorn_serves_the_seed_sums_metrics_across_workers_and_stops_cleanly(
         labels = {t["label"] for t in body["topics"]}
         assert {"bilateral relations", "economy", "COP29", "demining"} <= labels
 
+        # A chunked body over the limit is 413, not a truncated body read as bad JSON.
+        big = json.dumps({"text": "word " * 300_000}).encode()
+        chunked = urllib.request.Request(f"{base}/v1/classify", data=iter([big[:700_000], big[700_000:]]),
+                                         method="POST", headers={"Content-Type": "application/json",
+                                                                 "Transfer-Encoding": "chunked"})
+        try:
+            urllib.request.urlopen(chunked, timeout=30)
+            raise AssertionError("an oversized chunked body was accepted")
+        except urllib.error.HTTPError as error:
+            assert error.code == 413 and error.headers["Content-Type"] == "application/problem+json"
+
         for _ in range(7):  # spread over both workers by the kernel's accept queue
             post_json(f"{base}/v1/classify", {"text": "Rain is expected.", "evidence": False})
         status, metrics = get(f"{base}/metrics")

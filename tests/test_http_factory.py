@@ -20,7 +20,7 @@ def test_configuration_layers_defaults_environment_then_override(monkeypatch, ta
 
 def test_not_ready_until_loaded_and_warmed_up(monkeypatch, tagger):
     monkeypatch.setattr("service.http.runtime.TaggerRuntime.start_loading", lambda self: None)
-    app = create_app({"TAGGER": tagger})
+    app = create_app({"TAGGER": tagger, "request_timeout": 0.2})
     client = app.test_client()
     assert client.get("/healthz").status_code == 200
     response = client.get("/readyz")
@@ -51,3 +51,10 @@ def test_a_broken_taxonomy_stops_start_up(tmp_path, tagger):
     (tmp_path / "bad.yaml").write_text("name: bad\ntopics: nope\n")
     with pytest.raises(TaxonomyFileError, match="bad.yaml"):
         create_app({"taxonomies_dir": tmp_path, "LOAD_IN_BACKGROUND": False})
+
+
+def test_a_request_during_loading_waits_for_the_model(tiny_model_dir):
+    app = create_app({"model": tiny_model_dir})  # loads in the background
+    response = app.test_client().post("/v1/classify", json={"text": "Early request.", "labels": ["a", "b"]})
+    assert response.status_code == 200
+    assert response.json["model"]["name"] == tiny_model_dir.name

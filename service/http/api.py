@@ -11,7 +11,7 @@ from ..config import Settings
 from ..engine import Tagger, TagResult
 from .auth import protect
 from .metrics import CUSTOM_LABEL, Metrics
-from .problems import MalformedJSON, UnsupportedMediaType
+from .problems import MalformedJSON, PayloadTooLarge, UnsupportedMediaType
 from .runtime import TaggerRuntime
 from .schemas import DocumentsRequest, TextRequest, parse_classify
 
@@ -30,7 +30,15 @@ def _settings() -> Settings:
 def _json_body() -> Any:
     if not request.is_json:
         raise UnsupportedMediaType(f"send Content-Type: application/json, not {request.mimetype or 'nothing'!r}")
-    raw = request.get_data(cache=False)  # Flask enforces MAX_CONTENT_LENGTH here (413)
+    limit = _settings().max_body_bytes
+    if request.content_length is not None:
+        raw = request.get_data(cache=False)  # Flask answers 413 beyond MAX_CONTENT_LENGTH
+    else:
+        # A chunked body has no length up front, and Werkzeug would cut it silently at the
+        # limit (then it reads as malformed JSON): read one byte more and say 413 instead.
+        raw = request.environ["wsgi.input"].read(limit + 1)
+        if len(raw) > limit:
+            raise PayloadTooLarge(f"the request body is larger than {limit} bytes")
     try:
         return json.loads(raw)
     except UnicodeDecodeError:

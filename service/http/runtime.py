@@ -77,6 +77,10 @@ class TaggerRuntime:
         return {self._tagger.backend.model_name: self._tagger} if self._tagger and self.ready else {}
 
     def get(self, name: str | None) -> Tagger:
+        # A request that reaches a worker still loading its model waits for it (within the
+        # request timeout) rather than fail: another worker may already have said ready.
+        if not self.ready and self.error is None:
+            self.wait_ready(self.settings.request_timeout)
         if not self.ready or self._tagger is None:
             raise NotReady(self.error or "the model is still loading; retry shortly",
                            headers={"Retry-After": "5"})
