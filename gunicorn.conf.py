@@ -41,6 +41,9 @@ loglevel = "info"
 # Prometheus multi-process mode: every worker writes its metrics to files in one
 # directory and /metrics adds them up. A fresh directory per server start.
 _metrics_dir = tempfile.mkdtemp(prefix="newstag-metrics-")
+# The workers share a run directory too: a model reload in one reaches the others.
+_run_dir = tempfile.mkdtemp(prefix="newstag-run-")
+os.environ["NEWSTAG_RUN_DIR"] = _run_dir
 os.environ["PROMETHEUS_MULTIPROC_DIR"] = _metrics_dir
 
 
@@ -52,6 +55,7 @@ def child_exit(server, worker):
 
 def on_exit(server):
     shutil.rmtree(_metrics_dir, ignore_errors=True)
+    shutil.rmtree(_run_dir, ignore_errors=True)
 
 # No control socket: nothing here uses gunicornc, and it would write under $HOME.
 control_socket_disable = True

@@ -45,6 +45,13 @@ class Settings:
 
     torch_threads: int | None = None  # None: leave torch's default
 
+    # Fine-tuned models (training.finetune output directories), loaded at start and on reload.
+    models_dir: Path | None = None
+    admin_keys: str = ""  # comma-separated; POST /v1/models/reload needs one
+    # A directory shared by the server's workers (gunicorn.conf.py sets it), through which
+    # a reload in one worker reaches the others.
+    run_dir: Path | None = None
+
     # HTTP service.
     max_body_bytes: int = 1_000_000  # larger bodies get 413
     api_keys: str = ""  # comma-separated; when set, /v1 needs "Authorization: Bearer <key>"
@@ -54,6 +61,10 @@ class Settings:
     @property
     def api_key_list(self) -> tuple[str, ...]:
         return tuple(k.strip() for k in self.api_keys.split(",") if k.strip())
+
+    @property
+    def admin_key_list(self) -> tuple[str, ...]:
+        return tuple(k.strip() for k in self.admin_keys.split(",") if k.strip())
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
@@ -87,7 +98,7 @@ class Settings:
         return self
 
 
-_PATHS = {"model", "nli_model", "taxonomies_dir"}
+_PATHS = {"model", "nli_model", "taxonomies_dir", "models_dir", "run_dir"}
 _INTS = {"max_tokens", "max_batch_tokens", "evidence_per_topic", "max_text_chars", "max_documents",
          "max_labels", "torch_threads", "max_body_bytes", "max_queue"}
 _FLOATS = {"threshold", "keyword_weight", "request_timeout"}

@@ -81,3 +81,17 @@ def app(tagger):
 @pytest.fixture()
 def client(app):
     return app.test_client()
+
+
+TRAIN_SMALL = ROOT / "seeds" / "train-small.jsonl"
+
+
+@pytest.fixture(scope="session")
+def trained_model_dir(tmp_path_factory) -> Path:
+    """A classifier fine-tuned (head mode, real encoder) on the seeds' 40 examples."""
+    from training.finetune import main
+
+    target = tmp_path_factory.mktemp("trained") / "desk-topics"
+    assert main(["--train", str(TRAIN_SMALL), "--output", str(target), "--mode", "head", "--epochs", "30",
+                 "--seed", "7"]) == 0
+    return target

@@ -1,10 +1,23 @@
-"""Labeled data files: one ``{"text": str, "labels": [str, ...]}`` object per line."""
+"""Labeled data files, JSONL or CSV, read with errors that name the line.
+
+JSONL: one ``{"text": str, "labels": [str, ...]}`` object per line (``id``, ``split`` and
+``group`` may also appear). CSV: a header with a ``text`` column and a ``labels`` column
+(labels separated by ``|``), and optionally ``id``.
+"""
 
 from __future__ import annotations
 
+import csv
+import hashlib
 import json
+import random
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+
+JSONL_KEYS = {"text", "labels", "id", "split", "group"}
+CSV_COLUMNS = {"text", "labels", "id"}
 
 
 class DataFileError(ValueError):
@@ -17,37 +30,95 @@ class Example:
     labels: tuple[str, ...]
 
 
-def read_jsonl(path: Path, limit: int | None = None) -> list[Example]:
-    """Read labeled examples, reporting the first bad row by line number."""
-    examples: list[Example] = []
+def _example(path: Path, number: int, text: Any, labels: Any) -> Example:
+    if not isinstance(text, str) or not text.strip():
+        raise DataFileError(f"{path}:{number}: 'text' must be a non-empty string")
+    if isinstance(labels, str):
+        labels = [labels]
+    if not isinstance(labels, list) or not labels or not all(isinstance(x, str) and x.strip() for x in labels):
+        raise DataFileError(f"{path}:{number}: 'labels' must be a non-empty list of strings")
+    return Example(text, tuple(dict.fromkeys(x.strip() for x in labels)))
+
+
+def _read_jsonl_rows(path: Path, handle) -> list[Example]:
+    examples = []
+    for number, line in enumerate(handle, start=1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise DataFileError(f"{path}:{number}: not valid JSON ({exc.msg})") from exc
+        if not isinstance(row, dict):
+            raise DataFileError(f"{path}:{number}: each line must be a JSON object")
+        unknown = sorted(set(row) - JSONL_KEYS)
+        if unknown:
+            raise DataFileError(f"{path}:{number}: unknown field(s) {', '.join(unknown)}")
+        examples.append(_example(path, number, row.get("text"), row.get("labels")))
+    return examples
+
+
+def _read_csv_rows(path: Path, handle) -> list[Example]:
+    reader = csv.DictReader(handle)
+    columns = set(reader.fieldnames or [])
+    if not {"text", "labels"} <= columns:
+        raise DataFileError(f"{path}:1: the header needs 'text' and 'labels' columns")
+    unknown = sorted(columns - CSV_COLUMNS)
+    if unknown:
+        raise DataFileError(f"{path}:1: unknown column(s) {', '.join(unknown)}")
+    examples = []
+    for row in reader:
+        number = reader.line_num
+        if None in row:
+            raise DataFileError(f"{path}:{number}: more fields than the header has columns")
+        labels = [x for x in (row.get("labels") or "").split("|") if x.strip()]
+        examples.append(_example(path, number, row.get("text"), labels))
+    return examples
+
+
+def read_labeled(path: Path, limit: int | None = None) -> list[Example]:
+    """Read labeled examples from JSONL or CSV (by suffix), reporting the first bad row by line."""
     try:
-        handle = path.open(encoding="utf-8")
+        handle = path.open(encoding="utf-8", newline="" if path.suffix.lower() == ".csv" else None)
     except OSError as exc:
         raise DataFileError(f"{path}: {exc.strerror or exc}") from exc
-    with handle:
-        for number, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise DataFileError(f"{path}:{number}: not valid JSON ({exc.msg})") from exc
-            if not isinstance(row, dict):
-                raise DataFileError(f"{path}:{number}: each line must be a JSON object")
-            text, labels = row.get("text"), row.get("labels")
-            if not isinstance(text, str) or not text.strip():
-                raise DataFileError(f"{path}:{number}: 'text' must be a non-empty string")
-            if isinstance(labels, str):
-                labels = [labels]
-            if not isinstance(labels, list) or not labels or not all(isinstance(x, str) and x for x in labels):
-                raise DataFileError(f"{path}:{number}: 'labels' must be a non-empty list of strings")
-            examples.append(Example(text, tuple(labels)))
-            if limit is not None and len(examples) >= limit:
-                break
+    try:
+        with handle:
+            reader = _read_csv_rows if path.suffix.lower() == ".csv" else _read_jsonl_rows
+            examples = reader(path, handle)
+    except UnicodeDecodeError as exc:
+        raise DataFileError(f"{path}: not UTF-8 ({exc.reason})") from exc
+    except csv.Error as exc:
+        raise DataFileError(f"{path}: bad CSV ({exc})") from exc
     if not examples:
         raise DataFileError(f"{path}: no examples")
-    return examples
+    return examples[:limit] if limit is not None else examples
+
+
+read_jsonl = read_labeled  # evaluation reads the same formats
 
 
 def is_single_label(examples: list[Example]) -> bool:
     return all(len(e.labels) == 1 for e in examples)
+
+
+def label_names(examples: list[Example]) -> list[str]:
+    return sorted({x for e in examples for x in e.labels})
+
+
+def fingerprint(path: Path, examples: list[Example]) -> dict[str, Any]:
+    """What the model was trained on: the file's SHA-256, row count and label counts."""
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    counts = Counter(x for e in examples for x in e.labels)
+    return {"file": path.name, "sha256": digest, "rows": len(examples), "label_counts": dict(sorted(counts.items()))}
+
+
+def split_validation(examples: list[Example], fraction: float, seed: int) -> tuple[list[Example], list[Example]]:
+    """A seeded random split: (train, validation)."""
+    if not 0.0 < fraction < 1.0:
+        raise DataFileError("--validation-split must be between 0 and 1")
+    order = list(range(len(examples)))
+    random.Random(seed).shuffle(order)
+    cut = max(1, round(len(examples) * fraction))
+    held = set(order[:cut])
+    return [e for i, e in enumerate(examples) if i not in held], [examples[i] for i in order[:cut]]

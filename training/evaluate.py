@@ -1,11 +1,14 @@
 """Evaluate the Tagger on a labeled JSONL file.
 
 Usage:
-    python -m training.evaluate --data FILE.jsonl [--labels-from-data | --descriptions FILE |
-        --taxonomy NAME] [--limit N] [--report OUT.json]
+    python -m training.evaluate --data FILE [--model DIR|default]
+        [--labels-from-data | --descriptions FILE | --taxonomy NAME]
+        [--limit N] [--report OUT.json] [--plots DIR]
 
-Single-label data (one label per row) is scored with the Tagger's single-label mode;
-multi-label data with its thresholds.
+``--model`` is ``default`` (the zero-shot engine the settings give), a directory written
+by ``training.finetune``, or another local sentence-embedding model. Single-label data
+(one label per row) is scored with the Tagger's single-label mode, multi-label data with
+its thresholds.
 """
 
 from __future__ import annotations
@@ -15,10 +18,12 @@ import json
 import sys
 from pathlib import Path
 
+import numpy as np
 from tqdm import tqdm
 
 from service.config import Settings
-from service.engine import Label, NewstagError, Tagger
+from service.engine import Label, NewstagError, Tagger, TaxonomyRegistry
+from service.engine.classifier import ClassifierBackend, is_classifier_dir
 from service.engine.taxonomy import load_taxonomy_file
 
 from .data import DataFileError, Example, is_single_label, read_jsonl
@@ -27,7 +32,9 @@ from .metrics import classification_report, format_report
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m training.evaluate", description=__doc__.split("\n")[0])
-    parser.add_argument("--data", type=Path, required=True, help="labeled JSONL: {text, labels} per line")
+    parser.add_argument("--data", type=Path, required=True, help="labeled JSONL or CSV")
+    parser.add_argument("--model", default="default",
+                        help="'default', a fine-tuned model directory, or a local embedding model directory")
     source = parser.add_mutually_exclusive_group()
     source.add_argument("--labels-from-data", action="store_true",
                         help="use the data's label names as the label set (zero-shot on names alone)")
@@ -37,6 +44,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--limit", type=int, help="only the first N examples")
     parser.add_argument("--batch-size", type=int, default=32, help="texts per Tagger call")
     parser.add_argument("--report", type=Path, help="write the full report as JSON here")
+    parser.add_argument("--plots", type=Path, help="write PNG plots (F1 per label, PR curves, confusion) here")
     return parser
 
 
@@ -48,25 +56,57 @@ def _label_set(args: argparse.Namespace, examples: list[Example]) -> tuple[list[
     return None, args.taxonomy
 
 
+def _tag_all(tagger: Tagger, examples: list[Example], labels: list[Label] | None, taxonomy: str | None,
+             batch_size: int, desc: str, **options) -> list:
+    results = []
+    with tqdm(total=len(examples), desc=desc, unit="doc", file=sys.stderr) as bar:
+        for start in range(0, len(examples), batch_size):
+            batch = examples[start:start + batch_size]
+            results.extend(tagger.tag([e.text for e in batch], labels, taxonomy=taxonomy, evidence=False, **options))
+            bar.update(len(batch))
+    return results
+
+
 def evaluate(tagger: Tagger, examples: list[Example], labels: list[Label] | None, taxonomy: str | None,
-             batch_size: int = 32) -> dict:
+             batch_size: int = 32, plots: Path | None = None) -> dict:
     """Tag every example with the same Tagger the service uses and score the predictions."""
     single = is_single_label(examples)
     label_names = [lab.name for lab in tagger.label_set(labels, taxonomy).labels]
     unknown = sorted({x for e in examples for x in e.labels} - set(label_names))
     if unknown:
         raise DataFileError(f"the data has labels outside the label set: {', '.join(unknown[:10])}")
-    predicted: list[tuple[str, ...]] = []
-    with tqdm(total=len(examples), desc="tagging", unit="doc", file=sys.stderr) as bar:
-        for start in range(0, len(examples), batch_size):
-            batch = examples[start:start + batch_size]
-            results = tagger.tag([e.text for e in batch], labels, taxonomy=taxonomy,
-                                 multi_label=not single, evidence=False)
-            predicted.extend(tuple(t.label for t in r.topics) for r in results)
-            bar.update(len(batch))
+    results = _tag_all(tagger, examples, labels, taxonomy, batch_size, "tagging", multi_label=not single)
+    predicted = [tuple(t.label for t in r.topics) for r in results]
     report = classification_report([e.labels for e in examples], predicted, label_names, single)
     report["mode"] = "single-label" if single else "multi-label"
+    if plots is not None:
+        from . import plots as draw
+
+        # Every label's score, for the precision-recall curves: a second pass, threshold 0.
+        scored = _tag_all(tagger, examples, labels, taxonomy, batch_size, "scoring", threshold=0.0)
+        column = {name: j for j, name in enumerate(label_names)}
+        scores = np.zeros((len(examples), len(label_names)))
+        for i, result in enumerate(scored):
+            for topic in result.topics:
+                scores[i, column[topic.label]] = topic.score
+        truth = np.array([[name in e.labels for name in label_names] for e in examples])
+        plots.mkdir(parents=True, exist_ok=True)
+        draw.per_label_f1(report, plots / "f1_per_label.png")
+        draw.precision_recall(scores, truth, label_names, plots / "precision_recall.png")
+        if single:
+            draw.confusion(report, plots / "confusion_matrix.png")
     return report
+
+
+def load_tagger(model: str, settings: Settings) -> Tagger:
+    """The Tagger for --model: the settings' default, a fine-tuned directory, or an embedding model."""
+    if model == "default":
+        return Tagger.from_settings(settings)
+    path = Path(model)
+    if is_classifier_dir(path):
+        taxonomies = TaxonomyRegistry([settings.taxonomies_dir] if settings.taxonomies_dir else [])
+        return Tagger(ClassifierBackend.load(path, settings.max_batch_tokens), taxonomies, settings)
+    return Tagger.from_settings(Settings.from_env(max_documents=settings.max_documents, model=path))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -75,14 +115,15 @@ def main(argv: list[str] | None = None) -> int:
         examples = read_jsonl(args.data, args.limit)
         labels, taxonomy = _label_set(args, examples)
         settings = Settings.from_env(max_documents=max(args.batch_size, 1))
-        tagger = Tagger.from_settings(settings)
-        report = evaluate(tagger, examples, labels, taxonomy, args.batch_size)
+        tagger = load_tagger(args.model, settings)
+        report = evaluate(tagger, examples, labels, taxonomy, args.batch_size, args.plots)
     except (NewstagError, DataFileError) as exc:
         print(f"evaluate: error: {exc}", file=sys.stderr)
         return 2
     report["data"] = str(args.data)
     report["model"] = tagger.backend.model_name
-    report["label_source"] = ("descriptions: " + str(args.descriptions) if args.descriptions
+    report["label_source"] = ("model labels" if tagger.fixed_labels is not None
+                              else "descriptions: " + str(args.descriptions) if args.descriptions
                               else "data label names" if args.labels_from_data
                               else "taxonomy: " + (taxonomy or settings.taxonomy))
     print(format_report(report))

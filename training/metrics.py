@@ -21,6 +21,7 @@ def classification_report(gold: list[tuple[str, ...]], predicted: list[tuple[str
         "micro_f1": float(f1_score(y_true, y_pred, average="micro", zero_division=0)),
         "macro_f1": float(f1_score(y_true, y_pred, average="macro", zero_division=0)),
         "hamming_loss": float(hamming_loss(y_true, y_pred)),
+        "subset_accuracy": float(accuracy_score(y_true, y_pred)),  # the whole label set right
         "per_label": {
             name: {"precision": float(p), "recall": float(r), "f1": float(f), "support": int(s)}
             for name, p, r, f, s in zip(label_names, precision, recall, f1, support, strict=True)
@@ -41,6 +42,7 @@ def format_report(report: dict[str, Any]) -> str:
         f"micro-F1     {report['micro_f1']:.4f}",
         f"macro-F1     {report['macro_f1']:.4f}",
         f"Hamming loss {report['hamming_loss']:.4f}",
+        f"subset acc.  {report['subset_accuracy']:.4f}",
     ]
     if "accuracy" in report:
         lines.append(f"accuracy     {report['accuracy']:.4f}")

@@ -70,8 +70,19 @@ class Tagger:
         taxonomies.get(settings.taxonomy)  # fail at start-up, not on the first request
         return cls(load_backend(settings), taxonomies, settings)
 
+    @property
+    def fixed_labels(self) -> tuple[Label, ...] | None:
+        """A fine-tuned model's own labels; None for zero-shot models, which take any."""
+        return getattr(self.backend, "labels", None)
+
     def label_set(self, labels: Sequence[LabelLike] | None = None, taxonomy: str | None = None) -> LabelSet:
-        """Caller labels (which replace any taxonomy) or the named (or default) taxonomy."""
+        """Caller labels (which replace any taxonomy) or the named (or default) taxonomy.
+
+        A fine-tuned model has its own labels: taxonomies do not apply, and caller labels
+        may only pick some of them.
+        """
+        if self.fixed_labels is not None:
+            return self._fixed_label_set(labels)
         if labels is None:
             found = self.taxonomies.get(taxonomy or self.settings.taxonomy)
             return LabelSet(found.name, found.labels, found.threshold)
@@ -89,6 +100,19 @@ class Tagger:
         if len({n.casefold() for n in names}) != len(names):
             raise InvalidInputError("label names must be unique")
         return LabelSet(None, parsed, self.settings.threshold)
+
+    def _fixed_label_set(self, labels: Sequence[LabelLike] | None) -> LabelSet:
+        own = self.fixed_labels or ()
+        if labels is None:
+            return LabelSet(None, own, self.settings.threshold)
+        by_name = {lab.name: lab for lab in own}
+        wanted = [lab.name if isinstance(lab, Label) else str(lab).strip() for lab in labels]
+        unknown = [name for name in wanted if name not in by_name]
+        if unknown or not wanted:
+            raise InvalidInputError(
+                f"model {self.backend.model_name!r} has fixed labels ({', '.join(by_name)}); "
+                f"not among them: {', '.join(unknown) or '(none given)'}")
+        return LabelSet(None, tuple(by_name[name] for name in dict.fromkeys(wanted)), self.settings.threshold)
 
     def tag(
         self,

@@ -9,7 +9,7 @@ from flask import Blueprint, current_app, g, request
 
 from ..config import Settings
 from ..engine import Tagger, TagResult
-from .auth import protect
+from .auth import protect, require_admin
 from .metrics import CUSTOM_LABEL, Metrics
 from .problems import MalformedJSON, PayloadTooLarge, UnsupportedMediaType
 from .runtime import TaggerRuntime
@@ -71,11 +71,12 @@ def classify() -> dict[str, Any]:
     texts = [body.text] if isinstance(body, TextRequest) else [d.text for d in body.documents]
     g.documents = len(texts)
     labels = body.engine_labels()
-    taxonomy = None if labels is not None else (body.taxonomy or _settings().taxonomy)
+    fixed = tagger.fixed_labels is not None  # a fine-tuned model answers with its own labels
+    taxonomy = None if labels is not None or fixed else (body.taxonomy or _settings().taxonomy)
     results = runtime.run(lambda: tagger.tag(
         texts, labels, taxonomy=taxonomy, multi_label=body.multi_label, threshold=body.threshold,
         top_k=body.top_k, evidence=body.evidence))
-    _count(results, custom_labels=labels is not None)
+    _count(results, custom_labels=labels is not None or fixed)
     shared = {"model": model_out(tagger), "taxonomy": taxonomy}
     if isinstance(body, DocumentsRequest):
         return {"results": [{"id": d.id, **r.to_dict()} for d, r in zip(body.documents, results, strict=True)],
@@ -103,10 +104,32 @@ def taxonomy(name: str) -> dict[str, Any]:
     }
 
 
+def _model_list(runtime: TaggerRuntime) -> list[dict[str, Any]]:
+    out = []
+    for name, tagger in runtime.taggers().items():
+        fixed = tagger.fixed_labels
+        files = getattr(tagger.backend, "files", None)
+        out.append({**model_out(tagger), "default": name == runtime.default_name, "ready": True,
+                    "labels": [lab.name for lab in fixed] if fixed is not None else None,
+                    "metrics": _headline_metrics(files.metrics) if files is not None else None})
+    return out
+
+
+def _headline_metrics(metrics: dict[str, Any]) -> dict[str, float]:
+    keys = ("micro_f1", "macro_f1", "hamming_loss", "subset_accuracy", "accuracy")
+    return {k: float(metrics[k]) for k in keys if isinstance(metrics.get(k), int | float)}
+
+
 @bp.get("/models")
 def models() -> dict[str, Any]:
     runtime = _runtime()
-    return {"models": [
-        {**model_out(tagger), "default": name == runtime.default_name, "ready": True, "labels": None}
-        for name, tagger in runtime.taggers().items()
-    ]}
+    return {"models": _model_list(runtime), "errors": runtime.model_errors}
+
+
+@bp.post("/models/reload")
+def reload_models() -> dict[str, Any]:
+    require_admin()
+    runtime = _runtime()
+    runtime.get(None)  # 503 until the default model is ready
+    errors = runtime.reload()
+    return {"models": _model_list(runtime), "errors": errors}

@@ -17,15 +17,28 @@ def _matches_any(given: str, keys: tuple[str, ...]) -> bool:
     return found
 
 
+def _bearer() -> str:
+    scheme, _, given = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not given.strip():
+        raise Unauthorized("send 'Authorization: Bearer <key>'", headers={"WWW-Authenticate": "Bearer"})
+    return given.strip()
+
+
 def protect(blueprint: Blueprint) -> None:
     @blueprint.before_request
     def _require_key() -> None:
-        keys = current_app.config["NEWSTAG_SETTINGS"].api_key_list
-        if not keys:
+        settings = current_app.config["NEWSTAG_SETTINGS"]
+        if not settings.api_key_list:
             return
-        header = request.headers.get("Authorization", "")
-        scheme, _, given = header.partition(" ")
-        if scheme.lower() != "bearer" or not given.strip():
-            raise Unauthorized("send 'Authorization: Bearer <key>'", headers={"WWW-Authenticate": "Bearer"})
-        if not _matches_any(given.strip(), keys):
+        # An admin key may do everything an API key may.
+        if not _matches_any(_bearer(), settings.api_key_list + settings.admin_key_list):
             raise Forbidden("the API key is not valid")
+
+
+def require_admin() -> None:
+    """Admin endpoints need one of NEWSTAG_ADMIN_KEYS, and are off when none is set."""
+    keys = current_app.config["NEWSTAG_SETTINGS"].admin_key_list
+    if not keys:
+        raise Forbidden("admin endpoints are disabled: set NEWSTAG_ADMIN_KEYS")
+    if not _matches_any(_bearer(), keys):
+        raise Forbidden("the admin key is not valid")

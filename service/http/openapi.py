@@ -73,6 +73,11 @@ def build_spec() -> dict[str, Any]:
                 "responses": {"200": _json(_ref(TaxonomyDetail), "The taxonomy"), **_problems(401, 403, 404)}}},
             "/v1/models": {"get": {"summary": "Loaded models", "security": secured,
                                    "responses": {"200": _json(_ref(ModelList), "Models"), **_problems(401, 403)}}},
+            "/v1/models/reload": {"post": {
+                "summary": "Rescan NEWSTAG_MODELS_DIR in every worker (needs an admin key)",
+                "security": [{"bearer": []}],
+                "responses": {"200": _json(_ref(ModelList), "Models after the rescan"),
+                              **_problems(401, 403, 503)}}},
             "/healthz": {"get": {"summary": "Liveness", "responses": {"200": _json(
                 {"type": "object", "properties": {"status": {"const": "ok"}}, "required": ["status"]}, "Alive")}}},
             "/readyz": {"get": {"summary": "Readiness: the model is loaded and warmed up", "responses": {

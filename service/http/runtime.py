@@ -14,6 +14,7 @@ from typing import TypeVar
 
 from ..config import Settings
 from ..engine import NewstagError, Tagger, TaxonomyRegistry
+from ..engine.trained_models import TrainedModels
 from .problems import NotFound, NotReady, Overloaded
 
 T = TypeVar("T")
@@ -29,6 +30,9 @@ class TaggerRuntime:
             [settings.taxonomies_dir] if settings.taxonomies_dir else [])
         self.taxonomies.get(settings.taxonomy)
         self._tagger = tagger
+        self.trained = TrainedModels(settings.models_dir, settings, self.taxonomies) if settings.models_dir else None
+        self.model_errors: dict[str, str] = {}
+        self._generation = 0  # the last reload generation this worker has applied
         self._ready = threading.Event()
         self.error: str | None = None
         self._slot = threading.Semaphore(1)
@@ -45,6 +49,8 @@ class TaggerRuntime:
 
                 self._tagger = Tagger(load_backend(self.settings), self.taxonomies, self.settings)
             self._tagger.tag([WARM_UP_TEXT])
+            self._generation = self._shared_generation()
+            self._scan_trained()
         except NewstagError as exc:
             self.error = str(exc)
             log.error("model failed to load: %s", exc)
@@ -73,8 +79,48 @@ class TaggerRuntime:
         return self._tagger.backend.model_name if self._tagger else None
 
     def taggers(self) -> dict[str, Tagger]:
-        """Loaded, ready taggers by model name."""
-        return {self._tagger.backend.model_name: self._tagger} if self._tagger and self.ready else {}
+        """Loaded, ready taggers by model name: the default one, then fine-tuned ones."""
+        if not self._tagger or not self.ready:
+            return {}
+        return {self._tagger.backend.model_name: self._tagger, **(self.trained.taggers() if self.trained else {})}
+
+    # Reloading fine-tuned models -----------------------------------------------------
+
+    def _scan_trained(self) -> None:
+        if self.trained is not None:
+            reserved = {self._tagger.backend.model_name} if self._tagger else set()
+            self.model_errors = self.trained.scan(reserved)
+
+    def _generation_file(self):
+        return self.settings.run_dir / "models-generation" if self.settings.run_dir else None
+
+    def _shared_generation(self) -> int:
+        path = self._generation_file()
+        try:
+            return int(path.read_text()) if path else 0
+        except (OSError, ValueError):
+            return 0
+
+    def reload(self) -> dict[str, str]:
+        """Rescan the models directory here, and tell the other workers to do the same."""
+        self._scan_trained()
+        path = self._generation_file()
+        if path is not None:
+            with self._waiting_lock:
+                self._generation = self._shared_generation() + 1
+                tmp = path.with_suffix(f".{threading.get_ident()}")
+                tmp.write_text(str(self._generation))
+                tmp.replace(path)  # atomic, so no worker reads half a number
+        return self.model_errors
+
+    def _follow_reloads(self) -> None:
+        """Apply a reload another worker announced (one stat and a tiny read per request)."""
+        if self.settings.run_dir is None or self.trained is None:
+            return
+        shared = self._shared_generation()
+        if shared > self._generation:
+            self._generation = shared
+            self._scan_trained()
 
     def get(self, name: str | None) -> Tagger:
         # A request that reaches a worker still loading its model waits for it (within the
@@ -84,6 +130,7 @@ class TaggerRuntime:
         if not self.ready or self._tagger is None:
             raise NotReady(self.error or "the model is still loading; retry shortly",
                            headers={"Retry-After": "5"})
+        self._follow_reloads()
         taggers = self.taggers()
         if name is None:
             return self._tagger

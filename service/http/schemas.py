@@ -131,10 +131,12 @@ class ModelInfo(ModelOut):
     default: bool
     ready: bool
     labels: list[str] | None = Field(description="Fixed labels of a fine-tuned model; null for zero-shot ones.")
+    metrics: dict[str, float] | None = Field(description="A fine-tuned model's validation metrics.")
 
 
 class ModelList(BaseModel):
     models: list[ModelInfo]
+    errors: dict[str, str] = Field(description="Model directories that were not loaded, and why.")
 
 
 class FieldError(BaseModel):

@@ -1,0 +1,145 @@
+"""Fine-tuned classifier models: the directory format, its integrity check, and scoring.
+
+A classifier directory (written by ``training.finetune``) is a Hugging Face-style model
+directory plus newstag's files:
+
+- ``config.json``, ``model.safetensors``, tokenizer files: the (fine-tuned) encoder;
+- ``head.safetensors``: the linear head (``weight`` [labels, dim], ``bias`` [labels]);
+- ``labels.json``: labels, their calibrated thresholds, and single- or multi-label;
+- ``newstag.json``: kind, window size, and the SHA-256 of each weights file;
+- ``metrics.json`` and ``README.md`` (the model card).
+
+The model reads an article the way the zero-shot engine does: sentence-aligned windows,
+each embedded (mean-pooled, L2-normalised); a label's logit is its best window's.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from safetensors.numpy import load_file
+
+from .chunking import PreparedDocument
+from .encoder import SentenceEncoder
+from .errors import ModelLoadError
+from .model_files import sha256_of
+from .types import Label
+
+HEAD_FILE = "head.safetensors"
+LABELS_FILE = "labels.json"
+MANIFEST_FILE = "newstag.json"
+WEIGHT_FILES = ("model.safetensors", HEAD_FILE)
+KIND = "classifier"
+
+
+def is_classifier_dir(path: Path) -> bool:
+    return (path / MANIFEST_FILE).is_file()
+
+
+def _read_json(path: Path) -> dict:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise ModelLoadError(f"{path}: cannot read: {exc}") from exc
+    if not isinstance(data, dict):
+        raise ModelLoadError(f"{path}: must be a JSON object")
+    return data
+
+
+@dataclass(frozen=True)
+class ClassifierFiles:
+    """The checked contents of a classifier directory, before the encoder is loaded."""
+
+    directory: Path
+    manifest: dict
+    labels: tuple[Label, ...]
+    multi_label: bool
+    weight: np.ndarray
+    bias: np.ndarray
+    metrics: dict
+
+
+def read_classifier_dir(directory: Path) -> ClassifierFiles:
+    """Check a classifier directory (files present, checksums match, shapes agree)."""
+    manifest = _read_json(directory / MANIFEST_FILE)
+    if manifest.get("kind") != KIND:
+        raise ModelLoadError(f"{directory / MANIFEST_FILE}: kind must be {KIND!r}")
+    digests = manifest.get("sha256", {})
+    for name in WEIGHT_FILES:
+        path = directory / name
+        if not path.is_file():
+            raise ModelLoadError(f"model weights file is missing: {path}")
+        if digests.get(name) != sha256_of(path):
+            raise ModelLoadError(f"model weights file fails its SHA-256 check: {path}")
+    label_data = _read_json(directory / LABELS_FILE)
+    names, thresholds = label_data.get("labels"), label_data.get("thresholds")
+    if not isinstance(names, list) or not isinstance(thresholds, list) or len(names) != len(thresholds) or not names:
+        raise ModelLoadError(f"{directory / LABELS_FILE}: needs 'labels' and 'thresholds' of the same length")
+    head = load_file(str(directory / HEAD_FILE))
+    weight, bias = head.get("weight"), head.get("bias")
+    if weight is None or bias is None or weight.shape[0] != len(names) or bias.shape != (len(names),):
+        raise ModelLoadError(f"{directory / HEAD_FILE}: head shape does not match {len(names)} labels")
+    labels = tuple(Label(str(n), threshold=float(t)) for n, t in zip(names, thresholds, strict=True))
+    metrics_path = directory / "metrics.json"
+    metrics = _read_json(metrics_path) if metrics_path.is_file() else {}
+    return ClassifierFiles(directory, manifest, labels, bool(label_data.get("multi_label", True)),
+                           weight.astype(np.float32), bias.astype(np.float32), metrics)
+
+
+def _probabilities(logits: np.ndarray, multi_label: bool) -> np.ndarray:
+    if multi_label:
+        return 1.0 / (1.0 + np.exp(-logits))
+    shifted = np.exp(logits - logits.max(axis=-1, keepdims=True))
+    return shifted / shifted.sum(axis=-1, keepdims=True)
+
+
+@dataclass
+class ClassifierScores:
+    label_scores: np.ndarray
+    _sentence_scores: np.ndarray
+
+    def sentence_scores(self, label_indices: list[int]) -> np.ndarray:
+        return self._sentence_scores[:, label_indices]
+
+
+class ClassifierBackend:
+    """Scores a fine-tuned model's own labels; other labels cannot be asked of it."""
+
+    kind = KIND
+
+    def __init__(self, files: ClassifierFiles, encoder: SentenceEncoder):
+        self.files = files
+        self.encoder = encoder
+        self.labels = files.labels
+        self.model_name = files.directory.name
+        self.model_version = files.manifest["sha256"]["model.safetensors"][:12]
+
+    @classmethod
+    def load(cls, directory: Path, max_batch_tokens: int = 8192) -> ClassifierBackend:
+        files = read_classifier_dir(directory)
+        encoder = SentenceEncoder(directory, max_tokens=int(files.manifest.get("max_tokens", 256)),
+                                  max_batch_tokens=max_batch_tokens)
+        if encoder.dim != files.weight.shape[1]:
+            raise ModelLoadError(
+                f"{directory / HEAD_FILE}: head width {files.weight.shape[1]} != encoder width {encoder.dim}")
+        return cls(files, encoder)
+
+    def prepare(self, text: str) -> PreparedDocument:
+        return self.encoder.prepare(text)
+
+    def score(self, docs: list[PreparedDocument], labels: list[Label]) -> list[ClassifierScores]:
+        columns = [self.labels.index(label) for label in labels]  # the Tagger only asks for own labels
+        out = []
+        for vectors in self.encoder.encode_documents(docs):
+            if vectors.windows.shape[0] == 0:
+                out.append(ClassifierScores(np.zeros(len(labels)), np.zeros((0, len(labels)))))
+                continue
+            window_logits = vectors.windows @ self.files.weight.T + self.files.bias
+            doc = _probabilities(window_logits.max(axis=0), self.files.multi_label)
+            sentences = _probabilities(vectors.sentences @ self.files.weight.T + self.files.bias,
+                                       self.files.multi_label)
+            out.append(ClassifierScores(doc[columns], sentences[:, columns]))
+        return out

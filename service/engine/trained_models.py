@@ -1,0 +1,77 @@
+"""Fine-tuned models found in a directory, loaded at start and rescanned on reload.
+
+A rescan builds a new name -> Tagger mapping and swaps it in one assignment, so a
+request sees either the old set or the new one. A model whose directory is unchanged
+(same weights checksum) is reused; one whose directory is now broken or tampered with
+keeps serving its loaded version, and the error is reported.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from .classifier import MANIFEST_FILE, ClassifierBackend, is_classifier_dir
+from .errors import NewstagError
+from .tagger import Tagger
+from .taxonomy import TaxonomyRegistry
+
+if TYPE_CHECKING:
+    from ..config import Settings
+
+log = logging.getLogger("newstag.models")
+
+
+class TrainedModels:
+    def __init__(self, directory: Path, settings: Settings, taxonomies: TaxonomyRegistry):
+        self.directory = directory
+        self.settings = settings
+        self.taxonomies = taxonomies
+        self._models: dict[str, Tagger] = {}
+        self._lock = threading.Lock()  # one rescan at a time
+
+    def taggers(self) -> dict[str, Tagger]:
+        return self._models
+
+    def scan(self, reserved: set[str] | None = None) -> dict[str, str]:
+        """Rescan the directory; returns {model name: error} for directories not loaded."""
+        with self._lock:
+            current = self._models
+            found: dict[str, Tagger] = {}
+            errors: dict[str, str] = {}
+            if not self.directory.is_dir():
+                errors["(models directory)"] = f"{self.directory} is not a directory"
+                self._models = {}
+                return errors
+            for path in sorted(p for p in self.directory.iterdir() if p.is_dir() and not p.name.startswith(".")):
+                name = path.name
+                if reserved and name in reserved:
+                    errors[name] = "the name of the default model; rename the directory"
+                    continue
+                if not is_classifier_dir(path):
+                    errors[name] = f"not a newstag model directory (no {MANIFEST_FILE})"
+                    continue
+                try:
+                    found[name] = self._load(path, current.get(name))
+                except NewstagError as exc:
+                    errors[name] = str(exc)
+                    log.error("model %s rejected: %s", name, exc)
+                    if name in current:
+                        found[name] = current[name]  # the loaded version keeps serving
+            self._models = found  # the swap: one assignment
+            return errors
+
+    def _load(self, path: Path, loaded: Tagger | None) -> Tagger:
+        if loaded is not None:
+            from .classifier import read_classifier_dir
+
+            files = read_classifier_dir(path)  # checks the checksums again
+            if files.manifest["sha256"] == loaded.backend.files.manifest["sha256"]:  # type: ignore[attr-defined]
+                return loaded
+        backend = ClassifierBackend.load(path, self.settings.max_batch_tokens)
+        tagger = Tagger(backend, self.taxonomies, self.settings)
+        tagger.tag(["Warm-up text for a newly loaded model."])
+        log.info("model loaded: %s", path.name)
+        return tagger

@@ -1,0 +1,115 @@
+"""Fine-tuning end to end: output directory, determinism, interruption and resume, torchrun."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+from safetensors.numpy import load_file
+
+from tests.conftest import ROOT, TRAIN_SMALL
+from training.finetune import main
+
+
+def test_the_output_is_a_complete_model_directory(trained_model_dir: Path):
+    names = {p.name for p in trained_model_dir.iterdir()}
+    assert {"config.json", "model.safetensors", "head.safetensors", "labels.json", "metrics.json",
+            "newstag.json", "README.md", "tokenizer.json"} <= names
+    assert not [n for n in names if n.endswith((".bin", ".pt", ".pkl", ".pth"))]  # nothing pickled
+    labels = json.loads((trained_model_dir / "labels.json").read_text())
+    assert labels["labels"] == ["climate", "economy", "health", "sport"] and labels["multi_label"] is True
+    assert all(0 < t < 1 for t in labels["thresholds"])
+    manifest = json.loads((trained_model_dir / "newstag.json").read_text())
+    assert manifest["training_data"]["rows"] == 40
+    assert manifest["training_data"]["label_counts"]["sport"] == 12
+    assert {"torch", "transformers", "safetensors", "newstag"} <= set(manifest["library_versions"])
+    metrics = json.loads((trained_model_dir / "metrics.json").read_text())
+    assert {"micro_f1", "macro_f1", "hamming_loss", "subset_accuracy", "per_label"} <= set(metrics)
+    assert not (trained_model_dir.parent / f".{trained_model_dir.name}.checkpoint").exists()
+
+
+def test_the_model_card_has_hugging_face_front_matter(trained_model_dir: Path):
+    card = (trained_model_dir / "README.md").read_text()
+    assert card.startswith("---\n")
+    front = yaml.safe_load(card.split("---\n")[1])
+    assert {"license", "tags", "datasets", "metrics", "model-index"} <= set(front)
+    results = front["model-index"][0]["results"][0]
+    assert results["dataset"]["split"] == "validation"
+    micro = json.loads((trained_model_dir / "metrics.json").read_text())["micro_f1"]
+    assert results["metrics"][0]["value"] == round(micro, 4)
+    for section in ("## Intended use", "## Limitations", "## Training", "## Results (validation split)"):
+        assert section in card
+    assert "python -m training.finetune --train" in card
+
+
+def run_tiny(tiny_model_dir: Path, output: Path, *extra: str) -> int:
+    return main(["--train", str(TRAIN_SMALL), "--output", str(output), "--base", str(tiny_model_dir),
+                 "--mode", "full", "--batch-size", "8", "--max-length", "64", "--seed", "3", *extra])
+
+
+def test_the_same_seed_gives_the_same_model_and_metrics(tiny_model_dir, tmp_path):
+    assert run_tiny(tiny_model_dir, tmp_path / "a", "--epochs", "2") == 0
+    assert run_tiny(tiny_model_dir, tmp_path / "b", "--epochs", "2") == 0
+    assert (tmp_path / "a" / "metrics.json").read_text() == (tmp_path / "b" / "metrics.json").read_text()
+    heads = [load_file(str(tmp_path / run / "head.safetensors"))["weight"] for run in ("a", "b")]
+    assert (heads[0] == heads[1]).all()
+
+
+def test_bad_data_is_a_clear_error(tmp_path, capsys):
+    bad = tmp_path / "bad.csv"
+    bad.write_text("text,labels,colour\nx,a,red\n")
+    assert main(["--train", str(bad), "--output", str(tmp_path / "out")]) == 2
+    assert "bad.csv:1: unknown column(s) colour" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.slow
+def test_sigterm_saves_a_checkpoint_and_resume_finishes_the_same_model(tiny_model_dir, tmp_path):
+    reference = tmp_path / "reference"
+    assert run_tiny(tiny_model_dir, reference, "--epochs", "40") == 0
+
+    output = tmp_path / "interrupted"
+    command = [sys.executable, "-m", "training.finetune", "--train", str(TRAIN_SMALL), "--output", str(output),
+               "--base", str(tiny_model_dir), "--mode", "full", "--batch-size", "8", "--max-length", "64",
+               "--seed", "3", "--epochs", "40"]
+    process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               env={**os.environ, "PYTHONPATH": str(ROOT)})
+    checkpoint = output.parent / ".interrupted.checkpoint" / "state.json"
+    deadline = time.monotonic() + 120
+    while not checkpoint.exists() and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    process.send_signal(signal.SIGTERM)
+    _, err = process.communicate(timeout=120)
+    assert process.returncode == 130, err
+    assert "checkpoint in" in err and "--resume" in err
+    assert not output.exists()  # never a half-written model
+
+    assert subprocess.run([*command, "--resume"], cwd=ROOT, capture_output=True, text=True,
+                          env={**os.environ, "PYTHONPATH": str(ROOT)}).returncode == 0
+    assert (output / "metrics.json").read_text() == (reference / "metrics.json").read_text()
+    assert (load_file(str(output / "head.safetensors"))["weight"]
+            == load_file(str(reference / "head.safetensors"))["weight"]).all()
+
+
+@pytest.mark.slow
+def test_torchrun_trains_with_two_processes_and_writes_one_model(tiny_model_dir, tmp_path):
+    from tests.test_gunicorn import free_port
+
+    output = tmp_path / "ddp"
+    result = subprocess.run(
+        [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", str(free_port()),
+         "-m", "training.finetune", "--train", str(TRAIN_SMALL), "--output", str(output),
+         "--base", str(tiny_model_dir), "--mode", "full", "--epochs", "1", "--batch-size", "4",
+         "--max-length", "64"],
+        cwd=ROOT, capture_output=True, text=True, timeout=240, env={**os.environ, "PYTHONPATH": str(ROOT),
+                                                                    "OMP_NUM_THREADS": "1"})
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert (output / "head.safetensors").is_file() and (output / "metrics.json").is_file()
+    assert result.stdout.count("wrote ") == 1  # rank 0 alone writes

@@ -1,0 +1,104 @@
+"""Fine-tuned models served through the API: listing, choosing, reloading, tampering."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+
+from service import create_app
+
+ADMIN = {"Authorization": "Bearer admin-key"}
+
+
+@pytest.fixture()
+def models_dir(tmp_path, trained_model_dir):
+    directory = tmp_path / "models"
+    directory.mkdir()
+    shutil.copytree(trained_model_dir, directory / "desk-topics")
+    return directory
+
+
+@pytest.fixture()
+def served(tagger, models_dir):
+    app = create_app({"TAGGER": tagger, "LOAD_IN_BACKGROUND": False, "models_dir": models_dir,
+                      "admin_keys": "admin-key"})
+    return app.test_client()
+
+
+def test_a_trained_model_is_listed_with_its_labels_and_metrics(served, trained_model_dir):
+    models = {m["name"]: m for m in served.get("/v1/models").json["models"]}
+    assert set(models) == {"all-MiniLM-L6-v2", "desk-topics"}
+    desk = models["desk-topics"]
+    assert desk["kind"] == "classifier" and desk["default"] is False
+    assert desk["labels"] == ["climate", "economy", "health", "sport"]
+    micro = json.loads((trained_model_dir / "metrics.json").read_text())["micro_f1"]
+    assert desk["metrics"]["micro_f1"] == pytest.approx(micro)
+
+
+def test_classify_with_the_trained_model_returns_its_labels_with_evidence(served):
+    text = "The striker scored twice in the cup final. Fans celebrated in the stadium until midnight."
+    body = served.post("/v1/classify", json={"text": text, "model": "desk-topics"}).json
+    assert body["model"]["name"] == "desk-topics" and body["taxonomy"] is None
+    assert body["topics"][0]["label"] == "sport"
+    for topic in body["topics"]:
+        for ev in topic["evidence"]:
+            assert text[ev["start"]:ev["end"]] == ev["text"]
+    picked = served.post("/v1/classify", json={"text": text, "model": "desk-topics", "labels": ["health"],
+                                               "threshold": 0}).json
+    assert [t["label"] for t in picked["topics"]] == ["health"]
+    foreign = served.post("/v1/classify", json={"text": text, "model": "desk-topics", "labels": ["crime"]})
+    assert foreign.status_code == 422 and "fixed labels" in foreign.json["detail"]
+
+
+def test_reload_needs_an_admin_key(served, tagger, models_dir):
+    assert served.post("/v1/models/reload").status_code == 401
+    assert served.post("/v1/models/reload", headers={"Authorization": "Bearer nope"}).status_code == 403
+    no_admin = create_app({"TAGGER": tagger, "LOAD_IN_BACKGROUND": False, "models_dir": models_dir}).test_client()
+    disabled = no_admin.post("/v1/models/reload", headers=ADMIN)
+    assert disabled.status_code == 403 and "NEWSTAG_ADMIN_KEYS" in disabled.json["detail"]
+
+
+def test_reload_adds_and_removes_models(served, models_dir, trained_model_dir):
+    shutil.copytree(trained_model_dir, models_dir / "second")
+    assert "second" not in {m["name"] for m in served.get("/v1/models").json["models"]}
+    body = served.post("/v1/models/reload", headers=ADMIN).json
+    assert {m["name"] for m in body["models"]} == {"all-MiniLM-L6-v2", "desk-topics", "second"}
+    assert served.post("/v1/classify", json={"text": "Rates rose.", "model": "second"}).status_code == 200
+    shutil.rmtree(models_dir / "second")
+    body = served.post("/v1/models/reload", headers=ADMIN).json
+    assert {m["name"] for m in body["models"]} == {"all-MiniLM-L6-v2", "desk-topics"}
+    assert served.post("/v1/classify", json={"text": "Rates rose.", "model": "second"}).status_code == 404
+
+
+def test_a_tampered_model_is_rejected_and_the_loaded_one_keeps_serving(served, models_dir):
+    head = models_dir / "desk-topics" / "head.safetensors"
+    head.write_bytes(head.read_bytes()[:-8] + b"tampered")
+    (models_dir / "broken").mkdir()
+    (models_dir / "broken" / "newstag.json").write_text("{not json")
+    body = served.post("/v1/models/reload", headers=ADMIN).json
+    assert "fails its SHA-256 check" in body["errors"]["desk-topics"]
+    assert "head.safetensors" in body["errors"]["desk-topics"]
+    assert "cannot read" in body["errors"]["broken"]
+    assert "desk-topics" in {m["name"] for m in body["models"]}  # the loaded version still serves
+    assert served.post("/v1/classify", json={"text": "Rates rose.", "model": "desk-topics"}).status_code == 200
+
+
+def test_a_tampered_model_at_start_is_not_loaded(tagger, models_dir):
+    (models_dir / "desk-topics" / "model.safetensors").write_bytes(b"x")
+    client = create_app({"TAGGER": tagger, "LOAD_IN_BACKGROUND": False, "models_dir": models_dir}).test_client()
+    listing = client.get("/v1/models").json
+    assert [m["name"] for m in listing["models"]] == ["all-MiniLM-L6-v2"]
+    assert "fails its SHA-256 check" in listing["errors"]["desk-topics"]
+
+
+def test_a_reload_in_one_worker_reaches_the_others(tagger, models_dir, trained_model_dir, tmp_path):
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    config = {"TAGGER": tagger, "LOAD_IN_BACKGROUND": False, "models_dir": models_dir, "admin_keys": "admin-key",
+              "run_dir": run_dir}
+    worker_a, worker_b = create_app(dict(config)).test_client(), create_app(dict(config)).test_client()
+    shutil.copytree(trained_model_dir, models_dir / "second")
+    assert worker_a.post("/v1/models/reload", headers=ADMIN).status_code == 200
+    assert worker_b.post("/v1/classify", json={"text": "Rates rose.", "model": "second"}).status_code == 200

@@ -1,0 +1,54 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from training.data import DataFileError, fingerprint, read_labeled, split_validation
+from training.thresholds import best_threshold, calibrate
+
+
+def test_csv_with_pipe_separated_labels(tmp_path):
+    path = tmp_path / "d.csv"
+    path.write_text('id,text,labels\n1,"Rates rose, markets fell.",economy|markets\n2,Goal!,sport\n')
+    examples = read_labeled(path)
+    assert [e.labels for e in examples] == [("economy", "markets"), ("sport",)]
+    assert examples[0].text == "Rates rose, markets fell."
+
+
+@pytest.mark.parametrize("name, body, message", [
+    ("d.csv", "text,labels,colour\nx,a,red\n", r"d.csv:1: unknown column\(s\) colour"),
+    ("d.csv", "text\nx\n", r"d.csv:1: the header needs 'text' and 'labels'"),
+    ("d.csv", "text,labels\nx,a\n,b\n", r"d.csv:3: 'text' must be"),
+    ("d.csv", "text,labels\nx,a\ny,\n", r"d.csv:3: 'labels' must be"),
+    ("d.csv", "text,labels\nx,a,extra\n", r"d.csv:2: more fields"),
+    ("d.jsonl", '{"text": "x", "labels": ["a"]}\n{"text": "y", "labels": ["a"], "colour": 1}\n',
+     r"d.jsonl:2: unknown field\(s\) colour"),
+    ("d.jsonl", '{"text": "x", "labels": ["a"]}\n\n{"labels": ["a"]}\n', r"d.jsonl:3: 'text' must be"),
+    ("d.jsonl", "", r"no examples"),
+])
+def test_bad_rows_are_reported_by_line(tmp_path, name, body, message):
+    path = tmp_path / name
+    path.write_text(body)
+    with pytest.raises(DataFileError, match=message):
+        read_labeled(path)
+
+
+def test_fingerprint_and_seeded_split(tmp_path):
+    path = tmp_path / "d.jsonl"
+    path.write_text("".join(f'{{"text": "t{i}", "labels": ["{"ab"[i % 2]}"]}}\n' for i in range(20)))
+    examples = read_labeled(path)
+    print_ = fingerprint(path, examples)
+    assert print_["rows"] == 20 and print_["label_counts"] == {"a": 10, "b": 10} and len(print_["sha256"]) == 64
+    train, held = split_validation(examples, 0.25, seed=3)
+    assert len(held) == 5 and len(train) == 15 and not set(map(id, held)) & set(map(id, train))
+    assert split_validation(examples, 0.25, seed=3)[1] == held
+    assert split_validation(examples, 0.25, seed=4)[1] != held
+
+
+def test_threshold_maximises_f1():
+    scores = np.array([0.9, 0.8, 0.35, 0.3, 0.1])
+    truth = np.array([1, 1, 1, 0, 0])
+    t = best_threshold(scores, truth)
+    assert 0.3 < t <= 0.35  # all three positives, no negative
+    assert best_threshold(scores, np.zeros(5)) == 0.5
+    assert calibrate(np.stack([scores, 1 - scores], axis=1), np.stack([truth, 1 - truth], axis=1))[0] == t

@@ -1,0 +1,215 @@
+"""Fine-tune a topic classifier on labeled articles; the service then serves the result.
+
+Usage:
+    python -m training.finetune --train FILE [--validation FILE | --validation-split 0.1]
+        --output DIR [--base DIR] [--mode head|full] [--epochs N] [--batch-size N]
+        [--max-length N] [--lr X] [--seed N] [--resume]
+
+    torchrun --nproc_per_node 2 -m training.finetune ...   # several processes (DDP)
+"""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm import tqdm
+from transformers import AutoModel, AutoTokenizer
+
+from service.engine import NewstagError
+from service.engine.chunking import PreparedDocument, prepare_document
+from service.engine.encoder import SentenceEncoder
+from service.engine.model_files import DEFAULT_MODEL_SHA256, default_model_dir, require_local_model_dir, verify_weights
+
+from .config import TrainingConfig
+from .data import DataFileError, Example, fingerprint, is_single_label, label_names, read_labeled, split_validation
+from .distributed import Distributed
+from .export import library_versions, write_model_dir
+from .metrics import classification_report
+from .model import WindowClassifier, doc_logits, window_batch
+from .model_card import CardData, render
+from .thresholds import calibrate
+from .trainer import Interrupted, Trainer, remove_checkpoint
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m training.finetune", description=__doc__.split("\n")[0])
+    parser.add_argument("--train", type=Path, required=True, help="JSONL or CSV of labeled articles")
+    held = parser.add_mutually_exclusive_group()
+    held.add_argument("--validation", type=Path, help="a separate validation file")
+    held.add_argument("--validation-split", type=float, default=0.1, help="hold out this share of --train")
+    parser.add_argument("--output", type=Path, required=True, help="the model directory to write")
+    parser.add_argument("--base", type=Path, help="a local model directory (default: embedded all-MiniLM-L6-v2)")
+    parser.add_argument("--mode", choices=["head", "full"], default="head")
+    parser.add_argument("--epochs", type=int, help="default: 40 (head), 4 (full)")
+    parser.add_argument("--batch-size", type=int, default=16, help="documents per step")
+    parser.add_argument("--max-length", type=int, default=256, help="tokens per window")
+    parser.add_argument("--lr", type=float, help="default: 1e-2 (head), 5e-5 (full)")
+    parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--resume", action="store_true", help="continue from the last checkpoint")
+    return parser
+
+
+def _base_dir(config: TrainingConfig) -> tuple[Path, str]:
+    if config.base is None:
+        directory = default_model_dir()
+        verify_weights(directory, DEFAULT_MODEL_SHA256)
+        return directory, "sentence-transformers/all-MiniLM-L6-v2"
+    directory = require_local_model_dir(config.base)
+    return directory, str(directory)
+
+
+def _targets(examples: list[Example], labels: list[str], multi_label: bool) -> torch.Tensor:
+    index = {name: j for j, name in enumerate(labels)}
+    if not multi_label:
+        return torch.tensor([index[e.labels[0]] for e in examples])
+    out = torch.zeros(len(examples), len(labels))
+    for i, e in enumerate(examples):
+        out[i, [index[x] for x in e.labels]] = 1.0
+    return out
+
+
+def run(config: TrainingConfig, dist: Distributed) -> dict:
+    started = time.monotonic()
+    torch.manual_seed(config.seed)
+    assert config.epochs is not None and config.lr is not None
+
+    # 1. Load the data, and hold out a validation split when no file is given.
+    examples = read_labeled(config.train)
+    if config.validation:
+        train, validation = examples, read_labeled(config.validation)
+    else:
+        train, validation = split_validation(examples, config.validation_split, config.seed)
+    labels = label_names(train + validation)
+    multi_label = not is_single_label(train + validation)
+    data_print = fingerprint(config.train, examples)
+
+    # 2. Load the base model from a local directory (the default one is checksummed).
+    base_dir, base_name = _base_dir(config)
+    tokenizer = AutoTokenizer.from_pretrained(base_dir, local_files_only=True)
+    encoder = AutoModel.from_pretrained(base_dir, local_files_only=True, use_safetensors=True)
+
+    # 3. Cut every article into sentence-aligned windows, as the engine does.
+    def windows(items: list[Example], what: str) -> list[PreparedDocument]:
+        return [prepare_document(e.text, tokenizer, config.max_length)
+                for e in tqdm(items, desc=f"windows ({what})", file=sys.stderr, disable=not dist.is_main)]
+
+    train_docs, validation_docs = windows(train, "train"), windows(validation, "validation")
+
+    # 4. Build the classifier; in head mode the frozen encoder embeds each window once.
+    model = WindowClassifier(encoder, int(encoder.config.hidden_size), len(labels))
+    ids = (tokenizer.cls_token_id, tokenizer.sep_token_id, tokenizer.pad_token_id or 0)
+    if config.mode == "head":
+        model.encoder.requires_grad_(False)
+        frozen = SentenceEncoder(base_dir, max_tokens=config.max_length)
+        cache = {what: [torch.from_numpy(v.windows) for v in frozen.encode_documents(docs)]
+                 for what, docs in (("train", train_docs), ("validation", validation_docs))}
+        trained: torch.nn.Module = dist.wrap(model.head)
+
+        def features_logits(what: str):
+            def logits(indices: list[int], training: bool) -> torch.Tensor:
+                parts = [cache[what][i] for i in indices]
+                spans, start = [], 0
+                for part in parts:
+                    spans.append((start, start + max(len(part), 1)))
+                    start += max(len(part), 1)
+                rows = [p if len(p) else torch.zeros(1, model.head.in_features) for p in parts]
+                head = trained if training else model.head
+                return doc_logits(head(torch.cat(rows)), spans)
+            return logits
+
+        train_logits, validation_logits = features_logits("train"), features_logits("validation")
+        groups = [{"params": list(model.head.parameters()), "lr": config.lr}]
+    else:
+        # The pooler (if any) is not used (windows are mean-pooled): freeze it, or DDP waits for its gradients.
+        for name, param in model.encoder.named_parameters():
+            if name.startswith("pooler."):
+                param.requires_grad_(False)
+        trained = dist.wrap(model)
+
+        def docs_logits(docs: list[PreparedDocument]):
+            def logits(indices: list[int], training: bool) -> torch.Tensor:
+                batch = window_batch([docs[i] for i in indices], *ids)
+                return (trained if training else model)(batch)
+            return logits
+
+        train_logits, validation_logits = docs_logits(train_docs), docs_logits(validation_docs)
+        groups = [{"params": list(model.head.parameters()), "lr": config.lr * config.head_lr_multiplier},
+                  {"params": [p for p in model.encoder.parameters() if p.requires_grad], "lr": config.lr}]
+
+    # 5-6. Train, with a checkpoint every epoch and on SIGINT or SIGTERM.
+    lengths = [max((len(d.window_token_ids(w)) for w in d.windows), default=0) for d in train_docs]
+    trainer = Trainer(config, trained, train_logits, _targets(train, labels, multi_label), multi_label,
+                      data_print, dist, groups, lengths if config.mode == "full" else None)
+    trainer.fit()
+    if not dist.is_main:
+        return {}
+
+    # 7. Score the validation split and choose each label's threshold to maximise its F1.
+    trainer.model = model
+    probs = trainer.predict(validation_logits, len(validation), config.batch_size)
+    truth = np.array([[x in e.labels for x in labels] for e in validation])
+    thresholds = calibrate(probs, truth)
+    if multi_label:
+        predicted = [tuple(x for j, x in enumerate(labels) if probs[i, j] >= thresholds[j])
+                     for i in range(len(validation))]
+    else:
+        predicted = [(labels[int(np.argmax(row))],) for row in probs]
+    metrics = classification_report([e.labels for e in validation], predicted, labels, not multi_label)
+    metrics["mode"] = "multi-label" if multi_label else "single-label"
+    train_seconds = time.monotonic() - started
+
+    # 8. Write the model directory atomically, with its model card.
+    card = CardData(
+        name=config.output.name, base_model=base_name, mode=config.mode, labels=labels, multi_label=multi_label,
+        max_tokens=config.max_length, train_file=config.train.name, train_sha256=data_print["sha256"],
+        train_rows=len(train), validation_rows=len(validation),
+        validation_source=str(config.validation) if config.validation else
+        f"{config.validation_split:.0%} of the training file, seed {config.seed}",
+        command=" ".join(shlex.quote(a) for a in config.command), epochs=config.epochs,
+        batch_size=config.batch_size, lr=config.lr, seed=config.seed, train_seconds=train_seconds,
+        versions=library_versions(), metrics=metrics)
+    manifest = {"base_model": base_name, "mode": config.mode, "max_tokens": config.max_length,
+                "multi_label": multi_label, "training_data": data_print, "config": config.to_dict(),
+                "train_seconds": round(train_seconds, 1)}
+    write_model_dir(config.output, model, tokenizer, labels, thresholds, multi_label, metrics, manifest,
+                    render(card))
+    remove_checkpoint(config.output)
+    return metrics
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    config = TrainingConfig(
+        train=args.train, output=args.output, validation=args.validation, validation_split=args.validation_split,
+        base=args.base, mode=args.mode, max_length=args.max_length, epochs=args.epochs,
+        batch_size=args.batch_size, lr=args.lr, seed=args.seed, resume=args.resume,
+        command=["python", "-m", "training.finetune", *(sys.argv[1:] if argv is None else argv)],
+    ).resolved()
+    if config.max_length < 16 or config.batch_size < 1 or config.epochs is None or config.epochs < 1:
+        print("finetune: error: --max-length >= 16, --batch-size >= 1 and --epochs >= 1", file=sys.stderr)
+        return 2
+    dist = Distributed.from_env()
+    try:
+        metrics = run(config, dist)
+    except (DataFileError, NewstagError, ValueError) as exc:
+        print(f"finetune: error: {exc}", file=sys.stderr)
+        return 2
+    except Interrupted as exc:
+        print(f"finetune: {exc}", file=sys.stderr)
+        return 130
+    finally:
+        dist.close()
+    if dist.is_main:
+        print(f"wrote {config.output}: micro-F1 {metrics['micro_f1']:.4f}, macro-F1 {metrics['macro_f1']:.4f} "
+              f"(validation, {metrics['mode']})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
