@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 
 PORT ?= 8000
 
-.PHONY: install serve test lint typecheck
+.PHONY: install serve test lint typecheck container-test
 
 install: $(STAMP)
 
@@ -28,3 +28,7 @@ lint: install
 
 typecheck: install
 	$(PY) -m mypy
+
+# Builds the image and smoke-tests it (docker, else podman: see ../shared/container/README.md).
+container-test:
+	scripts/container_smoke.sh

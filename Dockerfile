@@ -1,0 +1,56 @@
+# newstag: topic tagging for news, air-gapped: the default model is baked in and nothing
+# is fetched at run time. Build:
+#   docker build -t newstag .                                   # real users (CPU torch index)
+#   podman build --pull=never --network=host --format docker \
+#       --build-arg TORCH_INDEX_URL= -t newstag:dev .           # these machines (torch on disk)
+
+ARG PYTHON_IMAGE=python:3.11-slim
+
+# --- build: a virtual environment with the pinned requirements -------------------------
+FROM ${PYTHON_IMAGE} AS build
+# PyPI's Linux torch wheel is a multi-GB CUDA build; PyTorch's CPU index has the CPU one.
+# Empty it where a CPU wheel is already on pip's path (PIP_FIND_LINKS).
+ARG TORCH_INDEX_URL=https://download.pytorch.org/whl/cpu
+ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
+RUN python -m venv /opt/venv
+ENV PATH=/opt/venv/bin:$PATH
+# Requirements first, so code changes do not reinstall them.
+COPY requirements.txt /tmp/requirements.txt
+RUN pip install ${TORCH_INDEX_URL:+--index-url "$TORCH_INDEX_URL" --extra-index-url https://pypi.org/simple} \
+        torch==2.13.0 \
+ && pip install -r /tmp/requirements.txt \
+ && rm -rf /opt/venv/lib/python3.11/site-packages/swagger_ui/static/*.map \
+           /opt/venv/lib/python3.11/site-packages/swagger_ui/static/swagger-editor*
+
+# --- run ---------------------------------------------------------------------------------
+FROM ${PYTHON_IMAGE}
+LABEL org.opencontainers.image.title="newstag" \
+      org.opencontainers.image.description="Self-hosted topic tagging for news: topics, scores, codes, evidence" \
+      org.opencontainers.image.version="0.1.0" \
+      org.opencontainers.image.licenses="Apache-2.0" \
+      org.opencontainers.image.source="https://example.invalid/newstag"
+RUN groupadd --system --gid 10001 newstag \
+ && useradd --system --uid 10001 --gid 10001 --no-create-home --home-dir /nonexistent newstag \
+ && mkdir -p /models /taxonomies && chown 10001:10001 /models /taxonomies
+COPY --from=build /opt/venv /opt/venv
+WORKDIR /app
+COPY service/ /app/service/
+COPY training/ /app/training/
+COPY model_cards/ /app/model_cards/
+COPY gunicorn.conf.py /app/
+RUN python -m compileall -q /app  # the root filesystem will be read-only: compile now
+# Offline by construction; caches (if any library wants one) go to the /tmp tmpfs, so the
+# root filesystem can be mounted read-only.
+ENV PATH=/opt/venv/bin:$PATH \
+    PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 \
+    HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 \
+    HOME=/tmp XDG_CACHE_HOME=/tmp/.cache HF_HOME=/tmp/.cache/huggingface MPLCONFIGDIR=/tmp/.cache/matplotlib \
+    PORT=8000 \
+    NEWSTAG_MODELS_DIR=/models \
+    NEWSTAG_TAXONOMIES_DIR=/taxonomies
+VOLUME ["/models", "/taxonomies"]
+USER 10001:10001
+EXPOSE 8000
+HEALTHCHECK --interval=15s --timeout=3s --start-period=60s --retries=3 \
+    CMD ["python", "-c", "import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:%s/healthz' % os.environ.get('PORT', '8000'), timeout=2)"]
+ENTRYPOINT ["gunicorn", "-c", "/app/gunicorn.conf.py"]
