@@ -19,8 +19,8 @@ COPY requirements.txt /tmp/requirements.txt
 RUN pip install ${TORCH_INDEX_URL:+--index-url "$TORCH_INDEX_URL" --extra-index-url https://pypi.org/simple} \
         torch==2.13.0 \
  && pip install -r /tmp/requirements.txt \
- && rm -rf /opt/venv/lib/python3.11/site-packages/swagger_ui/static/*.map \
-           /opt/venv/lib/python3.11/site-packages/swagger_ui/static/swagger-editor*
+ && cd /opt/venv/lib/python3.11/site-packages \
+ && rm -rf torch/test torch/include swagger_ui/static/*.map swagger_ui/static/swagger-editor*
 
 # --- run ---------------------------------------------------------------------------------
 FROM ${PYTHON_IMAGE}
@@ -29,8 +29,8 @@ LABEL org.opencontainers.image.title="newstag" \
       org.opencontainers.image.version="0.1.0" \
       org.opencontainers.image.licenses="Apache-2.0" \
       org.opencontainers.image.source="https://example.invalid/newstag"
-RUN groupadd --system --gid 10001 newstag \
- && useradd --system --uid 10001 --gid 10001 --no-create-home --home-dir /nonexistent newstag \
+RUN groupadd --gid 10001 newstag \
+ && useradd --uid 10001 --gid 10001 --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin newstag \
  && mkdir -p /models /taxonomies && chown 10001:10001 /models /taxonomies
 COPY --from=build /opt/venv /opt/venv
 WORKDIR /app
