@@ -8,8 +8,10 @@ own (contextualised) tokens in that pass, so evidence costs no extra forward pas
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 import torch
@@ -17,6 +19,15 @@ from transformers import AutoModel, AutoTokenizer
 
 from .chunking import PreparedDocument, prepare_document
 from .errors import ModelLoadError
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class _WindowMeans:
+    window: torch.Tensor  # mean of all its tokens, [CLS] and [SEP] included
+    sentences: list[torch.Tensor]  # mean of each sentence's own tokens
+    tokens: int
 
 
 @dataclass(frozen=True)
@@ -76,9 +87,13 @@ class SentenceEncoder:
         if batch:
             yield batch
 
-    def _forward(self, sequences: list[list[int]]) -> list[torch.Tensor]:
-        """Hidden states of each sequence (with [CLS] and [SEP]), without padding."""
-        hidden: list[torch.Tensor] = [torch.empty(0)] * len(sequences)
+    def _forward(self, sequences: list[list[int]], pool: Callable[[int, torch.Tensor], T]) -> list[T]:
+        """Run every sequence (with [CLS] and [SEP] added) and pool its hidden states at once.
+
+        ``pool(i, states)`` gets sequence ``i``'s unpadded hidden states; only what it
+        returns is kept, so memory holds one batch of hidden states at a time.
+        """
+        pooled: list[T | None] = [None] * len(sequences)
         cls_id, sep_id = self.tokenizer.cls_token_id, self.tokenizer.sep_token_id
         for batch in self._batches(sequences):
             ids = [[cls_id, *sequences[i], sep_id] for i in batch]
@@ -91,8 +106,8 @@ class SentenceEncoder:
             with torch.inference_mode():
                 states = self.model(input_ids=input_ids, attention_mask=mask).last_hidden_state
             for row, i in enumerate(batch):
-                hidden[i] = states[row, : len(ids[row])]
-        return hidden
+                pooled[i] = pool(i, states[row, : len(ids[row])])
+        return pooled  # type: ignore[return-value]  # every slot was filled
 
     def encode_texts(self, texts: list[str]) -> np.ndarray:
         """Unit vectors for short texts (labels, queries), truncated to the token limit."""
@@ -102,31 +117,33 @@ class SentenceEncoder:
         sequences = [
             self.tokenizer(t, add_special_tokens=False, verbose=False)["input_ids"][:budget] for t in texts
         ]
-        return _unit(torch.stack([h.mean(0) for h in self._forward(sequences)]))
+        return _unit(torch.stack(self._forward(sequences, lambda _, states: states.mean(0))))
 
     def encode_documents(self, docs: list[PreparedDocument]) -> list[DocumentVectors]:
         """Embed every window of every document in shared, length-sorted batches."""
         windows = [(d, w) for d, doc in enumerate(docs) for w in doc.windows]
-        hidden = self._forward([docs[d].window_token_ids(w) for d, w in windows])
-        per_doc: list[list[tuple[range, torch.Tensor]]] = [[] for _ in docs]
-        for (d, window), states in zip(windows, hidden, strict=True):
-            per_doc[d].append((window, states))
-        return [self._pool(doc, parts) for doc, parts in zip(docs, per_doc, strict=True)]
 
-    def _pool(self, doc: PreparedDocument, parts: list[tuple[range, torch.Tensor]]) -> DocumentVectors:
-        window_means, sentence_means, sizes = [], [], []
-        for window, states in parts:
-            window_means.append(states.mean(0))
-            sizes.append(states.shape[0])
-            offset = 1  # skip [CLS]
+        def pool(k: int, states: torch.Tensor) -> _WindowMeans:
+            d, window = windows[k]
+            sentences, offset = [], 1  # skip [CLS]
             for i in window:
-                n = len(doc.sentence_token_ids[i])
-                sentence_means.append(states[offset : offset + n].mean(0))
+                n = len(docs[d].sentence_token_ids[i])
+                sentences.append(states[offset : offset + n].mean(0))
                 offset += n
+            return _WindowMeans(states.mean(0), sentences, states.shape[0])
+
+        pooled = self._forward([docs[d].window_token_ids(w) for d, w in windows], pool)
+        per_doc: list[list[_WindowMeans]] = [[] for _ in docs]
+        for (d, _), means in zip(windows, pooled, strict=True):
+            per_doc[d].append(means)
+        return [self._document(parts) for parts in per_doc]
+
+    def _document(self, parts: list[_WindowMeans]) -> DocumentVectors:
         if not parts:
             empty = np.zeros((0, self.dim), dtype=np.float32)
             return DocumentVectors(np.zeros(self.dim, dtype=np.float32), empty, empty)
-        means = torch.stack(window_means)
-        weights = torch.tensor(sizes, dtype=means.dtype).unsqueeze(1)
+        means = torch.stack([p.window for p in parts])
+        weights = torch.tensor([p.tokens for p in parts], dtype=means.dtype).unsqueeze(1)
         whole = (means * weights).sum(0) / weights.sum()
-        return DocumentVectors(_unit(whole), _unit(means), _unit(torch.stack(sentence_means)))
+        sentences = torch.stack([s for p in parts for s in p.sentences])
+        return DocumentVectors(_unit(whole), _unit(means), _unit(sentences))
