@@ -70,3 +70,26 @@ def test_labels_outside_the_label_set_are_an_error(tagger, tmp_path, capsys):
     data = write_jsonl(tmp_path / "d.jsonl", [{"text": "Some text.", "labels": ["not a news topic"]}])
     assert main(["--data", str(data), "--taxonomy", "news"]) == 2
     assert "outside the label set: not a news topic" in capsys.readouterr().err
+
+
+def test_evaluate_a_fine_tuned_model_with_plots(trained_model_dir, tmp_path, capsys):
+    from tests.conftest import TRAIN_SMALL
+
+    out = tmp_path / "report.json"
+    assert main(["--model", str(trained_model_dir), "--data", str(TRAIN_SMALL), "--report", str(out),
+                 "--plots", str(tmp_path / "plots")]) == 0
+    report = json.loads(out.read_text())
+    assert report["mode"] == "multi-label" and report["label_source"] == "model labels"
+    assert report["micro_f1"] > 0.8  # its own training data, mostly
+    assert {"subset_accuracy", "hamming_loss"} <= set(report)
+    for name in ("f1_per_label.png", "precision_recall.png"):
+        assert (tmp_path / "plots" / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_single_label_plots_include_the_confusion_matrix(tagger, examples, tmp_path):
+    from training.evaluate import evaluate
+
+    single = [e for e in examples if e["id"].split("-")[0] in ("sports", "crime", "health")]
+    data = read_jsonl(write_jsonl(tmp_path / "d.jsonl", single))
+    evaluate(tagger, data, None, "news", batch_size=8, plots=tmp_path / "plots")
+    assert (tmp_path / "plots" / "confusion_matrix.png").stat().st_size > 1000

@@ -1,8 +1,9 @@
 """Labeled data files, JSONL or CSV, read with errors that name the line.
 
-JSONL: one ``{"text": str, "labels": [str, ...]}`` object per line (``id``, ``split`` and
-``group`` may also appear). CSV: a header with a ``text`` column and a ``labels`` column
-(labels separated by ``|``), and optionally ``id``.
+JSONL: one ``{"text": str, "labels": [str, ...]}`` object per line; other keys (``id``,
+``split``, metadata) are ignored. CSV: a header with a ``text`` column and a ``labels``
+column (labels separated by ``|``) and optionally ``id``; any other column is an error,
+since a misnamed column would otherwise be silently dropped.
 """
 
 from __future__ import annotations
@@ -16,7 +17,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-JSONL_KEYS = {"text", "labels", "id", "split", "group"}
 CSV_COLUMNS = {"text", "labels", "id"}
 
 
@@ -51,9 +51,6 @@ def _read_jsonl_rows(path: Path, handle) -> list[Example]:
             raise DataFileError(f"{path}:{number}: not valid JSON ({exc.msg})") from exc
         if not isinstance(row, dict):
             raise DataFileError(f"{path}:{number}: each line must be a JSON object")
-        unknown = sorted(set(row) - JSONL_KEYS)
-        if unknown:
-            raise DataFileError(f"{path}:{number}: unknown field(s) {', '.join(unknown)}")
         examples.append(_example(path, number, row.get("text"), row.get("labels")))
     return examples
 
