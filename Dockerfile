@@ -4,10 +4,8 @@
 #   podman build --pull=never --network=host --format docker \
 #       --build-arg TORCH_INDEX_URL= -t newstag:dev .           # these machines (torch on disk)
 
-ARG PYTHON_IMAGE=python:3.11-slim
-
 # --- build: a virtual environment with the pinned requirements -------------------------
-FROM ${PYTHON_IMAGE} AS build
+FROM python:3.11-slim AS build
 # PyPI's Linux torch wheel is a multi-GB CUDA build; PyTorch's CPU index has the CPU one.
 # Empty it where a CPU wheel is already on pip's path (PIP_FIND_LINKS).
 ARG TORCH_INDEX_URL=https://download.pytorch.org/whl/cpu
@@ -23,12 +21,10 @@ RUN pip install ${TORCH_INDEX_URL:+--index-url "$TORCH_INDEX_URL" --extra-index-
  && rm -rf torch/test torch/include swagger_ui/static/*.map swagger_ui/static/swagger-editor*
 
 # --- run ---------------------------------------------------------------------------------
-FROM ${PYTHON_IMAGE}
+FROM python:3.11-slim
 LABEL org.opencontainers.image.title="newstag" \
       org.opencontainers.image.description="Self-hosted topic tagging for news: topics, scores, codes, evidence" \
-      org.opencontainers.image.version="0.1.0" \
-      org.opencontainers.image.licenses="Apache-2.0" \
-      org.opencontainers.image.source="https://example.invalid/newstag"
+      org.opencontainers.image.version="0.1.0"
 RUN groupadd --gid 10001 newstag \
  && useradd --uid 10001 --gid 10001 --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin newstag \
  && mkdir -p /models /taxonomies && chown 10001:10001 /models /taxonomies
