@@ -68,7 +68,7 @@ def test_taxonomies_and_models_endpoints(client):
     assert client.get("/v1/taxonomies/unknown").status_code == 404
     models = client.get("/v1/models").json["models"]
     assert models == [{"name": "all-MiniLM-L6-v2", "kind": "embedding", "version": "53aa51172d14",
-                       "default": True, "ready": True, "labels": None}]
+                       "default": True, "ready": True, "labels": None, "metrics": None}]
 
 
 def problem(response, status):
