@@ -27,14 +27,12 @@ T = TypeVar("T")
 class _WindowMeans:
     window: torch.Tensor  # mean of all its tokens, [CLS] and [SEP] included
     sentences: list[torch.Tensor]  # mean of each sentence's own tokens
-    tokens: int
 
 
 @dataclass(frozen=True)
 class DocumentVectors:
-    """Unit vectors of one document: the whole, each window and each sentence."""
+    """Unit vectors of one document: each window and each sentence."""
 
-    document: np.ndarray  # [dim]
     windows: np.ndarray  # [n_windows, dim]
     sentences: np.ndarray  # [n_sentences, dim]
 
@@ -130,7 +128,7 @@ class SentenceEncoder:
                 n = len(docs[d].sentence_token_ids[i])
                 sentences.append(states[offset : offset + n].mean(0))
                 offset += n
-            return _WindowMeans(states.mean(0), sentences, states.shape[0])
+            return _WindowMeans(states.mean(0), sentences)
 
         pooled = self._forward([docs[d].window_token_ids(w) for d, w in windows], pool)
         per_doc: list[list[_WindowMeans]] = [[] for _ in docs]
@@ -141,9 +139,7 @@ class SentenceEncoder:
     def _document(self, parts: list[_WindowMeans]) -> DocumentVectors:
         if not parts:
             empty = np.zeros((0, self.dim), dtype=np.float32)
-            return DocumentVectors(np.zeros(self.dim, dtype=np.float32), empty, empty)
-        means = torch.stack([p.window for p in parts])
-        weights = torch.tensor([p.tokens for p in parts], dtype=means.dtype).unsqueeze(1)
-        whole = (means * weights).sum(0) / weights.sum()
+            return DocumentVectors(empty, empty)
+        windows = torch.stack([p.window for p in parts])
         sentences = torch.stack([s for p in parts for s in p.sentences])
-        return DocumentVectors(_unit(whole), _unit(means), _unit(sentences))
+        return DocumentVectors(_unit(windows), _unit(sentences))
