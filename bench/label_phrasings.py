@@ -25,7 +25,7 @@ from service.engine.label_vectors import label_phrasings
 from service.engine.loading import load_backend
 from service.engine.taxonomy import load_taxonomy_file
 from service.engine.types import Label
-from training.data import read_jsonl
+from training.data import read_labeled
 
 DESCRIPTIONS = Path(__file__).resolve().parent.parent / "seeds" / "descriptions" / "ag-news.yaml"
 
@@ -40,7 +40,7 @@ def main(argv: list[str] | None = None) -> int:
     backend = load_backend(Settings.from_env())
     assert isinstance(backend, EmbeddingBackend)
     encoder = backend.encoder
-    examples = read_jsonl(args.data)
+    examples = read_labeled(args.data)
     examples = random.Random(args.seed).sample(examples, min(args.sample, len(examples)))
     labels = list(load_taxonomy_file(DESCRIPTIONS).labels)
     names = [lab.name for lab in labels]

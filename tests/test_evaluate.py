@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from training.data import DataFileError, read_jsonl
+from training.data import DataFileError, read_labeled
 from training.evaluate import evaluate, main
 from training.metrics import classification_report
 
@@ -35,7 +35,7 @@ def write_jsonl(path, rows):
 
 def test_evaluate_runs_the_tagger_on_single_label_data(tagger, examples, tmp_path):
     single = [e for e in examples if len(e["labels"]) == 1]
-    data = read_jsonl(write_jsonl(tmp_path / "d.jsonl", single))
+    data = read_labeled(write_jsonl(tmp_path / "d.jsonl", single))
     report = evaluate(tagger, data, None, "news", batch_size=4)
     assert report["mode"] == "single-label" and report["examples"] == len(single)
     assert report["accuracy"] >= 0.9  # these examples are the tagger's own acceptance set
@@ -63,7 +63,7 @@ def test_bad_rows_are_reported_by_line_number(tmp_path, line, message):
     path = tmp_path / "bad.jsonl"
     path.write_text('{"text": "fine", "labels": ["a"]}\n' + line + "\n")
     with pytest.raises(DataFileError, match=message):
-        read_jsonl(path)
+        read_labeled(path)
 
 
 def test_labels_outside_the_label_set_are_an_error(tagger, tmp_path, capsys):
@@ -90,6 +90,6 @@ def test_single_label_plots_include_the_confusion_matrix(tagger, examples, tmp_p
     from training.evaluate import evaluate
 
     single = [e for e in examples if e["id"].split("-")[0] in ("sports", "crime", "health")]
-    data = read_jsonl(write_jsonl(tmp_path / "d.jsonl", single))
+    data = read_labeled(write_jsonl(tmp_path / "d.jsonl", single))
     evaluate(tagger, data, None, "news", batch_size=8, plots=tmp_path / "plots")
     assert (tmp_path / "plots" / "confusion_matrix.png").stat().st_size > 1000

@@ -92,7 +92,6 @@ def read_labeled(path: Path, limit: int | None = None) -> list[Example]:
     return examples[:limit] if limit is not None else examples
 
 
-read_jsonl = read_labeled  # evaluation reads the same formats
 
 
 def is_single_label(examples: list[Example]) -> bool:

@@ -26,7 +26,7 @@ from service.engine import Label, NewstagError, Tagger, TaxonomyRegistry
 from service.engine.classifier import ClassifierBackend, is_classifier_dir
 from service.engine.taxonomy import load_taxonomy_file
 
-from .data import DataFileError, Example, is_single_label, read_jsonl
+from .data import DataFileError, Example, is_single_label, read_labeled
 from .metrics import classification_report, format_report
 
 
@@ -112,7 +112,7 @@ def load_tagger(model: str, settings: Settings) -> Tagger:
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
-        examples = read_jsonl(args.data, args.limit)
+        examples = read_labeled(args.data, args.limit)
         labels, taxonomy = _label_set(args, examples)
         settings = Settings.from_env(max_documents=max(args.batch_size, 1))
         tagger = load_tagger(args.model, settings)

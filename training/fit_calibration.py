@@ -32,14 +32,14 @@ from service.engine import Label
 from service.engine.embedding_backend import EmbeddingBackend
 from service.engine.loading import load_backend
 
-from .data import read_jsonl
+from .data import read_labeled
 
 CORPORA = ["bbc-news-train", "bbc-sport", "inshorts-news", "reuters-r90-train", "sib200-eng", "tweettopic-xl-en"]
 
 
 def corpus_features(backend: EmbeddingBackend, path: Path, names: dict[str, str], n: int, seed: int):
     """[articles, labels, 2] features and [articles, labels] targets for a sample of one corpus."""
-    examples = read_jsonl(path)
+    examples = read_labeled(path)
     examples = random.Random(seed).sample(examples, min(n, len(examples)))
     codes = sorted({x for e in examples for x in e.labels})
     labels = [Label(names.get(c, c)) for c in codes]

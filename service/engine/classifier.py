@@ -118,8 +118,10 @@ class ClassifierBackend:
         self.model_version = files.manifest["sha256"]["model.safetensors"][:12]
 
     @classmethod
-    def load(cls, directory: Path, max_batch_tokens: int = 8192) -> ClassifierBackend:
-        files = read_classifier_dir(directory)
+    def load(cls, directory: Path, max_batch_tokens: int = 8192,
+             files: ClassifierFiles | None = None) -> ClassifierBackend:
+        """Load a classifier; ``files`` skips reading (and checksumming) the directory again."""
+        files = files or read_classifier_dir(directory)
         encoder = SentenceEncoder(directory, max_tokens=int(files.manifest.get("max_tokens", 256)),
                                   max_batch_tokens=max_batch_tokens)
         if encoder.dim != files.weight.shape[1]:

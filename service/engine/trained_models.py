@@ -13,7 +13,7 @@ import threading
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .classifier import MANIFEST_FILE, ClassifierBackend, is_classifier_dir
+from .classifier import MANIFEST_FILE, ClassifierBackend, is_classifier_dir, read_classifier_dir
 from .errors import NewstagError
 from .tagger import Tagger
 from .taxonomy import TaxonomyRegistry
@@ -64,13 +64,10 @@ class TrainedModels:
             return errors
 
     def _load(self, path: Path, loaded: Tagger | None) -> Tagger:
-        if loaded is not None:
-            from .classifier import read_classifier_dir
-
-            files = read_classifier_dir(path)  # checks the checksums again
-            if files.manifest["sha256"] == loaded.backend.files.manifest["sha256"]:  # type: ignore[attr-defined]
-                return loaded
-        backend = ClassifierBackend.load(path, self.settings.max_batch_tokens)
+        files = read_classifier_dir(path)  # checks the checksums, every rescan
+        if loaded is not None and files.manifest["sha256"] == loaded.backend.files.manifest["sha256"]:  # type: ignore[attr-defined]
+            return loaded
+        backend = ClassifierBackend.load(path, self.settings.max_batch_tokens, files)
         tagger = Tagger(backend, self.taxonomies, self.settings)
         tagger.tag(["Warm-up text for a newly loaded model."])
         log.info("model loaded: %s", path.name)
