@@ -6,6 +6,7 @@ the other NEWSTAG_* variables (service/config.py).
 
 import os
 import shutil
+import sys
 import tempfile
 
 # One app per worker, built after the fork (no --preload: torch must not be shared
@@ -16,15 +17,23 @@ preload_app = False
 
 bind = f"0.0.0.0:{os.environ.get('PORT', '8000')}"
 
-# Inference is CPU-bound and each worker runs one inference at a time with all the
-# torch threads it was given, so workers x torch threads = cores. On 2 cores the default
-# is 1 worker with 2 torch threads (best latency for one article; README, "Running in production").
-# Threads (gthread) keep /healthz, /metrics and queued requests answered during inference.
+# Inference is CPU-bound and each worker runs one forward pass at a time with all the
+# torch threads it was given, so workers x torch threads never exceed the cores: a larger
+# NEWSTAG_TORCH_THREADS is lowered (oversubscribed cores make every request slower). On
+# 2 cores the default is 1 worker with 2 torch threads (README, "Running in production";
+# docs/benchmarks.md has the measurements). Threads (gthread) are the requests one worker
+# holds at once: they queue for the model (where batching merges their windows), and keep
+# /healthz, /metrics and /readyz answered during inference.
 _cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 workers = int(os.environ.get("NEWSTAG_WORKERS") or max(1, _cores // 2))
-threads = int(os.environ.get("NEWSTAG_THREADS") or 4)
+threads = int(os.environ.get("NEWSTAG_THREADS") or 16)
 worker_class = "gthread"
-os.environ.setdefault("NEWSTAG_TORCH_THREADS", str(max(1, _cores // workers)))
+_torch_threads = max(1, _cores // workers)
+if int(os.environ.get("NEWSTAG_TORCH_THREADS") or _torch_threads) > _torch_threads:
+    print(f"newstag: NEWSTAG_TORCH_THREADS lowered to {_torch_threads} ({workers} workers on {_cores} cores)",
+          file=sys.stderr)
+    os.environ["NEWSTAG_TORCH_THREADS"] = str(_torch_threads)
+os.environ.setdefault("NEWSTAG_TORCH_THREADS", str(_torch_threads))
 
 # Timeouts: a worker silent for 120 s is restarted; on SIGTERM, requests in flight get
 # 30 s to finish (graceful shutdown).

@@ -46,7 +46,7 @@ def main(argv: list[str] | None = None) -> int:
     names = [lab.name for lab in labels]
     gold = [e.labels[0] for e in examples]
 
-    windows = []
+    windows: list[np.ndarray] = []
     for start in tqdm(range(0, len(examples), 64), desc="embedding", file=sys.stderr):
         docs = [encoder.prepare(e.text) for e in examples[start:start + 64]]
         windows.extend(v.windows for v in encoder.encode_documents(docs))

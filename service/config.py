@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from .engine.errors import ConfigError
+from .engine.precision import PRECISIONS
 
 
 @dataclass(frozen=True)
@@ -32,7 +33,12 @@ class Settings:
 
     # Long articles: windows of at most this many tokens (None: the model's own limit).
     max_tokens: int | None = None
-    max_batch_tokens: int = 8192
+    max_batch_tokens: int = 8192  # padded tokens per forward pass
+
+    # Speed (docs/benchmarks.md has the measurements behind these defaults).
+    precision: str = "fp32"  # fp32 | bf16 (autocast) | int8 (dynamic quantization)
+    batching: bool = True  # merge concurrent requests' windows into shared forward passes
+    document_cache: int = 256  # recently tagged texts whose embeddings are kept (0: off)
 
     # Evidence.
     keyword_weight: float = 0.5  # strength of one keyword hit, combined by noisy-OR
@@ -93,6 +99,10 @@ class Settings:
             raise ConfigError("NEWSTAG_MAX_TOKENS must be at least 16")
         if self.request_timeout <= 0:
             raise ConfigError("NEWSTAG_REQUEST_TIMEOUT must be a positive number of seconds")
+        if self.precision not in PRECISIONS:
+            raise ConfigError(f"NEWSTAG_PRECISION must be one of {', '.join(PRECISIONS)}, not {self.precision!r}")
+        if self.document_cache < 0:
+            raise ConfigError("NEWSTAG_DOCUMENT_CACHE must not be negative")
         if self.evidence_per_topic < 0:
             raise ConfigError("NEWSTAG_EVIDENCE_PER_TOPIC must not be negative")
         return self
@@ -100,8 +110,10 @@ class Settings:
 
 _PATHS = {"model", "nli_model", "taxonomies_dir", "models_dir", "run_dir"}
 _INTS = {"max_tokens", "max_batch_tokens", "evidence_per_topic", "max_text_chars", "max_documents",
-         "max_labels", "torch_threads", "max_body_bytes", "max_queue"}
+         "max_labels", "torch_threads", "max_body_bytes", "max_queue", "document_cache"}
 _FLOATS = {"threshold", "keyword_weight", "request_timeout"}
+_BOOLS = {"batching"}
+_TRUE, _FALSE = {"1", "true", "yes", "on"}, {"0", "false", "no", "off"}
 
 
 def _parse(name: str, raw: str) -> Any:
@@ -112,6 +124,10 @@ def _parse(name: str, raw: str) -> Any:
             return int(raw)
         if name in _FLOATS:
             return float(raw)
+        if name in _BOOLS:
+            if raw.lower() not in _TRUE | _FALSE:
+                raise ValueError(raw)
+            return raw.lower() in _TRUE
     except ValueError:
         raise ConfigError(f"NEWSTAG_{name.upper()}={raw!r} is not a valid {name.replace('_', ' ')}") from None
     return raw

@@ -17,3 +17,15 @@ def test_ceiling_benchmark_quick(capsys):
     assert ceiling.main(["--quick", "--tokens", "64"]) == 0
     out = capsys.readouterr().out
     assert "GFLOP per window" in out and "fp32" in out and "bf16" in out
+
+
+def test_throughput_benchmark_quick(capsys):
+    """Starts the real gunicorn server on loopback, drives it briefly, and stops it."""
+    from bench import throughput
+
+    assert throughput.main(["--quick", "--data", "seeds/examples.jsonl"]) == 0
+    out = capsys.readouterr().out
+    rows = [line.split() for line in out.splitlines() if line.startswith("fp32")]
+    assert [row[2] for row in rows[:2]] == ["1", "2"]
+    assert all(int(row[3]) > 0 and row[4] == "0" for row in rows[:2])  # requests done, none failed
+    assert "one 500-word article" in out

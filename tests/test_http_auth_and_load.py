@@ -7,6 +7,8 @@ import threading
 import pytest
 
 from service import create_app
+from service.config import Settings
+from service.engine import Tagger
 
 
 @pytest.fixture()
@@ -47,39 +49,33 @@ def test_keys_never_reach_the_log(keyed, caplog):
     assert "k-one" not in caplog.text and "secret-guess" not in caplog.text and caplog.records
 
 
-def test_a_full_queue_answers_503_with_retry_after(tagger):
-    app = create_app({"TAGGER": tagger, "LOAD_IN_BACKGROUND": False, "max_queue": 1, "request_timeout": 5})
+@pytest.mark.parametrize("batching", [True, False])
+def test_a_full_queue_answers_503_with_retry_after(tagger, batching):
+    app = create_app({"TAGGER": tagger, "LOAD_IN_BACKGROUND": False, "max_queue": 2, "request_timeout": 5,
+                      "batching": batching})
     runtime = app.extensions["newstag.runtime"]
     client = app.test_client()
     release = threading.Event()
-    holding = threading.Event()
-
-    def hold_the_model():
-        runtime.run(lambda: (holding.set(), release.wait(10)))
-
-    holder = threading.Thread(target=hold_the_model)
-    holder.start()
-    assert holding.wait(5)
-    waiter_result = {}
-    waiter = threading.Thread(target=lambda: waiter_result.setdefault(
-        "status", app.test_client().post("/v1/classify", json={"text": "Waits its turn."}).status_code))
-    waiter.start()
-    # The waiter takes the only queue place; the next request is turned away at once.
-    for _ in range(100):
-        if runtime._waiting == 1:
+    holders = [threading.Thread(target=lambda: runtime.run(lambda: release.wait(10))) for _ in range(2)]
+    for holder in holders:
+        holder.start()
+    for _ in range(500):  # both places taken
+        if runtime._waiting == 2:
             break
         threading.Event().wait(0.01)
-    rejected = client.post("/v1/classify", json={"text": "One too many."})
-    assert rejected.status_code == 503 and rejected.headers["Retry-After"] == "1"
-    assert rejected.json["type"].endswith("#overloaded")
-    release.set()
-    holder.join(5)
-    waiter.join(10)
-    assert waiter_result["status"] == 200
+    try:
+        rejected = client.post("/v1/classify", json={"text": "One too many."})
+        assert rejected.status_code == 503 and rejected.headers["Retry-After"] == "1"
+        assert rejected.json["type"].endswith("#overloaded")
+    finally:
+        release.set()
+        for holder in holders:
+            holder.join(5)
+    assert client.post("/v1/classify", json={"text": "Room again."}).status_code == 200
 
 
-def test_waiting_too_long_answers_503(tagger):
-    app = create_app({"TAGGER": tagger, "LOAD_IN_BACKGROUND": False, "request_timeout": 0.2})
+def test_waiting_too_long_for_the_one_at_a_time_model_answers_503(tagger):
+    app = create_app({"TAGGER": tagger, "LOAD_IN_BACKGROUND": False, "request_timeout": 0.2, "batching": False})
     runtime = app.extensions["newstag.runtime"]
     release, holding = threading.Event(), threading.Event()
     holder = threading.Thread(target=lambda: runtime.run(lambda: (holding.set(), release.wait(10))))
@@ -91,3 +87,28 @@ def test_waiting_too_long_answers_503(tagger):
     finally:
         release.set()
         holder.join(5)
+
+
+def test_waiting_too_long_for_the_batching_thread_answers_503(tiny_model_dir):
+    tagger = Tagger.from_settings(Settings.from_env({}, model=tiny_model_dir, document_cache=0))
+    batcher = tagger.backend.encoder.batcher
+    assert batcher is not None  # batching is on by default
+    run_batch, release, busy = batcher.run_batch, threading.Event(), threading.Event()
+
+    def slow_model(ids):
+        busy.set()
+        release.wait(10)
+        return run_batch(ids)
+
+    app = create_app({"TAGGER": tagger, "LOAD_IN_BACKGROUND": False, "request_timeout": 0.3})
+    batcher.run_batch = slow_model  # after the warm-up inference at start
+    first = threading.Thread(target=lambda: app.test_client().post("/v1/classify", json={"text": "First."}))
+    first.start()
+    assert busy.wait(5)
+    try:
+        response = app.test_client().post("/v1/classify", json={"text": "Too slow."})
+        assert response.status_code == 503 and response.headers["Retry-After"] == "2"
+        assert "busy for 0.3 s" in response.json["detail"]
+    finally:
+        release.set()
+        first.join(10)

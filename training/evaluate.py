@@ -24,6 +24,7 @@ from tqdm import tqdm
 from service.config import Settings
 from service.engine import Label, NewstagError, Tagger, TaxonomyRegistry
 from service.engine.classifier import ClassifierBackend, is_classifier_dir
+from service.engine.encoder import EncoderOptions
 from service.engine.taxonomy import load_taxonomy_file
 
 from .data import DataFileError, Example, is_single_label, read_labeled
@@ -105,7 +106,7 @@ def load_tagger(model: str, settings: Settings) -> Tagger:
     path = Path(model)
     if is_classifier_dir(path):
         taxonomies = TaxonomyRegistry([settings.taxonomies_dir] if settings.taxonomies_dir else [])
-        return Tagger(ClassifierBackend.load(path, settings.max_batch_tokens), taxonomies, settings)
+        return Tagger(ClassifierBackend.load(path, EncoderOptions.from_settings(settings)), taxonomies, settings)
     return Tagger.from_settings(Settings.from_env(max_documents=settings.max_documents, model=path))
 
 

@@ -23,7 +23,7 @@ import numpy as np
 from safetensors.numpy import load_file
 
 from .chunking import PreparedDocument
-from .encoder import SentenceEncoder
+from .encoder import EncoderOptions, SentenceEncoder
 from .errors import ModelLoadError
 from .model_files import sha256_of
 from .types import Label
@@ -118,12 +118,12 @@ class ClassifierBackend:
         self.model_version = files.manifest["sha256"]["model.safetensors"][:12]
 
     @classmethod
-    def load(cls, directory: Path, max_batch_tokens: int = 8192,
+    def load(cls, directory: Path, options: EncoderOptions | None = None,
              files: ClassifierFiles | None = None) -> ClassifierBackend:
         """Load a classifier; ``files`` skips reading (and checksumming) the directory again."""
         files = files or read_classifier_dir(directory)
         encoder = SentenceEncoder(directory, max_tokens=int(files.manifest.get("max_tokens", 256)),
-                                  max_batch_tokens=max_batch_tokens)
+                                  options=options)
         if encoder.dim != files.weight.shape[1]:
             raise ModelLoadError(
                 f"{directory / HEAD_FILE}: head width {files.weight.shape[1]} != encoder width {encoder.dim}")

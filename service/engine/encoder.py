@@ -7,18 +7,25 @@ own (contextualised) tokens in that pass, so evidence costs no extra forward pas
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 import numpy as np
 import torch
 from transformers import AutoModel, AutoTokenizer
 
+from .batching import MicroBatcher, length_batches
+from .cache import BoundedCache
 from .chunking import PreparedDocument, prepare_document
 from .errors import ModelLoadError
+from .precision import Precision
+
+if TYPE_CHECKING:
+    from ..config import Settings
 
 T = TypeVar("T")
 
@@ -35,6 +42,20 @@ class DocumentVectors:
 
     windows: np.ndarray  # [n_windows, dim]
     sentences: np.ndarray  # [n_sentences, dim]
+
+
+@dataclass(frozen=True)
+class EncoderOptions:
+    """How an encoder runs (service settings of the same names; see service/config.py)."""
+
+    max_batch_tokens: int = 8192
+    precision: str = "fp32"
+    batching: bool = False
+    document_cache: int = 0
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> EncoderOptions:
+        return cls(settings.max_batch_tokens, settings.precision, settings.batching, settings.document_cache)
 
 
 def _max_tokens(model_dir: Path, tokenizer, model, cap: int | None) -> int:
@@ -54,7 +75,8 @@ def _unit(vectors: torch.Tensor) -> np.ndarray:
 class SentenceEncoder:
     """Embeds texts, labels and windowed documents with one local model."""
 
-    def __init__(self, model_dir: Path, *, max_tokens: int | None = None, max_batch_tokens: int = 8192):
+    def __init__(self, model_dir: Path, *, max_tokens: int | None = None, options: EncoderOptions | None = None):
+        options = options or EncoderOptions()
         try:
             self.tokenizer = AutoTokenizer.from_pretrained(model_dir, local_files_only=True)
             self.model = AutoModel.from_pretrained(
@@ -66,45 +88,45 @@ class SentenceEncoder:
             raise ModelLoadError(f"{model_dir} needs a fast tokenizer (tokenizer.json) for offsets")
         self.model_dir = model_dir
         self.max_tokens = _max_tokens(model_dir, self.tokenizer, self.model, max_tokens)
-        self.max_batch_tokens = max(max_batch_tokens, self.max_tokens)
+        self.max_batch_tokens = max(options.max_batch_tokens, self.max_tokens)
         self.dim = int(self.model.config.hidden_size)
+        self.precision = Precision(options.precision)
+        self.model = self.precision.prepare(self.model)
+        # One batching thread merges concurrent callers' windows (the HTTP service); without
+        # it, each call runs its own batches in the caller's thread.
+        self.batcher = MicroBatcher(self._run_batch, self.max_batch_tokens) if options.batching else None
+        self.documents = BoundedCache[str, DocumentVectors](options.document_cache)
 
     def prepare(self, text: str) -> PreparedDocument:
         return prepare_document(text, self.tokenizer, self.max_tokens)
 
-    def _batches(self, sequences: list[list[int]]):
-        """Index batches, grouped by length to cut padding, within the token budget."""
-        order = sorted(range(len(sequences)), key=lambda i: len(sequences[i]))
-        batch: list[int] = []
-        for i in order:
-            longest = len(sequences[i]) + 2
-            if batch and (len(batch) + 1) * longest > self.max_batch_tokens:
-                yield batch
-                batch = []
-            batch.append(i)
-        if batch:
-            yield batch
+    def _run_batch(self, ids: list[list[int]]) -> torch.Tensor:
+        """Hidden states of padded sequences (special tokens included): [batch, width, dim]."""
+        width = max(len(x) for x in ids)
+        input_ids = torch.full((len(ids), width), self.tokenizer.pad_token_id or 0)
+        mask = torch.zeros((len(ids), width), dtype=torch.long)
+        for row, seq in enumerate(ids):
+            input_ids[row, : len(seq)] = torch.tensor(seq)
+            mask[row, : len(seq)] = 1
+        with torch.inference_mode(), self.precision.autocast():
+            return self.model(input_ids=input_ids, attention_mask=mask).last_hidden_state.float()
 
     def _forward(self, sequences: list[list[int]], pool: Callable[[int, torch.Tensor], T]) -> list[T]:
-        """Run every sequence (with [CLS] and [SEP] added) and pool its hidden states at once.
+        """Run every sequence (with [CLS] and [SEP] added) and pool its hidden states.
 
         ``pool(i, states)`` gets sequence ``i``'s unpadded hidden states; only what it
-        returns is kept, so memory holds one batch of hidden states at a time.
+        returns is kept, so memory holds one batch of hidden states at a time. With a
+        micro-batcher, sequences of concurrent callers share batches.
         """
-        pooled: list[T | None] = [None] * len(sequences)
         cls_id, sep_id = self.tokenizer.cls_token_id, self.tokenizer.sep_token_id
-        for batch in self._batches(sequences):
-            ids = [[cls_id, *sequences[i], sep_id] for i in batch]
-            width = max(len(x) for x in ids)
-            input_ids = torch.full((len(ids), width), self.tokenizer.pad_token_id or 0)
-            mask = torch.zeros((len(ids), width), dtype=torch.long)
-            for row, seq in enumerate(ids):
-                input_ids[row, : len(seq)] = torch.tensor(seq)
-                mask[row, : len(seq)] = 1
-            with torch.inference_mode():
-                states = self.model(input_ids=input_ids, attention_mask=mask).last_hidden_state
+        ids = [[cls_id, *seq, sep_id] for seq in sequences]
+        if self.batcher is not None:
+            return self.batcher.run(ids, pool)
+        pooled: list[T | None] = [None] * len(ids)
+        for batch in length_batches([len(x) for x in ids], self.max_batch_tokens):
+            states = self._run_batch([ids[i] for i in batch])
             for row, i in enumerate(batch):
-                pooled[i] = pool(i, states[row, : len(ids[row])])
+                pooled[i] = pool(i, states[row, : len(ids[i])])
         return pooled  # type: ignore[return-value]  # every slot was filled
 
     def encode_texts(self, texts: list[str]) -> np.ndarray:
@@ -118,7 +140,21 @@ class SentenceEncoder:
         return _unit(torch.stack(self._forward(sequences, lambda _, states: states.mean(0))))
 
     def encode_documents(self, docs: list[PreparedDocument]) -> list[DocumentVectors]:
-        """Embed every window of every document in shared, length-sorted batches."""
+        """Embed every window of every document in shared, length-sorted batches.
+
+        A text seen recently (the same characters) is taken from the document cache.
+        """
+        keys = [hashlib.sha256(doc.text.encode("utf-8", "surrogatepass")).hexdigest() for doc in docs]
+        out = [self.documents.get(key) for key in keys]
+        todo = [d for d, vectors in enumerate(out) if vectors is None]
+        for d, vectors in zip(todo, self._encode_documents([docs[d] for d in todo]), strict=True):
+            out[d] = vectors
+            self.documents.put(keys[d], vectors)
+        return out  # type: ignore[return-value]  # every slot was filled
+
+    def _encode_documents(self, docs: list[PreparedDocument]) -> list[DocumentVectors]:
+        if not docs:
+            return []
         windows = [(d, w) for d, doc in enumerate(docs) for w in doc.windows]
 
         def pool(k: int, states: torch.Tensor) -> _WindowMeans:

@@ -25,3 +25,7 @@ class ModelLoadError(NewstagError):
 
 class ConfigError(NewstagError):
     """A setting has a value newstag cannot use; the message names the variable."""
+
+
+class DeadlineExceeded(NewstagError, TimeoutError):
+    """A call waited for the model past its time limit (HTTP 503 with Retry-After)."""

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 import torch
 from transformers.utils import logging as hf_logging
 
-from .encoder import SentenceEncoder
+from .encoder import EncoderOptions, SentenceEncoder
 from .model_files import (
     DEFAULT_MODEL_NAME,
     DEFAULT_MODEL_SHA256,
@@ -46,7 +46,8 @@ def load_backend(settings: Settings) -> ScoringBackend:
     else:
         model_dir = require_local_model_dir(settings.model)
         name, digest = model_dir.name, sha256_of(model_dir / WEIGHTS_FILE)
-    encoder = SentenceEncoder(model_dir, max_tokens=settings.max_tokens, max_batch_tokens=settings.max_batch_tokens)
+    encoder = SentenceEncoder(model_dir, max_tokens=settings.max_tokens,
+                              options=EncoderOptions.from_settings(settings))
     backend = EmbeddingBackend(encoder, name)
     backend.model_version = digest[:12]
     return backend

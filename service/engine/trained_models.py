@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .classifier import MANIFEST_FILE, ClassifierBackend, is_classifier_dir, read_classifier_dir
+from .encoder import EncoderOptions
 from .errors import NewstagError
 from .tagger import Tagger
 from .taxonomy import TaxonomyRegistry
@@ -67,7 +68,7 @@ class TrainedModels:
         files = read_classifier_dir(path)  # checks the checksums, every rescan
         if loaded is not None and files.manifest["sha256"] == loaded.backend.files.manifest["sha256"]:  # type: ignore[attr-defined]
             return loaded
-        backend = ClassifierBackend.load(path, self.settings.max_batch_tokens, files)
+        backend = ClassifierBackend.load(path, EncoderOptions.from_settings(self.settings), files)
         tagger = Tagger(backend, self.taxonomies, self.settings)
         tagger.tag(["Warm-up text for a newly loaded model."])
         log.info("model loaded: %s", path.name)

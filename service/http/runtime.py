@@ -1,8 +1,10 @@
 """The per-worker tagging runtime: loads the model off the request path, tracks readiness,
-and admits one inference at a time behind a bounded queue.
+and admits requests behind a bounded queue with a time limit.
 
-One inference at a time per worker, because torch already uses every core it was given
-(gunicorn.conf.py sizes torch threads per worker); more would oversubscribe the CPU.
+The model itself runs one forward pass at a time per worker, because torch already uses
+every core it was given (gunicorn.conf.py sizes torch threads per worker): with batching
+on, the encoder's batching thread merges concurrent requests' windows; with it off, one
+request at a time has the model.
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ from typing import TypeVar
 
 from ..config import Settings
 from ..engine import NewstagError, Tagger, TaxonomyRegistry
+from ..engine.batching import deadline, remaining_time
+from ..engine.errors import DeadlineExceeded
 from ..engine.trained_models import TrainedModels
 from .problems import NotFound, NotReady, Overloaded
 
@@ -141,20 +145,30 @@ class TaggerRuntime:
     # Admission -----------------------------------------------------------------------
 
     def run(self, job: Callable[[], T]) -> T:
-        """Run ``job`` when the model is free; 503 when too many wait or the wait is too long."""
+        """Run ``job`` within the request time limit; 503 when too many wait or time runs out.
+
+        With batching on, concurrent jobs run together: the encoder's batching thread merges
+        their windows into shared forward passes. With it off, one job at a time has the model.
+        """
         with self._waiting_lock:
             if self._waiting >= self.settings.max_queue:
                 raise Overloaded(f"{self._waiting} requests are already waiting; retry shortly",
                                  headers={"Retry-After": "1"})
             self._waiting += 1
         try:
-            acquired = self._slot.acquire(timeout=self.settings.request_timeout)
+            with deadline(self.settings.request_timeout):
+                return job() if self.settings.batching else self._one_at_a_time(job)
+        except DeadlineExceeded:
+            raise Overloaded(f"the model was busy for {self.settings.request_timeout:g} s; retry shortly",
+                             headers={"Retry-After": "2"}) from None
         finally:
             with self._waiting_lock:
                 self._waiting -= 1
-        if not acquired:
-            raise Overloaded(f"the model was busy for {self.settings.request_timeout:g} s; retry shortly",
-                             headers={"Retry-After": "2"})
+
+    def _one_at_a_time(self, job: Callable[[], T]) -> T:
+        left = remaining_time()
+        if not self._slot.acquire(timeout=None if left is None else max(left, 0.0)):
+            raise DeadlineExceeded("the model stayed busy past the request time limit")
         try:
             return job()
         finally:

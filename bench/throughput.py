@@ -1,0 +1,241 @@
+"""Throughput and latency of the production server (gunicorn with gunicorn.conf.py) on loopback.
+
+Usage:
+    python -m bench.throughput [--seconds 10] [--concurrency 1,4,16] [--precision fp32,bf16,int8]
+                               [--batching on,off] [--data FILE.jsonl] [--quick]
+
+For each precision and batching setting it starts the server on 127.0.0.1, waits for
+/readyz, then drives POST /v1/classify with a bounded number of client threads for a
+bounded time per concurrency, with real articles (../shared/data/bbc-news-train.jsonl
+when present, else seeds/). The document cache is off, so every request is computed.
+It also times one 500-word article alone (p50 of --latency-runs requests).
+
+Windows and tokens per article are counted with the engine's own chunking, and the
+model FLOPs of each window with torch's FlopCounterMode, so the achieved GFLOP/s can be
+set against this machine's fp32 matmul GFLOP/s (bench/ceiling.py): "% ceiling".
+The clients run on the same cores as the server, so the figures include their cost.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import itertools
+import json
+import os
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from bench.ceiling import matmul_gflops
+from bench.window_costs import ArticleCost, article_costs
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED_DATA = ROOT.parent / "shared" / "data" / "bbc-news-train.jsonl"
+
+
+def load_articles(path: Path | None, limit: int) -> list[str]:
+    if path is None:
+        path = SHARED_DATA if SHARED_DATA.is_file() else None
+    if path is not None:
+        with path.open(encoding="utf-8") as lines:
+            return [json.loads(line)["text"] for line in itertools.islice(lines, limit) if line.strip()]
+    texts = [(ROOT / "seeds" / "000_61fd793a4efa8984.txt").read_text(encoding="utf-8")]
+    for line in (ROOT / "seeds" / "examples.jsonl").read_text(encoding="utf-8").splitlines():
+        texts.append(json.loads(line)["text"])
+    return texts
+
+
+def five_hundred_words(texts: list[str]) -> str:
+    """A real article of about 500 words: the first one long enough, cut at a sentence end."""
+    words = next((t.split() for t in texts if len(t.split()) >= 500), " ".join(texts).split())
+    cut = words[:500]
+    while cut and not cut[-1].endswith((".", "!", "?", '"')) and len(cut) > 450:
+        cut.pop()
+    return " ".join(cut)
+
+
+class Server:
+    """gunicorn -c gunicorn.conf.py on a free loopback port, with extra NEWSTAG_* settings."""
+
+    def __init__(self, env: dict[str, str]):
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            self.port = probe.getsockname()[1]
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "--bind", f"127.0.0.1:{self.port}"],
+            cwd=ROOT, env={**os.environ, **env}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            start_new_session=True)
+
+    def wait_ready(self, timeout: float = 180.0) -> None:
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"the server exited with status {self.process.returncode}")
+            try:
+                status, _ = request(self.port, "GET", "/readyz")
+                if status == 200:
+                    return
+            except OSError:
+                pass
+            time.sleep(0.5)
+        raise TimeoutError("the server did not become ready")
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(30)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait()
+
+
+def request(port: int, method: str, path: str, body: bytes | None = None,
+            conn: http.client.HTTPConnection | None = None) -> tuple[int, bytes]:
+    own = conn is None
+    conn = conn or http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    try:
+        conn.request(method, path, body=body, headers={"Content-Type": "application/json"} if body else {})
+        response = conn.getresponse()
+        return response.status, response.read()
+    finally:
+        if own:
+            conn.close()
+
+
+@dataclass
+class Cell:
+    requests: int
+    failures: int
+    seconds: float
+    latencies: list[float]
+    windows: int
+    tokens: int
+    flops: float
+
+    def percentile(self, p: float) -> float:
+        if not self.latencies:
+            return float("nan")
+        ordered = sorted(self.latencies)
+        return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))] * 1000
+
+
+def drive(port: int, bodies: list[bytes], costs: list[ArticleCost], concurrency: int, seconds: float) -> Cell:
+    """``concurrency`` clients send articles in turn (each a fresh one) for ``seconds``."""
+    counter = itertools.count()
+    lock = threading.Lock()
+    latencies: list[float] = []
+    done: list[int] = []
+    failures = [0]
+    end = time.monotonic() + seconds
+
+    def client() -> None:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+        while time.monotonic() < end:
+            with lock:
+                k = next(counter) % len(bodies)
+            start = time.perf_counter()
+            try:
+                status, _ = request(port, "POST", "/v1/classify", bodies[k], conn)
+            except (OSError, http.client.HTTPException):
+                status = 0
+                conn.close()
+                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+            elapsed = time.perf_counter() - start
+            with lock:
+                if status == 200:
+                    latencies.append(elapsed)
+                    done.append(k)
+                else:
+                    failures[0] += 1
+        conn.close()
+
+    started = time.perf_counter()
+    threads = [threading.Thread(target=client) for _ in range(concurrency)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    wall = time.perf_counter() - started
+    return Cell(len(done), failures[0], wall, latencies, sum(costs[k].windows for k in done),
+                sum(costs[k].tokens for k in done), sum(costs[k].flops for k in done))
+
+
+def body(text: str) -> bytes:
+    return json.dumps({"text": text}).encode()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.throughput", description=__doc__.split("\n")[0])
+    parser.add_argument("--seconds", type=float, default=10.0, help="time per concurrency level")
+    parser.add_argument("--concurrency", default="1,4,16")
+    parser.add_argument("--precision", default="fp32,bf16,int8")
+    parser.add_argument("--batching", default="on,off")
+    parser.add_argument("--data", type=Path, help="JSONL with a text field (default: BBC News train, else seeds/)")
+    parser.add_argument("--articles", type=int, default=1500, help="at most this many articles")
+    parser.add_argument("--latency-runs", type=int, default=20)
+    parser.add_argument("--quick", action="store_true", help="a seconds-long smoke run (CI)")
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.seconds, args.concurrency, args.precision, args.batching = 1.0, "1,2", "fp32", "on"
+        args.latency_runs = 3
+        args.articles = min(args.articles, 20)
+    concurrencies = [int(c) for c in args.concurrency.split(",")]
+    texts = load_articles(args.data, args.articles)
+    long_text = five_hundred_words(texts)
+    costs = article_costs(texts)
+    bodies = [body(t) for t in texts]
+    fp32_gflops = matmul_gflops(torch.float32, 256 if args.quick else 1024, 0.2 if args.quick else 3.0)
+    print(f"{len(texts)} articles, {sum(c.windows for c in costs) / len(costs):.2f} windows and "
+          f"{sum(c.tokens for c in costs) / len(costs):.0f} tokens each on average; fp32 matmul "
+          f"{fp32_gflops:.1f} GFLOP/s ({os.cpu_count()} cores); {args.seconds:g} s per row; document cache off")
+    print(f"{'precision':<10}{'batching':<9}{'conc':>5}{'req':>6}{'fail':>5}{'art/s':>8}{'win/s':>8}"
+          f"{'tok/s':>8}{'p50 ms':>8}{'p95 ms':>8}{'p99 ms':>8}{'%ceil':>7}")
+    for precision in args.precision.split(","):
+        for batching in args.batching.split(","):
+            server = Server({"NEWSTAG_PRECISION": precision, "NEWSTAG_BATCHING": batching,
+                             "NEWSTAG_DOCUMENT_CACHE": "0"})
+            try:
+                server.wait_ready()
+                drive(server.port, bodies[:4], costs[:4], 1, 1.0)  # warm-up
+                for concurrency in concurrencies:
+                    cell = drive(server.port, bodies, costs, concurrency, args.seconds)
+                    share = cell.flops / cell.seconds / 1e9 / fp32_gflops * 100
+                    print(f"{precision:<10}{batching:<9}{concurrency:>5}{cell.requests:>6}{cell.failures:>5}"
+                          f"{cell.requests / cell.seconds:>8.1f}{cell.windows / cell.seconds:>8.1f}"
+                          f"{cell.tokens / cell.seconds:>8.0f}{cell.percentile(50):>8.0f}"
+                          f"{cell.percentile(95):>8.0f}{cell.percentile(99):>8.0f}{share:>6.0f}%", flush=True)
+                single = [body(long_text)] * args.latency_runs
+                p50 = drive_sequential(server.port, single)
+                print(f"{precision:<10}{batching:<9}{'1':>5}{'':>6}{'':>5}  one 500-word article "
+                      f"({len(long_text.split())} words): p50 {p50:.0f} ms", flush=True)
+            finally:
+                server.stop()
+    return 0
+
+
+def drive_sequential(port: int, bodies: list[bytes]) -> float:
+    """p50 latency in ms of the given requests sent one after another."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+    times = []
+    for payload in bodies:
+        start = time.perf_counter()
+        status, _ = request(port, "POST", "/v1/classify", payload, conn)
+        if status != 200:
+            raise RuntimeError(f"the 500-word article got HTTP {status}")
+        times.append(time.perf_counter() - start)
+    conn.close()
+    return statistics.median(times) * 1000
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,137 @@
+"""Cross-request micro-batching: one thread runs the model for every caller in a process.
+
+Callers (request threads) hand in their token sequences and wait. The batching thread
+takes everything queued, sorts it by length (less padding), cuts it into batches within
+a token budget (as text-embeddings-inference does with max-batch-tokens) and runs them,
+so windows of concurrent requests share forward passes. Each caller waits at most until
+its deadline; a caller that gave up is dropped from the next batches, not computed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import os
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+
+from .errors import DeadlineExceeded
+
+# Run a batch: token id lists (special tokens included) -> last hidden states [batch, width, dim].
+RunBatch = Callable[[list[list[int]]], torch.Tensor]
+# Pool sequence ``i`` of a job from its unpadded hidden states; only the result is kept.
+Pool = Callable[[int, torch.Tensor], Any]
+
+_deadline: contextvars.ContextVar[float | None] = contextvars.ContextVar("newstag_deadline", default=None)
+
+
+@contextlib.contextmanager
+def deadline(seconds: float | None) -> Iterator[None]:
+    """Give model work started in this block until ``seconds`` from now (None: no limit)."""
+    token = _deadline.set(None if seconds is None else time.monotonic() + seconds)
+    try:
+        yield
+    finally:
+        _deadline.reset(token)
+
+
+def remaining_time() -> float | None:
+    """Seconds left before the current deadline; None when there is none."""
+    end = _deadline.get()
+    return None if end is None else end - time.monotonic()
+
+
+def length_batches(lengths: list[int], max_batch_tokens: int) -> Iterator[list[int]]:
+    """Index batches in length order whose padded size (rows x longest) fits the budget."""
+    batch: list[int] = []
+    for i in sorted(range(len(lengths)), key=lengths.__getitem__):
+        if batch and (len(batch) + 1) * lengths[i] > max_batch_tokens:
+            yield batch
+            batch = []
+        batch.append(i)
+    if batch:
+        yield batch
+
+
+@dataclass(eq=False)
+class _Job:
+    sequences: list[list[int]]
+    pool: Pool
+    results: list[Any] = field(init=False)
+    left: int = field(init=False)
+    done: threading.Event = field(default_factory=threading.Event)
+    error: BaseException | None = None
+    cancelled: bool = False
+
+    def __post_init__(self) -> None:
+        self.results = [None] * len(self.sequences)
+        self.left = len(self.sequences)
+
+
+class MicroBatcher:
+    """Merges the forward passes of concurrent callers; one batching thread per process."""
+
+    def __init__(self, run_batch: RunBatch, max_batch_tokens: int):
+        self.run_batch = run_batch
+        self.max_batch_tokens = max_batch_tokens
+        self._lock = threading.Lock()
+        self._queue: list[_Job] = []
+        self._wake = threading.Condition(self._lock)
+        self._pid: int | None = None  # the thread does not survive a fork: restart it after one
+
+    def run(self, sequences: list[list[int]], pool: Pool) -> list[Any]:
+        """Pool every sequence's hidden states; raises DeadlineExceeded past the deadline."""
+        if not sequences:
+            return []
+        job = _Job(sequences, pool)
+        with self._lock:
+            self._ensure_thread()
+            self._queue.append(job)
+            self._wake.notify()
+        left = remaining_time()
+        if not job.done.wait(None if left is None else max(left, 0.0)):
+            job.cancelled = True  # the batching thread skips what it has not started
+            raise DeadlineExceeded("the request ran out of time waiting for the model")
+        if job.error is not None:
+            raise job.error
+        return job.results
+
+    def _ensure_thread(self) -> None:
+        if self._pid != os.getpid():
+            self._pid = os.getpid()
+            self._queue = []
+            threading.Thread(target=self._loop, name="newstag-batcher", daemon=True).start()
+
+    def _loop(self) -> None:
+        while True:
+            with self._lock:
+                while not self._queue:
+                    self._wake.wait()
+                jobs, self._queue = self._queue, []
+            self._serve(jobs)
+
+    def _serve(self, jobs: list[_Job]) -> None:
+        items = [(job, i) for job in jobs if not job.cancelled for i in range(len(job.sequences))]
+        lengths = [len(job.sequences[i]) for job, i in items]
+        for batch in length_batches(lengths, self.max_batch_tokens):
+            chosen = [items[k] for k in batch if not items[k][0].cancelled]
+            if not chosen:
+                continue
+            try:
+                states = self.run_batch([job.sequences[i] for job, i in chosen])
+                for row, (job, i) in enumerate(chosen):
+                    job.results[i] = job.pool(i, states[row, : len(job.sequences[i])])
+                    job.left -= 1
+            except BaseException as exc:  # noqa: BLE001 - the error belongs to the callers, not this thread
+                for job, _ in chosen:
+                    job.error, job.cancelled = exc, True
+                    job.done.set()
+                continue
+            for job, _ in chosen:
+                if job.left == 0:
+                    job.done.set()

@@ -1,0 +1,187 @@
+"""Cross-request micro-batching, precision and the document cache: mechanics on fakes and
+the tiny model, agreement with unbatched fp32 on the real one."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import numpy as np
+import pytest
+import torch
+
+from service.config import Settings
+from service.engine import Tagger
+from service.engine.batching import MicroBatcher, deadline, length_batches
+from service.engine.encoder import EncoderOptions, SentenceEncoder
+from service.engine.errors import ConfigError, DeadlineExceeded
+from service.engine.precision import Precision
+
+
+def test_length_batches_cover_every_index_once_within_the_budget():
+    lengths = [5, 300, 17, 17, 120, 64, 2, 256, 90, 33]
+    batches = list(length_batches(lengths, 512))
+    assert sorted(i for b in batches for i in b) == list(range(len(lengths)))
+    for batch in batches:
+        assert len(batch) * max(lengths[i] for i in batch) <= 512 or len(batch) == 1
+    flat = [lengths[i] for b in batches for i in b]
+    assert flat == sorted(flat)  # length order, so padding stays small
+
+
+class GatedModel:
+    """A fake model: each row's "hidden states" are its token ids; the first call can be held."""
+
+    def __init__(self, fail_on: int | None = None):
+        self.batches: list[list[list[int]]] = []
+        self.gate = threading.Event()
+        self.entered = threading.Event()
+        self.fail_on = fail_on
+
+    def __call__(self, ids: list[list[int]]) -> torch.Tensor:
+        self.batches.append(ids)
+        self.entered.set()
+        assert self.gate.wait(10)
+        if self.fail_on is not None and any(self.fail_on in seq for seq in ids):
+            raise RuntimeError("model exploded")
+        width = max(len(x) for x in ids)
+        states = torch.zeros(len(ids), width, 1)
+        for row, seq in enumerate(ids):
+            states[row, : len(seq), 0] = torch.tensor(seq, dtype=torch.float)
+        return states
+
+
+def _sum_pool(_: int, states: torch.Tensor) -> float:
+    return float(states.sum())
+
+
+def _call_in_thread(batcher: MicroBatcher, sequences, out: dict, key, seconds=None) -> threading.Thread:
+    def call():
+        try:
+            with deadline(seconds):
+                out[key] = batcher.run(sequences, _sum_pool)
+        except Exception as exc:  # noqa: BLE001 - the test inspects it
+            out[key] = exc
+
+    thread = threading.Thread(target=call)
+    thread.start()
+    return thread
+
+
+def test_concurrent_callers_share_one_forward_pass_and_get_their_own_results():
+    model = GatedModel()
+    batcher = MicroBatcher(model, max_batch_tokens=10_000)
+    out: dict = {}
+    first = _call_in_thread(batcher, [[1, 1]], out, "first")
+    assert model.entered.wait(5)  # the model is busy with the first caller...
+    others = [_call_in_thread(batcher, [[k] * k, [k]], out, k) for k in (2, 3, 4)]
+    time.sleep(0.2)  # ...while three more queue up
+    model.gate.set()
+    for thread in [first, *others]:
+        thread.join(10)
+    assert out["first"] == [2.0]
+    assert out[2] == [4.0, 2.0] and out[3] == [9.0, 3.0] and out[4] == [16.0, 4.0]
+    assert len(model.batches) == 2  # the three waiting callers went through in one batch
+    assert sorted(len(x) for x in model.batches[1]) == [1, 1, 1, 2, 3, 4]
+
+
+def test_a_caller_past_its_deadline_gets_an_error_and_is_never_computed():
+    model = GatedModel()
+    batcher = MicroBatcher(model, max_batch_tokens=10_000)
+    out: dict = {}
+    first = _call_in_thread(batcher, [[1]], out, "first")
+    assert model.entered.wait(5)
+    started = time.monotonic()
+    late = _call_in_thread(batcher, [[7, 7, 7]], out, "late", seconds=0.2)
+    late.join(5)
+    assert isinstance(out["late"], DeadlineExceeded) and time.monotonic() - started < 2
+    model.gate.set()
+    first.join(5)
+    follow_up = batcher.run([[5]], _sum_pool)  # the thread goes on serving
+    assert follow_up == [5.0]
+    assert all([7, 7, 7] not in batch for batch in model.batches)
+
+
+def test_a_model_error_reaches_its_callers_and_the_batching_thread_survives():
+    model = GatedModel(fail_on=9)
+    model.gate.set()
+    batcher = MicroBatcher(model, max_batch_tokens=10_000)
+    with pytest.raises(RuntimeError, match="exploded"):
+        batcher.run([[9, 9]], _sum_pool)
+    assert batcher.run([[3]], _sum_pool) == [3.0]
+
+
+def _encoder(model_dir, **options) -> SentenceEncoder:
+    return SentenceEncoder(model_dir, max_tokens=64, options=EncoderOptions(max_batch_tokens=256, **options))
+
+
+TEXTS = [
+    "Short one.",
+    "The central bank raised interest rates again. Markets fell sharply in early trading. " * 6,
+    "Rain is expected tomorrow across the north. Farmers welcomed the forecast. " * 3,
+    "A single sentence about football that is a little longer than the first text here.",
+]
+
+
+def test_batched_concurrent_encoding_matches_unbatched(tiny_model_dir):
+    plain = _encoder(tiny_model_dir)
+    batched = _encoder(tiny_model_dir, batching=True)
+    expected = plain.encode_documents([plain.prepare(t) for t in TEXTS])
+    results: dict[int, object] = {}
+
+    def encode(i: int) -> None:
+        results[i] = batched.encode_documents([batched.prepare(TEXTS[i])])[0]
+
+    threads = [threading.Thread(target=encode, args=(i,)) for i in range(len(TEXTS))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    for i, want in enumerate(expected):
+        got = results[i]
+        assert np.allclose(got.windows, want.windows, atol=1e-5)
+        assert np.allclose(got.sentences, want.sentences, atol=1e-5)
+
+
+def test_the_document_cache_skips_the_model_for_a_repeated_text(tiny_model_dir):
+    encoder = _encoder(tiny_model_dir, document_cache=2)
+    calls = []
+    run = encoder._run_batch
+    encoder._run_batch = lambda ids: (calls.append(len(ids)), run(ids))[1]  # type: ignore[method-assign]
+    first = encoder.encode_documents([encoder.prepare(TEXTS[1])])[0]
+    assert calls
+    calls.clear()
+    again = encoder.encode_documents([encoder.prepare(TEXTS[1])])[0]
+    assert calls == [] and np.array_equal(again.windows, first.windows)
+    for text in TEXTS[2:]:  # two more texts push the first out of a two-entry cache
+        encoder.encode_documents([encoder.prepare(text)])
+    assert len(encoder.documents) == 2
+    encoder.encode_documents([encoder.prepare(TEXTS[1])])
+    assert calls
+
+
+def test_an_unknown_precision_is_a_config_error():
+    with pytest.raises(ConfigError, match="NEWSTAG_PRECISION"):
+        Precision("fp8")
+    with pytest.raises(ConfigError, match="NEWSTAG_PRECISION"):
+        Settings.from_env({"NEWSTAG_PRECISION": "half"})
+    with pytest.raises(ConfigError, match="NEWSTAG_BATCHING"):
+        Settings.from_env({"NEWSTAG_BATCHING": "sometimes"})
+    assert Settings.from_env({"NEWSTAG_BATCHING": "off"}).batching is False
+
+
+def test_int8_quantizes_the_linear_layers(tiny_model_dir):
+    encoder = _encoder(tiny_model_dir, precision="int8")
+    plain = [m for m in encoder.model.modules() if type(m) is torch.nn.Linear]
+    quantized = [m for m in encoder.model.modules() if "quantized" in type(m).__module__]
+    assert not plain and quantized
+    vectors = encoder.encode_texts(["int8 still embeds text"])
+    assert vectors.shape == (1, encoder.dim) and np.isclose(np.linalg.norm(vectors), 1.0, atol=1e-4)
+
+
+@pytest.mark.parametrize("precision", ["bf16", "int8"])
+def test_reduced_precision_keeps_the_seed_article_topics(precision, seed_text, tagger):
+    reduced = Tagger.from_settings(Settings.from_env({}, precision=precision))
+    full = {t.label for t in tagger.tag([seed_text], evidence=False)[0].topics}
+    got = {t.label for t in reduced.tag([seed_text], evidence=False)[0].topics}
+    assert {"bilateral relations", "economy", "COP29", "demining"} <= got
+    assert len(got ^ full) <= 1  # at most one borderline topic differs from fp32
