@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 
 PORT ?= 8000
 
-.PHONY: install serve test lint typecheck container-test
+.PHONY: install serve test lint typecheck fuzz container-test
 
 install: $(STAMP)
 
@@ -28,6 +28,10 @@ lint: install
 
 typecheck: install
 	$(PY) -m mypy
+
+# The long schemathesis run (CI runs 30 cases per operation and mode): over 1,000 cases.
+fuzz: install
+	NEWSTAG_FUZZ_EXAMPLES=250 $(PY) -m pytest -q -s -p no:cacheprovider tests/test_fuzz_api.py
 
 # Builds the image and smoke-tests it (docker, else podman: see ../shared/container/README.md).
 container-test:

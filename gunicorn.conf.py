@@ -56,6 +56,19 @@ os.environ["NEWSTAG_RUN_DIR"] = _run_dir
 os.environ["PROMETHEUS_MULTIPROC_DIR"] = _metrics_dir
 
 
+def on_starting(server):
+    """Refuse to start, with one line and exit status 1, when no worker could tag anything."""
+    from service.config import Settings
+    from service.engine.errors import NewstagError
+    from service.preflight import check_startup
+
+    try:
+        check_startup(Settings.from_env())
+    except NewstagError as exc:
+        print(f"newstag: cannot start: {exc}", file=sys.stderr)
+        raise SystemExit(1) from None
+
+
 def child_exit(server, worker):
     from prometheus_client import multiprocess
 

@@ -23,10 +23,7 @@ import http.client
 import itertools
 import json
 import os
-import signal
-import socket
 import statistics
-import subprocess
 import sys
 import threading
 import time
@@ -36,6 +33,7 @@ from pathlib import Path
 import torch
 
 from bench.ceiling import matmul_gflops
+from bench.server import Server, request
 from bench.window_costs import ArticleCost, article_costs
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -61,55 +59,6 @@ def five_hundred_words(texts: list[str]) -> str:
     while cut and not cut[-1].endswith((".", "!", "?", '"')) and len(cut) > 450:
         cut.pop()
     return " ".join(cut)
-
-
-class Server:
-    """gunicorn -c gunicorn.conf.py on a free loopback port, with extra NEWSTAG_* settings."""
-
-    def __init__(self, env: dict[str, str]):
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            self.port = probe.getsockname()[1]
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "--bind", f"127.0.0.1:{self.port}"],
-            cwd=ROOT, env={**os.environ, **env}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-            start_new_session=True)
-
-    def wait_ready(self, timeout: float = 180.0) -> None:
-        end = time.monotonic() + timeout
-        while time.monotonic() < end:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"the server exited with status {self.process.returncode}")
-            try:
-                status, _ = request(self.port, "GET", "/readyz")
-                if status == 200:
-                    return
-            except OSError:
-                pass
-            time.sleep(0.5)
-        raise TimeoutError("the server did not become ready")
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(30)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait()
-
-
-def request(port: int, method: str, path: str, body: bytes | None = None,
-            conn: http.client.HTTPConnection | None = None) -> tuple[int, bytes]:
-    own = conn is None
-    conn = conn or http.client.HTTPConnection("127.0.0.1", port, timeout=60)
-    try:
-        conn.request(method, path, body=body, headers={"Content-Type": "application/json"} if body else {})
-        response = conn.getresponse()
-        return response.status, response.read()
-    finally:
-        if own:
-            conn.close()
 
 
 @dataclass

@@ -29,3 +29,20 @@ def test_throughput_benchmark_quick(capsys):
     assert [row[2] for row in rows[:2]] == ["1", "2"]
     assert all(int(row[3]) > 0 and row[4] == "0" for row in rows[:2])  # requests done, none failed
     assert "one 500-word article" in out
+
+
+def test_soak_quick_has_no_failures(capsys):
+    from bench import soak
+
+    assert soak.main(["--quick", "--data", "seeds/examples.jsonl"]) == 0, capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert out.count("check PASS") == 3 and "FAIL" not in out
+
+
+def test_a_killed_worker_is_replaced_and_only_its_requests_in_flight_fail(capsys):
+    from bench import soak
+
+    status = soak.main(["--quick", "--workers", "2", "--kill-worker-at", "2", "--data", "seeds/examples.jsonl"])
+    out = capsys.readouterr().out
+    assert status == 0, out
+    assert "killed worker" in out and out.count("check PASS") == 4

@@ -96,3 +96,28 @@ def test_gunicorn_serves_the_seed_sums_metrics_across_workers_and_stops_cleanly(
     assert "Traceback" not in output
     access = [json.loads(line) for line in output.splitlines() if line.startswith('{"request_id"')]
     assert any(line["path"] == "/v1/classify" and line["documents"] == 1 for line in access)
+
+
+@pytest.mark.parametrize("breakage, message", [
+    ("missing", "does not exist"),
+    ("truncated", "truncated or corrupt"),
+    ("no-weights", "weights file is missing"),
+])
+def test_gunicorn_refuses_to_start_on_a_broken_model_with_one_line(tmp_path, tiny_model_dir, breakage, message):
+    import shutil
+
+    model = tmp_path / "model"
+    if breakage != "missing":
+        shutil.copytree(tiny_model_dir, model)
+        weights = model / "model.safetensors"
+        if breakage == "truncated":
+            weights.write_bytes(weights.read_bytes()[: weights.stat().st_size // 2])
+        else:
+            weights.unlink()
+    env = {**os.environ, "NEWSTAG_MODEL": str(model)}
+    result = subprocess.run(
+        [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "--bind", f"127.0.0.1:{free_port()}"],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 1
+    lines = [line for line in result.stderr.splitlines() if line.startswith("newstag: cannot start:")]
+    assert len(lines) == 1 and message in lines[0] and "Traceback" not in result.stderr

@@ -55,4 +55,16 @@ def require_local_model_dir(path: Path) -> Path:
         raise ModelLoadError(f"model directory has no config.json: {path}")
     if not (path / WEIGHTS_FILE).is_file():
         raise ModelLoadError(f"model weights file is missing (safetensors only): {path / WEIGHTS_FILE}")
+    check_safetensors(path / WEIGHTS_FILE)
     return path
+
+
+def check_safetensors(weights: Path) -> None:
+    """Read the header of a safetensors file: a truncated or corrupt file fails here, clearly."""
+    from safetensors import SafetensorError, safe_open
+
+    try:
+        with safe_open(str(weights), framework="numpy") as handle:
+            handle.keys()
+    except (SafetensorError, OSError) as exc:
+        raise ModelLoadError(f"model weights file is truncated or corrupt: {weights} ({exc})") from None
