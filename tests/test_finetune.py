@@ -10,6 +10,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 import yaml
 from safetensors.numpy import load_file
@@ -62,6 +63,15 @@ def test_the_same_seed_gives_the_same_model_and_metrics(tiny_model_dir, tmp_path
     assert (heads[0] == heads[1]).all()
 
 
+def test_bf16_training_writes_an_fp32_model_that_differs_from_fp32_training(tiny_model_dir, tmp_path):
+    assert run_tiny(tiny_model_dir, tmp_path / "fp32", "--epochs", "2") == 0
+    assert run_tiny(tiny_model_dir, tmp_path / "bf16", "--epochs", "2", "--precision", "bf16") == 0
+    heads = [load_file(str(tmp_path / run / "head.safetensors"))["weight"] for run in ("fp32", "bf16")]
+    assert heads[1].dtype == np.float32 and not np.array_equal(heads[0], heads[1])  # autocast really ran
+    card = (tmp_path / "bf16" / "README.md").read_text()
+    assert "--precision bf16" in card
+
+
 def test_bad_data_is_a_clear_error(tmp_path, capsys):
     bad = tmp_path / "bad.csv"
     bad.write_text("text,labels,colour\nx,a,red\n")
@@ -96,6 +106,35 @@ def test_sigterm_saves_a_checkpoint_and_resume_finishes_the_same_model(tiny_mode
     assert (output / "metrics.json").read_text() == (reference / "metrics.json").read_text()
     assert (load_file(str(output / "head.safetensors"))["weight"]
             == load_file(str(reference / "head.safetensors"))["weight"]).all()
+
+
+def test_sigkill_mid_epoch_leaves_no_model_the_service_could_load_and_resume_finishes(
+        tiny_model_dir, tmp_path, tagger):
+    from service.config import Settings
+    from service.engine.trained_models import TrainedModels
+
+    models_dir = tmp_path / "models"
+    output = models_dir / "killed"
+    command = [sys.executable, "-m", "training.finetune", "--train", str(TRAIN_SMALL), "--output", str(output),
+               "--base", str(tiny_model_dir), "--mode", "full", "--batch-size", "8", "--max-length", "64",
+               "--seed", "3", "--epochs", "40"]
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+    checkpoint = models_dir / ".killed.checkpoint" / "state.json"
+    deadline = time.monotonic() + 120
+    while not checkpoint.exists() and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(0.3)  # into the next epoch: no handler runs on SIGKILL
+    process.kill()
+    assert process.wait(30) == -signal.SIGKILL
+    assert not output.exists()
+    assert [p.name for p in models_dir.iterdir() if not p.name.startswith(".")] == []
+    scanned = TrainedModels(models_dir, Settings.from_env({}), tagger.taxonomies)
+    assert scanned.scan() == {} and scanned.taggers() == {}  # hidden checkpoints are not models
+
+    resumed = subprocess.run([*command, "--resume"], cwd=ROOT, capture_output=True, text=True, env=env)
+    assert resumed.returncode == 0, resumed.stderr
+    assert scanned.scan() == {} and list(scanned.taggers()) == ["killed"]
 
 
 @pytest.mark.slow

@@ -26,6 +26,9 @@ class TrainingConfig:
     lr: float | None = None
     head_lr_multiplier: float = 200.0  # full mode: the fresh head needs head-mode speed (1e-2 at lr 5e-5)
     weight_decay: float = 0.01
+    # bf16: forward and backward under CPU autocast (AMX/AVX512-BF16 matmuls); the weights
+    # and the optimizer stay fp32, and the saved model is fp32.
+    precision: Literal["fp32", "bf16"] = "fp32"
     warmup_ratio: float = 0.1
 
     # Reproducibility and recovery.

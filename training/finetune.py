@@ -52,6 +52,8 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--lr", type=float, help="default: 1e-2 (head), 5e-5 (full)")
     parser.add_argument("--head-lr-multiplier", type=float, default=TrainingConfig.head_lr_multiplier,
                         help="full mode: the head's learning rate is --lr times this")
+    parser.add_argument("--precision", choices=["fp32", "bf16"], default="fp32",
+                        help="bf16: train under CPU autocast (faster where the CPU has bf16 matmuls)")
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--resume", action="store_true", help="continue from the last checkpoint")
     return parser
@@ -191,7 +193,7 @@ def main(argv: list[str] | None = None) -> int:
         train=args.train, output=args.output, validation=args.validation, validation_split=args.validation_split,
         base=args.base, mode=args.mode, max_length=args.max_length, epochs=args.epochs,
         batch_size=args.batch_size, lr=args.lr, seed=args.seed, resume=args.resume,
-        head_lr_multiplier=args.head_lr_multiplier,
+        head_lr_multiplier=args.head_lr_multiplier, precision=args.precision,
         command=["python", "-m", "training.finetune", *(sys.argv[1:] if argv is None else argv)],
     ).resolved()
     if config.max_length < 16 or config.batch_size < 1 or config.epochs is None or config.epochs < 1:

@@ -39,6 +39,9 @@ class Trainer:
     param_groups: list[dict[str, Any]]  # what the optimizer updates, with learning rates
     lengths: list[int] | None = None  # tokens per training document, to batch similar lengths
 
+    def _autocast(self) -> torch.autocast:
+        return torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.config.precision == "bf16")
+
     def _optimizer(self) -> torch.optim.Optimizer:
         return torch.optim.AdamW(self.param_groups, weight_decay=self.config.weight_decay)
 
@@ -92,7 +95,9 @@ class Trainer:
                 self.model.train()
                 for step in range(progress.step_in_epoch if epoch == progress.epoch else 0, per_epoch):
                     batch = order[step * config.batch_size:(step + 1) * config.batch_size]
-                    loss = self._loss(self.logits(batch, True), batch)
+                    with self._autocast():
+                        logits = self.logits(batch, True)
+                    loss = self._loss(logits.float(), batch)
                     optimizer.zero_grad()
                     loss.backward()
                     optimizer.step()
@@ -120,7 +125,8 @@ class Trainer:
         self.model.eval()
         out = []
         for start in range(0, n, batch_size):
-            batch_logits = logits(list(range(start, min(n, start + batch_size))), False)
+            with self._autocast():
+                batch_logits = logits(list(range(start, min(n, start + batch_size))), False).float()
             probs = torch.sigmoid(batch_logits) if self.multi_label else torch.softmax(batch_logits, dim=-1)
             out.append(probs.float().numpy())
         return np.concatenate(out)

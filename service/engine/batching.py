@@ -113,7 +113,13 @@ class MicroBatcher:
                 while not self._queue:
                     self._wake.wait()
                 jobs, self._queue = self._queue, []
-            self._serve(jobs)
+            try:
+                self._serve(jobs)
+            except BaseException as exc:  # noqa: BLE001 - never leave a caller waiting forever
+                for job in jobs:
+                    if not job.done.is_set():
+                        job.error = exc
+                        job.done.set()
 
     def _serve(self, jobs: list[_Job]) -> None:
         items = [(job, i) for job in jobs if not job.cancelled for i in range(len(job.sequences))]

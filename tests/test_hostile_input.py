@@ -1,0 +1,83 @@
+"""Hostile bodies against the production server (gunicorn on 127.0.0.1): each gets a clean
+4xx problem, none hangs a worker, and the server keeps answering afterwards."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import time
+
+import pytest
+
+from bench.server import Server
+
+BOUND_SECONDS = 20  # a hang check, not a speed measurement: answers come in well under a second
+
+
+@pytest.fixture(scope="module")
+def server():
+    running = Server()
+    try:
+        running.wait_ready()
+        yield running
+    finally:
+        running.stop()
+
+
+def post(server: Server, body: bytes, headers: dict[str, str] | None = None) -> tuple[int, dict, float]:
+    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=BOUND_SECONDS)
+    start = time.monotonic()
+    try:
+        conn.request("POST", "/v1/classify", body=body,
+                     headers={"Content-Type": "application/json", **(headers or {})})
+        response = conn.getresponse()
+        payload = response.read()
+        assert response.getheader("Content-Type") == "application/problem+json", payload[:200]
+        return response.status, json.loads(payload), time.monotonic() - start
+    finally:
+        conn.close()
+
+
+HOSTILE = {
+    "a 10 MB single line": (b'{"text": "' + b"x" * 10_000_000 + b'"}', 413),
+    "JSON nested 100,000 deep": (b"[" * 100_000 + b"]" * 100_000, 400),
+    "an object nested 50,000 deep": (b'{"a":' * 50_000 + b"1" + b"}" * 50_000, 400),
+    "invalid UTF-8": (b'{"text": "caf\xe9 \xff\xfe"}', 400),
+    "100,000 labels": (json.dumps({"text": "x", "labels": [f"l{i}" for i in range(100_000)]}).encode(), 413),
+    "5,000 labels": (json.dumps({"text": "x", "labels": [f"l{i}" for i in range(5_000)]}).encode(), 422),
+    "a huge number": (b'{"text": "x", "threshold": 1' + b"0" * 5_000 + b"}", 422),
+    "a 400,000-character text": (json.dumps({"text": "word " * 80_000}).encode(), 422),
+    "NaN threshold": (b'{"text": "x", "threshold": NaN}', 422),
+}
+
+
+@pytest.mark.parametrize("name", list(HOSTILE))
+def test_hostile_bodies_get_a_clean_4xx_quickly(server, name):
+    body, status = HOSTILE[name]
+    got, problem, seconds = post(server, body)
+    assert got == status, problem
+    assert problem["status"] == status and problem["detail"] and seconds < BOUND_SECONDS
+    assert "Traceback" not in json.dumps(problem)
+
+
+def test_a_wrong_content_length_does_not_hang_the_worker(server):
+    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=BOUND_SECONDS)
+    try:
+        conn.putrequest("POST", "/v1/classify")
+        conn.putheader("Content-Type", "application/json")
+        conn.putheader("Content-Length", "1000")
+        conn.endheaders(b'{"text": "short"}')  # 17 bytes of the 1,000 promised, then nothing
+        conn.sock.shutdown(1)  # type: ignore[union-attr]  # half-close: the rest never comes
+        response = conn.getresponse()
+        assert 400 <= response.status < 500
+    finally:
+        conn.close()
+
+
+def test_the_server_still_tags_after_all_of_it(server):
+    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=60)
+    conn.request("POST", "/v1/classify", body=json.dumps({"text": "Ministers discussed the economy."}),
+                 headers={"Content-Type": "application/json"})
+    response = conn.getresponse()
+    assert response.status == 200 and json.loads(response.read())["topics"]
+    conn.close()
