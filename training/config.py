@@ -24,6 +24,9 @@ class TrainingConfig:
     epochs: int | None = None
     batch_size: int = 16  # documents per step
     lr: float | None = None
+    # full mode, LP-FT: the head first trains alone on frozen features (head mode's recipe,
+    # seconds to minutes), then everything trains together.
+    probe_epochs: int = 40
     head_lr_multiplier: float = 200.0  # full mode: the fresh head needs head-mode speed (1e-2 at lr 5e-5)
     weight_decay: float = 0.01
     # bf16: forward and backward under CPU autocast (AMX/AVX512-BF16 matmuls); the weights

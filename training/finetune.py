@@ -23,7 +23,6 @@ from transformers import AutoModel, AutoTokenizer
 
 from service.engine import NewstagError
 from service.engine.chunking import PreparedDocument, prepare_document
-from service.engine.encoder import SentenceEncoder
 from service.engine.model_files import DEFAULT_MODEL_SHA256, default_model_dir, require_local_model_dir, verify_weights
 
 from .config import TrainingConfig
@@ -31,8 +30,9 @@ from .data import DataFileError, Example, fingerprint, is_single_label, label_na
 from .distributed import Distributed
 from .export import library_versions, write_model_dir
 from .metrics import classification_report
-from .model import WindowClassifier, doc_logits, window_batch
+from .model import WindowClassifier, window_batch
 from .model_card import CardData, render
+from .probe import features_logits, frozen_windows, has_checkpoint, probe_head
 from .thresholds import calibrate
 from .trainer import Interrupted, Trainer, remove_checkpoint
 
@@ -52,6 +52,8 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--lr", type=float, help="default: 1e-2 (head), 5e-5 (full)")
     parser.add_argument("--head-lr-multiplier", type=float, default=TrainingConfig.head_lr_multiplier,
                         help="full mode: the head's learning rate is --lr times this")
+    parser.add_argument("--probe-epochs", type=int, default=TrainingConfig.probe_epochs,
+                        help="full mode: first train the head alone on frozen features (LP-FT; 0: off)")
     parser.add_argument("--precision", choices=["fp32", "bf16"], default="fp32",
                         help="bf16: train under CPU autocast (faster where the CPU has bf16 matmuls)")
     parser.add_argument("--seed", type=int, default=42)
@@ -108,28 +110,21 @@ def run(config: TrainingConfig, dist: Distributed) -> dict:
     # 4. Build the classifier; in head mode the frozen encoder embeds each window once.
     model = WindowClassifier(encoder, int(encoder.config.hidden_size), len(labels))
     ids = (tokenizer.cls_token_id, tokenizer.sep_token_id, tokenizer.pad_token_id or 0)
+    targets = _targets(train, labels, multi_label)
     if config.mode == "head":
         model.encoder.requires_grad_(False)
-        frozen = SentenceEncoder(base_dir, max_tokens=config.max_length)
-        cache = {what: [torch.from_numpy(v.windows) for v in frozen.encode_documents(docs)]
-                 for what, docs in (("train", train_docs), ("validation", validation_docs))}
+        frozen = frozen_windows(base_dir, config.max_length, {"train": train_docs, "validation": validation_docs})
         trained: torch.nn.Module = dist.wrap(model.head)
-
-        def features_logits(what: str):
-            def logits(indices: list[int], training: bool) -> torch.Tensor:
-                parts = [cache[what][i] for i in indices]
-                spans, start = [], 0
-                for part in parts:
-                    spans.append((start, start + max(len(part), 1)))
-                    start += max(len(part), 1)
-                rows = [p if len(p) else torch.zeros(1, model.head.in_features) for p in parts]
-                head = trained if training else model.head
-                return doc_logits(head(torch.cat(rows)), spans)
-            return logits
-
-        train_logits, validation_logits = features_logits("train"), features_logits("validation")
+        train_logits = features_logits(frozen["train"], model.head, trained)
+        validation_logits = features_logits(frozen["validation"], model.head, trained)
         groups = [{"params": list(model.head.parameters()), "lr": config.lr}]
     else:
+        if config.probe_epochs and not has_checkpoint(config):
+            # LP-FT: a head trained first on frozen features (cheap) keeps full fine-tuning
+            # from distorting the encoder while the head is still random, and gives rare
+            # labels the many passes that a few full epochs cannot.
+            probe_head(model, config, frozen_windows(base_dir, config.max_length, {"train": train_docs})["train"],
+                       targets, multi_label, data_print)
         # The pooler (if any) is not used (windows are mean-pooled): freeze it, or DDP waits for its gradients.
         for name, param in model.encoder.named_parameters():
             if name.startswith("pooler."):
@@ -148,7 +143,7 @@ def run(config: TrainingConfig, dist: Distributed) -> dict:
 
     # 5-6. Train, with a checkpoint every epoch and on SIGINT or SIGTERM.
     lengths = [max((len(d.window_token_ids(w)) for w in d.windows), default=0) for d in train_docs]
-    trainer = Trainer(config, trained, train_logits, _targets(train, labels, multi_label), multi_label,
+    trainer = Trainer(config, trained, train_logits, targets, multi_label,
                       data_print, dist, groups, lengths if config.mode == "full" else None)
     trainer.fit()
     if not dist.is_main:
@@ -194,6 +189,7 @@ def main(argv: list[str] | None = None) -> int:
         base=args.base, mode=args.mode, max_length=args.max_length, epochs=args.epochs,
         batch_size=args.batch_size, lr=args.lr, seed=args.seed, resume=args.resume,
         head_lr_multiplier=args.head_lr_multiplier, precision=args.precision,
+        probe_epochs=args.probe_epochs,
         command=["python", "-m", "training.finetune", *(sys.argv[1:] if argv is None else argv)],
     ).resolved()
     if config.max_length < 16 or config.batch_size < 1 or config.epochs is None or config.epochs < 1:

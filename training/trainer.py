@@ -38,6 +38,7 @@ class Trainer:
     dist: Distributed
     param_groups: list[dict[str, Any]]  # what the optimizer updates, with learning rates
     lengths: list[int] | None = None  # tokens per training document, to batch similar lengths
+    desc: str = "training"  # the progress bar's name
 
     def _autocast(self) -> torch.autocast:
         return torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.config.precision == "bf16")
@@ -87,7 +88,7 @@ class Trainer:
             stop["signal"] = signum
 
         previous = {s: signal.signal(s, _on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
-        bar = tqdm(total=per_epoch * config.epochs, initial=progress.global_step, desc="training",
+        bar = tqdm(total=per_epoch * config.epochs, initial=progress.global_step, desc=self.desc,
                    unit="batch", file=sys.stderr, disable=not self.dist.is_main)
         try:
             for epoch in range(progress.epoch, config.epochs):

@@ -1,0 +1,68 @@
+"""Training a head on frozen window embeddings: head mode, and the first stage of LP-FT.
+
+The frozen encoder embeds every window once (the engine's own SentenceEncoder); the head
+then trains on those vectors for many epochs in seconds, scoring a document by its best
+window as the service does.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from service.engine.chunking import PreparedDocument
+from service.engine.encoder import SentenceEncoder
+
+from .checkpoint import checkpoint_dir
+from .config import TrainingConfig
+from .distributed import Distributed
+from .model import WindowClassifier, doc_logits
+from .trainer import LogitsFn, Trainer, remove_checkpoint
+
+PROBE_LR = 1e-2  # head mode's learning rate (measured: docs/benchmarks.md, fine-tuning)
+
+
+def frozen_windows(base_dir: Path, max_length: int,
+                   splits: dict[str, list[PreparedDocument]]) -> dict[str, list[torch.Tensor]]:
+    """Each document's window vectors [n_windows, dim] from the frozen base encoder."""
+    encoder = SentenceEncoder(base_dir, max_tokens=max_length)
+    return {name: [torch.from_numpy(v.windows) for v in encoder.encode_documents(docs)]
+            for name, docs in splits.items()}
+
+
+def features_logits(windows: list[torch.Tensor], head: torch.nn.Linear, trained: torch.nn.Module) -> LogitsFn:
+    """Document logits from cached window vectors: the best window per label."""
+    def logits(indices: list[int], training: bool) -> torch.Tensor:
+        parts = [windows[i] for i in indices]
+        spans, start = [], 0
+        for part in parts:
+            spans.append((start, start + max(len(part), 1)))
+            start += max(len(part), 1)
+        rows = [p if len(p) else torch.zeros(1, head.in_features) for p in parts]
+        return doc_logits((trained if training else head)(torch.cat(rows)), spans)
+    return logits
+
+
+def has_checkpoint(config: TrainingConfig) -> bool:
+    """A resumed full run restores its head from the checkpoint: no probe then."""
+    return config.resume and (checkpoint_dir(config.output) / "state.json").is_file()
+
+
+def probe_head(model: WindowClassifier, config: TrainingConfig, windows: list[torch.Tensor],
+               targets: torch.Tensor, multi_label: bool, data_print: dict[str, Any]) -> None:
+    """Train ``model.head`` alone for ``config.probe_epochs`` epochs on frozen windows.
+
+    Every process of a distributed run trains the same head on all the data (same seed),
+    so the heads agree without communication; the stage is seconds to minutes long.
+    """
+    assert config.probe_epochs
+    probe = replace(config, epochs=config.probe_epochs, lr=PROBE_LR, resume=False, precision="fp32",
+                    output=config.output.with_name(f"{config.output.name}.probe"))
+    trainer = Trainer(probe, model.head, features_logits(windows, model.head, model.head), targets, multi_label,
+                      data_print, Distributed(), [{"params": list(model.head.parameters()), "lr": PROBE_LR}],
+                      desc="head probe (frozen encoder)")
+    trainer.fit()
+    remove_checkpoint(probe.output)
