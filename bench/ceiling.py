@@ -54,11 +54,31 @@ def main(argv: list[str] | None = None) -> int:
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; all-MiniLM-L6-v2 at {args.tokens} tokens: "
           f"{flops / 1e9:.2f} GFLOP per window")
     print(f"{'dtype':<10}{'matmul GFLOP/s':>16}{'ceiling windows/s':>20}{'ceiling tokens/s':>18}")
+    fp32_windows = 1.0
     for name, dtype in (("fp32", torch.float32), ("bf16", torch.bfloat16)):
         gflops = matmul_gflops(dtype, size, seconds)
         windows = gflops * 1e9 / flops
         print(f"{name:<10}{gflops:>16.1f}{windows:>20.1f}{windows * args.tokens:>18.0f}")
+        if name == "fp32":
+            fp32_windows = windows
+    print(f"the model alone (fp32, {args.tokens}-token windows, no tokenizer, no HTTP):")
+    for batch in (1, 8):
+        rate = model_windows_per_second(args.tokens, batch, seconds)
+        print(f"  batches of {batch}: {rate:.1f} windows/s, {rate / fp32_windows:.0%} of the fp32 ceiling")
     return 0
+
+
+def model_windows_per_second(tokens: int, batch: int, seconds: float) -> float:
+    model = AutoModel.from_pretrained(default_model_dir(), local_files_only=True).eval()
+    ids = torch.full((batch, tokens), 1000)
+    mask = torch.ones_like(ids)
+    with torch.inference_mode():
+        model(input_ids=ids, attention_mask=mask)  # warm-up
+        runs, start = 0, time.perf_counter()
+        while time.perf_counter() - start < seconds:
+            model(input_ids=ids, attention_mask=mask)
+            runs += 1
+    return runs * batch / (time.perf_counter() - start)
 
 
 if __name__ == "__main__":

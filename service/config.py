@@ -33,10 +33,11 @@ class Settings:
 
     # Long articles: windows of at most this many tokens (None: the model's own limit).
     max_tokens: int | None = None
-    max_batch_tokens: int = 8192  # padded tokens per forward pass
+    max_batch_tokens: int = 2048  # padded tokens per forward pass (measured: docs/benchmarks.md)
 
     # Speed (docs/benchmarks.md has the measurements behind these defaults).
-    precision: str = "fp32"  # fp32 | bf16 (autocast) | int8 (dynamic quantization)
+    # auto (bf16 where the CPU has native bf16, else fp32) | fp32 | bf16 | int8
+    precision: str = "auto"
     batching: bool = True  # merge concurrent requests' windows into shared forward passes
     document_cache: int = 256  # recently tagged texts whose embeddings are kept (0: off)
 

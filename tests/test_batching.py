@@ -185,3 +185,13 @@ def test_reduced_precision_keeps_the_seed_article_topics(precision, seed_text, t
     got = {t.label for t in reduced.tag([seed_text], evidence=False)[0].topics}
     assert {"bilateral relations", "economy", "COP29", "demining"} <= got
     assert len(got ^ full) <= 1  # at most one borderline topic differs from fp32
+
+
+def test_auto_precision_is_bf16_only_with_native_bf16(monkeypatch):
+    from service.engine import precision
+
+    monkeypatch.setattr(precision, "native_bf16", lambda: True)
+    assert Precision("auto").name == "bf16"
+    monkeypatch.setattr(precision, "native_bf16", lambda: False)
+    assert Precision("auto").name == "fp32" and Precision("auto").requested == "auto"
+    assert Settings.from_env({}).precision == "auto"

@@ -48,7 +48,7 @@ class DocumentVectors:
 class EncoderOptions:
     """How an encoder runs (service settings of the same names; see service/config.py)."""
 
-    max_batch_tokens: int = 8192
+    max_batch_tokens: int = 2048
     precision: str = "fp32"
     batching: bool = False
     document_cache: int = 0

@@ -64,7 +64,9 @@ class TaggerRuntime:
             log.exception("model failed to load")
             return
         self._ready.set()
-        log.info("model ready: %s", self._tagger.backend.model_name)
+        encoder = getattr(self._tagger.backend, "encoder", None)
+        precision = f", precision {encoder.precision.name}" if encoder is not None else ""
+        log.info("model ready: %s%s", self._tagger.backend.model_name, precision)
 
     def start_loading(self) -> None:
         threading.Thread(target=self.load, name="newstag-model-loader", daemon=True).start()
