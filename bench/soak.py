@@ -104,6 +104,8 @@ def report(run: Run, seconds: float, workers: int) -> list[tuple[str, bool]]:
     first = [mb for t, mb in run.rss if t < window and mb > 0]
     last = [mb for t, mb in run.rss if t >= seconds - window and mb > 0]
     growth = (sum(last) / len(last)) / (sum(first) / len(first)) - 1 if first and last else float("nan")
+    timeline = ", ".join(f"{t:.0f}s {mb:.0f}" for t, mb in run.rss[::max(1, len(run.rss) // 8)])
+    print(f"worker RSS timeline (MB): {timeline}")
     print(f"worker RSS (all workers): first {window:g} s {sum(first) / max(len(first), 1):.0f} MB, "
           f"last {window:g} s {sum(last) / max(len(last), 1):.0f} MB ({growth:+.1%})")
     share_503 = statuses[503] / max(total, 1)
