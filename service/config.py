@@ -58,6 +58,11 @@ class Settings:
     max_queue: int = 16  # requests waiting for the model in one worker; beyond that, 503
     request_timeout: float = 30.0  # seconds a request may wait for the model before 503
 
+    # Editors' corrections (POST /v1/feedback): a SQLAlchemy URL. The default is an SQLite
+    # file under ./data, relative to the working directory (the image sets /data, a volume);
+    # postgresql://user:password@host/db works too.
+    database_url: str = "sqlite:///data/feedback.db"
+
     @property
     def api_key_list(self) -> tuple[str, ...]:
         return tuple(k.strip() for k in self.api_keys.split(",") if k.strip())
@@ -93,6 +98,8 @@ class Settings:
             raise ConfigError("NEWSTAG_MAX_TOKENS must be at least 16")
         if self.request_timeout <= 0:
             raise ConfigError("NEWSTAG_REQUEST_TIMEOUT must be a positive number of seconds")
+        if not self.database_url.strip():
+            raise ConfigError("NEWSTAG_DATABASE_URL must not be empty")
         if self.evidence_per_topic < 0:
             raise ConfigError("NEWSTAG_EVIDENCE_PER_TOPIC must not be negative")
         return self
