@@ -12,6 +12,7 @@ from pydantic.json_schema import models_json_schema
 from swagger_ui.utils import SWAGGER_UI_PY_ROOT
 
 from .. import __version__
+from .feedback_schemas import FeedbackCreated, FeedbackRequest, FeedbackStats, TrainingRow
 from .problems import ALL_PROBLEMS, PROBLEM_JSON
 from .schemas import (
     DocumentsRequest,
@@ -26,9 +27,9 @@ from .schemas import (
 
 bp = Blueprint("docs", __name__)
 SWAGGER_FILES = {"swagger-ui.css", "swagger-ui-bundle.js", "swagger-ui-standalone-preset.js", "favicon-32x32.png"}
-_REQUESTS: list[type[BaseModel]] = [TextRequest, DocumentsRequest]
+_REQUESTS: list[type[BaseModel]] = [TextRequest, DocumentsRequest, FeedbackRequest]
 _RESPONSES: list[type[BaseModel]] = [TextResponse, DocumentsResponse, TaxonomyList, TaxonomyDetail, ModelList,
-                                     ProblemOut]
+                                     FeedbackCreated, FeedbackStats, TrainingRow, ProblemOut]
 
 
 def _ref(model: type[BaseModel]) -> dict[str, str]:
@@ -77,6 +78,29 @@ def build_spec() -> dict[str, Any]:
                 "summary": "Rescan NEWSTAG_MODELS_DIR in every worker (needs an admin key)",
                 "security": [{"bearer": []}],
                 "responses": {"200": _json(_ref(ModelList), "Models after the rescan"),
+                              **_problems(401, 403, 503)}}},
+            "/v1/feedback": {"post": {
+                "summary": "Store an editor's correction of a text's topics",
+                "description": "The same text corrected again replaces its current labels; earlier corrections "
+                               "are kept as history. Answered only once the correction is committed.",
+                "security": secured,
+                "requestBody": {"required": True, "content": {"application/json": {"schema": _ref(FeedbackRequest)}}},
+                "responses": {"201": _json(_ref(FeedbackCreated), "Stored"),
+                              **_problems(400, 401, 403, 413, 415, 422, 503)}}},
+            "/v1/feedback/export": {"get": {
+                "summary": "Each text's current correction, as training data",
+                "description": "One JSON object per line, the schema `python -m training.finetune --train` "
+                               "reads; each line is a TrainingRow.",
+                "security": secured,
+                "parameters": [{"name": "format", "in": "query", "required": False,
+                                "schema": {"type": "string", "enum": ["jsonl"], "default": "jsonl"}}],
+                "responses": {"200": {"description": "JSONL, one TrainingRow per line", "content": {
+                    "application/x-ndjson": {"schema": {"type": "string"}, "x-line-schema": _ref(TrainingRow)}}},
+                              **_problems(401, 403, 422, 503)}}},
+            "/v1/feedback/stats": {"get": {
+                "summary": "Counts per label, and how often editors changed the model's prediction",
+                "security": secured,
+                "responses": {"200": _json(_ref(FeedbackStats), "Counts over current corrections"),
                               **_problems(401, 403, 503)}}},
             "/healthz": {"get": {"summary": "Liveness", "responses": {"200": _json(
                 {"type": "object", "properties": {"status": {"const": "ok"}}, "required": ["status"]}, "Alive")}}},
