@@ -102,6 +102,9 @@ def build_spec() -> dict[str, Any]:
                 "security": secured,
                 "responses": {"200": _json(_ref(FeedbackStats), "Counts over current corrections"),
                               **_problems(401, 403, 503)}}},
+            "/": {"get": {"summary": "The editor's page (HTML; its script calls the API with the key typed in it)",
+                          "responses": {"200": {"description": "The page", "content": {"text/html": {
+                              "schema": {"type": "string"}}}}}}},
             "/healthz": {"get": {"summary": "Liveness", "responses": {"200": _json(
                 {"type": "object", "properties": {"status": {"const": "ok"}}, "required": ["status"]}, "Alive")}}},
             "/readyz": {"get": {"summary": "Readiness: the model is loaded and warmed up", "responses": {
