@@ -19,7 +19,6 @@ CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' 
 @bp.get("/")
 def page() -> Response:
     settings = current_app.config["NEWSTAG_SETTINGS"]
-    html = render_template("editor.html", keys_required=bool(settings.api_key_list),
-                           max_text_chars=settings.max_text_chars)
+    html = render_template("editor.html", keys_required=bool(settings.api_key_list))
     return Response(html, mimetype="text/html", headers={
         "Content-Security-Policy": CSP, "X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer"})
