@@ -10,6 +10,7 @@ import jsonschema
 import pytest
 
 from service import create_app
+from service.engine import ConfigError
 from service.feedback import FeedbackStore
 
 SEED_LABELS = ["bilateral relations", "economy", "COP29", "demining"]
@@ -143,6 +144,11 @@ def test_an_unreachable_database_answers_503_while_tagging_goes_on(tagger, tmp_p
     assert client.get("/v1/feedback/export").status_code == 503
     assert client.get("/v1/feedback/stats").status_code == 503
     assert client.post("/v1/classify", json={"text": "Rates rose."}).status_code == 200
+
+
+def test_a_malformed_database_url_stops_start_up(tagger, tmp_path):
+    with pytest.raises(ConfigError, match="NEWSTAG_DATABASE_URL"):
+        make_app(tagger, tmp_path, database_url="not a url")
 
 
 def test_concurrent_posts_each_get_their_own_id(fb_app):

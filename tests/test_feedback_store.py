@@ -5,13 +5,17 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import sqlite3
+import subprocess
+import sys
 import threading
 
 import pytest
 
 from service.engine import ConfigError
 from service.feedback import Correction, FeedbackStore, StoreUnavailable, content_hash
+from tests.conftest import ROOT
 from training.data import read_labeled
 
 
@@ -110,6 +114,31 @@ def test_concurrent_writers_lose_nothing(store):
     if store.is_sqlite:
         with sqlite3.connect(store.url.database) as check:
             assert check.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+
+
+WRITER = """
+import sys
+from service.feedback import Correction, FeedbackStore
+store = FeedbackStore(sys.argv[1])
+for i in range(int(sys.argv[3])):
+    store.add(Correction("A shared article." if i % 2 else f"{sys.argv[2]}-{i}", (sys.argv[2],)))
+"""
+
+
+def test_worker_processes_writing_one_sqlite_file_lose_nothing(tmp_path):
+    # What gunicorn's workers do: separate processes, one database file, WAL and busy waits.
+    url = f"sqlite:///{tmp_path}/feedback.db"
+    processes = [subprocess.Popen([sys.executable, "-c", WRITER, url, f"worker{n}", "40"], cwd=ROOT,
+                                  env={**os.environ, "PYTHONPATH": str(ROOT)}, stderr=subprocess.PIPE, text=True)
+                 for n in range(3)]
+    errors = [p.communicate(timeout=120)[1] for p in processes]
+    assert [p.returncode for p in processes] == [0, 0, 0], errors
+    store = FeedbackStore(url)
+    assert store.submissions() == 120 and len(store.history("A shared article.")) == 60
+    assert len(list(store.current())) == 3 * 20 + 1
+    with sqlite3.connect(tmp_path / "feedback.db") as check:
+        assert check.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+    store.close()
 
 
 def test_sqlite_runs_in_wal_mode_with_a_busy_timeout(tmp_path):
