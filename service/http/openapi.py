@@ -13,7 +13,7 @@ from swagger_ui.utils import SWAGGER_UI_PY_ROOT
 
 from .. import __version__
 from .feedback_schemas import FeedbackCreated, FeedbackRequest, FeedbackStats, TrainingRow
-from .problems import ALL_PROBLEMS, PROBLEM_JSON
+from .problems import ALL_PROBLEMS, PROBLEM_JSON, NotReady, Overloaded, Problem, StoreUnavailable
 from .schemas import (
     DocumentsRequest,
     DocumentsResponse,
@@ -40,9 +40,16 @@ def _json(schema: dict[str, Any], description: str, media: str = "application/js
     return {"description": description, "content": {media: {"schema": schema}}}
 
 
-def _problems(*statuses: int) -> dict[str, Any]:
-    titles = {p.status: p.title for p in ALL_PROBLEMS if p.status in statuses}
-    return {str(s): _json(_ref(ProblemOut), titles.get(s, "Error"), PROBLEM_JSON) for s in statuses}
+# Several problems share a status (503): each operation names only those it can answer.
+_MODEL_PROBLEMS = tuple(p for p in ALL_PROBLEMS if p is not StoreUnavailable)
+_STORE_PROBLEMS = tuple(p for p in ALL_PROBLEMS if p not in (Overloaded, NotReady))
+
+
+def _problems(*statuses: int, kinds: tuple[type[Problem], ...] = _MODEL_PROBLEMS) -> dict[str, Any]:
+    def title(status: int) -> str:
+        return " or ".join(dict.fromkeys(p.title for p in kinds if p.status == status)) or "Error"
+
+    return {str(s): _json(_ref(ProblemOut), title(s), PROBLEM_JSON) for s in statuses}
 
 
 def build_spec() -> dict[str, Any]:
@@ -86,7 +93,7 @@ def build_spec() -> dict[str, Any]:
                 "security": secured,
                 "requestBody": {"required": True, "content": {"application/json": {"schema": _ref(FeedbackRequest)}}},
                 "responses": {"201": _json(_ref(FeedbackCreated), "Stored"),
-                              **_problems(400, 401, 403, 413, 415, 422, 503)}}},
+                              **_problems(400, 401, 403, 413, 415, 422, 503, kinds=_STORE_PROBLEMS)}}},
             "/v1/feedback/export": {"get": {
                 "summary": "Each text's current correction, as training data",
                 "description": "One JSON object per line, the schema `python -m training.finetune --train` "
@@ -96,12 +103,12 @@ def build_spec() -> dict[str, Any]:
                                 "schema": {"type": "string", "enum": ["jsonl"], "default": "jsonl"}}],
                 "responses": {"200": {"description": "JSONL, one TrainingRow per line", "content": {
                     "application/x-ndjson": {"schema": {"type": "string"}, "x-line-schema": _ref(TrainingRow)}}},
-                              **_problems(401, 403, 422, 503)}}},
+                              **_problems(401, 403, 422, 503, kinds=_STORE_PROBLEMS)}}},
             "/v1/feedback/stats": {"get": {
                 "summary": "Counts per label, and how often editors changed the model's prediction",
                 "security": secured,
                 "responses": {"200": _json(_ref(FeedbackStats), "Counts over current corrections"),
-                              **_problems(401, 403, 503)}}},
+                              **_problems(401, 403, 503, kinds=_STORE_PROBLEMS)}}},
             "/": {"get": {"summary": "The editor's page (HTML; its script calls the API with the key typed in it)",
                           "responses": {"200": {"description": "The page", "content": {"text/html": {
                               "schema": {"type": "string"}}}}}}},
@@ -111,7 +118,7 @@ def build_spec() -> dict[str, Any]:
                 "200": _json({"type": "object", "properties": {"status": {"const": "ready"},
                                                                "model": {"type": "string"}},
                               "required": ["status", "model"]}, "Ready"),
-                **_problems(503)}}},
+                **_problems(503, kinds=(NotReady,))}}},
             "/metrics": {"get": {"summary": "Prometheus metrics (keep behind the network edge)", "responses": {
                 "200": {"description": "Prometheus text format", "content": {"text/plain": {
                     "schema": {"type": "string"}}}}}}},
