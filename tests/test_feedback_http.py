@@ -98,6 +98,19 @@ def test_the_export_is_jsonl_for_training_and_other_formats_are_refused(fb):
     assert refused.status_code == 422 and refused.json["errors"][0]["path"] == "format"
 
 
+def test_the_export_gives_its_connection_back_even_when_the_body_is_never_read(fb, fb_app):
+    fb.post("/v1/feedback", json={"text": "Rates rose.", "labels": ["economy"], "taxonomy": "news"})
+    pool = fb_app.extensions["newstag.feedback"].engine().pool
+    read = fb.get("/v1/feedback/export")
+    assert read.get_data(as_text=True).count("\n") == 1
+    read.close()
+    assert pool.checkedout() == 0
+    unread = fb.head("/v1/feedback/export")  # HEAD, or a client that hangs up at once
+    assert unread.status_code == 200 and unread.data == b""
+    unread.close()  # what the WSGI server does with any response
+    assert pool.checkedout() == 0
+
+
 def test_stats_over_http(fb):
     fb.post("/v1/feedback", json={"text": "a", "labels": ["economy"], "taxonomy": "news", "model": "m",
                                   "predicted": ["economy", "trade"]})

@@ -3,6 +3,6 @@
 from __future__ import annotations
 
 from .records import Correction, StoredCorrection, content_hash
-from .store import FeedbackStore, StoreUnavailable
+from .store import FeedbackStore, Rows, StoreUnavailable
 
-__all__ = ["Correction", "FeedbackStore", "StoreUnavailable", "StoredCorrection", "content_hash"]
+__all__ = ["Correction", "FeedbackStore", "Rows", "StoreUnavailable", "StoredCorrection", "content_hash"]

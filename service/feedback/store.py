@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Iterator
+from contextlib import closing
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -35,12 +36,13 @@ def _sqlite_pragmas(busy_timeout: float):
     def on_connect(dbapi_connection: Any, _record: Any) -> None:
         cursor = dbapi_connection.cursor()
         try:
+            # First, so the statements below wait for a lock too: writers from other threads
+            # and workers wait their turn instead of failing at once.
+            cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout * 1000)}")
             # WAL: readers (export, stats) never block the writer, nor the writer them.
             cursor.execute("PRAGMA journal_mode=WAL")
             # FULL: a commit is on disk before 201 is answered (NORMAL may lose the last ones).
             cursor.execute("PRAGMA synchronous=FULL")
-            # Writers from other threads and workers wait their turn instead of failing at once.
-            cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout * 1000)}")
         finally:
             cursor.close()
 
@@ -144,11 +146,12 @@ class FeedbackStore:
         except SQLAlchemyError as exc:
             raise self._unavailable("could not read", exc) from None
 
-    def current(self) -> Iterator[StoredCorrection]:
+    def current(self) -> Rows:
         """Each text's newest correction, in the order they were made, streamed.
 
         The query runs before this returns, so an unreachable store raises here; the rows
         then come from one statement, one consistent snapshot, however long the reading takes.
+        Iterate to the end or call ``close()``: the rows hold a database connection.
         """
         newest = select(func.max(feedback.c.id)).group_by(feedback.c.content_hash)
         query = select(feedback).where(feedback.c.id.in_(newest)).order_by(feedback.c.id)
@@ -161,16 +164,7 @@ class FeedbackStore:
             if connection is not None:
                 connection.close()
             raise self._unavailable("could not read", exc) from None
-        return self._stream(connection, result)
-
-    def _stream(self, connection: Connection, result: Any) -> Iterator[StoredCorrection]:
-        try:
-            for row in result:
-                yield self._record(row)
-        except SQLAlchemyError as exc:
-            raise self._unavailable("failed while reading", exc) from None
-        finally:
-            connection.close()
+        return Rows(self, connection, result)
 
     def submissions(self) -> int:
         try:
@@ -180,4 +174,36 @@ class FeedbackStore:
             raise self._unavailable("could not read", exc) from None
 
     def stats(self) -> dict[str, Any]:
-        return summarize(self.current(), self.submissions())
+        submissions = self.submissions()
+        with closing(self.current()) as rows:
+            return summarize(rows, submissions)
+
+
+class Rows(Iterator[StoredCorrection]):
+    """Streamed rows that give their connection back when exhausted, failed or closed.
+
+    A class rather than a generator: a generator that was never started cannot run its
+    ``finally``, and a response that is never read (HEAD, a client gone) must still close.
+    """
+
+    def __init__(self, store: FeedbackStore, connection: Connection, result: Any):
+        self._store, self._rows = store, iter(result)
+        self._connection: Connection | None = connection
+
+    def __next__(self) -> StoredCorrection:
+        if self._connection is None:
+            raise StopIteration
+        try:
+            row = next(self._rows)
+        except StopIteration:
+            self.close()
+            raise
+        except SQLAlchemyError as exc:
+            self.close()
+            raise self._store._unavailable("failed while reading", exc) from None
+        return self._store._record(row)
+
+    def close(self) -> None:
+        if self._connection is not None:
+            self._connection.close()
+            self._connection = None

@@ -13,7 +13,7 @@ from typing import Any
 from flask import Blueprint, Flask, Response, current_app, request
 
 from ..config import Settings
-from ..feedback import FeedbackStore, StoredCorrection
+from ..feedback import FeedbackStore, Rows
 from ..feedback import StoreUnavailable as StoreError
 from .auth import protect
 from .body import json_body
@@ -48,7 +48,7 @@ def create() -> tuple[dict[str, Any], int]:
     return {"id": _store().add(correction)}, 201  # add() returns only after the commit
 
 
-def _lines(rows: Iterator[StoredCorrection]) -> Iterator[str]:
+def _lines(rows: Rows) -> Iterator[str]:
     try:
         for row in rows:
             yield json.dumps(row.training_row(), ensure_ascii=False) + "\n"
@@ -64,9 +64,11 @@ def export() -> Response:
         raise ValidationFailed(f"unsupported export format {fmt!r}",
                                errors=[{"path": "format", "message": "only 'jsonl' is supported"}])
     rows = _store().current()  # raises StoreUnavailable before any byte is sent
-    return Response(_lines(rows), mimetype=JSONL,
-                    headers={"Content-Disposition": 'attachment; filename="feedback.jsonl"',
-                             "Cache-Control": "no-store"})
+    response = Response(_lines(rows), mimetype=JSONL,
+                        headers={"Content-Disposition": 'attachment; filename="feedback.jsonl"',
+                                 "Cache-Control": "no-store"})
+    response.call_on_close(rows.close)  # also when the body is never read
+    return response
 
 
 @bp.get("/stats")
