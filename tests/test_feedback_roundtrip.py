@@ -6,8 +6,6 @@ from __future__ import annotations
 import hashlib
 import json
 
-import pytest
-
 from service import create_app
 from tests.conftest import TRAIN_SMALL
 from training.finetune import main as finetune
@@ -15,7 +13,6 @@ from training.finetune import main as finetune
 ADMIN = {"Authorization": "Bearer admin-key"}
 
 
-@pytest.mark.slow
 def test_corrections_become_a_served_model(tagger, tmp_path):
     models_dir = tmp_path / "models"
     models_dir.mkdir()
