@@ -27,7 +27,7 @@ LABEL org.opencontainers.image.title="newstag" \
       org.opencontainers.image.version="0.1.0"
 RUN groupadd --gid 10001 newstag \
  && useradd --uid 10001 --gid 10001 --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin newstag \
- && mkdir -p /models /taxonomies && chown 10001:10001 /models /taxonomies
+ && mkdir -p /models /taxonomies /data && chown 10001:10001 /models /taxonomies /data
 COPY --from=build /opt/venv /opt/venv
 WORKDIR /app
 COPY service/ /app/service/
@@ -43,8 +43,10 @@ ENV PATH=/opt/venv/bin:$PATH \
     HOME=/tmp XDG_CACHE_HOME=/tmp/.cache HF_HOME=/tmp/.cache/huggingface MPLCONFIGDIR=/tmp/.cache/matplotlib \
     PORT=8000 \
     NEWSTAG_MODELS_DIR=/models \
-    NEWSTAG_TAXONOMIES_DIR=/taxonomies
-VOLUME ["/models", "/taxonomies"]
+    NEWSTAG_TAXONOMIES_DIR=/taxonomies \
+    NEWSTAG_DATABASE_URL=sqlite:////data/feedback.db
+# /data holds the editors' corrections (SQLite), the one place the service writes to keep.
+VOLUME ["/models", "/taxonomies", "/data"]
 USER 10001:10001
 EXPOSE 8000
 HEALTHCHECK --interval=15s --timeout=3s --start-period=60s --retries=3 \

@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 
 PORT ?= 8000
 
-.PHONY: install serve test lint typecheck fuzz container-test
+.PHONY: install install-e2e serve test lint typecheck fuzz container-test
 
 install: $(STAMP)
 
@@ -18,7 +18,12 @@ $(STAMP): requirements.txt requirements-dev.txt
 serve: install
 	PORT=$(PORT) $(VENV)/bin/gunicorn -c gunicorn.conf.py
 
-test: install
+# Chromium, a font and PostgreSQL from Debian, for the browser and database tests (as root;
+# otherwise it says what is missing and those tests skip, except under CI).
+install-e2e:
+	scripts/install_e2e.sh
+
+test: install install-e2e
 	$(PY) -m ruff check .
 	$(PY) -m mypy
 	$(PY) -m pytest

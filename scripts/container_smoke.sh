@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Build the image, run it read-only and non-root on 127.0.0.1, wait for /readyz, post
-# the seed article and check the four mission topics. Exits non-zero on any failure.
+# the seed article and check the four mission topics, load the editor's page and store
+# one correction. Exits non-zero on any failure.
 #   scripts/container_smoke.sh            (make container-test)
 # Uses docker when an engine answers, else podman (run ../shared/container/prepare.sh
 # once, as root, on machines without a Docker engine).
@@ -54,6 +55,17 @@ if missing:
     sys.exit(f"container_smoke: missing topics {sorted(missing)}; got {sorted(labels)}")
 print("container_smoke: seed article tagged", sorted(labels))
 PY
+
+# The editor's page ships, and a correction is stored in the /data volume (the root
+# filesystem is read-only) and comes back in the export.
+curl -fsS "http://127.0.0.1:$port/" | grep -q "newstag editor"
+curl -fsS "http://127.0.0.1:$port/static/editor/editor.js" >/dev/null
+correction='{"text": "Ministers met to discuss trade.", "labels": ["economy"], "taxonomy": "news"}'
+status=$(curl -sS -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/v1/feedback" \
+  -H 'Content-Type: application/json' -d "$correction")
+if [[ $status != 201 ]]; then "$engine" logs "$name" >&2; echo "container_smoke: feedback answered $status" >&2; exit 1; fi
+curl -fsS "http://127.0.0.1:$port/v1/feedback/export?format=jsonl" | grep -q '"labels": \["economy"\]'
+echo "container_smoke: the editor page is served and feedback is stored in /data"
 
 uid=$("$engine" exec "$name" id -u)
 if [[ $uid == 0 ]]; then echo "container_smoke: the process runs as root" >&2; exit 1; fi

@@ -25,7 +25,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     from flask import Flask
 
     from .config import Settings
-    from .http import access_log, api, health, openapi
+    from .http import access_log, api, editor, feedback, health, openapi
     from .http.metrics import Metrics
     from .http.problems import register_error_handlers
     from .http.runtime import TaggerRuntime
@@ -44,7 +44,8 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
     register_error_handlers(app)
     access_log.init_app(app)
-    for blueprint in (api.bp, health.bp, openapi.bp):
+    feedback.init_app(app, settings)
+    for blueprint in (api.bp, feedback.bp, editor.bp, health.bp, openapi.bp):
         app.register_blueprint(blueprint)
 
     if background:

@@ -65,6 +65,11 @@ class Settings:
     max_queue: int = 16  # requests waiting for the model in one worker; beyond that, 503
     request_timeout: float = 30.0  # seconds a request may wait for the model before 503
 
+    # Editors' corrections (POST /v1/feedback): a SQLAlchemy URL. The default is an SQLite
+    # file under ./data, relative to the working directory (the image sets /data, a volume);
+    # postgresql://user:password@host/db works too.
+    database_url: str = "sqlite:///data/feedback.db"
+
     @property
     def api_key_list(self) -> tuple[str, ...]:
         return tuple(k.strip() for k in self.api_keys.split(",") if k.strip())
@@ -104,6 +109,8 @@ class Settings:
             raise ConfigError(f"NEWSTAG_PRECISION must be one of {', '.join(PRECISIONS)}, not {self.precision!r}")
         if self.document_cache < 0:
             raise ConfigError("NEWSTAG_DOCUMENT_CACHE must not be negative")
+        if not self.database_url.strip():
+            raise ConfigError("NEWSTAG_DATABASE_URL must not be empty")
         if self.evidence_per_topic < 0:
             raise ConfigError("NEWSTAG_EVIDENCE_PER_TOPIC must not be negative")
         return self

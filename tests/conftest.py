@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -95,3 +96,48 @@ def trained_model_dir(tmp_path_factory) -> Path:
     assert main(["--train", str(TRAIN_SMALL), "--output", str(target), "--mode", "head", "--epochs", "30",
                  "--seed", "7"]) == 0
     return target
+
+
+def required_here() -> bool:
+    """CI (and NEWSTAG_REQUIRE_E2E=1) must run the browser and PostgreSQL tests, never skip them."""
+    return bool(os.environ.get("CI") or os.environ.get("NEWSTAG_REQUIRE_E2E"))
+
+
+def skip_unless_required(reason: str) -> None:
+    if required_here():
+        pytest.fail(f"{reason} (required here: CI or NEWSTAG_REQUIRE_E2E is set)", pytrace=False)
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def postgres_cluster():
+    """A PostgreSQL server of our own for the session, or a skip that says why not."""
+    from tests.pg_cluster import Cluster, ClusterUnavailable
+
+    try:
+        cluster = Cluster()
+    except ClusterUnavailable as exc:
+        skip_unless_required(f"no PostgreSQL server could be started: {exc}")
+    try:
+        cluster.start()
+    except ClusterUnavailable as exc:
+        cluster.stop()
+        skip_unless_required(f"no PostgreSQL server could be started: {exc}")
+    try:
+        yield cluster
+    finally:
+        cluster.stop()
+
+
+@pytest.fixture()
+def postgres_url(postgres_cluster, request) -> str:
+    """A fresh, empty database on the session's server, one per test."""
+    from sqlalchemy import create_engine
+
+    name = f"t{abs(hash(request.node.nodeid)) % 10**12}"
+    engine = create_engine(postgres_cluster.url("postgres"), isolation_level="AUTOCOMMIT")
+    with engine.connect() as connection:
+        connection.exec_driver_sql(f"DROP DATABASE IF EXISTS {name}")
+        connection.exec_driver_sql(f"CREATE DATABASE {name}")
+    engine.dispose()
+    return postgres_cluster.url(name)

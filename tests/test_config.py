@@ -33,3 +33,9 @@ def test_environment_overrides_defaults_and_overrides_win():
 def test_bad_values_name_the_variable(env, message):
     with pytest.raises(ConfigError, match=message.replace("(", r"\(")):
         Settings.from_env(env)
+
+
+def test_the_feedback_database_defaults_to_sqlite_under_data_and_is_set_by_the_environment():
+    assert Settings.from_env({}).database_url == "sqlite:///data/feedback.db"
+    url = "postgresql://newstag@db.internal/newstag"
+    assert Settings.from_env({"NEWSTAG_DATABASE_URL": url}).database_url == url

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
-from flask import Blueprint, current_app, g, request
+from flask import Blueprint, current_app, g
 
 from ..config import Settings
 from ..engine import Tagger, TagResult
 from .auth import protect, require_admin
+from .body import json_body
 from .metrics import CUSTOM_LABEL, Metrics
-from .problems import MalformedJSON, PayloadTooLarge, UnsupportedMediaType
 from .runtime import TaggerRuntime
 from .schemas import DocumentsRequest, TextRequest, parse_classify
 
@@ -25,28 +24,6 @@ def _runtime() -> TaggerRuntime:
 
 def _settings() -> Settings:
     return current_app.config["NEWSTAG_SETTINGS"]
-
-
-def _json_body() -> Any:
-    if not request.is_json:
-        raise UnsupportedMediaType(f"send Content-Type: application/json, not {request.mimetype or 'nothing'!r}")
-    limit = _settings().max_body_bytes
-    if request.content_length is not None:
-        raw = request.get_data(cache=False)  # Flask answers 413 beyond MAX_CONTENT_LENGTH
-    else:
-        # A chunked body has no length up front, and Werkzeug would cut it silently at the
-        # limit (then it reads as malformed JSON): read one byte more and say 413 instead.
-        raw = request.environ["wsgi.input"].read(limit + 1)
-        if len(raw) > limit:
-            raise PayloadTooLarge(f"the request body is larger than {limit} bytes")
-    try:
-        return json.loads(raw)
-    except UnicodeDecodeError:
-        raise MalformedJSON("the body is not UTF-8") from None
-    except json.JSONDecodeError as exc:
-        raise MalformedJSON(f"invalid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}") from None
-    except RecursionError:
-        raise MalformedJSON("the JSON is nested too deeply") from None
 
 
 def model_out(tagger: Tagger) -> dict[str, str]:
@@ -65,7 +42,7 @@ def _count(results: list[TagResult], custom_labels: bool) -> None:
 
 @bp.post("/classify")
 def classify() -> dict[str, Any]:
-    body = parse_classify(_json_body(), _settings())
+    body = parse_classify(json_body(), _settings())
     runtime = _runtime()
     tagger = runtime.get(body.model)
     texts = [body.text] if isinstance(body, TextRequest) else [d.text for d in body.documents]

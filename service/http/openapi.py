@@ -12,7 +12,8 @@ from pydantic.json_schema import models_json_schema
 from swagger_ui.utils import SWAGGER_UI_PY_ROOT
 
 from .. import __version__
-from .problems import ALL_PROBLEMS, PROBLEM_JSON
+from .feedback_schemas import FeedbackCreated, FeedbackRequest, FeedbackStats, TrainingRow
+from .problems import ALL_PROBLEMS, PROBLEM_JSON, NotReady, Overloaded, Problem, StoreUnavailable
 from .schemas import (
     DocumentsRequest,
     DocumentsResponse,
@@ -26,9 +27,9 @@ from .schemas import (
 
 bp = Blueprint("docs", __name__)
 SWAGGER_FILES = {"swagger-ui.css", "swagger-ui-bundle.js", "swagger-ui-standalone-preset.js", "favicon-32x32.png"}
-_REQUESTS: list[type[BaseModel]] = [TextRequest, DocumentsRequest]
+_REQUESTS: list[type[BaseModel]] = [TextRequest, DocumentsRequest, FeedbackRequest]
 _RESPONSES: list[type[BaseModel]] = [TextResponse, DocumentsResponse, TaxonomyList, TaxonomyDetail, ModelList,
-                                     ProblemOut]
+                                     FeedbackCreated, FeedbackStats, TrainingRow, ProblemOut]
 
 
 def _ref(model: type[BaseModel]) -> dict[str, str]:
@@ -39,9 +40,16 @@ def _json(schema: dict[str, Any], description: str, media: str = "application/js
     return {"description": description, "content": {media: {"schema": schema}}}
 
 
-def _problems(*statuses: int) -> dict[str, Any]:
-    titles = {p.status: p.title for p in ALL_PROBLEMS if p.status in statuses}
-    return {str(s): _json(_ref(ProblemOut), titles.get(s, "Error"), PROBLEM_JSON) for s in statuses}
+# Several problems share a status (503): each operation names only those it can answer.
+_MODEL_PROBLEMS = tuple(p for p in ALL_PROBLEMS if p is not StoreUnavailable)
+_STORE_PROBLEMS = tuple(p for p in ALL_PROBLEMS if p not in (Overloaded, NotReady))
+
+
+def _problems(*statuses: int, kinds: tuple[type[Problem], ...] = _MODEL_PROBLEMS) -> dict[str, Any]:
+    def title(status: int) -> str:
+        return " or ".join(dict.fromkeys(p.title for p in kinds if p.status == status)) or "Error"
+
+    return {str(s): _json(_ref(ProblemOut), title(s), PROBLEM_JSON) for s in statuses}
 
 
 def build_spec() -> dict[str, Any]:
@@ -78,13 +86,39 @@ def build_spec() -> dict[str, Any]:
                 "security": [{"bearer": []}],
                 "responses": {"200": _json(_ref(ModelList), "Models after the rescan"),
                               **_problems(401, 403, 503)}}},
+            "/v1/feedback": {"post": {
+                "summary": "Store an editor's correction of a text's topics",
+                "description": "The same text corrected again replaces its current labels; earlier corrections "
+                               "are kept as history. Answered only once the correction is committed.",
+                "security": secured,
+                "requestBody": {"required": True, "content": {"application/json": {"schema": _ref(FeedbackRequest)}}},
+                "responses": {"201": _json(_ref(FeedbackCreated), "Stored"),
+                              **_problems(400, 401, 403, 413, 415, 422, 503, kinds=_STORE_PROBLEMS)}}},
+            "/v1/feedback/export": {"get": {
+                "summary": "Each text's current correction, as training data",
+                "description": "One JSON object per line, the schema `python -m training.finetune --train` "
+                               "reads; each line is a TrainingRow.",
+                "security": secured,
+                "parameters": [{"name": "format", "in": "query", "required": False,
+                                "schema": {"type": "string", "enum": ["jsonl"], "default": "jsonl"}}],
+                "responses": {"200": {"description": "JSONL, one TrainingRow per line", "content": {
+                    "application/x-ndjson": {"schema": {"type": "string"}, "x-line-schema": _ref(TrainingRow)}}},
+                              **_problems(401, 403, 422, 503, kinds=_STORE_PROBLEMS)}}},
+            "/v1/feedback/stats": {"get": {
+                "summary": "Counts per label, and how often editors changed the model's prediction",
+                "security": secured,
+                "responses": {"200": _json(_ref(FeedbackStats), "Counts over current corrections"),
+                              **_problems(401, 403, 503, kinds=_STORE_PROBLEMS)}}},
+            "/": {"get": {"summary": "The editor's page (HTML; its script calls the API with the key typed in it)",
+                          "responses": {"200": {"description": "The page", "content": {"text/html": {
+                              "schema": {"type": "string"}}}}}}},
             "/healthz": {"get": {"summary": "Liveness", "responses": {"200": _json(
                 {"type": "object", "properties": {"status": {"const": "ok"}}, "required": ["status"]}, "Alive")}}},
             "/readyz": {"get": {"summary": "Readiness: the model is loaded and warmed up", "responses": {
                 "200": _json({"type": "object", "properties": {"status": {"const": "ready"},
                                                                "model": {"type": "string"}},
                               "required": ["status", "model"]}, "Ready"),
-                **_problems(503)}}},
+                **_problems(503, kinds=(NotReady,))}}},
             "/metrics": {"get": {"summary": "Prometheus metrics (keep behind the network edge)", "responses": {
                 "200": {"description": "Prometheus text format", "content": {"text/plain": {
                     "schema": {"type": "string"}}}}}}},

@@ -79,9 +79,13 @@ class NotReady(Problem):
     status, slug, title = 503, "not-ready", "Model not ready"
 
 
+class StoreUnavailable(Problem):
+    status, slug, title = 503, "store-unavailable", "Feedback store unavailable"
+
+
 ALL_PROBLEMS: tuple[type[Problem], ...] = (
     MalformedJSON, Unauthorized, Forbidden, NotFound, MethodNotAllowed, PayloadTooLarge,
-    UnsupportedMediaType, ValidationFailed, Overloaded, NotReady, Problem,
+    UnsupportedMediaType, ValidationFailed, Overloaded, NotReady, StoreUnavailable, Problem,
 )
 # Engine errors a request can cause, and the problem each one is.
 ENGINE_ERRORS: dict[type[Exception], type[Problem]] = {

@@ -1,0 +1,44 @@
+"""What one correction is, and how a text is recognised when it is corrected again."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import datetime
+
+
+def content_hash(text: str) -> str:
+    """SHA-256 of the text, ignoring outer whitespace and CRLF line ends.
+
+    A pasted article and the same article dropped as a file (trailing newline, Windows
+    line ends) are one text, so a second correction replaces the first.
+    """
+    normalized = text.replace("\r\n", "\n").strip()
+    return hashlib.sha256(normalized.encode("utf-8")).hexdigest()
+
+
+@dataclass(frozen=True)
+class Correction:
+    """The labels an editor says a text has, and what the model had said (when known)."""
+
+    text: str
+    labels: tuple[str, ...]
+    taxonomy: str | None = None  # None: the labels were typed, not taken from a taxonomy
+    model: str | None = None
+    predicted: tuple[str, ...] | None = None
+
+    @property
+    def changed(self) -> bool | None:
+        """Whether the editor changed the model's set of labels; None when no prediction was sent."""
+        return None if self.predicted is None else set(self.predicted) != set(self.labels)
+
+
+@dataclass(frozen=True)
+class StoredCorrection(Correction):
+    id: int = 0
+    content_hash: str = ""
+    created_at: datetime | None = None
+
+    def training_row(self) -> dict[str, object]:
+        """The row `training.finetune --train` reads: exactly ``{"text", "labels"}``."""
+        return {"text": self.text, "labels": list(self.labels)}

@@ -1,0 +1,45 @@
+"""Counts over current corrections: labels, and how often editors changed the model's answer."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable
+from typing import Any
+
+from .records import StoredCorrection
+
+
+def _sorted(counter: Counter[str]) -> dict[str, int]:
+    return dict(sorted(counter.items(), key=lambda item: (-item[1], item[0])))
+
+
+def summarize(current: Iterable[StoredCorrection], submissions: int) -> dict[str, Any]:
+    """Stats over each text's current correction; ``submissions`` counts history too."""
+    labels: Counter[str] = Counter()
+    added: Counter[str] = Counter()
+    removed: Counter[str] = Counter()
+    by_model: dict[str, Counter[str]] = {}
+    corrections = reviewed = changed = 0
+    for row in current:
+        corrections += 1
+        labels.update(row.labels)
+        if row.predicted is None:
+            continue  # no prediction was sent: nothing to compare with
+        reviewed += 1
+        changed += bool(row.changed)
+        added.update(set(row.labels) - set(row.predicted))
+        removed.update(set(row.predicted) - set(row.labels))
+        model = by_model.setdefault(row.model or "unknown", Counter())
+        model["reviewed"] += 1
+        model["changed"] += bool(row.changed)
+    return {
+        "corrections": corrections,
+        "submissions": submissions,
+        "labels": _sorted(labels),
+        "reviewed": reviewed,
+        "changed": changed,
+        "changed_rate": round(changed / reviewed, 4) if reviewed else None,
+        "added": _sorted(added),
+        "removed": _sorted(removed),
+        "models": {name: {"reviewed": c["reviewed"], "changed": c["changed"]} for name, c in sorted(by_model.items())},
+    }

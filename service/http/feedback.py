@@ -1,0 +1,77 @@
+"""/v1/feedback: store an editor's correction, export corrections as training data, stats.
+
+Thin views over :class:`service.feedback.FeedbackStore`; API keys apply as on the rest of /v1.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterator
+from typing import Any
+
+from flask import Blueprint, Flask, Response, current_app, request
+
+from ..config import Settings
+from ..feedback import FeedbackStore, Rows
+from ..feedback import StoreUnavailable as StoreError
+from .auth import protect
+from .body import json_body
+from .feedback_schemas import parse_feedback
+from .problems import StoreUnavailable, ValidationFailed, problem_response
+
+bp = Blueprint("feedback", __name__, url_prefix="/v1/feedback")
+protect(bp)
+log = logging.getLogger("newstag.feedback")
+JSONL = "application/x-ndjson"
+
+
+def init_app(app: Flask, settings: Settings) -> None:
+    # The store opens its database on first use, so start-up never waits on it.
+    app.extensions["newstag.feedback"] = FeedbackStore(settings.database_url)
+
+
+def _store() -> FeedbackStore:
+    return current_app.extensions["newstag.feedback"]
+
+
+@bp.errorhandler(StoreError)
+def _unavailable(exc: StoreError) -> Response:
+    return problem_response(StoreUnavailable(f"{exc}; nothing was stored or read, retry shortly",
+                                             headers={"Retry-After": "5"}))
+
+
+@bp.post("")
+def create() -> tuple[dict[str, Any], int]:
+    correction = parse_feedback(json_body(), current_app.config["NEWSTAG_SETTINGS"],
+                                current_app.extensions["newstag.runtime"].taxonomies)
+    return {"id": _store().add(correction)}, 201  # add() returns only after the commit
+
+
+def _lines(rows: Rows) -> Iterator[str]:
+    try:
+        for row in rows:
+            yield json.dumps(row.training_row(), ensure_ascii=False) + "\n"
+    except StoreError:
+        # The status line is already sent: cut the stream short, and say so in the log.
+        log.error("the feedback export stopped early")
+
+
+@bp.get("/export")
+def export() -> Response:
+    fmt = request.args.get("format", "jsonl")
+    if fmt != "jsonl":
+        raise ValidationFailed(f"unsupported export format {fmt!r}",
+                               errors=[{"path": "format", "message": "only 'jsonl' is supported"}])
+    rows = _store().current()  # raises StoreUnavailable before any byte is sent
+    response = Response(_lines(rows), mimetype=JSONL,
+                        headers={"Content-Disposition": 'attachment; filename="feedback.jsonl"',
+                                 "Cache-Control": "no-store"})
+    response.call_on_close(rows.close)  # also when the body is never read
+    return response
+
+
+@bp.get("/stats")
+def stats() -> dict[str, Any]:
+    return _store().stats()
+

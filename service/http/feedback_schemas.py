@@ -1,0 +1,83 @@
+"""Request and response shapes of /v1/feedback, validated like the rest of /v1 (strict, no extra fields)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, Field, ValidationError
+
+from ..config import Settings
+from ..engine import TaxonomyRegistry
+from ..feedback import Correction
+from .problems import ValidationFailed
+from .schemas import Name, _check_text, _field_errors, _Strict
+
+
+class FeedbackRequest(_Strict):
+    text: str = Field(description="The article, as it was tagged.")
+    labels: list[Name] = Field(min_length=1, description="The corrected set of topics: what the text is about.")
+    taxonomy: Name | None = Field(description="The taxonomy the labels come from; null when they were typed.")
+    model: Name | None = Field(None, description="The model whose answer was corrected.")
+    predicted: list[Name] | None = Field(None, description="The topics the model returned, before correction.")
+
+
+class FeedbackCreated(BaseModel):
+    id: int = Field(description="The stored correction's id.")
+
+
+class TrainingRow(BaseModel):
+    """One line of the export: the JSONL schema `python -m training.finetune --train` reads."""
+
+    text: str
+    labels: list[str] = Field(min_length=1)
+
+
+class ModelChanges(BaseModel):
+    reviewed: int
+    changed: int
+
+
+class FeedbackStats(BaseModel):
+    corrections: int = Field(description="Texts with a current correction (the rows the export gives).")
+    submissions: int = Field(description="Corrections ever sent, history included.")
+    labels: dict[str, int] = Field(description="Current corrections per label.")
+    reviewed: int = Field(description="Current corrections that came with the model's prediction.")
+    changed: int = Field(description="Of those, how many changed the model's set of labels.")
+    changed_rate: float | None = Field(description="changed / reviewed; null when none was reviewed.")
+    added: dict[str, int] = Field(description="Labels editors added to the model's prediction.")
+    removed: dict[str, int] = Field(description="Labels editors removed from the model's prediction.")
+    models: dict[str, ModelChanges] = Field(description="reviewed and changed, per model.")
+
+
+def _clean(labels: list[str], path: str, errors: list[dict[str, str]]) -> tuple[str, ...]:
+    for i, label in enumerate(labels):
+        if not label.strip():
+            errors.append({"path": f"{path}/{i}", "message": "a label must not be only whitespace"})
+    return tuple(dict.fromkeys(label.strip() for label in labels if label.strip()))
+
+
+def parse_feedback(data: Any, settings: Settings, taxonomies: TaxonomyRegistry) -> Correction:
+    """Validate a POST /v1/feedback body, or raise ValidationFailed naming every bad field."""
+    if not isinstance(data, dict):
+        raise ValidationFailed("the body must be a JSON object", errors=[{"path": "/", "message": "not an object"}])
+    try:
+        body = FeedbackRequest.model_validate(data)
+    except ValidationError as exc:
+        raise ValidationFailed("the feedback has invalid fields", errors=_field_errors(exc)) from None
+    errors: list[dict[str, str]] = []
+    _check_text("/text", body.text, settings, errors)
+    labels = _clean(body.labels, "/labels", errors)
+    predicted = _clean(body.predicted, "/predicted", errors) if body.predicted is not None else None
+    if len(labels) > settings.max_labels:
+        errors.append({"path": "/labels", "message": f"at most {settings.max_labels} labels"})
+    if body.taxonomy is not None:
+        # Labels named for a taxonomy must be its topics: a typo would become a new class in training.
+        if body.taxonomy not in taxonomies.names():
+            errors.append({"path": "/taxonomy", "message": f"no taxonomy named {body.taxonomy!r}"})
+        else:
+            known = {label.name for label in taxonomies.get(body.taxonomy).labels}
+            errors += [{"path": f"/labels/{i}", "message": f"{label.strip()!r} is not a topic of {body.taxonomy}"}
+                       for i, label in enumerate(body.labels) if label.strip() and label.strip() not in known]
+    if errors:
+        raise ValidationFailed("the feedback has invalid fields", errors=errors)
+    return Correction(text=body.text, labels=labels, taxonomy=body.taxonomy, model=body.model, predicted=predicted)

@@ -1,0 +1,141 @@
+"""The editor's page in a real browser: headless Debian Chromium, driven by Playwright.
+
+The test starts the service itself on 127.0.0.1 (the real model, API keys on) and does
+what an editor does: types the key, meets readable errors (403, 413, 422), drops and pastes
+the seed article, reads the topics, looks at the demining evidence, removes a topic with
+the keyboard, adds one, sends the correction, and finds it in the export. It saves
+docs/screenshot.png, which the README shows. Deselect it with `-m "not e2e"`; under CI it
+must run, so a missing browser fails it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import threading
+import urllib.request
+from pathlib import Path
+
+import pytest
+from werkzeug.serving import make_server
+
+from service import create_app
+from tests.conftest import ROOT, skip_unless_required
+
+pytestmark = pytest.mark.e2e
+KEY = "editor-key"
+MISSION_TOPICS = {"bilateral relations", "economy", "COP29", "demining"}
+SCREENSHOT = ROOT / "docs" / "screenshot.png"
+
+
+def chromium() -> str:
+    found = os.environ.get("NEWSTAG_CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
+    if not found:
+        skip_unless_required("Debian's chromium is not installed (scripts/install_e2e.sh installs it)")
+    return str(found)
+
+
+@pytest.fixture()
+def server(tagger, tmp_path):
+    app = create_app({"TAGGER": tagger, "LOAD_IN_BACKGROUND": False, "api_keys": KEY, "max_body_bytes": 50_000,
+                      "database_url": f"sqlite:///{tmp_path}/feedback.db"})
+    httpd = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=httpd.serve_forever, name="e2e-server", daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{httpd.server_port}"
+    httpd.shutdown()
+    thread.join(10)
+
+
+def get_json_lines(url: str) -> list[dict]:
+    request = urllib.request.Request(url, headers={"Authorization": f"Bearer {KEY}"})
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return [json.loads(line) for line in response.read().decode().splitlines()]
+
+
+def test_an_editor_tags_the_seed_article_corrects_it_and_the_export_has_it(server, seed_text):
+    executable = chromium()
+    try:
+        from playwright.sync_api import expect, sync_playwright
+    except ImportError:
+        skip_unless_required("playwright is not installed (requirements-dev.txt)")
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=executable, headless=True)
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        page.set_default_timeout(30_000)
+        problems: list[str] = []  # script errors, or anything the CSP blocked
+        page.on("pageerror", lambda exc: problems.append(str(exc)))
+        page.on("console", lambda msg: problems.append(msg.text) if msg.type == "error" else None)
+
+        page.goto(f"{server}/")
+        # A wrong key reads as a sentence from the problem's detail, not as a status code.
+        page.fill("#api-key", "not-the-key")
+        page.keyboard.press("Tab")
+        expect(page.locator("#error")).to_contain_text("API key not accepted: the API key is not valid")
+        problems.clear()  # the browser logs the 403 itself
+        page.fill("#api-key", KEY)
+        page.keyboard.press("Tab")
+        expect(page.locator("#taxonomy")).to_have_value("news")
+        expect(page.locator("#error")).to_be_hidden()
+
+        # API errors read as sentences too: 413 for a body over the limit, 422 naming the field.
+        page.fill("#article", "A very long article. " * 3000)
+        page.click("#tag-button")
+        expect(page.locator("#error")).to_contain_text("Request body too large")
+        page.select_option("#taxonomy", "")
+        page.fill("#labels", "x" * 201)
+        page.fill("#article", seed_text)
+        page.click("#tag-button")
+        expect(page.locator("#error")).to_contain_text("Request failed validation")
+        expect(page.locator("#error")).to_contain_text("/labels/0")
+        problems.clear()
+        page.select_option("#taxonomy", "news")
+
+        # A .txt file dropped on the article box fills it.
+        page.fill("#article", "")
+        transfer = page.evaluate_handle("""text => { const t = new DataTransfer();
+            t.items.add(new File([text], "seed.txt", {type: "text/plain"})); return t; }""", seed_text)
+        page.dispatch_event("#drop-zone", "drop", {"dataTransfer": transfer})
+        expect(page.locator("#article")).to_have_value(seed_text)
+
+        # 1. Paste the seed article and tag it: the four mission topics are there.
+        page.fill("#article", seed_text)
+        page.click("#tag-button")
+        expect(page.locator("#results")).to_be_visible()
+        shown = set(page.locator("#topics .topic .label").all_inner_texts())
+        assert MISSION_TOPICS <= shown, shown
+        bilateral = page.locator('#topics li[data-label="bilateral relations"]')
+        expect(bilateral.locator(".code")).to_have_text("medtop:20000639")
+        predicted = page.locator("#topics .topic").evaluate_all("items => items.map(i => i.dataset.label)")
+
+        # 2. Clicking demining highlights its evidence, and scrolls to it.
+        page.click('#topics li[data-label="demining"] .topic-name')
+        active = page.locator("#article-view mark.active")
+        expect(active.first).to_be_in_viewport()
+        assert "mine threat" in " ".join(active.all_inner_texts())
+        assert page.locator("#article-view mark").count() > active.count() > 0  # other topics' evidence stays
+        page.evaluate("window.scrollTo(0, 0)")  # the topic panel is sticky: shoot it at its place
+        page.screenshot(path=str(SCREENSHOT), full_page=True)
+
+        # 3. Remove a topic with the keyboard alone, add a missing one, send the correction.
+        removed = next(label for label in predicted if label not in MISSION_TOPICS)
+        page.locator(f'#topics li[data-label="{removed}"] .remove').focus()
+        page.keyboard.press("Enter")
+        expect(page.locator(f'#topics li[data-label="{removed}"]')).to_have_count(0)
+        expect(page.locator("#removed")).to_contain_text(removed)
+        addable = page.locator("#add-topic option").evaluate_all("options => options.map(o => o.value)")
+        added = "agriculture" if "agriculture" in addable else addable[0]  # the article mentions agriculture
+        page.select_option("#add-topic", added)
+        page.click("#add-button")
+        expect(page.locator(f'#topics li[data-label="{added}"]')).to_have_count(1)
+        page.click("#send-button")
+        expect(page.locator("#feedback-status")).to_contain_text("Correction saved")
+        assert not problems, problems
+        browser.close()
+
+    # 4. The export has the correction, as training data.
+    expected = [label for label in predicted if label != removed] + [added]
+    assert get_json_lines(f"{server}/v1/feedback/export?format=jsonl") == [{"text": seed_text, "labels": expected}]
+    assert Path(SCREENSHOT).stat().st_size > 20_000

@@ -1,0 +1,87 @@
+"""The editor's page as served: local assets only, labelled controls, a key field when keys are set."""
+
+from __future__ import annotations
+
+import re
+from html.parser import HTMLParser
+
+from service import create_app
+
+
+class _Controls(HTMLParser):
+    """Collects ids, label targets, form controls, and the URLs the page loads."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.ids: set[str] = set()
+        self.label_for: set[str] = set()
+        self.controls: list[str] = []
+        self.buttons: list[dict[str, str | None]] = []
+        self.urls: list[str] = []
+        self.hidden: set[str] = set()
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        a = dict(attrs)
+        if a.get("id"):
+            self.ids.add(a["id"] or "")
+            if "hidden" in a:
+                self.hidden.add(a["id"] or "")
+        if tag == "label" and a.get("for"):
+            self.label_for.add(a["for"] or "")
+        if tag in ("input", "select", "textarea"):
+            self.controls.append(a.get("id") or "")
+        if tag == "button":
+            self.buttons.append(a)
+        for attr in ("src", "href"):
+            if tag in ("script", "link") and a.get(attr):
+                self.urls.append(a[attr] or "")
+
+
+def parse(html: str) -> _Controls:
+    parser = _Controls()
+    parser.feed(html)
+    return parser
+
+
+def test_the_page_and_its_assets_are_served_locally(client):
+    response = client.get("/")
+    assert response.status_code == 200 and response.mimetype == "text/html"
+    csp = response.headers["Content-Security-Policy"]
+    assert "default-src 'none'" in csp and "script-src 'self'" in csp and "connect-src 'self'" in csp
+    html = response.get_data(as_text=True)
+    page = parse(html)
+    assert sorted(page.urls) == ["/static/editor/editor.css", "/static/editor/editor.js", "data:,"]
+    bodies = [html]
+    for url, mimetype in (("/static/editor/editor.css", "text/css"), ("/static/editor/editor.js", "text/javascript")):
+        asset = client.get(url)
+        assert asset.status_code == 200 and asset.mimetype == mimetype
+        bodies.append(asset.get_data(as_text=True))
+    for body in bodies:  # air-gapped users: no CDN, no web fonts, no absolute URLs at all
+        assert not re.search(r"https?://|//[a-z0-9.-]+\.[a-z]{2,}/|@import|@font-face", body, re.I)
+        assert not re.search(r"\burl\(", body)  # CSS url(...) (JavaScript's URL.createObjectURL is fine)
+    assert client.get("/static/editor/../editor.py").status_code == 404
+
+
+def test_every_control_has_a_label_and_every_button_a_type(client):
+    page = parse(client.get("/").get_data(as_text=True))
+    assert page.controls and all(c in page.label_for for c in page.controls)
+    assert page.label_for <= page.ids
+    assert all(b.get("type") in ("button", "submit") for b in page.buttons)
+
+
+def test_the_api_key_field_shows_only_when_keys_are_set(tagger, client):
+    assert "key-field" in parse(client.get("/").get_data(as_text=True)).hidden
+    keyed = create_app({"TAGGER": tagger, "LOAD_IN_BACKGROUND": False, "api_keys": "k"}).test_client()
+    response = keyed.get("/")  # the page itself needs no key: the editor types it there
+    assert response.status_code == 200
+    page = parse(response.get_data(as_text=True))
+    assert "key-field" not in page.hidden and "api-key" in page.label_for
+    assert 'data-keys-required="true"' in response.get_data(as_text=True)
+
+
+def test_the_script_calls_the_documented_endpoints(client):
+    script = client.get("/static/editor/editor.js").get_data(as_text=True)
+    spec = client.get("/openapi.json").json["paths"]
+    called = set(re.findall(r'"(/v1/[a-z/]+)', script))
+    assert called == {"/v1/taxonomies", "/v1/classify", "/v1/feedback", "/v1/feedback/export"}
+    assert called <= set(spec)

@@ -1,0 +1,210 @@
+"""/v1/feedback over HTTP: 201 with the id, validation, export, stats, keys, 503 that stores nothing."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+
+import jsonschema
+import pytest
+
+from service import create_app
+from service.engine import ConfigError
+from service.feedback import FeedbackStore
+
+SEED_LABELS = ["bilateral relations", "economy", "COP29", "demining"]
+
+
+def make_app(tagger, tmp_path, **config):
+    return create_app({"TAGGER": tagger, "LOAD_IN_BACKGROUND": False,
+                       "database_url": f"sqlite:///{tmp_path}/data/feedback.db", **config})
+
+
+@pytest.fixture()
+def fb_app(tagger, tmp_path):
+    return make_app(tagger, tmp_path)
+
+
+@pytest.fixture()
+def fb(fb_app):
+    return fb_app.test_client()
+
+
+def export_rows(client, **kwargs) -> list[dict]:
+    response = client.get("/v1/feedback/export?format=jsonl", **kwargs)
+    assert response.status_code == 200, response.data
+    return [json.loads(line) for line in response.get_data(as_text=True).splitlines()]
+
+
+def test_a_correction_is_stored_and_answered_201_with_its_id(fb, fb_app, seed_text):
+    body = {"text": seed_text, "labels": SEED_LABELS, "taxonomy": "news", "model": "all-MiniLM-L6-v2",
+            "predicted": [*SEED_LABELS, "peace process"]}
+    response = fb.post("/v1/feedback", json=body)
+    assert response.status_code == 201 and response.content_type == "application/json"
+    [row] = fb_app.extensions["newstag.feedback"].history(seed_text)
+    assert response.json == {"id": row.id}
+    assert row.labels == tuple(SEED_LABELS) and row.predicted == (*SEED_LABELS, "peace process")
+
+
+def test_the_same_text_twice_keeps_the_latest_labels_and_the_history(fb, fb_app, seed_text):
+    first = fb.post("/v1/feedback", json={"text": seed_text, "labels": ["economy"], "taxonomy": "news"}).json["id"]
+    fb.post("/v1/feedback", json={"text": "Rain all week.", "labels": ["weather"], "taxonomy": "news"})
+    second = fb.post("/v1/feedback", json={"text": seed_text + "\n", "labels": ["demining", " demining"],
+                                           "taxonomy": "news"}).json["id"]
+    assert second > first
+    assert export_rows(fb) == [{"text": "Rain all week.", "labels": ["weather"]},
+                               {"text": seed_text + "\n", "labels": ["demining"]}]
+    history = fb_app.extensions["newstag.feedback"].history(seed_text)
+    assert [r.id for r in history] == [first, second]
+
+
+@pytest.mark.parametrize("body, path", [
+    ({"labels": ["economy"], "taxonomy": "news"}, "/text"),
+    ({"text": "Rates rose.", "taxonomy": "news"}, "/labels"),
+    ({"text": "Rates rose.", "labels": ["economy"]}, "/taxonomy"),  # required, may be null
+    ({"text": "Rates rose.", "labels": [], "taxonomy": None}, "/labels"),
+    ({"text": "   ", "labels": ["economy"], "taxonomy": None}, "/text"),
+    ({"text": 3, "labels": ["economy"], "taxonomy": None}, "/text"),
+    ({"text": "Rates rose.", "labels": "economy", "taxonomy": None}, "/labels"),
+    ({"text": "Rates rose.", "labels": ["economy", "  "], "taxonomy": None}, "/labels/1"),
+    ({"text": "Rates rose.", "labels": ["economy"], "taxonomy": "nope"}, "/taxonomy"),
+    ({"text": "Rates rose.", "labels": ["economy", "econmy"], "taxonomy": "news"}, "/labels/1"),
+    ({"text": "Rates rose.", "labels": ["economy"], "taxonomy": None, "predicted": [1]}, "/predicted/0"),
+    ({"text": "Rates rose.", "labels": ["economy"], "taxonomy": None, "predictd": []}, "/predictd"),
+])
+def test_bad_feedback_is_422_naming_the_field_and_stores_nothing(fb, fb_app, body, path):
+    response = fb.post("/v1/feedback", json=body)
+    assert response.status_code == 422 and response.content_type == "application/problem+json"
+    assert path in [e["path"] for e in response.json["errors"]]
+    assert fb_app.extensions["newstag.feedback"].submissions() == 0
+
+
+def test_wrong_media_type_malformed_json_and_oversized_bodies(tagger, tmp_path):
+    client = make_app(tagger, tmp_path, max_body_bytes=2000).test_client()
+    assert client.post("/v1/feedback", data="text=x", content_type="text/plain").status_code == 415
+    assert client.post("/v1/feedback", data="{", content_type="application/json").status_code == 400
+    big = client.post("/v1/feedback", json={"text": "x" * 3000, "labels": ["a"], "taxonomy": None})
+    assert big.status_code == 413 and big.json["detail"]
+
+
+def test_the_export_is_jsonl_for_training_and_other_formats_are_refused(fb):
+    fb.post("/v1/feedback", json={"text": "Le match: 2-1.", "labels": ["sports"], "taxonomy": "news"})
+    response = fb.get("/v1/feedback/export")  # jsonl is the default
+    assert response.mimetype == "application/x-ndjson"
+    assert "feedback.jsonl" in response.headers["Content-Disposition"]
+    assert response.get_data(as_text=True) == '{"text": "Le match: 2-1.", "labels": ["sports"]}\n'
+    refused = fb.get("/v1/feedback/export?format=csv")
+    assert refused.status_code == 422 and refused.json["errors"][0]["path"] == "format"
+
+
+def test_the_export_gives_its_connection_back_even_when_the_body_is_never_read(fb, fb_app):
+    fb.post("/v1/feedback", json={"text": "Rates rose.", "labels": ["economy"], "taxonomy": "news"})
+    pool = fb_app.extensions["newstag.feedback"].engine().pool
+    read = fb.get("/v1/feedback/export")
+    assert read.get_data(as_text=True).count("\n") == 1
+    read.close()
+    assert pool.checkedout() == 0
+    unread = fb.head("/v1/feedback/export")  # HEAD, or a client that hangs up at once
+    assert unread.status_code == 200 and unread.data == b""
+    unread.close()  # what the WSGI server does with any response
+    assert pool.checkedout() == 0
+
+
+def test_stats_over_http(fb):
+    fb.post("/v1/feedback", json={"text": "a", "labels": ["economy"], "taxonomy": "news", "model": "m",
+                                  "predicted": ["economy", "trade"]})
+    fb.post("/v1/feedback", json={"text": "b", "labels": ["economy"], "taxonomy": "news", "model": "m",
+                                  "predicted": ["economy"]})
+    stats = fb.get("/v1/feedback/stats").json
+    assert stats["labels"] == {"economy": 2} and (stats["reviewed"], stats["changed"]) == (2, 1)
+    assert stats["removed"] == {"trade": 1} and stats["changed_rate"] == 0.5
+
+
+def test_feedback_needs_a_key_when_keys_are_set(tagger, tmp_path):
+    client = make_app(tagger, tmp_path, api_keys="k-one").test_client()
+    body = {"text": "Rates rose.", "labels": ["economy"], "taxonomy": "news"}
+    for method, path, kwargs in (("post", "/v1/feedback", {"json": body}), ("get", "/v1/feedback/export", {}),
+                                 ("get", "/v1/feedback/stats", {})):
+        assert getattr(client, method)(path, **kwargs).status_code == 401
+        assert getattr(client, method)(path, headers={"Authorization": "Bearer nope"}, **kwargs).status_code == 403
+    assert client.post("/v1/feedback", json=body, headers={"Authorization": "Bearer k-one"}).status_code == 201
+    assert len(export_rows(client, headers={"Authorization": "Bearer k-one"})) == 1
+
+
+def test_a_write_the_database_refuses_is_503_and_never_reported_stored(fb, fb_app, tmp_path):
+    path = tmp_path / "data" / "feedback.db"
+    fb.post("/v1/feedback", json={"text": "before", "labels": ["economy"], "taxonomy": "news"})
+    fb_app.extensions["newstag.feedback"] = FeedbackStore(f"sqlite:///{path}", busy_timeout=0.2)
+    blocker = sqlite3.connect(path, isolation_level=None)
+    blocker.execute("BEGIN IMMEDIATE")  # another writer holds the database
+    try:
+        response = fb.post("/v1/feedback", json={"text": "during", "labels": ["economy"], "taxonomy": "news"})
+    finally:
+        blocker.execute("ROLLBACK")
+        blocker.close()
+    assert response.status_code == 503 and response.headers["Retry-After"]
+    assert response.json["type"] == "/docs/problems#store-unavailable"
+    assert "nothing was stored" in response.json["detail"]
+    assert "id" not in response.json
+    assert [r["text"] for r in export_rows(fb)] == ["before"]
+
+
+def test_an_unreachable_database_answers_503_while_tagging_goes_on(tagger, tmp_path):
+    client = make_app(tagger, tmp_path, database_url=f"postgresql+psycopg://x@/db?host={tmp_path}/none").test_client()
+    body = {"text": "Rates rose.", "labels": ["economy"], "taxonomy": "news"}
+    assert client.post("/v1/feedback", json=body).status_code == 503
+    assert client.get("/v1/feedback/export").status_code == 503
+    assert client.get("/v1/feedback/stats").status_code == 503
+    assert client.post("/v1/classify", json={"text": "Rates rose."}).status_code == 200
+
+
+def test_a_malformed_database_url_stops_start_up(tagger, tmp_path):
+    with pytest.raises(ConfigError, match="NEWSTAG_DATABASE_URL"):
+        make_app(tagger, tmp_path, database_url="not a url")
+
+
+def test_concurrent_posts_each_get_their_own_id(fb_app):
+    ids: list[int] = []
+    statuses: list[int] = []
+    lock = threading.Lock()
+
+    def post_many(worker: int) -> None:
+        client = fb_app.test_client()
+        for i in range(10):
+            response = client.post("/v1/feedback", json={"text": f"story {worker}.{i}", "labels": ["economy"],
+                                                         "taxonomy": "news"})
+            with lock:
+                statuses.append(response.status_code)
+                if response.status_code == 201:
+                    ids.append(response.json["id"])
+
+    workers = [threading.Thread(target=post_many, args=(n,)) for n in range(4)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(60)
+    assert statuses == [201] * 40 and len(set(ids)) == 40
+    assert len(export_rows(fb_app.test_client())) == 40
+
+
+def test_feedback_responses_match_the_openapi_document(fb):
+    spec = fb.get("/openapi.json").json
+
+    def check(path, method, status, instance, media="application/json"):
+        operation = spec["paths"][path][method]
+        schema = operation["responses"][str(status)]["content"][media]["schema"]
+        jsonschema.Draft202012Validator({**schema, "components": spec["components"]}).validate(instance)
+
+    request_schema = spec["paths"]["/v1/feedback"]["post"]["requestBody"]["content"]["application/json"]["schema"]
+    body = {"text": "Rates rose.", "labels": ["economy"], "taxonomy": "news", "predicted": ["trade"]}
+    jsonschema.Draft202012Validator({**request_schema, "components": spec["components"]}).validate(body)
+    created = fb.post("/v1/feedback", json=body)
+    check("/v1/feedback", "post", 201, created.json)
+    bad = fb.post("/v1/feedback", json={"text": "x"})
+    check("/v1/feedback", "post", 422, bad.json, "application/problem+json")
+    check("/v1/feedback/stats", "get", 200, fb.get("/v1/feedback/stats").json)
+    line_schema = spec["paths"]["/v1/feedback/export"]["get"]["responses"]["200"]["content"][
+        "application/x-ndjson"]["x-line-schema"]
+    for row in export_rows(fb):
+        jsonschema.Draft202012Validator({**line_schema, "components": spec["components"]}).validate(row)

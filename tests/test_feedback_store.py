@@ -1,0 +1,191 @@
+"""The feedback store on SQLite and on a real PostgreSQL server: history, export, stats,
+concurrent writers, and failures that store nothing."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sqlite3
+import subprocess
+import sys
+import threading
+
+import pytest
+
+from service.engine import ConfigError
+from service.feedback import Correction, FeedbackStore, StoreUnavailable, content_hash
+from tests.conftest import ROOT
+from training.data import read_labeled
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store(request, tmp_path):
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path}/data/feedback.db"
+    else:
+        url = request.getfixturevalue("postgres_url")
+    store = FeedbackStore(url)
+    yield store
+    store.close()
+
+
+def test_a_correction_is_stored_with_its_hash_and_time(store):
+    text = "Ministers met in Minsk.\n"
+    stored_id = store.add(Correction(text, ("bilateral relations",), "news", "m", ("economy",)))
+    [row] = store.history(text)
+    assert row.id == stored_id and row.labels == ("bilateral relations",) and row.predicted == ("economy",)
+    assert row.content_hash == hashlib.sha256(b"Ministers met in Minsk.").hexdigest()
+    assert row.created_at is not None and row.taxonomy == "news" and row.model == "m"
+
+
+def test_the_latest_correction_is_current_and_the_history_is_kept(store):
+    first = store.add(Correction("Rates rose.", ("sports",), "news"))
+    store.add(Correction("Other news.", ("weather",), "news"))
+    # The same article again, as a dropped file would give it (CRLF, trailing newline).
+    last = store.add(Correction("Rates rose.\r\n", ("economy",), "news"))
+    assert last > first
+    assert [r.labels for r in store.history("Rates rose.")] == [("sports",), ("economy",)]
+    current = list(store.current())
+    assert [(r.text.strip(), r.labels) for r in current] == [("Other news.", ("weather",)),
+                                                             ("Rates rose.", ("economy",))]
+    assert store.submissions() == 3
+
+
+def test_the_export_is_what_finetune_reads(store, tmp_path):
+    store.add(Correction("Première: the striker scored twice.", ("sport",)))
+    store.add(Correction("Inflation fell to 2%.", ("economy", "finance")))
+    path = tmp_path / "export.jsonl"
+    path.write_text("".join(json.dumps(r.training_row(), ensure_ascii=False) + "\n" for r in store.current()),
+                    encoding="utf-8")
+    examples = read_labeled(path)
+    assert [(e.text, e.labels) for e in examples] == [
+        ("Première: the striker scored twice.", ("sport",)), ("Inflation fell to 2%.", ("economy", "finance"))]
+    assert all(set(json.loads(line)) == {"text", "labels"} for line in path.read_text().splitlines())
+
+
+def test_stats_count_labels_and_changed_predictions(store):
+    store.add(Correction("a", ("economy", "COP29"), "news", "m1", ("economy", "COP29")))  # kept as predicted
+    store.add(Correction("b", ("economy",), "news", "m1", ("economy", "sports")))  # sports removed
+    store.add(Correction("c", ("demining",), "news", "m2", ()))  # demining added
+    store.add(Correction("d", ("weather",), None))  # no prediction: counted, not compared
+    store.add(Correction("a", ("economy",), "news", "m1", ("economy", "COP29")))  # "a" again: now changed
+    stats = store.stats()
+    assert stats["corrections"] == 4 and stats["submissions"] == 5
+    assert stats["labels"] == {"economy": 2, "demining": 1, "weather": 1}
+    assert (stats["reviewed"], stats["changed"], stats["changed_rate"]) == (3, 3, 1.0)
+    assert stats["added"] == {"demining": 1}
+    assert stats["removed"] == {"COP29": 1, "sports": 1}
+    assert stats["models"] == {"m1": {"reviewed": 2, "changed": 2}, "m2": {"reviewed": 1, "changed": 1}}
+
+
+def test_concurrent_writers_lose_nothing(store):
+    threads, each = 8, 15
+    ids: list[int] = []
+    failures: list[BaseException] = []
+    lock = threading.Lock()
+    start = threading.Barrier(threads)
+
+    def write(worker: int) -> None:
+        start.wait()
+        for i in range(each):
+            # Half the writes correct one shared text, so the writers contend on it.
+            text = "A shared article." if i % 2 else f"Article {worker}-{i}."
+            try:
+                new_id = store.add(Correction(text, (f"label-{worker}",), None, None, ("x",)))
+            except BaseException as exc:  # noqa: BLE001 - reported below
+                failures.append(exc)
+                continue
+            with lock:
+                ids.append(new_id)
+
+    workers = [threading.Thread(target=write, args=(n,)) for n in range(threads)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(60)
+    assert not failures
+    assert len(ids) == len(set(ids)) == threads * each == store.submissions()
+    shared = store.history("A shared article.")
+    assert len(shared) == threads * (each // 2)
+    current = list(store.current())
+    assert len(current) == threads * (each - each // 2) + 1
+    assert [r for r in current if r.text == "A shared article."][0].id == max(r.id for r in shared)
+    if store.is_sqlite:
+        with sqlite3.connect(store.url.database) as check:
+            assert check.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+
+
+WRITER = """
+import sys
+from service.feedback import Correction, FeedbackStore
+store = FeedbackStore(sys.argv[1])
+for i in range(int(sys.argv[3])):
+    store.add(Correction("A shared article." if i % 2 else f"{sys.argv[2]}-{i}", (sys.argv[2],)))
+"""
+
+
+def test_worker_processes_writing_one_sqlite_file_lose_nothing(tmp_path):
+    # What gunicorn's workers do: separate processes, one database file, WAL and busy waits.
+    url = f"sqlite:///{tmp_path}/feedback.db"
+    processes = [subprocess.Popen([sys.executable, "-c", WRITER, url, f"worker{n}", "40"], cwd=ROOT,
+                                  env={**os.environ, "PYTHONPATH": str(ROOT)}, stderr=subprocess.PIPE, text=True)
+                 for n in range(3)]
+    errors = [p.communicate(timeout=120)[1] for p in processes]
+    assert [p.returncode for p in processes] == [0, 0, 0], errors
+    store = FeedbackStore(url)
+    assert store.submissions() == 120 and len(store.history("A shared article.")) == 60
+    assert len(list(store.current())) == 3 * 20 + 1
+    with sqlite3.connect(tmp_path / "feedback.db") as check:
+        assert check.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+    store.close()
+
+
+def test_sqlite_runs_in_wal_mode_with_a_busy_timeout(tmp_path):
+    store = FeedbackStore(f"sqlite:///{tmp_path}/new/dir/feedback.db", busy_timeout=3)
+    assert not (tmp_path / "new").exists()  # nothing is created before the first use
+    store.add(Correction("x", ("a",)))
+    with store.engine().connect() as connection:
+        assert connection.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+        assert connection.exec_driver_sql("PRAGMA busy_timeout").scalar() == 3000
+        assert connection.exec_driver_sql("PRAGMA synchronous").scalar() == 2  # FULL
+    store.close()
+
+
+def test_a_write_the_database_refuses_raises_and_stores_nothing(tmp_path):
+    path = tmp_path / "feedback.db"
+    store = FeedbackStore(f"sqlite:///{path}", busy_timeout=0.2)
+    store.add(Correction("before", ("a",)))
+    blocker = sqlite3.connect(path, isolation_level=None)
+    blocker.execute("BEGIN IMMEDIATE")  # another writer holds the lock past our busy timeout
+    try:
+        with pytest.raises(StoreUnavailable, match="unavailable"):
+            store.add(Correction("during", ("b",)))
+    finally:
+        blocker.execute("ROLLBACK")
+        blocker.close()
+    assert [r.text for r in store.current()] == ["before"] and store.submissions() == 1
+    store.add(Correction("after", ("c",)))  # the store recovers once the lock is gone
+    assert store.submissions() == 2
+    store.close()
+
+
+@pytest.mark.parametrize("make_url", [
+    lambda tmp: f"sqlite:///{tmp}/a-file/feedback.db",  # its directory cannot be made: a file is in the way
+    lambda tmp: f"postgresql+psycopg://nobody@/db?host={tmp}/no-server&connect_timeout=2",
+])
+def test_an_unreachable_store_is_unavailable_and_says_so_once_it_is_asked(tmp_path, make_url):
+    (tmp_path / "a-file").write_text("not a directory")
+    store = FeedbackStore(make_url(tmp_path))  # no error at construction: the service still tags
+    for call in (lambda: store.add(Correction("x", ("a",))), lambda: list(store.current()), store.stats):
+        with pytest.raises(StoreUnavailable):
+            call()
+
+
+def test_a_malformed_url_stops_start_up():
+    with pytest.raises(ConfigError, match="NEWSTAG_DATABASE_URL"):
+        FeedbackStore("not a url at all")
+
+
+def test_the_content_hash_ignores_outer_whitespace_and_line_ends_only():
+    assert content_hash("a\r\nb\n") == content_hash("a\nb") != content_hash("a b")
