@@ -124,7 +124,7 @@ def run(config: TrainingConfig, dist: Distributed) -> dict:
             # from distorting the encoder while the head is still random, and gives rare
             # labels the many passes that a few full epochs cannot.
             probe_head(model, config, frozen_windows(base_dir, config.max_length, {"train": train_docs})["train"],
-                       targets, multi_label, data_print)
+                       targets, multi_label, data_print, dist.rank)
         # The pooler (if any) is not used (windows are mean-pooled): freeze it, or DDP waits for its gradients.
         for name, param in model.encoder.named_parameters():
             if name.startswith("pooler."):

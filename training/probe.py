@@ -52,7 +52,7 @@ def has_checkpoint(config: TrainingConfig) -> bool:
 
 
 def probe_head(model: WindowClassifier, config: TrainingConfig, windows: list[torch.Tensor],
-               targets: torch.Tensor, multi_label: bool, data_print: dict[str, Any]) -> None:
+               targets: torch.Tensor, multi_label: bool, data_print: dict[str, Any], rank: int = 0) -> None:
     """Train ``model.head`` alone for ``config.probe_epochs`` epochs on frozen windows.
 
     Every process of a distributed run trains the same head on all the data (same seed),
@@ -60,7 +60,8 @@ def probe_head(model: WindowClassifier, config: TrainingConfig, windows: list[to
     """
     assert config.probe_epochs
     probe = replace(config, epochs=config.probe_epochs, lr=PROBE_LR, resume=False, precision="fp32",
-                    output=config.output.with_name(f"{config.output.name}.probe"))
+                    # one checkpoint directory per process, so ranks never write the same files
+                    output=config.output.with_name(f"{config.output.name}.probe-{rank}"))
     trainer = Trainer(probe, model.head, features_logits(windows, model.head, model.head), targets, multi_label,
                       data_print, Distributed(), [{"params": list(model.head.parameters()), "lr": PROBE_LR}],
                       desc="head probe (frozen encoder)")
