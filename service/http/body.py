@@ -31,3 +31,5 @@ def json_body() -> Any:
         raise MalformedJSON(f"invalid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}") from None
     except RecursionError:
         raise MalformedJSON("the JSON is nested too deeply") from None
+    except ValueError:  # Python refuses integers of more than 4,300 digits (CVE-2020-10735)
+        raise MalformedJSON("the JSON has a number too long to read") from None
