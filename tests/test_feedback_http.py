@@ -208,3 +208,15 @@ def test_feedback_responses_match_the_openapi_document(fb):
         "application/x-ndjson"]["x-line-schema"]
     for row in export_rows(fb):
         jsonschema.Draft202012Validator({**line_schema, "components": spec["components"]}).validate(row)
+
+
+def test_a_read_only_store_is_503_and_never_reported_stored(fb, fb_app, tmp_path):
+    path = tmp_path / "data" / "feedback.db"
+    fb.post("/v1/feedback", json={"text": "before", "labels": ["economy"], "taxonomy": "news"})
+    # The file opened read-only (root ignores file permissions, so chmod would not do here).
+    fb_app.extensions["newstag.feedback"] = FeedbackStore(f"sqlite:///file:{path}?mode=ro&uri=true",
+                                                          busy_timeout=0.2)
+    response = fb.post("/v1/feedback", json={"text": "during", "labels": ["economy"], "taxonomy": "news"})
+    assert response.status_code == 503 and response.headers["Retry-After"]
+    assert "nothing was stored" in response.json["detail"] and "id" not in response.json
+    assert [r["text"] for r in export_rows(fb)] == ["before"]
