@@ -16,8 +16,12 @@ class BoundedCache(Generic[K, V]):
         self._items: OrderedDict[K, V] = OrderedDict()
         self._lock = threading.Lock()
 
+    @property
+    def enabled(self) -> bool:
+        return self.max_entries > 0
+
     def get(self, key: K) -> V | None:
-        if self.max_entries <= 0:
+        if not self.enabled:
             return None
         with self._lock:
             value = self._items.get(key)
@@ -26,7 +30,7 @@ class BoundedCache(Generic[K, V]):
             return value
 
     def put(self, key: K, value: V) -> None:
-        if self.max_entries <= 0:
+        if not self.enabled:
             return
         with self._lock:
             self._items[key] = value

@@ -144,6 +144,8 @@ class SentenceEncoder:
 
         A text seen recently (the same characters) is taken from the document cache.
         """
+        if not self.documents.enabled:
+            return self._encode_documents(docs)
         keys = [hashlib.sha256(doc.text.encode("utf-8", "surrogatepass")).hexdigest() for doc in docs]
         out = [self.documents.get(key) for key in keys]
         todo = [d for d, vectors in enumerate(out) if vectors is None]
