@@ -46,3 +46,12 @@ def test_a_killed_worker_is_replaced_and_only_its_requests_in_flight_fail(capsys
     out = capsys.readouterr().out
     assert status == 0, out
     assert "killed worker" in out and out.count("check PASS") == 4
+
+
+def test_padding_benchmark_quick(capsys):
+    from bench import padding
+    from service.engine import encoder
+
+    assert padding.main(["--quick"]) == 0
+    out = capsys.readouterr().out
+    assert "exact" in out and f"step {encoder.PAD_TO}" in out and encoder.PAD_TO == 32  # restored
