@@ -85,3 +85,23 @@ def request(port: int, method: str, path: str, body: bytes | None = None,
     finally:
         if own:
             conn.close()
+
+
+class Client:
+    """A load-test client: one kept-alive connection, replaced after it breaks."""
+
+    def __init__(self, port: int):
+        self.port = port
+        self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+
+    def classify(self, body: bytes) -> int:
+        """POST /v1/classify; the HTTP status, or 0 when the connection broke."""
+        try:
+            return request(self.port, "POST", "/v1/classify", body, self.conn)[0]
+        except (OSError, http.client.HTTPException):
+            self.conn.close()
+            self.conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=120)
+            return 0
+
+    def close(self) -> None:
+        self.conn.close()

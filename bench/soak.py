@@ -15,7 +15,6 @@ Exit status 1 when a check fails (see the "checks" lines).
 from __future__ import annotations
 
 import argparse
-import http.client
 import itertools
 import json
 import os
@@ -27,7 +26,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bench.server import Server, request, rss_mb
+from bench.server import Client, Server, request, rss_mb
 from bench.throughput import load_articles
 
 
@@ -55,17 +54,12 @@ def soak(server: Server, bodies: list[bytes], concurrency: int, seconds: float, 
     end = begin + seconds
 
     def client() -> None:
-        conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=120)
+        conn = Client(server.port)
         while time.monotonic() < end:
             with lock:
                 k = next(counter) % len(bodies)
             start = time.monotonic()
-            try:
-                status, _ = request(server.port, "POST", "/v1/classify", bodies[k], conn)
-            except (OSError, http.client.HTTPException):
-                status = 0
-                conn.close()
-                conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=120)
+            status = conn.classify(bodies[k])
             with lock:
                 run.outcomes.append(Outcome(start - begin, time.monotonic() - start, status))
         conn.close()

@@ -19,7 +19,6 @@ The clients run on the same cores as the server, so the figures include their co
 from __future__ import annotations
 
 import argparse
-import http.client
 import itertools
 import json
 import os
@@ -33,7 +32,7 @@ from pathlib import Path
 import torch
 
 from bench.ceiling import matmul_gflops
-from bench.server import Server, request
+from bench.server import Client, Server
 from bench.window_costs import ArticleCost, article_costs
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -88,17 +87,12 @@ def drive(port: int, bodies: list[bytes], costs: list[ArticleCost], concurrency:
     end = time.monotonic() + seconds
 
     def client() -> None:
-        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+        conn = Client(port)
         while time.monotonic() < end:
             with lock:
                 k = next(counter) % len(bodies)
             start = time.perf_counter()
-            try:
-                status, _ = request(port, "POST", "/v1/classify", bodies[k], conn)
-            except (OSError, http.client.HTTPException):
-                status = 0
-                conn.close()
-                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+            status = conn.classify(bodies[k])
             elapsed = time.perf_counter() - start
             with lock:
                 if status == 200:
@@ -174,11 +168,11 @@ def main(argv: list[str] | None = None) -> int:
 
 def drive_sequential(port: int, bodies: list[bytes]) -> float:
     """p50 latency in ms of the given requests sent one after another."""
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+    conn = Client(port)
     times = []
     for payload in bodies:
         start = time.perf_counter()
-        status, _ = request(port, "POST", "/v1/classify", payload, conn)
+        status = conn.classify(payload)
         if status != 200:
             raise RuntimeError(f"the 500-word article got HTTP {status}")
         times.append(time.perf_counter() - start)
