@@ -46,7 +46,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--output", type=Path, required=True, help="the model directory to write")
     parser.add_argument("--base", type=Path, help="a local model directory (default: embedded all-MiniLM-L6-v2)")
     parser.add_argument("--mode", choices=["head", "full"], default="head")
-    parser.add_argument("--epochs", type=int, help="default: 40 (head), 4 (full)")
+    parser.add_argument("--epochs", type=int, help="default: 40 (head), 2 (full)")
     parser.add_argument("--batch-size", type=int, default=16, help="documents per step")
     parser.add_argument("--max-length", type=int, default=256, help="tokens per window")
     parser.add_argument("--lr", type=float, help="default: 1e-2 (head), 5e-5 (full)")

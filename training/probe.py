@@ -7,11 +7,13 @@ window as the service does.
 
 from __future__ import annotations
 
+import sys
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import torch
+from tqdm import tqdm
 
 from service.engine.chunking import PreparedDocument
 from service.engine.encoder import SentenceEncoder
@@ -29,8 +31,14 @@ def frozen_windows(base_dir: Path, max_length: int,
                    splits: dict[str, list[PreparedDocument]]) -> dict[str, list[torch.Tensor]]:
     """Each document's window vectors [n_windows, dim] from the frozen base encoder."""
     encoder = SentenceEncoder(base_dir, max_tokens=max_length)
-    return {name: [torch.from_numpy(v.windows) for v in encoder.encode_documents(docs)]
-            for name, docs in splits.items()}
+    out: dict[str, list[torch.Tensor]] = {}
+    for name, docs in splits.items():
+        out[name] = []
+        # in slices, so a long pass (minutes on a large set) shows a progress bar
+        for start in tqdm(range(0, len(docs), 64), desc=f"embedding {name} (frozen encoder)", unit="slice",
+                          file=sys.stderr):
+            out[name].extend(torch.from_numpy(v.windows) for v in encoder.encode_documents(docs[start:start + 64]))
+    return out
 
 
 def features_logits(windows: list[torch.Tensor], head: torch.nn.Linear, trained: torch.nn.Module) -> LogitsFn:
