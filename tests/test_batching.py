@@ -13,7 +13,7 @@ import torch
 from service.config import Settings
 from service.engine import Tagger
 from service.engine.batching import MicroBatcher, deadline, length_batches
-from service.engine.encoder import EncoderOptions, SentenceEncoder
+from service.engine.encoder import PAD_TO, EncoderOptions, SentenceEncoder
 from service.engine.errors import ConfigError, DeadlineExceeded
 from service.engine.precision import Precision
 
@@ -195,3 +195,24 @@ def test_auto_precision_is_bf16_only_with_native_bf16(monkeypatch):
     monkeypatch.setattr(precision, "native_bf16", lambda: False)
     assert Precision("auto").name == "fp32" and Precision("auto").requested == "auto"
     assert Settings.from_env({}).precision == "auto"
+
+
+@pytest.mark.parametrize("batching", [False, True])
+def test_every_forward_pass_keeps_within_the_padded_token_budget(tiny_model_dir, batching):
+    """Batches are sized by padded width, so short texts padded to 32 never overrun the budget."""
+    encoder = _encoder(tiny_model_dir, batching=batching)
+    shapes: list[tuple[int, int]] = []
+    run = encoder._run_batch
+
+    def record(ids):
+        shapes.append((len(ids), encoder._width(max(len(x) for x in ids))))
+        return run(ids)
+
+    if encoder.batcher is not None:
+        encoder.batcher.run_batch = record
+    else:
+        encoder._run_batch = record  # type: ignore[method-assign]
+    encoder.encode_texts([f"news about topic {i}" for i in range(100)])  # ~7 tokens each, padded to 32
+    encoder.encode_documents([encoder.prepare(t) for t in TEXTS])
+    assert len(shapes) >= 100 * 32 // 256 and all(rows * width <= 256 for rows, width in shapes)
+    assert all(width % PAD_TO == 0 or width == encoder.max_tokens for _, width in shapes)

