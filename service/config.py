@@ -22,6 +22,9 @@ class Settings:
     engine: Literal["embedding", "nli"] = "embedding"
     # A local sentence-embedding model directory; None means the embedded all-MiniLM-L6-v2.
     model: Path | None = None
+    # The topic matcher adapter (service/matcher/) merged into the default model at load;
+    # off: the plain all-MiniLM-L6-v2. It never applies to a model given by NEWSTAG_MODEL.
+    matcher: bool = True
     # A local NLI model directory (bart-large-mnli, a DeBERTa NLI model, ...) for engine=nli.
     nli_model: Path | None = None
     nli_hypothesis: str = "This article is about {}."
@@ -120,7 +123,7 @@ _PATHS = {"model", "nli_model", "taxonomies_dir", "models_dir", "run_dir"}
 _INTS = {"max_tokens", "max_batch_tokens", "evidence_per_topic", "max_text_chars", "max_documents",
          "max_labels", "torch_threads", "max_body_bytes", "max_queue", "document_cache"}
 _FLOATS = {"threshold", "keyword_weight", "request_timeout"}
-_BOOLS = {"batching"}
+_BOOLS = {"batching", "matcher"}
 _TRUE, _FALSE = {"1", "true", "yes", "on"}, {"0", "false", "no", "off"}
 
 

@@ -9,7 +9,13 @@ files only (no torch), so they take a second, not a model load.
 from __future__ import annotations
 
 from .config import Settings
-from .engine.model_files import DEFAULT_MODEL_SHA256, default_model_dir, require_local_model_dir, verify_weights
+from .engine.model_files import (
+    DEFAULT_MODEL_SHA256,
+    default_model_dir,
+    require_local_model_dir,
+    verify_matcher,
+    verify_weights,
+)
 from .engine.taxonomy import TaxonomyRegistry
 
 
@@ -21,5 +27,7 @@ def check_startup(settings: Settings) -> None:
         require_local_model_dir(settings.nli_model)
     elif settings.model is None:
         verify_weights(default_model_dir(), DEFAULT_MODEL_SHA256)
+        if settings.matcher:
+            verify_matcher()
     else:
         require_local_model_dir(settings.model)

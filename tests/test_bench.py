@@ -55,3 +55,26 @@ def test_padding_benchmark_quick(capsys):
     assert padding.main(["--quick"]) == 0
     out = capsys.readouterr().out
     assert "exact" in out and f"step {encoder.PAD_TO}" in out and encoder.PAD_TO == 32  # restored
+
+
+def test_matcher_leave_one_out_runs_on_small_sets(tmp_path, capsys):
+    """Trains on the real embedded model with two small sets, scores the third before and after."""
+    import json
+    from pathlib import Path
+
+    from bench import matcher_loo
+
+    rows = [json.loads(line) for line in Path("seeds/train-small.jsonl").read_text().splitlines() if line.strip()]
+    for k, name in enumerate(["alpha", "beta", "gamma"]):
+        with (tmp_path / f"{name}.jsonl").open("w") as out:
+            for row in rows[k::3]:
+                out.write(json.dumps({"text": row["text"], "labels": [f"{name}-{x}" for x in row["labels"]]}) + "\n")
+    (tmp_path / matcher_loo.NAMES).write_text(json.dumps({f"{n}-{x}": x for n in ("alpha", "beta", "gamma")
+                                                          for r in rows for x in r["labels"]}))
+    assert matcher_loo.main(["--data-dir", str(tmp_path), "--out-dir", str(tmp_path / "out"), "--sets", "alpha",
+                             "beta", "gamma", "--only", "gamma", "--max-per-set", "8", "--eval-limit", "10"]) == 0
+    results = json.loads((tmp_path / "out" / "results.json").read_text())
+    assert set(results) == {"gamma"} and 0 <= results["gamma"]["before"] <= 1 and 0 <= results["gamma"]["after"] <= 1
+    assert results["gamma"]["eval_rows"] == 10
+    assert (tmp_path / "out" / "without-gamma" / "adapter.safetensors").is_file()
+    assert "| gamma | 10 |" in capsys.readouterr().out

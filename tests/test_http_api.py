@@ -7,7 +7,10 @@ import logging
 
 import pytest
 
+from service.engine.model_files import DEFAULT_MODEL_SHA256, MATCHER_SHA256
+
 MISSION = {"bilateral relations", "economy", "COP29", "demining"}
+VERSION = f"{DEFAULT_MODEL_SHA256[:12]}+{MATCHER_SHA256[:8]}"  # base weights + the merged matcher adapter
 
 
 def test_classify_text_tags_the_seed_with_exact_evidence(client, seed_text):
@@ -16,7 +19,7 @@ def test_classify_text_tags_the_seed_with_exact_evidence(client, seed_text):
     body = response.json
     assert list(body) == ["topics", "model", "taxonomy"]
     assert body["taxonomy"] == "news"
-    assert body["model"] == {"name": "all-MiniLM-L6-v2", "kind": "embedding", "version": "53aa51172d14"}
+    assert body["model"] == {"name": "all-MiniLM-L6-v2", "kind": "embedding", "version": VERSION}
     labels = [t["label"] for t in body["topics"]]
     assert MISSION <= set(labels) and not {"sports", "health", "crime", "technology"} & set(labels)
     scores = [t["score"] for t in body["topics"]]
@@ -67,7 +70,7 @@ def test_taxonomies_and_models_endpoints(client):
     assert cop["parent"] == "climate change" and "COP29" in cop["keywords"]
     assert client.get("/v1/taxonomies/unknown").status_code == 404
     models = client.get("/v1/models").json["models"]
-    assert models == [{"name": "all-MiniLM-L6-v2", "kind": "embedding", "version": "53aa51172d14",
+    assert models == [{"name": "all-MiniLM-L6-v2", "kind": "embedding", "version": VERSION,
                        "default": True, "ready": True, "labels": None, "metrics": None}]
 
 

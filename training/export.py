@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 import os
 import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
 from importlib.metadata import version
 from pathlib import Path
 from typing import Any
@@ -23,26 +25,17 @@ def library_versions() -> dict[str, str]:
     return {"newstag": __version__, **{name: version(name) for name in ("torch", "transformers", "safetensors")}}
 
 
-def write_model_dir(output: Path, model: WindowClassifier, tokenizer: Any, labels: list[str],
-                    thresholds: list[float], multi_label: bool, metrics: dict[str, Any],
-                    manifest: dict[str, Any], card: str) -> None:
+@contextmanager
+def atomic_directory(output: Path) -> Iterator[Path]:
+    """Yield a fresh temporary directory beside ``output``; on success it replaces ``output``."""
     tmp = output.parent / f".{output.name}.tmp-{os.getpid()}"
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
-    encoder: Any = model.encoder  # a transformers PreTrainedModel
-    encoder.save_pretrained(tmp, safe_serialization=True)
-    tokenizer.save_pretrained(tmp)
-    save_file({"weight": model.head.weight.detach().contiguous(), "bias": model.head.bias.detach().contiguous()},
-              str(tmp / HEAD_FILE))
-    (tmp / LABELS_FILE).write_text(json.dumps(
-        {"labels": labels, "thresholds": [round(t, 4) for t in thresholds], "multi_label": multi_label}, indent=2))
-    (tmp / "metrics.json").write_text(json.dumps(metrics, indent=2))
-    digests = {name: sha256_of(tmp / name) for name in WEIGHT_FILES}
-    (tmp / MANIFEST_FILE).write_text(json.dumps(
-        {"kind": KIND, **manifest, "sha256": digests, "library_versions": library_versions()}, indent=2))
-    (tmp / "README.md").write_text(card)
-    for leftover in tmp.glob("*.bin"):  # nothing pickled in a model directory
-        leftover.unlink()
+    try:
+        yield tmp
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
     if output.exists():
         old = output.parent / f".{output.name}.old-{os.getpid()}"
         os.replace(output, old)
@@ -50,3 +43,24 @@ def write_model_dir(output: Path, model: WindowClassifier, tokenizer: Any, label
         shutil.rmtree(old, ignore_errors=True)
     else:
         os.replace(tmp, output)
+
+
+def write_model_dir(output: Path, model: WindowClassifier, tokenizer: Any, labels: list[str],
+                    thresholds: list[float], multi_label: bool, metrics: dict[str, Any],
+                    manifest: dict[str, Any], card: str) -> None:
+    with atomic_directory(output) as tmp:
+        encoder: Any = model.encoder  # a transformers PreTrainedModel
+        encoder.save_pretrained(tmp, safe_serialization=True)
+        tokenizer.save_pretrained(tmp)
+        save_file({"weight": model.head.weight.detach().contiguous(), "bias": model.head.bias.detach().contiguous()},
+                  str(tmp / HEAD_FILE))
+        (tmp / LABELS_FILE).write_text(json.dumps(
+            {"labels": labels, "thresholds": [round(t, 4) for t in thresholds], "multi_label": multi_label},
+            indent=2))
+        (tmp / "metrics.json").write_text(json.dumps(metrics, indent=2))
+        digests = {name: sha256_of(tmp / name) for name in WEIGHT_FILES}
+        (tmp / MANIFEST_FILE).write_text(json.dumps(
+            {"kind": KIND, **manifest, "sha256": digests, "library_versions": library_versions()}, indent=2))
+        (tmp / "README.md").write_text(card)
+        for leftover in tmp.glob("*.bin"):  # nothing pickled in a model directory
+            leftover.unlink()

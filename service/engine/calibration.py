@@ -35,5 +35,8 @@ class SimilarityCalibration:
         return 1.0 / (1.0 + np.exp(-logits))
 
 
-# Fitted by `python -m training.fit_calibration` (see docs/benchmarks.md for the run).
+# Fitted by `python -m training.fit_calibration` (see docs/benchmarks.md for the runs):
+# the plain model (NEWSTAG_MATCHER=off, or a local model), and the model with the shipped
+# matcher adapter merged in, whose cosines have another scale.
 DEFAULT_CALIBRATION = SimilarityCalibration(w_sim=5.05, w_gap=30.17, bias=-0.59)
+MATCHER_CALIBRATION = SimilarityCalibration(w_sim=4.59, w_gap=29.36, bias=-0.68)

@@ -7,10 +7,15 @@ from typing import TYPE_CHECKING
 import torch
 from transformers.utils import logging as hf_logging
 
+from .adapter import Adapter, read_adapter
+from .calibration import DEFAULT_CALIBRATION, MATCHER_CALIBRATION
 from .encoder import EncoderOptions, SentenceEncoder
+from .errors import ModelLoadError
 from .model_files import (
     DEFAULT_MODEL_NAME,
     DEFAULT_MODEL_SHA256,
+    MATCHER_DIR,
+    MATCHER_SHA256,
     WEIGHTS_FILE,
     default_model_dir,
     require_local_model_dir,
@@ -39,15 +44,28 @@ def load_backend(settings: Settings) -> ScoringBackend:
 
     from .embedding_backend import EmbeddingBackend
 
+    adapter: Adapter | None = None
     if settings.model is None:
         model_dir = default_model_dir()
         verify_weights(model_dir, DEFAULT_MODEL_SHA256)
         name, digest = DEFAULT_MODEL_NAME, DEFAULT_MODEL_SHA256
+        adapter = default_matcher(settings)
     else:
         model_dir = require_local_model_dir(settings.model)
         name, digest = model_dir.name, sha256_of(model_dir / WEIGHTS_FILE)
     encoder = SentenceEncoder(model_dir, max_tokens=settings.max_tokens,
-                              options=EncoderOptions.from_settings(settings))
-    backend = EmbeddingBackend(encoder, name)
-    backend.model_version = digest[:12]
+                              options=EncoderOptions.from_settings(settings), adapter=adapter)
+    backend = EmbeddingBackend(encoder, name, MATCHER_CALIBRATION if adapter else DEFAULT_CALIBRATION)
+    # The version names what made the scores: base weights, and the adapter merged into them.
+    backend.model_version = digest[:12] + (f"+{MATCHER_SHA256[:8]}" if adapter else "")
     return backend
+
+
+def default_matcher(settings: Settings) -> Adapter | None:
+    """The shipped matcher adapter, checksum-verified, unless NEWSTAG_MATCHER=off."""
+    if not settings.matcher:
+        return None
+    adapter = read_adapter(MATCHER_DIR, MATCHER_SHA256)
+    if adapter.base_sha256 != DEFAULT_MODEL_SHA256:
+        raise ModelLoadError(f"the matcher adapter in {MATCHER_DIR} was trained on other base weights")
+    return adapter

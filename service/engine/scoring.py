@@ -25,7 +25,7 @@ class DocumentScores(Protocol):
 class ScoringBackend(Protocol):
     kind: str  # "embedding" or "nli"
     model_name: str
-    model_version: str  # the first 12 hex digits of the weights' SHA-256
+    model_version: str  # the first 12 hex digits of the weights' SHA-256 (+ 8 of a merged adapter's)
 
     def prepare(self, text: str) -> PreparedDocument:
         """Cut a text into sentences and windows that fit this backend's model."""

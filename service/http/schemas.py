@@ -78,7 +78,8 @@ class TopicOut(BaseModel):
 class ModelOut(BaseModel):
     name: str
     kind: str = Field(description="embedding (zero-shot), nli (zero-shot) or classifier (fine-tuned).")
-    version: str = Field(description="First 12 hex digits of the weights' SHA-256.")
+    version: str = Field(description="First 12 hex digits of the weights' SHA-256; with the topic matcher "
+                         "merged in, then \"+\" and the first 8 of the adapter's.")
 
 
 class TextResponse(BaseModel):

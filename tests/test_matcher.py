@@ -1,0 +1,209 @@
+"""The topic matcher: training.matcher writes an adapter, the service verifies and merges it."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from transformers import AutoModel, AutoTokenizer
+
+from service.config import Settings
+from service.engine.adapter import ADAPTER_MANIFEST, ADAPTER_WEIGHTS, merge_adapter, read_adapter
+from service.engine.encoder import SentenceEncoder
+from service.engine.errors import ModelLoadError
+from service.engine.loading import load_backend
+from service.engine.model_files import (
+    DEFAULT_MODEL_SHA256,
+    MATCHER_DIR,
+    MATCHER_SHA256,
+    default_model_dir,
+    sha256_of,
+    verify_matcher,
+)
+from service.preflight import check_startup
+from training import matcher
+from training.lora import adapter_tensors, with_lora, write_adapter_dir
+from training.matcher_data import MatcherSet, interleaved_batches, load_sets, read_names
+from training.matcher_eval import names_only_macro_f1
+
+ROOT = Path(__file__).resolve().parent.parent
+TRAIN_SMALL = ROOT / "seeds" / "train-small.jsonl"
+
+
+@pytest.fixture(scope="module")
+def two_sets(tmp_path_factory) -> tuple[Path, Path, Path]:
+    """The seed training set, and the same texts under coded labels with a names file."""
+    where = tmp_path_factory.mktemp("matcher-data")
+    rows = [json.loads(line) for line in TRAIN_SMALL.read_text().splitlines() if line.strip()]
+    coded = where / "coded.jsonl"
+    coded.write_text("".join(json.dumps({"text": r["text"], "labels": [f"c{len(x)}-{x}" for x in r["labels"]]}) + "\n"
+                             for r in rows))
+    names = where / "names.json"
+    names.write_text(json.dumps({f"c{len(x)}-{x}": x.title() for r in rows for x in r["labels"]}))
+    return TRAIN_SMALL, coded, names
+
+
+@pytest.fixture(scope="module")
+def tiny_adapter(tiny_model_dir, two_sets, tmp_path_factory) -> Path:
+    first, coded, names = two_sets
+    output = tmp_path_factory.mktemp("adapters") / "tiny-matcher"
+    code = matcher.main(["--data", str(first), "--data", str(coded), "--names", str(names), "--base",
+                         str(tiny_model_dir), "--output", str(output), "--epochs", "2", "--batch-size", "8"])
+    assert code == 0
+    return output
+
+
+def test_each_file_is_its_own_label_space_with_readable_names(two_sets):
+    first, coded, names = two_sets
+    sets = load_sets([first, coded], read_names([names]), None, seed=0)
+    assert sets[0].labels == sets[0].names == ["climate", "economy", "health", "sport"]
+    assert sets[1].labels[0] == "c5-sport" and sets[1].names[0] == "Sport"  # sorted by the label as written
+    assert sets[1].prompts[0] == "news about Sport"
+    batches = interleaved_batches(sets, batch_size=8, seed=1)
+    assert {s for s, _ in batches} == {0, 1}
+    for s in (0, 1):  # every row once per epoch, each batch from one set
+        assert sorted(i for b, rows in batches if b == s for i in rows) == list(range(40))
+
+
+def test_a_multi_label_row_spreads_its_target_over_its_labels():
+    from training.data import Example
+
+    matcher_set = MatcherSet("x", [], ["a", "b", "c"], ["a", "b", "c"])
+    assert matcher_set.targets(Example("t", ("a", "c"))) == [0.5, 0.0, 0.5]
+
+
+def test_training_writes_a_checksummed_adapter_with_its_card(tiny_adapter, tiny_model_dir):
+    files = sorted(p.name for p in tiny_adapter.iterdir())
+    assert files == ["README.md", ADAPTER_MANIFEST, ADAPTER_WEIGHTS]  # nothing pickled, no stray files
+    manifest = json.loads((tiny_adapter / ADAPTER_MANIFEST).read_text())
+    assert manifest["sha256"][ADAPTER_WEIGHTS] == sha256_of(tiny_adapter / ADAPTER_WEIGHTS)
+    assert manifest["base_sha256"] == sha256_of(tiny_model_dir / "model.safetensors")
+    assert [s["name"] for s in manifest["training"]["sets"]] == ["train-small", "coded"]
+    assert "peft" in manifest["library_versions"]
+    card = (tiny_adapter / "README.md").read_text()
+    assert card.startswith("---\n") and "| coded | 40 | 4 |" in card and "--epochs 2" in card
+    adapter = read_adapter(tiny_adapter, manifest["sha256"][ADAPTER_WEIGHTS])
+    # 2 layers x (q, k, v, attention output, intermediate, output), not the pooler
+    assert len(adapter.pairs) == 12 and not any("pooler" in m for m in adapter.pairs)
+
+
+def test_training_moves_the_embeddings_and_the_same_seed_gives_the_same_adapter(tiny_adapter, tiny_model_dir,
+                                                                               two_sets, tmp_path):
+    plain = SentenceEncoder(tiny_model_dir)
+    adapted = SentenceEncoder(tiny_model_dir, adapter=read_adapter(tiny_adapter))
+    texts = ["Parliament passed the budget.", "The striker scored twice."]
+    assert not np.allclose(plain.encode_texts(texts), adapted.encode_texts(texts), atol=1e-4)
+    first, coded, names = two_sets
+    again = tmp_path / "again"
+    matcher.main(["--data", str(first), "--data", str(coded), "--names", str(names), "--base", str(tiny_model_dir),
+                  "--output", str(again), "--epochs", "2", "--batch-size", "8"])
+    assert sha256_of(again / ADAPTER_WEIGHTS) == sha256_of(tiny_adapter / ADAPTER_WEIGHTS)
+
+
+def test_the_merge_matches_peft_merge_and_unload(tiny_model_dir, tmp_path):
+    torch.manual_seed(3)
+    peft_model = with_lora(AutoModel.from_pretrained(tiny_model_dir), rank=4, alpha=8, dropout=0.0)
+    for name, param in peft_model.named_parameters():
+        if "lora_B" in name:  # peft starts B at zero; a real adapter has moved it
+            torch.nn.init.normal_(param, std=0.05)
+    write_adapter_dir(tmp_path / "a", adapter_tensors(peft_model), 8.0 / 4,
+                      {"base_sha256": "x", "base_model": "tiny", "sets": [], "command": "", "train_seconds": 0,
+                       "final_loss": None, "config": {"rank": 4, "alpha": 8, "epochs": 1, "batch_size": 1,
+                                                      "max_length": 8, "lr": 0.1, "temperature": 0.1,
+                                                      "max_per_set": None, "seed": 0}})
+    tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
+    batch = tokenizer(["a text about the economy"], return_tensors="pt")
+    with torch.no_grad():
+        expected = peft_model.merge_and_unload()(**batch).last_hidden_state
+        ours = AutoModel.from_pretrained(tiny_model_dir).eval()
+        merge_adapter(ours, read_adapter(tmp_path / "a"))
+        plain = AutoModel.from_pretrained(tiny_model_dir).eval()(**batch).last_hidden_state
+    assert torch.allclose(ours(**batch).last_hidden_state, expected, atol=1e-5)
+    assert not torch.allclose(plain, expected, atol=1e-3)
+
+
+@pytest.mark.parametrize("damage, message", [
+    ("flip", "fails its SHA-256 check"),
+    ("no-weights", "adapter file is missing"),
+    ("no-manifest", "adapter file is missing"),
+    ("kind", "adapter manifest is not valid"),
+])
+def test_a_damaged_adapter_is_refused_with_one_clear_line(tiny_adapter, tmp_path, damage, message):
+    copy = tmp_path / "copy"
+    shutil.copytree(tiny_adapter, copy)
+    expected = sha256_of(copy / ADAPTER_WEIGHTS)
+    if damage == "flip":
+        data = bytearray((copy / ADAPTER_WEIGHTS).read_bytes())
+        data[-1] ^= 0xFF
+        (copy / ADAPTER_WEIGHTS).write_bytes(bytes(data))
+    elif damage == "no-weights":
+        (copy / ADAPTER_WEIGHTS).unlink()
+    elif damage == "no-manifest":
+        (copy / ADAPTER_MANIFEST).unlink()
+    else:
+        manifest = json.loads((copy / ADAPTER_MANIFEST).read_text())
+        (copy / ADAPTER_MANIFEST).write_text(json.dumps({**manifest, "kind": "something else"}))
+    with pytest.raises(ModelLoadError, match=message) as caught:
+        read_adapter(copy, expected)
+    assert "\n" not in str(caught.value)
+
+
+def test_an_adapter_for_another_model_does_not_merge(tiny_adapter):
+    real = AutoModel.from_pretrained(default_model_dir())  # 384 wide, not the tiny model's 32
+    with pytest.raises(ModelLoadError, match="does not fit this model"):
+        merge_adapter(real, read_adapter(tiny_adapter))
+
+
+def test_bad_matcher_data_is_an_error_not_a_traceback(tmp_path, capsys):
+    one_label = tmp_path / "one.jsonl"
+    one_label.write_text(json.dumps({"text": "a", "labels": ["x"]}) + "\n")
+    assert matcher.main(["--data", str(one_label), "--output", str(tmp_path / "out")]) == 2
+    assert "at least two labels" in capsys.readouterr().err
+    assert matcher.main(["--data", str(tmp_path / "missing.jsonl"), "--output", str(tmp_path / "out")]) == 2
+    assert not (tmp_path / "out").exists()
+
+
+# The shipped adapter, on the real embedded model.
+
+def test_the_shipped_adapter_is_verified_and_merged_by_default(tagger):
+    verify_matcher()  # the committed file matches the pinned checksum
+    encoder = tagger.backend.encoder
+    assert encoder.adapter is not None and encoder.adapter.path == MATCHER_DIR
+    assert encoder.adapter.base_sha256 == DEFAULT_MODEL_SHA256
+    assert tagger.backend.model_version == f"{DEFAULT_MODEL_SHA256[:12]}+{MATCHER_SHA256[:8]}"
+    assert (MATCHER_DIR / ADAPTER_WEIGHTS).stat().st_size < 4_000_000  # a few MB at most
+
+
+def test_matcher_off_serves_the_plain_model(tagger):
+    plain = load_backend(Settings.from_env({"NEWSTAG_MATCHER": "off", "NEWSTAG_PRECISION": "fp32"}))
+    assert plain.encoder.adapter is None and plain.model_version == DEFAULT_MODEL_SHA256[:12]
+    adapted = load_backend(Settings.from_env({"NEWSTAG_PRECISION": "fp32"}))
+    texts = ["The central bank raised interest rates."]
+    assert not np.allclose(plain.encoder.encode_texts(texts), adapted.encoder.encode_texts(texts), atol=1e-3)
+
+
+def test_a_tampered_shipped_adapter_stops_the_server_at_start(tmp_path, monkeypatch):
+    copy = tmp_path / "matcher"
+    shutil.copytree(MATCHER_DIR, copy)
+    data = bytearray((copy / ADAPTER_WEIGHTS).read_bytes())
+    data[len(data) // 2] ^= 0x01
+    (copy / ADAPTER_WEIGHTS).write_bytes(bytes(data))
+    with pytest.raises(ModelLoadError, match="matcher adapter weights file fails its SHA-256 check"):
+        verify_matcher(copy)
+    import service.preflight as preflight
+
+    monkeypatch.setattr(preflight, "verify_matcher", lambda: verify_matcher(copy))
+    with pytest.raises(ModelLoadError):
+        check_startup(Settings.from_env({}))
+    check_startup(Settings.from_env({"NEWSTAG_MATCHER": "off"}))  # off: the adapter is not needed
+
+
+def test_zero_shot_evaluation_scores_the_top_label(tagger, two_sets):
+    first, _, _ = two_sets
+    seed_set = load_sets([first], {}, None, seed=0)[0]
+    # The seed examples are plain, one-topic sentences: the real model gets most of them.
+    assert names_only_macro_f1(tagger.backend.encoder, seed_set) > 0.7

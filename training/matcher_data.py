@@ -1,0 +1,74 @@
+"""Labeled sets for the topic matcher: each file is its own label space.
+
+A text is matched against the label prompts of its own set only (its negatives are the
+other labels of that set), so sets with unrelated taxonomies never compete.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from dataclasses import dataclass
+from pathlib import Path
+
+from service.engine.label_vectors import TEMPLATE
+
+from .data import DataFileError, Example, read_labeled
+
+
+@dataclass(frozen=True)
+class MatcherSet:
+    name: str  # the file's stem
+    examples: list[Example]
+    labels: list[str]  # as they appear in the data
+    names: list[str]  # readable names (from --names files), same order
+
+    @property
+    def prompts(self) -> list[str]:
+        """How the engine phrases a bare label name (service/engine/label_vectors.py)."""
+        return [TEMPLATE.format(n) for n in self.names]
+
+    def targets(self, example: Example) -> list[float]:
+        """The true labels share the probability mass (multi-label rows spread it)."""
+        share = 1.0 / len(example.labels)
+        return [share if label in example.labels else 0.0 for label in self.labels]
+
+
+def read_names(paths: list[Path]) -> dict[str, str]:
+    """Merge ``{"label": "readable name"}`` JSON files (later files win)."""
+    names: dict[str, str] = {}
+    for path in paths:
+        try:
+            mapping = json.loads(path.read_text())
+        except (OSError, json.JSONDecodeError) as exc:
+            raise DataFileError(f"{path}: cannot read label names ({exc})") from None
+        if not isinstance(mapping, dict) or not all(isinstance(v, str) and v.strip() for v in mapping.values()):
+            raise DataFileError(f"{path}: label names must be a JSON object of non-empty strings")
+        names.update({str(k): v.strip() for k, v in mapping.items()})
+    return names
+
+
+def load_sets(paths: list[Path], names: dict[str, str], max_per_set: int | None, seed: int) -> list[MatcherSet]:
+    """Read each file, sample at most ``max_per_set`` rows (seeded) so no set dominates."""
+    sets = []
+    for path in paths:
+        examples = read_labeled(path)
+        if max_per_set is not None and len(examples) > max_per_set:
+            examples = random.Random(seed).sample(examples, max_per_set)
+        labels = sorted({x for e in examples for x in e.labels})
+        if len(labels) < 2:
+            raise DataFileError(f"{path}: a matcher set needs at least two labels, found {len(labels)}")
+        sets.append(MatcherSet(path.stem, examples, labels, [names.get(x, x) for x in labels]))
+    return sets
+
+
+def interleaved_batches(sets: list[MatcherSet], batch_size: int, seed: int) -> list[tuple[int, list[int]]]:
+    """(set index, row indices) batches, each from one set, in a seeded random order."""
+    rng = random.Random(seed)
+    batches: list[tuple[int, list[int]]] = []
+    for s, matcher_set in enumerate(sets):
+        order = list(range(len(matcher_set.examples)))
+        rng.shuffle(order)
+        batches.extend((s, order[k:k + batch_size]) for k in range(0, len(order), batch_size))
+    rng.shuffle(batches)
+    return batches
