@@ -40,8 +40,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", nargs="+", help="left-out sets to run (default: every set)")
     args = parser.parse_args(argv)
 
-    names_file = args.data_dir / NAMES
-    names = read_names([names_file] if names_file.is_file() else [])
+    names_files = [args.data_dir / NAMES] if (args.data_dir / NAMES).is_file() else []
+    names = read_names(names_files)
     args.out_dir.mkdir(parents=True, exist_ok=True)
     results_file = args.out_dir / "results.json"
     results = json.loads(results_file.read_text()) if results_file.is_file() else {}
@@ -52,7 +52,7 @@ def main(argv: list[str] | None = None) -> int:
         output = args.out_dir / f"without-{left_out}"
         summary = train(MatcherConfig(
             data=[args.data_dir / f"{s}.jsonl" for s in args.sets if s != left_out], output=output,
-            names=[names_file] if names_file.is_file() else [],
+            names=names_files,
             epochs=args.epochs, max_per_set=args.max_per_set))
         adapted = SentenceEncoder(default_model_dir(), adapter=read_adapter(output))
         after = names_only_macro_f1(adapted, held_out, args.eval_limit)

@@ -23,14 +23,13 @@ from transformers import AutoModel, AutoTokenizer
 
 from service.engine import NewstagError
 from service.engine.chunking import PreparedDocument, prepare_document
-from service.engine.model_files import DEFAULT_MODEL_SHA256, default_model_dir, require_local_model_dir, verify_weights
 
 from .config import TrainingConfig
 from .data import DataFileError, Example, fingerprint, is_single_label, label_names, read_labeled, split_validation
 from .distributed import Distributed
 from .export import library_versions, write_model_dir
 from .metrics import classification_report
-from .model import WindowClassifier, window_batch
+from .model import WindowClassifier, resolve_base, window_batch
 from .model_card import CardData, render
 from .probe import features_logits, frozen_windows, has_checkpoint, probe_head
 from .thresholds import calibrate
@@ -61,15 +60,6 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _base_dir(config: TrainingConfig) -> tuple[Path, str]:
-    if config.base is None:
-        directory = default_model_dir()
-        verify_weights(directory, DEFAULT_MODEL_SHA256)
-        return directory, "sentence-transformers/all-MiniLM-L6-v2"
-    directory = require_local_model_dir(config.base)
-    return directory, str(directory)
-
-
 def _targets(examples: list[Example], labels: list[str], multi_label: bool) -> torch.Tensor:
     index = {name: j for j, name in enumerate(labels)}
     if not multi_label:
@@ -96,7 +86,7 @@ def run(config: TrainingConfig, dist: Distributed) -> dict:
     data_print = fingerprint(config.train, examples)
 
     # 2. Load the base model from a local directory (the default one is checksummed).
-    base_dir, base_name = _base_dir(config)
+    base_dir, base_name = resolve_base(config.base)
     tokenizer = AutoTokenizer.from_pretrained(base_dir, local_files_only=True)
     encoder = AutoModel.from_pretrained(base_dir, local_files_only=True, use_safetensors=True)
 

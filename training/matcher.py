@@ -32,16 +32,14 @@ from transformers import AutoModel, AutoTokenizer
 
 from service.engine.errors import ModelLoadError
 from service.engine.model_files import (
-    DEFAULT_MODEL_NAME,
     WEIGHTS_FILE,
-    default_model_dir,
-    require_local_model_dir,
     sha256_of,
 )
 
 from .data import DataFileError
 from .lora import adapter_tensors, with_lora, write_adapter_dir
 from .matcher_data import MatcherSet, interleaved_batches, load_sets, read_names
+from .model import resolve_base
 
 
 @dataclass
@@ -80,19 +78,13 @@ def _loss(model: Any, tokenizer: Any, matcher_set: MatcherSet, rows: list[int], 
     return -(targets * log_probs).sum(-1).mean()
 
 
-def base_dir(config: MatcherConfig) -> tuple[Path, str]:
-    if config.base is None:
-        return default_model_dir(), f"sentence-transformers/{DEFAULT_MODEL_NAME}"
-    return require_local_model_dir(config.base), config.base.name
-
-
 def train(config: MatcherConfig) -> dict[str, Any]:
     """Train, write the adapter directory atomically, and return its summary."""
     random.seed(config.seed)
     np.random.seed(config.seed)
     torch.manual_seed(config.seed)
     sets = load_sets(config.data, read_names(config.names), config.max_per_set, config.seed)
-    base, base_name = base_dir(config)
+    base, base_name = resolve_base(config.base)
     tokenizer = AutoTokenizer.from_pretrained(base, local_files_only=True)
     encoder = AutoModel.from_pretrained(base, local_files_only=True, use_safetensors=True, trust_remote_code=False)
     model = with_lora(encoder, config.rank, config.alpha, config.dropout)

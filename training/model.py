@@ -8,11 +8,13 @@ label is its best window's.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 from torch import nn
 
 from service.engine.chunking import PreparedDocument
+from service.engine.model_files import DEFAULT_MODEL_SHA256, default_model_dir, require_local_model_dir, verify_weights
 
 
 @dataclass
@@ -59,3 +61,13 @@ class WindowClassifier(nn.Module):
 
     def forward(self, batch: WindowBatch) -> torch.Tensor:
         return doc_logits(self.head(self.window_vectors(batch)), batch.spans)
+
+
+def resolve_base(base: Path | None) -> tuple[Path, str]:
+    """The base model's directory and its name for cards: the embedded model (checksummed) or a local one."""
+    if base is None:
+        directory = default_model_dir()
+        verify_weights(directory, DEFAULT_MODEL_SHA256)
+        return directory, "sentence-transformers/all-MiniLM-L6-v2"
+    directory = require_local_model_dir(base)
+    return directory, str(directory)
