@@ -17,8 +17,9 @@ def test_classify_text_tags_the_seed_with_exact_evidence(client, seed_text):
     response = client.post("/v1/classify", json={"text": seed_text})
     assert response.status_code == 200
     body = response.json
-    assert list(body) == ["topics", "model", "taxonomy"]
+    assert list(body) == ["topics", "language", "warnings", "model", "taxonomy"]
     assert body["taxonomy"] == "news"
+    assert body["language"] == "en" and body["warnings"] == []
     assert body["model"] == {"name": "all-MiniLM-L6-v2", "kind": "embedding", "version": VERSION}
     labels = [t["label"] for t in body["topics"]]
     assert MISSION <= set(labels) and not {"sports", "health", "crime", "technology"} & set(labels)

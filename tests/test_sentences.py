@@ -1,10 +1,15 @@
 from __future__ import annotations
 
 import random
+import re
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from service.engine.sentences import split_sentences
+
+_BLANK_LINE = re.compile(r"\n\s*\n")
 
 
 def texts(spans, text):
@@ -50,3 +55,66 @@ def test_spans_are_ordered_disjoint_and_cover_every_word():
             assert a.end <= b.start
         for s in spans:
             assert text[s.start:s.end] == text[s.start:s.end].strip() and s.end > s.start
+
+
+@pytest.mark.parametrize("text, expected", [
+    pytest.param("Президент прибыл в Баку. Он встретился с министром.",
+                 ["Президент прибыл в Баку.", "Он встретился с министром."], id="russian"),
+    pytest.param("В. В. Путин прибыл на ул. Ленина. «Всё хорошо», — сказал он. — Завтра начнём.",
+                 ["В. В. Путин прибыл на ул. Ленина.", "«Всё хорошо», — сказал он.", "— Завтра начнём."],
+                 id="russian-initials-abbreviation-quotes-dialogue-dash"),
+    pytest.param("Prezident İlham Əliyev Bakıda nazirlə görüşüb. Əliyev bildirib ki, danışıqlar uğurlu keçib. "
+                 "Şəhərdə yeni metro açılacaq. İ. Əliyev çıxış edib. Ölkədə seçki keçirilib.",
+                 ["Prezident İlham Əliyev Bakıda nazirlə görüşüb.", "Əliyev bildirib ki, danışıqlar uğurlu keçib.",
+                  "Şəhərdə yeni metro açılacaq.", "İ. Əliyev çıxış edib.", "Ölkədə seçki keçirilib."],
+                 id="azerbaijani"),
+    pytest.param("Верховна Рада ухвалила закон. Їх підтримали депутати! Чи підпише його Президент? Є надія.",
+                 ["Верховна Рада ухвалила закон.", "Їх підтримали депутати!", "Чи підпише його Президент?",
+                  "Є надія."], id="ukrainian"),
+    pytest.param("وصل الرئيس إلى باكو. هل التقى بالوزير؟ نعم، التقى به.",
+                 ["وصل الرئيس إلى باكو.", "هل التقى بالوزير؟", "نعم، التقى به."], id="arabic"),
+    pytest.param("صدر باکو پہنچے۔ انہوں نے وزیر سے ملاقات کی۔",
+                 ["صدر باکو پہنچے۔", "انہوں نے وزیر سے ملاقات کی۔"], id="urdu"),
+    pytest.param("今天天气很好。我们去公园！你来吗？", ["今天天气很好。", "我们去公园！", "你来吗？"], id="chinese"),
+    pytest.param("他说：“我们走吧。”然后离开了。", ["他说：“我们走吧。”", "然后离开了。"], id="chinese-quote"),
+    pytest.param("今天很好!我们走.明天见", ["今天很好!", "我们走.", "明天见"], id="chinese-ascii-punctuation"),
+    pytest.param("東京は晴れです。明日は雨でしょうか？ 「たぶん」と彼は言った。",
+                 ["東京は晴れです。", "明日は雨でしょうか？", "「たぶん」と彼は言った。"], id="japanese"),
+    pytest.param("राष्ट्रपति आज दिल्ली पहुंचे। उन्होंने मंत्री से मुलाकात की। बैठक सफल रही॥",
+                 ["राष्ट्रपति आज दिल्ली पहुंचे।", "उन्होंने मंत्री से मुलाकात की।", "बैठक सफल रही॥"], id="hindi"),
+    pytest.param("Ο πρόεδρος έφτασε στην Αθήνα. Συναντήθηκε με τον υπουργό.",
+                 ["Ο πρόεδρος έφτασε στην Αθήνα.", "Συναντήθηκε με τον υπουργό."], id="greek"),
+    pytest.param("הנשיא הגיע לירושלים. הוא נפגש עם השר.", ["הנשיא הגיע לירושלים.", "הוא נפגש עם השר."], id="hebrew"),
+    pytest.param("Նախագահը ժամանեց Երևան։ Նա հանդիպեց նախարարին։",
+                 ["Նախագահը ժամանեց Երևան։", "Նա հանդիպեց նախարարին։"], id="armenian"),
+    pytest.param("პრეზიდენტი ჩავიდა თბილისში. მან შეხვდა მინისტრს.",
+                 ["პრეზიდენტი ჩავიდა თბილისში.", "მან შეხვდა მინისტრს."], id="georgian"),
+    pytest.param("¿Qué pasa? ¡Nada! Bien.", ["¿Qué pasa?", "¡Nada!", "Bien."], id="spanish-inverted-marks"),
+    pytest.param("Он сказал: т.е. всё. И ушёл.", ["Он сказал: т.е. всё.", "И ушёл."], id="lower-case-goes-on"),
+])
+def test_splits_every_script(text, expected):
+    assert texts(split_sentences(text), text) == expected
+
+
+def test_ascii_full_stop_needs_a_space_outside_cjk():
+    # Scraped text runs words together, and "U.S.Army" or "example.com" are not sentence ends.
+    text = "The processfor approval.It resumed at example.com on Monday."
+    assert texts(split_sentences(text), text) == [text]
+
+
+_PIECES = ["Баку", "Əliyev", "İ.", "ул.", "Mr.", "今天", "我们", "。", "！", "？", "”", "«", "»", "—", "؟", "۔", "।",
+           "։", ".", "!", "?", "...", "…", "a", "Z", "9", "3.5", "ვ", "ש", "\n\n", "\r\n", "\t", " ", "  "]
+
+
+@given(st.lists(st.sampled_from(_PIECES), max_size=60).map("".join) | st.text(max_size=200))
+@settings(max_examples=300, deadline=None)
+def test_offsets_slice_the_original_text(text):
+    spans = split_sentences(text)
+    for span in spans:
+        sentence = text[span.start:span.end]
+        assert sentence and sentence == sentence.strip()
+        assert not _BLANK_LINE.search(sentence)
+    for a, b in zip(spans, spans[1:], strict=False):
+        assert a.end <= b.start
+    covered = "".join(text[s.start:s.end] for s in spans)
+    assert "".join(covered.split()) == "".join(text.split())

@@ -109,6 +109,7 @@ class ClassifierBackend:
     """Scores a fine-tuned model's own labels; other labels cannot be asked of it."""
 
     kind = KIND
+    languages: frozenset[str] | None = None  # its card does not say: no language warnings
 
     def __init__(self, files: ClassifierFiles, encoder: SentenceEncoder):
         self.files = files

@@ -31,6 +31,7 @@ class EmbeddingScores:
 class EmbeddingBackend:
     kind = "embedding"
     model_version = ""  # set by loading.load_backend
+    languages: frozenset[str] | None = None  # set by loading.load_backend when the model card says
 
     def __init__(self, encoder: SentenceEncoder, model_name: str,
                  calibration: SimilarityCalibration = DEFAULT_CALIBRATION):

@@ -18,6 +18,7 @@ from .model_files import (
     MATCHER_SHA256,
     WEIGHTS_FILE,
     default_model_dir,
+    model_languages,
     require_local_model_dir,
     sha256_of,
     verify_weights,
@@ -40,6 +41,7 @@ def load_backend(settings: Settings) -> ScoringBackend:
         nli_dir = require_local_model_dir(settings.nli_model)
         nli = NLIBackend(nli_dir, settings.nli_hypothesis, settings.max_tokens)
         nli.model_version = sha256_of(nli_dir / WEIGHTS_FILE)[:12]
+        nli.languages = model_languages(nli_dir)
         return nli
 
     from .embedding_backend import EmbeddingBackend
@@ -58,6 +60,7 @@ def load_backend(settings: Settings) -> ScoringBackend:
     backend = EmbeddingBackend(encoder, name, MATCHER_CALIBRATION if adapter else DEFAULT_CALIBRATION)
     # The version names what made the scores: base weights, and the adapter merged into them.
     backend.model_version = digest[:12] + (f"+{MATCHER_SHA256[:8]}" if adapter else "")
+    backend.languages = model_languages(model_dir)
     return backend
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
+import yaml
+
 from .errors import ModelLoadError
 
 DEFAULT_MODEL_NAME = "all-MiniLM-L6-v2"
@@ -81,3 +83,23 @@ def check_safetensors(weights: Path) -> None:
             handle.keys()
     except (SafetensorError, OSError) as exc:
         raise ModelLoadError(f"model weights file is truncated or corrupt: {weights} ({exc})") from None
+
+
+def model_languages(model_dir: Path) -> frozenset[str] | None:
+    """The languages a model card's front matter names (``language: en`` or a list), if any."""
+    card = model_dir / "README.md"
+    try:
+        text = card.read_text(encoding="utf-8")
+    except OSError:
+        return None
+    if not text.startswith("---"):
+        return None
+    try:
+        front = yaml.safe_load(text.split("---", 2)[1])
+    except (yaml.YAMLError, IndexError):
+        return None
+    found = front.get("language") if isinstance(front, dict) else None
+    if isinstance(found, str):
+        found = [found]
+    codes = [c.strip().lower() for c in found or [] if isinstance(c, str) and len(c.strip()) == 2]
+    return frozenset(codes) or None

@@ -65,6 +65,7 @@ class NLIScores:
 class NLIBackend:
     kind = "nli"
     model_version = ""  # set by loading.load_backend
+    languages: frozenset[str] | None = None  # set by loading.load_backend when the model card says
 
     def __init__(self, model_dir: Path, hypothesis_template: str, max_tokens: int | None = None):
         try:

@@ -26,6 +26,7 @@ class ScoringBackend(Protocol):
     kind: str  # "embedding" or "nli"
     model_name: str
     model_version: str  # the first 12 hex digits of the weights' SHA-256 (+ 8 of a merged adapter's)
+    languages: frozenset[str] | None  # ISO 639-1 codes the model was trained on; None: not known
 
     def prepare(self, text: str) -> PreparedDocument:
         """Cut a text into sentences and windows that fit this backend's model."""

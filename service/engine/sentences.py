@@ -1,8 +1,15 @@
-"""Sentence splitting that keeps character offsets into the original text.
+"""Sentence splitting that keeps character offsets into the original text, in any script.
 
 A small rule-based splitter rather than a library: evidence offsets must slice the
-caller's text exactly, scraped news runs words together ("processfor"), and nothing may
-need downloaded data (as NLTK's punkt does).
+caller's text exactly, scraped news runs words together ("processfor"), nothing may need
+downloaded data (as NLTK's punkt does), and it runs on every request. pysbd, sentencex,
+blingfire and syntok were tried (docs/benchmarks.md, "Language detection"): each moved offsets,
+needed the language first, or missed scripts this handles.
+
+A boundary is end punctuation (plus closing quotes or brackets) followed by whitespace
+and something that can start a sentence: a digit, an upper-case letter, or a letter of a
+script without case (Arabic, Hebrew, Devanagari, CJK, Georgian, ...). Chinese and
+Japanese full stops need no whitespace after them. Blank lines always split.
 """
 
 from __future__ import annotations
@@ -10,14 +17,26 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-# A candidate boundary: end punctuation (plus closing quotes or brackets), then
-# whitespace, then something that can start a sentence. Blank lines always split.
-_END = re.compile(r"""[.!?]+["'”’)\]]*(?=\s+["'“‘(\[]?[A-Z0-9])""")
+# Ends that need whitespace after them: Latin "." "!" "?" "…", the Greek question mark
+# (U+037E), Armenian full stop, Devanagari danda and double danda, Arabic question mark,
+# Urdu full stop, Ethiopic, Myanmar and Khmer full stops, the full-width full stop (it
+# also sits inside full-width numbers: "３．５").
+_SPACED_ENDS = ".!?…‼⁇⁈⁉\u037e\u0589\u0964\u0965\u061f\u06d4\u1362\u1367\u1368\u104b\u17d4\uff0e"
+# Ideographic ends: Chinese and Japanese write the next sentence straight after them.
+_CJK_ENDS = "。！？｡"
+_CLOSERS = "\"'”’»›)]}」』）】〕〉》＂］｝"
+_OPENERS = "\"'“‘„‚«‹([{¿¡「『（【〔〈《—–"
+_END = re.compile(f"[{re.escape(_SPACED_ENDS + _CJK_ENDS)}]+[{re.escape(_CLOSERS)}]*")
+# Kana and Han: ASCII "." "!" "?" between two of these end a sentence even without a space.
+_CJK = re.compile("[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 _PARAGRAPH = re.compile(r"\n\s*\n|\r\n\s*\r\n")
-# Words that end in a period without ending a sentence.
+# Words that end in a period without ending a sentence (Russian and Ukrainian: year,
+# city, street, thousand, million, ...).
 _ABBREVIATIONS = frozenset(
     """mr mrs ms dr prof sr jr st mt no vs etc inc ltd co corp gov gen col lt sgt rep sen
-    jan feb mar apr jun jul aug sep sept oct nov dec e.g i.e u.s u.k u.n a.m p.m""".split()
+    jan feb mar apr jun jul aug sep sept oct nov dec e.g i.e u.s u.k u.n a.m p.m
+    г гг т.е т.д т.п др им ул пр просп проф акад см стр тыс млн млрд руб коп вул обл
+    bzw usw nr z.b d.h""".split()
 )
 
 
@@ -32,8 +51,33 @@ def _is_abbreviation(text: str, end: int) -> bool:
     word_start = end
     while word_start > 0 and not text[word_start - 1].isspace():
         word_start -= 1
-    word = text[word_start:end].lower().strip("(\"'")
-    return word in _ABBREVIATIONS or (len(word) == 1 and word.isalpha())
+    word = text[word_start:end].strip(_OPENERS)
+    # Length before lower(): "İ".lower() is two characters, and "İ. Əliyev" is an initial.
+    return (len(word) == 1 and word.isalpha()) or word.lower() in _ABBREVIATIONS
+
+
+def _can_start_sentence(char: str) -> bool:
+    # Georgian Mkhedruli is caseless in use, though Unicode files it as lower case.
+    return char.isdigit() or (char.isalpha() and (not char.islower() or "\u10d0" <= char <= "\u10ff"))
+
+
+def _ends_sentence(text: str, end_run: re.Match[str], limit: int) -> bool:
+    run, start, end = end_run.group(), end_run.start(), end_run.end()
+    if any(char in _CJK_ENDS for char in run):
+        return True
+    if end < limit and start > 0 and _CJK.match(text, start - 1) and _CJK.match(text, end):
+        return True
+    after = end
+    while after < limit and text[after].isspace():
+        after += 1
+    if after == end or after == limit:
+        return False
+    # Openers may stand apart from the word, as a dialogue dash does: "сказал он. — Завтра".
+    while after < limit and (text[after] in _OPENERS or text[after].isspace()):
+        after += 1
+    if after == limit or not _can_start_sentence(text[after]):
+        return False
+    return not (run == "." and _is_abbreviation(text, start))
 
 
 def _trimmed(text: str, start: int, end: int) -> Span | None:
@@ -45,16 +89,23 @@ def _trimmed(text: str, start: int, end: int) -> Span | None:
 
 
 def split_sentences(text: str) -> list[Span]:
-    """Split ``text`` into sentence spans, whitespace trimmed, in order, never overlapping."""
+    """Split ``text`` into sentence spans, whitespace trimmed, in order, never overlapping.
+
+    ``text[span.start:span.end]`` is always the sentence itself.
+
+    Example:
+        >>> text = "今天天气很好。我们去公园。"
+        >>> [text[s.start:s.end] for s in split_sentences(text)]
+        ['今天天气很好。', '我们去公园。']
+    """
     spans: list[Span] = []
     para_start = 0
     paragraphs = [(m.start(), m.end()) for m in _PARAGRAPH.finditer(text)] + [(len(text),) * 2]
     for para_end, next_start in paragraphs:
         start = para_start
         for match in _END.finditer(text, para_start, para_end):
-            if match.group().startswith(".") and len(match.group()) == 1:
-                if _is_abbreviation(text, match.start()):
-                    continue
+            if not _ends_sentence(text, match, para_end):
+                continue
             span = _trimmed(text, start, match.end())
             if span:
                 spans.append(span)

@@ -11,9 +11,10 @@ import numpy as np
 from . import keywords
 from .chunking import PreparedDocument
 from .errors import InvalidInputError
+from .language import UNDETERMINED, detect_language
 from .scoring import DocumentScores, ScoringBackend
 from .taxonomy import TaxonomyRegistry
-from .types import Evidence, Label, TagResult, Topic
+from .types import Evidence, Label, TagResult, Topic, Warning
 
 if TYPE_CHECKING:
     from ..config import Settings
@@ -184,7 +185,19 @@ class Tagger:
             Topic(labels[j].name, round(float(final[j]), 4), labels[j].code, support.get(j, ()))
             for j in chosen
         )
-        return TagResult(topics, doc.token_count)
+        language, warnings = self._language(doc.text)
+        return TagResult(topics, doc.token_count, language, warnings)
+
+    def _language(self, text: str) -> tuple[str, tuple[Warning, ...]]:
+        """The text's language, and a warning when the model was not trained on it."""
+        code = detect_language(text).code
+        supported = self.backend.languages
+        if code == UNDETERMINED or supported is None or code in supported:
+            return code, ()
+        known = ", ".join(sorted(supported))
+        message = (f"The text looks like language {code!r}; the model {self.backend.model_name!r} "
+                   f"was trained on {known} only, so its topics may be wrong.")
+        return code, (Warning("language-unsupported", message),)
 
     def _evidence(self, doc: PreparedDocument, scores: DocumentScores, hits: np.ndarray,
                   chosen: list[int], weight: float) -> dict[int, tuple[Evidence, ...]]:

@@ -49,11 +49,22 @@ class Topic:
 
 
 @dataclass(frozen=True)
+class Warning:
+    """Something that makes a result less reliable, e.g. a language the model does not read."""
+
+    code: str  # a stable identifier such as "language-unsupported"
+    message: str
+
+
+@dataclass(frozen=True)
 class TagResult:
-    """The topics of one text, highest score first, and how many tokens the model read."""
+    """The topics of one text, highest score first, its language, warnings, and tokens read."""
 
     topics: tuple[Topic, ...] = field(default_factory=tuple)
     tokens: int = 0
+    language: str = "und"  # ISO 639-1, "und" when it cannot be told
+    warnings: tuple[Warning, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
-        return {"topics": [t.to_dict() for t in self.topics]}
+        return {"topics": [t.to_dict() for t in self.topics], "language": self.language,
+                "warnings": [asdict(w) for w in self.warnings]}

@@ -82,8 +82,20 @@ class ModelOut(BaseModel):
                          "merged in, then \"+\" and the first 8 of the adapter's.")
 
 
+LANGUAGE_DESCRIPTION = "The text's language (ISO 639-1), or \"und\" when it cannot be told."
+WARNINGS_DESCRIPTION = ("What may make these topics less reliable, e.g. a language the model was not "
+                        "trained on: {\"code\": \"language-unsupported\", \"message\": ...}.")
+
+
+class WarningOut(BaseModel):
+    code: str
+    message: str
+
+
 class TextResponse(BaseModel):
     topics: list[TopicOut]
+    language: str = Field(description=LANGUAGE_DESCRIPTION)
+    warnings: list[WarningOut] = Field(description=WARNINGS_DESCRIPTION)
     model: ModelOut
     taxonomy: str | None = Field(description="The taxonomy used, or null when the request gave labels.")
 
@@ -91,6 +103,8 @@ class TextResponse(BaseModel):
 class DocumentResult(BaseModel):
     id: str
     topics: list[TopicOut]
+    language: str = Field(description=LANGUAGE_DESCRIPTION)
+    warnings: list[WarningOut] = Field(description=WARNINGS_DESCRIPTION)
 
 
 class DocumentsResponse(BaseModel):

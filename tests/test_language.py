@@ -1,0 +1,103 @@
+from __future__ import annotations
+
+import dataclasses
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+
+from service.engine.language import DetectedLanguage, detect_language
+
+# Real news-style sentences, two per language newstag claims by name.
+SENTENCES = {
+    "en": ["The central bank raised interest rates for the third time this year to curb inflation.",
+           "Thousands of people gathered in the capital on Sunday to protest against the new law."],
+    "ru": ["Президент прибыл в Баку, где встретился с министром иностранных дел.",
+           "Центральный банк сохранил ключевую ставку на прежнем уровне."],
+    "az": ["Prezident İlham Əliyev bu gün Bakıda Avropa İttifaqının nümayəndə heyətini qəbul edib.",
+           "Mərkəzi Bank manatın rəsmi məzənnəsini dəyişməz saxlayıb."],
+    "uk": ["Верховна Рада ухвалила закон про державний бюджет на наступний рік.",
+           "Синоптики прогнозують сильні дощі та грози на заході країни."],
+    "ar": ["وصل الرئيس إلى باكو حيث التقى بوزير الخارجية لبحث العلاقات الثنائية.",
+           "رفع البنك المركزي أسعار الفائدة للمرة الثالثة هذا العام."],
+    "fr": ["Le gouvernement a annoncé mardi de nouvelles mesures pour lutter contre l'inflation.",
+           "Des milliers de personnes ont manifesté dimanche dans les rues de la capitale."],
+    "de": ["Die Regierung hat am Dienstag neue Maßnahmen gegen die hohe Inflation angekündigt.",
+           "Tausende Menschen demonstrierten am Sonntag in der Hauptstadt gegen das neue Gesetz."],
+    "es": ["El gobierno anunció el martes nuevas medidas para combatir la inflación.",
+           "Miles de personas se manifestaron el domingo en las calles de la capital."],
+    "tr": ["Hükümet salı günü enflasyonla mücadele için yeni önlemler açıkladı.",
+           "Binlerce kişi pazar günü başkentin sokaklarında yeni yasayı protesto etti."],
+    "zh": ["中国政府周二宣布了一系列新措施，以应对持续上涨的通货膨胀。",
+           "数千人星期天聚集在首都街头，抗议新通过的法律。"],
+    "ja": ["政府は火曜日、物価上昇に対応するための新たな対策を発表した。",
+           "日本銀行は金融政策の現状維持を決めました。"],
+    "hi": ["सरकार ने मंगलवार को महंगाई से निपटने के लिए नए उपायों की घोषणा की।",
+           "रविवार को हज़ारों लोगों ने राजधानी में नए कानून के खिलाफ प्रदर्शन किया।"],
+    "he": ["הממשלה הודיעה ביום שלישי על צעדים חדשים למאבק באינפלציה.",
+           "אלפי אנשים הפגינו ביום ראשון ברחובות הבירה נגד החוק החדש."],
+    "el": ["Η κυβέρνηση ανακοίνωσε την Τρίτη νέα μέτρα για την αντιμετώπιση του πληθωρισμού.",
+           "Χιλιάδες άνθρωποι διαδήλωσαν την Κυριακή στους δρόμους της πρωτεύουσας."],
+    "ko": ["정부는 화요일 물가 상승에 대응하기 위한 새로운 대책을 발표했다.",
+           "수천 명의 시민들이 일요일 수도에서 새 법안에 반대하는 시위를 벌였다."],
+    "fa": ["دولت روز سه‌شنبه اقدامات تازه‌ای برای مقابله با تورم اعلام کرد.",
+           "هزاران نفر روز یکشنبه در خیابان‌های پایتخت تظاهرات کردند."],
+    "pl": ["Rząd ogłosił we wtorek nowe działania mające na celu walkę z inflacją.",
+           "Tysiące ludzi protestowało w niedzielę na ulicach stolicy przeciwko nowej ustawie."],
+    "it": ["Il governo ha annunciato martedì nuove misure per combattere l'inflazione.",
+           "Migliaia di persone hanno manifestato domenica nelle strade della capitale."],
+    "pt": ["O governo anunciou na terça-feira novas medidas para combater a inflação.",
+           "Milhares de pessoas protestaram no domingo nas ruas da capital contra a nova lei."],
+}
+JUNK = ["", "   ", "Hello", "...", "12345", "😀😀😀", "🔥🔥 👍", "+994 12 345 67 89", "2024-05-01 12:00:00",
+        "def f(x): return x + 1", "https://example.com/a/b?c=1", "<div class=\"x\"></div>"]
+ENGLISH_NEWS = (
+    "The European Central Bank left interest rates unchanged on Thursday, saying inflation in the euro zone "
+    "was falling faster than expected but that it was too early to declare victory. Markets had priced in a "
+    "cut by the summer, and the bank's president told reporters that the governing council would decide "
+    "meeting by meeting, guided by the data on wages, prices and growth."
+)
+
+
+@pytest.mark.parametrize("code, text", [(code, text) for code, texts in SENTENCES.items() for text in texts])
+def test_detects_each_claimed_language(code, text):
+    found = detect_language(text)
+    assert found.code == code, found
+    assert 0.5 <= found.confidence <= 1.0
+
+
+@pytest.mark.parametrize("text", JUNK)
+def test_too_little_signal_is_und(text):
+    found = detect_language(text)
+    assert found.code == "und"
+    assert 0.0 <= found.confidence < 0.5
+
+
+def test_english_news_paragraph_is_confidently_english():
+    found = detect_language(ENGLISH_NEWS)
+    assert found == DetectedLanguage("en", found.confidence) and found.confidence > 0.9
+
+
+def test_result_is_frozen():
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        detect_language(ENGLISH_NEWS).code = "fr"  # type: ignore[misc]
+
+
+def test_deterministic_and_thread_safe():
+    texts = [text for group in SENTENCES.values() for text in group] + JUNK + [ENGLISH_NEWS]
+    expected = [detect_language(text) for text in texts]
+    assert [detect_language(text) for text in texts] == expected
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        for _ in range(3):
+            assert list(pool.map(detect_language, texts)) == expected
+
+
+def test_very_long_text_is_read_in_part():
+    assert detect_language(ENGLISH_NEWS * 2000).code == "en"
+
+
+def test_import_does_not_load_the_model():
+    code = "import sys, service.engine.language; assert 'py3langid' not in sys.modules"
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=Path(__file__).resolve().parents[1])

@@ -1,0 +1,44 @@
+"""Every result says which language its text is in, and warns when the model does not read it."""
+
+from __future__ import annotations
+
+RUSSIAN = ("Министр иностранных дел Азербайджана встретился со своим белорусским коллегой. "
+           "Стороны обсудили двустороннее сотрудничество и подготовку к COP29.")
+AZERBAIJANI = ("Azərbaycanın xarici işlər naziri belaruslu həmkarı ilə görüşüb. Tərəflər ikitərəfli "
+               "əməkdaşlığı və COP29-a hazırlığı müzakirə ediblər.")
+
+
+def test_english_news_is_english_with_no_warning(tagger, seed_text):
+    [result] = tagger.tag([seed_text])
+    assert result.language == "en"
+    assert result.warnings == ()
+
+
+def test_other_languages_are_named_and_warned_about_for_an_english_only_model(tagger):
+    results = tagger.tag([RUSSIAN, AZERBAIJANI])
+    assert [r.language for r in results] == ["ru", "az"]
+    for result in results:
+        [warning] = result.warnings
+        assert warning.code == "language-unsupported"
+        assert result.language in warning.message and "all-MiniLM-L6-v2" in warning.message
+
+
+def test_text_without_a_language_is_undetermined_and_not_warned_about(tagger):
+    [result] = tagger.tag(["12345 67890"])
+    assert result.language == "und"
+    assert result.warnings == ()
+
+
+def test_the_api_returns_language_and_warnings_per_document(client):
+    response = client.post("/v1/classify", json={"documents": [{"id": "ru", "text": RUSSIAN},
+                                                               {"id": "en", "text": "Oil prices rose sharply."}]})
+    assert response.status_code == 200
+    ru, en = response.json["results"]
+    assert ru["language"] == "ru" and ru["warnings"][0]["code"] == "language-unsupported"
+    assert en["language"] == "en" and en["warnings"] == []
+
+
+def test_a_model_of_unknown_languages_gives_no_language_warning(tiny_tagger):
+    [result] = tiny_tagger.tag([RUSSIAN])  # a local model whose card names no language
+    assert result.language == "ru"
+    assert result.warnings == ()
