@@ -16,6 +16,9 @@ from .engine.errors import ConfigError
 from .engine.precision import PRECISIONS
 
 
+MAX_KEYWORD_WEIGHT = 0.25
+
+
 @dataclass(frozen=True)
 class Settings:
     # Which engine scores labels: sentence embeddings (default) or an NLI model.
@@ -45,7 +48,7 @@ class Settings:
     document_cache: int = 256  # recently tagged texts whose embeddings are kept (0: off)
 
     # Evidence.
-    keyword_weight: float = 0.5  # strength of one keyword hit, combined by noisy-OR
+    keyword_weight: float = 0.05  # added per distinct keyword hit (at most 2 count): evidence, not a verdict
     evidence_per_topic: int = 2
 
     # Limits on one call, so bad input gets a clear error instead of a stalled worker.
@@ -97,9 +100,11 @@ class Settings:
             raise ConfigError(f"NEWSTAG_ENGINE must be 'embedding' or 'nli', not {self.engine!r}")
         if self.engine == "nli" and self.nli_model is None:
             raise ConfigError("NEWSTAG_ENGINE=nli needs NEWSTAG_NLI_MODEL, a local NLI model directory")
-        for name in ("threshold", "keyword_weight"):
-            if not 0.0 <= getattr(self, name) <= 1.0:
-                raise ConfigError(f"NEWSTAG_{name.upper()} must be between 0 and 1")
+        if not 0.0 <= self.threshold <= 1.0:
+            raise ConfigError("NEWSTAG_THRESHOLD must be between 0 and 1")
+        if not 0.0 <= self.keyword_weight <= MAX_KEYWORD_WEIGHT:
+            raise ConfigError(f"NEWSTAG_KEYWORD_WEIGHT must be between 0 and {MAX_KEYWORD_WEIGHT} "
+                              "(keywords are evidence: they must not decide a topic alone)")
         for name in ("max_batch_tokens", "max_text_chars", "max_documents", "max_labels", "max_body_bytes",
                      "max_queue"):
             if getattr(self, name) < 1:

@@ -1,17 +1,20 @@
-"""Fit the zero-shot score calibration (service/engine/calibration.py) on labeled corpora.
+"""Fit the zero-shot score calibration (service/engine/calibration.py) on what users send.
 
 Usage:
     python -m training.fit_calibration [--data-dir ../shared/data] [--per-corpus 400] [--seed 1]
-        [--without-gap]
+    NEWSTAG_MATCHER=off python -m training.fit_calibration     # the plain model's calibration
 
 Steps:
-1. Sample ``--per-corpus`` articles from each corpus (AG News is left out: it is the
-   evaluation set).
-2. Score every article against its corpus's label names with the embedding backend,
-   giving (similarity, similarity - best similarity) for each (article, label) pair.
-3. Fit a logistic regression on those pairs, each corpus weighted equally.
-4. Report the weights, and for each corpus the multi-label F1 at score 0.5 of a fit that
-   left that corpus out (how well the calibration carries to unseen label sets).
+1. Sample ``--per-corpus`` articles from each corpus (AG News is left out: the trust
+   benchmark scores it) and read newstag's own non-news texts (seeds/trust/non-news-fit.jsonl).
+2. Embed them once, with the similarities to every label they will be asked about and to
+   the reference topics.
+3. Build the requests users send, each (text, label) pair a row with its truth:
+   the corpus's own label set (weight 2), single-label requests with the right label and
+   with a wrong one (1), six labels unrelated to news sections (1), and non-news text
+   against the ``news`` taxonomy, a corpus's labels and one label (2, all wrong).
+   Each kind of request from each corpus weighs the same whatever its number of rows.
+4. Fit a logistic regression on the calibration's features and print the line to pin.
 """
 
 from __future__ import annotations
@@ -20,45 +23,111 @@ import argparse
 import json
 import random
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 from sklearn.linear_model import LogisticRegression
-from sklearn.metrics import f1_score
 from tqdm import tqdm
 
 from service.config import Settings
 from service.engine import Label
-from service.engine.embedding_backend import EmbeddingBackend
+from service.engine.calibration import FEATURES, Calibration, text_features
+from service.engine.embedding_backend import EmbeddingBackend, Similarities
 from service.engine.loading import load_backend
+from service.engine.taxonomy import TaxonomyRegistry
 
-from .data import read_labeled
+from .data import Example, read_labeled
 
 CORPORA = ["bbc-news-train", "bbc-sport", "inshorts-news", "reuters-r90-train", "sib200-eng", "tweettopic-xl-en"]
+ROOT = Path(__file__).resolve().parent.parent
+NON_NEWS_FIT = ROOT / "seeds" / "trust" / "non-news-fit.jsonl"
+# Labels no news section is about; the trust benchmark asks about a different list.
+UNRELATED_FIT = ["knitting", "gardening", "beekeeping", "origami", "wedding planning", "pet grooming",
+                 "interior design", "board games", "tattoos", "perfume", "yoga", "baking", "camping",
+                 "skincare", "home improvement", "birdwatching", "calligraphy", "wine tasting",
+                 "model railways", "scuba diving"]
+WEIGHTS = {"own labels": 2.0, "single label": 1.0, "unrelated labels": 1.0, "non-news": 2.0}
 
 
-def corpus_features(backend: EmbeddingBackend, path: Path, names: dict[str, str], n: int, seed: int):
-    """[articles, labels, 2] features and [articles, labels] targets for a sample of one corpus."""
+@dataclass(frozen=True)
+class Request:
+    kind: str
+    group: str  # the corpus it came from (weights are per kind and corpus)
+    sims: np.ndarray  # [n_windows, k]
+    reference: np.ndarray  # [n_windows, n_reference]
+    truth: np.ndarray  # [k] bool
+
+
+def sample(path: Path, n: int, seed: int) -> list[Example]:
+    """The articles a calibration fit with this seed uses (the trust benchmark leaves them out)."""
     examples = read_labeled(path)
-    examples = random.Random(seed).sample(examples, min(n, len(examples)))
+    return random.Random(seed).sample(examples, min(n, len(examples)))
+
+
+def read_texts(path: Path) -> list[str]:
+    return [json.loads(line)["text"] for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def embed(backend: EmbeddingBackend, texts: list[str], labels: list[Label], desc: str) -> list[Similarities]:
+    out: list[Similarities] = []
+    for start in tqdm(range(0, len(texts), 32), desc=desc, file=sys.stderr):
+        out += backend.similarities([backend.prepare(t) for t in texts[start:start + 32]], labels)
+    return out
+
+
+def corpus_requests(backend: EmbeddingBackend, name: str, examples: list[Example], names: dict[str, str],
+                    rng: random.Random) -> list[Request]:
     codes = sorted({x for e in examples for x in e.labels})
-    labels = [Label(names.get(c, c)) for c in codes]
-    features, targets = [], []
-    for start in tqdm(range(0, len(examples), 32), desc=path.stem, file=sys.stderr):
-        batch = examples[start:start + 32]
-        docs = [backend.prepare(e.text) for e in batch]
-        for example, (window_sims, _) in zip(batch, backend.similarities(docs, labels), strict=True):
-            sims = window_sims.max(axis=0)
-            features.append(np.stack([sims, sims - sims.max()], axis=1))
-            targets.append(np.array([c in example.labels for c in codes]))
-    return np.stack(features), np.stack(targets)
+    k = len(codes)
+    labels = [Label(names.get(c, c)) for c in codes] + [Label(u) for u in UNRELATED_FIT]
+    out = []
+    for example, s in zip(examples, embed(backend, [e.text for e in examples], labels, name), strict=True):
+        if s.windows.shape[0] == 0:
+            continue
+        truth = np.array([c in example.labels for c in codes])
+        out.append(Request("own labels", name, s.windows[:, :k], s.window_reference, truth))
+        right = rng.choice(np.flatnonzero(truth).tolist())
+        out.append(Request("single label", name, s.windows[:, [right]], s.window_reference, np.array([True])))
+        wrong = np.flatnonzero(~truth).tolist()
+        if wrong:
+            j = rng.choice(wrong)
+            out.append(Request("single label", name, s.windows[:, [j]], s.window_reference, np.array([False])))
+        pick = [k + j for j in rng.sample(range(len(UNRELATED_FIT)), 6)]
+        out.append(Request("unrelated labels", name, s.windows[:, pick], s.window_reference, np.zeros(6, bool)))
+    return out
 
 
-def fit(parts: list[tuple[np.ndarray, np.ndarray]]) -> LogisticRegression:
-    X = np.concatenate([x.reshape(-1, x.shape[-1]) for x, _ in parts])
-    y = np.concatenate([t.reshape(-1) for _, t in parts])
-    weights = np.concatenate([np.full(t.size, y.size / (len(parts) * t.size)) for _, t in parts])
-    return LogisticRegression(C=100.0, max_iter=1000).fit(X, y, sample_weight=weights)
+def non_news_requests(backend: EmbeddingBackend, texts: list[str], label_sets: list[list[Label]],
+                      rng: random.Random) -> list[Request]:
+    flat = [lab for labels in label_sets for lab in labels]
+    bounds = np.cumsum([0] + [len(labels) for labels in label_sets])
+    out = []
+    for s in embed(backend, texts, flat, "non-news"):
+        if s.windows.shape[0] == 0:
+            continue
+        news = list(range(bounds[0], bounds[1]))  # the first set is the news taxonomy
+        other = rng.randrange(1, len(label_sets))
+        for cols in (news, list(range(bounds[other], bounds[other + 1])), [rng.choice(news)]):
+            out.append(Request("non-news", "non-news", s.windows[:, cols], s.window_reference, np.zeros(len(cols), bool)))
+    return out
+
+
+def design(requests: list[Request]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Features, targets and sample weights: each (kind, corpus) group weighs WEIGHTS[kind]."""
+    X = [text_features(r.sims, r.reference) for r in requests]
+    y = [r.truth for r in requests]
+    sizes: dict[tuple[str, str], int] = {}
+    for r in requests:
+        sizes[(r.kind, r.group)] = sizes.get((r.kind, r.group), 0) + len(r.truth)
+    w = [np.full(len(r.truth), WEIGHTS[r.kind] / sizes[(r.kind, r.group)]) for r in requests]
+    weights = np.concatenate(w)
+    return np.concatenate(X), np.concatenate(y), weights * (len(weights) / weights.sum())
+
+
+def fit(X: np.ndarray, y: np.ndarray, weights: np.ndarray) -> Calibration:
+    model = LogisticRegression(C=100.0, max_iter=5000).fit(X, y, sample_weight=weights)
+    return Calibration(tuple(round(float(w), 3) for w in model.coef_[0]), round(float(model.intercept_[0]), 3))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -66,28 +135,31 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data-dir", type=Path, default=Path("../shared/data"))
     parser.add_argument("--per-corpus", type=int, default=400)
     parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--without-gap", action="store_true",
-                        help="fit on the raw similarity alone, to compare (not what newstag uses)")
     args = parser.parse_args(argv)
 
     backend = load_backend(Settings.from_env())
-    assert isinstance(backend, EmbeddingBackend), "calibration is fitted for the embedding engine"
+    if not isinstance(backend, EmbeddingBackend):
+        parser.error("the calibration is fitted for the embedding engine")
     names = json.loads((args.data_dir / "reuters-label-names.json").read_text())
-    parts = {c: corpus_features(backend, args.data_dir / f"{c}.jsonl", names, args.per_corpus, args.seed)
-             for c in CORPORA}
+    rng = random.Random(args.seed)
+    requests: list[Request] = []
+    label_sets = [list(TaxonomyRegistry([]).get("news").labels)]
+    for corpus in CORPORA:
+        examples = sample(args.data_dir / f"{corpus}.jsonl", args.per_corpus, args.seed)
+        requests += corpus_requests(backend, corpus, examples, names, rng)
+        label_sets.append([Label(names.get(c, c)) for c in sorted({x for e in examples for x in e.labels})])
+    requests += non_news_requests(backend, read_texts(NON_NEWS_FIT), label_sets, rng)
 
-    if args.without_gap:
-        parts = {c: (X[..., :1], y) for c, (X, y) in parts.items()}
-    model = fit(list(parts.values()))
-    w_sim, w_gap = model.coef_[0][0], (model.coef_[0][1] if not args.without_gap else 0.0)
-    print(f"SimilarityCalibration(w_sim={w_sim:.2f}, w_gap={w_gap:.2f}, bias={model.intercept_[0]:.2f})")
-    print("\nleft-out corpus     micro-F1  macro-F1  (multi-label, score >= 0.5)")
-    for corpus, (X, y) in parts.items():
-        held_out = fit([p for c, p in parts.items() if c != corpus])
-        pred = (held_out.predict_proba(X.reshape(-1, X.shape[-1]))[:, 1] >= 0.5).reshape(y.shape)
-        micro = f1_score(y, pred, average="micro", zero_division=0)
-        macro = f1_score(y, pred, average="macro", zero_division=0)
-        print(f"{corpus:<20}{micro:9.3f}{macro:10.3f}")
+    X, y, weights = design(requests)
+    calibration = fit(X, y, weights)
+    print(f"# features: {', '.join(FEATURES)}")
+    print(f"Calibration(weights={calibration.weights}, bias={calibration.bias})")
+    print("\nrequest kind        pairs   share scored >= 0.5   truth share")
+    for kind in WEIGHTS:
+        rows = [r for r in requests if r.kind == kind]
+        Xk = np.concatenate([text_features(r.sims, r.reference) for r in rows])
+        yk = np.concatenate([r.truth for r in rows])
+        print(f"{kind:<20}{len(yk):6d}{(calibration.scores(Xk) >= 0.5).mean():14.3f}{yk.mean():18.3f}")
     return 0
 
 

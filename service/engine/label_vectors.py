@@ -48,12 +48,18 @@ class LabelVectorCache:
                 found[lab] = cached
         missing = [lab for lab in dict.fromkeys(labels) if lab not in found]
         if missing:
-            phrasings = [label_phrasings(lab) for lab in missing]
-            flat = self.encoder.encode_texts([p for group in phrasings for p in group])
-            start = 0
-            for lab, group in zip(missing, phrasings, strict=True):
-                mean = flat[start : start + len(group)].mean(0)
-                found[lab] = mean / max(float(np.linalg.norm(mean)), 1e-12)
-                self._vectors.put(lab, found[lab])
-                start += len(group)
+            for lab, vector in zip(missing, self.embed(missing), strict=True):
+                found[lab] = vector
+                self._vectors.put(lab, vector)
         return np.stack([found[lab] for lab in labels])
+
+    def embed(self, labels: list[Label]) -> np.ndarray:
+        """[n_labels, dim] unit vectors, computed now and not cached."""
+        phrasings = [label_phrasings(lab) for lab in labels]
+        flat = self.encoder.encode_texts([p for group in phrasings for p in group])
+        out, start = [], 0
+        for group in phrasings:
+            mean = flat[start : start + len(group)].mean(0)
+            out.append(mean / max(float(np.linalg.norm(mean)), 1e-12))
+            start += len(group)
+        return np.stack(out) if out else np.zeros((0, self.encoder.dim), dtype=np.float32)

@@ -13,6 +13,7 @@ from .chunking import PreparedDocument
 from .errors import InvalidInputError
 from .language import UNDETERMINED, detect_language
 from .scoring import DocumentScores, ScoringBackend
+from .sentence_support import ROUTE_MIN, SentenceScores, best_sentences
 from .taxonomy import TaxonomyRegistry
 from .types import Evidence, Label, TagResult, Topic, Warning
 
@@ -20,7 +21,7 @@ if TYPE_CHECKING:
     from ..config import Settings
 
 LabelLike = str | Label
-MIN_EXTRA_EVIDENCE = 0.5  # score a second or later evidence sentence needs
+EXTRA_CANDIDATES = 2  # sentences checked alone per topic beyond the evidence asked for
 
 
 def _require_unicode(text: str, what: str) -> None:
@@ -143,10 +144,38 @@ class Tagger:
         self._check_options(texts, threshold, top_k)
         label_set = self.label_set(labels, taxonomy)
         docs = [self.backend.prepare(text) for text in texts]
-        scored = self.backend.score(docs, list(label_set.labels))
+        labels = list(label_set.labels)
+        scored = self.backend.score(docs, labels)
+        alone = SentenceScores(self.backend, labels)
+        model_scores = self._with_sentences(docs, scored, alone)
         thresholds = label_set.thresholds(threshold)
-        return [self._result(doc, s, label_set, thresholds, multi_label, top_k, evidence)
-                for doc, s in zip(docs, scored, strict=True)]
+        results = []
+        for doc, s, model in zip(docs, scored, model_scores, strict=True):
+            results.append(self._result(doc, s, model, alone, labels, thresholds, multi_label, top_k, evidence))
+        return results
+
+    def _with_sentences(self, docs: list[PreparedDocument], scored: Sequence[DocumentScores],
+                        alone: SentenceScores) -> list[np.ndarray]:
+        """Each label's score: its article's, or its best sentence's read alone when that is higher.
+
+        Only the embedding engine does this: its sentence scores in context cost nothing
+        more, where NLI would run a pass per sentence and label just to find candidates.
+        """
+        if self.backend.kind != "embedding":
+            return [s.label_scores for s in scored]
+        k = len(alone.labels)
+        routes = []
+        for doc, s in zip(docs, scored, strict=True):
+            best = best_sentences(s.sentence_scores(list(range(k))), 1, ROUTE_MIN) if doc.sentences else {}
+            routes.append({j: _sentence_text(doc, found[0]) for j, found in best.items()})
+        alone.compute([text for route in routes for text in route.values()])
+        out = []
+        for s, route in zip(scored, routes, strict=True):
+            scores = s.label_scores.copy()
+            for j, text in route.items():
+                scores[j] = max(scores[j], alone[text][j])
+            out.append(scores)
+        return out
 
     def _check_options(self, texts: Sequence[str], threshold: float | None, top_k: int | None) -> None:
         if isinstance(texts, str) or not isinstance(texts, Sequence):
@@ -169,18 +198,16 @@ class Tagger:
         if top_k is not None and top_k < 1:
             raise InvalidInputError("top_k must be at least 1")
 
-    def _result(self, doc: PreparedDocument, scores: DocumentScores, label_set: LabelSet,
-                thresholds: np.ndarray, multi_label: bool, top_k: int | None, evidence: bool) -> TagResult:
-        labels = list(label_set.labels)
+    def _result(self, doc: PreparedDocument, scores: DocumentScores, model: np.ndarray, alone: SentenceScores,
+                labels: list[Label], thresholds: np.ndarray, multi_label: bool, top_k: int | None,
+                evidence: bool) -> TagResult:
         weight = self.settings.keyword_weight
-        sentence_hits = keywords.keyword_hits(doc.text, doc.sentences, labels)
-        doc_hits = keywords.document_hits(doc.text, labels)
-        final = keywords.combine(scores.label_scores, doc_hits, weight)
+        final = keywords.combine(model, keywords.document_hits(doc.text, labels), weight)
         order = [int(j) for j in np.argsort(-final, kind="stable")]
         chosen = order[:1] if not multi_label else [j for j in order if final[j] >= thresholds[j]]
         if top_k is not None:
             chosen = chosen[:top_k]
-        support = self._evidence(doc, scores, sentence_hits, chosen, weight) if evidence and chosen else {}
+        support = self._evidence(doc, scores, alone, thresholds, chosen) if evidence and chosen else {}
         topics = tuple(
             Topic(labels[j].name, round(float(final[j]), 4), labels[j].code, support.get(j, ()))
             for j in chosen
@@ -199,20 +226,41 @@ class Tagger:
                    f"was trained on {known} only, so its topics may be wrong.")
         return code, (Warning("language-unsupported", message),)
 
-    def _evidence(self, doc: PreparedDocument, scores: DocumentScores, hits: np.ndarray,
-                  chosen: list[int], weight: float) -> dict[int, tuple[Evidence, ...]]:
-        """The best sentences for each chosen label: by model score and keyword hits."""
-        if not doc.sentences or self.settings.evidence_per_topic == 0:
+    def _evidence(self, doc: PreparedDocument, scores: DocumentScores, alone: SentenceScores,
+                  thresholds: np.ndarray, chosen: list[int]) -> dict[int, tuple[Evidence, ...]]:
+        """The sentences that support each chosen label on their own.
+
+        Candidates are a label's best sentences in context (no extra model call); each is
+        then read alone, exactly as if it were sent as a text of its own with the same
+        labels, and only those that get the label back (a score at or above its threshold)
+        are kept, best first, each distinct sentence once. An evidence score is that
+        sentence-alone score, so it is never above its topic's score (see _with_sentences).
+        """
+        per_topic = self.settings.evidence_per_topic
+        if not doc.sentences or per_topic == 0:
             return {}
-        per_sentence = keywords.combine(scores.sentence_scores(chosen), hits[:, chosen], weight)
+        weight = self.settings.keyword_weight
+        hits = keywords.keyword_hits(doc.text, doc.sentences, alone.labels)
+        in_context = keywords.combine(scores.sentence_scores(chosen), hits[:, chosen], weight)
+        candidates = best_sentences(in_context, per_topic + EXTRA_CANDIDATES)
+        alone.compute([_sentence_text(doc, i) for found in candidates.values() for i in found])
         out: dict[int, tuple[Evidence, ...]] = {}
-        for column, j in enumerate(chosen):
-            ranked = np.argsort(-per_sentence[:, column], kind="stable")[: self.settings.evidence_per_topic]
-            # The best sentence always; others only when they support the label on their own.
-            best = [i for rank, i in enumerate(ranked) if rank == 0 or per_sentence[i, column] >= MIN_EXTRA_EVIDENCE]
-            out[j] = tuple(
-                Evidence(doc.text[s.start:s.end], s.start, s.end, round(float(per_sentence[i, column]), 4))
-                for i in best
-                for s in [doc.sentences[i]]
-            )
+        for column, found in candidates.items():
+            j = chosen[column]
+            support = {i: float(keywords.combine(alone[_sentence_text(doc, i)][j], hits[i, j], weight))
+                       for i in found}
+            kept: dict[str, Evidence] = {}
+            for i in sorted(found, key=lambda i: -support[i]):
+                if support[i] < thresholds[j] or len(kept) == per_topic:
+                    break
+                span = doc.sentences[i]
+                key = " ".join(doc.text[span.start:span.end].split()).casefold()  # one sentence at two offsets
+                kept.setdefault(key, Evidence(doc.text[span.start:span.end], span.start, span.end,
+                                              round(support[i], 4)))
+            out[j] = tuple(kept.values())
         return out
+
+
+def _sentence_text(doc: PreparedDocument, i: int) -> str:
+    span = doc.sentences[i]
+    return doc.text[span.start:span.end]
