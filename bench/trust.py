@@ -1,0 +1,231 @@
+"""Can a newsroom trust the tags? Junk, unrelated labels, precision and recall, calibration, evidence.
+
+Usage:
+    python -m bench.trust [--data-dir ../shared/data] [--per-set 300] [--seed 0]
+                          [--keywords on|off] [--plot docs/trust-reliability.png]
+
+Everything runs through the Tagger at the service's default settings (what POST
+/v1/classify does), on articles that the calibration fit did not see (its sample is
+left out; AG News is not in the fit at all):
+
+1. non-news: newstag's own held-out non-news texts (seeds/trust/non-news-bench.jsonl,
+   written apart from the fit's) against the ``news`` taxonomy: share with no topic;
+2. unrelated labels: each article asked about six labels from UNRELATED (none of them
+   in the fit's list): share with no topic;
+3. own labels, multi-label: each set's own section names at the default threshold,
+   micro precision, recall and F1, topics per article, and the expected calibration
+   error of every (article, label) score (10 bins), with a reliability plot;
+4. evidence alone: every evidence sentence of step 3 sent alone with the same labels:
+   share that gets its topic back;
+5. the ``news`` taxonomy on section-labelled articles: share with a topic that belongs
+   to the article's section (SECTION_TOPICS), and topics per article.
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from service.config import Settings
+from service.engine import Tagger
+from service.engine.types import TagResult
+from training.data import Example, read_labeled
+from training.fit_calibration import NON_NEWS_FIT, UNRELATED_FIT, read_texts, sample
+
+NON_NEWS_BENCH = NON_NEWS_FIT.with_name("non-news-bench.jsonl")
+UNRELATED = ["religion", "cooking", "astronomy", "mythology", "dinosaurs", "poetry", "fashion", "pets",
+             "archaeology", "opera", "chess", "mountaineering"]
+SETS = ["ag-news-test", "bbc-news-train", "inshorts-news", "bbc-sport"]
+FIT_SAMPLE = (400, 1)  # training.fit_calibration's defaults: its articles are left out here
+
+_ECONOMY = {"economy", "business", "trade", "energy", "agriculture", "transport", "tourism", "labour"}
+_WORLD = {"international relations", "bilateral relations", "politics", "elections", "armed conflict",
+          "peace process", "post-war reconstruction", "demining", "terrorism", "civil unrest", "migration",
+          "human rights", "disaster", "crime", "justice"}
+# Which `news` topics are right for an article of each section (sets named in SECTION_SETS).
+SECTION_TOPICS = {
+    "business": _ECONOMY, "Business": _ECONOMY,
+    "entertainment": {"culture"},
+    "politics": {"politics", "elections", "international relations", "bilateral relations", "human rights",
+                 "migration", "justice", "civil unrest"},
+    "sport": {"sports"}, "sports": {"sports"}, "Sports": {"sports"},
+    "tech": {"technology", "science"}, "technology": {"technology", "science"},
+    "Sci/Tech": {"technology", "science", "health", "environment", "climate change"},
+    "science": {"science", "technology", "health", "environment", "climate change"},
+    "World": _WORLD, "world": _WORLD,
+    "automobile": {"transport", "business", "technology"},
+}
+SECTION_SETS = ["ag-news-test", "bbc-news-train", "inshorts-news"]
+
+
+@dataclass
+class Tally:
+    hits: int = 0
+    total: int = 0
+
+    def add(self, hit: bool) -> None:
+        self.hits += int(hit)
+        self.total += 1
+
+    @property
+    def share(self) -> float:
+        return self.hits / max(self.total, 1)
+
+
+def batched(tagger: Tagger, texts: Sequence[str], desc: str, **options) -> list[TagResult]:
+    out: list[TagResult] = []
+    size = tagger.settings.max_documents
+    for start in tqdm(range(0, len(texts), size), desc=desc, file=sys.stderr, leave=False):
+        out += tagger.tag(list(texts[start:start + size]), **options)
+    return out
+
+
+def held_out(data_dir: Path, name: str, n: int, seed: int) -> list[Example]:
+    """``n`` articles of a set, none of them in the calibration fit's sample."""
+    path = data_dir / f"{name}.jsonl"
+    fitted = {e.text for e in sample(path, *FIT_SAMPLE)}
+    examples = [e for e in read_labeled(path) if e.text not in fitted]
+    return random.Random(seed).sample(examples, min(n, len(examples)))
+
+
+def expected_calibration_error(scores: np.ndarray, truth: np.ndarray, bins: int = 10) -> float:
+    edges = np.linspace(0.0, 1.0, bins + 1)
+    index = np.clip(np.digitize(scores, edges[1:-1]), 0, bins - 1)
+    error = 0.0
+    for b in range(bins):
+        inside = index == b
+        if inside.any():
+            error += inside.mean() * abs(scores[inside].mean() - truth[inside].mean())
+    return float(error)
+
+
+def reliability_plot(curves: dict[str, tuple[np.ndarray, np.ndarray]], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(5.5, 5))
+    ax.plot([0, 1], [0, 1], color="#999", linestyle="--", label="perfect")
+    edges = np.linspace(0, 1, 11)
+    for name, (scores, truth) in curves.items():
+        index = np.clip(np.digitize(scores, edges[1:-1]), 0, 9)
+        xs = [scores[index == b].mean() for b in range(10) if (index == b).sum() >= 10]
+        ys = [truth[index == b].mean() for b in range(10) if (index == b).sum() >= 10]
+        ax.plot(xs, ys, marker="o", label=name)
+    ax.set_xlabel("score (mean in bin)")
+    ax.set_ylabel("share of right labels")
+    ax.set_title("Reliability of scores, own labels, multi-label")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def own_labels(tagger: Tagger, name: str, examples: list[Example], rows: list[str]) -> tuple:
+    names = sorted({x for e in examples for x in e.labels})
+    texts = [e.text for e in examples]
+    results = batched(tagger, texts, f"{name} own labels", labels=names)
+    tp = fp = fn = 0
+    for example, result in zip(examples, results, strict=True):
+        found = {t.label for t in result.topics}
+        tp += len(found & set(example.labels))
+        fp += len(found - set(example.labels))
+        fn += len(set(example.labels) - found)
+    every = batched(tagger, texts, f"{name} all scores", labels=names, threshold=0.0, evidence=False)
+    scores = np.array([{t.label: t.score for t in r.topics}[n] for r in every for n in names])
+    truth = np.array([n in e.labels for e in examples for n in names], dtype=float)
+    ece = expected_calibration_error(scores, truth)
+    precision, recall = tp / max(tp + fp, 1), tp / max(tp + fn, 1)
+    f1 = 2 * precision * recall / max(precision + recall, 1e-9)
+    per_article = (tp + fp) / len(examples)
+    rows.append(f"| {name} | {len(examples)} | {precision:.3f} | {recall:.3f} | {f1:.3f} | {per_article:.2f} | {ece:.3f} |")
+    return names, results, (scores, truth)
+
+
+def evidence_alone(tagger: Tagger, names: list[str], results: list[TagResult]) -> Tally:
+    pairs = [(ev.text, topic.label) for r in results for topic in r.topics for ev in topic.evidence]
+    alone = batched(tagger, [text for text, _ in pairs], "evidence alone", labels=names, evidence=False)
+    tally = Tally()
+    for (_, label), result in zip(pairs, alone, strict=True):
+        tally.add(label in {t.label for t in result.topics})
+    return tally
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.trust", description=__doc__.split("\n")[0])
+    parser.add_argument("--data-dir", type=Path, default=Path("../shared/data"))
+    parser.add_argument("--per-set", type=int, default=300)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--keywords", choices=["on", "off"], default="on",
+                        help="off: keyword evidence weighs nothing (the model alone)")
+    parser.add_argument("--plot", type=Path, help="write the reliability plot here (PNG)")
+    args = parser.parse_args(argv)
+    if not args.data_dir.is_dir():
+        print(f"bench.trust: {args.data_dir} not found (the shared corpora)", file=sys.stderr)
+        return 2
+    assert not set(UNRELATED) & set(UNRELATED_FIT), "the benchmark's unrelated labels must be new to the fit"
+
+    overrides = {"keyword_weight": 0.0} if args.keywords == "off" else {}
+    tagger = Tagger.from_settings(Settings.from_env(**overrides))
+    rng = random.Random(args.seed)
+    data = {name: held_out(args.data_dir, name, args.per_set, args.seed) for name in SETS}
+
+    junk = batched(tagger, read_texts(NON_NEWS_BENCH), "non-news")
+    junk_none = Tally()
+    for result in junk:
+        junk_none.add(not result.topics)
+
+    unrelated_none = Tally()
+    for name in SETS:
+        for example in data[name]:
+            [result] = tagger.tag([example.text], rng.sample(UNRELATED, 6), evidence=False)
+            unrelated_none.add(not result.topics)
+
+    rows: list[str] = []
+    curves: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+    evidence = Tally()
+    for name in SETS:
+        names, results, curve = own_labels(tagger, name, data[name], rows)
+        curves[name] = curve
+        tally = evidence_alone(tagger, names, results)
+        evidence.hits += tally.hits
+        evidence.total += tally.total
+
+    section_rows = []
+    for name in SECTION_SETS:
+        results = batched(tagger, [e.text for e in data[name]], f"{name} news taxonomy")
+        right, topics = Tally(), 0
+        for example, result in zip(data[name], results, strict=True):
+            allowed = set().union(*(SECTION_TOPICS[x] for x in example.labels))
+            right.add(bool(allowed & {t.label for t in result.topics}))
+            topics += len(result.topics)
+        section_rows.append(f"| {name} | {right.total} | {right.share:.3f} | {topics / max(right.total, 1):.2f} |")
+
+    print(f"keywords {args.keywords}; {args.per_set} articles per set (seed {args.seed})\n")
+    print(f"- non-news texts with no topic (news taxonomy): **{junk_none.share:.3f}** ({junk_none.hits}/{junk_none.total})")
+    print(f"- articles asked about six unrelated labels with no topic: **{unrelated_none.share:.3f}** "
+          f"({unrelated_none.hits}/{unrelated_none.total})")
+    print(f"- evidence sentences that get their topic back alone: **{evidence.share:.3f}** "
+          f"({evidence.hits}/{evidence.total})\n")
+    print("| own labels, multi-label | articles | precision | recall | F1 | topics/article | ECE |")
+    print("|---|---|---|---|---|---|---|")
+    print("\n".join(rows))
+    print("\n| `news` taxonomy | articles | a right section topic | topics/article |")
+    print("|---|---|---|---|")
+    print("\n".join(section_rows))
+    if args.plot:
+        reliability_plot(curves, args.plot)
+        print(f"\nreliability plot: {args.plot}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
