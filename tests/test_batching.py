@@ -181,10 +181,16 @@ def test_int8_quantizes_the_linear_layers(tiny_model_dir):
 @pytest.mark.parametrize("precision", ["bf16", "int8"])
 def test_reduced_precision_keeps_the_seed_article_topics(precision, seed_text, tagger):
     reduced = Tagger.from_settings(Settings.from_env({}, precision=precision))
-    full = {t.label for t in tagger.tag([seed_text], evidence=False)[0].topics}
-    got = {t.label for t in reduced.tag([seed_text], evidence=False)[0].topics}
+    [every] = tagger.tag([seed_text], threshold=0.0, evidence=False)
+    fp32 = {t.label: t.score for t in every.topics}
+    full = {label for label, score in fp32.items() if score >= 0.5}
+    [low] = reduced.tag([seed_text], threshold=0.0, evidence=False)
+    scores = {t.label: t.score for t in low.topics}
+    got = {label for label, score in scores.items() if score >= 0.5}
     assert {"bilateral relations", "economy", "COP29", "demining"} <= got
-    assert len(got ^ full) <= 1  # at most one borderline topic differs from fp32
+    # Only borderline topics may differ: within 0.1 of the threshold in fp32 or in this precision.
+    borderline = [min(abs(fp32[label] - 0.5), abs(scores[label] - 0.5)) <= 0.1 for label in got ^ full]
+    assert all(borderline), (got ^ full, fp32, scores)
 
 
 def test_auto_precision_is_bf16_only_with_native_bf16(monkeypatch):

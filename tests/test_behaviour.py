@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
+
+from service.engine import Tagger
 
 MISSION_TOPICS = {"bilateral relations", "economy", "COP29", "demining"}
 OFF_TOPIC = {"sports", "health", "crime", "technology"}
@@ -64,3 +68,70 @@ def test_single_label_mode_on_short_news(tagger):
              "Shares in the carmaker fell 8 percent after it cut its profit forecast."]
     results = tagger.tag(texts, ["sports", "business", "science"], multi_label=False)
     assert [r.topics[0].label for r in results] == ["sports", "business"]
+
+
+@pytest.fixture(scope="module")
+def model_alone(tagger) -> Tagger:
+    """The same model with keyword evidence off: what the model says on its own."""
+    return Tagger(tagger.backend, tagger.taxonomies, replace(tagger.settings, keyword_weight=0.0))
+
+
+def test_seed_article_gets_its_mission_topics_from_the_model_alone(model_alone, seed_text):
+    [result] = model_alone.tag([seed_text])
+    labels = {t.label for t in result.topics}
+    assert MISSION_TOPICS <= labels, labels
+    assert not labels & OFF_TOPIC, labels
+
+
+@pytest.mark.parametrize("index", range(13))
+def test_example_articles_with_the_model_alone(model_alone, examples, index):
+    example = examples[index]
+    [result] = model_alone.tag([example["text"]])
+    labels = {t.label for t in result.topics}
+    assert set(example["labels"]) <= labels, (example["id"], labels)
+    assert not labels & set(example["not_labels"]), (example["id"], labels)
+
+
+@pytest.mark.parametrize("text", [
+    "Hello",
+    "...",
+    "Lorem ipsum dolor sit amet, consectetur adipiscing elit, sed do eiusmod tempor incididunt.",
+    "We use cookies to give you the best experience on our website. By clicking Accept you agree "
+    "to our use of cookies. Manage preferences.",
+    "def main():\n    print('hello world')\n    return 0",
+    "thanks, see you tomorrow!",
+])
+def test_non_news_text_gets_no_topic(tagger, text):
+    [result] = tagger.tag([text])
+    assert result.topics == (), [(t.label, t.score) for t in result.topics]
+
+
+def test_a_coal_mine_is_not_demining(tagger):
+    [result] = tagger.tag(["The coal mine in Silesia will close next year, the mining company said."])
+    assert "demining" not in {t.label for t in result.topics}, result.topics
+
+
+def test_a_pilots_strike_is_not_climate_or_war(tagger):
+    [result] = tagger.tag(["The airline cancelled 200 flights because of a pilots' strike over pay."])
+    labels = {t.label for t in result.topics}
+    assert not labels & {"COP29", "armed conflict", "climate change"}, labels
+
+
+def test_labels_that_do_not_apply_are_not_returned(tagger):
+    [arrest] = tagger.tag(["Police arrested two men after a robbery in the city centre."], ["sports"])
+    assert arrest.topics == ()
+    [bank] = tagger.tag(["The central bank raised interest rates by half a point to curb inflation."],
+                        ["sports", "weather", "religion"])
+    assert bank.topics == ()
+
+
+def test_evidence_stands_alone_once_and_never_outscores_its_topic(tagger, seed_text):
+    article = "\n\n".join([seed_text] * 3)  # the same sentences at several offsets
+    [result] = tagger.tag([article])
+    for topic in result.topics:
+        texts = [" ".join(ev.text.split()) for ev in topic.evidence]
+        assert len(texts) == len(set(texts)), topic.label
+        for ev in topic.evidence:
+            assert ev.score <= topic.score
+            [alone] = tagger.tag([ev.text])
+            assert topic.label in {t.label for t in alone.topics}, (topic.label, ev.text)

@@ -3,7 +3,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from service.engine.calibration import DEFAULT_CALIBRATION, SimilarityCalibration
+from service.engine.calibration import (
+    DEFAULT_CALIBRATION,
+    FEATURES,
+    MATCHER_CALIBRATION,
+    Calibration,
+    rivals,
+    text_features,
+)
 from service.engine.keywords import combine, document_hits, keyword_hits
 from service.engine.sentences import split_sentences
 from service.engine.types import Label
@@ -25,30 +32,77 @@ def test_keyword_regex_characters_are_literal():
     assert document_hits("USA", [Label("y", keywords=("U.S.",))]).tolist() == [0]
 
 
-def test_noisy_or_combination():
-    model = np.array([0.0, 0.2, 0.9, 0.2])
-    hits = np.array([0, 1, 1, 9])
-    combined = combine(model, hits, weight=0.5)
-    assert combined[0] == 0.0
-    assert combined[1] == pytest.approx(1 - 0.8 * 0.5)
-    assert combined[2] == pytest.approx(1 - 0.1 * 0.5)
-    assert combined[3] == pytest.approx(1 - 0.8 * 0.5 ** 3)  # hits beyond three count as three
-    assert np.all(combined >= model)
+def test_keywords_add_a_bounded_boost_that_cannot_decide_alone():
+    model = np.array([0.0, 0.2, 0.9, 0.39, 0.45])
+    hits = np.array([0, 1, 1, 9, 1])
+    combined = combine(model, hits, weight=0.05)
+    assert combined.tolist() == pytest.approx([0.0, 0.25, 0.95, 0.49, 0.5])  # beyond two hits count as two
+    assert np.all(combined >= model) and np.all(combined <= model + 0.1 + 1e-12)
+    assert combine(np.array([0.97]), np.array([2]), 0.05)[0] == 1.0  # never above 1
 
 
-def test_calibration_is_monotone_and_relative_to_the_best_label():
-    sims = np.array([[0.50, 0.45, 0.20], [0.30, 0.25, 0.00]])
-    scores = DEFAULT_CALIBRATION.scores(sims)
-    assert np.all((scores > 0) & (scores < 1))
-    assert np.all(np.diff(scores, axis=1) < 0)
-    # The best label of a text scores higher when its similarity is higher...
-    assert scores[0, 0] > scores[1, 0]
-    # ...and a label far behind the best scores low, whatever its absolute similarity.
-    assert scores[0, 2] < 0.05
+def _features(sims, reference=None, competing=None):
+    sims = np.asarray(sims, dtype=float)
+    reference = np.zeros((sims.shape[0], 3)) if reference is None else np.asarray(reference, dtype=float)
+    return dict(zip(FEATURES, text_features(sims, reference, competing).T, strict=True))
+
+
+def test_features_gap_margin_and_reference_rank():
+    f = _features([[0.50, 0.45, 0.20]], reference=[[0.10, 0.30, 0.47]])
+    assert f["sim"] == pytest.approx([0.50, 0.45, 0.20])
+    assert f["gap"] == pytest.approx([0.0, -0.05, -0.30])
+    assert f["margin"] == pytest.approx([0.05, 0.0, 0.0])
+    assert f["log_labels"] == pytest.approx([np.log(3)] * 3)
+    assert f["reference_rank"] == pytest.approx([1.0, 2 / 3, 1 / 3], abs=0.05)
+
+
+def test_reference_rank_is_smooth_so_rounding_cannot_flip_a_score():
+    """A tie broken by the last bit of a cosine (which BLAS rounding can do) moves nothing."""
+    tie = _features([[0.30]], reference=[[0.30, 0.1, 0.5]])["reference_rank"]
+    nudged = _features([[0.30 + 1e-6]], reference=[[0.30, 0.1, 0.5]])["reference_rank"]
+    assert abs(nudged[0] - tie[0]) < 1e-3
+
+
+def test_a_text_takes_each_feature_from_its_best_window():
+    f = _features([[0.50, 0.10], [0.20, 0.40]])
+    assert f["sim"] == pytest.approx([0.50, 0.40])
+    assert f["gap"] == pytest.approx([0.0, 0.0])  # each label leads in one window
+    assert f["margin"] == pytest.approx([0.40, 0.20])
+
+
+def test_a_single_label_has_no_rival():
+    f = _features([[0.3]])
+    assert f["gap"] == [0.0] and f["margin"] == [0.0] and f["log_labels"] == [0.0]
+
+
+def test_topics_do_not_compete_with_their_ancestors_descendants_or_siblings():
+    labels = [Label("climate change"), Label("COP29", parent="climate change"), Label("sports"),
+              Label("trade", parent="economy"), Label("energy", parent="economy")]
+    competing = rivals(labels)
+    assert not competing[0, 1] and not competing[1, 0]  # parent and child
+    assert not competing[3, 4]  # siblings under a parent that is not in the set
+    assert competing[1, 2] and competing[0, 3]
+    f = _features([[0.60, 0.55, 0.20, 0.1, 0.1]], competing=competing)
+    assert f["gap"][1] == 0.0  # COP29 is not held back by climate change
+    assert rivals([Label("a"), Label("b")]) is None  # no hierarchy: everyone competes
+
+
+def test_a_parent_cycle_in_a_taxonomy_does_not_hang():
+    labels = [Label("a", parent="b"), Label("b", parent="a"), Label("c")]
+    competing = rivals(labels)
+    assert not competing[0, 1] and competing[0, 2]
 
 
 def test_calibration_formula():
-    calibration = SimilarityCalibration(w_sim=2.0, w_gap=10.0, bias=-1.0)
-    sims = np.array([0.5, 0.4])
-    expected = 1 / (1 + np.exp(-np.array([2 * 0.5 - 1.0, 2 * 0.4 + 10 * -0.1 - 1.0])))
-    assert calibration.scores(sims) == pytest.approx(expected)
+    calibration = Calibration(weights=(2.0, 10.0, 0.0, 0.0, 1.0), bias=-1.0)
+    features = np.array([[0.5, -0.1, 0.0, 0.0, 0.5]])
+    assert calibration.scores(features) == pytest.approx(1 / (1 + np.exp(-(1.0 - 1.0 + 0.5 - 1.0))))
+
+
+@pytest.mark.parametrize("calibration", [DEFAULT_CALIBRATION, MATCHER_CALIBRATION])
+def test_pinned_calibrations_can_say_none_of_these(calibration):
+    """A label far behind its rivals, or one that beats few reference topics, scores low."""
+    leading = calibration.text_scores(np.array([[0.60, 0.30]]), np.full((1, 4), 0.2))
+    assert leading[0] > 0.5 > leading[1]
+    junk = calibration.text_scores(np.array([[0.15, 0.12]]), np.array([[0.4, 0.3, 0.2, 0.35]]))
+    assert junk.max() < 0.5

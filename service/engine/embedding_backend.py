@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .calibration import DEFAULT_CALIBRATION, Calibration, reference_topics, rivals
+from .calibration import DEFAULT_CALIBRATION, FEATURES, Calibration, reference_topics, rivals, text_features
 from .chunking import PreparedDocument
 from .encoder import DocumentVectors, SentenceEncoder
 from .label_vectors import LabelVectorCache
@@ -36,6 +36,7 @@ class EmbeddingScores:
     similarities: Similarities
     calibration: Calibration
     competing: np.ndarray | None
+    gaps: np.ndarray  # [n_labels] each label's cosine gap to its best rival in its best window (<= 0)
 
     def sentence_scores(self, label_indices: list[int]) -> np.ndarray:
         """Each sentence in context, scored as if it were a text of its own (ranks evidence)."""
@@ -82,8 +83,9 @@ class EmbeddingBackend:
         competing = rivals(labels)
         for sims in self.similarities(docs, labels):
             if sims.windows.shape[0] == 0:  # nothing the tokenizer could read: no topic
-                scores = np.zeros(len(labels))
+                scores, gaps = np.zeros(len(labels)), np.full(len(labels), -np.inf)
             else:
-                scores = self.calibration.text_scores(sims.windows, sims.window_reference, competing)
-            out.append(EmbeddingScores(scores, sims, self.calibration, competing))
+                features = text_features(sims.windows, sims.window_reference, competing)
+                scores, gaps = self.calibration.scores(features), features[:, FEATURES.index("gap")]
+            out.append(EmbeddingScores(scores, sims, self.calibration, competing, gaps))
         return out

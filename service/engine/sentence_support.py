@@ -2,22 +2,35 @@
 
 Two things use it. A topic that an article covers in one sentence or paragraph (the
 founding article's one sentence on landmines) barely moves the article's windows, so a
-label's score is also allowed to come from its best sentence read alone. And evidence is
-only evidence when the sentence, sent alone with the same labels, gets the topic back.
+label's score may also come from its best sentences read alone, when the article as a
+whole leans to the label too. And evidence is only evidence when the sentence, sent
+alone with the same labels, gets the topic back.
 
 Reading a sentence alone costs a forward pass, so only candidates are read: the
 sentences that score best for a label in context (from the pass over the article's
 windows, which costs nothing more), batched across every document of the call.
+
+How a topic's score relates to its evidence: a topic's score is the higher of the
+article's score and its candidate sentences' scores read alone, and its evidence are
+those candidates that reach the label's threshold alone, each with its alone score. So
+an evidence score is never above its topic's score, and every evidence sentence, sent
+alone, gets its topic back.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from .scoring import ScoringBackend
-from .types import Label
+from . import keywords
+from .chunking import PreparedDocument
+from .scoring import DocumentScores, ScoringBackend
+from .types import Evidence, Label
 
-ROUTE_MIN = 0.3  # a sentence scoring below this in context is not read alone for its label
+ROUTE_MIN = 0.15  # a sentence scoring below this in context is not read alone for its label
+# A label's sentences count only when the article as a whole leans to it too: its cosine
+# in its best window within this of its best rival's (a passing mention in a list does not).
+ROUTE_MAX_GAP = 0.16
+EXTRA_CANDIDATES = 2  # sentences read alone per label beyond the evidence asked for
 
 
 class SentenceScores:
@@ -30,7 +43,8 @@ class SentenceScores:
 
     def compute(self, texts: list[str]) -> None:
         """Score every text not scored yet, in one call to the model."""
-        missing = list(dict.fromkeys(t for t in texts if t not in self._scores))
+        # Sorted, so the batches (and their float rounding) do not depend on the labels' order.
+        missing = sorted({t for t in texts if t not in self._scores})
         if not missing:
             return
         docs = [self.backend.prepare(text) for text in missing]
@@ -42,12 +56,58 @@ class SentenceScores:
         return self._scores[text]
 
 
-def best_sentences(in_context: np.ndarray, per_label: int, minimum: float = 0.0) -> dict[int, list[int]]:
-    """For each label (column), its ``per_label`` best sentences (rows) scoring at least ``minimum``."""
+def sentence_text(doc: PreparedDocument, i: int) -> str:
+    span = doc.sentences[i]
+    return doc.text[span.start:span.end]
+
+
+def best_sentences(in_context: np.ndarray, columns: list[int], per_label: int,
+                   minimum: float = 0.0) -> dict[int, list[int]]:
+    """For each label (``columns[c]`` names column c), its best sentences (rows) scoring at least ``minimum``."""
     out: dict[int, list[int]] = {}
-    for j in range(in_context.shape[1]):
-        ranked = np.argsort(-in_context[:, j], kind="stable")[:per_label]
-        found = [int(i) for i in ranked if in_context[i, j] >= minimum]
+    for column, j in enumerate(columns):
+        ranked = np.argsort(-in_context[:, column], kind="stable")[:per_label]
+        found = [int(i) for i in ranked if in_context[i, column] >= minimum]
         if found:
             out[j] = found
+    return out
+
+
+def candidates(doc: PreparedDocument, scores: DocumentScores, labels: list[int], gaps: np.ndarray | None,
+               per_label: int) -> dict[int, list[int]]:
+    """Candidate sentences of ``labels``: those the article leans to (when ``gaps`` is given)."""
+    if not doc.sentences:
+        return {}
+    if gaps is not None:
+        labels = [j for j in labels if gaps[j] >= -ROUTE_MAX_GAP]
+    if not labels:
+        return {}
+    return best_sentences(scores.sentence_scores(labels), labels, per_label + EXTRA_CANDIDATES, ROUTE_MIN)
+
+
+def with_sentences(label_scores: np.ndarray, doc: PreparedDocument, found: dict[int, list[int]],
+                   alone: SentenceScores) -> np.ndarray:
+    """Each label's score: its article's, or its best candidate sentence's read alone when higher."""
+    scores = label_scores.copy()
+    for j, rows in found.items():
+        scores[j] = max([scores[j]] + [alone[sentence_text(doc, i)][j] for i in rows])
+    return scores
+
+
+def evidence(doc: PreparedDocument, found: dict[int, list[int]], alone: SentenceScores, chosen: list[int],
+             thresholds: np.ndarray, per_topic: int, weight: float) -> dict[int, tuple[Evidence, ...]]:
+    """For each chosen label, its candidates that get it back alone, best first, each distinct sentence once."""
+    hits = keywords.keyword_hits(doc.text, doc.sentences, alone.labels)
+    out: dict[int, tuple[Evidence, ...]] = {}
+    for j in chosen:
+        rows = found.get(j, [])
+        support = {i: float(keywords.combine(alone[sentence_text(doc, i)][j], hits[i, j], weight)) for i in rows}
+        kept: dict[str, Evidence] = {}
+        for i in sorted(rows, key=lambda i: -support[i]):
+            if support[i] < thresholds[j] or len(kept) == per_topic:
+                break
+            span, text = doc.sentences[i], sentence_text(doc, i)
+            key = " ".join(text.split()).casefold()  # the same sentence at two offsets counts once
+            kept.setdefault(key, Evidence(text, span.start, span.end, round(support[i], 4)))
+        out[j] = tuple(kept.values())
     return out

@@ -8,12 +8,13 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from . import keywords
+from . import keywords, sentence_support
 from .chunking import PreparedDocument
+from .embedding_backend import EmbeddingScores
 from .errors import InvalidInputError
 from .language import UNDETERMINED, detect_language
 from .scoring import DocumentScores, ScoringBackend
-from .sentence_support import ROUTE_MIN, SentenceScores, best_sentences
+from .sentence_support import SentenceScores
 from .taxonomy import TaxonomyRegistry
 from .types import Evidence, Label, TagResult, Topic, Warning
 
@@ -21,7 +22,6 @@ if TYPE_CHECKING:
     from ..config import Settings
 
 LabelLike = str | Label
-EXTRA_CANDIDATES = 2  # sentences checked alone per topic beyond the evidence asked for
 
 
 def _require_unicode(text: str, what: str) -> None:
@@ -39,6 +39,7 @@ class LabelSet:
     name: str | None  # the taxonomy's name, or None for caller-given labels
     labels: tuple[Label, ...]
     default_threshold: float
+    sentence_topics: bool = False  # may a topic come from single sentences? (the taxonomy says)
 
     def thresholds(self, override: float | None) -> np.ndarray:
         if override is not None:
@@ -87,7 +88,7 @@ class Tagger:
             return self._fixed_label_set(labels)
         if labels is None:
             found = self.taxonomies.get(taxonomy or self.settings.taxonomy)
-            return LabelSet(found.name, found.labels, found.threshold)
+            return LabelSet(found.name, found.labels, found.threshold, found.sentence_topics)
         parsed = tuple(lab if isinstance(lab, Label) else Label(str(lab).strip()) for lab in labels)
         if not parsed:
             raise InvalidInputError("labels must name at least one label")
@@ -146,36 +147,24 @@ class Tagger:
         docs = [self.backend.prepare(text) for text in texts]
         labels = list(label_set.labels)
         scored = self.backend.score(docs, labels)
-        alone = SentenceScores(self.backend, labels)
-        model_scores = self._with_sentences(docs, scored, alone)
         thresholds = label_set.thresholds(threshold)
+        alone = SentenceScores(self.backend, labels)
+        per_topic = self.settings.evidence_per_topic
+        # With a taxonomy that allows it, the embedding engine reads candidate sentences of
+        # every label the article leans to (its sentence scores in context cost nothing more).
+        # Otherwise only the returned topics' candidates are read, for evidence: caller labels
+        # (often sections) are about the article as a whole, and NLI and fine-tuned models pay
+        # a pass per candidate.
+        found = [sentence_support.candidates(doc, s, list(range(len(labels))), s.gaps, per_topic)
+                 if label_set.sentence_topics and isinstance(s, EmbeddingScores) else {}
+                 for doc, s in zip(docs, scored, strict=True)]
+        alone.compute([sentence_support.sentence_text(doc, i)
+                       for doc, f in zip(docs, found, strict=True) for rows in f.values() for i in rows])
         results = []
-        for doc, s, model in zip(docs, scored, model_scores, strict=True):
-            results.append(self._result(doc, s, model, alone, labels, thresholds, multi_label, top_k, evidence))
+        for doc, s, f in zip(docs, scored, found, strict=True):
+            model = sentence_support.with_sentences(s.label_scores, doc, f, alone)
+            results.append(self._result(doc, s, model, f, alone, thresholds, multi_label, top_k, evidence))
         return results
-
-    def _with_sentences(self, docs: list[PreparedDocument], scored: Sequence[DocumentScores],
-                        alone: SentenceScores) -> list[np.ndarray]:
-        """Each label's score: its article's, or its best sentence's read alone when that is higher.
-
-        Only the embedding engine does this: its sentence scores in context cost nothing
-        more, where NLI would run a pass per sentence and label just to find candidates.
-        """
-        if self.backend.kind != "embedding":
-            return [s.label_scores for s in scored]
-        k = len(alone.labels)
-        routes = []
-        for doc, s in zip(docs, scored, strict=True):
-            best = best_sentences(s.sentence_scores(list(range(k))), 1, ROUTE_MIN) if doc.sentences else {}
-            routes.append({j: _sentence_text(doc, found[0]) for j, found in best.items()})
-        alone.compute([text for route in routes for text in route.values()])
-        out = []
-        for s, route in zip(scored, routes, strict=True):
-            scores = s.label_scores.copy()
-            for j, text in route.items():
-                scores[j] = max(scores[j], alone[text][j])
-            out.append(scores)
-        return out
 
     def _check_options(self, texts: Sequence[str], threshold: float | None, top_k: int | None) -> None:
         if isinstance(texts, str) or not isinstance(texts, Sequence):
@@ -198,16 +187,22 @@ class Tagger:
         if top_k is not None and top_k < 1:
             raise InvalidInputError("top_k must be at least 1")
 
-    def _result(self, doc: PreparedDocument, scores: DocumentScores, model: np.ndarray, alone: SentenceScores,
-                labels: list[Label], thresholds: np.ndarray, multi_label: bool, top_k: int | None,
+    def _result(self, doc: PreparedDocument, scores: DocumentScores, model: np.ndarray, found: dict[int, list[int]],
+                alone: SentenceScores, thresholds: np.ndarray, multi_label: bool, top_k: int | None,
                 evidence: bool) -> TagResult:
-        weight = self.settings.keyword_weight
+        labels, weight = alone.labels, self.settings.keyword_weight
         final = keywords.combine(model, keywords.document_hits(doc.text, labels), weight)
         order = [int(j) for j in np.argsort(-final, kind="stable")]
         chosen = order[:1] if not multi_label else [j for j in order if final[j] >= thresholds[j]]
         if top_k is not None:
             chosen = chosen[:top_k]
-        support = self._evidence(doc, scores, alone, thresholds, chosen) if evidence and chosen else {}
+        support: dict[int, tuple[Evidence, ...]] = {}
+        if evidence and chosen and self.settings.evidence_per_topic:
+            per_topic = self.settings.evidence_per_topic
+            missing = [j for j in chosen if j not in found]
+            found = {**found, **sentence_support.candidates(doc, scores, missing, None, per_topic)}
+            alone.compute([sentence_support.sentence_text(doc, i) for j in chosen for i in found.get(j, [])])
+            support = sentence_support.evidence(doc, found, alone, chosen, thresholds, per_topic, weight)
         topics = tuple(
             Topic(labels[j].name, round(float(final[j]), 4), labels[j].code, support.get(j, ()))
             for j in chosen
@@ -225,42 +220,3 @@ class Tagger:
         message = (f"The text looks like language {code!r}; the model {self.backend.model_name!r} "
                    f"was trained on {known} only, so its topics may be wrong.")
         return code, (Warning("language-unsupported", message),)
-
-    def _evidence(self, doc: PreparedDocument, scores: DocumentScores, alone: SentenceScores,
-                  thresholds: np.ndarray, chosen: list[int]) -> dict[int, tuple[Evidence, ...]]:
-        """The sentences that support each chosen label on their own.
-
-        Candidates are a label's best sentences in context (no extra model call); each is
-        then read alone, exactly as if it were sent as a text of its own with the same
-        labels, and only those that get the label back (a score at or above its threshold)
-        are kept, best first, each distinct sentence once. An evidence score is that
-        sentence-alone score, so it is never above its topic's score (see _with_sentences).
-        """
-        per_topic = self.settings.evidence_per_topic
-        if not doc.sentences or per_topic == 0:
-            return {}
-        weight = self.settings.keyword_weight
-        hits = keywords.keyword_hits(doc.text, doc.sentences, alone.labels)
-        in_context = keywords.combine(scores.sentence_scores(chosen), hits[:, chosen], weight)
-        candidates = best_sentences(in_context, per_topic + EXTRA_CANDIDATES)
-        alone.compute([_sentence_text(doc, i) for found in candidates.values() for i in found])
-        out: dict[int, tuple[Evidence, ...]] = {}
-        for column, found in candidates.items():
-            j = chosen[column]
-            support = {i: float(keywords.combine(alone[_sentence_text(doc, i)][j], hits[i, j], weight))
-                       for i in found}
-            kept: dict[str, Evidence] = {}
-            for i in sorted(found, key=lambda i: -support[i]):
-                if support[i] < thresholds[j] or len(kept) == per_topic:
-                    break
-                span = doc.sentences[i]
-                key = " ".join(doc.text[span.start:span.end].split()).casefold()  # one sentence at two offsets
-                kept.setdefault(key, Evidence(doc.text[span.start:span.end], span.start, span.end,
-                                              round(support[i], 4)))
-            out[j] = tuple(kept.values())
-        return out
-
-
-def _sentence_text(doc: PreparedDocument, i: int) -> str:
-    span = doc.sentences[i]
-    return doc.text[span.start:span.end]

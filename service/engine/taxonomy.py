@@ -49,6 +49,9 @@ class _TaxonomyFile(BaseModel):
     title: str = ""
     description: str = ""
     threshold: float = Field(default=0.5, ge=0.0, le=1.0)
+    # Whether a topic may also come from single sentences the article leans on (see
+    # engine/sentence_support.py): right for a vocabulary of fine topics an article has several of.
+    sentence_topics: bool = False
     topics: list[_TopicEntry] = Field(min_length=1)
 
 
@@ -60,6 +63,7 @@ class Taxonomy:
     threshold: float
     labels: tuple[Label, ...]
     source: Path
+    sentence_topics: bool = False
 
 
 def _describe(error: Any, raw: dict) -> str:
@@ -95,7 +99,8 @@ def load_taxonomy_file(path: Path) -> Taxonomy:
     labels = tuple(
         Label(t.name, t.description, tuple(t.keywords), t.code, t.parent, t.threshold) for t in parsed.topics
     )
-    return Taxonomy(parsed.name, parsed.title, parsed.description, parsed.threshold, labels, path)
+    return Taxonomy(parsed.name, parsed.title, parsed.description, parsed.threshold, labels, path,
+                    parsed.sentence_topics)
 
 
 class TaxonomyRegistry:
