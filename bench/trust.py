@@ -88,10 +88,10 @@ def batched(tagger: Tagger, texts: Sequence[str], desc: str, **options) -> list[
     return out
 
 
-def held_out(data_dir: Path, name: str, n: int, seed: int) -> list[Example]:
+def held_out(data_dir: Path, name: str, n: int, seed: int, fit_per_corpus: int = FIT_SAMPLE[0]) -> list[Example]:
     """``n`` articles of a set, none of them in the calibration fit's sample."""
     path = data_dir / f"{name}.jsonl"
-    fitted = {e.text for e in sample(path, *FIT_SAMPLE)}
+    fitted = {e.text for e in sample(path, fit_per_corpus, FIT_SAMPLE[1])}
     examples = [e for e in read_labeled(path) if e.text not in fitted]
     return random.Random(seed).sample(examples, min(n, len(examples)))
 
@@ -169,6 +169,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--keywords", choices=["on", "off"], default="on",
                         help="off: keyword evidence weighs nothing (the model alone)")
     parser.add_argument("--plot", type=Path, help="write the reliability plot here (PNG)")
+    parser.add_argument("--fit-per-corpus", type=int, default=FIT_SAMPLE[0],
+                        help="articles per corpus the calibration fit used (left out here)")
     args = parser.parse_args(argv)
     if not args.data_dir.is_dir():
         print(f"bench.trust: {args.data_dir} not found (the shared corpora)", file=sys.stderr)
@@ -178,7 +180,7 @@ def main(argv: list[str] | None = None) -> int:
     overrides = {"keyword_weight": 0.0} if args.keywords == "off" else {}
     tagger = Tagger.from_settings(Settings.from_env(**overrides))
     rng = random.Random(args.seed)
-    data = {name: held_out(args.data_dir, name, args.per_set, args.seed) for name in SETS}
+    data = {name: held_out(args.data_dir, name, args.per_set, args.seed, args.fit_per_corpus) for name in SETS}
 
     junk = batched(tagger, read_texts(NON_NEWS_BENCH), "non-news")
     junk_none = Tally()

@@ -15,7 +15,6 @@ from typing import Any, Literal
 from .engine.errors import ConfigError
 from .engine.precision import PRECISIONS
 
-
 MAX_KEYWORD_WEIGHT = 0.25
 
 

@@ -78,3 +78,52 @@ def test_matcher_leave_one_out_runs_on_small_sets(tmp_path, capsys):
     assert results["gamma"]["eval_rows"] == 10
     assert (tmp_path / "out" / "without-gamma" / "adapter.safetensors").is_file()
     assert "| gamma | 10 |" in capsys.readouterr().out
+
+
+def _small_sets(tmp_path, names_and_sections):
+    """Copies of seeds/train-small.jsonl under the shared corpora's names, labels renamed."""
+    import json
+    from pathlib import Path
+
+    rows = [json.loads(line) for line in Path("seeds/train-small.jsonl").read_text().splitlines() if line.strip()]
+    for name, sections in names_and_sections.items():
+        with (tmp_path / f"{name}.jsonl").open("w") as out:
+            for row in rows:
+                out.write(json.dumps({"text": row["text"], "labels": [sections[x] for x in row["labels"]]}) + "\n")
+    return tmp_path
+
+
+SECTIONS = {"sport": "sport", "economy": "business", "health": "science", "climate": "science"}
+
+
+def test_trust_benchmark_runs_on_small_sets(tmp_path, capsys):
+    from bench import trust
+
+    data = _small_sets(tmp_path, {name: SECTIONS for name in trust.SETS})
+    plot = tmp_path / "reliability.png"
+    assert trust.main(["--data-dir", str(data), "--per-set", "12", "--fit-per-corpus", "0",
+                       "--plot", str(plot)]) == 0
+    out = capsys.readouterr().out
+    assert "non-news texts with no topic" in out and "evidence sentences that get their topic back" in out
+    assert out.count("| 12 |") == 2 * len(trust.SETS) - 1  # own labels for each set, news taxonomy for three
+    assert plot.stat().st_size > 1000
+
+
+def test_tag_cost_benchmark_runs(capsys):
+    from bench import tag_cost
+
+    assert tag_cost.main(["--data", "seeds/train-small.jsonl", "--articles", "8", "--rounds", "1"]) == 0
+    out = capsys.readouterr().out
+    assert out.count("| news taxonomy") == 2 and "caller labels" in out
+
+
+def test_calibration_fit_runs_and_prints_a_calibration(tmp_path, capsys):
+    import json
+
+    from training import fit_calibration
+
+    data = _small_sets(tmp_path, {name: SECTIONS for name in fit_calibration.CORPORA})
+    (data / "reuters-label-names.json").write_text(json.dumps({}))
+    assert fit_calibration.main(["--data-dir", str(data), "--per-corpus", "10"]) == 0
+    out = capsys.readouterr().out
+    assert "Calibration(weights=(" in out and "non-news" in out

@@ -30,7 +30,7 @@ ROUTE_MIN = 0.15  # a sentence scoring below this in context is not read alone f
 # A label's sentences count only when the article as a whole leans to it too: its cosine
 # in its best window within this of its best rival's (a passing mention in a list does not).
 ROUTE_MAX_GAP = 0.16
-EXTRA_CANDIDATES = 2  # sentences read alone per label beyond the evidence asked for
+EXTRA_CANDIDATES = 0  # sentences read alone per label beyond the evidence asked for
 
 
 class SentenceScores:
@@ -59,6 +59,11 @@ class SentenceScores:
 def sentence_text(doc: PreparedDocument, i: int) -> str:
     span = doc.sentences[i]
     return doc.text[span.start:span.end]
+
+
+def texts_of(docs: list[PreparedDocument], found: list[dict[int, list[int]]]) -> list[str]:
+    """The text of every candidate sentence of every document."""
+    return [sentence_text(doc, i) for doc, f in zip(docs, found, strict=True) for rows in f.values() for i in rows]
 
 
 def best_sentences(in_context: np.ndarray, columns: list[int], per_label: int,
@@ -97,6 +102,8 @@ def with_sentences(label_scores: np.ndarray, doc: PreparedDocument, found: dict[
 def evidence(doc: PreparedDocument, found: dict[int, list[int]], alone: SentenceScores, chosen: list[int],
              thresholds: np.ndarray, per_topic: int, weight: float) -> dict[int, tuple[Evidence, ...]]:
     """For each chosen label, its candidates that get it back alone, best first, each distinct sentence once."""
+    if not chosen or not doc.sentences:
+        return {}
     hits = keywords.keyword_hits(doc.text, doc.sentences, alone.labels)
     out: dict[int, tuple[Evidence, ...]] = {}
     for j in chosen:

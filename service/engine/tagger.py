@@ -13,10 +13,10 @@ from .chunking import PreparedDocument
 from .embedding_backend import EmbeddingScores
 from .errors import InvalidInputError
 from .language import UNDETERMINED, detect_language
-from .scoring import DocumentScores, ScoringBackend
+from .scoring import ScoringBackend
 from .sentence_support import SentenceScores
 from .taxonomy import TaxonomyRegistry
-from .types import Evidence, Label, TagResult, Topic, Warning
+from .types import Label, TagResult, Topic, Warning
 
 if TYPE_CHECKING:
     from ..config import Settings
@@ -158,12 +158,23 @@ class Tagger:
         found = [sentence_support.candidates(doc, s, list(range(len(labels))), s.gaps, per_topic)
                  if label_set.sentence_topics and isinstance(s, EmbeddingScores) else {}
                  for doc, s in zip(docs, scored, strict=True)]
-        alone.compute([sentence_support.sentence_text(doc, i)
-                       for doc, f in zip(docs, found, strict=True) for rows in f.values() for i in rows])
+        alone.compute(sentence_support.texts_of(docs, found))
+        choices = [self._choose(doc, sentence_support.with_sentences(s.label_scores, doc, f, alone), labels,
+                                thresholds, multi_label, top_k)
+                   for doc, s, f in zip(docs, scored, found, strict=True)]
+        if evidence and per_topic:
+            # Candidates of the returned topics not read yet, for every document at once.
+            found = [{**f, **sentence_support.candidates(doc, s, [j for j in chosen if j not in f], None, per_topic)}
+                     for doc, s, f, (_, chosen) in zip(docs, scored, found, choices, strict=True)]
+            alone.compute(sentence_support.texts_of(docs, found))
         results = []
-        for doc, s, f in zip(docs, scored, found, strict=True):
-            model = sentence_support.with_sentences(s.label_scores, doc, f, alone)
-            results.append(self._result(doc, s, model, f, alone, thresholds, multi_label, top_k, evidence))
+        for doc, f, (final, chosen) in zip(docs, found, choices, strict=True):
+            support = (sentence_support.evidence(doc, f, alone, chosen, thresholds, per_topic,
+                                                 self.settings.keyword_weight) if evidence and per_topic else {})
+            topics = tuple(Topic(labels[j].name, round(float(final[j]), 4), labels[j].code, support.get(j, ()))
+                           for j in chosen)
+            language, warnings = self._language(doc.text)
+            results.append(TagResult(topics, doc.token_count, language, warnings))
         return results
 
     def _check_options(self, texts: Sequence[str], threshold: float | None, top_k: int | None) -> None:
@@ -187,28 +198,13 @@ class Tagger:
         if top_k is not None and top_k < 1:
             raise InvalidInputError("top_k must be at least 1")
 
-    def _result(self, doc: PreparedDocument, scores: DocumentScores, model: np.ndarray, found: dict[int, list[int]],
-                alone: SentenceScores, thresholds: np.ndarray, multi_label: bool, top_k: int | None,
-                evidence: bool) -> TagResult:
-        labels, weight = alone.labels, self.settings.keyword_weight
-        final = keywords.combine(model, keywords.document_hits(doc.text, labels), weight)
+    def _choose(self, doc: PreparedDocument, model: np.ndarray, labels: list[Label], thresholds: np.ndarray,
+                multi_label: bool, top_k: int | None) -> tuple[np.ndarray, list[int]]:
+        """Final scores (keyword evidence added) and the labels returned, best first."""
+        final = keywords.combine(model, keywords.document_hits(doc.text, labels), self.settings.keyword_weight)
         order = [int(j) for j in np.argsort(-final, kind="stable")]
         chosen = order[:1] if not multi_label else [j for j in order if final[j] >= thresholds[j]]
-        if top_k is not None:
-            chosen = chosen[:top_k]
-        support: dict[int, tuple[Evidence, ...]] = {}
-        if evidence and chosen and self.settings.evidence_per_topic:
-            per_topic = self.settings.evidence_per_topic
-            missing = [j for j in chosen if j not in found]
-            found = {**found, **sentence_support.candidates(doc, scores, missing, None, per_topic)}
-            alone.compute([sentence_support.sentence_text(doc, i) for j in chosen for i in found.get(j, [])])
-            support = sentence_support.evidence(doc, found, alone, chosen, thresholds, per_topic, weight)
-        topics = tuple(
-            Topic(labels[j].name, round(float(final[j]), 4), labels[j].code, support.get(j, ()))
-            for j in chosen
-        )
-        language, warnings = self._language(doc.text)
-        return TagResult(topics, doc.token_count, language, warnings)
+        return final, chosen[:top_k] if top_k is not None else chosen
 
     def _language(self, text: str) -> tuple[str, tuple[Warning, ...]]:
         """The text's language, and a warning when the model was not trained on it."""
