@@ -15,12 +15,13 @@ import random
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 from service.config import Settings
 from service.engine import Tagger
 from training.data import read_labeled
 
-SETTINGS = {
+SETTINGS: dict[str, dict[str, Any]] = {
     "news taxonomy, evidence": {},
     "news taxonomy, no evidence": {"evidence": False},
     "5 caller labels, evidence": {"labels": ["business", "entertainment", "politics", "sport", "tech"]},

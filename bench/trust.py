@@ -29,6 +29,7 @@ import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from tqdm import tqdm
@@ -177,8 +178,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     assert not set(UNRELATED) & set(UNRELATED_FIT), "the benchmark's unrelated labels must be new to the fit"
 
-    overrides = {"keyword_weight": 0.0} if args.keywords == "off" else {}
-    tagger = Tagger.from_settings(Settings.from_env(**overrides))
+    overrides: dict[str, Any] = {"keyword_weight": 0.0} if args.keywords == "off" else {}
+    tagger = Tagger.from_settings(Settings.from_env(None, **overrides))
     rng = random.Random(args.seed)
     data = {name: held_out(args.data_dir, name, args.per_set, args.seed, args.fit_per_corpus) for name in SETS}
 

@@ -109,7 +109,8 @@ def non_news_requests(backend: EmbeddingBackend, texts: list[str], label_sets: l
         news = list(range(bounds[0], bounds[1]))  # the first set is the news taxonomy
         other = rng.randrange(1, len(label_sets))
         for cols in (news, list(range(bounds[other], bounds[other + 1])), [rng.choice(news)]):
-            out.append(Request("non-news", "non-news", s.windows[:, cols], s.window_reference, np.zeros(len(cols), bool)))
+            truth = np.zeros(len(cols), bool)
+            out.append(Request("non-news", "non-news", s.windows[:, cols], s.window_reference, truth))
     return out
 
 

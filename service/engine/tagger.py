@@ -145,21 +145,21 @@ class Tagger:
         self._check_options(texts, threshold, top_k)
         label_set = self.label_set(labels, taxonomy)
         docs = [self.backend.prepare(text) for text in texts]
-        labels = list(label_set.labels)
-        scored = self.backend.score(docs, labels)
+        label_list = list(label_set.labels)
+        scored = self.backend.score(docs, label_list)
         thresholds = label_set.thresholds(threshold)
-        alone = SentenceScores(self.backend, labels)
+        alone = SentenceScores(self.backend, label_list)
         per_topic = self.settings.evidence_per_topic
         # With a taxonomy that allows it, the embedding engine reads candidate sentences of
         # every label the article leans to (its sentence scores in context cost nothing more).
         # Otherwise only the returned topics' candidates are read, for evidence: caller labels
         # (often sections) are about the article as a whole, and NLI and fine-tuned models pay
         # a pass per candidate.
-        found = [sentence_support.candidates(doc, s, list(range(len(labels))), s.gaps, per_topic)
+        found = [sentence_support.candidates(doc, s, list(range(len(label_list))), s.gaps, per_topic)
                  if label_set.sentence_topics and isinstance(s, EmbeddingScores) else {}
                  for doc, s in zip(docs, scored, strict=True)]
         alone.compute(sentence_support.texts_of(docs, found))
-        choices = [self._choose(doc, sentence_support.with_sentences(s.label_scores, doc, f, alone), labels,
+        choices = [self._choose(doc, sentence_support.with_sentences(s.label_scores, doc, f, alone), label_list,
                                 thresholds, multi_label, top_k)
                    for doc, s, f in zip(docs, scored, found, strict=True)]
         if evidence and per_topic:
@@ -171,7 +171,7 @@ class Tagger:
         for doc, f, (final, chosen) in zip(docs, found, choices, strict=True):
             support = (sentence_support.evidence(doc, f, alone, chosen, thresholds, per_topic,
                                                  self.settings.keyword_weight) if evidence and per_topic else {})
-            topics = tuple(Topic(labels[j].name, round(float(final[j]), 4), labels[j].code, support.get(j, ()))
+            topics = tuple(Topic(label_list[j].name, round(float(final[j]), 4), label_list[j].code, support.get(j, ()))
                            for j in chosen)
             language, warnings = self._language(doc.text)
             results.append(TagResult(topics, doc.token_count, language, warnings))
