@@ -12,8 +12,19 @@ MISSION_TOPICS = {"bilateral relations", "economy", "COP29", "demining"}
 OFF_TOPIC = {"sports", "health", "crime", "technology"}
 
 
-def test_seed_article_gets_the_four_mission_topics_and_no_off_topic_one(tagger, seed_text):
-    [result] = tagger.tag([seed_text])
+@pytest.fixture(scope="module")
+def model_alone(tagger) -> Tagger:
+    """The same model with keyword evidence off: what the model says on its own."""
+    return Tagger(tagger.backend, tagger.taxonomies, replace(tagger.settings, keyword_weight=0.0))
+
+
+# Each behaviour holds at the default settings and with keyword evidence off (the model alone).
+TAGGERS = ["tagger", "model_alone"]
+
+
+@pytest.mark.parametrize("which", TAGGERS)
+def test_seed_article_gets_the_four_mission_topics_and_no_off_topic_one(request, which, seed_text):
+    [result] = request.getfixturevalue(which).tag([seed_text])
     labels = {t.label for t in result.topics}
     assert MISSION_TOPICS <= labels, labels
     assert not labels & OFF_TOPIC, labels
@@ -31,10 +42,11 @@ def test_seed_evidence_slices_the_original_text_and_points_at_the_right_sentence
     assert any("econom" in ev.text for ev in topics["economy"].evidence)
 
 
+@pytest.mark.parametrize("which", TAGGERS)
 @pytest.mark.parametrize("index", range(13))
-def test_example_articles(tagger, examples, index):
+def test_example_articles(request, which, examples, index):
     example = examples[index]
-    [result] = tagger.tag([example["text"]])
+    [result] = request.getfixturevalue(which).tag([example["text"]])
     labels = {t.label for t in result.topics}
     assert set(example["labels"]) <= labels, (example["id"], labels)
     assert not labels & set(example["not_labels"]), (example["id"], labels)
@@ -68,28 +80,6 @@ def test_single_label_mode_on_short_news(tagger):
              "Shares in the carmaker fell 8 percent after it cut its profit forecast."]
     results = tagger.tag(texts, ["sports", "business", "science"], multi_label=False)
     assert [r.topics[0].label for r in results] == ["sports", "business"]
-
-
-@pytest.fixture(scope="module")
-def model_alone(tagger) -> Tagger:
-    """The same model with keyword evidence off: what the model says on its own."""
-    return Tagger(tagger.backend, tagger.taxonomies, replace(tagger.settings, keyword_weight=0.0))
-
-
-def test_seed_article_gets_its_mission_topics_from_the_model_alone(model_alone, seed_text):
-    [result] = model_alone.tag([seed_text])
-    labels = {t.label for t in result.topics}
-    assert MISSION_TOPICS <= labels, labels
-    assert not labels & OFF_TOPIC, labels
-
-
-@pytest.mark.parametrize("index", range(13))
-def test_example_articles_with_the_model_alone(model_alone, examples, index):
-    example = examples[index]
-    [result] = model_alone.tag([example["text"]])
-    labels = {t.label for t in result.topics}
-    assert set(example["labels"]) <= labels, (example["id"], labels)
-    assert not labels & set(example["not_labels"]), (example["id"], labels)
 
 
 @pytest.mark.parametrize("text", [
