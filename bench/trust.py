@@ -52,14 +52,16 @@ _ECONOMY = {"economy", "business", "trade", "energy", "agriculture", "transport"
 # (which have sections of their own) is right for it.
 _WORLD = {lab.name for lab in TaxonomyRegistry([]).get("news").labels} - {"sports", "technology", "science"}
 # Which `news` topics are right for an article of each section (sets named in SECTION_SETS).
+# AG News and Inshorts file the technology industry's business (a chipmaker's takeover,
+# a tech listing) under both business and technology sections, so both topics count there.
 SECTION_TOPICS = {
-    "business": _ECONOMY, "Business": _ECONOMY,
+    "business": _ECONOMY, "Business": _ECONOMY | {"technology"},
     "entertainment": {"culture"},
     "politics": {"politics", "elections", "international relations", "bilateral relations", "human rights",
                  "migration", "justice", "civil unrest"},
     "sport": {"sports"}, "sports": {"sports"}, "Sports": {"sports"},
-    "tech": {"technology", "science"}, "technology": {"technology", "science"},
-    "Sci/Tech": {"technology", "science", "health", "environment", "climate change"},
+    "tech": {"technology", "science"}, "technology": {"technology", "science", "business"},
+    "Sci/Tech": {"technology", "science", "health", "environment", "climate change", "business"},
     "science": {"science", "technology", "health", "environment", "climate change"},
     "World": _WORLD, "world": _WORLD,
     "automobile": {"transport", "business", "technology"},
