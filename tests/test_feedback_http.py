@@ -72,6 +72,11 @@ def test_the_same_text_twice_keeps_the_latest_labels_and_the_history(fb, fb_app,
     ({"text": "Rates rose.", "labels": ["economy", "econmy"], "taxonomy": "news"}, "/labels/1"),
     ({"text": "Rates rose.", "labels": ["economy"], "taxonomy": None, "predicted": [1]}, "/predicted/0"),
     ({"text": "Rates rose.", "labels": ["economy"], "taxonomy": None, "predictd": []}, "/predictd"),
+    # Lone surrogates (JSON "\\ud800") cannot be stored: 422, not a 500 from the database.
+    ({"text": "Rates \ud800 rose.", "labels": ["economy"], "taxonomy": None}, "/text"),
+    ({"text": "Rates rose.", "labels": ["econ\udc00omy"], "taxonomy": None}, "/labels/0"),
+    ({"text": "Rates rose.", "labels": ["economy"], "taxonomy": None, "model": "m\ud800"}, "/model"),
+    ({"text": "Rates rose.", "labels": ["economy"], "taxonomy": None, "predicted": ["\ud800"]}, "/predicted/0"),
 ])
 def test_bad_feedback_is_422_naming_the_field_and_stores_nothing(fb, fb_app, body, path):
     response = fb.post("/v1/feedback", json=body)

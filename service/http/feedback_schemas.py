@@ -10,7 +10,7 @@ from ..config import Settings
 from ..engine import TaxonomyRegistry
 from ..feedback import Correction
 from .problems import ValidationFailed
-from .schemas import Name, _check_text, _field_errors, _Strict
+from .schemas import Name, _check_text, _field_errors, _is_unicode, _Strict
 
 
 class FeedbackRequest(_Strict):
@@ -53,7 +53,9 @@ def _clean(labels: list[str], path: str, errors: list[dict[str, str]]) -> tuple[
     for i, label in enumerate(labels):
         if not label.strip():
             errors.append({"path": f"{path}/{i}", "message": "a label must not be only whitespace"})
-    return tuple(dict.fromkeys(label.strip() for label in labels if label.strip()))
+        elif not _is_unicode(label):
+            errors.append({"path": f"{path}/{i}", "message": "a label must be valid Unicode (no lone surrogates)"})
+    return tuple(dict.fromkeys(label.strip() for label in labels if label.strip() and _is_unicode(label)))
 
 
 def parse_feedback(data: Any, settings: Settings, taxonomies: TaxonomyRegistry) -> Correction:
@@ -66,11 +68,15 @@ def parse_feedback(data: Any, settings: Settings, taxonomies: TaxonomyRegistry) 
         raise ValidationFailed("the feedback has invalid fields", errors=_field_errors(exc)) from None
     errors: list[dict[str, str]] = []
     _check_text("/text", body.text, settings, errors)
+    for field in ("taxonomy", "model"):
+        value = getattr(body, field)
+        if value is not None and not _is_unicode(value):
+            errors.append({"path": f"/{field}", "message": "must be valid Unicode (no lone surrogates)"})
     labels = _clean(body.labels, "/labels", errors)
     predicted = _clean(body.predicted, "/predicted", errors) if body.predicted is not None else None
     if len(labels) > settings.max_labels:
         errors.append({"path": "/labels", "message": f"at most {settings.max_labels} labels"})
-    if body.taxonomy is not None:
+    if body.taxonomy is not None and _is_unicode(body.taxonomy):
         # Labels named for a taxonomy must be its topics: a typo would become a new class in training.
         if body.taxonomy not in taxonomies.names():
             errors.append({"path": "/taxonomy", "message": f"no taxonomy named {body.taxonomy!r}"})

@@ -183,8 +183,19 @@ def _field_errors(exc: ValidationError) -> list[dict[str, str]]:
             if not any(other.startswith(path + "/") for other in seen)]
 
 
+def _is_unicode(value: str) -> bool:
+    """False for lone surrogates (JSON escapes like \\ud800), which cannot be encoded or stored."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def _check_text(path: str, text: str, settings: Settings, errors: list[dict[str, str]]) -> None:
-    if not text.strip():
+    if not _is_unicode(text):
+        errors.append({"path": path, "message": "text is not valid Unicode (it has a lone surrogate)"})
+    elif not text.strip():
         errors.append({"path": path, "message": "text is empty or only whitespace"})
     elif len(text) > settings.max_text_chars:
         errors.append({"path": path, "message": f"text is longer than {settings.max_text_chars} characters"})
