@@ -73,3 +73,9 @@ def test_docs_page_is_served_locally(client):
     assert client.get("/docs/static/../../core.py").status_code == 404
     problems = client.get("/docs/problems").get_data(as_text=True)
     assert 'id="validation-error"' in problems and 'id="overloaded"' in problems
+
+
+def test_docs_answers_with_a_trailing_slash_too(client):
+    with_slash = client.get("/docs/")
+    assert with_slash.status_code == 200
+    assert with_slash.get_data(as_text=True) == client.get("/docs").get_data(as_text=True)

@@ -150,6 +150,7 @@ window.ui = SwaggerUIBundle({url: "/openapi.json", dom_id: "#swagger-ui", deepLi
 
 
 @bp.get("/docs")
+@bp.get("/docs/")  # people type it with the slash; the page's links are absolute
 def docs_page() -> str:
     return _PAGE
 
