@@ -22,6 +22,15 @@ def test_metrics_on_a_hand_checked_case():
     assert report["confusion_matrix"]["rows_true_columns_predicted"] == [[1, 1, 0], [0, 1, 0], [1, 0, 0]]
 
 
+def test_macro_f1_counts_only_labels_in_the_data_or_the_predictions():
+    """A 34-topic taxonomy scored on data that uses 3 of them: the other 31 must not count as F1 0."""
+    gold = [("a",), ("a",), ("b",), ("c",)]
+    pred = [("a",), ("b",), ("b",), ("a",)]
+    report = classification_report(gold, pred, ["a", "b", "c", "unused", "never"], single_label=True)
+    assert report["macro_f1"] == pytest.approx((0.5 + 2 / 3 + 0) / 3)  # c is in the data: it counts
+    assert report["macro_f1_labels"] == 3 and len(report["per_label"]) == 5
+
+
 def test_multi_label_metrics_have_no_confusion_matrix():
     report = classification_report([("a", "b"), ("b",)], [("a",), ("b", "c")], ["a", "b", "c"], single_label=False)
     assert "confusion_matrix" not in report and "accuracy" not in report
