@@ -1,10 +1,13 @@
 """Bulk tagging: ``python -m service.batch --input IN.jsonl --output OUT.jsonl``.
 
-Streams the input (one ``{"id"?, "text"}`` object per line) and writes one result per
-line, ``{"id", "topics"}`` or ``{"id", "error"}``, in input order, flushing as it goes, so
-memory stays constant however large the file. ``--resume`` continues an interrupted run:
-it keeps the complete lines already written and skips that many input lines. torch uses
-every core the process is given (``NEWSTAG_TORCH_THREADS`` to change it).
+Streams the input (one ``{"id"?, "text"}`` object per line, the API's document; blank
+lines are skipped) and writes one result per document, ``{"line", "id", "topics", ...}``
+or ``{"line", "id", "error"}``, in input order, flushing as it goes, so memory stays
+constant however large the file. ``line`` is the input line number and ``id`` the
+document's own (null when it has none, so the two never collide). ``--resume`` continues
+an interrupted run after the last complete result; an existing output is never replaced
+without ``--overwrite``. torch uses every core the process is given
+(``NEWSTAG_TORCH_THREADS`` to change it).
 """
 
 from __future__ import annotations
@@ -16,10 +19,12 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from pydantic import ValidationError
 from tqdm import tqdm
 
 from .config import Settings
 from .engine import InvalidInputError, NewstagError, Tagger, TagResult
+from .http.schemas import BatchDocument, _field_errors
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -34,33 +39,54 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--no-evidence", action="store_true")
     parser.add_argument("--batch-size", type=int, default=32, help="articles per model call")
     parser.add_argument("--resume", action="store_true", help="continue an interrupted run")
+    parser.add_argument("--overwrite", action="store_true", help="replace an existing output file")
     return parser
 
 
-def _complete_lines(path: Path) -> int:
-    """Count complete lines, cutting off a partial last line left by an interruption."""
+def _resume_point(path: Path) -> int:
+    """The input line of the last complete result, cutting off a partial line left by an interruption."""
     if not path.exists():
         return 0
     with path.open("rb+") as handle:
-        data_end, count, last_newline = 0, 0, 0
+        data_end, last_newline, last = 0, 0, b""
         for line in handle:
             data_end += len(line)
             if line.endswith(b"\n"):
-                count += 1
-                last_newline = data_end
+                last_newline, last = data_end, line
         handle.truncate(last_newline)
-    return count
+    if not last:
+        return 0
+    try:
+        return int(json.loads(last)["line"])
+    except (ValueError, KeyError, TypeError) as exc:
+        raise NewstagError(f"{path}: its last line is not a result of this command, cannot resume") from exc
 
 
-def _rows(path: Path, skip: int) -> Iterator[tuple[int, Any]]:
+def _rows(path: Path, after: int) -> Iterator[tuple[int, Any]]:
+    """(line number, parsed object or the JSON error) of each non-blank line after ``after``."""
     with path.open(encoding="utf-8", errors="replace") as handle:
         for number, line in enumerate(handle, start=1):
-            if number <= skip:
+            if number <= after or not line.strip():
                 continue
             try:
                 yield number, json.loads(line)
             except json.JSONDecodeError as exc:
                 yield number, exc
+
+
+def _document(number: int, row: Any) -> tuple[dict[str, Any], str | None]:
+    """The output row's start, and the text to tag (None when the line is not a valid document)."""
+    if isinstance(row, json.JSONDecodeError):
+        return {"line": number, "id": None, "error": f"line {number}: not valid JSON ({row.msg})"}, None
+    ident = row.get("id") if isinstance(row, dict) and isinstance(row.get("id"), str) else None
+    try:
+        document = BatchDocument.model_validate(row)
+    except ValidationError as exc:
+        problems = "; ".join(f"{e['path']}: {e['message']}" for e in _field_errors(exc))
+        return {"line": number, "id": ident, "error": f"line {number}: {problems}"}, None
+    if not document.text.strip():
+        return {"line": number, "id": ident, "error": f"line {number}: 'text' must be a non-empty string"}, None
+    return {"line": number, "id": document.id}, document.text
 
 
 def _tag_batch(tagger: Tagger, batch: list[tuple[int, Any]], args: argparse.Namespace,
@@ -69,14 +95,9 @@ def _tag_batch(tagger: Tagger, batch: list[tuple[int, Any]], args: argparse.Name
     out: list[dict[str, Any]] = []
     good: list[tuple[int, str]] = []  # (row in out, text)
     for number, row in batch:
-        ident = row.get("id", number) if isinstance(row, dict) else number
-        text = row.get("text") if isinstance(row, dict) else None
-        if isinstance(row, json.JSONDecodeError):
-            out.append({"id": ident, "error": f"line {number}: not valid JSON ({row.msg})"})
-        elif not isinstance(text, str) or not text.strip():
-            out.append({"id": ident, "error": f"line {number}: 'text' must be a non-empty string"})
-        else:
-            out.append({"id": ident})
+        start, text = _document(number, row)
+        out.append(start)
+        if text is not None:
             good.append((len(out) - 1, text))
     options: dict[str, Any] = dict(taxonomy=args.taxonomy, multi_label=not args.single_label,
                                    threshold=args.threshold, top_k=args.top_k, evidence=not args.no_evidence)
@@ -104,7 +125,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if not args.input.is_file():
             raise NewstagError(f"no such input file: {args.input}")
-        done = _complete_lines(args.output) if args.resume else 0
+        if args.output.exists() and not (args.resume or args.overwrite):
+            raise NewstagError(f"{args.output} exists: --resume to continue it, --overwrite to replace it")
+        done = _resume_point(args.output) if args.resume else 0
         settings = Settings.from_env(max_documents=max(1, args.batch_size))
         tagger = Tagger.from_settings(settings)
         tagger.label_set(labels, args.taxonomy)  # an unknown taxonomy fails now, not per line
@@ -113,18 +136,20 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     with args.input.open("rb") as handle:
         total = sum(1 for _ in handle)
-    errors = 0
+    errors = written = 0
     with args.output.open("a" if args.resume else "w", encoding="utf-8") as out, \
-            tqdm(total=total, initial=done, desc="tagging", unit="doc", file=sys.stderr) as bar:
+            tqdm(total=total, initial=done, desc="tagging", unit="line", file=sys.stderr) as bar:
         batch: list[tuple[int, Any]] = []
         for item in _rows(args.input, done):
             batch.append(item)
             if len(batch) == args.batch_size:
                 errors += _write(out, _tag_batch(tagger, batch, args, labels), bar)
+                written += len(batch)
                 batch = []
         if batch:
             errors += _write(out, _tag_batch(tagger, batch, args, labels), bar)
-    print(f"tagged {total - done - errors} articles into {args.output}; {errors} lines had errors", file=sys.stderr)
+            written += len(batch)
+    print(f"tagged {written - errors} articles into {args.output}; {errors} lines had errors", file=sys.stderr)
     return 0
 
 
@@ -132,7 +157,8 @@ def _write(out, rows: list[dict[str, Any]], bar: tqdm) -> int:
     for row in rows:
         out.write(json.dumps(row, ensure_ascii=False) + "\n")
     out.flush()
-    bar.update(len(rows))
+    bar.n = rows[-1]["line"]  # lines of the input read so far, blank ones included
+    bar.refresh()
     return sum(1 for row in rows if "error" in row)
 
 

@@ -57,6 +57,12 @@ class Document(_Strict):
     text: str
 
 
+class BatchDocument(Document):
+    """One line of a bulk file (service.batch): the API's document, its id optional."""
+
+    id: Name | None = None  # type: ignore[assignment]  # optional here only
+
+
 class DocumentsRequest(ClassifyOptions):
     documents: list[Document] = Field(min_length=1)
 
