@@ -50,10 +50,28 @@ def _print_result(result: TagResult) -> None:
             print(f"        {ev.score:.2f} [{ev.start}:{ev.end}] {quoted}")
 
 
+def _check(args: argparse.Namespace, text: str, settings: Settings, labels: list[str] | None) -> None:
+    """Everything that can be wrong with the request, before the model is loaded (seconds)."""
+    if not text.strip():
+        raise NewstagError(f"{'standard input' if args.file == '-' else args.file} is empty")
+    if args.threshold is not None and not 0.0 <= args.threshold <= 1.0:
+        raise NewstagError(f"--threshold must be between 0 and 1, not {args.threshold}")
+    if args.top_k is not None and args.top_k < 1:
+        raise NewstagError(f"--top-k must be at least 1, not {args.top_k}")
+    if labels is None:
+        _registry(settings).get(args.taxonomy or settings.taxonomy)  # an unknown name says which exist
+
+
+def _registry(settings: Settings) -> TaxonomyRegistry:
+    return TaxonomyRegistry([settings.taxonomies_dir] if settings.taxonomies_dir else [])
+
+
 def _tag(args: argparse.Namespace) -> int:
     text = _read(args.file)
     labels = [x.strip() for x in args.labels.split(",") if x.strip()] if args.labels else None
-    tagger = Tagger.from_settings(Settings.from_env())
+    settings = Settings.from_env()
+    _check(args, text, settings, labels)
+    tagger = Tagger.from_settings(settings)
     [result] = tagger.tag(
         [text], labels, taxonomy=args.taxonomy, multi_label=not args.single_label,
         threshold=args.threshold, top_k=args.top_k, evidence=not args.no_evidence,
@@ -69,8 +87,7 @@ def _tag(args: argparse.Namespace) -> int:
 
 def _taxonomies() -> int:
     settings = Settings.from_env()
-    registry = TaxonomyRegistry([settings.taxonomies_dir] if settings.taxonomies_dir else [])
-    for taxonomy in registry:
+    for taxonomy in _registry(settings):
         default = " (default)" if taxonomy.name == settings.taxonomy else ""
         print(f"{taxonomy.name}{default}: {len(taxonomy.labels)} topics. {taxonomy.title}")
     return 0

@@ -3,6 +3,8 @@ from __future__ import annotations
 import io
 import json
 
+import pytest
+
 from service.cli import main
 
 
@@ -44,7 +46,7 @@ def test_errors_are_one_line_and_exit_2(capsys, tmp_path):
     empty = tmp_path / "empty.txt"
     empty.write_text("  ")
     assert main(["tag", str(empty)]) == 2
-    assert "text 0 is empty" in capsys.readouterr().err
+    assert "empty.txt is empty" in capsys.readouterr().err
     assert main(["tag", str(empty), "--taxonomy", "nope"]) == 2
 
 
@@ -52,3 +54,20 @@ def test_taxonomies_lists_the_builtin_ones(capsys):
     assert main(["taxonomies"]) == 0
     out = capsys.readouterr().out
     assert "news (default): 34 topics" in out and "iptc-top: 17 topics" in out
+
+
+@pytest.mark.parametrize("args, message", [
+    ([], "is empty"),  # an empty file (written below when the case asks for it)
+    (["--threshold", "2"], "--threshold must be between 0 and 1"),
+    (["--top-k", "0"], "--top-k must be at least 1"),
+    (["--taxonomy", "nope"], "unknown taxonomy 'nope'"),
+])
+def test_bad_options_fail_before_the_model_loads(tmp_path, capsys, monkeypatch, args, message):
+    def no_model(*_args, **_kwargs):
+        raise AssertionError("the model was loaded")
+
+    monkeypatch.setattr("service.cli.Tagger.from_settings", no_model)
+    (tmp_path / "a.txt").write_text("Oil prices rose." if args else " \n")
+    assert main(["tag", str(tmp_path / "a.txt"), *args]) == 2
+    assert message in capsys.readouterr().err
+

@@ -36,6 +36,27 @@ def test_the_output_is_a_complete_model_directory(trained_model_dir: Path):
     assert not (trained_model_dir.parent / f".{trained_model_dir.name}.checkpoint").exists()
 
 
+def test_model_files_get_the_users_umask_not_private_modes(trained_model_dir: Path):
+    """safetensors writes 0600; the service's own user (uid 10001 in the image) must read the model."""
+    umask = os.umask(0)
+    os.umask(umask)
+    modes = {p.name: p.stat().st_mode & 0o777 for p in trained_model_dir.iterdir() if p.is_file()}
+    assert modes and set(modes.values()) == {0o666 & ~umask}, modes
+
+
+def test_atomic_directory_applies_the_umask_under_a_strict_one_too(tmp_path: Path):
+    from training.export import atomic_directory
+
+    old = os.umask(0o077)
+    try:
+        with atomic_directory(tmp_path / "model") as tmp:
+            (tmp / "weights").write_bytes(b"x")
+            os.chmod(tmp / "weights", 0o644)
+    finally:
+        os.umask(old)
+    assert (tmp_path / "model" / "weights").stat().st_mode & 0o777 == 0o600  # the user's choice wins
+
+
 def test_the_model_card_has_hugging_face_front_matter(trained_model_dir: Path):
     card = (trained_model_dir / "README.md").read_text()
     assert card.startswith("---\n")

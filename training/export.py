@@ -25,6 +25,19 @@ def library_versions() -> dict[str, str]:
     return {"newstag": __version__, **{name: version(name) for name in ("torch", "transformers", "safetensors")}}
 
 
+def _apply_umask(directory: Path) -> None:
+    """Give every file the mode a plain ``open`` would (0644 under umask 022).
+
+    safetensors writes through a private temporary file (mode 0600), so a model trained by
+    one user could not be read by the service's own user (uid 10001 in the container).
+    """
+    umask = os.umask(0)
+    os.umask(umask)
+    directory.chmod(0o777 & ~umask)
+    for path in directory.rglob("*"):
+        path.chmod((0o777 if path.is_dir() else 0o666) & ~umask)
+
+
 @contextmanager
 def atomic_directory(output: Path) -> Iterator[Path]:
     """Yield a fresh temporary directory beside ``output``; on success it replaces ``output``."""
@@ -36,6 +49,7 @@ def atomic_directory(output: Path) -> Iterator[Path]:
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+    _apply_umask(tmp)
     if output.exists():
         old = output.parent / f".{output.name}.old-{os.getpid()}"
         os.replace(output, old)

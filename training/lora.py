@@ -53,7 +53,6 @@ def adapter_tensors(peft_model: Any) -> dict[str, torch.Tensor]:
 def write_adapter_dir(output: Path, tensors: dict[str, torch.Tensor], scale: float, summary: dict[str, Any]) -> None:
     with atomic_directory(output) as tmp:
         save_file(tensors, str(tmp / ADAPTER_WEIGHTS))
-        (tmp / ADAPTER_WEIGHTS).chmod(0o644)  # readable by the service's own (non-root) user
         parameters = sum(t.numel() for t in tensors.values())
         manifest = {"kind": ADAPTER_KIND, "scale": scale, "base_sha256": summary["base_sha256"],
                     "parameters": parameters, "sha256": {ADAPTER_WEIGHTS: sha256_of(tmp / ADAPTER_WEIGHTS)},
