@@ -58,6 +58,9 @@ def test_reload_needs_an_admin_key(served, tagger, models_dir):
     no_admin = create_app({"TAGGER": tagger, "LOAD_IN_BACKGROUND": False, "models_dir": models_dir}).test_client()
     disabled = no_admin.post("/v1/models/reload", headers=ADMIN)
     assert disabled.status_code == 403 and "NEWSTAG_ADMIN_KEYS" in disabled.json["detail"]
+    # No credentials at all is 401 there too, as the OpenAPI security scheme says (it was 403).
+    anonymous = no_admin.post("/v1/models/reload")
+    assert anonymous.status_code == 401 and anonymous.headers["WWW-Authenticate"] == "Bearer"
 
 
 def test_reload_adds_and_removes_models(served, models_dir, trained_model_dir):

@@ -38,7 +38,8 @@ def protect(blueprint: Blueprint) -> None:
 def require_admin() -> None:
     """Admin endpoints need one of NEWSTAG_ADMIN_KEYS, and are off when none is set."""
     keys = current_app.config["NEWSTAG_SETTINGS"].admin_key_list
+    given = _bearer()  # no credentials at all is 401, as the OpenAPI security scheme says
     if not keys:
         raise Forbidden("admin endpoints are disabled: set NEWSTAG_ADMIN_KEYS")
-    if not _matches_any(_bearer(), keys):
+    if not _matches_any(given, keys):
         raise Forbidden("the admin key is not valid")
