@@ -30,7 +30,7 @@ def test_every_line_gets_a_result_in_order(tmp_path, tiny_env):
     assert rows[0]["id"] == "doc-0" and "topics" in rows[0]
     assert rows[5] == {"line": 6, "id": None,
                        "error": "line 6: not valid JSON (Expecting property name enclosed in double quotes)"}
-    assert rows[9]["id"] == "blank" and "non-empty" in rows[9]["error"]
+    assert rows[9]["id"] == "blank" and "empty or only whitespace" in rows[9]["error"]
     assert [row["line"] for row in rows] == list(range(1, 24))
 
 

@@ -44,7 +44,7 @@ def api_schema(tiny_model_dir, tmp_path_factory):
 def _check(case) -> None:
     # Not checked: that every schema-valid request is accepted. The API rejects with 422
     # some inputs JSON Schema cannot describe: lone surrogates ("\\ud800"), label names
-    # equal but for case, text that is only whitespace. Every other check runs.
+    # equal but for case, text over the configured length. Every other check runs.
     response = case.call_and_validate(excluded_checks=[positive_data_acceptance])
     assert response.status_code < 500, response.text
     if response.status_code >= 400:

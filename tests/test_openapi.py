@@ -57,6 +57,9 @@ def test_real_responses_match_their_schemas(client, spec, seed_text):
     ({"text": 3}, False),
     ({"documents": []}, False),
     ({"text": "x", "labels": [{"name": "a", "colour": "red"}]}, False),
+    ({"text": ""}, False),
+    ({"text": " \n\t"}, False),
+    ({"documents": [{"id": "a", "text": "  "}]}, False),
 ])
 def test_request_schema_agrees_with_the_server(client, spec, body, valid):
     schema = spec["paths"]["/v1/classify"]["post"]["requestBody"]["content"]["application/json"]["schema"]
@@ -79,3 +82,15 @@ def test_docs_answers_with_a_trailing_slash_too(client):
     with_slash = client.get("/docs/")
     assert with_slash.status_code == 200
     assert with_slash.get_data(as_text=True) == client.get("/docs").get_data(as_text=True)
+
+
+@pytest.mark.parametrize("text, valid", [("Rates rose.", True), ("", False), ("   ", False)])
+def test_feedback_schema_agrees_with_the_server_on_empty_text(tagger, tmp_path, spec, text, valid):
+    from service import create_app
+
+    client = create_app({"TAGGER": tagger, "LOAD_IN_BACKGROUND": False,
+                         "database_url": f"sqlite:///{tmp_path}/feedback.db"}).test_client()
+    schema = spec["paths"]["/v1/feedback"]["post"]["requestBody"]["content"]["application/json"]["schema"]
+    body = {"text": text, "labels": ["economy"], "taxonomy": "news"}
+    assert validator(spec, schema).is_valid(body) == valid
+    assert client.post("/v1/feedback", json=body).status_code == (201 if valid else 422)

@@ -10,11 +10,11 @@ from ..config import Settings
 from ..engine import TaxonomyRegistry
 from ..feedback import Correction
 from .problems import ValidationFailed
-from .schemas import Name, _check_text, _field_errors, _is_unicode, _Strict
+from .schemas import Name, Text, _check_text, _field_errors, _is_unicode, _Strict
 
 
 class FeedbackRequest(_Strict):
-    text: str = Field(description="The article, as it was tagged.")
+    text: Text = Field(description="The article, as it was tagged.")
     labels: list[Name] = Field(min_length=1, description="The corrected set of topics: what the text is about.")
     taxonomy: Name | None = Field(description="The taxonomy the labels come from; null when they were typed.")
     model: Name | None = Field(None, description="The model whose answer was corrected.")

@@ -15,6 +15,9 @@ from ..engine import Label
 from .problems import ValidationFailed
 
 Name = Annotated[str, StringConstraints(min_length=1, max_length=200)]
+# An article: at least one character that is not whitespace (JSON Schema patterns search, unanchored).
+Text = Annotated[str, StringConstraints(pattern=r"\S")]
+TEXT_MESSAGE = "text is empty or only whitespace"
 
 
 class _Strict(BaseModel):
@@ -49,12 +52,12 @@ class ClassifyOptions(_Strict):
 
 
 class TextRequest(ClassifyOptions):
-    text: str
+    text: Text
 
 
 class Document(_Strict):
     id: Name
-    text: str
+    text: Text
 
 
 class BatchDocument(Document):
@@ -183,7 +186,8 @@ def _pointer(loc: tuple[Any, ...]) -> str:
 def _field_errors(exc: ValidationError) -> list[dict[str, str]]:
     seen: dict[str, str] = {}
     for error in exc.errors(include_url=False):
-        seen.setdefault(_pointer(error["loc"]), error["msg"])
+        message = TEXT_MESSAGE if error["type"] == "string_pattern_mismatch" else error["msg"]
+        seen.setdefault(_pointer(error["loc"]), message)
     # For "string or object" fields, an error inside the object says more than "not a string".
     return [{"path": path, "message": message} for path, message in seen.items()
             if not any(other.startswith(path + "/") for other in seen)]
@@ -202,7 +206,7 @@ def _check_text(path: str, text: str, settings: Settings, errors: list[dict[str,
     if not _is_unicode(text):
         errors.append({"path": path, "message": "text is not valid Unicode (it has a lone surrogate)"})
     elif not text.strip():
-        errors.append({"path": path, "message": "text is empty or only whitespace"})
+        errors.append({"path": path, "message": TEXT_MESSAGE})
     elif len(text) > settings.max_text_chars:
         errors.append({"path": path, "message": f"text is longer than {settings.max_text_chars} characters"})
 
