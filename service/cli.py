@@ -58,6 +58,8 @@ def _check(args: argparse.Namespace, text: str, settings: Settings, labels: list
         raise NewstagError(f"--threshold must be between 0 and 1, not {args.threshold}")
     if args.top_k is not None and args.top_k < 1:
         raise NewstagError(f"--top-k must be at least 1, not {args.top_k}")
+    if labels is not None and args.taxonomy:
+        raise NewstagError("--labels replace the taxonomy: give --labels or --taxonomy, not both")
     if labels is None:
         _registry(settings).get(args.taxonomy or settings.taxonomy)  # an unknown name says which exist
 

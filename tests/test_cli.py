@@ -61,6 +61,7 @@ def test_taxonomies_lists_the_builtin_ones(capsys):
     (["--threshold", "2"], "--threshold must be between 0 and 1"),
     (["--top-k", "0"], "--top-k must be at least 1"),
     (["--taxonomy", "nope"], "unknown taxonomy 'nope'"),
+    (["--taxonomy", "news", "--labels", "a,b"], "not both"),
 ])
 def test_bad_options_fail_before_the_model_loads(tmp_path, capsys, monkeypatch, args, message):
     def no_model(*_args, **_kwargs):

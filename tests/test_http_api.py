@@ -56,6 +56,14 @@ def test_options_labels_objects_single_label_threshold_top_k(client):
     assert all(t["code"].startswith("medtop:") for t in capped["topics"])
 
 
+def test_a_taxonomy_beside_labels_is_refused_not_ignored(client):
+    response = client.post("/v1/classify", json={"text": "Rain is expected.", "labels": ["weather"],
+                                                 "taxonomy": "news"})
+    assert response.status_code == 422
+    assert response.json["errors"] == [{"path": "/taxonomy", "message": "labels replace the taxonomy; "
+                                                                        "leave taxonomy out"}]
+
+
 def test_model_field_selects_a_loaded_model_or_404(client):
     ok = client.post("/v1/classify", json={"text": "Rain is expected.", "model": "all-MiniLM-L6-v2"})
     assert ok.status_code == 200

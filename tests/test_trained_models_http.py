@@ -50,6 +50,8 @@ def test_classify_with_the_trained_model_returns_its_labels_with_evidence(served
     assert [t["label"] for t in picked["topics"]] == ["health"]
     foreign = served.post("/v1/classify", json={"text": text, "model": "desk-topics", "labels": ["crime"]})
     assert foreign.status_code == 422 and "fixed labels" in foreign.json["detail"]
+    with_taxonomy = served.post("/v1/classify", json={"text": text, "model": "desk-topics", "taxonomy": "news"})
+    assert with_taxonomy.status_code == 422 and with_taxonomy.json["errors"][0]["path"] == "/taxonomy"
 
 
 def test_reload_needs_an_admin_key(served, tagger, models_dir):

@@ -11,6 +11,7 @@ from ..engine import Tagger, TagResult
 from .auth import protect, require_admin
 from .body import json_body
 from .metrics import CUSTOM_LABEL, Metrics
+from .problems import ValidationFailed
 from .runtime import TaggerRuntime
 from .schemas import DocumentsRequest, TextRequest, parse_classify
 
@@ -49,6 +50,10 @@ def classify() -> dict[str, Any]:
     g.documents = len(texts)
     labels = body.engine_labels()
     fixed = tagger.fixed_labels is not None  # a fine-tuned model answers with its own labels
+    if body.taxonomy is not None and (labels is not None or fixed):
+        why = "labels replace the taxonomy" if labels is not None else f"model {body.model!r} has its own labels"
+        raise ValidationFailed(f"a taxonomy does not apply here: {why}",
+                               errors=[{"path": "/taxonomy", "message": f"{why}; leave taxonomy out"}])
     taxonomy = None if labels is not None or fixed else (body.taxonomy or _settings().taxonomy)
     results = runtime.run(lambda: tagger.tag(
         texts, labels, taxonomy=taxonomy, multi_label=body.multi_label, threshold=body.threshold,
