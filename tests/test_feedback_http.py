@@ -70,6 +70,7 @@ def test_the_same_text_twice_keeps_the_latest_labels_and_the_history(fb, fb_app,
     ({"text": "Rates rose.", "labels": ["economy", "  "], "taxonomy": None}, "/labels/1"),
     ({"text": "Rates rose.", "labels": ["economy"], "taxonomy": "nope"}, "/taxonomy"),
     ({"text": "Rates rose.", "labels": ["economy", "econmy"], "taxonomy": "news"}, "/labels/1"),
+    ({"text": "Rates rose.", "labels": ["economy"], "taxonomy": "news", "predicted": ["econmy"]}, "/predicted/0"),
     ({"text": "Rates rose.", "labels": ["economy"], "taxonomy": None, "predicted": [1]}, "/predicted/0"),
     ({"text": "Rates rose.", "labels": ["economy"], "taxonomy": None, "predictd": []}, "/predictd"),
     # Lone surrogates (JSON "\\ud800") cannot be stored: 422, not a 500 from the database.
@@ -101,6 +102,8 @@ def test_the_export_is_jsonl_for_training_and_other_formats_are_refused(fb):
     assert response.get_data(as_text=True) == '{"text": "Le match: 2-1.", "labels": ["sports"]}\n'
     refused = fb.get("/v1/feedback/export?format=csv")
     assert refused.status_code == 422 and refused.json["errors"][0]["path"] == "format"
+    filtered = fb.get("/v1/feedback/export?taxonomy=news")  # not supported: refused, not ignored
+    assert filtered.status_code == 422 and filtered.json["errors"][0]["path"] == "taxonomy"
 
 
 def test_the_export_gives_its_connection_back_even_when_the_body_is_never_read(fb, fb_app):

@@ -59,6 +59,11 @@ def _lines(rows: Rows) -> Iterator[str]:
 
 @bp.get("/export")
 def export() -> Response:
+    unknown = sorted(set(request.args) - {"format"})
+    if unknown:  # e.g. ?taxonomy=news: filtering is not supported, and silence would mislead
+        raise ValidationFailed(f"unknown query parameter(s): {', '.join(unknown)}",
+                               errors=[{"path": name, "message": "not a parameter of this endpoint"}
+                                       for name in unknown])
     fmt = request.args.get("format", "jsonl")
     if fmt != "jsonl":
         raise ValidationFailed(f"unsupported export format {fmt!r}",

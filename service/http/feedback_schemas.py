@@ -82,8 +82,9 @@ def parse_feedback(data: Any, settings: Settings, taxonomies: TaxonomyRegistry) 
             errors.append({"path": "/taxonomy", "message": f"no taxonomy named {body.taxonomy!r}"})
         else:
             known = {label.name for label in taxonomies.get(body.taxonomy).labels}
-            errors += [{"path": f"/labels/{i}", "message": f"{label.strip()!r} is not a topic of {body.taxonomy}"}
-                       for i, label in enumerate(body.labels) if label.strip() and label.strip() not in known]
+            for field, given in (("labels", body.labels), ("predicted", body.predicted or [])):
+                errors += [{"path": f"/{field}/{i}", "message": f"{label.strip()!r} is not a topic of {body.taxonomy}"}
+                           for i, label in enumerate(given) if label.strip() and label.strip() not in known]
     if errors:
         raise ValidationFailed("the feedback has invalid fields", errors=errors)
     return Correction(text=body.text, labels=labels, taxonomy=body.taxonomy, model=body.model, predicted=predicted)
