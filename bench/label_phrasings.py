@@ -17,7 +17,6 @@ from pathlib import Path
 
 import numpy as np
 from sklearn.metrics import f1_score
-from tqdm import tqdm
 
 from service.config import Settings
 from service.engine.embedding_backend import EmbeddingBackend
@@ -25,6 +24,7 @@ from service.engine.label_vectors import label_phrasings
 from service.engine.loading import load_backend
 from service.engine.taxonomy import load_taxonomy_file
 from service.engine.types import Label
+from service.progress import progress_bar
 from training.data import read_labeled
 
 DESCRIPTIONS = Path(__file__).resolve().parent.parent / "seeds" / "descriptions" / "ag-news.yaml"
@@ -47,7 +47,7 @@ def main(argv: list[str] | None = None) -> int:
     gold = [e.labels[0] for e in examples]
 
     windows: list[np.ndarray] = []
-    for start in tqdm(range(0, len(examples), 64), desc="embedding", file=sys.stderr):
+    for start in progress_bar(range(0, len(examples), 64), desc="embedding", file=sys.stderr):
         docs = [encoder.prepare(e.text) for e in examples[start:start + 64]]
         windows.extend(v.windows for v in encoder.encode_documents(docs))
 

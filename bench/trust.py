@@ -32,12 +32,12 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from tqdm import tqdm
 
 from service.config import Settings
 from service.engine import Tagger
 from service.engine.taxonomy import TaxonomyRegistry
 from service.engine.types import TagResult
+from service.progress import progress_bar
 from training.data import Example, read_labeled
 from training.fit_calibration import NON_NEWS_FIT, UNRELATED_FIT, read_texts, sample
 
@@ -86,7 +86,7 @@ class Tally:
 def batched(tagger: Tagger, texts: Sequence[str], desc: str, **options) -> list[TagResult]:
     out: list[TagResult] = []
     size = tagger.settings.max_documents
-    for start in tqdm(range(0, len(texts), size), desc=desc, file=sys.stderr, leave=False):
+    for start in progress_bar(range(0, len(texts), size), desc=desc, file=sys.stderr, leave=False):
         out += tagger.tag(list(texts[start:start + size]), **options)
     return out
 

@@ -25,6 +25,7 @@ from tqdm import tqdm
 from .config import Settings
 from .engine import InvalidInputError, NewstagError, Tagger, TagResult
 from .http.schemas import BatchDocument, _field_errors
+from .progress import progress_bar
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -138,7 +139,7 @@ def main(argv: list[str] | None = None) -> int:
         total = sum(1 for _ in handle)
     errors = written = 0
     with args.output.open("a" if args.resume else "w", encoding="utf-8") as out, \
-            tqdm(total=total, initial=done, desc="tagging", unit="line", file=sys.stderr) as bar:
+            progress_bar(total=total, initial=done, desc="tagging", unit="line", file=sys.stderr) as bar:
         batch: list[tuple[int, Any]] = []
         for item in _rows(args.input, done):
             batch.append(item)

@@ -19,13 +19,13 @@ import sys
 from pathlib import Path
 
 import numpy as np
-from tqdm import tqdm
 
 from service.config import Settings
 from service.engine import Label, NewstagError, Tagger, TaxonomyRegistry
 from service.engine.classifier import ClassifierBackend, is_classifier_dir
 from service.engine.encoder import EncoderOptions
 from service.engine.taxonomy import load_taxonomy_file
+from service.progress import progress_bar
 
 from .data import DataFileError, Example, is_single_label, read_labeled
 from .metrics import classification_report, format_report
@@ -60,7 +60,7 @@ def _label_set(args: argparse.Namespace, examples: list[Example]) -> tuple[list[
 def _tag_all(tagger: Tagger, examples: list[Example], labels: list[Label] | None, taxonomy: str | None,
              batch_size: int, desc: str, **options) -> list:
     results = []
-    with tqdm(total=len(examples), desc=desc, unit="doc", file=sys.stderr) as bar:
+    with progress_bar(total=len(examples), desc=desc, unit="doc", file=sys.stderr) as bar:
         for start in range(0, len(examples), batch_size):
             batch = examples[start:start + batch_size]
             results.extend(tagger.tag([e.text for e in batch], labels, taxonomy=taxonomy, evidence=False, **options))

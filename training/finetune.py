@@ -18,11 +18,11 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from tqdm import tqdm
 from transformers import AutoModel, AutoTokenizer
 
 from service.engine import NewstagError
 from service.engine.chunking import PreparedDocument, prepare_document
+from service.progress import progress_bar
 
 from .config import TrainingConfig
 from .data import DataFileError, Example, fingerprint, is_single_label, label_names, read_labeled, split_validation
@@ -93,7 +93,7 @@ def run(config: TrainingConfig, dist: Distributed) -> dict:
     # 3. Cut every article into sentence-aligned windows, as the engine does.
     def windows(items: list[Example], what: str) -> list[PreparedDocument]:
         return [prepare_document(e.text, tokenizer, config.max_length)
-                for e in tqdm(items, desc=f"windows ({what})", file=sys.stderr, disable=not dist.is_main)]
+                for e in progress_bar(items, desc=f"windows ({what})", file=sys.stderr, disable=not dist.is_main)]
 
     train_docs, validation_docs = windows(train, "train"), windows(validation, "validation")
 

@@ -28,7 +28,6 @@ from pathlib import Path
 
 import numpy as np
 from sklearn.linear_model import LogisticRegression
-from tqdm import tqdm
 
 from service.config import Settings
 from service.engine import Label
@@ -36,6 +35,7 @@ from service.engine.calibration import FEATURES, Calibration, text_features
 from service.engine.embedding_backend import EmbeddingBackend, Similarities
 from service.engine.loading import load_backend
 from service.engine.taxonomy import TaxonomyRegistry
+from service.progress import progress_bar
 
 from .data import Example, read_labeled
 
@@ -71,7 +71,7 @@ def read_texts(path: Path) -> list[str]:
 
 def embed(backend: EmbeddingBackend, texts: list[str], labels: list[Label], desc: str) -> list[Similarities]:
     out: list[Similarities] = []
-    for start in tqdm(range(0, len(texts), 32), desc=desc, file=sys.stderr):
+    for start in progress_bar(range(0, len(texts), 32), desc=desc, file=sys.stderr):
         out += backend.similarities([backend.prepare(t) for t in texts[start:start + 32]], labels)
     return out
 

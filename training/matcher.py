@@ -27,7 +27,6 @@ from typing import Any
 
 import numpy as np
 import torch
-from tqdm import tqdm
 from transformers import AutoModel, AutoTokenizer
 
 from service.engine.errors import ModelLoadError
@@ -35,6 +34,7 @@ from service.engine.model_files import (
     WEIGHTS_FILE,
     sha256_of,
 )
+from service.progress import progress_bar
 
 from .data import DataFileError
 from .lora import adapter_tensors, with_lora, write_adapter_dir
@@ -96,7 +96,7 @@ def train(config: MatcherConfig) -> dict[str, Any]:
     started = time.monotonic()
     model.train()
     losses: list[float] = []
-    with tqdm(steps, desc="matcher (LoRA)", unit="batch", file=sys.stderr) as bar:
+    with progress_bar(steps, desc="matcher (LoRA)", unit="batch", file=sys.stderr) as bar:
         for set_index, rows in bar:
             loss = _loss(model, tokenizer, sets[set_index], rows, config)
             optimizer.zero_grad()

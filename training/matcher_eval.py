@@ -15,11 +15,11 @@ import sys
 
 import numpy as np
 from sklearn.metrics import f1_score
-from tqdm import tqdm
 
 from service.engine import Label
 from service.engine.encoder import SentenceEncoder
 from service.engine.label_vectors import LabelVectorCache
+from service.progress import progress_bar
 
 from .matcher_data import MatcherSet
 
@@ -29,7 +29,7 @@ def top_label_predictions(encoder: SentenceEncoder, matcher_set: MatcherSet, row
     """The index of the most similar label for each row."""
     vectors = LabelVectorCache(encoder).vectors([Label(n) for n in matcher_set.names])
     out = []
-    for start in tqdm(range(0, len(rows), batch_size), desc=f"zero-shot {matcher_set.name}", file=sys.stderr):
+    for start in progress_bar(range(0, len(rows), batch_size), desc=f"zero-shot {matcher_set.name}", file=sys.stderr):
         docs = [encoder.prepare(matcher_set.examples[i].text) for i in rows[start:start + batch_size]]
         for doc in encoder.encode_documents(docs):
             sims = (doc.windows @ vectors.T).max(axis=0) if len(doc.windows) else np.zeros(len(vectors))

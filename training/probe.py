@@ -13,10 +13,10 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from tqdm import tqdm
 
 from service.engine.chunking import PreparedDocument
 from service.engine.encoder import SentenceEncoder
+from service.progress import progress_bar
 
 from .checkpoint import checkpoint_dir
 from .config import TrainingConfig
@@ -35,7 +35,7 @@ def frozen_windows(base_dir: Path, max_length: int,
     for name, docs in splits.items():
         out[name] = []
         # in slices, so a long pass (minutes on a large set) shows a progress bar
-        for start in tqdm(range(0, len(docs), 64), desc=f"embedding {name} (frozen encoder)", unit="slice",
+        for start in progress_bar(range(0, len(docs), 64), desc=f"embedding {name} (frozen encoder)", unit="slice",
                           file=sys.stderr):
             out[name].extend(torch.from_numpy(v.windows) for v in encoder.encode_documents(docs[start:start + 64]))
     return out

@@ -12,8 +12,9 @@ from typing import Any
 
 import numpy as np
 import torch
-from tqdm import tqdm
 from transformers import get_linear_schedule_with_warmup
+
+from service.progress import progress_bar
 
 from .checkpoint import Progress, checkpoint_dir, load_checkpoint, save_checkpoint
 from .config import TrainingConfig
@@ -88,7 +89,7 @@ class Trainer:
             stop["signal"] = signum
 
         previous = {s: signal.signal(s, _on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
-        bar = tqdm(total=per_epoch * config.epochs, initial=progress.global_step, desc=self.desc,
+        bar = progress_bar(total=per_epoch * config.epochs, initial=progress.global_step, desc=self.desc,
                    unit="batch", file=sys.stderr, disable=not self.dist.is_main)
         try:
             for epoch in range(progress.epoch, config.epochs):
