@@ -53,8 +53,8 @@ def test_the_same_text_twice_keeps_the_latest_labels_and_the_history(fb, fb_app,
     second = fb.post("/v1/feedback", json={"text": seed_text + "\n", "labels": ["demining", " demining"],
                                            "taxonomy": "news"}).json["id"]
     assert second > first
-    assert export_rows(fb) == [{"text": "Rain all week.", "labels": ["weather"]},
-                               {"text": seed_text + "\n", "labels": ["demining"]}]
+    assert export_rows(fb) == [{"text": "Rain all week.", "labels": ["weather"], "taxonomy": "news"},
+                               {"text": seed_text + "\n", "labels": ["demining"], "taxonomy": "news"}]
     history = fb_app.extensions["newstag.feedback"].history(seed_text)
     assert [r.id for r in history] == [first, second]
 
@@ -99,7 +99,7 @@ def test_the_export_is_jsonl_for_training_and_other_formats_are_refused(fb):
     response = fb.get("/v1/feedback/export")  # jsonl is the default
     assert response.mimetype == "application/x-ndjson"
     assert "feedback.jsonl" in response.headers["Content-Disposition"]
-    assert response.get_data(as_text=True) == '{"text": "Le match: 2-1.", "labels": ["sports"]}\n'
+    assert response.get_data(as_text=True) == '{"text": "Le match: 2-1.", "labels": ["sports"], "taxonomy": "news"}\n'
     refused = fb.get("/v1/feedback/export?format=csv")
     assert refused.status_code == 422 and refused.json["errors"][0]["path"] == "format"
     filtered = fb.get("/v1/feedback/export?taxonomy=news")  # not supported: refused, not ignored

@@ -61,7 +61,15 @@ def test_the_export_is_what_finetune_reads(store, tmp_path):
     examples = read_labeled(path)
     assert [(e.text, e.labels) for e in examples] == [
         ("Première: the striker scored twice.", ("sport",)), ("Inflation fell to 2%.", ("economy", "finance"))]
-    assert all(set(json.loads(line)) == {"text", "labels"} for line in path.read_text().splitlines())
+    assert all(set(json.loads(line)) == {"text", "labels", "taxonomy"} for line in path.read_text().splitlines())
+
+
+def test_a_correction_under_one_taxonomy_does_not_replace_one_under_another(store):
+    store.add(Correction("Oil prices rose.", ("energy",), "news"))
+    store.add(Correction("Oil prices rose.", ("economy, business and finance",), "iptc-top"))
+    store.add(Correction("Oil prices rose.", ("energy", "economy"), "news"))  # replaces the first only
+    current = sorted((r.taxonomy, r.labels) for r in store.current())
+    assert current == [("iptc-top", ("economy, business and finance",)), ("news", ("energy", "economy"))]
 
 
 def test_stats_count_labels_and_changed_predictions(store):

@@ -40,5 +40,6 @@ class StoredCorrection(Correction):
     created_at: datetime | None = None
 
     def training_row(self) -> dict[str, object]:
-        """The row `training.finetune --train` reads: exactly ``{"text", "labels"}``."""
-        return {"text": self.text, "labels": list(self.labels)}
+        """The row `training.finetune --train` reads (``text``, ``labels``), and the taxonomy
+        the labels belong to (null for typed labels), which training ignores."""
+        return {"text": self.text, "labels": list(self.labels), "taxonomy": self.taxonomy}

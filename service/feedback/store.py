@@ -147,13 +147,16 @@ class FeedbackStore:
             raise self._unavailable("could not read", exc) from None
 
     def current(self) -> Rows:
-        """Each text's newest correction, in the order they were made, streamed.
+        """Each text's newest correction per taxonomy, in the order they were made, streamed.
+
+        A text corrected under two taxonomies (or once with typed labels) has a current
+        correction under each: one label set does not replace another's.
 
         The query runs before this returns, so an unreachable store raises here; the rows
         then come from one statement, one consistent snapshot, however long the reading takes.
         Iterate to the end or call ``close()``: the rows hold a database connection.
         """
-        newest = select(func.max(feedback.c.id)).group_by(feedback.c.content_hash)
+        newest = select(func.max(feedback.c.id)).group_by(feedback.c.content_hash, feedback.c.taxonomy)
         query = select(feedback).where(feedback.c.id.in_(newest)).order_by(feedback.c.id)
         engine = self.engine()
         connection: Connection | None = None

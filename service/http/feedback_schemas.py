@@ -30,6 +30,7 @@ class TrainingRow(BaseModel):
 
     text: str
     labels: list[str] = Field(min_length=1)
+    taxonomy: str | None = Field(description="The taxonomy the labels belong to; null for typed labels.")
 
 
 class ModelChanges(BaseModel):
