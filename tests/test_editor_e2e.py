@@ -137,5 +137,6 @@ def test_an_editor_tags_the_seed_article_corrects_it_and_the_export_has_it(serve
 
     # 4. The export has the correction, as training data.
     expected = [label for label in predicted if label != removed] + [added]
-    assert get_json_lines(f"{server}/v1/feedback/export?format=jsonl") == [{"text": seed_text, "labels": expected}]
+    assert get_json_lines(f"{server}/v1/feedback/export?format=jsonl") == [
+        {"text": seed_text, "labels": expected, "taxonomy": "news"}]
     assert Path(SCREENSHOT).stat().st_size > 20_000
