@@ -7,9 +7,13 @@ import json
 import sys
 import textwrap
 from collections.abc import Sequence
+from dataclasses import replace
+from pathlib import Path
 
 from .config import Settings
 from .engine import NewstagError, Tagger, TagResult
+from .engine.classifier import ClassifierBackend, is_classifier_dir
+from .engine.encoder import EncoderOptions
 from .engine.taxonomy import TaxonomyRegistry
 
 
@@ -24,6 +28,8 @@ def _parser() -> argparse.ArgumentParser:
     tag.add_argument("--threshold", type=float, help="one threshold for every label, 0 to 1")
     tag.add_argument("--single-label", action="store_true", help="return exactly one topic, the best")
     tag.add_argument("--no-evidence", action="store_true", help="leave out the evidence sentences")
+    tag.add_argument("--model", type=Path,
+                     help="a fine-tuned model directory (training.finetune), or another local embedding model")
     tag.add_argument("--json", action="store_true", help="print the result as JSON")
     commands.add_parser("taxonomies", help="list the installed taxonomies")
     return parser
@@ -60,6 +66,12 @@ def _check(args: argparse.Namespace, text: str, settings: Settings, labels: list
         raise NewstagError(f"--top-k must be at least 1, not {args.top_k}")
     if labels is not None and args.taxonomy:
         raise NewstagError("--labels replace the taxonomy: give --labels or --taxonomy, not both")
+    if args.model is not None and not args.model.is_dir():
+        raise NewstagError(f"--model {args.model}: no such directory")
+    if args.model is not None and is_classifier_dir(args.model):
+        if args.taxonomy:
+            raise NewstagError(f"--model {args.model.name} has its own labels: a taxonomy does not apply")
+        return
     if labels is None:
         _registry(settings).get(args.taxonomy or settings.taxonomy)  # an unknown name says which exist
 
@@ -68,18 +80,27 @@ def _registry(settings: Settings) -> TaxonomyRegistry:
     return TaxonomyRegistry([settings.taxonomies_dir] if settings.taxonomies_dir else [])
 
 
+def _tagger(settings: Settings, model: Path | None) -> Tagger:
+    """The default model, another local embedding model, or a fine-tuned model's directory."""
+    if model is not None and is_classifier_dir(model):
+        backend = ClassifierBackend.load(model, EncoderOptions.from_settings(settings))
+        return Tagger(backend, _registry(settings), settings)
+    return Tagger.from_settings(replace(settings, model=model) if model is not None else settings)
+
+
 def _tag(args: argparse.Namespace) -> int:
     text = _read(args.file)
     labels = [x.strip() for x in args.labels.split(",") if x.strip()] if args.labels else None
     settings = Settings.from_env()
     _check(args, text, settings, labels)
-    tagger = Tagger.from_settings(settings)
+    tagger = _tagger(settings, args.model)
     [result] = tagger.tag(
         [text], labels, taxonomy=args.taxonomy, multi_label=not args.single_label,
         threshold=args.threshold, top_k=args.top_k, evidence=not args.no_evidence,
     )
     if args.json:
-        taxonomy = None if labels else (args.taxonomy or tagger.settings.taxonomy)
+        fixed = tagger.fixed_labels is not None
+        taxonomy = None if labels or fixed else (args.taxonomy or tagger.settings.taxonomy)
         payload = {**result.to_dict(), "model": tagger.backend.model_name, "taxonomy": taxonomy}
         print(json.dumps(payload, ensure_ascii=False, indent=2))
     else:

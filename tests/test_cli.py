@@ -72,3 +72,20 @@ def test_bad_options_fail_before_the_model_loads(tmp_path, capsys, monkeypatch, 
     assert main(["tag", str(tmp_path / "a.txt"), *args]) == 2
     assert message in capsys.readouterr().err
 
+
+
+def test_model_tags_with_a_fine_tuned_model_directory(capsys, tmp_path, trained_model_dir):
+    (tmp_path / "a.txt").write_text("The striker scored twice in the cup final. Fans sang until midnight.")
+    assert main(["tag", str(tmp_path / "a.txt"), "--model", str(trained_model_dir), "--json"]) == 0
+    payload = json.loads(capsys.readouterr().out)
+    assert payload["model"] == "desk-topics" and payload["taxonomy"] is None
+    assert payload["topics"][0]["label"] == "sport"
+
+
+def test_model_errors_come_before_loading(capsys, tmp_path, trained_model_dir, monkeypatch):
+    monkeypatch.setattr("service.cli.Tagger.from_settings", lambda *_: (_ for _ in ()).throw(AssertionError()))
+    (tmp_path / "a.txt").write_text("Oil prices rose.")
+    assert main(["tag", str(tmp_path / "a.txt"), "--model", str(tmp_path / "nowhere")]) == 2
+    assert "no such directory" in capsys.readouterr().err
+    assert main(["tag", str(tmp_path / "a.txt"), "--model", str(trained_model_dir), "--taxonomy", "news"]) == 2
+    assert "has its own labels" in capsys.readouterr().err
