@@ -10,6 +10,7 @@ pass and rank the candidate evidence.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
@@ -40,10 +41,15 @@ class EmbeddingScores:
 
     def sentence_scores(self, label_indices: list[int]) -> np.ndarray:
         """Each sentence in context, scored as if it were a text of its own (ranks evidence)."""
+        return self._all_sentence_scores[:, label_indices]
+
+    @cached_property
+    def _all_sentence_scores(self) -> np.ndarray:
+        # Every label at once (gap and margin need them all), once per document.
         s = self.similarities
         if s.sentences.shape[0] == 0:
-            return np.zeros((0, len(label_indices)))
-        return self.calibration.row_scores(s.sentences, s.sentence_reference, self.competing)[:, label_indices]
+            return np.zeros((0, s.windows.shape[1]))
+        return self.calibration.row_scores(s.sentences, s.sentence_reference, self.competing)
 
 
 class EmbeddingBackend:

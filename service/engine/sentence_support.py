@@ -30,7 +30,6 @@ ROUTE_MIN = 0.15  # a sentence scoring below this in context is not read alone f
 # A label's sentences count only when the article as a whole leans to it too: its cosine
 # in its best window within this of its best rival's (a passing mention in a list does not).
 ROUTE_MAX_GAP = 0.16
-EXTRA_CANDIDATES = 0  # sentences read alone per label beyond the evidence asked for
 
 
 class SentenceScores:
@@ -87,7 +86,7 @@ def candidates(doc: PreparedDocument, scores: DocumentScores, labels: list[int],
         labels = [j for j in labels if gaps[j] >= -ROUTE_MAX_GAP]
     if not labels:
         return {}
-    return best_sentences(scores.sentence_scores(labels), labels, per_label + EXTRA_CANDIDATES, ROUTE_MIN)
+    return best_sentences(scores.sentence_scores(labels), labels, per_label, ROUTE_MIN)
 
 
 def with_sentences(label_scores: np.ndarray, doc: PreparedDocument, found: dict[int, list[int]],

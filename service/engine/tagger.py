@@ -10,7 +10,6 @@ import numpy as np
 
 from . import keywords, sentence_support
 from .chunking import PreparedDocument
-from .embedding_backend import EmbeddingScores
 from .errors import InvalidInputError
 from .language import UNDETERMINED, detect_language
 from .scoring import ScoringBackend
@@ -24,12 +23,19 @@ if TYPE_CHECKING:
 LabelLike = str | Label
 
 
-def _require_unicode(text: str, what: str) -> None:
-    """Lone surrogates (from JSON escapes like \\ud800) cannot be encoded or tokenized."""
+def is_unicode(text: str) -> bool:
+    """False for lone surrogates (from JSON escapes like \\ud800): they cannot be encoded,
+    tokenized or stored. The HTTP layer checks with this too, to name the field."""
     try:
         text.encode("utf-8")
     except UnicodeEncodeError:
-        raise InvalidInputError(f"{what} is not valid Unicode (it has a lone surrogate)") from None
+        return False
+    return True
+
+
+def _require_unicode(text: str, what: str) -> None:
+    if not is_unicode(text):
+        raise InvalidInputError(f"{what} is not valid Unicode (it has a lone surrogate)")
 
 
 @dataclass(frozen=True)
@@ -156,7 +162,7 @@ class Tagger:
         # (often sections) are about the article as a whole, and NLI and fine-tuned models pay
         # a pass per candidate.
         found = [sentence_support.candidates(doc, s, list(range(len(label_list))), s.gaps, per_topic)
-                 if label_set.sentence_topics and isinstance(s, EmbeddingScores) else {}
+                 if label_set.sentence_topics and s.gaps is not None else {}
                  for doc, s in zip(docs, scored, strict=True)]
         alone.compute(sentence_support.texts_of(docs, found))
         choices = [self._choose(doc, sentence_support.with_sentences(s.label_scores, doc, f, alone), label_list,

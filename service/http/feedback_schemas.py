@@ -8,9 +8,10 @@ from pydantic import BaseModel, Field, ValidationError
 
 from ..config import Settings
 from ..engine import TaxonomyRegistry
+from ..engine.tagger import is_unicode
 from ..feedback import Correction
 from .problems import ValidationFailed
-from .schemas import Name, Text, _check_text, _field_errors, _is_unicode, _Strict
+from .schemas import Name, Text, _check_text, _field_errors, _Strict
 
 
 class FeedbackRequest(_Strict):
@@ -54,9 +55,9 @@ def _clean(labels: list[str], path: str, errors: list[dict[str, str]]) -> tuple[
     for i, label in enumerate(labels):
         if not label.strip():
             errors.append({"path": f"{path}/{i}", "message": "a label must not be only whitespace"})
-        elif not _is_unicode(label):
+        elif not is_unicode(label):
             errors.append({"path": f"{path}/{i}", "message": "a label must be valid Unicode (no lone surrogates)"})
-    return tuple(dict.fromkeys(label.strip() for label in labels if label.strip() and _is_unicode(label)))
+    return tuple(dict.fromkeys(label.strip() for label in labels if label.strip() and is_unicode(label)))
 
 
 def parse_feedback(data: Any, settings: Settings, taxonomies: TaxonomyRegistry) -> Correction:
@@ -71,13 +72,13 @@ def parse_feedback(data: Any, settings: Settings, taxonomies: TaxonomyRegistry) 
     _check_text("/text", body.text, settings, errors)
     for field in ("taxonomy", "model"):
         value = getattr(body, field)
-        if value is not None and not _is_unicode(value):
+        if value is not None and not is_unicode(value):
             errors.append({"path": f"/{field}", "message": "must be valid Unicode (no lone surrogates)"})
     labels = _clean(body.labels, "/labels", errors)
     predicted = _clean(body.predicted, "/predicted", errors) if body.predicted is not None else None
     if len(labels) > settings.max_labels:
         errors.append({"path": "/labels", "message": f"at most {settings.max_labels} labels"})
-    if body.taxonomy is not None and _is_unicode(body.taxonomy):
+    if body.taxonomy is not None and is_unicode(body.taxonomy):
         # Labels named for a taxonomy must be its topics: a typo would become a new class in training.
         if body.taxonomy not in taxonomies.names():
             errors.append({"path": "/taxonomy", "message": f"no taxonomy named {body.taxonomy!r}"})

@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, Validation
 
 from ..config import Settings
 from ..engine import Label
+from ..engine.tagger import is_unicode
 from .problems import ValidationFailed
 
 Name = Annotated[str, StringConstraints(min_length=1, max_length=200)]
@@ -193,17 +194,8 @@ def _field_errors(exc: ValidationError) -> list[dict[str, str]]:
             if not any(other.startswith(path + "/") for other in seen)]
 
 
-def _is_unicode(value: str) -> bool:
-    """False for lone surrogates (JSON escapes like \\ud800), which cannot be encoded or stored."""
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
-
-
 def _check_text(path: str, text: str, settings: Settings, errors: list[dict[str, str]]) -> None:
-    if not _is_unicode(text):
+    if not is_unicode(text):
         errors.append({"path": path, "message": "text is not valid Unicode (it has a lone surrogate)"})
     elif not text.strip():
         errors.append({"path": path, "message": TEXT_MESSAGE})
