@@ -59,20 +59,36 @@ def test_there_are_enough_examples_of_each_kind(examples):
             "conflict", "nonnews"} <= ids
 
 
-def test_the_end_of_a_3000_word_article_counts_as_much_as_its_start(tagger, seed_text):
-    ending = ("Later that evening the national football team won its World Cup qualifier 3-0. "
-              "The captain scored twice in the first half, and a substitute added a third goal. "
-              "The coach praised the players and the fans who filled the stadium. "
-              "The team now leads its qualifying group by four points with two matches left.")
-    article = "\n\n".join([seed_text] * 9) + "\n\n" + ending
+FOOTBALL = ("Later that evening the national football team won its World Cup qualifier 3-0. "
+            "The captain scored twice in the first half, and a substitute added a third goal. "
+            "The coach praised the players and the fans who filled the stadium. "
+            "The team now leads its qualifying group by four points with two matches left.")
+
+
+def test_a_passage_at_the_end_of_a_3000_word_article_is_found(tagger, seed_text):
+    """With the news taxonomy, a topic one paragraph covers comes in through its sentences."""
+    article = "\n\n".join([seed_text] * 9) + "\n\n" + FOOTBALL
     assert len(article.split()) > 2500
-    [result] = tagger.tag([article], ["diplomacy", "football"])
+    [result] = tagger.tag([article])
     topics = {t.label: t for t in result.topics}
-    assert "football" in topics, result
-    assert topics["football"].evidence[0].start >= len(article) - len(ending)
+    assert "sports" in topics, result
+    assert topics["sports"].evidence[0].start >= len(article) - len(FOOTBALL)
     # A truncating tagger sees only the start: the same model on the first window alone misses it.
-    [start_only] = tagger.tag([seed_text], ["diplomacy", "football"])
-    assert "football" not in {t.label for t in start_only.topics}
+    [start_only] = tagger.tag([seed_text])
+    assert "sports" not in {t.label for t in start_only.topics}
+
+
+def test_the_end_of_a_long_article_counts_as_much_as_its_start(tagger, seed_text):
+    """Caller labels are about the whole article, and its end weighs as much as its start:
+    an article mostly about football is about football whichever part comes first."""
+    diplomacy, football = seed_text, "\n\n".join([FOOTBALL] * 24)
+    scores = []
+    for article in (diplomacy + "\n\n" + football, football + "\n\n" + diplomacy):
+        assert len(article.split()) > 1500
+        [result] = tagger.tag([article], ["diplomacy", "football"], evidence=False)
+        scores.append({t.label: t.score for t in result.topics})
+    assert "football" in scores[0] and "football" in scores[1], scores
+    assert abs(scores[0]["football"] - scores[1]["football"]) < 0.05, scores
 
 
 def test_single_label_mode_on_short_news(tagger):

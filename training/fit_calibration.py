@@ -47,7 +47,7 @@ UNRELATED_FIT = ["knitting", "gardening", "beekeeping", "origami", "wedding plan
                  "interior design", "board games", "tattoos", "perfume", "yoga", "baking", "camping",
                  "skincare", "home improvement", "birdwatching", "calligraphy", "wine tasting",
                  "model railways", "scuba diving"]
-WEIGHTS = {"own labels": 2.0, "single label": 1.0, "unrelated labels": 1.0, "non-news": 2.0}
+WEIGHTS = {"own labels": 2.0, "single label": 1.0, "unrelated labels": 2.0, "non-news": 3.0}
 
 
 @dataclass(frozen=True)

@@ -100,7 +100,7 @@ def _probabilities(logits: np.ndarray, multi_label: bool) -> np.ndarray:
 class ClassifierScores:
     label_scores: np.ndarray
     _sentence_scores: np.ndarray
-    gaps: None = None  # a fine-tuned model's scores are not lifted by single sentences
+    best_window_scores: None = None  # a fine-tuned model's scores are not lifted by single sentences
 
     def sentence_scores(self, label_indices: list[int]) -> np.ndarray:
         return self._sentence_scores[:, label_indices]

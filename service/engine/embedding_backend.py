@@ -1,10 +1,10 @@
 """Zero-shot scoring by sentence embeddings: cosine similarity of windows and labels.
 
 Each window is compared with every label and with a fixed bank of reference topics; the
-calibration (calibration.py) turns those similarities into a score per label, taking
-each feature from the text's best window, so a topic that only the last paragraphs of
-a long article cover still counts. Sentence similarities come from the same forward
-pass and rank the candidate evidence.
+calibration (calibration.py) turns those similarities into a score per label, each
+feature averaged over the text's windows. Sentence similarities come from the same
+forward pass, rank the candidate evidence and, in taxonomies with sentence topics, let
+a passage bring in a topic the article as a whole does not lean to.
 """
 
 from __future__ import annotations
@@ -14,7 +14,14 @@ from functools import cached_property
 
 import numpy as np
 
-from .calibration import DEFAULT_CALIBRATION, FEATURES, Calibration, reference_topics, rivals, text_features
+from .calibration import (
+    DEFAULT_CALIBRATION,
+    Calibration,
+    over_windows,
+    pair_features,
+    reference_topics,
+    rivals,
+)
 from .chunking import PreparedDocument
 from .encoder import DocumentVectors, SentenceEncoder
 from .label_vectors import LabelVectorCache
@@ -37,7 +44,7 @@ class EmbeddingScores:
     similarities: Similarities
     calibration: Calibration
     competing: np.ndarray | None
-    gaps: np.ndarray  # [n_labels] each label's cosine gap to its best rival in its best window (<= 0)
+    best_window_scores: np.ndarray  # [n_labels] each label's score in the window that favours it most
 
     def sentence_scores(self, label_indices: list[int]) -> np.ndarray:
         """Each sentence in context, scored as if it were a text of its own (ranks evidence)."""
@@ -89,9 +96,10 @@ class EmbeddingBackend:
         competing = rivals(labels)
         for sims in self.similarities(docs, labels):
             if sims.windows.shape[0] == 0:  # nothing the tokenizer could read: no topic
-                scores, gaps = np.zeros(len(labels)), np.full(len(labels), -np.inf)
+                scores = best_window = np.zeros(len(labels))
             else:
-                features = text_features(sims.windows, sims.window_reference, competing)
-                scores, gaps = self.calibration.scores(features), features[:, FEATURES.index("gap")]
-            out.append(EmbeddingScores(scores, sims, self.calibration, competing, gaps))
+                per_window = pair_features(sims.windows, sims.window_reference, competing)
+                scores = self.calibration.scores(over_windows(per_window))
+                best_window = self.calibration.scores(per_window).max(axis=0)
+            out.append(EmbeddingScores(scores, sims, self.calibration, competing, best_window))
         return out

@@ -48,7 +48,7 @@ class NLIScores:
     best_window: list[int]  # per label, index of its best window
     backend: NLIBackend
     _cache: dict[int, np.ndarray] = field(default_factory=dict)
-    gaps: None = None  # each sentence costs a pass per label: single sentences never lift a topic
+    best_window_scores: None = None  # each sentence costs a pass per label: single sentences never lift a topic
 
     def sentence_scores(self, label_indices: list[int]) -> np.ndarray:
         out = np.zeros((len(self.doc.sentences), len(label_indices)))

@@ -17,9 +17,9 @@ class DocumentScores(Protocol):
     # [n_labels] scores in [0, 1], before keyword evidence.
     label_scores: np.ndarray
     @property
-    def gaps(self) -> np.ndarray | None:
-        """[n_labels] each label's cosine gap to its best rival (<= 0), for engines whose sentence
-        scores in context are free and may lift a topic (sentence_support.py); else None."""
+    def best_window_scores(self) -> np.ndarray | None:
+        """[n_labels] each label's score in the window that favours it most, for engines whose
+        sentence scores in context are free and may lift a topic (sentence_support.py); else None."""
         ...
 
     def sentence_scores(self, label_indices: list[int]) -> np.ndarray:

@@ -2,19 +2,21 @@
 
 Two things use it. A topic that an article covers in one sentence or paragraph (the
 founding article's one sentence on landmines) barely moves the article's windows, so a
-label's score may also come from its best sentences read alone, when the article as a
-whole leans to the label too. And evidence is only evidence when the sentence, sent
+label's score may also come from its best sentences read alone, when some window of the
+article leans to the label too. And evidence is only evidence when the sentence, sent
 alone with the same labels, gets the topic back.
 
 Reading a sentence alone costs a forward pass, so only candidates are read: the
 sentences that score best for a label in context (from the pass over the article's
 windows, which costs nothing more), batched across every document of the call.
 
-How a topic's score relates to its evidence: a topic's score is the higher of the
-article's score and its candidate sentences' scores read alone, and its evidence are
-those candidates that reach the label's threshold alone, each with its alone score. So
-an evidence score is never above its topic's score, and every evidence sentence, sent
-alone, gets its topic back.
+How a topic's score relates to its evidence: a sentence's support for a topic is its
+score read alone, discounted for being the best of many tries (:func:`support`). A
+topic's score is the higher of the article's score and its candidate sentences'
+support, and its evidence are those candidates whose support reaches the label's
+threshold, each with its support as its score. So an evidence score is never above its
+topic's score, and every evidence sentence, sent alone, gets its topic back (its score
+alone is at least its support).
 """
 
 from __future__ import annotations
@@ -27,9 +29,13 @@ from .scoring import DocumentScores, ScoringBackend
 from .types import Evidence, Label
 
 ROUTE_MIN = 0.15  # a sentence scoring below this in context is not read alone for its label
-# A label's sentences count only when the article as a whole leans to it too: its cosine
-# in its best window within this of its best rival's (a passing mention in a list does not).
-ROUTE_MAX_GAP = 0.16
+# A label's sentences count only when the article leans to it somewhere: its score in the
+# window that favours it most is at least this. Junk gives a sentence like "Good news!"
+# read alone a topic (COP29) its text as a whole gives no chance; the founding article's
+# mission topics have 0.2-0.9 in their windows (docs/benchmarks.md, "Trust").
+ROUTE_MIN_WINDOW = 0.05
+ROUTE_MIN_WORDS = 4  # a shorter sentence says too little alone to bring a topic in
+SUPPORT_DISCOUNT = 0.6  # see support()
 
 
 class SentenceScores:
@@ -77,24 +83,44 @@ def best_sentences(in_context: np.ndarray, columns: list[int], per_label: int,
     return out
 
 
-def candidates(doc: PreparedDocument, scores: DocumentScores, labels: list[int], gaps: np.ndarray | None,
+def candidates(doc: PreparedDocument, scores: DocumentScores, labels: list[int], best_window: np.ndarray | None,
                per_label: int) -> dict[int, list[int]]:
-    """Candidate sentences of ``labels``: those the article leans to (when ``gaps`` is given)."""
+    """Candidate sentences of ``labels``, best first.
+
+    With ``best_window`` (each label's best window score), only labels the article leans
+    to, and only sentences long enough to stand alone: the sentences that may lift a topic.
+    Without it, every label's best sentences in context: candidates for evidence only.
+    """
     if not doc.sentences:
         return {}
-    if gaps is not None:
-        labels = [j for j in labels if gaps[j] >= -ROUTE_MAX_GAP]
+    if best_window is not None:
+        labels = [j for j in labels if best_window[j] >= ROUTE_MIN_WINDOW]
     if not labels:
         return {}
-    return best_sentences(scores.sentence_scores(labels), labels, per_label, ROUTE_MIN)
+    found = best_sentences(scores.sentence_scores(labels), labels, per_label, ROUTE_MIN)
+    if best_window is not None:
+        found = {j: [i for i in rows if len(sentence_text(doc, i).split()) >= ROUTE_MIN_WORDS]
+                 for j, rows in found.items()}
+    return {j: rows for j, rows in found.items() if rows}
+
+
+def support(alone_score: float) -> float:
+    """What a sentence read alone says for its topic, within an article: its score discounted.
+
+    The best of an article's many sentences, each tried against every label, is the
+    maximum of many tries and runs high: junk's best sentence reaches 0.6-0.8 for some
+    label. A sentence alone at 0.8 supports its topic at 0.5 (the default threshold); at
+    1.0, at 1.0.
+    """
+    return float(np.clip((alone_score - SUPPORT_DISCOUNT) / (1.0 - SUPPORT_DISCOUNT), 0.0, 1.0))
 
 
 def with_sentences(label_scores: np.ndarray, doc: PreparedDocument, found: dict[int, list[int]],
                    alone: SentenceScores) -> np.ndarray:
-    """Each label's score: its article's, or its best candidate sentence's read alone when higher."""
+    """Each label's score: its article's, or its best candidate sentence's support when higher."""
     scores = label_scores.copy()
     for j, rows in found.items():
-        scores[j] = max([scores[j]] + [alone[sentence_text(doc, i)][j] for i in rows])
+        scores[j] = max([scores[j]] + [support(alone[sentence_text(doc, i)][j]) for i in rows])
     return scores
 
 
@@ -107,13 +133,14 @@ def evidence(doc: PreparedDocument, found: dict[int, list[int]], alone: Sentence
     out: dict[int, tuple[Evidence, ...]] = {}
     for j in chosen:
         rows = found.get(j, [])
-        support = {i: float(keywords.combine(alone[sentence_text(doc, i)][j], hits[i, j], weight)) for i in rows}
+        says = {i: float(keywords.combine(np.asarray(support(alone[sentence_text(doc, i)][j])), hits[i, j], weight))
+                for i in rows}
         kept: dict[str, Evidence] = {}
-        for i in sorted(rows, key=lambda i: -support[i]):
-            if support[i] < thresholds[j] or len(kept) == per_topic:
+        for i in sorted(rows, key=lambda i: -says[i]):
+            if says[i] < thresholds[j] or len(kept) == per_topic:
                 break
             span, text = doc.sentences[i], sentence_text(doc, i)
             key = " ".join(text.split()).casefold()  # the same sentence at two offsets counts once
-            kept.setdefault(key, Evidence(text, span.start, span.end, round(support[i], 4)))
+            kept.setdefault(key, Evidence(text, span.start, span.end, round(says[i], 4)))
         out[j] = tuple(kept.values())
     return out

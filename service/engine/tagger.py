@@ -161,8 +161,8 @@ class Tagger:
         # Otherwise only the returned topics' candidates are read, for evidence: caller labels
         # (often sections) are about the article as a whole, and NLI and fine-tuned models pay
         # a pass per candidate.
-        found = [sentence_support.candidates(doc, s, list(range(len(label_list))), s.gaps, per_topic)
-                 if label_set.sentence_topics and s.gaps is not None else {}
+        found = [sentence_support.candidates(doc, s, list(range(len(label_list))), s.best_window_scores, per_topic)
+                 if label_set.sentence_topics and s.best_window_scores is not None else {}
                  for doc, s in zip(docs, scored, strict=True)]
         alone.compute(sentence_support.texts_of(docs, found))
         choices = [self._choose(doc, sentence_support.with_sentences(s.label_scores, doc, f, alone), label_list,
