@@ -250,6 +250,12 @@ def test_the_command_explains_bad_input(tmp_path, capsys):
 
 # A fine-tuned model's training data ------------------------------------------------------
 
+def test_training_writes_its_label_shares(trained_model_dir):
+    shares = json.loads((trained_model_dir / "label_shares.json").read_text())
+    assert shares["rows"] == 40 and shares["labels"]["sport"] == {"articles": 12, "share": 0.3}
+    assert shares["source"]["files"] == ["train-small.jsonl"]
+
+
 def test_tags_are_compared_with_a_models_training_data(trained_model_dir, tmp_path, capsys):
     # 40 training rows, sport 12 of them: production tagging sport on 80% of 300 articles is far from 30%.
     mix = {"sport": 0.8, "economy": 0.1, "health": 0.1, "climate": 0.1}
