@@ -105,7 +105,7 @@ def test_two_halves_of_one_shuffled_corpus_report_no_drift(tmp_path):
         report = compare(read_tags(then), read_tags(now))
         assert not report.drift, (seed, [c.name for c in report.moved])
         assert report.top_score is not None and not report.top_score.moved
-        assert psi_reading(report.psi) == "stable"
+        assert psi_reading(report.psi) == "stable" and report.psi_within_noise
 
 
 def test_a_changed_mix_names_the_labels_that_moved(tmp_path):
@@ -116,7 +116,7 @@ def test_a_changed_mix_names_the_labels_that_moved(tmp_path):
     assert report.drift and {c.name for c in report.moved} == {"topic 00", "topic 05"}
     assert report.labels[0].name == "topic 00" and report.labels[0].change < -0.1  # largest change first
     assert report.top_score is not None and report.top_score.moved and report.top_score.now["p50"] < 0.7
-    assert report.psi > 0.1 > report.psi_noise
+    assert report.psi > 0.1 > report.psi_noise and not report.psi_within_noise
 
 
 def test_a_rising_no_topic_share_and_a_new_language_are_named(tmp_path):

@@ -24,7 +24,7 @@ SMALL_SAMPLE = 100
 class Rule:
     """When a change counts as drift."""
 
-    alpha: float = 0.01  # chance of any false alarm per report (Holm over all labels)
+    alpha: float = 0.01  # chance of any false alarm per report (Holm over every test in it)
     min_change: float = 0.02  # share points (0.02 = 2 points) a label must move
     min_score_shift: float = 0.1  # Kolmogorov-Smirnov D the top-score distribution must move
     rare_share: float = 0.01  # labels under this share in both periods share one PSI bin
@@ -68,11 +68,12 @@ class ScoreShift:
     now: dict[str, float]
     ks_statistic: float
     p_value: float
+    p_adjusted: float
     moved: bool
 
     def to_dict(self) -> dict[str, Any]:
         return {"then": self.then, "now": self.now, "ks_statistic": round(self.ks_statistic, 4),
-                "p_value": _p(self.p_value), "moved": self.moved}
+                "p_value": _p(self.p_value), "p_adjusted": _p(self.p_adjusted), "moved": self.moved}
 
 
 @dataclass
@@ -94,6 +95,12 @@ class Comparison:
         return [c for c in self.labels if c.moved]
 
     @property
+    def psi_within_noise(self) -> bool:
+        """Whether sampling alone could give this PSI (two samples of one population rarely
+        exceed twice the average it would give)."""
+        return self.psi < 2 * self.psi_noise
+
+    @property
     def drift(self) -> bool:
         return bool(self.moved) or bool(self.no_topic and self.no_topic.moved) or bool(
             self.top_score and self.top_score.moved) or any(c.moved for c in self.languages)
@@ -103,7 +110,7 @@ class Comparison:
             "then": self.then.summary(), "now": self.now.summary(), "rule": self.rule.to_dict(),
             "drift": self.drift, "moved": [c.name for c in self.moved],
             "psi": {"value": round(self.psi, 4), "reading": psi_reading(self.psi),
-                    "sampling_noise": round(self.psi_noise, 4)},
+                    "sampling_noise": round(self.psi_noise, 4), "within_sampling_noise": self.psi_within_noise},
             "js_divergence": round(self.js_divergence, 4),
             "no_topic": self.no_topic.to_dict() if self.no_topic else None,
             "top_score": self.top_score.to_dict() if self.top_score else None,
@@ -114,12 +121,11 @@ class Comparison:
 
 
 def _changes(names: list[str], then: Counter[str], now: Counter[str], n_then: int, n_now: int,
-             rule: Rule) -> list[ShareChange]:
-    p_values = [two_proportion_p_value(then[x], n_then, now[x], n_now) for x in names]
-    adjusted = holm(p_values)
+             adjusted: list[float], rule: Rule) -> list[ShareChange]:
     out = []
-    for name, p, q in zip(names, p_values, adjusted, strict=True):
+    for name, q in zip(names, adjusted, strict=True):
         a, b = then[name] / n_then, now[name] / n_now
+        p = two_proportion_p_value(then[name], n_then, now[name], n_now)
         out.append(ShareChange(name, then[name], a, now[name], b, p, q,
                                moved=q < rule.alpha and abs(b - a) >= rule.min_change))
     return out
@@ -153,28 +159,36 @@ def _notes(then: TagSet, now: TagSet) -> list[str]:
 
 
 def compare(then: TagSet, now: TagSet, rule: Rule | None = None) -> Comparison:
-    """Compare two periods' tags (``then`` is the reference)."""
+    """Compare two periods' tags (``then`` is the reference).
+
+    Every test of the report (each label, the no-topic share, the top scores, each
+    language) is in one Holm family, so ``rule.alpha`` bounds the chance of any false alarm.
+    """
     rule = rule or Rule()
     names = sorted(set(then.label_counts) | set(now.label_counts))
     scored_no_topic = BATCH in (then.kind, now.kind)  # editors' and training labels always name a topic
     tested = names + ([NO_TOPIC] if scored_no_topic else [])
     counts_then = Counter({**then.label_counts, NO_TOPIC: then.no_topic})
     counts_now = Counter({**now.label_counts, NO_TOPIC: now.no_topic})
-    changes = _changes(tested, counts_then, counts_now, then.articles, now.articles, rule)
+    codes = sorted(set(then.languages) | set(now.languages)) if then.languages and now.languages else []
+    scores = then.has_scores and now.has_scores
+    d, ks_p = ks_test(then.top_scores, now.top_scores) if scores else (0.0, 1.0)
+
+    p_values = [two_proportion_p_value(counts_then[x], then.articles, counts_now[x], now.articles) for x in tested]
+    p_values += [two_proportion_p_value(then.languages[x], then.articles, now.languages[x], now.articles)
+                 for x in codes]
+    adjusted = holm(p_values + ([ks_p] if scores else []))
+    changes = _changes(tested, counts_then, counts_now, then.articles, now.articles, adjusted[:len(tested)], rule)
     no_topic = changes.pop() if scored_no_topic else None
     changes.sort(key=lambda c: (-abs(c.change), c.name))
-
-    a, b = _psi_bins(then, now, rule)
+    languages = _changes(codes, then.languages, now.languages, then.articles, now.articles,
+                         adjusted[len(tested):len(tested) + len(codes)], rule)
+    languages.sort(key=lambda c: (-max(c.then_share, c.now_share), c.name))
     top_score = None
-    if then.has_scores and now.has_scores:
-        d, p = ks_test(then.top_scores, now.top_scores)
-        top_score = ScoreShift(quantiles(then.top_scores), quantiles(now.top_scores), d, p,
-                               moved=p < rule.alpha and d >= rule.min_score_shift)
-    languages: list[ShareChange] = []
-    if then.languages and now.languages:
-        codes = sorted(set(then.languages) | set(now.languages))
-        languages = _changes(codes, then.languages, now.languages, then.articles, now.articles, rule)
-        languages.sort(key=lambda c: (-max(c.then_share, c.now_share), c.name))
+    if scores:
+        top_score = ScoreShift(quantiles(then.top_scores), quantiles(now.top_scores), d, ks_p, adjusted[-1],
+                               moved=adjusted[-1] < rule.alpha and d >= rule.min_score_shift)
+    a, b = _psi_bins(then, now, rule)
     return Comparison(then, now, rule, changes, no_topic, psi(a, b), psi_noise(len(a), sum(a), sum(b)),
                       js_divergence(a, b), top_score, languages, _notes(then, now))
 

@@ -50,8 +50,9 @@ def _comparison(c: Comparison, then_name: str, now_name: str) -> list[str]:
                  f"{rule.min_change * 100:.1f} share points)")
     if c.moved:
         lines.append("Moved: " + ", ".join(f"{x.name} {_points(x.change)}" for x in c.moved))
-    lines.append(f"Label mix: PSI {c.psi:.3f}, {psi_reading(c.psi)} (sampling alone gives about {c.psi_noise:.3f}); "
-                 f"Jensen-Shannon divergence {c.js_divergence:.3f} bits")
+    noise = "within" if c.psi_within_noise else "beyond"
+    lines.append(f"Label mix: PSI {c.psi:.3f}, {psi_reading(c.psi)}; {noise} what sampling alone gives "
+                 f"(about {c.psi_noise:.3f} on these sizes); Jensen-Shannon divergence {c.js_divergence:.3f} bits")
     if c.no_topic:
         lines.append(f"No topic: {_pct(c.no_topic.then_share)} -> {_pct(c.no_topic.now_share)} "
                      f"({_points(c.no_topic.change)} points, p {_p(c.no_topic.p_adjusted)})"
@@ -60,7 +61,7 @@ def _comparison(c: Comparison, then_name: str, now_name: str) -> list[str]:
         s = c.top_score
         lines.append("Top score (articles with a topic): " + ", ".join(
             f"{k} {s.then[k]:.2f} -> {s.now[k]:.2f}" for k in ("p10", "p50", "p90"))
-            + f"; KS D {s.ks_statistic:.3f} (p {_p(s.p_value)})" + ("  MOVED" if s.moved else ""))
+            + f"; KS D {s.ks_statistic:.3f} (p {_p(s.p_adjusted)})" + ("  MOVED" if s.moved else ""))
     width = max([len("label"), *(len(x.name) for x in c.labels)])
     width = min(width, 40)
     lines += ["", f"{'label':<{width}} {then_name.lower():>7} {now_name.lower():>7} {'change':>7} {'p (Holm)':>9}"]
