@@ -190,6 +190,19 @@ def test_every_metric_the_rules_and_dashboard_read_is_exported(tagger, seed_text
     assert used <= exported, sorted(used - exported)
 
 
+def test_docs_list_every_metric_the_service_exports_and_every_alert():
+    from service.http.metrics import Metrics
+
+    families = {metric.name for metric in Metrics().registry.collect()}
+    text = (ROOT / "docs" / "monitoring.md").read_text()
+    documented = set(re.findall(r"`(newstag_[a-z_]+)`", text))
+    assert len(families) >= 16
+    missing = {name for name in families if not ({name, f"{name}_total"} & documented)}
+    assert not missing, sorted(missing)
+    alerts = {rule["alert"] for rule in rules() if "alert" in rule}
+    assert alerts <= set(re.findall(r"`(Newstag\w+)`", text))
+
+
 @pytest.mark.slow
 def test_gunicorn_in_multiprocess_mode_exports_every_metric_the_rules_read(seed_text, tmp_path):
     """The production server (one worker, PROMETHEUS_MULTIPROC_DIR set by gunicorn.conf.py)."""
