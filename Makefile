@@ -8,7 +8,7 @@ PORT ?= 8000
 # Where make model-multilingual installs EmbeddingGemma-300m (git-ignored).
 MULTILINGUAL_DIR ?= base-models/embeddinggemma-300m
 
-.PHONY: install install-e2e serve test lint typecheck fuzz container-test model-multilingual
+.PHONY: install install-e2e install-promtool serve test lint typecheck fuzz container-test model-multilingual
 
 install: $(STAMP)
 
@@ -25,7 +25,12 @@ serve: install
 install-e2e:
 	scripts/install_e2e.sh
 
-test: install install-e2e
+# promtool (Prometheus's rule checker) from Debian's prometheus package into .venv/bin, for
+# the tests of deploy/monitoring/ (no root needed, nothing installed system-wide).
+install-promtool: install
+	scripts/install_promtool.sh $(VENV)/bin
+
+test: install install-e2e install-promtool
 	$(PY) -m ruff check .
 	$(PY) -m mypy
 	$(PY) -m pytest

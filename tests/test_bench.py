@@ -127,3 +127,16 @@ def test_calibration_fit_runs_and_prints_a_calibration(tmp_path, capsys):
     assert fit_calibration.main(["--data-dir", str(data), "--per-corpus", "10"]) == 0
     out = capsys.readouterr().out
     assert "Calibration(weights=(" in out and "non-news" in out
+
+
+def test_drift_benchmark_runs_on_small_sets(tmp_path, capsys):
+    from bench import drift
+
+    data = _small_sets(tmp_path, {"bbc-news-train": SECTIONS, "inshorts-news": SECTIONS})
+    chart = tmp_path / "drift.png"
+    assert drift.main(["--data-dir", str(data), "--per-set", "30", "--splits", "3", "--out-dir",
+                       str(tmp_path / "out"), "--plot", str(chart)]) == 0
+    out = capsys.readouterr().out
+    assert "Drift between two periods" in out and "| bbc-news-train | 15 |" in out and "| both pooled | 30 |" in out
+    assert len((tmp_path / "out" / "inshorts-news.jsonl").read_text().splitlines()) == 30
+    assert chart.stat().st_size > 1000

@@ -54,6 +54,24 @@ def test_classify_with_the_trained_model_returns_its_labels_with_evidence(served
     assert with_taxonomy.status_code == 422 and with_taxonomy.json["errors"][0]["path"] == "/taxonomy"
 
 
+def test_a_trained_models_tags_and_corrections_are_counted_under_its_own_labels(tagger, models_dir, tmp_path):
+    served = create_app({"TAGGER": tagger, "LOAD_IN_BACKGROUND": False, "models_dir": models_dir,
+                         "database_url": f"sqlite:///{tmp_path}/feedback.db"}).test_client()
+    text = "The striker scored twice in the cup final. Fans celebrated in the stadium until midnight."
+    body = served.post("/v1/classify", json={"text": text, "model": "desk-topics"}).json
+    assert served.post("/v1/feedback", json={"text": text, "labels": ["sport", "health"], "taxonomy": None,
+                                             "model": "desk-topics", "predicted": ["sport", "economy"]}
+                       ).status_code == 201
+    metrics = served.get("/metrics").get_data(as_text=True)
+    for topic in body["topics"]:
+        assert (f'newstag_label_articles_total{{label="{topic["label"]}",model="desk-topics",'
+                f'taxonomy="(model labels)"}} 1.0') in metrics
+    assert ('newstag_feedback_labels_added_total{label="health",model="desk-topics",taxonomy="(model labels)"} 1.0'
+            in metrics)
+    assert ('newstag_feedback_labels_removed_total{label="economy",model="desk-topics",'
+            'taxonomy="(model labels)"} 1.0') in metrics
+
+
 def test_reload_needs_an_admin_key(served, tagger, models_dir):
     assert served.post("/v1/models/reload").status_code == 401
     assert served.post("/v1/models/reload", headers={"Authorization": "Bearer nope"}).status_code == 403

@@ -15,6 +15,7 @@ from typing import Any
 from safetensors.torch import save_file
 
 from service import __version__
+from service.drift.reference import LABEL_SHARES_FILE
 from service.engine.classifier import HEAD_FILE, KIND, LABELS_FILE, MANIFEST_FILE, WEIGHT_FILES
 from service.engine.model_files import sha256_of
 
@@ -61,7 +62,7 @@ def atomic_directory(output: Path) -> Iterator[Path]:
 
 def write_model_dir(output: Path, model: WindowClassifier, tokenizer: Any, labels: list[str],
                     thresholds: list[float], multi_label: bool, metrics: dict[str, Any],
-                    manifest: dict[str, Any], card: str) -> None:
+                    manifest: dict[str, Any], card: str, label_shares: dict[str, Any]) -> None:
     with atomic_directory(output) as tmp:
         encoder: Any = model.encoder  # a transformers PreTrainedModel
         encoder.save_pretrained(tmp, safe_serialization=True)
@@ -72,6 +73,8 @@ def write_model_dir(output: Path, model: WindowClassifier, tokenizer: Any, label
             {"labels": labels, "thresholds": [round(t, 4) for t in thresholds], "multi_label": multi_label},
             indent=2))
         (tmp / "metrics.json").write_text(json.dumps(metrics, indent=2))
+        # What the labeled data looked like: `python -m service.drift --model` compares production with it.
+        (tmp / LABEL_SHARES_FILE).write_text(json.dumps(label_shares, indent=2, ensure_ascii=False))
         digests = {name: sha256_of(tmp / name) for name in WEIGHT_FILES}
         (tmp / MANIFEST_FILE).write_text(json.dumps(
             {"kind": KIND, **manifest, "sha256": digests, "library_versions": library_versions()}, indent=2))

@@ -14,12 +14,14 @@ import argparse
 import shlex
 import sys
 import time
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
 import torch
 from transformers import AutoModel, AutoTokenizer
 
+from service.drift.reference import label_shares
 from service.engine import NewstagError
 from service.engine.chunking import PreparedDocument, prepare_document
 from service.progress import progress_bar
@@ -166,8 +168,12 @@ def run(config: TrainingConfig, dist: Distributed) -> dict:
     manifest = {"base_model": base_name, "mode": config.mode, "max_tokens": config.max_length,
                 "multi_label": multi_label, "training_data": data_print, "config": config.to_dict(),
                 "train_seconds": round(train_seconds, 1)}
+    labeled = train + validation
+    shares = label_shares(len(labeled), Counter(x for e in labeled for x in e.labels), {
+        "files": [config.train.name, *([config.validation.name] if config.validation else [])],
+        "rows": "training and validation rows", "train_sha256": data_print["sha256"]})
     write_model_dir(config.output, model, tokenizer, labels, thresholds, multi_label, metrics, manifest,
-                    render(card))
+                    render(card), shares)
     remove_checkpoint(config.output)
     return metrics
 

@@ -7,7 +7,9 @@ directory plus newstag's files:
 - ``head.safetensors``: the linear head (``weight`` [labels, dim], ``bias`` [labels]);
 - ``labels.json``: labels, their calibrated thresholds, and single- or multi-label;
 - ``newstag.json``: kind, window size, and the SHA-256 of each weights file;
-- ``metrics.json`` and ``README.md`` (the model card).
+- ``metrics.json`` and ``README.md`` (the model card);
+- ``label_shares.json``: each label's share of the labeled data, which ``python -m
+  service.drift --model`` compares production tags with (not needed to serve).
 
 The model reads an article the way the zero-shot engine does: sentence-aligned windows,
 each embedded (mean-pooled, L2-normalised); a label's logit is its best window's.

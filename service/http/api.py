@@ -7,10 +7,10 @@ from typing import Any
 from flask import Blueprint, current_app, g
 
 from ..config import Settings
-from ..engine import Tagger, TagResult
+from ..engine import Tagger
 from .auth import protect, require_admin
 from .body import json_body
-from .metrics import CUSTOM_LABEL, Metrics
+from .metrics import CUSTOM_LABEL, MODEL_LABELS, Metrics
 from .problems import ValidationFailed
 from .runtime import TaggerRuntime
 from .schemas import DocumentsRequest, TextRequest, parse_classify
@@ -32,15 +32,6 @@ def model_out(tagger: Tagger) -> dict[str, str]:
     return {"name": backend.model_name, "kind": backend.kind, "version": backend.model_version}
 
 
-def _count(results: list[TagResult], custom_labels: bool) -> None:
-    metrics: Metrics = current_app.extensions["newstag.metrics"]
-    metrics.documents.inc(len(results))
-    metrics.tokens.inc(sum(r.tokens for r in results))
-    for result in results:
-        for topic in result.topics:
-            metrics.topics.labels(CUSTOM_LABEL if custom_labels else topic.label).inc()
-
-
 @bp.post("/classify")
 def classify() -> dict[str, Any]:
     body = parse_classify(json_body(), _settings())
@@ -58,7 +49,9 @@ def classify() -> dict[str, Any]:
     results = runtime.run(lambda: tagger.tag(
         texts, labels, taxonomy=taxonomy, multi_label=body.multi_label, threshold=body.threshold,
         top_k=body.top_k, evidence=body.evidence))
-    _count(results, custom_labels=labels is not None or fixed)
+    metrics: Metrics = current_app.extensions["newstag.metrics"]
+    label_set = CUSTOM_LABEL if labels is not None else MODEL_LABELS if fixed else str(taxonomy)
+    metrics.observe_tags(results, tagger.backend.model_name, label_set)
     shared = {"model": model_out(tagger), "taxonomy": taxonomy}
     if isinstance(body, DocumentsRequest):
         return {"results": [{"id": d.id, **r.to_dict()} for d, r in zip(body.documents, results, strict=True)],

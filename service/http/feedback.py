@@ -13,12 +13,14 @@ from typing import Any
 from flask import Blueprint, Flask, Response, current_app, request
 
 from ..config import Settings
-from ..feedback import FeedbackStore, Rows
+from ..feedback import Correction, FeedbackStore, Rows
 from ..feedback import StoreUnavailable as StoreError
 from .auth import protect
 from .body import json_body
 from .feedback_schemas import parse_feedback
+from .metrics import Metrics
 from .problems import StoreUnavailable, ValidationFailed, problem_response
+from .runtime import TaggerRuntime
 
 bp = Blueprint("feedback", __name__, url_prefix="/v1/feedback")
 protect(bp)
@@ -43,9 +45,20 @@ def _unavailable(exc: StoreError) -> Response:
 
 @bp.post("")
 def create() -> tuple[dict[str, Any], int]:
-    correction = parse_feedback(json_body(), current_app.config["NEWSTAG_SETTINGS"],
-                                current_app.extensions["newstag.runtime"].taxonomies)
-    return {"id": _store().add(correction)}, 201  # add() returns only after the commit
+    runtime: TaggerRuntime = current_app.extensions["newstag.runtime"]
+    correction = parse_feedback(json_body(), current_app.config["NEWSTAG_SETTINGS"], runtime.taxonomies)
+    stored = _store().add(correction)  # returns only after the commit
+    _count(correction, runtime)
+    return {"id": stored}, 201
+
+
+def _count(correction: Correction, runtime: TaggerRuntime) -> None:
+    metrics: Metrics = current_app.extensions["newstag.metrics"]
+    topics = ([lab.name for lab in runtime.taxonomies.get(correction.taxonomy).labels]
+              if correction.taxonomy is not None else None)  # parse_feedback checked that it exists
+    models = {name: [lab.name for lab in tagger.fixed_labels] if tagger.fixed_labels is not None else None
+              for name, tagger in runtime.taggers().items()}
+    metrics.observe_correction(correction, topics, models)
 
 
 def _lines(rows: Rows) -> Iterator[str]:

@@ -1,0 +1,98 @@
+"""Drift report: ``python -m service.drift THEN NOW [--json] [--plots DIR] [--model DIR]``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from ..engine.errors import NewstagError
+from .comparison import DriftReport, Rule, against_training, compare
+from .reading import read_tags
+from .reference import LABEL_SHARES_FILE, training_tags
+
+DESCRIPTION = """\
+Compare the tags of two periods (or two files) and say which labels moved.
+
+THEN and NOW are JSONL files: the output of `python -m service.batch` (rows with
+"topics": the model's tags and scores) or an export of editors' corrections
+(GET /v1/feedback/export: rows with "labels"). THEN is the reference.
+
+For each label the report gives its share of articles in both periods, the change in
+share points and a Holm-adjusted p-value (two-proportion z-test); a label moved when
+that p-value is below --alpha and the change is at least --min-change. It also gives
+the population stability index of the label mix (below 0.1 stable, 0.1 to 0.25 a
+moderate shift, above 0.25 a major one) beside what sampling alone would give, the
+Jensen-Shannon divergence, the share of articles with no topic, and the quantiles of
+each article's top score with a Kolmogorov-Smirnov test.
+
+With --model, NOW is compared with the label shares of a fine-tuned model's training
+data as well (THEN may then be left out)."""
+
+EPILOG = """\
+examples:
+  python -m service.drift last-month.jsonl this-week.jsonl
+  python -m service.drift last-month.jsonl this-week.jsonl --json > drift.json
+  python -m service.drift last-month.jsonl this-week.jsonl --plots reports/
+  python -m service.drift this-week.jsonl --model models/desk-topics
+
+exit status: 0 when the report was made (1 with --fail-on-drift when something moved),
+2 when a file cannot be read."""
+
+
+def _share(text: str) -> float:
+    value = float(text)
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError("must be between 0 and 1")
+    return value
+
+
+def _parser() -> argparse.ArgumentParser:
+    usage = "python -m service.drift THEN NOW [options]\n       python -m service.drift NOW --model DIR [options]"
+    parser = argparse.ArgumentParser(prog="python -m service.drift", usage=usage, description=DESCRIPTION,
+                                     epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("files", nargs="+", type=Path, metavar="FILE",
+                        help="THEN and NOW, two tag files, the older first (only NOW with --model)")
+    parser.add_argument("--json", action="store_true", help="print the report as JSON")
+    parser.add_argument("--plots", type=Path, metavar="DIR", help="also write the chart to DIR/drift.png")
+    parser.add_argument("--model", type=Path, metavar="DIR",
+                        help=f"a fine-tuned model directory: compare NOW with its training data ({LABEL_SHARES_FILE})")
+    parser.add_argument("--taxonomy", metavar="NAME",
+                        help="keep only feedback rows of this taxonomy (a feedback export may mix several)")
+    parser.add_argument("--alpha", type=_share, default=Rule.alpha,
+                        help="chance of any false alarm per report, after Holm's correction (default: %(default)s)")
+    parser.add_argument("--min-change", type=_share, default=Rule.min_change, metavar="SHARE",
+                        help="smallest change in a label's share that counts, 0.02 = 2 points (default: %(default)s)")
+    parser.add_argument("--fail-on-drift", action="store_true", help="exit with status 1 when something moved")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if len(args.files) > 2 or (len(args.files) == 1 and args.model is None):
+        parser.error("give THEN and NOW (or one file with --model)")
+    rule = Rule(alpha=args.alpha, min_change=args.min_change)
+    try:
+        tags = [read_tags(path, args.taxonomy) for path in args.files]
+        training = training_tags(args.model) if args.model is not None else None
+    except NewstagError as exc:
+        print(f"drift: error: {exc}", file=sys.stderr)
+        return 2
+    now = tags[-1]
+    report = DriftReport(periods=compare(tags[0], now, rule) if len(tags) == 2 else None,
+                         training=against_training(training, now, rule) if training is not None else None,
+                         model=str(args.model) if args.model is not None else None)
+    from .render import as_json, as_text
+
+    sys.stdout.write(as_json(report) if args.json else as_text(report))
+    if args.plots is not None:
+        from .plot import write_chart
+
+        path = write_chart(report, args.plots / "drift.png")
+        print(f"chart: {path}", file=sys.stderr)
+    return 1 if args.fail_on_drift and report.drift else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

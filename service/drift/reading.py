@@ -1,0 +1,118 @@
+"""Tag files read into counts: the output of ``service.batch`` or a feedback export.
+
+A batch row is ``{"line", "id", "topics": [{"label", "score", ...}], "language", "warnings"}``
+(or ``{"line", "id", "error"}``, left out and counted); an API response with ``topics``
+reads the same. A feedback export row (and a training file's row) is ``{"text",
+"labels", "taxonomy"?}``: the editors' labels, with no scores. Files are streamed, so
+only the counts and one score per article stay in memory.
+"""
+
+from __future__ import annotations
+
+import json
+from array import array
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..engine.errors import NewstagError
+
+BATCH, FEEDBACK, TRAINING = "batch output", "feedback export", "training data"
+
+
+class DriftInputError(NewstagError):
+    """A tag file cannot be read; the message names the file and the line."""
+
+
+@dataclass
+class TagSet:
+    """What one period's tags add up to."""
+
+    source: str
+    kind: str
+    articles: int = 0
+    label_counts: Counter[str] = field(default_factory=Counter)
+    no_topic: int = 0
+    top_scores: array = field(default_factory=lambda: array("d"))  # articles with a topic; empty without scores
+    languages: Counter[str] = field(default_factory=Counter)  # empty when the rows do not say
+    skipped: int = 0  # rows with an error, or of another taxonomy
+    taxonomies: Counter[str] = field(default_factory=Counter)  # feedback rows' taxonomies
+
+    @property
+    def has_scores(self) -> bool:
+        return len(self.top_scores) > 0
+
+    def summary(self) -> dict[str, Any]:
+        return {"source": self.source, "kind": self.kind, "articles": self.articles, "skipped": self.skipped}
+
+
+def _labels_of(path: Path, number: int, row: dict[str, Any]) -> tuple[list[str], float | None]:
+    """A row's distinct labels and its top score (None for rows without scores)."""
+    if "topics" in row:
+        topics = row["topics"]
+        if not isinstance(topics, list) or not all(isinstance(t, dict) and isinstance(t.get("label"), str)
+                                                   for t in topics):
+            raise DriftInputError(f"{path}:{number}: 'topics' must be a list of objects with a 'label'")
+        scores = [t["score"] for t in topics if isinstance(t.get("score"), int | float)]
+        return list(dict.fromkeys(t["label"] for t in topics)), max(scores) if scores else None
+    labels = row.get("labels")
+    if not isinstance(labels, list) or not all(isinstance(x, str) for x in labels):
+        raise DriftInputError(f"{path}:{number}: a row needs 'topics' (batch output) or 'labels' (feedback export)")
+    return list(dict.fromkeys(labels)), None
+
+
+def read_tags(path: Path, taxonomy: str | None = None) -> TagSet:
+    """Count a tag file's labels, no-topic articles, top scores and languages.
+
+    ``taxonomy`` keeps only feedback rows of that taxonomy (batch rows do not name one).
+    """
+    if path.suffix.lower() == ".parquet":
+        raise DriftInputError(f"{path}: Parquet is not read here (JSONL only): newstag's bulk tagging "
+                              "writes JSONL (python -m service.batch)")
+    try:
+        handle = path.open(encoding="utf-8")
+    except OSError as exc:
+        raise DriftInputError(f"{path}: {exc.strerror or exc}") from exc
+    tags = TagSet(source=str(path), kind="")
+    with handle:
+        try:
+            for number, line in enumerate(handle, start=1):
+                if line.strip():
+                    _add(tags, path, number, line, taxonomy)
+        except UnicodeDecodeError as exc:
+            raise DriftInputError(f"{path}: not UTF-8 ({exc.reason})") from exc
+    if not tags.articles:
+        raise DriftInputError(f"{path}: no tagged articles" + (f" of taxonomy {taxonomy!r}" if taxonomy else ""))
+    return tags
+
+
+def _add(tags: TagSet, path: Path, number: int, line: str, taxonomy: str | None) -> None:
+    try:
+        row = json.loads(line)
+    except json.JSONDecodeError as exc:
+        raise DriftInputError(f"{path}:{number}: not valid JSON ({exc.msg})") from exc
+    if not isinstance(row, dict):
+        raise DriftInputError(f"{path}:{number}: each line must be a JSON object")
+    if "error" in row and "topics" not in row:
+        tags.skipped += 1  # the batch job could not tag this line
+        return
+    kind = BATCH if "topics" in row else FEEDBACK
+    if tags.kind and kind != tags.kind:
+        raise DriftInputError(f"{path}:{number}: a {kind} row in a file of {tags.kind} rows")
+    tags.kind = kind
+    if kind == FEEDBACK:
+        row_taxonomy = row.get("taxonomy")
+        if taxonomy is not None and row_taxonomy != taxonomy:
+            tags.skipped += 1
+            return
+        tags.taxonomies[str(row_taxonomy) if row_taxonomy is not None else "(typed labels)"] += 1
+    labels, top = _labels_of(path, number, row)
+    tags.articles += 1
+    tags.label_counts.update(labels)
+    if not labels:
+        tags.no_topic += 1
+    elif top is not None:
+        tags.top_scores.append(float(top))
+    if isinstance(row.get("language"), str):
+        tags.languages[row["language"]] += 1

@@ -1,0 +1,286 @@
+"""The drift report: its statistics, its verdict on seeded synthetic tag files (no drift
+between two halves of one shuffled corpus; the labels that moved named when the mix
+changes), the files it reads, and the command."""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from service.drift import DriftInputError, Rule, TagSet, compare, read_tags
+from service.drift.__main__ import main
+from service.drift.comparison import NO_TOPIC
+from service.drift.statistics import holm, js_divergence, ks_test, psi, psi_noise, psi_reading, two_proportion_p_value
+
+# A newsroom-like mix: a few big labels and a long tail (each article gets each label on its own).
+MIX = {f"topic {k:02d}": share for k, share in enumerate(
+    [0.30, 0.20, 0.15, 0.10, 0.08, 0.05, 0.04, 0.03, 0.02, 0.01, 0.01, 0.005] + [0.003] * 20)}
+
+
+def tag_rows(n: int, mix: dict[str, float], seed: int, score: tuple[float, float] = (5, 2),
+             french: float = 0.03) -> list[dict]:
+    """Rows as ``service.batch`` writes them, drawn from ``mix`` with a seeded RNG."""
+    rng = random.Random(seed)
+    rows = []
+    for i in range(n):
+        topics = sorted(({"label": label, "score": round(rng.betavariate(*score), 4), "evidence": []}
+                         for label, p in mix.items() if rng.random() < p), key=lambda t: -t["score"])
+        rows.append({"line": i + 1, "id": f"a{i}", "topics": topics,
+                     "language": "fr" if rng.random() < french else "en", "warnings": []})
+    return rows
+
+
+def write(path: Path, rows: list[dict]) -> Path:
+    path.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    return path
+
+
+def halves(tmp_path: Path, rows: list[dict], seed: int) -> tuple[Path, Path]:
+    shuffled = rows[:]
+    random.Random(seed).shuffle(shuffled)
+    cut = len(shuffled) // 2
+    return write(tmp_path / f"a{seed}.jsonl", shuffled[:cut]), write(tmp_path / f"b{seed}.jsonl", shuffled[cut:])
+
+
+# Statistics ---------------------------------------------------------------------------
+
+def test_the_two_proportion_test_matches_scipy():
+    stats = pytest.importorskip("scipy.stats")
+    hits_a, n_a, hits_b, n_b = 60, 400, 95, 420
+    pooled = (hits_a + hits_b) / (n_a + n_b)
+    z = (hits_b / n_b - hits_a / n_a) / math.sqrt(pooled * (1 - pooled) * (1 / n_a + 1 / n_b))
+    assert two_proportion_p_value(hits_a, n_a, hits_b, n_b) == pytest.approx(2 * stats.norm.sf(abs(z)), rel=1e-9)
+    assert two_proportion_p_value(0, 100, 0, 200) == 1.0  # no article has the label in either period
+
+
+def test_holm_adjusts_as_the_textbook_example():
+    # Holm (1979) by hand: sorted 0.01, 0.02, 0.03, 0.04 -> 0.04, 0.06, 0.06, 0.06.
+    assert holm([0.03, 0.01, 0.04, 0.02]) == pytest.approx([0.06, 0.04, 0.06, 0.06])
+    assert holm([0.5, 0.9]) == [1.0, 1.0]
+
+
+def test_psi_and_js_on_hand_checked_cases():
+    same = [50, 30, 20]
+    assert psi(same, same) == pytest.approx(0.0, abs=1e-12) and js_divergence(same, same) == pytest.approx(0.0)
+    by_hand = (0.9 - 0.5) * math.log(0.9 / 0.5) + (0.1 - 0.5) * math.log(0.1 / 0.5)
+    assert psi([5000, 5000], [9000, 1000]) == pytest.approx(by_hand, rel=1e-3)
+    assert js_divergence([10, 0], [0, 10]) == pytest.approx(1.0)  # nothing in common: one bit
+    assert psi_reading(0.05) == "stable" and psi_reading(0.2) == "moderate shift" and psi_reading(0.3) == "major shift"
+    assert psi_noise(11, 500, 500) == pytest.approx(10 * (2 / 500))
+
+
+def test_psi_of_two_samples_of_one_population_is_near_its_noise_estimate():
+    rng = random.Random(5)
+    weights = [0.4, 0.25, 0.15, 0.1, 0.05, 0.03, 0.02]
+    values = []
+    for _ in range(200):
+        a = Counter(rng.choices(range(7), weights, k=800))
+        b = Counter(rng.choices(range(7), weights, k=800))
+        values.append(psi([a[i] for i in range(7)], [b[i] for i in range(7)]))
+    assert sum(values) / len(values) == pytest.approx(psi_noise(7, 800, 800), rel=0.2)
+
+
+def test_the_ks_test_agrees_with_scipy():
+    stats = pytest.importorskip("scipy.stats")
+    rng = random.Random(3)
+    a = [rng.betavariate(5, 2) for _ in range(300)]
+    for b in ([rng.betavariate(5, 2) for _ in range(280)], [rng.betavariate(4, 3) for _ in range(280)]):
+        d, p = ks_test(a, b)
+        expected = stats.ks_2samp(a, b, method="asymp")
+        assert d == pytest.approx(expected.statistic, abs=1e-12)
+        assert p == pytest.approx(expected.pvalue, abs=0.02)
+
+
+# The verdict on synthetic tags ---------------------------------------------------------
+
+def test_two_halves_of_one_shuffled_corpus_report_no_drift(tmp_path):
+    rows = tag_rows(1000, MIX, seed=1)
+    for seed in range(10):  # ten different shuffles of the same corpus
+        then, now = halves(tmp_path, rows, seed)
+        report = compare(read_tags(then), read_tags(now))
+        assert not report.drift, (seed, [c.name for c in report.moved])
+        assert report.top_score is not None and not report.top_score.moved
+        assert psi_reading(report.psi) == "stable" and report.psi_within_noise
+
+
+def test_a_changed_mix_names_the_labels_that_moved(tmp_path):
+    changed = {**MIX, "topic 00": 0.15, "topic 05": 0.15}  # a story took over: one label halves, one triples
+    then = read_tags(write(tmp_path / "then.jsonl", tag_rows(500, MIX, seed=1)))
+    now = read_tags(write(tmp_path / "now.jsonl", tag_rows(500, changed, seed=2, score=(4, 3))))
+    report = compare(then, now)
+    assert report.drift and {c.name for c in report.moved} == {"topic 00", "topic 05"}
+    assert report.labels[0].name == "topic 00" and report.labels[0].change < -0.1  # largest change first
+    assert report.top_score is not None and report.top_score.moved and report.top_score.now["p50"] < 0.7
+    assert report.psi > 0.1 > report.psi_noise and not report.psi_within_noise
+
+
+def test_a_rising_no_topic_share_and_a_new_language_are_named(tmp_path):
+    quieter = {label: share / 3 for label, share in MIX.items()}
+    then = read_tags(write(tmp_path / "then.jsonl", tag_rows(600, MIX, seed=1)))
+    now = read_tags(write(tmp_path / "now.jsonl", tag_rows(600, quieter, seed=2, french=0.3)))
+    report = compare(then, now)
+    assert report.no_topic is not None and report.no_topic.name == NO_TOPIC and report.no_topic.moved
+    assert report.no_topic.now_share > report.no_topic.then_share + 0.2
+    assert {c.name for c in report.languages if c.moved} == {"en", "fr"}
+
+
+def test_on_large_samples_a_significant_but_small_change_does_not_count():
+    """200,000 articles: 1 share point is far beyond chance, and still below --min-change."""
+    then = TagSet("then", "batch output", articles=200_000, label_counts=Counter(sport=40_000, economy=30_000))
+    now = TagSet("now", "batch output", articles=200_000, label_counts=Counter(sport=42_000, economy=30_000))
+    [sport] = [c for c in compare(then, now).labels if c.name == "sport"]
+    assert sport.p_adjusted < 1e-10 and not sport.moved
+    assert [c.name for c in compare(then, now, Rule(min_change=0.005)).moved] == ["sport"]
+
+
+# Reading files -------------------------------------------------------------------------
+
+def test_batch_rows_with_errors_are_left_out_and_counted(tmp_path):
+    rows = tag_rows(20, MIX, seed=1)
+    rows.insert(3, {"line": 4, "id": None, "error": "line 4: 'text' must be a non-empty string"})
+    tags = read_tags(write(tmp_path / "t.jsonl", rows))
+    assert tags.articles == 20 and tags.skipped == 1 and tags.kind == "batch output"
+    assert tags.no_topic == sum(not r.get("topics") for r in rows if "topics" in r)
+    assert len(tags.top_scores) == 20 - tags.no_topic
+
+
+def test_a_feedback_export_is_read_by_taxonomy(tmp_path):
+    rows = [{"text": "a", "labels": ["economy", "trade"], "taxonomy": "news"},
+            {"text": "b", "labels": ["sports"], "taxonomy": "news"},
+            {"text": "c", "labels": ["Sport"], "taxonomy": "iptc-top"}]
+    path = write(tmp_path / "feedback.jsonl", rows)
+    mixed = read_tags(path)
+    assert mixed.kind == "feedback export" and mixed.articles == 3 and not mixed.has_scores
+    assert "mixes label sets" in " ".join(compare(mixed, mixed).notes)
+    news = read_tags(path, taxonomy="news")
+    assert news.articles == 2 and news.skipped == 1 and news.label_counts == Counter(economy=1, trade=1, sports=1)
+    assert compare(news, news).no_topic is None  # editors always name a topic
+
+
+@pytest.mark.parametrize("content, message", [
+    ('{"line": 1, "topics": []}\n{"text": "x", "labels": ["a"]}\n', ":2: a feedback export row in a file of batch"),
+    ('{"line": 1, "topics": []}\nnot json\n', ":2: not valid JSON"),
+    ('[1, 2]\n', ":1: each line must be a JSON object"),
+    ('{"line": 1, "topics": "sport"}\n', ":1: 'topics' must be a list"),
+    ('{"id": "x"}\n', ":1: a row needs 'topics' (batch output) or 'labels'"),
+    ('\n\n', "no tagged articles"),
+])
+def test_unreadable_files_name_the_line(tmp_path, content, message):
+    path = tmp_path / "bad.jsonl"
+    path.write_text(content)
+    with pytest.raises(DriftInputError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        read_tags(path)
+
+
+def test_parquet_and_missing_files_are_refused_with_the_reason(tmp_path):
+    with pytest.raises(DriftInputError, match="Parquet is not read here"):
+        read_tags(tmp_path / "tags.parquet")
+    with pytest.raises(DriftInputError, match="No such file"):
+        read_tags(tmp_path / "missing.jsonl")
+
+
+def test_the_real_batch_output_and_feedback_export_are_read(tmp_path, tagger, examples, monkeypatch):
+    """The files the service writes, not hand-made ones: service.batch output and /v1/feedback/export."""
+    from service import batch, create_app
+    from service.engine import Tagger
+
+    monkeypatch.setattr(Tagger, "from_settings", classmethod(lambda cls, settings: tagger))
+    articles = write(tmp_path / "articles.jsonl", [{"id": e["id"], "text": e["text"]} for e in examples])
+    out = tmp_path / "tagged.jsonl"
+    assert batch.main(["--input", str(articles), "--output", str(out)]) == 0
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    tags = read_tags(out)
+    assert tags.kind == "batch output" and tags.articles == len(rows) == 13
+    assert tags.label_counts == Counter(t["label"] for r in rows for t in r["topics"])
+    assert tags.languages == Counter(r["language"] for r in rows)
+
+    client = create_app({"TAGGER": tagger, "LOAD_IN_BACKGROUND": False,
+                         "database_url": f"sqlite:///{tmp_path}/fb.db"}).test_client()
+    for row in rows[:3]:
+        labels = [t["label"] for t in row["topics"][:1]] or ["economy"]
+        assert client.post("/v1/feedback", json={"text": f"article {row['line']}", "labels": labels,
+                                                 "taxonomy": "news"}).status_code == 201
+    export = tmp_path / "feedback.jsonl"
+    export.write_bytes(client.get("/v1/feedback/export").data)
+    feedback = read_tags(export)
+    assert feedback.kind == "feedback export" and feedback.articles == 3 and feedback.taxonomies == {"news": 3}
+
+
+# The command ---------------------------------------------------------------------------
+
+def test_the_command_prints_text_json_and_a_chart(tmp_path, capsys):
+    changed = {**MIX, "topic 00": 0.1, "topic 06": 0.2}
+    then = write(tmp_path / "then.jsonl", tag_rows(400, MIX, seed=1))
+    now = write(tmp_path / "now.jsonl", tag_rows(400, changed, seed=2))
+    assert main([str(then), str(now), "--plots", str(tmp_path / "plots")]) == 0
+    text = capsys.readouterr().out
+    assert "DRIFT: 2 labels moved" in text and "Moved: topic 00 -" in text and "topic 06 +" in text
+    assert "PSI" in text and "No topic:" in text and "Top score" in text
+    png = tmp_path / "plots" / "drift.png"
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 10_000
+
+    assert main([str(then), str(now), "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["drift"] is True and sorted(data["periods"]["moved"]) == ["topic 00", "topic 06"]
+    assert data["periods"]["psi"]["reading"] in ("moderate shift", "major shift")
+    assert {"p10", "p50", "p90", "mean"} <= set(data["periods"]["top_score"]["now"])
+    assert data["training"] is None
+
+    assert main([str(then), str(now), "--fail-on-drift"]) == 1
+    capsys.readouterr()
+    assert main([str(then), str(then), "--fail-on-drift"]) == 0
+    assert "No drift" in capsys.readouterr().out
+
+
+def test_the_command_explains_bad_input(tmp_path, capsys):
+    assert main([str(tmp_path / "missing.jsonl"), str(tmp_path / "other.jsonl")]) == 2
+    assert "drift: error:" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exit_info:
+        main([str(tmp_path / "one.jsonl")])
+    assert exit_info.value.code == 2 and "give THEN and NOW" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    assert "population stability index" in capsys.readouterr().out
+
+
+# A fine-tuned model's training data ------------------------------------------------------
+
+def test_training_writes_its_label_shares(trained_model_dir):
+    shares = json.loads((trained_model_dir / "label_shares.json").read_text())
+    assert shares["rows"] == 40 and shares["labels"]["sport"] == {"articles": 12, "share": 0.3}
+    assert shares["source"]["files"] == ["train-small.jsonl"]
+
+
+def test_tags_are_compared_with_a_models_training_data(trained_model_dir, tmp_path, capsys):
+    # 40 training rows, sport 12 of them: production tagging sport on 80% of 300 articles is far from 30%.
+    mix = {"sport": 0.8, "economy": 0.1, "health": 0.1, "climate": 0.1}
+    now = write(tmp_path / "now.jsonl", tag_rows(300, mix, seed=4))
+    assert main([str(now), "--model", str(trained_model_dir), "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["periods"] is None and data["training"]["then"]["kind"] == "training data"
+    assert data["training"]["then"]["articles"] == 40 and "sport" in data["training"]["moved"]
+
+    assert main([str(now), str(now), "--model", str(trained_model_dir)]) == 0
+    text = capsys.readouterr().out
+    assert "No drift" in text and f"Against the training data of model {trained_model_dir}" in text
+
+
+def test_a_model_without_label_shares_falls_back_or_says_why(trained_model_dir, tmp_path, capsys):
+    import shutil
+
+    older = tmp_path / "older-model"
+    shutil.copytree(trained_model_dir, older)
+    (older / "label_shares.json").unlink()  # trained before the file existed: the manifest has the counts
+    now = write(tmp_path / "now.jsonl", tag_rows(50, {"sport": 0.3}, seed=1))
+    assert main([str(now), "--model", str(older), "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["training"]["then"]["articles"] == 40 and "newstag.json" in data["training"]["then"]["source"]
+
+    (older / "newstag.json").unlink()
+    assert main([str(now), "--model", str(older)]) == 2
+    assert "not a fine-tuned newstag model" in capsys.readouterr().err

@@ -1,0 +1,146 @@
+"""The live signals in /metrics: label shares, no-topic articles, top scores, languages,
+editors' corrections; and their label values stay a closed set whatever callers send."""
+
+from __future__ import annotations
+
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from service import create_app
+from service.engine.types import TagResult, Topic, Warning
+from service.feedback import Correction
+from service.http.metrics import CUSTOM_LABEL, LANGUAGES, MODEL_LABELS, NO_MODEL, OTHER, Metrics
+
+MODEL = "all-MiniLM-L6-v2"
+
+
+def samples(text: str) -> dict[tuple[str, frozenset], float]:
+    """{(sample name, its labels): value} of a Prometheus exposition."""
+    return {(s.name, frozenset(s.labels.items())): s.value
+            for family in text_string_to_metric_families(text) for s in family.samples}
+
+
+def value(found: dict, name: str, **labels: str) -> float | None:
+    return found.get((name, frozenset(labels.items())))
+
+
+def series(found: dict, name: str) -> list[dict[str, str]]:
+    return [dict(labels) for (sample, labels) in found if sample == name]
+
+
+@pytest.fixture()
+def monitored(tagger, tmp_path):
+    app = create_app({"TAGGER": tagger, "LOAD_IN_BACKGROUND": False,
+                      "database_url": f"sqlite:///{tmp_path}/feedback.db"})
+    return app.test_client()
+
+
+def test_tagging_counts_articles_labels_no_topic_scores_and_languages(monitored, seed_text):
+    body = monitored.post("/v1/classify", json={"text": seed_text}).json
+    latin = monitored.post("/v1/classify", json={"text": "Lorem ipsum dolor sit amet, consectetur adipiscing.",
+                                                 "threshold": 0.99}).json
+    assert latin["topics"] == [] and latin["language"] == "la"
+    french = monitored.post("/v1/classify", json={"text": "Le gouvernement a annoncé une hausse des impôts "
+                                                          "pour financer les hôpitaux publics."}).json
+    rain = monitored.post("/v1/classify", json={"text": "Heavy rain is expected across the country all week.",
+                                                "labels": ["weather", "sport"], "threshold": 0}).json
+    assert [body["language"], french["language"], rain["language"]] == ["en", "fr", "en"]
+    found = samples(monitored.get("/metrics").get_data(as_text=True))
+
+    assert value(found, "newstag_articles_total", model=MODEL, taxonomy="news") == 3
+    assert value(found, "newstag_articles_total", model=MODEL, taxonomy=CUSTOM_LABEL) == 1
+    for topic in body["topics"]:
+        expected = 1 + sum(t["label"] == topic["label"] for t in french["topics"])
+        assert value(found, "newstag_label_articles_total", model=MODEL, taxonomy="news",
+                     label=topic["label"]) == expected
+    # Caller labels share one series, whatever they were.
+    assert value(found, "newstag_label_articles_total", model=MODEL, taxonomy=CUSTOM_LABEL,
+                 label=CUSTOM_LABEL) == 2
+    assert value(found, "newstag_no_topic_articles_total", model=MODEL, taxonomy="news") == 1
+    tops = [max(t["score"] for t in r["topics"]) for r in (body, french) if r["topics"]]
+    assert value(found, "newstag_top_score_count", model=MODEL, taxonomy="news") == len(tops)
+    assert value(found, "newstag_top_score_sum", model=MODEL, taxonomy="news") == pytest.approx(sum(tops))
+    assert value(found, "newstag_top_score_bucket", model=MODEL, taxonomy="news", le="0.5") == sum(
+        top <= 0.5 for top in tops)
+    assert value(found, "newstag_article_languages_total", language="en") == 2  # the seed, the rain
+    assert value(found, "newstag_article_languages_total", language="fr") == 1
+    assert value(found, "newstag_article_languages_total", language=OTHER) == 1  # Latin is not in LANGUAGES
+    assert value(found, "newstag_article_warnings_total", code="language-unsupported") == 2
+
+
+def test_corrections_count_reviewed_changed_added_and_removed(monitored, seed_text):
+    posts = [
+        {"text": seed_text, "labels": ["economy", "demining"], "taxonomy": "news", "model": MODEL,
+         "predicted": ["economy", "COP29"]},
+        {"text": "Rates rose.", "labels": ["economy"], "taxonomy": "news", "model": MODEL, "predicted": ["economy"]},
+        {"text": "Rain all week.", "labels": ["weather"], "taxonomy": None, "model": "someone's model",
+         "predicted": ["sport"]},
+        {"text": "No prediction sent.", "labels": ["economy"], "taxonomy": "news"},
+    ]
+    for body in posts:
+        assert monitored.post("/v1/feedback", json=body).status_code == 201
+    found = samples(monitored.get("/metrics").get_data(as_text=True))
+
+    assert value(found, "newstag_feedback_corrections_total", model=MODEL, taxonomy="news") == 2
+    assert value(found, "newstag_feedback_corrections_total", model=OTHER, taxonomy=CUSTOM_LABEL) == 1
+    assert value(found, "newstag_feedback_corrections_total", model=NO_MODEL, taxonomy="news") == 1
+    assert value(found, "newstag_feedback_reviewed_total", model=MODEL) == 2
+    assert value(found, "newstag_feedback_changed_total", model=MODEL) == 1
+    assert value(found, "newstag_feedback_reviewed_total", model=OTHER) == 1
+    assert value(found, "newstag_feedback_reviewed_total", model=NO_MODEL) is None  # nothing to compare with
+    assert value(found, "newstag_feedback_labels_added_total", model=MODEL, taxonomy="news", label="demining") == 1
+    assert value(found, "newstag_feedback_labels_removed_total", model=MODEL, taxonomy="news", label="COP29") == 1
+    assert value(found, "newstag_feedback_labels_added_total", model=OTHER, taxonomy=CUSTOM_LABEL,
+                 label=CUSTOM_LABEL) == 1
+    added = sorted(series(found, "newstag_feedback_labels_added_total"), key=lambda d: d["model"])
+    assert added == [{"model": OTHER, "taxonomy": CUSTOM_LABEL, "label": CUSTOM_LABEL},
+                     {"model": MODEL, "taxonomy": "news", "label": "demining"}]
+
+
+def test_a_rejected_correction_is_not_counted(monitored):
+    response = monitored.post("/v1/feedback", json={"text": "Rates rose.", "labels": ["econmy"], "taxonomy": "news",
+                                                    "model": MODEL, "predicted": ["economy"]})
+    assert response.status_code == 422
+    found = samples(monitored.get("/metrics").get_data(as_text=True))
+    assert not series(found, "newstag_feedback_corrections_total")
+    assert not series(found, "newstag_feedback_reviewed_total")
+
+
+def test_callers_cannot_grow_the_number_of_series():
+    """Hundreds of typed labels, model names and languages still make a handful of series."""
+    metrics = Metrics()
+    for i in range(300):
+        result = TagResult(topics=(Topic(f"label {i}", 0.9),), language=f"x{i}",
+                           warnings=(Warning("language-unsupported", f"message {i}"),))
+        metrics.observe_tags([result], MODEL, CUSTOM_LABEL)
+        metrics.observe_correction(Correction(text=f"text {i}", labels=(f"typed {i}",), taxonomy=None,
+                                              model=f"model {i}", predicted=(f"other {i}",)), None, {MODEL: None})
+    found = samples(metrics.exposition().decode())
+    assert len(series(found, "newstag_label_articles_total")) == 1
+    assert len(series(found, "newstag_topics_total")) == 1
+    assert series(found, "newstag_article_languages_total") == [{"language": OTHER}]
+    assert len(series(found, "newstag_article_warnings_total")) == 1
+    assert series(found, "newstag_feedback_labels_added_total") == [
+        {"model": OTHER, "taxonomy": CUSTOM_LABEL, "label": CUSTOM_LABEL}]
+    assert value(found, "newstag_feedback_labels_added_total", model=OTHER, taxonomy=CUSTOM_LABEL,
+                 label=CUSTOM_LABEL) == 300
+    assert "und" in LANGUAGES and "en" in LANGUAGES
+
+
+def test_a_fine_tuned_models_own_labels_are_counted_by_name():
+    """Its labels come from its directory, not from callers: each gets its series, under MODEL_LABELS."""
+    metrics = Metrics()
+    metrics.observe_tags([TagResult(topics=(Topic("sport", 0.8), Topic("economy", 0.6)), language="en")],
+                         "desk-topics", MODEL_LABELS)
+    models = {"desk-topics": ["sport", "economy", "health"], MODEL: None}
+    metrics.observe_correction(Correction(text="t", labels=("health",), taxonomy=None, model="desk-topics",
+                                          predicted=("sport", "made up")), None, models)
+    found = samples(metrics.exposition().decode())
+    assert value(found, "newstag_label_articles_total", model="desk-topics", taxonomy=MODEL_LABELS,
+                 label="sport") == 1
+    assert value(found, "newstag_top_score_sum", model="desk-topics", taxonomy=MODEL_LABELS) == pytest.approx(0.8)
+    assert value(found, "newstag_topics_total", label=CUSTOM_LABEL) == 2  # this older metric pools them
+    assert value(found, "newstag_feedback_labels_added_total", model="desk-topics", taxonomy=MODEL_LABELS,
+                 label="health") == 1
+    removed = {d["label"] for d in series(found, "newstag_feedback_labels_removed_total")}
+    assert removed == {"sport", CUSTOM_LABEL}  # "made up" is not one of its labels
