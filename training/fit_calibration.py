@@ -11,8 +11,8 @@ Steps:
    the reference topics.
 3. Build the requests users send, each (text, label) pair a row with its truth:
    the corpus's own label set (weight 2), single-label requests with the right label and
-   with a wrong one (1), six labels unrelated to news sections (1), and non-news text
-   against the ``news`` taxonomy, a corpus's labels and one label (2, all wrong).
+   with a wrong one (1), six labels unrelated to news sections (2), and non-news text
+   against the ``news`` taxonomy, a corpus's labels and one label (3, all wrong).
    Each kind of request from each corpus weighs the same whatever its number of rows.
 4. Fit a logistic regression on the calibration's features and print the line to pin.
 """
