@@ -120,9 +120,9 @@ def test_the_export_gives_its_connection_back_even_when_the_body_is_never_read(f
 
 
 def test_stats_over_http(fb):
-    fb.post("/v1/feedback", json={"text": "a", "labels": ["economy"], "taxonomy": "news", "model": "m",
+    fb.post("/v1/feedback", json={"text": "a", "labels": ["economy"], "taxonomy": "news", "model": "all-MiniLM-L6-v2",
                                   "predicted": ["economy", "trade"]})
-    fb.post("/v1/feedback", json={"text": "b", "labels": ["economy"], "taxonomy": "news", "model": "m",
+    fb.post("/v1/feedback", json={"text": "b", "labels": ["economy"], "taxonomy": "news", "model": "all-MiniLM-L6-v2",
                                   "predicted": ["economy"]})
     stats = fb.get("/v1/feedback/stats").json
     assert stats["labels"] == {"economy": 2} and (stats["reviewed"], stats["changed"]) == (2, 1)
@@ -228,3 +228,14 @@ def test_a_read_only_store_is_503_and_never_reported_stored(fb, fb_app, tmp_path
     assert response.status_code == 503 and response.headers["Retry-After"]
     assert "nothing was stored" in response.json["detail"] and "id" not in response.json
     assert [r["text"] for r in export_rows(fb)] == ["before"]
+
+
+def test_a_correction_must_name_a_loaded_model(fb):
+    """A model name that is not loaded (a typo, a model since removed) is refused, naming the loaded ones."""
+    body = {"text": "Rates rose.", "labels": ["economy"], "taxonomy": "news", "model": "all-MiniLM-L6",
+            "predicted": ["economy"]}
+    response = fb.post("/v1/feedback", json=body)
+    assert response.status_code == 422
+    [error] = response.json["errors"]
+    assert error["path"] == "/model" and "all-MiniLM-L6-v2" in error["message"]
+    assert fb.get("/v1/feedback/stats").json["labels"] == {}

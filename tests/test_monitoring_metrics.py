@@ -73,7 +73,7 @@ def test_corrections_count_reviewed_changed_added_and_removed(monitored, seed_te
         {"text": seed_text, "labels": ["economy", "demining"], "taxonomy": "news", "model": MODEL,
          "predicted": ["economy", "COP29"]},
         {"text": "Rates rose.", "labels": ["economy"], "taxonomy": "news", "model": MODEL, "predicted": ["economy"]},
-        {"text": "Rain all week.", "labels": ["weather"], "taxonomy": None, "model": "someone's model",
+        {"text": "Rain all week.", "labels": ["weather"], "taxonomy": None, "model": MODEL,
          "predicted": ["sport"]},
         {"text": "No prediction sent.", "labels": ["economy"], "taxonomy": "news"},
     ]
@@ -82,18 +82,17 @@ def test_corrections_count_reviewed_changed_added_and_removed(monitored, seed_te
     found = samples(monitored.get("/metrics").get_data(as_text=True))
 
     assert value(found, "newstag_feedback_corrections_total", model=MODEL, taxonomy="news") == 2
-    assert value(found, "newstag_feedback_corrections_total", model=OTHER, taxonomy=CUSTOM_LABEL) == 1
+    assert value(found, "newstag_feedback_corrections_total", model=MODEL, taxonomy=CUSTOM_LABEL) == 1
     assert value(found, "newstag_feedback_corrections_total", model=NO_MODEL, taxonomy="news") == 1
-    assert value(found, "newstag_feedback_reviewed_total", model=MODEL) == 2
-    assert value(found, "newstag_feedback_changed_total", model=MODEL) == 1
-    assert value(found, "newstag_feedback_reviewed_total", model=OTHER) == 1
+    assert value(found, "newstag_feedback_reviewed_total", model=MODEL) == 3
+    assert value(found, "newstag_feedback_changed_total", model=MODEL) == 2
     assert value(found, "newstag_feedback_reviewed_total", model=NO_MODEL) is None  # nothing to compare with
     assert value(found, "newstag_feedback_labels_added_total", model=MODEL, taxonomy="news", label="demining") == 1
     assert value(found, "newstag_feedback_labels_removed_total", model=MODEL, taxonomy="news", label="COP29") == 1
-    assert value(found, "newstag_feedback_labels_added_total", model=OTHER, taxonomy=CUSTOM_LABEL,
+    assert value(found, "newstag_feedback_labels_added_total", model=MODEL, taxonomy=CUSTOM_LABEL,
                  label=CUSTOM_LABEL) == 1
-    added = sorted(series(found, "newstag_feedback_labels_added_total"), key=lambda d: d["model"])
-    assert added == [{"model": OTHER, "taxonomy": CUSTOM_LABEL, "label": CUSTOM_LABEL},
+    added = sorted(series(found, "newstag_feedback_labels_added_total"), key=lambda d: d["label"])
+    assert added == [{"model": MODEL, "taxonomy": CUSTOM_LABEL, "label": CUSTOM_LABEL},
                      {"model": MODEL, "taxonomy": "news", "label": "demining"}]
 
 

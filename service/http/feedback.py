@@ -46,18 +46,26 @@ def _unavailable(exc: StoreError) -> Response:
 @bp.post("")
 def create() -> tuple[dict[str, Any], int]:
     runtime: TaggerRuntime = current_app.extensions["newstag.runtime"]
-    correction = parse_feedback(json_body(), current_app.config["NEWSTAG_SETTINGS"], runtime.taxonomies)
+    models = _models(runtime)
+    # While the models load there is nothing to check a model name against; the correction
+    # is stored anyway (editors' work is never refused for the service's state).
+    correction = parse_feedback(json_body(), current_app.config["NEWSTAG_SETTINGS"], runtime.taxonomies,
+                                models or None)
     stored = _store().add(correction)  # returns only after the commit
-    _count(correction, runtime)
+    _count(correction, runtime, models)
     return {"id": stored}, 201
 
 
-def _count(correction: Correction, runtime: TaggerRuntime) -> None:
+def _models(runtime: TaggerRuntime) -> dict[str, list[str] | None]:
+    """The loaded models' names and their own labels (None for a zero-shot model)."""
+    return {name: [lab.name for lab in tagger.fixed_labels] if tagger.fixed_labels is not None else None
+            for name, tagger in runtime.taggers().items()}
+
+
+def _count(correction: Correction, runtime: TaggerRuntime, models: dict[str, list[str] | None]) -> None:
     metrics: Metrics = current_app.extensions["newstag.metrics"]
     topics = ([lab.name for lab in runtime.taxonomies.get(correction.taxonomy).labels]
               if correction.taxonomy is not None else None)  # parse_feedback checked that it exists
-    models = {name: [lab.name for lab in tagger.fixed_labels] if tagger.fixed_labels is not None else None
-              for name, tagger in runtime.taggers().items()}
     metrics.observe_correction(correction, topics, models)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from pydantic import BaseModel, Field, ValidationError
@@ -18,7 +19,9 @@ class FeedbackRequest(_Strict):
     text: Text = Field(description="The article, as it was tagged.")
     labels: list[Name] = Field(min_length=1, description="The corrected set of topics: what the text is about.")
     taxonomy: Name | None = Field(description="The taxonomy the labels come from; null when they were typed.")
-    model: Name | None = Field(None, description="The model whose answer was corrected.")
+    model: Name | None = Field(None, description=(
+        "The model whose answer was corrected: a loaded model (GET /v1/models); without a taxonomy, "
+        "a fine-tuned model's labels and predicted labels must be its own."))
     predicted: list[Name] | None = Field(None, description="The topics the model returned, before correction.")
 
 
@@ -60,8 +63,14 @@ def _clean(labels: list[str], path: str, errors: list[dict[str, str]]) -> tuple[
     return tuple(dict.fromkeys(label.strip() for label in labels if label.strip() and is_unicode(label)))
 
 
-def parse_feedback(data: Any, settings: Settings, taxonomies: TaxonomyRegistry) -> Correction:
-    """Validate a POST /v1/feedback body, or raise ValidationFailed naming every bad field."""
+def parse_feedback(data: Any, settings: Settings, taxonomies: TaxonomyRegistry,
+                   models: Mapping[str, Sequence[str] | None] | None = None) -> Correction:
+    """Validate a POST /v1/feedback body, or raise ValidationFailed naming every bad field.
+
+    ``models`` maps the loaded models' names to their own labels (None for a zero-shot
+    model); when given, ``model`` must name one of them, and without a taxonomy the labels
+    of a fine-tuned model must be its own. None (the models are still loading): not checked.
+    """
     if not isinstance(data, dict):
         raise ValidationFailed("the body must be a JSON object", errors=[{"path": "/", "message": "not an object"}])
     try:
@@ -87,6 +96,23 @@ def parse_feedback(data: Any, settings: Settings, taxonomies: TaxonomyRegistry) 
             for field, given in (("labels", body.labels), ("predicted", body.predicted or [])):
                 errors += [{"path": f"/{field}/{i}", "message": f"{label.strip()!r} is not a topic of {body.taxonomy}"}
                            for i, label in enumerate(given) if label.strip() and label.strip() not in known]
+    if models is not None and body.model is not None and is_unicode(body.model):
+        _check_model(body.model, models, body, errors)
     if errors:
         raise ValidationFailed("the feedback has invalid fields", errors=errors)
     return Correction(text=body.text, labels=labels, taxonomy=body.taxonomy, model=body.model, predicted=predicted)
+
+
+def _check_model(name: str, models: Mapping[str, Sequence[str] | None], body: FeedbackRequest,
+                 errors: list[dict[str, str]]) -> None:
+    """A correction names a loaded model, and a fine-tuned model's labels are its own."""
+    if name not in models:
+        errors.append({"path": "/model", "message": f"no model named {name!r}; loaded: {', '.join(sorted(models))}"})
+        return
+    own = models[name]
+    if own is None or body.taxonomy is not None:
+        return
+    known = set(own)
+    for field, given in (("labels", body.labels), ("predicted", body.predicted or [])):
+        errors += [{"path": f"/{field}/{i}", "message": f"{label.strip()!r} is not a label of model {name!r}"}
+                   for i, label in enumerate(given) if label.strip() and label.strip() not in known]
