@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from importlib.metadata import version
 from pathlib import Path
@@ -17,6 +17,7 @@ from safetensors.torch import save_file
 from service import __version__
 from service.drift.reference import LABEL_SHARES_FILE
 from service.engine.classifier import HEAD_FILE, KIND, LABELS_FILE, MANIFEST_FILE, WEIGHT_FILES
+from service.engine.domain import DOMAIN_FILE, Domain
 from service.engine.model_files import sha256_of
 
 from .model import WindowClassifier
@@ -62,11 +63,16 @@ def atomic_directory(output: Path) -> Iterator[Path]:
 
 def write_model_dir(output: Path, model: WindowClassifier, tokenizer: Any, labels: list[str],
                     thresholds: list[float], multi_label: bool, metrics: dict[str, Any],
-                    manifest: dict[str, Any], card: str, label_shares: dict[str, Any]) -> None:
+                    manifest: dict[str, Any], card: str, label_shares: dict[str, Any],
+                    fit_domain: Callable[[Path], Domain] | None = None) -> None:
+    """``fit_domain`` (single-label models) reads articles with the saved encoder in the
+    temporary directory, so the domain is the one the service will see."""
     with atomic_directory(output) as tmp:
         encoder: Any = model.encoder  # a transformers PreTrainedModel
         encoder.save_pretrained(tmp, safe_serialization=True)
         tokenizer.save_pretrained(tmp)
+        if fit_domain is not None:
+            fit_domain(tmp).save(tmp)
         save_file({"weight": model.head.weight.detach().contiguous(), "bias": model.head.bias.detach().contiguous()},
                   str(tmp / HEAD_FILE))
         (tmp / LABELS_FILE).write_text(json.dumps(
@@ -75,7 +81,7 @@ def write_model_dir(output: Path, model: WindowClassifier, tokenizer: Any, label
         (tmp / "metrics.json").write_text(json.dumps(metrics, indent=2))
         # What the labeled data looked like: `python -m service.drift --model` compares production with it.
         (tmp / LABEL_SHARES_FILE).write_text(json.dumps(label_shares, indent=2, ensure_ascii=False))
-        digests = {name: sha256_of(tmp / name) for name in WEIGHT_FILES}
+        digests = {name: sha256_of(tmp / name) for name in (*WEIGHT_FILES, DOMAIN_FILE) if (tmp / name).is_file()}
         (tmp / MANIFEST_FILE).write_text(json.dumps(
             {"kind": KIND, **manifest, "sha256": digests, "library_versions": library_versions()}, indent=2))
         (tmp / "README.md").write_text(card)

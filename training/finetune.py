@@ -15,6 +15,7 @@ import shlex
 import sys
 import time
 from collections import Counter
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -29,6 +30,7 @@ from service.progress import progress_bar
 from .config import TrainingConfig
 from .data import DataFileError, Example, fingerprint, is_single_label, label_names, read_labeled, split_validation
 from .distributed import Distributed
+from .domain_fit import fit_domain
 from .export import library_versions, write_model_dir
 from .metrics import classification_report
 from .model import WindowClassifier, resolve_base, window_batch
@@ -172,8 +174,12 @@ def run(config: TrainingConfig, dist: Distributed) -> dict:
     shares = label_shares(len(labeled), Counter(x for e in labeled for x in e.labels), {
         "files": [config.train.name, *([config.validation.name] if config.validation else [])],
         "rows": "training and validation rows", "train_sha256": data_print["sha256"]})
+    # A single-label model also keeps what its labels' articles look like, so it can say
+    # "none of these" to a text unlike all of them (service/engine/domain.py).
+    domain = None if multi_label else partial(
+        fit_domain, max_tokens=config.max_length, train=train, validation=validation, labels=labels, seed=config.seed)
     write_model_dir(config.output, model, tokenizer, labels, thresholds, multi_label, metrics, manifest,
-                    render(card), shares)
+                    render(card), shares, domain)
     remove_checkpoint(config.output)
     return metrics
 

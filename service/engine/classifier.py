@@ -9,7 +9,9 @@ directory plus newstag's files:
 - ``newstag.json``: kind, window size, and the SHA-256 of each weights file;
 - ``metrics.json`` and ``README.md`` (the model card);
 - ``label_shares.json``: each label's share of the labeled data, which ``python -m
-  service.drift --model`` compares production tags with (not needed to serve).
+  service.drift --model`` compares production tags with (not needed to serve);
+- ``domain.safetensors`` (single-label models): its labels' centroids and the threshold
+  under which a text is unlike all of them and gets no topic (domain.py).
 
 The model reads an article the way the zero-shot engine does: sentence-aligned windows,
 each embedded (mean-pooled, L2-normalised); a label's logit is its best window's.
@@ -25,6 +27,7 @@ import numpy as np
 from safetensors.numpy import load_file
 
 from .chunking import PreparedDocument
+from .domain import DOMAIN_FILE, Domain
 from .encoder import EncoderOptions, SentenceEncoder
 from .errors import ModelLoadError
 from .model_files import sha256_of
@@ -62,6 +65,7 @@ class ClassifierFiles:
     weight: np.ndarray
     bias: np.ndarray
     metrics: dict
+    domain: Domain | None = None  # single-label models trained since domain.py existed
 
 
 def read_classifier_dir(directory: Path) -> ClassifierFiles:
@@ -76,6 +80,11 @@ def read_classifier_dir(directory: Path) -> ClassifierFiles:
             raise ModelLoadError(f"model weights file is missing: {path}")
         if digests.get(name) != sha256_of(path):
             raise ModelLoadError(f"model weights file fails its SHA-256 check: {path}")
+    domain_path = directory / DOMAIN_FILE
+    if domain_path.is_file() and digests.get(DOMAIN_FILE) != sha256_of(domain_path):
+        raise ModelLoadError(f"model file fails its SHA-256 check: {domain_path}")
+    if DOMAIN_FILE in digests and not domain_path.is_file():
+        raise ModelLoadError(f"model file is missing: {domain_path}")
     label_data = _read_json(directory / LABELS_FILE)
     names, thresholds = label_data.get("labels"), label_data.get("thresholds")
     if not isinstance(names, list) or not isinstance(thresholds, list) or len(names) != len(thresholds) or not names:
@@ -87,8 +96,10 @@ def read_classifier_dir(directory: Path) -> ClassifierFiles:
     labels = tuple(Label(str(n), threshold=float(t)) for n, t in zip(names, thresholds, strict=True))
     metrics_path = directory / "metrics.json"
     metrics = _read_json(metrics_path) if metrics_path.is_file() else {}
-    return ClassifierFiles(directory, manifest, labels, bool(label_data.get("multi_label", True)),
-                           weight.astype(np.float32), bias.astype(np.float32), metrics)
+    multi_label = bool(label_data.get("multi_label", True))
+    domain = None if multi_label else Domain.load(directory, len(names), weight.shape[1])
+    return ClassifierFiles(directory, manifest, labels, multi_label,
+                           weight.astype(np.float32), bias.astype(np.float32), metrics, domain)
 
 
 def _probabilities(logits: np.ndarray, multi_label: bool) -> np.ndarray:
@@ -140,8 +151,10 @@ class ClassifierBackend:
         columns = [self.labels.index(label) for label in labels]  # the Tagger only asks for own labels
         out = []
         for vectors in self.encoder.encode_documents(docs):
-            if vectors.windows.shape[0] == 0:
-                out.append(ClassifierScores(np.zeros(len(labels)), np.zeros((0, len(labels)))))
+            domain = self.files.domain
+            if vectors.windows.shape[0] == 0 or (domain is not None and not domain.contains(vectors.windows)):
+                # Nothing to read, or unlike every label's training articles: "none of these".
+                out.append(ClassifierScores(np.zeros(len(labels)), np.zeros((vectors.sentences.shape[0], len(labels)))))
                 continue
             window_logits = vectors.windows @ self.files.weight.T + self.files.bias
             doc = _probabilities(window_logits.max(axis=0), self.files.multi_label)

@@ -1,0 +1,85 @@
+"""A fine-tuned single-label model says "none of these" to texts unlike all its labels."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+
+from service.config import Settings
+from service.engine import Tagger
+from service.engine.classifier import ClassifierBackend, read_classifier_dir
+from service.engine.domain import DOMAIN_FILE, Domain, document_vector
+from service.engine.errors import ModelLoadError
+from service.engine.taxonomy import TaxonomyRegistry
+from tests.conftest import TRAIN_SMALL
+
+
+def _unit(rows: np.ndarray) -> np.ndarray:
+    return rows / np.linalg.norm(rows, axis=1, keepdims=True)
+
+
+def test_fit_takes_centroids_by_label_and_a_validation_quantile():
+    rng = np.random.default_rng(0)
+    a, b = np.eye(8)[0], np.eye(8)[1]
+    train = _unit(np.vstack([a + 0.1 * rng.standard_normal((20, 8)), b + 0.1 * rng.standard_normal((20, 8))]))
+    validation = _unit(np.vstack([a + 0.1 * rng.standard_normal((50, 8)), b + 0.1 * rng.standard_normal((50, 8))]))
+    domain = Domain.fit(train, [0] * 20 + [1] * 20, 2, validation)
+    assert domain.centroids @ a == pytest.approx([1.0, 0.0], abs=0.05)
+    nearest = (validation @ domain.centroids.T).max(axis=1)
+    assert np.mean(nearest >= domain.threshold) == pytest.approx(0.98, abs=0.011)
+    assert domain.contains(a[None, :] + 0.05) and not domain.contains(np.eye(8)[5][None, :])
+    assert document_vector(np.vstack([a, b])) == pytest.approx(_unit((a + b)[None, :])[0])
+
+
+@pytest.fixture(scope="module")
+def single_label_dir(tmp_path_factory):
+    """A single-label classifier (head mode, real encoder) on the seeds' single-label rows."""
+    from training.finetune import main
+
+    tmp = tmp_path_factory.mktemp("single")
+    data = tmp / "single.jsonl"
+    rows = [line for line in TRAIN_SMALL.read_text().splitlines() if len(json.loads(line)["labels"]) == 1]
+    data.write_text("\n".join(rows) + "\n")
+    target = tmp / "desks"
+    assert main(["--train", str(data), "--output", str(target), "--mode", "head", "--epochs", "30",
+                 "--seed", "7"]) == 0
+    return target
+
+
+def _tagger(directory) -> Tagger:
+    return Tagger(ClassifierBackend.load(directory), TaxonomyRegistry([]), Settings.from_env(None))
+
+
+def test_a_single_label_model_answers_none_of_these_outside_its_labels(single_label_dir):
+    manifest = json.loads((single_label_dir / "newstag.json").read_text())
+    assert manifest["multi_label"] is False and DOMAIN_FILE in manifest["sha256"]
+    tagger = _tagger(single_label_dir)
+    inside = ["The central bank raised interest rates again to fight inflation.",
+              "The striker scored twice in the cup final.",
+              "Doctors warn that flu cases are rising this winter."]
+    assert [r.topics[0].label for r in tagger.tag(inside)] == ["economy", "sport", "health"]
+    outside = ["def main():\n    print('hello world')\n    return 0",
+               "Quick pickled onions: thinly slice a red onion, pack it into a jar and cover with hot vinegar.",
+               "Knit two, purl two, and repeat to the end of the row.",
+               "The new smartphone has a faster chip and a better camera."]
+    assert [r.topics for r in tagger.tag(outside)] == [()] * len(outside)
+
+
+def test_the_domain_file_is_checked_like_the_weights(single_label_dir, tmp_path):
+    tampered = shutil.copytree(single_label_dir, tmp_path / "tampered")
+    domain = read_classifier_dir(tampered).domain
+    assert domain is not None
+    Domain(domain.centroids, -1.0).save(tampered)  # a threshold that lets everything through
+    with pytest.raises(ModelLoadError, match="SHA-256"):
+        read_classifier_dir(tampered)
+    (tampered / DOMAIN_FILE).unlink()
+    with pytest.raises(ModelLoadError, match="missing"):
+        read_classifier_dir(tampered)
+
+
+def test_a_multi_label_model_has_no_domain(trained_model_dir):
+    assert not (trained_model_dir / DOMAIN_FILE).exists()
+    assert read_classifier_dir(trained_model_dir).domain is None
