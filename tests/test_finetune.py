@@ -15,14 +15,18 @@ import pytest
 import yaml
 from safetensors.numpy import load_file
 
+from service.engine.model_files import DEFAULT_MODEL_SHA256
 from tests.conftest import ROOT, TRAIN_SMALL
 from training.finetune import main
 
 
 def test_the_output_is_a_complete_model_directory(trained_model_dir: Path):
     names = {p.name for p in trained_model_dir.iterdir()}
-    assert {"config.json", "model.safetensors", "head.safetensors", "labels.json", "metrics.json",
-            "newstag.json", "README.md", "tokenizer.json"} <= names
+    assert {"head.safetensors", "labels.json", "metrics.json", "newstag.json", "README.md"} <= names
+    # Head mode leaves the embedded encoder unchanged: referenced by its checksum, not copied.
+    assert "model.safetensors" not in names and "config.json" not in names
+    encoder = json.loads((trained_model_dir / "newstag.json").read_text())["encoder"]
+    assert encoder["sha256"] == DEFAULT_MODEL_SHA256
     assert not [n for n in names if n.endswith((".bin", ".pt", ".pkl", ".pth"))]  # nothing pickled
     labels = json.loads((trained_model_dir / "labels.json").read_text())
     assert labels["labels"] == ["climate", "economy", "health", "sport"] and labels["multi_label"] is True

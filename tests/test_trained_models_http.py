@@ -113,11 +113,17 @@ def test_a_tampered_model_is_rejected_and_the_loaded_one_keeps_serving(served, m
 
 
 def test_a_tampered_model_at_start_is_not_loaded(tagger, models_dir):
-    (models_dir / "desk-topics" / "model.safetensors").write_bytes(b"x")
+    (models_dir / "desk-topics" / "head.safetensors").write_bytes(b"x")
+    shutil.copytree(models_dir / "desk-topics", models_dir / "other-base")
+    manifest_path = models_dir / "other-base" / "newstag.json"
+    manifest = json.loads(manifest_path.read_text())
+    manifest["encoder"]["sha256"] = "0" * 64  # a head trained on some other base model
+    manifest_path.write_text(json.dumps(manifest))
     client = create_app({"TAGGER": tagger, "LOAD_IN_BACKGROUND": False, "models_dir": models_dir}).test_client()
     listing = client.get("/v1/models").json
     assert [m["name"] for m in listing["models"]] == ["all-MiniLM-L6-v2"]
     assert "fails its SHA-256 check" in listing["errors"]["desk-topics"]
+    assert "base model newstag does not have" in listing["errors"]["other-base"]
 
 
 def test_a_reload_in_one_worker_reaches_the_others(tagger, models_dir, trained_model_dir, tmp_path):

@@ -18,7 +18,7 @@ from service import __version__
 from service.drift.reference import LABEL_SHARES_FILE
 from service.engine.classifier import HEAD_FILE, KIND, LABELS_FILE, MANIFEST_FILE, WEIGHT_FILES
 from service.engine.domain import DOMAIN_FILE, Domain
-from service.engine.model_files import sha256_of
+from service.engine.model_files import DEFAULT_MODEL_SHA256, default_model_dir, sha256_of
 
 from .model import WindowClassifier
 
@@ -64,15 +64,23 @@ def atomic_directory(output: Path) -> Iterator[Path]:
 def write_model_dir(output: Path, model: WindowClassifier, tokenizer: Any, labels: list[str],
                     thresholds: list[float], multi_label: bool, metrics: dict[str, Any],
                     manifest: dict[str, Any], card: str, label_shares: dict[str, Any],
-                    fit_domain: Callable[[Path], Domain] | None = None) -> None:
-    """``fit_domain`` (single-label models) reads articles with the saved encoder in the
-    temporary directory, so the domain is the one the service will see."""
+                    fit_domain: Callable[[Path], Domain] | None = None, encoder_is_base: bool = False) -> None:
+    """Write the model directory.
+
+    ``encoder_is_base``: the encoder is the embedded default model's, unchanged (head mode);
+    it is referenced by its SHA-256 instead of copied (90 MB per model). ``fit_domain``
+    (single-label models) reads articles with the encoder as saved, so the domain is the
+    one the service will see.
+    """
     with atomic_directory(output) as tmp:
-        encoder: Any = model.encoder  # a transformers PreTrainedModel
-        encoder.save_pretrained(tmp, safe_serialization=True)
-        tokenizer.save_pretrained(tmp)
+        if encoder_is_base:
+            manifest = {**manifest, "encoder": {"base": "all-MiniLM-L6-v2 (embedded)", "sha256": DEFAULT_MODEL_SHA256}}
+        else:
+            encoder: Any = model.encoder  # a transformers PreTrainedModel
+            encoder.save_pretrained(tmp, safe_serialization=True)
+            tokenizer.save_pretrained(tmp)
         if fit_domain is not None:
-            fit_domain(tmp).save(tmp)
+            fit_domain(default_model_dir() if encoder_is_base else tmp).save(tmp)
         save_file({"weight": model.head.weight.detach().contiguous(), "bias": model.head.bias.detach().contiguous()},
                   str(tmp / HEAD_FILE))
         (tmp / LABELS_FILE).write_text(json.dumps(

@@ -178,8 +178,11 @@ def run(config: TrainingConfig, dist: Distributed) -> dict:
     # "none of these" to a text unlike all of them (service/engine/domain.py).
     domain = None if multi_label else partial(
         fit_domain, max_tokens=config.max_length, train=train, validation=validation, labels=labels, seed=config.seed)
+    # Head mode on the embedded default model leaves the encoder as it was: the directory
+    # references it by checksum instead of copying it. A local --base is copied: its path
+    # may not exist where the model is served.
     write_model_dir(config.output, model, tokenizer, labels, thresholds, multi_label, metrics, manifest,
-                    render(card), shares, domain)
+                    render(card), shares, domain, encoder_is_base=config.mode == "head" and config.base is None)
     remove_checkpoint(config.output)
     return metrics
 

@@ -3,7 +3,10 @@
 A classifier directory (written by ``training.finetune``) is a Hugging Face-style model
 directory plus newstag's files:
 
-- ``config.json``, ``model.safetensors``, tokenizer files: the (fine-tuned) encoder;
+- ``config.json``, ``model.safetensors``, tokenizer files: the (fine-tuned) encoder. A
+  head-mode model on the default base leaves its encoder out, since it is the base's
+  unchanged: ``newstag.json``'s ``encoder`` names the base by its SHA-256, and the
+  embedded default model is loaded (and checked) in its place, 90 MB less per model;
 - ``head.safetensors``: the linear head (``weight`` [labels, dim], ``bias`` [labels]);
 - ``labels.json``: labels, their calibrated thresholds, and single- or multi-label;
 - ``newstag.json``: kind, window size, and the SHA-256 of each weights file;
@@ -30,7 +33,7 @@ from .chunking import PreparedDocument
 from .domain import DOMAIN_FILE, Domain
 from .encoder import EncoderOptions, SentenceEncoder
 from .errors import ModelLoadError
-from .model_files import sha256_of
+from .model_files import DEFAULT_MODEL_SHA256, default_model_dir, sha256_of, verify_weights
 from .types import Label
 
 HEAD_FILE = "head.safetensors"
@@ -65,6 +68,8 @@ class ClassifierFiles:
     weight: np.ndarray
     bias: np.ndarray
     metrics: dict
+    encoder_dir: Path  # the directory itself, or the base model's when the encoder is referenced
+    version: str  # 12 hex digits: the encoder's weights', or the head's when the encoder is the base's
     domain: Domain | None = None  # single-label models trained since domain.py existed
 
 
@@ -74,7 +79,8 @@ def read_classifier_dir(directory: Path) -> ClassifierFiles:
     if manifest.get("kind") != KIND:
         raise ModelLoadError(f"{directory / MANIFEST_FILE}: kind must be {KIND!r}")
     digests = manifest.get("sha256", {})
-    for name in WEIGHT_FILES:
+    encoder_dir, weight_files = _encoder_dir(directory, manifest)
+    for name in weight_files:
         path = directory / name
         if not path.is_file():
             raise ModelLoadError(f"model weights file is missing: {path}")
@@ -98,8 +104,22 @@ def read_classifier_dir(directory: Path) -> ClassifierFiles:
     metrics = _read_json(metrics_path) if metrics_path.is_file() else {}
     multi_label = bool(label_data.get("multi_label", True))
     domain = None if multi_label else Domain.load(directory, len(names), weight.shape[1])
-    return ClassifierFiles(directory, manifest, labels, multi_label,
-                           weight.astype(np.float32), bias.astype(np.float32), metrics, domain)
+    version = digests[WEIGHT_FILES[0] if encoder_dir == directory else HEAD_FILE][:12]
+    return ClassifierFiles(directory, manifest, labels, multi_label, weight.astype(np.float32),
+                           bias.astype(np.float32), metrics, encoder_dir, version, domain)
+
+
+def _encoder_dir(directory: Path, manifest: dict) -> tuple[Path, tuple[str, ...]]:
+    """Where the encoder is, and which weight files the directory itself must hold."""
+    encoder = manifest.get("encoder")
+    if encoder is None:
+        return directory, WEIGHT_FILES
+    if not isinstance(encoder, dict) or encoder.get("sha256") != DEFAULT_MODEL_SHA256:
+        raise ModelLoadError(f"{directory / MANIFEST_FILE}: its encoder is a base model newstag does not have "
+                             f"(only the embedded default, SHA-256 {DEFAULT_MODEL_SHA256[:12]}..., can be referenced)")
+    base = default_model_dir()
+    verify_weights(base, DEFAULT_MODEL_SHA256)
+    return base, (HEAD_FILE,)
 
 
 def _probabilities(logits: np.ndarray, multi_label: bool) -> np.ndarray:
@@ -130,14 +150,14 @@ class ClassifierBackend:
         self.encoder = encoder
         self.labels = files.labels
         self.model_name = files.directory.name
-        self.model_version = files.manifest["sha256"]["model.safetensors"][:12]
+        self.model_version = files.version
 
     @classmethod
     def load(cls, directory: Path, options: EncoderOptions | None = None,
              files: ClassifierFiles | None = None) -> ClassifierBackend:
         """Load a classifier; ``files`` skips reading (and checksumming) the directory again."""
         files = files or read_classifier_dir(directory)
-        encoder = SentenceEncoder(directory, max_tokens=int(files.manifest.get("max_tokens", 256)),
+        encoder = SentenceEncoder(files.encoder_dir, max_tokens=int(files.manifest.get("max_tokens", 256)),
                                   options=options)
         if encoder.dim != files.weight.shape[1]:
             raise ModelLoadError(
