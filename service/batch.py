@@ -28,8 +28,8 @@ from .http.schemas import BatchDocument, _field_errors
 from .progress import progress_bar
 
 
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m service.batch", description=__doc__.split("\n")[0])
+def _parser(prog: str) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog=prog, description=__doc__.split("\n")[0])
     parser.add_argument("--input", type=Path, required=True, help="JSONL, one {id?, text} per line")
     parser.add_argument("--output", type=Path, required=True, help="JSONL results, one per input line")
     parser.add_argument("--taxonomy", help="taxonomy name (default: news)")
@@ -120,8 +120,8 @@ def _tag_batch(tagger: Tagger, batch: list[tuple[int, Any]], args: argparse.Name
     return out
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+def main(argv: list[str] | None = None, prog: str = "python -m service.batch") -> int:
+    args = _parser(prog).parse_args(argv)
     labels = [x.strip() for x in args.labels.split(",") if x.strip()] if args.labels else None
     try:
         if not args.input.is_file():

@@ -1,4 +1,8 @@
-"""Command line: ``python -m service tag`` and ``python -m service taxonomies``."""
+"""Command line: ``newstag`` (the same as ``python -m service``).
+
+``tag`` and ``taxonomies`` are here; ``serve``, ``batch`` and ``drift`` hand the rest of the
+command line to gunicorn, ``service.batch`` and ``service.drift``, which parse it themselves.
+"""
 
 from __future__ import annotations
 
@@ -17,8 +21,37 @@ from .engine.encoder import EncoderOptions
 from .engine.taxonomy import TaxonomyRegistry
 
 
+def _serve(argv: list[str]) -> int:
+    """gunicorn with newstag's settings (what `make serve` runs); gunicorn's own options may follow."""
+    from gunicorn.app.wsgiapp import run
+
+    sys.argv = ["newstag serve", "-c", "python:service.gunicorn_config", *argv]
+    run(prog="newstag serve")  # returns only through SystemExit, when the server stops
+    return 0
+
+
+def _batch(argv: list[str]) -> int:
+    from .batch import main as batch
+
+    return batch(argv, prog="newstag batch")
+
+
+def _drift(argv: list[str]) -> int:
+    from .drift.__main__ import main as drift
+
+    return drift(argv, prog="newstag drift")
+
+
+# Commands whose options belong to another parser: (run, help).
+HANDED_ON = {
+    "serve": (_serve, "serve the API with gunicorn on 0.0.0.0:$PORT, as make serve does (gunicorn options follow)"),
+    "batch": (_batch, "tag a JSONL file of articles: newstag batch --input IN.jsonl --output OUT.jsonl"),
+    "drift": (_drift, "compare the tags of two periods: newstag drift THEN.jsonl NOW.jsonl"),
+}
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m service", description="newstag: topic tagging for news.")
+    parser = argparse.ArgumentParser(prog="newstag", description="newstag: topic tagging for news.")
     commands = parser.add_subparsers(dest="command", required=True)
     tag = commands.add_parser("tag", help="tag one article (a file, or - for standard input)")
     tag.add_argument("file", nargs="?", default="-", help="a UTF-8 text file, or - (default) for stdin")
@@ -32,6 +65,8 @@ def _parser() -> argparse.ArgumentParser:
                      help="a fine-tuned model directory (training.finetune), or another local embedding model")
     tag.add_argument("--json", action="store_true", help="print the result as JSON")
     commands.add_parser("taxonomies", help="list the installed taxonomies")
+    for name, (_, summary) in HANDED_ON.items():
+        commands.add_parser(name, help=summary, add_help=False)  # listed here, parsed by their own parser
     return parser
 
 
@@ -117,6 +152,9 @@ def _taxonomies() -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] in HANDED_ON:
+        return HANDED_ON[argv[0]][0](argv[1:])
     args = _parser().parse_args(argv)
     try:
         return _tag(args) if args.command == "tag" else _taxonomies()

@@ -89,3 +89,26 @@ def test_model_errors_come_before_loading(capsys, tmp_path, trained_model_dir, m
     assert "no such directory" in capsys.readouterr().err
     assert main(["tag", str(tmp_path / "a.txt"), "--model", str(trained_model_dir), "--taxonomy", "news"]) == 2
     assert "has its own labels" in capsys.readouterr().err
+
+
+def test_newstag_lists_every_command(capsys):
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    out = capsys.readouterr().out
+    assert out.startswith("usage: newstag ")
+    for command in ("tag", "taxonomies", "serve", "batch", "drift"):
+        assert f"    {command} " in out
+
+
+def test_batch_and_drift_hand_their_options_to_their_own_commands(tmp_path, capsys, monkeypatch):
+    def no_model(*_args, **_kwargs):
+        raise AssertionError("the model was loaded")
+
+    monkeypatch.setattr("service.batch.Tagger.from_settings", no_model)
+    assert main(["batch", "--input", str(tmp_path / "missing.jsonl"), "--output", str(tmp_path / "out.jsonl")]) == 2
+    assert capsys.readouterr().err.startswith("batch: error: no such input file")
+    with pytest.raises(SystemExit) as stop:
+        main(["batch", "--help"])
+    assert stop.value.code == 0 and capsys.readouterr().out.startswith("usage: newstag batch ")
+    assert main(["drift", str(tmp_path / "then.jsonl"), str(tmp_path / "now.jsonl")]) == 2
+    assert capsys.readouterr().err.startswith("drift: error: ")

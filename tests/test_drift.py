@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import math
 import random
+import sys
 from collections import Counter
 from pathlib import Path
 
@@ -233,6 +234,17 @@ def test_the_command_prints_text_json_and_a_chart(tmp_path, capsys):
 
     assert main([str(then), str(now), "--fail-on-drift"]) == 1
     capsys.readouterr()
+
+
+def test_plots_without_matplotlib_fail_at_once_and_say_why(tmp_path, capsys, monkeypatch):
+    """Serving installs leave matplotlib out (requirements-train.txt)."""
+    then = write(tmp_path / "then.jsonl", tag_rows(50, MIX, seed=1))
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # as if it were not installed
+    with pytest.raises(SystemExit) as stop:
+        main([str(then), str(then), "--plots", str(tmp_path / "plots")])
+    assert stop.value.code == 2
+    assert "--plots needs matplotlib" in capsys.readouterr().err
+    assert not (tmp_path / "plots").exists()
     assert main([str(then), str(then), "--fail-on-drift"]) == 0
     assert "No drift" in capsys.readouterr().out
 

