@@ -149,6 +149,8 @@ class ClassifierBackend:
         self.files = files
         self.encoder = encoder
         self.labels = files.labels
+        self.fixed_labels: tuple[Label, ...] | None = files.labels
+        self.validation_metrics: dict | None = files.metrics
         self.model_name = files.directory.name
         self.model_version = files.version
 
@@ -163,6 +165,10 @@ class ClassifierBackend:
             raise ModelLoadError(
                 f"{directory / HEAD_FILE}: head width {files.weight.shape[1]} != encoder width {encoder.dim}")
         return cls(files, encoder)
+
+    @property
+    def precision(self) -> str:
+        return self.encoder.precision.name
 
     def prepare(self, text: str) -> PreparedDocument:
         return self.encoder.prepare(text)

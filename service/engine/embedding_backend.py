@@ -63,6 +63,8 @@ class EmbeddingBackend:
     kind = "embedding"
     model_version = ""  # set by loading.load_backend
     languages: frozenset[str] | None = None  # set by loading.load_backend when the model card says
+    fixed_labels: tuple[Label, ...] | None = None  # zero-shot: any labels
+    validation_metrics: dict | None = None
 
     def __init__(self, encoder: SentenceEncoder, model_name: str, calibration: Calibration = DEFAULT_CALIBRATION):
         self.encoder = encoder
@@ -70,6 +72,10 @@ class EmbeddingBackend:
         self.calibration = calibration
         self.label_vectors = LabelVectorCache(encoder)
         self._reference: np.ndarray | None = None
+
+    @property
+    def precision(self) -> str:
+        return self.encoder.precision.name
 
     @property
     def reference_matrix(self) -> np.ndarray:

@@ -67,6 +67,9 @@ class NLIBackend:
     kind = "nli"
     model_version = ""  # set by loading.load_backend
     languages: frozenset[str] | None = None  # set by loading.load_backend when the model card says
+    fixed_labels: tuple[Label, ...] | None = None  # zero-shot: any labels
+    validation_metrics: dict | None = None
+    precision = "fp32"  # the pipeline runs as loaded
 
     def __init__(self, model_dir: Path, hypothesis_template: str, max_tokens: int | None = None):
         try:

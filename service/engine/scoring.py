@@ -28,10 +28,21 @@ class DocumentScores(Protocol):
 
 
 class ScoringBackend(Protocol):
-    kind: str  # "embedding" or "nli"
+    """What the Tagger, the HTTP layer and the model registry may ask of any model."""
+
+    kind: str  # "embedding", "nli" or "classifier"
     model_name: str
     model_version: str  # the first 12 hex digits of the weights' SHA-256 (+ 8 of a merged adapter's)
     languages: frozenset[str] | None  # ISO 639-1 codes the model was trained on; None: not known
+    # A fine-tuned model's own labels (it answers nothing else); None: any labels (zero-shot).
+    fixed_labels: tuple[Label, ...] | None
+    # A fine-tuned model's validation metrics (metrics.json); None for zero-shot models.
+    validation_metrics: dict | None
+
+    @property
+    def precision(self) -> str:
+        """The numeric precision it runs in: "fp32", "bf16" or "int8"."""
+        ...
 
     def prepare(self, text: str) -> PreparedDocument:
         """Cut a text into sentences and windows that fit this backend's model."""

@@ -82,7 +82,7 @@ class Tagger:
     @property
     def fixed_labels(self) -> tuple[Label, ...] | None:
         """A fine-tuned model's own labels; None for zero-shot models, which take any."""
-        return getattr(self.backend, "labels", None)
+        return self.backend.fixed_labels
 
     def label_set(self, labels: Sequence[LabelLike] | None = None, taxonomy: str | None = None) -> LabelSet:
         """Caller labels (which replace any taxonomy) or the named (or default) taxonomy.

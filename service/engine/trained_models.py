@@ -66,8 +66,9 @@ class TrainedModels:
 
     def _load(self, path: Path, loaded: Tagger | None) -> Tagger:
         files = read_classifier_dir(path)  # checks the checksums, every rescan
-        if loaded is not None and files.manifest["sha256"] == loaded.backend.files.manifest["sha256"]:  # type: ignore[attr-defined]
-            return loaded
+        if (loaded is not None and isinstance(loaded.backend, ClassifierBackend)
+                and files.manifest["sha256"] == loaded.backend.files.manifest["sha256"]):
+            return loaded  # the same files: keep the loaded model
         backend = ClassifierBackend.load(path, EncoderOptions.from_settings(self.settings), files)
         tagger = Tagger(backend, self.taxonomies, self.settings)
         tagger.tag(["Warm-up text for a newly loaded model."])

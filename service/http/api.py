@@ -82,11 +82,10 @@ def taxonomy(name: str) -> dict[str, Any]:
 def _model_list(runtime: TaggerRuntime) -> list[dict[str, Any]]:
     out = []
     for name, tagger in runtime.taggers().items():
-        fixed = tagger.fixed_labels
-        files = getattr(tagger.backend, "files", None)
+        fixed, metrics = tagger.fixed_labels, tagger.backend.validation_metrics
         out.append({**model_out(tagger), "default": name == runtime.default_name, "ready": True,
                     "labels": [lab.name for lab in fixed] if fixed is not None else None,
-                    "metrics": _headline_metrics(files.metrics) if files is not None else None})
+                    "metrics": _headline_metrics(metrics) if metrics is not None else None})
     return out
 
 

@@ -64,9 +64,7 @@ class TaggerRuntime:
             log.exception("model failed to load")
             return
         self._ready.set()
-        encoder = getattr(self._tagger.backend, "encoder", None)
-        precision = f", precision {encoder.precision.name}" if encoder is not None else ""
-        log.info("model ready: %s%s", self._tagger.backend.model_name, precision)
+        log.info("model ready: %s, precision %s", self._tagger.backend.model_name, self._tagger.backend.precision)
 
     def start_loading(self) -> None:
         threading.Thread(target=self.load, name="newstag-model-loader", daemon=True).start()
