@@ -112,7 +112,7 @@ def _check(args: argparse.Namespace, text: str, settings: Settings, labels: list
 
 
 def _registry(settings: Settings) -> TaxonomyRegistry:
-    return TaxonomyRegistry([settings.taxonomies_dir] if settings.taxonomies_dir else [])
+    return TaxonomyRegistry.load(settings.taxonomies_dir)
 
 
 def _tagger(settings: Settings, model: Path | None) -> Tagger:

@@ -21,7 +21,7 @@ from .engine.taxonomy import TaxonomyRegistry
 
 def check_startup(settings: Settings) -> None:
     """Raise a NewstagError with one clear line when the server could not tag anything."""
-    TaxonomyRegistry([settings.taxonomies_dir] if settings.taxonomies_dir else []).get(settings.taxonomy)
+    TaxonomyRegistry.load(settings.taxonomies_dir, settings.taxonomy)
     if settings.engine == "nli":
         assert settings.nli_model is not None  # Settings.validated() guarantees it
         require_local_model_dir(settings.nli_model)

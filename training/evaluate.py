@@ -105,7 +105,7 @@ def load_tagger(model: str, settings: Settings) -> Tagger:
         return Tagger.from_settings(settings)
     path = Path(model)
     if is_classifier_dir(path):
-        taxonomies = TaxonomyRegistry([settings.taxonomies_dir] if settings.taxonomies_dir else [])
+        taxonomies = TaxonomyRegistry.load(settings.taxonomies_dir)
         return Tagger(ClassifierBackend.load(path, EncoderOptions.from_settings(settings)), taxonomies, settings)
     return Tagger.from_settings(Settings.from_env(max_documents=settings.max_documents, model=path))
 

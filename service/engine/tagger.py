@@ -74,9 +74,7 @@ class Tagger:
         """Load the model and the taxonomies the settings name (local files only)."""
         from .loading import load_backend
 
-        extra = [settings.taxonomies_dir] if settings.taxonomies_dir else []
-        taxonomies = TaxonomyRegistry(extra)
-        taxonomies.get(settings.taxonomy)  # fail at start-up, not on the first request
+        taxonomies = TaxonomyRegistry.load(settings.taxonomies_dir, settings.taxonomy)
         return cls(load_backend(settings), taxonomies, settings)
 
     @property

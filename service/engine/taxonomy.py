@@ -115,6 +115,15 @@ class TaxonomyRegistry:
                 taxonomy = load_taxonomy_file(path)
                 self._taxonomies[taxonomy.name] = taxonomy  # a user's file may replace a built-in
 
+    @classmethod
+    def load(cls, user_dir: Path | None = None, default: str | None = None) -> TaxonomyRegistry:
+        """The built-in taxonomies and those in ``user_dir``; with ``default``, checked to
+        exist now, so a bad setting stops start-up rather than the first request."""
+        registry = cls([user_dir] if user_dir else [])
+        if default is not None:
+            registry.get(default)
+        return registry
+
     def names(self) -> list[str]:
         return sorted(self._taxonomies)
 

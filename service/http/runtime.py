@@ -30,8 +30,7 @@ class TaggerRuntime:
     def __init__(self, settings: Settings, tagger: Tagger | None = None):
         self.settings = settings
         # Taxonomies load now, so a broken file stops start-up with its name.
-        self.taxonomies = tagger.taxonomies if tagger else TaxonomyRegistry(
-            [settings.taxonomies_dir] if settings.taxonomies_dir else [])
+        self.taxonomies = tagger.taxonomies if tagger else TaxonomyRegistry.load(settings.taxonomies_dir)
         self.taxonomies.get(settings.taxonomy)
         self._tagger = tagger
         self.trained = TrainedModels(settings.models_dir, settings, self.taxonomies) if settings.models_dir else None
