@@ -38,7 +38,8 @@ def tiny_model_dir(tmp_path_factory) -> Path:
     return target
 
 
-PROMPTS = {"Classification": "task: classification | query: ", "document": "title: none | text: "}
+PROMPTS = {"Classification": "task: classification | query: ", "document": "title: none | text: ",
+           "query": "task: search result | query: "}
 
 
 @pytest.fixture(scope="session")

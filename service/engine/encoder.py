@@ -113,7 +113,8 @@ class SentenceEncoder:
         self.head, self.tail = _special_tokens(self.tokenizer)
         default = self.pipeline.default_prompt_name
         names = prompts if prompts is not None else PromptNames(default, default)
-        self.text_prompt, self.label_prompt = self._prompt(names.text), self._prompt(names.label)
+        self.documents = BoundedCache[str, DocumentVectors](options.document_cache)
+        self.use_prompts(names)
         self.dim = self.pipeline.dim or int(self.model.config.hidden_size)
         self.adapter = adapter
         if adapter is not None:  # merged in fp32, before any cast to a lower precision
@@ -124,7 +125,11 @@ class SentenceEncoder:
         # it, each call runs its own batches in the caller's thread.
         self.batcher = (MicroBatcher(self._run_batch, self.max_batch_tokens, self._width)
                         if options.batching else None)
-        self.documents = BoundedCache[str, DocumentVectors](options.document_cache)
+
+    def use_prompts(self, prompts: PromptNames) -> None:
+        """Read these prompts from now on (benchmarks compare them); the document cache is emptied."""
+        self.text_prompt, self.label_prompt = self._prompt(prompts.text), self._prompt(prompts.label)
+        self.documents.clear()
 
     def _prompt(self, name: str | None) -> str:
         if name is None:
