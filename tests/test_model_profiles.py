@@ -59,6 +59,7 @@ def test_an_unreadable_manifest_is_a_clear_load_error(model_copy):
 
 def test_calibration_is_chosen_by_the_weights_hash():
     assert calibration_for(MULTILINGUAL_SHA256) is MULTILINGUAL_CALIBRATION
+    assert MULTILINGUAL_CALIBRATION != DEFAULT_CALIBRATION
     assert calibration_for("0" * 64) is DEFAULT_CALIBRATION
 
 
