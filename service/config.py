@@ -36,7 +36,8 @@ class Settings:
     taxonomies_dir: Path | None = None  # extra *.yaml taxonomies, beside the built-in ones
     threshold: float = 0.5  # for caller-given labels; taxonomies set their own
 
-    # Long articles: windows of at most this many tokens (None: the model's own limit).
+    # Long articles: windows of at most this many tokens (None: the model's own limit, or
+    # newstag's choice for the model's weights in engine/model_profiles.py).
     max_tokens: int | None = None
     max_batch_tokens: int = 2048  # padded tokens per forward pass (measured: docs/benchmarks.md)
 

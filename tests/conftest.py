@@ -38,6 +38,26 @@ def tiny_model_dir(tmp_path_factory) -> Path:
     return target
 
 
+PROMPTS = {"Classification": "task: classification | query: ", "document": "title: none | text: ",
+           "query": "task: search result | query: "}
+
+
+@pytest.fixture(scope="session")
+def tiny_st_dir(tiny_model_dir, tmp_path_factory) -> Path:
+    """The tiny encoder as a sentence-transformers pipeline, saved by sentence-transformers itself:
+    mean Pooling, Dense 32→16 (tanh, bias), Dense 16→8 (no bias), Normalize, and two prompts."""
+    from sentence_transformers import SentenceTransformer
+    from sentence_transformers.sentence_transformer import modules as models
+
+    target = tmp_path_factory.mktemp("tiny-st")
+    torch.manual_seed(1)
+    modules = [models.Transformer(str(tiny_model_dir), max_seq_length=128), models.Pooling(32, "mean"),
+               models.Dense(32, 16, activation_function=torch.nn.Tanh()),
+               models.Dense(16, 8, bias=False, activation_function=torch.nn.Identity()), models.Normalize()]
+    SentenceTransformer(modules=modules, prompts=PROMPTS, device="cpu").save(str(target))
+    return target
+
+
 @pytest.fixture(scope="session")
 def tiny_nli_dir(tmp_path_factory) -> Path:
     """A randomly initialised NLI classifier (entailment, neutral, contradiction), saved locally."""

@@ -140,3 +140,31 @@ def test_drift_benchmark_runs_on_small_sets(tmp_path, capsys):
     assert "Drift between two periods" in out and "| bbc-news-train | 15 |" in out and "| both pooled | 30 |" in out
     assert len((tmp_path / "out" / "inshorts-news.jsonl").read_text().splitlines()) == 30
     assert chart.stat().st_size > 1000
+
+
+def test_multilingual_benchmark_runs_on_small_sets(tmp_path, tiny_st_dir, capsys):
+    """Both models' tables, the speed and the prompt comparison, with a tiny model in Gemma's place."""
+    import json
+    from pathlib import Path
+
+    from bench import multilingual
+
+    rows = [json.loads(line) for line in Path("seeds/train-small.jsonl").read_text().splitlines() if line.strip()]
+    sections = {"sport": "sports", "economy": "politics", "health": "health", "climate": "science/technology"}
+    with (tmp_path / "sib200-multi-train.jsonl").open("w") as multi, (tmp_path / "sib200-eng.jsonl").open("w") as eng:
+        for n, row in enumerate(rows):
+            labels = [sections[row["labels"][0]]]
+            eng.write(json.dumps({"id": f"sib200-eng-{n}", "text": row["text"], "labels": labels,
+                                  "split": "test" if n % 5 == 0 else "train"}) + "\n")
+            for lang in ("fra_Latn", "rus_Cyrl"):
+                multi.write(json.dumps({"id": f"sib200-{lang}-{n}", "lang": lang, "text": row["text"],
+                                        "labels": labels, "split": "train"}) + "\n")
+    with (tmp_path / "masakhanews-fra-dev.jsonl").open("w") as news:
+        for row in rows[:10]:
+            news.write(json.dumps({"text": row["text"], "labels": [sections[row["labels"][0]]]}) + "\n")
+    assert multilingual.main(["--data-dir", str(tmp_path), "--gemma", str(tiny_st_dir), "--per-language", "12",
+                              "--news", "10", "--speed", "8", "--prompt-sentences", "4", "--prompt-news", "3"]) == 0
+    out = capsys.readouterr().out
+    assert "| SIB-200 eng_Latn |" in out and "| SIB-200 rus_Cyrl |" in out and "| **SIB-200 mean** |" in out
+    assert "| MasakhaNEWS French (10 articles) |" in out and f"| {tiny_st_dir.name} | " in out
+    assert out.count("| none | none |") == 1 and out.count("| document |") == 3  # 3 x 3 prompt pairs

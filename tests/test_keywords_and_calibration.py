@@ -7,6 +7,7 @@ from service.engine.calibration import (
     DEFAULT_CALIBRATION,
     FEATURES,
     MATCHER_CALIBRATION,
+    MULTILINGUAL_CALIBRATION,
     Calibration,
     rivals,
     text_features,
@@ -99,7 +100,7 @@ def test_calibration_formula():
     assert calibration.scores(features) == pytest.approx(1 / (1 + np.exp(-(1.0 - 1.0 + 0.5 - 1.0))))
 
 
-@pytest.mark.parametrize("calibration", [DEFAULT_CALIBRATION, MATCHER_CALIBRATION])
+@pytest.mark.parametrize("calibration", [DEFAULT_CALIBRATION, MATCHER_CALIBRATION, MULTILINGUAL_CALIBRATION])
 def test_pinned_calibrations_can_say_none_of_these(calibration):
     """A label far behind its rivals, or one that beats few reference topics, scores low."""
     leading = calibration.text_scores(np.array([[0.60, 0.30]]), np.full((1, 4), 0.2))

@@ -4,6 +4,11 @@ Each article is tokenized once. Sentences are packed into windows of about equal
 that prefer to end where a paragraph ends, so a 3,000-word article becomes several
 windows and its last paragraphs weigh as much as its first. A sentence longer than a
 window is cut into pieces at token boundaries.
+
+A model that reads a prompt before each text (EmbeddingGemma's "task: classification |
+query: ") gets it tokenized together with the text, as sentence-transformers does, so the
+first word's token is the same; the prompt's tokens are kept apart and come before each
+window, and the windows are shorter by as much.
 """
 
 from __future__ import annotations
@@ -26,11 +31,14 @@ class PreparedDocument:
     sentences: tuple[Span, ...]
     sentence_token_ids: tuple[tuple[int, ...], ...]
     windows: tuple[range, ...]  # each a range of sentence indices
+    prompt_ids: tuple[int, ...] = ()  # the prompt's tokens, read before each window
+    special_tokens: int = 2  # around each window: [CLS] and [SEP], or <bos> and <eos>
 
     @property
     def token_count(self) -> int:
-        """Tokens the model reads for this document, two special tokens per window included."""
-        return sum(len(ids) for ids in self.sentence_token_ids) + 2 * len(self.windows)
+        """Tokens the model reads for this document, special and prompt tokens of each window included."""
+        per_window = self.special_tokens + len(self.prompt_ids)
+        return sum(len(ids) for ids in self.sentence_token_ids) + per_window * len(self.windows)
 
     def window_token_ids(self, window: range) -> list[int]:
         return [t for i in window for t in self.sentence_token_ids[i]]
@@ -39,21 +47,32 @@ class PreparedDocument:
         return Span(self.sentences[window.start].start, self.sentences[window.stop - 1].end)
 
 
-def _tokens_per_sentence(text: str, spans: list[Span], tokenizer: Any) -> list[list[tuple[int, int, int]]]:
-    """(token id, char start, char end) of each sentence's tokens, from one tokenizer call."""
+def _tokens_per_sentence(text: str, spans: list[Span], tokenizer: Any,
+                         prompt: str = "") -> tuple[list[list[tuple[int, int, int]]], tuple[int, ...]]:
+    """(token id, char start, char end) of each sentence's tokens, and the prompt's token ids.
+
+    One tokenizer call on ``prompt + text``; a token that starts in the prompt and ends in
+    the text (SentencePiece's "▁Hello" after "query: ") belongs to the text.
+    """
     encoded = tokenizer(
-        text, add_special_tokens=False, return_offsets_mapping=True, verbose=False
+        prompt + text, add_special_tokens=False, return_offsets_mapping=True, verbose=False
     )
+    shift = len(prompt)
     per_sentence: list[list[tuple[int, int, int]]] = [[] for _ in spans]
+    prompt_ids: list[int] = []
     index = 0
     for token_id, (start, end) in zip(encoded["input_ids"], encoded["offset_mapping"], strict=True):
+        if shift and end <= shift:
+            prompt_ids.append(token_id)
+            continue
+        start, end = max(start - shift, 0), end - shift
         while index < len(spans) and start >= spans[index].end:
             index += 1
         if index == len(spans):
             break
         if end > spans[index].start:
             per_sentence[index].append((token_id, start, end))
-    return per_sentence
+    return per_sentence, tuple(prompt_ids)
 
 
 def _cut_long(span: Span, tokens: list[tuple[int, int, int]], budget: int):
@@ -106,17 +125,20 @@ def _break_within(breaks: list[bool], i: int, lengths: list[int], room: float) -
     return False
 
 
-def prepare_document(text: str, tokenizer: Any, max_tokens: int) -> PreparedDocument:
+def prepare_document(text: str, tokenizer: Any, max_tokens: int, *, prompt: str = "",
+                     special_tokens: int = 2) -> PreparedDocument:
     """Split ``text`` into sentences and windows of at most ``max_tokens`` tokens each.
 
-    ``max_tokens`` includes the two special tokens ([CLS], [SEP]) the encoder adds.
+    ``max_tokens`` includes the special tokens the encoder adds around each window
+    (``special_tokens``: [CLS] and [SEP]) and the ``prompt``'s tokens before it.
     """
-    budget = max_tokens - 2
     spans = split_sentences(text)
+    per_sentence, prompt_ids = _tokens_per_sentence(text, spans, tokenizer, prompt)
+    budget = max(max_tokens - special_tokens - len(prompt_ids), 1)
     sentences: list[Span] = []
     token_ids: list[tuple[int, ...]] = []
     breaks: list[bool] = []  # does the sentence start a new paragraph?
-    for span, tokens in zip(spans, _tokens_per_sentence(text, spans, tokenizer), strict=True):
+    for span, tokens in zip(spans, per_sentence, strict=True):
         if not tokens:  # punctuation-only or characters the tokenizer drops
             continue
         previous_end = sentences[-1].end if sentences else 0
@@ -125,4 +147,4 @@ def prepare_document(text: str, tokenizer: Any, max_tokens: int) -> PreparedDocu
             sentences.append(piece)
             token_ids.append(ids)
     windows = _pack([len(ids) for ids in token_ids], breaks, budget)
-    return PreparedDocument(text, tuple(sentences), tuple(token_ids), tuple(windows))
+    return PreparedDocument(text, tuple(sentences), tuple(token_ids), tuple(windows), prompt_ids, special_tokens)

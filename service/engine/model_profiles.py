@@ -1,0 +1,54 @@
+"""newstag's measured choices for particular model weights: the prompts they read, their windows.
+
+A sentence-transformers model may name prompts in ``config_sentence_transformers.json``
+(EmbeddingGemma: ``Classification``, ``document``, ``query``, ``STS``, ...). Which one
+newstag puts before texts and before labels was measured (bench/multilingual.py,
+docs/benchmarks.md "Multilingual"), so it is pinned here by the weights' SHA-256, as the
+calibration is in calibration.py. Weights not listed get the model's own
+``default_prompt_name`` for both (what sentence-transformers' ``encode`` does), usually none.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from .model_files import MULTILINGUAL_SHA256
+
+
+@dataclass(frozen=True)
+class PromptNames:
+    """Names of prompts in the model's config_sentence_transformers.json; None: no prompt."""
+
+    text: str | None = None  # before each document window
+    label: str | None = None  # before each label phrasing and reference topic
+
+
+@dataclass(frozen=True)
+class ModelProfile:
+    prompts: PromptNames | None = None  # None: the model's default_prompt_name for both
+    # Window size when NEWSTAG_MAX_TOKENS is unset (None: the model's own limit). The
+    # calibration takes each feature's mean over windows, so windows the size it was
+    # fitted with (256 tokens, as all-MiniLM-L6-v2's limit) keep its scores meaningful.
+    window_tokens: int | None = None
+    # NEWSTAG_PRECISION values these weights are refused at, and why (measured).
+    refused_precisions: dict[str, str] = field(default_factory=dict)
+
+
+PROFILES: dict[str, ModelProfile] = {
+    # EmbeddingGemma-300m (model_cards/embeddinggemma-300m.md). Its retrieval pair, texts as
+    # documents ("title: none | text: ") and labels as queries ("task: search result |
+    # query: "), did best over SIB-200 and French news together of the nine pairs of no
+    # prompt, Classification and document (texts) with no prompt, query and Classification
+    # (labels): docs/benchmarks.md, "Multilingual".
+    MULTILINGUAL_SHA256[:12]: ModelProfile(
+        PromptNames("document", "query"), window_tokens=256,
+        # Its activations have outliers that per-tensor int8 cannot hold: window vectors
+        # came out at cosine 0.94 of fp32's, sentence vectors as low as 0.79. bf16 keeps
+        # 0.99998 (the upstream card: float32 or bfloat16, never float16).
+        refused_precisions={"int8": "int8 moves its vectors to cosine 0.94 of fp32's; use fp32, bf16 or auto"}),
+}
+
+
+def profile_for(weights_sha256: str) -> ModelProfile:
+    """newstag's choices for these weights, or none (the model's own defaults)."""
+    return PROFILES.get(weights_sha256[:12], ModelProfile())

@@ -1,0 +1,86 @@
+"""Per-model choices at load: the weights' manifest check, their calibration, prompts and windows."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+
+from service.config import Settings
+from service.engine import ConfigError, ModelLoadError, model_profiles
+from service.engine import calibration as calibration_module
+from service.engine.calibration import (
+    DEFAULT_CALIBRATION,
+    MULTILINGUAL_CALIBRATION,
+    Calibration,
+    calibration_for,
+)
+from service.engine.loading import load_backend
+from service.engine.model_files import MULTILINGUAL_SHA256, SOURCE_MANIFEST, sha256_of
+from service.engine.model_profiles import ModelProfile, PromptNames, profile_for
+from tests.conftest import PROMPTS
+
+
+def _manifest(model_dir, **wrong: str) -> None:
+    """newstag-source.json as scripts/fetch_multilingual.py installs it, with the real hashes
+    unless ``wrong`` replaces one (keys: file paths with / as __)."""
+    files = [{"path": p, "size": 0, "sha256": wrong.get(p.replace("/", "__"), sha256_of(model_dir / p))}
+             for p in ("model.safetensors", "2_Dense/model.safetensors", "config.json")]
+    files.append({"path": "README.md", "size": 0, "sha256": "0" * 64, "installed_as": "README.upstream.md"})
+    files.append({"path": "notebook.ipynb", "size": 0, "sha256": "0" * 64, "installed_as": None})
+    (model_dir / SOURCE_MANIFEST).write_text(json.dumps({"name": "tiny", "files": files}))
+
+
+@pytest.fixture()
+def model_copy(tiny_st_dir, tmp_path):
+    return shutil.copytree(tiny_st_dir, tmp_path / "tiny-st")
+
+
+def test_a_model_with_newstag_manifest_loads_when_its_weights_match(model_copy):
+    _manifest(model_copy)
+    backend = load_backend(Settings.from_env({}, model=model_copy))
+    assert backend.model_version == sha256_of(model_copy / "model.safetensors")[:12]
+
+
+@pytest.mark.parametrize("which", ["model.safetensors", "2_Dense__model.safetensors"])
+def test_weights_that_do_not_match_newstag_manifest_stop_the_load(model_copy, which):
+    _manifest(model_copy, **{which: "f" * 64})
+    with pytest.raises(ModelLoadError, match="fails its SHA-256 check") as info:
+        load_backend(Settings.from_env({}, model=model_copy))
+    assert "\n" not in str(info.value) and which.replace("__", "/") in str(info.value)
+
+
+def test_an_unreadable_manifest_is_a_clear_load_error(model_copy):
+    (model_copy / SOURCE_MANIFEST).write_text("{not json")
+    with pytest.raises(ModelLoadError, match="cannot read the model's manifest"):
+        load_backend(Settings.from_env({}, model=model_copy))
+
+
+def test_calibration_is_chosen_by_the_weights_hash():
+    assert calibration_for(MULTILINGUAL_SHA256) is MULTILINGUAL_CALIBRATION
+    assert MULTILINGUAL_CALIBRATION != DEFAULT_CALIBRATION
+    assert calibration_for("0" * 64) is DEFAULT_CALIBRATION
+
+
+def test_load_backend_applies_the_profile_and_calibration_pinned_for_the_weights(model_copy, monkeypatch):
+    digest = sha256_of(model_copy / "model.safetensors")
+    pinned = Calibration(weights=(1.0, 2.0, 3.0, -0.5, 4.0), bias=-2.0)
+    monkeypatch.setitem(calibration_module.PINNED_CALIBRATIONS, digest[:12], pinned)
+    profile = ModelProfile(PromptNames("document", "Classification"), window_tokens=48,
+                           refused_precisions={"int8": "measured to lose too much"})
+    monkeypatch.setitem(model_profiles.PROFILES, digest[:12], profile)
+    backend = load_backend(Settings.from_env({}, model=model_copy, precision="fp32"))
+    encoder = backend.encoder  # type: ignore[attr-defined]
+    assert backend.calibration is pinned  # type: ignore[attr-defined]
+    assert (encoder.text_prompt, encoder.label_prompt) == (PROMPTS["document"], PROMPTS["Classification"])
+    assert encoder.max_tokens == 48
+    assert load_backend(Settings.from_env({}, model=model_copy, max_tokens=64)).encoder.max_tokens == 64  # type: ignore[attr-defined]
+    with pytest.raises(ConfigError, match="NEWSTAG_PRECISION=int8 is not supported for tiny-st: measured"):
+        load_backend(Settings.from_env({}, model=model_copy, precision="int8"))
+
+
+def test_weights_without_a_profile_get_the_model_defaults():
+    assert profile_for("0" * 64) == ModelProfile()
+    gemma = profile_for(MULTILINGUAL_SHA256)
+    assert gemma.prompts is not None and gemma.window_tokens == 256 and "int8" in gemma.refused_precisions

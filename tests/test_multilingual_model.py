@@ -1,0 +1,74 @@
+"""EmbeddingGemma-300m as newstag runs it, when it is installed (make model-multilingual); else skipped.
+
+CI runs on a fresh clone without it: these tests skip there, and run wherever a developer
+installed it in base-models/embeddinggemma-300m.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from service.config import Settings
+from service.engine import ConfigError
+from service.engine.calibration import MULTILINGUAL_CALIBRATION
+from service.engine.chunking import prepare_document
+from service.engine.model_files import MULTILINGUAL_SHA256
+from service.engine.model_profiles import profile_for
+
+GEMMA = Path(__file__).resolve().parent.parent / "base-models" / "embeddinggemma-300m"
+pytestmark = [
+    pytest.mark.skipif(not (GEMMA / "model.safetensors").is_file(),
+                       reason=f"EmbeddingGemma is not installed in {GEMMA}"),
+    pytest.mark.slow,
+]
+TEXTS = ["Turkey is encircled by seas on three sides.",
+         "Le match de football a été gagné par Marseille samedi soir."]
+
+
+@pytest.fixture(scope="module")
+def backend():
+    from service.engine.loading import load_backend
+
+    return load_backend(Settings.from_env({}, model=GEMMA, precision="fp32"))
+
+
+def test_the_installed_model_loads_with_its_manifest_prompts_windows_and_calibration(backend):
+    assert backend.model_version == MULTILINGUAL_SHA256[:12]
+    assert backend.calibration is MULTILINGUAL_CALIBRATION
+    prompts = profile_for(MULTILINGUAL_SHA256).prompts
+    assert prompts is not None
+    encoder = backend.encoder
+    assert encoder.text_prompt == encoder.pipeline.prompts[prompts.text]
+    assert encoder.label_prompt == encoder.pipeline.prompts[prompts.label]
+    assert encoder.max_tokens == 256 and encoder.dim == 768 and len(encoder.pipeline.steps) == 2
+    assert "fr" in backend.languages and "az" in backend.languages
+
+
+def test_a_one_sentence_text_embeds_as_sentence_transformers_does(backend):
+    from sentence_transformers import SentenceTransformer
+
+    encoder = backend.encoder
+    model = SentenceTransformer(str(GEMMA), device="cpu", local_files_only=True)
+    texts = model.encode([encoder.text_prompt + t for t in TEXTS])
+    labels = model.encode([encoder.label_prompt + t for t in TEXTS])
+    windows = np.concatenate([d.windows for d in encoder.encode_documents([encoder.prepare(t) for t in TEXTS])])
+    assert ((windows * texts).sum(1) > 1 - 1e-4).all()
+    assert ((encoder.encode_texts(TEXTS) * labels).sum(1) > 1 - 1e-4).all()
+
+
+def test_the_first_word_after_the_prompt_is_tokenized_as_in_one_string(backend):
+    """SentencePiece joins the prompt's last space to the next word ("▁Turkey")."""
+    encoder = backend.encoder
+    doc = prepare_document(TEXTS[0], encoder.tokenizer, 256, prompt=encoder.text_prompt, special_tokens=2)
+    whole = encoder.tokenizer(encoder.text_prompt + TEXTS[0], add_special_tokens=False)["input_ids"]
+    assert [*doc.prompt_ids, *doc.sentence_token_ids[0]] == whole
+
+
+def test_int8_is_refused_for_this_model():
+    from service.engine.loading import load_backend
+
+    with pytest.raises(ConfigError, match="NEWSTAG_PRECISION=int8 is not supported for embeddinggemma-300m"):
+        load_backend(Settings.from_env({}, model=GEMMA, precision="int8"))
