@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import csv
 import hashlib
-import json
 import random
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from service.jsonl import json_objects
 
 CSV_COLUMNS = {"text", "labels", "id"}
 
@@ -41,18 +42,8 @@ def _example(path: Path, number: int, text: Any, labels: Any) -> Example:
 
 
 def _read_jsonl_rows(path: Path, handle) -> list[Example]:
-    examples = []
-    for number, line in enumerate(handle, start=1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise DataFileError(f"{path}:{number}: not valid JSON ({exc.msg})") from exc
-        if not isinstance(row, dict):
-            raise DataFileError(f"{path}:{number}: each line must be a JSON object")
-        examples.append(_example(path, number, row.get("text"), row.get("labels")))
-    return examples
+    return [_example(path, number, row.get("text"), row.get("labels"))
+            for number, row in json_objects(handle, path, DataFileError)]
 
 
 def _read_csv_rows(path: Path, handle) -> list[Example]:

@@ -9,7 +9,6 @@ only the counts and one score per article stay in memory.
 
 from __future__ import annotations
 
-import json
 from array import array
 from collections import Counter
 from dataclasses import dataclass, field
@@ -17,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from ..engine.errors import NewstagError
+from ..jsonl import json_objects
 
 BATCH, FEEDBACK, TRAINING = "batch output", "feedback export", "training data"
 
@@ -77,9 +77,8 @@ def read_tags(path: Path, taxonomy: str | None = None) -> TagSet:
     tags = TagSet(source=str(path), kind="")
     with handle:
         try:
-            for number, line in enumerate(handle, start=1):
-                if line.strip():
-                    _add(tags, path, number, line, taxonomy)
+            for number, row in json_objects(handle, path, DriftInputError):
+                _add(tags, path, number, row, taxonomy)
         except UnicodeDecodeError as exc:
             raise DriftInputError(f"{path}: not UTF-8 ({exc.reason})") from exc
     if not tags.articles:
@@ -87,13 +86,7 @@ def read_tags(path: Path, taxonomy: str | None = None) -> TagSet:
     return tags
 
 
-def _add(tags: TagSet, path: Path, number: int, line: str, taxonomy: str | None) -> None:
-    try:
-        row = json.loads(line)
-    except json.JSONDecodeError as exc:
-        raise DriftInputError(f"{path}:{number}: not valid JSON ({exc.msg})") from exc
-    if not isinstance(row, dict):
-        raise DriftInputError(f"{path}:{number}: each line must be a JSON object")
+def _add(tags: TagSet, path: Path, number: int, row: dict[str, Any], taxonomy: str | None) -> None:
     if "error" in row and "topics" not in row:
         tags.skipped += 1  # the batch job could not tag this line
         return
