@@ -24,7 +24,7 @@ from .calibration import (
 )
 from .chunking import PreparedDocument
 from .encoder import DocumentVectors, SentenceEncoder
-from .label_vectors import LabelVectorCache
+from .label_vectors import TEMPLATE, LabelVectorCache
 from .types import Label
 
 
@@ -64,11 +64,12 @@ class EmbeddingBackend:
     model_version = ""  # set by loading.load_backend
     languages: frozenset[str] | None = None  # set by loading.load_backend when the model card says
 
-    def __init__(self, encoder: SentenceEncoder, model_name: str, calibration: Calibration = DEFAULT_CALIBRATION):
+    def __init__(self, encoder: SentenceEncoder, model_name: str, calibration: Calibration = DEFAULT_CALIBRATION,
+                 label_template: str = TEMPLATE):
         self.encoder = encoder
         self.model_name = model_name
         self.calibration = calibration
-        self.label_vectors = LabelVectorCache(encoder)
+        self.label_vectors = LabelVectorCache(encoder, template=label_template)
         self._reference: np.ndarray | None = None
 
     @property
