@@ -120,7 +120,8 @@ def compare_prompts(tagger: Tagger, sib: dict[str, list[Example]], news: list[Ex
     for text in TEXT_PROMPTS:
         for label in LABEL_PROMPTS:
             encoder.use_prompts(PromptNames(text, label))
-            fresh = EmbeddingBackend(encoder, backend.model_name, backend.calibration)  # new label vectors
+            fresh = EmbeddingBackend(encoder, backend.model_name, backend.calibration,  # new label vectors
+                                     label_template=backend.label_vectors.template)
             variant = Tagger(fresh, tagger.taxonomies, tagger.settings)
             sib_f1 = sum(macro_f1(variant, ex, sib_labels) for ex in sib.values()) / len(sib)
             rows.append((text or "none", label or "none", sib_f1, macro_f1(variant, news, news_labels)))

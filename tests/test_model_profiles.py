@@ -67,14 +67,14 @@ def test_load_backend_applies_the_profile_and_calibration_pinned_for_the_weights
     digest = sha256_of(model_copy / "model.safetensors")
     pinned = Calibration(weights=(1.0, 2.0, 3.0, -0.5, 4.0), bias=-2.0)
     monkeypatch.setitem(calibration_module.PINNED_CALIBRATIONS, digest[:12], pinned)
-    profile = ModelProfile(PromptNames("document", "Classification"), window_tokens=48,
+    profile = ModelProfile(PromptNames("document", "Classification"), label_template="about {}", window_tokens=48,
                            refused_precisions={"int8": "measured to lose too much"})
     monkeypatch.setitem(model_profiles.PROFILES, digest[:12], profile)
     backend = load_backend(Settings.from_env({}, model=model_copy, precision="fp32"))
     encoder = backend.encoder  # type: ignore[attr-defined]
     assert backend.calibration is pinned  # type: ignore[attr-defined]
     assert (encoder.text_prompt, encoder.label_prompt) == (PROMPTS["document"], PROMPTS["Classification"])
-    assert encoder.max_tokens == 48
+    assert encoder.max_tokens == 48 and backend.label_vectors.template == "about {}"  # type: ignore[attr-defined]
     assert load_backend(Settings.from_env({}, model=model_copy, max_tokens=64)).encoder.max_tokens == 64  # type: ignore[attr-defined]
     with pytest.raises(ConfigError, match="NEWSTAG_PRECISION=int8 is not supported for tiny-st: measured"):
         load_backend(Settings.from_env({}, model=model_copy, precision="int8"))
@@ -84,3 +84,4 @@ def test_weights_without_a_profile_get_the_model_defaults():
     assert profile_for("0" * 64) == ModelProfile()
     gemma = profile_for(MULTILINGUAL_SHA256)
     assert gemma.prompts is not None and gemma.window_tokens == 256 and "int8" in gemma.refused_precisions
+    assert gemma.label_template is not None and "{}" in gemma.label_template

@@ -24,7 +24,7 @@ from .calibration import (
 )
 from .chunking import PreparedDocument
 from .encoder import DocumentVectors, SentenceEncoder
-from .label_vectors import LabelVectorCache
+from .label_vectors import TEMPLATE, LabelVectorCache
 from .types import Label
 
 
@@ -66,11 +66,12 @@ class EmbeddingBackend:
     fixed_labels: tuple[Label, ...] | None = None  # zero-shot: any labels
     validation_metrics: dict | None = None
 
-    def __init__(self, encoder: SentenceEncoder, model_name: str, calibration: Calibration = DEFAULT_CALIBRATION):
+    def __init__(self, encoder: SentenceEncoder, model_name: str, calibration: Calibration = DEFAULT_CALIBRATION,
+                 label_template: str = TEMPLATE):
         self.encoder = encoder
         self.model_name = model_name
         self.calibration = calibration
-        self.label_vectors = LabelVectorCache(encoder)
+        self.label_vectors = LabelVectorCache(encoder, template=label_template)
         self._reference: np.ndarray | None = None
 
     @property

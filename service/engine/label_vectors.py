@@ -13,22 +13,23 @@ from .cache import BoundedCache
 from .encoder import SentenceEncoder
 from .types import Label
 
-TEMPLATE = "news about {}"
+TEMPLATE = "news about {}"  # a model's profile may name another (model_profiles.py)
 
 
-def label_phrasings(label: Label) -> list[str]:
-    phrasings = [TEMPLATE.format(label.name)]
+def label_phrasings(label: Label, template: str = TEMPLATE) -> list[str]:
+    phrasings = [template.format(label.name)]
     if label.description:
         phrasings.append(label.description)
-    phrasings.extend(TEMPLATE.format(k) for k in label.keywords)
+    phrasings.extend(template.format(k) for k in label.keywords)
     return phrasings
 
 
 class LabelVectorCache:
     """Unit vectors of labels, computed once per label and kept in a bounded LRU cache."""
 
-    def __init__(self, encoder: SentenceEncoder, max_labels: int = 4096):
+    def __init__(self, encoder: SentenceEncoder, max_labels: int = 4096, template: str = TEMPLATE):
         self.encoder = encoder
+        self.template = template
         self._vectors = BoundedCache[Label, np.ndarray](max_labels)
 
     @property
@@ -55,7 +56,7 @@ class LabelVectorCache:
 
     def embed(self, labels: list[Label]) -> np.ndarray:
         """[n_labels, dim] unit vectors, computed now and not cached."""
-        phrasings = [label_phrasings(lab) for lab in labels]
+        phrasings = [label_phrasings(lab, self.template) for lab in labels]
         flat = self.encoder.encode_texts([p for group in phrasings for p in group])
         out, start = [], 0
         for group in phrasings:

@@ -11,6 +11,7 @@ from .adapter import Adapter, read_adapter
 from .calibration import MATCHER_CALIBRATION, calibration_for
 from .encoder import EncoderOptions, SentenceEncoder
 from .errors import ConfigError, ModelLoadError
+from .label_vectors import TEMPLATE
 from .model_files import (
     DEFAULT_MODEL_NAME,
     DEFAULT_MODEL_SHA256,
@@ -68,7 +69,8 @@ def load_backend(settings: Settings) -> ScoringBackend:
     encoder = SentenceEncoder(model_dir, max_tokens=settings.max_tokens or profile.window_tokens,
                               options=EncoderOptions.from_settings(settings), adapter=adapter,
                               prompts=profile.prompts)
-    backend = EmbeddingBackend(encoder, name, MATCHER_CALIBRATION if adapter else calibration_for(digest))
+    backend = EmbeddingBackend(encoder, name, MATCHER_CALIBRATION if adapter else calibration_for(digest),
+                               label_template=profile.label_template or TEMPLATE)
     # The version names what made the scores: base weights, and the adapter merged into them.
     backend.model_version = digest[:12] + (f"+{MATCHER_SHA256[:8]}" if adapter else "")
     backend.languages = model_languages(model_dir)

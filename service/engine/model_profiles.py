@@ -26,6 +26,8 @@ class PromptNames:
 @dataclass(frozen=True)
 class ModelProfile:
     prompts: PromptNames | None = None  # None: the model's default_prompt_name for both
+    # How a label's name and keywords are phrased; None: label_vectors.TEMPLATE, "news about {}".
+    label_template: str | None = None
     # Window size when NEWSTAG_MAX_TOKENS is unset (None: the model's own limit). The
     # calibration takes each feature's mean over windows, so windows the size it was
     # fitted with (256 tokens, as all-MiniLM-L6-v2's limit) keep its scores meaningful.
@@ -40,8 +42,10 @@ PROFILES: dict[str, ModelProfile] = {
     # query: "), did best over SIB-200 and French news together of the nine pairs of no
     # prompt, Classification and document (texts) with no prompt, query and Classification
     # (labels): docs/benchmarks.md, "Multilingual".
+    # Its labels read "This text is about {name}.": mean SIB-200 macro-F1 0.744 against
+    # 0.714 with "news about {name}", higher in all eight languages (same section).
     MULTILINGUAL_SHA256[:12]: ModelProfile(
-        PromptNames("document", "query"), window_tokens=256,
+        PromptNames("document", "query"), label_template="This text is about {}.", window_tokens=256,
         # Its activations have outliers that per-tensor int8 cannot hold: window vectors
         # came out at cosine 0.94 of fp32's, sentence vectors as low as 0.79. bf16 keeps
         # 0.99998 (the upstream card: float32 or bfloat16, never float16).
