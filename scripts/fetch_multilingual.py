@@ -401,10 +401,7 @@ def main(argv: list[str] | None = None) -> int:
         installed = install(manifest, dest, fetch, card, log)
         if installed and args.source is None and not args.keep_downloads:
             shutil.rmtree(downloads, ignore_errors=True)
-    except FetchError as exc:
-        print(f"fetch_multilingual: error: {exc}", file=sys.stderr)
-        return 1
-    except OSError as exc:  # disk full, permissions: name the path the system names
+    except (FetchError, OSError) as exc:  # OSError: disk full, permissions (the message names the path)
         print(f"fetch_multilingual: error: {exc}", file=sys.stderr)
         return 1
     log(f"{manifest.notice}.")
