@@ -38,7 +38,7 @@ SETS = ["bbc-news-train", "inshorts-news"]
 def tag_to_file(tagger: Tagger, examples: list[Example], ids: list[str], path: Path, desc: str) -> list[dict]:
     """Tag with the news taxonomy and write rows as ``service.batch`` does; returns the rows."""
     rows: list[dict] = []
-    size = tagger.settings.max_documents
+    size = tagger.options.max_documents
     for start in progress_bar(range(0, len(examples), size), desc=desc, file=sys.stderr, leave=False):
         chunk = examples[start:start + size]
         for offset, result in enumerate(tagger.tag([e.text for e in chunk], evidence=False)):
@@ -85,7 +85,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     args.out_dir.mkdir(parents=True, exist_ok=True)
 
-    tagger = Tagger.from_settings(Settings.from_env(None))
+    tagger = Tagger.load(Settings.from_env(None).engine_options())
     tagged: dict[str, list[dict]] = {}
     for name in SETS:
         examples = read_labeled(args.data_dir / f"{name}.jsonl")

@@ -37,7 +37,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
 
-    backend = load_backend(Settings.from_env())
+    backend = load_backend(Settings.from_env().engine_options().model)
     assert isinstance(backend, EmbeddingBackend)
     encoder = backend.encoder
     examples = read_labeled(args.data)

@@ -122,7 +122,7 @@ def compare_prompts(tagger: Tagger, sib: dict[str, list[Example]], news: list[Ex
             encoder.use_prompts(PromptNames(text, label))
             fresh = EmbeddingBackend(encoder, backend.model_name, backend.calibration,  # new label vectors
                                      label_template=backend.label_vectors.template)
-            variant = Tagger(fresh, tagger.taxonomies, tagger.settings)
+            variant = Tagger(fresh, tagger.taxonomies, tagger.options)
             sib_f1 = sum(macro_f1(variant, ex, sib_labels) for ex in sib.values()) / len(sib)
             rows.append((text or "none", label or "none", sib_f1, macro_f1(variant, news, news_labels)))
     encoder.use_prompts(PromptNames(names.get(chosen[0]), names.get(chosen[1])))
@@ -157,7 +157,7 @@ def main(argv: list[str] | None = None) -> int:
     prompt_rows: list[tuple[str, str, float, float]] = []
     for name, model_settings in settings.items():
         print(f"== {name}", file=sys.stderr)
-        tagger = Tagger.from_settings(model_settings)
+        tagger = Tagger.load(model_settings.engine_options())
         if not args.only_prompts:
             figures[name] = {lang: macro_f1(tagger, examples, sib_labels) for lang, examples in sib.items()}
             figures[name]["news"] = macro_f1(tagger, news[:args.news], news_labels)

@@ -43,7 +43,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
     config = json.loads((args.model / "newstag.json").read_text())["config"]
-    tagger = Tagger(ClassifierBackend.load(args.model), TaxonomyRegistry([]), Settings.from_env(None))
+    options = Settings.from_env(None).engine_options().tagger
+    tagger = Tagger(ClassifierBackend.load(args.model), TaxonomyRegistry([]), options)
     _, validation = split_validation(read_labeled(args.train), config["validation_split"], config["seed"])
     found = _tag(tagger, [e.text for e in validation])
     tagged = sum(bool(f) for f in found) / len(found)

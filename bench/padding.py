@@ -38,7 +38,7 @@ def main(argv: list[str] | None = None) -> int:
         args.articles, args.rounds = 8, 1
     texts = load_articles(None, args.articles)
     settings = Settings.from_env(document_cache=0, batching=False)
-    tagger = Tagger.from_settings(settings)
+    tagger = Tagger.load(settings.engine_options())
     name = Precision(settings.precision).name
     padded = encoder.PAD_TO
     tagger.tag(texts[:4])

@@ -75,7 +75,7 @@ def main(argv: list[str] | None = None) -> int:
     words = statistics.mean(len(t.split()) for t in texts)
 
     # No document cache: newstag repeats the same articles, and every run must be computed.
-    tagger = Tagger.from_settings(Settings.from_env(document_cache=0))
+    tagger = Tagger.load(Settings.from_env(document_cache=0).engine_options())
     pipe, params = peer_pipeline(args.quick)
     print(f"peer: zero-shot-classification pipeline, BART {params / 1e6:.0f}M parameters, RANDOM weights "
           f"(cost does not depend on weights); {len(texts)} article(s), {words:.0f} words on average, "

@@ -39,7 +39,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     texts = [e.text for e in read_labeled(args.data)]
     texts = random.Random(0).sample(texts, min(args.articles, len(texts)))
-    tagger = Tagger.from_settings(Settings.from_env(document_cache=0))
+    tagger = Tagger.load(Settings.from_env(document_cache=0).engine_options())
     tagger.tag(texts[:4])  # warm up
     print("| setting | articles/s (best of rounds) |\n|---|---|")
     for name, options in SETTINGS.items():

@@ -85,7 +85,7 @@ class Tally:
 
 def batched(tagger: Tagger, texts: Sequence[str], desc: str, **options) -> list[TagResult]:
     out: list[TagResult] = []
-    size = tagger.settings.max_documents
+    size = tagger.options.max_documents
     for start in progress_bar(range(0, len(texts), size), desc=desc, file=sys.stderr, leave=False):
         out += tagger.tag(list(texts[start:start + size]), **options)
     return out
@@ -181,7 +181,7 @@ def main(argv: list[str] | None = None) -> int:
     assert not set(UNRELATED) & set(UNRELATED_FIT), "the benchmark's unrelated labels must be new to the fit"
 
     overrides: dict[str, Any] = {"keyword_weight": 0.0} if args.keywords == "off" else {}
-    tagger = Tagger.from_settings(Settings.from_env(None, **overrides))
+    tagger = Tagger.load(Settings.from_env(None, **overrides).engine_options())
     rng = random.Random(args.seed)
     data = {name: held_out(args.data_dir, name, args.per_set, args.seed, args.fit_per_corpus) for name in SETS}
 

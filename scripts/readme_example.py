@@ -73,7 +73,7 @@ def answer(request: dict[str, Any]) -> dict[str, Any]:
     from service.config import Settings
     from service.engine import Tagger
 
-    tagger = Tagger.from_settings(Settings.from_env({}))
+    tagger = Tagger.load(Settings.from_env({}).engine_options())
     client = create_app({"TAGGER": tagger, "LOAD_IN_BACKGROUND": False}).test_client()
     response = client.post("/v1/classify", json=request)
     if response.status_code != 200:

@@ -130,7 +130,7 @@ def main(argv: list[str] | None = None, prog: str = "python -m service.batch") -
             raise NewstagError(f"{args.output} exists: --resume to continue it, --overwrite to replace it")
         done = _resume_point(args.output) if args.resume else 0
         settings = Settings.from_env(max_documents=max(1, args.batch_size))
-        tagger = Tagger.from_settings(settings)
+        tagger = Tagger.load(settings.engine_options())
         tagger.label_set(labels, args.taxonomy)  # an unknown taxonomy fails now, not per line
     except NewstagError as exc:
         print(f"batch: error: {exc}", file=sys.stderr)

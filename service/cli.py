@@ -17,7 +17,6 @@ from pathlib import Path
 from .config import Settings
 from .engine import NewstagError, Tagger, TagResult
 from .engine.classifier import ClassifierBackend, is_classifier_dir
-from .engine.encoder import EncoderOptions
 from .engine.taxonomy import TaxonomyRegistry
 
 
@@ -117,10 +116,11 @@ def _registry(settings: Settings) -> TaxonomyRegistry:
 
 def _tagger(settings: Settings, model: Path | None) -> Tagger:
     """The default model, another local embedding model, or a fine-tuned model's directory."""
+    options = (replace(settings, model=model) if model is not None else settings).engine_options()
     if model is not None and is_classifier_dir(model):
-        backend = ClassifierBackend.load(model, EncoderOptions.from_settings(settings))
-        return Tagger(backend, _registry(settings), settings)
-    return Tagger.from_settings(replace(settings, model=model) if model is not None else settings)
+        backend = ClassifierBackend.load(model, options.model.encoder)
+        return Tagger(backend, _registry(settings), options.tagger)
+    return Tagger.load(options)
 
 
 def _tag(args: argparse.Namespace) -> int:
@@ -135,7 +135,7 @@ def _tag(args: argparse.Namespace) -> int:
     )
     if args.json:
         fixed = tagger.fixed_labels is not None
-        taxonomy = None if labels or fixed else (args.taxonomy or tagger.settings.taxonomy)
+        taxonomy = None if labels or fixed else (args.taxonomy or tagger.options.taxonomy)
         payload = {**result.to_dict(), "model": tagger.backend.model_name, "taxonomy": taxonomy}
         print(json.dumps(payload, ensure_ascii=False, indent=2))
     else:

@@ -12,8 +12,8 @@ from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any, Literal
 
-from .engine.errors import ConfigError
-from .engine.precision import PRECISIONS
+from .errors import ConfigError
+from .options import PRECISIONS, EncoderOptions, EngineOptions, ModelOptions, TaggerOptions
 
 MAX_KEYWORD_WEIGHT = 0.25
 
@@ -83,6 +83,15 @@ class Settings:
     @property
     def admin_key_list(self) -> tuple[str, ...]:
         return tuple(k.strip() for k in self.admin_keys.split(",") if k.strip())
+
+    def engine_options(self) -> EngineOptions:
+        """The part of the settings the engine reads (it never sees keys, URLs or HTTP limits)."""
+        encoder = EncoderOptions(self.max_batch_tokens, self.precision, self.batching, self.document_cache)
+        model = ModelOptions(self.engine, self.model, self.matcher, self.nli_model, self.nli_hypothesis,
+                             self.max_tokens, self.torch_threads, encoder)
+        tagger = TaggerOptions(self.taxonomy, self.threshold, self.keyword_weight, self.evidence_per_topic,
+                               self.max_text_chars, self.max_documents, self.max_labels)
+        return EngineOptions(model, tagger, self.taxonomies_dir)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:

@@ -65,7 +65,7 @@ os.environ["PROMETHEUS_MULTIPROC_DIR"] = _metrics_dir
 def on_starting(server):
     """Refuse to start, with one line and exit status 1, when no worker could tag anything."""
     from service.config import Settings
-    from service.engine.errors import NewstagError
+    from service.errors import NewstagError
     from service.preflight import check_startup
 
     try:

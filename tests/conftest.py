@@ -72,13 +72,13 @@ def tiny_nli_dir(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def tiny_tagger(tiny_model_dir) -> Tagger:
-    return Tagger.from_settings(Settings.from_env({}, model=tiny_model_dir))
+    return Tagger.load(Settings.from_env({}, model=tiny_model_dir).engine_options())
 
 
 @pytest.fixture(scope="session")
 def tagger() -> Tagger:
     """The real embedded all-MiniLM-L6-v2, loaded once for the whole session."""
-    return Tagger.from_settings(Settings.from_env({}))
+    return Tagger.load(Settings.from_env({}).engine_options())
 
 
 @pytest.fixture(scope="session")

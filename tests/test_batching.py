@@ -14,8 +14,8 @@ from service.config import Settings
 from service.engine import Tagger
 from service.engine.batching import MicroBatcher, deadline, length_batches
 from service.engine.encoder import PAD_TO, EncoderOptions, SentenceEncoder
-from service.engine.errors import ConfigError, DeadlineExceeded
 from service.engine.precision import Precision
+from service.errors import ConfigError, DeadlineExceeded
 
 
 def test_length_batches_cover_every_index_once_within_the_budget():
@@ -180,7 +180,7 @@ def test_int8_quantizes_the_linear_layers(tiny_model_dir):
 
 @pytest.mark.parametrize("precision", ["bf16", "int8"])
 def test_reduced_precision_keeps_the_seed_article_topics(precision, seed_text, tagger):
-    reduced = Tagger.from_settings(Settings.from_env({}, precision=precision))
+    reduced = Tagger.load(Settings.from_env({}, precision=precision).engine_options())
     [every] = tagger.tag([seed_text], threshold=0.0, evidence=False)
     fp32 = {t.label: t.score for t in every.topics}
     full = {label for label, score in fp32.items() if score >= 0.5}

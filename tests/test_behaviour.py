@@ -15,7 +15,7 @@ OFF_TOPIC = {"sports", "health", "crime", "technology"}
 @pytest.fixture(scope="module")
 def model_alone(tagger) -> Tagger:
     """The same model with keyword evidence off: what the model says on its own."""
-    return Tagger(tagger.backend, tagger.taxonomies, replace(tagger.settings, keyword_weight=0.0))
+    return Tagger(tagger.backend, tagger.taxonomies, replace(tagger.options, keyword_weight=0.0))
 
 
 # Each behaviour holds at the default settings and with keyword evidence off (the model alone).

@@ -67,7 +67,7 @@ def test_bad_options_fail_before_the_model_loads(tmp_path, capsys, monkeypatch, 
     def no_model(*_args, **_kwargs):
         raise AssertionError("the model was loaded")
 
-    monkeypatch.setattr("service.cli.Tagger.from_settings", no_model)
+    monkeypatch.setattr("service.cli.Tagger.load", no_model)
     (tmp_path / "a.txt").write_text("Oil prices rose." if args else " \n")
     assert main(["tag", str(tmp_path / "a.txt"), *args]) == 2
     assert message in capsys.readouterr().err
@@ -83,7 +83,7 @@ def test_model_tags_with_a_fine_tuned_model_directory(capsys, tmp_path, trained_
 
 
 def test_model_errors_come_before_loading(capsys, tmp_path, trained_model_dir, monkeypatch):
-    monkeypatch.setattr("service.cli.Tagger.from_settings", lambda *_: (_ for _ in ()).throw(AssertionError()))
+    monkeypatch.setattr("service.cli.Tagger.load", lambda *_: (_ for _ in ()).throw(AssertionError()))
     (tmp_path / "a.txt").write_text("Oil prices rose.")
     assert main(["tag", str(tmp_path / "a.txt"), "--model", str(tmp_path / "nowhere")]) == 2
     assert "no such directory" in capsys.readouterr().err
@@ -104,7 +104,7 @@ def test_batch_and_drift_hand_their_options_to_their_own_commands(tmp_path, caps
     def no_model(*_args, **_kwargs):
         raise AssertionError("the model was loaded")
 
-    monkeypatch.setattr("service.batch.Tagger.from_settings", no_model)
+    monkeypatch.setattr("service.batch.Tagger.load", no_model)
     assert main(["batch", "--input", str(tmp_path / "missing.jsonl"), "--output", str(tmp_path / "out.jsonl")]) == 2
     assert capsys.readouterr().err.startswith("batch: error: no such input file")
     with pytest.raises(SystemExit) as stop:

@@ -12,8 +12,8 @@ from service.config import Settings
 from service.engine import Tagger
 from service.engine.classifier import ClassifierBackend, read_classifier_dir
 from service.engine.domain import DOMAIN_FILE, Domain, document_vector
-from service.engine.errors import ModelLoadError
 from service.engine.taxonomy import TaxonomyRegistry
+from service.errors import ModelLoadError
 from tests.conftest import TRAIN_SMALL
 
 
@@ -50,7 +50,8 @@ def single_label_dir(tmp_path_factory):
 
 
 def _tagger(directory) -> Tagger:
-    return Tagger(ClassifierBackend.load(directory), TaxonomyRegistry([]), Settings.from_env(None))
+    options = Settings.from_env(None).engine_options().tagger
+    return Tagger(ClassifierBackend.load(directory), TaxonomyRegistry([]), options)
 
 
 def test_a_single_label_model_answers_none_of_these_outside_its_labels(single_label_dir):

@@ -190,7 +190,7 @@ def test_the_real_batch_output_and_feedback_export_are_read(tmp_path, tagger, ex
     from service import batch, create_app
     from service.engine import Tagger
 
-    monkeypatch.setattr(Tagger, "from_settings", classmethod(lambda cls, settings: tagger))
+    monkeypatch.setattr(Tagger, "load", classmethod(lambda cls, options: tagger))
     articles = write(tmp_path / "articles.jsonl", [{"id": e["id"], "text": e["text"]} for e in examples])
     out = tmp_path / "tagged.jsonl"
     assert batch.main(["--input", str(articles), "--output", str(out)]) == 0

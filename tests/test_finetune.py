@@ -154,7 +154,7 @@ def test_sigkill_mid_epoch_leaves_no_model_the_service_could_load_and_resume_fin
     assert process.wait(30) == -signal.SIGKILL
     assert not output.exists()
     assert [p.name for p in models_dir.iterdir() if not p.name.startswith(".")] == []
-    scanned = TrainedModels(models_dir, Settings.from_env({}), tagger.taxonomies)
+    scanned = TrainedModels(models_dir, Settings.from_env({}).engine_options(), tagger.taxonomies)
     assert scanned.scan() == {} and scanned.taggers() == {}  # hidden checkpoints are not models
 
     resumed = subprocess.run([*command, "--resume"], cwd=ROOT, capture_output=True, text=True, env=env)

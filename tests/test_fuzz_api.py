@@ -35,7 +35,7 @@ def api_schema(tiny_model_dir, tmp_path_factory):
     models = tmp_path_factory.mktemp("fuzz-models")
     database = tmp_path_factory.mktemp("fuzz-db") / "feedback.db"
     # A small text limit, so generated texts reach it (422) and no case runs long.
-    tagger = Tagger.from_settings(Settings.from_env({}, model=tiny_model_dir, max_text_chars=2000))
+    tagger = Tagger.load(Settings.from_env({}, model=tiny_model_dir, max_text_chars=2000).engine_options())
     app = create_app({"TAGGER": tagger, "LOAD_IN_BACKGROUND": False, "models_dir": models,
                       "admin_keys": ADMIN_KEY, "max_text_chars": 2000, "database_url": f"sqlite:///{database}"})
     return schemathesis.openapi.from_wsgi("/openapi.json", app)

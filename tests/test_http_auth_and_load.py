@@ -90,7 +90,7 @@ def test_waiting_too_long_for_the_one_at_a_time_model_answers_503(tagger):
 
 
 def test_waiting_too_long_for_the_batching_thread_answers_503(tiny_model_dir):
-    tagger = Tagger.from_settings(Settings.from_env({}, model=tiny_model_dir, document_cache=0))
+    tagger = Tagger.load(Settings.from_env({}, model=tiny_model_dir, document_cache=0).engine_options())
     batcher = tagger.backend.encoder.batcher
     assert batcher is not None  # batching is on by default
     run_batch, release, busy = batcher.run_batch, threading.Event(), threading.Event()

@@ -14,7 +14,6 @@ from transformers import AutoModel, AutoTokenizer
 from service.config import Settings
 from service.engine.adapter import ADAPTER_MANIFEST, ADAPTER_WEIGHTS, merge_adapter, read_adapter
 from service.engine.encoder import SentenceEncoder
-from service.engine.errors import ModelLoadError
 from service.engine.loading import load_backend
 from service.engine.model_files import (
     DEFAULT_MODEL_SHA256,
@@ -24,6 +23,7 @@ from service.engine.model_files import (
     sha256_of,
     verify_matcher,
 )
+from service.errors import ModelLoadError
 from service.preflight import check_startup
 from training import matcher
 from training.lora import adapter_tensors, with_lora, write_adapter_dir
@@ -179,9 +179,10 @@ def test_the_shipped_adapter_is_verified_and_merged_by_default(tagger):
 
 
 def test_matcher_off_serves_the_plain_model(tagger):
-    plain = load_backend(Settings.from_env({"NEWSTAG_MATCHER": "off", "NEWSTAG_PRECISION": "fp32"}))
+    off = Settings.from_env({"NEWSTAG_MATCHER": "off", "NEWSTAG_PRECISION": "fp32"})
+    plain = load_backend(off.engine_options().model)
     assert plain.encoder.adapter is None and plain.model_version == DEFAULT_MODEL_SHA256[:12]
-    adapted = load_backend(Settings.from_env({"NEWSTAG_PRECISION": "fp32"}))
+    adapted = load_backend(Settings.from_env({"NEWSTAG_PRECISION": "fp32"}).engine_options().model)
     texts = ["The central bank raised interest rates."]
     assert not np.allclose(plain.encoder.encode_texts(texts), adapted.encoder.encode_texts(texts), atol=1e-3)
 

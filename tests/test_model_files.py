@@ -34,11 +34,11 @@ def test_default_model_is_checked_at_load(monkeypatch, tmp_path):
     (fake / "model.safetensors").write_bytes(b"tampered")
     monkeypatch.setattr("service.engine.loading.default_model_dir", lambda: fake)
     with pytest.raises(ModelLoadError, match="fails its SHA-256 check"):
-        load_backend(Settings.from_env({}))
+        load_backend(Settings.from_env({}).engine_options().model)
 
 
 def test_newstag_model_points_to_another_local_model(tiny_model_dir):
-    tagger = Tagger.from_settings(Settings.from_env({"NEWSTAG_MODEL": str(tiny_model_dir)}))
+    tagger = Tagger.load(Settings.from_env({"NEWSTAG_MODEL": str(tiny_model_dir)}).engine_options())
     assert tagger.backend.model_name == tiny_model_dir.name
     assert tagger.backend.encoder.dim == 32  # type: ignore[attr-defined]
 
@@ -49,11 +49,11 @@ def test_newstag_model_points_to_another_local_model(tiny_model_dir):
 ])
 def test_bad_model_directories_are_refused(tmp_path, make, message):
     with pytest.raises(ModelLoadError, match=message):
-        Tagger.from_settings(Settings.from_env({"NEWSTAG_MODEL": str(make(tmp_path))}))
+        Tagger.load(Settings.from_env({"NEWSTAG_MODEL": str(make(tmp_path))}).engine_options())
 
 
 def test_a_model_without_safetensors_weights_is_refused(tmp_path, tiny_model_dir):
     shutil.copytree(tiny_model_dir, tmp_path / "m")
     (tmp_path / "m" / "model.safetensors").unlink()
     with pytest.raises(ModelLoadError, match="safetensors only"):
-        Tagger.from_settings(Settings.from_env({"NEWSTAG_MODEL": str(tmp_path / "m")}))
+        Tagger.load(Settings.from_env({"NEWSTAG_MODEL": str(tmp_path / "m")}).engine_options())

@@ -39,7 +39,7 @@ def model_copy(tiny_st_dir, tmp_path):
 
 def test_a_model_with_newstag_manifest_loads_when_its_weights_match(model_copy):
     _manifest(model_copy)
-    backend = load_backend(Settings.from_env({}, model=model_copy))
+    backend = load_backend(Settings.from_env({}, model=model_copy).engine_options().model)
     assert backend.model_version == sha256_of(model_copy / "model.safetensors")[:12]
 
 
@@ -47,14 +47,14 @@ def test_a_model_with_newstag_manifest_loads_when_its_weights_match(model_copy):
 def test_weights_that_do_not_match_newstag_manifest_stop_the_load(model_copy, which):
     _manifest(model_copy, **{which: "f" * 64})
     with pytest.raises(ModelLoadError, match="fails its SHA-256 check") as info:
-        load_backend(Settings.from_env({}, model=model_copy))
+        load_backend(Settings.from_env({}, model=model_copy).engine_options().model)
     assert "\n" not in str(info.value) and which.replace("__", "/") in str(info.value)
 
 
 def test_an_unreadable_manifest_is_a_clear_load_error(model_copy):
     (model_copy / SOURCE_MANIFEST).write_text("{not json")
     with pytest.raises(ModelLoadError, match="cannot read the model's manifest"):
-        load_backend(Settings.from_env({}, model=model_copy))
+        load_backend(Settings.from_env({}, model=model_copy).engine_options().model)
 
 
 def test_calibration_is_chosen_by_the_weights_hash():
@@ -70,14 +70,15 @@ def test_load_backend_applies_the_profile_and_calibration_pinned_for_the_weights
     profile = ModelProfile(PromptNames("document", "Classification"), label_template="about {}", window_tokens=48,
                            refused_precisions={"int8": "measured to lose too much"})
     monkeypatch.setitem(model_profiles.PROFILES, digest[:12], profile)
-    backend = load_backend(Settings.from_env({}, model=model_copy, precision="fp32"))
+    backend = load_backend(Settings.from_env({}, model=model_copy, precision="fp32").engine_options().model)
     encoder = backend.encoder  # type: ignore[attr-defined]
     assert backend.calibration is pinned  # type: ignore[attr-defined]
     assert (encoder.text_prompt, encoder.label_prompt) == (PROMPTS["document"], PROMPTS["Classification"])
     assert encoder.max_tokens == 48 and backend.label_vectors.template == "about {}"  # type: ignore[attr-defined]
-    assert load_backend(Settings.from_env({}, model=model_copy, max_tokens=64)).encoder.max_tokens == 64  # type: ignore[attr-defined]
+    wider = Settings.from_env({}, model=model_copy, max_tokens=64).engine_options().model
+    assert load_backend(wider).encoder.max_tokens == 64  # type: ignore[attr-defined]
     with pytest.raises(ConfigError, match="NEWSTAG_PRECISION=int8 is not supported for tiny-st: measured"):
-        load_backend(Settings.from_env({}, model=model_copy, precision="int8"))
+        load_backend(Settings.from_env({}, model=model_copy, precision="int8").engine_options().model)
 
 
 def test_weights_without_a_profile_get_the_model_defaults():

@@ -32,7 +32,7 @@ TEXTS = ["Turkey is encircled by seas on three sides.",
 def backend():
     from service.engine.loading import load_backend
 
-    return load_backend(Settings.from_env({}, model=GEMMA, precision="fp32"))
+    return load_backend(Settings.from_env({}, model=GEMMA, precision="fp32").engine_options().model)
 
 
 def test_the_installed_model_loads_with_its_manifest_prompts_windows_and_calibration(backend):
@@ -71,4 +71,4 @@ def test_int8_is_refused_for_this_model():
     from service.engine.loading import load_backend
 
     with pytest.raises(ConfigError, match="NEWSTAG_PRECISION=int8 is not supported for embeddinggemma-300m"):
-        load_backend(Settings.from_env({}, model=GEMMA, precision="int8"))
+        load_backend(Settings.from_env({}, model=GEMMA, precision="int8").engine_options().model)

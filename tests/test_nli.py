@@ -10,7 +10,8 @@ from service.engine import ModelLoadError, Tagger
 
 @pytest.fixture(scope="module")
 def nli_tagger(tiny_nli_dir):
-    return Tagger.from_settings(Settings.from_env({"NEWSTAG_ENGINE": "nli", "NEWSTAG_NLI_MODEL": str(tiny_nli_dir)}))
+    settings = Settings.from_env({"NEWSTAG_ENGINE": "nli", "NEWSTAG_NLI_MODEL": str(tiny_nli_dir)})
+    return Tagger.load(settings.engine_options())
 
 
 def test_nli_engine_returns_the_same_result_shape(nli_tagger, seed_text):
@@ -41,4 +42,5 @@ def test_nli_scores_match_the_pipeline_on_a_one_window_text(nli_tagger):
 
 def test_a_model_that_is_not_nli_is_refused(tiny_model_dir):
     with pytest.raises(ModelLoadError):
-        Tagger.from_settings(Settings.from_env({"NEWSTAG_ENGINE": "nli", "NEWSTAG_NLI_MODEL": str(tiny_model_dir)}))
+        settings = Settings.from_env({"NEWSTAG_ENGINE": "nli", "NEWSTAG_NLI_MODEL": str(tiny_model_dir)})
+        Tagger.load(settings.engine_options())

@@ -81,7 +81,7 @@ def test_serving_imports_nothing_from_the_training_stack(tmp_path):
         from service.config import Settings
         from service.engine import Tagger
         import service.batch, service.cli, service.drift.__main__, service.drift.plot
-        tagger = Tagger.from_settings(Settings.from_env({{}}))
+        tagger = Tagger.load(Settings.from_env({{}}).engine_options())
         client = create_app({{"TAGGER": tagger, "LOAD_IN_BACKGROUND": False,
                               "database_url": "sqlite:///{tmp_path}/fb.db"}}).test_client()
         answer = client.post("/v1/classify", json={{"text": "Oil prices rose after OPEC cut output."}})

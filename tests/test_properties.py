@@ -33,7 +33,7 @@ PROPERTY_SETTINGS = settings(max_examples=40, deadline=None, suppress_health_che
 @pytest.fixture(scope="module")
 def fresh_tagger(tiny_model_dir) -> Tagger:
     """No document cache: determinism must come from the computation, not from a cache hit."""
-    return Tagger.from_settings(Settings.from_env({}, model=tiny_model_dir, document_cache=0, max_tokens=32))
+    return Tagger.load(Settings.from_env({}, model=tiny_model_dir, document_cache=0, max_tokens=32).engine_options())
 
 
 def _tag(tagger: Tagger, text: str, **options):

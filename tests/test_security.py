@@ -53,10 +53,10 @@ def test_loading_and_tagging_never_touch_pickle(monkeypatch, tiny_model_dir, tra
     for target, name in [(pickle, "load"), (pickle, "loads"), (pickle, "Unpickler"), (torch, "load")]:
         monkeypatch.setattr(target, name, refuse)
     for settings in (Settings.from_env({}), Settings.from_env({}, model=tiny_model_dir)):
-        assert Tagger.from_settings(settings).tag(["Ministers met to discuss the economy."])
+        assert Tagger.load(settings.engine_options()).tag(["Ministers met to discuss the economy."])
     classifier = ClassifierBackend.load(trained_model_dir)
-    tagger = Tagger(classifier, Tagger.from_settings(Settings.from_env({}, model=tiny_model_dir)).taxonomies,
-                    Settings.from_env({}))
+    tagger = Tagger(classifier, Tagger.load(Settings.from_env({}, model=tiny_model_dir).engine_options()).taxonomies,
+                    Settings.from_env({}).engine_options().tagger)
     assert tagger.tag(["The match ended in a draw."])
 
 

@@ -112,7 +112,7 @@ def test_an_unknown_prompt_name_is_refused(tiny_st_dir):
 
 
 def test_newstag_model_tags_with_a_dense_pipeline(tiny_st_dir):
-    tagger = Tagger.from_settings(Settings.from_env({"NEWSTAG_MODEL": str(tiny_st_dir)}))
+    tagger = Tagger.load(Settings.from_env({"NEWSTAG_MODEL": str(tiny_st_dir)}).engine_options())
     encoder = tagger.backend.encoder  # type: ignore[attr-defined]
     assert encoder.dim == 8 and encoder.text_prompt == encoder.label_prompt == ""  # no default prompt
     [result] = tagger.tag([TWO], ["politics", "sport"], threshold=0.0)

@@ -23,7 +23,6 @@ import numpy as np
 from service.config import Settings
 from service.engine import Label, NewstagError, Tagger, TaxonomyRegistry
 from service.engine.classifier import ClassifierBackend, is_classifier_dir
-from service.engine.encoder import EncoderOptions
 from service.engine.taxonomy import load_taxonomy_file
 from service.progress import progress_bar
 
@@ -102,12 +101,13 @@ def evaluate(tagger: Tagger, examples: list[Example], labels: list[Label] | None
 def load_tagger(model: str, settings: Settings) -> Tagger:
     """The Tagger for --model: the settings' default, a fine-tuned directory, or an embedding model."""
     if model == "default":
-        return Tagger.from_settings(settings)
+        return Tagger.load(settings.engine_options())
     path = Path(model)
     if is_classifier_dir(path):
         taxonomies = TaxonomyRegistry.load(settings.taxonomies_dir)
-        return Tagger(ClassifierBackend.load(path, EncoderOptions.from_settings(settings)), taxonomies, settings)
-    return Tagger.from_settings(Settings.from_env(max_documents=settings.max_documents, model=path))
+        options = settings.engine_options()
+        return Tagger(ClassifierBackend.load(path, options.model.encoder), taxonomies, options.tagger)
+    return Tagger.load(Settings.from_env(max_documents=settings.max_documents, model=path).engine_options())
 
 
 def main(argv: list[str] | None = None) -> int:

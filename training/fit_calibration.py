@@ -138,7 +138,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args(argv)
 
-    backend = load_backend(Settings.from_env())
+    backend = load_backend(Settings.from_env().engine_options().model)
     if not isinstance(backend, EmbeddingBackend):
         parser.error("the calibration is fitted for the embedding engine")
     names = json.loads((args.data_dir / "reuters-label-names.json").read_text())

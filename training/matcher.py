@@ -29,11 +29,11 @@ import numpy as np
 import torch
 from transformers import AutoModel, AutoTokenizer
 
-from service.engine.errors import ModelLoadError
 from service.engine.model_files import (
     WEIGHTS_FILE,
     sha256_of,
 )
+from service.errors import ModelLoadError
 from service.progress import progress_bar
 
 from .data import DataFileError

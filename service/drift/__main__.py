@@ -7,7 +7,7 @@ import importlib.util
 import sys
 from pathlib import Path
 
-from ..engine.errors import NewstagError
+from ..errors import NewstagError
 from .comparison import DriftReport, Rule, against_training, compare
 from .reading import read_tags
 from .reference import LABEL_SHARES_FILE, training_tags

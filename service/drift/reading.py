@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..engine.errors import NewstagError
+from ..errors import NewstagError
 from ..jsonl import json_objects
 
 BATCH, FEEDBACK, TRAINING = "batch output", "feedback export", "training data"

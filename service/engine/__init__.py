@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .errors import (
+from ..errors import (
     ConfigError,
     InvalidInputError,
     ModelLoadError,

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import torch
 
-from .errors import ModelLoadError
+from ..errors import ModelLoadError
 from .model_files import MATCHER_WEIGHTS, check_safetensors, verify_file
 
 ADAPTER_WEIGHTS = MATCHER_WEIGHTS

@@ -20,7 +20,7 @@ from typing import Any
 
 import torch
 
-from .errors import DeadlineExceeded
+from ..errors import DeadlineExceeded
 
 # Run a batch: token id lists (special tokens included) -> last hidden states [batch, width, dim].
 RunBatch = Callable[[list[list[int]]], torch.Tensor]

@@ -29,10 +29,10 @@ from pathlib import Path
 import numpy as np
 from safetensors.numpy import load_file
 
+from ..errors import ModelLoadError
 from .chunking import PreparedDocument
 from .domain import DOMAIN_FILE, Domain
 from .encoder import EncoderOptions, SentenceEncoder
-from .errors import ModelLoadError
 from .model_files import DEFAULT_MODEL_SHA256, default_model_dir, sha256_of, verify_weights
 from .types import Label
 

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 from safetensors.numpy import load_file, save_file
 
-from .errors import ModelLoadError
+from ..errors import ModelLoadError
 
 DOMAIN_FILE = "domain.safetensors"
 DOMAIN_QUANTILE = 0.02  # the share of in-domain validation articles a model may call out of domain

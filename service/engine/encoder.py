@@ -16,23 +16,21 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, TypeVar
+from typing import TypeVar
 
 import numpy as np
 import torch
 from transformers import AutoModel, AutoTokenizer
 
+from ..errors import ModelLoadError
+from ..options import EncoderOptions
 from .adapter import Adapter, merge_adapter
 from .batching import MicroBatcher, length_batches
 from .cache import BoundedCache
 from .chunking import PreparedDocument, prepare_document
-from .errors import ModelLoadError
 from .model_profiles import PromptNames
 from .precision import Precision
 from .st_modules import read_pipeline
-
-if TYPE_CHECKING:
-    from ..config import Settings
 
 T = TypeVar("T")
 PAD_TO = 32  # batch widths are multiples of this (up to the window size)
@@ -50,20 +48,6 @@ class DocumentVectors:
 
     windows: np.ndarray  # [n_windows, dim]
     sentences: np.ndarray  # [n_sentences, dim]
-
-
-@dataclass(frozen=True)
-class EncoderOptions:
-    """How an encoder runs (service settings of the same names; see service/config.py)."""
-
-    max_batch_tokens: int = 2048
-    precision: str = "fp32"
-    batching: bool = False
-    document_cache: int = 0
-
-    @classmethod
-    def from_settings(cls, settings: Settings) -> EncoderOptions:
-        return cls(settings.max_batch_tokens, settings.precision, settings.batching, settings.document_cache)
 
 
 def _max_tokens(model_dir: Path, tokenizer, model, cap: int | None) -> int:

@@ -1,16 +1,15 @@
-"""Build the scoring backend that the settings ask for, from local files only."""
+"""Build the scoring backend that the model options ask for, from local files only."""
 
 from __future__ import annotations
-
-from typing import TYPE_CHECKING
 
 import torch
 from transformers.utils import logging as hf_logging
 
+from ..errors import ConfigError, ModelLoadError
+from ..options import ModelOptions
 from .adapter import Adapter, read_adapter
 from .calibration import MATCHER_CALIBRATION, calibration_for
-from .encoder import EncoderOptions, SentenceEncoder
-from .errors import ConfigError, ModelLoadError
+from .encoder import SentenceEncoder
 from .label_vectors import TEMPLATE
 from .model_files import (
     DEFAULT_MODEL_NAME,
@@ -29,21 +28,18 @@ from .model_profiles import profile_for
 from .precision import Precision
 from .scoring import ScoringBackend
 
-if TYPE_CHECKING:
-    from ..config import Settings
 
-
-def load_backend(settings: Settings) -> ScoringBackend:
+def load_backend(options: ModelOptions) -> ScoringBackend:
     """The embedding backend on the default (checksummed) or a local model, or the NLI one."""
     hf_logging.disable_progress_bar()  # a weight-loading bar on every worker start is noise
-    if settings.torch_threads:
-        torch.set_num_threads(settings.torch_threads)
-    if settings.engine == "nli":
+    if options.torch_threads:
+        torch.set_num_threads(options.torch_threads)
+    if options.engine == "nli":
         from .nli_backend import NLIBackend  # the pipeline import is only paid for when used
 
-        assert settings.nli_model is not None  # Settings.validated() guarantees it
-        nli_dir = require_local_model_dir(settings.nli_model)
-        nli = NLIBackend(nli_dir, settings.nli_hypothesis, settings.max_tokens)
+        assert options.nli_model is not None  # Settings.validated() guarantees it
+        nli_dir = require_local_model_dir(options.nli_model)
+        nli = NLIBackend(nli_dir, options.nli_hypothesis, options.max_tokens)
         nli.model_version = sha256_of(nli_dir / WEIGHTS_FILE)[:12]
         nli.languages = model_languages(nli_dir)
         return nli
@@ -51,23 +47,23 @@ def load_backend(settings: Settings) -> ScoringBackend:
     from .embedding_backend import EmbeddingBackend
 
     adapter: Adapter | None = None
-    if settings.model is None:
+    if options.model is None:
         model_dir = default_model_dir()
         verify_weights(model_dir, DEFAULT_MODEL_SHA256)
         name, digest = DEFAULT_MODEL_NAME, DEFAULT_MODEL_SHA256
-        adapter = default_matcher(settings)
+        adapter = default_matcher(options)
     else:
-        model_dir = require_local_model_dir(settings.model)
+        model_dir = require_local_model_dir(options.model)
         name, digest = model_dir.name, sha256_of(model_dir / WEIGHTS_FILE)
         verify_manifest(model_dir, digest)
     # newstag's measured choices for these weights (prompts, windows), and their calibration.
     profile = profile_for(digest)
-    precision = Precision(settings.precision).name
+    precision = Precision(options.encoder.precision).name
     if precision in profile.refused_precisions:
         raise ConfigError(f"NEWSTAG_PRECISION={precision} is not supported for {name}: "
                           f"{profile.refused_precisions[precision]}")
-    encoder = SentenceEncoder(model_dir, max_tokens=settings.max_tokens or profile.window_tokens,
-                              options=EncoderOptions.from_settings(settings), adapter=adapter,
+    encoder = SentenceEncoder(model_dir, max_tokens=options.max_tokens or profile.window_tokens,
+                              options=options.encoder, adapter=adapter,
                               prompts=profile.prompts)
     backend = EmbeddingBackend(encoder, name, MATCHER_CALIBRATION if adapter else calibration_for(digest),
                                label_template=profile.label_template or TEMPLATE)
@@ -77,9 +73,9 @@ def load_backend(settings: Settings) -> ScoringBackend:
     return backend
 
 
-def default_matcher(settings: Settings) -> Adapter | None:
+def default_matcher(options: ModelOptions) -> Adapter | None:
     """The shipped matcher adapter, checksum-verified, unless NEWSTAG_MATCHER=off."""
-    if not settings.matcher:
+    if not options.matcher:
         return None
     adapter = read_adapter(MATCHER_DIR, MATCHER_SHA256)
     if adapter.base_sha256 != DEFAULT_MODEL_SHA256:

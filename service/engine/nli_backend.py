@@ -17,8 +17,8 @@ from pathlib import Path
 import numpy as np
 from transformers import AutoModelForSequenceClassification, AutoTokenizer, pipeline
 
+from ..errors import ModelLoadError
 from .chunking import PreparedDocument, prepare_document
-from .errors import ModelLoadError
 from .types import Label
 
 # Room left in each window for the hypothesis and the separator tokens.

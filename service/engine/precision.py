@@ -12,12 +12,11 @@ import warnings
 from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING
 
-from .errors import ConfigError
+from ..errors import ConfigError
+from ..options import PRECISIONS
 
 if TYPE_CHECKING:
     import torch
-
-PRECISIONS: tuple[str, ...] = ("auto", "fp32", "bf16", "int8")
 
 
 def native_bf16() -> bool:

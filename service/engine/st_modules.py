@@ -18,7 +18,7 @@ from pathlib import Path
 
 import torch
 
-from .errors import ModelLoadError
+from ..errors import ModelLoadError
 
 _PACKAGE = "sentence_transformers."
 # Dense activations sentence-transformers writes by their class path; a closed set, so a

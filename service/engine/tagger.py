@@ -4,21 +4,18 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import numpy as np
 
+from ..errors import InvalidInputError
+from ..options import EngineOptions, TaggerOptions
 from . import keywords, sentence_support
 from .chunking import PreparedDocument
-from .errors import InvalidInputError
 from .language import UNDETERMINED, detect_language
 from .scoring import ScoringBackend
 from .sentence_support import SentenceScores
 from .taxonomy import TaxonomyRegistry
 from .types import Label, TagResult, Topic, Warning
-
-if TYPE_CHECKING:
-    from ..config import Settings
 
 LabelLike = str | Label
 
@@ -58,24 +55,24 @@ class Tagger:
     """Tags texts with topics from a taxonomy or from labels the caller names.
 
     Example:
-        >>> tagger = Tagger.from_settings(Settings.from_env())
+        >>> tagger = Tagger.load(Settings.from_env().engine_options())
         >>> result = tagger.tag(["Ministers met to discuss COP29 ..."])[0]
         >>> [(t.label, round(t.score, 2)) for t in result.topics]
         [('COP29', 0.93), ('climate change', 0.71)]
     """
 
-    def __init__(self, backend: ScoringBackend, taxonomies: TaxonomyRegistry, settings: Settings):
+    def __init__(self, backend: ScoringBackend, taxonomies: TaxonomyRegistry, options: TaggerOptions):
         self.backend = backend
         self.taxonomies = taxonomies
-        self.settings = settings
+        self.options = options
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> Tagger:
-        """Load the model and the taxonomies the settings name (local files only)."""
+    def load(cls, options: EngineOptions) -> Tagger:
+        """Load the model and the taxonomies the options name (local files only)."""
         from .loading import load_backend
 
-        taxonomies = TaxonomyRegistry.load(settings.taxonomies_dir, settings.taxonomy)
-        return cls(load_backend(settings), taxonomies, settings)
+        taxonomies = TaxonomyRegistry.load(options.taxonomies_dir, options.tagger.taxonomy)
+        return cls(load_backend(options.model), taxonomies, options.tagger)
 
     @property
     def fixed_labels(self) -> tuple[Label, ...] | None:
@@ -91,13 +88,13 @@ class Tagger:
         if self.fixed_labels is not None:
             return self._fixed_label_set(labels)
         if labels is None:
-            found = self.taxonomies.get(taxonomy or self.settings.taxonomy)
+            found = self.taxonomies.get(taxonomy or self.options.taxonomy)
             return LabelSet(found.name, found.labels, found.threshold, found.sentence_topics)
         parsed = tuple(lab if isinstance(lab, Label) else Label(str(lab).strip()) for lab in labels)
         if not parsed:
             raise InvalidInputError("labels must name at least one label")
-        if len(parsed) > self.settings.max_labels:
-            raise InvalidInputError(f"at most {self.settings.max_labels} labels per call, got {len(parsed)}")
+        if len(parsed) > self.options.max_labels:
+            raise InvalidInputError(f"at most {self.options.max_labels} labels per call, got {len(parsed)}")
         for lab in parsed:
             for part in (lab.name, lab.description, *lab.keywords):
                 _require_unicode(part, f"label {lab.name[:40]!r}")
@@ -106,12 +103,12 @@ class Tagger:
             raise InvalidInputError("label names must not be empty")
         if len({n.casefold() for n in names}) != len(names):
             raise InvalidInputError("label names must be unique")
-        return LabelSet(None, parsed, self.settings.threshold)
+        return LabelSet(None, parsed, self.options.threshold)
 
     def _fixed_label_set(self, labels: Sequence[LabelLike] | None) -> LabelSet:
         own = self.fixed_labels or ()
         if labels is None:
-            return LabelSet(None, own, self.settings.threshold)
+            return LabelSet(None, own, self.options.threshold)
         by_name = {lab.name: lab for lab in own}
         wanted = [lab.name if isinstance(lab, Label) else str(lab).strip() for lab in labels]
         unknown = [name for name in wanted if name not in by_name]
@@ -119,7 +116,7 @@ class Tagger:
             raise InvalidInputError(
                 f"model {self.backend.model_name!r} has fixed labels ({', '.join(by_name)}); "
                 f"not among them: {', '.join(unknown) or '(none given)'}")
-        return LabelSet(None, tuple(by_name[name] for name in dict.fromkeys(wanted)), self.settings.threshold)
+        return LabelSet(None, tuple(by_name[name] for name in dict.fromkeys(wanted)), self.options.threshold)
 
     def tag(
         self,
@@ -137,7 +134,7 @@ class Tagger:
         Args:
             texts: the articles, each at most ``max_text_chars`` characters.
             labels: label names or :class:`Label` objects; they replace the taxonomy.
-            taxonomy: the taxonomy to use when ``labels`` is not given (default: settings).
+            taxonomy: the taxonomy to use when ``labels`` is not given (default: the options' taxonomy).
             multi_label: when False, exactly one topic comes back: the best one.
             threshold: overrides every label's own threshold (multi-label mode).
             top_k: at most this many topics per text.
@@ -153,7 +150,7 @@ class Tagger:
         scored = self.backend.score(docs, label_list)
         thresholds = label_set.thresholds(threshold)
         alone = SentenceScores(self.backend, label_list)
-        per_topic = self.settings.evidence_per_topic
+        per_topic = self.options.evidence_per_topic
         # With a taxonomy that allows it, the embedding engine reads candidate sentences of
         # every label the article leans to (its sentence scores in context cost nothing more).
         # Otherwise only the returned topics' candidates are read, for evidence: caller labels
@@ -174,7 +171,7 @@ class Tagger:
         results = []
         for doc, f, (final, chosen) in zip(docs, found, choices, strict=True):
             support = (sentence_support.evidence(doc, f, alone, chosen, thresholds, per_topic,
-                                                 self.settings.keyword_weight) if evidence and per_topic else {})
+                                                 self.options.keyword_weight) if evidence and per_topic else {})
             topics = tuple(Topic(label_list[j].name, round(float(final[j]), 4), label_list[j].code, support.get(j, ()))
                            for j in chosen)
             language, warnings = self._language(doc.text)
@@ -186,16 +183,16 @@ class Tagger:
             raise InvalidInputError("texts must be a list of strings")
         if not texts:
             raise InvalidInputError("there must be at least one text")
-        if len(texts) > self.settings.max_documents:
-            raise InvalidInputError(f"at most {self.settings.max_documents} documents per call, got {len(texts)}")
+        if len(texts) > self.options.max_documents:
+            raise InvalidInputError(f"at most {self.options.max_documents} documents per call, got {len(texts)}")
         for i, text in enumerate(texts):
             if not isinstance(text, str):
                 raise InvalidInputError(f"text {i} is not a string")
             if not text.strip():
                 raise InvalidInputError(f"text {i} is empty")
-            if len(text) > self.settings.max_text_chars:
+            if len(text) > self.options.max_text_chars:
                 raise InvalidInputError(
-                    f"text {i} has {len(text)} characters; the limit is {self.settings.max_text_chars}")
+                    f"text {i} has {len(text)} characters; the limit is {self.options.max_text_chars}")
             _require_unicode(text, f"text {i}")
         if threshold is not None and not 0.0 <= threshold <= 1.0:
             raise InvalidInputError("threshold must be between 0 and 1")
@@ -205,7 +202,7 @@ class Tagger:
     def _choose(self, doc: PreparedDocument, model: np.ndarray, labels: list[Label], thresholds: np.ndarray,
                 multi_label: bool, top_k: int | None) -> tuple[np.ndarray, list[int]]:
         """Final scores (keyword evidence added) and the labels returned, best first."""
-        final = keywords.combine(model, keywords.document_hits(doc.text, labels), self.settings.keyword_weight)
+        final = keywords.combine(model, keywords.document_hits(doc.text, labels), self.options.keyword_weight)
         order = [int(j) for j in np.argsort(-final, kind="stable")]
         chosen = order[:1] if not multi_label else [j for j in order if final[j] >= thresholds[j]]
         return final, chosen[:top_k] if top_k is not None else chosen

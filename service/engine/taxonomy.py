@@ -13,7 +13,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from .errors import TaxonomyFileError, UnknownTaxonomyError
+from ..errors import TaxonomyFileError, UnknownTaxonomyError
 from .types import Label
 
 BUILTIN_DIR = Path(__file__).resolve().parent.parent / "taxonomies"

@@ -11,24 +11,20 @@ from __future__ import annotations
 import logging
 import threading
 from pathlib import Path
-from typing import TYPE_CHECKING
 
+from ..errors import NewstagError
+from ..options import EngineOptions
 from .classifier import MANIFEST_FILE, ClassifierBackend, is_classifier_dir, read_classifier_dir
-from .encoder import EncoderOptions
-from .errors import NewstagError
 from .tagger import Tagger
 from .taxonomy import TaxonomyRegistry
-
-if TYPE_CHECKING:
-    from ..config import Settings
 
 log = logging.getLogger("newstag.models")
 
 
 class TrainedModels:
-    def __init__(self, directory: Path, settings: Settings, taxonomies: TaxonomyRegistry):
+    def __init__(self, directory: Path, options: EngineOptions, taxonomies: TaxonomyRegistry):
         self.directory = directory
-        self.settings = settings
+        self.options = options
         self.taxonomies = taxonomies
         self._models: dict[str, Tagger] = {}
         self._lock = threading.Lock()  # one rescan at a time
@@ -69,8 +65,8 @@ class TrainedModels:
         if (loaded is not None and isinstance(loaded.backend, ClassifierBackend)
                 and files.manifest["sha256"] == loaded.backend.files.manifest["sha256"]):
             return loaded  # the same files: keep the loaded model
-        backend = ClassifierBackend.load(path, EncoderOptions.from_settings(self.settings), files)
-        tagger = Tagger(backend, self.taxonomies, self.settings)
+        backend = ClassifierBackend.load(path, self.options.model.encoder, files)
+        tagger = Tagger(backend, self.taxonomies, self.options.tagger)
         tagger.tag(["Warm-up text for a newly loaded model."])
         log.info("model loaded: %s", path.name)
         return tagger

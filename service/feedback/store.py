@@ -20,7 +20,7 @@ from sqlalchemy import URL, Engine, create_engine, event, func, select
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
-from ..engine.errors import ConfigError, NewstagError
+from ..errors import ConfigError, NewstagError
 from .records import Correction, StoredCorrection, content_hash
 from .stats import summarize
 from .tables import create_schema, feedback

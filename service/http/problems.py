@@ -13,7 +13,7 @@ from typing import Any
 from flask import Flask, Response, json
 from werkzeug.exceptions import HTTPException
 
-from ..engine import errors as engine_errors
+from ..errors import InvalidInputError, NewstagError, UnknownTaxonomyError
 
 PROBLEM_JSON = "application/problem+json"
 log = logging.getLogger("newstag.http")
@@ -89,8 +89,8 @@ ALL_PROBLEMS: tuple[type[Problem], ...] = (
 )
 # Engine errors a request can cause, and the problem each one is.
 ENGINE_ERRORS: dict[type[Exception], type[Problem]] = {
-    engine_errors.InvalidInputError: ValidationFailed,
-    engine_errors.UnknownTaxonomyError: NotFound,
+    InvalidInputError: ValidationFailed,
+    UnknownTaxonomyError: NotFound,
 }
 # Werkzeug's own HTTP errors (routing, body limits), by status.
 _HTTP_STATUS: dict[int, type[Problem]] = {
@@ -126,8 +126,8 @@ def register_error_handlers(app: Flask) -> None:
     def _http(exc: HTTPException) -> Response:
         return problem_response(_from_http_exception(exc))
 
-    @app.errorhandler(engine_errors.NewstagError)
-    def _engine(exc: engine_errors.NewstagError) -> Response:
+    @app.errorhandler(NewstagError)
+    def _engine(exc: NewstagError) -> Response:
         kind = next((p for e, p in ENGINE_ERRORS.items() if isinstance(exc, e)), None)
         if kind is None:
             log.error("engine error: %s", exc)

@@ -17,8 +17,8 @@ from typing import TypeVar
 from ..config import Settings
 from ..engine import NewstagError, Tagger, TaxonomyRegistry
 from ..engine.batching import deadline, remaining_time
-from ..engine.errors import DeadlineExceeded
 from ..engine.trained_models import TrainedModels
+from ..errors import DeadlineExceeded
 from .problems import NotFound, NotReady, Overloaded
 
 T = TypeVar("T")
@@ -33,7 +33,9 @@ class TaggerRuntime:
         self.taxonomies = tagger.taxonomies if tagger else TaxonomyRegistry.load(settings.taxonomies_dir)
         self.taxonomies.get(settings.taxonomy)
         self._tagger = tagger
-        self.trained = TrainedModels(settings.models_dir, settings, self.taxonomies) if settings.models_dir else None
+        self.options = settings.engine_options()
+        self.trained = (TrainedModels(settings.models_dir, self.options, self.taxonomies)
+                        if settings.models_dir else None)
         self.model_errors: dict[str, str] = {}
         self._generation = 0  # the last reload generation this worker has applied
         self._ready = threading.Event()
@@ -50,7 +52,7 @@ class TaggerRuntime:
             if self._tagger is None:
                 from ..engine.loading import load_backend
 
-                self._tagger = Tagger(load_backend(self.settings), self.taxonomies, self.settings)
+                self._tagger = Tagger(load_backend(self.options.model), self.taxonomies, self.options.tagger)
             self._tagger.tag([WARM_UP_TEXT])
             self._generation = self._shared_generation()
             self._scan_trained()

@@ -1,10 +1,14 @@
-"""The closed set of errors the engine raises; the HTTP layer maps each to one status."""
+"""The closed set of errors newstag raises on purpose; the HTTP layer maps each to one status.
+
+They live below every other module (the engine, the settings, the feedback store and the
+HTTP layer all raise or catch them), so this module imports nothing of newstag's.
+"""
 
 from __future__ import annotations
 
 
 class NewstagError(Exception):
-    """Base class: every error the engine raises on purpose derives from it."""
+    """Base class: every error newstag raises on purpose derives from it."""
 
 
 class InvalidInputError(NewstagError, ValueError):

@@ -1,0 +1,63 @@
+"""What the engine needs to know, and nothing of the web service's: plain option objects.
+
+The engine takes these instead of the service's :class:`~service.config.Settings` (which
+also holds API keys, database URLs and HTTP limits). ``Settings.engine_options()`` builds
+them, in one place; the defaults live in Settings, so the options here have none of their
+own (except :class:`EncoderOptions`, which tools and tests build by hand). This module sits
+below the engine and the settings, beside :mod:`service.errors`, so neither imports the other.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+# Numeric precisions an encoder can run in (engine/precision.py); auto picks by CPU.
+PRECISIONS: tuple[str, ...] = ("auto", "fp32", "bf16", "int8")
+
+
+@dataclass(frozen=True)
+class EncoderOptions:
+    """How an encoder runs (NEWSTAG_MAX_BATCH_TOKENS, _PRECISION, _BATCHING, _DOCUMENT_CACHE)."""
+
+    max_batch_tokens: int = 2048
+    precision: str = "fp32"
+    batching: bool = False
+    document_cache: int = 0
+
+
+@dataclass(frozen=True)
+class ModelOptions:
+    """Which model to load and how it runs (engine/loading.py)."""
+
+    engine: Literal["embedding", "nli"]
+    model: Path | None  # None: the embedded all-MiniLM-L6-v2
+    matcher: bool  # merge the topic matcher adapter into the default model
+    nli_model: Path | None
+    nli_hypothesis: str
+    max_tokens: int | None  # window size; None: the model's own (or its profile's) choice
+    torch_threads: int | None
+    encoder: EncoderOptions
+
+
+@dataclass(frozen=True)
+class TaggerOptions:
+    """How the Tagger chooses topics, and the limits on one call."""
+
+    taxonomy: str  # the default taxonomy
+    threshold: float  # for caller-given labels; taxonomies set their own
+    keyword_weight: float
+    evidence_per_topic: int
+    max_text_chars: int
+    max_documents: int
+    max_labels: int
+
+
+@dataclass(frozen=True)
+class EngineOptions:
+    """Everything :meth:`Tagger.load <service.engine.Tagger.load>` needs."""
+
+    model: ModelOptions
+    tagger: TaggerOptions
+    taxonomies_dir: Path | None  # extra *.yaml taxonomies beside the built-in ones
