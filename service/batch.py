@@ -24,7 +24,8 @@ from tqdm import tqdm
 
 from .config import Settings
 from .engine import InvalidInputError, NewstagError, Tagger, TagResult
-from .http.schemas import BatchDocument, _field_errors
+from .http.parsing import field_errors
+from .http.schemas import BatchDocument
 from .progress import progress_bar
 
 
@@ -83,7 +84,7 @@ def _document(number: int, row: Any) -> tuple[dict[str, Any], str | None]:
     try:
         document = BatchDocument.model_validate(row)
     except ValidationError as exc:
-        problems = "; ".join(f"{e['path']}: {e['message']}" for e in _field_errors(exc))
+        problems = "; ".join(f"{e['path']}: {e['message']}" for e in field_errors(exc))
         return {"line": number, "id": ident, "error": f"line {number}: {problems}"}, None
     if not document.text.strip():
         return {"line": number, "id": ident, "error": f"line {number}: 'text' must be a non-empty string"}, None

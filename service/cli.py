@@ -134,9 +134,7 @@ def _tag(args: argparse.Namespace) -> int:
         threshold=args.threshold, top_k=args.top_k, evidence=not args.no_evidence,
     )
     if args.json:
-        fixed = tagger.fixed_labels is not None
-        taxonomy = None if labels or fixed else (args.taxonomy or tagger.options.taxonomy)
-        payload = {**result.to_dict(), "model": tagger.backend.model_name, "taxonomy": taxonomy}
+        payload = {**result.to_dict(), "model": tagger.backend.model_name, "taxonomy": result.taxonomy}
         print(json.dumps(payload, ensure_ascii=False, indent=2))
     else:
         _print_result(result)

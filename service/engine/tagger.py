@@ -7,9 +7,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..errors import InvalidInputError
+from ..errors import FieldProblem, InvalidInputError
 from ..options import EngineOptions, TaggerOptions
-from . import keywords, sentence_support
+from . import keywords, sentence_support, validation
 from .chunking import PreparedDocument
 from .language import UNDETERMINED, detect_language
 from .scoring import ScoringBackend
@@ -18,21 +18,6 @@ from .taxonomy import TaxonomyRegistry
 from .types import Label, TagResult, Topic, Warning
 
 LabelLike = str | Label
-
-
-def is_unicode(text: str) -> bool:
-    """False for lone surrogates (from JSON escapes like \\ud800): they cannot be encoded,
-    tokenized or stored. The HTTP layer checks with this too, to name the field."""
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
-
-
-def _require_unicode(text: str, what: str) -> None:
-    if not is_unicode(text):
-        raise InvalidInputError(f"{what} is not valid Unicode (it has a lone surrogate)")
 
 
 @dataclass(frozen=True)
@@ -83,26 +68,32 @@ class Tagger:
         """Caller labels (which replace any taxonomy) or the named (or default) taxonomy.
 
         A fine-tuned model has its own labels: taxonomies do not apply, and caller labels
-        may only pick some of them.
+        may only pick some of them. A taxonomy given with labels, or to such a model, is an
+        error rather than silently ignored.
         """
+        if labels is not None:
+            validation.check_labels(labels, self.options.max_labels)
+        return self._resolve(labels, taxonomy)
+
+    def _resolve(self, labels: Sequence[LabelLike] | None, taxonomy: str | None) -> LabelSet:
+        """The label set of checked labels (or of the taxonomy)."""
+        if taxonomy is not None and (labels is not None or self.fixed_labels is not None):
+            why = ("labels replace the taxonomy" if labels is not None
+                   else f"model {self.backend.model_name!r} has its own labels")
+            raise InvalidInputError(f"a taxonomy does not apply here: {why}",
+                                    [FieldProblem(("taxonomy",), f"{why}; leave taxonomy out")])
         if self.fixed_labels is not None:
             return self._fixed_label_set(labels)
         if labels is None:
             found = self.taxonomies.get(taxonomy or self.options.taxonomy)
             return LabelSet(found.name, found.labels, found.threshold, found.sentence_topics)
         parsed = tuple(lab if isinstance(lab, Label) else Label(str(lab).strip()) for lab in labels)
-        if not parsed:
-            raise InvalidInputError("labels must name at least one label")
-        if len(parsed) > self.options.max_labels:
-            raise InvalidInputError(f"at most {self.options.max_labels} labels per call, got {len(parsed)}")
-        for lab in parsed:
-            for part in (lab.name, lab.description, *lab.keywords):
-                _require_unicode(part, f"label {lab.name[:40]!r}")
-        names = [lab.name for lab in parsed]
-        if any(not name for name in names):
-            raise InvalidInputError("label names must not be empty")
-        if len({n.casefold() for n in names}) != len(names):
-            raise InvalidInputError("label names must be unique")
+        seen: set[str] = set()
+        for i, lab in enumerate(parsed):
+            if lab.name.casefold() in seen:
+                again = FieldProblem(("labels", i), f"label names must be unique: {lab.name!r} again")
+                raise InvalidInputError("label names must be unique", [again])
+            seen.add(lab.name.casefold())
         return LabelSet(None, parsed, self.options.threshold)
 
     def _fixed_label_set(self, labels: Sequence[LabelLike] | None) -> LabelSet:
@@ -111,11 +102,13 @@ class Tagger:
             return LabelSet(None, own, self.options.threshold)
         by_name = {lab.name: lab for lab in own}
         wanted = [lab.name if isinstance(lab, Label) else str(lab).strip() for lab in labels]
-        unknown = [name for name in wanted if name not in by_name]
+        unknown = [(i, name) for i, name in enumerate(wanted) if name not in by_name]
         if unknown or not wanted:
             raise InvalidInputError(
                 f"model {self.backend.model_name!r} has fixed labels ({', '.join(by_name)}); "
-                f"not among them: {', '.join(unknown) or '(none given)'}")
+                f"not among them: {', '.join(name for _, name in unknown) or '(none given)'}",
+                [FieldProblem(("labels", i), f"{name!r} is not a label of model {self.backend.model_name!r}")
+                 for i, name in unknown])
         return LabelSet(None, tuple(by_name[name] for name in dict.fromkeys(wanted)), self.options.threshold)
 
     def tag(
@@ -141,10 +134,14 @@ class Tagger:
             evidence: attach the sentences that best support each topic.
 
         Returns:
-            One :class:`TagResult` per text, in order.
+            One :class:`TagResult` per text, in order, each naming the taxonomy used.
+
+        Raises:
+            InvalidInputError: naming every bad field (``problems``), before the model runs.
+            UnknownTaxonomyError: no taxonomy of that name is installed.
         """
-        self._check_options(texts, threshold, top_k)
-        label_set = self.label_set(labels, taxonomy)
+        validation.check_call(texts, labels, threshold, top_k, self.options)
+        label_set = self._resolve(labels, taxonomy)
         docs = [self.backend.prepare(text) for text in texts]
         label_list = list(label_set.labels)
         scored = self.backend.score(docs, label_list)
@@ -175,29 +172,8 @@ class Tagger:
             topics = tuple(Topic(label_list[j].name, round(float(final[j]), 4), label_list[j].code, support.get(j, ()))
                            for j in chosen)
             language, warnings = self._language(doc.text)
-            results.append(TagResult(topics, doc.token_count, language, warnings))
+            results.append(TagResult(topics, doc.token_count, language, warnings, label_set.name))
         return results
-
-    def _check_options(self, texts: Sequence[str], threshold: float | None, top_k: int | None) -> None:
-        if isinstance(texts, str) or not isinstance(texts, Sequence):
-            raise InvalidInputError("texts must be a list of strings")
-        if not texts:
-            raise InvalidInputError("there must be at least one text")
-        if len(texts) > self.options.max_documents:
-            raise InvalidInputError(f"at most {self.options.max_documents} documents per call, got {len(texts)}")
-        for i, text in enumerate(texts):
-            if not isinstance(text, str):
-                raise InvalidInputError(f"text {i} is not a string")
-            if not text.strip():
-                raise InvalidInputError(f"text {i} is empty")
-            if len(text) > self.options.max_text_chars:
-                raise InvalidInputError(
-                    f"text {i} has {len(text)} characters; the limit is {self.options.max_text_chars}")
-            _require_unicode(text, f"text {i}")
-        if threshold is not None and not 0.0 <= threshold <= 1.0:
-            raise InvalidInputError("threshold must be between 0 and 1")
-        if top_k is not None and top_k < 1:
-            raise InvalidInputError("top_k must be at least 1")
 
     def _choose(self, doc: PreparedDocument, model: np.ndarray, labels: list[Label], thresholds: np.ndarray,
                 multi_label: bool, top_k: int | None) -> tuple[np.ndarray, list[int]]:

@@ -64,6 +64,9 @@ class TagResult:
     tokens: int = 0
     language: str = "und"  # ISO 639-1, "und" when it cannot be told
     warnings: tuple[Warning, ...] = ()
+    # The taxonomy whose labels were scored; None for caller-given labels or a fine-tuned
+    # model's own. The same for every text of a call, so to_dict leaves it to the caller.
+    taxonomy: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {"topics": [t.to_dict() for t in self.topics], "language": self.language,

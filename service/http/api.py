@@ -8,12 +8,14 @@ from flask import Blueprint, current_app, g
 
 from ..config import Settings
 from ..engine import Tagger
+from ..errors import InvalidInputError
 from .auth import protect, require_admin
 from .body import json_body
 from .metrics import CUSTOM_LABEL, MODEL_LABELS, Metrics
+from .parsing import engine_errors, parse_classify
 from .problems import ValidationFailed
 from .runtime import TaggerRuntime
-from .schemas import DocumentsRequest, TextRequest, parse_classify
+from .schemas import DocumentsRequest, TextRequest
 
 bp = Blueprint("v1", __name__, url_prefix="/v1")
 protect(bp)
@@ -34,23 +36,21 @@ def model_out(tagger: Tagger) -> dict[str, str]:
 
 @bp.post("/classify")
 def classify() -> dict[str, Any]:
-    body = parse_classify(json_body(), _settings())
     runtime = _runtime()
+    body = parse_classify(json_body(), runtime.options.tagger)
     tagger = runtime.get(body.model)
     texts = [body.text] if isinstance(body, TextRequest) else [d.text for d in body.documents]
     g.documents = len(texts)
     labels = body.engine_labels()
-    fixed = tagger.fixed_labels is not None  # a fine-tuned model answers with its own labels
-    if body.taxonomy is not None and (labels is not None or fixed):
-        why = "labels replace the taxonomy" if labels is not None else f"model {body.model!r} has its own labels"
-        raise ValidationFailed(f"a taxonomy does not apply here: {why}",
-                               errors=[{"path": "/taxonomy", "message": f"{why}; leave taxonomy out"}])
-    taxonomy = None if labels is not None or fixed else (body.taxonomy or _settings().taxonomy)
-    results = runtime.run(lambda: tagger.tag(
-        texts, labels, taxonomy=taxonomy, multi_label=body.multi_label, threshold=body.threshold,
-        top_k=body.top_k, evidence=body.evidence))
+    try:
+        results = runtime.run(lambda: tagger.tag(
+            texts, labels, taxonomy=body.taxonomy, multi_label=body.multi_label, threshold=body.threshold,
+            top_k=body.top_k, evidence=body.evidence))
+    except InvalidInputError as exc:  # what only the model can tell: its labels, duplicates, the taxonomy
+        raise ValidationFailed(str(exc), errors=engine_errors(exc, body)) from None
+    taxonomy = results[0].taxonomy  # the one the Tagger chose; None for caller labels or a model's own
     metrics: Metrics = current_app.extensions["newstag.metrics"]
-    label_set = CUSTOM_LABEL if labels is not None else MODEL_LABELS if fixed else str(taxonomy)
+    label_set = taxonomy or (CUSTOM_LABEL if labels is not None else MODEL_LABELS)
     metrics.observe_tags(results, tagger.backend.model_name, label_set)
     shared = {"model": model_out(tagger), "taxonomy": taxonomy}
     if isinstance(body, DocumentsRequest):

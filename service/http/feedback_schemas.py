@@ -9,13 +9,14 @@ from pydantic import BaseModel, Field, ValidationError
 
 from ..config import Settings
 from ..engine import TaxonomyRegistry
-from ..engine.tagger import is_unicode
+from ..engine.validation import is_unicode, text_problem
 from ..feedback import Correction
+from .parsing import field_errors
 from .problems import ValidationFailed
-from .schemas import Name, Text, _check_text, _field_errors, _Strict
+from .schemas import Name, Strict, Text
 
 
-class FeedbackRequest(_Strict):
+class FeedbackRequest(Strict):
     text: Text = Field(description="The article, as it was tagged.")
     labels: list[Name] = Field(min_length=1, description="The corrected set of topics: what the text is about.")
     taxonomy: Name | None = Field(description="The taxonomy the labels come from; null when they were typed.")
@@ -76,9 +77,11 @@ def parse_feedback(data: Any, settings: Settings, taxonomies: TaxonomyRegistry,
     try:
         body = FeedbackRequest.model_validate(data)
     except ValidationError as exc:
-        raise ValidationFailed("the feedback has invalid fields", errors=_field_errors(exc)) from None
+        raise ValidationFailed("the feedback has invalid fields", errors=field_errors(exc)) from None
     errors: list[dict[str, str]] = []
-    _check_text("/text", body.text, settings, errors)
+    complaint = text_problem(body.text, settings.max_text_chars)  # the limits of /v1/classify
+    if complaint is not None:
+        errors.append({"path": "/text", "message": f"text {complaint}"})
     for field in ("taxonomy", "model"):
         value = getattr(body, field)
         if value is not None and not is_unicode(value):

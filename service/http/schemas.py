@@ -1,33 +1,32 @@
 """Request and response shapes of the /v1 API, as pydantic models.
 
 The same models validate requests and produce the OpenAPI document, so the spec
-describes exactly what the service accepts and returns.
+describes exactly what the service accepts and returns. Checking a body against them
+(and against the engine's limits) is parsing.py's job.
 """
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from ..config import Settings
 from ..engine import Label
-from ..engine.tagger import is_unicode
-from .problems import ValidationFailed
+from ..engine.validation import EMPTY
 
 Name = Annotated[str, StringConstraints(min_length=1, max_length=200)]
 # An article: at least one character that is not whitespace (JSON Schema patterns search, unanchored).
 Text = Annotated[str, StringConstraints(pattern=r"\S")]
-TEXT_MESSAGE = "text is empty or only whitespace"
+TEXT_MESSAGE = f"text {EMPTY}"  # the engine's words for it
 
 
-class _Strict(BaseModel):
+class Strict(BaseModel):
     # Unknown fields are errors (a typo like "treshold" must not pass silently), and
     # types are not coerced ("true" is not a boolean).
     model_config = ConfigDict(extra="forbid", strict=True)
 
 
-class LabelObject(_Strict):
+class LabelObject(Strict):
     name: Name
     description: str = Field("", max_length=2000)
     keywords: list[Name] = Field(default_factory=list, max_length=100)
@@ -36,7 +35,7 @@ class LabelObject(_Strict):
         return Label(self.name.strip(), self.description.strip(), tuple(k.strip() for k in self.keywords))
 
 
-class ClassifyOptions(_Strict):
+class ClassifyOptions(Strict):
     labels: list[Name | LabelObject] | None = Field(
         None, description="Labels for this request; they replace the taxonomy.")
     taxonomy: str | None = Field(None, description="A taxonomy name; default: news.")
@@ -56,7 +55,7 @@ class TextRequest(ClassifyOptions):
     text: Text
 
 
-class Document(_Strict):
+class Document(Strict):
     id: Name
     text: Text
 
@@ -175,58 +174,3 @@ class ProblemOut(BaseModel):
     status: int
     detail: str
     errors: list[FieldError] | None = None
-
-
-def _pointer(loc: tuple[Any, ...]) -> str:
-    # pydantic puts the union member's name in the location ("str", "LabelObject"); drop it.
-    parts = [str(p) for p in loc
-             if not (isinstance(p, str) and (p in ("str", "constrained-str") or p[:1].isupper()))]
-    return "/" + "/".join(parts)
-
-
-def _field_errors(exc: ValidationError) -> list[dict[str, str]]:
-    seen: dict[str, str] = {}
-    for error in exc.errors(include_url=False):
-        message = TEXT_MESSAGE if error["type"] == "string_pattern_mismatch" else error["msg"]
-        seen.setdefault(_pointer(error["loc"]), message)
-    # For "string or object" fields, an error inside the object says more than "not a string".
-    return [{"path": path, "message": message} for path, message in seen.items()
-            if not any(other.startswith(path + "/") for other in seen)]
-
-
-def _check_text(path: str, text: str, settings: Settings, errors: list[dict[str, str]]) -> None:
-    if not is_unicode(text):
-        errors.append({"path": path, "message": "text is not valid Unicode (it has a lone surrogate)"})
-    elif not text.strip():
-        errors.append({"path": path, "message": TEXT_MESSAGE})
-    elif len(text) > settings.max_text_chars:
-        errors.append({"path": path, "message": f"text is longer than {settings.max_text_chars} characters"})
-
-
-def parse_classify(data: Any, settings: Settings) -> TextRequest | DocumentsRequest:
-    """Validate a /v1/classify body, or raise ValidationFailed naming every bad field."""
-    if not isinstance(data, dict):
-        raise ValidationFailed("the body must be a JSON object", errors=[{"path": "/", "message": "not an object"}])
-    if ("text" in data) == ("documents" in data):
-        raise ValidationFailed("give either 'text' or 'documents'",
-                               errors=[{"path": "/", "message": "exactly one of text, documents is required"}])
-    model = TextRequest if "text" in data else DocumentsRequest
-    try:
-        request = model.model_validate(data)
-    except ValidationError as exc:
-        raise ValidationFailed("the request has invalid fields", errors=_field_errors(exc)) from None
-    errors: list[dict[str, str]] = []
-    if isinstance(request, TextRequest):
-        _check_text("/text", request.text, settings, errors)
-    else:
-        if len(request.documents) > settings.max_documents:
-            errors.append({"path": "/documents", "message": f"at most {settings.max_documents} documents"})
-        for i, doc in enumerate(request.documents[: settings.max_documents]):
-            _check_text(f"/documents/{i}/text", doc.text, settings, errors)
-    if request.labels is not None and len(request.labels) > settings.max_labels:
-        errors.append({"path": "/labels", "message": f"at most {settings.max_labels} labels"})
-    if request.labels is not None and not request.labels:
-        errors.append({"path": "/labels", "message": "labels must name at least one label"})
-    if errors:
-        raise ValidationFailed("the request has invalid fields", errors=errors)
-    return request

@@ -1,0 +1,111 @@
+"""The checks on a call to the Tagger that need no model, each with one message.
+
+``Tagger.tag`` runs them on every call. The HTTP layer runs the same functions before it
+waits for a model, so a bad request gets its 422 (naming every bad field) even while the
+model loads, and the feedback API checks its text with :func:`text_problem`. Each problem
+carries a field path (service/errors.py) that the HTTP layer turns into a JSON pointer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from ..errors import FieldProblem, InvalidInputError
+from ..options import TaggerOptions
+from .types import Label
+
+EMPTY = "is empty or only whitespace"  # said of a text, as text_problem says it
+
+
+def is_unicode(text: str) -> bool:
+    """False for lone surrogates (from JSON escapes like \\ud800): they cannot be encoded,
+    tokenized or stored."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def text_problem(text: object, max_chars: int) -> str | None:
+    """What is wrong with one text, as a predicate ("is empty or only whitespace"); None: nothing."""
+    if not isinstance(text, str):
+        return "is not a string"
+    if not is_unicode(text):
+        return "is not valid Unicode (it has a lone surrogate)"
+    if not text.strip():
+        return EMPTY
+    if len(text) > max_chars:
+        return f"has {len(text)} characters; the limit is {max_chars}"
+    return None
+
+
+class Problems:
+    """Collects the bad fields of one call, then raises them together."""
+
+    def __init__(self) -> None:
+        self._found: list[tuple[FieldProblem, str]] = []
+
+    def add(self, path: tuple[str | int, ...], message: str, summary: str | None = None) -> None:
+        """``message`` speaks of the field alone; ``summary`` (default: the message) names it for str(error)."""
+        self._found.append((FieldProblem(path, message), summary or message))
+
+    def raise_any(self) -> None:
+        if self._found:
+            raise InvalidInputError("; ".join(summary for _, summary in self._found),
+                                    [problem for problem, _ in self._found])
+
+
+def check_call(texts: Any, labels: Sequence[str | Label] | None, threshold: float | None, top_k: int | None,
+               options: TaggerOptions) -> None:
+    """Raise InvalidInputError naming every bad field of a ``Tagger.tag`` call."""
+    problems = Problems()
+    _check_texts(texts, options, problems)
+    if labels is not None:
+        _check_labels(labels, options.max_labels, problems)
+    if threshold is not None and not 0.0 <= threshold <= 1.0:
+        problems.add(("threshold",), "threshold must be between 0 and 1")
+    if top_k is not None and top_k < 1:
+        problems.add(("top_k",), "top_k must be at least 1")
+    problems.raise_any()
+
+
+def check_labels(labels: Sequence[str | Label], max_labels: int) -> None:
+    """Raise InvalidInputError naming every bad label a caller gave."""
+    problems = Problems()
+    _check_labels(labels, max_labels, problems)
+    problems.raise_any()
+
+
+def _check_texts(texts: Any, options: TaggerOptions, problems: Problems) -> None:
+    if isinstance(texts, str) or not isinstance(texts, Sequence):
+        problems.add(("texts",), "texts must be a list of strings")
+        return
+    if not texts:
+        problems.add(("texts",), "there must be at least one text")
+        return
+    if len(texts) > options.max_documents:
+        problems.add(("texts",), f"at most {options.max_documents} documents",
+                     f"at most {options.max_documents} documents per call, got {len(texts)}")
+    for i, text in enumerate(texts[: options.max_documents]):
+        complaint = text_problem(text, options.max_text_chars)
+        if complaint is not None:
+            problems.add(("texts", i), f"text {complaint}", f"text {i} {complaint}")
+
+
+def _check_labels(labels: Sequence[str | Label], max_labels: int, problems: Problems) -> None:
+    if not labels:
+        problems.add(("labels",), "labels must name at least one label")
+        return
+    if len(labels) > max_labels:
+        problems.add(("labels",), f"at most {max_labels} labels",
+                     f"at most {max_labels} labels per call, got {len(labels)}")
+        return
+    for i, label in enumerate(labels):
+        parts = (label.name, label.description, *label.keywords) if isinstance(label, Label) else (str(label),)
+        if not all(is_unicode(part) for part in parts):
+            problems.add(("labels", i), "label is not valid Unicode (it has a lone surrogate)",
+                         f"label {parts[0][:40]!r} is not valid Unicode (it has a lone surrogate)")
+        elif not parts[0].strip():
+            problems.add(("labels", i), "label names must not be empty")

@@ -1,0 +1,90 @@
+"""One validation path: the engine checks a call once, reports every bad field with its path,
+names the taxonomy it used, and the HTTP layer shows each path as a JSON pointer."""
+
+from __future__ import annotations
+
+import pytest
+
+from service import create_app
+from service.config import Settings
+from service.engine import InvalidInputError, Label
+from service.errors import FieldProblem
+from service.http.parsing import parse_classify
+from service.http.problems import ValidationFailed
+
+OK = "Stocks fell in Tokyo. The central bank met on Friday."
+
+
+def test_the_result_names_the_taxonomy_the_tagger_chose(tiny_tagger):
+    assert tiny_tagger.tag([OK])[0].taxonomy == tiny_tagger.options.taxonomy == "news"
+    assert {r.taxonomy for r in tiny_tagger.tag([OK, OK], taxonomy="iptc-top")} == {"iptc-top"}
+    assert tiny_tagger.tag([OK], ["markets"])[0].taxonomy is None
+    assert "taxonomy" not in tiny_tagger.tag([OK])[0].to_dict()  # said once per call, by the caller
+
+
+def test_every_bad_field_is_reported_at_once_with_its_path(tiny_tagger):
+    with pytest.raises(InvalidInputError) as caught:
+        tiny_tagger.tag([OK, "  ", "x" * 100_001], ["markets", " ", Label("bank", "\ud800")], threshold=2, top_k=0)
+    assert [p.path for p in caught.value.problems] == [
+        ("texts", 1), ("texts", 2), ("labels", 1), ("labels", 2), ("threshold",), ("top_k",)]
+    assert caught.value.problems[0] == FieldProblem(("texts", 1), "text is empty or only whitespace")
+    assert caught.value.problems[1].message == "text has 100001 characters; the limit is 100000"
+    # The whole story names each item, for the CLI and batch files.
+    assert str(caught.value).startswith("text 1 is empty or only whitespace; text 2 has 100001 characters")
+
+
+@pytest.mark.parametrize("labels, taxonomy, path, message", [
+    (["a", "b", "A"], None, ("labels", 2), "label names must be unique: 'A' again"),
+    (["a"], "news", ("taxonomy",), "labels replace the taxonomy; leave taxonomy out"),
+])
+def test_what_depends_on_the_label_set_carries_a_path_too(tiny_tagger, labels, taxonomy, path, message):
+    with pytest.raises(InvalidInputError) as caught:
+        tiny_tagger.tag([OK], labels, taxonomy=taxonomy)
+    assert caught.value.problems == (FieldProblem(path, message),)
+
+
+def test_a_request_is_checked_against_the_limits_without_any_model():
+    """parse_classify needs only the options: a bad request gets its 422 while the model loads."""
+    options = Settings.from_env({}, max_text_chars=10, max_labels=2).engine_options().tagger
+    body = {"documents": [{"id": "a", "text": "fine"}, {"id": "b", "text": "far too long here"}],
+            "labels": ["x", "y", "z"]}
+    with pytest.raises(ValidationFailed) as caught:
+        parse_classify(body, options)
+    assert caught.value.errors == [
+        {"path": "/documents/1/text", "message": "text has 17 characters; the limit is 10"},
+        {"path": "/labels", "message": "at most 2 labels"}]
+    with pytest.raises(ValidationFailed) as caught:
+        parse_classify({"text": "ok", "labels": [{"name": "ok"}, {"name": " "}]}, options)
+    assert caught.value.errors == [{"path": "/labels/1", "message": "label names must not be empty"}]
+
+
+def test_http_points_at_what_only_the_tagger_can_check(client):
+    duplicate = client.post("/v1/classify", json={"documents": [{"id": "1", "text": OK}], "labels": ["a", "b", "B"]})
+    assert duplicate.status_code == 422 and duplicate.json["detail"] == "label names must be unique"
+    assert duplicate.json["errors"] == [{"path": "/labels/2", "message": "label names must be unique: 'B' again"}]
+    both = client.post("/v1/classify", json={"text": OK, "labels": ["a"], "taxonomy": "news"})
+    assert both.json["detail"] == "a taxonomy does not apply here: labels replace the taxonomy"
+
+
+def test_classify_and_feedback_say_the_same_of_the_same_text(tagger, tmp_path):
+    client = create_app({"TAGGER": tagger, "LOAD_IN_BACKGROUND": False, "max_text_chars": 20,
+                         "database_url": f"sqlite:///{tmp_path}/feedback.db"}).test_client()
+    text = "a text of thirty-one characters"
+    tagged = client.post("/v1/classify", json={"text": text})
+    stored = client.post("/v1/feedback", json={"text": text, "labels": ["economy"], "taxonomy": "news"})
+    assert tagged.status_code == stored.status_code == 422
+    expected = {"path": "/text", "message": "text has 31 characters; the limit is 20"}
+    assert expected in tagged.json["errors"] and expected in stored.json["errors"]
+
+
+def test_a_fine_tuned_models_unknown_labels_are_pointed_at(tagger, trained_model_dir, tmp_path):
+    import shutil
+
+    models = tmp_path / "models"
+    shutil.copytree(trained_model_dir, models / "desk-topics")
+    client = create_app({"TAGGER": tagger, "LOAD_IN_BACKGROUND": False, "models_dir": models}).test_client()
+    answer = client.post("/v1/classify", json={"text": OK, "model": "desk-topics", "labels": ["sport", "crime"]})
+    assert answer.status_code == 422 and "fixed labels" in answer.json["detail"]
+    assert answer.json["errors"] == [{"path": "/labels/1", "message": "'crime' is not a label of model 'desk-topics'"}]
+    plain = client.post("/v1/classify", json={"text": OK, "model": "desk-topics"})
+    assert plain.status_code == 200 and plain.json["taxonomy"] is None
