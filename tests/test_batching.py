@@ -12,7 +12,7 @@ import torch
 
 from service.config import Settings
 from service.engine import Tagger
-from service.engine.batching import MicroBatcher, deadline, length_batches
+from service.engine.batching import MicroBatcher, length_batches
 from service.engine.encoder import PAD_TO, EncoderOptions, SentenceEncoder
 from service.engine.precision import Precision
 from service.errors import ConfigError, DeadlineExceeded
@@ -57,8 +57,8 @@ def _sum_pool(_: int, states: torch.Tensor) -> float:
 def _call_in_thread(batcher: MicroBatcher, sequences, out: dict, key, seconds=None) -> threading.Thread:
     def call():
         try:
-            with deadline(seconds):
-                out[key] = batcher.run(sequences, _sum_pool)
+            deadline = None if seconds is None else time.monotonic() + seconds
+            out[key] = batcher.run(sequences, _sum_pool, deadline)
         except Exception as exc:  # noqa: BLE001 - the test inspects it
             out[key] = exc
 

@@ -136,7 +136,7 @@ def test_sigterm_saves_a_checkpoint_and_resume_finishes_the_same_model(tiny_mode
 def test_sigkill_mid_epoch_leaves_no_model_the_service_could_load_and_resume_finishes(
         tiny_model_dir, tmp_path, tagger):
     from service.config import Settings
-    from service.engine.trained_models import TrainedModels
+    from service.http.trained_models import TrainedModels
 
     models_dir = tmp_path / "models"
     output = models_dir / "killed"

@@ -56,11 +56,11 @@ def test_a_full_queue_answers_503_with_retry_after(tagger, batching):
     runtime = app.extensions["newstag.runtime"]
     client = app.test_client()
     release = threading.Event()
-    holders = [threading.Thread(target=lambda: runtime.run(lambda: release.wait(10))) for _ in range(2)]
+    holders = [threading.Thread(target=lambda: runtime.run(lambda _deadline: release.wait(10))) for _ in range(2)]
     for holder in holders:
         holder.start()
     for _ in range(500):  # both places taken
-        if runtime._waiting == 2:
+        if runtime.admission.waiting == 2:
             break
         threading.Event().wait(0.01)
     try:
@@ -78,7 +78,7 @@ def test_waiting_too_long_for_the_one_at_a_time_model_answers_503(tagger):
     app = create_app({"TAGGER": tagger, "LOAD_IN_BACKGROUND": False, "request_timeout": 0.2, "batching": False})
     runtime = app.extensions["newstag.runtime"]
     release, holding = threading.Event(), threading.Event()
-    holder = threading.Thread(target=lambda: runtime.run(lambda: (holding.set(), release.wait(10))))
+    holder = threading.Thread(target=lambda: runtime.run(lambda _deadline: (holding.set(), release.wait(10))))
     holder.start()
     assert holding.wait(5)
     try:

@@ -4,13 +4,12 @@ Callers (request threads) hand in their token sequences and wait. The batching t
 takes everything queued, sorts it by length (less padding), cuts it into batches within
 a token budget (as text-embeddings-inference does with max-batch-tokens) and runs them,
 so windows of concurrent requests share forward passes. Each caller waits at most until
-its deadline; a caller that gave up is dropped from the next batches, not computed.
+its deadline (a ``time.monotonic()`` instant it passes in, from ``Tagger.tag(deadline=)``);
+a caller that gave up is dropped from the next batches, not computed.
 """
 
 from __future__ import annotations
 
-import contextlib
-import contextvars
 import os
 import threading
 import time
@@ -26,25 +25,6 @@ from ..errors import DeadlineExceeded
 RunBatch = Callable[[list[list[int]]], torch.Tensor]
 # Pool sequence ``i`` of a job from its unpadded hidden states; only the result is kept.
 Pool = Callable[[int, torch.Tensor], Any]
-
-_deadline: contextvars.ContextVar[float | None] = contextvars.ContextVar("newstag_deadline", default=None)
-
-
-@contextlib.contextmanager
-def deadline(seconds: float | None) -> Iterator[None]:
-    """Give model work started in this block until ``seconds`` from now (None: no limit)."""
-    token = _deadline.set(None if seconds is None else time.monotonic() + seconds)
-    try:
-        yield
-    finally:
-        _deadline.reset(token)
-
-
-def remaining_time() -> float | None:
-    """Seconds left before the current deadline; None when there is none."""
-    end = _deadline.get()
-    return None if end is None else end - time.monotonic()
-
 
 def length_batches(lengths: list[int], max_batch_tokens: int) -> Iterator[list[int]]:
     """Index batches in length order whose padded size (rows x longest) fits the budget."""
@@ -85,8 +65,9 @@ class MicroBatcher:
         self._wake = threading.Condition(self._lock)
         self._pid: int | None = None  # the thread does not survive a fork: restart it after one
 
-    def run(self, sequences: list[list[int]], pool: Pool) -> list[Any]:
-        """Pool every sequence's hidden states; raises DeadlineExceeded past the deadline."""
+    def run(self, sequences: list[list[int]], pool: Pool, deadline: float | None = None) -> list[Any]:
+        """Pool every sequence's hidden states; raises DeadlineExceeded past ``deadline``
+        (a ``time.monotonic()`` instant; None: wait as long as it takes)."""
         if not sequences:
             return []
         job = _Job(sequences, pool)
@@ -94,8 +75,8 @@ class MicroBatcher:
             self._ensure_thread()
             self._queue.append(job)
             self._wake.notify()
-        left = remaining_time()
-        if not job.done.wait(None if left is None else max(left, 0.0)):
+        left = None if deadline is None else max(deadline - time.monotonic(), 0.0)
+        if not job.done.wait(left):
             job.cancelled = True  # the batching thread skips what it has not started
             raise DeadlineExceeded("the request ran out of time waiting for the model")
         if job.error is not None:

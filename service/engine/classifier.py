@@ -173,10 +173,11 @@ class ClassifierBackend:
     def prepare(self, text: str) -> PreparedDocument:
         return self.encoder.prepare(text)
 
-    def score(self, docs: list[PreparedDocument], labels: list[Label]) -> list[ClassifierScores]:
+    def score(self, docs: list[PreparedDocument], labels: list[Label],
+              deadline: float | None = None) -> list[ClassifierScores]:
         columns = [self.labels.index(label) for label in labels]  # the Tagger only asks for own labels
         out = []
-        for vectors in self.encoder.encode_documents(docs):
+        for vectors in self.encoder.encode_documents(docs, deadline):
             domain = self.files.domain
             if vectors.windows.shape[0] == 0 or (domain is not None and not domain.contains(vectors.windows)):
                 # Nothing to read, or unlike every label's training articles: "none of these".

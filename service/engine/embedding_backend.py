@@ -78,30 +78,31 @@ class EmbeddingBackend:
     def precision(self) -> str:
         return self.encoder.precision.name
 
-    @property
-    def reference_matrix(self) -> np.ndarray:
+    def reference_matrix(self, deadline: float | None = None) -> np.ndarray:
         """[n_reference, dim] unit vectors of the reference topics, embedded once."""
         if self._reference is None:
-            self._reference = self.label_vectors.embed([Label(name) for name in reference_topics()])
+            self._reference = self.label_vectors.embed([Label(name) for name in reference_topics()], deadline)
         return self._reference
 
     def prepare(self, text: str) -> PreparedDocument:
         return self.encoder.prepare(text)
 
-    def similarities(self, docs: list[PreparedDocument], labels: list[Label]) -> list[Similarities]:
-        label_matrix = self.label_vectors.vectors(labels)
-        reference = self.reference_matrix
-        return [self._similarities(v, label_matrix, reference) for v in self.encoder.encode_documents(docs)]
+    def similarities(self, docs: list[PreparedDocument], labels: list[Label],
+                     deadline: float | None = None) -> list[Similarities]:
+        label_matrix = self.label_vectors.vectors(labels, deadline)
+        reference = self.reference_matrix(deadline)
+        return [self._similarities(v, label_matrix, reference) for v in self.encoder.encode_documents(docs, deadline)]
 
     @staticmethod
     def _similarities(vectors: DocumentVectors, labels: np.ndarray, reference: np.ndarray) -> Similarities:
         return Similarities(vectors.windows @ labels.T, vectors.sentences @ labels.T,
                             vectors.windows @ reference.T, vectors.sentences @ reference.T)
 
-    def score(self, docs: list[PreparedDocument], labels: list[Label]) -> list[EmbeddingScores]:
+    def score(self, docs: list[PreparedDocument], labels: list[Label],
+              deadline: float | None = None) -> list[EmbeddingScores]:
         out = []
         competing = rivals(labels)
-        for sims in self.similarities(docs, labels):
+        for sims in self.similarities(docs, labels, deadline):
             if sims.windows.shape[0] == 0:  # nothing the tokenizer could read: no topic
                 scores = best_window = np.zeros(len(labels))
             else:

@@ -147,16 +147,18 @@ class SentenceEncoder:
         with torch.inference_mode(), self.precision.autocast():
             return self.model(input_ids=input_ids, attention_mask=mask).last_hidden_state.float()
 
-    def _forward(self, sequences: list[list[int]], pool: Callable[[int, torch.Tensor], T]) -> list[T]:
+    def _forward(self, sequences: list[list[int]], pool: Callable[[int, torch.Tensor], T],
+                 deadline: float | None = None) -> list[T]:
         """Run every sequence (with the special tokens added) and pool its hidden states.
 
         ``pool(i, states)`` gets sequence ``i``'s unpadded hidden states; only what it
         returns is kept, so memory holds one batch of hidden states at a time. With a
-        micro-batcher, sequences of concurrent callers share batches.
+        micro-batcher, sequences of concurrent callers share batches, and a caller still
+        waiting at ``deadline`` (a ``time.monotonic()`` instant) gets DeadlineExceeded.
         """
         ids = [[*self.head, *seq, *self.tail] for seq in sequences]
         if self.batcher is not None:
-            return self.batcher.run(ids, pool)
+            return self.batcher.run(ids, pool, deadline)
         pooled: list[T | None] = [None] * len(ids)
         for batch in length_batches([self._width(len(x)) for x in ids], self.max_batch_tokens):
             states = self._run_batch([ids[i] for i in batch])
@@ -164,7 +166,7 @@ class SentenceEncoder:
                 pooled[i] = pool(i, states[row, : len(ids[i])])
         return pooled  # type: ignore[return-value]  # every slot was filled
 
-    def encode_texts(self, texts: list[str]) -> np.ndarray:
+    def encode_texts(self, texts: list[str], deadline: float | None = None) -> np.ndarray:
         """Unit vectors for short texts (labels, queries), truncated to the token limit."""
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
@@ -177,24 +179,25 @@ class SentenceEncoder:
             sequences.append(encoded["input_ids"][:budget])
             in_prompt = sum(end <= len(prompt) for _, end in encoded["offset_mapping"]) if prompt else 0
             skip.append(0 if self.pipeline.include_prompt else len(self.head) + in_prompt)
-        return _unit(self.pipeline(torch.stack(self._forward(sequences, lambda i, states: states[skip[i]:].mean(0)))))
+        pooled = self._forward(sequences, lambda i, states: states[skip[i]:].mean(0), deadline)
+        return _unit(self.pipeline(torch.stack(pooled)))
 
-    def encode_documents(self, docs: list[PreparedDocument]) -> list[DocumentVectors]:
+    def encode_documents(self, docs: list[PreparedDocument], deadline: float | None = None) -> list[DocumentVectors]:
         """Embed every window of every document in shared, length-sorted batches.
 
         A text seen recently (the same characters) is taken from the document cache.
         """
         if not self.documents.enabled:
-            return self._encode_documents(docs)
+            return self._encode_documents(docs, deadline)
         keys = [hashlib.sha256(doc.text.encode("utf-8", "surrogatepass")).hexdigest() for doc in docs]
         out = [self.documents.get(key) for key in keys]
         todo = [d for d, vectors in enumerate(out) if vectors is None]
-        for d, vectors in zip(todo, self._encode_documents([docs[d] for d in todo]), strict=True):
+        for d, vectors in zip(todo, self._encode_documents([docs[d] for d in todo], deadline), strict=True):
             out[d] = vectors
             self.documents.put(keys[d], vectors)
         return out  # type: ignore[return-value]  # every slot was filled
 
-    def _encode_documents(self, docs: list[PreparedDocument]) -> list[DocumentVectors]:
+    def _encode_documents(self, docs: list[PreparedDocument], deadline: float | None) -> list[DocumentVectors]:
         if not docs:
             return []
         windows = [(d, w) for d, doc in enumerate(docs) for w in doc.windows]
@@ -210,7 +213,8 @@ class SentenceEncoder:
                 offset += n
             return _WindowMeans(whole.mean(0), sentences)
 
-        pooled = self._forward([[*docs[d].prompt_ids, *docs[d].window_token_ids(w)] for d, w in windows], pool)
+        pooled = self._forward([[*docs[d].prompt_ids, *docs[d].window_token_ids(w)] for d, w in windows], pool,
+                               deadline)
         per_doc: list[list[_WindowMeans]] = [[] for _ in docs]
         for (d, _), means in zip(windows, pooled, strict=True):
             per_doc[d].append(means)

@@ -40,8 +40,8 @@ class LabelVectorCache:
     def max_labels(self, value: int) -> None:
         self._vectors.max_entries = value
 
-    def vectors(self, labels: list[Label]) -> np.ndarray:
-        """[n_labels, dim] unit vectors, in the order given."""
+    def vectors(self, labels: list[Label], deadline: float | None = None) -> np.ndarray:
+        """[n_labels, dim] unit vectors, in the order given (``deadline``: see SentenceEncoder)."""
         found: dict[Label, np.ndarray] = {}
         for lab in dict.fromkeys(labels):
             cached = self._vectors.get(lab)
@@ -49,15 +49,15 @@ class LabelVectorCache:
                 found[lab] = cached
         missing = [lab for lab in dict.fromkeys(labels) if lab not in found]
         if missing:
-            for lab, vector in zip(missing, self.embed(missing), strict=True):
+            for lab, vector in zip(missing, self.embed(missing, deadline), strict=True):
                 found[lab] = vector
                 self._vectors.put(lab, vector)
         return np.stack([found[lab] for lab in labels])
 
-    def embed(self, labels: list[Label]) -> np.ndarray:
+    def embed(self, labels: list[Label], deadline: float | None = None) -> np.ndarray:
         """[n_labels, dim] unit vectors, computed now and not cached."""
         phrasings = [label_phrasings(lab, self.template) for lab in labels]
-        flat = self.encoder.encode_texts([p for group in phrasings for p in group])
+        flat = self.encoder.encode_texts([p for group in phrasings for p in group], deadline)
         out, start = [], 0
         for group in phrasings:
             mean = flat[start : start + len(group)].mean(0)

@@ -97,7 +97,10 @@ class NLIBackend:
     def entailment(self, premises: list[str], names: list[str]) -> np.ndarray:
         return _entailment(self.pipe, premises, names, self.template)
 
-    def score(self, docs: list[PreparedDocument], labels: list[Label]) -> list[NLIScores]:
+    def score(self, docs: list[PreparedDocument], labels: list[Label],
+              deadline: float | None = None) -> list[NLIScores]:
+        # The NLI pipeline runs in the caller's thread, not through the micro-batcher: there
+        # is no queue to give up on, so the deadline does not apply.
         names = [label.name for label in labels]
         out = []
         for doc in docs:

@@ -48,5 +48,8 @@ class ScoringBackend(Protocol):
         """Cut a text into sentences and windows that fit this backend's model."""
         ...
 
-    def score(self, docs: list[PreparedDocument], labels: list[Label]) -> Sequence[DocumentScores]:
+    def score(self, docs: list[PreparedDocument], labels: list[Label],
+              deadline: float | None = None) -> Sequence[DocumentScores]:
+        """Each document's scores; model work still waiting at ``deadline`` (a
+        ``time.monotonic()`` instant; None: no limit) raises DeadlineExceeded."""
         ...

@@ -46,14 +46,14 @@ class SentenceScores:
         self.labels = labels
         self._scores: dict[str, np.ndarray] = {}
 
-    def compute(self, texts: list[str]) -> None:
+    def compute(self, texts: list[str], deadline: float | None = None) -> None:
         """Score every text not scored yet, in one call to the model."""
         # Sorted, so the batches (and their float rounding) do not depend on the labels' order.
         missing = sorted({t for t in texts if t not in self._scores})
         if not missing:
             return
         docs = [self.backend.prepare(text) for text in missing]
-        for text, scores in zip(missing, self.backend.score(docs, self.labels), strict=True):
+        for text, scores in zip(missing, self.backend.score(docs, self.labels, deadline), strict=True):
             self._scores[text] = scores.label_scores
 
     def __getitem__(self, text: str) -> np.ndarray:

@@ -121,6 +121,7 @@ class Tagger:
         threshold: float | None = None,
         top_k: int | None = None,
         evidence: bool = True,
+        deadline: float | None = None,
     ) -> list[TagResult]:
         """Tag each text and return its topics, highest score first.
 
@@ -132,6 +133,8 @@ class Tagger:
             threshold: overrides every label's own threshold (multi-label mode).
             top_k: at most this many topics per text.
             evidence: attach the sentences that best support each topic.
+            deadline: a ``time.monotonic()`` instant; model work still queued then is
+                dropped and DeadlineExceeded raised (None: no limit; the HTTP layer sets it).
 
         Returns:
             One :class:`TagResult` per text, in order, each naming the taxonomy used.
@@ -144,7 +147,7 @@ class Tagger:
         label_set = self._resolve(labels, taxonomy)
         docs = [self.backend.prepare(text) for text in texts]
         label_list = list(label_set.labels)
-        scored = self.backend.score(docs, label_list)
+        scored = self.backend.score(docs, label_list, deadline)
         thresholds = label_set.thresholds(threshold)
         alone = SentenceScores(self.backend, label_list)
         per_topic = self.options.evidence_per_topic
@@ -156,7 +159,7 @@ class Tagger:
         found = [sentence_support.candidates(doc, s, list(range(len(label_list))), s.best_window_scores, per_topic)
                  if label_set.sentence_topics and s.best_window_scores is not None else {}
                  for doc, s in zip(docs, scored, strict=True)]
-        alone.compute(sentence_support.texts_of(docs, found))
+        alone.compute(sentence_support.texts_of(docs, found), deadline)
         choices = [self._choose(doc, sentence_support.with_sentences(s.label_scores, doc, f, alone), label_list,
                                 thresholds, multi_label, top_k)
                    for doc, s, f in zip(docs, scored, found, strict=True)]
@@ -164,7 +167,7 @@ class Tagger:
             # Candidates of the returned topics not read yet, for every document at once.
             found = [{**f, **sentence_support.candidates(doc, s, [j for j in chosen if j not in f], None, per_topic)}
                      for doc, s, f, (_, chosen) in zip(docs, scored, found, choices, strict=True)]
-            alone.compute(sentence_support.texts_of(docs, found))
+            alone.compute(sentence_support.texts_of(docs, found), deadline)
         results = []
         for doc, f, (final, chosen) in zip(docs, found, choices, strict=True):
             support = (sentence_support.evidence(doc, f, alone, chosen, thresholds, per_topic,

@@ -43,9 +43,9 @@ def classify() -> dict[str, Any]:
     g.documents = len(texts)
     labels = body.engine_labels()
     try:
-        results = runtime.run(lambda: tagger.tag(
+        results = runtime.run(lambda deadline: tagger.tag(
             texts, labels, taxonomy=body.taxonomy, multi_label=body.multi_label, threshold=body.threshold,
-            top_k=body.top_k, evidence=body.evidence))
+            top_k=body.top_k, evidence=body.evidence, deadline=deadline))
     except InvalidInputError as exc:  # what only the model can tell: its labels, duplicates, the taxonomy
         raise ValidationFailed(str(exc), errors=engine_errors(exc, body)) from None
     taxonomy = results[0].taxonomy  # the one the Tagger chose; None for caller labels or a model's own

@@ -1,10 +1,9 @@
 """The per-worker tagging runtime: loads the model off the request path, tracks readiness,
-and admits requests behind a bounded queue with a time limit.
+and says which models this worker serves.
 
-The model itself runs one forward pass at a time per worker, because torch already uses
-every core it was given (gunicorn.conf.py sizes torch threads per worker): with batching
-on, the encoder's batching thread merges concurrent requests' windows; with it off, one
-request at a time has the model.
+Its two helpers have a module each: admission.py (the bounded queue and the request's
+deadline) and reloads.py (telling the other workers that the models directory changed);
+trained_models.py holds the fine-tuned models found in NEWSTAG_MODELS_DIR.
 """
 
 from __future__ import annotations
@@ -16,10 +15,10 @@ from typing import TypeVar
 
 from ..config import Settings
 from ..engine import NewstagError, Tagger, TaxonomyRegistry
-from ..engine.batching import deadline, remaining_time
-from ..engine.trained_models import TrainedModels
-from ..errors import DeadlineExceeded
-from .problems import NotFound, NotReady, Overloaded
+from .admission import Admission
+from .problems import NotFound, NotReady
+from .reloads import ReloadSignal
+from .trained_models import TrainedModels
 
 T = TypeVar("T")
 log = logging.getLogger("newstag.runtime")
@@ -29,20 +28,18 @@ WARM_UP_TEXT = "Ministers met to discuss trade and the economy. The football sea
 class TaggerRuntime:
     def __init__(self, settings: Settings, tagger: Tagger | None = None):
         self.settings = settings
+        self.options = settings.engine_options()
         # Taxonomies load now, so a broken file stops start-up with its name.
         self.taxonomies = tagger.taxonomies if tagger else TaxonomyRegistry.load(settings.taxonomies_dir)
         self.taxonomies.get(settings.taxonomy)
         self._tagger = tagger
-        self.options = settings.engine_options()
         self.trained = (TrainedModels(settings.models_dir, self.options, self.taxonomies)
                         if settings.models_dir else None)
         self.model_errors: dict[str, str] = {}
-        self._generation = 0  # the last reload generation this worker has applied
+        self.reloads = ReloadSignal(settings.run_dir)
+        self.admission = Admission(settings.max_queue, settings.request_timeout, settings.batching)
         self._ready = threading.Event()
         self.error: str | None = None
-        self._slot = threading.Semaphore(1)
-        self._waiting = 0
-        self._waiting_lock = threading.Lock()
 
     # Loading -------------------------------------------------------------------------
 
@@ -54,7 +51,7 @@ class TaggerRuntime:
 
                 self._tagger = Tagger(load_backend(self.options.model), self.taxonomies, self.options.tagger)
             self._tagger.tag([WARM_UP_TEXT])
-            self._generation = self._shared_generation()
+            self.reloads.catch_up()
             self._scan_trained()
         except NewstagError as exc:
             self.error = str(exc)
@@ -89,44 +86,6 @@ class TaggerRuntime:
             return {}
         return {self._tagger.backend.model_name: self._tagger, **(self.trained.taggers() if self.trained else {})}
 
-    # Reloading fine-tuned models -----------------------------------------------------
-
-    def _scan_trained(self) -> None:
-        if self.trained is not None:
-            reserved = {self._tagger.backend.model_name} if self._tagger else set()
-            self.model_errors = self.trained.scan(reserved)
-
-    def _generation_file(self):
-        return self.settings.run_dir / "models-generation" if self.settings.run_dir else None
-
-    def _shared_generation(self) -> int:
-        path = self._generation_file()
-        try:
-            return int(path.read_text()) if path else 0
-        except (OSError, ValueError):
-            return 0
-
-    def reload(self) -> dict[str, str]:
-        """Rescan the models directory here, and tell the other workers to do the same."""
-        self._scan_trained()
-        path = self._generation_file()
-        if path is not None:
-            with self._waiting_lock:
-                self._generation = self._shared_generation() + 1
-                tmp = path.with_suffix(f".{threading.get_ident()}")
-                tmp.write_text(str(self._generation))
-                tmp.replace(path)  # atomic, so no worker reads half a number
-        return self.model_errors
-
-    def _follow_reloads(self) -> None:
-        """Apply a reload another worker announced (one stat and a tiny read per request)."""
-        if self.settings.run_dir is None or self.trained is None:
-            return
-        shared = self._shared_generation()
-        if shared > self._generation:
-            self._generation = shared
-            self._scan_trained()
-
     def get(self, name: str | None) -> Tagger:
         # A request that reaches a worker still loading its model waits for it (within the
         # request timeout) rather than fail: another worker may already have said ready.
@@ -135,7 +94,8 @@ class TaggerRuntime:
         if not self.ready or self._tagger is None:
             raise NotReady(self.error or "the model is still loading; retry shortly",
                            headers={"Retry-After": "5"})
-        self._follow_reloads()
+        if self.trained is not None and self.reloads.pending():  # another worker reloaded
+            self._scan_trained()
         taggers = self.taggers()
         if name is None:
             return self._tagger
@@ -143,34 +103,19 @@ class TaggerRuntime:
             raise NotFound(f"no loaded model named {name!r} (loaded: {', '.join(sorted(taggers))})")
         return taggers[name]
 
+    def _scan_trained(self) -> None:
+        if self.trained is not None:
+            reserved = {self._tagger.backend.model_name} if self._tagger else set()
+            self.model_errors = self.trained.scan(reserved)
+
+    def reload(self) -> dict[str, str]:
+        """Rescan the models directory here, and tell the other workers to do the same."""
+        self._scan_trained()
+        self.reloads.announce()
+        return self.model_errors
+
     # Admission -----------------------------------------------------------------------
 
-    def run(self, job: Callable[[], T]) -> T:
-        """Run ``job`` within the request time limit; 503 when too many wait or time runs out.
-
-        With batching on, concurrent jobs run together: the encoder's batching thread merges
-        their windows into shared forward passes. With it off, one job at a time has the model.
-        """
-        with self._waiting_lock:
-            if self._waiting >= self.settings.max_queue:
-                raise Overloaded(f"{self._waiting} requests are already waiting; retry shortly",
-                                 headers={"Retry-After": "1"})
-            self._waiting += 1
-        try:
-            with deadline(self.settings.request_timeout):
-                return job() if self.settings.batching else self._one_at_a_time(job)
-        except DeadlineExceeded:
-            raise Overloaded(f"the model was busy for {self.settings.request_timeout:g} s; retry shortly",
-                             headers={"Retry-After": "2"}) from None
-        finally:
-            with self._waiting_lock:
-                self._waiting -= 1
-
-    def _one_at_a_time(self, job: Callable[[], T]) -> T:
-        left = remaining_time()
-        if not self._slot.acquire(timeout=None if left is None else max(left, 0.0)):
-            raise DeadlineExceeded("the model stayed busy past the request time limit")
-        try:
-            return job()
-        finally:
-            self._slot.release()
+    def run(self, job: Callable[[float], T]) -> T:
+        """Run ``job(deadline)`` behind the queue and time limit (admission.py)."""
+        return self.admission.run(job)

@@ -3,7 +3,9 @@
 A rescan builds a new name -> Tagger mapping and swaps it in one assignment, so a
 request sees either the old set or the new one. A model whose directory is unchanged
 (same weights checksum) is reused; one whose directory is now broken or tampered with
-keeps serving its loaded version, and the error is reported.
+keeps serving its loaded version, and the error is reported. Which models a worker
+offers, and when it looks again, is a serving concern: this lives beside the runtime, and
+the engine only ever loads the one directory it is given.
 """
 
 from __future__ import annotations
@@ -12,11 +14,10 @@ import logging
 import threading
 from pathlib import Path
 
+from ..engine import Tagger, TaxonomyRegistry
+from ..engine.classifier import MANIFEST_FILE, ClassifierBackend, is_classifier_dir, read_classifier_dir
 from ..errors import NewstagError
 from ..options import EngineOptions
-from .classifier import MANIFEST_FILE, ClassifierBackend, is_classifier_dir, read_classifier_dir
-from .tagger import Tagger
-from .taxonomy import TaxonomyRegistry
 
 log = logging.getLogger("newstag.models")
 

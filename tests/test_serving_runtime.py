@@ -1,0 +1,86 @@
+"""The serving runtime's parts on their own: the deadline as a parameter from admission
+through the Tagger to the batching thread, and reload messaging between workers."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+from service.config import Settings
+from service.engine import Tagger
+from service.errors import DeadlineExceeded
+from service.http.admission import Admission
+from service.http.problems import Overloaded
+from service.http.reloads import ReloadSignal
+
+
+@pytest.fixture()
+def gated_tagger(tiny_model_dir):
+    """A batching tagger whose model waits for ``gate`` before each batch."""
+    tagger = Tagger.load(Settings.from_env({}, model=tiny_model_dir, document_cache=0).engine_options())
+    batcher = tagger.backend.encoder.batcher
+    assert batcher is not None
+    tagger.tag(["Warm up the label vectors and the reference topics."], ["markets"])
+    run_batch, gate, busy = batcher.run_batch, threading.Event(), threading.Event()
+
+    def gated(ids):
+        busy.set()
+        assert gate.wait(10)
+        return run_batch(ids)
+
+    batcher.run_batch = gated
+    yield tagger, gate, busy
+    gate.set()
+    batcher.run_batch = run_batch
+
+
+def test_the_deadline_given_to_tag_reaches_the_batching_thread(gated_tagger):
+    tagger, gate, busy = gated_tagger
+    first = threading.Thread(target=lambda: tagger.tag(["The model is busy with this one."], ["markets"]))
+    first.start()
+    assert busy.wait(5)
+    with pytest.raises(DeadlineExceeded):  # not the gate's AssertionError after 10 s
+        tagger.tag(["This one cannot wait."], ["markets"], deadline=time.monotonic() + 0.2)
+    gate.set()
+    first.join(10)
+    # No deadline: the same call waits as long as it takes, in the same thread as before.
+    assert tagger.tag(["This one can wait."], ["markets"], threshold=0.0)[0].topics
+
+
+def test_admission_hands_each_job_its_own_deadline():
+    admission = Admission(max_queue=2, request_timeout=5.0, batching=True)
+    before = time.monotonic()
+    deadline = admission.run(lambda d: d)
+    assert before + 5.0 <= deadline <= time.monotonic() + 5.0
+    assert admission.waiting == 0
+
+
+def test_admission_turns_a_missed_deadline_into_503():
+    admission = Admission(max_queue=2, request_timeout=0.5, batching=True)
+
+    def job(deadline: float) -> None:
+        raise DeadlineExceeded("late")
+
+    with pytest.raises(Overloaded, match="busy for 0.5 s") as caught:
+        admission.run(job)
+    assert caught.value.headers == {"Retry-After": "2"} and admission.waiting == 0
+
+
+def test_a_reload_announced_by_one_worker_is_seen_once_by_the_others(tmp_path):
+    announcer, other, late = ReloadSignal(tmp_path), ReloadSignal(tmp_path), ReloadSignal(tmp_path)
+    late.catch_up()
+    assert not other.pending()
+    announcer.announce()
+    assert other.pending() and not other.pending()  # applied once
+    assert not announcer.pending()  # its own reload is applied already
+    assert late.pending()
+    announcer.announce()
+    assert other.pending() and (tmp_path / "models-generation").read_text() == "2"
+
+
+def test_without_a_run_directory_there_is_nobody_to_tell():
+    alone = ReloadSignal(None)
+    alone.announce()
+    assert not alone.pending()
