@@ -103,10 +103,10 @@ class Tagger:
         by_name = {lab.name: lab for lab in own}
         wanted = [lab.name if isinstance(lab, Label) else str(lab).strip() for lab in labels]
         unknown = [(i, name) for i, name in enumerate(wanted) if name not in by_name]
-        if unknown or not wanted:
+        if unknown:  # (an empty list never gets here: validation.check_labels refuses it)
             raise InvalidInputError(
                 f"model {self.backend.model_name!r} has fixed labels ({', '.join(by_name)}); "
-                f"not among them: {', '.join(name for _, name in unknown) or '(none given)'}",
+                f"not among them: {', '.join(name for _, name in unknown)}",
                 [FieldProblem(("labels", i), f"{name!r} is not a label of model {self.backend.model_name!r}")
                  for i, name in unknown])
         return LabelSet(None, tuple(by_name[name] for name in dict.fromkeys(wanted)), self.options.threshold)
