@@ -34,6 +34,7 @@ from service.engine.model_files import (
     WEIGHTS_FILE,
     sha256_of,
 )
+from service.engine.pooling import embed_padded, pad_batch
 from service.progress import progress_bar
 
 from .data import DataFileError
@@ -62,11 +63,9 @@ class MatcherConfig:
 
 
 def _embed(model: Any, tokenizer: Any, texts: list[str], max_length: int) -> torch.Tensor:
-    """Mean-pooled, L2-normalised vectors, as the engine computes them."""
-    batch = tokenizer(texts, truncation=True, max_length=max_length, padding=True, return_tensors="pt")
-    states = model(**batch).last_hidden_state
-    mask = batch["attention_mask"].unsqueeze(-1).to(states.dtype)
-    return torch.nn.functional.normalize((states * mask).sum(1) / mask.sum(1).clamp(min=1.0), dim=-1)
+    """Mean-pooled, L2-normalised vectors, as the engine computes them (service/engine/pooling.py)."""
+    ids = tokenizer(texts, truncation=True, max_length=max_length)["input_ids"]
+    return embed_padded(model, *pad_batch(ids, tokenizer.pad_token_id or 0))
 
 
 def _loss(model: Any, tokenizer: Any, matcher_set: MatcherSet, rows: list[int], config: MatcherConfig) -> torch.Tensor:
