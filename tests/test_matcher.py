@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import signal
 from pathlib import Path
 
 import numpy as np
@@ -102,6 +104,79 @@ def test_training_moves_the_embeddings_and_the_same_seed_gives_the_same_adapter(
     matcher.main(["--data", str(first), "--data", str(coded), "--names", str(names), "--base", str(tiny_model_dir),
                   "--output", str(again), "--epochs", "2", "--batch-size", "8"])
     assert sha256_of(again / ADAPTER_WEIGHTS) == sha256_of(tiny_adapter / ADAPTER_WEIGHTS)
+
+
+def _norm(tensors: dict[str, torch.Tensor], part: str) -> float:
+    return float(sum(t.double().norm() ** 2 for name, t in tensors.items() if name.endswith(part)) ** 0.5)
+
+
+def test_the_shared_training_loop_gives_the_adapter_the_matcher_gave_before_it(tiny_adapter):
+    """Measured with training/matcher.py's own loop (commit a128c67) on this run: the tiny model
+    (conftest), the two seed sets, 2 epochs of batch 8. The shared loop gave byte-identical
+    weights there; the tolerance leaves room for another CPU's float rounding."""
+    from safetensors.torch import load_file
+
+    tensors = load_file(str(tiny_adapter / ADAPTER_WEIGHTS))
+    assert _norm(tensors, "lora_A") == pytest.approx(8.088697756624645, rel=1e-4)  # seeded init, then trained
+    assert _norm(tensors, "lora_B") == pytest.approx(0.14765762052741663, rel=1e-3)  # zero at init: all training
+    record = json.loads((tiny_adapter / ADAPTER_MANIFEST).read_text())["training"]
+    assert record["final_loss"] == pytest.approx(1.4459, abs=1e-3)
+    assert record["config"] == {"epochs": 2, "batch_size": 8, "max_length": 128, "lr": 5e-4, "rank": 16,
+                                "alpha": 32, "dropout": 0.1, "temperature": 0.05, "max_per_set": 500, "seed": 42}
+
+
+def _signal_at_step(monkeypatch, step: int, signum: int) -> list[int]:
+    """Make the process send itself ``signum`` while computing the loss of training step ``step``."""
+    real_loss, calls = matcher._loss, []
+
+    def loss(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == step:
+            os.kill(os.getpid(), signum)
+        return real_loss(*args, **kwargs)
+
+    monkeypatch.setattr(matcher, "_loss", loss)
+    return calls
+
+
+def test_an_interrupted_matcher_run_resumes_to_the_uninterrupted_adapter(tiny_adapter, tiny_model_dir, two_sets,
+                                                                         tmp_path, monkeypatch, capsys):
+    from safetensors.torch import load_file
+
+    first, coded, names = two_sets
+    output = tmp_path / "resumed"
+    args = ["--data", str(first), "--data", str(coded), "--names", str(names), "--base", str(tiny_model_dir),
+            "--output", str(output), "--epochs", "2", "--batch-size", "8"]
+    calls = _signal_at_step(monkeypatch, 4, signal.SIGTERM)  # in the first epoch (10 steps each)
+    assert matcher.main(args) == 130
+    assert "checkpoint in" in capsys.readouterr().err
+    checkpoint = tmp_path / ".resumed.checkpoint"
+    assert json.loads((checkpoint / "state.json").read_text())["progress"]["global_step"] == 4
+    assert not output.exists()  # never a half-written adapter
+    monkeypatch.undo()
+
+    assert matcher.main([*args, "--resume"]) == 0
+    assert "resuming from" in capsys.readouterr().err
+    assert len(calls) == 4  # the resumed run ran the real loss
+    assert not checkpoint.exists()
+    resumed, reference = (load_file(str(d / ADAPTER_WEIGHTS)) for d in (output, tiny_adapter))
+    assert resumed.keys() == reference.keys()
+    for name in reference:  # the torch random state (LoRA dropout) resumes too
+        assert torch.allclose(resumed[name], reference[name], rtol=0, atol=1e-6), name
+    final = [json.loads((d / ADAPTER_MANIFEST).read_text())["training"]["final_loss"] for d in (output, tiny_adapter)]
+    assert final[0] == final[1]
+
+
+def test_a_checkpoint_of_other_data_is_not_resumed(tiny_model_dir, two_sets, tmp_path, monkeypatch, capsys):
+    first, coded, names = two_sets
+    output = tmp_path / "out"
+    _signal_at_step(monkeypatch, 1, signal.SIGINT)
+    assert matcher.main(["--data", str(first), "--base", str(tiny_model_dir), "--output", str(output),
+                         "--batch-size", "8"]) == 130
+    monkeypatch.undo()
+    assert matcher.main(["--data", str(coded), "--names", str(names), "--base", str(tiny_model_dir),
+                         "--output", str(output), "--batch-size", "8", "--resume"]) == 2
+    assert "other training data" in capsys.readouterr().err and not output.exists()
 
 
 def test_the_merge_matches_peft_merge_and_unload(tiny_model_dir, tmp_path):
