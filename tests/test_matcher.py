@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+import yaml
 from transformers import AutoModel, AutoTokenizer
 
 from service.config import Settings
@@ -88,6 +89,9 @@ def test_training_writes_a_checksummed_adapter_with_its_card(tiny_adapter, tiny_
     assert "peft" in manifest["library_versions"]
     card = (tiny_adapter / "README.md").read_text()
     assert card.startswith("---\n") and "| coded | 40 | 4 |" in card and "--epochs 2" in card
+    front = yaml.safe_load(card.split("---\n")[1])
+    assert front["datasets"] == ["train-small", "coded"] and "model-index" not in front  # no notes: nothing measured
+    assert "## Results" not in card and "{" not in card.replace("{name}", "").replace("{label name}", "")
     adapter = read_adapter(tiny_adapter, manifest["sha256"][ADAPTER_WEIGHTS])
     # 2 layers x (q, k, v, attention output, intermediate, output), not the pooler
     assert len(adapter.pairs) == 12 and not any("pooler" in m for m in adapter.pairs)
@@ -275,6 +279,35 @@ def test_a_tampered_shipped_adapter_stops_the_server_at_start(tmp_path, monkeypa
     with pytest.raises(ModelLoadError):
         check_startup(Settings.from_env({}))
     check_startup(Settings.from_env({"NEWSTAG_MATCHER": "off"}))  # off: the adapter is not needed
+
+
+def test_the_shipped_adapters_two_cards_are_one_card_rendered_from_its_record():
+    from training import matcher_card
+
+    card = matcher_card.shipped_card()
+    for path in matcher_card.SHIPPED_CARDS:  # service/matcher/README.md and model_cards/newstag-matcher.md
+        assert path.read_text(encoding="utf-8") == card, f"{path} is stale: run python -m training.matcher_card"
+    assert matcher_card.main(["--check"]) == 0
+    record = json.loads((MATCHER_DIR / ADAPTER_MANIFEST).read_text())
+    front = yaml.safe_load(card.split("---\n")[1])
+    assert front["base_model"] == record["training"]["base_model"] and front["library_name"] == "peft"
+    assert front["model-index"][0]["results"][0]["metrics"][1]["value"] == 0.834  # merged from the notes
+    assert f"SHA-256 `{record['base_sha256']}`" in card and record["training"]["command"] in card
+    assert "663,552 parameters; rank 16, alpha 32," in card and "final loss 0.6769" in card
+    assert card.index("## How it was trained") < card.index("## Training data and licences") < card.index(
+        "## Results") < card.index("## Limitations")
+
+
+def test_a_stale_shipped_card_is_reported_and_rewritten(tmp_path, monkeypatch, capsys):
+    from training import matcher_card
+
+    copies = (tmp_path / "README.md", tmp_path / "newstag-matcher.md")
+    copies[0].write_text(matcher_card.shipped_card())
+    copies[1].write_text(matcher_card.shipped_card().replace("0.834", "0.9"))
+    monkeypatch.setattr(matcher_card, "SHIPPED_CARDS", copies)
+    assert matcher_card.main(["--check"]) == 1
+    assert "newstag-matcher.md is stale" in capsys.readouterr().err
+    assert matcher_card.main([]) == 0 and copies[1].read_text() == matcher_card.shipped_card()
 
 
 def test_zero_shot_evaluation_scores_the_top_label(tagger, two_sets):
