@@ -23,7 +23,7 @@ from .trainer import Trainer, linear_warmup
 LogitsFn = Callable[[list[int], bool], torch.Tensor]
 
 
-def targets(examples: list[Example], labels: list[str], multi_label: bool) -> torch.Tensor:
+def label_targets(examples: list[Example], labels: list[str], multi_label: bool) -> torch.Tensor:
     """[docs, labels] 0/1 for multi-label; [docs] label indices for single-label."""
     index = {name: j for j, name in enumerate(labels)}
     if not multi_label:

@@ -27,8 +27,7 @@ from service.engine import NewstagError
 from service.engine.chunking import PreparedDocument, prepare_document
 from service.progress import progress_bar
 
-from .classification import classifier_trainer, predict
-from .classification import targets as label_targets
+from .classification import classifier_trainer, label_targets, predict
 from .config import TrainingConfig
 from .data import DataFileError, Example, fingerprint, is_single_label, label_names, read_labeled, split_validation
 from .distributed import Distributed
