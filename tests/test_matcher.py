@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import signal
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
+import yaml
 from transformers import AutoModel, AutoTokenizer
 
 from service.config import Settings
@@ -86,6 +89,9 @@ def test_training_writes_a_checksummed_adapter_with_its_card(tiny_adapter, tiny_
     assert "peft" in manifest["library_versions"]
     card = (tiny_adapter / "README.md").read_text()
     assert card.startswith("---\n") and "| coded | 40 | 4 |" in card and "--epochs 2" in card
+    front = yaml.safe_load(card.split("---\n")[1])
+    assert front["datasets"] == ["train-small", "coded"] and "model-index" not in front  # no notes: nothing measured
+    assert "## Results" not in card and "{" not in card.replace("{name}", "").replace("{label name}", "")
     adapter = read_adapter(tiny_adapter, manifest["sha256"][ADAPTER_WEIGHTS])
     # 2 layers x (q, k, v, attention output, intermediate, output), not the pooler
     assert len(adapter.pairs) == 12 and not any("pooler" in m for m in adapter.pairs)
@@ -102,6 +108,79 @@ def test_training_moves_the_embeddings_and_the_same_seed_gives_the_same_adapter(
     matcher.main(["--data", str(first), "--data", str(coded), "--names", str(names), "--base", str(tiny_model_dir),
                   "--output", str(again), "--epochs", "2", "--batch-size", "8"])
     assert sha256_of(again / ADAPTER_WEIGHTS) == sha256_of(tiny_adapter / ADAPTER_WEIGHTS)
+
+
+def _norm(tensors: dict[str, torch.Tensor], part: str) -> float:
+    return float(sum(t.double().norm() ** 2 for name, t in tensors.items() if name.endswith(part)) ** 0.5)
+
+
+def test_the_shared_training_loop_gives_the_adapter_the_matcher_gave_before_it(tiny_adapter):
+    """Measured with training/matcher.py's own loop (commit a128c67) on this run: the tiny model
+    (conftest), the two seed sets, 2 epochs of batch 8. The shared loop gave byte-identical
+    weights there; the tolerance leaves room for another CPU's float rounding."""
+    from safetensors.torch import load_file
+
+    tensors = load_file(str(tiny_adapter / ADAPTER_WEIGHTS))
+    assert _norm(tensors, "lora_A") == pytest.approx(8.088697756624645, rel=1e-4)  # seeded init, then trained
+    assert _norm(tensors, "lora_B") == pytest.approx(0.14765762052741663, rel=1e-3)  # zero at init: all training
+    record = json.loads((tiny_adapter / ADAPTER_MANIFEST).read_text())["training"]
+    assert record["final_loss"] == pytest.approx(1.4459, abs=1e-3)
+    assert record["config"] == {"epochs": 2, "batch_size": 8, "max_length": 128, "lr": 5e-4, "rank": 16,
+                                "alpha": 32, "dropout": 0.1, "temperature": 0.05, "max_per_set": 500, "seed": 42}
+
+
+def _signal_at_step(monkeypatch, step: int, signum: int) -> list[int]:
+    """Make the process send itself ``signum`` while computing the loss of training step ``step``."""
+    real_loss, calls = matcher._loss, []
+
+    def loss(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == step:
+            os.kill(os.getpid(), signum)
+        return real_loss(*args, **kwargs)
+
+    monkeypatch.setattr(matcher, "_loss", loss)
+    return calls
+
+
+def test_an_interrupted_matcher_run_resumes_to_the_uninterrupted_adapter(tiny_adapter, tiny_model_dir, two_sets,
+                                                                         tmp_path, monkeypatch, capsys):
+    from safetensors.torch import load_file
+
+    first, coded, names = two_sets
+    output = tmp_path / "resumed"
+    args = ["--data", str(first), "--data", str(coded), "--names", str(names), "--base", str(tiny_model_dir),
+            "--output", str(output), "--epochs", "2", "--batch-size", "8"]
+    calls = _signal_at_step(monkeypatch, 4, signal.SIGTERM)  # in the first epoch (10 steps each)
+    assert matcher.main(args) == 130
+    assert "checkpoint in" in capsys.readouterr().err
+    checkpoint = tmp_path / ".resumed.checkpoint"
+    assert json.loads((checkpoint / "state.json").read_text())["progress"]["global_step"] == 4
+    assert not output.exists()  # never a half-written adapter
+    monkeypatch.undo()
+
+    assert matcher.main([*args, "--resume"]) == 0
+    assert "resuming from" in capsys.readouterr().err
+    assert len(calls) == 4  # the resumed run ran the real loss
+    assert not checkpoint.exists()
+    resumed, reference = (load_file(str(d / ADAPTER_WEIGHTS)) for d in (output, tiny_adapter))
+    assert resumed.keys() == reference.keys()
+    for name in reference:  # the torch random state (LoRA dropout) resumes too
+        assert torch.allclose(resumed[name], reference[name], rtol=0, atol=1e-6), name
+    final = [json.loads((d / ADAPTER_MANIFEST).read_text())["training"]["final_loss"] for d in (output, tiny_adapter)]
+    assert final[0] == final[1]
+
+
+def test_a_checkpoint_of_other_data_is_not_resumed(tiny_model_dir, two_sets, tmp_path, monkeypatch, capsys):
+    first, coded, names = two_sets
+    output = tmp_path / "out"
+    _signal_at_step(monkeypatch, 1, signal.SIGINT)
+    assert matcher.main(["--data", str(first), "--base", str(tiny_model_dir), "--output", str(output),
+                         "--batch-size", "8"]) == 130
+    monkeypatch.undo()
+    assert matcher.main(["--data", str(coded), "--names", str(names), "--base", str(tiny_model_dir),
+                         "--output", str(output), "--batch-size", "8", "--resume"]) == 2
+    assert "other training data" in capsys.readouterr().err and not output.exists()
 
 
 def test_the_merge_matches_peft_merge_and_unload(tiny_model_dir, tmp_path):
@@ -201,6 +280,35 @@ def test_a_tampered_shipped_adapter_stops_the_server_at_start(tmp_path, monkeypa
     with pytest.raises(ModelLoadError):
         check_startup(Settings.from_env({}))
     check_startup(Settings.from_env({"NEWSTAG_MATCHER": "off"}))  # off: the adapter is not needed
+
+
+def test_the_shipped_adapters_two_cards_are_one_card_rendered_from_its_record():
+    from training import matcher_card
+
+    card = matcher_card.shipped_card()
+    for path in matcher_card.SHIPPED_CARDS:  # service/matcher/README.md and model_cards/newstag-matcher.md
+        assert path.read_text(encoding="utf-8") == card, f"{path} is stale: run python -m training.matcher_card"
+    assert matcher_card.main(["--check"]) == 0
+    record = json.loads((MATCHER_DIR / ADAPTER_MANIFEST).read_text())
+    front = yaml.safe_load(card.split("---\n")[1])
+    assert front["base_model"] == record["training"]["base_model"] and front["library_name"] == "peft"
+    assert front["model-index"][0]["results"][0]["metrics"][1]["value"] == 0.834  # merged from the notes
+    assert f"SHA-256 `{record['base_sha256']}`" in card and record["training"]["command"] in card
+    assert "663,552 parameters; rank 16, alpha 32," in card and "final loss 0.6769" in card
+    assert card.index("## How it was trained") < card.index("## Training data and licences") < card.index(
+        "## Results") < card.index("## Limitations")
+
+
+def test_a_stale_shipped_card_is_reported_and_rewritten(tmp_path, monkeypatch, capsys):
+    from training import matcher_card
+
+    copies = (tmp_path / "README.md", tmp_path / "newstag-matcher.md")
+    copies[0].write_text(matcher_card.shipped_card())
+    copies[1].write_text(matcher_card.shipped_card().replace("0.834", "0.9"))
+    monkeypatch.setattr(matcher_card, "SHIPPED_CARDS", copies)
+    assert matcher_card.main(["--check"]) == 1
+    assert "newstag-matcher.md is stale" in capsys.readouterr().err
+    assert matcher_card.main([]) == 0 and copies[1].read_text() == matcher_card.shipped_card()
 
 
 def test_zero_shot_evaluation_scores_the_top_label(tagger, two_sets):

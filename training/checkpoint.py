@@ -1,8 +1,8 @@
 """Training checkpoints without pickle: tensors in safetensors, the rest in JSON.
 
 A checkpoint holds the trainable weights, the optimizer's moments, the scheduler's step,
-where in which epoch training stopped, and torch's random state, so a resumed run
-continues exactly where the interrupted one stopped.
+where in which epoch training stopped, the latest losses and torch's random state, so a
+resumed run continues exactly where the interrupted one stopped.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +27,7 @@ class Progress:
     epoch: int = 0  # the epoch in progress (0-based)
     step_in_epoch: int = 0  # batches of that epoch already done
     global_step: int = 0
+    losses: list[float] = field(default_factory=list)  # the latest steps' losses, for the final loss
 
 
 def checkpoint_dir(output: Path) -> Path:

@@ -1,4 +1,10 @@
-"""Fine-tuning configuration: one dataclass, grouped and commented."""
+"""Training configuration: a base every run shares, and one dataclass per kind of run.
+
+``RunConfig`` holds what the shared training loop (trainer.py) reads: where the run
+writes (and keeps its checkpoint), the loop's settings, the seed and resume. Fine-tuning
+(``TrainingConfig``) and the topic matcher (``MatcherConfig``) add their own fields and
+defaults. Fields are keyword-only, so a subclass can add required ones.
+"""
 
 from __future__ import annotations
 
@@ -7,37 +13,51 @@ from pathlib import Path
 from typing import Any, Literal
 
 
-@dataclass
-class TrainingConfig:
-    # Data.
-    train: Path
-    output: Path
-    validation: Path | None = None
-    validation_split: float = 0.1  # used when no --validation file is given
-
-    # Model.
+@dataclass(kw_only=True)
+class RunConfig:
+    # Output and model.
+    output: Path  # the directory written at the end; the checkpoint lives beside it
     base: Path | None = None  # None: the embedded all-MiniLM-L6-v2
-    mode: Literal["head", "full"] = "head"  # head: frozen encoder; full: end to end
-    max_length: int = 256  # tokens per window (sentence-aligned windows, never truncation)
+    max_length: int = 256  # tokens per text or window
 
-    # Optimisation. None picks the mode's default (see resolved()).
+    # Optimisation (AdamW). None picks a default (see TrainingConfig.resolved()).
     epochs: int | None = None
-    batch_size: int = 16  # documents per step
+    batch_size: int = 16
     lr: float | None = None
-    # full mode, LP-FT: the head first trains alone on frozen features (head mode's recipe,
-    # seconds to minutes), then everything trains together.
-    probe_epochs: int = 40
-    head_lr_multiplier: float = 200.0  # full mode: the fresh head needs head-mode speed (1e-2 at lr 5e-5)
     weight_decay: float = 0.01
     # bf16: forward and backward under CPU autocast (AMX/AVX512-BF16 matmuls); the weights
     # and the optimizer stay fp32, and the saved model is fp32.
     precision: Literal["fp32", "bf16"] = "fp32"
-    warmup_ratio: float = 0.1
 
     # Reproducibility and recovery.
     seed: int = 42
-    resume: bool = False
+    resume: bool = False  # continue from the checkpoint beside ``output``
     command: list[str] = field(default_factory=list)  # recorded in the model card
+
+    def to_dict(self) -> dict[str, Any]:
+        out = asdict(self)
+        return {k: str(v) if isinstance(v, Path) else v for k, v in out.items()}
+
+
+@dataclass(kw_only=True)
+class TrainingConfig(RunConfig):
+    """Fine-tuning a classifier (training.finetune)."""
+
+    # Data.
+    train: Path
+    validation: Path | None = None
+    validation_split: float = 0.1  # used when no --validation file is given
+
+    # Model.
+    mode: Literal["head", "full"] = "head"  # head: frozen encoder; full: end to end
+    # (max_length: tokens per window; sentence-aligned windows, never truncation)
+
+    # Optimisation. batch_size counts documents per step.
+    # full mode, LP-FT: the head first trains alone on frozen features (head mode's recipe,
+    # seconds to minutes), then everything trains together.
+    probe_epochs: int = 40
+    head_lr_multiplier: float = 200.0  # full mode: the fresh head needs head-mode speed (1e-2 at lr 5e-5)
+    warmup_ratio: float = 0.1
 
     def resolved(self) -> TrainingConfig:
         """Fill mode-dependent defaults: head 40 epochs at 1e-2; full 2 epochs at 5e-5.
@@ -51,6 +71,24 @@ class TrainingConfig:
             self.lr = 1e-2 if self.mode == "head" else 5e-5
         return self
 
-    def to_dict(self) -> dict[str, Any]:
-        out = asdict(self)
-        return {k: str(v) if isinstance(v, Path) else v for k, v in out.items()}
+
+@dataclass(kw_only=True)
+class MatcherConfig(RunConfig):
+    """Training the topic matcher's LoRA adapter (training.matcher)."""
+
+    # Data: each file is its own label space.
+    data: list[Path]
+    names: list[Path] = field(default_factory=list)  # {"label": "readable name"} JSON files
+    max_per_set: int | None = 500  # rows sampled per set: every set counts alike, and a run takes minutes
+
+    # Model: max_length is the tokens read of each text (its opening: the title and lead).
+    max_length: int = 128
+    rank: int = 16
+    alpha: int = 32
+    dropout: float = 0.1
+    temperature: float = 0.05
+
+    # Optimisation: batch_size counts texts per step, all from one set.
+    epochs: int | None = 1
+    batch_size: int = 32
+    lr: float | None = 5e-4

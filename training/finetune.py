@@ -27,6 +27,7 @@ from service.engine import NewstagError
 from service.engine.chunking import PreparedDocument, prepare_document
 from service.progress import progress_bar
 
+from .classification import classifier_trainer, label_targets, predict
 from .config import TrainingConfig
 from .data import DataFileError, Example, fingerprint, is_single_label, label_names, read_labeled, split_validation
 from .distributed import Distributed
@@ -37,7 +38,7 @@ from .model import WindowClassifier, resolve_base, window_batch
 from .model_card import CardData, render
 from .probe import features_logits, frozen_windows, has_checkpoint, probe_head
 from .thresholds import calibrate
-from .trainer import Interrupted, Trainer, remove_checkpoint
+from .trainer import Interrupted, remove_checkpoint
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -62,16 +63,6 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--resume", action="store_true", help="continue from the last checkpoint")
     return parser
-
-
-def _targets(examples: list[Example], labels: list[str], multi_label: bool) -> torch.Tensor:
-    index = {name: j for j, name in enumerate(labels)}
-    if not multi_label:
-        return torch.tensor([index[e.labels[0]] for e in examples])
-    out = torch.zeros(len(examples), len(labels))
-    for i, e in enumerate(examples):
-        out[i, [index[x] for x in e.labels]] = 1.0
-    return out
 
 
 def run(config: TrainingConfig, dist: Distributed) -> dict:
@@ -104,7 +95,7 @@ def run(config: TrainingConfig, dist: Distributed) -> dict:
     # 4. Build the classifier; in head mode the frozen encoder embeds each window once.
     model = WindowClassifier(encoder, int(encoder.config.hidden_size), len(labels))
     ids = (tokenizer.cls_token_id, tokenizer.sep_token_id, tokenizer.pad_token_id or 0)
-    targets = _targets(train, labels, multi_label)
+    targets = label_targets(train, labels, multi_label)
     if config.mode == "head":
         model.encoder.requires_grad_(False)
         frozen = frozen_windows(base_dir, config.max_length, {"train": train_docs, "validation": validation_docs})
@@ -137,15 +128,14 @@ def run(config: TrainingConfig, dist: Distributed) -> dict:
 
     # 5-6. Train, with a checkpoint every epoch and on SIGINT or SIGTERM.
     lengths = [max((len(d.window_token_ids(w)) for w in d.windows), default=0) for d in train_docs]
-    trainer = Trainer(config, trained, train_logits, targets, multi_label,
-                      data_print, dist, groups, lengths if config.mode == "full" else None)
+    trainer = classifier_trainer(config, trained, train_logits, targets, multi_label, data_print, dist, groups,
+                                 lengths if config.mode == "full" else None)
     trainer.fit()
     if not dist.is_main:
         return {}
 
     # 7. Score the validation split and choose each label's threshold to maximise its F1.
-    trainer.model = model
-    probs = trainer.predict(validation_logits, len(validation), config.batch_size)
+    probs = predict(model, validation_logits, len(validation), config.batch_size, multi_label, trainer.autocast)
     truth = np.array([[x in e.labels for x in labels] for e in validation])
     thresholds = calibrate(probs, truth)
     if multi_label:

@@ -19,7 +19,7 @@ from service.engine.adapter import ADAPTER_KIND, ADAPTER_MANIFEST, ADAPTER_WEIGH
 from service.engine.model_files import sha256_of
 
 from .export import atomic_directory, library_versions
-from .matcher_card import render_matcher_card
+from .model_card import matcher_card
 
 # The encoder's attention projections and feed-forward layers; not the pooler, which
 # mean-pooled embeddings never use.
@@ -58,4 +58,4 @@ def write_adapter_dir(output: Path, tensors: dict[str, torch.Tensor], scale: flo
                     "parameters": parameters, "sha256": {ADAPTER_WEIGHTS: sha256_of(tmp / ADAPTER_WEIGHTS)},
                     "training": summary, "library_versions": {**library_versions(), "peft": version("peft")}}
         (tmp / ADAPTER_MANIFEST).write_text(json.dumps(manifest, indent=2))
-        (tmp / "README.md").write_text(render_matcher_card(manifest))
+        (tmp / "README.md").write_text(matcher_card(manifest))

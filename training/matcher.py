@@ -3,7 +3,7 @@
 Usage:
     python -m training.matcher --data A.jsonl --data B.jsonl [--names NAMES.json] --output DIR
         [--base DIR] [--epochs 1] [--batch-size 32] [--max-length 128] [--lr 5e-4]
-        [--rank 16] [--alpha 32] [--temperature 0.05] [--max-per-set 500] [--seed 42]
+        [--rank 16] [--alpha 32] [--temperature 0.05] [--max-per-set 500] [--seed 42] [--resume]
 
 Each data file is its own label space. For every text, the model scores the prompts of
 its set's labels ("news about {name}", the engine's phrasing of a bare name) by cosine
@@ -11,7 +11,8 @@ similarity; a softmax over them at ``--temperature`` is pulled towards the true 
 (a multi-label row spreads the target over its labels). Only low-rank adapters on the
 attention and feed-forward layers train (peft LoRA); the output directory is an adapter in
 safetensors that the service merges into the base weights at load
-(service/engine/adapter.py), with its model card.
+(service/engine/adapter.py), with its model card. Training runs through the shared loop
+(trainer.py): a checkpoint every epoch and on Ctrl-C or SIGTERM, and ``--resume``.
 """
 
 from __future__ import annotations
@@ -21,7 +22,6 @@ import random
 import shlex
 import sys
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -33,40 +33,25 @@ from service.engine.model_files import (
     WEIGHTS_FILE,
     sha256_of,
 )
+from service.engine.pooling import embed_padded, pad_batch
 from service.errors import ModelLoadError
-from service.progress import progress_bar
 
+from .config import MatcherConfig
 from .data import DataFileError
 from .lora import adapter_tensors, with_lora, write_adapter_dir
 from .matcher_data import MatcherSet, interleaved_batches, load_sets, read_names
 from .model import resolve_base
+from .trainer import Interrupted, Trainer, remove_checkpoint
 
-
-@dataclass
-class MatcherConfig:
-    data: list[Path]
-    output: Path
-    names: list[Path] = field(default_factory=list)
-    base: Path | None = None  # None: the embedded all-MiniLM-L6-v2
-    epochs: int = 1
-    batch_size: int = 32  # texts per step, all from one set
-    max_length: int = 128  # tokens of each text (its opening: the title and lead)
-    lr: float = 5e-4
-    rank: int = 16
-    alpha: int = 32
-    dropout: float = 0.1
-    temperature: float = 0.05
-    max_per_set: int | None = 500  # rows sampled per set: every set counts alike, and a run takes minutes
-    seed: int = 42
-    command: list[str] = field(default_factory=list)
+# The settings an adapter's record (adapter.json, its card) keeps, in this order.
+RECORDED = ("epochs", "batch_size", "max_length", "lr", "rank", "alpha", "dropout", "temperature", "max_per_set",
+            "seed")
 
 
 def _embed(model: Any, tokenizer: Any, texts: list[str], max_length: int) -> torch.Tensor:
-    """Mean-pooled, L2-normalised vectors, as the engine computes them."""
-    batch = tokenizer(texts, truncation=True, max_length=max_length, padding=True, return_tensors="pt")
-    states = model(**batch).last_hidden_state
-    mask = batch["attention_mask"].unsqueeze(-1).to(states.dtype)
-    return torch.nn.functional.normalize((states * mask).sum(1) / mask.sum(1).clamp(min=1.0), dim=-1)
+    """Mean-pooled, L2-normalised vectors, as the engine computes them (service/engine/pooling.py)."""
+    ids = tokenizer(texts, truncation=True, max_length=max_length)["input_ids"]
+    return embed_padded(model, *pad_batch(ids, tokenizer.pad_token_id or 0))
 
 
 def _loss(model: Any, tokenizer: Any, matcher_set: MatcherSet, rows: list[int], config: MatcherConfig) -> torch.Tensor:
@@ -78,45 +63,61 @@ def _loss(model: Any, tokenizer: Any, matcher_set: MatcherSet, rows: list[int], 
     return -(targets * log_probs).sum(-1).mean()
 
 
+def _schedule(optimizer: torch.optim.Optimizer, total: int) -> torch.optim.lr_scheduler.LambdaLR:
+    """10% warm-up, then linear decay (the shipped adapter's schedule; not transformers' exact formula)."""
+    warmup = max(1, total // 10)
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda k: min((k + 1) / warmup, max(0.0, (total - k) / total)))
+
+
+def _fingerprint(config: MatcherConfig) -> dict[str, Any]:
+    """What decides the rows trained on: a checkpoint of other data is not resumed."""
+    return {"data": [sha256_of(p) for p in config.data], "names": [sha256_of(p) for p in config.names],
+            "max_per_set": config.max_per_set, "seed": config.seed}
+
+
 def train(config: MatcherConfig) -> dict[str, Any]:
-    """Train, write the adapter directory atomically, and return its summary."""
+    """Train, write the adapter directory atomically, and return its summary.
+
+    A checkpoint is written beside ``config.output`` every epoch and on SIGINT or SIGTERM
+    (then ``Interrupted`` is raised); ``config.resume`` continues from it.
+    """
+    assert config.epochs is not None and config.lr is not None
+    # 1. Seed every generator, and read each set (a seeded sample of at most max_per_set rows).
     random.seed(config.seed)
     np.random.seed(config.seed)
     torch.manual_seed(config.seed)
     sets = load_sets(config.data, read_names(config.names), config.max_per_set, config.seed)
+
+    # 2. Load the base model from a local directory and wrap it with LoRA adapters.
     base, base_name = resolve_base(config.base)
     tokenizer = AutoTokenizer.from_pretrained(base, local_files_only=True)
     encoder = AutoModel.from_pretrained(base, local_files_only=True, use_safetensors=True, trust_remote_code=False)
     model = with_lora(encoder, config.rank, config.alpha, config.dropout)
-    optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=config.lr)
-    steps = [batch for epoch in range(config.epochs)
-             for batch in interleaved_batches(sets, config.batch_size, config.seed + epoch)]
-    scheduler = torch.optim.lr_scheduler.LambdaLR(  # 10% warm-up, then linear decay
-        optimizer, lambda k: min((k + 1) / max(1, len(steps) // 10), max(0.0, (len(steps) - k) / len(steps))))
+
+    # 3. Train through the shared loop: batches from one set each, the contrastive loss.
+    trainer: Trainer[tuple[int, list[int]]] = Trainer(
+        config, model, [{"params": [p for p in model.parameters() if p.requires_grad], "lr": config.lr}],
+        batches=lambda epoch: interleaved_batches(sets, config.batch_size, config.seed + epoch),
+        loss=lambda batch: _loss(model, tokenizer, sets[batch[0]], batch[1], config),
+        fingerprint=_fingerprint(config), schedule=_schedule, desc="matcher (LoRA)",
+        describe=lambda batch: {"set": sets[batch[0]].name})
     started = time.monotonic()
-    model.train()
-    losses: list[float] = []
-    with progress_bar(steps, desc="matcher (LoRA)", unit="batch", file=sys.stderr) as bar:
-        for set_index, rows in bar:
-            loss = _loss(model, tokenizer, sets[set_index], rows, config)
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
-            scheduler.step()
-            losses.append(loss.item())
-            bar.set_postfix(loss=f"{np.mean(losses[-50:]):.3f}", set=sets[set_index].name)
+    trainer.fit()
+    final_loss = trainer.recent_loss()
+
+    # 4. Write the adapter directory atomically, with its record and card; drop the checkpoint.
     summary = {
         "base_model": base_name,
         "base_sha256": sha256_of(base / WEIGHTS_FILE),
         "sets": [{"name": s.name, "rows": len(s.examples), "labels": len(s.labels),
                   "sha256": sha256_of(path)} for s, path in zip(sets, config.data, strict=True)],
-        "config": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(config).items()
-                   if k not in ("data", "names", "output", "base", "command")},
+        "config": {k: getattr(config, k) for k in RECORDED},
         "command": shlex.join(config.command) if config.command else "",
         "train_seconds": round(time.monotonic() - started, 1),
-        "final_loss": round(float(np.mean(losses[-50:])), 4) if losses else None,
+        "final_loss": round(final_loss, 4) if final_loss is not None else None,
     }
     write_adapter_dir(config.output, adapter_tensors(model), config.alpha / config.rank, summary)
+    remove_checkpoint(config.output)
     return summary
 
 
@@ -137,6 +138,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--temperature", type=float, default=defaults.temperature)
     parser.add_argument("--max-per-set", type=int, default=defaults.max_per_set, help="0: every row")
     parser.add_argument("--seed", type=int, default=defaults.seed)
+    parser.add_argument("--resume", action="store_true", help="continue from the last checkpoint")
     return parser
 
 
@@ -149,13 +151,16 @@ def main(argv: list[str] | None = None) -> int:
     config = MatcherConfig(
         data=args.data, output=args.output, names=args.names, base=args.base, epochs=args.epochs,
         batch_size=args.batch_size, max_length=args.max_length, lr=args.lr, rank=args.rank, alpha=args.alpha,
-        temperature=args.temperature, max_per_set=args.max_per_set or None, seed=args.seed,
+        temperature=args.temperature, max_per_set=args.max_per_set or None, seed=args.seed, resume=args.resume,
         command=["python", "-m", "training.matcher", *(sys.argv[1:] if argv is None else argv)])
     try:
         summary = train(config)
-    except (DataFileError, ModelLoadError, OSError) as exc:
+    except (DataFileError, ModelLoadError, OSError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except Interrupted as exc:
+        print(f"matcher: {exc}", file=sys.stderr)
+        return 130
     print(f"wrote {config.output} ({summary['train_seconds']} s, final loss {summary['final_loss']})")
     return 0
 

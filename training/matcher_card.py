@@ -1,35 +1,51 @@
-"""The model card a matcher adapter carries (rendered from model_cards/matcher-template.md)."""
+"""The shipped matcher adapter's two cards, written from one source.
+
+``service/matcher/README.md`` (beside the adapter) and ``model_cards/newstag-matcher.md``
+(with the other cards) are one text: the card ``training.matcher`` writes for any
+adapter, rendered from ``service/matcher/adapter.json``, with what was measured after
+training merged in from ``model_cards/newstag-matcher.notes.md``. tests/test_matcher.py
+checks both files against it.
+
+Usage:
+    python -m training.matcher_card            # rewrite both cards
+    python -m training.matcher_card --check    # exit 1 when either is stale
+"""
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Any
+import argparse
+import json
+import sys
 
-import yaml
+from service.engine.adapter import ADAPTER_MANIFEST
+from service.engine.model_files import MATCHER_DIR
 
-TEMPLATE = Path(__file__).resolve().parent.parent / "model_cards" / "matcher-template.md"
+from .model_card import CARDS, matcher_card
+
+NOTES = CARDS / "newstag-matcher.notes.md"
+SHIPPED_CARDS = (MATCHER_DIR / "README.md", CARDS / "newstag-matcher.md")
 
 
-def render_matcher_card(manifest: dict[str, Any]) -> str:
-    training = manifest["training"]
-    config = training["config"]
-    front_matter = {
-        "license": "other",  # the training sets' licences decide; list them before publishing
-        "base_model": training["base_model"],
-        "library_name": "peft",
-        "pipeline_tag": "sentence-similarity",
-        "tags": ["newstag", "topic-tagging", "zero-shot", "lora"],
-        "datasets": [s["name"] for s in training["sets"]],
-    }
-    sets = "\n".join(f"| {s['name']} | {s['rows']} | {s['labels']} | `{s['sha256'][:16]}…` |"
-                     for s in training["sets"])
-    return TEMPLATE.read_text().format(
-        front_matter=yaml.safe_dump(front_matter, sort_keys=False).strip(),
-        base_model=training["base_model"], base_sha256=training["base_sha256"],
-        parameters=manifest["parameters"], rank=config["rank"], alpha=config["alpha"],
-        epochs=config["epochs"], batch_size=config["batch_size"], max_length=config["max_length"],
-        lr=config["lr"], temperature=config["temperature"], max_per_set=config["max_per_set"] or "all",
-        seed=config["seed"], command=training["command"] or "(called from Python)", sets_table=sets,
-        train_seconds=round(training["train_seconds"]), final_loss=training["final_loss"],
-        versions=", ".join(f"{k} {v}" for k, v in manifest["library_versions"].items()),
-    )
+def shipped_card() -> str:
+    manifest = json.loads((MATCHER_DIR / ADAPTER_MANIFEST).read_text(encoding="utf-8"))
+    return matcher_card(manifest, NOTES.read_text(encoding="utf-8"))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m training.matcher_card", description=__doc__.split("\n")[0])
+    parser.add_argument("--check", action="store_true", help="only check that both cards are up to date")
+    args = parser.parse_args(argv)
+    card = shipped_card()
+    stale = [path for path in SHIPPED_CARDS if not path.is_file() or path.read_text(encoding="utf-8") != card]
+    if args.check:
+        for path in stale:
+            print(f"{path} is stale: run python -m training.matcher_card", file=sys.stderr)
+        return 1 if stale else 0
+    for path in stale:
+        path.write_text(card, encoding="utf-8")
+        print(f"wrote {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -15,6 +15,7 @@ from torch import nn
 
 from service.engine.chunking import PreparedDocument
 from service.engine.model_files import DEFAULT_MODEL_SHA256, default_model_dir, require_local_model_dir, verify_weights
+from service.engine.pooling import embed_padded, pad_batch
 
 
 @dataclass
@@ -33,12 +34,7 @@ def window_batch(docs: list[PreparedDocument], cls_id: int, sep_id: int, pad_id:
         if len(sequences) == start:  # a document with nothing to read still gets one (empty) window
             sequences.append([cls_id, sep_id])
         spans.append((start, len(sequences)))
-    width = max(len(s) for s in sequences)
-    input_ids = torch.full((len(sequences), width), pad_id, dtype=torch.long)
-    mask = torch.zeros((len(sequences), width), dtype=torch.long)
-    for row, seq in enumerate(sequences):
-        input_ids[row, : len(seq)] = torch.tensor(seq)
-        mask[row, : len(seq)] = 1
+    input_ids, mask = pad_batch(sequences, pad_id)
     return WindowBatch(input_ids, mask, spans)
 
 
@@ -54,10 +50,7 @@ class WindowClassifier(nn.Module):
         self.head = nn.Linear(hidden_size, n_labels)
 
     def window_vectors(self, batch: WindowBatch) -> torch.Tensor:
-        states = self.encoder(input_ids=batch.input_ids, attention_mask=batch.attention_mask).last_hidden_state
-        mask = batch.attention_mask.unsqueeze(-1).to(states.dtype)
-        mean = (states * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1.0)
-        return nn.functional.normalize(mean, dim=-1)
+        return embed_padded(self.encoder, batch.input_ids, batch.attention_mask)
 
     def forward(self, batch: WindowBatch) -> torch.Tensor:
         return doc_logits(self.head(self.window_vectors(batch)), batch.spans)

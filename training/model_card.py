@@ -1,5 +1,10 @@
-"""The model card a fine-tuned model carries: YAML front matter as Hugging Face cards use
-it (license, tags, datasets, metrics, model-index), rendered from model_cards/template.md."""
+"""Model cards: one renderer for every card training writes (YAML front matter as Hugging
+Face cards use it, then a template from model_cards/), and the two kinds of card.
+
+A fine-tuned classifier's card (``CardData``, model_cards/template.md) and a matcher
+adapter's card (``matcher_card``, model_cards/matcher-template.md, from the record in
+its adapter.json) both go through ``render_card``.
+"""
 
 from __future__ import annotations
 
@@ -9,11 +14,25 @@ from typing import Any
 
 import yaml
 
-TEMPLATE = Path(__file__).resolve().parent.parent / "model_cards" / "template.md"
+CARDS = Path(__file__).resolve().parent.parent / "model_cards"
+TEMPLATE = CARDS / "template.md"
+MATCHER_TEMPLATE = CARDS / "matcher-template.md"
+
+
+def render_card(template: Path, front_matter: dict[str, Any], **fields: Any) -> str:
+    """The template filled in (``str.format``), its ``{front_matter}`` as YAML."""
+    return template.read_text(encoding="utf-8").format(
+        front_matter=yaml.safe_dump(front_matter, sort_keys=False).strip(), **fields)
+
+
+def _versions(versions: dict[str, str]) -> str:
+    return ", ".join(f"{k} {v}" for k, v in versions.items())
 
 
 @dataclass
 class CardData:
+    """What a fine-tuned classifier's card says (filled in by training.finetune)."""
+
     name: str
     base_model: str
     mode: str
@@ -55,12 +74,13 @@ class CardData:
 
 
 def render(card: CardData) -> str:
+    """A fine-tuned classifier's card."""
     rows = [("micro-F1", card.metrics["micro_f1"]), ("macro-F1", card.metrics["macro_f1"]),
             ("Hamming loss", card.metrics["hamming_loss"]), ("subset accuracy", card.metrics["subset_accuracy"])]
     if "accuracy" in card.metrics:
         rows.append(("accuracy", card.metrics["accuracy"]))
-    return TEMPLATE.read_text().format(
-        front_matter=yaml.safe_dump(card.front_matter(), sort_keys=False).strip(),
+    return render_card(
+        TEMPLATE, card.front_matter(),
         name=card.name, mode=card.mode, base_model=card.base_model, label_count=len(card.labels),
         kind_of_labels=("multi-label" if card.multi_label else "single-label") + ": " + ", ".join(card.labels[:12])
         + (", ..." if len(card.labels) > 12 else ""),
@@ -68,7 +88,54 @@ def render(card: CardData) -> str:
         activation="independent sigmoids (multi-label)" if card.multi_label else "a softmax (single-label)",
         validation_rows=card.validation_rows, command=card.command, train_sha256=card.train_sha256,
         validation_source=card.validation_source, epochs=card.epochs, batch_size=card.batch_size, lr=card.lr,
-        seed=card.seed, train_seconds=round(card.train_seconds), versions=", ".join(
-            f"{k} {v}" for k, v in card.versions.items()),
+        seed=card.seed, train_seconds=round(card.train_seconds), versions=_versions(card.versions),
         results_table="\n".join(f"| {name} | {value:.4f} |" for name, value in rows),
+    )
+
+
+def _split_notes(notes: str) -> tuple[dict[str, Any], str, str]:
+    """A notes file's front matter, the text before its first section, and its sections."""
+    _, front, body = notes.split("---\n", 2)
+    body = body.strip("\n")
+    about, _, sections = body.partition("\n## ")
+    if body.startswith("## "):
+        about, sections = "", body.removeprefix("## ")
+    return yaml.safe_load(front) or {}, about.strip(), f"## {sections.strip()}" if sections else ""
+
+
+def matcher_card(manifest: dict[str, Any], notes: str | None = None) -> str:
+    """A matcher adapter's card, from its adapter.json (``manifest``).
+
+    ``notes`` (a markdown file with front matter) adds what was measured after training:
+    its front matter is merged into the card's, its opening text follows the card's first
+    paragraph and its sections follow "How it was trained" (the shipped adapter's card:
+    model_cards/newstag-matcher.notes.md).
+    """
+    training = manifest["training"]
+    config = training["config"]
+    front_matter: dict[str, Any] = {
+        "license": "other",  # the training sets' licences decide; list them before publishing
+        "base_model": training["base_model"],
+        "library_name": "peft",
+        "pipeline_tag": "sentence-similarity",
+        "tags": ["newstag", "topic-tagging", "zero-shot", "lora"],
+        "datasets": [s["name"] for s in training["sets"]],
+    }
+    about, sections = "", ""
+    if notes is not None:
+        extra, about, sections = _split_notes(notes)
+        front_matter.update(extra)
+    sets = "\n".join(f"| {s['name']} | {s['rows']} | {s['labels']} | `{s['sha256'][:16]}…` |"
+                     for s in training["sets"])
+    versions = manifest["library_versions"]
+    return render_card(
+        MATCHER_TEMPLATE, front_matter,
+        about=f"\n{about}\n" if about else "", sections=f"\n{sections}\n" if sections else "",
+        base_model=training["base_model"], base_sha256=training["base_sha256"],
+        parameters=manifest["parameters"], rank=config["rank"], alpha=config["alpha"],
+        epochs=config["epochs"], batch_size=config["batch_size"], max_length=config["max_length"],
+        lr=config["lr"], temperature=config["temperature"], max_per_set=config["max_per_set"] or "all",
+        seed=config["seed"], command=training["command"] or "(called from Python)", sets_table=sets,
+        train_seconds=round(training["train_seconds"]), final_loss=training["final_loss"],
+        peft=versions.get("peft", "?"), versions=_versions(versions),
     )

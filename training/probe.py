@@ -19,10 +19,11 @@ from service.engine.encoder import SentenceEncoder
 from service.progress import progress_bar
 
 from .checkpoint import checkpoint_dir
+from .classification import LogitsFn, classifier_trainer
 from .config import TrainingConfig
 from .distributed import Distributed
 from .model import WindowClassifier, doc_logits
-from .trainer import LogitsFn, Trainer, remove_checkpoint
+from .trainer import remove_checkpoint
 
 PROBE_LR = 1e-2  # head mode's learning rate (measured: docs/benchmarks.md, fine-tuning)
 
@@ -70,8 +71,7 @@ def probe_head(model: WindowClassifier, config: TrainingConfig, windows: list[to
     probe = replace(config, epochs=config.probe_epochs, lr=PROBE_LR, resume=False, precision="fp32",
                     # one checkpoint directory per process, so ranks never write the same files
                     output=config.output.with_name(f"{config.output.name}.probe-{rank}"))
-    trainer = Trainer(probe, model.head, features_logits(windows, model.head, model.head), targets, multi_label,
-                      data_print, Distributed(), [{"params": list(model.head.parameters()), "lr": PROBE_LR}],
-                      desc="head probe (frozen encoder)")
-    trainer.fit()
+    classifier_trainer(probe, model.head, features_logits(windows, model.head, model.head), targets, multi_label,
+                       data_print, Distributed(), [{"params": list(model.head.parameters()), "lr": PROBE_LR}],
+                       desc="head probe (frozen encoder)").fit()
     remove_checkpoint(probe.output)

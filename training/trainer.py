@@ -1,14 +1,22 @@
-"""The training loop: batches of documents, checkpoints, resume, and clean interruption."""
+"""The one training loop: batches, a loss, checkpoints, resume, clean interruption, a progress bar.
+
+It knows nothing of what it trains. Its caller gives the model (whose trainable
+parameters are checkpointed), the optimizer's parameter groups, a function that returns
+an epoch's batches and one that returns a batch's loss. Fine-tuning
+(training/classification.py, probe.py) and the topic matcher (training/matcher.py) both
+run through it, so both get a checkpoint every epoch and on SIGINT or SIGTERM, and
+``--resume`` that continues exactly where the run stopped.
+"""
 
 from __future__ import annotations
 
-import math
 import signal
 import sys
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import numpy as np
 import torch
@@ -17,121 +25,104 @@ from transformers import get_linear_schedule_with_warmup
 from service.progress import progress_bar
 
 from .checkpoint import Progress, checkpoint_dir, load_checkpoint, save_checkpoint
-from .config import TrainingConfig
+from .config import RunConfig
 from .distributed import Distributed
 
-# doc indices, training? -> [docs, labels] logits
-LogitsFn = Callable[[list[int], bool], torch.Tensor]
+B = TypeVar("B")
+Schedule = Callable[[torch.optim.Optimizer, int], torch.optim.lr_scheduler.LRScheduler]
+RECENT = 50  # losses averaged for the progress bar and the final loss (kept in checkpoints)
 
 
 class Interrupted(Exception):
     """Training stopped on SIGINT or SIGTERM after saving a checkpoint."""
 
 
-@dataclass
-class Trainer:
-    config: TrainingConfig
-    model: torch.nn.Module  # what the optimizer updates (the head alone in head mode)
-    logits: LogitsFn
-    targets: torch.Tensor  # [train docs, labels] 0/1 for multi-label, [train docs] indices otherwise
-    multi_label: bool
-    fingerprint: dict[str, Any]
-    dist: Distributed
-    param_groups: list[dict[str, Any]]  # what the optimizer updates, with learning rates
-    lengths: list[int] | None = None  # tokens per training document, to batch similar lengths
-    desc: str = "training"  # the progress bar's name
+def linear_warmup(ratio: float) -> Schedule:
+    """Linear warm-up over ``ratio`` of the steps, then linear decay to zero (transformers' schedule)."""
+    return lambda optimizer, total: get_linear_schedule_with_warmup(optimizer, int(ratio * total), total)
 
-    def _autocast(self) -> torch.autocast:
+
+@contextmanager
+def _stop_on_signals() -> Iterator[dict[str, int]]:
+    """Note SIGINT and SIGTERM instead of dying, so the loop can checkpoint first."""
+    stop = {"signal": 0}
+
+    def _on_signal(signum: int, _frame: Any) -> None:
+        stop["signal"] = signum
+
+    previous = {s: signal.signal(s, _on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield stop
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+@dataclass
+class Trainer(Generic[B]):
+    config: RunConfig  # epochs, precision, weight_decay, resume; the checkpoint goes beside config.output
+    model: torch.nn.Module  # its trainable parameters are what a checkpoint keeps
+    param_groups: list[dict[str, Any]]  # what the optimizer (AdamW) updates, with learning rates
+    batches: Callable[[int], list[B]]  # epoch -> this process's batches (the same every time it is asked)
+    loss: Callable[[B], torch.Tensor]  # a batch's loss, computed under the run's autocast
+    fingerprint: dict[str, Any]  # the training data's; a checkpoint of other data is refused
+    schedule: Schedule = field(default_factory=lambda: linear_warmup(0.1))
+    dist: Distributed = field(default_factory=Distributed)
+    desc: str = "training"  # the progress bar's name
+    describe: Callable[[B], dict[str, Any]] | None = None  # more for the progress bar (e.g. the batch's set)
+    losses: list[float] = field(default_factory=list)  # every step's loss (since the resumed checkpoint)
+
+    def autocast(self) -> torch.autocast:
         return torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.config.precision == "bf16")
 
-    def _optimizer(self) -> torch.optim.Optimizer:
-        return torch.optim.AdamW(self.param_groups, weight_decay=self.config.weight_decay)
-
-    def _loss(self, logits: torch.Tensor, indices: list[int]) -> torch.Tensor:
-        target = self.targets[indices]
-        if self.multi_label:
-            return torch.nn.functional.binary_cross_entropy_with_logits(logits, target)
-        return torch.nn.functional.cross_entropy(logits, target)
-
-    def _epoch_order(self, epoch: int, n: int) -> list[int]:
-        """A seeded shuffle; with ``lengths``, batches of similar length (less padding)."""
-        generator = torch.Generator().manual_seed(self.config.seed * 1000 + epoch)
-        order = torch.randperm(n, generator=generator).tolist()
-        if self.lengths is not None:
-            size = self.config.batch_size
-            chunk = size * 32
-            batches: list[list[int]] = []
-            for start in range(0, n, chunk):
-                group = sorted(order[start:start + chunk], key=lambda i: self.lengths[i])  # type: ignore[index]
-                batches.extend(group[k:k + size] for k in range(0, len(group), size))
-            shuffled = torch.randperm(len(batches), generator=generator).tolist()
-            order = [i for b in shuffled for i in batches[b]]
-        return self.dist.shard(order)
+    def recent_loss(self) -> float | None:
+        return float(np.mean(self.losses[-RECENT:])) if self.losses else None
 
     def fit(self) -> None:
         config = self.config
         assert config.epochs is not None
-        n = len(self.targets)
-        per_epoch = math.ceil(len(self._epoch_order(0, n)) / config.batch_size)
-        optimizer = self._optimizer()
-        scheduler = get_linear_schedule_with_warmup(
-            optimizer, int(config.warmup_ratio * per_epoch * config.epochs), per_epoch * config.epochs)
+        per_epoch = [len(self.batches(epoch)) for epoch in range(config.epochs)]
+        optimizer = torch.optim.AdamW(self.param_groups, weight_decay=config.weight_decay)
+        scheduler = self.schedule(optimizer, sum(per_epoch))
         where = checkpoint_dir(config.output)
         progress = Progress()
         if config.resume and (where / "state.json").is_file():
             progress = load_checkpoint(where, self.model, optimizer, scheduler, self.fingerprint)
+            self.losses = list(progress.losses)
             if self.dist.is_main:
                 print(f"resuming from {where}: epoch {progress.epoch + 1}, step {progress.step_in_epoch}",
                       file=sys.stderr)
-        stop = {"signal": 0}
 
-        def _on_signal(signum: int, _frame: Any) -> None:
-            stop["signal"] = signum
+        def save(at: Progress) -> None:
+            if self.dist.is_main:
+                save_checkpoint(where, self.model, optimizer, scheduler, replace(at, losses=self.losses[-RECENT:]),
+                                self.fingerprint)
 
-        previous = {s: signal.signal(s, _on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
-        bar = progress_bar(total=per_epoch * config.epochs, initial=progress.global_step, desc=self.desc,
-                   unit="batch", file=sys.stderr, disable=not self.dist.is_main)
-        try:
+        bar = progress_bar(total=sum(per_epoch), initial=progress.global_step, desc=self.desc,
+                           unit="batch", file=sys.stderr, disable=not self.dist.is_main)
+        with _stop_on_signals() as stop, bar:
             for epoch in range(progress.epoch, config.epochs):
-                order = self._epoch_order(epoch, n)
+                batches = self.batches(epoch)
                 self.model.train()
-                for step in range(progress.step_in_epoch if epoch == progress.epoch else 0, per_epoch):
-                    batch = order[step * config.batch_size:(step + 1) * config.batch_size]
-                    with self._autocast():
-                        logits = self.logits(batch, True)
-                    loss = self._loss(logits.float(), batch)
+                for step in range(progress.step_in_epoch if epoch == progress.epoch else 0, len(batches)):
+                    with self.autocast():
+                        loss = self.loss(batches[step])
                     optimizer.zero_grad()
                     loss.backward()
                     optimizer.step()
                     scheduler.step()
+                    self.losses.append(loss.item())
                     progress = Progress(epoch, step + 1, progress.global_step + 1)
                     bar.update(1)
-                    bar.set_postfix(epoch=epoch + 1, loss=f"{loss.item():.4f}")
+                    bar.set_postfix(epoch=epoch + 1, loss=f"{self.recent_loss():.4f}",
+                                    **(self.describe(batches[step]) if self.describe else {}))
                     if stop["signal"]:
-                        if self.dist.is_main:
-                            save_checkpoint(where, self.model, optimizer, scheduler, progress, self.fingerprint)
+                        save(progress)
                         raise Interrupted(f"stopped by signal {stop['signal']}; checkpoint in {where}; "
                                           "continue with --resume")
                 progress = Progress(epoch + 1, 0, progress.global_step)
-                if self.dist.is_main:
-                    save_checkpoint(where, self.model, optimizer, scheduler, progress, self.fingerprint)
+                save(progress)
                 self.dist.barrier()
-        finally:
-            bar.close()
-            for sig, handler in previous.items():
-                signal.signal(sig, handler)
-
-    @torch.inference_mode()
-    def predict(self, logits: LogitsFn, n: int, batch_size: int) -> np.ndarray:
-        """Probabilities [docs, labels]: sigmoid for multi-label, softmax for single-label."""
-        self.model.eval()
-        out = []
-        for start in range(0, n, batch_size):
-            with self._autocast():
-                batch_logits = logits(list(range(start, min(n, start + batch_size))), False).float()
-            probs = torch.sigmoid(batch_logits) if self.multi_label else torch.softmax(batch_logits, dim=-1)
-            out.append(probs.float().numpy())
-        return np.concatenate(out)
 
 
 def remove_checkpoint(output: Path) -> None:

@@ -29,6 +29,7 @@ from .batching import MicroBatcher, length_batches
 from .cache import BoundedCache
 from .chunking import PreparedDocument, prepare_document
 from .model_profiles import PromptNames
+from .pooling import mean_pool, pad_batch, unit
 from .precision import Precision
 from .st_modules import read_pipeline
 
@@ -71,7 +72,7 @@ def _special_tokens(tokenizer) -> tuple[list[int], list[int]]:
 
 
 def _unit(vectors: torch.Tensor) -> np.ndarray:
-    return torch.nn.functional.normalize(vectors.float(), dim=-1).numpy()
+    return unit(vectors.float()).numpy()
 
 
 class SentenceEncoder:
@@ -138,12 +139,7 @@ class SentenceEncoder:
 
     def _run_batch(self, ids: list[list[int]]) -> torch.Tensor:
         """Hidden states of padded sequences (special tokens included): [batch, width, dim]."""
-        width = self._width(max(len(x) for x in ids))
-        input_ids = torch.full((len(ids), width), self.tokenizer.pad_token_id or 0)
-        mask = torch.zeros((len(ids), width), dtype=torch.long)
-        for row, seq in enumerate(ids):
-            input_ids[row, : len(seq)] = torch.tensor(seq)
-            mask[row, : len(seq)] = 1
+        input_ids, mask = pad_batch(ids, self.tokenizer.pad_token_id or 0, self._width(max(len(x) for x in ids)))
         with torch.inference_mode(), self.precision.autocast():
             return self.model(input_ids=input_ids, attention_mask=mask).last_hidden_state.float()
 
@@ -179,7 +175,7 @@ class SentenceEncoder:
             sequences.append(encoded["input_ids"][:budget])
             in_prompt = sum(end <= len(prompt) for _, end in encoded["offset_mapping"]) if prompt else 0
             skip.append(0 if self.pipeline.include_prompt else len(self.head) + in_prompt)
-        pooled = self._forward(sequences, lambda i, states: states[skip[i]:].mean(0), deadline)
+        pooled = self._forward(sequences, lambda i, states: mean_pool(states[skip[i]:]), deadline)
         return _unit(self.pipeline(torch.stack(pooled)))
 
     def encode_documents(self, docs: list[PreparedDocument], deadline: float | None = None) -> list[DocumentVectors]:
@@ -209,9 +205,9 @@ class SentenceEncoder:
             sentences = []
             for i in window:
                 n = len(docs[d].sentence_token_ids[i])
-                sentences.append(states[offset : offset + n].mean(0))
+                sentences.append(mean_pool(states[offset : offset + n]))
                 offset += n
-            return _WindowMeans(whole.mean(0), sentences)
+            return _WindowMeans(mean_pool(whole), sentences)
 
         pooled = self._forward([[*docs[d].prompt_ids, *docs[d].window_token_ids(w)] for d, w in windows], pool,
                                deadline)

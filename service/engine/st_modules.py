@@ -1,6 +1,6 @@
 """What a sentence-transformers model directory does after its transformer: pooling, Dense, Normalize.
 
-``modules.json`` lists the steps. newstag pools by the mean of the tokens itself (each
+``modules.json`` lists the steps. newstag pools by the mean of the tokens itself (pooling.py; each
 window, and each sentence inside it, from one forward pass), then runs the Dense and
 Normalize modules on the pooled vectors in their order. EmbeddingGemma, for example, is
 Transformer → mean Pooling → Dense 768→3072 → Dense 3072→768 → Normalize; loading only
