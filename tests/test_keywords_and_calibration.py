@@ -6,9 +6,11 @@ import pytest
 from service.engine.calibration import (
     DEFAULT_CALIBRATION,
     FEATURES,
+    HUB_NEIGHBOURS,
     MATCHER_CALIBRATION,
     MULTILINGUAL_CALIBRATION,
     Calibration,
+    label_hubness,
     rivals,
     text_features,
 )
@@ -42,10 +44,11 @@ def test_keywords_add_a_bounded_boost_that_cannot_decide_alone():
     assert combine(np.array([0.97]), np.array([2]), 0.05)[0] == 1.0  # never above 1
 
 
-def _features(sims, reference=None, competing=None):
+def _features(sims, reference=None, competing=None, hubness=None):
     sims = np.asarray(sims, dtype=float)
     reference = np.zeros((sims.shape[0], 3)) if reference is None else np.asarray(reference, dtype=float)
-    return dict(zip(FEATURES, text_features(sims, reference, competing).T, strict=True))
+    hubness = np.zeros(sims.shape[1]) if hubness is None else np.asarray(hubness, dtype=float)
+    return dict(zip(FEATURES, text_features(sims, reference, hubness, competing).T, strict=True))
 
 
 def test_features_gap_margin_and_reference_rank():
@@ -95,15 +98,33 @@ def test_a_parent_cycle_in_a_taxonomy_does_not_hang():
 
 
 def test_calibration_formula():
-    calibration = Calibration(weights=(2.0, 10.0, 0.0, 0.0, 1.0), bias=-1.0)
-    features = np.array([[0.5, -0.1, 0.0, 0.0, 0.5]])
-    assert calibration.scores(features) == pytest.approx(1 / (1 + np.exp(-(1.0 - 1.0 + 0.5 - 1.0))))
+    calibration = Calibration(weights=(2.0, 10.0, 0.0, 0.0, 1.0, -4.0), bias=-1.0)
+    features = np.array([[0.5, -0.1, 0.0, 0.0, 0.5, 0.25]])
+    assert calibration.scores(features) == pytest.approx(1 / (1 + np.exp(-(1.0 - 1.0 + 0.5 - 1.0 - 1.0))))
+
+
+def test_label_hubness_is_the_mean_of_the_nearest_reference_topics_and_the_same_in_every_row():
+    rng = np.random.default_rng(0)
+    label_reference = rng.uniform(-1, 1, size=(3, 40))
+    nearest = np.sort(label_reference, axis=1)[:, -HUB_NEIGHBOURS:].mean(axis=1)
+    assert label_hubness(label_reference) == pytest.approx(nearest)
+    f = _features([[0.5, 0.2, 0.1], [0.1, 0.4, 0.3]], hubness=[0.7, 0.5, 0.3])
+    assert f["label_hubness"] == pytest.approx([0.7, 0.5, 0.3])
+
+
+@pytest.mark.parametrize("calibration", [DEFAULT_CALIBRATION, MATCHER_CALIBRATION])
+def test_a_narrow_label_needs_a_higher_cosine_than_a_broad_one(calibration):
+    """At one cosine, a label far from the reference topics (chess) scores below a broad one (sports)."""
+    sims, reference = np.array([[0.45, 0.45]]), np.full((1, 4), 0.2)
+    narrow, broad = calibration.text_scores(sims, reference, np.array([0.5, 0.75]))
+    assert narrow < broad
 
 
 @pytest.mark.parametrize("calibration", [DEFAULT_CALIBRATION, MATCHER_CALIBRATION, MULTILINGUAL_CALIBRATION])
 def test_pinned_calibrations_can_say_none_of_these(calibration):
     """A label far behind its rivals, or one that beats few reference topics, scores low."""
-    leading = calibration.text_scores(np.array([[0.60, 0.30]]), np.full((1, 4), 0.2))
+    hubness = np.array([0.65, 0.65])  # about a typical label's
+    leading = calibration.text_scores(np.array([[0.60, 0.30]]), np.full((1, 4), 0.2), hubness)
     assert leading[0] > 0.5 > leading[1]
-    junk = calibration.text_scores(np.array([[0.15, 0.12]]), np.array([[0.4, 0.3, 0.2, 0.35]]))
+    junk = calibration.text_scores(np.array([[0.15, 0.12]]), np.array([[0.4, 0.3, 0.2, 0.35]]), hubness)
     assert junk.max() < 0.5

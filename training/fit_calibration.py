@@ -11,8 +11,8 @@ Steps:
    the reference topics.
 3. Build the requests users send, each (text, label) pair a row with its truth:
    the corpus's own label set (weight 2), single-label requests with the right label and
-   with a wrong one (1), six labels unrelated to news sections (2), and non-news text
-   against the ``news`` taxonomy, a corpus's labels and one label (3, all wrong).
+   with a wrong one (1), six labels unrelated to news sections (3), and non-news text
+   against the ``news`` taxonomy, a corpus's labels and one label (12, all wrong).
    Each kind of request from each corpus weighs the same whatever its number of rows.
 4. Fit a logistic regression on the calibration's features and print the line to pin.
 """
@@ -47,7 +47,7 @@ UNRELATED_FIT = ["knitting", "gardening", "beekeeping", "origami", "wedding plan
                  "interior design", "board games", "tattoos", "perfume", "yoga", "baking", "camping",
                  "skincare", "home improvement", "birdwatching", "calligraphy", "wine tasting",
                  "model railways", "scuba diving"]
-WEIGHTS = {"own labels": 2.0, "single label": 1.0, "unrelated labels": 2.0, "non-news": 3.0}
+WEIGHTS = {"own labels": 2.0, "single label": 1.0, "unrelated labels": 3.0, "non-news": 12.0}
 
 
 @dataclass(frozen=True)
@@ -56,6 +56,7 @@ class Request:
     group: str  # the corpus it came from (weights are per kind and corpus)
     sims: np.ndarray  # [n_windows, k]
     reference: np.ndarray  # [n_windows, n_reference]
+    hubness: np.ndarray  # [k]
     truth: np.ndarray  # [k] bool
 
 
@@ -86,15 +87,18 @@ def corpus_requests(backend: EmbeddingBackend, name: str, examples: list[Example
         if s.windows.shape[0] == 0:
             continue
         truth = np.array([c in example.labels for c in codes])
-        out.append(Request("own labels", name, s.windows[:, :k], s.window_reference, truth))
+        out.append(Request("own labels", name, s.windows[:, :k], s.window_reference, s.label_hubness[:k], truth))
         right = rng.choice(np.flatnonzero(truth).tolist())
-        out.append(Request("single label", name, s.windows[:, [right]], s.window_reference, np.array([True])))
+        out.append(Request("single label", name, s.windows[:, [right]], s.window_reference,
+                           s.label_hubness[[right]], np.array([True])))
         wrong = np.flatnonzero(~truth).tolist()
         if wrong:
             j = rng.choice(wrong)
-            out.append(Request("single label", name, s.windows[:, [j]], s.window_reference, np.array([False])))
+            out.append(Request("single label", name, s.windows[:, [j]], s.window_reference,
+                               s.label_hubness[[j]], np.array([False])))
         pick = [k + j for j in rng.sample(range(len(UNRELATED_FIT)), 6)]
-        out.append(Request("unrelated labels", name, s.windows[:, pick], s.window_reference, np.zeros(6, bool)))
+        out.append(Request("unrelated labels", name, s.windows[:, pick], s.window_reference,
+                           s.label_hubness[pick], np.zeros(6, bool)))
     return out
 
 
@@ -110,13 +114,14 @@ def non_news_requests(backend: EmbeddingBackend, texts: list[str], label_sets: l
         other = rng.randrange(1, len(label_sets))
         for cols in (news, list(range(bounds[other], bounds[other + 1])), [rng.choice(news)]):
             truth = np.zeros(len(cols), bool)
-            out.append(Request("non-news", "non-news", s.windows[:, cols], s.window_reference, truth))
+            out.append(Request("non-news", "non-news", s.windows[:, cols], s.window_reference,
+                               s.label_hubness[cols], truth))
     return out
 
 
 def design(requests: list[Request]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Features, targets and sample weights: each (kind, corpus) group weighs WEIGHTS[kind]."""
-    X = [text_features(r.sims, r.reference) for r in requests]
+    X = [text_features(r.sims, r.reference, r.hubness) for r in requests]
     y = [r.truth for r in requests]
     sizes: dict[tuple[str, str], int] = {}
     for r in requests:
@@ -158,7 +163,7 @@ def main(argv: list[str] | None = None) -> int:
     print("\nrequest kind        pairs   share scored >= 0.5   truth share")
     for kind in WEIGHTS:
         rows = [r for r in requests if r.kind == kind]
-        Xk = np.concatenate([text_features(r.sims, r.reference) for r in rows])
+        Xk = np.concatenate([text_features(r.sims, r.reference, r.hubness) for r in rows])
         yk = np.concatenate([r.truth for r in rows])
         print(f"{kind:<20}{len(yk):6d}{(calibration.scores(Xk) >= 0.5).mean():14.3f}{yk.mean():18.3f}")
     return 0

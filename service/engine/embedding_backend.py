@@ -17,6 +17,7 @@ import numpy as np
 from .calibration import (
     DEFAULT_CALIBRATION,
     Calibration,
+    label_hubness,
     over_windows,
     pair_features,
     reference_topics,
@@ -36,6 +37,7 @@ class Similarities:
     sentences: np.ndarray  # [n_sentences, n_labels]
     window_reference: np.ndarray  # [n_windows, n_reference]
     sentence_reference: np.ndarray  # [n_sentences, n_reference]
+    label_hubness: np.ndarray  # [n_labels] each label's closeness to the reference topics
 
 
 @dataclass
@@ -56,7 +58,7 @@ class EmbeddingScores:
         s = self.similarities
         if s.sentences.shape[0] == 0:
             return np.zeros((0, s.windows.shape[1]))
-        return self.calibration.row_scores(s.sentences, s.sentence_reference, self.competing)
+        return self.calibration.row_scores(s.sentences, s.sentence_reference, s.label_hubness, self.competing)
 
 
 class EmbeddingBackend:
@@ -91,12 +93,15 @@ class EmbeddingBackend:
                      deadline: float | None = None) -> list[Similarities]:
         label_matrix = self.label_vectors.vectors(labels, deadline)
         reference = self.reference_matrix(deadline)
-        return [self._similarities(v, label_matrix, reference) for v in self.encoder.encode_documents(docs, deadline)]
+        hubness = label_hubness(label_matrix @ reference.T, labels)
+        return [self._similarities(v, label_matrix, reference, hubness)
+                for v in self.encoder.encode_documents(docs, deadline)]
 
     @staticmethod
-    def _similarities(vectors: DocumentVectors, labels: np.ndarray, reference: np.ndarray) -> Similarities:
+    def _similarities(vectors: DocumentVectors, labels: np.ndarray, reference: np.ndarray,
+                      hubness: np.ndarray) -> Similarities:
         return Similarities(vectors.windows @ labels.T, vectors.sentences @ labels.T,
-                            vectors.windows @ reference.T, vectors.sentences @ reference.T)
+                            vectors.windows @ reference.T, vectors.sentences @ reference.T, hubness)
 
     def score(self, docs: list[PreparedDocument], labels: list[Label],
               deadline: float | None = None) -> list[EmbeddingScores]:
@@ -106,7 +111,7 @@ class EmbeddingBackend:
             if sims.windows.shape[0] == 0:  # nothing the tokenizer could read: no topic
                 scores = best_window = np.zeros(len(labels))
             else:
-                per_window = pair_features(sims.windows, sims.window_reference, competing)
+                per_window = pair_features(sims.windows, sims.window_reference, sims.label_hubness, competing)
                 scores = self.calibration.scores(over_windows(per_window))
                 best_window = self.calibration.scores(per_window).max(axis=0)
             out.append(EmbeddingScores(scores, sims, self.calibration, competing, best_window))

@@ -1,0 +1,184 @@
+"""Which calibration features and fit weights trade junk, unrelated labels and recall best? A quick sweep.
+
+Usage:
+    python -m bench.trust_features [--data-dir ../shared/data] [--cache /tmp/newstag-trust-cache.pkl]
+                                   [--features base|hubness] [--weights 2,1,3,12] [--neighbours 5]
+
+The full benchmark (bench.trust) runs the Tagger end to end, which takes many minutes a
+setting. This sweep embeds once (window vectors of the calibration fit's articles and
+non-news texts, and of bench.trust's 300 held-out articles per set and its junk, cached
+in ``--cache``), then for each setting fits the calibration as training.fit_calibration
+does and scores the bench's requests from the windows alone. Topics that sentences bring
+in (sentence_support.py) and keywords are left out, so its figures for the ``news``
+taxonomy run a few points under bench.trust's; the other figures matched bench.trust to
+the third decimal for the shipped features (docs/benchmarks.md, "Trust").
+
+``--features base`` drops ``label_hubness`` (the five features before it);
+``--weights`` are the fit's group weights: own labels, single label, unrelated, non-news;
+``--neighbours`` the reference topics label_hubness averages (calibration.HUB_NEIGHBOURS).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import pickle
+import random
+import sys
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+from sklearn.linear_model import LogisticRegression
+
+from service.config import Settings
+from service.engine import Label, Tagger, calibration
+from service.engine.calibration import FEATURES, label_hubness, pair_features, rivals
+from service.engine.taxonomy import TaxonomyRegistry
+from training.fit_calibration import CORPORA, NON_NEWS_FIT, UNRELATED_FIT, read_texts, sample
+
+from .trust import NON_NEWS_BENCH, SECTION_SETS, SECTION_TOPICS, SETS, UNRELATED, held_out
+
+KINDS = ("own labels", "single label", "unrelated labels", "non-news")
+
+
+def window_vectors(tagger: Tagger, texts: list[str]) -> list[np.ndarray]:
+    backend = tagger.backend
+    out: list[np.ndarray] = []
+    for start in range(0, len(texts), 32):
+        docs = [backend.prepare(t) for t in texts[start:start + 32]]
+        out += [v.windows for v in backend.encoder.encode_documents(docs)]  # type: ignore[attr-defined]
+    return out
+
+
+def build_cache(tagger: Tagger, data_dir: Path) -> dict:
+    names = json.loads((data_dir / "reuters-label-names.json").read_text())
+    cache: dict = {"fit": {}, "bench": {}}
+    for corpus in CORPORA:
+        examples = sample(data_dir / f"{corpus}.jsonl", 400, 1)
+        cache["fit"][corpus] = ([[names.get(x, x) for x in e.labels] for e in examples],
+                                window_vectors(tagger, [e.text for e in examples]))
+        print(f"embedded {corpus}", file=sys.stderr)
+    cache["fit non-news"] = window_vectors(tagger, read_texts(NON_NEWS_FIT))
+    for name in SETS:
+        examples = held_out(data_dir, name, 300, 0)
+        cache["bench"][name] = ([e.labels for e in examples], window_vectors(tagger, [e.text for e in examples]))
+        print(f"embedded {name}", file=sys.stderr)
+    cache["junk"] = window_vectors(tagger, read_texts(NON_NEWS_BENCH))
+    return cache
+
+
+class Sweep:
+    def __init__(self, tagger: Tagger, cache: dict, with_hubness: bool):
+        self.backend = tagger.backend
+        self.cache = cache
+        self.reference = self.backend.reference_matrix()  # type: ignore[attr-defined]
+        self.columns = len(FEATURES) if with_hubness else len(FEATURES) - 1
+        self._labels: dict[tuple[str, ...], tuple[np.ndarray, np.ndarray]] = {}
+        self.news = list(TaxonomyRegistry([]).get("news").labels)
+
+    def features(self, windows: np.ndarray, labels: list[Label], competing: bool = True) -> np.ndarray:
+        key = tuple(lab.name for lab in labels)
+        if key not in self._labels:
+            vectors = self.backend.label_vectors.vectors(labels)  # type: ignore[attr-defined]
+            self._labels[key] = (vectors, label_hubness(vectors @ self.reference.T, labels))
+        vectors, hubness = self._labels[key]
+        per_window = pair_features(windows @ vectors.T, windows @ self.reference.T, hubness,
+                                   rivals(labels) if competing else None)
+        return per_window.mean(axis=0)[:, :self.columns]
+
+    def fit(self, weights: dict[str, float]) -> LogisticRegression:
+        rng = random.Random(1)
+        X, y, groups = [], [], []
+
+        def add(kind: str, group: str, f: np.ndarray, truth: np.ndarray) -> None:
+            X.append(f)
+            y.append(truth)
+            groups.extend([(kind, group)] * len(truth))
+
+        label_sets = [self.news]
+        unrelated = [Label(u) for u in UNRELATED_FIT]
+        for corpus, (truths, vectors) in self.cache["fit"].items():
+            codes = sorted({x for labels in truths for x in labels})
+            own = [Label(c) for c in codes]
+            label_sets.append(own)
+            for labels, windows in zip(truths, vectors, strict=True):
+                if len(windows) == 0:
+                    continue
+                truth = np.array([c in labels for c in codes])
+                add(KINDS[0], corpus, self.features(windows, own, False), truth)
+                right = rng.choice(np.flatnonzero(truth).tolist())
+                add(KINDS[1], corpus, self.features(windows, [own[right]]), np.array([True]))
+                wrong = np.flatnonzero(~truth).tolist()
+                if wrong:
+                    j = rng.choice(wrong)
+                    add(KINDS[1], corpus, self.features(windows, [own[j]]), np.array([False]))
+                picked = [unrelated[j] for j in rng.sample(range(len(unrelated)), 6)]
+                add(KINDS[2], corpus, self.features(windows, picked), np.zeros(6, bool))
+        for windows in self.cache["fit non-news"]:
+            if len(windows) == 0:
+                continue
+            other = label_sets[rng.randrange(1, len(label_sets))]
+            for labels in (self.news, other, [rng.choice(self.news)]):
+                add(KINDS[3], "non-news", self.features(windows, labels, False), np.zeros(len(labels), bool))
+        sizes = Counter(groups)
+        w = np.array([weights[kind] / sizes[(kind, group)] for kind, group in groups])
+        return LogisticRegression(C=100.0, max_iter=5000).fit(
+            np.concatenate(X), np.concatenate(y), sample_weight=w * len(w) / w.sum())
+
+    def evaluate(self, model: LogisticRegression) -> list[str]:
+        def passing(windows: np.ndarray, labels: list[Label]) -> np.ndarray:
+            return model.predict_proba(self.features(windows, labels))[:, 1] >= 0.5
+
+        junk = np.mean([not passing(w, self.news).any() for w in self.cache["junk"] if len(w)])
+        rng = random.Random(0)
+        unrelated = [not passing(w, [Label(x) for x in rng.sample(UNRELATED, 6)]).any()
+                     for _, vectors in self.cache["bench"].values() for w in vectors]
+        out = [f"junk with no topic {junk:.3f}", f"unrelated with no topic {np.mean(unrelated):.3f}"]
+        for name, (truths, vectors) in self.cache["bench"].items():
+            codes = sorted({x for labels in truths for x in labels})
+            own = [Label(c) for c in codes]
+            tp = fp = fn = 0
+            for labels, windows in zip(truths, vectors, strict=True):
+                found = {codes[j] for j in np.flatnonzero(passing(windows, own))}
+                tp, fp, fn = tp + len(found & set(labels)), fp + len(found - set(labels)), fn + len(set(labels) - found)
+            out.append(f"{name} P {tp / max(tp + fp, 1):.3f} R {tp / max(tp + fn, 1):.3f}")
+        for name in SECTION_SETS:
+            truths, vectors = self.cache["bench"][name]
+            right = topics = 0
+            for labels, windows in zip(truths, vectors, strict=True):
+                found = {self.news[j].name for j in np.flatnonzero(passing(windows, self.news))}
+                right += bool(set().union(*(SECTION_TOPICS[x] for x in labels)) & found)
+                topics += len(found)
+            out.append(f"{name} news right section {right / len(truths):.3f} ({topics / len(truths):.2f} topics)")
+        return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.trust_features", description=__doc__.split("\n")[0])
+    parser.add_argument("--data-dir", type=Path, default=Path("../shared/data"))
+    parser.add_argument("--cache", type=Path, default=Path("/tmp/newstag-trust-cache.pkl"))
+    parser.add_argument("--features", choices=["base", "hubness"], default="hubness")
+    parser.add_argument("--weights", default="2,1,3,12", help="own, single, unrelated, non-news")
+    parser.add_argument("--neighbours", type=int, default=calibration.HUB_NEIGHBOURS)
+    args = parser.parse_args(argv)
+    calibration.HUB_NEIGHBOURS = args.neighbours
+    weights = dict(zip(KINDS, (float(x) for x in args.weights.split(",")), strict=True))
+    tagger = Tagger.load(Settings.from_env().engine_options())
+    if args.cache.exists():
+        cache = pickle.loads(args.cache.read_bytes())
+    else:
+        if not args.data_dir.is_dir():
+            parser.error(f"{args.data_dir} not found (the shared corpora)")
+        cache = build_cache(tagger, args.data_dir)
+        args.cache.write_bytes(pickle.dumps(cache))
+    sweep = Sweep(tagger, cache, args.features == "hubness")
+    model = sweep.fit(weights)
+    print(f"features {args.features}, weights {args.weights}, neighbours {args.neighbours}: "
+          f"coefficients {np.round(model.coef_[0], 2).tolist()} bias {model.intercept_[0]:.2f}")
+    print("\n".join(sweep.evaluate(model)))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
