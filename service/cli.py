@@ -136,7 +136,7 @@ def _tag(args: argparse.Namespace) -> int:
     if args.json:
         fixed = tagger.fixed_labels is not None
         taxonomy = None if labels or fixed else (args.taxonomy or tagger.settings.taxonomy)
-        payload = {**result.to_dict(), "model": tagger.backend.model_name, "taxonomy": taxonomy}
+        payload = {**result.to_dict(), "model": result.model, "taxonomy": taxonomy}
         print(json.dumps(payload, ensure_ascii=False, indent=2))
     else:
         _print_result(result)

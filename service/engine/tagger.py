@@ -71,11 +71,11 @@ class Tagger:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Tagger:
-        """Load the model and the taxonomies the settings name (local files only)."""
-        from .loading import load_backend
+        """Load the model and the taxonomies the settings name (local files only), and the
+        multilingual model for other languages when it is installed (routing.py)."""
+        from .routing import load_tagger
 
-        taxonomies = TaxonomyRegistry.load(settings.taxonomies_dir, settings.taxonomy)
-        return cls(load_backend(settings), taxonomies, settings)
+        return load_tagger(settings)
 
     @property
     def fixed_labels(self) -> tuple[Label, ...] | None:
@@ -178,7 +178,7 @@ class Tagger:
             topics = tuple(Topic(label_list[j].name, round(float(final[j]), 4), label_list[j].code, support.get(j, ()))
                            for j in chosen)
             language, warnings = self._language(doc.text)
-            results.append(TagResult(topics, doc.token_count, language, warnings))
+            results.append(TagResult(topics, doc.token_count, language, warnings, self.backend.model_name))
         return results
 
     def _check_options(self, texts: Sequence[str], threshold: float | None, top_k: int | None) -> None:

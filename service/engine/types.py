@@ -58,12 +58,14 @@ class Warning:
 
 @dataclass(frozen=True)
 class TagResult:
-    """The topics of one text, highest score first, its language, warnings, and tokens read."""
+    """The topics of one text, highest score first, its language, warnings, tokens read, and the
+    name of the model that tagged it (with routing by language, not always the default's)."""
 
     topics: tuple[Topic, ...] = field(default_factory=tuple)
     tokens: int = 0
     language: str = "und"  # ISO 639-1, "und" when it cannot be told
     warnings: tuple[Warning, ...] = ()
+    model: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         return {"topics": [t.to_dict() for t in self.topics], "language": self.language,

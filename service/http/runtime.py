@@ -18,6 +18,7 @@ from ..config import Settings
 from ..engine import NewstagError, Tagger, TaxonomyRegistry
 from ..engine.batching import deadline, remaining_time
 from ..engine.errors import DeadlineExceeded
+from ..engine.routing import RoutedTagger
 from ..engine.trained_models import TrainedModels
 from .problems import NotFound, NotReady, Overloaded
 
@@ -48,10 +49,11 @@ class TaggerRuntime:
         """Load the model (unless given) and run one warm-up inference; never raises."""
         try:
             if self._tagger is None:
-                from ..engine.loading import load_backend
+                from ..engine.routing import load_tagger
 
-                self._tagger = Tagger(load_backend(self.settings), self.taxonomies, self.settings)
-            self._tagger.tag([WARM_UP_TEXT])
+                self._tagger = load_tagger(self.settings, self.taxonomies)
+            for tagger in self._served().values():
+                tagger.tag([WARM_UP_TEXT])
             self._generation = self._shared_generation()
             self._scan_trained()
         except NewstagError as exc:
@@ -81,18 +83,27 @@ class TaggerRuntime:
     def default_name(self) -> str | None:
         return self._tagger.backend.model_name if self._tagger else None
 
+    def _served(self) -> dict[str, Tagger]:
+        """The default model's tagger and, with routing by language, the multilingual one's, by name."""
+        if self._tagger is None:
+            return {}
+        return dict(self._tagger.models) if isinstance(self._tagger, RoutedTagger) else {
+            self._tagger.backend.model_name: self._tagger}
+
     def taggers(self) -> dict[str, Tagger]:
-        """Loaded, ready taggers by model name: the default one, then fine-tuned ones."""
+        """Loaded, ready taggers by model name: the default one, the multilingual one, then fine-tuned ones.
+
+        Each tags with its own model only; the tagger that routes by language is ``get(None)``.
+        """
         if not self._tagger or not self.ready:
             return {}
-        return {self._tagger.backend.model_name: self._tagger, **(self.trained.taggers() if self.trained else {})}
+        return {**self._served(), **(self.trained.taggers() if self.trained else {})}
 
     # Reloading fine-tuned models -----------------------------------------------------
 
     def _scan_trained(self) -> None:
         if self.trained is not None:
-            reserved = {self._tagger.backend.model_name} if self._tagger else set()
-            self.model_errors = self.trained.scan(reserved)
+            self.model_errors = self.trained.scan(set(self._served()))
 
     def _generation_file(self):
         return self.settings.run_dir / "models-generation" if self.settings.run_dir else None
