@@ -6,6 +6,7 @@ Usage:
         [--prompt-sentences 30] [--prompt-news 40] [--no-prompts]
         [--sib-descriptions FILE] [--news-descriptions FILE]
         [--templates "news about {}" "This text is about {}." "news about {} + This text is about {}." ...]
+        [--only-templates] [--no-gemma-quality]
 
 Label names stay English, as in ``python -m training.evaluate --labels-from-data`` (whose
 ``evaluate`` scores every run here): top-1 macro-F1 in single-label mode, no threshold.
@@ -170,6 +171,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--templates", nargs="+", default=[],
                         help="Gemma label templates to compare ('A + B' averages both phrasings)")
     parser.add_argument("--only-templates", action="store_true", help="only the template comparison")
+    parser.add_argument("--no-gemma-quality", action="store_true",
+                        help="time Gemma but skip its macro-F1 (its template comparison has the figures)")
     parser.add_argument("--sib-descriptions", type=Path, help="taxonomy-format YAML for the 7 SIB labels")
     parser.add_argument("--news-descriptions", type=Path, help="taxonomy-format YAML for the 5 MasakhaNEWS labels")
     parser.add_argument("--seed", type=int, default=1)
@@ -190,8 +193,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"== {name}", file=sys.stderr)
         tagger = Tagger.from_settings(model_settings)
         if not (args.only_prompts or args.only_templates):
-            figures[name] = {lang: macro_f1(tagger, examples, sib_labels) for lang, examples in sib.items()}
-            figures[name]["news"] = macro_f1(tagger, news[:args.news], news_labels)
+            if model_settings.model is None or not args.no_gemma_quality:
+                figures[name] = {lang: macro_f1(tagger, examples, sib_labels) for lang, examples in sib.items()}
+                figures[name]["news"] = macro_f1(tagger, news[:args.news], news_labels)
             timed = news[:args.speed]
             per_second, tokens = speed(tagger, timed, news_labels)
             windows = sum(len(tagger.backend.prepare(e.text).windows) for e in timed) / len(timed)
