@@ -31,11 +31,13 @@ def _save_tokenizer(target: Path) -> None:
 @pytest.fixture(scope="session", autouse=True)
 def _no_installed_multilingual_model(tmp_path_factory):
     """A developer's installed EmbeddingGemma (base-models/) must not change what the suite
-    checks: tests route by language only to a multilingual model they name, as on CI."""
+    checks: tests route by language only to a multilingual model they name, as on CI. The
+    servers tests start (gunicorn, the CLI) inherit NEWSTAG_MULTILINGUAL_MODEL=off."""
     from service.engine import routing
 
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(routing, "DEFAULT_MULTILINGUAL_DIR", tmp_path_factory.mktemp("none") / "embeddinggemma-300m")
+        patch.setenv("NEWSTAG_MULTILINGUAL_MODEL", "off")
         yield
 
 
