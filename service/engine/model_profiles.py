@@ -42,7 +42,8 @@ PROFILES: dict[str, ModelProfile] = {
     # documents ("title: none | text: ") and labels as queries ("task: search result |
     # query: "), did best over SIB-200 and French news together of the nine pairs of no
     # prompt, Classification and document (texts) with no prompt, query and Classification
-    # (labels): docs/benchmarks.md, "Multilingual".
+    # (labels), by bench/multilingual.py's prompt comparison in an earlier session (commit
+    # 4a708be); its table did not reach docs/benchmarks.md and was not measured again since.
     # Its labels read "This news article is about {name}.": of six templates, the best mean
     # SIB-200 macro-F1 (0.747; "This text is about {}." 0.744, "news about {}" 0.714) and
     # the best French news figure among those that keep SIB-200 above its target (0.792;
