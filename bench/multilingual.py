@@ -5,6 +5,8 @@ Usage:
         [--per-language 200] [--news 211] [--speed 100] [--seed 1]
         [--prompt-sentences 30] [--prompt-news 40] [--no-prompts]
         [--sib-descriptions FILE] [--news-descriptions FILE]
+        [--templates "news about {}" "This text is about {}." "news about {} + This text is about {}." ...]
+        [--only-templates] [--no-gemma-quality]
 
 Label names stay English, as in ``python -m training.evaluate --labels-from-data`` (whose
 ``evaluate`` scores every run here): top-1 macro-F1 in single-label mode, no threshold.
@@ -19,7 +21,10 @@ Label names stay English, as in ``python -m training.evaluate --labels-from-data
 4. speed: articles per second over the first ``--speed`` French articles of step 2, in
    this process, each model at the service's precision (``auto``);
 5. Gemma's prompts: every (text prompt, label prompt) pair on a smaller sample
-   (``--prompt-sentences`` per language, and the first window of ``--prompt-news`` articles).
+   (``--prompt-sentences`` per language, and the first window of ``--prompt-news`` articles);
+6. Gemma's label templates (``--templates``, skipped when none is given): each one's SIB-200
+   macro-F1 per language and French news macro-F1 on the samples of steps 1 and 2, at
+   Gemma's pinned prompts and calibration. "A + B" averages the name's phrasings by both.
 """
 
 from __future__ import annotations
@@ -30,6 +35,7 @@ import random
 import sys
 import time
 from collections import defaultdict
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -102,7 +108,8 @@ def first_windows(tagger: Tagger, examples: list[Example]) -> list[Example]:
 
 
 def models(gemma: Path) -> dict[str, Settings]:
-    common: dict[str, Any] = {"document_cache": 0, "max_documents": 64}
+    # Each model alone: no routing by language (the service's default model routes to Gemma when installed).
+    common: dict[str, Any] = {"document_cache": 0, "max_documents": 64, "multilingual_model": "off"}
     return {"all-MiniLM-L6-v2 + matcher (default)": Settings.from_env(model=None, matcher=True, **common),
             "all-MiniLM-L6-v2": Settings.from_env(model=None, matcher=False, **common),
             gemma.name: Settings.from_env(model=gemma, **common)}
@@ -129,6 +136,27 @@ def compare_prompts(tagger: Tagger, sib: dict[str, list[Example]], news: list[Ex
     return rows
 
 
+def parse_template(spec: str) -> str | tuple[str, ...]:
+    parts = tuple(part.strip() for part in spec.split(" + "))
+    return parts[0] if len(parts) == 1 else parts
+
+
+def compare_templates(tagger: Tagger, specs: list[str], sib: dict[str, list[Example]], news: list[Example],
+                      sib_labels: list[Label], news_labels: list[Label]) -> dict[str, dict[str, float]]:
+    """{template: {language: SIB macro-F1, ..., "news": French macro-F1}} at the pinned prompts and calibration."""
+    backend = tagger.backend
+    assert isinstance(backend, EmbeddingBackend)
+    out = {}
+    for spec in specs:
+        print(f"-- template {spec!r}", file=sys.stderr)
+        fresh = EmbeddingBackend(backend.encoder, backend.model_name, backend.calibration,
+                                 label_template=parse_template(spec))
+        variant = Tagger(fresh, tagger.taxonomies, tagger.options)
+        out[spec] = {lang: macro_f1(variant, examples, sib_labels) for lang, examples in sib.items()}
+        out[spec]["news"] = macro_f1(variant, news, news_labels)
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.multilingual", description=__doc__.split("\n")[0])
     parser.add_argument("--data-dir", type=Path, default=ROOT.parent / "shared" / "data")
@@ -140,6 +168,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--prompt-news", type=int, default=40, help="first windows, for the prompt comparison")
     parser.add_argument("--no-prompts", action="store_true", help="skip the prompt comparison")
     parser.add_argument("--only-prompts", action="store_true", help="only the prompt comparison")
+    parser.add_argument("--templates", nargs="+", default=[],
+                        help="Gemma label templates to compare ('A + B' averages both phrasings)")
+    parser.add_argument("--only-templates", action="store_true", help="only the template comparison")
+    parser.add_argument("--no-gemma-quality", action="store_true",
+                        help="time Gemma but skip its macro-F1 (its template comparison has the figures)")
     parser.add_argument("--sib-descriptions", type=Path, help="taxonomy-format YAML for the 7 SIB labels")
     parser.add_argument("--news-descriptions", type=Path, help="taxonomy-format YAML for the 5 MasakhaNEWS labels")
     parser.add_argument("--seed", type=int, default=1)
@@ -150,26 +183,34 @@ def main(argv: list[str] | None = None) -> int:
     sib_labels = label_set(sib["eng_Latn"], args.sib_descriptions)
     news_labels = label_set(news, args.news_descriptions)
     settings = models(args.gemma)
-    if args.only_prompts:
+    if args.only_prompts or args.only_templates:
         settings = {k: v for k, v in settings.items() if v.model is not None}
     figures: dict[str, dict[str, float]] = {}
     speeds: dict[str, tuple[str, float, float, float]] = {}
     prompt_rows: list[tuple[str, str, float, float]] = []
+    templates: dict[str, dict[str, float]] = {}
     for name, model_settings in settings.items():
         print(f"== {name}", file=sys.stderr)
         tagger = Tagger.load(model_settings.engine_options())
-        if not args.only_prompts:
-            figures[name] = {lang: macro_f1(tagger, examples, sib_labels) for lang, examples in sib.items()}
-            figures[name]["news"] = macro_f1(tagger, news[:args.news], news_labels)
+        if not (args.only_prompts or args.only_templates):
+            if model_settings.model is None or not args.no_gemma_quality:
+                figures[name] = {lang: macro_f1(tagger, examples, sib_labels) for lang, examples in sib.items()}
+                figures[name]["news"] = macro_f1(tagger, news[:args.news], news_labels)
             timed = news[:args.speed]
             per_second, tokens = speed(tagger, timed, news_labels)
             windows = sum(len(tagger.backend.prepare(e.text).windows) for e in timed) / len(timed)
             speeds[name] = (tagger.backend.encoder.precision.name, per_second, tokens, windows)  # type: ignore[attr-defined]
-        if model_settings.model is not None and not args.no_prompts:
+        if model_settings.model is not None and args.templates:
+            # Only the label vectors change: each text is read once, the rest from the document cache.
+            cache_size = len(news) + 10 * len(sib["eng_Latn"])
+            cached = Tagger.load(replace(model_settings, document_cache=cache_size).engine_options())
+            templates = compare_templates(cached, args.templates, sib, news[:args.news], sib_labels, news_labels)
+        if model_settings.model is not None and not (args.no_prompts or args.only_templates):
             sentences = {lang: examples[:args.prompt_sentences] for lang, examples in sib.items()}
             prompt_rows = compare_prompts(tagger, sentences, first_windows(tagger, news[:args.prompt_news]),
                                           sib_labels, news_labels)
     report(args, sib, figures, speeds, prompt_rows)
+    report_templates(args, sib, templates)
     return 0
 
 
@@ -206,6 +247,22 @@ def report(args: argparse.Namespace, sib: dict[str, list[Example]], figures: dic
         print("|---|---|---:|---:|")
         for text, label, sib_f1, news_f1 in prompt_rows:
             print(f"| {text} | {label} | {sib_f1:.3f} | {news_f1:.3f} |")
+
+
+def report_templates(args: argparse.Namespace, sib: dict[str, list[Example]],
+                     templates: dict[str, dict[str, float]]) -> None:
+    if not templates:
+        return
+    languages = list(sib)
+    print(f"\nEmbeddingGemma label templates: top-1 macro-F1, SIB-200 the same {len(sib['eng_Latn'])} sentences "
+          f"per language (seed {args.seed}), MasakhaNEWS French {args.news} articles\n")
+    header = " | ".join(lang.split("_")[0] for lang in languages)
+    print(f"| template | {header} | SIB mean | SIB lowest | French |")
+    print("|---|" + "---:|" * (len(languages) + 3))
+    for spec, f1 in templates.items():
+        values = [f1[lang] for lang in languages]
+        print(f"| `{spec}` | " + " | ".join(f"{v:.3f}" for v in values)
+              + f" | **{sum(values) / len(values):.3f}** | {min(values):.3f} | **{f1['news']:.3f}** |")
 
 
 if __name__ == "__main__":

@@ -117,7 +117,7 @@ def _tag_batch(tagger: Tagger, batch: list[tuple[int, Any]], args: argparse.Name
         if isinstance(result, InvalidInputError):
             out[slot]["error"] = str(result)
         else:
-            out[slot].update(result.to_dict())
+            out[slot].update({**result.to_dict(), "model": result.model})
     return out
 
 

@@ -134,7 +134,7 @@ def _tag(args: argparse.Namespace) -> int:
         threshold=args.threshold, top_k=args.top_k, evidence=not args.no_evidence,
     )
     if args.json:
-        payload = {**result.to_dict(), "model": tagger.backend.model_name, "taxonomy": result.taxonomy}
+        payload = {**result.to_dict(), "model": result.model, "taxonomy": result.taxonomy}
         print(json.dumps(payload, ensure_ascii=False, indent=2))
     else:
         _print_result(result)

@@ -30,6 +30,10 @@ class Settings:
     # A local NLI model directory (bart-large-mnli, a DeBERTa NLI model, ...) for engine=nli.
     nli_model: Path | None = None
     nli_hypothesis: str = "This article is about {}."
+    # The multilingual model that texts in languages the model above does not read go to
+    # (engine/routing.py): auto (base-models/embeddinggemma-300m under the working
+    # directory, when installed there), off, or a local model directory.
+    multilingual_model: str = "auto"
 
     # Label sets.
     taxonomy: str = "news"
@@ -91,7 +95,7 @@ class Settings:
                              self.max_tokens, self.torch_threads, encoder)
         tagger = TaggerOptions(self.taxonomy, self.threshold, self.keyword_weight, self.evidence_per_topic,
                                self.max_text_chars, self.max_documents, self.max_labels)
-        return EngineOptions(model, tagger, self.taxonomies_dir)
+        return EngineOptions(model, tagger, self.taxonomies_dir, self.multilingual_model)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
@@ -126,6 +130,8 @@ class Settings:
             raise ConfigError(f"NEWSTAG_PRECISION must be one of {', '.join(PRECISIONS)}, not {self.precision!r}")
         if self.document_cache < 0:
             raise ConfigError("NEWSTAG_DOCUMENT_CACHE must not be negative")
+        if not self.multilingual_model.strip():
+            raise ConfigError("NEWSTAG_MULTILINGUAL_MODEL must be auto, off or a model directory")
         if not self.database_url.strip():
             raise ConfigError("NEWSTAG_DATABASE_URL must not be empty")
         if self.evidence_per_topic < 0:

@@ -61,3 +61,5 @@ class EngineOptions:
     model: ModelOptions
     tagger: TaggerOptions
     taxonomies_dir: Path | None  # extra *.yaml taxonomies beside the built-in ones
+    # NEWSTAG_MULTILINGUAL_MODEL: "auto", "off" or a directory (engine/routing.py)
+    multilingual_model: str = "off"

@@ -28,6 +28,19 @@ def _save_tokenizer(target: Path) -> None:
     AutoTokenizer.from_pretrained(default_model_dir(), local_files_only=True).save_pretrained(target)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _no_installed_multilingual_model(tmp_path_factory):
+    """A developer's installed EmbeddingGemma (base-models/) must not change what the suite
+    checks: tests route by language only to a multilingual model they name, as on CI. The
+    servers tests start (gunicorn, the CLI) inherit NEWSTAG_MULTILINGUAL_MODEL=off."""
+    from service.engine import routing
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(routing, "DEFAULT_MULTILINGUAL_DIR", tmp_path_factory.mktemp("none") / "embeddinggemma-300m")
+        patch.setenv("NEWSTAG_MULTILINGUAL_MODEL", "off")
+        yield
+
+
 @pytest.fixture(scope="session")
 def tiny_model_dir(tmp_path_factory) -> Path:
     """A randomly initialised 2-layer BERT encoder with the real tokenizer, saved locally."""

@@ -168,3 +168,21 @@ def test_multilingual_benchmark_runs_on_small_sets(tmp_path, tiny_st_dir, capsys
     assert "| SIB-200 eng_Latn |" in out and "| SIB-200 rus_Cyrl |" in out and "| **SIB-200 mean** |" in out
     assert "| MasakhaNEWS French (10 articles) |" in out and f"| {tiny_st_dir.name} | " in out
     assert out.count("| none | none |") == 1 and out.count("| document |") == 3  # 3 x 3 prompt pairs
+    # The template comparison, alone: one row per template, "A + B" averaging both phrasings.
+    assert multilingual.main(["--data-dir", str(tmp_path), "--gemma", str(tiny_st_dir), "--per-language", "12",
+                              "--news", "10", "--only-templates", "--templates", "news about {}",
+                              "news about {} + This text is about {}."]) == 0
+    out = capsys.readouterr().out
+    assert "| template | eng | fra | rus | SIB mean | SIB lowest | French |" in out
+    assert "| `news about {}` |" in out and "| `news about {} + This text is about {}.` |" in out
+    assert "| SIB-200 eng_Latn |" not in out and "prompts" not in out
+
+
+def test_several_templates_average_the_names_phrasings():
+    from service.engine.label_vectors import label_phrasings
+    from service.engine.types import Label
+
+    label = Label("economy", "Markets and trade.", ("GDP",))
+    assert label_phrasings(label, ("news about {}", "This text is about {}.")) == [
+        "news about economy", "This text is about economy.", "Markets and trade.", "news about GDP"]
+    assert label_phrasings(label, "about {}") == ["about economy", "Markets and trade.", "about GDP"]

@@ -72,3 +72,41 @@ def test_int8_is_refused_for_this_model():
 
     with pytest.raises(ConfigError, match="NEWSTAG_PRECISION=int8 is not supported for embeddinggemma-300m"):
         load_backend(Settings.from_env({}, model=GEMMA, precision="int8").engine_options().model)
+
+
+SEED_RU = Path(__file__).resolve().parent.parent / "seeds" / "000_61fd793a4efa8984.ru.txt"
+MISSION_TOPICS = {"bilateral relations", "economy", "COP29", "demining"}
+
+
+@pytest.fixture(scope="module")
+def routed(backend, tagger):
+    """The default model, routing other languages to EmbeddingGemma (as load_tagger builds it)."""
+    from service.engine import Tagger
+    from service.engine.routing import RoutedTagger
+
+    return RoutedTagger(tagger, Tagger(backend, tagger.taxonomies, tagger.options))
+
+
+def test_english_stays_on_the_default_model_and_russian_goes_to_gemma(routed, seed_text):
+    russian = SEED_RU.read_text(encoding="utf-8")
+    english, translated = routed.tag([seed_text, russian])
+    assert (english.model, english.language) == ("all-MiniLM-L6-v2", "en")
+    assert (translated.model, translated.language, translated.warnings) == ("embeddinggemma-300m", "ru", ())
+    assert english.topics == routed.default.tag([seed_text])[0].topics  # English through the default, unchanged
+
+
+def test_the_russian_founding_article_gets_cop29_and_bilateral_relations_with_evidence(routed):
+    [result] = routed.tag([SEED_RU.read_text(encoding="utf-8")])
+    topics = {t.label: t for t in result.topics}
+    assert {"COP29", "bilateral relations"} <= set(topics), [(t.label, t.score) for t in result.topics]
+    assert not set(topics) & {"sports", "health", "crime", "technology"}, set(topics)
+    assert "COP29" in topics["COP29"].evidence[0].text
+    assert any("двусторонн" in ev.text for ev in topics["bilateral relations"].evidence)
+
+
+@pytest.mark.xfail(strict=True, reason="economy and demining come only from single sentences, and Gemma's "
+                   "calibration reads them too cautiously for the sentence-support constants tuned on MiniLM "
+                   "(docs/benchmarks.md, 'Multilingual'); per-model constants are still to be measured")
+def test_the_russian_founding_article_gets_the_four_mission_topics(routed):
+    [result] = routed.tag([SEED_RU.read_text(encoding="utf-8")])
+    assert MISSION_TOPICS <= {t.label for t in result.topics}

@@ -25,7 +25,7 @@ from .calibration import (
 )
 from .chunking import PreparedDocument
 from .encoder import DocumentVectors, SentenceEncoder
-from .label_vectors import TEMPLATE, LabelVectorCache
+from .label_vectors import TEMPLATE, LabelVectorCache, Template
 from .types import Label
 
 
@@ -69,7 +69,7 @@ class EmbeddingBackend:
     validation_metrics: dict | None = None
 
     def __init__(self, encoder: SentenceEncoder, model_name: str, calibration: Calibration = DEFAULT_CALIBRATION,
-                 label_template: str = TEMPLATE):
+                 label_template: Template = TEMPLATE):
         self.encoder = encoder
         self.model_name = model_name
         self.calibration = calibration

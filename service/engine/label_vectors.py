@@ -14,20 +14,23 @@ from .encoder import SentenceEncoder
 from .types import Label
 
 TEMPLATE = "news about {}"  # a model's profile may name another (model_profiles.py)
+# One template, or several whose phrasings of the name are all averaged in (keywords take the first).
+Template = str | tuple[str, ...]
 
 
-def label_phrasings(label: Label, template: str = TEMPLATE) -> list[str]:
-    phrasings = [template.format(label.name)]
+def label_phrasings(label: Label, template: Template = TEMPLATE) -> list[str]:
+    templates = (template,) if isinstance(template, str) else template
+    phrasings = [t.format(label.name) for t in templates]
     if label.description:
         phrasings.append(label.description)
-    phrasings.extend(template.format(k) for k in label.keywords)
+    phrasings.extend(templates[0].format(k) for k in label.keywords)
     return phrasings
 
 
 class LabelVectorCache:
     """Unit vectors of labels, computed once per label and kept in a bounded LRU cache."""
 
-    def __init__(self, encoder: SentenceEncoder, max_labels: int = 4096, template: str = TEMPLATE):
+    def __init__(self, encoder: SentenceEncoder, max_labels: int = 4096, template: Template = TEMPLATE):
         self.encoder = encoder
         self.template = template
         self._vectors = BoundedCache[Label, np.ndarray](max_labels)

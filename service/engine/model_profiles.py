@@ -27,7 +27,8 @@ class PromptNames:
 class ModelProfile:
     prompts: PromptNames | None = None  # None: the model's default_prompt_name for both
     # How a label's name and keywords are phrased; None: label_vectors.TEMPLATE, "news about {}".
-    label_template: str | None = None
+    # Several templates: the name's phrasings by each are averaged (label_vectors.py).
+    label_template: str | tuple[str, ...] | None = None
     # Window size when NEWSTAG_MAX_TOKENS is unset (None: the model's own limit). The
     # calibration takes each feature's mean over windows, so windows the size it was
     # fitted with (256 tokens, as all-MiniLM-L6-v2's limit) keep its scores meaningful.
@@ -41,11 +42,14 @@ PROFILES: dict[str, ModelProfile] = {
     # documents ("title: none | text: ") and labels as queries ("task: search result |
     # query: "), did best over SIB-200 and French news together of the nine pairs of no
     # prompt, Classification and document (texts) with no prompt, query and Classification
-    # (labels): docs/benchmarks.md, "Multilingual".
-    # Its labels read "This text is about {name}.": mean SIB-200 macro-F1 0.744 against
-    # 0.714 with "news about {name}", higher in all eight languages (same section).
+    # (labels), by bench/multilingual.py's prompt comparison in an earlier session (commit
+    # 4a708be); its table did not reach docs/benchmarks.md and was not measured again since.
+    # Its labels read "This news article is about {name}.": of six templates, the best mean
+    # SIB-200 macro-F1 (0.747; "This text is about {}." 0.744, "news about {}" 0.714) and
+    # the best French news figure among those that keep SIB-200 above its target (0.792;
+    # "news about {}" 0.827, "This text is about {}." 0.760): same section, "Label templates".
     MULTILINGUAL_SHA256[:12]: ModelProfile(
-        PromptNames("document", "query"), label_template="This text is about {}.", window_tokens=256,
+        PromptNames("document", "query"), label_template="This news article is about {}.", window_tokens=256,
         # Its activations have outliers that per-tensor int8 cannot hold: window vectors
         # came out at cosine 0.94 of fp32's, sentence vectors as low as 0.79. bf16 keeps
         # 0.99998 (the upstream card: float32 or bfloat16, never float16).

@@ -53,11 +53,11 @@ class Tagger:
 
     @classmethod
     def load(cls, options: EngineOptions) -> Tagger:
-        """Load the model and the taxonomies the options name (local files only)."""
-        from .loading import load_backend
+        """Load the model and the taxonomies the options name (local files only), and the
+        multilingual model for other languages when it is installed (routing.py)."""
+        from .routing import load_tagger
 
-        taxonomies = TaxonomyRegistry.load(options.taxonomies_dir, options.tagger.taxonomy)
-        return cls(load_backend(options.model), taxonomies, options.tagger)
+        return load_tagger(options)
 
     @property
     def fixed_labels(self) -> tuple[Label, ...] | None:
@@ -175,7 +175,8 @@ class Tagger:
             topics = tuple(Topic(label_list[j].name, round(float(final[j]), 4), label_list[j].code, support.get(j, ()))
                            for j in chosen)
             language, warnings = self._language(doc.text)
-            results.append(TagResult(topics, doc.token_count, language, warnings, label_set.name))
+            results.append(TagResult(topics, doc.token_count, language, warnings, label_set.name,
+                                     self.backend.model_name))
         return results
 
     def _choose(self, doc: PreparedDocument, model: np.ndarray, labels: list[Label], thresholds: np.ndarray,

@@ -58,7 +58,8 @@ class Warning:
 
 @dataclass(frozen=True)
 class TagResult:
-    """The topics of one text, highest score first, its language, warnings, and tokens read."""
+    """The topics of one text, highest score first, its language, warnings, tokens read, and the
+    name of the model that tagged it (with routing by language, not always the default's)."""
 
     topics: tuple[Topic, ...] = field(default_factory=tuple)
     tokens: int = 0
@@ -67,6 +68,7 @@ class TagResult:
     # The taxonomy whose labels were scored; None for caller-given labels or a fine-tuned
     # model's own. The same for every text of a call, so to_dict leaves it to the caller.
     taxonomy: str | None = None
+    model: str = ""  # the name of the model that tagged it (routing.py may pick it per text)
 
     def to_dict(self) -> dict[str, Any]:
         return {"topics": [t.to_dict() for t in self.topics], "language": self.language,

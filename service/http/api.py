@@ -8,6 +8,7 @@ from flask import Blueprint, current_app, g
 
 from ..config import Settings
 from ..engine import Tagger
+from ..engine.routing import RoutedTagger
 from ..errors import InvalidInputError
 from .auth import protect, require_admin
 from .body import json_body
@@ -51,12 +52,20 @@ def classify() -> dict[str, Any]:
     taxonomy = results[0].taxonomy  # the one the Tagger chose; None for caller labels or a model's own
     metrics: Metrics = current_app.extensions["newstag.metrics"]
     label_set = taxonomy or (CUSTOM_LABEL if labels is not None else MODEL_LABELS)
-    metrics.observe_tags(results, tagger.backend.model_name, label_set)
-    shared = {"model": model_out(tagger), "taxonomy": taxonomy}
+    for name in dict.fromkeys(r.model for r in results):  # per model that tagged (routing by language)
+        metrics.observe_tags([r for r in results if r.model == name], name, label_set)
+    served = _served_by(tagger)
     if isinstance(body, DocumentsRequest):
-        return {"results": [{"id": d.id, **r.to_dict()} for d, r in zip(body.documents, results, strict=True)],
-                **shared}
-    return {**results[0].to_dict(), **shared}
+        return {"results": [{"id": d.id, **r.to_dict(), "model": served[r.model]}
+                            for d, r in zip(body.documents, results, strict=True)],
+                "model": model_out(tagger), "taxonomy": taxonomy}
+    return {**results[0].to_dict(), "model": served[results[0].model], "taxonomy": taxonomy}
+
+
+def _served_by(tagger: Tagger) -> dict[str, dict[str, str]]:
+    """The models a tagger may hand a text to, by name: itself, and the multilingual model when it routes."""
+    taggers = tagger.models if isinstance(tagger, RoutedTagger) else {tagger.backend.model_name: tagger}
+    return {name: model_out(t) for name, t in taggers.items()}
 
 
 @bp.get("/taxonomies")

@@ -15,6 +15,7 @@ from typing import TypeVar
 
 from ..config import Settings
 from ..engine import NewstagError, Tagger, TaxonomyRegistry
+from ..engine.routing import RoutedTagger
 from .admission import Admission
 from .problems import NotFound, NotReady
 from .reloads import ReloadSignal
@@ -47,10 +48,11 @@ class TaggerRuntime:
         """Load the model (unless given) and run one warm-up inference; never raises."""
         try:
             if self._tagger is None:
-                from ..engine.loading import load_backend
+                from ..engine.routing import load_tagger
 
-                self._tagger = Tagger(load_backend(self.options.model), self.taxonomies, self.options.tagger)
-            self._tagger.tag([WARM_UP_TEXT])
+                self._tagger = load_tagger(self.options, self.taxonomies)
+            for tagger in self._served().values():
+                tagger.tag([WARM_UP_TEXT])
             self.reloads.catch_up()
             self._scan_trained()
         except NewstagError as exc:
@@ -80,11 +82,21 @@ class TaggerRuntime:
     def default_name(self) -> str | None:
         return self._tagger.backend.model_name if self._tagger else None
 
+    def _served(self) -> dict[str, Tagger]:
+        """The default model's tagger and, with routing by language, the multilingual one's, by name."""
+        if self._tagger is None:
+            return {}
+        return dict(self._tagger.models) if isinstance(self._tagger, RoutedTagger) else {
+            self._tagger.backend.model_name: self._tagger}
+
     def taggers(self) -> dict[str, Tagger]:
-        """Loaded, ready taggers by model name: the default one, then fine-tuned ones."""
+        """Loaded, ready taggers by model name: the default one, the multilingual one, then fine-tuned ones.
+
+        Each tags with its own model only; the tagger that routes by language is ``get(None)``.
+        """
         if not self._tagger or not self.ready:
             return {}
-        return {self._tagger.backend.model_name: self._tagger, **(self.trained.taggers() if self.trained else {})}
+        return {**self._served(), **(self.trained.taggers() if self.trained else {})}
 
     def get(self, name: str | None) -> Tagger:
         # A request that reaches a worker still loading its model waits for it (within the
@@ -105,8 +117,7 @@ class TaggerRuntime:
 
     def _scan_trained(self) -> None:
         if self.trained is not None:
-            reserved = {self._tagger.backend.model_name} if self._tagger else set()
-            self.model_errors = self.trained.scan(reserved)
+            self.model_errors = self.trained.scan(set(self._served()))
 
     def reload(self) -> dict[str, str]:
         """Rescan the models directory here, and tell the other workers to do the same."""

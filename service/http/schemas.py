@@ -43,7 +43,9 @@ class ClassifyOptions(Strict):
     threshold: float | None = Field(None, ge=0.0, le=1.0, description="Overrides the per-label thresholds.")
     top_k: int | None = Field(None, ge=1, description="At most this many topics per text.")
     evidence: bool = Field(True, description="Attach the sentences that support each topic.")
-    model: str | None = Field(None, description="A loaded model's name; default: the default model.")
+    model: str | None = Field(None, description="A loaded model's name, which then tags every text; default: the "
+                              "default model, with texts in other languages routed to the multilingual model "
+                              "when it is installed.")
 
     def engine_labels(self) -> list[str | Label] | None:
         if self.labels is None:
@@ -94,6 +96,8 @@ class ModelOut(BaseModel):
 LANGUAGE_DESCRIPTION = "The text's language (ISO 639-1), or \"und\" when it cannot be told."
 WARNINGS_DESCRIPTION = ("What may make these topics less reliable, e.g. a language the model was not "
                         "trained on: {\"code\": \"language-unsupported\", \"message\": ...}.")
+SERVED_DESCRIPTION = ("The model that tagged this text: the default model, or the multilingual model for a "
+                      "language the default does not read (routing by language), or the model the request named.")
 
 
 class WarningOut(BaseModel):
@@ -105,7 +109,7 @@ class TextResponse(BaseModel):
     topics: list[TopicOut]
     language: str = Field(description=LANGUAGE_DESCRIPTION)
     warnings: list[WarningOut] = Field(description=WARNINGS_DESCRIPTION)
-    model: ModelOut
+    model: ModelOut = Field(description=SERVED_DESCRIPTION)
     taxonomy: str | None = Field(description="The taxonomy used, or null when the request gave labels.")
 
 
@@ -114,11 +118,13 @@ class DocumentResult(BaseModel):
     topics: list[TopicOut]
     language: str = Field(description=LANGUAGE_DESCRIPTION)
     warnings: list[WarningOut] = Field(description=WARNINGS_DESCRIPTION)
+    model: ModelOut = Field(description=SERVED_DESCRIPTION)
 
 
 class DocumentsResponse(BaseModel):
     results: list[DocumentResult]
-    model: ModelOut
+    model: ModelOut = Field(description="The model asked for (the default unless the request named one); each "
+                            "result's model is the one that tagged it.")
     taxonomy: str | None
 
 

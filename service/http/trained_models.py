@@ -46,7 +46,7 @@ class TrainedModels:
             for path in sorted(p for p in self.directory.iterdir() if p.is_dir() and not p.name.startswith(".")):
                 name = path.name
                 if reserved and name in reserved:
-                    errors[name] = "the name of the default model; rename the directory"
+                    errors[name] = "the name of the default (or multilingual) model; rename the directory"
                     continue
                 if not is_classifier_dir(path):
                     errors[name] = f"not a newstag model directory (no {MANIFEST_FILE})"

@@ -1,0 +1,144 @@
+"""Routing by language: each text goes to the model that reads its language.
+
+The default model (all-MiniLM-L6-v2) reads English only, and reads it fast; the optional
+multilingual model (EmbeddingGemma-300m, ``make model-multilingual``) reads 100+
+languages at about 8x the compute. With the multilingual model installed, a text in a
+language the default model's card names (English; no other language measured anywhere
+near as well on it: docs/benchmarks.md, "Multilingual") stays on the default model, and
+a text in any other language goes to the multilingual model. A text whose language
+cannot be told ("und": "Hello", numbers, code) stays on the default. Without the
+multilingual model, every text stays on the default, and the language-unsupported
+warning says so.
+
+Routing is per document: one call with texts in several languages runs each model on
+its share, and every result names the model that tagged it.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import replace
+from pathlib import Path
+
+from ..errors import ConfigError
+from ..options import EngineOptions
+from . import validation
+from .language import UNDETERMINED, detect_language
+from .tagger import LabelLike, Tagger
+from .taxonomy import TaxonomyRegistry
+from .types import TagResult
+
+log = logging.getLogger("newstag.routing")
+
+# Where `make model-multilingual` installs EmbeddingGemma-300m (and the image bakes it in,
+# under /app), relative to the working directory: NEWSTAG_MULTILINGUAL_MODEL=auto uses it
+# when it is there.
+DEFAULT_MULTILINGUAL_DIR = Path("base-models") / "embeddinggemma-300m"
+AUTO, OFF = "auto", "off"
+
+
+def multilingual_dir(setting: str) -> Path | None:
+    """The multilingual model's directory NEWSTAG_MULTILINGUAL_MODEL names, or None for no routing.
+
+    ``auto``: DEFAULT_MULTILINGUAL_DIR when it is installed; ``off``: none; a path: that
+    directory, which must exist (a typo must not silently turn routing off).
+    """
+    setting = setting.strip()
+    if setting.lower() == OFF:
+        return None
+    if setting.lower() == AUTO:
+        return DEFAULT_MULTILINGUAL_DIR if (DEFAULT_MULTILINGUAL_DIR / "config.json").is_file() else None
+    path = Path(setting).expanduser()
+    if not path.is_dir():
+        raise ConfigError(f"NEWSTAG_MULTILINGUAL_MODEL={setting!r}: no such directory "
+                          f"(install it with make model-multilingual, or set it to off)")
+    return path
+
+
+def load_tagger(options: EngineOptions, taxonomies: TaxonomyRegistry | None = None) -> Tagger:
+    """The options' model, routing other languages to the multilingual model when there is one.
+
+    Args:
+        options: NEWSTAG_MODEL (or the default model) and NEWSTAG_MULTILINGUAL_MODEL, among others.
+        taxonomies: the taxonomies to tag with (default: those the options name).
+
+    Returns:
+        A plain :class:`Tagger` when there is nothing to route (no multilingual model, the
+        model named is the multilingual one, or its languages are not known), else a
+        :class:`RoutedTagger`.
+    """
+    from .loading import load_backend
+
+    if taxonomies is None:
+        taxonomies = TaxonomyRegistry.load(options.taxonomies_dir, options.tagger.taxonomy)
+    default = Tagger(load_backend(options.model), taxonomies, options.tagger)
+    path = multilingual_dir(options.multilingual_model)
+    if path is None or default.backend.languages is None:
+        return default  # a model whose languages are not known is trusted with every text
+    if options.model.model is not None and options.model.model.expanduser().resolve() == path.resolve():
+        return default  # NEWSTAG_MODEL names the multilingual model: it serves everything
+    # The multilingual model is always an embedding model, whatever engine the default uses.
+    backend = load_backend(replace(options.model, engine="embedding", model=path))
+    if backend.model_version == default.backend.model_version:
+        return default  # the same weights under another path
+    log.info("texts in languages other than %s go to %s (%s)", ", ".join(sorted(default.backend.languages)),
+             backend.model_name, path)
+    return RoutedTagger(default, Tagger(backend, taxonomies, options.tagger))
+
+
+class RoutedTagger(Tagger):
+    """The default model's Tagger, which hands texts in other languages to the multilingual one.
+
+    It is the default model's Tagger in every other respect (its backend, labels and
+    taxonomies): only :meth:`tag` routes.
+
+    Example:
+        >>> tagger = load_tagger(Settings.from_env().engine_options())  # with EmbeddingGemma installed
+        >>> [r.model for r in tagger.tag(["Rates rose again.", "Ставки снова выросли."])]
+        ['all-MiniLM-L6-v2', 'embeddinggemma-300m']
+    """
+
+    def __init__(self, default: Tagger, multilingual: Tagger):
+        super().__init__(default.backend, default.taxonomies, default.options)
+        self.default = default
+        self.multilingual = multilingual
+
+    @property
+    def models(self) -> dict[str, Tagger]:
+        """The taggers it routes to, by model name: the default first."""
+        return {t.backend.model_name: t for t in (self.default, self.multilingual)}
+
+    def route(self, text: str) -> Tagger:
+        """The tagger for ``text``'s language."""
+        code = detect_language(text).code
+        kept = self.default.backend.languages
+        if code == UNDETERMINED or kept is None or code in kept:
+            return self.default
+        reads = self.multilingual.backend.languages
+        return self.multilingual if reads is None or code in reads else self.default
+
+    def tag(
+        self,
+        texts: Sequence[str],
+        labels: Sequence[LabelLike] | None = None,
+        *,
+        taxonomy: str | None = None,
+        multi_label: bool = True,
+        threshold: float | None = None,
+        top_k: int | None = None,
+        evidence: bool = True,
+        deadline: float | None = None,
+    ) -> list[TagResult]:
+        """:meth:`Tagger.tag`, each text by the model for its language, results in order."""
+        validation.check_call(texts, labels, threshold, top_k, self.options)  # the same errors, before routing
+        routes = [self.route(text) for text in texts]
+        results: list[TagResult | None] = [None] * len(texts)
+        for tagger in (self.default, self.multilingual):
+            mine = [i for i, chosen in enumerate(routes) if chosen is tagger]
+            if mine:
+                tagged = tagger.tag([texts[i] for i in mine], labels, taxonomy=taxonomy, multi_label=multi_label,
+                                    threshold=threshold, top_k=top_k, evidence=evidence, deadline=deadline)
+                for i, result in zip(mine, tagged, strict=True):
+                    results[i] = result
+        return [r for r in results if r is not None]

@@ -1,0 +1,156 @@
+"""Routing by language, with two tiny random models: one reading English (the default's
+stand-in), one reading several languages (the multilingual model's stand-in)."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+import torch
+from transformers import BertModel
+
+from service import create_app
+from service.config import Settings
+from service.engine import ConfigError, InvalidInputError, Tagger, routing
+from service.engine.routing import RoutedTagger, load_tagger
+from tests.conftest import _save_tokenizer, _tiny_config
+
+LABELS = ["economy", "football", "climate"]
+ENGLISH = "The central bank raised interest rates again on Tuesday, and markets fell sharply."
+RUSSIAN = "Центральный банк во вторник снова повысил процентные ставки, и рынки резко упали."
+FRENCH = "La banque centrale a encore relevé ses taux mardi, et les marchés ont fortement baissé."
+JAPANESE = "中央銀行は火曜日に再び金利を引き上げ、市場は急落した。"
+NUMBERS = "12345 67890 2024"
+
+
+def _card(directory: Path, languages: list[str]) -> None:
+    listed = "".join(f"\n  - {code}" for code in languages)
+    (directory / "README.md").write_text(f"---\nlanguage:{listed}\n---\n\nA tiny random model for tests.\n")
+
+
+@pytest.fixture(scope="module")
+def english_dir(tiny_model_dir, tmp_path_factory) -> Path:
+    target = tmp_path_factory.mktemp("m") / "tiny-english"
+    shutil.copytree(tiny_model_dir, target)
+    _card(target, ["en"])
+    return target
+
+
+@pytest.fixture(scope="module")
+def multilingual_dir(tmp_path_factory) -> Path:
+    target = tmp_path_factory.mktemp("m") / "tiny-multilingual"
+    torch.manual_seed(2)
+    BertModel(_tiny_config()).save_pretrained(target, safe_serialization=True)
+    _save_tokenizer(target)
+    _card(target, ["en", "ru", "fr", "az"])  # no Japanese
+    return target
+
+
+@pytest.fixture(scope="module")
+def routed(english_dir, multilingual_dir) -> Tagger:
+    settings = Settings.from_env({}, model=english_dir, multilingual_model=str(multilingual_dir))
+    return load_tagger(settings.engine_options())
+
+
+def test_each_text_goes_to_the_model_for_its_language_in_one_call(routed):
+    assert isinstance(routed, RoutedTagger)
+    texts = [RUSSIAN, ENGLISH, FRENCH, NUMBERS, JAPANESE]
+    results = routed.tag(texts, LABELS)
+    assert [(r.language, r.model) for r in results] == [
+        ("ru", "tiny-multilingual"), ("en", "tiny-english"), ("fr", "tiny-multilingual"),
+        ("und", "tiny-english"),  # too little to tell: the fast default
+        ("ja", "tiny-english")]  # neither model reads it: the default, with the warning
+    assert [w.code for r in results for w in r.warnings] == ["language-unsupported"]
+    assert "'ja'" in results[4].warnings[0].message
+
+
+def test_a_routed_result_is_the_chosen_models_own_answer(routed):
+    """Scores are the multilingual model's, not the default's, and do not depend on the batch's mix."""
+    [alone_ru] = routed.multilingual.tag([RUSSIAN], LABELS)
+    [alone_en] = routed.default.tag([ENGLISH], LABELS)
+    mixed = routed.tag([ENGLISH, RUSSIAN], LABELS, threshold=0.0)
+    assert mixed[1].topics == routed.multilingual.tag([RUSSIAN], LABELS, threshold=0.0)[0].topics
+    assert mixed[0].topics == routed.default.tag([ENGLISH], LABELS, threshold=0.0)[0].topics
+    assert (alone_ru.model, alone_en.model) == ("tiny-multilingual", "tiny-english")
+    assert routed.default.tag([RUSSIAN], LABELS, threshold=0.0)[0].topics != mixed[1].topics
+
+
+def test_bad_input_is_refused_before_any_model_runs(routed):
+    with pytest.raises(InvalidInputError, match="text 1 is empty"):
+        routed.tag([RUSSIAN, "  "], LABELS)
+    with pytest.raises(InvalidInputError, match="label names must be unique"):
+        routed.tag([RUSSIAN], ["economy", "Economy"])
+
+
+def test_without_a_multilingual_model_other_languages_keep_the_warning(english_dir):
+    tagger = load_tagger(Settings.from_env({}, model=english_dir, multilingual_model="off").engine_options())
+    assert not isinstance(tagger, RoutedTagger)
+    [result] = tagger.tag([RUSSIAN], LABELS)
+    assert result.model == "tiny-english" and [w.code for w in result.warnings] == ["language-unsupported"]
+
+
+def test_auto_routes_only_when_the_model_is_installed_in_its_place(english_dir, multilingual_dir, monkeypatch):
+    settings = Settings.from_env({"NEWSTAG_MULTILINGUAL_MODEL": "auto"}, model=english_dir)
+    assert not isinstance(load_tagger(settings.engine_options()), RoutedTagger)  # conftest: nothing installed
+    monkeypatch.setattr(routing, "DEFAULT_MULTILINGUAL_DIR", multilingual_dir)
+    assert isinstance(load_tagger(settings.engine_options()), RoutedTagger)
+
+
+def test_a_named_multilingual_model_must_exist(english_dir, tmp_path):
+    settings = Settings.from_env({"NEWSTAG_MULTILINGUAL_MODEL": str(tmp_path / "typo")}, model=english_dir)
+    with pytest.raises(ConfigError, match="NEWSTAG_MULTILINGUAL_MODEL=.*typo.*no such directory"):
+        load_tagger(settings.engine_options())
+    with pytest.raises(ConfigError, match="NEWSTAG_MULTILINGUAL_MODEL must be"):
+        Settings.from_env({}, multilingual_model=" ")
+
+
+def test_the_multilingual_model_as_the_model_serves_everything(multilingual_dir):
+    settings = Settings.from_env({}, model=multilingual_dir, multilingual_model=str(multilingual_dir))
+    tagger = load_tagger(settings.engine_options())
+    assert not isinstance(tagger, RoutedTagger)
+    assert [r.model for r in tagger.tag([ENGLISH, RUSSIAN], LABELS)] == ["tiny-multilingual"] * 2
+
+
+def test_a_model_whose_languages_are_unknown_is_not_routed_around(tiny_model_dir, multilingual_dir):
+    settings = Settings.from_env({}, model=tiny_model_dir, multilingual_model=str(multilingual_dir))
+    tagger = load_tagger(settings.engine_options())
+    assert not isinstance(tagger, RoutedTagger)
+
+
+@pytest.fixture()
+def routed_client(routed):
+    return create_app({"TAGGER": routed, "LOAD_IN_BACKGROUND": False}).test_client()
+
+
+def test_the_answer_names_the_model_that_tagged_each_text(routed_client, routed):
+    docs = [{"id": "ru", "text": RUSSIAN}, {"id": "en", "text": ENGLISH}]
+    body = routed_client.post("/v1/classify", json={"documents": docs, "labels": LABELS}).json
+    served = {r["id"]: (r["language"], r["model"]["name"], r["warnings"]) for r in body["results"]}
+    assert served == {"ru": ("ru", "tiny-multilingual", []), "en": ("en", "tiny-english", [])}
+    assert body["model"]["name"] == "tiny-english"  # the model asked for: the default
+    version = routed.multilingual.backend.model_version
+    assert body["results"][0]["model"] == {"name": "tiny-multilingual", "kind": "embedding", "version": version}
+    single = routed_client.post("/v1/classify", json={"text": RUSSIAN, "labels": LABELS}).json
+    assert single["model"]["name"] == "tiny-multilingual" and single["language"] == "ru"
+
+
+def test_naming_a_model_tags_with_that_model_only(routed_client):
+    pinned = routed_client.post("/v1/classify", json={"text": RUSSIAN, "labels": LABELS, "model": "tiny-english"}).json
+    assert pinned["model"]["name"] == "tiny-english"
+    assert [w["code"] for w in pinned["warnings"]] == ["language-unsupported"]
+    english = routed_client.post("/v1/classify",
+                                 json={"text": ENGLISH, "labels": LABELS, "model": "tiny-multilingual"}).json
+    assert english["model"]["name"] == "tiny-multilingual"
+    models = routed_client.get("/v1/models").json["models"]
+    assert [(m["name"], m["default"]) for m in models] == [("tiny-english", True), ("tiny-multilingual", False)]
+
+
+def test_metrics_count_each_text_under_the_model_that_tagged_it(routed_client):
+    docs = [{"id": "ru", "text": RUSSIAN}, {"id": "fr", "text": FRENCH}, {"id": "en", "text": ENGLISH}]
+    assert routed_client.post("/v1/classify", json={"documents": docs, "labels": LABELS}).status_code == 200
+    lines = routed_client.get("/metrics").text.splitlines()
+    counted = {name: [line.rsplit(" ", 1)[1] for line in lines
+                      if line.startswith("newstag_articles_total{") and f'model="{name}"' in line]
+               for name in ("tiny-multilingual", "tiny-english")}
+    assert counted == {"tiny-multilingual": ["2.0"], "tiny-english": ["1.0"]}
