@@ -40,7 +40,8 @@ RUN mkdir -p /opt/base-models \
     esac
 # Ray and pyarrow for bulk jobs (python -m service.bulk; the image KubeRay runs in
 # deploy/k8s/bulk/): --build-arg NEWSTAG_BULK=1. Serving never imports them, so the default
-# image leaves them out (about 0.3 GB).
+# image leaves them out (ray, pyarrow and pandas take 0.5 GB installed, before the dashboard's
+# packages that a cluster's head needs).
 ARG NEWSTAG_BULK=0
 COPY requirements-bulk.txt requirements-bulk-cluster.txt /tmp/
 RUN case "$NEWSTAG_BULK" in \

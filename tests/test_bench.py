@@ -168,3 +168,14 @@ def test_multilingual_benchmark_runs_on_small_sets(tmp_path, tiny_st_dir, capsys
     assert "| SIB-200 eng_Latn |" in out and "| SIB-200 rus_Cyrl |" in out and "| **SIB-200 mean** |" in out
     assert "| MasakhaNEWS French (10 articles) |" in out and f"| {tiny_st_dir.name} | " in out
     assert out.count("| none | none |") == 1 and out.count("| document |") == 3  # 3 x 3 prompt pairs
+
+
+def test_bulk_benchmark_quick(capsys):
+    """service.batch and the bulk job on Ray (its own local instance, in a subprocess) on seeds/."""
+    from bench import bulk
+
+    assert bulk.main(["--quick"]) == 0
+    rows = [line.split("|") for line in capsys.readouterr().out.splitlines() if line.startswith("| service.")]
+    assert [row[1].strip() for row in rows] == ["service.batch, 1 process × 2 threads",
+                                                "service.bulk, 2 workers × 1 thread"]
+    assert all(float(row[4]) > 0 and float(row[6]) > 0.1 for row in rows)  # tagging time, memory per worker

@@ -13,12 +13,14 @@ from __future__ import annotations
 
 import argparse
 import sys
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 
 from ..config import Settings
 from ..engine import NewstagError
 from ..engine.classifier import is_classifier_dir
+from ..engine.taxonomy import TaxonomyRegistry
+from ..preflight import check_startup
 from ..tagging import TagOptions
 from .output import OutputDir
 from .plan import fingerprint, input_files, plan
@@ -61,9 +63,11 @@ def _options(args: argparse.Namespace, settings: Settings) -> TagOptions:
     if args.model is not None and is_classifier_dir(args.model):
         if args.taxonomy:
             raise NewstagError(f"--model {args.model.name} has its own labels: a taxonomy does not apply")
-    elif options.labels is None:
-        from ..engine.taxonomy import TaxonomyRegistry
-
+        return options
+    # The server's start-up checks (files only, no torch): a broken model fails here, in one
+    # line, rather than in every Ray worker.
+    check_startup(replace(settings, model=args.model) if args.model is not None else settings)
+    if options.labels is None:
         TaxonomyRegistry.load(settings.taxonomies_dir).get(args.taxonomy or settings.taxonomy)  # names those there
     return options
 

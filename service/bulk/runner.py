@@ -89,14 +89,17 @@ class Tally:
         self.errors += summary["errors"]
         rate = self.rows / max(self.seconds, 1e-9)
         return (f"shard {self.finished}/{self.shards} {summary['name']}: {summary['rows']} rows, "
-                f"{summary['errors']} errors in {summary['seconds']:.1f} s; {self.rows:,} rows so far, "
-                f"{rate:.1f} articles/s")
+                f"{summary['errors']} errors in {summary['seconds']:.1f} s; {self.rows:,} of about "
+                f"{self.total_rows:,} rows done, {rate:.1f} articles/s")
 
 
 def run(shards: list[Shard], tally: Tally, workers: int, threads: int, actor_args: dict[str, Any]) -> None:
     """Tag every shard; a progress line on stderr as each one is written."""
+    import logging
+
     import ray.data
 
+    logging.getLogger("ray.data").setLevel(logging.WARNING)  # its plan and per-run INFO lines
     context = ray.data.DataContext.get_current()
     context.enable_progress_bars = False  # the line per shard says more, and suits a log too
     context.enable_auto_log_stats = False
