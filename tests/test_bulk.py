@@ -149,7 +149,7 @@ def test_a_killed_run_resumed_gives_each_id_exactly_once(tmp_path, tiny_env, ray
         job.wait(timeout=60)
         psutil.wait_procs(family, timeout=60)
     assert len(written) >= 3, job.stderr.read().decode()[-3000:] if job.stderr else ""
-    before = {p.name for p in (tmp_path / "out").glob("part-*.parquet")}
+    before = {p.name: p.stat().st_mtime_ns for p in (tmp_path / "out").glob("part-*.parquet")}
     assert len(before) < 150, "the job finished before it could be killed: nothing was tested"
     (tmp_path / "out" / ".part-000149.parquet.tmp-deadbeef").write_bytes(b"half a shard")  # a write cut short
 
@@ -160,7 +160,7 @@ def test_a_killed_run_resumed_gives_each_id_exactly_once(tmp_path, tiny_env, ray
     assert len(list((tmp_path / "out").glob("part-*.parquet"))) == 150
     assert not list((tmp_path / "out").glob(".*tmp*"))
     # Shards written before the kill are kept as they were, not tagged again.
-    assert before <= {p.name for p in (tmp_path / "out").glob("part-*.parquet")}
+    assert {name: (tmp_path / "out" / name).stat().st_mtime_ns for name in before} == before
 
     # Once complete, the same command has nothing left to do, and other options are refused.
     assert main(args) == 0
@@ -187,6 +187,7 @@ def test_bad_arguments_fail_before_anything_starts(tmp_path, tiny_env, capsys):
         ([*inp, "--output", out, "--shard-rows", "0"], "--shard-rows must be at least 1"),
         ([*inp, "--output", out, "--model", str(tmp_path / "busy")], "model directory has no config.json"),
         ([*inp, "--output", str(tmp_path / "busy")], "not empty and holds no bulk job"),
+        ([*inp, "--output", str(tmp_path / "notes.txt")], "File exists"),
     ]
     for argv, message in cases:
         assert main(argv) == 2, argv

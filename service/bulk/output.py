@@ -33,7 +33,12 @@ class OutputDir:
 
     def claim(self, job: dict[str, Any], overwrite: bool) -> None:
         """Lock the directory for this run and check it holds this job (or nothing)."""
-        job = json.loads(json.dumps(job))  # as it reads back from the file (tuples are lists)
+        try:
+            self._claim(json.loads(json.dumps(job)), overwrite)  # as it reads back (tuples are lists)
+        except OSError as exc:  # not a directory, no permission, a full disk
+            raise NewstagError(f"--output {self.path}: {exc.strerror or exc}") from None
+
+    def _claim(self, job: dict[str, Any], overwrite: bool) -> None:
         self.path.mkdir(parents=True, exist_ok=True)
         self._lock = (self.path / LOCK_FILE).open("w")
         try:
