@@ -15,7 +15,10 @@ then the bulk job with 1 worker × 2 threads, 1 × 1 and 2 × 1. All tag the sam
 - peak GB per worker: VmHWM of each process that holds a model (service.batch's one process;
   each Ray actor, which reports its own);
 - peak GB, all: the largest sum of resident memory of the command and every process under
-  it (Ray's daemons included), sampled every 0.2 s.
+  it (Ray's daemons included), sampled every 0.2 s;
+- CPU s: user + system CPU time of the command and every process under it (each process's
+  last sample), so articles per CPU second, unlike articles/s, hardly depends on what else
+  the machine is running.
 """
 
 from __future__ import annotations
@@ -48,6 +51,7 @@ class Row:
     tagging: float
     peak_worker_gb: float
     peak_all_gb: float
+    cpu: float
 
 
 def write_input(source: Path, limit: int, target: Path) -> int:
@@ -58,15 +62,17 @@ def write_input(source: Path, limit: int, target: Path) -> int:
     return len(rows)
 
 
-def run(command: list[str]) -> tuple[float, float, str, int]:
-    """(wall seconds, peak GB of the process tree, stderr, the peak bytes a command reports of itself)."""
+def run(command: list[str]) -> tuple[float, float, str, int, float]:
+    """(wall seconds, peak GB of the process tree, stderr, the peak bytes a command reports of
+    itself, CPU seconds of the tree)."""
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     started = time.monotonic()
     with tempfile.TemporaryFile() as err:
         process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=err)
         root, peak = psutil.Process(process.pid), 0
+        cpu: dict[int, float] = {}
         while process.poll() is None:
-            peak = max(peak, _tree_rss(root))
+            peak = max(peak, _tree_rss(root, cpu))
             time.sleep(0.2)
         wall = time.monotonic() - started
         err.seek(0)
@@ -74,15 +80,18 @@ def run(command: list[str]) -> tuple[float, float, str, int]:
     if process.returncode != 0:
         raise SystemExit(f"{' '.join(command)} failed ({process.returncode}):\n{stderr[-3000:]}")
     own = _own_peak(stderr)
-    return wall, peak / 1e9, stderr, own
+    return wall, peak / 1e9, stderr, own, sum(cpu.values())
 
 
-def _tree_rss(root: psutil.Process) -> int:
+def _tree_rss(root: psutil.Process, cpu: dict[int, float]) -> int:
+    """Resident bytes of the tree now; ``cpu`` keeps each process's latest CPU seconds."""
     total = 0
     try:
         for process in [root, *root.children(recursive=True)]:
             try:
                 total += process.memory_info().rss
+                times = process.cpu_times()
+                cpu[process.pid] = times.user + times.system
             except psutil.Error:
                 pass
     except psutil.Error:
@@ -105,25 +114,27 @@ sys.exit(status)
 
 
 def bench_batch(data: Path, out: Path, n: int) -> Row:
-    wall, peak_all, stderr, own = run([sys.executable, "-c", BATCH_WRAPPER, "--input", str(data), "--output",
+    wall, peak_all, stderr, own, cpu = run([sys.executable, "-c", BATCH_WRAPPER, "--input", str(data), "--output",
                                        str(out), "--taxonomy", "news", "--no-evidence", "--overwrite"])
     # One process: its own peak (getrusage) is exact where the 0.2 s samples may miss it.
-    return Row("service.batch, 1 process × 2 threads", n, wall, wall, own / 1e9, max(peak_all, own / 1e9))
+    return Row("service.batch, 1 process × 2 threads", n, wall, wall, own / 1e9, max(peak_all, own / 1e9), cpu)
 
 
 def bench_bulk(data: Path, out: Path, n: int, workers: int, threads: int, shard_rows: int) -> Row:
-    wall, peak_all, stderr, _ = run([sys.executable, "-m", "service.bulk", "--input", str(data), "--output",
+    wall, peak_all, stderr, _, cpu = run([sys.executable, "-m", "service.bulk", "--input", str(data), "--output",
                                      str(out), "--taxonomy", "news", "--workers", str(workers),
                                      "--threads-per-worker", str(threads), "--shard-rows", str(shard_rows),
                                      "--overwrite"])
     match = SUMMARY.search(stderr)
     if match is None:
         raise SystemExit(f"no summary from the bulk job:\n{stderr[-3000:]}")
+    lines = [line for line in stderr.splitlines() if line.startswith("bulk: ")]
+    print("\n".join(lines[:1] + lines[-2:]), flush=True)  # what it ran, its last shard and its summary
     rows = int(match.group(1).replace(",", ""))
     if rows != n:
         raise SystemExit(f"the bulk job tagged {rows} rows, not {n}")
     return Row(f"service.bulk, {workers} worker{'s' if workers > 1 else ''} × {threads} thread"
-               f"{'s' if threads > 1 else ''}", n, wall, float(match.group(2)), float(match.group(3)), peak_all)
+               f"{'s' if threads > 1 else ''}", n, wall, float(match.group(2)), float(match.group(3)), peak_all, cpu)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -145,12 +156,13 @@ def main(argv: list[str] | None = None) -> int:
             rows.append(bench_bulk(Path(tmp) / "in.jsonl", Path(tmp) / f"bulk-{workers}-{threads}", n, workers,
                                    threads, min(args.shard_rows, max(1, n // 4))))
     print(f"load average {os.getloadavg()[0]:.2f} at the end (other jobs on the machine raise it above 2)")
-    print("| command | wall s | articles/s (wall) | tagging s | articles/s (tagging) | peak GB per worker | "
-          "peak GB, all processes |")
-    print("|---|---|---|---|---|---|---|")
+    print("| command | wall s | articles/s (wall) | tagging s | articles/s (tagging) | CPU s | articles per CPU s | "
+          "peak GB per worker | peak GB, all processes |")
+    print("|---|---|---|---|---|---|---|---|---|")
     for row in rows:
         print(f"| {row.name} | {row.wall:.1f} | {row.articles / row.wall:.1f} | {row.tagging:.1f} | "
-              f"{row.articles / row.tagging:.1f} | {row.peak_worker_gb:.2f} | {row.peak_all_gb:.2f} |")
+              f"{row.articles / row.tagging:.1f} | {row.cpu:.0f} | {row.articles / max(row.cpu, 1e-9):.1f} | "
+              f"{row.peak_worker_gb:.2f} | {row.peak_all_gb:.2f} |")
     return 0
 
 

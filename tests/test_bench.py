@@ -178,4 +178,4 @@ def test_bulk_benchmark_quick(capsys):
     rows = [line.split("|") for line in capsys.readouterr().out.splitlines() if line.startswith("| service.")]
     assert [row[1].strip() for row in rows] == ["service.batch, 1 process × 2 threads",
                                                 "service.bulk, 1 worker × 1 thread"]
-    assert all(float(row[4]) > 0 and float(row[6]) > 0.1 for row in rows)  # tagging time, memory per worker
+    assert all(float(row[4]) > 0 and float(row[6]) > 0 and float(row[8]) > 0.1 for row in rows)  # time, CPU, memory

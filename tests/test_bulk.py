@@ -196,3 +196,16 @@ def test_bad_arguments_fail_before_anything_starts(tmp_path, tiny_env, capsys):
         assert "Traceback" not in err
     assert (tmp_path / "busy" / "keep.txt").read_text() == "someone else's"
     assert not (tmp_path / "o").exists()
+
+
+def test_a_second_job_on_the_same_output_is_refused_while_the_first_runs(tmp_path, tiny_env, capsys):
+    from service.bulk.output import OutputDir
+
+    (tmp_path / "in.jsonl").write_text(json.dumps({"id": "a", "text": "Trade."}) + "\n")
+    first = OutputDir(tmp_path / "out", "parquet")
+    first.claim({"a": "job"}, overwrite=False)  # holds the lock, as a running job does
+    try:
+        assert main(["--input", str(tmp_path / "in.jsonl"), "--output", str(tmp_path / "out")]) == 2
+        assert "another bulk job is writing there now" in capsys.readouterr().err
+    finally:
+        first.release()

@@ -97,8 +97,9 @@ def main(argv: list[str] | None = None, prog: str = "python -m service.bulk") ->
         with ray_session(args.address, None) as local:
             workers = pool_size(args.workers, args.threads_per_worker, local)
             workers = min(workers, len(todo))  # an actor with no shard would only load the model
-            print(f"bulk: {sum(s.rows for s in todo):,} input lines/rows in {len(todo)} shards, "
-                  f"{workers} workers × {args.threads_per_worker} threads", file=sys.stderr, flush=True)
+            threads = args.threads_per_worker
+            print(f"bulk: {sum(s.rows for s in todo):,} input lines/rows in {len(todo)} shards, {workers} "
+                  f"worker{'s' * (workers > 1)} × {threads} thread{'s' * (threads > 1)}", file=sys.stderr, flush=True)
             tally = Tally(sum(s.rows for s in todo), len(todo))
             actor_args = dict(settings=settings, model=model, options=options, out_dir=str(args.output.resolve()),
                               fmt=args.format, batch_size=args.batch_size)
