@@ -107,6 +107,10 @@ def main(argv: list[str] | None = None, prog: str = "python -m service.bulk") ->
     except NewstagError as exc:
         print(f"bulk: error: {exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print(f"bulk: interrupted; the shards written are kept in {args.output}: run the same command again "
+              "to finish the others", file=sys.stderr)
+        return 130
     finally:
         output.release()
     _summary(tally, args.output)

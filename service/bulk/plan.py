@@ -67,7 +67,11 @@ def plan(files: list[Path], shard_rows: int) -> list[Shard]:
     shards: list[Shard] = []
     for path in files:
         cut = _jsonl_shards if FORMATS[path.suffix.lower()] == "jsonl" else _parquet_shards
-        for shard in cut(path, shard_rows):
+        try:
+            cuts = cut(path, shard_rows)
+        except OSError as exc:  # unreadable: no permission, a directory named like a file, I/O error
+            raise NewstagError(f"cannot read {path}: {exc.strerror or exc}") from None
+        for shard in cuts:
             shards.append(Shard(len(shards), **shard))
     return shards
 
