@@ -2,6 +2,7 @@
 # is fetched at run time. Build:
 #   docker build -t newstag .                                   # real users (CPU torch index)
 #   docker build --build-arg NEWSTAG_MULTILINGUAL=1 -t newstag .  # with the optional multilingual model
+#   docker build --build-arg NEWSTAG_BULK=1 -t newstag-bulk .     # with Ray, for bulk jobs (deploy/k8s/bulk/)
 #   podman build --pull=never --network=host --format docker \
 #       --build-arg TORCH_INDEX_URL= -t newstag:dev .           # these machines (torch on disk)
 
@@ -38,10 +39,22 @@ RUN mkdir -p /opt/base-models \
         0) ;; \
         *) echo "NEWSTAG_MULTILINGUAL must be 0 or 1, not '$NEWSTAG_MULTILINGUAL'" >&2; exit 1 ;; \
     esac
+# Ray and pyarrow for bulk jobs (python -m service.bulk; the image KubeRay runs in
+# deploy/k8s/bulk/): --build-arg NEWSTAG_BULK=1. Serving never imports them, so the default
+# image leaves them out (ray, pyarrow and pandas take 0.5 GB installed, before the dashboard's
+# packages that a cluster's head needs).
+ARG NEWSTAG_BULK=0
+COPY requirements-bulk.txt requirements-bulk-cluster.txt /tmp/
+RUN case "$NEWSTAG_BULK" in \
+        1) pip install -r /tmp/requirements-bulk-cluster.txt ;; \
+        0) ;; \
+        *) echo "NEWSTAG_BULK must be 0 or 1, not '$NEWSTAG_BULK'" >&2; exit 1 ;; \
+    esac
 # newstag itself, installed as users install it (`pip install .`: the service package, its
 # data files and the newstag command; no training/), on top of the pins above. pip compiles
 # its byte-code, so workers start fast on the read-only root filesystem.
-COPY pyproject.toml requirements-serve.txt requirements-model.txt requirements-train.txt /src/newstag/
+COPY pyproject.toml requirements-serve.txt requirements-model.txt requirements-train.txt \
+     requirements-bulk.txt /src/newstag/
 COPY service/ /src/newstag/service/
 RUN pip install --no-deps /src/newstag
 

@@ -12,8 +12,9 @@ MULTILINGUAL_DIR ?= base-models/embeddinggemma-300m
 
 install: $(STAMP)
 
-# requirements.txt includes the serving, model and training pins (requirements-*.txt).
-$(STAMP): requirements.txt requirements-serve.txt requirements-model.txt requirements-train.txt requirements-dev.txt
+# requirements.txt includes the serving, model, training and bulk pins (requirements-*.txt).
+$(STAMP): requirements.txt requirements-serve.txt requirements-model.txt requirements-train.txt \
+		requirements-bulk.txt requirements-dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet -r requirements.txt -r requirements-dev.txt
 	touch $(STAMP)

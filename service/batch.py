@@ -23,10 +23,11 @@ from pydantic import ValidationError
 from tqdm import tqdm
 
 from .config import Settings
-from .engine import InvalidInputError, NewstagError, Tagger, TagResult
+from .engine import InvalidInputError, NewstagError, Tagger
 from .http.parsing import field_errors
 from .http.schemas import BatchDocument
 from .progress import progress_bar
+from .tagging import TagOptions, tag_texts
 
 
 def _parser(prog: str) -> argparse.ArgumentParser:
@@ -91,8 +92,7 @@ def _document(number: int, row: Any) -> tuple[dict[str, Any], str | None]:
     return {"line": number, "id": document.id}, document.text
 
 
-def _tag_batch(tagger: Tagger, batch: list[tuple[int, Any]], args: argparse.Namespace,
-               labels: list[str] | None) -> list[dict[str, Any]]:
+def _tag_batch(tagger: Tagger, batch: list[tuple[int, Any]], options: TagOptions) -> list[dict[str, Any]]:
     """One output row per input row: its topics, or why it could not be tagged."""
     out: list[dict[str, Any]] = []
     good: list[tuple[int, str]] = []  # (row in out, text)
@@ -101,18 +101,7 @@ def _tag_batch(tagger: Tagger, batch: list[tuple[int, Any]], args: argparse.Name
         out.append(start)
         if text is not None:
             good.append((len(out) - 1, text))
-    options: dict[str, Any] = dict(taxonomy=args.taxonomy, multi_label=not args.single_label,
-                                   threshold=args.threshold, top_k=args.top_k, evidence=not args.no_evidence)
-    results: list[TagResult | InvalidInputError]
-    try:
-        results = list(tagger.tag([text for _, text in good], labels, **options)) if good else []
-    except InvalidInputError:
-        results = []
-        for _, text in good:  # tag one by one to find the bad text(s) without losing the rest
-            try:
-                results.append(tagger.tag([text], labels, **options)[0])
-            except InvalidInputError as exc:
-                results.append(exc)
+    results = tag_texts(tagger, [text for _, text in good], options)
     for (slot, _), result in zip(good, results, strict=True):
         if isinstance(result, InvalidInputError):
             out[slot]["error"] = str(result)
@@ -123,7 +112,9 @@ def _tag_batch(tagger: Tagger, batch: list[tuple[int, Any]], args: argparse.Name
 
 def main(argv: list[str] | None = None, prog: str = "python -m service.batch") -> int:
     args = _parser(prog).parse_args(argv)
-    labels = [x.strip() for x in args.labels.split(",") if x.strip()] if args.labels else None
+    options = TagOptions(TagOptions.parse_labels(args.labels), args.taxonomy, multi_label=not args.single_label,
+                         threshold=args.threshold, top_k=args.top_k, evidence=not args.no_evidence)
+    labels = list(options.labels) if options.labels else None
     try:
         if not args.input.is_file():
             raise NewstagError(f"no such input file: {args.input}")
@@ -145,11 +136,11 @@ def main(argv: list[str] | None = None, prog: str = "python -m service.batch") -
         for item in _rows(args.input, done):
             batch.append(item)
             if len(batch) == args.batch_size:
-                errors += _write(out, _tag_batch(tagger, batch, args, labels), bar)
+                errors += _write(out, _tag_batch(tagger, batch, options), bar)
                 written += len(batch)
                 batch = []
         if batch:
-            errors += _write(out, _tag_batch(tagger, batch, args, labels), bar)
+            errors += _write(out, _tag_batch(tagger, batch, options), bar)
             written += len(batch)
     print(f"tagged {written - errors} articles into {args.output}; {errors} lines had errors", file=sys.stderr)
     return 0

@@ -1,7 +1,8 @@
 """Command line: ``newstag`` (the same as ``python -m service``).
 
-``tag`` and ``taxonomies`` are here; ``serve``, ``batch`` and ``drift`` hand the rest of the
-command line to gunicorn, ``service.batch`` and ``service.drift``, which parse it themselves.
+``tag`` and ``taxonomies`` are here; ``serve``, ``batch``, ``bulk`` and ``drift`` hand the rest of
+the command line to gunicorn, ``service.batch``, ``service.bulk`` and ``service.drift``, which parse
+it themselves.
 """
 
 from __future__ import annotations
@@ -35,6 +36,12 @@ def _batch(argv: list[str]) -> int:
     return batch(argv, prog="newstag batch")
 
 
+def _bulk(argv: list[str]) -> int:
+    from .bulk import main as bulk
+
+    return bulk(argv, prog="newstag bulk")
+
+
 def _drift(argv: list[str]) -> int:
     from .drift.__main__ import main as drift
 
@@ -45,6 +52,7 @@ def _drift(argv: list[str]) -> int:
 HANDED_ON = {
     "serve": (_serve, "serve the API with gunicorn on 0.0.0.0:$PORT, as make serve does (gunicorn options follow)"),
     "batch": (_batch, "tag a JSONL file of articles: newstag batch --input IN.jsonl --output OUT.jsonl"),
+    "bulk": (_bulk, "tag an archive on Ray: newstag bulk --input 'archive/*.jsonl' --output tagged/"),
     "drift": (_drift, "compare the tags of two periods: newstag drift THEN.jsonl NOW.jsonl"),
 }
 

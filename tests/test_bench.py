@@ -186,3 +186,14 @@ def test_several_templates_average_the_names_phrasings():
     assert label_phrasings(label, ("news about {}", "This text is about {}.")) == [
         "news about economy", "This text is about economy.", "Markets and trade.", "news about GDP"]
     assert label_phrasings(label, "about {}") == ["about economy", "Markets and trade.", "about GDP"]
+
+
+def test_bulk_benchmark_quick(capsys):
+    """service.batch and the bulk job on Ray (its own local instance, in a subprocess) on seeds/."""
+    from bench import bulk
+
+    assert bulk.main(["--quick"]) == 0
+    rows = [line.split("|") for line in capsys.readouterr().out.splitlines() if line.startswith("| service.")]
+    assert [row[1].strip() for row in rows] == ["service.batch, 1 process × 2 threads",
+                                                "service.bulk, 1 worker × 1 thread"]
+    assert all(float(row[4]) > 0 and float(row[6]) > 0 and float(row[8]) > 0.1 for row in rows)  # time, CPU, memory

@@ -96,8 +96,23 @@ def test_newstag_lists_every_command(capsys):
         main(["--help"])
     out = capsys.readouterr().out
     assert out.startswith("usage: newstag ")
-    for command in ("tag", "taxonomies", "serve", "batch", "drift"):
+    for command in ("tag", "taxonomies", "serve", "batch", "bulk", "drift"):
         assert f"    {command} " in out
+
+
+def test_bulk_hands_on_its_options_and_says_what_is_missing_without_ray(tmp_path, capsys, monkeypatch):
+    with pytest.raises(SystemExit) as stop:
+        main(["bulk", "--help"])
+    assert stop.value.code == 0 and capsys.readouterr().out.startswith("usage: newstag bulk ")
+    assert main(["bulk", "--input", str(tmp_path / "none.jsonl"), "--output", str(tmp_path / "out")]) == 2
+    assert capsys.readouterr().err.startswith("bulk: error: --input ")
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "ray" else real(name, *a))
+    assert main(["bulk", "--input", "x.jsonl", "--output", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("newstag bulk: error: the bulk job needs ray,") and "pip install 'newstag[bulk]'" in err
 
 
 def test_batch_and_drift_hand_their_options_to_their_own_commands(tmp_path, capsys, monkeypatch):

@@ -70,3 +70,73 @@ def test_the_example_taxonomy_loads():
     from service.engine import TaxonomyRegistry
 
     assert "desk" in TaxonomyRegistry([ROOT / "deploy" / "taxonomies"]).names()
+
+
+RAYJOB = ROOT / "deploy" / "k8s" / "bulk" / "rayjob.yaml"
+# KubeRay's ray.io/v1 fields (its CRD is not bundled anywhere offline): a misspelt key fails here.
+RAYJOB_FIELDS = {"entrypoint", "rayClusterSpec", "shutdownAfterJobFinishes", "ttlSecondsAfterFinished",
+                 "activeDeadlineSeconds", "submissionMode", "runtimeEnvYAML", "backoffLimit", "suspend",
+                 "submitterPodTemplate", "jobId", "clusterSelector", "entrypointNumCpus", "metadata"}
+CLUSTER_FIELDS = {"rayVersion", "headGroupSpec", "workerGroupSpecs", "enableInTreeAutoscaling", "autoscalerOptions"}
+HEAD_FIELDS = {"rayStartParams", "template", "serviceType"}
+WORKER_FIELDS = {"groupName", "replicas", "minReplicas", "maxReplicas", "rayStartParams", "template"}
+
+
+def rayjob_pods(job: dict) -> list[dict]:
+    cluster = job["spec"]["rayClusterSpec"]
+    return [cluster["headGroupSpec"]["template"], *(group["template"] for group in cluster["workerGroupSpecs"])]
+
+
+def validate_rayjob(job: dict) -> None:
+    """KubeRay's fields by name, and each pod template as Kubernetes itself checks one."""
+    assert (job["apiVersion"], job["kind"]) == ("ray.io/v1", "RayJob")
+    spec, cluster = job["spec"], job["spec"]["rayClusterSpec"]
+    assert set(spec) <= RAYJOB_FIELDS and set(cluster) <= CLUSTER_FIELDS, set(spec) | set(cluster)
+    groups = [cluster["headGroupSpec"], *cluster["workerGroupSpecs"]]
+    assert set(groups[0]) <= HEAD_FIELDS and all(set(group) <= WORKER_FIELDS for group in groups[1:])
+    assert all(isinstance(v, str) for group in groups for v in group["rayStartParams"].values())  # strings only
+    for template in rayjob_pods(job):
+        kubernetes_validate.validate({"apiVersion": "v1", "kind": "PodTemplate", "metadata": {"name": "t"},
+                                      "template": template}, K8S_VERSION, strict=True)
+
+
+def test_the_bulk_rayjob_is_well_formed_and_its_pods_validate():
+    validate_rayjob(yaml.safe_load(RAYJOB.read_text()))
+
+
+def test_the_bulk_rayjob_runs_the_bulk_command_with_the_bulk_image_and_pinned_ray():
+    import shlex
+
+    from service.bulk.cli import _parser
+
+    job = yaml.safe_load(RAYJOB.read_text())
+    command = shlex.split(job["spec"]["entrypoint"])
+    assert command[:3] == ["python", "-m", "service.bulk"]
+    args = _parser("service.bulk").parse_args(command[3:])  # every option exists (argparse exits otherwise)
+    ray_pin = next(line for line in (ROOT / "requirements-bulk.txt").read_text().splitlines()
+                   if line.startswith("ray["))
+    assert ray_pin.endswith("==" + job["spec"]["rayClusterSpec"]["rayVersion"])
+    for pod in rayjob_pods(job):
+        [container] = pod["spec"]["containers"]
+        assert container["image"] == "newstag-bulk:0.1.0"
+        assert container["securityContext"]["readOnlyRootFilesystem"] is True
+        mounts = {m["mountPath"]: m for m in container["volumeMounts"]}
+        # Every pod sees the input and the output at the paths the command names.
+        assert mounts["/archive"]["readOnly"] is True and args.input == ["/archive"]
+        assert str(args.output).startswith("/tagged/") and not mounts["/tagged"].get("readOnly")
+        assert {"/tmp", "/dev/shm"} <= set(mounts)
+
+
+def test_a_broken_rayjob_fails_these_checks():
+    job = yaml.safe_load(RAYJOB.read_text())
+    job["spec"]["rayClusterSpec"]["workerGroupSpecs"][0]["template"]["spec"]["containers"][0]["resources"] = "2"
+    with pytest.raises(kubernetes_validate.ValidationError):
+        validate_rayjob(job)
+    job = yaml.safe_load(RAYJOB.read_text())
+    job["spec"]["shutdownAfterJobFinish"] = True  # misspelt
+    with pytest.raises(AssertionError):
+        validate_rayjob(job)
+    job = yaml.safe_load(RAYJOB.read_text())
+    job["spec"]["rayClusterSpec"]["workerGroupSpecs"][0]["rayStartParams"]["num-cpus"] = 2
+    with pytest.raises(AssertionError):
+        validate_rayjob(job)

@@ -15,11 +15,13 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-BUILD_FILES = ["pyproject.toml", "requirements-serve.txt", "requirements-model.txt", "requirements-train.txt"]
+BUILD_FILES = ["pyproject.toml", "requirements-serve.txt", "requirements-model.txt", "requirements-train.txt",
+               "requirements-bulk.txt"]
 # What requirements-train.txt brings (and scipy, through scikit-learn and sentence-transformers),
-# by import name, and the checkout's training and benchmark code: serving needs none of them.
+# by import name, the checkout's training and benchmark code, and the bulk job's Ray, pyarrow
+# and pandas (requirements-bulk.txt): serving needs none of them.
 TRAINING_STACK = ["sklearn", "scipy", "peft", "accelerate", "psutil", "matplotlib", "sentence_transformers",
-                  "training", "bench"]
+                  "training", "bench", "ray", "pyarrow", "pandas"]
 
 
 def pins(name: str) -> list[str]:
@@ -67,6 +69,9 @@ def test_the_wheel_declares_the_newstag_command_and_the_serving_pins(wheel):
     train = [r.split(";")[0].strip() for r in requires if 'extra == "train"' in r]
     assert train == pins("requirements-train.txt")
     assert not {r.split("==")[0] for r in serving} & {r.split("==")[0] for r in train}
+    bulk = [r.split(";")[0].strip() for r in requires if 'extra == "bulk"' in r]
+    assert [r.replace(" ", "") for r in bulk] == pins("requirements-bulk.txt")
+    assert not {r.split("==")[0] for r in serving} & {r.split("[")[0].split("==")[0] for r in bulk}
 
 
 @pytest.mark.slow  # a fresh interpreter loads torch and the real model

@@ -1,0 +1,131 @@
+"""The job's plan: which input files, cut into shards of rows that are the same on every run.
+
+A shard is a contiguous run of one file's rows (JSONL lines, or rows of one Parquet row
+group). The plan depends only on the files and ``shard_rows``, so a restarted job finds
+the same shards, and the output shard ``part-000017`` always holds the same records.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from ..engine import NewstagError
+
+FORMATS = {".jsonl": "jsonl", ".ndjson": "jsonl", ".parquet": "parquet", ".pq": "parquet"}
+# Columns the output adds: an input column of the same name would be overwritten.
+RESERVED = ("topics", "error", "model", "model_version", "taxonomy", "input_file", "input_row")
+
+
+@dataclass(frozen=True)
+class Shard:
+    index: int
+    path: str  # absolute, as every worker must see it
+    kind: str  # "jsonl" | "parquet"
+    first_row: int  # 1-based: the first line (JSONL) or row (Parquet) of the file in this shard
+    rows: int  # lines (blank ones included) or rows
+    start: int = 0  # JSONL: byte offset of the first line; Parquet: row offset in the row group
+    end: int = 0  # JSONL: byte offset after the last line
+    row_group: int = 0  # Parquet only
+
+    @property
+    def name(self) -> str:
+        return f"part-{self.index:06d}"
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def input_files(patterns: list[str]) -> list[Path]:
+    """The files that ``patterns`` (files, directories or globs) name, sorted and each once."""
+    found: dict[Path, None] = {}
+    for pattern in patterns:
+        path = Path(pattern).expanduser()
+        if path.is_dir():
+            matches = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in FORMATS)
+        elif path.is_file():
+            if path.suffix.lower() not in FORMATS:
+                raise NewstagError(f"{path}: not a JSONL or Parquet file (by its name: {', '.join(FORMATS)})")
+            matches = [path]
+        else:
+            matches = sorted(Path(p) for p in glob.glob(str(path), recursive=True)
+                             if Path(p).is_file() and Path(p).suffix.lower() in FORMATS)
+            if not matches:
+                raise NewstagError(f"--input {pattern}: no such file or directory, and no JSONL or Parquet "
+                                   "file matches it")
+        for match in matches:
+            found[match.resolve()] = None
+    if not found:
+        raise NewstagError(f"--input {' '.join(patterns)}: no JSONL or Parquet files there")
+    return sorted(found)
+
+
+def plan(files: list[Path], shard_rows: int) -> list[Shard]:
+    shards: list[Shard] = []
+    for path in files:
+        cut = _jsonl_shards if FORMATS[path.suffix.lower()] == "jsonl" else _parquet_shards
+        try:
+            cuts = cut(path, shard_rows)
+        except OSError as exc:  # unreadable: no permission, a directory named like a file, I/O error
+            raise NewstagError(f"cannot read {path}: {exc.strerror or exc}") from None
+        for shard in cuts:
+            shards.append(Shard(len(shards), **shard))
+    return shards
+
+
+def _jsonl_shards(path: Path, shard_rows: int) -> list[dict[str, Any]]:
+    """Every ``shard_rows`` lines, by byte offsets, so a worker reads its lines only."""
+    out: list[dict[str, Any]] = []
+    start = offset = lines = 0
+    with path.open("rb") as handle:
+        for line in handle:
+            offset += len(line)
+            lines += 1
+            if lines % shard_rows == 0:
+                out.append(dict(path=str(path), kind="jsonl", first_row=lines - shard_rows + 1, rows=shard_rows,
+                                start=start, end=offset))
+                start = offset
+    if lines % shard_rows:
+        out.append(dict(path=str(path), kind="jsonl", first_row=lines - lines % shard_rows + 1,
+                        rows=lines % shard_rows, start=start, end=offset))
+    return out
+
+
+def _parquet_shards(path: Path, shard_rows: int) -> list[dict[str, Any]]:
+    """Every ``shard_rows`` rows within each row group (from the file's footer alone)."""
+    import pyarrow.parquet as pq
+
+    try:
+        meta = pq.ParquetFile(path).metadata
+    except Exception as exc:  # noqa: BLE001 - pyarrow raises several types for a bad file
+        raise NewstagError(f"{path}: not a readable Parquet file ({exc})") from exc
+    names = set(meta.schema.to_arrow_schema().names)
+    missing = {"id", "text"} - names
+    if missing:
+        raise NewstagError(f"{path}: no {' or '.join(sorted(missing))} column (it has: {', '.join(sorted(names))})")
+    clash = sorted(names & set(RESERVED))
+    if clash:
+        raise NewstagError(f"{path}: column(s) {', '.join(clash)} would be overwritten by the output's: "
+                           "rename them first")
+    out: list[dict[str, Any]] = []
+    first = 1
+    for group in range(meta.num_row_groups):
+        size = meta.row_group(group).num_rows
+        for offset in range(0, size, shard_rows):
+            rows = min(shard_rows, size - offset)
+            out.append(dict(path=str(path), kind="parquet", first_row=first + offset, rows=rows, start=offset,
+                            row_group=group))
+        first += size
+    return out
+
+
+def fingerprint(files: list[Path]) -> list[dict[str, Any]]:
+    """What identifies the inputs between runs: path, size and modification time."""
+    out = []
+    for path in files:
+        stat = os.stat(path)
+        out.append({"path": str(path), "size": stat.st_size, "mtime_ns": stat.st_mtime_ns})
+    return out

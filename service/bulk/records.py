@@ -1,0 +1,103 @@
+"""Reading one shard's records: each with its id and text, or the reason it has none.
+
+Columns other than ``id`` and ``text`` are carried to the output untouched: for Parquet
+as the input's own Arrow columns, for JSONL as the parsed values.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+import pyarrow as pa
+
+from ..config import Settings
+from ..tagging import text_problem
+from .plan import RESERVED, Shard
+
+MAX_ID_CHARS = 200  # as the API's document ids
+
+
+@dataclass
+class Record:
+    row: int  # 1-based line (JSONL) or row (Parquet) in its file
+    id: str | None = None
+    text: str | None = None  # None when the record cannot be tagged
+    error: str | None = None
+    carried: dict[str, Any] = field(default_factory=dict)  # JSONL only
+
+
+@dataclass
+class ShardRecords:
+    records: list[Record]
+    carried: pa.Table | None = None  # Parquet: the other columns, one row per record
+
+
+def read_shard(shard: Shard, settings: Settings) -> ShardRecords:
+    return _read_jsonl(shard, settings) if shard.kind == "jsonl" else _read_parquet(shard, settings)
+
+
+def _read_jsonl(shard: Shard, settings: Settings) -> ShardRecords:
+    with open(shard.path, "rb") as handle:
+        handle.seek(shard.start)
+        data = handle.read(shard.end - shard.start)
+    lines = data.split(b"\n")
+    if lines and lines[-1] == b"":
+        lines.pop()  # after the last newline
+    records = []
+    for number, raw in enumerate(lines, start=shard.first_row):
+        if raw.strip():
+            records.append(_jsonl_record(number, raw, settings))
+    return ShardRecords(records)
+
+
+def _jsonl_record(number: int, raw: bytes, settings: Settings) -> Record:
+    try:
+        line = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return Record(number, error=f"line {number}: not valid UTF-8 (byte {exc.start})")
+    try:
+        row = json.loads(line)
+    except json.JSONDecodeError as exc:
+        return Record(number, error=f"line {number}: not valid JSON ({exc.msg})")
+    if not isinstance(row, dict):
+        return Record(number, error=f"line {number}: not a JSON object")
+    ident, text = row.pop("id", None), row.pop("text", None)
+    record = _checked(Record(number, carried=row), ident, text, settings, f"line {number}")
+    clash = sorted(set(row) & set(RESERVED))
+    if clash and record.error is None:
+        record.text, record.error = None, (f"line {number}: field(s) {', '.join(clash)} would be overwritten "
+                                           "by the output's: rename them")
+    for name in clash:
+        del row[name]  # the output's own column keeps its meaning
+    return record
+
+
+def _read_parquet(shard: Shard, settings: Settings) -> ShardRecords:
+    import pyarrow.parquet as pq
+
+    table = pq.ParquetFile(shard.path).read_row_group(shard.row_group).slice(shard.start, shard.rows)
+    ids, texts = table.column("id").to_pylist(), table.column("text").to_pylist()
+    records = [_checked(Record(shard.first_row + i), ident, text, settings, f"row {shard.first_row + i}")
+               for i, (ident, text) in enumerate(zip(ids, texts, strict=True))]
+    return ShardRecords(records, table.drop_columns(["id", "text"]))
+
+
+def _checked(record: Record, ident: Any, text: Any, settings: Settings, where: str) -> Record:
+    """The record with its id and text, or with the first reason it cannot be tagged."""
+    if isinstance(ident, int) and not isinstance(ident, bool):
+        ident = str(ident)
+    if isinstance(ident, str) and 0 < len(ident) <= MAX_ID_CHARS:
+        record.id = ident
+    elif ident is None:
+        record.error = f"{where}: no 'id'"
+    else:
+        record.error = f"{where}: 'id' must be a string of 1 to {MAX_ID_CHARS} characters or an integer"
+    if text is None:
+        record.error = record.error or f"{where}: no 'text'"
+    elif (problem := text_problem(text, settings)) is not None:
+        record.error = record.error or f"{where}: {problem}"
+    if record.error is None:
+        record.text = text
+    return record

@@ -1,0 +1,117 @@
+"""Running the shards on Ray: a local instance with this machine's cores, or a cluster.
+
+Ray Data schedules the plan's shards over a fixed pool of ``ShardTagger`` actors, each
+reserving ``threads`` CPUs (its torch threads), and streams their summaries back here,
+where each finished shard prints a progress line.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..engine import NewstagError
+from .plan import Shard
+from .worker import ShardTagger
+
+
+@contextmanager
+def ray_session(address: str | None, num_cpus: int | None) -> Iterator[bool]:
+    """Connected to Ray for the block: the given cluster, RAY_ADDRESS's, or a new local one.
+    Yields whether it is local. A session that was already open (tests) is left open."""
+    import ray
+
+    if ray.is_initialized():
+        yield not (address or os.environ.get("RAY_ADDRESS"))
+        return
+    address = address or os.environ.get("RAY_ADDRESS") or None
+    try:
+        if address:
+            ray.init(address=address, log_to_driver=True)
+        else:
+            ray.init(num_cpus=num_cpus or os.cpu_count() or 1, include_dashboard=False)
+    except Exception as exc:  # noqa: BLE001 - ray raises ConnectionError, RuntimeError, ...
+        raise NewstagError(f"cannot {'reach the Ray cluster at ' + address if address else 'start Ray'}: {exc}") \
+            from None
+    try:
+        yield not address
+    finally:
+        ray.shutdown()
+
+
+def pool_size(workers: int | None, threads: int, local: bool) -> int:
+    """Workers to start: as asked, or as many as the cluster's CPUs hold."""
+    import ray
+
+    cpus = int(ray.cluster_resources().get("CPU", 1))
+    if workers is None:
+        return max(1, cpus // threads)
+    if workers * threads > cpus:
+        message = (f"--workers {workers} × --threads-per-worker {threads} needs {workers * threads} CPUs; "
+                   f"Ray has {cpus}")
+        if local:
+            raise NewstagError(message)
+        print(f"bulk: warning: {message} now (an autoscaling cluster may add more)", file=sys.stderr)
+    return workers
+
+
+@dataclass
+class Tally:
+    """What the finished shards add up to, for the progress lines and the summary."""
+
+    total_rows: int
+    shards: int
+    rows: int = 0
+    errors: int = 0
+    finished: int = 0
+    failed: list[str] = field(default_factory=list)
+    peak_rss: dict[int, int] = field(default_factory=dict)  # worker pid -> peak resident bytes
+    started: float = field(default_factory=time.monotonic)
+
+    @property
+    def seconds(self) -> float:
+        return time.monotonic() - self.started
+
+    def add(self, summary: dict[str, Any]) -> str:
+        self.finished += 1
+        pid = summary["pid"]
+        self.peak_rss[pid] = max(self.peak_rss.get(pid, 0), summary["peak_rss"])
+        if "failed" in summary:
+            self.failed.append(f"{summary['name']}: {summary['failed']}")
+            return f"shard {self.finished}/{self.shards} {summary['name']} FAILED: {summary['failed']}"
+        self.rows += summary["rows"]
+        self.errors += summary["errors"]
+        rate = self.rows / max(self.seconds, 1e-9)
+        return (f"shard {self.finished}/{self.shards} {summary['name']}: {summary['rows']} rows, "
+                f"{summary['errors']} errors in {summary['seconds']:.1f} s; {self.rows:,} of about "
+                f"{self.total_rows:,} rows done, {rate:.1f} articles/s")
+
+
+def run(shards: list[Shard], tally: Tally, workers: int, threads: int, actor_args: dict[str, Any]) -> None:
+    """Tag every shard; a progress line on stderr as each one is written."""
+    import logging
+
+    import ray.data
+
+    logging.getLogger("ray.data").setLevel(logging.WARNING)  # its plan and per-run INFO lines
+    context = ray.data.DataContext.get_current()
+    context.enable_progress_bars = False  # the line per shard says more, and suits a log too
+    context.enable_auto_log_stats = False
+    items = [{"shard": json.dumps(shard.to_dict())} for shard in shards]
+    dataset = ray.data.from_items(items, override_num_blocks=len(items))  # one shard per task
+    summaries = dataset.map_batches(ShardTagger, batch_size=1, batch_format="numpy",
+                                    compute=ray.data.ActorPoolStrategy(size=workers), num_cpus=threads,
+                                    fn_constructor_kwargs=actor_args)
+    try:
+        for row in summaries.iter_rows():
+            print(f"bulk: {tally.add(json.loads(row['summary']))}", file=sys.stderr, flush=True)
+    except Exception as exc:  # noqa: BLE001 - Ray wraps a worker's death or a model that fails to load
+        reason = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
+        raise NewstagError(f"the job stopped after {tally.finished} of {tally.shards} shards ({reason}); the shards "
+                           "written are kept: run the same command again to go on") from None

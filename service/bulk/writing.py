@@ -1,0 +1,111 @@
+"""Writing one output shard: one row per record, written to a temporary name and renamed,
+so a shard is either all there or not there at all.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+
+from .records import ShardRecords
+
+EVIDENCE = pa.struct([("text", pa.string()), ("start", pa.int64()), ("end", pa.int64()), ("score", pa.float64())])
+TMP_MARK = ".tmp-"  # in the names of shards being written; left over only by a killed run
+
+
+def topic_type(evidence: bool) -> pa.DataType:
+    fields = [("label", pa.string()), ("score", pa.float64()), ("code", pa.string())]
+    return pa.list_(pa.struct(fields + ([("evidence", pa.list_(EVIDENCE))] if evidence else [])))
+
+
+@dataclass(frozen=True)
+class Stamp:
+    """What produced the rows, on every row: a table of millions of rows says it itself."""
+
+    model: str
+    model_version: str
+    taxonomy: str | None
+    evidence: bool
+
+
+def write_shard(path: Path, records: ShardRecords, outcomes: list[dict[str, Any]], stamp: Stamp,
+                input_file: str) -> None:
+    """``outcomes[i]``: record i's ``topics`` (a list of topic dicts) or ``error``."""
+    tmp = path.with_name(f".{path.name}{TMP_MARK}{uuid.uuid4().hex[:8]}")
+    try:
+        if path.suffix == ".parquet":
+            _write_parquet(tmp, records, outcomes, stamp, input_file)
+        else:
+            _write_jsonl(tmp, records, outcomes, stamp, input_file)
+        os.replace(tmp, path)  # atomic: readers and restarts see the whole shard or none of it
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def _ours(records: ShardRecords, outcomes: list[dict[str, Any]], stamp: Stamp, input_file: str) -> dict[str, list]:
+    """The columns the output adds, apart from the carried ones (``id`` first)."""
+    n = len(records.records)
+    return {
+        "id": [r.id for r in records.records],
+        "topics": [o.get("topics") for o in outcomes],
+        "error": [o.get("error") for o in outcomes],
+        # Each row's own model when routing by language sent it to the multilingual one.
+        "model": [o.get("model", stamp.model) for o in outcomes],
+        "model_version": [o.get("model_version", stamp.model_version) for o in outcomes],
+        "taxonomy": [stamp.taxonomy] * n,
+        "input_file": [input_file] * n,
+        "input_row": [r.row for r in records.records],
+    }
+
+
+def _write_parquet(tmp: Path, records: ShardRecords, outcomes: list[dict[str, Any]], stamp: Stamp,
+                   input_file: str) -> None:
+    import pyarrow.parquet as pq
+
+    ours = _ours(records, outcomes, stamp, input_file)
+    types = {"id": pa.string(), "topics": topic_type(stamp.evidence), "error": pa.string(), "model": pa.string(),
+             "model_version": pa.string(), "taxonomy": pa.string(), "input_file": pa.string(),
+             "input_row": pa.int64()}
+    carried = records.carried if records.carried is not None else _carried_table(records)
+    columns = {"id": pa.array(ours.pop("id"), pa.string())}
+    columns.update({name: carried.column(name) for name in carried.column_names})
+    columns.update({name: pa.array(values, types[name]) for name, values in ours.items()})
+    pq.write_table(pa.table(columns), tmp)
+    with tmp.open("rb") as handle:
+        os.fsync(handle.fileno())  # on disk before the rename makes it count as done
+
+
+def _carried_table(records: ShardRecords) -> pa.Table:
+    """JSONL fields as Arrow columns; a field whose values Arrow cannot type as one (say
+    a number in one line and a string in another) is kept as JSON text."""
+    names: dict[str, None] = {}
+    for record in records.records:
+        names.update(dict.fromkeys(record.carried))
+    columns = {}
+    for name in names:
+        values = [record.carried.get(name) for record in records.records]
+        try:
+            columns[name] = pa.array(values)
+        except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError):
+            columns[name] = pa.array([None if v is None else json.dumps(v, ensure_ascii=False) for v in values],
+                                     pa.string())
+    return pa.table(columns)
+
+
+def _write_jsonl(tmp: Path, records: ShardRecords, outcomes: list[dict[str, Any]], stamp: Stamp,
+                 input_file: str) -> None:
+    ours = _ours(records, outcomes, stamp, input_file)
+    carried = (records.carried.to_pylist() if records.carried is not None
+               else [record.carried for record in records.records])
+    with tmp.open("w", encoding="utf-8") as out:
+        for i, values in enumerate(carried):
+            row = {"id": ours["id"][i], **values, **{name: ours[name][i] for name in ours if name != "id"}}
+            out.write(json.dumps(row, ensure_ascii=False, default=str) + "\n")
+        out.flush()
+        os.fsync(out.fileno())

@@ -1,0 +1,67 @@
+"""Tagging many records at once, shared by the batch job (service.batch) and the bulk job
+(service.bulk): the API's options, the check of one text, and batches in which one bad
+text never sinks the others.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from .config import Settings
+from .engine import InvalidInputError, Tagger, TagResult, validation
+
+
+@dataclass(frozen=True)
+class TagOptions:
+    """The API's tagging options, as the command lines take them."""
+
+    labels: tuple[str, ...] | None = None  # replace the taxonomy
+    taxonomy: str | None = None
+    multi_label: bool = True
+    threshold: float | None = None
+    top_k: int | None = None
+    evidence: bool = True
+
+    @staticmethod
+    def parse_labels(raw: str | None) -> tuple[str, ...] | None:
+        """``"a, b,c"`` -> ("a", "b", "c"); None when not given or naming none."""
+        return tuple(x.strip() for x in raw.split(",") if x.strip()) or None if raw else None
+
+    def tag_kwargs(self) -> dict[str, Any]:
+        return dict(taxonomy=self.taxonomy, multi_label=self.multi_label, threshold=self.threshold,
+                    top_k=self.top_k, evidence=self.evidence)
+
+    def problem(self) -> str | None:
+        """What is wrong with the options themselves (before any model is loaded), or None."""
+        if self.threshold is not None and not 0.0 <= self.threshold <= 1.0:
+            return f"--threshold must be between 0 and 1, not {self.threshold}"
+        if self.top_k is not None and self.top_k < 1:
+            return f"--top-k must be at least 1, not {self.top_k}"
+        if self.labels is not None and self.taxonomy:
+            return "--labels replace the taxonomy: give --labels or --taxonomy, not both"
+        return None
+
+
+def text_problem(text: Any, settings: Settings) -> str | None:
+    """Why ``text`` cannot be tagged (the API's rules, engine/validation.py), or None when it can."""
+    complaint = validation.text_problem(text, settings.max_text_chars)
+    return None if complaint is None else f"'text' {complaint}"
+
+
+def tag_texts(tagger: Tagger, texts: list[str], options: TagOptions) -> list[TagResult | InvalidInputError]:
+    """Each text's result, or the error that text alone raises; the others are still tagged."""
+    if not texts:
+        return []
+    labels = list(options.labels) if options.labels is not None else None
+    try:
+        return list(tagger.tag(texts, labels, **options.tag_kwargs()))
+    except InvalidInputError:
+        pass
+    results: list[TagResult | InvalidInputError] = []
+    for text in texts:  # one by one, to find the bad text(s) without losing the rest
+        try:
+            results.append(tagger.tag([text], labels, **options.tag_kwargs())[0])
+        except InvalidInputError as exc:
+            results.append(exc)
+    return results

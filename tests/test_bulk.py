@@ -1,0 +1,211 @@
+"""The bulk job on a real local Ray instance, with the tiny random model: the same topics as
+service.batch, carried columns, error rows, and a killed run resumed with each id once."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import psutil
+import pyarrow as pa
+import pyarrow.dataset as pads
+import pyarrow.parquet as pq
+import pytest
+
+from service.batch import main as batch_main
+from service.bulk import main
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="module")
+def ray_local():
+    """One small Ray instance for the module's jobs (each job starts its own actor pool on it)."""
+    import ray
+
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    try:
+        yield
+    finally:
+        ray.shutdown()
+
+
+@pytest.fixture()
+def tiny_env(monkeypatch, tiny_model_dir):
+    monkeypatch.setenv("NEWSTAG_MODEL", str(tiny_model_dir))
+
+
+def read_output(path: Path) -> list[dict]:
+    if list(path.glob("*.jsonl")):
+        return [json.loads(line) for p in sorted(path.glob("part-*.jsonl")) for line in p.read_text().splitlines()]
+    return pads.dataset(sorted(path.glob("part-*.parquet")), format="parquet").to_table().to_pylist()
+
+
+def articles(n: int) -> list[dict]:
+    return [{"id": f"doc-{i}", "text": f"Article {i}: the minister discussed trade. The striker scored twice.",
+             "section": ["world", "sport"][i % 2], "url": f"https://example.org/{i}", "meta": {"words": 9 + i}}
+            for i in range(n)]
+
+
+def test_same_topics_as_service_batch_with_columns_carried_and_error_rows(tmp_path, tiny_env, ray_local):
+    rows = [json.dumps(a) for a in articles(23)]
+    rows[4] = "{broken"
+    rows[8] = json.dumps({"id": "blank", "text": "   ", "section": "world"})
+    rows[12] = json.dumps({"text": "No id at all."})
+    rows[15] = json.dumps({"id": "clash", "text": "A field named like an output column.", "topics": ["x"]})
+    lines = [line.encode() for line in rows]
+    lines[19] = b'{"id": "latin1", "text": "caf\xe9"}'  # not UTF-8
+    (tmp_path / "in.jsonl").write_bytes(b"\n".join(lines) + b"\n\n")
+    options = ["--taxonomy", "news", "--threshold", "0", "--top-k", "3"]
+
+    assert main(["--input", str(tmp_path / "in.jsonl"), "--output", str(tmp_path / "out"), "--shard-rows", "7",
+                 *options]) == 0
+    # service.batch takes the API's documents (id and text only): the same lines, less the other columns.
+    plain = [json.dumps({"id": a["id"], "text": a["text"]}) for a in articles(23)]
+    (tmp_path / "plain.jsonl").write_text("\n".join(plain) + "\n")
+    assert batch_main(["--input", str(tmp_path / "plain.jsonl"), "--output", str(tmp_path / "batch.jsonl"),
+                       "--no-evidence", *options]) == 0
+
+    out = read_output(tmp_path / "out")
+    assert sorted(r["input_row"] for r in out) == list(range(1, 24))  # every line once, the blank one none
+    by_row = {r["input_row"]: r for r in out}
+    batch = {r["line"]: r for r in map(json.loads, (tmp_path / "batch.jsonl").read_text().splitlines())}
+    tagged = [n for n in by_row if by_row[n]["error"] is None]
+    assert len(tagged) == 18
+    for n in tagged:
+        mine, theirs = by_row[n]["topics"], batch[n]["topics"]
+        assert [t["label"] for t in mine] == [t["label"] for t in theirs]
+        assert [t["code"] for t in mine] == [t.get("code") for t in theirs]
+        assert [t["score"] for t in mine] == pytest.approx([t["score"] for t in theirs], abs=1e-3)
+        assert by_row[n]["id"] == batch[n]["id"] == f"doc-{n - 1}"
+    first = by_row[1]
+    assert (first["section"], first["url"], first["meta"]) == ("world", "https://example.org/0", {"words": 9})
+    assert first["model"] == "tiny-encoder0" and len(first["model_version"]) == 12 and first["taxonomy"] == "news"
+    assert first["input_file"] == str((tmp_path / "in.jsonl").resolve())
+    errors = {n: (by_row[n]["id"], by_row[n]["error"]) for n in by_row if by_row[n]["error"]}
+    assert errors == {
+        5: (None, "line 5: not valid JSON (Expecting property name enclosed in double quotes)"),
+        9: ("blank", "line 9: 'text' is empty or only whitespace"),
+        13: (None, "line 13: no 'id'"),
+        16: ("clash", "line 16: field(s) topics would be overwritten by the output's: rename them"),
+        20: (None, "line 20: not valid UTF-8 (byte 29)"),
+    }
+    assert all(by_row[n]["topics"] is None for n in errors)
+    assert by_row[9]["section"] == "world"  # an error row keeps its columns too
+
+
+def test_parquet_columns_keep_their_types_and_jsonl_output(tmp_path, tiny_env, ray_local):
+    when = [dt.datetime(2024, 1, d + 1, tzinfo=dt.UTC) for d in range(6)]
+    table = pa.table({"id": pa.array(range(100, 106), pa.int32()), "text": [a["text"] for a in articles(6)],
+                      "published": pa.array(when, pa.timestamp("ms", tz="UTC")),
+                      "words": pa.array(range(6), pa.int16())})
+    pq.write_table(table, tmp_path / "a.parquet", row_group_size=4)
+    pq.write_table(table.slice(0, 2).set_column(1, "text", pa.array(["", "Trade talks resumed."])),
+                   tmp_path / "b.parquet")
+    assert main(["--input", str(tmp_path / "*.parquet"), "--output", str(tmp_path / "pq"), "--shard-rows", "3",
+                 "--labels", "trade,football", "--evidence", "--workers", "1"]) == 0
+    out = pq.read_table(sorted((tmp_path / "pq").glob("part-*.parquet"))[0])
+    assert out.schema.field("published").type == pa.timestamp("ms", tz="UTC")
+    assert out.schema.field("words").type == pa.int16() and out.column("id").to_pylist() == ["100", "101", "102"]
+    assert {"text", "start", "end", "score"} <= set(out.column("topics").to_pylist()[0][0]["evidence"][0])
+    assert len(list((tmp_path / "pq").glob("part-*.parquet"))) == 4  # row groups 4+2 in 3-row shards, then 2
+
+    assert main(["--input", str(tmp_path / "b.parquet"), "--output", str(tmp_path / "js"), "--format", "jsonl",
+                 "--labels", "trade,football", "--single-label"]) == 0
+    rows = read_output(tmp_path / "js")
+    assert [(r["id"], r["error"]) for r in rows] == [("100", "row 1: 'text' is empty or only whitespace"),
+                                                   ("101", None)]
+    assert rows[1]["published"].startswith("2024-01-02") and len(rows[1]["topics"]) == 1
+    assert rows[1]["taxonomy"] is None  # caller labels
+
+
+def test_a_killed_run_resumed_gives_each_id_exactly_once(tmp_path, tiny_env, ray_local):
+    (tmp_path / "in.jsonl").write_text("".join(json.dumps(a) + "\n" for a in articles(600)))
+    args = ["--input", str(tmp_path / "in.jsonl"), "--output", str(tmp_path / "out"), "--shard-rows", "4",
+            "--taxonomy", "news", "--evidence"]
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    job = subprocess.Popen([sys.executable, "-m", "service.bulk", *args, "--workers", "1"], cwd=tmp_path, env=env,
+                           stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
+    written: list[Path] = []
+    try:
+        deadline = time.monotonic() + 240
+        while len(written) < 3 and job.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+            written = list((tmp_path / "out").glob("part-*.parquet")) if (tmp_path / "out").exists() else []
+    finally:
+        family = psutil.Process(job.pid).children(recursive=True) if job.poll() is None else []
+        os.killpg(job.pid, signal.SIGKILL)  # the whole job at once, as a lost machine or kill -9 would
+        for process in family:  # Ray's own processes, should any have left the group
+            try:
+                process.kill()
+            except psutil.NoSuchProcess:
+                pass
+        job.wait(timeout=60)
+        psutil.wait_procs(family, timeout=60)
+    assert len(written) >= 3, job.stderr.read().decode()[-3000:] if job.stderr else ""
+    before = {p.name: p.stat().st_mtime_ns for p in (tmp_path / "out").glob("part-*.parquet")}
+    assert len(before) < 150, "the job finished before it could be killed: nothing was tested"
+    (tmp_path / "out" / ".part-000149.parquet.tmp-deadbeef").write_bytes(b"half a shard")  # a write cut short
+
+    assert main(args) == 0
+    out = read_output(tmp_path / "out")
+    assert sorted(r["id"] for r in out) == sorted(f"doc-{i}" for i in range(600))  # each exactly once
+    assert all(r["error"] is None and len(r["topics"]) > 0 for r in out)
+    assert len(list((tmp_path / "out").glob("part-*.parquet"))) == 150
+    assert not list((tmp_path / "out").glob(".*tmp*"))
+    # Shards written before the kill are kept as they were, not tagged again.
+    assert {name: (tmp_path / "out" / name).stat().st_mtime_ns for name in before} == before
+
+    # Once complete, the same command has nothing left to do, and other options are refused.
+    assert main(args) == 0
+    assert main([*args, "--threshold", "0.2"]) == 2
+    assert len(read_output(tmp_path / "out")) == 600
+
+
+def test_bad_arguments_fail_before_anything_starts(tmp_path, tiny_env, capsys):
+    (tmp_path / "in.jsonl").write_text(json.dumps({"id": "a", "text": "Trade."}) + "\n")
+    (tmp_path / "notes.txt").write_text("x")
+    pq.write_table(pa.table({"id": ["a"], "body": ["Trade."]}), tmp_path / "nobody.parquet")
+    pq.write_table(pa.table({"id": ["a"], "text": ["Trade."], "model": ["v1"]}), tmp_path / "clash.parquet")
+    (tmp_path / "busy").mkdir()
+    (tmp_path / "busy" / "keep.txt").write_text("someone else's")
+    inp, out = ["--input", str(tmp_path / "in.jsonl")], str(tmp_path / "o")
+    cases = [
+        (["--input", str(tmp_path / "none*.jsonl"), "--output", out], "no JSONL or Parquet file matches it"),
+        (["--input", str(tmp_path / "notes.txt"), "--output", out], "not a JSONL or Parquet file"),
+        (["--input", str(tmp_path / "nobody.parquet"), "--output", out], "no text column"),
+        (["--input", str(tmp_path / "clash.parquet"), "--output", out], "column(s) model would be overwritten"),
+        ([*inp, "--output", out, "--taxonomy", "nope"], "unknown taxonomy"),
+        ([*inp, "--output", out, "--threshold", "2"], "--threshold must be between 0 and 1"),
+        ([*inp, "--output", out, "--labels", "a,b", "--taxonomy", "news"], "give --labels or --taxonomy"),
+        ([*inp, "--output", out, "--shard-rows", "0"], "--shard-rows must be at least 1"),
+        ([*inp, "--output", out, "--model", str(tmp_path / "busy")], "model directory has no config.json"),
+        ([*inp, "--output", str(tmp_path / "busy")], "not empty and holds no bulk job"),
+        ([*inp, "--output", str(tmp_path / "notes.txt")], "File exists"),
+    ]
+    for argv, message in cases:
+        assert main(argv) == 2, argv
+        err = capsys.readouterr().err
+        assert err.startswith("bulk: error:") and message in err, (argv, err)
+        assert "Traceback" not in err
+    assert (tmp_path / "busy" / "keep.txt").read_text() == "someone else's"
+    assert not (tmp_path / "o").exists()
+
+
+def test_a_second_job_on_the_same_output_is_refused_while_the_first_runs(tmp_path, tiny_env, capsys):
+    from service.bulk.output import OutputDir
+
+    (tmp_path / "in.jsonl").write_text(json.dumps({"id": "a", "text": "Trade."}) + "\n")
+    first = OutputDir(tmp_path / "out", "parquet")
+    first.claim({"a": "job"}, overwrite=False)  # holds the lock, as a running job does
+    try:
+        assert main(["--input", str(tmp_path / "in.jsonl"), "--output", str(tmp_path / "out")]) == 2
+        assert "another bulk job is writing there now" in capsys.readouterr().err
+    finally:
+        first.release()
