@@ -131,16 +131,6 @@ def test_labels_that_do_not_apply_are_not_returned(tagger):
     assert bank.topics == ()
 
 
-def test_labels_near_the_articles_field_are_not_returned_but_its_own_label_is(tagger):
-    """Chess and mountaineering sit near sport; the match report is about football, not them."""
-    report = ("Liverpool beat Chelsea 2-0 at Anfield on Sunday. Mohamed Salah scored in the first half "
-              "and Darwin Nunez added a second after the break to lift his side to second in the table.")
-    [unrelated] = tagger.tag([report], ["chess", "mountaineering", "opera", "poetry"])
-    assert unrelated.topics == (), [(t.label, t.score) for t in unrelated.topics]
-    [own] = tagger.tag([report], ["chess", "mountaineering", "opera", "football"])
-    assert [t.label for t in own.topics] == ["football"]
-
-
 def test_evidence_stands_alone_once_and_never_outscores_its_topic(tagger, seed_text):
     article = "\n\n".join([seed_text] * 3)  # the same sentences at several offsets
     [result] = tagger.tag([article])

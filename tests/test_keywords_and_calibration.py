@@ -11,6 +11,7 @@ from service.engine.calibration import (
     MULTILINGUAL_CALIBRATION,
     Calibration,
     label_hubness,
+    reference_topics,
     rivals,
     text_features,
 )
@@ -112,12 +113,16 @@ def test_label_hubness_is_the_mean_of_the_nearest_reference_topics_and_the_same_
     assert f["label_hubness"] == pytest.approx([0.7, 0.5, 0.3])
 
 
-@pytest.mark.parametrize("calibration", [DEFAULT_CALIBRATION, MATCHER_CALIBRATION])
-def test_a_narrow_label_needs_a_higher_cosine_than_a_broad_one(calibration):
-    """At one cosine, a label far from the reference topics (chess) scores below a broad one (sports)."""
-    sims, reference = np.array([[0.45, 0.45]]), np.full((1, 4), 0.2)
-    narrow, broad = calibration.text_scores(sims, reference, np.array([0.5, 0.75]))
-    assert narrow < broad
+def test_label_hubness_counts_only_the_topical_reference_topics_and_a_topic_takes_its_ancestors():
+    from service.engine.calibration import topical_reference_count
+
+    n = topical_reference_count()
+    assert "greetings and small talk" not in reference_topics()[:n] and "geography" in reference_topics()[:n]
+    label_reference = np.zeros((3, len(reference_topics())))
+    label_reference[0, n:] = 1.0  # near only kinds of non-news text: not broad at all
+    label_reference[1, :HUB_NEIGHBOURS] = 0.8  # near several topics
+    labels = [Label("a"), Label("b"), Label("c", parent="b")]
+    assert label_hubness(label_reference, labels) == pytest.approx([0.0, 0.8, 0.8])  # c is as broad as b
 
 
 @pytest.mark.parametrize("calibration", [DEFAULT_CALIBRATION, MATCHER_CALIBRATION, MULTILINGUAL_CALIBRATION])

@@ -11,10 +11,12 @@ Steps:
    the reference topics.
 3. Build the requests users send, each (text, label) pair a row with its truth:
    the corpus's own label set (weight 2), single-label requests with the right label and
-   with a wrong one (1), six labels unrelated to news sections (3), and non-news text
-   against the ``news`` taxonomy, a corpus's labels and one label (12, all wrong).
+   with a wrong one (1), six labels unrelated to news sections (2), and non-news text
+   against the ``news`` taxonomy, a corpus's labels and one label (3, all wrong);
+   with ``--with-hubness``, 2/1/3/12.
    Each kind of request from each corpus weighs the same whatever its number of rows.
 4. Fit a logistic regression on the calibration's features and print the line to pin.
+   ``label_hubness`` gets weight 0 unless ``--with-hubness`` (calibration.py says why).
 """
 
 from __future__ import annotations
@@ -47,7 +49,9 @@ UNRELATED_FIT = ["knitting", "gardening", "beekeeping", "origami", "wedding plan
                  "interior design", "board games", "tattoos", "perfume", "yoga", "baking", "camping",
                  "skincare", "home improvement", "birdwatching", "calligraphy", "wine tasting",
                  "model railways", "scuba diving"]
-WEIGHTS = {"own labels": 2.0, "single label": 1.0, "unrelated labels": 3.0, "non-news": 12.0}
+WEIGHTS = {"own labels": 2.0, "single label": 1.0, "unrelated labels": 2.0, "non-news": 3.0}
+# With label_hubness (--with-hubness): the weights measured best with it (docs/benchmarks.md, "Trust").
+WEIGHTS_WITH_HUBNESS = {"own labels": 2.0, "single label": 1.0, "unrelated labels": 3.0, "non-news": 12.0}
 
 
 @dataclass(frozen=True)
@@ -119,21 +123,25 @@ def non_news_requests(backend: EmbeddingBackend, texts: list[str], label_sets: l
     return out
 
 
-def design(requests: list[Request]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Features, targets and sample weights: each (kind, corpus) group weighs WEIGHTS[kind]."""
+def design(requests: list[Request],
+           group_weights: dict[str, float] = WEIGHTS) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Features, targets and sample weights: each (kind, corpus) group weighs ``group_weights[kind]``."""
     X = [text_features(r.sims, r.reference, r.hubness) for r in requests]
     y = [r.truth for r in requests]
     sizes: dict[tuple[str, str], int] = {}
     for r in requests:
         sizes[(r.kind, r.group)] = sizes.get((r.kind, r.group), 0) + len(r.truth)
-    w = [np.full(len(r.truth), WEIGHTS[r.kind] / sizes[(r.kind, r.group)]) for r in requests]
+    w = [np.full(len(r.truth), group_weights[r.kind] / sizes[(r.kind, r.group)]) for r in requests]
     weights = np.concatenate(w)
     return np.concatenate(X), np.concatenate(y), weights * (len(weights) / weights.sum())
 
 
-def fit(X: np.ndarray, y: np.ndarray, weights: np.ndarray) -> Calibration:
-    model = LogisticRegression(C=100.0, max_iter=5000).fit(X, y, sample_weight=weights)
-    return Calibration(tuple(round(float(w), 3) for w in model.coef_[0]), round(float(model.intercept_[0]), 3))
+def fit(X: np.ndarray, y: np.ndarray, weights: np.ndarray, with_hubness: bool = False) -> Calibration:
+    """The logistic regression; without ``with_hubness``, label_hubness (the last feature) weighs 0."""
+    columns = X.shape[1] if with_hubness else X.shape[1] - 1
+    model = LogisticRegression(C=100.0, max_iter=5000).fit(X[:, :columns], y, sample_weight=weights)
+    coef = [round(float(w), 3) for w in model.coef_[0]] + [0.0] * (X.shape[1] - columns)
+    return Calibration(tuple(coef), round(float(model.intercept_[0]), 3))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -141,6 +149,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data-dir", type=Path, default=Path("../shared/data"))
     parser.add_argument("--per-corpus", type=int, default=400)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--with-hubness", action="store_true",
+                        help="fit label_hubness too (weighs 0 otherwise), with WEIGHTS_WITH_HUBNESS")
     args = parser.parse_args(argv)
 
     backend = load_backend(Settings.from_env().engine_options().model)
@@ -156,8 +166,8 @@ def main(argv: list[str] | None = None) -> int:
         label_sets.append([Label(names.get(c, c)) for c in sorted({x for e in examples for x in e.labels})])
     requests += non_news_requests(backend, read_texts(NON_NEWS_FIT), label_sets, rng)
 
-    X, y, weights = design(requests)
-    calibration = fit(X, y, weights)
+    X, y, weights = design(requests, WEIGHTS_WITH_HUBNESS if args.with_hubness else WEIGHTS)
+    calibration = fit(X, y, weights, args.with_hubness)
     print(f"# features: {', '.join(FEATURES)}")
     print(f"Calibration(weights={calibration.weights}, bias={calibration.bias})")
     print("\nrequest kind        pairs   share scored >= 0.5   truth share")

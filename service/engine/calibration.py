@@ -13,15 +13,12 @@ that were measured to carry across label sets (docs/benchmarks.md, "Trust"):
 - ``reference_rank``: the share of a fixed bank of about 150 reference topics
   (``reference_topics.txt``: news sections, hobbies, and kinds of non-news text such as
   code, greetings or cookie notices) that the label beats for this text;
-- ``label_hubness``: how close the label itself sits to the reference topics (the mean of
-  its HUB_NEIGHBOURS highest cosines with them), the same for every text. A broad label
-  near many topics ("sports", "politics") is reached only at low cosines by an article
-  about one corner of it (a quarterback's contract), while a narrow label far from them
-  ("chess", "opera") is reached at fair cosines by texts near it that are not about it (a
-  football report). The fit gives the feature a positive weight: the same cosine counts
-  for more for a broad label. It took articles asked about unrelated labels with no topic
-  from 0.87 to 0.97, and recall on AG News and Inshorts up 5-9 points, at the same junk
-  figure (docs/benchmarks.md, "Trust").
+- ``label_hubness``: how broad the label is, the mean of its HUB_NEIGHBOURS highest cosines
+  with the topical reference topics (in a taxonomy, its broadest ancestor's), the same
+  for every text. **The pinned calibrations weigh it 0 for now.** Fitted with it, articles
+  asked about unrelated labels with no topic went from 0.87 to 0.97, but a cookie banner
+  came back as technology (0.58), the broadest label of all; docs/benchmarks.md ("Trust",
+  session 6) has the figures. ``python -m training.fit_calibration --with-hubness`` fits it.
 
 ``reference_rank`` is what lets a score say "none of these": a label that does not beat
 most of the reference topics for a text (junk text, or labels unrelated to the article)
@@ -40,6 +37,7 @@ requests (right and wrong), unrelated label sets, and non-news text.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -51,12 +49,23 @@ from .types import Label
 REFERENCE_TOPICS_FILE = Path(__file__).with_name("reference_topics.txt")
 FEATURES = ("sim", "gap", "margin", "log_labels", "reference_rank", "label_hubness")
 RANK_SOFTNESS = 0.01  # cosine difference over which "beats a reference topic" goes from 27% to 73%
-HUB_NEIGHBOURS = 5  # compared with 3, 5, 10 and 30 (docs/benchmarks.md, "Trust")
+HUB_NEIGHBOURS = 5  # compared with 3, 5, 10, 20 and 30 (docs/benchmarks.md, "Trust")
+
+
+NON_NEWS_MARK = "# Kinds of non-news text"  # the line in reference_topics.txt after which they come
 
 
 def reference_topics() -> list[str]:
     lines = REFERENCE_TOPICS_FILE.read_text(encoding="utf-8").splitlines()
     return [line.strip() for line in lines if line.strip() and not line.startswith("#")]
+
+
+@functools.cache
+def topical_reference_count() -> int:
+    """How many of :func:`reference_topics` come first and are topics, not kinds of non-news text."""
+    lines = REFERENCE_TOPICS_FILE.read_text(encoding="utf-8").splitlines()
+    before = lines[:next(i for i, line in enumerate(lines) if line.startswith(NON_NEWS_MARK))]
+    return sum(1 for line in before if line.strip() and not line.startswith("#"))
 
 
 def parents(labels: list[Label]) -> list[int | None]:
@@ -94,13 +103,17 @@ def label_hubness(label_reference: np.ndarray, labels: list[Label] | None = None
     """[n_labels]: each label's mean cosine with its HUB_NEIGHBOURS nearest reference topics.
 
     ``label_reference`` is [n_labels, n_reference], the labels' vectors against the
-    reference topics' (both as label phrasings). In a taxonomy a topic is as broad as its
+    reference topics' (both as label phrasings); only the first
+    :func:`topical_reference_count` columns count. The kinds of non-news text (cookie
+    notices, app descriptions, source code) are left out: near `technology`, they made it
+    the broadest label of all, and a cookie banner came back as technology. In a taxonomy a topic is as broad as its
     family: it takes the largest hubness of itself and its ancestors among ``labels``.
     A narrow topic filed under a broad one (COP29 under climate change, demining under
     post-war reconstruction) is what the taxonomy's author asks to find inside the broad
     one's articles; scored as a stand-alone narrow label, the founding article lost both.
     """
-    hubness = np.sort(label_reference, axis=1)[:, -HUB_NEIGHBOURS:].mean(axis=1)
+    topical = label_reference[:, :topical_reference_count()]
+    hubness = np.sort(topical, axis=1)[:, -HUB_NEIGHBOURS:].mean(axis=1)
     if labels is None:
         return hubness
     parent, out = parents(labels), hubness.copy()
@@ -185,8 +198,9 @@ class Calibration:
 # Fitted by `python -m training.fit_calibration` (the runs are in docs/benchmarks.md):
 # the plain model (NEWSTAG_MATCHER=off, or a local model), and the model with the shipped
 # matcher adapter merged in, whose cosines have another scale.
-DEFAULT_CALIBRATION = Calibration(weights=(8.667, 14.28, 8.962, -0.862, 3.072, 9.891), bias=-10.817)
-MATCHER_CALIBRATION = Calibration(weights=(10.956, 11.176, 7.665, -0.769, 7.371, 7.583), bias=-16.053)
+# label_hubness weighs 0 (see the module's docstring): fitted without it.
+DEFAULT_CALIBRATION = Calibration(weights=(7.612, 14.16, 9.022, -0.866, 2.811, 0.0), bias=-3.42)
+MATCHER_CALIBRATION = Calibration(weights=(10.989, 13.986, 6.424, -0.576, 6.477, 0.0), bias=-9.875)
 # EmbeddingGemma-300m with its prompts, label template ("This news article is about {}.") and
 # windows (model_profiles.py), fitted by
 #   NEWSTAG_MODEL=base-models/embeddinggemma-300m NEWSTAG_MATCHER=off \

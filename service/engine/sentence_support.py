@@ -35,7 +35,7 @@ ROUTE_MIN = 0.15  # a sentence scoring below this in context is not read alone f
 # mission topics have 0.2-0.9 in their windows (docs/benchmarks.md, "Trust").
 ROUTE_MIN_WINDOW = 0.05
 ROUTE_MIN_WORDS = 4  # a shorter sentence says too little alone to bring a topic in
-SUPPORT_DISCOUNT = 0.55  # see support(); 0.6 before label_hubness (docs/benchmarks.md, "Trust")
+SUPPORT_DISCOUNT = 0.6  # see support(); with label_hubness weighed, 0.55 (docs/benchmarks.md, "Trust")
 
 
 class SentenceScores:
@@ -109,8 +109,8 @@ def support(alone_score: float) -> float:
 
     The best of an article's many sentences, each tried against every label, is the
     maximum of many tries and runs high: junk's best sentence reaches 0.6-0.8 for some
-    label. A sentence alone at 0.775 supports its topic at 0.5 (the default threshold);
-    at 1.0, at 1.0.
+    label. A sentence alone at 0.8 supports its topic at 0.5 (the default threshold); at
+    1.0, at 1.0.
     """
     return float(np.clip((alone_score - SUPPORT_DISCOUNT) / (1.0 - SUPPORT_DISCOUNT), 0.0, 1.0))
 
