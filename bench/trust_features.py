@@ -1,17 +1,18 @@
 """Which calibration features and fit weights trade junk, unrelated labels and recall best? A quick sweep.
 
 Usage:
-    python -m bench.trust_features [--data-dir ../shared/data] [--cache /tmp/newstag-trust-cache.pkl]
+    python -m bench.trust_features [--data-dir ../shared/data] [--cache /tmp/newstag-trust-cache]
                                    [--features base|hubness] [--weights 2,1,3,12] [--neighbours 5]
 
 The full benchmark (bench.trust) runs the Tagger end to end, which takes many minutes a
 setting. This sweep embeds once (window vectors of the calibration fit's articles and
 non-news texts, and of bench.trust's 300 held-out articles per set and its junk, cached
-in ``--cache``), then for each setting fits the calibration as training.fit_calibration
-does and scores the bench's requests from the windows alone. Topics that sentences bring
-in (sentence_support.py) and keywords are left out, so its figures for the ``news``
-taxonomy run a few points under bench.trust's; the other figures matched bench.trust to
-the third decimal for the shipped features (docs/benchmarks.md, "Trust").
+in the ``--cache`` directory as safetensors and JSON, never pickles), then for each
+setting fits the calibration as training.fit_calibration does and scores the bench's
+requests from the windows alone. Topics that sentences bring in (sentence_support.py)
+and keywords are left out, so its figures for the ``news`` taxonomy run a few points
+under bench.trust's; the other figures matched bench.trust to the third decimal for the
+shipped features (docs/benchmarks.md, "Trust").
 
 ``--features base`` drops ``label_hubness`` (the five features before it);
 ``--weights`` are the fit's group weights: own labels, single label, unrelated, non-news;
@@ -22,13 +23,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import pickle
 import random
 import sys
 from collections import Counter
 from pathlib import Path
 
 import numpy as np
+from safetensors.numpy import load_file, save_file
 from sklearn.linear_model import LogisticRegression
 
 from service.config import Settings
@@ -65,6 +66,44 @@ def build_cache(tagger: Tagger, data_dir: Path) -> dict:
         cache["bench"][name] = ([e.labels for e in examples], window_vectors(tagger, [e.text for e in examples]))
         print(f"embedded {name}", file=sys.stderr)
     cache["junk"] = window_vectors(tagger, read_texts(NON_NEWS_BENCH))
+    return cache
+
+
+def save_cache(cache: dict, directory: Path) -> None:
+    """Window vectors as one float32 array per group with its texts' window counts; labels as JSON."""
+    directory.mkdir(parents=True, exist_ok=True)
+    arrays: dict[str, np.ndarray] = {}
+    labels: dict[str, list] = {}
+
+    def put(key: str, vectors: list[np.ndarray]) -> None:
+        arrays[f"{key}/counts"] = np.array([len(v) for v in vectors], dtype=np.int64)
+        dim = next(v.shape[-1] for v in vectors if len(v))
+        arrays[f"{key}/windows"] = np.concatenate([np.reshape(v, (len(v), dim)) for v in vectors]).astype(np.float32)
+
+    for section in ("fit", "bench"):
+        for name, (truths, vectors) in cache[section].items():
+            put(f"{section}/{name}", vectors)
+            labels[f"{section}/{name}"] = truths
+    put("fit non-news", cache["fit non-news"])
+    put("junk", cache["junk"])
+    save_file(arrays, str(directory / "windows.safetensors"))
+    (directory / "labels.json").write_text(json.dumps(labels), encoding="utf-8")
+
+
+def load_cache(directory: Path) -> dict:
+    arrays = load_file(str(directory / "windows.safetensors"))
+    labels = json.loads((directory / "labels.json").read_text(encoding="utf-8"))
+
+    def get(key: str) -> list[np.ndarray]:
+        counts, windows = arrays[f"{key}/counts"], arrays[f"{key}/windows"]
+        return np.split(windows, np.cumsum(counts)[:-1])
+
+    cache: dict = {"fit": {}, "bench": {}}
+    for key, truths in labels.items():
+        section, name = key.split("/", 1)
+        cache[section][name] = (truths, get(key))
+    cache["fit non-news"] = get("fit non-news")
+    cache["junk"] = get("junk")
     return cache
 
 
@@ -157,7 +196,7 @@ class Sweep:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.trust_features", description=__doc__.split("\n")[0])
     parser.add_argument("--data-dir", type=Path, default=Path("../shared/data"))
-    parser.add_argument("--cache", type=Path, default=Path("/tmp/newstag-trust-cache.pkl"))
+    parser.add_argument("--cache", type=Path, default=Path("/tmp/newstag-trust-cache"))
     parser.add_argument("--features", choices=["base", "hubness"], default="hubness")
     parser.add_argument("--weights", default="2,1,3,12", help="own, single, unrelated, non-news")
     parser.add_argument("--neighbours", type=int, default=calibration.HUB_NEIGHBOURS)
@@ -165,13 +204,13 @@ def main(argv: list[str] | None = None) -> int:
     calibration.HUB_NEIGHBOURS = args.neighbours
     weights = dict(zip(KINDS, (float(x) for x in args.weights.split(",")), strict=True))
     tagger = Tagger.load(Settings.from_env().engine_options())
-    if args.cache.exists():
-        cache = pickle.loads(args.cache.read_bytes())
+    if (args.cache / "windows.safetensors").exists():
+        cache = load_cache(args.cache)
     else:
         if not args.data_dir.is_dir():
             parser.error(f"{args.data_dir} not found (the shared corpora)")
         cache = build_cache(tagger, args.data_dir)
-        args.cache.write_bytes(pickle.dumps(cache))
+        save_cache(cache, args.cache)
     sweep = Sweep(tagger, cache, args.features == "hubness")
     model = sweep.fit(weights)
     print(f"features {args.features}, weights {args.weights}, neighbours {args.neighbours}: "
