@@ -74,6 +74,17 @@ def parents(labels: list[Label]) -> list[int | None]:
     return [index.get((lab.parent or "").casefold()) for lab in labels]
 
 
+def ancestors(parent: list[int | None], j: int) -> list[int]:
+    """Label ``j``'s ancestors among the labels, nearest first (``parent`` from :func:`parents`)."""
+    out: list[int] = []
+    seen, p = {j}, parent[j]
+    while p is not None and p not in seen:  # a cycle in a taxonomy file must not hang us
+        out.append(p)
+        seen.add(p)
+        p = parent[p]
+    return out
+
+
 def rivals(labels: list[Label]) -> np.ndarray | None:
     """[k, k] True where two labels compete; None when all do (no hierarchy among them).
 
@@ -91,11 +102,8 @@ def rivals(labels: list[Label]) -> np.ndarray | None:
         if f:
             related[j] |= np.array([g == f for g in family])
     for j in range(len(labels)):
-        seen, p = {j}, parent[j]
-        while p is not None and p not in seen:  # a cycle in a taxonomy file must not hang us
+        for p in ancestors(parent, j):
             related[j, p] = related[p, j] = True
-            seen.add(p)
-            p = parent[p]
     return ~related
 
 
@@ -106,8 +114,8 @@ def label_hubness(label_reference: np.ndarray, labels: list[Label] | None = None
     reference topics' (both as label phrasings); only the first
     :func:`topical_reference_count` columns count. The kinds of non-news text (cookie
     notices, app descriptions, source code) are left out: near `technology`, they made it
-    the broadest label of all, and a cookie banner came back as technology. In a taxonomy a topic is as broad as its
-    family: it takes the largest hubness of itself and its ancestors among ``labels``.
+    the broadest label of all, and a cookie banner came back as technology. In a taxonomy
+    a topic is as broad as its family: it takes the largest hubness of itself and its ancestors among ``labels``.
     A narrow topic filed under a broad one (COP29 under climate change, demining under
     post-war reconstruction) is what the taxonomy's author asks to find inside the broad
     one's articles; scored as a stand-alone narrow label, the founding article lost both.
@@ -116,14 +124,8 @@ def label_hubness(label_reference: np.ndarray, labels: list[Label] | None = None
     hubness = np.sort(topical, axis=1)[:, -HUB_NEIGHBOURS:].mean(axis=1)
     if labels is None:
         return hubness
-    parent, out = parents(labels), hubness.copy()
-    for j in range(len(labels)):
-        seen, p = {j}, parent[j]
-        while p is not None and p not in seen:  # a cycle in a taxonomy file must not hang us
-            out[j] = max(out[j], hubness[p])
-            seen.add(p)
-            p = parent[p]
-    return out
+    parent = parents(labels)
+    return np.array([max([hubness[j]] + [hubness[p] for p in ancestors(parent, j)]) for j in range(len(labels))])
 
 
 def pair_features(sims: np.ndarray, reference_sims: np.ndarray, hubness: np.ndarray,
