@@ -2,7 +2,7 @@
 
 Usage:
     python -m bench.trust_features [--data-dir ../shared/data] [--cache /tmp/newstag-trust-cache]
-                                   [--features base|hubness] [--weights 2,1,3,12] [--neighbours 5]
+                                   [--drop label_hubness,nonnews_lead] [--weights 2,1,3,12] [--neighbours 5]
 
 The full benchmark (bench.trust) runs the Tagger end to end, which takes many minutes a
 setting. This sweep embeds once (window vectors of the calibration fit's articles and
@@ -14,7 +14,7 @@ and keywords are left out, so its figures for the ``news`` taxonomy run a few po
 under bench.trust's; the other figures matched bench.trust to the third decimal for the
 shipped features (docs/benchmarks.md, "Trust").
 
-``--features base`` drops ``label_hubness`` (the five features before it);
+``--drop`` leaves features out (``label_hubness,nonnews_lead``: the five before session 7);
 ``--weights`` are the fit's group weights: own labels, single label, unrelated, non-news;
 ``--neighbours`` the reference topics label_hubness averages (calibration.HUB_NEIGHBOURS).
 """
@@ -36,7 +36,16 @@ from service.config import Settings
 from service.engine import Label, Tagger, calibration
 from service.engine.calibration import FEATURES, label_hubness, pair_features, rivals
 from service.engine.taxonomy import TaxonomyRegistry
-from training.fit_calibration import CORPORA, NON_NEWS_FIT, UNRELATED_FIT, read_texts, sample
+from training.fit_calibration import (
+    CORPORA,
+    NON_NEWS_FIT,
+    UNRELATED_FIT,
+    WEIGHTS,
+    parse_features,
+    parse_weights,
+    read_texts,
+    sample,
+)
 
 from .trust import NON_NEWS_BENCH, SECTION_SETS, SECTION_TOPICS, SETS, UNRELATED, held_out
 
@@ -108,11 +117,11 @@ def load_cache(directory: Path) -> dict:
 
 
 class Sweep:
-    def __init__(self, tagger: Tagger, cache: dict, with_hubness: bool):
+    def __init__(self, tagger: Tagger, cache: dict, drop: tuple[str, ...] = ()):
         self.backend = tagger.backend
         self.cache = cache
         self.reference = self.backend.reference_matrix()  # type: ignore[attr-defined]
-        self.columns = len(FEATURES) if with_hubness else len(FEATURES) - 1
+        self.columns = [i for i, name in enumerate(FEATURES) if name not in drop]
         self._labels: dict[tuple[str, ...], tuple[np.ndarray, np.ndarray]] = {}
         self.news = list(TaxonomyRegistry([]).get("news").labels)
 
@@ -124,7 +133,7 @@ class Sweep:
         vectors, hubness = self._labels[key]
         per_window = pair_features(windows @ vectors.T, windows @ self.reference.T, hubness,
                                    rivals(labels) if competing else None)
-        return per_window.mean(axis=0)[:, :self.columns]
+        return per_window.mean(axis=0)[:, self.columns]
 
     def fit(self, weights: dict[str, float]) -> LogisticRegression:
         rng = random.Random(1)
@@ -197,12 +206,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.trust_features", description=__doc__.split("\n")[0])
     parser.add_argument("--data-dir", type=Path, default=Path("../shared/data"))
     parser.add_argument("--cache", type=Path, default=Path("/tmp/newstag-trust-cache"))
-    parser.add_argument("--features", choices=["base", "hubness"], default="hubness")
-    parser.add_argument("--weights", default="2,1,3,12", help="own, single, unrelated, non-news")
+    parser.add_argument("--drop", type=parse_features, default=(), help="features to leave out, comma-separated")
+    parser.add_argument("--weights", type=parse_weights, default=WEIGHTS, help="own, single, unrelated, non-news")
     parser.add_argument("--neighbours", type=int, default=calibration.HUB_NEIGHBOURS)
     args = parser.parse_args(argv)
     calibration.HUB_NEIGHBOURS = args.neighbours
-    weights = dict(zip(KINDS, (float(x) for x in args.weights.split(",")), strict=True))
     tagger = Tagger.load(Settings.from_env().engine_options())
     if (args.cache / "windows.safetensors").exists():
         cache = load_cache(args.cache)
@@ -211,9 +219,10 @@ def main(argv: list[str] | None = None) -> int:
             parser.error(f"{args.data_dir} not found (the shared corpora)")
         cache = build_cache(tagger, args.data_dir)
         save_cache(cache, args.cache)
-    sweep = Sweep(tagger, cache, args.features == "hubness")
-    model = sweep.fit(weights)
-    print(f"features {args.features}, weights {args.weights}, neighbours {args.neighbours}: "
+    sweep = Sweep(tagger, cache, args.drop)
+    model = sweep.fit(args.weights)
+    print(f"without {', '.join(args.drop) or 'nothing'}, weights {list(args.weights.values())}, "
+          f"neighbours {args.neighbours}: "
           f"coefficients {np.round(model.coef_[0], 2).tolist()} bias {model.intercept_[0]:.2f}")
     print("\n".join(sweep.evaluate(model)))
     return 0

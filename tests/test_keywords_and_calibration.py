@@ -14,6 +14,7 @@ from service.engine.calibration import (
     reference_topics,
     rivals,
     text_features,
+    topical_reference_count,
 )
 from service.engine.keywords import combine, document_hits, keyword_hits
 from service.engine.sentences import split_sentences
@@ -102,6 +103,23 @@ def test_calibration_formula():
     calibration = Calibration(weights=(2.0, 10.0, 0.0, 0.0, 1.0, -4.0), bias=-1.0)
     features = np.array([[0.5, -0.1, 0.0, 0.0, 0.5, 0.25]])
     assert calibration.scores(features) == pytest.approx(1 / (1 + np.exp(-(1.0 - 1.0 + 0.5 - 1.0 - 1.0))))
+
+
+def test_nonnews_lead_is_how_far_the_closest_kind_of_non_news_text_is_ahead():
+    topical = topical_reference_count()
+    reference = np.full((2, topical + 2), 0.1)
+    reference[0, topical:] = [0.3, 0.6]  # window 0: a kind of non-news text at 0.6
+    f = _features([[0.5, 0.7], [0.5, 0.7]], reference=reference)
+    # window 0: 0.6 - 0.5 = 0.1 and 0 (0.7 is ahead); window 1: nothing ahead; the mean over windows
+    assert f["nonnews_lead"] == pytest.approx([0.05, 0.0])
+
+
+def test_label_prior_is_the_broadness_part_of_the_logit_centred_on_the_label_set():
+    weights = [0.0] * len(FEATURES)
+    weights[FEATURES.index("label_hubness")] = 4.0
+    calibration = Calibration(weights=tuple(weights), bias=0.0)
+    assert calibration.label_prior(np.array([0.6, 0.5, 0.4])) == pytest.approx([0.4, 0.0, -0.4])
+    assert calibration.label_prior(np.zeros(0)).shape == (0,)
 
 
 def test_label_hubness_is_the_mean_of_the_nearest_reference_topics_and_the_same_in_every_row():

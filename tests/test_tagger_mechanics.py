@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from service.engine import InvalidInputError, Label, UnknownTaxonomyError
+from service.engine.calibration import FEATURES, Calibration
 
 TEXT = "Stocks fell in Tokyo. The central bank met on Friday.\n\nFootball fans celebrated the win."
 LABELS = ["markets", "central banks", "football", "weather"]
@@ -37,7 +39,28 @@ def test_single_label_returns_exactly_the_best_topic(tiny_tagger):
     [everything] = tiny_tagger.tag([TEXT], LABELS, threshold=0.0)
     [single] = tiny_tagger.tag([TEXT], LABELS, multi_label=False, threshold=1.0)
     assert len(single.topics) == 1
-    assert single.topics[0].label == everything.topics[0].label
+    # The best fit is chosen without the labels' priors (Calibration.label_prior): the
+    # label whose score minus its prior (in logits) is highest.
+    [scored] = tiny_tagger.backend.score([tiny_tagger.backend.prepare(TEXT)], [Label(x) for x in LABELS])
+    p = np.clip(scored.label_scores, 1e-12, 1 - 1e-12)
+    best = LABELS[int(np.argmax(np.log(p / (1 - p)) - scored.label_prior))]
+    assert single.topics[0].label == best
+    assert best in {t.label for t in everything.topics}
+
+
+def test_single_label_choice_leaves_out_how_broad_a_label_is(tiny_tagger, monkeypatch):
+    """With broadness weighing heavily, multi-label scores follow it but the single choice does not."""
+    backend = tiny_tagger.backend
+    weights = dict(zip(FEATURES, backend.calibration.weights, strict=True))
+    heavy = Calibration(tuple({**weights, "label_hubness": 200.0}.values()), backend.calibration.bias)
+    light = Calibration(tuple({**weights, "label_hubness": 0.0}.values()), backend.calibration.bias)
+    monkeypatch.setattr(backend, "calibration", light)
+    [without] = tiny_tagger.tag([TEXT], LABELS, multi_label=False, evidence=False)
+    monkeypatch.setattr(backend, "calibration", heavy)
+    [single] = tiny_tagger.tag([TEXT], LABELS, multi_label=False, evidence=False)
+    [ranked] = tiny_tagger.tag([TEXT], LABELS, threshold=0.0, evidence=False)
+    assert ranked.topics[0].label != without.topics[0].label  # broadness reorders the scores...
+    assert single.topics[0].label == without.topics[0].label  # ...but not the single choice
 
 
 def test_top_k_caps_the_list(tiny_tagger):

@@ -11,12 +11,13 @@ Steps:
    the reference topics.
 3. Build the requests users send, each (text, label) pair a row with its truth:
    the corpus's own label set (weight 2), single-label requests with the right label and
-   with a wrong one (1), six labels unrelated to news sections (2), and non-news text
-   against the ``news`` taxonomy, a corpus's labels and one label (3, all wrong);
-   with ``--with-hubness``, 2/1/3/12.
-   Each kind of request from each corpus weighs the same whatever its number of rows.
+   with a wrong one (1), six labels unrelated to news sections (3), and non-news text
+   against the ``news`` taxonomy, a corpus's labels and one label (12, all wrong);
+   ``--weights`` changes them. Each kind of request from each corpus weighs the same
+   whatever its number of rows.
 4. Fit a logistic regression on the calibration's features and print the line to pin.
-   ``label_hubness`` gets weight 0 unless ``--with-hubness`` (calibration.py says why).
+   ``--drop label_hubness,nonnews_lead`` fits without those features (weight 0), as the
+   calibrations before session 7 were (with weights 2,1,2,3).
 """
 
 from __future__ import annotations
@@ -49,9 +50,9 @@ UNRELATED_FIT = ["knitting", "gardening", "beekeeping", "origami", "wedding plan
                  "interior design", "board games", "tattoos", "perfume", "yoga", "baking", "camping",
                  "skincare", "home improvement", "birdwatching", "calligraphy", "wine tasting",
                  "model railways", "scuba diving"]
-WEIGHTS = {"own labels": 2.0, "single label": 1.0, "unrelated labels": 2.0, "non-news": 3.0}
-# With label_hubness (--with-hubness): the weights measured best with it (docs/benchmarks.md, "Trust").
-WEIGHTS_WITH_HUBNESS = {"own labels": 2.0, "single label": 1.0, "unrelated labels": 3.0, "non-news": 12.0}
+# Measured best with label_hubness and nonnews_lead (docs/benchmarks.md, "Trust"); before
+# them, 2/1/2/3.
+WEIGHTS = {"own labels": 2.0, "single label": 1.0, "unrelated labels": 3.0, "non-news": 12.0}
 
 
 @dataclass(frozen=True)
@@ -136,12 +137,27 @@ def design(requests: list[Request],
     return np.concatenate(X), np.concatenate(y), weights * (len(weights) / weights.sum())
 
 
-def fit(X: np.ndarray, y: np.ndarray, weights: np.ndarray, with_hubness: bool = False) -> Calibration:
-    """The logistic regression; without ``with_hubness``, label_hubness (the last feature) weighs 0."""
-    columns = X.shape[1] if with_hubness else X.shape[1] - 1
-    model = LogisticRegression(C=100.0, max_iter=5000).fit(X[:, :columns], y, sample_weight=weights)
-    coef = [round(float(w), 3) for w in model.coef_[0]] + [0.0] * (X.shape[1] - columns)
-    return Calibration(tuple(coef), round(float(model.intercept_[0]), 3))
+def fit(X: np.ndarray, y: np.ndarray, weights: np.ndarray, drop: tuple[str, ...] = ()) -> Calibration:
+    """The logistic regression on every feature but those in ``drop``, which weigh 0."""
+    columns = [i for i, name in enumerate(FEATURES) if name not in drop]
+    model = LogisticRegression(C=100.0, max_iter=5000).fit(X[:, columns], y, sample_weight=weights)
+    coef = dict(zip(columns, (round(float(w), 3) for w in model.coef_[0]), strict=True))
+    return Calibration(tuple(coef.get(i, 0.0) for i in range(len(FEATURES))), round(float(model.intercept_[0]), 3))
+
+
+def parse_weights(text: str) -> dict[str, float]:
+    values = [float(x) for x in text.split(",")]
+    if len(values) != len(WEIGHTS):
+        raise argparse.ArgumentTypeError(f"{len(WEIGHTS)} numbers, for {', '.join(WEIGHTS)}")
+    return dict(zip(WEIGHTS, values, strict=True))
+
+
+def parse_features(text: str) -> tuple[str, ...]:
+    names = tuple(x.strip() for x in text.split(",") if x.strip())
+    unknown = [x for x in names if x not in FEATURES]
+    if unknown:
+        raise argparse.ArgumentTypeError(f"unknown feature(s) {', '.join(unknown)}; known: {', '.join(FEATURES)}")
+    return names
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -149,8 +165,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data-dir", type=Path, default=Path("../shared/data"))
     parser.add_argument("--per-corpus", type=int, default=400)
     parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--with-hubness", action="store_true",
-                        help="fit label_hubness too (weighs 0 otherwise), with WEIGHTS_WITH_HUBNESS")
+    parser.add_argument("--weights", type=parse_weights, default=WEIGHTS,
+                        help="group weights: own labels, single label, unrelated labels, non-news (default 2,1,3,12)")
+    parser.add_argument("--drop", type=parse_features, default=(),
+                        help="features to leave out (weight 0), comma-separated")
     args = parser.parse_args(argv)
 
     backend = load_backend(Settings.from_env().engine_options().model)
@@ -166,8 +184,8 @@ def main(argv: list[str] | None = None) -> int:
         label_sets.append([Label(names.get(c, c)) for c in sorted({x for e in examples for x in e.labels})])
     requests += non_news_requests(backend, read_texts(NON_NEWS_FIT), label_sets, rng)
 
-    X, y, weights = design(requests, WEIGHTS_WITH_HUBNESS if args.with_hubness else WEIGHTS)
-    calibration = fit(X, y, weights, args.with_hubness)
+    X, y, weights = design(requests, args.weights)
+    calibration = fit(X, y, weights, args.drop)
     print(f"# features: {', '.join(FEATURES)}")
     print(f"Calibration(weights={calibration.weights}, bias={calibration.bias})")
     print("\nrequest kind        pairs   share scored >= 0.5   truth share")

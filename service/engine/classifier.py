@@ -134,6 +134,7 @@ class ClassifierScores:
     label_scores: np.ndarray
     _sentence_scores: np.ndarray
     best_window_scores: None = None  # a fine-tuned model's scores are not lifted by single sentences
+    label_prior: None = None  # no label-specific offsets in its scores
 
     def sentence_scores(self, label_indices: list[int]) -> np.ndarray:
         return self._sentence_scores[:, label_indices]

@@ -48,6 +48,10 @@ class EmbeddingScores:
     competing: np.ndarray | None
     best_window_scores: np.ndarray  # [n_labels] each label's score in the window that favours it most
 
+    @cached_property
+    def label_prior(self) -> np.ndarray:
+        return self.calibration.label_prior(self.similarities.label_hubness)
+
     def sentence_scores(self, label_indices: list[int]) -> np.ndarray:
         """Each sentence in context, scored as if it were a text of its own (ranks evidence)."""
         return self._all_sentence_scores[:, label_indices]

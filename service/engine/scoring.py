@@ -22,6 +22,12 @@ class DocumentScores(Protocol):
         sentence scores in context are free and may lift a topic (sentence_support.py); else None."""
         ...
 
+    @property
+    def label_prior(self) -> np.ndarray | None:
+        """[n_labels] logit offsets a label gets for what it is rather than what the text says
+        (calibration.Calibration.label_prior); a single-label choice leaves them out. None: none."""
+        ...
+
     def sentence_scores(self, label_indices: list[int]) -> np.ndarray:
         """[n_sentences, len(label_indices)] scores in [0, 1] of each sentence for each label."""
         ...

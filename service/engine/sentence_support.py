@@ -35,7 +35,7 @@ ROUTE_MIN = 0.15  # a sentence scoring below this in context is not read alone f
 # mission topics have 0.2-0.9 in their windows (docs/benchmarks.md, "Trust").
 ROUTE_MIN_WINDOW = 0.05
 ROUTE_MIN_WORDS = 4  # a shorter sentence says too little alone to bring a topic in
-SUPPORT_DISCOUNT = 0.6  # see support(); with label_hubness weighed, 0.55 (docs/benchmarks.md, "Trust")
+SUPPORT_DISCOUNT = 0.55  # see support(); 0.6 before label_hubness and nonnews_lead (docs/benchmarks.md, "Trust")
 
 
 class SentenceScores:

@@ -161,7 +161,7 @@ class Tagger:
                  for doc, s in zip(docs, scored, strict=True)]
         alone.compute(sentence_support.texts_of(docs, found), deadline)
         choices = [self._choose(doc, sentence_support.with_sentences(s.label_scores, doc, f, alone), label_list,
-                                thresholds, multi_label, top_k)
+                                thresholds, multi_label, top_k, s.label_prior)
                    for doc, s, f in zip(docs, scored, found, strict=True)]
         if evidence and per_topic:
             # Candidates of the returned topics not read yet, for every document at once.
@@ -180,11 +180,14 @@ class Tagger:
         return results
 
     def _choose(self, doc: PreparedDocument, model: np.ndarray, labels: list[Label], thresholds: np.ndarray,
-                multi_label: bool, top_k: int | None) -> tuple[np.ndarray, list[int]]:
+                multi_label: bool, top_k: int | None, prior: np.ndarray | None) -> tuple[np.ndarray, list[int]]:
         """Final scores (keyword evidence added) and the labels returned, best first."""
         final = keywords.combine(model, keywords.document_hits(doc.text, labels), self.options.keyword_weight)
-        order = [int(j) for j in np.argsort(-final, kind="stable")]
-        chosen = order[:1] if not multi_label else [j for j in order if final[j] >= thresholds[j]]
+        if multi_label:
+            order = [int(j) for j in np.argsort(-final, kind="stable")]
+            chosen = [j for j in order if final[j] >= thresholds[j]]
+        else:  # which label fits best: compared without the labels' priors (Calibration.label_prior)
+            chosen = [int(np.argmax(_logit(final) - (prior if prior is not None else 0.0)))]
         return final, chosen[:top_k] if top_k is not None else chosen
 
     def _language(self, text: str) -> tuple[str, tuple[Warning, ...]]:
@@ -197,3 +200,8 @@ class Tagger:
         message = (f"The text looks like language {code!r}; the model {self.backend.model_name!r} "
                    f"was trained on {known} only, so its topics may be wrong.")
         return code, (Warning("language-unsupported", message),)
+
+
+def _logit(p: np.ndarray) -> np.ndarray:
+    p = np.clip(p, 1e-12, 1.0 - 1e-12)
+    return np.log(p) - np.log1p(-p)
