@@ -34,6 +34,7 @@ from .chunking import PreparedDocument
 from .domain import DOMAIN_FILE, Domain
 from .encoder import EncoderOptions, SentenceEncoder
 from .model_files import DEFAULT_MODEL_SHA256, default_model_dir, sha256_of, verify_weights
+from .model_profiles import SentenceRules
 from .types import Label
 
 HEAD_FILE = "head.safetensors"
@@ -144,6 +145,7 @@ class ClassifierBackend:
 
     kind = KIND
     languages: frozenset[str] | None = None  # its card does not say: no language warnings
+    sentence_rules = SentenceRules()  # ranks evidence only: its labels are caller labels, never sentence topics
 
     def __init__(self, files: ClassifierFiles, encoder: SentenceEncoder):
         self.files = files

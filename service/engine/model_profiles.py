@@ -24,6 +24,23 @@ class PromptNames:
 
 
 @dataclass(frozen=True)
+class SentenceRules:
+    """When a sentence read alone may bring a topic in, and how much it says (sentence_support.py).
+
+    The defaults were measured with all-MiniLM-L6-v2 and its calibration (docs/benchmarks.md, "Trust").
+    """
+
+    route_min: float = 0.15  # a sentence scoring below this in context is not read alone for its label
+    # A label's sentences count only when the article leans to it somewhere: its score in the
+    # window that favours it most is at least this. Junk gives a sentence like "Good news!"
+    # read alone a topic (COP29) its text as a whole gives no chance; the founding article's
+    # mission topics have 0.2-0.9 in their windows.
+    route_min_window: float = 0.05
+    min_words: float = 4.0  # a shorter sentence says too little alone to bring a topic in (words.py counts)
+    discount: float = 0.6  # sentence_support.support(); with label_hubness weighed, 0.55
+
+
+@dataclass(frozen=True)
 class ModelProfile:
     prompts: PromptNames | None = None  # None: the model's default_prompt_name for both
     # How a label's name and keywords are phrased; None: label_vectors.TEMPLATE, "news about {}".
@@ -35,6 +52,7 @@ class ModelProfile:
     window_tokens: int | None = None
     # NEWSTAG_PRECISION values these weights are refused at, and why (measured).
     refused_precisions: dict[str, str] = field(default_factory=dict)
+    sentence_rules: SentenceRules = SentenceRules()
 
 
 PROFILES: dict[str, ModelProfile] = {
