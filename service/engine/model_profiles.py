@@ -71,7 +71,13 @@ PROFILES: dict[str, ModelProfile] = {
         # Its activations have outliers that per-tensor int8 cannot hold: window vectors
         # came out at cosine 0.94 of fp32's, sentence vectors as low as 0.79. bf16 keeps
         # 0.99998 (the upstream card: float32 or bfloat16, never float16).
-        refused_precisions={"int8": "int8 moves its vectors to cosine 0.94 of fp32's; use fp32, bf16 or auto"}),
+        refused_precisions={"int8": "int8 moves its vectors to cosine 0.94 of fp32's; use fp32, bf16 or auto"},
+        # The default model's rules, kept on measurement (bench/sentence_rules.py, docs/benchmarks.md
+        # "Multilingual"): no junk gets a topic at any discount down to 0.2, but below 0.6 the
+        # sentences that come in are as likely wrong as right (at 0.2 Russian economy comes at
+        # 0.505, and a French article on green energy gets COP29 at 0.500), and the Russian and
+        # Azerbaijani demining sentences score 0.42 and 0.32 alone: under 0.5 at any discount.
+        sentence_rules=SentenceRules(route_min=0.15, route_min_window=0.05, min_words=4.0, discount=0.6)),
 }
 
 
