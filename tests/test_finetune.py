@@ -105,6 +105,16 @@ def test_bad_data_is_a_clear_error(tmp_path, capsys):
     assert not (tmp_path / "out").exists()
 
 
+def test_a_base_with_dense_layers_after_pooling_is_refused_not_trained_on_other_vectors(tiny_st_dir, tmp_path,
+                                                                                       capsys):
+    """EmbeddingGemma's pipeline runs Dense layers after pooling, which training does not run yet."""
+    output = tmp_path / "out"
+    assert main(["--train", str(TRAIN_SMALL), "--output", str(output), "--base", str(tiny_st_dir),
+                 "--epochs", "1"]) == 2
+    assert "Dense layers after pooling" in capsys.readouterr().err
+    assert not output.exists()
+
+
 @pytest.mark.slow
 def test_sigterm_saves_a_checkpoint_and_resume_finishes_the_same_model(tiny_model_dir, tmp_path):
     reference = tmp_path / "reference"

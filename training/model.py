@@ -16,6 +16,8 @@ from torch import nn
 from service.engine.chunking import PreparedDocument
 from service.engine.model_files import DEFAULT_MODEL_SHA256, default_model_dir, require_local_model_dir, verify_weights
 from service.engine.pooling import embed_padded, pad_batch
+from service.engine.st_modules import Dense, read_pipeline
+from service.errors import ModelLoadError
 
 
 @dataclass
@@ -57,10 +59,22 @@ class WindowClassifier(nn.Module):
 
 
 def resolve_base(base: Path | None) -> tuple[Path, str]:
-    """The base model's directory and its name for cards: the embedded model (checksummed) or a local one."""
+    """The base model's directory and its name for cards: the embedded model (checksummed) or a local one.
+
+    Raises:
+        ModelLoadError: the directory is not a model, or its sentence-transformers pipeline
+            runs Dense layers after pooling (EmbeddingGemma): training pools windows
+            without them (embed_padded), and a model directory written from it would be
+            served without them too, so the head would be trained and served on vectors
+            other than the base model's. Refused until training runs the pipeline.
+    """
     if base is None:
         directory = default_model_dir()
         verify_weights(directory, DEFAULT_MODEL_SHA256)
         return directory, "sentence-transformers/all-MiniLM-L6-v2"
     directory = require_local_model_dir(base)
+    if any(isinstance(step, Dense) for step in read_pipeline(directory).steps):
+        raise ModelLoadError(f"{directory}: its sentence-transformers pipeline has Dense layers after pooling, "
+                             "which training does not run yet (fine-tuning would train and serve other vectors "
+                             "than the model's); use a base without them")
     return directory, str(directory)
