@@ -9,7 +9,8 @@ Everything runs through the Tagger at the service's default settings (what POST
 left out; AG News is not in the fit at all):
 
 1. non-news: newstag's own held-out non-news texts (seeds/trust/non-news-bench.jsonl,
-   written apart from the fit's) against the ``news`` taxonomy: share with no topic;
+   written apart from the fit's) against the ``news`` taxonomy: share with no topic; the
+   same for its non-news texts in other languages (seeds/trust/non-news-multilingual.jsonl);
 2. unrelated labels: each article asked about six labels from UNRELATED (none of them
    in the fit's list): share with no topic;
 3. own labels, multi-label: each set's own section names at the default threshold,
@@ -42,6 +43,8 @@ from training.data import Example, read_labeled
 from training.fit_calibration import NON_NEWS_FIT, UNRELATED_FIT, read_texts, sample
 
 NON_NEWS_BENCH = NON_NEWS_FIT.with_name("non-news-bench.jsonl")
+# The same kinds of junk in 17 other languages (cookie banners, chat, placeholders, ...).
+NON_NEWS_OTHER_LANGUAGES = NON_NEWS_FIT.with_name("non-news-multilingual.jsonl")
 UNRELATED = ["religion", "cooking", "astronomy", "mythology", "dinosaurs", "poetry", "fashion", "pets",
              "archaeology", "opera", "chess", "mountaineering"]
 SETS = ["ag-news-test", "bbc-news-train", "inshorts-news", "bbc-sport"]
@@ -189,6 +192,9 @@ def main(argv: list[str] | None = None) -> int:
     junk_none = Tally()
     for result in junk:
         junk_none.add(not result.topics)
+    other_junk_none = Tally()
+    for result in batched(tagger, read_texts(NON_NEWS_OTHER_LANGUAGES), "non-news, other languages"):
+        other_junk_none.add(not result.topics)
 
     unrelated_none = Tally()
     for name in SETS:
@@ -219,6 +225,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"keywords {args.keywords}; {args.per_set} articles per set (seed {args.seed})\n")
     print(f"- non-news texts with no topic (news taxonomy): **{junk_none.share:.3f}** "
           f"({junk_none.hits}/{junk_none.total})")
+    print(f"- non-news texts in other languages with no topic (news taxonomy): **{other_junk_none.share:.3f}** "
+          f"({other_junk_none.hits}/{other_junk_none.total})")
     print(f"- articles asked about six unrelated labels with no topic: **{unrelated_none.share:.3f}** "
           f"({unrelated_none.hits}/{unrelated_none.total})")
     print(f"- evidence sentences that get their topic back alone: **{evidence.share:.3f}** "

@@ -197,3 +197,31 @@ def test_bulk_benchmark_quick(capsys):
     assert [row[1].strip() for row in rows] == ["service.batch, 1 process × 2 threads",
                                                 "service.bulk, 1 worker × 1 thread"]
     assert all(float(row[4]) > 0 and float(row[6]) > 0 and float(row[8]) > 0.1 for row in rows)  # time, CPU, memory
+
+
+def test_label_language_benchmark_runs_on_small_sets(tmp_path, tiny_st_dir, capsys):
+    """English names, own-language names, own-language template: one row per language, with a tiny model."""
+    import json
+    from pathlib import Path
+
+    from bench import label_language
+
+    rows = [json.loads(line) for line in Path("seeds/train-small.jsonl").read_text().splitlines() if line.strip()]
+    sib = {"sport": "sports", "economy": "politics", "health": "health", "climate": "science/technology"}
+    news_sections = {"sport": "sports", "economy": "business", "health": "health", "climate": "technology"}
+    with (tmp_path / "sib200-multi-train.jsonl").open("w") as multi, (tmp_path / "sib200-eng.jsonl").open("w") as eng:
+        for n, row in enumerate(rows):
+            labels = [sib[row["labels"][0]]]
+            eng.write(json.dumps({"id": f"sib200-eng-{n}", "text": row["text"], "labels": labels,
+                                  "split": "train"}) + "\n")
+            for lang in ("deu_Latn", "fra_Latn"):
+                multi.write(json.dumps({"id": f"sib200-{lang}-{n}", "lang": lang, "text": row["text"],
+                                        "labels": labels, "split": "train"}) + "\n")
+    with (tmp_path / "masakhanews-fra-dev.jsonl").open("w") as news:
+        for row in rows[:10]:
+            news.write(json.dumps({"text": row["text"], "labels": [news_sections[row["labels"][0]]]}) + "\n")
+    assert label_language.main(["--data-dir", str(tmp_path), "--gemma", str(tiny_st_dir), "--per-language", "12",
+                                "--news", "10"]) == 0
+    out = capsys.readouterr().out
+    assert "| SIB-200 deu_Latn (12 sentences) |" in out and "| SIB-200 fra_Latn (12 sentences) |" in out
+    assert "| MasakhaNEWS French (10 articles) |" in out and "rus_Cyrl" not in out

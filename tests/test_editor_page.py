@@ -85,3 +85,31 @@ def test_the_script_calls_the_documented_endpoints(client):
     called = set(re.findall(r'"(/v1/[a-z/]+)', script))
     assert called == {"/v1/taxonomies", "/v1/classify", "/v1/feedback", "/v1/feedback/export"}
     assert called <= set(spec)
+
+
+class _Directions(HTMLParser):
+    """The ``dir`` attribute of every element with an id."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.dir: dict[str, str | None] = {}
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        a = dict(attrs)
+        if a.get("id"):
+            self.dir[a["id"] or ""] = a.get("dir")
+
+
+def test_right_to_left_text_shows_in_its_own_direction(client):
+    """Arabic or Hebrew typed, dropped or tagged reads right to left; the page's English stays left to right."""
+    page = _Directions()
+    page.feed(client.get("/").get_data(as_text=True))
+    assert {k: page.dir[k] for k in ("article", "labels", "article-view")} == dict.fromkeys(
+        ("article", "labels", "article-view"), "auto")
+    css = client.get("/static/editor/editor.css").get_data(as_text=True)
+    # Each paragraph of the article by its own first strong letter (an English quote in Arabic text).
+    assert re.search(r"\.article-view\s*\{\s*unicode-bidi:\s*plaintext;", css)
+    script = client.get("/static/editor/editor.js").get_data(as_text=True)
+    # Topic labels (caller labels may be Arabic) are isolated with their own direction.
+    assert script.count('el("span", {className: "label", dir: "auto"}, topic.label)') == 2
+    assert 'el("span", {className: "label"}' not in script

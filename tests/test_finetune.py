@@ -105,6 +105,29 @@ def test_bad_data_is_a_clear_error(tmp_path, capsys):
     assert not (tmp_path / "out").exists()
 
 
+@pytest.mark.parametrize("mode", ["head", "full"])
+def test_a_base_with_dense_layers_after_pooling_is_trained_and_served_through_them(tiny_st_dir, tmp_path, mode):
+    """EmbeddingGemma's pipeline runs Dense layers after pooling: the model directory keeps
+    them, checksummed, and the service reads the windows the head was trained on."""
+    from service.engine.classifier import ClassifierBackend, read_classifier_dir
+
+    output = tmp_path / mode
+    assert main(["--train", str(TRAIN_SMALL), "--output", str(output), "--base", str(tiny_st_dir), "--mode", mode,
+                 "--epochs", "1", "--batch-size", "8", "--max-length", "64", "--seed", "3"]) == 0
+    manifest = json.loads((output / "newstag.json").read_text())
+    assert {"2_Dense/model.safetensors", "3_Dense/model.safetensors"} <= set(manifest["sha256"])
+    assert not (output / "config_sentence_transformers.json").exists()  # no prompt: none was read in training
+    head = load_file(str(output / "head.safetensors"))
+    assert head["weight"].shape[1] == 8  # the second Dense layer's width, not the transformer's 32
+    backend = ClassifierBackend.load(output)
+    assert backend.encoder.dim == 8 and len(backend.encoder.pipeline.steps) == 2
+    assert backend.score([backend.prepare("The match ended in a draw.")], list(backend.fixed_labels or ()))
+    dense = output / "2_Dense" / "model.safetensors"
+    dense.write_bytes(dense.read_bytes()[:-4] + b"\0\0\0\0")
+    with pytest.raises(Exception, match="SHA-256"):
+        read_classifier_dir(output)
+
+
 @pytest.mark.slow
 def test_sigterm_saves_a_checkpoint_and_resume_finishes_the_same_model(tiny_model_dir, tmp_path):
     reference = tmp_path / "reference"

@@ -104,9 +104,23 @@ def test_the_russian_founding_article_gets_cop29_and_bilateral_relations_with_ev
     assert any("двусторонн" in ev.text for ev in topics["bilateral relations"].evidence)
 
 
-@pytest.mark.xfail(strict=True, reason="economy and demining come only from single sentences, and Gemma's "
-                   "calibration reads them too cautiously for the sentence-support constants tuned on MiniLM "
-                   "(docs/benchmarks.md, 'Multilingual'); per-model constants are still to be measured")
-def test_the_russian_founding_article_gets_the_four_mission_topics(routed):
-    [result] = routed.tag([SEED_RU.read_text(encoding="utf-8")])
+SEED_AZ = SEED_RU.with_name("000_61fd793a4efa8984.az.txt")
+
+
+def test_the_azerbaijani_founding_article_gets_three_mission_topics_with_evidence(routed):
+    [result] = routed.tag([SEED_AZ.read_text(encoding="utf-8")])
+    assert (result.model, result.language) == ("embeddinggemma-300m", "az")
+    topics = {t.label: t for t in result.topics}
+    assert {"COP29", "bilateral relations", "economy"} <= set(topics), [(t.label, t.score) for t in result.topics]
+    assert not set(topics) & {"sports", "health", "crime", "technology"}, set(topics)
+    assert any("iqtisadi" in ev.text for ev in topics["economy"].evidence)
+
+
+@pytest.mark.xfail(strict=True, reason="demining is in one sentence, which EmbeddingGemma scores 0.42 (Russian) "
+                   "and 0.32 (Azerbaijani) read alone: under the 0.5 threshold at any support discount, and "
+                   "Russian economy's best sentence (0.60 alone) only comes at a discount that lets a French "
+                   "article's wrong COP29 in too (docs/benchmarks.md, 'Multilingual': bench/sentence_rules.py)")
+@pytest.mark.parametrize("seed", [SEED_RU, SEED_AZ], ids=["ru", "az"])
+def test_the_translated_founding_article_gets_the_four_mission_topics(routed, seed):
+    [result] = routed.tag([seed.read_text(encoding="utf-8")])
     assert MISSION_TOPICS <= {t.label for t in result.topics}

@@ -70,3 +70,33 @@ def test_the_engine_and_the_classifier_training_embed_windows_alike(real_model):
     assert torch.allclose(torch.cat(served), trained, atol=1e-5)
     with torch.inference_mode():
         assert torch.allclose(trained, embed_padded(model, batch.input_ids, batch.attention_mask))
+
+
+def test_windows_through_dense_layers_are_embedded_alike_in_training_and_serving(tiny_st_dir):
+    """A base whose pipeline runs Dense layers after pooling (EmbeddingGemma's shape, tiny)."""
+    from service.engine.encoder import special_tokens
+    from service.engine.st_modules import read_pipeline
+
+    encoder = SentenceEncoder(tiny_st_dir, max_tokens=64)
+    tokenizer = AutoTokenizer.from_pretrained(tiny_st_dir, local_files_only=True)
+    model = AutoModel.from_pretrained(tiny_st_dir, local_files_only=True, use_safetensors=True).eval()
+    docs = [encoder.prepare(" ".join(TEXTS * 6)), encoder.prepare(TEXTS[2])]
+    served = torch.cat([torch.from_numpy(v.windows) for v in encoder.encode_documents(docs)])
+    batch = window_batch(docs, *special_tokens(tokenizer), tokenizer.pad_token_id)
+    pipeline = read_pipeline(tiny_st_dir)
+    with torch.inference_mode():
+        trained = WindowClassifier(model, 8, 2, pipeline).window_vectors(batch)
+        plain = WindowClassifier(model, 32, 2).window_vectors(batch)
+    assert served.shape == trained.shape == (len(served), 8)
+    assert torch.allclose(served, trained, atol=1e-5)
+    assert plain.shape[1] == 32  # without the pipeline: the transformer's width, other vectors
+
+
+def test_the_matcher_refuses_a_base_with_dense_layers(tiny_st_dir, tiny_model_dir):
+    """The matcher trains pooled vectors without a pipeline and serves on the default model only."""
+    from service.errors import ModelLoadError
+    from training.model import refuse_dense
+
+    refuse_dense(tiny_model_dir)  # no modules.json: a plain transformer
+    with pytest.raises(ModelLoadError, match="Dense layers after pooling"):
+        refuse_dense(tiny_st_dir)

@@ -16,7 +16,7 @@ from safetensors.torch import save_file
 
 from service import __version__
 from service.drift.reference import LABEL_SHARES_FILE
-from service.engine.classifier import HEAD_FILE, KIND, LABELS_FILE, MANIFEST_FILE, WEIGHT_FILES
+from service.engine.classifier import HEAD_FILE, KIND, LABELS_FILE, MANIFEST_FILE, WEIGHT_FILES, pipeline_weights
 from service.engine.domain import DOMAIN_FILE, Domain
 from service.engine.model_files import DEFAULT_MODEL_SHA256, default_model_dir, sha256_of
 
@@ -61,16 +61,35 @@ def atomic_directory(output: Path) -> Iterator[Path]:
         os.replace(tmp, output)
 
 
+def copy_pipeline(base: Path, target: Path) -> None:
+    """The base model's modules.json and its module directories after the Transformer (pooling, Dense).
+
+    Not its config_sentence_transformers.json: its prompts are not read in training, so
+    none must be read in serving either.
+    """
+    modules = base / "modules.json"
+    if not modules.is_file():
+        return
+    shutil.copy2(modules, target / "modules.json")
+    for module in json.loads(modules.read_text(encoding="utf-8")):
+        path = str(module.get("path", ""))
+        if path and Path(path).name == path and path != ".." and (base / path).is_dir():  # a plain name only
+            shutil.copytree(base / path, target / path)
+
+
 def write_model_dir(output: Path, model: WindowClassifier, tokenizer: Any, labels: list[str],
                     thresholds: list[float], multi_label: bool, metrics: dict[str, Any],
                     manifest: dict[str, Any], card: str, label_shares: dict[str, Any],
-                    fit_domain: Callable[[Path], Domain] | None = None, encoder_is_base: bool = False) -> None:
+                    fit_domain: Callable[[Path], Domain] | None = None, encoder_is_base: bool = False,
+                    pipeline_from: Path | None = None) -> None:
     """Write the model directory.
 
     ``encoder_is_base``: the encoder is the embedded default model's, unchanged (head mode);
     it is referenced by its SHA-256 instead of copied (90 MB per model). ``fit_domain``
     (single-label models) reads articles with the encoder as saved, so the domain is the
-    one the service will see.
+    one the service will see. ``pipeline_from``: the base model directory whose
+    sentence-transformers steps after pooling (Dense layers) the copied encoder keeps, each
+    weights file checksummed in the manifest like the encoder's.
     """
     with atomic_directory(output) as tmp:
         if encoder_is_base:
@@ -79,6 +98,8 @@ def write_model_dir(output: Path, model: WindowClassifier, tokenizer: Any, label
             encoder: Any = model.encoder  # a transformers PreTrainedModel
             encoder.save_pretrained(tmp, safe_serialization=True)
             tokenizer.save_pretrained(tmp)
+            if pipeline_from is not None:
+                copy_pipeline(pipeline_from, tmp)
         if fit_domain is not None:
             fit_domain(default_model_dir() if encoder_is_base else tmp).save(tmp)
         save_file({"weight": model.head.weight.detach().contiguous(), "bias": model.head.bias.detach().contiguous()},
@@ -89,7 +110,8 @@ def write_model_dir(output: Path, model: WindowClassifier, tokenizer: Any, label
         (tmp / "metrics.json").write_text(json.dumps(metrics, indent=2))
         # What the labeled data looked like: `python -m service.drift --model` compares production with it.
         (tmp / LABEL_SHARES_FILE).write_text(json.dumps(label_shares, indent=2, ensure_ascii=False))
-        digests = {name: sha256_of(tmp / name) for name in (*WEIGHT_FILES, DOMAIN_FILE) if (tmp / name).is_file()}
+        digests = {name: sha256_of(tmp / name) for name in (*WEIGHT_FILES, DOMAIN_FILE, *pipeline_weights(tmp))
+                   if (tmp / name).is_file()}
         (tmp / MANIFEST_FILE).write_text(json.dumps(
             {"kind": KIND, **manifest, "sha256": digests, "library_versions": library_versions()}, indent=2))
         (tmp / "README.md").write_text(card)

@@ -25,6 +25,8 @@ from transformers import AutoModel, AutoTokenizer
 from service.drift.reference import label_shares
 from service.engine import NewstagError
 from service.engine.chunking import PreparedDocument, prepare_document
+from service.engine.encoder import special_tokens
+from service.engine.st_modules import read_pipeline
 from service.progress import progress_bar
 
 from .classification import classifier_trainer, label_targets, predict
@@ -93,8 +95,11 @@ def run(config: TrainingConfig, dist: Distributed) -> dict:
     train_docs, validation_docs = windows(train, "train"), windows(validation, "validation")
 
     # 4. Build the classifier; in head mode the frozen encoder embeds each window once.
-    model = WindowClassifier(encoder, int(encoder.config.hidden_size), len(labels))
-    ids = (tokenizer.cls_token_id, tokenizer.sep_token_id, tokenizer.pad_token_id or 0)
+    # Windows are embedded as the engine embeds them: mean-pooled, then the base model's
+    # steps after pooling (EmbeddingGemma's Dense layers; none for all-MiniLM-L6-v2).
+    pipeline = read_pipeline(base_dir)
+    model = WindowClassifier(encoder, pipeline.dim or int(encoder.config.hidden_size), len(labels), pipeline)
+    ids = (*special_tokens(tokenizer), tokenizer.pad_token_id or 0)
     targets = label_targets(train, labels, multi_label)
     if config.mode == "head":
         model.encoder.requires_grad_(False)
@@ -172,7 +177,8 @@ def run(config: TrainingConfig, dist: Distributed) -> dict:
     # references it by checksum instead of copying it. A local --base is copied: its path
     # may not exist where the model is served.
     write_model_dir(config.output, model, tokenizer, labels, thresholds, multi_label, metrics, manifest,
-                    render(card), shares, domain, encoder_is_base=config.mode == "head" and config.base is None)
+                    render(card), shares, domain, encoder_is_base=config.mode == "head" and config.base is None,
+                    pipeline_from=base_dir)
     remove_checkpoint(config.output)
     return metrics
 

@@ -40,7 +40,7 @@ from .config import MatcherConfig
 from .data import DataFileError
 from .lora import adapter_tensors, with_lora, write_adapter_dir
 from .matcher_data import MatcherSet, interleaved_batches, load_sets, read_names
-from .model import resolve_base
+from .model import refuse_dense, resolve_base
 from .trainer import Interrupted, Trainer, remove_checkpoint
 
 # The settings an adapter's record (adapter.json, its card) keeps, in this order.
@@ -90,6 +90,7 @@ def train(config: MatcherConfig) -> dict[str, Any]:
 
     # 2. Load the base model from a local directory and wrap it with LoRA adapters.
     base, base_name = resolve_base(config.base)
+    refuse_dense(base)
     tokenizer = AutoTokenizer.from_pretrained(base, local_files_only=True)
     encoder = AutoModel.from_pretrained(base, local_files_only=True, use_safetensors=True, trust_remote_code=False)
     model = with_lora(encoder, config.rank, config.alpha, config.dropout)

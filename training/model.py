@@ -7,6 +7,7 @@ label is its best window's.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,6 +17,8 @@ from torch import nn
 from service.engine.chunking import PreparedDocument
 from service.engine.model_files import DEFAULT_MODEL_SHA256, default_model_dir, require_local_model_dir, verify_weights
 from service.engine.pooling import embed_padded, pad_batch
+from service.engine.st_modules import Dense, Pipeline, read_pipeline
+from service.errors import ModelLoadError
 
 
 @dataclass
@@ -25,14 +28,18 @@ class WindowBatch:
     spans: list[tuple[int, int]]  # per document, its rows in the window tensors
 
 
-def window_batch(docs: list[PreparedDocument], cls_id: int, sep_id: int, pad_id: int) -> WindowBatch:
+def window_batch(docs: list[PreparedDocument], head: int | Sequence[int], tail: int | Sequence[int],
+                 pad_id: int) -> WindowBatch:
+    """Each window between the tokens the tokenizer puts around a text ([CLS] … [SEP], <bos> … <eos>)."""
+    before = [head] if isinstance(head, int) else list(head)
+    after = [tail] if isinstance(tail, int) else list(tail)
     sequences: list[list[int]] = []
     spans: list[tuple[int, int]] = []
     for doc in docs:
         start = len(sequences)
-        sequences.extend([cls_id, *doc.window_token_ids(w), sep_id] for w in doc.windows)
+        sequences.extend([*before, *doc.window_token_ids(w), *after] for w in doc.windows)
         if len(sequences) == start:  # a document with nothing to read still gets one (empty) window
-            sequences.append([cls_id, sep_id])
+            sequences.append([*before, *after])
         spans.append((start, len(sequences)))
     input_ids, mask = pad_batch(sequences, pad_id)
     return WindowBatch(input_ids, mask, spans)
@@ -44,13 +51,18 @@ def doc_logits(window_logits: torch.Tensor, spans: list[tuple[int, int]]) -> tor
 
 
 class WindowClassifier(nn.Module):
-    def __init__(self, encoder: nn.Module, hidden_size: int, n_labels: int):
+    """``pipeline``: the base model's steps after pooling (its Dense layers), run as the
+    engine runs them and kept frozen: they are not parameters, and the model directory
+    carries the base model's files for them (export.py)."""
+
+    def __init__(self, encoder: nn.Module, dim: int, n_labels: int, pipeline: Pipeline | None = None):
         super().__init__()
         self.encoder = encoder
-        self.head = nn.Linear(hidden_size, n_labels)
+        self.head = nn.Linear(dim, n_labels)
+        self.pipeline = pipeline if pipeline is not None and pipeline.steps else None
 
     def window_vectors(self, batch: WindowBatch) -> torch.Tensor:
-        return embed_padded(self.encoder, batch.input_ids, batch.attention_mask)
+        return embed_padded(self.encoder, batch.input_ids, batch.attention_mask, self.pipeline)
 
     def forward(self, batch: WindowBatch) -> torch.Tensor:
         return doc_logits(self.head(self.window_vectors(batch)), batch.spans)
@@ -64,3 +76,12 @@ def resolve_base(base: Path | None) -> tuple[Path, str]:
         return directory, "sentence-transformers/all-MiniLM-L6-v2"
     directory = require_local_model_dir(base)
     return directory, str(directory)
+
+
+def refuse_dense(directory: Path) -> None:
+    """The topic matcher (training/matcher.py) trains on pooled vectors without the Dense
+    layers a model's pipeline may run after pooling (EmbeddingGemma), and is only served
+    on the default model: such a base is refused rather than trained on other vectors."""
+    if any(isinstance(step, Dense) for step in read_pipeline(directory).steps):
+        raise ModelLoadError(f"{directory}: its sentence-transformers pipeline has Dense layers after pooling, "
+                             "which the matcher's training does not run; use a base without them")

@@ -34,6 +34,7 @@ from .chunking import PreparedDocument
 from .domain import DOMAIN_FILE, Domain
 from .encoder import EncoderOptions, SentenceEncoder
 from .model_files import DEFAULT_MODEL_SHA256, default_model_dir, sha256_of, verify_weights
+from .model_profiles import SentenceRules
 from .types import Label
 
 HEAD_FILE = "head.safetensors"
@@ -80,6 +81,8 @@ def read_classifier_dir(directory: Path) -> ClassifierFiles:
         raise ModelLoadError(f"{directory / MANIFEST_FILE}: kind must be {KIND!r}")
     digests = manifest.get("sha256", {})
     encoder_dir, weight_files = _encoder_dir(directory, manifest)
+    if encoder_dir == directory:  # a copied encoder's Dense layers after pooling are weights too
+        weight_files = (*weight_files, *pipeline_weights(directory))
     for name in weight_files:
         path = directory / name
         if not path.is_file():
@@ -107,6 +110,21 @@ def read_classifier_dir(directory: Path) -> ClassifierFiles:
     version = digests[WEIGHT_FILES[0] if encoder_dir == directory else HEAD_FILE][:12]
     return ClassifierFiles(directory, manifest, labels, multi_label, weight.astype(np.float32),
                            bias.astype(np.float32), metrics, encoder_dir, version, domain)
+
+
+def pipeline_weights(directory: Path) -> list[str]:
+    """The Dense weights files a model directory's modules.json names (relative, "/"-separated)."""
+    modules = directory / "modules.json"
+    if not modules.is_file():
+        return []
+    try:
+        listed = json.loads(modules.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise ModelLoadError(f"{modules}: cannot read: {exc}") from exc
+    if not isinstance(listed, list):
+        raise ModelLoadError(f"{modules}: a list of modules expected")
+    return [f"{m['path']}/model.safetensors" for m in listed
+            if isinstance(m, dict) and str(m.get("type", "")).endswith("Dense") and m.get("path")]
 
 
 def _encoder_dir(directory: Path, manifest: dict) -> tuple[Path, tuple[str, ...]]:
@@ -145,6 +163,7 @@ class ClassifierBackend:
 
     kind = KIND
     languages: frozenset[str] | None = None  # its card does not say: no language warnings
+    sentence_rules = SentenceRules()  # ranks evidence only: its labels are caller labels, never sentence topics
 
     def __init__(self, files: ClassifierFiles, encoder: SentenceEncoder):
         self.files = files

@@ -26,6 +26,7 @@ from .calibration import (
 from .chunking import PreparedDocument
 from .encoder import DocumentVectors, SentenceEncoder
 from .label_vectors import TEMPLATE, LabelVectorCache, Template
+from .model_profiles import SentenceRules
 from .types import Label
 
 
@@ -71,6 +72,7 @@ class EmbeddingBackend:
     languages: frozenset[str] | None = None  # set by loading.load_backend when the model card says
     fixed_labels: tuple[Label, ...] | None = None  # zero-shot: any labels
     validation_metrics: dict | None = None
+    sentence_rules = SentenceRules()  # loading.load_backend sets the profile's
 
     def __init__(self, encoder: SentenceEncoder, model_name: str, calibration: Calibration = DEFAULT_CALIBRATION,
                  label_template: Template = TEMPLATE):

@@ -61,7 +61,7 @@ def _max_tokens(model_dir: Path, tokenizer, model, cap: int | None) -> int:
     return min(limit, cap) if cap else limit
 
 
-def _special_tokens(tokenizer) -> tuple[list[int], list[int]]:
+def special_tokens(tokenizer) -> tuple[list[int], list[int]]:
     """The tokens the tokenizer puts before and after a text: [CLS] … [SEP], <bos> … <eos>."""
     bare = tokenizer("a", add_special_tokens=False)["input_ids"]
     full = tokenizer("a", add_special_tokens=True)["input_ids"]
@@ -95,7 +95,7 @@ class SentenceEncoder:
         self.max_tokens = _max_tokens(model_dir, self.tokenizer, self.model, max_tokens)
         self.max_batch_tokens = max(options.max_batch_tokens, self.max_tokens)
         self.pipeline = read_pipeline(model_dir)
-        self.head, self.tail = _special_tokens(self.tokenizer)
+        self.head, self.tail = special_tokens(self.tokenizer)
         default = self.pipeline.default_prompt_name
         names = prompts if prompts is not None else PromptNames(default, default)
         self.documents = BoundedCache[str, DocumentVectors](options.document_cache)

@@ -70,6 +70,7 @@ def load_backend(options: ModelOptions) -> ScoringBackend:
     # The version names what made the scores: base weights, and the adapter merged into them.
     backend.model_version = digest[:12] + (f"+{MATCHER_SHA256[:8]}" if adapter else "")
     backend.languages = model_languages(model_dir)
+    backend.sentence_rules = profile.sentence_rules
     return backend
 
 

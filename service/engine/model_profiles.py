@@ -24,6 +24,25 @@ class PromptNames:
 
 
 @dataclass(frozen=True)
+class SentenceRules:
+    """When a sentence read alone may bring a topic in, and how much it says (sentence_support.py).
+
+    The defaults were measured with all-MiniLM-L6-v2 and its calibration (docs/benchmarks.md, "Trust").
+    """
+
+    route_min: float = 0.15  # a sentence scoring below this in context is not read alone for its label
+    # A label's sentences count only when the article leans to it somewhere: its score in the
+    # window that favours it most is at least this. Junk gives a sentence like "Good news!"
+    # read alone a topic (COP29) its text as a whole gives no chance; the founding article's
+    # mission topics have 0.2-0.9 in their windows.
+    route_min_window: float = 0.05
+    min_words: float = 4.0  # a shorter sentence says too little alone to bring a topic in (words.py counts)
+    # sentence_support.support(); 0.6 with the calibrations before label_hubness and
+    # nonnews_lead (EmbeddingGemma's still is one: its profile pins 0.6).
+    discount: float = 0.55
+
+
+@dataclass(frozen=True)
 class ModelProfile:
     prompts: PromptNames | None = None  # None: the model's default_prompt_name for both
     # How a label's name and keywords are phrased; None: label_vectors.TEMPLATE, "news about {}".
@@ -35,6 +54,7 @@ class ModelProfile:
     window_tokens: int | None = None
     # NEWSTAG_PRECISION values these weights are refused at, and why (measured).
     refused_precisions: dict[str, str] = field(default_factory=dict)
+    sentence_rules: SentenceRules = SentenceRules()
 
 
 PROFILES: dict[str, ModelProfile] = {
@@ -53,7 +73,13 @@ PROFILES: dict[str, ModelProfile] = {
         # Its activations have outliers that per-tensor int8 cannot hold: window vectors
         # came out at cosine 0.94 of fp32's, sentence vectors as low as 0.79. bf16 keeps
         # 0.99998 (the upstream card: float32 or bfloat16, never float16).
-        refused_precisions={"int8": "int8 moves its vectors to cosine 0.94 of fp32's; use fp32, bf16 or auto"}),
+        refused_precisions={"int8": "int8 moves its vectors to cosine 0.94 of fp32's; use fp32, bf16 or auto"},
+        # Session 6's default rules (discount 0.6), kept on measurement (bench/sentence_rules.py, docs/benchmarks.md
+        # "Multilingual"): no junk gets a topic at any discount down to 0.2, but below 0.6 the
+        # sentences that come in are as likely wrong as right (at 0.2 Russian economy comes at
+        # 0.505, and a French article on green energy gets COP29 at 0.500), and the Russian and
+        # Azerbaijani demining sentences score 0.42 and 0.32 alone: under 0.5 at any discount.
+        sentence_rules=SentenceRules(route_min=0.15, route_min_window=0.05, min_words=4.0, discount=0.6)),
 }
 
 

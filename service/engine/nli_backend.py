@@ -19,6 +19,7 @@ from transformers import AutoModelForSequenceClassification, AutoTokenizer, pipe
 
 from ..errors import ModelLoadError
 from .chunking import PreparedDocument, prepare_document
+from .model_profiles import SentenceRules
 from .types import Label
 
 # Room left in each window for the hypothesis and the separator tokens.
@@ -70,6 +71,7 @@ class NLIBackend:
     languages: frozenset[str] | None = None  # set by loading.load_backend when the model card says
     fixed_labels: tuple[Label, ...] | None = None  # zero-shot: any labels
     validation_metrics: dict | None = None
+    sentence_rules = SentenceRules()  # the defaults: sentences do not bring topics in with NLI
     precision = "fp32"  # the pipeline runs as loaded
 
     def __init__(self, model_dir: Path, hypothesis_template: str, max_tokens: int | None = None):

@@ -8,6 +8,8 @@ engine, never the other way round: the serving image has no training stack.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 
 
@@ -43,11 +45,14 @@ def unit(vectors: torch.Tensor) -> torch.Tensor:
     return torch.nn.functional.normalize(vectors, dim=-1)
 
 
-def embed_padded(model: torch.nn.Module, input_ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    """Unit mean-pooled vectors of a padded batch through a transformers encoder: [batch, hidden].
+def embed_padded(model: torch.nn.Module, input_ids: torch.Tensor, mask: torch.Tensor,
+                 after_pooling: Callable[[torch.Tensor], torch.Tensor] | None = None) -> torch.Tensor:
+    """Unit mean-pooled vectors of a padded batch through a transformers encoder: [batch, dim].
 
-    What training embeds with; for a model whose sentence-transformers pipeline has no
-    Dense layer (all-MiniLM-L6-v2) these are the engine's vectors.
+    What training embeds with. ``after_pooling`` is the model's sentence-transformers
+    pipeline after pooling (st_modules.Pipeline: EmbeddingGemma's Dense layers), which the
+    engine runs too; all-MiniLM-L6-v2 has none.
     """
     states = model(input_ids=input_ids, attention_mask=mask).last_hidden_state
-    return unit(mean_pool(states, mask))
+    pooled = mean_pool(states, mask)
+    return unit(after_pooling(pooled) if after_pooling is not None else pooled)

@@ -8,6 +8,7 @@ from typing import Protocol
 import numpy as np
 
 from .chunking import PreparedDocument
+from .model_profiles import SentenceRules
 from .types import Label
 
 
@@ -44,6 +45,8 @@ class ScoringBackend(Protocol):
     fixed_labels: tuple[Label, ...] | None
     # A fine-tuned model's validation metrics (metrics.json); None for zero-shot models.
     validation_metrics: dict | None
+    # When sentences read alone may bring a topic in, for these weights (model_profiles.py).
+    sentence_rules: SentenceRules
 
     @property
     def precision(self) -> str:

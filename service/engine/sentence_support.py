@@ -25,17 +25,14 @@ import numpy as np
 
 from . import keywords
 from .chunking import PreparedDocument
+from .model_profiles import SentenceRules
 from .scoring import DocumentScores, ScoringBackend
 from .types import Evidence, Label
+from .words import word_count
 
-ROUTE_MIN = 0.15  # a sentence scoring below this in context is not read alone for its label
-# A label's sentences count only when the article leans to it somewhere: its score in the
-# window that favours it most is at least this. Junk gives a sentence like "Good news!"
-# read alone a topic (COP29) its text as a whole gives no chance; the founding article's
-# mission topics have 0.2-0.9 in their windows (docs/benchmarks.md, "Trust").
-ROUTE_MIN_WINDOW = 0.05
-ROUTE_MIN_WORDS = 4  # a shorter sentence says too little alone to bring a topic in
-SUPPORT_DISCOUNT = 0.55  # see support(); 0.6 before label_hubness and nonnews_lead (docs/benchmarks.md, "Trust")
+# The constants are the model's (model_profiles.SentenceRules): a calibration that reads
+# sentences more cautiously than all-MiniLM-L6-v2's needs others (docs/benchmarks.md, "Multilingual").
+DEFAULT_RULES = SentenceRules()
 
 
 class SentenceScores:
@@ -84,7 +81,7 @@ def best_sentences(in_context: np.ndarray, columns: list[int], per_label: int,
 
 
 def candidates(doc: PreparedDocument, scores: DocumentScores, labels: list[int], best_window: np.ndarray | None,
-               per_label: int) -> dict[int, list[int]]:
+               per_label: int, rules: SentenceRules = DEFAULT_RULES) -> dict[int, list[int]]:
     """Candidate sentences of ``labels``, best first.
 
     With ``best_window`` (each label's best window score), only labels the article leans
@@ -94,17 +91,17 @@ def candidates(doc: PreparedDocument, scores: DocumentScores, labels: list[int],
     if not doc.sentences:
         return {}
     if best_window is not None:
-        labels = [j for j in labels if best_window[j] >= ROUTE_MIN_WINDOW]
+        labels = [j for j in labels if best_window[j] >= rules.route_min_window]
     if not labels:
         return {}
-    found = best_sentences(scores.sentence_scores(labels), labels, per_label, ROUTE_MIN)
+    found = best_sentences(scores.sentence_scores(labels), labels, per_label, rules.route_min)
     if best_window is not None:
-        found = {j: [i for i in rows if len(sentence_text(doc, i).split()) >= ROUTE_MIN_WORDS]
+        found = {j: [i for i in rows if word_count(sentence_text(doc, i)) >= rules.min_words]
                  for j, rows in found.items()}
     return {j: rows for j, rows in found.items() if rows}
 
 
-def support(alone_score: float) -> float:
+def support(alone_score: float, discount: float = DEFAULT_RULES.discount) -> float:
     """What a sentence read alone says for its topic, within an article: its score discounted.
 
     The best of an article's many sentences, each tried against every label, is the
@@ -112,20 +109,21 @@ def support(alone_score: float) -> float:
     label. A sentence alone at 0.8 supports its topic at 0.5 (the default threshold); at
     1.0, at 1.0.
     """
-    return float(np.clip((alone_score - SUPPORT_DISCOUNT) / (1.0 - SUPPORT_DISCOUNT), 0.0, 1.0))
+    return float(np.clip((alone_score - discount) / (1.0 - discount), 0.0, 1.0))
 
 
 def with_sentences(label_scores: np.ndarray, doc: PreparedDocument, found: dict[int, list[int]],
-                   alone: SentenceScores) -> np.ndarray:
+                   alone: SentenceScores, rules: SentenceRules = DEFAULT_RULES) -> np.ndarray:
     """Each label's score: its article's, or its best candidate sentence's support when higher."""
     scores = label_scores.copy()
     for j, rows in found.items():
-        scores[j] = max([scores[j]] + [support(alone[sentence_text(doc, i)][j]) for i in rows])
+        scores[j] = max([scores[j]] + [support(alone[sentence_text(doc, i)][j], rules.discount) for i in rows])
     return scores
 
 
 def evidence(doc: PreparedDocument, found: dict[int, list[int]], alone: SentenceScores, chosen: list[int],
-             thresholds: np.ndarray, per_topic: int, weight: float) -> dict[int, tuple[Evidence, ...]]:
+             thresholds: np.ndarray, per_topic: int, weight: float,
+             rules: SentenceRules = DEFAULT_RULES) -> dict[int, tuple[Evidence, ...]]:
     """For each chosen label, its candidates that get it back alone, best first, each distinct sentence once."""
     if not chosen or not doc.sentences:
         return {}
@@ -133,7 +131,8 @@ def evidence(doc: PreparedDocument, found: dict[int, list[int]], alone: Sentence
     out: dict[int, tuple[Evidence, ...]] = {}
     for j in chosen:
         rows = found.get(j, [])
-        says = {i: float(keywords.combine(np.asarray(support(alone[sentence_text(doc, i)][j])), hits[i, j], weight))
+        says = {i: float(keywords.combine(np.asarray(support(alone[sentence_text(doc, i)][j], rules.discount)),
+                                          hits[i, j], weight))
                 for i in rows}
         kept: dict[str, Evidence] = {}
         for i in sorted(rows, key=lambda i: -says[i]):

@@ -156,22 +156,25 @@ class Tagger:
         # Otherwise only the returned topics' candidates are read, for evidence: caller labels
         # (often sections) are about the article as a whole, and NLI and fine-tuned models pay
         # a pass per candidate.
-        found = [sentence_support.candidates(doc, s, list(range(len(label_list))), s.best_window_scores, per_topic)
+        rules = self.backend.sentence_rules
+        found = [sentence_support.candidates(doc, s, list(range(len(label_list))), s.best_window_scores, per_topic,
+                                             rules)
                  if label_set.sentence_topics and s.best_window_scores is not None else {}
                  for doc, s in zip(docs, scored, strict=True)]
         alone.compute(sentence_support.texts_of(docs, found), deadline)
-        choices = [self._choose(doc, sentence_support.with_sentences(s.label_scores, doc, f, alone), label_list,
+        choices = [self._choose(doc, sentence_support.with_sentences(s.label_scores, doc, f, alone, rules), label_list,
                                 thresholds, multi_label, top_k, s.label_prior)
                    for doc, s, f in zip(docs, scored, found, strict=True)]
         if evidence and per_topic:
             # Candidates of the returned topics not read yet, for every document at once.
-            found = [{**f, **sentence_support.candidates(doc, s, [j for j in chosen if j not in f], None, per_topic)}
+            found = [{**f, **sentence_support.candidates(doc, s, [j for j in chosen if j not in f], None, per_topic,
+                                                         rules)}
                      for doc, s, f, (_, chosen) in zip(docs, scored, found, choices, strict=True)]
             alone.compute(sentence_support.texts_of(docs, found), deadline)
         results = []
         for doc, f, (final, chosen) in zip(docs, found, choices, strict=True):
             support = (sentence_support.evidence(doc, f, alone, chosen, thresholds, per_topic,
-                                                 self.options.keyword_weight) if evidence and per_topic else {})
+                                                 self.options.keyword_weight, rules) if evidence and per_topic else {})
             topics = tuple(Topic(label_list[j].name, round(float(final[j]), 4), label_list[j].code, support.get(j, ()))
                            for j in chosen)
             language, warnings = self._language(doc.text)

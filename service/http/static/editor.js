@@ -232,7 +232,7 @@ function topicItem(topic) {
   bar.firstChild.style.width = `${Math.round((topic.added ? 0 : topic.score) * 100)}%`;
   const go = el("button", {type: "button", className: "topic-name",
                            title: topic.added ? "Added by you: no evidence" : "Show the evidence in the article"},
-    el("span", {className: "label"}, topic.label),
+    el("span", {className: "label", dir: "auto"}, topic.label),
     el("span", {className: "code"}, topic.code || ""),
     bar,
     el("span", {className: "score"}, score));
@@ -249,7 +249,7 @@ function removedItem(topic) {
   const restore = el("button", {type: "button", className: "restore", textContent: "Restore"});
   restore.setAttribute("aria-label", `Restore ${topic.label}`);
   restore.addEventListener("click", () => setRemoved(topic, false));
-  const item = el("li", {}, el("span", {className: "label"}, topic.label), restore);
+  const item = el("li", {}, el("span", {className: "label", dir: "auto"}, topic.label), restore);
   item.dataset.label = topic.label;
   return item;
 }
