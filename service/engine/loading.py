@@ -64,7 +64,8 @@ def load_backend(options: ModelOptions) -> ScoringBackend:
                           f"{profile.refused_precisions[precision]}")
     encoder = SentenceEncoder(model_dir, max_tokens=options.max_tokens or profile.window_tokens,
                               options=options.encoder, adapter=adapter,
-                              prompts=profile.prompts)
+                              prompts=profile.prompts, weights_sha256=digest,
+                              adapter_sha256=MATCHER_SHA256 if adapter else None)
     backend = EmbeddingBackend(encoder, name, MATCHER_CALIBRATION if adapter else calibration_for(digest),
                                label_template=profile.label_template or TEMPLATE)
     # The version names what made the scores: base weights, and the adapter merged into them.
