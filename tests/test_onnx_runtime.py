@@ -164,3 +164,15 @@ def test_the_http_service_runs_on_onnx(onnx_fp32, onnx_dir, tmp_path, monkeypatc
     assert response.status_code == 200, response.get_data(as_text=True)
     expected = [t.label for t in onnx_fp32.tag([seed_text])[0].topics]
     assert [t["label"] for t in response.get_json()["topics"]] == expected and expected
+
+
+def test_newstag_export_onnx_makes_the_graphs_an_image_ships(tiny_model_dir, tmp_path, monkeypatch, capsys):
+    from service.cli import main
+
+    monkeypatch.setenv("NEWSTAG_MODEL", str(tiny_model_dir))
+    monkeypatch.setenv("NEWSTAG_ONNX_DIR", str(tmp_path))
+    assert main(["export-onnx"]) == 0
+    assert "fp32: ONNX graph verified" in capsys.readouterr().out
+    for precision in ("fp32", "int8"):
+        assert (_export_dir(tmp_path, precision) / GRAPH_FILE).is_file()
+    assert main(["export-onnx", "--precision", "bf16"]) == 2
