@@ -197,3 +197,15 @@ def test_bulk_benchmark_quick(capsys):
     assert [row[1].strip() for row in rows] == ["service.batch, 1 process × 2 threads",
                                                 "service.bulk, 1 worker × 1 thread"]
     assert all(float(row[4]) > 0 and float(row[6]) > 0 and float(row[8]) > 0.1 for row in rows)  # time, CPU, memory
+
+
+def test_runtimes_benchmark_quick_runs_onnx_through_http(capsys):
+    """bench.runtimes exports the graph first, then drives an ONNX server and names the CPU."""
+    from bench import runtimes
+
+    assert runtimes.main(["--quick", "--runtime", "onnx", "--data", "seeds/examples.jsonl"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("CPU: ") and "load average" in out
+    rows = [line.split() for line in out.splitlines() if line.startswith("onnx-fp32")]
+    assert [row[2] for row in rows[:2]] == ["1", "2"]
+    assert all(int(row[3]) > 0 and row[4] == "0" for row in rows[:2])
