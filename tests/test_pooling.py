@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 from transformers import AutoModel, AutoTokenizer
@@ -70,3 +71,13 @@ def test_the_engine_and_the_classifier_training_embed_windows_alike(real_model):
     assert torch.allclose(torch.cat(served), trained, atol=1e-5)
     with torch.inference_mode():
         assert torch.allclose(trained, embed_padded(model, batch.input_ids, batch.attention_mask))
+
+
+def test_segment_means_are_the_means_of_consecutive_runs():
+    from service.engine.pooling import segment_means
+
+    states = np.arange(24, dtype=np.float32).reshape(8, 3)
+    got = segment_means(states, [2, 1, 4])  # the 8th row is not in any run
+    expected = np.stack([states[0:2].mean(0), states[2:3].mean(0), states[3:7].mean(0)])
+    np.testing.assert_allclose(got, expected, rtol=1e-6)
+    assert segment_means(states, []).shape == (0, 3)

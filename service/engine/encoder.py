@@ -39,7 +39,7 @@ from .onnx_runtime import (
     load_graph,
     onnxruntime_available,
 )
-from .pooling import mean_pool, pad_batch, unit
+from .pooling import mean_pool, pad_batch, segment_means, unit
 from .precision import Precision
 from .st_modules import read_pipeline
 
@@ -51,7 +51,7 @@ PAD_TO = 32  # batch widths are multiples of this (up to the window size)
 @dataclass(frozen=True)
 class _WindowMeans:
     window: torch.Tensor  # mean of all its tokens, [CLS] and [SEP] (and the prompt, if pooled) included
-    sentences: list[torch.Tensor]  # mean of each sentence's own tokens
+    sentences: torch.Tensor  # [n_sentences, dim] mean of each sentence's own tokens
 
 
 @dataclass(frozen=True)
@@ -250,12 +250,10 @@ class SentenceEncoder:
             d, window = windows[k]
             offset = len(self.head) + len(docs[d].prompt_ids)  # the sentences start after these
             whole = states if self.pipeline.include_prompt else states[offset:]
-            sentences = []
-            for i in window:
-                n = len(docs[d].sentence_token_ids[i])
-                sentences.append(mean_pool(states[offset : offset + n]))
-                offset += n
-            return _WindowMeans(mean_pool(whole), sentences)
+            lengths = [len(docs[d].sentence_token_ids[i]) for i in window]
+            # numpy, one call per window: small torch ops each woke torch's thread pool
+            sentences = segment_means(states[offset:].numpy(), lengths)
+            return _WindowMeans(torch.from_numpy(whole.numpy().mean(0)), torch.from_numpy(sentences))
 
         pooled = self._forward([[*docs[d].prompt_ids, *docs[d].window_token_ids(w)] for d, w in windows], pool,
                                deadline)
@@ -269,5 +267,5 @@ class SentenceEncoder:
             empty = np.zeros((0, self.dim), dtype=np.float32)
             return DocumentVectors(empty, empty)
         windows = torch.stack([p.window for p in parts])
-        sentences = torch.stack([s for p in parts for s in p.sentences])
+        sentences = torch.cat([p.sentences for p in parts])
         return DocumentVectors(_unit(self.pipeline(windows)), _unit(self.pipeline(sentences)))

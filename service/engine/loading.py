@@ -34,6 +34,7 @@ def load_backend(options: ModelOptions) -> ScoringBackend:
     hf_logging.disable_progress_bar()  # a weight-loading bar on every worker start is noise
     if options.torch_threads:
         torch.set_num_threads(options.torch_threads)
+    single_threaded_blas()
     if options.engine == "nli":
         from .nli_backend import NLIBackend  # the pipeline import is only paid for when used
 
@@ -72,6 +73,15 @@ def load_backend(options: ModelOptions) -> ScoringBackend:
     backend.model_version = digest[:12] + (f"+{MATCHER_SHA256[:8]}" if adapter else "")
     backend.languages = model_languages(model_dir)
     return backend
+
+
+def single_threaded_blas() -> None:
+    """numpy's BLAS on one thread: its matrices here are tiny (labels x 384), and its threads
+    fought the model's for the cores; the scoring matmuls took 33-42 ms a request on 2 busy
+    cores instead of under 1 ms (docs/benchmarks.md, "Speed II")."""
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(1, user_api="blas")
 
 
 def default_matcher(options: ModelOptions) -> Adapter | None:

@@ -98,13 +98,13 @@ def _quantize(source: Path, target: Path) -> None:
     import onnx
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
-    # Per channel: one scale per output column. Measured on BBC articles, pooled vectors
-    # kept cosine 0.997 of fp32's per channel, 0.89 with one scale per matrix (and torch's
-    # per-matrix int8 0.95). DefaultTensorType: the fused ops are in the com.microsoft
-    # domain, whose outputs ONNX shape inference cannot type.
+    # Per channel: one scale per output column. On 16 BBC articles, pooled vectors kept
+    # cosine 0.997 of fp32's per channel, 0.965 with one scale per matrix (torch's int8,
+    # per matrix: 0.954; docs/benchmarks.md "Speed II"). DefaultTensorType: the fused ops
+    # are in the com.microsoft domain, whose outputs ONNX shape inference cannot type.
     root = logging.getLogger()
     level = root.level
-    root.setLevel(max(level, logging.WARNING))  # the quantizer logs a line per tensor to the root logger
+    root.setLevel(max(level, logging.ERROR))  # the quantizer logs a line per tensor (and advice) to the root logger
     try:
         quantize_dynamic(str(source), str(target), weight_type=QuantType.QInt8, per_channel=True,
                          extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT})
