@@ -2,9 +2,10 @@
 
 Usage:
     python -m bench.throughput [--seconds 10] [--concurrency 1,4,16] [--precision fp32,bf16,int8]
+                               [--runtime torch,onnx] [--onnx-dir DIR]
                                [--batching on,off] [--matcher on] [--data FILE.jsonl] [--quick]
 
-For each precision and batching setting it starts the server on 127.0.0.1, waits for
+For each runtime, precision and batching setting it starts the server on 127.0.0.1, waits for
 /readyz, then drives POST /v1/classify with a bounded number of client threads for a
 bounded time per concurrency, with real articles (../shared/data/bbc-news-train.jsonl
 when present, else seeds/). The document cache is off, so every request is computed.
@@ -122,6 +123,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=float, default=10.0, help="time per concurrency level")
     parser.add_argument("--concurrency", default="1,4,16")
     parser.add_argument("--precision", default="fp32,bf16,int8")
+    parser.add_argument("--runtime", default="torch", help="torch,onnx: NEWSTAG_RUNTIME of each server")
+    parser.add_argument("--onnx-dir", type=Path, help="NEWSTAG_ONNX_DIR for runtime onnx (default: the user cache)")
     parser.add_argument("--batching", default="on,off")
     parser.add_argument("--matcher", default="on", help="on,off: with and without the matcher adapter, side by side")
     parser.add_argument("--data", type=Path, help="JSONL with a text field (default: BBC News train, else seeds/)")
@@ -143,27 +146,31 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{len(texts)} articles, {sum(c.windows for c in costs) / len(costs):.2f} windows and "
           f"{sum(c.tokens for c in costs) / len(costs):.0f} tokens each on average; fp32 matmul "
           f"{fp32_gflops:.1f} GFLOP/s ({os.cpu_count()} cores); {args.seconds:g} s per row; document cache off")
-    print(f"{'precision':<11}{'batching':<9}{'conc':>5}{'req':>6}{'fail':>5}{'art/s':>8}{'win/s':>8}"
+    print(f"{'setting':<16}{'batching':<9}{'conc':>5}{'req':>6}{'fail':>5}{'art/s':>8}{'win/s':>8}"
           f"{'tok/s':>8}{'p50 ms':>8}{'p95 ms':>8}{'p99 ms':>8}{'%ceil':>7}")
-    settings = [(p, b, m) for p in args.precision.split(",") for b in args.batching.split(",")
-                for m in args.matcher.split(",")]
-    for precision, batching, matcher in settings:
+    settings = [(r, p, b, m) for r in args.runtime.split(",") for p in args.precision.split(",")
+                for b in args.batching.split(",") for m in args.matcher.split(",")]
+    for runtime, precision, batching, matcher in settings:
         name = precision if matcher == "on" else f"{precision}-plain"  # plain: NEWSTAG_MATCHER=off
-        server = Server({"NEWSTAG_PRECISION": precision, "NEWSTAG_BATCHING": batching,
-                         "NEWSTAG_MATCHER": matcher, "NEWSTAG_DOCUMENT_CACHE": "0"})
+        name = name if runtime == "torch" else f"{runtime}-{name}"
+        env = {"NEWSTAG_PRECISION": precision, "NEWSTAG_BATCHING": batching, "NEWSTAG_MATCHER": matcher,
+               "NEWSTAG_DOCUMENT_CACHE": "0", "NEWSTAG_RUNTIME": runtime}
+        if args.onnx_dir is not None:
+            env["NEWSTAG_ONNX_DIR"] = str(args.onnx_dir)
+        server = Server(env)
         try:
             server.wait_ready()
             drive(server.port, bodies[:4], costs[:4], 1, 1.0)  # warm-up
             for concurrency in concurrencies:
                 cell = drive(server.port, bodies, costs, concurrency, args.seconds)
                 share = cell.flops / cell.seconds / 1e9 / fp32_gflops * 100
-                print(f"{name:<11}{batching:<9}{concurrency:>5}{cell.requests:>6}{cell.failures:>5}"
+                print(f"{name:<16}{batching:<9}{concurrency:>5}{cell.requests:>6}{cell.failures:>5}"
                       f"{cell.requests / cell.seconds:>8.1f}{cell.windows / cell.seconds:>8.1f}"
                       f"{cell.tokens / cell.seconds:>8.0f}{cell.percentile(50):>8.0f}"
                       f"{cell.percentile(95):>8.0f}{cell.percentile(99):>8.0f}{share:>6.0f}%", flush=True)
             single = [body(long_text)] * args.latency_runs
             p50 = drive_sequential(server.port, single)
-            print(f"{name:<11}{batching:<9}{'1':>5}{'':>6}{'':>5}  one 500-word article "
+            print(f"{name:<16}{batching:<9}{'1':>5}{'':>6}{'':>5}  one 500-word article "
                   f"({len(long_text.split())} words): p50 {p50:.0f} ms", flush=True)
         finally:
             server.stop()

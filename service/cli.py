@@ -1,6 +1,6 @@
 """Command line: ``newstag`` (the same as ``python -m service``).
 
-``tag`` and ``taxonomies`` are here; ``serve``, ``batch``, ``bulk`` and ``drift`` hand the rest of
+``tag``, ``taxonomies`` and ``export-onnx`` are here; ``serve``, ``batch``, ``bulk`` and ``drift`` hand the rest of
 the command line to gunicorn, ``service.batch``, ``service.bulk`` and ``service.drift``, which parse
 it themselves.
 """
@@ -72,6 +72,9 @@ def _parser() -> argparse.ArgumentParser:
                      help="a fine-tuned model directory (training.finetune), or another local embedding model")
     tag.add_argument("--json", action="store_true", help="print the result as JSON")
     commands.add_parser("taxonomies", help="list the installed taxonomies")
+    export = commands.add_parser("export-onnx", help="export the model's ONNX graphs into NEWSTAG_ONNX_DIR "
+                                 "(install or image build time), checked and checksummed")
+    export.add_argument("--precision", default="fp32,int8", help="comma-separated: fp32, int8 (default both)")
     for name, (_, summary) in HANDED_ON.items():
         commands.add_parser(name, help=summary, add_help=False)  # listed here, parsed by their own parser
     return parser
@@ -157,12 +160,28 @@ def _taxonomies() -> int:
     return 0
 
 
+def _export_onnx(args: argparse.Namespace) -> int:
+    """Load the model with NEWSTAG_RUNTIME=onnx once per precision: each load exports its graph
+    (or verifies the one there), so a read-only image can ship them."""
+    for precision in [p.strip() for p in args.precision.split(",") if p.strip()]:
+        if precision not in ("fp32", "int8"):
+            raise NewstagError(f"--precision {precision}: ONNX graphs are fp32 or int8")
+        settings = Settings.from_env(runtime="onnx", precision=precision, multilingual_model="off")
+        backend = Tagger.load(settings.engine_options()).backend
+        if getattr(backend, "runtime", "torch") != "onnx":
+            raise NewstagError(f"no {precision} ONNX graph could be exported (the log above says why)")
+        print(f"{precision}: ONNX graph verified in {settings.onnx_dir or 'the default cache'}")
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv and argv[0] in HANDED_ON:
         return HANDED_ON[argv[0]][0](argv[1:])
     args = _parser().parse_args(argv)
     try:
+        if args.command == "export-onnx":
+            return _export_onnx(args)
         return _tag(args) if args.command == "tag" else _taxonomies()
     except NewstagError as exc:
         print(f"newstag: error: {exc}", file=sys.stderr)

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from .errors import ConfigError
-from .options import PRECISIONS, EncoderOptions, EngineOptions, ModelOptions, TaggerOptions
+from .options import PRECISIONS, RUNTIMES, EncoderOptions, EngineOptions, ModelOptions, TaggerOptions
 
 MAX_KEYWORD_WEIGHT = 0.25
 
@@ -50,6 +50,11 @@ class Settings:
     precision: str = "auto"
     batching: bool = True  # merge concurrent requests' windows into shared forward passes
     document_cache: int = 256  # recently tagged texts whose embeddings are kept (0: off)
+    # What runs the encoder: torch | onnx (an ONNX Runtime graph exported from the verified
+    # weights, engine/onnx_runtime.py) | auto (onnx when a verified export is already there).
+    runtime: str = "torch"
+    # Where ONNX graphs are exported and found (None: $XDG_CACHE_HOME/newstag/onnx); may be read-only.
+    onnx_dir: Path | None = None
 
     # Evidence.
     keyword_weight: float = 0.05  # added per distinct keyword hit (at most 2 count): evidence, not a verdict
@@ -90,7 +95,8 @@ class Settings:
 
     def engine_options(self) -> EngineOptions:
         """The part of the settings the engine reads (it never sees keys, URLs or HTTP limits)."""
-        encoder = EncoderOptions(self.max_batch_tokens, self.precision, self.batching, self.document_cache)
+        encoder = EncoderOptions(self.max_batch_tokens, self.precision, self.batching, self.document_cache,
+                                 self.runtime, self.onnx_dir)
         model = ModelOptions(self.engine, self.model, self.matcher, self.nli_model, self.nli_hypothesis,
                              self.max_tokens, self.torch_threads, encoder)
         tagger = TaggerOptions(self.taxonomy, self.threshold, self.keyword_weight, self.evidence_per_topic,
@@ -128,6 +134,8 @@ class Settings:
             raise ConfigError("NEWSTAG_REQUEST_TIMEOUT must be a positive number of seconds")
         if self.precision not in PRECISIONS:
             raise ConfigError(f"NEWSTAG_PRECISION must be one of {', '.join(PRECISIONS)}, not {self.precision!r}")
+        if self.runtime not in RUNTIMES:
+            raise ConfigError(f"NEWSTAG_RUNTIME must be one of {', '.join(RUNTIMES)}, not {self.runtime!r}")
         if self.document_cache < 0:
             raise ConfigError("NEWSTAG_DOCUMENT_CACHE must not be negative")
         if not self.multilingual_model.strip():
@@ -139,7 +147,7 @@ class Settings:
         return self
 
 
-_PATHS = {"model", "nli_model", "taxonomies_dir", "models_dir", "run_dir"}
+_PATHS = {"model", "nli_model", "taxonomies_dir", "models_dir", "run_dir", "onnx_dir"}
 _INTS = {"max_tokens", "max_batch_tokens", "evidence_per_topic", "max_text_chars", "max_documents",
          "max_labels", "torch_threads", "max_body_bytes", "max_queue", "document_cache"}
 _FLOATS = {"threshold", "keyword_weight", "request_timeout"}

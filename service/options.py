@@ -15,16 +15,21 @@ from typing import Literal
 
 # Numeric precisions an encoder can run in (engine/precision.py); auto picks by CPU.
 PRECISIONS: tuple[str, ...] = ("auto", "fp32", "bf16", "int8")
+# What runs the encoder (engine/onnx_runtime.py): torch, an ONNX Runtime graph, or auto.
+RUNTIMES: tuple[str, ...] = ("torch", "onnx", "auto")
 
 
 @dataclass(frozen=True)
 class EncoderOptions:
-    """How an encoder runs (NEWSTAG_MAX_BATCH_TOKENS, _PRECISION, _BATCHING, _DOCUMENT_CACHE)."""
+    """How an encoder runs (NEWSTAG_MAX_BATCH_TOKENS, _PRECISION, _BATCHING, _DOCUMENT_CACHE,
+    _RUNTIME, _ONNX_DIR)."""
 
     max_batch_tokens: int = 2048
     precision: str = "fp32"
     batching: bool = False
     document_cache: int = 0
+    runtime: str = "torch"
+    onnx_dir: Path | None = None  # None: engine/onnx_runtime.py's default_onnx_dir()
 
 
 @dataclass(frozen=True)

@@ -225,3 +225,15 @@ def test_label_language_benchmark_runs_on_small_sets(tmp_path, tiny_st_dir, caps
     out = capsys.readouterr().out
     assert "| SIB-200 deu_Latn (12 sentences) |" in out and "| SIB-200 fra_Latn (12 sentences) |" in out
     assert "| MasakhaNEWS French (10 articles) |" in out and "rus_Cyrl" not in out
+
+
+def test_runtimes_benchmark_quick_runs_onnx_through_http(capsys):
+    """bench.runtimes exports the graph first, then drives an ONNX server and names the CPU."""
+    from bench import runtimes
+
+    assert runtimes.main(["--quick", "--runtime", "onnx", "--data", "seeds/examples.jsonl"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("CPU: ") and "load average" in out
+    rows = [line.split() for line in out.splitlines() if line.startswith("onnx-fp32")]
+    assert [row[2] for row in rows[:2]] == ["1", "2"]
+    assert all(int(row[3]) > 0 and row[4] == "0" for row in rows[:2])

@@ -96,7 +96,7 @@ def test_newstag_lists_every_command(capsys):
         main(["--help"])
     out = capsys.readouterr().out
     assert out.startswith("usage: newstag ")
-    for command in ("tag", "taxonomies", "serve", "batch", "bulk", "drift"):
+    for command in ("tag", "taxonomies", "export-onnx", "serve", "batch", "bulk", "drift"):
         assert f"    {command} " in out
 
 

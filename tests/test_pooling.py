@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 from transformers import AutoModel, AutoTokenizer
@@ -100,3 +101,13 @@ def test_the_matcher_refuses_a_base_with_dense_layers(tiny_st_dir, tiny_model_di
     refuse_dense(tiny_model_dir)  # no modules.json: a plain transformer
     with pytest.raises(ModelLoadError, match="Dense layers after pooling"):
         refuse_dense(tiny_st_dir)
+
+
+def test_segment_means_are_the_means_of_consecutive_runs():
+    from service.engine.pooling import segment_means
+
+    states = np.arange(24, dtype=np.float32).reshape(8, 3)
+    got = segment_means(states, [2, 1, 4])  # the 8th row is not in any run
+    expected = np.stack([states[0:2].mean(0), states[2:3].mean(0), states[3:7].mean(0)])
+    np.testing.assert_allclose(got, expected, rtol=1e-6)
+    assert segment_means(states, []).shape == (0, 3)

@@ -86,6 +86,11 @@ class EmbeddingBackend:
     def precision(self) -> str:
         return self.encoder.precision.name
 
+    @property
+    def runtime(self) -> str:
+        """What runs the encoder: "torch" or "onnx" (NEWSTAG_RUNTIME, engine/onnx_runtime.py)."""
+        return self.encoder.runtime
+
     def reference_matrix(self, deadline: float | None = None) -> np.ndarray:
         """[n_reference, dim] unit vectors of the reference topics, embedded once."""
         if self._reference is None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,17 +23,27 @@ import numpy as np
 import torch
 from transformers import AutoModel, AutoTokenizer
 
-from ..errors import ModelLoadError
+from ..errors import ConfigError, ModelLoadError
 from ..options import EncoderOptions
 from .adapter import Adapter, merge_adapter
 from .batching import MicroBatcher, length_batches
 from .cache import BoundedCache
 from .chunking import PreparedDocument, prepare_document
 from .model_profiles import PromptNames
-from .pooling import mean_pool, pad_batch, unit
+from .onnx_runtime import (
+    SUPPORTED_MODEL_TYPES,
+    GraphSource,
+    OnnxHiddenStates,
+    default_onnx_dir,
+    graph_precision,
+    load_graph,
+    onnxruntime_available,
+)
+from .pooling import mean_pool, pad_batch, segment_means, unit
 from .precision import Precision
 from .st_modules import read_pipeline
 
+log = logging.getLogger("newstag.encoder")
 T = TypeVar("T")
 PAD_TO = 32  # batch widths are multiples of this (up to the window size)
 
@@ -40,7 +51,7 @@ PAD_TO = 32  # batch widths are multiples of this (up to the window size)
 @dataclass(frozen=True)
 class _WindowMeans:
     window: torch.Tensor  # mean of all its tokens, [CLS] and [SEP] (and the prompt, if pooled) included
-    sentences: list[torch.Tensor]  # mean of each sentence's own tokens
+    sentences: torch.Tensor  # [n_sentences, dim] mean of each sentence's own tokens
 
 
 @dataclass(frozen=True)
@@ -79,8 +90,14 @@ class SentenceEncoder:
     """Embeds texts, labels and windowed documents with one local model."""
 
     def __init__(self, model_dir: Path, *, max_tokens: int | None = None, options: EncoderOptions | None = None,
-                 adapter: Adapter | None = None, prompts: PromptNames | None = None):
-        """``prompts`` names the prompts before texts and labels; None: the model's default prompt."""
+                 adapter: Adapter | None = None, prompts: PromptNames | None = None,
+                 weights_sha256: str | None = None, adapter_sha256: str | None = None):
+        """``prompts`` names the prompts before texts and labels; None: the model's default prompt.
+
+        ``weights_sha256`` (and ``adapter_sha256``, when an adapter is merged) are the
+        verified checksums an ONNX graph is exported from and checked against; without
+        them the encoder runs torch whatever NEWSTAG_RUNTIME says.
+        """
         options = options or EncoderOptions()
         try:
             self.tokenizer = AutoTokenizer.from_pretrained(model_dir, local_files_only=True)
@@ -105,11 +122,40 @@ class SentenceEncoder:
         if adapter is not None:  # merged in fp32, before any cast to a lower precision
             merge_adapter(self.model, adapter)
         self.precision = Precision(options.precision)
-        self.model = self.precision.prepare(self.model)
+        self.runtime = "torch"
+        self._onnx: OnnxHiddenStates | None = None
+        if weights_sha256 is not None:
+            self._onnx = self._onnx_runner(options, weights_sha256, adapter_sha256)
+        if self._onnx is None:
+            self.model = self.precision.prepare(self.model)
         # One batching thread merges concurrent callers' windows (the HTTP service); without
         # it, each call runs its own batches in the caller's thread.
         self.batcher = (MicroBatcher(self._run_batch, self.max_batch_tokens, self._width)
                         if options.batching else None)
+
+    def _onnx_runner(self, options: EncoderOptions, weights_sha256: str,
+                     adapter_sha256: str | None) -> OnnxHiddenStates | None:
+        """The ONNX Runtime graph NEWSTAG_RUNTIME asks for, or None: torch runs the model."""
+        if options.runtime == "torch":
+            return None
+        precision = graph_precision(self.precision.requested, self.precision.name, options.runtime)
+        if options.runtime == "auto" and (precision is None or not onnxruntime_available()):
+            return None
+        if not onnxruntime_available():
+            raise ConfigError("NEWSTAG_RUNTIME=onnx needs onnxruntime (pip install -r requirements-serve.txt)")
+        if self.model.config.model_type not in SUPPORTED_MODEL_TYPES:
+            log.warning("no ONNX export for %s models (%s): running torch", self.model.config.model_type,
+                        self.model_dir.name)
+            return None
+        assert precision is not None  # graph_precision raised for runtime=onnx otherwise
+        source = GraphSource(weights_sha256, adapter_sha256, precision)
+        cache = options.onnx_dir or default_onnx_dir()
+        graph = load_graph(self.model, cache, source, may_export=options.runtime == "onnx")
+        if graph is None:
+            return None
+        self.precision, self.runtime = Precision(precision), "onnx"
+        log.info("the encoder runs on ONNX Runtime (%s graph from %s)", precision, cache / source.directory_name())
+        return OnnxHiddenStates(graph, torch.get_num_threads())
 
     def use_prompts(self, prompts: PromptNames) -> None:
         """Read these prompts from now on (benchmarks compare them); the document cache is emptied."""
@@ -140,6 +186,8 @@ class SentenceEncoder:
     def _run_batch(self, ids: list[list[int]]) -> torch.Tensor:
         """Hidden states of padded sequences (special tokens included): [batch, width, dim]."""
         input_ids, mask = pad_batch(ids, self.tokenizer.pad_token_id or 0, self._width(max(len(x) for x in ids)))
+        if self._onnx is not None:
+            return self._onnx(input_ids, mask)
         with torch.inference_mode(), self.precision.autocast():
             return self.model(input_ids=input_ids, attention_mask=mask).last_hidden_state.float()
 
@@ -202,12 +250,10 @@ class SentenceEncoder:
             d, window = windows[k]
             offset = len(self.head) + len(docs[d].prompt_ids)  # the sentences start after these
             whole = states if self.pipeline.include_prompt else states[offset:]
-            sentences = []
-            for i in window:
-                n = len(docs[d].sentence_token_ids[i])
-                sentences.append(mean_pool(states[offset : offset + n]))
-                offset += n
-            return _WindowMeans(mean_pool(whole), sentences)
+            lengths = [len(docs[d].sentence_token_ids[i]) for i in window]
+            # numpy, one call per window: small torch ops each woke torch's thread pool
+            sentences = segment_means(states[offset:].numpy(), lengths)
+            return _WindowMeans(torch.from_numpy(whole.numpy().mean(0)), torch.from_numpy(sentences))
 
         pooled = self._forward([[*docs[d].prompt_ids, *docs[d].window_token_ids(w)] for d, w in windows], pool,
                                deadline)
@@ -221,5 +267,5 @@ class SentenceEncoder:
             empty = np.zeros((0, self.dim), dtype=np.float32)
             return DocumentVectors(empty, empty)
         windows = torch.stack([p.window for p in parts])
-        sentences = torch.stack([s for p in parts for s in p.sentences])
+        sentences = torch.cat([p.sentences for p in parts])
         return DocumentVectors(_unit(self.pipeline(windows)), _unit(self.pipeline(sentences)))

@@ -34,6 +34,7 @@ def load_backend(options: ModelOptions) -> ScoringBackend:
     hf_logging.disable_progress_bar()  # a weight-loading bar on every worker start is noise
     if options.torch_threads:
         torch.set_num_threads(options.torch_threads)
+    single_threaded_blas()
     if options.engine == "nli":
         from .nli_backend import NLIBackend  # the pipeline import is only paid for when used
 
@@ -64,7 +65,8 @@ def load_backend(options: ModelOptions) -> ScoringBackend:
                           f"{profile.refused_precisions[precision]}")
     encoder = SentenceEncoder(model_dir, max_tokens=options.max_tokens or profile.window_tokens,
                               options=options.encoder, adapter=adapter,
-                              prompts=profile.prompts)
+                              prompts=profile.prompts, weights_sha256=digest,
+                              adapter_sha256=MATCHER_SHA256 if adapter else None)
     backend = EmbeddingBackend(encoder, name, MATCHER_CALIBRATION if adapter else calibration_for(digest),
                                label_template=profile.label_template or TEMPLATE)
     # The version names what made the scores: base weights, and the adapter merged into them.
@@ -72,6 +74,15 @@ def load_backend(options: ModelOptions) -> ScoringBackend:
     backend.languages = model_languages(model_dir)
     backend.sentence_rules = profile.sentence_rules
     return backend
+
+
+def single_threaded_blas() -> None:
+    """numpy's BLAS on one thread: its matrices here are tiny (labels x 384), and its threads
+    fought the model's for the cores; the scoring matmuls took 33-42 ms a request on 2 busy
+    cores instead of under 1 ms (docs/benchmarks.md, "Speed II")."""
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(1, user_api="blas")
 
 
 def default_matcher(options: ModelOptions) -> Adapter | None:

@@ -64,7 +64,8 @@ class TaggerRuntime:
             log.exception("model failed to load")
             return
         self._ready.set()
-        log.info("model ready: %s, precision %s", self._tagger.backend.model_name, self._tagger.backend.precision)
+        log.info("model ready: %s, precision %s, runtime %s", self._tagger.backend.model_name,
+                 self._tagger.backend.precision, getattr(self._tagger.backend, "runtime", "torch"))
 
     def start_loading(self) -> None:
         threading.Thread(target=self.load, name="newstag-model-loader", daemon=True).start()

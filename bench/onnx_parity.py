@@ -1,0 +1,58 @@
+"""How far each runtime and precision moves the vectors from torch fp32's, on real articles (issue #17).
+
+Usage:
+    python -m bench.onnx_parity [--articles 100] [--data FILE.jsonl] [--onnx-dir DIR]
+
+Embeds the same BBC News articles (every window and every sentence, as the service does)
+with torch fp32, torch int8, ONNX fp32 and ONNX int8 (the graphs exported into
+``--onnx-dir`` when missing) and prints each one's cosine to torch fp32: the minimum and
+the mean over windows and over sentences.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from bench.throughput import load_articles
+from service.config import Settings
+from service.engine import Tagger
+
+SETTINGS = (("torch", "fp32"), ("torch", "int8"), ("onnx", "fp32"), ("onnx", "int8"))
+
+
+def vectors(tagger: Tagger, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    encoder = tagger.backend.encoder  # type: ignore[attr-defined]  # the embedding backend's
+    out = encoder.encode_documents([encoder.prepare(t) for t in texts])
+    return np.concatenate([v.windows for v in out]), np.concatenate([v.sentences for v in out])
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.onnx_parity", description=__doc__.split("\n")[0])
+    parser.add_argument("--articles", type=int, default=100)
+    parser.add_argument("--data", type=Path)
+    parser.add_argument("--onnx-dir", type=Path, help="default: a temporary directory")
+    args = parser.parse_args(argv)
+    texts = load_articles(args.data, args.articles)
+    with tempfile.TemporaryDirectory(prefix="newstag-onnx-") as scratch:
+        onnx_dir = args.onnx_dir or Path(scratch)
+        reference: tuple[np.ndarray, np.ndarray] | None = None
+        print(f"{len(texts)} articles; cosine to torch fp32")
+        print(f"{'runtime':<8}{'precision':<10}{'windows':>8}{'min':>9}{'mean':>9}{'sentences':>10}{'min':>9}{'mean':>9}")
+        for runtime, precision in SETTINGS:
+            settings = Settings.from_env({}, runtime=runtime, precision=precision, onnx_dir=onnx_dir,
+                                         batching=False, document_cache=0)
+            windows, sentences = vectors(Tagger.load(settings.engine_options()), texts)
+            reference = reference or (windows, sentences)
+            w, s = (windows * reference[0]).sum(1), (sentences * reference[1]).sum(1)
+            print(f"{runtime:<8}{precision:<10}{len(w):>8}{w.min():>9.5f}{w.mean():>9.5f}"
+                  f"{len(s):>10}{s.min():>9.5f}{s.mean():>9.5f}", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

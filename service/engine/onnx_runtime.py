@@ -1,0 +1,210 @@
+"""The ONNX Runtime execution backend: which runtime runs the encoder, and its checksummed graph cache.
+
+NEWSTAG_RUNTIME=torch runs the transformers model as before; ``onnx`` runs a graph
+exported from the very weights the service just verified (adapter merged), found in or
+exported to NEWSTAG_ONNX_DIR; ``auto`` runs ONNX when onnxruntime is installed, the
+precision has a graph (fp32, int8) and a verified export is already there (auto never
+exports: an image exports at build time, ``newstag export-onnx``), else torch.
+
+Each export sits in its own directory, named by the weights, the adapter, the precision
+and the onnxruntime version, with ``manifest.json`` beside the graph: its SHA-256 and what
+it was exported from. The graph is read once, hashed and handed to ONNX Runtime from the
+same bytes, so a graph that fails its check is never loaded: it is exported again when the
+directory is writable, else the service refuses to start. A read-only, empty directory
+runs torch, with a log line that says so.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import json
+import logging
+import os
+import shutil
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+import torch
+
+from ..errors import ConfigError, ModelLoadError
+
+if TYPE_CHECKING:
+    from transformers import PreTrainedModel
+
+log = logging.getLogger("newstag.onnx")
+
+GRAPH_FILE = "model.onnx"
+MANIFEST_FILE = "manifest.json"
+# Bumped whenever the export changes (rewrites, optimizer, quantisation): older graphs are
+# then not found (a new directory name) and are exported again, or auto runs torch.
+EXPORT_FORMAT = 1
+GRAPH_PRECISIONS = ("fp32", "int8")
+# Architectures whose export and fusions were checked (BERT: all-MiniLM-L6-v2 and its kin).
+SUPPORTED_MODEL_TYPES = ("bert",)
+
+
+@dataclass(frozen=True)
+class GraphSource:
+    """What a graph is exported from: these are the names checked against its manifest."""
+
+    weights_sha256: str
+    adapter_sha256: str | None
+    precision: str  # "fp32" or "int8"
+
+    def directory_name(self) -> str:
+        adapter = f"+{self.adapter_sha256[:8]}" if self.adapter_sha256 else ""
+        return f"{self.weights_sha256[:12]}{adapter}-{self.precision}-ort{_ort_version()}-v{EXPORT_FORMAT}"
+
+
+def onnxruntime_available() -> bool:
+    try:
+        import onnxruntime  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def _ort_version() -> str:
+    import onnxruntime
+
+    return str(onnxruntime.__version__)
+
+
+def default_onnx_dir() -> Path:
+    """$XDG_CACHE_HOME/newstag/onnx (~/.cache/newstag/onnx) unless NEWSTAG_ONNX_DIR says otherwise."""
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "newstag" / "onnx"
+
+
+def graph_precision(requested: str, resolved: str, runtime: str) -> str | None:
+    """The graph's precision for NEWSTAG_PRECISION (``requested``, ``resolved`` by CPU), or None: torch.
+
+    ``auto`` precision resolves to bf16 on CPUs with native bf16; ONNX Runtime has no bf16
+    path on CPU, so NEWSTAG_RUNTIME=onnx runs the fp32 graph there, and auto keeps torch bf16.
+    """
+    if resolved in GRAPH_PRECISIONS:
+        return resolved
+    if requested == "auto" and runtime == "onnx":
+        return "fp32"
+    if runtime == "onnx":
+        raise ConfigError(f"NEWSTAG_PRECISION={resolved} has no ONNX graph (fp32 or int8): "
+                          "use NEWSTAG_RUNTIME=torch for it")
+    return None
+
+
+def verified_graph(directory: Path, source: GraphSource) -> bytes:
+    """The graph's bytes, after its manifest and SHA-256 are checked; ModelLoadError otherwise."""
+    manifest_file, graph_file = directory / MANIFEST_FILE, directory / GRAPH_FILE
+    try:
+        manifest = json.loads(manifest_file.read_text(encoding="utf-8"))
+        expected, recorded = str(manifest["sha256"]), manifest["source"]
+        fmt = manifest["format"]
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise ModelLoadError(f"the ONNX graph's manifest {manifest_file} cannot be read: {exc!r}") from None
+    if recorded != asdict(source) or fmt != EXPORT_FORMAT:
+        raise ModelLoadError(f"the ONNX graph in {directory} was exported from other weights or settings "
+                             f"({recorded}, format {fmt})")
+    try:
+        data = graph_file.read_bytes()
+    except OSError as exc:
+        raise ModelLoadError(f"the ONNX graph file cannot be read: {graph_file} ({exc})") from None
+    actual = hashlib.sha256(data).hexdigest()
+    if actual != expected:
+        raise ModelLoadError(f"the ONNX graph fails its SHA-256 check: {graph_file} "
+                             f"(expected {expected[:12]}…, got {actual[:12]}…)")
+    return data
+
+
+def _writable(directory: Path) -> bool:
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        return False
+    return os.access(directory, os.W_OK | os.X_OK)
+
+
+@contextlib.contextmanager
+def _export_lock(cache_dir: Path) -> Iterator[None]:
+    """One exporter at a time: the workers of one server start together."""
+    with (cache_dir / ".export.lock").open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def export_to_cache(model: PreTrainedModel, cache_dir: Path, source: GraphSource) -> Path:
+    """Export ``model`` (fp32, adapter merged) into its cache directory with its manifest."""
+    from .model_files import sha256_of
+    from .onnx_graph import export_graph
+
+    target = cache_dir / source.directory_name()
+    staging = cache_dir / f".{target.name}.{os.getpid()}.tmp"
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir(parents=True)
+    try:
+        fused = export_graph(model, staging / GRAPH_FILE, source.precision)
+        manifest = {"format": EXPORT_FORMAT, "graph": GRAPH_FILE, "sha256": sha256_of(staging / GRAPH_FILE),
+                    "source": asdict(source), "fused_operators": fused,
+                    "onnxruntime": _ort_version(), "torch": torch.__version__}
+        (staging / MANIFEST_FILE).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+        shutil.rmtree(target, ignore_errors=True)
+        staging.rename(target)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    log.info("exported the ONNX graph (%s, fused %s) to %s", source.precision, fused, target)
+    return target
+
+
+def load_graph(model: PreTrainedModel, cache_dir: Path, source: GraphSource, *, may_export: bool) -> bytes | None:
+    """The verified graph for ``source``; exported first when missing or failing its check and
+    ``may_export`` and the directory is writable. None: there is none and none can be made
+    (the caller runs torch). ModelLoadError: a graph is there but fails its check, and
+    cannot be replaced."""
+    target = cache_dir / source.directory_name()
+    if target.exists():
+        try:
+            return verified_graph(target, source)
+        except ModelLoadError as exc:
+            if not (may_export and _writable(cache_dir)):
+                raise ModelLoadError(f"{exc}; refusing to load it (remove {target} or make "
+                                     f"{cache_dir} writable, so it is exported again)") from None
+            log.warning("%s: exporting it again", exc)
+    elif not may_export:
+        log.info("no ONNX graph for these weights in %s: running torch (newstag export-onnx makes one)", cache_dir)
+        return None
+    elif not _writable(cache_dir):
+        log.warning("no ONNX graph for these weights in %s and the directory is not writable: running torch "
+                    "(export one at build time: newstag export-onnx)", cache_dir)
+        return None
+    with _export_lock(cache_dir):
+        try:  # another worker may have exported it while this one waited
+            return verified_graph(target, source)
+        except ModelLoadError:
+            export_to_cache(model, cache_dir, source)
+    return verified_graph(target, source)
+
+
+class OnnxHiddenStates:
+    """Runs a verified graph: padded ids and mask in, last hidden states out (as torch)."""
+
+    def __init__(self, graph: bytes, threads: int | None = None):
+        import onnxruntime as ort
+
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = threads or torch.get_num_threads()
+        options.inter_op_num_threads = 1
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        self.session = ort.InferenceSession(graph, options, providers=["CPUExecutionProvider"])
+
+    def __call__(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        feed = {"input_ids": input_ids.numpy().astype(np.int64, copy=False),
+                "attention_mask": attention_mask.numpy().astype(np.int64, copy=False)}
+        return torch.from_numpy(self.session.run(None, feed)[0])

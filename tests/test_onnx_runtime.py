@@ -1,0 +1,178 @@
+"""NEWSTAG_RUNTIME=onnx: parity with torch on the real model, the checksummed export cache, HTTP."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from service.config import Settings
+from service.engine import Tagger, onnx_runtime
+from service.engine.onnx_runtime import GRAPH_FILE, MANIFEST_FILE
+from service.errors import ConfigError, ModelLoadError
+
+pytest.importorskip("onnxruntime")
+
+
+def _load(onnx_dir: Path, **settings) -> Tagger:
+    return Tagger.load(Settings.from_env({}, onnx_dir=onnx_dir, **settings).engine_options())
+
+
+def _export_dir(onnx_dir: Path, precision: str) -> Path:
+    [found] = [d for d in onnx_dir.iterdir() if d.is_dir() and f"-{precision}-" in d.name]
+    return found
+
+
+@pytest.fixture(scope="session")
+def onnx_dir(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("onnx")
+
+
+@pytest.fixture(scope="session")
+def onnx_fp32(onnx_dir) -> Tagger:
+    """The real model (matcher merged) exported once for the session, fp32."""
+    return _load(onnx_dir, runtime="onnx", precision="fp32")
+
+
+@pytest.fixture(scope="session")
+def torch_fp32() -> Tagger:
+    return Tagger.load(Settings.from_env({}, precision="fp32", runtime="torch").engine_options())
+
+
+def _vectors(tagger: Tagger, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    encoder = tagger.backend.encoder
+    vectors = encoder.encode_documents([encoder.prepare(t) for t in texts])
+    return np.concatenate([v.windows for v in vectors]), np.concatenate([v.sentences for v in vectors])
+
+
+@pytest.fixture(scope="session")
+def articles(seed_text, examples) -> list[str]:
+    return [seed_text, *(e["text"] for e in examples)]
+
+
+def test_onnx_fp32_embeds_real_articles_as_torch_does(onnx_fp32, torch_fp32, articles):
+    assert onnx_fp32.backend.runtime == "onnx" and onnx_fp32.backend.precision == "fp32"
+    assert torch_fp32.backend.runtime == "torch"
+    (ow, os_), (tw, ts) = _vectors(onnx_fp32, articles), _vectors(torch_fp32, articles)
+    assert ow.shape == tw.shape and os_.shape == ts.shape and len(ts) > len(articles)
+    assert (ow * tw).sum(1).min() >= 0.9999
+    assert (os_ * ts).sum(1).min() >= 0.9999
+    ours, theirs = onnx_fp32.tag(articles), torch_fp32.tag(articles)
+    assert [[t.label for t in r.topics] for r in ours] == [[t.label for t in r.topics] for r in theirs]
+
+
+def test_the_export_is_fused_and_checksummed(onnx_fp32, onnx_dir):
+    directory = _export_dir(onnx_dir, "fp32")
+    manifest = json.loads((directory / MANIFEST_FILE).read_text())
+    assert manifest["fused_operators"]["Attention"] == 6  # all-MiniLM-L6-v2: one per layer
+    assert manifest["fused_operators"]["SkipLayerNormalization"] == 12
+    assert manifest["source"]["adapter_sha256"]  # exported with the matcher merged
+    from service.engine.model_files import sha256_of
+
+    assert manifest["sha256"] == sha256_of(directory / GRAPH_FILE)
+
+
+def test_onnx_int8_stays_close_to_fp32(onnx_dir, torch_fp32, articles):
+    int8 = _load(onnx_dir, runtime="onnx", precision="int8")
+    assert (int8.backend.runtime, int8.backend.precision) == ("onnx", "int8")
+    (qw, qs), (tw, ts) = _vectors(int8, articles), _vectors(torch_fp32, articles)
+    # per-channel int8 weights: cosine 0.99+ (torch's per-tensor int8 reaches about 0.95)
+    assert (qw * tw).sum(1).mean() >= 0.99 and (qs * ts).sum(1).mean() >= 0.99
+    assert (_export_dir(onnx_dir, "int8") / GRAPH_FILE).stat().st_size < (
+        _export_dir(onnx_dir, "fp32") / GRAPH_FILE).stat().st_size / 3
+
+
+def test_auto_uses_a_verified_export_and_never_exports(onnx_fp32, onnx_dir, tmp_path):
+    assert _load(onnx_dir, runtime="auto", precision="fp32").backend.runtime == "onnx"
+    assert _load(tmp_path, runtime="auto", precision="fp32").backend.runtime == "torch"
+    assert not any(tmp_path.iterdir())
+
+
+# The cache's rules, on the tiny random model: its export takes about a second.
+
+def _tiny(model_dir: Path, onnx_dir: Path, **settings) -> Tagger:
+    return _load(onnx_dir, model=model_dir, precision="fp32", **settings)
+
+
+def test_a_tampered_graph_is_exported_again_when_the_directory_is_writable(tiny_model_dir, tmp_path, caplog):
+    assert _tiny(tiny_model_dir, tmp_path, runtime="onnx").backend.runtime == "onnx"
+    graph = _export_dir(tmp_path, "fp32") / GRAPH_FILE
+    original = graph.read_bytes()
+    graph.write_bytes(original[:-1] + bytes([original[-1] ^ 1]))
+    with caplog.at_level(logging.WARNING, "newstag.onnx"):
+        assert _tiny(tiny_model_dir, tmp_path, runtime="onnx").backend.runtime == "onnx"
+    assert "fails its SHA-256 check" in caplog.text and "exporting it again" in caplog.text
+    manifest = json.loads((graph.parent / MANIFEST_FILE).read_text())
+    from service.engine.model_files import sha256_of
+
+    assert sha256_of(graph) == manifest["sha256"]
+
+
+def test_a_tampered_graph_in_a_read_only_directory_is_refused(tiny_model_dir, tmp_path, monkeypatch):
+    _tiny(tiny_model_dir, tmp_path, runtime="onnx")
+    graph = _export_dir(tmp_path, "fp32") / GRAPH_FILE
+    graph.write_bytes(graph.read_bytes() + b"\0")
+    monkeypatch.setattr(onnx_runtime, "_writable", lambda directory: False)
+    for runtime in ("onnx", "auto"):  # auto does not quietly fall back past a tampered graph
+        with pytest.raises(ModelLoadError, match="SHA-256 check.*refusing to load it"):
+            _tiny(tiny_model_dir, tmp_path, runtime=runtime)
+
+
+def test_a_graph_of_other_weights_is_refused(tiny_model_dir, tmp_path, monkeypatch):
+    _tiny(tiny_model_dir, tmp_path, runtime="onnx")
+    manifest_file = _export_dir(tmp_path, "fp32") / MANIFEST_FILE
+    manifest = json.loads(manifest_file.read_text())
+    manifest["source"]["weights_sha256"] = "0" * 64
+    manifest_file.write_text(json.dumps(manifest))
+    monkeypatch.setattr(onnx_runtime, "_writable", lambda directory: False)
+    with pytest.raises(ModelLoadError, match="exported from other weights"):
+        _tiny(tiny_model_dir, tmp_path, runtime="onnx")
+
+
+def test_an_empty_read_only_directory_runs_torch_and_says_so(tiny_model_dir, tmp_path, monkeypatch, caplog):
+    monkeypatch.setattr(onnx_runtime, "_writable", lambda directory: False)
+    with caplog.at_level(logging.WARNING, "newstag.onnx"):
+        tagger = _tiny(tiny_model_dir, tmp_path / "ro", runtime="onnx")
+    assert tagger.backend.runtime == "torch"
+    assert "not writable: running torch" in caplog.text
+
+
+def test_precisions_without_a_graph(tiny_model_dir, tmp_path):
+    with pytest.raises(ConfigError, match="no ONNX graph"):
+        _load(tmp_path, model=tiny_model_dir, runtime="onnx", precision="bf16")
+    # auto precision under runtime=onnx is the fp32 graph, whatever the CPU
+    assert _load(tmp_path, model=tiny_model_dir, runtime="onnx", precision="auto").backend.precision == "fp32"
+    with pytest.raises(ConfigError, match="NEWSTAG_RUNTIME"):
+        Settings.from_env({"NEWSTAG_RUNTIME": "tensorrt"})
+    settings = Settings.from_env({"NEWSTAG_RUNTIME": "onnx", "NEWSTAG_ONNX_DIR": str(tmp_path)})
+    assert (settings.engine_options().model.encoder.runtime, settings.onnx_dir) == ("onnx", tmp_path)
+
+
+def test_the_http_service_runs_on_onnx(onnx_fp32, onnx_dir, tmp_path, monkeypatch, seed_text):
+    from service import create_app
+
+    monkeypatch.setenv("NEWSTAG_RUNTIME", "onnx")
+    monkeypatch.setenv("NEWSTAG_ONNX_DIR", str(onnx_dir))
+    monkeypatch.setenv("NEWSTAG_PRECISION", "fp32")
+    app = create_app({"LOAD_IN_BACKGROUND": False, "database_url": f"sqlite:///{tmp_path / 'f.db'}"})
+    runtime = app.extensions["newstag.runtime"]
+    assert runtime.taggers()[runtime.default_name].backend.runtime == "onnx"
+    response = app.test_client().post("/v1/classify", json={"text": seed_text})
+    assert response.status_code == 200, response.get_data(as_text=True)
+    expected = [t.label for t in onnx_fp32.tag([seed_text])[0].topics]
+    assert [t["label"] for t in response.get_json()["topics"]] == expected and expected
+
+
+def test_newstag_export_onnx_makes_the_graphs_an_image_ships(tiny_model_dir, tmp_path, monkeypatch, capsys):
+    from service.cli import main
+
+    monkeypatch.setenv("NEWSTAG_MODEL", str(tiny_model_dir))
+    monkeypatch.setenv("NEWSTAG_ONNX_DIR", str(tmp_path))
+    assert main(["export-onnx"]) == 0
+    assert "fp32: ONNX graph verified" in capsys.readouterr().out
+    for precision in ("fp32", "int8"):
+        assert (_export_dir(tmp_path, precision) / GRAPH_FILE).is_file()
+    assert main(["export-onnx", "--precision", "bf16"]) == 2
