@@ -178,16 +178,26 @@ def test_int8_quantizes_the_linear_layers(tiny_model_dir):
     assert vectors.shape == (1, encoder.dim) and np.isclose(np.linalg.norm(vectors), 1.0, atol=1e-4)
 
 
-@pytest.mark.parametrize("precision", ["bf16", "int8"])
-def test_reduced_precision_keeps_the_seed_article_topics(precision, seed_text, tagger):
-    reduced = Tagger.load(Settings.from_env({}, precision=precision).engine_options())
+# torch's dynamic int8 moves sentence vectors to cosine 0.91 of fp32's and loses demining
+# on the seed article (0.46 with session 7's calibration); ONNX Runtime's per-channel int8
+# (0.99) keeps it (0.56): docs/benchmarks.md "Speed II". The int8 kept is ONNX's.
+@pytest.mark.parametrize(("precision", "runtime", "mission"), [
+    ("bf16", "torch", {"bilateral relations", "economy", "COP29", "demining"}),
+    ("int8", "onnx", {"bilateral relations", "economy", "COP29", "demining"}),
+    ("int8", "torch", {"bilateral relations", "economy", "COP29"}),
+])
+def test_reduced_precision_keeps_the_seed_article_topics(precision, runtime, mission, seed_text, tagger,
+                                                          tmp_path_factory):
+    onnx_dir = tmp_path_factory.mktemp("onnx")
+    reduced = Tagger.load(Settings.from_env({}, precision=precision, runtime=runtime,
+                                            onnx_dir=onnx_dir).engine_options())
     [every] = tagger.tag([seed_text], threshold=0.0, evidence=False)
     fp32 = {t.label: t.score for t in every.topics}
     full = {label for label, score in fp32.items() if score >= 0.5}
     [low] = reduced.tag([seed_text], threshold=0.0, evidence=False)
     scores = {t.label: t.score for t in low.topics}
     got = {label for label, score in scores.items() if score >= 0.5}
-    assert {"bilateral relations", "economy", "COP29", "demining"} <= got
+    assert mission <= got
     # Only borderline topics may differ: within 0.1 of the threshold in fp32 or in this precision.
     borderline = [min(abs(fp32[label] - 0.5), abs(scores[label] - 0.5)) <= 0.1 for label in got ^ full]
     assert all(borderline), (got ^ full, fp32, scores)
