@@ -102,3 +102,18 @@ def test_single_label_plots_include_the_confusion_matrix(tagger, examples, tmp_p
     data = read_labeled(write_jsonl(tmp_path / "d.jsonl", single))
     evaluate(tagger, data, None, "news", batch_size=8, plots=tmp_path / "plots")
     assert (tmp_path / "plots" / "confusion_matrix.png").stat().st_size > 1000
+
+
+def test_rare_labels_are_visible_with_their_support():
+    from training.metrics import format_report
+
+    gold = [("big",)] * 20 + [("rare",)] * 2
+    predicted = [("big",)] * 20 + [("rare",), ("big",)]
+    report = classification_report(gold, predicted, ["big", "rare"], True)
+    assert report["per_label"]["rare"]["support"] == 2 and report["per_label"]["rare"]["recall"] == 0.5
+    assert report["rare_labels"] == {"max_support": 9, "count": 1, "macro_f1": pytest.approx(2 / 3)}
+    lines = format_report(report).splitlines()
+    assert any(line.startswith("rare labels  macro-F1 0.6667 over the 1 labels") for line in lines)
+    table = [line.split()[0] for line in lines[lines.index(next(x for x in lines if x.startswith("label"))) + 1:]
+             if line.split() and line.split()[0] in ("big", "rare")]
+    assert table[:2] == ["big", "rare"]  # most examples first

@@ -12,6 +12,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from .hybrid_settings import HybridSettings
+
 
 @dataclass(kw_only=True)
 class RunConfig:
@@ -49,7 +51,10 @@ class TrainingConfig(RunConfig):
     validation_split: float = 0.1  # used when no --validation file is given
 
     # Model.
-    mode: Literal["head", "full"] = "head"  # head: frozen encoder; full: end to end
+    # hybrid: a linear SVM per label over the frozen encoder's article vector and TF-IDF;
+    # head: a linear head on frozen window vectors; full: end to end (LP-FT)
+    mode: Literal["hybrid", "head", "full"] = "hybrid"
+    hybrid: HybridSettings = field(default_factory=HybridSettings)
     # (max_length: tokens per window; sentence-aligned windows, never truncation)
 
     # Optimisation. batch_size counts documents per step.
@@ -65,10 +70,10 @@ class TrainingConfig(RunConfig):
         Full mode's 2 epochs (after the head probe) reached the BBC News and Reuters targets
         (docs/benchmarks.md); Reuters took 46 minutes on 2 cores.
         """
-        if self.epochs is None:
-            self.epochs = 40 if self.mode == "head" else 2
+        if self.epochs is None:  # hybrid mode has none: the SVMs train to convergence
+            self.epochs = 40 if self.mode == "head" else 2 if self.mode == "full" else 1
         if self.lr is None:
-            self.lr = 1e-2 if self.mode == "head" else 5e-5
+            self.lr = 1e-2 if self.mode != "full" else 5e-5
         return self
 
 

@@ -18,6 +18,7 @@ from service import __version__
 from service.drift.reference import LABEL_SHARES_FILE
 from service.engine.classifier import HEAD_FILE, KIND, LABELS_FILE, MANIFEST_FILE, WEIGHT_FILES, pipeline_weights
 from service.engine.domain import DOMAIN_FILE, Domain
+from service.engine.lexical import LEXICAL_JSON, LEXICAL_WEIGHTS, LexicalHead
 from service.engine.model_files import DEFAULT_MODEL_SHA256, default_model_dir, sha256_of
 
 from .model import WindowClassifier
@@ -81,7 +82,7 @@ def write_model_dir(output: Path, model: WindowClassifier, tokenizer: Any, label
                     thresholds: list[float], multi_label: bool, metrics: dict[str, Any],
                     manifest: dict[str, Any], card: str, label_shares: dict[str, Any],
                     fit_domain: Callable[[Path], Domain] | None = None, encoder_is_base: bool = False,
-                    pipeline_from: Path | None = None) -> None:
+                    pipeline_from: Path | None = None, lexical: LexicalHead | None = None) -> None:
     """Write the model directory.
 
     ``encoder_is_base``: the encoder is the embedded default model's, unchanged (head mode);
@@ -89,7 +90,8 @@ def write_model_dir(output: Path, model: WindowClassifier, tokenizer: Any, label
     (single-label models) reads articles with the encoder as saved, so the domain is the
     one the service will see. ``pipeline_from``: the base model directory whose
     sentence-transformers steps after pooling (Dense layers) the copied encoder keeps, each
-    weights file checksummed in the manifest like the encoder's.
+    weights file checksummed in the manifest like the encoder's. ``lexical``: a hybrid
+    model's TF-IDF half (lexical.py).
     """
     with atomic_directory(output) as tmp:
         if encoder_is_base:
@@ -104,13 +106,16 @@ def write_model_dir(output: Path, model: WindowClassifier, tokenizer: Any, label
             fit_domain(default_model_dir() if encoder_is_base else tmp).save(tmp)
         save_file({"weight": model.head.weight.detach().contiguous(), "bias": model.head.bias.detach().contiguous()},
                   str(tmp / HEAD_FILE))
+        if lexical is not None:
+            lexical.save(tmp)
         (tmp / LABELS_FILE).write_text(json.dumps(
             {"labels": labels, "thresholds": [round(t, 4) for t in thresholds], "multi_label": multi_label},
             indent=2))
         (tmp / "metrics.json").write_text(json.dumps(metrics, indent=2))
         # What the labeled data looked like: `python -m service.drift --model` compares production with it.
         (tmp / LABEL_SHARES_FILE).write_text(json.dumps(label_shares, indent=2, ensure_ascii=False))
-        digests = {name: sha256_of(tmp / name) for name in (*WEIGHT_FILES, DOMAIN_FILE, *pipeline_weights(tmp))
+        digests = {name: sha256_of(tmp / name)
+                   for name in (*WEIGHT_FILES, DOMAIN_FILE, LEXICAL_JSON, LEXICAL_WEIGHTS, *pipeline_weights(tmp))
                    if (tmp / name).is_file()}
         (tmp / MANIFEST_FILE).write_text(json.dumps(
             {"kind": KIND, **manifest, "sha256": digests, "library_versions": library_versions()}, indent=2))

@@ -2,8 +2,13 @@
 
 Usage:
     python -m training.finetune --train FILE [--validation FILE | --validation-split 0.1]
-        --output DIR [--base DIR] [--mode head|full] [--epochs N] [--batch-size N]
+        --output DIR [--base DIR] [--mode hybrid|head|full] [--epochs N] [--batch-size N]
         [--max-length N] [--lr X] [--seed N] [--resume]
+
+Modes: ``hybrid`` (the default) trains a class-balanced linear model over the frozen
+encoder's article vector and TF-IDF features, with per-label thresholds from out-of-fold
+scores (training/hybrid.py); ``head`` trains a linear head on frozen window vectors;
+``full`` fine-tunes the encoder too (LP-FT). Measured side by side in docs/benchmarks.md.
 
     torchrun --nproc_per_node 2 -m training.finetune ...   # several processes (DDP)
 """
@@ -15,6 +20,7 @@ import shlex
 import sys
 import time
 from collections import Counter
+from dataclasses import asdict
 from functools import partial
 from pathlib import Path
 
@@ -25,6 +31,7 @@ from transformers import AutoModel, AutoTokenizer
 from service.drift.reference import label_shares
 from service.engine import NewstagError
 from service.engine.chunking import PreparedDocument, prepare_document
+from service.engine.classifier import HYBRID
 from service.engine.encoder import special_tokens
 from service.engine.st_modules import read_pipeline
 from service.progress import progress_bar
@@ -35,6 +42,7 @@ from .data import DataFileError, Example, fingerprint, is_single_label, label_na
 from .distributed import Distributed
 from .domain_fit import fit_domain
 from .export import library_versions, write_model_dir
+from .hybrid import HybridSettings, hybrid_stage
 from .metrics import classification_report
 from .model import WindowClassifier, resolve_base, window_batch
 from .model_card import CardData, render
@@ -51,8 +59,11 @@ def _parser() -> argparse.ArgumentParser:
     held.add_argument("--validation-split", type=float, default=0.1, help="hold out this share of --train")
     parser.add_argument("--output", type=Path, required=True, help="the model directory to write")
     parser.add_argument("--base", type=Path, help="a local model directory (default: embedded all-MiniLM-L6-v2)")
-    parser.add_argument("--mode", choices=["head", "full"], default="head")
-    parser.add_argument("--epochs", type=int, help="default: 40 (head), 2 (full)")
+    parser.add_argument("--mode", choices=["hybrid", "head", "full"], default="hybrid")
+    parser.add_argument("--epochs", type=int, help="default: 40 (head), 2 (full); hybrid has no epochs")
+    parser.add_argument("--svm-c", type=float, default=HybridSettings.c, help="hybrid: the linear SVM's C")
+    parser.add_argument("--embedding-weight", type=float, default=HybridSettings.embedding_weight,
+                        help="hybrid: the article vector's scale beside the unit TF-IDF vector (0: TF-IDF only)")
     parser.add_argument("--batch-size", type=int, default=16, help="documents per step")
     parser.add_argument("--max-length", type=int, default=256, help="tokens per window")
     parser.add_argument("--lr", type=float, help="default: 1e-2 (head), 5e-5 (full)")
@@ -94,14 +105,23 @@ def run(config: TrainingConfig, dist: Distributed) -> dict:
 
     train_docs, validation_docs = windows(train, "train"), windows(validation, "validation")
 
-    # 4. Build the classifier; in head mode the frozen encoder embeds each window once.
+    # 4. Build the classifier; in head and hybrid modes the frozen encoder embeds each window once.
     # Windows are embedded as the engine embeds them: mean-pooled, then the base model's
     # steps after pooling (EmbeddingGemma's Dense layers; none for all-MiniLM-L6-v2).
     pipeline = read_pipeline(base_dir)
     model = WindowClassifier(encoder, pipeline.dim or int(encoder.config.hidden_size), len(labels), pipeline)
     ids = (*special_tokens(tokenizer), tokenizer.pad_token_id or 0)
     targets = label_targets(train, labels, multi_label)
-    if config.mode == "head":
+    hybrid = None
+    if config.mode == "hybrid":
+        # 5-7. A linear SVM per label over article vectors and TF-IDF, thresholds out of fold.
+        hybrid, thresholds, probs = hybrid_stage(
+            base_dir, config.max_length, {"train": train_docs, "validation": validation_docs},
+            {"train": train, "validation": validation}, labels, multi_label, config.hybrid, config.seed)
+        with torch.no_grad():  # the service reads the embedding half as head.safetensors
+            model.head.weight.copy_(torch.from_numpy(hybrid.embedding_weight))
+            model.head.bias.copy_(torch.from_numpy(hybrid.bias))
+    elif config.mode == "head":
         model.encoder.requires_grad_(False)
         frozen = frozen_windows(base_dir, config.max_length, {"train": train_docs, "validation": validation_docs})
         trained: torch.nn.Module = dist.wrap(model.head)
@@ -131,18 +151,21 @@ def run(config: TrainingConfig, dist: Distributed) -> dict:
         groups = [{"params": list(model.head.parameters()), "lr": config.lr * config.head_lr_multiplier},
                   {"params": [p for p in model.encoder.parameters() if p.requires_grad], "lr": config.lr}]
 
-    # 5-6. Train, with a checkpoint every epoch and on SIGINT or SIGTERM.
-    lengths = [max((len(d.window_token_ids(w)) for w in d.windows), default=0) for d in train_docs]
-    trainer = classifier_trainer(config, trained, train_logits, targets, multi_label, data_print, dist, groups,
-                                 lengths if config.mode == "full" else None)
-    trainer.fit()
-    if not dist.is_main:
-        return {}
+    if config.mode == "hybrid" and not dist.is_main:
+        return {}  # every process trained the same model; the first one writes it
+    if config.mode != "hybrid":
+        # 5-6. Train, with a checkpoint every epoch and on SIGINT or SIGTERM.
+        lengths = [max((len(d.window_token_ids(w)) for w in d.windows), default=0) for d in train_docs]
+        trainer = classifier_trainer(config, trained, train_logits, targets, multi_label, data_print, dist, groups,
+                                     lengths if config.mode == "full" else None)
+        trainer.fit()
+        if not dist.is_main:
+            return {}
 
-    # 7. Score the validation split and choose each label's threshold to maximise its F1.
-    probs = predict(model, validation_logits, len(validation), config.batch_size, multi_label, trainer.autocast)
-    truth = np.array([[x in e.labels for x in labels] for e in validation])
-    thresholds = calibrate(probs, truth)
+        # 7. Score the validation split and choose each label's threshold to maximise its F1.
+        probs = predict(model, validation_logits, len(validation), config.batch_size, multi_label, trainer.autocast)
+        truth = np.array([[x in e.labels for x in labels] for e in validation])
+        thresholds = calibrate(probs, truth)
     if multi_label:
         predicted = [tuple(x for j, x in enumerate(labels) if probs[i, j] >= thresholds[j])
                      for i in range(len(validation))]
@@ -161,10 +184,11 @@ def run(config: TrainingConfig, dist: Distributed) -> dict:
         f"{config.validation_split:.0%} of the training file, seed {config.seed}",
         command=" ".join(shlex.quote(a) for a in config.command), epochs=config.epochs,
         batch_size=config.batch_size, lr=config.lr, seed=config.seed, train_seconds=train_seconds,
-        versions=library_versions(), metrics=metrics)
+        versions=library_versions(), metrics=metrics, thresholds=thresholds,
+        hybrid=asdict(config.hybrid) if config.mode == "hybrid" else None)
     manifest = {"base_model": base_name, "mode": config.mode, "max_tokens": config.max_length,
                 "multi_label": multi_label, "training_data": data_print, "config": config.to_dict(),
-                "train_seconds": round(train_seconds, 1)}
+                "train_seconds": round(train_seconds, 1), **({"head": HYBRID} if hybrid else {})}
     labeled = train + validation
     shares = label_shares(len(labeled), Counter(x for e in labeled for x in e.labels), {
         "files": [config.train.name, *([config.validation.name] if config.validation else [])],
@@ -177,8 +201,8 @@ def run(config: TrainingConfig, dist: Distributed) -> dict:
     # references it by checksum instead of copying it. A local --base is copied: its path
     # may not exist where the model is served.
     write_model_dir(config.output, model, tokenizer, labels, thresholds, multi_label, metrics, manifest,
-                    render(card), shares, domain, encoder_is_base=config.mode == "head" and config.base is None,
-                    pipeline_from=base_dir)
+                    render(card), shares, domain, encoder_is_base=config.mode != "full" and config.base is None,
+                    pipeline_from=base_dir, lexical=hybrid.lexical if hybrid else None)
     remove_checkpoint(config.output)
     return metrics
 
@@ -190,7 +214,7 @@ def main(argv: list[str] | None = None) -> int:
         base=args.base, mode=args.mode, max_length=args.max_length, epochs=args.epochs,
         batch_size=args.batch_size, lr=args.lr, seed=args.seed, resume=args.resume,
         head_lr_multiplier=args.head_lr_multiplier, precision=args.precision,
-        probe_epochs=args.probe_epochs,
+        probe_epochs=args.probe_epochs, hybrid=HybridSettings(c=args.svm_c, embedding_weight=args.embedding_weight),
         command=["python", "-m", "training.finetune", *(sys.argv[1:] if argv is None else argv)],
     ).resolved()
     if config.max_length < 16 or config.batch_size < 1 or config.epochs is None or config.epochs < 1:

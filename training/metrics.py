@@ -8,6 +8,8 @@ import numpy as np
 from sklearn.metrics import accuracy_score, confusion_matrix, f1_score, hamming_loss, precision_recall_fscore_support
 from sklearn.preprocessing import MultiLabelBinarizer
 
+RARE_SUPPORT = 10  # labels with fewer examples than this in the data get their own macro-F1
+
 
 def classification_report(gold: list[tuple[str, ...]], predicted: list[tuple[str, ...]],
                           label_names: list[str], single_label: bool) -> dict[str, Any]:
@@ -31,6 +33,10 @@ def classification_report(gold: list[tuple[str, ...]], predicted: list[tuple[str
             for name, p, r, f, s in zip(label_names, precision, recall, f1, support, strict=True)
         },
     }
+    # Rare labels vanish in micro-F1 and are a few of many in macro-F1: their own average.
+    rare = [name for name, m in report["per_label"].items() if 0 < m["support"] < RARE_SUPPORT]
+    report["rare_labels"] = {"max_support": RARE_SUPPORT - 1, "count": len(rare),
+                             "macro_f1": float(np.mean([report["per_label"][n]["f1"] for n in rare])) if rare else None}
     if single_label:
         true_first = [g[0] for g in gold]
         pred_first = [p[0] if p else "" for p in predicted]
@@ -51,10 +57,14 @@ def format_report(report: dict[str, Any]) -> str:
     ]
     if "accuracy" in report:
         lines.append(f"accuracy     {report['accuracy']:.4f}")
+    rare = report.get("rare_labels") or {}
+    if rare.get("count"):
+        lines.append(f"rare labels  macro-F1 {rare['macro_f1']:.4f} over the {rare['count']} labels with 1 to "
+                     f"{rare['max_support']} examples here")
     width = max(len(n) for n in report["per_label"]) + 2
     lines.append("")
-    lines.append(f"{'label':<{width}}precision  recall     F1  support")
-    for name, m in report["per_label"].items():
+    lines.append(f"{'label':<{width}}precision  recall     F1  support  (most examples first)")
+    for name, m in sorted(report["per_label"].items(), key=lambda item: -item[1]["support"]):
         lines.append(f"{name:<{width}}{m['precision']:9.3f} {m['recall']:7.3f} {m['f1']:6.3f} {m['support']:8d}")
     if "confusion_matrix" in report:
         names = report["confusion_matrix"]["labels"]

@@ -53,6 +53,8 @@ class CardData:
     versions: dict[str, str]
     metrics: dict[str, Any] = field(default_factory=dict)
     license: str = "other"  # the training data's licence decides; set it before publishing
+    thresholds: list[float] = field(default_factory=list)  # each label's, as in labels.json
+    hybrid: dict[str, Any] | None = None  # hybrid mode: its settings (training/hybrid_settings.py)
 
     def front_matter(self) -> dict[str, Any]:
         results = [{"type": "f1", "name": "micro-F1 (validation)", "value": round(self.metrics["micro_f1"], 4)},
@@ -73,8 +75,29 @@ class CardData:
         }
 
 
+def _reading(card: CardData) -> tuple[str, str]:
+    """How the model reads an article, and where its thresholds came from (the recipe)."""
+    activation = "independent sigmoids (multi-label)" if card.multi_label else "a softmax (single-label)"
+    windows = f"Sentence-aligned windows of at most {card.max_tokens} tokens (never truncation); each window\n" \
+        "is mean-pooled and L2-normalised"
+    if card.hybrid is None:
+        return (f"{windows}, a linear head gives each label a logit per window,\nand a label's logit is its best "
+                f"window's. Probabilities are {activation}.",
+                "Each label's threshold was chosen on the validation split to maximise its F1 (`labels.json`).")
+    h = card.hybrid
+    return (f"The hybrid recipe. {windows}; the article's vector is the mean of its windows\n(scaled by "
+            f"{h['embedding_weight']}), beside its TF-IDF word and bigram features (sublinear tf, L2 norm,\n"
+            f"terms in at least {h['min_df']} training articles; `lexical.json`, `lexical.safetensors`). One "
+            f"class-balanced\nlinear SVM per label (C = {h['c']}) scores both; probabilities are {activation} "
+            "of its margins.",
+            f"Chosen to maximise each label's F1 on out-of-fold scores ({h['folds']} folds of the training "
+            f"split);\na label with fewer than {h['min_positives']} training articles keeps 0.5, the SVM's own "
+            "boundary\n(`labels.json`).")
+
+
 def render(card: CardData) -> str:
     """A fine-tuned classifier's card."""
+    reading, threshold_source = _reading(card)
     rows = [("micro-F1", card.metrics["micro_f1"]), ("macro-F1", card.metrics["macro_f1"]),
             ("Hamming loss", card.metrics["hamming_loss"]), ("subset accuracy", card.metrics["subset_accuracy"])]
     if "accuracy" in card.metrics:
@@ -85,7 +108,9 @@ def render(card: CardData) -> str:
         kind_of_labels=("multi-label" if card.multi_label else "single-label") + ": " + ", ".join(card.labels[:12])
         + (", ..." if len(card.labels) > 12 else ""),
         train_rows=card.train_rows, train_file=card.train_file, max_tokens=card.max_tokens,
-        activation="independent sigmoids (multi-label)" if card.multi_label else "a softmax (single-label)",
+        reading=reading, threshold_source=threshold_source,
+        thresholds_table="\n".join(f"| {name} | {t:.4f} |" for name, t in zip(card.labels, card.thresholds,
+                                                                                strict=False)),
         validation_rows=card.validation_rows, command=card.command, train_sha256=card.train_sha256,
         validation_source=card.validation_source, epochs=card.epochs, batch_size=card.batch_size, lr=card.lr,
         seed=card.seed, train_seconds=round(card.train_seconds), versions=_versions(card.versions),

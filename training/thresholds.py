@@ -27,3 +27,12 @@ def best_threshold(scores: np.ndarray, truth: np.ndarray) -> float:
 def calibrate(scores: np.ndarray, truth: np.ndarray) -> list[float]:
     """One threshold per column of ``scores`` [examples, labels] against 0/1 ``truth``."""
     return [best_threshold(scores[:, j], truth[:, j]) for j in range(scores.shape[1])]
+
+
+def calibrate_with_fallback(scores: np.ndarray, truth: np.ndarray, min_positives: int,
+                            fallback: float = DEFAULT_THRESHOLD) -> list[float]:
+    """``calibrate``, except that a label with fewer than ``min_positives`` positives keeps
+    ``fallback``: an F1-best cut through one or two examples is noise, not calibration."""
+    positives = truth.sum(axis=0)
+    return [best_threshold(scores[:, j], truth[:, j]) if positives[j] >= min_positives else fallback
+            for j in range(scores.shape[1])]

@@ -14,10 +14,14 @@ directory plus newstag's files:
 - ``label_shares.json``: each label's share of the labeled data, which ``python -m
   service.drift --model`` compares production tags with (not needed to serve);
 - ``domain.safetensors`` (single-label models): its labels' centroids and the threshold
-  under which a text is unlike all of them and gets no topic (domain.py).
+  under which a text is unlike all of them and gets no topic (domain.py);
+- ``lexical.json`` and ``lexical.safetensors`` (hybrid models, ``newstag.json``'s
+  ``head`` is ``"hybrid"``): TF-IDF vocabulary, idf and per-label weights (lexical.py).
 
 The model reads an article the way the zero-shot engine does: sentence-aligned windows,
-each embedded (mean-pooled, L2-normalised); a label's logit is its best window's.
+each embedded (mean-pooled, L2-normalised). A window head's label logit is its best
+window's; a hybrid head scores the mean of the windows plus the text's TF-IDF features
+(a linear model over both, training/hybrid.py).
 """
 
 from __future__ import annotations
@@ -32,7 +36,8 @@ from safetensors.numpy import load_file
 from ..errors import ModelLoadError
 from .chunking import PreparedDocument
 from .domain import DOMAIN_FILE, Domain
-from .encoder import EncoderOptions, SentenceEncoder
+from .encoder import DocumentVectors, EncoderOptions, SentenceEncoder
+from .lexical import LEXICAL_JSON, LEXICAL_WEIGHTS, LexicalHead
 from .model_files import DEFAULT_MODEL_SHA256, default_model_dir, sha256_of, verify_weights
 from .model_profiles import SentenceRules
 from .types import Label
@@ -42,6 +47,7 @@ LABELS_FILE = "labels.json"
 MANIFEST_FILE = "newstag.json"
 WEIGHT_FILES = ("model.safetensors", HEAD_FILE)
 KIND = "classifier"
+HYBRID = "hybrid"  # newstag.json's "head" for a hybrid model (absent: the window head)
 
 
 def is_classifier_dir(path: Path) -> bool:
@@ -72,6 +78,7 @@ class ClassifierFiles:
     encoder_dir: Path  # the directory itself, or the base model's when the encoder is referenced
     version: str  # 12 hex digits: the encoder's weights', or the head's when the encoder is the base's
     domain: Domain | None = None  # single-label models trained since domain.py existed
+    lexical: LexicalHead | None = None  # hybrid models: TF-IDF features beside the embedding
 
 
 def read_classifier_dir(directory: Path) -> ClassifierFiles:
@@ -89,6 +96,12 @@ def read_classifier_dir(directory: Path) -> ClassifierFiles:
             raise ModelLoadError(f"model weights file is missing: {path}")
         if digests.get(name) != sha256_of(path):
             raise ModelLoadError(f"model weights file fails its SHA-256 check: {path}")
+    hybrid = manifest.get("head") == HYBRID
+    for name in (LEXICAL_JSON, LEXICAL_WEIGHTS) if hybrid else ():
+        if not (directory / name).is_file():
+            raise ModelLoadError(f"model file is missing: {directory / name}")
+        if digests.get(name) != sha256_of(directory / name):
+            raise ModelLoadError(f"model file fails its SHA-256 check: {directory / name}")
     domain_path = directory / DOMAIN_FILE
     if domain_path.is_file() and digests.get(DOMAIN_FILE) != sha256_of(domain_path):
         raise ModelLoadError(f"model file fails its SHA-256 check: {domain_path}")
@@ -108,8 +121,9 @@ def read_classifier_dir(directory: Path) -> ClassifierFiles:
     multi_label = bool(label_data.get("multi_label", True))
     domain = None if multi_label else Domain.load(directory, len(names), weight.shape[1])
     version = digests[WEIGHT_FILES[0] if encoder_dir == directory else HEAD_FILE][:12]
+    lexical = LexicalHead.load(directory, len(names)) if hybrid else None
     return ClassifierFiles(directory, manifest, labels, multi_label, weight.astype(np.float32),
-                           bias.astype(np.float32), metrics, encoder_dir, version, domain)
+                           bias.astype(np.float32), metrics, encoder_dir, version, domain, lexical)
 
 
 def pipeline_weights(directory: Path) -> list[str]:
@@ -140,7 +154,7 @@ def _encoder_dir(directory: Path, manifest: dict) -> tuple[Path, tuple[str, ...]
     return base, (HEAD_FILE,)
 
 
-def _probabilities(logits: np.ndarray, multi_label: bool) -> np.ndarray:
+def probabilities(logits: np.ndarray, multi_label: bool) -> np.ndarray:
     if multi_label:
         return 1.0 / (1.0 + np.exp(-logits))
     shifted = np.exp(logits - logits.max(axis=-1, keepdims=True))
@@ -197,15 +211,30 @@ class ClassifierBackend:
               deadline: float | None = None) -> list[ClassifierScores]:
         columns = [self.labels.index(label) for label in labels]  # the Tagger only asks for own labels
         out = []
-        for vectors in self.encoder.encode_documents(docs, deadline):
+        for doc, vectors in zip(docs, self.encoder.encode_documents(docs, deadline), strict=True):
             domain = self.files.domain
             if vectors.windows.shape[0] == 0 or (domain is not None and not domain.contains(vectors.windows)):
                 # Nothing to read, or unlike every label's training articles: "none of these".
                 out.append(ClassifierScores(np.zeros(len(labels)), np.zeros((vectors.sentences.shape[0], len(labels)))))
                 continue
-            window_logits = vectors.windows @ self.files.weight.T + self.files.bias
-            doc = _probabilities(window_logits.max(axis=0), self.files.multi_label)
-            sentences = _probabilities(vectors.sentences @ self.files.weight.T + self.files.bias,
-                                       self.files.multi_label)
-            out.append(ClassifierScores(doc[columns], sentences[:, columns]))
+            doc_logits, sentence_logits = self._logits(doc, vectors)
+            out.append(ClassifierScores(probabilities(doc_logits, self.files.multi_label)[columns],
+                                        probabilities(sentence_logits, self.files.multi_label)[:, columns]))
         return out
+
+    def _logits(self, doc: PreparedDocument, vectors: DocumentVectors) -> tuple[np.ndarray, np.ndarray]:
+        """The document's label logits [labels] and each sentence's [sentences, labels]."""
+        weight, bias, lexical = self.files.weight, self.files.bias, self.files.lexical
+        sentences = vectors.sentences @ weight.T + bias
+        if lexical is None:
+            return (vectors.windows @ weight.T + bias).max(axis=0), sentences
+        # Hybrid: the mean window (as training.hybrid embeds an article) plus the text's TF-IDF.
+        texts = [doc.text, *(doc.text[s.start:s.end] for s in doc.sentences)]
+        lexical_logits = lexical.logits(texts)
+        return (hybrid_embedding(vectors.windows) @ weight.T + bias + lexical_logits[0],
+                sentences + lexical_logits[1:])
+
+
+def hybrid_embedding(windows: np.ndarray) -> np.ndarray:
+    """A hybrid model's article vector: the mean of its unit window vectors (training uses this too)."""
+    return windows.mean(axis=0) if len(windows) else np.zeros(windows.shape[1], dtype=np.float32)

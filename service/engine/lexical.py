@@ -1,0 +1,98 @@
+"""The lexical half of a hybrid classifier: TF-IDF word and bigram features, numpy only.
+
+Training fits scikit-learn's ``TfidfVectorizer`` (training/hybrid.py); serving must not
+need scikit-learn or unpickle anything, so the model directory keeps the vectorizer as
+data (``lexical.json``: vocabulary and options; ``lexical.safetensors``: idf and the
+label weights) and this module rebuilds the same transform: lowercase, tokens of two or
+more word characters, n-grams joined by a space, ``1 + log(tf)``, times idf, L2 norm.
+tests/test_hybrid.py checks it against scikit-learn's own output.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from safetensors.numpy import load_file, save_file
+
+from ..errors import ModelLoadError
+
+LEXICAL_JSON = "lexical.json"
+LEXICAL_WEIGHTS = "lexical.safetensors"
+TOKEN_PATTERN = r"(?u)\b\w\w+\b"  # scikit-learn's default
+
+
+@dataclass(frozen=True)
+class TfidfSpec:
+    """A fitted TF-IDF transform as plain data."""
+
+    vocabulary: tuple[str, ...]  # term of each column
+    idf: np.ndarray  # [terms]
+    ngram_max: int = 2
+    token_pattern: str = TOKEN_PATTERN
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_index", {term: i for i, term in enumerate(self.vocabulary)})
+        object.__setattr__(self, "_tokens", re.compile(self.token_pattern))
+
+    def _ngrams(self, text: str) -> list[str]:
+        tokens = self._tokens.findall(text.lower())  # type: ignore[attr-defined]
+        grams = list(tokens)
+        for n in range(2, self.ngram_max + 1):
+            grams.extend(" ".join(tokens[i:i + n]) for i in range(len(tokens) - n + 1))
+        return grams
+
+    def transform(self, text: str) -> tuple[np.ndarray, np.ndarray]:
+        """The text's non-zero features: (column indices, values), L2-normalised."""
+        index: dict[str, int] = self._index  # type: ignore[attr-defined]
+        counts = Counter(index[g] for g in self._ngrams(text) if g in index)
+        if not counts:
+            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float64)
+        columns = np.fromiter(counts.keys(), dtype=np.int64, count=len(counts))
+        values = np.array([1.0 + math.log(c) for c in counts.values()]) * self.idf[columns]
+        return columns, values / np.linalg.norm(values)
+
+
+@dataclass(frozen=True)
+class LexicalHead:
+    """TF-IDF features and one linear weight row per label over them."""
+
+    spec: TfidfSpec
+    weight: np.ndarray  # [labels, terms]
+
+    def logits(self, texts: list[str]) -> np.ndarray:
+        """[texts, labels]: each text's TF-IDF vector times the weights (no bias)."""
+        out = np.zeros((len(texts), self.weight.shape[0]), dtype=np.float64)
+        for i, text in enumerate(texts):
+            columns, values = self.spec.transform(text)
+            if len(columns):
+                out[i] = self.weight[:, columns].astype(np.float64) @ values
+        return out
+
+    def save(self, directory: Path) -> None:
+        (directory / LEXICAL_JSON).write_text(json.dumps(
+            {"vocabulary": list(self.spec.vocabulary), "ngram_max": self.spec.ngram_max,
+             "token_pattern": self.spec.token_pattern, "sublinear_tf": True, "norm": "l2"}, ensure_ascii=False))
+        save_file({"idf": np.ascontiguousarray(self.spec.idf, dtype=np.float64),
+                   "weight": np.ascontiguousarray(self.weight, dtype=np.float32)}, str(directory / LEXICAL_WEIGHTS))
+
+    @classmethod
+    def load(cls, directory: Path, n_labels: int) -> LexicalHead:
+        try:
+            meta = json.loads((directory / LEXICAL_JSON).read_text(encoding="utf-8"))
+            arrays = load_file(str(directory / LEXICAL_WEIGHTS))
+        except (OSError, ValueError) as exc:
+            raise ModelLoadError(f"{directory}: cannot read the lexical head: {exc}") from exc
+        vocabulary, idf, weight = meta.get("vocabulary"), arrays.get("idf"), arrays.get("weight")
+        if (not isinstance(vocabulary, list) or idf is None or weight is None
+                or idf.shape != (len(vocabulary),) or weight.shape != (n_labels, len(vocabulary))):
+            raise ModelLoadError(f"{directory / LEXICAL_WEIGHTS}: shapes do not match {n_labels} labels "
+                                 "and the vocabulary")
+        spec = TfidfSpec(tuple(str(t) for t in vocabulary), idf, int(meta.get("ngram_max", 2)),
+                         str(meta.get("token_pattern", TOKEN_PATTERN)))
+        return cls(spec, weight)

@@ -1,0 +1,128 @@
+"""The hybrid recipe: TF-IDF rebuilt without scikit-learn, per-label thresholds with a
+fallback, a model directory without pickles, and served scores equal to training's."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from sklearn.feature_extraction.text import TfidfVectorizer
+
+from service.engine.classifier import ClassifierBackend, probabilities, read_classifier_dir
+from service.engine.encoder import SentenceEncoder
+from service.engine.lexical import TfidfSpec
+from tests.conftest import TRAIN_SMALL
+from training.data import read_labeled
+from training.finetune import main
+from training.hybrid import HybridSettings, article_vectors, targets_matrix, train_hybrid
+from training.probe import frozen_windows
+from training.thresholds import calibrate_with_fallback
+
+TEXTS = ["Central bank raises interest rates; inflation eases.", "The striker scored twice in the cup final!",
+         "Rates, rates and more RATES: the bank's inflation call.", "Über café naïve — unicode_words 42 x",
+         "bank bank bank of the final", ""]
+
+
+def test_the_served_tfidf_is_scikit_learns():
+    vectorizer = TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, min_df=1).fit(TEXTS[:4])
+    vocabulary = sorted(vectorizer.vocabulary_, key=vectorizer.vocabulary_.__getitem__)
+    spec = TfidfSpec(tuple(vocabulary), vectorizer.idf_)
+    expected = vectorizer.transform(TEXTS).toarray()
+    for text, row in zip(TEXTS, expected, strict=True):
+        dense = np.zeros(len(vocabulary))
+        columns, values = spec.transform(text)
+        dense[columns] = values
+        np.testing.assert_allclose(dense, row, atol=1e-12)
+
+
+def test_rare_labels_keep_the_fallback_threshold():
+    scores = np.array([[0.9, 0.2], [0.8, 0.9], [0.3, 0.1], [0.1, 0.05], [0.7, 0.3]])
+    truth = np.array([[1, 0], [1, 1], [0, 0], [0, 0], [1, 0]])
+    thresholds = calibrate_with_fallback(scores, truth, min_positives=3, fallback=0.5)
+    assert 0.3 < thresholds[0] <= 0.7  # three positives: fitted between the classes
+    assert thresholds[1] == 0.5  # one positive: too rare to calibrate
+    assert calibrate_with_fallback(scores, truth, min_positives=1)[1] != 0.5
+
+
+@pytest.fixture(scope="module")
+def hybrid_dir(tiny_model_dir: Path, tmp_path_factory) -> Path:
+    output = tmp_path_factory.mktemp("hybrid") / "desk-hybrid"
+    assert main(["--train", str(TRAIN_SMALL), "--output", str(output), "--base", str(tiny_model_dir),
+                 "--max-length", "64", "--seed", "3"]) == 0  # hybrid is the default mode
+    return output
+
+
+def test_the_hybrid_model_directory_has_no_pickles(hybrid_dir: Path):
+    names = {p.name for p in hybrid_dir.iterdir()}
+    assert {"head.safetensors", "lexical.safetensors", "lexical.json", "labels.json", "README.md"} <= names
+    assert not [n for n in names if n.endswith((".bin", ".pt", ".pkl", ".pth", ".joblib", ".npy", ".npz"))]
+    manifest = json.loads((hybrid_dir / "newstag.json").read_text())
+    assert manifest["head"] == "hybrid" and manifest["mode"] == "hybrid"
+    assert {"lexical.safetensors", "lexical.json"} <= set(manifest["sha256"])
+    card = (hybrid_dir / "README.md").read_text()
+    assert "hybrid" in card and "| climate |" in card  # the recipe and each label's threshold
+
+
+def test_a_tampered_lexical_file_is_refused(hybrid_dir: Path, tmp_path: Path):
+    import shutil
+
+    from service.errors import ModelLoadError
+
+    copy = tmp_path / "copy"
+    shutil.copytree(hybrid_dir, copy)
+    (copy / "lexical.json").write_text((copy / "lexical.json").read_text() + " ")
+    with pytest.raises(ModelLoadError, match="SHA-256"):
+        read_classifier_dir(copy)
+
+
+def test_served_scores_equal_training_time_scores(tiny_model_dir: Path, tmp_path: Path):
+    """Train in-process, save as finetune does, load as the service does: same probabilities."""
+    from collections import Counter
+
+    import torch
+    from transformers import AutoModel, AutoTokenizer
+
+    from service.engine.classifier import HYBRID
+    from training.export import write_model_dir
+    from training.model import WindowClassifier
+
+    examples = read_labeled(TRAIN_SMALL)
+    labels = sorted({x for e in examples for x in e.labels})
+    encoder = SentenceEncoder(tiny_model_dir, max_tokens=64)
+    docs = [encoder.prepare(e.text) for e in examples]
+    vectors = article_vectors(frozen_windows(tiny_model_dir, 64, {"all": docs})["all"])
+    model, thresholds = train_hybrid([e.text for e in examples], vectors, targets_matrix(examples, labels),
+                                     True, HybridSettings(), seed=0)
+    expected = probabilities(model.logits([e.text for e in examples[:5]], vectors[:5]), True)
+
+    window = WindowClassifier(AutoModel.from_pretrained(tiny_model_dir), vectors.shape[1], len(labels))
+    with torch.no_grad():
+        window.head.weight.copy_(torch.from_numpy(model.embedding_weight))
+        window.head.bias.copy_(torch.from_numpy(model.bias))
+    output = tmp_path / "model"
+    write_model_dir(output, window, AutoTokenizer.from_pretrained(tiny_model_dir), labels, thresholds, True,
+                    {"micro_f1": 0.0}, {"max_tokens": 64, "head": HYBRID}, "card", {"labels": dict(Counter())},
+                    lexical=model.lexical)
+    backend = ClassifierBackend.load(output)
+    served = backend.score([backend.prepare(e.text) for e in examples[:5]], list(backend.labels))
+    np.testing.assert_allclose(np.stack([s.label_scores for s in served]), expected, atol=1e-5)
+    assert all(s.sentence_scores([0]).shape[1] == 1 for s in served)
+
+
+def test_few_shot_samples_are_nested_capped_and_disjoint_from_evaluation():
+    from bench.few_shot import samples
+    from bench.few_shot_table import markdown_table
+    from training.data import Example
+
+    examples = [Example(f"text {i}", ("big" if i % 4 else "small",)) for i in range(200)]  # small: 50 rows
+    train, evaluation = samples(examples, [8, 16, 32, 64], seed=0, eval_max=40)
+    assert set(train[8]) <= set(train[16]) <= set(train[32]) <= set(train[64])
+    assert sum(examples[i].labels == ("small",) for i in train[64]) == 25  # at most half a label's rows
+    assert len(evaluation) == 40 and not set(evaluation) & set(train[64])
+    assert samples(examples, [8, 16, 32, 64], seed=0, eval_max=40) == (train, evaluation)  # seeded
+    run = {"seed": 0, "eval_rows": 40, "zero_shot": {"macro_f1": 0.5},
+           "shots": {str(k): {"macro_f1": 0.4 + k / 100} for k in (8, 16, 32, 64)}}
+    table = markdown_table([{"set": "toy", "labels": 2, "runs": [run]}], [8, 16, 32, 64])
+    assert "| toy | 2 | 40 | 0.480 | 0.560 | 0.720 | 1.040 | 0.500 | 16 |" in table

@@ -1,0 +1,122 @@
+"""The hybrid recipe: a linear model over the frozen encoder's article vector and TF-IDF.
+
+Each article is the mean of its window vectors (the engine's encoder, frozen) beside its
+TF-IDF word and bigram features (sublinear tf, L2 norm). One class-balanced linear SVM
+per label (one-vs-rest) learns from both: TF-IDF carries the rare labels' exact terms
+(a label with five examples still has its vocabulary), the embedding the paraphrases.
+Scores are the margins through a sigmoid (multi-label) or softmax (single-label), and
+each label's threshold comes from out-of-fold scores on the training split
+(thresholds.py), falling back to 0.5 (the SVM's own boundary) for rare labels.
+
+Why these choices: docs/benchmarks.md, "Hybrid head (issue #20)".
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from scipy import sparse
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.model_selection import KFold
+from sklearn.svm import LinearSVC
+
+from service.engine.chunking import PreparedDocument
+from service.engine.classifier import hybrid_embedding, probabilities
+from service.engine.lexical import TOKEN_PATTERN, LexicalHead, TfidfSpec
+from service.progress import progress_bar
+
+from .data import Example
+from .hybrid_settings import HybridSettings
+from .probe import frozen_windows
+from .thresholds import calibrate_with_fallback
+
+
+@dataclass(frozen=True)
+class HybridModel:
+    embedding_weight: np.ndarray  # [labels, dim], the scale folded in
+    lexical: LexicalHead
+    bias: np.ndarray  # [labels]
+
+    def logits(self, texts: list[str], embeddings: np.ndarray) -> np.ndarray:
+        """[texts, labels] margins, computed the way the service computes them (classifier.py)."""
+        return embeddings @ self.embedding_weight.T + self.bias + self.lexical.logits(texts)
+
+
+def fit_hybrid(texts: list[str], embeddings: np.ndarray, targets: np.ndarray, settings: HybridSettings,
+               desc: str | None = None) -> HybridModel:
+    """One class-balanced linear SVM per label (one-vs-rest) over TF-IDF and the article vectors."""
+    vectorizer = TfidfVectorizer(ngram_range=(1, settings.ngram_max), sublinear_tf=True, min_df=settings.min_df,
+                                 token_pattern=TOKEN_PATTERN, lowercase=True, dtype=np.float64)
+    try:
+        tfidf = vectorizer.fit_transform(texts)
+    except ValueError:  # too few articles for min_df: keep every term
+        vectorizer.set_params(min_df=1)
+        tfidf = vectorizer.fit_transform(texts)
+    features = sparse.hstack([tfidf, sparse.csr_matrix(embeddings * settings.embedding_weight)]).tocsr()
+    n_terms, n_labels = tfidf.shape[1], targets.shape[1]
+    coef = np.zeros((n_labels, features.shape[1]))
+    bias = np.full(n_labels, -1.0)  # a label with no positives here is never predicted
+    columns = range(n_labels)
+    for j in progress_bar(columns, desc=desc, unit="label", file=sys.stderr) if desc else columns:
+        y = targets[:, j]
+        if 0 < y.sum() < len(y):
+            # class-balanced: a label's few positives weigh as much as its many negatives
+            svm = LinearSVC(C=settings.c, class_weight="balanced").fit(features, y)
+            coef[j], bias[j] = svm.coef_[0], svm.intercept_[0]
+        elif y.sum() == len(y):
+            bias[j] = 1.0
+    vocabulary = sorted(vectorizer.vocabulary_, key=vectorizer.vocabulary_.__getitem__)
+    spec = TfidfSpec(tuple(vocabulary), np.asarray(vectorizer.idf_, dtype=np.float64), settings.ngram_max)
+    return HybridModel((coef[:, n_terms:] * settings.embedding_weight).astype(np.float32),
+                       LexicalHead(spec, coef[:, :n_terms].astype(np.float32)), bias.astype(np.float32))
+
+
+def out_of_fold_logits(texts: list[str], embeddings: np.ndarray, targets: np.ndarray,
+                       settings: HybridSettings, seed: int) -> np.ndarray:
+    """Each training article scored by a model that did not see it (``settings.folds`` folds)."""
+    out = np.zeros(targets.shape, dtype=np.float64)
+    folds = KFold(settings.folds, shuffle=True, random_state=seed).split(texts)
+    for fit_rows, held in progress_bar(list(folds), desc="thresholds (out-of-fold)", unit="fold", file=sys.stderr):
+        model = fit_hybrid([texts[i] for i in fit_rows], embeddings[fit_rows], targets[fit_rows], settings, None)
+        out[held] = model.logits([texts[i] for i in held], embeddings[held])
+    return out
+
+
+def train_hybrid(texts: list[str], embeddings: np.ndarray, targets: np.ndarray, multi_label: bool,
+                 settings: HybridSettings, seed: int) -> tuple[HybridModel, list[float]]:
+    """The model on all of ``texts``, and each label's threshold from out-of-fold scores."""
+    model = fit_hybrid(texts, embeddings, targets, settings, "hybrid head (linear SVM per label)")
+    if len(texts) < 2 * settings.folds:
+        return model, [0.5] * targets.shape[1]
+    oof = probabilities(out_of_fold_logits(texts, embeddings, targets, settings, seed), multi_label)
+    return model, calibrate_with_fallback(oof, targets, settings.min_positives)
+
+
+def article_vectors(windows: list[torch.Tensor]) -> np.ndarray:
+    """[articles, dim]: each article's mean window vector, as the service computes it."""
+    return np.stack([hybrid_embedding(w.numpy()) for w in windows]).astype(np.float32)
+
+
+def targets_matrix(examples: list[Example], labels: list[str]) -> np.ndarray:
+    """[articles, labels] 0/1, for single-label data too (one-vs-rest)."""
+    index = {name: j for j, name in enumerate(labels)}
+    out = np.zeros((len(examples), len(labels)), dtype=np.int64)
+    for i, e in enumerate(examples):
+        out[i, [index[x] for x in e.labels]] = 1
+    return out
+
+
+def hybrid_stage(base_dir: Path, max_length: int, docs: dict[str, list[PreparedDocument]],
+                 examples: dict[str, list[Example]], labels: list[str], multi_label: bool,
+                 settings: HybridSettings, seed: int) -> tuple[HybridModel, list[float], np.ndarray]:
+    """Embed both splits with the frozen encoder, train on "train": (model, thresholds, validation probabilities)."""
+    frozen = frozen_windows(base_dir, max_length, docs)
+    train_vectors, validation_vectors = article_vectors(frozen["train"]), article_vectors(frozen["validation"])
+    model, thresholds = train_hybrid([e.text for e in examples["train"]], train_vectors,
+                                     targets_matrix(examples["train"], labels), multi_label, settings, seed)
+    logits = model.logits([e.text for e in examples["validation"]], validation_vectors)
+    return model, thresholds, probabilities(logits, multi_label)

@@ -1,0 +1,15 @@
+"""The hybrid recipe's settings (training/hybrid.py), apart so the config imports no scikit-learn."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class HybridSettings:
+    c: float = 0.5  # the SVM's C (measured: docs/benchmarks.md)
+    embedding_weight: float = 1.0  # the article vector's scale beside a unit TF-IDF vector
+    min_df: int = 2  # a term in one training article only is noise, and vocabulary to ship
+    ngram_max: int = 2
+    folds: int = 3  # out-of-fold scores for the thresholds
+    min_positives: int = 5  # fewer training positives: the label keeps the fallback threshold (measured)
