@@ -142,26 +142,36 @@ def test_drift_benchmark_runs_on_small_sets(tmp_path, capsys):
     assert chart.stat().st_size > 1000
 
 
-def test_multilingual_benchmark_runs_on_small_sets(tmp_path, tiny_st_dir, capsys):
-    """Both models' tables, the speed and the prompt comparison, with a tiny model in Gemma's place."""
+SIB_SECTIONS = {"sport": "sports", "economy": "politics", "health": "health", "climate": "science/technology"}
+
+
+def _multilingual_sets(directory, languages: tuple[str, ...], english_test_split: bool = False,
+                       news_sections: dict[str, str] | None = None) -> None:
+    """Small SIB-200 (English and ``languages``) and MasakhaNEWS French files from seeds/train-small.jsonl."""
     import json
     from pathlib import Path
 
-    from bench import multilingual
-
     rows = [json.loads(line) for line in Path("seeds/train-small.jsonl").read_text().splitlines() if line.strip()]
-    sections = {"sport": "sports", "economy": "politics", "health": "health", "climate": "science/technology"}
-    with (tmp_path / "sib200-multi-train.jsonl").open("w") as multi, (tmp_path / "sib200-eng.jsonl").open("w") as eng:
+    news_sections = news_sections or SIB_SECTIONS
+    with (directory / "sib200-multi-train.jsonl").open("w") as multi, (directory / "sib200-eng.jsonl").open("w") as eng:
         for n, row in enumerate(rows):
-            labels = [sections[row["labels"][0]]]
+            labels = [SIB_SECTIONS[row["labels"][0]]]
+            split = "test" if english_test_split and n % 5 == 0 else "train"
             eng.write(json.dumps({"id": f"sib200-eng-{n}", "text": row["text"], "labels": labels,
-                                  "split": "test" if n % 5 == 0 else "train"}) + "\n")
-            for lang in ("fra_Latn", "rus_Cyrl"):
+                                  "split": split}) + "\n")
+            for lang in languages:
                 multi.write(json.dumps({"id": f"sib200-{lang}-{n}", "lang": lang, "text": row["text"],
                                         "labels": labels, "split": "train"}) + "\n")
-    with (tmp_path / "masakhanews-fra-dev.jsonl").open("w") as news:
+    with (directory / "masakhanews-fra-dev.jsonl").open("w") as news:
         for row in rows[:10]:
-            news.write(json.dumps({"text": row["text"], "labels": [sections[row["labels"][0]]]}) + "\n")
+            news.write(json.dumps({"text": row["text"], "labels": [news_sections[row["labels"][0]]]}) + "\n")
+
+
+def test_multilingual_benchmark_runs_on_small_sets(tmp_path, tiny_st_dir, capsys):
+    """Both models' tables, the speed and the prompt comparison, with a tiny model in Gemma's place."""
+    from bench import multilingual
+
+    _multilingual_sets(tmp_path, ("fra_Latn", "rus_Cyrl"), english_test_split=True)
     assert multilingual.main(["--data-dir", str(tmp_path), "--gemma", str(tiny_st_dir), "--per-language", "12",
                               "--news", "10", "--speed", "8", "--prompt-sentences", "4", "--prompt-news", "3"]) == 0
     out = capsys.readouterr().out
@@ -201,25 +211,10 @@ def test_bulk_benchmark_quick(capsys):
 
 def test_label_language_benchmark_runs_on_small_sets(tmp_path, tiny_st_dir, capsys):
     """English names, own-language names, own-language template: one row per language, with a tiny model."""
-    import json
-    from pathlib import Path
-
     from bench import label_language
 
-    rows = [json.loads(line) for line in Path("seeds/train-small.jsonl").read_text().splitlines() if line.strip()]
-    sib = {"sport": "sports", "economy": "politics", "health": "health", "climate": "science/technology"}
-    news_sections = {"sport": "sports", "economy": "business", "health": "health", "climate": "technology"}
-    with (tmp_path / "sib200-multi-train.jsonl").open("w") as multi, (tmp_path / "sib200-eng.jsonl").open("w") as eng:
-        for n, row in enumerate(rows):
-            labels = [sib[row["labels"][0]]]
-            eng.write(json.dumps({"id": f"sib200-eng-{n}", "text": row["text"], "labels": labels,
-                                  "split": "train"}) + "\n")
-            for lang in ("deu_Latn", "fra_Latn"):
-                multi.write(json.dumps({"id": f"sib200-{lang}-{n}", "lang": lang, "text": row["text"],
-                                        "labels": labels, "split": "train"}) + "\n")
-    with (tmp_path / "masakhanews-fra-dev.jsonl").open("w") as news:
-        for row in rows[:10]:
-            news.write(json.dumps({"text": row["text"], "labels": [news_sections[row["labels"][0]]]}) + "\n")
+    _multilingual_sets(tmp_path, ("deu_Latn", "fra_Latn"), news_sections={
+        "sport": "sports", "economy": "business", "health": "health", "climate": "technology"})
     assert label_language.main(["--data-dir", str(tmp_path), "--gemma", str(tiny_st_dir), "--per-language", "12",
                                 "--news", "10"]) == 0
     out = capsys.readouterr().out
