@@ -40,7 +40,7 @@ from .classification import classifier_trainer, label_targets, predict
 from .config import TrainingConfig
 from .data import DataFileError, Example, fingerprint, is_single_label, label_names, read_labeled, split_validation
 from .distributed import Distributed
-from .domain_fit import fit_domain
+from .domain_fit import EncodedArticles, fit_domain
 from .export import library_versions, write_model_dir
 from .hybrid import HybridSettings, hybrid_stage
 from .metrics import classification_report
@@ -113,17 +113,19 @@ def run(config: TrainingConfig, dist: Distributed) -> dict:
     ids = (*special_tokens(tokenizer), tokenizer.pad_token_id or 0)
     targets = label_targets(train, labels, multi_label)
     hybrid = None
+    frozen = None if config.mode == "full" else frozen_windows(
+        base_dir, config.max_length, {"train": train_docs, "validation": validation_docs})
     if config.mode == "hybrid":
         # 5-7. A linear SVM per label over article vectors and TF-IDF, thresholds out of fold.
-        hybrid, thresholds, probs = hybrid_stage(
-            base_dir, config.max_length, {"train": train_docs, "validation": validation_docs},
-            {"train": train, "validation": validation}, labels, multi_label, config.hybrid, config.seed)
+        assert frozen is not None
+        hybrid, thresholds, probs = hybrid_stage(frozen, {"train": train, "validation": validation}, labels,
+                                                 multi_label, config.hybrid, config.seed)
         with torch.no_grad():  # the service reads the embedding half as head.safetensors
             model.head.weight.copy_(torch.from_numpy(hybrid.embedding_weight))
             model.head.bias.copy_(torch.from_numpy(hybrid.bias))
     elif config.mode == "head":
+        assert frozen is not None
         model.encoder.requires_grad_(False)
-        frozen = frozen_windows(base_dir, config.max_length, {"train": train_docs, "validation": validation_docs})
         trained: torch.nn.Module = dist.wrap(model.head)
         train_logits = features_logits(frozen["train"], model.head, trained)
         validation_logits = features_logits(frozen["validation"], model.head, trained)
@@ -195,8 +197,14 @@ def run(config: TrainingConfig, dist: Distributed) -> dict:
         "rows": "training and validation rows", "train_sha256": data_print["sha256"]})
     # A single-label model also keeps what its labels' articles look like, so it can say
     # "none of these" to a text unlike all of them (service/engine/domain.py).
+    # The frozen encoder (head and hybrid modes) already read these articles: where the saved
+    # model would cut the same windows, the domain reuses those vectors instead of a second pass.
+    known = None if frozen is None else (
+        EncodedArticles(train_docs, [w.numpy() for w in frozen["train"]]),
+        EncodedArticles(validation_docs, [w.numpy() for w in frozen["validation"]]))
     domain = None if multi_label else partial(
-        fit_domain, max_tokens=config.max_length, train=train, validation=validation, labels=labels, seed=config.seed)
+        fit_domain, max_tokens=config.max_length, train=train, validation=validation, labels=labels, seed=config.seed,
+        known=known)
     # Head mode on the embedded default model leaves the encoder as it was: the directory
     # references it by checksum instead of copying it. A local --base is copied: its path
     # may not exist where the model is served.

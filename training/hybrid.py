@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import sys
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import torch
@@ -24,14 +23,12 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.model_selection import KFold
 from sklearn.svm import LinearSVC
 
-from service.engine.chunking import PreparedDocument
 from service.engine.classifier import hybrid_embedding, probabilities
 from service.engine.lexical import TOKEN_PATTERN, LexicalHead, TfidfSpec
 from service.progress import progress_bar
 
 from .data import Example
 from .hybrid_settings import HybridSettings
-from .probe import frozen_windows
 from .thresholds import calibrate_with_fallback
 
 
@@ -110,11 +107,10 @@ def targets_matrix(examples: list[Example], labels: list[str]) -> np.ndarray:
     return out
 
 
-def hybrid_stage(base_dir: Path, max_length: int, docs: dict[str, list[PreparedDocument]],
-                 examples: dict[str, list[Example]], labels: list[str], multi_label: bool,
-                 settings: HybridSettings, seed: int) -> tuple[HybridModel, list[float], np.ndarray]:
-    """Embed both splits with the frozen encoder, train on "train": (model, thresholds, validation probabilities)."""
-    frozen = frozen_windows(base_dir, max_length, docs)
+def hybrid_stage(frozen: dict[str, list[torch.Tensor]], examples: dict[str, list[Example]], labels: list[str],
+                 multi_label: bool, settings: HybridSettings,
+                 seed: int) -> tuple[HybridModel, list[float], np.ndarray]:
+    """Train on "train" from its frozen window vectors: (model, thresholds, validation probabilities)."""
     train_vectors, validation_vectors = article_vectors(frozen["train"]), article_vectors(frozen["validation"])
     model, thresholds = train_hybrid([e.text for e in examples["train"]], train_vectors,
                                      targets_matrix(examples["train"], labels), multi_label, settings, seed)
