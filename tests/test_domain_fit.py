@@ -53,6 +53,7 @@ def test_a_frozen_mode_embeds_each_article_once_and_keeps_the_same_domain(
                  "--seed", "3"]) == 0
     examples = read_labeled(single_label_data)
     assert sum(counted) == len(examples)  # the frozen pass only: the domain read nothing again
+    assert "at_least_one" not in json.loads((output / "labels.json").read_text())  # single-label: one label anyway
     train, validation = split_validation(examples, 0.3, 3)
     labels = sorted({x for e in examples for x in e.labels})
     saved = Domain.load(output, len(labels), 32)

@@ -63,6 +63,7 @@ def test_the_hybrid_model_directory_has_no_pickles(hybrid_dir: Path):
     assert {"lexical.safetensors", "lexical.json"} <= set(manifest["sha256"])
     card = (hybrid_dir / "README.md").read_text()
     assert "hybrid" in card and "| climate |" in card  # the recipe and each label's threshold
+    assert "best-scoring label" in card  # multi-label: at least one label (labels.json, at_least_one)
 
 
 def test_a_tampered_lexical_file_is_refused(hybrid_dir: Path, tmp_path: Path):
@@ -126,3 +127,46 @@ def test_few_shot_samples_are_nested_capped_and_disjoint_from_evaluation():
            "shots": {str(k): {"macro_f1": 0.4 + k / 100} for k in (8, 16, 32, 64)}}
     table = markdown_table([{"set": "toy", "labels": 2, "runs": [run]}], [8, 16, 32, 64])
     assert "| toy | 2 | 40 | 0.480 | 0.560 | 0.720 | 1.040 | 0.500 | 16 |" in table
+
+
+def test_at_least_one_raises_only_the_best_label_of_a_row_with_none():
+    from service.engine.classifier import at_least_one
+
+    thresholds = np.array([0.5, 0.3, 0.8])
+    probs = np.array([[0.4, 0.2, 0.7], [0.6, 0.1, 0.1], [0.1, 0.25, 0.2]])
+    lifted = at_least_one(probs, thresholds)
+    np.testing.assert_array_equal(lifted, [[0.4, 0.2, 0.8], [0.6, 0.1, 0.1], [0.1, 0.3, 0.2]])
+    np.testing.assert_array_equal(at_least_one(probs[0], thresholds), lifted[0])  # one article
+    assert probs[0, 2] == 0.7  # the caller's array is left as it was
+
+
+def _with_labels_json(source: Path, target: Path, **changes) -> Path:
+    import shutil
+
+    shutil.copytree(source, target)
+    data = json.loads((target / "labels.json").read_text())
+    (target / "labels.json").write_text(json.dumps({**data, **changes}))
+    return target
+
+
+def test_a_multi_label_hybrid_model_serves_every_article_a_label(hybrid_dir: Path, tmp_path: Path):
+    """Every training article had a label: the served model returns the best one when none reaches its threshold."""
+    from service.config import Settings
+    from service.engine import Tagger
+    from service.engine.taxonomy import TaxonomyRegistry
+
+    saved = json.loads((hybrid_dir / "labels.json").read_text())
+    assert saved["multi_label"] is True and saved["at_least_one"] is True
+    strict = [0.999] * len(saved["labels"])  # no label of this text reaches these
+    options = Settings.from_env(None).engine_options().tagger
+    text = "Knit two, purl two, and repeat to the end of the row."
+    plain = ClassifierBackend.load(_with_labels_json(hybrid_dir, tmp_path / "plain", thresholds=strict,
+                                                     at_least_one=False))
+    assert Tagger(plain, TaxonomyRegistry([]), options).tag([text])[0].topics == ()
+    best = saved["labels"][int(np.argmax(plain.score([plain.prepare(text)], list(plain.labels))[0].label_scores))]
+    lifted = Tagger(ClassifierBackend.load(_with_labels_json(hybrid_dir, tmp_path / "lifted", thresholds=strict)),
+                    TaxonomyRegistry([]), options)
+    [topic] = lifted.tag([text])[0].topics
+    assert topic.label == best and topic.score == 0.999
+    others = [x for x in saved["labels"] if x != best]
+    assert lifted.tag([text], others)[0].topics == ()  # the best label is not among those asked for

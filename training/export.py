@@ -82,7 +82,8 @@ def write_model_dir(output: Path, model: WindowClassifier, tokenizer: Any, label
                     thresholds: list[float], multi_label: bool, metrics: dict[str, Any],
                     manifest: dict[str, Any], card: str, label_shares: dict[str, Any],
                     fit_domain: Callable[[Path], Domain] | None = None, encoder_is_base: bool = False,
-                    pipeline_from: Path | None = None, lexical: LexicalHead | None = None) -> None:
+                    pipeline_from: Path | None = None, lexical: LexicalHead | None = None,
+                    at_least_one: bool = False) -> None:
     """Write the model directory.
 
     ``encoder_is_base``: the encoder is the embedded default model's, unchanged (head mode);
@@ -91,7 +92,8 @@ def write_model_dir(output: Path, model: WindowClassifier, tokenizer: Any, label
     one the service will see. ``pipeline_from``: the base model directory whose
     sentence-transformers steps after pooling (Dense layers) the copied encoder keeps, each
     weights file checksummed in the manifest like the encoder's. ``lexical``: a hybrid
-    model's TF-IDF half (lexical.py).
+    model's TF-IDF half (lexical.py). ``at_least_one``: the served model gives every article
+    its best label when none reaches its threshold (classifier.at_least_one).
     """
     with atomic_directory(output) as tmp:
         if encoder_is_base:
@@ -109,8 +111,8 @@ def write_model_dir(output: Path, model: WindowClassifier, tokenizer: Any, label
         if lexical is not None:
             lexical.save(tmp)
         (tmp / LABELS_FILE).write_text(json.dumps(
-            {"labels": labels, "thresholds": [round(t, 4) for t in thresholds], "multi_label": multi_label},
-            indent=2))
+            {"labels": labels, "thresholds": [round(t, 4) for t in thresholds], "multi_label": multi_label,
+             **({"at_least_one": True} if at_least_one else {})}, indent=2))
         (tmp / "metrics.json").write_text(json.dumps(metrics, indent=2))
         # What the labeled data looked like: `python -m service.drift --model` compares production with it.
         (tmp / LABEL_SHARES_FILE).write_text(json.dumps(label_shares, indent=2, ensure_ascii=False))

@@ -32,6 +32,7 @@ from service.drift.reference import label_shares
 from service.engine import NewstagError
 from service.engine.chunking import PreparedDocument, prepare_document
 from service.engine.classifier import HYBRID
+from service.engine.classifier import at_least_one as at_least_one_label
 from service.engine.encoder import special_tokens
 from service.engine.st_modules import read_pipeline
 from service.progress import progress_bar
@@ -168,6 +169,12 @@ def run(config: TrainingConfig, dist: Distributed) -> dict:
         probs = predict(model, validation_logits, len(validation), config.batch_size, multi_label, trainer.autocast)
         truth = np.array([[x in e.labels for x in labels] for e in validation])
         thresholds = calibrate(probs, truth)
+    # Every training article has a label (training/data.py requires one): with the hybrid
+    # recipe's setting, the model gives every article at least its best label, as served.
+    at_least_one = config.mode == "hybrid" and multi_label and config.hybrid.at_least_one and all(
+        e.labels for e in train)
+    if at_least_one:
+        probs = at_least_one_label(probs, np.asarray(thresholds, dtype=np.float64))
     if multi_label:
         predicted = [tuple(x for j, x in enumerate(labels) if probs[i, j] >= thresholds[j])
                      for i in range(len(validation))]
@@ -210,7 +217,7 @@ def run(config: TrainingConfig, dist: Distributed) -> dict:
     # may not exist where the model is served.
     write_model_dir(config.output, model, tokenizer, labels, thresholds, multi_label, metrics, manifest,
                     render(card), shares, domain, encoder_is_base=config.mode != "full" and config.base is None,
-                    pipeline_from=base_dir, lexical=hybrid.lexical if hybrid else None)
+                    pipeline_from=base_dir, lexical=hybrid.lexical if hybrid else None, at_least_one=at_least_one)
     remove_checkpoint(config.output)
     return metrics
 

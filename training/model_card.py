@@ -92,7 +92,15 @@ def _reading(card: CardData) -> tuple[str, str]:
             "of its margins.",
             f"Chosen to maximise each label's F1 on out-of-fold scores ({h['folds']} folds of the training "
             f"split);\na label with fewer than {h['min_positives']} training articles keeps 0.5, the SVM's own "
-            "boundary\n(`labels.json`).")
+            "boundary\n(`labels.json`)." + _at_least_one(card))
+
+
+def _at_least_one(card: CardData) -> str:
+    """The card's sentence on "at least one label" (multi-label hybrid models, labels.json's at_least_one)."""
+    if not card.multi_label or not (card.hybrid or {}).get("at_least_one"):
+        return ""
+    return ("\nEvery training article had a label, so an article none of whose labels reaches its threshold\n"
+            "still gets its best-scoring label, with its threshold as its score (`at_least_one`).")
 
 
 def render(card: CardData) -> str:

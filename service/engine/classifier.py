@@ -8,7 +8,9 @@ directory plus newstag's files:
   unchanged: ``newstag.json``'s ``encoder`` names the base by its SHA-256, and the
   embedded default model is loaded (and checked) in its place, 90 MB less per model;
 - ``head.safetensors``: the linear head (``weight`` [labels, dim], ``bias`` [labels]);
-- ``labels.json``: labels, their calibrated thresholds, and single- or multi-label;
+- ``labels.json``: labels, their calibrated thresholds, single- or multi-label, and
+  ``at_least_one`` (a multi-label model whose every training article had a label gives
+  every article its best label when none reaches its threshold);
 - ``newstag.json``: kind, window size, and the SHA-256 of each weights file;
 - ``metrics.json`` and ``README.md`` (the model card);
 - ``label_shares.json``: each label's share of the labeled data, which ``python -m
@@ -79,6 +81,7 @@ class ClassifierFiles:
     version: str  # 12 hex digits: the encoder's weights', or the head's when the encoder is the base's
     domain: Domain | None = None  # single-label models trained since domain.py existed
     lexical: LexicalHead | None = None  # hybrid models: TF-IDF features beside the embedding
+    at_least_one: bool = False  # labels.json: no article is left without a label (multi-label)
 
 
 def read_classifier_dir(directory: Path) -> ClassifierFiles:
@@ -123,7 +126,8 @@ def read_classifier_dir(directory: Path) -> ClassifierFiles:
     version = digests[WEIGHT_FILES[0] if encoder_dir == directory else HEAD_FILE][:12]
     lexical = LexicalHead.load(directory, len(names)) if hybrid else None
     return ClassifierFiles(directory, manifest, labels, multi_label, weight.astype(np.float32),
-                           bias.astype(np.float32), metrics, encoder_dir, version, domain, lexical)
+                           bias.astype(np.float32), metrics, encoder_dir, version, domain, lexical,
+                           multi_label and label_data.get("at_least_one") is True)
 
 
 def pipeline_weights(directory: Path) -> list[str]:
@@ -161,6 +165,21 @@ def probabilities(logits: np.ndarray, multi_label: bool) -> np.ndarray:
     return shifted / shifted.sum(axis=-1, keepdims=True)
 
 
+def at_least_one(probs: np.ndarray, thresholds: np.ndarray) -> np.ndarray:
+    """``probs`` [..., labels] where a row with no label at its threshold has its best label
+    raised to that label's threshold, so it is returned (the lowest score a returned label has).
+
+    For a multi-label model whose every training article had a label: an article is then
+    never left without one (measured: docs/benchmarks.md, "Hybrid head (issue #20)").
+    """
+    out = np.array(probs, dtype=np.float64)
+    rows = out.reshape(-1, out.shape[-1])  # a view: writes go to ``out``
+    empty = np.flatnonzero(~(rows >= thresholds).any(axis=1))
+    best = rows[empty].argmax(axis=1)
+    rows[empty, best] = thresholds[best]
+    return out
+
+
 @dataclass
 class ClassifierScores:
     label_scores: np.ndarray
@@ -187,6 +206,7 @@ class ClassifierBackend:
         self.validation_metrics: dict | None = files.metrics
         self.model_name = files.directory.name
         self.model_version = files.version
+        self._thresholds = np.array([label.threshold or 0.0 for label in files.labels], dtype=np.float64)
 
     @classmethod
     def load(cls, directory: Path, options: EncoderOptions | None = None,
@@ -218,7 +238,10 @@ class ClassifierBackend:
                 out.append(ClassifierScores(np.zeros(len(labels)), np.zeros((vectors.sentences.shape[0], len(labels)))))
                 continue
             doc_logits, sentence_logits = self._logits(doc, vectors)
-            out.append(ClassifierScores(probabilities(doc_logits, self.files.multi_label)[columns],
+            doc_probs = probabilities(doc_logits, self.files.multi_label)
+            if self.files.at_least_one:  # over all its labels: asking for some of them filters the same answer
+                doc_probs = at_least_one(doc_probs, self._thresholds)
+            out.append(ClassifierScores(doc_probs[columns],
                                         probabilities(sentence_logits, self.files.multi_label)[:, columns]))
         return out
 
