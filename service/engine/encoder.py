@@ -129,6 +129,8 @@ class SentenceEncoder:
             self._onnx = self._onnx_runner(options, weights_sha256, adapter_sha256)
         if self._onnx is None:
             self.model = self.precision.prepare(self.model)
+        else:  # the graph holds its own weights: torch's copy would sit unused in every worker (62-84 MB here)
+            self.model = self.model.to("meta")
         # One batching thread merges concurrent callers' windows (the HTTP service); without
         # it, each call runs its own batches in the caller's thread.
         self.batcher = (MicroBatcher(self._run_batch, self.max_batch_tokens, self._width)
