@@ -112,3 +112,28 @@ def test_export_onnx_makes_both_ranges_for_an_image_that_runs_anywhere(tiny_mode
     out = capsys.readouterr().out
     assert "int8: ONNX graph verified" in out and "full range" in out and "reduced range" in out
     assert _export(tmp_path, "full") != _export(tmp_path, "reduced")
+
+
+def test_the_image_bakes_graphs_every_x86_cpu_can_load_read_only(tiny_model_dir, tmp_path, monkeypatch, capsys):
+    """The Dockerfile's NEWSTAG_ONNX=1 step, run on the tiny model: an AVX2 and a VNNI machine
+    both find their int8 graph in the read-only directory; without the argument, no directory."""
+    import re
+    import shlex
+
+    from service.cli import main
+    from tests.conftest import ROOT
+
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    [command] = re.findall(r"NEWSTAG_ONNX_DIR=/opt/onnx\s*\\?\s*newstag (export-onnx[^;]*);;", dockerfile)
+    assert "COPY --from=build /opt/onnx /app/onnx" in dockerfile
+    assert "ENV NEWSTAG_ONNX_DIR=${NEWSTAG_ONNX:+/app/onnx}" in dockerfile and "ARG NEWSTAG_ONNX=\n" in dockerfile
+    assert Settings.from_env({"NEWSTAG_ONNX_DIR": ""}).onnx_dir is None  # unset: the default cache
+    monkeypatch.setenv("NEWSTAG_MODEL", str(tiny_model_dir))
+    monkeypatch.setenv("NEWSTAG_ONNX_DIR", str(tmp_path))
+    assert main(shlex.split(command.replace("\\\n", " "))) == 0
+    monkeypatch.setattr(onnx_runtime, "_writable", lambda directory: False)
+    for flags in (AVX2, AVX512 | {"avx512_vnni"}):
+        assert _int8_load(tiny_model_dir, tmp_path, flags, monkeypatch, runtime="auto").backend.runtime == "onnx"
+    fp32 = Tagger.load(Settings.from_env({}, model=tiny_model_dir, onnx_dir=tmp_path, precision="fp32",
+                                         runtime="auto").engine_options())
+    assert fp32.backend.runtime == "onnx"
