@@ -3,6 +3,7 @@
 #   docker build -t newstag .                                   # real users (CPU torch index)
 #   docker build --build-arg NEWSTAG_MULTILINGUAL=1 -t newstag .  # with the optional multilingual model
 #   docker build --build-arg NEWSTAG_BULK=1 -t newstag-bulk .     # with Ray, for bulk jobs (deploy/k8s/bulk/)
+#   docker build --build-arg NEWSTAG_ONNX=1 -t newstag .          # with the ONNX Runtime graphs baked in
 #   podman build --pull=never --network=host --format docker \
 #       --build-arg TORCH_INDEX_URL= -t newstag:dev .           # these machines (torch on disk)
 
@@ -57,6 +58,21 @@ COPY pyproject.toml requirements-serve.txt requirements-model.txt requirements-t
      requirements-bulk.txt /src/newstag/
 COPY service/ /src/newstag/service/
 RUN pip install --no-deps /src/newstag
+# ONNX Runtime graphs baked in (NEWSTAG_RUNTIME=onnx or auto; docs/container.md):
+# --build-arg NEWSTAG_ONNX=1 exports the default model's graphs (matcher merged) with
+# `newstag export-onnx`: fp32, and int8 for both kinds of x86 CPU (8-bit weights for VNNI,
+# 7-bit without it: the image may run on either), each checked by its SHA-256 at every load;
+# 136 MB more. Empty (the default): no graphs and NEWSTAG_ONNX_DIR stays unset, so a
+# container with NEWSTAG_RUNTIME=onnx exports at first start into the /tmp tmpfs, as before.
+# 1 or empty, not 0: the run stage's ENV can only test a build argument for being empty.
+ARG NEWSTAG_ONNX=
+RUN mkdir -p /opt/onnx \
+ && case "$NEWSTAG_ONNX" in \
+        1) HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 NEWSTAG_MULTILINGUAL_MODEL=off NEWSTAG_ONNX_DIR=/opt/onnx \
+               newstag export-onnx --int8-range both ;; \
+        "") ;; \
+        *) echo "NEWSTAG_ONNX must be 1 or empty, not '$NEWSTAG_ONNX'" >&2; exit 1 ;; \
+    esac
 
 # --- run ---------------------------------------------------------------------------------
 FROM python:3.11-slim
@@ -68,6 +84,7 @@ RUN groupadd --gid 10001 newstag \
  && mkdir -p /models /taxonomies /data && chown 10001:10001 /models /taxonomies /data
 COPY --from=build /opt/venv /opt/venv
 COPY --from=build /opt/base-models /app/base-models
+COPY --from=build /opt/onnx /app/onnx
 WORKDIR /app
 # The cards of the models the image carries or can install (licences, languages, figures).
 COPY model_cards/ /app/model_cards/
@@ -81,6 +98,9 @@ ENV PATH=/opt/venv/bin:$PATH \
     NEWSTAG_MODELS_DIR=/models \
     NEWSTAG_TAXONOMIES_DIR=/taxonomies \
     NEWSTAG_DATABASE_URL=sqlite:////data/feedback.db
+# The baked graphs, read-only (empty, without NEWSTAG_ONNX=1: the service's default cache).
+ARG NEWSTAG_ONNX=
+ENV NEWSTAG_ONNX_DIR=${NEWSTAG_ONNX:+/app/onnx}
 # /data holds the editors' corrections (SQLite), the one place the service writes to keep.
 VOLUME ["/models", "/taxonomies", "/data"]
 USER 10001:10001

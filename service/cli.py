@@ -8,6 +8,7 @@ it themselves.
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import sys
 import textwrap
@@ -75,6 +76,12 @@ def _parser() -> argparse.ArgumentParser:
     export = commands.add_parser("export-onnx", help="export the model's ONNX graphs into NEWSTAG_ONNX_DIR "
                                  "(install or image build time), checked and checksummed")
     export.add_argument("--precision", default="fp32,int8", help="comma-separated: fp32, int8 (default both)")
+    export.add_argument("--model", type=Path, action="append",
+                        help="a fine-tuned model directory (training.finetune) or another local embedding model "
+                             "instead of the default model (NEWSTAG_MODEL); repeat for several")
+    export.add_argument("--int8-range", choices=("auto", "full", "reduced", "both"), default="auto",
+                        help="int8 weights: 8-bit (full: CPUs with VNNI, ARM) or 7-bit (reduced: x86 without "
+                             "VNNI); auto: what this CPU needs; both: for an image that runs on either")
     for name, (_, summary) in HANDED_ON.items():
         commands.add_parser(name, help=summary, add_help=False)  # listed here, parsed by their own parser
     return parser
@@ -161,16 +168,26 @@ def _taxonomies() -> int:
 
 
 def _export_onnx(args: argparse.Namespace) -> int:
-    """Load the model with NEWSTAG_RUNTIME=onnx once per precision: each load exports its graph
-    (or verifies the one there), so a read-only image can ship them."""
+    """Load each model with NEWSTAG_RUNTIME=onnx once per precision: each load exports its graph
+    (or verifies the one there), so a read-only image can ship them. A fine-tuned model on the
+    embedded base needs the base's graph without the matcher; a full-mode model, its own."""
     for precision in [p.strip() for p in args.precision.split(",") if p.strip()]:
         if precision not in ("fp32", "int8"):
             raise NewstagError(f"--precision {precision}: ONNX graphs are fp32 or int8")
-        settings = Settings.from_env(runtime="onnx", precision=precision, multilingual_model="off")
-        backend = Tagger.load(settings.engine_options()).backend
-        if getattr(backend, "runtime", "torch") != "onnx":
-            raise NewstagError(f"no {precision} ONNX graph could be exported (the log above says why)")
-        print(f"{precision}: ONNX graph verified in {settings.onnx_dir or 'the default cache'}")
+        ranges = ("full", "reduced") if args.int8_range == "both" else (args.int8_range,)
+        for int8_range, model in itertools.product(ranges if precision == "int8" else ("auto",),
+                                                   args.model or [None]):
+            if model is not None and not model.is_dir():
+                raise NewstagError(f"--model {model}: no such directory")
+            settings = Settings.from_env(runtime="onnx", precision=precision, multilingual_model="off",
+                                         onnx_int8_range=int8_range)
+            backend = _tagger(settings, model).backend
+            if getattr(backend, "runtime", "torch") != "onnx":
+                raise NewstagError(f"no {precision} ONNX graph could be exported for {backend.model_name} "
+                                   "(the log above says why)")
+            weights = f", {int8_range} range" if precision == "int8" and int8_range != "auto" else ""
+            print(f"{precision}: ONNX graph verified in {settings.onnx_dir or 'the default cache'} "
+                  f"({backend.model_name}{weights})")
     return 0
 
 

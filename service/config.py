@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from .errors import ConfigError
-from .options import PRECISIONS, RUNTIMES, EncoderOptions, EngineOptions, ModelOptions, TaggerOptions
+from .options import INT8_RANGES, PRECISIONS, RUNTIMES, EncoderOptions, EngineOptions, ModelOptions, TaggerOptions
 
 MAX_KEYWORD_WEIGHT = 0.25
 
@@ -55,6 +55,9 @@ class Settings:
     runtime: str = "torch"
     # Where ONNX graphs are exported and found (None: $XDG_CACHE_HOME/newstag/onnx); may be read-only.
     onnx_dir: Path | None = None
+    # int8 graphs' weights: auto (7-bit where the CPU's int8 kernels could saturate with 8-bit
+    # ones, x86 without VNNI; else 8-bit) | full | reduced (engine/int8_kernels.py).
+    onnx_int8_range: str = "auto"
 
     # Evidence.
     keyword_weight: float = 0.05  # added per distinct keyword hit (at most 2 count): evidence, not a verdict
@@ -96,7 +99,7 @@ class Settings:
     def engine_options(self) -> EngineOptions:
         """The part of the settings the engine reads (it never sees keys, URLs or HTTP limits)."""
         encoder = EncoderOptions(self.max_batch_tokens, self.precision, self.batching, self.document_cache,
-                                 self.runtime, self.onnx_dir)
+                                 self.runtime, self.onnx_dir, self.onnx_int8_range)
         model = ModelOptions(self.engine, self.model, self.matcher, self.nli_model, self.nli_hypothesis,
                              self.max_tokens, self.torch_threads, encoder)
         tagger = TaggerOptions(self.taxonomy, self.threshold, self.keyword_weight, self.evidence_per_topic,
@@ -136,6 +139,9 @@ class Settings:
             raise ConfigError(f"NEWSTAG_PRECISION must be one of {', '.join(PRECISIONS)}, not {self.precision!r}")
         if self.runtime not in RUNTIMES:
             raise ConfigError(f"NEWSTAG_RUNTIME must be one of {', '.join(RUNTIMES)}, not {self.runtime!r}")
+        if self.onnx_int8_range not in INT8_RANGES:
+            raise ConfigError(f"NEWSTAG_ONNX_INT8_RANGE must be one of {', '.join(INT8_RANGES)}, "
+                              f"not {self.onnx_int8_range!r}")
         if self.document_cache < 0:
             raise ConfigError("NEWSTAG_DOCUMENT_CACHE must not be negative")
         if not self.multilingual_model.strip():

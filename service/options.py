@@ -17,12 +17,14 @@ from typing import Literal
 PRECISIONS: tuple[str, ...] = ("auto", "fp32", "bf16", "int8")
 # What runs the encoder (engine/onnx_runtime.py): torch, an ONNX Runtime graph, or auto.
 RUNTIMES: tuple[str, ...] = ("torch", "onnx", "auto")
+# The weights of int8 ONNX graphs (engine/int8_kernels.py): auto (by the CPU), full 8-bit or reduced 7-bit.
+INT8_RANGES: tuple[str, ...] = ("auto", "full", "reduced")
 
 
 @dataclass(frozen=True)
 class EncoderOptions:
     """How an encoder runs (NEWSTAG_MAX_BATCH_TOKENS, _PRECISION, _BATCHING, _DOCUMENT_CACHE,
-    _RUNTIME, _ONNX_DIR)."""
+    _RUNTIME, _ONNX_DIR, _ONNX_INT8_RANGE)."""
 
     max_batch_tokens: int = 2048
     precision: str = "fp32"
@@ -30,6 +32,7 @@ class EncoderOptions:
     document_cache: int = 0
     runtime: str = "torch"
     onnx_dir: Path | None = None  # None: engine/onnx_runtime.py's default_onnx_dir()
+    onnx_int8_range: str = "auto"  # int8 graphs' weights: auto (by CPU), full or reduced (engine/int8_kernels.py)
 
 
 @dataclass(frozen=True)

@@ -97,6 +97,15 @@ def _tiny(model_dir: Path, onnx_dir: Path, **settings) -> Tagger:
     return _load(onnx_dir, model=model_dir, precision="fp32", **settings)
 
 
+def test_an_onnx_encoder_keeps_no_torch_weights(tiny_model_dir, tmp_path):
+    tagger = _tiny(tiny_model_dir, tmp_path, runtime="onnx")
+    encoder = tagger.backend.encoder
+    assert encoder.runtime == "onnx" and {p.device.type for p in encoder.model.parameters()} == {"meta"}
+    assert tagger.tag(["The central bank raised interest rates."])[0].model  # the graph alone runs it
+    torch_encoder = _tiny(tiny_model_dir, tmp_path, runtime="torch").backend.encoder
+    assert {p.device.type for p in torch_encoder.model.parameters()} == {"cpu"}
+
+
 def test_a_tampered_graph_is_exported_again_when_the_directory_is_writable(tiny_model_dir, tmp_path, caplog):
     assert _tiny(tiny_model_dir, tmp_path, runtime="onnx").backend.runtime == "onnx"
     graph = _export_dir(tmp_path, "fp32") / GRAPH_FILE

@@ -83,6 +83,13 @@ class ClassifierFiles:
     lexical: LexicalHead | None = None  # hybrid models: TF-IDF features beside the embedding
     at_least_one: bool = False  # labels.json: no article is left without a label (multi-label)
 
+    @property
+    def encoder_sha256(self) -> str:
+        """The checked SHA-256 of the encoder's weights: the directory's own, or the embedded base's
+        (an ONNX graph is exported from, and checked against, these: engine/onnx_runtime.py)."""
+        return str(self.manifest["sha256"][WEIGHT_FILES[0]]) if self.encoder_dir == self.directory \
+            else DEFAULT_MODEL_SHA256
+
 
 def read_classifier_dir(directory: Path) -> ClassifierFiles:
     """Check a classifier directory (files present, checksums match, shapes agree)."""
@@ -213,8 +220,10 @@ class ClassifierBackend:
              files: ClassifierFiles | None = None) -> ClassifierBackend:
         """Load a classifier; ``files`` skips reading (and checksumming) the directory again."""
         files = files or read_classifier_dir(directory)
+        # NEWSTAG_RUNTIME applies as to the default model: on the base, the export without the
+        # matcher (the head was trained on the base as it ships), shared by every such model.
         encoder = SentenceEncoder(files.encoder_dir, max_tokens=int(files.manifest.get("max_tokens", 256)),
-                                  options=options)
+                                  options=options, weights_sha256=files.encoder_sha256)
         if encoder.dim != files.weight.shape[1]:
             raise ModelLoadError(
                 f"{directory / HEAD_FILE}: head width {files.weight.shape[1]} != encoder width {encoder.dim}")
@@ -223,6 +232,11 @@ class ClassifierBackend:
     @property
     def precision(self) -> str:
         return self.encoder.precision.name
+
+    @property
+    def runtime(self) -> str:
+        """What runs the encoder: "torch" or "onnx" (NEWSTAG_RUNTIME)."""
+        return self.encoder.runtime
 
     def prepare(self, text: str) -> PreparedDocument:
         return self.encoder.prepare(text)

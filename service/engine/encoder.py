@@ -29,6 +29,7 @@ from .adapter import Adapter, merge_adapter
 from .batching import MicroBatcher, length_batches
 from .cache import BoundedCache
 from .chunking import PreparedDocument, prepare_document
+from .int8_kernels import FULL, int8_kernels, int8_range
 from .model_profiles import PromptNames
 from .onnx_runtime import (
     SUPPORTED_MODEL_TYPES,
@@ -128,6 +129,8 @@ class SentenceEncoder:
             self._onnx = self._onnx_runner(options, weights_sha256, adapter_sha256)
         if self._onnx is None:
             self.model = self.precision.prepare(self.model)
+        else:  # the graph holds its own weights: torch's copy would sit unused in every worker (62-84 MB here)
+            self.model = self.model.to("meta")
         # One batching thread merges concurrent callers' windows (the HTTP service); without
         # it, each call runs its own batches in the caller's thread.
         self.batcher = (MicroBatcher(self._run_batch, self.max_batch_tokens, self._width)
@@ -148,7 +151,10 @@ class SentenceEncoder:
                         self.model_dir.name)
             return None
         assert precision is not None  # graph_precision raised for runtime=onnx otherwise
-        source = GraphSource(weights_sha256, adapter_sha256, precision)
+        weights_range = int8_range(options.onnx_int8_range) if precision == "int8" else None
+        if weights_range == FULL and int8_kernels() == "u8s8":
+            log.warning("NEWSTAG_ONNX_INT8_RANGE=full on a CPU without VNNI: its int8 kernels may saturate")
+        source = GraphSource(weights_sha256, adapter_sha256, precision, weights_range)
         cache = options.onnx_dir or default_onnx_dir()
         graph = load_graph(self.model, cache, source, may_export=options.runtime == "onnx")
         if graph is None:

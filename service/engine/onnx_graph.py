@@ -4,8 +4,9 @@ Three steps, all local: ``torch.onnx.export`` of the model's last hidden states 
 batch and sequence axes); two rewrites that let ONNX Runtime's BERT optimizer recognise
 the attention block (below); ``onnxruntime.transformers.optimizer`` fusing attention,
 embedding + layer norm, skip + layer norm and bias + GELU; and, for int8, ONNX Runtime's
-dynamic quantisation (int8 weights per output channel, uint8 activations quantised per
-batch). Measured parity and speed: docs/benchmarks.md, "Speed II".
+dynamic quantisation (int8 weights per output channel, 7-bit where the CPU's int8 kernels
+need it: int8_kernels.py; uint8 activations quantised per batch). Measured parity and
+speed: docs/benchmarks.md, "Speed II".
 
 Only the export at install time or first start imports this module (onnx, the optimizer);
 a worker that loads a cached graph needs onnxruntime alone.
@@ -49,8 +50,8 @@ class _HiddenStates(torch.nn.Module):
         return self.model(input_ids=input_ids, attention_mask=additive).last_hidden_state
 
 
-def export_graph(model: PreTrainedModel, target: Path, precision: str) -> dict[str, int]:
-    """Write ``target`` (one ONNX file, weights inside): fp32, or int8-quantised.
+def export_graph(model: PreTrainedModel, target: Path, precision: str, *, reduce_range: bool = False) -> dict[str, int]:
+    """Write ``target`` (one ONNX file, weights inside): fp32, or int8-quantised (7-bit weights with ``reduce_range``).
 
     Returns the optimizer's count of fused operators (the manifest records them, and a
     graph without fused attention is slower: the tests check there are some).
@@ -88,13 +89,13 @@ def export_graph(model: PreTrainedModel, target: Path, precision: str) -> dict[s
         raise ModelLoadError(f"no ONNX graph for precision {precision}")
     optimized.save_model_to_file(str(fused))
     try:
-        _quantize(fused, target)
+        _quantize(fused, target, reduce_range)
     finally:
         fused.unlink(missing_ok=True)
     return stats
 
 
-def _quantize(source: Path, target: Path) -> None:
+def _quantize(source: Path, target: Path, reduce_range: bool) -> None:
     import onnx
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
@@ -107,7 +108,7 @@ def _quantize(source: Path, target: Path) -> None:
     root.setLevel(max(level, logging.ERROR))  # the quantizer logs a line per tensor (and advice) to the root logger
     try:
         quantize_dynamic(str(source), str(target), weight_type=QuantType.QInt8, per_channel=True,
-                         extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT})
+                         reduce_range=reduce_range, extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT})
     finally:
         root.setLevel(level)
 

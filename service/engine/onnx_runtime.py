@@ -7,10 +7,11 @@ precision has a graph (fp32, int8) and a verified export is already there (auto 
 exports: an image exports at build time, ``newstag export-onnx``), else torch.
 
 Each export sits in its own directory, named by the weights, the adapter, the precision
-and the onnxruntime version, with ``manifest.json`` beside the graph: its SHA-256 and what
-it was exported from. The graph is read once, hashed and handed to ONNX Runtime from the
-same bytes, so a graph that fails its check is never loaded: it is exported again when the
-directory is writable, else the service refuses to start. A read-only, empty directory
+(for int8, the weights' range the CPU needs: int8_kernels.py) and the onnxruntime version,
+with ``manifest.json`` beside the graph: its SHA-256 and what it was exported from. The
+graph is read once, hashed and handed to ONNX Runtime from the same bytes, so a graph that
+fails its check is never loaded: it is exported again when the directory is writable, else
+the service refuses to start. A read-only, empty directory
 runs torch, with a log line that says so.
 """
 
@@ -24,7 +25,7 @@ import logging
 import os
 import shutil
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -32,6 +33,7 @@ import numpy as np
 import torch
 
 from ..errors import ConfigError, ModelLoadError
+from .int8_kernels import FULL, REDUCED, int8_kernels
 
 if TYPE_CHECKING:
     from transformers import PreTrainedModel
@@ -42,7 +44,7 @@ GRAPH_FILE = "model.onnx"
 MANIFEST_FILE = "manifest.json"
 # Bumped whenever the export changes (rewrites, optimizer, quantisation): older graphs are
 # then not found (a new directory name) and are exported again, or auto runs torch.
-EXPORT_FORMAT = 1
+EXPORT_FORMAT = 2  # 2: int8 graphs' weight range chosen by CPU (int8_kernels.py)
 GRAPH_PRECISIONS = ("fp32", "int8")
 # Architectures whose export and fusions were checked (BERT: all-MiniLM-L6-v2 and its kin).
 SUPPORTED_MODEL_TYPES = ("bert",)
@@ -55,10 +57,13 @@ class GraphSource:
     weights_sha256: str
     adapter_sha256: str | None
     precision: str  # "fp32" or "int8"
+    int8_range: str | None = None  # int8: "full" (8-bit weights) or "reduced" (7-bit); fp32: None
 
     def directory_name(self) -> str:
         adapter = f"+{self.adapter_sha256[:8]}" if self.adapter_sha256 else ""
-        return f"{self.weights_sha256[:12]}{adapter}-{self.precision}-ort{_ort_version()}-v{EXPORT_FORMAT}"
+        weights = "-7bit" if self.int8_range == REDUCED else ""
+        return (f"{self.weights_sha256[:12]}{adapter}-{self.precision}{weights}-ort{_ort_version()}"
+                f"-v{EXPORT_FORMAT}")
 
 
 def onnxruntime_available() -> bool:
@@ -149,10 +154,14 @@ def export_to_cache(model: PreTrainedModel, cache_dir: Path, source: GraphSource
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
     try:
-        fused = export_graph(model, staging / GRAPH_FILE, source.precision)
+        fused = export_graph(model, staging / GRAPH_FILE, source.precision,
+                             reduce_range=source.int8_range == REDUCED)
         manifest = {"format": EXPORT_FORMAT, "graph": GRAPH_FILE, "sha256": sha256_of(staging / GRAPH_FILE),
                     "source": asdict(source), "fused_operators": fused,
                     "onnxruntime": _ort_version(), "torch": torch.__version__}
+        if source.precision == "int8":  # what it was quantised for, and on which CPU's kernels
+            manifest["int8"] = {"range": source.int8_range, "reduce_range": source.int8_range == REDUCED,
+                                "exported_on": int8_kernels()}
         (staging / MANIFEST_FILE).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
         shutil.rmtree(target, ignore_errors=True)
         staging.rename(target)
@@ -177,11 +186,12 @@ def load_graph(model: PreTrainedModel, cache_dir: Path, source: GraphSource, *, 
                                      f"{cache_dir} writable, so it is exported again)") from None
             log.warning("%s: exporting it again", exc)
     elif not may_export:
-        log.info("no ONNX graph for these weights in %s: running torch (newstag export-onnx makes one)", cache_dir)
+        log.info("no ONNX graph for these weights in %s%s: running torch (newstag export-onnx makes one)",
+                 cache_dir, _other_range(cache_dir, source))
         return None
     elif not _writable(cache_dir):
-        log.warning("no ONNX graph for these weights in %s and the directory is not writable: running torch "
-                    "(export one at build time: newstag export-onnx)", cache_dir)
+        log.warning("no ONNX graph for these weights in %s%s and the directory is not writable: running torch "
+                    "(export one at build time: newstag export-onnx)", cache_dir, _other_range(cache_dir, source))
         return None
     with _export_lock(cache_dir):
         try:  # another worker may have exported it while this one waited
@@ -189,6 +199,18 @@ def load_graph(model: PreTrainedModel, cache_dir: Path, source: GraphSource, *, 
         except ModelLoadError:
             export_to_cache(model, cache_dir, source)
     return verified_graph(target, source)
+
+
+def _other_range(cache_dir: Path, source: GraphSource) -> str:
+    """Why an int8 graph that is there is not this CPU's: its weights have the other range."""
+    if source.int8_range is None:
+        return ""
+    other = replace(source, int8_range=FULL if source.int8_range == REDUCED else REDUCED)
+    if not (cache_dir / other.directory_name()).is_dir():
+        return ""
+    return (f" (there is one with {other.int8_range}-range int8 weights, {other.directory_name()}, but "
+            f"{source.int8_range} is wanted: NEWSTAG_ONNX_INT8_RANGE, by default by the CPU's int8 kernels; "
+            "newstag export-onnx --int8-range both exports both)")
 
 
 class OnnxHiddenStates:
