@@ -20,19 +20,18 @@ import tempfile
 from pathlib import Path
 
 from bench import throughput
+from service.engine.int8_kernels import cpu_flags, int8_kernels
 
 
 def instruction_sets() -> str:
     """The x86 matrix instruction sets int8 and fp32 kernels pick from, as the kernel reports them."""
-    try:
-        flags = next((line.split(":", 1)[1].split() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                      if line.startswith("flags")), [])
-    except OSError:
+    flags = cpu_flags()
+    if flags is None:
         return "unknown (no /proc/cpuinfo)"
     names = {"avx2": "AVX2", "avx512f": "AVX-512", "avx512_vnni": "AVX-512 VNNI", "avx_vnni": "AVX-VNNI",
              "avx512_bf16": "AVX-512 BF16", "amx_tile": "AMX", "amx_int8": "AMX-INT8"}
     found = [label for flag, label in names.items() if flag in flags]
-    int8 = "VNNI" if any("VNNI" in f for f in found) else "AVX2 u8s8 (no VNNI: int8 dot products may saturate)"
+    int8 = "VNNI" if int8_kernels(flags) == "vnni" else "AVX2 u8s8 (no VNNI: int8 dot products may saturate)"
     return f"{', '.join(found) or 'none of AVX2/AVX-512'}; int8 kernels: {int8}"
 
 
