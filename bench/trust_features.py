@@ -2,7 +2,8 @@
 
 Usage:
     python -m bench.trust_features [--data-dir ../shared/data] [--cache /tmp/newstag-trust-cache]
-                                   [--drop label_hubness,nonnews_lead] [--weights 2,1,3,12] [--neighbours 5]
+                                   [--drop label_hubness,nonnews_lead] [--weights 2,1,3,5] [--neighbours 5]
+                                   [--genre-check on|off] [--pinned] [--at-least-one P]
 
 The full benchmark (bench.trust) runs the Tagger end to end, which takes many minutes a
 setting. This sweep embeds once (window vectors of the calibration fit's articles and
@@ -16,7 +17,11 @@ shipped features (docs/benchmarks.md, "Trust").
 
 ``--drop`` leaves features out (``label_hubness,nonnews_lead``: the five before session 7);
 ``--weights`` are the fit's group weights: own labels, single label, unrelated, non-news;
-``--neighbours`` the reference topics label_hubness averages (calibration.HUB_NEIGHBOURS).
+``--neighbours`` the reference topics label_hubness averages (calibration.HUB_NEIGHBOURS);
+``--genre-check off`` lets texts the genre check calls non-news be scored (engine/genre.py);
+``--pinned`` scores with the model's pinned calibration instead of a fresh fit;
+``--at-least-one P`` gives the ``news`` taxonomy's best topic to texts with P(news) >= P.
+Each setting also reports PROBES, short texts with a topic that must or must not come back.
 """
 
 from __future__ import annotations
@@ -34,7 +39,9 @@ from sklearn.linear_model import LogisticRegression
 
 from service.config import Settings
 from service.engine import Label, Tagger, calibration
-from service.engine.calibration import FEATURES, label_hubness, pair_features, rivals
+from service.engine.calibration import FEATURES, Calibration, label_hubness, pair_features, rivals
+from service.engine.domain import document_vector
+from service.engine.genre import NEWS_THRESHOLD
 from service.engine.taxonomy import TaxonomyRegistry
 from training.fit_calibration import (
     CORPORA,
@@ -50,6 +57,27 @@ from training.fit_calibration import (
 from .trust import NON_NEWS_BENCH, SECTION_SETS, SECTION_TOPICS, SETS, UNRELATED, held_out
 
 KINDS = ("own labels", "single label", "unrelated labels", "non-news")
+# Short texts on which a setting must (+) or must not (-) return a topic of the `news`
+# taxonomy, or of the labels given: the issue's examples (tests/test_behaviour.py) and a few
+# like them. Lexical neighbours (a coal mine, a strike) catch features that reward any label
+# beating the reference topics.
+PROBES: list[tuple[str, list[str] | None, str, str]] = [
+    ("The coal mine in Silesia will close next year, the mining company said.", None, "-", "demining"),
+    ("The airline cancelled 200 flights because of a pilots' strike over pay.", None, "-", "COP29"),
+    ("The airline cancelled 200 flights because of a pilots' strike over pay.", None, "-", "armed conflict"),
+    ("The airline cancelled 200 flights because of a pilots' strike over pay.", None, "-", "climate change"),
+    ("Police arrested two men after a robbery in the city centre.", ["sports"], "-", "sports"),
+    ("The central bank raised interest rates by half a point to curb inflation.", ["sports", "weather", "religion"],
+     "-", "weather"),
+    ("The central bank raised interest rates by half a point to curb inflation.", None, "-", "armed conflict"),
+    ("Miners at the copper mine in Chile walked out over pay on Monday.", None, "-", "demining"),
+    ("The bank's new mobile app lets customers open an account in five minutes.", None, "-", "armed conflict"),
+    ("Sappers cleared 300 landmines from farmland near the front line this month.", None, "+", "demining"),
+    ("Delegates at COP29 in Baku agreed a new climate finance goal.", None, "+", "COP29"),
+    ("The striker scored twice as United beat Chelsea 2-0 in the Premier League.", None, "+", "sports"),
+    ("Shares in the carmaker fell 8 percent after it cut its profit forecast.", None, "+", "business"),
+    ("Thousands of workers went on strike over pensions, the union said.", None, "+", "labour"),
+]
 
 
 def window_vectors(tagger: Tagger, texts: list[str]) -> list[np.ndarray]:
@@ -117,8 +145,12 @@ def load_cache(directory: Path) -> dict:
 
 
 class Sweep:
-    def __init__(self, tagger: Tagger, cache: dict, drop: tuple[str, ...] = ()):
+    def __init__(self, tagger: Tagger, cache: dict, drop: tuple[str, ...] = (), genre_check: bool = False,
+                 at_least_one: float | None = None):
         self.backend = tagger.backend
+        self.genre = self.backend.genre_check if genre_check else None  # type: ignore[attr-defined]
+        self.at_least_one = at_least_one  # the `news` taxonomy gives its best topic to texts this sure to be news
+        self.probe_windows = window_vectors(tagger, [text for text, *_ in PROBES])
         self.cache = cache
         self.reference = self.backend.reference_matrix()  # type: ignore[attr-defined]
         self.columns = [i for i, name in enumerate(FEATURES) if name not in drop]
@@ -174,9 +206,21 @@ class Sweep:
         return LogisticRegression(C=100.0, max_iter=5000).fit(
             np.concatenate(X), np.concatenate(y), sample_weight=w * len(w) / w.sum())
 
-    def evaluate(self, model: LogisticRegression) -> list[str]:
+    def is_news(self, windows: np.ndarray) -> bool:
+        return self.genre is None or self.genre.news_probability(document_vector(windows)) >= NEWS_THRESHOLD
+
+    def evaluate(self, model: LogisticRegression | Calibration) -> list[str]:
         def passing(windows: np.ndarray, labels: list[Label]) -> np.ndarray:
-            return model.predict_proba(self.features(windows, labels))[:, 1] >= 0.5
+            if not self.is_news(windows):
+                return np.zeros(len(labels), bool)
+            features = self.features(windows, labels)
+            scores = (model.scores(features) if isinstance(model, Calibration)
+                      else model.predict_proba(features)[:, 1])
+            out = scores >= 0.5
+            if labels is self.news and self.at_least_one is not None and not out.any() and self.genre is not None \
+                    and self.genre.news_probability(document_vector(windows)) >= self.at_least_one:
+                out[int(np.argmax(scores))] = True
+            return out
 
         junk = np.mean([not passing(w, self.news).any() for w in self.cache["junk"] if len(w)])
         rng = random.Random(0)
@@ -199,6 +243,13 @@ class Sweep:
                 right += bool(set().union(*(SECTION_TOPICS[x] for x in labels)) & found)
                 topics += len(found)
             out.append(f"{name} news right section {right / len(truths):.3f} ({topics / len(truths):.2f} topics)")
+        wrong = []
+        for (text, labels, sign, label), windows in zip(PROBES, self.probe_windows, strict=True):
+            asked = [Label(x) for x in labels] if labels else self.news
+            got = {asked[j].name for j in np.flatnonzero(passing(windows, asked))}
+            if (label in got) != (sign == "+"):
+                wrong.append(f"{sign}{label} on {text[:40]!r}")
+        out.append(f"probes wrong {len(wrong)}/{len(PROBES)}: {'; '.join(wrong)}")
         return out
 
 
@@ -209,6 +260,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--drop", type=parse_features, default=(), help="features to leave out, comma-separated")
     parser.add_argument("--weights", type=parse_weights, default=WEIGHTS, help="own, single, unrelated, non-news")
     parser.add_argument("--neighbours", type=int, default=calibration.HUB_NEIGHBOURS)
+    parser.add_argument("--genre-check", choices=["on", "off"], default="on",
+                        help="on: texts the model's genre check calls non-news get no topic (engine/genre.py)")
+    parser.add_argument("--pinned", action="store_true",
+                        help="score with the model's pinned calibration instead of fitting one")
+    parser.add_argument("--at-least-one", type=float, metavar="P",
+                        help="the news taxonomy gives its best topic to texts with P(news) >= P (genre check on)")
     args = parser.parse_args(argv)
     calibration.HUB_NEIGHBOURS = args.neighbours
     tagger = Tagger.load(Settings.from_env().engine_options())
@@ -219,9 +276,17 @@ def main(argv: list[str] | None = None) -> int:
             parser.error(f"{args.data_dir} not found (the shared corpora)")
         cache = build_cache(tagger, args.data_dir)
         save_cache(cache, args.cache)
-    sweep = Sweep(tagger, cache, args.drop)
+    sweep = Sweep(tagger, cache, args.drop, args.genre_check == "on", args.at_least_one)
+    if args.pinned:
+        if args.drop:
+            parser.error("--pinned scores every feature; leave --drop out")
+        pinned = tagger.backend.calibration  # type: ignore[attr-defined]
+        print(f"genre check {args.genre_check}, the pinned calibration {pinned}")
+        print("\n".join(sweep.evaluate(pinned)))
+        return 0
     model = sweep.fit(args.weights)
-    print(f"without {', '.join(args.drop) or 'nothing'}, weights {list(args.weights.values())}, "
+    print(f"genre check {args.genre_check}, without {', '.join(args.drop) or 'nothing'}, "
+          f"weights {list(args.weights.values())}, "
           f"neighbours {args.neighbours}: "
           f"coefficients {np.round(model.coef_[0], 2).tolist()} bias {model.intercept_[0]:.2f}")
     print("\n".join(sweep.evaluate(model)))

@@ -59,6 +59,10 @@ class Settings:
     # ones, x86 without VNNI; else 8-bit) | full | reduced (engine/int8_kernels.py).
     onnx_int8_range: str = "auto"
 
+    # Texts that do not read like news (cookie banners, code, "Hello") get no topic and a
+    # not-news warning, where the model has a genre check pinned (engine/genre.py).
+    genre_check: bool = True
+
     # Evidence.
     keyword_weight: float = 0.05  # added per distinct keyword hit (at most 2 count): evidence, not a verdict
     evidence_per_topic: int = 2
@@ -101,7 +105,7 @@ class Settings:
         encoder = EncoderOptions(self.max_batch_tokens, self.precision, self.batching, self.document_cache,
                                  self.runtime, self.onnx_dir, self.onnx_int8_range)
         model = ModelOptions(self.engine, self.model, self.matcher, self.nli_model, self.nli_hypothesis,
-                             self.max_tokens, self.torch_threads, encoder)
+                             self.max_tokens, self.torch_threads, encoder, self.genre_check)
         tagger = TaggerOptions(self.taxonomy, self.threshold, self.keyword_weight, self.evidence_per_topic,
                                self.max_text_chars, self.max_documents, self.max_labels)
         return EngineOptions(model, tagger, self.taxonomies_dir, self.multilingual_model)
@@ -157,7 +161,7 @@ _PATHS = {"model", "nli_model", "taxonomies_dir", "models_dir", "run_dir", "onnx
 _INTS = {"max_tokens", "max_batch_tokens", "evidence_per_topic", "max_text_chars", "max_documents",
          "max_labels", "torch_threads", "max_body_bytes", "max_queue", "document_cache"}
 _FLOATS = {"threshold", "keyword_weight", "request_timeout"}
-_BOOLS = {"batching", "matcher"}
+_BOOLS = {"batching", "matcher", "genre_check"}
 _TRUE, _FALSE = {"1", "true", "yes", "on"}, {"0", "false", "no", "off"}
 
 

@@ -47,6 +47,7 @@ class ModelOptions:
     max_tokens: int | None  # window size; None: the model's own (or its profile's) choice
     torch_threads: int | None
     encoder: EncoderOptions
+    genre_check: bool = True  # give non-news texts no topic, where a genre check is pinned (engine/genre.py)
 
 
 @dataclass(frozen=True)

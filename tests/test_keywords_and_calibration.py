@@ -100,9 +100,14 @@ def test_a_parent_cycle_in_a_taxonomy_does_not_hang():
 
 
 def test_calibration_formula():
-    calibration = Calibration(weights=(2.0, 10.0, 0.0, 0.0, 1.0, -4.0), bias=-1.0)
-    features = np.array([[0.5, -0.1, 0.0, 0.0, 0.5, 0.25]])
-    assert calibration.scores(features) == pytest.approx(1 / (1 + np.exp(-(1.0 - 1.0 + 0.5 - 1.0 - 1.0))))
+    calibration = Calibration(weights=(2.0, 10.0, 0.0, 0.0, 1.0, -4.0, 0.5), bias=-1.0)
+    features = np.array([[0.5, -0.1, 0.0, 0.0, 0.5, 0.25, 0.2]])
+    assert calibration.scores(features) == pytest.approx(1 / (1 + np.exp(-(1.0 - 1.0 + 0.5 - 1.0 + 0.1 - 1.0))))
+
+
+def test_a_calibration_with_the_wrong_number_of_weights_is_refused():
+    with pytest.raises(ValueError, match="needs 7 weights"):
+        Calibration(weights=(1.0, 2.0), bias=0.0)
 
 
 def test_nonnews_lead_is_how_far_the_closest_kind_of_non_news_text_is_ahead():

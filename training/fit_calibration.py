@@ -12,12 +12,15 @@ Steps:
 3. Build the requests users send, each (text, label) pair a row with its truth:
    the corpus's own label set (weight 2), single-label requests with the right label and
    with a wrong one (1), six labels unrelated to news sections (3), and non-news text
-   against the ``news`` taxonomy, a corpus's labels and one label (12, all wrong);
+   against the ``news`` taxonomy, a corpus's labels and one label (5, all wrong);
    ``--weights`` changes them. Each kind of request from each corpus weighs the same
    whatever its number of rows.
 4. Fit a logistic regression on the calibration's features and print the line to pin.
    ``--drop label_hubness,nonnews_lead`` fits without those features (weight 0), as the
    calibrations before session 7 were (with weights 2,1,2,3).
+5. Fit the genre check (service/engine/genre.py) on the same texts' vectors, articles
+   against non-news, and print its out-of-fold figures; ``--write-genre-check`` writes it
+   to service/engine/genre_checks/ and prints the SHA-256 to pin in genre.PINNED_GENRE_CHECKS.
 """
 
 from __future__ import annotations
@@ -31,12 +34,15 @@ from pathlib import Path
 
 import numpy as np
 from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import StratifiedKFold, cross_val_predict
 
 from service.config import Settings
-from service.engine import Label
+from service.engine import Label, genre
 from service.engine.calibration import FEATURES, Calibration, text_features
 from service.engine.embedding_backend import EmbeddingBackend, Similarities
+from service.engine.genre import NEWS_THRESHOLD, GenreCheck
 from service.engine.loading import load_backend
+from service.engine.model_files import sha256_of
 from service.engine.taxonomy import TaxonomyRegistry
 from service.progress import progress_bar
 
@@ -50,9 +56,10 @@ UNRELATED_FIT = ["knitting", "gardening", "beekeeping", "origami", "wedding plan
                  "interior design", "board games", "tattoos", "perfume", "yoga", "baking", "camping",
                  "skincare", "home improvement", "birdwatching", "calligraphy", "wine tasting",
                  "model railways", "scuba diving"]
-# Measured best with label_hubness and nonnews_lead (docs/benchmarks.md, "Trust"); before
-# them, 2/1/2/3.
-WEIGHTS = {"own labels": 2.0, "single label": 1.0, "unrelated labels": 3.0, "non-news": 12.0}
+# Measured best with the genre check in front (docs/benchmarks.md, "Trust", session 9); with
+# label_hubness and nonnews_lead but no genre check, 2/1/3/12; before them, 2/1/2/3.
+WEIGHTS = {"own labels": 2.0, "single label": 1.0, "unrelated labels": 3.0, "non-news": 5.0}
+GENRE_C = 1.0  # the genre check's inverse regularisation (session 8's replay)
 
 
 @dataclass(frozen=True)
@@ -83,7 +90,8 @@ def embed(backend: EmbeddingBackend, texts: list[str], labels: list[Label], desc
 
 
 def corpus_requests(backend: EmbeddingBackend, name: str, examples: list[Example], names: dict[str, str],
-                    rng: random.Random) -> list[Request]:
+                    rng: random.Random, text_vectors: list[np.ndarray] | None = None) -> list[Request]:
+    """The requests made of a corpus's articles; each article's text vector goes to ``text_vectors``."""
     codes = sorted({x for e in examples for x in e.labels})
     k = len(codes)
     labels = [Label(names.get(c, c)) for c in codes] + [Label(u) for u in UNRELATED_FIT]
@@ -91,6 +99,8 @@ def corpus_requests(backend: EmbeddingBackend, name: str, examples: list[Example
     for example, s in zip(examples, embed(backend, [e.text for e in examples], labels, name), strict=True):
         if s.windows.shape[0] == 0:
             continue
+        if text_vectors is not None:
+            text_vectors.append(s.text_vector)
         truth = np.array([c in example.labels for c in codes])
         out.append(Request("own labels", name, s.windows[:, :k], s.window_reference, s.label_hubness[:k], truth))
         right = rng.choice(np.flatnonzero(truth).tolist())
@@ -108,13 +118,15 @@ def corpus_requests(backend: EmbeddingBackend, name: str, examples: list[Example
 
 
 def non_news_requests(backend: EmbeddingBackend, texts: list[str], label_sets: list[list[Label]],
-                      rng: random.Random) -> list[Request]:
+                      rng: random.Random, text_vectors: list[np.ndarray] | None = None) -> list[Request]:
     flat = [lab for labels in label_sets for lab in labels]
     bounds = np.cumsum([0] + [len(labels) for labels in label_sets])
     out = []
     for s in embed(backend, texts, flat, "non-news"):
         if s.windows.shape[0] == 0:
             continue
+        if text_vectors is not None:
+            text_vectors.append(s.text_vector)
         news = list(range(bounds[0], bounds[1]))  # the first set is the news taxonomy
         other = rng.randrange(1, len(label_sets))
         for cols in (news, list(range(bounds[other], bounds[other + 1])), [rng.choice(news)]):
@@ -145,6 +157,19 @@ def fit(X: np.ndarray, y: np.ndarray, weights: np.ndarray, drop: tuple[str, ...]
     return Calibration(tuple(coef.get(i, 0.0) for i in range(len(FEATURES))), round(float(model.intercept_[0]), 3))
 
 
+def fit_genre_check(news: np.ndarray, non_news: np.ndarray) -> tuple[GenreCheck, dict[str, float]]:
+    """The genre check on text vectors ([n, dim] each), and its out-of-fold share of each kind
+    called right (5 folds)."""
+    X = np.concatenate([news, non_news])
+    y = np.concatenate([np.ones(len(news)), np.zeros(len(non_news))])
+    model = LogisticRegression(C=GENRE_C, class_weight="balanced", max_iter=5000)
+    folds = StratifiedKFold(5, shuffle=True, random_state=0)
+    oof = cross_val_predict(model, X, y, cv=folds, method="predict_proba")[:, 1] >= NEWS_THRESHOLD
+    model.fit(X, y)
+    check = GenreCheck(model.coef_[0].astype(np.float32), float(model.intercept_[0]))
+    return check, {"news kept": float(oof[y == 1].mean()), "non-news caught": float((~oof[y == 0]).mean())}
+
+
 def parse_weights(text: str) -> dict[str, float]:
     values = [float(x) for x in text.split(",")]
     if len(values) != len(WEIGHTS):
@@ -166,9 +191,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--per-corpus", type=int, default=400)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--weights", type=parse_weights, default=WEIGHTS,
-                        help="group weights: own labels, single label, unrelated labels, non-news (default 2,1,3,12)")
+                        help="group weights: own labels, single label, unrelated labels, non-news (default 2,1,3,5)")
     parser.add_argument("--drop", type=parse_features, default=(),
                         help="features to leave out (weight 0), comma-separated")
+    parser.add_argument("--write-genre-check", action="store_true",
+                        help="write the genre check for this model to service/engine/genre_checks/")
     args = parser.parse_args(argv)
 
     backend = load_backend(Settings.from_env().engine_options().model)
@@ -177,12 +204,14 @@ def main(argv: list[str] | None = None) -> int:
     names = json.loads((args.data_dir / "reuters-label-names.json").read_text())
     rng = random.Random(args.seed)
     requests: list[Request] = []
+    news_vectors: list[np.ndarray] = []
+    non_news_vectors: list[np.ndarray] = []
     label_sets = [list(TaxonomyRegistry([]).get("news").labels)]
     for corpus in CORPORA:
         examples = sample(args.data_dir / f"{corpus}.jsonl", args.per_corpus, args.seed)
-        requests += corpus_requests(backend, corpus, examples, names, rng)
+        requests += corpus_requests(backend, corpus, examples, names, rng, news_vectors)
         label_sets.append([Label(names.get(c, c)) for c in sorted({x for e in examples for x in e.labels})])
-    requests += non_news_requests(backend, read_texts(NON_NEWS_FIT), label_sets, rng)
+    requests += non_news_requests(backend, read_texts(NON_NEWS_FIT), label_sets, rng, non_news_vectors)
 
     X, y, weights = design(requests, args.weights)
     calibration = fit(X, y, weights, args.drop)
@@ -194,6 +223,15 @@ def main(argv: list[str] | None = None) -> int:
         Xk = np.concatenate([text_features(r.sims, r.reference, r.hubness) for r in rows])
         yk = np.concatenate([r.truth for r in rows])
         print(f"{kind:<20}{len(yk):6d}{(calibration.scores(Xk) >= 0.5).mean():14.3f}{yk.mean():18.3f}")
+
+    check, figures = fit_genre_check(np.stack(news_vectors), np.stack(non_news_vectors))
+    print(f"\ngenre check (C {GENRE_C}), out of fold: "
+          + ", ".join(f"{name} {share:.3f}" for name, share in figures.items()))
+    if args.write_genre_check:
+        path = genre.file_for(backend.model_version)
+        check.save(path)
+        print(f"wrote {path}; pin it in service/engine/genre.py PINNED_GENRE_CHECKS:\n"
+              f"    {backend.model_version!r}: {sha256_of(path)!r},")
     return 0
 
 

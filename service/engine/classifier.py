@@ -193,6 +193,7 @@ class ClassifierScores:
     _sentence_scores: np.ndarray
     best_window_scores: None = None  # a fine-tuned model's scores are not lifted by single sentences
     label_prior: None = None  # no label-specific offsets in its scores
+    news_probability: None = None  # no genre check (a fine-tuned model has its domain check, domain.py)
 
     def sentence_scores(self, label_indices: list[int]) -> np.ndarray:
         return self._sentence_scores[:, label_indices]

@@ -24,7 +24,9 @@ from .calibration import (
     rivals,
 )
 from .chunking import PreparedDocument
+from .domain import document_vector
 from .encoder import DocumentVectors, SentenceEncoder
+from .genre import GenreCheck
 from .label_vectors import TEMPLATE, LabelVectorCache, Template
 from .model_profiles import SentenceRules
 from .types import Label
@@ -39,6 +41,8 @@ class Similarities:
     window_reference: np.ndarray  # [n_windows, n_reference]
     sentence_reference: np.ndarray  # [n_sentences, n_reference]
     label_hubness: np.ndarray  # [n_labels] each label's closeness to the reference topics
+    text_vector: np.ndarray  # [dim] the normalised mean of the window vectors (domain.document_vector)
+    news_probability: float | None = None  # the genre check's (genre.py); None: not checked
 
 
 @dataclass
@@ -48,6 +52,10 @@ class EmbeddingScores:
     calibration: Calibration
     competing: np.ndarray | None
     best_window_scores: np.ndarray  # [n_labels] each label's score in the window that favours it most
+
+    @property
+    def news_probability(self) -> float | None:
+        return self.similarities.news_probability
 
     @cached_property
     def label_prior(self) -> np.ndarray:
@@ -73,6 +81,7 @@ class EmbeddingBackend:
     fixed_labels: tuple[Label, ...] | None = None  # zero-shot: any labels
     validation_metrics: dict | None = None
     sentence_rules = SentenceRules()  # loading.load_backend sets the profile's
+    genre_check: GenreCheck | None = None  # loading.load_backend sets the one pinned for the weights
 
     def __init__(self, encoder: SentenceEncoder, model_name: str, calibration: Calibration = DEFAULT_CALIBRATION,
                  label_template: Template = TEMPLATE):
@@ -108,11 +117,12 @@ class EmbeddingBackend:
         return [self._similarities(v, label_matrix, reference, hubness)
                 for v in self.encoder.encode_documents(docs, deadline)]
 
-    @staticmethod
-    def _similarities(vectors: DocumentVectors, labels: np.ndarray, reference: np.ndarray,
+    def _similarities(self, vectors: DocumentVectors, labels: np.ndarray, reference: np.ndarray,
                       hubness: np.ndarray) -> Similarities:
+        text = document_vector(vectors.windows) if len(vectors.windows) else np.zeros(labels.shape[1], np.float32)
+        news = self.genre_check.news_probability(text) if self.genre_check is not None else None
         return Similarities(vectors.windows @ labels.T, vectors.sentences @ labels.T,
-                            vectors.windows @ reference.T, vectors.sentences @ reference.T, hubness)
+                            vectors.windows @ reference.T, vectors.sentences @ reference.T, hubness, text, news)
 
     def score(self, docs: list[PreparedDocument], labels: list[Label],
               deadline: float | None = None) -> list[EmbeddingScores]:

@@ -10,6 +10,7 @@ from ..options import ModelOptions
 from .adapter import Adapter, read_adapter
 from .calibration import MATCHER_CALIBRATION, calibration_for
 from .encoder import SentenceEncoder
+from .genre import genre_check_for
 from .label_vectors import TEMPLATE
 from .model_files import (
     DEFAULT_MODEL_NAME,
@@ -73,6 +74,8 @@ def load_backend(options: ModelOptions) -> ScoringBackend:
     backend.model_version = digest[:12] + (f"+{MATCHER_SHA256[:8]}" if adapter else "")
     backend.languages = model_languages(model_dir)
     backend.sentence_rules = profile.sentence_rules
+    if options.genre_check:
+        backend.genre_check = genre_check_for(backend.model_version, encoder.dim)
     return backend
 
 

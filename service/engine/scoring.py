@@ -29,6 +29,11 @@ class DocumentScores(Protocol):
         (calibration.Calibration.label_prior); a single-label choice leaves them out. None: none."""
         ...
 
+    @property
+    def news_probability(self) -> float | None:
+        """The genre check's probability that the text is news (genre.py); None: not checked."""
+        ...
+
     def sentence_scores(self, label_indices: list[int]) -> np.ndarray:
         """[n_sentences, len(label_indices)] scores in [0, 1] of each sentence for each label."""
         ...

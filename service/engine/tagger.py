@@ -11,6 +11,7 @@ from ..errors import FieldProblem, InvalidInputError
 from ..options import EngineOptions, TaggerOptions
 from . import keywords, sentence_support, validation
 from .chunking import PreparedDocument
+from .genre import NEWS_THRESHOLD
 from .language import UNDETERMINED, detect_language
 from .scoring import ScoringBackend
 from .sentence_support import SentenceScores
@@ -163,7 +164,7 @@ class Tagger:
                  for doc, s in zip(docs, scored, strict=True)]
         alone.compute(sentence_support.texts_of(docs, found), deadline)
         choices = [self._choose(doc, sentence_support.with_sentences(s.label_scores, doc, f, alone, rules), label_list,
-                                thresholds, multi_label, top_k, s.label_prior)
+                                thresholds, multi_label, top_k, s.label_prior, _not_news(s.news_probability))
                    for doc, s, f in zip(docs, scored, found, strict=True)]
         if evidence and per_topic:
             # Candidates of the returned topics not read yet, for every document at once.
@@ -172,21 +173,24 @@ class Tagger:
                      for doc, s, f, (_, chosen) in zip(docs, scored, found, choices, strict=True)]
             alone.compute(sentence_support.texts_of(docs, found), deadline)
         results = []
-        for doc, f, (final, chosen) in zip(docs, found, choices, strict=True):
+        for doc, s, f, (final, chosen) in zip(docs, scored, found, choices, strict=True):
             support = (sentence_support.evidence(doc, f, alone, chosen, thresholds, per_topic,
                                                  self.options.keyword_weight, rules) if evidence and per_topic else {})
             topics = tuple(Topic(label_list[j].name, round(float(final[j]), 4), label_list[j].code, support.get(j, ()))
                            for j in chosen)
             language, warnings = self._language(doc.text)
-            results.append(TagResult(topics, doc.token_count, language, warnings, label_set.name,
-                                     self.backend.model_name))
+            results.append(TagResult(topics, doc.token_count, language, warnings + _genre_warning(s.news_probability),
+                                     label_set.name, self.backend.model_name))
         return results
 
     def _choose(self, doc: PreparedDocument, model: np.ndarray, labels: list[Label], thresholds: np.ndarray,
-                multi_label: bool, top_k: int | None, prior: np.ndarray | None) -> tuple[np.ndarray, list[int]]:
+                multi_label: bool, top_k: int | None, prior: np.ndarray | None,
+                not_news: bool = False) -> tuple[np.ndarray, list[int]]:
         """Final scores (keyword evidence added) and the labels returned, best first."""
         final = keywords.combine(model, keywords.document_hits(doc.text, labels), self.options.keyword_weight)
-        if multi_label:
+        if multi_label and not_news:  # a text that does not read like news: no topic (genre.py)
+            chosen = []
+        elif multi_label:
             order = [int(j) for j in np.argsort(-final, kind="stable")]
             chosen = [j for j in order if final[j] >= thresholds[j]]
         else:  # which label fits best: compared without the labels' priors (Calibration.label_prior)
@@ -203,6 +207,19 @@ class Tagger:
         message = (f"The text looks like language {code!r}; the model {self.backend.model_name!r} "
                    f"was trained on {known} only, so its topics may be wrong.")
         return code, (Warning("language-unsupported", message),)
+
+
+def _not_news(news_probability: float | None) -> bool:
+    """Does the genre check call the text non-news? (None: the model has no check.)"""
+    return news_probability is not None and news_probability < NEWS_THRESHOLD
+
+
+def _genre_warning(news_probability: float | None) -> tuple[Warning, ...]:
+    if news_probability is None or not _not_news(news_probability):
+        return ()
+    message = (f"The text does not read like news (probability {news_probability:.2f} that it is); "
+               "multi-label calls give it no topic.")
+    return (Warning("not-news", message),)
 
 
 def _logit(p: np.ndarray) -> np.ndarray:

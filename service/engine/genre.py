@@ -1,0 +1,81 @@
+"""Does a text read like news at all? A check of genre, before any topic is given.
+
+The calibration (calibration.py) scores a label against a text from the text's topic: a
+cookie banner is about technology, a flashlight app's description too. Telling a news
+report from boilerplate on the same subject is a question of genre, and the text's vector
+as a whole carries it: a logistic regression on the mean of the text's window vectors
+(normalised), fitted on the calibration fit's articles against newstag's own non-news
+texts (seeds/trust/non-news-fit.jsonl), class-balanced. It rejected 0.93 of the trust
+benchmark's held-out junk and kept 0.98-1.00 of each news set's articles
+(docs/benchmarks.md, "Trust", session 8). A text it calls non-news gets no topic in
+multi-label mode and a ``not-news`` warning in every mode.
+
+The weights belong to the model that made the vectors: one file per model version
+(base weights' SHA-256 and merged adapter), its own SHA-256 pinned here, fitted by
+``python -m training.fit_calibration --write-genre-check``. Models without one are not checked.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from safetensors.numpy import load_file, save_file
+
+from ..errors import ModelLoadError
+from .model_files import sha256_of
+
+GENRE_DIR = Path(__file__).with_name("genre_checks")
+NEWS_THRESHOLD = 0.5  # below this probability of news, a text is called non-news
+# model version (as loading.load_backend names it) -> SHA-256 of its genre check file.
+PINNED_GENRE_CHECKS: dict[str, str] = {
+    # all-MiniLM-L6-v2 with the topic matcher merged (the default model)
+    "53aa51172d14+30ed5b22": "d2712fe87c6d90fd4b9c8019319e7df982fe44e8af3911e17220fa73c75d8c34",
+}
+
+
+@dataclass(frozen=True)
+class GenreCheck:
+    """``P(news) = sigmoid(weights · v + bias)``, v the text's normalised mean window vector."""
+
+    weights: np.ndarray  # [dim]
+    bias: float
+
+    def news_probability(self, text_vector: np.ndarray) -> float:
+        """The probability that a text is news, from its normalised mean window vector
+        (domain.document_vector; [dim])."""
+        logit = float(text_vector.astype(np.float32) @ self.weights) + self.bias
+        return float(1.0 / (1.0 + np.exp(-logit)))
+
+    def save(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        save_file({"weights": self.weights.astype(np.float32), "bias": np.array([self.bias], dtype=np.float32)},
+                  str(path))
+
+    @classmethod
+    def load(cls, path: Path, sha256: str, dim: int) -> GenreCheck:
+        if sha256_of(path) != sha256:
+            raise ModelLoadError(f"{path}: SHA-256 is not the pinned {sha256[:12]}...; the file was changed")
+        tensors = load_file(str(path))
+        weights, bias = tensors.get("weights"), tensors.get("bias")
+        if weights is None or bias is None or weights.shape != (dim,) or bias.shape != (1,):
+            raise ModelLoadError(f"{path}: needs weights [{dim}] and a bias")
+        return cls(weights.astype(np.float32), float(bias[0]))
+
+
+def file_for(model_version: str) -> Path:
+    return GENRE_DIR / f"{model_version.replace('+', '-')}.safetensors"
+
+
+@functools.cache
+def genre_check_for(model_version: str, dim: int) -> GenreCheck | None:
+    """The genre check pinned for this model version (checked against its SHA-256), or None."""
+    sha256 = PINNED_GENRE_CHECKS.get(model_version)
+    if sha256 is None:
+        return None
+    path = file_for(model_version)
+    if not path.is_file():
+        raise ModelLoadError(f"{path} is missing: the genre check pinned for model version {model_version}")
+    return GenreCheck.load(path, sha256, dim)

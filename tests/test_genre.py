@@ -1,0 +1,123 @@
+"""The genre check (service/engine/genre.py): its file, its pinning, and what the Tagger does with it."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from service.engine import Label, genre
+from service.engine.genre import GenreCheck, genre_check_for
+from service.engine.model_files import sha256_of
+from service.errors import ModelLoadError
+
+TEXT = "Stocks fell in Tokyo. The central bank met on Friday.\n\nFootball fans celebrated the win."
+LABELS = ["markets", "central banks", "football", "weather"]
+
+
+def _check(dim: int, bias: float) -> GenreCheck:
+    weights = np.zeros(dim, dtype=np.float32)
+    weights[0] = 2.0
+    return GenreCheck(weights, bias)
+
+
+def test_news_probability_is_the_logistic_of_the_text_vector():
+    check = _check(4, bias=-1.0)
+    assert check.news_probability(np.array([1.0, 0, 0, 0])) == pytest.approx(1 / (1 + np.exp(-1.0)))
+    assert check.news_probability(np.array([0.0, 1, 0, 0])) == pytest.approx(1 / (1 + np.exp(1.0)))
+
+
+def test_a_saved_check_loads_back_only_with_its_pinned_hash_and_shape(tmp_path):
+    path = tmp_path / "v.safetensors"
+    _check(4, bias=0.5).save(path)
+    loaded = GenreCheck.load(path, sha256_of(path), dim=4)
+    assert loaded.bias == pytest.approx(0.5) and loaded.weights.tolist() == [2.0, 0, 0, 0]
+    with pytest.raises(ModelLoadError, match="needs weights"):
+        GenreCheck.load(path, sha256_of(path), dim=8)
+    path.write_bytes(path.read_bytes() + b" ")
+    with pytest.raises(ModelLoadError, match="SHA-256"):
+        GenreCheck.load(path, "0" * 64, dim=4)
+
+
+def test_a_model_without_a_pinned_check_is_not_checked():
+    assert genre_check_for("0123456789ab", 384) is None
+
+
+def test_every_pinned_check_is_shipped_and_matches_its_hash():
+    assert genre.PINNED_GENRE_CHECKS, "the default model ships with a genre check"
+    for version, sha in genre.PINNED_GENRE_CHECKS.items():
+        path = genre.file_for(version)
+        assert path.is_file() and sha256_of(path) == sha
+
+
+@pytest.fixture()
+def checked_tagger(tiny_tagger, monkeypatch):
+    """The tiny tagger with a genre check; ``set(bias)`` makes every text news (high) or not (low)."""
+    backend = tiny_tagger.backend
+    dim = backend.encoder.dim
+
+    def set_bias(bias: float) -> None:
+        monkeypatch.setattr(backend, "genre_check", GenreCheck(np.zeros(dim, dtype=np.float32), bias))
+
+    return tiny_tagger, set_bias
+
+
+def test_a_text_called_non_news_gets_no_topic_and_a_warning_in_multi_label_mode(checked_tagger):
+    tagger, set_bias = checked_tagger
+    set_bias(-3.0)
+    [result] = tagger.tag([TEXT], LABELS, threshold=0.0)
+    assert result.topics == ()
+    assert [w.code for w in result.warnings] == ["not-news"]
+    assert "0.05" in result.warnings[0].message  # sigmoid(-3), as the message says
+
+
+def test_a_text_called_non_news_still_gets_its_best_label_when_one_is_asked_for(checked_tagger):
+    tagger, set_bias = checked_tagger
+    set_bias(-3.0)
+    [result] = tagger.tag([TEXT], LABELS, multi_label=False)
+    assert len(result.topics) == 1 and [w.code for w in result.warnings] == ["not-news"]
+
+
+def test_a_text_called_news_is_tagged_as_without_a_check(checked_tagger):
+    tagger, set_bias = checked_tagger
+    assert tagger.backend.genre_check is None  # the tiny model has none pinned
+    [unchecked] = tagger.tag([TEXT], LABELS, threshold=0.0)
+    set_bias(3.0)
+    [checked] = tagger.tag([TEXT], LABELS, threshold=0.0)
+    assert checked.warnings == () and len(checked.topics) == len(LABELS)
+    assert checked.topics == unchecked.topics
+
+
+NEWS = [
+    "The striker scored twice as United beat Chelsea 2-0 in the Premier League.",
+    "Shares in the carmaker fell 8 percent after it cut its profit forecast.",
+    "Police arrested two men after a robbery in the city centre.",
+]
+NOT_NEWS = [
+    "We use cookies to give you the best experience on our website. By clicking Accept you agree "
+    "to our use of cookies. Manage preferences.",
+    "Permission is hereby granted, free of charge, to any person obtaining a copy of this software, "
+    "to deal in the Software without restriction.",
+    "def main():\n    print('hello world')\n    return 0",
+    "thanks, see you tomorrow!",
+]
+
+
+def test_the_default_model_tells_news_from_boilerplate(tagger, seed_text):
+    """The shipped check on the real model: news articles and short news items pass, boilerplate does not."""
+    backend = tagger.backend
+    assert backend.genre_check is not None
+    scored = backend.score([backend.prepare(t) for t in [seed_text, *NEWS, *NOT_NEWS]], [Label("economy")])
+    probabilities = [s.news_probability for s in scored]
+    assert all(p >= genre.NEWS_THRESHOLD for p in probabilities[:1 + len(NEWS)]), probabilities
+    assert all(p < genre.NEWS_THRESHOLD for p in probabilities[1 + len(NEWS):]), probabilities
+    results = tagger.tag(NOT_NEWS)
+    assert all(r.topics == () and [w.code for w in r.warnings] == ["not-news"] for r in results)
+
+
+def test_the_genre_check_can_be_turned_off(tmp_path):
+    from service.config import Settings
+    from service.engine.loading import load_backend
+
+    on = load_backend(Settings.from_env({}).engine_options().model)
+    off = load_backend(Settings.from_env({"NEWSTAG_GENRE_CHECK": "off"}).engine_options().model)
+    assert on.genre_check is not None and off.genre_check is None  # type: ignore[attr-defined]
