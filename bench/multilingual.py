@@ -128,7 +128,9 @@ def compare_prompts(tagger: Tagger, sib: dict[str, list[Example]], news: list[Ex
         for label in LABEL_PROMPTS:
             encoder.use_prompts(PromptNames(text, label))
             fresh = EmbeddingBackend(encoder, backend.model_name, backend.calibration,  # new label vectors
-                                     label_template=backend.label_vectors.template)
+                                     label_template=backend.label_vectors.template,
+                                     article_template=backend.article_vectors.template
+                                     if backend.article_vectors is not None else None)
             variant = Tagger(fresh, tagger.taxonomies, tagger.options)
             sib_f1 = sum(macro_f1(variant, ex, sib_labels) for ex in sib.values()) / len(sib)
             rows.append((text or "none", label or "none", sib_f1, macro_f1(variant, news, news_labels)))
@@ -141,6 +143,12 @@ def parse_template(spec: str) -> str | tuple[str, ...]:
     return parts[0] if len(parts) == 1 else parts
 
 
+def parse_templates(spec: str) -> tuple[str | tuple[str, ...], str | tuple[str, ...] | None]:
+    """"S | A": sentences read labels by template S, texts of several sentences by A; "S": both by S."""
+    sentence, _, article = spec.partition(" | ")
+    return parse_template(sentence), parse_template(article) if article.strip() else None
+
+
 def compare_templates(tagger: Tagger, specs: list[str], sib: dict[str, list[Example]], news: list[Example],
                       sib_labels: list[Label], news_labels: list[Label]) -> dict[str, dict[str, float]]:
     """{template: {language: SIB macro-F1, ..., "news": French macro-F1}} at the pinned prompts and calibration."""
@@ -149,8 +157,9 @@ def compare_templates(tagger: Tagger, specs: list[str], sib: dict[str, list[Exam
     out = {}
     for spec in specs:
         print(f"-- template {spec!r}", file=sys.stderr)
+        sentence, article = parse_templates(spec)
         fresh = EmbeddingBackend(backend.encoder, backend.model_name, backend.calibration,
-                                 label_template=parse_template(spec))
+                                 label_template=sentence, article_template=article)
         variant = Tagger(fresh, tagger.taxonomies, tagger.options)
         out[spec] = {lang: macro_f1(variant, examples, sib_labels) for lang, examples in sib.items()}
         out[spec]["news"] = macro_f1(variant, news, news_labels)
@@ -169,7 +178,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-prompts", action="store_true", help="skip the prompt comparison")
     parser.add_argument("--only-prompts", action="store_true", help="only the prompt comparison")
     parser.add_argument("--templates", nargs="+", default=[],
-                        help="Gemma label templates to compare ('A + B' averages both phrasings)")
+                        help="Gemma label templates to compare ('A + B' averages both phrasings; "
+                             "'S | A': sentences by S, texts of several sentences by A)")
     parser.add_argument("--only-templates", action="store_true", help="only the template comparison")
     parser.add_argument("--no-gemma-quality", action="store_true",
                         help="time Gemma but skip its macro-F1 (its template comparison has the figures)")

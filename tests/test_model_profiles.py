@@ -68,13 +68,14 @@ def test_load_backend_applies_the_profile_and_calibration_pinned_for_the_weights
     pinned = Calibration(weights=(1.0, 2.0, 3.0, -0.5, 4.0, 0.0, 0.0), bias=-2.0)
     monkeypatch.setitem(calibration_module.PINNED_CALIBRATIONS, digest[:12], pinned)
     profile = ModelProfile(PromptNames("document", "Classification"), label_template="about {}", window_tokens=48,
-                           refused_precisions={"int8": "measured to lose too much"})
+                           refused_precisions={"int8": "measured to lose too much"}, article_template="news on {}")
     monkeypatch.setitem(model_profiles.PROFILES, digest[:12], profile)
     backend = load_backend(Settings.from_env({}, model=model_copy, precision="fp32").engine_options().model)
     encoder = backend.encoder  # type: ignore[attr-defined]
     assert backend.calibration is pinned  # type: ignore[attr-defined]
     assert (encoder.text_prompt, encoder.label_prompt) == (PROMPTS["document"], PROMPTS["Classification"])
     assert encoder.max_tokens == 48 and backend.label_vectors.template == "about {}"  # type: ignore[attr-defined]
+    assert backend.article_vectors.template == "news on {}"  # type: ignore[attr-defined]
     wider = Settings.from_env({}, model=model_copy, max_tokens=64).engine_options().model
     assert load_backend(wider).encoder.max_tokens == 64  # type: ignore[attr-defined]
     with pytest.raises(ConfigError, match="NEWSTAG_PRECISION=int8 is not supported for tiny-st: measured"):
@@ -86,3 +87,25 @@ def test_weights_without_a_profile_get_the_model_defaults():
     gemma = profile_for(MULTILINGUAL_SHA256)
     assert gemma.prompts is not None and gemma.window_tokens == 256 and "int8" in gemma.refused_precisions
     assert gemma.label_template is not None and "{}" in gemma.label_template
+
+
+def test_articles_read_labels_by_the_article_template_and_sentences_by_the_label_template(tiny_model_dir):
+    """A profile's article_template phrases the labels that texts of several sentences are compared with."""
+    from service.engine import Label
+    from service.engine.embedding_backend import EmbeddingBackend
+    from service.engine.encoder import SentenceEncoder
+
+    encoder = SentenceEncoder(tiny_model_dir)
+    both = EmbeddingBackend(encoder, "tiny", label_template="about {}", article_template="news on {}")
+    sentence_only = EmbeddingBackend(encoder, "tiny", label_template="about {}")
+    article_only = EmbeddingBackend(encoder, "tiny", label_template="news on {}")
+    labels = [Label("markets"), Label("football")]
+    docs = [encoder.prepare("Stocks fell."), encoder.prepare("Stocks fell. The bank met. Fans cheered.")]
+    assert [both.phrasing_for(d) for d in docs] == ["sentence", "article"]
+    mixed = both.similarities(docs, labels)
+    [as_sentence, _] = sentence_only.similarities(docs, labels)
+    [_, as_article] = article_only.similarities(docs, labels)
+    assert mixed[0].windows == pytest.approx(as_sentence.windows, abs=1e-6)
+    assert mixed[1].windows == pytest.approx(as_article.windows, abs=1e-6)
+    assert mixed[1].window_reference == pytest.approx(as_article.window_reference, abs=1e-6)
+    assert not mixed[1].windows == pytest.approx(sentence_only.similarities(docs, labels)[1].windows, abs=1e-6)

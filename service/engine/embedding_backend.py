@@ -84,12 +84,15 @@ class EmbeddingBackend:
     genre_check: GenreCheck | None = None  # loading.load_backend sets the one pinned for the weights
 
     def __init__(self, encoder: SentenceEncoder, model_name: str, calibration: Calibration = DEFAULT_CALIBRATION,
-                 label_template: Template = TEMPLATE):
+                 label_template: Template = TEMPLATE, article_template: Template | None = None):
         self.encoder = encoder
         self.model_name = model_name
         self.calibration = calibration
         self.label_vectors = LabelVectorCache(encoder, template=label_template)
-        self._reference: np.ndarray | None = None
+        # Texts of more than one sentence may read labels phrased another way (model_profiles.py).
+        self.article_vectors = (LabelVectorCache(encoder, template=article_template)
+                                if article_template is not None else None)
+        self._reference: dict[str, np.ndarray] = {}
 
     @property
     def precision(self) -> str:
@@ -100,22 +103,37 @@ class EmbeddingBackend:
         """What runs the encoder: "torch" or "onnx" (NEWSTAG_RUNTIME, engine/onnx_runtime.py)."""
         return self.encoder.runtime
 
-    def reference_matrix(self, deadline: float | None = None) -> np.ndarray:
-        """[n_reference, dim] unit vectors of the reference topics, embedded once."""
-        if self._reference is None:
-            self._reference = self.label_vectors.embed([Label(name) for name in reference_topics()], deadline)
-        return self._reference
+    def label_cache(self, phrasing: str = "sentence") -> LabelVectorCache:
+        """The label vectors texts read as a sentence, or as an article (when the profile phrases them apart)."""
+        if phrasing == "article" and self.article_vectors is not None:
+            return self.article_vectors
+        return self.label_vectors
+
+    def reference_matrix(self, deadline: float | None = None, phrasing: str = "sentence") -> np.ndarray:
+        """[n_reference, dim] unit vectors of the reference topics phrased as labels, embedded once."""
+        if phrasing not in self._reference:
+            topics = [Label(name) for name in reference_topics()]
+            self._reference[phrasing] = self.label_cache(phrasing).embed(topics, deadline)
+        return self._reference[phrasing]
 
     def prepare(self, text: str) -> PreparedDocument:
         return self.encoder.prepare(text)
 
+    def phrasing_for(self, doc: PreparedDocument) -> str:
+        """How a document reads its labels: "article" (more than one sentence, when the profile
+        phrases labels apart for articles) or "sentence"."""
+        return "article" if self.article_vectors is not None and len(doc.sentences) > 1 else "sentence"
+
     def similarities(self, docs: list[PreparedDocument], labels: list[Label],
                      deadline: float | None = None) -> list[Similarities]:
-        label_matrix = self.label_vectors.vectors(labels, deadline)
-        reference = self.reference_matrix(deadline)
-        hubness = label_hubness(label_matrix @ reference.T, labels)
-        return [self._similarities(v, label_matrix, reference, hubness)
-                for v in self.encoder.encode_documents(docs, deadline)]
+        kinds = [self.phrasing_for(doc) for doc in docs]
+        phrased = {}
+        for kind in dict.fromkeys(kinds):
+            label_matrix = self.label_cache(kind).vectors(labels, deadline)
+            reference = self.reference_matrix(deadline, kind)
+            phrased[kind] = (label_matrix, reference, label_hubness(label_matrix @ reference.T, labels))
+        return [self._similarities(v, *phrased[kind])
+                for kind, v in zip(kinds, self.encoder.encode_documents(docs, deadline), strict=True)]
 
     def _similarities(self, vectors: DocumentVectors, labels: np.ndarray, reference: np.ndarray,
                       hubness: np.ndarray) -> Similarities:

@@ -48,6 +48,8 @@ class ModelProfile:
     # How a label's name and keywords are phrased; None: label_vectors.TEMPLATE, "news about {}".
     # Several templates: the name's phrasings by each are averaged (label_vectors.py).
     label_template: str | tuple[str, ...] | None = None
+    # How texts of more than one sentence (articles) read labels, when not as label_template.
+    article_template: str | tuple[str, ...] | None = None
     # Window size when NEWSTAG_MAX_TOKENS is unset (None: the model's own limit). The
     # calibration takes each feature's mean over windows, so windows the size it was
     # fitted with (256 tokens, as all-MiniLM-L6-v2's limit) keep its scores meaningful.
