@@ -130,7 +130,8 @@ def compare_prompts(tagger: Tagger, sib: dict[str, list[Example]], news: list[Ex
             fresh = EmbeddingBackend(encoder, backend.model_name, backend.calibration,  # new label vectors
                                      label_template=backend.label_vectors.template,
                                      article_template=backend.article_vectors.template
-                                     if backend.article_vectors is not None else None)
+                                     if backend.article_vectors is not None else None,
+                                     article_min_sentences=backend.article_min_sentences)
             variant = Tagger(fresh, tagger.taxonomies, tagger.options)
             sib_f1 = sum(macro_f1(variant, ex, sib_labels) for ex in sib.values()) / len(sib)
             rows.append((text or "none", label or "none", sib_f1, macro_f1(variant, news, news_labels)))
@@ -144,7 +145,8 @@ def parse_template(spec: str) -> str | tuple[str, ...]:
 
 
 def parse_templates(spec: str) -> tuple[str | tuple[str, ...], str | tuple[str, ...] | None]:
-    """"S | A": sentences read labels by template S, texts of several sentences by A; "S": both by S."""
+    """"S | A": texts read labels by template S, articles (model_profiles.ModelProfile.article_min_sentences
+    sentences or more) by A; "S": every text by S."""
     sentence, _, article = spec.partition(" | ")
     return parse_template(sentence), parse_template(article) if article.strip() else None
 
@@ -159,7 +161,8 @@ def compare_templates(tagger: Tagger, specs: list[str], sib: dict[str, list[Exam
         print(f"-- template {spec!r}", file=sys.stderr)
         sentence, article = parse_templates(spec)
         fresh = EmbeddingBackend(backend.encoder, backend.model_name, backend.calibration,
-                                 label_template=sentence, article_template=article)
+                                 label_template=sentence, article_template=article,
+                                 article_min_sentences=backend.article_min_sentences)
         variant = Tagger(fresh, tagger.taxonomies, tagger.options)
         out[spec] = {lang: macro_f1(variant, examples, sib_labels) for lang, examples in sib.items()}
         out[spec]["news"] = macro_f1(variant, news, news_labels)
@@ -179,7 +182,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only-prompts", action="store_true", help="only the prompt comparison")
     parser.add_argument("--templates", nargs="+", default=[],
                         help="Gemma label templates to compare ('A + B' averages both phrasings; "
-                             "'S | A': sentences by S, texts of several sentences by A)")
+                             "'S | A': texts by S, articles of 3 sentences or more by A)")
     parser.add_argument("--only-templates", action="store_true", help="only the template comparison")
     parser.add_argument("--no-gemma-quality", action="store_true",
                         help="time Gemma but skip its macro-F1 (its template comparison has the figures)")

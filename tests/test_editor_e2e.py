@@ -93,6 +93,12 @@ def test_an_editor_tags_the_seed_article_corrects_it_and_the_export_has_it(serve
         problems.clear()
         page.select_option("#taxonomy", "news")
 
+        # A text that is not news gets no topic, and the status line says why.
+        page.fill("#article", "We use cookies to give you the best experience on our website. By clicking "
+                              "Accept you agree to our use of cookies. Manage preferences.")
+        page.click("#tag-button")
+        expect(page.locator("#status")).to_contain_text("0 topics found. The text does not read like news")
+
         # A .txt file dropped on the article box fills it.
         page.fill("#article", "")
         transfer = page.evaluate_handle("""text => { const t = new DataTransfer();

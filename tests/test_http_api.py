@@ -201,7 +201,8 @@ def test_request_ids_are_echoed_or_generated_and_the_log_has_no_text(client, cap
 
 def test_metrics_count_requests_documents_tokens_and_topics(client, seed_text):
     client.post("/v1/classify", json={"text": seed_text})
-    client.post("/v1/classify", json={"text": "Rain.", "labels": ["weather", "sport"], "threshold": 0})
+    rain = "Heavy rain flooded the city centre on Monday."  # news: the genre check lets it through
+    client.post("/v1/classify", json={"text": rain, "labels": ["weather", "sport"], "threshold": 0})
     client.post("/v1/classify", data="{", content_type="application/json")
     text = client.get("/metrics").get_data(as_text=True)
     assert 'newstag_requests_total{endpoint="/v1/classify",method="POST",status="200"} 2.0' in text

@@ -100,7 +100,7 @@ def test_articles_read_labels_by_the_article_template_and_sentences_by_the_label
     sentence_only = EmbeddingBackend(encoder, "tiny", label_template="about {}")
     article_only = EmbeddingBackend(encoder, "tiny", label_template="news on {}")
     labels = [Label("markets"), Label("football")]
-    docs = [encoder.prepare("Stocks fell."), encoder.prepare("Stocks fell. The bank met. Fans cheered.")]
+    docs = [encoder.prepare("Stocks fell. The bank met."), encoder.prepare("Stocks fell. The bank met. Fans cheered.")]
     assert [both.phrasing_for(d) for d in docs] == ["sentence", "article"]
     mixed = both.similarities(docs, labels)
     [as_sentence, _] = sentence_only.similarities(docs, labels)

@@ -84,14 +84,16 @@ class EmbeddingBackend:
     genre_check: GenreCheck | None = None  # loading.load_backend sets the one pinned for the weights
 
     def __init__(self, encoder: SentenceEncoder, model_name: str, calibration: Calibration = DEFAULT_CALIBRATION,
-                 label_template: Template = TEMPLATE, article_template: Template | None = None):
+                 label_template: Template = TEMPLATE, article_template: Template | None = None,
+                 article_min_sentences: int = 3):
         self.encoder = encoder
         self.model_name = model_name
         self.calibration = calibration
         self.label_vectors = LabelVectorCache(encoder, template=label_template)
-        # Texts of more than one sentence may read labels phrased another way (model_profiles.py).
+        # Articles (texts of article_min_sentences or more) may read labels phrased another way (model_profiles.py).
         self.article_vectors = (LabelVectorCache(encoder, template=article_template)
                                 if article_template is not None else None)
+        self.article_min_sentences = article_min_sentences
         self._reference: dict[str, np.ndarray] = {}
 
     @property
@@ -120,9 +122,10 @@ class EmbeddingBackend:
         return self.encoder.prepare(text)
 
     def phrasing_for(self, doc: PreparedDocument) -> str:
-        """How a document reads its labels: "article" (more than one sentence, when the profile
-        phrases labels apart for articles) or "sentence"."""
-        return "article" if self.article_vectors is not None and len(doc.sentences) > 1 else "sentence"
+        """How a document reads its labels: "article" (article_min_sentences or more, when the
+        profile phrases labels apart for articles) or "sentence"."""
+        is_article = self.article_vectors is not None and len(doc.sentences) >= self.article_min_sentences
+        return "article" if is_article else "sentence"
 
     def similarities(self, docs: list[PreparedDocument], labels: list[Label],
                      deadline: float | None = None) -> list[Similarities]:

@@ -70,7 +70,8 @@ def load_backend(options: ModelOptions) -> ScoringBackend:
                               adapter_sha256=MATCHER_SHA256 if adapter else None)
     backend = EmbeddingBackend(encoder, name, MATCHER_CALIBRATION if adapter else calibration_for(digest),
                                label_template=profile.label_template or TEMPLATE,
-                               article_template=profile.article_template)
+                               article_template=profile.article_template,
+                               article_min_sentences=profile.article_min_sentences)
     # The version names what made the scores: base weights, and the adapter merged into them.
     backend.model_version = digest[:12] + (f"+{MATCHER_SHA256[:8]}" if adapter else "")
     backend.languages = model_languages(model_dir)

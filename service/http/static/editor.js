@@ -122,7 +122,9 @@ async function tag(event) {
     const result = await (await api("POST", "/v1/classify", request)).json();
     const options = await topicOptions(result.taxonomy, labels.map((label) => ({label, code: null})));
     show(text, result, options);
-    $("status").textContent = `${result.topics.length} topics found.`;
+    // Warnings say why topics may be missing or unreliable (not news, a language the model does not read).
+    const warnings = (result.warnings || []).map((w) => w.message);
+    $("status").textContent = [`${result.topics.length} topics found.`, ...warnings].join(" ");
     $("results").focus();
   } catch (err) {
     $("status").textContent = "";
