@@ -110,6 +110,7 @@ def test_an_editor_tags_the_seed_article_corrects_it_and_the_export_has_it(serve
         page.fill("#article", seed_text)
         page.click("#tag-button")
         expect(page.locator("#results")).to_be_visible()
+        expect(page.locator("#topics .topic").first).to_be_visible()  # not the cookie banner's empty list
         shown = set(page.locator("#topics .topic .label").all_inner_texts())
         assert MISSION_TOPICS <= shown, shown
         bilateral = page.locator('#topics li[data-label="bilateral relations"]')
