@@ -72,7 +72,7 @@ PROFILES: dict[str, ModelProfile] = {
     # the best French news figure among those that keep SIB-200 above its target (0.792;
     # "news about {}" 0.827, "This text is about {}." 0.760): same section, "Label templates".
     # Articles of three sentences or more read "news about {name}" (session 9: French news
-    # 0.792 -> 0.819 with SIB-200's sentences unchanged; same section).
+    # 0.792 -> 0.819, SIB-200 mean 0.747 -> 0.746; same section, "Articles read labels as news").
     MULTILINGUAL_SHA256[:12]: ModelProfile(
         PromptNames("document", "query"), label_template="This news article is about {}.", window_tokens=256,
         article_template="news about {}",
