@@ -25,7 +25,7 @@ import numpy as np
 from safetensors.numpy import load_file, save_file
 
 from ..errors import ModelLoadError
-from .model_files import sha256_of
+from .model_files import verify_file
 
 GENRE_DIR = Path(__file__).with_name("genre_checks")
 # Below this probability of news, a text is called non-news. At 0.5 the check alone took
@@ -62,8 +62,7 @@ class GenreCheck:
 
     @classmethod
     def load(cls, path: Path, sha256: str, dim: int) -> GenreCheck:
-        if sha256_of(path) != sha256:
-            raise ModelLoadError(f"{path}: SHA-256 is not the pinned {sha256[:12]}...; the file was changed")
+        verify_file(path, sha256, "genre check")
         tensors = load_file(str(path))
         weights, bias = tensors.get("weights"), tensors.get("bias")
         if weights is None or bias is None or weights.shape != (dim,) or bias.shape != (1,):
@@ -79,9 +78,4 @@ def file_for(model_version: str) -> Path:
 def genre_check_for(model_version: str, dim: int) -> GenreCheck | None:
     """The genre check pinned for this model version (checked against its SHA-256), or None."""
     sha256 = PINNED_GENRE_CHECKS.get(model_version)
-    if sha256 is None:
-        return None
-    path = file_for(model_version)
-    if not path.is_file():
-        raise ModelLoadError(f"{path} is missing: the genre check pinned for model version {model_version}")
-    return GenreCheck.load(path, sha256, dim)
+    return GenreCheck.load(file_for(model_version), sha256, dim) if sha256 is not None else None

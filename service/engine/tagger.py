@@ -158,14 +158,16 @@ class Tagger:
         # (often sections) are about the article as a whole, and NLI and fine-tuned models pay
         # a pass per candidate.
         rules = self.backend.sentence_rules
+        # A multi-label call gives a text the genre check calls non-news no topic: its sentences are not read.
+        gated = [multi_label and _not_news(s.news_probability) for s in scored]
         found = [sentence_support.candidates(doc, s, list(range(len(label_list))), s.best_window_scores, per_topic,
                                              rules)
-                 if label_set.sentence_topics and s.best_window_scores is not None else {}
-                 for doc, s in zip(docs, scored, strict=True)]
+                 if label_set.sentence_topics and s.best_window_scores is not None and not no_topic else {}
+                 for doc, s, no_topic in zip(docs, scored, gated, strict=True)]
         alone.compute(sentence_support.texts_of(docs, found), deadline)
         choices = [self._choose(doc, sentence_support.with_sentences(s.label_scores, doc, f, alone, rules), label_list,
-                                thresholds, multi_label, top_k, s.label_prior, _not_news(s.news_probability))
-                   for doc, s, f in zip(docs, scored, found, strict=True)]
+                                thresholds, multi_label, top_k, s.label_prior, no_topic)
+                   for doc, s, f, no_topic in zip(docs, scored, found, gated, strict=True)]
         if evidence and per_topic:
             # Candidates of the returned topics not read yet, for every document at once.
             found = [{**f, **sentence_support.candidates(doc, s, [j for j in chosen if j not in f], None, per_topic,
@@ -185,10 +187,11 @@ class Tagger:
 
     def _choose(self, doc: PreparedDocument, model: np.ndarray, labels: list[Label], thresholds: np.ndarray,
                 multi_label: bool, top_k: int | None, prior: np.ndarray | None,
-                not_news: bool = False) -> tuple[np.ndarray, list[int]]:
-        """Final scores (keyword evidence added) and the labels returned, best first."""
+                no_topic: bool = False) -> tuple[np.ndarray, list[int]]:
+        """Final scores (keyword evidence added) and the labels returned, best first
+        (none when ``no_topic``: a multi-label call on a text that does not read like news, genre.py)."""
         final = keywords.combine(model, keywords.document_hits(doc.text, labels), self.options.keyword_weight)
-        if multi_label and not_news:  # a text that does not read like news: no topic (genre.py)
+        if no_topic:
             chosen = []
         elif multi_label:
             order = [int(j) for j in np.argsort(-final, kind="stable")]
@@ -215,7 +218,7 @@ def _not_news(news_probability: float | None) -> bool:
 
 
 def _genre_warning(news_probability: float | None) -> tuple[Warning, ...]:
-    if news_probability is None or not _not_news(news_probability):
+    if news_probability is None or news_probability >= NEWS_THRESHOLD:
         return ()
     message = (f"The text does not read like news (probability {news_probability:.2f} that it is); "
                "multi-label calls give it no topic.")
