@@ -129,6 +129,26 @@ def test_calibration_fit_runs_and_prints_a_calibration(tmp_path, capsys):
     assert "Calibration(weights=(" in out and "non-news" in out
 
 
+def test_a_multilingual_calibration_fit_samples_train_rows_of_each_language(tmp_path, capsys):
+    import json
+
+    from training import fit_calibration
+
+    data = _small_sets(tmp_path, {name: SECTIONS for name in fit_calibration.CORPORA})
+    (data / "reuters-label-names.json").write_text(json.dumps({}))
+    rows = [json.loads(line) for line in (data / "bbc-sport.jsonl").read_text().splitlines()]
+    with (data / f"{fit_calibration.MULTILINGUAL_CORPUS}.jsonl").open("w") as out:
+        for lang in ("rus_Cyrl", "fra_Latn"):
+            for i, row in enumerate(rows):
+                out.write(json.dumps({**row, "lang": lang, "split": "validation" if i % 3 == 0 else "train"}) + "\n")
+    sampled = fit_calibration.sample_by_language(data / f"{fit_calibration.MULTILINGUAL_CORPUS}.jsonl", 5)
+    assert list(sampled) == ["fra_Latn", "rus_Cyrl"] and all(len(x) == 5 for x in sampled.values())
+    validation = {row["text"] for i, row in enumerate(rows) if i % 3 == 0}
+    assert not validation & {e.text for x in sampled.values() for e in x}  # its validation rows stay unseen
+    assert fit_calibration.main(["--data-dir", str(data), "--per-corpus", "6", "--multilingual", "4"]) == 0
+    assert "sib200-rus_Cyrl" in capsys.readouterr().err  # each language read as a corpus of its own
+
+
 def test_drift_benchmark_runs_on_small_sets(tmp_path, capsys):
     from bench import drift
 

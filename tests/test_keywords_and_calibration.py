@@ -62,6 +62,20 @@ def test_features_gap_margin_and_reference_rank():
     assert f["reference_rank"] == pytest.approx([1.0, 2 / 3, 1 / 3], abs=0.05)
 
 
+def test_a_text_whose_cosines_all_sit_lower_moves_only_sim():
+    """Another language than the labels lowers a text's cosine with every label and reference
+    topic alike: relative_sim (and every feature but sim) reads it as the same text."""
+    rng = np.random.default_rng(0)
+    n_reference = topical_reference_count() + 5  # the topical reference topics and some kinds of non-news text
+    sims, reference = rng.uniform(0.0, 0.6, (2, 4)), rng.uniform(0.0, 0.5, (2, n_reference))
+    same = _features(sims, reference)
+    lower = _features(sims - 0.08, reference - 0.08)
+    assert lower["sim"] == pytest.approx(same["sim"] - 0.08)
+    for name in FEATURES[1:]:
+        assert lower[name] == pytest.approx(same[name], abs=1e-9), name
+    assert same["relative_sim"] == pytest.approx(sims.mean(0) - reference[:, :topical_reference_count()].mean())
+
+
 def test_reference_rank_is_smooth_so_rounding_cannot_flip_a_score():
     """A tie broken by the last bit of a cosine (which BLAS rounding can do) moves nothing."""
     tie = _features([[0.30]], reference=[[0.30, 0.1, 0.5]])["reference_rank"]
@@ -100,13 +114,13 @@ def test_a_parent_cycle_in_a_taxonomy_does_not_hang():
 
 
 def test_calibration_formula():
-    calibration = Calibration(weights=(2.0, 10.0, 0.0, 0.0, 1.0, -4.0, 0.5), bias=-1.0)
-    features = np.array([[0.5, -0.1, 0.0, 0.0, 0.5, 0.25, 0.2]])
-    assert calibration.scores(features) == pytest.approx(1 / (1 + np.exp(-(1.0 - 1.0 + 0.5 - 1.0 + 0.1 - 1.0))))
+    calibration = Calibration(weights=(2.0, 10.0, 0.0, 0.0, 1.0, -4.0, 0.5, 3.0), bias=-1.0)
+    features = np.array([[0.5, -0.1, 0.0, 0.0, 0.5, 0.25, 0.2, 0.1]])
+    assert calibration.scores(features) == pytest.approx(1 / (1 + np.exp(-(1.0 - 1.0 + 0.5 - 1.0 + 0.1 + 0.3 - 1.0))))
 
 
 def test_a_calibration_with_the_wrong_number_of_weights_is_refused():
-    with pytest.raises(ValueError, match="needs 7 weights"):
+    with pytest.raises(ValueError, match="needs 8 weights"):
         Calibration(weights=(1.0, 2.0), bias=0.0)
 
 

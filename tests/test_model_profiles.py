@@ -65,7 +65,7 @@ def test_calibration_is_chosen_by_the_weights_hash():
 
 def test_load_backend_applies_the_profile_and_calibration_pinned_for_the_weights(model_copy, monkeypatch):
     digest = sha256_of(model_copy / "model.safetensors")
-    pinned = Calibration(weights=(1.0, 2.0, 3.0, -0.5, 4.0, 0.0, 0.0), bias=-2.0)
+    pinned = Calibration(weights=(1.0, 2.0, 3.0, -0.5, 4.0, 0.0, 0.0, 0.0), bias=-2.0)
     monkeypatch.setitem(calibration_module.PINNED_CALIBRATIONS, digest[:12], pinned)
     profile = ModelProfile(PromptNames("document", "Classification"), label_template="about {}", window_tokens=48,
                            refused_precisions={"int8": "measured to lose too much"}, article_template="news on {}")

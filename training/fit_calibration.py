@@ -3,10 +3,15 @@
 Usage:
     python -m training.fit_calibration [--data-dir ../shared/data] [--per-corpus 400] [--seed 1]
     NEWSTAG_MATCHER=off python -m training.fit_calibration     # the plain model's calibration
+    python -m training.fit_calibration --multilingual 100       # and SIB-200 sentences in 7 languages
 
 Steps:
 1. Sample ``--per-corpus`` articles from each corpus (AG News is left out: the trust
    benchmark scores it) and read newstag's own non-news texts (seeds/trust/non-news-fit.jsonl).
+   ``--multilingual N`` adds N sentences per language of SIB-200's train split
+   (sib200-multi-train.jsonl; its validation rows and the English test split stay unseen),
+   each language a corpus of its own: a multilingual model's calibration must read texts
+   whose language is not its labels' (EmbeddingGemma's, session 10).
 2. Embed them once, with the similarities to every label they will be asked about and to
    the reference topics.
 3. Build the requests users send, each (text, label) pair a row with its truth:
@@ -49,6 +54,7 @@ from service.progress import progress_bar
 from .data import Example, read_labeled
 
 CORPORA = ["bbc-news-train", "bbc-sport", "inshorts-news", "reuters-r90-train", "sib200-eng", "tweettopic-xl-en"]
+MULTILINGUAL_CORPUS = "sib200-multi-train"  # rows carry "lang" and "split"; only "train" rows are fitted on
 ROOT = Path(__file__).resolve().parent.parent
 NON_NEWS_FIT = ROOT / "seeds" / "trust" / "non-news-fit.jsonl"
 # Labels no news section is about; the trust benchmark asks about a different list.
@@ -76,6 +82,18 @@ def sample(path: Path, n: int, seed: int) -> list[Example]:
     """The articles a calibration fit with this seed uses (the trust benchmark leaves them out)."""
     examples = read_labeled(path)
     return random.Random(seed).sample(examples, min(n, len(examples)))
+
+
+def sample_by_language(path: Path, n: int, seed: int = 2) -> dict[str, list[Example]]:
+    """``n`` train-split rows of each language of a multilingual file, languages sorted."""
+    rows: dict[str, list[dict]] = {}
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if line.strip():
+            row = json.loads(line)
+            if row.get("split") == "train":
+                rows.setdefault(row["lang"], []).append(row)
+    picked = {lang: random.Random(seed).sample(found, min(n, len(found))) for lang, found in sorted(rows.items())}
+    return {lang: [Example(r["text"], tuple(r["labels"])) for r in found] for lang, found in picked.items()}
 
 
 def read_texts(path: Path) -> list[str]:
@@ -194,6 +212,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="group weights: own labels, single label, unrelated labels, non-news (default 2,1,3,5)")
     parser.add_argument("--drop", type=parse_features, default=(),
                         help="features to leave out (weight 0), comma-separated")
+    parser.add_argument("--multilingual", type=int, default=0, metavar="N",
+                        help=f"also fit on N sentences per language of {MULTILINGUAL_CORPUS}.jsonl's train split")
     parser.add_argument("--write-genre-check", action="store_true",
                         help="write the genre check for this model to service/engine/genre_checks/")
     args = parser.parse_args(argv)
@@ -211,6 +231,10 @@ def main(argv: list[str] | None = None) -> int:
         examples = sample(args.data_dir / f"{corpus}.jsonl", args.per_corpus, args.seed)
         requests += corpus_requests(backend, corpus, examples, names, rng, news_vectors)
         label_sets.append([Label(names.get(c, c)) for c in sorted({x for e in examples for x in e.labels})])
+    if args.multilingual:
+        for lang, examples in sample_by_language(args.data_dir / f"{MULTILINGUAL_CORPUS}.jsonl",
+                                                 args.multilingual).items():
+            requests += corpus_requests(backend, f"sib200-{lang}", examples, names, rng, news_vectors)
     requests += non_news_requests(backend, read_texts(NON_NEWS_FIT), label_sets, rng, non_news_vectors)
 
     X, y, weights = design(requests, args.weights)
