@@ -7,7 +7,8 @@ Usage:
 Each text is read once against the ``news`` taxonomy (the one with sentence topics):
 its article scores, each label's best window, its sentences in context, and every
 sentence read alone. Then each candidate rule set (discount, window gate, minimum
-words) is applied to those numbers as the Tagger applies it (sentence_support.py), so a
+words) is applied to those numbers as the Tagger applies it (sentence_support.py; a text
+the model's genre check calls non-news gets no topic, as in a multi-label call), so a
 grid costs one pass. Reported per rule set: junk with no topic (newstag's English junk,
 seeds/trust/non-news-bench.jsonl, and its junk in other languages,
 seeds/trust/non-news-multilingual.jsonl), which of the four mission topics each version
@@ -29,6 +30,7 @@ import numpy as np
 
 from service.config import Settings
 from service.engine import keywords
+from service.engine.genre import NEWS_THRESHOLD
 from service.engine.model_profiles import SentenceRules
 from service.engine.sentence_support import SentenceScores, sentence_text, support
 from service.engine.tagger import Tagger
@@ -61,6 +63,7 @@ class Read:
     words: list[float]  # per sentence
     alone: list[np.ndarray]  # per sentence: [n_labels] read alone
     hits: np.ndarray  # [n_labels] keyword hits in the whole text
+    not_news: bool = False  # the genre check calls it non-news: no topic, as in the Tagger's multi-label calls
 
 
 def read(tagger: Tagger, texts: list[str]) -> list[Read]:
@@ -83,13 +86,16 @@ def read(tagger: Tagger, texts: list[str]) -> list[Read]:
                              for j in range(len(labels))],
                             ctx, [word_count(sentence_text(doc, i)) for i in range(n)],
                             [alone[sentence_text(doc, i)] for i in range(n)],
-                            keywords.document_hits(doc.text, labels)))
+                            keywords.document_hits(doc.text, labels),
+                            s.news_probability is not None and s.news_probability < NEWS_THRESHOLD))
         print(f"  read {len(out)}/{len(texts)}", file=sys.stderr)
     return out
 
 
 def topics(r: Read, rules: SentenceRules, thresholds: np.ndarray, weight: float) -> set[int]:
     """The labels the Tagger returns for this text under ``rules`` (sentence_support.py's arithmetic)."""
+    if r.not_news:
+        return set()
     scores = r.article.copy()
     for j in range(len(scores)):
         if r.best_window[j] < rules.route_min_window:
@@ -113,7 +119,7 @@ def save(reads: dict[str, list[Read]], path: Path) -> None:
     def row(r: Read) -> dict:
         return {"text": r.text, "article": r.article.tolist(), "best_window": r.best_window.tolist(),
                 "ranked": r.ranked, "in_context": r.in_context.tolist(), "words": r.words,
-                "alone": [a.tolist() for a in r.alone], "hits": r.hits.tolist()}
+                "alone": [a.tolist() for a in r.alone], "hits": r.hits.tolist(), "not_news": r.not_news}
     path.write_text(json.dumps({name: [row(r) for r in rs] for name, rs in reads.items()}), encoding="utf-8")
 
 
@@ -122,7 +128,7 @@ def load(path: Path) -> dict[str, list[Read]]:
         n_labels = len(d["article"])
         return Read(d["text"], np.array(d["article"]), np.array(d["best_window"]), d["ranked"],
                     np.array(d["in_context"]).reshape(-1, n_labels), d["words"],
-                    [np.array(a) for a in d["alone"]], np.array(d["hits"]))
+                    [np.array(a) for a in d["alone"]], np.array(d["hits"]), d.get("not_news", False))
     return {name: [read_row(d) for d in rows] for name, rows in json.loads(path.read_text(encoding="utf-8")).items()}
 
 

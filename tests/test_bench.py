@@ -252,3 +252,17 @@ def test_runtimes_benchmark_quick_runs_onnx_through_http(capsys):
     rows = [line.split() for line in out.splitlines() if line.startswith("onnx-fp32")]
     assert [row[2] for row in rows[:2]] == ["1", "2"]
     assert all(int(row[3]) > 0 and row[4] == "0" for row in rows[:2])
+
+
+def test_sentence_rules_benchmark_runs_with_the_default_model(tmp_path, capsys, monkeypatch):
+    from bench import sentence_rules
+
+    monkeypatch.setenv("NEWSTAG_MULTILINGUAL_MODEL", "off")  # main() would set it for the rest of the session
+    cache = tmp_path / "reads.json"
+    assert sentence_rules.main(["--rules", "0.55,0.05,4", "0.3,0.05,4", "--cache", str(cache),
+                                "--data-dir", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert out.count("| 0.55 | 0.05 | 4 |") == 1 and out.count("| 0.3 | 0.05 | 4 |") == 1
+    reads = sentence_rules.load(cache)  # the cache keeps what the genre check said
+    assert any(r.not_news for r in reads["junk (English)"])
+    assert not any(r.not_news for r in reads["founding en"])
