@@ -30,7 +30,7 @@ import numpy as np
 
 from service.config import Settings
 from service.engine import keywords
-from service.engine.genre import NEWS_THRESHOLD
+from service.engine.genre import called_non_news
 from service.engine.model_profiles import SentenceRules
 from service.engine.sentence_support import SentenceScores, sentence_text, support
 from service.engine.tagger import Tagger
@@ -87,7 +87,7 @@ def read(tagger: Tagger, texts: list[str]) -> list[Read]:
                             ctx, [word_count(sentence_text(doc, i)) for i in range(n)],
                             [alone[sentence_text(doc, i)] for i in range(n)],
                             keywords.document_hits(doc.text, labels),
-                            s.news_probability is not None and s.news_probability < NEWS_THRESHOLD))
+                            called_non_news(s.news_probability)))
         print(f"  read {len(out)}/{len(texts)}", file=sys.stderr)
     return out
 

@@ -141,7 +141,7 @@ def test_a_multilingual_calibration_fit_samples_train_rows_of_each_language(tmp_
         for lang in ("rus_Cyrl", "fra_Latn"):
             for i, row in enumerate(rows):
                 out.write(json.dumps({**row, "lang": lang, "split": "validation" if i % 3 == 0 else "train"}) + "\n")
-    sampled = fit_calibration.sample_by_language(data / f"{fit_calibration.MULTILINGUAL_CORPUS}.jsonl", 5)
+    sampled = fit_calibration.sample_by_language(data / f"{fit_calibration.MULTILINGUAL_CORPUS}.jsonl", 5, 2)
     assert list(sampled) == ["fra_Latn", "rus_Cyrl"] and all(len(x) == 5 for x in sampled.values())
     validation = {row["text"] for i, row in enumerate(rows) if i % 3 == 0}
     assert not validation & {e.text for x in sampled.values() for e in x}  # its validation rows stay unseen

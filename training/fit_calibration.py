@@ -84,7 +84,7 @@ def sample(path: Path, n: int, seed: int) -> list[Example]:
     return random.Random(seed).sample(examples, min(n, len(examples)))
 
 
-def sample_by_language(path: Path, n: int, seed: int = 2) -> dict[str, list[Example]]:
+def sample_by_language(path: Path, n: int, seed: int) -> dict[str, list[Example]]:
     """``n`` train-split rows of each language of a multilingual file, languages sorted."""
     rows: dict[str, list[dict]] = {}
     for line in path.read_text(encoding="utf-8").splitlines():
@@ -232,8 +232,9 @@ def main(argv: list[str] | None = None) -> int:
         requests += corpus_requests(backend, corpus, examples, names, rng, news_vectors)
         label_sets.append([Label(names.get(c, c)) for c in sorted({x for e in examples for x in e.labels})])
     if args.multilingual:
+        # seed + 1: the sample the pinned multilingual calibration was fitted on (seed 1)
         for lang, examples in sample_by_language(args.data_dir / f"{MULTILINGUAL_CORPUS}.jsonl",
-                                                 args.multilingual).items():
+                                                 args.multilingual, args.seed + 1).items():
             requests += corpus_requests(backend, f"sib200-{lang}", examples, names, rng, news_vectors)
     requests += non_news_requests(backend, read_texts(NON_NEWS_FIT), label_sets, rng, non_news_vectors)
 

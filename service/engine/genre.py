@@ -42,6 +42,11 @@ PINNED_GENRE_CHECKS: dict[str, str] = {
 }
 
 
+def called_non_news(news_probability: float | None) -> bool:
+    """Does the genre check call the text non-news? (None: the model has no check.)"""
+    return news_probability is not None and news_probability < NEWS_THRESHOLD
+
+
 @dataclass(frozen=True)
 class GenreCheck:
     """``P(news) = sigmoid(weights · v + bias)``, v the text's normalised mean window vector."""

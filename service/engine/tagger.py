@@ -11,7 +11,7 @@ from ..errors import FieldProblem, InvalidInputError
 from ..options import EngineOptions, TaggerOptions
 from . import keywords, sentence_support, validation
 from .chunking import PreparedDocument
-from .genre import NEWS_THRESHOLD
+from .genre import called_non_news
 from .language import UNDETERMINED, detect_language
 from .scoring import ScoringBackend
 from .sentence_support import SentenceScores
@@ -159,7 +159,7 @@ class Tagger:
         # a pass per candidate.
         rules = self.backend.sentence_rules
         # A multi-label call gives a text the genre check calls non-news no topic: its sentences are not read.
-        gated = [multi_label and _not_news(s.news_probability) for s in scored]
+        gated = [multi_label and called_non_news(s.news_probability) for s in scored]
         found = [sentence_support.candidates(doc, s, list(range(len(label_list))), s.best_window_scores, per_topic,
                                              rules)
                  if label_set.sentence_topics and s.best_window_scores is not None and not no_topic else {}
@@ -212,13 +212,8 @@ class Tagger:
         return code, (Warning("language-unsupported", message),)
 
 
-def _not_news(news_probability: float | None) -> bool:
-    """Does the genre check call the text non-news? (None: the model has no check.)"""
-    return news_probability is not None and news_probability < NEWS_THRESHOLD
-
-
 def _genre_warning(news_probability: float | None) -> tuple[Warning, ...]:
-    if news_probability is None or news_probability >= NEWS_THRESHOLD:
+    if not called_non_news(news_probability):
         return ()
     message = (f"The text does not read like news (probability {news_probability:.2f} that it is); "
                "multi-label calls give it no topic.")
