@@ -62,9 +62,7 @@ def renamed(examples: list[Example], names: dict[str, str]) -> list[Example]:
 def with_template(tagger: Tagger, template: str) -> Tagger:
     backend = tagger.backend
     assert isinstance(backend, EmbeddingBackend)
-    fresh = EmbeddingBackend(backend.encoder, backend.model_name, backend.calibration, label_template=template)
-    fresh.sentence_rules = backend.sentence_rules
-    return Tagger(fresh, tagger.taxonomies, tagger.options)
+    return Tagger(backend.rephrased(template, None), tagger.taxonomies, tagger.options)  # one template for every text
 
 
 def three_ways(tagger: Tagger, examples: list[Example], english: list[str], own: list[str],

@@ -127,11 +127,8 @@ def compare_prompts(tagger: Tagger, sib: dict[str, list[Example]], news: list[Ex
     for text in TEXT_PROMPTS:
         for label in LABEL_PROMPTS:
             encoder.use_prompts(PromptNames(text, label))
-            fresh = EmbeddingBackend(encoder, backend.model_name, backend.calibration,  # new label vectors
-                                     label_template=backend.label_vectors.template,
-                                     article_template=backend.article_vectors.template
-                                     if backend.article_vectors is not None else None,
-                                     article_min_sentences=backend.article_min_sentences)
+            article = backend.article_vectors.template if backend.article_vectors is not None else None
+            fresh = backend.rephrased(backend.label_vectors.template, article)  # label vectors under these prompts
             variant = Tagger(fresh, tagger.taxonomies, tagger.options)
             sib_f1 = sum(macro_f1(variant, ex, sib_labels) for ex in sib.values()) / len(sib)
             rows.append((text or "none", label or "none", sib_f1, macro_f1(variant, news, news_labels)))
@@ -160,10 +157,7 @@ def compare_templates(tagger: Tagger, specs: list[str], sib: dict[str, list[Exam
     for spec in specs:
         print(f"-- template {spec!r}", file=sys.stderr)
         sentence, article = parse_templates(spec)
-        fresh = EmbeddingBackend(backend.encoder, backend.model_name, backend.calibration,
-                                 label_template=sentence, article_template=article,
-                                 article_min_sentences=backend.article_min_sentences)
-        variant = Tagger(fresh, tagger.taxonomies, tagger.options)
+        variant = Tagger(backend.rephrased(sentence, article), tagger.taxonomies, tagger.options)
         out[spec] = {lang: macro_f1(variant, examples, sib_labels) for lang, examples in sib.items()}
         out[spec]["news"] = macro_f1(variant, news, news_labels)
     return out

@@ -109,3 +109,23 @@ def test_articles_read_labels_by_the_article_template_and_sentences_by_the_label
     assert mixed[1].windows == pytest.approx(as_article.windows, abs=1e-6)
     assert mixed[1].window_reference == pytest.approx(as_article.window_reference, abs=1e-6)
     assert not mixed[1].windows == pytest.approx(sentence_only.similarities(docs, labels)[1].windows, abs=1e-6)
+
+
+def test_a_rephrased_backend_keeps_everything_but_the_label_phrasing(tiny_model_dir):
+    """Benchmarks compare templates on one loaded model: only the label vectors may change."""
+    from service.engine import Label
+    from service.engine.embedding_backend import EmbeddingBackend
+    from service.engine.encoder import SentenceEncoder
+    from service.engine.model_profiles import SentenceRules
+
+    encoder = SentenceEncoder(tiny_model_dir)
+    backend = EmbeddingBackend(encoder, "tiny", label_template="about {}", article_template="news on {}",
+                               article_min_sentences=2)
+    backend.model_version, backend.sentence_rules = "abc", SentenceRules(discount=0.7)
+    fresh = backend.rephrased("regarding {}", None)
+    assert (fresh.encoder, fresh.calibration, fresh.model_version, fresh.sentence_rules, fresh.genre_check,
+            fresh.article_min_sentences) == (encoder, backend.calibration, "abc", backend.sentence_rules,
+                                             backend.genre_check, 2)
+    assert fresh.label_vectors.template == "regarding {}" and fresh.article_vectors is None
+    labels = [Label("markets")]
+    assert not fresh.label_vectors.vectors(labels) == pytest.approx(backend.label_vectors.vectors(labels), abs=1e-6)

@@ -159,9 +159,8 @@ def pair_features(sims: np.ndarray, reference_sims: np.ndarray, hubness: np.ndar
     margin = np.where(np.isfinite(best_rival), np.maximum(sims - best_rival, 0.0), 0.0)
     log_labels = np.full_like(sims, np.log(k))
     hub = np.broadcast_to(np.asarray(hubness, dtype=sims.dtype)[None, :], sims.shape)
-    non_news = reference_sims[:, topical_reference_count():]
+    topical, non_news = np.split(reference_sims, [topical_reference_count()], axis=1)
     nonnews_lead = np.maximum(non_news.max(axis=1, initial=-1.0)[:, None] - sims, 0.0)
-    topical = reference_sims[:, :topical_reference_count()]
     relative_sim = sims - (topical.mean(axis=1, keepdims=True) if topical.shape[1] else 0.0)
     return np.stack([sims, gap, margin, log_labels, reference_rank(sims, reference_sims), hub, nonnews_lead,
                      relative_sim], axis=2)

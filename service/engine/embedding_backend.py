@@ -96,6 +96,15 @@ class EmbeddingBackend:
         self.article_min_sentences = article_min_sentences
         self._reference: dict[str, np.ndarray] = {}
 
+    def rephrased(self, label_template: Template, article_template: Template | None) -> EmbeddingBackend:
+        """The same model, calibration, rules and genre check with labels phrased anew (fresh label
+        vectors): how benchmarks compare templates and prompts on one loaded model."""
+        fresh = EmbeddingBackend(self.encoder, self.model_name, self.calibration, label_template, article_template,
+                                 self.article_min_sentences)
+        fresh.model_version, fresh.languages = self.model_version, self.languages
+        fresh.sentence_rules, fresh.genre_check = self.sentence_rules, self.genre_check
+        return fresh
+
     @property
     def precision(self) -> str:
         return self.encoder.precision.name
