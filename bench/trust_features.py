@@ -216,6 +216,8 @@ class Sweep:
             features = self.features(windows, labels)
             scores = (model.scores(features) if isinstance(model, Calibration)
                       else model.predict_proba(features)[:, 1])
+            if isinstance(model, Calibration) and rivals(labels) is None:  # as EmbeddingBackend.score does
+                scores = model.flat_set_scores(scores)
             out = scores >= 0.5
             if labels is self.news and self.at_least_one is not None and not out.any() and self.genre is not None \
                     and self.genre.news_probability(document_vector(windows)) >= self.at_least_one:

@@ -170,3 +170,24 @@ def test_pinned_calibrations_can_say_none_of_these(calibration):
     assert leading[0] > 0.5 > leading[1]
     junk = calibration.text_scores(np.array([[0.15, 0.12]]), np.array([[0.4, 0.3, 0.2, 0.35]]), hubness)
     assert junk.max() < 0.5
+
+
+def test_flat_set_scores_rescale_only_the_labels_another_label_outscores():
+    calibration = Calibration(weights=(0.0,) * len(FEATURES), bias=0.0, outscored=(0.5, -1.0))
+    scores = np.array([0.9, 0.8, 0.3, 0.9])
+    out = calibration.flat_set_scores(scores)
+
+    def rescaled(p):
+        return 1 / (1 + np.exp(-(0.5 * np.log(p / (1 - p)) - 1.0)))
+
+    assert out[[0, 3]] == pytest.approx([0.9, 0.9])  # the best labels (a tie) keep their scores
+    assert out[1] == pytest.approx(rescaled(0.8)) and out[1] < 0.5  # a close second no longer passes
+    assert out[2] == pytest.approx(rescaled(0.3)) and out[2] < 0.5
+    assert scores.tolist() == [0.9, 0.8, 0.3, 0.9]  # the input is left alone
+    assert calibration.flat_set_scores(np.array([0.8])) == pytest.approx([0.8])  # one label: nothing outscores it
+
+
+def test_the_default_outscored_rescaling_changes_nothing():
+    calibration = Calibration(weights=(0.0,) * len(FEATURES), bias=0.0)
+    scores = np.array([0.9, 0.8, 0.3])
+    assert calibration.flat_set_scores(scores).tolist() == scores.tolist()

@@ -139,3 +139,40 @@ def test_label_vector_cache_is_bounded(tiny_tagger):
         assert (cache.vectors([Label("label 5")]) == first).all()
     finally:
         cache.max_labels = old_limit
+
+
+def test_only_flat_label_sets_rescale_the_labels_behind_the_best(tiny_tagger, monkeypatch):
+    """Caller labels (every label a rival) get Calibration.outscored; the `news` taxonomy, with its hierarchy, does not."""
+    backend = tiny_tagger.backend
+    plain = Calibration(backend.calibration.weights, backend.calibration.bias)
+    monkeypatch.setattr(backend, "calibration", plain)
+    doc = backend.prepare(TEXT)
+    news = list(tiny_tagger.label_set(taxonomy="news").labels)
+    [flat_before] = backend.score([doc], [Label(x) for x in LABELS])
+    [news_before] = backend.score([doc], news)
+    monkeypatch.setattr(backend, "calibration", Calibration(plain.weights, plain.bias, outscored=(0.5, -1.0)))
+    [flat_after] = backend.score([doc], [Label(x) for x in LABELS])
+    [news_after] = backend.score([doc], news)
+    expected = backend.calibration.flat_set_scores(flat_before.label_scores)
+    assert flat_after.label_scores == pytest.approx(expected)
+    assert not np.allclose(flat_after.label_scores, flat_before.label_scores)
+    assert news_after.label_scores == pytest.approx(news_before.label_scores)
+
+
+def test_single_label_choice_compares_the_scores_before_the_flat_set_rescaling(tiny_tagger, monkeypatch):
+    """The single choice is argmax(logit(score) - label_prior): label_prior takes back what the
+    rescaling of labels behind the best (Calibration.outscored) did, so the choice is the same with it."""
+    backend = tiny_tagger.backend
+    plain = Calibration(backend.calibration.weights, backend.calibration.bias)
+    doc, labels = backend.prepare(TEXT), [Label(x) for x in LABELS]
+    monkeypatch.setattr(backend, "calibration", plain)
+    [before] = backend.score([doc], labels)
+    monkeypatch.setattr(backend, "calibration", Calibration(plain.weights, plain.bias, outscored=(0.3, -2.0)))
+    [after] = backend.score([doc], labels)
+
+    def compared(s):
+        p = np.clip(s.label_scores, 1e-12, 1 - 1e-12)
+        return np.log(p / (1 - p)) - s.label_prior
+
+    assert not np.allclose(after.label_scores, before.label_scores)  # the rescaling moved scores...
+    assert compared(after) == pytest.approx(compared(before), abs=1e-6)  # ...but not what the choice compares

@@ -20,7 +20,9 @@ Steps:
    against the ``news`` taxonomy, a corpus's labels and one label (5, all wrong);
    ``--weights`` changes them. Each kind of request from each corpus weighs the same
    whatever its number of rows.
-4. Fit a logistic regression on the calibration's features and print the line to pin.
+4. Fit a logistic regression on the calibration's features, then the rescaling of labels
+   another label of a flat set outscores (``Calibration.outscored``, fitted on the own
+   label sets), and print the line to pin.
    ``--drop label_hubness,nonnews_lead`` fits without those features (weight 0), as the
    calibrations before session 7 were (with weights 2,1,2,3).
 5. Fit the genre check (service/engine/genre.py) on the same texts' vectors, articles
@@ -34,7 +36,7 @@ import argparse
 import json
 import random
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -43,7 +45,7 @@ from sklearn.model_selection import StratifiedKFold, cross_val_predict
 
 from service.config import Settings
 from service.engine import Label, genre
-from service.engine.calibration import FEATURES, Calibration, text_features
+from service.engine.calibration import FEATURES, Calibration, logit, text_features
 from service.engine.embedding_backend import EmbeddingBackend, Similarities
 from service.engine.genre import NEWS_THRESHOLD, GenreCheck
 from service.engine.loading import load_backend
@@ -175,6 +177,26 @@ def fit(X: np.ndarray, y: np.ndarray, weights: np.ndarray, drop: tuple[str, ...]
     return Calibration(tuple(coef.get(i, 0.0) for i in range(len(FEATURES))), round(float(model.intercept_[0]), 3))
 
 
+def fit_outscored(calibration: Calibration, requests: list[Request]) -> tuple[float, float]:
+    """``Calibration.outscored``: how the logit of a label another label outscores maps to its
+    truth, a logistic regression over the corpora's own label sets (flat sets, every label a
+    rival), each corpus weighing the same whatever its number of such pairs."""
+    logits, truths, groups = [], [], []
+    for r in requests:
+        if r.kind != "own labels" or len(r.truth) < 2:
+            continue
+        scores = calibration.scores(text_features(r.sims, r.reference, r.hubness))
+        behind = scores < scores.max()
+        logits.append(logit(scores[behind]))
+        truths.append(r.truth[behind])
+        groups += [r.group] * int(behind.sum())
+    sizes = {g: groups.count(g) for g in set(groups)}
+    weights = np.array([1.0 / sizes[g] for g in groups])
+    model = LogisticRegression(C=100.0, max_iter=5000).fit(
+        np.concatenate(logits)[:, None], np.concatenate(truths), sample_weight=weights * len(weights) / weights.sum())
+    return round(float(model.coef_[0][0]), 3), round(float(model.intercept_[0]), 3)
+
+
 def fit_genre_check(news: np.ndarray, non_news: np.ndarray) -> tuple[GenreCheck, dict[str, float]]:
     """The genre check on text vectors ([n, dim] each), and its out-of-fold share of each kind
     called right (5 folds)."""
@@ -240,14 +262,20 @@ def main(argv: list[str] | None = None) -> int:
 
     X, y, weights = design(requests, args.weights)
     calibration = fit(X, y, weights, args.drop)
+    calibration = replace(calibration, outscored=fit_outscored(calibration, requests))
     print(f"# features: {', '.join(FEATURES)}")
-    print(f"Calibration(weights={calibration.weights}, bias={calibration.bias})")
+    print(f"Calibration(weights={calibration.weights}, bias={calibration.bias}, outscored={calibration.outscored})")
     print("\nrequest kind        pairs   share scored >= 0.5   truth share")
     for kind in WEIGHTS:
         rows = [r for r in requests if r.kind == kind]
         Xk = np.concatenate([text_features(r.sims, r.reference, r.hubness) for r in rows])
         yk = np.concatenate([r.truth for r in rows])
         print(f"{kind:<20}{len(yk):6d}{(calibration.scores(Xk) >= 0.5).mean():14.3f}{yk.mean():18.3f}")
+    own = [r for r in requests if r.kind == "own labels"]
+    flat = np.concatenate([calibration.flat_set_scores(calibration.scores(text_features(r.sims, r.reference,
+                                                                                         r.hubness))) for r in own])
+    print(f"{'own, flat-set scores':<20}{len(flat):6d}{(flat >= 0.5).mean():14.3f}"
+          f"{np.concatenate([r.truth for r in own]).mean():18.3f}")
 
     check, figures = fit_genre_check(np.stack(news_vectors), np.stack(non_news_vectors))
     print(f"\ngenre check (C {GENRE_C}), out of fold: "

@@ -18,6 +18,7 @@ from .calibration import (
     DEFAULT_CALIBRATION,
     Calibration,
     label_hubness,
+    logit,
     over_windows,
     pair_features,
     reference_topics,
@@ -52,6 +53,9 @@ class EmbeddingScores:
     calibration: Calibration
     competing: np.ndarray | None
     best_window_scores: np.ndarray  # [n_labels] each label's score in the window that favours it most
+    # [n_labels] what Calibration.flat_set_scores took off each label's logit (0 for the best label
+    # and outside flat sets): it says where a label stands among the others, not what the text says
+    rank_offsets: np.ndarray | None = None
 
     @property
     def news_probability(self) -> float | None:
@@ -59,7 +63,10 @@ class EmbeddingScores:
 
     @cached_property
     def label_prior(self) -> np.ndarray:
-        return self.calibration.label_prior(self.similarities.label_hubness)
+        # A single-label choice leaves out both the labels' broadness and the flat-set rescaling:
+        # with the rescaling, AG News label-name macro-F1 fell 0.8509 -> 0.8485 (docs/benchmarks.md, "Trust").
+        prior = self.calibration.label_prior(self.similarities.label_hubness)
+        return prior if self.rank_offsets is None else prior + self.rank_offsets
 
     def sentence_scores(self, label_indices: list[int]) -> np.ndarray:
         """Each sentence in context, scored as if it were a text of its own (ranks evidence)."""
@@ -165,5 +172,9 @@ class EmbeddingBackend:
                 per_window = pair_features(sims.windows, sims.window_reference, sims.label_hubness, competing)
                 scores = self.calibration.scores(over_windows(per_window))
                 best_window = self.calibration.scores(per_window).max(axis=0)
-            out.append(EmbeddingScores(scores, sims, self.calibration, competing, best_window))
+            offsets = None
+            if competing is None:  # a flat label set: labels behind the best are mostly alternatives to it
+                rescaled = self.calibration.flat_set_scores(scores)
+                offsets, scores = logit(rescaled) - logit(scores), rescaled
+            out.append(EmbeddingScores(scores, sims, self.calibration, competing, best_window, offsets))
         return out

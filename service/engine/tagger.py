@@ -10,6 +10,7 @@ import numpy as np
 from ..errors import FieldProblem, InvalidInputError
 from ..options import EngineOptions, TaggerOptions
 from . import keywords, sentence_support, validation
+from .calibration import logit
 from .chunking import PreparedDocument
 from .genre import called_non_news
 from .language import UNDETERMINED, detect_language
@@ -197,7 +198,7 @@ class Tagger:
             order = [int(j) for j in np.argsort(-final, kind="stable")]
             chosen = [j for j in order if final[j] >= thresholds[j]]
         else:  # which label fits best: compared without the labels' priors (Calibration.label_prior)
-            chosen = [int(np.argmax(_logit(final) - (prior if prior is not None else 0.0)))]
+            chosen = [int(np.argmax(logit(final) - (prior if prior is not None else 0.0)))]
         return final, chosen[:top_k] if top_k is not None else chosen
 
     def _language(self, text: str) -> tuple[str, tuple[Warning, ...]]:
@@ -218,8 +219,3 @@ def _genre_warning(news_probability: float | None) -> tuple[Warning, ...]:
     message = (f"The text does not read like news (probability {news_probability:.2f} that it is); "
                "multi-label calls give it no topic.")
     return (Warning("not-news", message),)
-
-
-def _logit(p: np.ndarray) -> np.ndarray:
-    p = np.clip(p, 1e-12, 1.0 - 1e-12)
-    return np.log(p) - np.log1p(-p)
