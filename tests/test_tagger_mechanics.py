@@ -142,7 +142,8 @@ def test_label_vector_cache_is_bounded(tiny_tagger):
 
 
 def test_only_flat_label_sets_rescale_the_labels_behind_the_best(tiny_tagger, monkeypatch):
-    """Caller labels (every label a rival) get Calibration.outscored; the `news` taxonomy, with its hierarchy, does not."""
+    """Caller labels (every label a rival) get Calibration.outscored; the `news` taxonomy,
+    with its hierarchy, does not."""
     backend = tiny_tagger.backend
     plain = Calibration(backend.calibration.weights, backend.calibration.bias)
     monkeypatch.setattr(backend, "calibration", plain)
