@@ -37,6 +37,8 @@ NEWS_THRESHOLD = 0.3
 PINNED_GENRE_CHECKS: dict[str, str] = {
     # all-MiniLM-L6-v2 with the topic matcher merged (the default model)
     "53aa51172d14+30ed5b22": "d2712fe87c6d90fd4b9c8019319e7df982fe44e8af3911e17220fa73c75d8c34",
+    # all-MiniLM-L6-v2 without the matcher (NEWSTAG_MATCHER=off)
+    "53aa51172d14": "81fb425a16063f31e64e2ebfc80fccd42fdc8dd56aa9e1af0e9c6cd03bb673ac",
     # EmbeddingGemma-300m (the multilingual model), its articles phrased as model_profiles.py says
     "cbf5a78393b6": "fa34ad3254c4728e71685e23b4d3bdcfae9c8a0ce04266bda4cb5950c11022d8",
 }
