@@ -28,6 +28,13 @@ def test_length_batches_cover_every_index_once_within_the_budget():
     assert flat == sorted(flat)  # length order, so padding stays small
 
 
+def test_length_batches_put_one_width_in_a_batch_unless_asked_to_mix():
+    widths = [64, 32, 96, 64, 32, 64]
+    assert [[widths[i] for i in b] for b in length_batches(widths, 4096)] == [[32, 32], [64, 64, 64], [96]]
+    assert [[widths[i] for i in b] for b in length_batches(widths, 4096, one_length=False)] == [
+        [32, 32, 64, 64, 64, 96]]
+
+
 class GatedModel:
     """A fake model: each row's "hidden states" are its token ids; the first call can be held."""
 
@@ -69,7 +76,8 @@ def _call_in_thread(batcher: MicroBatcher, sequences, out: dict, key, seconds=No
 
 def test_concurrent_callers_share_one_forward_pass_and_get_their_own_results():
     model = GatedModel()
-    batcher = MicroBatcher(model, max_batch_tokens=10_000)
+    # every sequence pads to one width, as the encoder's do within a step of PAD_TO
+    batcher = MicroBatcher(model, max_batch_tokens=10_000, width=lambda n: 8)
     out: dict = {}
     first = _call_in_thread(batcher, [[1, 1]], out, "first")
     assert model.entered.wait(5)  # the model is busy with the first caller...

@@ -26,11 +26,24 @@ RunBatch = Callable[[list[list[int]]], torch.Tensor]
 # Pool sequence ``i`` of a job from its unpadded hidden states; only the result is kept.
 Pool = Callable[[int, torch.Tensor], Any]
 
-def length_batches(lengths: list[int], max_batch_tokens: int) -> Iterator[list[int]]:
-    """Index batches in length order whose padded size (rows x longest) fits the budget."""
+# A batch holds sequences of one padded width only (length_batches); bench.padding compares.
+ONE_WIDTH_PER_BATCH = True
+
+
+def length_batches(lengths: list[int], max_batch_tokens: int, one_length: bool | None = None) -> Iterator[list[int]]:
+    """Index batches in length order whose padded size (rows x longest) fits the budget.
+
+    With ``one_length`` (default: ONE_WIDTH_PER_BATCH), a batch holds sequences of one length only (callers pass padded
+    widths, multiples of PAD_TO): rows padded up to a longer neighbour are compute spent on
+    nothing, 17% of the window slots of BBC News articles in calls of 16 (docs/benchmarks.md,
+    "Speed II"), and the smaller batches this makes are still big matrices for the CPU.
+    """
+    if one_length is None:
+        one_length = ONE_WIDTH_PER_BATCH
     batch: list[int] = []
     for i in sorted(range(len(lengths)), key=lengths.__getitem__):
-        if batch and (len(batch) + 1) * lengths[i] > max_batch_tokens:
+        if batch and ((len(batch) + 1) * lengths[i] > max_batch_tokens
+                      or (one_length and lengths[i] != lengths[batch[-1]])):
             yield batch
             batch = []
         batch.append(i)
