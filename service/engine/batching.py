@@ -33,10 +33,11 @@ ONE_WIDTH_PER_BATCH = True
 def length_batches(lengths: list[int], max_batch_tokens: int, one_length: bool | None = None) -> Iterator[list[int]]:
     """Index batches in length order whose padded size (rows x longest) fits the budget.
 
-    With ``one_length`` (default: ONE_WIDTH_PER_BATCH), a batch holds sequences of one length only (callers pass padded
-    widths, multiples of PAD_TO): rows padded up to a longer neighbour are compute spent on
-    nothing, 17% of the window slots of BBC News articles in calls of 16 (docs/benchmarks.md,
-    "Speed II"), and the smaller batches this makes are still big matrices for the CPU.
+    With ``one_length`` (default: ONE_WIDTH_PER_BATCH), a batch holds sequences of one
+    length only (callers pass padded widths, multiples of PAD_TO): rows padded up to a
+    longer neighbour are compute spent on nothing, 17% of the window slots of BBC News
+    articles in calls of 16, and the smaller batches this makes are still big matrices for
+    the CPU (docs/benchmarks.md, "One padded width per batch").
     """
     if one_length is None:
         one_length = ONE_WIDTH_PER_BATCH

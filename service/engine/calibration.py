@@ -218,8 +218,9 @@ class Calibration:
         are mostly alternatives: labels in second place that passed 0.5 averaged 0.67 and
         were right 13-47% of the time on section-labelled news (docs/benchmarks.md, "Trust",
         session 11). The rescaling is fitted on those pairs by training.fit_calibration. With
-        a scale in (0, 1] and a shift below 0 it only lowers scores near or above 0.5, so a
-        label it touches can lose a topic but never gain one, and the best label keeps its score.
+        a positive scale and a negative shift (every fit so far), a score under 0.5 stays
+        under 0.5 (a very low one rises a little), so a label it touches can lose a topic but
+        never gain one; the best label keeps its score.
         """
         scale, shift = self.outscored
         if len(scores) < 2 or (scale, shift) == (1.0, 0.0):
