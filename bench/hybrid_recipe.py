@@ -2,14 +2,16 @@
 
 Usage:
     python -m bench.hybrid_recipe --data ../shared/data/reuters-r90-train.jsonl
-        [--settings 0.5:1 0.5:0 ...] [--proxy-test 0.2] [--seed 7] [--cache /tmp/newstag-few-shot]
+        [--settings 0.5:1 0.5:0 ...] [--proxy-test 0.2] [--seed 7 | --chronological] [--cache /tmp/newstag-few-shot]
 
 The corpora's own test splits are kept elsewhere, so a seeded share of the training file
 (--proxy-test) stands in: the recipe (training/hybrid.py, as training.finetune runs it)
 trains on the rest, fitting its thresholds out of fold, and is scored on the proxy test.
-Each setting is C:embedding-weight (weight 0: TF-IDF alone). For multi-label data the
-same model is scored three ways: with its per-label thresholds alone; with them and "at
-least one label" (an article no label reaches gets its best one, as training.finetune's
+--chronological takes the file's last rows instead: Reuters' ModApte test is later news than
+its training file, and a random draw from the same weeks flatters the recipe.
+Each setting is C:embedding-weight (weight 0: TF-IDF alone; auto: the recipe's own choice).
+For multi-label data the same model is scored three ways: with its per-label thresholds
+alone; with them and "at least one label" (an article no label reaches gets its best one, as training.finetune's
 model serves it: classifier.at_least_one); and with 0.5 for every label (the SVM's own
 boundary), which shows what the per-label thresholds add. Article vectors are cached as
 in bench.few_shot.
@@ -50,9 +52,12 @@ def _figures(gold: list[Example], probs: np.ndarray, labels: list[str], threshol
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.hybrid_recipe", description=__doc__.split("\n")[0])
     parser.add_argument("--data", type=Path, required=True)
-    parser.add_argument("--settings", nargs="+", default=["0.5:1"], help="C:embedding-weight pairs")
+    parser.add_argument("--settings", nargs="+", default=["0.5:auto"],
+                        help="C:embedding-weight pairs (weight auto: the recipe chooses it out of fold)")
     parser.add_argument("--proxy-test", type=float, default=0.2)
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--chronological", action="store_true",
+                        help="the proxy test is the file's last rows (Reuters' ids follow the date), not a random draw")
     parser.add_argument("--cache", type=Path, default=Path("/tmp/newstag-few-shot"))
     parser.add_argument("--cached-only", action="store_true",
                         help="only the rows whose vectors are cached (a subset, when the encoder pass is too slow)")
@@ -65,13 +70,16 @@ def main(argv: list[str] | None = None) -> int:
     labels = sorted({x for e in examples for x in e.labels})
     single = is_single_label(examples)
     order = list(range(len(examples)))
-    random.Random(args.seed).shuffle(order)
     cut = round(len(examples) * args.proxy_test)
-    test, train = sorted(order[:cut]), sorted(order[cut:])
+    if args.chronological:  # the hidden test split is later news than the training file
+        test, train = order[len(order) - cut:], order[:len(order) - cut]
+    else:
+        random.Random(args.seed).shuffle(order)
+        test, train = sorted(order[:cut]), sorted(order[cut:])
     started = time.monotonic()
     if args.cached_only:
         vectors = args.cached_vectors
-    elif all(float(s.split(":")[1]) == 0 for s in args.settings):  # TF-IDF alone: no encoder pass
+    elif all(s.split(":")[1] == "0" for s in args.settings):  # TF-IDF alone: no encoder pass
         vectors = np.zeros((len(examples), 384), dtype=np.float32)
     else:
         vectors = VectorCache(args.cache, args.data).get(examples, list(range(len(examples))))
@@ -79,14 +87,16 @@ def main(argv: list[str] | None = None) -> int:
           f"article vectors {time.monotonic() - started:.0f} s (0 if cached)", flush=True)
     gold = [examples[i] for i in test]
     for setting in args.settings:
-        c, weight = (float(x) for x in setting.split(":"))
+        c_text, weight_text = setting.split(":")
+        c, weight = float(c_text), None if weight_text == "auto" else float(weight_text)
         started = time.monotonic()
         model, thresholds = train_hybrid([examples[i].text for i in train], vectors[train],
                                          targets_matrix([examples[i] for i in train], labels), not single,
                                          HybridSettings(c=c, embedding_weight=weight), seed=42)
         seconds = time.monotonic() - started
         probs = probabilities(model.logits([e.text for e in gold], vectors[test]), not single)
-        line = f"C={c} embedding weight {weight}: {_figures(gold, probs, labels, thresholds, single)}"
+        chosen = f"{model.article_weight:g}" + (" (chosen)" if weight is None else "")
+        line = f"C={c} embedding weight {chosen}: {_figures(gold, probs, labels, thresholds, single)}"
         if not single:
             lifted = at_least_one(probs, np.asarray(thresholds, dtype=np.float64))
             line += f"; at least one label: {_figures(gold, lifted, labels, thresholds, single)}"

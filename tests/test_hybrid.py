@@ -16,7 +16,15 @@ from service.engine.lexical import TfidfSpec
 from tests.conftest import TRAIN_SMALL
 from training.data import read_labeled
 from training.finetune import main
-from training.hybrid import HybridSettings, article_vectors, targets_matrix, train_hybrid
+from training.hybrid import (
+    HybridSettings,
+    article_vectors,
+    choose_embedding_weight,
+    out_of_fold_quality,
+    targets_matrix,
+    train_hybrid,
+)
+from training.metrics import classification_report
 from training.probe import frozen_windows
 from training.thresholds import calibrate_with_fallback
 
@@ -170,3 +178,56 @@ def test_a_multi_label_hybrid_model_serves_every_article_a_label(hybrid_dir: Pat
     assert topic.label == best and topic.score == 0.999
     others = [x for x in saved["labels"] if x != best]
     assert lifted.tag([text], others)[0].topics == ()  # the best label is not among those asked for
+
+
+def _topic_data(rng: np.random.Generator, n: int, dim: int, informative: str) -> tuple[list[str], np.ndarray,
+                                                                                         np.ndarray]:
+    """Three topics; either some of their words or the article vectors say which (the other is noise)."""
+    words = {0: "harvest wheat grain", 1: "goal striker match", 2: "rates bank inflation"}
+    filler = [f"w{i}" for i in range(300)]
+    labels = rng.integers(0, 3, n)
+    texts, vectors = [], rng.normal(size=(n, dim)).astype(np.float32)
+    for i, y in enumerate(labels):
+        noise = list(rng.choice(filler, 12))
+        telling = [w for w in words[int(y)].split() if rng.random() < 0.4] if informative == "words" else []
+        texts.append(" ".join(telling + noise))
+        if informative == "vectors":
+            vectors[i, int(y)] += 6.0
+    targets = np.eye(3, dtype=np.int64)[labels]
+    return texts, vectors / np.linalg.norm(vectors, axis=1, keepdims=True), targets
+
+
+def test_out_of_fold_quality_is_the_reported_f1():
+    labels = ["a", "b", "c"]
+    targets = np.array([[1, 0, 0], [1, 1, 0], [0, 1, 0], [0, 0, 1], [1, 0, 0], [0, 1, 0]])
+    probs = np.array([[0.9, 0.1, 0.2], [0.8, 0.3, 0.1], [0.2, 0.7, 0.4], [0.1, 0.2, 0.3], [0.6, 0.6, 0.1],
+                      [0.3, 0.8, 0.2]])
+    settings = HybridSettings(min_positives=99, at_least_one=False)  # every threshold 0.5
+    predicted = [tuple(x for x, p in zip(labels, row, strict=True) if p >= 0.5) for row in probs]
+    report = classification_report([tuple(x for x, t in zip(labels, row, strict=True) if t) for row in targets],
+                                   predicted, labels, False)
+    assert out_of_fold_quality(probs, targets, True, settings) == pytest.approx(
+        (report["micro_f1"] + report["macro_f1"]) / 2)
+    single = np.eye(3, dtype=np.int64)[[0, 0, 1, 2, 0, 1]]
+    report = classification_report([(labels[j],) for j in single.argmax(1)],
+                                    [(labels[j],) for j in probs.argmax(1)], labels, True)
+    assert out_of_fold_quality(probs, single, False, settings) == pytest.approx(report["macro_f1"])
+
+
+@pytest.mark.parametrize("informative", ["words", "vectors"])
+def test_the_recipe_keeps_the_article_vector_weight_that_decides_best_out_of_fold(informative: str):
+    texts, vectors, targets = _topic_data(np.random.default_rng(5), 90, 64, informative)
+    settings = HybridSettings()
+    weight, oof, quality = choose_embedding_weight(texts, vectors, targets, False, settings, seed=0)
+    assert set(quality) == set(settings.embedding_weights)
+    assert weight == max(quality, key=lambda w: (quality[w], w))
+    assert out_of_fold_quality(oof, targets, False, settings) == quality[weight]
+    if informative == "vectors":  # only the vectors know the topic: their largest weight decides best
+        assert weight == max(settings.embedding_weights) and quality[weight] > 0.9
+    else:  # the vectors are noise beside some telling words: the less they weigh, the better
+        assert weight < max(settings.embedding_weights)
+        assert quality[min(settings.embedding_weights)] > quality[max(settings.embedding_weights)] + 0.05
+    model, _ = train_hybrid(texts, vectors, targets, False, settings, seed=0)
+    assert model.article_weight == weight
+    fixed, _ = train_hybrid(texts, vectors, targets, False, HybridSettings(embedding_weight=0.7), seed=0)
+    assert fixed.article_weight == 0.7

@@ -64,7 +64,9 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--epochs", type=int, help="default: 40 (head), 2 (full); hybrid has no epochs")
     parser.add_argument("--svm-c", type=float, default=HybridSettings.c, help="hybrid: the linear SVM's C")
     parser.add_argument("--embedding-weight", type=float, default=HybridSettings.embedding_weight,
-                        help="hybrid: the article vector's scale beside the unit TF-IDF vector (0: TF-IDF only)")
+                        help="hybrid: the article vector's scale beside the unit TF-IDF vector (0: TF-IDF only; "
+                             "default: chosen out of fold among "
+                             f"{', '.join(f'{w:g}' for w in HybridSettings.embedding_weights)})")
     parser.add_argument("--batch-size", type=int, default=16, help="documents per step")
     parser.add_argument("--max-length", type=int, default=256, help="tokens per window")
     parser.add_argument("--lr", type=float, help="default: 1e-2 (head), 5e-5 (full)")
@@ -194,7 +196,8 @@ def run(config: TrainingConfig, dist: Distributed) -> dict:
         command=" ".join(shlex.quote(a) for a in config.command), epochs=config.epochs,
         batch_size=config.batch_size, lr=config.lr, seed=config.seed, train_seconds=train_seconds,
         versions=library_versions(), metrics=metrics, thresholds=thresholds,
-        hybrid=asdict(config.hybrid) if config.mode == "hybrid" else None)
+        hybrid={**asdict(config.hybrid), "embedding_weight": hybrid.article_weight,
+                "embedding_weight_chosen": config.hybrid.embedding_weight is None} if hybrid else None)
     manifest = {"base_model": base_name, "mode": config.mode, "max_tokens": config.max_length,
                 "multi_label": multi_label, "training_data": data_print, "config": config.to_dict(),
                 "train_seconds": round(train_seconds, 1), **({"head": HYBRID} if hybrid else {})}

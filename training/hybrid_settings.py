@@ -8,7 +8,10 @@ from dataclasses import dataclass
 @dataclass(frozen=True)
 class HybridSettings:
     c: float = 0.5  # the SVM's C (measured: docs/benchmarks.md)
-    embedding_weight: float = 1.0  # the article vector's scale beside a unit TF-IDF vector
+    # the article vector's scale beside a unit TF-IDF vector; None: chosen per training set
+    # among ``embedding_weights`` by out-of-fold quality (measured: docs/benchmarks.md)
+    embedding_weight: float | None = None
+    embedding_weights: tuple[float, ...] = (0.25, 0.5, 1.0)
     min_df: int = 2  # a term in one training article only is noise, and vocabulary to ship
     ngram_max: int = 2
     folds: int = 3  # out-of-fold scores for the thresholds

@@ -86,13 +86,22 @@ def _reading(card: CardData) -> tuple[str, str]:
                 "Each label's threshold was chosen on the validation split to maximise its F1 (`labels.json`).")
     h = card.hybrid
     return (f"The hybrid recipe. {windows}; the article's vector is the mean of its windows\n(scaled by "
-            f"{h['embedding_weight']}), beside its TF-IDF word and bigram features (sublinear tf, L2 norm,\n"
+            f"{h['embedding_weight']}{_chosen_weight(h)}), beside its TF-IDF word and bigram features\n"
+            "(sublinear tf, L2 norm, "
             f"terms in at least {h['min_df']} training articles; `lexical.json`, `lexical.safetensors`). One "
             f"class-balanced\nlinear SVM per label (C = {h['c']}) scores both; probabilities are {activation} "
             "of its margins.",
             f"Chosen to maximise each label's F1 on out-of-fold scores ({h['folds']} folds of the training "
             f"split);\na label with fewer than {h['min_positives']} training articles keeps 0.5, the SVM's own "
             "boundary\n(`labels.json`)." + _at_least_one(card))
+
+
+def _chosen_weight(hybrid: dict) -> str:
+    """Where the article vector's scale came from, when the recipe chose it."""
+    candidates = hybrid.get("embedding_weights") or ()
+    if not hybrid.get("embedding_weight_chosen") or len(candidates) < 2:
+        return ""
+    return ", chosen among " + ", ".join(f"{w:g}" for w in candidates) + " by out-of-fold quality"
 
 
 def _at_least_one(card: CardData) -> str:
