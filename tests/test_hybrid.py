@@ -231,3 +231,18 @@ def test_the_recipe_keeps_the_article_vector_weight_that_decides_best_out_of_fol
     assert model.article_weight == weight
     fixed, _ = train_hybrid(texts, vectors, targets, False, HybridSettings(embedding_weight=0.7), seed=0)
     assert fixed.article_weight == 0.7
+
+
+def test_the_cross_validation_bench_scores_every_article_once_per_seed(capsys):
+    from bench.hybrid_recipe import cross_validate
+    from training.data import Example
+
+    texts, vectors, targets = _topic_data(np.random.default_rng(2), 60, 16, "vectors")
+    labels = ["economy", "grain", "sport"]
+    examples = [Example(text, (labels[int(row.argmax())],)) for text, row in zip(texts, targets, strict=True)]
+    cross_validate(examples, vectors, labels, True, "0.5:auto", folds=3, repeats=2)
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert [line.split(":")[1].split()[-1] for line in lines] == ["0", "1"]  # one line per seed
+    for line in lines:
+        assert "of 60 articles wrong" in line and len(line.split("weights ")[1].split()) == 3
+        assert float(line.split("macro-F1 ")[1].split(",")[0]) > 0.9  # the vectors tell the topic
