@@ -6,7 +6,8 @@ per label (one-vs-rest) learns from both: TF-IDF carries the rare labels' exact 
 (a label with five examples still has its vocabulary), the embedding the paraphrases.
 Scores are the margins through a sigmoid (multi-label) or softmax (single-label), and
 each label's threshold comes from out-of-fold scores on the training split
-(thresholds.py), falling back to 0.5 (the SVM's own boundary) for rare labels.
+(thresholds.py), falling back to 0.5 (the SVM's own boundary) for rare labels. The same
+out-of-fold scores choose how much the article vector weighs beside TF-IDF.
 
 Why these choices: docs/benchmarks.md, "Hybrid head (issue #20)".
 """
