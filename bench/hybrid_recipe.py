@@ -37,13 +37,19 @@ from training.metrics import classification_report
 from .few_shot import VectorCache
 
 
+def _predicted(probs: np.ndarray, labels: list[str], thresholds: list[float] | np.ndarray,
+               single: bool) -> list[tuple[str, ...]]:
+    """Each row's labels: the best one (single-label), or those at their threshold; ``thresholds``
+    is one per label, or one row of them per article (cross-validation: each fold its own)."""
+    if single:
+        return [(labels[int(j)],) for j in probs.argmax(axis=1)]
+    cuts = np.broadcast_to(np.asarray(thresholds, dtype=np.float64), probs.shape)
+    return [tuple(x for x, keep in zip(labels, row, strict=True) if keep) for row in probs >= cuts]
+
+
 def _figures(gold: list[Example], probs: np.ndarray, labels: list[str], thresholds: list[float],
              single: bool) -> dict:
-    predicted: list[tuple[str, ...]]
-    if single:
-        predicted = [(labels[int(j)],) for j in probs.argmax(axis=1)]
-    else:
-        predicted = [tuple(x for x, p, t in zip(labels, row, thresholds, strict=True) if p >= t) for row in probs]
+    predicted = _predicted(probs, labels, thresholds, single)
     report = classification_report([e.labels for e in gold], predicted, labels, single)
     rare = report["rare_labels"]
     return {"micro_f1": round(report["micro_f1"], 4), "macro_f1": round(report["macro_f1"], 4),
@@ -73,9 +79,7 @@ def cross_validate(examples: list[Example], vectors: np.ndarray, labels: list[st
             chosen.append(f"{model.article_weight:g}")
         if not single:
             probs = np.stack([at_least_one(p, t) for p, t in zip(probs, thresholds, strict=True)])
-        predicted: list[tuple[str, ...]] = [(labels[int(row.argmax())],) for row in probs] if single else [
-            tuple(x for x, p, t in zip(labels, row, cut, strict=True) if p >= t)
-            for row, cut in zip(probs, thresholds, strict=True)]
+        predicted = _predicted(probs, labels, thresholds, single)
         report = classification_report([e.labels for e in examples], predicted, labels, single)
         wrong = sum(set(p) != set(e.labels) for p, e in zip(predicted, examples, strict=True))
         print(f"{setting} cross-validation seed {seed}: micro-F1 {report['micro_f1']:.4f}, macro-F1 "
