@@ -3,15 +3,16 @@
 Usage:
     python -m bench.few_shot [--data-dir ../shared/data] [--shots 8,16,32,64] [--seeds 0]
         [--eval-max 300] [--sets bbc-news,bbc-sport,20newsgroups,masakhanews-fra]
-        [--cache /tmp/newstag-few-shot] [--report OUT.json]
+        [--cache /tmp/newstag-few-shot] [--label-prior P] [--report OUT.json]
 
 For each set and seed: each label's rows are shuffled (seeded) and the first k of them
 train (nested: the 8 are among the 16), never more than half a label's rows; the
 evaluation rows are a seeded sample (at most --eval-max) of the rows outside the largest
 training sample, the same for every k, so the curve compares like with like. The
-hybrid recipe (training/hybrid.py, the default of training.finetune) trains on the k
-per label; zero-shot is training.evaluate's ``--labels-from-data`` (the Tagger on the
-label names) on the same evaluation rows. All four sets are single-label: the figure is
+hybrid recipe (training/hybrid.py, the default of training.finetune, with its label-name
+feature at --label-prior, 0 off, by default its own choice) trains on the k per label; zero-shot is
+training.evaluate's ``--labels-from-data`` (the Tagger on the label names) on the same
+evaluation rows. All four sets are single-label: the figure is
 macro-F1 (and accuracy). Article vectors are cached in --cache as safetensors.
 """
 
@@ -33,9 +34,9 @@ from service.engine.encoder import SentenceEncoder
 from service.engine.model_files import default_model_dir
 from training.data import Example, read_labeled
 from training.evaluate import evaluate, load_tagger
-from training.hybrid import HybridSettings, article_vectors, fit_hybrid, targets_matrix
+from training.hybrid import HybridSettings, article_vectors, targets_matrix, train_hybrid
 from training.metrics import classification_report
-from training.probe import frozen_windows
+from training.probe import frozen_windows, label_name_vectors
 
 from .few_shot_table import markdown_table
 
@@ -97,11 +98,13 @@ def _scores(gold: list[Example], predicted: list[str], labels: list[str]) -> dic
 
 
 def run_set(name: str, data: Path, shots: list[int], seeds: list[int], eval_max: int, cache_dir: Path,
-            tagger: Tagger) -> dict:
+            tagger: Tagger, settings: HybridSettings) -> dict:
     examples = read_labeled(data)
     labels = sorted({e.labels[0] for e in examples})
     cache = VectorCache(cache_dir, data)
-    out: dict = {"set": name, "file": data.name, "labels": len(labels), "rows": len(examples), "runs": []}
+    names = None if settings.label_prior == 0 else label_name_vectors(default_model_dir(), MAX_TOKENS, labels)
+    out: dict = {"set": name, "file": data.name, "labels": len(labels), "rows": len(examples),
+                 "label_prior": settings.label_prior, "runs": []}
     for seed in seeds:
         train, evaluation = samples(examples, shots, seed, eval_max)
         gold = [examples[i] for i in evaluation]
@@ -110,10 +113,12 @@ def run_set(name: str, data: Path, shots: list[int], seeds: list[int], eval_max:
         run: dict = {"seed": seed, "eval_rows": len(evaluation), "shots": {}}
         for k in shots:
             rows = train[k]
-            model = fit_hybrid([examples[i].text for i in rows], cache.get(examples, rows),
-                               targets_matrix([examples[i] for i in rows], labels), HybridSettings())
+            model, _ = train_hybrid([examples[i].text for i in rows], cache.get(examples, rows),
+                                    targets_matrix([examples[i] for i in rows], labels), False, settings, seed=42,
+                                    label_vectors=names)
             logits = model.logits([e.text for e in gold], eval_vectors)
-            run["shots"][str(k)] = {"train_rows": len(rows),
+            run["shots"][str(k)] = {"train_rows": len(rows), "embedding_weight": model.article_weight,
+                                    "label_prior": model.label_prior,
                                     **_scores(gold, [labels[j] for j in logits.argmax(axis=1)], labels)}
             print(f"{name} seed {seed} k={k}: {run['shots'][str(k)]}", file=sys.stderr, flush=True)
         report = evaluate(tagger, gold, [Label(x) for x in labels], None)
@@ -131,6 +136,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seeds", default="0")
     parser.add_argument("--eval-max", type=int, default=300, help="evaluation rows per set and seed")
     parser.add_argument("--cache", type=Path, default=Path("/tmp/newstag-few-shot"))
+    parser.add_argument("--label-prior", type=float, default=HybridSettings.label_prior,
+                        help="the scale of each label's own-name feature (0: off; default: the recipe's choice)")
     parser.add_argument("--report", type=Path)
     args = parser.parse_args(argv)
     shots = sorted(int(x) for x in args.shots.split(","))
@@ -138,7 +145,8 @@ def main(argv: list[str] | None = None) -> int:
     tagger = load_tagger("default", Settings.from_env(max_documents=32))  # zero-shot, as training.evaluate
     results = []
     for name in args.sets.split(","):
-        results.append(run_set(name, args.data_dir / SETS[name], shots, seeds, args.eval_max, args.cache, tagger))
+        results.append(run_set(name, args.data_dir / SETS[name], shots, seeds, args.eval_max, args.cache, tagger,
+                               HybridSettings(label_prior=args.label_prior)))
         if args.report:  # after each set: a long run keeps what it measured
             args.report.write_text(json.dumps(results, indent=2))
     print(markdown_table(results, shots))

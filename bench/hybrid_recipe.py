@@ -2,7 +2,7 @@
 
 Usage:
     python -m bench.hybrid_recipe --data ../shared/data/reuters-r90-train.jsonl
-        [--settings 0.5:auto 0.5:1 ...] [--proxy-test 0.2] [--seed 7 | --chronological]
+        [--settings 0.5:auto:auto 0.5:1:0 ...] [--proxy-test 0.2] [--seed 7 | --chronological]
         [--cross-validate 5 --repeats 3] [--cache /tmp/newstag-few-shot]
 
 The corpora's own test splits are kept elsewhere, so a seeded share of the training file
@@ -10,7 +10,9 @@ The corpora's own test splits are kept elsewhere, so a seeded share of the train
 trains on the rest, fitting its thresholds out of fold, and is scored on the proxy test.
 --chronological takes the file's last rows instead: Reuters' ModApte test is later news than
 its training file, and a random draw from the same weeks flatters the recipe.
-Each setting is C:embedding-weight (weight 0: TF-IDF alone; auto: the recipe's own choice).
+Each setting is C:embedding-weight[:label-prior] (weight 0: TF-IDF alone; auto: the recipe's own
+choice; label prior: the scale of each label's own-name feature, 0 off, auto (the default) the
+recipe's own choice).
 For multi-label data the same model is scored three ways: with its per-label thresholds
 alone; with them and "at least one label" (an article no label reaches gets its best one, as training.finetune's
 model serves it: classifier.at_least_one); and with 0.5 for every label (the SVM's own
@@ -30,11 +32,13 @@ import numpy as np
 from sklearn.model_selection import StratifiedKFold
 
 from service.engine.classifier import at_least_one, probabilities
+from service.engine.model_files import default_model_dir
 from training.data import Example, is_single_label, read_labeled
 from training.hybrid import HybridSettings, targets_matrix, train_hybrid
 from training.metrics import classification_report
+from training.probe import label_name_vectors
 
-from .few_shot import VectorCache
+from .few_shot import MAX_TOKENS, VectorCache
 
 
 def _predicted(probs: np.ndarray, labels: list[str], thresholds: list[float] | np.ndarray,
@@ -58,12 +62,13 @@ def _figures(gold: list[Example], probs: np.ndarray, labels: list[str], threshol
 
 
 def _settings(setting: str) -> HybridSettings:
-    c_text, weight_text = setting.split(":")
-    return HybridSettings(c=float(c_text), embedding_weight=None if weight_text == "auto" else float(weight_text))
+    c_text, weight_text, *prior = setting.split(":")
+    return HybridSettings(c=float(c_text), embedding_weight=None if weight_text == "auto" else float(weight_text),
+                          label_prior=float(prior[0]) if prior and prior[0] != "auto" else None)
 
 
 def cross_validate(examples: list[Example], vectors: np.ndarray, labels: list[str], single: bool, setting: str,
-                   folds: int, repeats: int) -> None:
+                   folds: int, repeats: int, names: np.ndarray | None) -> None:
     """Every article scored once by a model that did not see it, ``repeats`` times (seeds 0..):
     on a small file this says more than one proxy split (BBC News: 1,787 articles against 357)."""
     targets = targets_matrix(examples, labels)
@@ -73,17 +78,18 @@ def cross_validate(examples: list[Example], vectors: np.ndarray, labels: list[st
         thresholds = np.zeros(targets.shape)
         for fit_rows, held in StratifiedKFold(folds, shuffle=True, random_state=seed).split(examples, strata):
             model, fitted = train_hybrid([examples[i].text for i in fit_rows], vectors[fit_rows], targets[fit_rows],
-                                         not single, _settings(setting), seed=42)
+                                         not single, _settings(setting), seed=42, label_vectors=names)
             logits = model.logits([examples[i].text for i in held], vectors[held])
             probs[held], thresholds[held] = probabilities(logits, not single), fitted
-            chosen.append(f"{model.article_weight:g}")
+            chosen.append(f"{model.article_weight:g}/{model.label_prior:g}")
         if not single:
             probs = np.stack([at_least_one(p, t) for p, t in zip(probs, thresholds, strict=True)])
         predicted = _predicted(probs, labels, thresholds, single)
         report = classification_report([e.labels for e in examples], predicted, labels, single)
         wrong = sum(set(p) != set(e.labels) for p, e in zip(predicted, examples, strict=True))
         print(f"{setting} cross-validation seed {seed}: micro-F1 {report['micro_f1']:.4f}, macro-F1 "
-              f"{report['macro_f1']:.4f}, {wrong} of {len(examples)} articles wrong; weights {' '.join(chosen)}",
+              f"{report['macro_f1']:.4f}, {wrong} of {len(examples)} articles wrong; weight/prior "
+              f"{' '.join(chosen)}",
               flush=True)
 
 
@@ -126,9 +132,10 @@ def main(argv: list[str] | None = None) -> int:
         vectors = VectorCache(args.cache, args.data).get(examples, list(range(len(examples))))
     print(f"{args.data.name}: {len(train)} training rows, {len(test)} proxy-test rows, {len(labels)} labels; "
           f"article vectors {time.monotonic() - started:.0f} s (0 if cached)", flush=True)
+    names = label_name_vectors(default_model_dir(), MAX_TOKENS, labels)
     if args.cross_validate:
         for setting in args.settings:
-            cross_validate(examples, vectors, labels, single, setting, args.cross_validate, args.repeats)
+            cross_validate(examples, vectors, labels, single, setting, args.cross_validate, args.repeats, names)
         return 0
     gold = [examples[i] for i in test]
     for setting in args.settings:
@@ -136,11 +143,13 @@ def main(argv: list[str] | None = None) -> int:
         started = time.monotonic()
         model, thresholds = train_hybrid([examples[i].text for i in train], vectors[train],
                                          targets_matrix([examples[i] for i in train], labels), not single,
-                                         settings, seed=42)
+                                         settings, seed=42, label_vectors=names)
         seconds = time.monotonic() - started
         probs = probabilities(model.logits([e.text for e in gold], vectors[test]), not single)
         chosen = f"{model.article_weight:g}" + (" (chosen)" if settings.embedding_weight is None else "")
-        line = f"C={settings.c} embedding weight {chosen}: {_figures(gold, probs, labels, thresholds, single)}"
+        prior = f"{model.label_prior:g}" + (" (chosen)" if settings.label_prior is None else "")
+        line = (f"C={settings.c} embedding weight {chosen}, label prior {prior}: "
+                f"{_figures(gold, probs, labels, thresholds, single)}")
         if not single:
             lifted = at_least_one(probs, np.asarray(thresholds, dtype=np.float64))
             line += f"; at least one label: {_figures(gold, lifted, labels, thresholds, single)}"

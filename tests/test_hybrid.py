@@ -19,13 +19,13 @@ from training.finetune import main
 from training.hybrid import (
     HybridSettings,
     article_vectors,
-    choose_embedding_weight,
+    choose_mix,
     out_of_fold_quality,
     targets_matrix,
     train_hybrid,
 )
 from training.metrics import classification_report
-from training.probe import frozen_windows
+from training.probe import frozen_windows, label_name_vectors
 from training.thresholds import calibrate_with_fallback
 
 TEXTS = ["Central bank raises interest rates; inflation eases.", "The striker scored twice in the cup final!",
@@ -72,6 +72,8 @@ def test_the_hybrid_model_directory_has_no_pickles(hybrid_dir: Path):
     card = (hybrid_dir / "README.md").read_text()
     assert "hybrid" in card and "| climate |" in card  # the recipe and each label's threshold
     assert "best-scoring label" in card  # multi-label: at least one label (labels.json, at_least_one)
+    assert "similarity to each label's name" in card or "similarity to the label's own name" in card
+    assert "chosen among 0 and 3 by out-of-fold quality" in card  # the label-name feature, chosen
 
 
 def test_a_tampered_lexical_file_is_refused(hybrid_dir: Path, tmp_path: Path):
@@ -103,7 +105,8 @@ def test_served_scores_equal_training_time_scores(tiny_model_dir: Path, tmp_path
     docs = [encoder.prepare(e.text) for e in examples]
     vectors = article_vectors(frozen_windows(tiny_model_dir, 64, {"all": docs})["all"])
     model, thresholds = train_hybrid([e.text for e in examples], vectors, targets_matrix(examples, labels),
-                                     True, HybridSettings(), seed=0)
+                                     True, HybridSettings(), seed=0,
+                                     label_vectors=label_name_vectors(tiny_model_dir, 64, labels))
     expected = probabilities(model.logits([e.text for e in examples[:5]], vectors[:5]), True)
 
     window = WindowClassifier(AutoModel.from_pretrained(tiny_model_dir), vectors.shape[1], len(labels))
@@ -218,15 +221,16 @@ def test_out_of_fold_quality_is_the_reported_f1():
 def test_the_recipe_keeps_the_article_vector_weight_that_decides_best_out_of_fold(informative: str):
     texts, vectors, targets = _topic_data(np.random.default_rng(5), 90, 64, informative)
     settings = HybridSettings()
-    weight, oof, quality = choose_embedding_weight(texts, vectors, targets, False, settings, seed=0)
-    assert set(quality) == set(settings.embedding_weights)
-    assert weight == max(quality, key=lambda w: (quality[w], w))
-    assert out_of_fold_quality(oof, targets, False, settings) == quality[weight]
+    chosen, oof, quality = choose_mix(texts, vectors, targets, False, settings, seed=0)  # no names: prior 0
+    weight = chosen.embedding_weight
+    assert set(quality) == {(w, 0.0) for w in settings.embedding_weights} and chosen.label_prior == 0
+    assert weight == max(quality, key=lambda c: (quality[c], c[0]))[0]
+    assert out_of_fold_quality(oof, targets, False, settings) == quality[(weight, 0.0)]
     if informative == "vectors":  # only the vectors know the topic: their largest weight decides best
-        assert weight == max(settings.embedding_weights) and quality[weight] > 0.9
+        assert weight == max(settings.embedding_weights) and quality[(weight, 0.0)] > 0.9
     else:  # the vectors are noise beside some telling words: the less they weigh, the better
-        assert weight < max(settings.embedding_weights)
-        assert quality[min(settings.embedding_weights)] > quality[max(settings.embedding_weights)] + 0.05
+        assert weight is not None and weight < max(settings.embedding_weights)
+        assert quality[(min(settings.embedding_weights), 0.0)] > quality[(max(settings.embedding_weights), 0.0)] + 0.05
     model, _ = train_hybrid(texts, vectors, targets, False, settings, seed=0)
     assert model.article_weight == weight
     fixed, _ = train_hybrid(texts, vectors, targets, False, HybridSettings(embedding_weight=0.7), seed=0)
@@ -240,9 +244,77 @@ def test_the_cross_validation_bench_scores_every_article_once_per_seed(capsys):
     texts, vectors, targets = _topic_data(np.random.default_rng(2), 60, 16, "vectors")
     labels = ["economy", "grain", "sport"]
     examples = [Example(text, (labels[int(row.argmax())],)) for text, row in zip(texts, targets, strict=True)]
-    cross_validate(examples, vectors, labels, True, "0.5:auto", folds=3, repeats=2)
+    cross_validate(examples, vectors, labels, True, "0.5:auto", folds=3, repeats=2, names=None)
     lines = capsys.readouterr().out.strip().splitlines()
     assert [line.split(":")[1].split()[-1] for line in lines] == ["0", "1"]  # one line per seed
     for line in lines:
-        assert "of 60 articles wrong" in line and len(line.split("weights ")[1].split()) == 3
+        assert "of 60 articles wrong" in line and len(line.split("weight/prior ")[1].split()) == 3
         assert float(line.split("macro-F1 ")[1].split(",")[0]) > 0.9  # the vectors tell the topic
+
+
+def _named_topic_data(rng: np.random.Generator, n: int, names: np.ndarray) -> tuple[list[str], np.ndarray,
+                                                                                    np.ndarray]:
+    """Three topics whose article vectors lean towards their label name's vector, in much noise;
+    the words are filler: only the vectors (and the names) know the topic."""
+    dim = names.shape[1]
+    topics = rng.integers(0, 3, n)
+    vectors = rng.normal(size=(n, dim)) + 2.5 * np.sqrt(dim) / 4 * names[topics]
+    texts = [" ".join(rng.choice([f"w{i}" for i in range(300)], 12)) for _ in range(n)]
+    return texts, (vectors / np.linalg.norm(vectors, axis=1, keepdims=True)).astype(np.float32), \
+        np.eye(3, dtype=np.int64)[topics]
+
+
+def test_a_label_name_lets_four_examples_a_label_do_what_they_cannot_alone():
+    gains = []
+    for seed in range(3):
+        rng = np.random.default_rng(seed)
+        names = np.linalg.qr(rng.normal(size=(64, 3)))[0].T.astype(np.float32)  # orthogonal unit vectors
+        train, test = _named_topic_data(rng, 12, names), _named_topic_data(rng, 300, names)
+        accuracy = {}
+        for prior in (0.0, 3.0, None):  # off, on, chosen out of fold
+            model, _ = train_hybrid(train[0], train[1], train[2], False, HybridSettings(label_prior=prior), seed=0,
+                                    label_vectors=names)
+            accuracy[prior] = float((model.logits(test[0], test[1]).argmax(1) == test[2].argmax(1)).mean())
+            if prior is None:
+                assert model.label_prior == 3.0  # out of fold, the names help too
+        assert accuracy[3.0] > 0.95 and accuracy[None] == accuracy[3.0]
+        gains.append(accuracy[3.0] - accuracy[0.0])
+    assert min(gains) >= 0 and np.mean(gains) > 0.05  # 12 articles in 64 noisy dimensions: the names help
+
+
+def test_label_names_that_say_nothing_are_left_out_of_fold():
+    """Names whose vectors are unrelated to the topics: the recipe scores them out of fold and
+    keeps the prior at 0 where they do not help."""
+    rng = np.random.default_rng(8)
+    names = np.linalg.qr(rng.normal(size=(64, 6)))[0].T.astype(np.float32)
+    texts, vectors, targets = _named_topic_data(rng, 90, names[:3])  # the topics lean on three directions...
+    chosen, _, quality = choose_mix(texts, vectors, targets, False, HybridSettings(embedding_weight=1.0), seed=0,
+                                    label_vectors=names[3:])  # ...the names point elsewhere
+    assert set(quality) == {(1.0, 0.0), (1.0, 3.0)}
+    assert chosen.label_prior == max(quality, key=lambda c: (quality[c], -c[1]))[1]
+    assert quality[(1.0, 3.0)] <= quality[(1.0, 0.0)]
+
+
+def test_the_label_name_feature_folds_into_the_served_weights():
+    """Each label's SVM sees one extra column, (article . name) * prior; the model serves it as
+    part of its embedding weights, with the same margins as the SVM's own decision function."""
+    from scipy import sparse
+    from sklearn.svm import LinearSVC
+
+    from training.hybrid import fit_hybrid
+
+    rng = np.random.default_rng(4)
+    names = np.linalg.qr(rng.normal(size=(16, 3)))[0].T.astype(np.float32)
+    texts, vectors, targets = _named_topic_data(rng, 40, names)
+    settings = HybridSettings(embedding_weight=0.5, label_prior=3.0, min_df=1)
+    model = fit_hybrid(texts, vectors, targets, settings, label_vectors=names)
+    vectorizer = TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, min_df=1)  # the recipe's tokens
+    base = sparse.hstack([vectorizer.fit_transform(texts), sparse.csr_matrix(vectors * 0.5)]).tocsr()
+    for j in range(3):
+        own = sparse.csr_matrix((vectors @ names[j] * settings.label_prior)[:, None])
+        svm = LinearSVC(C=settings.c, class_weight="balanced").fit(sparse.hstack([base, own]).tocsr(), targets[:, j])
+        expected = svm.decision_function(sparse.hstack([base, own]).tocsr())
+        np.testing.assert_allclose(model.logits(texts, vectors)[:, j], expected, atol=1e-4)
+    without = fit_hybrid(texts, vectors, targets, settings)  # no names: no such column
+    assert without.label_prior == 0 and model.label_prior == 3.0
+    assert not np.allclose(without.embedding_weight, model.embedding_weight)

@@ -47,7 +47,7 @@ from .hybrid import HybridSettings, hybrid_stage
 from .metrics import classification_report
 from .model import WindowClassifier, resolve_base, window_batch
 from .model_card import CardData, render
-from .probe import features_logits, frozen_windows, has_checkpoint, probe_head
+from .probe import features_logits, frozen_windows, has_checkpoint, label_name_vectors, probe_head
 from .thresholds import calibrate
 from .trainer import Interrupted, remove_checkpoint
 
@@ -67,6 +67,10 @@ def _parser() -> argparse.ArgumentParser:
                         help="hybrid: the article vector's scale beside the unit TF-IDF vector (0: TF-IDF only; "
                              "default: chosen out of fold among "
                              f"{', '.join(f'{w:g}' for w in HybridSettings.embedding_weights)})")
+    parser.add_argument("--label-prior", type=float, default=HybridSettings.label_prior,
+                        help="hybrid: the scale of each label's own feature, the article's similarity to the "
+                             "label's name (0: off; default: chosen out of fold among "
+                             f"{', '.join(f'{p:g}' for p in HybridSettings.label_priors)}, with the weight)")
     parser.add_argument("--batch-size", type=int, default=16, help="documents per step")
     parser.add_argument("--max-length", type=int, default=256, help="tokens per window")
     parser.add_argument("--lr", type=float, help="default: 1e-2 (head), 5e-5 (full)")
@@ -121,8 +125,9 @@ def run(config: TrainingConfig, dist: Distributed) -> dict:
     if config.mode == "hybrid":
         # 5-7. A linear SVM per label over article vectors and TF-IDF, thresholds out of fold.
         assert frozen is not None
+        names = None if config.hybrid.label_prior == 0 else label_name_vectors(base_dir, config.max_length, labels)
         hybrid, thresholds, probs = hybrid_stage(frozen, {"train": train, "validation": validation}, labels,
-                                                 multi_label, config.hybrid, config.seed)
+                                                 multi_label, config.hybrid, config.seed, names)
         with torch.no_grad():  # the service reads the embedding half as head.safetensors
             model.head.weight.copy_(torch.from_numpy(hybrid.embedding_weight))
             model.head.bias.copy_(torch.from_numpy(hybrid.bias))
@@ -197,7 +202,9 @@ def run(config: TrainingConfig, dist: Distributed) -> dict:
         batch_size=config.batch_size, lr=config.lr, seed=config.seed, train_seconds=train_seconds,
         versions=library_versions(), metrics=metrics, thresholds=thresholds,
         hybrid={**asdict(config.hybrid), "embedding_weight": hybrid.article_weight,
-                "embedding_weight_chosen": config.hybrid.embedding_weight is None} if hybrid else None)
+                "embedding_weight_chosen": config.hybrid.embedding_weight is None,
+                "label_prior": hybrid.label_prior, "label_prior_chosen": config.hybrid.label_prior is None}
+        if hybrid else None)
     manifest = {"base_model": base_name, "mode": config.mode, "max_tokens": config.max_length,
                 "multi_label": multi_label, "training_data": data_print, "config": config.to_dict(),
                 "train_seconds": round(train_seconds, 1), **({"head": HYBRID} if hybrid else {})}
@@ -232,7 +239,8 @@ def main(argv: list[str] | None = None) -> int:
         base=args.base, mode=args.mode, max_length=args.max_length, epochs=args.epochs,
         batch_size=args.batch_size, lr=args.lr, seed=args.seed, resume=args.resume,
         head_lr_multiplier=args.head_lr_multiplier, precision=args.precision,
-        probe_epochs=args.probe_epochs, hybrid=HybridSettings(c=args.svm_c, embedding_weight=args.embedding_weight),
+        probe_epochs=args.probe_epochs, hybrid=HybridSettings(c=args.svm_c, embedding_weight=args.embedding_weight,
+                                                            label_prior=args.label_prior),
         command=["python", "-m", "training.finetune", *(sys.argv[1:] if argv is None else argv)],
     ).resolved()
     if config.max_length < 16 or config.batch_size < 1 or config.epochs is None or config.epochs < 1:

@@ -7,7 +7,14 @@ per label (one-vs-rest) learns from both: TF-IDF carries the rare labels' exact 
 Scores are the margins through a sigmoid (multi-label) or softmax (single-label), and
 each label's threshold comes from out-of-fold scores on the training split
 (thresholds.py), falling back to 0.5 (the SVM's own boundary) for rare labels. The same
-out-of-fold scores choose how much the article vector weighs beside TF-IDF.
+out-of-fold scores choose how much the article vector weighs beside TF-IDF, and whether
+the label names below help.
+
+Each label's SVM also sees one feature of its own: the article vector's dot product with
+the label name's vector (the zero-shot similarity, ``label_vectors``), scaled by
+``settings.label_prior``. A label with a handful of examples then starts from what its
+name means instead of from nothing. The feature is linear in the article vector, so its
+weight folds into the label's row of ``embedding_weight``: the served model is unchanged.
 
 Why these choices: docs/benchmarks.md, "Hybrid head (issue #20)".
 """
@@ -40,6 +47,7 @@ class HybridModel:
     lexical: LexicalHead
     bias: np.ndarray  # [labels]
     article_weight: float  # the article vector's scale it was fitted with
+    label_prior: float  # the scale of each label's own-name feature it was fitted with (0: none)
 
     def logits(self, texts: list[str], embeddings: np.ndarray) -> np.ndarray:
         """[texts, labels] margins, computed the way the service computes them (classifier.py)."""
@@ -47,10 +55,15 @@ class HybridModel:
 
 
 def fit_hybrid(texts: list[str], embeddings: np.ndarray, targets: np.ndarray, settings: HybridSettings,
-               desc: str | None = None) -> HybridModel:
-    """One class-balanced linear SVM per label (one-vs-rest) over TF-IDF and the article vectors."""
+               desc: str | None = None, label_vectors: np.ndarray | None = None) -> HybridModel:
+    """One class-balanced linear SVM per label (one-vs-rest) over TF-IDF and the article vectors.
+
+    ``label_vectors`` ([labels, dim], the label names' unit vectors from the same encoder):
+    each label's SVM also sees the article's similarity to its own name (the module's docstring).
+    """
     weight = settings.embedding_weight
-    assert weight is not None, "fit_hybrid needs a chosen embedding weight (train_hybrid chooses one)"
+    assert weight is not None and settings.label_prior is not None, \
+        "fit_hybrid needs a chosen embedding weight and label prior (train_hybrid chooses them)"
     vectorizer = TfidfVectorizer(ngram_range=(1, settings.ngram_max), sublinear_tf=True, min_df=settings.min_df,
                                  token_pattern=TOKEN_PATTERN, lowercase=True, dtype=np.float64)
     try:
@@ -60,31 +73,45 @@ def fit_hybrid(texts: list[str], embeddings: np.ndarray, targets: np.ndarray, se
         tfidf = vectorizer.fit_transform(texts)
     features = sparse.hstack([tfidf, sparse.csr_matrix(embeddings * weight)]).tocsr()
     n_terms, n_labels = tfidf.shape[1], targets.shape[1]
+    prior = settings.label_prior if label_vectors is not None else 0.0
+    own_similarity = embeddings @ label_vectors.T * prior if label_vectors is not None and prior else None
     coef = np.zeros((n_labels, features.shape[1]))
+    prior_coef = np.zeros(n_labels)
     bias = np.full(n_labels, -1.0)  # a label with no positives here is never predicted
     columns = range(n_labels)
     for j in progress_bar(columns, desc=desc, unit="label", file=sys.stderr) if desc else columns:
         y = targets[:, j]
         if 0 < y.sum() < len(y):
             # class-balanced: a label's few positives weigh as much as its many negatives
-            svm = LinearSVC(C=settings.c, class_weight="balanced").fit(features, y)
-            coef[j], bias[j] = svm.coef_[0], svm.intercept_[0]
+            if own_similarity is None:
+                svm = LinearSVC(C=settings.c, class_weight="balanced").fit(features, y)
+                coef[j], bias[j] = svm.coef_[0], svm.intercept_[0]
+            else:
+                own = sparse.csr_matrix(own_similarity[:, j:j + 1])
+                svm = LinearSVC(C=settings.c, class_weight="balanced").fit(sparse.hstack([features, own]).tocsr(), y)
+                coef[j], prior_coef[j], bias[j] = svm.coef_[0, :-1], svm.coef_[0, -1], svm.intercept_[0]
         elif y.sum() == len(y):
             bias[j] = 1.0
     vocabulary = sorted(vectorizer.vocabulary_, key=vectorizer.vocabulary_.__getitem__)
     spec = TfidfSpec(tuple(vocabulary), np.asarray(vectorizer.idf_, dtype=np.float64), settings.ngram_max)
-    return HybridModel((coef[:, n_terms:] * weight).astype(np.float32),
-                       LexicalHead(spec, coef[:, :n_terms].astype(np.float32)), bias.astype(np.float32), weight)
+    embedding_weight = coef[:, n_terms:] * weight
+    if own_similarity is not None and label_vectors is not None:  # folded in: (e . v_j) * prior * w_j = e . (...)
+        embedding_weight = embedding_weight + (prior_coef * prior)[:, None] * label_vectors
+    return HybridModel(embedding_weight.astype(np.float32),
+                       LexicalHead(spec, coef[:, :n_terms].astype(np.float32)), bias.astype(np.float32), weight,
+                       prior)
 
 
 def out_of_fold_logits(texts: list[str], embeddings: np.ndarray, targets: np.ndarray,
-                       settings: HybridSettings, seed: int) -> np.ndarray:
+                       settings: HybridSettings, seed: int, label_vectors: np.ndarray | None = None) -> np.ndarray:
     """Each training article scored by a model that did not see it (``settings.folds`` folds)."""
     out = np.zeros(targets.shape, dtype=np.float64)
     folds = KFold(settings.folds, shuffle=True, random_state=seed).split(texts)
-    desc = f"out-of-fold scores (article vector weight {settings.embedding_weight:g})"
+    desc = f"out-of-fold scores (article vector weight {settings.embedding_weight:g}, label prior " \
+           f"{settings.label_prior:g})"
     for fit_rows, held in progress_bar(list(folds), desc=desc, unit="fold", file=sys.stderr):
-        model = fit_hybrid([texts[i] for i in fit_rows], embeddings[fit_rows], targets[fit_rows], settings, None)
+        model = fit_hybrid([texts[i] for i in fit_rows], embeddings[fit_rows], targets[fit_rows], settings, None,
+                           label_vectors)
         out[held] = model.logits([texts[i] for i in held], embeddings[held])
     return out
 
@@ -111,36 +138,49 @@ def out_of_fold_quality(probs: np.ndarray, targets: np.ndarray, multi_label: boo
     return (float(f1_score(targets, predicted, average="micro", zero_division=0)) + macro) / 2
 
 
-def choose_embedding_weight(texts: list[str], embeddings: np.ndarray, targets: np.ndarray, multi_label: bool,
-                            settings: HybridSettings, seed: int) -> tuple[float, np.ndarray, dict[float, float]]:
-    """(weight, its out-of-fold probabilities, each candidate's out-of-fold quality).
+def choose_mix(texts: list[str], embeddings: np.ndarray, targets: np.ndarray, multi_label: bool,
+               settings: HybridSettings, seed: int, label_vectors: np.ndarray | None = None
+               ) -> tuple[HybridSettings, np.ndarray, dict[tuple[float, float], float]]:
+    """(the settings with the chosen article vector weight and label prior, their out-of-fold
+    probabilities, each candidate (weight, prior)'s out-of-fold quality).
 
-    Without a fixed ``settings.embedding_weight`` each candidate is scored out of fold (the
-    same folds) and the best kept, ties to the larger: how much the article vectors should
-    weigh beside TF-IDF differs between label sets (BBC News gains from less; Reuters'
-    rare labels from more; docs/benchmarks.md).
+    What ``settings`` leaves open (None) is chosen: every candidate pair is scored out of
+    fold (the same folds) and the best kept, ties to the larger weight and the smaller
+    prior. How much the article vectors should weigh beside TF-IDF differs between label
+    sets (BBC News gains from less; Reuters' rare labels from more), and so does whether
+    the label names help (Reuters' rare labels gain, BBC News's five big ones lose a
+    little): docs/benchmarks.md. Without ``label_vectors`` the prior is 0.
     """
-    candidates = settings.embedding_weights if settings.embedding_weight is None else (settings.embedding_weight,)
-    oof = {w: probabilities(out_of_fold_logits(texts, embeddings, targets, replace(settings, embedding_weight=w),
-                                               seed), multi_label) for w in candidates}
-    quality = {w: out_of_fold_quality(oof[w], targets, multi_label, settings) for w in candidates}
-    best = max(candidates, key=lambda w: (quality[w], w))
-    return best, oof[best], quality
+    weights = settings.embedding_weights if settings.embedding_weight is None else (settings.embedding_weight,)
+    priors = (0.0,) if label_vectors is None else (
+        settings.label_priors if settings.label_prior is None else (settings.label_prior,))
+    candidates = [(w, p) for w in weights for p in priors]
+    oof = {(w, p): probabilities(out_of_fold_logits(texts, embeddings, targets,
+                                                    replace(settings, embedding_weight=w, label_prior=p), seed,
+                                                    label_vectors), multi_label) for w, p in candidates}
+    quality = {c: out_of_fold_quality(oof[c], targets, multi_label, settings) for c in candidates}
+    best = max(candidates, key=lambda c: (quality[c], c[0], -c[1]))
+    return replace(settings, embedding_weight=best[0], label_prior=best[1]), oof[best], quality
 
 
 def train_hybrid(texts: list[str], embeddings: np.ndarray, targets: np.ndarray, multi_label: bool,
-                 settings: HybridSettings, seed: int) -> tuple[HybridModel, list[float]]:
-    """The model on all of ``texts``, and each label's threshold from out-of-fold scores."""
+                 settings: HybridSettings, seed: int,
+                 label_vectors: np.ndarray | None = None) -> tuple[HybridModel, list[float]]:
+    """The model on all of ``texts``, and each label's threshold from out-of-fold scores
+    (``label_vectors``: the label names' vectors, for each label's own-name feature)."""
     desc = "hybrid head (linear SVM per label)"
-    if len(texts) < 2 * settings.folds:  # too few to score out of fold: the largest candidate, threshold 0.5
-        weight = settings.embedding_weight if settings.embedding_weight is not None else max(settings.embedding_weights)
-        return fit_hybrid(texts, embeddings, targets, replace(settings, embedding_weight=weight), desc), \
-            [0.5] * targets.shape[1]
-    weight, oof, quality = choose_embedding_weight(texts, embeddings, targets, multi_label, settings, seed)
+    if len(texts) < 2 * settings.folds:  # too few to score out of fold: the largest candidates, threshold 0.5
+        chosen = replace(settings, embedding_weight=max(settings.embedding_weights)
+                         if settings.embedding_weight is None else settings.embedding_weight,
+                         label_prior=max(settings.label_priors) if settings.label_prior is None
+                         else settings.label_prior)
+        return fit_hybrid(texts, embeddings, targets, chosen, desc, label_vectors), [0.5] * targets.shape[1]
+    chosen, oof, quality = choose_mix(texts, embeddings, targets, multi_label, settings, seed, label_vectors)
     if len(quality) > 1:
-        print("article vector weight, out-of-fold quality: " + ", ".join(f"{w:g}: {q:.4f}" for w, q in
-              quality.items()) + f"; chosen {weight:g}", file=sys.stderr, flush=True)
-    model = fit_hybrid(texts, embeddings, targets, replace(settings, embedding_weight=weight), desc)
+        print("article vector weight / label prior, out-of-fold quality: " + ", ".join(
+            f"{w:g}/{p:g}: {q:.4f}" for (w, p), q in quality.items())
+            + f"; chosen {chosen.embedding_weight:g}/{chosen.label_prior:g}", file=sys.stderr, flush=True)
+    model = fit_hybrid(texts, embeddings, targets, chosen, desc, label_vectors)
     return model, calibrate_with_fallback(oof, targets, settings.min_positives)
 
 
@@ -159,11 +199,12 @@ def targets_matrix(examples: list[Example], labels: list[str]) -> np.ndarray:
 
 
 def hybrid_stage(frozen: dict[str, list[torch.Tensor]], examples: dict[str, list[Example]], labels: list[str],
-                 multi_label: bool, settings: HybridSettings,
-                 seed: int) -> tuple[HybridModel, list[float], np.ndarray]:
+                 multi_label: bool, settings: HybridSettings, seed: int,
+                 label_vectors: np.ndarray | None = None) -> tuple[HybridModel, list[float], np.ndarray]:
     """Train on "train" from its frozen window vectors: (model, thresholds, validation probabilities)."""
     train_vectors, validation_vectors = article_vectors(frozen["train"]), article_vectors(frozen["validation"])
     model, thresholds = train_hybrid([e.text for e in examples["train"]], train_vectors,
-                                     targets_matrix(examples["train"], labels), multi_label, settings, seed)
+                                     targets_matrix(examples["train"], labels), multi_label, settings, seed,
+                                     label_vectors)
     logits = model.logits([e.text for e in examples["validation"]], validation_vectors)
     return model, thresholds, probabilities(logits, multi_label)

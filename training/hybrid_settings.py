@@ -12,6 +12,11 @@ class HybridSettings:
     # among ``embedding_weights`` by out-of-fold quality (measured: docs/benchmarks.md)
     embedding_weight: float | None = None
     embedding_weights: tuple[float, ...] = (0.25, 0.5, 1.0)
+    # the scale of each label's own feature, the article's similarity to the label's name (0: off);
+    # None: chosen per training set among ``label_priors`` with the weight (measured: docs/benchmarks.md,
+    # "A label's name as a feature")
+    label_prior: float | None = None
+    label_priors: tuple[float, ...] = (0.0, 3.0)
     min_df: int = 2  # a term in one training article only is noise, and vocabulary to ship
     ngram_max: int = 2
     folds: int = 3  # out-of-fold scores for the thresholds

@@ -89,8 +89,8 @@ def _reading(card: CardData) -> tuple[str, str]:
             f"{h['embedding_weight']}{_chosen_weight(h)}), beside its TF-IDF word and bigram features\n"
             "(sublinear tf, L2 norm, "
             f"terms in at least {h['min_df']} training articles; `lexical.json`, `lexical.safetensors`). One "
-            f"class-balanced\nlinear SVM per label (C = {h['c']}) scores both; probabilities are {activation} "
-            "of its margins.",
+            f"class-balanced\nlinear SVM per label (C = {h['c']}) scores both{_label_prior(h)}; probabilities are "
+            f"{activation} of its margins.",
             f"Chosen to maximise each label's F1 on out-of-fold scores ({h['folds']} folds of the training "
             f"split);\na label with fewer than {h['min_positives']} training articles keeps 0.5, the SVM's own "
             "boundary\n(`labels.json`)." + _at_least_one(card))
@@ -102,6 +102,17 @@ def _chosen_weight(hybrid: dict) -> str:
     if not hybrid.get("embedding_weight_chosen") or len(candidates) < 2:
         return ""
     return ", chosen among " + ", ".join(f"{w:g}" for w in candidates) + " by out-of-fold quality"
+
+
+def _label_prior(hybrid: dict) -> str:
+    """The card's words on each label's own-name feature (training/hybrid.py)."""
+    candidates = hybrid.get("label_priors") or ()
+    chosen = hybrid.get("label_prior_chosen") and len(candidates) > 1
+    how = (" chosen among " + " and ".join(f"{p:g}" for p in candidates) + " by out-of-fold quality") if chosen else ""
+    if not hybrid.get("label_prior"):
+        return f" (the article's similarity to each label's name as a feature: scale 0,{how})" if chosen else ""
+    return (",\nand the article's similarity to the label's own name (scaled by "
+            f"{hybrid['label_prior']:g},{how}; folded into `head.safetensors`)")
 
 
 def _at_least_one(card: CardData) -> str:

@@ -12,10 +12,13 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 
 from service.engine.chunking import PreparedDocument
 from service.engine.encoder import SentenceEncoder
+from service.engine.label_vectors import LabelVectorCache
+from service.engine.types import Label
 from service.progress import progress_bar
 
 from .checkpoint import checkpoint_dir
@@ -40,6 +43,12 @@ def frozen_windows(base_dir: Path, max_length: int,
                           file=sys.stderr):
             out[name].extend(torch.from_numpy(v.windows) for v in encoder.encode_documents(docs[start:start + 64]))
     return out
+
+
+def label_name_vectors(base_dir: Path, max_length: int, labels: list[str]) -> np.ndarray:
+    """[labels, dim] unit vectors of the label names, by the frozen encoder, phrased as the engine
+    phrases a bare label name (label_vectors.TEMPLATE): the hybrid recipe's zero-shot feature."""
+    return LabelVectorCache(SentenceEncoder(base_dir, max_tokens=max_length)).embed([Label(x) for x in labels])
 
 
 def features_logits(windows: list[torch.Tensor], head: torch.nn.Linear, trained: torch.nn.Module) -> LogitsFn:
