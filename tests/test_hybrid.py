@@ -72,8 +72,9 @@ def test_the_hybrid_model_directory_has_no_pickles(hybrid_dir: Path):
     card = (hybrid_dir / "README.md").read_text()
     assert "hybrid" in card and "| climate |" in card  # the recipe and each label's threshold
     assert "best-scoring label" in card  # multi-label: at least one label (labels.json, at_least_one)
-    assert "similarity to each label's name" in card or "similarity to the label's own name" in card
-    assert "chosen among 0 and 3 by out-of-fold quality" in card  # the label-name feature, chosen
+    # the label-name feature, chosen out of fold: named with its scale, or as left out
+    assert ("similarity to the label's own name (scaled by 3, chosen among 0 and 3 by out-of-fold quality" in card
+            or "tried as a further feature, was left out by out-of-fold quality" in card)
 
 
 def test_a_tampered_lexical_file_is_refused(hybrid_dir: Path, tmp_path: Path):

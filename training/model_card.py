@@ -110,7 +110,8 @@ def _label_prior(hybrid: dict) -> str:
     chosen = hybrid.get("label_prior_chosen") and len(candidates) > 1
     how = (" chosen among " + " and ".join(f"{p:g}" for p in candidates) + " by out-of-fold quality") if chosen else ""
     if not hybrid.get("label_prior"):
-        return f" (the article's similarity to each label's name as a feature: scale 0,{how})" if chosen else ""
+        return (" (the article's similarity to each label's name, tried as a further feature, was left out by "
+                "out-of-fold quality)") if chosen else ""
     return (",\nand the article's similarity to the label's own name (scaled by "
             f"{hybrid['label_prior']:g},{how}; folded into `head.safetensors`)")
 
