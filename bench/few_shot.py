@@ -9,11 +9,11 @@ For each set and seed: each label's rows are shuffled (seeded) and the first k o
 train (nested: the 8 are among the 16), never more than half a label's rows; the
 evaluation rows are a seeded sample (at most --eval-max) of the rows outside the largest
 training sample, the same for every k, so the curve compares like with like. The
-hybrid recipe (training/hybrid.py, the default of training.finetune, with its label-name
-feature at --label-prior, 0 off, by default its own choice) trains on the k per label; zero-shot is
-training.evaluate's ``--labels-from-data`` (the Tagger on the label names) on the same
-evaluation rows. All four sets are single-label: the figure is
-macro-F1 (and accuracy). Article vectors are cached in --cache as safetensors.
+hybrid recipe (training/hybrid.py, the default of training.finetune; its label-name
+feature at --label-prior, 0 off, by default its own choice) trains on the k per label;
+zero-shot is training.evaluate's ``--labels-from-data`` (the Tagger on the label names)
+on the same evaluation rows. All four sets are single-label: the figure is macro-F1 (and
+accuracy). Article vectors are cached in --cache as safetensors.
 """
 
 from __future__ import annotations

@@ -105,6 +105,12 @@ def test_bad_data_is_a_clear_error(tmp_path, capsys):
     assert not (tmp_path / "out").exists()
 
 
+def test_a_negative_label_prior_is_a_clear_error(tmp_path, capsys):
+    assert main(["--train", str(TRAIN_SMALL), "--output", str(tmp_path / "out"), "--label-prior", "-1"]) == 2
+    assert "--label-prior >= 0" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
+
+
 @pytest.mark.parametrize("mode", ["head", "full"])
 def test_a_base_with_dense_layers_after_pooling_is_trained_and_served_through_them(tiny_st_dir, tmp_path, mode):
     """EmbeddingGemma's pipeline runs Dense layers after pooling: the model directory keeps

@@ -243,6 +243,9 @@ def main(argv: list[str] | None = None) -> int:
                                                             label_prior=args.label_prior),
         command=["python", "-m", "training.finetune", *(sys.argv[1:] if argv is None else argv)],
     ).resolved()
+    if args.label_prior is not None and args.label_prior < 0:
+        print("finetune: error: --label-prior >= 0 (0: no label-name feature)", file=sys.stderr)
+        return 2
     if config.max_length < 16 or config.batch_size < 1 or config.epochs is None or config.epochs < 1:
         print("finetune: error: --max-length >= 16, --batch-size >= 1 and --epochs >= 1", file=sys.stderr)
         return 2
