@@ -140,7 +140,7 @@ def test_worker_processes_writing_one_sqlite_file_lose_nothing(tmp_path):
                                   env={**os.environ, "PYTHONPATH": str(ROOT)}, stderr=subprocess.PIPE, text=True)
                  for n in range(3)]
     errors = [p.communicate(timeout=120)[1] for p in processes]
-    assert [p.returncode for p in processes] == [0, 0, 0], errors
+    assert [p.returncode for p in processes] == [0, 0, 0], "\n".join(errors)
     store = FeedbackStore(url)
     assert store.submissions() == 120 and len(store.history("A shared article.")) == 60
     assert len(list(store.current())) == 3 * 20 + 1
@@ -175,6 +175,33 @@ def test_a_write_the_database_refuses_raises_and_stores_nothing(tmp_path):
     assert [r.text for r in store.current()] == ["before"] and store.submissions() == 1
     store.add(Correction("after", ("c",)))  # the store recovers once the lock is gone
     assert store.submissions() == 2
+    store.close()
+
+
+@pytest.mark.parametrize(("reason", "opened"), [("database is locked", True), ("disk I/O error", False)])
+def test_a_lock_met_while_opening_is_waited_out_and_other_errors_are_not(tmp_path, monkeypatch, reason, opened):
+    # Workers opening one new file together can meet a lock SQLite's busy wait does not cover.
+    from sqlalchemy.exc import OperationalError
+
+    import service.feedback.store as store_module
+    calls = []
+
+    def create_schema_failing_once(connection):
+        calls.append(1)
+        if len(calls) == 1:
+            raise OperationalError("CREATE TABLE", {}, sqlite3.OperationalError(reason))
+        real_create_schema(connection)
+
+    real_create_schema = store_module.create_schema
+    monkeypatch.setattr(store_module, "create_schema", create_schema_failing_once)
+    store = FeedbackStore(f"sqlite:///{tmp_path}/feedback.db", busy_timeout=2)
+    if opened:
+        store.add(Correction("x", ("a",)))
+        assert store.submissions() == 1 and len(calls) == 2
+    else:
+        with pytest.raises(StoreUnavailable):
+            store.add(Correction("x", ("a",)))
+        assert len(calls) == 1
     store.close()
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import closing
 from datetime import UTC, datetime
@@ -18,7 +19,7 @@ from typing import Any
 
 from sqlalchemy import URL, Engine, create_engine, event, func, select
 from sqlalchemy.engine import Connection, make_url
-from sqlalchemy.exc import ArgumentError, SQLAlchemyError
+from sqlalchemy.exc import ArgumentError, OperationalError, SQLAlchemyError
 
 from ..errors import ConfigError, NewstagError
 from .records import Correction, StoredCorrection, content_hash
@@ -86,17 +87,34 @@ class FeedbackStore:
             return self._engine
         with self._lock:
             if self._engine is None:
-                engine = None
-                try:
-                    engine = self._create_engine()
-                    with engine.begin() as connection:
-                        create_schema(connection)
-                except (SQLAlchemyError, OSError) as exc:
-                    if engine is not None:
-                        engine.dispose()
-                    raise self._unavailable("cannot open", exc) from None
+                deadline = time.monotonic() + self.busy_timeout
+                while True:
+                    engine = None
+                    try:
+                        engine = self._create_engine()
+                        with engine.begin() as connection:
+                            create_schema(connection)
+                        break
+                    except (SQLAlchemyError, OSError) as exc:
+                        if engine is not None:
+                            engine.dispose()
+                        if time.monotonic() < deadline and self._wait_if_transient(exc):
+                            continue
+                        raise self._unavailable("cannot open", exc) from None
                 self._engine = engine
         return self._engine
+
+    def _wait_if_transient(self, exc: Exception) -> bool:
+        # Workers that open one new SQLite file at the same moment can meet a lock that
+        # SQLite's busy wait does not cover (switching the new file to WAL): wait and retry.
+        if not (self.is_sqlite and isinstance(exc, OperationalError)):
+            return False
+        reason = str(exc.orig).lower()
+        if "locked" in reason or "busy" in reason:
+            log.warning("feedback store %s is busy at open; retrying", self.describe())
+            time.sleep(0.1)
+            return True
+        return False
 
     def _unavailable(self, action: str, exc: Exception) -> StoreUnavailable:
         # The reason goes to the log; the client hears only that nothing was stored.
