@@ -67,18 +67,30 @@ def render(answer: dict[str, Any]) -> str:
     return "\n".join(lines + ["}"])
 
 
-def answer(request: dict[str, Any]) -> dict[str, Any]:
-    """POST /v1/classify with the default model and settings, through the real app."""
-    from service import create_app
-    from service.config import Settings
-    from service.engine import Tagger
+def answer(request: dict[str, Any], tagger: Any = None) -> dict[str, Any]:
+    """POST /v1/classify with the default model and settings, through the real app.
 
-    tagger = Tagger.load(Settings.from_env({}).engine_options())
+    In fp32 (``tagger``: one loaded so, or None to load it): the default precision, auto,
+    is bf16 on CPUs with bf16 units and fp32 on the others, and the two differ in the third
+    or fourth decimal; the README shows the answer every machine can reproduce.
+    """
+    from service import create_app
+
+    if tagger is None:
+        tagger = load_fp32_tagger()
     client = create_app({"TAGGER": tagger, "LOAD_IN_BACKGROUND": False}).test_client()
     response = client.post("/v1/classify", json=request)
     if response.status_code != 200:
         raise RuntimeError(f"/v1/classify answered {response.status_code}: {response.get_data(as_text=True)}")
     return response.get_json()
+
+
+def load_fp32_tagger() -> Any:
+    """The default model and settings, in fp32 whatever the CPU."""
+    from service.config import Settings
+    from service.engine import Tagger
+
+    return Tagger.load(Settings.from_env({}, precision="fp32").engine_options())
 
 
 def with_block(readme: str, block: str) -> str:
