@@ -230,7 +230,7 @@ def test_bulk_benchmark_quick(capsys):
 
 
 def test_label_language_benchmark_runs_on_small_sets(tmp_path, tiny_st_dir, capsys):
-    """English names, own-language names, own-language template: one row per language, with a tiny model."""
+    """Four ways to phrase the labels, each with top-1 and multi-label figures, per language, with a tiny model."""
     from bench import label_language
 
     _multilingual_sets(tmp_path, ("deu_Latn", "fra_Latn"), news_sections={
@@ -238,8 +238,13 @@ def test_label_language_benchmark_runs_on_small_sets(tmp_path, tiny_st_dir, caps
     assert label_language.main(["--data-dir", str(tmp_path), "--gemma", str(tiny_st_dir), "--per-language", "12",
                                 "--news", "10"]) == 0
     out = capsys.readouterr().out
-    assert "| SIB-200 deu_Latn (12 sentences) |" in out and "| SIB-200 fra_Latn (12 sentences) |" in out
-    assert "| MasakhaNEWS French (10 articles) |" in out and "rus_Cyrl" not in out
+    rows = [line.split(" | ") for line in out.splitlines() if line.startswith(("| SIB-200", "| Masakha"))]
+    ways = ["English names, pinned", "own names, pinned", "own names, own template for every text",
+            "own names, as shipped"]
+    assert [row[0] for row in rows] == [f"| {texts}, {way}" for texts in (
+        "MasakhaNEWS French (10 articles)", "SIB-200 deu_Latn (12 sentences)", "SIB-200 fra_Latn (12 sentences)")
+        for way in ways] and "rus_Cyrl" not in out
+    assert all(0 <= float(x) <= 1 for row in rows for x in row[1:5])  # macro-F1, precision, recall, F1
 
 
 def test_runtimes_benchmark_quick_runs_onnx_through_http(capsys):

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from service.engine.language import DetectedLanguage, detect_language
+from service.engine.language import DetectedLanguage, detect_language, label_set_language
 
 # Real news-style sentences, two per language newstag claims by name.
 SENTENCES = {
@@ -101,3 +101,16 @@ def test_very_long_text_is_read_in_part():
 def test_import_does_not_load_the_model():
     code = "import sys, service.engine.language; assert 'py3langid' not in sys.modules"
     subprocess.run([sys.executable, "-c", code], check=True, cwd=Path(__file__).resolve().parents[1])
+
+
+@pytest.mark.parametrize(("names", "code"), [
+    (("Wirtschaft", "Politik", "Sport", "Kultur", "Wissenschaft"), "de"),
+    (("économie", "santé", "politique", "sport", "technologie"), "fr"),
+    (("ciencia/tecnología", "viajes", "política", "deportes", "salud", "entretenimiento", "geografía"), "es"),
+    (("bilim/teknoloji", "seyahat", "siyaset", "spor", "sağlık", "eğlence", "coğrafya"), "tr"),
+    # English names mostly say too little to be called English; either way they are not another language.
+    (("World", "Sports", "Business", "Sci/Tech"), "und"),
+    (("bilateral relations", "COP29", "demining", "economy"), "und"),
+])
+def test_a_label_set_is_named_in_the_language_of_its_names_read_together(names, code):
+    assert label_set_language(names) == code

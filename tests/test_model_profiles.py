@@ -129,3 +129,33 @@ def test_a_rephrased_backend_keeps_everything_but_the_label_phrasing(tiny_model_
     assert fresh.label_vectors.template == "regarding {}" and fresh.article_vectors is None
     labels = [Label("markets")]
     assert not fresh.label_vectors.vectors(labels) == pytest.approx(backend.label_vectors.vectors(labels), abs=1e-6)
+
+
+def test_labels_named_in_a_profiled_language_read_its_template_as_sentences(tiny_model_dir):
+    """German section names read the German template in texts read as sentences; articles keep
+    the article template; English names, and names in a language without a template, the pinned ones."""
+    from service.engine import Label
+    from service.engine.embedding_backend import EmbeddingBackend
+    from service.engine.encoder import SentenceEncoder
+
+    encoder = SentenceEncoder(tiny_model_dir)
+    german = "Dieser Nachrichtenartikel handelt von {}."
+    backend = EmbeddingBackend(encoder, "tiny", label_template="about {}", article_template="news on {}",
+                               own_language_templates={"de": german})
+    plain = EmbeddingBackend(encoder, "tiny", label_template="about {}", article_template="news on {}")
+    in_german = EmbeddingBackend(encoder, "tiny", label_template=german)
+    sections = [Label(n) for n in ("Wirtschaft", "Politik", "Sport", "Kultur", "Wissenschaft")]
+    english = [Label(n) for n in ("economy", "politics", "sports", "culture", "science")]
+    russian = [Label(n) for n in ("экономика", "политика", "спорт", "культура", "наука")]
+    docs = [encoder.prepare("Die Aktien fielen."), encoder.prepare("Die Aktien fielen. Die Bank tagte. Fans jubelten.")]
+    assert [backend.labels_language(x) for x in (sections, english, russian)] == ["de", "und", "und"]
+    assert [backend.phrasing_for(d, "de") for d in docs] == ["de", "article"]
+    [sentence, article] = backend.similarities(docs, sections)
+    assert sentence.windows == pytest.approx(in_german.similarities(docs[:1], sections)[0].windows, abs=1e-6)
+    assert sentence.window_reference == pytest.approx(in_german.similarities(docs[:1], sections)[0].window_reference,
+                                                      abs=1e-6)
+    assert article.windows == pytest.approx(plain.similarities(docs[1:], sections)[0].windows, abs=1e-6)
+    for labels in (english, russian):
+        got, want = backend.similarities(docs[:1], labels)[0], plain.similarities(docs[:1], labels)[0]
+        assert got.windows == pytest.approx(want.windows, abs=1e-6)
+    assert not sentence.windows == pytest.approx(plain.similarities(docs[:1], sections)[0].windows, abs=1e-6)

@@ -126,3 +126,17 @@ def test_the_azerbaijani_founding_article_gets_three_mission_topics_with_evidenc
 def test_the_translated_founding_article_gets_the_four_mission_topics(routed, seed):
     [result] = routed.tag([seed.read_text(encoding="utf-8")])
     assert MISSION_TOPICS <= {t.label for t in result.topics}
+
+
+def test_german_sections_read_the_german_template_and_find_each_sentences_section(backend, routed):
+    from service.engine import Label
+
+    sections = [Label(n) for n in ("Wirtschaft", "Politik", "Sport", "Kultur", "Wissenschaft")]
+    assert backend.labels_language(sections) == "de"
+    assert backend.label_cache("de").template == "Dieser Nachrichtenartikel handelt von {}."
+    texts = {"Die Nationalmannschaft gewann das Finale gegen Spanien mit zwei zu eins.": "Sport",
+             "Die Zentralbank hob den Leitzins um einen halben Prozentpunkt an.": "Wirtschaft",
+             "Der Bundestag stimmte dem neuen Einwanderungsgesetz mit knapper Mehrheit zu.": "Politik"}
+    results = routed.tag(list(texts), sections, multi_label=False, evidence=False)
+    assert [(r.language, r.model) for r in results] == [("de", backend.model_name)] * 3
+    assert [r.topics[0].label for r in results] == list(texts.values())

@@ -9,6 +9,7 @@ a passage bring in a topic the article as a whole does not lean to.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -29,6 +30,7 @@ from .domain import document_vector
 from .encoder import DocumentVectors, SentenceEncoder
 from .genre import GenreCheck
 from .label_vectors import TEMPLATE, LabelVectorCache, Template
+from .language import UNDETERMINED, label_set_language
 from .model_profiles import SentenceRules
 from .types import Label
 
@@ -92,7 +94,7 @@ class EmbeddingBackend:
 
     def __init__(self, encoder: SentenceEncoder, model_name: str, calibration: Calibration = DEFAULT_CALIBRATION,
                  label_template: Template = TEMPLATE, article_template: Template | None = None,
-                 article_min_sentences: int = 3):
+                 article_min_sentences: int = 3, own_language_templates: Mapping[str, Template] | None = None):
         self.encoder = encoder
         self.model_name = model_name
         self.calibration = calibration
@@ -101,13 +103,17 @@ class EmbeddingBackend:
         self.article_vectors = (LabelVectorCache(encoder, template=article_template)
                                 if article_template is not None else None)
         self.article_min_sentences = article_min_sentences
+        # Labels named in one of these languages read the template in that language, as sentences.
+        self.own_language_vectors = {language: LabelVectorCache(encoder, template=template)
+                                     for language, template in (own_language_templates or {}).items()}
         self._reference: dict[str, np.ndarray] = {}
 
-    def rephrased(self, label_template: Template, article_template: Template | None) -> EmbeddingBackend:
+    def rephrased(self, label_template: Template, article_template: Template | None,
+                  own_language_templates: Mapping[str, Template] | None = None) -> EmbeddingBackend:
         """The same model, calibration, rules and genre check with labels phrased anew (fresh label
         vectors): how benchmarks compare templates and prompts on one loaded model."""
         fresh = EmbeddingBackend(self.encoder, self.model_name, self.calibration, label_template, article_template,
-                                 self.article_min_sentences)
+                                 self.article_min_sentences, own_language_templates)
         fresh.model_version, fresh.languages = self.model_version, self.languages
         fresh.sentence_rules, fresh.genre_check = self.sentence_rules, self.genre_check
         return fresh
@@ -122,7 +128,10 @@ class EmbeddingBackend:
         return self.encoder.runtime
 
     def label_cache(self, phrasing: str = "sentence") -> LabelVectorCache:
-        """The label vectors texts read as a sentence, or as an article (when the profile phrases them apart)."""
+        """The label vectors texts read as a sentence, or as an article (when the profile phrases them
+        apart), or those phrased in the labels' own language (a language code)."""
+        if phrasing in self.own_language_vectors:
+            return self.own_language_vectors[phrasing]
         if phrasing == "article" and self.article_vectors is not None:
             return self.article_vectors
         return self.label_vectors
@@ -137,15 +146,25 @@ class EmbeddingBackend:
     def prepare(self, text: str) -> PreparedDocument:
         return self.encoder.prepare(text)
 
-    def phrasing_for(self, doc: PreparedDocument) -> str:
+    def labels_language(self, labels: list[Label]) -> str:
+        """The language the labels are named in, when the profile phrases labels in it; else "und"."""
+        if not self.own_language_vectors or not labels:
+            return UNDETERMINED
+        language = label_set_language(tuple(lab.name for lab in labels))
+        return language if language in self.own_language_vectors else UNDETERMINED
+
+    def phrasing_for(self, doc: PreparedDocument, labels_language: str = UNDETERMINED) -> str:
         """How a document reads its labels: "article" (article_min_sentences or more, when the
-        profile phrases labels apart for articles) or "sentence"."""
-        is_article = self.article_vectors is not None and len(doc.sentences) >= self.article_min_sentences
-        return "article" if is_article else "sentence"
+        profile phrases labels apart for articles); else in the labels' language (its code),
+        when the profile has a template in it; else "sentence"."""
+        if self.article_vectors is not None and len(doc.sentences) >= self.article_min_sentences:
+            return "article"
+        return labels_language if labels_language in self.own_language_vectors else "sentence"
 
     def similarities(self, docs: list[PreparedDocument], labels: list[Label],
                      deadline: float | None = None) -> list[Similarities]:
-        kinds = [self.phrasing_for(doc) for doc in docs]
+        language = self.labels_language(labels)
+        kinds = [self.phrasing_for(doc, language) for doc in docs]
         phrased = {}
         for kind in dict.fromkeys(kinds):
             label_matrix = self.label_cache(kind).vectors(labels, deadline)

@@ -71,7 +71,8 @@ def load_backend(options: ModelOptions) -> ScoringBackend:
     backend = EmbeddingBackend(encoder, name, MATCHER_CALIBRATION if adapter else calibration_for(digest),
                                label_template=profile.label_template or TEMPLATE,
                                article_template=profile.article_template,
-                               article_min_sentences=profile.article_min_sentences)
+                               article_min_sentences=profile.article_min_sentences,
+                               own_language_templates=profile.own_language_templates)
     # The version names what made the scores: base weights, and the adapter merged into them.
     backend.model_version = digest[:12] + (f"+{MATCHER_SHA256[:8]}" if adapter else "")
     backend.languages = model_languages(model_dir)
