@@ -97,6 +97,6 @@ def label_set_language(names: tuple[str, ...]) -> str:
     One name says too little ("Sport" is German, English and French), so the names are read
     together: newstag's translations of SIB-200's seven labels into German, French, Spanish,
     Turkish, Russian, Arabic and Chinese, and five French news sections, were each detected
-    as their language at 0.71-1.00 (docs/benchmarks.md, "Labels named in the text's language").
+    as their language at 0.71-1.00 (docs/benchmarks.md, "The labels' own language, as shipped").
     """
     return detect_language(", ".join(names)).code

@@ -50,8 +50,9 @@ class ModelProfile:
     label_template: str | tuple[str, ...] | None = None
     # How articles, texts of article_min_sentences sentences or more, read labels, when not as label_template.
     article_template: str | tuple[str, ...] | None = None
-    # Labels named in one of these languages (detected from their names together) read this
-    # template in that language, as sentences and as articles (embedding_backend.py).
+    # Labels named in one of these languages (detected from their names read together) are
+    # phrased by this template in that language for texts read as sentences; articles keep
+    # article_template when there is one (embedding_backend.py).
     own_language_templates: dict[str, str] = field(default_factory=dict)
     article_min_sentences: int = 3
     # Window size when NEWSTAG_MAX_TOKENS is unset (None: the model's own limit). The
@@ -84,7 +85,7 @@ PROFILES: dict[str, ModelProfile] = {
         # German 0.597 -> 0.696, French 0.658 -> 0.692, Turkish 0.570 -> 0.699; Spanish 0.754 -> 0.696,
         # Russian, Arabic and Chinese lower too: left English). Articles keep "news about {}": with
         # French section names it read MasakhaNEWS French better than the French sentence (top-1
-        # 0.820 against 0.800). docs/benchmarks.md, "Labels named in the text's language".
+        # 0.820 against 0.800). docs/benchmarks.md, "The labels' own language, as shipped".
         own_language_templates={"de": "Dieser Nachrichtenartikel handelt von {}.",
                                 "fr": "Cet article d'actualité porte sur {}.",
                                 "tr": "Bu haber makalesi {} hakkındadır."},
