@@ -83,13 +83,12 @@ def fit_hybrid(texts: list[str], embeddings: np.ndarray, targets: np.ndarray, se
         y = targets[:, j]
         if 0 < y.sum() < len(y):
             # class-balanced: a label's few positives weigh as much as its many negatives
-            if own_similarity is None:
-                svm = LinearSVC(C=settings.c, class_weight="balanced").fit(features, y)
-                coef[j], bias[j] = svm.coef_[0], svm.intercept_[0]
-            else:
-                own = sparse.csr_matrix(own_similarity[:, j:j + 1])
-                svm = LinearSVC(C=settings.c, class_weight="balanced").fit(sparse.hstack([features, own]).tocsr(), y)
-                coef[j], prior_coef[j], bias[j] = svm.coef_[0, :-1], svm.coef_[0, -1], svm.intercept_[0]
+            seen = features if own_similarity is None else sparse.hstack(
+                [features, sparse.csr_matrix(own_similarity[:, j:j + 1])]).tocsr()  # this label's own column last
+            svm = LinearSVC(C=settings.c, class_weight="balanced").fit(seen, y)
+            coef[j], bias[j] = svm.coef_[0, :features.shape[1]], svm.intercept_[0]
+            if own_similarity is not None:
+                prior_coef[j] = svm.coef_[0, -1]
         elif y.sum() == len(y):
             bias[j] = 1.0
     vocabulary = sorted(vectorizer.vocabulary_, key=vectorizer.vocabulary_.__getitem__)
