@@ -7,6 +7,7 @@ Usage:
         [--sib-descriptions FILE] [--news-descriptions FILE]
         [--templates "news about {}" "This text is about {}." "news about {} + This text is about {}." ...]
         [--only-templates] [--no-gemma-quality]
+        [--gemma-runtimes torch:auto,onnx:fp32,onnx:int8 --onnx-dir DIR] [--only-gemma]
 
 Label names stay English, as in ``python -m training.evaluate --labels-from-data`` (whose
 ``evaluate`` scores every run here): top-1 macro-F1 in single-label mode, no threshold.
@@ -25,6 +26,10 @@ Label names stay English, as in ``python -m training.evaluate --labels-from-data
 6. Gemma's label templates (``--templates``, skipped when none is given): each one's SIB-200
    macro-F1 per language and French news macro-F1 on the samples of steps 1 and 2, at
    Gemma's pinned prompts and calibration. "A + B" averages the name's phrasings by both.
+
+``--gemma-runtimes`` runs steps 3 and 4 for EmbeddingGemma once per ``runtime:precision``
+(NEWSTAG_RUNTIME, NEWSTAG_PRECISION; ONNX graphs from ``--onnx-dir``, exported first by
+``newstag export-onnx --model``), a column each, in the same run.
 """
 
 from __future__ import annotations
@@ -107,12 +112,21 @@ def first_windows(tagger: Tagger, examples: list[Example]) -> list[Example]:
     return out
 
 
-def models(gemma: Path) -> dict[str, Settings]:
+def models(gemma: Path, runtimes: str = "", onnx_dir: Path | None = None,
+           only_gemma: bool = False) -> dict[str, Settings]:
+    """The settings of each column; ``runtimes`` ("onnx:int8,torch:fp32"): Gemma once per runtime and precision."""
     # Each model alone: no routing by language (the service's default model routes to Gemma when installed).
     common: dict[str, Any] = {"document_cache": 0, "max_documents": 64, "multilingual_model": "off"}
-    return {"all-MiniLM-L6-v2 + matcher (default)": Settings.from_env(model=None, matcher=True, **common),
-            "all-MiniLM-L6-v2": Settings.from_env(model=None, matcher=False, **common),
-            gemma.name: Settings.from_env(model=gemma, **common)}
+    out = {} if only_gemma else {
+        "all-MiniLM-L6-v2 + matcher (default)": Settings.from_env(model=None, matcher=True, **common),
+        "all-MiniLM-L6-v2": Settings.from_env(model=None, matcher=False, **common)}
+    if not runtimes:
+        return {**out, gemma.name: Settings.from_env(model=gemma, **common)}
+    for spec in runtimes.split(","):
+        runtime, _, precision = spec.strip().partition(":")
+        out[f"{gemma.name} ({runtime} {precision or 'auto'})"] = Settings.from_env(
+            model=gemma, runtime=runtime, precision=precision or "auto", onnx_dir=onnx_dir, **common)
+    return out
 
 
 def compare_prompts(tagger: Tagger, sib: dict[str, list[Example]], news: list[Example], sib_labels: list[Label],
@@ -183,13 +197,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sib-descriptions", type=Path, help="taxonomy-format YAML for the 7 SIB labels")
     parser.add_argument("--news-descriptions", type=Path, help="taxonomy-format YAML for the 5 MasakhaNEWS labels")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--gemma-runtimes", default="",
+                        help="runtime:precision for Gemma, comma-separated (torch:auto,onnx:fp32,onnx:int8): "
+                             "a column each")
+    parser.add_argument("--onnx-dir", type=Path, help="NEWSTAG_ONNX_DIR for the onnx runtimes")
+    parser.add_argument("--only-gemma", action="store_true", help="leave out the default model's columns")
     args = parser.parse_args(argv)
 
     sib = sib_sample(args.data_dir, args.per_language, args.seed)
     news = news_sample(args.data_dir, max(args.news, args.speed, args.prompt_news))
     sib_labels = label_set(sib["eng_Latn"], args.sib_descriptions)
     news_labels = label_set(news, args.news_descriptions)
-    settings = models(args.gemma)
+    settings = models(args.gemma, args.gemma_runtimes, args.onnx_dir, args.only_gemma)
     if args.only_prompts or args.only_templates:
         settings = {k: v for k, v in settings.items() if v.model is not None}
     figures: dict[str, dict[str, float]] = {}

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from bench import peer
 
 
@@ -206,6 +208,21 @@ def test_multilingual_benchmark_runs_on_small_sets(tmp_path, tiny_st_dir, capsys
     assert "| template | eng | fra | rus | SIB mean | SIB lowest | French |" in out
     assert "| `news about {}` |" in out and "| `news about {} + This text is about {}.` |" in out
     assert "| SIB-200 eng_Latn |" not in out and "prompts" not in out
+
+
+def test_multilingual_benchmark_compares_gemmas_runtimes_side_by_side(tmp_path, tiny_st_dir, capsys):
+    """--gemma-runtimes: a column per runtime and precision, the default model left out with --only-gemma."""
+    pytest.importorskip("onnxruntime")
+    from bench import multilingual
+
+    _multilingual_sets(tmp_path, ("fra_Latn",), english_test_split=True)
+    assert multilingual.main(["--data-dir", str(tmp_path), "--gemma", str(tiny_st_dir), "--per-language", "8",
+                              "--news", "4", "--speed", "4", "--no-prompts", "--only-gemma", "--gemma-runtimes",
+                              "torch:fp32,onnx:int8", "--onnx-dir", str(tmp_path / "onnx")]) == 0
+    out = capsys.readouterr().out
+    assert f"| {tiny_st_dir.name} (torch fp32) | fp32 |" in out and f"| {tiny_st_dir.name} (onnx int8) | int8 |" in out
+    assert "all-MiniLM-L6-v2" not in out
+    assert any("-int8" in d.name for d in (tmp_path / "onnx").iterdir())  # exported for the int8 column
 
 
 def test_several_templates_average_the_names_phrasings():

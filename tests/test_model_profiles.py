@@ -78,8 +78,22 @@ def test_load_backend_applies_the_profile_and_calibration_pinned_for_the_weights
     assert backend.article_vectors.template == "news on {}"  # type: ignore[attr-defined]
     wider = Settings.from_env({}, model=model_copy, max_tokens=64).engine_options().model
     assert load_backend(wider).encoder.max_tokens == 64  # type: ignore[attr-defined]
-    with pytest.raises(ConfigError, match="NEWSTAG_PRECISION=int8 is not supported for tiny-st: measured"):
+    with pytest.raises(ConfigError, match="NEWSTAG_PRECISION=int8 is not supported for tiny-st on torch: measured"):
         load_backend(Settings.from_env({}, model=model_copy, precision="int8").engine_options().model)
+
+
+def test_a_precision_refused_on_torch_loads_from_an_onnx_graph(model_copy, monkeypatch, tmp_path):
+    """The refusal is torch's kernels' (EmbeddingGemma's int8): an int8 ONNX graph is its own measurement."""
+    pytest.importorskip("onnxruntime")
+    digest = sha256_of(model_copy / "model.safetensors")
+    monkeypatch.setitem(model_profiles.PROFILES, digest[:12], ModelProfile(refused_precisions={"int8": "measured"}))
+    onnx = Settings.from_env({}, model=model_copy, precision="int8", runtime="onnx", onnx_dir=tmp_path)
+    backend = load_backend(onnx.engine_options().model)
+    assert (backend.encoder.runtime, backend.precision) == ("onnx", "int8")  # type: ignore[attr-defined]
+    # auto with no graph made beforehand runs torch, so the refusal holds
+    auto = Settings.from_env({}, model=model_copy, precision="int8", runtime="auto", onnx_dir=tmp_path / "none")
+    with pytest.raises(ConfigError, match="on torch"):
+        load_backend(auto.engine_options().model)
 
 
 def test_weights_without_a_profile_get_the_model_defaults():

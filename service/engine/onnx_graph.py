@@ -1,12 +1,13 @@
 """Export an encoder (its adapter already merged) to an ONNX graph ONNX Runtime runs fast.
 
 Three steps, all local: ``torch.onnx.export`` of the model's last hidden states (dynamic
-batch and sequence axes); two rewrites that let ONNX Runtime's BERT optimizer recognise
-the attention block (below); ``onnxruntime.transformers.optimizer`` fusing attention,
-embedding + layer norm, skip + layer norm and bias + GELU; and, for int8, ONNX Runtime's
-dynamic quantisation (int8 weights per output channel, 7-bit where the CPU's int8 kernels
-need it: int8_kernels.py; uint8 activations quantised per batch). Measured parity and
-speed: docs/benchmarks.md, "Speed II".
+batch and sequence axes); for BERT models, two rewrites that let ONNX Runtime's BERT
+optimizer recognise the attention block (below), then ``onnxruntime.transformers.optimizer``
+fusing attention, embedding + layer norm, skip + layer norm and bias + GELU (Gemma 3
+encoders have no such optimizer: ONNX Runtime's own graph optimisations run when a session
+loads the graph); and, for int8, ONNX Runtime's dynamic quantisation (int8 weights per
+output channel, 7-bit where the CPU's int8 kernels need it: int8_kernels.py; uint8
+activations quantised per batch). Measured parity and speed: docs/benchmarks.md, "Speed II".
 
 Only the export at install time or first start imports this module (onnx, the optimizer);
 a worker that loads a cached graph needs onnxruntime alone.
@@ -50,17 +51,57 @@ class _HiddenStates(torch.nn.Module):
         return self.model(input_ids=input_ids, attention_mask=additive).last_hidden_state
 
 
+class _GemmaHiddenStates(torch.nn.Module):
+    """A Gemma 3 text encoder (EmbeddingGemma) given its attention masks, one per layer type.
+
+    transformers builds them with ``vmap``, which the TorchScript exporter cannot trace;
+    these are the same masks for a bidirectional encoder, from ops it can: padding masked
+    in every layer, and in the sliding-window layers also keys ``sliding_window`` or more
+    positions away (transformers' ``_bidirectional_window_overlay``).
+    """
+
+    def __init__(self, model: PreTrainedModel):
+        super().__init__()
+        self.model = model
+        self.window = int(model.config.sliding_window)
+
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        keep = attention_mask.to(torch.bool)[:, None, None, :]  # [batch, 1, 1, keys]
+        positions = torch.cumsum(torch.ones_like(attention_mask[0]), 0)  # the sequence axis stays dynamic
+        near = (positions[:, None] - positions[None, :]).abs() < self.window  # [queries, keys]
+        low = torch.finfo(torch.float32).min
+        full = torch.zeros(keep.shape, dtype=torch.float32).masked_fill(~keep, low)
+        sliding = torch.zeros((keep & near).shape, dtype=torch.float32).masked_fill(~(keep & near), low)
+        masks = {"full_attention": full, "sliding_attention": sliding}
+        return self.model(input_ids=input_ids, attention_mask=masks).last_hidden_state
+
+
+# Model types whose export was checked, and the module that exports each.
+EXPORTERS: dict[str, type[torch.nn.Module]] = {"bert": _HiddenStates, "gemma3_text": _GemmaHiddenStates}
+# Matrix products int8 leaves in fp32, per model type (node names containing these). Gemma's
+# MLP output projection reads activations with outliers that one scale per batch cannot hold:
+# quantised, EmbeddingGemma's vectors came out at cosine 0.964-0.973 of fp32's; kept fp32,
+# 0.994-0.997, for about a fifth of the int8 speed-up (docs/benchmarks.md, "EmbeddingGemma on
+# ONNX Runtime").
+INT8_FP32_NODES: dict[str, tuple[str, ...]] = {"gemma3_text": ("/mlp/down_proj/",)}
+
+
 def export_graph(model: PreTrainedModel, target: Path, precision: str, *, reduce_range: bool = False) -> dict[str, int]:
     """Write ``target`` (one ONNX file, weights inside): fp32, or int8-quantised (7-bit weights with ``reduce_range``).
 
     Returns the optimizer's count of fused operators (the manifest records them, and a
-    graph without fused attention is slower: the tests check there are some).
+    BERT graph without fused attention is slower: the tests check there are some; other
+    architectures are not fused here, so none).
     """
     import onnx
-    from onnxruntime.transformers.optimizer import optimize_model
+    from onnxruntime.transformers.onnx_model import OnnxModel
 
+    if precision not in ("fp32", "int8"):
+        raise ModelLoadError(f"no ONNX graph for precision {precision}")
     config = model.config
-    heads, hidden = int(config.num_attention_heads), int(config.hidden_size)
+    exporter = EXPORTERS.get(config.model_type)
+    if exporter is None:
+        raise ModelLoadError(f"no ONNX export for {config.model_type} models")
     raw, fused = target.with_suffix(".raw.onnx"), target.with_suffix(".fp32.onnx")
     previous = getattr(config, "_attn_implementation", None)
     model.set_attn_implementation("eager")  # matmul + softmax ops, not an SDPA call
@@ -68,7 +109,7 @@ def export_graph(model: PreTrainedModel, target: Path, precision: str, *, reduce
         ids = torch.full((2, 16), 1000, dtype=torch.long)
         with warnings.catch_warnings(), torch.inference_mode():
             warnings.simplefilter("ignore")  # tracer warnings about Python ints in shapes
-            torch.onnx.export(_HiddenStates(model).eval(), (ids, torch.ones_like(ids)), str(raw),
+            torch.onnx.export(exporter(model).eval(), (ids, torch.ones_like(ids)), str(raw),
                               input_names=list(INPUTS), output_names=[OUTPUT], opset_version=OPSET,
                               dynamic_axes={name: {0: "batch", 1: "sequence"} for name in (*INPUTS, OUTPUT)},
                               dynamo=False)
@@ -77,25 +118,36 @@ def export_graph(model: PreTrainedModel, target: Path, precision: str, *, reduce
             model.set_attn_implementation(previous)
     graph = onnx.load(str(raw))
     raw.unlink()
-    _make_fusable(graph, heads)
-    optimized = optimize_model(graph, model_type="bert", num_heads=heads, hidden_size=hidden, opt_level=0)
-    stats = {k: int(v) for k, v in optimized.get_fused_operator_statistics().items() if v}
-    if not stats.get("Attention"):
-        log.warning("the ONNX optimizer fused no attention block in this model: the graph runs unfused")
+    optimized, stats = _bert_fused(graph, config) if config.model_type == "bert" else (OnnxModel(graph), {})
     if precision == "fp32":
         optimized.save_model_to_file(str(target))
         return stats
-    if precision != "int8":
-        raise ModelLoadError(f"no ONNX graph for precision {precision}")
+    keep = INT8_FP32_NODES.get(config.model_type, ())
+    fp32_nodes = [n.name for n in optimized.model.graph.node
+                  if n.op_type == "MatMul" and any(k in n.name for k in keep)]
     optimized.save_model_to_file(str(fused))
+    del graph, optimized
     try:
-        _quantize(fused, target, reduce_range)
+        _quantize(fused, target, reduce_range, fp32_nodes)
     finally:
         fused.unlink(missing_ok=True)
     return stats
 
 
-def _quantize(source: Path, target: Path, reduce_range: bool) -> None:
+def _bert_fused(graph, config) -> tuple:
+    """The graph after ONNX Runtime's BERT optimizer (an OnnxModel), and its count of fused operators."""
+    from onnxruntime.transformers.optimizer import optimize_model
+
+    heads, hidden = int(config.num_attention_heads), int(config.hidden_size)
+    _make_fusable(graph, heads)
+    optimized = optimize_model(graph, model_type="bert", num_heads=heads, hidden_size=hidden, opt_level=0)
+    stats = {k: int(v) for k, v in optimized.get_fused_operator_statistics().items() if v}
+    if not stats.get("Attention"):
+        log.warning("the ONNX optimizer fused no attention block in this model: the graph runs unfused")
+    return optimized, stats
+
+
+def _quantize(source: Path, target: Path, reduce_range: bool, fp32_nodes: list[str]) -> None:
     import onnx
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
@@ -108,7 +160,8 @@ def _quantize(source: Path, target: Path, reduce_range: bool) -> None:
     root.setLevel(max(level, logging.ERROR))  # the quantizer logs a line per tensor (and advice) to the root logger
     try:
         quantize_dynamic(str(source), str(target), weight_type=QuantType.QInt8, per_channel=True,
-                         reduce_range=reduce_range, extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT})
+                         reduce_range=reduce_range, nodes_to_exclude=fp32_nodes,
+                         extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT})
     finally:
         root.setLevel(level)
 

@@ -46,8 +46,9 @@ MANIFEST_FILE = "manifest.json"
 # then not found (a new directory name) and are exported again, or auto runs torch.
 EXPORT_FORMAT = 2  # 2: int8 graphs' weight range chosen by CPU (int8_kernels.py)
 GRAPH_PRECISIONS = ("fp32", "int8")
-# Architectures whose export and fusions were checked (BERT: all-MiniLM-L6-v2 and its kin).
-SUPPORTED_MODEL_TYPES = ("bert",)
+# Architectures whose export was checked (onnx_graph.EXPORTERS): BERT (all-MiniLM-L6-v2 and
+# its kin, attention fused) and Gemma 3 text encoders (EmbeddingGemma, unfused).
+SUPPORTED_MODEL_TYPES = ("bert", "gemma3_text")
 
 
 @dataclass(frozen=True)
