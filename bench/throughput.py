@@ -15,6 +15,9 @@ Windows and tokens per article are counted with the engine's own chunking, and t
 model FLOPs of each window with torch's FlopCounterMode, so the achieved GFLOP/s can be
 set against this machine's fp32 matmul GFLOP/s (bench/ceiling.py): "% ceiling".
 The clients run on the same cores as the server, so the figures include their cost.
+With NEWSTAG_MODEL naming a local model (EmbeddingGemma), the servers run it and the
+windows, tokens and FLOPs are that model's; precisions its profile refuses on torch are
+skipped for torch.
 """
 
 from __future__ import annotations
@@ -35,6 +38,9 @@ import torch
 from bench.ceiling import matmul_gflops
 from bench.server import Client, Server
 from bench.window_costs import ArticleCost, article_costs
+from service.config import Settings
+from service.engine.model_files import WEIGHTS_FILE, sha256_of
+from service.engine.model_profiles import profile_for
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED_DATA = ROOT.parent / "shared" / "data" / "bbc-news-train.jsonl"
@@ -140,7 +146,9 @@ def main(argv: list[str] | None = None) -> int:
     concurrencies = [int(c) for c in args.concurrency.split(",")]
     texts = load_articles(args.data, args.articles)
     long_text = five_hundred_words(texts)
-    costs = article_costs(texts)
+    model_dir = Settings.from_env().model  # NEWSTAG_MODEL, which the servers read too
+    costs = article_costs(texts, model_dir)
+    refused = profile_for(sha256_of(model_dir / WEIGHTS_FILE)).refused_precisions if model_dir else {}
     bodies = [body(t) for t in texts]
     fp32_gflops = matmul_gflops(torch.float32, 256 if args.quick else 1024, 0.2 if args.quick else 3.0)
     print(f"{len(texts)} articles, {sum(c.windows for c in costs) / len(costs):.2f} windows and "
@@ -153,6 +161,9 @@ def main(argv: list[str] | None = None) -> int:
     for runtime, precision, batching, matcher in settings:
         name = precision if matcher == "on" else f"{precision}-plain"  # plain: NEWSTAG_MATCHER=off
         name = name if runtime == "torch" else f"{runtime}-{name}"
+        if runtime == "torch" and precision in refused:
+            print(f"{name:<16}{batching:<9} skipped: refused for this model on torch ({refused[precision]})")
+            continue
         env = {"NEWSTAG_PRECISION": precision, "NEWSTAG_BATCHING": batching, "NEWSTAG_MATCHER": matcher,
                "NEWSTAG_DOCUMENT_CACHE": "0", "NEWSTAG_RUNTIME": runtime}
         if args.onnx_dir is not None:

@@ -33,6 +33,30 @@ def test_throughput_benchmark_quick(capsys):
     assert "one 500-word article" in out
 
 
+def test_window_costs_are_the_named_models(tiny_st_dir, seed_text):
+    """With a local model (NEWSTAG_MODEL in bench.throughput), its tokenizer, prompt, window and FLOPs count."""
+    from bench.window_costs import article_costs
+
+    [default], [tiny] = article_costs([seed_text]), article_costs([seed_text], tiny_st_dir)
+    # The same tokenizer and no prompt, but the tiny model's 128-token window: more, shorter windows.
+    assert tiny.windows > default.windows and abs(tiny.tokens - default.tokens) < 2 * tiny.windows
+    assert 0 < tiny.flops < default.flops / 20  # a 2-layer, 32-wide model
+
+
+def test_throughput_skips_precisions_a_model_refuses_on_torch(tiny_st_dir, monkeypatch, capsys):
+    from bench import throughput
+    from service.engine import model_profiles
+    from service.engine.model_files import sha256_of
+
+    digest = sha256_of(tiny_st_dir / "model.safetensors")
+    monkeypatch.setitem(model_profiles.PROFILES, digest[:12], model_profiles.ModelProfile(
+        refused_precisions={"int8": "measured"}))
+    monkeypatch.setenv("NEWSTAG_MODEL", str(tiny_st_dir))
+    assert throughput.main(["--data", "seeds/examples.jsonl", "--precision", "int8", "--batching", "on",
+                            "--concurrency", "1", "--seconds", "0.5", "--articles", "3"]) == 0  # no server starts
+    assert "skipped: refused for this model on torch (measured)" in capsys.readouterr().out
+
+
 def test_soak_quick_has_no_failures(capsys):
     from bench import soak
 

@@ -71,3 +71,22 @@ def test_int8_keeps_the_mlp_output_projection_in_fp32(tiny_gemma_dir, tmp_path):
     assert down == ["MatMul", "MatMul"]  # one per layer, left in fp32
     assert "MatMulInteger" in quantised or "DynamicQuantizeMatMul" in quantised
     assert (reference * vectors).sum(1).min() > 0.9
+
+
+def test_the_image_exports_gemmas_int8_graphs_for_every_x86_cpu(tiny_gemma_dir, tmp_path, monkeypatch, capsys):
+    """The Dockerfile's step for the multilingual model, run on the tiny Gemma: both int8 weight ranges."""
+    import re
+    import shlex
+
+    from service.cli import main
+    from tests.conftest import ROOT
+
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    [command] = re.findall(r"newstag (export-onnx --model /opt/base-models/embeddinggemma-300m[^;]*);", dockerfile)
+    monkeypatch.setenv("NEWSTAG_ONNX_DIR", str(tmp_path))
+    assert main([*shlex.split(command.replace("/opt/base-models/embeddinggemma-300m", str(tiny_gemma_dir)))]) == 0
+    out = capsys.readouterr().out
+    assert "full range" in out and "reduced range" in out
+    exported = sorted(d.name for d in tmp_path.iterdir() if d.is_dir() and not d.name.startswith("."))
+    assert len(exported) == 2 and "-int8-7bit-" in exported[0] + exported[1]  # 7-bit (AVX2) and 8-bit (VNNI)
+    assert all("-int8-" in name for name in exported)
