@@ -73,9 +73,9 @@ RUN mkdir -p /opt/onnx \
         "") ;; \
         *) echo "NEWSTAG_ONNX must be 1 or empty, not '$NEWSTAG_ONNX'" >&2; exit 1 ;; \
     esac
-# With NEWSTAG_MULTILINGUAL=1 too, EmbeddingGemma's int8 graphs (both weight ranges, 369 MB
-# each; its fp32 graph runs no faster than torch, so it is left out). The export needs about
-# 10.5 GB of memory and 3 minutes here (docs/benchmarks.md, "EmbeddingGemma on ONNX Runtime").
+# With NEWSTAG_MULTILINGUAL=1 too, EmbeddingGemma's int8 graphs (both weight ranges, about
+# 400 MB each; its fp32 graph runs no faster than torch, so it is left out). Each export needs about
+# 8 GB of memory and 2 minutes here (docs/benchmarks.md, "EmbeddingGemma on ONNX Runtime").
 RUN if [ "$NEWSTAG_ONNX" = 1 ] && [ -d /opt/base-models/embeddinggemma-300m ]; then \
         HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 NEWSTAG_MULTILINGUAL_MODEL=off NEWSTAG_ONNX_DIR=/opt/onnx \
             newstag export-onnx --model /opt/base-models/embeddinggemma-300m --precision int8 --int8-range both; \

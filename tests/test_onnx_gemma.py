@@ -30,12 +30,13 @@ TEXTS = ["Short one.",
 
 @pytest.fixture(scope="module")
 def tiny_gemma_dir(tmp_path_factory) -> Path:
-    """A randomly initialised 2-layer bidirectional Gemma 3 encoder (one sliding-window layer of 8 tokens)."""
+    """A randomly initialised 5-layer bidirectional Gemma 3 encoder (sliding windows of 8 tokens but in layer 2)."""
     target = tmp_path_factory.mktemp("tiny-gemma")
     torch.manual_seed(0)
-    config = Gemma3TextConfig(vocab_size=30522, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+    config = Gemma3TextConfig(vocab_size=30522, hidden_size=32, intermediate_size=64, num_hidden_layers=5,
                               num_attention_heads=2, num_key_value_heads=1, head_dim=16, sliding_window=8,
-                              layer_types=["sliding_attention", "full_attention"], use_bidirectional_attention=True,
+                              layer_types=["sliding_attention"] * 2 + ["full_attention"] + ["sliding_attention"] * 2,
+                              use_bidirectional_attention=True,
                               max_position_embeddings=256, pad_token_id=0)
     Gemma3TextModel(config).save_pretrained(target, safe_serialization=True)
     _save_tokenizer(target)  # any tokenizer will do for a random model
@@ -60,16 +61,18 @@ def test_the_fp32_graph_embeds_as_torch_does(tiny_gemma_dir, tmp_path):
     assert cosines.min() >= 0.9999, cosines
 
 
-def test_int8_keeps_the_mlp_output_projection_in_fp32(tiny_gemma_dir, tmp_path):
+def test_int8_keeps_the_mlp_output_projection_and_the_end_layers_in_fp32(tiny_gemma_dir, tmp_path):
     _, reference = _vectors(tiny_gemma_dir, tmp_path, runtime="torch", precision="fp32")
     tagger, vectors = _vectors(tiny_gemma_dir, tmp_path, runtime="onnx", precision="int8")
     assert tagger.backend.precision == "int8"
     [graph_file] = tmp_path.glob("*-int8*/model.onnx")
     nodes = onnx.load(str(graph_file)).graph.node
     down = [n.op_type for n in nodes if "/mlp/down_proj/" in n.name]
-    quantised = [n.op_type for n in nodes if "/self_attn/q_proj/" in n.name]
-    assert down == ["MatMul", "MatMul"]  # one per layer, left in fp32
-    assert "MatMulInteger" in quantised or "DynamicQuantizeMatMul" in quantised
+    assert down == ["MatMul"] * 5  # one per layer, left in fp32
+    middle = {n.op_type for n in nodes if "/layers.2/" in n.name and "_proj/" in n.name and "down_proj" not in n.name}
+    assert middle and "MatMul" not in middle  # the middle layer's other products are int8 ...
+    ends = {n.op_type for n in nodes if any(f"/layers.{i}/" in n.name for i in (0, 1, 3, 4)) and "_proj/" in n.name}
+    assert ends == {"MatMul"}  # ... the two layers at each end are whole in fp32
     assert (reference * vectors).sum(1).min() > 0.9
 
 

@@ -60,7 +60,7 @@ class ModelProfile:
     # fitted with (256 tokens, as all-MiniLM-L6-v2's limit) keep its scores meaningful.
     window_tokens: int | None = None
     # NEWSTAG_PRECISION values these weights are refused at on torch, and why (measured); an
-    # ONNX graph is checked on its own (onnx_graph.INT8_FP32_NODES).
+    # ONNX graph is checked on its own (onnx_graph.INT8_FP32_PRODUCTS).
     refused_precisions: dict[str, str] = field(default_factory=dict)
     sentence_rules: SentenceRules = SentenceRules()
 
@@ -93,7 +93,7 @@ PROFILES: dict[str, ModelProfile] = {
         # Its activations have outliers that torch's per-tensor int8 cannot hold: window vectors
         # came out at cosine 0.94 of fp32's, sentence vectors as low as 0.79. bf16 keeps
         # 0.99998 (the upstream card: float32 or bfloat16, never float16). ONNX Runtime's int8
-        # graph keeps the MLP's output projection in fp32 and holds 0.994 (onnx_graph.py).
+        # graph keeps the MLP's output projection and the end layers in fp32 (onnx_graph.py).
         refused_precisions={"int8": "torch's int8 moves its vectors to cosine 0.94 of fp32's; use "
                                     "NEWSTAG_RUNTIME=onnx for int8, or fp32, bf16 or auto"},
         # Session 6's default rules (discount 0.6), kept on measurement (bench/sentence_rules.py, docs/benchmarks.md

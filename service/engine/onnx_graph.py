@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import warnings
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -78,12 +79,27 @@ class _GemmaHiddenStates(torch.nn.Module):
 
 # Model types whose export was checked, and the module that exports each.
 EXPORTERS: dict[str, type[torch.nn.Module]] = {"bert": _HiddenStates, "gemma3_text": _GemmaHiddenStates}
-# Matrix products int8 leaves in fp32, per model type (node names containing these). Gemma's
-# MLP output projection reads activations with outliers that one scale per batch cannot hold:
-# quantised, EmbeddingGemma's vectors came out at mean cosine 0.972-0.980 of fp32's (lowest
-# 0.964); kept fp32, 0.996 (lowest 0.994), for a fifth of the matrix work left in fp32
-# (docs/benchmarks.md, "EmbeddingGemma on ONNX Runtime").
-INT8_FP32_NODES: dict[str, tuple[str, ...]] = {"gemma3_text": ("/mlp/down_proj/",)}
+@dataclass(frozen=True)
+class Fp32Products:
+    """Matrix products an int8 graph leaves in fp32: those named so in every layer, and
+    every one of the first and last ``end_layers`` layers."""
+
+    every_layer: tuple[str, ...] = ()
+    end_layers: int = 0
+
+    def names(self, nodes, layers: int) -> list[str]:
+        ends = {*range(self.end_layers), *range(layers - self.end_layers, layers)}
+        markers = tuple(f"/layers.{i}/" for i in sorted(ends))  # "/layers.1/" is not "/layers.10/"
+        return [n.name for n in nodes if n.op_type == "MatMul"
+                and (any(k in n.name for k in self.every_layer) or any(m in n.name for m in markers))]
+
+
+# Per model type. Gemma's activations have outliers that one scale per batch cannot hold,
+# worst in the MLP's output projection and the first and last layers: EmbeddingGemma with
+# every product int8 kept SIB-200 sentence vectors at mean cosine 0.980 of fp32's, with
+# down_proj fp32 0.997 (SIB-200 macro-F1 0.748 -> 0.729), with the two layers at each end
+# whole too 0.9986 (0.747) (docs/benchmarks.md, "EmbeddingGemma on ONNX Runtime").
+INT8_FP32_PRODUCTS: dict[str, Fp32Products] = {"gemma3_text": Fp32Products(("/mlp/down_proj/",), end_layers=2)}
 
 
 def export_graph(model: PreTrainedModel, target: Path, precision: str, *, reduce_range: bool = False) -> dict[str, int]:
@@ -122,9 +138,8 @@ def export_graph(model: PreTrainedModel, target: Path, precision: str, *, reduce
     if precision == "fp32":
         optimized.save_model_to_file(str(target))
         return stats
-    keep = INT8_FP32_NODES.get(config.model_type, ())
-    fp32_nodes = [n.name for n in optimized.model.graph.node
-                  if n.op_type == "MatMul" and any(k in n.name for k in keep)]
+    keep = INT8_FP32_PRODUCTS.get(config.model_type, Fp32Products())
+    fp32_nodes = keep.names(optimized.model.graph.node, int(config.num_hidden_layers))
     optimized.save_model_to_file(str(fused))
     del graph, optimized
     try:

@@ -44,7 +44,9 @@ GRAPH_FILE = "model.onnx"
 MANIFEST_FILE = "manifest.json"
 # Bumped whenever the export changes (rewrites, optimizer, quantisation): older graphs are
 # then not found (a new directory name) and are exported again, or auto runs torch.
-EXPORT_FORMAT = 2  # 2: int8 graphs' weight range chosen by CPU (int8_kernels.py)
+# 2: int8 graphs' weight range chosen by CPU (int8_kernels.py); 3: EmbeddingGemma's int8
+# graph keeps its end layers in fp32 (onnx_graph.INT8_FP32_PRODUCTS).
+EXPORT_FORMAT = 3
 GRAPH_PRECISIONS = ("fp32", "int8")
 # Architectures whose export was checked (onnx_graph.EXPORTERS): BERT (all-MiniLM-L6-v2 and
 # its kin, attention fused) and Gemma 3 text encoders (EmbeddingGemma, unfused).
