@@ -26,6 +26,7 @@ from .model_files import (
     verify_weights,
 )
 from .model_profiles import profile_for
+from .precision import Precision
 from .scoring import ScoringBackend
 
 
@@ -59,14 +60,20 @@ def load_backend(options: ModelOptions) -> ScoringBackend:
         verify_manifest(model_dir, digest)
     # newstag's measured choices for these weights (prompts, windows), and their calibration.
     profile = profile_for(digest)
+
+    def refuse_on_torch(precision: str) -> None:  # an ONNX graph may hold a precision torch's kernels cannot
+        if precision in profile.refused_precisions:
+            raise ConfigError(f"NEWSTAG_PRECISION={precision} is not supported for {name} on torch: "
+                              f"{profile.refused_precisions[precision]}")
+
+    if options.encoder.runtime == "torch":  # known now: refused before the weights are loaded
+        refuse_on_torch(Precision(options.encoder.precision).name)
     encoder = SentenceEncoder(model_dir, max_tokens=options.max_tokens or profile.window_tokens,
                               options=options.encoder, adapter=adapter,
                               prompts=profile.prompts, weights_sha256=digest,
                               adapter_sha256=MATCHER_SHA256 if adapter else None)
-    # Checked once the runtime is known: an ONNX graph may hold a precision torch's kernels cannot.
-    if encoder.runtime == "torch" and encoder.precision.name in profile.refused_precisions:
-        raise ConfigError(f"NEWSTAG_PRECISION={encoder.precision.name} is not supported for {name} on torch: "
-                          f"{profile.refused_precisions[encoder.precision.name]}")
+    if encoder.runtime == "torch":  # auto without a graph, or onnx that could not export one
+        refuse_on_torch(encoder.precision.name)
     backend = EmbeddingBackend(encoder, name, MATCHER_CALIBRATION if adapter else calibration_for(digest),
                                label_template=profile.label_template or TEMPLATE,
                                article_template=profile.article_template,
