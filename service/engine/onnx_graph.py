@@ -79,6 +79,8 @@ class _GemmaHiddenStates(torch.nn.Module):
 
 # Model types whose export was checked, and the module that exports each.
 EXPORTERS: dict[str, type[torch.nn.Module]] = {"bert": _HiddenStates, "gemma3_text": _GemmaHiddenStates}
+
+
 @dataclass(frozen=True)
 class Fp32Products:
     """Matrix products an int8 graph leaves in fp32: those named so in every layer, and
