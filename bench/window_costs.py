@@ -18,7 +18,7 @@ from transformers import AutoModel, AutoTokenizer
 from transformers.utils import logging as hf_logging
 
 from service.engine.chunking import prepare_document
-from service.engine.encoder import _max_tokens as max_tokens  # the encoder's own rule
+from service.engine.encoder import token_limit  # the encoder's own rule
 from service.engine.model_files import WEIGHTS_FILE, default_model_dir, sha256_of
 from service.engine.model_profiles import profile_for
 from service.engine.st_modules import read_pipeline
@@ -68,7 +68,7 @@ def _windowing(model_dir: Path | None) -> tuple[int, str]:
         return MAX_TOKENS, ""
     profile = profile_for(sha256_of(model_dir / WEIGHTS_FILE))
     tokenizer = AutoTokenizer.from_pretrained(model_dir, local_files_only=True)
-    window = max_tokens(model_dir, tokenizer, _model(model_dir), profile.window_tokens)
+    window = token_limit(model_dir, tokenizer, _model(model_dir), profile.window_tokens)
     pipeline = read_pipeline(model_dir)
     name = profile.prompts.text if profile.prompts is not None else pipeline.default_prompt_name
     prompt = pipeline.prompts.get(name, "") if name else ""

@@ -63,7 +63,7 @@ class DocumentVectors:
     sentences: np.ndarray  # [n_sentences, dim]
 
 
-def _max_tokens(model_dir: Path, tokenizer, model, cap: int | None) -> int:
+def token_limit(model_dir: Path, tokenizer, model, cap: int | None) -> int:
     """The sequence length the model was trained at (sentence-transformers config), capped."""
     limit = int(getattr(model.config, "max_position_embeddings", 512))
     st_config = model_dir / "sentence_bert_config.json"
@@ -110,7 +110,7 @@ class SentenceEncoder:
         if not self.tokenizer.is_fast:
             raise ModelLoadError(f"{model_dir} needs a fast tokenizer (tokenizer.json) for offsets")
         self.model_dir = model_dir
-        self.max_tokens = _max_tokens(model_dir, self.tokenizer, self.model, max_tokens)
+        self.max_tokens = token_limit(model_dir, self.tokenizer, self.model, max_tokens)
         self.max_batch_tokens = max(options.max_batch_tokens, self.max_tokens)
         self.pipeline = read_pipeline(model_dir)
         self.head, self.tail = special_tokens(self.tokenizer)
