@@ -3,7 +3,7 @@
 Usage:
     python -m bench.few_shot [--data-dir ../shared/data] [--shots 8,16,32,64] [--seeds 0]
         [--eval-max 300] [--sets bbc-news,bbc-sport,20newsgroups,masakhanews-fra]
-        [--cache /tmp/newstag-few-shot] [--label-prior P] [--report OUT.json]
+        [--cache /tmp/newstag-few-shot] [--label-prior P] [--base DIR] [--report OUT.json]
 
 For each set and seed: each label's rows are shuffled (seeded) and the first k of them
 train (nested: the 8 are among the 16), never more than half a label's rows; the
@@ -13,7 +13,9 @@ hybrid recipe (training/hybrid.py, the default of training.finetune; its label-n
 feature at --label-prior, 0 off, by default its own choice) trains on the k per label;
 zero-shot is training.evaluate's ``--labels-from-data`` (the Tagger on the label names)
 on the same evaluation rows. All four sets are single-label: the figure is macro-F1 (and
-accuracy). Article vectors are cached in --cache as safetensors.
+accuracy). Article vectors are cached in --cache as safetensors. --base trains on another
+local model's vectors, as training.finetune's --base does (zero-shot stays the service's own
+route: with the multilingual model installed, French goes to it).
 """
 
 from __future__ import annotations
@@ -26,17 +28,19 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import torch
 from safetensors.numpy import load_file, save_file
 
 from service.config import Settings
 from service.engine import Label, Tagger
 from service.engine.encoder import SentenceEncoder
 from service.engine.model_files import default_model_dir
+from service.progress import progress_bar
 from training.data import Example, read_labeled
 from training.evaluate import evaluate, load_tagger
 from training.hybrid import HybridSettings, article_vectors, targets_matrix, train_hybrid
 from training.metrics import classification_report
-from training.probe import frozen_windows, label_name_vectors
+from training.probe import label_name_vectors
 
 from .few_shot_table import markdown_table
 
@@ -64,9 +68,11 @@ def samples(examples: list[Example], shots: list[int], seed: int,
 class VectorCache:
     """Article vectors by row, kept in one safetensors file per data file (never a pickle)."""
 
-    def __init__(self, directory: Path, data: Path):
+    def __init__(self, directory: Path, data: Path, base: Path | None = None):
         digest = hashlib.sha256(data.read_bytes()).hexdigest()[:16]
-        self.path = directory / f"{data.stem}-{digest}-{MAX_TOKENS}.safetensors"
+        self.base = base or default_model_dir()
+        tag = "" if base is None else f"-{base.resolve().name}"  # the embedded model keeps its old file names
+        self.path = directory / f"{data.stem}-{digest}-{MAX_TOKENS}{tag}.safetensors"
         self.vectors: dict[int, np.ndarray] = {}
         self.encoder: SentenceEncoder | None = None
         if self.path.is_file():
@@ -75,10 +81,13 @@ class VectorCache:
 
     def get(self, examples: list[Example], rows: list[int], chunk: int = 256) -> np.ndarray:
         missing = [i for i in rows if i not in self.vectors]
-        for start in range(0, len(missing), chunk):  # saved after each chunk: a long pass keeps its work
+        # saved after each chunk: a long pass keeps its work; one encoder for the whole pass
+        for start in progress_bar(range(0, len(missing), chunk), desc=f"article vectors ({self.base.name})",
+                                  unit="chunk", file=sys.stderr):
             part = missing[start:start + chunk]
-            docs = [self._encoder().prepare(examples[i].text) for i in part]
-            windows = frozen_windows(default_model_dir(), MAX_TOKENS, {"articles": docs})["articles"]
+            encoder = self._encoder()
+            docs = [encoder.prepare(examples[i].text) for i in part]
+            windows = [torch.from_numpy(v.windows) for v in encoder.encode_documents(docs)]
             self.vectors.update(zip(part, article_vectors(windows), strict=True))
             self.path.parent.mkdir(parents=True, exist_ok=True)
             keys = sorted(self.vectors)
@@ -88,7 +97,7 @@ class VectorCache:
 
     def _encoder(self) -> SentenceEncoder:
         if self.encoder is None:
-            self.encoder = SentenceEncoder(default_model_dir(), max_tokens=MAX_TOKENS)
+            self.encoder = SentenceEncoder(self.base, max_tokens=MAX_TOKENS)
         return self.encoder
 
 
@@ -98,12 +107,12 @@ def _scores(gold: list[Example], predicted: list[str], labels: list[str]) -> dic
 
 
 def run_set(name: str, data: Path, shots: list[int], seeds: list[int], eval_max: int, cache_dir: Path,
-            tagger: Tagger, settings: HybridSettings) -> dict:
+            tagger: Tagger, settings: HybridSettings, base: Path | None = None) -> dict:
     examples = read_labeled(data)
     labels = sorted({e.labels[0] for e in examples})
-    cache = VectorCache(cache_dir, data)
-    names = None if settings.label_prior == 0 else label_name_vectors(default_model_dir(), MAX_TOKENS, labels)
-    out: dict = {"set": name, "file": data.name, "labels": len(labels), "rows": len(examples),
+    cache = VectorCache(cache_dir, data, base)
+    names = None if settings.label_prior == 0 else label_name_vectors(cache.base, MAX_TOKENS, labels)
+    out: dict = {"set": name, "file": data.name, "base": cache.base.name, "labels": len(labels), "rows": len(examples),
                  "label_prior": settings.label_prior, "runs": []}
     for seed in seeds:
         train, evaluation = samples(examples, shots, seed, eval_max)
@@ -138,6 +147,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cache", type=Path, default=Path("/tmp/newstag-few-shot"))
     parser.add_argument("--label-prior", type=float, default=HybridSettings.label_prior,
                         help="the scale of each label's own-name feature (0: off; default: the recipe's choice)")
+    parser.add_argument("--base", type=Path, help="a local model directory (default: embedded all-MiniLM-L6-v2)")
     parser.add_argument("--report", type=Path)
     args = parser.parse_args(argv)
     shots = sorted(int(x) for x in args.shots.split(","))
@@ -146,7 +156,7 @@ def main(argv: list[str] | None = None) -> int:
     results = []
     for name in args.sets.split(","):
         results.append(run_set(name, args.data_dir / SETS[name], shots, seeds, args.eval_max, args.cache, tagger,
-                               HybridSettings(label_prior=args.label_prior)))
+                               HybridSettings(label_prior=args.label_prior), args.base))
         if args.report:  # after each set: a long run keeps what it measured
             args.report.write_text(json.dumps(results, indent=2))
     print(markdown_table(results, shots))

@@ -3,7 +3,7 @@
 Usage:
     python -m bench.hybrid_recipe --data ../shared/data/reuters-r90-train.jsonl
         [--settings 0.5:auto:auto 0.5:1:0 ...] [--proxy-test 0.2] [--seed 7 | --chronological]
-        [--cross-validate 5 --repeats 3] [--cache /tmp/newstag-few-shot]
+        [--cross-validate 5 --repeats 3] [--cache /tmp/newstag-few-shot] [--base DIR]
 
 The corpora's own test splits are kept elsewhere, so a seeded share of the training file
 (--proxy-test) stands in: the recipe (training/hybrid.py, as training.finetune runs it)
@@ -17,7 +17,8 @@ For multi-label data the same model is scored three ways: with its per-label thr
 alone; with them and "at least one label" (an article no label reaches gets its best one, as training.finetune's
 model serves it: classifier.at_least_one); and with 0.5 for every label (the SVM's own
 boundary), which shows what the per-label thresholds add. Article vectors are cached as
-in bench.few_shot.
+in bench.few_shot; --base reads them (and the label names) with another local model, as
+training.finetune's --base does (the multilingual model: base-models/embeddinggemma-300m).
 """
 
 from __future__ import annotations
@@ -106,12 +107,13 @@ def main(argv: list[str] | None = None) -> int:
                         help="instead of one proxy split: K-fold cross-validation over the whole file")
     parser.add_argument("--repeats", type=int, default=1, help="with --cross-validate: seeds 0 to N-1")
     parser.add_argument("--cache", type=Path, default=Path("/tmp/newstag-few-shot"))
+    parser.add_argument("--base", type=Path, help="a local model directory (default: embedded all-MiniLM-L6-v2)")
     parser.add_argument("--cached-only", action="store_true",
                         help="only the rows whose vectors are cached (a subset, when the encoder pass is too slow)")
     args = parser.parse_args(argv)
     examples = read_labeled(args.data)
     if args.cached_only:
-        cached = VectorCache(args.cache, args.data).vectors
+        cached = VectorCache(args.cache, args.data, args.base).vectors
         keep = sorted(cached)
         examples, args.cached_vectors = [examples[i] for i in keep], np.stack([cached[i] for i in keep])
     labels = sorted({x for e in examples for x in e.labels})
@@ -129,10 +131,10 @@ def main(argv: list[str] | None = None) -> int:
     elif all(s.split(":")[1] == "0" for s in args.settings):  # TF-IDF alone: no encoder pass
         vectors = np.zeros((len(examples), 384), dtype=np.float32)
     else:
-        vectors = VectorCache(args.cache, args.data).get(examples, list(range(len(examples))))
+        vectors = VectorCache(args.cache, args.data, args.base).get(examples, list(range(len(examples))))
     print(f"{args.data.name}: {len(train)} training rows, {len(test)} proxy-test rows, {len(labels)} labels; "
           f"article vectors {time.monotonic() - started:.0f} s (0 if cached)", flush=True)
-    names = label_name_vectors(default_model_dir(), MAX_TOKENS, labels)
+    names = label_name_vectors(args.base or default_model_dir(), MAX_TOKENS, labels)
     if args.cross_validate:
         for setting in args.settings:
             cross_validate(examples, vectors, labels, single, setting, args.cross_validate, args.repeats, names)

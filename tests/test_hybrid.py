@@ -141,6 +141,23 @@ def test_few_shot_samples_are_nested_capped_and_disjoint_from_evaluation():
     assert "| toy | 2 | 40 | 0.480 | 0.560 | 0.720 | 1.040 | 0.500 | 16 |" in table
 
 
+def test_few_shot_vector_cache_reads_with_the_base_it_names_and_keeps_one_file_per_base(tiny_model_dir, tmp_path):
+    from bench.few_shot import VectorCache
+
+    data = tmp_path / "set.jsonl"
+    rows = [{"text": f"Article {i} about trade.", "labels": ["a"]} for i in range(5)]
+    data.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    examples = read_labeled(data)
+    tiny = VectorCache(tmp_path / "cache", data, tiny_model_dir)
+    vectors = tiny.get(examples, [0, 2, 4], chunk=2)
+    assert vectors.shape == (3, 32)  # the tiny model's width, not the embedded model's 384
+    assert tiny_model_dir.name in tiny.path.name and tiny.path.is_file()
+    reread = VectorCache(tmp_path / "cache", data, tiny_model_dir)
+    np.testing.assert_array_equal(reread.get(examples, [0, 2, 4]), vectors)
+    assert reread.encoder is None  # from the file, no encoder pass
+    assert VectorCache(tmp_path / "cache", data).path != tiny.path  # the embedded model's vectors kept apart
+
+
 def test_at_least_one_raises_only_the_best_label_of_a_row_with_none():
     from service.engine.classifier import at_least_one
 

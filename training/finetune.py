@@ -44,6 +44,7 @@ from .distributed import Distributed
 from .domain_fit import EncodedArticles, fit_domain
 from .export import library_versions, write_model_dir
 from .hybrid import HybridSettings, hybrid_stage
+from .languages import base_language_warning, installed_multilingual
 from .metrics import classification_report
 from .model import WindowClassifier, resolve_base, window_batch
 from .model_card import CardData, render
@@ -102,6 +103,9 @@ def run(config: TrainingConfig, dist: Distributed) -> dict:
 
     # 2. Load the base model from a local directory (the default one is checksummed).
     base_dir, base_name = resolve_base(config.base)
+    if dist.is_main and (warning := base_language_warning([e.text for e in train], base_dir, base_name,
+                                                          installed_multilingual())):
+        print(f"finetune: warning: {warning}", file=sys.stderr, flush=True)
     tokenizer = AutoTokenizer.from_pretrained(base_dir, local_files_only=True)
     encoder = AutoModel.from_pretrained(base_dir, local_files_only=True, use_safetensors=True)
 
