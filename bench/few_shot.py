@@ -3,7 +3,7 @@
 Usage:
     python -m bench.few_shot [--data-dir ../shared/data] [--shots 8,16,32,64] [--seeds 0]
         [--eval-max 300] [--sets bbc-news,bbc-sport,20newsgroups,masakhanews-fra]
-        [--cache /tmp/newstag-few-shot] [--label-prior P] [--base DIR] [--report OUT.json]
+        [--cache /tmp/newstag-few-shot] [--label-prior P] [--base DIR] [--contrastive] [--report OUT.json]
 
 For each set and seed: each label's rows are shuffled (seeded) and the first k of them
 train (nested: the 8 are among the 16), never more than half a label's rows; the
@@ -15,7 +15,10 @@ zero-shot is training.evaluate's ``--labels-from-data`` (the Tagger on the label
 on the same evaluation rows. All four sets are single-label: the figure is macro-F1 (and
 accuracy). Article vectors are cached in --cache as safetensors. --base trains on another
 local model's vectors, as training.finetune's --base does (zero-shot stays the service's own
-route: with the multilingual model installed, French goes to it).
+route: with the multilingual model installed, French goes to it). --contrastive also trains,
+on the same k articles, the recipe training.finetune runs with contrastive tuning: a copy of
+the encoder tuned on pairs of them (training/contrastive.py), then the hybrid head at
+article vector weight 1 without the label-name feature; its figures are a second table.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ import hashlib
 import json
 import random
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -36,6 +40,7 @@ from service.engine import Label, Tagger
 from service.engine.encoder import SentenceEncoder
 from service.engine.model_files import default_model_dir
 from service.progress import progress_bar
+from training.contrastive import ContrastiveSettings, contrastive_tune
 from training.data import Example, read_labeled
 from training.evaluate import evaluate, load_tagger
 from training.hybrid import HybridSettings, article_vectors, targets_matrix, train_hybrid
@@ -106,8 +111,29 @@ def _scores(gold: list[Example], predicted: list[str], labels: list[str]) -> dic
     return {"macro_f1": round(report["macro_f1"], 4), "accuracy": round(report["accuracy"], 4)}
 
 
+def tuned_scores(examples: list[Example], rows: list[int], gold: list[Example], labels: list[str], base: Path,
+                 seed: int) -> dict:
+    """The recipe with contrastive tuning on ``rows``, as training.finetune runs it, scored on ``gold``."""
+    started = time.monotonic()
+    encoder = SentenceEncoder(base, max_tokens=MAX_TOKENS)  # fp32, no cache: a fresh copy each time
+    contrastive_tune(encoder.model, encoder.tokenizer, [examples[i].text for i in rows],
+                     [examples[i].labels[0] for i in rows], ContrastiveSettings(), seed, encoder.pipeline,
+                     show_progress=False)
+
+    def vectors(texts: list[str]) -> np.ndarray:
+        docs = [encoder.prepare(t) for t in texts]
+        return article_vectors([torch.from_numpy(v.windows) for v in encoder.encode_documents(docs)])
+
+    train_texts = [examples[i].text for i in rows]
+    model, _ = train_hybrid(train_texts, vectors(train_texts), targets_matrix([examples[i] for i in rows], labels),
+                            False, HybridSettings(embedding_weight=1.0, label_prior=0.0), seed=42)
+    logits = model.logits([e.text for e in gold], vectors([e.text for e in gold]))
+    return {**_scores(gold, [labels[j] for j in logits.argmax(axis=1)], labels),
+            "seconds": round(time.monotonic() - started)}
+
+
 def run_set(name: str, data: Path, shots: list[int], seeds: list[int], eval_max: int, cache_dir: Path,
-            tagger: Tagger, settings: HybridSettings, base: Path | None = None) -> dict:
+            tagger: Tagger, settings: HybridSettings, base: Path | None = None, contrastive: bool = False) -> dict:
     examples = read_labeled(data)
     labels = sorted({e.labels[0] for e in examples})
     cache = VectorCache(cache_dir, data, base)
@@ -129,6 +155,8 @@ def run_set(name: str, data: Path, shots: list[int], seeds: list[int], eval_max:
             run["shots"][str(k)] = {"train_rows": len(rows), "embedding_weight": model.article_weight,
                                     "label_prior": model.label_prior,
                                     **_scores(gold, [labels[j] for j in logits.argmax(axis=1)], labels)}
+            if contrastive:
+                run["shots"][str(k)]["contrastive"] = tuned_scores(examples, rows, gold, labels, cache.base, seed)
             print(f"{name} seed {seed} k={k}: {run['shots'][str(k)]}", file=sys.stderr, flush=True)
         report = evaluate(tagger, gold, [Label(x) for x in labels], None)
         run["zero_shot"] = {"macro_f1": round(report["macro_f1"], 4), "accuracy": round(report["accuracy"], 4)}
@@ -148,6 +176,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--label-prior", type=float, default=HybridSettings.label_prior,
                         help="the scale of each label's own-name feature (0: off; default: the recipe's choice)")
     parser.add_argument("--base", type=Path, help="a local model directory (default: embedded all-MiniLM-L6-v2)")
+    parser.add_argument("--contrastive", action="store_true",
+                        help="also the recipe with contrastive tuning (training/contrastive.py) on the same articles")
     parser.add_argument("--report", type=Path)
     args = parser.parse_args(argv)
     shots = sorted(int(x) for x in args.shots.split(","))
@@ -156,10 +186,12 @@ def main(argv: list[str] | None = None) -> int:
     results = []
     for name in args.sets.split(","):
         results.append(run_set(name, args.data_dir / SETS[name], shots, seeds, args.eval_max, args.cache, tagger,
-                               HybridSettings(label_prior=args.label_prior), args.base))
+                               HybridSettings(label_prior=args.label_prior), args.base, args.contrastive))
         if args.report:  # after each set: a long run keeps what it measured
             args.report.write_text(json.dumps(results, indent=2))
     print(markdown_table(results, shots))
+    if args.contrastive:
+        print("\nWith contrastive tuning:\n" + markdown_table(results, shots, variant="contrastive"))
     return 0
 
 

@@ -12,13 +12,15 @@ def _cell(values: list[float]) -> str:
     return text + (f" ({min(values):.3f}-{max(values):.3f})" if len(values) > 1 else "")
 
 
-def markdown_table(results: list[dict], shots: list[int]) -> str:
-    """One row per set: macro-F1 at each k (mean over seeds, range if several), and zero-shot."""
+def markdown_table(results: list[dict], shots: list[int], variant: str | None = None) -> str:
+    """One row per set: macro-F1 at each k (mean over seeds, range if several), and zero-shot;
+    ``variant``: the figures kept under that key of each k (bench.few_shot --contrastive)."""
     head = "| set | labels | eval rows | " + " | ".join(f"k={k}" for k in shots) + " | zero-shot | k that beats it |"
     lines = [head, "|" + "---|" * (len(shots) + 5)]
     for result in results:
         runs = result["runs"]
-        per_k = {k: [r["shots"][str(k)]["macro_f1"] for r in runs if str(k) in r["shots"]] for k in shots}
+        per_k = {k: [(r["shots"][str(k)][variant] if variant else r["shots"][str(k)])["macro_f1"] for r in runs
+                     if str(k) in r["shots"]] for k in shots}
         zero = [r["zero_shot"]["macro_f1"] for r in runs]
         beats = next((k for k in shots if per_k[k] and mean(per_k[k]) > mean(zero)), None)
         lines.append(f"| {result['set']} | {result['labels']} | {runs[0]['eval_rows']} | "

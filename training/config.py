@@ -55,6 +55,10 @@ class TrainingConfig(RunConfig):
     # head: a linear head on frozen window vectors; full: end to end (LP-FT)
     mode: Literal["hybrid", "head", "full"] = "hybrid"
     hybrid: HybridSettings = field(default_factory=HybridSettings)
+    # hybrid and head, single-label: tune the encoder on pairs of training articles first
+    # (training/contrastive.py)
+    contrastive: Literal["on", "off"] = "off"
+    contrastive_pairs: int = 640
     # (max_length: tokens per window; sentence-aligned windows, never truncation)
 
     # Optimisation. batch_size counts documents per step.

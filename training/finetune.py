@@ -17,12 +17,14 @@ from __future__ import annotations
 
 import argparse
 import shlex
+import shutil
 import sys
 import time
 from collections import Counter
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from functools import partial
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -37,12 +39,13 @@ from service.engine.encoder import special_tokens
 from service.engine.st_modules import read_pipeline
 from service.progress import progress_bar
 
+from . import contrastive
 from .classification import classifier_trainer, label_targets, predict
 from .config import TrainingConfig
 from .data import DataFileError, Example, fingerprint, is_single_label, label_names, read_labeled, split_validation
 from .distributed import Distributed
 from .domain_fit import EncodedArticles, fit_domain
-from .export import library_versions, write_model_dir
+from .export import copy_pipeline, library_versions, write_model_dir
 from .hybrid import HybridSettings, hybrid_stage
 from .languages import base_language_warning, installed_multilingual
 from .metrics import classification_report
@@ -72,6 +75,11 @@ def _parser() -> argparse.ArgumentParser:
                         help="hybrid: the scale of each label's own feature, the article's similarity to the "
                              "label's name (0: off; default: chosen out of fold among "
                              f"{', '.join(f'{p:g}' for p in HybridSettings.label_priors)}, with the weight)")
+    parser.add_argument("--contrastive", choices=list(contrastive.CHOICES), default=contrastive.OFF,
+                        help="hybrid and head, single-label: tune the encoder on pairs of training articles first "
+                             "(SetFit-style; measured to help at about 8 articles a label)")
+    parser.add_argument("--contrastive-pairs", type=int, default=contrastive.ContrastiveSettings.pairs,
+                        help="pairs of training articles the contrastive tuning reads")
     parser.add_argument("--batch-size", type=int, default=16, help="documents per step")
     parser.add_argument("--max-length", type=int, default=256, help="tokens per window")
     parser.add_argument("--lr", type=float, help="default: 1e-2 (head), 5e-5 (full)")
@@ -124,14 +132,27 @@ def run(config: TrainingConfig, dist: Distributed) -> dict:
     ids = (*special_tokens(tokenizer), tokenizer.pad_token_id or 0)
     targets = label_targets(train, labels, multi_label)
     hybrid = None
+    tuned = config.mode != "full" and contrastive.wanted(config.contrastive, multi_label)
+    # The frozen encoder reads the windows: the base, or the base after contrastive tuning
+    # (saved beside the output so that it reads them exactly as the service will).
+    reader_dir, tuning = base_dir, None
+    hybrid_settings = config.hybrid
+    if tuned:
+        reader_dir, tuning = tune_encoder(model, tokenizer, train, base_dir, config, dist.rank)
+        # Out-of-fold choices would be scored on vectors tuned on those very articles: SetFit's own
+        # mix instead (the tuned vector at weight 1, no label-name feature) unless the caller fixed them.
+        weight, prior = config.hybrid.embedding_weight, config.hybrid.label_prior
+        hybrid_settings = replace(config.hybrid, embedding_weight=1.0 if weight is None else weight,
+                                  label_prior=0.0 if prior is None else prior)
     frozen = None if config.mode == "full" else frozen_windows(
-        base_dir, config.max_length, {"train": train_docs, "validation": validation_docs})
+        reader_dir, config.max_length, {"train": train_docs, "validation": validation_docs})
     if config.mode == "hybrid":
         # 5-7. A linear SVM per label over article vectors and TF-IDF, thresholds out of fold.
         assert frozen is not None
-        names = None if config.hybrid.label_prior == 0 else label_name_vectors(base_dir, config.max_length, labels)
+        names = None if hybrid_settings.label_prior == 0 else label_name_vectors(reader_dir, config.max_length,
+                                                                                labels)
         hybrid, thresholds, probs = hybrid_stage(frozen, {"train": train, "validation": validation}, labels,
-                                                 multi_label, config.hybrid, config.seed, names)
+                                                 multi_label, hybrid_settings, config.seed, names)
         with torch.no_grad():  # the service reads the embedding half as head.safetensors
             model.head.weight.copy_(torch.from_numpy(hybrid.embedding_weight))
             model.head.bias.copy_(torch.from_numpy(hybrid.bias))
@@ -205,13 +226,14 @@ def run(config: TrainingConfig, dist: Distributed) -> dict:
         command=" ".join(shlex.quote(a) for a in config.command), epochs=config.epochs,
         batch_size=config.batch_size, lr=config.lr, seed=config.seed, train_seconds=train_seconds,
         versions=library_versions(), metrics=metrics, thresholds=thresholds,
-        hybrid={**asdict(config.hybrid), "embedding_weight": hybrid.article_weight,
-                "embedding_weight_chosen": config.hybrid.embedding_weight is None,
-                "label_prior": hybrid.label_prior, "label_prior_chosen": config.hybrid.label_prior is None}
-        if hybrid else None)
+        hybrid={**asdict(hybrid_settings), "embedding_weight": hybrid.article_weight,
+                "embedding_weight_chosen": hybrid_settings.embedding_weight is None,
+                "label_prior": hybrid.label_prior, "label_prior_chosen": hybrid_settings.label_prior is None}
+        if hybrid else None, contrastive=tuning)
     manifest = {"base_model": base_name, "mode": config.mode, "max_tokens": config.max_length,
                 "multi_label": multi_label, "training_data": data_print, "config": config.to_dict(),
-                "train_seconds": round(train_seconds, 1), **({"head": HYBRID} if hybrid else {})}
+                "train_seconds": round(train_seconds, 1), **({"head": HYBRID} if hybrid else {}),
+                **({"contrastive": tuning} if tuning else {})}
     labeled = train + validation
     shares = label_shares(len(labeled), Counter(x for e in labeled for x in e.labels), {
         "files": [config.train.name, *([config.validation.name] if config.validation else [])],
@@ -230,10 +252,32 @@ def run(config: TrainingConfig, dist: Distributed) -> dict:
     # references it by checksum instead of copying it. A local --base is copied: its path
     # may not exist where the model is served.
     write_model_dir(config.output, model, tokenizer, labels, thresholds, multi_label, metrics, manifest,
-                    render(card), shares, domain, encoder_is_base=config.mode != "full" and config.base is None,
+                    render(card), shares, domain,
+                    encoder_is_base=config.mode != "full" and config.base is None and not tuned,
                     pipeline_from=base_dir, lexical=hybrid.lexical if hybrid else None, at_least_one=at_least_one)
     remove_checkpoint(config.output)
+    if tuned:
+        shutil.rmtree(reader_dir, ignore_errors=True)
     return metrics
+
+
+def tune_encoder(model: WindowClassifier, tokenizer, train: list[Example], base_dir: Path, config: TrainingConfig,
+                 rank: int) -> tuple[Path, dict[str, Any]]:
+    """Tune ``model.encoder`` in place on pairs of training articles (training/contrastive.py) and
+    save it, with the base's tokenizer and steps after pooling, where the frozen-encoder pass reads it."""
+    settings = contrastive.ContrastiveSettings(pairs=config.contrastive_pairs)
+    started = time.monotonic()
+    loss = contrastive.contrastive_tune(model.encoder, tokenizer, [e.text for e in train], [e.labels[0] for e in train],
+                                        settings, config.seed, model.pipeline, show_progress=rank == 0)
+    tuning = {**asdict(settings), "final_loss": round(loss, 4), "seconds": round(time.monotonic() - started, 1)}
+    target = config.output.with_name(f".{config.output.name}.contrastive-{rank}")
+    shutil.rmtree(target, ignore_errors=True)
+    target.mkdir(parents=True)
+    encoder: Any = model.encoder  # a transformers PreTrainedModel
+    encoder.save_pretrained(target, safe_serialization=True)
+    tokenizer.save_pretrained(target)
+    copy_pipeline(base_dir, target)
+    return target, tuning
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -242,13 +286,21 @@ def main(argv: list[str] | None = None) -> int:
         train=args.train, output=args.output, validation=args.validation, validation_split=args.validation_split,
         base=args.base, mode=args.mode, max_length=args.max_length, epochs=args.epochs,
         batch_size=args.batch_size, lr=args.lr, seed=args.seed, resume=args.resume,
-        head_lr_multiplier=args.head_lr_multiplier, precision=args.precision,
+        head_lr_multiplier=args.head_lr_multiplier, precision=args.precision, contrastive=args.contrastive,
+        contrastive_pairs=args.contrastive_pairs,
         probe_epochs=args.probe_epochs, hybrid=HybridSettings(c=args.svm_c, embedding_weight=args.embedding_weight,
                                                             label_prior=args.label_prior),
         command=["python", "-m", "training.finetune", *(sys.argv[1:] if argv is None else argv)],
     ).resolved()
     if args.label_prior is not None and args.label_prior < 0:
         print("finetune: error: --label-prior >= 0 (0: no label-name feature)", file=sys.stderr)
+        return 2
+    if config.contrastive == contrastive.ON and config.mode == "full":
+        print("finetune: error: --contrastive on is for hybrid and head modes (full mode tunes the encoder itself)",
+              file=sys.stderr)
+        return 2
+    if config.contrastive_pairs < 2:
+        print("finetune: error: --contrastive-pairs >= 2", file=sys.stderr)
         return 2
     if config.max_length < 16 or config.batch_size < 1 or config.epochs is None or config.epochs < 1:
         print("finetune: error: --max-length >= 16, --batch-size >= 1 and --epochs >= 1", file=sys.stderr)

@@ -55,6 +55,7 @@ class CardData:
     license: str = "other"  # the training data's licence decides; set it before publishing
     thresholds: list[float] = field(default_factory=list)  # each label's, as in labels.json
     hybrid: dict[str, Any] | None = None  # hybrid mode: its settings (training/hybrid_settings.py)
+    contrastive: dict[str, Any] | None = None  # the encoder's contrastive tuning (training/contrastive.py), if run
 
     def front_matter(self) -> dict[str, Any]:
         results = [{"type": "f1", "name": "micro-F1 (validation)", "value": round(self.metrics["micro_f1"], 4)},
@@ -80,6 +81,11 @@ def _reading(card: CardData) -> tuple[str, str]:
     activation = "independent sigmoids (multi-label)" if card.multi_label else "a softmax (single-label)"
     windows = f"Sentence-aligned windows of at most {card.max_tokens} tokens (never truncation); each window\n" \
         "is mean-pooled and L2-normalised"
+    if card.contrastive is not None:
+        c = card.contrastive
+        windows = (f"The encoder was first tuned on {c['pairs']} pairs of training articles (their first "
+                   f"{c['max_tokens']} tokens;\nSetFit-style: the cosine of two articles of one label pulled to 1, "
+                   f"of two labels to 0; final loss {c['final_loss']}),\nand is saved with the model. {windows}")
     if card.hybrid is None:
         return (f"{windows}, a linear head gives each label a logit per window,\nand a label's logit is its best "
                 f"window's. Probabilities are {activation}.",
