@@ -32,7 +32,7 @@ CHOICES = (OFF, ON)
 
 @dataclass(frozen=True)
 class ContrastiveSettings:
-    pairs: int = 640  # SetFit's 20 iterations (a positive and a negative each) for 16 articles; measured at 8-32 a label
+    pairs: int = 640  # SetFit's 20 iterations (a positive, a negative) for 16 articles; measured at 8-32 a label
     max_tokens: int = 128  # each article's first tokens: its lead says what it is about
     batch_size: int = 16
     lr: float = 2e-5
