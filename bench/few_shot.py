@@ -70,6 +70,12 @@ def samples(examples: list[Example], shots: list[int], seed: int,
     return train, sorted(rest[:eval_max])
 
 
+def read_articles(encoder: SentenceEncoder, texts: list[str]) -> np.ndarray:
+    """[texts, dim] article vectors (the mean of each article's window vectors), as training reads them."""
+    docs = [encoder.prepare(t) for t in texts]
+    return article_vectors([torch.from_numpy(v.windows) for v in encoder.encode_documents(docs)])
+
+
 class VectorCache:
     """Article vectors by row, kept in one safetensors file per data file (never a pickle)."""
 
@@ -90,10 +96,8 @@ class VectorCache:
         for start in progress_bar(range(0, len(missing), chunk), desc=f"article vectors ({self.base.name})",
                                   unit="chunk", file=sys.stderr):
             part = missing[start:start + chunk]
-            encoder = self._encoder()
-            docs = [encoder.prepare(examples[i].text) for i in part]
-            windows = [torch.from_numpy(v.windows) for v in encoder.encode_documents(docs)]
-            self.vectors.update(zip(part, article_vectors(windows), strict=True))
+            self.vectors.update(zip(part, read_articles(self._encoder(), [examples[i].text for i in part]),
+                                    strict=True))
             self.path.parent.mkdir(parents=True, exist_ok=True)
             keys = sorted(self.vectors)
             save_file({"rows": np.array(keys, dtype=np.int64), "vectors": np.stack([self.vectors[k] for k in keys])},
@@ -119,15 +123,11 @@ def tuned_scores(examples: list[Example], rows: list[int], gold: list[Example], 
     contrastive_tune(encoder.model, encoder.tokenizer, [examples[i].text for i in rows],
                      [examples[i].labels[0] for i in rows], ContrastiveSettings(), seed, encoder.pipeline,
                      show_progress=False)
-
-    def vectors(texts: list[str]) -> np.ndarray:
-        docs = [encoder.prepare(t) for t in texts]
-        return article_vectors([torch.from_numpy(v.windows) for v in encoder.encode_documents(docs)])
-
     train_texts = [examples[i].text for i in rows]
-    model, _ = train_hybrid(train_texts, vectors(train_texts), targets_matrix([examples[i] for i in rows], labels),
-                            False, HybridSettings(embedding_weight=1.0, label_prior=0.0), seed=42)
-    logits = model.logits([e.text for e in gold], vectors([e.text for e in gold]))
+    model, _ = train_hybrid(train_texts, read_articles(encoder, train_texts),
+                            targets_matrix([examples[i] for i in rows], labels), False,
+                            HybridSettings(embedding_weight=1.0, label_prior=0.0), seed=42)
+    logits = model.logits([e.text for e in gold], read_articles(encoder, [e.text for e in gold]))
     return {**_scores(gold, [labels[j] for j in logits.argmax(axis=1)], labels),
             "seconds": round(time.monotonic() - started)}
 

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from sklearn.feature_extraction.text import TfidfVectorizer
 
 from service.engine.classifier import ClassifierBackend, probabilities, read_classifier_dir
@@ -156,6 +157,23 @@ def test_few_shot_vector_cache_reads_with_the_base_it_names_and_keeps_one_file_p
     np.testing.assert_array_equal(reread.get(examples, [0, 2, 4]), vectors)
     assert reread.encoder is None  # from the file, no encoder pass
     assert VectorCache(tmp_path / "cache", data).path != tiny.path  # the embedded model's vectors kept apart
+
+
+def test_few_shot_contrastive_column_trains_and_scores_a_tuned_copy_of_the_base(tiny_model_dir):
+    from bench.few_shot import tuned_scores
+    from training.data import Example
+
+    examples = [Example(f"The {w} match ended in a draw on {d}.", ("sport",)) for w, d in
+                [("football", "Monday"), ("rugby", "Tuesday"), ("cricket", "Friday"), ("hockey", "Sunday")]]
+    examples += [Example(f"Shares in {c} rose after its {d} results.", ("business",)) for c, d in
+                 [("the bank", "annual"), ("the carmaker", "quarterly"), ("the airline", "half-year"),
+                  ("the retailer", "first")]]
+    before = {k: v.clone() for k, v in SentenceEncoder(tiny_model_dir).model.state_dict().items()}
+    scores = tuned_scores(examples, [0, 1, 4, 5], [examples[i] for i in (2, 3, 6, 7)], ["business", "sport"],
+                          tiny_model_dir, seed=0)
+    assert 0.0 <= scores["macro_f1"] <= 1.0 and scores["seconds"] >= 0
+    after = SentenceEncoder(tiny_model_dir).model.state_dict()
+    assert all(torch.equal(before[k], after[k]) for k in before)  # the base on disk is left as it was
 
 
 def test_at_least_one_raises_only_the_best_label_of_a_row_with_none():
