@@ -78,6 +78,15 @@ def copy_pipeline(base: Path, target: Path) -> None:
             shutil.copytree(base / path, target / path)
 
 
+def save_encoder(encoder: Any, tokenizer: Any, target: Path, pipeline_from: Path | None) -> None:
+    """A transformers encoder as a model directory the engine reads: weights (safetensors),
+    tokenizer, and ``pipeline_from``'s sentence-transformers steps after pooling, if any."""
+    encoder.save_pretrained(target, safe_serialization=True)
+    tokenizer.save_pretrained(target)
+    if pipeline_from is not None:
+        copy_pipeline(pipeline_from, target)
+
+
 def write_model_dir(output: Path, model: WindowClassifier, tokenizer: Any, labels: list[str],
                     thresholds: list[float], multi_label: bool, metrics: dict[str, Any],
                     manifest: dict[str, Any], card: str, label_shares: dict[str, Any],
@@ -99,11 +108,7 @@ def write_model_dir(output: Path, model: WindowClassifier, tokenizer: Any, label
         if encoder_is_base:
             manifest = {**manifest, "encoder": {"base": "all-MiniLM-L6-v2 (embedded)", "sha256": DEFAULT_MODEL_SHA256}}
         else:
-            encoder: Any = model.encoder  # a transformers PreTrainedModel
-            encoder.save_pretrained(tmp, safe_serialization=True)
-            tokenizer.save_pretrained(tmp)
-            if pipeline_from is not None:
-                copy_pipeline(pipeline_from, tmp)
+            save_encoder(model.encoder, tokenizer, tmp, pipeline_from)
         if fit_domain is not None:
             fit_domain(default_model_dir() if encoder_is_base else tmp).save(tmp)
         save_file({"weight": model.head.weight.detach().contiguous(), "bias": model.head.bias.detach().contiguous()},

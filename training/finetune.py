@@ -45,7 +45,7 @@ from .config import TrainingConfig
 from .data import DataFileError, Example, fingerprint, is_single_label, label_names, read_labeled, split_validation
 from .distributed import Distributed
 from .domain_fit import EncodedArticles, fit_domain
-from .export import copy_pipeline, library_versions, write_model_dir
+from .export import library_versions, save_encoder, write_model_dir
 from .hybrid import HybridSettings, hybrid_stage
 from .languages import base_language_warning, installed_multilingual
 from .metrics import classification_report
@@ -273,10 +273,7 @@ def tune_encoder(model: WindowClassifier, tokenizer, train: list[Example], base_
     target = config.output.with_name(f".{config.output.name}.contrastive-{rank}")
     shutil.rmtree(target, ignore_errors=True)
     target.mkdir(parents=True)
-    encoder: Any = model.encoder  # a transformers PreTrainedModel
-    encoder.save_pretrained(target, safe_serialization=True)
-    tokenizer.save_pretrained(target)
-    copy_pipeline(base_dir, target)
+    save_encoder(model.encoder, tokenizer, target, base_dir)
     return target, tuning
 
 
