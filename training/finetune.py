@@ -21,7 +21,7 @@ import shutil
 import sys
 import time
 from collections import Counter
-from dataclasses import asdict, replace
+from dataclasses import asdict
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -32,27 +32,25 @@ from transformers import AutoModel, AutoTokenizer
 
 from service.drift.reference import label_shares
 from service.engine import NewstagError
-from service.engine.chunking import PreparedDocument, prepare_document
+from service.engine.chunking import prepare_document
 from service.engine.classifier import HYBRID
 from service.engine.classifier import at_least_one as at_least_one_label
-from service.engine.encoder import special_tokens
 from service.engine.st_modules import read_pipeline
 from service.progress import progress_bar
 
 from . import contrastive
-from .classification import classifier_trainer, label_targets, predict
+from .classification import label_targets
 from .config import TrainingConfig
 from .data import DataFileError, Example, fingerprint, is_single_label, label_names, read_labeled, split_validation
 from .distributed import Distributed
 from .domain_fit import EncodedArticles, fit_domain
-from .export import library_versions, save_encoder, write_model_dir
-from .hybrid import HybridSettings, hybrid_stage
+from .export import library_versions, write_model_dir
+from .hybrid import HybridSettings
 from .languages import base_language_warning, installed_multilingual
 from .metrics import classification_report
-from .model import WindowClassifier, resolve_base, window_batch
+from .model import WindowClassifier, resolve_base
 from .model_card import CardData, render
-from .probe import features_logits, frozen_windows, has_checkpoint, label_name_vectors, probe_head
-from .thresholds import calibrate
+from .stages import Split, StageResult, frozen_stage, full_stage
 from .trainer import Interrupted, remove_checkpoint
 
 
@@ -118,123 +116,75 @@ def run(config: TrainingConfig, dist: Distributed) -> dict:
     encoder = AutoModel.from_pretrained(base_dir, local_files_only=True, use_safetensors=True)
 
     # 3. Cut every article into sentence-aligned windows, as the engine does.
-    def windows(items: list[Example], what: str) -> list[PreparedDocument]:
-        return [prepare_document(e.text, tokenizer, config.max_length)
-                for e in progress_bar(items, desc=f"windows ({what})", file=sys.stderr, disable=not dist.is_main)]
+    def windows(items: list[Example], what: str) -> Split:
+        return Split(items, [prepare_document(e.text, tokenizer, config.max_length)
+                             for e in progress_bar(items, desc=f"windows ({what})", file=sys.stderr,
+                                                   disable=not dist.is_main)])
 
-    train_docs, validation_docs = windows(train, "train"), windows(validation, "validation")
+    train_split, validation_split = windows(train, "train"), windows(validation, "validation")
 
-    # 4. Build the classifier; in head and hybrid modes the frozen encoder embeds each window once.
-    # Windows are embedded as the engine embeds them: mean-pooled, then the base model's
-    # steps after pooling (EmbeddingGemma's Dense layers; none for all-MiniLM-L6-v2).
+    # 4-7. Build the classifier and train it (training/stages.py). Windows are embedded as the
+    # engine embeds them: mean-pooled, then the base model's steps after pooling
+    # (EmbeddingGemma's Dense layers; none for all-MiniLM-L6-v2).
     pipeline = read_pipeline(base_dir)
     model = WindowClassifier(encoder, pipeline.dim or int(encoder.config.hidden_size), len(labels), pipeline)
-    ids = (*special_tokens(tokenizer), tokenizer.pad_token_id or 0)
     targets = label_targets(train, labels, multi_label)
-    hybrid = None
-    tuned = config.mode != "full" and contrastive.wanted(config.contrastive, multi_label)
-    # The frozen encoder reads the windows: the base, or the base after contrastive tuning
-    # (saved beside the output so that it reads them exactly as the service will).
-    reader_dir, tuning = base_dir, None
-    hybrid_settings = config.hybrid
-    if tuned:
-        reader_dir, tuning = tune_encoder(model, tokenizer, train, base_dir, config, dist.rank)
-        # Out-of-fold choices would be scored on vectors tuned on those very articles: SetFit's own
-        # mix instead (the tuned vector at weight 1, no label-name feature) unless the caller fixed them.
-        weight, prior = config.hybrid.embedding_weight, config.hybrid.label_prior
-        hybrid_settings = replace(config.hybrid, embedding_weight=1.0 if weight is None else weight,
-                                  label_prior=0.0 if prior is None else prior)
-    frozen = None if config.mode == "full" else frozen_windows(
-        reader_dir, config.max_length, {"train": train_docs, "validation": validation_docs})
-    if config.mode == "hybrid":
-        # 5-7. A linear SVM per label over article vectors and TF-IDF, thresholds out of fold.
-        assert frozen is not None
-        names = None if hybrid_settings.label_prior == 0 else label_name_vectors(reader_dir, config.max_length,
-                                                                                labels)
-        hybrid, thresholds, probs = hybrid_stage(frozen, {"train": train, "validation": validation}, labels,
-                                                 multi_label, hybrid_settings, config.seed, names)
-        with torch.no_grad():  # the service reads the embedding half as head.safetensors
-            model.head.weight.copy_(torch.from_numpy(hybrid.embedding_weight))
-            model.head.bias.copy_(torch.from_numpy(hybrid.bias))
-    elif config.mode == "head":
-        assert frozen is not None
-        model.encoder.requires_grad_(False)
-        trained: torch.nn.Module = dist.wrap(model.head)
-        train_logits = features_logits(frozen["train"], model.head, trained)
-        validation_logits = features_logits(frozen["validation"], model.head, trained)
-        groups = [{"params": list(model.head.parameters()), "lr": config.lr}]
+    if config.mode == "full":
+        result = full_stage(model, tokenizer, base_dir, config, train_split, validation_split, labels, targets,
+                            multi_label, data_print, dist)
     else:
-        if config.probe_epochs and not has_checkpoint(config):
-            # LP-FT: a head trained first on frozen features (cheap) keeps full fine-tuning
-            # from distorting the encoder while the head is still random, and gives rare
-            # labels the many passes that a few full epochs cannot.
-            probe_head(model, config, frozen_windows(base_dir, config.max_length, {"train": train_docs})["train"],
-                       targets, multi_label, data_print, dist.rank)
-        # The pooler (if any) is not used (windows are mean-pooled): freeze it, or DDP waits for its gradients.
-        for name, param in model.encoder.named_parameters():
-            if name.startswith("pooler."):
-                param.requires_grad_(False)
-        trained = dist.wrap(model)
-
-        def docs_logits(docs: list[PreparedDocument]):
-            def logits(indices: list[int], training: bool) -> torch.Tensor:
-                batch = window_batch([docs[i] for i in indices], *ids)
-                return (trained if training else model)(batch)
-            return logits
-
-        train_logits, validation_logits = docs_logits(train_docs), docs_logits(validation_docs)
-        groups = [{"params": list(model.head.parameters()), "lr": config.lr * config.head_lr_multiplier},
-                  {"params": [p for p in model.encoder.parameters() if p.requires_grad], "lr": config.lr}]
-
-    if config.mode == "hybrid" and not dist.is_main:
-        return {}  # every process trained the same model; the first one writes it
-    if config.mode != "hybrid":
-        # 5-6. Train, with a checkpoint every epoch and on SIGINT or SIGTERM.
-        lengths = [max((len(d.window_token_ids(w)) for w in d.windows), default=0) for d in train_docs]
-        trainer = classifier_trainer(config, trained, train_logits, targets, multi_label, data_print, dist, groups,
-                                     lengths if config.mode == "full" else None)
-        trainer.fit()
-        if not dist.is_main:
-            return {}
-
-        # 7. Score the validation split and choose each label's threshold to maximise its F1.
-        probs = predict(model, validation_logits, len(validation), config.batch_size, multi_label, trainer.autocast)
-        truth = np.array([[x in e.labels for x in labels] for e in validation])
-        thresholds = calibrate(probs, truth)
+        result = frozen_stage(model, tokenizer, base_dir, config, train_split, validation_split, labels, targets,
+                              multi_label, data_print, dist)
+    if result is None:
+        return {}  # not the first process: it writes nothing
     # Every training article has a label (training/data.py requires one): with the hybrid
     # recipe's setting, the model gives every article at least its best label, as served.
     at_least_one = config.mode == "hybrid" and multi_label and config.hybrid.at_least_one and all(
         e.labels for e in train)
+    probs = result.probs
     if at_least_one:
-        probs = at_least_one_label(probs, np.asarray(thresholds, dtype=np.float64))
+        probs = at_least_one_label(probs, np.asarray(result.thresholds, dtype=np.float64))
     if multi_label:
-        predicted = [tuple(x for j, x in enumerate(labels) if probs[i, j] >= thresholds[j])
+        predicted = [tuple(x for j, x in enumerate(labels) if probs[i, j] >= result.thresholds[j])
                      for i in range(len(validation))]
     else:
         predicted = [(labels[int(np.argmax(row))],) for row in probs]
     metrics = classification_report([e.labels for e in validation], predicted, labels, not multi_label)
     metrics["mode"] = "multi-label" if multi_label else "single-label"
-    train_seconds = time.monotonic() - started
 
     # 8. Write the model directory atomically, with its model card.
+    _write(config, model, tokenizer, base_dir, base_name, train_split, validation_split, labels, multi_label,
+           data_print, result, metrics, at_least_one, time.monotonic() - started)
+    remove_checkpoint(config.output)
+    if result.tuned_dir is not None:
+        shutil.rmtree(result.tuned_dir, ignore_errors=True)
+    return metrics
+
+
+def _write(config: TrainingConfig, model: WindowClassifier, tokenizer: Any, base_dir: Path, base_name: str,
+           train: Split, validation: Split, labels: list[str], multi_label: bool, data_print: dict[str, Any],
+           result: StageResult, metrics: dict[str, Any], at_least_one: bool, train_seconds: float) -> None:
+    """The model directory: weights, labels and thresholds, card, manifest, label shares, domain."""
+    assert config.epochs is not None and config.lr is not None  # resolved() filled them
+    hybrid, settings, tuning = result.hybrid, result.hybrid_settings, result.tuning
     card = CardData(
         name=config.output.name, base_model=base_name, mode=config.mode, labels=labels, multi_label=multi_label,
         max_tokens=config.max_length, train_file=config.train.name, train_sha256=data_print["sha256"],
-        train_rows=len(train), validation_rows=len(validation),
+        train_rows=len(train.examples), validation_rows=len(validation.examples),
         validation_source=str(config.validation) if config.validation else
         f"{config.validation_split:.0%} of the training file, seed {config.seed}",
         command=" ".join(shlex.quote(a) for a in config.command), epochs=config.epochs,
         batch_size=config.batch_size, lr=config.lr, seed=config.seed, train_seconds=train_seconds,
-        versions=library_versions(), metrics=metrics, thresholds=thresholds,
-        hybrid={**asdict(hybrid_settings), "embedding_weight": hybrid.article_weight,
-                "embedding_weight_chosen": hybrid_settings.embedding_weight is None,
-                "label_prior": hybrid.label_prior, "label_prior_chosen": hybrid_settings.label_prior is None}
-        if hybrid else None, contrastive=tuning)
+        versions=library_versions(), metrics=metrics, thresholds=result.thresholds,
+        hybrid={**asdict(settings), "embedding_weight": hybrid.article_weight,
+                "embedding_weight_chosen": settings.embedding_weight is None,
+                "label_prior": hybrid.label_prior, "label_prior_chosen": settings.label_prior is None}
+        if hybrid and settings else None, contrastive=tuning)
     manifest = {"base_model": base_name, "mode": config.mode, "max_tokens": config.max_length,
                 "multi_label": multi_label, "training_data": data_print, "config": config.to_dict(),
                 "train_seconds": round(train_seconds, 1), **({"head": HYBRID} if hybrid else {}),
                 **({"contrastive": tuning} if tuning else {})}
-    labeled = train + validation
+    labeled = train.examples + validation.examples
     shares = label_shares(len(labeled), Counter(x for e in labeled for x in e.labels), {
         "files": [config.train.name, *([config.validation.name] if config.validation else [])],
         "rows": "training and validation rows", "train_sha256": data_print["sha256"]})
@@ -242,39 +192,20 @@ def run(config: TrainingConfig, dist: Distributed) -> dict:
     # "none of these" to a text unlike all of them (service/engine/domain.py).
     # The frozen encoder (head and hybrid modes) already read these articles: where the saved
     # model would cut the same windows, the domain reuses those vectors instead of a second pass.
+    frozen = result.frozen
     known = None if frozen is None else (
-        EncodedArticles(train_docs, [w.numpy() for w in frozen["train"]]),
-        EncodedArticles(validation_docs, [w.numpy() for w in frozen["validation"]]))
+        EncodedArticles(train.docs, [w.numpy() for w in frozen["train"]]),
+        EncodedArticles(validation.docs, [w.numpy() for w in frozen["validation"]]))
     domain = None if multi_label else partial(
-        fit_domain, max_tokens=config.max_length, train=train, validation=validation, labels=labels, seed=config.seed,
-        known=known)
+        fit_domain, max_tokens=config.max_length, train=train.examples, validation=validation.examples,
+        labels=labels, seed=config.seed, known=known)
     # Head mode on the embedded default model leaves the encoder as it was: the directory
     # references it by checksum instead of copying it. A local --base is copied: its path
     # may not exist where the model is served.
-    write_model_dir(config.output, model, tokenizer, labels, thresholds, multi_label, metrics, manifest,
+    write_model_dir(config.output, model, tokenizer, labels, result.thresholds, multi_label, metrics, manifest,
                     render(card), shares, domain,
-                    encoder_is_base=config.mode != "full" and config.base is None and not tuned,
+                    encoder_is_base=config.mode != "full" and config.base is None and tuning is None,
                     pipeline_from=base_dir, lexical=hybrid.lexical if hybrid else None, at_least_one=at_least_one)
-    remove_checkpoint(config.output)
-    if tuned:
-        shutil.rmtree(reader_dir, ignore_errors=True)
-    return metrics
-
-
-def tune_encoder(model: WindowClassifier, tokenizer, train: list[Example], base_dir: Path, config: TrainingConfig,
-                 rank: int) -> tuple[Path, dict[str, Any]]:
-    """Tune ``model.encoder`` in place on pairs of training articles (training/contrastive.py) and
-    save it, with the base's tokenizer and steps after pooling, where the frozen-encoder pass reads it."""
-    settings = contrastive.ContrastiveSettings(pairs=config.contrastive_pairs)
-    started = time.monotonic()
-    loss = contrastive.contrastive_tune(model.encoder, tokenizer, [e.text for e in train], [e.labels[0] for e in train],
-                                        settings, config.seed, model.pipeline, show_progress=rank == 0)
-    tuning = {**asdict(settings), "final_loss": round(loss, 4), "seconds": round(time.monotonic() - started, 1)}
-    target = config.output.with_name(f".{config.output.name}.contrastive-{rank}")
-    shutil.rmtree(target, ignore_errors=True)
-    target.mkdir(parents=True)
-    save_encoder(model.encoder, tokenizer, target, base_dir)
-    return target, tuning
 
 
 def main(argv: list[str] | None = None) -> int:
