@@ -40,7 +40,7 @@ class Split:
     docs: list[PreparedDocument]
 
 
-@dataclass
+@dataclass(frozen=True)
 class StageResult:
     probs: np.ndarray  # [validation articles, labels]
     thresholds: list[float]
@@ -86,9 +86,7 @@ def frozen_stage(model: WindowClassifier, tokenizer: Any, base_dir: Path, config
                     trained,
                     [{"params": list(model.head.parameters()), "lr": config.lr}], targets, multi_label, data_print,
                     dist, None)
-    if result is not None:
-        result.frozen, result.tuning, result.tuned_dir = frozen, tuning, tuned_dir
-    return result
+    return None if result is None else replace(result, frozen=frozen, tuning=tuning, tuned_dir=tuned_dir)
 
 
 def full_stage(model: WindowClassifier, tokenizer: Any, base_dir: Path, config: TrainingConfig, train: Split,
