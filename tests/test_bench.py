@@ -155,6 +155,26 @@ def test_calibration_fit_runs_and_prints_a_calibration(tmp_path, capsys):
     assert "Calibration(weights=(" in out and "non-news" in out
 
 
+def test_a_calibration_fit_takes_a_labeled_file_of_ones_own_as_a_corpus(tmp_path, capsys):
+    import json
+
+    import pytest
+
+    from training import fit_calibration
+
+    data = _small_sets(tmp_path, {name: SECTIONS for name in fit_calibration.CORPORA})
+    (data / "reuters-label-names.json").write_text(json.dumps({}))
+    (tmp_path / "own").mkdir()
+    own = _small_sets(tmp_path / "own", {"french-sections": {"sport": "sport", "economy": "économie",
+                                                             "health": "santé", "climate": "climat"}})
+    argv = ["--data-dir", str(data), "--per-corpus", "6", "--corpus", str(own / "french-sections.jsonl")]
+    assert fit_calibration.main(argv) == 0
+    assert "french-sections" in capsys.readouterr().err  # read as a corpus of its own
+    with pytest.raises(SystemExit) as exit_info:  # a missing file: a usage error before any model loads
+        fit_calibration.main(["--data-dir", str(data), "--corpus", str(tmp_path / "missing.jsonl")])
+    assert exit_info.value.code == 2 and "missing.jsonl" in capsys.readouterr().err
+
+
 def test_a_multilingual_calibration_fit_samples_train_rows_of_each_language(tmp_path, capsys):
     import json
 

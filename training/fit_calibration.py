@@ -4,6 +4,7 @@ Usage:
     python -m training.fit_calibration [--data-dir ../shared/data] [--per-corpus 400] [--seed 1]
     NEWSTAG_MATCHER=off python -m training.fit_calibration     # the plain model's calibration
     python -m training.fit_calibration --multilingual 100       # and SIB-200 sentences in 7 languages
+    python -m training.fit_calibration --corpus my-sections.jsonl  # and a labeled file of your own
 
 Steps:
 1. Sample ``--per-corpus`` articles from each corpus (AG News is left out: the trust
@@ -11,7 +12,10 @@ Steps:
    ``--multilingual N`` adds N sentences per language of SIB-200's train split
    (sib200-multi-train.jsonl; its validation rows and the English test split stay unseen),
    each language a corpus of its own: a multilingual model's calibration must read texts
-   whose language is not its labels' (EmbeddingGemma's, session 10).
+   whose language is not its labels' (EmbeddingGemma's, session 10). ``--corpus PATH``
+   (repeatable) adds ``--per-corpus`` rows of a labeled file of your own (JSONL or CSV, as
+   training.finetune reads), a corpus of its own; its requests are drawn after all others,
+   so the rest of the fit is the one without it.
 2. Embed them once, with the similarities to every label they will be asked about and to
    the reference topics.
 3. Build the requests users send, each (text, label) pair a row with its truth:
@@ -53,7 +57,7 @@ from service.engine.model_files import sha256_of
 from service.engine.taxonomy import TaxonomyRegistry
 from service.progress import progress_bar
 
-from .data import Example, read_labeled
+from .data import DataFileError, Example, read_labeled
 
 CORPORA = ["bbc-news-train", "bbc-sport", "inshorts-news", "reuters-r90-train", "sib200-eng", "tweettopic-xl-en"]
 MULTILINGUAL_CORPUS = "sib200-multi-train"  # rows carry "lang" and "split"; only "train" rows are fitted on
@@ -236,10 +240,17 @@ def main(argv: list[str] | None = None) -> int:
                         help="features to leave out (weight 0), comma-separated")
     parser.add_argument("--multilingual", type=int, default=0, metavar="N",
                         help=f"also fit on N sentences per language of {MULTILINGUAL_CORPUS}.jsonl's train split")
+    parser.add_argument("--corpus", type=Path, action="append", default=[], metavar="PATH",
+                        help="also fit on --per-corpus rows of this labeled file (repeatable)")
     parser.add_argument("--write-genre-check", action="store_true",
                         help="write the genre check for this model to service/engine/genre_checks/")
     args = parser.parse_args(argv)
 
+    for path in args.corpus:
+        try:
+            read_labeled(path)
+        except DataFileError as exc:
+            parser.error(str(exc))
     backend = load_backend(Settings.from_env().engine_options().model)
     if not isinstance(backend, EmbeddingBackend):
         parser.error("the calibration is fitted for the embedding engine")
@@ -259,6 +270,9 @@ def main(argv: list[str] | None = None) -> int:
                                                  args.multilingual, args.seed + 1).items():
             requests += corpus_requests(backend, f"sib200-{lang}", examples, names, rng, news_vectors)
     requests += non_news_requests(backend, read_texts(NON_NEWS_FIT), label_sets, rng, non_news_vectors)
+    for path in args.corpus:  # last: the random draws above stay those of the fit without it
+        requests += corpus_requests(backend, path.stem, sample(path, args.per_corpus, args.seed), names, rng,
+                                    news_vectors)
 
     X, y, weights = design(requests, args.weights)
     calibration = fit(X, y, weights, args.drop)
