@@ -86,7 +86,10 @@ class Request:
 
 def sample(path: Path, n: int, seed: int) -> list[Example]:
     """The articles a calibration fit with this seed uses (the trust benchmark leaves them out)."""
-    examples = read_labeled(path)
+    return pick(read_labeled(path), n, seed)
+
+
+def pick(examples: list[Example], n: int, seed: int) -> list[Example]:
     return random.Random(seed).sample(examples, min(n, len(examples)))
 
 
@@ -246,9 +249,10 @@ def main(argv: list[str] | None = None) -> int:
                         help="write the genre check for this model to service/engine/genre_checks/")
     args = parser.parse_args(argv)
 
+    own_corpora: list[tuple[str, list[Example]]] = []  # read before the model loads: a bad file is a usage error
     for path in args.corpus:
         try:
-            read_labeled(path)
+            own_corpora.append((path.stem, read_labeled(path)))
         except DataFileError as exc:
             parser.error(str(exc))
     backend = load_backend(Settings.from_env().engine_options().model)
@@ -270,8 +274,8 @@ def main(argv: list[str] | None = None) -> int:
                                                  args.multilingual, args.seed + 1).items():
             requests += corpus_requests(backend, f"sib200-{lang}", examples, names, rng, news_vectors)
     requests += non_news_requests(backend, read_texts(NON_NEWS_FIT), label_sets, rng, non_news_vectors)
-    for path in args.corpus:  # last: the random draws above stay those of the fit without it
-        requests += corpus_requests(backend, path.stem, sample(path, args.per_corpus, args.seed), names, rng,
+    for name, examples in own_corpora:  # last: the random draws above stay those of the fit without it
+        requests += corpus_requests(backend, name, pick(examples, args.per_corpus, args.seed), names, rng,
                                     news_vectors)
 
     X, y, weights = design(requests, args.weights)
