@@ -13,7 +13,10 @@ It also times one 500-word article alone (p50 of --latency-runs requests).
 
 Windows and tokens per article are counted with the engine's own chunking, and the
 model FLOPs of each window with torch's FlopCounterMode, so the achieved GFLOP/s can be
-set against this machine's fp32 matmul GFLOP/s (bench/ceiling.py): "% ceiling".
+set against this machine's fp32 matmul GFLOP/s (bench/ceiling.py): "% ceiling". A request
+also reads candidate sentences alone (evidence), a second pass the windows do not count:
+"% all" counts every pass (bench/request_costs.py: each article done is tagged once in
+this process, after its row, to count them).
 The clients run on the same cores as the server, so the figures include their cost.
 With NEWSTAG_MODEL naming a local model (EmbeddingGemma), the servers run it and the
 windows, tokens and FLOPs are that model's; precisions its profile refuses on torch are
@@ -36,6 +39,7 @@ from pathlib import Path
 import torch
 
 from bench.ceiling import matmul_gflops
+from bench.request_costs import RequestCosts
 from bench.server import Client, Server
 from bench.window_costs import ArticleCost, article_costs
 from service.config import Settings
@@ -76,6 +80,7 @@ class Cell:
     windows: int
     tokens: int
     flops: float
+    done: list[int]  # the articles answered, by index
 
     def percentile(self, p: float) -> float:
         if not self.latencies:
@@ -117,7 +122,7 @@ def drive(port: int, bodies: list[bytes], costs: list[ArticleCost], concurrency:
         thread.join()
     wall = time.perf_counter() - started
     return Cell(len(done), failures[0], wall, latencies, sum(costs[k].windows for k in done),
-                sum(costs[k].tokens for k in done), sum(costs[k].flops for k in done))
+                sum(costs[k].tokens for k in done), sum(costs[k].flops for k in done), done)
 
 
 def body(text: str) -> bytes:
@@ -148,6 +153,7 @@ def main(argv: list[str] | None = None) -> int:
     long_text = five_hundred_words(texts)
     model_dir = Settings.from_env().model  # NEWSTAG_MODEL, which the servers read too
     costs = article_costs(texts, model_dir)
+    every_pass = RequestCosts(model_dir)
     refused = profile_for(sha256_of(model_dir / WEIGHTS_FILE)).refused_precisions if model_dir else {}
     bodies = [body(t) for t in texts]
     fp32_gflops = matmul_gflops(torch.float32, 256 if args.quick else 1024, 0.2 if args.quick else 3.0)
@@ -155,7 +161,7 @@ def main(argv: list[str] | None = None) -> int:
           f"{sum(c.tokens for c in costs) / len(costs):.0f} tokens each on average; fp32 matmul "
           f"{fp32_gflops:.1f} GFLOP/s ({os.cpu_count()} cores); {args.seconds:g} s per row; document cache off")
     print(f"{'setting':<16}{'batching':<9}{'conc':>5}{'req':>6}{'fail':>5}{'art/s':>8}{'win/s':>8}"
-          f"{'tok/s':>8}{'p50 ms':>8}{'p95 ms':>8}{'p99 ms':>8}{'%ceil':>7}")
+          f"{'tok/s':>8}{'p50 ms':>8}{'p95 ms':>8}{'p99 ms':>8}{'%ceil':>7}{'%all':>6}")
     settings = [(r, p, b, m) for r in args.runtime.split(",") for p in args.precision.split(",")
                 for b in args.batching.split(",") for m in args.matcher.split(",")]
     for runtime, precision, batching, matcher in settings:
@@ -175,16 +181,23 @@ def main(argv: list[str] | None = None) -> int:
             for concurrency in concurrencies:
                 cell = drive(server.port, bodies, costs, concurrency, args.seconds)
                 share = cell.flops / cell.seconds / 1e9 / fp32_gflops * 100
+                every = sum(every_pass(texts[k]).flops for k in cell.done) / cell.seconds / 1e9 / fp32_gflops * 100
                 print(f"{name:<16}{batching:<9}{concurrency:>5}{cell.requests:>6}{cell.failures:>5}"
                       f"{cell.requests / cell.seconds:>8.1f}{cell.windows / cell.seconds:>8.1f}"
                       f"{cell.tokens / cell.seconds:>8.0f}{cell.percentile(50):>8.0f}"
-                      f"{cell.percentile(95):>8.0f}{cell.percentile(99):>8.0f}{share:>6.0f}%", flush=True)
+                      f"{cell.percentile(95):>8.0f}{cell.percentile(99):>8.0f}{share:>6.0f}%{every:>5.0f}%", flush=True)
             single = [body(long_text)] * args.latency_runs
             p50 = drive_sequential(server.port, single)
             print(f"{name:<16}{batching:<9}{'1':>5}{'':>6}{'':>5}  one 500-word article "
                   f"({len(long_text.split())} words): p50 {p50:.0f} ms", flush=True)
         finally:
             server.stop()
+    counted = every_pass.counted()
+    if counted:
+        sequences = sum(c.sequences for c in counted) / len(counted)
+        tokens = sum(c.tokens for c in counted) / len(counted)
+        print(f"every pass, on the {len(counted)} articles answered: {sequences:.1f} sequences and {tokens:.0f} "
+              "tokens each on average (windows and sentences read alone; counted in this process, torch fp32)")
     return 0
 
 

@@ -31,6 +31,7 @@ def test_throughput_benchmark_quick(capsys):
     assert [row[2] for row in rows[:2]] == ["1", "2"]
     assert all(int(row[3]) > 0 and row[4] == "0" for row in rows[:2])  # requests done, none failed
     assert "one 500-word article" in out
+    assert all(row[-1].endswith("%") and float(row[-1][:-1]) >= float(row[-2][:-1]) for row in rows[:2])  # %all, %ceil
 
 
 def test_window_costs_are_the_named_models(tiny_st_dir, seed_text):
@@ -41,6 +42,19 @@ def test_window_costs_are_the_named_models(tiny_st_dir, seed_text):
     # The same tokenizer and no prompt, but the tiny model's 128-token window: more, shorter windows.
     assert tiny.windows > default.windows and abs(tiny.tokens - default.tokens) < 2 * tiny.windows
     assert 0 < tiny.flops < default.flops / 20  # a 2-layer, 32-wide model
+
+
+def test_request_costs_count_the_sentences_read_alone_beside_the_windows(seed_text, monkeypatch):
+    """The founding article's topics come with evidence read alone: a second pass the windows do not count."""
+    from bench.request_costs import RequestCosts
+    from bench.window_costs import article_costs
+
+    monkeypatch.setenv("NEWSTAG_MULTILINGUAL_MODEL", "off")
+    [windows] = article_costs([seed_text])
+    costs = RequestCosts()
+    every = costs(seed_text)
+    assert every.sequences > windows.windows and every.tokens > windows.tokens and every.flops > windows.flops
+    assert costs(seed_text) is every and costs.counted() == [every]  # each text is tagged once
 
 
 def test_throughput_skips_precisions_a_model_refuses_on_torch(tiny_st_dir, monkeypatch, capsys):
