@@ -33,17 +33,23 @@ class RequestCosts:
     """Tags texts in this process (torch fp32) and counts what the model reads for each."""
 
     def __init__(self, model_dir: Path | None = None, warm_up: str = "The minister met her counterpart."):
-        settings = Settings.from_env(runtime="torch", precision="fp32", batching=False, document_cache=0)
-        self.tagger = Tagger.load(settings.engine_options())
         self.model_dir = model_dir
+        self.warm_up = warm_up
+        self._tagger: Tagger | None = None  # loaded on the first count: a run with no rows needs none
         self._lengths: list[int] = []
-        taggers = getattr(self.tagger, "models", {"": self.tagger})
-        for tagger in taggers.values():
-            encoder = getattr(tagger.backend, "encoder", None)
-            if encoder is not None:  # every forward pass goes through the encoder's _run_batch
-                encoder._run_batch = self._counting(encoder._run_batch)
         self._memo: dict[str, RequestCost] = {}
-        self.tagger.tag([warm_up])
+
+    def _loaded(self) -> Tagger:
+        if self._tagger is None:
+            settings = Settings.from_env(runtime="torch", precision="fp32", batching=False, document_cache=0)
+            tagger = Tagger.load(settings.engine_options())
+            for each in getattr(tagger, "models", {"": tagger}).values():
+                encoder = getattr(each.backend, "encoder", None)
+                if encoder is not None:  # every forward pass goes through the encoder's _run_batch
+                    encoder._run_batch = self._counting(encoder._run_batch)
+            tagger.tag([self.warm_up])
+            self._tagger = tagger
+        return self._tagger
 
     def _counting(self, run: Callable) -> Callable:
         def counted(ids: list[list[int]]):
@@ -53,8 +59,9 @@ class RequestCosts:
 
     def __call__(self, text: str) -> RequestCost:
         if text not in self._memo:
+            tagger = self._loaded()
             self._lengths.clear()
-            self.tagger.tag([text])
+            tagger.tag([text])
             lengths = list(self._lengths)
             self._memo[text] = RequestCost(len(lengths), sum(lengths),
                                            sum(window_flops(n, self.model_dir) for n in lengths))
