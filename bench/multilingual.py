@@ -8,6 +8,7 @@ Usage:
         [--templates "news about {}" "This text is about {}." "news about {} + This text is about {}." ...]
         [--only-templates] [--no-gemma-quality]
         [--gemma-runtimes torch:auto,onnx:fp32,onnx:int8 --onnx-dir DIR] [--only-gemma]
+        [--sib-splits train,validation] [--gemma-matcher on,off]
 
 Label names stay English, as in ``python -m training.evaluate --labels-from-data`` (whose
 ``evaluate`` scores every run here): top-1 macro-F1 in single-label mode, no threshold.
@@ -15,6 +16,9 @@ Label names stay English, as in ``python -m training.evaluate --labels-from-data
 1. SIB-200 sentences: a seeded sample of ``--per-language`` sentence numbers, the same
    sentences in every language of sib200-multi-train.jsonl and in English
    (sib200-eng.jsonl, its train and validation rows only, whose numbers are the same);
+   ``--sib-splits validation`` keeps to the 99 sentences a topic matcher trained on the
+   train split has not read (EmbeddingGemma's; the default model's read English sentences
+   of every split);
 2. French news: the first ``--news`` MasakhaNEWS French dev articles, whole;
 3. each model scores both through the Tagger the service uses, at the service's
    settings (the default model with its matcher, as shipped; without it; EmbeddingGemma
@@ -29,7 +33,9 @@ Label names stay English, as in ``python -m training.evaluate --labels-from-data
 
 ``--gemma-runtimes`` runs steps 3 and 4 for EmbeddingGemma once per ``runtime:precision``
 (NEWSTAG_RUNTIME, NEWSTAG_PRECISION; ONNX graphs from ``--onnx-dir``, exported first by
-``newstag export-onnx --model``), a column each, in the same run.
+``newstag export-onnx --model``), a column each, in the same run. ``--gemma-matcher on,off``
+gives EmbeddingGemma a column with its topic matcher merged (the service's default) and one
+without (NEWSTAG_MATCHER=off).
 """
 
 from __future__ import annotations
@@ -62,13 +68,16 @@ def _rows(path: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
-def sib_sample(data_dir: Path, per_language: int, seed: int) -> dict[str, list[Example]]:
+def sib_sample(data_dir: Path, per_language: int, seed: int,
+               splits: tuple[str, ...] = ("train", "validation")) -> dict[str, list[Example]]:
     """The same seeded sentences in every language: {language: examples}, English first."""
+    assert "test" not in splits  # SIB-200's test split stays unseen
     by_language: dict[str, dict[str, dict]] = defaultdict(dict)
     for row in _rows(data_dir / "sib200-multi-train.jsonl"):
-        by_language[row["lang"]][row["id"].rsplit("-", 1)[1]] = row
+        if row.get("split") in splits:
+            by_language[row["lang"]][row["id"].rsplit("-", 1)[1]] = row
     for row in _rows(data_dir / "sib200-eng.jsonl"):
-        if row.get("split") in ("train", "validation"):  # its test split stays unseen
+        if row.get("split") in splits:
             by_language["eng_Latn"][row["id"].rsplit("-", 1)[1]] = row
     shared = sorted(set.intersection(*(set(rows) for rows in by_language.values())), key=int)
     picked = random.Random(seed).sample(shared, min(per_language, len(shared)))
@@ -113,7 +122,7 @@ def first_windows(tagger: Tagger, examples: list[Example]) -> list[Example]:
 
 
 def models(gemma: Path, runtimes: str = "", onnx_dir: Path | None = None,
-           only_gemma: bool = False) -> dict[str, Settings]:
+           only_gemma: bool = False, gemma_matcher: tuple[bool, ...] = (True,)) -> dict[str, Settings]:
     """The settings of each column; ``runtimes`` ("onnx:int8,torch:fp32"): Gemma once per runtime and precision."""
     # Each model alone: no routing by language (the service's default model routes to Gemma when installed).
     common: dict[str, Any] = {"document_cache": 0, "max_documents": 64, "multilingual_model": "off"}
@@ -121,7 +130,8 @@ def models(gemma: Path, runtimes: str = "", onnx_dir: Path | None = None,
         "all-MiniLM-L6-v2 + matcher (default)": Settings.from_env(model=None, matcher=True, **common),
         "all-MiniLM-L6-v2": Settings.from_env(model=None, matcher=False, **common)}
     if not runtimes:
-        return {**out, gemma.name: Settings.from_env(model=gemma, **common)}
+        return {**out, **{gemma.name + ("" if on else " (no matcher)"):
+                          Settings.from_env(model=gemma, matcher=on, **common) for on in gemma_matcher}}
     for spec in runtimes.split(","):
         runtime, _, precision = spec.strip().partition(":")
         out[f"{gemma.name} ({runtime} {precision or 'auto'})"] = Settings.from_env(
@@ -202,13 +212,20 @@ def main(argv: list[str] | None = None) -> int:
                              "a column each")
     parser.add_argument("--onnx-dir", type=Path, help="NEWSTAG_ONNX_DIR for the onnx runtimes")
     parser.add_argument("--only-gemma", action="store_true", help="leave out the default model's columns")
+    parser.add_argument("--sib-splits", default="train,validation",
+                        help="SIB-200 splits sampled (validation: sentences no matcher trained on)")
+    parser.add_argument("--gemma-matcher", default="on", help="on, off or on,off: Gemma with its topic matcher")
     args = parser.parse_args(argv)
+    splits = tuple(s.strip() for s in args.sib_splits.split(","))
+    if not set(splits) <= {"train", "validation"}:
+        parser.error("--sib-splits: train and/or validation (the test split stays unseen)")
 
-    sib = sib_sample(args.data_dir, args.per_language, args.seed)
+    sib = sib_sample(args.data_dir, args.per_language, args.seed, splits)
     news = news_sample(args.data_dir, max(args.news, args.speed, args.prompt_news))
     sib_labels = label_set(sib["eng_Latn"], args.sib_descriptions)
     news_labels = label_set(news, args.news_descriptions)
-    settings = models(args.gemma, args.gemma_runtimes, args.onnx_dir, args.only_gemma)
+    gemma_matcher = tuple(dict.fromkeys(v.strip() == "on" for v in args.gemma_matcher.split(",")))
+    settings = models(args.gemma, args.gemma_runtimes, args.onnx_dir, args.only_gemma, gemma_matcher)
     if args.only_prompts or args.only_templates:
         settings = {k: v for k, v in settings.items() if v.model is not None}
     figures: dict[str, dict[str, float]] = {}

@@ -236,12 +236,12 @@ def _multilingual_sets(directory, languages: tuple[str, ...], english_test_split
     with (directory / "sib200-multi-train.jsonl").open("w") as multi, (directory / "sib200-eng.jsonl").open("w") as eng:
         for n, row in enumerate(rows):
             labels = [SIB_SECTIONS[row["labels"][0]]]
-            split = "test" if english_test_split and n % 5 == 0 else "train"
+            split = "test" if english_test_split and n % 5 == 0 else "validation" if n % 5 == 1 else "train"
             eng.write(json.dumps({"id": f"sib200-eng-{n}", "text": row["text"], "labels": labels,
                                   "split": split}) + "\n")
             for lang in languages:
                 multi.write(json.dumps({"id": f"sib200-{lang}-{n}", "lang": lang, "text": row["text"],
-                                        "labels": labels, "split": "train"}) + "\n")
+                                        "labels": labels, "split": "validation" if n % 5 == 1 else "train"}) + "\n")
     with (directory / "masakhanews-fra-dev.jsonl").open("w") as news:
         for row in rows[:10]:
             news.write(json.dumps({"text": row["text"], "labels": [news_sections[row["labels"][0]]]}) + "\n")
@@ -266,6 +266,26 @@ def test_multilingual_benchmark_runs_on_small_sets(tmp_path, tiny_st_dir, capsys
     assert "| template | eng | fra | rus | SIB mean | SIB lowest | French |" in out
     assert "| `news about {}` |" in out and "| `news about {} + This text is about {}.` |" in out
     assert "| SIB-200 eng_Latn |" not in out and "prompts" not in out
+
+
+def test_multilingual_benchmark_reads_validation_sentences_and_gemma_with_and_without_its_matcher(
+        tmp_path, tiny_st_dir, capsys):
+    """--sib-splits validation: only sentences a matcher trained on the train split has not read;
+    --gemma-matcher on,off: a column each."""
+    from bench import multilingual
+
+    _multilingual_sets(tmp_path, ("fra_Latn",), english_test_split=True)
+    sample = multilingual.sib_sample(tmp_path, 100, seed=1, splits=("validation",))
+    assert len(sample["eng_Latn"]) == len(sample["fra_Latn"]) == 8  # rows 1, 6, 11, ... of 40
+    everything = multilingual.sib_sample(tmp_path, 100, seed=1)
+    assert len(everything["eng_Latn"]) == 32  # train and validation; English test rows never
+    assert multilingual.main(["--data-dir", str(tmp_path), "--gemma", str(tiny_st_dir), "--per-language", "12",
+                              "--news", "4", "--speed", "2", "--no-prompts", "--only-gemma",
+                              "--sib-splits", "validation", "--gemma-matcher", "on,off"]) == 0
+    out = capsys.readouterr().out
+    assert f"| {tiny_st_dir.name} | {tiny_st_dir.name} (no matcher) |" in out
+    with pytest.raises(SystemExit):
+        multilingual.main(["--data-dir", str(tmp_path), "--sib-splits", "test"])
 
 
 def test_multilingual_benchmark_compares_gemmas_runtimes_side_by_side(tmp_path, tiny_st_dir, capsys):

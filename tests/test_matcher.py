@@ -316,3 +316,100 @@ def test_zero_shot_evaluation_scores_the_top_label(tagger, two_sets):
     seed_set = load_sets([first], {}, None, seed=0)[0]
     # The seed examples are plain, one-topic sentences: the real model gets most of them.
     assert names_only_macro_f1(tagger.backend.encoder, seed_set) > 0.7
+
+
+def test_the_matcher_embeds_labels_as_the_engine_does_through_dense_layers_and_prompts(tiny_st_dir):
+    """A base with a pipeline after pooling (EmbeddingGemma's Dense layers) and prompts: training reads
+    a label exactly as the service will, so the adapter learns the vectors that are served."""
+    from conftest import PROMPTS
+
+    from service.engine.model_profiles import PromptNames
+    from service.engine.st_modules import read_pipeline
+
+    served = SentenceEncoder(tiny_st_dir, prompts=PromptNames(None, "query"))
+    tokenizer = AutoTokenizer.from_pretrained(tiny_st_dir)
+    model = AutoModel.from_pretrained(tiny_st_dir, use_safetensors=True).eval()
+    pipeline = read_pipeline(tiny_st_dir)
+    labels = ["news about sports", "news about the economy"]
+    with torch.no_grad():
+        trained = matcher._embed(model, tokenizer, [PROMPTS["query"] + t for t in labels], 128, pipeline)
+        without = matcher._embed(model, tokenizer, labels, 128, pipeline)
+    assert trained.shape == (2, 8)  # the Dense layers' width, not the transformer's 32
+    assert np.allclose(served.encode_texts(labels), trained.numpy(), atol=1e-5)
+    assert not np.allclose(served.encode_texts(labels), without.numpy(), atol=1e-3)  # the prompt counts
+
+
+@pytest.fixture(scope="module")
+def st_adapter(tiny_st_dir, two_sets, tmp_path_factory) -> Path:
+    first, _, _ = two_sets
+    output = tmp_path_factory.mktemp("st-adapters") / "st-matcher"
+    assert matcher.main(["--data", str(first), "--base", str(tiny_st_dir), "--output", str(output),
+                         "--batch-size", "8", "--lr", "5e-3"]) == 0
+    return output
+
+
+def test_a_base_with_dense_layers_trains_an_adapter_that_moves_its_served_vectors(tiny_st_dir, st_adapter):
+    texts = ["Parliament passed the budget.", "The striker scored twice."]
+    plain = SentenceEncoder(tiny_st_dir).encode_texts(texts)
+    adapted = SentenceEncoder(tiny_st_dir, adapter=read_adapter(st_adapter)).encode_texts(texts)
+    assert plain.shape == adapted.shape == (2, 8)
+    assert not np.allclose(plain, adapted, atol=1e-4)
+
+
+def test_a_model_profiles_matcher_is_verified_merged_and_named_unless_off(tiny_st_dir, st_adapter, monkeypatch,
+                                                                         tmp_path):
+    """EmbeddingGemma's route: its profile names its adapter; the model version names the pair,
+    which pins the calibration and genre check; an adapter of other weights is refused."""
+    import service.engine.model_profiles as profiles
+    from service.engine.model_profiles import ModelProfile
+
+    digest = sha256_of(tiny_st_dir / "model.safetensors")
+    pinned = sha256_of(st_adapter / ADAPTER_WEIGHTS)
+    monkeypatch.setitem(profiles.PROFILES, digest[:12], ModelProfile(matcher=(st_adapter, pinned)))
+    on = load_backend(Settings.from_env({"NEWSTAG_MATCHER": "on"}, model=tiny_st_dir).engine_options().model)
+    off = load_backend(Settings.from_env({"NEWSTAG_MATCHER": "off"}, model=tiny_st_dir).engine_options().model)
+    assert on.encoder.adapter is not None and on.encoder.adapter.path == st_adapter
+    assert on.model_version == f"{digest[:12]}+{pinned[:8]}" and off.model_version == digest[:12]
+    texts = ["The central bank raised interest rates."]
+    assert not np.allclose(on.encoder.encode_texts(texts), off.encoder.encode_texts(texts), atol=1e-4)
+    other = tmp_path / "other"  # the same adapter, recorded as trained on other weights
+    shutil.copytree(st_adapter, other)
+    manifest = json.loads((other / ADAPTER_MANIFEST).read_text())
+    (other / ADAPTER_MANIFEST).write_text(json.dumps({**manifest, "base_sha256": "f" * 64}))
+    monkeypatch.setitem(profiles.PROFILES, digest[:12], ModelProfile(matcher=(other, pinned)))
+    with pytest.raises(ModelLoadError, match="trained on other base weights"):
+        load_backend(Settings.from_env({}, model=tiny_st_dir).engine_options().model)
+    monkeypatch.setitem(profiles.PROFILES, digest[:12], ModelProfile(matcher=(st_adapter, "0" * 64)))
+    with pytest.raises(ModelLoadError, match="SHA-256"):
+        load_backend(Settings.from_env({}, model=tiny_st_dir).engine_options().model)
+
+
+def test_phrasing_follows_the_model_profile_sentences_and_articles():
+    from service.engine.model_files import MULTILINGUAL_SHA256
+    from service.engine.st_modules import Pipeline
+
+    pipeline = Pipeline(prompts=PROMPTS_GEMMA)
+    gemma = matcher.Phrasing.of(pipeline, MULTILINGUAL_SHA256)
+    assert (gemma.text_prompt, gemma.label_prompt) == (PROMPTS_GEMMA["document"], PROMPTS_GEMMA["query"])
+    assert gemma.template_for("The minister met his counterpart.") == "This news article is about {}."
+    article = "The minister arrived. He met his counterpart. They signed two agreements. Talks go on."
+    assert gemma.template_for(article) == "news about {}"
+    plain = matcher.Phrasing.of(Pipeline(), DEFAULT_MODEL_SHA256)
+    assert (plain.text_prompt, plain.label_prompt) == ("", "")
+    assert plain.template_for("One sentence.") == plain.template_for(article) == "news about {}"
+
+
+PROMPTS_GEMMA = {"document": "title: none | text: ", "query": "task: search result | query: "}
+
+
+def test_held_out_splits_are_not_trained_on_and_each_language_is_its_own_set(tmp_path):
+    rows = [{"text": f"{lang} {split} {i}", "labels": ["a" if i % 2 else "b"], "split": split, "lang": lang}
+            for lang in ("fra_Latn", "rus_Cyrl") for split in ("train", "validation", "test") for i in range(6)]
+    path = tmp_path / "multi.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    sets = load_sets([path], {}, 4, seed=0)
+    assert [s.name for s in sets] == ["multi-fra_Latn", "multi-rus_Cyrl"]
+    for matcher_set, lang in zip(sets, ("fra_Latn", "rus_Cyrl"), strict=True):
+        assert len(matcher_set.examples) == 4  # sampled from the 6 train rows of its language
+        assert all(e.text.startswith(f"{lang} train") for e in matcher_set.examples)
+        assert matcher_set.source == path

@@ -93,16 +93,6 @@ def test_windows_through_dense_layers_are_embedded_alike_in_training_and_serving
     assert plain.shape[1] == 32  # without the pipeline: the transformer's width, other vectors
 
 
-def test_the_matcher_refuses_a_base_with_dense_layers(tiny_st_dir, tiny_model_dir):
-    """The matcher trains pooled vectors without a pipeline and serves on the default model only."""
-    from service.errors import ModelLoadError
-    from training.model import refuse_dense
-
-    refuse_dense(tiny_model_dir)  # no modules.json: a plain transformer
-    with pytest.raises(ModelLoadError, match="Dense layers after pooling"):
-        refuse_dense(tiny_st_dir)
-
-
 def test_segment_means_are_the_means_of_consecutive_runs():
     from service.engine.pooling import segment_means
 

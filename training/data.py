@@ -1,7 +1,8 @@
 """Labeled data files, JSONL or CSV, read with errors that name the line.
 
-JSONL: one ``{"text": str, "labels": [str, ...]}`` object per line; other keys (``id``,
-``split``, metadata) are ignored. CSV: a header with a ``text`` column and a ``labels``
+JSONL: one ``{"text": str, "labels": [str, ...]}`` object per line; ``split`` and ``lang``
+are kept when they are strings (the topic matcher reads them), other keys (``id``, metadata)
+are ignored. CSV: a header with a ``text`` column and a ``labels``
 column (labels separated by ``|``) and optionally ``id``; any other column is an error,
 since a misnamed column would otherwise be silently dropped.
 """
@@ -12,7 +13,7 @@ import csv
 import hashlib
 import random
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -29,20 +30,24 @@ class DataFileError(ValueError):
 class Example:
     text: str
     labels: tuple[str, ...]
+    # The row's split ("train", "validation", "test") and language code, when the file names them.
+    split: str | None = field(default=None, compare=False)
+    lang: str | None = field(default=None, compare=False)
 
 
-def _example(path: Path, number: int, text: Any, labels: Any) -> Example:
+def _example(path: Path, number: int, text: Any, labels: Any, split: Any = None, lang: Any = None) -> Example:
     if not isinstance(text, str) or not text.strip():
         raise DataFileError(f"{path}:{number}: 'text' must be a non-empty string")
     if isinstance(labels, str):
         labels = [labels]
     if not isinstance(labels, list) or not labels or not all(isinstance(x, str) and x.strip() for x in labels):
         raise DataFileError(f"{path}:{number}: 'labels' must be a non-empty list of strings")
-    return Example(text, tuple(dict.fromkeys(x.strip() for x in labels)))
+    return Example(text, tuple(dict.fromkeys(x.strip() for x in labels)),
+                   split if isinstance(split, str) else None, lang if isinstance(lang, str) else None)
 
 
 def _read_jsonl_rows(path: Path, handle) -> list[Example]:
-    return [_example(path, number, row.get("text"), row.get("labels"))
+    return [_example(path, number, row.get("text"), row.get("labels"), row.get("split"), row.get("lang"))
             for number, row in json_objects(handle, path, DataFileError)]
 
 

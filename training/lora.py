@@ -22,9 +22,10 @@ from .export import atomic_directory, library_versions
 from .model_card import matcher_card
 
 # The encoder's attention projections and feed-forward layers; not the pooler, which
-# mean-pooled embeddings never use.
+# mean-pooled embeddings never use. BERT's names (all-MiniLM-L6-v2), then Gemma's (EmbeddingGemma).
 TARGET_MODULES = (r".*encoder\.layer\.\d+\."
-                  r"(attention\.self\.(query|key|value)|attention\.output\.dense|intermediate\.dense|output\.dense)")
+                  r"(attention\.self\.(query|key|value)|attention\.output\.dense|intermediate\.dense|output\.dense)"
+                  r"|.*layers\.\d+\.(self_attn\.(q_proj|k_proj|v_proj|o_proj)|mlp\.(gate_proj|up_proj|down_proj))")
 
 
 def with_lora(encoder: torch.nn.Module, rank: int, alpha: int, dropout: float) -> Any:

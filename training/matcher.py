@@ -5,9 +5,11 @@ Usage:
         [--base DIR] [--epochs 1] [--batch-size 32] [--max-length 128] [--lr 5e-4]
         [--rank 16] [--alpha 32] [--temperature 0.05] [--max-per-set 500] [--seed 42] [--resume]
 
-Each data file is its own label space. For every text, the model scores the prompts of
-its set's labels ("news about {name}", the engine's phrasing of a bare name) by cosine
-similarity; a softmax over them at ``--temperature`` is pulled towards the true labels
+Each data file is its own label space (a file naming several languages, one per language).
+For every text, the model scores its set's labels phrased as the engine phrases a bare name
+for that model ("news about {name}"; a model profile's templates and prompts, e.g.
+EmbeddingGemma's, with its Dense layers after pooling) by cosine similarity; a softmax over
+them at ``--temperature`` is pulled towards the true labels
 (a multi-label row spreads the target over its labels). Only low-rank adapters on the
 attention and feed-forward layers train (peft LoRA); the output directory is an adapter in
 safetensors that the service merges into the base weights at load
@@ -22,6 +24,7 @@ import random
 import shlex
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -29,18 +32,22 @@ import numpy as np
 import torch
 from transformers import AutoModel, AutoTokenizer
 
+from service.engine.label_vectors import TEMPLATE
 from service.engine.model_files import (
     WEIGHTS_FILE,
     sha256_of,
 )
+from service.engine.model_profiles import profile_for
 from service.engine.pooling import embed_padded, pad_batch
+from service.engine.sentences import split_sentences
+from service.engine.st_modules import Pipeline, read_pipeline
 from service.errors import ModelLoadError
 
 from .config import MatcherConfig
 from .data import DataFileError
 from .lora import adapter_tensors, with_lora, write_adapter_dir
 from .matcher_data import MatcherSet, interleaved_batches, load_sets, read_names
-from .model import refuse_dense, resolve_base
+from .model import resolve_base
 from .trainer import Interrupted, Trainer, remove_checkpoint
 
 # The settings an adapter's record (adapter.json, its card) keeps, in this order.
@@ -48,17 +55,55 @@ RECORDED = ("epochs", "batch_size", "max_length", "lr", "rank", "alpha", "dropou
             "seed")
 
 
-def _embed(model: Any, tokenizer: Any, texts: list[str], max_length: int) -> torch.Tensor:
-    """Mean-pooled, L2-normalised vectors, as the engine computes them (service/engine/pooling.py)."""
+@dataclass(frozen=True)
+class Phrasing:
+    """How the engine reads texts and labels with this base model (model_profiles.py): the
+    prompt before each text and each label, and the label templates for sentences and articles."""
+
+    text_prompt: str = ""
+    label_prompt: str = ""
+    sentence_template: str = TEMPLATE
+    article_template: str = TEMPLATE
+    article_min_sentences: int = 3
+
+    @classmethod
+    def of(cls, pipeline: Pipeline, weights_sha256: str) -> Phrasing:
+        profile = profile_for(weights_sha256)
+        names = profile.prompts
+        default = pipeline.default_prompt_name
+        text_name, label_name = (names.text, names.label) if names is not None else (default, default)
+
+        def first(template: str | tuple[str, ...] | None) -> str | None:
+            # Several templates are averaged in the engine; training reads the first.
+            return template[0] if isinstance(template, tuple) else template
+
+        sentence = first(profile.label_template) or TEMPLATE
+        return cls(pipeline.prompts.get(text_name, "") if text_name else "",
+                   pipeline.prompts.get(label_name, "") if label_name else "",
+                   sentence, first(profile.article_template) or sentence, profile.article_min_sentences)
+
+    def template_for(self, text: str) -> str:
+        return self.article_template if len(split_sentences(text)) >= self.article_min_sentences \
+            else self.sentence_template
+
+
+def _embed(model: Any, tokenizer: Any, texts: list[str], max_length: int, pipeline: Pipeline | None = None
+           ) -> torch.Tensor:
+    """Unit vectors, pooled as the engine pools them, then the model's Dense layers (pooling.py, st_modules.py)."""
     ids = tokenizer(texts, truncation=True, max_length=max_length)["input_ids"]
-    return embed_padded(model, *pad_batch(ids, tokenizer.pad_token_id or 0))
+    return embed_padded(model, *pad_batch(ids, tokenizer.pad_token_id or 0), pipeline if pipeline and pipeline.steps
+                        else None)
 
 
-def _loss(model: Any, tokenizer: Any, matcher_set: MatcherSet, rows: list[int], config: MatcherConfig) -> torch.Tensor:
+def _loss(model: Any, tokenizer: Any, matcher_set: MatcherSet, rows: list[int], config: MatcherConfig,
+          pipeline: Pipeline | None = None, phrasing: Phrasing = Phrasing()) -> torch.Tensor:
     examples = [matcher_set.examples[i] for i in rows]
-    texts = _embed(model, tokenizer, [e.text for e in examples], config.max_length)
-    prompts = _embed(model, tokenizer, matcher_set.prompts, config.max_length)
-    log_probs = torch.log_softmax(texts @ prompts.T / config.temperature, dim=-1)
+    texts = _embed(model, tokenizer, [phrasing.text_prompt + e.text for e in examples], config.max_length, pipeline)
+    templates = [phrasing.template_for(e.text) for e in examples]
+    label_vectors = {t: _embed(model, tokenizer, [phrasing.label_prompt + p for p in matcher_set.phrased(t)],
+                               config.max_length, pipeline) for t in dict.fromkeys(templates)}
+    similarities = torch.stack([text @ label_vectors[t].T for text, t in zip(texts, templates, strict=True)])
+    log_probs = torch.log_softmax(similarities / config.temperature, dim=-1)
     targets = torch.tensor([matcher_set.targets(e) for e in examples])
     return -(targets * log_probs).sum(-1).mean()
 
@@ -90,7 +135,8 @@ def train(config: MatcherConfig) -> dict[str, Any]:
 
     # 2. Load the base model from a local directory and wrap it with LoRA adapters.
     base, base_name = resolve_base(config.base)
-    refuse_dense(base)
+    pipeline = read_pipeline(base)
+    phrasing = Phrasing.of(pipeline, sha256_of(base / WEIGHTS_FILE))
     tokenizer = AutoTokenizer.from_pretrained(base, local_files_only=True)
     encoder = AutoModel.from_pretrained(base, local_files_only=True, use_safetensors=True, trust_remote_code=False)
     model = with_lora(encoder, config.rank, config.alpha, config.dropout)
@@ -99,7 +145,7 @@ def train(config: MatcherConfig) -> dict[str, Any]:
     trainer: Trainer[tuple[int, list[int]]] = Trainer(
         config, model, [{"params": [p for p in model.parameters() if p.requires_grad], "lr": config.lr}],
         batches=lambda epoch: interleaved_batches(sets, config.batch_size, config.seed + epoch),
-        loss=lambda batch: _loss(model, tokenizer, sets[batch[0]], batch[1], config),
+        loss=lambda batch: _loss(model, tokenizer, sets[batch[0]], batch[1], config, pipeline, phrasing),
         fingerprint=_fingerprint(config), schedule=_schedule, desc="matcher (LoRA)",
         describe=lambda batch: {"set": sets[batch[0]].name})
     started = time.monotonic()
@@ -111,7 +157,7 @@ def train(config: MatcherConfig) -> dict[str, Any]:
         "base_model": base_name,
         "base_sha256": sha256_of(base / WEIGHTS_FILE),
         "sets": [{"name": s.name, "rows": len(s.examples), "labels": len(s.labels),
-                  "sha256": sha256_of(path)} for s, path in zip(sets, config.data, strict=True)],
+                  "sha256": sha256_of(s.source) if s.source else None} for s in sets],
         "config": {k: getattr(config, k) for k in RECORDED},
         "command": shlex.join(config.command) if config.command else "",
         "train_seconds": round(time.monotonic() - started, 1),

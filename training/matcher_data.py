@@ -1,7 +1,12 @@
 """Labeled sets for the topic matcher: each file is its own label space.
 
 A text is matched against the label prompts of its own set only (its negatives are the
-other labels of that set), so sets with unrelated taxonomies never compete.
+other labels of that set), so sets with unrelated taxonomies never compete. In a file that
+has ``train`` rows, rows it marks as held out (``validation``, ``test``) are never trained
+on: SIB-200's test sentences, for one, are the translations a multilingual test reads (a
+file of one split only, such as AG News's test file, is read whole). A file whose rows name
+several languages (``lang``) is one set per language, each sampled on its own, so every
+language counts alike and a batch reads one language.
 """
 
 from __future__ import annotations
@@ -15,6 +20,8 @@ from service.engine.label_vectors import TEMPLATE
 
 from .data import DataFileError, Example, read_labeled
 
+HELD_OUT_SPLITS = frozenset({"validation", "test"})
+
 
 @dataclass(frozen=True)
 class MatcherSet:
@@ -22,11 +29,15 @@ class MatcherSet:
     examples: list[Example]
     labels: list[str]  # as they appear in the data
     names: list[str]  # readable names (from --names files), same order
+    source: Path | None = None  # the file it was read from
 
     @property
     def prompts(self) -> list[str]:
         """How the engine phrases a bare label name (service/engine/label_vectors.py)."""
-        return [TEMPLATE.format(n) for n in self.names]
+        return self.phrased(TEMPLATE)
+
+    def phrased(self, template: str) -> list[str]:
+        return [template.format(n) for n in self.names]
 
     def targets(self, example: Example) -> list[float]:
         """The true labels share the probability mass (multi-label rows spread it)."""
@@ -48,17 +59,30 @@ def read_names(paths: list[Path]) -> dict[str, str]:
     return names
 
 
+def _by_language(name: str, examples: list[Example]) -> list[tuple[str, list[Example]]]:
+    """One (name, rows) group per language when the rows name two or more; else the file as one."""
+    languages = sorted({e.lang for e in examples if e.lang})
+    if len(languages) < 2:
+        return [(name, examples)]
+    return [(f"{name}-{lang}", [e for e in examples if e.lang == lang]) for lang in languages]
+
+
 def load_sets(paths: list[Path], names: dict[str, str], max_per_set: int | None, seed: int) -> list[MatcherSet]:
-    """Read each file, sample at most ``max_per_set`` rows (seeded) so no set dominates."""
+    """Read each file, drop its held-out rows, and sample at most ``max_per_set`` rows
+    (seeded) of each set so no set dominates."""
     sets = []
     for path in paths:
-        examples = read_labeled(path)
-        if max_per_set is not None and len(examples) > max_per_set:
-            examples = random.Random(seed).sample(examples, max_per_set)
-        labels = sorted({x for e in examples for x in e.labels})
-        if len(labels) < 2:
-            raise DataFileError(f"{path}: a matcher set needs at least two labels, found {len(labels)}")
-        sets.append(MatcherSet(path.stem, examples, labels, [names.get(x, x) for x in labels]))
+        rows = read_labeled(path)
+        has_train = any(e.split == "train" for e in rows)
+        training_rows = [e for e in rows if not (has_train and e.split in HELD_OUT_SPLITS)]
+        for name, examples in _by_language(path.stem, training_rows):
+            if max_per_set is not None and len(examples) > max_per_set:
+                examples = random.Random(seed).sample(examples, max_per_set)
+            labels = sorted({x for e in examples for x in e.labels})
+            if len(labels) < 2:
+                raise DataFileError(f"{path}: a matcher set needs at least two labels, found {len(labels)}"
+                                    + (f" in {name}" if name != path.stem else ""))
+            sets.append(MatcherSet(name, examples, labels, [names.get(x, x) for x in labels], path))
     return sets
 
 

@@ -54,7 +54,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .model_files import DEFAULT_MODEL_SHA256, MULTILINGUAL_SHA256
+from .model_files import DEFAULT_MODEL_SHA256, MATCHER_SHA256, MULTILINGUAL_SHA256
 from .types import Label
 
 REFERENCE_TOPICS_FILE = Path(__file__).with_name("reference_topics.txt")
@@ -282,15 +282,19 @@ MULTILINGUAL_CALIBRATION = Calibration(weights=(-2.125, 21.384, 0.47, -0.681, 3.
 #   NEWSTAG_MATCHER=off python -m training.fit_calibration --drop relative_sim --write-genre-check
 PLAIN_CALIBRATION = Calibration(weights=(8.638, 15.588, 8.233, -0.733, 3.264, 10.358, 0.954, 0.0), bias=-11.355,
                                 outscored=(0.401, -1.467))
-# Other models' cosines have other scales: a calibration per model weights, by the first
-# 12 hex digits of model.safetensors' SHA-256. Weights not listed get DEFAULT_CALIBRATION.
+# Other models' cosines have other scales: a calibration per model version, the first 12 hex
+# digits of model.safetensors' SHA-256, and "+" the first 8 of an adapter merged into it.
+# Versions not listed get DEFAULT_CALIBRATION.
 PINNED_CALIBRATIONS: dict[str, Calibration] = {MULTILINGUAL_SHA256[:12]: MULTILINGUAL_CALIBRATION,
-                                               DEFAULT_MODEL_SHA256[:12]: PLAIN_CALIBRATION}
+                                               DEFAULT_MODEL_SHA256[:12]: PLAIN_CALIBRATION,
+                                               f"{DEFAULT_MODEL_SHA256[:12]}+{MATCHER_SHA256[:8]}": MATCHER_CALIBRATION}
 
 
-def calibration_for(weights_sha256: str) -> Calibration:
-    """The calibration pinned for these weights, else DEFAULT_CALIBRATION."""
-    return PINNED_CALIBRATIONS.get(weights_sha256[:12], DEFAULT_CALIBRATION)
+def calibration_for(model_version: str) -> Calibration:
+    """The calibration pinned for this model version (weights[+adapter]; a full weights
+    SHA-256 reads as its first 12 digits), else DEFAULT_CALIBRATION."""
+    key = model_version if "+" in model_version else model_version[:12]
+    return PINNED_CALIBRATIONS.get(key, DEFAULT_CALIBRATION)
 
 
 def _sigmoid(x: np.ndarray) -> np.ndarray:

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import torch
 from transformers.utils import logging as hf_logging
 
 from ..errors import ConfigError, ModelLoadError
 from ..options import ModelOptions
 from .adapter import Adapter, read_adapter
-from .calibration import MATCHER_CALIBRATION, calibration_for
+from .calibration import calibration_for
 from .encoder import SentenceEncoder
 from .genre import genre_check_for
 from .label_vectors import TEMPLATE
@@ -48,18 +50,18 @@ def load_backend(options: ModelOptions) -> ScoringBackend:
 
     from .embedding_backend import EmbeddingBackend
 
-    adapter: Adapter | None = None
     if options.model is None:
         model_dir = default_model_dir()
         verify_weights(model_dir, DEFAULT_MODEL_SHA256)
         name, digest = DEFAULT_MODEL_NAME, DEFAULT_MODEL_SHA256
-        adapter = default_matcher(options)
     else:
         model_dir = require_local_model_dir(options.model)
         name, digest = model_dir.name, sha256_of(model_dir / WEIGHTS_FILE)
         verify_manifest(model_dir, digest)
-    # newstag's measured choices for these weights (prompts, windows), and their calibration.
+    # newstag's measured choices for these weights (prompts, windows, their matcher), and their calibration.
     profile = profile_for(digest)
+    matcher = ((MATCHER_DIR, MATCHER_SHA256) if options.model is None else profile.matcher) if options.matcher else None
+    adapter = profile_matcher(matcher, digest) if matcher is not None else None
 
     def refuse_on_torch(precision: str) -> None:  # an ONNX graph may hold a precision torch's kernels cannot
         if precision in profile.refused_precisions:
@@ -71,16 +73,17 @@ def load_backend(options: ModelOptions) -> ScoringBackend:
     encoder = SentenceEncoder(model_dir, max_tokens=options.max_tokens or profile.window_tokens,
                               options=options.encoder, adapter=adapter,
                               prompts=profile.prompts, weights_sha256=digest,
-                              adapter_sha256=MATCHER_SHA256 if adapter else None)
+                              adapter_sha256=matcher[1] if adapter and matcher else None)
     if encoder.runtime == "torch":  # auto without a graph, or onnx that could not export one
         refuse_on_torch(encoder.precision.name)
-    backend = EmbeddingBackend(encoder, name, MATCHER_CALIBRATION if adapter else calibration_for(digest),
+    # The version names what made the scores: base weights, and the adapter merged into them.
+    model_version = digest[:12] + (f"+{matcher[1][:8]}" if adapter and matcher else "")
+    backend = EmbeddingBackend(encoder, name, calibration_for(model_version),
                                label_template=profile.label_template or TEMPLATE,
                                article_template=profile.article_template,
                                article_min_sentences=profile.article_min_sentences,
                                own_language_templates=profile.own_language_templates)
-    # The version names what made the scores: base weights, and the adapter merged into them.
-    backend.model_version = digest[:12] + (f"+{MATCHER_SHA256[:8]}" if adapter else "")
+    backend.model_version = model_version
     backend.languages = model_languages(model_dir)
     backend.sentence_rules = profile.sentence_rules
     if options.genre_check:
@@ -97,11 +100,11 @@ def single_threaded_blas() -> None:
     threadpool_limits(1, user_api="blas")
 
 
-def default_matcher(options: ModelOptions) -> Adapter | None:
-    """The shipped matcher adapter, checksum-verified, unless NEWSTAG_MATCHER=off."""
-    if not options.matcher:
-        return None
-    adapter = read_adapter(MATCHER_DIR, MATCHER_SHA256)
-    if adapter.base_sha256 != DEFAULT_MODEL_SHA256:
-        raise ModelLoadError(f"the matcher adapter in {MATCHER_DIR} was trained on other base weights")
+def profile_matcher(matcher: tuple[Path, str], weights_sha256: str) -> Adapter:
+    """A shipped matcher adapter (the default model's, or a model profile's), checksum-verified,
+    refused with one clear line when it was trained on other weights."""
+    directory, expected = matcher
+    adapter = read_adapter(directory, expected)
+    if adapter.base_sha256 != weights_sha256:
+        raise ModelLoadError(f"the matcher adapter in {directory} was trained on other base weights")
     return adapter

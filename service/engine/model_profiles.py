@@ -11,6 +11,7 @@ calibration is in calibration.py. Weights not listed get the model's own
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from .model_files import MULTILINGUAL_SHA256
 
@@ -63,6 +64,9 @@ class ModelProfile:
     # ONNX graph is checked on its own (onnx_graph.INT8_FP32_PRODUCTS).
     refused_precisions: dict[str, str] = field(default_factory=dict)
     sentence_rules: SentenceRules = SentenceRules()
+    # A topic matcher adapter trained for these weights (its directory, its pinned SHA-256),
+    # merged at load unless NEWSTAG_MATCHER=off; the calibration and genre check are pinned for the pair.
+    matcher: tuple[Path, str] | None = None
 
 
 PROFILES: dict[str, ModelProfile] = {
