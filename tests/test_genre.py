@@ -27,9 +27,16 @@ def test_news_probability_is_the_logistic_of_the_text_vector():
 
 
 def test_a_saved_check_loads_back_only_with_its_pinned_hash_and_shape(tmp_path):
+    import os
+
     path = tmp_path / "v.safetensors"
-    _check(4, bias=0.5).save(path)
+    previous = os.umask(0o022)
+    try:
+        _check(4, bias=0.5).save(path)
+    finally:
+        os.umask(previous)
     loaded = GenreCheck.load(path, sha256_of(path), dim=4)
+    assert path.stat().st_mode & 0o777 == 0o644  # readable by the image's service user, as the umask says
     assert loaded.bias == pytest.approx(0.5) and loaded.weights.tolist() == [2.0, 0, 0, 0]
     with pytest.raises(ModelLoadError, match="needs weights"):
         GenreCheck.load(path, sha256_of(path), dim=8)

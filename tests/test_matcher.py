@@ -286,7 +286,7 @@ def test_the_shipped_adapters_two_cards_are_one_card_rendered_from_its_record():
     from training import matcher_card
 
     card = matcher_card.shipped_card()
-    for path in matcher_card.SHIPPED_CARDS:  # service/matcher/README.md and model_cards/newstag-matcher.md
+    for path in matcher_card.SHIPPED[0].cards:  # service/matcher/README.md and model_cards/newstag-matcher.md
         assert path.read_text(encoding="utf-8") == card, f"{path} is stale: run python -m training.matcher_card"
     assert matcher_card.main(["--check"]) == 0
     record = json.loads((MATCHER_DIR / ADAPTER_MANIFEST).read_text())
@@ -302,10 +302,14 @@ def test_the_shipped_adapters_two_cards_are_one_card_rendered_from_its_record():
 def test_a_stale_shipped_card_is_reported_and_rewritten(tmp_path, monkeypatch, capsys):
     from training import matcher_card
 
-    copies = (tmp_path / "README.md", tmp_path / "newstag-matcher.md")
+    shipped = matcher_card.SHIPPED[0]
+    (tmp_path / "adapter").mkdir()
+    shutil.copy(shipped.directory / ADAPTER_MANIFEST, tmp_path / "adapter" / ADAPTER_MANIFEST)
+    copy = matcher_card.ShippedAdapter(tmp_path / "adapter", shipped.notes, tmp_path / "newstag-matcher.md")
+    copies = copy.cards
     copies[0].write_text(matcher_card.shipped_card())
     copies[1].write_text(matcher_card.shipped_card().replace("0.834", "0.9"))
-    monkeypatch.setattr(matcher_card, "SHIPPED_CARDS", copies)
+    monkeypatch.setattr(matcher_card, "SHIPPED", (copy,))
     assert matcher_card.main(["--check"]) == 1
     assert "newstag-matcher.md is stale" in capsys.readouterr().err
     assert matcher_card.main([]) == 0 and copies[1].read_text() == matcher_card.shipped_card()
@@ -413,3 +417,43 @@ def test_held_out_splits_are_not_trained_on_and_each_language_is_its_own_set(tmp
         assert len(matcher_set.examples) == 4  # sampled from the 6 train rows of its language
         assert all(e.text.startswith(f"{lang} train") for e in matcher_set.examples)
         assert matcher_set.source == path
+
+
+def test_embeddinggemmas_matcher_ships_checksummed_for_its_weights_with_the_gemma_notice():
+    """Checked without the model (CI has none): the file, its record, its notice, its profile entry,
+    and the calibration and genre check pinned for the pair."""
+    from service.engine.calibration import PINNED_CALIBRATIONS
+    from service.engine.genre import file_for
+    from service.engine.model_files import (
+        MULTILINGUAL_MATCHER_DIR,
+        MULTILINGUAL_MATCHER_SHA256,
+        MULTILINGUAL_SHA256,
+        verify_file,
+    )
+    from service.engine.model_profiles import profile_for
+
+    verify_file(MULTILINGUAL_MATCHER_DIR / ADAPTER_WEIGHTS, MULTILINGUAL_MATCHER_SHA256, "matcher adapter weights")
+    adapter = read_adapter(MULTILINGUAL_MATCHER_DIR, MULTILINGUAL_MATCHER_SHA256)
+    assert adapter.base_sha256 == MULTILINGUAL_SHA256
+    # 24 layers x (q, k, v, o, gate, up, down), rank 8
+    assert len(adapter.pairs) == 168 and {a.shape[0] for a, _ in adapter.pairs.values()} == {8}
+    assert "layers.0.self_attn.q_proj" in adapter.pairs and "layers.23.mlp.down_proj" in adapter.pairs
+    assert "Gemma Terms of Use" in (MULTILINGUAL_MATCHER_DIR / "NOTICE").read_text()
+    assert profile_for(MULTILINGUAL_SHA256).matcher == (MULTILINGUAL_MATCHER_DIR, MULTILINGUAL_MATCHER_SHA256)
+    version = f"{MULTILINGUAL_SHA256[:12]}+{MULTILINGUAL_MATCHER_SHA256[:8]}"
+    assert version in PINNED_CALIBRATIONS and file_for(version).is_file()
+    record = json.loads((MULTILINGUAL_MATCHER_DIR / ADAPTER_MANIFEST).read_text())
+    assert record["training"]["base_model"] == "google/embeddinggemma-300m"
+    assert all(s["rows"] <= 300 for s in record["training"]["sets"])  # of train rows only (matcher_data.py)
+
+
+def test_embeddinggemmas_matcher_card_is_rendered_from_its_record_under_the_gemma_terms():
+    from training import matcher_card
+
+    shipped = matcher_card.SHIPPED[1]
+    card = matcher_card.shipped_card(shipped)
+    for path in shipped.cards:
+        assert path.read_text(encoding="utf-8") == card, f"{path} is stale: run python -m training.matcher_card"
+    front = yaml.safe_load(card.split("---\n")[1])
+    assert front["license"] == "gemma" and front["base_model"] == "google/embeddinggemma-300m"
+    assert "Gemma Terms of Use" in card and "--base base-models/embeddinggemma-300m" in card

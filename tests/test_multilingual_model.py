@@ -13,9 +13,9 @@ import pytest
 
 from service.config import Settings
 from service.engine import ConfigError
-from service.engine.calibration import MULTILINGUAL_CALIBRATION
+from service.engine.calibration import MULTILINGUAL_CALIBRATION, MULTILINGUAL_MATCHER_CALIBRATION
 from service.engine.chunking import prepare_document
-from service.engine.model_files import MULTILINGUAL_SHA256
+from service.engine.model_files import MULTILINGUAL_MATCHER_DIR, MULTILINGUAL_MATCHER_SHA256, MULTILINGUAL_SHA256
 from service.engine.model_profiles import profile_for
 
 GEMMA = Path(__file__).resolve().parent.parent / "base-models" / "embeddinggemma-300m"
@@ -30,14 +30,26 @@ TEXTS = ["Turkey is encircled by seas on three sides.",
 
 @pytest.fixture(scope="module")
 def backend():
+    """As the service runs it: its own topic matcher merged in."""
     from service.engine.loading import load_backend
 
     return load_backend(Settings.from_env({}, model=GEMMA, precision="fp32").engine_options().model)
 
 
-def test_the_installed_model_loads_with_its_manifest_prompts_windows_and_calibration(backend):
-    assert backend.model_version == MULTILINGUAL_SHA256[:12]
-    assert backend.calibration is MULTILINGUAL_CALIBRATION
+@pytest.fixture(scope="module")
+def plain_backend():
+    """NEWSTAG_MATCHER=off: the upstream weights as they are."""
+    from service.engine.loading import load_backend
+
+    return load_backend(Settings.from_env({}, model=GEMMA, precision="fp32", matcher=False).engine_options().model)
+
+
+def test_the_installed_model_loads_with_its_manifest_prompts_windows_matcher_and_calibration(backend, plain_backend):
+    assert backend.model_version == f"{MULTILINGUAL_SHA256[:12]}+{MULTILINGUAL_MATCHER_SHA256[:8]}"
+    assert backend.encoder.adapter is not None and backend.encoder.adapter.path == MULTILINGUAL_MATCHER_DIR
+    assert backend.calibration is MULTILINGUAL_MATCHER_CALIBRATION and backend.genre_check is not None
+    assert plain_backend.model_version == MULTILINGUAL_SHA256[:12] and plain_backend.encoder.adapter is None
+    assert plain_backend.calibration is MULTILINGUAL_CALIBRATION
     prompts = profile_for(MULTILINGUAL_SHA256).prompts
     assert prompts is not None
     encoder = backend.encoder
@@ -47,10 +59,10 @@ def test_the_installed_model_loads_with_its_manifest_prompts_windows_and_calibra
     assert "fr" in backend.languages and "az" in backend.languages
 
 
-def test_a_one_sentence_text_embeds_as_sentence_transformers_does(backend):
+def test_a_one_sentence_text_embeds_as_sentence_transformers_does(plain_backend):
     from sentence_transformers import SentenceTransformer
 
-    encoder = backend.encoder
+    encoder = plain_backend.encoder
     model = SentenceTransformer(str(GEMMA), device="cpu", local_files_only=True)
     texts = model.encode([encoder.text_prompt + t for t in TEXTS])
     labels = model.encode([encoder.label_prompt + t for t in TEXTS])
@@ -118,10 +130,10 @@ def test_the_azerbaijani_founding_article_gets_three_mission_topics_with_evidenc
     assert any("iqtisadi" in ev.text for ev in topics["economy"].evidence)
 
 
-@pytest.mark.xfail(strict=True, reason="demining is in one sentence, which EmbeddingGemma scores 0.39 (Russian) "
-                   "and 0.11 (Azerbaijani) read alone with session 10's calibration (English: 0.82): under the "
-                   "0.5 threshold at any support discount (docs/benchmarks.md, 'Multilingual': "
-                   "bench/sentence_rules.py)")
+@pytest.mark.xfail(strict=True, reason="demining is in one sentence, which EmbeddingGemma read alone as armed "
+                   "conflict (Russian, 0.90 with its topic matcher) or as nothing (Azerbaijani), never demining "
+                   "(docs/benchmarks.md, 'Multilingual': 'The founding article in Russian' and "
+                   "'EmbeddingGemma's topic matcher')")
 @pytest.mark.parametrize("seed", [SEED_RU, SEED_AZ], ids=["ru", "az"])
 def test_the_translated_founding_article_gets_the_four_mission_topics(routed, seed):
     [result] = routed.tag([seed.read_text(encoding="utf-8")])

@@ -15,10 +15,18 @@ import torch
 from torch import nn
 
 from service.engine.chunking import PreparedDocument
-from service.engine.model_files import DEFAULT_MODEL_SHA256, default_model_dir, require_local_model_dir, verify_weights
+from service.engine.model_files import (
+    DEFAULT_MODEL_SHA256,
+    MULTILINGUAL_MODEL_NAME,
+    MULTILINGUAL_SHA256,
+    WEIGHTS_FILE,
+    default_model_dir,
+    require_local_model_dir,
+    sha256_of,
+    verify_weights,
+)
 from service.engine.pooling import embed_padded, pad_batch
-from service.engine.st_modules import Dense, Pipeline, read_pipeline
-from service.errors import ModelLoadError
+from service.engine.st_modules import Pipeline
 
 
 @dataclass
@@ -75,13 +83,6 @@ def resolve_base(base: Path | None) -> tuple[Path, str]:
         verify_weights(directory, DEFAULT_MODEL_SHA256)
         return directory, "sentence-transformers/all-MiniLM-L6-v2"
     directory = require_local_model_dir(base)
+    if (directory / WEIGHTS_FILE).is_file() and sha256_of(directory / WEIGHTS_FILE) == MULTILINGUAL_SHA256:
+        return directory, MULTILINGUAL_MODEL_NAME  # its hub name, not this machine's path, for cards
     return directory, str(directory)
-
-
-def refuse_dense(directory: Path) -> None:
-    """The topic matcher (training/matcher.py) trains on pooled vectors without the Dense
-    layers a model's pipeline may run after pooling (EmbeddingGemma), and is only served
-    on the default model: such a base is refused rather than trained on other vectors."""
-    if any(isinstance(step, Dense) for step in read_pipeline(directory).steps):
-        raise ModelLoadError(f"{directory}: its sentence-transformers pipeline has Dense layers after pooling, "
-                             "which the matcher's training does not run; use a base without them")

@@ -54,7 +54,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .model_files import DEFAULT_MODEL_SHA256, MATCHER_SHA256, MULTILINGUAL_SHA256
+from .model_files import DEFAULT_MODEL_SHA256, MATCHER_SHA256, MULTILINGUAL_MATCHER_SHA256, MULTILINGUAL_SHA256
 from .types import Label
 
 REFERENCE_TOPICS_FILE = Path(__file__).with_name("reference_topics.txt")
@@ -277,6 +277,14 @@ MATCHER_CALIBRATION = Calibration(weights=(10.474, 12.874, 7.478, -0.607, 5.739,
 # (the weights came out the same).
 MULTILINGUAL_CALIBRATION = Calibration(weights=(-2.125, 21.384, 0.47, -0.681, 3.377, 12.03, 2.602, 27.676),
                                        bias=-13.332, outscored=(0.518, -1.026))
+# EmbeddingGemma-300m with its own topic matcher merged (model_profiles.py; service/matcher_multilingual/),
+# as it is served unless NEWSTAG_MATCHER=off, fitted (with its genre check) by
+#   NEWSTAG_MODEL=base-models/embeddinggemma-300m NEWSTAG_MULTILINGUAL_MODEL=off \
+#       python -m training.fit_calibration --per-corpus 150 --multilingual 100 --write-genre-check
+# (session 20, 9 minutes here; docs/benchmarks.md, "EmbeddingGemma's topic matcher"). Some of
+# the fit's rows are among the 300 per set the matcher trained on (the fit samples its own).
+MULTILINGUAL_MATCHER_CALIBRATION = Calibration(weights=(-1.981, 14.159, 0.963, -0.43, 6.297, 10.491, 1.749, 16.245),
+                                               bias=-15.345, outscored=(0.558, -0.897))
 # all-MiniLM-L6-v2 without the matcher (NEWSTAG_MATCHER=off), with a genre check of its own
 # since session 11, so fitted as the matcher's is:
 #   NEWSTAG_MATCHER=off python -m training.fit_calibration --drop relative_sim --write-genre-check
@@ -287,7 +295,9 @@ PLAIN_CALIBRATION = Calibration(weights=(8.638, 15.588, 8.233, -0.733, 3.264, 10
 # Versions not listed get DEFAULT_CALIBRATION.
 PINNED_CALIBRATIONS: dict[str, Calibration] = {MULTILINGUAL_SHA256[:12]: MULTILINGUAL_CALIBRATION,
                                                DEFAULT_MODEL_SHA256[:12]: PLAIN_CALIBRATION,
-                                               f"{DEFAULT_MODEL_SHA256[:12]}+{MATCHER_SHA256[:8]}": MATCHER_CALIBRATION}
+                                               f"{DEFAULT_MODEL_SHA256[:12]}+{MATCHER_SHA256[:8]}": MATCHER_CALIBRATION,
+                                               f"{MULTILINGUAL_SHA256[:12]}+{MULTILINGUAL_MATCHER_SHA256[:8]}":
+                                                   MULTILINGUAL_MATCHER_CALIBRATION}
 
 
 def calibration_for(model_version: str) -> Calibration:

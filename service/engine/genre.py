@@ -18,6 +18,7 @@ The weights belong to the model that made the vectors: one file per model versio
 from __future__ import annotations
 
 import functools
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -41,6 +42,8 @@ PINNED_GENRE_CHECKS: dict[str, str] = {
     "53aa51172d14": "81fb425a16063f31e64e2ebfc80fccd42fdc8dd56aa9e1af0e9c6cd03bb673ac",
     # EmbeddingGemma-300m (the multilingual model), its articles phrased as model_profiles.py says
     "cbf5a78393b6": "fa34ad3254c4728e71685e23b4d3bdcfae9c8a0ce04266bda4cb5950c11022d8",
+    # EmbeddingGemma-300m with its own topic matcher merged (as it is served unless NEWSTAG_MATCHER=off)
+    "cbf5a78393b6+c8d9241d": "5ed0f4de3fb0051751b3a828f1ad375f46faef905829e43e8a32772d836c4c57",
 }
 
 
@@ -66,6 +69,10 @@ class GenreCheck:
         path.parent.mkdir(parents=True, exist_ok=True)
         save_file({"weights": self.weights.astype(np.float32), "bias": np.array([self.bias], dtype=np.float32)},
                   str(path))
+        # safetensors writes 0600; a file shipped in the image must be readable by the service's user.
+        mask = os.umask(0)
+        os.umask(mask)
+        os.chmod(path, 0o666 & ~mask)
 
     @classmethod
     def load(cls, path: Path, sha256: str, dim: int) -> GenreCheck:

@@ -19,12 +19,19 @@ SOURCE_MANIFEST = "newstag-source.json"
 # SHA-256 of model.safetensors of EmbeddingGemma-300m, the optional multilingual model
 # (scripts/embeddinggemma-300m.json; model_cards/embeddinggemma-300m.md).
 MULTILINGUAL_SHA256 = "cbf5a78393b6a033e0b8a63a57549964f7ed5c6fbeb4ba0694214f36123f2fd2"
+MULTILINGUAL_MODEL_NAME = "google/embeddinggemma-300m"
 # The topic matcher adapter newstag ships (training.matcher; model_cards/newstag-matcher.md),
 # merged into the default model unless NEWSTAG_MATCHER=off.
 MATCHER_DIR = Path(__file__).resolve().parent.parent / "matcher"
 MATCHER_WEIGHTS = "adapter.safetensors"
 # sha256sum of MATCHER_DIR/adapter.safetensors
 MATCHER_SHA256 = "30ed5b226a84403cc0c1b62c7aa756cc5fb0ddb80bed2e5577c40fd7e5d9083f"
+# EmbeddingGemma's own topic matcher (training.matcher --base; model_cards/newstag-matcher-multilingual.md),
+# merged into that model when it is installed, unless NEWSTAG_MATCHER=off. A Model Derivative
+# of Gemma, under the Gemma Terms of Use (its NOTICE).
+MULTILINGUAL_MATCHER_DIR = Path(__file__).resolve().parent.parent / "matcher_multilingual"
+# sha256sum of MULTILINGUAL_MATCHER_DIR/adapter.safetensors
+MULTILINGUAL_MATCHER_SHA256 = "c8d9241d95d33df2fe66b2aafa397f74bb6242b5434f21ed9156e61fc3954a2d"
 
 
 def default_model_dir() -> Path:

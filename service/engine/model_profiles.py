@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .model_files import MULTILINGUAL_SHA256
+from .model_files import MULTILINGUAL_MATCHER_DIR, MULTILINGUAL_MATCHER_SHA256, MULTILINGUAL_SHA256
 
 
 @dataclass(frozen=True)
@@ -108,7 +108,9 @@ PROFILES: dict[str, ModelProfile] = {
         # Measured again with session 10's calibration (docs/benchmarks.md, "Texts in another
         # language than their labels"): 0.55 adds a right section to 2 of 60 French articles
         # for 0.15 more topics each; demining scores 0.39 and 0.11 alone. Kept.
-        sentence_rules=SentenceRules(route_min=0.15, route_min_window=0.05, min_words=4.0, discount=0.6)),
+        sentence_rules=SentenceRules(route_min=0.15, route_min_window=0.05, min_words=4.0, discount=0.6),
+        # Its own topic matcher (docs/benchmarks.md, "EmbeddingGemma's topic matcher").
+        matcher=(MULTILINGUAL_MATCHER_DIR, MULTILINGUAL_MATCHER_SHA256)),
 }
 
 
