@@ -243,6 +243,8 @@ def test_bad_matcher_data_is_an_error_not_a_traceback(tmp_path, capsys):
     assert matcher.main(["--data", str(one_label), "--output", str(tmp_path / "out")]) == 2
     assert "at least two labels" in capsys.readouterr().err
     assert matcher.main(["--data", str(tmp_path / "missing.jsonl"), "--output", str(tmp_path / "out")]) == 2
+    assert matcher.main(["--data", str(TRAIN_SMALL), "--dropout", "1.5", "--output", str(tmp_path / "out")]) == 2
+    assert "--dropout" in capsys.readouterr().err
     assert not (tmp_path / "out").exists()
 
 
@@ -348,7 +350,8 @@ def st_adapter(tiny_st_dir, two_sets, tmp_path_factory) -> Path:
     first, _, _ = two_sets
     output = tmp_path_factory.mktemp("st-adapters") / "st-matcher"
     assert matcher.main(["--data", str(first), "--base", str(tiny_st_dir), "--output", str(output),
-                         "--batch-size", "8", "--lr", "5e-3"]) == 0
+                         "--batch-size", "8", "--lr", "5e-3", "--dropout", "0"]) == 0
+    assert json.loads((output / ADAPTER_MANIFEST).read_text())["training"]["config"]["dropout"] == 0.0
     return output
 
 

@@ -3,7 +3,7 @@
 Usage:
     python -m training.matcher --data A.jsonl --data B.jsonl [--names NAMES.json] --output DIR
         [--base DIR] [--epochs 1] [--batch-size 32] [--max-length 128] [--lr 5e-4]
-        [--rank 16] [--alpha 32] [--temperature 0.05] [--max-per-set 500] [--seed 42] [--resume]
+        [--rank 16] [--alpha 32] [--dropout 0.1] [--temperature 0.05] [--max-per-set 500] [--seed 42] [--resume]
 
 Each data file is its own label space (a file naming several languages, one per language).
 For every text, the model scores its set's labels phrased as the engine phrases a bare name
@@ -182,6 +182,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--lr", type=float, default=defaults.lr)
     parser.add_argument("--rank", type=int, default=defaults.rank)
     parser.add_argument("--alpha", type=int, default=defaults.alpha)
+    parser.add_argument("--dropout", type=float, default=defaults.dropout, help="LoRA dropout, 0 to 1")
     parser.add_argument("--temperature", type=float, default=defaults.temperature)
     parser.add_argument("--max-per-set", type=int, default=defaults.max_per_set, help="0: every row")
     parser.add_argument("--seed", type=int, default=defaults.seed)
@@ -195,10 +196,14 @@ def main(argv: list[str] | None = None) -> int:
         if getattr(args, name) < 1:
             print(f"error: --{name.replace('_', '-')} must be a positive integer", file=sys.stderr)
             return 2
+    if not 0 <= args.dropout < 1:
+        print("error: --dropout must be at least 0 and under 1", file=sys.stderr)
+        return 2
     config = MatcherConfig(
         data=args.data, output=args.output, names=args.names, base=args.base, epochs=args.epochs,
         batch_size=args.batch_size, max_length=args.max_length, lr=args.lr, rank=args.rank, alpha=args.alpha,
-        temperature=args.temperature, max_per_set=args.max_per_set or None, seed=args.seed, resume=args.resume,
+        dropout=args.dropout, temperature=args.temperature, max_per_set=args.max_per_set or None, seed=args.seed,
+        resume=args.resume,
         command=["python", "-m", "training.matcher", *(sys.argv[1:] if argv is None else argv)])
     try:
         summary = train(config)
