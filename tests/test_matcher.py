@@ -29,6 +29,7 @@ from service.engine.model_files import (
 from service.errors import ModelLoadError
 from service.preflight import check_startup
 from training import matcher
+from training.data import DataFileError
 from training.lora import adapter_tensors, with_lora, write_adapter_dir
 from training.matcher_data import MatcherSet, interleaved_batches, load_sets, read_names
 from training.matcher_eval import names_only_macro_f1
@@ -420,6 +421,21 @@ def test_held_out_splits_are_not_trained_on_and_each_language_is_its_own_set(tmp
         assert len(matcher_set.examples) == 4  # sampled from the 6 train rows of its language
         assert all(e.text.startswith(f"{lang} train") for e in matcher_set.examples)
         assert matcher_set.source == path
+
+
+def test_a_file_can_have_its_own_cap_and_a_cap_for_no_file_is_refused(tmp_path):
+    def write(name, count):
+        path = tmp_path / f"{name}.jsonl"
+        path.write_text("".join(json.dumps({"text": f"{name} {i}", "labels": ["a" if i % 2 else "b"]}) + "\n"
+                                for i in range(count)))
+        return path
+
+    news, sentences = write("news", 10), write("sentences", 10)
+    sets = load_sets([news, sentences], {}, 8, seed=0, max_per_file={"news": 3})
+    assert [len(s.examples) for s in sets] == [3, 8]
+    with pytest.raises(DataFileError, match="newz"):
+        load_sets([news, sentences], {}, 8, seed=0, max_per_file={"newz": 3})
+    assert matcher.main(["--data", str(news), "--output", str(tmp_path / "out"), "--max-per-file", "news=0"]) == 2
 
 
 def test_embeddinggemmas_matcher_ships_checksummed_for_its_weights_with_the_gemma_notice():

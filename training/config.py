@@ -89,6 +89,7 @@ class MatcherConfig(RunConfig):
     data: list[Path]
     names: list[Path] = field(default_factory=list)  # {"label": "readable name"} JSON files
     max_per_set: int | None = 500  # rows sampled per set: every set counts alike, and a run takes minutes
+    max_per_file: dict[str, int] = field(default_factory=dict)  # file stem -> its own cap, over max_per_set
 
     # Model: max_length is the tokens read of each text (its opening: the title and lead).
     max_length: int = 128

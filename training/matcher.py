@@ -3,7 +3,8 @@
 Usage:
     python -m training.matcher --data A.jsonl --data B.jsonl [--names NAMES.json] --output DIR
         [--base DIR] [--epochs 1] [--batch-size 32] [--max-length 128] [--lr 5e-4]
-        [--rank 16] [--alpha 32] [--dropout 0.1] [--temperature 0.05] [--max-per-set 500] [--seed 42] [--resume]
+        [--rank 16] [--alpha 32] [--dropout 0.1] [--temperature 0.05] [--max-per-set 500]
+        [--max-per-file STEM=N] [--seed 42] [--resume]
 
 Each data file is its own label space (a file naming several languages, one per language).
 For every text, the model scores its set's labels phrased as the engine phrases a bare name
@@ -52,7 +53,7 @@ from .trainer import Interrupted, Trainer, remove_checkpoint
 
 # The settings an adapter's record (adapter.json, its card) keeps, in this order.
 RECORDED = ("epochs", "batch_size", "max_length", "lr", "rank", "alpha", "dropout", "temperature", "max_per_set",
-            "seed")
+            "max_per_file", "seed")
 
 
 @dataclass(frozen=True)
@@ -131,7 +132,7 @@ def train(config: MatcherConfig) -> dict[str, Any]:
     random.seed(config.seed)
     np.random.seed(config.seed)
     torch.manual_seed(config.seed)
-    sets = load_sets(config.data, read_names(config.names), config.max_per_set, config.seed)
+    sets = load_sets(config.data, read_names(config.names), config.max_per_set, config.seed, config.max_per_file)
 
     # 2. Load the base model from a local directory and wrap it with LoRA adapters.
     base, base_name = resolve_base(config.base)
@@ -185,6 +186,8 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--dropout", type=float, default=defaults.dropout, help="LoRA dropout, 0 to 1")
     parser.add_argument("--temperature", type=float, default=defaults.temperature)
     parser.add_argument("--max-per-set", type=int, default=defaults.max_per_set, help="0: every row")
+    parser.add_argument("--max-per-file", action="append", default=[], metavar="STEM=N",
+                        help="rows per set for one data file (its name without extension), over --max-per-set; repeat")
     parser.add_argument("--seed", type=int, default=defaults.seed)
     parser.add_argument("--resume", action="store_true", help="continue from the last checkpoint")
     return parser
@@ -199,10 +202,18 @@ def main(argv: list[str] | None = None) -> int:
     if not 0 <= args.dropout < 1:
         print("error: --dropout must be at least 0 and under 1", file=sys.stderr)
         return 2
+    max_per_file = {}
+    for item in args.max_per_file:
+        stem, _, count = item.rpartition("=")
+        if not stem or not count.isdigit() or int(count) < 1:
+            print(f"error: --max-per-file takes STEM=N with N a positive integer, got {item!r}", file=sys.stderr)
+            return 2
+        max_per_file[stem] = int(count)
     config = MatcherConfig(
         data=args.data, output=args.output, names=args.names, base=args.base, epochs=args.epochs,
         batch_size=args.batch_size, max_length=args.max_length, lr=args.lr, rank=args.rank, alpha=args.alpha,
-        dropout=args.dropout, temperature=args.temperature, max_per_set=args.max_per_set or None, seed=args.seed,
+        dropout=args.dropout, temperature=args.temperature, max_per_set=args.max_per_set or None,
+        max_per_file=max_per_file, seed=args.seed,
         resume=args.resume,
         command=["python", "-m", "training.matcher", *(sys.argv[1:] if argv is None else argv)])
     try:

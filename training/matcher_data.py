@@ -67,17 +67,23 @@ def _by_language(name: str, examples: list[Example]) -> list[tuple[str, list[Exa
     return [(f"{name}-{lang}", [e for e in examples if e.lang == lang]) for lang in languages]
 
 
-def load_sets(paths: list[Path], names: dict[str, str], max_per_set: int | None, seed: int) -> list[MatcherSet]:
+def load_sets(paths: list[Path], names: dict[str, str], max_per_set: int | None, seed: int,
+              max_per_file: dict[str, int] | None = None) -> list[MatcherSet]:
     """Read each file, drop its held-out rows, and sample at most ``max_per_set`` rows
-    (seeded) of each set so no set dominates."""
+    (seeded) of each set so no set dominates; ``max_per_file`` gives a file (by its stem)
+    its own cap, e.g. fewer rows of English news beside many languages' sentences."""
     sets = []
+    unknown = set(max_per_file or {}) - {p.stem for p in paths}
+    if unknown:
+        raise DataFileError(f"--max-per-file names no --data file: {', '.join(sorted(unknown))}")
     for path in paths:
+        cap = (max_per_file or {}).get(path.stem, max_per_set)
         rows = read_labeled(path)
         has_train = any(e.split == "train" for e in rows)
         training_rows = [e for e in rows if not (has_train and e.split in HELD_OUT_SPLITS)]
         for name, examples in _by_language(path.stem, training_rows):
-            if max_per_set is not None and len(examples) > max_per_set:
-                examples = random.Random(seed).sample(examples, max_per_set)
+            if cap is not None and len(examples) > cap:
+                examples = random.Random(seed).sample(examples, cap)
             labels = sorted({x for e in examples for x in e.labels})
             if len(labels) < 2:
                 raise DataFileError(f"{path}: a matcher set needs at least two labels, found {len(labels)}"
