@@ -127,7 +127,8 @@ def test_the_shared_training_loop_gives_the_adapter_the_matcher_gave_before_it(t
     record = json.loads((tiny_adapter / ADAPTER_MANIFEST).read_text())["training"]
     assert record["final_loss"] == pytest.approx(1.4459, abs=1e-3)
     assert record["config"] == {"epochs": 2, "batch_size": 8, "max_length": 128, "lr": 5e-4, "rank": 16,
-                                "alpha": 32, "dropout": 0.1, "temperature": 0.05, "max_per_set": 500, "seed": 42}
+                                "alpha": 32, "dropout": 0.1, "temperature": 0.05, "max_per_set": 500,
+                                "max_per_file": {}, "seed": 42}
 
 
 def _signal_at_step(monkeypatch, step: int, signum: int) -> list[int]:
@@ -297,7 +298,7 @@ def test_the_shipped_adapters_two_cards_are_one_card_rendered_from_its_record():
     assert front["base_model"] == record["training"]["base_model"] and front["library_name"] == "peft"
     assert front["model-index"][0]["results"][0]["metrics"][1]["value"] == 0.834  # merged from the notes
     assert f"SHA-256 `{record['base_sha256']}`" in card and record["training"]["command"] in card
-    assert "663,552 parameters; rank 16, alpha 32," in card and "final loss 0.6769" in card
+    assert "663,552 parameters; rank 16, alpha 32," in card and "final loss 0.6421" in card
     assert card.index("## How it was trained") < card.index("## Training data and licences") < card.index(
         "## Results") < card.index("## Limitations")
 

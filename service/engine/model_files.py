@@ -26,7 +26,7 @@ MULTILINGUAL_MODEL_NAME = "google/embeddinggemma-300m"
 MATCHER_DIR = Path(__file__).resolve().parent.parent / "matcher"
 MATCHER_WEIGHTS = "adapter.safetensors"
 # sha256sum of MATCHER_DIR/adapter.safetensors
-MATCHER_SHA256 = "30ed5b226a84403cc0c1b62c7aa756cc5fb0ddb80bed2e5577c40fd7e5d9083f"
+MATCHER_SHA256 = "1e58afedef54643a347264cf862b6ec492dda645db5231c9a8e3369574d1375f"
 # EmbeddingGemma's own topic matcher (training.matcher --base; model_cards/newstag-matcher-multilingual.md),
 # merged into that model when it is installed, unless NEWSTAG_MATCHER=off. A Model Derivative
 # of Gemma, under the Gemma Terms of Use (its NOTICE).
