@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 import torch
+import yaml
 from transformers import AutoTokenizer, BertConfig, BertForSequenceClassification, BertModel
 
 from service.config import Settings
@@ -97,6 +98,14 @@ def tagger() -> Tagger:
 @pytest.fixture(scope="session")
 def seed_text() -> str:
     return SEED_ARTICLE.read_text(encoding="utf-8")
+
+
+@pytest.fixture(scope="session")
+def builtin_topic_counts() -> dict[str, int]:
+    """Topics in each built-in taxonomy, read from its YAML file (what listings must report)."""
+    from service.engine.taxonomy import BUILTIN_DIR
+    return {path.stem: len(yaml.safe_load(path.read_text(encoding="utf-8"))["topics"])
+            for path in BUILTIN_DIR.glob("*.yaml")}
 
 
 @pytest.fixture(scope="session")

@@ -4,10 +4,8 @@ import io
 import json
 
 import pytest
-import yaml
 
 from service.cli import main
-from service.engine.taxonomy import BUILTIN_DIR
 
 
 def test_tag_json_gives_the_mission_topics_with_exact_offsets(capsys, seed_text):
@@ -52,11 +50,10 @@ def test_errors_are_one_line_and_exit_2(capsys, tmp_path):
     assert main(["tag", str(empty), "--taxonomy", "nope"]) == 2
 
 
-def test_taxonomies_lists_the_builtin_ones(capsys):
+def test_taxonomies_lists_the_builtin_ones(capsys, builtin_topic_counts):
     assert main(["taxonomies"]) == 0
     out = capsys.readouterr().out
-    counts = {path.stem: len(yaml.safe_load(path.read_text(encoding="utf-8"))["topics"])
-              for path in BUILTIN_DIR.glob("*.yaml")}
+    counts = builtin_topic_counts
     assert f"news (default): {counts['news']} topics" in out and f"iptc-top: {counts['iptc-top']} topics" in out
 
 

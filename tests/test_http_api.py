@@ -6,10 +6,8 @@ import json
 import logging
 
 import pytest
-import yaml
 
 from service.engine.model_files import DEFAULT_MODEL_SHA256, MATCHER_SHA256
-from service.engine.taxonomy import BUILTIN_DIR
 
 MISSION = {"bilateral relations", "economy", "COP29", "demining"}
 VERSION = f"{DEFAULT_MODEL_SHA256[:12]}+{MATCHER_SHA256[:8]}"  # base weights + the merged matcher adapter
@@ -73,10 +71,9 @@ def test_model_field_selects_a_loaded_model_or_404(client):
     assert missing.status_code == 404 and "no loaded model named 'bart-large-mnli'" in missing.json["detail"]
 
 
-def test_taxonomies_and_models_endpoints(client):
+def test_taxonomies_and_models_endpoints(client, builtin_topic_counts):
     listing = client.get("/v1/taxonomies").json["taxonomies"]
-    counts = {path.stem: len(yaml.safe_load(path.read_text(encoding="utf-8"))["topics"])
-              for path in BUILTIN_DIR.glob("*.yaml")}
+    counts = builtin_topic_counts
     assert {t["name"]: (t["topics"], t["default"]) for t in listing} == {"iptc-top": (counts["iptc-top"], False),
                                                                          "news": (counts["news"], True)}
     news = client.get("/v1/taxonomies/news").json
