@@ -112,9 +112,12 @@ def test_non_news_text_gets_no_topic(tagger, text):
     assert result.topics == (), [(t.label, t.score) for t in result.topics]
 
 
-def test_a_coal_mine_is_not_demining(tagger):
+def test_a_coal_mine_is_not_demining(tagger, model_alone):
     [result] = tagger.tag(["The coal mine in Silesia will close next year, the mining company said."])
     assert "demining" not in {t.label for t in result.topics}, result.topics
+    # No keyword of `mining` is in the sentence: the model alone must find where it belongs.
+    [alone] = model_alone.tag(["The coal mine in Silesia will close next year, the mining company said."])
+    assert [t.label for t in alone.topics] == ["mining"], alone.topics
 
 
 def test_a_pilots_strike_is_not_climate_or_war(tagger):

@@ -213,8 +213,7 @@ def main(argv: list[str] | None = None) -> int:
         data=args.data, output=args.output, names=args.names, base=args.base, epochs=args.epochs,
         batch_size=args.batch_size, max_length=args.max_length, lr=args.lr, rank=args.rank, alpha=args.alpha,
         dropout=args.dropout, temperature=args.temperature, max_per_set=args.max_per_set or None,
-        max_per_file=max_per_file, seed=args.seed,
-        resume=args.resume,
+        max_per_file=max_per_file, seed=args.seed, resume=args.resume,
         command=["python", "-m", "training.matcher", *(sys.argv[1:] if argv is None else argv)])
     try:
         summary = train(config)

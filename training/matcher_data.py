@@ -73,11 +73,12 @@ def load_sets(paths: list[Path], names: dict[str, str], max_per_set: int | None,
     (seeded) of each set so no set dominates; ``max_per_file`` gives a file (by its stem)
     its own cap, e.g. fewer rows of English news beside many languages' sentences."""
     sets = []
-    unknown = set(max_per_file or {}) - {p.stem for p in paths}
+    max_per_file = max_per_file or {}
+    unknown = set(max_per_file) - {p.stem for p in paths}
     if unknown:
         raise DataFileError(f"--max-per-file names no --data file: {', '.join(sorted(unknown))}")
     for path in paths:
-        cap = (max_per_file or {}).get(path.stem, max_per_set)
+        cap = max_per_file.get(path.stem, max_per_set)
         rows = read_labeled(path)
         has_train = any(e.split == "train" for e in rows)
         training_rows = [e for e in rows if not (has_train and e.split in HELD_OUT_SPLITS)]
