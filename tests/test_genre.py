@@ -128,3 +128,65 @@ def test_the_genre_check_can_be_turned_off(tmp_path):
     on = load_backend(Settings.from_env({}).engine_options().model)
     off = load_backend(Settings.from_env({"NEWSTAG_GENRE_CHECK": "off"}).engine_options().model)
     assert on.genre_check is not None and off.genre_check is None  # type: ignore[attr-defined]
+
+
+FLOOR_TAXONOMY = """\
+name: floor
+threshold: 1.0
+at_least_one_topic: {flag}
+topics:
+  - name: markets
+  - name: central banks
+  - name: football
+"""
+
+
+@pytest.fixture()
+def floor_tagger(checked_tagger, tmp_path):
+    """The tiny checked tagger with two copies of a taxonomy no score reaches (threshold 1.0),
+    one with ``at_least_one_topic`` and one without."""
+    from service.engine import Tagger
+    from service.engine.taxonomy import TaxonomyRegistry
+
+    tagger, set_bias = checked_tagger
+    (tmp_path / "floor.yaml").write_text(FLOOR_TAXONOMY.format(flag="true"), encoding="utf-8")
+    (tmp_path / "plain.yaml").write_text(FLOOR_TAXONOMY.format(flag="false").replace("floor", "plain", 1),
+                                         encoding="utf-8")
+    return Tagger(tagger.backend, TaxonomyRegistry([tmp_path]), tagger.options), set_bias
+
+
+def test_a_text_sure_to_be_news_gets_its_best_topic_when_none_reaches_the_threshold(floor_tagger):
+    tagger, set_bias = floor_tagger
+    set_bias(3.0)  # P(news) 0.95, over genre.SURE_NEWS
+    [result] = tagger.tag([TEXT], taxonomy="floor")
+    [ranked] = tagger.tag([TEXT], taxonomy="floor", threshold=0.0)
+    assert [(t.label, t.score) for t in result.topics] == [(ranked.topics[0].label, ranked.topics[0].score)]
+    assert result.topics[0].score < 1.0  # its own score, not raised to the threshold
+    assert [w.code for w in result.warnings] == ["below-threshold"]
+    assert repr(ranked.topics[0].label) in result.warnings[0].message and "0.95" in result.warnings[0].message
+
+
+@pytest.mark.parametrize("case", ["unsure of the genre", "taxonomy without the flag", "caller's threshold",
+                                  "non-news"])
+def test_no_best_topic_anyway_unless_the_taxonomy_asks_and_the_check_is_sure(floor_tagger, case):
+    tagger, set_bias = floor_tagger
+    set_bias({"unsure of the genre": 0.0, "non-news": -3.0}.get(case, 3.0))  # P(news) 0.5, 0.05, else 0.95
+    options = {"threshold": 1.0} if case == "caller's threshold" else {}
+    [result] = tagger.tag([TEXT], taxonomy="plain" if case == "taxonomy without the flag" else "floor", **options)
+    assert result.topics == ()
+    assert "below-threshold" not in [w.code for w in result.warnings]
+
+
+def test_the_news_taxonomy_gives_a_plain_sports_item_its_topic(tagger):
+    """The real model: a short, plainly sports item whose `sports` score stays under 0.5 (no
+    sports keyword in it) gets `sports` with its own score and a warning; junk still gets nothing."""
+    item = ("The Eagles signed their second-year cornerback to a six-year contract extension on Thursday, "
+            "keeping him in Philadelphia through 2011.")
+    [result] = tagger.tag([item])
+    [strict] = tagger.tag([item], threshold=0.5)
+    assert [t.label for t in result.topics] == ["sports"] and result.topics[0].score < 0.5
+    assert [w.code for w in result.warnings] == ["below-threshold"]
+    assert strict.topics == ()
+    for junk in ["Hello", "thanks, see you tomorrow!", NOT_NEWS[0]]:
+        [r] = tagger.tag([junk])
+        assert r.topics == () and "below-threshold" not in [w.code for w in r.warnings], junk

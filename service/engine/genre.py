@@ -46,9 +46,22 @@ PINNED_GENRE_CHECKS: dict[str, str] = {
 }
 
 
+# At or above this probability of news, a taxonomy with ``at_least_one_topic`` gives a text
+# its best topic when none reached its threshold (tagger.py). In the window-only replay
+# (bench.trust_features --at-least-one P): a right section topic on AG News 0.893 -> 0.930,
+# Inshorts 0.860 -> 0.903 at 0.7 as at 0.5, but at 0.5 one more junk text of 113 got a
+# topic; at 0.9 the gain was a point smaller (docs/benchmarks.md, "Trust", session 22).
+SURE_NEWS = 0.7
+
+
 def called_non_news(news_probability: float | None) -> bool:
     """Does the genre check call the text non-news? (None: the model has no check.)"""
     return news_probability is not None and news_probability < NEWS_THRESHOLD
+
+
+def sure_news(news_probability: float | None) -> bool:
+    """Is the genre check sure enough the text is news to give it a best topic? (None: no check, never.)"""
+    return news_probability is not None and news_probability >= SURE_NEWS
 
 
 @dataclass(frozen=True)

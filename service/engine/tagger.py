@@ -12,7 +12,7 @@ from ..options import EngineOptions, TaggerOptions
 from . import keywords, sentence_support, validation
 from .calibration import logit
 from .chunking import PreparedDocument
-from .genre import called_non_news
+from .genre import called_non_news, sure_news
 from .language import UNDETERMINED, detect_language
 from .scoring import ScoringBackend
 from .sentence_support import SentenceScores
@@ -30,6 +30,7 @@ class LabelSet:
     labels: tuple[Label, ...]
     default_threshold: float
     sentence_topics: bool = False  # may a topic come from single sentences? (the taxonomy says)
+    at_least_one_topic: bool = False  # does a text sure to be news get its best topic anyway? (the taxonomy says)
 
     def thresholds(self, override: float | None) -> np.ndarray:
         if override is not None:
@@ -88,7 +89,8 @@ class Tagger:
             return self._fixed_label_set(labels)
         if labels is None:
             found = self.taxonomies.get(taxonomy or self.options.taxonomy)
-            return LabelSet(found.name, found.labels, found.threshold, found.sentence_topics)
+            return LabelSet(found.name, found.labels, found.threshold, found.sentence_topics,
+                            found.at_least_one_topic)
         parsed = tuple(lab if isinstance(lab, Label) else Label(str(lab).strip()) for lab in labels)
         seen: set[str] = set()
         for i, lab in enumerate(parsed):
@@ -166,9 +168,15 @@ class Tagger:
                  if label_set.sentence_topics and s.best_window_scores is not None and not no_topic else {}
                  for doc, s, no_topic in zip(docs, scored, gated, strict=True)]
         alone.compute(sentence_support.texts_of(docs, found), deadline)
+        languages = [self._language(doc.text) for doc in docs]
+        # A taxonomy meant to cover all news gives a text sure to be news (in a language the
+        # model reads) its best topic when none reached its threshold; a threshold the caller
+        # sets is a hard cut.
+        best_anyway = [multi_label and label_set.at_least_one_topic and threshold is None and not warned
+                       and sure_news(s.news_probability) for s, (_, warned) in zip(scored, languages, strict=True)]
         choices = [self._choose(doc, sentence_support.with_sentences(s.label_scores, doc, f, alone, rules), label_list,
-                                thresholds, multi_label, top_k, s.label_prior, no_topic)
-                   for doc, s, f, no_topic in zip(docs, scored, found, gated, strict=True)]
+                                thresholds, multi_label, top_k, s.label_prior, no_topic, anyway)
+                   for doc, s, f, no_topic, anyway in zip(docs, scored, found, gated, best_anyway, strict=True)]
         if evidence and per_topic:
             # Candidates of the returned topics not read yet, for every document at once.
             found = [{**f, **sentence_support.candidates(doc, s, [j for j in chosen if j not in f], None, per_topic,
@@ -176,27 +184,31 @@ class Tagger:
                      for doc, s, f, (_, chosen) in zip(docs, scored, found, choices, strict=True)]
             alone.compute(sentence_support.texts_of(docs, found), deadline)
         results = []
-        for doc, s, f, (final, chosen) in zip(docs, scored, found, choices, strict=True):
+        for doc, s, f, (final, chosen), (language, warnings) in zip(docs, scored, found, choices, languages,
+                                                                     strict=True):
             support = (sentence_support.evidence(doc, f, alone, chosen, thresholds, per_topic,
                                                  self.options.keyword_weight, rules) if evidence and per_topic else {})
             topics = tuple(Topic(label_list[j].name, round(float(final[j]), 4), label_list[j].code, support.get(j, ()))
                            for j in chosen)
-            language, warnings = self._language(doc.text)
-            results.append(TagResult(topics, doc.token_count, language, warnings + _genre_warning(s.news_probability),
+            below = _below_threshold_warning(topics, thresholds[chosen[0]], s.news_probability) \
+                if multi_label and chosen and final[chosen[0]] < thresholds[chosen[0]] else ()
+            results.append(TagResult(topics, doc.token_count, language,
+                                     warnings + _genre_warning(s.news_probability) + below,
                                      label_set.name, self.backend.model_name))
         return results
 
     def _choose(self, doc: PreparedDocument, model: np.ndarray, labels: list[Label], thresholds: np.ndarray,
                 multi_label: bool, top_k: int | None, prior: np.ndarray | None,
-                no_topic: bool = False) -> tuple[np.ndarray, list[int]]:
+                no_topic: bool = False, best_anyway: bool = False) -> tuple[np.ndarray, list[int]]:
         """Final scores (keyword evidence added) and the labels returned, best first
-        (none when ``no_topic``: a multi-label call on a text that does not read like news, genre.py)."""
+        (none when ``no_topic``: a multi-label call on a text that does not read like news, genre.py;
+        the best one when none reaches its threshold and ``best_anyway``)."""
         final = keywords.combine(model, keywords.document_hits(doc.text, labels), self.options.keyword_weight)
         if no_topic:
             chosen = []
         elif multi_label:
             order = [int(j) for j in np.argsort(-final, kind="stable")]
-            chosen = [j for j in order if final[j] >= thresholds[j]]
+            chosen = [j for j in order if final[j] >= thresholds[j]] or (order[:1] if best_anyway else [])
         else:  # which label fits best: compared without the labels' priors (Calibration.label_prior)
             chosen = [int(np.argmax(logit(final) - (prior if prior is not None else 0.0)))]
         return final, chosen[:top_k] if top_k is not None else chosen
@@ -211,6 +223,15 @@ class Tagger:
         message = (f"The text looks like language {code!r}; the model {self.backend.model_name!r} "
                    f"was trained on {known} only, so its topics may be wrong.")
         return code, (Warning("language-unsupported", message),)
+
+
+def _below_threshold_warning(topics: tuple[Topic, ...], threshold: float,
+                             news_probability: float | None) -> tuple[Warning, ...]:
+    best = topics[0]
+    message = (f"No topic reached the threshold ({threshold:g}); the taxonomy gives a text that reads as news "
+               f"(probability {news_probability:.2f}) its best topic anyway: {best.label!r}, with its own score "
+               f"{best.score:.2f}.")
+    return (Warning("below-threshold", message),)
 
 
 def _genre_warning(news_probability: float | None) -> tuple[Warning, ...]:

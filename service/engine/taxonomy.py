@@ -52,6 +52,10 @@ class _TaxonomyFile(BaseModel):
     # Whether a topic may also come from single sentences the article leans on (see
     # engine/sentence_support.py): right for a vocabulary of fine topics an article has several of.
     sentence_topics: bool = False
+    # Whether a text the genre check is sure is news gets its best topic when none reaches
+    # its threshold (with a below-threshold warning): right for a vocabulary meant to cover
+    # every news article, where "no topic" means the scores were unsure, not that none applies.
+    at_least_one_topic: bool = False
     topics: list[_TopicEntry] = Field(min_length=1)
 
 
@@ -64,6 +68,7 @@ class Taxonomy:
     labels: tuple[Label, ...]
     source: Path
     sentence_topics: bool = False
+    at_least_one_topic: bool = False
 
 
 def _describe(error: Any, raw: dict) -> str:
@@ -100,7 +105,7 @@ def load_taxonomy_file(path: Path) -> Taxonomy:
         Label(t.name, t.description, tuple(t.keywords), t.code, t.parent, t.threshold) for t in parsed.topics
     )
     return Taxonomy(parsed.name, parsed.title, parsed.description, parsed.threshold, labels, path,
-                    parsed.sentence_topics)
+                    parsed.sentence_topics, parsed.at_least_one_topic)
 
 
 class TaxonomyRegistry:
