@@ -32,6 +32,8 @@ def instruction_sets() -> str:
              "avx512_bf16": "AVX-512 BF16", "amx_tile": "AMX", "amx_int8": "AMX-INT8"}
     found = [label for flag, label in names.items() if flag in flags]
     int8 = "VNNI" if int8_kernels(flags) == "vnni" else "AVX2 u8s8 (no VNNI: int8 dot products may saturate)"
+    if "amx_int8" in flags:  # ONNX Runtime's MLAS multiplies large enough int8 products on AMX tiles
+        int8 = "AMX-INT8 (VNNI for small products)"
     return f"{', '.join(found) or 'none of AVX2/AVX-512'}; int8 kernels: {int8}"
 
 
