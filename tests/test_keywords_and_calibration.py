@@ -37,6 +37,29 @@ def test_keyword_regex_characters_are_literal():
     assert document_hits("USA", [Label("y", keywords=("U.S.",))]).tolist() == [0]
 
 
+@pytest.mark.parametrize("text", [
+    "NATO SUMMIT in Vilnius; the Foreign Minister spoke of foreign policy.",
+    "İSTANBUL NATO SUMMİT: DIŞİŞLERİ",  # a capital dotted I, which casefold() spells with a combining dot
+    "The ﬁnance ministry said the STOCK MARKET fell; Straße closed; ΣΟΦΙΑ.",
+    "landmines,landmines;LANDMINES mine threat",
+])
+def test_the_substring_prefilter_finds_every_label_the_patterns_find(text):
+    """keywords._candidates skips labels with no keyword as a substring; it must never skip one
+    whose word-boundary pattern matches (each label's pattern run on its own is the reference)."""
+    from service.engine import keywords
+    from service.engine.taxonomy import TaxonomyRegistry
+
+    registry = TaxonomyRegistry([])
+    labels = [*registry.get("news").labels, Label("demining", keywords=("mine threat", "landmines")),
+              Label("summits", keywords=("nato summit", "Summit"))]
+    reference = [len({m.group().casefold() for m in keywords._pattern(lab.keywords).finditer(text)})
+                 if lab.keywords else 0 for lab in labels]
+    assert document_hits(text, labels).tolist() == reference
+    assert any(reference)  # each text holds some keyword
+    sentences = tuple(split_sentences(text))
+    assert (keyword_hits(text, sentences, labels).sum(axis=0) > 0).tolist() == [r > 0 for r in reference]
+
+
 def test_keywords_add_a_bounded_boost_that_cannot_decide_alone():
     model = np.array([0.0, 0.2, 0.9, 0.39, 0.45])
     hits = np.array([0, 1, 1, 9, 1])
