@@ -114,25 +114,3 @@ def test_import_does_not_load_the_model():
 ])
 def test_a_label_set_is_named_in_the_language_of_its_names_read_together(names, code):
     assert label_set_language(names) == code
-
-
-def test_a_text_read_twice_is_scored_once(monkeypatch):
-    """Routing reads a text's language, then its result does: the second read is the cache's."""
-    from service.engine import language
-
-    identifier = language._get_identifier()
-    calls: list[str] = []
-
-    class Counting:
-        def rank(self, text: str):
-            calls.append(text)
-            return identifier.rank(text)
-
-    monkeypatch.setattr(language, "_get_identifier", Counting)
-    text = "Le gouvernement a présenté mardi son budget pour l'année prochaine, avec une hausse des impôts."
-    language._detect.cache_clear()
-    first, second = detect_language(text), detect_language(text)
-    assert first == second and first.code == "fr"
-    assert len(calls) == 1
-    detect_language(text + " Encore.")
-    assert len(calls) == 2  # another text is scored

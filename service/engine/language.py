@@ -75,14 +75,7 @@ def detect_language(text: str) -> DetectedLanguage:
         >>> detect_language("Президент прибыл в Баку, где встретился с министром.").code
         'ru'
     """
-    return _detect(text[:MAX_CHARS])
-
-
-# With the multilingual model installed, a text's language is read twice, once to route it
-# (routing.py) and once for its result: about 2.7 ms for a 500-word article each time. The
-# cache holds a few batches of texts (at most 256 x MAX_CHARS characters).
-@lru_cache(maxsize=256)
-def _detect(text: str) -> DetectedLanguage:
+    text = text[:MAX_CHARS]
     if not _has_letters(text):
         return DetectedLanguage(UNDETERMINED, 0.0)
     scores: dict[str, float] = {}
