@@ -65,6 +65,26 @@ def test_each_text_goes_to_the_model_for_its_language_in_one_call(routed):
     assert "'ja'" in results[4].warnings[0].message
 
 
+def test_each_texts_language_is_read_once_in_a_routed_call(routed, monkeypatch):
+    """Routing reads each text's language and hands it to the tagger it picks, which does not read it again."""
+    from service.engine import language, tagger
+
+    read: list[str] = []
+
+    def counting(text: str) -> language.DetectedLanguage:
+        read.append(text)
+        return language.detect_language(text)
+
+    monkeypatch.setattr(routing, "detect_language", counting)
+    monkeypatch.setattr(tagger, "detect_language", counting)
+    results = routed.tag([RUSSIAN, ENGLISH, JAPANESE], LABELS)
+    assert sorted(read) == sorted([RUSSIAN, ENGLISH, JAPANESE])
+    assert [r.language for r in results] == ["ru", "en", "ja"]
+    read.clear()
+    routed.default.tag([ENGLISH], LABELS)  # a tagger called on its own reads the language itself
+    assert read == [ENGLISH]
+
+
 def test_a_routed_result_is_the_chosen_models_own_answer(routed):
     """Scores are the multilingual model's, not the default's, and do not depend on the batch's mix."""
     [alone_ru] = routed.multilingual.tag([RUSSIAN], LABELS)

@@ -111,7 +111,10 @@ class RoutedTagger(Tagger):
 
     def route(self, text: str) -> Tagger:
         """The tagger for ``text``'s language."""
-        code = detect_language(text).code
+        return self.route_language(detect_language(text).code)
+
+    def route_language(self, code: str) -> Tagger:
+        """The tagger for a text in language ``code`` (ISO 639-1, or "und")."""
         kept = self.default.backend.languages
         if code == UNDETERMINED or kept is None or code in kept:
             return self.default
@@ -129,16 +132,20 @@ class RoutedTagger(Tagger):
         top_k: int | None = None,
         evidence: bool = True,
         deadline: float | None = None,
+        languages: Sequence[str] | None = None,
     ) -> list[TagResult]:
         """:meth:`Tagger.tag`, each text by the model for its language, results in order."""
         validation.check_call(texts, labels, threshold, top_k, self.options)  # the same errors, before routing
-        routes = [self.route(text) for text in texts]
+        # Each language read once: the tagger is given them.
+        codes = list(languages) if languages is not None else [detect_language(text).code for text in texts]
+        routes = [self.route_language(code) for code in codes]
         results: list[TagResult | None] = [None] * len(texts)
         for tagger in (self.default, self.multilingual):
             mine = [i for i, chosen in enumerate(routes) if chosen is tagger]
             if mine:
                 tagged = tagger.tag([texts[i] for i in mine], labels, taxonomy=taxonomy, multi_label=multi_label,
-                                    threshold=threshold, top_k=top_k, evidence=evidence, deadline=deadline)
+                                    threshold=threshold, top_k=top_k, evidence=evidence, deadline=deadline,
+                                    languages=[codes[i] for i in mine])
                 for i, result in zip(mine, tagged, strict=True):
                     results[i] = result
         return [r for r in results if r is not None]

@@ -126,6 +126,7 @@ class Tagger:
         top_k: int | None = None,
         evidence: bool = True,
         deadline: float | None = None,
+        languages: Sequence[str] | None = None,
     ) -> list[TagResult]:
         """Tag each text and return its topics, highest score first.
 
@@ -139,6 +140,8 @@ class Tagger:
             evidence: attach the sentences that best support each topic.
             deadline: a ``time.monotonic()`` instant; model work still queued then is
                 dropped and DeadlineExceeded raised (None: no limit; the HTTP layer sets it).
+            languages: each text's language (ISO 639-1 or "und") when the caller has detected
+                it already (routing.py does); None: detected here.
 
         Returns:
             One :class:`TagResult` per text, in order, each naming the taxonomy used.
@@ -168,12 +171,15 @@ class Tagger:
                  if label_set.sentence_topics and s.best_window_scores is not None and not no_topic else {}
                  for doc, s, no_topic in zip(docs, scored, gated, strict=True)]
         alone.compute(sentence_support.texts_of(docs, found), deadline)
-        languages = [self._language(doc.text) for doc in docs]
+        if languages is not None and len(languages) != len(texts):
+            raise ValueError(f"languages names {len(languages)} languages for {len(texts)} texts")
+        codes = languages if languages is not None else [detect_language(doc.text).code for doc in docs]
+        read = [self._language(code) for code in codes]
         # A taxonomy meant to cover all news gives a text sure to be news (in a language the
         # model reads) its best topic when none reached its threshold; a threshold the caller
         # sets is a hard cut.
         best_anyway = [multi_label and label_set.at_least_one_topic and threshold is None and not warned
-                       and sure_news(s.news_probability) for s, (_, warned) in zip(scored, languages, strict=True)]
+                       and sure_news(s.news_probability) for s, (_, warned) in zip(scored, read, strict=True)]
         choices = [self._choose(doc, sentence_support.with_sentences(s.label_scores, doc, f, alone, rules), label_list,
                                 thresholds, multi_label, top_k, s.label_prior, no_topic, anyway)
                    for doc, s, f, no_topic, anyway in zip(docs, scored, found, gated, best_anyway, strict=True)]
@@ -184,8 +190,7 @@ class Tagger:
                      for doc, s, f, (_, chosen) in zip(docs, scored, found, choices, strict=True)]
             alone.compute(sentence_support.texts_of(docs, found), deadline)
         results = []
-        for doc, s, f, (final, chosen), (language, warnings) in zip(docs, scored, found, choices, languages,
-                                                                     strict=True):
+        for doc, s, f, (final, chosen), (language, warnings) in zip(docs, scored, found, choices, read, strict=True):
             support = (sentence_support.evidence(doc, f, alone, chosen, thresholds, per_topic,
                                                  self.options.keyword_weight, rules) if evidence and per_topic else {})
             topics = tuple(Topic(label_list[j].name, round(float(final[j]), 4), label_list[j].code, support.get(j, ()))
@@ -213,9 +218,8 @@ class Tagger:
             chosen = [int(np.argmax(logit(final) - (prior if prior is not None else 0.0)))]
         return final, chosen[:top_k] if top_k is not None else chosen
 
-    def _language(self, text: str) -> tuple[str, tuple[Warning, ...]]:
-        """The text's language, and a warning when the model was not trained on it."""
-        code = detect_language(text).code
+    def _language(self, code: str) -> tuple[str, tuple[Warning, ...]]:
+        """A text's language, and a warning when the model was not trained on it."""
         supported = self.backend.languages
         if code == UNDETERMINED or supported is None or code in supported:
             return code, ()
