@@ -83,6 +83,8 @@ def test_each_texts_language_is_read_once_in_a_routed_call(routed, monkeypatch):
     read.clear()
     routed.default.tag([ENGLISH], LABELS)  # a tagger called on its own reads the language itself
     assert read == [ENGLISH]
+    with pytest.raises(ValueError, match="2 languages for 1 texts"):
+        routed.default.tag([ENGLISH], LABELS, languages=["en", "fr"])
 
 
 def test_a_routed_result_is_the_chosen_models_own_answer(routed):

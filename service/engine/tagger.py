@@ -151,6 +151,8 @@ class Tagger:
             UnknownTaxonomyError: no taxonomy of that name is installed.
         """
         validation.check_call(texts, labels, threshold, top_k, self.options)
+        if languages is not None and len(languages) != len(texts):
+            raise ValueError(f"languages names {len(languages)} languages for {len(texts)} texts")
         label_set = self._resolve(labels, taxonomy)
         docs = [self.backend.prepare(text) for text in texts]
         label_list = list(label_set.labels)
@@ -171,8 +173,6 @@ class Tagger:
                  if label_set.sentence_topics and s.best_window_scores is not None and not no_topic else {}
                  for doc, s, no_topic in zip(docs, scored, gated, strict=True)]
         alone.compute(sentence_support.texts_of(docs, found), deadline)
-        if languages is not None and len(languages) != len(texts):
-            raise ValueError(f"languages names {len(languages)} languages for {len(texts)} texts")
         codes = languages if languages is not None else [detect_language(doc.text).code for doc in docs]
         read = [self._language(code) for code in codes]
         # A taxonomy meant to cover all news gives a text sure to be news (in a language the
