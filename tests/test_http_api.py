@@ -215,3 +215,18 @@ def test_metrics_count_requests_documents_tokens_and_topics(client, seed_text):
     assert 'newstag_request_duration_seconds_bucket{endpoint="/v1/classify",le="+Inf"} 3.0' in text
     tokens = next(line for line in text.splitlines() if line.startswith("newstag_tokens_total "))
     assert float(tokens.split()[1]) > 400
+
+
+def test_a_best_topic_under_the_threshold_comes_with_its_warning_and_is_counted(client):
+    """The news taxonomy's best topic for a text sure to be news (engine: tests/test_genre.py),
+    as a client sees it: its own score under 0.5, a below-threshold warning, the warnings metric."""
+    item = ("The Eagles signed their second-year cornerback to a six-year contract extension on Thursday, "
+            "keeping him in Philadelphia through 2011.")
+    body = client.post("/v1/classify", json={"text": item}).get_json()
+    assert [t["label"] for t in body["topics"]] == ["sports"] and body["topics"][0]["score"] < 0.5
+    assert [w["code"] for w in body["warnings"]] == ["below-threshold"]
+    assert "'sports'" in body["warnings"][0]["message"]
+    strict = client.post("/v1/classify", json={"text": item, "threshold": 0.5}).get_json()
+    assert strict["topics"] == [] and strict["warnings"] == []
+    metrics = client.get("/metrics").get_data(as_text=True)
+    assert 'newstag_article_warnings_total{code="below-threshold"} 1.0' in metrics
