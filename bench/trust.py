@@ -10,7 +10,8 @@ left out; AG News is not in the fit at all):
 
 1. non-news: newstag's own held-out non-news texts (seeds/trust/non-news-bench.jsonl,
    written apart from the fit's) against the ``news`` taxonomy: share with no topic; the
-   same for its non-news texts in other languages (seeds/trust/non-news-multilingual.jsonl);
+   same with ``iptc-top``, and for its non-news texts in other languages
+   (seeds/trust/non-news-multilingual.jsonl);
 2. unrelated labels: each article asked about six labels from UNRELATED (none of them
    in the fit's list): share with no topic;
 3. own labels, multi-label: each set's own section names at the default threshold,
@@ -18,8 +19,9 @@ left out; AG News is not in the fit at all):
    error of every (article, label) score (10 bins), with a reliability plot;
 4. evidence alone: every evidence sentence of step 3 sent alone with the same labels:
    share that gets its topic back;
-5. the ``news`` taxonomy on section-labelled articles: share with a topic that belongs
-   to the article's section (SECTION_TOPICS), and topics per article.
+5. the ``news`` and ``iptc-top`` taxonomies on section-labelled articles: share with a
+   topic that belongs to the article's section (SECTION_TOPICS, IPTC_SECTION_TOPICS),
+   topics per article, and the best topics given under the threshold (at_least_one_topic).
 """
 
 from __future__ import annotations
@@ -70,6 +72,20 @@ SECTION_TOPICS = {
     "automobile": {"transport", "business", "technology"},
 }
 SECTION_SETS = ["ag-news-test", "bbc-news-train", "inshorts-news"]
+# The same for the 17 top-level IPTC Media Topics (the `iptc-top` taxonomy).
+_IPTC = {lab.name for lab in TaxonomyRegistry([]).get("iptc-top").labels}
+_IPTC_ECONOMY = {"economy, business and finance", "labour"}
+_IPTC_SCIENCE = {"science and technology", "health", "environment"}
+IPTC_SECTION_TOPICS = {
+    "business": _IPTC_ECONOMY, "Business": _IPTC_ECONOMY | {"science and technology"},
+    "entertainment": {"arts, culture, entertainment and media", "lifestyle and leisure"},
+    "politics": {"politics", "society", "crime, law and justice", "conflict, war and peace"},
+    "sport": {"sport"}, "sports": {"sport"}, "Sports": {"sport"},
+    "tech": {"science and technology"}, "technology": {"science and technology", "economy, business and finance"},
+    "Sci/Tech": _IPTC_SCIENCE | {"economy, business and finance"}, "science": _IPTC_SCIENCE,
+    "World": _IPTC - {"sport", "science and technology"}, "world": _IPTC - {"sport", "science and technology"},
+    "automobile": {"economy, business and finance", "science and technology", "lifestyle and leisure"},
+}
 
 
 @dataclass
@@ -168,6 +184,27 @@ def evidence_alone(tagger: Tagger, names: list[str], results: list[TagResult]) -
     return tally
 
 
+def taxonomy_rows(tagger: Tagger, data: dict[str, list[Example]], taxonomy: str,
+                  mapping: dict[str, set[str]]) -> list[str]:
+    """A taxonomy on section-labelled articles: a right section topic, topics per article,
+    texts called non-news, best topics given under the threshold (and how many were right)."""
+    rows = []
+    for name in SECTION_SETS:
+        results = batched(tagger, [e.text for e in data[name]], f"{name} {taxonomy}", taxonomy=taxonomy)
+        right, topics, not_news, below = Tally(), 0, 0, Tally()
+        for example, result in zip(data[name], results, strict=True):
+            found = set().union(*(mapping[x] for x in example.labels)) & {t.label for t in result.topics}
+            right.add(bool(found))
+            topics += len(result.topics)
+            not_news += any(w.code == "not-news" for w in result.warnings)
+            if any(w.code == "below-threshold" for w in result.warnings):  # its best topic, under the threshold
+                below.add(bool(found))
+        rows.append(f"| {taxonomy}, {name} | {right.total} | {right.share:.3f} | {topics / max(right.total, 1):.2f} "
+                    f"| {not_news / max(right.total, 1):.3f} | {below.total / max(right.total, 1):.3f} "
+                    f"({below.hits} right of {below.total}) |")
+    return rows
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.trust", description=__doc__.split("\n")[0])
     parser.add_argument("--data-dir", type=Path, default=Path("../shared/data"))
@@ -213,25 +250,14 @@ def main(argv: list[str] | None = None) -> int:
         evidence.hits += tally.hits
         evidence.total += tally.total
 
-    section_rows = []
-    for name in SECTION_SETS:
-        results = batched(tagger, [e.text for e in data[name]], f"{name} news taxonomy")
-        right, topics, not_news, below = Tally(), 0, 0, Tally()
-        for example, result in zip(data[name], results, strict=True):
-            allowed = set().union(*(SECTION_TOPICS[x] for x in example.labels))
-            found = allowed & {t.label for t in result.topics}
-            right.add(bool(found))
-            topics += len(result.topics)
-            not_news += any(w.code == "not-news" for w in result.warnings)
-            if any(w.code == "below-threshold" for w in result.warnings):  # its best topic, under the threshold
-                below.add(bool(found))
-        section_rows.append(f"| {name} | {right.total} | {right.share:.3f} | {topics / max(right.total, 1):.2f} "
-                            f"| {not_news / max(right.total, 1):.3f} | {below.total / max(right.total, 1):.3f} "
-                            f"({below.hits} right of {below.total}) |")
+    section_rows = [row for taxonomy, mapping in (("news", SECTION_TOPICS), ("iptc-top", IPTC_SECTION_TOPICS))
+                    for row in taxonomy_rows(tagger, data, taxonomy, mapping)]
+    iptc_junk = batched(tagger, read_texts(NON_NEWS_BENCH), "non-news, iptc-top", taxonomy="iptc-top")
 
     print(f"keywords {args.keywords}; {args.per_set} articles per set (seed {args.seed})\n")
     print(f"- non-news texts with no topic (news taxonomy): **{junk_none.share:.3f}** "
           f"({junk_none.hits}/{junk_none.total})")
+    print(f"- the same with the iptc-top taxonomy: **{sum(not r.topics for r in iptc_junk) / len(iptc_junk):.3f}**")
     print(f"- non-news texts in other languages with no topic (news taxonomy): **{other_junk_none.share:.3f}** "
           f"({other_junk_none.hits}/{other_junk_none.total})")
     print(f"- articles asked about six unrelated labels with no topic: **{unrelated_none.share:.3f}** "
@@ -241,7 +267,7 @@ def main(argv: list[str] | None = None) -> int:
     print("| own labels, multi-label | articles | precision | recall | F1 | topics/article | ECE |")
     print("|---|---|---|---|---|---|---|")
     print("\n".join(rows))
-    print("\n| `news` taxonomy | articles | a right section topic | topics/article | called non-news "
+    print("\n| taxonomy, set | articles | a right section topic | topics/article | called non-news "
           "| best topic under the threshold |")
     print("|---|---|---|---|---|---|")
     print("\n".join(section_rows))
