@@ -34,6 +34,11 @@ def test_iptc_top_has_the_17_top_level_media_topics(registry):
     assert {label.name for label in iptc.labels} >= {"sport", "politics", "economy, business and finance"}
 
 
+def test_both_built_in_taxonomies_give_news_its_best_topic(registry):
+    """Both mean to cover every news article (docs/scoring.md, step 8; measured in docs/benchmarks.md)."""
+    assert registry.get("news").at_least_one_topic and registry.get("iptc-top").at_least_one_topic
+
+
 def test_unknown_taxonomy_names_the_known_ones(registry):
     with pytest.raises(UnknownTaxonomyError, match="known: iptc-top, news"):
         registry.get("nope")
@@ -74,6 +79,7 @@ def test_user_directory_adds_taxonomies_and_a_broken_one_stops_loading(tmp_path)
     desk = registry.get("desk")
     assert desk.threshold == 0.4
     assert desk.labels[0].keywords == ("city council",) and desk.labels[0].threshold == 0.7
+    assert not desk.at_least_one_topic and not desk.sentence_topics  # off unless a taxonomy asks
     assert "news" in registry.names()
 
     (tmp_path / "zz-broken.yaml").write_text("name: x\ntopics: 3\n")
