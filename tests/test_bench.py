@@ -145,7 +145,10 @@ def test_trust_benchmark_runs_on_small_sets(tmp_path, capsys):
                        "--plot", str(plot)]) == 0
     out = capsys.readouterr().out
     assert "non-news texts with no topic" in out and "evidence sentences that get their topic back" in out
-    assert out.count("| 12 |") == 2 * len(trust.SETS) - 1  # own labels for each set, news taxonomy for three
+    # own labels for each set; the news and iptc-top taxonomies on each section-labelled set
+    assert out.count("| 12 |") == len(trust.SETS) + 2 * len(trust.SECTION_SETS)
+    assert "| news, bbc-news-train | 12 |" in out and "| iptc-top, bbc-news-train | 12 |" in out
+    assert "the same with the iptc-top taxonomy" in out
     assert plot.stat().st_size > 1000
 
 
