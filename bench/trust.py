@@ -102,6 +102,14 @@ class Tally:
         return self.hits / max(self.total, 1)
 
 
+def no_topic(results: list[TagResult]) -> Tally:
+    """How many of the results have no topic."""
+    tally = Tally()
+    for result in results:
+        tally.add(not result.topics)
+    return tally
+
+
 def batched(tagger: Tagger, texts: Sequence[str], desc: str, **options) -> list[TagResult]:
     out: list[TagResult] = []
     size = tagger.options.max_documents
@@ -226,13 +234,9 @@ def main(argv: list[str] | None = None) -> int:
     rng = random.Random(args.seed)
     data = {name: held_out(args.data_dir, name, args.per_set, args.seed, args.fit_per_corpus) for name in SETS}
 
-    junk = batched(tagger, read_texts(NON_NEWS_BENCH), "non-news")
-    junk_none = Tally()
-    for result in junk:
-        junk_none.add(not result.topics)
-    other_junk_none = Tally()
-    for result in batched(tagger, read_texts(NON_NEWS_OTHER_LANGUAGES), "non-news, other languages"):
-        other_junk_none.add(not result.topics)
+    junk_none = no_topic(batched(tagger, read_texts(NON_NEWS_BENCH), "non-news"))
+    iptc_junk_none = no_topic(batched(tagger, read_texts(NON_NEWS_BENCH), "non-news, iptc-top", taxonomy="iptc-top"))
+    other_junk_none = no_topic(batched(tagger, read_texts(NON_NEWS_OTHER_LANGUAGES), "non-news, other languages"))
 
     unrelated_none = Tally()
     for name in SETS:
@@ -252,12 +256,12 @@ def main(argv: list[str] | None = None) -> int:
 
     section_rows = [row for taxonomy, mapping in (("news", SECTION_TOPICS), ("iptc-top", IPTC_SECTION_TOPICS))
                     for row in taxonomy_rows(tagger, data, taxonomy, mapping)]
-    iptc_junk = batched(tagger, read_texts(NON_NEWS_BENCH), "non-news, iptc-top", taxonomy="iptc-top")
 
     print(f"keywords {args.keywords}; {args.per_set} articles per set (seed {args.seed})\n")
     print(f"- non-news texts with no topic (news taxonomy): **{junk_none.share:.3f}** "
           f"({junk_none.hits}/{junk_none.total})")
-    print(f"- the same with the iptc-top taxonomy: **{sum(not r.topics for r in iptc_junk) / len(iptc_junk):.3f}**")
+    print(f"- the same with the iptc-top taxonomy: **{iptc_junk_none.share:.3f}** "
+          f"({iptc_junk_none.hits}/{iptc_junk_none.total})")
     print(f"- non-news texts in other languages with no topic (news taxonomy): **{other_junk_none.share:.3f}** "
           f"({other_junk_none.hits}/{other_junk_none.total})")
     print(f"- articles asked about six unrelated labels with no topic: **{unrelated_none.share:.3f}** "

@@ -109,10 +109,6 @@ class RoutedTagger(Tagger):
         """The taggers it routes to, by model name: the default first."""
         return {t.backend.model_name: t for t in (self.default, self.multilingual)}
 
-    def route(self, text: str) -> Tagger:
-        """The tagger for ``text``'s language."""
-        return self.route_language(detect_language(text).code)
-
     def route_language(self, code: str) -> Tagger:
         """The tagger for a text in language ``code`` (ISO 639-1, or "und")."""
         kept = self.default.backend.languages
