@@ -369,3 +369,17 @@ def test_sentence_rules_benchmark_runs_with_the_default_model(tmp_path, capsys, 
     reads = sentence_rules.load(cache)  # the cache keeps what the genre check said
     assert any(r.not_news for r in reads["junk (English)"])
     assert not any(r.not_news for r in reads["founding en"])
+
+
+def test_onnx_fusions_benchmark_quick_compares_the_shipped_session_with_every_fusion(capsys):
+    """bench.onnx_fusions: the shipped session runs Add + LayerNormalization, ONNX Runtime's own fuses them."""
+    from bench import onnx_fusions
+
+    assert onnx_fusions.main(["--quick"]) == 0
+    out = capsys.readouterr().out
+    shipped = next(line for line in out.splitlines() if line.startswith("fp32 shipped runs:"))
+    fused = next(line for line in out.splitlines() if line.startswith("fp32 all fusions runs:"))
+    assert "LayerNormalization 12" in shipped and "SkipLayerNormalization" not in shipped
+    assert "SkipLayerNormalization 12" in fused
+    rows = [line.split() for line in out.splitlines() if line.startswith("fp32 ") and "x" in line.split()[1]]
+    assert [row[1] for row in rows] == ["2x32", "1x64"] and all(float(row[5]) < 1e-3 for row in rows)

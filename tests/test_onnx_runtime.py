@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -11,7 +12,7 @@ import pytest
 
 from service.config import Settings
 from service.engine import Tagger, onnx_runtime
-from service.engine.onnx_runtime import GRAPH_FILE, MANIFEST_FILE
+from service.engine.onnx_runtime import GRAPH_FILE, MANIFEST_FILE, open_session
 from service.errors import ConfigError, ModelLoadError
 
 pytest.importorskip("onnxruntime")
@@ -64,15 +65,23 @@ def test_onnx_fp32_embeds_real_articles_as_torch_does(onnx_fp32, torch_fp32, art
     assert [[t.label for t in r.topics] for r in ours] == [[t.label for t in r.topics] for r in theirs]
 
 
-def test_the_export_is_fused_and_checksummed(onnx_fp32, onnx_dir):
+def test_the_export_is_fused_and_checksummed(onnx_fp32, onnx_dir, tmp_path):
     directory = _export_dir(onnx_dir, "fp32")
     manifest = json.loads((directory / MANIFEST_FILE).read_text())
     assert manifest["fused_operators"]["Attention"] == 6  # all-MiniLM-L6-v2: one per layer
-    assert manifest["fused_operators"]["SkipLayerNormalization"] == 12
+    # residual + layer norm left unfused, in the file and in the session (DISABLED_OPTIMIZERS)
+    assert manifest["fused_operators"]["LayerNormalization"] == 12
+    assert "SkipLayerNormalization" not in manifest["fused_operators"]
     assert manifest["source"]["adapter_sha256"]  # exported with the matcher merged
     from service.engine.model_files import sha256_of
 
     assert manifest["sha256"] == sha256_of(directory / GRAPH_FILE)
+    import onnx
+
+    as_run = tmp_path / "as-run.onnx"
+    open_session((directory / GRAPH_FILE).read_bytes(), 1, as_run)
+    operators = Counter(node.op_type for node in onnx.load(str(as_run)).graph.node)
+    assert operators["LayerNormalization"] == 12 and operators["SkipLayerNormalization"] == 0
 
 
 def test_onnx_int8_stays_close_to_fp32(onnx_dir, torch_fp32, articles):

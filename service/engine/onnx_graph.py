@@ -3,11 +3,12 @@
 Three steps, all local: ``torch.onnx.export`` of the model's last hidden states (dynamic
 batch and sequence axes); for BERT models, two rewrites that let ONNX Runtime's BERT
 optimizer recognise the attention block (below), then ``onnxruntime.transformers.optimizer``
-fusing attention, embedding + layer norm, skip + layer norm and bias + GELU (Gemma 3
-encoders have no such optimizer: ONNX Runtime's own graph optimisations run when a session
-loads the graph); and, for int8, ONNX Runtime's dynamic quantisation (int8 weights per
-output channel, 7-bit where the CPU's int8 kernels need it: int8_kernels.py; uint8
-activations quantised per batch). Measured parity and speed: docs/benchmarks.md, "Speed II".
+fusing attention, embedding + layer norm and bias + GELU (residual + layer norm stays two
+operators: slower fused, ``onnx_runtime.DISABLED_OPTIMIZERS``); Gemma 3 encoders have no
+such optimizer: ONNX Runtime's own graph optimisations run when a session loads the graph;
+and, for int8, ONNX Runtime's dynamic quantisation (int8 weights per output channel, 7-bit
+where the CPU's int8 kernels need it: int8_kernels.py; uint8 activations quantised per
+batch). Measured parity and speed: docs/benchmarks.md, "Speed II".
 
 Only the export at install time or first start imports this module (onnx, the optimizer);
 a worker that loads a cached graph needs onnxruntime alone.
@@ -153,11 +154,19 @@ def export_graph(model: PreTrainedModel, target: Path, precision: str, *, reduce
 
 def _bert_fused(graph, config) -> tuple:
     """The graph after ONNX Runtime's BERT optimizer (an OnnxModel), and its count of fused operators."""
+    from onnxruntime.transformers.fusion_options import FusionOptions
     from onnxruntime.transformers.optimizer import optimize_model
 
     heads, hidden = int(config.num_attention_heads), int(config.hidden_size)
     _make_fusable(graph, heads)
-    optimized = optimize_model(graph, model_type="bert", num_heads=heads, hidden_size=hidden, opt_level=0)
+    options = FusionOptions("bert")
+    # Residual Add + LayerNormalization stay two operators: ONNX Runtime's fused
+    # SkipLayerNormalization ran 5x slower than the two on the same tensors (onnxruntime
+    # 1.30; docs/benchmarks.md "Session 23"). Sessions keep ONNX Runtime from fusing them at load.
+    options.enable_skip_layer_norm = False
+    options.enable_bias_skip_layer_norm = False
+    optimized = optimize_model(graph, model_type="bert", num_heads=heads, hidden_size=hidden, opt_level=0,
+                               optimization_options=options)
     stats = {k: int(v) for k, v in optimized.get_fused_operator_statistics().items() if v}
     if not stats.get("Attention"):
         log.warning("the ONNX optimizer fused no attention block in this model: the graph runs unfused")

@@ -45,8 +45,14 @@ MANIFEST_FILE = "manifest.json"
 # Bumped whenever the export changes (rewrites, optimizer, quantisation): older graphs are
 # then not found (a new directory name) and are exported again, or auto runs torch.
 # 2: int8 graphs' weight range chosen by CPU (int8_kernels.py); 3: EmbeddingGemma's int8
-# graph keeps its end layers in fp32 (onnx_graph.INT8_FP32_PRODUCTS).
-EXPORT_FORMAT = 3
+# graph keeps its end layers in fp32 (onnx_graph.INT8_FP32_PRODUCTS); 4: BERT graphs keep
+# residual Add + LayerNormalization unfused (DISABLED_OPTIMIZERS).
+EXPORT_FORMAT = 4
+# ONNX Runtime's load-time fusions a session skips: its fused SkipLayerNormalization kernel
+# took 0.79 ms where Add + LayerNormalization took 0.15 on the same [3, 256, 384] tensors
+# (onnxruntime 1.30, 2 threads); unfused, the int8 graph of three 256-token rows ran 44 -> 38 ms
+# with the same outputs (docs/benchmarks.md, "Session 23").
+DISABLED_OPTIMIZERS = ("SkipLayerNormFusion",)
 GRAPH_PRECISIONS = ("fp32", "int8")
 # Architectures whose export was checked (onnx_graph.EXPORTERS): BERT (all-MiniLM-L6-v2 and
 # its kin, attention fused) and Gemma 3 text encoders (EmbeddingGemma, unfused).
@@ -216,18 +222,27 @@ def _other_range(cache_dir: Path, source: GraphSource) -> str:
             "newstag export-onnx --int8-range both exports both)")
 
 
+def open_session(graph: bytes, threads: int | None = None, optimized_model_path: Path | None = None):
+    """An ONNX Runtime session on the CPU for ``graph`` (``optimized_model_path``: where ONNX
+    Runtime writes the graph as it runs it, after its load-time fusions; for tests)."""
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads or torch.get_num_threads()
+    options.inter_op_num_threads = 1
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    if optimized_model_path is not None:
+        options.optimized_model_filepath = str(optimized_model_path)
+    return ort.InferenceSession(graph, options, providers=["CPUExecutionProvider"],
+                                disabled_optimizers=list(DISABLED_OPTIMIZERS))
+
+
 class OnnxHiddenStates:
     """Runs a verified graph: padded ids and mask in, last hidden states out (as torch)."""
 
     def __init__(self, graph: bytes, threads: int | None = None):
-        import onnxruntime as ort
-
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = threads or torch.get_num_threads()
-        options.inter_op_num_threads = 1
-        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        self.session = ort.InferenceSession(graph, options, providers=["CPUExecutionProvider"])
+        self.session = open_session(graph, threads)
 
     def __call__(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
         feed = {"input_ids": input_ids.numpy().astype(np.int64, copy=False),
