@@ -231,7 +231,14 @@ def open_session(graph: bytes, threads: int | None = None, optimized_model_path:
     options.intra_op_num_threads = threads or torch.get_num_threads()
     options.inter_op_num_threads = 1
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    # Threads spin between the operators of a run (a woken thread costs more than a
+    # kernel of a short sequence) and stop spinning when the run ends, leaving the cores
+    # to tokenizing and scoring between runs. Against no spinning, alternated through
+    # HTTP: one client +24-26% articles/s, 16 clients +2-8%, a 500-word article
+    # 65-66 -> 56-58 ms (docs/benchmarks.md, "Session 23"). Spinning after the run as
+    # well cost 16 clients 5% (session 19).
+    options.add_session_config_entry("session.intra_op.allow_spinning", "1")
+    options.add_session_config_entry("session.force_spinning_stop", "1")
     if optimized_model_path is not None:
         options.optimized_model_filepath = str(optimized_model_path)
     return ort.InferenceSession(graph, options, providers=["CPUExecutionProvider"],
