@@ -45,6 +45,7 @@ from bench.window_costs import ArticleCost, article_costs
 from service.config import Settings
 from service.engine.model_files import WEIGHTS_FILE, sha256_of
 from service.engine.model_profiles import profile_for
+from service.options import ONNX_PRECISIONS
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED_DATA = ROOT.parent / "shared" / "data" / "bbc-news-train.jsonl"
@@ -169,6 +170,9 @@ def main(argv: list[str] | None = None) -> int:
         name = name if runtime == "torch" else f"{runtime}-{name}"
         if runtime == "torch" and precision in refused:
             print(f"{name:<16}{batching:<9} skipped: refused for this model on torch ({refused[precision]})")
+            continue
+        if runtime == "onnx" and precision not in ONNX_PRECISIONS:
+            print(f"{name:<16}{batching:<9} skipped: no ONNX graph for {precision}")
             continue
         env = {"NEWSTAG_PRECISION": precision, "NEWSTAG_BATCHING": batching, "NEWSTAG_MATCHER": matcher,
                "NEWSTAG_DOCUMENT_CACHE": "0", "NEWSTAG_RUNTIME": runtime}

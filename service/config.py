@@ -13,7 +13,16 @@ from pathlib import Path
 from typing import Any, Literal
 
 from .errors import ConfigError
-from .options import INT8_RANGES, PRECISIONS, RUNTIMES, EncoderOptions, EngineOptions, ModelOptions, TaggerOptions
+from .options import (
+    INT8_RANGES,
+    ONNX_PRECISIONS,
+    PRECISIONS,
+    RUNTIMES,
+    EncoderOptions,
+    EngineOptions,
+    ModelOptions,
+    TaggerOptions,
+)
 
 MAX_KEYWORD_WEIGHT = 0.25
 
@@ -143,6 +152,9 @@ class Settings:
             raise ConfigError(f"NEWSTAG_PRECISION must be one of {', '.join(PRECISIONS)}, not {self.precision!r}")
         if self.runtime not in RUNTIMES:
             raise ConfigError(f"NEWSTAG_RUNTIME must be one of {', '.join(RUNTIMES)}, not {self.runtime!r}")
+        if self.runtime == "onnx" and self.precision not in ONNX_PRECISIONS:
+            raise ConfigError(f"NEWSTAG_PRECISION={self.precision} has no ONNX graph (fp32 or int8): "
+                              "use NEWSTAG_RUNTIME=torch for it")
         if self.onnx_int8_range not in INT8_RANGES:
             raise ConfigError(f"NEWSTAG_ONNX_INT8_RANGE must be one of {', '.join(INT8_RANGES)}, "
                               f"not {self.onnx_int8_range!r}")

@@ -17,6 +17,9 @@ from typing import Literal
 PRECISIONS: tuple[str, ...] = ("auto", "fp32", "bf16", "int8")
 # What runs the encoder (engine/onnx_runtime.py): torch, an ONNX Runtime graph, or auto.
 RUNTIMES: tuple[str, ...] = ("torch", "onnx", "auto")
+# The precisions NEWSTAG_RUNTIME=onnx can run (graphs are fp32 or int8; auto falls back to
+# fp32 where it would pick bf16): checked with the settings, so a server refuses to start.
+ONNX_PRECISIONS: tuple[str, ...] = ("auto", "fp32", "int8")
 # The weights of int8 ONNX graphs (engine/int8_kernels.py): auto (by the CPU), full 8-bit or reduced 7-bit.
 INT8_RANGES: tuple[str, ...] = ("auto", "full", "reduced")
 

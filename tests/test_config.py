@@ -29,6 +29,7 @@ def test_environment_overrides_defaults_and_overrides_win():
     ({"NEWSTAG_ENGINE": "nli"}, "needs NEWSTAG_NLI_MODEL"),
     ({"NEWSTAG_MAX_DOCUMENTS": "0"}, "NEWSTAG_MAX_DOCUMENTS must be a positive integer"),
     ({"NEWSTAG_MAX_TOKENS": "4"}, "at least 16"),
+    ({"NEWSTAG_RUNTIME": "onnx", "NEWSTAG_PRECISION": "bf16"}, "NEWSTAG_PRECISION=bf16 has no ONNX graph"),
 ])
 def test_bad_values_name_the_variable(env, message):
     with pytest.raises(ConfigError, match=message.replace("(", r"\(")):
