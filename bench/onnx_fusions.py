@@ -25,16 +25,20 @@ import numpy as np
 
 from service.config import Settings
 from service.engine import Tagger
+from service.engine.int8_kernels import REDUCED, int8_range
+from service.engine.model_files import DEFAULT_MODEL_SHA256
 from service.engine.onnx_runtime import DISABLED_OPTIMIZERS, EXPORT_FORMAT, GRAPH_FILE, open_session
 
 
 def graph_bytes(onnx_dir: Path, precision: str) -> bytes:
-    """The verified graph of ``precision`` in ``onnx_dir`` (loading a Tagger exports it when missing)."""
+    """The embedded model's verified graph of ``precision`` in ``onnx_dir`` (a Tagger exports it if missing)."""
     settings = Settings.from_env({}, runtime="onnx", precision=precision, onnx_dir=onnx_dir, batching=False,
                                  document_cache=0, multilingual_model="off")
     Tagger.load(settings.engine_options())
-    found = sorted(onnx_dir.glob(f"*-{precision}-*-v{EXPORT_FORMAT}/{GRAPH_FILE}"))
-    return found[0].read_bytes()
+    # The weight range the Tagger chose for this CPU: 7-bit graphs sit beside 8-bit ones.
+    weights = "-7bit" if precision == "int8" and int8_range("auto") == REDUCED else ""
+    [found] = onnx_dir.glob(f"{DEFAULT_MODEL_SHA256[:12]}*-{precision}{weights}-ort*-v{EXPORT_FORMAT}/{GRAPH_FILE}")
+    return found.read_bytes()
 
 
 def all_fusions(shipped, graph: bytes, optimized: Path):

@@ -22,6 +22,7 @@ from .options import (
     EngineOptions,
     ModelOptions,
     TaggerOptions,
+    no_onnx_graph,
 )
 
 MAX_KEYWORD_WEIGHT = 0.25
@@ -153,8 +154,7 @@ class Settings:
         if self.runtime not in RUNTIMES:
             raise ConfigError(f"NEWSTAG_RUNTIME must be one of {', '.join(RUNTIMES)}, not {self.runtime!r}")
         if self.runtime == "onnx" and self.precision not in ONNX_PRECISIONS:
-            raise ConfigError(f"NEWSTAG_PRECISION={self.precision} has no ONNX graph (fp32 or int8): "
-                              "use NEWSTAG_RUNTIME=torch for it")
+            raise ConfigError(no_onnx_graph(self.precision))
         if self.onnx_int8_range not in INT8_RANGES:
             raise ConfigError(f"NEWSTAG_ONNX_INT8_RANGE must be one of {', '.join(INT8_RANGES)}, "
                               f"not {self.onnx_int8_range!r}")

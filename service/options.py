@@ -17,9 +17,16 @@ from typing import Literal
 PRECISIONS: tuple[str, ...] = ("auto", "fp32", "bf16", "int8")
 # What runs the encoder (engine/onnx_runtime.py): torch, an ONNX Runtime graph, or auto.
 RUNTIMES: tuple[str, ...] = ("torch", "onnx", "auto")
-# The precisions NEWSTAG_RUNTIME=onnx can run (graphs are fp32 or int8; auto falls back to
-# fp32 where it would pick bf16): checked with the settings, so a server refuses to start.
-ONNX_PRECISIONS: tuple[str, ...] = ("auto", "fp32", "int8")
+# The precisions ONNX graphs are exported in (engine/onnx_runtime.py), and those
+# NEWSTAG_RUNTIME=onnx accepts (auto runs fp32 where it would pick bf16): checked with the
+# settings, so a server refuses to start on any other.
+GRAPH_PRECISIONS: tuple[str, ...] = ("fp32", "int8")
+ONNX_PRECISIONS: tuple[str, ...] = ("auto", *GRAPH_PRECISIONS)
+
+
+def no_onnx_graph(precision: str) -> str:
+    """Why NEWSTAG_RUNTIME=onnx refuses ``precision`` (the settings check and the engine say it alike)."""
+    return f"NEWSTAG_PRECISION={precision} has no ONNX graph (fp32 or int8): use NEWSTAG_RUNTIME=torch for it"
 # The weights of int8 ONNX graphs (engine/int8_kernels.py): auto (by the CPU), full 8-bit or reduced 7-bit.
 INT8_RANGES: tuple[str, ...] = ("auto", "full", "reduced")
 

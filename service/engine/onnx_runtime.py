@@ -33,6 +33,7 @@ import numpy as np
 import torch
 
 from ..errors import ConfigError, ModelLoadError
+from ..options import GRAPH_PRECISIONS, no_onnx_graph
 from .int8_kernels import FULL, REDUCED, int8_kernels
 
 if TYPE_CHECKING:
@@ -53,7 +54,6 @@ EXPORT_FORMAT = 4
 # (onnxruntime 1.30, 2 threads); unfused, the int8 graph of three 256-token rows ran 44 -> 38 ms
 # with the same outputs (docs/benchmarks.md, "Session 23").
 DISABLED_OPTIMIZERS = ("SkipLayerNormFusion",)
-GRAPH_PRECISIONS = ("fp32", "int8")
 # Architectures whose export was checked (onnx_graph.EXPORTERS): BERT (all-MiniLM-L6-v2 and
 # its kin, attention fused) and Gemma 3 text encoders (EmbeddingGemma, unfused).
 SUPPORTED_MODEL_TYPES = ("bert", "gemma3_text")
@@ -106,8 +106,7 @@ def graph_precision(requested: str, resolved: str, runtime: str) -> str | None:
     if requested == "auto" and runtime == "onnx":
         return "fp32"
     if runtime == "onnx":
-        raise ConfigError(f"NEWSTAG_PRECISION={resolved} has no ONNX graph (fp32 or int8): "
-                          "use NEWSTAG_RUNTIME=torch for it")
+        raise ConfigError(no_onnx_graph(resolved))
     return None
 
 
