@@ -148,6 +148,16 @@ def test_too_many_documents_and_labels(client):
     assert body["errors"] == [{"path": "/labels", "message": "at most 100 labels"}]
 
 
+def test_a_compressed_body_is_refused_by_name_and_an_identity_one_is_read(client):
+    import gzip
+
+    body = problem(client.post("/v1/classify", data=gzip.compress(b'{"text": "Stocks fell."}'),
+                               content_type="application/json", headers={"Content-Encoding": "gzip"}), 415)
+    assert "Content-Encoding 'gzip'" in body["detail"]
+    plain = client.post("/v1/classify", json={"text": "Stocks fell."}, headers={"Content-Encoding": "identity"})
+    assert plain.status_code == 200
+
+
 def test_body_over_the_limit_is_413(tagger):
     from service import create_app
 

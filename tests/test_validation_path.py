@@ -58,6 +58,16 @@ def test_a_request_is_checked_against_the_limits_without_any_model():
     assert caught.value.errors == [{"path": "/labels/1", "message": "label names must not be empty"}]
 
 
+def test_two_documents_with_one_id_are_refused_at_the_second():
+    """Results carry the ids back, so a repeated id would leave two results a client cannot tell apart."""
+    options = Settings.from_env({}).engine_options().tagger
+    body = {"documents": [{"id": "a", "text": "one"}, {"id": "b", "text": "two"}, {"id": "a", "text": "three"}]}
+    with pytest.raises(ValidationFailed) as caught:
+        parse_classify(body, options)
+    assert caught.value.errors == [{"path": "/documents/2/id", "message": "document ids must be unique: 'a' again"}]
+    assert len(parse_classify({"documents": body["documents"][:2]}, options).documents) == 2
+
+
 def test_http_points_at_what_only_the_tagger_can_check(client):
     duplicate = client.post("/v1/classify", json={"documents": [{"id": "1", "text": OK}], "labels": ["a", "b", "B"]})
     assert duplicate.status_code == 422 and duplicate.json["detail"] == "label names must be unique"

@@ -11,9 +11,13 @@ from .problems import MalformedJSON, PayloadTooLarge, UnsupportedMediaType
 
 
 def json_body() -> Any:
-    """The request body as JSON: 415 unless declared JSON, 413 beyond the limit, 400 if malformed."""
+    """The request body as JSON: 415 unless declared JSON and uncompressed, 413 beyond the limit, 400 if malformed."""
     if not request.is_json:
         raise UnsupportedMediaType(f"send Content-Type: application/json, not {request.mimetype or 'nothing'!r}")
+    # A compressed body would otherwise read as "not UTF-8"; the limit is on the bytes as sent.
+    encoding = request.headers.get("Content-Encoding", "identity").strip().lower()
+    if encoding not in ("", "identity"):
+        raise UnsupportedMediaType(f"send the body uncompressed: Content-Encoding {encoding!r} is not accepted")
     limit = current_app.config["NEWSTAG_SETTINGS"].max_body_bytes
     if request.content_length is not None:
         raw = request.get_data(cache=False)  # Flask answers 413 beyond MAX_CONTENT_LENGTH

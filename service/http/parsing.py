@@ -67,9 +67,21 @@ def parse_classify(data: Any, options: TaggerOptions) -> ClassifyRequest:
         request = model.model_validate(data)
     except ValidationError as exc:
         raise ValidationFailed("the request has invalid fields", errors=field_errors(exc)) from None
+    if isinstance(request, DocumentsRequest):
+        _check_unique_ids(request)
     texts = [request.text] if isinstance(request, TextRequest) else [d.text for d in request.documents]
     try:
         check_call(texts, request.engine_labels(), request.threshold, request.top_k, options)
     except InvalidInputError as exc:
         raise ValidationFailed("the request has invalid fields", errors=engine_errors(exc, request)) from None
     return request
+
+
+def _check_unique_ids(request: DocumentsRequest) -> None:
+    # Results carry the ids back: two documents with one id could not be told apart.
+    seen: set[str] = set()
+    for i, document in enumerate(request.documents):
+        if document.id in seen:
+            raise ValidationFailed("document ids must be unique", errors=[
+                {"path": f"/documents/{i}/id", "message": f"document ids must be unique: {document.id!r} again"}])
+        seen.add(document.id)

@@ -58,7 +58,7 @@ class TextRequest(ClassifyOptions):
 
 
 class Document(Strict):
-    id: Name
+    id: Name = Field(description="Your name for the document, unique within the request; its result carries it.")
     text: Text
 
 
