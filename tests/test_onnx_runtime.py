@@ -84,8 +84,32 @@ def test_the_export_is_fused_and_checksummed(onnx_fp32, onnx_dir, tmp_path):
     options = session.get_session_options()
     assert options.get_session_config_entry("session.intra_op.allow_spinning") == "1"
     assert options.get_session_config_entry("session.force_spinning_stop") == "1"
+    assert options.get_session_config_entry("session.set_denormal_as_zero") == "1"  # "Session 24: denormals"
     operators = Counter(node.op_type for node in onnx.load(str(as_run)).graph.node)
     assert operators["LayerNormalization"] == 12 and operators["SkipLayerNormalization"] == 0
+
+
+def test_the_thread_that_runs_a_graph_flushes_denormals(onnx_fp32):
+    # The caller's thread computes its share of each run; a padded row's masked attention
+    # weights are denormal, which this CPU multiplies slowly ("Session 24: denormals").
+    import threading
+
+    import torch
+
+    model = onnx_fp32.backend.encoder._onnx
+    ids = torch.full((1, 8), 1000, dtype=torch.long)
+    products: list[float] = []
+
+    def work() -> None:
+        torch.set_flush_denormal(False)  # a new thread inherits its creator's flags: start from IEEE's
+        products.append(float(np.float32(1e-38) * np.float32(0.01)))  # 1e-40: denormal
+        model(ids, torch.ones_like(ids))
+        products.append(float(np.float32(1e-38) * np.float32(0.01)))
+
+    thread = threading.Thread(target=work)
+    thread.start()
+    thread.join()
+    assert products[0] > 0.0 and products[1] == 0.0
 
 
 def test_onnx_int8_stays_close_to_fp32(onnx_dir, torch_fp32, articles):
