@@ -15,15 +15,18 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 class Server:
-    """gunicorn -c gunicorn.conf.py on a free loopback port, with extra NEWSTAG_* settings."""
+    """gunicorn -c gunicorn.conf.py on a free loopback port, with extra NEWSTAG_* settings.
 
-    def __init__(self, env: dict[str, str] | None = None):
+    ``root``: the checkout whose code it serves (default: this one; bench.checkouts runs another beside it).
+    """
+
+    def __init__(self, env: dict[str, str] | None = None, root: Path = ROOT):
         with socket.socket() as probe:
             probe.bind(("127.0.0.1", 0))
             self.port = probe.getsockname()[1]
         self.process = subprocess.Popen(
             [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "--bind", f"127.0.0.1:{self.port}"],
-            cwd=ROOT, env={**os.environ, **(env or {})}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            cwd=root, env={**os.environ, **(env or {})}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
             start_new_session=True)
 
     def wait_ready(self, timeout: float = 180.0) -> None:

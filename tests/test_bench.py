@@ -34,6 +34,19 @@ def test_throughput_benchmark_quick(capsys):
     assert all(row[-1].endswith("%") and float(row[-1][:-1]) >= float(row[-2][:-1]) for row in rows[:2])  # %all, %ceil
 
 
+def test_checkouts_benchmark_runs_two_servers_side_by_side(capsys, monkeypatch):
+    """bench.checkouts with this checkout on both sides: two real servers, alternated, both answered."""
+    from bench import checkouts
+
+    monkeypatch.setenv("NEWSTAG_MULTILINGUAL_MODEL", "off")
+    assert checkouts.main(["--before", ".", "--runtime", "torch", "--precision", "fp32", "--rounds", "2",
+                           "--seconds", "1", "--latency-runs", "3", "--data", "seeds/examples.jsonl"]) == 0
+    rows = {line.split()[0]: line.split() for line in capsys.readouterr().out.splitlines()[2:]}
+    assert set(rows) == {"before", "after"}
+    # name, p50 p25 p75, the two blocks' articles/s, their median
+    assert all(float(row[1]) > 0 and len(row) == 7 and float(row[-1]) > 0 for row in rows.values())
+
+
 def test_window_costs_are_the_named_models(tiny_st_dir, seed_text):
     """With a local model (NEWSTAG_MODEL in bench.throughput), its tokenizer, prompt, window and FLOPs count."""
     from bench.window_costs import article_costs
