@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 
@@ -104,6 +106,14 @@ def test_reference_rank_is_smooth_so_rounding_cannot_flip_a_score():
     tie = _features([[0.30]], reference=[[0.30, 0.1, 0.5]])["reference_rank"]
     nudged = _features([[0.30 + 1e-6]], reference=[[0.30, 0.1, 0.5]])["reference_rank"]
     assert abs(nudged[0] - tie[0]) < 1e-3
+
+
+def test_a_label_far_under_a_reference_topic_ranks_zero_without_a_warning():
+    """exp(-x) overflows for a cosine far below a reference topic; the rank is 0, and quietly."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        far = _features([[-0.9]], reference=[[0.9, 0.95, 0.99]])["reference_rank"]
+    assert far[0] == 0.0
 
 
 def test_a_text_takes_each_feature_as_its_mean_over_windows():

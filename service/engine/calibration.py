@@ -176,7 +176,7 @@ def reference_rank(sims: np.ndarray, reference_sims: np.ndarray, rows_at_once: i
     out = np.empty(sims.shape, dtype=np.float64)
     for start in range(0, sims.shape[0], rows_at_once):
         diff = sims[start:start + rows_at_once, :, None] - reference_sims[start:start + rows_at_once, None, :]
-        out[start:start + rows_at_once] = (1.0 / (1.0 + np.exp(-diff.astype(np.float32) / RANK_SOFTNESS))).mean(axis=2)
+        out[start:start + rows_at_once] = _sigmoid(diff.astype(np.float32) / RANK_SOFTNESS).mean(axis=2)
     return out
 
 
@@ -310,7 +310,10 @@ def calibration_for(model_version: str) -> Calibration:
 
 
 def _sigmoid(x: np.ndarray) -> np.ndarray:
-    return 1.0 / (1.0 + np.exp(-x))
+    # exp overflows to inf for a large negative x (a cosine 0.9 under a reference topic is
+    # -90 here), and 1 / (1 + inf) is the right 0: the overflow is not worth a warning.
+    with np.errstate(over="ignore"):
+        return 1.0 / (1.0 + np.exp(-x))
 
 
 def logit(p: np.ndarray) -> np.ndarray:

@@ -167,7 +167,8 @@ def _encoder_dir(directory: Path, manifest: dict) -> tuple[Path, tuple[str, ...]
 
 def probabilities(logits: np.ndarray, multi_label: bool) -> np.ndarray:
     if multi_label:
-        return 1.0 / (1.0 + np.exp(-logits))
+        with np.errstate(over="ignore"):  # exp(-logit) overflows to inf for a very negative logit: 1/inf is 0
+            return 1.0 / (1.0 + np.exp(-logits))
     shifted = np.exp(logits - logits.max(axis=-1, keepdims=True))
     return shifted / shifted.sum(axis=-1, keepdims=True)
 
