@@ -61,6 +61,64 @@ def test_atomic_directory_applies_the_umask_under_a_strict_one_too(tmp_path: Pat
     assert (tmp_path / "model" / "weights").stat().st_mode & 0o777 == 0o600  # the user's choice wins
 
 
+def test_a_model_is_never_written_over_a_directory_newstag_did_not_write(tmp_path: Path):
+    """``--output models`` (a folder of models) or ``--output ~`` would be replaced whole."""
+    from training.export import OutputInUseError, atomic_directory
+
+    folder = tmp_path / "models"
+    (folder / "reuters-v1").mkdir(parents=True)
+    (folder / "reuters-v1" / "newstag.json").write_text("{}")
+    (folder / "notes.txt").write_text("mine")
+    with pytest.raises(OutputInUseError, match="did not write"), atomic_directory(folder) as tmp:
+        (tmp / "weights").write_bytes(b"x")
+    assert (folder / "notes.txt").read_text() == "mine" and (folder / "reuters-v1" / "newstag.json").is_file()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["models"]  # no temporary directory left behind
+
+    a_file = tmp_path / "README.md"
+    a_file.write_text("keep")
+    with pytest.raises(OutputInUseError, match="is a file"), atomic_directory(a_file):
+        pass
+    assert a_file.read_text() == "keep"
+
+
+def test_a_model_replaces_an_earlier_model_or_an_empty_directory(tmp_path: Path):
+    from training.export import atomic_directory
+
+    earlier, empty = tmp_path / "earlier", tmp_path / "empty"
+    earlier.mkdir()
+    (earlier / "newstag.json").write_text("{}")
+    (earlier / "head.safetensors").write_bytes(b"old")
+    empty.mkdir()
+    for output in (earlier, empty):
+        with atomic_directory(output) as tmp:
+            (tmp / "newstag.json").write_text('{"new": true}')
+        assert sorted(p.name for p in output.iterdir()) == ["newstag.json"]
+
+
+def test_something_that_appears_at_the_output_during_training_is_kept(tmp_path: Path):
+    from training.export import OutputInUseError, atomic_directory
+
+    output = tmp_path / "model"
+    with pytest.raises(OutputInUseError), atomic_directory(output) as tmp:
+        (tmp / "newstag.json").write_text("{}")
+        output.mkdir()
+        (output / "report.pdf").write_bytes(b"someone else's")
+    assert (output / "report.pdf").read_bytes() == b"someone else's"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model"]
+
+
+def test_finetune_refuses_such_an_output_before_training(tmp_path: Path, capsys: pytest.CaptureFixture[str]):
+    from training.finetune import main
+
+    train = tmp_path / "train.jsonl"
+    train.write_text('{"text": "Rates rose.", "labels": ["economy"]}\n')
+    (tmp_path / "home").mkdir()
+    (tmp_path / "home" / "thesis.tex").write_text("years of work")
+    assert main(["--train", str(train), "--output", str(tmp_path / "home")]) == 2
+    assert "did not write" in capsys.readouterr().err
+    assert (tmp_path / "home" / "thesis.tex").read_text() == "years of work"
+
+
 def test_the_model_card_has_hugging_face_front_matter(trained_model_dir: Path):
     card = (trained_model_dir / "README.md").read_text()
     assert card.startswith("---\n")

@@ -1,9 +1,19 @@
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 
-from training.data import DataFileError, fingerprint, read_labeled, split_validation
+from training.data import (
+    DataFileError,
+    Example,
+    check_trainable,
+    fingerprint,
+    labels_never_trained,
+    read_labeled,
+    split_validation,
+)
 from training.thresholds import best_threshold, calibrate
 
 
@@ -41,6 +51,38 @@ def test_fingerprint_and_seeded_split(tmp_path):
     assert len(held) == 5 and len(train) == 15 and not set(map(id, held)) & set(map(id, train))
     assert split_validation(examples, 0.25, seed=3)[1] == held
     assert split_validation(examples, 0.25, seed=4)[1] != held
+
+
+def test_data_no_model_can_learn_from_is_refused_with_the_reason(tmp_path):
+    path = tmp_path / "train.jsonl"
+    with pytest.raises(DataFileError, match="too few articles"):
+        check_trainable(path, [])
+    sport = [Example("Arsenal won.", ("sport",)), Example("Rain stopped play.", ("sport",))]
+    with pytest.raises(DataFileError, match="every training article is labelled 'sport'"):
+        check_trainable(path, sport)
+    check_trainable(path, [*sport, Example("Rates rose.", ("economy",))])  # two labels: fine
+
+
+def test_labels_only_in_the_validation_data_are_named():
+    train = [Example("a", ("sport",)), Example("b", ("economy", "trade"))]
+    validation = [Example("c", ("tech",)), Example("d", ("trade", "arts"))]
+    assert labels_never_trained(train, validation) == ["arts", "tech"]
+    assert labels_never_trained(train, train) == []
+
+
+def test_finetune_says_why_before_loading_a_model(tmp_path, capsys):
+    from training.finetune import main
+
+    one_label = tmp_path / "sport.jsonl"
+    rows = [{"text": f"Match report {i}.", "labels": ["sport"]} for i in range(5)]
+    one_label.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    assert main(["--train", str(one_label), "--output", str(tmp_path / "model")]) == 2
+    assert "needs at least two labels" in capsys.readouterr().err
+    one_row = tmp_path / "one.jsonl"
+    one_row.write_text('{"text": "Rates rose.", "labels": ["economy"]}\n')
+    assert main(["--train", str(one_row), "--output", str(tmp_path / "model")]) == 2
+    assert "too few articles" in capsys.readouterr().err
+    assert not (tmp_path / "model").exists()
 
 
 def test_threshold_maximises_f1():

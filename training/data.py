@@ -105,6 +105,23 @@ def fingerprint(path: Path, examples: list[Example]) -> dict[str, Any]:
     return {"file": path.name, "sha256": digest, "rows": len(examples), "label_counts": dict(sorted(counts.items()))}
 
 
+def check_trainable(path: Path, train: list[Example]) -> None:
+    """Refuse training data no model can be trained on, saying why (not a library's error
+    from deep inside the fit)."""
+    if not train:
+        raise DataFileError(f"{path}: too few articles to train on once the validation split is held out; "
+                            "give at least two, or a --validation file")
+    labels = {x for e in train for x in e.labels}
+    if len(labels) < 2:
+        raise DataFileError(f"{path}: every training article is labelled {next(iter(labels))!r}; a model needs "
+                            "at least two labels to choose between")
+
+
+def labels_never_trained(train: list[Example], validation: list[Example]) -> list[str]:
+    """Labels of the validation data that no training article has: the model cannot learn them."""
+    return sorted({x for e in validation for x in e.labels} - {x for e in train for x in e.labels})
+
+
 def split_validation(examples: list[Example], fraction: float, seed: int) -> tuple[list[Example], list[Example]]:
     """A seeded random split: (train, validation)."""
     if not 0.0 < fraction < 1.0:

@@ -16,6 +16,7 @@ from safetensors.torch import save_file
 
 from service import __version__
 from service.drift.reference import LABEL_SHARES_FILE
+from service.engine.adapter import ADAPTER_MANIFEST
 from service.engine.classifier import HEAD_FILE, KIND, LABELS_FILE, MANIFEST_FILE, WEIGHT_FILES, pipeline_weights
 from service.engine.domain import DOMAIN_FILE, Domain
 from service.engine.lexical import LEXICAL_JSON, LEXICAL_WEIGHTS, LexicalHead
@@ -28,9 +29,39 @@ def library_versions() -> dict[str, str]:
     return {"newstag": __version__, **{name: version(name) for name in ("torch", "transformers", "safetensors")}}
 
 
+# What a directory newstag wrote holds: a model's manifest or an adapter's.
+WRITTEN_BY_NEWSTAG = (MANIFEST_FILE, ADAPTER_MANIFEST)
+
+
+class OutputInUseError(ValueError):
+    """The output path holds something newstag did not write: replacing it would delete it."""
+
+
+def check_output(output: Path) -> None:
+    """Refuse an output that is a file or a directory of other things.
+
+    A new model replaces the directory it is written to, so ``--output models`` (a folder of
+    models) or ``--output ~`` would otherwise be deleted. A missing or empty directory, or
+    one holding a model or adapter newstag wrote, may be replaced. Called before training,
+    so a mistake costs nothing, and again just before the replacement.
+    """
+    if not output.exists() and not output.is_symlink():
+        return
+    if output.is_symlink():
+        raise OutputInUseError(f"--output {output} is a symbolic link: name the directory itself")
+    if not output.is_dir():
+        raise OutputInUseError(f"--output {output} is a file, not a model directory: name a new directory")
+    if any(output.iterdir()) and not any((output / name).is_file() for name in WRITTEN_BY_NEWSTAG):
+        raise OutputInUseError(f"--output {output} is a directory newstag did not write (no {MANIFEST_FILE} or "
+                               f"{ADAPTER_MANIFEST} in it), and writing the model there would replace everything "
+                               "in it: name a new directory, or an older model to replace")
+
+
 @contextmanager
 def atomic_directory(output: Path) -> Iterator[Path]:
-    """Yield a fresh temporary directory beside ``output``; on success it replaces ``output``."""
+    """Yield a fresh temporary directory beside ``output``; on success it replaces ``output``
+    (which ``check_output`` must accept)."""
+    check_output(output)
     tmp = output.parent / f".{output.name}.tmp-{os.getpid()}"
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
@@ -40,6 +71,11 @@ def atomic_directory(output: Path) -> Iterator[Path]:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     apply_umask(tmp)
+    try:
+        check_output(output)  # something may have appeared there during training
+    except OutputInUseError:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
     if output.exists():
         old = output.parent / f".{output.name}.old-{os.getpid()}"
         os.replace(output, old)

@@ -41,10 +41,20 @@ from service.progress import progress_bar
 from . import contrastive
 from .classification import label_targets
 from .config import TrainingConfig
-from .data import DataFileError, Example, fingerprint, is_single_label, label_names, read_labeled, split_validation
+from .data import (
+    DataFileError,
+    Example,
+    check_trainable,
+    fingerprint,
+    is_single_label,
+    label_names,
+    labels_never_trained,
+    read_labeled,
+    split_validation,
+)
 from .distributed import Distributed
 from .domain_fit import EncodedArticles, fit_domain
-from .export import library_versions, write_model_dir
+from .export import check_output, library_versions, write_model_dir
 from .hybrid import HybridSettings
 from .languages import base_language_warning, installed_multilingual
 from .metrics import classification_report
@@ -103,6 +113,11 @@ def run(config: TrainingConfig, dist: Distributed) -> dict:
         train, validation = examples, read_labeled(config.validation)
     else:
         train, validation = split_validation(examples, config.validation_split, config.seed)
+    check_trainable(config.train, train)
+    if dist.is_main and (unseen := labels_never_trained(train, validation)):
+        print(f"finetune: warning: {len(unseen)} label(s) of the validation data are on no training article, so the "
+              f"model cannot learn them and its validation scores count them as misses: {', '.join(unseen[:10])}"
+              + (" ..." if len(unseen) > 10 else ""), file=sys.stderr, flush=True)
     labels = label_names(train + validation)
     multi_label = not is_single_label(train + validation)
     data_print = fingerprint(config.train, examples)
@@ -235,6 +250,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     dist = Distributed.from_env()
     try:
+        check_output(config.output)
         metrics = run(config, dist)
     except (DataFileError, NewstagError, ValueError) as exc:
         print(f"finetune: error: {exc}", file=sys.stderr)

@@ -46,6 +46,7 @@ from service.errors import ModelLoadError
 
 from .config import MatcherConfig
 from .data import DataFileError
+from .export import check_output
 from .lora import adapter_tensors, with_lora, write_adapter_dir
 from .matcher_data import MatcherSet, interleaved_batches, load_sets, read_names
 from .model import resolve_base
@@ -216,6 +217,7 @@ def main(argv: list[str] | None = None) -> int:
         max_per_file=max_per_file, seed=args.seed, resume=args.resume,
         command=["python", "-m", "training.matcher", *(sys.argv[1:] if argv is None else argv)])
     try:
+        check_output(config.output)
         summary = train(config)
     except (DataFileError, ModelLoadError, OSError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
