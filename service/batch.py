@@ -118,6 +118,9 @@ def main(argv: list[str] | None = None, prog: str = "python -m service.batch") -
     try:
         if not args.input.is_file():
             raise NewstagError(f"no such input file: {args.input}")
+        if args.output.exists() and args.output.samefile(args.input):  # a symlink to it, too
+            raise NewstagError(f"--output {args.output} is the input file: writing the tags there would erase the "
+                               "articles before they are read; name another file")
         if args.output.exists() and not (args.resume or args.overwrite):
             raise NewstagError(f"{args.output} exists: --resume to continue it, --overwrite to replace it")
         done = _resume_point(args.output) if args.resume else 0

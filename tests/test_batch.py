@@ -81,6 +81,19 @@ def test_an_existing_output_is_never_replaced_without_overwrite(tmp_path, tiny_e
     assert json.loads((tmp_path / "out.jsonl").read_text())["line"] == 1
 
 
+@pytest.mark.parametrize("flag", ["--overwrite", "--resume"])
+def test_the_input_file_is_never_the_output_even_with_overwrite(tmp_path, tiny_env, capsys, flag):
+    """--overwrite with --output the input truncated the articles before reading them."""
+    write_input(tmp_path / "in.jsonl")
+    articles = (tmp_path / "in.jsonl").read_text()
+    (tmp_path / "link.jsonl").symlink_to(tmp_path / "in.jsonl")
+    for output in ("in.jsonl", "link.jsonl"):
+        assert main(["--input", str(tmp_path / "in.jsonl"), "--output", str(tmp_path / output), "--labels", "trade",
+                     flag]) == 2
+        assert "is the input file" in capsys.readouterr().err
+    assert (tmp_path / "in.jsonl").read_text() == articles
+
+
 def test_resume_counts_input_lines_not_results(tmp_path, tiny_env):
     lines = [json.dumps({"id": f"d{i}", "text": f"Article {i} on trade."}) if i % 3 else "" for i in range(12)]
     (tmp_path / "in.jsonl").write_text("\n".join(lines) + "\n")

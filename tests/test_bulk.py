@@ -175,6 +175,9 @@ def test_bad_arguments_fail_before_anything_starts(tmp_path, tiny_env, capsys):
     pq.write_table(pa.table({"id": ["a"], "text": ["Trade."], "model": ["v1"]}), tmp_path / "clash.parquet")
     (tmp_path / "busy").mkdir()
     (tmp_path / "busy" / "keep.txt").write_text("someone else's")
+    (tmp_path / "arch" / "tagged").mkdir(parents=True)
+    (tmp_path / "arch" / "in.jsonl").write_text(json.dumps({"id": "a", "text": "Trade."}) + "\n")
+    (tmp_path / "arch" / "tagged" / "part-000000.jsonl").write_text(json.dumps({"id": "a", "topics": []}) + "\n")
     inp, out = ["--input", str(tmp_path / "in.jsonl")], str(tmp_path / "o")
     cases = [
         (["--input", str(tmp_path / "none*.jsonl"), "--output", out], "no JSONL or Parquet file matches it"),
@@ -188,6 +191,8 @@ def test_bad_arguments_fail_before_anything_starts(tmp_path, tiny_env, capsys):
         ([*inp, "--output", out, "--model", str(tmp_path / "busy")], "model directory has no config.json"),
         ([*inp, "--output", str(tmp_path / "busy")], "not empty and holds no bulk job"),
         ([*inp, "--output", str(tmp_path / "notes.txt")], "File exists"),
+        # a second run with the output inside the input directory would read its own shards
+        (["--input", str(tmp_path / "arch"), "--output", str(tmp_path / "arch" / "tagged")], "inside --output"),
     ]
     for argv, message in cases:
         assert main(argv) == 2, argv

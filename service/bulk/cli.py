@@ -23,7 +23,7 @@ from ..engine.taxonomy import TaxonomyRegistry
 from ..preflight import check_startup
 from ..tagging import TagOptions
 from .output import OutputDir
-from .plan import fingerprint, input_files, plan
+from .plan import check_apart, fingerprint, input_files, plan
 from .runner import Tally, pool_size, ray_session, run
 
 
@@ -80,6 +80,7 @@ def main(argv: list[str] | None = None, prog: str = "python -m service.bulk") ->
                                      torch_threads=args.threads_per_worker)
         options = _options(args, settings)
         files = input_files(args.input)
+        check_apart(files, args.output)
         shards = plan(files, args.shard_rows)
         model = str(args.model.resolve()) if args.model else None
         job = {"inputs": fingerprint(files), "shard_rows": args.shard_rows, "format": args.format,

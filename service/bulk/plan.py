@@ -63,6 +63,16 @@ def input_files(patterns: list[str]) -> list[Path]:
     return sorted(found)
 
 
+def check_apart(files: list[Path], output: Path) -> None:
+    """Refuse inputs inside the output directory: an earlier run's shards would be read as
+    articles, and --overwrite would delete them while they are read."""
+    inside = [f for f in files if f.is_relative_to(output.resolve())]
+    if inside:
+        raise NewstagError(f"--input takes {len(inside)} file(s) inside --output {output} ({inside[0]}"
+                           f"{', ...' if len(inside) > 1 else ''}): the job's own output would be read as "
+                           "articles; put --output outside the input directories, or name the inputs exactly")
+
+
 def plan(files: list[Path], shard_rows: int) -> list[Shard]:
     shards: list[Shard] = []
     for path in files:
