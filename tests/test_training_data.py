@@ -13,6 +13,7 @@ from training.data import (
     labels_never_trained,
     read_labeled,
     split_validation,
+    texts_in_both,
 )
 from training.thresholds import best_threshold, calibrate
 
@@ -68,6 +69,35 @@ def test_labels_only_in_the_validation_data_are_named():
     validation = [Example("c", ("tech",)), Example("d", ("trade", "arts"))]
     assert labels_never_trained(train, validation) == ["arts", "tech"]
     assert labels_never_trained(train, train) == []
+
+
+def test_validation_articles_that_are_training_articles_are_counted():
+    train = [Example("Rates rose.\n\nThe bank said so.", ("economy",)), Example("Arsenal won.", ("sport",))]
+    validation = [Example("Rates  rose.\nThe bank said so.", ("economy",)),  # the same text, other spacing
+                  Example("Rates fell.", ("economy",))]
+    assert texts_in_both(train, validation) == 1
+    assert texts_in_both(train, train) == 2
+
+
+def test_copies_of_one_text_fall_on_one_side_of_the_split():
+    examples = [Example(f"Story {i}.", ("a" if i % 2 else "b",)) for i in range(40)]
+    examples += [Example("Story  3.", ("a",)), Example("Story 3.\n", ("a",))]  # wire copy filed again
+    for seed in range(10):
+        train, validation = split_validation(examples, 0.2, seed)
+        assert texts_in_both(train, validation) == 0
+        assert len(train) + len(validation) == len(examples)
+
+
+def test_without_copies_the_split_is_the_plain_seeded_shuffle():
+    """Models trained before copies were grouped keep their validation split."""
+    import random
+
+    examples = [Example(f"Story {i}.", ("a",)) for i in range(50)]
+    order = list(range(50))
+    random.Random(7).shuffle(order)
+    train, validation = split_validation(examples, 0.1, 7)
+    assert validation == [examples[i] for i in order[:5]]
+    assert train == [e for i, e in enumerate(examples) if i not in order[:5]]
 
 
 def test_finetune_says_why_before_loading_a_model(tmp_path, capsys):

@@ -51,6 +51,7 @@ from .data import (
     labels_never_trained,
     read_labeled,
     split_validation,
+    texts_in_both,
 )
 from .distributed import Distributed
 from .domain_fit import EncodedArticles, fit_domain
@@ -114,6 +115,10 @@ def run(config: TrainingConfig, dist: Distributed) -> dict:
     else:
         train, validation = split_validation(examples, config.validation_split, config.seed)
     check_trainable(config.train, train)
+    if dist.is_main and (twice := texts_in_both(train, validation)):
+        print(f"finetune: warning: {twice} of the {len(validation)} validation articles are also training articles "
+              "(the same text): the validation scores overstate how the model reads new articles", file=sys.stderr,
+              flush=True)
     if dist.is_main and (unseen := labels_never_trained(train, validation)):
         print(f"finetune: warning: {len(unseen)} label(s) of the validation data are on no training article, so the "
               f"model cannot learn them and its validation scores count them as misses: {', '.join(unseen[:10])}"
