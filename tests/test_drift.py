@@ -236,6 +236,19 @@ def test_the_command_prints_text_json_and_a_chart(tmp_path, capsys):
     capsys.readouterr()
 
 
+def test_a_plots_path_that_cannot_hold_the_chart_is_an_error_not_a_traceback(tmp_path, capsys):
+    then = write(tmp_path / "then.jsonl", tag_rows(50, MIX, seed=1))
+    with pytest.raises(SystemExit) as stop:  # a file where the directory should be: before any work
+        main([str(then), str(then), "--plots", str(then)])
+    assert stop.value.code == 2 and "is a file: name a directory" in capsys.readouterr().err
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    (locked / "drift.png").mkdir()  # the chart's own name taken by a directory: the write fails
+    assert main([str(then), str(then), "--plots", str(locked)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("drift: error: cannot write the chart") and "Traceback" not in err
+
+
 def test_plots_without_matplotlib_fail_at_once_and_say_why(tmp_path, capsys, monkeypatch):
     """Serving installs leave matplotlib out (requirements-train.txt)."""
     then = write(tmp_path / "then.jsonl", tag_rows(50, MIX, seed=1))

@@ -76,6 +76,8 @@ def main(argv: list[str] | None = None, prog: str = "python -m service.drift") -
     if args.plots is not None and importlib.util.find_spec("matplotlib") is None:
         # Serving installs (the image, `pip install .`) leave matplotlib out: say so before any work.
         parser.error("--plots needs matplotlib, which serving does not install (requirements-train.txt pins it)")
+    if args.plots is not None and args.plots.exists() and not args.plots.is_dir():
+        parser.error(f"--plots {args.plots} is a file: name a directory (the chart is written to DIR/drift.png)")
     rule = Rule(alpha=args.alpha, min_change=args.min_change)
     try:
         tags = [read_tags(path, args.taxonomy) for path in args.files]
@@ -93,7 +95,11 @@ def main(argv: list[str] | None = None, prog: str = "python -m service.drift") -
     if args.plots is not None:
         from .plot import write_chart
 
-        path = write_chart(report, args.plots / "drift.png")
+        try:
+            path = write_chart(report, args.plots / "drift.png")
+        except OSError as exc:  # the report is out; the chart could not be written (permissions, a full disk)
+            print(f"drift: error: cannot write the chart into {args.plots}: {exc.strerror or exc}", file=sys.stderr)
+            return 2
         print(f"chart: {path}", file=sys.stderr)
     return 1 if args.fail_on_drift and report.drift else 0
 
