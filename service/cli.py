@@ -106,6 +106,8 @@ def _print_result(result: TagResult) -> None:
         for ev in topic.evidence:
             quoted = textwrap.shorten(ev.text, width=100, placeholder=" …")
             print(f"        {ev.score:.2f} [{ev.start}:{ev.end}] {quoted}")
+    for warning in result.warnings:  # why there is no topic, or why to trust them less (as --json gives them)
+        print(f"warning ({warning.code}): {warning.message}")
 
 
 def _check(args: argparse.Namespace, text: str, settings: Settings, labels: list[str] | None) -> None:

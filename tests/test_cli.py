@@ -29,6 +29,16 @@ def test_tag_reads_stdin_and_prints_topics_with_evidence(capsys, monkeypatch):
     assert "[0:25] The striker scored twice." in out[1]
 
 
+def test_tag_says_why_a_text_gets_no_topic(capsys, monkeypatch):
+    """The warnings --json gives are in the plain output too: "no topic" alone hides that the
+    model read the text as not news."""
+    monkeypatch.setattr("sys.stdin", io.StringIO("Hello"))
+    assert main(["tag", "-"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0] == "no topic passed its threshold"
+    assert out[1].startswith("warning (not-news): The text does not read like news")
+
+
 def test_tag_options_reach_the_tagger(capsys, tmp_path):
     article = tmp_path / "a.txt"
     article.write_text("Oil prices rose after OPEC cut output. Markets fell.")
