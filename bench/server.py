@@ -98,13 +98,28 @@ class Client:
         self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
 
     def classify(self, body: bytes) -> int:
-        """POST /v1/classify; the HTTP status, or 0 when the connection broke."""
-        try:
-            return request(self.port, "POST", "/v1/classify", body, self.conn)[0]
-        except (OSError, http.client.HTTPException):
-            self.conn.close()
-            self.conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=120)
-            return 0
+        """POST /v1/classify; the HTTP status, or 0 when the connection broke.
+
+        A kept-alive connection the server closed while it sat idle (gunicorn's keepalive,
+        5 s, passes while a client waits on another server) is not a failure of the
+        request: it is sent once more on a new connection, as HTTP clients do (urllib3
+        checks for a dropped connection before reusing one).
+        """
+        for attempt in range(2):
+            try:
+                return request(self.port, "POST", "/v1/classify", body, self.conn)[0]
+            except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError):
+                self._reconnect()
+                if attempt:
+                    return 0
+            except (OSError, http.client.HTTPException):
+                self._reconnect()
+                return 0
+        return 0
+
+    def _reconnect(self) -> None:
+        self.conn.close()
+        self.conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=120)
 
     def close(self) -> None:
         self.conn.close()

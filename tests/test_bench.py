@@ -396,3 +396,36 @@ def test_onnx_fusions_benchmark_quick_compares_the_shipped_session_with_every_fu
     assert "SkipLayerNormalization 12" in fused
     rows = [line.split() for line in out.splitlines() if line.startswith("fp32 ") and "x" in line.split()[1]]
     assert [row[1] for row in rows] == ["2x32", "1x64"] and all(float(row[5]) < 1e-3 for row in rows)
+
+
+def test_a_load_client_resends_on_a_kept_alive_connection_the_server_closed():
+    """gunicorn closes a connection idle past its keepalive; a client alternating between two
+    servers meets that as a broken connection, which is not the request's failure."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from bench.server import Client
+
+    class ClosesAfterEachAnswer(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"  # keep-alive as far as the client knows
+
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers["Content-Length"]))
+            self.send_response(200)
+            self.send_header("Content-Length", "2")
+            self.end_headers()
+            self.wfile.write(b"{}")
+            self.close_connection = True  # as a keepalive timeout does: no "Connection: close" said
+
+        def log_message(self, *args) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), ClosesAfterEachAnswer)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        client = Client(server.server_address[1])
+        assert [client.classify(b"{}") for _ in range(3)] == [200, 200, 200]
+        client.close()
+    finally:
+        server.shutdown()
+        server.server_close()
