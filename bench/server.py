@@ -105,17 +105,18 @@ class Client:
         request: it is sent once more on a new connection, as HTTP clients do (urllib3
         checks for a dropped connection before reusing one).
         """
-        for attempt in range(2):
-            try:
-                return request(self.port, "POST", "/v1/classify", body, self.conn)[0]
-            except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError):
-                self._reconnect()
-                if attempt:
-                    return 0
-            except (OSError, http.client.HTTPException):
-                self._reconnect()
-                return 0
-        return 0
+        try:
+            return request(self.port, "POST", "/v1/classify", body, self.conn)[0]
+        except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError):
+            self._reconnect()  # the stale kept-alive connection: once more, on a new one
+        except (OSError, http.client.HTTPException):
+            self._reconnect()
+            return 0
+        try:
+            return request(self.port, "POST", "/v1/classify", body, self.conn)[0]
+        except (OSError, http.client.HTTPException):
+            self._reconnect()
+            return 0
 
     def _reconnect(self) -> None:
         self.conn.close()

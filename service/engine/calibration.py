@@ -176,7 +176,7 @@ def reference_rank(sims: np.ndarray, reference_sims: np.ndarray, rows_at_once: i
     out = np.empty(sims.shape, dtype=np.float64)
     for start in range(0, sims.shape[0], rows_at_once):
         diff = sims[start:start + rows_at_once, :, None] - reference_sims[start:start + rows_at_once, None, :]
-        out[start:start + rows_at_once] = _sigmoid(diff.astype(np.float32) / RANK_SOFTNESS).mean(axis=2)
+        out[start:start + rows_at_once] = sigmoid(diff.astype(np.float32) / RANK_SOFTNESS).mean(axis=2)
     return out
 
 
@@ -207,7 +207,7 @@ class Calibration:
                              f"got {len(self.weights)}")
 
     def scores(self, features: np.ndarray) -> np.ndarray:
-        return _sigmoid(features @ np.asarray(self.weights) + self.bias)
+        return sigmoid(features @ np.asarray(self.weights) + self.bias)
 
     def flat_set_scores(self, scores: np.ndarray) -> np.ndarray:
         """A flat label set's scores (every label a rival of every other: no taxonomy), with
@@ -227,7 +227,7 @@ class Calibration:
             return scores
         out = np.array(scores, dtype=np.float64)
         behind = out < out.max()
-        out[behind] = _sigmoid(scale * logit(out[behind]) + shift)
+        out[behind] = sigmoid(scale * logit(out[behind]) + shift)
         return out
 
     def label_prior(self, hubness: np.ndarray) -> np.ndarray:
@@ -309,7 +309,7 @@ def calibration_for(model_version: str) -> Calibration:
     return PINNED_CALIBRATIONS.get(key, DEFAULT_CALIBRATION)
 
 
-def _sigmoid(x: np.ndarray) -> np.ndarray:
+def sigmoid(x: np.ndarray) -> np.ndarray:
     # exp overflows to inf for a large negative x (a cosine 0.9 under a reference topic is
     # -90 here), and 1 / (1 + inf) is the right 0: the overflow is not worth a warning.
     with np.errstate(over="ignore"):

@@ -36,6 +36,7 @@ import numpy as np
 from safetensors.numpy import load_file
 
 from ..errors import ModelLoadError
+from .calibration import sigmoid
 from .chunking import PreparedDocument
 from .domain import DOMAIN_FILE, Domain
 from .encoder import DocumentVectors, EncoderOptions, SentenceEncoder
@@ -167,8 +168,7 @@ def _encoder_dir(directory: Path, manifest: dict) -> tuple[Path, tuple[str, ...]
 
 def probabilities(logits: np.ndarray, multi_label: bool) -> np.ndarray:
     if multi_label:
-        with np.errstate(over="ignore"):  # exp(-logit) overflows to inf for a very negative logit: 1/inf is 0
-            return 1.0 / (1.0 + np.exp(-logits))
+        return sigmoid(logits)
     shifted = np.exp(logits - logits.max(axis=-1, keepdims=True))
     return shifted / shifted.sum(axis=-1, keepdims=True)
 
