@@ -135,3 +135,48 @@ def test_a_reload_in_one_worker_reaches_the_others(tagger, models_dir, trained_m
     shutil.copytree(trained_model_dir, models_dir / "second")
     assert worker_a.post("/v1/models/reload", headers=ADMIN).status_code == 200
     assert worker_b.post("/v1/classify", json={"text": "Rates rose.", "model": "second"}).status_code == 200
+
+
+def _with_labels_file(directory, **changes):
+    path = directory / "labels.json"
+    labels = json.loads(path.read_text())
+    path.write_text(json.dumps({**labels, **changes}))
+
+
+def test_a_malformed_model_directory_is_reported_and_the_others_serve(tagger, models_dir):
+    # Checksums hold (labels.json has none), but its contents cannot make a model.
+    for name, broken in (("text-threshold", {"thresholds": ["x", 0.5, 0.5, 0.5]}),
+                         ("big-threshold", {"thresholds": [7, 0.5, 0.5, 0.5]}),
+                         ("twice", {"labels": ["sport", "sport", "health", "economy"]})):
+        shutil.copytree(models_dir / "desk-topics", models_dir / name)
+        _with_labels_file(models_dir / name, **broken)
+    shutil.copytree(models_dir / "desk-topics", models_dir / "bad-digests")
+    manifest = json.loads((models_dir / "bad-digests" / "newstag.json").read_text())
+    (models_dir / "bad-digests" / "newstag.json").write_text(json.dumps({**manifest, "sha256": "abc"}))
+    client = create_app({"TAGGER": tagger, "LOAD_IN_BACKGROUND": False, "models_dir": models_dir,
+                         "admin_keys": "admin-key"}).test_client()
+    assert client.get("/readyz").status_code == 200
+    listing = client.get("/v1/models").json
+    assert {m["name"] for m in listing["models"]} == {"all-MiniLM-L6-v2", "desk-topics"}
+    assert "every threshold must be a number between 0 and 1" in listing["errors"]["text-threshold"]
+    assert "every threshold must be a number between 0 and 1" in listing["errors"]["big-threshold"]
+    assert "labels must be distinct" in listing["errors"]["twice"]
+    assert "'sha256' must map file names" in listing["errors"]["bad-digests"]
+
+
+def test_a_directory_that_fails_in_an_unforeseen_way_is_reported_not_fatal(served, models_dir, monkeypatch):
+    from service.http import trained_models
+
+    shutil.copytree(models_dir / "desk-topics", models_dir / "odd")
+    real = trained_models.read_classifier_dir
+
+    def read(path):
+        if path.name == "odd":
+            raise RuntimeError("a library's own error")
+        return real(path)
+
+    monkeypatch.setattr(trained_models, "read_classifier_dir", read)
+    answer = served.post("/v1/models/reload", headers=ADMIN)
+    assert answer.status_code == 200
+    assert answer.json["errors"]["odd"] == "cannot be loaded: RuntimeError: a library's own error"
+    assert served.post("/v1/classify", json={"text": "Rates rose.", "model": "desk-topics"}).status_code == 200

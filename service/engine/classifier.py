@@ -98,6 +98,8 @@ def read_classifier_dir(directory: Path) -> ClassifierFiles:
     if manifest.get("kind") != KIND:
         raise ModelLoadError(f"{directory / MANIFEST_FILE}: kind must be {KIND!r}")
     digests = manifest.get("sha256", {})
+    if not isinstance(digests, dict):
+        raise ModelLoadError(f"{directory / MANIFEST_FILE}: 'sha256' must map file names to checksums")
     encoder_dir, weight_files = _encoder_dir(directory, manifest)
     if encoder_dir == directory:  # a copied encoder's Dense layers after pooling are weights too
         weight_files = (*weight_files, *pipeline_weights(directory))
@@ -122,6 +124,10 @@ def read_classifier_dir(directory: Path) -> ClassifierFiles:
     names, thresholds = label_data.get("labels"), label_data.get("thresholds")
     if not isinstance(names, list) or not isinstance(thresholds, list) or len(names) != len(thresholds) or not names:
         raise ModelLoadError(f"{directory / LABELS_FILE}: needs 'labels' and 'thresholds' of the same length")
+    if not all(isinstance(t, int | float) and not isinstance(t, bool) and 0.0 <= t <= 1.0 for t in thresholds):
+        raise ModelLoadError(f"{directory / LABELS_FILE}: every threshold must be a number between 0 and 1")
+    if not all(isinstance(n, str) and n.strip() for n in names) or len(set(names)) != len(names):
+        raise ModelLoadError(f"{directory / LABELS_FILE}: labels must be distinct, non-empty strings")
     head = load_file(str(directory / HEAD_FILE))
     weight, bias = head.get("weight"), head.get("bias")
     if weight is None or bias is None or weight.shape[0] != len(names) or bias.shape != (len(names),):

@@ -53,9 +53,13 @@ class TrainedModels:
                     continue
                 try:
                     found[name] = self._load(path, current.get(name))
-                except NewstagError as exc:
-                    errors[name] = str(exc)
-                    log.error("model %s rejected: %s", name, exc)
+                except Exception as exc:  # one bad directory must not stop the others, or the service
+                    errors[name] = str(exc) if isinstance(exc, NewstagError) else \
+                        f"cannot be loaded: {type(exc).__name__}: {exc}"
+                    if isinstance(exc, NewstagError):
+                        log.error("model %s rejected: %s", name, exc)
+                    else:
+                        log.exception("model %s rejected", name)
                     if name in current:
                         found[name] = current[name]  # the loaded version keeps serving
             self._models = found  # the swap: one assignment
