@@ -239,3 +239,12 @@ def test_a_correction_must_name_a_loaded_model(fb):
     [error] = response.json["errors"]
     assert error["path"] == "/model" and "all-MiniLM-L6-v2" in error["message"]
     assert fb.get("/v1/feedback/stats").json["labels"] == {}
+
+
+def test_a_correction_with_a_bad_field_hears_of_its_long_text_too(tagger, tmp_path):
+    client = make_app(tagger, tmp_path, max_text_chars=50, max_labels=2).test_client()
+    answer = client.post("/v1/feedback", json={"text": "x" * 51, "labels": ["economy", "trade", "energy"],
+                                               "taxonomy": "news", "extra": 1})
+    assert answer.status_code == 422
+    assert {e["path"] for e in answer.json["errors"]} == {"/extra", "/text", "/labels"}
+    assert {"path": "/text", "message": "text has 51 characters; the limit is 50"} in answer.json["errors"]

@@ -143,3 +143,13 @@ def test_a_fine_tuned_models_own_labels_are_counted_by_name():
                  label="health") == 1
     removed = {d["label"] for d in series(found, "newstag_feedback_labels_removed_total")}
     assert removed == {"sport", CUSTOM_LABEL}  # "made up" is not one of its labels
+
+
+def test_the_exposition_says_its_format_version_and_a_correction_without_a_model_is_none_in_both_counts(monitored):
+    assert monitored.get("/metrics").headers["Content-Type"] == "text/plain; version=1.0.0; charset=utf-8"
+    text = "The central bank raised interest rates again on Thursday."
+    assert monitored.post("/v1/feedback", json={"text": text, "labels": ["economy"], "taxonomy": "news",
+                                                 "predicted": ["business"]}).status_code == 201
+    assert monitored.get("/v1/feedback/stats").json["models"] == {NO_MODEL: {"reviewed": 1, "changed": 1}}
+    found = samples(monitored.get("/metrics").get_data(as_text=True))
+    assert {s["model"] for s in series(found, "newstag_feedback_labels_added_total")} == {NO_MODEL}

@@ -12,7 +12,7 @@ from service.config import Settings
 from service.engine import Tagger
 from service.errors import DeadlineExceeded
 from service.http.admission import Admission
-from service.http.problems import Overloaded
+from service.http.problems import Overloaded, TooMuchToTag
 from service.http.reloads import ReloadSignal
 
 
@@ -57,14 +57,29 @@ def test_admission_hands_each_job_its_own_deadline():
     assert admission.waiting == 0
 
 
-def test_admission_turns_a_missed_deadline_into_503():
-    admission = Admission(max_queue=2, request_timeout=0.5, batching=True)
+def test_admission_turns_a_deadline_missed_behind_others_into_503_and_one_missed_alone_into_413():
+    admission = Admission(max_queue=3, request_timeout=0.5, batching=True)
+    started, release = threading.Event(), threading.Event()
 
-    def job(deadline: float) -> None:
+    def late(deadline: float) -> None:
         raise DeadlineExceeded("late")
 
+    # Alone: the same request would run out of time again, so no "retry shortly".
+    with pytest.raises(TooMuchToTag, match="needs more than the 0.5 s limit") as alone:
+        admission.run(late)
+    assert "Retry-After" not in alone.value.headers and alone.value.status == 413
+
+    def ahead(deadline: float) -> None:
+        started.set()
+        release.wait(10)
+
+    first = threading.Thread(target=admission.run, args=(ahead,))
+    first.start()
+    assert started.wait(10)
     with pytest.raises(Overloaded, match="busy for 0.5 s") as caught:
-        admission.run(job)
+        admission.run(late)
+    release.set()
+    first.join(10)
     assert caught.value.headers == {"Retry-After": "2"} and admission.waiting == 0
 
 

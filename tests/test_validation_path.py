@@ -7,7 +7,7 @@ import pytest
 
 from service import create_app
 from service.config import Settings
-from service.engine import InvalidInputError, Label
+from service.engine import InvalidInputError, Label, UnknownTaxonomyError
 from service.errors import FieldProblem
 from service.http.parsing import parse_classify
 from service.http.problems import ValidationFailed
@@ -56,6 +56,51 @@ def test_a_request_is_checked_against_the_limits_without_any_model():
     with pytest.raises(ValidationFailed) as caught:
         parse_classify({"text": "ok", "labels": [{"name": "ok"}, {"name": " "}]}, options)
     assert caught.value.errors == [{"path": "/labels/1", "message": "label names must not be empty"}]
+
+
+def test_the_bodys_shape_and_the_engines_limits_are_reported_together():
+    """A wrong type must not hide a text over the limit, or a label count, until the first is fixed."""
+    options = Settings.from_env({}, max_text_chars=10, max_labels=2).engine_options().tagger
+    body = {"documents": [{"id": "a", "text": ""}, {"id": "b", "text": 5}, {"id": "c"},
+                          {"id": "d", "text": "far too long here"}, {"id": "a", "text": "again"}],
+            "labels": ["x", "y", "z"], "top_k": 0}
+    with pytest.raises(ValidationFailed) as caught:
+        parse_classify(body, options)
+    assert {e["path"] for e in caught.value.errors} == {
+        "/documents/0/text", "/documents/1/text", "/documents/2/text", "/top_k",  # the schema's
+        "/documents/3/text", "/documents/4/id", "/labels"}  # the limits'
+    assert {"path": "/documents/3/text", "message": "text has 17 characters; the limit is 10"} in caught.value.errors
+    # Each field once: the empty text is the schema's to name, not the engine's as well.
+    assert len(caught.value.errors) == 7
+    blank = {"text": "", "labels": [{"name": "cooking", "keywords": ["stew", 3, "  "]}]}
+    with pytest.raises(ValidationFailed) as caught:
+        parse_classify(blank, options)
+    assert {e["path"] for e in caught.value.errors} == {"/text", "/labels/0/keywords/1", "/labels/0/keywords/2"}
+
+
+def test_a_blank_keyword_is_refused_where_it_would_match_every_text(tiny_tagger):
+    options = Settings.from_env({}).engine_options().tagger
+    with pytest.raises(ValidationFailed) as caught:
+        parse_classify({"text": OK, "labels": [{"name": "cooking", "keywords": ["stew", " \t"]}]}, options)
+    assert caught.value.errors == [{"path": "/labels/0/keywords/1", "message": "keywords must not be empty"}]
+    with pytest.raises(InvalidInputError) as engine:
+        tiny_tagger.tag([OK], [Label("cooking", keywords=("",))])
+    assert engine.value.problems == (FieldProblem(("labels", 0, "keywords", 0), "keywords must not be empty"),)
+
+
+def test_a_calls_keywords_are_limited_in_all_so_its_labels_embed_in_seconds(tiny_tagger):
+    labels = [Label(f"label {i}", keywords=tuple(f"word {i} {k}" for k in range(100))) for i in range(11)]
+    with pytest.raises(InvalidInputError) as caught:
+        tiny_tagger.tag([OK], labels)
+    assert caught.value.problems == (FieldProblem(("labels",), "at most 1000 keywords in all labels together"),)
+    assert len(tiny_tagger.tag([OK], labels[:10], threshold=0)[0].topics) == 10
+
+
+def test_an_empty_taxonomy_name_is_refused_not_read_as_the_default(client, tiny_tagger):
+    answer = client.post("/v1/classify", json={"text": OK, "taxonomy": ""})
+    assert answer.status_code == 422 and answer.json["errors"][0]["path"] == "/taxonomy"
+    with pytest.raises(UnknownTaxonomyError, match="unknown taxonomy ''"):
+        tiny_tagger.tag([OK], taxonomy="")
 
 
 def test_two_documents_with_one_id_are_refused_at_the_second():

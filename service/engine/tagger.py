@@ -88,7 +88,7 @@ class Tagger:
         if self.fixed_labels is not None:
             return self._fixed_label_set(labels)
         if labels is None:
-            found = self.taxonomies.get(taxonomy or self.options.taxonomy)
+            found = self.taxonomies.get(self.options.taxonomy if taxonomy is None else taxonomy)
             return LabelSet(found.name, found.labels, found.threshold, found.sentence_topics,
                             found.at_least_one_topic)
         parsed = tuple(lab if isinstance(lab, Label) else Label(str(lab).strip()) for lab in labels)

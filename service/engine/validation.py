@@ -16,6 +16,9 @@ from ..options import TaggerOptions
 from .types import Label
 
 EMPTY = "is empty or only whitespace"  # said of a text, as text_problem says it
+# Each keyword is one more phrasing to embed the first time a label is seen (label_vectors.py):
+# about 150 a second on 2 busy cores, so this keeps a call's labels to seconds, not the time limit.
+MAX_KEYWORDS = 1000
 
 
 def is_unicode(text: str) -> bool:
@@ -102,6 +105,10 @@ def _check_labels(labels: Sequence[str | Label], max_labels: int, problems: Prob
         problems.add(("labels",), f"at most {max_labels} labels",
                      f"at most {max_labels} labels per call, got {len(labels)}")
         return
+    keywords = sum(len(label.keywords) for label in labels if isinstance(label, Label))
+    if keywords > MAX_KEYWORDS:
+        problems.add(("labels",), f"at most {MAX_KEYWORDS} keywords in all labels together",
+                     f"at most {MAX_KEYWORDS} keywords in all labels of a call, got {keywords}")
     for i, label in enumerate(labels):
         parts = (label.name, label.description, *label.keywords) if isinstance(label, Label) else (str(label),)
         if not all(is_unicode(part) for part in parts):
@@ -109,3 +116,9 @@ def _check_labels(labels: Sequence[str | Label], max_labels: int, problems: Prob
                          f"label {parts[0][:40]!r} is not valid Unicode (it has a lone surrogate)")
         elif not parts[0].strip():
             problems.add(("labels", i), "label names must not be empty")
+        elif isinstance(label, Label):
+            # A blank keyword would match every text (keywords.py) and phrase the label as "news about ".
+            for k, keyword in enumerate(label.keywords):
+                if not keyword.strip():
+                    problems.add(("labels", i, "keywords", k), "keywords must not be empty",
+                                 f"label {label.name[:40]!r} has an empty keyword")

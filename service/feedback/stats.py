@@ -8,6 +8,8 @@ from typing import Any
 
 from .records import StoredCorrection
 
+NO_MODEL = "(none)"  # a correction that did not name its model (as /metrics labels it)
+
 
 def _sorted(counter: Counter[str]) -> dict[str, int]:
     return dict(sorted(counter.items(), key=lambda item: (-item[1], item[0])))
@@ -29,7 +31,7 @@ def summarize(current: Iterable[StoredCorrection], submissions: int) -> dict[str
         changed += bool(row.changed)
         added.update(set(row.labels) - set(row.predicted))
         removed.update(set(row.predicted) - set(row.labels))
-        model = by_model.setdefault(row.model or "unknown", Counter())
+        model = by_model.setdefault(row.model or NO_MODEL, Counter())
         model["reviewed"] += 1
         model["changed"] += bool(row.changed)
     return {

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from typing import TypeVar
 
 from ..errors import DeadlineExceeded
-from .problems import Overloaded
+from .problems import Overloaded, TooMuchToTag
 
 T = TypeVar("T")
 
@@ -35,16 +35,22 @@ class Admission:
         return self._waiting
 
     def run(self, job: Callable[[float], T]) -> T:
-        """Run ``job(deadline)``; 503 when too many wait already or its time runs out."""
+        """Run ``job(deadline)``; 503 when too many wait already or its time runs out behind others,
+        413 when it runs out with none ahead of it."""
         with self._lock:
             if self._waiting >= self.max_queue:
                 raise Overloaded(f"{self._waiting} requests are already waiting; retry shortly",
                                  headers={"Retry-After": "1"})
+            alone = self._waiting == 0
             self._waiting += 1
         deadline = time.monotonic() + self.request_timeout
         try:
             return job(deadline) if self.batching else self._one_at_a_time(job, deadline)
         except DeadlineExceeded:
+            if alone:  # nothing was ahead of it: the same request would run out of time again
+                raise TooMuchToTag(f"tagging this request needs more than the {self.request_timeout:g} s limit "
+                                   "(NEWSTAG_REQUEST_TIMEOUT) with no other request ahead of it: send fewer or "
+                                   "shorter documents per call, or raise the limit") from None
             raise Overloaded(f"the model was busy for {self.request_timeout:g} s; retry shortly",
                              headers={"Retry-After": "2"}) from None
         finally:

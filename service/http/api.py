@@ -48,7 +48,7 @@ def classify() -> dict[str, Any]:
             texts, labels, taxonomy=body.taxonomy, multi_label=body.multi_label, threshold=body.threshold,
             top_k=body.top_k, evidence=body.evidence, deadline=deadline))
     except InvalidInputError as exc:  # what only the model can tell: its labels, duplicates, the taxonomy
-        raise ValidationFailed(str(exc), errors=engine_errors(exc, body)) from None
+        raise ValidationFailed(str(exc), errors=engine_errors(exc, isinstance(body, TextRequest))) from None
     taxonomy = results[0].taxonomy  # the one the Tagger chose; None for caller labels or a model's own
     metrics: Metrics = current_app.extensions["newstag.metrics"]
     label_set = taxonomy or (CUSTOM_LABEL if labels is not None else MODEL_LABELS)

@@ -52,7 +52,8 @@ class FeedbackStats(BaseModel):
     changed_rate: float | None = Field(description="changed / reviewed; null when none was reviewed.")
     added: dict[str, int] = Field(description="Labels editors added to the model's prediction.")
     removed: dict[str, int] = Field(description="Labels editors removed from the model's prediction.")
-    models: dict[str, ModelChanges] = Field(description="reviewed and changed, per model.")
+    models: dict[str, ModelChanges] = Field(
+        description="reviewed and changed, per model; \"(none)\" for corrections that named none.")
 
 
 def _clean(labels: list[str], path: str, errors: list[dict[str, str]]) -> tuple[str, ...]:
@@ -77,7 +78,8 @@ def parse_feedback(data: Any, settings: Settings, taxonomies: TaxonomyRegistry,
     try:
         body = FeedbackRequest.model_validate(data)
     except ValidationError as exc:
-        raise ValidationFailed("the feedback has invalid fields", errors=field_errors(exc)) from None
+        raise ValidationFailed("the feedback has invalid fields",
+                               errors=_with_limits(field_errors(exc), data, settings)) from None
     errors: list[dict[str, str]] = []
     complaint = text_problem(body.text, settings.max_text_chars)  # the limits of /v1/classify
     if complaint is not None:
@@ -104,6 +106,19 @@ def parse_feedback(data: Any, settings: Settings, taxonomies: TaxonomyRegistry,
     if errors:
         raise ValidationFailed("the feedback has invalid fields", errors=errors)
     return Correction(text=body.text, labels=labels, taxonomy=body.taxonomy, model=body.model, predicted=predicted)
+
+
+def _with_limits(shape: list[dict[str, str]], data: dict[str, Any], settings: Settings) -> list[dict[str, str]]:
+    """The schema's errors and the limits on text and labels that it does not check, so one answer
+    names every bad field (the limits are checked on values of the right type only)."""
+    named = {error["path"] for error in shape}
+    text, labels = data.get("text"), data.get("labels")
+    complaint = text_problem(text, settings.max_text_chars) if isinstance(text, str) else None
+    if complaint is not None and "/text" not in named:
+        shape = [*shape, {"path": "/text", "message": f"text {complaint}"}]
+    if isinstance(labels, list) and len(labels) > settings.max_labels and "/labels" not in named:
+        shape = [*shape, {"path": "/labels", "message": f"at most {settings.max_labels} labels"}]
+    return shape
 
 
 def _check_model(name: str, models: Mapping[str, Sequence[str] | None], body: FeedbackRequest,

@@ -25,5 +25,5 @@ def readyz() -> dict[str, str]:
 @bp.get("/metrics")
 def metrics() -> Response:
     exporter = current_app.extensions["newstag.metrics"]
-    return Response(exporter.exposition(), mimetype=exporter.content_type.split(";")[0],
-                    headers={"Content-Type": exporter.content_type})
+    # content_type, not mimetype: werkzeug would drop the format version that scrapers read.
+    return Response(exporter.exposition(), content_type=exporter.content_type)

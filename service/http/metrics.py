@@ -23,13 +23,13 @@ from prometheus_client.multiprocess import MultiProcessCollector
 
 from ..engine import TagResult
 from ..feedback import Correction
+from ..feedback.stats import NO_MODEL
 
 LATENCY_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 SCORE_BUCKETS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 1.0)
 CUSTOM_LABEL = "(caller labels)"  # one series for all labels given per request: bounded cardinality
 MODEL_LABELS = "(model labels)"  # the label set of a fine-tuned model, which has no taxonomy
 OTHER = "(other)"  # a model that is not loaded, a language not in LANGUAGES
-NO_MODEL = "(none)"  # a correction that did not name its model
 # Languages reported by name: the widely published news languages (ISO 639-1), and "und"
 # (undetermined). The detector knows about 100; the rest share one series.
 LANGUAGES = frozenset(

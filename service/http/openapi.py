@@ -13,7 +13,7 @@ from swagger_ui.utils import SWAGGER_UI_PY_ROOT
 
 from .. import __version__
 from .feedback_schemas import FeedbackCreated, FeedbackRequest, FeedbackStats, TrainingRow
-from .problems import ALL_PROBLEMS, PROBLEM_JSON, NotReady, Overloaded, Problem, StoreUnavailable
+from .problems import ALL_PROBLEMS, PROBLEM_JSON, NotReady, Overloaded, Problem, StoreUnavailable, TooMuchToTag
 from .schemas import (
     DocumentsRequest,
     DocumentsResponse,
@@ -42,7 +42,7 @@ def _json(schema: dict[str, Any], description: str, media: str = "application/js
 
 # Several problems share a status (503): each operation names only those it can answer.
 _MODEL_PROBLEMS = tuple(p for p in ALL_PROBLEMS if p is not StoreUnavailable)
-_STORE_PROBLEMS = tuple(p for p in ALL_PROBLEMS if p not in (Overloaded, NotReady))
+_STORE_PROBLEMS = tuple(p for p in ALL_PROBLEMS if p not in (Overloaded, NotReady, TooMuchToTag))
 
 
 def _problems(*statuses: int, kinds: tuple[type[Problem], ...] = _MODEL_PROBLEMS) -> dict[str, Any]:

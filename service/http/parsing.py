@@ -12,6 +12,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from ..engine import Label
 from ..engine.validation import check_call
 from ..errors import InvalidInputError
 from ..options import TaggerOptions
@@ -39,20 +40,21 @@ def field_errors(exc: ValidationError) -> list[dict[str, str]]:
             if not any(other.startswith(path + "/") for other in seen)]
 
 
-def pointer(path: tuple[str | int, ...], request: ClassifyRequest) -> str:
-    """The JSON pointer in a /v1/classify body of an engine field path: ("texts", 3) -> /documents/3/text."""
+def pointer(path: tuple[str | int, ...], single: bool) -> str:
+    """The JSON pointer in a /v1/classify body of an engine field path: ("texts", 3) -> /documents/3/text
+    (/text when the body has one ``text``)."""
     if path[:1] == ("texts",):
-        if isinstance(request, TextRequest):
+        if single:
             return "/text"
         return "/documents" + (f"/{path[1]}/text" if len(path) > 1 else "")
     return "/" + "/".join(str(part) for part in path)
 
 
-def engine_errors(exc: InvalidInputError, request: ClassifyRequest) -> list[dict[str, str]] | None:
+def engine_errors(exc: InvalidInputError, single: bool) -> list[dict[str, str]] | None:
     """The engine's field problems as ``{"path", "message"}``; None when it named no field."""
     if not exc.problems:
         return None
-    return [{"path": pointer(p.path, request), "message": p.message} for p in exc.problems]
+    return [{"path": pointer(p.path, single), "message": p.message} for p in exc.problems]
 
 
 def parse_classify(data: Any, options: TaggerOptions) -> ClassifyRequest:
@@ -62,26 +64,73 @@ def parse_classify(data: Any, options: TaggerOptions) -> ClassifyRequest:
     if ("text" in data) == ("documents" in data):
         raise ValidationFailed("give either 'text' or 'documents'",
                                errors=[{"path": "/", "message": "exactly one of text, documents is required"}])
-    model = TextRequest if "text" in data else DocumentsRequest
+    single = "text" in data
+    model = TextRequest if single else DocumentsRequest
     try:
-        request = model.model_validate(data)
+        request: ClassifyRequest | None = model.model_validate(data)
     except ValidationError as exc:
-        raise ValidationFailed("the request has invalid fields", errors=field_errors(exc)) from None
-    if isinstance(request, DocumentsRequest):
-        _check_unique_ids(request)
-    texts = [request.text] if isinstance(request, TextRequest) else [d.text for d in request.documents]
+        shape = field_errors(exc)
+        request = None
+    else:
+        shape = []
+    # The engine's limits are checked on the body's own values too when its shape is wrong,
+    # each value of the wrong type standing in as a valid one: one answer names every bad field.
+    texts, labels = ((_texts(request), request.engine_labels()) if request is not None
+                     else (_raw_texts(data), _raw_labels(data.get("labels"))))
+    limits: list[dict[str, str]] = _repeated_ids(data)
     try:
-        check_call(texts, request.engine_labels(), request.threshold, request.top_k, options)
+        check_call(texts, labels, None, None, options)  # threshold and top_k: the schema's ranges
     except InvalidInputError as exc:
-        raise ValidationFailed("the request has invalid fields", errors=engine_errors(exc, request)) from None
+        limits += engine_errors(exc, single) or []
+    errors = shape + [e for e in limits if not any(_overlap(e["path"], s["path"]) for s in shape)]
+    if errors or request is None:
+        raise ValidationFailed("the request has invalid fields", errors=errors)
     return request
 
 
-def _check_unique_ids(request: DocumentsRequest) -> None:
+def _overlap(path: str, other: str) -> bool:
+    return path == other or path.startswith(other + "/") or other.startswith(path + "/")
+
+
+def _texts(request: ClassifyRequest) -> list[str]:
+    return [request.text] if isinstance(request, TextRequest) else [d.text for d in request.documents]
+
+
+def _raw_texts(data: dict[str, Any]) -> list[Any]:
+    documents = data.get("documents")
+    raw = [data["text"]] if "text" in data else [
+        d.get("text") if isinstance(d, dict) else None for d in documents] if isinstance(documents, list) else []
+    return [t if isinstance(t, str) else "-" for t in raw]
+
+
+def _raw_labels(raw: Any) -> list[str | Label] | None:
+    if not isinstance(raw, list):
+        return None
+
+    def one(item: Any) -> str | Label:
+        if isinstance(item, str):
+            return item
+        if isinstance(item, dict) and isinstance(item.get("name"), str):
+            keywords = item.get("keywords")
+            description = item.get("description")
+            return Label(item["name"].strip(), description.strip() if isinstance(description, str) else "",
+                         tuple(k.strip() if isinstance(k, str) else "-" for k in keywords)
+                         if isinstance(keywords, list) else ())
+        return "-"
+
+    return [one(item) for item in raw]
+
+
+def _repeated_ids(data: dict[str, Any]) -> list[dict[str, str]]:
     # Results carry the ids back: two documents with one id could not be told apart.
+    documents = data.get("documents")
     seen: set[str] = set()
-    for i, document in enumerate(request.documents):
-        if document.id in seen:
-            raise ValidationFailed("document ids must be unique", errors=[
-                {"path": f"/documents/{i}/id", "message": f"document ids must be unique: {document.id!r} again"}])
-        seen.add(document.id)
+    errors = []
+    for i, document in enumerate(documents if isinstance(documents, list) else []):
+        name = document.get("id") if isinstance(document, dict) else None
+        if not isinstance(name, str):
+            continue
+        if name in seen:
+            errors.append({"path": f"/documents/{i}/id", "message": f"document ids must be unique: {name!r} again"})
+        seen.add(name)
+    return errors

@@ -63,6 +63,11 @@ class PayloadTooLarge(Problem):
     status, slug, title = 413, "payload-too-large", "Request body too large"
 
 
+class TooMuchToTag(Problem):
+    # The request alone needed more than the time limit: retrying the same request cannot help.
+    status, slug, title = 413, "too-much-to-tag", "Request too large to tag within the time limit"
+
+
 class UnsupportedMediaType(Problem):
     status, slug, title = 415, "unsupported-media-type", "Unsupported media type"
 
@@ -84,7 +89,7 @@ class StoreUnavailable(Problem):
 
 
 ALL_PROBLEMS: tuple[type[Problem], ...] = (
-    MalformedJSON, Unauthorized, Forbidden, NotFound, MethodNotAllowed, PayloadTooLarge,
+    MalformedJSON, Unauthorized, Forbidden, NotFound, MethodNotAllowed, PayloadTooLarge, TooMuchToTag,
     UnsupportedMediaType, ValidationFailed, Overloaded, NotReady, StoreUnavailable, Problem,
 )
 # Engine errors a request can cause, and the problem each one is.
