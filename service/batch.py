@@ -1,31 +1,33 @@
 """Bulk tagging: ``python -m service.batch --input IN.jsonl --output OUT.jsonl``.
 
-Streams the input (one ``{"id"?, "text"}`` object per line, the API's document; blank
-lines are skipped) and writes one result per document, ``{"line", "id", "topics", ...}``
-or ``{"line", "id", "error"}``, in input order, flushing as it goes, so memory stays
-constant however large the file. ``line`` is the input line number and ``id`` the
-document's own (null when it has none, so the two never collide). ``--resume`` continues
-an interrupted run after the last complete result; an existing output is never replaced
-without ``--overwrite``. torch uses every core the process is given
+Streams the input (one ``{"id"?, "text"}`` object per line, read as ``newstag bulk`` reads
+its lines; blank lines are skipped, other fields ignored) and writes one result per
+document, ``{"line", "id", "topics", ...}`` or ``{"line", "id", "error"}``, in input order,
+flushing as it goes, so memory stays constant however large the file. ``line`` is the input
+line number and ``id`` the document's own (null when it has none, so the two never collide).
+``OUT.jsonl.job.json`` records the input and options that write it, so ``--resume`` continues
+an interrupted run after the last complete result only when they are the same; an existing
+output is never replaced without ``--overwrite``. torch uses every core the process is given
 (``NEWSTAG_TORCH_THREADS`` to change it).
 """
 
 from __future__ import annotations
 
 import argparse
+import fcntl
 import json
+import os
 import sys
 from collections.abc import Iterator
+from dataclasses import asdict
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
-from pydantic import ValidationError
 from tqdm import tqdm
 
+from .bulk.records import Record, parse_line
 from .config import Settings
 from .engine import InvalidInputError, NewstagError, Tagger
-from .http.parsing import field_errors
-from .http.schemas import BatchDocument
 from .progress import progress_bar
 from .tagging import TagOptions, tag_texts
 
@@ -36,8 +38,8 @@ def _parser(prog: str) -> argparse.ArgumentParser:
     parser.add_argument("--output", type=Path, required=True, help="JSONL results, one per input line")
     parser.add_argument("--taxonomy", help="taxonomy name (default: news)")
     parser.add_argument("--labels", help='comma-separated labels that replace the taxonomy: "a,b,c"')
-    parser.add_argument("--threshold", type=float)
-    parser.add_argument("--top-k", type=int)
+    parser.add_argument("--threshold", type=float, help="one threshold for every label, 0 to 1")
+    parser.add_argument("--top-k", type=int, help="at most this many topics per article")
     parser.add_argument("--single-label", action="store_true")
     parser.add_argument("--no-evidence", action="store_true")
     parser.add_argument("--batch-size", type=int, default=32, help="articles per model call")
@@ -46,65 +48,85 @@ def _parser(prog: str) -> argparse.ArgumentParser:
     return parser
 
 
-def _resume_point(path: Path) -> int:
-    """The input line of the last complete result, cutting off a partial line left by an interruption."""
-    if not path.exists():
-        return 0
-    with path.open("rb+") as handle:
-        data_end, last_newline, last = 0, 0, b""
+def job_file(output: Path) -> Path:
+    return output.with_name(output.name + ".job.json")
+
+
+def _check_paths(args: argparse.Namespace) -> None:
+    """Refuse what would fail (or destroy the input) before any model loads."""
+    if args.batch_size < 1:
+        raise NewstagError(f"--batch-size must be at least 1, not {args.batch_size}")
+    if not args.input.is_file():
+        raise NewstagError(f"no such input file: {args.input}")
+    if args.output.is_dir():
+        raise NewstagError(f"--output {args.output} is a directory: name a file")
+    if not args.output.parent.is_dir():
+        raise NewstagError(f"--output {args.output}: no such directory {args.output.parent}")
+    if args.output.exists() and args.output.samefile(args.input):  # a symlink to it, too
+        raise NewstagError(f"--output {args.output} is the input file: writing the tags there would erase the "
+                           "articles before they are read; name another file")
+    if args.output.exists() and not (args.resume or args.overwrite):
+        raise NewstagError(f"{args.output} exists: --resume to continue it, --overwrite to replace it")
+
+
+def _job(args: argparse.Namespace, options: TagOptions, settings: Settings) -> dict[str, Any]:
+    """What wrote the output: a resumed run must have the same (JSON as it reads back)."""
+    stat = args.input.stat()
+    job = {"input": {"path": str(args.input.resolve()), "size": stat.st_size, "mtime_ns": stat.st_mtime_ns},
+           "options": asdict(options), "model": str(settings.model or "default"), "engine": settings.engine}
+    return json.loads(json.dumps(job))
+
+
+def _check_resumable(output: Path, job: dict[str, Any]) -> None:
+    path = job_file(output)
+    try:
+        earlier = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise NewstagError(f"--resume: {path} is missing, so nothing says which input and options wrote "
+                           f"{output}: --overwrite to start again") from None
+    except (OSError, ValueError) as exc:
+        raise NewstagError(f"--resume: {path} is unreadable ({exc}): --overwrite to start again") from None
+    if earlier != job:
+        changed = sorted(k for k in set(job) | set(earlier) if job.get(k) != earlier.get(k))
+        raise NewstagError(f"--resume: {output} was written from another {' and '.join(changed)} (the input "
+                           "file changes its size or time when edited): --overwrite to start again")
+
+
+def _resume_point(path: Path) -> tuple[int, int]:
+    """(input line of the last complete result, bytes up to its end); reads only, so a file that
+    is not ours is refused unchanged."""
+    with path.open("rb") as handle:
+        data_end, complete, last = 0, 0, b""
         for line in handle:
             data_end += len(line)
             if line.endswith(b"\n"):
-                last_newline, last = data_end, line
-        handle.truncate(last_newline)
+                complete, last = data_end, line
     if not last:
-        return 0
+        return 0, 0
     try:
-        return int(json.loads(last)["line"])
+        return int(json.loads(last)["line"]), complete
     except (ValueError, KeyError, TypeError) as exc:
         raise NewstagError(f"{path}: its last line is not a result of this command, cannot resume") from exc
 
 
-def _rows(path: Path, after: int) -> Iterator[tuple[int, Any]]:
-    """(line number, parsed object or the JSON error) of each non-blank line after ``after``."""
-    with path.open(encoding="utf-8", errors="replace") as handle:
-        for number, line in enumerate(handle, start=1):
-            if number <= after or not line.strip():
-                continue
-            try:
-                yield number, json.loads(line)
-            except json.JSONDecodeError as exc:
-                yield number, exc
+def _records(path: Path, after: int, settings: Settings) -> Iterator[Record]:
+    """Each non-blank line after line ``after``, read and checked as the bulk job reads it."""
+    with path.open("rb") as handle:
+        for number, raw in enumerate(handle, start=1):
+            if number > after and raw.strip():
+                yield parse_line(number, raw.rstrip(b"\r\n"), settings, id_required=False)[0]
 
 
-def _document(number: int, row: Any) -> tuple[dict[str, Any], str | None]:
-    """The output row's start, and the text to tag (None when the line is not a valid document)."""
-    if isinstance(row, json.JSONDecodeError):
-        return {"line": number, "id": None, "error": f"line {number}: not valid JSON ({row.msg})"}, None
-    ident = row.get("id") if isinstance(row, dict) and isinstance(row.get("id"), str) else None
-    try:
-        document = BatchDocument.model_validate(row)
-    except ValidationError as exc:
-        problems = "; ".join(f"{e['path']}: {e['message']}" for e in field_errors(exc))
-        return {"line": number, "id": ident, "error": f"line {number}: {problems}"}, None
-    if not document.text.strip():
-        return {"line": number, "id": ident, "error": f"line {number}: 'text' must be a non-empty string"}, None
-    return {"line": number, "id": document.id}, document.text
-
-
-def _tag_batch(tagger: Tagger, batch: list[tuple[int, Any]], options: TagOptions) -> list[dict[str, Any]]:
-    """One output row per input row: its topics, or why it could not be tagged."""
-    out: list[dict[str, Any]] = []
-    good: list[tuple[int, str]] = []  # (row in out, text)
-    for number, row in batch:
-        start, text = _document(number, row)
-        out.append(start)
-        if text is not None:
-            good.append((len(out) - 1, text))
+def _tag_batch(tagger: Tagger, batch: list[Record], options: TagOptions) -> list[dict[str, Any]]:
+    """One output row per record: its topics, or why it could not be tagged."""
+    out = [{"line": r.row, "id": r.id, "error": r.error} if r.text is None else {"line": r.row, "id": r.id}
+           for r in batch]
+    good = [(slot, r.text) for slot, r in enumerate(batch) if r.text is not None]
     results = tag_texts(tagger, [text for _, text in good], options)
     for (slot, _), result in zip(good, results, strict=True):
         if isinstance(result, InvalidInputError):
-            out[slot]["error"] = str(result)
+            why = result.problems[0].message if result.problems else str(result)
+            out[slot]["error"] = f"line {out[slot]['line']}: {why}"
         else:
             out[slot].update({**result.to_dict(), "model": result.model})
     return out
@@ -112,44 +134,73 @@ def _tag_batch(tagger: Tagger, batch: list[tuple[int, Any]], options: TagOptions
 
 def main(argv: list[str] | None = None, prog: str = "python -m service.batch") -> int:
     args = _parser(prog).parse_args(argv)
-    options = TagOptions(TagOptions.parse_labels(args.labels), args.taxonomy, multi_label=not args.single_label,
-                         threshold=args.threshold, top_k=args.top_k, evidence=not args.no_evidence)
-    labels = list(options.labels) if options.labels else None
     try:
-        if not args.input.is_file():
-            raise NewstagError(f"no such input file: {args.input}")
-        if args.output.exists() and args.output.samefile(args.input):  # a symlink to it, too
-            raise NewstagError(f"--output {args.output} is the input file: writing the tags there would erase the "
-                               "articles before they are read; name another file")
-        if args.output.exists() and not (args.resume or args.overwrite):
-            raise NewstagError(f"{args.output} exists: --resume to continue it, --overwrite to replace it")
-        done = _resume_point(args.output) if args.resume else 0
-        settings = Settings.from_env(max_documents=max(1, args.batch_size))
+        options = TagOptions(TagOptions.parse_labels(args.labels), args.taxonomy, multi_label=not args.single_label,
+                             threshold=args.threshold, top_k=args.top_k, evidence=not args.no_evidence)
+        if (problem := options.problem()) is not None:
+            raise NewstagError(problem)
+        _check_paths(args)
+        # One caller: the model runs in this thread (Ctrl-C stops it there), not a batching thread's.
+        settings = Settings.from_env(max_documents=args.batch_size, batching=False)
+        job = _job(args, options, settings)
+        done, keep = 0, None
+        if args.resume and args.output.exists():
+            _check_resumable(args.output, job)
+            done, keep = _resume_point(args.output)
         tagger = Tagger.load(settings.engine_options())
-        tagger.label_set(labels, args.taxonomy)  # an unknown taxonomy fails now, not per line
+        tagger.label_set(list(options.labels) if options.labels else None, args.taxonomy)  # fails now, not per line
+        out = _open_output(args.output, job, keep)
     except NewstagError as exc:
         print(f"batch: error: {exc}", file=sys.stderr)
         return 2
     with args.input.open("rb") as handle:
         total = sum(1 for _ in handle)
     errors = written = 0
-    with args.output.open("a" if args.resume else "w", encoding="utf-8") as out, \
-            progress_bar(total=total, initial=done, desc="tagging", unit="line", file=sys.stderr) as bar:
-        batch: list[tuple[int, Any]] = []
-        for item in _rows(args.input, done):
-            batch.append(item)
-            if len(batch) == args.batch_size:
+    try:
+        with out, progress_bar(total=total, initial=done, desc="tagging", unit="line", file=sys.stderr) as bar:
+            batch: list[Record] = []
+            for record in _records(args.input, done, settings):
+                batch.append(record)
+                if len(batch) == args.batch_size:
+                    errors += _write(out, _tag_batch(tagger, batch, options), bar)
+                    written += len(batch)
+                    batch = []
+            if batch:
                 errors += _write(out, _tag_batch(tagger, batch, options), bar)
                 written += len(batch)
-                batch = []
-        if batch:
-            errors += _write(out, _tag_batch(tagger, batch, options), bar)
-            written += len(batch)
+    except KeyboardInterrupt:
+        print(f"\nbatch: interrupted; the {written} results written are kept in {args.output}: run the same "
+              "command with --resume to finish", file=sys.stderr)
+        return 130
     print(f"tagged {written - errors} articles into {args.output}; {errors} lines had errors", file=sys.stderr)
     return 0
 
 
-def _write(out, rows: list[dict[str, Any]], bar: tqdm) -> int:
+def _open_output(path: Path, job: dict[str, Any], keep: int | None) -> IO[str]:
+    """The output, locked against a second run, then cut after its last complete result (``keep``
+    bytes, resuming) or emptied with its job file written (None: a new run)."""
+    try:
+        out = path.open("a", encoding="utf-8")  # "w" would empty it before the lock is ours
+    except OSError as exc:
+        raise NewstagError(f"--output {path}: {exc.strerror or exc}") from None
+    try:
+        fcntl.flock(out, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        out.close()
+        raise NewstagError(f"{path}: another batch job is writing it now") from None
+    try:
+        out.truncate(keep or 0)  # resuming: a partial line left by an interruption
+        if keep is None:
+            tmp = job_file(path).with_suffix(".tmp")
+            tmp.write_text(json.dumps(job, indent=1, sort_keys=True), encoding="utf-8")
+            os.replace(tmp, job_file(path))
+    except OSError as exc:
+        out.close()
+        raise NewstagError(f"--output {path}: {exc.strerror or exc}") from None
+    return out
+
+
+def _write(out: IO[str], rows: list[dict[str, Any]], bar: tqdm) -> int:
     for row in rows:
         out.write(json.dumps(row, ensure_ascii=False) + "\n")
     out.flush()

@@ -17,9 +17,11 @@ from dataclasses import replace
 from pathlib import Path
 
 from .config import Settings
-from .engine import NewstagError, Tagger, TagResult
+from .engine import NewstagError, Tagger, TagResult, validation
 from .engine.classifier import ClassifierBackend, is_classifier_dir
+from .engine.routing import served_by
 from .engine.taxonomy import TaxonomyRegistry
+from .tagging import TagOptions
 
 
 def _serve(argv: list[str]) -> int:
@@ -88,13 +90,21 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _read(path: str) -> str:
-    if path == "-":
-        return sys.stdin.read()
+    """The text as it is in the file (CRLF kept, so evidence offsets count its characters), a
+    UTF-8 byte-order mark left out."""
+    name = "standard input" if path == "-" else path
     try:
-        with open(path, encoding="utf-8") as handle:
-            return handle.read()
-    except (OSError, UnicodeDecodeError) as exc:
-        raise NewstagError(f"cannot read {path}: {exc}") from exc
+        if path == "-":
+            data = sys.stdin.buffer.read()
+        else:
+            with open(path, "rb") as handle:
+                data = handle.read()
+    except OSError as exc:
+        raise NewstagError(f"cannot read {path}: {exc.strerror or exc}") from exc
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise NewstagError(f"{name} is not valid UTF-8 (byte {exc.start})") from None
 
 
 def _print_result(result: TagResult) -> None:
@@ -112,8 +122,9 @@ def _print_result(result: TagResult) -> None:
 
 def _check(args: argparse.Namespace, text: str, settings: Settings, labels: list[str] | None) -> None:
     """Everything that can be wrong with the request, before the model is loaded (seconds)."""
-    if not text.strip():
-        raise NewstagError(f"{'standard input' if args.file == '-' else args.file} is empty")
+    complaint = validation.text_problem(text, settings.max_text_chars)
+    if complaint is not None:
+        raise NewstagError(f"{'standard input' if args.file == '-' else args.file} {complaint}")
     if args.threshold is not None and not 0.0 <= args.threshold <= 1.0:
         raise NewstagError(f"--threshold must be between 0 and 1, not {args.threshold}")
     if args.top_k is not None and args.top_k < 1:
@@ -145,7 +156,8 @@ def _tagger(settings: Settings, model: Path | None) -> Tagger:
 
 def _tag(args: argparse.Namespace) -> int:
     text = _read(args.file)
-    labels = [x.strip() for x in args.labels.split(",") if x.strip()] if args.labels else None
+    parsed = TagOptions.parse_labels(args.labels)
+    labels = list(parsed) if parsed is not None else None
     settings = Settings.from_env()
     _check(args, text, settings, labels)
     tagger = _tagger(settings, args.model)
@@ -154,7 +166,7 @@ def _tag(args: argparse.Namespace) -> int:
         threshold=args.threshold, top_k=args.top_k, evidence=not args.no_evidence,
     )
     if args.json:
-        payload = {**result.to_dict(), "model": result.model, "taxonomy": result.taxonomy}
+        payload = {**result.to_dict(), "model": served_by(tagger)[result.model], "taxonomy": result.taxonomy}
         print(json.dumps(payload, ensure_ascii=False, indent=2))
     else:
         _print_result(result)

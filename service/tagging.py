@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .config import Settings
-from .engine import InvalidInputError, Tagger, TagResult, validation
+from .engine import InvalidInputError, NewstagError, Tagger, TagResult, validation
 
 
 @dataclass(frozen=True)
@@ -25,8 +25,15 @@ class TagOptions:
 
     @staticmethod
     def parse_labels(raw: str | None) -> tuple[str, ...] | None:
-        """``"a, b,c"`` -> ("a", "b", "c"); None when not given or naming none."""
-        return tuple(x.strip() for x in raw.split(",") if x.strip()) or None if raw else None
+        """``"a, b,c"`` -> ("a", "b", "c"); None when not given. Given but naming none (``""``)
+        is an error: falling back to the taxonomy would answer a question nobody asked."""
+        if raw is None:
+            return None
+        labels = tuple(x.strip() for x in raw.split(",") if x.strip())
+        if not labels:
+            raise NewstagError(f"--labels names no label ({raw!r}): give comma-separated labels, or leave it out "
+                               "for the taxonomy")
+        return labels
 
     def tag_kwargs(self) -> dict[str, Any]:
         return dict(taxonomy=self.taxonomy, multi_label=self.multi_label, threshold=self.threshold,

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import codecs
 import json
+import shutil
 
 import pytest
 
-from service.batch import main
+from service.batch import job_file, main
 
 
 @pytest.fixture()
@@ -41,6 +43,7 @@ def test_resume_keeps_complete_lines_and_finishes_the_same_file(tmp_path, tiny_e
     full = (tmp_path / "full.jsonl").read_text()
     lines = full.splitlines(keepends=True)
     (tmp_path / "part.jsonl").write_text("".join(lines[:10]) + lines[10][:15])  # cut mid-line
+    shutil.copy(job_file(tmp_path / "full.jsonl"), job_file(tmp_path / "part.jsonl"))
     assert main([*args, "--output", str(tmp_path / "part.jsonl"), "--resume"]) == 0
     assert (tmp_path / "part.jsonl").read_text() == full
 
@@ -53,21 +56,96 @@ def test_missing_input_and_unknown_taxonomy_fail_fast(tmp_path, tiny_env, capsys
     assert "unknown taxonomy" in capsys.readouterr().err
 
 
-def test_lines_are_validated_like_api_documents_and_blank_lines_skipped(tmp_path, tiny_env):
+def test_lines_are_read_as_the_bulk_job_reads_them_and_blank_lines_skipped(tmp_path, tiny_env):
     lines = [json.dumps({"text": "Trade talks resumed."}),  # no id: null, and its line number
              "",
-             json.dumps({"id": 7, "text": "Numeric ids are refused."}),
-             json.dumps({"id": "x", "text": "Extra fields too.", "section": "world"}),
+             json.dumps({"id": 7, "text": "A numeric id is its string, as in bulk."}),
+             json.dumps({"id": "x", "text": "Other fields are ignored.", "section": "world"}),
              "   ",
-             json.dumps({"id": "2", "text": "An id that looks like a line number."})]
-    (tmp_path / "in.jsonl").write_text("\n".join(lines) + "\n")
+             json.dumps({"id": "2", "text": "An id that looks like a line number."}),
+             b'{"id": "bytes", "text": "Oil \xff prices rose."}'.decode("latin-1"),
+             json.dumps({"id": "long", "text": "x" * 100_001}),
+             json.dumps({"id": "", "text": "An empty id."})]
+    (tmp_path / "in.jsonl").write_bytes(codecs.BOM_UTF8 + "\n".join(lines).encode("latin-1") + b"\r\n")
     assert main(["--input", str(tmp_path / "in.jsonl"), "--output", str(tmp_path / "out.jsonl"),
                  "--labels", "trade,football"]) == 0
     rows = [json.loads(line) for line in (tmp_path / "out.jsonl").read_text().splitlines()]
-    assert [(row["line"], row["id"]) for row in rows] == [(1, None), (3, None), (4, "x"), (6, "2")]
-    assert "topics" in rows[0] and "topics" in rows[3]
-    assert rows[1]["error"].startswith("line 3: /id:")
-    assert rows[2]["error"].startswith("line 4: /section:")
+    assert [(row["line"], row["id"]) for row in rows] == [
+        (1, None), (3, "7"), (4, "x"), (6, "2"), (7, None), (8, "long"), (9, None)]
+    assert all("topics" in row for row in rows[:4])  # the BOM before line 1 is not part of it
+    assert "section" not in rows[2]
+    assert rows[4] == {"line": 7, "id": None, "error": "line 7: not valid UTF-8 (byte 29)"}
+    assert rows[5]["error"] == "line 8: 'text' has 100001 characters; the limit is 100000"
+    assert rows[6]["error"].startswith("line 9: 'id' must be a string of 1 to 200 characters")
+
+
+def test_options_and_paths_that_cannot_work_are_refused_before_the_model_loads(tmp_path, tiny_env, capsys,
+                                                                               monkeypatch):
+    from service import batch
+
+    monkeypatch.setattr(batch.Tagger, "load", lambda *a: pytest.fail("the model was loaded"))
+    (tmp_path / "in.jsonl").write_text(json.dumps({"text": "Trade talks resumed."}) + "\n")
+    (tmp_path / "folder").mkdir()
+    given = ["--input", str(tmp_path / "in.jsonl"), "--output"]
+    for extra, said in ((["o.jsonl", "--threshold", "5"], "--threshold must be between 0 and 1"),
+                        (["o.jsonl", "--top-k", "0"], "--top-k must be at least 1"),
+                        (["o.jsonl", "--batch-size", "0"], "--batch-size must be at least 1"),
+                        (["o.jsonl", "--labels", ""], "--labels names no label"),
+                        (["o.jsonl", "--labels", " , "], "--labels names no label"),
+                        (["folder"], "is a directory"),
+                        (["no/such/dir/o.jsonl"], "no such directory")):
+        assert main([*given, str(tmp_path / extra[0]), *extra[1:]]) == 2, extra
+        assert said in capsys.readouterr().err
+    assert not (tmp_path / "o.jsonl").exists()
+
+
+def test_resume_refuses_an_output_of_another_input_or_other_options_and_leaves_it_as_it_was(tmp_path, tiny_env,
+                                                                                          capsys):
+    write_input(tmp_path / "in.jsonl", n=10)
+    args = ["--input", str(tmp_path / "in.jsonl"), "--output", str(tmp_path / "out.jsonl"), "--labels", "trade"]
+    assert main(args) == 0
+    done = (tmp_path / "out.jsonl").read_text()
+    assert main([*args[:-1], "trade,football", "--resume"]) == 2
+    assert "written from another options" in capsys.readouterr().err
+    with (tmp_path / "in.jsonl").open("a") as more:
+        more.write(json.dumps({"text": "One more article about trade."}) + "\n")
+    assert main([*args, "--resume"]) == 2
+    assert "written from another input" in capsys.readouterr().err
+    job_file(tmp_path / "out.jsonl").unlink()
+    assert main([*args, "--resume"]) == 2
+    assert "is missing" in capsys.readouterr().err
+    assert (tmp_path / "out.jsonl").read_text() == done
+    # A file this command did not write, its last line unterminated: refused, not cut.
+    (tmp_path / "notes.jsonl").write_text('{"a": 1}\n{"b": 2}')
+    shutil.copy(tmp_path / "in.jsonl", tmp_path / "in2.jsonl")
+    assert main(["--input", str(tmp_path / "in2.jsonl"), "--output", str(tmp_path / "notes.jsonl"), "--resume"]) == 2
+    assert (tmp_path / "notes.jsonl").read_text() == '{"a": 1}\n{"b": 2}'
+    assert main([*args, "--overwrite"]) == 0  # starting again is always possible
+    assert len((tmp_path / "out.jsonl").read_text().splitlines()) == 11
+
+
+def test_ctrl_c_keeps_whole_results_exits_130_and_resume_finishes_the_same_file(tmp_path, tiny_env, capsys,
+                                                                               monkeypatch):
+    from service import batch
+
+    write_input(tmp_path / "in.jsonl")
+    args = ["--input", str(tmp_path / "in.jsonl"), "--labels", "trade,football", "--batch-size", "4"]
+    assert main([*args, "--output", str(tmp_path / "full.jsonl")]) == 0
+    real, calls = batch._tag_batch, []
+
+    def interrupted(*a):
+        calls.append(1)
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        return real(*a)
+
+    monkeypatch.setattr(batch, "_tag_batch", interrupted)
+    assert main([*args, "--output", str(tmp_path / "part.jsonl")]) == 130
+    assert "run the same command with --resume" in capsys.readouterr().err
+    assert len((tmp_path / "part.jsonl").read_text().splitlines()) == 8
+    monkeypatch.setattr(batch, "_tag_batch", real)
+    assert main([*args, "--output", str(tmp_path / "part.jsonl"), "--resume"]) == 0
+    assert (tmp_path / "part.jsonl").read_text() == (tmp_path / "full.jsonl").read_text()
 
 
 def test_an_existing_output_is_never_replaced_without_overwrite(tmp_path, tiny_env, capsys):
@@ -102,5 +180,6 @@ def test_resume_counts_input_lines_not_results(tmp_path, tiny_env):
     full = (tmp_path / "full.jsonl").read_text().splitlines(keepends=True)
     assert len(full) == 8  # the four blank lines have no result
     (tmp_path / "part.jsonl").write_text("".join(full[:3]) + full[3][:10])
+    shutil.copy(job_file(tmp_path / "full.jsonl"), job_file(tmp_path / "part.jsonl"))
     assert main([*args, "--output", str(tmp_path / "part.jsonl"), "--resume"]) == 0
     assert (tmp_path / "part.jsonl").read_text() == "".join(full)

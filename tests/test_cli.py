@@ -15,14 +15,15 @@ def test_tag_json_gives_the_mission_topics_with_exact_offsets(capsys, seed_text)
     payload = json.loads(capsys.readouterr().out)
     labels = [t["label"] for t in payload["topics"]]
     assert {"bilateral relations", "economy", "COP29", "demining"} <= set(labels)
-    assert payload["taxonomy"] == "news" and payload["model"] == "all-MiniLM-L6-v2"
+    assert payload["taxonomy"] == "news" and payload["model"]["name"] == "all-MiniLM-L6-v2"  # as the API names it
+    assert set(payload["model"]) == {"name", "kind", "version"}
     for topic in payload["topics"]:
         for ev in topic["evidence"]:
             assert seed_text[ev["start"]:ev["end"]] == ev["text"]
 
 
 def test_tag_reads_stdin_and_prints_topics_with_evidence(capsys, monkeypatch):
-    monkeypatch.setattr("sys.stdin", io.StringIO("The striker scored twice. The crowd sang."))
+    monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BytesIO("The striker scored twice. The crowd sang.".encode())))
     assert main(["tag", "-", "--labels", "football, banking", "--single-label"]) == 0
     out = capsys.readouterr().out.splitlines()
     assert out[0].endswith("football")
@@ -32,7 +33,7 @@ def test_tag_reads_stdin_and_prints_topics_with_evidence(capsys, monkeypatch):
 def test_tag_says_why_a_text_gets_no_topic(capsys, monkeypatch):
     """The warnings --json gives are in the plain output too: "no topic" alone hides that the
     model read the text as not news."""
-    monkeypatch.setattr("sys.stdin", io.StringIO("Hello"))
+    monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BytesIO("Hello".encode())))
     assert main(["tag", "-"]) == 0
     out = capsys.readouterr().out.splitlines()
     assert out[0] == "no topic passed its threshold"
@@ -89,7 +90,7 @@ def test_model_tags_with_a_fine_tuned_model_directory(capsys, tmp_path, trained_
     (tmp_path / "a.txt").write_text("The striker scored twice in the cup final. Fans sang until midnight.")
     assert main(["tag", str(tmp_path / "a.txt"), "--model", str(trained_model_dir), "--json"]) == 0
     payload = json.loads(capsys.readouterr().out)
-    assert payload["model"] == "desk-topics" and payload["taxonomy"] is None
+    assert payload["model"]["name"] == "desk-topics" and payload["taxonomy"] is None
     assert payload["topics"][0]["label"] == "sport"
 
 

@@ -6,6 +6,7 @@ as the input's own Arrow columns, for JSONL as the parsed values.
 
 from __future__ import annotations
 
+import codecs
 import json
 from dataclasses import dataclass, field
 from typing import Any
@@ -53,18 +54,10 @@ def _read_jsonl(shard: Shard, settings: Settings) -> ShardRecords:
 
 
 def _jsonl_record(number: int, raw: bytes, settings: Settings) -> Record:
-    try:
-        line = raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        return Record(number, error=f"line {number}: not valid UTF-8 (byte {exc.start})")
-    try:
-        row = json.loads(line)
-    except json.JSONDecodeError as exc:
-        return Record(number, error=f"line {number}: not valid JSON ({exc.msg})")
-    if not isinstance(row, dict):
-        return Record(number, error=f"line {number}: not a JSON object")
-    ident, text = row.pop("id", None), row.pop("text", None)
-    record = _checked(Record(number, carried=row), ident, text, settings, f"line {number}")
+    record, row = parse_line(number, raw, settings, id_required=True)
+    if row is None:
+        return record
+    record.carried = row
     clash = sorted(set(row) & set(RESERVED))
     if clash and record.error is None:
         record.text, record.error = None, (f"line {number}: field(s) {', '.join(clash)} would be overwritten "
@@ -72,6 +65,25 @@ def _jsonl_record(number: int, raw: bytes, settings: Settings) -> Record:
     for name in clash:
         del row[name]  # the output's own column keeps its meaning
     return record
+
+
+def parse_line(number: int, raw: bytes, settings: Settings, id_required: bool) -> tuple[Record, dict[str, Any] | None]:
+    """One JSONL line (its number in the file, the bytes without the newline) as a record, and the
+    object's other fields (None when the line is not a JSON object). Shared with ``service.batch``."""
+    if number == 1:
+        raw = raw.removeprefix(codecs.BOM_UTF8)  # as editors and spreadsheets save "UTF-8"
+    try:
+        line = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return Record(number, error=f"line {number}: not valid UTF-8 (byte {exc.start})"), None
+    try:
+        row = json.loads(line)
+    except json.JSONDecodeError as exc:
+        return Record(number, error=f"line {number}: not valid JSON ({exc.msg})"), None
+    if not isinstance(row, dict):
+        return Record(number, error=f"line {number}: not a JSON object"), None
+    ident, text = row.pop("id", None), row.pop("text", None)
+    return _checked(Record(number), ident, text, settings, f"line {number}", id_required), row
 
 
 def _read_parquet(shard: Shard, settings: Settings) -> ShardRecords:
@@ -84,14 +96,16 @@ def _read_parquet(shard: Shard, settings: Settings) -> ShardRecords:
     return ShardRecords(records, table.drop_columns(["id", "text"]))
 
 
-def _checked(record: Record, ident: Any, text: Any, settings: Settings, where: str) -> Record:
+def _checked(record: Record, ident: Any, text: Any, settings: Settings, where: str,
+             id_required: bool = True) -> Record:
     """The record with its id and text, or with the first reason it cannot be tagged."""
     if isinstance(ident, int) and not isinstance(ident, bool):
         ident = str(ident)
     if isinstance(ident, str) and 0 < len(ident) <= MAX_ID_CHARS:
         record.id = ident
     elif ident is None:
-        record.error = f"{where}: no 'id'"
+        if id_required:
+            record.error = f"{where}: no 'id'"
     else:
         record.error = f"{where}: 'id' must be a string of 1 to {MAX_ID_CHARS} characters or an integer"
     if text is None:

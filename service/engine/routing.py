@@ -145,3 +145,15 @@ class RoutedTagger(Tagger):
                 for i, result in zip(mine, tagged, strict=True):
                     results[i] = result
         return [r for r in results if r is not None]
+
+
+def model_out(tagger: Tagger) -> dict[str, str]:
+    """A model as results name it: {"name", "kind", "version"} (the API's and ``newstag tag --json``'s)."""
+    backend = tagger.backend
+    return {"name": backend.model_name, "kind": backend.kind, "version": backend.model_version}
+
+
+def served_by(tagger: Tagger) -> dict[str, dict[str, str]]:
+    """The models a tagger may hand a text to, by name: itself, and the multilingual model when it routes."""
+    taggers = tagger.models if isinstance(tagger, RoutedTagger) else {tagger.backend.model_name: tagger}
+    return {name: model_out(t) for name, t in taggers.items()}

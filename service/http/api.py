@@ -7,8 +7,7 @@ from typing import Any
 from flask import Blueprint, current_app, g
 
 from ..config import Settings
-from ..engine import Tagger
-from ..engine.routing import RoutedTagger
+from ..engine.routing import model_out, served_by
 from ..errors import InvalidInputError
 from .auth import protect, require_admin
 from .body import json_body
@@ -30,11 +29,6 @@ def _settings() -> Settings:
     return current_app.config["NEWSTAG_SETTINGS"]
 
 
-def model_out(tagger: Tagger) -> dict[str, str]:
-    backend = tagger.backend
-    return {"name": backend.model_name, "kind": backend.kind, "version": backend.model_version}
-
-
 @bp.post("/classify")
 def classify() -> dict[str, Any]:
     runtime = _runtime()
@@ -54,18 +48,12 @@ def classify() -> dict[str, Any]:
     label_set = taxonomy or (CUSTOM_LABEL if labels is not None else MODEL_LABELS)
     for name in dict.fromkeys(r.model for r in results):  # per model that tagged (routing by language)
         metrics.observe_tags([r for r in results if r.model == name], name, label_set)
-    served = _served_by(tagger)
+    served = served_by(tagger)
     if isinstance(body, DocumentsRequest):
         return {"results": [{"id": d.id, **r.to_dict(), "model": served[r.model]}
                             for d, r in zip(body.documents, results, strict=True)],
                 "model": model_out(tagger), "taxonomy": taxonomy}
     return {**results[0].to_dict(), "model": served[results[0].model], "taxonomy": taxonomy}
-
-
-def _served_by(tagger: Tagger) -> dict[str, dict[str, str]]:
-    """The models a tagger may hand a text to, by name: itself, and the multilingual model when it routes."""
-    taggers = tagger.models if isinstance(tagger, RoutedTagger) else {tagger.backend.model_name: tagger}
-    return {name: model_out(t) for name, t in taggers.items()}
 
 
 @bp.get("/taxonomies")
