@@ -17,7 +17,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from .config import Settings
-from .engine import NewstagError, Tagger, TagResult, validation
+from .engine import ModelLoadError, NewstagError, Tagger, TagResult, validation
 from .engine.classifier import ClassifierBackend, is_classifier_dir
 from .engine.routing import served_by
 from .engine.taxonomy import TaxonomyRegistry
@@ -148,17 +148,24 @@ def _registry(settings: Settings) -> TaxonomyRegistry:
 def _tagger(settings: Settings, model: Path | None) -> Tagger:
     """The default model, another local embedding model, or a fine-tuned model's directory."""
     options = (replace(settings, model=model) if model is not None else settings).engine_options()
-    if model is not None and is_classifier_dir(model):
-        backend = ClassifierBackend.load(model, options.model.encoder)
-        return Tagger(backend, _registry(settings), options.tagger)
-    return Tagger.load(options)
+    try:
+        if model is not None and is_classifier_dir(model):
+            backend = ClassifierBackend.load(model, options.model.encoder)
+            return Tagger(backend, _registry(settings), options.tagger)
+        return Tagger.load(options)
+    except NewstagError:
+        raise
+    except Exception as exc:  # a directory of the user's that fails in a library (a truncated file, a bad value)
+        if model is None:
+            raise
+        raise ModelLoadError(f"--model {model} cannot be loaded: {type(exc).__name__}: {str(exc)[:200]}") from exc
 
 
 def _tag(args: argparse.Namespace) -> int:
     text = _read(args.file)
     parsed = TagOptions.parse_labels(args.labels)
     labels = list(parsed) if parsed is not None else None
-    settings = Settings.from_env()
+    settings = Settings.from_env(batching=False)  # one call: the model runs in this thread
     _check(args, text, settings, labels)
     tagger = _tagger(settings, args.model)
     [result] = tagger.tag(

@@ -147,8 +147,15 @@ class Settings:
                 raise ConfigError(f"NEWSTAG_{name.upper()} must be a positive integer")
         if self.max_tokens is not None and self.max_tokens < 16:
             raise ConfigError("NEWSTAG_MAX_TOKENS must be at least 16")
-        if self.request_timeout <= 0:
-            raise ConfigError("NEWSTAG_REQUEST_TIMEOUT must be a positive number of seconds")
+        if not 0 < self.request_timeout < 86_400:  # nan and inf fail too: every request would
+            raise ConfigError("NEWSTAG_REQUEST_TIMEOUT must be a number of seconds above 0 and under a day")
+        if self.torch_threads is not None and self.torch_threads < 1:
+            raise ConfigError("NEWSTAG_TORCH_THREADS must be at least 1 (leave it unset for the default)")
+        if self.api_keys.strip() and not self.api_key_list:
+            # Set but naming no key (" , "): serving without keys would fail open.
+            raise ConfigError("NEWSTAG_API_KEYS names no key: give comma-separated keys, or leave it unset")
+        if self.admin_keys.strip() and not self.admin_key_list:
+            raise ConfigError("NEWSTAG_ADMIN_KEYS names no key: give comma-separated keys, or leave it unset")
         if self.precision not in PRECISIONS:
             raise ConfigError(f"NEWSTAG_PRECISION must be one of {', '.join(PRECISIONS)}, not {self.precision!r}")
         if self.runtime not in RUNTIMES:
@@ -190,5 +197,7 @@ def _parse(name: str, raw: str) -> Any:
                 raise ValueError(raw)
             return raw.lower() in _TRUE
     except ValueError:
-        raise ConfigError(f"NEWSTAG_{name.upper()}={raw!r} is not a valid {name.replace('_', ' ')}") from None
+        kind = ("a whole number" if name in _INTS else "a number" if name in _FLOATS
+                else f"one of {', '.join(sorted(_TRUE | _FALSE))}" if name in _BOOLS else "valid")
+        raise ConfigError(f"NEWSTAG_{name.upper()}={raw!r} is not {kind}") from None
     return raw

@@ -21,7 +21,22 @@ import tempfile
 wsgi_app = "service:create_app()"
 preload_app = False
 
-bind = f"0.0.0.0:{os.environ.get('PORT', '8000')}"
+
+
+def _count(name: str, default: int, top: int = 1_000_000) -> int:
+    """A whole-number setting of the server, or one line naming it and exit status 1."""
+    raw = os.environ.get(name, "").strip()
+    try:
+        value = int(raw) if raw else default
+    except ValueError:
+        value = -1
+    if not 1 <= value <= top:
+        print(f"newstag: cannot start: {name}={raw!r} must be a whole number from 1 to {top}", file=sys.stderr)
+        raise SystemExit(1)
+    return value
+
+
+bind = f"0.0.0.0:{_count('PORT', 8000, 65535)}"
 
 # Inference is CPU-bound and each worker runs one forward pass at a time with all the
 # torch threads it was given, so workers x torch threads never exceed the cores: a larger
@@ -31,11 +46,11 @@ bind = f"0.0.0.0:{os.environ.get('PORT', '8000')}"
 # holds at once: they queue for the model (where batching merges their windows), and keep
 # /healthz, /metrics and /readyz answered during inference.
 _cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-workers = int(os.environ.get("NEWSTAG_WORKERS") or max(1, _cores // 2))
-threads = int(os.environ.get("NEWSTAG_THREADS") or 16)
+workers = _count("NEWSTAG_WORKERS", max(1, _cores // 2), 1024)
+threads = _count("NEWSTAG_THREADS", 16, 10_000)
 worker_class = "gthread"
 _torch_threads = max(1, _cores // workers)
-if int(os.environ.get("NEWSTAG_TORCH_THREADS") or _torch_threads) > _torch_threads:
+if _count("NEWSTAG_TORCH_THREADS", _torch_threads, 4096) > _torch_threads:
     print(f"newstag: NEWSTAG_TORCH_THREADS lowered to {_torch_threads} ({workers} workers on {_cores} cores)",
           file=sys.stderr)
     os.environ["NEWSTAG_TORCH_THREADS"] = str(_torch_threads)
@@ -66,10 +81,10 @@ def on_starting(server):
     """Refuse to start, with one line and exit status 1, when no worker could tag anything."""
     from service.config import Settings
     from service.errors import NewstagError
-    from service.preflight import check_startup
+    from service.preflight import check_serving
 
     try:
-        check_startup(Settings.from_env())
+        check_serving(Settings.from_env())
     except NewstagError as exc:
         print(f"newstag: cannot start: {exc}", file=sys.stderr)
         raise SystemExit(1) from None

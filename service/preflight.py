@@ -8,6 +8,9 @@ files only (no torch), so they take a second, not a model load.
 
 from __future__ import annotations
 
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
 from .config import Settings
 from .engine.model_files import (
     DEFAULT_MODEL_SHA256,
@@ -16,7 +19,9 @@ from .engine.model_files import (
     verify_matcher,
     verify_weights,
 )
+from .engine.routing import multilingual_dir
 from .engine.taxonomy import TaxonomyRegistry
+from .errors import ConfigError
 
 
 def check_startup(settings: Settings) -> None:
@@ -31,3 +36,19 @@ def check_startup(settings: Settings) -> None:
             verify_matcher()
     else:
         require_local_model_dir(settings.model)
+    if settings.engine == "embedding":
+        multilingual = multilingual_dir(settings.multilingual_model)  # a path that is not there fails here
+        if multilingual is not None:
+            require_local_model_dir(multilingual)
+
+
+def check_serving(settings: Settings) -> None:
+    """What only the server reads: the fine-tuned models' directory and the feedback database."""
+    check_startup(settings)
+    if settings.models_dir is not None and not settings.models_dir.is_dir():
+        raise ConfigError(f"NEWSTAG_MODELS_DIR={str(settings.models_dir)!r}: no such directory")
+    try:
+        make_url(settings.database_url)
+    except ArgumentError:
+        raise ConfigError(f"NEWSTAG_DATABASE_URL={settings.database_url!r} is not a database URL (for example "
+                          "sqlite:///data/feedback.db or postgresql://user:password@host/db)") from None

@@ -23,7 +23,7 @@ def test_tag_json_gives_the_mission_topics_with_exact_offsets(capsys, seed_text)
 
 
 def test_tag_reads_stdin_and_prints_topics_with_evidence(capsys, monkeypatch):
-    monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BytesIO("The striker scored twice. The crowd sang.".encode())))
+    monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BytesIO(b"The striker scored twice. The crowd sang.")))
     assert main(["tag", "-", "--labels", "football, banking", "--single-label"]) == 0
     out = capsys.readouterr().out.splitlines()
     assert out[0].endswith("football")
@@ -33,7 +33,7 @@ def test_tag_reads_stdin_and_prints_topics_with_evidence(capsys, monkeypatch):
 def test_tag_says_why_a_text_gets_no_topic(capsys, monkeypatch):
     """The warnings --json gives are in the plain output too: "no topic" alone hides that the
     model read the text as not news."""
-    monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BytesIO("Hello".encode())))
+    monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BytesIO(b"Hello")))
     assert main(["tag", "-"]) == 0
     out = capsys.readouterr().out.splitlines()
     assert out[0] == "no topic passed its threshold"
@@ -139,3 +139,34 @@ def test_batch_and_drift_hand_their_options_to_their_own_commands(tmp_path, caps
     assert stop.value.code == 0 and capsys.readouterr().out.startswith("usage: newstag batch ")
     assert main(["drift", str(tmp_path / "then.jsonl"), str(tmp_path / "now.jsonl")]) == 2
     assert capsys.readouterr().err.startswith("drift: error: ")
+
+
+def test_a_model_directory_that_fails_inside_a_library_is_one_line_not_a_traceback(capsys, tmp_path,
+                                                                                   trained_model_dir):
+    import shutil
+
+    shutil.copytree(trained_model_dir, tmp_path / "odd")
+    manifest = json.loads((tmp_path / "odd" / "newstag.json").read_text())
+    (tmp_path / "odd" / "newstag.json").write_text(json.dumps({**manifest, "max_tokens": "lots"}))
+    (tmp_path / "a.txt").write_text("Oil prices rose.")
+    assert main(["tag", str(tmp_path / "a.txt"), "--model", str(tmp_path / "odd")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [f"newstag: error: --model {tmp_path / 'odd'} cannot be loaded: ValueError: invalid literal for "
+                   "int() with base 10: 'lots'"]
+
+
+def test_tag_reads_the_file_as_it_is_a_bom_left_out_and_crlf_kept_for_the_offsets(capsys, tmp_path):
+    raw = "The striker scored twice.\r\nThe crowd sang until midnight.\r\n"
+    (tmp_path / "a.txt").write_bytes(b"\xef\xbb\xbf" + raw.encode())
+    assert main(["tag", str(tmp_path / "a.txt"), "--labels", "football,banking", "--json", "--threshold", "0"]) == 0
+    payload = json.loads(capsys.readouterr().out)
+    assert 27 in {ev["start"] for topic in payload["topics"] for ev in topic["evidence"]}  # after the \r\n
+    for topic in payload["topics"]:
+        for ev in topic["evidence"]:
+            assert raw[ev["start"]:ev["end"]] == ev["text"]
+    (tmp_path / "bad.txt").write_bytes(b"Oil \xff rose.")
+    assert main(["tag", str(tmp_path / "bad.txt")]) == 2
+    assert capsys.readouterr().err.strip() == f"newstag: error: {tmp_path / 'bad.txt'} is not valid UTF-8 (byte 4)"
+    (tmp_path / "long.txt").write_text("word " * 30_000)
+    assert main(["tag", str(tmp_path / "long.txt")]) == 2
+    assert "long.txt has 150000 characters; the limit is 100000" in capsys.readouterr().err

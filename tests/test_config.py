@@ -23,13 +23,22 @@ def test_environment_overrides_defaults_and_overrides_win():
 
 
 @pytest.mark.parametrize("env, message", [
-    ({"NEWSTAG_THRESHOLD": "high"}, "NEWSTAG_THRESHOLD='high' is not a valid threshold"),
+    ({"NEWSTAG_THRESHOLD": "high"}, "NEWSTAG_THRESHOLD='high' is not a number"),
     ({"NEWSTAG_THRESHOLD": "1.5"}, "NEWSTAG_THRESHOLD must be between 0 and 1"),
     ({"NEWSTAG_ENGINE": "gpt"}, "NEWSTAG_ENGINE must be"),
     ({"NEWSTAG_ENGINE": "nli"}, "needs NEWSTAG_NLI_MODEL"),
     ({"NEWSTAG_MAX_DOCUMENTS": "0"}, "NEWSTAG_MAX_DOCUMENTS must be a positive integer"),
     ({"NEWSTAG_MAX_TOKENS": "4"}, "at least 16"),
     ({"NEWSTAG_RUNTIME": "onnx", "NEWSTAG_PRECISION": "bf16"}, "NEWSTAG_PRECISION=bf16 has no ONNX graph"),
+    ({"NEWSTAG_BATCHING": "maybe"}, "NEWSTAG_BATCHING='maybe' is not one of 0, 1, false, no, off, on, true, yes"),
+    ({"NEWSTAG_MAX_QUEUE": "lots"}, "NEWSTAG_MAX_QUEUE='lots' is not a whole number"),
+    # Each of these was accepted, then failed every request or the model's load.
+    ({"NEWSTAG_REQUEST_TIMEOUT": "inf"}, "NEWSTAG_REQUEST_TIMEOUT must be a number of seconds above 0"),
+    ({"NEWSTAG_REQUEST_TIMEOUT": "nan"}, "NEWSTAG_REQUEST_TIMEOUT must be a number of seconds above 0"),
+    ({"NEWSTAG_TORCH_THREADS": "-2"}, "NEWSTAG_TORCH_THREADS must be at least 1"),
+    # Set, but naming no key: serving without keys would let everyone in.
+    ({"NEWSTAG_API_KEYS": " , "}, "NEWSTAG_API_KEYS names no key"),
+    ({"NEWSTAG_ADMIN_KEYS": ","}, "NEWSTAG_ADMIN_KEYS names no key"),
 ])
 def test_bad_values_name_the_variable(env, message):
     with pytest.raises(ConfigError, match=message.replace("(", r"\(")):
@@ -40,3 +49,21 @@ def test_the_feedback_database_defaults_to_sqlite_under_data_and_is_set_by_the_e
     assert Settings.from_env({}).database_url == "sqlite:///data/feedback.db"
     url = "postgresql://newstag@db.internal/newstag"
     assert Settings.from_env({"NEWSTAG_DATABASE_URL": url}).database_url == url
+
+
+@pytest.mark.parametrize("name, value", [("NEWSTAG_WORKERS", "abc"), ("NEWSTAG_WORKERS", "0"),
+                                         ("NEWSTAG_THREADS", "0"), ("NEWSTAG_TORCH_THREADS", "x"),
+                                         ("PORT", "99999")])
+def test_the_servers_own_settings_are_refused_in_one_line_naming_them(name, value):
+    """They were bare int()s: 'integer division or modulo by zero', or a traceback from bind()."""
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, name: value}
+    done = subprocess.run([sys.executable, "-c", "import service.gunicorn_config"], env=env, capture_output=True,
+                          text=True, timeout=60)
+    assert done.returncode == 1
+    assert done.stderr.strip().splitlines() == [
+        f"newstag: cannot start: {name}={value!r} must be a whole number from 1 to "
+        f"{ {'PORT': 65535, 'NEWSTAG_WORKERS': 1024, 'NEWSTAG_THREADS': 10_000}.get(name, 4096)}"]

@@ -7,7 +7,15 @@ import pytest
 from service.config import Settings
 from service.engine import ModelLoadError, Tagger
 from service.engine.loading import load_backend
-from service.engine.model_files import DEFAULT_MODEL_SHA256, default_model_dir, sha256_of, verify_weights
+from service.engine.model_files import (
+    DEFAULT_MODEL_SHA256,
+    TOKENIZER_FILES,
+    default_model_dir,
+    sha256_of,
+    verify_weights,
+)
+from service.errors import ConfigError
+from service.preflight import check_serving, check_startup
 
 
 def test_the_installed_default_weights_match_the_pinned_checksum():
@@ -57,3 +65,25 @@ def test_a_model_without_safetensors_weights_is_refused(tmp_path, tiny_model_dir
     (tmp_path / "m" / "model.safetensors").unlink()
     with pytest.raises(ModelLoadError, match="safetensors only"):
         Tagger.load(Settings.from_env({"NEWSTAG_MODEL": str(tmp_path / "m")}).engine_options())
+
+
+def test_a_model_without_tokenizer_files_is_refused_not_served_with_an_empty_vocabulary(tmp_path, tiny_model_dir):
+    """transformers built a 5-token tokenizer (every word [UNK]) and every topic scored about 1.0."""
+    shutil.copytree(tiny_model_dir, tmp_path / "m")
+    for name in TOKENIZER_FILES:
+        (tmp_path / "m" / name).unlink(missing_ok=True)
+    with pytest.raises(ModelLoadError, match="no tokenizer files"):
+        Tagger.load(Settings.from_env({"NEWSTAG_MODEL": str(tmp_path / "m")}).engine_options())
+    with pytest.raises(ModelLoadError, match="no tokenizer files"):
+        check_startup(Settings.from_env({"NEWSTAG_MODEL": str(tmp_path / "m")}))
+
+
+def test_the_server_refuses_to_start_on_what_would_leave_it_never_ready_or_half_working(tmp_path, tiny_model_dir):
+    with pytest.raises(ConfigError, match="NEWSTAG_MULTILINGUAL_MODEL='/nowhere': no such directory"):
+        check_serving(Settings.from_env({"NEWSTAG_MULTILINGUAL_MODEL": "/nowhere"}))
+    with pytest.raises(ConfigError, match="NEWSTAG_MODELS_DIR='/nowhere': no such directory"):
+        check_serving(Settings.from_env({"NEWSTAG_MODELS_DIR": "/nowhere", "NEWSTAG_MULTILINGUAL_MODEL": "off"}))
+    with pytest.raises(ConfigError, match="NEWSTAG_DATABASE_URL='garbage' is not a database URL"):
+        check_serving(Settings.from_env({"NEWSTAG_DATABASE_URL": "garbage", "NEWSTAG_MULTILINGUAL_MODEL": "off"}))
+    check_serving(Settings.from_env({"NEWSTAG_MODELS_DIR": str(tmp_path), "NEWSTAG_MULTILINGUAL_MODEL": "off",
+                                     "NEWSTAG_MODEL": str(tiny_model_dir)}))

@@ -251,3 +251,27 @@ def test_newstag_export_onnx_makes_the_graphs_an_image_ships(tiny_model_dir, tmp
     for precision in ("fp32", "int8"):
         assert (_export_dir(tmp_path, precision) / GRAPH_FILE).is_file()
     assert main(["export-onnx", "--precision", "bf16"]) == 2
+
+
+def test_a_graph_that_passes_its_checksum_but_is_no_graph_is_a_load_error_naming_it(tiny_model_dir, tmp_path):
+    _tiny(tiny_model_dir, tmp_path, runtime="onnx")
+    directory = _export_dir(tmp_path, "fp32")
+    (directory / GRAPH_FILE).write_bytes(b"not a protobuf at all")
+    manifest = json.loads((directory / MANIFEST_FILE).read_text())
+    from service.engine.model_files import sha256_of
+
+    (directory / MANIFEST_FILE).write_text(json.dumps({**manifest, "sha256": sha256_of(directory / GRAPH_FILE)}))
+    with pytest.raises(ModelLoadError, match="ONNX Runtime cannot load the graph in .*newstag export-onnx"):
+        _tiny(tiny_model_dir, tmp_path, runtime="onnx")
+
+
+def test_an_onnx_directory_that_is_a_file_is_refused_and_auto_is_told_how_to_fix_a_tampered_graph(
+        tiny_model_dir, tmp_path):
+    (tmp_path / "a-file").write_text("x")
+    with pytest.raises(ConfigError, match="is a file, not a directory"):
+        _tiny(tiny_model_dir, tmp_path / "a-file", runtime="onnx")
+    _tiny(tiny_model_dir, tmp_path, runtime="onnx")
+    graph = _export_dir(tmp_path, "fp32") / GRAPH_FILE
+    graph.write_bytes(graph.read_bytes() + b"\0")
+    with pytest.raises(ModelLoadError, match=r"export it again: newstag export-onnx\)$"):  # not "make it writable"
+        _tiny(tiny_model_dir, tmp_path, runtime="auto")

@@ -156,12 +156,20 @@ class SentenceEncoder:
             log.warning("NEWSTAG_ONNX_INT8_RANGE=full on a CPU without VNNI: its int8 kernels may saturate")
         source = GraphSource(weights_sha256, adapter_sha256, precision, weights_range)
         cache = options.onnx_dir or default_onnx_dir()
+        if cache.exists() and not cache.is_dir():
+            raise ConfigError(f"NEWSTAG_ONNX_DIR={str(cache)!r} is a file, not a directory")
         graph = load_graph(self.model, cache, source, may_export=options.runtime == "onnx")
         if graph is None:
             return None
+        try:
+            hidden = OnnxHiddenStates(graph, torch.get_num_threads())
+        except Exception as exc:  # a graph that passes its checksum but ONNX Runtime cannot read
+            raise ModelLoadError(f"ONNX Runtime cannot load the graph in {cache / source.directory_name()}: "
+                                 f"{type(exc).__name__}: {str(exc)[:200]} (remove it; newstag export-onnx "
+                                 "makes it again)") from None
         self.precision, self.runtime = Precision(precision), "onnx"
         log.info("the encoder runs on ONNX Runtime (%s graph from %s)", precision, cache / source.directory_name())
-        return OnnxHiddenStates(graph, torch.get_num_threads())
+        return hidden
 
     def use_prompts(self, prompts: PromptNames) -> None:
         """Read these prompts from now on (benchmarks compare them); the document cache is emptied."""

@@ -111,6 +111,11 @@ def verify_matcher(directory: Path = MATCHER_DIR, expected_sha256: str = MATCHER
     verify_file(directory / MATCHER_WEIGHTS, expected_sha256, "matcher adapter weights")
 
 
+# Any one of these gives a Hugging Face tokenizer its vocabulary (fast, WordPiece, SentencePiece, BPE).
+TOKENIZER_FILES = ("tokenizer.json", "vocab.txt", "tokenizer.model", "spiece.model", "sentencepiece.bpe.model",
+                   "vocab.json")
+
+
 def require_local_model_dir(path: Path) -> Path:
     """A user-supplied model must be a local directory with safetensors weights."""
     path = path.expanduser().resolve()
@@ -121,6 +126,9 @@ def require_local_model_dir(path: Path) -> Path:
     if not (path / WEIGHTS_FILE).is_file():
         raise ModelLoadError(f"model weights file is missing (safetensors only): {path / WEIGHTS_FILE}")
     check_safetensors(path / WEIGHTS_FILE)
+    if not any((path / name).is_file() for name in TOKENIZER_FILES):
+        # transformers would build an empty tokenizer (every word [UNK]) and every topic would score alike.
+        raise ModelLoadError(f"model directory has no tokenizer files ({', '.join(TOKENIZER_FILES)}): {path}")
     return path
 
 

@@ -189,7 +189,10 @@ def load_graph(model: PreTrainedModel, cache_dir: Path, source: GraphSource, *, 
         try:
             return verified_graph(target, source)
         except ModelLoadError as exc:
-            if not (may_export and _writable(cache_dir)):
+            if not may_export:  # NEWSTAG_RUNTIME=auto only loads what is there
+                raise ModelLoadError(f"{exc}; refusing to load it (remove {target}, or export it again: "
+                                     "newstag export-onnx)") from None
+            if not _writable(cache_dir):
                 raise ModelLoadError(f"{exc}; refusing to load it (remove {target} or make "
                                      f"{cache_dir} writable, so it is exported again)") from None
             log.warning("%s: exporting it again", exc)
