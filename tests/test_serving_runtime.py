@@ -99,3 +99,18 @@ def test_without_a_run_directory_there_is_nobody_to_tell():
     alone = ReloadSignal(None)
     alone.announce()
     assert not alone.pending()
+
+
+def test_every_taxonomys_topics_are_embedded_while_the_model_loads_not_on_a_requests_clock(tiny_model_dir,
+                                                                                          tmp_path):
+    from service import create_app
+
+    topics = "\n".join(f"  - name: topic {i}\n    keywords: [word {i}]" for i in range(40))
+    (tmp_path / "big.yaml").write_text(f"name: big\ntopics:\n{topics}\n")
+    settings = {"NEWSTAG_MODEL": str(tiny_model_dir), "NEWSTAG_TAXONOMIES_DIR": str(tmp_path)}
+    tagger = Tagger.load(Settings.from_env(settings).engine_options())
+    cache = tagger.backend.label_cache()
+    big = tagger.label_set(taxonomy="big").labels
+    assert all(cache._vectors.get(label) is None for label in big)
+    create_app({"TAGGER": tagger, "LOAD_IN_BACKGROUND": False})
+    assert all(cache._vectors.get(label) is not None for label in big)

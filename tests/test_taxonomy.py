@@ -54,6 +54,7 @@ def test_unknown_taxonomy_names_the_known_ones(registry):
     ("name: t\ntopics: [\n", r"cannot read taxonomy"),
     ("- just a list\n", r"must be a mapping"),
     ("name: 'bad name!'\ntopics:\n  - name: a\n", r"name: String should match pattern"),
+    ("name: t\ntopics:\n  - name: '   '\n  - name: b\n", r"topics\[0\] \(\"   \"\)\.name: Value error, a topic name must not be empty"),
 ])
 def test_malformed_files_name_the_file_and_the_entry(tmp_path, body, expected):
     path = tmp_path / "broken.yaml"
@@ -90,3 +91,12 @@ def test_user_directory_adds_taxonomies_and_a_broken_one_stops_loading(tmp_path)
 def test_missing_user_directory_is_an_error(tmp_path):
     with pytest.raises(TaxonomyFileError, match="does not exist"):
         TaxonomyRegistry([tmp_path / "absent"])
+
+
+def test_two_files_of_one_name_are_an_error_and_any_case_of_yaml_is_read(tmp_path):
+    (tmp_path / "a.yaml").write_text("name: desk\ntopics:\n  - name: one\n")
+    (tmp_path / "UPPER.YML").write_text("name: other\ntopics:\n  - name: two\n")
+    assert {"desk", "other"} <= set(TaxonomyRegistry([tmp_path]).names())
+    (tmp_path / "b.yaml").write_text("name: desk\ntopics:\n  - name: three\n")
+    with pytest.raises(TaxonomyFileError, match="b.yaml: taxonomy 'desk' is named in .*a.yaml too"):
+        TaxonomyRegistry([tmp_path])

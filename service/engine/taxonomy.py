@@ -6,6 +6,7 @@ The built-in ones live in ``service/taxonomies/``; users add their own by pointi
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from ..errors import TaxonomyFileError, UnknownTaxonomyError
 from .types import Label
 
+log = logging.getLogger("newstag.taxonomy")
 BUILTIN_DIR = Path(__file__).resolve().parent.parent / "taxonomies"
 
 
@@ -33,6 +35,13 @@ class _TopicEntry(BaseModel):
     @classmethod
     def _strip(cls, value: str) -> str:
         return value.strip()
+
+    @field_validator("name")
+    @classmethod
+    def _named(cls, value: str) -> str:
+        if not value:  # min_length is checked before the strip: "   " passed it
+            raise ValueError("a topic name must not be empty or only whitespace")
+        return value
 
     @field_validator("keywords")
     @classmethod
@@ -116,8 +125,15 @@ class TaxonomyRegistry:
         for directory in [BUILTIN_DIR, *(extra_dirs or [])]:
             if not directory.is_dir():
                 raise TaxonomyFileError(f"{directory}: taxonomy directory does not exist")
-            for path in sorted(directory.glob("*.y*ml")):
+            found: dict[str, Path] = {}
+            for path in sorted(p for p in directory.iterdir() if p.suffix.lower() in (".yaml", ".yml")):
                 taxonomy = load_taxonomy_file(path)
+                if taxonomy.name in found:  # one would silently hide the other
+                    raise TaxonomyFileError(f"{path}: taxonomy {taxonomy.name!r} is named in {found[taxonomy.name]} "
+                                            "too: give each file its own name")
+                found[taxonomy.name] = path
+                if taxonomy.name in self._taxonomies:
+                    log.info("taxonomy %r from %s replaces the built-in one", taxonomy.name, path)
                 self._taxonomies[taxonomy.name] = taxonomy  # a user's file may replace a built-in
 
     @classmethod

@@ -24,6 +24,8 @@ from .trained_models import TrainedModels
 T = TypeVar("T")
 log = logging.getLogger("newstag.runtime")
 WARM_UP_TEXT = "Ministers met to discuss trade and the economy. The football season starts next week."
+# Three sentences: read as an article, whose label phrasings a model's profile may keep apart.
+WARM_UP_ARTICLE = WARM_UP_TEXT + " Prices rose in the shops."
 
 
 class TaggerRuntime:
@@ -53,6 +55,11 @@ class TaggerRuntime:
                 self._tagger = load_tagger(self.options, self.taxonomies)
             for tagger in self._served().values():
                 tagger.tag([WARM_UP_TEXT])
+                if tagger.backend.kind == "embedding":
+                    # Every taxonomy's topic vectors now, not on a request's clock: a user's
+                    # taxonomy of 2,000 topics took 15-40 s to embed, past the request time limit.
+                    for name in self.taxonomies.names():
+                        tagger.tag([WARM_UP_TEXT, WARM_UP_ARTICLE], taxonomy=name, evidence=False)
             self.reloads.catch_up()
             self._scan_trained()
         except NewstagError as exc:
