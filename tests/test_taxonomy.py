@@ -54,7 +54,8 @@ def test_unknown_taxonomy_names_the_known_ones(registry):
     ("name: t\ntopics: [\n", r"cannot read taxonomy"),
     ("- just a list\n", r"must be a mapping"),
     ("name: 'bad name!'\ntopics:\n  - name: a\n", r"name: String should match pattern"),
-    ("name: t\ntopics:\n  - name: '   '\n  - name: b\n", r"topics\[0\] \(\"   \"\)\.name: Value error, a topic name must not be empty"),
+    ("name: t\ntopics:\n  - name: '   '\n  - name: b\n",
+     r"topics\[0\] \(\"   \"\)\.name: Value error, a topic name must not be empty"),
 ])
 def test_malformed_files_name_the_file_and_the_entry(tmp_path, body, expected):
     path = tmp_path / "broken.yaml"
