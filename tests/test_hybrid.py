@@ -193,6 +193,11 @@ def _with_labels_json(source: Path, target: Path, **changes) -> Path:
     shutil.copytree(source, target)
     data = json.loads((target / "labels.json").read_text())
     (target / "labels.json").write_text(json.dumps({**data, **changes}))
+    from service.engine.model_files import sha256_of  # the edit is the test's own: its checksum too
+
+    manifest = json.loads((target / "newstag.json").read_text())
+    manifest["sha256"]["labels.json"] = sha256_of(target / "labels.json")
+    (target / "newstag.json").write_text(json.dumps(manifest))
     return target
 
 

@@ -138,9 +138,26 @@ def test_a_reload_in_one_worker_reaches_the_others(tagger, models_dir, trained_m
 
 
 def _with_labels_file(directory, **changes):
+    """labels.json changed and its checksum in newstag.json with it: the contents are checked too."""
+    from service.engine.model_files import sha256_of
+
     path = directory / "labels.json"
     labels = json.loads(path.read_text())
     path.write_text(json.dumps({**labels, **changes}))
+    manifest = json.loads((directory / "newstag.json").read_text())
+    manifest["sha256"]["labels.json"] = sha256_of(path)
+    (directory / "newstag.json").write_text(json.dumps(manifest))
+
+
+def test_labels_reordered_or_a_threshold_edited_after_training_is_refused(tagger, models_dir):
+    """A head row is a label by position: reordering labels.json served an economy article as health."""
+    path = models_dir / "desk-topics" / "labels.json"
+    labels = json.loads(path.read_text())
+    path.write_text(json.dumps({**labels, "labels": list(reversed(labels["labels"]))}))
+    listing = create_app({"TAGGER": tagger, "LOAD_IN_BACKGROUND": False, "models_dir": models_dir}
+                         ).test_client().get("/v1/models").json
+    assert [m["name"] for m in listing["models"]] == ["all-MiniLM-L6-v2"]
+    assert "labels.json" in listing["errors"]["desk-topics"] and "SHA-256" in listing["errors"]["desk-topics"]
 
 
 def test_a_malformed_model_directory_is_reported_and_the_others_serve(tagger, models_dir):

@@ -145,7 +145,8 @@ def write_model_dir(output: Path, model: WindowClassifier, tokenizer: Any, label
         # What the labeled data looked like: `python -m service.drift --model` compares production with it.
         (tmp / LABEL_SHARES_FILE).write_text(json.dumps(label_shares, indent=2, ensure_ascii=False))
         digests = {name: sha256_of(tmp / name)
-                   for name in (*WEIGHT_FILES, DOMAIN_FILE, LEXICAL_JSON, LEXICAL_WEIGHTS, *pipeline_weights(tmp))
+                   for name in (*WEIGHT_FILES, DOMAIN_FILE, LEXICAL_JSON, LEXICAL_WEIGHTS, LABELS_FILE,
+                                *pipeline_weights(tmp))
                    if (tmp / name).is_file()}
         (tmp / MANIFEST_FILE).write_text(json.dumps(
             {"kind": KIND, **manifest, "sha256": digests, "library_versions": library_versions()}, indent=2))

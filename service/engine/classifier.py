@@ -120,6 +120,10 @@ def read_classifier_dir(directory: Path) -> ClassifierFiles:
         raise ModelLoadError(f"model file fails its SHA-256 check: {domain_path}")
     if DOMAIN_FILE in digests and not domain_path.is_file():
         raise ModelLoadError(f"model file is missing: {domain_path}")
+    # Which label each head row is, and its threshold: checked like the weights (models
+    # exported before labels.json was checksummed have no digest of it).
+    if LABELS_FILE in digests and digests[LABELS_FILE] != sha256_of(directory / LABELS_FILE):
+        raise ModelLoadError(f"model file fails its SHA-256 check: {directory / LABELS_FILE}")
     label_data = _read_json(directory / LABELS_FILE)
     names, thresholds = label_data.get("labels"), label_data.get("thresholds")
     if not isinstance(names, list) or not isinstance(thresholds, list) or len(names) != len(thresholds) or not names:
