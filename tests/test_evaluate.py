@@ -117,3 +117,31 @@ def test_rare_labels_are_visible_with_their_support():
     table = [line.split()[0] for line in lines[lines.index(next(x for x in lines if x.startswith("label"))) + 1:]
              if line.split() and line.split()[0] in ("big", "rare")]
     assert table[:2] == ["big", "rare"]  # most examples first
+
+
+@pytest.mark.parametrize("extra, said", [
+    (["--limit", "0"], "--limit must be at least 1"),
+    (["--limit", "-1"], "--limit must be at least 1"),  # it dropped the last row
+    (["--batch-size", "0"], "--batch-size must be at least 1"),
+    (["--report", "{tmp}"], "is a directory: name a file"),
+    (["--plots", "{tmp}/a-file"], "is a file: name a directory"),
+])
+def test_arguments_that_would_fail_after_the_work_are_refused_first(tmp_path, capsys, monkeypatch, extra, said):
+    import training.evaluate as evaluate_module
+
+    monkeypatch.setattr(evaluate_module, "load_tagger", lambda *a: pytest.fail("the model was loaded"))
+    (tmp_path / "a-file").write_text("x")
+    data = tmp_path / "data.jsonl"
+    data.write_text('{"text": "Rates rose.", "labels": ["economy"]}\n{"text": "A goal.", "labels": ["sport"]}\n')
+    args = ["--data", str(data), "--labels-from-data", *[a.format(tmp=tmp_path) for a in extra]]
+    assert main(args) == 2
+    assert said in capsys.readouterr().err
+
+
+def test_fit_calibration_names_a_data_directory_that_is_not_the_shared_one(tmp_path, capsys):
+    from training.fit_calibration import main as fit_main
+
+    with pytest.raises(SystemExit) as exited:
+        fit_main(["--data-dir", str(tmp_path)])
+    assert exited.value.code == 2
+    assert "not the shared data directory" in capsys.readouterr().err

@@ -437,6 +437,8 @@ def test_a_file_can_have_its_own_cap_and_a_cap_for_no_file_is_refused(tmp_path):
     with pytest.raises(DataFileError, match="newz"):
         load_sets([news, sentences], {}, 8, seed=0, max_per_file={"newz": 3})
     assert matcher.main(["--data", str(news), "--output", str(tmp_path / "out"), "--max-per-file", "news=0"]) == 2
+    # A negative cap was "Sample larger than population or is negative" from random.sample.
+    assert matcher.main(["--data", str(news), "--output", str(tmp_path / "out"), "--max-per-set", "-5"]) == 2
 
 
 def test_embeddinggemmas_matcher_ships_checksummed_for_its_weights_with_the_gemma_notice():

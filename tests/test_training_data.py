@@ -113,6 +113,11 @@ def test_finetune_says_why_before_loading_a_model(tmp_path, capsys):
     assert main(["--train", str(one_row), "--output", str(tmp_path / "model")]) == 2
     assert "too few articles" in capsys.readouterr().err
     assert not (tmp_path / "model").exists()
+    # Two labels, one article each: the split holds one out, and says so (it blamed the file).
+    two = tmp_path / "two.jsonl"
+    two.write_text('{"text": "Two labels here.", "labels": ["a"]}\n{"text": "And there.", "labels": ["b"]}\n')
+    assert main(["--train", str(two), "--output", str(tmp_path / "model")]) == 2
+    assert "once the validation split is held out, every training article is labelled" in capsys.readouterr().err
 
 
 def test_threshold_maximises_f1():

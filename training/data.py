@@ -105,16 +105,18 @@ def fingerprint(path: Path, examples: list[Example]) -> dict[str, Any]:
     return {"file": path.name, "sha256": digest, "rows": len(examples), "label_counts": dict(sorted(counts.items()))}
 
 
-def check_trainable(path: Path, train: list[Example]) -> None:
+def check_trainable(path: Path, train: list[Example], after_split: bool = True) -> None:
     """Refuse training data no model can be trained on, saying why (not a library's error
-    from deep inside the fit)."""
-    if not train:
-        raise DataFileError(f"{path}: too few articles to train on once the validation split is held out; "
-                            "give at least two, or a --validation file")
+    from deep inside the fit). The whole file is checked first (``after_split`` False), so a
+    file of one label is not blamed on the split."""
+    where = f"{path}: once the validation split is held out, " if after_split else f"{path}: "
+    more = "; give more articles, or a --validation file" if after_split else ""
+    if len(train) < (1 if after_split else 2):
+        raise DataFileError(f"{where}too few articles are left to train on{more or '; give at least two'}")
     labels = {x for e in train for x in e.labels}
     if len(labels) < 2:
-        raise DataFileError(f"{path}: every training article is labelled {next(iter(labels))!r}; a model needs "
-                            "at least two labels to choose between")
+        raise DataFileError(f"{where}every training article is labelled {next(iter(labels))!r}; a model needs "
+                            f"at least two labels to choose between{more}")
 
 
 def labels_never_trained(train: list[Example], validation: list[Example]) -> list[str]:

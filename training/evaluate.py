@@ -110,9 +110,22 @@ def load_tagger(model: str, settings: Settings) -> Tagger:
     return Tagger.load(Settings.from_env(max_documents=settings.max_documents, model=path).engine_options())
 
 
+def _check_args(args: argparse.Namespace) -> None:
+    """What would fail only after every article was tagged (or silently drop one)."""
+    if args.limit is not None and args.limit < 1:
+        raise NewstagError(f"--limit must be at least 1, not {args.limit}")
+    if args.batch_size < 1:
+        raise NewstagError(f"--batch-size must be at least 1, not {args.batch_size}")
+    if args.report is not None and args.report.is_dir():
+        raise NewstagError(f"--report {args.report} is a directory: name a file")
+    if args.plots is not None and args.plots.exists() and not args.plots.is_dir():
+        raise NewstagError(f"--plots {args.plots} is a file: name a directory")
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
+        _check_args(args)
         examples = read_labeled(args.data, args.limit)
         labels, taxonomy = _label_set(args, examples)
         settings = Settings.from_env(max_documents=max(args.batch_size, 1))

@@ -110,11 +110,12 @@ def run(config: TrainingConfig, dist: Distributed) -> dict:
 
     # 1. Load the data, and hold out a validation split when no file is given.
     examples = read_labeled(config.train)
+    check_trainable(config.train, examples, after_split=False)  # the file itself first: its reason, not the split's
     if config.validation:
         train, validation = examples, read_labeled(config.validation)
     else:
         train, validation = split_validation(examples, config.validation_split, config.seed)
-    check_trainable(config.train, train)
+    check_trainable(config.train, train, after_split=not config.validation)
     if dist.is_main and (twice := texts_in_both(train, validation)):
         print(f"finetune: warning: {twice} of the {len(validation)} validation articles are also training articles "
               "(the same text): the validation scores overstate how the model reads new articles", file=sys.stderr,
@@ -262,6 +263,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except Interrupted as exc:
         print(f"finetune: {exc}", file=sys.stderr)
+        return 130
+    except KeyboardInterrupt:  # outside the training loop (hybrid and head fits, reading, export): no checkpoint
+        print(f"\nfinetune: interrupted before {config.output} was written; nothing was saved", file=sys.stderr)
         return 130
     finally:
         dist.close()

@@ -249,6 +249,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="write the genre check for this model to service/engine/genre_checks/")
     args = parser.parse_args(argv)
 
+    if not (args.data_dir / "reuters-label-names.json").is_file():
+        parser.error(f"--data-dir {args.data_dir}: not the shared data directory (no reuters-label-names.json); "
+                     "run from the repository root beside ../shared, or name it")
     own_corpora: list[tuple[str, list[Example]]] = []  # read before the model loads: a bad file is a usage error
     for path in args.corpus:
         try:

@@ -203,6 +203,10 @@ def main(argv: list[str] | None = None) -> int:
     if not 0 <= args.dropout < 1:
         print("error: --dropout must be at least 0 and under 1", file=sys.stderr)
         return 2
+    if args.max_per_set < 0:
+        print(f"error: --max-per-set takes 0 (every row) or a positive number, not {args.max_per_set}",
+              file=sys.stderr)
+        return 2
     max_per_file = {}
     for item in args.max_per_file:
         stem, _, count = item.rpartition("=")

@@ -50,8 +50,8 @@ def read_names(paths: list[Path]) -> dict[str, str]:
     names: dict[str, str] = {}
     for path in paths:
         try:
-            mapping = json.loads(path.read_text())
-        except (OSError, json.JSONDecodeError) as exc:
+            mapping = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
             raise DataFileError(f"{path}: cannot read label names ({exc})") from None
         if not isinstance(mapping, dict) or not all(isinstance(v, str) and v.strip() for v in mapping.values()):
             raise DataFileError(f"{path}: label names must be a JSON object of non-empty strings")
