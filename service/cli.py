@@ -182,7 +182,9 @@ def _tag(args: argparse.Namespace) -> int:
 
 def _taxonomies() -> int:
     settings = Settings.from_env()
-    for taxonomy in _registry(settings):
+    registry = _registry(settings)
+    registry.get(settings.taxonomy)  # NEWSTAG_TAXONOMY naming none: said here, as serve and tag say it
+    for taxonomy in registry:
         default = " (default)" if taxonomy.name == settings.taxonomy else ""
         print(f"{taxonomy.name}{default}: {len(taxonomy.labels)} topics. {taxonomy.title}")
     return 0

@@ -171,6 +171,9 @@ class Settings:
             raise ConfigError("NEWSTAG_MULTILINGUAL_MODEL must be auto, off or a model directory")
         if not self.database_url.strip():
             raise ConfigError("NEWSTAG_DATABASE_URL must not be empty")
+        if self.nli_hypothesis.count("{}") != 1:
+            raise ConfigError("NEWSTAG_NLI_HYPOTHESIS must hold {} once, where the label goes "
+                              f"(not {self.nli_hypothesis!r})")
         if self.evidence_per_topic < 0:
             raise ConfigError("NEWSTAG_EVIDENCE_PER_TOPIC must not be negative")
         return self

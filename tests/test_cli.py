@@ -170,3 +170,9 @@ def test_tag_reads_the_file_as_it_is_a_bom_left_out_and_crlf_kept_for_the_offset
     (tmp_path / "long.txt").write_text("word " * 30_000)
     assert main(["tag", str(tmp_path / "long.txt")]) == 2
     assert "long.txt has 150000 characters; the limit is 100000" in capsys.readouterr().err
+
+
+def test_taxonomies_says_when_the_default_taxonomy_is_not_installed(capsys, monkeypatch):
+    monkeypatch.setenv("NEWSTAG_TAXONOMY", "nope")
+    assert main(["taxonomies"]) == 2
+    assert "unknown taxonomy 'nope'" in capsys.readouterr().err

@@ -39,6 +39,7 @@ def test_environment_overrides_defaults_and_overrides_win():
     # Set, but naming no key: serving without keys would let everyone in.
     ({"NEWSTAG_API_KEYS": " , "}, "NEWSTAG_API_KEYS names no key"),
     ({"NEWSTAG_ADMIN_KEYS": ","}, "NEWSTAG_ADMIN_KEYS names no key"),
+    ({"NEWSTAG_NLI_HYPOTHESIS": "This is news."}, "NEWSTAG_NLI_HYPOTHESIS must hold {} once"),
 ])
 def test_bad_values_name_the_variable(env, message):
     with pytest.raises(ConfigError, match=message.replace("(", r"\(")):

@@ -170,6 +170,11 @@ def test_a_feedback_export_is_read_by_taxonomy(tmp_path):
     ('{"line": 1, "topics": "sport"}\n', ":1: 'topics' must be a list"),
     ('{"id": "x"}\n', ":1: a row needs 'topics' (batch output) or 'labels'"),
     ('\n\n', "no tagged articles"),
+    ('{"line": 1, "topics": [{"label": "economy", "score": NaN}]}\n', ":1: a topic's 'score' must be a number"),
+    ('{"line": 1, "topics": [{"label": "economy", "score": 7}]}\n', ":1: a topic's 'score' must be a number"),
+    ('{"line": 1, "topics": [{"label": "economy", "score": "high"}]}\n', ":1: a topic's 'score' must be"),
+    ('{"line": 1, "topics": [{"label": " ", "score": 0.9}]}\n', ":1: 'topics' must be a list of objects with a non"),
+    ('{"text": "x", "labels": [""]}\n', ":1: a row needs 'topics' (batch output) or 'labels'"),
 ])
 def test_unreadable_files_name_the_line(tmp_path, content, message):
     path = tmp_path / "bad.jsonl"
@@ -309,3 +314,9 @@ def test_a_model_without_label_shares_falls_back_or_says_why(trained_model_dir, 
     (older / "newstag.json").unlink()
     assert main([str(now), "--model", str(older)]) == 2
     assert "not a fine-tuned newstag model" in capsys.readouterr().err
+
+
+def test_a_byte_order_mark_before_the_first_row_is_read_past(tmp_path):
+    path = tmp_path / "bom.jsonl"
+    path.write_bytes(b"\xef\xbb\xbf" + b'{"line": 1, "topics": [{"label": "economy", "score": 0.9}]}\n')
+    assert read_tags(path).label_counts == Counter(economy=1)

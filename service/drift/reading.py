@@ -51,15 +51,27 @@ def _labels_of(path: Path, number: int, row: dict[str, Any]) -> tuple[list[str],
     """A row's distinct labels and its top score (None for rows without scores)."""
     if "topics" in row:
         topics = row["topics"]
-        if not isinstance(topics, list) or not all(isinstance(t, dict) and isinstance(t.get("label"), str)
+        if not isinstance(topics, list) or not all(isinstance(t, dict) and _is_label(t.get("label"))
                                                    for t in topics):
-            raise DriftInputError(f"{path}:{number}: 'topics' must be a list of objects with a 'label'")
-        scores = [t["score"] for t in topics if isinstance(t.get("score"), int | float)]
+            raise DriftInputError(f"{path}:{number}: 'topics' must be a list of objects with a non-empty 'label'")
+        if any("score" in t and not _is_score(t["score"]) for t in topics):
+            raise DriftInputError(f"{path}:{number}: a topic's 'score' must be a number from 0 to 1")
+        scores = [t["score"] for t in topics if "score" in t]
         return list(dict.fromkeys(t["label"] for t in topics)), max(scores) if scores else None
     labels = row.get("labels")
-    if not isinstance(labels, list) or not all(isinstance(x, str) for x in labels):
-        raise DriftInputError(f"{path}:{number}: a row needs 'topics' (batch output) or 'labels' (feedback export)")
+    if not isinstance(labels, list) or not all(_is_label(x) for x in labels):
+        raise DriftInputError(f"{path}:{number}: a row needs 'topics' (batch output) or 'labels' (feedback export), "
+                              "its labels non-empty strings")
     return list(dict.fromkeys(labels)), None
+
+
+def _is_label(value: Any) -> bool:
+    return isinstance(value, str) and bool(value.strip())
+
+
+def _is_score(value: Any) -> bool:
+    # nan and 7 passed before, and --json then printed NaN, which is not JSON.
+    return isinstance(value, int | float) and not isinstance(value, bool) and 0.0 <= value <= 1.0
 
 
 def read_tags(path: Path, taxonomy: str | None = None) -> TagSet:
@@ -71,7 +83,7 @@ def read_tags(path: Path, taxonomy: str | None = None) -> TagSet:
         raise DriftInputError(f"{path}: Parquet is not read here (JSONL only): newstag's bulk tagging "
                               "writes JSONL (python -m service.batch)")
     try:
-        handle = path.open(encoding="utf-8")
+        handle = path.open(encoding="utf-8-sig")  # a byte-order mark before the first row is not part of it
     except OSError as exc:
         raise DriftInputError(f"{path}: {exc.strerror or exc}") from exc
     tags = TagSet(source=str(path), kind="")
