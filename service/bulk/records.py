@@ -9,13 +9,14 @@ from __future__ import annotations
 import codecs
 import json
 from dataclasses import dataclass, field
-from typing import Any
-
-import pyarrow as pa
+from typing import TYPE_CHECKING, Any
 
 from ..config import Settings
 from ..tagging import text_problem
 from .plan import RESERVED, Shard
+
+if TYPE_CHECKING:  # pyarrow is the bulk job's: newstag batch reads its lines here without it
+    import pyarrow as pa
 
 MAX_ID_CHARS = 200  # as the API's document ids
 
