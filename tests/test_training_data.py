@@ -127,3 +127,12 @@ def test_threshold_maximises_f1():
     assert 0.3 < t <= 0.35  # all three positives, no negative
     assert best_threshold(scores, np.zeros(5)) == 0.5
     assert calibrate(np.stack([scores, 1 - scores], axis=1), np.stack([truth, 1 - truth], axis=1))[0] == t
+
+
+@pytest.mark.parametrize("extra", [["--svm-c", "-1"], ["--svm-c", "nan"], ["--embedding-weight", "nan"],
+                                   ["--embedding-weight", "-1"], ["--label-prior", "nan"]])
+def test_finetune_refuses_hybrid_settings_no_fit_can_use_before_reading_anything(tmp_path, capsys, extra):
+    from training.finetune import main
+
+    assert main(["--train", str(tmp_path / "absent.jsonl"), "--output", str(tmp_path / "m"), *extra]) == 2
+    assert "error: --" in capsys.readouterr().err  # the option, not the missing file

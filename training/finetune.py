@@ -241,8 +241,12 @@ def main(argv: list[str] | None = None) -> int:
                                                             label_prior=args.label_prior),
         command=["python", "-m", "training.finetune", *(sys.argv[1:] if argv is None else argv)],
     ).resolved()
-    if args.label_prior is not None and args.label_prior < 0:
+    if args.label_prior is not None and not args.label_prior >= 0:  # nan too
         print("finetune: error: --label-prior >= 0 (0: no label-name feature)", file=sys.stderr)
+        return 2
+    if not args.svm_c > 0 or (args.embedding_weight is not None and not args.embedding_weight > 0):
+        # Refused now, not as scikit-learn's message once the model has loaded and read every article.
+        print("finetune: error: --svm-c and --embedding-weight must be numbers above 0", file=sys.stderr)
         return 2
     if config.contrastive == contrastive.ON and config.mode == "full":
         print("finetune: error: --contrastive on is for hybrid and head modes (full mode tunes the encoder itself)",

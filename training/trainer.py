@@ -92,6 +92,8 @@ class Trainer(Generic[B]):
             if self.dist.is_main:
                 print(f"resuming from {where}: epoch {progress.epoch + 1}, step {progress.step_in_epoch}",
                       file=sys.stderr)
+        elif config.resume and self.dist.is_main:
+            print(f"--resume: no checkpoint in {where}; training from the start", file=sys.stderr)
 
         def save(at: Progress) -> None:
             if self.dist.is_main:

@@ -70,6 +70,9 @@ def token_limit(model_dir: Path, tokenizer, model, cap: int | None) -> int:
     if st_config.is_file():
         limit = min(limit, int(json.loads(st_config.read_text()).get("max_seq_length", limit)))
     limit = min(limit, int(tokenizer.model_max_length))
+    if cap and cap > limit:
+        log.warning("NEWSTAG_MAX_TOKENS=%d is more than %s reads at once: windows of %d tokens", cap, model_dir.name,
+                    limit)
     return min(limit, cap) if cap else limit
 
 
