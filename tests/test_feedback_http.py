@@ -248,3 +248,11 @@ def test_a_correction_with_a_bad_field_hears_of_its_long_text_too(tagger, tmp_pa
     assert answer.status_code == 422
     assert {e["path"] for e in answer.json["errors"]} == {"/extra", "/text", "/labels"}
     assert {"path": "/text", "message": "text has 51 characters; the limit is 50"} in answer.json["errors"]
+
+
+def test_a_prediction_is_limited_like_the_labels(tagger, tmp_path):
+    client = make_app(tagger, tmp_path, max_labels=3).test_client()
+    answer = client.post("/v1/feedback", json={"text": "Rates rose.", "labels": ["economy"], "taxonomy": None,
+                                               "predicted": ["a", "b", "c", "d"]})
+    assert answer.status_code == 422 and answer.json["errors"] == [{"path": "/predicted",
+                                                                    "message": "at most 3 labels"}]
