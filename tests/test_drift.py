@@ -320,3 +320,31 @@ def test_a_byte_order_mark_before_the_first_row_is_read_past(tmp_path):
     path = tmp_path / "bom.jsonl"
     path.write_bytes(b"\xef\xbb\xbf" + b'{"line": 1, "topics": [{"label": "economy", "score": 0.9}]}\n')
     assert read_tags(path).label_counts == Counter(economy=1)
+
+
+def test_bulk_error_rows_are_left_out_and_typed_labels_can_be_chosen(tmp_path):
+    bulk = tmp_path / "part-000000.jsonl"
+    bulk.write_text('{"id": "a", "topics": [{"label": "economy", "score": 0.9}], "error": null}\n'
+                    '{"id": "b", "topics": null, "error": "line 2: no \'text\'"}\n')
+    tags = read_tags(bulk)
+    assert tags.articles == 1 and tags.skipped == 1
+    export = tmp_path / "export.jsonl"
+    export.write_text('{"text": "x", "labels": ["economy"], "taxonomy": "news"}\n'
+                      '{"text": "y", "labels": ["desk"], "taxonomy": null}\n')
+    typed = read_tags(export, taxonomy="(typed labels)")  # as the mixed-label-sets note names them
+    assert typed.articles == 1 and typed.label_counts == Counter(desk=1)
+
+
+def test_periods_tagged_by_different_models_say_so_and_training_data_is_called_train(tmp_path):
+    then, now = tmp_path / "then.jsonl", tmp_path / "now.jsonl"
+    then.write_text("".join('{"topics": [{"label": "politics", "score": 0.9}], "model": "all-MiniLM-L6-v2"}\n'
+                            for _ in range(5)))
+    now.write_text("".join('{"topics": [{"label": "elections", "score": 0.9}], "model": {"name": "desk"}}\n'
+                           for _ in range(5)))
+    notes = compare(read_tags(then), read_tags(now)).notes
+    assert "THEN was tagged by all-MiniLM-L6-v2 and NOW by desk: a change of model" in " ".join(notes)
+    from service.drift.comparison import against_training
+
+    training = against_training(read_tags(then), read_tags(now)).notes
+    assert any(n.startswith("TRAIN has only 5 articles") for n in training)
+    assert not any(n.startswith("THEN") for n in training)

@@ -73,6 +73,11 @@ def test_the_hybrid_model_directory_has_no_pickles(hybrid_dir: Path):
     card = (hybrid_dir / "README.md").read_text()
     assert "hybrid" in card and "| climate |" in card  # the recipe and each label's threshold
     assert "best-scoring label" in card  # multi-label: at least one label (labels.json, at_least_one)
+    assert "Epochs" not in card and "learning rate" not in card  # the SVMs had neither
+    rows = json.loads((hybrid_dir / "metrics.json").read_text()).get("examples")
+    trained = manifest["training_data"]["rows"] - (rows or 0)
+    assert "rows trained on" in card and f"SHA-256 `{manifest['training_data']['sha256']}`" in card
+    assert rows is None or f"{trained} rows trained on" in card  # the split's rows, not the file's
     # the label-name feature, chosen out of fold: named with its scale, or as left out
     assert ("similarity to the label's own name (scaled by 3, chosen among 0 and 3 by out-of-fold quality" in card
             or "tried as a further feature, was left out by out-of-fold quality" in card)

@@ -147,8 +147,11 @@ def render(card: CardData) -> str:
         thresholds_table="\n".join(f"| {name} | {t:.4f} |" for name, t in zip(card.labels, card.thresholds,
                                                                                 strict=False)),
         validation_rows=card.validation_rows, command=card.command, train_sha256=card.train_sha256,
-        validation_source=card.validation_source, epochs=card.epochs, batch_size=card.batch_size, lr=card.lr,
-        seed=card.seed, train_seconds=round(card.train_seconds), versions=_versions(card.versions),
+        validation_source=card.validation_source,
+        # The hybrid head's SVMs have no epochs, batches or learning rate: the card says only what was used.
+        schedule=f"Seed {card.seed}" if card.mode == "hybrid" else
+        f"Epochs {card.epochs}, batch size {card.batch_size}, learning rate {card.lr}, seed {card.seed}",
+        train_seconds=round(card.train_seconds), versions=_versions(card.versions),
         results_table="\n".join(f"| {name} | {value:.4f} |" for name, value in rows),
     )
 

@@ -143,12 +143,15 @@ def _psi_bins(then: TagSet, now: TagSet, rule: Rule) -> tuple[list[int], list[in
     return [a[i] for i in kept], [b[i] for i in kept]
 
 
-def _notes(then: TagSet, now: TagSet) -> list[str]:
+def _notes(then: TagSet, now: TagSet, reference: str) -> list[str]:
     notes = []
     if then.kind != now.kind:
-        notes.append(f"THEN is {then.kind} and NOW is {now.kind}: the difference mixes drift with the gap "
+        notes.append(f"{reference} is {then.kind} and NOW is {now.kind}: the difference mixes drift with the gap "
                      "between the two kinds of labels")
-    for tags, which in ((then, "THEN"), (now, "NOW")):
+    if then.models and now.models and set(then.models) != set(now.models):
+        notes.append(f"{reference} was tagged by {', '.join(sorted(then.models))} and NOW by "
+                     f"{', '.join(sorted(now.models))}: a change of model (or of its labels) shows as drift")
+    for tags, which in ((then, reference), (now, "NOW")):
         if len(tags.taxonomies) > 1:
             notes.append(f"{which} mixes label sets ({', '.join(sorted(tags.taxonomies))}): pass --taxonomy")
         if tags.articles < SMALL_SAMPLE:
@@ -158,8 +161,8 @@ def _notes(then: TagSet, now: TagSet) -> list[str]:
     return notes
 
 
-def compare(then: TagSet, now: TagSet, rule: Rule | None = None) -> Comparison:
-    """Compare two periods' tags (``then`` is the reference).
+def compare(then: TagSet, now: TagSet, rule: Rule | None = None, reference: str = "THEN") -> Comparison:
+    """Compare two periods' tags (``then`` is the reference, named ``reference`` in the notes).
 
     Every test of the report (each label, the no-topic share, the top scores, each
     language) is in one Holm family, so ``rule.alpha`` bounds the chance of any false alarm.
@@ -190,7 +193,7 @@ def compare(then: TagSet, now: TagSet, rule: Rule | None = None) -> Comparison:
                                moved=adjusted[-1] < rule.alpha and d >= rule.min_score_shift)
     a, b = _psi_bins(then, now, rule)
     return Comparison(then, now, rule, changes, no_topic, psi(a, b), psi_noise(len(a), sum(a), sum(b)),
-                      js_divergence(a, b), top_score, languages, _notes(then, now))
+                      js_divergence(a, b), top_score, languages, _notes(then, now, reference))
 
 
 @dataclass
@@ -213,7 +216,7 @@ class DriftReport:
 
 def against_training(training: TagSet, now: TagSet, rule: Rule | None = None) -> Comparison:
     """``now`` against a model's training data: label shares only (training has no scores)."""
-    comparison = compare(training, now, rule)
+    comparison = compare(training, now, rule, reference="TRAIN")
     unknown = sorted(set(now.label_counts) - set(training.label_counts))
     if unknown:
         comparison.notes.insert(0, f"NOW has labels the model was not trained on ({', '.join(unknown[:10])}"

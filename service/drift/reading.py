@@ -36,6 +36,7 @@ class TagSet:
     no_topic: int = 0
     top_scores: array = field(default_factory=lambda: array("d"))  # articles with a topic; empty without scores
     languages: Counter[str] = field(default_factory=Counter)  # empty when the rows do not say
+    models: Counter[str] = field(default_factory=Counter)  # which model tagged the rows, when they say
     skipped: int = 0  # rows with an error, or of another taxonomy
     taxonomies: Counter[str] = field(default_factory=Counter)  # feedback rows' taxonomies
 
@@ -74,14 +75,19 @@ def _is_score(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool) and 0.0 <= value <= 1.0
 
 
+# Feedback rows with "taxonomy": null: labels an editor typed; --taxonomy "(typed labels)" keeps them.
+TYPED_LABELS = "(typed labels)"
+
+
 def read_tags(path: Path, taxonomy: str | None = None) -> TagSet:
     """Count a tag file's labels, no-topic articles, top scores and languages.
 
-    ``taxonomy`` keeps only feedback rows of that taxonomy (batch rows do not name one).
+    ``taxonomy`` keeps only feedback rows of that taxonomy (batch rows do not name one;
+    TYPED_LABELS keeps those of none).
     """
     if path.suffix.lower() == ".parquet":
-        raise DriftInputError(f"{path}: Parquet is not read here (JSONL only): newstag's bulk tagging "
-                              "writes JSONL (python -m service.batch)")
+        raise DriftInputError(f"{path}: Parquet is not read here (JSONL only): tag the period with newstag "
+                              "batch, or newstag bulk --format jsonl")
     try:
         handle = path.open(encoding="utf-8-sig")  # a byte-order mark before the first row is not part of it
     except OSError as exc:
@@ -99,19 +105,19 @@ def read_tags(path: Path, taxonomy: str | None = None) -> TagSet:
 
 
 def _add(tags: TagSet, path: Path, number: int, row: dict[str, Any], taxonomy: str | None) -> None:
-    if "error" in row and "topics" not in row:
-        tags.skipped += 1  # the batch job could not tag this line
+    if row.get("error") is not None and not row.get("topics"):
+        tags.skipped += 1  # the batch or bulk job could not tag this line (bulk writes "topics": null)
         return
     kind = BATCH if "topics" in row else FEEDBACK
     if tags.kind and kind != tags.kind:
         raise DriftInputError(f"{path}:{number}: a {kind} row in a file of {tags.kind} rows")
     tags.kind = kind
     if kind == FEEDBACK:
-        row_taxonomy = row.get("taxonomy")
+        row_taxonomy = str(row["taxonomy"]) if row.get("taxonomy") is not None else TYPED_LABELS
         if taxonomy is not None and row_taxonomy != taxonomy:
             tags.skipped += 1
             return
-        tags.taxonomies[str(row_taxonomy) if row_taxonomy is not None else "(typed labels)"] += 1
+        tags.taxonomies[row_taxonomy] += 1
     labels, top = _labels_of(path, number, row)
     tags.articles += 1
     tags.label_counts.update(labels)
@@ -121,3 +127,7 @@ def _add(tags: TagSet, path: Path, number: int, row: dict[str, Any], taxonomy: s
         tags.top_scores.append(float(top))
     if isinstance(row.get("language"), str):
         tags.languages[row["language"]] += 1
+    model = row.get("model")
+    model = model.get("name") if isinstance(model, dict) else model  # an API answer names it in an object
+    if isinstance(model, str):
+        tags.models[model] += 1

@@ -90,9 +90,9 @@ def parse_feedback(data: Any, settings: Settings, taxonomies: TaxonomyRegistry,
             errors.append({"path": f"/{field}", "message": "must be valid Unicode (no lone surrogates)"})
     labels = _clean(body.labels, "/labels", errors)
     predicted = _clean(body.predicted, "/predicted", errors) if body.predicted is not None else None
-    for field, given in (("labels", labels), ("predicted", predicted or ())):  # as /v1/classify's labels
-        if len(given) > settings.max_labels:
-            errors.append({"path": f"/{field}", "message": f"at most {settings.max_labels} labels"})
+    for name, cleaned in (("labels", labels), ("predicted", predicted or ())):  # as /v1/classify's labels
+        if len(cleaned) > settings.max_labels:
+            errors.append({"path": f"/{name}", "message": f"at most {settings.max_labels} labels"})
     if body.taxonomy is not None and is_unicode(body.taxonomy):
         # Labels named for a taxonomy must be its topics: a typo would become a new class in training.
         if body.taxonomy not in taxonomies.names():
