@@ -102,8 +102,23 @@ def test_the_export_is_jsonl_for_training_and_other_formats_are_refused(fb):
     assert response.get_data(as_text=True) == '{"text": "Le match: 2-1.", "labels": ["sports"], "taxonomy": "news"}\n'
     refused = fb.get("/v1/feedback/export?format=csv")
     assert refused.status_code == 422 and refused.json["errors"][0]["path"] == "format"
-    filtered = fb.get("/v1/feedback/export?taxonomy=news")  # not supported: refused, not ignored
-    assert filtered.status_code == 422 and filtered.json["errors"][0]["path"] == "taxonomy"
+    typo = fb.get("/v1/feedback/export?taxnomy=news")  # refused, not ignored (it would export every set)
+    assert typo.status_code == 422 and typo.json["errors"][0]["path"] == "taxnomy"
+
+
+def test_the_export_gives_one_label_set_to_train_on_when_asked(fb):
+    """Corrections under several taxonomies trained as one model mixed 'sports' and 'sport'."""
+    fb.post("/v1/feedback", json={"text": "Le match: 2-1.", "labels": ["sports"], "taxonomy": "news"})
+    fb.post("/v1/feedback", json={"text": "Le match: 2-1.", "labels": ["sport"], "taxonomy": "iptc-top"})
+    fb.post("/v1/feedback", json={"text": "Desk memo.", "labels": ["desk"], "taxonomy": None})
+    assert len(export_rows(fb)) == 3  # every label set, each row naming its own
+
+    def labels(query: str) -> list[list[str]]:
+        answer = fb.get(f"/v1/feedback/export?{query}")
+        return [json.loads(line)["labels"] for line in answer.get_data(as_text=True).splitlines()]
+
+    assert labels("taxonomy=news") == [["sports"]] and labels("taxonomy=iptc-top") == [["sport"]]
+    assert labels("taxonomy=") == [["desk"]]  # the typed labels
 
 
 def test_the_export_gives_its_connection_back_even_when_the_body_is_never_read(fb, fb_app):

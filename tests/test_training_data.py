@@ -136,3 +136,16 @@ def test_finetune_refuses_hybrid_settings_no_fit_can_use_before_reading_anything
 
     assert main(["--train", str(tmp_path / "absent.jsonl"), "--output", str(tmp_path / "m"), *extra]) == 2
     assert "error: --" in capsys.readouterr().err  # the option, not the missing file
+
+
+def test_an_export_of_several_label_sets_is_named_so_finetune_can_warn(tmp_path):
+    from training.data import label_sets
+
+    export = tmp_path / "corrections.jsonl"
+    export.write_text('{"text": "a", "labels": ["sports"], "taxonomy": "news"}\n'
+                      '{"text": "a", "labels": ["sport"], "taxonomy": "iptc-top"}\n'
+                      '{"text": "b", "labels": ["desk"], "taxonomy": null}\n')
+    assert label_sets(export) == ["(typed labels)", "iptc-top", "news"]
+    plain = tmp_path / "train.jsonl"
+    plain.write_text('{"text": "a", "labels": ["sports"]}\n')
+    assert label_sets(plain) == []

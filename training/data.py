@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import json
 import random
 from collections import Counter
 from dataclasses import dataclass, field
@@ -103,6 +104,23 @@ def fingerprint(path: Path, examples: list[Example]) -> dict[str, Any]:
     digest = hashlib.sha256(path.read_bytes()).hexdigest()
     counts = Counter(x for e in examples for x in e.labels)
     return {"file": path.name, "sha256": digest, "rows": len(examples), "label_counts": dict(sorted(counts.items()))}
+
+
+def label_sets(path: Path) -> list[str]:
+    """The taxonomies a feedback export's rows name ("(typed labels)" for null); [] when the
+    rows name none (any other training file)."""
+    if path.suffix.lower() != ".jsonl":
+        return []
+    found: set[str] = set()
+    with path.open(encoding="utf-8-sig") as handle:
+        for line in handle:
+            try:
+                row = json.loads(line)
+            except ValueError:
+                continue  # read_labeled has reported it
+            if isinstance(row, dict) and "taxonomy" in row:
+                found.add(str(row["taxonomy"]) if row["taxonomy"] is not None else "(typed labels)")
+    return sorted(found)
 
 
 def check_trainable(path: Path, train: list[Example], after_split: bool = True) -> None:

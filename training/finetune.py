@@ -48,6 +48,7 @@ from .data import (
     fingerprint,
     is_single_label,
     label_names,
+    label_sets,
     labels_never_trained,
     read_labeled,
     split_validation,
@@ -111,6 +112,10 @@ def run(config: TrainingConfig, dist: Distributed) -> dict:
     # 1. Load the data, and hold out a validation split when no file is given.
     examples = read_labeled(config.train)
     check_trainable(config.train, examples, after_split=False)  # the file itself first: its reason, not the split's
+    if dist.is_main and len(sets := label_sets(config.train)) > 1:
+        print(f"finetune: warning: {config.train.name} mixes corrections of {len(sets)} label sets "
+              f"({', '.join(sets)}): the model learns them as one; export one with ?taxonomy=NAME "
+              "(?taxonomy= for typed labels)", file=sys.stderr, flush=True)
     if config.validation:
         train, validation = examples, read_labeled(config.validation)
     else:

@@ -69,10 +69,12 @@ def _count(correction: Correction, runtime: TaggerRuntime, models: dict[str, lis
     metrics.observe_correction(correction, topics, models)
 
 
-def _lines(rows: Rows) -> Iterator[str]:
+def _lines(rows: Rows, taxonomy: str | None, only: bool) -> Iterator[str]:
+    """The rows as JSON lines; with ``only``, those of ``taxonomy`` alone (None: typed labels)."""
     try:
         for row in rows:
-            yield json.dumps(row.training_row(), ensure_ascii=False) + "\n"
+            if not only or row.taxonomy == taxonomy:
+                yield json.dumps(row.training_row(), ensure_ascii=False) + "\n"
     except StoreError:
         # The status line is already sent: cut the stream short, and say so in the log.
         log.error("the feedback export stopped early")
@@ -80,8 +82,8 @@ def _lines(rows: Rows) -> Iterator[str]:
 
 @bp.get("/export")
 def export() -> Response:
-    unknown = sorted(set(request.args) - {"format"})
-    if unknown:  # e.g. ?taxonomy=news: filtering is not supported, and silence would mislead
+    unknown = sorted(set(request.args) - {"format", "taxonomy"})
+    if unknown:  # e.g. ?taxnomy=news: ignoring a typo would export every label set
         raise ValidationFailed(f"unknown query parameter(s): {', '.join(unknown)}",
                                errors=[{"path": name, "message": "not a parameter of this endpoint"}
                                        for name in unknown])
@@ -90,7 +92,11 @@ def export() -> Response:
         raise ValidationFailed(f"unsupported export format {fmt!r}",
                                errors=[{"path": "format", "message": "only 'jsonl' is supported"}])
     rows = _store().current()  # raises StoreUnavailable before any byte is sent
-    response = Response(_lines(rows), mimetype=JSONL,
+    # One taxonomy's corrections (?taxonomy= with no value: the typed labels): one label set to
+    # train on; without it every label set is exported together, each row naming its own.
+    only = "taxonomy" in request.args
+    taxonomy = request.args.get("taxonomy") or None
+    response = Response(_lines(rows, taxonomy, only), mimetype=JSONL,
                         headers={"Content-Disposition": 'attachment; filename="feedback.jsonl"',
                                  "Cache-Control": "no-store"})
     response.call_on_close(rows.close)  # also when the body is never read

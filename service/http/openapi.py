@@ -100,7 +100,11 @@ def build_spec() -> dict[str, Any]:
                                "reads; each line is a TrainingRow.",
                 "security": secured,
                 "parameters": [{"name": "format", "in": "query", "required": False,
-                                "schema": {"type": "string", "enum": ["jsonl"], "default": "jsonl"}}],
+                                "schema": {"type": "string", "enum": ["jsonl"], "default": "jsonl"}},
+                               {"name": "taxonomy", "in": "query", "required": False,
+                                "description": "only the corrections of this taxonomy (empty: the typed "
+                                               "labels, taxonomy null): one label set to train on",
+                                "schema": {"type": "string"}}],
                 "responses": {"200": {"description": "JSONL, one TrainingRow per line", "content": {
                     "application/x-ndjson": {"schema": {"type": "string"}, "x-line-schema": _ref(TrainingRow)}}},
                               **_problems(401, 403, 422, 503, kinds=_STORE_PROBLEMS)}}},
