@@ -47,7 +47,15 @@ bind = f"0.0.0.0:{_count('PORT', 8000, 65535)}"
 # /healthz, /metrics and /readyz answered during inference.
 _cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 workers = _count("NEWSTAG_WORKERS", max(1, _cores // 2), 1024)
-threads = _count("NEWSTAG_THREADS", 16, 10_000)
+# More threads than NEWSTAG_MAX_QUEUE: each admitted request holds a thread while it waits for
+# the model, so with threads == max queue (16 and 16) a flood left no thread to answer /healthz
+# and /readyz (the probes timed out and the container went unhealthy) or to turn the next
+# request away with 503; with headroom both answer at once (measured through podman, 32 clients).
+_max_queue = _count("NEWSTAG_MAX_QUEUE", 16, 100_000)
+threads = _count("NEWSTAG_THREADS", _max_queue + 8, 10_000)
+if threads <= _max_queue:
+    print(f"newstag: NEWSTAG_THREADS={threads} is not above NEWSTAG_MAX_QUEUE={_max_queue}: under load the "
+          "health checks and 503s wait behind queued requests", file=sys.stderr)
 worker_class = "gthread"
 _torch_threads = max(1, _cores // workers)
 if _count("NEWSTAG_TORCH_THREADS", _torch_threads, 4096) > _torch_threads:

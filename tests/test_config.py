@@ -68,3 +68,19 @@ def test_the_servers_own_settings_are_refused_in_one_line_naming_them(name, valu
     assert done.stderr.strip().splitlines() == [
         f"newstag: cannot start: {name}={value!r} must be a whole number from 1 to "
         f"{ {'PORT': 65535, 'NEWSTAG_WORKERS': 1024, 'NEWSTAG_THREADS': 10_000}.get(name, 4096)}"]
+
+
+def test_the_server_keeps_threads_beyond_the_queue_for_health_checks_and_503s():
+    """With threads == NEWSTAG_MAX_QUEUE (16 and 16) a flood held every thread: /healthz timed out."""
+    import os
+    import subprocess
+    import sys
+
+    code = "import service.gunicorn_config as g, shutil; print(g.threads); shutil.rmtree(g._metrics_dir); " \
+           "shutil.rmtree(g._run_dir)"
+    for env, threads in (({}, "24"), ({"NEWSTAG_MAX_QUEUE": "40"}, "48"), ({"NEWSTAG_THREADS": "10"}, "10")):
+        clean = {k: v for k, v in os.environ.items() if k not in ("NEWSTAG_MAX_QUEUE", "NEWSTAG_THREADS")}
+        done = subprocess.run([sys.executable, "-c", code], env={**clean, **env}, capture_output=True, text=True,
+                              timeout=60)
+        assert done.returncode == 0 and done.stdout.strip() == threads, done.stderr
+        assert ("is not above NEWSTAG_MAX_QUEUE" in done.stderr) == (threads == "10")

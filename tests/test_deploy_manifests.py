@@ -140,3 +140,17 @@ def test_a_broken_rayjob_fails_these_checks():
     job["spec"]["rayClusterSpec"]["workerGroupSpecs"][0]["rayStartParams"]["num-cpus"] = 2
     with pytest.raises(AssertionError):
         validate_rayjob(job)
+
+
+def test_both_deployments_keep_threads_for_probes_finish_requests_on_stop_and_fit_torch_to_the_cpus():
+    """What the image under podman showed: 16 threads for a queue of 16 starved the probes, compose's
+    default 10 s stop killed a request in flight, and an unpinned torch took the host's cores."""
+    pod = yaml.safe_load((ROOT / "deploy" / "k8s" / "deployment.yaml").read_text())["spec"]["template"]["spec"]
+    k8s_env = {e["name"]: e.get("value") for e in pod["containers"][0]["env"]}
+    compose = yaml.safe_load((ROOT / "deploy" / "compose.yaml").read_text())["services"]["newstag"]
+    for env in (k8s_env, compose["environment"]):
+        assert int(env["NEWSTAG_THREADS"]) > int(env.get("NEWSTAG_MAX_QUEUE") or 16)
+        assert env["NEWSTAG_TORCH_THREADS"] == "2"
+    assert int(compose["deploy"]["resources"]["limits"]["cpus"]) == 2
+    assert pod["terminationGracePeriodSeconds"] > 30 and int(compose["stop_grace_period"].rstrip("s")) > 30
+    assert pod["containers"][0]["image"] == compose["image"]  # the tag docs/container.md builds
