@@ -54,6 +54,9 @@ def test_unknown_taxonomy_names_the_known_ones(registry):
     ("name: t\ntopics: [\n", r"cannot read taxonomy"),
     ("- just a list\n", r"must be a mapping"),
     ("name: 'bad name!'\ntopics:\n  - name: a\n", r"name: String should match pattern"),
+    ("name: t\ntopics:\n  - name: a\n    threshold: true\n",  # not 1.0
+     r'topics\[0\] \("a"\)\.threshold: Input should be a valid number'),
+    ("name: t\nsentence_topics: 'yes'\ntopics:\n  - name: a\n", r"sentence_topics: Input should be a valid boolean"),
     ("name: t\ntopics:\n  - name: '   '\n  - name: b\n",
      r"topics\[0\] \(\"   \"\)\.name: Value error, a topic name must not be empty"),
 ])

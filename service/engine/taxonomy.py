@@ -22,7 +22,7 @@ BUILTIN_DIR = Path(__file__).resolve().parent.parent / "taxonomies"
 
 
 class _TopicEntry(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)  # YAML gives types: "yes" is not a bool
 
     name: str = Field(min_length=1, max_length=200)
     description: str = ""
@@ -52,7 +52,7 @@ class _TopicEntry(BaseModel):
 
 
 class _TaxonomyFile(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)  # YAML gives types: "yes" is not a bool
 
     name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
     title: str = ""
