@@ -29,7 +29,7 @@ from .bulk.records import Record, parse_line
 from .config import Settings
 from .engine import InvalidInputError, NewstagError, Tagger
 from .progress import progress_bar
-from .tagging import TagOptions, tag_texts
+from .tagging import TagOptions, job_changes, tag_texts
 
 
 def _parser(prog: str) -> argparse.ArgumentParser:
@@ -86,8 +86,7 @@ def _check_resumable(output: Path, job: dict[str, Any]) -> None:
                            f"{output}: --overwrite to start again") from None
     except (OSError, ValueError) as exc:
         raise NewstagError(f"--resume: {path} is unreadable ({exc}): --overwrite to start again") from None
-    if earlier != job:
-        changed = sorted(k for k in set(job) | set(earlier) if job.get(k) != earlier.get(k))
+    if changed := job_changes(earlier, job):
         raise NewstagError(f"--resume: {output} was written from another {' and '.join(changed)} (the input "
                            "file changes its size or time when edited): --overwrite to start again")
 

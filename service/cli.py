@@ -125,12 +125,10 @@ def _check(args: argparse.Namespace, text: str, settings: Settings, labels: list
     complaint = validation.text_problem(text, settings.max_text_chars)
     if complaint is not None:
         raise NewstagError(f"{'standard input' if args.file == '-' else args.file} {complaint}")
-    if args.threshold is not None and not 0.0 <= args.threshold <= 1.0:
-        raise NewstagError(f"--threshold must be between 0 and 1, not {args.threshold}")
-    if args.top_k is not None and args.top_k < 1:
-        raise NewstagError(f"--top-k must be at least 1, not {args.top_k}")
-    if labels is not None and args.taxonomy:
-        raise NewstagError("--labels replace the taxonomy: give --labels or --taxonomy, not both")
+    options = TagOptions(tuple(labels) if labels is not None else None, args.taxonomy,
+                         threshold=args.threshold, top_k=args.top_k)
+    if (problem := options.problem()) is not None:  # the batch and bulk jobs' checks and words
+        raise NewstagError(problem)
     if args.model is not None and not args.model.is_dir():
         raise NewstagError(f"--model {args.model}: no such directory")
     if args.model is not None and is_classifier_dir(args.model):

@@ -50,6 +50,11 @@ class TagOptions:
         return None
 
 
+def job_changes(earlier: dict[str, Any], job: dict[str, Any]) -> list[str]:
+    """The fields of a recorded job that differ from this run's (batch's job file, bulk's)."""
+    return sorted(k for k in set(job) | set(earlier) if job.get(k) != earlier.get(k))
+
+
 def text_problem(text: Any, settings: Settings) -> str | None:
     """Why ``text`` cannot be tagged (the API's rules, engine/validation.py), or None when it can."""
     complaint = validation.text_problem(text, settings.max_text_chars)

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from ..engine import NewstagError
+from ..tagging import job_changes
 from .writing import TMP_MARK
 
 JOB_FILE = "_newstag_job.json"
@@ -53,8 +54,7 @@ class OutputDir:
                 earlier = json.loads(job_file.read_text(encoding="utf-8"))
             except (OSError, ValueError) as exc:
                 raise NewstagError(f"{job_file}: unreadable ({exc}); --overwrite to start again") from None
-            if earlier != job:
-                changed = sorted(k for k in set(job) | set(earlier) if job.get(k) != earlier.get(k))
+            if changed := job_changes(earlier, job):
                 raise NewstagError(f"{self.path} holds a job with other {', '.join(changed)}: use another "
                                    "--output, or --overwrite to replace its shards")
         elif any(p.name != LOCK_FILE for p in self.path.iterdir()):

@@ -54,12 +54,13 @@ class TaggerRuntime:
 
                 self._tagger = load_tagger(self.options, self.taxonomies)
             for tagger in self._served().values():
-                tagger.tag([WARM_UP_TEXT])
+                tagger.tag([WARM_UP_TEXT, WARM_UP_ARTICLE])  # the model, evidence, the default taxonomy
                 if tagger.backend.kind == "embedding":
-                    # Every taxonomy's topic vectors now, not on a request's clock: a user's
+                    # Every other taxonomy's topic vectors now, not on a request's clock: a user's
                     # taxonomy of 2,000 topics took 15-40 s to embed, past the request time limit.
                     for name in self.taxonomies.names():
-                        tagger.tag([WARM_UP_TEXT, WARM_UP_ARTICLE], taxonomy=name, evidence=False)
+                        if name != tagger.options.taxonomy:
+                            tagger.tag([WARM_UP_TEXT, WARM_UP_ARTICLE], taxonomy=name, evidence=False)
             self.reloads.catch_up()
             self._scan_trained()
         except NewstagError as exc:
