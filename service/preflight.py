@@ -8,9 +8,6 @@ files only (no torch), so they take a second, not a model load.
 
 from __future__ import annotations
 
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError
-
 from .config import Settings
 from .engine.model_files import (
     DEFAULT_MODEL_SHA256,
@@ -22,6 +19,7 @@ from .engine.model_files import (
 from .engine.routing import multilingual_dir
 from .engine.taxonomy import TaxonomyRegistry
 from .errors import ConfigError
+from .feedback import FeedbackStore
 
 
 def check_startup(settings: Settings) -> None:
@@ -48,7 +46,8 @@ def check_serving(settings: Settings) -> None:
     if settings.models_dir is not None and not settings.models_dir.is_dir():
         raise ConfigError(f"NEWSTAG_MODELS_DIR={str(settings.models_dir)!r}: no such directory")
     try:
-        make_url(settings.database_url)
-    except ArgumentError:
-        raise ConfigError(f"NEWSTAG_DATABASE_URL={settings.database_url!r} is not a database URL (for example "
+        store = FeedbackStore(settings.database_url)
+    except ConfigError:
+        raise ConfigError("NEWSTAG_DATABASE_URL is not a database URL (for example "
                           "sqlite:///data/feedback.db or postgresql://user:password@host/db)") from None
+    store.check_driver()  # a driver not installed (postgresql+psycopg2) fails here, not on the first correction

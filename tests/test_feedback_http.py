@@ -11,7 +11,7 @@ import pytest
 
 from service import create_app
 from service.engine import ConfigError
-from service.feedback import FeedbackStore
+from service.feedback import FeedbackStore, StoreUnavailable
 
 SEED_LABELS = ["bilateral relations", "economy", "COP29", "demining"]
 
@@ -78,6 +78,12 @@ def test_the_same_text_twice_keeps_the_latest_labels_and_the_history(fb, fb_app,
     ({"text": "Rates rose.", "labels": ["econ\udc00omy"], "taxonomy": None}, "/labels/0"),
     ({"text": "Rates rose.", "labels": ["economy"], "taxonomy": None, "model": "m\ud800"}, "/model"),
     ({"text": "Rates rose.", "labels": ["economy"], "taxonomy": None, "predicted": ["\ud800"]}, "/predicted/0"),
+    # NUL: PostgreSQL stores none in text (a 503 "retry shortly", forever); refused on SQLite alike.
+    ({"text": "Rates \x00 rose.", "labels": ["economy"], "taxonomy": None}, "/text"),
+    ({"text": "Rates rose.", "labels": ["eco\x00nomy"], "taxonomy": None}, "/labels/0"),
+    ({"text": "Rates rose.", "labels": ["economy"], "taxonomy": None, "predicted": ["\x00"]}, "/predicted/0"),
+    ({"text": "Rates rose.", "labels": ["economy"], "taxonomy": None, "model": "m\x00"}, "/model"),
+    ({"text": "Rates rose.", "labels": ["economy"], "taxonomy": "ne\x00ws"}, "/taxonomy"),
 ])
 def test_bad_feedback_is_422_naming_the_field_and_stores_nothing(fb, fb_app, body, path):
     response = fb.post("/v1/feedback", json=body)
@@ -134,6 +140,48 @@ def test_the_export_gives_its_connection_back_even_when_the_body_is_never_read(f
     assert pool.checkedout() == 0
 
 
+def test_a_slow_export_download_holds_no_database_connection(fb, fb_app, monkeypatch):
+    """Pages are read as the client reads: between them, editors' writes have the whole pool."""
+    import service.feedback.store as store_module
+    monkeypatch.setattr(store_module, "PAGE_ROWS", 2)
+    for i in range(5):
+        fb.post("/v1/feedback", json={"text": f"Article {i}.", "labels": ["economy"], "taxonomy": "news"})
+    pool = fb_app.extensions["newstag.feedback"].engine().pool
+    response = fb.get("/v1/feedback/export", buffered=False)
+    body = response.response
+    first = next(iter(body))
+    assert json.loads(first)["text"] == "Article 0." and pool.checkedout() == 0  # mid-download
+    during = fb.post("/v1/feedback", json={"text": "During.", "labels": ["economy"], "taxonomy": "news"})
+    assert during.status_code == 201
+    assert [json.loads(line)["text"] for line in [first, *body]] == [f"Article {i}." for i in range(5)]
+    response.close()
+
+
+def test_an_export_the_database_cuts_short_is_a_broken_download_not_a_shorter_file(fb, fb_app, monkeypatch):
+    import service.feedback.store as store_module
+    monkeypatch.setattr(store_module, "PAGE_ROWS", 2)
+    for i in range(5):
+        fb.post("/v1/feedback", json={"text": f"Article {i}.", "labels": ["economy"], "taxonomy": "news"})
+    store = fb_app.extensions["newstag.feedback"]
+    real_page, pages = store._page, []
+
+    def failing_second_page(after, upto):
+        pages.append(after)
+        if len(pages) == 2:
+            raise store._unavailable("failed while reading", OSError("server closed the connection"))
+        return real_page(after, upto)
+
+    monkeypatch.setattr(store, "_page", failing_second_page)
+    response = fb.get("/v1/feedback/export", buffered=False)
+    assert response.status_code == 200
+    lines = iter(response.response)
+    assert [json.loads(next(lines))["text"] for _ in range(2)] == ["Article 0.", "Article 1."]
+    # The error reaches the WSGI server, which drops the connection before the body's end.
+    with pytest.raises(StoreUnavailable):
+        next(lines)
+    response.close()
+
+
 def test_stats_over_http(fb):
     fb.post("/v1/feedback", json={"text": "a", "labels": ["economy"], "taxonomy": "news", "model": "all-MiniLM-L6-v2",
                                   "predicted": ["economy", "trade"]})
@@ -168,7 +216,7 @@ def test_a_write_the_database_refuses_is_503_and_never_reported_stored(fb, fb_ap
         blocker.close()
     assert response.status_code == 503 and response.headers["Retry-After"]
     assert response.json["type"] == "/docs/problems#store-unavailable"
-    assert "nothing was stored" in response.json["detail"]
+    assert "sending a correction again is safe" in response.json["detail"]
     assert "id" not in response.json
     assert [r["text"] for r in export_rows(fb)] == ["before"]
 
@@ -241,7 +289,7 @@ def test_a_read_only_store_is_503_and_never_reported_stored(fb, fb_app, tmp_path
                                                           busy_timeout=0.2)
     response = fb.post("/v1/feedback", json={"text": "during", "labels": ["economy"], "taxonomy": "news"})
     assert response.status_code == 503 and response.headers["Retry-After"]
-    assert "nothing was stored" in response.json["detail"] and "id" not in response.json
+    assert "retry shortly" in response.json["detail"] and "id" not in response.json
     assert [r["text"] for r in export_rows(fb)] == ["before"]
 
 

@@ -224,3 +224,103 @@ def test_a_malformed_url_stops_start_up():
 
 def test_the_content_hash_ignores_outer_whitespace_and_line_ends_only():
     assert content_hash("a\r\nb\n") == content_hash("a\nb") != content_hash("a b")
+
+
+def test_the_current_rows_are_read_page_by_page_as_of_the_moment_they_are_asked_for(store, monkeypatch):
+    """Pages (three rows here) each on their own connection; a text re-corrected on a later
+    page appears once, with its newest labels; rows stored while reading wait for the next read."""
+    import service.feedback.store as store_module
+    monkeypatch.setattr(store_module, "PAGE_ROWS", 3)
+    for i in range(8):
+        store.add(Correction(f"Article {i}.", ("economy",), "news"))
+    store.add(Correction("Article 1.", ("sports",), "news"))  # replaces row 2, seven rows later
+    store.add(Correction("Article 1.", ("sports",), None))  # typed labels: a label set of its own
+    rows = store.current()
+    first = next(rows)
+    store.add(Correction("Article 0.", ("weather",), "news"))  # while the export is read
+    read = [first, *rows]
+    assert [(r.text, r.labels, r.taxonomy) for r in read] == (
+        [(f"Article {i}.", ("economy",), "news") for i in (0, 2, 3, 4, 5, 6, 7)]
+        + [("Article 1.", ("sports",), "news"), ("Article 1.", ("sports",), None)])
+    assert store.stats()["corrections"] == 10 - 1 and store.stats()["submissions"] == 11
+
+
+def test_stats_count_submissions_up_to_the_rows_they_summarize(store, monkeypatch):
+    # Counted apart, a correction stored between the two reads gave more corrections than submissions.
+    store.add(Correction("One.", ("economy",), "news"))
+    real_current = store.current
+
+    def current_then_a_write():
+        rows = real_current()
+        store.add(Correction("Two.", ("economy",), "news"))
+        return rows
+
+    monkeypatch.setattr(store, "current", current_then_a_write)
+    stats = store.stats()
+    assert (stats["corrections"], stats["submissions"]) == (1, 1)
+
+
+def test_a_row_without_prediction_stores_sql_null(store):
+    from sqlalchemy import func, select
+
+    from service.feedback.tables import feedback
+    store.add(Correction("No prediction sent.", ("economy",), "news"))
+    with store.engine().connect() as connection:
+        nulls = connection.execute(select(func.count()).where(feedback.c.predicted.is_(None))).scalar_one()
+    assert nulls == 1 and [r.predicted for r in store.current()] == [None]
+
+
+def test_a_table_made_by_someone_else_is_used_without_creating_anything(store, monkeypatch):
+    """A least-privilege role (SELECT and INSERT on a table a DBA created) needs no CREATE."""
+    import service.feedback.store as store_module
+    other = FeedbackStore(store.url)
+    other.add(Correction("Made by the DBA's first run.", ("economy",), "news"))
+    other.close()
+
+    def no_create(connection):
+        raise AssertionError("the table exists: nothing may be created")
+
+    monkeypatch.setattr(store_module, "create_schema", no_create)
+    store.add(Correction("A second.", ("economy",), "news"))
+    assert store.submissions() == 2
+
+
+def test_a_table_gone_since_the_first_write_is_made_again(store):
+    # A restore or failover to an empty database: one 503, then the store heals itself.
+    from service.feedback.tables import feedback
+    store.add(Correction("Before.", ("economy",), "news"))
+    with store.engine().begin() as connection:
+        feedback.drop(connection)
+    with pytest.raises(StoreUnavailable):
+        store.add(Correction("During.", ("economy",), "news"))
+    store.add(Correction("After.", ("economy",), "news"))
+    assert [r.text for r in store.current()] == ["After."]
+
+
+def test_workers_creating_the_table_at_once_wait_for_each_other(tmp_path, monkeypatch):
+    # PostgreSQL: CREATE TABLE IF NOT EXISTS from two sessions at once can fail on its catalogue.
+    from sqlalchemy.exc import IntegrityError
+
+    import service.feedback.store as store_module
+    calls = []
+
+    def create_schema_racing_once(connection):
+        calls.append(1)
+        if len(calls) == 1:
+            raise IntegrityError("CREATE TABLE", {}, Exception(
+                'duplicate key value violates unique constraint "pg_type_typname_nsp_index"'))
+        real_create_schema(connection)
+
+    real_create_schema = store_module.create_schema
+    monkeypatch.setattr(store_module, "create_schema", create_schema_racing_once)
+    store = FeedbackStore(f"sqlite:///{tmp_path}/feedback.db", busy_timeout=2)
+    store.add(Correction("x", ("a",)))
+    assert store.submissions() == 1 and len(calls) == 2
+    store.close()
+
+
+def test_urls_as_hosting_providers_write_them_and_logs_without_passwords():
+    assert FeedbackStore("postgres://u:pw@db/news").url.drivername == "postgresql"
+    assert FeedbackStore("postgres+psycopg://u:pw@db/news").url.drivername == "postgresql+psycopg"
+    described = FeedbackStore("postgresql://u:pw@db/news?password=also&sslmode=require").describe()
+    assert "pw" not in described and "also" not in described and "sslmode=require" in described

@@ -4,6 +4,8 @@ The engine and the table are set up on first use, not at start-up: a database th
 down must not stop the service from tagging, and an app that never receives feedback
 leaves no file behind. Every failure to reach or write the database is raised as
 :class:`StoreUnavailable`, and :meth:`FeedbackStore.add` returns only after the commit.
+Reads go page by page, each page on a connection of its own: a slow export download
+holds no connection (the pool is shared with the editors' writes) and no snapshot.
 """
 
 from __future__ import annotations
@@ -12,14 +14,13 @@ import logging
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import closing
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import URL, Engine, create_engine, event, func, select
-from sqlalchemy.engine import Connection, make_url
-from sqlalchemy.exc import ArgumentError, OperationalError, SQLAlchemyError
+from sqlalchemy import URL, Engine, create_engine, event, func, inspect, select
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, IntegrityError, OperationalError, ProgrammingError, SQLAlchemyError
 
 from ..errors import ConfigError, NewstagError
 from .records import Correction, StoredCorrection, content_hash
@@ -27,10 +28,17 @@ from .stats import summarize
 from .tables import create_schema, feedback
 
 log = logging.getLogger("newstag.feedback")
+PAGE_ROWS = 200  # rows read per query (a text is at most 100,000 characters)
+# libpq's own timeouts (psycopg and psycopg2 pass them through): a database that does not
+# answer costs a request seconds and a 503, not a thread held for minutes. statement_timeout
+# bounds each query on the server (pages are small); tcp_user_timeout a server gone from the network.
+LIBPQ_TIMEOUTS = {"connect_timeout": 5, "tcp_user_timeout": 15_000, "keepalives": 1, "keepalives_idle": 30,
+                  "options": "-c statement_timeout=30000 -c lock_timeout=10000"}
+POOL_TIMEOUT = 10.0  # seconds a request waits for a pooled connection before its 503
 
 
 class StoreUnavailable(NewstagError):
-    """The database cannot be reached or did not take the write: nothing was stored."""
+    """The database cannot be reached or did not confirm the write (it may still have been stored)."""
 
 
 def _sqlite_pragmas(busy_timeout: float):
@@ -50,14 +58,21 @@ def _sqlite_pragmas(busy_timeout: float):
     return on_connect
 
 
+def _usable_url(url: URL) -> URL:
+    # postgres:// is what many hosting providers hand out; SQLAlchemy only knows postgresql://.
+    backend, _, driver = url.drivername.partition("+")
+    return url.set(drivername="postgresql" + (f"+{driver}" if driver else "")) if backend == "postgres" else url
+
+
 class FeedbackStore:
     def __init__(self, url: str | URL, *, busy_timeout: float = 10.0):
         try:
-            self.url = make_url(url)
+            self.url = _usable_url(make_url(url))
         except ArgumentError:
             raise ConfigError("NEWSTAG_DATABASE_URL is not a valid database URL") from None
         self.busy_timeout = busy_timeout
         self._engine: Engine | None = None
+        self._schema_ready = False
         self._lock = threading.Lock()
 
     @property
@@ -65,59 +80,85 @@ class FeedbackStore:
         return self.url.get_backend_name() == "sqlite"
 
     def describe(self) -> str:
-        return self.url.render_as_string(hide_password=True)
+        """The URL for logs: no password, in the user part or in the query."""
+        secret = {key: "***" for key in self.url.query if "password" in key.lower()}
+        return self.url.update_query_dict(secret).render_as_string(hide_password=True)
 
     # Setting up ----------------------------------------------------------------------
 
     def _create_engine(self) -> Engine:
+        # hide_parameters: an error's log line must not carry article text (docs/production.md).
         if not self.is_sqlite:
+            connect_args: dict[str, Any] = {}
+            if self.url.get_driver_name() in ("psycopg", "psycopg2"):
+                connect_args = {k: v for k, v in LIBPQ_TIMEOUTS.items() if k not in self.url.query}
             # pool_pre_ping: a server restarted since the last request costs a retry, not a 503.
-            return create_engine(self.url, pool_pre_ping=True)
+            return create_engine(self.url, pool_pre_ping=True, pool_timeout=POOL_TIMEOUT, hide_parameters=True,
+                                 connect_args=connect_args)
         database = self.url.database
         if database and database != ":memory:" and not database.startswith("file:"):
             Path(database).parent.mkdir(parents=True, exist_ok=True)
         # check_same_thread off: the pool hands each connection to one thread at a time.
-        engine = create_engine(self.url, connect_args={"check_same_thread": False})
+        engine = create_engine(self.url, connect_args={"check_same_thread": False}, hide_parameters=True)
         event.listen(engine, "connect", _sqlite_pragmas(self.busy_timeout))
         return engine
 
+    def check_driver(self) -> None:
+        """Raise ConfigError when the URL names a database or driver this install cannot use."""
+        if self.is_sqlite:
+            return  # in the standard library; creating the engine would create its directory
+        try:
+            create_engine(self.url).dispose()  # loads the dialect and its driver; connects to nothing
+        except (ImportError, SQLAlchemyError) as exc:
+            raise ConfigError(f"NEWSTAG_DATABASE_URL={self.describe()!r} cannot be used: {exc} "
+                              "(postgresql://user:password@host/db works with the installed psycopg)") from None
+
     def engine(self) -> Engine:
-        """The engine, with the table created; retried on every call until it succeeds."""
-        if self._engine is not None:
+        """The engine, with the table in place; retried on every call until it succeeds."""
+        if self._engine is not None and self._schema_ready:
             return self._engine
         with self._lock:
-            if self._engine is None:
-                deadline = time.monotonic() + self.busy_timeout
-                while True:
-                    engine = None
-                    try:
-                        engine = self._create_engine()
-                        with engine.begin() as connection:
+            deadline = time.monotonic() + self.busy_timeout
+            while not self._schema_ready:
+                try:
+                    if self._engine is None:
+                        self._engine = self._create_engine()
+                    with self._engine.begin() as connection:
+                        # Checked before created: a role that may only read and insert (its table
+                        # created by a DBA) never needs CREATE on the schema.
+                        if not inspect(connection).has_table(feedback.name):
                             create_schema(connection)
-                        break
-                    except (SQLAlchemyError, OSError) as exc:
-                        if engine is not None:
-                            engine.dispose()
-                        if time.monotonic() < deadline and self._wait_if_transient(exc):
-                            continue
-                        raise self._unavailable("cannot open", exc) from None
-                self._engine = engine
+                    self._schema_ready = True
+                except (SQLAlchemyError, OSError, ImportError) as exc:
+                    if self._engine is not None:
+                        self._engine.dispose()
+                        self._engine = None
+                    if time.monotonic() < deadline and self._wait_if_transient(exc):
+                        continue
+                    raise self._unavailable("cannot open", exc) from None
+        assert self._engine is not None
         return self._engine
 
     def _wait_if_transient(self, exc: Exception) -> bool:
+        reason = str(getattr(exc, "orig", exc)).lower()
         # Workers that open one new SQLite file at the same moment can meet a lock that
-        # SQLite's busy wait does not cover (switching the new file to WAL): wait and retry.
-        if not (self.is_sqlite and isinstance(exc, OperationalError)):
-            return False
-        reason = str(exc.orig).lower()
-        if "locked" in reason or "busy" in reason:
-            log.warning("feedback store %s is busy at open; retrying", self.describe())
+        # SQLite's busy wait does not cover (switching the new file to WAL); workers or
+        # replicas creating the table in one new PostgreSQL database at once collide in
+        # its catalogue ("duplicate key", "already exists"): wait, and the next look finds the table.
+        busy = self.is_sqlite and isinstance(exc, OperationalError) and ("locked" in reason or "busy" in reason)
+        created = isinstance(exc, (IntegrityError, ProgrammingError)) and (
+            "already exists" in reason or "duplicate key" in reason)
+        if busy or created:
+            log.warning("feedback store %s: %s at open; retrying", self.describe(),
+                        "busy" if busy else "table created meanwhile")
             time.sleep(0.1)
             return True
         return False
 
     def _unavailable(self, action: str, exc: Exception) -> StoreUnavailable:
-        # The reason goes to the log; the client hears only that nothing was stored.
+        # The next call looks for the table again: it may have gone (a restore, a failover).
+        self._schema_ready = False
+        # The reason goes to the log (without the statement's parameters); the client hears a 503.
         log.error("feedback store %s %s: %s", action, self.describe(), exc)
         return StoreUnavailable(f"the feedback store is unavailable ({type(exc).__name__})")
 
@@ -165,66 +206,77 @@ class FeedbackStore:
             raise self._unavailable("could not read", exc) from None
 
     def current(self) -> Rows:
-        """Each text's newest correction per taxonomy, in the order they were made, streamed.
+        """Each text's newest correction per taxonomy, in the order they were made, page by page.
 
         A text corrected under two taxonomies (or once with typed labels) has a current
         correction under each: one label set does not replace another's.
 
-        The query runs before this returns, so an unreachable store raises here; the rows
-        then come from one statement, one consistent snapshot, however long the reading takes.
-        Iterate to the end or call ``close()``: the rows hold a database connection.
+        The rows are those stored when this is called (ids up to the newest then; the table
+        is append-only, so later pages see the same rows): corrections made while an export
+        is read wait for the next one. An unreachable store raises here, before any row; a
+        page that cannot be read raises StoreUnavailable from the iteration.
         """
-        newest = select(func.max(feedback.c.id)).group_by(feedback.c.content_hash, feedback.c.taxonomy)
-        query = select(feedback).where(feedback.c.id.in_(newest)).order_by(feedback.c.id)
-        engine = self.engine()
-        connection: Connection | None = None
-        try:
-            connection = engine.connect()
-            result = connection.execution_options(stream_results=True, yield_per=500).execute(query)
-        except SQLAlchemyError as exc:
-            if connection is not None:
-                connection.close()
-            raise self._unavailable("could not read", exc) from None
-        return Rows(self, connection, result)
-
-    def submissions(self) -> int:
         try:
             with self.engine().connect() as connection:
-                return int(connection.execute(select(func.count()).select_from(feedback)).scalar_one())
+                newest = connection.execute(select(func.max(feedback.c.id))).scalar_one()
+        except SQLAlchemyError as exc:
+            raise self._unavailable("could not read", exc) from None
+        return Rows(self, int(newest or 0))
+
+    def _page(self, after: int, upto: int) -> list[StoredCorrection]:
+        """Up to PAGE_ROWS current corrections with ids in (after, upto]."""
+        newer = feedback.alias("newer")
+        replaced = (select(newer.c.id)
+                    .where(newer.c.content_hash == feedback.c.content_hash,
+                           newer.c.taxonomy.is_not_distinct_from(feedback.c.taxonomy),
+                           newer.c.id > feedback.c.id, newer.c.id <= upto)
+                    .exists())
+        query = (select(feedback).where(feedback.c.id > after, feedback.c.id <= upto, ~replaced)
+                 .order_by(feedback.c.id).limit(PAGE_ROWS))
+        try:
+            with self.engine().connect() as connection:
+                return [self._record(row) for row in connection.execute(query)]
+        except SQLAlchemyError as exc:
+            raise self._unavailable("failed while reading", exc) from None
+
+    def submissions(self, upto: int | None = None) -> int:
+        """Every correction stored (history included), or those with ids up to ``upto``."""
+        query = select(func.count()).select_from(feedback)
+        if upto is not None:
+            query = query.where(feedback.c.id <= upto)
+        try:
+            with self.engine().connect() as connection:
+                return int(connection.execute(query).scalar_one())
         except SQLAlchemyError as exc:
             raise self._unavailable("could not read", exc) from None
 
     def stats(self) -> dict[str, Any]:
-        submissions = self.submissions()
-        with closing(self.current()) as rows:
-            return summarize(rows, submissions)
+        rows = self.current()
+        # Counted up to the same id as the rows: corrections never outnumber submissions.
+        return summarize(rows, self.submissions(upto=rows.upto))
 
 
 class Rows(Iterator[StoredCorrection]):
-    """Streamed rows that give their connection back when exhausted, failed or closed.
+    """Current corrections up to one id, read a page at a time as they are consumed."""
 
-    A class rather than a generator: a generator that was never started cannot run its
-    ``finally``, and a response that is never read (HEAD, a client gone) must still close.
-    """
-
-    def __init__(self, store: FeedbackStore, connection: Connection, result: Any):
-        self._store, self._rows = store, iter(result)
-        self._connection: Connection | None = connection
+    def __init__(self, store: FeedbackStore, upto: int):
+        self._store, self.upto = store, upto
+        self._after = 0
+        self._buffer: list[StoredCorrection] = []
+        self._done = upto == 0
 
     def __next__(self) -> StoredCorrection:
-        if self._connection is None:
+        if not self._buffer and not self._done:
+            self._buffer = self._store._page(self._after, self.upto)
+            self._buffer.reverse()  # popped from the end, oldest first
+            self._done = len(self._buffer) < PAGE_ROWS
+        if not self._buffer:
+            self._done = True
             raise StopIteration
-        try:
-            row = next(self._rows)
-        except StopIteration:
-            self.close()
-            raise
-        except SQLAlchemyError as exc:
-            self.close()
-            raise self._store._unavailable("failed while reading", exc) from None
-        return self._store._record(row)
+        row = self._buffer.pop()
+        self._after = row.id
+        return row
 
     def close(self) -> None:
-        if self._connection is not None:
-            self._connection.close()
-            self._connection = None
+        """Stop early (nothing is held between pages; kept for callers that close what they open)."""
+        self._buffer, self._done = [], True

@@ -22,7 +22,7 @@ feedback = Table(
     Column("labels", JSON, nullable=False),
     Column("taxonomy", String(200)),
     Column("model", String(200)),
-    Column("predicted", JSON),
+    Column("predicted", JSON(none_as_null=True)),  # SQL NULL when no prediction was sent
     Column("created_at", DateTime(timezone=True), nullable=False),
 )
 by_hash = Index("ix_newstag_feedback_content_hash_id", feedback.c.content_hash, feedback.c.id)

@@ -39,7 +39,10 @@ def _store() -> FeedbackStore:
 
 @bp.errorhandler(StoreError)
 def _unavailable(exc: StoreError) -> Response:
-    return problem_response(StoreUnavailable(f"{exc}; nothing was stored or read, retry shortly",
+    # A write whose commit was not confirmed may still have landed: sending it again is safe,
+    # since a text's newest correction is the one that counts (the history keeps both).
+    return problem_response(StoreUnavailable(f"{exc}; retry shortly (sending a correction again is safe: "
+                                             "a text's newest correction replaces the one before)",
                                              headers={"Retry-After": "5"}))
 
 
@@ -76,8 +79,11 @@ def _lines(rows: Rows, taxonomy: str | None, only: bool) -> Iterator[str]:
             if not only or row.taxonomy == taxonomy:
                 yield json.dumps(row.training_row(), ensure_ascii=False) + "\n"
     except StoreError:
-        # The status line is already sent: cut the stream short, and say so in the log.
-        log.error("the feedback export stopped early")
+        # The status line is already sent. Raising makes the server drop the connection
+        # before the chunked body's end, so the client sees a broken download, not a
+        # shorter file that looks complete.
+        log.error("the feedback export stopped early; the download is cut off")
+        raise
 
 
 @bp.get("/export")

@@ -56,13 +56,23 @@ class FeedbackStats(BaseModel):
         description="reviewed and changed, per model; \"(none)\" for corrections that named none.")
 
 
+# PostgreSQL stores no NUL character in text (SQLite does): refused for every backend alike.
+NUL_MESSAGE = "must not contain the NUL character (U+0000), which databases cannot store"
+
+
+def _storable(value: str) -> bool:
+    return is_unicode(value) and "\x00" not in value
+
+
 def _clean(labels: list[str], path: str, errors: list[dict[str, str]]) -> tuple[str, ...]:
     for i, label in enumerate(labels):
         if not label.strip():
             errors.append({"path": f"{path}/{i}", "message": "a label must not be only whitespace"})
         elif not is_unicode(label):
             errors.append({"path": f"{path}/{i}", "message": "a label must be valid Unicode (no lone surrogates)"})
-    return tuple(dict.fromkeys(label.strip() for label in labels if label.strip() and is_unicode(label)))
+        elif "\x00" in label:
+            errors.append({"path": f"{path}/{i}", "message": f"a label {NUL_MESSAGE}"})
+    return tuple(dict.fromkeys(label.strip() for label in labels if label.strip() and _storable(label)))
 
 
 def parse_feedback(data: Any, settings: Settings, taxonomies: TaxonomyRegistry,
@@ -84,16 +94,20 @@ def parse_feedback(data: Any, settings: Settings, taxonomies: TaxonomyRegistry,
     complaint = text_problem(body.text, settings.max_text_chars)  # the limits of /v1/classify
     if complaint is not None:
         errors.append({"path": "/text", "message": f"text {complaint}"})
+    elif "\x00" in body.text:
+        errors.append({"path": "/text", "message": f"text {NUL_MESSAGE}"})
     for field in ("taxonomy", "model"):
         value = getattr(body, field)
         if value is not None and not is_unicode(value):
             errors.append({"path": f"/{field}", "message": "must be valid Unicode (no lone surrogates)"})
+        elif value is not None and "\x00" in value:
+            errors.append({"path": f"/{field}", "message": NUL_MESSAGE})
     labels = _clean(body.labels, "/labels", errors)
     predicted = _clean(body.predicted, "/predicted", errors) if body.predicted is not None else None
     for name, cleaned in (("labels", labels), ("predicted", predicted or ())):  # as /v1/classify's labels
         if len(cleaned) > settings.max_labels:
             errors.append({"path": f"/{name}", "message": f"at most {settings.max_labels} labels"})
-    if body.taxonomy is not None and is_unicode(body.taxonomy):
+    if body.taxonomy is not None and _storable(body.taxonomy):
         # Labels named for a taxonomy must be its topics: a typo would become a new class in training.
         if body.taxonomy not in taxonomies.names():
             errors.append({"path": "/taxonomy", "message": f"no taxonomy named {body.taxonomy!r}"})
@@ -102,7 +116,7 @@ def parse_feedback(data: Any, settings: Settings, taxonomies: TaxonomyRegistry,
             for field, given in (("labels", body.labels), ("predicted", body.predicted or [])):
                 errors += [{"path": f"/{field}/{i}", "message": f"{label.strip()!r} is not a topic of {body.taxonomy}"}
                            for i, label in enumerate(given) if label.strip() and label.strip() not in known]
-    if models is not None and body.model is not None and is_unicode(body.model):
+    if models is not None and body.model is not None and _storable(body.model):
         _check_model(body.model, models, body, errors)
     if errors:
         raise ValidationFailed("the feedback has invalid fields", errors=errors)
