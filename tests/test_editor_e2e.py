@@ -89,7 +89,7 @@ def test_an_editor_tags_the_seed_article_corrects_it_and_the_export_has_it(serve
         page.fill("#article", seed_text)
         page.click("#tag-button")
         expect(page.locator("#error")).to_contain_text("Request failed validation")
-        expect(page.locator("#error")).to_contain_text("/labels/0")
+        expect(page.locator("#error")).to_contain_text("labels/0")
         problems.clear()
         page.select_option("#taxonomy", "news")
 
@@ -97,7 +97,8 @@ def test_an_editor_tags_the_seed_article_corrects_it_and_the_export_has_it(serve
         page.fill("#article", "We use cookies to give you the best experience on our website. By clicking "
                               "Accept you agree to our use of cookies. Manage preferences.")
         page.click("#tag-button")
-        expect(page.locator("#status")).to_contain_text("0 topics found. The text does not read like news")
+        expect(page.locator("#status")).to_have_text("0 topics found.")
+        expect(page.locator("#warnings")).to_contain_text("The text does not read like news")
 
         # A .txt file dropped on the article box fills it.
         page.fill("#article", "")
@@ -132,6 +133,9 @@ def test_an_editor_tags_the_seed_article_corrects_it_and_the_export_has_it(serve
         page.keyboard.press("Enter")
         expect(page.locator(f'#topics li[data-label="{removed}"]')).to_have_count(0)
         expect(page.locator("#removed")).to_contain_text(removed)
+        # Its evidence is no longer highlighted as evidence for it.
+        titles = page.locator("#article-view mark").evaluate_all("marks => marks.map(m => m.title)")
+        assert titles and not any(removed in title for title in titles), titles
         addable = page.locator("#add-topic option").evaluate_all("options => options.map(o => o.value)")
         added = "agriculture" if "agriculture" in addable else addable[0]  # the article mentions agriculture
         page.select_option("#add-topic", added)
@@ -147,3 +151,78 @@ def test_an_editor_tags_the_seed_article_corrects_it_and_the_export_has_it(serve
     assert get_json_lines(f"{server}/v1/feedback/export?format=jsonl") == [
         {"text": seed_text, "labels": expected, "taxonomy": "news"}]
     assert Path(SCREENSHOT).stat().st_size > 20_000
+
+
+def browser_page(p, viewport_height: int = 900):
+    browser = p.chromium.launch(executable_path=chromium(), headless=True)
+    page = browser.new_page(viewport={"width": 1280, "height": viewport_height})
+    page.set_default_timeout(30_000)
+    return browser, page
+
+
+def test_what_an_editor_meets_around_the_tagging(server, seed_text):
+    """Session 27's findings in a browser: the key asked for first, Enter in the key field
+    tags, a Latin-1 file read as such (and the same file twice), case-only duplicate labels,
+    results marked stale when the text changes, a late correction reply kept out of the next
+    article's panel, and a panel no taller than the window."""
+    chromium()
+    try:
+        from playwright.sync_api import expect, sync_playwright
+    except ImportError:
+        skip_unless_required("playwright is not installed (requirements-dev.txt)")
+
+    with sync_playwright() as p:
+        browser, page = browser_page(p, viewport_height=500)
+        page.goto(f"{server}/")
+        # No key yet: tagging asks for it, with the focus on its field.
+        page.fill("#article", seed_text)
+        page.click("#tag-button")
+        expect(page.locator("#error")).to_have_text("Enter the API key first.")
+        expect(page.locator("#api-key")).to_be_focused()
+        # Enter in the key field loads the taxonomies and tags (it did nothing, silently).
+        page.fill("#api-key", KEY)
+        page.press("#api-key", "Enter")
+        expect(page.locator("#topics .topic").first).to_be_visible()
+        expect(page.locator("#error")).to_be_hidden()
+        # Many topics beside a long article: the panel scrolls on its own within the window.
+        box = page.locator(".panel").bounding_box()
+        assert box is not None and box["height"] <= 500, box
+
+        # A correction whose reply comes after the next article was tagged stays out of its panel.
+        held = []
+        page.route("**/v1/feedback", lambda route: held.append(route))
+        page.click("#send-button")
+        page.wait_for_function("() => document.querySelector('#feedback-status').textContent === 'Sending…'")
+        page.fill("#article", "Hello")
+        page.click("#tag-button")
+        expect(page.locator("#status")).to_have_text("0 topics found.")
+        expect(page.locator("#send-button")).to_be_disabled()
+        held[0].continue_()
+        expect(page.locator("#status")).to_contain_text("(the article tagged before)")
+        expect(page.locator("#feedback-status")).to_have_text("")
+        expect(page.locator("#send-button")).to_be_disabled()  # nothing to send for "Hello"
+        page.unroute("**/v1/feedback")
+
+        # Results are marked stale when the text in the box is no longer the one tagged.
+        expect(page.locator("#stale")).to_be_hidden()
+        page.fill("#article", "Hello again")
+        expect(page.locator("#stale")).to_be_visible()
+
+        # A Windows-1252 file is read as such, and says so; the same file chosen twice is read twice.
+        latin1 = {"name": "latin1.txt", "mimeType": "text/plain",
+                  "buffer": "Le caf\u00e9 de Z\u00fcrich co\u00fbte \u00a3100.".encode("cp1252")}
+        page.set_input_files("#file", files=[latin1])
+        expect(page.locator("#article")).to_have_value("Le caf\u00e9 de Z\u00fcrich co\u00fbte \u00a3100.")
+        expect(page.locator("#status")).to_contain_text("read as Windows-1252")
+        page.fill("#article", "")
+        page.set_input_files("#file", files=[latin1])
+        expect(page.locator("#article")).to_have_value("Le caf\u00e9 de Z\u00fcrich co\u00fbte \u00a3100.")
+
+        # Labels typed twice in different case are one label (the API refused the pair with a 422).
+        page.select_option("#taxonomy", "")
+        page.fill("#labels", "economy, Economy, sports")
+        page.fill("#article", seed_text)
+        page.click("#tag-button")
+        expect(page.locator("#status")).to_contain_text("found.")
+        expect(page.locator("#error")).to_be_hidden()
+        browser.close()

@@ -50,9 +50,11 @@ def test_the_page_and_its_assets_are_served_locally(client):
     assert "default-src 'none'" in csp and "script-src 'self'" in csp and "connect-src 'self'" in csp
     html = response.get_data(as_text=True)
     page = parse(html)
-    assert sorted(page.urls) == ["/static/editor/editor.css", "/static/editor/editor.js", "data:,"]
+    assert sorted(page.urls) == ["/static/editor/editor-api.js", "/static/editor/editor-article.js",
+                                 "/static/editor/editor.css", "/static/editor/editor.js", "data:,"]
     bodies = [html]
-    for url, mimetype in (("/static/editor/editor.css", "text/css"), ("/static/editor/editor.js", "text/javascript")):
+    for url in [u for u in page.urls if u != "data:,"]:
+        mimetype = "text/css" if url.endswith(".css") else "text/javascript"
         asset = client.get(url)
         assert asset.status_code == 200 and asset.mimetype == mimetype
         bodies.append(asset.get_data(as_text=True))
@@ -79,8 +81,13 @@ def test_the_api_key_field_shows_only_when_keys_are_set(tagger, client):
     assert 'data-keys-required="true"' in response.get_data(as_text=True)
 
 
+def scripts(client) -> str:
+    return "".join(client.get(f"/static/editor/{name}").get_data(as_text=True)
+                   for name in ("editor-api.js", "editor-article.js", "editor.js"))
+
+
 def test_the_script_calls_the_documented_endpoints(client):
-    script = client.get("/static/editor/editor.js").get_data(as_text=True)
+    script = scripts(client)
     spec = client.get("/openapi.json").json["paths"]
     called = set(re.findall(r'"(/v1/[a-z/]+)', script))
     assert called == {"/v1/taxonomies", "/v1/classify", "/v1/feedback", "/v1/feedback/export"}
@@ -109,7 +116,7 @@ def test_right_to_left_text_shows_in_its_own_direction(client):
     css = client.get("/static/editor/editor.css").get_data(as_text=True)
     # Each paragraph of the article by its own first strong letter (an English quote in Arabic text).
     assert re.search(r"\.article-view\s*\{\s*unicode-bidi:\s*plaintext;", css)
-    script = client.get("/static/editor/editor.js").get_data(as_text=True)
+    script = scripts(client)
     # Topic labels (caller labels may be Arabic) are isolated with their own direction.
     assert script.count('el("span", {className: "label", dir: "auto"}, topic.label)') == 2
     assert 'el("span", {className: "label"}' not in script

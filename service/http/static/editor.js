@@ -1,9 +1,9 @@
 // newstag editor: tag an article through /v1/classify, show topics with their evidence
 // highlighted, let the editor correct the set, and send it to /v1/feedback.
-// Plain script, no build step, nothing loaded from elsewhere.
+// Plain script, no build step, nothing loaded from elsewhere; editor-api.js (loaded first)
+// talks to the API and decodes files, editor-article.js shows the article with its evidence.
 "use strict";
 
-const $ = (id) => document.getElementById(id);
 const state = {
   text: "",          // the text as tagged (evidence offsets point into it)
   taxonomy: null,    // the taxonomy used, or null for typed labels
@@ -12,49 +12,10 @@ const state = {
   topics: [],        // [{label, score, code, evidence, added, removed}]
   options: [],       // labels the editor may add: the taxonomy's topics, or the typed labels
   active: null,      // the label whose evidence is emphasised
+  shown: 0,          // counts the results shown: a late reply must not write into newer ones
+  taxonomiesLoaded: false,
+  loading: null,     // the taxonomies' request in flight, which tagging waits for
 };
-
-// --- talking to the API ------------------------------------------------------------
-
-class ApiError extends Error {}
-
-function headers(json) {
-  const h = {Accept: "application/json"};
-  if (json) h["Content-Type"] = "application/json";
-  const key = $("api-key").value.trim();
-  if (key) h.Authorization = `Bearer ${key}`;
-  return h;
-}
-
-// A readable sentence from an RFC 9457 problem (title, detail, field errors) or a bare status.
-async function problemMessage(response) {
-  let body = null;
-  try { body = await response.json(); } catch (_) { /* not JSON */ }
-  if (!body || typeof body.detail !== "string") {
-    return `The service answered ${response.status} ${response.statusText || ""}`.trim() + ".";
-  }
-  let message = `${body.title || "Error"}: ${body.detail}`;
-  if (Array.isArray(body.errors) && body.errors.length) {
-    message += " — " + body.errors.map((e) => `${e.path}: ${e.message}`).join("; ");
-  }
-  if (response.status === 401 || response.status === 403) {
-    $("key-field").hidden = false;
-    message += " Enter a valid API key above.";
-  }
-  return message;
-}
-
-async function api(method, path, body) {
-  let response;
-  try {
-    response = await fetch(path, {method, headers: headers(body !== undefined),
-                                  body: body === undefined ? undefined : JSON.stringify(body)});
-  } catch (err) {
-    throw new ApiError(`Cannot reach the service (${err.message}).`);
-  }
-  if (!response.ok) throw new ApiError(await problemMessage(response));
-  return response;
-}
 
 function showError(message) {
   const box = $("error");
@@ -64,7 +25,12 @@ function showError(message) {
 
 // --- taxonomies --------------------------------------------------------------------
 
-async function loadTaxonomies() {
+function loadTaxonomies() {
+  state.loading = state.loading || fetchTaxonomies().finally(() => { state.loading = null; });
+  return state.loading;
+}
+
+async function fetchTaxonomies() {
   const select = $("taxonomy");
   try {
     const {taxonomies} = await (await api("GET", "/v1/taxonomies")).json();
@@ -74,6 +40,7 @@ async function loadTaxonomies() {
                            typed);
     const fallback = taxonomies.find((t) => t.default);
     select.value = taxonomies.some((t) => t.name === previous) ? previous : (fallback ? fallback.name : "");
+    state.taxonomiesLoaded = true;
     $("status").textContent = "";
     showError("");
   } catch (err) {
@@ -94,8 +61,15 @@ async function topicOptions(taxonomy, typed) {
 
 // --- tagging -----------------------------------------------------------------------
 
+// Split on commas; a label typed twice (in any case: the API compares them without case) once.
 function typedLabels() {
-  return [...new Set($("labels").value.split(",").map((s) => s.trim()).filter(Boolean))];
+  const seen = new Set();
+  return $("labels").value.split(",").map((s) => s.trim()).filter((label) => {
+    const key = label.toLowerCase();
+    if (!label || seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
 }
 
 async function tag(event) {
@@ -106,6 +80,15 @@ async function tag(event) {
     showError("Paste an article or drop a .txt file first.");
     $("article").focus();
     return;
+  }
+  if (!state.taxonomiesLoaded) {
+    if (keysRequired() && !$("api-key").value.trim()) {
+      showError("Enter the API key first.");
+      $("api-key").focus();
+      return;
+    }
+    await loadTaxonomies();  // also when Enter in the key field started it a moment ago
+    if (!state.taxonomiesLoaded) return;  // its error is shown
   }
   const taxonomy = $("taxonomy").value || null;
   const labels = typedLabels();
@@ -122,14 +105,17 @@ async function tag(event) {
     const result = await (await api("POST", "/v1/classify", request)).json();
     const options = await topicOptions(result.taxonomy, labels.map((label) => ({label, code: null})));
     show(text, result, options);
+    const count = result.topics.length;
+    $("status").textContent = `${count} topic${count === 1 ? "" : "s"} found.`;
     // Warnings say why topics may be missing or unreliable (not news, a language the model does not read).
-    const warnings = (result.warnings || []).map((w) => w.message);
-    $("status").textContent = [`${result.topics.length} topics found.`, ...warnings].join(" ");
+    $("warnings").replaceChildren(...(result.warnings || []).map((w) => el("li", {}, w.message)));
+    $("warnings").hidden = !$("warnings").children.length;
     $("results").focus();
   } catch (err) {
     $("status").textContent = "";
     showError(err.message);
     $("error").focus();
+    markStale();  // the topics on screen, if any, are still those of the text as tagged before
   } finally {
     button.disabled = false;
   }
@@ -137,7 +123,7 @@ async function tag(event) {
 
 function show(text, result, options) {
   Object.assign(state, {
-    text, taxonomy: result.taxonomy, model: result.model.name, options, active: null,
+    text, taxonomy: result.taxonomy, model: result.model.name, options, active: null, shown: state.shown + 1,
     predicted: result.topics.map((t) => t.label),
     topics: result.topics.map((t) => ({...t, added: false, removed: false})),
   });
@@ -145,78 +131,16 @@ function show(text, result, options) {
     `Model ${result.model.name} (${result.model.kind})` + (result.taxonomy ? `, taxonomy ${result.taxonomy}` : "");
   $("feedback-status").textContent = "";
   $("results").hidden = false;
-  renderArticle();
   renderTopics();
+  markStale();
 }
 
-// --- the article with its evidence -------------------------------------------------
-
-// The API's offsets count code points (Python); JavaScript strings count UTF-16 units.
-function unitOffsets(text) {
-  const units = [0];
-  for (const ch of text) units.push(units[units.length - 1] + ch.length);
-  return units;
-}
-
-function renderArticle() {
-  const view = $("article-view");
-  const units = unitOffsets(state.text);
-  const spans = [];
-  state.topics.forEach((topic) => topic.evidence.forEach((ev, j) => {
-    spans.push({label: topic.label, first: j === 0, start: units[ev.start], end: units[ev.end]});
-  }));
-  const cuts = [...new Set([0, state.text.length, ...spans.flatMap((s) => [s.start, s.end])])].sort((a, b) => a - b);
-  const parts = [];
-  for (let i = 0; i + 1 < cuts.length; i++) {
-    const [from, to] = [cuts[i], cuts[i + 1]];
-    const piece = state.text.slice(from, to);
-    const covering = spans.filter((s) => s.start <= from && to <= s.end);
-    if (!covering.length) {
-      parts.push(document.createTextNode(piece));
-      continue;
-    }
-    const mark = document.createElement("mark");
-    mark.textContent = piece;
-    const labels = [...new Set(covering.map((s) => s.label))];
-    mark.dataset.topics = JSON.stringify(labels);
-    mark.title = `Evidence for ${labels.join(", ")}`;
-    for (const s of covering) {
-      if (s.first && s.start === from) mark.classList.add(`first-${cssId(s.label)}`);
-    }
-    parts.push(mark);
-  }
-  view.replaceChildren(...parts);
-  highlight(state.active);
-}
-
-function cssId(label) {
-  return Array.from(label, (ch) => (/[A-Za-z0-9]/.test(ch) ? ch : `_${ch.codePointAt(0)}`)).join("");
-}
-
-function marksOf(label) {
-  return [...$("article-view").querySelectorAll("mark")].filter((m) => JSON.parse(m.dataset.topics).includes(label));
-}
-
-function highlight(label) {
-  state.active = label;
-  for (const mark of $("article-view").querySelectorAll("mark")) {
-    mark.classList.toggle("active", label !== null && JSON.parse(mark.dataset.topics).includes(label));
-  }
-  for (const item of $("topics").children) item.classList.toggle("active", item.dataset.label === label);
-}
-
-function goToEvidence(topic) {
-  highlight(topic.label);
-  const marks = marksOf(topic.label);
-  if (!marks.length) {
-    $("feedback-status").textContent = `${topic.label} has no evidence sentence.`;
-    return;
-  }
-  const first = $("article-view").querySelector(`mark.first-${cssId(topic.label)}`) || marks[0];
-  const smooth = !window.matchMedia("(prefers-reduced-motion: reduce)").matches;
-  first.scrollIntoView({behavior: smooth ? "smooth" : "auto", block: "center"});
-  $("feedback-status").textContent =
-    `${topic.label}: ${topic.evidence.length} evidence sentence${topic.evidence.length === 1 ? "" : "s"} highlighted.`;
+// Topics on screen belong to the text as tagged: when the box holds another text, say so
+// (a correction sent then is still for the tagged text).
+function markStale() {
+  const stale = !$("results").hidden && $("article").value !== state.text;
+  $("stale").hidden = !stale;
+  $("results").classList.toggle("stale", stale);
 }
 
 // --- the topic list and corrections ------------------------------------------------
@@ -269,7 +193,7 @@ function renderTopics() {
                                                                   o.label)));
   $("add-topic").disabled = $("add-button").disabled = !addable.length;
   $("send-button").disabled = !kept.length;
-  highlight(state.active);
+  renderArticle();  // a removed topic's evidence is no longer highlighted
 }
 
 function setRemoved(topic, removed) {
@@ -294,6 +218,7 @@ function addTopic() {
 async function sendFeedback() {
   const labels = state.topics.filter((t) => !t.removed).map((t) => t.label);
   const button = $("send-button");
+  const shown = state.shown;
   button.disabled = true;
   $("feedback-status").textContent = "Sending…";
   showError("");
@@ -301,13 +226,15 @@ async function sendFeedback() {
     const {id} = await (await api("POST", "/v1/feedback", {
       text: state.text, labels, taxonomy: state.taxonomy, model: state.model, predicted: state.predicted,
     })).json();
-    $("feedback-status").textContent = `Correction saved (#${id}): ${labels.join(", ")}.`;
+    // Another article may have been tagged meanwhile: its panel must not claim this correction.
+    $(shown === state.shown ? "feedback-status" : "status").textContent =
+      `Correction saved (#${id}): ${labels.join(", ")}` + (shown === state.shown ? "." : " (the article tagged before).");
   } catch (err) {
-    $("feedback-status").textContent = "Not saved.";
-    showError(err.message);
+    if (shown === state.shown) $("feedback-status").textContent = "Not saved.";
+    showError(shown === state.shown ? err.message : `The correction of the article tagged before was not saved. ${err.message}`);
     $("error").focus();
   } finally {
-    button.disabled = false;
+    button.disabled = !state.topics.some((t) => !t.removed);  // what is on screen now
   }
 }
 
@@ -321,6 +248,7 @@ async function downloadExport() {
     setTimeout(() => URL.revokeObjectURL(link.href), 10000);
   } catch (err) {
     showError(err.message);
+    $("error").focus();
   }
 }
 
@@ -328,25 +256,37 @@ async function downloadExport() {
 
 async function readFile(file) {
   if (!file) return;
-  if (!/\.txt$/i.test(file.name) && !file.type.startsWith("text/")) {
+  if (!/\.txt$/i.test(file.name) && file.type !== "text/plain") {
     showError(`${file.name} is not a .txt file.`);
     return;
   }
-  $("article").value = await file.text();
+  const {text, note} = decodeText(new Uint8Array(await file.arrayBuffer()));
+  $("article").value = text;
   showError("");
-  $("status").textContent = `Read ${file.name}.`;
+  $("status").textContent = `Read ${file.name}.${note || ""}`;
+  markStale();
 }
 
 function wireDrop() {
   const zone = $("drop-zone");
-  zone.addEventListener("dragover", (e) => { e.preventDefault(); zone.classList.add("dragging"); });
+  // Only files are taken over: text dragged from another page drops into the box as usual.
+  const carriesFiles = (e) => [...e.dataTransfer.types].includes("Files");
+  zone.addEventListener("dragover", (e) => {
+    if (!carriesFiles(e)) return;
+    e.preventDefault();
+    zone.classList.add("dragging");
+  });
   zone.addEventListener("dragleave", () => zone.classList.remove("dragging"));
   zone.addEventListener("drop", (e) => {
-    e.preventDefault();
     zone.classList.remove("dragging");
+    if (!carriesFiles(e)) return;
+    e.preventDefault();
     readFile(e.dataTransfer.files[0]);
   });
-  $("file").addEventListener("change", (e) => readFile(e.target.files[0]));
+  $("file").addEventListener("change", (e) => {
+    readFile(e.target.files[0]);
+    e.target.value = "";  // choosing the same file again must read it again
+  });
 }
 
 document.addEventListener("DOMContentLoaded", () => {
@@ -356,9 +296,10 @@ document.addEventListener("DOMContentLoaded", () => {
   $("add-button").addEventListener("click", addTopic);
   $("send-button").addEventListener("click", sendFeedback);
   $("export-button").addEventListener("click", downloadExport);
+  $("article").addEventListener("input", markStale);
   wireDrop();
-  const keysRequired = document.body.dataset.keysRequired === "true";
-  if (keysRequired && !$("api-key").value) {
+  toggleLabels();
+  if (keysRequired() && !$("api-key").value) {
     $("status").textContent = "This service needs an API key: enter it to load the taxonomies.";
   } else {
     loadTaxonomies();

@@ -1,0 +1,74 @@
+// newstag editor: the tagged article with each kept topic's evidence highlighted by the
+// API's offsets; clicking a topic emphasises and scrolls to its evidence. Uses editor.js's state.
+"use strict";
+
+// --- the article with its evidence -------------------------------------------------
+
+// The API's offsets count code points (Python); JavaScript strings count UTF-16 units.
+function unitOffsets(text) {
+  const units = [0];
+  for (const ch of text) units.push(units[units.length - 1] + ch.length);
+  return units;
+}
+
+function renderArticle() {
+  const view = $("article-view");
+  const units = unitOffsets(state.text);
+  const spans = [];
+  state.topics.filter((t) => !t.removed).forEach((topic) => topic.evidence.forEach((ev, j) => {
+    spans.push({label: topic.label, first: j === 0, start: units[ev.start], end: units[ev.end]});
+  }));
+  const cuts = [...new Set([0, state.text.length, ...spans.flatMap((s) => [s.start, s.end])])].sort((a, b) => a - b);
+  const parts = [];
+  for (let i = 0; i + 1 < cuts.length; i++) {
+    const [from, to] = [cuts[i], cuts[i + 1]];
+    const piece = state.text.slice(from, to);
+    const covering = spans.filter((s) => s.start <= from && to <= s.end);
+    if (!covering.length) {
+      parts.push(document.createTextNode(piece));
+      continue;
+    }
+    const mark = document.createElement("mark");
+    mark.textContent = piece;
+    const labels = [...new Set(covering.map((s) => s.label))];
+    mark.dataset.topics = JSON.stringify(labels);
+    mark.title = `Evidence for ${labels.join(", ")}`;
+    for (const s of covering) {
+      if (s.first && s.start === from) mark.classList.add(`first-${cssId(s.label)}`);
+    }
+    parts.push(mark);
+  }
+  view.replaceChildren(...parts);
+  highlight(state.active);
+}
+
+// A class name for any label, one to one (" 1" and "Ł" must not meet): _<code point>_ for the rest.
+function cssId(label) {
+  return Array.from(label, (ch) => (/[A-Za-z0-9]/.test(ch) ? ch : `_${ch.codePointAt(0)}_`)).join("");
+}
+
+function marksOf(label) {
+  return [...$("article-view").querySelectorAll("mark")].filter((m) => JSON.parse(m.dataset.topics).includes(label));
+}
+
+function highlight(label) {
+  state.active = label;
+  for (const mark of $("article-view").querySelectorAll("mark")) {
+    mark.classList.toggle("active", label !== null && JSON.parse(mark.dataset.topics).includes(label));
+  }
+  for (const item of $("topics").children) item.classList.toggle("active", item.dataset.label === label);
+}
+
+function goToEvidence(topic) {
+  highlight(topic.label);
+  const marks = marksOf(topic.label);
+  if (!marks.length) {
+    $("feedback-status").textContent = `${topic.label} has no evidence sentence.`;
+    return;
+  }
+  const first = $("article-view").querySelector(`mark.first-${cssId(topic.label)}`) || marks[0];
+  const smooth = !window.matchMedia("(prefers-reduced-motion: reduce)").matches;
+  first.scrollIntoView({behavior: smooth ? "smooth" : "auto", block: "center"});
+  $("feedback-status").textContent =
+    `${topic.label}: ${topic.evidence.length} evidence sentence${topic.evidence.length === 1 ? "" : "s"} highlighted.`;
+}
