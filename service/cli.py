@@ -23,11 +23,21 @@ from .engine.routing import served_by
 from .engine.taxonomy import TaxonomyRegistry
 from .tagging import TagOptions
 
+SERVE_PREFACE = """newstag serve: gunicorn with newstag's configuration (service/gunicorn_config.py), which sets
+  bind 0.0.0.0:$PORT (8000), worker class gthread, workers and torch threads by the cores
+  (NEWSTAG_WORKERS, NEWSTAG_TORCH_THREADS), threads NEWSTAG_MAX_QUEUE + 8 (NEWSTAG_THREADS), timeout 120 s;
+  docs/production.md explains each. An option given below overrides it. The defaults gunicorn's
+  help shows below are gunicorn's own, not what newstag serve runs with.
+"""
+
 
 def _serve(argv: list[str]) -> int:
     """gunicorn with newstag's settings (what `make serve` runs); gunicorn's own options may follow."""
     from gunicorn.app.wsgiapp import run
 
+    if {"-h", "--help"} & set(argv):
+        # gunicorn's help lists its own defaults (127.0.0.1:8000, 1 sync worker, ...), which newstag's config replaces.
+        print(SERVE_PREFACE)
     sys.argv = ["newstag serve", "-c", "python:service.gunicorn_config", *argv]
     run(prog="newstag serve")  # returns only through SystemExit, when the server stops
     return 0

@@ -176,3 +176,13 @@ def test_taxonomies_says_when_the_default_taxonomy_is_not_installed(capsys, monk
     monkeypatch.setenv("NEWSTAG_TAXONOMY", "nope")
     assert main(["taxonomies"]) == 2
     assert "unknown taxonomy 'nope'" in capsys.readouterr().err
+
+
+def test_serve_help_says_which_defaults_newstag_replaces(capsys):
+    # gunicorn's help alone listed 127.0.0.1:8000 and 1 sync worker, which newstag serve does not run with.
+    with pytest.raises(SystemExit) as stop:
+        main(["serve", "--help"])
+    assert stop.value.code == 0
+    out = capsys.readouterr().out
+    assert out.index("bind 0.0.0.0:$PORT") < out.index("usage: newstag serve")
+    assert "worker class gthread" in out and "not what newstag serve runs with" in out

@@ -63,6 +63,17 @@ def test_single_label_choice_leaves_out_how_broad_a_label_is(tiny_tagger, monkey
     assert single.topics[0].label == without.topics[0].label  # ...but not the single choice
 
 
+def test_a_single_label_answer_under_the_threshold_says_so(tiny_tagger):
+    """multi_label false gives the best label whatever its score; a score under the threshold is
+    flagged, as a fine-tuned model's out-of-domain text (every score 0) was not."""
+    [unsure] = tiny_tagger.tag([TEXT], LABELS, multi_label=False, threshold=1.0)
+    [sure] = tiny_tagger.tag([TEXT], LABELS, multi_label=False, threshold=0.0)
+    assert [w.code for w in unsure.warnings] == ["below-threshold"]
+    message = unsure.warnings[0].message
+    assert repr(unsure.topics[0].label) in message and "multi_label is false" in message
+    assert sure.topics[0].label == unsure.topics[0].label and not sure.warnings
+
+
 def test_top_k_caps_the_list(tiny_tagger):
     [result] = tiny_tagger.tag([TEXT], LABELS, threshold=0.0, top_k=2)
     assert len(result.topics) == 2

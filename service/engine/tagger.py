@@ -195,8 +195,8 @@ class Tagger:
                                                  self.options.keyword_weight, rules) if evidence and per_topic else {})
             topics = tuple(Topic(label_list[j].name, round(float(final[j]), 4), label_list[j].code, support.get(j, ()))
                            for j in chosen)
-            below = _below_threshold_warning(topics, thresholds[chosen[0]], s.news_probability) \
-                if multi_label and chosen and final[chosen[0]] < thresholds[chosen[0]] else ()
+            below = _below_threshold_warning(topics, thresholds[chosen[0]], s.news_probability, multi_label) \
+                if chosen and final[chosen[0]] < thresholds[chosen[0]] else ()
             results.append(TagResult(topics, doc.token_count, language,
                                      warnings + _genre_warning(s.news_probability) + below,
                                      label_set.name, self.backend.model_name))
@@ -229,9 +229,13 @@ class Tagger:
         return code, (Warning("language-unsupported", message),)
 
 
-def _below_threshold_warning(topics: tuple[Topic, ...], threshold: float,
-                             news_probability: float | None) -> tuple[Warning, ...]:
+def _below_threshold_warning(topics: tuple[Topic, ...], threshold: float, news_probability: float | None,
+                             multi_label: bool) -> tuple[Warning, ...]:
     best = topics[0]
+    if not multi_label:  # single-label mode answers its best label whatever its score: say how unsure it is
+        message = (f"multi_label is false, so the best label is given whatever its score: {best.label!r} scores "
+                   f"{best.score:.2f}, under the threshold ({threshold:g}) that a multi-label call applies.")
+        return (Warning("below-threshold", message),)
     message = (f"No topic reached the threshold ({threshold:g}); the taxonomy gives a text that reads as news "
                f"(probability {news_probability:.2f}) its best topic anyway: {best.label!r}, with its own score "
                f"{best.score:.2f}.")
