@@ -33,6 +33,31 @@ def test_not_ready_until_loaded_and_warmed_up(monkeypatch, tagger):
     assert client.post("/v1/classify", json={"text": "Some news."}).status_code == 200
 
 
+def test_requests_waiting_for_the_model_to_load_count_against_the_queue(monkeypatch, tagger):
+    """Waiting for the model happened before the queue limit: a flood at start held every
+    thread (40 requests, 24 threads), and /healthz went unanswered for 25 s."""
+    import threading
+    import time
+
+    monkeypatch.setattr("service.http.runtime.TaggerRuntime.start_loading", lambda self: None)
+    app = create_app({"TAGGER": tagger, "request_timeout": 5, "max_queue": 1})
+    client = app.test_client()
+    answers: list[int] = []
+    first = threading.Thread(target=lambda: answers.append(
+        app.test_client().post("/v1/classify", json={"text": "Some news."}).status_code))
+    first.start()
+    deadline = time.monotonic() + 5
+    while app.extensions["newstag.runtime"].admission.waiting == 0 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    started = time.monotonic()
+    second = client.post("/v1/classify", json={"text": "More news."})
+    assert second.status_code == 503 and "already waiting" in second.json["detail"]
+    assert time.monotonic() - started < 1  # refused at once, not after waiting for the model
+    app.extensions["newstag.runtime"].load()
+    first.join(30)
+    assert answers == [200]  # the one admitted is answered once the model is ready
+
+
 def test_background_loading_reaches_ready(tiny_model_dir):
     app = create_app({"model": tiny_model_dir})
     runtime = app.extensions["newstag.runtime"]

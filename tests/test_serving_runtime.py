@@ -83,22 +83,24 @@ def test_admission_turns_a_deadline_missed_behind_others_into_503_and_one_missed
     assert caught.value.headers == {"Retry-After": "2"} and admission.waiting == 0
 
 
-def test_a_reload_announced_by_one_worker_is_seen_once_by_the_others(tmp_path):
+def test_a_reload_announced_by_one_worker_stays_pending_for_the_others_until_applied(tmp_path):
     announcer, other, late = ReloadSignal(tmp_path), ReloadSignal(tmp_path), ReloadSignal(tmp_path)
     late.catch_up()
-    assert not other.pending()
+    assert other.behind() is None
     announcer.announce()
-    assert other.pending() and not other.pending()  # applied once
-    assert not announcer.pending()  # its own reload is applied already
-    assert late.pending()
+    assert other.behind() == 1 and other.behind() == 1  # until it has rescanned...
+    other.applied(1)
+    assert other.behind() is None  # ...then not again
+    assert announcer.behind() is None  # its own reload is applied already
+    assert late.behind() == 1
     announcer.announce()
-    assert other.pending() and (tmp_path / "models-generation").read_text() == "2"
+    assert other.behind() == 2 and (tmp_path / "models-generation").read_text() == "2"
 
 
 def test_without_a_run_directory_there_is_nobody_to_tell():
     alone = ReloadSignal(None)
     alone.announce()
-    assert not alone.pending()
+    assert alone.behind() is None
 
 
 def test_every_taxonomys_topics_are_embedded_while_the_model_loads_not_on_a_requests_clock(tiny_model_dir,

@@ -137,6 +137,25 @@ def test_a_reload_in_one_worker_reaches_the_others(tagger, models_dir, trained_m
     assert worker_b.post("/v1/classify", json={"text": "Rates rose.", "model": "second"}).status_code == 200
 
 
+def test_after_a_reload_every_endpoint_of_another_worker_sees_the_new_models(tagger, models_dir, trained_model_dir,
+                                                                            tmp_path):
+    """The other worker rescanned only on a classify call, in the one thread that noticed first:
+    /v1/models and corrections naming the new model answered from the old set meanwhile."""
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    config = {"TAGGER": tagger, "LOAD_IN_BACKGROUND": False, "models_dir": models_dir, "admin_keys": "admin-key",
+              "run_dir": run_dir, "database_url": f"sqlite:///{tmp_path}/fb.db"}
+    worker_a, worker_b = create_app(dict(config)).test_client(), create_app(dict(config)).test_client()
+    shutil.copytree(trained_model_dir, models_dir / "second")
+    assert worker_a.post("/v1/models/reload", headers=ADMIN).status_code == 200
+    listed = {m["name"]: m for m in worker_b.get("/v1/models").json["models"]}
+    assert "second" in listed
+    correction = {"text": "Rates rose.", "labels": listed["second"]["labels"][:1], "taxonomy": None}
+    shutil.copytree(trained_model_dir, models_dir / "third")
+    assert worker_b.post("/v1/models/reload", headers=ADMIN).status_code == 200
+    assert worker_a.post("/v1/feedback", json={**correction, "model": "third"}).status_code == 201
+
+
 def _with_labels_file(directory, **changes):
     """labels.json changed and its checksum in newstag.json with it: the contents are checked too."""
     from service.engine.model_files import sha256_of

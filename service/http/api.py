@@ -7,6 +7,7 @@ from typing import Any
 from flask import Blueprint, current_app, g
 
 from ..config import Settings
+from ..engine import Tagger, TagResult
 from ..engine.routing import model_out, served_by
 from ..errors import InvalidInputError
 from .auth import protect, require_admin
@@ -33,14 +34,20 @@ def _settings() -> Settings:
 def classify() -> dict[str, Any]:
     runtime = _runtime()
     body = parse_classify(json_body(), runtime.options.tagger)
-    tagger = runtime.get(body.model)
     texts = [body.text] if isinstance(body, TextRequest) else [d.text for d in body.documents]
     g.documents = len(texts)
     labels = body.engine_labels()
+
+    def tag(deadline: float) -> tuple[Tagger, list[TagResult]]:
+        # Behind the queue limit, waiting for a model still loading included: a flood at start
+        # is refused at once instead of holding every thread (and /healthz with them).
+        tagger = runtime.get(body.model, deadline)
+        return tagger, tagger.tag(texts, labels, taxonomy=body.taxonomy, multi_label=body.multi_label,
+                                  threshold=body.threshold, top_k=body.top_k, evidence=body.evidence,
+                                  deadline=deadline)
+
     try:
-        results = runtime.run(lambda deadline: tagger.tag(
-            texts, labels, taxonomy=body.taxonomy, multi_label=body.multi_label, threshold=body.threshold,
-            top_k=body.top_k, evidence=body.evidence, deadline=deadline))
+        tagger, results = runtime.run(tag)
     except InvalidInputError as exc:  # what only the model can tell: its labels, duplicates, the taxonomy
         raise ValidationFailed(str(exc), errors=engine_errors(exc, isinstance(body, TextRequest))) from None
     taxonomy = results[0].taxonomy  # the one the Tagger chose; None for caller labels or a model's own

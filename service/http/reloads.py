@@ -2,8 +2,9 @@
 
 A reload (POST /v1/models/reload) reaches one worker. It rescans its models and bumps the
 counter in ``NEWSTAG_RUN_DIR/models-generation``; every other worker compares the counter
-with the last one it applied on each request (one stat and a tiny read) and rescans when
-it has moved. Without a run directory (one process, tests) there is nobody to tell.
+with the last one it applied whenever a request asks which models there are (one tiny
+read) and rescans when it has moved (runtime.py). Without a run directory (one process,
+tests) there is nobody to tell.
 """
 
 from __future__ import annotations
@@ -38,12 +39,13 @@ class ReloadSignal:
             tmp.write_text(str(self._applied))
             tmp.replace(self.path)  # atomic, so no worker reads half a number
 
-    def pending(self) -> bool:
-        """True once per reload announced by another worker since this one last applied one."""
+    def behind(self) -> int | None:
+        """The generation announced since this worker last applied one, or None."""
         if self.path is None:
-            return False
+            return None
         shared = self._shared()
-        if shared > self._applied:
-            self._applied = shared
-            return True
-        return False
+        return shared if shared > self._applied else None
+
+    def applied(self, generation: int) -> None:
+        """This worker has rescanned for ``generation``."""
+        self._applied = max(self._applied, generation)

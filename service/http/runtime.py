@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from typing import TypeVar
 
@@ -40,6 +41,7 @@ class TaggerRuntime:
                         if settings.models_dir else None)
         self.model_errors: dict[str, str] = {}
         self.reloads = ReloadSignal(settings.run_dir)
+        self._reload_lock = threading.Lock()
         self.admission = Admission(settings.max_queue, settings.request_timeout, settings.batching)
         self._ready = threading.Event()
         self.error: str | None = None
@@ -102,21 +104,38 @@ class TaggerRuntime:
         """Loaded, ready taggers by model name: the default one, the multilingual one, then fine-tuned ones.
 
         Each tags with its own model only; the tagger that routes by language is ``get(None)``.
+        A reload another worker announced is applied first, so every endpoint of every worker
+        answers with the same models once a reload has answered.
         """
         if not self._tagger or not self.ready:
             return {}
+        self._apply_reloads()
         return {**self._served(), **(self.trained.taggers() if self.trained else {})}
 
-    def get(self, name: str | None) -> Tagger:
-        # A request that reaches a worker still loading its model waits for it (within the
-        # request timeout) rather than fail: another worker may already have said ready.
+    def _apply_reloads(self) -> None:
+        # One thread rescans while this worker's others wait for it (they would otherwise go
+        # on with the old models); the generation counts as applied only once the scan is done.
+        if self.trained is None or self.reloads.behind() is None:
+            return
+        with self._reload_lock:
+            generation = self.reloads.behind()
+            if generation is not None:
+                self._scan_trained()
+                self.reloads.applied(generation)
+
+    def get(self, name: str | None, deadline: float | None = None) -> Tagger:
+        """The tagger for a model name (None: the default, routing by language).
+
+        A request that reaches a worker still loading its model waits for it (until
+        ``deadline``, else the request timeout) rather than fail: another worker may already
+        have said ready.
+        """
         if not self.ready and self.error is None:
-            self.wait_ready(self.settings.request_timeout)
+            wait = self.settings.request_timeout if deadline is None else deadline - time.monotonic()
+            self.wait_ready(max(wait, 0.0))
         if not self.ready or self._tagger is None:
             raise NotReady(self.error or "the model is still loading; retry shortly",
                            headers={"Retry-After": "5"})
-        if self.trained is not None and self.reloads.pending():  # another worker reloaded
-            self._scan_trained()
         taggers = self.taggers()
         if name is None:
             return self._tagger
