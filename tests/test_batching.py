@@ -92,6 +92,27 @@ def test_concurrent_callers_share_one_forward_pass_and_get_their_own_results():
     assert sorted(len(x) for x in model.batches[1]) == [1, 1, 1, 2, 3, 4]
 
 
+def test_rounds_take_the_earliest_deadlines_first_and_stop_at_their_budget():
+    """One round of everything queued made a burst of requests all finish (or all run out of
+    time) together; rounds of ROUND_BATCHES batches' tokens, earliest deadline first, let the
+    first ones finish first, and a request's next call goes ahead of later requests' first ones."""
+    from service.engine.batching import ROUND_BATCHES
+    model = GatedModel()
+    batcher = MicroBatcher(model, max_batch_tokens=16, width=lambda n: 8)  # two rows a batch
+    per_job = ROUND_BATCHES * 16 // 8 * 5 // 8  # sequences per call: five eighths of a round's budget
+    out: dict = {}
+    first = _call_in_thread(batcher, [[9]], out, "first")
+    assert model.entered.wait(5)  # the model is busy while three calls queue, latest deadline first
+    calls = [_call_in_thread(batcher, [[k]] * per_job, out, k, seconds=s) for k, s in ((1, 30), (2, 10), (3, 20))]
+    time.sleep(0.2)
+    model.gate.set()
+    for thread in [first, *calls]:
+        thread.join(10)
+    assert all(out[k] == [float(k)] * per_job for k in (1, 2, 3))
+    order = [seq[0] for batch in model.batches[1:] for seq in batch]
+    assert order == [2] * per_job + [3] * per_job + [1] * per_job  # one call a round, by deadline
+
+
 def test_a_caller_past_its_deadline_gets_an_error_and_is_never_computed():
     model = GatedModel()
     batcher = MicroBatcher(model, max_batch_tokens=10_000)

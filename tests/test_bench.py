@@ -47,6 +47,17 @@ def test_checkouts_benchmark_runs_two_servers_side_by_side(capsys, monkeypatch):
     assert all(float(row[1]) > 0 and len(row) == 7 and float(row[-1]) > 0 for row in rows.values())
 
 
+def test_burst_benchmark_counts_each_servers_answers(capsys):
+    """bench.burst with this checkout on both sides: every request of a small burst answered 200."""
+    from bench import burst
+
+    assert burst.main(["--before", ".", "--requests", "2", "--documents", "1", "--rounds", "1",
+                       "--data", "seeds/examples.jsonl"]) == 0
+    rows = {line.split()[0]: line.split() for line in capsys.readouterr().out.splitlines()[3:]}
+    assert set(rows) == {"before", "after"}
+    assert all(row[1:4] == ["2", "0", "0"] and float(row[4]) > 0 for row in rows.values())
+
+
 def test_window_costs_are_the_named_models(tiny_st_dir, seed_text):
     """With a local model (NEWSTAG_MODEL in bench.throughput), its tokenizer, prompt, window and FLOPs count."""
     from bench.window_costs import article_costs

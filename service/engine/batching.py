@@ -1,11 +1,15 @@
 """Cross-request micro-batching: one thread runs the model for every caller in a process.
 
 Callers (request threads) hand in their token sequences and wait. The batching thread
-takes everything queued, sorts it by length (less padding), cuts it into batches within
-a token budget (as text-embeddings-inference does with max-batch-tokens) and runs them,
-so windows of concurrent requests share forward passes. Each caller waits at most until
-its deadline (a ``time.monotonic()`` instant it passes in, from ``Tagger.tag(deadline=)``);
-a caller that gave up is dropped from the next batches, not computed.
+takes a round of queued calls, sorts its sequences by length (less padding), cuts them
+into batches within a token budget (as text-embeddings-inference does with
+max-batch-tokens) and runs them, so windows of concurrent requests share forward passes.
+A round takes the calls whose deadlines come first, up to ROUND_BATCHES batches' worth of
+tokens: a call finishes only when its round does, so one round of everything queued made
+every request of a burst finish (or run out of time) together at its end, and a request
+with nothing ahead of it at admission wait behind later ones. Each caller waits at most
+until its deadline (a ``time.monotonic()`` instant it passes in, from
+``Tagger.tag(deadline=)``); a caller that gave up is dropped from the next batches, not computed.
 """
 
 from __future__ import annotations
@@ -28,6 +32,9 @@ Pool = Callable[[int, torch.Tensor], Any]
 
 # A batch holds sequences of one padded width only (length_batches); bench.padding compares.
 ONE_WIDTH_PER_BATCH = True
+# A round holds at least one call and stops taking more past this many batches' tokens
+# (8 x 2,048 by default: about 64 windows of 256, every width's batches still full).
+ROUND_BATCHES = 8
 
 
 def length_batches(lengths: list[int], max_batch_tokens: int, one_length: bool | None = None) -> Iterator[list[int]]:
@@ -56,6 +63,8 @@ def length_batches(lengths: list[int], max_batch_tokens: int, one_length: bool |
 class _Job:
     sequences: list[list[int]]
     pool: Pool
+    deadline: float = float("inf")  # a time.monotonic() instant; calls without one go last
+    tokens: int = 0  # padded tokens of all its sequences
     results: list[Any] = field(init=False)
     left: int = field(init=False)
     done: threading.Event = field(default_factory=threading.Event)
@@ -84,7 +93,8 @@ class MicroBatcher:
         (a ``time.monotonic()`` instant; None: wait as long as it takes)."""
         if not sequences:
             return []
-        job = _Job(sequences, pool)
+        job = _Job(sequences, pool, float("inf") if deadline is None else deadline,
+                   sum(self.width(len(s)) for s in sequences))
         with self._lock:
             self._ensure_thread()
             self._queue.append(job)
@@ -108,7 +118,7 @@ class MicroBatcher:
             with self._lock:
                 while not self._queue:
                     self._wake.wait()
-                jobs, self._queue = self._queue, []
+                jobs = self._take_round()
             try:
                 self._serve(jobs)
             except BaseException as exc:  # noqa: BLE001 - never leave a caller waiting forever
@@ -116,6 +126,22 @@ class MicroBatcher:
                     if not job.done.is_set():
                         job.error = exc
                         job.done.set()
+
+    def _take_round(self) -> list[_Job]:
+        """The calls of the next round, earliest deadline first (ties: arrival order), up to
+        ROUND_BATCHES batches' worth of tokens; the rest stay queued. Called under the lock."""
+        queued = sorted((job for job in self._queue if not job.cancelled), key=lambda job: job.deadline)
+        budget = ROUND_BATCHES * self.max_batch_tokens
+        taken: list[_Job] = []
+        tokens = 0
+        for job in queued:
+            if taken and tokens + job.tokens > budget:
+                break
+            taken.append(job)
+            tokens += job.tokens
+        chosen = set(map(id, taken))
+        self._queue = [job for job in queued if id(job) not in chosen]
+        return taken
 
     def _serve(self, jobs: list[_Job]) -> None:
         items = [(job, i) for job in jobs if not job.cancelled for i in range(len(job.sequences))]
