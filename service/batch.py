@@ -29,7 +29,7 @@ from .bulk.records import Record, parse_line
 from .config import Settings
 from .engine import InvalidInputError, NewstagError, Tagger
 from .progress import progress_bar
-from .tagging import TagOptions, job_changes, tag_texts
+from .tagging import TagOptions, job_changes, result_settings, tag_texts
 
 
 def _parser(prog: str) -> argparse.ArgumentParser:
@@ -73,7 +73,7 @@ def _job(args: argparse.Namespace, options: TagOptions, settings: Settings) -> d
     """What wrote the output: a resumed run must have the same (JSON as it reads back)."""
     stat = args.input.stat()
     job = {"input": {"path": str(args.input.resolve()), "size": stat.st_size, "mtime_ns": stat.st_mtime_ns},
-           "options": asdict(options), "model": str(settings.model or "default"), "engine": settings.engine}
+           "options": asdict(options), "settings": result_settings(settings)}
     return json.loads(json.dumps(job))
 
 

@@ -50,6 +50,21 @@ class TagOptions:
         return None
 
 
+def result_settings(settings: Settings) -> dict[str, Any]:
+    """The NEWSTAG_* settings that change a job's results, as its job file records them: a
+    resumed job run under other ones (routing off, another text limit) mixed two kinds of rows."""
+    engine = settings.engine_options()
+    model, tagger = engine.model, engine.tagger
+    return {"engine": model.engine, "model": str(model.model or "default"), "matcher": model.matcher,
+            "nli_model": str(model.nli_model) if model.nli_model else None, "nli_hypothesis": model.nli_hypothesis,
+            "max_tokens": model.max_tokens, "genre_check": model.genre_check, "precision": model.encoder.precision,
+            "runtime": model.encoder.runtime, "multilingual_model": engine.multilingual_model,
+            "taxonomies_dir": str(engine.taxonomies_dir) if engine.taxonomies_dir else None,
+            "taxonomy": tagger.taxonomy, "threshold": tagger.threshold, "keyword_weight": tagger.keyword_weight,
+            "evidence_per_topic": tagger.evidence_per_topic, "max_text_chars": tagger.max_text_chars,
+            "max_labels": tagger.max_labels}
+
+
 def job_changes(earlier: dict[str, Any], job: dict[str, Any]) -> list[str]:
     """The fields of a recorded job that differ from this run's (batch's job file, bulk's)."""
     return sorted(k for k in set(job) | set(earlier) if job.get(k) != earlier.get(k))

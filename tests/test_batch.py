@@ -100,13 +100,18 @@ def test_options_and_paths_that_cannot_work_are_refused_before_the_model_loads(t
 
 
 def test_resume_refuses_an_output_of_another_input_or_other_options_and_leaves_it_as_it_was(tmp_path, tiny_env,
-                                                                                          capsys):
+                                                                                          capsys, monkeypatch):
     write_input(tmp_path / "in.jsonl", n=10)
     args = ["--input", str(tmp_path / "in.jsonl"), "--output", str(tmp_path / "out.jsonl"), "--labels", "trade"]
     assert main(args) == 0
     done = (tmp_path / "out.jsonl").read_text()
     assert main([*args[:-1], "trade,football", "--resume"]) == 2
     assert "written from another options" in capsys.readouterr().err
+    # Settings that change results count too: a resumed run under another text limit mixed two kinds of rows.
+    monkeypatch.setenv("NEWSTAG_MAX_TEXT_CHARS", "20")
+    assert main([*args, "--resume"]) == 2
+    assert "written from another settings" in capsys.readouterr().err
+    monkeypatch.delenv("NEWSTAG_MAX_TEXT_CHARS")
     with (tmp_path / "in.jsonl").open("a") as more:
         more.write(json.dumps({"text": "One more article about trade."}) + "\n")
     assert main([*args, "--resume"]) == 2

@@ -20,6 +20,7 @@ import pytest
 
 from service.batch import main as batch_main
 from service.bulk import main
+from service.engine import NewstagError
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -51,6 +52,38 @@ def articles(n: int) -> list[dict]:
     return [{"id": f"doc-{i}", "text": f"Article {i}: the minister discussed trade. The striker scored twice.",
              "section": ["world", "sport"][i % 2], "url": f"https://example.org/{i}", "meta": {"words": 9 + i}}
             for i in range(n)]
+
+
+def test_jsonl_fields_of_any_value_give_shards_that_read_as_one_table(tmp_path, tiny_env, ray_local):
+    """Typed shard by shard, {} failed its shard on every run, and a field null in one shard and
+    text in the next could not be read together (the documented reader)."""
+    rows = [{"id": f"d{i}", "text": f"Article {i} about trade.", "meta": {} if i == 0 else {"n": i},
+             "source": None if i < 3 else "reuters", "score": [1, "x", 2.5, True, None, [1]][i]} for i in range(6)]
+    (tmp_path / "in.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    assert main(["--input", str(tmp_path / "in.jsonl"), "--output", str(tmp_path / "out"), "--shard-rows", "3",
+                 "--labels", "trade"]) == 0
+    out = sorted(read_output(tmp_path / "out"), key=lambda r: r["input_row"])
+    assert [r["error"] for r in out] == [None] * 6
+    assert [r["meta"] for r in out] == ["{}"] + [f'{{"n": {i}}}' for i in range(1, 6)]
+    assert [r["source"] for r in out] == [None] * 3 + ["reuters"] * 3
+    assert [r["score"] for r in out] == ["1", "x", "2.5", "true", None, "[1]"]
+
+
+def test_jsonl_output_is_strict_json_whatever_the_parquet_columns_hold(tmp_path, tiny_env, ray_local):
+    import datetime
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    table = pa.table({"id": ["a", "b", "c"], "text": ["Trade talks.", "More trade.", "Trade again."],
+                      "price": [1.5, float("nan"), float("inf")], "blob": [b"\x00\xff", None, b"x"],
+                      "day": [datetime.date(2024, 5, 1)] * 3})
+    pq.write_table(table, tmp_path / "in.parquet")
+    assert main(["--input", str(tmp_path / "in.parquet"), "--output", str(tmp_path / "out"), "--format", "jsonl",
+                 "--labels", "trade"]) == 0
+    lines = (tmp_path / "out" / "part-000000.jsonl").read_text().splitlines()
+    rows = [json.loads(line, parse_constant=lambda c: pytest.fail(f"{c} is not JSON")) for line in lines]
+    assert [r["price"] for r in rows] == [1.5, None, None]
+    assert [r["blob"] for r in rows] == ["AP8=", None, "eA=="] and rows[0]["day"] == "2024-05-01"
 
 
 def test_same_topics_as_service_batch_with_columns_carried_and_error_rows(tmp_path, tiny_env, ray_local):
@@ -85,7 +118,8 @@ def test_same_topics_as_service_batch_with_columns_carried_and_error_rows(tmp_pa
         assert [t["score"] for t in mine] == pytest.approx([t["score"] for t in theirs], abs=1e-3)
         assert by_row[n]["id"] == batch[n]["id"] == f"doc-{n - 1}"
     first = by_row[1]
-    assert (first["section"], first["url"], first["meta"]) == ("world", "https://example.org/0", {"words": 9})
+    # JSONL fields are text in Parquet: strings as they are, other JSON values as JSON text (one type in every shard).
+    assert (first["section"], first["url"], first["meta"]) == ("world", "https://example.org/0", '{"words": 9}')
     assert first["model"] == "tiny-encoder0" and len(first["model_version"]) == 12 and first["taxonomy"] == "news"
     assert first["input_file"] == str((tmp_path / "in.jsonl").resolve())
     errors = {n: (by_row[n]["id"], by_row[n]["error"]) for n in by_row if by_row[n]["error"]}
@@ -191,8 +225,11 @@ def test_bad_arguments_fail_before_anything_starts(tmp_path, tiny_env, capsys):
         ([*inp, "--output", out, "--model", str(tmp_path / "busy")], "model directory has no config.json"),
         ([*inp, "--output", str(tmp_path / "busy")], "not empty and holds no bulk job"),
         ([*inp, "--output", str(tmp_path / "notes.txt")], "File exists"),
-        # a second run with the output inside the input directory would read its own shards
-        (["--input", str(tmp_path / "arch"), "--output", str(tmp_path / "arch" / "tagged")], "inside --output"),
+        # an output inside the input directory: refused on the first run, since every run after it (the one that
+        # would finish an interrupted job) would read its shards as articles
+        (["--input", str(tmp_path / "arch"), "--output", str(tmp_path / "arch" / "tagged")],
+         "is inside the input directory"),
+        ([*inp, "--output", out, "--threads-per-worker", "0"], "--threads-per-worker must be at least 1"),
     ]
     for argv, message in cases:
         assert main(argv) == 2, argv
@@ -214,3 +251,18 @@ def test_a_second_job_on_the_same_output_is_refused_while_the_first_runs(tmp_pat
         assert "another bulk job is writing there now" in capsys.readouterr().err
     finally:
         first.release()
+
+
+def test_a_cluster_or_a_worker_size_that_cannot_be_had_is_refused_at_once(ray_local):
+    """An unreachable RAY_ADDRESS made ray.init retry for minutes, deaf to SIGTERM and Ctrl-C; a worker
+    wider than the machine's CPUs (without --workers) waited forever for Ray to place it."""
+    import time
+
+    from service.bulk.runner import _check_reachable, pool_size
+    started = time.monotonic()
+    with pytest.raises(NewstagError, match="cannot reach the Ray cluster at 127.0.0.1:1"):
+        _check_reachable("127.0.0.1:1")
+    assert time.monotonic() - started < 10
+    with pytest.raises(NewstagError, match="--threads-per-worker 3 needs 3 CPUs for one worker; Ray has 2"):
+        pool_size(None, 3, local=True)
+    assert pool_size(None, 1, local=True) == 2

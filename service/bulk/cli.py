@@ -21,7 +21,7 @@ from ..engine import NewstagError
 from ..engine.classifier import is_classifier_dir
 from ..engine.taxonomy import TaxonomyRegistry
 from ..preflight import check_startup
-from ..tagging import TagOptions
+from ..tagging import TagOptions, result_settings
 from .output import OutputDir
 from .plan import check_apart, fingerprint, input_files, plan
 from .runner import Tally, pool_size, ray_session, run
@@ -52,10 +52,6 @@ def _options(args: argparse.Namespace, settings: Settings) -> TagOptions:
     """The options, checked before Ray starts or any model loads."""
     options = TagOptions(TagOptions.parse_labels(args.labels), args.taxonomy, multi_label=not args.single_label,
                          threshold=args.threshold, top_k=args.top_k, evidence=args.evidence)
-    for name in ("workers", "threads_per_worker", "batch_size", "shard_rows"):
-        value = getattr(args, name)
-        if value is not None and value < 1:
-            raise NewstagError(f"--{name.replace('_', '-')} must be at least 1, not {value}")
     if (problem := options.problem()) is not None:
         raise NewstagError(problem)
     if args.model is not None and not args.model.is_dir():
@@ -72,20 +68,27 @@ def _options(args: argparse.Namespace, settings: Settings) -> TagOptions:
     return options
 
 
+def _check_counts(args: argparse.Namespace) -> None:
+    for name in ("workers", "threads_per_worker", "batch_size", "shard_rows"):
+        value = getattr(args, name)
+        if value is not None and value < 1:
+            raise NewstagError(f"--{name.replace('_', '-')} must be at least 1, not {value}")
+
+
 def main(argv: list[str] | None = None, prog: str = "python -m service.bulk") -> int:
     args = _parser(prog).parse_args(argv)
     output = OutputDir(args.output, args.format)
     try:
-        settings = Settings.from_env(max_documents=args.batch_size if args.batch_size > 0 else 1,
-                                     torch_threads=args.threads_per_worker)
+        _check_counts(args)  # before the settings, which would name NEWSTAG_TORCH_THREADS for --threads-per-worker
+        settings = Settings.from_env(max_documents=args.batch_size, torch_threads=args.threads_per_worker)
         options = _options(args, settings)
         files = input_files(args.input)
-        check_apart(files, args.output)
+        check_apart(files, args.output, args.input)
         shards = plan(files, args.shard_rows)
         model = str(args.model.resolve()) if args.model else None
         job = {"inputs": fingerprint(files), "shard_rows": args.shard_rows, "format": args.format,
                "options": asdict(options), "model": model or str(settings.model or "default"),
-               "engine": settings.engine}
+               "settings": result_settings(settings)}
         output.claim(job, args.overwrite)
         done = output.done()
         todo = [shard for shard in shards if shard.index not in done]
@@ -114,17 +117,18 @@ def main(argv: list[str] | None = None, prog: str = "python -m service.bulk") ->
         return 130
     finally:
         output.release()
-    _summary(tally, args.output)
+    _summary(tally, args.output, len(shards) - len(todo), len(shards))
     return 1 if tally.failed else 0
 
 
-def _summary(tally: Tally, output: Path) -> None:
+def _summary(tally: Tally, output: Path, earlier: int, shards: int) -> None:
     peak = max(tally.peak_rss.values(), default=0) / 1e9
-    print(f"bulk: done: {tally.rows:,} rows in, {tally.rows - tally.errors:,} tagged, {tally.errors:,} errors, "
-          f"{tally.seconds:.1f} s, {tally.rows / max(tally.seconds, 1e-9):.1f} articles/s; peak memory per worker "
-          f"{peak:.2f} GB; shards in {output}", file=sys.stderr)
+    print(f"bulk: done: this run {tally.rows:,} rows in, {tally.rows - tally.errors:,} tagged, {tally.errors:,} "
+          f"errors, {tally.seconds:.1f} s, {tally.rows / max(tally.seconds, 1e-9):.1f} articles/s; peak memory per "
+          f"worker {peak:.2f} GB; {shards - len(tally.failed)} of {shards} shards in {output}"
+          + (f" ({earlier} from an earlier run)" if earlier else ""), file=sys.stderr)
     if tally.failed:
-        print(f"bulk: {len(tally.failed)} shards failed and were not written (run the same command again to "
-              "retry them):", file=sys.stderr)
+        print(f"bulk: {len(tally.failed)} shards ({tally.failed_rows:,} input rows) failed and were not written "
+              "(run the same command again to retry them):", file=sys.stderr)
         for line in tally.failed:
             print(f"  {line}", file=sys.stderr)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import glob
 import os
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -63,10 +64,18 @@ def input_files(patterns: list[str]) -> list[Path]:
     return sorted(found)
 
 
-def check_apart(files: list[Path], output: Path) -> None:
-    """Refuse inputs inside the output directory: an earlier run's shards would be read as
-    articles, and --overwrite would delete them while they are read."""
-    inside = [f for f in files if f.is_relative_to(output.resolve())]
+def check_apart(files: list[Path], output: Path, inputs: Sequence[str] = ()) -> None:
+    """Refuse inputs inside the output directory (an earlier run's shards would be read as
+    articles, and --overwrite would delete them while they are read), and an output inside
+    an input directory: the first run went through, and every run after it, the one that
+    would finish an interrupted job, found its shards among the inputs."""
+    target = output.resolve()
+    for given in inputs:
+        root = Path(given).expanduser()
+        if root.is_dir() and target.is_relative_to(root.resolve()):
+            raise NewstagError(f"--output {output} is inside the input directory {given}: its shards would be read "
+                               "as articles on the next run; put --output outside the input directories")
+    inside = [f for f in files if f.is_relative_to(target)]
     if inside:
         raise NewstagError(f"--input takes {len(inside)} file(s) inside --output {output} ({inside[0]}"
                            f"{', ...' if len(inside) > 1 else ''}): the job's own output would be read as "

@@ -20,6 +20,8 @@ from ..engine import NewstagError
 from .plan import Shard
 from .worker import ShardTagger
 
+REACH_SECONDS = 5.0  # for a cluster address to answer a TCP connection
+
 
 @contextmanager
 def ray_session(address: str | None, num_cpus: int | None) -> Iterator[bool]:
@@ -31,6 +33,8 @@ def ray_session(address: str | None, num_cpus: int | None) -> Iterator[bool]:
         yield not (address or os.environ.get("RAY_ADDRESS"))
         return
     address = address or os.environ.get("RAY_ADDRESS") or None
+    if address:
+        _check_reachable(address)
     try:
         if address:
             ray.init(address=address, log_to_driver=True)
@@ -45,12 +49,31 @@ def ray_session(address: str | None, num_cpus: int | None) -> Iterator[bool]:
         ray.shutdown()
 
 
+def _check_reachable(address: str) -> None:
+    """A host:port address must answer a TCP connection within seconds: ray.init retried an
+    unreachable one for minutes and would not stop for SIGTERM or Ctrl-C."""
+    import socket
+
+    if "://" in address or address == "auto" or address.count(":") != 1:
+        return  # ray://, auto, IPv6: left to Ray
+    host, _, port = address.rpartition(":")
+    if not port.isdigit():
+        return
+    try:
+        socket.create_connection((host, int(port)), timeout=REACH_SECONDS).close()
+    except OSError as exc:
+        raise NewstagError(f"cannot reach the Ray cluster at {address}: {exc.strerror or exc} (no answer within "
+                           f"{REACH_SECONDS:g} s; check --address or RAY_ADDRESS)") from None
+
+
 def pool_size(workers: int | None, threads: int, local: bool) -> int:
     """Workers to start: as asked, or as many as the cluster's CPUs hold."""
     import ray
 
     cpus = int(ray.cluster_resources().get("CPU", 1))
     if workers is None:
+        if threads > cpus and local:  # Ray would wait forever for a worker this machine cannot hold
+            raise NewstagError(f"--threads-per-worker {threads} needs {threads} CPUs for one worker; Ray has {cpus}")
         return max(1, cpus // threads)
     if workers * threads > cpus:
         message = (f"--workers {workers} × --threads-per-worker {threads} needs {workers * threads} CPUs; "
@@ -71,6 +94,7 @@ class Tally:
     errors: int = 0
     finished: int = 0
     failed: list[str] = field(default_factory=list)
+    failed_rows: int = 0  # input rows of the failed shards: in no output row
     peak_rss: dict[int, int] = field(default_factory=dict)  # worker pid -> peak resident bytes
     started: float = field(default_factory=time.monotonic)
 
@@ -84,6 +108,7 @@ class Tally:
         self.peak_rss[pid] = max(self.peak_rss.get(pid, 0), summary["peak_rss"])
         if "failed" in summary:
             self.failed.append(f"{summary['name']}: {summary['failed']}")
+            self.failed_rows += summary.get("planned_rows", 0)
             return f"shard {self.finished}/{self.shards} {summary['name']} FAILED: {summary['failed']}"
         self.rows += summary["rows"]
         self.errors += summary["errors"]

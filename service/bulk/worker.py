@@ -62,7 +62,8 @@ class ShardTagger:
 
     def _shard(self, shard: Shard) -> dict[str, Any]:
         started = time.monotonic()
-        summary: dict[str, Any] = {"index": shard.index, "name": shard.name, "rows": 0, "errors": 0}
+        summary: dict[str, Any] = {"index": shard.index, "name": shard.name, "rows": 0, "errors": 0,
+                                   "planned_rows": shard.rows}
         try:
             records = read_shard(shard, self.settings)
             outcomes: list[dict[str, Any]] = [{"error": r.error} if r.text is None else {}

@@ -4,7 +4,10 @@ so a shard is either all there or not there at all.
 
 from __future__ import annotations
 
+import base64
+import datetime
 import json
+import math
 import os
 import uuid
 from dataclasses import dataclass
@@ -82,20 +85,38 @@ def _write_parquet(tmp: Path, records: ShardRecords, outcomes: list[dict[str, An
 
 
 def _carried_table(records: ShardRecords) -> pa.Table:
-    """JSONL fields as Arrow columns; a field whose values Arrow cannot type as one (say
-    a number in one line and a string in another) is kept as JSON text."""
+    """JSONL fields as string columns: a string as it is, any other JSON value (a number,
+    true, a list, an object) as JSON text. One type per field whatever a shard holds, so the
+    shards of a job read as one table: typed shard by shard, a field null in one shard and
+    text in the next could not be read together, and {} had no Parquet type at all (the
+    shard failed on every run)."""
     names: dict[str, None] = {}
     for record in records.records:
         names.update(dict.fromkeys(record.carried))
     columns = {}
     for name in names:
         values = [record.carried.get(name) for record in records.records]
-        try:
-            columns[name] = pa.array(values)
-        except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError):
-            columns[name] = pa.array([None if v is None else json.dumps(v, ensure_ascii=False) for v in values],
-                                     pa.string())
+        columns[name] = pa.array([v if v is None or isinstance(v, str) else json.dumps(v, ensure_ascii=False)
+                                  for v in values], pa.string())
     return pa.table(columns)
+
+
+def _jsonable(value: Any) -> Any:
+    """A Parquet value as strict JSON: NaN and infinities null (JSON has none: other readers
+    refused the lines), bytes as base64, dates and times in ISO 8601, decimals as text."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, (bytes, bytearray)):
+        return base64.b64encode(value).decode("ascii")
+    if isinstance(value, (datetime.date, datetime.time)):
+        return value.isoformat()
+    if value is None or isinstance(value, (str, int, bool)):
+        return value
+    return str(value)  # Decimal, timedelta, ...
 
 
 def _write_jsonl(tmp: Path, records: ShardRecords, outcomes: list[dict[str, Any]], stamp: Stamp,
@@ -106,6 +127,6 @@ def _write_jsonl(tmp: Path, records: ShardRecords, outcomes: list[dict[str, Any]
     with tmp.open("w", encoding="utf-8") as out:
         for i, values in enumerate(carried):
             row = {"id": ours["id"][i], **values, **{name: ours[name][i] for name in ours if name != "id"}}
-            out.write(json.dumps(row, ensure_ascii=False, default=str) + "\n")
+            out.write(json.dumps(_jsonable(row), ensure_ascii=False, allow_nan=False) + "\n")
         out.flush()
         os.fsync(out.fileno())
