@@ -10,10 +10,13 @@ Environment: PORT (default 8000), NEWSTAG_WORKERS, NEWSTAG_THREADS. The app itse
 the other NEWSTAG_* variables (service/config.py).
 """
 
+import atexit
+import logging
 import os
 import shutil
 import sys
 import tempfile
+from pathlib import Path
 
 # One app per worker, built after the fork (no --preload: torch must not be shared
 # across forks). Each worker loads its own tagger in the background and answers
@@ -79,10 +82,27 @@ loglevel = "info"
 # Prometheus multi-process mode: every worker writes its metrics to files in one
 # directory and /metrics adds them up. A fresh directory per server start.
 _metrics_dir = tempfile.mkdtemp(prefix="newstag-metrics-")
-# The workers share a run directory too: a model reload in one reaches the others.
-_run_dir = tempfile.mkdtemp(prefix="newstag-run-")
+# The workers share a run directory too: a model reload in one reaches the others. One the
+# operator names is used (and kept); otherwise a fresh one, removed at exit.
+_given_run_dir = os.environ.get("NEWSTAG_RUN_DIR", "").strip()
+if _given_run_dir:
+    Path(_given_run_dir).mkdir(parents=True, exist_ok=True)
+_run_dir = _given_run_dir or tempfile.mkdtemp(prefix="newstag-run-")
 os.environ["NEWSTAG_RUN_DIR"] = _run_dir
 os.environ["PROMETHEUS_MULTIPROC_DIR"] = _metrics_dir
+_master_pid = os.getpid()
+
+
+def _remove_own_dirs() -> None:
+    # Also when the server stops before on_exit can run (a port in use, a failed preflight);
+    # forked workers inherit this handler and must leave the master's directories alone.
+    if os.getpid() == _master_pid:
+        shutil.rmtree(_metrics_dir, ignore_errors=True)
+        if not _given_run_dir:
+            shutil.rmtree(_run_dir, ignore_errors=True)
+
+
+atexit.register(_remove_own_dirs)
 
 
 def on_starting(server):
@@ -98,6 +118,34 @@ def on_starting(server):
         raise SystemExit(1) from None
 
 
+def post_fork(server, worker):
+    """newstag's own log lines (model ready, models loaded or rejected, store errors) in
+    gunicorn's format, with time, worker pid and level; without this only warnings reached
+    stderr, bare. The JSON access lines keep their own handler (access_log.py)."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("[%(asctime)s] [%(process)d] [%(levelname)s] %(name)s: %(message)s",
+                                           "%Y-%m-%d %H:%M:%S %z"))
+    newstag = logging.getLogger("newstag")
+    newstag.addHandler(handler)
+    newstag.setLevel(logging.INFO)
+    newstag.propagate = False
+
+
+def worker_exit(server, worker):
+    """A worker that served leaves at once when it stops, logs flushed. Python's teardown
+    while torch's threads still run (the model loader mid-load, the batching thread, the
+    intra-op pool) aborted it: SIGABRT, "terminate called without an active exception",
+    on most stops. A worker that failed to boot exits the usual way, with gunicorn's status."""
+    if not getattr(worker, "booted", False):
+        return
+    leaving = sys.exc_info()[1]  # gunicorn calls this while the worker's SystemExit propagates
+    code = leaving.code if isinstance(leaving, SystemExit) and isinstance(leaving.code, int) else 0
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code & 0xFF)
+
+
 def child_exit(server, worker):
     from prometheus_client import multiprocess
 
@@ -105,8 +153,7 @@ def child_exit(server, worker):
 
 
 def on_exit(server):
-    shutil.rmtree(_metrics_dir, ignore_errors=True)
-    shutil.rmtree(_run_dir, ignore_errors=True)
+    _remove_own_dirs()
 
 # No control socket: nothing here uses gunicornc, and it would write under $HOME.
 control_socket_disable = True

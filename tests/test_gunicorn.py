@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -94,6 +95,10 @@ def test_gunicorn_serves_the_seed_sums_metrics_across_workers_and_stops_cleanly(
     assert server.returncode == 0, output
     assert "Shutting down: Master" in output
     assert "Traceback" not in output
+    # Workers stop without the abort Python's teardown met with torch's threads still running.
+    assert "SIGABRT" not in output and "terminate called" not in output, output
+    # newstag's own lines (model ready) reach the log, with time, pid and level.
+    assert re.search(r"^\[[^]]+\] \[\d+\] \[INFO\] newstag.runtime: model ready", output, re.M), output
     access = [json.loads(line) for line in output.splitlines() if line.startswith('{"request_id"')]
     assert any(line["path"] == "/v1/classify" and line["documents"] == 1 for line in access)
 
@@ -114,10 +119,23 @@ def test_gunicorn_refuses_to_start_on_a_broken_model_with_one_line(tmp_path, tin
             weights.write_bytes(weights.read_bytes()[: weights.stat().st_size // 2])
         else:
             weights.unlink()
-    env = {**os.environ, "NEWSTAG_MODEL": str(model)}
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    env = {**os.environ, "NEWSTAG_MODEL": str(model), "TMPDIR": str(scratch)}
     result = subprocess.run(
         [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "--bind", f"127.0.0.1:{free_port()}"],
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
     assert result.returncode == 1
     lines = [line for line in result.stderr.splitlines() if line.startswith("newstag: cannot start:")]
     assert len(lines) == 1 and message in lines[0] and "Traceback" not in result.stderr
+    assert not list(scratch.iterdir())  # its metrics and run directories did not outlive it
+
+
+def test_a_run_directory_the_operator_names_is_used_and_kept(tmp_path):
+    script = "import os, service.gunicorn_config as c; print(c._run_dir, os.environ['NEWSTAG_RUN_DIR'])"
+    given = tmp_path / "run"
+    env = {**os.environ, "NEWSTAG_RUN_DIR": str(given), "TMPDIR": str(tmp_path)}
+    out = subprocess.run([sys.executable, "-c", script], cwd=ROOT, env=env, capture_output=True, text=True,
+                         timeout=60, check=True).stdout.split()
+    assert out == [str(given)] * 2 and given.is_dir()  # it was silently replaced by a temporary one
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]  # the metrics directory went at exit

@@ -67,6 +67,26 @@ def test_request_schema_agrees_with_the_server(client, spec, body, valid):
     assert (client.post("/v1/classify", json=body).status_code in (200, 404)) == valid
 
 
+def test_the_engine_limits_are_in_the_schema_as_the_server_applies_them(tagger):
+    """The limits are settings: the spec of a server with its own says so (it gave none)."""
+    from service import create_app
+    client = create_app({"TAGGER": tagger, "LOAD_IN_BACKGROUND": False, "max_documents": 3, "max_labels": 2,
+                         "max_text_chars": 50}).test_client()
+    spec = client.get("/openapi.json").json
+    schema = spec["paths"]["/v1/classify"]["post"]["requestBody"]["content"]["application/json"]["schema"]
+    for body in ({"documents": [{"id": str(i), "text": "News."} for i in range(4)]},
+                 {"text": "News.", "labels": ["a", "b", "c"]}, {"text": "x" * 51}):
+        assert not validator(spec, schema).is_valid(body)
+        assert client.post("/v1/classify", json=body).status_code == 422
+    assert validator(spec, schema).is_valid({"documents": [{"id": "a", "text": "x" * 50}], "labels": ["a", "b"]})
+    feedback = spec["components"]["schemas"]["FeedbackRequest"]["properties"]
+    assert feedback["labels"]["maxItems"] == 2 and feedback["text"]["maxLength"] == 50
+    for path, item in spec["paths"].items():
+        for method, operation in item.items():
+            if "503" in operation["responses"]:
+                assert "Retry-After" in operation["responses"]["503"]["headers"], (path, method)
+
+
 def test_docs_page_is_served_locally(client):
     page = client.get("/docs").get_data(as_text=True)
     assert "/docs/static/swagger-ui-bundle.js" in page and "/openapi.json" in page

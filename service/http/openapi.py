@@ -12,6 +12,7 @@ from pydantic.json_schema import models_json_schema
 from swagger_ui.utils import SWAGGER_UI_PY_ROOT
 
 from .. import __version__
+from ..config import Settings
 from .feedback_schemas import FeedbackCreated, FeedbackRequest, FeedbackStats, TrainingRow
 from .problems import ALL_PROBLEMS, PROBLEM_JSON, NotReady, Overloaded, Problem, StoreUnavailable, TooMuchToTag
 from .schemas import (
@@ -49,12 +50,33 @@ def _problems(*statuses: int, kinds: tuple[type[Problem], ...] = _MODEL_PROBLEMS
     def title(status: int) -> str:
         return " or ".join(dict.fromkeys(p.title for p in kinds if p.status == status)) or "Error"
 
-    return {str(s): _json(_ref(ProblemOut), title(s), PROBLEM_JSON) for s in statuses}
+    out = {str(s): _json(_ref(ProblemOut), title(s), PROBLEM_JSON) for s in statuses}
+    if "503" in out:  # every 503 says when to try again
+        out["503"]["headers"] = {"Retry-After": {"description": "seconds to wait before retrying",
+                                                 "schema": {"type": "integer", "minimum": 1}}}
+    return out
 
 
-def build_spec() -> dict[str, Any]:
+def _array(schema: dict[str, Any]) -> dict[str, Any]:
+    """The array schema in a field's schema (``anyOf: [array, null]`` for an optional one)."""
+    return next(s for s in [schema, *schema.get("anyOf", [])] if s.get("type") == "array")
+
+
+def _with_limits(schemas: dict[str, Any], settings: Settings) -> None:
+    """The engine's limits, which are settings (NEWSTAG_MAX_*), not part of the pydantic models."""
+    for name in ("TextRequest", "Document", "FeedbackRequest"):
+        schemas[name]["properties"]["text"]["maxLength"] = settings.max_text_chars
+    for name, field in (("TextRequest", "labels"), ("DocumentsRequest", "labels"), ("FeedbackRequest", "labels"),
+                        ("FeedbackRequest", "predicted")):
+        _array(schemas[name]["properties"][field])["maxItems"] = settings.max_labels
+    _array(schemas["DocumentsRequest"]["properties"]["documents"])["maxItems"] = settings.max_documents
+
+
+def build_spec(settings: Settings | None = None) -> dict[str, Any]:
+    """The document, with the limits of ``settings`` (default: the defaults)."""
     modes = [(m, "validation") for m in _REQUESTS] + [(m, "serialization") for m in _RESPONSES]
     _, top = models_json_schema(modes, ref_template="#/components/schemas/{model}")  # type: ignore[arg-type]
+    _with_limits(top["$defs"], settings or Settings.from_env({}))
     secured: list[dict[str, list[str]]] = [{}, {"bearer": []}]  # the key is needed only when NEWSTAG_API_KEYS is set
     ops_errors = (401, 403, 503)
     return {
@@ -136,7 +158,7 @@ def build_spec() -> dict[str, Any]:
 def openapi() -> dict[str, Any]:
     spec = current_app.extensions.get("newstag.openapi")
     if spec is None:
-        spec = current_app.extensions["newstag.openapi"] = build_spec()
+        spec = current_app.extensions["newstag.openapi"] = build_spec(current_app.config["NEWSTAG_SETTINGS"])
     return spec
 
 

@@ -38,7 +38,8 @@ class LabelObject(Strict):
 class ClassifyOptions(Strict):
     labels: list[Name | LabelObject] | None = Field(
         None, description="Labels for this request; they replace the taxonomy.")
-    taxonomy: Name | None = Field(None, description="A taxonomy name; default: news.")
+    taxonomy: Name | None = Field(
+        None, description="A taxonomy name; default: the server's NEWSTAG_TAXONOMY (news unless set).")
     multi_label: bool = Field(True, description="False returns exactly one topic, the best.")
     threshold: float | None = Field(None, ge=0.0, le=1.0, description="Overrides the per-label thresholds.")
     top_k: int | None = Field(None, ge=1, description="At most this many topics per text.")
