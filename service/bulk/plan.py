@@ -18,7 +18,7 @@ from ..engine import NewstagError
 
 FORMATS = {".jsonl": "jsonl", ".ndjson": "jsonl", ".parquet": "parquet", ".pq": "parquet"}
 # Columns the output adds: an input column of the same name would be overwritten.
-RESERVED = ("topics", "error", "model", "model_version", "taxonomy", "input_file", "input_row")
+RESERVED = ("topics", "warnings", "error", "model", "model_version", "taxonomy", "input_file", "input_row")
 
 
 @dataclass(frozen=True)

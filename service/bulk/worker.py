@@ -55,7 +55,9 @@ class ShardTagger:
         return {"summary": [json.dumps(self._shard(Shard(**json.loads(str(item))))) for item in batch["shard"]]}
 
     def _tagged(self, result: TagResult) -> dict[str, Any]:
-        out: dict[str, Any] = {"topics": [self._topic(t) for t in result.to_dict()["topics"]]}
+        shown = result.to_dict()
+        out: dict[str, Any] = {"topics": [self._topic(t) for t in shown["topics"]],
+                               "warnings": [{"code": w["code"], "message": w["message"]} for w in shown["warnings"]]}
         if result.model in self.versions:
             out.update(model=result.model, model_version=self.versions[result.model])
         return out

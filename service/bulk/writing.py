@@ -19,6 +19,7 @@ import pyarrow as pa
 from .records import ShardRecords
 
 EVIDENCE = pa.struct([("text", pa.string()), ("start", pa.int64()), ("end", pa.int64()), ("score", pa.float64())])
+WARNINGS = pa.list_(pa.struct([("code", pa.string()), ("message", pa.string())]))
 TMP_MARK = ".tmp-"  # in the names of shards being written; left over only by a killed run
 
 
@@ -57,6 +58,8 @@ def _ours(records: ShardRecords, outcomes: list[dict[str, Any]], stamp: Stamp, i
     return {
         "id": [r.id for r in records.records],
         "topics": [o.get("topics") for o in outcomes],
+        # Why topics may be missing or unreliable (not news, a language the model does not read), as the API says.
+        "warnings": [o.get("warnings") for o in outcomes],
         "error": [o.get("error") for o in outcomes],
         # Each row's own model when routing by language sent it to the multilingual one.
         "model": [o.get("model", stamp.model) for o in outcomes],
@@ -72,7 +75,8 @@ def _write_parquet(tmp: Path, records: ShardRecords, outcomes: list[dict[str, An
     import pyarrow.parquet as pq
 
     ours = _ours(records, outcomes, stamp, input_file)
-    types = {"id": pa.string(), "topics": topic_type(stamp.evidence), "error": pa.string(), "model": pa.string(),
+    types = {"id": pa.string(), "topics": topic_type(stamp.evidence), "warnings": WARNINGS, "error": pa.string(),
+             "model": pa.string(),
              "model_version": pa.string(), "taxonomy": pa.string(), "input_file": pa.string(),
              "input_row": pa.int64()}
     carried = records.carried if records.carried is not None else _carried_table(records)
