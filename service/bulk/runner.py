@@ -8,6 +8,7 @@ where each finished shard prints a progress line.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import sys
 import time
@@ -36,10 +37,12 @@ def ray_session(address: str | None, num_cpus: int | None) -> Iterator[bool]:
     if address:
         _check_reachable(address)
     try:
+        # Ray's own INFO and WARNING lines (its start, token authentication) are not the job's
+        # progress, which is one line per shard; its errors still show.
         if address:
-            ray.init(address=address, log_to_driver=True)
+            ray.init(address=address, log_to_driver=True, logging_level=logging.ERROR)
         else:
-            ray.init(num_cpus=num_cpus or os.cpu_count() or 1, include_dashboard=False)
+            ray.init(num_cpus=num_cpus or os.cpu_count() or 1, include_dashboard=False, logging_level=logging.ERROR)
     except Exception as exc:  # noqa: BLE001 - ray raises ConnectionError, RuntimeError, ...
         raise NewstagError(f"cannot {'reach the Ray cluster at ' + address if address else 'start Ray'}: {exc}") \
             from None
@@ -120,11 +123,9 @@ class Tally:
 
 def run(shards: list[Shard], tally: Tally, workers: int, threads: int, actor_args: dict[str, Any]) -> None:
     """Tag every shard; a progress line on stderr as each one is written."""
-    import logging
-
     import ray.data
 
-    logging.getLogger("ray.data").setLevel(logging.WARNING)  # its plan and per-run INFO lines
+    logging.getLogger("ray.data").setLevel(logging.ERROR)  # its plan, per-run INFO lines, "progress bars disabled"
     context = ray.data.DataContext.get_current()
     context.enable_progress_bars = False  # the line per shard says more, and suits a log too
     context.enable_auto_log_stats = False
