@@ -11,12 +11,15 @@ the other NEWSTAG_* variables (service/config.py).
 """
 
 import atexit
+import json
 import logging
 import os
 import shutil
 import sys
 import tempfile
 from pathlib import Path
+
+from gunicorn import util as _gunicorn_util
 
 # One app per worker, built after the fork (no --preload: torch must not be shared
 # across forks). Each worker loads its own tagger in the background and answers
@@ -154,6 +157,19 @@ def child_exit(server, worker):
 
 def on_exit(server):
     _remove_own_dirs()
+
+def _write_problem(sock, status_int, reason, mesg):
+    """What gunicorn answers itself, before the app sees a request (a URL over 4,094 bytes:
+    414, headers too large: 431, a malformed request line: 400), as RFC 9457 problem details
+    like every other error of the service, instead of gunicorn's HTML page."""
+    body = json.dumps({"type": "about:blank", "title": reason, "status": status_int,
+                       "detail": mesg or reason}).encode()
+    head = (f"HTTP/1.1 {status_int} {reason}\r\nConnection: close\r\nContent-Type: application/problem+json\r\n"
+            f"Content-Length: {len(body)}\r\n\r\n").encode("latin-1")
+    _gunicorn_util.write_nonblock(sock, head + body)
+
+
+_gunicorn_util.write_error = _write_problem  # workers (forked from here) look it up at each call
 
 # No control socket: nothing here uses gunicornc, and it would write under $HOME.
 control_socket_disable = True

@@ -78,6 +78,10 @@ def test_gunicorn_serves_the_seed_sums_metrics_across_workers_and_stops_cleanly(
         except urllib.error.HTTPError as error:
             assert error.code == 413 and error.headers["Content-Type"] == "application/problem+json"
 
+        # What gunicorn answers before the app sees the request is problem details too, not an HTML page.
+        status, raw = get(f"{base}/v1/taxonomies?{'q' * 5000}")
+        assert status == 414 and json.loads(raw)["status"] == 414, raw[:200]
+
         for _ in range(7):  # spread over both workers by the kernel's accept queue
             post_json(f"{base}/v1/classify", {"text": "Rain is expected.", "evidence": False})
         status, metrics = get(f"{base}/metrics")
