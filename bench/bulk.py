@@ -39,8 +39,8 @@ import psutil
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED_DATA = ROOT.parent / "shared" / "data" / "ag-news-test.jsonl"
-SUMMARY = re.compile(r"bulk: done: ([\d,]+) rows in, .*?, ([\d.]+) s, [\d.]+ articles/s; peak memory per worker "
-                     r"([\d.]+) GB")
+SUMMARY = re.compile(r"bulk: done: this run ([\d,]+) rows in, .*?, ([\d.]+) s, [\d.]+ articles/s; "
+                     r"peak memory per worker ([\d.]+) GB")
 
 
 @dataclass
