@@ -324,3 +324,19 @@ def test_urls_as_hosting_providers_write_them_and_logs_without_passwords():
     assert FeedbackStore("postgres+psycopg://u:pw@db/news").url.drivername == "postgresql+psycopg"
     described = FeedbackStore("postgresql://u:pw@db/news?password=also&sslmode=require").describe()
     assert "pw" not in described and "also" not in described and "sslmode=require" in described
+
+
+def test_a_table_of_another_shape_is_named_in_the_log(store, caplog):
+    """An older or foreign table of the same name gave a 503 'UndefinedColumn' forever, saying nothing useful."""
+    from pathlib import Path
+
+    from sqlalchemy import create_engine, text
+    if store.is_sqlite:
+        Path(store.url.database).parent.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(store.url)
+    with engine.begin() as connection:
+        connection.execute(text("CREATE TABLE newstag_feedback (id INTEGER PRIMARY KEY, text TEXT)"))
+    engine.dispose()
+    with pytest.raises(StoreUnavailable):
+        store.add(Correction("x", ("a",)))
+    assert "has no column(s) content_hash, created_at, labels, model, predicted, taxonomy" in caplog.text

@@ -37,6 +37,10 @@ LIBPQ_TIMEOUTS = {"connect_timeout": 5, "tcp_user_timeout": 15_000, "keepalives"
 POOL_TIMEOUT = 10.0  # seconds a request waits for a pooled connection before its 503
 
 
+class SchemaMismatch(Exception):
+    """The feedback table exists with other columns than newstag's."""
+
+
 class StoreUnavailable(NewstagError):
     """The database cannot be reached or did not confirm the write (it may still have been stored)."""
 
@@ -126,10 +130,16 @@ class FeedbackStore:
                     with self._engine.begin() as connection:
                         # Checked before created: a role that may only read and insert (its table
                         # created by a DBA) never needs CREATE on the schema.
-                        if not inspect(connection).has_table(feedback.name):
+                        found = inspect(connection)
+                        if not found.has_table(feedback.name):
                             create_schema(connection)
+                        elif missing := {c.name for c in feedback.columns} - {
+                                c["name"] for c in found.get_columns(feedback.name)}:
+                            raise SchemaMismatch(f"table {feedback.name} has no column(s) {', '.join(sorted(missing))}"
+                                                 ": made by another program or an older newstag; rename or drop it "
+                                                 "(newstag creates its own), or add them")
                     self._schema_ready = True
-                except (SQLAlchemyError, OSError, ImportError) as exc:
+                except (SQLAlchemyError, OSError, ImportError, SchemaMismatch) as exc:
                     if self._engine is not None:
                         self._engine.dispose()
                         self._engine = None
