@@ -84,6 +84,9 @@ def test_the_same_text_twice_keeps_the_latest_labels_and_the_history(fb, fb_app,
     ({"text": "Rates rose.", "labels": ["economy"], "taxonomy": None, "predicted": ["\x00"]}, "/predicted/0"),
     ({"text": "Rates rose.", "labels": ["economy"], "taxonomy": None, "model": "m\x00"}, "/model"),
     ({"text": "Rates rose.", "labels": ["economy"], "taxonomy": "ne\x00ws"}, "/taxonomy"),
+    # One label twice in another case or Unicode form: two classes once retrained.
+    ({"text": "Rates rose.", "labels": ["Wirtschaft", "wirtschaft"], "taxonomy": None}, "/labels/1"),
+    ({"text": "Rates rose.", "labels": ["économie", "e\u0301conomie"], "taxonomy": None}, "/labels/1"),
 ])
 def test_bad_feedback_is_422_naming_the_field_and_stores_nothing(fb, fb_app, body, path):
     response = fb.post("/v1/feedback", json=body)

@@ -62,6 +62,20 @@ def test_the_substring_prefilter_finds_every_label_the_patterns_find(text):
     assert (keyword_hits(text, sentences, labels).sum(axis=0) > 0).tolist() == [r > 0 for r in reference]
 
 
+@pytest.mark.parametrize("text, keyword, hits", [
+    ("欧洲央行宣布加息。", "加息", 1),  # no spaces between Chinese words: no boundary to find
+    ("本塁打を打った。", "本塁打", 1),
+    ("ฟุตบอลโลกเริ่มแล้ว", "ฟุตบอล", 1),
+    ("L'e\u0301conomie ralentit.", "économie", 1),  # decomposed text, composed keyword
+    ("L'économie ralentit.", "e\u0301conomie", 1),
+    ("İqtisadiyyat naziri danışdı.", "İqtisadiyyat", 1),  # the dot of a capital İ folds away on both sides
+    ("The coal mine closed; it was determined.", "mine", 1),  # Latin keeps its word boundaries
+    ("It was determined.", "mine", 0),
+])
+def test_keywords_match_in_every_script_and_either_unicode_form(text, keyword, hits):
+    assert document_hits(text, [Label("x", keywords=(keyword,))]).tolist() == [hits]
+
+
 def test_keywords_add_a_bounded_boost_that_cannot_decide_alone():
     model = np.array([0.0, 0.2, 0.9, 0.39, 0.45])
     hits = np.array([0, 1, 1, 9, 1])

@@ -65,6 +65,22 @@ def test_each_text_goes_to_the_model_for_its_language_in_one_call(routed):
     assert "'ja'" in results[4].warnings[0].message
 
 
+def test_a_short_text_in_another_script_goes_to_the_multilingual_model(routed):
+    """"«Спартак» обыграл ЦСКА" is too short for its language to be told ("und"), but it is not
+    English: the default model gave it a confident wrong topic (economy 0.92)."""
+    cyrillic, latin = routed.tag(["«Спартак» обыграл ЦСКА", "Ölpreis steigt stark"], LABELS)
+    assert (cyrillic.language, cyrillic.model) == ("und", "tiny-multilingual")
+    assert (latin.language, latin.model) == ("und", "tiny-english")  # Latin letters: the default, as before
+
+
+def test_labels_named_in_another_language_send_every_text_to_the_model_that_reads_them(routed, tmp_path):
+    """An English article with Russian section names got no topic and no warning from the English model."""
+    [english] = routed.tag([ENGLISH], ["экономика", "спорт", "политика"])
+    assert (english.language, english.model) == ("en", "tiny-multilingual")
+    [same] = routed.tag([ENGLISH], LABELS)  # English names: the default, as before
+    assert same.model == "tiny-english"
+
+
 def test_each_texts_language_is_read_once_in_a_routed_call(routed, monkeypatch):
     """Routing reads each text's language and hands it to the tagger it picks, which does not read it again."""
     from service.engine import language, tagger

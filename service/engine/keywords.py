@@ -10,6 +10,7 @@ mine does not make an article about demining.
 from __future__ import annotations
 
 import re
+import unicodedata
 from functools import lru_cache
 
 import numpy as np
@@ -20,17 +21,40 @@ from .types import Label
 MAX_COUNTED_HITS = 2  # the boost is bounded: keywords alone never decide
 
 
+# Scripts written without spaces between words: a keyword in them has no word boundary to
+# look for ("加息" in "欧洲央行宣布加息" never matched).
+_UNSPACED = ("CJK", "HIRAGANA", "KATAKANA", "THAI", "LAO", "KHMER", "MYANMAR", "TIBETAN")
+
+
+def _unspaced(char: str) -> bool:
+    return unicodedata.name(char, "").startswith(_UNSPACED)
+
+
+def _forms(keywords: tuple[str, ...]) -> list[str]:
+    """Each keyword as written, composed and decomposed: "économie" typed one way matches text
+    written the other (offsets stay the text's own, so the text is not normalized)."""
+    forms = {form for k in keywords for form in (k, unicodedata.normalize("NFC", k), unicodedata.normalize("NFD", k))}
+    return sorted(forms, key=lambda k: (-len(k), k))
+
+
 @lru_cache(maxsize=4096)
 def _pattern(keywords: tuple[str, ...]) -> re.Pattern[str] | None:
     if not keywords:
         return None
-    alternatives = "|".join(re.escape(k) for k in sorted(keywords, key=len, reverse=True))
-    return re.compile(rf"(?<!\w)(?:{alternatives})(?!\w)", re.IGNORECASE)
+    alternatives = "|".join(("" if _unspaced(k[0]) else r"(?<!\w)") + re.escape(k)
+                            + ("" if _unspaced(k[-1]) else r"(?!\w)") for k in _forms(keywords))
+    return re.compile(f"(?:{alternatives})", re.IGNORECASE)
+
+
+def _fold(text: str) -> str:
+    # casefold() spells a capital dotted I (Turkish, Azerbaijani) as "i" and a combining dot,
+    # which the pattern's IGNORECASE reads as plain "i": dropped from text and keywords alike.
+    return text.casefold().replace("\u0307", "")
 
 
 @lru_cache(maxsize=4096)
 def _folded(keywords: tuple[str, ...]) -> tuple[str, ...]:
-    return tuple(k.casefold() for k in keywords)
+    return tuple(_fold(k) for k in _forms(keywords))
 
 
 def _candidates(text: str, labels: list[Label]) -> list[tuple[int, re.Pattern[str]]]:
@@ -40,10 +64,7 @@ def _candidates(text: str, labels: list[Label]) -> list[tuple[int, re.Pattern[st
     3 ms for a 500-word article with the ``news`` taxonomy, docs/benchmarks.md "Speed II"),
     where a substring test is a fast scan, and most labels have no keyword in an article.
     """
-    # casefold() spells a capital dotted I (Turkish, Azerbaijani) as "i" and a combining dot,
-    # which the pattern's IGNORECASE reads as plain "i": without the dot, this test never
-    # misses a label the pattern would find.
-    folded = text.casefold().replace("\u0307", "")
+    folded = _fold(text)  # as the keywords are folded: this test never misses a label the pattern would find
     out = []
     for j, label in enumerate(labels):
         pattern = _pattern(label.keywords)

@@ -10,6 +10,7 @@ is random unless seeded and has no Azerbaijani. Measurements: docs/benchmarks.md
 from __future__ import annotations
 
 import threading
+import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -99,4 +100,14 @@ def label_set_language(names: tuple[str, ...]) -> str:
     Turkish, Russian, Arabic and Chinese, and five French news sections, were each detected
     as their language at 0.71-1.00 (docs/benchmarks.md, "The labels' own language, as shipped").
     """
-    return detect_language(", ".join(names)).code
+    # Lowercased: capitals read as English to the identifier ("Économie, Sport, Politique" came
+    # out "und", "économie, sport, politique" French).
+    return detect_language(", ".join(name.lower() for name in names)).code
+
+
+def mostly_latin(text: str) -> bool:
+    """Whether most letters of ``text`` are Latin: a text too short for its language to be told
+    ("und") still shows its script, and a Cyrillic or Arabic headline is not English."""
+    letters = [c for c in text[:MAX_CHARS] if c.isalpha()]
+    latin = sum(1 for c in letters if unicodedata.name(c, "").startswith("LATIN"))
+    return latin * 2 >= len(letters)

@@ -24,7 +24,7 @@ from pathlib import Path
 from ..errors import ConfigError
 from ..options import EngineOptions
 from . import validation
-from .language import UNDETERMINED, detect_language
+from .language import UNDETERMINED, detect_language, label_set_language, mostly_latin
 from .tagger import LabelLike, Tagger
 from .taxonomy import TaxonomyRegistry
 from .types import TagResult
@@ -103,6 +103,7 @@ class RoutedTagger(Tagger):
         super().__init__(default.backend, default.taxonomies, default.options)
         self.default = default
         self.multilingual = multilingual
+        self._taxonomy_languages: dict[str, str] = {}
 
     @property
     def models(self) -> dict[str, Tagger]:
@@ -116,6 +117,20 @@ class RoutedTagger(Tagger):
             return self.default
         reads = self.multilingual.backend.languages
         return self.multilingual if reads is None or code in reads else self.default
+
+    def _labels_need_multilingual(self, labels: Sequence[LabelLike] | None, taxonomy: str | None) -> bool:
+        code = self._labels_language(labels, taxonomy)
+        return self.route_language(code) is self.multilingual
+
+    def _labels_language(self, labels: Sequence[LabelLike] | None, taxonomy: str | None) -> str:
+        """The language the call's labels (or its taxonomy's topics) are named in, or "und"."""
+        if labels is not None:
+            return label_set_language(tuple(str(lab if isinstance(lab, str) else lab.name) for lab in labels))
+        name = taxonomy if taxonomy is not None else self.default.options.taxonomy
+        if name not in self._taxonomy_languages:
+            topics = self.default.taxonomies.get(name).labels  # an unknown name fails here as in Tagger.tag
+            self._taxonomy_languages[name] = label_set_language(tuple(lab.name for lab in topics))
+        return self._taxonomy_languages[name]
 
     def tag(
         self,
@@ -134,7 +149,16 @@ class RoutedTagger(Tagger):
         validation.check_call(texts, labels, threshold, top_k, self.options)  # the same errors, before routing
         # Each language read once: the tagger is given them.
         codes = list(languages) if languages is not None else [detect_language(text).code for text in texts]
-        routes = [self.route_language(code) for code in codes]
+        if self._labels_need_multilingual(labels, taxonomy):
+            # Labels named in a language the default model does not read ("экономика", a German
+            # taxonomy): only the multilingual model can read them, whatever the text's language
+            # (an English article got no topic and no warning).
+            routes = [self.multilingual] * len(texts)
+        else:
+            # A text too short to tell its language that is not in Latin letters (a Cyrillic
+            # headline) is not one for the English model either.
+            routes = [self.multilingual if code == UNDETERMINED and not mostly_latin(text)
+                      else self.route_language(code) for code, text in zip(codes, texts, strict=True)]
         results: list[TagResult | None] = [None] * len(texts)
         for tagger in (self.default, self.multilingual):
             mine = [i for i, chosen in enumerate(routes) if chosen is tagger]

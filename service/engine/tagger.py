@@ -94,10 +94,10 @@ class Tagger:
         parsed = tuple(lab if isinstance(lab, Label) else Label(str(lab).strip()) for lab in labels)
         seen: set[str] = set()
         for i, lab in enumerate(parsed):
-            if lab.name.casefold() in seen:
+            if validation.label_key(lab.name) in seen:
                 again = FieldProblem(("labels", i), f"label names must be unique: {lab.name!r} again")
                 raise InvalidInputError("label names must be unique", [again])
-            seen.add(lab.name.casefold())
+            seen.add(validation.label_key(lab.name))
         return LabelSet(None, parsed, self.options.threshold)
 
     def _fixed_label_set(self, labels: Sequence[LabelLike] | None) -> LabelSet:

@@ -8,6 +8,7 @@ carries a field path (service/errors.py) that the HTTP layer turns into a JSON p
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Sequence
 from typing import Any
 
@@ -19,6 +20,13 @@ EMPTY = "is empty or only whitespace"  # said of a text, as text_problem says it
 # Each keyword is one more phrasing to embed the first time a label is seen (label_vectors.py):
 # about 150 a second on 2 busy cores, so this keeps a call's labels to seconds, not the time limit.
 MAX_KEYWORDS = 1000
+
+
+def label_key(name: str) -> str:
+    """What makes two label names the same: case, and Unicode's composed or decomposed
+    spelling ("économie" typed two ways showed twice, and a correction kept "Wirtschaft" and
+    "wirtschaft" as two classes)."""
+    return unicodedata.normalize("NFC", name).casefold()
 
 
 def is_unicode(text: str) -> bool:

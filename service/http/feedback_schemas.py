@@ -9,7 +9,7 @@ from pydantic import BaseModel, Field, ValidationError
 
 from ..config import Settings
 from ..engine import TaxonomyRegistry
-from ..engine.validation import is_unicode, text_problem
+from ..engine.validation import is_unicode, label_key, text_problem
 from ..feedback import Correction
 from .parsing import field_errors
 from .problems import ValidationFailed
@@ -72,7 +72,15 @@ def _clean(labels: list[str], path: str, errors: list[dict[str, str]]) -> tuple[
             errors.append({"path": f"{path}/{i}", "message": "a label must be valid Unicode (no lone surrogates)"})
         elif "\x00" in label:
             errors.append({"path": f"{path}/{i}", "message": f"a label {NUL_MESSAGE}"})
-    return tuple(dict.fromkeys(label.strip() for label in labels if label.strip() and _storable(label)))
+    kept: dict[str, str] = {}  # label_key -> the label as first written
+    for i, label in enumerate(labels):
+        name = label.strip()
+        if not name or not _storable(label):
+            continue
+        first = kept.setdefault(label_key(name), name)
+        if first != name:  # the same label in another case or Unicode form: two classes when retrained
+            errors.append({"path": f"{path}/{i}", "message": f"label names must be unique: {name!r} is {first!r}"})
+    return tuple(kept.values())
 
 
 def parse_feedback(data: Any, settings: Settings, taxonomies: TaxonomyRegistry,
