@@ -27,6 +27,14 @@ def test_splits_on_sentence_ends_and_keeps_offsets():
     ("U.S. shares rose 2.5% on Monday. Bonds fell.", ["U.S. shares rose 2.5% on Monday.", "Bonds fell."]),
     ("J. R. Smith scored. The crowd cheered.", ["J. R. Smith scored.", "The crowd cheered."]),
     ('"We agree," he said. "Good." She left.', ['"We agree," he said.', '"Good."', "She left."]),
+    # German quotes close with “ and «; French sets its closing guillemet apart with a (no-break) space.
+    ("Er sagte: „Die Inflation sinkt.“ Die Börse stieg.", ["Er sagte: „Die Inflation sinkt.“", "Die Börse stieg."]),
+    ("Er sagte: »Die Inflation sinkt.« Die Börse stieg.", ["Er sagte: »Die Inflation sinkt.«", "Die Börse stieg."]),
+    ("Il a dit : « Elle reviendra. » Les marchés ont monté.",
+     ["Il a dit : « Elle reviendra. »", "Les marchés ont monté."]),
+    ("Il a dit : « Elle reviendra.\u202f» Les marchés ont monté.",
+     ["Il a dit : « Elle reviendra.\u202f»", "Les marchés ont monté."]),
+    ("He said. “Next year will be better,” she added.", ["He said.", "“Next year will be better,” she added."]),
 ])
 def test_abbreviations_initials_and_quotes(text, expected):
     assert texts(split_sentences(text), text) == expected

@@ -24,9 +24,12 @@ from dataclasses import dataclass
 _SPACED_ENDS = ".!?…‼⁇⁈⁉\u037e\u0589\u0964\u0965\u061f\u06d4\u1362\u1367\u1368\u104b\u17d4\uff0e"
 # Ideographic ends: Chinese and Japanese write the next sentence straight after them.
 _CJK_ENDS = "。！？｡"
-_CLOSERS = "\"'”’»›)]}」』）】〕〉》＂］｝"
+# German quotes close with “ („…“) and « (»…«), which open in English and French: after end
+# punctuation they can only close. French sets its closing guillemet apart with a space
+# (often a no-break one): "reviendra. » Les marchés".
+_CLOSERS = "\"'”’»›)]}」』）】〕〉》＂］｝“«"
 _OPENERS = "\"'“‘„‚«‹([{¿¡「『（【〔〈《—–"
-_END = re.compile(f"[{re.escape(_SPACED_ENDS + _CJK_ENDS)}]+[{re.escape(_CLOSERS)}]*")
+_END = re.compile(f"[{re.escape(_SPACED_ENDS + _CJK_ENDS)}]+(?:[{re.escape(_CLOSERS)}]|[ \u00a0\u202f][»›])*")
 # Kana and Han: ASCII "." "!" "?" between two of these end a sentence even without a space.
 _CJK = re.compile("[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 _PARAGRAPH = re.compile(r"\n\s*\n|\r\n\s*\r\n")
