@@ -202,14 +202,18 @@ def _export_onnx(args: argparse.Namespace) -> int:
     """Load each model with NEWSTAG_RUNTIME=onnx once per precision: each load exports its graph
     (or verifies the one there), so a read-only image can ship them. A fine-tuned model on the
     embedded base needs the base's graph without the matcher; a full-mode model, its own."""
-    for precision in [p.strip() for p in args.precision.split(",") if p.strip()]:
-        if precision not in ("fp32", "int8"):
-            raise NewstagError(f"--precision {precision}: ONNX graphs are fp32 or int8")
+    precisions = [p.strip() for p in args.precision.split(",") if p.strip()]
+    # Every value checked before the first export (fp32 was exported, then "garbage" refused;
+    # an empty list exported nothing and exited 0).
+    if not precisions or any(p not in ("fp32", "int8") for p in precisions):
+        raise NewstagError(f"--precision {args.precision!r}: give fp32, int8 or both (ONNX graphs are fp32 or int8)")
+    for model in args.model or []:
+        if not model.is_dir():
+            raise NewstagError(f"--model {model}: no such directory")
+    for precision in precisions:
         ranges = ("full", "reduced") if args.int8_range == "both" else (args.int8_range,)
         for int8_range, model in itertools.product(ranges if precision == "int8" else ("auto",),
                                                    args.model or [None]):
-            if model is not None and not model.is_dir():
-                raise NewstagError(f"--model {model}: no such directory")
             settings = Settings.from_env(runtime="onnx", precision=precision, multilingual_model="off",
                                          onnx_int8_range=int8_range)
             backend = _tagger(settings, model).backend
@@ -234,3 +238,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     except NewstagError as exc:
         print(f"newstag: error: {exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:  # an export's staging directory is removed on the way out
+        print("newstag: interrupted", file=sys.stderr)
+        return 130

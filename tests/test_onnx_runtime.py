@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 from collections import Counter
 from pathlib import Path
 
@@ -275,3 +276,23 @@ def test_an_onnx_directory_that_is_a_file_is_refused_and_auto_is_told_how_to_fix
     graph.write_bytes(graph.read_bytes() + b"\0")
     with pytest.raises(ModelLoadError, match=r"export it again: newstag export-onnx\)$"):  # not "make it writable"
         _tiny(tiny_model_dir, tmp_path, runtime="auto")
+
+
+def test_staging_left_by_a_killed_export_is_removed_and_a_live_ones_is_not(tmp_path):
+    from service.engine.onnx_runtime import _remove_abandoned_staging
+    gone = tmp_path / ".53aa51172d14-int8-ort1.30.0-v4.999999999.tmp"
+    live = tmp_path / f".53aa51172d14-fp32-ort1.30.0-v4.{os.getpid()}.tmp"
+    for staging in (gone, live):
+        staging.mkdir()
+        (staging / "model.raw.onnx").write_bytes(b"half")
+    _remove_abandoned_staging(tmp_path)
+    assert not gone.exists() and live.exists()
+
+
+@pytest.mark.parametrize("precision", ["", ",", "fp32,garbage"])
+def test_export_onnx_checks_every_precision_before_exporting_any(precision, tmp_path, monkeypatch, capsys):
+    from service.cli import main
+    monkeypatch.setenv("NEWSTAG_ONNX_DIR", str(tmp_path / "onnx"))
+    assert main(["export-onnx", "--precision", precision]) == 2
+    assert "give fp32, int8 or both" in capsys.readouterr().err
+    assert not (tmp_path / "onnx").exists()  # nothing was exported first

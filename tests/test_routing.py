@@ -192,3 +192,24 @@ def test_metrics_count_each_text_under_the_model_that_tagged_it(routed_client):
                       if line.startswith("newstag_articles_total{") and f'model="{name}"' in line]
                for name in ("tiny-multilingual", "tiny-english")}
     assert counted == {"tiny-multilingual": ["2.0"], "tiny-english": ["1.0"]}
+
+
+def test_a_multilingual_model_that_cannot_load_leaves_the_default_serving(english_dir, multilingual_dir, monkeypatch,
+                                                                        caplog):
+    """int8 with no ONNX graph for EmbeddingGemma kept every request, English ones too, at 503."""
+    from service.engine import ModelLoadError, loading
+    real = loading.load_backend
+
+    def refusing(options):
+        if options.model == multilingual_dir:
+            raise ModelLoadError("NEWSTAG_PRECISION=int8 is not supported for it on torch")
+        return real(options)
+
+    monkeypatch.setattr(loading, "load_backend", refusing)
+    tagger = load_tagger(Settings.from_env({}, model=english_dir, multilingual_model=str(multilingual_dir))
+                         .engine_options())
+    assert not isinstance(tagger, RoutedTagger)
+    english, russian = tagger.tag([ENGLISH, RUSSIAN], LABELS)
+    assert english.model == russian.model == "tiny-english"
+    assert [w.code for w in russian.warnings] == ["language-unsupported"]
+    assert "multilingual model" in caplog.text and "int8 is not supported" in caplog.text

@@ -75,7 +75,12 @@ def load_backend(options: ModelOptions) -> ScoringBackend:
                               prompts=profile.prompts, weights_sha256=digest,
                               adapter_sha256=matcher[1] if adapter and matcher else None)
     if encoder.runtime == "torch":  # auto without a graph, or onnx that could not export one
-        refuse_on_torch(encoder.precision.name)
+        try:
+            refuse_on_torch(encoder.precision.name)
+        except ConfigError as exc:  # the setting asked for ONNX (or auto): what is missing is the graph
+            raise ConfigError(f"{exc}; there is no {encoder.precision.name} ONNX graph for it in the ONNX "
+                              f"directory to run instead: export one (newstag export-onnx --model {model_dir} "
+                              f"--precision {encoder.precision.name})") from None
     # The version names what made the scores: base weights, and the adapter merged into them.
     model_version = digest[:12] + (f"+{matcher[1][:8]}" if adapter and matcher else "")
     backend = EmbeddingBackend(encoder, name, calibration_for(model_version),

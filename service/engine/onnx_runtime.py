@@ -205,11 +205,33 @@ def load_graph(model: PreTrainedModel, cache_dir: Path, source: GraphSource, *, 
                     "(export one at build time: newstag export-onnx)", cache_dir, _other_range(cache_dir, source))
         return None
     with _export_lock(cache_dir):
+        _remove_abandoned_staging(cache_dir)
         try:  # another worker may have exported it while this one waited
             return verified_graph(target, source)
         except ModelLoadError:
             export_to_cache(model, cache_dir, source)
     return verified_graph(target, source)
+
+
+def _remove_abandoned_staging(cache_dir: Path) -> None:
+    """Staging directories of exports whose process is gone (killed mid-export: each left
+    tens of MB, hundreds for a large model, for good). Called under the export lock, so no
+    live export's directory is among them but this process's own."""
+    for staging in cache_dir.glob(".*.tmp"):
+        pid = staging.name.rsplit(".", 2)[-2]
+        if staging.is_dir() and pid.isdigit() and not _alive(int(pid)):
+            log.info("removing %s, left by an export that did not finish", staging)
+            shutil.rmtree(staging, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # another user's process
+    return True
 
 
 def _other_range(cache_dir: Path, source: GraphSource) -> str:
