@@ -18,7 +18,9 @@ runs torch, with a log line that says so.
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import fcntl
+import gc
 import hashlib
 import json
 import logging
@@ -210,7 +212,19 @@ def load_graph(model: PreTrainedModel, cache_dir: Path, source: GraphSource, *, 
             return verified_graph(target, source)
         except ModelLoadError:
             export_to_cache(model, cache_dir, source)
+            _give_back_memory()
     return verified_graph(target, source)
+
+
+def _give_back_memory() -> None:
+    """Return what the export freed to the system: the exporter, optimizer and quantizer leave
+    hundreds of MB in malloc's free lists, which a serving worker that exported at its first
+    start kept for its whole life (1,037 MB against 668 for one that loaded the same graph)."""
+    gc.collect()
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):  # not glibc (musl, macOS): nothing to trim with
+        pass
 
 
 def _remove_abandoned_staging(cache_dir: Path) -> None:
