@@ -71,7 +71,7 @@ def test_model_field_selects_a_loaded_model_or_404(client):
     assert missing.status_code == 404 and "no loaded model named 'bart-large-mnli'" in missing.json["detail"]
 
 
-def test_taxonomies_and_models_endpoints(client, builtin_topic_counts):
+def test_taxonomies_and_models_endpoints(client, builtin_topic_counts, tagger):
     listing = client.get("/v1/taxonomies").json["taxonomies"]
     counts = builtin_topic_counts
     assert {t["name"]: (t["topics"], t["default"]) for t in listing} == {"iptc-top": (counts["iptc-top"], False),
@@ -80,9 +80,11 @@ def test_taxonomies_and_models_endpoints(client, builtin_topic_counts):
     cop = next(t for t in news["topics"] if t["name"] == "COP29")
     assert cop["parent"] == "climate change" and "COP29" in cop["keywords"]
     assert client.get("/v1/taxonomies/unknown").status_code == 404
-    models = client.get("/v1/models").json["models"]
-    assert models == [{"name": "all-MiniLM-L6-v2", "kind": "embedding", "version": VERSION,
-                       "default": True, "ready": True, "labels": None, "metrics": None}]
+    [model] = client.get("/v1/models").json["models"]
+    # What runs it here, auto resolved: bf16 on a CPU with native bf16, fp32 elsewhere (torch's own ops).
+    assert model.pop("runtime") == "torch" and model.pop("precision") == tagger.backend.precision in ("fp32", "bf16")
+    assert model == {"name": "all-MiniLM-L6-v2", "kind": "embedding", "version": VERSION,
+                     "default": True, "ready": True, "labels": None, "metrics": None}
 
 
 def problem(response, status):

@@ -87,7 +87,10 @@ def _model_list(runtime: TaggerRuntime) -> list[dict[str, Any]]:
     out = []
     for name, tagger in runtime.taggers().items():
         fixed, metrics = tagger.fixed_labels, tagger.backend.validation_metrics
+        backend = tagger.backend
+        # What actually runs it: auto settings, a graph that could not be exported, resolve per model.
         out.append({**model_out(tagger), "default": name == runtime.default_name, "ready": True,
+                    "runtime": getattr(backend, "runtime", "torch"), "precision": backend.precision,
                     "labels": [lab.name for lab in fixed] if fixed is not None else None,
                     "metrics": _headline_metrics(metrics) if metrics is not None else None})
     return out

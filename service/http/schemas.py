@@ -164,6 +164,9 @@ class TaxonomyDetail(BaseModel):
 class ModelInfo(ModelOut):
     default: bool
     ready: bool
+    runtime: str = Field(description="What runs its encoder here: torch or onnx (NEWSTAG_RUNTIME, as resolved).")
+    precision: str = Field(description="The precision it runs in: fp32, bf16 or int8 (NEWSTAG_PRECISION, as "
+                                       "resolved: auto becomes one of them).")
     labels: list[str] | None = Field(description="Fixed labels of a fine-tuned model; null for zero-shot ones.")
     metrics: dict[str, float] | None = Field(description="A fine-tuned model's validation metrics.")
 
