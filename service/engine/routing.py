@@ -111,7 +111,6 @@ class RoutedTagger(Tagger):
         super().__init__(default.backend, default.taxonomies, default.options)
         self.default = default
         self.multilingual = multilingual
-        self._taxonomy_languages: dict[str, str] = {}
 
     @property
     def models(self) -> dict[str, Tagger]:
@@ -131,14 +130,13 @@ class RoutedTagger(Tagger):
         return self.route_language(code) is self.multilingual
 
     def _labels_language(self, labels: Sequence[LabelLike] | None, taxonomy: str | None) -> str:
-        """The language the call's labels (or its taxonomy's topics) are named in, or "und"."""
+        """The language the call's labels (or its taxonomy's topics) are named in, or "und"
+        (label_set_language keeps its answers: a taxonomy is read once)."""
         if labels is not None:
-            return label_set_language(tuple(str(lab if isinstance(lab, str) else lab.name) for lab in labels))
+            return label_set_language(tuple(lab if isinstance(lab, str) else lab.name for lab in labels))
         name = taxonomy if taxonomy is not None else self.default.options.taxonomy
-        if name not in self._taxonomy_languages:
-            topics = self.default.taxonomies.get(name).labels  # an unknown name fails here as in Tagger.tag
-            self._taxonomy_languages[name] = label_set_language(tuple(lab.name for lab in topics))
-        return self._taxonomy_languages[name]
+        topics = self.default.taxonomies.get(name).labels  # an unknown name fails here as in Tagger.tag
+        return label_set_language(tuple(lab.name for lab in topics))
 
     def tag(
         self,
