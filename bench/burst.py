@@ -55,7 +55,7 @@ def burst(port: int, bodies: list[bytes]) -> list[tuple[int, float]]:
 def summary(answers: list[tuple[int, float]]) -> str:
     counts = Counter(status for status, _ in answers)
     answered = sorted(seconds for status, seconds in answers if status == 200)
-    times = (f"{statistics.median(answered):.1f} / {answered[-1]:.1f}" if answered else "-")
+    times = (f"{statistics.median(answered):.2f} / {answered[-1]:.2f}" if answered else "-")
     return f"{counts.get(200, 0):>3} {counts.get(503, 0):>3} {counts.get(413, 0):>3}   {times}"
 
 
