@@ -92,6 +92,13 @@ def test_spans_are_ordered_disjoint_and_cover_every_word():
                  ["राष्ट्रपति आज दिल्ली पहुंचे।", "उन्होंने मंत्री से मुलाकात की।", "बैठक सफल रही॥"], id="hindi"),
     pytest.param("Ο πρόεδρος έφτασε στην Αθήνα. Συναντήθηκε με τον υπουργό.",
                  ["Ο πρόεδρος έφτασε στην Αθήνα.", "Συναντήθηκε με τον υπουργό."], id="greek"),
+    # NFC turns the Greek question mark (U+037E) into ";", so Greek text mostly carries ";".
+    pytest.param("Πότε θα έρθει ο υπουργός; Κανείς δεν ξέρει.",
+                 ["Πότε θα έρθει ο υπουργός;", "Κανείς δεν ξέρει."], id="greek-question-semicolon"),
+    pytest.param("Πότε θα έρθει ο υπουργός\u037e Κανείς δεν ξέρει.",
+                 ["Πότε θα έρθει ο υπουργός\u037e", "Κανείς δεν ξέρει."], id="greek-question-mark"),
+    pytest.param("The minister arrived; Talks began at noon.", ["The minister arrived; Talks began at noon."],
+                 id="english-semicolon-does-not-split"),
     pytest.param("הנשיא הגיע לירושלים. הוא נפגש עם השר.", ["הנשיא הגיע לירושלים.", "הוא נפגש עם השר."], id="hebrew"),
     pytest.param("Նախագահը ժամանեց Երևան։ Նա հանդիպեց նախարարին։",
                  ["Նախագահը ժամանեց Երևան։", "Նա հանդիպեց նախարարին։"], id="armenian"),

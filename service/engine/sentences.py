@@ -24,12 +24,17 @@ from dataclasses import dataclass
 _SPACED_ENDS = ".!?…‼⁇⁈⁉\u037e\u0589\u0964\u0965\u061f\u06d4\u1362\u1367\u1368\u104b\u17d4\uff0e"
 # Ideographic ends: Chinese and Japanese write the next sentence straight after them.
 _CJK_ENDS = "。！？｡"
+# Greek asks with ";": U+037E is canonically ";" and NFC text (most of it) carries ";". It
+# ends a sentence only between Greek letters, so an English semicolon never splits.
+_GREEK_QUESTION = ";"
+_GREEK = re.compile("[\u0370-\u03ff\u1f00-\u1fff]")
 # German quotes close with “ („…“) and « (»…«), which open in English and French: after end
 # punctuation they can only close. French sets its closing guillemet apart with a space
 # (often a no-break one): "reviendra. » Les marchés".
 _CLOSERS = "\"'”’»›)]}」』）】〕〉》＂］｝“«"
 _OPENERS = "\"'“‘„‚«‹([{¿¡「『（【〔〈《—–"
-_END = re.compile(f"[{re.escape(_SPACED_ENDS + _CJK_ENDS)}]+(?:[{re.escape(_CLOSERS)}]|[ \u00a0\u202f][»›])*")
+_ENDS = _SPACED_ENDS + _CJK_ENDS + _GREEK_QUESTION
+_END = re.compile(f"[{re.escape(_ENDS)}]+(?:[{re.escape(_CLOSERS)}]|[ \u00a0\u202f][»›])*")
 # Kana and Han: ASCII "." "!" "?" between two of these end a sentence even without a space.
 _CJK = re.compile("[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 _PARAGRAPH = re.compile(r"\n\s*\n|\r\n\s*\r\n")
@@ -79,6 +84,8 @@ def _ends_sentence(text: str, end_run: re.Match[str], limit: int) -> bool:
     while after < limit and (text[after] in _OPENERS or text[after].isspace()):
         after += 1
     if after == limit or not _can_start_sentence(text[after]):
+        return False
+    if _GREEK_QUESTION in run and not (start > 0 and _GREEK.match(text, start - 1) and _GREEK.match(text, after)):
         return False
     return not (run == "." and _is_abbreviation(text, start))
 
