@@ -89,6 +89,12 @@ LABEL org.opencontainers.image.title="newstag" \
 RUN groupadd --gid 10001 newstag \
  && useradd --uid 10001 --gid 10001 --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin newstag \
  && mkdir -p /models /taxonomies /data && chown 10001:10001 /models /taxonomies /data
+# The bulk image runs under KubeRay, whose probes (operator 1.1 and later, until it probes
+# over HTTP) run wget inside the Ray container: a pod without it never becomes ready.
+ARG NEWSTAG_BULK=0
+RUN if [ "$NEWSTAG_BULK" = 1 ]; then \
+        apt-get update && apt-get install -y --no-install-recommends wget && rm -rf /var/lib/apt/lists/*; \
+    fi
 COPY --from=build /opt/venv /opt/venv
 COPY --from=build /opt/base-models /app/base-models
 COPY --from=build /opt/onnx /app/onnx

@@ -109,16 +109,20 @@ atexit.register(_remove_own_dirs)
 
 
 def on_starting(server):
-    """Refuse to start, with one line and exit status 1, when no worker could tag anything."""
+    """Refuse to start, with one line and exit status 1, when no worker could tag anything;
+    warn of what will not stop it (an open API, a feedback store that cannot write)."""
     from service.config import Settings
     from service.errors import NewstagError
-    from service.preflight import check_serving
+    from service.preflight import check_serving, serving_warnings
 
     try:
-        check_serving(Settings.from_env())
+        settings = Settings.from_env()
+        check_serving(settings)
     except NewstagError as exc:
         print(f"newstag: cannot start: {exc}", file=sys.stderr)
         raise SystemExit(1) from None
+    for warning in serving_warnings(settings, list(server.cfg.bind)):
+        server.log.warning("newstag: %s", warning)
 
 
 def post_fork(server, worker):

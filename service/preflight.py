@@ -51,3 +51,20 @@ def check_serving(settings: Settings) -> None:
         raise ConfigError("NEWSTAG_DATABASE_URL is not a database URL (for example "
                           "sqlite:///data/feedback.db or postgresql://user:password@host/db)") from None
     store.check_driver()  # a driver not installed (postgresql+psycopg2) fails here, not on the first correction
+
+
+def _loopback(bind: str) -> bool:
+    host = bind.rsplit(":", 1)[0].strip("[]") if ":" in bind else bind
+    return bind.startswith("unix:") or host in ("localhost", "::1") or host.startswith("127.")
+
+
+def serving_warnings(settings: Settings, binds: list[str]) -> list[str]:
+    """What will not stop the server but an operator must hear at start, one line each."""
+    warnings = []
+    if not settings.api_key_list and not all(_loopback(b) for b in binds):
+        warnings.append(f"NEWSTAG_API_KEYS is not set: /v1 (tagging, corrections and their export with article "
+                        f"texts) is open to anyone who can reach {', '.join(binds)}")
+    problem = FeedbackStore(settings.database_url).write_problem()
+    if problem:
+        warnings.append(f"{problem}; until then corrections answer 503")
+    return warnings

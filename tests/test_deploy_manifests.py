@@ -38,7 +38,20 @@ def test_the_deployment_is_non_root_read_only_with_probes_and_limits():
     mounts = {m["mountPath"] for m in container["volumeMounts"]}
     assert {"/tmp", "/models", "/taxonomies"} <= mounts
     kinds = {d["kind"] for p in (ROOT / "deploy" / "k8s").glob("*.yaml") for d in yaml.safe_load_all(p.read_text())}
-    assert {"Deployment", "Service", "HorizontalPodAutoscaler", "ConfigMap", "PersistentVolumeClaim"} <= kinds
+    assert {"Deployment", "Service", "HorizontalPodAutoscaler", "ConfigMap"} <= kinds
+
+
+def test_the_deployment_fails_closed_drains_before_stopping_and_needs_no_special_storage():
+    """A platform engineer's findings: a missing Secret served /v1 to anyone, requests sent in the
+    seconds after SIGTERM hung, and a ReadOnlyMany claim few provisioners make held every pod Pending."""
+    pod = yaml.safe_load((ROOT / "deploy" / "k8s" / "deployment.yaml").read_text())["spec"]["template"]["spec"]
+    [container] = pod["containers"]
+    env = {e["name"]: e for e in container["env"]}
+    assert not env["NEWSTAG_API_KEYS"]["valueFrom"]["secretKeyRef"].get("optional", False)
+    command = container["lifecycle"]["preStop"]["exec"]["command"]
+    assert command[0] == "sleep" and pod["terminationGracePeriodSeconds"] >= int(command[1]) + 30
+    volumes = {v["name"]: v for v in pod["volumes"]}
+    assert "persistentVolumeClaim" not in volumes["models"]  # optional: the default model is in the image
 
 
 def test_a_broken_manifest_fails_validation():
@@ -125,6 +138,12 @@ def test_the_bulk_rayjob_runs_the_bulk_command_with_the_bulk_image_and_pinned_ra
         assert mounts["/archive"]["readOnly"] is True and args.input == ["/archive"]
         assert str(args.output).startswith("/tagged/") and not mounts["/tagged"].get("readOnly")
         assert {"/tmp", "/dev/shm"} <= set(mounts)
+    # Ray keeps its object store on disk when /dev/shm is smaller (30% of a 4 GiB worker is more than 1 GiB).
+    shm = next(v for v in job["spec"]["rayClusterSpec"]["headGroupSpec"]["template"]["spec"]["volumes"]
+               if v["name"] == "shm")
+    assert shm["emptyDir"]["sizeLimit"] == "1Gi"
+    for group in job["spec"]["rayClusterSpec"]["workerGroupSpecs"]:
+        assert int(group["rayStartParams"]["object-store-memory"]) < 2**30
 
 
 def test_a_broken_rayjob_fails_these_checks():

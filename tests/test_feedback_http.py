@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import threading
+from pathlib import Path
 
 import jsonschema
 import pytest
@@ -294,6 +296,31 @@ def test_a_read_only_store_is_503_and_never_reported_stored(fb, fb_app, tmp_path
     assert response.status_code == 503 and response.headers["Retry-After"]
     assert "retry shortly" in response.json["detail"] and "id" not in response.json
     assert [r["text"] for r in export_rows(fb)] == ["before"]
+
+
+def unwritable_dir(tmp_path: Path) -> Path:
+    """A directory this process cannot write: chmod for a user, a read-only mount for root."""
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    locked.chmod(0o555)
+    for candidate in (locked, Path("/proc/sys")):
+        if candidate.is_dir() and not os.access(candidate, os.W_OK):
+            return candidate
+    pytest.skip("no directory here that this process cannot write")
+
+
+def test_a_store_that_can_never_write_says_so_instead_of_retry_shortly(fb_app, tmp_path):
+    """A read-only root filesystem (Kubernetes without a database URL) answered "retry shortly" forever."""
+    path = unwritable_dir(tmp_path) / "data" / "feedback.db"
+    store = FeedbackStore(f"sqlite:///{path}", busy_timeout=0.2)
+    assert str(path) in store.write_problem()
+    assert FeedbackStore(f"sqlite:///{tmp_path / 'ok' / 'feedback.db'}").write_problem() is None
+    fb_app.extensions["newstag.feedback"] = store
+    response = fb_app.test_client().post("/v1/feedback", json={"text": "x y", "labels": ["economy"],
+                                                               "taxonomy": "news"})
+    assert response.status_code == 503 and "Retry-After" not in response.headers
+    assert str(path) in response.json["detail"] and "NEWSTAG_DATABASE_URL" in response.json["detail"]
+    assert "retry shortly" not in response.json["detail"]
 
 
 def test_a_correction_must_name_a_loaded_model(fb):

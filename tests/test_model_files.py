@@ -15,7 +15,7 @@ from service.engine.model_files import (
     verify_weights,
 )
 from service.errors import ConfigError
-from service.preflight import check_serving, check_startup
+from service.preflight import check_serving, check_startup, serving_warnings
 
 
 def test_the_installed_default_weights_match_the_pinned_checksum():
@@ -91,3 +91,16 @@ def test_the_server_refuses_to_start_on_what_would_leave_it_never_ready_or_half_
                                          "NEWSTAG_MULTILINGUAL_MODEL": "off"}))
     check_serving(Settings.from_env({"NEWSTAG_MODELS_DIR": str(tmp_path), "NEWSTAG_MULTILINGUAL_MODEL": "off",
                                      "NEWSTAG_MODEL": str(tiny_model_dir)}))
+
+
+def test_an_open_api_on_a_reachable_address_is_warned_of_at_start(tmp_path):
+    """Kubernetes reads the keys from an optional Secret: without it every /v1 endpoint was open, unsaid."""
+    open_settings = Settings.from_env({"NEWSTAG_MULTILINGUAL_MODEL": "off",
+                                       "NEWSTAG_DATABASE_URL": f"sqlite:///{tmp_path}/fb.db"})
+    (warning,) = serving_warnings(open_settings, ["0.0.0.0:8000"])
+    assert "NEWSTAG_API_KEYS is not set" in warning and "0.0.0.0:8000" in warning
+    for local in (["127.0.0.1:8000"], ["localhost:8000"], ["[::1]:8000"], ["unix:/tmp/newstag.sock"]):
+        assert serving_warnings(open_settings, local) == []
+    keyed = Settings.from_env({"NEWSTAG_MULTILINGUAL_MODEL": "off", "NEWSTAG_API_KEYS": "k1",
+                               "NEWSTAG_DATABASE_URL": f"sqlite:///{tmp_path}/fb.db"})
+    assert serving_warnings(keyed, ["0.0.0.0:8000"]) == []

@@ -11,6 +11,7 @@ holds no connection (the pool is shared with the editors' writes) and no snapsho
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from collections.abc import Iterator
@@ -42,7 +43,14 @@ class SchemaMismatch(Exception):
 
 
 class StoreUnavailable(NewstagError):
-    """The database cannot be reached or did not confirm the write (it may still have been stored)."""
+    """The database cannot be reached or did not confirm the write (it may still have been stored).
+
+    ``lasting``: a retry cannot help until the operator changes something (an unwritable file).
+    """
+
+    def __init__(self, message: str, *, lasting: bool = False):
+        super().__init__(message)
+        self.lasting = lasting
 
 
 def _sqlite_pragmas(busy_timeout: float):
@@ -87,6 +95,27 @@ class FeedbackStore:
         """The URL for logs: no password, in the user part or in the query."""
         secret = {key: "***" for key in self.url.query if "password" in key.lower()}
         return self.url.update_query_dict(secret).render_as_string(hide_password=True)
+
+    def write_problem(self) -> str | None:
+        """Why this SQLite file can never be written (a read-only filesystem, no permission), or None.
+
+        Such a store answers every call with 503 until it is configured otherwise, so saying
+        why, at start and in each answer, beats "retry shortly". Other databases: None.
+        """
+        database = self.url.database
+        if not self.is_sqlite or not database or database == ":memory:" or database.startswith("file:"):
+            return None
+        path = Path(database).absolute()
+        if path.exists():
+            # SQLite writes its WAL and shared-memory files beside the database, too.
+            writable = os.access(path, os.W_OK) and os.access(path.parent, os.W_OK | os.X_OK)
+        else:
+            existing = next((p for p in path.parents if p.exists()), None)
+            writable = existing is not None and os.access(existing, os.W_OK | os.X_OK)
+        if writable:
+            return None
+        return (f"the feedback store cannot write {path} (read-only or not permitted): "
+                "set NEWSTAG_DATABASE_URL to a database this service may write")
 
     # Setting up ----------------------------------------------------------------------
 
@@ -170,6 +199,9 @@ class FeedbackStore:
         self._schema_ready = False
         # The reason goes to the log (without the statement's parameters); the client hears a 503.
         log.error("feedback store %s %s: %s", action, self.describe(), exc)
+        problem = self.write_problem()
+        if problem:
+            return StoreUnavailable(problem, lasting=True)
         return StoreUnavailable(f"the feedback store is unavailable ({type(exc).__name__})")
 
     def close(self) -> None:

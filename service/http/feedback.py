@@ -41,6 +41,8 @@ def _store() -> FeedbackStore:
 def _unavailable(exc: StoreError) -> Response:
     # A write whose commit was not confirmed may still have landed: sending it again is safe,
     # since a text's newest correction is the one that counts (the history keeps both).
+    if exc.lasting:  # misconfigured: a retry cannot help, so no Retry-After either
+        return problem_response(StoreUnavailable(str(exc)))
     return problem_response(StoreUnavailable(f"{exc}; retry shortly (sending a correction again is safe: "
                                              "a text's newest correction replaces the one before)",
                                              headers={"Retry-After": "5"}))

@@ -51,7 +51,7 @@ def _problems(*statuses: int, kinds: tuple[type[Problem], ...] = _MODEL_PROBLEMS
         return " or ".join(dict.fromkeys(p.title for p in kinds if p.status == status)) or "Error"
 
     out = {str(s): _json(_ref(ProblemOut), title(s), PROBLEM_JSON) for s in statuses}
-    if "503" in out:  # every 503 says when to try again
+    if "503" in out:  # a 503 that a retry can cure says when to try again
         out["503"]["headers"] = {"Retry-After": {"description": "seconds to wait before retrying",
                                                  "schema": {"type": "integer", "minimum": 1}}}
     return out
