@@ -11,33 +11,24 @@ holds no connection (the pool is shared with the editors' writes) and no snapsho
 from __future__ import annotations
 
 import logging
-import os
 import threading
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
-from sqlalchemy import URL, Engine, create_engine, event, func, inspect, select
+from sqlalchemy import URL, Engine, create_engine, func, inspect, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, IntegrityError, OperationalError, ProgrammingError, SQLAlchemyError
 
 from ..errors import ConfigError, NewstagError
+from .database import create_store_engine, unwritable_sqlite_file, usable_url
 from .records import Correction, StoredCorrection, content_hash
 from .stats import summarize
 from .tables import create_schema, feedback
 
 log = logging.getLogger("newstag.feedback")
 PAGE_ROWS = 200  # rows read per query (a text is at most 100,000 characters)
-# libpq's own timeouts (psycopg and psycopg2 pass them through): a database that does not
-# answer costs a request seconds and a 503, not a thread held for minutes. statement_timeout
-# bounds each query on the server (pages are small); tcp_user_timeout a server gone from the network.
-LIBPQ_TIMEOUTS = {"connect_timeout": 5, "tcp_user_timeout": 15_000, "keepalives": 1, "keepalives_idle": 30,
-                  "options": "-c statement_timeout=30000 -c lock_timeout=10000"}
-POOL_TIMEOUT = 10.0  # seconds a request waits for a pooled connection before its 503
-
-
 class SchemaMismatch(Exception):
     """The feedback table exists with other columns than newstag's."""
 
@@ -53,33 +44,10 @@ class StoreUnavailable(NewstagError):
         self.lasting = lasting
 
 
-def _sqlite_pragmas(busy_timeout: float):
-    def on_connect(dbapi_connection: Any, _record: Any) -> None:
-        cursor = dbapi_connection.cursor()
-        try:
-            # First, so the statements below wait for a lock too: writers from other threads
-            # and workers wait their turn instead of failing at once.
-            cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout * 1000)}")
-            # WAL: readers (export, stats) never block the writer, nor the writer them.
-            cursor.execute("PRAGMA journal_mode=WAL")
-            # FULL: a commit is on disk before 201 is answered (NORMAL may lose the last ones).
-            cursor.execute("PRAGMA synchronous=FULL")
-        finally:
-            cursor.close()
-
-    return on_connect
-
-
-def _usable_url(url: URL) -> URL:
-    # postgres:// is what many hosting providers hand out; SQLAlchemy only knows postgresql://.
-    backend, _, driver = url.drivername.partition("+")
-    return url.set(drivername="postgresql" + (f"+{driver}" if driver else "")) if backend == "postgres" else url
-
-
 class FeedbackStore:
     def __init__(self, url: str | URL, *, busy_timeout: float = 10.0):
         try:
-            self.url = _usable_url(make_url(url))
+            self.url = usable_url(make_url(url))
         except ArgumentError:
             raise ConfigError("NEWSTAG_DATABASE_URL is not a valid database URL") from None
         self.busy_timeout = busy_timeout
@@ -97,22 +65,9 @@ class FeedbackStore:
         return self.url.update_query_dict(secret).render_as_string(hide_password=True)
 
     def write_problem(self) -> str | None:
-        """Why this SQLite file can never be written (a read-only filesystem, no permission), or None.
-
-        Such a store answers every call with 503 until it is configured otherwise, so saying
-        why, at start and in each answer, beats "retry shortly". Other databases: None.
-        """
-        database = self.url.database
-        if not self.is_sqlite or not database or database == ":memory:" or database.startswith("file:"):
-            return None
-        path = Path(database).absolute()
-        if path.exists():
-            # SQLite writes its WAL and shared-memory files beside the database, too.
-            writable = os.access(path, os.W_OK) and os.access(path.parent, os.W_OK | os.X_OK)
-        else:
-            existing = next((p for p in path.parents if p.exists()), None)
-            writable = existing is not None and os.access(existing, os.W_OK | os.X_OK)
-        if writable:
+        """Why this store can never write (a read-only filesystem, no permission), or None."""
+        path = unwritable_sqlite_file(self.url)
+        if path is None:
             return None
         return (f"the feedback store cannot write {path} (read-only or not permitted): "
                 "set NEWSTAG_DATABASE_URL to a database this service may write")
@@ -120,21 +75,7 @@ class FeedbackStore:
     # Setting up ----------------------------------------------------------------------
 
     def _create_engine(self) -> Engine:
-        # hide_parameters: an error's log line must not carry article text (docs/production.md).
-        if not self.is_sqlite:
-            connect_args: dict[str, Any] = {}
-            if self.url.get_driver_name() in ("psycopg", "psycopg2"):
-                connect_args = {k: v for k, v in LIBPQ_TIMEOUTS.items() if k not in self.url.query}
-            # pool_pre_ping: a server restarted since the last request costs a retry, not a 503.
-            return create_engine(self.url, pool_pre_ping=True, pool_timeout=POOL_TIMEOUT, hide_parameters=True,
-                                 connect_args=connect_args)
-        database = self.url.database
-        if database and database != ":memory:" and not database.startswith("file:"):
-            Path(database).parent.mkdir(parents=True, exist_ok=True)
-        # check_same_thread off: the pool hands each connection to one thread at a time.
-        engine = create_engine(self.url, connect_args={"check_same_thread": False}, hide_parameters=True)
-        event.listen(engine, "connect", _sqlite_pragmas(self.busy_timeout))
-        return engine
+        return create_store_engine(self.url, self.busy_timeout)
 
     def check_driver(self) -> None:
         """Raise ConfigError when the URL names a database or driver this install cannot use."""
