@@ -52,7 +52,7 @@ def test_a_correction_is_stored_and_answered_201_with_its_id(fb, fb_app, seed_te
 def test_the_same_text_twice_keeps_the_latest_labels_and_the_history(fb, fb_app, seed_text):
     first = fb.post("/v1/feedback", json={"text": seed_text, "labels": ["economy"], "taxonomy": "news"}).json["id"]
     fb.post("/v1/feedback", json={"text": "Rain all week.", "labels": ["weather"], "taxonomy": "news"})
-    second = fb.post("/v1/feedback", json={"text": seed_text + "\n", "labels": ["demining", " demining"],
+    second = fb.post("/v1/feedback", json={"text": seed_text + "\n", "labels": [" demining"],
                                            "taxonomy": "news"}).json["id"]
     assert second > first
     assert export_rows(fb) == [{"text": "Rain all week.", "labels": ["weather"], "taxonomy": "news"},
@@ -89,6 +89,12 @@ def test_the_same_text_twice_keeps_the_latest_labels_and_the_history(fb, fb_app,
     # One label twice in another case or Unicode form: two classes once retrained.
     ({"text": "Rates rose.", "labels": ["Wirtschaft", "wirtschaft"], "taxonomy": None}, "/labels/1"),
     ({"text": "Rates rose.", "labels": ["économie", "e\u0301conomie"], "taxonomy": None}, "/labels/1"),
+    # The same label twice as written, as /v1/classify refuses it (it was merged, so 101 copies
+    # passed the limit of 100 labels that 101 distinct ones did not).
+    ({"text": "Rates rose.", "labels": ["economy", "economy"], "taxonomy": None}, "/labels/1"),
+    ({"text": "Rates rose.", "labels": ["economy"], "taxonomy": None, "predicted": ["a", "a"]}, "/predicted/1"),
+    ({"text": "Rates rose.", "labels": ["x"] * 101, "taxonomy": None}, "/labels"),
+    ({"text": "Rates rose.", "labels": ["economy"], "taxonomy": None, "predicted": ["a"] * 101}, "/predicted"),
 ])
 def test_bad_feedback_is_422_naming_the_field_and_stores_nothing(fb, fb_app, body, path):
     response = fb.post("/v1/feedback", json=body)
@@ -115,6 +121,11 @@ def test_the_export_is_jsonl_for_training_and_other_formats_are_refused(fb):
     assert refused.status_code == 422 and refused.json["errors"][0]["path"] == "format"
     typo = fb.get("/v1/feedback/export?taxnomy=news")  # refused, not ignored (it would export every set)
     assert typo.status_code == 422 and typo.json["errors"][0]["path"] == "taxnomy"
+    # A typo in the value was an empty 200 (an empty training file); twice, the first one alone.
+    unknown = fb.get("/v1/feedback/export?taxonomy=nwes")
+    assert unknown.status_code == 404 and "'nwes'" in unknown.json["detail"] and "news" in unknown.json["detail"]
+    twice = fb.get("/v1/feedback/export?taxonomy=news&taxonomy=iptc-top")
+    assert twice.status_code == 422 and twice.json["errors"] == [{"path": "taxonomy", "message": "give it once"}]
 
 
 def test_the_export_gives_one_label_set_to_train_on_when_asked(fb):

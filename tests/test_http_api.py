@@ -101,6 +101,8 @@ def problem(response, status):
     (b"\xff\xfe{}", "application/json", 400, None),
     ('{"text": "a\x01b"}', "application/json", 400, None),  # raw control character: invalid JSON
     ("[" * 100_000 + "]" * 100_000, "application/json", 400, None),
+    ('{"text": "x", "threshold": NaN}', "application/json", 400, None),  # Python reads it; JSON has none
+    ('{"text": "x", "threshold": -Infinity}', "application/json", 400, None),
     ('{"text": "x"}', "text/plain", 415, None),
     ('{"text": "x"}', None, 415, None),
     ("[]", "application/json", 422, "/"),
@@ -175,6 +177,15 @@ def test_wrong_method_and_unknown_path_are_problems(client):
     problem(client.delete("/v1/taxonomies"), 405)
     problem(client.get("/v2/classify"), 404)
     problem(client.post("/nowhere", json={}), 404)
+
+
+def test_a_range_past_the_end_of_a_static_file_is_416_not_500(client):
+    """Werkzeug's 416 became a 500 'internal-error' (found by schemathesis-style probing)."""
+    for path in ("/static/editor/editor.css", "/docs/static/swagger-ui.css"):
+        response = client.get(path, headers={"Range": "bytes=99999999-"})
+        assert problem(response, 416)["title"] == "Range not satisfiable"
+        assert response.headers["Content-Range"].startswith("bytes */")
+    assert client.get("/static/editor/editor.css", headers={"Range": "bytes=0-9"}).status_code == 206
 
 
 @pytest.mark.parametrize("text", [

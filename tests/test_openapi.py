@@ -60,6 +60,11 @@ def test_real_responses_match_their_schemas(client, spec, seed_text):
     ({"text": ""}, False),
     ({"text": " \n\t"}, False),
     ({"documents": [{"id": "a", "text": "  "}]}, False),
+    # Found by schemathesis: the spec allowed these and the server refused them, or the reverse.
+    ({"text": "x", "top_k": 1.0}, True),  # JSON Schema's integer includes 1.0
+    ({"text": "x", "top_k": 1.5}, False),
+    ({"text": "x", "labels": []}, False),
+    ({"text": "x", "labels": ["war", "war"]}, False),
 ])
 def test_request_schema_agrees_with_the_server(client, spec, body, valid):
     schema = spec["paths"]["/v1/classify"]["post"]["requestBody"]["content"]["application/json"]["schema"]

@@ -10,6 +10,15 @@ from flask import current_app, request
 from .problems import MalformedJSON, PayloadTooLarge, UnsupportedMediaType
 
 
+class _NotJSONConstant(ValueError):
+    pass
+
+
+def _not_json(constant: str) -> Any:
+    # Python's json reads NaN, Infinity and -Infinity; other JSON parsers (and the spec) do not.
+    raise _NotJSONConstant(constant)
+
+
 def json_body() -> Any:
     """The request body as JSON: 415 unless declared JSON and uncompressed, 413 beyond the limit, 400 if malformed."""
     if not request.is_json:
@@ -28,7 +37,9 @@ def json_body() -> Any:
         if len(raw) > limit:
             raise PayloadTooLarge(f"the request body is larger than {limit} bytes")
     try:
-        return json.loads(raw)
+        return json.loads(raw, parse_constant=_not_json)
+    except _NotJSONConstant as exc:
+        raise MalformedJSON(f"{exc.args[0]} is not JSON (RFC 8259 has no NaN or Infinity)") from None
     except UnicodeDecodeError:
         raise MalformedJSON("the body is not UTF-8") from None
     except json.JSONDecodeError as exc:

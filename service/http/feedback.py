@@ -19,7 +19,7 @@ from .auth import protect
 from .body import json_body
 from .feedback_schemas import parse_feedback
 from .metrics import Metrics
-from .problems import StoreUnavailable, ValidationFailed, problem_response
+from .problems import NotFound, StoreUnavailable, ValidationFailed, problem_response
 from .runtime import TaggerRuntime
 
 bp = Blueprint("feedback", __name__, url_prefix="/v1/feedback")
@@ -95,15 +95,25 @@ def export() -> Response:
         raise ValidationFailed(f"unknown query parameter(s): {', '.join(unknown)}",
                                errors=[{"path": name, "message": "not a parameter of this endpoint"}
                                        for name in unknown])
+    repeated = sorted(name for name in request.args if len(request.args.getlist(name)) > 1)
+    if repeated:  # ?taxonomy=a&taxonomy=b would export a alone, silently
+        raise ValidationFailed(f"query parameter(s) given more than once: {', '.join(repeated)}",
+                               errors=[{"path": name, "message": "give it once"} for name in repeated])
     fmt = request.args.get("format", "jsonl")
     if fmt != "jsonl":
         raise ValidationFailed(f"unsupported export format {fmt!r}",
                                errors=[{"path": "format", "message": "only 'jsonl' is supported"}])
-    rows = _store().current()  # raises StoreUnavailable before any byte is sent
     # One taxonomy's corrections (?taxonomy= with no value: the typed labels): one label set to
     # train on; without it every label set is exported together, each row naming its own.
     only = "taxonomy" in request.args
     taxonomy = request.args.get("taxonomy") or None
+    installed = current_app.extensions["newstag.runtime"].taxonomies.names()
+    if taxonomy is not None and taxonomy not in installed:
+        # A typo would otherwise be an empty training file. Corrections under a taxonomy since
+        # removed are in the export without the parameter, each row naming its taxonomy.
+        raise NotFound(f"no taxonomy named {taxonomy!r} (installed: {', '.join(sorted(installed))}); "
+                       "corrections under a removed taxonomy are in the export without ?taxonomy=")
+    rows = _store().current()  # raises StoreUnavailable before any byte is sent
     response = Response(_lines(rows, taxonomy, only), mimetype=JSONL,
                         headers={"Content-Disposition": 'attachment; filename="feedback.jsonl"',
                                  "Cache-Control": "no-store"})

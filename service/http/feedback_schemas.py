@@ -77,9 +77,11 @@ def _clean(labels: list[str], path: str, errors: list[dict[str, str]]) -> tuple[
         name = label.strip()
         if not name or not _storable(label):
             continue
-        first = kept.setdefault(label_key(name), name)
-        if first != name:  # the same label in another case or Unicode form: two classes when retrained
-            errors.append({"path": f"{path}/{i}", "message": f"label names must be unique: {name!r} is {first!r}"})
+        key = label_key(name)
+        if key in kept:  # as /v1/classify: the same label again, in any case or Unicode form
+            again = f"{name!r} again" if kept[key] == name else f"{name!r} is {kept[key]!r}"
+            errors.append({"path": f"{path}/{i}", "message": f"label names must be unique: {again}"})
+        kept.setdefault(key, name)
     return tuple(kept.values())
 
 
@@ -112,8 +114,8 @@ def parse_feedback(data: Any, settings: Settings, taxonomies: TaxonomyRegistry,
             errors.append({"path": f"/{field}", "message": NUL_MESSAGE})
     labels = _clean(body.labels, "/labels", errors)
     predicted = _clean(body.predicted, "/predicted", errors) if body.predicted is not None else None
-    for name, cleaned in (("labels", labels), ("predicted", predicted or ())):  # as /v1/classify's labels
-        if len(cleaned) > settings.max_labels:
+    for name, given in (("labels", body.labels), ("predicted", body.predicted or ())):  # as /v1/classify's labels
+        if len(given) > settings.max_labels:
             errors.append({"path": f"/{name}", "message": f"at most {settings.max_labels} labels"})
     if body.taxonomy is not None and _storable(body.taxonomy):
         # Labels named for a taxonomy must be its topics: a typo would become a new class in training.

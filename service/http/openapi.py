@@ -68,7 +68,10 @@ def _with_limits(schemas: dict[str, Any], settings: Settings) -> None:
         schemas[name]["properties"]["text"]["maxLength"] = settings.max_text_chars
     for name, field in (("TextRequest", "labels"), ("DocumentsRequest", "labels"), ("FeedbackRequest", "labels"),
                         ("FeedbackRequest", "predicted")):
-        _array(schemas[name]["properties"][field])["maxItems"] = settings.max_labels
+        array = _array(schemas[name]["properties"][field])
+        # What the engine checks beyond the types: one label at least (predicted may be empty),
+        # and no label twice, where case and Unicode form do not make two labels.
+        array.update(maxItems=settings.max_labels, uniqueItems=True, minItems=0 if field == "predicted" else 1)
     _array(schemas["DocumentsRequest"]["properties"]["documents"])["maxItems"] = settings.max_documents
 
 
@@ -124,12 +127,13 @@ def build_spec(settings: Settings | None = None) -> dict[str, Any]:
                 "parameters": [{"name": "format", "in": "query", "required": False,
                                 "schema": {"type": "string", "enum": ["jsonl"], "default": "jsonl"}},
                                {"name": "taxonomy", "in": "query", "required": False,
-                                "description": "only the corrections of this taxonomy (empty: the typed "
-                                               "labels, taxonomy null): one label set to train on",
+                                "description": "only the corrections of this installed taxonomy (empty: the "
+                                               "typed labels, taxonomy null): one label set to train on; "
+                                               "a taxonomy not installed is a 404",
                                 "schema": {"type": "string"}}],
                 "responses": {"200": {"description": "JSONL, one TrainingRow per line", "content": {
                     "application/x-ndjson": {"schema": {"type": "string"}, "x-line-schema": _ref(TrainingRow)}}},
-                              **_problems(401, 403, 422, 503, kinds=_STORE_PROBLEMS)}}},
+                              **_problems(401, 403, 404, 422, 503, kinds=_STORE_PROBLEMS)}}},
             "/v1/feedback/stats": {"get": {
                 "summary": "Counts per label, and how often editors changed the model's prediction",
                 "security": secured,

@@ -72,6 +72,11 @@ class UnsupportedMediaType(Problem):
     status, slug, title = 415, "unsupported-media-type", "Unsupported media type"
 
 
+class RangeNotSatisfiable(Problem):
+    # Static files (the editor's page, Swagger UI) answer Range requests; one past the end is this.
+    status, slug, title = 416, "range-not-satisfiable", "Range not satisfiable"
+
+
 class ValidationFailed(Problem):
     status, slug, title = 422, "validation-error", "Request failed validation"
 
@@ -90,7 +95,7 @@ class StoreUnavailable(Problem):
 
 ALL_PROBLEMS: tuple[type[Problem], ...] = (
     MalformedJSON, Unauthorized, Forbidden, NotFound, MethodNotAllowed, PayloadTooLarge, TooMuchToTag,
-    UnsupportedMediaType, ValidationFailed, Overloaded, NotReady, StoreUnavailable, Problem,
+    UnsupportedMediaType, RangeNotSatisfiable, ValidationFailed, Overloaded, NotReady, StoreUnavailable, Problem,
 )
 # Engine errors a request can cause, and the problem each one is.
 ENGINE_ERRORS: dict[type[Exception], type[Problem]] = {
@@ -100,6 +105,7 @@ ENGINE_ERRORS: dict[type[Exception], type[Problem]] = {
 # Werkzeug's own HTTP errors (routing, body limits), by status.
 _HTTP_STATUS: dict[int, type[Problem]] = {
     400: MalformedJSON, 404: NotFound, 405: MethodNotAllowed, 413: PayloadTooLarge, 415: UnsupportedMediaType,
+    416: RangeNotSatisfiable,
 }
 
 
@@ -119,6 +125,11 @@ def _from_http_exception(exc: HTTPException) -> Problem:
         allowed = getattr(exc, "valid_methods", None)
         if allowed:
             problem.headers["Allow"] = ", ".join(sorted(allowed))
+    if exc.code == 416:
+        # Content-Range: */<length> tells the client how much there is.
+        problem.headers.update((k, v) for k, v in exc.get_headers() if k.lower() == "content-range")
+    if kind is Problem and exc.code:
+        log.warning("HTTP error %s without a problem type of its own: %s", exc.code, exc.description)
     return problem
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
 
 from ..engine import Label
 from ..engine.validation import EMPTY
@@ -18,6 +18,14 @@ Name = Annotated[str, StringConstraints(min_length=1, max_length=200)]
 # An article: at least one character that is not whitespace (JSON Schema patterns search, unanchored).
 Text = Annotated[str, StringConstraints(pattern=r"\S")]
 TEXT_MESSAGE = f"text {EMPTY}"  # the engine's words for it
+
+
+def _whole_float_as_int(value: object) -> object:
+    # JSON Schema counts 1.0 as an integer, and some clients' JSON writes whole numbers so.
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
+PositiveWholeNumber = Annotated[int, Field(ge=1), BeforeValidator(_whole_float_as_int)]
 
 
 class Strict(BaseModel):
@@ -42,7 +50,7 @@ class ClassifyOptions(Strict):
         None, description="A taxonomy name; default: the server's NEWSTAG_TAXONOMY (news unless set).")
     multi_label: bool = Field(True, description="False returns exactly one topic, the best.")
     threshold: float | None = Field(None, ge=0.0, le=1.0, description="Overrides the per-label thresholds.")
-    top_k: int | None = Field(None, ge=1, description="At most this many topics per text.")
+    top_k: PositiveWholeNumber | None = Field(None, description="At most this many topics per text.")
     evidence: bool = Field(True, description="Attach the sentences that support each topic.")
     model: str | None = Field(None, description="A loaded model's name, which then tags every text; default: the "
                               "default model, with texts in other languages routed to the multilingual model "
