@@ -139,6 +139,18 @@ def test_on_large_samples_a_significant_but_small_change_does_not_count():
     assert [c.name for c in compare(then, now, Rule(min_change=0.005)).moved] == ["sport"]
 
 
+def test_the_no_topic_share_is_compared_only_between_tagged_periods():
+    """Against training data or a feedback export (0% no topic by construction), any articles
+    without a topic failed a scheduled --fail-on-drift job."""
+    tagged = TagSet("now", "batch output", articles=1_000, label_counts=Counter(sport=500, economy=370), no_topic=130)
+    for kind in ("training data", "feedback export"):
+        labelled = TagSet("then", kind, articles=1_000, label_counts=Counter(sport=550, economy=450))
+        report = compare(labelled, tagged)
+        assert report.no_topic is None and NO_TOPIC not in [c.name for c in report.moved]
+    earlier = TagSet("then", "batch output", articles=1_000, label_counts=Counter(sport=550, economy=440), no_topic=10)
+    assert compare(earlier, tagged).no_topic.moved
+
+
 # Reading files -------------------------------------------------------------------------
 
 def test_batch_rows_with_errors_are_left_out_and_counted(tmp_path):
@@ -273,6 +285,10 @@ def test_the_command_explains_bad_input(tmp_path, capsys):
     with pytest.raises(SystemExit) as exit_info:
         main([str(tmp_path / "one.jsonl")])
     assert exit_info.value.code == 2 and "give THEN and NOW" in capsys.readouterr().err
+    for alpha in ("0", "1", "-0.1"):  # 0 let nothing count as moved: the report silently off
+        with pytest.raises(SystemExit) as exit_info:
+            main([str(tmp_path / "a.jsonl"), str(tmp_path / "b.jsonl"), "--alpha", alpha])
+        assert exit_info.value.code == 2 and "--alpha: must be above 0" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         main(["--help"])
     assert "population stability index" in capsys.readouterr().out

@@ -240,6 +240,15 @@ def test_metrics_count_requests_documents_tokens_and_topics(client, seed_text):
     assert float(tokens.split()[1]) > 400
 
 
+def test_made_up_http_methods_share_one_series(client):
+    """Gunicorn takes any upper-case token as a method: each one was a new series, no key needed."""
+    for i in range(5):
+        client.open("/", method=f"M{i:05d}X")
+    text = client.get("/metrics").get_data(as_text=True)
+    assert "M00001X" not in text
+    assert 'newstag_requests_total{endpoint="unmatched",method="(other)",status="405"} 5.0' in text
+
+
 def test_a_best_topic_under_the_threshold_comes_with_its_warning_and_is_counted(client):
     """The news taxonomy's best topic for a text sure to be news (engine: tests/test_genre.py),
     as a client sees it: its own score under 0.5, a below-threshold warning, the warnings metric."""

@@ -38,13 +38,21 @@ examples:
   python -m service.drift this-week.jsonl --model models/desk-topics
 
 exit status: 0 when the report was made (1 with --fail-on-drift when something moved),
-2 when a file cannot be read."""
+2 when a file cannot be read or an option is wrong."""
 
 
 def _share(text: str) -> float:
     value = float(text)
     if not 0.0 <= value <= 1.0:
         raise argparse.ArgumentTypeError("must be between 0 and 1")
+    return value
+
+
+def _alpha(text: str) -> float:
+    # 0 would let nothing count as moved: the report silently off.
+    value = float(text)
+    if not 0.0 < value < 1.0:
+        raise argparse.ArgumentTypeError("must be above 0 and below 1 (0.01 is the usual)")
     return value
 
 
@@ -60,7 +68,7 @@ def _parser(prog: str) -> argparse.ArgumentParser:
                         help=f"a fine-tuned model directory: compare NOW with its training data ({LABEL_SHARES_FILE})")
     parser.add_argument("--taxonomy", metavar="NAME",
                         help="keep only feedback rows of this taxonomy (a feedback export may mix several)")
-    parser.add_argument("--alpha", type=_share, default=Rule.alpha,
+    parser.add_argument("--alpha", type=_alpha, default=Rule.alpha,
                         help="chance of any false alarm per report, after Holm's correction (default: %(default)s)")
     parser.add_argument("--min-change", type=_share, default=Rule.min_change, metavar="SHARE",
                         help="smallest change in a label's share that counts, 0.02 = 2 points (default: %(default)s)")

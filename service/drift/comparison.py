@@ -169,7 +169,9 @@ def compare(then: TagSet, now: TagSet, rule: Rule | None = None, reference: str 
     """
     rule = rule or Rule()
     names = sorted(set(then.label_counts) | set(now.label_counts))
-    scored_no_topic = BATCH in (then.kind, now.kind)  # editors' and training labels always name a topic
+    # Editors' and training labels always name a topic: against them, any tagged period's
+    # articles without one would read as a moved no-topic share. Both must be tagged output.
+    scored_no_topic = then.kind == BATCH and now.kind == BATCH
     tested = names + ([NO_TOPIC] if scored_no_topic else [])
     counts_then = Counter({**then.label_counts, NO_TOPIC: then.no_topic})
     counts_now = Counter({**now.label_counts, NO_TOPIC: now.no_topic})

@@ -15,10 +15,12 @@ import uuid
 
 from flask import Flask, Response, current_app, g, request
 
-from .metrics import Metrics
+from .metrics import OTHER, Metrics
 
 log = logging.getLogger("newstag.access")
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+# HTTP's methods; any other token a client sends counts as OTHER, so callers cannot add series.
+_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS", "PATCH", "TRACE", "CONNECT"})
 
 
 def _configure_logger() -> None:
@@ -47,7 +49,8 @@ def init_app(app: Flask) -> None:
         response.headers["X-Request-ID"] = request_id
         endpoint = request.url_rule.rule if request.url_rule else "unmatched"
         metrics: Metrics = current_app.extensions["newstag.metrics"]
-        metrics.requests.labels(endpoint, request.method, str(response.status_code)).inc()
+        method = request.method if request.method in _METHODS else OTHER  # any token is a method to gunicorn
+        metrics.requests.labels(endpoint, method, str(response.status_code)).inc()
         metrics.latency.labels(endpoint).observe(elapsed)
         log.info(json.dumps({
             "request_id": request_id, "method": request.method, "path": request.path,
