@@ -82,6 +82,24 @@ def test_admission_turns_a_deadline_missed_behind_others_into_503_and_one_missed
     first.join(10)
     assert caught.value.headers == {"Retry-After": "2"} and admission.waiting == 0
 
+    # First in, but others came while it ran and shared its passes: the load, not its size (503).
+    started.clear()
+    release.clear()
+
+    def first_then_late(deadline: float) -> None:
+        started.set()
+        release.wait(10)
+        raise DeadlineExceeded("late")
+
+    outcome: list[BaseException] = []
+    first = threading.Thread(target=lambda: outcome.append(pytest.raises(Overloaded, admission.run, first_then_late)))
+    first.start()
+    assert started.wait(10)
+    admission.run(lambda d: None)  # a request admitted while the first one runs
+    release.set()
+    first.join(10)
+    assert outcome and admission.waiting == 0
+
 
 def test_a_reload_announced_by_one_worker_stays_pending_for_the_others_until_applied(tmp_path):
     announcer, other, late = ReloadSignal(tmp_path), ReloadSignal(tmp_path), ReloadSignal(tmp_path)

@@ -27,6 +27,7 @@ class Admission:
         self.batching = batching
         self._slot = threading.Semaphore(1)  # the model, when requests take turns
         self._waiting = 0
+        self._admitted = 0  # requests ever admitted: did another one come while this one ran?
         self._lock = threading.Lock()
 
     @property
@@ -35,21 +36,26 @@ class Admission:
         return self._waiting
 
     def run(self, job: Callable[[float], T]) -> T:
-        """Run ``job(deadline)``; 503 when too many wait already or its time runs out behind others,
-        413 when it runs out with none ahead of it."""
+        """Run ``job(deadline)``; 503 when too many wait already or its time runs out beside others,
+        413 when it runs out with no other request admitted before it finished."""
         with self._lock:
             if self._waiting >= self.max_queue:
                 raise Overloaded(f"{self._waiting} requests are already waiting; retry shortly",
                                  headers={"Retry-After": "1"})
-            alone = self._waiting == 0
+            first_alone = self._waiting == 0
             self._waiting += 1
+            self._admitted += 1
+            admitted = self._admitted
         deadline = time.monotonic() + self.request_timeout
         try:
             return job(deadline) if self.batching else self._one_at_a_time(job, deadline)
         except DeadlineExceeded:
-            if alone:  # nothing was ahead of it: the same request would run out of time again
+            # Alone from start to end: the same request would run out of time again. Requests
+            # admitted after it share its forward passes and the cores (batching), so a small
+            # request that ran out among them is the server's load, not its size: a 503.
+            if first_alone and self._admitted == admitted:
                 raise TooMuchToTag(f"tagging this request needs more than the {self.request_timeout:g} s limit "
-                                   "(NEWSTAG_REQUEST_TIMEOUT) with no other request ahead of it: send fewer or "
+                                   "(NEWSTAG_REQUEST_TIMEOUT) with no other request beside it: send fewer or "
                                    "shorter documents per call, or raise the limit") from None
             raise Overloaded(f"the model was busy for {self.request_timeout:g} s; retry shortly",
                              headers={"Retry-After": "2"}) from None
