@@ -76,7 +76,7 @@ def read(tagger: Tagger, texts: list[str]) -> list[Read]:
         docs = [backend.prepare(t) for t in texts[start:start + size]]
         scored = backend.score(docs, labels)
         alone = SentenceScores(backend, labels)
-        alone.compute([sentence_text(d, i) for d in docs for i in range(len(d.sentences))])
+        alone.compute({sentence_text(d, i): range(len(labels)) for d in docs for i in range(len(d.sentences))})
         for doc, s in zip(docs, scored, strict=True):
             n = len(doc.sentences)
             ctx = s.sentence_scores(list(range(len(labels)))) if n else np.zeros((0, len(labels)))

@@ -28,6 +28,16 @@ from .options import (
 MAX_KEYWORD_WEIGHT = 0.25
 
 
+def _one_label_slot(template: str) -> bool:
+    """True when ``template.format(label)`` puts the label in once and nothing else fails."""
+    marker = "\u0000label\u0000"
+    try:
+        filled = template.format(marker)
+    except (IndexError, KeyError, ValueError):  # {region}, "{}%s {0}", a lone brace
+        return False
+    return filled.count(marker) == 1
+
+
 @dataclass(frozen=True)
 class Settings:
     # Which engine scores labels: sentence embeddings (default) or an NLI model.
@@ -171,9 +181,9 @@ class Settings:
             raise ConfigError("NEWSTAG_MULTILINGUAL_MODEL must be auto, off or a model directory")
         if not self.database_url.strip():
             raise ConfigError("NEWSTAG_DATABASE_URL must not be empty")
-        if self.nli_hypothesis.count("{}") != 1:
-            raise ConfigError("NEWSTAG_NLI_HYPOTHESIS must hold {} once, where the label goes "
-                              f"(not {self.nli_hypothesis!r})")
+        if not _one_label_slot(self.nli_hypothesis):
+            raise ConfigError("NEWSTAG_NLI_HYPOTHESIS must hold {} once, where the label goes, and no other "
+                              f"braces (write {{{{ and }}}} for literal ones), not {self.nli_hypothesis!r}")
         if self.evidence_per_topic < 0:
             raise ConfigError("NEWSTAG_EVIDENCE_PER_TOPIC must not be negative")
         return self

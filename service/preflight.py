@@ -16,6 +16,7 @@ from .engine.model_files import (
     verify_matcher,
     verify_weights,
 )
+from .engine.nli_config import check_nli_config
 from .engine.routing import multilingual_dir
 from .engine.taxonomy import TaxonomyRegistry
 from .errors import ConfigError
@@ -27,7 +28,7 @@ def check_startup(settings: Settings) -> None:
     TaxonomyRegistry.load(settings.taxonomies_dir, settings.taxonomy)
     if settings.engine == "nli":
         assert settings.nli_model is not None  # Settings.validated() guarantees it
-        require_local_model_dir(settings.nli_model)
+        check_nli_config(require_local_model_dir(settings.nli_model))
     elif settings.model is None:
         verify_weights(default_model_dir(), DEFAULT_MODEL_SHA256)
         if settings.matcher:

@@ -11,6 +11,7 @@ from service.engine.model_files import (
     DEFAULT_MODEL_SHA256,
     TOKENIZER_FILES,
     default_model_dir,
+    require_local_model_dir,
     sha256_of,
     verify_weights,
 )
@@ -104,3 +105,12 @@ def test_an_open_api_on_a_reachable_address_is_warned_of_at_start(tmp_path):
     keyed = Settings.from_env({"NEWSTAG_MULTILINGUAL_MODEL": "off", "NEWSTAG_API_KEYS": "k1",
                                "NEWSTAG_DATABASE_URL": f"sqlite:///{tmp_path}/fb.db"})
     assert serving_warnings(keyed, ["0.0.0.0:8000"]) == []
+
+
+def test_sharded_safetensors_are_named_as_such(tmp_path, tiny_model_dir):
+    """They were refused as "weights file is missing (safetensors only)", which they are."""
+    target = tmp_path / "sharded"
+    shutil.copytree(tiny_model_dir, target)
+    (target / "model.safetensors").rename(target / "model-00001-of-00002.safetensors")
+    with pytest.raises(ModelLoadError, match="in shards"):
+        require_local_model_dir(target)

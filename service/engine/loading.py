@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import torch
@@ -31,6 +32,8 @@ from .model_profiles import profile_for
 from .precision import Precision
 from .scoring import ScoringBackend
 
+log = logging.getLogger("newstag.loading")
+
 
 def load_backend(options: ModelOptions) -> ScoringBackend:
     """The embedding backend on the default (checksummed) or a local model, or the NLI one."""
@@ -44,6 +47,11 @@ def load_backend(options: ModelOptions) -> ScoringBackend:
         assert options.nli_model is not None  # Settings.validated() guarantees it
         nli_dir = require_local_model_dir(options.nli_model)
         nli = NLIBackend(nli_dir, options.nli_hypothesis, options.max_tokens)
+        asked = options.encoder
+        if asked.precision not in ("auto", nli.precision) or asked.runtime not in ("auto", "torch"):
+            log.warning("NEWSTAG_PRECISION=%s and NEWSTAG_RUNTIME=%s do not apply to the NLI engine: %s runs "
+                        "with torch as its checkpoint was saved (%s)", asked.precision, asked.runtime,
+                        nli_dir.name, nli.precision)
         nli.model_version = sha256_of(nli_dir / WEIGHTS_FILE)[:12]
         nli.languages = model_languages(nli_dir)
         return nli

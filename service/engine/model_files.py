@@ -124,6 +124,9 @@ def require_local_model_dir(path: Path) -> Path:
     if not (path / "config.json").is_file():
         raise ModelLoadError(f"model directory has no config.json: {path}")
     if not (path / WEIGHTS_FILE).is_file():
+        if any(path.glob("model-*-of-*.safetensors")):
+            raise ModelLoadError(f"{path} holds weights in shards (model-*-of-*.safetensors): save the model as one "
+                                 f"{WEIGHTS_FILE} (save_pretrained(..., max_shard_size='20GB'))")
         raise ModelLoadError(f"model weights file is missing (safetensors only): {path / WEIGHTS_FILE}")
     check_safetensors(path / WEIGHTS_FILE)
     if not any((path / name).is_file() for name in TOKENIZER_FILES):

@@ -21,6 +21,8 @@ alone is at least its support).
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
+
 import numpy as np
 
 from . import keywords
@@ -36,22 +38,42 @@ DEFAULT_RULES = SentenceRules()
 
 
 class SentenceScores:
-    """Scores of single sentences read alone against one label set, computed in batches, kept per call."""
+    """Scores of single sentences read alone against one label set, computed in batches, kept per call.
+
+    A backend that scores each (text, label) pair on its own (``pairwise``: NLI, a pass per
+    pair) reads a sentence against only the labels it is a candidate for; the others stay NaN.
+    """
 
     def __init__(self, backend: ScoringBackend, labels: list[Label]):
         self.backend = backend
         self.labels = labels
+        self._pairwise = bool(getattr(backend, "pairwise", False))
         self._scores: dict[str, np.ndarray] = {}
+        self._read: dict[str, set[int]] = {}  # pairwise: the labels each text was read against
 
-    def compute(self, texts: list[str], deadline: float | None = None) -> None:
-        """Score every text not scored yet, in one call to the model."""
+    def compute(self, wanted: Mapping[str, Iterable[int]], deadline: float | None = None) -> None:
+        """Score every text (against the labels ``wanted`` names for it) not scored yet, in one call."""
+        if self._pairwise:
+            self._compute_pairs(wanted, deadline)
+            return
         # Sorted, so the batches (and their float rounding) do not depend on the labels' order.
-        missing = sorted({t for t in texts if t not in self._scores})
+        missing = sorted({t for t in wanted if t not in self._scores})
         if not missing:
             return
         docs = [self.backend.prepare(text) for text in missing]
         for text, scores in zip(missing, self.backend.score(docs, self.labels, deadline), strict=True):
             self._scores[text] = scores.label_scores
+
+    def _compute_pairs(self, wanted: Mapping[str, Iterable[int]], deadline: float | None) -> None:
+        asks = {text: sorted(set(columns) - self._read.get(text, set())) for text, columns in sorted(wanted.items())}
+        asks = {text: columns for text, columns in asks.items() if columns}
+        if not asks:
+            return
+        docs = [self.backend.prepare(text) for text in asks]
+        read = self.backend.score_pairs(docs, self.labels, list(asks.values()), deadline)  # type: ignore[attr-defined]
+        for (text, columns), scores in zip(asks.items(), read, strict=True):
+            self._scores.setdefault(text, np.full(len(self.labels), np.nan))[columns] = scores
+            self._read.setdefault(text, set()).update(columns)
 
     def __getitem__(self, text: str) -> np.ndarray:
         """[n_labels] scores of ``text`` read alone (compute it first)."""
@@ -63,9 +85,14 @@ def sentence_text(doc: PreparedDocument, i: int) -> str:
     return doc.text[span.start:span.end]
 
 
-def texts_of(docs: list[PreparedDocument], found: list[dict[int, list[int]]]) -> list[str]:
-    """The text of every candidate sentence of every document."""
-    return [sentence_text(doc, i) for doc, f in zip(docs, found, strict=True) for rows in f.values() for i in rows]
+def wanted_of(docs: list[PreparedDocument], found: list[dict[int, list[int]]]) -> dict[str, set[int]]:
+    """Every candidate sentence of every document, with the labels it is a candidate for."""
+    wanted: dict[str, set[int]] = {}
+    for doc, f in zip(docs, found, strict=True):
+        for j, rows in f.items():
+            for i in rows:
+                wanted.setdefault(sentence_text(doc, i), set()).add(j)
+    return wanted
 
 
 def best_sentences(in_context: np.ndarray, columns: list[int], per_label: int,

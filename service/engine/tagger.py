@@ -172,7 +172,7 @@ class Tagger:
                                              rules)
                  if label_set.sentence_topics and s.best_window_scores is not None and not no_topic else {}
                  for doc, s, no_topic in zip(docs, scored, gated, strict=True)]
-        alone.compute(sentence_support.texts_of(docs, found), deadline)
+        alone.compute(sentence_support.wanted_of(docs, found), deadline)
         codes = languages if languages is not None else [detect_language(doc.text).code for doc in docs]
         read = [self._language(code) for code in codes]
         # A taxonomy meant to cover all news gives a text sure to be news (in a language the
@@ -188,7 +188,7 @@ class Tagger:
             found = [{**f, **sentence_support.candidates(doc, s, [j for j in chosen if j not in f], None, per_topic,
                                                          rules)}
                      for doc, s, f, (_, chosen) in zip(docs, scored, found, choices, strict=True)]
-            alone.compute(sentence_support.texts_of(docs, found), deadline)
+            alone.compute(sentence_support.wanted_of(docs, found), deadline)
         results = []
         for doc, s, f, (final, chosen), (language, warnings) in zip(docs, scored, found, choices, read, strict=True):
             support = (sentence_support.evidence(doc, f, alone, chosen, thresholds, per_topic,

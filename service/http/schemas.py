@@ -174,7 +174,8 @@ class ModelInfo(ModelOut):
     ready: bool
     runtime: str = Field(description="What runs its encoder here: torch or onnx (NEWSTAG_RUNTIME, as resolved).")
     precision: str = Field(description="The precision it runs in: fp32, bf16 or int8 (NEWSTAG_PRECISION, as "
-                                       "resolved: auto becomes one of them).")
+                                       "resolved: auto becomes one of them); an NLI model runs as its "
+                                       "checkpoint was saved (fp32, bf16 or fp16).")
     labels: list[str] | None = Field(description="Fixed labels of a fine-tuned model; null for zero-shot ones.")
     metrics: dict[str, float] | None = Field(description="A fine-tuned model's validation metrics.")
 
