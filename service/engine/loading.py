@@ -42,7 +42,7 @@ def load_backend(options: ModelOptions) -> ScoringBackend:
         torch.set_num_threads(options.torch_threads)
     single_threaded_blas()
     if options.engine == "nli":
-        from .nli_backend import NLIBackend  # the pipeline import is only paid for when used
+        from .nli_backend import NLIBackend  # imported only when used
 
         assert options.nli_model is not None  # Settings.validated() guarantees it
         nli_dir = require_local_model_dir(options.nli_model)
