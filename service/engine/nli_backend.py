@@ -22,7 +22,7 @@ from transformers import AutoModelForSequenceClassification, AutoTokenizer
 from ..errors import DeadlineExceeded, ModelLoadError
 from .chunking import PreparedDocument, prepare_document
 from .model_profiles import SentenceRules
-from .nli_config import class_ids
+from .nli_config import check_nli_config, class_ids
 from .types import Label
 
 # Room left in each window for the hypothesis and the separator tokens.
@@ -70,6 +70,7 @@ class NLIBackend:
     sentence_rules = SentenceRules()  # the defaults: sentences do not bring topics in with NLI
 
     def __init__(self, model_dir: Path, hypothesis_template: str, max_tokens: int | None = None):
+        check_nli_config(model_dir)  # before transformers loads it (and prints its load report)
         try:
             tokenizer = AutoTokenizer.from_pretrained(model_dir, local_files_only=True)
             model, info = AutoModelForSequenceClassification.from_pretrained(
