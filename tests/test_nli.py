@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import json
 import math
 import time
 from pathlib import Path
@@ -100,10 +101,16 @@ def test_a_checkpoint_without_its_classification_head_is_refused(tmp_path, tiny_
 
     from tests.conftest import _save_tokenizer
 
-    BertModel(AutoConfig.from_pretrained(tiny_nli_dir)).save_pretrained(tmp_path / "headless", safe_serialization=True)
-    _save_tokenizer(tmp_path / "headless")
+    headless = tmp_path / "headless"
+    BertModel(AutoConfig.from_pretrained(tiny_nli_dir)).save_pretrained(headless, safe_serialization=True)
+    _save_tokenizer(headless)
+    with pytest.raises(ModelLoadError, match="its architecture is BertModel"):
+        NLIBackend(headless, "{}")
+    # The same weights under a config that claims the classifier.
+    config = json.loads((headless / "config.json").read_text())
+    (headless / "config.json").write_text(json.dumps({**config, "architectures": ["BertForSequenceClassification"]}))
     with pytest.raises(ModelLoadError, match="lacks weights its architecture needs.*classifier"):
-        NLIBackend(tmp_path / "headless", "{}")
+        NLIBackend(headless, "{}")
 
 
 def test_the_request_deadline_holds_for_nli(nli_tagger, seed_text):
