@@ -75,7 +75,7 @@ HOSTILE = {
     "a 5,000-digit number": (b'{"text": "x", "threshold": 1' + b"0" * 5_000 + b"}", 400),
     "a 300-digit number": (b'{"text": "x", "threshold": 1' + b"0" * 300 + b"}", 422),
     "a 400,000-character text": (json.dumps({"text": "word " * 80_000}).encode(), 422),
-    "NaN threshold": (b'{"text": "x", "threshold": NaN}', 422),
+    "NaN threshold": (b'{"text": "x", "threshold": NaN}', 400),  # not JSON (RFC 8259)
 }
 
 
