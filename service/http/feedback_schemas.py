@@ -112,11 +112,13 @@ def parse_feedback(data: Any, settings: Settings, taxonomies: TaxonomyRegistry,
             errors.append({"path": f"/{field}", "message": "must be valid Unicode (no lone surrogates)"})
         elif value is not None and "\x00" in value:
             errors.append({"path": f"/{field}", "message": NUL_MESSAGE})
-    labels = _clean(body.labels, "/labels", errors)
-    predicted = _clean(body.predicted, "/predicted", errors) if body.predicted is not None else None
     for name, given in (("labels", body.labels), ("predicted", body.predicted or ())):  # as /v1/classify's labels
-        if len(given) > settings.max_labels:
+        if len(given) > settings.max_labels:  # first: a list over the limit is not read item by item
             errors.append({"path": f"/{name}", "message": f"at most {settings.max_labels} labels"})
+    within = len(body.labels) <= settings.max_labels
+    labels = _clean(body.labels, "/labels", errors) if within else ()
+    predicted = (_clean(body.predicted, "/predicted", errors)
+                 if body.predicted is not None and len(body.predicted) <= settings.max_labels else None)
     if body.taxonomy is not None and _storable(body.taxonomy):
         # Labels named for a taxonomy must be its topics: a typo would become a new class in training.
         if body.taxonomy not in taxonomies.names():

@@ -36,8 +36,15 @@ def field_errors(exc: ValidationError) -> list[dict[str, str]]:
         message = TEXT_MESSAGE if error["type"] == "string_pattern_mismatch" else error["msg"]
         seen.setdefault(_pydantic_pointer(error["loc"]), message)
     # For "string or object" fields, an error inside the object says more than "not a string".
-    return [{"path": path, "message": message} for path, message in seen.items()
-            if not any(other.startswith(path + "/") for other in seen)]
+    # (Ancestors by set, not every pair: a body wrong in 10,000 places took 14 s here.)
+    has_child = {ancestor for path in seen for ancestor in _ancestors(path)}
+    return [{"path": path, "message": message} for path, message in seen.items() if path not in has_child]
+
+
+def _ancestors(path: str) -> list[str]:
+    """The pointers above ``path``: /labels/3/name -> /labels, /labels/3."""
+    parts = path.split("/")
+    return ["/".join(parts[:k]) for k in range(2, len(parts))]
 
 
 def pointer(path: tuple[str | int, ...], single: bool) -> str:
@@ -82,14 +89,17 @@ def parse_classify(data: Any, options: TaggerOptions) -> ClassifyRequest:
         check_call(texts, labels, None, None, options)  # threshold and top_k: the schema's ranges
     except InvalidInputError as exc:
         limits += engine_errors(exc, single) or []
-    errors = shape + [e for e in limits if not any(_overlap(e["path"], s["path"]) for s in shape)]
+    named = {s["path"] for s in shape}
+    named_above = {ancestor for path in named for ancestor in _ancestors(path)}
+    errors = shape + [e for e in limits if not _overlaps(e["path"], named, named_above)]
     if errors or request is None:
         raise ValidationFailed("the request has invalid fields", errors=errors)
     return request
 
 
-def _overlap(path: str, other: str) -> bool:
-    return path == other or path.startswith(other + "/") or other.startswith(path + "/")
+def _overlaps(path: str, named: set[str], named_above: set[str]) -> bool:
+    """Whether ``path`` is one of ``named``, inside one, or holds one (``named_above``: their ancestors)."""
+    return path in named or path in named_above or any(a in named for a in _ancestors(path))
 
 
 def _texts(request: ClassifyRequest) -> list[str]:

@@ -16,6 +16,7 @@ from werkzeug.exceptions import HTTPException
 from ..errors import InvalidInputError, NewstagError, UnknownTaxonomyError
 
 PROBLEM_JSON = "application/problem+json"
+MAX_ERRORS = 100  # field errors listed in one 422
 log = logging.getLogger("newstag.http")
 
 
@@ -79,6 +80,14 @@ class RangeNotSatisfiable(Problem):
 
 class ValidationFailed(Problem):
     status, slug, title = 422, "validation-error", "Request failed validation"
+
+    def __init__(self, detail: str, *, errors: list[dict[str, Any]] | None = None,
+                 headers: dict[str, str] | None = None):
+        # A body wrong in thousands of places gets the first MAX_ERRORS and a count of the rest.
+        if errors is not None and len(errors) > MAX_ERRORS:
+            errors = errors[:MAX_ERRORS] + [{"path": "/", "message": f"{len(errors) - MAX_ERRORS} more errors "
+                                                                     "not listed"}]
+        super().__init__(detail, errors=errors, headers=headers)
 
 
 class Overloaded(Problem):
