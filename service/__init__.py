@@ -25,7 +25,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     from flask import Flask
 
     from .config import Settings
-    from .http import access_log, api, editor, feedback, health, openapi
+    from .http import access_log, api, editor, feedback, health, openapi, security_headers
     from .http.metrics import Metrics
     from .http.problems import register_error_handlers
     from .http.runtime import TaggerRuntime
@@ -43,6 +43,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.extensions["newstag.runtime"] = runtime
 
     register_error_handlers(app)
+    security_headers.init_app(app)
     access_log.init_app(app)
     feedback.init_app(app, settings)
     for blueprint in (api.bp, feedback.bp, editor.bp, health.bp, openapi.bp):

@@ -262,3 +262,17 @@ def test_a_best_topic_under_the_threshold_comes_with_its_warning_and_is_counted(
     assert strict["topics"] == [] and strict["warnings"] == []
     metrics = client.get("/metrics").get_data(as_text=True)
     assert 'newstag_article_warnings_total{code="below-threshold"} 1.0' in metrics
+
+
+def test_every_response_forbids_framing_and_sniffing_and_no_path_is_rewritten(client):
+    """Only the editor's page had these headers (Swagger UI could be framed), and /v1//taxonomies
+    was redirected, before the key check, to a URL built from the Host header."""
+    for path in ("/docs", "/docs/problems", "/", "/openapi.json", "/healthz", "/v1/taxonomies"):
+        response = client.get(path)
+        assert response.headers["X-Content-Type-Options"] == "nosniff", path
+        assert response.headers["X-Frame-Options"] == "DENY", path
+        if response.mimetype == "text/html":
+            assert "frame-ancestors 'none'" in response.headers["Content-Security-Policy"], path
+    assert "script-src 'self'" in client.get("/").headers["Content-Security-Policy"]  # the editor keeps its own
+    odd = client.get("/v1//taxonomies", headers={"Host": "evil.example"})
+    assert odd.status_code == 404 and "Location" not in odd.headers
