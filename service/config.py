@@ -106,6 +106,9 @@ class Settings:
     api_keys: str = ""  # comma-separated; when set, /v1 needs "Authorization: Bearer <key>"
     max_queue: int = 16  # requests waiting for the model in one worker; beyond that, 503
     request_timeout: float = 30.0  # seconds a request may wait for the model before 503
+    # Seconds a client may take to send its request's headers, and may stall while sending
+    # its body (408), before its connection or request is cut (slow clients held every thread).
+    client_timeout: int = 15
 
     # Editors' corrections (POST /v1/feedback): a SQLAlchemy URL. The default is an SQLite
     # file under ./data, relative to the working directory (the image sets /data, a volume);
@@ -157,6 +160,8 @@ class Settings:
                 raise ConfigError(f"NEWSTAG_{name.upper()} must be a positive integer")
         if self.max_tokens is not None and self.max_tokens < 16:
             raise ConfigError("NEWSTAG_MAX_TOKENS must be at least 16")
+        if not 1 <= self.client_timeout <= 3600:
+            raise ConfigError("NEWSTAG_CLIENT_TIMEOUT must be a whole number of seconds from 1 to 3600")
         if not 0 < self.request_timeout < 86_400:  # nan and inf fail too: every request would
             raise ConfigError("NEWSTAG_REQUEST_TIMEOUT must be a number of seconds above 0 and under a day")
         if self.torch_threads is not None and self.torch_threads < 1:
@@ -191,7 +196,7 @@ class Settings:
 
 _PATHS = {"model", "nli_model", "taxonomies_dir", "models_dir", "run_dir", "onnx_dir"}
 _INTS = {"max_tokens", "max_batch_tokens", "evidence_per_topic", "max_text_chars", "max_documents",
-         "max_labels", "torch_threads", "max_body_bytes", "max_queue", "document_cache"}
+         "max_labels", "torch_threads", "max_body_bytes", "max_queue", "document_cache", "client_timeout"}
 _FLOATS = {"threshold", "keyword_weight", "request_timeout"}
 _BOOLS = {"batching", "matcher", "genre_check"}
 _TRUE, _FALSE = {"1", "true", "yes", "on"}, {"0", "false", "no", "off"}

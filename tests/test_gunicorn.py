@@ -143,3 +143,56 @@ def test_a_run_directory_the_operator_names_is_used_and_kept(tmp_path):
                          timeout=60, check=True).stdout.split()
     assert out == [str(given)] * 2 and given.is_dir()  # it was silently replaced by a temporary one
     assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]  # the metrics directory went at exit
+
+
+@pytest.mark.slow
+def test_clients_that_stop_halfway_through_their_headers_cannot_hold_every_thread():
+    """25 connections that sent half a header and stopped held every thread of a worker:
+    /healthz went unanswered for as long as they stayed open."""
+    port = free_port()
+    env = {**os.environ, "PORT": str(port), "NEWSTAG_WORKERS": "1", "NEWSTAG_THREADS": "4", "NEWSTAG_MAX_QUEUE": "2",
+           "NEWSTAG_CLIENT_TIMEOUT": "3"}
+    server = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "--bind", f"127.0.0.1:{port}"],
+        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    base = f"http://127.0.0.1:{port}"
+    stalled: list[socket.socket] = []
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            assert server.poll() is None, server.stdout.read()  # type: ignore[union-attr]
+            try:
+                if get(f"{base}/healthz", timeout=2)[0] == 200:
+                    break
+            except OSError:
+                time.sleep(0.5)
+        for _ in range(12):  # three times the worker's threads
+            sock = socket.create_connection(("127.0.0.1", port))
+            sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")  # and never the blank line
+            stalled.append(sock)
+        time.sleep(1)
+        answered = None
+        limit = time.monotonic() + 30
+        while time.monotonic() < limit and answered is None:
+            try:
+                answered = get(f"{base}/healthz", timeout=2)[0]
+            except OSError:
+                pass
+        assert answered == 200
+        # The stalled connections were closed by the server, not left to their clients.
+        stalled[0].settimeout(10)
+        assert stalled[0].recv(1024) == b""
+        # A body that stops arriving: 408 after the same time, the thread free again.
+        body = socket.create_connection(("127.0.0.1", port))
+        stalled.append(body)
+        body.sendall(b"POST /v1/classify HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                     b"Content-Length: 100\r\n\r\n{\"text\": ")
+        body.settimeout(20)
+        answer = body.recv(4096).decode()
+        assert answer.startswith("HTTP/1.1 408") and "request-timeout" in answer
+    finally:
+        for sock in stalled:
+            sock.close()
+        server.send_signal(signal.SIGTERM)
+        output = server.communicate(timeout=60)[0]
+    assert "no complete request headers in 3 s" in output

@@ -111,6 +111,6 @@ def test_newstag_serve_runs_gunicorn_with_the_packaged_settings(tmp_path):
     settings = {k.strip(): v.strip() for k, v in settings.items()}
     assert settings["config"] == "python:service.gunicorn_config"
     assert settings["wsgi_app"] == "service:create_app()"
-    assert settings["preload_app"] == "False" and settings["worker_class"] == "gthread"
+    assert settings["preload_app"] == "False" and settings["worker_class"] == "service.gunicorn_worker.ThreadWorker"
     assert settings["bind"] == "['0.0.0.0:8123']"
     assert settings["on_starting"] == "<on_starting()>"  # the preflight check runs before workers fork

@@ -7,7 +7,7 @@ from typing import Any
 
 from flask import current_app, request
 
-from .problems import MalformedJSON, PayloadTooLarge, UnsupportedMediaType
+from .problems import MalformedJSON, PayloadTooLarge, RequestTimeout, UnsupportedMediaType
 
 
 class _NotJSONConstant(ValueError):
@@ -19,6 +19,31 @@ def _not_json(constant: str) -> Any:
     raise _NotJSONConstant(constant)
 
 
+def _read_body(limit: int, stall_seconds: float) -> bytes:
+    # A client that stops sending mid-body would hold this thread for as long as it keeps the
+    # connection open: reads give up after NEWSTAG_CLIENT_TIMEOUT without a byte (gunicorn's socket).
+    sock = request.environ.get("gunicorn.socket")
+    if sock is not None:
+        sock.settimeout(stall_seconds)
+    length = request.content_length
+    if length is not None and length > limit:
+        raise PayloadTooLarge(f"the request body is larger than {limit} bytes")
+    try:
+        # The server's own stream (Werkzeug's would turn a read that timed out into "client
+        # disconnected"). A chunked body has no length up front: read one byte more than the
+        # limit and say 413 rather than cut it silently.
+        raw = request.environ["wsgi.input"].read(limit + 1 if length is None else length)
+        if len(raw) > limit:
+            raise PayloadTooLarge(f"the request body is larger than {limit} bytes")
+        return raw
+    except TimeoutError:
+        raise RequestTimeout(f"the request body stopped arriving for {stall_seconds:g} s",
+                             headers={"Connection": "close"}) from None
+    finally:
+        if sock is not None:
+            sock.settimeout(None)
+
+
 def json_body() -> Any:
     """The request body as JSON: 415 unless declared JSON and uncompressed, 413 beyond the limit, 400 if malformed."""
     if not request.is_json:
@@ -27,15 +52,8 @@ def json_body() -> Any:
     encoding = request.headers.get("Content-Encoding", "identity").strip().lower()
     if encoding not in ("", "identity"):
         raise UnsupportedMediaType(f"send the body uncompressed: Content-Encoding {encoding!r} is not accepted")
-    limit = current_app.config["NEWSTAG_SETTINGS"].max_body_bytes
-    if request.content_length is not None:
-        raw = request.get_data(cache=False)  # Flask answers 413 beyond MAX_CONTENT_LENGTH
-    else:
-        # A chunked body has no length up front, and Werkzeug would cut it silently at the
-        # limit (then it reads as malformed JSON): read one byte more and say 413 instead.
-        raw = request.environ["wsgi.input"].read(limit + 1)
-        if len(raw) > limit:
-            raise PayloadTooLarge(f"the request body is larger than {limit} bytes")
+    settings = current_app.config["NEWSTAG_SETTINGS"]
+    raw = _read_body(settings.max_body_bytes, settings.client_timeout)
     try:
         return json.loads(raw, parse_constant=_not_json)
     except _NotJSONConstant as exc:

@@ -95,7 +95,7 @@ def build_spec(settings: Settings | None = None) -> dict[str, Any]:
                     "schema": {"oneOf": [_ref(TextRequest), _ref(DocumentsRequest)]}}}},
                 "responses": {"200": _json({"oneOf": [_ref(TextResponse), _ref(DocumentsResponse)]},
                                            "Topics, in request order for documents"),
-                              **_problems(400, 404, 413, 415, 422, *ops_errors)},
+                              **_problems(400, 404, 408, 413, 415, 422, *ops_errors)},
             }},
             "/v1/taxonomies": {"get": {"summary": "List taxonomies", "security": secured,
                                        "responses": {"200": _json(_ref(TaxonomyList), "Taxonomies"),
@@ -118,7 +118,7 @@ def build_spec(settings: Settings | None = None) -> dict[str, Any]:
                 "security": secured,
                 "requestBody": {"required": True, "content": {"application/json": {"schema": _ref(FeedbackRequest)}}},
                 "responses": {"201": _json(_ref(FeedbackCreated), "Stored"),
-                              **_problems(400, 401, 403, 413, 415, 422, 503, kinds=_STORE_PROBLEMS)}}},
+                              **_problems(400, 401, 403, 408, 413, 415, 422, 503, kinds=_STORE_PROBLEMS)}}},
             "/v1/feedback/export": {"get": {
                 "summary": "Each text's current correction, as training data",
                 "description": "One JSON object per line, the schema `python -m training.finetune --train` "

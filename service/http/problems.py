@@ -60,6 +60,10 @@ class MethodNotAllowed(Problem):
     status, slug, title = 405, "method-not-allowed", "Method not allowed"
 
 
+class RequestTimeout(Problem):
+    status, slug, title = 408, "request-timeout", "Request body too slow"
+
+
 class PayloadTooLarge(Problem):
     status, slug, title = 413, "payload-too-large", "Request body too large"
 
@@ -103,7 +107,7 @@ class StoreUnavailable(Problem):
 
 
 ALL_PROBLEMS: tuple[type[Problem], ...] = (
-    MalformedJSON, Unauthorized, Forbidden, NotFound, MethodNotAllowed, PayloadTooLarge, TooMuchToTag,
+    MalformedJSON, Unauthorized, Forbidden, NotFound, MethodNotAllowed, RequestTimeout, PayloadTooLarge, TooMuchToTag,
     UnsupportedMediaType, RangeNotSatisfiable, ValidationFailed, Overloaded, NotReady, StoreUnavailable, Problem,
 )
 # Engine errors a request can cause, and the problem each one is.

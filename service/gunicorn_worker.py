@@ -1,0 +1,75 @@
+"""gunicorn's threaded worker, with a time limit on reading a request's headers.
+
+gunicorn's gthread worker hands a connection to one of its threads once the first bytes
+arrive, and that thread then blocks until the request's headers are complete, however
+long the client takes. 25 connections that sent half a header and stopped held every
+thread of a worker, and /healthz went unanswered until they closed (a pod's liveness
+probe would fail over and over). gunicorn's advice is a buffering proxy in front; many
+deployments have none, so the worker limits it itself: a request's headers must be
+complete ``HEADER_SECONDS`` (NEWSTAG_CLIENT_TIMEOUT, 15) after its thread took the connection, or the connection is
+shut down, which wakes the blocked thread (its read returns nothing, as if the client
+had gone) and frees it. The body has its own limit where it is read (http/body.py);
+answers, such as a long export, have none.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import time
+from typing import Any
+
+from gunicorn.workers.gthread import ThreadWorker as GunicornThreadWorker
+
+# NEWSTAG_CLIENT_TIMEOUT, checked by gunicorn_config.py; gunicorn waits up to 5 s of it for the first bytes.
+HEADER_SECONDS = float(os.environ.get("NEWSTAG_CLIENT_TIMEOUT", "15"))
+CHECK_EVERY_SECONDS = 1.0
+log = logging.getLogger("newstag.server")
+
+
+class ThreadWorker(GunicornThreadWorker):
+    def __init__(self, *args: Any, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self._deadlines: dict[int, tuple[Any, float]] = {}  # id(conn) -> (conn, when its headers must be in)
+        self._deadlines_lock = threading.Lock()
+
+    def init_process(self) -> None:
+        threading.Thread(target=self._watch, name="newstag-connection-watchdog", daemon=True).start()
+        super().init_process()  # runs the worker until it stops
+
+    def handle(self, conn: Any) -> Any:
+        with self._deadlines_lock:
+            self._deadlines[id(conn)] = (conn, time.monotonic() + HEADER_SECONDS)
+        try:
+            return super().handle(conn)
+        finally:
+            with self._deadlines_lock:
+                self._deadlines.pop(id(conn), None)
+
+    def handle_request(self, req: Any, conn: Any) -> Any:
+        with self._deadlines_lock:
+            self._deadlines.pop(id(conn), None)  # the headers are in
+        return super().handle_request(req, conn)
+
+    def _watch(self) -> None:
+        while True:
+            time.sleep(CHECK_EVERY_SECONDS)
+            now = time.monotonic()
+            with self._deadlines_lock:
+                late = [(key, conn) for key, (conn, deadline) in self._deadlines.items() if deadline < now]
+                for key, _ in late:
+                    del self._deadlines[key]
+            for _, conn in late:
+                log.warning("closed a connection from %s: no complete request headers in %g s", _peer(conn),
+                            HEADER_SECONDS)
+                try:
+                    conn.sock.shutdown(socket.SHUT_RDWR)  # the thread blocked on it reads nothing and lets go
+                except OSError:
+                    pass  # already closed
+
+
+def _peer(conn: Any) -> str:
+    client = getattr(conn, "client", None)
+    return f"{client[0]}:{client[1]}" if isinstance(client, tuple) and len(client) >= 2 else "a client"
