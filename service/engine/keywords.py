@@ -9,12 +9,16 @@ mine does not make an article about demining.
 
 from __future__ import annotations
 
+import bisect
 import re
+import time
 import unicodedata
+from collections.abc import Iterable
 from functools import lru_cache
 
 import numpy as np
 
+from ..errors import DeadlineExceeded
 from .sentences import Span
 from .types import Label
 
@@ -41,9 +45,15 @@ def _forms(keywords: tuple[str, ...]) -> list[str]:
 def _pattern(keywords: tuple[str, ...]) -> re.Pattern[str] | None:
     if not keywords:
         return None
-    alternatives = "|".join(("" if _unspaced(k[0]) else r"(?<!\w)") + re.escape(k)
-                            + ("" if _unspaced(k[-1]) else r"(?!\w)") for k in _forms(keywords))
-    return re.compile(f"(?:{alternatives})", re.IGNORECASE)
+    forms = _forms(keywords)
+    # One word-boundary test around all the keywords written in spaced scripts, not one per
+    # keyword: each position of the text is then tried once, not once per keyword (caller
+    # keywords such as ten accented vowels a label took seconds per 100,000 characters).
+    spaced = [k for k in forms if not _unspaced(k[0]) and not _unspaced(k[-1])]
+    parts = [r"(?<!\w)(?:" + "|".join(re.escape(k) for k in spaced) + r")(?!\w)"] if spaced else []
+    parts += [("" if _unspaced(k[0]) else r"(?<!\w)") + re.escape(k) + ("" if _unspaced(k[-1]) else r"(?!\w)")
+              for k in forms if _unspaced(k[0]) or _unspaced(k[-1])]
+    return re.compile("|".join(parts), re.IGNORECASE)
 
 
 def _fold(text: str) -> str:
@@ -73,21 +83,45 @@ def _candidates(text: str, labels: list[Label]) -> list[tuple[int, re.Pattern[st
     return out
 
 
-def keyword_hits(text: str, sentences: tuple[Span, ...], labels: list[Label]) -> np.ndarray:
-    """[n_sentences, n_labels]: how many distinct keywords of each label each sentence holds."""
+def _check(deadline: float | None) -> None:
+    # Keyword passes cost text length x keywords, which callers choose: the request's time
+    # limit holds for them as it does for the model.
+    if deadline is not None and time.monotonic() > deadline:
+        raise DeadlineExceeded("matching keywords ran past the request time limit")
+
+
+def keyword_hits(text: str, sentences: tuple[Span, ...], labels: list[Label], columns: Iterable[int] | None = None,
+                 deadline: float | None = None) -> np.ndarray:
+    """[n_sentences, n_labels]: how many distinct keywords of each label (of ``columns``; all by
+    default, the others left 0) each sentence holds."""
     hits = np.zeros((len(sentences), len(labels)), dtype=np.int32)
+    wanted = set(range(len(labels)) if columns is None else columns)
+    starts = [span.start for span in sentences]
+    found_by_pattern: dict[re.Pattern[str], np.ndarray] = {}  # labels with the same keywords: one pass
     for j, pattern in _candidates(text, labels):
-        for i, span in enumerate(sentences):
-            found = {m.group().casefold() for m in pattern.finditer(text, span.start, span.end)}
-            hits[i, j] = len(found)
+        if j not in wanted:
+            continue
+        if pattern not in found_by_pattern:
+            _check(deadline)
+            found: list[set[str]] = [set() for _ in sentences]
+            for match in pattern.finditer(text):  # one pass; each match to the sentence that holds it
+                i = bisect.bisect_right(starts, match.start()) - 1
+                if i >= 0 and match.end() <= sentences[i].end:
+                    found[i].add(match.group().casefold())
+            found_by_pattern[pattern] = np.array([len(f) for f in found], dtype=np.int32)
+        hits[:, j] = found_by_pattern[pattern]
     return hits
 
 
-def document_hits(text: str, labels: list[Label]) -> np.ndarray:
+def document_hits(text: str, labels: list[Label], deadline: float | None = None) -> np.ndarray:
     """[n_labels]: distinct keywords of each label found anywhere in the text."""
     out = np.zeros(len(labels), dtype=np.int32)
+    counted: dict[re.Pattern[str], int] = {}  # labels with the same keywords: one pass
     for j, pattern in _candidates(text, labels):
-        out[j] = len({m.group().casefold() for m in pattern.finditer(text)})
+        if pattern not in counted:
+            _check(deadline)
+            counted[pattern] = len({m.group().casefold() for m in pattern.finditer(text)})
+        out[j] = counted[pattern]
     return out
 
 

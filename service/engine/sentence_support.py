@@ -150,11 +150,11 @@ def with_sentences(label_scores: np.ndarray, doc: PreparedDocument, found: dict[
 
 def evidence(doc: PreparedDocument, found: dict[int, list[int]], alone: SentenceScores, chosen: list[int],
              thresholds: np.ndarray, per_topic: int, weight: float,
-             rules: SentenceRules = DEFAULT_RULES) -> dict[int, tuple[Evidence, ...]]:
+             rules: SentenceRules = DEFAULT_RULES, deadline: float | None = None) -> dict[int, tuple[Evidence, ...]]:
     """For each chosen label, its candidates that get it back alone, best first, each distinct sentence once."""
     if not chosen or not doc.sentences:
         return {}
-    hits = keywords.keyword_hits(doc.text, doc.sentences, alone.labels)
+    hits = keywords.keyword_hits(doc.text, doc.sentences, alone.labels, chosen, deadline)
     out: dict[int, tuple[Evidence, ...]] = {}
     for j in chosen:
         rows = found.get(j, [])

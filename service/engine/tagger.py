@@ -181,7 +181,7 @@ class Tagger:
         best_anyway = [multi_label and label_set.at_least_one_topic and threshold is None and not warned
                        and sure_news(s.news_probability) for s, (_, warned) in zip(scored, read, strict=True)]
         choices = [self._choose(doc, sentence_support.with_sentences(s.label_scores, doc, f, alone, rules), label_list,
-                                thresholds, multi_label, top_k, s.label_prior, no_topic, anyway)
+                                thresholds, multi_label, top_k, s.label_prior, no_topic, anyway, deadline)
                    for doc, s, f, no_topic, anyway in zip(docs, scored, found, gated, best_anyway, strict=True)]
         if evidence and per_topic:
             # Candidates of the returned topics not read yet, for every document at once.
@@ -192,7 +192,8 @@ class Tagger:
         results = []
         for doc, s, f, (final, chosen), (language, warnings) in zip(docs, scored, found, choices, read, strict=True):
             support = (sentence_support.evidence(doc, f, alone, chosen, thresholds, per_topic,
-                                                 self.options.keyword_weight, rules) if evidence and per_topic else {})
+                                                 self.options.keyword_weight, rules, deadline)
+                       if evidence and per_topic else {})
             topics = tuple(Topic(label_list[j].name, round(float(final[j]), 4), label_list[j].code, support.get(j, ()))
                            for j in chosen)
             below = _below_threshold_warning(topics, thresholds[chosen[0]], s.news_probability, multi_label) \
@@ -204,11 +205,12 @@ class Tagger:
 
     def _choose(self, doc: PreparedDocument, model: np.ndarray, labels: list[Label], thresholds: np.ndarray,
                 multi_label: bool, top_k: int | None, prior: np.ndarray | None,
-                no_topic: bool = False, best_anyway: bool = False) -> tuple[np.ndarray, list[int]]:
+                no_topic: bool = False, best_anyway: bool = False,
+                deadline: float | None = None) -> tuple[np.ndarray, list[int]]:
         """Final scores (keyword evidence added) and the labels returned, best first
         (none when ``no_topic``: a multi-label call on a text that does not read like news, genre.py;
         the best one when none reaches its threshold and ``best_anyway``)."""
-        final = keywords.combine(model, keywords.document_hits(doc.text, labels), self.options.keyword_weight)
+        final = keywords.combine(model, keywords.document_hits(doc.text, labels, deadline), self.options.keyword_weight)
         if no_topic:
             chosen = []
         elif multi_label:
