@@ -188,6 +188,27 @@ def test_the_document_cache_skips_the_model_for_a_repeated_text(tiny_model_dir):
     assert calls
 
 
+def test_the_document_cache_is_bounded_by_bytes_too(tiny_model_dir):
+    """Bounded by count only, 256 texts of 50,000 short sentences would have held 19 GB."""
+    from service.engine import encoder as encoder_module
+    from service.engine.cache import BoundedCache
+
+    cache = BoundedCache[str, bytes](10, max_bytes=100, size=len)
+    cache.put("a", b"x" * 60)
+    cache.put("b", b"x" * 30)
+    cache.put("c", b"x" * 30)  # over 100 bytes: the oldest goes
+    assert cache.get("a") is None and cache.get("b") and cache.get("c") and cache.nbytes == 60
+    cache.put("huge", b"x" * 101)  # larger than the whole budget: not kept, nothing pushed out
+    assert cache.get("huge") is None and len(cache) == 2
+    cache.put("b", b"x" * 10)  # replaced: its old size is given back
+    assert cache.nbytes == 40
+
+    encoder = _encoder(tiny_model_dir, document_cache=256)
+    many = "。".join("一" for _ in range(3000))
+    one = encoder.encode_documents([encoder.prepare(many)])[0]
+    assert encoder.documents.nbytes == one.windows.nbytes + one.sentences.nbytes <= encoder_module.DOCUMENT_CACHE_BYTES
+
+
 def test_an_unknown_precision_is_a_config_error():
     with pytest.raises(ConfigError, match="NEWSTAG_PRECISION"):
         Precision("fp8")

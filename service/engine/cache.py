@@ -1,9 +1,11 @@
-"""A small thread-safe LRU cache with a fixed number of entries (0 turns it off)."""
+"""A small thread-safe LRU cache with a fixed number of entries (0 turns it off), and
+optionally a budget of bytes (an entry larger than the budget is not kept)."""
 
 from __future__ import annotations
 
 import threading
 from collections import OrderedDict
+from collections.abc import Callable
 from typing import Generic, TypeVar
 
 K = TypeVar("K")
@@ -11,9 +13,13 @@ V = TypeVar("V")
 
 
 class BoundedCache(Generic[K, V]):
-    def __init__(self, max_entries: int):
+    def __init__(self, max_entries: int, *, max_bytes: int | None = None, size: Callable[[V], int] | None = None):
         self.max_entries = max_entries
+        self.max_bytes = max_bytes
+        self._size = size or (lambda _value: 0)
         self._items: OrderedDict[K, V] = OrderedDict()
+        self._sizes: dict[K, int] = {}
+        self._bytes = 0
         self._lock = threading.Lock()
 
     @property
@@ -32,15 +38,30 @@ class BoundedCache(Generic[K, V]):
     def put(self, key: K, value: V) -> None:
         if not self.enabled:
             return
+        nbytes = self._size(value)
+        if self.max_bytes is not None and nbytes > self.max_bytes:
+            return
         with self._lock:
+            if key in self._items:
+                self._bytes -= self._sizes.pop(key)
             self._items[key] = value
             self._items.move_to_end(key)
-            while len(self._items) > self.max_entries:
-                self._items.popitem(last=False)
+            self._sizes[key] = nbytes
+            self._bytes += nbytes
+            while len(self._items) > self.max_entries or (self.max_bytes is not None and self._bytes > self.max_bytes):
+                old, _ = self._items.popitem(last=False)
+                self._bytes -= self._sizes.pop(old)
+
+    @property
+    def nbytes(self) -> int:
+        """What the entries weigh, by ``size`` (0 without one)."""
+        return self._bytes
 
     def clear(self) -> None:
         with self._lock:
             self._items.clear()
+            self._sizes.clear()
+            self._bytes = 0
 
     def __len__(self) -> int:
         return len(self._items)

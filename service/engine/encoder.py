@@ -86,6 +86,13 @@ def special_tokens(tokenizer) -> tuple[list[int], list[int]]:
     raise ModelLoadError("the tokenizer's special tokens around a text could not be found")
 
 
+DOCUMENT_CACHE_BYTES = 64 * 2**20  # the document cache's vectors, at most (a 600-sentence article: 0.9 MB)
+
+
+def _nbytes(document: DocumentVectors) -> int:
+    return int(document.windows.nbytes + document.sentences.nbytes)
+
+
 def _unit(vectors: torch.Tensor) -> np.ndarray:
     return unit(vectors.float()).numpy()
 
@@ -119,7 +126,10 @@ class SentenceEncoder:
         self.head, self.tail = special_tokens(self.tokenizer)
         default = self.pipeline.default_prompt_name
         names = prompts if prompts is not None else PromptNames(default, default)
-        self.documents = BoundedCache[str, DocumentVectors](options.document_cache)
+        # Bounded by size too: one text of 50,000 short sentences holds 77 MB of vectors, and
+        # 256 of them would have held 19 GB (a worker grew by 630 MB in five requests).
+        self.documents = BoundedCache[str, DocumentVectors](options.document_cache, max_bytes=DOCUMENT_CACHE_BYTES,
+                                                             size=_nbytes)
         self.use_prompts(names)
         self.dim = self.pipeline.dim or int(self.model.config.hidden_size)
         self.adapter = adapter
@@ -284,5 +294,10 @@ class SentenceEncoder:
             empty = np.zeros((0, self.dim), dtype=np.float32)
             return DocumentVectors(empty, empty)
         windows = torch.stack([p.window for p in parts])
-        sentences = torch.cat([p.sentences for p in parts])
+        if all(p.sentences.dtype == torch.float32 for p in parts):
+            # numpy joins hundreds of small blocks in milliseconds where torch.cat, with two
+            # threads on busy cores, took seconds for a text of 50,000 one-character sentences.
+            sentences = torch.from_numpy(np.concatenate([p.sentences.numpy() for p in parts]))
+        else:
+            sentences = torch.cat([p.sentences for p in parts])
         return DocumentVectors(_unit(self.pipeline(windows)), _unit(self.pipeline(sentences)))
