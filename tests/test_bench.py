@@ -446,3 +446,13 @@ def test_a_load_client_resends_on_a_kept_alive_connection_the_server_closed():
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_hostile_bodies_are_within_the_body_limit_so_they_reach_the_app():
+    """bench.hostile measures what a request costs past the body limit's check: each must pass it."""
+    from bench import hostile
+    from service.config import Settings
+
+    limit = Settings.from_env({}).max_body_bytes
+    sizes = {what: len(body) for what, body in hostile.bodies().items()}
+    assert len(sizes) == 3 and all(size < limit for size in sizes.values()), sizes
