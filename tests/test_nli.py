@@ -183,3 +183,23 @@ def test_a_model_that_is_not_nli_is_refused(tiny_model_dir):
     with pytest.raises(ModelLoadError):
         settings = Settings.from_env({"NEWSTAG_ENGINE": "nli", "NEWSTAG_NLI_MODEL": str(tiny_model_dir)})
         Tagger.load(settings.engine_options())
+
+
+def test_the_same_text_twice_in_one_call_is_read_once(nli_tagger):
+    backend = nli_tagger.backend
+    pairs: list[int] = []
+    original = backend.entailment
+
+    def counting(premises, names, deadline=None):
+        pairs.append(len(premises) * len(names))
+        return original(premises, names, deadline)
+
+    backend.entailment = counting
+    try:
+        once = nli_tagger.tag(["Rates rose."], ["economy", "sports"], evidence=False)
+        read_once = sum(pairs)
+        pairs.clear()
+        thrice = nli_tagger.tag(["Rates rose."] * 3, ["economy", "sports"], evidence=False)
+        assert sum(pairs) == read_once and all(r.topics == once[0].topics for r in thrice)
+    finally:
+        del backend.entailment

@@ -123,14 +123,20 @@ class NLIBackend:
         # The pairs run in the caller's thread, not through the micro-batcher; the deadline is
         # checked between batches of pairs.
         names = [label.name for label in labels]
-        out = []
+        out: list[NLIScores] = []
+        seen: dict[str, NLIScores] = {}  # the same text twice in one call is read once
         for doc in docs:
+            if doc.text in seen:
+                out.append(seen[doc.text])
+                continue
             windows = [doc.window_text_span(w) for w in doc.windows]
             per_window = self.entailment([doc.text[s.start:s.end] for s in windows], names, deadline)
             if per_window.shape[0] == 0:
-                out.append(NLIScores(np.zeros(len(names)), doc, names, [0] * len(names), self, deadline))
-                continue
-            out.append(NLIScores(per_window.max(axis=0), doc, names, list(per_window.argmax(axis=0)), self, deadline))
+                scores = NLIScores(np.zeros(len(names)), doc, names, [0] * len(names), self, deadline)
+            else:
+                scores = NLIScores(per_window.max(axis=0), doc, names, list(per_window.argmax(axis=0)), self, deadline)
+            seen[doc.text] = scores
+            out.append(scores)
         return out
 
     def score_pairs(self, docs: list[PreparedDocument], labels: list[Label], wanted: list[list[int]],
