@@ -49,9 +49,21 @@ class ThreadWorker(GunicornThreadWorker):
                 self._deadlines.pop(id(conn), None)
 
     def handle_request(self, req: Any, conn: Any) -> Any:
-        with self._deadlines_lock:
-            self._deadlines.pop(id(conn), None)  # the headers are in
+        self._headers_in(conn)
         return super().handle_request(req, conn)
+
+    # HTTP/2 (off unless an operator turns it on) reads its own frames, stream after stream.
+    def handle_http2(self, conn: Any) -> Any:
+        self._headers_in(conn)
+        return super().handle_http2(conn)
+
+    def handle_h2c_upgrade(self, conn: Any, req: Any, settings: Any) -> Any:
+        self._headers_in(conn)
+        return super().handle_h2c_upgrade(conn, req, settings)
+
+    def _headers_in(self, conn: Any) -> None:
+        with self._deadlines_lock:
+            self._deadlines.pop(id(conn), None)
 
     def _watch(self) -> None:
         while True:

@@ -276,3 +276,10 @@ def test_every_response_forbids_framing_and_sniffing_and_no_path_is_rewritten(cl
     assert "script-src 'self'" in client.get("/").headers["Content-Security-Policy"]  # the editor keeps its own
     odd = client.get("/v1//taxonomies", headers={"Host": "evil.example"})
     assert odd.status_code == 404 and "Location" not in odd.headers
+
+
+def test_a_body_shorter_than_its_content_length_is_malformed(client):
+    """Read from the server's own stream (for the body's time limit), a short body was tagged."""
+    short = client.post("/v1/classify", data=b'{"text": "Rates rose again today."}', content_type="application/json",
+                        environ_overrides={"CONTENT_LENGTH": "100"})
+    assert problem(short, 400)["detail"].startswith("the body ended after 35 of the 100 bytes")

@@ -262,3 +262,64 @@ def test_one_boundary_test_around_many_keywords_finds_what_one_per_keyword_found
     for text, expected in [("á a é", 3), ("aáa", 0), ("e-commerce boom in the U.S. now", 2), ("欧洲央行宣布加息", 1),
                            ("L'e\u0301conomie va mieux", 1), ("ab é", 1)]:
         assert document_hits(text, labels).tolist() == [expected], text
+
+
+@pytest.mark.parametrize("keywords_, text, document, per_sentence", [
+    # Longest first across scripts: a spaced keyword must not win over a longer one ending in Chinese.
+    (("Fed", "Fed 加息"), "Fed 加息 was expected, and the Fed did it.", 2, [2]),
+    # A keyword across a sentence split: each sentence still finds what it holds alone.
+    (("Yahoo! Japan", "Yahoo", "Japan"), "Shares of Yahoo! Japan rose on Monday. Nothing else.", 1, [1, 1, 0]),
+    (("Yahoo! Japan", "Japan"), "Shares of Yahoo! Japan rose on Monday. Nothing else.", 1, [0, 1, 0]),
+])
+def test_keyword_hits_are_what_each_keyword_searched_alone_in_each_sentence_finds(keywords_, text, document,
+                                                                                    per_sentence):
+    """Found by review of the one-pass matching: both cases had fewer hits than before."""
+    labels = [Label("x", keywords=keywords_)]
+    assert document_hits(text, labels).tolist() == [document]
+    assert keyword_hits(text, tuple(split_sentences(text)), labels)[:, 0].tolist() == per_sentence
+
+
+def _reference_hits(text: str, sentences, labels) -> tuple[list[int], list[list[int]]]:
+    """The matching as it was, one keyword after another, longest first, in each sentence alone."""
+    import re
+    import unicodedata
+
+    def unspaced(char: str) -> bool:
+        return unicodedata.name(char, "").startswith(("CJK", "HIRAGANA", "KATAKANA", "THAI", "LAO", "KHMER",
+                                                       "MYANMAR", "TIBETAN"))
+
+    from service.engine.keywords import _candidates
+
+    chosen = {j for j, _ in _candidates(text, labels)}  # the substring test before any pattern, as it was
+    document, per_sentence = [], []
+    for j, label in enumerate(labels):
+        if j not in chosen:
+            document.append(0)
+            per_sentence.append([0] * len(sentences))
+            continue
+        forms = sorted({f for k in label.keywords for f in (k, unicodedata.normalize("NFC", k),
+                                                             unicodedata.normalize("NFD", k))},
+                       key=lambda k: (-len(k), k))
+        pattern = re.compile("|".join(("" if unspaced(k[0]) else r"(?<!\w)") + re.escape(k)
+                                      + ("" if unspaced(k[-1]) else r"(?!\w)") for k in forms), re.IGNORECASE)
+        document.append(len({m.group().casefold() for m in pattern.finditer(text)}))
+        per_sentence.append([len({m.group().casefold() for m in pattern.finditer(text, s.start, s.end)})
+                             for s in sentences])
+    return document, [list(row) for row in zip(*per_sentence, strict=True)] if sentences else []
+
+
+def test_keyword_matching_agrees_with_one_keyword_at_a_time_on_random_texts():
+    import random
+
+    rng = random.Random(7)
+    alphabet = list("ab é.!? ") + ["加", "息", "\n", "A", "B", "e\u0301", "。", "-"]
+    for _ in range(1500):
+        text = "".join(rng.choice(alphabet) for _ in range(rng.randint(1, 60)))
+        labels = [Label(f"L{n}", keywords=tuple(sorted({k for k in ("".join(rng.choice(alphabet) for _ in
+                                                                          range(rng.randint(1, 5))).strip()
+                                                                  for _ in range(rng.randint(1, 4))) if k})))
+                  for n in range(rng.randint(1, 3))]
+        sentences = tuple(split_sentences(text))
+        document, per_sentence = _reference_hits(text, sentences, labels)
+        assert document_hits(text, labels).tolist() == document, (text, labels)
+        assert keyword_hits(text, sentences, labels).tolist() == per_sentence, (text, labels)

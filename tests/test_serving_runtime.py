@@ -134,3 +134,23 @@ def test_every_taxonomys_topics_are_embedded_while_the_model_loads_not_on_a_requ
     assert all(cache._vectors.get(label) is None for label in big)
     create_app({"TAGGER": tagger, "LOAD_IN_BACKGROUND": False})
     assert all(cache._vectors.get(label) is not None for label in big)
+
+
+def test_without_batching_a_request_that_ran_out_with_the_model_to_itself_is_413_whoever_came_after():
+    """Requests take turns without batching: one admitted later waited, it did not share the model."""
+    admission = Admission(max_queue=3, request_timeout=0.5, batching=False)
+    started = threading.Event()
+
+    def too_big(deadline: float) -> None:
+        started.set()
+        time.sleep(max(deadline - time.monotonic(), 0) + 0.05)
+        raise DeadlineExceeded("late")
+
+    outcome: list[BaseException] = []
+    first = threading.Thread(target=lambda: outcome.append(pytest.raises(TooMuchToTag, admission.run, too_big)))
+    first.start()
+    assert started.wait(10)
+    with pytest.raises(Overloaded):  # the one behind it waited out its own time
+        admission.run(lambda d: None)
+    first.join(10)
+    assert outcome and admission.waiting == 0

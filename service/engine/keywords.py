@@ -45,14 +45,22 @@ def _forms(keywords: tuple[str, ...]) -> list[str]:
 def _pattern(keywords: tuple[str, ...]) -> re.Pattern[str] | None:
     if not keywords:
         return None
-    forms = _forms(keywords)
-    # One word-boundary test around all the keywords written in spaced scripts, not one per
-    # keyword: each position of the text is then tried once, not once per keyword (caller
-    # keywords such as ten accented vowels a label took seconds per 100,000 characters).
-    spaced = [k for k in forms if not _unspaced(k[0]) and not _unspaced(k[-1])]
-    parts = [r"(?<!\w)(?:" + "|".join(re.escape(k) for k in spaced) + r")(?!\w)"] if spaced else []
-    parts += [("" if _unspaced(k[0]) else r"(?<!\w)") + re.escape(k) + ("" if _unspaced(k[-1]) else r"(?!\w)")
-              for k in forms if _unspaced(k[0]) or _unspaced(k[-1])]
+    # One word-boundary test around each run of keywords written in spaced scripts, not one
+    # per keyword: each position of the text is then tried once, not once per keyword (caller
+    # keywords such as ten accented vowels a label took seconds per 100,000 characters). The
+    # runs keep the longest-first order of all the keywords, so the same one wins.
+    parts: list[str] = []
+    run: list[str] = []
+    for k in _forms(keywords):
+        if not _unspaced(k[0]) and not _unspaced(k[-1]):
+            run.append(re.escape(k))
+            continue
+        if run:
+            parts.append(r"(?<!\w)(?:" + "|".join(run) + r")(?!\w)")
+            run = []
+        parts.append(("" if _unspaced(k[0]) else r"(?<!\w)") + re.escape(k) + ("" if _unspaced(k[-1]) else r"(?!\w)"))
+    if run:
+        parts.append(r"(?<!\w)(?:" + "|".join(run) + r")(?!\w)")
     return re.compile("|".join(parts), re.IGNORECASE)
 
 
@@ -103,14 +111,36 @@ def keyword_hits(text: str, sentences: tuple[Span, ...], labels: list[Label], co
             continue
         if pattern not in found_by_pattern:
             _check(deadline)
-            found: list[set[str]] = [set() for _ in sentences]
-            for match in pattern.finditer(text):  # one pass; each match to the sentence that holds it
-                i = bisect.bisect_right(starts, match.start()) - 1
-                if i >= 0 and match.end() <= sentences[i].end:
-                    found[i].add(match.group().casefold())
-            found_by_pattern[pattern] = np.array([len(f) for f in found], dtype=np.int32)
+            found_by_pattern[pattern] = _hits_per_sentence(pattern, text, sentences, starts, deadline)
         hits[:, j] = found_by_pattern[pattern]
     return hits
+
+
+def _hits_per_sentence(pattern: re.Pattern[str], text: str, sentences: tuple[Span, ...],
+                       starts: list[int], deadline: float | None = None) -> np.ndarray:
+    """Distinct matches of ``pattern`` in each sentence, from one pass over the whole text.
+
+    A match that runs across a sentence's end ("Yahoo! Japan", split after "!") belongs to
+    no sentence, and may hide shorter matches in either: the sentences it touches are
+    searched again on their own, as each sentence alone would be. So are sentences that
+    end with no space after them ("。" then the next sentence): alone, their end is a word
+    boundary, which the whole text does not show.
+    """
+    found: list[set[str]] = [set() for _ in sentences]
+    again = {i for i, span in enumerate(sentences) if span.end < len(text) and not text[span.end].isspace()}
+    for match in pattern.finditer(text):
+        i = bisect.bisect_right(starts, match.start()) - 1
+        if i >= 0 and match.end() <= sentences[i].end:
+            found[i].add(match.group().casefold())
+        else:
+            last = bisect.bisect_left(starts, match.end()) - 1
+            again.update(range(max(i, 0), max(last, i) + 1))
+    for n, i in enumerate(again):
+        if n % 1000 == 999:
+            _check(deadline)
+        span = sentences[i]
+        found[i] = {m.group().casefold() for m in pattern.finditer(text, span.start, span.end)}
+    return np.array([len(f) for f in found], dtype=np.int32)
 
 
 def document_hits(text: str, labels: list[Label], deadline: float | None = None) -> np.ndarray:

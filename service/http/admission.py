@@ -50,10 +50,11 @@ class Admission:
         try:
             return job(deadline) if self.batching else self._one_at_a_time(job, deadline)
         except DeadlineExceeded:
-            # Alone from start to end: the same request would run out of time again. Requests
-            # admitted after it share its forward passes and the cores (batching), so a small
-            # request that ran out among them is the server's load, not its size: a 503.
-            if first_alone and self._admitted == admitted:
+            # Alone from start to end: the same request would run out of time again. With
+            # batching, requests admitted after it share its forward passes and the cores, so
+            # a small request that ran out among them is the server's load, not its size: a
+            # 503. Without it they wait their turn behind it, and it had the model to itself.
+            if first_alone and (not self.batching or self._admitted == admitted):
                 raise TooMuchToTag(f"tagging this request needs more than the {self.request_timeout:g} s limit "
                                    "(NEWSTAG_REQUEST_TIMEOUT) with no other request beside it: send fewer or "
                                    "shorter documents per call, or raise the limit") from None

@@ -35,10 +35,12 @@ def _read_body(limit: int, stall_seconds: float) -> bytes:
         raw = request.environ["wsgi.input"].read(limit + 1 if length is None else length)
         if len(raw) > limit:
             raise PayloadTooLarge(f"the request body is larger than {limit} bytes")
+        if length is not None and len(raw) < length:
+            raise MalformedJSON(f"the body ended after {len(raw)} of the {length} bytes its Content-Length gives")
         return raw
     except TimeoutError:
-        raise RequestTimeout(f"the request body stopped arriving for {stall_seconds:g} s",
-                             headers={"Connection": "close"}) from None
+        # gunicorn closes the connection after it (the rest of the body is never read).
+        raise RequestTimeout(f"the request body stopped arriving for {stall_seconds:g} s") from None
     finally:
         if sock is not None:
             sock.settimeout(None)
