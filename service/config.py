@@ -108,7 +108,7 @@ class Settings:
     request_timeout: float = 30.0  # seconds a request may wait for the model before 503
     # Seconds a client may take to send its request's headers, and may stall while sending
     # its body (408), before its connection or request is cut (slow clients held every thread).
-    client_timeout: int = 15
+    client_timeout: int = 10
 
     # Editors' corrections (POST /v1/feedback): a SQLAlchemy URL. The default is an SQLite
     # file under ./data, relative to the working directory (the image sets /data, a volume);

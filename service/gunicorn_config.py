@@ -65,7 +65,7 @@ if threads <= _max_queue:
 worker_class = "service.gunicorn_worker.ThreadWorker"  # gthread, with a time limit on request headers
 # Seconds a connection's thread waits for a request's headers to be complete (slow clients
 # held every thread: service/gunicorn_worker.py); the app applies it to bodies (http/body.py).
-os.environ["NEWSTAG_CLIENT_TIMEOUT"] = str(_count("NEWSTAG_CLIENT_TIMEOUT", 15, 3600))
+os.environ["NEWSTAG_CLIENT_TIMEOUT"] = str(_count("NEWSTAG_CLIENT_TIMEOUT", 10, 3600))
 _torch_threads = max(1, _cores // workers)
 if _count("NEWSTAG_TORCH_THREADS", _torch_threads, 4096) > _torch_threads:
     print(f"newstag: NEWSTAG_TORCH_THREADS lowered to {_torch_threads} ({workers} workers on {_cores} cores)",

@@ -6,10 +6,11 @@ long the client takes. 25 connections that sent half a header and stopped held e
 thread of a worker, and /healthz went unanswered until they closed (a pod's liveness
 probe would fail over and over). gunicorn's advice is a buffering proxy in front; many
 deployments have none, so the worker limits it itself: a request's headers must be
-complete ``HEADER_SECONDS`` (NEWSTAG_CLIENT_TIMEOUT, 15) after its thread took the connection, or the connection is
-shut down, which wakes the blocked thread (its read returns nothing, as if the client
-had gone) and frees it. The body has its own limit where it is read (http/body.py);
-answers, such as a long export, have none.
+complete ``HEADER_SECONDS`` (NEWSTAG_CLIENT_TIMEOUT, 10) after the connection was accepted
+(or readable again for its next request), or the connection is shut down, which wakes the
+blocked thread (its read returns nothing, as if the client had gone) and frees it. The
+body has its own limit where it is read (http/body.py); answers, such as a long export,
+have none.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from typing import Any
 from gunicorn.workers.gthread import ThreadWorker as GunicornThreadWorker
 
 # NEWSTAG_CLIENT_TIMEOUT, checked by gunicorn_config.py; gunicorn waits up to 5 s of it for the first bytes.
-HEADER_SECONDS = float(os.environ.get("NEWSTAG_CLIENT_TIMEOUT", "15"))
+HEADER_SECONDS = float(os.environ.get("NEWSTAG_CLIENT_TIMEOUT", "10"))
 CHECK_EVERY_SECONDS = 1.0
 log = logging.getLogger("newstag.server")
 
@@ -39,14 +40,19 @@ class ThreadWorker(GunicornThreadWorker):
         threading.Thread(target=self._watch, name="newstag-connection-watchdog", daemon=True).start()
         super().init_process()  # runs the worker until it stops
 
-    def handle(self, conn: Any) -> Any:
+    def enqueue_req(self, conn: Any) -> None:
+        # The clock starts when the connection is accepted, or readable again for its next
+        # request: connections queued behind stalled ones expire as well, not one thread-full
+        # of them at a time (12 half-sent headers on 4 threads took three rounds of the limit).
         with self._deadlines_lock:
             self._deadlines[id(conn)] = (conn, time.monotonic() + HEADER_SECONDS)
+        super().enqueue_req(conn)
+
+    def handle(self, conn: Any) -> Any:
         try:
             return super().handle(conn)
         finally:
-            with self._deadlines_lock:
-                self._deadlines.pop(id(conn), None)
+            self._headers_in(conn)  # answered, closed or handed back to the poller: no longer timed
 
     def handle_request(self, req: Any, conn: Any) -> Any:
         self._headers_in(conn)
@@ -69,17 +75,18 @@ class ThreadWorker(GunicornThreadWorker):
         while True:
             time.sleep(CHECK_EVERY_SECONDS)
             now = time.monotonic()
+            # Under the lock: a connection whose headers arrive meanwhile is never shut down.
             with self._deadlines_lock:
                 late = [(key, conn) for key, (conn, deadline) in self._deadlines.items() if deadline < now]
-                for key, _ in late:
+                for key, conn in late:
                     del self._deadlines[key]
+                    try:
+                        conn.sock.shutdown(socket.SHUT_RDWR)  # a thread blocked on it reads nothing and lets go
+                    except OSError:
+                        pass  # already closed
             for _, conn in late:
                 log.warning("closed a connection from %s: no complete request headers in %g s", _peer(conn),
                             HEADER_SECONDS)
-                try:
-                    conn.sock.shutdown(socket.SHUT_RDWR)  # the thread blocked on it reads nothing and lets go
-                except OSError:
-                    pass  # already closed
 
 
 def _peer(conn: Any) -> str:
