@@ -20,6 +20,20 @@ from service.engine.types import Label
 from service.errors import ConfigError, DeadlineExceeded
 
 
+@pytest.fixture()
+def pairs(nli_tagger, monkeypatch) -> list[int]:
+    """(premise, hypothesis) pairs the NLI model reads, one count per call, while the test runs."""
+    counts: list[int] = []
+    original = nli_tagger.backend.entailment
+
+    def counting(premises, names, deadline=None):
+        counts.append(len(premises) * len(names))
+        return original(premises, names, deadline)
+
+    monkeypatch.setattr(nli_tagger.backend, "entailment", counting)
+    return counts
+
+
 @pytest.fixture(scope="module")
 def nli_tagger(tiny_nli_dir):
     settings = Settings.from_env({"NEWSTAG_ENGINE": "nli", "NEWSTAG_NLI_MODEL": str(tiny_nli_dir)})
@@ -119,30 +133,18 @@ def test_the_request_deadline_holds_for_nli(nli_tagger, seed_text):
         nli_tagger.tag([seed_text], ["economy", "sports"], deadline=time.monotonic() - 1)
 
 
-def test_sentences_alone_are_read_only_against_the_labels_they_are_candidates_for(nli_tagger, seed_text):
+def test_sentences_alone_are_read_only_against_the_labels_they_are_candidates_for(nli_tagger, pairs, seed_text):
     """Each candidate sentence was read against every label: 2 x 35 passes for the news taxonomy's
     evidence where 2 were used."""
-    backend = nli_tagger.backend
-    pairs: list[int] = []
-    original = backend.entailment
-
-    def counting(premises, names, deadline=None):
-        pairs.append(len(premises) * len(names))
-        return original(premises, names, deadline)
-
-    backend.entailment = counting
-    try:
-        labels = [Label(name) for name in ("economy", "sports", "COP29", "weather")]
-        alone = SentenceScores(backend, labels)
-        alone.compute({"Rates rose again.": [1], "It rained.": [0, 3]})
-        assert sum(pairs) == 3
-        assert np.isnan(alone["Rates rose again."][0]) and 0 <= alone["Rates rose again."][1] <= 1
-        alone.compute({"Rates rose again.": [1, 2]})  # only the pair not read yet
-        assert sum(pairs) == 4
-        [result] = nli_tagger.tag([seed_text], taxonomy="news", multi_label=False)
-        assert result.topics and all(seed_text[e.start:e.end] == e.text for e in result.topics[0].evidence)
-    finally:
-        del backend.entailment
+    labels = [Label(name) for name in ("economy", "sports", "COP29", "weather")]
+    alone = SentenceScores(nli_tagger.backend, labels)
+    alone.compute({"Rates rose again.": [1], "It rained.": [0, 3]})
+    assert sum(pairs) == 3
+    assert np.isnan(alone["Rates rose again."][0]) and 0 <= alone["Rates rose again."][1] <= 1
+    alone.compute({"Rates rose again.": [1, 2]})  # only the pair not read yet
+    assert sum(pairs) == 4
+    [result] = nli_tagger.tag([seed_text], taxonomy="news", multi_label=False)
+    assert result.topics and all(seed_text[e.start:e.end] == e.text for e in result.topics[0].evidence)
 
 
 def test_a_model_in_half_precision_says_so(tmp_path, tiny_nli_dir):
@@ -185,21 +187,9 @@ def test_a_model_that_is_not_nli_is_refused(tiny_model_dir):
         Tagger.load(settings.engine_options())
 
 
-def test_the_same_text_twice_in_one_call_is_read_once(nli_tagger):
-    backend = nli_tagger.backend
-    pairs: list[int] = []
-    original = backend.entailment
-
-    def counting(premises, names, deadline=None):
-        pairs.append(len(premises) * len(names))
-        return original(premises, names, deadline)
-
-    backend.entailment = counting
-    try:
-        once = nli_tagger.tag(["Rates rose."], ["economy", "sports"], evidence=False)
-        read_once = sum(pairs)
-        pairs.clear()
-        thrice = nli_tagger.tag(["Rates rose."] * 3, ["economy", "sports"], evidence=False)
-        assert sum(pairs) == read_once and all(r.topics == once[0].topics for r in thrice)
-    finally:
-        del backend.entailment
+def test_the_same_text_twice_in_one_call_is_read_once(nli_tagger, pairs):
+    once = nli_tagger.tag(["Rates rose."], ["economy", "sports"], evidence=False)
+    read_once = sum(pairs)
+    pairs.clear()
+    thrice = nli_tagger.tag(["Rates rose."] * 3, ["economy", "sports"], evidence=False)
+    assert sum(pairs) == read_once and all(r.topics == once[0].topics for r in thrice)
