@@ -40,27 +40,37 @@ def post_json(url: str, body: dict) -> tuple[int, dict]:
         return response.status, json.loads(response.read())
 
 
+def start_gunicorn(port: int, settings: dict[str, str]) -> subprocess.Popen:
+    """The production server on 127.0.0.1:``port`` with extra settings; its output on stdout."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "--bind", f"127.0.0.1:{port}"],
+        cwd=ROOT, env={**os.environ, "PORT": str(port), **settings}, stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT, text=True)
+
+
+def wait_until_answered(server: subprocess.Popen, url: str, timeout: float = 120) -> int | None:
+    """The status ``url`` answers once it answers 200 (polling while the server runs), else the last one."""
+    deadline = time.monotonic() + timeout
+    status = None
+    while time.monotonic() < deadline:
+        assert server.poll() is None, server.stdout.read()  # type: ignore[union-attr]
+        try:
+            status, _ = get(url, timeout=2)
+        except OSError:
+            status = None
+        if status == 200:
+            break
+        time.sleep(0.5)
+    return status
+
+
 @pytest.mark.slow
 def test_gunicorn_serves_the_seed_sums_metrics_across_workers_and_stops_cleanly(seed_text):
     port = free_port()
-    env = {**os.environ, "PORT": str(port), "NEWSTAG_WORKERS": "2", "NEWSTAG_THREADS": "2"}
-    server = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "--bind", f"127.0.0.1:{port}"],
-        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    server = start_gunicorn(port, {"NEWSTAG_WORKERS": "2", "NEWSTAG_THREADS": "2"})
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 120
-        status = None
-        while time.monotonic() < deadline:
-            assert server.poll() is None, server.stdout.read()  # type: ignore[union-attr]
-            try:
-                status, _ = get(f"{base}/readyz", timeout=2)
-            except OSError:
-                status = None
-            if status == 200:
-                break
-            time.sleep(0.5)
-        assert status == 200, "gunicorn never became ready"
+        assert wait_until_answered(server, f"{base}/readyz") == 200, "gunicorn never became ready"
 
         status, body = post_json(f"{base}/v1/classify", {"text": seed_text})
         assert status == 200
@@ -150,22 +160,12 @@ def test_clients_that_stop_halfway_through_their_headers_cannot_hold_every_threa
     """25 connections that sent half a header and stopped held every thread of a worker:
     /healthz went unanswered for as long as they stayed open."""
     port = free_port()
-    env = {**os.environ, "PORT": str(port), "NEWSTAG_WORKERS": "1", "NEWSTAG_THREADS": "4", "NEWSTAG_MAX_QUEUE": "2",
-           "NEWSTAG_CLIENT_TIMEOUT": "3"}
-    server = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "--bind", f"127.0.0.1:{port}"],
-        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    server = start_gunicorn(port, {"NEWSTAG_WORKERS": "1", "NEWSTAG_THREADS": "4", "NEWSTAG_MAX_QUEUE": "2",
+                                   "NEWSTAG_CLIENT_TIMEOUT": "3"})
     base = f"http://127.0.0.1:{port}"
     stalled: list[socket.socket] = []
     try:
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            assert server.poll() is None, server.stdout.read()  # type: ignore[union-attr]
-            try:
-                if get(f"{base}/healthz", timeout=2)[0] == 200:
-                    break
-            except OSError:
-                time.sleep(0.5)
+        assert wait_until_answered(server, f"{base}/healthz") == 200
         for _ in range(12):  # three times the worker's threads: all must expire within the limit, not in turns
             sock = socket.create_connection(("127.0.0.1", port))
             sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")  # and never the blank line
