@@ -14,12 +14,13 @@ from .calibration import logit
 from .chunking import PreparedDocument
 from .genre import called_non_news, sure_news
 from .language import UNDETERMINED, detect_language
-from .scoring import ScoringBackend
+from .scoring import DocumentScores, ScoringBackend
 from .sentence_support import SentenceScores
 from .taxonomy import TaxonomyRegistry
 from .types import Label, TagResult, Topic, Warning
 
 LabelLike = str | Label
+Candidates = dict[int, list[int]]  # label index -> its candidate sentences (indices into the document's)
 
 
 @dataclass(frozen=True)
@@ -159,20 +160,9 @@ class Tagger:
         scored = self.backend.score(docs, label_list, deadline)
         thresholds = label_set.thresholds(threshold)
         alone = SentenceScores(self.backend, label_list)
-        per_topic = self.options.evidence_per_topic
-        # With a taxonomy that allows it, the embedding engine reads candidate sentences of
-        # every label the article leans to (its sentence scores in context cost nothing more).
-        # Otherwise only the returned topics' candidates are read, for evidence: caller labels
-        # (often sections) are about the article as a whole, and NLI and fine-tuned models pay
-        # a pass per candidate.
-        rules = self.backend.sentence_rules
         # A multi-label call gives a text the genre check calls non-news no topic: its sentences are not read.
         gated = [multi_label and called_non_news(s.news_probability) for s in scored]
-        found = [sentence_support.candidates(doc, s, list(range(len(label_list))), s.best_window_scores, per_topic,
-                                             rules)
-                 if label_set.sentence_topics and s.best_window_scores is not None and not no_topic else {}
-                 for doc, s, no_topic in zip(docs, scored, gated, strict=True)]
-        alone.compute(sentence_support.wanted_of(docs, found), deadline)
+        found = self._topic_candidates(docs, scored, gated, label_set, alone, deadline)
         codes = languages if languages is not None else [detect_language(doc.text).code for doc in docs]
         read = [self._language(code) for code in codes]
         # A taxonomy meant to cover all news gives a text sure to be news (in a language the
@@ -180,28 +170,63 @@ class Tagger:
         # sets is a hard cut.
         best_anyway = [multi_label and label_set.at_least_one_topic and threshold is None and not warned
                        and sure_news(s.news_probability) for s, (_, warned) in zip(scored, read, strict=True)]
+        rules = self.backend.sentence_rules
         choices = [self._choose(doc, sentence_support.with_sentences(s.label_scores, doc, f, alone, rules), label_list,
                                 thresholds, multi_label, top_k, s.label_prior, no_topic, anyway, deadline)
                    for doc, s, f, no_topic, anyway in zip(docs, scored, found, gated, best_anyway, strict=True)]
-        if evidence and per_topic:
-            # Candidates of the returned topics not read yet, for every document at once.
-            found = [{**f, **sentence_support.candidates(doc, s, [j for j in chosen if j not in f], None, per_topic,
-                                                         rules)}
-                     for doc, s, f, (_, chosen) in zip(docs, scored, found, choices, strict=True)]
-            alone.compute(sentence_support.wanted_of(docs, found), deadline)
-        results = []
-        for doc, s, f, (final, chosen), (language, warnings) in zip(docs, scored, found, choices, read, strict=True):
-            support = (sentence_support.evidence(doc, f, alone, chosen, thresholds, per_topic,
-                                                 self.options.keyword_weight, rules, deadline)
-                       if evidence and per_topic else {})
-            topics = tuple(Topic(label_list[j].name, round(float(final[j]), 4), label_list[j].code, support.get(j, ()))
-                           for j in chosen)
-            below = _below_threshold_warning(topics, thresholds[chosen[0]], s.news_probability, multi_label) \
-                if chosen and final[chosen[0]] < thresholds[chosen[0]] else ()
-            results.append(TagResult(topics, doc.token_count, language,
-                                     warnings + _genre_warning(s.news_probability) + below,
-                                     label_set.name, self.backend.model_name))
-        return results
+        with_evidence = evidence and self.options.evidence_per_topic > 0
+        if with_evidence:
+            found = self._evidence_candidates(docs, scored, found, [chosen for _, chosen in choices], alone, deadline)
+        return [self._result(doc, s, f, final, chosen, thresholds, read_as, alone, label_set, with_evidence,
+                             multi_label, deadline)
+                for doc, s, f, (final, chosen), read_as in zip(docs, scored, found, choices, read, strict=True)]
+
+    def _topic_candidates(self, docs: list[PreparedDocument], scored: Sequence[DocumentScores], gated: list[bool],
+                          label_set: LabelSet, alone: SentenceScores, deadline: float | None) -> list[Candidates]:
+        """Each document's candidate sentences that may bring a topic in, read alone.
+
+        With a taxonomy that allows it, the embedding engine reads candidate sentences of
+        every label the article leans to (its sentence scores in context cost nothing more).
+        Otherwise none are read here, only the returned topics' candidates later, for
+        evidence: caller labels (often sections) are about the article as a whole, and NLI
+        and fine-tuned models pay a pass per candidate.
+        """
+        every_label = list(range(len(label_set.labels)))
+        found = [sentence_support.candidates(doc, s, every_label, s.best_window_scores,
+                                             self.options.evidence_per_topic, self.backend.sentence_rules)
+                 if label_set.sentence_topics and s.best_window_scores is not None and not no_topic else {}
+                 for doc, s, no_topic in zip(docs, scored, gated, strict=True)]
+        alone.compute(sentence_support.wanted_of(docs, found), deadline)
+        return found
+
+    def _evidence_candidates(self, docs: list[PreparedDocument], scored: Sequence[DocumentScores],
+                             found: list[Candidates], chosen: list[list[int]], alone: SentenceScores,
+                             deadline: float | None) -> list[Candidates]:
+        """``found`` with the candidates of the returned topics not read yet, read alone for
+        every document at once."""
+        found = [{**f, **sentence_support.candidates(doc, s, [j for j in c if j not in f], None,
+                                                     self.options.evidence_per_topic, self.backend.sentence_rules)}
+                 for doc, s, f, c in zip(docs, scored, found, chosen, strict=True)]
+        alone.compute(sentence_support.wanted_of(docs, found), deadline)
+        return found
+
+    def _result(self, doc: PreparedDocument, scored: DocumentScores, found: Candidates, final: np.ndarray,
+                chosen: list[int], thresholds: np.ndarray, read_as: tuple[str, tuple[Warning, ...]],
+                alone: SentenceScores, label_set: LabelSet, with_evidence: bool, multi_label: bool,
+                deadline: float | None) -> TagResult:
+        """One document's result: its topics with their evidence, and every warning that applies."""
+        labels = label_set.labels
+        support = (sentence_support.evidence(doc, found, alone, chosen, thresholds, self.options.evidence_per_topic,
+                                             self.options.keyword_weight, self.backend.sentence_rules, deadline)
+                   if with_evidence else {})
+        topics = tuple(Topic(labels[j].name, round(float(final[j]), 4), labels[j].code, support.get(j, ()))
+                       for j in chosen)
+        below = _below_threshold_warning(topics, thresholds[chosen[0]], scored.news_probability, multi_label) \
+            if chosen and final[chosen[0]] < thresholds[chosen[0]] else ()
+        language, warnings = read_as
+        return TagResult(topics, doc.token_count, language,
+                         warnings + _genre_warning(scored.news_probability) + below,
+                         label_set.name, self.backend.model_name)
 
     def _choose(self, doc: PreparedDocument, model: np.ndarray, labels: list[Label], thresholds: np.ndarray,
                 multi_label: bool, top_k: int | None, prior: np.ndarray | None,
