@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 import torch
-from transformers import AutoModel, AutoTokenizer
+from transformers import AutoModel
 
 from service.drift.reference import label_shares
 from service.engine import NewstagError
@@ -36,6 +36,7 @@ from service.engine.chunking import prepare_document
 from service.engine.classifier import HYBRID
 from service.engine.classifier import at_least_one as at_least_one_label
 from service.engine.st_modules import read_pipeline
+from service.engine.tokenizer import load_tokenizer
 from service.progress import progress_bar
 
 from . import contrastive
@@ -138,7 +139,7 @@ def run(config: TrainingConfig, dist: Distributed) -> dict:
     if dist.is_main and (warning := base_language_warning([e.text for e in train], base_dir, base_name,
                                                           installed_multilingual())):
         print(f"finetune: warning: {warning}", file=sys.stderr, flush=True)
-    tokenizer = AutoTokenizer.from_pretrained(base_dir, local_files_only=True)
+    tokenizer = load_tokenizer(base_dir)
     encoder = AutoModel.from_pretrained(base_dir, local_files_only=True, use_safetensors=True)
 
     # 3. Cut every article into sentence-aligned windows, as the engine does.

@@ -31,7 +31,7 @@ from typing import Any
 
 import numpy as np
 import torch
-from transformers import AutoModel, AutoTokenizer
+from transformers import AutoModel
 
 from service.engine.label_vectors import TEMPLATE
 from service.engine.model_files import (
@@ -42,6 +42,7 @@ from service.engine.model_profiles import profile_for
 from service.engine.pooling import embed_padded, pad_batch
 from service.engine.sentences import split_sentences
 from service.engine.st_modules import Pipeline, read_pipeline
+from service.engine.tokenizer import load_tokenizer
 from service.errors import ModelLoadError
 
 from .config import MatcherConfig
@@ -139,7 +140,7 @@ def train(config: MatcherConfig) -> dict[str, Any]:
     base, base_name = resolve_base(config.base)
     pipeline = read_pipeline(base)
     phrasing = Phrasing.of(pipeline, sha256_of(base / WEIGHTS_FILE))
-    tokenizer = AutoTokenizer.from_pretrained(base, local_files_only=True)
+    tokenizer = load_tokenizer(base)
     encoder = AutoModel.from_pretrained(base, local_files_only=True, use_safetensors=True, trust_remote_code=False)
     model = with_lora(encoder, config.rank, config.alpha, config.dropout)
 

@@ -21,7 +21,7 @@ from typing import TypeVar
 
 import numpy as np
 import torch
-from transformers import AutoModel, AutoTokenizer
+from transformers import AutoModel
 
 from ..errors import ConfigError, ModelLoadError
 from ..options import EncoderOptions
@@ -43,6 +43,7 @@ from .onnx_runtime import (
 from .pooling import mean_pool, pad_batch, segment_means, unit
 from .precision import Precision
 from .st_modules import read_pipeline
+from .tokenizer import load_tokenizer
 
 log = logging.getLogger("newstag.encoder")
 T = TypeVar("T")
@@ -111,7 +112,7 @@ class SentenceEncoder:
         """
         options = options or EncoderOptions()
         try:
-            self.tokenizer = AutoTokenizer.from_pretrained(model_dir, local_files_only=True)
+            self.tokenizer = load_tokenizer(model_dir)
             self.model = AutoModel.from_pretrained(
                 model_dir, local_files_only=True, use_safetensors=True, trust_remote_code=False
             ).eval()

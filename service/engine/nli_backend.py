@@ -17,12 +17,13 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from transformers import AutoModelForSequenceClassification, AutoTokenizer
+from transformers import AutoModelForSequenceClassification
 
 from ..errors import DeadlineExceeded, ModelLoadError
 from .chunking import PreparedDocument, prepare_document
 from .model_profiles import SentenceRules
 from .nli_config import check_nli_config, class_ids
+from .tokenizer import load_tokenizer
 from .types import Label
 
 # Room left in each window for the hypothesis and the separator tokens.
@@ -72,7 +73,7 @@ class NLIBackend:
     def __init__(self, model_dir: Path, hypothesis_template: str, max_tokens: int | None = None):
         check_nli_config(model_dir)  # before transformers loads it (and prints its load report)
         try:
-            tokenizer = AutoTokenizer.from_pretrained(model_dir, local_files_only=True)
+            tokenizer = load_tokenizer(model_dir)
             model, info = AutoModelForSequenceClassification.from_pretrained(
                 model_dir, local_files_only=True, use_safetensors=True, trust_remote_code=False,
                 output_loading_info=True)

@@ -1,0 +1,41 @@
+"""The tokenizer a model reads text through, with optional Arabic marks left out.
+
+Arabic short-vowel marks (harakat), the dagger alif, Qur'anic annotation signs and the
+tatweel that stretches a word are optional in writing: most news omits them, some texts
+carry a few, a quotation or a school text carries them all. A tokenizer that keeps them
+(SentencePiece: EmbeddingGemma, XLM-R) cuts a marked word into other, smaller pieces, so
+the same sentence with and without its marks reads as two different texts (35 tokens
+against 9 for one Arabic sentence with EmbeddingGemma). BERT's uncased normalizer already
+drops them (they are combining marks). They are removed by the tokenizer's own
+normalizer, so every token's offsets stay those of the caller's text and evidence
+offsets do not move.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from tokenizers import Regex, normalizers
+from transformers import AutoTokenizer
+
+OPTIONAL_ARABIC_MARKS = "[\u0610-\u061a\u0640\u064b-\u065f\u0670\u06d6-\u06dc\u06df-\u06e8\u06ea-\u06ed]"
+
+
+def load_tokenizer(model_dir: Path | str) -> Any:
+    """The model directory's tokenizer (local files only), optional marks left out when it is a fast one."""
+    tokenizer = AutoTokenizer.from_pretrained(model_dir, local_files_only=True)
+    if tokenizer.is_fast:
+        leave_out_optional_marks(tokenizer)
+    return tokenizer
+
+
+def leave_out_optional_marks(tokenizer: Any) -> None:
+    """Put the removal of optional Arabic marks first in a fast tokenizer's normalizer (once:
+    a tokenizer saved with it, by fine-tuning, keeps it and does not get it twice)."""
+    backend = tokenizer.backend_tokenizer
+    current = backend.normalizer
+    if current is not None and OPTIONAL_ARABIC_MARKS.encode() in current.__getstate__():
+        return
+    step = normalizers.Replace(Regex(OPTIONAL_ARABIC_MARKS), "")
+    backend.normalizer = step if current is None else normalizers.Sequence([step, current])

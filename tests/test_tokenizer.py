@@ -1,0 +1,58 @@
+"""Optional Arabic marks are left out by the tokenizer, with offsets into the caller's text.
+
+A tokenizer without an accent-stripping normalizer (SentencePiece-style, as EmbeddingGemma's)
+is built here from a few words, so the test runs without any installed model.
+"""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from tokenizers import Tokenizer, models, pre_tokenizers, trainers
+from transformers import PreTrainedTokenizerFast
+
+from service.engine.tokenizer import OPTIONAL_ARABIC_MARKS, load_tokenizer
+
+MARKED = "وَقَّعَتِ الحُكُومَةُ اتِّفَاقِيَّةً جَدِيدَةً لِلتِّجَارَةِ مَعَ الدُّوَلِ المُجَاوِرَةِ"
+PLAIN = re.sub(OPTIONAL_ARABIC_MARKS, "", MARKED)
+
+
+@pytest.fixture(scope="module")
+def model_dir(tmp_path_factory):
+    """A byte-pair tokenizer trained on the text with and without its marks, and no normalizer."""
+    tokenizer = Tokenizer(models.BPE(unk_token="<unk>"))
+    tokenizer.pre_tokenizer = pre_tokenizers.Whitespace()
+    trainer = trainers.BpeTrainer(vocab_size=300, special_tokens=["<unk>", "<pad>"])
+    tokenizer.train_from_iterator([MARKED, PLAIN, "The government signed a trade agreement."] * 20, trainer)
+    directory = tmp_path_factory.mktemp("bpe")
+    PreTrainedTokenizerFast(tokenizer_object=tokenizer, unk_token="<unk>", pad_token="<pad>").save_pretrained(directory)
+    return directory
+
+
+def test_the_plain_tokenizer_reads_a_marked_word_as_other_tokens(model_dir):
+    plain = PreTrainedTokenizerFast.from_pretrained(model_dir)
+    assert plain(MARKED)["input_ids"] != plain(PLAIN)["input_ids"]  # what the normalizer step is for
+
+
+def test_marked_and_plain_text_give_the_same_tokens_with_offsets_into_the_marked_text(model_dir):
+    tokenizer = load_tokenizer(model_dir)
+    marked = tokenizer(MARKED, add_special_tokens=False, return_offsets_mapping=True)
+    assert marked["input_ids"] == tokenizer(PLAIN, add_special_tokens=False)["input_ids"]
+    pieces = [MARKED[start:end] for start, end in marked["offset_mapping"]]
+    assert "".join(re.sub(OPTIONAL_ARABIC_MARKS, "", p) for p in pieces) == PLAIN.replace(" ", "")
+    assert any(re.search(OPTIONAL_ARABIC_MARKS, p) for p in pieces)  # the offsets are the marked text's
+
+
+def test_tatweel_is_left_out_and_other_text_is_untouched(model_dir):
+    tokenizer = load_tokenizer(model_dir)
+    assert tokenizer("الحـــكومة")["input_ids"] == tokenizer("الحكومة")["input_ids"]
+    english = "The government signed a trade agreement."
+    assert tokenizer(english)["input_ids"] == PreTrainedTokenizerFast.from_pretrained(model_dir)(english)["input_ids"]
+
+
+def test_a_tokenizer_saved_with_the_step_does_not_get_it_twice(model_dir, tmp_path):
+    load_tokenizer(model_dir).save_pretrained(tmp_path)  # as fine-tuning saves its base's tokenizer
+    again = load_tokenizer(tmp_path).backend_tokenizer.normalizer.__getstate__()
+    assert again.count(OPTIONAL_ARABIC_MARKS.encode()) == 1
+    assert load_tokenizer(tmp_path)(MARKED)["input_ids"] == load_tokenizer(model_dir)(MARKED)["input_ids"]
