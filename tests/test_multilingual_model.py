@@ -165,13 +165,13 @@ def test_an_arabic_article_with_its_vowel_marks_reads_as_without_them(routed):
     other pieces (35 tokens for the first sentence against 9), so the same article moved topics."""
     import re
 
-    from service.engine.tokenizer import OPTIONAL_ARABIC_MARKS
+    from service.engine.tokenizer import OPTIONAL_MARKS
 
-    plain = re.sub(OPTIONAL_ARABIC_MARKS, "", ARABIC_MARKED)
+    plain = re.sub(OPTIONAL_MARKS, "", ARABIC_MARKED)
     marked_result, plain_result = routed.tag([ARABIC_MARKED, plain])
     assert (marked_result.model, marked_result.language) == ("embeddinggemma-300m", "ar")
     assert [(t.label, t.score) for t in marked_result.topics] == [(t.label, t.score) for t in plain_result.topics]
     assert marked_result.topics, "a trade agreement between governments gets some topic"
     for topic in marked_result.topics:
         for ev in topic.evidence:  # offsets into the text as sent, marks and all
-            assert ev.text == ARABIC_MARKED[ev.start:ev.end] and re.search(OPTIONAL_ARABIC_MARKS, ev.text)
+            assert ev.text == ARABIC_MARKED[ev.start:ev.end] and re.search(OPTIONAL_MARKS, ev.text)

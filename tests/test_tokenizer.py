@@ -12,10 +12,12 @@ import pytest
 from tokenizers import Tokenizer, models, pre_tokenizers, trainers
 from transformers import PreTrainedTokenizerFast
 
-from service.engine.tokenizer import OPTIONAL_ARABIC_MARKS, load_tokenizer
+from service.engine.tokenizer import OPTIONAL_MARKS, load_tokenizer
 
 MARKED = "وَقَّعَتِ الحُكُومَةُ اتِّفَاقِيَّةً جَدِيدَةً لِلتِّجَارَةِ مَعَ الدُّوَلِ المُجَاوِرَةِ"
-PLAIN = re.sub(OPTIONAL_ARABIC_MARKS, "", MARKED)
+PLAIN = re.sub(OPTIONAL_MARKS, "", MARKED)
+HEBREW_POINTED = "הַמֶּמְשָׁלָה חָתְמָה עַל הֶסְכֵּם סַחַר"  # niqqud: optional vowel points
+HEBREW = "הממשלה חתמה על הסכם סחר"
 
 
 @pytest.fixture(scope="module")
@@ -24,7 +26,8 @@ def model_dir(tmp_path_factory):
     tokenizer = Tokenizer(models.BPE(unk_token="<unk>"))
     tokenizer.pre_tokenizer = pre_tokenizers.Whitespace()
     trainer = trainers.BpeTrainer(vocab_size=300, special_tokens=["<unk>", "<pad>"])
-    tokenizer.train_from_iterator([MARKED, PLAIN, "The government signed a trade agreement."] * 20, trainer)
+    texts = [MARKED, PLAIN, HEBREW_POINTED, HEBREW, "The government signed a trade agreement."]
+    tokenizer.train_from_iterator(texts * 20, trainer)
     directory = tmp_path_factory.mktemp("bpe")
     PreTrainedTokenizerFast(tokenizer_object=tokenizer, unk_token="<unk>", pad_token="<pad>").save_pretrained(directory)
     return directory
@@ -40,12 +43,14 @@ def test_marked_and_plain_text_give_the_same_tokens_with_offsets_into_the_marked
     marked = tokenizer(MARKED, add_special_tokens=False, return_offsets_mapping=True)
     assert marked["input_ids"] == tokenizer(PLAIN, add_special_tokens=False)["input_ids"]
     pieces = [MARKED[start:end] for start, end in marked["offset_mapping"]]
-    assert "".join(re.sub(OPTIONAL_ARABIC_MARKS, "", p) for p in pieces) == PLAIN.replace(" ", "")
-    assert any(re.search(OPTIONAL_ARABIC_MARKS, p) for p in pieces)  # the offsets are the marked text's
+    assert "".join(re.sub(OPTIONAL_MARKS, "", p) for p in pieces) == PLAIN.replace(" ", "")
+    assert any(re.search(OPTIONAL_MARKS, p) for p in pieces)  # the offsets are the marked text's
 
 
-def test_tatweel_is_left_out_and_other_text_is_untouched(model_dir):
+def test_tatweel_and_hebrew_points_are_left_out_and_other_text_is_untouched(model_dir):
     tokenizer = load_tokenizer(model_dir)
+    assert tokenizer(HEBREW_POINTED)["input_ids"] == tokenizer(HEBREW)["input_ids"]
+    assert tokenizer("עברית־ערבית")["input_ids"] != tokenizer("עבריתערבית")["input_ids"]  # the maqaf stays
     assert tokenizer("الحـــكومة")["input_ids"] == tokenizer("الحكومة")["input_ids"]
     english = "The government signed a trade agreement."
     assert tokenizer(english)["input_ids"] == PreTrainedTokenizerFast.from_pretrained(model_dir)(english)["input_ids"]
@@ -54,5 +59,5 @@ def test_tatweel_is_left_out_and_other_text_is_untouched(model_dir):
 def test_a_tokenizer_saved_with_the_step_does_not_get_it_twice(model_dir, tmp_path):
     load_tokenizer(model_dir).save_pretrained(tmp_path)  # as fine-tuning saves its base's tokenizer
     again = load_tokenizer(tmp_path).backend_tokenizer.normalizer.__getstate__()
-    assert again.count(OPTIONAL_ARABIC_MARKS.encode()) == 1
+    assert again.count(OPTIONAL_MARKS.encode()) == 1
     assert load_tokenizer(tmp_path)(MARKED)["input_ids"] == load_tokenizer(model_dir)(MARKED)["input_ids"]

@@ -1,8 +1,9 @@
-"""The tokenizer a model reads text through, with optional Arabic marks left out.
+"""The tokenizer a model reads text through, with optional Arabic and Hebrew marks left out.
 
 Arabic short-vowel marks (harakat), the dagger alif, Qur'anic annotation signs and the
-tatweel that stretches a word are optional in writing: most news omits them, some texts
-carry a few, a quotation or a school text carries them all. A tokenizer that keeps them
+tatweel that stretches a word, and Hebrew vowel points (niqqud) and cantillation, are
+optional in writing: most news omits them, some texts carry a few, a quotation, a poem or
+a school text carries them all. A tokenizer that keeps them
 (SentencePiece: EmbeddingGemma, XLM-R) cuts a marked word into other, smaller pieces, so
 the same sentence with and without its marks reads as two different texts (35 tokens
 against 9 for one Arabic sentence with EmbeddingGemma). BERT's uncased normalizer already
@@ -19,7 +20,10 @@ from typing import Any
 from tokenizers import Regex, normalizers
 from transformers import AutoTokenizer
 
-OPTIONAL_ARABIC_MARKS = "[\u0610-\u061a\u0640\u064b-\u065f\u0670\u06d6-\u06dc\u06df-\u06e8\u06ea-\u06ed]"
+# Arabic: signs above/below, tatweel, harakat, dagger alif, Qur'anic annotations; Hebrew: points and
+# cantillation marks, not its punctuation (maqaf U+05BE, paseq U+05C0, sof pasuq U+05C3, U+05C6).
+OPTIONAL_MARKS = ("[\u0610-\u061a\u0640\u064b-\u065f\u0670\u06d6-\u06dc\u06df-\u06e8\u06ea-\u06ed"
+                  "\u0591-\u05bd\u05bf\u05c1\u05c2\u05c4\u05c5\u05c7]")
 
 
 def load_tokenizer(model_dir: Path | str) -> Any:
@@ -31,11 +35,11 @@ def load_tokenizer(model_dir: Path | str) -> Any:
 
 
 def leave_out_optional_marks(tokenizer: Any) -> None:
-    """Put the removal of optional Arabic marks first in a fast tokenizer's normalizer (once:
+    """Put the removal of optional marks first in a fast tokenizer's normalizer (once:
     a tokenizer saved with it, by fine-tuning, keeps it and does not get it twice)."""
     backend = tokenizer.backend_tokenizer
     current = backend.normalizer
-    if current is not None and OPTIONAL_ARABIC_MARKS.encode() in current.__getstate__():
+    if current is not None and OPTIONAL_MARKS.encode() in current.__getstate__():
         return
-    step = normalizers.Replace(Regex(OPTIONAL_ARABIC_MARKS), "")
+    step = normalizers.Replace(Regex(OPTIONAL_MARKS), "")
     backend.normalizer = step if current is None else normalizers.Sequence([step, current])
