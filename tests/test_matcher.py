@@ -244,6 +244,10 @@ def test_bad_matcher_data_is_an_error_not_a_traceback(tmp_path, capsys):
     one_label.write_text(json.dumps({"text": "a", "labels": ["x"]}) + "\n")
     assert matcher.main(["--data", str(one_label), "--output", str(tmp_path / "out")]) == 2
     assert "at least two labels" in capsys.readouterr().err
+    surrogate = tmp_path / "surrogate.jsonl"  # valid JSON: the tokenizer raised a TypeError on it
+    surrogate.write_text('{"text": "a", "labels": ["x"]}\n{"text": "b \\ud800", "labels": ["y"]}\n')
+    assert matcher.main(["--data", str(surrogate), "--output", str(tmp_path / "out")]) == 2
+    assert f"{surrogate}:2: 'text' is not valid Unicode" in capsys.readouterr().err
     assert matcher.main(["--data", str(tmp_path / "missing.jsonl"), "--output", str(tmp_path / "out")]) == 2
     assert matcher.main(["--data", str(TRAIN_SMALL), "--dropout", "1.5", "--output", str(tmp_path / "out")]) == 2
     assert "--dropout" in capsys.readouterr().err

@@ -34,6 +34,16 @@ def test_csv_with_pipe_separated_labels(tmp_path):
     ("d.csv", "text,labels\nx,a,extra\n", r"d.csv:2: more fields"),
     ("d.jsonl", '{"text": "x", "labels": ["a"]}\n\n{"labels": ["a"]}\n', r"d.jsonl:3: 'text' must be"),
     ("d.jsonl", "", r"no examples"),
+    # A lone surrogate is valid JSON; the tokenizer failed on it with a TypeError traceback.
+    ("d.jsonl", '{"text": "ok", "labels": ["a"]}\n{"text": "x \\ud800", "labels": ["a"]}\n',
+     r"d.jsonl:2: 'text' is not valid Unicode \(a lone surrogate"),
+    ("d.jsonl", '{"text": "x", "labels": ["\\udfff"]}\n', r"d.jsonl:1: 'labels' is not valid Unicode"),
+    # Headers that have the columns, but not as the reader wants them: say what was found.
+    ("d.csv", "text;labels\nx;a\n", r"it has 'text;labels' \(the delimiter looks like ';'"),
+    ("d.csv", "Text,Labels\nx,a\n", r"it has 'Text', 'Labels' \(column names are case-sensitive"),
+    ("d.csv", "text,label\nx,a\n", r"d.csv:1: the header needs 'text' and 'labels' columns; it has 'text', 'label'$"),
+    # A .tsv was read as JSONL and failed on line 1 with a JSON error.
+    ("d.tsv", "text\tlabels\nx\ta\n", r"d.tsv: unknown file type '.tsv': training data is .jsonl or .csv"),
 ])
 def test_bad_rows_are_reported_by_line(tmp_path, name, body, message):
     path = tmp_path / name
@@ -149,3 +159,53 @@ def test_an_export_of_several_label_sets_is_named_so_finetune_can_warn(tmp_path)
     plain = tmp_path / "train.jsonl"
     plain.write_text('{"text": "a", "labels": ["sports"]}\n')
     assert label_sets(plain) == []
+
+
+def test_a_byte_order_mark_is_not_part_of_the_first_column(tmp_path):
+    """Excel's "CSV UTF-8" starts with a BOM: its header read '\\ufefftext' and was refused."""
+    csv_file, jsonl = tmp_path / "d.csv", tmp_path / "d.jsonl"
+    csv_file.write_text("\ufefftext,labels\nRates rose.,economy\n", encoding="utf-8")
+    jsonl.write_text('\ufeff{"text": "Rates rose.", "labels": ["economy"]}\n', encoding="utf-8")
+    assert read_labeled(csv_file) == read_labeled(jsonl) == [Example("Rates rose.", ("economy",))]
+
+
+def test_labels_that_look_like_mistakes_are_warned_about_with_lines(tmp_path, capsys):
+    path = tmp_path / "d.csv"
+    path.write_text("text,labels\nGoal!,Sport\nRates rose.,economy\nA win.,sport\nRates  rose.,markets\n"
+                    '"Flu, and taxes.","health,economy"\n')
+    examples = read_labeled(path)
+    assert [e.labels for e in examples] == [("Sport",), ("economy",), ("sport",), ("markets",), ("health,economy",)]
+    err = capsys.readouterr().err
+    assert "1 label(s) spelled in several ways (case or spacing)" in err
+    assert "'Sport' (1 rows, first d.csv:2) and 'sport' (1 rows, first d.csv:4)" in err
+    assert "1 text(s) appear more than once with different labels" in err
+    assert "d.csv:3 'economy', d.csv:5 'markets'" in err
+    assert "1 row(s) have a label with a comma, trained as one label: 'health,economy' (d.csv:6)" in err
+    assert err.count("warning: ") == 3
+    read_labeled(_clean(tmp_path))
+    assert capsys.readouterr().err == ""
+
+
+def _clean(tmp_path):
+    path = tmp_path / "clean.jsonl"
+    path.write_text('{"text": "Goal!", "labels": ["sport"]}\n{"text": "Goal!", "labels": ["sport"]}\n'
+                    '{"text": "Arts, culture.", "labels": ["arts, culture"]}\n')  # a JSONL label may have a comma
+    return path
+
+
+def test_training_reads_an_article_longer_than_the_service_tags(tmp_path):
+    """Training reads an article in windows, whatever its length (docs/training.md); the
+    service's NEWSTAG_MAX_TEXT_CHARS bounds a request, and evaluate checks it before tagging."""
+    path = tmp_path / "d.jsonl"
+    path.write_text(json.dumps({"text": "Rates rose. " * 17_000, "labels": ["economy"]}) + "\n")
+    assert len(read_labeled(path)[0].text) == 204_000
+
+
+def test_finetune_refuses_a_lone_surrogate_with_its_line(tmp_path, capsys):
+    from training.finetune import main
+
+    path = tmp_path / "d.jsonl"
+    path.write_text('{"text": "Goal!", "labels": ["sport"]}\n{"text": "Rates \\ud800", "labels": ["economy"]}\n')
+    assert main(["--train", str(path), "--output", str(tmp_path / "m")]) == 2
+    err = capsys.readouterr().err
+    assert f"{path}:2: 'text' is not valid Unicode" in err and "Traceback" not in err

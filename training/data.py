@@ -1,8 +1,8 @@
 """Labeled data files, JSONL or CSV, read with errors that name the line.
 
-JSONL: one ``{"text": str, "labels": [str, ...]}`` object per line; ``split`` and ``lang``
+JSONL (``.jsonl``): one ``{"text": str, "labels": [str, ...]}`` object per line; ``split`` and ``lang``
 are kept when they are strings (the topic matcher reads them), other keys (``id``, metadata)
-are ignored. CSV: a header with a ``text`` column and a ``labels``
+are ignored. CSV (``.csv``): a header with a ``text`` column and a ``labels``
 column (labels separated by ``|``) and optionally ``id``; any other column is an error,
 since a misnamed column would otherwise be silently dropped.
 """
@@ -13,14 +13,18 @@ import csv
 import hashlib
 import json
 import random
+import sys
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
+from service.engine.validation import is_unicode, label_key
 from service.jsonl import json_objects
 
 CSV_COLUMNS = {"text", "labels", "id"}
+NOT_UNICODE = "is not valid Unicode (a lone surrogate, such as the JSON escape \\ud800)"
 
 
 class DataFileError(ValueError):
@@ -34,30 +38,46 @@ class Example:
     # The row's split ("train", "validation", "test") and language code, when the file names them.
     split: str | None = field(default=None, compare=False)
     lang: str | None = field(default=None, compare=False)
+    line: int | None = field(default=None, compare=False)  # in the file it was read from
 
 
 def _example(path: Path, number: int, text: Any, labels: Any, split: Any = None, lang: Any = None) -> Example:
     if not isinstance(text, str) or not text.strip():
         raise DataFileError(f"{path}:{number}: 'text' must be a non-empty string")
+    if not is_unicode(text):  # the tokenizer would fail on it deep inside training, with a traceback
+        raise DataFileError(f"{path}:{number}: 'text' {NOT_UNICODE}")
     if isinstance(labels, str):
         labels = [labels]
     if not isinstance(labels, list) or not labels or not all(isinstance(x, str) and x.strip() for x in labels):
         raise DataFileError(f"{path}:{number}: 'labels' must be a non-empty list of strings")
+    if not all(is_unicode(x) for x in labels):  # label names are embedded, stored and printed
+        raise DataFileError(f"{path}:{number}: 'labels' {NOT_UNICODE}")
     return Example(text, tuple(dict.fromkeys(x.strip() for x in labels)),
-                   split if isinstance(split, str) else None, lang if isinstance(lang, str) else None)
+                   split if isinstance(split, str) else None, lang if isinstance(lang, str) else None, number)
 
 
-def _read_jsonl_rows(path: Path, handle) -> list[Example]:
+def _read_jsonl_rows(path: Path, handle: TextIO) -> list[Example]:
     return [_example(path, number, row.get("text"), row.get("labels"), row.get("split"), row.get("lang"))
             for number, row in json_objects(handle, path, DataFileError)]
 
 
-def _read_csv_rows(path: Path, handle) -> list[Example]:
+def _header_problem(path: Path, columns: list[str]) -> str:
+    """Why a CSV header lacks 'text' and 'labels', naming what it has and the likely cause."""
+    found = ", ".join(repr(c) for c in columns) or "no columns"
+    message = f"{path}:1: the header needs 'text' and 'labels' columns; it has {found}"
+    if len(columns) == 1 and (delimiter := next((d for d in ";\t" if d in columns[0]), None)):
+        return message + f" (the delimiter looks like {delimiter!r}: a CSV file separates columns with ',')"
+    if {"text", "labels"} <= {c.strip().lower() for c in columns}:
+        return message + " (column names are case-sensitive, without spaces: 'text' and 'labels')"
+    return message
+
+
+def _read_csv_rows(path: Path, handle: TextIO) -> list[Example]:
     reader = csv.DictReader(handle)
-    columns = set(reader.fieldnames or [])
-    if not {"text", "labels"} <= columns:
-        raise DataFileError(f"{path}:1: the header needs 'text' and 'labels' columns")
-    unknown = sorted(columns - CSV_COLUMNS)
+    columns = list(reader.fieldnames or [])
+    if not {"text", "labels"} <= set(columns):
+        raise DataFileError(_header_problem(path, columns))
+    unknown = sorted(set(columns) - CSV_COLUMNS)
     if unknown:
         raise DataFileError(f"{path}:1: unknown column(s) {', '.join(unknown)}")
     examples = []
@@ -70,15 +90,23 @@ def _read_csv_rows(path: Path, handle) -> list[Example]:
     return examples
 
 
+READERS: dict[str, Callable[[Path, TextIO], list[Example]]] = {".jsonl": _read_jsonl_rows, ".csv": _read_csv_rows}
+
+
 def read_labeled(path: Path, limit: int | None = None) -> list[Example]:
-    """Read labeled examples from JSONL or CSV (by suffix), reporting the first bad row by line."""
+    """Read labeled examples from JSONL or CSV (by suffix), reporting the first bad row by line
+    and warning (stderr) about labels that look like mistakes."""
+    reader = READERS.get(path.suffix.lower())
+    if reader is None:  # a .tsv or .txt read as JSONL failed on its first line with a JSON error
+        raise DataFileError(f"{path}: unknown file type {path.suffix or '(no extension)'!r}: "
+                            f"training data is {' or '.join(READERS)}")
     try:
-        handle = path.open(encoding="utf-8", newline="" if path.suffix.lower() == ".csv" else None)
+        # utf-8-sig: Excel's "CSV UTF-8" (and some editors) start the file with a byte-order mark.
+        handle = path.open(encoding="utf-8-sig", newline="" if reader is _read_csv_rows else None)
     except OSError as exc:
         raise DataFileError(f"{path}: {exc.strerror or exc}") from exc
     try:
         with handle:
-            reader = _read_csv_rows if path.suffix.lower() == ".csv" else _read_jsonl_rows
             examples = reader(path, handle)
     except UnicodeDecodeError as exc:
         raise DataFileError(f"{path}: not UTF-8 ({exc.reason})") from exc
@@ -86,9 +114,60 @@ def read_labeled(path: Path, limit: int | None = None) -> list[Example]:
         raise DataFileError(f"{path}: bad CSV ({exc})") from exc
     if not examples:
         raise DataFileError(f"{path}: no examples")
-    return examples[:limit] if limit is not None else examples
+    examples = examples[:limit] if limit is not None else examples
+    for warning in data_warnings(path, examples, csv_labels=reader is _read_csv_rows):
+        print(f"warning: {warning}", file=sys.stderr, flush=True)
+    return examples
 
 
+SHOWN = 3  # examples named per warning
+
+
+def data_warnings(path: Path, examples: list[Example], csv_labels: bool = False) -> list[str]:
+    """What trains as given but is probably a mistake in the data, each with a count and lines.
+    The data is not changed: only its owner knows which spelling or label is right."""
+    found = [_label_spellings(path, examples), _conflicting_copies(path, examples),
+             _comma_labels(path, examples) if csv_labels else None]
+    return [warning for warning in found if warning]
+
+
+def _label_spellings(path: Path, examples: list[Example]) -> str | None:
+    """Labels that differ only in case or spacing ("Sport" and "sport"): two classes to a model."""
+    spellings: dict[str, dict[str, list[int | None]]] = {}
+    for e in examples:
+        for name in e.labels:
+            spellings.setdefault(label_key(" ".join(name.split())), {}).setdefault(name, []).append(e.line)
+    clashes = [group for group in spellings.values() if len(group) > 1]
+    if not clashes:
+        return None
+    shown = "; ".join(" and ".join(f"{name!r} ({len(lines)} rows, first {path.name}:{lines[0]})"
+                                   for name, lines in group.items()) for group in clashes[:SHOWN])
+    return (f"{path}: {len(clashes)} label(s) spelled in several ways (case or spacing) train as separate "
+            f"labels: {shown}")
+
+
+def _conflicting_copies(path: Path, examples: list[Example]) -> str | None:
+    """One text (whatever its spacing) given different labels: the model is taught both answers."""
+    copies: dict[str, list[Example]] = {}
+    for e in examples:
+        copies.setdefault(_same_text(e.text), []).append(e)
+    conflicts = [rows for rows in copies.values() if len({frozenset(r.labels) for r in rows}) > 1]
+    if not conflicts:
+        return None
+    shown = "; ".join(", ".join(f"{path.name}:{r.line} {'|'.join(r.labels)!r}" for r in rows[:SHOWN])
+                      for rows in conflicts[:SHOWN])
+    return (f"{path}: {len(conflicts)} text(s) appear more than once with different labels, and are trained "
+            f"as given: {shown}")
+
+
+def _comma_labels(path: Path, examples: list[Example]) -> str | None:
+    """A CSV labels cell "health,economy" is one label of that name: its labels are separated by '|'."""
+    rows = [e for e in examples if any("," in name for name in e.labels)]
+    if not rows:
+        return None
+    shown = ", ".join(f"{next(n for n in e.labels if ',' in n)!r} ({path.name}:{e.line})" for e in rows[:SHOWN])
+    return (f"{path}: {len(rows)} row(s) have a label with a comma, trained as one label: {shown}; "
+            "the labels column separates labels with '|' (health|economy)")
 
 
 def is_single_label(examples: list[Example]) -> bool:
