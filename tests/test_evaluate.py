@@ -75,6 +75,17 @@ def test_bad_rows_are_reported_by_line_number(tmp_path, line, message):
         read_labeled(path)
 
 
+def test_an_article_the_tagger_refuses_is_named_by_line_before_any_is_tagged(tmp_path, capsys, monkeypatch):
+    """It was "text 0 has 208000 characters", text 0 of the last batch, after the others were tagged."""
+    rows = [{"text": f"Match report {i}.", "labels": ["sports"]} for i in range(4)]
+    data = write_jsonl(tmp_path / "d.jsonl", [*rows, {"text": "x" * 2_000, "labels": ["sports"]}])
+    monkeypatch.setenv("NEWSTAG_MAX_TEXT_CHARS", "1000")
+    monkeypatch.setattr("training.evaluate.load_tagger", lambda *a: pytest.fail("a model was loaded"))
+    assert main(["--data", str(data), "--labels-from-data", "--batch-size", "2"]) == 2
+    assert (f"evaluate: error: {data}:5: 'text' has 2000 characters; the limit is 1000 (NEWSTAG_MAX_TEXT_CHARS)"
+            in capsys.readouterr().err)
+
+
 def test_labels_outside_the_label_set_are_an_error(tagger, tmp_path, capsys):
     data = write_jsonl(tmp_path / "d.jsonl", [{"text": "Some text.", "labels": ["not a news topic"]}])
     assert main(["--data", str(data), "--taxonomy", "news"]) == 2

@@ -24,6 +24,7 @@ from service.config import Settings
 from service.engine import Label, NewstagError, Tagger, TaxonomyRegistry
 from service.engine.classifier import ClassifierBackend, is_classifier_dir
 from service.engine.taxonomy import load_taxonomy_file
+from service.engine.validation import text_problem
 from service.progress import progress_bar
 
 from .data import DataFileError, Example, is_single_label, read_labeled
@@ -122,6 +123,18 @@ def _check_args(args: argparse.Namespace) -> None:
         raise NewstagError(f"--plots {args.plots} is a file: name a directory")
 
 
+def check_texts(path: Path, examples: list[Example], max_chars: int) -> None:
+    """Refuse, by file:line, an article the Tagger would refuse: before anything is tagged
+    (its own error came after the earlier batches, naming the text's index in its batch)."""
+    bad = [(e, problem) for e in examples if (problem := text_problem(e.text, max_chars)) is not None]
+    if not bad:
+        return
+    first, problem = bad[0]
+    setting = " (NEWSTAG_MAX_TEXT_CHARS)" if len(first.text) > max_chars else ""
+    more = f"; {len(bad) - 1} more article(s) too" if len(bad) > 1 else ""
+    raise DataFileError(f"{path}:{first.line}: 'text' {problem}{setting}{more}")
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
@@ -129,6 +142,7 @@ def main(argv: list[str] | None = None) -> int:
         examples = read_labeled(args.data, args.limit)
         labels, taxonomy = _label_set(args, examples)
         settings = Settings.from_env(max_documents=max(args.batch_size, 1))
+        check_texts(args.data, examples, settings.max_text_chars)
         tagger = load_tagger(args.model, settings)
         report = evaluate(tagger, examples, labels, taxonomy, args.batch_size, args.plots)
     except (NewstagError, DataFileError) as exc:
