@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 import shutil
 
 import pytest
@@ -114,3 +115,53 @@ def test_sharded_safetensors_are_named_as_such(tmp_path, tiny_model_dir):
     (target / "model.safetensors").rename(target / "model-00001-of-00002.safetensors")
     with pytest.raises(ModelLoadError, match="in shards"):
         require_local_model_dir(target)
+
+
+def _classifier_with_own_encoder(tiny_model_dir, target):
+    """A classifier directory as training.finetune --base writes it: its encoder copied, the
+    weights, head and labels pinned in newstag.json (config and tokenizer files are not)."""
+
+    import numpy as np
+    from safetensors.numpy import save_file
+
+    shutil.copytree(tiny_model_dir, target)
+    head = {"weight": np.zeros((2, 32), np.float32), "bias": np.zeros(2, np.float32)}
+    save_file(head, str(target / "head.safetensors"))
+    (target / "labels.json").write_text(json.dumps({"labels": ["a", "b"], "thresholds": [0.5, 0.5],
+                                                    "multi_label": True}))
+    digests = {name: sha256_of(target / name) for name in ("model.safetensors", "head.safetensors", "labels.json")}
+    (target / "newstag.json").write_text(json.dumps({"kind": "classifier", "sha256": digests}))
+    return target
+
+
+def _without_tokenizer(directory):
+    for name in TOKENIZER_FILES:
+        (directory / name).unlink(missing_ok=True)
+
+
+def _one_layer(directory):
+    config = json.loads((directory / "config.json").read_text())
+    (directory / "config.json").write_text(json.dumps({**config, "num_hidden_layers": 1}))
+
+
+def _pinned_tokenizer_edited(directory):
+    manifest = json.loads((directory / "newstag.json").read_text())
+    manifest["sha256"]["tokenizer.json"] = sha256_of(directory / "tokenizer.json")
+    (directory / "newstag.json").write_text(json.dumps(manifest))
+    (directory / "tokenizer.json").write_text((directory / "tokenizer.json").read_text().replace("sport", "spurt"))
+
+
+@pytest.mark.parametrize("damage, message", [
+    (_without_tokenizer, "has no tokenizer files"),  # served with a 5-word vocabulary: every word [UNK]
+    (lambda d: (d / "config.json").unlink(), "has no config.json"),
+    (_one_layer, "num_hidden_layers is 1, but .* holds 2 layers"),  # served reading half the encoder
+    (_pinned_tokenizer_edited, "fails its SHA-256 check: .*tokenizer.json"),  # a manifest that pins more files
+])
+def test_a_classifier_carrying_its_encoder_needs_its_config_and_tokenizer(tmp_path, tiny_model_dir, damage, message):
+    from service.engine.classifier import read_classifier_dir
+
+    directory = _classifier_with_own_encoder(tiny_model_dir, tmp_path / "desk")
+    read_classifier_dir(directory)  # as written: fine
+    damage(directory)
+    with pytest.raises(ModelLoadError, match=message):
+        read_classifier_dir(directory)

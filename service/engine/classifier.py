@@ -11,7 +11,8 @@ directory plus newstag's files:
 - ``labels.json``: labels, their calibrated thresholds, single- or multi-label, and
   ``at_least_one`` (a multi-label model whose every training article had a label gives
   every article its best label when none reaches its threshold);
-- ``newstag.json``: kind, window size, and the SHA-256 of each weights file;
+- ``newstag.json``: kind, window size, and the SHA-256 of each weights file (any other file
+  it lists is checked too; an own encoder also needs its config.json and tokenizer files);
 - ``metrics.json`` and ``README.md`` (the model card);
 - ``label_shares.json``: each label's share of the labeled data, which ``python -m
   service.drift --model`` compares production tags with (not needed to serve);
@@ -41,7 +42,14 @@ from .chunking import PreparedDocument
 from .domain import DOMAIN_FILE, Domain
 from .encoder import DocumentVectors, EncoderOptions, SentenceEncoder
 from .lexical import LEXICAL_JSON, LEXICAL_WEIGHTS, LexicalHead
-from .model_files import DEFAULT_MODEL_SHA256, default_model_dir, sha256_of, verify_weights
+from .model_files import (
+    DEFAULT_MODEL_SHA256,
+    check_config_fits_weights,
+    default_model_dir,
+    require_local_model_dir,
+    sha256_of,
+    verify_weights,
+)
 from .model_profiles import SentenceRules
 from .types import Label
 
@@ -124,6 +132,9 @@ def read_classifier_dir(directory: Path) -> ClassifierFiles:
     # exported before labels.json was checksummed have no digest of it).
     if LABELS_FILE in digests and digests[LABELS_FILE] != sha256_of(directory / LABELS_FILE):
         raise ModelLoadError(f"model file fails its SHA-256 check: {directory / LABELS_FILE}")
+    _check_pinned_files(directory, digests, {*weight_files, LEXICAL_JSON, LEXICAL_WEIGHTS, DOMAIN_FILE, LABELS_FILE})
+    if encoder_dir == directory:
+        _check_own_encoder(directory)
     label_data = _read_json(directory / LABELS_FILE)
     names, thresholds = label_data.get("labels"), label_data.get("thresholds")
     if not isinstance(names, list) or not isinstance(thresholds, list) or len(names) != len(thresholds) or not names:
@@ -146,6 +157,27 @@ def read_classifier_dir(directory: Path) -> ClassifierFiles:
     return ClassifierFiles(directory, manifest, labels, multi_label, weight.astype(np.float32),
                            bias.astype(np.float32), metrics, encoder_dir, version, domain, lexical,
                            multi_label and label_data.get("at_least_one") is True)
+
+
+def _check_pinned_files(directory: Path, digests: dict, checked: set[str]) -> None:
+    """Any other file the manifest pins (an encoder's config.json or tokenizer files, when an
+    export lists them) must be there and unaltered, like the weights."""
+    for name in digests.keys() - checked:
+        path = directory / str(name)
+        if Path(str(name)).is_absolute() or ".." in Path(str(name)).parts:
+            raise ModelLoadError(f"{directory / MANIFEST_FILE}: 'sha256' names a file outside the directory: {name}")
+        if not path.is_file():
+            raise ModelLoadError(f"model file is missing: {path}")
+        if digests[name] != sha256_of(path):
+            raise ModelLoadError(f"model file fails its SHA-256 check: {path}")
+
+
+def _check_own_encoder(directory: Path) -> None:
+    """A directory carrying its encoder needs its configuration and tokenizer: without the
+    tokenizer files transformers builds a 5-word vocabulary (every word [UNK]), and a config
+    that disagrees with the weights (one layer dropped) silently reads only part of them."""
+    require_local_model_dir(directory)
+    check_config_fits_weights(directory)
 
 
 def pipeline_weights(directory: Path) -> list[str]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 from pathlib import Path
 
 import yaml
@@ -133,6 +134,34 @@ def require_local_model_dir(path: Path) -> Path:
         # transformers would build an empty tokenizer (every word [UNK]) and every topic would score alike.
         raise ModelLoadError(f"model directory has no tokenizer files ({', '.join(TOKENIZER_FILES)}): {path}")
     return path
+
+
+LAYER_KEY = re.compile(r"(?:^|\.)(?:layer|layers|h|block)\.(\d+)\.")  # encoder.layer.3.attention...
+EMBEDDING_KEY = re.compile(r"(?:word_embeddings|embed_tokens)\.weight$")
+
+
+def check_config_fits_weights(model_dir: Path) -> None:
+    """config.json's depth and width match the weights: transformers builds the model the
+    config describes and drops (or randomly fills) the rest, with only a log line."""
+    from safetensors import safe_open
+
+    config_path = model_dir / "config.json"
+    try:
+        config = json.loads(config_path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise ModelLoadError(f"{config_path}: cannot read: {exc}") from None
+    if not isinstance(config, dict):
+        raise ModelLoadError(f"{config_path}: must be a JSON object")
+    with safe_open(str(model_dir / WEIGHTS_FILE), framework="numpy") as handle:
+        keys = list(handle.keys())
+        widths = [handle.get_slice(k).get_shape()[-1] for k in keys if EMBEDDING_KEY.search(k)]
+    layers = {int(m.group(1)) for k in keys if (m := LAYER_KEY.search(k))}
+    if isinstance(config.get("num_hidden_layers"), int) and layers and config["num_hidden_layers"] != len(layers):
+        raise ModelLoadError(f"{config_path}: num_hidden_layers is {config['num_hidden_layers']}, but "
+                             f"{model_dir / WEIGHTS_FILE} holds {len(layers)} layers")
+    if isinstance(config.get("hidden_size"), int) and widths and config["hidden_size"] != widths[0]:
+        raise ModelLoadError(f"{config_path}: hidden_size is {config['hidden_size']}, but "
+                             f"{model_dir / WEIGHTS_FILE} holds vectors of {widths[0]}")
 
 
 def check_safetensors(weights: Path) -> None:
