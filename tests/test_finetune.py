@@ -264,3 +264,19 @@ def test_torchrun_trains_with_two_processes_and_writes_one_model(tiny_model_dir,
     assert result.returncode == 0, result.stderr[-3000:]
     assert (output / "head.safetensors").is_file() and (output / "metrics.json").is_file()
     assert result.stdout.count("wrote ") == 1  # rank 0 alone writes
+
+
+@pytest.mark.parametrize("option, value", [("--lr", "nan"), ("--lr", "inf"), ("--lr", "-1"), ("--lr", "0"),
+                                           ("--head-lr-multiplier", "nan"), ("--probe-epochs", "-1")])
+def test_a_learning_rate_that_is_not_a_finite_positive_number_is_refused(tmp_path, capsys, option, value):
+    """Accepted, they trained a model of NaN thresholds (or a diverging one) and exited 0."""
+    assert main(["--train", str(TRAIN_SMALL), "--output", str(tmp_path / "out"), option, value]) == 2
+    assert option in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_run_whose_loss_stops_being_finite_writes_no_model(tiny_model_dir, tmp_path, capsys):
+    assert run_tiny(tiny_model_dir, tmp_path / "out", "--mode", "head", "--epochs", "3", "--lr", "1e30") == 2
+    err = capsys.readouterr().err
+    assert "training diverged" in err and "no model was written" in err and "Traceback" not in err
+    assert not (tmp_path / "out").exists()

@@ -185,6 +185,22 @@ def test_a_checkpoint_of_other_data_is_not_resumed(tiny_model_dir, two_sets, tmp
     assert "other training data" in capsys.readouterr().err and not output.exists()
 
 
+@pytest.mark.parametrize("option, value", [("--lr", "nan"), ("--lr", "-1"), ("--temperature", "0"),
+                                           ("--temperature", "inf")])
+def test_a_learning_rate_or_temperature_that_is_not_a_finite_positive_number_is_refused(tmp_path, capsys, option,
+                                                                                       value):
+    assert matcher.main(["--data", str(TRAIN_SMALL), "--output", str(tmp_path / "out"), option, value]) == 2
+    assert option in capsys.readouterr().err and not (tmp_path / "out").exists()
+
+
+def test_a_matcher_run_whose_loss_stops_being_finite_writes_no_adapter(tiny_model_dir, two_sets, tmp_path, capsys):
+    """A temperature this small makes the softmax's inputs infinite: the adapter was written, "final loss nan"."""
+    first, _, _ = two_sets
+    assert matcher.main(["--data", str(first), "--base", str(tiny_model_dir), "--output", str(tmp_path / "out"),
+                         "--batch-size", "8", "--temperature", "1e-45"]) == 2
+    assert "training diverged" in capsys.readouterr().err and not (tmp_path / "out").exists()
+
+
 def test_the_merge_matches_peft_merge_and_unload(tiny_model_dir, tmp_path):
     torch.manual_seed(3)
     peft_model = with_lora(AutoModel.from_pretrained(tiny_model_dir), rank=4, alpha=8, dropout=0.0)

@@ -8,11 +8,18 @@ defaults. Fields are keyword-only, so a subclass can add required ones.
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
 from .hybrid_settings import HybridSettings
+
+
+def finite_positive(value: float | None) -> bool:
+    """None (the default) or a finite number above 0: nan, inf, 0 or a negative learning rate
+    (or temperature) trains a model of NaN weights, or one that diverges."""
+    return value is None or (math.isfinite(value) and value > 0)
 
 
 @dataclass(kw_only=True)

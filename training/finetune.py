@@ -41,7 +41,7 @@ from service.progress import progress_bar
 
 from . import contrastive
 from .classification import label_targets
-from .config import TrainingConfig
+from .config import TrainingConfig, finite_positive
 from .data import (
     DataFileError,
     Example,
@@ -250,9 +250,15 @@ def main(argv: list[str] | None = None) -> int:
     if args.label_prior is not None and not args.label_prior >= 0:  # nan too
         print("finetune: error: --label-prior >= 0 (0: no label-name feature)", file=sys.stderr)
         return 2
-    if not args.svm_c > 0 or (args.embedding_weight is not None and not args.embedding_weight > 0):
+    if not (finite_positive(args.svm_c) and finite_positive(args.embedding_weight)):
         # Refused now, not as scikit-learn's message once the model has loaded and read every article.
-        print("finetune: error: --svm-c and --embedding-weight must be numbers above 0", file=sys.stderr)
+        print("finetune: error: --svm-c and --embedding-weight must be finite numbers above 0", file=sys.stderr)
+        return 2
+    if not (finite_positive(config.lr) and finite_positive(config.head_lr_multiplier)):
+        print("finetune: error: --lr and --head-lr-multiplier must be finite numbers above 0", file=sys.stderr)
+        return 2
+    if config.probe_epochs < 0:
+        print("finetune: error: --probe-epochs >= 0 (0: no head probe)", file=sys.stderr)
         return 2
     if config.contrastive == contrastive.ON and config.mode == "full":
         print("finetune: error: --contrastive on is for hybrid and head modes (full mode tunes the encoder itself)",

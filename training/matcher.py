@@ -45,7 +45,7 @@ from service.engine.st_modules import Pipeline, read_pipeline
 from service.engine.tokenizer import load_tokenizer
 from service.errors import ModelLoadError
 
-from .config import MatcherConfig
+from .config import MatcherConfig, finite_positive
 from .data import DataFileError
 from .export import check_output
 from .lora import adapter_tensors, with_lora, write_adapter_dir
@@ -200,6 +200,10 @@ def main(argv: list[str] | None = None) -> int:
     for name in ("epochs", "batch_size", "max_length", "rank"):
         if getattr(args, name) < 1:
             print(f"error: --{name.replace('_', '-')} must be a positive integer", file=sys.stderr)
+            return 2
+    for name in ("lr", "temperature"):
+        if not finite_positive(getattr(args, name)):
+            print(f"error: --{name} must be a finite number above 0", file=sys.stderr)
             return 2
     if not 0 <= args.dropout < 1:
         print("error: --dropout must be at least 0 and under 1", file=sys.stderr)

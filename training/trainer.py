@@ -10,6 +10,7 @@ run through it, so both get a checkpoint every epoch and on SIGINT or SIGTERM, a
 
 from __future__ import annotations
 
+import math
 import signal
 import sys
 from collections.abc import Callable, Iterator
@@ -35,6 +36,14 @@ RECENT = 50  # losses averaged for the progress bar and the final loss (kept in 
 
 class Interrupted(Exception):
     """Training stopped on SIGINT or SIGTERM after saving a checkpoint."""
+
+
+class Diverged(ValueError):
+    """The training loss or the trained weights stopped being finite numbers: no model is written."""
+
+
+def _diverged(what: str) -> Diverged:
+    return Diverged(f"{what}: training diverged (a lower --lr may help); no model was written")
 
 
 def linear_warmup(ratio: float) -> Schedule:
@@ -109,11 +118,13 @@ class Trainer(Generic[B]):
                 for step in range(progress.step_in_epoch if epoch == progress.epoch else 0, len(batches)):
                     with self.autocast():
                         loss = self.loss(batches[step])
+                    if not math.isfinite(value := loss.item()):  # stop now: every later step would be NaN too
+                        raise _diverged(f"the loss became {value} at epoch {epoch + 1}, step {step + 1}")
                     optimizer.zero_grad()
                     loss.backward()
                     optimizer.step()
                     scheduler.step()
-                    self.losses.append(loss.item())
+                    self.losses.append(value)
                     progress = Progress(epoch, step + 1, progress.global_step + 1)
                     bar.update(1)
                     bar.set_postfix(epoch=epoch + 1, loss=f"{self.recent_loss():.4f}",
@@ -125,6 +136,8 @@ class Trainer(Generic[B]):
                 progress = Progress(epoch + 1, 0, progress.global_step)
                 save(progress)
                 self.dist.barrier()
+        if not all(torch.isfinite(p).all() for p in self.model.parameters() if p.requires_grad):
+            raise _diverged("the trained weights are not finite numbers")  # the last step's update overflowed
 
 
 def remove_checkpoint(output: Path) -> None:
