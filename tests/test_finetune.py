@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -280,3 +281,52 @@ def test_a_run_whose_loss_stops_being_finite_writes_no_model(tiny_model_dir, tmp
     err = capsys.readouterr().err
     assert "training diverged" in err and "no model was written" in err and "Traceback" not in err
     assert not (tmp_path / "out").exists()
+
+
+@pytest.fixture(scope="module")
+def head_checkpoint(tiny_model_dir, tmp_path_factory) -> Path:
+    """The checkpoint a head-mode run (2 epochs, lr 0.01, seed 3) leaves on Ctrl-C at its first step."""
+    from training.trainer import Trainer
+
+    real_fit = Trainer.fit
+
+    def fit(self):
+        real_loss = self.loss
+
+        def loss(batch):
+            os.kill(os.getpid(), signal.SIGINT)
+            return real_loss(batch)
+
+        self.loss = loss
+        real_fit(self)
+
+    output = tmp_path_factory.mktemp("interrupted") / "out"
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(Trainer, "fit", fit)
+        assert run_tiny(tiny_model_dir, output, "--mode", "head", "--epochs", "2", "--lr", "0.01") == 130
+    return output.parent / ".out.checkpoint"
+
+
+@pytest.mark.parametrize("changed, message", [
+    (["--epochs", "1"], "--epochs 1 (checkpoint: 2)"), (["--lr", "0.001"], "--lr 0.001 (checkpoint: 0.01)"),
+    (["--mode", "full"], "--mode full (checkpoint: head)"), (["--seed", "4"], "--seed 4 (checkpoint: 3)"),
+    (["--batch-size", "4"], "--batch-size 4 (checkpoint: 8)"), (["--base", "."], "--base ")])
+def test_a_checkpoint_made_with_other_settings_is_not_resumed(head_checkpoint, tiny_model_dir, tmp_path, capsys,
+                                                              changed, message):
+    """Resumed, fewer epochs wrote the checkpoint's model, another lr was recorded but not used,
+    and another mode or base failed with a traceback."""
+    shutil.copytree(head_checkpoint, tmp_path / ".out.checkpoint")
+    assert run_tiny(tiny_model_dir, tmp_path / "out", "--mode", "head", "--epochs", "2", "--lr", "0.01",
+                    *changed, "--resume") == 2
+    err = capsys.readouterr().err
+    assert "other settings" in err and message in err and "Traceback" not in err, err
+    assert len(err.strip().splitlines()) == 1 and not (tmp_path / "out").exists()
+
+
+def test_a_checkpoint_that_records_no_settings_is_not_resumed(head_checkpoint, tiny_model_dir, tmp_path, capsys):
+    checkpoint = tmp_path / ".out.checkpoint"
+    shutil.copytree(head_checkpoint, checkpoint)
+    state = json.loads((checkpoint / "state.json").read_text())
+    (checkpoint / "state.json").write_text(json.dumps({k: v for k, v in state.items() if k != "settings"}))
+    assert run_tiny(tiny_model_dir, tmp_path / "out", "--mode", "head", "--epochs", "2", "--resume") == 2
+    assert "does not record the settings" in capsys.readouterr().err

@@ -201,6 +201,19 @@ def test_a_matcher_run_whose_loss_stops_being_finite_writes_no_adapter(tiny_mode
     assert "training diverged" in capsys.readouterr().err and not (tmp_path / "out").exists()
 
 
+def test_a_checkpoint_made_with_other_settings_is_not_resumed(tiny_model_dir, two_sets, tmp_path, monkeypatch,
+                                                              capsys):
+    first, _, _ = two_sets
+    args = ["--data", str(first), "--base", str(tiny_model_dir), "--output", str(tmp_path / "out"), "--batch-size", "8"]
+    _signal_at_step(monkeypatch, 1, signal.SIGINT)
+    assert matcher.main(args) == 130
+    monkeypatch.undo()
+    capsys.readouterr()
+    assert matcher.main([*args, "--lr", "0.001", "--rank", "8", "--resume"]) == 2
+    err = capsys.readouterr().err
+    assert "--lr 0.001 (checkpoint: 0.0005); --rank 8 (checkpoint: 16)" in err and not (tmp_path / "out").exists()
+
+
 def test_the_merge_matches_peft_merge_and_unload(tiny_model_dir, tmp_path):
     torch.manual_seed(3)
     peft_model = with_lora(AutoModel.from_pretrained(tiny_model_dir), rank=4, alpha=8, dropout=0.0)

@@ -2,7 +2,8 @@
 
 A checkpoint holds the trainable weights, the optimizer's moments, the scheduler's step,
 where in which epoch training stopped, the latest losses and torch's random state, so a
-resumed run continues exactly where the interrupted one stopped.
+resumed run continues exactly where the interrupted one stopped; and the training data's
+fingerprint and the run's settings, so a run of other data or settings does not resume it.
 """
 
 from __future__ import annotations
@@ -56,7 +57,8 @@ def _unflatten_optimizer(tensors: dict[str, torch.Tensor], meta: dict[str, Any])
 
 
 def save_checkpoint(directory: Path, model: torch.nn.Module, optimizer: torch.optim.Optimizer,
-                    scheduler: Any, progress: Progress, fingerprint: dict[str, Any]) -> None:
+                    scheduler: Any, progress: Progress, fingerprint: dict[str, Any],
+                    settings: dict[str, Any]) -> None:
     """Write a checkpoint atomically (a temporary directory, then a rename)."""
     tmp = directory.with_name(directory.name + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)
@@ -67,7 +69,7 @@ def save_checkpoint(directory: Path, model: torch.nn.Module, optimizer: torch.op
     save_file(tensors, str(tmp / OPTIMIZER))
     (tmp / STATE).write_text(json.dumps({
         "progress": progress.__dict__, "optimizer": meta, "scheduler": scheduler.state_dict(),
-        "fingerprint": fingerprint,
+        "fingerprint": fingerprint, "settings": settings,
     }))
     save_file({"torch_rng": torch.get_rng_state()}, str(tmp / "rng.safetensors"))
     if directory.exists():
@@ -75,12 +77,30 @@ def save_checkpoint(directory: Path, model: torch.nn.Module, optimizer: torch.op
     os.replace(tmp, directory)
 
 
+def check_settings(directory: Path, settings: dict[str, Any]) -> None:
+    """Refuse a checkpoint made with other settings, naming each one that differs and both values.
+
+    Resumed, it would silently continue another run: the optimizer keeps the old learning
+    rate, fewer epochs write the checkpoint's model, another mode or base fails to load.
+    """
+    saved = json.loads((directory / STATE).read_text()).get("settings")
+    if saved is None:
+        raise ValueError(f"{directory}: the checkpoint does not record the settings it was made with (an older "
+                         "newstag made it); remove it or run without --resume")
+    changed = [f"--{name.replace('_', '-')} {settings.get(name)} (checkpoint: {saved.get(name)})"
+               for name in sorted(settings.keys() | saved.keys()) if settings.get(name) != saved.get(name)]
+    if changed:
+        raise ValueError(f"{directory}: the checkpoint was made with other settings: {'; '.join(changed)}; resume "
+                         "with the checkpoint's settings, or run without --resume to start again")
+
+
 def load_checkpoint(directory: Path, model: torch.nn.Module, optimizer: torch.optim.Optimizer,
-                    scheduler: Any, fingerprint: dict[str, Any]) -> Progress:
+                    scheduler: Any, fingerprint: dict[str, Any], settings: dict[str, Any]) -> Progress:
     state = json.loads((directory / STATE).read_text())
     if state["fingerprint"] != fingerprint:
         raise ValueError(f"{directory}: the checkpoint was made from other training data; remove it or "
                          "run without --resume")
+    check_settings(directory, settings)
     model.load_state_dict(load_file(str(directory / WEIGHTS)), strict=False)
     optimizer.load_state_dict(_unflatten_optimizer(load_file(str(directory / OPTIMIZER)), state["optimizer"]))
     scheduler.load_state_dict(state["scheduler"])

@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from .hybrid_settings import HybridSettings
 
@@ -43,9 +43,19 @@ class RunConfig:
     resume: bool = False  # continue from the checkpoint beside ``output``
     command: list[str] = field(default_factory=list)  # recorded in the model card
 
+    # The settings that shape a run: a checkpoint made with other values is not resumed
+    # (checkpoint.py). Epochs too: the learning-rate schedule spans them all.
+    RESUMED: ClassVar[tuple[str, ...]] = ("base", "max_length", "epochs", "batch_size", "lr", "precision", "seed")
+
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)
         return {k: str(v) if isinstance(v, Path) else v for k, v in out.items()}
+
+    def run_settings(self) -> dict[str, Any]:
+        """``RESUMED``'s values, as JSON; the base by its absolute path."""
+        values = {name: getattr(self, name) for name in self.RESUMED}
+        values["base"] = str(self.base.resolve()) if self.base else "the embedded model"
+        return values
 
 
 @dataclass(kw_only=True)
@@ -74,6 +84,13 @@ class TrainingConfig(RunConfig):
     probe_epochs: int = 40
     head_lr_multiplier: float = 200.0  # full mode: the fresh head needs head-mode speed (1e-2 at lr 5e-5)
     warmup_ratio: float = 0.1
+
+    RESUMED = (*RunConfig.RESUMED, "mode", "head_lr_multiplier", "probe_epochs", "contrastive",
+               "contrastive_pairs", "validation_split")
+
+    def run_settings(self) -> dict[str, Any]:
+        # With a --validation file the whole training file trains: the split plays no part.
+        return {**super().run_settings(), **({"validation_split": None} if self.validation else {})}
 
     def resolved(self) -> TrainingConfig:
         """Fill mode-dependent defaults: head 40 epochs at 1e-2; full 2 epochs at 5e-5.
@@ -104,6 +121,8 @@ class MatcherConfig(RunConfig):
     alpha: int = 32
     dropout: float = 0.1
     temperature: float = 0.05
+
+    RESUMED = (*RunConfig.RESUMED, "rank", "alpha", "dropout", "temperature", "max_per_set", "max_per_file")
 
     # Optimisation: batch_size counts texts per step, all from one set.
     epochs: int | None = 1

@@ -64,7 +64,7 @@ from .metrics import classification_report
 from .model import WindowClassifier, resolve_base
 from .model_card import CardData, render
 from .stages import Split, StageResult, frozen_stage, full_stage
-from .trainer import Interrupted, remove_checkpoint
+from .trainer import Interrupted, check_resumable, remove_checkpoint
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -273,6 +273,7 @@ def main(argv: list[str] | None = None) -> int:
     dist = Distributed.from_env()
     try:
         check_output(config.output)
+        check_resumable(config)
         metrics = run(config, dist)
     except (DataFileError, NewstagError, ValueError) as exc:
         print(f"finetune: error: {exc}", file=sys.stderr)

@@ -51,7 +51,7 @@ from .export import check_output
 from .lora import adapter_tensors, with_lora, write_adapter_dir
 from .matcher_data import MatcherSet, interleaved_batches, load_sets, read_names
 from .model import resolve_base
-from .trainer import Interrupted, Trainer, remove_checkpoint
+from .trainer import Interrupted, Trainer, check_resumable, remove_checkpoint
 
 # The settings an adapter's record (adapter.json, its card) keeps, in this order.
 RECORDED = ("epochs", "batch_size", "max_length", "lr", "rank", "alpha", "dropout", "temperature", "max_per_set",
@@ -227,6 +227,7 @@ def main(argv: list[str] | None = None) -> int:
         command=["python", "-m", "training.matcher", *(sys.argv[1:] if argv is None else argv)])
     try:
         check_output(config.output)
+        check_resumable(config)
         summary = train(config)
     except (DataFileError, ModelLoadError, OSError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -25,7 +25,7 @@ from transformers import get_linear_schedule_with_warmup
 
 from service.progress import progress_bar
 
-from .checkpoint import Progress, checkpoint_dir, load_checkpoint, save_checkpoint
+from .checkpoint import Progress, check_settings, checkpoint_dir, load_checkpoint, save_checkpoint
 from .config import RunConfig
 from .distributed import Distributed
 
@@ -96,7 +96,8 @@ class Trainer(Generic[B]):
         where = checkpoint_dir(config.output)
         progress = Progress()
         if config.resume and (where / "state.json").is_file():
-            progress = load_checkpoint(where, self.model, optimizer, scheduler, self.fingerprint)
+            progress = load_checkpoint(where, self.model, optimizer, scheduler, self.fingerprint,
+                                       config.run_settings())
             self.losses = list(progress.losses)
             if self.dist.is_main:
                 print(f"resuming from {where}: epoch {progress.epoch + 1}, step {progress.step_in_epoch}",
@@ -107,7 +108,7 @@ class Trainer(Generic[B]):
         def save(at: Progress) -> None:
             if self.dist.is_main:
                 save_checkpoint(where, self.model, optimizer, scheduler, replace(at, losses=self.losses[-RECENT:]),
-                                self.fingerprint)
+                                self.fingerprint, config.run_settings())
 
         bar = progress_bar(total=sum(per_epoch), initial=progress.global_step, desc=self.desc,
                            unit="batch", file=sys.stderr, disable=not self.dist.is_main)
@@ -138,6 +139,13 @@ class Trainer(Generic[B]):
                 self.dist.barrier()
         if not all(torch.isfinite(p).all() for p in self.model.parameters() if p.requires_grad):
             raise _diverged("the trained weights are not finite numbers")  # the last step's update overflowed
+
+
+def check_resumable(config: RunConfig) -> None:
+    """Before the model loads: refuse to resume a checkpoint made with other settings."""
+    where = checkpoint_dir(config.output)
+    if config.resume and (where / "state.json").is_file():
+        check_settings(where, config.run_settings())
 
 
 def remove_checkpoint(output: Path) -> None:
