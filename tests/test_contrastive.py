@@ -116,3 +116,19 @@ def test_contrastive_on_refuses_multi_label_data_and_full_mode(tiny_model_dir: P
                  "--mode", "full", "--contrastive", "on"]) == 2
     assert "hybrid and head" in capsys.readouterr().err
     assert not (tmp_path / "m").exists() and not (tmp_path / "f").exists()
+
+
+def test_ctrl_c_after_contrastive_tuning_leaves_no_tuned_encoder_behind(tiny_model_dir: Path, tmp_path: Path,
+                                                                       monkeypatch, capsys):
+    """The run said "nothing was saved" but kept the working copy (90 MB with the real model)."""
+    from training import stages
+
+    def interrupted(*_args, **_kwargs):
+        assert list(tmp_path.glob(".tuned.contrastive-*"))  # tuned and saved: the case at hand
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(stages, "frozen_windows", interrupted)
+    assert main(["--train", str(_single_label(tmp_path)), "--output", str(tmp_path / "tuned"), "--base",
+                 str(tiny_model_dir), "--max-length", "64", "--contrastive", "on", "--contrastive-pairs", "32"]) == 130
+    assert "nothing was saved" in capsys.readouterr().err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["single.jsonl"]

@@ -330,3 +330,27 @@ def test_a_checkpoint_that_records_no_settings_is_not_resumed(head_checkpoint, t
     (checkpoint / "state.json").write_text(json.dumps({k: v for k, v in state.items() if k != "settings"}))
     assert run_tiny(tiny_model_dir, tmp_path / "out", "--mode", "head", "--epochs", "2", "--resume") == 2
     assert "does not record the settings" in capsys.readouterr().err
+
+
+@pytest.fixture()
+def sigterm_survived():
+    """Without newstag's own handler, SIGTERM would end the test process: note it instead."""
+    previous = signal.signal(signal.SIGTERM, lambda *_: None)
+    yield
+    signal.signal(signal.SIGTERM, previous)
+
+
+def test_sigterm_outside_the_training_loop_is_an_interruption(tiny_model_dir, tmp_path, monkeypatch, capsys,
+                                                              sigterm_survived):
+    """Hybrid mode never enters the loop: SIGTERM ended it with 143 and no word, not the documented 130."""
+    import training.finetune as finetune
+
+    real = finetune.resolve_base
+
+    def resolve_base(base):
+        os.kill(os.getpid(), signal.SIGTERM)
+        return real(base)
+
+    monkeypatch.setattr(finetune, "resolve_base", resolve_base)
+    assert run_tiny(tiny_model_dir, tmp_path / "out", "--mode", "hybrid") == 130
+    assert "interrupted before" in capsys.readouterr().err and not (tmp_path / "out").exists()

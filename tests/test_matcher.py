@@ -214,6 +214,20 @@ def test_a_checkpoint_made_with_other_settings_is_not_resumed(tiny_model_dir, tw
     assert "--lr 0.001 (checkpoint: 0.0005); --rank 8 (checkpoint: 16)" in err and not (tmp_path / "out").exists()
 
 
+def test_sigterm_or_ctrl_c_outside_the_training_loop_is_an_interruption(tiny_model_dir, two_sets, tmp_path,
+                                                                        monkeypatch, capsys):
+    """While the model loads: SIGTERM ended the run with 143 and no word, Ctrl-C with a traceback."""
+    first, _, _ = two_sets
+    previous = signal.signal(signal.SIGTERM, lambda *_: None)  # the test process survives without the fix
+    monkeypatch.setattr(matcher, "resolve_base", lambda base: os.kill(os.getpid(), signal.SIGTERM))
+    try:
+        assert matcher.main(["--data", str(first), "--base", str(tiny_model_dir), "--output",
+                             str(tmp_path / "out")]) == 130
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    assert "interrupted before" in capsys.readouterr().err and not (tmp_path / "out").exists()
+
+
 def test_the_merge_matches_peft_merge_and_unload(tiny_model_dir, tmp_path):
     torch.manual_seed(3)
     peft_model = with_lora(AutoModel.from_pretrained(tiny_model_dir), rank=4, alpha=8, dropout=0.0)

@@ -63,8 +63,8 @@ from .languages import base_language_warning, installed_multilingual
 from .metrics import classification_report
 from .model import WindowClassifier, resolve_base
 from .model_card import CardData, render
-from .stages import Split, StageResult, frozen_stage, full_stage
-from .trainer import Interrupted, check_resumable, remove_checkpoint
+from .stages import Split, StageResult, frozen_stage, full_stage, tuned_encoder_dir
+from .trainer import Interrupted, check_resumable, remove_checkpoint, sigterm_interrupts
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -106,6 +106,13 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def run(config: TrainingConfig, dist: Distributed) -> dict:
+    try:
+        return _train_and_write(config, dist)
+    finally:  # success, failure or Ctrl-C: contrastive tuning's working copy (90 MB) is never left behind
+        shutil.rmtree(tuned_encoder_dir(config.output, dist.rank), ignore_errors=True)
+
+
+def _train_and_write(config: TrainingConfig, dist: Distributed) -> dict:
     started = time.monotonic()
     torch.manual_seed(config.seed)
     assert config.epochs is not None and config.lr is not None
@@ -183,8 +190,6 @@ def run(config: TrainingConfig, dist: Distributed) -> dict:
     _write(config, model, tokenizer, base_dir, base_name, train_split, validation_split, labels, multi_label,
            data_print, result, metrics, at_least_one, time.monotonic() - started)
     remove_checkpoint(config.output)
-    if result.tuned_dir is not None:
-        shutil.rmtree(result.tuned_dir, ignore_errors=True)
     return metrics
 
 
@@ -272,9 +277,10 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     dist = Distributed.from_env()
     try:
-        check_output(config.output)
-        check_resumable(config)
-        metrics = run(config, dist)
+        with sigterm_interrupts():
+            check_output(config.output)
+            check_resumable(config)
+            metrics = run(config, dist)
     except (DataFileError, NewstagError, ValueError) as exc:
         print(f"finetune: error: {exc}", file=sys.stderr)
         return 2

@@ -51,7 +51,7 @@ from .export import check_output
 from .lora import adapter_tensors, with_lora, write_adapter_dir
 from .matcher_data import MatcherSet, interleaved_batches, load_sets, read_names
 from .model import resolve_base
-from .trainer import Interrupted, Trainer, check_resumable, remove_checkpoint
+from .trainer import Interrupted, Trainer, check_resumable, remove_checkpoint, sigterm_interrupts
 
 # The settings an adapter's record (adapter.json, its card) keeps, in this order.
 RECORDED = ("epochs", "batch_size", "max_length", "lr", "rank", "alpha", "dropout", "temperature", "max_per_set",
@@ -226,14 +226,18 @@ def main(argv: list[str] | None = None) -> int:
         max_per_file=max_per_file, seed=args.seed, resume=args.resume,
         command=["python", "-m", "training.matcher", *(sys.argv[1:] if argv is None else argv)])
     try:
-        check_output(config.output)
-        check_resumable(config)
-        summary = train(config)
+        with sigterm_interrupts():
+            check_output(config.output)
+            check_resumable(config)
+            summary = train(config)
     except (DataFileError, ModelLoadError, OSError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except Interrupted as exc:
         print(f"matcher: {exc}", file=sys.stderr)
+        return 130
+    except KeyboardInterrupt:  # Ctrl-C or SIGTERM outside the training loop (loading, writing): no checkpoint
+        print(f"\nmatcher: interrupted before {config.output} was written; nothing was saved", file=sys.stderr)
         return 130
     print(f"wrote {config.output} ({summary['train_seconds']} s, final loss {summary['final_loss']})")
     return 0

@@ -49,7 +49,6 @@ class StageResult:
     # head and hybrid modes: the frozen window vectors of each split (the domain fit reuses them)
     frozen: dict[str, list[torch.Tensor]] | None = None
     tuning: dict[str, Any] | None = None  # contrastive tuning's record, when it ran
-    tuned_dir: Path | None = None  # the tuned encoder's working copy, removed after writing
 
 
 def frozen_stage(model: WindowClassifier, tokenizer: Any, base_dir: Path, config: TrainingConfig,
@@ -67,7 +66,6 @@ def frozen_stage(model: WindowClassifier, tokenizer: Any, base_dir: Path, config
         settings = replace(settings, embedding_weight=1.0 if weight is None else weight,
                            label_prior=0.0 if prior is None else prior)
     frozen = frozen_windows(reader_dir, config.max_length, {"train": train.docs, "validation": validation.docs})
-    tuned_dir = reader_dir if tuning else None
     if config.mode == "hybrid":
         # A linear SVM per label over article vectors and TF-IDF, thresholds out of fold.
         names = None if settings.label_prior == 0 else label_name_vectors(reader_dir, config.max_length, labels)
@@ -78,7 +76,7 @@ def frozen_stage(model: WindowClassifier, tokenizer: Any, base_dir: Path, config
             model.head.bias.copy_(torch.from_numpy(hybrid.bias))
         if not dist.is_main:
             return None  # every process trained the same model; the first one writes it
-        return StageResult(probs, thresholds, hybrid, settings, frozen, tuning, tuned_dir)
+        return StageResult(probs, thresholds, hybrid, settings, frozen, tuning)
     model.encoder.requires_grad_(False)
     trained: torch.nn.Module = dist.wrap(model.head)
     result = _train(model, config, features_logits(frozen["train"], model.head, trained),
@@ -86,7 +84,7 @@ def frozen_stage(model: WindowClassifier, tokenizer: Any, base_dir: Path, config
                     trained,
                     [{"params": list(model.head.parameters()), "lr": config.lr}], targets, multi_label, data_print,
                     dist, None)
-    return None if result is None else replace(result, frozen=frozen, tuning=tuning, tuned_dir=tuned_dir)
+    return None if result is None else replace(result, frozen=frozen, tuning=tuning)
 
 
 def full_stage(model: WindowClassifier, tokenizer: Any, base_dir: Path, config: TrainingConfig, train: Split,
@@ -143,11 +141,16 @@ def tune_encoder(model: WindowClassifier, tokenizer, train: list[Example], base_
     loss = contrastive.contrastive_tune(model.encoder, tokenizer, [e.text for e in train], [e.labels[0] for e in train],
                                         settings, config.seed, model.pipeline, show_progress=rank == 0)
     tuning = {**asdict(settings), "final_loss": round(loss, 4), "seconds": round(time.monotonic() - started, 1)}
-    target = config.output.with_name(f".{config.output.name}.contrastive-{rank}")
+    target = tuned_encoder_dir(config.output, rank)
     shutil.rmtree(target, ignore_errors=True)
     target.mkdir(parents=True)
     save_encoder(model.encoder, tokenizer, target, base_dir)
     return target, tuning
+
+
+def tuned_encoder_dir(output: Path, rank: int) -> Path:
+    """The tuned encoder's working copy beside the output (the model directory gets its own copy)."""
+    return output.with_name(f".{output.name}.contrastive-{rank}")
 
 
 def _truth(examples: list[Example], labels: list[str]) -> np.ndarray:
