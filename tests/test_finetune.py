@@ -354,3 +354,36 @@ def test_sigterm_outside_the_training_loop_is_an_interruption(tiny_model_dir, tm
     monkeypatch.setattr(finetune, "resolve_base", resolve_base)
     assert run_tiny(tiny_model_dir, tmp_path / "out", "--mode", "hybrid") == 130
     assert "interrupted before" in capsys.readouterr().err and not (tmp_path / "out").exists()
+
+
+def test_a_training_file_inside_the_model_directory_it_replaces_is_refused(tmp_path, capsys):
+    """The new model replaced the directory whole: the training file in it was deleted, exit 0."""
+    output = tmp_path / "model"
+    output.mkdir()
+    (output / "newstag.json").write_text("{}")  # an earlier model
+    shutil.copy(TRAIN_SMALL, output / "train.jsonl")
+    assert main(["--train", str(output / "train.jsonl"), "--output", str(output)]) == 2
+    assert "--train" in capsys.readouterr().err and (output / "train.jsonl").is_file()
+    kept = str(output / "train.jsonl")
+    assert main(["--train", str(TRAIN_SMALL), "--validation", kept, "--output", str(output)]) == 2
+    assert "--validation" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("where", ["a_file.jsonl/model", "/proc/model"])
+def test_an_output_that_cannot_be_created_is_refused_before_training(tmp_path, capsys, where):
+    """It failed after training, with NotADirectoryError or FileNotFoundError's traceback."""
+    (tmp_path / "a_file.jsonl").write_text("{}\n")
+    assert main(["--train", str(TRAIN_SMALL), "--output", str(tmp_path / where)]) == 2
+    err = capsys.readouterr().err
+    assert "cannot be created" in err and len(err.strip().splitlines()) == 1
+
+
+def test_a_failure_to_write_the_model_is_one_line(tiny_model_dir, tmp_path, monkeypatch, capsys):
+    import training.finetune as finetune
+
+    def full_disk(*_args, **_kwargs):
+        raise OSError(28, "No space left on device", str(tmp_path / "out"))
+
+    monkeypatch.setattr(finetune, "write_model_dir", full_disk)
+    assert run_tiny(tiny_model_dir, tmp_path / "out", "--mode", "hybrid") == 2
+    assert capsys.readouterr().err.strip().endswith("out: No space left on device")

@@ -228,6 +228,15 @@ def test_sigterm_or_ctrl_c_outside_the_training_loop_is_an_interruption(tiny_mod
     assert "interrupted before" in capsys.readouterr().err and not (tmp_path / "out").exists()
 
 
+def test_a_data_file_inside_the_adapter_directory_it_replaces_is_refused(tmp_path, capsys):
+    output = tmp_path / "adapter"
+    output.mkdir()
+    (output / ADAPTER_MANIFEST).write_text("{}")  # an earlier adapter
+    shutil.copy(TRAIN_SMALL, output / "data.jsonl")
+    assert matcher.main(["--data", str(output / "data.jsonl"), "--output", str(output)]) == 2
+    assert "--data" in capsys.readouterr().err and (output / "data.jsonl").is_file()
+
+
 def test_the_merge_matches_peft_merge_and_unload(tiny_model_dir, tmp_path):
     torch.manual_seed(3)
     peft_model = with_lora(AutoModel.from_pretrained(tiny_model_dir), rank=4, alpha=8, dropout=0.0)

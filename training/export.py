@@ -6,7 +6,8 @@ from __future__ import annotations
 import json
 import os
 import shutil
-from collections.abc import Callable, Iterator
+import tempfile
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from importlib.metadata import version
 from pathlib import Path
@@ -55,6 +56,31 @@ def check_output(output: Path) -> None:
         raise OutputInUseError(f"--output {output} is a directory newstag did not write (no {MANIFEST_FILE} or "
                                f"{ADAPTER_MANIFEST} in it), and writing the model there would replace everything "
                                "in it: name a new directory, or an older model to replace")
+
+
+def check_destination(output: Path, inputs: Sequence[tuple[str, Path | None]] = ()) -> None:
+    """Before training: ``check_output``; no input file inside the output, which the new model
+    replaces whole (a train.jsonl kept in the model directory was deleted); and a place the
+    output can be created in, rather than a traceback once training is done."""
+    check_output(output)
+    for flag, path in inputs:
+        if path is not None and path.resolve().is_relative_to(output.resolve()):
+            raise ValueError(f"{flag} {path} is inside --output {output}, which the new model replaces: "
+                             "move it out first")
+    _check_creatable(output)
+
+
+def _check_creatable(output: Path) -> None:
+    """The nearest existing directory above ``output`` must take a new directory."""
+    existing = output.absolute().parent
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise ValueError(f"--output {output} cannot be created: {existing} is a file, not a directory")
+    try:
+        tempfile.TemporaryDirectory(dir=existing, prefix=".newstag-check-").cleanup()
+    except OSError as exc:
+        raise ValueError(f"--output {output} cannot be created in {existing}: {exc.strerror}") from exc
 
 
 @contextmanager

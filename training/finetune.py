@@ -57,7 +57,7 @@ from .data import (
 )
 from .distributed import Distributed
 from .domain_fit import EncodedArticles, fit_domain
-from .export import check_output, library_versions, write_model_dir
+from .export import check_destination, library_versions, write_model_dir
 from .hybrid import HybridSettings
 from .languages import base_language_warning, installed_multilingual
 from .metrics import classification_report
@@ -278,11 +278,14 @@ def main(argv: list[str] | None = None) -> int:
     dist = Distributed.from_env()
     try:
         with sigterm_interrupts():
-            check_output(config.output)
+            check_destination(config.output, [("--train", config.train), ("--validation", config.validation)])
             check_resumable(config)
             metrics = run(config, dist)
     except (DataFileError, NewstagError, ValueError) as exc:
         print(f"finetune: error: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:  # e.g. writing the model directory: one line, not a traceback
+        print(f"finetune: error: {exc.filename or config.output}: {exc.strerror or exc}", file=sys.stderr)
         return 2
     except Interrupted as exc:
         print(f"finetune: {exc}", file=sys.stderr)

@@ -47,7 +47,7 @@ from service.errors import ModelLoadError
 
 from .config import MatcherConfig, finite_positive
 from .data import DataFileError
-from .export import check_output
+from .export import check_destination
 from .lora import adapter_tensors, with_lora, write_adapter_dir
 from .matcher_data import MatcherSet, interleaved_batches, load_sets, read_names
 from .model import resolve_base
@@ -227,7 +227,8 @@ def main(argv: list[str] | None = None) -> int:
         command=["python", "-m", "training.matcher", *(sys.argv[1:] if argv is None else argv)])
     try:
         with sigterm_interrupts():
-            check_output(config.output)
+            check_destination(config.output, [*(("--data", p) for p in config.data),
+                                              *(("--names", p) for p in config.names)])
             check_resumable(config)
             summary = train(config)
     except (DataFileError, ModelLoadError, OSError, ValueError) as exc:
