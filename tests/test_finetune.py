@@ -387,3 +387,9 @@ def test_a_failure_to_write_the_model_is_one_line(tiny_model_dir, tmp_path, monk
     monkeypatch.setattr(finetune, "write_model_dir", full_disk)
     assert run_tiny(tiny_model_dir, tmp_path / "out", "--mode", "hybrid") == 2
     assert capsys.readouterr().err.strip().endswith("out: No space left on device")
+
+
+def test_a_max_length_beyond_the_base_models_positions_is_refused(tiny_model_dir, tmp_path, capsys):
+    """The tiny model reads 128 positions: 200 failed inside it with a traceback on a long article."""
+    assert run_tiny(tiny_model_dir, tmp_path / "out", "--max-length", "200") == 2
+    assert "--max-length 200 is more than the base model reads at once (128" in capsys.readouterr().err

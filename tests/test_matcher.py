@@ -237,6 +237,12 @@ def test_a_data_file_inside_the_adapter_directory_it_replaces_is_refused(tmp_pat
     assert "--data" in capsys.readouterr().err and (output / "data.jsonl").is_file()
 
 
+def test_a_max_length_beyond_the_base_models_positions_is_refused(tiny_model_dir, tmp_path, capsys):
+    assert matcher.main(["--data", str(TRAIN_SMALL), "--base", str(tiny_model_dir), "--max-length", "200",
+                         "--output", str(tmp_path / "out")]) == 2
+    assert "--max-length 200 is more than the base model reads at once (128" in capsys.readouterr().err
+
+
 def test_the_merge_matches_peft_merge_and_unload(tiny_model_dir, tmp_path):
     torch.manual_seed(3)
     peft_model = with_lora(AutoModel.from_pretrained(tiny_model_dir), rank=4, alpha=8, dropout=0.0)

@@ -61,7 +61,7 @@ from .export import check_destination, library_versions, write_model_dir
 from .hybrid import HybridSettings
 from .languages import base_language_warning, installed_multilingual
 from .metrics import classification_report
-from .model import WindowClassifier, resolve_base
+from .model import WindowClassifier, check_max_length, resolve_base
 from .model_card import CardData, render
 from .stages import Split, StageResult, frozen_stage, full_stage, tuned_encoder_dir
 from .trainer import Interrupted, check_resumable, remove_checkpoint, sigterm_interrupts
@@ -280,6 +280,7 @@ def main(argv: list[str] | None = None) -> int:
         with sigterm_interrupts():
             check_destination(config.output, [("--train", config.train), ("--validation", config.validation)])
             check_resumable(config)
+            check_max_length(config.base, config.max_length)
             metrics = run(config, dist)
     except (DataFileError, NewstagError, ValueError) as exc:
         print(f"finetune: error: {exc}", file=sys.stderr)

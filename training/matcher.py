@@ -50,7 +50,7 @@ from .data import DataFileError
 from .export import check_destination
 from .lora import adapter_tensors, with_lora, write_adapter_dir
 from .matcher_data import MatcherSet, interleaved_batches, load_sets, read_names
-from .model import resolve_base
+from .model import check_max_length, resolve_base
 from .trainer import Interrupted, Trainer, check_resumable, remove_checkpoint, sigterm_interrupts
 
 # The settings an adapter's record (adapter.json, its card) keeps, in this order.
@@ -230,6 +230,7 @@ def main(argv: list[str] | None = None) -> int:
             check_destination(config.output, [*(("--data", p) for p in config.data),
                                               *(("--names", p) for p in config.names)])
             check_resumable(config)
+            check_max_length(config.base, config.max_length)
             summary = train(config)
     except (DataFileError, ModelLoadError, OSError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -7,6 +7,7 @@ label is its best window's.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -74,6 +75,23 @@ class WindowClassifier(nn.Module):
 
     def forward(self, batch: WindowBatch) -> torch.Tensor:
         return doc_logits(self.head(self.window_vectors(batch)), batch.spans)
+
+
+def check_max_length(base: Path | None, max_length: int) -> None:
+    """Before the model loads: a window longer than the base model's positions fails inside it
+    (a traceback on the first long article); the service clamps, training refuses."""
+    limit = _position_limit(base if base is not None else default_model_dir())
+    if limit is not None and max_length > limit:
+        raise ValueError(f"--max-length {max_length} is more than the base model reads at once "
+                         f"({limit} tokens, its config.json's max_position_embeddings)")
+
+
+def _position_limit(directory: Path) -> int | None:
+    try:
+        limit = json.loads((directory / "config.json").read_text(encoding="utf-8")).get("max_position_embeddings")
+    except (OSError, ValueError, AttributeError):
+        return None  # resolve_base reports a missing or broken model
+    return limit if isinstance(limit, int) else None
 
 
 def resolve_base(base: Path | None) -> tuple[Path, str]:
