@@ -110,7 +110,7 @@ def test_finetune_without_contrastive_tuning_keeps_the_base_encoder(tiny_model_d
 def test_contrastive_on_refuses_multi_label_data_and_full_mode(tiny_model_dir: Path, tmp_path: Path,
                                                                capsys: pytest.CaptureFixture[str]):
     assert main(["--train", str(TRAIN_SMALL), "--output", str(tmp_path / "m"), "--base", str(tiny_model_dir),
-                 "--contrastive", "on"]) == 2  # TRAIN_SMALL has articles with two labels
+                 "--max-length", "64", "--contrastive", "on"]) == 2  # TRAIN_SMALL has articles with two labels
     assert "single-label" in capsys.readouterr().err
     assert main(["--train", str(TRAIN_SMALL), "--output", str(tmp_path / "f"), "--base", str(tiny_model_dir),
                  "--mode", "full", "--contrastive", "on"]) == 2
