@@ -193,6 +193,20 @@ def test_a_base_with_dense_layers_after_pooling_is_trained_and_served_through_th
         read_classifier_dir(output)
 
 
+def test_a_full_model_pins_its_encoder_config_and_tokenizer(tiny_model_dir, tmp_path):
+    """An edited vocabulary or configuration changes what the weights read: refused like edited weights."""
+    from service.engine.classifier import read_classifier_dir
+
+    output = tmp_path / "full"
+    assert run_tiny(tiny_model_dir, output, "--epochs", "1") == 0
+    pinned = json.loads((output / "newstag.json").read_text())["sha256"]
+    assert {"config.json", "tokenizer.json", "tokenizer_config.json"} <= set(pinned)
+    tokenizer = output / "tokenizer.json"
+    tokenizer.write_text(tokenizer.read_text().replace('"[UNK]"', '"[UNKNOWN]"', 1))
+    with pytest.raises(Exception, match="SHA-256.*tokenizer.json"):
+        read_classifier_dir(output)
+
+
 @pytest.mark.slow
 def test_sigterm_saves_a_checkpoint_and_resume_finishes_the_same_model(tiny_model_dir, tmp_path):
     reference = tmp_path / "reference"

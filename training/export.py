@@ -18,7 +18,15 @@ from safetensors.torch import save_file
 from service import __version__
 from service.drift.reference import LABEL_SHARES_FILE
 from service.engine.adapter import ADAPTER_MANIFEST
-from service.engine.classifier import HEAD_FILE, KIND, LABELS_FILE, MANIFEST_FILE, WEIGHT_FILES, pipeline_weights
+from service.engine.classifier import (
+    ENCODER_FILES,
+    HEAD_FILE,
+    KIND,
+    LABELS_FILE,
+    MANIFEST_FILE,
+    WEIGHT_FILES,
+    pipeline_weights,
+)
 from service.engine.domain import DOMAIN_FILE, Domain
 from service.engine.lexical import LEXICAL_JSON, LEXICAL_WEIGHTS, LexicalHead
 from service.engine.model_files import DEFAULT_MODEL_SHA256, apply_umask, default_model_dir, sha256_of
@@ -171,7 +179,7 @@ def write_model_dir(output: Path, model: WindowClassifier, tokenizer: Any, label
         # What the labeled data looked like: `python -m service.drift --model` compares production with it.
         (tmp / LABEL_SHARES_FILE).write_text(json.dumps(label_shares, indent=2, ensure_ascii=False))
         digests = {name: sha256_of(tmp / name)
-                   for name in (*WEIGHT_FILES, DOMAIN_FILE, LEXICAL_JSON, LEXICAL_WEIGHTS, LABELS_FILE,
+                   for name in (*WEIGHT_FILES, *ENCODER_FILES, DOMAIN_FILE, LEXICAL_JSON, LEXICAL_WEIGHTS, LABELS_FILE,
                                 *pipeline_weights(tmp))
                    if (tmp / name).is_file()}
         (tmp / MANIFEST_FILE).write_text(json.dumps(

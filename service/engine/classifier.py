@@ -57,6 +57,10 @@ HEAD_FILE = "head.safetensors"
 LABELS_FILE = "labels.json"
 MANIFEST_FILE = "newstag.json"
 WEIGHT_FILES = ("model.safetensors", HEAD_FILE)
+# An own encoder's configuration and tokenizer, pinned with its weights: an edited config or
+# vocabulary changes what the weights read as surely as edited weights do.
+ENCODER_FILES = ("config.json", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "vocab.txt",
+                 "tokenizer.model", "added_tokens.json", "modules.json", "config_sentence_transformers.json")
 KIND = "classifier"
 HYBRID = "hybrid"  # newstag.json's "head" for a hybrid model (absent: the window head)
 
