@@ -25,11 +25,12 @@ from typing import IO, Any
 
 from tqdm import tqdm
 
+from . import __version__
 from .bulk.records import Record, parse_line
 from .config import Settings
 from .engine import InvalidInputError, NewstagError, Tagger
 from .progress import progress_bar
-from .tagging import TagOptions, job_changes, result_settings, tag_texts
+from .tagging import TagOptions, job_difference, result_settings, tag_texts
 
 
 def _parser(prog: str) -> argparse.ArgumentParser:
@@ -72,7 +73,8 @@ def _check_paths(args: argparse.Namespace) -> None:
 def _job(args: argparse.Namespace, options: TagOptions, settings: Settings) -> dict[str, Any]:
     """What wrote the output: a resumed run must have the same (JSON as it reads back)."""
     stat = args.input.stat()
-    job = {"input": {"path": str(args.input.resolve()), "size": stat.st_size, "mtime_ns": stat.st_mtime_ns},
+    job = {"newstag": __version__,
+           "input": {"path": str(args.input.resolve()), "size": stat.st_size, "mtime_ns": stat.st_mtime_ns},
            "options": asdict(options), "settings": result_settings(settings)}
     return json.loads(json.dumps(job))
 
@@ -86,9 +88,10 @@ def _check_resumable(output: Path, job: dict[str, Any]) -> None:
                            f"{output}: --overwrite to start again") from None
     except (OSError, ValueError) as exc:
         raise NewstagError(f"--resume: {path} is unreadable ({exc}): --overwrite to start again") from None
-    if changed := job_changes(earlier, job):
-        raise NewstagError(f"--resume: {output} was written from another {' and '.join(changed)} (the input "
-                           "file changes its size or time when edited): --overwrite to start again")
+    if why := job_difference(earlier, job):
+        edited = (" (the input file changes its size or time when edited)"
+                  if earlier.get("input") != job["input"] else "")
+        raise NewstagError(f"--resume: {output} {why}{edited}: --overwrite to start again")
 
 
 def _resume_point(path: Path) -> tuple[int, int]:

@@ -70,6 +70,17 @@ def job_changes(earlier: dict[str, Any], job: dict[str, Any]) -> list[str]:
     return sorted(k for k in set(job) | set(earlier) if job.get(k) != earlier.get(k))
 
 
+def job_difference(earlier: dict[str, Any], job: dict[str, Any]) -> str | None:
+    """Why a recorded job is not this run's, in words (None: it is). A job file written by
+    another newstag is named as such: its fields may have moved, and its rows beside this
+    version's would mix two versions' results."""
+    if earlier.get("newstag") != job.get("newstag"):
+        writer = f"newstag {earlier['newstag']}" if "newstag" in earlier else "an older newstag"
+        return f"was written by {writer} (this is newstag {job.get('newstag')})"
+    changed = job_changes(earlier, job)
+    return f"was written with other {', '.join(changed)}" if changed else None
+
+
 def text_problem(text: Any, settings: Settings) -> str | None:
     """Why ``text`` cannot be tagged (the API's rules, engine/validation.py), or None when it can."""
     complaint = validation.text_problem(text, settings.max_text_chars)

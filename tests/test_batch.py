@@ -106,16 +106,21 @@ def test_resume_refuses_an_output_of_another_input_or_other_options_and_leaves_i
     assert main(args) == 0
     done = (tmp_path / "out.jsonl").read_text()
     assert main([*args[:-1], "trade,football", "--resume"]) == 2
-    assert "written from another options" in capsys.readouterr().err
+    assert "written with other options" in capsys.readouterr().err
     # Settings that change results count too: a resumed run under another text limit mixed two kinds of rows.
     monkeypatch.setenv("NEWSTAG_MAX_TEXT_CHARS", "20")
     assert main([*args, "--resume"]) == 2
-    assert "written from another settings" in capsys.readouterr().err
+    assert "written with other settings" in capsys.readouterr().err
     monkeypatch.delenv("NEWSTAG_MAX_TEXT_CHARS")
     with (tmp_path / "in.jsonl").open("a") as more:
         more.write(json.dumps({"text": "One more article about trade."}) + "\n")
     assert main([*args, "--resume"]) == 2
-    assert "written from another input" in capsys.readouterr().err
+    assert "written with other input" in capsys.readouterr().err
+    # A job file of an older newstag, which recorded no version (and other fields): named as such.
+    recorded = json.loads(job_file(tmp_path / "out.jsonl").read_text())
+    job_file(tmp_path / "out.jsonl").write_text(json.dumps({k: v for k, v in recorded.items() if k != "newstag"}))
+    assert main([*args, "--resume"]) == 2
+    assert "was written by an older newstag (this is newstag " in capsys.readouterr().err
     job_file(tmp_path / "out.jsonl").unlink()
     assert main([*args, "--resume"]) == 2
     assert "is missing" in capsys.readouterr().err

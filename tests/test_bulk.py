@@ -254,6 +254,26 @@ def test_a_second_job_on_the_same_output_is_refused_while_the_first_runs(tmp_pat
         first.release()
 
 
+def test_a_job_an_older_newstag_wrote_is_named_as_such_not_as_other_settings(tmp_path):
+    """A job file from before the version was recorded (and its engine moved into 'settings') was
+    refused as a job 'with other engine, settings'."""
+    from service import __version__
+    from service.bulk.output import OutputDir
+
+    old = OutputDir(tmp_path / "out", "parquet")
+    old.claim({"engine": "embedding", "inputs": ["a"]}, overwrite=False)
+    old.release()
+    again = OutputDir(tmp_path / "out", "parquet")
+    with pytest.raises(NewstagError, match=r"holds a job that was written by an older newstag \(this is newstag "):
+        again.claim({"newstag": __version__, "inputs": ["a"], "settings": {"engine": "embedding"}}, overwrite=False)
+    again.release()
+    changed = OutputDir(tmp_path / "other", "parquet")
+    changed.claim({"newstag": __version__, "inputs": ["a"]}, overwrite=False)
+    changed.release()
+    with pytest.raises(NewstagError, match="holds a job that was written with other inputs"):
+        OutputDir(tmp_path / "other", "parquet").claim({"newstag": __version__, "inputs": ["b"]}, overwrite=False)
+
+
 def test_a_cluster_or_a_worker_size_that_cannot_be_had_is_refused_at_once(ray_local):
     """An unreachable RAY_ADDRESS made ray.init retry for minutes, deaf to SIGTERM and Ctrl-C; a worker
     wider than the machine's CPUs (without --workers) waited forever for Ray to place it."""

@@ -16,6 +16,7 @@ import sys
 from dataclasses import asdict, replace
 from pathlib import Path
 
+from .. import __version__
 from ..config import Settings
 from ..engine import NewstagError
 from ..engine.classifier import is_classifier_dir
@@ -86,8 +87,8 @@ def main(argv: list[str] | None = None, prog: str = "python -m service.bulk") ->
         check_apart(files, args.output, args.input)
         shards = plan(files, args.shard_rows)
         model = str(args.model.resolve()) if args.model else None
-        job = {"inputs": fingerprint(files), "shard_rows": args.shard_rows, "format": args.format,
-               "options": asdict(options), "model": model or str(settings.model or "default"),
+        job = {"newstag": __version__, "inputs": fingerprint(files), "shard_rows": args.shard_rows,
+               "format": args.format, "options": asdict(options), "model": model or str(settings.model or "default"),
                "settings": result_settings(settings)}
         output.claim(job, args.overwrite)
         done = output.done()

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from ..engine import NewstagError
-from ..tagging import job_changes
+from ..tagging import job_difference
 from .writing import TMP_MARK
 
 JOB_FILE = "_newstag_job.json"
@@ -54,9 +54,9 @@ class OutputDir:
                 earlier = json.loads(job_file.read_text(encoding="utf-8"))
             except (OSError, ValueError) as exc:
                 raise NewstagError(f"{job_file}: unreadable ({exc}); --overwrite to start again") from None
-            if changed := job_changes(earlier, job):
-                raise NewstagError(f"{self.path} holds a job with other {', '.join(changed)}: use another "
-                                   "--output, or --overwrite to replace its shards")
+            if why := job_difference(earlier, job):
+                raise NewstagError(f"{self.path} holds a job that {why}: use another --output, or --overwrite "
+                                   "to replace its shards")
         elif any(p.name != LOCK_FILE for p in self.path.iterdir()):
             raise NewstagError(f"{self.path} is not empty and holds no bulk job: use an empty or new directory")
         else:
