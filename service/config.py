@@ -153,7 +153,9 @@ class Settings:
             raise ConfigError("NEWSTAG_THRESHOLD must be between 0 and 1")
         if not 0.0 <= self.keyword_weight <= MAX_KEYWORD_WEIGHT:
             raise ConfigError(f"NEWSTAG_KEYWORD_WEIGHT must be between 0 and {MAX_KEYWORD_WEIGHT} "
-                              "(keywords are evidence: they must not decide a topic alone)")
+                              "(keywords are evidence: they must not decide a topic alone); it is added to a label's "
+                              "score per keyword found (default 0.05), where early builds read it as one hit's "
+                              "strength in a noisy-OR (default 0.5)")
         for name in ("max_batch_tokens", "max_text_chars", "max_documents", "max_labels", "max_body_bytes",
                      "max_queue"):
             if getattr(self, name) < 1:

@@ -40,6 +40,8 @@ def test_environment_overrides_defaults_and_overrides_win():
     ({"NEWSTAG_API_KEYS": " , "}, "NEWSTAG_API_KEYS names no key"),
     ({"NEWSTAG_ADMIN_KEYS": ","}, "NEWSTAG_ADMIN_KEYS names no key"),
     ({"NEWSTAG_NLI_HYPOTHESIS": "This is news."}, "NEWSTAG_NLI_HYPOTHESIS must hold {} once"),
+    # Early builds' default, which meant one hit's strength in a noisy-OR: the message says so.
+    ({"NEWSTAG_KEYWORD_WEIGHT": "0.5"}, "early builds read it as one hit's strength in a noisy-OR"),
 ])
 def test_bad_values_name_the_variable(env, message):
     with pytest.raises(ConfigError, match=message.replace("(", r"\(")):
