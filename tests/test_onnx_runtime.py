@@ -216,6 +216,20 @@ def test_an_empty_read_only_directory_runs_torch_and_says_so(tiny_model_dir, tmp
     assert "not writable: running torch" in caplog.text
 
 
+def test_a_graph_an_older_newstag_exported_is_named_when_none_is_loaded(tiny_model_dir, tmp_path, monkeypatch,
+                                                                        caplog):
+    """After an upgrade the cache held the old export format's graph, and the log said only "no ONNX graph"."""
+    _tiny(tiny_model_dir, tmp_path, runtime="onnx")
+    current = _export_dir(tmp_path, "fp32")
+    old = current.with_name(current.name.replace(f"-v{onnx_runtime.EXPORT_FORMAT}", "-v3"))
+    current.rename(old)
+    monkeypatch.setattr(onnx_runtime, "_writable", lambda directory: False)
+    with caplog.at_level(logging.WARNING, "newstag.onnx"):
+        assert _tiny(tiny_model_dir, tmp_path, runtime="onnx").backend.runtime == "torch"
+    assert f"exported by another newstag or ONNX Runtime are there, {old.name}, but {current.name} is wanted" \
+        in caplog.text
+
+
 def test_precisions_without_a_graph(tiny_model_dir, tmp_path):
     with pytest.raises(ConfigError, match="no ONNX graph"):
         _load(tmp_path, model=tiny_model_dir, runtime="onnx", precision="bf16")

@@ -200,11 +200,11 @@ def load_graph(model: PreTrainedModel, cache_dir: Path, source: GraphSource, *, 
             log.warning("%s: exporting it again", exc)
     elif not may_export:
         log.info("no ONNX graph for these weights in %s%s: running torch (newstag export-onnx makes one)",
-                 cache_dir, _other_range(cache_dir, source))
+                 cache_dir, _why_none(cache_dir, source))
         return None
     elif not _writable(cache_dir):
         log.warning("no ONNX graph for these weights in %s%s and the directory is not writable: running torch "
-                    "(export one at build time: newstag export-onnx)", cache_dir, _other_range(cache_dir, source))
+                    "(export one at build time: newstag export-onnx)", cache_dir, _why_none(cache_dir, source))
         return None
     with _export_lock(cache_dir):
         _remove_abandoned_staging(cache_dir)
@@ -246,6 +246,24 @@ def _alive(pid: int) -> bool:
     except PermissionError:
         return True  # another user's process
     return True
+
+
+def _why_none(cache_dir: Path, source: GraphSource) -> str:
+    """What is in the cache for these weights instead, if anything, for the "no graph" message."""
+    return _other_range(cache_dir, source) or _other_versions(cache_dir, source)
+
+
+def _other_versions(cache_dir: Path, source: GraphSource) -> str:
+    """Graphs of the same weights and precision exported by another newstag (export format) or
+    ONNX Runtime: not loaded, since their graph or its checks differ, and named, since "no graph"
+    beside them reads like a lost cache."""
+    this = source.directory_name()
+    stem = this[:this.index("-ort")]
+    others = sorted(p.name for p in cache_dir.glob(f"{stem}-ort*") if p.is_dir() and p.name != this)
+    if not others:
+        return ""
+    return (f" (graphs of these weights exported by another newstag or ONNX Runtime are there, {', '.join(others)}, "
+            f"but {this} is wanted: export again with newstag export-onnx, and remove the old ones)")
 
 
 def _other_range(cache_dir: Path, source: GraphSource) -> str:
