@@ -16,8 +16,6 @@ from service.engine.tokenizer import OPTIONAL_MARKS, load_tokenizer
 
 MARKED = "وَقَّعَتِ الحُكُومَةُ اتِّفَاقِيَّةً جَدِيدَةً لِلتِّجَارَةِ مَعَ الدُّوَلِ المُجَاوِرَةِ"
 PLAIN = re.sub(OPTIONAL_MARKS, "", MARKED)
-HEBREW_POINTED = "הַמֶּמְשָׁלָה חָתְמָה עַל הֶסְכֵּם סַחַר"  # niqqud: optional vowel points
-HEBREW = "הממשלה חתמה על הסכם סחר"
 
 
 @pytest.fixture(scope="module")
@@ -26,7 +24,7 @@ def model_dir(tmp_path_factory):
     tokenizer = Tokenizer(models.BPE(unk_token="<unk>"))
     tokenizer.pre_tokenizer = pre_tokenizers.Whitespace()
     trainer = trainers.BpeTrainer(vocab_size=300, special_tokens=["<unk>", "<pad>"])
-    texts = [MARKED, PLAIN, HEBREW_POINTED, HEBREW, "The government signed a trade agreement."]
+    texts = [MARKED, PLAIN, "פֿאַר פּאָר פאר آب اب", "The government signed a trade agreement."]
     tokenizer.train_from_iterator(texts * 20, trainer)
     directory = tmp_path_factory.mktemp("bpe")
     PreTrainedTokenizerFast(tokenizer_object=tokenizer, unk_token="<unk>", pad_token="<pad>").save_pretrained(directory)
@@ -47,10 +45,12 @@ def test_marked_and_plain_text_give_the_same_tokens_with_offsets_into_the_marked
     assert any(re.search(OPTIONAL_MARKS, p) for p in pieces)  # the offsets are the marked text's
 
 
-def test_tatweel_and_hebrew_points_are_left_out_and_other_text_is_untouched(model_dir):
+def test_tatweel_is_left_out_and_marks_that_make_letters_are_kept(model_dir):
     tokenizer = load_tokenizer(model_dir)
-    assert tokenizer(HEBREW_POINTED)["input_ids"] == tokenizer(HEBREW)["input_ids"]
-    assert tokenizer("עברית־ערבית")["input_ids"] != tokenizer("עבריתערבית")["input_ids"]  # the maqaf stays
+    ids = [tokenizer(word)["input_ids"] for word in ("פֿאַר", "פּאָר", "פאר")]  # Yiddish: "for", "pair", bare
+    assert ids[0] != ids[2] and ids[1] != ids[2] and ids[0] != ids[1]  # its spelling needs the points
+    # Persian "water" with its alef-maddah written decomposed (alef + U+0653) is not "ab"
+    assert tokenizer("\u0627\u0653\u0628")["input_ids"] != tokenizer("\u0627\u0628")["input_ids"]
     assert tokenizer("الحـــكومة")["input_ids"] == tokenizer("الحكومة")["input_ids"]
     english = "The government signed a trade agreement."
     assert tokenizer(english)["input_ids"] == PreTrainedTokenizerFast.from_pretrained(model_dir)(english)["input_ids"]

@@ -1,15 +1,18 @@
-"""The tokenizer a model reads text through, with optional Arabic and Hebrew marks left out.
+"""The tokenizer a model reads text through, with optional Arabic-script marks left out.
 
 Arabic short-vowel marks (harakat), the dagger alif, Qur'anic annotation signs and the
-tatweel that stretches a word, and Hebrew vowel points (niqqud) and cantillation, are
-optional in writing: most news omits them, some texts carry a few, a quotation, a poem or
-a school text carries them all. A tokenizer that keeps them
-(SentencePiece: EmbeddingGemma, XLM-R) cuts a marked word into other, smaller pieces, so
-the same sentence with and without its marks reads as two different texts (35 tokens
+tatweel that stretches a word are optional in writing: most news omits them, some texts
+carry a few, a quotation, a poem or a school text carries them all. A tokenizer that keeps
+them (SentencePiece: EmbeddingGemma, XLM-R) cuts a marked word into other, smaller pieces,
+so the same sentence with and without its marks reads as two different texts (35 tokens
 against 9 for one Arabic sentence with EmbeddingGemma). BERT's uncased normalizer already
 drops them (they are combining marks). They are removed by the tokenizer's own
-normalizer, so every token's offsets stay those of the caller's text and evidence
-offsets do not move.
+normalizer, so every token's offsets stay those of the caller's text and evidence offsets
+do not move.
+
+Kept: maddah and hamza above and below (U+0653-U+0655), which written decomposed are part
+of a letter (آ, أ, ئ), and Hebrew points, which Yiddish spelling needs (פֿ, פּ and פ are
+three letters), so pointed Hebrew still reads apart from unpointed.
 """
 
 from __future__ import annotations
@@ -20,10 +23,9 @@ from typing import Any
 from tokenizers import Regex, normalizers
 from transformers import AutoTokenizer
 
-# Arabic: signs above/below, tatweel, harakat, dagger alif, Qur'anic annotations; Hebrew: points and
-# cantillation marks, not its punctuation (maqaf U+05BE, paseq U+05C0, sof pasuq U+05C3, U+05C6).
-OPTIONAL_MARKS = ("[\u0610-\u061a\u0640\u064b-\u065f\u0670\u06d6-\u06dc\u06df-\u06e8\u06ea-\u06ed"
-                  "\u0591-\u05bd\u05bf\u05c1\u05c2\u05c4\u05c5\u05c7]")
+# Arabic script: honorific signs, tatweel, harakat (U+064B-U+0652, U+0656-U+065F), dagger alif,
+# Qur'anic annotations.
+OPTIONAL_MARKS = "[\u0610-\u061a\u0640\u064b-\u0652\u0656-\u065f\u0670\u06d6-\u06dc\u06df-\u06e8\u06ea-\u06ed]"
 
 
 def load_tokenizer(model_dir: Path | str) -> Any:
