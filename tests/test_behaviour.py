@@ -144,3 +144,13 @@ def test_evidence_stands_alone_once_and_never_outscores_its_topic(tagger, seed_t
             assert ev.score <= topic.score
             [alone] = tagger.tag([ev.text])
             assert topic.label in {t.label for t in alone.topics}, (topic.label, ev.text)
+
+
+@pytest.mark.parametrize("text", ["ـــــــــ", "\u064e\u064f\u0650\u0651", "\u200b\u200b"])
+def test_a_text_with_nothing_the_model_reads_gets_no_topic_and_says_why(tagger, text):
+    """Tatweel or vowel marks alone leave the model an empty window, which the genre check read as
+    news (0.96): the `news` taxonomy's "best topic anyway" gave it international relations at 0.00."""
+    result = tagger.tag([text])[0]
+    assert result.tokens == 0 and result.topics == ()
+    assert [w.code for w in result.warnings] == ["nothing-to-read"]
+    assert len(tagger.tag([text], multi_label=False)[0].topics) == 1  # single-label mode still answers

@@ -160,8 +160,12 @@ class Tagger:
         scored = self.backend.score(docs, label_list, deadline)
         thresholds = label_set.thresholds(threshold)
         alone = SentenceScores(self.backend, label_list)
-        # A multi-label call gives a text the genre check calls non-news no topic: its sentences are not read.
-        gated = [multi_label and called_non_news(s.news_probability) for s in scored]
+        # A multi-label call gives no topic to a text the genre check calls non-news, nor to one with
+        # nothing the model reads (only Arabic marks, say: its scores are those of an empty window);
+        # their sentences are not read.
+        empty = [not any(doc.sentence_token_ids) for doc in docs]
+        gated = [multi_label and (called_non_news(s.news_probability) or nothing)
+                 for s, nothing in zip(scored, empty, strict=True)]
         found = self._topic_candidates(docs, scored, gated, label_set, alone, deadline)
         codes = languages if languages is not None else [detect_language(doc.text).code for doc in docs]
         read = [self._language(code) for code in codes]
@@ -178,8 +182,9 @@ class Tagger:
         if with_evidence:
             found = self._evidence_candidates(docs, scored, found, [chosen for _, chosen in choices], alone, deadline)
         return [self._result(doc, s, f, final, chosen, thresholds, read_as, alone, label_set, with_evidence,
-                             multi_label, deadline)
-                for doc, s, f, (final, chosen), read_as in zip(docs, scored, found, choices, read, strict=True)]
+                             multi_label, deadline, nothing)
+                for doc, s, f, (final, chosen), read_as, nothing in zip(docs, scored, found, choices, read, empty,
+                                                                       strict=True)]
 
     def _topic_candidates(self, docs: list[PreparedDocument], scored: Sequence[DocumentScores], gated: list[bool],
                           label_set: LabelSet, alone: SentenceScores, deadline: float | None) -> list[Candidates]:
@@ -213,7 +218,7 @@ class Tagger:
     def _result(self, doc: PreparedDocument, scored: DocumentScores, found: Candidates, final: np.ndarray,
                 chosen: list[int], thresholds: np.ndarray, read_as: tuple[str, tuple[Warning, ...]],
                 alone: SentenceScores, label_set: LabelSet, with_evidence: bool, multi_label: bool,
-                deadline: float | None) -> TagResult:
+                deadline: float | None, empty: bool = False) -> TagResult:
         """One document's result: its topics with their evidence, and every warning that applies."""
         labels = label_set.labels
         support = (sentence_support.evidence(doc, found, alone, chosen, thresholds, self.options.evidence_per_topic,
@@ -224,8 +229,10 @@ class Tagger:
         below = _below_threshold_warning(topics, thresholds[chosen[0]], scored.news_probability, multi_label) \
             if chosen and final[chosen[0]] < thresholds[chosen[0]] else ()
         language, warnings = read_as
+        nothing = (Warning("nothing-to-read", "The text holds nothing the model reads (only marks, spaces or "
+                           "control characters); multi-label calls give it no topic."),) if empty else ()
         return TagResult(topics, doc.token_count, language,
-                         warnings + _genre_warning(scored.news_probability) + below,
+                         warnings + nothing + _genre_warning(scored.news_probability) + below,
                          label_set.name, self.backend.model_name)
 
     def _choose(self, doc: PreparedDocument, model: np.ndarray, labels: list[Label], thresholds: np.ndarray,
