@@ -165,3 +165,20 @@ def test_a_classifier_carrying_its_encoder_needs_its_config_and_tokenizer(tmp_pa
     damage(directory)
     with pytest.raises(ModelLoadError, match=message):
         read_classifier_dir(directory)
+
+
+def test_an_encoder_that_embeds_narrower_than_its_hidden_size_fits_its_config(tmp_path):
+    """ELECTRA (and ALBERT, MobileBERT) embed tokens in embedding_size, less than hidden_size:
+    such a model trained with --mode full was refused at load as a config that disagrees."""
+    from transformers import ElectraConfig, ElectraModel
+
+    from service.engine.model_files import check_config_fits_weights
+
+    config = ElectraConfig(vocab_size=50, embedding_size=16, hidden_size=32, num_hidden_layers=2,
+                           num_attention_heads=2, intermediate_size=64)
+    ElectraModel(config).save_pretrained(tmp_path)
+    check_config_fits_weights(tmp_path)
+    edited = {**json.loads((tmp_path / "config.json").read_text()), "embedding_size": 32}
+    (tmp_path / "config.json").write_text(json.dumps(edited))
+    with pytest.raises(ModelLoadError, match="embedding_size is 32, but .* holds vectors of 16"):
+        check_config_fits_weights(tmp_path)

@@ -159,8 +159,10 @@ def check_config_fits_weights(model_dir: Path) -> None:
     if isinstance(config.get("num_hidden_layers"), int) and layers and config["num_hidden_layers"] != len(layers):
         raise ModelLoadError(f"{config_path}: num_hidden_layers is {config['num_hidden_layers']}, but "
                              f"{model_dir / WEIGHTS_FILE} holds {len(layers)} layers")
-    if isinstance(config.get("hidden_size"), int) and widths and config["hidden_size"] != widths[0]:
-        raise ModelLoadError(f"{config_path}: hidden_size is {config['hidden_size']}, but "
+    # ALBERT, ELECTRA and MobileBERT embed tokens narrower than their hidden size: embedding_size.
+    width_key = "embedding_size" if isinstance(config.get("embedding_size"), int) else "hidden_size"
+    if isinstance(config.get(width_key), int) and widths and config[width_key] != widths[0]:
+        raise ModelLoadError(f"{config_path}: {width_key} is {config[width_key]}, but "
                              f"{model_dir / WEIGHTS_FILE} holds vectors of {widths[0]}")
 
 
