@@ -407,3 +407,18 @@ def test_a_max_length_beyond_the_base_models_positions_is_refused(tiny_model_dir
     """The tiny model reads 128 positions: 200 failed inside it with a traceback on a long article."""
     assert run_tiny(tiny_model_dir, tmp_path / "out", "--max-length", "200") == 2
     assert "--max-length 200 is more than the base model reads at once (128" in capsys.readouterr().err
+
+
+def test_the_position_limit_counts_robertas_offset_and_the_tokenizers_limit(tmp_path):
+    """RoBERTa-style models number positions from pad_token_id + 1: 66 positions read 64 tokens,
+    and --max-length 66 passed the check, then failed inside the model (index out of range)."""
+    from training.model import check_max_length
+
+    (tmp_path / "config.json").write_text(json.dumps({"model_type": "xlm-roberta", "max_position_embeddings": 66,
+                                                      "pad_token_id": 1}))
+    check_max_length(tmp_path, 64)
+    with pytest.raises(ValueError, match="--max-length 65 is more than the base model reads at once \\(64 tokens"):
+        check_max_length(tmp_path, 65)
+    (tmp_path / "tokenizer_config.json").write_text(json.dumps({"model_max_length": 48}))
+    with pytest.raises(ValueError, match="\\(48 tokens"):
+        check_max_length(tmp_path, 64)

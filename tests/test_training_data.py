@@ -43,7 +43,7 @@ def test_csv_with_pipe_separated_labels(tmp_path):
     ("d.csv", "Text,Labels\nx,a\n", r"it has 'Text', 'Labels' \(column names are case-sensitive"),
     ("d.csv", "text,label\nx,a\n", r"d.csv:1: the header needs 'text' and 'labels' columns; it has 'text', 'label'$"),
     # A .tsv was read as JSONL and failed on line 1 with a JSON error.
-    ("d.tsv", "text\tlabels\nx\ta\n", r"d.tsv: unknown file type '.tsv': training data is .jsonl or .csv"),
+    ("d.tsv", "text\tlabels\nx\ta\n", r"d.tsv: unknown file type '.tsv': training data is .jsonl \(or .ndjson\) or"),
 ])
 def test_bad_rows_are_reported_by_line(tmp_path, name, body, message):
     path = tmp_path / name
@@ -184,6 +184,15 @@ def test_labels_that_look_like_mistakes_are_warned_about_with_lines(tmp_path, ca
     assert err.count("warning: ") == 3
     read_labeled(_clean(tmp_path))
     assert capsys.readouterr().err == ""
+    # The news and iptc-top taxonomies name labels with ", ": one label each, not a mistake.
+    (tmp_path / "iptc.csv").write_text('text,labels\n"Rates rose.","economy, business and finance|politics"\n')
+    assert read_labeled(tmp_path / "iptc.csv")[0].labels == ("economy, business and finance", "politics")
+    assert capsys.readouterr().err == ""
+
+
+def test_ndjson_is_read_as_jsonl_as_bulk_reads_it(tmp_path):
+    (tmp_path / "d.ndjson").write_text('{"text": "Goal!", "labels": ["sport"]}\n')
+    assert read_labeled(tmp_path / "d.ndjson")[0].labels == ("sport",)
 
 
 def _clean(tmp_path):

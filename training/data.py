@@ -13,6 +13,7 @@ import csv
 import hashlib
 import json
 import random
+import re
 import sys
 from collections import Counter
 from collections.abc import Callable
@@ -90,7 +91,8 @@ def _read_csv_rows(path: Path, handle: TextIO) -> list[Example]:
     return examples
 
 
-READERS: dict[str, Callable[[Path, TextIO], list[Example]]] = {".jsonl": _read_jsonl_rows, ".csv": _read_csv_rows}
+READERS: dict[str, Callable[[Path, TextIO], list[Example]]] = {
+    ".jsonl": _read_jsonl_rows, ".ndjson": _read_jsonl_rows, ".csv": _read_csv_rows}  # .ndjson: as bulk reads it
 
 
 def read_labeled(path: Path, limit: int | None = None) -> list[Example]:
@@ -99,7 +101,7 @@ def read_labeled(path: Path, limit: int | None = None) -> list[Example]:
     reader = READERS.get(path.suffix.lower())
     if reader is None:  # a .tsv or .txt read as JSONL failed on its first line with a JSON error
         raise DataFileError(f"{path}: unknown file type {path.suffix or '(no extension)'!r}: "
-                            f"training data is {' or '.join(READERS)}")
+                            "training data is .jsonl (or .ndjson) or .csv")
     try:
         # utf-8-sig: Excel's "CSV UTF-8" (and some editors) start the file with a byte-order mark.
         handle = path.open(encoding="utf-8-sig", newline="" if reader is _read_csv_rows else None)
@@ -160,12 +162,18 @@ def _conflicting_copies(path: Path, examples: list[Example]) -> str | None:
             f"as given: {shown}")
 
 
+# A comma with no space after it, as in "health,economy"; "economy, business and finance" (the news
+# and iptc-top taxonomies' names) is one label written as such.
+_SEPARATOR_COMMA = re.compile(r",\S")
+
+
 def _comma_labels(path: Path, examples: list[Example]) -> str | None:
     """A CSV labels cell "health,economy" is one label of that name: its labels are separated by '|'."""
-    rows = [e for e in examples if any("," in name for name in e.labels)]
+    rows = [e for e in examples if any(_SEPARATOR_COMMA.search(name) for name in e.labels)]
     if not rows:
         return None
-    shown = ", ".join(f"{next(n for n in e.labels if ',' in n)!r} ({path.name}:{e.line})" for e in rows[:SHOWN])
+    shown = ", ".join(f"{next(n for n in e.labels if _SEPARATOR_COMMA.search(n))!r} ({path.name}:{e.line})"
+                      for e in rows[:SHOWN])
     return (f"{path}: {len(rows)} row(s) have a label with a comma, trained as one label: {shown}; "
             "the labels column separates labels with '|' (health|economy)")
 

@@ -83,15 +83,35 @@ def check_max_length(base: Path | None, max_length: int) -> None:
     limit = _position_limit(base if base is not None else default_model_dir())
     if limit is not None and max_length > limit:
         raise ValueError(f"--max-length {max_length} is more than the base model reads at once "
-                         f"({limit} tokens, its config.json's max_position_embeddings)")
+                         f"({limit} tokens: its config.json's max_position_embeddings, or its "
+                         "tokenizer's model_max_length)")
+
+
+# These number positions from pad_token_id + 1: a model of 514 positions reads 512 tokens.
+OFFSET_POSITIONS = ("roberta", "xlm-roberta", "camembert")
 
 
 def _position_limit(directory: Path) -> int | None:
+    """The most tokens the base reads at once: its positions (less RoBERTa's offset), and its
+    tokenizer's model_max_length when that says less."""
+    config, tokenizer = _json_object(directory / "config.json"), _json_object(directory / "tokenizer_config.json")
+    limits = []
+    positions = config.get("max_position_embeddings")
+    if isinstance(positions, int):
+        pad = config.get("pad_token_id")
+        offset = pad + 1 if config.get("model_type") in OFFSET_POSITIONS and isinstance(pad, int) else 0
+        limits.append(positions - offset)
+    if isinstance(tokenizer.get("model_max_length"), int) and tokenizer["model_max_length"] < 10**6:
+        limits.append(tokenizer["model_max_length"])  # (transformers writes 1e30 for "no limit")
+    return min(limits) if limits else None
+
+
+def _json_object(path: Path) -> dict:
     try:
-        limit = json.loads((directory / "config.json").read_text(encoding="utf-8")).get("max_position_embeddings")
-    except (OSError, ValueError, AttributeError):
-        return None  # resolve_base reports a missing or broken model
-    return limit if isinstance(limit, int) else None
+        found = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}  # resolve_base reports a missing or broken model
+    return found if isinstance(found, dict) else {}
 
 
 def resolve_base(base: Path | None) -> tuple[Path, str]:
