@@ -14,7 +14,7 @@ from pathlib import Path
 
 import torch
 from torch.utils.flop_counter import FlopCounterMode
-from transformers import AutoModel, AutoTokenizer
+from transformers import AutoModel
 from transformers.utils import logging as hf_logging
 
 from service.engine.chunking import prepare_document
@@ -22,6 +22,7 @@ from service.engine.encoder import token_limit  # the encoder's own rule
 from service.engine.model_files import WEIGHTS_FILE, default_model_dir, sha256_of
 from service.engine.model_profiles import profile_for
 from service.engine.st_modules import read_pipeline
+from service.engine.tokenizer import load_tokenizer
 
 MAX_TOKENS = 256  # the embedded model's window
 
@@ -67,7 +68,7 @@ def _windowing(model_dir: Path | None) -> tuple[int, str]:
     if model_dir is None:
         return MAX_TOKENS, ""
     profile = profile_for(sha256_of(model_dir / WEIGHTS_FILE))
-    tokenizer = AutoTokenizer.from_pretrained(model_dir, local_files_only=True)
+    tokenizer = load_tokenizer(model_dir)
     window = token_limit(model_dir, tokenizer, _model(model_dir), profile.window_tokens)
     pipeline = read_pipeline(model_dir)
     name = profile.prompts.text if profile.prompts is not None else pipeline.default_prompt_name
@@ -77,7 +78,7 @@ def _windowing(model_dir: Path | None) -> tuple[int, str]:
 
 def article_costs(texts: list[str], model_dir: Path | None = None) -> list[ArticleCost]:
     """Each text's windows, tokens and FLOPs with the embedded model, or the model in ``model_dir``."""
-    tokenizer = AutoTokenizer.from_pretrained(model_dir or default_model_dir(), local_files_only=True)
+    tokenizer = load_tokenizer(model_dir or default_model_dir())
     window, prompt = _windowing(model_dir)
     out = []
     for text in texts:

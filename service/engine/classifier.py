@@ -60,7 +60,8 @@ WEIGHT_FILES = ("model.safetensors", HEAD_FILE)
 # An own encoder's configuration and tokenizer, pinned with its weights: an edited config or
 # vocabulary changes what the weights read as surely as edited weights do.
 ENCODER_FILES = ("config.json", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "vocab.txt",
-                 "tokenizer.model", "added_tokens.json", "modules.json", "config_sentence_transformers.json")
+                 "tokenizer.model", "added_tokens.json", "modules.json", "config_sentence_transformers.json",
+                 "sentence_bert_config.json", "1_Pooling/config.json")  # (the window size; the pooling)
 KIND = "classifier"
 HYBRID = "hybrid"  # newstag.json's "head" for a hybrid model (absent: the window head)
 
