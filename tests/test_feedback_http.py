@@ -324,7 +324,7 @@ def test_a_store_that_can_never_write_says_so_instead_of_retry_shortly(fb_app, t
     """A read-only root filesystem (Kubernetes without a database URL) answered "retry shortly" forever."""
     path = unwritable_dir(tmp_path) / "data" / "feedback.db"
     store = FeedbackStore(f"sqlite:///{path}", busy_timeout=0.2)
-    assert str(path) in store.write_problem()
+    assert str(path) in store.write_problem() and f"sqlite:///file:{path}?immutable=1" in store.write_problem()
     assert FeedbackStore(f"sqlite:///{tmp_path / 'ok' / 'feedback.db'}").write_problem() is None
     fb_app.extensions["newstag.feedback"] = store
     response = fb_app.test_client().post("/v1/feedback", json={"text": "x y", "labels": ["economy"],

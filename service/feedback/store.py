@@ -69,8 +69,9 @@ class FeedbackStore:
         path = unwritable_sqlite_file(self.url)
         if path is None:
             return None
-        return (f"the feedback store cannot write {path} (read-only or not permitted): "
-                "set NEWSTAG_DATABASE_URL to a database this service may write")
+        return (f"the feedback store cannot write {path} (read-only or not permitted), nor read it (SQLite "
+                "writes beside a file it reads): set NEWSTAG_DATABASE_URL to a database this service may write, "
+                f"or, to export an archived file, to sqlite:///file:{path}?immutable=1&uri=true")
 
     # Setting up ----------------------------------------------------------------------
 
