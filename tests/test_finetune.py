@@ -392,6 +392,27 @@ def test_an_output_that_cannot_be_created_is_refused_before_training(tmp_path, c
     assert "cannot be created" in err and len(err.strip().splitlines()) == 1
 
 
+def test_an_interrupt_after_the_model_is_in_place_says_so_and_removes_the_checkpoint(tiny_model_dir, tmp_path,
+                                                                                     monkeypatch, capsys):
+    """SIGTERM between the model's rename into place and the checkpoint's removal said "nothing
+    was saved" beside a complete model, and left the checkpoint."""
+    import training.finetune as finetune
+    from training.trainer import checkpoint_dir
+
+    removed = finetune.remove_checkpoint
+
+    def interrupted_then_remove(output):
+        monkeypatch.setattr(finetune, "remove_checkpoint", removed)
+        checkpoint_dir(output).mkdir(parents=True, exist_ok=True)  # as a loop-trained run leaves it
+        raise KeyboardInterrupt  # as SIGTERM arrives there (sigterm_interrupts)
+
+    monkeypatch.setattr(finetune, "remove_checkpoint", interrupted_then_remove)
+    output = tmp_path / "out"
+    assert run_tiny(tiny_model_dir, output, "--mode", "hybrid") == 130
+    assert "interrupted after" in capsys.readouterr().err and (output / "newstag.json").is_file()
+    assert not checkpoint_dir(output).exists()
+
+
 def test_a_failure_to_write_the_model_is_one_line(tiny_model_dir, tmp_path, monkeypatch, capsys):
     import training.finetune as finetune
 

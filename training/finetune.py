@@ -33,7 +33,7 @@ from transformers import AutoModel
 from service.drift.reference import label_shares
 from service.engine import NewstagError
 from service.engine.chunking import prepare_document
-from service.engine.classifier import HYBRID
+from service.engine.classifier import HYBRID, MANIFEST_FILE
 from service.engine.classifier import at_least_one as at_least_one_label
 from service.engine.st_modules import read_pipeline
 from service.engine.tokenizer import load_tokenizer
@@ -276,6 +276,7 @@ def main(argv: list[str] | None = None) -> int:
         print("finetune: error: --max-length >= 16, --batch-size >= 1 and --epochs >= 1", file=sys.stderr)
         return 2
     dist = Distributed.from_env()
+    started = time.time()
     try:
         with sigterm_interrupts():
             check_destination(config.output, [("--train", config.train), ("--validation", config.validation)])
@@ -292,7 +293,12 @@ def main(argv: list[str] | None = None) -> int:
         print(f"finetune: {exc}", file=sys.stderr)
         return 130
     except KeyboardInterrupt:  # outside the training loop (hybrid and head fits, reading, export): no checkpoint
-        print(f"\nfinetune: interrupted before {config.output} was written; nothing was saved", file=sys.stderr)
+        if _written_since(config.output, started):  # between the model's rename into place and the end
+            remove_checkpoint(config.output)
+            print(f"\nfinetune: interrupted after {config.output} was written: the model there is complete",
+                  file=sys.stderr)
+        else:
+            print(f"\nfinetune: interrupted before {config.output} was written; nothing was saved", file=sys.stderr)
         return 130
     finally:
         dist.close()
@@ -300,6 +306,15 @@ def main(argv: list[str] | None = None) -> int:
         print(f"wrote {config.output}: micro-F1 {metrics['micro_f1']:.4f}, macro-F1 {metrics['macro_f1']:.4f} "
               f"(validation, {metrics['mode']})")
     return 0
+
+
+def _written_since(output: Path, started: float) -> bool:
+    """Did this run put a complete model directory at ``output`` (its manifest is written last,
+    then the directory renamed into place)?"""
+    try:
+        return (output / MANIFEST_FILE).stat().st_mtime >= started
+    except OSError:
+        return False
 
 
 if __name__ == "__main__":
