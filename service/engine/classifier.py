@@ -46,6 +46,7 @@ from .model_files import (
     DEFAULT_MODEL_SHA256,
     check_config_fits_weights,
     default_model_dir,
+    read_json_object,
     require_local_model_dir,
     sha256_of,
     verify_weights,
@@ -68,16 +69,6 @@ HYBRID = "hybrid"  # newstag.json's "head" for a hybrid model (absent: the windo
 
 def is_classifier_dir(path: Path) -> bool:
     return (path / MANIFEST_FILE).is_file()
-
-
-def _read_json(path: Path) -> dict:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise ModelLoadError(f"{path}: cannot read: {exc}") from exc
-    if not isinstance(data, dict):
-        raise ModelLoadError(f"{path}: must be a JSON object")
-    return data
 
 
 @dataclass(frozen=True)
@@ -107,7 +98,7 @@ class ClassifierFiles:
 
 def read_classifier_dir(directory: Path) -> ClassifierFiles:
     """Check a classifier directory (files present, checksums match, shapes agree)."""
-    manifest = _read_json(directory / MANIFEST_FILE)
+    manifest = read_json_object(directory / MANIFEST_FILE)
     if manifest.get("kind") != KIND:
         raise ModelLoadError(f"{directory / MANIFEST_FILE}: kind must be {KIND!r}")
     digests = manifest.get("sha256", {})
@@ -140,7 +131,7 @@ def read_classifier_dir(directory: Path) -> ClassifierFiles:
     _check_pinned_files(directory, digests, {*weight_files, LEXICAL_JSON, LEXICAL_WEIGHTS, DOMAIN_FILE, LABELS_FILE})
     if encoder_dir == directory:
         _check_own_encoder(directory)
-    label_data = _read_json(directory / LABELS_FILE)
+    label_data = read_json_object(directory / LABELS_FILE)
     names, thresholds = label_data.get("labels"), label_data.get("thresholds")
     if not isinstance(names, list) or not isinstance(thresholds, list) or len(names) != len(thresholds) or not names:
         raise ModelLoadError(f"{directory / LABELS_FILE}: needs 'labels' and 'thresholds' of the same length")
@@ -154,7 +145,7 @@ def read_classifier_dir(directory: Path) -> ClassifierFiles:
         raise ModelLoadError(f"{directory / HEAD_FILE}: head shape does not match {len(names)} labels")
     labels = tuple(Label(str(n), threshold=float(t)) for n, t in zip(names, thresholds, strict=True))
     metrics_path = directory / "metrics.json"
-    metrics = _read_json(metrics_path) if metrics_path.is_file() else {}
+    metrics = read_json_object(metrics_path) if metrics_path.is_file() else {}
     multi_label = bool(label_data.get("multi_label", True))
     domain = None if multi_label else Domain.load(directory, len(names), weight.shape[1])
     version = digests[WEIGHT_FILES[0] if encoder_dir == directory else HEAD_FILE][:12]

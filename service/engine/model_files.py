@@ -136,6 +136,17 @@ def require_local_model_dir(path: Path) -> Path:
     return path
 
 
+def read_json_object(path: Path) -> dict:
+    """A model file that must hold a JSON object; ModelLoadError naming it otherwise."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise ModelLoadError(f"{path}: cannot read: {exc}") from exc
+    if not isinstance(data, dict):
+        raise ModelLoadError(f"{path}: must be a JSON object")
+    return data
+
+
 LAYER_KEY = re.compile(r"(?:^|\.)(?:layer|layers|h|block)\.(\d+)\.")  # encoder.layer.3.attention...
 EMBEDDING_KEY = re.compile(r"(?:word_embeddings|embed_tokens)\.weight$")
 
@@ -146,12 +157,7 @@ def check_config_fits_weights(model_dir: Path) -> None:
     from safetensors import safe_open
 
     config_path = model_dir / "config.json"
-    try:
-        config = json.loads(config_path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise ModelLoadError(f"{config_path}: cannot read: {exc}") from None
-    if not isinstance(config, dict):
-        raise ModelLoadError(f"{config_path}: must be a JSON object")
+    config = read_json_object(config_path)
     with safe_open(str(model_dir / WEIGHTS_FILE), framework="numpy") as handle:
         keys = list(handle.keys())
         widths = [handle.get_slice(k).get_shape()[-1] for k in keys if EMBEDDING_KEY.search(k)]
