@@ -29,7 +29,6 @@ window's; a hybrid head scores the mean of the windows plus the text's TF-IDF fe
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -47,6 +46,7 @@ from .model_files import (
     check_config_fits_weights,
     default_model_dir,
     read_json_object,
+    read_model_json,
     require_local_model_dir,
     sha256_of,
     verify_weights,
@@ -181,12 +181,7 @@ def pipeline_weights(directory: Path) -> list[str]:
     modules = directory / "modules.json"
     if not modules.is_file():
         return []
-    try:
-        listed = json.loads(modules.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise ModelLoadError(f"{modules}: cannot read: {exc}") from exc
-    if not isinstance(listed, list):
-        raise ModelLoadError(f"{modules}: a list of modules expected")
+    listed = read_model_json(modules, list, "a list of modules")
     return [f"{m['path']}/model.safetensors" for m in listed
             if isinstance(m, dict) and str(m.get("type", "")).endswith("Dense") and m.get("path")]
 

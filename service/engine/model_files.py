@@ -7,6 +7,7 @@ import json
 import os
 import re
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -138,12 +139,17 @@ def require_local_model_dir(path: Path) -> Path:
 
 def read_json_object(path: Path) -> dict:
     """A model file that must hold a JSON object; ModelLoadError naming it otherwise."""
+    return read_model_json(path, dict, "a JSON object")
+
+
+def read_model_json(path: Path, kind: type, what: str) -> Any:
+    """A model file that must hold JSON of ``kind`` (``what`` says it in the error)."""
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
         raise ModelLoadError(f"{path}: cannot read: {exc}") from exc
-    if not isinstance(data, dict):
-        raise ModelLoadError(f"{path}: must be a JSON object")
+    if not isinstance(data, kind):
+        raise ModelLoadError(f"{path}: must be {what}")
     return data
 
 
