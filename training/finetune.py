@@ -118,25 +118,7 @@ def _train_and_write(config: TrainingConfig, dist: Distributed) -> dict:
     assert config.epochs is not None and config.lr is not None
 
     # 1. Load the data, and hold out a validation split when no file is given.
-    examples = read_labeled(config.train)
-    check_trainable(config.train, examples, after_split=False)  # the file itself first: its reason, not the split's
-    if dist.is_main and len(sets := label_sets(config.train)) > 1:
-        print(f"finetune: warning: {config.train.name} mixes corrections of {len(sets)} label sets "
-              f"({', '.join(sets)}): the model learns them as one; export one with ?taxonomy=NAME "
-              "(?taxonomy= for typed labels)", file=sys.stderr, flush=True)
-    if config.validation:
-        train, validation = examples, read_labeled(config.validation)
-    else:
-        train, validation = split_validation(examples, config.validation_split, config.seed)
-    check_trainable(config.train, train, after_split=not config.validation)
-    if dist.is_main and (twice := texts_in_both(train, validation)):
-        print(f"finetune: warning: {twice} of the {len(validation)} validation articles are also training articles "
-              "(the same text): the validation scores overstate how the model reads new articles", file=sys.stderr,
-              flush=True)
-    if dist.is_main and (unseen := labels_never_trained(train, validation)):
-        print(f"finetune: warning: {len(unseen)} label(s) of the validation data are on no training article, so the "
-              f"model cannot learn them and its validation scores count them as misses: {', '.join(unseen[:10])}"
-              + (" ..." if len(unseen) > 10 else ""), file=sys.stderr, flush=True)
+    examples, train, validation = _read_data(config, dist)
     labels = label_names(train + validation)
     multi_label = not is_single_label(train + validation)
     data_print = fingerprint(config.train, examples)
@@ -145,7 +127,7 @@ def _train_and_write(config: TrainingConfig, dist: Distributed) -> dict:
     base_dir, base_name = resolve_base(config.base)
     if dist.is_main and (warning := base_language_warning([e.text for e in train], base_dir, base_name,
                                                           installed_multilingual())):
-        print(f"finetune: warning: {warning}", file=sys.stderr, flush=True)
+        _warn(warning)
     tokenizer = load_tokenizer(base_dir)
     encoder = AutoModel.from_pretrained(base_dir, local_files_only=True, use_safetensors=True)
 
@@ -163,18 +145,54 @@ def _train_and_write(config: TrainingConfig, dist: Distributed) -> dict:
     pipeline = read_pipeline(base_dir)
     model = WindowClassifier(encoder, pipeline.dim or int(encoder.config.hidden_size), len(labels), pipeline)
     targets = label_targets(train, labels, multi_label)
-    if config.mode == "full":
-        result = full_stage(model, tokenizer, base_dir, config, train_split, validation_split, labels, targets,
-                            multi_label, data_print, dist)
-    else:
-        result = frozen_stage(model, tokenizer, base_dir, config, train_split, validation_split, labels, targets,
-                              multi_label, data_print, dist)
+    stage = full_stage if config.mode == "full" else frozen_stage
+    result = stage(model, tokenizer, base_dir, config, train_split, validation_split, labels, targets,
+                   multi_label, data_print, dist)
     if result is None:
         return {}  # not the first process: it writes nothing
     # Every training article has a label (training/data.py requires one): with the hybrid
     # recipe's setting, the model gives every article at least its best label, as served.
     at_least_one = config.mode == "hybrid" and multi_label and config.hybrid.at_least_one and all(
         e.labels for e in train)
+    metrics = _validation_metrics(result, validation, labels, multi_label, at_least_one)
+
+    # 8. Write the model directory atomically, with its model card.
+    _write(config, model, tokenizer, base_dir, base_name, train_split, validation_split, labels, multi_label,
+           data_print, result, metrics, at_least_one, time.monotonic() - started)
+    remove_checkpoint(config.output)
+    return metrics
+
+
+def _warn(message: str) -> None:
+    print(f"finetune: warning: {message}", file=sys.stderr, flush=True)
+
+
+def _read_data(config: TrainingConfig, dist: Distributed) -> tuple[list[Example], list[Example], list[Example]]:
+    """The training file's examples, and the train and validation articles, with a warning for
+    what would make the model or its validation scores mislead (only the first process warns)."""
+    examples = read_labeled(config.train)
+    check_trainable(config.train, examples, after_split=False)  # the file itself first: its reason, not the split's
+    if dist.is_main and len(sets := label_sets(config.train)) > 1:
+        _warn(f"{config.train.name} mixes corrections of {len(sets)} label sets ({', '.join(sets)}): the model "
+              "learns them as one; export one with ?taxonomy=NAME (?taxonomy= for typed labels)")
+    if config.validation:
+        train, validation = examples, read_labeled(config.validation)
+    else:
+        train, validation = split_validation(examples, config.validation_split, config.seed)
+    check_trainable(config.train, train, after_split=not config.validation)
+    if dist.is_main and (twice := texts_in_both(train, validation)):
+        _warn(f"{twice} of the {len(validation)} validation articles are also training articles (the same text): "
+              "the validation scores overstate how the model reads new articles")
+    if dist.is_main and (unseen := labels_never_trained(train, validation)):
+        _warn(f"{len(unseen)} label(s) of the validation data are on no training article, so the model cannot "
+              f"learn them and its validation scores count them as misses: {', '.join(unseen[:10])}"
+              + (" ..." if len(unseen) > 10 else ""))
+    return examples, train, validation
+
+
+def _validation_metrics(result: StageResult, validation: list[Example], labels: list[str], multi_label: bool,
+                        at_least_one: bool) -> dict[str, Any]:
+    """The validation articles' figures, decided as the service will decide them."""
     probs = result.probs
     if at_least_one:
         probs = at_least_one_label(probs, np.asarray(result.thresholds, dtype=np.float64))
@@ -185,11 +203,6 @@ def _train_and_write(config: TrainingConfig, dist: Distributed) -> dict:
         predicted = [(labels[int(np.argmax(row))],) for row in probs]
     metrics = classification_report([e.labels for e in validation], predicted, labels, not multi_label)
     metrics["mode"] = "multi-label" if multi_label else "single-label"
-
-    # 8. Write the model directory atomically, with its model card.
-    _write(config, model, tokenizer, base_dir, base_name, train_split, validation_split, labels, multi_label,
-           data_print, result, metrics, at_least_one, time.monotonic() - started)
-    remove_checkpoint(config.output)
     return metrics
 
 
