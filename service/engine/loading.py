@@ -41,21 +41,26 @@ def load_backend(options: ModelOptions) -> ScoringBackend:
     if options.torch_threads:
         torch.set_num_threads(options.torch_threads)
     single_threaded_blas()
-    if options.engine == "nli":
-        from .nli_backend import NLIBackend  # imported only when used
+    return _load_nli(options) if options.engine == "nli" else _load_embedding(options)
 
-        assert options.nli_model is not None  # Settings.validated() guarantees it
-        nli_dir = require_local_model_dir(options.nli_model)
-        nli = NLIBackend(nli_dir, options.nli_hypothesis, options.max_tokens)
-        asked = options.encoder
-        if asked.precision not in ("auto", nli.precision) or asked.runtime not in ("auto", "torch"):
-            log.warning("NEWSTAG_PRECISION=%s and NEWSTAG_RUNTIME=%s do not apply to the NLI engine: %s runs "
-                        "with torch as its checkpoint was saved (%s)", asked.precision, asked.runtime,
-                        nli_dir.name, nli.precision)
-        nli.model_version = sha256_of(nli_dir / WEIGHTS_FILE)[:12]
-        nli.languages = model_languages(nli_dir)
-        return nli
 
+def _load_nli(options: ModelOptions) -> ScoringBackend:
+    from .nli_backend import NLIBackend  # imported only when used
+
+    assert options.nli_model is not None  # Settings.validated() guarantees it
+    nli_dir = require_local_model_dir(options.nli_model)
+    nli = NLIBackend(nli_dir, options.nli_hypothesis, options.max_tokens)
+    asked = options.encoder
+    if asked.precision not in ("auto", nli.precision) or asked.runtime not in ("auto", "torch"):
+        log.warning("NEWSTAG_PRECISION=%s and NEWSTAG_RUNTIME=%s do not apply to the NLI engine: %s runs "
+                    "with torch as its checkpoint was saved (%s)", asked.precision, asked.runtime,
+                    nli_dir.name, nli.precision)
+    nli.model_version = sha256_of(nli_dir / WEIGHTS_FILE)[:12]
+    nli.languages = model_languages(nli_dir)
+    return nli
+
+
+def _load_embedding(options: ModelOptions) -> ScoringBackend:
     from .embedding_backend import EmbeddingBackend
 
     if options.model is None:
