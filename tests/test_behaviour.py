@@ -146,6 +146,20 @@ def test_evidence_stands_alone_once_and_never_outscores_its_topic(tagger, seed_t
             assert topic.label in {t.label for t in alone.topics}, (topic.label, ev.text)
 
 
+@pytest.mark.parametrize("call", [{"labels": ["energy", "elections"]}, {"taxonomy": "iptc-top"}],
+                         ids=["labels-in-the-call", "iptc-top"])
+def test_evidence_never_outscores_a_topic_scored_on_the_whole_article(tagger, call):
+    """Labels named in the call and a taxonomy without sentence topics are scored on the article
+    as a whole, which may be less sure than a sentence read alone: the sentence is capped."""
+    text = ("Foreign ministers discussed COP29 preparations. "
+            "They also discussed the clearance of landmines left by the war.")
+    [result] = tagger.tag([text], **call)
+    assert any(topic.evidence for topic in result.topics)
+    for topic in result.topics:
+        for ev in topic.evidence:
+            assert ev.score <= topic.score, (topic.label, topic.score, ev.text, ev.score)
+
+
 @pytest.mark.parametrize("text", ["ـــــــــ", "\u064e\u064f\u0650\u0651", "\u200b\u200b"])
 def test_a_text_with_nothing_the_model_reads_gets_no_topic_and_says_why(tagger, text):
     """Tatweel or vowel marks alone leave the model an empty window, which the genre check read as

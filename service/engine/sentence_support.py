@@ -149,9 +149,14 @@ def with_sentences(label_scores: np.ndarray, doc: PreparedDocument, found: dict[
 
 
 def evidence(doc: PreparedDocument, found: dict[int, list[int]], alone: SentenceScores, chosen: list[int],
-             thresholds: np.ndarray, per_topic: int, weight: float,
+             thresholds: np.ndarray, topic_scores: np.ndarray, per_topic: int, weight: float,
              rules: SentenceRules = DEFAULT_RULES, deadline: float | None = None) -> dict[int, tuple[Evidence, ...]]:
-    """For each chosen label, its candidates that get it back alone, best first, each distinct sentence once."""
+    """For each chosen label, its candidates that get it back alone, best first, each distinct sentence once.
+
+    An evidence score is its support capped at its topic's score: a topic scored on the article
+    as a whole (labels named in the call, a taxonomy without sentence topics) may be less sure
+    than one of its sentences read alone, and a sentence never claims more than its topic.
+    """
     if not chosen or not doc.sentences:
         return {}
     hits = keywords.keyword_hits(doc.text, doc.sentences, alone.labels, chosen, deadline)
@@ -167,6 +172,7 @@ def evidence(doc: PreparedDocument, found: dict[int, list[int]], alone: Sentence
                 break
             span, text = doc.sentences[i], sentence_text(doc, i)
             key = " ".join(text.split()).casefold()  # the same sentence at two offsets counts once
-            kept.setdefault(key, Evidence(text, span.start, span.end, round(says[i], 4)))
+            score = min(says[i], float(topic_scores[j]))
+            kept.setdefault(key, Evidence(text, span.start, span.end, round(score, 4)))
         out[j] = tuple(kept.values())
     return out

@@ -221,8 +221,9 @@ class Tagger:
                 deadline: float | None, empty: bool = False) -> TagResult:
         """One document's result: its topics with their evidence, and every warning that applies."""
         labels = label_set.labels
-        support = (sentence_support.evidence(doc, found, alone, chosen, thresholds, self.options.evidence_per_topic,
-                                             self.options.keyword_weight, self.backend.sentence_rules, deadline)
+        support = (sentence_support.evidence(doc, found, alone, chosen, thresholds, final,
+                                             self.options.evidence_per_topic, self.options.keyword_weight,
+                                             self.backend.sentence_rules, deadline)
                    if with_evidence else {})
         topics = tuple(Topic(labels[j].name, round(float(final[j]), 4), labels[j].code, support.get(j, ()))
                        for j in chosen)

@@ -85,7 +85,8 @@ class EvidenceOut(BaseModel):
     text: str
     start: int = Field(description="Character offset: text == article[start:end].")
     end: int
-    score: float = Field(ge=0.0, le=1.0)
+    score: float = Field(ge=0.0, le=1.0, description="The sentence's support for the topic read alone, capped at "
+                                                     "the topic's score.")
 
 
 class TopicOut(BaseModel):
