@@ -51,7 +51,7 @@ def test_requests_waiting_for_the_model_to_load_count_against_the_queue(monkeypa
         time.sleep(0.01)
     started = time.monotonic()
     second = client.post("/v1/classify", json={"text": "More news."})
-    assert second.status_code == 503 and "already waiting" in second.json["detail"]
+    assert second.status_code == 503 and second.json["detail"].startswith("1 request is already waiting")
     assert time.monotonic() - started < 1  # refused at once, not after waiting for the model
     app.extensions["newstag.runtime"].load()
     first.join(30)

@@ -40,7 +40,8 @@ class Admission:
         413 when it runs out with no other request admitted before it finished."""
         with self._lock:
             if self._waiting >= self.max_queue:
-                raise Overloaded(f"{self._waiting} requests are already waiting; retry shortly",
+                waiting = "1 request is" if self._waiting == 1 else f"{self._waiting} requests are"
+                raise Overloaded(f"{waiting} already waiting; retry shortly",
                                  headers={"Retry-After": "1"})
             first_alone = self._waiting == 0
             self._waiting += 1
