@@ -49,6 +49,15 @@ def test_real_responses_match_their_schemas(client, spec, seed_text):
                                         method, status, media)).validate(response.json)
 
 
+def test_a_status_no_operation_lists_is_still_a_documented_problem(client, spec):
+    """405 (with Allow) and 500 come from every route: each operation's "default" response says so."""
+    assert all("default" in op["responses"] for ops in spec["paths"].values() for op in ops.values())
+    response = client.delete("/v1/classify")
+    assert response.status_code == 405 and "POST" in response.headers["Allow"]
+    schema = spec["paths"]["/v1/classify"]["post"]["responses"]["default"]["content"]["application/problem+json"]
+    validator(spec, schema["schema"]).validate(response.json)
+
+
 @pytest.mark.parametrize("body, valid", [
     ({"text": "x"}, True),
     ({"documents": [{"id": "a", "text": "x"}], "labels": ["a", {"name": "b", "keywords": ["c"]}]}, True),

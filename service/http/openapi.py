@@ -80,81 +80,104 @@ def build_spec(settings: Settings | None = None) -> dict[str, Any]:
     modes = [(m, "validation") for m in _REQUESTS] + [(m, "serialization") for m in _RESPONSES]
     _, top = models_json_schema(modes, ref_template="#/components/schemas/{model}")  # type: ignore[arg-type]
     _with_limits(top["$defs"], settings or Settings.from_env({}))
-    secured: list[dict[str, list[str]]] = [{}, {"bearer": []}]  # the key is needed only when NEWSTAG_API_KEYS is set
-    ops_errors = (401, 403, 503)
+    paths = {**_tagging_paths(), **_feedback_paths(), **_ops_paths()}
+    for operations in paths.values():
+        for operation in operations.values():
+            operation["responses"]["default"] = _json(_ref(ProblemOut), _OTHER_ERRORS, PROBLEM_JSON)
     return {
         "openapi": "3.1.0",
         "info": {"title": "newstag", "version": __version__,
                  "description": "Topic tagging for news: topics with scores, taxonomy codes and evidence "
                                 "sentences. Errors are RFC 9457 problem details; see /docs/problems."},
-        "paths": {
-            "/v1/classify": {"post": {
-                "summary": "Tag one text or a batch of documents",
-                "security": secured,
-                "requestBody": {"required": True, "content": {"application/json": {
-                    "schema": {"oneOf": [_ref(TextRequest), _ref(DocumentsRequest)]}}}},
-                "responses": {"200": _json({"oneOf": [_ref(TextResponse), _ref(DocumentsResponse)]},
-                                           "Topics, in request order for documents"),
-                              **_problems(400, 404, 408, 413, 415, 422, *ops_errors)},
-            }},
-            "/v1/taxonomies": {"get": {"summary": "List taxonomies", "security": secured,
-                                       "responses": {"200": _json(_ref(TaxonomyList), "Taxonomies"),
-                                                     **_problems(401, 403)}}},
-            "/v1/taxonomies/{name}": {"get": {
-                "summary": "One taxonomy with its topics", "security": secured,
-                "parameters": [{"name": "name", "in": "path", "required": True, "schema": {"type": "string"}}],
-                "responses": {"200": _json(_ref(TaxonomyDetail), "The taxonomy"), **_problems(401, 403, 404)}}},
-            "/v1/models": {"get": {"summary": "Loaded models", "security": secured,
-                                   "responses": {"200": _json(_ref(ModelList), "Models"), **_problems(401, 403)}}},
-            "/v1/models/reload": {"post": {
-                "summary": "Rescan NEWSTAG_MODELS_DIR in every worker (needs an admin key)",
-                "security": [{"bearer": []}],
-                "responses": {"200": _json(_ref(ModelList), "Models after the rescan"),
-                              **_problems(401, 403, 503)}}},
-            "/v1/feedback": {"post": {
-                "summary": "Store an editor's correction of a text's topics",
-                "description": "The same text corrected again replaces its current labels; earlier corrections "
-                               "are kept as history. Answered only once the correction is committed.",
-                "security": secured,
-                "requestBody": {"required": True, "content": {"application/json": {"schema": _ref(FeedbackRequest)}}},
-                "responses": {"201": _json(_ref(FeedbackCreated), "Stored"),
-                              **_problems(400, 401, 403, 408, 413, 415, 422, 503, kinds=_STORE_PROBLEMS)}}},
-            "/v1/feedback/export": {"get": {
-                "summary": "Each text's current correction, as training data",
-                "description": "One JSON object per line, the schema `python -m training.finetune --train` "
-                               "reads; each line is a TrainingRow.",
-                "security": secured,
-                "parameters": [{"name": "format", "in": "query", "required": False,
-                                "schema": {"type": "string", "enum": ["jsonl"], "default": "jsonl"}},
-                               {"name": "taxonomy", "in": "query", "required": False,
-                                "description": "only the corrections of this installed taxonomy (empty: the "
-                                               "typed labels, taxonomy null): one label set to train on; "
-                                               "a taxonomy not installed is a 404",
-                                "schema": {"type": "string"}}],
-                "responses": {"200": {"description": "JSONL, one TrainingRow per line", "content": {
-                    "application/x-ndjson": {"schema": {"type": "string"}, "x-line-schema": _ref(TrainingRow)}}},
-                              **_problems(401, 403, 404, 422, 503, kinds=_STORE_PROBLEMS)}}},
-            "/v1/feedback/stats": {"get": {
-                "summary": "Counts per label, and how often editors changed the model's prediction",
-                "security": secured,
-                "responses": {"200": _json(_ref(FeedbackStats), "Counts over current corrections"),
-                              **_problems(401, 403, 503, kinds=_STORE_PROBLEMS)}}},
-            "/": {"get": {"summary": "The editor's page (HTML; its script calls the API with the key typed in it)",
-                          "responses": {"200": {"description": "The page", "content": {"text/html": {
-                              "schema": {"type": "string"}}}}}}},
-            "/healthz": {"get": {"summary": "Liveness", "responses": {"200": _json(
-                {"type": "object", "properties": {"status": {"const": "ok"}}, "required": ["status"]}, "Alive")}}},
-            "/readyz": {"get": {"summary": "Readiness: the model is loaded and warmed up", "responses": {
-                "200": _json({"type": "object", "properties": {"status": {"const": "ready"},
-                                                               "model": {"type": "string"}},
-                              "required": ["status", "model"]}, "Ready"),
-                **_problems(503, kinds=(NotReady,))}}},
-            "/metrics": {"get": {"summary": "Prometheus metrics (keep behind the network edge)", "responses": {
-                "200": {"description": "Prometheus text format", "content": {"text/plain": {
-                    "schema": {"type": "string"}}}}}}},
-        },
+        "paths": paths,
         "components": {"schemas": top["$defs"],
                        "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}},
+    }
+
+
+# Every route answers these as problems too; no operation lists them one by one.
+_OTHER_ERRORS = ("Any other error, as a problem: 405 for a method the path does not allow (with an Allow header), "
+                 "500 for a fault of the service")
+_SECURED: list[dict[str, list[str]]] = [{}, {"bearer": []}]  # the key is needed only when NEWSTAG_API_KEYS is set
+_OPS_ERRORS = (401, 403, 503)
+
+
+def _tagging_paths() -> dict[str, Any]:
+    return {
+        "/v1/classify": {"post": {
+            "summary": "Tag one text or a batch of documents",
+            "security": _SECURED,
+            "requestBody": {"required": True, "content": {"application/json": {
+                "schema": {"oneOf": [_ref(TextRequest), _ref(DocumentsRequest)]}}}},
+            "responses": {"200": _json({"oneOf": [_ref(TextResponse), _ref(DocumentsResponse)]},
+                                       "Topics, in request order for documents"),
+                          **_problems(400, 404, 408, 413, 415, 422, *_OPS_ERRORS)},
+        }},
+        "/v1/taxonomies": {"get": {"summary": "List taxonomies", "security": _SECURED,
+                                   "responses": {"200": _json(_ref(TaxonomyList), "Taxonomies"),
+                                                 **_problems(401, 403)}}},
+        "/v1/taxonomies/{name}": {"get": {
+            "summary": "One taxonomy with its topics", "security": _SECURED,
+            "parameters": [{"name": "name", "in": "path", "required": True, "schema": {"type": "string"}}],
+            "responses": {"200": _json(_ref(TaxonomyDetail), "The taxonomy"), **_problems(401, 403, 404)}}},
+        "/v1/models": {"get": {"summary": "Loaded models", "security": _SECURED,
+                               "responses": {"200": _json(_ref(ModelList), "Models"), **_problems(401, 403)}}},
+        "/v1/models/reload": {"post": {
+            "summary": "Rescan NEWSTAG_MODELS_DIR in every worker (needs an admin key)",
+            "security": [{"bearer": []}],
+            "responses": {"200": _json(_ref(ModelList), "Models after the rescan"),
+                          **_problems(401, 403, 503)}}},
+    }
+
+
+def _feedback_paths() -> dict[str, Any]:
+    return {
+        "/v1/feedback": {"post": {
+            "summary": "Store an editor's correction of a text's topics",
+            "description": "The same text corrected again replaces its current labels; earlier corrections "
+                           "are kept as history. Answered only once the correction is committed.",
+            "security": _SECURED,
+            "requestBody": {"required": True, "content": {"application/json": {"schema": _ref(FeedbackRequest)}}},
+            "responses": {"201": _json(_ref(FeedbackCreated), "Stored"),
+                          **_problems(400, 401, 403, 408, 413, 415, 422, 503, kinds=_STORE_PROBLEMS)}}},
+        "/v1/feedback/export": {"get": {
+            "summary": "Each text's current correction, as training data",
+            "description": "One JSON object per line, the schema `python -m training.finetune --train` "
+                           "reads; each line is a TrainingRow.",
+            "security": _SECURED,
+            "parameters": [{"name": "format", "in": "query", "required": False,
+                            "schema": {"type": "string", "enum": ["jsonl"], "default": "jsonl"}},
+                           {"name": "taxonomy", "in": "query", "required": False,
+                            "description": "only the corrections of this installed taxonomy (empty: the "
+                                           "typed labels, taxonomy null): one label set to train on; "
+                                           "a taxonomy not installed is a 404",
+                            "schema": {"type": "string"}}],
+            "responses": {"200": {"description": "JSONL, one TrainingRow per line", "content": {
+                "application/x-ndjson": {"schema": {"type": "string"}, "x-line-schema": _ref(TrainingRow)}}},
+                          **_problems(401, 403, 404, 422, 503, kinds=_STORE_PROBLEMS)}}},
+        "/v1/feedback/stats": {"get": {
+            "summary": "Counts per label, and how often editors changed the model's prediction",
+            "security": _SECURED,
+            "responses": {"200": _json(_ref(FeedbackStats), "Counts over current corrections"),
+                          **_problems(401, 403, 503, kinds=_STORE_PROBLEMS)}}},
+    }
+
+
+def _ops_paths() -> dict[str, Any]:
+    return {
+        "/": {"get": {"summary": "The editor's page (HTML; its script calls the API with the key typed in it)",
+                      "responses": {"200": {"description": "The page", "content": {"text/html": {
+                          "schema": {"type": "string"}}}}}}},
+        "/healthz": {"get": {"summary": "Liveness", "responses": {"200": _json(
+            {"type": "object", "properties": {"status": {"const": "ok"}}, "required": ["status"]}, "Alive")}}},
+        "/readyz": {"get": {"summary": "Readiness: the model is loaded and warmed up", "responses": {
+            "200": _json({"type": "object", "properties": {"status": {"const": "ready"},
+                                                           "model": {"type": "string"}},
+                          "required": ["status", "model"]}, "Ready"),
+            **_problems(503, kinds=(NotReady,))}}},
+        "/metrics": {"get": {"summary": "Prometheus metrics (keep behind the network edge)", "responses": {
+            "200": {"description": "Prometheus text format", "content": {"text/plain": {
+                "schema": {"type": "string"}}}}}}},
     }
 
 
