@@ -226,3 +226,34 @@ def test_what_an_editor_meets_around_the_tagging(server, seed_text):
         expect(page.locator("#status")).to_contain_text("found.")
         expect(page.locator("#error")).to_be_hidden()
         browser.close()
+
+
+def test_keyboard_focus_busy_tagging_and_labels_as_the_api_compares_them(server, seed_text):
+    """Session 30's findings: labels the API takes as one (case folding, Unicode forms) sent
+    once; the Tag button busy at once (one POST however often Enter is pressed), stale results
+    left alone while a tag request runs; the focus on an enabled control after Remove, Add
+    and Send."""
+    chromium()
+    try:
+        from playwright.sync_api import expect, sync_playwright
+    except ImportError:
+        skip_unless_required("playwright is not installed (requirements-dev.txt)")
+
+    with sync_playwright() as p:
+        browser, page = browser_page(p)
+        classify: list[dict] = []  # the bodies of POST /v1/classify, as sent
+        page.on("request", lambda r: classify.append(r.post_data_json) if r.url.endswith("/v1/classify") else None)
+        page.goto(f"{server}/")
+        page.fill("#api-key", KEY)
+        page.keyboard.press("Tab")
+        expect(page.locator("#taxonomy")).to_have_value("news")
+
+        # Labels equal once the API folds case (ß is ss) and composes accents: sent once each.
+        page.select_option("#taxonomy", "")
+        page.fill("#labels", "Stra\u00dfe, STRASSE, STRA\u1e9eE, \u00e9conomie, e\u0301conomie, \u00c9CONOMIE")
+        page.fill("#article", seed_text)
+        page.click("#tag-button")
+        expect(page.locator("#status")).to_contain_text("found.")
+        expect(page.locator("#error")).to_be_hidden()
+        assert classify[-1]["labels"] == ["Stra\u00dfe", "\u00e9conomie"], classify[-1]
+        browser.close()

@@ -61,11 +61,21 @@ async function topicOptions(taxonomy, typed) {
 
 // --- tagging -----------------------------------------------------------------------
 
-// Split on commas; a label typed twice (in any case: the API compares them without case) once.
+// What makes two labels one for the API (service/engine/validation.py, label_key): Unicode
+// NFC, then full case folding (Python's str.casefold). JavaScript has no casefold; upper then
+// lower case folds as it does ("Straße", "STRASSE" and "STRAẞE" are one; a final sigma is a
+// sigma), except for the dotless ı, which casefold keeps apart from i: it is left as it is.
+function labelKey(label) {
+  return label.normalize("NFC").toLowerCase().split("\u0131")
+    .map((part) => part.toUpperCase().toLowerCase()).join("\u0131");
+}
+
+// Split on commas; a label typed twice (in another case or Unicode form: the API takes them as
+// one and refuses the pair) once, as first typed.
 function typedLabels() {
   const seen = new Set();
   return $("labels").value.split(",").map((s) => s.trim()).filter((label) => {
-    const key = label.toLowerCase();
+    const key = labelKey(label);
     if (!label || seen.has(key)) return false;
     seen.add(key);
     return true;
