@@ -242,11 +242,48 @@ def test_keyboard_focus_busy_tagging_and_labels_as_the_api_compares_them(server,
     with sync_playwright() as p:
         browser, page = browser_page(p)
         classify: list[dict] = []  # the bodies of POST /v1/classify, as sent
+        feedback: list[dict] = []
         page.on("request", lambda r: classify.append(r.post_data_json) if r.url.endswith("/v1/classify") else None)
+        page.on("request", lambda r: feedback.append(r.post_data_json) if r.url.endswith("/v1/feedback") else None)
         page.goto(f"{server}/")
+
+        # Enter pressed three times while the taxonomies load (a slow network): one request.
+        held: list = []
+        page.route("**/v1/taxonomies", lambda route: held.append(route))
+        page.fill("#article", seed_text)
         page.fill("#api-key", KEY)
-        page.keyboard.press("Tab")
-        expect(page.locator("#taxonomy")).to_have_value("news")
+        for _ in range(3):
+            page.press("#api-key", "Enter")
+        busy = page.evaluate("() => { const b = document.querySelector('#tag-button'); "
+                             "return b.disabled || b.getAttribute('aria-disabled') === 'true'; }")
+        for route in held:
+            route.continue_()
+        page.unroute("**/v1/taxonomies")
+        expect(page.locator("#status")).to_contain_text("found.")
+        assert len(classify) == 1, f"{len(classify)} POST /v1/classify"
+        assert busy  # at once, while the taxonomies loaded
+        expect(page.locator("#tag-button")).not_to_have_attribute("aria-disabled", "true")
+        expect(page.locator("#topics .topic").first).to_be_visible()
+
+        # While the next tag request runs, the results on screen are busy: Remove and Send do nothing.
+        held.clear()
+        page.route("**/v1/classify", lambda route: held.append(route))
+        page.locator("#tag-button").focus()
+        page.keyboard.press("Enter")
+        expect(page.locator("#results")).to_have_attribute("aria-busy", "true")
+        first = page.locator("#topics .topic").first.get_attribute("data-label")
+        page.locator(f'#topics li[data-label="{first}"] .remove').focus()
+        page.keyboard.press("Enter")
+        page.locator("#send-button").focus()
+        page.keyboard.press("Enter")
+        expect(page.locator("#feedback-status")).to_have_text("Wait: the article is being tagged.")
+        expect(page.locator(f'#topics li[data-label="{first}"]')).to_have_count(1)
+        expect(page.locator("#removed-box")).to_be_hidden()
+        for route in held:
+            route.continue_()
+        page.unroute("**/v1/classify")
+        expect(page.locator("#results")).to_have_attribute("aria-busy", "false")
+        assert len(classify) == 2 and not feedback, (classify, feedback)
 
         # Labels equal once the API folds case (ß is ss) and composes accents: sent once each.
         page.select_option("#taxonomy", "")

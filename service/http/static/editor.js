@@ -15,6 +15,8 @@ const state = {
   shown: 0,          // counts the results shown: a late reply must not write into newer ones
   taxonomiesLoaded: false,
   loading: null,     // the taxonomies' request in flight, which tagging waits for
+  tagging: false,    // a tag request runs: no second one, and the topics on screen are left alone
+  sending: false,    // a correction is on its way: not sent twice
 };
 
 function showError(message) {
@@ -82,8 +84,42 @@ function typedLabels() {
   });
 }
 
+// Busy from the first keypress: Enter pressed three times while the taxonomies load (API keys
+// on, a slow network) sent three requests. The buttons are marked aria-disabled rather than
+// disabled, so the one that was pressed keeps the keyboard focus.
 async function tag(event) {
   event.preventDefault();
+  if (state.tagging) return;
+  setTagging(true);
+  try {
+    await tagArticle();
+  } finally {
+    setTagging(false);
+  }
+}
+
+function setTagging(busy) {
+  state.tagging = busy;
+  $("tag-button").setAttribute("aria-disabled", String(busy));
+  $("results").setAttribute("aria-busy", String(busy));
+  lockPanel();
+}
+
+// While a tag request runs, the topics on screen are about to be replaced: Remove, Restore,
+// Add and Send do nothing (and say so); while a correction is on its way, Send does nothing.
+function lockPanel() {
+  for (const control of $("results").querySelectorAll(".remove, .restore, #add-topic, #add-button")) {
+    control.setAttribute("aria-disabled", String(state.tagging));
+  }
+  $("send-button").setAttribute("aria-disabled", String(state.tagging || state.sending));
+}
+
+function panelLocked() {
+  if (state.tagging) $("feedback-status").textContent = "Wait: the article is being tagged.";
+  return state.tagging;
+}
+
+async function tagArticle() {
   showError("");
   const text = $("article").value;
   if (!text.trim()) {
@@ -108,8 +144,6 @@ async function tag(event) {
     return;
   }
   const request = taxonomy === null ? {text, labels} : {text, taxonomy};
-  const button = $("tag-button");
-  button.disabled = true;
   $("status").textContent = "Tagging…";
   try {
     const result = await (await api("POST", "/v1/classify", request)).json();
@@ -126,8 +160,6 @@ async function tag(event) {
     showError(err.message);
     $("error").focus();
     markStale();  // the topics on screen, if any, are still those of the text as tagged before
-  } finally {
-    button.disabled = false;
   }
 }
 
@@ -203,10 +235,12 @@ function renderTopics() {
                                                                   o.label)));
   $("add-topic").disabled = $("add-button").disabled = !addable.length;
   $("send-button").disabled = !kept.length;
+  lockPanel();
   renderArticle();  // a removed topic's evidence is no longer highlighted
 }
 
 function setRemoved(topic, removed) {
+  if (panelLocked()) return;
   topic.removed = removed;
   if (topic.added && removed) state.topics = state.topics.filter((t) => t !== topic);
   renderTopics();
@@ -216,6 +250,7 @@ function setRemoved(topic, removed) {
 }
 
 function addTopic() {
+  if (panelLocked()) return;
   const label = $("add-topic").value;
   const option = state.options.find((o) => o.label === label);
   if (!option) return;
@@ -226,10 +261,12 @@ function addTopic() {
 }
 
 async function sendFeedback() {
+  if (panelLocked() || state.sending) return;
   const labels = state.topics.filter((t) => !t.removed).map((t) => t.label);
   const button = $("send-button");
   const shown = state.shown;
-  button.disabled = true;
+  state.sending = true;
+  lockPanel();
   $("feedback-status").textContent = "Sending…";
   showError("");
   try {
@@ -244,6 +281,8 @@ async function sendFeedback() {
     showError(shown === state.shown ? err.message : `The correction of the article tagged before was not saved. ${err.message}`);
     $("error").focus();
   } finally {
+    state.sending = false;
+    lockPanel();
     button.disabled = !state.topics.some((t) => !t.removed);  // what is on screen now
   }
 }
