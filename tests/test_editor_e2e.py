@@ -285,6 +285,17 @@ def test_keyboard_focus_busy_tagging_and_labels_as_the_api_compares_them(server,
         expect(page.locator("#results")).to_have_attribute("aria-busy", "false")
         assert len(classify) == 2 and not feedback, (classify, feedback)
 
+        # The keyboard focus lands on an enabled control after Remove, Restore, Add and Send.
+        def focus_is_on(selector: str) -> None:
+            expect(page.locator(selector)).to_be_focused()
+            expect(page.locator(selector)).to_be_enabled()
+
+        page.locator(f'#topics li[data-label="{first}"] .remove').focus()
+        page.keyboard.press("Enter")
+        focus_is_on(f'#removed li[data-label="{first}"] .restore')
+        page.keyboard.press("Enter")
+        focus_is_on(f'#topics li[data-label="{first}"] .topic-name')
+
         # Labels equal once the API folds case (ß is ss) and composes accents: sent once each.
         page.select_option("#taxonomy", "")
         page.fill("#labels", "Stra\u00dfe, STRASSE, STRA\u1e9eE, \u00e9conomie, e\u0301conomie, \u00c9CONOMIE")
@@ -293,4 +304,25 @@ def test_keyboard_focus_busy_tagging_and_labels_as_the_api_compares_them(server,
         expect(page.locator("#status")).to_contain_text("found.")
         expect(page.locator("#error")).to_be_hidden()
         assert classify[-1]["labels"] == ["Stra\u00dfe", "\u00e9conomie"], classify[-1]
+
+        # Add until nothing is left to add (the list and its button disabled), remove an added
+        # topic, and send: each time the focus stays on something the keyboard can use.
+        page.fill("#article", "Hello")  # not news: no topic, so both labels are left to add
+        page.click("#tag-button")
+        expect(page.locator("#status")).to_contain_text("found.")
+        assert page.locator("#add-topic option").count() == 2
+        while page.locator("#add-topic option").count():
+            label = page.locator("#add-topic").input_value()
+            page.locator("#add-button").focus()
+            page.keyboard.press("Enter")
+            expect(page.locator(f'#topics li[data-label="{label}"]')).to_have_count(1)
+            focus_is_on("#add-topic" if page.locator("#add-topic option").count()
+                        else f'#topics li[data-label="{label}"] .topic-name')
+        page.locator(f'#topics li[data-label="{label}"] .remove').focus()
+        page.keyboard.press("Enter")
+        focus_is_on("#add-topic")  # the added topic goes back to the list
+        page.locator("#send-button").focus()
+        page.keyboard.press("Enter")
+        expect(page.locator("#feedback-status")).to_contain_text("Correction saved")
+        focus_is_on("#send-button")
         browser.close()

@@ -239,14 +239,25 @@ function renderTopics() {
   renderArticle();  // a removed topic's evidence is no longer highlighted
 }
 
+// The keyboard focus after a change: the first of these controls that is shown and enabled
+// (re-rendering the list removed the button that had it, and a disabled control cannot
+// hold it), else the results themselves, never the page's <body>.
+function focusFirst(...controls) {
+  const target = controls.find((c) => c && !c.disabled && !c.closest("[hidden]")) || $("results");
+  target.focus();
+}
+
+const itemOf = (list, label) => $(list).querySelector(`li[data-label="${CSS.escape(label)}"]`);
+
 function setRemoved(topic, removed) {
   if (panelLocked()) return;
   topic.removed = removed;
   if (topic.added && removed) state.topics = state.topics.filter((t) => t !== topic);
   renderTopics();
   $("feedback-status").textContent = `${topic.label} ${removed ? "removed" : "restored"}.`;
-  (removed ? $("add-topic") : $("topics").querySelector(`li[data-label="${CSS.escape(topic.label)}"] button`))
-    ?.focus();
+  // Removed: its Restore button (a topic added by you has none: it goes back to the Add list).
+  if (removed) focusFirst(itemOf("removed", topic.label)?.querySelector(".restore"), $("add-topic"), $("send-button"));
+  else focusFirst(itemOf("topics", topic.label)?.querySelector(".topic-name"));
 }
 
 function addTopic() {
@@ -257,7 +268,8 @@ function addTopic() {
   state.topics.push({label, code: option.code, score: 0, evidence: [], added: true, removed: false});
   renderTopics();
   $("feedback-status").textContent = `${label} added.`;
-  $("add-topic").focus();
+  // The Add list while it has more to add, else the topic just added.
+  focusFirst($("add-topic"), itemOf("topics", label)?.querySelector(".topic-name"));
 }
 
 async function sendFeedback() {
@@ -283,7 +295,9 @@ async function sendFeedback() {
   } finally {
     state.sending = false;
     lockPanel();
+    const focused = document.activeElement === button;
     button.disabled = !state.topics.some((t) => !t.removed);  // what is on screen now
+    if (focused && button.disabled) focusFirst();
   }
 }
 
