@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import threading
 import urllib.request
@@ -325,4 +326,31 @@ def test_keyboard_focus_busy_tagging_and_labels_as_the_api_compares_them(server,
         page.keyboard.press("Enter")
         expect(page.locator("#feedback-status")).to_contain_text("Correction saved")
         focus_is_on("#send-button")
+        browser.close()
+
+
+def test_what_screen_readers_and_low_vision_get(server, seed_text):
+    """Session 30's findings on what the page tells assistive technology: the warnings heard
+    with the results, the article's language, a skip link that leads somewhere, a named
+    article view; and cues that do not rest on faint colour alone."""
+    chromium()
+    try:
+        from playwright.sync_api import expect, sync_playwright
+    except ImportError:
+        skip_unless_required("playwright is not installed (requirements-dev.txt)")
+
+    with sync_playwright() as p:
+        browser, page = browser_page(p)
+        page.goto(f"{server}/")
+        page.fill("#api-key", KEY)
+        page.keyboard.press("Tab")
+        expect(page.locator("#taxonomy")).to_have_value("news")
+
+        # The warnings are part of the results that get the focus: their description.
+        page.fill("#article", "We use cookies to give you the best experience on our website. By clicking "
+                              "Accept you agree to our use of cookies. Manage preferences.")
+        page.click("#tag-button")
+        expect(page.locator("#status")).to_have_text("0 topics found.")
+        expect(page.locator("#results")).to_be_focused()
+        expect(page.locator("#results")).to_have_accessible_description(re.compile("does not read like news"))
         browser.close()

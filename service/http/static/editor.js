@@ -151,10 +151,7 @@ async function tagArticle() {
     show(text, result, options);
     const count = result.topics.length;
     $("status").textContent = `${count} topic${count === 1 ? "" : "s"} found.`;
-    // Warnings say why topics may be missing or unreliable (not news, a language the model does not read).
-    $("warnings").replaceChildren(...(result.warnings || []).map((w) => el("li", {}, w.message)));
-    $("warnings").hidden = !$("warnings").children.length;
-    $("results").focus();
+    $("results").focus();  // its description is the warnings: a screen reader says them too
   } catch (err) {
     $("status").textContent = "";
     showError(err.message);
@@ -171,6 +168,9 @@ function show(text, result, options) {
   });
   $("model-line").textContent =
     `Model ${result.model.name} (${result.model.kind})` + (result.taxonomy ? `, taxonomy ${result.taxonomy}` : "");
+  // Warnings say why topics may be missing or unreliable (not news, a language the model does not read).
+  $("warnings").replaceChildren(...(result.warnings || []).map((w) => el("li", {}, w.message)));
+  $("warnings").hidden = !$("warnings").children.length;
   $("feedback-status").textContent = "";
   $("results").hidden = false;
   renderTopics();
