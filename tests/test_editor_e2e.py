@@ -353,4 +353,18 @@ def test_what_screen_readers_and_low_vision_get(server, seed_text):
         expect(page.locator("#status")).to_have_text("0 topics found.")
         expect(page.locator("#results")).to_be_focused()
         expect(page.locator("#results")).to_have_accessible_description(re.compile("does not read like news"))
+
+        # The article view speaks the article's language; "und" (too little to tell) is unknown.
+        page.fill("#article", "Le gouvernement a pr\u00e9sent\u00e9 mercredi son projet de budget pour "
+                              "l'ann\u00e9e prochaine, qui pr\u00e9voit une hausse des d\u00e9penses militaires "
+                              "et une baisse des imp\u00f4ts pour les m\u00e9nages.")
+        page.click("#tag-button")
+        expect(page.locator("#article-view")).to_have_attribute("lang", "fr")
+        expect(page.locator("#results")).to_have_accessible_description(re.compile("looks like language 'fr'"))
+        page.fill("#article", "Hello")
+        page.click("#tag-button")
+        expect(page.locator("#article-view")).to_have_attribute("lang", "")
+        page.fill("#article", seed_text)
+        page.click("#tag-button")
+        expect(page.locator("#article-view")).to_have_attribute("lang", "en")
         browser.close()

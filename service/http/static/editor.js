@@ -171,6 +171,9 @@ function show(text, result, options) {
   // Warnings say why topics may be missing or unreliable (not news, a language the model does not read).
   $("warnings").replaceChildren(...(result.warnings || []).map((w) => el("li", {}, w.message)));
   $("warnings").hidden = !$("warnings").children.length;
+  // The article in its language, for screen readers' voices and for hyphenation; "und"
+  // (too little to tell) is unknown, which HTML spells lang="": not the page's English.
+  $("article-view").lang = result.language && result.language !== "und" ? result.language : "";
   $("feedback-status").textContent = "";
   $("results").hidden = false;
   renderTopics();
