@@ -342,6 +342,10 @@ def test_what_screen_readers_and_low_vision_get(server, seed_text):
     with sync_playwright() as p:
         browser, page = browser_page(p)
         page.goto(f"{server}/")
+        # "Skip to the topics" is not offered before there are topics to skip to.
+        leads_somewhere = ("() => { const a = document.querySelector('a.skip'); "
+                           "return !a.checkVisibility() || document.querySelector(a.hash).checkVisibility(); }")
+        assert page.evaluate(leads_somewhere)
         page.fill("#api-key", KEY)
         page.keyboard.press("Tab")
         expect(page.locator("#taxonomy")).to_have_value("news")
@@ -367,4 +371,11 @@ def test_what_screen_readers_and_low_vision_get(server, seed_text):
         page.fill("#article", seed_text)
         page.click("#tag-button")
         expect(page.locator("#article-view")).to_have_attribute("lang", "en")
+
+        # With topics, the skip link leads to them; the article view is a named article.
+        assert page.evaluate(leads_somewhere)
+        page.locator("a.skip").focus()
+        page.keyboard.press("Enter")
+        expect(page.locator("#results")).to_be_focused()
+        expect(page.get_by_role("article", name=re.compile("^Article"))).to_have_id("article-view")
         browser.close()

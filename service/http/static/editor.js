@@ -175,7 +175,7 @@ function show(text, result, options) {
   // (too little to tell) is unknown, which HTML spells lang="": not the page's English.
   $("article-view").lang = result.language && result.language !== "und" ? result.language : "";
   $("feedback-status").textContent = "";
-  $("results").hidden = false;
+  $("results").hidden = $("skip").hidden = false;
   renderTopics();
   markStale();
 }
