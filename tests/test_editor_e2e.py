@@ -378,4 +378,46 @@ def test_what_screen_readers_and_low_vision_get(server, seed_text):
         page.keyboard.press("Enter")
         expect(page.locator("#results")).to_be_focused()
         expect(page.get_by_role("article", name=re.compile("^Article"))).to_have_id("article-view")
+
+        # Contrast (WCAG 1.4.3, 1.4.11) and cues beyond colour, measured on the page as styled.
+        page.evaluate(CONTRAST_JS)
+        for selector in ("#article", "#taxonomy", "#api-key", "#add-topic", "#add-button", "#topics .remove"):
+            ratio = page.evaluate("s => contrast(style(s).borderTopColor, '#ffffff')", selector)
+            assert ratio >= 3, (selector, ratio)
+        # Evidence is underlined, not only tinted (its fill is 1.14:1 on white).
+        marks = page.locator("#article-view mark")
+        assert marks.count() and all("underline" in line for line in marks.evaluate_all(
+            "ms => ms.map(m => getComputedStyle(m).textDecorationLine)")), "evidence without an underline"
+        # The active topic: pressed, and marked by a bar at 3:1 or more, as its evidence is ringed.
+        label = marks.first.evaluate("m => JSON.parse(m.dataset.topics)[0]")
+        page.click(f'#topics li[data-label="{label}"] .topic-name')
+        topics = page.locator("#topics .topic-name")
+        expect(page.locator(f'#topics li[data-label="{label}"] .topic-name')).to_have_attribute("aria-pressed", "true")
+        assert topics.evaluate_all("bs => bs.map(b => b.getAttribute('aria-pressed'))").count("true") == 1
+        for selector in (f'#topics li[data-label="{label}"] .topic-name', "#article-view mark.active"):
+            ratio = page.evaluate("s => contrast(shadowColour(style(s).boxShadow), '#ffffff')", selector)
+            assert ratio >= 3, (selector, ratio)
+        assert page.evaluate("() => style('#article-view mark:not(.active)').boxShadow") == "none"
+        # Out-of-date results keep their text contrast (no fading), and say so beside the article.
+        page.fill("#article", "Another article")
+        expect(page.locator("#stale")).to_be_visible()
+        assert page.evaluate("() => opacity('#article-view')") == 1
+        ratio = page.evaluate("() => contrast(style('#article-view').color, style('.article-card').backgroundColor)")
+        assert ratio >= 4.5, ratio
+        expect(page.locator("#article-heading")).to_contain_text("out of date", use_inner_text=True)
         browser.close()
+
+
+# Contrast ratios (WCAG 2) from computed colours, in the page.
+CONTRAST_JS = """() => {
+  const rgb = (c) => { const h = c.match(/^#(..)(..)(..)$/);
+    return h ? h.slice(1).map((x) => parseInt(x, 16)) : c.match(/[\\d.]+/g).slice(0, 3).map(Number); };
+  const lum = (c) => { const [r, g, b] = rgb(c).map((v) => { v /= 255;
+    return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; }); return 0.2126 * r + 0.7152 * g + 0.0722 * b; };
+  window.contrast = (a, b) => { const [x, y] = [lum(a), lum(b)].sort((p, q) => q - p); return (x + 0.05) / (y + 0.05); };
+  window.style = (selector) => getComputedStyle(document.querySelector(selector));
+  window.shadowColour = (shadow) => (shadow.match(/rgba?\\([^)]*\\)/) || ["rgb(255, 255, 255)"])[0];
+  window.opacity = (selector) => { let o = 1;
+    for (let e = document.querySelector(selector); e; e = e.parentElement) o *= Number(getComputedStyle(e).opacity);
+    return o; };
+}"""

@@ -56,7 +56,10 @@ function highlight(label) {
   for (const mark of $("article-view").querySelectorAll("mark")) {
     mark.classList.toggle("active", label !== null && JSON.parse(mark.dataset.topics).includes(label));
   }
-  for (const item of $("topics").children) item.classList.toggle("active", item.dataset.label === label);
+  for (const item of $("topics").children) {
+    item.classList.toggle("active", item.dataset.label === label);
+    item.querySelector(".topic-name")?.setAttribute("aria-pressed", String(item.dataset.label === label));
+  }
 }
 
 function goToEvidence(topic) {
