@@ -414,7 +414,8 @@ CONTRAST_JS = """() => {
     return h ? h.slice(1).map((x) => parseInt(x, 16)) : c.match(/[\\d.]+/g).slice(0, 3).map(Number); };
   const lum = (c) => { const [r, g, b] = rgb(c).map((v) => { v /= 255;
     return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; }); return 0.2126 * r + 0.7152 * g + 0.0722 * b; };
-  window.contrast = (a, b) => { const [x, y] = [lum(a), lum(b)].sort((p, q) => q - p); return (x + 0.05) / (y + 0.05); };
+  window.contrast = (a, b) => { const [x, y] = [lum(a), lum(b)].sort((p, q) => q - p);
+    return (x + 0.05) / (y + 0.05); };
   window.style = (selector) => getComputedStyle(document.querySelector(selector));
   window.shadowColour = (shadow) => (shadow.match(/rgba?\\([^)]*\\)/) || ["rgb(255, 255, 255)"])[0];
   window.opacity = (selector) => { let o = 1;

@@ -98,11 +98,14 @@ async function tag(event) {
   }
 }
 
+const WAIT = "Wait: the article is being tagged.";
+
 function setTagging(busy) {
   state.tagging = busy;
   $("tag-button").setAttribute("aria-disabled", String(busy));
   $("results").setAttribute("aria-busy", String(busy));
   lockPanel();
+  if (!busy && $("feedback-status").textContent === WAIT) $("feedback-status").textContent = "";  // (on an error)
 }
 
 // While a tag request runs, the topics on screen are about to be replaced: Remove, Restore,
@@ -115,7 +118,7 @@ function lockPanel() {
 }
 
 function panelLocked() {
-  if (state.tagging) $("feedback-status").textContent = "Wait: the article is being tagged.";
+  if (state.tagging) $("feedback-status").textContent = WAIT;
   return state.tagging;
 }
 
