@@ -193,3 +193,25 @@ def test_resume_counts_input_lines_not_results(tmp_path, tiny_env):
     shutil.copy(job_file(tmp_path / "full.jsonl"), job_file(tmp_path / "part.jsonl"))
     assert main([*args, "--output", str(tmp_path / "part.jsonl"), "--resume"]) == 0
     assert (tmp_path / "part.jsonl").read_text() == "".join(full)
+
+
+def test_lines_pythons_json_reader_refuses_otherwise_or_cannot_write_out_are_error_rows(tmp_path, tiny_env):
+    """A 5,000-digit number, nesting 100,000 deep and a lone surrogate in the id crashed the run
+    (the batch's rows lost) and --resume stopped at the same line on every run."""
+    text = "Article about trade."
+    start = '{"id": "a", "text": "' + text + '"'
+    lines = [start + "}",
+             start + ', "n": ' + "1" * 5000 + "}",
+             start + ', "n": ' + "[" * 100_000 + "]" * 100_000 + "}",
+             '{"id": "\\ud800", "text": "' + text + '"}',
+             start + ', "ignored": "\\ud800"}']  # batch writes no other field
+    (tmp_path / "in.jsonl").write_text("\n".join(lines) + "\n")
+    assert main(["--input", str(tmp_path / "in.jsonl"), "--output", str(tmp_path / "out.jsonl"),
+                 "--labels", "trade"]) == 0
+    rows = [json.loads(line) for line in (tmp_path / "out.jsonl").read_text().splitlines()]
+    assert [(row["line"], row["id"], row.get("error")) for row in rows] == [
+        (1, "a", None),
+        (2, None, "line 2: the JSON has a number too long to read (over 4,300 digits)"),
+        (3, None, "line 3: the JSON is nested too deeply to read"),
+        (4, None, "line 4: 'id' is not valid Unicode (it has a lone surrogate)"),
+        (5, "a", None)]

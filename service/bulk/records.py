@@ -7,11 +7,11 @@ as the input's own Arrow columns, for JSONL as the parsed values.
 from __future__ import annotations
 
 import codecs
-import json
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ..config import Settings
+from ..jsonl import BadLine, is_unicode, parse_json, value_problem
 from ..tagging import text_problem
 from .plan import RESERVED, Shard
 
@@ -19,6 +19,10 @@ if TYPE_CHECKING:  # pyarrow is the bulk job's: newstag batch reads its lines he
     import pyarrow as pa
 
 MAX_ID_CHARS = 200  # as the API's document ids
+# A carried JSONL field may nest lists and objects this deep: the reader takes a few hundred
+# levels, but the JSONL writer (writing._jsonable) recurses in Python and failed the whole
+# shard on a field nested 500 deep.
+MAX_CARRIED_DEPTH = 100
 
 
 @dataclass
@@ -65,6 +69,12 @@ def _jsonl_record(number: int, raw: bytes, settings: Settings) -> Record:
                                            "by the output's: rename them")
     for name in clash:
         del row[name]  # the output's own column keeps its meaning
+    for name in list(row):
+        problem = value_problem(name) or value_problem(row[name], MAX_CARRIED_DEPTH)
+        if problem is not None:  # it could not be written, in the error row either: left out
+            del row[name]
+            if record.error is None:
+                record.text, record.error = None, f"line {number}: field {name!r} {problem}"
     return record
 
 
@@ -78,9 +88,9 @@ def parse_line(number: int, raw: bytes, settings: Settings, id_required: bool) -
     except UnicodeDecodeError as exc:
         return Record(number, error=f"line {number}: not valid UTF-8 (byte {exc.start})"), None
     try:
-        row = json.loads(line)
-    except json.JSONDecodeError as exc:
-        return Record(number, error=f"line {number}: not valid JSON ({exc.msg})"), None
+        row = parse_json(line)
+    except BadLine as exc:  # invalid JSON, a number of over 4,300 digits, nesting too deep to read
+        return Record(number, error=f"line {number}: {exc}"), None
     if not isinstance(row, dict):
         return Record(number, error=f"line {number}: not a JSON object"), None
     ident, text = row.pop("id", None), row.pop("text", None)
@@ -102,7 +112,9 @@ def _checked(record: Record, ident: Any, text: Any, settings: Settings, where: s
     """The record with its id and text, or with the first reason it cannot be tagged."""
     if isinstance(ident, int) and not isinstance(ident, bool):
         ident = str(ident)
-    if isinstance(ident, str) and 0 < len(ident) <= MAX_ID_CHARS:
+    if isinstance(ident, str) and not is_unicode(ident):  # could not be written to the output
+        record.error = f"{where}: 'id' is not valid Unicode (it has a lone surrogate)"
+    elif isinstance(ident, str) and 0 < len(ident) <= MAX_ID_CHARS:
         record.id = ident
     elif ident is None:
         if id_required:
