@@ -187,6 +187,13 @@ def test_a_feedback_export_is_read_by_taxonomy(tmp_path):
     ('{"line": 1, "topics": [{"label": "economy", "score": "high"}]}\n', ":1: a topic's 'score' must be"),
     ('{"line": 1, "topics": [{"label": " ", "score": 0.9}]}\n', ":1: 'topics' must be a list of objects with a non"),
     ('{"text": "x", "labels": [""]}\n', ":1: a row needs 'topics' (batch output) or 'labels'"),
+    # Python's JSON reader raises ValueError and RecursionError for these: a traceback and exit 1.
+    ('{"line": 1, "topics": [], "n": ' + "1" * 5000 + '}\n', ":1: the JSON has a number too long to read"),
+    ('{"line": 1, "topics": ' + "[" * 100_000 + "]" * 100_000 + '}\n', ":1: the JSON is nested too deeply"),
+    # Read, then the report crashed printing them (UnicodeEncodeError), exit 1.
+    ('{"line": 1, "topics": [{"label": "\\ud800", "score": 0.9}]}\n', ":1: 'topics' is not valid Unicode"),
+    ('{"line": 1, "topics": [], "language": "e\\udc80"}\n', ":1: 'language' is not valid Unicode"),
+    ('{"text": "x", "labels": ["a"], "taxonomy": "\\ud800"}\n', ":1: 'taxonomy' is not valid Unicode"),
 ])
 def test_unreadable_files_name_the_line(tmp_path, content, message):
     path = tmp_path / "bad.jsonl"
@@ -330,6 +337,37 @@ def test_a_model_without_label_shares_falls_back_or_says_why(trained_model_dir, 
     (older / "newstag.json").unlink()
     assert main([str(now), "--model", str(older)]) == 2
     assert "not a fine-tuned newstag model" in capsys.readouterr().err
+
+
+def test_a_file_that_cannot_be_read_is_exit_2_with_one_line_never_the_drift_exit_1(tmp_path, capsys):
+    """--fail-on-drift defines 1 as "drift found": a crash on a bad line was a false alarm."""
+    good = write(tmp_path / "good.jsonl", tag_rows(20, MIX, seed=1))
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"line": 1, "topics": [{"label": "\\ud800", "score": 0.9}], "language": "en"}\n')
+    deep = tmp_path / "deep.jsonl"
+    deep.write_text('{"line": 1, "topics": ' + "[" * 100_000 + "]" * 100_000 + "}\n")
+    for then, now in ((good, bad), (deep, good)):
+        assert main([str(then), str(now), "--fail-on-drift"]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith("drift: error: ") and err.count("\n") == 1 and ".jsonl:1: " in err
+
+
+@pytest.mark.parametrize("shares, said", [
+    ('{"rows": true, "labels": {"sport": 1}}', "needs a positive 'rows' (a whole number)"),
+    ('{"rows": 10, "labels": {"sport": true}}', "label 'sport' has no valid article count"),
+    ('{"rows": 10, "labels": {"\\ud800": 1}}', "is not a label name (empty, or not valid Unicode)"),
+    ('{"rows": 10, "labels": ' + "[" * 100_000 + "]" * 100_000 + "}", "the JSON is nested too deeply to read"),
+])
+def test_label_shares_that_cannot_be_counts_or_printed_are_refused(tmp_path, capsys, shares, said):
+    """"rows": true read as 1 article; a nested file was a RecursionError traceback; a lone
+    surrogate in a label name crashed the report as it printed it."""
+    model = tmp_path / "model"
+    model.mkdir()
+    (model / "label_shares.json").write_text(shares)
+    now = write(tmp_path / "now.jsonl", tag_rows(20, {"sport": 0.3}, seed=1))
+    assert main([str(now), "--model", str(model), "--fail-on-drift"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("drift: error: ") and said in err and err.count("\n") == 1
 
 
 def test_a_byte_order_mark_before_the_first_row_is_read_past(tmp_path):

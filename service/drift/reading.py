@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import NewstagError
-from ..jsonl import json_objects
+from ..jsonl import json_objects, value_problem
 
 BATCH, FEEDBACK, TRAINING = "batch output", "feedback export", "training data"
 
@@ -75,6 +75,9 @@ def _is_score(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool) and 0.0 <= value <= 1.0
 
 
+# The fields whose strings the report prints: a lone surrogate ("\ud800") in one crashed it at the end.
+PRINTED = ("topics", "labels", "language", "model", "taxonomy")
+
 # Feedback rows with "taxonomy": null: labels an editor typed; --taxonomy "(typed labels)" keeps them.
 TYPED_LABELS = "(typed labels)"
 
@@ -108,6 +111,9 @@ def _add(tags: TagSet, path: Path, number: int, row: dict[str, Any], taxonomy: s
     if row.get("error") is not None and not row.get("topics"):
         tags.skipped += 1  # the batch or bulk job could not tag this line (bulk writes "topics": null)
         return
+    for key in PRINTED:
+        if (problem := value_problem(row.get(key))) is not None:  # the report could not print it
+            raise DriftInputError(f"{path}:{number}: {key!r} {problem}")
     kind = BATCH if "topics" in row else FEEDBACK
     if tags.kind and kind != tags.kind:
         raise DriftInputError(f"{path}:{number}: a {kind} row in a file of {tags.kind} rows")

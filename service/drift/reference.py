@@ -8,12 +8,12 @@ manifest's training-data fingerprint (``newstag.json``), which is used instead.
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeGuard
 
 from ..engine.classifier import MANIFEST_FILE
+from ..jsonl import is_unicode, parse_json
 from .reading import TRAINING, DriftInputError, TagSet
 
 LABEL_SHARES_FILE = "label_shares.json"
@@ -28,15 +28,21 @@ def label_shares(rows: int, counts: dict[str, int], source: dict[str, Any]) -> d
 def _counts(path: Path, data: Any, rows_key: str, labels_key: str) -> tuple[int, Counter[str]]:
     rows = data.get(rows_key) if isinstance(data, dict) else None
     labels = data.get(labels_key) if isinstance(data, dict) else None
-    if not isinstance(rows, int) or rows < 1 or not isinstance(labels, dict):
-        raise DriftInputError(f"{path}: needs a positive {rows_key!r} and a {labels_key!r} object")
+    if not _is_count(rows) or rows < 1 or not isinstance(labels, dict):  # "rows": true read as 1 article
+        raise DriftInputError(f"{path}: needs a positive {rows_key!r} (a whole number) and a {labels_key!r} object")
     counts: Counter[str] = Counter()
     for name, value in labels.items():
+        if not name.strip() or not is_unicode(name):  # the report prints it
+            raise DriftInputError(f"{path}: label {name!r} is not a label name (empty, or not valid Unicode)")
         count = value.get("articles") if isinstance(value, dict) else value
-        if not isinstance(count, int) or not 0 <= count <= rows:
+        if not _is_count(count) or not 0 <= count <= rows:
             raise DriftInputError(f"{path}: label {name!r} has no valid article count")
         counts[name] = count
     return rows, counts
+
+
+def _is_count(value: Any) -> TypeGuard[int]:
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def training_tags(model_dir: Path) -> TagSet:
@@ -46,10 +52,10 @@ def training_tags(model_dir: Path) -> TagSet:
         raise DriftInputError(f"{model_dir}: no such model directory")
     try:
         if shares.is_file():
-            rows, counts = _counts(shares, json.loads(shares.read_text(encoding="utf-8")), "rows", "labels")
+            rows, counts = _counts(shares, parse_json(shares.read_text(encoding="utf-8")), "rows", "labels")
             source = f"{model_dir.name}/{LABEL_SHARES_FILE}"
         elif manifest.is_file():
-            data = json.loads(manifest.read_text(encoding="utf-8")).get("training_data")
+            data = parse_json(manifest.read_text(encoding="utf-8")).get("training_data")
             if data is None:
                 raise DriftInputError(f"{model_dir}: {MANIFEST_FILE} does not describe its training data; "
                                       "retrain the model to compare with its training data")
