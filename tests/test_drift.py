@@ -389,6 +389,29 @@ def test_bulk_error_rows_are_left_out_and_typed_labels_can_be_chosen(tmp_path):
     assert typed.articles == 1 and typed.label_counts == Counter(desk=1)
 
 
+def test_taxonomy_keeps_the_bulk_rows_of_that_taxonomy_and_a_mix_is_named(tmp_path, capsys):
+    """Bulk rows name their taxonomy: --taxonomy applied to feedback rows only, and a bulk file
+    mixing news and iptc-top compared with --taxonomy news read as drift (exit 1)."""
+    def bulk_row(i: int, taxonomy: str | None, label: str) -> dict:
+        return {"id": str(i), "topics": [{"label": label, "score": 0.9, "code": None}], "warnings": [],
+                "error": None, "model": "m", "model_version": "x", "taxonomy": taxonomy, "input_row": i}
+
+    news = [bulk_row(i, "news", ["energy", "sport"][i % 2]) for i in range(200)]
+    iptc = [bulk_row(i, "iptc-top", "economy, business and finance") for i in range(200, 400)]
+    typed = [bulk_row(i, None, "desk") for i in range(400, 410)]
+    then, now = write(tmp_path / "then.jsonl", news), write(tmp_path / "now.jsonl", news + iptc + typed)
+    assert main([str(then), str(now), "--taxonomy", "news", "--fail-on-drift"]) == 0
+    out = capsys.readouterr().out
+    assert "No drift" in out and "NOW: 210 rows left out (errors, or another taxonomy)" in out
+    assert read_tags(now, taxonomy="(typed labels)").label_counts == Counter(desk=10)
+    assert main([str(then), str(now)]) == 0
+    assert "NOW mixes label sets ((typed labels), iptc-top, news): pass --taxonomy" in capsys.readouterr().out
+    batch = write(tmp_path / "batch.jsonl", tag_rows(20, MIX, seed=1))  # service.batch's rows name none
+    assert main([str(batch), str(batch), "--taxonomy", "news"]) == 0
+    assert "20 rows do not name their taxonomy (newstag batch writes none), so --taxonomy kept them all" in \
+        capsys.readouterr().out
+
+
 def test_periods_tagged_by_different_models_say_so_and_training_data_is_called_train(tmp_path):
     then, now = tmp_path / "then.jsonl", tmp_path / "now.jsonl"
     then.write_text("".join('{"topics": [{"label": "politics", "score": 0.9}], "model": "all-MiniLM-L6-v2"}\n'

@@ -158,6 +158,9 @@ def _notes(then: TagSet, now: TagSet, reference: str) -> list[str]:
             notes.append(f"{which} has only {tags.articles} articles: only large changes can show as drift")
         if tags.skipped:
             notes.append(f"{which}: {tags.skipped} rows left out (errors, or another taxonomy)")
+        if tags.taxonomy_unknown:
+            notes.append(f"{which}: {tags.taxonomy_unknown} rows do not name their taxonomy (newstag batch writes "
+                         "none), so --taxonomy kept them all")
     return notes
 
 

@@ -38,7 +38,8 @@ class TagSet:
     languages: Counter[str] = field(default_factory=Counter)  # empty when the rows do not say
     models: Counter[str] = field(default_factory=Counter)  # which model tagged the rows, when they say
     skipped: int = 0  # rows with an error, or of another taxonomy
-    taxonomies: Counter[str] = field(default_factory=Counter)  # feedback rows' taxonomies
+    taxonomies: Counter[str] = field(default_factory=Counter)  # the rows' taxonomies, where they name one
+    taxonomy_unknown: int = 0  # rows kept although --taxonomy was given: they do not name theirs
 
     @property
     def has_scores(self) -> bool:
@@ -78,15 +79,17 @@ def _is_score(value: Any) -> bool:
 # The fields whose strings the report prints: a lone surrogate ("\ud800") in one crashed it at the end.
 PRINTED = ("topics", "labels", "language", "model", "taxonomy")
 
-# Feedback rows with "taxonomy": null: labels an editor typed; --taxonomy "(typed labels)" keeps them.
+# Rows with "taxonomy": null (feedback: labels an editor typed; bulk: --labels or a fine-tuned
+# model's own labels); --taxonomy "(typed labels)" keeps them.
 TYPED_LABELS = "(typed labels)"
 
 
 def read_tags(path: Path, taxonomy: str | None = None) -> TagSet:
     """Count a tag file's labels, no-topic articles, top scores and languages.
 
-    ``taxonomy`` keeps only feedback rows of that taxonomy (batch rows do not name one;
-    TYPED_LABELS keeps those of none).
+    ``taxonomy`` keeps only the rows of that taxonomy: feedback and bulk rows name it
+    (TYPED_LABELS keeps those of none: typed labels, --labels, a fine-tuned model's own);
+    service.batch's rows do not, and are all kept.
     """
     if path.suffix.lower() == ".parquet":
         raise DriftInputError(f"{path}: Parquet is not read here (JSONL only): tag the period with newstag "
@@ -118,12 +121,14 @@ def _add(tags: TagSet, path: Path, number: int, row: dict[str, Any], taxonomy: s
     if tags.kind and kind != tags.kind:
         raise DriftInputError(f"{path}:{number}: a {kind} row in a file of {tags.kind} rows")
     tags.kind = kind
-    if kind == FEEDBACK:
+    if kind == FEEDBACK or "taxonomy" in row:  # bulk rows name theirs too; service.batch's do not
         row_taxonomy = str(row["taxonomy"]) if row.get("taxonomy") is not None else TYPED_LABELS
         if taxonomy is not None and row_taxonomy != taxonomy:
             tags.skipped += 1
             return
         tags.taxonomies[row_taxonomy] += 1
+    elif taxonomy is not None:
+        tags.taxonomy_unknown += 1
     labels, top = _labels_of(path, number, row)
     tags.articles += 1
     tags.label_counts.update(labels)
