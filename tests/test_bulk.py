@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -213,6 +214,8 @@ def test_bad_arguments_fail_before_anything_starts(tmp_path, tiny_env, capsys):
     (tmp_path / "arch" / "tagged").mkdir(parents=True)
     (tmp_path / "arch" / "in.jsonl").write_text(json.dumps({"id": "a", "text": "Trade."}) + "\n")
     (tmp_path / "arch" / "tagged" / "part-000000.jsonl").write_text(json.dumps({"id": "a", "topics": []}) + "\n")
+    (tmp_path / "g" / "2026").mkdir(parents=True)
+    (tmp_path / "g" / "2026" / "in.jsonl").write_text(json.dumps({"id": "a", "text": "Trade."}) + "\n")
     inp, out = ["--input", str(tmp_path / "in.jsonl")], str(tmp_path / "o")
     cases = [
         (["--input", str(tmp_path / "none*.jsonl"), "--output", out], "no JSONL or Parquet file matches it"),
@@ -230,6 +233,9 @@ def test_bad_arguments_fail_before_anything_starts(tmp_path, tiny_env, capsys):
         # would finish an interrupted job) would read its shards as articles
         (["--input", str(tmp_path / "arch"), "--output", str(tmp_path / "arch" / "tagged")],
          "is inside the input directory"),
+        # and where a glob would find its shards: refused only on the second run before
+        (["--input", str(tmp_path / "g" / "**" / "*.jsonl"), "--output", str(tmp_path / "g" / "tagged"),
+          "--format", "jsonl"], "is where --input"),
         ([*inp, "--output", out, "--threads-per-worker", "0"], "--threads-per-worker must be at least 1"),
     ]
     for argv, message in cases:
@@ -239,6 +245,31 @@ def test_bad_arguments_fail_before_anything_starts(tmp_path, tiny_env, capsys):
         assert "Traceback" not in err
     assert (tmp_path / "busy" / "keep.txt").read_text() == "someone else's"
     assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.parametrize("pattern, output, refused", [
+    ("g/**/*.jsonl", "g/tagged", True),
+    ("g/**", "g/tagged", True),
+    ("g/*/*.jsonl", "g/tagged", True),
+    ("g/*/*.parquet", "g/tagged", False),  # the shards are .jsonl here
+    ("g/*.jsonl", "g/tagged", False),  # one level only: the shards are two down
+    ("g/2026/*.jsonl", "g/tagged", False),
+    ("g/**/*.jsonl", "g/.tagged", False),  # glob's wildcards skip hidden names
+    ("g/**/*.jsonl", "out", False),
+])
+def test_an_output_where_an_input_glob_finds_its_shards_is_refused(tmp_path, monkeypatch, pattern, output, refused):
+    from service.bulk.plan import check_apart, input_files
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "g" / "2026").mkdir(parents=True)
+    (tmp_path / "g" / "2026" / "a.jsonl").write_text("{}\n")
+    (tmp_path / "g" / "top.jsonl").write_text("{}\n")
+    files = input_files(["g"])  # none inside the output: only the pattern can refuse it
+    if refused:
+        with pytest.raises(NewstagError, match=re.escape(f"is where --input {pattern} finds files")):
+            check_apart(files, Path(output), [pattern], "jsonl")
+    else:
+        check_apart(files, Path(output), [pattern], "jsonl")
 
 
 def test_a_second_job_on_the_same_output_is_refused_while_the_first_runs(tmp_path, tiny_env, capsys):

@@ -84,7 +84,7 @@ def main(argv: list[str] | None = None, prog: str = "python -m service.bulk") ->
         settings = Settings.from_env(max_documents=args.batch_size, torch_threads=args.threads_per_worker)
         options = _options(args, settings)
         files = input_files(args.input)
-        check_apart(files, args.output, args.input)
+        check_apart(files, args.output, args.input, args.format)
         shards = plan(files, args.shard_rows)
         model = str(args.model.resolve()) if args.model else None
         job = {"newstag": __version__, "inputs": fingerprint(files), "shard_rows": args.shard_rows,

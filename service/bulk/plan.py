@@ -7,6 +7,7 @@ the same shards, and the output shard ``part-000017`` always holds the same reco
 
 from __future__ import annotations
 
+import fnmatch
 import glob
 import os
 from collections.abc import Sequence
@@ -64,22 +65,50 @@ def input_files(patterns: list[str]) -> list[Path]:
     return sorted(found)
 
 
-def check_apart(files: list[Path], output: Path, inputs: Sequence[str] = ()) -> None:
+def check_apart(files: list[Path], output: Path, inputs: Sequence[str] = (), fmt: str = "parquet") -> None:
     """Refuse inputs inside the output directory (an earlier run's shards would be read as
     articles, and --overwrite would delete them while they are read), and an output inside
-    an input directory: the first run went through, and every run after it, the one that
-    would finish an interrupted job, found its shards among the inputs."""
+    an input directory, or where an input glob would find its shards: the first run went
+    through, and every run after it, the one that would finish an interrupted job, found its
+    shards among the inputs."""
     target = output.resolve()
     for given in inputs:
         root = Path(given).expanduser()
         if root.is_dir() and target.is_relative_to(root.resolve()):
             raise NewstagError(f"--output {output} is inside the input directory {given}: its shards would be read "
                                "as articles on the next run; put --output outside the input directories")
+        if not root.exists() and _glob_takes(given, target / f"part-000000.{fmt}"):
+            raise NewstagError(f"--output {output} is where --input {given} finds files: its shards would be read "
+                               "as articles on the next run; put --output outside the input directories")
     inside = [f for f in files if f.is_relative_to(target)]
     if inside:
         raise NewstagError(f"--input takes {len(inside)} file(s) inside --output {output} ({inside[0]}"
                            f"{', ...' if len(inside) > 1 else ''}): the job's own output would be read as "
                            "articles; put --output outside the input directories, or name the inputs exactly")
+
+
+def _glob_takes(pattern: str, path: Path) -> bool:
+    """Whether ``glob.glob(pattern, recursive=True)`` would list ``path`` (absolute) were it there."""
+    parts = Path(pattern).expanduser().parts
+    fixed = next((i for i, part in enumerate(parts) if glob.has_magic(part)), len(parts))
+    base = Path(*parts[:fixed]).resolve() if fixed else Path.cwd()
+    if not path.is_relative_to(base):
+        return False
+    return _matches(parts[fixed:], path.relative_to(base).parts)
+
+
+def _matches(pattern: Sequence[str], names: Sequence[str]) -> bool:
+    """Path segments against glob segments: ``**`` any number of directories, and as glob
+    does, no wildcard matches a hidden name."""
+    if not pattern:
+        return not names
+    if not names:
+        return pattern[0] == "**" and _matches(pattern[1:], names)
+    if names[0].startswith(".") and not pattern[0].startswith("."):
+        return False
+    if pattern[0] == "**":
+        return _matches(pattern[1:], names) or _matches(pattern, names[1:])
+    return fnmatch.fnmatchcase(names[0], pattern[0]) and _matches(pattern[1:], names[1:])
 
 
 def plan(files: list[Path], shard_rows: int) -> list[Shard]:
