@@ -206,8 +206,9 @@ def _write(out: IO[str], rows: list[dict[str, Any]], bar: tqdm) -> int:
     for row in rows:
         out.write(json.dumps(row, ensure_ascii=False) + "\n")
     out.flush()
-    bar.n = rows[-1]["line"]  # lines of the input read so far, blank ones included
-    bar.refresh()
+    # Lines of the input read so far, blank ones included. update() draws on the bar's own
+    # schedule: refresh() after every batch wrote a line each into a log (progress.py's promise).
+    bar.update(rows[-1]["line"] - bar.n)
     return sum(1 for row in rows if "error" in row)
 
 

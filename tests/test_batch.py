@@ -215,3 +215,13 @@ def test_lines_pythons_json_reader_refuses_otherwise_or_cannot_write_out_are_err
         (3, None, "line 3: the JSON is nested too deeply to read"),
         (4, None, "line 4: 'id' is not valid Unicode (it has a lone surrogate)"),
         (5, "a", None)]
+
+
+def test_progress_into_a_log_is_not_redrawn_after_every_batch(tmp_path, tiny_env, capsys):
+    """progress.py promises a log at most a line every 30 s; a refresh after each batch wrote one per batch."""
+    write_input(tmp_path / "in.jsonl")
+    assert main(["--input", str(tmp_path / "in.jsonl"), "--output", str(tmp_path / "out.jsonl"),
+                 "--labels", "trade", "--batch-size", "2"]) == 0
+    draws = capsys.readouterr().err.split("\r")[1:]  # stderr here is not a terminal
+    assert len(draws) == 2, draws  # the bar as it starts, and as it ends
+    assert "23/23" in draws[-1]
