@@ -19,7 +19,7 @@ import json
 import os
 import sys
 from collections.abc import Iterator
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import IO, Any
 
@@ -113,10 +113,13 @@ def _resume_point(path: Path) -> tuple[int, int]:
 
 def _records(path: Path, after: int, settings: Settings) -> Iterator[Record]:
     """Each non-blank line after line ``after``, read and checked as the bulk job reads it."""
-    with path.open("rb") as handle:
-        for number, raw in enumerate(handle, start=1):
-            if number > after and raw.strip():
-                yield parse_line(number, raw.rstrip(b"\r\n"), settings, id_required=False)[0]
+    try:
+        with path.open("rb") as handle:
+            for number, raw in enumerate(handle, start=1):
+                if number > after and raw.strip():
+                    yield parse_line(number, raw.rstrip(b"\r\n"), settings, id_required=False)[0]
+    except OSError as exc:  # mid-run: an I/O error, a network mount gone
+        raise InputError(exc.strerror or str(exc)) from None
 
 
 def _tag_batch(tagger: Tagger, batch: list[Record], options: TagOptions) -> list[dict[str, Any]]:
@@ -155,34 +158,68 @@ def main(argv: list[str] | None = None, prog: str = "python -m service.batch") -
     except NewstagError as exc:
         print(f"batch: error: {exc}", file=sys.stderr)
         return 2
-    with args.input.open("rb") as handle:
-        total = sum(1 for _ in handle)
-    errors = written = 0
+    count = Count()
     try:
-        with out, progress_bar(total=total, initial=done, desc="tagging", unit="line", file=sys.stderr) as bar:
+        _tag_all(args, tagger, options, settings, out, done, count)
+    except KeyboardInterrupt:
+        print(f"\nbatch: interrupted; the {count.written} results written are kept in {args.output}: run the same "
+              "command with --resume to finish", file=sys.stderr)
+        return 130
+    except OutputError as exc:  # a full disk, a quota, the filesystem gone read-only or away
+        print(f"batch: error: cannot write {args.output}: {exc}; the {count.written} results before it are kept "
+              "(the output ends after the last complete line): make room, then run the same command with "
+              "--resume to continue", file=sys.stderr)
+        return 1
+    except InputError as exc:
+        print(f"batch: error: cannot read {args.input}: {exc}; the {count.written} results "
+              f"written are kept in {args.output}: run the same command with --resume to continue",
+              file=sys.stderr)
+        return 1
+    print(f"tagged {count.written - count.errors} articles into {args.output}; {count.errors} lines had errors",
+          file=sys.stderr)
+    return 0
+
+
+@dataclass
+class Count:
+    written: int = 0  # results in the output (this run's)
+    errors: int = 0  # of them, error rows
+
+
+class OutputError(Exception):
+    """Writing the output failed; ``str()`` says why."""
+
+
+class InputError(Exception):
+    """Reading the input failed mid-run; ``str()`` says why."""
+
+
+def _tag_all(args: argparse.Namespace, tagger: Tagger, options: TagOptions, settings: Settings, out: IO[bytes],
+             done: int, count: Count) -> None:
+    """Tag the input's lines after line ``done`` into ``out``, a batch at a time."""
+    with out:
+        try:
+            with args.input.open("rb") as handle:
+                total = sum(1 for _ in handle)
+        except OSError as exc:
+            raise InputError(exc.strerror or str(exc)) from None
+        with progress_bar(total=total, initial=done, desc="tagging", unit="line", file=sys.stderr) as bar:
             batch: list[Record] = []
             for record in _records(args.input, done, settings):
                 batch.append(record)
                 if len(batch) == args.batch_size:
-                    errors += _write(out, _tag_batch(tagger, batch, options), bar)
-                    written += len(batch)
+                    _write(out, _tag_batch(tagger, batch, options), bar, count)
                     batch = []
             if batch:
-                errors += _write(out, _tag_batch(tagger, batch, options), bar)
-                written += len(batch)
-    except KeyboardInterrupt:
-        print(f"\nbatch: interrupted; the {written} results written are kept in {args.output}: run the same "
-              "command with --resume to finish", file=sys.stderr)
-        return 130
-    print(f"tagged {written - errors} articles into {args.output}; {errors} lines had errors", file=sys.stderr)
-    return 0
+                _write(out, _tag_batch(tagger, batch, options), bar, count)
 
 
-def _open_output(path: Path, job: dict[str, Any], keep: int | None) -> IO[str]:
+def _open_output(path: Path, job: dict[str, Any], keep: int | None) -> IO[bytes]:
     """The output, locked against a second run, then cut after its last complete result (``keep``
-    bytes, resuming) or emptied with its job file written (None: a new run)."""
+    bytes, resuming) or emptied with its job file written (None: a new run). Unbuffered: each
+    batch's results are written at once, and a failed write can be cut back to a whole line."""
     try:
-        out = path.open("a", encoding="utf-8")  # "w" would empty it before the lock is ours
+        out = path.open("ab", buffering=0)  # "w" would empty it before the lock is ours
     except OSError as exc:
         raise NewstagError(f"--output {path}: {exc.strerror or exc}") from None
     try:
@@ -202,14 +239,26 @@ def _open_output(path: Path, job: dict[str, Any], keep: int | None) -> IO[str]:
     return out
 
 
-def _write(out: IO[str], rows: list[dict[str, Any]], bar: tqdm) -> int:
-    for row in rows:
-        out.write(json.dumps(row, ensure_ascii=False) + "\n")
-    out.flush()
+def _write(out: IO[bytes], rows: list[dict[str, Any]], bar: tqdm, count: Count) -> None:
+    """Append one batch's results; on a failed write, cut the output back to its last whole line."""
+    data = "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows).encode("utf-8")
+    fd = out.fileno()
+    end = os.fstat(fd).st_size
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view):]
+    except OSError as exc:
+        try:
+            os.ftruncate(fd, end)  # the half line this batch left (resuming cuts it too, should this fail)
+        except OSError:
+            pass
+        raise OutputError(exc.strerror or str(exc)) from None
+    count.written += len(rows)
+    count.errors += sum(1 for row in rows if "error" in row)
     # Lines of the input read so far, blank ones included. update() draws on the bar's own
     # schedule: refresh() after every batch wrote a line each into a log (progress.py's promise).
     bar.update(rows[-1]["line"] - bar.n)
-    return sum(1 for row in rows if "error" in row)
 
 
 if __name__ == "__main__":

@@ -225,3 +225,43 @@ def test_progress_into_a_log_is_not_redrawn_after_every_batch(tmp_path, tiny_env
     draws = capsys.readouterr().err.split("\r")[1:]  # stderr here is not a terminal
     assert len(draws) == 2, draws  # the bar as it starts, and as it ends
     assert "23/23" in draws[-1]
+
+
+def test_a_write_error_mid_run_is_one_line_and_resume_continues_after_the_last_whole_line(tmp_path, tiny_env, capsys,
+                                                                                         monkeypatch):
+    """A full disk gave three chained tracebacks and left half a line. The limit on file size
+    (RLIMIT_FSIZE) makes the same partial write, then EFBIG, as a full disk does with ENOSPC."""
+    import resource
+
+    from service import batch
+
+    write_input(tmp_path / "in.jsonl")
+    args = ["--input", str(tmp_path / "in.jsonl"), "--labels", "trade,football", "--batch-size", "4"]
+    assert main([*args, "--output", str(tmp_path / "full.jsonl")]) == 0
+    capsys.readouterr()
+    full = (tmp_path / "full.jsonl").read_text()
+    limit = len(full.encode()) // 2  # within a line, several batches in
+    assert full.encode()[limit - 1:limit] != b"\n"
+    soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+    real_open = batch._open_output
+
+    def small_disk(*a):
+        out = real_open(*a)  # the job file written; the model loaded
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, hard))
+        return out
+
+    monkeypatch.setattr(batch, "_open_output", small_disk)
+    try:
+        status = main([*args, "--output", str(tmp_path / "part.jsonl")])
+    finally:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
+    stderr = capsys.readouterr().err
+    err = stderr.split("\r")[-1].splitlines()[-1]
+    assert status == 1 and "Traceback" not in stderr
+    assert err.startswith(f"batch: error: cannot write {tmp_path / 'part.jsonl'}: File too large; the ")
+    assert err.endswith("run the same command with --resume to continue")
+    part = (tmp_path / "part.jsonl").read_text()
+    assert part.endswith("\n") and full.startswith(part) and 0 < len(part) <= limit  # no half line
+    monkeypatch.setattr(batch, "_open_output", real_open)
+    assert main([*args, "--output", str(tmp_path / "part.jsonl"), "--resume"]) == 0
+    assert (tmp_path / "part.jsonl").read_text() == full
