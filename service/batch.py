@@ -17,8 +17,11 @@ import argparse
 import fcntl
 import json
 import os
+import signal
 import sys
+import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import IO, Any
@@ -139,6 +142,33 @@ def _tag_batch(tagger: Tagger, batch: list[Record], options: TagOptions) -> list
 
 def main(argv: list[str] | None = None, prog: str = "python -m service.batch") -> int:
     args = _parser(prog).parse_args(argv)
+    with _sigterm_interrupts():
+        try:
+            return _main(args)
+        except KeyboardInterrupt:  # while the model loads (seconds): nothing is written yet
+            print("\nbatch: interrupted before tagging began; nothing was written", file=sys.stderr)
+            return 130
+
+
+@contextmanager
+def _sigterm_interrupts() -> Iterator[None]:
+    """SIGTERM (kill, a container stopping) stops the run as Ctrl-C does, keeping the results
+    written; it killed the process without a word. As training.trainer's of the same name."""
+    if threading.current_thread() is not threading.main_thread():
+        yield  # signal handlers can only be set from the main thread
+        return
+
+    def _interrupt(_signum: int, _frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _main(args: argparse.Namespace) -> int:
     try:
         options = TagOptions(TagOptions.parse_labels(args.labels), args.taxonomy, multi_label=not args.single_label,
                              threshold=args.threshold, top_k=args.top_k, evidence=not args.no_evidence)

@@ -265,3 +265,69 @@ def test_a_write_error_mid_run_is_one_line_and_resume_continues_after_the_last_w
     monkeypatch.setattr(batch, "_open_output", real_open)
     assert main([*args, "--output", str(tmp_path / "part.jsonl"), "--resume"]) == 0
     assert (tmp_path / "part.jsonl").read_text() == full
+
+
+class Escaped(Exception):
+    """What the test's own handler raises: the signal reached the test, not the command."""
+
+
+@pytest.mark.parametrize("how", ["ctrl-c", "sigterm"])
+def test_an_interrupt_while_the_model_loads_is_one_line_and_exit_130(tmp_path, tiny_env, capsys, monkeypatch, how):
+    """Ctrl-C during Tagger.load printed a KeyboardInterrupt traceback; SIGTERM, at any time,
+    ended the run without a word (exit 143)."""
+    import os
+    import signal
+    import time
+
+    from service import batch
+
+    def loading(*a):
+        if how == "ctrl-c":
+            raise KeyboardInterrupt
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(10)  # the handler interrupts this at once
+        pytest.fail("SIGTERM did not stop the load")
+
+    def escaped(*a):
+        raise Escaped(how)
+
+    write_input(tmp_path / "in.jsonl")
+    monkeypatch.setattr(batch.Tagger, "load", loading)
+    before = signal.signal(signal.SIGTERM, escaped)  # the test's, not the default: that would end the test run
+    try:
+        status = main(["--input", str(tmp_path / "in.jsonl"), "--output", str(tmp_path / "out.jsonl"),
+                       "--labels", "trade"])
+        assert signal.getsignal(signal.SIGTERM) is escaped  # put back as it was
+    except KeyboardInterrupt:  # not pytest's to see: it would stop the whole run
+        pytest.fail("KeyboardInterrupt escaped from the command: a traceback")
+    finally:
+        signal.signal(signal.SIGTERM, before)
+    err = capsys.readouterr().err
+    assert status == 130 and err == "\nbatch: interrupted before tagging began; nothing was written\n"
+    assert not (tmp_path / "out.jsonl").exists()
+
+
+def test_sigterm_mid_run_keeps_the_results_written_as_ctrl_c_does(tmp_path, tiny_env, capsys, monkeypatch):
+    import os
+    import signal
+
+    from service import batch
+
+    write_input(tmp_path / "in.jsonl")
+    real, calls = batch._tag_batch, []
+
+    def terminated(*a):
+        calls.append(1)
+        if len(calls) == 3:
+            os.kill(os.getpid(), signal.SIGTERM)
+        return real(*a)
+
+    monkeypatch.setattr(batch, "_tag_batch", terminated)
+    before = signal.signal(signal.SIGTERM, lambda *a: pytest.fail("SIGTERM reached the test"))
+    try:
+        assert main(["--input", str(tmp_path / "in.jsonl"), "--output", str(tmp_path / "out.jsonl"),
+                     "--labels", "trade", "--batch-size", "4"]) == 130
+    finally:
+        signal.signal(signal.SIGTERM, before)
+    assert "the 8 results written are kept" in capsys.readouterr().err
+    assert len((tmp_path / "out.jsonl").read_text().splitlines()) == 8
