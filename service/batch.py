@@ -29,9 +29,10 @@ from typing import IO, Any
 from tqdm import tqdm
 
 from . import __version__
+from .bulk.checks import check_labels
 from .bulk.records import Record, parse_line
 from .config import Settings
-from .engine import InvalidInputError, NewstagError, Tagger
+from .engine import InvalidInputError, NewstagError, Tagger, TaxonomyRegistry
 from .progress import progress_bar
 from .tagging import TagOptions, job_difference, result_settings, tag_texts
 
@@ -60,12 +61,21 @@ def _check_paths(args: argparse.Namespace) -> None:
     """Refuse what would fail (or destroy the input) before any model loads."""
     if args.batch_size < 1:
         raise NewstagError(f"--batch-size must be at least 1, not {args.batch_size}")
+    if args.input.is_dir():
+        raise NewstagError(f"--input {args.input} is a directory: name a JSONL file (newstag bulk takes directories)")
+    if args.input.exists() and not args.input.is_file():
+        raise NewstagError(f"--input {args.input} is not a regular file (a pipe or a device): batch reads its input "
+                           "twice, to count the lines and to tag them, so name a file")
     if not args.input.is_file():
         raise NewstagError(f"no such input file: {args.input}")
     if args.output.is_dir():
         raise NewstagError(f"--output {args.output} is a directory: name a file")
     if not args.output.parent.is_dir():
         raise NewstagError(f"--output {args.output}: no such directory {args.output.parent}")
+    writable = (os.access(args.output, os.W_OK) if args.output.exists()
+                else os.access(args.output.parent, os.W_OK | os.X_OK))
+    if not writable:
+        raise NewstagError(f"--output {args.output}: cannot write there (a read-only filesystem, or no permission)")
     if args.output.exists() and args.output.samefile(args.input):  # a symlink to it, too
         raise NewstagError(f"--output {args.output} is the input file: writing the tags there would erase the "
                            "articles before they are read; name another file")
@@ -177,6 +187,10 @@ def _main(args: argparse.Namespace) -> int:
         _check_paths(args)
         # One caller: the model runs in this thread (Ctrl-C stops it there), not a batching thread's.
         settings = Settings.from_env(max_documents=args.batch_size, batching=False)
+        if options.labels is not None:  # before the model loads (15-20 s), as bulk and tag check them
+            check_labels(options.labels, settings.max_labels)
+        else:
+            TaxonomyRegistry.load(settings.taxonomies_dir).get(args.taxonomy or settings.taxonomy)
         job = _job(args, options, settings)
         done, keep = 0, None
         if args.resume and args.output.exists():

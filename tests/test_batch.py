@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import codecs
 import json
+import os
 import shutil
+from pathlib import Path
 
 import pytest
 
@@ -93,10 +95,35 @@ def test_options_and_paths_that_cannot_work_are_refused_before_the_model_loads(t
                         (["o.jsonl", "--labels", ""], "--labels names no label"),
                         (["o.jsonl", "--labels", " , "], "--labels names no label"),
                         (["folder"], "is a directory"),
-                        (["no/such/dir/o.jsonl"], "no such directory")):
+                        (["no/such/dir/o.jsonl"], "no such directory"),
+                        # checked only once the model had loaded (17-20 s)
+                        (["o.jsonl", "--taxonomy", "nope"], "unknown taxonomy 'nope' (known: "),
+                        (["o.jsonl", "--labels", ",".join(f"l{i}" for i in range(101))],
+                         "--labels: at most 100 labels per call, got 101"),
+                        (["o.jsonl", "--labels", "Energy,trade,energy"],
+                         "--labels names the same label twice, 'Energy' and 'energy' (names are compared ignoring"),
+                        ([str(unwritable_dir(tmp_path) / "o.jsonl")], "cannot write there (a read-only filesystem")):
         assert main([*given, str(tmp_path / extra[0]), *extra[1:]]) == 2, extra
-        assert said in capsys.readouterr().err
+        err = capsys.readouterr().err
+        assert said in err and err.count("\n") == 1, (extra, err)
     assert not (tmp_path / "o.jsonl").exists()
+    # An input that is not a file: it said "no such input file".
+    os.mkfifo(tmp_path / "pipe.jsonl")
+    for given, said in ((tmp_path / "folder", "is a directory: name a JSONL file"),
+                        (tmp_path / "pipe.jsonl", "is not a regular file (a pipe or a device)")):
+        assert main(["--input", str(given), "--output", str(tmp_path / "o.jsonl")]) == 2
+        assert f"batch: error: --input {given} {said}" in capsys.readouterr().err
+
+
+def unwritable_dir(tmp_path):
+    """A directory this process cannot write: chmod for a user, a read-only mount for root."""
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    locked.chmod(0o555)
+    for candidate in (locked, Path("/proc/sys")):
+        if candidate.is_dir() and not os.access(candidate, os.W_OK):
+            return candidate
+    pytest.skip("no directory here that this process cannot write")
 
 
 def test_resume_refuses_an_output_of_another_input_or_other_options_and_leaves_it_as_it_was(tmp_path, tiny_env,

@@ -226,6 +226,8 @@ def test_bad_arguments_fail_before_anything_starts(tmp_path, tiny_env, capsys):
         ([*inp, "--output", out, "--threshold", "2"], "--threshold must be between 0 and 1"),
         ([*inp, "--output", out, "--labels", "a,b", "--taxonomy", "news"], "give --labels or --taxonomy"),
         ([*inp, "--output", out, "--shard-rows", "0"], "--shard-rows must be at least 1"),
+        # refused by every worker, once Ray had started
+        ([*inp, "--output", out, "--labels", "Energy,energy"], "the same label twice, 'Energy' and 'energy'"),
         ([*inp, "--output", out, "--model", str(tmp_path / "busy")], "model directory has no config.json"),
         ([*inp, "--output", str(tmp_path / "busy")], "not empty and holds no bulk job"),
         ([*inp, "--output", str(tmp_path / "notes.txt")], "File exists"),

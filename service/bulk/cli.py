@@ -23,6 +23,7 @@ from ..engine.classifier import is_classifier_dir
 from ..engine.taxonomy import TaxonomyRegistry
 from ..preflight import check_startup
 from ..tagging import TagOptions, result_settings
+from .checks import check_labels
 from .output import OutputDir
 from .plan import check_apart, fingerprint, input_files, plan
 from .runner import Tally, pool_size, ray_session, run
@@ -57,7 +58,10 @@ def _options(args: argparse.Namespace, settings: Settings) -> TagOptions:
         raise NewstagError(problem)
     if args.model is not None and not args.model.is_dir():
         raise NewstagError(f"--model {args.model}: no such directory")
-    if args.model is not None and is_classifier_dir(args.model):
+    fine_tuned = args.model is not None and is_classifier_dir(args.model)
+    if options.labels is not None:  # else every worker refused them, after Ray had started
+        check_labels(options.labels, settings.max_labels, unique=not fine_tuned)  # its own: picked, once each
+    if fine_tuned:
         if args.taxonomy:
             raise NewstagError(f"--model {args.model.name} has its own labels: a taxonomy does not apply")
         return options
