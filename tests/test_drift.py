@@ -412,6 +412,13 @@ def test_taxonomy_keeps_the_bulk_rows_of_that_taxonomy_and_a_mix_is_named(tmp_pa
         capsys.readouterr().out
 
 
+def test_periods_where_no_article_has_a_topic_read_as_stable_within_noise(tmp_path, capsys):
+    rows = [{"line": i, "id": str(i), "topics": [], "language": "en", "warnings": []} for i in range(50)]
+    path = write(tmp_path / "none.jsonl", rows)
+    assert main([str(path), str(path)]) == 0
+    assert "Label mix: PSI 0.000, stable; within what sampling alone gives" in capsys.readouterr().out
+
+
 def test_periods_tagged_by_different_models_say_so_and_training_data_is_called_train(tmp_path):
     then, now = tmp_path / "then.jsonl", tmp_path / "now.jsonl"
     then.write_text("".join('{"topics": [{"label": "politics", "score": 0.9}], "model": "all-MiniLM-L6-v2"}\n'
