@@ -320,3 +320,45 @@ def test_a_cluster_or_a_worker_size_that_cannot_be_had_is_refused_at_once(ray_lo
     with pytest.raises(NewstagError, match="--threads-per-worker 3 needs 3 CPUs for one worker; Ray has 2"):
         pool_size(None, 3, local=True)
     assert pool_size(None, 1, local=True) == 2
+
+
+def test_a_shard_the_output_filesystem_refuses_stops_the_job_and_other_failures_do_not(tmp_path, tiny_env,
+                                                                                     monkeypatch):
+    """With the disk full, the job tagged every remaining shard only to fail to write each one.
+    The worker's own code (no Ray): a full disk marks the failed shard; a failed read does not."""
+    import errno
+
+    from service.bulk import worker
+    from service.bulk.plan import plan
+    from service.bulk.runner import Tally, follow
+    from service.config import Settings
+    from service.tagging import TagOptions
+
+    (tmp_path / "in.jsonl").write_text("".join(json.dumps(a) + "\n" for a in articles(4)))
+    shards = plan([tmp_path / "in.jsonl"], 2)
+    tagger = worker.ShardTagger(Settings.from_env(), None, TagOptions(("trade",)), str(tmp_path), "jsonl", 2)
+
+    def full(path, *a):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    real = worker.write_shard
+    monkeypatch.setattr(worker, "write_shard", full)
+    stop = tagger._shard(shards[0])
+    assert stop["failed"] == "OSError: [Errno 28] No space left on device" and stop["output_full"]
+    monkeypatch.setattr(worker, "write_shard", real)
+    (tmp_path / "in.jsonl").unlink()  # the input removed meanwhile: this shard fails, the next may not
+    go_on = tagger._shard(shards[1])
+    assert go_on["failed"].startswith("FileNotFoundError") and not go_on["output_full"]
+
+    pulled = []
+
+    def summaries():
+        for summary in (go_on, stop, {**go_on, "name": "never"}):
+            pulled.append(summary)
+            yield summary
+
+    tally = Tally(total_rows=6, shards=3)
+    follow(summaries(), tally)
+    assert len(pulled) == 2 and tally.finished == 2  # the third shard's result is never waited for
+    assert tally.stopped == "OSError: [Errno 28] No space left on device" and len(tally.failed) == 2
+

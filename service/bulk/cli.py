@@ -123,6 +123,11 @@ def main(argv: list[str] | None = None, prog: str = "python -m service.bulk") ->
     finally:
         output.release()
     _summary(tally, args.output, len(shards) - len(todo), len(shards))
+    if tally.stopped:
+        left = tally.shards - tally.finished
+        print(f"bulk: stopped early: the output cannot be written ({tally.stopped}); the {left} shards not finished "
+              f"are left for the next run: make room (or fix {args.output}), then run the same command again",
+              file=sys.stderr)
     return 1 if tally.failed else 0
 
 
@@ -130,7 +135,7 @@ def _summary(tally: Tally, output: Path, earlier: int, shards: int) -> None:
     peak = max(tally.peak_rss.values(), default=0) / 1e9
     print(f"bulk: done: this run {tally.rows:,} rows in, {tally.rows - tally.errors:,} tagged, {tally.errors:,} "
           f"errors, {tally.seconds:.1f} s, {tally.rows / max(tally.seconds, 1e-9):.1f} articles/s; peak memory per "
-          f"worker {peak:.2f} GB; {shards - len(tally.failed)} of {shards} shards in {output}"
+          f"worker {peak:.2f} GB; {earlier + tally.finished - len(tally.failed)} of {shards} shards in {output}"
           + (f" ({earlier} from an earlier run)" if earlier else ""), file=sys.stderr)
     if tally.failed:
         print(f"bulk: {len(tally.failed)} shards ({tally.failed_rows:,} input rows) failed and were not written "

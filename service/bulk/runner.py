@@ -12,7 +12,7 @@ import logging
 import os
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -99,6 +99,7 @@ class Tally:
     failed: list[str] = field(default_factory=list)
     failed_rows: int = 0  # input rows of the failed shards: in no output row
     peak_rss: dict[int, int] = field(default_factory=dict)  # worker pid -> peak resident bytes
+    stopped: str | None = None  # why the job stopped before every shard was tried (the output is full)
     started: float = field(default_factory=time.monotonic)
 
     @property
@@ -135,9 +136,18 @@ def run(shards: list[Shard], tally: Tally, workers: int, threads: int, actor_arg
                                     compute=ray.data.ActorPoolStrategy(size=workers), num_cpus=threads,
                                     fn_constructor_kwargs=actor_args)
     try:
-        for row in summaries.iter_rows():
-            print(f"bulk: {tally.add(json.loads(row['summary']))}", file=sys.stderr, flush=True)
+        follow((json.loads(row["summary"]) for row in summaries.iter_rows()), tally)
     except Exception as exc:  # noqa: BLE001 - Ray wraps a worker's death or a model that fails to load
         reason = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
         raise NewstagError(f"the job stopped after {tally.finished} of {tally.shards} shards ({reason}); the shards "
                            "written are kept: run the same command again to go on") from None
+
+
+def follow(summaries: Iterable[dict[str, Any]], tally: Tally) -> None:
+    """A progress line per finished shard; stop at a shard the output's filesystem refused (full,
+    over quota, read-only): the job went on tagging every other shard only to fail to write it."""
+    for summary in summaries:
+        print(f"bulk: {tally.add(summary)}", file=sys.stderr, flush=True)
+        if summary.get("output_full"):
+            tally.stopped = summary["failed"]
+            return

@@ -9,6 +9,7 @@ failure with its reason, for the driver to report: it is tried again on the next
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import time
@@ -22,6 +23,9 @@ from ..tagging import TagOptions, tag_texts
 from .plan import Shard
 from .records import read_shard
 from .writing import Stamp, write_shard
+
+# Errors of the output's filesystem (reading an input never gives them): the job stops early.
+OUTPUT_FULL = (errno.ENOSPC, errno.EDQUOT, errno.EROFS)
 
 
 def peak_rss_bytes() -> int:
@@ -82,6 +86,8 @@ class ShardTagger:
             summary.update(rows=len(outcomes), errors=sum(1 for o in outcomes if "error" in o))
         except Exception as exc:  # noqa: BLE001 - a failed shard is reported and retried, never the end of the job
             summary["failed"] = f"{type(exc).__name__}: {exc}"
+            # ... unless the output's filesystem is full or read-only: every shard after it would fail alike.
+            summary["output_full"] = isinstance(exc, OSError) and exc.errno in OUTPUT_FULL
         summary.update(seconds=time.monotonic() - started, pid=os.getpid(), peak_rss=peak_rss_bytes())
         return summary
 
