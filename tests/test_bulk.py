@@ -362,3 +362,11 @@ def test_a_shard_the_output_filesystem_refuses_stops_the_job_and_other_failures_
     assert len(pulled) == 2 and tally.finished == 2  # the third shard's result is never waited for
     assert tally.stopped == "OSError: [Errno 28] No space left on device" and len(tally.failed) == 2
 
+
+def test_an_input_with_no_records_says_so_and_writes_nothing(tmp_path, capsys):
+    """It said "nothing left to do: all 0 shards are in OUT" and made the output directory."""
+    (tmp_path / "empty.jsonl").write_text("")
+    assert main(["--input", str(tmp_path / "empty.jsonl"), "--output", str(tmp_path / "out")]) == 0
+    assert capsys.readouterr().err == (f"bulk: nothing to tag: the input (1 file) has no records; nothing written "
+                                       f"to {tmp_path / 'out'}\n")
+    assert not (tmp_path / "out").exists()

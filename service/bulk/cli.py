@@ -90,6 +90,10 @@ def main(argv: list[str] | None = None, prog: str = "python -m service.bulk") ->
         files = input_files(args.input)
         check_apart(files, args.output, args.input, args.format)
         shards = plan(files, args.shard_rows)
+        if not shards:  # said "nothing left to do: all 0 shards are in ..."
+            print(f"bulk: nothing to tag: the input ({len(files)} file{'s' * (len(files) > 1)}) has no records; "
+                  f"nothing written to {args.output}", file=sys.stderr)
+            return 0
         model = str(args.model.resolve()) if args.model else None
         job = {"newstag": __version__, "inputs": fingerprint(files), "shard_rows": args.shard_rows,
                "format": args.format, "options": asdict(options), "model": model or str(settings.model or "default"),
