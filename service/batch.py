@@ -14,27 +14,23 @@ output is never replaced without ``--overwrite``. torch uses every core the proc
 from __future__ import annotations
 
 import argparse
-import fcntl
 import json
 import os
-import signal
 import sys
-import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 from typing import IO, Any
 
-from tqdm import tqdm
-
 from . import __version__
+from .batch_output import Count, OutputError, check_resumable, open_output, resume_point, write_rows
 from .bulk.checks import check_labels
 from .bulk.records import Record, parse_line
 from .config import Settings
 from .engine import InvalidInputError, NewstagError, Tagger, TaxonomyRegistry
+from .interrupts import sigterm_interrupts
 from .progress import progress_bar
-from .tagging import TagOptions, job_difference, result_settings, tag_texts
+from .tagging import TagOptions, result_settings, tag_texts
 
 
 def _parser(prog: str) -> argparse.ArgumentParser:
@@ -53,10 +49,6 @@ def _parser(prog: str) -> argparse.ArgumentParser:
     return parser
 
 
-def job_file(output: Path) -> Path:
-    return output.with_name(output.name + ".job.json")
-
-
 def _check_paths(args: argparse.Namespace) -> None:
     """Refuse what would fail (or destroy the input) before any model loads."""
     if args.batch_size < 1:
@@ -72,8 +64,9 @@ def _check_paths(args: argparse.Namespace) -> None:
         raise NewstagError(f"--output {args.output} is a directory: name a file")
     if not args.output.parent.is_dir():
         raise NewstagError(f"--output {args.output}: no such directory {args.output.parent}")
-    writable = (os.access(args.output, os.W_OK) if args.output.exists()
-                else os.access(args.output.parent, os.W_OK | os.X_OK))
+    resuming = args.resume and args.output.exists()  # else a new job file goes beside the output
+    writable = ((not args.output.exists() or os.access(args.output, os.W_OK))
+                and (resuming or os.access(args.output.parent, os.W_OK | os.X_OK)))
     if not writable:
         raise NewstagError(f"--output {args.output}: cannot write there (a read-only filesystem, or no permission)")
     if args.output.exists() and args.output.samefile(args.input):  # a symlink to it, too
@@ -90,38 +83,6 @@ def _job(args: argparse.Namespace, options: TagOptions, settings: Settings) -> d
            "input": {"path": str(args.input.resolve()), "size": stat.st_size, "mtime_ns": stat.st_mtime_ns},
            "options": asdict(options), "settings": result_settings(settings)}
     return json.loads(json.dumps(job))
-
-
-def _check_resumable(output: Path, job: dict[str, Any]) -> None:
-    path = job_file(output)
-    try:
-        earlier = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise NewstagError(f"--resume: {path} is missing, so nothing says which input and options wrote "
-                           f"{output}: --overwrite to start again") from None
-    except (OSError, ValueError) as exc:
-        raise NewstagError(f"--resume: {path} is unreadable ({exc}): --overwrite to start again") from None
-    if why := job_difference(earlier, job):
-        edited = (" (the input file changes its size or time when edited)"
-                  if earlier.get("input") != job["input"] else "")
-        raise NewstagError(f"--resume: {output} {why}{edited}: --overwrite to start again")
-
-
-def _resume_point(path: Path) -> tuple[int, int]:
-    """(input line of the last complete result, bytes up to its end); reads only, so a file that
-    is not ours is refused unchanged."""
-    with path.open("rb") as handle:
-        data_end, complete, last = 0, 0, b""
-        for line in handle:
-            data_end += len(line)
-            if line.endswith(b"\n"):
-                complete, last = data_end, line
-    if not last:
-        return 0, 0
-    try:
-        return int(json.loads(last)["line"]), complete
-    except (ValueError, KeyError, TypeError) as exc:
-        raise NewstagError(f"{path}: its last line is not a result of this command, cannot resume") from exc
 
 
 def _records(path: Path, after: int, settings: Settings) -> Iterator[Record]:
@@ -152,30 +113,12 @@ def _tag_batch(tagger: Tagger, batch: list[Record], options: TagOptions) -> list
 
 def main(argv: list[str] | None = None, prog: str = "python -m service.batch") -> int:
     args = _parser(prog).parse_args(argv)
-    with _sigterm_interrupts():
+    with sigterm_interrupts():
         try:
             return _main(args)
         except KeyboardInterrupt:  # while the model loads (seconds): nothing is written yet
             print("\nbatch: interrupted before tagging began; nothing was written", file=sys.stderr)
             return 130
-
-
-@contextmanager
-def _sigterm_interrupts() -> Iterator[None]:
-    """SIGTERM (kill, a container stopping) stops the run as Ctrl-C does, keeping the results
-    written; it killed the process without a word. As training.trainer's of the same name."""
-    if threading.current_thread() is not threading.main_thread():
-        yield  # signal handlers can only be set from the main thread
-        return
-
-    def _interrupt(_signum: int, _frame: Any) -> None:
-        raise KeyboardInterrupt
-
-    previous = signal.signal(signal.SIGTERM, _interrupt)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
 
 
 def _main(args: argparse.Namespace) -> int:
@@ -194,11 +137,11 @@ def _main(args: argparse.Namespace) -> int:
         job = _job(args, options, settings)
         done, keep = 0, None
         if args.resume and args.output.exists():
-            _check_resumable(args.output, job)
-            done, keep = _resume_point(args.output)
+            check_resumable(args.output, job)
+            done, keep = resume_point(args.output)
         tagger = Tagger.load(settings.engine_options())
         tagger.label_set(list(options.labels) if options.labels else None, args.taxonomy)  # fails now, not per line
-        out = _open_output(args.output, job, keep)
+        out = open_output(args.output, job, keep)
     except NewstagError as exc:
         print(f"batch: error: {exc}", file=sys.stderr)
         return 2
@@ -224,16 +167,6 @@ def _main(args: argparse.Namespace) -> int:
     return 0
 
 
-@dataclass
-class Count:
-    written: int = 0  # results in the output (this run's)
-    errors: int = 0  # of them, error rows
-
-
-class OutputError(Exception):
-    """Writing the output failed; ``str()`` says why."""
-
-
 class InputError(Exception):
     """Reading the input failed mid-run; ``str()`` says why."""
 
@@ -252,57 +185,10 @@ def _tag_all(args: argparse.Namespace, tagger: Tagger, options: TagOptions, sett
             for record in _records(args.input, done, settings):
                 batch.append(record)
                 if len(batch) == args.batch_size:
-                    _write(out, _tag_batch(tagger, batch, options), bar, count)
+                    write_rows(out, _tag_batch(tagger, batch, options), bar, count)
                     batch = []
             if batch:
-                _write(out, _tag_batch(tagger, batch, options), bar, count)
-
-
-def _open_output(path: Path, job: dict[str, Any], keep: int | None) -> IO[bytes]:
-    """The output, locked against a second run, then cut after its last complete result (``keep``
-    bytes, resuming) or emptied with its job file written (None: a new run). Unbuffered: each
-    batch's results are written at once, and a failed write can be cut back to a whole line."""
-    try:
-        out = path.open("ab", buffering=0)  # "w" would empty it before the lock is ours
-    except OSError as exc:
-        raise NewstagError(f"--output {path}: {exc.strerror or exc}") from None
-    try:
-        fcntl.flock(out, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError:
-        out.close()
-        raise NewstagError(f"{path}: another batch job is writing it now") from None
-    try:
-        out.truncate(keep or 0)  # resuming: a partial line left by an interruption
-        if keep is None:
-            tmp = job_file(path).with_suffix(".tmp")
-            tmp.write_text(json.dumps(job, indent=1, sort_keys=True), encoding="utf-8")
-            os.replace(tmp, job_file(path))
-    except OSError as exc:
-        out.close()
-        raise NewstagError(f"--output {path}: {exc.strerror or exc}") from None
-    return out
-
-
-def _write(out: IO[bytes], rows: list[dict[str, Any]], bar: tqdm, count: Count) -> None:
-    """Append one batch's results; on a failed write, cut the output back to its last whole line."""
-    data = "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows).encode("utf-8")
-    fd = out.fileno()
-    end = os.fstat(fd).st_size
-    try:
-        view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view):]
-    except OSError as exc:
-        try:
-            os.ftruncate(fd, end)  # the half line this batch left (resuming cuts it too, should this fail)
-        except OSError:
-            pass
-        raise OutputError(exc.strerror or str(exc)) from None
-    count.written += len(rows)
-    count.errors += sum(1 for row in rows if "error" in row)
-    # Lines of the input read so far, blank ones included. update() draws on the bar's own
-    # schedule: refresh() after every batch wrote a line each into a log (progress.py's promise).
-    bar.update(rows[-1]["line"] - bar.n)
+                write_rows(out, _tag_batch(tagger, batch, options), bar, count)
 
 
 if __name__ == "__main__":

@@ -258,6 +258,8 @@ def test_bad_arguments_fail_before_anything_starts(tmp_path, tiny_env, capsys):
     ("g/2026/*.jsonl", "g/tagged", False),
     ("g/**/*.jsonl", "g/.tagged", False),  # glob's wildcards skip hidden names
     ("g/**/*.jsonl", "out", False),
+    ("g/**/*1.jsonl", "g/tagged", True),  # not the first shard, but the second and the eleventh
+    ("g/**/part-00000[5-9].jsonl", "g/tagged", True),
 ])
 def test_an_output_where_an_input_glob_finds_its_shards_is_refused(tmp_path, monkeypatch, pattern, output, refused):
     from service.bulk.plan import check_apart, input_files

@@ -37,6 +37,7 @@ from service.engine.classifier import HYBRID, MANIFEST_FILE
 from service.engine.classifier import at_least_one as at_least_one_label
 from service.engine.st_modules import read_pipeline
 from service.engine.tokenizer import load_tokenizer
+from service.interrupts import sigterm_interrupts
 from service.progress import progress_bar
 
 from . import contrastive
@@ -64,7 +65,7 @@ from .metrics import classification_report
 from .model import WindowClassifier, check_max_length, resolve_base
 from .model_card import CardData, render
 from .stages import Split, StageResult, frozen_stage, full_stage, tuned_encoder_dir
-from .trainer import Interrupted, check_resumable, remove_checkpoint, sigterm_interrupts
+from .trainer import Interrupted, check_resumable, remove_checkpoint
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -44,6 +44,7 @@ from service.engine.sentences import split_sentences
 from service.engine.st_modules import Pipeline, read_pipeline
 from service.engine.tokenizer import load_tokenizer
 from service.errors import ModelLoadError
+from service.interrupts import sigterm_interrupts
 
 from .config import MatcherConfig, finite_positive
 from .data import DataFileError
@@ -51,7 +52,7 @@ from .export import check_destination
 from .lora import adapter_tensors, with_lora, write_adapter_dir
 from .matcher_data import MatcherSet, interleaved_batches, load_sets, read_names
 from .model import check_max_length, resolve_base
-from .trainer import Interrupted, Trainer, check_resumable, remove_checkpoint, sigterm_interrupts
+from .trainer import Interrupted, Trainer, check_resumable, remove_checkpoint
 
 # The settings an adapter's record (adapter.json, its card) keeps, in this order.
 RECORDED = ("epochs", "batch_size", "max_length", "lr", "rank", "alpha", "dropout", "temperature", "max_per_set",

@@ -67,20 +67,6 @@ def _stop_on_signals() -> Iterator[dict[str, int]]:
             signal.signal(sig, handler)
 
 
-@contextmanager
-def sigterm_interrupts() -> Iterator[None]:
-    """SIGTERM stops the whole run as Ctrl-C does (KeyboardInterrupt), not only the training loop
-    (which notes either signal to checkpoint first): otherwise it killed the run without a word."""
-    def _interrupt(_signum: int, _frame: Any) -> None:
-        raise KeyboardInterrupt
-
-    previous = signal.signal(signal.SIGTERM, _interrupt)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-
-
 @dataclass
 class Trainer(Generic[B]):
     config: RunConfig  # epochs, precision, weight_decay, resume; the checkpoint goes beside config.output

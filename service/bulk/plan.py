@@ -77,7 +77,7 @@ def check_apart(files: list[Path], output: Path, inputs: Sequence[str] = (), fmt
         if root.is_dir() and target.is_relative_to(root.resolve()):
             raise NewstagError(f"--output {output} is inside the input directory {given}: its shards would be read "
                                "as articles on the next run; put --output outside the input directories")
-        if not root.exists() and _glob_takes(given, target / f"part-000000.{fmt}"):
+        if not root.exists() and any(_glob_takes(given, target / shard) for shard in _shard_names(fmt)):
             raise NewstagError(f"--output {output} is where --input {given} finds files: its shards would be read "
                                "as articles on the next run; put --output outside the input directories")
     inside = [f for f in files if f.is_relative_to(target)]
@@ -85,6 +85,11 @@ def check_apart(files: list[Path], output: Path, inputs: Sequence[str] = (), fmt
         raise NewstagError(f"--input takes {len(inside)} file(s) inside --output {output} ({inside[0]}"
                            f"{', ...' if len(inside) > 1 else ''}): the job's own output would be read as "
                            "articles; put --output outside the input directories, or name the inputs exactly")
+
+
+def _shard_names(fmt: str) -> list[str]:
+    """Shard names enough to stand for all: a glob naming some digits ('*1.jsonl') takes some."""
+    return [f"part-{i:06d}.{fmt}" for i in (*range(10), 10, 99, 100, 999_999)]
 
 
 def _glob_takes(pattern: str, path: Path) -> bool:
