@@ -135,30 +135,30 @@ def _main(args: argparse.Namespace) -> int:
         else:
             TaxonomyRegistry.load(settings.taxonomies_dir).get(args.taxonomy or settings.taxonomy)
         job = _job(args, options, settings)
-        done, keep = 0, None
+        done, keep, earlier = 0, None, 0
         if args.resume and args.output.exists():
             check_resumable(args.output, job)
-            done, keep = resume_point(args.output)
+            done, keep, earlier = resume_point(args.output)
         tagger = Tagger.load(settings.engine_options())
         tagger.label_set(list(options.labels) if options.labels else None, args.taxonomy)  # fails now, not per line
         out = open_output(args.output, job, keep)
     except NewstagError as exc:
         print(f"batch: error: {exc}", file=sys.stderr)
         return 2
-    count = Count()
+    count = Count(earlier=earlier)
     try:
         _tag_all(args, tagger, options, settings, out, done, count)
     except KeyboardInterrupt:
-        print(f"\nbatch: interrupted; the {count.written} results written are kept in {args.output}: run the same "
+        print(f"\nbatch: interrupted; the {count.kept} results written are kept in {args.output}: run the same "
               "command with --resume to finish", file=sys.stderr)
         return 130
     except OutputError as exc:  # a full disk, a quota, the filesystem gone read-only or away
-        print(f"batch: error: cannot write {args.output}: {exc}; the {count.written} results before it are kept "
+        print(f"batch: error: cannot write {args.output}: {exc}; the {count.kept} results before it are kept "
               "(the output ends after the last complete line): make room, then run the same command with "
               "--resume to continue", file=sys.stderr)
         return 1
     except InputError as exc:
-        print(f"batch: error: cannot read {args.input}: {exc}; the {count.written} results "
+        print(f"batch: error: cannot read {args.input}: {exc}; the {count.kept} results "
               f"written are kept in {args.output}: run the same command with --resume to continue",
               file=sys.stderr)
         return 1

@@ -17,8 +17,14 @@ from .tagging import job_difference
 
 @dataclass
 class Count:
-    written: int = 0  # results in the output (this run's)
+    written: int = 0  # results this run wrote
     errors: int = 0  # of them, error rows
+    earlier: int = 0  # results earlier runs wrote (resuming)
+
+    @property
+    def kept(self) -> int:
+        """The results in the output."""
+        return self.earlier + self.written
 
 
 class OutputError(Exception):
@@ -44,19 +50,19 @@ def check_resumable(output: Path, job: dict[str, Any]) -> None:
         raise NewstagError(f"--resume: {output} {why}{edited}: --overwrite to start again")
 
 
-def resume_point(path: Path) -> tuple[int, int]:
-    """(input line of the last complete result, bytes up to its end); reads only, so a file that
-    is not ours is refused unchanged."""
+def resume_point(path: Path) -> tuple[int, int, int]:
+    """(input line of the last complete result, bytes up to its end, complete results); reads
+    only, so a file that is not ours is refused unchanged."""
     with path.open("rb") as handle:
-        data_end, complete, last = 0, 0, b""
+        data_end, complete, last, results = 0, 0, b"", 0
         for line in handle:
             data_end += len(line)
             if line.endswith(b"\n"):
-                complete, last = data_end, line
+                complete, last, results = data_end, line, results + 1
     if not last:
-        return 0, 0
+        return 0, 0, 0
     try:
-        return int(json.loads(last)["line"]), complete
+        return int(json.loads(last)["line"]), complete, results
     except (ValueError, KeyError, TypeError) as exc:
         raise NewstagError(f"{path}: its last line is not a result of this command, cannot resume") from exc
 

@@ -354,13 +354,18 @@ def test_sigterm_mid_run_keeps_the_results_written_as_ctrl_c_does(tmp_path, tiny
 
     monkeypatch.setattr(batch, "_tag_batch", terminated)
     before = signal.signal(signal.SIGTERM, lambda *a: pytest.fail("SIGTERM reached the test"))
+    args = ["--input", str(tmp_path / "in.jsonl"), "--output", str(tmp_path / "out.jsonl"), "--labels", "trade",
+            "--batch-size", "4"]
     try:
-        assert main(["--input", str(tmp_path / "in.jsonl"), "--output", str(tmp_path / "out.jsonl"),
-                     "--labels", "trade", "--batch-size", "4"]) == 130
+        assert main(args) == 130
+        assert "the 8 results written are kept" in capsys.readouterr().err
+        assert len((tmp_path / "out.jsonl").read_text().splitlines()) == 8
+        calls.clear()  # resumed, and stopped again after two more batches: all 16 are kept, not this run's 8
+        assert main([*args, "--resume"]) == 130
     finally:
         signal.signal(signal.SIGTERM, before)
-    assert "the 8 results written are kept" in capsys.readouterr().err
-    assert len((tmp_path / "out.jsonl").read_text().splitlines()) == 8
+    assert "the 16 results written are kept" in capsys.readouterr().err
+    assert len((tmp_path / "out.jsonl").read_text().splitlines()) == 16
 
 
 def test_overwrite_that_cannot_write_its_job_file_leaves_the_old_output_whole(tmp_path, monkeypatch):
