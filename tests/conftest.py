@@ -145,6 +145,17 @@ def required_here() -> bool:
     return bool(os.environ.get("CI") or os.environ.get("NEWSTAG_REQUIRE_E2E"))
 
 
+def unwritable_dir(tmp_path: Path) -> Path:
+    """A directory this process cannot write: chmod for a user, a read-only mount for root."""
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    locked.chmod(0o555)
+    for candidate in (locked, Path("/proc/sys")):
+        if candidate.is_dir() and not os.access(candidate, os.W_OK):
+            return candidate
+    pytest.skip("no directory here that this process cannot write")
+
+
 def skip_unless_required(reason: str) -> None:
     if required_here():
         pytest.fail(f"{reason} (required here: CI or NEWSTAG_REQUIRE_E2E is set)", pytrace=False)

@@ -12,6 +12,7 @@ import pytest
 
 from service.batch import main
 from service.batch_output import job_file
+from tests.conftest import unwritable_dir
 
 
 @pytest.fixture()
@@ -114,17 +115,6 @@ def test_options_and_paths_that_cannot_work_are_refused_before_the_model_loads(t
                         (tmp_path / "pipe.jsonl", "is not a regular file (a pipe or a device)")):
         assert main(["--input", str(given), "--output", str(tmp_path / "o.jsonl")]) == 2
         assert f"batch: error: --input {given} {said}" in capsys.readouterr().err
-
-
-def unwritable_dir(tmp_path):
-    """A directory this process cannot write: chmod for a user, a read-only mount for root."""
-    locked = tmp_path / "locked"
-    locked.mkdir()
-    locked.chmod(0o555)
-    for candidate in (locked, Path("/proc/sys")):
-        if candidate.is_dir() and not os.access(candidate, os.W_OK):
-            return candidate
-    pytest.skip("no directory here that this process cannot write")
 
 
 def test_resume_refuses_an_output_of_another_input_or_other_options_and_leaves_it_as_it_was(tmp_path, tiny_env,
@@ -371,7 +361,6 @@ def test_sigterm_mid_run_keeps_the_results_written_as_ctrl_c_does(tmp_path, tiny
 def test_overwrite_that_cannot_write_its_job_file_leaves_the_old_output_whole(tmp_path, monkeypatch):
     """--overwrite emptied the output, then failed on the job file beside it (a directory it may
     not write): the old results were lost to a run that never began."""
-    from pathlib import Path
 
     from service.batch_output import job_file, open_output
     from service.engine import NewstagError

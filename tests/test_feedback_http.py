@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import json
-import os
 import sqlite3
 import threading
-from pathlib import Path
 
 import jsonschema
 import pytest
@@ -14,6 +12,7 @@ import pytest
 from service import create_app
 from service.engine import ConfigError
 from service.feedback import FeedbackStore, StoreUnavailable
+from tests.conftest import unwritable_dir
 
 SEED_LABELS = ["bilateral relations", "economy", "COP29", "demining"]
 
@@ -307,17 +306,6 @@ def test_a_read_only_store_is_503_and_never_reported_stored(fb, fb_app, tmp_path
     assert response.status_code == 503 and response.headers["Retry-After"]
     assert "retry shortly" in response.json["detail"] and "id" not in response.json
     assert [r["text"] for r in export_rows(fb)] == ["before"]
-
-
-def unwritable_dir(tmp_path: Path) -> Path:
-    """A directory this process cannot write: chmod for a user, a read-only mount for root."""
-    locked = tmp_path / "locked"
-    locked.mkdir()
-    locked.chmod(0o555)
-    for candidate in (locked, Path("/proc/sys")):
-        if candidate.is_dir() and not os.access(candidate, os.W_OK):
-            return candidate
-    pytest.skip("no directory here that this process cannot write")
 
 
 def test_a_store_that_can_never_write_says_so_instead_of_retry_shortly(fb_app, tmp_path):
