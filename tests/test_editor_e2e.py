@@ -16,6 +16,8 @@ import re
 import shutil
 import threading
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -23,6 +25,11 @@ from werkzeug.serving import make_server
 
 from service import create_app
 from tests.conftest import ROOT, skip_unless_required
+
+try:
+    from playwright.sync_api import expect, sync_playwright
+except ImportError:  # skipped where not required; CI requires it
+    expect = sync_playwright = None  # type: ignore[assignment]
 
 pytestmark = pytest.mark.e2e
 KEY = "editor-key"
@@ -55,17 +62,24 @@ def get_json_lines(url: str) -> list[dict]:
         return [json.loads(line) for line in response.read().decode().splitlines()]
 
 
-def test_an_editor_tags_the_seed_article_corrects_it_and_the_export_has_it(server, seed_text):
+@contextmanager
+def editor_page(viewport_height: int = 900) -> Iterator:
+    """A page in headless Chromium, closed afterwards; skipped (failed under CI) without the browser or Playwright."""
     executable = chromium()
-    try:
-        from playwright.sync_api import expect, sync_playwright
-    except ImportError:
+    if sync_playwright is None:
         skip_unless_required("playwright is not installed (requirements-dev.txt)")
-
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=executable, headless=True)
-        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        page = browser.new_page(viewport={"width": 1280, "height": viewport_height})
         page.set_default_timeout(30_000)
+        try:
+            yield page
+        finally:
+            browser.close()
+
+
+def test_an_editor_tags_the_seed_article_corrects_it_and_the_export_has_it(server, seed_text):
+    with editor_page() as page:
         problems: list[str] = []  # script errors, or anything the CSP blocked
         page.on("pageerror", lambda exc: problems.append(str(exc)))
         page.on("console", lambda msg: problems.append(msg.text) if msg.type == "error" else None)
@@ -145,7 +159,6 @@ def test_an_editor_tags_the_seed_article_corrects_it_and_the_export_has_it(serve
         page.click("#send-button")
         expect(page.locator("#feedback-status")).to_contain_text("Correction saved")
         assert not problems, problems
-        browser.close()
 
     # 4. The export has the correction, as training data.
     expected = [label for label in predicted if label != removed] + [added]
@@ -154,26 +167,12 @@ def test_an_editor_tags_the_seed_article_corrects_it_and_the_export_has_it(serve
     assert Path(SCREENSHOT).stat().st_size > 20_000
 
 
-def browser_page(p, viewport_height: int = 900):
-    browser = p.chromium.launch(executable_path=chromium(), headless=True)
-    page = browser.new_page(viewport={"width": 1280, "height": viewport_height})
-    page.set_default_timeout(30_000)
-    return browser, page
-
-
 def test_what_an_editor_meets_around_the_tagging(server, seed_text):
     """Session 27's findings in a browser: the key asked for first, Enter in the key field
     tags, a Latin-1 file read as such (and the same file twice), case-only duplicate labels,
     results marked stale when the text changes, a late correction reply kept out of the next
     article's panel, and a panel no taller than the window."""
-    chromium()
-    try:
-        from playwright.sync_api import expect, sync_playwright
-    except ImportError:
-        skip_unless_required("playwright is not installed (requirements-dev.txt)")
-
-    with sync_playwright() as p:
-        browser, page = browser_page(p, viewport_height=500)
+    with editor_page(viewport_height=500) as page:
         page.goto(f"{server}/")
         # No key yet: tagging asks for it, with the focus on its field.
         page.fill("#article", seed_text)
@@ -226,7 +225,6 @@ def test_what_an_editor_meets_around_the_tagging(server, seed_text):
         page.click("#tag-button")
         expect(page.locator("#status")).to_contain_text("found.")
         expect(page.locator("#error")).to_be_hidden()
-        browser.close()
 
 
 def test_keyboard_focus_busy_tagging_and_labels_as_the_api_compares_them(server, seed_text):
@@ -234,14 +232,7 @@ def test_keyboard_focus_busy_tagging_and_labels_as_the_api_compares_them(server,
     once; the Tag button busy at once (one POST however often Enter is pressed), stale results
     left alone while a tag request runs; the focus on an enabled control after Remove, Add
     and Send."""
-    chromium()
-    try:
-        from playwright.sync_api import expect, sync_playwright
-    except ImportError:
-        skip_unless_required("playwright is not installed (requirements-dev.txt)")
-
-    with sync_playwright() as p:
-        browser, page = browser_page(p)
+    with editor_page() as page:
         classify: list[dict] = []  # the bodies of POST /v1/classify, as sent
         feedback: list[dict] = []
         page.on("request", lambda r: classify.append(r.post_data_json) if r.url.endswith("/v1/classify") else None)
@@ -326,21 +317,13 @@ def test_keyboard_focus_busy_tagging_and_labels_as_the_api_compares_them(server,
         page.keyboard.press("Enter")
         expect(page.locator("#feedback-status")).to_contain_text("Correction saved")
         focus_is_on("#send-button")
-        browser.close()
 
 
 def test_what_screen_readers_and_low_vision_get(server, seed_text):
     """Session 30's findings on what the page tells assistive technology: the warnings heard
     with the results, the article's language, a skip link that leads somewhere, a named
     article view; and cues that do not rest on faint colour alone."""
-    chromium()
-    try:
-        from playwright.sync_api import expect, sync_playwright
-    except ImportError:
-        skip_unless_required("playwright is not installed (requirements-dev.txt)")
-
-    with sync_playwright() as p:
-        browser, page = browser_page(p)
+    with editor_page() as page:
         page.goto(f"{server}/")
         # "Skip to the topics" is not offered before there are topics to skip to.
         leads_somewhere = ("() => { const a = document.querySelector('a.skip'); "
@@ -405,7 +388,6 @@ def test_what_screen_readers_and_low_vision_get(server, seed_text):
         ratio = page.evaluate("() => contrast(style('#article-view').color, style('.article-card').backgroundColor)")
         assert ratio >= 4.5, ratio
         expect(page.locator("#article-heading")).to_contain_text("out of date", use_inner_text=True)
-        browser.close()
 
 
 # Contrast ratios (WCAG 2) from computed colours, in the page.
