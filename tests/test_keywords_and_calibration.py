@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import re
 import warnings
 
 import numpy as np
@@ -60,6 +61,22 @@ def test_the_substring_prefilter_finds_every_label_the_patterns_find(text):
     assert any(reference)  # each text holds some keyword
     sentences = tuple(split_sentences(text))
     assert (keyword_hits(text, sentences, labels).sum(axis=0) > 0).tolist() == [r > 0 for r in reference]
+
+
+def test_the_substring_prefilter_folds_every_letter_the_pattern_matches_without_case():
+    """Python's IGNORECASE matches some letters that casefold() keeps apart (a dotless ı with i
+    and I: "Kıbrıs" in "KIBRIS"); the prefilter must not skip a label whose pattern matches."""
+    from re import _casefix
+
+    pairs = [(chr(a), chr(b)) for a, others in _casefix._EXTRA_CASES.items() for b in others]
+    pairs += [(c, d) for c in map(chr, range(0x3000)) for d in {c.upper(), c.lower(), c.title()}
+              if len(d) == 1 and d != c]
+    for a, b in pairs:
+        if not a.isalpha() or not re.fullmatch(re.escape(a), b, re.IGNORECASE):
+            continue
+        assert document_hits(f"x {b}b x", [Label("t", keywords=(f"{a}b",))]).tolist() == [1], (a, b)
+    assert document_hits("KIBRIS ELECTIONS", [Label("cyprus", keywords=("Kıbrıs",))]).tolist() == [1]
+    assert document_hits("ıstanbul", [Label("city", keywords=("Istanbul",))]).tolist() == [1]
 
 
 @pytest.mark.parametrize("text, keyword, hits", [
@@ -281,7 +298,6 @@ def test_keyword_hits_are_what_each_keyword_searched_alone_in_each_sentence_find
 
 def _reference_hits(text: str, sentences, labels) -> tuple[list[int], list[list[int]]]:
     """The matching as it was, one keyword after another, longest first, in each sentence alone."""
-    import re
     import unicodedata
 
     def unspaced(char: str) -> bool:

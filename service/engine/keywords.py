@@ -67,7 +67,8 @@ def _pattern(keywords: tuple[str, ...]) -> re.Pattern[str] | None:
 def _fold(text: str) -> str:
     # casefold() spells a capital dotted I (Turkish, Azerbaijani) as "i" and a combining dot,
     # which the pattern's IGNORECASE reads as plain "i": dropped from text and keywords alike.
-    return text.casefold().replace("\u0307", "")
+    # It keeps a dotless ı, which IGNORECASE matches to i and I ("Kıbrıs" in "KIBRIS"): made an i.
+    return text.casefold().replace("\u0307", "").replace("\u0131", "i")
 
 
 @lru_cache(maxsize=4096)
