@@ -152,6 +152,22 @@ def test_label_vector_cache_is_bounded(tiny_tagger):
         cache.max_labels = old_limit
 
 
+def test_a_taxonomys_topic_vectors_outlive_any_number_of_caller_labels(tiny_tagger, monkeypatch):
+    """Callers' labels once evicted a large taxonomy's vectors, which then took longer to embed
+    again than a request's time limit: every request naming it failed from then on."""
+    cache = tiny_tagger.backend.label_vectors
+    tiny_tagger.tag([TEXT], taxonomy="news", threshold=0.0)
+    embedded: list[list[Label]] = []
+    with monkeypatch.context() as m:
+        m.setattr(cache, "max_labels", 3)
+        tiny_tagger.tag([TEXT], [f"caller label {i}" for i in range(8)], threshold=0.0)
+        real = cache.embed
+        m.setattr(cache, "embed", lambda labels, deadline=None: embedded.append(labels) or real(labels, deadline))
+        tiny_tagger.tag([TEXT], taxonomy="news", threshold=0.0)
+        tiny_tagger.tag([TEXT], ["caller label 0"], threshold=0.0)  # a caller's label is still evicted
+    assert embedded == [[Label("caller label 0")]]
+
+
 def test_only_flat_label_sets_rescale_the_labels_behind_the_best(tiny_tagger, monkeypatch):
     """Caller labels (every label a rival) get Calibration.outscored; the `news` taxonomy,
     with its hierarchy, does not."""

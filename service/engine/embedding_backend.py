@@ -9,7 +9,7 @@ a passage bring in a topic the article as a whole does not lean to.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -126,6 +126,14 @@ class EmbeddingBackend:
     def runtime(self) -> str:
         """What runs the encoder: "torch" or "onnx" (NEWSTAG_RUNTIME, engine/onnx_runtime.py)."""
         return self.encoder.runtime
+
+    def keep_labels(self, labels: Iterable[Label]) -> None:
+        """Keep these labels' vectors for good once computed, in every phrasing (an installed
+        taxonomy's topics: never evicted by the labels callers name)."""
+        labels = tuple(labels)
+        for cache in (self.label_vectors, self.article_vectors, *self.own_language_vectors.values()):
+            if cache is not None:
+                cache.keep(labels)
 
     def label_cache(self, phrasing: str = "sentence") -> LabelVectorCache:
         """The label vectors texts read as a sentence, or as an article (when the profile phrases them

@@ -7,6 +7,9 @@ Measured on 2,000 AG News articles (docs/benchmarks.md): a single template score
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Iterable
+
 import numpy as np
 
 from .cache import BoundedCache
@@ -28,12 +31,18 @@ def label_phrasings(label: Label, template: Template = TEMPLATE) -> list[str]:
 
 
 class LabelVectorCache:
-    """Unit vectors of labels, computed once per label and kept in a bounded LRU cache."""
+    """Unit vectors of labels, computed once per label. Caller labels are kept in a bounded LRU
+    cache; labels named by :meth:`keep` (an installed taxonomy's topics) for the process's life."""
 
     def __init__(self, encoder: SentenceEncoder, max_labels: int = 4096, template: Template = TEMPLATE):
         self.encoder = encoder
         self.template = template
         self._vectors = BoundedCache[Label, np.ndarray](max_labels)
+        # Why apart: a taxonomy of thousands of topics, evicted by callers' labels, took longer to
+        # embed again than a request's time limit, and every request naming it then failed.
+        self._to_keep: set[Label] = set()
+        self._kept: dict[Label, np.ndarray] = {}
+        self._lock = threading.Lock()
 
     @property
     def max_labels(self) -> int:
@@ -43,18 +52,34 @@ class LabelVectorCache:
     def max_labels(self, value: int) -> None:
         self._vectors.max_entries = value
 
+    def keep(self, labels: Iterable[Label]) -> None:
+        """Never evict these labels' vectors once computed (they are bounded by the taxonomy files)."""
+        with self._lock:
+            self._to_keep.update(labels)
+
+    def _get(self, label: Label) -> np.ndarray | None:
+        kept = self._kept.get(label)
+        return kept if kept is not None else self._vectors.get(label)
+
+    def _put(self, label: Label, vector: np.ndarray) -> None:
+        if label in self._to_keep:
+            with self._lock:
+                self._kept[label] = vector
+        else:
+            self._vectors.put(label, vector)
+
     def vectors(self, labels: list[Label], deadline: float | None = None) -> np.ndarray:
         """[n_labels, dim] unit vectors, in the order given (``deadline``: see SentenceEncoder)."""
         found: dict[Label, np.ndarray] = {}
         for lab in dict.fromkeys(labels):
-            cached = self._vectors.get(lab)
+            cached = self._get(lab)
             if cached is not None:
                 found[lab] = cached
         missing = [lab for lab in dict.fromkeys(labels) if lab not in found]
         if missing:
             for lab, vector in zip(missing, self.embed(missing, deadline), strict=True):
                 found[lab] = vector
-                self._vectors.put(lab, vector)
+                self._put(lab, vector)
         return np.stack([found[lab] for lab in labels])
 
     def embed(self, labels: list[Label], deadline: float | None = None) -> np.ndarray:

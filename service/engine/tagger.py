@@ -54,6 +54,9 @@ class Tagger:
         self.backend = backend
         self.taxonomies = taxonomies
         self.options = options
+        keep = getattr(backend, "keep_labels", None)  # models that cache label vectors (embedding)
+        if keep is not None:
+            keep(lab for name in taxonomies.names() for lab in taxonomies.get(name).labels)
 
     @classmethod
     def load(cls, options: EngineOptions) -> Tagger:
