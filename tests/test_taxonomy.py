@@ -70,6 +70,31 @@ def test_malformed_files_name_the_file_and_the_entry(tmp_path, body, expected):
     assert re.search(expected, message), message
 
 
+@pytest.mark.parametrize("body, expected", [
+    # A second block replaced the first: every topic above it was dropped without a word.
+    ("name: t\ntopics:\n  - name: a\ntopics:\n  - name: b\n",
+     r"broken.yaml: line 4: duplicate key 'topics' \(first on line 2\): YAML would keep only the last$"),
+    ("name: t\ntopics:\n  - name: a\n    keywords: [city council]\n    keywords: [councillors]\n",
+     r"broken.yaml: line 5: duplicate key 'keywords' \(first on line 4\)"),
+    ("name: t\ntopics:\n  - {name: a, name: b}\n", r"broken.yaml: line 3: duplicate key 'name' \(first on line 3\)"),
+])
+def test_a_key_given_twice_is_refused_with_its_line(tmp_path, body, expected):
+    path = tmp_path / "broken.yaml"
+    path.write_text(body)
+    with pytest.raises(TaxonomyFileError) as info:
+        load_taxonomy_file(path)
+    assert re.search(expected, str(info.value)), str(info.value)
+
+
+def test_a_merge_key_and_aliases_are_no_duplicates(tmp_path):
+    path = tmp_path / "t.yaml"
+    path.write_text("name: t\ntopics:\n  - &a {name: a, description: shared, keywords: [x]}\n"
+                    "  - <<: *a\n    name: b\n    keywords: [y]\n")
+    labels = load_taxonomy_file(path).labels
+    assert [(lab.name, lab.description, lab.keywords) for lab in labels] == [("a", "shared", ("x",)),
+                                                                            ("b", "shared", ("y",))]
+
+
 def test_user_directory_adds_taxonomies_and_a_broken_one_stops_loading(tmp_path):
     (tmp_path / "desk.yaml").write_text(textwrap.dedent("""\
         name: desk

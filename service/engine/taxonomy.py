@@ -92,12 +92,55 @@ def _describe(error: Any, raw: dict) -> str:
     return f"{where}: {error['msg']}"
 
 
+class _DuplicateKey(Exception):
+    """A mapping of the file gives one key twice."""
+
+
+def _refuse_duplicate_keys(root: yaml.Node) -> None:
+    """Raise _DuplicateKey for a key given twice in one mapping: PyYAML keeps the last one
+    silently, so a second ``topics:`` dropped every topic above it."""
+    stack, seen_nodes = [root], set()
+    while stack:  # not recursive: nesting is only bounded by the composer's recursion
+        node = stack.pop()
+        if id(node) in seen_nodes:  # an alias is the same node again
+            continue
+        seen_nodes.add(id(node))
+        if isinstance(node, yaml.MappingNode):
+            first: dict[tuple[str, Any], int] = {}
+            for key_node, value_node in node.value:
+                stack += [key_node, value_node]
+                if key_node.tag == "tag:yaml.org,2002:merge" or not isinstance(key_node, yaml.ScalarNode):
+                    continue  # "<<: *base" may be given beside keys it merges; other keys are no taxonomy's
+                key, line = (key_node.tag, key_node.value), key_node.start_mark.line + 1
+                if key in first:
+                    raise _DuplicateKey(f"line {line}: duplicate key {key_node.value!r} (first on line {first[key]}): "
+                                        "YAML would keep only the last")
+                first[key] = line
+        elif isinstance(node, yaml.SequenceNode):
+            stack += node.value
+
+
+def _parse_yaml(text: str) -> Any:
+    """yaml.safe_load, refusing duplicate keys (checked on the parsed nodes, before they are built)."""
+    loader = yaml.SafeLoader(text)
+    try:
+        root = loader.get_single_node()
+        if root is None:
+            return None
+        _refuse_duplicate_keys(root)
+        return loader.construct_document(root)
+    finally:
+        loader.dispose()
+
+
 def load_taxonomy_file(path: Path) -> Taxonomy:
     """Read and validate one taxonomy file; errors name the file and the entry."""
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        raw = _parse_yaml(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
         raise TaxonomyFileError(f"{path}: cannot read taxonomy: {exc}") from exc
+    except _DuplicateKey as exc:
+        raise TaxonomyFileError(f"{path}: {exc}") from None
     if not isinstance(raw, dict):
         raise TaxonomyFileError(f"{path}: a taxonomy file must be a mapping with 'name' and 'topics'")
     try:
