@@ -50,6 +50,9 @@ def test_unknown_taxonomy_names_the_known_ones(registry):
     ("name: t\ntopics:\n  - name: a\n  - name: b\n    threshold: 2\n", r'topics\[1\] \("b"\)\.threshold'),
     ("name: t\ntopics:\n  - description: no name\n", r"topics\[0\]\.name: Field required"),
     ("name: t\ntopics:\n  - name: a\n  - name: A\n", r'topics\[1\] \("A"\): duplicate topic name'),
+    # "économie" composed (NFC) and decomposed (NFD): one label to requests and corrections (label_key).
+    ("name: t\ntopics:\n  - name: \u00e9conomie\n  - name: sport\n  - name: e\u0301conomie\n",
+     r'topics\[2\] \("e\u0301conomie"\): duplicate topic name \(topics\[0\] is the same name'),
     ("name: t\ntopics:\n  - name: a\n    keywords: ['']\n", r'topics\[0\] \("a"\)\.keywords'),
     ("name: t\ntopics: [\n", r"cannot read taxonomy"),
     ("- just a list\n", r"must be a mapping"),
@@ -62,7 +65,7 @@ def test_unknown_taxonomy_names_the_known_ones(registry):
 ])
 def test_malformed_files_name_the_file_and_the_entry(tmp_path, body, expected):
     path = tmp_path / "broken.yaml"
-    path.write_text(body)
+    path.write_text(body, encoding="utf-8")
     with pytest.raises(TaxonomyFileError) as info:
         load_taxonomy_file(path)
     message = str(info.value)

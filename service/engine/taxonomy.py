@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from ..errors import TaxonomyFileError, UnknownTaxonomyError
 from .types import Label
+from .validation import label_key
 
 log = logging.getLogger("newstag.taxonomy")
 BUILTIN_DIR = Path(__file__).resolve().parent.parent / "taxonomies"
@@ -133,6 +134,18 @@ def _parse_yaml(text: str) -> Any:
         loader.dispose()
 
 
+def _refuse_duplicate_names(path: Path, topics: list[_TopicEntry]) -> None:
+    """Two topics are one if requests and editors' corrections take them as one: label_key
+    (case, and Unicode's composed or decomposed spelling of "économie")."""
+    first: dict[str, int] = {}
+    for index, topic in enumerate(topics):
+        key = label_key(topic.name)
+        if key in first:
+            raise TaxonomyFileError(f'{path}: topics[{index}] ("{topic.name}"): duplicate topic name '
+                                    f'(topics[{first[key]}] is the same name, in any case or Unicode form)')
+        first[key] = index
+
+
 def load_taxonomy_file(path: Path) -> Taxonomy:
     """Read and validate one taxonomy file; errors name the file and the entry."""
     try:
@@ -147,12 +160,7 @@ def load_taxonomy_file(path: Path) -> Taxonomy:
         parsed = _TaxonomyFile.model_validate(raw)
     except ValidationError as exc:
         raise TaxonomyFileError(f"{path}: {_describe(exc.errors()[0], raw)}") from exc
-    seen: set[str] = set()
-    for index, topic in enumerate(parsed.topics):
-        key = topic.name.casefold()
-        if key in seen:
-            raise TaxonomyFileError(f'{path}: topics[{index}] ("{topic.name}"): duplicate topic name')
-        seen.add(key)
+    _refuse_duplicate_names(path, parsed.topics)
     labels = tuple(
         Label(t.name, t.description, tuple(t.keywords), t.code, t.parent, t.threshold) for t in parsed.topics
     )
