@@ -6,7 +6,9 @@ import textwrap
 import pytest
 
 from service.engine import TaxonomyFileError, TaxonomyRegistry, UnknownTaxonomyError
-from service.engine.taxonomy import load_taxonomy_file
+from service.engine.taxonomy import MAX_DESCRIPTION_CHARS, MAX_NAME_CHARS, load_taxonomy_file
+from service.engine.validation import MAX_KEYWORDS
+from service.http.schemas import ClassifyOptions, LabelObject
 
 
 @pytest.fixture(scope="module")
@@ -87,6 +89,38 @@ def test_a_key_given_twice_is_refused_with_its_line(tmp_path, body, expected):
     with pytest.raises(TaxonomyFileError) as info:
         load_taxonomy_file(path)
     assert re.search(expected, str(info.value)), str(info.value)
+
+
+def test_the_file_limits_are_the_api_limits():
+    """A taxonomy's names go back to the API in requests and corrections: a file must not hold more."""
+    assert ClassifyOptions.model_json_schema()["properties"]["taxonomy"]["anyOf"][0]["maxLength"] == MAX_NAME_CHARS
+    label = LabelObject.model_json_schema()["properties"]
+    assert label["name"]["maxLength"] == MAX_NAME_CHARS
+    assert label["description"]["maxLength"] == MAX_DESCRIPTION_CHARS
+
+
+@pytest.mark.parametrize("body, expected", [
+    (f"name: {'t' * 201}\ntopics:\n  - name: a\n", r"^\S*broken.yaml: name: String should have at most 200 char"),
+    (f"name: t\ntopics:\n  - name: a\n    description: {'d' * 2001}\n",
+     r'topics\[0\] \("a"\)\.description: String should have at most 2000 char'),
+    (f"name: t\ntopics:\n  - name: a\n    keywords: [{', '.join(f'k{i}' for i in range(MAX_KEYWORDS + 1))}]\n",
+     r'topics\[0\] \("a"\)\.keywords: List should have at most 1000 items'),
+])
+def test_what_a_request_could_not_carry_is_refused(tmp_path, body, expected):
+    path = tmp_path / "broken.yaml"
+    path.write_text(body, encoding="utf-8")
+    with pytest.raises(TaxonomyFileError) as info:
+        load_taxonomy_file(path)
+    assert re.search(expected, str(info.value)), str(info.value)
+
+
+def test_names_descriptions_and_keywords_at_the_limits_load(tmp_path):
+    path = tmp_path / "t.yaml"
+    keywords = ", ".join(f"k{i}" for i in range(MAX_KEYWORDS))
+    path.write_text(f"name: {'t' * 200}\ntopics:\n  - name: {'a' * 200}\n    description: {'d' * 2000}\n"
+                    f"    keywords: [{keywords}]\n", encoding="utf-8")
+    label = load_taxonomy_file(path).labels[0]
+    assert len(label.name) == 200 and len(label.description) == 2000 and len(label.keywords) == MAX_KEYWORDS
 
 
 def test_a_merge_key_and_aliases_are_no_duplicates(tmp_path):

@@ -16,18 +16,24 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from ..errors import TaxonomyFileError, UnknownTaxonomyError
 from .types import Label
-from .validation import label_key
+from .validation import MAX_KEYWORDS, label_key
 
 log = logging.getLogger("newstag.taxonomy")
 BUILTIN_DIR = Path(__file__).resolve().parent.parent / "taxonomies"
 
 
+# The API's limits (http/schemas.py): a file may hold no name or description a request could not
+# carry, or /v1/classify and /v1/feedback would refuse the taxonomy's own names with 422.
+MAX_NAME_CHARS = 200  # a taxonomy's name, a label's name
+MAX_DESCRIPTION_CHARS = 2000  # a label's description
+
+
 class _TopicEntry(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)  # YAML gives types: "yes" is not a bool
 
-    name: str = Field(min_length=1, max_length=200)
-    description: str = ""
-    keywords: list[str] = []
+    name: str = Field(min_length=1, max_length=MAX_NAME_CHARS)
+    description: str = Field("", max_length=MAX_DESCRIPTION_CHARS)
+    keywords: list[str] = Field([], max_length=MAX_KEYWORDS)  # a request's limit: each is embedded once
     code: str | None = None
     parent: str | None = None
     threshold: float | None = Field(default=None, ge=0.0, le=1.0)
@@ -55,7 +61,7 @@ class _TopicEntry(BaseModel):
 class _TaxonomyFile(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)  # YAML gives types: "yes" is not a bool
 
-    name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+    name: str = Field(min_length=1, max_length=MAX_NAME_CHARS, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
     title: str = ""
     description: str = ""
     threshold: float = Field(default=0.5, ge=0.0, le=1.0)
