@@ -114,6 +114,32 @@ def test_what_a_request_could_not_carry_is_refused(tmp_path, body, expected):
     assert re.search(expected, str(info.value)), str(info.value)
 
 
+@pytest.mark.parametrize("escaped, shown, code", [
+    (r"a\0b", r"a\u0000b", "U+0000"),  # /v1/feedback refuses a NUL: no correction could name the topic
+    (r"city\tcouncil", r"city\u0009council", "U+0009"),
+    (r"city\ncouncil", r"city\u000acouncil", "U+000A"),
+    (r"a\x7f", r"a\u007f", "U+007F"),
+])
+def test_a_topic_name_with_a_control_character_is_refused_on_one_printable_line(tmp_path, escaped, shown, code):
+    path = tmp_path / "broken.yaml"
+    path.write_text(f'name: t\ntopics:\n  - name: "{escaped}"\n', encoding="utf-8")
+    with pytest.raises(TaxonomyFileError) as info:
+        load_taxonomy_file(path)
+    message = str(info.value)
+    assert f'topics[0] ("{shown}").name: Value error, a topic name must not contain control characters ({code})' \
+        in message, message
+    assert message.isprintable()
+
+
+def test_a_lone_surrogate_in_a_topic_name_is_shown_escaped(tmp_path):
+    path = tmp_path / "broken.yaml"
+    path.write_text('name: t\ntopics:\n  - name: "a\\ud800b"\n', encoding="utf-8")
+    with pytest.raises(TaxonomyFileError) as info:
+        load_taxonomy_file(path)
+    assert 'topics[0] ("a\\ud800b").name: Input should be a valid string' in str(info.value)
+    str(info.value).encode("utf-8")  # a log file or a UTF-8 terminal can take it
+
+
 def test_names_descriptions_and_keywords_at_the_limits_load(tmp_path):
     path = tmp_path / "t.yaml"
     keywords = ", ".join(f"k{i}" for i in range(MAX_KEYWORDS))

@@ -7,6 +7,7 @@ The built-in ones live in ``service/taxonomies/``; users add their own by pointi
 from __future__ import annotations
 
 import logging
+import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -48,6 +49,9 @@ class _TopicEntry(BaseModel):
     def _named(cls, value: str) -> str:
         if not value:  # min_length is checked before the strip: "   " passed it
             raise ValueError("a topic name must not be empty or only whitespace")
+        control = next((c for c in value if unicodedata.category(c) == "Cc"), None)
+        if control is not None:  # corrections cannot store a NUL; a tab or line break in a name is a slip
+            raise ValueError(f"a topic name must not contain control characters (U+{ord(control):04X})")
         return value
 
     @field_validator("keywords")
@@ -87,13 +91,21 @@ class Taxonomy:
     at_least_one_topic: bool = False
 
 
+def _shown(name: object) -> object:
+    """A name as an error shows it: control characters and lone surrogates escaped, so the
+    start-up line stays one printable line."""
+    if not isinstance(name, str):
+        return name
+    return "".join(f"\\u{ord(c):04x}" if unicodedata.category(c) in ("Cc", "Cs") else c for c in name)
+
+
 def _describe(error: Any, raw: dict) -> str:
     """'topics[3] ("economy").keywords: ...' from a pydantic error."""
     loc = error["loc"]
     where = ".".join(str(p) for p in loc) or "(top level)"
     if len(loc) >= 2 and loc[0] == "topics" and isinstance(loc[1], int):
         entry = raw.get("topics", [])[loc[1]]
-        name = entry.get("name") if isinstance(entry, dict) else None
+        name = _shown(entry.get("name")) if isinstance(entry, dict) else None
         rest = ".".join(str(p) for p in loc[2:])
         where = f"topics[{loc[1]}]" + (f' ("{name}")' if name else "") + (f".{rest}" if rest else "")
     return f"{where}: {error['msg']}"
