@@ -149,6 +149,14 @@ def test_names_descriptions_and_keywords_at_the_limits_load(tmp_path):
     assert len(label.name) == 200 and len(label.description) == 2000 and len(label.keywords) == MAX_KEYWORDS
 
 
+@pytest.mark.parametrize("nested", ["[" * 3000 + "]" * 3000, "{a: " * 3000 + "1" + "}" * 3000])
+def test_a_file_nested_too_deeply_is_refused_naming_it(tmp_path, nested):
+    path = tmp_path / "deep.yaml"
+    path.write_text(f"name: t\ntopics: {nested}\n", encoding="utf-8")
+    with pytest.raises(TaxonomyFileError, match=r"deep.yaml: cannot read taxonomy: nested too deeply$"):
+        load_taxonomy_file(path)
+
+
 def test_a_merge_key_and_aliases_are_no_duplicates(tmp_path):
     path = tmp_path / "t.yaml"
     path.write_text("name: t\ntopics:\n  - &a {name: a, description: shared, keywords: [x]}\n"

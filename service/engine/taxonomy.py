@@ -172,6 +172,8 @@ def load_taxonomy_file(path: Path) -> Taxonomy:
         raise TaxonomyFileError(f"{path}: cannot read taxonomy: {exc}") from exc
     except _DuplicateKey as exc:
         raise TaxonomyFileError(f"{path}: {exc}") from None
+    except RecursionError:  # PyYAML's composer recurses per level: "[[[[...]]]]" 500 deep reached the limit
+        raise TaxonomyFileError(f"{path}: cannot read taxonomy: nested too deeply") from None
     if not isinstance(raw, dict):
         raise TaxonomyFileError(f"{path}: a taxonomy file must be a mapping with 'name' and 'topics'")
     try:
