@@ -1,7 +1,10 @@
 from __future__ import annotations
 
+import os
 import re
 import textwrap
+import threading
+import time
 
 import pytest
 
@@ -185,6 +188,32 @@ def test_user_directory_adds_taxonomies_and_a_broken_one_stops_loading(tmp_path)
 
     (tmp_path / "zz-broken.yaml").write_text("name: x\ntopics: 3\n")
     with pytest.raises(TaxonomyFileError, match="zz-broken.yaml"):
+        TaxonomyRegistry([tmp_path])
+
+
+def test_a_fifo_or_a_directory_named_yaml_is_refused_not_opened(tmp_path):
+    (tmp_path / "desk.yaml").write_text("name: desk\ntopics:\n  - name: one\n")
+    fifo = tmp_path / "x.yaml"
+    os.mkfifo(fifo)
+    finished = threading.Event()
+
+    def unblock() -> None:  # without the check, opening the FIFO waits for a writer: be that writer once
+        if not finished.wait(5):
+            os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
+    threading.Thread(target=unblock, daemon=True).start()
+    started = time.monotonic()
+    try:
+        with pytest.raises(TaxonomyFileError) as info:
+            TaxonomyRegistry([tmp_path])
+    finally:
+        finished.set()
+    assert str(info.value) == (f"{fifo}: is a named pipe (FIFO), not a regular file: only regular files "
+                               "(or symlinks to them) are read")
+    assert time.monotonic() - started < 5
+
+    fifo.unlink()
+    (tmp_path / "x.yaml").mkdir()
+    with pytest.raises(TaxonomyFileError, match=r"x.yaml: is a directory, not a regular file"):
         TaxonomyRegistry([tmp_path])
 
 

@@ -7,6 +7,7 @@ The built-in ones live in ``service/taxonomies/``; users add their own by pointi
 from __future__ import annotations
 
 import logging
+import stat
 import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
@@ -111,6 +112,25 @@ def _describe(error: Any, raw: dict) -> str:
     return f"{where}: {error['msg']}"
 
 
+class _NotAFile(Exception):
+    """The path is a FIFO, a directory, a device or a socket (after symlinks)."""
+
+
+_KINDS = {stat.S_IFIFO: "a named pipe (FIFO)", stat.S_IFDIR: "a directory", stat.S_IFSOCK: "a socket",
+          stat.S_IFCHR: "a character device", stat.S_IFBLK: "a block device"}
+
+
+def _read_regular_file(path: Path) -> str:
+    """The text of a regular file, symlinks followed (a ConfigMap mount links each file). Any
+    other kind is refused before it is opened: opening a FIFO named x.yaml waits for a writer,
+    and start-up waited with it, forever."""
+    mode = path.stat().st_mode
+    if not stat.S_ISREG(mode):
+        kind = _KINDS.get(stat.S_IFMT(mode), "not a file")
+        raise _NotAFile(f"is {kind}, not a regular file: only regular files (or symlinks to them) are read")
+    return path.read_text(encoding="utf-8")
+
+
 class _DuplicateKey(Exception):
     """A mapping of the file gives one key twice."""
 
@@ -167,7 +187,9 @@ def _refuse_duplicate_names(path: Path, topics: list[_TopicEntry]) -> None:
 def load_taxonomy_file(path: Path) -> Taxonomy:
     """Read and validate one taxonomy file; errors name the file and the entry."""
     try:
-        raw = _parse_yaml(path.read_text(encoding="utf-8"))
+        raw = _parse_yaml(_read_regular_file(path))
+    except _NotAFile as exc:
+        raise TaxonomyFileError(f"{path}: {exc}") from None
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
         raise TaxonomyFileError(f"{path}: cannot read taxonomy: {exc}") from exc
     except _DuplicateKey as exc:
