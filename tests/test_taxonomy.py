@@ -217,6 +217,27 @@ def test_a_fifo_or_a_directory_named_yaml_is_refused_not_opened(tmp_path):
         TaxonomyRegistry([tmp_path])
 
 
+def test_hidden_files_are_skipped(tmp_path, caplog):
+    (tmp_path / "desk.yaml").write_text("name: desk\ntopics:\n  - name: one\n")
+    (tmp_path / "._desk.yaml").write_bytes(b"\x00\x05\x16\x07\x00\x02\x00\x00Mac OS X        ")  # AppleDouble
+    (tmp_path / ".#desk.yaml").symlink_to("editor@host.4242:1764950000")  # emacs's lock: a dangling link
+    (tmp_path / ".old.yml").write_text("name: desk\ntopics:\n  - name: two\n")  # would clash with desk.yaml
+    with caplog.at_level("INFO", logger="newstag.taxonomy"):
+        registry = TaxonomyRegistry([tmp_path])
+    assert [label.name for label in registry.get("desk").labels] == ["one"]
+    assert sum("a hidden file is no taxonomy" in r.getMessage() for r in caplog.records) == 3
+
+
+def test_a_configmap_mount_loads_through_its_links(tmp_path):
+    """Kubernetes mounts a ConfigMap as links into a hidden, timestamped directory."""
+    data = tmp_path / "..2026_12_05_19_00_00.123456"
+    data.mkdir()
+    (data / "desk.yaml").write_text("name: desk\ntopics:\n  - name: one\n")
+    (tmp_path / "..data").symlink_to(data.name)
+    (tmp_path / "desk.yaml").symlink_to("..data/desk.yaml")
+    assert [label.name for label in TaxonomyRegistry([tmp_path]).get("desk").labels] == ["one"]
+
+
 def test_missing_user_directory_is_an_error(tmp_path):
     with pytest.raises(TaxonomyFileError, match="does not exist"):
         TaxonomyRegistry([tmp_path / "absent"])

@@ -210,6 +210,21 @@ def load_taxonomy_file(path: Path) -> Taxonomy:
                     parsed.sentence_topics, parsed.at_least_one_topic)
 
 
+def _taxonomy_files(directory: Path) -> list[Path]:
+    """The directory's *.yaml and *.yml files, hidden ones left out: macOS's AppleDouble
+    "._desk.yaml" and emacs's lock link ".#desk.yaml" stopped start-up. A Kubernetes ConfigMap
+    mount still loads: its files are links "desk.yaml -> ..data/desk.yaml", not hidden."""
+    found = []
+    for path in sorted(directory.iterdir()):
+        if path.suffix.lower() not in (".yaml", ".yml"):
+            continue
+        if path.name.startswith("."):
+            log.info("%s: skipped: a hidden file is no taxonomy", path)
+            continue
+        found.append(path)
+    return found
+
+
 class TaxonomyRegistry:
     """All taxonomies found in the built-in directory and the user's, by name."""
 
@@ -219,7 +234,7 @@ class TaxonomyRegistry:
             if not directory.is_dir():
                 raise TaxonomyFileError(f"{directory}: taxonomy directory does not exist")
             found: dict[str, Path] = {}
-            for path in sorted(p for p in directory.iterdir() if p.suffix.lower() in (".yaml", ".yml")):
+            for path in _taxonomy_files(directory):
                 taxonomy = load_taxonomy_file(path)
                 if taxonomy.name in found:  # one would silently hide the other
                     raise TaxonomyFileError(f"{path}: taxonomy {taxonomy.name!r} is named in {found[taxonomy.name]} "
