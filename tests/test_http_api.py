@@ -246,7 +246,7 @@ def test_made_up_http_methods_share_one_series(client):
         client.open("/", method=f"M{i:05d}X")
     text = client.get("/metrics").get_data(as_text=True)
     assert "M00001X" not in text
-    assert 'newstag_requests_total{endpoint="unmatched",method="(other)",status="405"} 5.0' in text
+    assert 'newstag_requests_total{endpoint="/",method="(other)",status="405"} 5.0' in text
 
 
 def test_a_best_topic_under_the_threshold_comes_with_its_warning_and_is_counted(client):

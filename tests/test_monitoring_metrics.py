@@ -9,7 +9,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from service import create_app
 from service.engine.types import TagResult, Topic, Warning
 from service.feedback import Correction
-from service.http.metrics import CUSTOM_LABEL, LANGUAGES, MODEL_LABELS, NO_MODEL, OTHER, Metrics
+from service.http.metrics import CUSTOM_LABEL, LANGUAGES, MODEL_LABELS, NO_MODEL, OTHER, UNMATCHED, Metrics
 
 MODEL = "all-MiniLM-L6-v2"
 
@@ -153,3 +153,19 @@ def test_the_exposition_says_its_format_version_and_a_correction_without_a_model
     assert monitored.get("/v1/feedback/stats").json["models"] == {NO_MODEL: {"reviewed": 1, "changed": 1}}
     found = samples(monitored.get("/metrics").get_data(as_text=True))
     assert {s["model"] for s in series(found, "newstag_feedback_labels_added_total")} == {NO_MODEL}
+
+
+def test_a_method_a_route_does_not_allow_is_counted_under_the_route_and_unknown_paths_under_one_value(monitored):
+    """A 405 is a request to the API (the /v1 rules must see it); a path that matches no route
+    is not, and whatever paths callers send they share one series."""
+    assert monitored.get("/v1/classify").status_code == 405
+    assert monitored.delete("/v1/taxonomies/news").status_code == 405
+    for path in ("/v1/nope", "/v1/classify/extra", "/anything/%00/else"):
+        assert monitored.get(path).status_code == 404
+    found = samples(monitored.get("/metrics").get_data(as_text=True))
+    assert value(found, "newstag_requests_total", endpoint="/v1/classify", method="GET", status="405") == 1
+    assert value(found, "newstag_requests_total", endpoint="/v1/taxonomies/<name>", method="DELETE",
+                 status="405") == 1
+    assert value(found, "newstag_requests_total", endpoint=UNMATCHED, method="GET", status="404") == 3
+    assert {s["endpoint"] for s in series(found, "newstag_requests_total")} == {
+        "/v1/classify", "/v1/taxonomies/<name>", UNMATCHED}

@@ -14,8 +14,10 @@ import time
 import uuid
 
 from flask import Flask, Response, current_app, g, request
+from werkzeug.exceptions import HTTPException, MethodNotAllowed
+from werkzeug.routing import Rule
 
-from .metrics import OTHER, Metrics
+from .metrics import OTHER, UNMATCHED, Metrics
 
 log = logging.getLogger("newstag.access")
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
@@ -30,6 +32,26 @@ def _configure_logger() -> None:
         log.addHandler(handler)
         log.setLevel(logging.INFO)
         log.propagate = False
+
+
+def _endpoint() -> str:
+    """The route a request is counted under: its rule (``/v1/taxonomies/<name>``), never its path.
+
+    A method the route does not allow (405) leaves no rule on the request, but its path did
+    match a route: the route is looked up again with a method it allows. Paths that match no
+    route share UNMATCHED, so callers cannot add series.
+    """
+    if request.url_rule is not None:
+        return request.url_rule.rule
+    failed = request.routing_exception
+    adapter = current_app.create_url_adapter(request)
+    if not (isinstance(failed, MethodNotAllowed) and failed.valid_methods and adapter is not None):
+        return UNMATCHED
+    try:
+        rule, _ = adapter.match(method=sorted(failed.valid_methods)[0], return_rule=True)
+    except HTTPException:
+        return UNMATCHED
+    return rule.rule if isinstance(rule, Rule) else UNMATCHED
 
 
 def init_app(app: Flask) -> None:
@@ -47,7 +69,7 @@ def init_app(app: Flask) -> None:
         elapsed = time.perf_counter() - g.get("started", time.perf_counter())
         request_id = g.get("request_id") or uuid.uuid4().hex
         response.headers["X-Request-ID"] = request_id
-        endpoint = request.url_rule.rule if request.url_rule else "unmatched"
+        endpoint = _endpoint()
         metrics: Metrics = current_app.extensions["newstag.metrics"]
         method = request.method if request.method in _METHODS else OTHER  # any token is a method to gunicorn
         metrics.requests.labels(endpoint, method, str(response.status_code)).inc()

@@ -32,6 +32,7 @@ SCORE_BUCKETS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 1.0)
 CUSTOM_LABEL = "(caller labels)"  # one series for all labels given per request: bounded cardinality
 MODEL_LABELS = "(model labels)"  # the label set of a fine-tuned model, which has no taxonomy
 OTHER = "(other)"  # a model that is not loaded, a language not in LANGUAGES
+UNMATCHED = "unmatched"  # the endpoint of a request whose path matches no route
 # Languages reported by name: the widely published news languages (ISO 639-1), and "und"
 # (undetermined). The detector knows about 100; the rest share one series.
 LANGUAGES = frozenset(
