@@ -9,7 +9,16 @@ from prometheus_client.parser import text_string_to_metric_families
 from service import create_app
 from service.engine.types import TagResult, Topic, Warning
 from service.feedback import Correction
-from service.http.metrics import CUSTOM_LABEL, LANGUAGES, MODEL_LABELS, NO_MODEL, OTHER, UNMATCHED, Metrics
+from service.http.metrics import (
+    CUSTOM_LABEL,
+    LANGUAGES,
+    MODEL_LABELS,
+    NO_MODEL,
+    OTHER,
+    PROBLEM_TYPES,
+    UNMATCHED,
+    Metrics,
+)
 
 MODEL = "all-MiniLM-L6-v2"
 
@@ -169,3 +178,32 @@ def test_a_method_a_route_does_not_allow_is_counted_under_the_route_and_unknown_
     assert value(found, "newstag_requests_total", endpoint=UNMATCHED, method="GET", status="404") == 3
     assert {s["endpoint"] for s in series(found, "newstag_requests_total")} == {
         "/v1/classify", "/v1/taxonomies/<name>", UNMATCHED}
+
+
+def test_the_two_413s_are_told_apart_by_their_problem_type(tagger):
+    """A request that alone needs more than the time limit and a body over the limit are both
+    413: only the problem type says which, and the time-limit alert reads it."""
+    client = create_app({"TAGGER": tagger, "LOAD_IN_BACKGROUND": False, "request_timeout": 1e-6,
+                         "max_body_bytes": 2000}).test_client()
+    slow = client.post("/v1/classify", json={"text": "The central bank raised interest rates again. " * 30})
+    assert slow.status_code == 413 and slow.json["type"].endswith("#too-much-to-tag")
+    big = client.post("/v1/classify", json={"text": "x" * 3000})
+    assert big.status_code == 413 and big.json["type"].endswith("#payload-too-large")
+    assert client.get("/v1/classify").status_code == 405
+    found = samples(client.get("/metrics").get_data(as_text=True))
+    assert value(found, "newstag_requests_total", endpoint="/v1/classify", method="POST", status="413") == 2
+    assert value(found, "newstag_request_problems_total", endpoint="/v1/classify", problem="too-much-to-tag") == 1
+    assert value(found, "newstag_request_problems_total", endpoint="/v1/classify", problem="payload-too-large") == 1
+    assert value(found, "newstag_request_problems_total", endpoint="/v1/classify", problem="method-not-allowed") == 1
+    assert len(series(found, "newstag_request_problems_total")) == 3
+
+
+def test_a_problem_type_is_counted_only_from_the_closed_set():
+    metrics = Metrics()
+    for i in range(50):
+        metrics.observe_problem("/v1/classify", f"made-up-{i}")
+    metrics.observe_problem("/v1/classify", "too-much-to-tag")
+    found = samples(metrics.exposition().decode())
+    assert value(found, "newstag_request_problems_total", endpoint="/v1/classify", problem=OTHER) == 50
+    assert len(series(found, "newstag_request_problems_total")) == 2
+    assert {"too-much-to-tag", "payload-too-large", "overloaded"} <= PROBLEM_TYPES

@@ -13,6 +13,7 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.error
 from pathlib import Path
 
 import promql_parser
@@ -75,8 +76,9 @@ def exported_names(exposition: str) -> set[str]:
 
 
 def exercise(post, seed_text: str) -> None:
-    """Tag, and correct a tag: every metric the rules use gets a value."""
+    """Tag, correct a tag, and send one invalid request: every metric the rules use gets a value."""
     assert post("/v1/classify", {"text": seed_text})[0] == 200
+    assert post("/v1/classify", {"text": ""})[0] == 422  # a problem: newstag_request_problems_total
     no_topic = {"text": "Lorem ipsum dolor sit amet, consectetur adipiscing.", "threshold": 0.99}
     assert post("/v1/classify", no_topic)[0] == 200
     french = {"text": "Le gouvernement a annoncé une hausse des impôts pour les hôpitaux."}  # a language warning
@@ -107,10 +109,11 @@ def test_the_rule_file_has_the_structure_prometheus_reads():
                 assert {"summary", "description"} <= set(rule["annotations"])
                 alerts.append(rule["alert"])
     assert len(set(records)) == len(records) and len(set(alerts)) == len(alerts)
-    # The alerts the issue asks for: label share, no topic, editors, latency, 5xx, 503.
+    # The alerts the issue asks for: label share, no topic, editors, latency, 5xx, 503; and tagging
+    # requests over the time limit (413 too-much-to-tag, which neither 5xx nor 503 counts).
     assert set(alerts) == {"NewstagLabelShareFarFromBaseline", "NewstagNoTopicShareRising",
                            "NewstagEditorChangeRateRising", "NewstagSlowRequests", "NewstagServerErrors",
-                           "NewstagUnavailable"}
+                           "NewstagUnavailable", "NewstagTagRequestsOverTimeLimit"}
 
 
 @pytest.mark.parametrize("rule", rules(), ids=lambda r: r.get("record") or r.get("alert"))
@@ -225,7 +228,14 @@ def test_gunicorn_in_multiprocess_mode_exports_every_metric_the_rules_read(seed_
             except OSError:
                 pass
             time.sleep(0.5)
-        exercise(lambda path, body: post_json(f"{base}{path}", body), seed_text)
+
+        def post(path: str, body: dict) -> tuple[int, dict]:
+            try:
+                return post_json(f"{base}{path}", body)
+            except urllib.error.HTTPError as error:  # a problem is an answer too
+                return error.code, json.loads(error.read())
+
+        exercise(post, seed_text)
         status, body = get(f"{base}/metrics")
         assert status == 200
         exported = exported_names(body.decode())
@@ -257,7 +267,8 @@ def test_promtool_checks_the_rules():
 
 def test_the_alerts_fire_on_synthetic_series_and_only_then():
     """newstag-rules.test.yaml: seven steady days, then a label's share, the no-topic share or
-    the editors' change rate jumps; slow requests; 5xx and 503 with and without traffic."""
+    the editors' change rate jumps; slow requests; 5xx and 503 with and without traffic; tagging
+    requests over the time limit (413 too-much-to-tag) and not (payload-too-large)."""
     result = subprocess.run([promtool(), "test", "rules", RULES_TEST.name], cwd=MONITORING, capture_output=True,
                             text=True, timeout=300)
     assert result.returncode == 0, result.stdout + result.stderr

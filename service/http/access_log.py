@@ -73,6 +73,8 @@ def init_app(app: Flask) -> None:
         metrics: Metrics = current_app.extensions["newstag.metrics"]
         method = request.method if request.method in _METHODS else OTHER  # any token is a method to gunicorn
         metrics.requests.labels(endpoint, method, str(response.status_code)).inc()
+        if g.get("problem"):
+            metrics.observe_problem(endpoint, g.problem)
         metrics.latency.labels(endpoint).observe(elapsed)
         log.info(json.dumps({
             "request_id": request_id, "method": request.method, "path": request.path,

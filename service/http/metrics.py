@@ -24,6 +24,7 @@ from prometheus_client.multiprocess import MultiProcessCollector
 from ..engine import TagResult
 from ..feedback import Correction
 from ..feedback.stats import NO_MODEL
+from .problems import ALL_PROBLEMS
 
 # Past the default request timeout (30 s): requests that run out of time end just after it
 # and must land in a bucket, not only in +Inf; 20 s for the stretch between 10 s and that.
@@ -35,6 +36,8 @@ OTHER = "(other)"  # a model that is not loaded, a language not in LANGUAGES
 UNMATCHED = "unmatched"  # the endpoint of a request whose path matches no route
 # Languages reported by name: the widely published news languages (ISO 639-1), and "und"
 # (undetermined). The detector knows about 100; the rest share one series.
+# The problem types the app answers with (problems.py): the slug of each problem's "type".
+PROBLEM_TYPES = frozenset(problem.slug for problem in ALL_PROBLEMS)
 LANGUAGES = frozenset(
     "en fr de es it pt nl sv da no fi pl cs sk hu ro bg el ru uk tr ar fa he hi bn ur ta te mr id ms vi th "
     "zh ja ko sw az ka hy kk uz sr hr und".split())
@@ -48,6 +51,11 @@ class Metrics:
         self.registry = registry = CollectorRegistry()
         self.requests = Counter("newstag_requests", "HTTP requests by endpoint, method and status",
                                 ["endpoint", "method", "status"], registry=registry)
+        # Which error a request got: one status can be several problems (413 is a body over the
+        # limit, payload-too-large, or a request that alone needs more than the time limit,
+        # too-much-to-tag), and the alerts must tell them apart.
+        self.problems = Counter("newstag_request_problems", "Requests answered with a problem, by endpoint and "
+                                "problem type", ["endpoint", "problem"], registry=registry)
         self.latency = Histogram("newstag_request_duration_seconds", "Request latency by endpoint",
                                  ["endpoint"], buckets=LATENCY_BUCKETS, registry=registry)
         self.documents = Counter("newstag_documents", "Documents tagged", registry=registry)
@@ -79,6 +87,10 @@ class Metrics:
                              ["model", "taxonomy", "label"], registry=registry)
         self.removed = Counter("newstag_feedback_labels_removed", "Labels editors removed from the model's prediction",
                                ["model", "taxonomy", "label"], registry=registry)
+
+    def observe_problem(self, endpoint: str, slug: str) -> None:
+        """Count a request answered with the problem ``slug`` (a Problem's, never a caller's)."""
+        self.problems.labels(endpoint, slug if slug in PROBLEM_TYPES else OTHER).inc()
 
     def observe_tags(self, results: list[TagResult], model: str, label_set: str) -> None:
         """Count one call's results: ``label_set`` is a taxonomy's name, MODEL_LABELS or CUSTOM_LABEL."""

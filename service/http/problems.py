@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from flask import Flask, Response, json
+from flask import Flask, Response, g, has_request_context, json
 from werkzeug.exceptions import HTTPException
 
 from ..errors import InvalidInputError, NewstagError, UnknownTaxonomyError
@@ -123,6 +123,8 @@ _HTTP_STATUS: dict[int, type[Problem]] = {
 
 
 def problem_response(problem: Problem) -> Response:
+    if has_request_context():
+        g.problem = problem.slug  # for the metrics (access_log.py): which problem, beside its status
     response = Response(json.dumps(problem.body()), status=problem.status, mimetype=PROBLEM_JSON)
     for name, value in problem.headers.items():
         response.headers[name] = value
