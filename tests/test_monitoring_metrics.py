@@ -3,6 +3,10 @@ editors' corrections; and their label values stay a closed set whatever callers 
 
 from __future__ import annotations
 
+import ast
+import re
+from pathlib import Path
+
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -207,3 +211,23 @@ def test_a_problem_type_is_counted_only_from_the_closed_set():
     assert value(found, "newstag_request_problems_total", endpoint="/v1/classify", problem=OTHER) == 50
     assert len(series(found, "newstag_request_problems_total")) == 2
     assert {"too-much-to-tag", "payload-too-large", "overloaded"} <= PROBLEM_TYPES
+
+
+def engine_warning_codes() -> set[str]:
+    """Every code the service passes to ``Warning(...)``, read from its source."""
+    root = Path(__file__).resolve().parent.parent / "service"
+    codes = set()
+    for path in root.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if (isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "Warning"
+                    and node.args and isinstance(node.args[0], ast.Constant)):
+                codes.add(node.args[0].value)
+    return codes
+
+
+def test_the_docs_list_every_warning_code_the_engine_emits():
+    codes = engine_warning_codes()
+    assert {"language-unsupported", "not-news", "below-threshold", "nothing-to-read"} <= codes
+    docs = (Path(__file__).resolve().parent.parent / "docs" / "monitoring.md").read_text(encoding="utf-8")
+    row = next(line for line in docs.splitlines() if line.startswith("| `newstag_article_warnings_total`"))
+    assert set(re.findall(r"`([a-z-]+)`", row)) == codes
