@@ -282,3 +282,37 @@ def test_every_forward_pass_keeps_within_the_padded_token_budget(tiny_model_dir,
     encoder.encode_documents([encoder.prepare(t) for t in TEXTS])
     assert len(shapes) >= 100 * 32 // 256 and all(rows * width <= 256 for rows, width in shapes)
     assert all(width % PAD_TO == 0 or width == encoder.max_tokens for _, width in shapes)
+
+
+def test_close_finishes_the_queued_calls_ends_the_thread_and_later_calls_run_in_the_callers_thread():
+    """The batching thread ran forever, holding the model: a model a reload replaced was never freed."""
+    model = GatedModel()
+    batcher = MicroBatcher(model, max_batch_tokens=10_000)
+    out: dict = {}
+    first = _call_in_thread(batcher, [[1, 1]], out, "first")
+    assert model.entered.wait(5)  # the model is busy with the first call...
+    queued = _call_in_thread(batcher, [[2, 2]], out, "queued")
+    while not batcher._queue:  # ...and the second one waits in the queue when close() comes
+        time.sleep(0.01)
+    batcher.close()
+    model.gate.set()
+    first.join(10)
+    queued.join(10)
+    assert out == {"first": [2.0], "queued": [4.0]}
+    thread = batcher._thread
+    assert thread is not None
+    thread.join(10)
+    assert not thread.is_alive()
+    callers: list[str] = []
+    model.batches.clear()
+    real = model.__call__
+
+    def record(ids):
+        callers.append(threading.current_thread().name)
+        return real(ids)
+
+    batcher.run_batch = record
+    assert batcher.run([[3], [4, 4]], _sum_pool) == [3.0, 8.0]  # a call after close still gets its answer
+    assert callers and set(callers) == {threading.current_thread().name}
+    assert batcher._thread is thread  # no new thread
+    batcher.close()  # twice is fine

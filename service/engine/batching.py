@@ -10,6 +10,11 @@ every request of a burst finish (or run out of time) together at its end, and a 
 with nothing ahead of it at admission wait behind later ones. Each caller waits at most
 until its deadline (a ``time.monotonic()`` instant it passes in, from
 ``Tagger.tag(deadline=)``); a caller that gave up is dropped from the next batches, not computed.
+
+``close()`` ends the batching thread once the calls already queued are done, so a model
+that a reload replaced or removed can be freed (the thread holds the model). A call that
+comes after it (a request that picked the model just before the swap) runs in the
+caller's own thread instead, unbatched, and still gets its answer.
 """
 
 from __future__ import annotations
@@ -87,6 +92,15 @@ class MicroBatcher:
         self._queue: list[_Job] = []
         self._wake = threading.Condition(self._lock)
         self._pid: int | None = None  # the thread does not survive a fork: restart it after one
+        self._closed = False
+        self._thread: threading.Thread | None = None
+
+    def close(self) -> None:
+        """End the batching thread once the calls queued now are done; later calls run in
+        their caller's thread. Returns at once (the queued calls' callers wait for them)."""
+        with self._lock:
+            self._closed = True
+            self._wake.notify_all()
 
     def run(self, sequences: list[list[int]], pool: Pool, deadline: float | None = None) -> list[Any]:
         """Pool every sequence's hidden states; raises DeadlineExceeded past ``deadline``
@@ -96,9 +110,13 @@ class MicroBatcher:
         job = _Job(sequences, pool, float("inf") if deadline is None else deadline,
                    sum(self.width(len(s)) for s in sequences))
         with self._lock:
-            self._ensure_thread()
-            self._queue.append(job)
-            self._wake.notify()
+            queued = not self._closed
+            if queued:
+                self._ensure_thread()
+                self._queue.append(job)
+                self._wake.notify()
+        if not queued:
+            return self._run_here(sequences, pool, deadline)
         left = None if deadline is None else max(deadline - time.monotonic(), 0.0)
         if not job.done.wait(left):
             job.cancelled = True  # the batching thread skips what it has not started
@@ -107,17 +125,31 @@ class MicroBatcher:
             raise job.error
         return job.results
 
+    def _run_here(self, sequences: list[list[int]], pool: Pool, deadline: float | None) -> list[Any]:
+        """The calls after close(): their batches run in the caller's thread."""
+        results: list[Any] = [None] * len(sequences)
+        for batch in length_batches([self.width(len(s)) for s in sequences], self.max_batch_tokens):
+            if deadline is not None and time.monotonic() >= deadline:
+                raise DeadlineExceeded("the request ran out of time waiting for the model")
+            states = self.run_batch([sequences[i] for i in batch])
+            for row, i in enumerate(batch):
+                results[i] = pool(i, states[row, : len(sequences[i])])
+        return results
+
     def _ensure_thread(self) -> None:
         if self._pid != os.getpid():
             self._pid = os.getpid()
             self._queue = []
-            threading.Thread(target=self._loop, name="newstag-batcher", daemon=True).start()
+            self._thread = threading.Thread(target=self._loop, name="newstag-batcher", daemon=True)
+            self._thread.start()
 
     def _loop(self) -> None:
         while True:
             with self._lock:
-                while not self._queue:
+                while not self._queue and not self._closed:
                     self._wake.wait()
+                if not self._queue:  # closed, and everything queued before it is done
+                    return
                 jobs = self._take_round()
             try:
                 self._serve(jobs)

@@ -66,6 +66,14 @@ class Tagger:
 
         return load_tagger(options)
 
+    def close(self) -> None:
+        """Stop the model's batching thread once the work queued for it is done, so a model
+        no longer served (a reload replaced or removed it) can be freed. Safe to call twice;
+        a call to ``tag`` after it still works, with its batches run in the caller's thread."""
+        batcher = getattr(getattr(self.backend, "encoder", None), "batcher", None)
+        if batcher is not None:
+            batcher.close()
+
     @property
     def fixed_labels(self) -> tuple[Label, ...] | None:
         """A fine-tuned model's own labels; None for zero-shot models, which take any."""
