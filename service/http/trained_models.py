@@ -1,7 +1,8 @@
 """Fine-tuned models found in a directory, loaded at start and rescanned on reload.
 
 A rescan builds a new name -> Tagger mapping and swaps it in one assignment, so a
-request sees either the old set or the new one. A model whose directory is unchanged
+request sees either the old set or the new one; the taggers it no longer holds are then
+closed, so their models can be freed. A model whose directory is unchanged
 (same weights checksum) is reused; one whose directory is now broken or tampered with
 keeps serving its loaded version, and the error is reported. Which models a worker
 offers, and when it looks again, is a serving concern: this lives beside the runtime, and
@@ -63,7 +64,19 @@ class TrainedModels:
                     if name in current:
                         found[name] = current[name]  # the loaded version keeps serving
             self._models = found  # the swap: one assignment
+            self._close_unused(current, found)
             return errors
+
+    @staticmethod
+    def _close_unused(old: dict[str, Tagger], new: dict[str, Tagger]) -> None:
+        """Close the taggers the swap replaced or removed: their batching threads end once the
+        work queued for them is done, and their models can be freed (each held ~70 MB and a
+        thread for as long as the process lived). A request that picked one just before the
+        swap still gets its answer, computed in its own thread (MicroBatcher.close)."""
+        kept = set(map(id, new.values()))
+        for tagger in old.values():
+            if id(tagger) not in kept:
+                tagger.close()
 
     def _load(self, path: Path, loaded: Tagger | None) -> Tagger:
         files = read_classifier_dir(path)  # checks the checksums, every rescan
