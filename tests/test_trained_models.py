@@ -65,3 +65,38 @@ def test_a_model_a_rescan_replaces_or_removes_is_closed_and_freed(models_dir, ch
     del old
     gc.collect()
     assert freed() is None
+
+
+@pytest.mark.parametrize("where", ["is_classifier_dir", "is_dir"])
+def test_a_model_directory_that_cannot_be_read_is_reported_and_the_others_serve(models_dir, trained_model_dir,
+                                                                                where, monkeypatch):
+    """is_classifier_dir (Path.is_file) raised PermissionError for a chmod-000 directory outside
+    the scan's try: the worker never became ready. (Tests run as root: the error is simulated.)"""
+    from pathlib import Path
+
+    from service.http import trained_models
+
+    shutil.copytree(trained_model_dir, models_dir / "locked")
+    with monkeypatch.context() as patch:
+        if where == "is_classifier_dir":
+            real_check = trained_models.is_classifier_dir
+
+            def check(path):
+                if path.name == "locked":
+                    raise PermissionError(13, "Permission denied", str(path / "newstag.json"))
+                return real_check(path)
+
+            patch.setattr(trained_models, "is_classifier_dir", check)
+        else:
+            real_is_dir = Path.is_dir
+
+            def is_dir(path):
+                if path.name == "locked":
+                    raise PermissionError(13, "Permission denied", str(path))
+                return real_is_dir(path)
+
+            patch.setattr(Path, "is_dir", is_dir)
+        trained = _trained(models_dir)
+        errors = trained.scan()
+    assert set(trained.taggers()) == {"desk-topics"}
+    assert set(errors) == {"locked"} and "PermissionError" in errors["locked"]

@@ -44,15 +44,17 @@ class TrainedModels:
                 errors["(models directory)"] = f"{self.directory} is not a directory"
                 self._models = {}
                 return errors
-            for path in sorted(p for p in self.directory.iterdir() if p.is_dir() and not p.name.startswith(".")):
+            for path in sorted(p for p in self.directory.iterdir() if not p.name.startswith(".")):
                 name = path.name
-                if reserved and name in reserved:
-                    errors[name] = "the name of the default (or multilingual) model; rename the directory"
-                    continue
-                if not is_classifier_dir(path):
-                    errors[name] = f"not a newstag model directory (no {MANIFEST_FILE})"
-                    continue
-                try:
+                try:  # reading the entry can fail too (a directory this user cannot search: PermissionError)
+                    if not path.is_dir():
+                        continue
+                    if reserved and name in reserved:
+                        errors[name] = "the name of the default (or multilingual) model; rename the directory"
+                        continue
+                    if not is_classifier_dir(path):
+                        errors[name] = f"not a newstag model directory (no {MANIFEST_FILE})"
+                        continue
                     found[name] = self._load(path, current.get(name))
                 except Exception as exc:  # one bad directory must not stop the others, or the service
                     errors[name] = str(exc) if isinstance(exc, NewstagError) else \
