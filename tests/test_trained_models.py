@@ -100,3 +100,28 @@ def test_a_model_directory_that_cannot_be_read_is_reported_and_the_others_serve(
         errors = trained.scan()
     assert set(trained.taggers()) == {"desk-topics"}
     assert set(errors) == {"locked"} and "PermissionError" in errors["locked"]
+
+
+@pytest.mark.parametrize("how", ["missing", "unreadable"])
+def test_a_models_directory_missing_or_unreadable_at_a_rescan_keeps_the_loaded_models(models_dir, how,
+                                                                                       monkeypatch):
+    """A models directory gone for a moment at reload dropped every fine-tuned model."""
+    from pathlib import Path
+
+    trained = _trained(models_dir)
+    assert trained.scan() == {}
+    loaded = trained.taggers()["desk-topics"]
+    with monkeypatch.context() as patch:
+        if how == "missing":
+            models_dir.rename(models_dir.with_name("models-moved"))
+        else:
+            def iterdir(path):
+                raise PermissionError(13, "Permission denied", str(path))
+
+            patch.setattr(Path, "iterdir", iterdir)
+        errors = trained.scan()
+    assert trained.taggers() == {"desk-topics": loaded}
+    assert list(errors) == ["(models directory)"]
+    assert ("is not a directory" if how == "missing" else "PermissionError") in errors["(models directory)"]
+    assert "keep serving (desk-topics)" in errors["(models directory)"]
+    assert loaded.tag([TEXT])[0].topics[0].label == "sport"

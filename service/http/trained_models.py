@@ -4,7 +4,8 @@ A rescan builds a new name -> Tagger mapping and swaps it in one assignment, so 
 request sees either the old set or the new one; the taggers it no longer holds are then
 closed, so their models can be freed. A model whose directory is unchanged
 (same weights checksum) is reused; one whose directory is now broken or tampered with
-keeps serving its loaded version, and the error is reported. Which models a worker
+keeps serving its loaded version, and the error is reported. So do all of them when the
+models directory itself is missing or unreadable at a rescan. Which models a worker
 offers, and when it looks again, is a serving concern: this lives beside the runtime, and
 the engine only ever loads the one directory it is given.
 """
@@ -40,11 +41,18 @@ class TrainedModels:
             current = self._models
             found: dict[str, Tagger] = {}
             errors: dict[str, str] = {}
-            if not self.directory.is_dir():
-                errors["(models directory)"] = f"{self.directory} is not a directory"
-                self._models = {}
+            try:
+                listed = sorted(p for p in self.directory.iterdir() if not p.name.startswith("."))
+            except OSError as exc:
+                # Missing for a moment (a deploy swapping it) or unreadable: the models loaded
+                # keep serving, as a broken directory's does, and the error is listed.
+                why = "is not a directory" if isinstance(exc, FileNotFoundError | NotADirectoryError) \
+                    else f"cannot be read: {type(exc).__name__}: {exc.strerror or exc}"
+                kept = f"; the models loaded keep serving ({', '.join(sorted(current))})" if current else ""
+                errors["(models directory)"] = f"{self.directory} {why}{kept}"
+                log.error("models directory %s %s%s", self.directory, why, kept)
                 return errors
-            for path in sorted(p for p in self.directory.iterdir() if not p.name.startswith(".")):
+            for path in listed:
                 name = path.name
                 try:  # reading the entry can fail too (a directory this user cannot search: PermissionError)
                     if not path.is_dir():
