@@ -125,3 +125,28 @@ def test_a_models_directory_missing_or_unreadable_at_a_rescan_keeps_the_loaded_m
     assert ("is not a directory" if how == "missing" else "PermissionError") in errors["(models directory)"]
     assert "keep serving (desk-topics)" in errors["(models directory)"]
     assert loaded.tag([TEXT])[0].topics[0].label == "sport"
+
+
+def test_a_rescan_reuses_an_unchanged_model_and_reloads_one_whose_settings_or_metrics_changed(models_dir):
+    """Only the weights' checksums were compared: a new max_tokens in newstag.json or new
+    metrics.json were ignored by every reload, until a restart."""
+    trained = _trained(models_dir)
+    assert trained.scan() == {}
+    first = trained.taggers()["desk-topics"]
+    assert trained.scan() == {} and trained.taggers()["desk-topics"] is first  # nothing changed: reused
+    directory = models_dir / "desk-topics"
+    metrics = json.loads((directory / "metrics.json").read_text())
+    (directory / "metrics.json").write_text(json.dumps({**metrics, "micro_f1": 0.123}))
+    assert trained.scan() == {}
+    second = trained.taggers()["desk-topics"]
+    assert second is not first and second.backend.validation_metrics["micro_f1"] == 0.123
+    manifest = json.loads((directory / "newstag.json").read_text())
+    assert second.backend.encoder.max_tokens == manifest.get("max_tokens", 256) != 128
+    (directory / "newstag.json").write_text(json.dumps({**manifest, "max_tokens": 128}))
+    assert trained.scan() == {}
+    third = trained.taggers()["desk-topics"]
+    assert third is not second and third.backend.encoder.max_tokens == 128
+    (directory / "metrics.json").write_text(json.dumps({**metrics, "micro_f1": float("nan")}))
+    assert trained.scan() == {}
+    nan = trained.taggers()["desk-topics"]
+    assert trained.scan() == {} and trained.taggers()["desk-topics"] is nan  # NaN != NaN, yet unchanged

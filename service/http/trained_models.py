@@ -2,22 +2,29 @@
 
 A rescan builds a new name -> Tagger mapping and swaps it in one assignment, so a
 request sees either the old set or the new one; the taggers it no longer holds are then
-closed, so their models can be freed. A model whose directory is unchanged
-(same weights checksum) is reused; one whose directory is now broken or tampered with
-keeps serving its loaded version, and the error is reported. So do all of them when the
-models directory itself is missing or unreadable at a rescan. Which models a worker
-offers, and when it looks again, is a serving concern: this lives beside the runtime, and
-the engine only ever loads the one directory it is given.
+closed, so their models can be freed. A model whose directory is unchanged (same
+checksums, newstag.json, metrics.json and labels) is reused; one whose directory is now
+broken or tampered with keeps serving its loaded version, and the error is reported. So
+do all of them when the models directory itself is missing or unreadable at a rescan.
+Which models a worker offers, and when it looks again, is a serving concern: this lives
+beside the runtime, and the engine only ever loads the one directory it is given.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 from pathlib import Path
 
 from ..engine import Tagger, TaxonomyRegistry
-from ..engine.classifier import MANIFEST_FILE, ClassifierBackend, is_classifier_dir, read_classifier_dir
+from ..engine.classifier import (
+    MANIFEST_FILE,
+    ClassifierBackend,
+    ClassifierFiles,
+    is_classifier_dir,
+    read_classifier_dir,
+)
 from ..errors import NewstagError
 from ..options import EngineOptions
 
@@ -91,10 +98,24 @@ class TrainedModels:
     def _load(self, path: Path, loaded: Tagger | None) -> Tagger:
         files = read_classifier_dir(path)  # checks the checksums, every rescan
         if (loaded is not None and isinstance(loaded.backend, ClassifierBackend)
-                and files.manifest["sha256"] == loaded.backend.files.manifest["sha256"]):
+                and _same_model(files, loaded.backend.files)):
             return loaded  # the same files: keep the loaded model
         backend = ClassifierBackend.load(path, self.options.model.encoder, files)
         tagger = Tagger(backend, self.taxonomies, self.options.tagger)
         tagger.tag(["Warm-up text for a newly loaded model."])
         log.info("model loaded: %s", path.name)
         return tagger
+
+
+def _same_model(new: ClassifierFiles, loaded: ClassifierFiles) -> bool:
+    """Does a rescan find what is loaded? The checksums cover the weights and labels, but
+    newstag.json's other settings (max_tokens) and metrics.json are read as they stand: a
+    change to them alone must load the model again too (it was kept, serving the old ones)."""
+    return (_canonical(new.manifest) == _canonical(loaded.manifest)
+            and _canonical(new.metrics) == _canonical(loaded.metrics)
+            and new.labels == loaded.labels and new.multi_label == loaded.multi_label
+            and new.at_least_one == loaded.at_least_one)
+
+
+def _canonical(data: dict) -> str:
+    return json.dumps(data, sort_keys=True)  # NaN written as NaN: equal to itself, unlike the float
