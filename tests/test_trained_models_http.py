@@ -233,3 +233,21 @@ def test_a_reload_with_an_unreadable_models_directory_lists_the_error(served, mo
     assert "PermissionError" in answer.json["errors"]["(models directory)"]
     assert "desk-topics" in {m["name"] for m in answer.json["models"]}
     assert served.post("/v1/classify", json={"text": "Rates rose.", "model": "desk-topics"}).status_code == 200
+
+
+def test_metrics_that_are_not_finite_numbers_are_left_out_of_the_listing(tagger, models_dir):
+    """NaN, Infinity and 1e999 in metrics.json reached clients as bare NaN/Infinity tokens,
+    which strict JSON parsers refuse: the whole model listing broke."""
+    path = models_dir / "desk-topics" / "metrics.json"
+    metrics = json.loads(path.read_text())
+    text = json.dumps({**metrics, "micro_f1": "<1>", "macro_f1": "<2>", "accuracy": "<3>"})
+    path.write_text(text.replace('"<1>"', "NaN").replace('"<2>"', "-Infinity").replace('"<3>"', "1e999"))
+    client = create_app({"TAGGER": tagger, "LOAD_IN_BACKGROUND": False, "models_dir": models_dir}).test_client()
+
+    def strict(constant):
+        raise ValueError(f"not JSON: {constant}")
+
+    listing = json.loads(client.get("/v1/models").get_data(as_text=True), parse_constant=strict)
+    desk = {m["name"]: m for m in listing["models"]}["desk-topics"]
+    assert not {"micro_f1", "macro_f1", "accuracy"} & set(desk["metrics"])
+    assert desk["metrics"]  # the finite ones are still there

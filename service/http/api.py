@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from flask import Blueprint, current_app, g
@@ -97,8 +98,12 @@ def _model_list(runtime: TaggerRuntime) -> list[dict[str, Any]]:
 
 
 def _headline_metrics(metrics: dict[str, Any]) -> dict[str, float]:
+    """The headline numbers of a model's metrics.json; one that is not a finite number is left
+    out: NaN or Infinity (Python's JSON reads them, 1e999 too) answered as bare tokens that
+    strict JSON parsers refuse, and the whole listing with them."""
     keys = ("micro_f1", "macro_f1", "hamming_loss", "subset_accuracy", "accuracy")
-    return {k: float(metrics[k]) for k in keys if isinstance(metrics.get(k), int | float)}
+    return {k: float(metrics[k]) for k in keys
+            if isinstance(metrics.get(k), int | float) and math.isfinite(metrics[k])}
 
 
 @bp.get("/models")
