@@ -154,3 +154,46 @@ def test_without_batching_a_request_that_ran_out_with_the_model_to_itself_is_413
         admission.run(lambda d: None)
     first.join(10)
     assert outcome and admission.waiting == 0
+
+
+def test_a_reload_another_worker_announced_during_this_ones_scan_stays_pending_here(tmp_path):
+    """announce() set applied = shared + 1: B's reload, announced while A was scanning, counted
+    as applied in A though A's scan may have read the directory before B's change."""
+    a, b = ReloadSignal(tmp_path), ReloadSignal(tmp_path)
+    a.catch_up()  # A's reload: it starts its scan at generation 0...
+    b.announce()  # ...B's reload is announced meanwhile...
+    a.announce()  # ...and A announces its own when its scan is done
+    assert (tmp_path / "models-generation").read_text() == "2"
+    assert a.behind() == 2  # A rescans once more, for B's change
+    assert b.behind() == 2
+    a.applied(2)
+    a.announce()  # nobody announced since: A's own reload is applied
+    assert a.behind() is None and b.behind() == 3
+
+
+def test_two_workers_announcing_at_once_make_two_generations(tmp_path, monkeypatch):
+    """The counter's read-modify-write was not locked across workers: two reloads at once wrote
+    the same generation, and a worker that had applied the first never rescanned for the second."""
+    a, b = ReloadSignal(tmp_path), ReloadSignal(tmp_path)
+    read, go = threading.Event(), threading.Event()
+    real = ReloadSignal._shared
+
+    def slow_read(signal):
+        value = real(signal)
+        if signal is a and not read.is_set():
+            read.set()  # A has read the counter and not written it yet...
+            assert go.wait(10)
+        return value
+
+    with monkeypatch.context() as patch:
+        patch.setattr(ReloadSignal, "_shared", slow_read)
+        first = threading.Thread(target=a.announce)
+        first.start()
+        assert read.wait(10)
+        second = threading.Thread(target=b.announce)  # ...when B announces
+        second.start()
+        second.join(0.5)  # B waits for A's lock (unlocked, it wrote 1 here)
+        go.set()
+        first.join(10)
+        second.join(10)
+    assert (tmp_path / "models-generation").read_text() == "2"
