@@ -131,9 +131,9 @@ def test_every_taxonomys_topics_are_embedded_while_the_model_loads_not_on_a_requ
     tagger = Tagger.load(Settings.from_env(settings).engine_options())
     cache = tagger.backend.label_cache()
     big = tagger.label_set(taxonomy="big").labels
-    assert all(cache._vectors.get(label) is None for label in big)
+    assert all(cache._get(label) is None for label in big)
     create_app({"TAGGER": tagger, "LOAD_IN_BACKGROUND": False})
-    assert all(cache._vectors.get(label) is not None for label in big)
+    assert all(cache._get(label) is not None for label in big)
 
 
 def test_without_batching_a_request_that_ran_out_with_the_model_to_itself_is_413_whoever_came_after():
