@@ -11,7 +11,10 @@ left out; AG News is not in the fit at all):
 1. non-news: newstag's own held-out non-news texts (seeds/trust/non-news-bench.jsonl,
    written apart from the fit's) against the ``news`` taxonomy: share with no topic; the
    same with ``iptc-top``, and for its non-news texts in other languages
-   (seeds/trust/non-news-multilingual.jsonl);
+   (seeds/trust/non-news-multilingual.jsonl); and the navigation, captions and calls to action
+   of news sites that say nothing but "news" ("Top news", "Back to news";
+   seeds/trust/news-boilerplate-bench.jsonl, written apart from the -dev file looked at when
+   genre.BARE_NEWS_COSINE was chosen);
 2. unrelated labels: each article asked about six labels from UNRELATED (none of them
    in the fit's list): share with no topic;
 3. own labels, multi-label: each set's own section names at the default threshold,
@@ -47,6 +50,7 @@ from training.fit_calibration import NON_NEWS_FIT, UNRELATED_FIT, read_texts, sa
 NON_NEWS_BENCH = NON_NEWS_FIT.with_name("non-news-bench.jsonl")
 # The same kinds of junk in 17 other languages (cookie banners, chat, placeholders, ...).
 NON_NEWS_OTHER_LANGUAGES = NON_NEWS_FIT.with_name("non-news-multilingual.jsonl")
+NEWS_BOILERPLATE = NON_NEWS_FIT.with_name("news-boilerplate-bench.jsonl")
 UNRELATED = ["religion", "cooking", "astronomy", "mythology", "dinosaurs", "poetry", "fashion", "pets",
              "archaeology", "opera", "chess", "mountaineering"]
 SETS = ["ag-news-test", "bbc-news-train", "inshorts-news", "bbc-sport"]
@@ -239,6 +243,7 @@ def main(argv: list[str] | None = None) -> int:
     junk_none = no_topic(batched(tagger, read_texts(NON_NEWS_BENCH), "non-news"))
     iptc_junk_none = no_topic(batched(tagger, read_texts(NON_NEWS_BENCH), "non-news, iptc-top", taxonomy="iptc-top"))
     other_junk_none = no_topic(batched(tagger, read_texts(NON_NEWS_OTHER_LANGUAGES), "non-news, other languages"))
+    boilerplate_none = no_topic(batched(tagger, read_texts(NEWS_BOILERPLATE), "news boilerplate"))
 
     unrelated_none = Tally()
     for name in SETS:
@@ -266,6 +271,8 @@ def main(argv: list[str] | None = None) -> int:
           f"({iptc_junk_none.hits}/{iptc_junk_none.total})")
     print(f"- non-news texts in other languages with no topic (news taxonomy): **{other_junk_none.share:.3f}** "
           f"({other_junk_none.hits}/{other_junk_none.total})")
+    print(f"- news sites' boilerplate (\"Top news\", \"Back to news\") with no topic: **{boilerplate_none.share:.3f}** "
+          f"({boilerplate_none.hits}/{boilerplate_none.total})")
     print(f"- articles asked about six unrelated labels with no topic: **{unrelated_none.share:.3f}** "
           f"({unrelated_none.hits}/{unrelated_none.total})")
     print(f"- evidence sentences that get their topic back alone: **{evidence.share:.3f}** "

@@ -112,6 +112,26 @@ def test_non_news_text_gets_no_topic(tagger, text):
     assert result.topics == (), [(t.label, t.score) for t in result.topics]
 
 
+@pytest.mark.parametrize("text", ["Breaking news", "Click here for more news", "Back to news", "Top news of the day",
+                                  "Home > News > World"])
+def test_a_text_that_says_only_news_gets_no_topic(tagger, text):
+    """Every label is phrased "news about ...", so a text that is nothing but "news" once scored
+    high on most of them ("latest news": 11 topics)."""
+    [result] = tagger.tag([text])
+    assert result.topics == (), [(t.label, t.score) for t in result.topics]
+    assert [w.code for w in result.warnings] == ["not-news"]
+
+
+@pytest.mark.parametrize("text, topic", [
+    ("Fox News anchor quits over election coverage", "elections"),
+    ("Good news for farmers as the monsoon arrives early", "agriculture"),
+    ("Breaking news: earthquake strikes eastern Turkey", "disaster"),
+])
+def test_a_headline_with_the_word_news_in_it_keeps_its_topic(tagger, text, topic):
+    [result] = tagger.tag([text])
+    assert topic in {t.label for t in result.topics}, [(t.label, t.score) for t in result.topics]
+
+
 def test_a_coal_mine_is_not_demining(tagger, model_alone):
     [result] = tagger.tag(["The coal mine in Silesia will close next year, the mining company said."])
     assert "demining" not in {t.label for t in result.topics}, result.topics

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
@@ -24,6 +26,25 @@ def test_news_probability_is_the_logistic_of_the_text_vector():
     check = _check(4, bias=-1.0)
     assert check.news_probability(np.array([1.0, 0, 0, 0])) == pytest.approx(1 / (1 + np.exp(-1.0)))
     assert check.news_probability(np.array([0.0, 1, 0, 0])) == pytest.approx(1 / (1 + np.exp(1.0)))
+
+
+def test_a_text_as_close_as_the_cutoff_to_the_bare_word_news_is_not_news_whatever_the_logistic_says():
+    bare = np.array([0.0, 1.0, 0, 0], dtype=np.float32)
+    check = replace(_check(4, bias=5.0), bare_news=(bare, 0.6))
+    assert check.news_probability(np.array([0.0, 1.0, 0, 0])) == 0.0
+    assert check.news_probability(np.array([0.6, 0.8, 0, 0])) == 0.0  # cosine 0.8
+    assert check.news_probability(np.array([0.8, 0.6, 0, 0])) == 0.0  # at the cut-off
+    assert check.news_probability(np.array([0.82, 0.57, 0, 0])) > 0.99  # under it: the logistic
+
+
+def test_the_default_model_measures_texts_against_the_bare_word_as_it_embeds_any_text(tagger):
+    """The cut-off is pinned for the default model's version; the word's vector is its text vector."""
+    from service.engine.domain import document_vector
+
+    check = tagger.backend.genre_check
+    assert check.bare_news is not None and check.bare_news[1] == genre.BARE_NEWS_COSINE[tagger.backend.model_version]
+    [vectors] = tagger.backend.encoder.encode_documents([tagger.backend.prepare("news")])
+    assert float(document_vector(vectors.windows) @ check.bare_news[0]) == pytest.approx(1.0, abs=1e-5)
 
 
 def test_a_saved_check_loads_back_only_with_its_pinned_hash_and_shape(tmp_path):

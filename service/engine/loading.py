@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
 from transformers.utils import logging as hf_logging
@@ -12,8 +14,9 @@ from ..errors import ConfigError, ModelLoadError
 from ..options import ModelOptions
 from .adapter import Adapter, read_adapter
 from .calibration import calibration_for
+from .domain import document_vector
 from .encoder import SentenceEncoder
-from .genre import genre_check_for
+from .genre import BARE_NEWS, BARE_NEWS_COSINE, GenreCheck, genre_check_for
 from .label_vectors import TEMPLATE
 from .model_files import (
     DEFAULT_MODEL_NAME,
@@ -31,6 +34,9 @@ from .model_files import (
 from .model_profiles import profile_for
 from .precision import Precision
 from .scoring import ScoringBackend
+
+if TYPE_CHECKING:
+    from .embedding_backend import EmbeddingBackend
 
 log = logging.getLogger("newstag.loading")
 
@@ -105,8 +111,18 @@ def _load_embedding(options: ModelOptions) -> ScoringBackend:
     backend.languages = model_languages(model_dir)
     backend.sentence_rules = profile.sentence_rules
     if options.genre_check:
-        backend.genre_check = genre_check_for(backend.model_version, encoder.dim)
+        backend.genre_check = _with_bare_news(genre_check_for(backend.model_version, encoder.dim), backend)
     return backend
+
+
+def _with_bare_news(check: GenreCheck | None, backend: EmbeddingBackend) -> GenreCheck | None:
+    """The genre check with its cut-off for texts that say only "news", where one was measured
+    for these weights (genre.BARE_NEWS_COSINE): the word embedded as any text is."""
+    cutoff = BARE_NEWS_COSINE.get(backend.model_version)
+    if check is None or cutoff is None:
+        return check
+    [vectors] = backend.encoder.encode_documents([backend.prepare(BARE_NEWS)])
+    return replace(check, bare_news=(document_vector(vectors.windows), cutoff))
 
 
 def single_threaded_blas() -> None:
