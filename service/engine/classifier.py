@@ -48,6 +48,7 @@ from .model_files import (
     read_json_object,
     read_model_json,
     require_local_model_dir,
+    require_regular_file,
     sha256_of,
     verify_weights,
 )
@@ -109,23 +110,22 @@ def read_classifier_dir(directory: Path) -> ClassifierFiles:
         weight_files = (*weight_files, *pipeline_weights(directory))
     for name in weight_files:
         path = directory / name
-        if not path.is_file():
-            raise ModelLoadError(f"model weights file is missing: {path}")
+        require_regular_file(path, "model weights file")
         if digests.get(name) != sha256_of(path):
             raise ModelLoadError(f"model weights file fails its SHA-256 check: {path}")
     hybrid = manifest.get("head") == HYBRID
     for name in (LEXICAL_JSON, LEXICAL_WEIGHTS) if hybrid else ():
-        if not (directory / name).is_file():
-            raise ModelLoadError(f"model file is missing: {directory / name}")
+        require_regular_file(directory / name)
         if digests.get(name) != sha256_of(directory / name):
             raise ModelLoadError(f"model file fails its SHA-256 check: {directory / name}")
     domain_path = directory / DOMAIN_FILE
+    if DOMAIN_FILE in digests or domain_path.exists():
+        require_regular_file(domain_path)
     if domain_path.is_file() and digests.get(DOMAIN_FILE) != sha256_of(domain_path):
         raise ModelLoadError(f"model file fails its SHA-256 check: {domain_path}")
-    if DOMAIN_FILE in digests and not domain_path.is_file():
-        raise ModelLoadError(f"model file is missing: {domain_path}")
     # Which label each head row is, and its threshold: checked like the weights (models
     # exported before labels.json was checksummed have no digest of it).
+    require_regular_file(directory / LABELS_FILE)
     if LABELS_FILE in digests and digests[LABELS_FILE] != sha256_of(directory / LABELS_FILE):
         raise ModelLoadError(f"model file fails its SHA-256 check: {directory / LABELS_FILE}")
     _check_pinned_files(directory, digests, {*weight_files, LEXICAL_JSON, LEXICAL_WEIGHTS, DOMAIN_FILE, LABELS_FILE})
@@ -162,8 +162,7 @@ def _check_pinned_files(directory: Path, digests: dict, checked: set[str]) -> No
         path = directory / str(name)
         if Path(str(name)).is_absolute() or ".." in Path(str(name)).parts:
             raise ModelLoadError(f"{directory / MANIFEST_FILE}: 'sha256' names a file outside the directory: {name}")
-        if not path.is_file():
-            raise ModelLoadError(f"model file is missing: {path}")
+        require_regular_file(path)
         if digests[name] != sha256_of(path):
             raise ModelLoadError(f"model file fails its SHA-256 check: {path}")
 
@@ -173,6 +172,10 @@ def _check_own_encoder(directory: Path) -> None:
     tokenizer files transformers builds a 5-word vocabulary (every word [UNK]), and a config
     that disagrees with the weights (one layer dropped) silently reads only part of them."""
     require_local_model_dir(directory)
+    # transformers and sentence-transformers open whichever of these they find: none may be a FIFO.
+    for path in sorted(directory.rglob("*")):
+        if path.exists() and not (path.is_file() or path.is_dir()):
+            raise ModelLoadError(f"model file is not a regular file: {path}")
     check_config_fits_weights(directory)
 
 

@@ -21,6 +21,7 @@ import numpy as np
 from safetensors.numpy import load_file, save_file
 
 from ..errors import ModelLoadError
+from .model_files import require_regular_file
 
 LEXICAL_JSON = "lexical.json"
 LEXICAL_WEIGHTS = "lexical.safetensors"
@@ -83,6 +84,9 @@ class LexicalHead:
 
     @classmethod
     def load(cls, directory: Path, n_labels: int) -> LexicalHead:
+        path, weights = directory / LEXICAL_JSON, directory / LEXICAL_WEIGHTS
+        require_regular_file(path)
+        require_regular_file(weights)
         try:
             meta = json.loads((directory / LEXICAL_JSON).read_text(encoding="utf-8"))
             arrays = load_file(str(directory / LEXICAL_WEIGHTS))

@@ -137,6 +137,18 @@ def require_local_model_dir(path: Path) -> Path:
     return path
 
 
+def require_regular_file(path: Path, what: str = "model file") -> None:
+    """A file a model is read from must be a regular file (after symlinks): opening a FIFO
+    blocks until something writes to it (a reload and a worker's start-up hung on one)."""
+    try:
+        if path.is_file():
+            return
+        exists = path.exists()
+    except OSError as exc:
+        raise ModelLoadError(f"{what} cannot be read: {path} ({exc.strerror or exc})") from None
+    raise ModelLoadError(f"{what} is not a regular file: {path}" if exists else f"{what} is missing: {path}")
+
+
 def read_json_object(path: Path) -> dict:
     """A model file that must hold a JSON object; ModelLoadError naming it otherwise."""
     return read_model_json(path, dict, "a JSON object")
@@ -144,6 +156,7 @@ def read_json_object(path: Path) -> dict:
 
 def read_model_json(path: Path, kind: type, what: str) -> Any:
     """A model file that must hold JSON of ``kind`` (``what`` says it in the error)."""
+    require_regular_file(path)
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
@@ -193,6 +206,8 @@ def model_languages(model_dir: Path) -> frozenset[str] | None:
     """The languages a model card's front matter names (``language: en`` or a list), if any."""
     card = model_dir / "README.md"
     try:
+        if not card.is_file():  # none, or a FIFO, which would block the load until written to
+            return None
         text = card.read_text(encoding="utf-8")
     except OSError:
         return None

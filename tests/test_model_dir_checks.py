@@ -1,0 +1,122 @@
+"""A fine-tuned model directory is checked when it is read, beyond its checksums: finite
+weights, values in range, regular files only, and every failure one clear line in the CLIs
+(newstag tag, newstag bulk, training.evaluate). Tiny random encoders, no training."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import threading
+from pathlib import Path
+
+import numpy as np
+import pytest
+from safetensors.numpy import save_file
+
+from service.engine import ModelLoadError, model_files
+from service.engine.classifier import read_classifier_dir
+from service.engine.lexical import LexicalHead, TfidfSpec
+from service.engine.model_files import sha256_of
+
+LABELS = ["economy", "sport"]
+
+
+def pin(directory: Path) -> None:
+    """newstag.json's checksums of the files it lists (and the head's, labels' and lexical
+    files'), as training writes them: a damaged value below passes its checksum."""
+    manifest = json.loads((directory / "newstag.json").read_text()) if (directory / "newstag.json").exists() else {}
+    digests = manifest.get("sha256", {})
+    names = {*digests, "head.safetensors", "labels.json"} | (
+        {"lexical.json", "lexical.safetensors"} if manifest.get("head") == "hybrid" else set())
+    if "encoder" not in manifest:
+        names.add("model.safetensors")
+    manifest["sha256"] = {name: sha256_of(directory / name) for name in sorted(names)
+                          if (directory / name).is_file()}
+    (directory / "newstag.json").write_text(json.dumps(manifest))
+
+
+def write_head(directory: Path, weight: np.ndarray, bias: np.ndarray) -> None:
+    save_file({"weight": weight, "bias": bias}, str(directory / "head.safetensors"))
+
+
+def make_model(tiny_model_dir: Path, target: Path, *, hybrid: bool = False, multi_label: bool = True) -> Path:
+    """A classifier carrying the tiny encoder, as training.finetune --base writes one."""
+    shutil.copytree(tiny_model_dir, target)
+    rng = np.random.default_rng(0)
+    write_head(target, rng.normal(size=(2, 32)).astype(np.float32), np.zeros(2, np.float32))
+    (target / "labels.json").write_text(json.dumps({"labels": LABELS, "thresholds": [0.3, 0.3],
+                                                    "multi_label": multi_label}))
+    manifest: dict = {"kind": "classifier", "max_tokens": 64}
+    if hybrid:
+        manifest["head"] = "hybrid"
+        spec = TfidfSpec(("rates", "striker", "bank rates"), np.array([1.5, 1.7, 2.0]))
+        LexicalHead(spec, np.array([[1.0, -1.0, 1.0], [-1.0, 1.0, -1.0]], np.float32)).save(target)
+    (target / "newstag.json").write_text(json.dumps(manifest))
+    pin(target)
+    read_classifier_dir(target)  # as written: fine
+    return target
+
+
+def edit_json(directory: Path, name: str, **values) -> None:
+    data = json.loads((directory / name).read_text())
+    (directory / name).write_text(json.dumps({**data, **values}))
+    pin(directory)
+
+
+# --- 2. regular files only ---------------------------------------------------------------
+
+def _read_in_thread(directory: Path) -> tuple[threading.Thread, list]:
+    outcome: list = []
+
+    def read() -> None:
+        try:
+            outcome.append(read_classifier_dir(directory))
+        except Exception as exc:  # noqa: BLE001 - the outcome is checked below
+            outcome.append(exc)
+
+    thread = threading.Thread(target=read, daemon=True)
+    thread.start()
+    return thread, outcome
+
+
+@pytest.mark.parametrize("pinned", [True, False])
+def test_a_fifo_labels_file_is_refused_not_waited_on(tiny_model_dir, tmp_path, pinned):
+    """Opening a FIFO blocks until something writes to it: a reload and a worker's start-up hung."""
+    directory = make_model(tiny_model_dir, tmp_path / "desk")
+    if not pinned:  # a model exported before labels.json was checksummed
+        manifest = json.loads((directory / "newstag.json").read_text())
+        del manifest["sha256"]["labels.json"]
+        (directory / "newstag.json").write_text(json.dumps(manifest))
+    (directory / "labels.json").unlink()
+    os.mkfifo(directory / "labels.json")
+    thread, outcome = _read_in_thread(directory)
+    thread.join(60)  # not a timing check: only so that a reader blocked on the FIFO fails the test
+    if thread.is_alive():  # let the blocked open return (end of file), then fail
+        os.close(os.open(directory / "labels.json", os.O_WRONLY | os.O_NONBLOCK))
+        thread.join()
+        pytest.fail("reading the model directory blocked on a FIFO labels.json")
+    (error,) = outcome
+    assert isinstance(error, ModelLoadError) and "not a regular file" in str(error) and "labels.json" in str(error)
+
+
+def test_a_model_card_that_is_a_fifo_is_not_read(tmp_path):
+    """An embedding model's README.md gives its languages; a FIFO there blocked the load."""
+    os.mkfifo(tmp_path / "README.md")
+    outcome: list = []
+    thread = threading.Thread(target=lambda: outcome.append(model_files.model_languages(tmp_path)), daemon=True)
+    thread.start()
+    thread.join(60)  # not a timing check: only so that a reader blocked on the FIFO fails the test
+    if thread.is_alive():
+        os.close(os.open(tmp_path / "README.md", os.O_WRONLY | os.O_NONBLOCK))
+        thread.join()
+        pytest.fail("reading the model card blocked on a FIFO")
+    assert outcome == [None]
+
+
+def test_an_encoder_file_that_is_a_fifo_is_refused(tiny_model_dir, tmp_path):
+    """transformers opens whichever tokenizer files it finds: a FIFO among them would hang the load."""
+    directory = make_model(tiny_model_dir, tmp_path / "desk")
+    os.mkfifo(directory / "added_tokens.json")
+    with pytest.raises(ModelLoadError, match="not a regular file: .*added_tokens.json"):
+        read_classifier_dir(directory)
