@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from safetensors.numpy import save_file
+from safetensors.numpy import load_file, save_file
 
 from service.engine import ModelLoadError, model_files
 from service.engine.classifier import read_classifier_dir
@@ -62,6 +62,56 @@ def edit_json(directory: Path, name: str, **values) -> None:
     data = json.loads((directory / name).read_text())
     (directory / name).write_text(json.dumps({**data, **values}))
     pin(directory)
+
+
+# --- 1. non-finite weights ---------------------------------------------------------------
+
+def _head(value: float, part: str):
+    def damage(directory: Path) -> None:
+        head = load_file(str(directory / "head.safetensors"))
+        head[part][0] = value
+        write_head(directory, head["weight"], head["bias"])
+        pin(directory)
+    return damage
+
+
+def _lexical(name: str, value: float):
+    def damage(directory: Path) -> None:
+        arrays = load_file(str(directory / "lexical.safetensors"))
+        arrays[name][...] = value
+        save_file(arrays, str(directory / "lexical.safetensors"))
+        pin(directory)
+    return damage
+
+
+@pytest.mark.parametrize("hybrid, damage, message", [
+    (False, _head(np.nan, "weight"), "head's weights are not all finite"),
+    (False, _head(np.inf, "weight"), "head's weights are not all finite"),
+    (False, _head(-np.inf, "bias"), "head's weights are not all finite"),
+    (True, _lexical("idf", np.nan), "'idf' must be finite and positive"),
+    (True, _lexical("idf", 0.0), "'idf' must be finite and positive"),  # every text featureless
+    (True, _lexical("weight", np.inf), "'weight' must be finite"),
+])
+def test_weights_that_are_not_finite_are_refused_at_load(tiny_model_dir, tmp_path, hybrid, damage, message):
+    """They passed their checksums and loaded: single-label scores were NaN (invalid JSON),
+    multi-label silently no topic."""
+    directory = make_model(tiny_model_dir, tmp_path / "desk", hybrid=hybrid)
+    damage(directory)
+    with pytest.raises(ModelLoadError, match=message):
+        read_classifier_dir(directory)
+
+
+def test_a_nan_head_is_one_line_from_newstag_tag_not_a_nan_score(tiny_model_dir, tmp_path, capsys):
+    from service.cli import main
+
+    directory = make_model(tiny_model_dir, tmp_path / "desk", multi_label=False)
+    _head(np.nan, "weight")(directory)
+    (tmp_path / "a.txt").write_text("Rates rose again.")
+    assert main(["tag", str(tmp_path / "a.txt"), "--model", str(directory), "--single-label"]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""  # printed "nan  economy", exit 0
+    assert captured.err.startswith("newstag: error: ") and captured.err.count("\n") == 1
+    assert "not all finite" in captured.err
 
 
 # --- 2. regular files only ---------------------------------------------------------------

@@ -33,6 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from safetensors import SafetensorError
 from safetensors.numpy import load_file
 
 from ..errors import ModelLoadError
@@ -139,20 +140,52 @@ def read_classifier_dir(directory: Path) -> ClassifierFiles:
         raise ModelLoadError(f"{directory / LABELS_FILE}: every threshold must be a number between 0 and 1")
     if not all(isinstance(n, str) and n.strip() for n in names) or len(set(names)) != len(names):
         raise ModelLoadError(f"{directory / LABELS_FILE}: labels must be distinct, non-empty strings")
-    head = load_file(str(directory / HEAD_FILE))
-    weight, bias = head.get("weight"), head.get("bias")
-    if weight is None or bias is None or weight.shape[0] != len(names) or bias.shape != (len(names),):
-        raise ModelLoadError(f"{directory / HEAD_FILE}: head shape does not match {len(names)} labels")
+    weight, bias = _read_head(directory / HEAD_FILE, len(names))
     labels = tuple(Label(str(n), threshold=float(t)) for n, t in zip(names, thresholds, strict=True))
     metrics_path = directory / "metrics.json"
     metrics = read_json_object(metrics_path) if metrics_path.is_file() else {}
     multi_label = bool(label_data.get("multi_label", True))
-    domain = None if multi_label else Domain.load(directory, len(names), weight.shape[1])
+    domain = None if multi_label else _read_domain(directory, len(names), weight.shape[1])
     version = digests[WEIGHT_FILES[0] if encoder_dir == directory else HEAD_FILE][:12]
     lexical = LexicalHead.load(directory, len(names)) if hybrid else None
-    return ClassifierFiles(directory, manifest, labels, multi_label, weight.astype(np.float32),
-                           bias.astype(np.float32), metrics, encoder_dir, version, domain, lexical,
-                           multi_label and label_data.get("at_least_one") is True)
+    return ClassifierFiles(directory, manifest, labels, multi_label, weight, bias, metrics, encoder_dir, version,
+                           domain, lexical, multi_label and label_data.get("at_least_one") is True)
+
+
+def _tensors(path: Path) -> dict[str, np.ndarray]:
+    try:
+        return load_file(str(path))
+    except SafetensorError as exc:  # checksummed, but not a safetensors file
+        raise ModelLoadError(f"{path}: not a readable safetensors file ({exc})") from None
+
+
+def _read_head(path: Path, n_labels: int) -> tuple[np.ndarray, np.ndarray]:
+    """The head's weight [labels, width] and bias [labels], float32 and finite (training
+    refuses a run whose weights stop being finite; a NaN head scored every label NaN)."""
+    head = _tensors(path)
+    weight, bias = head.get("weight"), head.get("bias")
+    if weight is None or bias is None:
+        raise ModelLoadError(f"{path}: needs the tensors 'weight' [labels, width] and 'bias' [labels]")
+    if weight.ndim != 2 or weight.shape[0] != n_labels or bias.shape != (n_labels,):
+        raise ModelLoadError(f"{path}: head shape does not match {n_labels} labels: expected weight "
+                             f"[{n_labels}, width] and bias [{n_labels}], found {list(weight.shape)} and "
+                             f"{list(bias.shape)}")
+    if not (np.issubdtype(weight.dtype, np.floating) and np.issubdtype(bias.dtype, np.floating)):
+        raise ModelLoadError(f"{path}: the head's weights must be floating point, not {weight.dtype}/{bias.dtype}")
+    if not (np.isfinite(weight).all() and np.isfinite(bias).all()):
+        raise ModelLoadError(f"{path}: the head's weights are not all finite (NaN or infinity)")
+    return weight.astype(np.float32), bias.astype(np.float32)
+
+
+def _read_domain(directory: Path, n_labels: int, dim: int) -> Domain | None:
+    try:
+        domain = Domain.load(directory, n_labels, dim)
+    except SafetensorError as exc:
+        raise ModelLoadError(f"{directory / DOMAIN_FILE}: not a readable safetensors file ({exc})") from None
+    if domain is not None and not (np.isfinite(domain.centroids).all() and np.isfinite(domain.threshold)):
+        raise ModelLoadError(f"{directory / DOMAIN_FILE}: its centroids and threshold are not all finite")
+    return domain
+
 
 
 def _check_pinned_files(directory: Path, digests: dict, checked: set[str]) -> None:

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from safetensors import SafetensorError
 from safetensors.numpy import load_file, save_file
 
 from ..errors import ModelLoadError
@@ -88,15 +89,23 @@ class LexicalHead:
         require_regular_file(path)
         require_regular_file(weights)
         try:
-            meta = json.loads((directory / LEXICAL_JSON).read_text(encoding="utf-8"))
-            arrays = load_file(str(directory / LEXICAL_WEIGHTS))
-        except (OSError, ValueError) as exc:
-            raise ModelLoadError(f"{directory}: cannot read the lexical head: {exc}") from exc
+            meta = json.loads(path.read_text(encoding="utf-8"))
+            arrays = load_file(str(weights))
+        except (OSError, ValueError, SafetensorError, RecursionError) as exc:
+            raise ModelLoadError(f"{directory}: cannot read the lexical head: {type(exc).__name__}: "
+                                 f"{str(exc)[:200]}") from None
+        if not isinstance(meta, dict):
+            raise ModelLoadError(f"{path}: must be a JSON object")
         vocabulary, idf, weight = meta.get("vocabulary"), arrays.get("idf"), arrays.get("weight")
         if (not isinstance(vocabulary, list) or idf is None or weight is None
                 or idf.shape != (len(vocabulary),) or weight.shape != (n_labels, len(vocabulary))):
-            raise ModelLoadError(f"{directory / LEXICAL_WEIGHTS}: shapes do not match {n_labels} labels "
+            raise ModelLoadError(f"{weights}: shapes do not match {n_labels} labels "
                                  "and the vocabulary")
+        # TF-IDF's idf is 1 + log(...) >= 1: NaN scored every label NaN, 0 left every text featureless
+        if not (np.issubdtype(idf.dtype, np.floating) and np.isfinite(idf).all() and (idf > 0).all()):
+            raise ModelLoadError(f"{weights}: 'idf' must be finite and positive")
+        if not (np.issubdtype(weight.dtype, np.floating) and np.isfinite(weight).all()):
+            raise ModelLoadError(f"{weights}: 'weight' must be finite floating-point numbers")
         spec = TfidfSpec(tuple(str(t) for t in vocabulary), idf, int(meta.get("ngram_max", 2)),
                          str(meta.get("token_pattern", TOKEN_PATTERN)))
         return cls(spec, weight)
