@@ -141,18 +141,31 @@ def test_batch_and_drift_hand_their_options_to_their_own_commands(tmp_path, caps
     assert capsys.readouterr().err.startswith("drift: error: ")
 
 
-def test_a_model_directory_that_fails_inside_a_library_is_one_line_not_a_traceback(capsys, tmp_path,
+def test_a_model_directory_that_fails_inside_a_library_is_one_line_not_a_traceback(capsys, tmp_path, monkeypatch,
                                                                                    trained_model_dir):
     import shutil
 
+    from service.engine import classifier
+
     shutil.copytree(trained_model_dir, tmp_path / "odd")
-    manifest = json.loads((tmp_path / "odd" / "newstag.json").read_text())
-    (tmp_path / "odd" / "newstag.json").write_text(json.dumps({**manifest, "max_tokens": "lots"}))
     (tmp_path / "a.txt").write_text("Oil prices rose.")
+
+    def odd_encoder(*args, **kwargs):
+        raise ValueError("invalid literal for int() with base 10: 'lots'")
+
+    monkeypatch.setattr(classifier, "SentenceEncoder", odd_encoder)
     assert main(["tag", str(tmp_path / "a.txt"), "--model", str(tmp_path / "odd")]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert err == [f"newstag: error: --model {tmp_path / 'odd'} cannot be loaded: ValueError: invalid literal for "
                    "int() with base 10: 'lots'"]
+    # A value the directory's checks refuse is said by them, naming the file.
+    monkeypatch.undo()
+    manifest = json.loads((tmp_path / "odd" / "newstag.json").read_text())
+    (tmp_path / "odd" / "newstag.json").write_text(json.dumps({**manifest, "max_tokens": "lots"}))
+    assert main(["tag", str(tmp_path / "a.txt"), "--model", str(tmp_path / "odd")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [f"newstag: error: {tmp_path / 'odd' / 'newstag.json'}: 'max_tokens' must be a whole number of "
+                   "tokens, at least 16 (training's --max-length), not 'lots'"]
 
 
 def test_tag_reads_the_file_as_it_is_a_bom_left_out_and_crlf_kept_for_the_offsets(capsys, tmp_path):

@@ -170,3 +170,57 @@ def test_an_encoder_file_that_is_a_fifo_is_refused(tiny_model_dir, tmp_path):
     os.mkfifo(directory / "added_tokens.json")
     with pytest.raises(ModelLoadError, match="not a regular file: .*added_tokens.json"):
         read_classifier_dir(directory)
+
+
+# --- 3. checksummed values that make no sense --------------------------------------------
+
+def _modules(path: str):
+    def damage(directory: Path) -> None:
+        (directory / "modules.json").write_text(json.dumps([
+            {"idx": 0, "name": "0", "path": "", "type": "sentence_transformers.models.Transformer"},
+            {"idx": 1, "name": "1", "path": path, "type": "sentence_transformers.models.Dense"}]))
+        pin(directory)
+    return damage
+
+
+@pytest.mark.parametrize("hybrid, damage, message", [
+    (False, lambda d: edit_json(d, "newstag.json", max_tokens=-5), "'max_tokens' must be a whole number"),
+    (False, lambda d: edit_json(d, "newstag.json", max_tokens=3.7), "'max_tokens' must be a whole number"),
+    (False, lambda d: edit_json(d, "newstag.json", max_tokens="lots"), "'max_tokens' must be a whole number"),
+    (False, lambda d: edit_json(d, "newstag.json", max_tokens=0), "'max_tokens' must be a whole number"),
+    (False, lambda d: edit_json(d, "newstag.json", max_tokens=True), "'max_tokens' must be a whole number"),
+    (False, lambda d: edit_json(d, "labels.json", multi_label="false"), "'multi_label' must be true or false"),
+    (False, lambda d: edit_json(d, "labels.json", at_least_one="yes"), "'at_least_one' must be true or false"),
+    (True, lambda d: edit_json(d, "lexical.json", token_pattern=r"(\w+\s?)+$"), "'token_pattern' must be the one"),
+    (True, lambda d: edit_json(d, "lexical.json", token_pattern="("), "'token_pattern' must be the one"),
+    (True, lambda d: edit_json(d, "lexical.json", ngram_max=300000), "'ngram_max' must be a whole number from 1"),
+    (True, lambda d: edit_json(d, "lexical.json", ngram_max=0), "'ngram_max' must be a whole number from 1"),
+    (True, lambda d: edit_json(d, "lexical.json", ngram_max="2"), "'ngram_max' must be a whole number from 1"),
+    (True, lambda d: edit_json(d, "lexical.json", vocabulary=["rates", 7, "bank rates"]), "list of strings"),
+    (True, lambda d: edit_json(d, "lexical.json", norm="l1"), "only 'sublinear_tf' true and 'norm'"),
+    (False, _modules("../../etc"), "Dense module's path must be a directory inside the model"),
+    (False, _modules("/etc"), "Dense module's path must be a directory inside the model"),
+])
+def test_values_out_of_range_are_refused_with_their_file(tiny_model_dir, tmp_path, hybrid, damage, message):
+    directory = make_model(tiny_model_dir, tmp_path / "desk", hybrid=hybrid)
+    damage(directory)
+    with pytest.raises(ModelLoadError, match=message):
+        read_classifier_dir(directory)
+
+
+def test_a_dense_path_outside_the_directory_is_not_followed(tiny_model_dir, tmp_path):
+    """With weights there and pinned, ../outside/model.safetensors was read as the model's own."""
+    directory = make_model(tiny_model_dir, tmp_path / "models" / "desk")
+    (tmp_path / "outside").mkdir()
+    shutil.copy(tiny_model_dir / "model.safetensors", tmp_path / "outside" / "model.safetensors")
+    _modules("../../outside")(directory)
+    manifest = json.loads((directory / "newstag.json").read_text())
+    manifest["sha256"]["../../outside/model.safetensors"] = sha256_of(tmp_path / "outside" / "model.safetensors")
+    (directory / "newstag.json").write_text(json.dumps(manifest))
+    with pytest.raises(ModelLoadError, match="Dense module's path"):
+        read_classifier_dir(directory)
+
+
+def test_a_single_label_model_reads_as_single_label(tiny_model_dir, tmp_path):
+    assert read_classifier_dir(make_model(tiny_model_dir, tmp_path / "one", multi_label=False)).multi_label is False
+    assert read_classifier_dir(make_model(tiny_model_dir, tmp_path / "many")).multi_label is True

@@ -67,6 +67,7 @@ ENCODER_FILES = ("config.json", "tokenizer.json", "tokenizer_config.json", "spec
                  "sentence_bert_config.json", "1_Pooling/config.json")  # (the window size; the pooling)
 KIND = "classifier"
 HYBRID = "hybrid"  # newstag.json's "head" for a hybrid model (absent: the window head)
+MIN_MAX_TOKENS = 16  # newstag.json's max_tokens: training.finetune's --max-length is at least this
 
 
 def is_classifier_dir(path: Path) -> bool:
@@ -106,6 +107,10 @@ def read_classifier_dir(directory: Path) -> ClassifierFiles:
     digests = manifest.get("sha256", {})
     if not isinstance(digests, dict):
         raise ModelLoadError(f"{directory / MANIFEST_FILE}: 'sha256' must map file names to checksums")
+    max_tokens = manifest.get("max_tokens", 256)
+    if not isinstance(max_tokens, int) or isinstance(max_tokens, bool) or max_tokens < MIN_MAX_TOKENS:
+        raise ModelLoadError(f"{directory / MANIFEST_FILE}: 'max_tokens' must be a whole number of tokens, at "
+                             f"least {MIN_MAX_TOKENS} (training's --max-length), not {max_tokens!r}")
     encoder_dir, weight_files = _encoder_dir(directory, manifest)
     if encoder_dir == directory:  # a copied encoder's Dense layers after pooling are weights too
         weight_files = (*weight_files, *pipeline_weights(directory))
@@ -140,16 +145,19 @@ def read_classifier_dir(directory: Path) -> ClassifierFiles:
         raise ModelLoadError(f"{directory / LABELS_FILE}: every threshold must be a number between 0 and 1")
     if not all(isinstance(n, str) and n.strip() for n in names) or len(set(names)) != len(names):
         raise ModelLoadError(f"{directory / LABELS_FILE}: labels must be distinct, non-empty strings")
+    multi_label, with_one = label_data.get("multi_label", True), label_data.get("at_least_one", False)
+    for key, value in (("multi_label", multi_label), ("at_least_one", with_one)):
+        if not isinstance(value, bool):  # bool("false") is True: a single-label model read as multi-label
+            raise ModelLoadError(f"{directory / LABELS_FILE}: {key!r} must be true or false, not {value!r}")
     weight, bias = _read_head(directory / HEAD_FILE, len(names))
     labels = tuple(Label(str(n), threshold=float(t)) for n, t in zip(names, thresholds, strict=True))
     metrics_path = directory / "metrics.json"
-    metrics = read_json_object(metrics_path) if metrics_path.is_file() else {}
-    multi_label = bool(label_data.get("multi_label", True))
+    metrics = read_json_object(metrics_path) if metrics_path.exists() else {}
     domain = None if multi_label else _read_domain(directory, len(names), weight.shape[1])
     version = digests[WEIGHT_FILES[0] if encoder_dir == directory else HEAD_FILE][:12]
     lexical = LexicalHead.load(directory, len(names)) if hybrid else None
     return ClassifierFiles(directory, manifest, labels, multi_label, weight, bias, metrics, encoder_dir, version,
-                           domain, lexical, multi_label and label_data.get("at_least_one") is True)
+                           domain, lexical, multi_label and with_one)
 
 
 def _tensors(path: Path) -> dict[str, np.ndarray]:
@@ -187,13 +195,12 @@ def _read_domain(directory: Path, n_labels: int, dim: int) -> Domain | None:
     return domain
 
 
-
 def _check_pinned_files(directory: Path, digests: dict, checked: set[str]) -> None:
     """Any other file the manifest pins (an encoder's config.json or tokenizer files, when an
     export lists them) must be there and unaltered, like the weights."""
     for name in digests.keys() - checked:
         path = directory / str(name)
-        if Path(str(name)).is_absolute() or ".." in Path(str(name)).parts:
+        if _outside(str(name)):
             raise ModelLoadError(f"{directory / MANIFEST_FILE}: 'sha256' names a file outside the directory: {name}")
         require_regular_file(path)
         if digests[name] != sha256_of(path):
@@ -212,14 +219,24 @@ def _check_own_encoder(directory: Path) -> None:
     check_config_fits_weights(directory)
 
 
+def _outside(name: str) -> bool:
+    """A path a model file names that is absolute or climbs out of the directory."""
+    return Path(name).is_absolute() or ".." in Path(name).parts
+
+
 def pipeline_weights(directory: Path) -> list[str]:
     """The Dense weights files a model directory's modules.json names (relative, "/"-separated)."""
     modules = directory / "modules.json"
     if not modules.is_file():
         return []
     listed = read_model_json(modules, list, "a list of modules")
-    return [f"{m['path']}/model.safetensors" for m in listed
-            if isinstance(m, dict) and str(m.get("type", "")).endswith("Dense") and m.get("path")]
+    dense = [m["path"] for m in listed if isinstance(m, dict) and str(m.get("type", "")).endswith("Dense")
+             and m.get("path")]
+    for path in dense:
+        if not isinstance(path, str) or _outside(path):
+            raise ModelLoadError(f"{modules}: a Dense module's path must be a directory inside the model, "
+                                 f"not {path!r}")
+    return [f"{path}/model.safetensors" for path in dense]
 
 
 def _encoder_dir(directory: Path, manifest: dict) -> tuple[Path, tuple[str, ...]]:
@@ -293,7 +310,7 @@ class ClassifierBackend:
         files = files or read_classifier_dir(directory)
         # NEWSTAG_RUNTIME applies as to the default model: on the base, the export without the
         # matcher (the head was trained on the base as it ships), shared by every such model.
-        encoder = SentenceEncoder(files.encoder_dir, max_tokens=int(files.manifest.get("max_tokens", 256)),
+        encoder = SentenceEncoder(files.encoder_dir, max_tokens=files.manifest.get("max_tokens", 256),
                                   options=options, weights_sha256=files.encoder_sha256)
         if encoder.dim != files.weight.shape[1]:
             raise ModelLoadError(

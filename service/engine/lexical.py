@@ -27,6 +27,10 @@ from .model_files import require_regular_file
 LEXICAL_JSON = "lexical.json"
 LEXICAL_WEIGHTS = "lexical.safetensors"
 TOKEN_PATTERN = r"(?u)\b\w\w+\b"  # scikit-learn's default
+# What training.hybrid writes: its token pattern (the only one loaded: a pattern from the file
+# is run on every request, and one like (\w+\s?)+$ never finishes), n-grams up to two words.
+TOKEN_PATTERNS = (TOKEN_PATTERN,)
+MAX_NGRAM = 2
 
 
 @dataclass(frozen=True)
@@ -101,11 +105,22 @@ class LexicalHead:
                 or idf.shape != (len(vocabulary),) or weight.shape != (n_labels, len(vocabulary))):
             raise ModelLoadError(f"{weights}: shapes do not match {n_labels} labels "
                                  "and the vocabulary")
+        if not all(isinstance(t, str) for t in vocabulary):
+            raise ModelLoadError(f"{path}: 'vocabulary' must be a list of strings")
+        ngram_max, pattern = meta.get("ngram_max", 2), meta.get("token_pattern", TOKEN_PATTERN)
+        if not isinstance(ngram_max, int) or isinstance(ngram_max, bool) or not 1 <= ngram_max <= MAX_NGRAM:
+            raise ModelLoadError(f"{path}: 'ngram_max' must be a whole number from 1 to {MAX_NGRAM}, "
+                                 f"not {ngram_max!r}")
+        if pattern not in TOKEN_PATTERNS:
+            raise ModelLoadError(f"{path}: 'token_pattern' must be the one training writes, {TOKEN_PATTERN!r}, "
+                                 f"not {pattern!r}")
+        if meta.get("sublinear_tf", True) is not True or meta.get("norm", "l2") != "l2":
+            raise ModelLoadError(f"{path}: only 'sublinear_tf' true and 'norm' \"l2\" are served (as training "
+                                 "writes them)")
         # TF-IDF's idf is 1 + log(...) >= 1: NaN scored every label NaN, 0 left every text featureless
         if not (np.issubdtype(idf.dtype, np.floating) and np.isfinite(idf).all() and (idf > 0).all()):
             raise ModelLoadError(f"{weights}: 'idf' must be finite and positive")
         if not (np.issubdtype(weight.dtype, np.floating) and np.isfinite(weight).all()):
             raise ModelLoadError(f"{weights}: 'weight' must be finite floating-point numbers")
-        spec = TfidfSpec(tuple(str(t) for t in vocabulary), idf, int(meta.get("ngram_max", 2)),
-                         str(meta.get("token_pattern", TOKEN_PATTERN)))
+        spec = TfidfSpec(tuple(vocabulary), idf, ngram_max, pattern)
         return cls(spec, weight)
