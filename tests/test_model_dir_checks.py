@@ -15,9 +15,10 @@ import pytest
 from safetensors.numpy import load_file, save_file
 
 from service.engine import ModelLoadError, model_files
+from service.engine import classifier as classifier_module
 from service.engine.classifier import read_classifier_dir
 from service.engine.lexical import LexicalHead, TfidfSpec
-from service.engine.model_files import sha256_of
+from service.engine.model_files import DEFAULT_MODEL_SHA256, default_model_dir, sha256_of
 
 LABELS = ["economy", "sport"]
 
@@ -224,3 +225,52 @@ def test_a_dense_path_outside_the_directory_is_not_followed(tiny_model_dir, tmp_
 def test_a_single_label_model_reads_as_single_label(tiny_model_dir, tmp_path):
     assert read_classifier_dir(make_model(tiny_model_dir, tmp_path / "one", multi_label=False)).multi_label is False
     assert read_classifier_dir(make_model(tiny_model_dir, tmp_path / "many")).multi_label is True
+
+
+# --- 4. the embedded base is hashed once, not per model and rescan -----------------------
+
+def _on_base(target: Path) -> Path:
+    """A head-mode model on the embedded base: newstag.json names the base by its SHA-256."""
+    target.mkdir(parents=True)
+    write_head(target, np.zeros((2, 384), np.float32), np.zeros(2, np.float32))
+    (target / "labels.json").write_text(json.dumps({"labels": LABELS, "thresholds": [0.5, 0.5],
+                                                    "multi_label": True}))
+    manifest = {"kind": "classifier", "encoder": {"sha256": DEFAULT_MODEL_SHA256}}
+    (target / "newstag.json").write_text(json.dumps(manifest))
+    pin(target)
+    return target
+
+
+def test_the_base_is_not_hashed_again_per_model_and_rescan_while_unchanged(tmp_path, monkeypatch):
+    hashed: list[Path] = []
+    real = model_files.sha256_of
+
+    def counting(path: Path, *args) -> str:
+        hashed.append(Path(path).resolve())
+        return real(path, *args)
+
+    monkeypatch.setattr(model_files, "sha256_of", counting)
+    monkeypatch.setattr(classifier_module, "sha256_of", counting)
+    models = [_on_base(tmp_path / f"desk-{i}") for i in range(3)]
+    for _scan in range(2):
+        for directory in models:
+            assert read_classifier_dir(directory).encoder_dir == default_model_dir()
+    base = (default_model_dir() / "model.safetensors").resolve()
+    assert hashed.count(base) <= 1  # 6 before: once per model per scan (90 MB each)
+    assert sum(p.name == "head.safetensors" for p in hashed) == 6  # a model's own files still are, each time
+
+
+def test_a_changed_file_is_hashed_again(tmp_path, monkeypatch):
+    calls: list[Path] = []
+    real = model_files.sha256_of
+    monkeypatch.setattr(model_files, "sha256_of", lambda path, *a: calls.append(path) or real(path, *a))
+    path = tmp_path / "model.safetensors"
+    path.write_bytes(b"first")
+    first = model_files.sha256_unless_unchanged(path)
+    assert model_files.sha256_unless_unchanged(path) == first and len(calls) == 1
+    (tmp_path / "new").write_bytes(b"other")  # replaced (another inode), same size
+    os.replace(tmp_path / "new", path)
+    assert model_files.sha256_unless_unchanged(path) == sha256_of(path) != first and len(calls) == 2
+    with path.open("ab") as handle:  # edited in place
+        handle.write(b"!")
+    assert model_files.sha256_unless_unchanged(path) == sha256_of(path) and len(calls) == 3

@@ -248,7 +248,7 @@ def _encoder_dir(directory: Path, manifest: dict) -> tuple[Path, tuple[str, ...]
         raise ModelLoadError(f"{directory / MANIFEST_FILE}: its encoder is a base model newstag does not have "
                              f"(only the embedded default, SHA-256 {DEFAULT_MODEL_SHA256[:12]}..., can be referenced)")
     base = default_model_dir()
-    verify_weights(base, DEFAULT_MODEL_SHA256)
+    verify_weights(base, DEFAULT_MODEL_SHA256, once=True)  # not re-hashed per model and rescan while unchanged
     return base, (HEAD_FILE,)
 
 

@@ -67,15 +67,33 @@ def sha256_of(path: Path, chunk_size: int = 1 << 20) -> str:
     return digest.hexdigest()
 
 
-def verify_weights(model_dir: Path, expected_sha256: str) -> None:
-    """Stop with one clear line when the weights file is missing or altered."""
-    verify_file(model_dir / WEIGHTS_FILE, expected_sha256, "model weights")
+# Files whose SHA-256 was measured in this process, by what would change with their content:
+# (resolved path, device, inode, size, mtime_ns, ctime_ns) -> digest. ctime changes on every
+# write and cannot be set back, so an edited or replaced file is hashed again.
+_MEASURED: dict[tuple[str, int, int, int, int, int], str] = {}
 
 
-def verify_file(path: Path, expected_sha256: str, what: str) -> None:
+def sha256_unless_unchanged(path: Path) -> str:
+    """``sha256_of(path)``, measured once per process while the file is unchanged: the embedded
+    base (90 MB) that every head and hybrid model names was hashed per model on every rescan."""
+    resolved = path.resolve()
+    status = resolved.stat()
+    key = (str(resolved), status.st_dev, status.st_ino, status.st_size, status.st_mtime_ns, status.st_ctime_ns)
+    if (digest := _MEASURED.get(key)) is None:
+        digest = _MEASURED[key] = sha256_of(resolved)
+    return digest
+
+
+def verify_weights(model_dir: Path, expected_sha256: str, *, once: bool = False) -> None:
+    """Stop with one clear line when the weights file is missing or altered (``once``: an
+    unchanged file already measured in this process is not hashed again)."""
+    verify_file(model_dir / WEIGHTS_FILE, expected_sha256, "model weights", once=once)
+
+
+def verify_file(path: Path, expected_sha256: str, what: str, *, once: bool = False) -> None:
     if not path.is_file():
         raise ModelLoadError(f"{what} file is missing: {path}")
-    actual = sha256_of(path)
+    actual = sha256_unless_unchanged(path) if once else sha256_of(path)
     if actual != expected_sha256:
         raise ModelLoadError(
             f"{what} file fails its SHA-256 check: {path} (expected {expected_sha256[:12]}…, got {actual[:12]}…)"
