@@ -140,8 +140,8 @@ def _check(args: argparse.Namespace, text: str, settings: Settings, labels: list
     if (problem := options.problem()) is not None:  # the batch and bulk jobs' checks and words
         raise NewstagError(problem)
     if args.model is not None and not args.model.is_dir():
-        raise NewstagError(f"--model {args.model}: no such directory")
-    if args.model is not None and is_classifier_dir(args.model):
+        raise NewstagError(f"--model {args.model}: {'not a directory' if args.model.exists() else 'no such directory'}")
+    if args.model is not None and is_classifier_dir(args.model):  # ModelLoadError when it cannot be read
         if args.taxonomy:
             raise NewstagError(f"--model {args.model.name} has its own labels: a taxonomy does not apply")
         return
@@ -209,7 +209,7 @@ def _export_onnx(args: argparse.Namespace) -> int:
         raise NewstagError(f"--precision {args.precision!r}: give fp32, int8 or both (ONNX graphs are fp32 or int8)")
     for model in args.model or []:
         if not model.is_dir():
-            raise NewstagError(f"--model {model}: no such directory")
+            raise NewstagError(f"--model {model}: {'not a directory' if model.exists() else 'no such directory'}")
     for precision in precisions:
         ranges = ("full", "reduced") if args.int8_range == "both" else (args.int8_range,)
         for int8_range, model in itertools.product(ranges if precision == "int8" else ("auto",),

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import threading
 from pathlib import Path
@@ -19,6 +20,7 @@ from service.engine import classifier as classifier_module
 from service.engine.classifier import read_classifier_dir
 from service.engine.lexical import LexicalHead, TfidfSpec
 from service.engine.model_files import DEFAULT_MODEL_SHA256, default_model_dir, sha256_of
+from tests.conftest import TRAIN_SMALL
 
 LABELS = ["economy", "sport"]
 
@@ -274,3 +276,130 @@ def test_a_changed_file_is_hashed_again(tmp_path, monkeypatch):
     with path.open("ab") as handle:  # edited in place
         handle.write(b"!")
     assert model_files.sha256_unless_unchanged(path) == sha256_of(path) and len(calls) == 3
+
+
+# --- 5. one line, exit 2, from the CLIs ---------------------------------------------------
+
+def _garbage_head(directory: Path) -> None:
+    (directory / "head.safetensors").write_bytes(b"\x10\x00\x00\x00\x00\x00\x00\x00{garbage}}}}}}}}" + bytes(100))
+    pin(directory)
+
+
+def _deep_labels(directory: Path) -> None:
+    (directory / "labels.json").write_text("[" * 100000 + "]" * 100000)
+    pin(directory)
+
+
+def _flat_head(directory: Path) -> None:
+    write_head(directory, np.zeros(2, np.float32), np.zeros(2, np.float32))
+    pin(directory)
+
+
+def _unreadable_head(monkeypatch):
+    real = classifier_module.sha256_of
+
+    def refuse(path: Path, *args) -> str:
+        if Path(path).name == "head.safetensors":
+            raise PermissionError(13, "Permission denied", str(path))
+        return real(path, *args)
+
+    monkeypatch.setattr(classifier_module, "sha256_of", refuse)
+
+
+@pytest.mark.parametrize("damage, message", [
+    (_flat_head, r"head shape does not match 2 labels: expected weight \[2, width\] and bias \[2\], found \[2\]"),
+    (_deep_labels, "labels.json: cannot read: JSON nested too deep"),
+    (_garbage_head, "head.safetensors: not a readable safetensors file"),
+    (lambda d: edit_json(d, "newstag.json", max_tokens="lots"), "'max_tokens' must be a whole number"),
+    ("unreadable", "model file cannot be read: .*head.safetensors \\(Permission denied\\)"),
+])
+def test_evaluate_says_what_is_wrong_with_the_model_in_one_line(tiny_model_dir, tmp_path, capsys, monkeypatch,
+                                                                damage, message):
+    """Each was a traceback, exit 1: IndexError, RecursionError, SafetensorError, ValueError, PermissionError."""
+    from training.evaluate import main
+
+    directory = make_model(tiny_model_dir, tmp_path / "desk")
+    if damage == "unreadable":
+        _unreadable_head(monkeypatch)
+    else:
+        damage(directory)
+    assert main(["--model", str(directory), "--data", str(TRAIN_SMALL)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("evaluate: error: ") and err.count("\n") == 1, err
+    assert re.search(message, err), err
+
+
+def _unsearchable(monkeypatch, directory: Path) -> None:
+    """A directory this user may not enter (the tests run as root: chmod would not stop them)."""
+    real = Path.is_file
+
+    def is_file(self: Path) -> bool:
+        if self.parent == directory:
+            raise PermissionError(13, "Permission denied", str(self))
+        return real(self)
+
+    monkeypatch.setattr(Path, "is_file", is_file)
+
+
+def test_an_unreadable_model_directory_is_one_line_in_every_cli(tiny_model_dir, tmp_path, capsys, monkeypatch):
+    from service.bulk import main as bulk
+    from service.cli import main as newstag
+    from training.evaluate import main as evaluate
+
+    directory = make_model(tiny_model_dir, tmp_path / "desk")
+    (tmp_path / "a.txt").write_text("Rates rose again.")
+    (tmp_path / "in.jsonl").write_text(json.dumps({"id": "a", "text": "Rates rose."}) + "\n")
+    monkeypatch.setenv("NEWSTAG_MODEL", str(tiny_model_dir))
+    _unsearchable(monkeypatch, directory)
+    runs = [(lambda: newstag(["tag", str(tmp_path / "a.txt"), "--model", str(directory)]), "newstag: error: "),
+            (lambda: evaluate(["--model", str(directory), "--data", str(TRAIN_SMALL)]), "evaluate: error: "),
+            (lambda: bulk(["--input", str(tmp_path / "in.jsonl"), "--output", str(tmp_path / "out"),
+                           "--model", str(directory)]), "bulk: error: ")]
+    for run, prefix in runs:
+        assert run() == 2
+        err = capsys.readouterr().err
+        assert err.startswith(prefix) and err.count("\n") == 1, err
+        assert f"{directory}: cannot be read (Permission denied)" in err
+    assert not (tmp_path / "out").exists()
+
+
+def test_bulk_checks_a_fine_tuned_model_before_ray_starts(tiny_model_dir, tmp_path, capsys, monkeypatch):
+    """Ray started, three workers failed with tracebacks, and the job file said to run again."""
+    from service.bulk import cli as bulk_cli
+
+    def no_ray(*args, **kwargs):
+        raise AssertionError("Ray was started for a model that cannot load")
+
+    monkeypatch.setattr(bulk_cli, "ray_session", no_ray)
+    monkeypatch.setenv("NEWSTAG_MODEL", str(tiny_model_dir))
+    directory = make_model(tiny_model_dir, tmp_path / "desk")
+    (directory / "head.safetensors").unlink()
+    (tmp_path / "in.jsonl").write_text(json.dumps({"id": "a", "text": "Rates rose."}) + "\n")
+    assert bulk_cli.main(["--input", str(tmp_path / "in.jsonl"), "--output", str(tmp_path / "out" / "o"),
+                          "--model", str(directory)]) == 2
+    err = capsys.readouterr().err
+    assert err == f"bulk: error: model weights file is missing: {directory / 'head.safetensors'}\n"
+    assert not (tmp_path / "out" / "o").exists()  # no _newstag_job.json to resume
+
+
+def test_a_model_that_is_a_file_is_said_to_be_one(tmp_path, capsys):
+    from service.cli import main
+
+    (tmp_path / "a.txt").write_text("Rates rose again.")
+    (tmp_path / "afile").write_text("x")
+    assert main(["tag", str(tmp_path / "a.txt"), "--model", str(tmp_path / "afile")]) == 2
+    assert capsys.readouterr().err == f"newstag: error: --model {tmp_path / 'afile'}: not a directory\n"
+
+
+def test_evaluate_says_a_failure_inside_a_library_in_one_line(tiny_model_dir, tmp_path, capsys, monkeypatch):
+    """As newstag tag --model does: a directory of the user's that fails in transformers (a bad config)."""
+    from training.evaluate import main
+
+    def odd_encoder(*args, **kwargs):
+        raise ValueError("Unrecognized model type 'nonexistent-arch'")
+
+    monkeypatch.setattr(classifier_module, "SentenceEncoder", odd_encoder)
+    directory = make_model(tiny_model_dir, tmp_path / "desk")
+    assert main(["--model", str(directory), "--data", str(TRAIN_SMALL)]) == 2
+    assert capsys.readouterr().err == (f"evaluate: error: --model {directory} cannot be loaded: ValueError: "
+                                       "Unrecognized model type 'nonexistent-arch'\n")

@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from service.config import Settings
-from service.engine import Label, NewstagError, Tagger, TaxonomyRegistry
+from service.engine import Label, ModelLoadError, NewstagError, Tagger, TaxonomyRegistry
 from service.engine.classifier import ClassifierBackend, is_classifier_dir
 from service.engine.taxonomy import load_taxonomy_file
 from service.engine.validation import text_problem
@@ -104,11 +104,16 @@ def load_tagger(model: str, settings: Settings) -> Tagger:
     if model == "default":
         return Tagger.load(settings.engine_options())
     path = Path(model)
-    if is_classifier_dir(path):
-        taxonomies = TaxonomyRegistry.load(settings.taxonomies_dir)
-        options = settings.engine_options()
-        return Tagger(ClassifierBackend.load(path, options.model.encoder), taxonomies, options.tagger)
-    return Tagger.load(Settings.from_env(max_documents=settings.max_documents, model=path).engine_options())
+    try:
+        if is_classifier_dir(path):  # ModelLoadError when the directory cannot be read
+            taxonomies = TaxonomyRegistry.load(settings.taxonomies_dir)
+            options = settings.engine_options()
+            return Tagger(ClassifierBackend.load(path, options.model.encoder), taxonomies, options.tagger)
+        return Tagger.load(Settings.from_env(max_documents=settings.max_documents, model=path).engine_options())
+    except NewstagError:
+        raise
+    except Exception as exc:  # a directory of the user's that fails in a library (as newstag tag --model says it)
+        raise ModelLoadError(f"--model {model} cannot be loaded: {type(exc).__name__}: {str(exc)[:200]}") from exc
 
 
 def _check_args(args: argparse.Namespace) -> None:

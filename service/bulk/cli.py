@@ -19,7 +19,7 @@ from pathlib import Path
 from .. import __version__
 from ..config import Settings
 from ..engine import NewstagError
-from ..engine.classifier import is_classifier_dir
+from ..engine.classifier import is_classifier_dir, read_classifier_dir
 from ..engine.taxonomy import TaxonomyRegistry
 from ..preflight import check_startup
 from ..tagging import TagOptions, result_settings
@@ -57,13 +57,16 @@ def _options(args: argparse.Namespace, settings: Settings) -> TagOptions:
     if (problem := options.problem()) is not None:
         raise NewstagError(problem)
     if args.model is not None and not args.model.is_dir():
-        raise NewstagError(f"--model {args.model}: no such directory")
-    fine_tuned = args.model is not None and is_classifier_dir(args.model)
+        raise NewstagError(f"--model {args.model}: {'not a directory' if args.model.exists() else 'no such directory'}")
+    fine_tuned = args.model is not None and is_classifier_dir(args.model)  # ModelLoadError when unreadable
     if options.labels is not None:  # else every worker refused them, after Ray had started
         check_labels(options.labels, settings.max_labels, unique=not fine_tuned)  # its own: picked, once each
     if fine_tuned:
         if args.taxonomy:
             raise NewstagError(f"--model {args.model.name} has its own labels: a taxonomy does not apply")
+        # The service's checks of the directory (files, checksums, shapes, values; no torch): a
+        # broken model fails here, in one line, rather than in every Ray worker.
+        read_classifier_dir(args.model)
         return options
     # The server's start-up checks (files only, no torch): a broken model fails here, in one
     # line, rather than in every Ray worker.

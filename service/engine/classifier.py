@@ -71,7 +71,12 @@ MIN_MAX_TOKENS = 16  # newstag.json's max_tokens: training.finetune's --max-leng
 
 
 def is_classifier_dir(path: Path) -> bool:
-    return (path / MANIFEST_FILE).is_file()
+    """Whether ``path`` holds newstag.json; ModelLoadError when that cannot be known (a
+    directory this user may not enter: Path.is_file raises PermissionError there)."""
+    try:
+        return (path / MANIFEST_FILE).is_file()
+    except OSError as exc:
+        raise ModelLoadError(f"{path}: cannot be read ({exc.strerror or exc})") from None
 
 
 @dataclass(frozen=True)
@@ -100,7 +105,16 @@ class ClassifierFiles:
 
 
 def read_classifier_dir(directory: Path) -> ClassifierFiles:
-    """Check a classifier directory (files present, checksums match, shapes agree)."""
+    """Check a classifier directory (files present, checksums match, shapes agree, values
+    in range); every failure is a ModelLoadError naming the file."""
+    try:
+        return _read_classifier_dir(directory)
+    except OSError as exc:  # a file this user may not read, an I/O error
+        raise ModelLoadError(f"model file cannot be read: {exc.filename or directory} "
+                             f"({exc.strerror or exc})") from None
+
+
+def _read_classifier_dir(directory: Path) -> ClassifierFiles:
     manifest = read_json_object(directory / MANIFEST_FILE)
     if manifest.get("kind") != KIND:
         raise ModelLoadError(f"{directory / MANIFEST_FILE}: kind must be {KIND!r}")

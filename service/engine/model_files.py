@@ -179,6 +179,8 @@ def read_model_json(path: Path, kind: type, what: str) -> Any:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
         raise ModelLoadError(f"{path}: cannot read: {exc}") from exc
+    except RecursionError:  # nested thousands deep
+        raise ModelLoadError(f"{path}: cannot read: JSON nested too deep") from None
     if not isinstance(data, kind):
         raise ModelLoadError(f"{path}: must be {what}")
     return data
