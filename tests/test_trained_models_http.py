@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import time
 
 import pytest
 
@@ -154,6 +155,29 @@ def test_after_a_reload_every_endpoint_of_another_worker_sees_the_new_models(tag
     shutil.copytree(trained_model_dir, models_dir / "third")
     assert worker_b.post("/v1/models/reload", headers=ADMIN).status_code == 200
     assert worker_a.post("/v1/feedback", json={**correction, "model": "third"}).status_code == 201
+
+
+def test_a_rescan_for_another_workers_reload_is_not_on_the_requests_clock(tagger, models_dir, trained_model_dir,
+                                                                        tmp_path, monkeypatch):
+    """The first classify after another worker's reload rescanned inside its own time limit: with
+    models to load it ran out of time (413) though its own text was small."""
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    config = {"TAGGER": tagger, "LOAD_IN_BACKGROUND": False, "models_dir": models_dir, "admin_keys": "admin-key",
+              "run_dir": run_dir, "request_timeout": 0.5}
+    app_a, app_b = create_app(dict(config)), create_app(dict(config))
+    trained = app_b.extensions["newstag.runtime"].trained
+    real_scan = trained.scan
+
+    def slow_scan(*args, **kwargs):
+        time.sleep(1.0)  # loading models that take longer than the request's time limit
+        return real_scan(*args, **kwargs)
+
+    monkeypatch.setattr(trained, "scan", slow_scan)
+    shutil.copytree(trained_model_dir, models_dir / "second")
+    assert app_a.test_client().post("/v1/models/reload", headers=ADMIN).status_code == 200
+    answer = app_b.test_client().post("/v1/classify", json={"text": "Rates rose.", "model": "second"})
+    assert answer.status_code == 200, answer.json
 
 
 def _with_labels_file(directory, **changes):

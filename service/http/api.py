@@ -47,6 +47,7 @@ def classify() -> dict[str, Any]:
                                   threshold=body.threshold, top_k=body.top_k, evidence=body.evidence,
                                   deadline=deadline)
 
+    runtime.apply_reloads()  # another worker's reload: before the time limit starts
     try:
         tagger, results = runtime.run(tag)
     except InvalidInputError as exc:  # what only the model can tell: its labels, duplicates, the taxonomy

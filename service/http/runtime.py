@@ -109,13 +109,15 @@ class TaggerRuntime:
         """
         if not self._tagger or not self.ready:
             return {}
-        self._apply_reloads()
+        self.apply_reloads()
         return {**self._served(), **(self.trained.taggers() if self.trained else {})}
 
-    def _apply_reloads(self) -> None:
+    def apply_reloads(self) -> None:
+        """Rescan if another worker announced a reload since this one last did. Called before
+        a request's time limit starts (api.py) as well: loading new models is not its work."""
         # One thread rescans while this worker's others wait for it (they would otherwise go
         # on with the old models); the generation counts as applied only once the scan is done.
-        if self.trained is None or self.reloads.behind() is None:
+        if self.trained is None or not self.ready or self.reloads.behind() is None:
             return
         with self._reload_lock:
             generation = self.reloads.behind()
