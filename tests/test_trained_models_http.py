@@ -222,6 +222,9 @@ def test_a_malformed_model_directory_is_reported_and_the_others_serve(tagger, mo
     assert "every threshold must be a number between 0 and 1" in listing["errors"]["big-threshold"]
     assert "labels must be distinct" in listing["errors"]["twice"]
     assert "'sha256' must map file names" in listing["errors"]["bad-digests"]
+    refused = client.post("/v1/classify", json={"text": "Rates rose.", "model": "twice"})
+    assert refused.status_code == 404 and "did not load: " in refused.json["detail"]  # not only "no such model"
+    assert "labels must be distinct" in refused.json["detail"]
 
 
 def test_a_directory_that_fails_in_an_unforeseen_way_is_reported_not_fatal(served, models_dir, monkeypatch):

@@ -142,7 +142,9 @@ class TaggerRuntime:
         if name is None:
             return self._tagger
         if name not in taggers:
-            raise NotFound(f"no loaded model named {name!r} (loaded: {', '.join(sorted(taggers))})")
+            failed = (f"; its directory did not load: {self.model_errors[name]}" if name in self.model_errors
+                      else "")
+            raise NotFound(f"no loaded model named {name!r} (loaded: {', '.join(sorted(taggers))}){failed}")
         return taggers[name]
 
     def _scan_trained(self) -> None:
