@@ -35,6 +35,9 @@ def test_a_text_as_close_as_the_cutoff_to_the_bare_word_news_is_not_news_whateve
     assert check.news_probability(np.array([0.6, 0.8, 0, 0])) == 0.0  # cosine 0.8
     assert check.news_probability(np.array([0.8, 0.6, 0, 0])) == 0.0  # at the cut-off
     assert check.news_probability(np.array([0.82, 0.57, 0, 0])) > 0.99  # under it: the logistic
+    # nearer to a label it is asked about than to the bare word: not "only news"
+    assert check.news_probability(np.array([0.6, 0.8, 0, 0]), best_label_cosine=0.85) > 0.99
+    assert check.news_probability(np.array([0.6, 0.8, 0, 0]), best_label_cosine=0.75) == 0.0
 
 
 def test_the_default_model_measures_texts_against_the_bare_word_as_it_embeds_any_text(tagger):

@@ -184,7 +184,8 @@ class EmbeddingBackend:
     def _similarities(self, vectors: DocumentVectors, labels: np.ndarray, reference: np.ndarray,
                       hubness: np.ndarray) -> Similarities:
         text = document_vector(vectors.windows) if len(vectors.windows) else np.zeros(labels.shape[1], np.float32)
-        news = self.genre_check.news_probability(text) if self.genre_check is not None else None
+        best_label = float((text @ labels.T).max()) if labels.shape[0] else None
+        news = self.genre_check.news_probability(text, best_label) if self.genre_check is not None else None
         return Similarities(vectors.windows @ labels.T, vectors.sentences @ labels.T,
                             vectors.windows @ reference.T, vectors.sentences @ reference.T, hubness, text, news)
 
