@@ -21,6 +21,7 @@ from .engine import ModelLoadError, NewstagError, Tagger, TagResult, validation
 from .engine.classifier import ClassifierBackend, is_classifier_dir
 from .engine.routing import served_by
 from .engine.taxonomy import TaxonomyRegistry
+from .preflight import check_model_dir
 from .tagging import TagOptions
 
 SERVE_PREFACE = """newstag serve: gunicorn with newstag's configuration (service/gunicorn_config.py), which sets
@@ -139,8 +140,8 @@ def _check(args: argparse.Namespace, text: str, settings: Settings, labels: list
                          threshold=args.threshold, top_k=args.top_k)
     if (problem := options.problem()) is not None:  # the batch and bulk jobs' checks and words
         raise NewstagError(problem)
-    if args.model is not None and not args.model.is_dir():
-        raise NewstagError(f"--model {args.model}: {'not a directory' if args.model.exists() else 'no such directory'}")
+    if args.model is not None:
+        check_model_dir(args.model)
     if args.model is not None and is_classifier_dir(args.model):  # ModelLoadError when it cannot be read
         if args.taxonomy:
             raise NewstagError(f"--model {args.model.name} has its own labels: a taxonomy does not apply")
@@ -208,8 +209,7 @@ def _export_onnx(args: argparse.Namespace) -> int:
     if not precisions or any(p not in ("fp32", "int8") for p in precisions):
         raise NewstagError(f"--precision {args.precision!r}: give fp32, int8 or both (ONNX graphs are fp32 or int8)")
     for model in args.model or []:
-        if not model.is_dir():
-            raise NewstagError(f"--model {model}: {'not a directory' if model.exists() else 'no such directory'}")
+        check_model_dir(model)
     for precision in precisions:
         ranges = ("full", "reduced") if args.int8_range == "both" else (args.int8_range,)
         for int8_range, model in itertools.product(ranges if precision == "int8" else ("auto",),

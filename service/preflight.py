@@ -8,6 +8,8 @@ files only (no torch), so they take a second, not a model load.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from .config import Settings
 from .engine.model_files import (
     DEFAULT_MODEL_SHA256,
@@ -19,7 +21,7 @@ from .engine.model_files import (
 from .engine.nli_config import check_nli_config
 from .engine.routing import multilingual_dir
 from .engine.taxonomy import TaxonomyRegistry
-from .errors import ConfigError
+from .errors import ConfigError, NewstagError
 from .feedback import FeedbackStore
 
 
@@ -69,3 +71,15 @@ def serving_warnings(settings: Settings, binds: list[str]) -> list[str]:
     if problem:
         warnings.append(f"{problem}; until then corrections answer 503")
     return warnings
+
+
+def check_model_dir(path: Path) -> None:
+    """The directory ``--model`` names exists and can be read, or one line says why (Path.is_dir
+    lets a PermissionError on the path itself escape as a traceback)."""
+    try:
+        if path.is_dir():
+            return
+        problem = "not a directory" if path.exists() else "no such directory"
+    except OSError as exc:
+        problem = f"cannot be read ({exc.strerror or exc})"
+    raise NewstagError(f"--model {path}: {problem}")

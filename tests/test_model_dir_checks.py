@@ -363,6 +363,34 @@ def test_an_unreadable_model_directory_is_one_line_in_every_cli(tiny_model_dir, 
     assert not (tmp_path / "out").exists()
 
 
+def test_a_model_path_that_cannot_be_examined_is_one_line_in_every_cli(tmp_path, capsys, monkeypatch):
+    """Path.is_dir() on the --model path itself let a PermissionError out (a directory above it
+    that the user cannot search): tag, export-onnx and bulk printed a traceback."""
+    from pathlib import Path
+
+    from service.bulk import main as bulk
+    from service.cli import main as newstag
+
+    hidden = tmp_path / "locked" / "desk"
+    real_stat = Path.stat
+
+    def stat(self, *args, **kwargs):
+        if self == hidden:
+            raise PermissionError(13, "Permission denied", str(self))
+        return real_stat(self, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "stat", stat)
+    (tmp_path / "a.txt").write_text("Rates rose again.")
+    (tmp_path / "in.jsonl").write_text(json.dumps({"id": "a", "text": "Rates rose."}) + "\n")
+    runs = [(lambda: newstag(["tag", str(tmp_path / "a.txt"), "--model", str(hidden)]), "newstag: error: "),
+            (lambda: newstag(["export-onnx", "--model", str(hidden)]), "newstag: error: "),
+            (lambda: bulk(["--input", str(tmp_path / "in.jsonl"), "--output", str(tmp_path / "out"),
+                           "--model", str(hidden)]), "bulk: error: ")]
+    for run, prefix in runs:
+        assert run() == 2
+        assert capsys.readouterr().err == f"{prefix}--model {hidden}: cannot be read (Permission denied)\n"
+
+
 def test_bulk_checks_a_fine_tuned_model_before_ray_starts(tiny_model_dir, tmp_path, capsys, monkeypatch):
     """Ray started, three workers failed with tracebacks, and the job file said to run again."""
     from service.bulk import cli as bulk_cli

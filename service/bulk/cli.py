@@ -21,7 +21,7 @@ from ..config import Settings
 from ..engine import NewstagError
 from ..engine.classifier import is_classifier_dir, read_classifier_dir
 from ..engine.taxonomy import TaxonomyRegistry
-from ..preflight import check_startup
+from ..preflight import check_model_dir, check_startup
 from ..tagging import TagOptions, result_settings
 from .checks import check_labels
 from .output import OutputDir
@@ -56,8 +56,8 @@ def _options(args: argparse.Namespace, settings: Settings) -> TagOptions:
                          threshold=args.threshold, top_k=args.top_k, evidence=args.evidence)
     if (problem := options.problem()) is not None:
         raise NewstagError(problem)
-    if args.model is not None and not args.model.is_dir():
-        raise NewstagError(f"--model {args.model}: {'not a directory' if args.model.exists() else 'no such directory'}")
+    if args.model is not None:
+        check_model_dir(args.model)
     fine_tuned = args.model is not None and is_classifier_dir(args.model)  # ModelLoadError when unreadable
     if options.labels is not None:  # else every worker refused them, after Ray had started
         check_labels(options.labels, settings.max_labels, unique=not fine_tuned)  # its own: picked, once each
