@@ -67,6 +67,29 @@ def test_a_model_a_rescan_replaces_or_removes_is_closed_and_freed(models_dir, ch
     assert freed() is None
 
 
+def test_a_model_whose_warm_up_fails_is_reported_and_its_batching_thread_ends(models_dir, monkeypatch):
+    """The warm-up starts the new model's batching thread; a failure after that dropped the
+    model unclosed, and the thread kept it alive (the leak closing was meant to end)."""
+    from service.engine.tagger import Tagger
+
+    trained = _trained(models_dir)
+    started: list[Tagger] = []
+    real_tag = Tagger.tag
+
+    def failing_warm_up(self, texts, *args, **kwargs):
+        started.append(self)
+        real_tag(self, texts, *args, **kwargs)
+        raise RuntimeError("warm-up failed")
+
+    monkeypatch.setattr(Tagger, "tag", failing_warm_up)
+    errors = trained.scan()
+    assert "warm-up failed" in errors["desk-topics"] and "desk-topics" not in trained.taggers()
+    thread = started[0].backend.encoder.batcher._thread
+    assert thread is not None
+    thread.join(10)
+    assert not thread.is_alive()
+
+
 @pytest.mark.parametrize("where", ["is_classifier_dir", "is_dir"])
 def test_a_model_directory_that_cannot_be_read_is_reported_and_the_others_serve(models_dir, trained_model_dir,
                                                                                 where, monkeypatch):

@@ -102,7 +102,11 @@ class TrainedModels:
             return loaded  # the same files: keep the loaded model
         backend = ClassifierBackend.load(path, self.options.model.encoder, files)
         tagger = Tagger(backend, self.taxonomies, self.options.tagger)
-        tagger.tag(["Warm-up text for a newly loaded model."])
+        try:
+            tagger.tag(["Warm-up text for a newly loaded model."])
+        except BaseException:
+            tagger.close()  # its batching thread started with the warm-up: it would keep the model alive
+            raise
         log.info("model loaded: %s", path.name)
         return tagger
 
