@@ -103,8 +103,17 @@ def _headline_metrics(metrics: dict[str, Any]) -> dict[str, float]:
     out: NaN or Infinity (Python's JSON reads them, 1e999 too) answered as bare tokens that
     strict JSON parsers refuse, and the whole listing with them."""
     keys = ("micro_f1", "macro_f1", "hamming_loss", "subset_accuracy", "accuracy")
-    return {k: float(metrics[k]) for k in keys
-            if isinstance(metrics.get(k), int | float) and math.isfinite(metrics[k])}
+    out = {}
+    for k in keys:
+        value = metrics.get(k)
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            try:
+                number = float(value)  # an integer of 400 digits is too large for a float: left out
+            except OverflowError:
+                continue
+            if math.isfinite(number):
+                out[k] = number
+    return out
 
 
 @bp.get("/models")
