@@ -217,6 +217,23 @@ def test_a_fifo_or_a_directory_named_yaml_is_refused_not_opened(tmp_path):
         TaxonomyRegistry([tmp_path])
 
 
+def test_a_taxonomy_directory_that_cannot_be_listed_is_one_clear_error(tmp_path, monkeypatch):
+    """iterdir() on a directory the service's user cannot read let a PermissionError out of
+    start-up as a traceback. (Tests run as root: the error is simulated.)"""
+    from pathlib import Path
+
+    real_iterdir = Path.iterdir
+
+    def iterdir(self):
+        if self == tmp_path:
+            raise PermissionError(13, "Permission denied", str(self))
+        return real_iterdir(self)
+
+    monkeypatch.setattr(Path, "iterdir", iterdir)
+    with pytest.raises(TaxonomyFileError, match="cannot read the taxonomy directory .Permission denied."):
+        TaxonomyRegistry.load(tmp_path)
+
+
 def test_hidden_files_are_skipped(tmp_path, caplog):
     (tmp_path / "desk.yaml").write_text("name: desk\ntopics:\n  - name: one\n")
     (tmp_path / "._desk.yaml").write_bytes(b"\x00\x05\x16\x07\x00\x02\x00\x00Mac OS X        ")  # AppleDouble

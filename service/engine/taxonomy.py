@@ -215,7 +215,13 @@ def _taxonomy_files(directory: Path) -> list[Path]:
     "._desk.yaml" and emacs's lock link ".#desk.yaml" stopped start-up. A Kubernetes ConfigMap
     mount still loads: its files are links "desk.yaml -> ..data/desk.yaml", not hidden."""
     found = []
-    for path in sorted(directory.iterdir()):
+    try:
+        if not directory.is_dir():
+            raise TaxonomyFileError(f"{directory}: taxonomy directory does not exist")
+        entries = sorted(directory.iterdir())
+    except OSError as exc:  # a directory the service's user cannot search or list
+        raise TaxonomyFileError(f"{directory}: cannot read the taxonomy directory ({exc.strerror or exc})") from exc
+    for path in entries:
         if path.suffix.lower() not in (".yaml", ".yml"):
             continue
         if path.name.startswith("."):
@@ -231,8 +237,6 @@ class TaxonomyRegistry:
     def __init__(self, extra_dirs: list[Path] | None = None):
         self._taxonomies: dict[str, Taxonomy] = {}
         for directory in [BUILTIN_DIR, *(extra_dirs or [])]:
-            if not directory.is_dir():
-                raise TaxonomyFileError(f"{directory}: taxonomy directory does not exist")
             found: dict[str, Path] = {}
             for path in _taxonomy_files(directory):
                 taxonomy = load_taxonomy_file(path)
