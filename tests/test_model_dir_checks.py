@@ -431,3 +431,22 @@ def test_evaluate_says_a_failure_inside_a_library_in_one_line(tiny_model_dir, tm
     assert main(["--model", str(directory), "--data", str(TRAIN_SMALL)]) == 2
     assert capsys.readouterr().err == (f"evaluate: error: --model {directory} cannot be loaded: ValueError: "
                                        "Unrecognized model type 'nonexistent-arch'\n")
+
+
+def test_loading_a_fine_tuned_model_draws_no_progress_bar(tiny_model_dir, tmp_path, capsys, monkeypatch):
+    """transformers drew "Loading weights: 100%|...|" on stderr for each fine-tuned model loaded
+    (newstag tag --model, every worker's rescan): the default model's loading turned it off, theirs not."""
+    from transformers.utils import logging as hf_logging
+
+    from service.cli import main
+
+    directory = make_model(tiny_model_dir, tmp_path / "desk")
+    (tmp_path / "a.txt").write_text("Rates rose again.")
+    monkeypatch.setenv("NEWSTAG_MODEL", str(tiny_model_dir))
+    was_enabled = hf_logging.is_progress_bar_enabled()
+    hf_logging.enable_progress_bar()  # as in a fresh process
+    try:
+        assert main(["tag", str(tmp_path / "a.txt"), "--model", str(directory)]) == 0
+    finally:
+        (hf_logging.enable_progress_bar if was_enabled else hf_logging.disable_progress_bar)()
+    assert "Loading weights" not in capsys.readouterr().err

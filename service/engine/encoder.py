@@ -22,6 +22,7 @@ from typing import TypeVar
 import numpy as np
 import torch
 from transformers import AutoModel
+from transformers.utils import logging as hf_logging
 
 from ..errors import ConfigError, ModelLoadError
 from ..options import EncoderOptions
@@ -111,6 +112,7 @@ class SentenceEncoder:
         them the encoder runs torch whatever NEWSTAG_RUNTIME says.
         """
         options = options or EncoderOptions()
+        hf_logging.disable_progress_bar()  # "Loading weights" on every fine-tuned model's load is noise
         try:
             self.tokenizer = load_tokenizer(model_dir)
             self.model = AutoModel.from_pretrained(
