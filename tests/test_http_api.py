@@ -69,6 +69,11 @@ def test_model_field_selects_a_loaded_model_or_404(client):
     assert ok.status_code == 200
     missing = client.post("/v1/classify", json={"text": "Rain is expected.", "model": "bart-large-mnli"})
     assert missing.status_code == 404 and "no loaded model named 'bart-large-mnli'" in missing.json["detail"]
+    # A name no model directory could have is refused as the corrections' model field is (it was
+    # echoed back whole in the 404: 900 KB of it).
+    for name in ("", "m" * 201):
+        refused = client.post("/v1/classify", json={"text": "Rain is expected.", "model": name})
+        assert refused.status_code == 422 and refused.json["errors"][0]["path"] == "/model", refused.json
 
 
 def test_taxonomies_and_models_endpoints(client, builtin_topic_counts, tagger):

@@ -52,7 +52,7 @@ class ClassifyOptions(Strict):
     threshold: float | None = Field(None, ge=0.0, le=1.0, description="Overrides the per-label thresholds.")
     top_k: PositiveWholeNumber | None = Field(None, description="At most this many topics per text.")
     evidence: bool = Field(True, description="Attach the sentences that support each topic.")
-    model: str | None = Field(None, description="A loaded model's name, which then tags every text; default: the "
+    model: Name | None = Field(None, description="A loaded model's name, which then tags every text; default: the "
                               "default model, with texts in other languages routed to the multilingual model "
                               "when it is installed.")
 
