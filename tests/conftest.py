@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -138,6 +139,15 @@ def trained_model_dir(tmp_path_factory) -> Path:
     assert main(["--train", str(TRAIN_SMALL), "--output", str(target), "--mode", "head", "--epochs", "30",
                  "--seed", "7"]) == 0
     return target
+
+
+@pytest.fixture()
+def models_dir(tmp_path, trained_model_dir) -> Path:
+    """A NEWSTAG_MODELS_DIR holding one copy of trained_model_dir, "desk-topics"."""
+    directory = tmp_path / "models"
+    directory.mkdir()
+    shutil.copytree(trained_model_dir, directory / "desk-topics")
+    return directory
 
 
 def required_here() -> bool:

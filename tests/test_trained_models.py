@@ -16,14 +16,6 @@ from service.http.trained_models import TrainedModels
 TEXT = "The striker scored twice in the cup final. Fans celebrated in the stadium until midnight."
 
 
-@pytest.fixture()
-def models_dir(tmp_path, trained_model_dir):
-    directory = tmp_path / "models"
-    directory.mkdir()
-    shutil.copytree(trained_model_dir, directory / "desk-topics")
-    return directory
-
-
 def _trained(models_dir) -> TrainedModels:
     settings = Settings.from_env({}, models_dir=models_dir)  # batching on, as the service runs
     return TrainedModels(models_dir, settings.engine_options(), TaxonomyRegistry.load())

@@ -14,14 +14,6 @@ ADMIN = {"Authorization": "Bearer admin-key"}
 
 
 @pytest.fixture()
-def models_dir(tmp_path, trained_model_dir):
-    directory = tmp_path / "models"
-    directory.mkdir()
-    shutil.copytree(trained_model_dir, directory / "desk-topics")
-    return directory
-
-
-@pytest.fixture()
 def served(tagger, models_dir):
     app = create_app({"TAGGER": tagger, "LOAD_IN_BACKGROUND": False, "models_dir": models_dir,
                       "admin_keys": "admin-key"})
