@@ -135,6 +135,23 @@ def test_a_headline_with_the_word_news_in_it_keeps_its_topic(tagger, text, topic
     assert topic in {t.label for t in result.topics}, [(t.label, t.score) for t in result.topics]
 
 
+@pytest.mark.parametrize("labels, warned", [
+    (["экономика", "спорт", "политика"], True),  # Russian names: the English model reads none of them
+    (["经济", "体育", "政治"], True),
+    (["economy", "sport", "politics"], False),
+    (["économie", "sport", "politique"], False),  # Latin letters: not judged
+])
+def test_labels_the_model_cannot_read_are_said_to_be_so(tagger, labels, warned):
+    """An English text asked about Russian or Chinese labels got no topic and no word why."""
+    text = "The central bank raised interest rates again on Thursday to fight inflation, and shares fell."
+    [result] = tagger.tag([text], labels)
+    messages = [w.message for w in result.warnings if w.code == "language-unsupported"]
+    assert bool(messages) == warned, result.warnings
+    assert all("labels" in m for m in messages)
+    if not warned and labels[0] == "economy":
+        assert [t.label for t in result.topics] == ["economy"]
+
+
 def test_a_coal_mine_is_not_demining(tagger, model_alone):
     [result] = tagger.tag(["The coal mine in Silesia will close next year, the mining company said."])
     assert "demining" not in {t.label for t in result.topics}, result.topics

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -13,7 +13,7 @@ from . import keywords, sentence_support, validation
 from .calibration import logit
 from .chunking import PreparedDocument
 from .genre import called_non_news, sure_news
-from .language import UNDETERMINED, detect_language
+from .language import UNDETERMINED, detect_language, label_set_language, mostly_latin
 from .scoring import DocumentScores, ScoringBackend
 from .sentence_support import SentenceScores
 from .taxonomy import TaxonomyRegistry
@@ -192,10 +192,12 @@ class Tagger:
         with_evidence = evidence and self.options.evidence_per_topic > 0
         if with_evidence:
             found = self._evidence_candidates(docs, scored, found, [chosen for _, chosen in choices], alone, deadline)
-        return [self._result(doc, s, f, final, chosen, thresholds, read_as, alone, label_set, with_evidence,
-                             multi_label, deadline, nothing)
-                for doc, s, f, (final, chosen), read_as, nothing in zip(docs, scored, found, choices, read, empty,
-                                                                       strict=True)]
+        results = [self._result(doc, s, f, final, chosen, thresholds, read_as, alone, label_set, with_evidence,
+                                multi_label, deadline, nothing)
+                   for doc, s, f, (final, chosen), read_as, nothing in zip(docs, scored, found, choices, read, empty,
+                                                                          strict=True)]
+        unread = self._labels_language_warning(label_set)
+        return [replace(r, warnings=(*r.warnings, *unread)) for r in results] if unread else results
 
     def _topic_candidates(self, docs: list[PreparedDocument], scored: Sequence[DocumentScores], gated: list[bool],
                           label_set: LabelSet, alone: SentenceScores, deadline: float | None) -> list[Candidates]:
@@ -263,6 +265,23 @@ class Tagger:
         else:  # which label fits best: compared without the labels' priors (Calibration.label_prior)
             chosen = [int(np.argmax(logit(final) - (prior if prior is not None else 0.0)))]
         return final, chosen[:top_k] if top_k is not None else chosen
+
+    def _labels_language_warning(self, label_set: LabelSet) -> tuple[Warning, ...]:
+        """A warning when the caller's labels are named in a script and language the model was not
+        trained on: "экономика, спорт" against an English-only model scored nothing, silently.
+        Labels in Latin letters are left alone: "Sport" is German, English and French alike."""
+        supported = self.backend.languages
+        if label_set.name is not None or self.fixed_labels is not None or supported is None:
+            return ()
+        names = tuple(lab.name for lab in label_set.labels)
+        if mostly_latin(" ".join(names)):
+            return ()
+        code = label_set_language(names)
+        if code == UNDETERMINED or code in supported:
+            return ()
+        message = (f"The labels look like language {code!r}; the model {self.backend.model_name!r} was trained on "
+                   f"{', '.join(sorted(supported))} only, so it cannot read them: name them in its language.")
+        return (Warning("language-unsupported", message),)
 
     def _language(self, code: str) -> tuple[str, tuple[Warning, ...]]:
         """A text's language, and a warning when the model was not trained on it."""
