@@ -49,6 +49,15 @@ def test_unknown_taxonomy_names_the_known_ones(registry):
         registry.get("nope")
 
 
+def _refusal(tmp_path, body: str) -> str:
+    """The error a taxonomy file with this body is refused with (it must be refused)."""
+    path = tmp_path / "broken.yaml"
+    path.write_text(body, encoding="utf-8")
+    with pytest.raises(TaxonomyFileError) as info:
+        load_taxonomy_file(path)
+    return str(info.value)
+
+
 @pytest.mark.parametrize("body, expected", [
     ("name: t\ntopics: []\n", r"topics: List should have at least 1 item"),
     ("name: t\ntopics:\n  - name: a\n    colour: red\n", r'topics\[0\] \("a"\)\.colour: Extra inputs'),
@@ -69,12 +78,8 @@ def test_unknown_taxonomy_names_the_known_ones(registry):
      r"topics\[0\] \(\"   \"\)\.name: Value error, a topic name must not be empty"),
 ])
 def test_malformed_files_name_the_file_and_the_entry(tmp_path, body, expected):
-    path = tmp_path / "broken.yaml"
-    path.write_text(body, encoding="utf-8")
-    with pytest.raises(TaxonomyFileError) as info:
-        load_taxonomy_file(path)
-    message = str(info.value)
-    assert message.startswith(str(path))
+    message = _refusal(tmp_path, body)
+    assert message.startswith(str(tmp_path / "broken.yaml"))
     assert re.search(expected, message), message
 
 
@@ -87,11 +92,8 @@ def test_malformed_files_name_the_file_and_the_entry(tmp_path, body, expected):
     ("name: t\ntopics:\n  - {name: a, name: b}\n", r"broken.yaml: line 3: duplicate key 'name' \(first on line 3\)"),
 ])
 def test_a_key_given_twice_is_refused_with_its_line(tmp_path, body, expected):
-    path = tmp_path / "broken.yaml"
-    path.write_text(body)
-    with pytest.raises(TaxonomyFileError) as info:
-        load_taxonomy_file(path)
-    assert re.search(expected, str(info.value)), str(info.value)
+    message = _refusal(tmp_path, body)
+    assert re.search(expected, message), message
 
 
 def test_the_file_limits_are_the_api_limits():
@@ -110,11 +112,8 @@ def test_the_file_limits_are_the_api_limits():
      r'topics\[0\] \("a"\)\.keywords: List should have at most 1000 items'),
 ])
 def test_what_a_request_could_not_carry_is_refused(tmp_path, body, expected):
-    path = tmp_path / "broken.yaml"
-    path.write_text(body, encoding="utf-8")
-    with pytest.raises(TaxonomyFileError) as info:
-        load_taxonomy_file(path)
-    assert re.search(expected, str(info.value)), str(info.value)
+    message = _refusal(tmp_path, body)
+    assert re.search(expected, message), message
 
 
 @pytest.mark.parametrize("escaped, shown, code", [
@@ -124,23 +123,16 @@ def test_what_a_request_could_not_carry_is_refused(tmp_path, body, expected):
     (r"a\x7f", r"a\u007f", "U+007F"),
 ])
 def test_a_topic_name_with_a_control_character_is_refused_on_one_printable_line(tmp_path, escaped, shown, code):
-    path = tmp_path / "broken.yaml"
-    path.write_text(f'name: t\ntopics:\n  - name: "{escaped}"\n', encoding="utf-8")
-    with pytest.raises(TaxonomyFileError) as info:
-        load_taxonomy_file(path)
-    message = str(info.value)
+    message = _refusal(tmp_path, f'name: t\ntopics:\n  - name: "{escaped}"\n')
     assert f'topics[0] ("{shown}").name: Value error, a topic name must not contain control characters ({code})' \
         in message, message
     assert message.isprintable()
 
 
 def test_a_lone_surrogate_in_a_topic_name_is_shown_escaped(tmp_path):
-    path = tmp_path / "broken.yaml"
-    path.write_text('name: t\ntopics:\n  - name: "a\\ud800b"\n', encoding="utf-8")
-    with pytest.raises(TaxonomyFileError) as info:
-        load_taxonomy_file(path)
-    assert 'topics[0] ("a\\ud800b").name: Input should be a valid string' in str(info.value)
-    str(info.value).encode("utf-8")  # a log file or a UTF-8 terminal can take it
+    message = _refusal(tmp_path, 'name: t\ntopics:\n  - name: "a\\ud800b"\n')
+    assert 'topics[0] ("a\\ud800b").name: Input should be a valid string' in message
+    message.encode("utf-8")  # a log file or a UTF-8 terminal can take it
 
 
 def test_names_descriptions_and_keywords_at_the_limits_load(tmp_path):
