@@ -9,6 +9,7 @@ from training.data import (
     DataFileError,
     Example,
     check_trainable,
+    data_warnings,
     fingerprint,
     labels_never_trained,
     read_labeled,
@@ -87,6 +88,21 @@ def test_validation_articles_that_are_training_articles_are_counted():
                   Example("Rates fell.", ("economy",))]
     assert texts_in_both(train, validation) == 1
     assert texts_in_both(train, train) == 2
+
+
+def test_one_text_in_two_unicode_forms_is_one_text_to_the_duplicate_checks(tmp_path):
+    """An article with its accents composed (NFC) and decomposed (NFD) was two texts: both trained
+    and validated on, and given different labels without a warning."""
+    composed, decomposed = "Le café a fermé.", "Le cafe\u0301 a ferme\u0301."
+    assert texts_in_both([Example(composed, ("economy",))], [Example(decomposed, ("economy",))]) == 1
+    examples = [Example(f"Story {i}.", ("a" if i % 2 else "b",)) for i in range(40)]
+    examples += [Example(composed, ("a",)), Example(decomposed, ("a",))]
+    for seed in range(10):
+        train, validation = split_validation(examples, 0.2, seed)
+        assert texts_in_both(train, validation) == 0
+    [warning] = data_warnings(tmp_path / "d.jsonl", [Example(composed, ("economy",), line=1),
+                                                     Example(decomposed, ("sport",), line=2)])
+    assert "1 text(s) appear more than once with different labels" in warning
 
 
 def test_copies_of_one_text_fall_on_one_side_of_the_split():

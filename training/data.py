@@ -15,6 +15,7 @@ import json
 import random
 import re
 import sys
+import unicodedata
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -237,7 +238,9 @@ def texts_in_both(train: list[Example], validation: list[Example]) -> int:
 
 
 def _same_text(text: str) -> str:
-    return " ".join(text.split())  # the same words, whatever the spacing and line breaks
+    # The same words, whatever the spacing, line breaks and Unicode form (an accent composed or
+    # decomposed: the feedback store counts both as one text, as their hash is of the NFC form).
+    return " ".join(unicodedata.normalize("NFC", text).split())
 
 
 def split_validation(examples: list[Example], fraction: float, seed: int) -> tuple[list[Example], list[Example]]:
