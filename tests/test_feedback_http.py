@@ -180,11 +180,11 @@ def test_an_export_the_database_cuts_short_is_a_broken_download_not_a_shorter_fi
     store = fb_app.extensions["newstag.feedback"]
     real_page, pages = store._page, []
 
-    def failing_second_page(after, upto):
+    def failing_second_page(after, upto, selection):
         pages.append(after)
         if len(pages) == 2:
             raise store._unavailable("failed while reading", OSError("server closed the connection"))
-        return real_page(after, upto)
+        return real_page(after, upto, selection)
 
     monkeypatch.setattr(store, "_page", failing_second_page)
     response = fb.get("/v1/feedback/export", buffered=False)

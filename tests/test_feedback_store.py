@@ -10,11 +10,27 @@ import sqlite3
 import subprocess
 import sys
 import threading
+from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Column,
+    DateTime,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    create_engine,
+    make_url,
+)
 
 from service.engine import ConfigError
-from service.feedback import Correction, FeedbackStore, StoreUnavailable, content_hash
+from service.feedback import EVERY, Correction, FeedbackStore, Selection, StoreUnavailable, content_hash
 from tests.conftest import ROOT
 from training.data import read_labeled
 
@@ -250,8 +266,8 @@ def test_stats_count_submissions_up_to_the_rows_they_summarize(store, monkeypatc
     store.add(Correction("One.", ("economy",), "news"))
     real_current = store.current
 
-    def current_then_a_write():
-        rows = real_current()
+    def current_then_a_write(selection=EVERY):
+        rows = real_current(selection)
         store.add(Correction("Two.", ("economy",), "news"))
         return rows
 
@@ -339,4 +355,136 @@ def test_a_table_of_another_shape_is_named_in_the_log(store, caplog):
     engine.dispose()
     with pytest.raises(StoreUnavailable):
         store.add(Correction("x", ("a",)))
-    assert "has no column(s) content_hash, created_at, labels, model, predicted, taxonomy" in caplog.text
+    assert ("has no column(s) content_hash, created_at, labels, model, model_version, predicted, taxonomy"
+            in caplog.text)
+
+
+def test_the_content_hash_is_of_the_nfc_form():
+    """The same article with its accents decomposed (NFD) counted as a second text."""
+    decomposed = "Cre\u0300me bru\u0302le\u0301e a\u0300 Gene\u0300ve."
+    assert content_hash("Crème brûlée à Genève.") == content_hash(decomposed) != content_hash("Creme brulee")
+
+
+def test_one_text_in_two_unicode_forms_is_one_text(store):
+    composed, decomposed = "Le café a fermé.", "Le cafe\u0301 a ferme\u0301."
+    store.add(Correction(decomposed, ("economy",), "news"))
+    store.add(Correction(composed, ("sports",), "news"))
+    assert [(r.text, r.labels) for r in store.current()] == [(composed, ("sports",))]
+    assert [r.text for r in store.history(decomposed)] == [decomposed, composed]
+
+
+def test_a_correction_keeps_its_model_version(store):
+    store.add(Correction("Rates rose.", ("economy",), None, "desk-topics", ("economy",), "0123456789ab"))
+    [row] = store.history("Rates rose.")
+    assert (row.model, row.model_version) == ("desk-topics", "0123456789ab")
+
+
+def test_a_selection_gives_one_models_corrections_and_those_made_since(store):
+    store.add(Correction("Match report.", ("sport",), None, "desk-a"))
+    store.add(Correction("Match report.", ("football",), None, "desk-b"))  # replaces desk-a's for everyone else
+    store.add(Correction("Memo.", ("memo",)))
+    [memo] = store.history("Memo.")
+
+    def texts(selection):
+        return [(r.text, r.labels) for r in store.current(selection)]
+
+    assert texts(EVERY) == [("Match report.", ("football",)), ("Memo.", ("memo",))]
+    assert texts(Selection(by_model=True, model="desk-a")) == [("Match report.", ("sport",))]
+    assert texts(Selection(by_model=True, model=None)) == [("Memo.", ("memo",))]
+    assert texts(Selection(since=memo.created_at.replace(tzinfo=memo.created_at.tzinfo or UTC))) == [
+        ("Memo.", ("memo",))]
+    assert store.submissions(selection=Selection(by_model=True, model="desk-b")) == 1
+    assert store.stats(Selection(by_model=True, model="desk-a"))["labels"] == {"sport": 1}
+    assert store.models() == ["desk-a", "desk-b"]
+
+
+def _old_table() -> Table:
+    """newstag_feedback as newstag made it before model_version (and before hashes of the NFC form)."""
+    return Table(
+        "newstag_feedback", MetaData(),
+        Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+        Column("content_hash", String(64), nullable=False),
+        Column("text", Text, nullable=False),
+        Column("labels", JSON, nullable=False),
+        Column("taxonomy", String(200)),
+        Column("model", String(200)),
+        Column("predicted", JSON(none_as_null=True)),
+        Column("created_at", DateTime(timezone=True), nullable=False),
+    )
+
+
+def _old_store(url) -> None:
+    """A store written by the previous newstag: its schema, its hashes (of the text as sent)."""
+    if url.get_backend_name() == "sqlite":
+        Path(url.database).parent.mkdir(parents=True, exist_ok=True)
+    old = _old_table()
+    engine = create_engine(url)
+    with engine.begin() as connection:
+        old.create(connection)
+        Index("ix_newstag_feedback_content_hash_id", old.c.content_hash, old.c.id).create(connection)
+        for text, labels in (("Le cafe\u0301 a ferme\u0301.", ["economy"]), ("Rates rose.", ["economy"])):
+            connection.execute(old.insert().values(
+                content_hash=hashlib.sha256(text.encode()).hexdigest(), text=text, labels=labels, taxonomy="news",
+                model="m", predicted=None, created_at=datetime.now(UTC)))
+    engine.dispose()
+
+
+def test_a_store_made_by_the_previous_newstag_is_upgraded_on_first_use(store, caplog):
+    """The column is added, and the old hash of a decomposed text recomputed: corrected again in
+    either form, it is one text, not two current ones."""
+    _old_store(store.url)
+    store.add(Correction("Le café a fermé.", ("sports",), "news", "m", None, "0123456789ab"))
+    assert [(r.text, r.labels, r.model_version) for r in store.current()] == [
+        ("Rates rose.", ("economy",), None), ("Le café a fermé.", ("sports",), "0123456789ab")]
+    assert len(store.history("Le cafe\u0301 a ferme\u0301.")) == 2
+    assert "1 content hash(es) recomputed" in caplog.text
+    store.close()
+    caplog.clear()
+    again = FeedbackStore(store.url)  # the next start finds the table up to date
+    assert again.submissions() == 3 and "older newstag" not in caplog.text
+    again.close()
+
+
+def test_workers_upgrading_one_old_sqlite_table_at_once_wait_for_each_other(tmp_path, monkeypatch):
+    """The second worker's ALTER TABLE meets the column the first added: it looks again, and finds it."""
+    import service.feedback.store as store_module
+    from service.feedback.upgrade import add_column_sql
+
+    url = f"sqlite:///{tmp_path}/feedback.db"
+    store = FeedbackStore(url, busy_timeout=2)
+    _old_store(store.url)
+    real_upgrade, calls = store_module.upgrade_table, []
+
+    def another_worker_first(connection, missing):
+        calls.append(1)
+        if len(calls) == 1:
+            with sqlite3.connect(tmp_path / "feedback.db") as other:
+                other.execute(add_column_sql(connection.dialect, "model_version"))
+        return real_upgrade(connection, missing)
+
+    monkeypatch.setattr(store_module, "upgrade_table", another_worker_first)
+    store.add(Correction("x", ("a",)))
+    assert store.submissions() == 3 and len(calls) == 1
+    store.close()
+
+
+def test_a_role_that_may_not_alter_the_old_table_is_told_what_to_run(postgres_url, caplog):
+    """A least-privilege role (SELECT, INSERT) cannot upgrade the table: the log gives the DBA the statement."""
+    owner = make_url(postgres_url)
+    _old_store(owner)
+    role = f"desk_{owner.database}"
+    engine = create_engine(owner, isolation_level="AUTOCOMMIT")
+    with engine.connect() as connection:
+        connection.exec_driver_sql(f"CREATE ROLE {role} LOGIN")
+        connection.exec_driver_sql(f"GRANT SELECT, INSERT ON newstag_feedback TO {role}")
+        connection.exec_driver_sql(f"GRANT USAGE ON SEQUENCE newstag_feedback_id_seq TO {role}")
+    engine.dispose()
+    limited = FeedbackStore(owner.set(username=role), busy_timeout=0.5)
+    with pytest.raises(StoreUnavailable):
+        limited.add(Correction("x", ("a",)))
+    assert 'ALTER TABLE newstag_feedback ADD COLUMN IF NOT EXISTS model_version VARCHAR(64)' in caplog.text
+    limited.close()
+    FeedbackStore(owner).add(Correction("y", ("b",)))  # the owner upgrades it once
+    limited.add(Correction("x", ("a",)))  # and the limited role writes
+    assert limited.submissions() == 4
+    limited.close()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from .records import Correction, StoredCorrection, content_hash
-from .store import FeedbackStore, Rows, StoreUnavailable
+from .store import EVERY, FeedbackStore, Rows, Selection, StoreUnavailable
 
-__all__ = ["Correction", "FeedbackStore", "Rows", "StoreUnavailable", "StoredCorrection", "content_hash"]
+__all__ = ["EVERY", "Correction", "FeedbackStore", "Rows", "Selection", "StoreUnavailable", "StoredCorrection",
+           "content_hash"]

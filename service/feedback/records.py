@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import hashlib
+import unicodedata
 from dataclasses import dataclass
 from datetime import datetime
 
 
 def content_hash(text: str) -> str:
-    """SHA-256 of the text, ignoring outer whitespace and CRLF line ends.
+    """SHA-256 of the text's NFC form, ignoring outer whitespace and CRLF line ends.
 
     A pasted article and the same article dropped as a file (trailing newline, Windows
-    line ends) are one text, so a second correction replaces the first.
+    line ends, or its accents decomposed, as macOS file names and some CMS exports write
+    them) are one text, so a second correction replaces the first.
     """
-    normalized = text.replace("\r\n", "\n").strip()
+    normalized = unicodedata.normalize("NFC", text.replace("\r\n", "\n").strip())
     return hashlib.sha256(normalized.encode("utf-8")).hexdigest()
 
 
@@ -26,6 +28,8 @@ class Correction:
     taxonomy: str | None = None  # None: the labels were typed, not taken from a taxonomy
     model: str | None = None
     predicted: tuple[str, ...] | None = None
+    # The version the classify result named for ``model``: a model retrained in place keeps its name.
+    model_version: str | None = None
 
     @property
     def changed(self) -> bool | None:

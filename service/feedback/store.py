@@ -14,10 +14,11 @@ import logging
 import threading
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import URL, Engine, create_engine, func, inspect, select
+from sqlalchemy import URL, ColumnElement, Engine, create_engine, func, inspect, select, true
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, IntegrityError, OperationalError, ProgrammingError, SQLAlchemyError
 
@@ -26,9 +27,34 @@ from .database import create_store_engine, unwritable_sqlite_file, usable_url
 from .records import Correction, StoredCorrection, content_hash
 from .stats import summarize
 from .tables import create_schema, feedback
+from .upgrade import ADDED_COLUMNS, upgrade_table
 
 log = logging.getLogger("newstag.feedback")
 PAGE_ROWS = 200  # rows read per query (a text is at most 100,000 characters)
+
+
+@dataclass(frozen=True)
+class Selection:
+    """Which corrections an export or the stats cover: by default, every one."""
+
+    by_model: bool = False  # True: only those that named ``model`` (None: those that named none)
+    model: str | None = None
+    since: datetime | None = None  # only those made at or after this moment (timezone-aware)
+
+    def where(self, table: Any) -> ColumnElement[bool]:
+        """The condition on ``table`` (the feedback table or an alias of it)."""
+        condition: ColumnElement[bool] = true()
+        if self.by_model:
+            condition = condition & (table.c.model.is_(None) if self.model is None else table.c.model == self.model)
+        if self.since is not None:
+            # In UTC, as created_at is written (SQLite keeps the wall-clock time, not its zone).
+            condition = condition & (table.c.created_at >= self.since.astimezone(UTC))
+        return condition
+
+
+EVERY = Selection()
+
+
 class SchemaMismatch(Exception):
     """The feedback table exists with other columns than newstag's."""
 
@@ -104,8 +130,10 @@ class FeedbackStore:
                         found = inspect(connection)
                         if not found.has_table(feedback.name):
                             create_schema(connection)
-                        elif missing := {c.name for c in feedback.columns} - {
-                                c["name"] for c in found.get_columns(feedback.name)}:
+                        elif (missing := {c.name for c in feedback.columns} - {
+                                c["name"] for c in found.get_columns(feedback.name)}) and missing <= ADDED_COLUMNS:
+                            upgrade_table(connection, missing)  # made by an older newstag
+                        elif missing:
                             raise SchemaMismatch(f"table {feedback.name} has no column(s) {', '.join(sorted(missing))}"
                                                  ": made by another program or an older newstag; rename or drop it "
                                                  "(newstag creates its own), or add them")
@@ -129,6 +157,8 @@ class FeedbackStore:
         busy = self.is_sqlite and isinstance(exc, OperationalError) and ("locked" in reason or "busy" in reason)
         created = isinstance(exc, (IntegrityError, ProgrammingError)) and (
             "already exists" in reason or "duplicate key" in reason)
+        # Two workers upgrading one older SQLite table: the second finds the column added.
+        created = created or (isinstance(exc, OperationalError) and "duplicate column" in reason)
         if busy or created:
             log.warning("feedback store %s: %s at open; retrying", self.describe(),
                         "busy" if busy else "table created meanwhile")
@@ -160,7 +190,7 @@ class FeedbackStore:
             "content_hash": content_hash(correction.text), "text": correction.text,
             "labels": list(correction.labels), "taxonomy": correction.taxonomy, "model": correction.model,
             "predicted": list(correction.predicted) if correction.predicted is not None else None,
-            "created_at": datetime.now(UTC),
+            "model_version": correction.model_version, "created_at": datetime.now(UTC),
         }
         try:
             with engine.begin() as connection:  # commits on leaving, or raises
@@ -178,7 +208,7 @@ class FeedbackStore:
         return StoredCorrection(
             text=row.text, labels=tuple(row.labels), taxonomy=row.taxonomy, model=row.model,
             predicted=tuple(row.predicted) if row.predicted is not None else None,
-            id=row.id, content_hash=row.content_hash, created_at=row.created_at)
+            model_version=row.model_version, id=row.id, content_hash=row.content_hash, created_at=row.created_at)
 
     def history(self, text: str) -> list[StoredCorrection]:
         """Every correction of this text, oldest first (the last one is current)."""
@@ -189,11 +219,14 @@ class FeedbackStore:
         except SQLAlchemyError as exc:
             raise self._unavailable("could not read", exc) from None
 
-    def current(self) -> Rows:
+    def current(self, selection: Selection = EVERY) -> Rows:
         """Each text's newest correction per taxonomy, in the order they were made, page by page.
 
         A text corrected under two taxonomies (or once with typed labels) has a current
-        correction under each: one label set does not replace another's.
+        correction under each: one label set does not replace another's. With a model in
+        ``selection``, the newest among those that named it: one desk's corrections, which
+        another desk's correction of the same text does not replace. With ``since``, those
+        made since then.
 
         The rows are those stored when this is called (ids up to the newest then; the table
         is append-only, so later pages see the same rows): corrections made while an export
@@ -205,17 +238,21 @@ class FeedbackStore:
                 newest = connection.execute(select(func.max(feedback.c.id))).scalar_one()
         except SQLAlchemyError as exc:
             raise self._unavailable("could not read", exc) from None
-        return Rows(self, int(newest or 0))
+        return Rows(self, int(newest or 0), selection)
 
-    def _page(self, after: int, upto: int) -> list[StoredCorrection]:
+    def _page(self, after: int, upto: int, selection: Selection = EVERY) -> list[StoredCorrection]:
         """Up to PAGE_ROWS current corrections with ids in (after, upto]."""
         newer = feedback.alias("newer")
+        # Replaced only by a newer one of the same model, when a model is asked for; a newer
+        # one before ``since`` cannot exist (ids grow with time), so that needs no condition.
+        same = Selection(selection.by_model, selection.model).where(newer)
         replaced = (select(newer.c.id)
                     .where(newer.c.content_hash == feedback.c.content_hash,
                            newer.c.taxonomy.is_not_distinct_from(feedback.c.taxonomy),
-                           newer.c.id > feedback.c.id, newer.c.id <= upto)
+                           newer.c.id > feedback.c.id, newer.c.id <= upto, same)
                     .exists())
-        query = (select(feedback).where(feedback.c.id > after, feedback.c.id <= upto, ~replaced)
+        query = (select(feedback).where(feedback.c.id > after, feedback.c.id <= upto, selection.where(feedback),
+                                        ~replaced)
                  .order_by(feedback.c.id).limit(PAGE_ROWS))
         try:
             with self.engine().connect() as connection:
@@ -223,9 +260,9 @@ class FeedbackStore:
         except SQLAlchemyError as exc:
             raise self._unavailable("failed while reading", exc) from None
 
-    def submissions(self, upto: int | None = None) -> int:
+    def submissions(self, upto: int | None = None, selection: Selection = EVERY) -> int:
         """Every correction stored (history included), or those with ids up to ``upto``."""
-        query = select(func.count()).select_from(feedback)
+        query = select(func.count()).select_from(feedback).where(selection.where(feedback))
         if upto is not None:
             query = query.where(feedback.c.id <= upto)
         try:
@@ -234,24 +271,33 @@ class FeedbackStore:
         except SQLAlchemyError as exc:
             raise self._unavailable("could not read", exc) from None
 
-    def stats(self) -> dict[str, Any]:
-        rows = self.current()
+    def models(self) -> list[str]:
+        """The model names corrections gave (loaded now or not), sorted."""
+        query = select(feedback.c.model).where(feedback.c.model.is_not(None)).distinct()
+        try:
+            with self.engine().connect() as connection:
+                return sorted(connection.execute(query).scalars())
+        except SQLAlchemyError as exc:
+            raise self._unavailable("could not read", exc) from None
+
+    def stats(self, selection: Selection = EVERY) -> dict[str, Any]:
+        rows = self.current(selection)
         # Counted up to the same id as the rows: corrections never outnumber submissions.
-        return summarize(rows, self.submissions(upto=rows.upto))
+        return summarize(rows, self.submissions(upto=rows.upto, selection=selection))
 
 
 class Rows(Iterator[StoredCorrection]):
     """Current corrections up to one id, read a page at a time as they are consumed."""
 
-    def __init__(self, store: FeedbackStore, upto: int):
-        self._store, self.upto = store, upto
+    def __init__(self, store: FeedbackStore, upto: int, selection: Selection = EVERY):
+        self._store, self.upto, self.selection = store, upto, selection
         self._after = 0
         self._buffer: list[StoredCorrection] = []
         self._done = upto == 0
 
     def __next__(self) -> StoredCorrection:
         if not self._buffer and not self._done:
-            self._buffer = self._store._page(self._after, self.upto)
+            self._buffer = self._store._page(self._after, self.upto, self.selection)
             self._buffer.reverse()  # popped from the end, oldest first
             self._done = len(self._buffer) < PAGE_ROWS
         if not self._buffer:

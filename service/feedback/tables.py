@@ -1,7 +1,8 @@
 """The feedback table: append-only, one row per correction.
 
-Rows are never updated: a text's current labels are its newest row (highest id for its
-content hash), and older rows are its history. Appending only means concurrent writers
+Rows are never updated (but once, by upgrade.py, when an older table's hashes are
+recomputed): a text's current labels are its newest row (highest id for its content
+hash), and older rows are its history. Appending only means concurrent writers
 never read-modify-write, so they cannot lose each other's corrections.
 """
 
@@ -24,6 +25,8 @@ feedback = Table(
     Column("model", String(200)),
     Column("predicted", JSON(none_as_null=True)),  # SQL NULL when no prediction was sent
     Column("created_at", DateTime(timezone=True), nullable=False),
+    # Added after the first release: upgrade.py adds it to a table made without it.
+    Column("model_version", String(64)),
 )
 by_hash = Index("ix_newstag_feedback_content_hash_id", feedback.c.content_hash, feedback.c.id)
 
