@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import shutil
 import sqlite3
 import threading
+from pathlib import Path
 
 import jsonschema
 import pytest
@@ -12,7 +14,7 @@ import pytest
 from service import create_app
 from service.engine import ConfigError
 from service.feedback import FeedbackStore, StoreUnavailable
-from tests.conftest import unwritable_dir
+from tests.conftest import TRAIN_SMALL, unwritable_dir
 
 SEED_LABELS = ["bilateral relations", "economy", "COP29", "demining"]
 
@@ -44,7 +46,7 @@ def test_a_correction_is_stored_and_answered_201_with_its_id(fb, fb_app, seed_te
     response = fb.post("/v1/feedback", json=body)
     assert response.status_code == 201 and response.content_type == "application/json"
     [row] = fb_app.extensions["newstag.feedback"].history(seed_text)
-    assert response.json == {"id": row.id}
+    assert response.json == {"id": row.id, "warnings": []}
     assert row.labels == tuple(SEED_LABELS) and row.predicted == (*SEED_LABELS, "peace process")
 
 
@@ -322,15 +324,134 @@ def test_a_store_that_can_never_write_says_so_instead_of_retry_shortly(fb_app, t
     assert "retry shortly" not in response.json["detail"]
 
 
-def test_a_correction_must_name_a_loaded_model(fb):
-    """A model name that is not loaded (a typo, a model since removed) is refused, naming the loaded ones."""
+def test_a_correction_naming_a_model_not_loaded_is_stored_with_a_warning(fb, fb_app):
+    """A model name that is not loaded (a typo, a model since removed) was refused; editors' work is kept,
+    and the warning names the loaded models."""
     body = {"text": "Rates rose.", "labels": ["economy"], "taxonomy": "news", "model": "all-MiniLM-L6",
             "predicted": ["economy"]}
     response = fb.post("/v1/feedback", json=body)
+    assert response.status_code == 201
+    [warning] = response.json["warnings"]
+    assert warning["code"] == "model-not-loaded" and "'all-MiniLM-L6'" in warning["message"]
+    assert "all-MiniLM-L6-v2" in warning["message"]
+    assert [r.model for r in fb_app.extensions["newstag.feedback"].history("Rates rose.")] == ["all-MiniLM-L6"]
+    # The taxonomy is still checked: it does not change with the models.
+    typo = fb.post("/v1/feedback", json={**body, "labels": ["econmy"]})
+    assert typo.status_code == 422 and typo.json["errors"][0]["path"] == "/labels/0"
+
+
+def test_a_correction_sent_while_the_models_load_is_stored_with_a_warning(fb, fb_app, monkeypatch):
+    monkeypatch.setattr(fb_app.extensions["newstag.runtime"], "taggers", lambda: {})
+    response = fb.post("/v1/feedback", json={"text": "Rates rose.", "labels": ["economy"], "taxonomy": None,
+                                             "model": "desk-topics", "predicted": ["crime"]})
+    assert response.status_code == 201
+    assert [w["code"] for w in response.json["warnings"]] == ["model-not-loaded"]
+    assert "still loading" in response.json["warnings"][0]["message"]
+
+
+def test_a_correction_names_at_least_one_topic_in_words(fb):
+    """pydantic's "List should have at least 1 item after validation, not 0" told an editor nothing."""
+    for body in ({"text": "Rates rose.", "labels": [], "taxonomy": None},
+                 {"text": "Rates rose.", "labels": [], "taxonomy": None, "extra": 1}):  # beside a shape error too
+        response = fb.post("/v1/feedback", json=body)
+        assert response.status_code == 422
+        [message] = [e["message"] for e in response.json["errors"] if e["path"] == "/labels"]
+        assert message.startswith("a correction names at least one topic") and "List should" not in message
+
+
+def test_a_model_version_needs_its_model(fb):
+    response = fb.post("/v1/feedback", json={"text": "Rates rose.", "labels": ["economy"], "taxonomy": None,
+                                             "model_version": "0123456789ab"})
+    assert response.status_code == 422 and response.json["errors"][0]["path"] == "/model_version"
+
+
+ADMIN = {"Authorization": "Bearer admin-key"}
+SPORT = "The striker scored twice in the cup final. Fans celebrated in the stadium until midnight."
+CLIMATE = "Sea levels rose faster than forecast as the glaciers melted through a record warm summer."
+
+
+@pytest.fixture()
+def desks(tagger, tmp_path, models_dir):
+    """An app serving the fine-tuned desk-topics from models_dir, with an admin key for reloads."""
+    return create_app({"TAGGER": tagger, "LOAD_IN_BACKGROUND": False, "models_dir": models_dir,
+                       "admin_keys": "admin-key", "database_url": f"sqlite:///{tmp_path}/data/feedback.db"}
+                      ).test_client()
+
+
+@pytest.fixture(scope="session")
+def retrained_model_dir(tmp_path_factory) -> Path:
+    """desk-topics retrained in place: its 'climate' became 'environment' (two epochs: only its labels matter)."""
+    from training.finetune import main
+
+    folder = tmp_path_factory.mktemp("retrained")
+    rows = [json.loads(line) for line in TRAIN_SMALL.read_text(encoding="utf-8").splitlines() if line.strip()]
+    data = folder / "train.jsonl"
+    data.write_text("".join(json.dumps({**r, "labels": ["environment" if x == "climate" else x for x in r["labels"]]})
+                            + "\n" for r in rows), encoding="utf-8")
+    target = folder / "desk-topics"
+    assert main(["--train", str(data), "--output", str(target), "--mode", "head", "--epochs", "2",
+                 "--seed", "7"]) == 0
+    return target
+
+
+def test_a_correction_for_a_model_removed_since_is_stored_with_a_warning(desks, models_dir, tmp_path):
+    """Moved out of NEWSTAG_MODELS_DIR and reloaded, desk-topics' corrections were a 422."""
+    shutil.move(models_dir / "desk-topics", tmp_path / "archived-desk-topics")
+    reloaded = desks.post("/v1/models/reload", headers=ADMIN)
+    assert reloaded.status_code == 200 and "desk-topics" not in {m["name"] for m in reloaded.json["models"]}
+    response = desks.post("/v1/feedback", json={"text": SPORT, "labels": ["sport"], "taxonomy": None,
+                                                "model": "desk-topics", "predicted": []})
+    assert response.status_code == 201
+    [warning] = response.json["warnings"]
+    assert warning["code"] == "model-not-loaded" and "'desk-topics'" in warning["message"]
+    [row] = export_rows(desks)
+    assert row["labels"] == ["sport"]
+
+
+def test_corrections_of_a_model_retrained_in_place_are_kept_and_typos_still_refused(
+        desks, models_dir, retrained_model_dir):
+    """After a retrain, a prediction of the old version ('climate') was a 422."""
+    answered = desks.post("/v1/classify", json={"text": CLIMATE, "model": "desk-topics"}).json
+    old_version = answered["model"]["version"]
+    shutil.rmtree(models_dir / "desk-topics")
+    shutil.copytree(retrained_model_dir, models_dir / "desk-topics")
+    reloaded = desks.post("/v1/models/reload", headers=ADMIN)
+    assert reloaded.status_code == 200 and reloaded.json["errors"] == {}
+    desk = {m["name"]: m for m in reloaded.json["models"]}["desk-topics"]
+    assert "climate" not in desk["labels"] and desk["version"] != old_version
+    body = {"text": CLIMATE, "taxonomy": None, "model": "desk-topics", "predicted": ["climate"]}
+
+    # What the model returned then is no typo: stored, with a warning.
+    kept = desks.post("/v1/feedback", json={**body, "labels": ["environment"]})
+    assert kept.status_code == 201
+    assert [w["code"] for w in kept.json["warnings"]] == ["predicted-not-model-labels"]
+    assert "'climate'" in kept.json["warnings"][0]["message"]
+    # A label the loaded version lacks, from a correction that does not say it saw another version:
+    # the typo guard (it would become a class of its own when the model is retrained).
+    for version in ({}, {"model_version": desk["version"]}):
+        typo = desks.post("/v1/feedback", json={**body, "labels": ["climate"], **version})
+        assert typo.status_code == 422
+        [error] = typo.json["errors"]
+        assert error["path"] == "/labels/0" and "model_version" in error["message"]
+    # The version the answer named: the editor's labels are kept, with a warning, and the version stored.
+    old = desks.post("/v1/feedback", json={**body, "labels": ["climate"], "model_version": old_version})
+    assert old.status_code == 201
+    [warning] = old.json["warnings"]
+    assert warning["code"] == "model-version-changed" and old_version in warning["message"]
+    assert export_rows(desks)[0]["labels"] == ["climate"]
+
+
+def test_a_taxonomy_with_a_fine_tuned_model_is_refused_as_classify_refuses_it(desks):
+    body = {"text": SPORT, "labels": ["economy"], "taxonomy": "news", "model": "desk-topics", "predicted": ["politics"]}
+    response = desks.post("/v1/feedback", json=body)
     assert response.status_code == 422
-    [error] = response.json["errors"]
-    assert error["path"] == "/model" and "all-MiniLM-L6-v2" in error["message"]
-    assert fb.get("/v1/feedback/stats").json["labels"] == {}
+    classify = desks.post("/v1/classify", json={"text": SPORT, "model": "desk-topics", "taxonomy": "news"})
+    assert response.json["errors"] == [
+        {"path": "/taxonomy", "message": "model 'desk-topics' has its own labels; leave taxonomy out"}]
+    assert classify.json["errors"][0]["message"] == response.json["errors"][0]["message"]
+    # A zero-shot model reads taxonomies.
+    zero_shot = {**body, "model": "all-MiniLM-L6-v2", "predicted": ["economy"]}
+    assert desks.post("/v1/feedback", json=zero_shot).status_code == 201
 
 
 def test_a_correction_with_a_bad_field_hears_of_its_long_text_too(tagger, tmp_path):

@@ -58,7 +58,8 @@ def test_a_trained_models_tags_and_corrections_are_counted_under_its_own_labels(
     typo = served.post("/v1/feedback", json={"text": text, "labels": ["sports"], "taxonomy": None,
                                              "model": "desk-topics", "predicted": ["sport", "weather"]})
     assert typo.status_code == 422  # a typo would become a new class when the model is retrained
-    assert {e["path"] for e in typo.json["errors"]} == {"/labels/0", "/predicted/1"}
+    # (what the model predicted is no typo: an older version of it may have had that label)
+    assert {e["path"] for e in typo.json["errors"]} == {"/labels/0"}
     metrics = served.get("/metrics").get_data(as_text=True)
     for topic in body["topics"]:
         assert (f'newstag_label_articles_total{{label="{topic["label"]}",model="desk-topics",'

@@ -13,11 +13,12 @@ from typing import Any
 from flask import Blueprint, Flask, Response, current_app, request
 
 from ..config import Settings
+from ..engine.routing import model_out
 from ..feedback import Correction, FeedbackStore, Rows
 from ..feedback import StoreUnavailable as StoreError
 from .auth import protect
 from .body import json_body
-from .feedback_schemas import parse_feedback
+from .feedback_schemas import LoadedModel, parse_feedback
 from .metrics import Metrics
 from .problems import NotFound, StoreUnavailable, ValidationFailed, problem_response
 from .runtime import TaggerRuntime
@@ -52,26 +53,27 @@ def _unavailable(exc: StoreError) -> Response:
 def create() -> tuple[dict[str, Any], int]:
     runtime: TaggerRuntime = current_app.extensions["newstag.runtime"]
     models = _models(runtime)
-    # While the models load there is nothing to check a model name against; the correction
-    # is stored anyway (editors' work is never refused for the service's state).
-    correction = parse_feedback(json_body(), current_app.config["NEWSTAG_SETTINGS"], runtime.taxonomies,
-                                models or None)
+    # Editors' work is never refused for the service's state: a model that is not loaded
+    # (still loading, removed, renamed, retrained since) is stored with a warning.
+    correction, warnings = parse_feedback(json_body(), current_app.config["NEWSTAG_SETTINGS"], runtime.taxonomies,
+                                          models or None)
     stored = _store().add(correction)  # returns only after the commit
     _count(correction, runtime, models)
-    return {"id": stored}, 201
+    return {"id": stored, "warnings": warnings}, 201
 
 
-def _models(runtime: TaggerRuntime) -> dict[str, list[str] | None]:
-    """The loaded models' names and their own labels (None for a zero-shot model)."""
-    return {name: [lab.name for lab in tagger.fixed_labels] if tagger.fixed_labels is not None else None
+def _models(runtime: TaggerRuntime) -> dict[str, LoadedModel]:
+    """The loaded models by name: their own labels (None for a zero-shot model) and version."""
+    return {name: LoadedModel(tuple(lab.name for lab in tagger.fixed_labels) if tagger.fixed_labels is not None
+                              else None, model_out(tagger)["version"])
             for name, tagger in runtime.taggers().items()}
 
 
-def _count(correction: Correction, runtime: TaggerRuntime, models: dict[str, list[str] | None]) -> None:
+def _count(correction: Correction, runtime: TaggerRuntime, models: dict[str, LoadedModel]) -> None:
     metrics: Metrics = current_app.extensions["newstag.metrics"]
     topics = ([lab.name for lab in runtime.taxonomies.get(correction.taxonomy).labels]
               if correction.taxonomy is not None else None)  # parse_feedback checked that it exists
-    metrics.observe_correction(correction, topics, models)
+    metrics.observe_correction(correction, topics, {name: model.labels for name, model in models.items()})
 
 
 def _lines(rows: Rows, taxonomy: str | None, only: bool) -> Iterator[str]:

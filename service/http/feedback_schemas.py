@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Mapping
+from typing import Annotated, Any, NamedTuple
 
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, Field, StringConstraints, ValidationError
 
 from ..config import Settings
 from ..engine import TaxonomyRegistry
@@ -13,21 +13,38 @@ from ..engine.validation import is_unicode, label_key, text_problem
 from ..feedback import Correction
 from .parsing import field_errors
 from .problems import ValidationFailed
-from .schemas import Name, Strict, Text
+from .schemas import Name, Strict, Text, WarningOut
+
+# A model version as /v1/classify names it: 12 hex digits, with the topic matcher "+" and 8 more.
+Version = Annotated[str, StringConstraints(min_length=1, max_length=64)]
 
 
 class FeedbackRequest(Strict):
     text: Text = Field(description="The article, as it was tagged.")
-    labels: list[Name] = Field(min_length=1, description="The corrected set of topics: what the text is about.")
+    # At least one: checked in parse_feedback, which says so in words (the OpenAPI document has minItems 1).
+    labels: list[Name] = Field(description="The corrected set of topics: what the text is about (at least one).")
     taxonomy: Name | None = Field(description="The taxonomy the labels come from; null when they were typed.")
     model: Name | None = Field(None, description=(
-        "The model whose answer was corrected: a loaded model (GET /v1/models); without a taxonomy, "
-        "a fine-tuned model's labels and predicted labels must be its own."))
-    predicted: list[Name] | None = Field(None, description="The topics the model returned, before correction.")
+        "The model whose answer was corrected (GET /v1/models). A model not loaded now (removed, renamed) is "
+        "stored with a warning. For a loaded fine-tuned model, labels must be its own and taxonomy null, "
+        "unless model_version names another version than the loaded one."))
+    model_version: Version | None = Field(None, description=(
+        "The version /v1/classify named for that model (model.version): a correction of an answer given "
+        "before the model was retrained in place is stored, with a warning, though its labels are not "
+        "the loaded version's."))
+    predicted: list[Name] | None = Field(None, description=(
+        "The topics the model returned, before correction; labels the model no longer has are stored, "
+        "with a warning."))
+
+
+FEEDBACK_WARNINGS = ("What was stored without being checked: a model not loaded now (\"model-not-loaded\"), "
+                     "a model_version other than the loaded one (\"model-version-changed\"), predicted labels "
+                     "the loaded model does not have (\"predicted-not-model-labels\").")
 
 
 class FeedbackCreated(BaseModel):
     id: int = Field(description="The stored correction's id.")
+    warnings: list[WarningOut] = Field(description=FEEDBACK_WARNINGS)
 
 
 class TrainingRow(BaseModel):
@@ -85,13 +102,31 @@ def _clean(labels: list[str], path: str, errors: list[dict[str, str]]) -> tuple[
     return tuple(kept.values())
 
 
+class LoadedModel(NamedTuple):
+    """A model served now, as a correction is checked against it."""
+
+    labels: tuple[str, ...] | None  # a fine-tuned model's own labels; None for a zero-shot model
+    version: str  # as /v1/classify names it
+
+
+class CheckedFeedback(NamedTuple):
+    correction: Correction
+    warnings: list[dict[str, str]]  # {"code", "message"}, as in /v1/classify's results
+
+
+EMPTY_LABELS = ("a correction names at least one topic the text is about (an article without a topic "
+                "trains nothing); a text that none fits needs no correction")
+
+
 def parse_feedback(data: Any, settings: Settings, taxonomies: TaxonomyRegistry,
-                   models: Mapping[str, Sequence[str] | None] | None = None) -> Correction:
+                   models: Mapping[str, LoadedModel] | None = None) -> CheckedFeedback:
     """Validate a POST /v1/feedback body, or raise ValidationFailed naming every bad field.
 
-    ``models`` maps the loaded models' names to their own labels (None for a zero-shot
-    model); when given, ``model`` must name one of them, and without a taxonomy the labels
-    of a fine-tuned model must be its own. None (the models are still loading): not checked.
+    ``models`` are the models loaded now, by name (None: still loading). Editors' work is
+    not refused for what changed since they saw the answer: a model not loaded now, or
+    another version of it, is stored with a warning. A loaded fine-tuned model's own
+    labels are checked (a typo would become a class when it is retrained), and so is a
+    taxonomy given with it, which /v1/classify refuses.
     """
     if not isinstance(data, dict):
         raise ValidationFailed("the body must be a JSON object", errors=[{"path": "/", "message": "not an object"}])
@@ -101,17 +136,22 @@ def parse_feedback(data: Any, settings: Settings, taxonomies: TaxonomyRegistry,
         raise ValidationFailed("the feedback has invalid fields",
                                errors=_with_limits(field_errors(exc), data, settings)) from None
     errors: list[dict[str, str]] = []
+    warnings: list[dict[str, str]] = []
     complaint = text_problem(body.text, settings.max_text_chars)  # the limits of /v1/classify
     if complaint is not None:
         errors.append({"path": "/text", "message": f"text {complaint}"})
     elif "\x00" in body.text:
         errors.append({"path": "/text", "message": f"text {NUL_MESSAGE}"})
-    for field in ("taxonomy", "model"):
+    for field in ("taxonomy", "model", "model_version"):
         value = getattr(body, field)
         if value is not None and not is_unicode(value):
             errors.append({"path": f"/{field}", "message": "must be valid Unicode (no lone surrogates)"})
         elif value is not None and "\x00" in value:
             errors.append({"path": f"/{field}", "message": NUL_MESSAGE})
+    if body.model_version is not None and body.model is None:
+        errors.append({"path": "/model_version", "message": "the version of which model? give model too"})
+    if not body.labels:
+        errors.append({"path": "/labels", "message": EMPTY_LABELS})
     for name, given in (("labels", body.labels), ("predicted", body.predicted or ())):  # as /v1/classify's labels
         if len(given) > settings.max_labels:  # first: a list over the limit is not read item by item
             errors.append({"path": f"/{name}", "message": f"at most {settings.max_labels} labels"})
@@ -128,11 +168,13 @@ def parse_feedback(data: Any, settings: Settings, taxonomies: TaxonomyRegistry,
             for field, given in (("labels", body.labels), ("predicted", body.predicted or [])):
                 errors += [{"path": f"/{field}/{i}", "message": f"{label.strip()!r} is not a topic of {body.taxonomy}"}
                            for i, label in enumerate(given) if label.strip() and label.strip() not in known]
-    if models is not None and body.model is not None and _storable(body.model):
-        _check_model(body.model, models, body, errors)
+    if body.model is not None and _storable(body.model):
+        _check_model(body, models, errors, warnings)
     if errors:
         raise ValidationFailed("the feedback has invalid fields", errors=errors)
-    return Correction(text=body.text, labels=labels, taxonomy=body.taxonomy, model=body.model, predicted=predicted)
+    correction = Correction(text=body.text, labels=labels, taxonomy=body.taxonomy, model=body.model,
+                            predicted=predicted, model_version=body.model_version)
+    return CheckedFeedback(correction, warnings)
 
 
 def _with_limits(shape: list[dict[str, str]], data: dict[str, Any], settings: Settings) -> list[dict[str, str]]:
@@ -145,19 +187,48 @@ def _with_limits(shape: list[dict[str, str]], data: dict[str, Any], settings: Se
         shape = [*shape, {"path": "/text", "message": f"text {complaint}"}]
     if isinstance(labels, list) and len(labels) > settings.max_labels and "/labels" not in named:
         shape = [*shape, {"path": "/labels", "message": f"at most {settings.max_labels} labels"}]
+    if labels == [] and "/labels" not in named:
+        shape = [*shape, {"path": "/labels", "message": EMPTY_LABELS}]
     return shape
 
 
-def _check_model(name: str, models: Mapping[str, Sequence[str] | None], body: FeedbackRequest,
-                 errors: list[dict[str, str]]) -> None:
-    """A correction names a loaded model, and a fine-tuned model's labels are its own."""
-    if name not in models:
-        errors.append({"path": "/model", "message": f"no model named {name!r}; loaded: {', '.join(sorted(models))}"})
+def _check_model(body: FeedbackRequest, models: Mapping[str, LoadedModel] | None,
+                 errors: list[dict[str, str]], warnings: list[dict[str, str]]) -> None:
+    """Check the labels against the model the correction names, as far as it is the one loaded now."""
+    name = body.model
+    assert name is not None
+    if models is None:
+        warnings.append(_warning("model-not-loaded", f"the models are still loading, so model {name!r} and the "
+                                                     "labels were not checked against it; stored as sent"))
         return
-    own = models[name]
-    if own is None or body.taxonomy is not None:
+    loaded = models.get(name)
+    if loaded is None:  # removed or renamed since the answer (or a typo: the loaded ones are named)
+        warnings.append(_warning("model-not-loaded", f"no model named {name!r} is loaded now (loaded: "
+                                                     f"{', '.join(sorted(models))}), so the labels were not "
+                                                     "checked against it; stored as sent"))
         return
-    known = set(own)
-    for field, given in (("labels", body.labels), ("predicted", body.predicted or [])):
-        errors += [{"path": f"/{field}/{i}", "message": f"{label.strip()!r} is not a label of model {name!r}"}
-                   for i, label in enumerate(given) if label.strip() and label.strip() not in known]
+    if body.model_version is not None and body.model_version != loaded.version:
+        warnings.append(_warning("model-version-changed", f"model {name!r} is version {loaded.version} now, not "
+                                                          f"{body.model_version}, so the labels were not checked "
+                                                          "against it; stored as sent"))
+        return
+    if loaded.labels is None:
+        return  # zero-shot: any labels
+    if body.taxonomy is not None:  # as /v1/classify refuses it
+        errors.append({"path": "/taxonomy", "message": f"model {name!r} has its own labels; leave taxonomy out"})
+        return
+    own = set(loaded.labels)
+    hint = ("GET /v1/models lists them; a correction of an earlier version's answer names that version in "
+            "model_version")
+    errors += [{"path": f"/labels/{i}", "message": f"{label.strip()!r} is not a label of model {name!r} ({hint})"}
+               for i, label in enumerate(body.labels) if label.strip() and label.strip() not in own]
+    # What the model returned then cannot be a typo: retrained since, it may have lost a label.
+    stray = [label.strip() for label in body.predicted or () if label.strip() and label.strip() not in own]
+    if stray:
+        warnings.append(_warning("predicted-not-model-labels",
+                                 f"model {name!r} has no label {', '.join(map(repr, stray))} now (retrained since it "
+                                 "answered?); the prediction was stored as sent"))
+
+
+def _warning(code: str, message: str) -> dict[str, str]:
+    return {"code": code, "message": message}
