@@ -163,7 +163,7 @@ def test_an_editor_tags_the_seed_article_corrects_it_and_the_export_has_it(serve
     # 4. The export has the correction, as training data.
     expected = [label for label in predicted if label != removed] + [added]
     assert get_json_lines(f"{server}/v1/feedback/export?format=jsonl") == [
-        {"text": seed_text, "labels": expected, "taxonomy": "news"}]
+        {"text": seed_text, "labels": expected, "taxonomy": "news", "model": "all-MiniLM-L6-v2", "model_version": None}]
     assert Path(SCREENSHOT).stat().st_size > 20_000
 
 

@@ -6,7 +6,9 @@ import json
 import shutil
 import sqlite3
 import threading
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
+from urllib.parse import quote
 
 import jsonschema
 import pytest
@@ -56,8 +58,9 @@ def test_the_same_text_twice_keeps_the_latest_labels_and_the_history(fb, fb_app,
     second = fb.post("/v1/feedback", json={"text": seed_text + "\n", "labels": [" demining"],
                                            "taxonomy": "news"}).json["id"]
     assert second > first
-    assert export_rows(fb) == [{"text": "Rain all week.", "labels": ["weather"], "taxonomy": "news"},
-                               {"text": seed_text + "\n", "labels": ["demining"], "taxonomy": "news"}]
+    untold = {"model": None, "model_version": None}  # no model named
+    assert export_rows(fb) == [{"text": "Rain all week.", "labels": ["weather"], "taxonomy": "news", **untold},
+                               {"text": seed_text + "\n", "labels": ["demining"], "taxonomy": "news", **untold}]
     history = fb_app.extensions["newstag.feedback"].history(seed_text)
     assert [r.id for r in history] == [first, second]
 
@@ -117,7 +120,8 @@ def test_the_export_is_jsonl_for_training_and_other_formats_are_refused(fb):
     response = fb.get("/v1/feedback/export")  # jsonl is the default
     assert response.mimetype == "application/x-ndjson"
     assert "feedback.jsonl" in response.headers["Content-Disposition"]
-    assert response.get_data(as_text=True) == '{"text": "Le match: 2-1.", "labels": ["sports"], "taxonomy": "news"}\n'
+    assert response.get_data(as_text=True) == ('{"text": "Le match: 2-1.", "labels": ["sports"], "taxonomy": "news", '
+                                               '"model": null, "model_version": null}\n')
     refused = fb.get("/v1/feedback/export?format=csv")
     assert refused.status_code == 422 and refused.json["errors"][0]["path"] == "format"
     typo = fb.get("/v1/feedback/export?taxnomy=news")  # refused, not ignored (it would export every set)
@@ -334,7 +338,7 @@ def test_a_correction_naming_a_model_not_loaded_is_stored_with_a_warning(fb, fb_
     [warning] = response.json["warnings"]
     assert warning["code"] == "model-not-loaded" and "'all-MiniLM-L6'" in warning["message"]
     assert "all-MiniLM-L6-v2" in warning["message"]
-    assert [r.model for r in fb_app.extensions["newstag.feedback"].history("Rates rose.")] == ["all-MiniLM-L6"]
+    assert [r["model"] for r in export_rows(fb)] == ["all-MiniLM-L6"]
     # The taxonomy is still checked: it does not change with the models.
     typo = fb.post("/v1/feedback", json={**body, "labels": ["econmy"]})
     assert typo.status_code == 422 and typo.json["errors"][0]["path"] == "/labels/0"
@@ -363,6 +367,51 @@ def test_a_model_version_needs_its_model(fb):
     response = fb.post("/v1/feedback", json={"text": "Rates rose.", "labels": ["economy"], "taxonomy": None,
                                              "model_version": "0123456789ab"})
     assert response.status_code == 422 and response.json["errors"][0]["path"] == "/model_version"
+
+
+def test_the_export_and_the_stats_give_one_desks_corrections(fb):
+    """Rows did not say which model they corrected, and ?model= and ?since= were unknown parameters."""
+    def post(text, labels, model=None, taxonomy=None):
+        response = fb.post("/v1/feedback", json={"text": text, "labels": labels, "taxonomy": taxonomy,
+                                                 "model": model, "predicted": labels})
+        assert response.status_code == 201
+
+    post("Match report.", ["sport"], "desk-a")
+    post("Match report.", ["football"], "desk-b")  # another desk's labels for the same text
+    post("Rates rose.", ["economy"], "all-MiniLM-L6-v2", "news")
+    middle = datetime.now(UTC)
+    post("Desk memo.", ["memo"])
+
+    def exported(query: str) -> list[tuple[str, list[str], str | None]]:
+        answer = fb.get(f"/v1/feedback/export?{query}")
+        assert answer.status_code == 200, answer.json
+        rows = [json.loads(line) for line in answer.get_data(as_text=True).splitlines()]
+        return [(r["text"], r["labels"], r["model"]) for r in rows]
+
+    assert exported("") == [("Match report.", ["football"], "desk-b"), ("Rates rose.", ["economy"], "all-MiniLM-L6-v2"),
+                            ("Desk memo.", ["memo"], None)]
+    # One desk's own labels, which another desk's correction of the text does not replace.
+    assert exported("model=desk-a") == [("Match report.", ["sport"], "desk-a")]
+    assert exported("model=desk-b&taxonomy=") == [("Match report.", ["football"], "desk-b")]
+    assert exported("model=") == [("Desk memo.", ["memo"], None)]  # those that named no model
+    since = middle.isoformat()
+    assert exported(f"since={quote(since)}") == [("Desk memo.", ["memo"], None)]
+    in_paris = quote(middle.astimezone(timezone(timedelta(hours=1))).isoformat())
+    assert exported(f"since={in_paris}") == exported(f"since={quote(middle.replace(tzinfo=None).isoformat())}")
+    assert exported("since=2000-01-01") == exported("")
+    stats = fb.get("/v1/feedback/stats?model=desk-a").json
+    assert (stats["corrections"], stats["submissions"], stats["models"]) == (
+        1, 1, {"desk-a": {"reviewed": 1, "changed": 0}})
+    assert fb.get(f"/v1/feedback/stats?since={quote(since)}").json["corrections"] == 1
+    # A typo in a model name was an empty file: no correction names it, and none of that name is loaded.
+    unknown = fb.get("/v1/feedback/export?model=desk-c")
+    assert unknown.status_code == 404 and "desk-a, desk-b" in unknown.json["detail"]
+    assert fb.get("/v1/feedback/stats?model=desk-c").status_code == 404
+    for path in ("/v1/feedback/export?since=yesterday", "/v1/feedback/stats?since=0001-01-01T00:00%2B01:00"):
+        bad = fb.get(path)
+        assert bad.status_code == 422 and bad.json["errors"][0]["path"] == "since"
+    typo = fb.get("/v1/feedback/stats?modle=desk-a")
+    assert typo.status_code == 422 and typo.json["errors"][0]["path"] == "modle"
 
 
 ADMIN = {"Authorization": "Bearer admin-key"}
@@ -405,7 +454,9 @@ def test_a_correction_for_a_model_removed_since_is_stored_with_a_warning(desks, 
     [warning] = response.json["warnings"]
     assert warning["code"] == "model-not-loaded" and "'desk-topics'" in warning["message"]
     [row] = export_rows(desks)
-    assert row["labels"] == ["sport"]
+    assert (row["labels"], row["model"]) == (["sport"], "desk-topics")
+    assert [r["text"] for r in map(json.loads, desks.get("/v1/feedback/export?model=desk-topics")
+                                   .get_data(as_text=True).splitlines())] == [SPORT]
 
 
 def test_corrections_of_a_model_retrained_in_place_are_kept_and_typos_still_refused(
@@ -438,7 +489,7 @@ def test_corrections_of_a_model_retrained_in_place_are_kept_and_typos_still_refu
     assert old.status_code == 201
     [warning] = old.json["warnings"]
     assert warning["code"] == "model-version-changed" and old_version in warning["message"]
-    assert export_rows(desks)[0]["labels"] == ["climate"]
+    assert [(r["labels"], r["model_version"]) for r in export_rows(desks)] == [(["climate"], old_version)]
 
 
 def test_a_taxonomy_with_a_fine_tuned_model_is_refused_as_classify_refuses_it(desks):

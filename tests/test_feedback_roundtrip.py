@@ -30,18 +30,23 @@ def test_corrections_become_a_served_model(tagger, tmp_path):
     for row in rows:
         answer = client.post("/v1/classify", json={"text": row["text"], "labels": labels}).json
         body = {"text": row["text"], "labels": row["labels"], "taxonomy": None, "model": answer["model"]["name"],
+                "model_version": answer["model"]["version"],
                 "predicted": [topic["label"] for topic in answer["topics"]]}
         assert client.post("/v1/feedback", json=body).status_code == 201
     stats = client.get("/v1/feedback/stats").json
     assert stats["corrections"] == len(rows) and stats["submissions"] == len(rows) + 1
     assert stats["reviewed"] == len(rows)
 
-    # 2. The export is the corrected data set, in the schema finetune reads.
+    # 2. The export is the corrected data set, in the schema finetune reads, with the model each
+    #    correction was of (finetune reads past it); ?model= keeps that model's corrections.
+    served = client.get("/v1/models").json["models"][0]
     export = client.get("/v1/feedback/export?format=jsonl")
     assert export.status_code == 200
+    assert client.get(f"/v1/feedback/export?model={served['name']}").data == export.data
     exported = [json.loads(line) for line in export.get_data(as_text=True).splitlines()]
     assert sorted(map(json.dumps, exported)) == sorted(
-        json.dumps({"text": r["text"], "labels": r["labels"], "taxonomy": None}) for r in rows)
+        json.dumps({"text": r["text"], "labels": r["labels"], "taxonomy": None, "model": served["name"],
+                    "model_version": served["version"]}) for r in rows)
     data = tmp_path / "feedback.jsonl"
     data.write_bytes(export.data)
 
@@ -57,8 +62,8 @@ def test_corrections_become_a_served_model(tagger, tmp_path):
     assert client.post("/v1/classify", json={"text": "x", "model": "from-feedback"}).status_code == 404
     reloaded = client.post("/v1/models/reload", headers=ADMIN)
     assert reloaded.status_code == 200 and reloaded.json["errors"] == {}
-    served = {m["name"]: m for m in reloaded.json["models"]}
-    assert served["from-feedback"]["labels"] == labels and served["from-feedback"]["kind"] == "classifier"
+    listed = {m["name"]: m for m in reloaded.json["models"]}
+    assert listed["from-feedback"]["labels"] == labels and listed["from-feedback"]["kind"] == "classifier"
     text = "The goalkeeper saved two penalties and the team lifted the trophy in front of their fans."
     answer = client.post("/v1/classify", json={"text": text, "model": "from-feedback"}).json
     assert answer["model"]["name"] == "from-feedback"

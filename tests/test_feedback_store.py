@@ -68,16 +68,21 @@ def test_the_latest_correction_is_current_and_the_history_is_kept(store):
     assert store.submissions() == 3
 
 
-def test_the_export_is_what_finetune_reads(store, tmp_path):
+def test_the_export_is_what_finetune_reads(store, tmp_path, capsys):
+    """Rows name their model and its version too (to tell desks apart); training reads past them."""
     store.add(Correction("Première: the striker scored twice.", ("sport",)))
-    store.add(Correction("Inflation fell to 2%.", ("economy", "finance")))
+    store.add(Correction("Inflation fell to 2%.", ("economy", "finance"), None, "desk-topics", ("economy",),
+                         "0123456789ab"))
     path = tmp_path / "export.jsonl"
     path.write_text("".join(json.dumps(r.training_row(), ensure_ascii=False) + "\n" for r in store.current()),
                     encoding="utf-8")
     examples = read_labeled(path)
     assert [(e.text, e.labels) for e in examples] == [
         ("Première: the striker scored twice.", ("sport",)), ("Inflation fell to 2%.", ("economy", "finance"))]
-    assert all(set(json.loads(line)) == {"text", "labels", "taxonomy"} for line in path.read_text().splitlines())
+    assert capsys.readouterr().err == ""  # no warning about the extra keys
+    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+    assert [(r["model"], r["model_version"]) for r in rows] == [(None, None), ("desk-topics", "0123456789ab")]
+    assert all(set(r) == {"text", "labels", "taxonomy", "model", "model_version"} for r in rows)
 
 
 def test_a_correction_under_one_taxonomy_does_not_replace_one_under_another(store):
@@ -377,6 +382,7 @@ def test_a_correction_keeps_its_model_version(store):
     store.add(Correction("Rates rose.", ("economy",), None, "desk-topics", ("economy",), "0123456789ab"))
     [row] = store.history("Rates rose.")
     assert (row.model, row.model_version) == ("desk-topics", "0123456789ab")
+    assert row.training_row()["model_version"] == "0123456789ab"
 
 
 def test_a_selection_gives_one_models_corrections_and_those_made_since(store):

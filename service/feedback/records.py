@@ -44,6 +44,8 @@ class StoredCorrection(Correction):
     created_at: datetime | None = None
 
     def training_row(self) -> dict[str, object]:
-        """The row `training.finetune --train` reads (``text``, ``labels``), and the taxonomy
-        the labels belong to (null for typed labels), which training ignores."""
-        return {"text": self.text, "labels": list(self.labels), "taxonomy": self.taxonomy}
+        """The row `training.finetune --train` reads (``text``, ``labels``), with what it
+        ignores: the taxonomy the labels belong to (null for typed labels), and the model
+        corrected and its version (null when the correction did not name them)."""
+        return {"text": self.text, "labels": list(self.labels), "taxonomy": self.taxonomy,
+                "model": self.model, "model_version": self.model_version}

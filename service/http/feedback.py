@@ -8,13 +8,14 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from typing import Any
 
 from flask import Blueprint, Flask, Response, current_app, request
 
 from ..config import Settings
 from ..engine.routing import model_out
-from ..feedback import Correction, FeedbackStore, Rows
+from ..feedback import Correction, FeedbackStore, Rows, Selection
 from ..feedback import StoreUnavailable as StoreError
 from .auth import protect
 from .body import json_body
@@ -90,9 +91,8 @@ def _lines(rows: Rows, taxonomy: str | None, only: bool) -> Iterator[str]:
         raise
 
 
-@bp.get("/export")
-def export() -> Response:
-    unknown = sorted(set(request.args) - {"format", "taxonomy"})
+def _query(allowed: set[str]) -> None:
+    unknown = sorted(set(request.args) - allowed)
     if unknown:  # e.g. ?taxnomy=news: ignoring a typo would export every label set
         raise ValidationFailed(f"unknown query parameter(s): {', '.join(unknown)}",
                                errors=[{"path": name, "message": "not a parameter of this endpoint"}
@@ -101,6 +101,33 @@ def export() -> Response:
     if repeated:  # ?taxonomy=a&taxonomy=b would export a alone, silently
         raise ValidationFailed(f"query parameter(s) given more than once: {', '.join(repeated)}",
                                errors=[{"path": name, "message": "give it once"} for name in repeated])
+
+
+def _selection() -> Selection:
+    """?model= and ?since= as a Selection (the query parameters were checked by _query)."""
+    since = None
+    if "since" in request.args:
+        try:
+            since = datetime.fromisoformat(request.args["since"])
+            since = (since if since.tzinfo is not None else since.replace(tzinfo=UTC)).astimezone(UTC)
+        except (ValueError, OverflowError):  # OverflowError: 0001-01-01T00:00+01:00 is before year 1 in UTC
+            raise ValidationFailed("since is not an ISO 8601 date and time", errors=[{
+                "path": "since", "message": "an ISO 8601 date and time, such as 2026-03-01 or "
+                                           "2026-03-01T08:00:00+01:00 (without an offset: UTC)"}]) from None
+    # ?model= with no value: the corrections that named no model (as ?taxonomy= gives the typed labels).
+    model = request.args.get("model") or None
+    if model is not None and model not in current_app.extensions["newstag.runtime"].taggers():
+        # A typo would otherwise be an empty file; a model since removed is still named by its corrections.
+        named = _store().models()
+        if model not in named:
+            raise NotFound(f"no correction names model {model!r} and no model of that name is loaded "
+                           f"(corrections name: {', '.join(named) or 'none'})")
+    return Selection(by_model="model" in request.args, model=model, since=since)
+
+
+@bp.get("/export")
+def export() -> Response:
+    _query({"format", "taxonomy", "model", "since"})
     fmt = request.args.get("format", "jsonl")
     if fmt != "jsonl":
         raise ValidationFailed(f"unsupported export format {fmt!r}",
@@ -115,7 +142,7 @@ def export() -> Response:
         # removed are in the export without the parameter, each row naming its taxonomy.
         raise NotFound(f"no taxonomy named {taxonomy!r} (installed: {', '.join(sorted(installed))}); "
                        "corrections under a removed taxonomy are in the export without ?taxonomy=")
-    rows = _store().current()  # raises StoreUnavailable before any byte is sent
+    rows = _store().current(_selection())  # raises StoreUnavailable before any byte is sent
     response = Response(_lines(rows, taxonomy, only), mimetype=JSONL,
                         headers={"Content-Disposition": 'attachment; filename="feedback.jsonl"',
                                  "Cache-Control": "no-store"})
@@ -125,5 +152,6 @@ def export() -> Response:
 
 @bp.get("/stats")
 def stats() -> dict[str, Any]:
-    return _store().stats()
+    _query({"model", "since"})
+    return _store().stats(_selection())
 

@@ -53,6 +53,22 @@ class TrainingRow(BaseModel):
     text: str
     labels: list[str] = Field(min_length=1)
     taxonomy: str | None = Field(description="The taxonomy the labels belong to; null for typed labels.")
+    model: str | None = Field(description="The model whose answer was corrected; null when the correction "
+                                          "named none. Training ignores it.")
+    model_version: str | None = Field(description="That model's version, when the correction gave it. "
+                                                  "Training ignores it.")
+
+
+# ?model= and ?since= of the export and the stats, as the OpenAPI document lists them.
+SELECTION_PARAMETERS: list[dict[str, Any]] = [
+    {"name": "model", "in": "query", "required": False, "schema": {"type": "string"},
+     "description": "only the corrections that named this model, loaded or not (one desk's; empty: those that "
+                    "named none), each text's newest among them; a model no correction names and none loaded "
+                    "is a 404"},
+    {"name": "since", "in": "query", "required": False, "schema": {"type": "string"},
+     "description": "only the corrections made at or after this ISO 8601 date and time (2026-03-01, "
+                    "2026-03-01T08:00:00+01:00; without an offset, UTC)"},
+]
 
 
 class ModelChanges(BaseModel):

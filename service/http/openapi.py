@@ -13,7 +13,7 @@ from swagger_ui.utils import SWAGGER_UI_PY_ROOT
 
 from .. import __version__
 from ..config import Settings
-from .feedback_schemas import FeedbackCreated, FeedbackRequest, FeedbackStats, TrainingRow
+from .feedback_schemas import SELECTION_PARAMETERS, FeedbackCreated, FeedbackRequest, FeedbackStats, TrainingRow
 from .problems import ALL_PROBLEMS, PROBLEM_JSON, NotReady, Overloaded, Problem, StoreUnavailable, TooMuchToTag
 from .schemas import (
     DocumentsRequest,
@@ -151,15 +151,16 @@ def _feedback_paths() -> dict[str, Any]:
                             "description": "only the corrections of this installed taxonomy (empty: the "
                                            "typed labels, taxonomy null): one label set to train on; "
                                            "a taxonomy not installed is a 404",
-                            "schema": {"type": "string"}}],
+                            "schema": {"type": "string"}}, *SELECTION_PARAMETERS],
             "responses": {"200": {"description": "JSONL, one TrainingRow per line", "content": {
                 "application/x-ndjson": {"schema": {"type": "string"}, "x-line-schema": _ref(TrainingRow)}}},
                           **_problems(401, 403, 404, 422, 503, kinds=_STORE_PROBLEMS)}}},
         "/v1/feedback/stats": {"get": {
             "summary": "Counts per label, and how often editors changed the model's prediction",
             "security": _SECURED,
+            "parameters": SELECTION_PARAMETERS,
             "responses": {"200": _json(_ref(FeedbackStats), "Counts over current corrections"),
-                          **_problems(401, 403, 503, kinds=_STORE_PROBLEMS)}}},
+                          **_problems(401, 403, 404, 422, 503, kinds=_STORE_PROBLEMS)}}},
     }
 
 
