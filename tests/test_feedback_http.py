@@ -8,7 +8,7 @@ import sqlite3
 import threading
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
-from urllib.parse import quote
+from urllib.parse import quote, unquote
 
 import jsonschema
 import pytest
@@ -398,6 +398,8 @@ def test_the_export_and_the_stats_give_one_desks_corrections(fb):
     assert exported(f"since={quote(since)}") == [("Desk memo.", ["memo"], None)]
     in_paris = quote(middle.astimezone(timezone(timedelta(hours=1))).isoformat())
     assert exported(f"since={in_paris}") == exported(f"since={quote(middle.replace(tzinfo=None).isoformat())}")
+    # A '+' typed into the URL unencoded arrives as a space: read as the offset's sign.
+    assert exported(f"since={unquote(in_paris)}") == exported(f"since={in_paris}")
     assert exported("since=2000-01-01") == exported("")
     stats = fb.get("/v1/feedback/stats?model=desk-a").json
     assert (stats["corrections"], stats["submissions"], stats["models"]) == (

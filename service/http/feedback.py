@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
@@ -103,13 +104,22 @@ def _query(allowed: set[str]) -> None:
                                errors=[{"path": name, "message": "give it once"} for name in repeated])
 
 
+def _moment(value: str) -> datetime:
+    """An ISO 8601 date or date-time, in UTC (without an offset, it is UTC)."""
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        # The '+' of an offset typed into a URL unencoded arrives as a space ("...T08:00 01:00").
+        moment = datetime.fromisoformat(re.sub(r" (\d\d(:?\d\d)?)$", r"+\1", value))
+    return (moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)).astimezone(UTC)
+
+
 def _selection() -> Selection:
     """?model= and ?since= as a Selection (the query parameters were checked by _query)."""
     since = None
     if "since" in request.args:
         try:
-            since = datetime.fromisoformat(request.args["since"])
-            since = (since if since.tzinfo is not None else since.replace(tzinfo=UTC)).astimezone(UTC)
+            since = _moment(request.args["since"])
         except (ValueError, OverflowError):  # OverflowError: 0001-01-01T00:00+01:00 is before year 1 in UTC
             raise ValidationFailed("since is not an ISO 8601 date and time", errors=[{
                 "path": "since", "message": "an ISO 8601 date and time, such as 2026-03-01 or "
