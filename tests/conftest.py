@@ -141,6 +141,22 @@ def trained_model_dir(tmp_path_factory) -> Path:
     return target
 
 
+@pytest.fixture(scope="session")
+def retrained_model_dir(tmp_path_factory) -> Path:
+    """desk-topics retrained in place: its 'climate' became 'environment' (two epochs: only its labels matter)."""
+    from training.finetune import main
+
+    folder = tmp_path_factory.mktemp("retrained")
+    rows = [json.loads(line) for line in TRAIN_SMALL.read_text(encoding="utf-8").splitlines() if line.strip()]
+    data = folder / "train.jsonl"
+    data.write_text("".join(json.dumps({**r, "labels": ["environment" if x == "climate" else x for x in r["labels"]]})
+                            + "\n" for r in rows), encoding="utf-8")
+    target = folder / "desk-topics"
+    assert main(["--train", str(data), "--output", str(target), "--mode", "head", "--epochs", "2",
+                 "--seed", "7"]) == 0
+    return target
+
+
 @pytest.fixture()
 def models_dir(tmp_path, trained_model_dir) -> Path:
     """A NEWSTAG_MODELS_DIR holding one copy of trained_model_dir, "desk-topics"."""

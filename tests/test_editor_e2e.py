@@ -44,16 +44,29 @@ def chromium() -> str:
     return str(found)
 
 
-@pytest.fixture()
-def server(tagger, tmp_path):
-    app = create_app({"TAGGER": tagger, "LOAD_IN_BACKGROUND": False, "api_keys": KEY, "max_body_bytes": 50_000,
-                      "database_url": f"sqlite:///{tmp_path}/feedback.db"})
-    httpd = make_server("127.0.0.1", 0, app, threaded=True)
+# Any free port by default; NEWSTAG_E2E_PORT pins one, where only some ports may be used.
+PORT = int(os.environ.get("NEWSTAG_E2E_PORT", "0"))
+
+
+@contextmanager
+def serving(app) -> Iterator[str]:
+    """The app on 127.0.0.1 in a thread, as the base URL; stopped afterwards."""
+    httpd = make_server("127.0.0.1", PORT, app, threaded=True)
     thread = threading.Thread(target=httpd.serve_forever, name="e2e-server", daemon=True)
     thread.start()
-    yield f"http://127.0.0.1:{httpd.server_port}"
-    httpd.shutdown()
-    thread.join(10)
+    try:
+        yield f"http://127.0.0.1:{httpd.server_port}"
+    finally:
+        httpd.shutdown()
+        httpd.server_close()  # the pinned port is free for the next test
+        thread.join(10)
+
+
+@pytest.fixture()
+def server(tagger, tmp_path):
+    with serving(create_app({"TAGGER": tagger, "LOAD_IN_BACKGROUND": False, "api_keys": KEY,
+                             "max_body_bytes": 50_000, "database_url": f"sqlite:///{tmp_path}/feedback.db"})) as url:
+        yield url
 
 
 def get_json_lines(url: str) -> list[dict]:

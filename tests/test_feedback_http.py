@@ -7,7 +7,6 @@ import shutil
 import sqlite3
 import threading
 from datetime import UTC, datetime, timedelta, timezone
-from pathlib import Path
 from urllib.parse import quote, unquote
 
 import jsonschema
@@ -16,7 +15,7 @@ import pytest
 from service import create_app
 from service.engine import ConfigError
 from service.feedback import FeedbackStore, StoreUnavailable
-from tests.conftest import TRAIN_SMALL, unwritable_dir
+from tests.conftest import unwritable_dir
 
 SEED_LABELS = ["bilateral relations", "economy", "COP29", "demining"]
 
@@ -427,22 +426,6 @@ def desks(tagger, tmp_path, models_dir):
     return create_app({"TAGGER": tagger, "LOAD_IN_BACKGROUND": False, "models_dir": models_dir,
                        "admin_keys": "admin-key", "database_url": f"sqlite:///{tmp_path}/data/feedback.db"}
                       ).test_client()
-
-
-@pytest.fixture(scope="session")
-def retrained_model_dir(tmp_path_factory) -> Path:
-    """desk-topics retrained in place: its 'climate' became 'environment' (two epochs: only its labels matter)."""
-    from training.finetune import main
-
-    folder = tmp_path_factory.mktemp("retrained")
-    rows = [json.loads(line) for line in TRAIN_SMALL.read_text(encoding="utf-8").splitlines() if line.strip()]
-    data = folder / "train.jsonl"
-    data.write_text("".join(json.dumps({**r, "labels": ["environment" if x == "climate" else x for x in r["labels"]]})
-                            + "\n" for r in rows), encoding="utf-8")
-    target = folder / "desk-topics"
-    assert main(["--train", str(data), "--output", str(target), "--mode", "head", "--epochs", "2",
-                 "--seed", "7"]) == 0
-    return target
 
 
 def test_a_correction_for_a_model_removed_since_is_stored_with_a_warning(desks, models_dir, tmp_path):
