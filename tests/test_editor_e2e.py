@@ -69,10 +69,18 @@ def server(tagger, tmp_path):
         yield url
 
 
+def call(url: str, method: str = "GET", key: str = KEY) -> str:
+    request = urllib.request.Request(url, method=method, headers={"Authorization": f"Bearer {key}"})
+    with urllib.request.urlopen(request, timeout=30) as response:
+        return response.read().decode()
+
+
 def get_json_lines(url: str) -> list[dict]:
-    request = urllib.request.Request(url, headers={"Authorization": f"Bearer {KEY}"})
-    with urllib.request.urlopen(request, timeout=10) as response:
-        return [json.loads(line) for line in response.read().decode().splitlines()]
+    return [json.loads(line) for line in call(url).splitlines()]
+
+
+def loaded_models(server: str) -> dict[str, dict]:
+    return {m["name"]: m for m in json.loads(call(f"{server}/v1/models"))["models"]}
 
 
 @contextmanager
@@ -238,6 +246,87 @@ def test_what_an_editor_meets_around_the_tagging(server, seed_text):
         page.click("#tag-button")
         expect(page.locator("#status")).to_contain_text("found.")
         expect(page.locator("#error")).to_be_hidden()
+
+
+ADMIN_KEY = "admin-key"
+CLIMATE = "Sea levels rose faster than forecast as the glaciers melted through a record warm summer."
+SPORT = "The striker scored twice in the cup final. Fans celebrated in the stadium until midnight."
+
+
+@pytest.fixture()
+def desk_server(tagger, tmp_path, models_dir):
+    """The service with the fine-tuned desk-topics (models_dir) and an admin key for reloads."""
+    with serving(create_app({"TAGGER": tagger, "LOAD_IN_BACKGROUND": False, "api_keys": KEY,
+                             "admin_keys": ADMIN_KEY, "models_dir": models_dir,
+                             "database_url": f"sqlite:///{tmp_path}/feedback.db"})) as url:
+        yield url
+
+
+def test_an_editor_corrects_a_fine_tuned_model_retrained_meanwhile(desk_server, models_dir, retrained_model_dir):
+    """Session 32's findings: the page tagged with the default model only (no choice of a
+    fine-tuned one)."""
+    server = desk_server
+    with editor_page() as page:
+        problems: list[str] = []
+        page.on("pageerror", lambda exc: problems.append(str(exc)))
+        page.on("console", lambda msg: problems.append(msg.text) if msg.type == "error" else None)
+        classify: list[dict] = []  # the bodies of POST /v1/classify and /v1/feedback, as sent
+        feedback: list[dict] = []
+        page.on("request", lambda r: classify.append(r.post_data_json) if r.url.endswith("/v1/classify") else None)
+        page.on("request", lambda r: feedback.append(r.post_data_json) if r.url.endswith("/v1/feedback") else None)
+        page.goto(f"{server}/")
+        page.fill("#api-key", KEY)
+        page.keyboard.press("Tab")
+        expect(page.locator("#taxonomy")).to_have_value("news")
+
+        # 1. The default first, then the fine-tuned model by name. Chosen, it hides the fields
+        # that do not apply to it (classify refuses a taxonomy with it) and names its labels.
+        desk = loaded_models(server)["desk-topics"]
+        options = page.locator("#model option").evaluate_all("os => os.map(o => [o.value, o.textContent])")
+        assert [value for value, _ in options] == ["", "desk-topics"], options
+        assert "all-MiniLM-L6-v2" in options[0][1] and "fine-tuned, 4 labels" in options[1][1], options
+        page.select_option("#model", "desk-topics")
+        expect(page.locator("#taxonomy-field")).to_be_hidden()
+        expect(page.locator("#labels-field")).to_be_hidden()
+        for label in desk["labels"]:
+            expect(page.locator("#model-hint")).to_contain_text(label)
+        expect(page.locator("#status")).to_contain_text("desk-topics has labels of its own")
+
+        # 2. Tagged by it, with neither a taxonomy nor labels; the topics to add are its own labels.
+        page.fill("#article", CLIMATE)
+        page.click("#tag-button")
+        expect(page.locator("#status")).to_contain_text("found.")
+        assert classify[-1] == {"text": CLIMATE, "model": "desk-topics"}, classify[-1]
+        expect(page.locator("#model-line")).to_have_text("Model desk-topics (classifier)")
+        predicted = page.locator("#topics .topic").evaluate_all("items => items.map(i => i.dataset.label)")
+        addable = page.locator("#add-topic option").evaluate_all("options => options.map(o => o.value)")
+        assert sorted(predicted + addable) == sorted(desk["labels"]), (predicted, addable)
+
+        # 3. Meanwhile desk-topics is retrained in place ('climate' became 'environment') and reloaded.
+        shutil.rmtree(models_dir / "desk-topics")
+        shutil.copytree(retrained_model_dir, models_dir / "desk-topics")
+        call(f"{server}/v1/models/reload", method="POST", key=ADMIN_KEY)
+        retrained = loaded_models(server)["desk-topics"]
+        assert retrained["version"] != desk["version"] and "climate" not in retrained["labels"]
+
+        # 4. Back to the default: the taxonomy chosen before applies again, and no model is named.
+        page.select_option("#model", "")
+        expect(page.locator("#taxonomy-field")).to_be_visible()
+        expect(page.locator("#taxonomy")).to_have_value("news")
+        page.click("#tag-button")
+        expect(page.locator("#model-line")).to_contain_text("Model all-MiniLM-L6-v2")
+        assert classify[-1] == {"text": CLIMATE, "taxonomy": "news"}, classify[-1]
+
+        # 5. The listing was read again after tagging: the retrained model's labels are offered.
+        page.select_option("#model", "desk-topics")
+        expect(page.locator("#model-hint")).to_contain_text("environment")
+        page.fill("#article", SPORT)
+        page.click("#tag-button")
+        expect(page.locator("#model-line")).to_contain_text("Model desk-topics")
+        predicted = page.locator("#topics .topic").evaluate_all("items => items.map(i => i.dataset.label)")
+        addable = page.locator("#add-topic option").evaluate_all("options => options.map(o => o.value)")
+        assert sorted(predicted + addable) == sorted(retrained["labels"]), (predicted, addable)
+        assert not problems, problems
 
 
 def test_keyboard_focus_busy_tagging_and_labels_as_the_api_compares_them(server, seed_text):

@@ -19,22 +19,35 @@ class _Controls(HTMLParser):
         self.buttons: list[dict[str, str | None]] = []
         self.urls: list[str] = []
         self.hidden: set[str] = set()
+        self.attrs: dict[str, dict[str, str | None]] = {}  # by id
+        self.options: dict[str, list[str | None]] = {}  # a select's option values, by its id
+        self._select: str | None = None
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         a = dict(attrs)
         if a.get("id"):
             self.ids.add(a["id"] or "")
+            self.attrs[a["id"] or ""] = a
             if "hidden" in a:
                 self.hidden.add(a["id"] or "")
         if tag == "label" and a.get("for"):
             self.label_for.add(a["for"] or "")
         if tag in ("input", "select", "textarea"):
             self.controls.append(a.get("id") or "")
+        if tag == "select":
+            self._select = a.get("id") or ""
+            self.options[self._select] = []
+        if tag == "option" and self._select is not None:
+            self.options[self._select].append(a.get("value"))
         if tag == "button":
             self.buttons.append(a)
         for attr in ("src", "href"):
             if tag in ("script", "link") and a.get(attr):
                 self.urls.append(a[attr] or "")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "select":
+            self._select = None
 
 
 def parse(html: str) -> _Controls:
@@ -51,7 +64,8 @@ def test_the_page_and_its_assets_are_served_locally(client):
     html = response.get_data(as_text=True)
     page = parse(html)
     assert sorted(page.urls) == ["/static/editor/editor-api.js", "/static/editor/editor-article.js",
-                                 "/static/editor/editor.css", "/static/editor/editor.js", "data:,"]
+                                 "/static/editor/editor-models.js", "/static/editor/editor.css",
+                                 "/static/editor/editor.js", "data:,"]
     bodies = [html]
     for url in [u for u in page.urls if u != "data:,"]:
         mimetype = "text/css" if url.endswith(".css") else "text/javascript"
@@ -83,15 +97,26 @@ def test_the_api_key_field_shows_only_when_keys_are_set(tagger, client):
 
 def scripts(client) -> str:
     return "".join(client.get(f"/static/editor/{name}").get_data(as_text=True)
-                   for name in ("editor-api.js", "editor-article.js", "editor.js"))
+                   for name in ("editor-api.js", "editor-article.js", "editor-models.js", "editor.js"))
 
 
 def test_the_script_calls_the_documented_endpoints(client):
     script = scripts(client)
     spec = client.get("/openapi.json").json["paths"]
     called = set(re.findall(r'"(/v1/[a-z/]+)', script))
-    assert called == {"/v1/taxonomies", "/v1/classify", "/v1/feedback", "/v1/feedback/export"}
+    assert called == {"/v1/taxonomies", "/v1/models", "/v1/classify", "/v1/feedback", "/v1/feedback/export"}
     assert called <= set(spec)
+
+
+def test_a_model_can_be_chosen(client):
+    """Session 32: editors could tag with the default model only. The choice is a labelled
+    select, the default first (the script adds the loaded models), before the taxonomy whose
+    field it hides when a fine-tuned model is chosen."""
+    page = parse(client.get("/").get_data(as_text=True))
+    assert "model" in page.label_for and page.attrs["model"].get("aria-describedby") == "model-hint"
+    assert page.options["model"] == [""]  # no model named: the default, which routes by language
+    assert page.controls.index("model") < page.controls.index("taxonomy")
+    assert "taxonomy-field" in page.ids
 
 
 class _Directions(HTMLParser):
@@ -120,3 +145,6 @@ def test_right_to_left_text_shows_in_its_own_direction(client):
     # Topic labels (caller labels may be Arabic) are isolated with their own direction.
     assert script.count('el("span", {className: "label", dir: "auto"}, topic.label)') == 2
     assert 'el("span", {className: "label"}' not in script
+    # So are model names (a directory's name) and a fine-tuned model's labels in sentences about them.
+    assert 'el("bdi", {}, name)' in script and 'el("bdi", {}, model.name)' in script
+    assert 'el("bdi", {}, label)' in script

@@ -1,5 +1,5 @@
-"""The editor's page at ``/``: plain HTML, CSS and three scripts (editor-api.js,
-editor-article.js, editor.js), all served from here.
+"""The editor's page at ``/``: plain HTML, CSS and four scripts (editor-api.js,
+editor-article.js, editor-models.js, editor.js), all served from here.
 
 Users run air-gapped, so nothing is loaded from elsewhere; the Content-Security-Policy
 makes the browser refuse anything that is not from this service.

@@ -1,20 +1,22 @@
 // newstag editor: tag an article through /v1/classify, show topics with their evidence
 // highlighted, let the editor correct the set, and send it to /v1/feedback.
 // Plain script, no build step, nothing loaded from elsewhere; editor-api.js (loaded first)
-// talks to the API and decodes files, editor-article.js shows the article with its evidence.
+// talks to the API and decodes files, editor-article.js shows the article with its evidence,
+// editor-models.js offers the loaded models.
 "use strict";
 
 const state = {
   text: "",          // the text as tagged (evidence offsets point into it)
   taxonomy: null,    // the taxonomy used, or null for typed labels
   model: null,       // the answering model's name
+  models: [],        // GET /v1/models' listing: [{name, kind, version, default, labels, ...}]
   predicted: [],     // topic labels as the model returned them
   topics: [],        // [{label, score, code, evidence, added, removed}]
   options: [],       // labels the editor may add: the taxonomy's topics, or the typed labels
   active: null,      // the label whose evidence is emphasised
   shown: 0,          // counts the results shown: a late reply must not write into newer ones
-  taxonomiesLoaded: false,
-  loading: null,     // the taxonomies' request in flight, which tagging waits for
+  choicesLoaded: false,  // the taxonomies and models are listed
+  loading: null,     // their requests in flight, which tagging waits for
   tagging: false,    // a tag request runs: no second one, and the topics on screen are left alone
   sending: false,    // a correction is on its way: not sent twice
 };
@@ -25,39 +27,45 @@ function showError(message) {
   box.hidden = !message;
 }
 
-// --- taxonomies --------------------------------------------------------------------
+// --- taxonomies and models ---------------------------------------------------------
 
-function loadTaxonomies() {
-  state.loading = state.loading || fetchTaxonomies().finally(() => { state.loading = null; });
+function loadChoices() {
+  state.loading = state.loading || fetchChoices().finally(() => { state.loading = null; });
   return state.loading;
 }
 
-async function fetchTaxonomies() {
+async function fetchChoices() {
   const select = $("taxonomy");
   try {
-    const {taxonomies} = await (await api("GET", "/v1/taxonomies")).json();
+    const [listed, loaded] = await Promise.all([api("GET", "/v1/taxonomies"), api("GET", "/v1/models")]);
+    const {taxonomies} = await listed.json();
     const typed = select.querySelector('option[value=""]');
     const previous = select.value;
     select.replaceChildren(...taxonomies.map((t) => new Option(`${t.title} (${t.name}, ${t.topics} topics)`, t.name)),
                            typed);
     const fallback = taxonomies.find((t) => t.default);
     select.value = taxonomies.some((t) => t.name === previous) ? previous : (fallback ? fallback.name : "");
-    state.taxonomiesLoaded = true;
+    renderModels((await loaded.json()).models);
+    state.choicesLoaded = true;
     $("status").textContent = "";
     showError("");
   } catch (err) {
-    showError(`Could not list the taxonomies. ${err.message}`);
+    showError(`Could not list the taxonomies and models. ${err.message}`);
   }
   toggleLabels();
 }
 
 function toggleLabels() {
-  $("labels-field").hidden = $("taxonomy").value !== "";
+  $("labels-field").hidden = ownLabels() !== null || $("taxonomy").value !== "";
 }
 
-async function topicOptions(taxonomy, typed) {
-  if (taxonomy === null) return typed;
-  const detail = await (await api("GET", `/v1/taxonomies/${encodeURIComponent(taxonomy)}`)).json();
+// The topics the editor may add: the answering model's own labels (a fine-tuned model), the
+// taxonomy's topics, or the labels typed.
+async function topicOptions(result, typed) {
+  const own = state.models.find((m) => m.name === result.model.name)?.labels;
+  if (own) return own.map((label) => ({label, code: null}));
+  if (result.taxonomy === null) return typed;
+  const detail = await (await api("GET", `/v1/taxonomies/${encodeURIComponent(result.taxonomy)}`)).json();
   return detail.topics.map((t) => ({label: t.name, code: t.code}));
 }
 
@@ -130,27 +138,33 @@ async function tagArticle() {
     $("article").focus();
     return;
   }
-  if (!state.taxonomiesLoaded) {
+  if (!state.choicesLoaded) {
     if (keysRequired() && !$("api-key").value.trim()) {
       showError("Enter the API key first.");
       $("api-key").focus();
       return;
     }
-    await loadTaxonomies();  // also when Enter in the key field started it a moment ago
-    if (!state.taxonomiesLoaded) return;  // its error is shown
+    await loadChoices();  // also when Enter in the key field started it a moment ago
+    if (!state.choicesLoaded) return;  // its error is shown
   }
-  const taxonomy = $("taxonomy").value || null;
-  const labels = typedLabels();
-  if (taxonomy === null && !labels.length) {
+  // No model named: the default, which routes by language. A fine-tuned model answers with
+  // its own labels, and /v1/classify refuses a taxonomy with it: neither is sent.
+  const model = $("model").value || null;
+  const own = ownLabels() !== null;
+  const taxonomy = own ? null : $("taxonomy").value || null;
+  const labels = own ? [] : typedLabels();
+  if (!own && taxonomy === null && !labels.length) {
     showError("Type at least one label, or pick a taxonomy.");
     $("labels").focus();
     return;
   }
-  const request = taxonomy === null ? {text, labels} : {text, taxonomy};
+  const request = {text, ...(model === null ? {} : {model}),
+                   ...(own ? {} : taxonomy === null ? {labels} : {taxonomy})};
   $("status").textContent = "Tagging…";
   try {
     const result = await (await api("POST", "/v1/classify", request)).json();
-    const options = await topicOptions(result.taxonomy, labels.map((label) => ({label, code: null})));
+    await refreshModels();  // models loaded since; a fine-tuned model's labels as they are now
+    const options = await topicOptions(result, labels.map((label) => ({label, code: null})));
     show(text, result, options);
     const count = result.topics.length;
     $("status").textContent = `${count} topic${count === 1 ? "" : "s"} found.`;
@@ -169,8 +183,10 @@ function show(text, result, options) {
     predicted: result.topics.map((t) => t.label),
     topics: result.topics.map((t) => ({...t, added: false, removed: false})),
   });
-  $("model-line").textContent =
-    `Model ${result.model.name} (${result.model.kind})` + (result.taxonomy ? `, taxonomy ${result.taxonomy}` : "");
+  // The name isolated: a right-to-left one must not carry "(kind, ...)" along with it.
+  const {name, kind} = result.model;
+  $("model-line").replaceChildren("Model ", el("bdi", {}, name),
+                                  ` (${kind})` + (result.taxonomy ? `, taxonomy ${result.taxonomy}` : ""));
   // Warnings say why topics may be missing or unreliable (not news, a language the model does not read).
   $("warnings").replaceChildren(...(result.warnings || []).map((w) => el("li", {}, w.message)));
   $("warnings").hidden = !$("warnings").children.length;
@@ -360,8 +376,9 @@ function wireDrop() {
 
 document.addEventListener("DOMContentLoaded", () => {
   $("tag-form").addEventListener("submit", tag);
+  $("model").addEventListener("change", chooseModel);
   $("taxonomy").addEventListener("change", toggleLabels);
-  $("api-key").addEventListener("change", loadTaxonomies);
+  $("api-key").addEventListener("change", loadChoices);
   $("add-button").addEventListener("click", addTopic);
   $("send-button").addEventListener("click", sendFeedback);
   $("export-button").addEventListener("click", downloadExport);
@@ -369,8 +386,8 @@ document.addEventListener("DOMContentLoaded", () => {
   wireDrop();
   toggleLabels();
   if (keysRequired() && !$("api-key").value) {
-    $("status").textContent = "This service needs an API key: enter it to load the taxonomies.";
+    $("status").textContent = "This service needs an API key: enter it to load the taxonomies and models.";
   } else {
-    loadTaxonomies();
+    loadChoices();
   }
 });
