@@ -181,10 +181,12 @@ def test_an_editor_tags_the_seed_article_corrects_it_and_the_export_has_it(serve
         expect(page.locator("#feedback-status")).to_contain_text("Correction saved")
         assert not problems, problems
 
-    # 4. The export has the correction, as training data.
+    # 4. The export has the correction, as training data, with the version of the model that answered.
     expected = [label for label in predicted if label != removed] + [added]
+    version = loaded_models(server)["all-MiniLM-L6-v2"]["version"]
     assert get_json_lines(f"{server}/v1/feedback/export?format=jsonl") == [
-        {"text": seed_text, "labels": expected, "taxonomy": "news", "model": "all-MiniLM-L6-v2", "model_version": None}]
+        {"text": seed_text, "labels": expected, "taxonomy": "news", "model": "all-MiniLM-L6-v2",
+         "model_version": version}]
     assert Path(SCREENSHOT).stat().st_size > 20_000
 
 
@@ -264,7 +266,8 @@ def desk_server(tagger, tmp_path, models_dir):
 
 def test_an_editor_corrects_a_fine_tuned_model_retrained_meanwhile(desk_server, models_dir, retrained_model_dir):
     """Session 32's findings: the page tagged with the default model only (no choice of a
-    fine-tuned one)."""
+    fine-tuned one); a correction did not name the version that answered, so one sent after
+    the model was retrained in place was refused (422) rather than stored with a warning."""
     server = desk_server
     with editor_page() as page:
         problems: list[str] = []
@@ -297,7 +300,7 @@ def test_an_editor_corrects_a_fine_tuned_model_retrained_meanwhile(desk_server, 
         page.click("#tag-button")
         expect(page.locator("#status")).to_contain_text("found.")
         assert classify[-1] == {"text": CLIMATE, "model": "desk-topics"}, classify[-1]
-        expect(page.locator("#model-line")).to_have_text("Model desk-topics (classifier)")
+        expect(page.locator("#model-line")).to_have_text(f"Model desk-topics (classifier, version {desk['version']})")
         predicted = page.locator("#topics .topic").evaluate_all("items => items.map(i => i.dataset.label)")
         addable = page.locator("#add-topic option").evaluate_all("options => options.map(o => o.value)")
         assert sorted(predicted + addable) == sorted(desk["labels"]), (predicted, addable)
@@ -309,7 +312,19 @@ def test_an_editor_corrects_a_fine_tuned_model_retrained_meanwhile(desk_server, 
         retrained = loaded_models(server)["desk-topics"]
         assert retrained["version"] != desk["version"] and "climate" not in retrained["labels"]
 
-        # 4. Back to the default: the taxonomy chosen before applies again, and no model is named.
+        # 4. The editor's correction keeps 'climate', a label of the version that answered: stored
+        # (it was a 422), since the correction names that version.
+        if "climate" not in predicted:
+            page.select_option("#add-topic", "climate")
+            page.click("#add-button")
+        page.locator("#send-button").focus()
+        page.keyboard.press("Enter")
+        expect(page.locator("#feedback-status")).to_contain_text("Correction saved")
+        expect(page.locator("#error")).to_be_hidden()
+        sent = feedback[-1]
+        assert (sent["model"], sent["model_version"], sent["taxonomy"]) == ("desk-topics", desk["version"], None), sent
+
+        # 5. Back to the default: the taxonomy chosen before applies again, and no model is named.
         page.select_option("#model", "")
         expect(page.locator("#taxonomy-field")).to_be_visible()
         expect(page.locator("#taxonomy")).to_have_value("news")
@@ -317,16 +332,23 @@ def test_an_editor_corrects_a_fine_tuned_model_retrained_meanwhile(desk_server, 
         expect(page.locator("#model-line")).to_contain_text("Model all-MiniLM-L6-v2")
         assert classify[-1] == {"text": CLIMATE, "taxonomy": "news"}, classify[-1]
 
-        # 5. The listing was read again after tagging: the retrained model's labels are offered.
+        # 6. The listing was read again after tagging: the retrained model's labels are offered.
         page.select_option("#model", "desk-topics")
         expect(page.locator("#model-hint")).to_contain_text("environment")
         page.fill("#article", SPORT)
         page.click("#tag-button")
-        expect(page.locator("#model-line")).to_contain_text("Model desk-topics")
+        expect(page.locator("#model-line")).to_contain_text(retrained["version"])
         predicted = page.locator("#topics .topic").evaluate_all("items => items.map(i => i.dataset.label)")
         addable = page.locator("#add-topic option").evaluate_all("options => options.map(o => o.value)")
         assert sorted(predicted + addable) == sorted(retrained["labels"]), (predicted, addable)
+
         assert not problems, problems
+
+    # The export keeps the editor's labels with the version they corrected.
+    [row] = get_json_lines(f"{server}/v1/feedback/export?format=jsonl")
+    assert (row["text"], row["model"], row["model_version"], row["taxonomy"]) == (
+        CLIMATE, "desk-topics", desk["version"], None), row
+    assert "climate" in row["labels"]
 
 
 def test_keyboard_focus_busy_tagging_and_labels_as_the_api_compares_them(server, seed_text):

@@ -9,6 +9,7 @@ const state = {
   text: "",          // the text as tagged (evidence offsets point into it)
   taxonomy: null,    // the taxonomy used, or null for typed labels
   model: null,       // the answering model's name
+  version: null,     // and its version, sent with a correction (the model may be retrained meanwhile)
   models: [],        // GET /v1/models' listing: [{name, kind, version, default, labels, ...}]
   predicted: [],     // topic labels as the model returned them
   topics: [],        // [{label, score, code, evidence, added, removed}]
@@ -179,14 +180,15 @@ async function tagArticle() {
 
 function show(text, result, options) {
   Object.assign(state, {
-    text, taxonomy: result.taxonomy, model: result.model.name, options, active: null, shown: state.shown + 1,
+    text, taxonomy: result.taxonomy, model: result.model.name, version: result.model.version, options, active: null,
+    shown: state.shown + 1,
     predicted: result.topics.map((t) => t.label),
     topics: result.topics.map((t) => ({...t, added: false, removed: false})),
   });
   // The name isolated: a right-to-left one must not carry "(kind, ...)" along with it.
-  const {name, kind} = result.model;
+  const {name, kind, version} = result.model;
   $("model-line").replaceChildren("Model ", el("bdi", {}, name),
-                                  ` (${kind})` + (result.taxonomy ? `, taxonomy ${result.taxonomy}` : ""));
+                                  ` (${kind}, version ${version})` + (result.taxonomy ? `, taxonomy ${result.taxonomy}` : ""));
   // Warnings say why topics may be missing or unreliable (not news, a language the model does not read).
   $("warnings").replaceChildren(...(result.warnings || []).map((w) => el("li", {}, w.message)));
   $("warnings").hidden = !$("warnings").children.length;
@@ -304,8 +306,11 @@ async function sendFeedback() {
   $("feedback-status").textContent = "Sending…";
   showError("");
   try {
+    // model_version: the version that answered, so that a correction of a model retrained
+    // since is stored (with a warning) rather than refused as labels the model lacks.
     const {id} = await (await api("POST", "/v1/feedback", {
-      text: state.text, labels, taxonomy: state.taxonomy, model: state.model, predicted: state.predicted,
+      text: state.text, labels, taxonomy: state.taxonomy, model: state.model, model_version: state.version,
+      predicted: state.predicted,
     })).json();
     // Another article may have been tagged meanwhile: its panel must not claim this correction.
     $(shown === state.shown ? "feedback-status" : "status").textContent =
