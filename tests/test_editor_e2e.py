@@ -267,7 +267,8 @@ def desk_server(tagger, tmp_path, models_dir):
 def test_an_editor_corrects_a_fine_tuned_model_retrained_meanwhile(desk_server, models_dir, retrained_model_dir):
     """Session 32's findings: the page tagged with the default model only (no choice of a
     fine-tuned one); a correction did not name the version that answered, so one sent after
-    the model was retrained in place was refused (422) rather than stored with a warning."""
+    the model was retrained in place was refused (422) rather than stored with a warning; and
+    the 201's warnings were not shown."""
     server = desk_server
     with editor_page() as page:
         problems: list[str] = []
@@ -313,13 +314,19 @@ def test_an_editor_corrects_a_fine_tuned_model_retrained_meanwhile(desk_server, 
         assert retrained["version"] != desk["version"] and "climate" not in retrained["labels"]
 
         # 4. The editor's correction keeps 'climate', a label of the version that answered: stored
-        # (it was a 422), since the correction names that version.
+        # (it was a 422), and the warning shown beside the status, the focus left on Send.
         if "climate" not in predicted:
             page.select_option("#add-topic", "climate")
             page.click("#add-button")
         page.locator("#send-button").focus()
         page.keyboard.press("Enter")
         expect(page.locator("#feedback-status")).to_contain_text("Correction saved")
+        expect(page.locator("#feedback-status")).to_contain_text("Stored with a warning:")
+        expect(page.locator("#feedback-warnings li")).to_have_count(1)
+        expect(page.locator("#feedback-warnings")).to_contain_text(
+            f"model 'desk-topics' is version {retrained['version']} now, not {desk['version']}")
+        expect(page.locator("#feedback-warnings")).to_be_visible()
+        expect(page.locator("#send-button")).to_be_focused()
         expect(page.locator("#error")).to_be_hidden()
         sent = feedback[-1]
         assert (sent["model"], sent["model_version"], sent["taxonomy"]) == ("desk-topics", desk["version"], None), sent
@@ -331,6 +338,7 @@ def test_an_editor_corrects_a_fine_tuned_model_retrained_meanwhile(desk_server, 
         page.click("#tag-button")
         expect(page.locator("#model-line")).to_contain_text("Model all-MiniLM-L6-v2")
         assert classify[-1] == {"text": CLIMATE, "taxonomy": "news"}, classify[-1]
+        expect(page.locator("#feedback-warnings li")).to_have_count(0)  # they were the last article's
 
         # 6. The listing was read again after tagging: the retrained model's labels are offered.
         page.select_option("#model", "desk-topics")
@@ -342,13 +350,32 @@ def test_an_editor_corrects_a_fine_tuned_model_retrained_meanwhile(desk_server, 
         addable = page.locator("#add-topic option").evaluate_all("options => options.map(o => o.value)")
         assert sorted(predicted + addable) == sorted(retrained["labels"]), (predicted, addable)
 
+        # 7. A correction whose reply comes after the next article was tagged: its warning is in
+        # the page's status line with it, not in the new article's panel. (desk-topics was
+        # archived meanwhile: the correction is stored, with a model-not-loaded warning.)
+        shutil.move(models_dir / "desk-topics", models_dir.parent / "archived-desk-topics")
+        call(f"{server}/v1/models/reload", method="POST", key=ADMIN_KEY)
+        if not predicted:  # something to send
+            page.click("#add-button")
+        held: list = []
+        page.route("**/v1/feedback", lambda route: held.append(route))
+        page.click("#send-button")
+        page.wait_for_function("() => document.querySelector('#feedback-status').textContent === 'Sending…'")
+        page.select_option("#model", "")
+        page.click("#tag-button")
+        expect(page.locator("#model-line")).to_contain_text("Model all-MiniLM-L6-v2")
+        held[0].continue_()
+        expect(page.locator("#status")).to_contain_text("(the article tagged before). Warning: no model named "
+                                                        "'desk-topics' is loaded now")
+        expect(page.locator("#feedback-warnings li")).to_have_count(0)
+        page.unroute("**/v1/feedback")
         assert not problems, problems
 
     # The export keeps the editor's labels with the version they corrected.
-    [row] = get_json_lines(f"{server}/v1/feedback/export?format=jsonl")
-    assert (row["text"], row["model"], row["model_version"], row["taxonomy"]) == (
-        CLIMATE, "desk-topics", desk["version"], None), row
-    assert "climate" in row["labels"]
+    rows = {r["text"]: r for r in get_json_lines(f"{server}/v1/feedback/export?format=jsonl")}
+    assert [(r["model"], r["model_version"], r["taxonomy"]) for r in (rows[CLIMATE], rows[SPORT])] == [
+        ("desk-topics", desk["version"], None), ("desk-topics", retrained["version"], None)], rows
+    assert "climate" in rows[CLIMATE]["labels"]
 
 
 def test_keyboard_focus_busy_tagging_and_labels_as_the_api_compares_them(server, seed_text):

@@ -119,6 +119,13 @@ def test_a_model_can_be_chosen(client):
     assert "taxonomy-field" in page.ids
 
 
+def test_a_corrections_warnings_are_heard(client):
+    """Session 32: the warnings of a stored correction (201) were not shown. Their list is a
+    live region in the page before any text arrives (one that appears with its text is not heard)."""
+    warnings = parse(client.get("/").get_data(as_text=True)).attrs["feedback-warnings"]
+    assert warnings.get("aria-live") == "polite" and "hidden" not in warnings
+
+
 class _Directions(HTMLParser):
     """The ``dir`` attribute of every element with an id."""
 

@@ -196,6 +196,7 @@ function show(text, result, options) {
   // (too little to tell) is unknown, which HTML spells lang="": not the page's English.
   $("article-view").lang = result.language && result.language !== "und" ? result.language : "";
   $("feedback-status").textContent = "";
+  $("feedback-warnings").replaceChildren();
   $("results").hidden = $("skip").hidden = false;
   renderTopics();
   markStale();
@@ -304,17 +305,16 @@ async function sendFeedback() {
   state.sending = true;
   lockPanel();
   $("feedback-status").textContent = "Sending…";
+  $("feedback-warnings").replaceChildren();
   showError("");
   try {
     // model_version: the version that answered, so that a correction of a model retrained
     // since is stored (with a warning) rather than refused as labels the model lacks.
-    const {id} = await (await api("POST", "/v1/feedback", {
+    const {id, warnings} = await (await api("POST", "/v1/feedback", {
       text: state.text, labels, taxonomy: state.taxonomy, model: state.model, model_version: state.version,
       predicted: state.predicted,
     })).json();
-    // Another article may have been tagged meanwhile: its panel must not claim this correction.
-    $(shown === state.shown ? "feedback-status" : "status").textContent =
-      `Correction saved (#${id}): ${labels.join(", ")}` + (shown === state.shown ? "." : " (the article tagged before).");
+    showSaved(id, labels, (warnings || []).map((w) => w.message), shown === state.shown);
   } catch (err) {
     if (shown === state.shown) $("feedback-status").textContent = "Not saved.";
     showError(shown === state.shown ? err.message : `The correction of the article tagged before was not saved. ${err.message}`);
@@ -326,6 +326,21 @@ async function sendFeedback() {
     button.disabled = !state.topics.some((t) => !t.removed);  // what is on screen now
     if (focused && button.disabled) focusFirst();
   }
+}
+
+// Saved: said in the panel's status line, and what the service could not check listed under
+// it (a live region: heard, without taking the focus from Send). Another article may have been
+// tagged meanwhile: its panel must not claim this correction, so the page's status line says it.
+function showSaved(id, labels, warnings, current) {
+  const saved = `Correction saved (#${id}): ${labels.join(", ")}`;
+  if (!current) {
+    $("status").textContent = `${saved} (the article tagged before).` +
+      warnings.map((w) => ` Warning: ${sentence(w)}`).join("");
+    return;
+  }
+  const count = warnings.length === 1 ? "a warning" : `${warnings.length} warnings`;
+  $("feedback-status").textContent = `${saved}.` + (warnings.length ? ` Stored with ${count}:` : "");
+  $("feedback-warnings").replaceChildren(...warnings.map((w) => el("li", {}, w)));
 }
 
 async function downloadExport() {
