@@ -228,12 +228,15 @@ def test_the_real_batch_output_and_feedback_export_are_read(tmp_path, tagger, ex
                          "database_url": f"sqlite:///{tmp_path}/fb.db"}).test_client()
     for row in rows[:3]:
         labels = [t["label"] for t in row["topics"][:1]] or ["economy"]
+        named = {"model": row["model"], "model_version": tagger.backend.model_version} if row["line"] > 1 else {}
         assert client.post("/v1/feedback", json={"text": f"article {row['line']}", "labels": labels,
-                                                 "taxonomy": "news"}).status_code == 201
+                                                 "taxonomy": "news", **named}).status_code == 201
     export = tmp_path / "feedback.jsonl"
     export.write_bytes(client.get("/v1/feedback/export").data)
     feedback = read_tags(export)
     assert feedback.kind == "feedback export" and feedback.articles == 3 and feedback.taxonomies == {"news": 3}
+    # Rows name their model and version (null when the correction did not): the model is counted.
+    assert feedback.models == {"all-MiniLM-L6-v2": 2}
 
 
 # The command ---------------------------------------------------------------------------

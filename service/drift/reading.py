@@ -2,9 +2,11 @@
 
 A batch row is ``{"line", "id", "topics": [{"label", "score", ...}], "language", "warnings"}``
 (or ``{"line", "id", "error"}``, left out and counted); an API response with ``topics``
-reads the same. A feedback export row (and a training file's row) is ``{"text",
-"labels", "taxonomy"?}``: the editors' labels, with no scores. Files are streamed, so
-only the counts and one score per article stay in memory.
+reads the same. A feedback export row is ``{"text", "labels", "taxonomy", "model",
+"model_version"}`` (a training file's row ``{"text", "labels"}``, with ``taxonomy`` or not):
+the editors' labels, with no scores; ``model``, when not null, counts as the model of the
+row, and ``model_version`` is not read. Files are streamed, so only the counts and one
+score per article stay in memory.
 """
 
 from __future__ import annotations
