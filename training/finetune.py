@@ -189,7 +189,33 @@ def _read_data(config: TrainingConfig, dist: Distributed) -> tuple[list[Example]
         _warn(f"{len(unseen)} label(s) of the validation data are on no training article, so the model cannot "
               f"learn them and its validation scores count them as misses: {', '.join(unseen[:10])}"
               + (" ..." if len(unseen) > 10 else ""))
+    if dist.is_main and (warning := validation_warning(train, validation, config.mode)):
+        _warn(warning)
     return examples, train, validation
+
+
+MIN_VALIDATION = 30  # fewer validation articles: their figures move by several points per article
+
+
+def validation_warning(train: list[Example], validation: list[Example], mode: str) -> str | None:
+    """What makes the validation figures (and, in head and full modes, the thresholds fitted on
+    them) rest on little: a small split, labels it has no article of."""
+    labels = label_names(train + validation)
+    seen = {x for e in validation for x in e.labels}
+    missing = [x for x in labels if x not in seen]
+    if len(validation) >= MIN_VALIDATION and not missing:
+        return None
+    parts = []
+    if len(validation) < MIN_VALIDATION:
+        parts.append(f"the validation split has only {len(validation)} article(s), so its figures are rough "
+                     f"(one article moves them by several points)")
+    if missing:
+        parts.append(f"{len(missing)} of the {len(labels)} labels {'has' if len(missing) == 1 else 'have'} no "
+                     "validation article, so its figures do "
+                     f"not cover them: {', '.join(missing[:10])}" + (" ..." if len(missing) > 10 else ""))
+    fitted = f" {mode.capitalize()} mode fits each label's threshold on it too." if mode != "hybrid" else ""
+    return ("; ".join(parts) + f".{fitted} Hold out more (--validation-split) or give a --validation file with "
+            "articles of every label.")
 
 
 def _validation_metrics(result: StageResult, validation: list[Example], labels: list[str], multi_label: bool,
@@ -320,7 +346,8 @@ def main(argv: list[str] | None = None) -> int:
         dist.close()
     if dist.is_main:
         print(f"wrote {config.output}: micro-F1 {metrics['micro_f1']:.4f}, macro-F1 {metrics['macro_f1']:.4f} "
-              f"(validation, {metrics['mode']})")
+              f"(validation: {metrics['examples']} articles, covering {metrics['labels_with_examples']} of the "
+              f"{len(metrics['per_label'])} labels; {metrics['mode']})")
     return 0
 
 

@@ -26,6 +26,7 @@ def classification_report(gold: list[tuple[str, ...]], predicted: list[tuple[str
         "micro_f1": float(f1_score(y_true, y_pred, average="micro", zero_division=0)),
         "macro_f1": float(f1[present].mean()) if present.any() else 0.0,
         "macro_f1_labels": int(present.sum()),
+        "labels_with_examples": int((y_true.sum(axis=0) > 0).sum()),  # of len(label_names): what the figures cover
         "hamming_loss": float(hamming_loss(y_true, y_pred)),
         "subset_accuracy": float(accuracy_score(y_true, y_pred)),  # the whole label set right
         "per_label": {
@@ -48,7 +49,8 @@ def classification_report(gold: list[tuple[str, ...]], predicted: list[tuple[str
 
 def format_report(report: dict[str, Any]) -> str:
     lines = [
-        f"examples     {report['examples']}",
+        f"examples     {report['examples']} (covering {report['labels_with_examples']} of the "
+        f"{len(report['per_label'])} labels)",
         f"micro-F1     {report['micro_f1']:.4f}",
         f"macro-F1     {report['macro_f1']:.4f} (over the {report['macro_f1_labels']} of {len(report['per_label'])} "
         "labels found in the data or predicted)",

@@ -159,6 +159,7 @@ def render(card: CardData) -> str:
         languages=f"Texts in the languages its base model reads ({', '.join(card.languages)}; newstag warns on "
         "others)" if card.languages else "The languages its base model reads (its card names none, so newstag "
         "cannot warn on others)",
+        covered_labels=card.metrics.get("labels_with_examples", "?"),
         results_table="\n".join(f"| {name} | {value:.4f} |" for name, value in rows),
     )
 

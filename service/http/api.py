@@ -101,8 +101,9 @@ def _model_list(runtime: TaggerRuntime) -> list[dict[str, Any]]:
 def _headline_metrics(metrics: dict[str, Any]) -> dict[str, float]:
     """The headline numbers of a model's metrics.json; one that is not a finite number is left
     out: NaN or Infinity (Python's JSON reads them, 1e999 too) answered as bare tokens that
-    strict JSON parsers refuse, and the whole listing with them."""
-    keys = ("micro_f1", "macro_f1", "hamming_loss", "subset_accuracy", "accuracy")
+    strict JSON parsers refuse, and the whole listing with them. ``examples`` and
+    ``labels_with_examples`` say what the figures rest on (a macro-F1 of 1.0 over 8 articles)."""
+    keys = ("micro_f1", "macro_f1", "hamming_loss", "subset_accuracy", "accuracy", "examples", "labels_with_examples")
     out = {}
     for k in keys:
         value = metrics.get(k)
@@ -112,7 +113,7 @@ def _headline_metrics(metrics: dict[str, Any]) -> dict[str, float]:
             except OverflowError:
                 continue
             if math.isfinite(number):
-                out[k] = number
+                out[k] = value if isinstance(value, int) else number  # counts stay whole numbers
     return out
 
 

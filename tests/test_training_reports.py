@@ -1,0 +1,47 @@
+"""What training.finetune says about the data it was given: how much its validation figures
+rest on (tiny random encoder: mechanics only)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from training.finetune import main
+
+SPORT = ["The striker scored twice in the cup final {}.", "The team won the league title on the last day {}.",
+         "The coach praised the defence after the derby {}."]
+
+
+def _rows(path: Path, rows: list[list[str]]) -> Path:
+    with path.open("w", encoding="utf-8") as f:
+        for i, labels in enumerate(rows):
+            text = f"Article {i} about {' and '.join(labels)}: " + SPORT[i % 3].format(i) + " More words follow here."
+            f.write(json.dumps({"text": text, "labels": labels}) + "\n")
+    return path
+
+
+def _train(tiny_model_dir: Path, data: Path, output: Path, *extra: str) -> int:
+    return main(["--train", str(data), "--output", str(output), "--base", str(tiny_model_dir), "--mode", "head",
+                 "--epochs", "1", "--max-length", "64", *extra])
+
+
+def test_a_small_validation_split_is_named_with_the_labels_it_misses(tiny_model_dir, tmp_path, capsys):
+    """15 sport and 1 tech rows printed "macro-F1 1.0000" over 2 validation articles, silently."""
+    data = _rows(tmp_path / "few.jsonl", [["sport"]] * 15 + [["tech"]])
+    assert _train(tiny_model_dir, data, tmp_path / "model") == 0
+    out, err = capsys.readouterr()
+    metrics = json.loads((tmp_path / "model" / "metrics.json").read_text())
+    assert metrics["examples"] == 2 and metrics["labels_with_examples"] == 1
+    assert "the validation split has only 2 article(s)" in err
+    assert "1 of the 2 labels has no validation article, so its figures do not cover them: tech" in err
+    assert "Head mode fits each label's threshold on it too" in err
+    assert "(validation: 2 articles, covering 1 of the 2 labels; single-label)" in out
+
+
+def test_a_validation_split_of_every_label_and_30_articles_gets_no_such_warning(tiny_model_dir, tmp_path, capsys):
+    data = _rows(tmp_path / "enough.jsonl", [["sport"], ["tech"]] * 40)
+    assert _train(tiny_model_dir, data, tmp_path / "model", "--validation-split", "0.4") == 0
+    out, err = capsys.readouterr()
+    assert "validation split has only" not in err and "no validation article" not in err
+    assert "(validation: 32 articles, covering 2 of the 2 labels; single-label)" in out
+
