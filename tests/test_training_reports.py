@@ -1,10 +1,12 @@
 """What training.finetune says about the data it was given: how much its validation figures
-rest on (tiny random encoder: mechanics only)."""
+rest on, why a model is multi-label (tiny random encoder: mechanics only)."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
+
+import pytest
 
 from training.finetune import main
 
@@ -45,3 +47,23 @@ def test_a_validation_split_of_every_label_and_30_articles_gets_no_such_warning(
     assert "validation split has only" not in err and "no validation article" not in err
     assert "(validation: 32 articles, covering 2 of the 2 labels; single-label)" in out
 
+
+@pytest.mark.parametrize("extra_rows, said", [
+    (1, "because 1 of the 19 rows has more than one label (one.jsonl line 19: tech, business)"),
+    (0, None),
+])
+def test_a_multi_label_model_says_which_rows_made_it_so(tiny_model_dir, tmp_path, capsys, extra_rows, said):
+    """18 single-label rows and one ["tech", "business"] row trained a multi-label model (no
+    "none of these" gate) without a word."""
+    rows = [["tech"], ["business"]] * 9 + [["tech", "business"]] * extra_rows
+    data = _rows(tmp_path / "one.jsonl", rows)
+    assert _train(tiny_model_dir, data, tmp_path / "model") == 0
+    err = capsys.readouterr().err
+    labels = json.loads((tmp_path / "model" / "labels.json").read_text())
+    assert labels["multi_label"] == bool(extra_rows)
+    if said is None:
+        assert "multi-label" not in err
+    else:
+        assert f"finetune: note: training a multi-label model (a sigmoid per label, no \"none of these\" gate) " \
+               f"{said}" in err
+        assert "give each of these rows one label" in err

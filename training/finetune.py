@@ -191,6 +191,8 @@ def _read_data(config: TrainingConfig, dist: Distributed) -> tuple[list[Example]
               + (" ..." if len(unseen) > 10 else ""))
     if dist.is_main and (warning := validation_warning(train, validation, config.mode)):
         _warn(warning)
+    if dist.is_main and (note := multi_label_note(config, train, validation)):
+        print(f"finetune: note: {note}", file=sys.stderr, flush=True)
     return examples, train, validation
 
 
@@ -216,6 +218,22 @@ def validation_warning(train: list[Example], validation: list[Example], mode: st
     fitted = f" {mode.capitalize()} mode fits each label's threshold on it too." if mode != "hybrid" else ""
     return ("; ".join(parts) + f".{fitted} Hold out more (--validation-split) or give a --validation file with "
             "articles of every label.")
+
+
+def multi_label_note(config: TrainingConfig, train: list[Example], validation: list[Example]) -> str | None:
+    """Why the model will be multi-label, naming the rows that made it so (a single row with two
+    labels turns a single-label file multi-label, and loses the "none of these" gate)."""
+    rows = [(config.train, e) for e in train]
+    rows += [(config.validation or config.train, e) for e in validation]
+    several = [(path, e) for path, e in rows if len(e.labels) > 1]
+    if not several:
+        return None
+    named = "; ".join(f"{path.name} line {e.line}: {', '.join(e.labels)}" if e.line else ", ".join(e.labels)
+                      for path, e in several[:5]) + (f"; and {len(several) - 5} more" if len(several) > 5 else "")
+    return (f"training a multi-label model (a sigmoid per label, no \"none of these\" gate) because "
+            f"{len(several)} of the {len(rows)} rows {'has' if len(several) == 1 else 'have'} more than one label "
+            f"({named}). There is no option to "
+            "force single-label: for a single-label model, give each of these rows one label.")
 
 
 def _validation_metrics(result: StageResult, validation: list[Example], labels: list[str], multi_label: bool,
