@@ -81,7 +81,7 @@ def cross_validate(examples: list[Example], vectors: np.ndarray, labels: list[st
             model, fitted = train_hybrid([examples[i].text for i in fit_rows], vectors[fit_rows], targets[fit_rows],
                                          not single, _settings(setting), seed=42, label_vectors=names)
             logits = model.logits([examples[i].text for i in held], vectors[held])
-            probs[held], thresholds[held] = probabilities(logits, not single), fitted
+            probs[held], thresholds[held] = probabilities(logits, not single), fitted.values
             chosen.append(f"{model.article_weight:g}/{model.label_prior:g}")
         if not single:
             probs = np.stack([at_least_one(p, t) for p, t in zip(probs, thresholds, strict=True)])
@@ -143,9 +143,10 @@ def main(argv: list[str] | None = None) -> int:
     for setting in args.settings:
         settings = _settings(setting)
         started = time.monotonic()
-        model, thresholds = train_hybrid([examples[i].text for i in train], vectors[train],
-                                         targets_matrix([examples[i] for i in train], labels), not single,
-                                         settings, seed=42, label_vectors=names)
+        model, fitted = train_hybrid([examples[i].text for i in train], vectors[train],
+                                     targets_matrix([examples[i] for i in train], labels), not single,
+                                     settings, seed=42, label_vectors=names)
+        thresholds = fitted.values
         seconds = time.monotonic() - started
         probs = probabilities(model.logits([e.text for e in gold], vectors[test]), not single)
         chosen = f"{model.article_weight:g}" + (" (chosen)" if settings.embedding_weight is None else "")

@@ -49,10 +49,24 @@ def test_the_served_tfidf_is_scikit_learns():
 def test_rare_labels_keep_the_fallback_threshold():
     scores = np.array([[0.9, 0.2], [0.8, 0.9], [0.3, 0.1], [0.1, 0.05], [0.7, 0.3]])
     truth = np.array([[1, 0], [1, 1], [0, 0], [0, 0], [1, 0]])
-    thresholds = calibrate_with_fallback(scores, truth, min_positives=3, fallback=0.5)
-    assert 0.3 < thresholds[0] <= 0.7  # three positives: fitted between the classes
-    assert thresholds[1] == 0.5  # one positive: too rare to calibrate
-    assert calibrate_with_fallback(scores, truth, min_positives=1)[1] != 0.5
+    fitted = calibrate_with_fallback(scores, truth, min_positives=3)
+    assert 0.3 < fitted.values[0] <= 0.7  # three positives: fitted between the classes
+    assert fitted.values[1] == 0.5  # one positive: too rare to calibrate (multi-label: the sigmoid's midpoint)
+    assert fitted.rare() == [1] and fitted.support == [3, 1]
+    assert calibrate_with_fallback(scores, truth, min_positives=1).values[1] != 0.5
+
+
+def test_a_single_label_models_rare_labels_get_the_median_of_the_fitted_thresholds():
+    """A 5-way softmax over SVM margins fits thresholds of 0.2-0.3: a rare label's 0.5 left new
+    BBC articles of it with no topic (docs/training.md, "Thresholds of rare labels")."""
+    rng = np.random.default_rng(0)
+    truth = np.zeros((60, 3), dtype=int)
+    truth[np.arange(60), np.r_[[0] * 28, [1] * 28, [2] * 4]] = 1
+    scores = np.clip(0.2 + 0.3 * truth + rng.normal(0, 0.05, truth.shape), 0.01, 0.99)
+    fitted = calibrate_with_fallback(scores, truth, min_positives=5, multi_label=False)
+    assert fitted.rare() == [2]
+    assert fitted.values[2] == fitted.fallback.value == pytest.approx(np.median(fitted.values[:2]), abs=1e-4)
+    assert fitted.values[2] < 0.5
 
 
 @pytest.fixture(scope="module")
@@ -121,7 +135,7 @@ def test_served_scores_equal_training_time_scores(tiny_model_dir: Path, tmp_path
         window.head.weight.copy_(torch.from_numpy(model.embedding_weight))
         window.head.bias.copy_(torch.from_numpy(model.bias))
     output = tmp_path / "model"
-    write_model_dir(output, window, AutoTokenizer.from_pretrained(tiny_model_dir), labels, thresholds, True,
+    write_model_dir(output, window, AutoTokenizer.from_pretrained(tiny_model_dir), labels, thresholds.values, True,
                     {"micro_f1": 0.0}, {"max_tokens": 64, "head": HYBRID}, "card", {"labels": dict(Counter())},
                     lexical=model.lexical)
     backend = ClassifierBackend.load(output)

@@ -1,5 +1,6 @@
 """What training.finetune says about the data it was given: how much its validation figures
-rest on, why a model is multi-label (tiny random encoder: mechanics only)."""
+rest on, why a model is multi-label, which thresholds are a fallback (tiny random encoder:
+mechanics only)."""
 
 from __future__ import annotations
 
@@ -67,3 +68,27 @@ def test_a_multi_label_model_says_which_rows_made_it_so(tiny_model_dir, tmp_path
         assert f"finetune: note: training a multi-label model (a sigmoid per label, no \"none of these\" gate) " \
                f"{said}" in err
         assert "give each of these rows one label" in err
+
+
+def test_head_mode_gives_labels_too_rare_in_validation_a_fallback_a_softmax_reaches(tiny_model_dir, tmp_path,
+                                                                                       capsys):
+    """40 rows, 5 labels: business and politics had no validation article and kept 0.5, which a
+    5-way softmax rarely reaches (10 of 30 new articles of theirs got no topic), silently."""
+    labels = ["business", "entertainment", "politics", "sport", "tech"]
+    data = _rows(tmp_path / "corrections.jsonl", [[labels[i % 5]] for i in range(40)])
+    assert _train(tiny_model_dir, data, tmp_path / "model") == 0
+    err = capsys.readouterr().err
+    written = json.loads((tmp_path / "model" / "labels.json").read_text())
+    record = json.loads((tmp_path / "model" / "newstag.json").read_text())["thresholds"]
+    support = record["support"]
+    assert sum(support.values()) == 4 and record["fallback"] == 0.3 and record["min_support"] == 5
+    missing = [name for name in labels if support[name] == 0]
+    assert missing  # 4 validation articles cannot cover 5 labels
+    for name, threshold in zip(written["labels"], written["thresholds"], strict=True):
+        if support[name] == 0:
+            assert threshold == 0.3  # 1.5 / 5 labels, not 0.5
+        assert f"{name} ({support[name]}: {threshold:.4f})" in err  # every label rests on under 5 articles
+    assert "5 of the 5 labels have fewer than 5 validation articles to fit a threshold on, so theirs is the " \
+           "fallback 0.3000 (1.5 / 5 labels" in err
+    card = (tmp_path / "model" / "README.md").read_text()
+    assert "leans toward the fallback 0.3000" in card

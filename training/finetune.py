@@ -152,6 +152,8 @@ def _train_and_write(config: TrainingConfig, dist: Distributed) -> dict:
                    multi_label, data_print, dist)
     if result is None:
         return {}  # not the first process: it writes nothing
+    if warning := result.fitted.warning(labels):
+        _warn(warning)
     # Every training article has a label (training/data.py requires one): with the hybrid
     # recipe's setting, the model gives every article at least its best label, as served.
     at_least_one = config.mode == "hybrid" and multi_label and config.hybrid.at_least_one and all(
@@ -267,6 +269,7 @@ def _write(config: TrainingConfig, model: WindowClassifier, tokenizer: Any, base
         command=" ".join(shlex.quote(a) for a in config.command), epochs=config.epochs,
         batch_size=config.batch_size, lr=config.lr, seed=config.seed, train_seconds=train_seconds,
         versions=library_versions(), metrics=metrics, thresholds=result.thresholds,
+        threshold_fit=result.fitted.record(labels),
         hybrid={**asdict(settings), "embedding_weight": hybrid.article_weight,
                 "embedding_weight_chosen": settings.embedding_weight is None,
                 "label_prior": hybrid.label_prior, "label_prior_chosen": settings.label_prior is None}
@@ -274,7 +277,8 @@ def _write(config: TrainingConfig, model: WindowClassifier, tokenizer: Any, base
         languages=sorted(model_languages(base_dir) or ()) or None)
     manifest = {"base_model": base_name, "mode": config.mode, "max_tokens": config.max_length,
                 "multi_label": multi_label, "training_data": data_print, "config": config.to_dict(),
-                "train_seconds": round(train_seconds, 1), **({"head": HYBRID} if hybrid else {}),
+                "train_seconds": round(train_seconds, 1), "thresholds": result.fitted.record(labels),
+                **({"head": HYBRID} if hybrid else {}),
                 **({"contrastive": tuning} if tuning else {})}
     labeled = train.examples + validation.examples
     shares = label_shares(len(labeled), Counter(x for e in labeled for x in e.labels), {

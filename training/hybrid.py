@@ -6,7 +6,8 @@ per label (one-vs-rest) learns from both: TF-IDF carries the rare labels' exact 
 (a label with five examples still has its vocabulary), the embedding the paraphrases.
 Scores are the margins through a sigmoid (multi-label) or softmax (single-label), and
 each label's threshold comes from out-of-fold scores on the training split
-(thresholds.py), falling back to 0.5 (the SVM's own boundary) for rare labels. The same
+(thresholds.py), with a fallback for labels with fewer than ``min_positives`` articles: 0.5
+multi-label (the SVM's own boundary), the median of the fitted ones single-label. The same
 out-of-fold scores choose how much the article vector weighs beside TF-IDF, and whether
 the label names below help.
 
@@ -38,7 +39,7 @@ from service.progress import progress_bar
 
 from .data import Example
 from .hybrid_settings import HybridSettings
-from .thresholds import calibrate_with_fallback
+from .thresholds import OUT_OF_FOLD, Thresholds, calibrate_with_fallback, fallback_threshold
 
 
 @dataclass(frozen=True)
@@ -123,7 +124,7 @@ def out_of_fold_quality(probs: np.ndarray, targets: np.ndarray, multi_label: boo
     article has one), so a weight is judged on its frequent and its rare labels alike.
     """
     if multi_label:
-        thresholds = np.asarray(calibrate_with_fallback(probs, targets, settings.min_positives))
+        thresholds = np.asarray(calibrate_with_fallback(probs, targets, settings.min_positives).values)
         if settings.at_least_one and targets.sum(axis=1).min() > 0:
             probs = at_least_one(probs, thresholds)
         predicted = (probs >= thresholds).astype(targets.dtype)
@@ -164,23 +165,26 @@ def choose_mix(texts: list[str], embeddings: np.ndarray, targets: np.ndarray, mu
 
 def train_hybrid(texts: list[str], embeddings: np.ndarray, targets: np.ndarray, multi_label: bool,
                  settings: HybridSettings, seed: int,
-                 label_vectors: np.ndarray | None = None) -> tuple[HybridModel, list[float]]:
+                 label_vectors: np.ndarray | None = None) -> tuple[HybridModel, Thresholds]:
     """The model on all of ``texts``, and each label's threshold from out-of-fold scores
     (``label_vectors``: the label names' vectors, for each label's own-name feature)."""
     desc = "hybrid head (linear SVM per label)"
-    if len(texts) < 2 * settings.folds:  # too few to score out of fold: the largest candidates, threshold 0.5
+    if len(texts) < 2 * settings.folds:  # too few to score out of fold: the largest candidates, the fallback
         chosen = replace(settings, embedding_weight=max(settings.embedding_weights)
                          if settings.embedding_weight is None else settings.embedding_weight,
                          label_prior=max(settings.label_priors) if settings.label_prior is None
                          else settings.label_prior)
-        return fit_hybrid(texts, embeddings, targets, chosen, desc, label_vectors), [0.5] * targets.shape[1]
+        n_labels = targets.shape[1]
+        fallback = fallback_threshold([0.5] * n_labels, [False] * n_labels, multi_label)
+        return fit_hybrid(texts, embeddings, targets, chosen, desc, label_vectors), Thresholds(
+            [fallback.value] * n_labels, [0] * n_labels, settings.min_positives, fallback, OUT_OF_FOLD)
     chosen, oof, quality = choose_mix(texts, embeddings, targets, multi_label, settings, seed, label_vectors)
     if len(quality) > 1:
         print("article vector weight / label prior, out-of-fold quality: " + ", ".join(
             f"{w:g}/{p:g}: {q:.4f}" for (w, p), q in quality.items())
             + f"; chosen {chosen.embedding_weight:g}/{chosen.label_prior:g}", file=sys.stderr, flush=True)
     model = fit_hybrid(texts, embeddings, targets, chosen, desc, label_vectors)
-    return model, calibrate_with_fallback(oof, targets, settings.min_positives)
+    return model, calibrate_with_fallback(oof, targets, settings.min_positives, multi_label)
 
 
 def article_vectors(windows: list[torch.Tensor]) -> np.ndarray:
@@ -199,7 +203,7 @@ def targets_matrix(examples: list[Example], labels: list[str]) -> np.ndarray:
 
 def hybrid_stage(frozen: dict[str, list[torch.Tensor]], examples: dict[str, list[Example]], labels: list[str],
                  multi_label: bool, settings: HybridSettings, seed: int,
-                 label_vectors: np.ndarray | None = None) -> tuple[HybridModel, list[float], np.ndarray]:
+                 label_vectors: np.ndarray | None = None) -> tuple[HybridModel, Thresholds, np.ndarray]:
     """Train on "train" from its frozen window vectors: (model, thresholds, validation probabilities)."""
     train_vectors, validation_vectors = article_vectors(frozen["train"]), article_vectors(frozen["validation"])
     model, thresholds = train_hybrid([e.text for e in examples["train"]], train_vectors,

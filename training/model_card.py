@@ -54,6 +54,7 @@ class CardData:
     metrics: dict[str, Any] = field(default_factory=dict)
     license: str = "other"  # the training data's licence decides; set it before publishing
     thresholds: list[float] = field(default_factory=list)  # each label's, as in labels.json
+    threshold_fit: dict[str, Any] | None = None  # what they rest on (training/thresholds.py, Thresholds.record)
     hybrid: dict[str, Any] | None = None  # hybrid mode: its settings (training/hybrid_settings.py)
     contrastive: dict[str, Any] | None = None  # the encoder's contrastive tuning (training/contrastive.py), if run
     # The languages its base model's card names (``language:``): the service warns on texts in
@@ -90,10 +91,15 @@ def _reading(card: CardData) -> tuple[str, str]:
         windows = (f"The encoder was first tuned on {c['pairs']} pairs of training articles (their first "
                    f"{c['max_tokens']} tokens;\nSetFit-style: the cosine of two articles of one label pulled to 1, "
                    f"of two labels to 0; final loss {c['final_loss']}),\nand is saved with the model. {windows}")
+    fit = card.threshold_fit or {}
+    fallback = f"{fit['fallback']:.4f} ({fit['fallback_how']})" if fit else "0.5"
     if card.hybrid is None:
         return (f"{windows}, a linear head gives each label a logit per window,\nand a label's logit is its best "
                 f"window's. Probabilities are {activation}.",
-                "Each label's threshold was chosen on the validation split to maximise its F1 (`labels.json`).")
+                "Each label's threshold was chosen on the validation split to maximise its F1 (`labels.json`)"
+                + (f";\none fitted on fewer than {fit['min_support']} validation articles leans toward the fallback "
+                   f"{fallback}\nin proportion to its articles, and a label with none has the fallback."
+                   if fit else "."))
     h = card.hybrid
     return (f"The hybrid recipe. {windows}; the article's vector is the mean of its windows\n(scaled by "
             f"{h['embedding_weight']}{_chosen_weight(h)}), beside its TF-IDF word and bigram features\n"
@@ -102,8 +108,8 @@ def _reading(card: CardData) -> tuple[str, str]:
             f"class-balanced\nlinear SVM per label (C = {h['c']}) scores both{_label_prior(h)}; probabilities are "
             f"{activation} of its margins.",
             f"Chosen to maximise each label's F1 on out-of-fold scores ({h['folds']} folds of the training "
-            f"split);\na label with fewer than {h['min_positives']} training articles keeps 0.5, the SVM's own "
-            "boundary\n(`labels.json`)." + _at_least_one(card))
+            f"split);\na label with fewer than {h['min_positives']} training articles keeps the fallback "
+            f"{fallback}\n(`labels.json`)." + _at_least_one(card))
 
 
 def _chosen_weight(hybrid: dict) -> str:

@@ -29,7 +29,7 @@ from .export import save_encoder
 from .hybrid import HybridModel, HybridSettings, hybrid_stage
 from .model import WindowClassifier, window_batch
 from .probe import features_logits, frozen_windows, has_checkpoint, label_name_vectors, probe_head
-from .thresholds import calibrate
+from .thresholds import Thresholds, calibrate_validation
 
 
 @dataclass(frozen=True)
@@ -43,12 +43,16 @@ class Split:
 @dataclass(frozen=True)
 class StageResult:
     probs: np.ndarray  # [validation articles, labels]
-    thresholds: list[float]
+    fitted: Thresholds  # each label's threshold, and what it rests on
     hybrid: HybridModel | None = None  # hybrid mode: the fitted model
     hybrid_settings: HybridSettings | None = None  # hybrid mode: the settings it was fitted with
     # head and hybrid modes: the frozen window vectors of each split (the domain fit reuses them)
     frozen: dict[str, list[torch.Tensor]] | None = None
     tuning: dict[str, Any] | None = None  # contrastive tuning's record, when it ran
+
+    @property
+    def thresholds(self) -> list[float]:
+        return self.fitted.values
 
 
 def frozen_stage(model: WindowClassifier, tokenizer: Any, base_dir: Path, config: TrainingConfig,
@@ -123,13 +127,14 @@ def _train(model: WindowClassifier, config: TrainingConfig, train_logits, valida
            trained: torch.nn.Module, groups: list[dict[str, Any]], targets: torch.Tensor, multi_label: bool,
            data_print: dict[str, Any], dist: Distributed, lengths: list[int] | None) -> StageResult | None:
     """Train (a checkpoint every epoch and on SIGINT or SIGTERM), then score the validation
-    split and choose each label's threshold to maximise its F1."""
+    split and choose each label's threshold to maximise its F1 (toward a fallback where it has
+    few validation articles: thresholds.py)."""
     trainer = classifier_trainer(config, trained, train_logits, targets, multi_label, data_print, dist, groups, lengths)
     trainer.fit()
     if not dist.is_main:
         return None
     probs = predict(model, validation_logits, len(truth), config.batch_size, multi_label, trainer.autocast)
-    return StageResult(probs, calibrate(probs, truth))
+    return StageResult(probs, calibrate_validation(probs, truth, multi_label))
 
 
 def tune_encoder(model: WindowClassifier, tokenizer, train: list[Example], base_dir: Path, config: TrainingConfig,
