@@ -474,6 +474,45 @@ def test_workers_upgrading_one_old_sqlite_table_at_once_wait_for_each_other(tmp_
     store.close()
 
 
+def test_workers_upgrading_one_old_postgresql_table_at_once_wait_for_each_other(postgres_url, monkeypatch):
+    """Both reach the upgrade together (two gunicorn workers' first requests): without a lock
+    between them PostgreSQL found a deadlock and one worker answered 503."""
+    import threading
+
+    import service.feedback.upgrade as upgrade_module
+
+    url = make_url(postgres_url)
+    _old_store(url)
+    real_rehash, together = upgrade_module._rehash, threading.Barrier(2)
+
+    def at_once(connection):
+        changed = real_rehash(connection)
+        try:  # both hold the table's rows read when each asks for it alone; unless one waits for the other
+            together.wait(2)
+        except threading.BrokenBarrierError:
+            pass
+        return changed
+
+    monkeypatch.setattr(upgrade_module, "_rehash", at_once)
+    results: dict[int, object] = {}
+
+    def worker(i: int) -> None:
+        store = FeedbackStore(url, busy_timeout=3)
+        try:
+            results[i] = store.submissions()
+        except StoreUnavailable as exc:
+            results[i] = str(exc)
+        finally:
+            store.close()
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert results == {0: 2, 1: 2}
+
+
 def test_a_role_that_may_not_alter_the_old_table_is_told_what_to_run(postgres_url, caplog):
     """A least-privilege role (SELECT, INSERT) cannot upgrade the table: the log gives the DBA the statement."""
     owner = make_url(postgres_url)

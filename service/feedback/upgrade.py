@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 
-from sqlalchemy import select, update
+from sqlalchemy import inspect, select, update
 from sqlalchemy.engine import Connection, Dialect
 
 from .records import content_hash
@@ -44,11 +44,24 @@ def upgrade_table(connection: Connection, missing: set[str]) -> int:
                 "and adding column(s) %s; a role that may not alter the table fails here: open the store "
                 "once as the table's owner, or have it run: %s", feedback.name, ", ".join(sorted(missing)),
                 "; ".join(statements))
+    if connection.dialect.name == "postgresql":
+        # Two workers upgrading at once would each hold the table (the rehash's reads) while
+        # asking for it alone (ALTER): a deadlock, one worker's 503. The first to come takes
+        # this transaction-scoped lock (no table privilege needed); the second waits, then
+        # finds the table upgraded and leaves it be.
+        connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock(hashtext('{feedback.name} upgrade'))")
+        if not missing & _missing_now(connection):
+            return 0
     rehashed = _rehash(connection)
     for statement in statements:
         connection.exec_driver_sql(statement)
     log.warning("table %s upgraded: %d content hash(es) recomputed", feedback.name, rehashed)
     return rehashed
+
+
+def _missing_now(connection: Connection) -> set[str]:
+    """The table's columns newstag knows that it lacks, read afresh (not from a cached inspection)."""
+    return {c.name for c in feedback.columns} - {c["name"] for c in inspect(connection).get_columns(feedback.name)}
 
 
 def _rehash(connection: Connection) -> int:
