@@ -69,6 +69,16 @@ def test_a_single_label_models_rare_labels_get_the_median_of_the_fitted_threshol
     assert fitted.values[2] < 0.5
 
 
+def test_too_few_articles_to_fit_out_of_fold_still_count_each_labels_articles():
+    """Five training articles (under two per fold) take the fallback path, whose record said
+    every label had 0 articles: the warning, newstag.json and the model card said so too."""
+    texts = ["Rates rose again.", "The bank cut rates.", "Inflation eased.", "The striker scored.", "A cup final win."]
+    targets = np.array([[1, 0], [1, 0], [1, 0], [0, 1], [0, 1]])
+    embeddings = np.random.default_rng(0).normal(size=(5, 8)).astype(np.float32)
+    _, thresholds = train_hybrid(texts, embeddings, targets, False, HybridSettings(min_df=1), seed=0)
+    assert thresholds.support == [3, 2]
+
+
 @pytest.fixture(scope="module")
 def hybrid_dir(tiny_model_dir: Path, tmp_path_factory) -> Path:
     output = tmp_path_factory.mktemp("hybrid") / "desk-hybrid"

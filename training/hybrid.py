@@ -177,7 +177,8 @@ def train_hybrid(texts: list[str], embeddings: np.ndarray, targets: np.ndarray, 
         n_labels = targets.shape[1]
         fallback = fallback_threshold([0.5] * n_labels, [False] * n_labels, multi_label)
         return fit_hybrid(texts, embeddings, targets, chosen, desc, label_vectors), Thresholds(
-            [fallback.value] * n_labels, [0] * n_labels, settings.min_positives, fallback, OUT_OF_FOLD)
+            [fallback.value] * n_labels, [int(n) for n in np.asarray(targets).sum(axis=0)], settings.min_positives,
+            fallback, OUT_OF_FOLD)
     chosen, oof, quality = choose_mix(texts, embeddings, targets, multi_label, settings, seed, label_vectors)
     if len(quality) > 1:
         print("article vector weight / label prior, out-of-fold quality: " + ", ".join(
