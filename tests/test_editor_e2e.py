@@ -378,6 +378,22 @@ def test_an_editor_corrects_a_fine_tuned_model_retrained_meanwhile(desk_server, 
     assert "climate" in rows[CLIMATE]["labels"]
 
 
+def test_the_default_model_tags_when_the_models_cannot_be_listed(server, seed_text):
+    """The model choice read /v1/models together with /v1/taxonomies: one failed listing
+    blocked every tag, with the default model too (session 32's review)."""
+    with editor_page() as page:
+        page.route("**/v1/models", lambda route: route.fulfill(
+            status=503, content_type="application/problem+json",
+            body='{"type": "about:blank", "title": "Service Unavailable", "status": 503}'))
+        page.goto(f"{server}/")
+        page.fill("#article", seed_text)
+        page.fill("#api-key", KEY)
+        page.click("#tag-button")
+        expect(page.locator("#topics .topic").first).to_be_visible()
+        expect(page.locator("#error")).to_be_hidden()
+        expect(page.locator("#model option")).to_have_count(1)
+
+
 def test_keyboard_focus_busy_tagging_and_labels_as_the_api_compares_them(server, seed_text):
     """Session 30's findings: labels the API takes as one (case folding, Unicode forms) sent
     once; the Tag button busy at once (one POST however often Enter is pressed), stale results

@@ -37,21 +37,23 @@ function loadChoices() {
 
 async function fetchChoices() {
   const select = $("taxonomy");
+  // The models' listing is not needed to tag with the default: if it fails, the default
+  // alone is offered (refreshModels tries again after each tag).
+  const loaded = api("GET", "/v1/models").then((r) => r.json()).then((body) => body.models, () => []);
   try {
-    const [listed, loaded] = await Promise.all([api("GET", "/v1/taxonomies"), api("GET", "/v1/models")]);
-    const {taxonomies} = await listed.json();
+    const {taxonomies} = await (await api("GET", "/v1/taxonomies")).json();
     const typed = select.querySelector('option[value=""]');
     const previous = select.value;
     select.replaceChildren(...taxonomies.map((t) => new Option(`${t.title} (${t.name}, ${t.topics} topics)`, t.name)),
                            typed);
     const fallback = taxonomies.find((t) => t.default);
     select.value = taxonomies.some((t) => t.name === previous) ? previous : (fallback ? fallback.name : "");
-    renderModels((await loaded.json()).models);
+    renderModels(await loaded);
     state.choicesLoaded = true;
     $("status").textContent = "";
     showError("");
   } catch (err) {
-    showError(`Could not list the taxonomies and models. ${err.message}`);
+    showError(`Could not list the taxonomies. ${err.message}`);
   }
   toggleLabels();
 }
