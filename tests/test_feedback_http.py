@@ -349,7 +349,7 @@ def test_a_correction_sent_while_the_models_load_is_stored_with_a_warning(fb, fb
                                              "model": "desk-topics", "predicted": ["crime"]})
     assert response.status_code == 201
     assert [w["code"] for w in response.json["warnings"]] == ["model-not-loaded"]
-    assert "still loading" in response.json["warnings"][0]["message"]
+    assert "no model is loaded now (still loading, or failed to load)" in response.json["warnings"][0]["message"]
 
 
 def test_a_correction_names_at_least_one_topic_in_words(fb):

@@ -214,8 +214,9 @@ def _check_model(body: FeedbackRequest, models: Mapping[str, LoadedModel] | None
     name = body.model
     assert name is not None
     if models is None:
-        warnings.append(_warning("model-not-loaded", f"the models are still loading, so model {name!r} and the "
-                                                     "labels were not checked against it; stored as sent"))
+        warnings.append(_warning("model-not-loaded", f"no model is loaded now (still loading, or failed to load), "
+                                                     f"so model {name!r} and the labels were not checked against "
+                                                     "it; stored as sent"))
         return
     loaded = models.get(name)
     if loaded is None:  # removed or renamed since the answer (or a typo: the loaded ones are named)
