@@ -11,7 +11,7 @@ import pytest
 from service.config import Settings
 from service.engine import Tagger
 from service.engine.classifier import ClassifierBackend, read_classifier_dir
-from service.engine.domain import DOMAIN_FILE, Domain, document_vector
+from service.engine.domain import DOMAIN_FILE, MIN_VALIDATION, Domain, document_vector
 from service.engine.taxonomy import TaxonomyRegistry
 from service.errors import ModelLoadError
 from tests.conftest import TRAIN_SMALL
@@ -32,6 +32,54 @@ def test_fit_takes_centroids_by_label_and_a_validation_quantile():
     assert np.mean(nearest >= domain.threshold) == pytest.approx(0.98, abs=0.011)
     assert domain.contains(a[None, :] + 0.05) and not domain.contains(np.eye(8)[5][None, :])
     assert document_vector(np.vstack([a, b])) == pytest.approx(_unit((a + b)[None, :])[0])
+
+
+def _cluster(rng: np.random.Generator, n: int) -> tuple[np.ndarray, list[int]]:
+    """``n`` unit vectors around each of two directions, with their labels."""
+    a, b = np.eye(16)[0], np.eye(16)[1]
+    return _unit(np.vstack([a + 0.3 * rng.standard_normal((n, 16)), b + 0.3 * rng.standard_normal((n, 16))])), \
+        [0] * n + [1] * n
+
+
+def _passes(domain: Domain, vectors: np.ndarray) -> float:
+    """The share of unit vectors the domain calls in domain."""
+    return float(np.mean((vectors @ domain.centroids.T).max(axis=1) >= domain.threshold))
+
+
+def test_a_small_validation_split_is_helped_by_the_training_articles_left_out():
+    rng = np.random.default_rng(1)
+    train, labels = _cluster(rng, 20)
+    fresh, _ = _cluster(rng, 500)  # new in-domain articles
+    # 4 validation articles that happen to sit near their centroids: a cut-off fitted on them
+    # alone is their minimum, and calls many new in-domain articles out of domain.
+    nearest = (fresh @ Domain.fit(train, labels, 2, fresh).centroids.T).max(axis=1)
+    validation = fresh[np.argsort(nearest)[-4:]]
+    alone = Domain.fit(train, labels, 2, validation)
+    helped = Domain.fit(train, labels, 2, validation, unseen_train=True)
+    assert _passes(alone, fresh) < 0.1
+    assert _passes(helped, fresh) > 0.9
+    np.testing.assert_array_equal(helped.centroids, alone.centroids)
+
+
+def test_a_large_validation_split_or_a_learnt_encoder_keeps_the_validation_cut_off():
+    rng = np.random.default_rng(2)
+    train, labels = _cluster(rng, 20)
+    validation, _ = _cluster(rng, MIN_VALIDATION // 2)  # MIN_VALIDATION articles: enough alone
+    assert len(validation) == MIN_VALIDATION
+    plain = Domain.fit(train, labels, 2, validation)
+    assert Domain.fit(train, labels, 2, validation, unseen_train=True).threshold == plain.threshold
+    few = validation[:4]
+    assert Domain.fit(train, labels, 2, few).threshold != Domain.fit(train, labels, 2, few, unseen_train=True).threshold
+
+
+def test_a_training_article_is_scored_without_itself_in_its_centroid():
+    a, b, c = _unit(np.array([[1.0, 0.2, 0.0], [1.0, -0.2, 0.0], [0.0, 0.0, 1.0]]))
+    train = np.vstack([a, b, c])
+    # b alone makes label 0's centroid for a, and a for b; c is its label's only article: left out.
+    domain = Domain.fit(train, [0, 0, 1], 2, np.empty((0, 3)), unseen_train=True)
+    assert domain.threshold == pytest.approx(float(a @ b))
+    # With itself in, the centroid would flatter it: the cosine to the mean of a and b is higher.
+    assert float(a @ document_vector(np.vstack([a, b]))) > float(a @ b)
 
 
 @pytest.fixture(scope="module")

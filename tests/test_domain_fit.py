@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from service.engine.chunking import prepare_document
-from service.engine.domain import Domain
+from service.engine.domain import MIN_VALIDATION, Domain
 from service.engine.encoder import SentenceEncoder
 from tests.conftest import TRAIN_SMALL
 from training.data import Example, read_labeled, split_validation
@@ -59,8 +59,26 @@ def test_a_frozen_mode_embeds_each_article_once_and_keeps_the_same_domain(
     saved = Domain.load(output, len(labels), 32)
     assert saved is not None
     # The domain as it was fitted before: every article read again by the saved model's encoder.
-    _assert_same_domain(saved, fit_domain(output, 64, train, validation, labels, seed=3))
+    # The encoder never learnt the training articles, and the validation split is small: they count too.
+    assert len(validation) < MIN_VALIDATION
+    _assert_same_domain(saved, fit_domain(output, 64, train, validation, labels, seed=3, unseen_train=True))
     assert sum(counted) > len(examples)
+    assert saved.threshold != pytest.approx(fit_domain(output, 64, train, validation, labels, seed=3).threshold)
+
+
+def test_full_mode_fits_the_domain_on_validation_alone(single_label_data, tiny_model_dir, tmp_path):
+    """A fine-tuned encoder learnt its training articles: they would look closer to their
+    centroids than a new article does, so they are no evidence for the cut-off."""
+    output = tmp_path / "full"
+    assert main(["--train", str(single_label_data), "--output", str(output), "--base", str(tiny_model_dir),
+                 "--mode", "full", "--epochs", "1", "--max-length", "64", "--validation-split", "0.3",
+                 "--seed", "3"]) == 0
+    examples = read_labeled(single_label_data)
+    train, validation = split_validation(examples, 0.3, 3)
+    labels = sorted({x for e in examples for x in e.labels})
+    saved = Domain.load(output, len(labels), 32)
+    assert saved is not None
+    _assert_same_domain(saved, fit_domain(output, 64, train, validation, labels, seed=3))
 
 
 def _known(encoder: SentenceEncoder, examples: list[Example], prompt: str,

@@ -54,12 +54,16 @@ def _vectors(encoder: SentenceEncoder, texts: list[str], rows: list[int], desc: 
 
 
 def fit_domain(model_dir: Path, max_tokens: int, train: list[Example], validation: list[Example],
-               labels: list[str], seed: int, known: tuple[EncodedArticles, EncodedArticles] | None = None) -> Domain:
+               labels: list[str], seed: int, known: tuple[EncodedArticles, EncodedArticles] | None = None,
+               unseen_train: bool = False) -> Domain:
     """Read up to PER_LABEL training articles per label and every validation article with the
     model's own (fine-tuned, saved) encoder, exactly as the service will.
 
     ``known``: the (train, validation) window vectors training computed with this same
     encoder, frozen; an article whose windows match is taken from there, not read again.
+    ``unseen_train``: the encoder never learnt from the training articles (head and hybrid
+    modes without contrastive tuning), so with a small validation split they count as
+    evidence for the threshold too (Domain.fit).
     """
     encoder = SentenceEncoder(model_dir, max_tokens=max_tokens)
     rng = random.Random(seed)
@@ -72,4 +76,5 @@ def fit_domain(model_dir: Path, max_tokens: int, train: list[Example], validatio
     kept = [(v, j) for v, (_, j) in zip(found, sample, strict=True) if v is not None]
     held = [v for v in _vectors(encoder, [e.text for e in validation], list(range(len(validation))),
                                 "domain (validation)", known[1] if known else None) if v is not None]
-    return Domain.fit(np.stack([v for v, _ in kept]), [j for _, j in kept], len(labels), np.stack(held))
+    return Domain.fit(np.stack([v for v, _ in kept]), [j for _, j in kept], len(labels), np.stack(held),
+                      unseen_train=unseen_train)

@@ -294,7 +294,9 @@ def _write(config: TrainingConfig, model: WindowClassifier, tokenizer: Any, base
         EncodedArticles(validation.docs, [w.numpy() for w in frozen["validation"]]))
     domain = None if multi_label else partial(
         fit_domain, max_tokens=config.max_length, train=train.examples, validation=validation.examples,
-        labels=labels, seed=config.seed, known=known)
+        labels=labels, seed=config.seed, known=known,
+        # a fine-tuned or contrastively tuned encoder learnt the training articles: they would look closer
+        unseen_train=config.mode != "full" and tuning is None)
     # Head mode on the embedded default model leaves the encoder as it was: the directory
     # references it by checksum instead of copying it. A local --base is copied: its path
     # may not exist where the model is served.
