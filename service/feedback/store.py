@@ -27,7 +27,7 @@ from .database import create_store_engine, unwritable_sqlite_file, usable_url
 from .records import Correction, StoredCorrection, content_hash
 from .stats import summarize
 from .tables import create_schema, feedback
-from .upgrade import ADDED_COLUMNS, upgrade_table
+from .upgrade import ADDED_COLUMNS, missing_columns, upgrade_table
 
 log = logging.getLogger("newstag.feedback")
 PAGE_ROWS = 200  # rows read per query (a text is at most 100,000 characters)
@@ -130,8 +130,7 @@ class FeedbackStore:
                         found = inspect(connection)
                         if not found.has_table(feedback.name):
                             create_schema(connection)
-                        elif (missing := {c.name for c in feedback.columns} - {
-                                c["name"] for c in found.get_columns(feedback.name)}) and missing <= ADDED_COLUMNS:
+                        elif (missing := missing_columns(connection)) and missing <= ADDED_COLUMNS:
                             upgrade_table(connection, missing)  # made by an older newstag
                         elif missing:
                             raise SchemaMismatch(f"table {feedback.name} has no column(s) {', '.join(sorted(missing))}"

@@ -50,7 +50,7 @@ def upgrade_table(connection: Connection, missing: set[str]) -> int:
         # this transaction-scoped lock (no table privilege needed); the second waits, then
         # finds the table upgraded and leaves it be.
         connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock(hashtext('{feedback.name} upgrade'))")
-        if not missing & _missing_now(connection):
+        if not missing & missing_columns(connection):
             return 0
     rehashed = _rehash(connection)
     for statement in statements:
@@ -59,7 +59,7 @@ def upgrade_table(connection: Connection, missing: set[str]) -> int:
     return rehashed
 
 
-def _missing_now(connection: Connection) -> set[str]:
+def missing_columns(connection: Connection) -> set[str]:
     """The table's columns newstag knows that it lacks, read afresh (not from a cached inspection)."""
     return {c.name for c in feedback.columns} - {c["name"] for c in inspect(connection).get_columns(feedback.name)}
 
