@@ -66,19 +66,31 @@ def test_a_frozen_mode_embeds_each_article_once_and_keeps_the_same_domain(
     assert saved.threshold != pytest.approx(fit_domain(output, 64, train, validation, labels, seed=3).threshold)
 
 
-def test_full_mode_fits_the_domain_on_validation_alone(single_label_data, tiny_model_dir, tmp_path):
-    """A fine-tuned encoder learnt its training articles: they would look closer to their
-    centroids than a new article does, so they are no evidence for the cut-off."""
-    output = tmp_path / "full"
+@pytest.mark.parametrize("mode, tuning", [
+    pytest.param("full", [], id="full"),
+    pytest.param("head", ["--contrastive", "on", "--contrastive-pairs", "32"], id="head-contrastive"),
+    pytest.param("hybrid", ["--contrastive", "on", "--contrastive-pairs", "32"], id="hybrid-contrastive"),
+])
+def test_a_learnt_encoder_fits_the_domain_on_validation_alone(single_label_data, tiny_model_dir, tmp_path,
+                                                              mode, tuning):
+    """A fine-tuned or contrastively tuned encoder learnt its training articles: they would look
+    closer to their centroids than a new article does, so they are no evidence for the cut-off,
+    however small the validation split."""
+    output = tmp_path / mode
     assert main(["--train", str(single_label_data), "--output", str(output), "--base", str(tiny_model_dir),
-                 "--mode", "full", "--epochs", "1", "--max-length", "64", "--validation-split", "0.3",
-                 "--seed", "3"]) == 0
+                 "--mode", mode, "--epochs", "1", "--max-length", "64", "--validation-split", "0.3",
+                 "--seed", "3", *tuning]) == 0
+    assert ("contrastive" in json.loads((output / "newstag.json").read_text())) == bool(tuning)
     examples = read_labeled(single_label_data)
     train, validation = split_validation(examples, 0.3, 3)
+    assert len(validation) < MIN_VALIDATION  # small enough that a frozen encoder's training articles would count
     labels = sorted({x for e in examples for x in e.labels})
     saved = Domain.load(output, len(labels), 32)
     assert saved is not None
     _assert_same_domain(saved, fit_domain(output, 64, train, validation, labels, seed=3))
+    # Counting the training articles would have moved the cut-off: the check above tells the two apart.
+    assert saved.threshold != pytest.approx(
+        fit_domain(output, 64, train, validation, labels, seed=3, unseen_train=True).threshold, abs=1e-6)
 
 
 def _known(encoder: SentenceEncoder, examples: list[Example], prompt: str,
