@@ -378,6 +378,58 @@ def test_an_editor_corrects_a_fine_tuned_model_retrained_meanwhile(desk_server, 
     assert "climate" in rows[CLIMATE]["labels"]
 
 
+def test_a_model_renamed_on_the_service_while_the_page_is_open_is_no_longer_offered(desk_server, models_dir):
+    """The listing was read again only after a successful tag: a fine-tuned model renamed (or
+    removed) on the service stayed chosen, and every tag with it failed (404) until the editor
+    thought of choosing another. A failed tag now rereads the listing: the default model is
+    chosen, the status line says why, and the model is offered under its new name."""
+    server = desk_server
+    with editor_page() as page:
+        problems: list[str] = []  # script errors (the browser logs the 404 itself: not one)
+        page.on("pageerror", lambda exc: problems.append(str(exc)))
+        classify: list[dict] = []
+        page.on("request", lambda r: classify.append(r.post_data_json) if r.url.endswith("/v1/classify") else None)
+        page.goto(f"{server}/")
+        page.fill("#api-key", KEY)
+        page.keyboard.press("Tab")
+        expect(page.locator("#taxonomy")).to_have_value("news")
+        page.select_option("#model", "desk-topics")
+        expect(page.locator("#taxonomy-field")).to_be_hidden()
+
+        # Meanwhile desk-topics is renamed on the service and the models reloaded.
+        shutil.move(models_dir / "desk-topics", models_dir / "desk-topics-2")
+        call(f"{server}/v1/models/reload", method="POST", key=ADMIN_KEY)
+        page.fill("#article", CLIMATE)
+        page.click("#tag-button")
+        expect(page.locator("#error")).to_contain_text("no loaded model named 'desk-topics'")
+        expect(page.locator("#error")).to_be_focused()
+        expect(page.locator("#status")).to_have_text(
+            "desk-topics is not loaded any more (removed or renamed on the service): the default model is chosen. "
+            "Tag again to use it.")
+        expect(page.locator("#model")).to_have_value("")
+        assert page.locator("#model option").evaluate_all("os => os.map(o => o.value)") == ["", "desk-topics-2"]
+        expect(page.locator("#taxonomy-field")).to_be_visible()  # the default's fields are back
+        expect(page.locator("#taxonomy")).to_have_value("news")
+
+        # Tagging again uses the default with the taxonomy chosen before.
+        page.click("#tag-button")
+        expect(page.locator("#status")).to_contain_text("found.")
+        expect(page.locator("#model-line")).to_contain_text("Model all-MiniLM-L6-v2")
+        assert classify[-1] == {"text": CLIMATE, "taxonomy": "news"}, classify[-1]
+
+        # A failure that is not the model's (the service busy) keeps the model chosen.
+        page.select_option("#model", "desk-topics-2")
+        page.route("**/v1/classify", lambda route: route.fulfill(
+            status=503, content_type="application/problem+json",
+            body='{"type": "about:blank", "title": "Service Unavailable", "status": 503, "detail": "busy"}'))
+        page.click("#tag-button")
+        expect(page.locator("#error")).to_contain_text("Service Unavailable: busy.")
+        expect(page.locator("#model")).to_have_value("desk-topics-2")
+        expect(page.locator("#status")).to_have_text("")
+        page.unroute("**/v1/classify")
+        assert not problems, problems
+
+
 def test_the_default_model_tags_when_the_models_cannot_be_listed(server, seed_text):
     """The model choice read /v1/models together with /v1/taxonomies: one failed listing
     blocked every tag, with the default model too (session 32's review)."""

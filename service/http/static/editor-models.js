@@ -47,6 +47,20 @@ async function refreshModels() {
   } catch (_) { /* the listing as it was */ }
 }
 
+// A tag with a model named failed. If the model is not loaded any more (removed or renamed on
+// the service since the listing was read: a 404), the page stops offering it: the listing is
+// read again (a renamed model appears under its new name), the default is chosen (or what the
+// editor chose meanwhile), and the status line says why. A failure of any other kind, or a
+// listing that cannot be read, leaves the choice as it was.
+async function dropUnloadedModel(name) {
+  await refreshModels();
+  if (state.models.some((m) => m.name === name)) return;
+  const now = chosenModel();
+  $("status").replaceChildren(el("bdi", {}, name), " is not loaded any more (removed or renamed on the service): ",
+                              ...(now ? [el("bdi", {}, now.name), " is chosen."] : ["the default model is chosen."]),
+                              " Tag again to use it.");
+}
+
 // Show the fields that apply to the chosen model, and name a fine-tuned one's labels in its
 // hint (each isolated: a right-to-left label keeps its place in the list).
 function applyModel() {

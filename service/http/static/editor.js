@@ -177,6 +177,7 @@ async function tagArticle() {
     showError(err.message);
     $("error").focus();
     markStale();  // the topics on screen, if any, are still those of the text as tagged before
+    if (model !== null) await dropUnloadedModel(model);  // removed or renamed since it was listed?
   }
 }
 
