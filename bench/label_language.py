@@ -122,7 +122,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--languages", default=",".join(TEMPLATES), help="SIB-200 languages, comma-separated")
     args = parser.parse_args(argv)
     sib = sib_sample(args.data_dir, args.per_language, args.seed)
-    news = news_sample(args.data_dir, args.news) if args.news else []
+    news = news_sample(args.data_dir / "masakhanews-fra-dev.jsonl", args.news) if args.news else []
     junk = [json.loads(line) for line in JUNK.read_text(encoding="utf-8").splitlines() if line.strip()]
     settings = models(args.gemma)[args.gemma.name]
     # Each text is read once: the label vectors change, the documents come from the cache.

@@ -301,6 +301,29 @@ def test_multilingual_benchmark_runs_on_small_sets(tmp_path, tiny_st_dir, capsys
     assert "| SIB-200 eng_Latn |" not in out and "prompts" not in out
 
 
+def test_halves_split_each_label_in_two_and_the_multilingual_benchmark_reads_one(tmp_path, tiny_st_dir, capsys):
+    """bench.halves: one half of a file to train on, the other to measure on (--news-data)."""
+    import json
+
+    from bench import halves, multilingual
+
+    _multilingual_sets(tmp_path, ("fra_Latn",), english_test_split=True)
+    news = tmp_path / "masakhanews-fra-dev.jsonl"
+    rows = [json.loads(line) for line in news.read_text(encoding="utf-8").splitlines()]
+    first, second = tmp_path / "a.jsonl", tmp_path / "b.jsonl"
+    assert halves.main([str(news), str(first), str(second)]) == 0
+    parts = [[json.loads(line) for line in p.read_text(encoding="utf-8").splitlines()] for p in (first, second)]
+    assert sorted(r["text"] for part in parts for r in part) == sorted(r["text"] for r in rows)  # each row once
+    for label in {r["labels"][0] for r in rows}:
+        counts = [sum(r["labels"][0] == label for r in part) for part in parts]
+        assert counts[1] - counts[0] in (0, 1), (label, counts)
+    assert {r["split"] for part in parts for r in part} == {"train"}  # training.matcher reads every row
+    assert halves.halves(rows, 7) == halves.halves(rows, 7) != halves.halves(rows, 8)
+    assert multilingual.main(["--data-dir", str(tmp_path), "--gemma", str(tiny_st_dir), "--per-language", "4",
+                              "--news-data", str(second), "--speed", "2", "--no-prompts", "--only-gemma"]) == 0
+    assert f"| French news, b ({len(parts[1])} articles) |" in capsys.readouterr().out
+
+
 def test_multilingual_benchmark_reads_validation_sentences_and_gemma_with_and_without_its_matcher(
         tmp_path, tiny_st_dir, capsys):
     """--sib-splits validation: only sentences a matcher trained on the train split has not read;
