@@ -36,7 +36,7 @@ MATCHER_SHA256 = "1e58afedef54643a347264cf862b6ec492dda645db5231c9a8e3369574d137
 # of Gemma, under the Gemma Terms of Use (its NOTICE).
 MULTILINGUAL_MATCHER_DIR = Path(__file__).resolve().parent.parent / "matcher_multilingual"
 # sha256sum of MULTILINGUAL_MATCHER_DIR/adapter.safetensors
-MULTILINGUAL_MATCHER_SHA256 = "c8d9241d95d33df2fe66b2aafa397f74bb6242b5434f21ed9156e61fc3954a2d"
+MULTILINGUAL_MATCHER_SHA256 = "94638ff77aa5165db2482e891ae69ee85651f9c76e103d4347a291fd71e0ed14"
 
 
 def default_model_dir() -> Path:
