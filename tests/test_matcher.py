@@ -470,6 +470,50 @@ def test_phrasing_follows_the_model_profile_sentences_and_articles():
     assert plain.template_for("One sentence.") == plain.template_for(article) == "news about {}"
 
 
+GERMAN_SIB_NAMES = ["Wissenschaft/Technologie", "Reisen", "Politik", "Sport", "Gesundheit", "Unterhaltung", "Geografie"]
+
+
+def test_phrasing_reads_labels_named_in_german_as_the_engine_does():
+    # The engine reads sentences against German-named labels in its German template
+    # (EmbeddingBackend.phrasing_for); a matcher trained on such a set must see the same phrases.
+    from service.engine.model_files import MULTILINGUAL_SHA256
+    from service.engine.st_modules import Pipeline
+
+    gemma = matcher.Phrasing.of(Pipeline(prompts=PROMPTS_GEMMA), MULTILINGUAL_SHA256)
+    assert gemma.labels_language(GERMAN_SIB_NAMES) == "de"
+    assert gemma.labels_language(["politics", "sports", "health", "travel"]) == "und"
+    sentence = "Der Minister traf seinen Amtskollegen."
+    assert gemma.template_for(sentence, "de") == "Dieser Nachrichtenartikel handelt von {}."
+    assert gemma.template_for(sentence, "es") == gemma.template_for(sentence) == "This news article is about {}."
+    article = ("Der Minister kam an. Er traf seinen Kollegen. Sie unterzeichneten zwei Abkommen. "
+               "Die Gespräche gehen weiter.")
+    assert gemma.template_for(article, "de") == "news about {}"
+    plain = matcher.Phrasing.of(Pipeline(), DEFAULT_MODEL_SHA256)
+    assert plain.labels_language(GERMAN_SIB_NAMES) == "und"
+
+
+def test_loss_phrases_a_german_named_set_in_german(monkeypatch):
+    from service.engine.model_files import MULTILINGUAL_SHA256
+    from service.engine.st_modules import Pipeline
+    from training.data import Example
+
+    embedded: list[str] = []
+
+    def fake_embed(model, tokenizer, texts, max_length, pipeline=None):
+        embedded.extend(texts)
+        return torch.nn.functional.normalize(torch.ones(len(texts), 4), dim=-1)
+
+    monkeypatch.setattr(matcher, "_embed", fake_embed)
+    gemma = matcher.Phrasing.of(Pipeline(prompts=PROMPTS_GEMMA), MULTILINGUAL_SHA256)
+    labels = sorted(GERMAN_SIB_NAMES)
+    matcher_set = MatcherSet("sib-own-deu_Latn", [Example("Der Minister traf seinen Amtskollegen.", ("Politik",))],
+                             labels, labels)
+    config = matcher.MatcherConfig(data=[], output=Path("unused"))  # temperature and lengths only
+    matcher._loss(None, None, matcher_set, [0], config, None, gemma)
+    assert PROMPTS_GEMMA["query"] + "Dieser Nachrichtenartikel handelt von Politik." in embedded
+    assert not any("This news article is about" in text for text in embedded)
+
+
 PROMPTS_GEMMA = {"document": "title: none | text: ", "query": "task: search result | query: "}
 
 

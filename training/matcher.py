@@ -34,6 +34,7 @@ import torch
 from transformers import AutoModel
 
 from service.engine.label_vectors import TEMPLATE
+from service.engine.language import UNDETERMINED, label_set_language
 from service.engine.model_files import (
     WEIGHTS_FILE,
     sha256_of,
@@ -69,6 +70,9 @@ class Phrasing:
     sentence_template: str = TEMPLATE
     article_template: str = TEMPLATE
     article_min_sentences: int = 3
+    # Sentences read labels named in one of these languages in that language's template, as the
+    # engine does (EmbeddingBackend.phrasing_for): a set named in German trains as it is served.
+    own_language_templates: tuple[tuple[str, str], ...] = ()
 
     @classmethod
     def of(cls, pipeline: Pipeline, weights_sha256: str) -> Phrasing:
@@ -84,11 +88,20 @@ class Phrasing:
         sentence = first(profile.label_template) or TEMPLATE
         return cls(pipeline.prompts.get(text_name, "") if text_name else "",
                    pipeline.prompts.get(label_name, "") if label_name else "",
-                   sentence, first(profile.article_template) or sentence, profile.article_min_sentences)
+                   sentence, first(profile.article_template) or sentence, profile.article_min_sentences,
+                   tuple(sorted(profile.own_language_templates.items())))
 
-    def template_for(self, text: str) -> str:
-        return self.article_template if len(split_sentences(text)) >= self.article_min_sentences \
-            else self.sentence_template
+    def labels_language(self, names: list[str]) -> str:
+        """The language a set's names are in, when this model phrases labels in it; else "und"."""
+        if not self.own_language_templates:
+            return UNDETERMINED
+        language = label_set_language(tuple(names))
+        return language if language in dict(self.own_language_templates) else UNDETERMINED
+
+    def template_for(self, text: str, labels_language: str = UNDETERMINED) -> str:
+        if len(split_sentences(text)) >= self.article_min_sentences:
+            return self.article_template
+        return dict(self.own_language_templates).get(labels_language, self.sentence_template)
 
 
 def _embed(model: Any, tokenizer: Any, texts: list[str], max_length: int, pipeline: Pipeline | None = None
@@ -103,7 +116,8 @@ def _loss(model: Any, tokenizer: Any, matcher_set: MatcherSet, rows: list[int], 
           pipeline: Pipeline | None = None, phrasing: Phrasing = Phrasing()) -> torch.Tensor:
     examples = [matcher_set.examples[i] for i in rows]
     texts = _embed(model, tokenizer, [phrasing.text_prompt + e.text for e in examples], config.max_length, pipeline)
-    templates = [phrasing.template_for(e.text) for e in examples]
+    language = phrasing.labels_language(matcher_set.names)
+    templates = [phrasing.template_for(e.text, language) for e in examples]
     label_vectors = {t: _embed(model, tokenizer, [phrasing.label_prompt + p for p in matcher_set.phrased(t)],
                                config.max_length, pipeline) for t in dict.fromkeys(templates)}
     similarities = torch.stack([text @ label_vectors[t].T for text, t in zip(texts, templates, strict=True)])
