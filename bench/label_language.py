@@ -3,6 +3,7 @@
 Usage:
     python -m bench.label_language [--data-dir ../shared/data] [--gemma base-models/embeddinggemma-300m]
         [--per-language 100] [--news 211] [--seed 1] [--languages deu_Latn,fra_Latn,...]
+        [--sib-splits train,validation] [--news-data FILE] [--ways english,own-pinned,own-template,shipped]
 
 A newsroom names its sections in its own language ("Wirtschaft", "Politik"). The label
 templates pinned for EmbeddingGemma (model_profiles.py) are English: "This news article is
@@ -35,35 +36,13 @@ from pathlib import Path
 
 import numpy as np
 
+from bench.label_names import FRENCH_NEWS, SIB_LABELS, TEMPLATES
 from bench.multilingual import GEMMA, ROOT, macro_f1, models, news_sample, sib_sample
 from bench.trust import batched, expected_calibration_error
 from service.engine import Label, Tagger
 from service.engine.embedding_backend import EmbeddingBackend
 from service.engine.label_vectors import Template
 from training.data import Example
-
-# Per SIB-200 language: the template, and its 7 labels' names in the same order as SIB_LABELS.
-SIB_LABELS = ["science/technology", "travel", "politics", "sports", "health", "entertainment", "geography"]
-TEMPLATES: dict[str, tuple[str, list[str]]] = {
-    "deu_Latn": ("Dieser Nachrichtenartikel handelt von {}.",
-                 ["Wissenschaft/Technologie", "Reisen", "Politik", "Sport", "Gesundheit", "Unterhaltung",
-                  "Geografie"]),
-    "fra_Latn": ("Cet article d'actualité porte sur {}.",
-                 ["science/technologie", "voyages", "politique", "sport", "santé", "divertissement", "géographie"]),
-    "rus_Cyrl": ("Тема этой новостной статьи: {}.",
-                 ["наука/технологии", "путешествия", "политика", "спорт", "здоровье", "развлечения", "география"]),
-    "spa_Latn": ("Este artículo de noticias trata sobre {}.",
-                 ["ciencia/tecnología", "viajes", "política", "deportes", "salud", "entretenimiento", "geografía"]),
-    "tur_Latn": ("Bu haber makalesi {} hakkındadır.",
-                 ["bilim/teknoloji", "seyahat", "siyaset", "spor", "sağlık", "eğlence", "coğrafya"]),
-    "arb_Arab": ("هذا المقال الإخباري يتحدث عن {}.",
-                 ["العلوم/التكنولوجيا", "السفر", "السياسة", "الرياضة", "الصحة", "الترفيه", "الجغرافيا"]),
-    "zho_Hans": ("这篇新闻文章是关于{}的。", ["科学/技术", "旅游", "政治", "体育", "健康", "娱乐", "地理"]),
-}
-# MasakhaNEWS French sections, named as a French newsroom would.
-FRENCH_NEWS = ("Cet article d'actualité porte sur {}.",
-               {"business": "économie", "health": "santé", "politics": "politique", "sports": "sport",
-                "technology": "technologie"})
 
 
 def renamed(examples: list[Example], names: dict[str, str]) -> list[Example]:
@@ -102,14 +81,19 @@ def figures(tagger: Tagger, examples: list[Example], names: list[str], junk: lis
             expected_calibration_error(scores, truth_matrix), clear)
 
 
+WAYS = {"english": "English names, pinned", "own-pinned": "own names, pinned",
+        "own-template": "own names, own template for every text", "shipped": "own names, as shipped"}
+
+
 def four_ways(tagger: Tagger, pinned: Tagger, examples: list[Example], english: list[str], own: list[str],
-              template: str, junk: list[str]) -> list[tuple[str, tuple[float, ...]]]:
+              template: str, junk: list[str], ways: tuple[str, ...] = tuple(WAYS)
+              ) -> list[tuple[str, tuple[float, ...]]]:
     translated = renamed(examples, dict(zip(english, own, strict=True)))
-    return [("English names, pinned", figures(pinned, examples, english, junk)),
-            ("own names, pinned", figures(pinned, translated, own, junk)),
-            ("own names, own template for every text", figures(with_templates(tagger, template, template),
-                                                               translated, own, junk)),
-            ("own names, as shipped", figures(tagger, translated, own, junk))]
+    runs = {"english": lambda: figures(pinned, examples, english, junk),
+            "own-pinned": lambda: figures(pinned, translated, own, junk),
+            "own-template": lambda: figures(with_templates(tagger, template, template), translated, own, junk),
+            "shipped": lambda: figures(tagger, translated, own, junk)}
+    return [(WAYS[way], runs[way]()) for way in ways]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -120,9 +104,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--news", type=int, default=211, help="MasakhaNEWS French dev articles (0: none)")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--languages", default=",".join(TEMPLATES), help="SIB-200 languages, comma-separated")
+    parser.add_argument("--sib-splits", default="train,validation",
+                        help="SIB-200 splits sampled (validation: sentences no topic matcher trained on)")
+    parser.add_argument("--news-data", type=Path,
+                        help="French news articles instead of MasakhaNEWS French dev (e.g. the half written by "
+                             "bench.halves that EmbeddingGemma's matcher did not read)")
+    parser.add_argument("--ways", default=",".join(WAYS), help=f"which readings, comma-separated: {', '.join(WAYS)}")
     args = parser.parse_args(argv)
-    sib = sib_sample(args.data_dir, args.per_language, args.seed)
-    news = news_sample(args.data_dir / "masakhanews-fra-dev.jsonl", args.news) if args.news else []
+    splits = tuple(s.strip() for s in args.sib_splits.split(","))
+    if not set(splits) <= {"train", "validation"}:
+        parser.error("--sib-splits: train and/or validation (the test split stays unseen)")
+    ways = tuple(w.strip() for w in args.ways.split(",") if w.strip())
+    if not ways or not set(ways) <= set(WAYS):
+        parser.error(f"--ways: one or more of {', '.join(WAYS)}")
+    sib = sib_sample(args.data_dir, args.per_language, args.seed, splits)
+    news_data = args.news_data or args.data_dir / "masakhanews-fra-dev.jsonl"
+    news = news_sample(news_data, args.news) if args.news else []
     junk = [json.loads(line) for line in JUNK.read_text(encoding="utf-8").splitlines() if line.strip()]
     settings = models(args.gemma)[args.gemma.name]
     # Each text is read once: the label vectors change, the documents come from the cache.
@@ -136,13 +133,13 @@ def main(argv: list[str] | None = None) -> int:
         template, names = FRENCH_NEWS
         english = sorted(names)
         for how, values in four_ways(tagger, pinned, news, english, [names[n] for n in english], template,
-                                     [j["text"] for j in junk if j["lang"] == "fr"]):
-            rows.append((f"MasakhaNEWS French ({len(news)} articles), {how}", values))
+                                     [j["text"] for j in junk if j["lang"] == "fr"], ways):
+            rows.append((f"French news, {news_data.stem} ({len(news)} articles), {how}", values))
     for lang in (lang for lang in args.languages.split(",") if lang in sib):  # the languages the data has
         template, own = TEMPLATES[lang]
         print(f"-- {lang}", file=sys.stderr)
         for how, values in four_ways(tagger, pinned, sib[lang], SIB_LABELS, own, template,
-                                     [j["text"] for j in junk if j["lang"] == CODES[lang]]):
+                                     [j["text"] for j in junk if j["lang"] == CODES[lang]], ways):
             rows.append((f"SIB-200 {lang} ({len(sib[lang])} sentences), {how}", values))
     print(f"\nEmbeddingGemma, seed {args.seed}; multi-label at the default threshold\n")
     print("| texts, label names, templates | top-1 macro-F1 | precision | recall | F1 | topics/text | ECE "

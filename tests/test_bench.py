@@ -389,13 +389,53 @@ def test_label_language_benchmark_runs_on_small_sets(tmp_path, tiny_st_dir, caps
     assert label_language.main(["--data-dir", str(tmp_path), "--gemma", str(tiny_st_dir), "--per-language", "12",
                                 "--news", "10"]) == 0
     out = capsys.readouterr().out
-    rows = [line.split(" | ") for line in out.splitlines() if line.startswith(("| SIB-200", "| Masakha"))]
+    rows = [line.split(" | ") for line in out.splitlines() if line.startswith(("| SIB-200", "| French news"))]
     ways = ["English names, pinned", "own names, pinned", "own names, own template for every text",
             "own names, as shipped"]
     assert [row[0] for row in rows] == [f"| {texts}, {way}" for texts in (
-        "MasakhaNEWS French (10 articles)", "SIB-200 deu_Latn (12 sentences)", "SIB-200 fra_Latn (12 sentences)")
-        for way in ways] and "rus_Cyrl" not in out
+        "French news, masakhanews-fra-dev (10 articles)", "SIB-200 deu_Latn (12 sentences)",
+        "SIB-200 fra_Latn (12 sentences)") for way in ways] and "rus_Cyrl" not in out
     assert all(0 <= float(x) <= 1 for row in rows for x in row[1:5])  # macro-F1, precision, recall, F1
+    # Two of the four readings, on validation sentences only and on another news file.
+    half = tmp_path / "half.jsonl"
+    half.write_text("".join(line + "\n" for line in (tmp_path / "masakhanews-fra-dev.jsonl").read_text(
+        encoding="utf-8").splitlines()[:6]), encoding="utf-8")
+    assert label_language.main(["--data-dir", str(tmp_path), "--gemma", str(tiny_st_dir), "--per-language", "50",
+                                "--news", "10", "--news-data", str(half), "--sib-splits", "validation",
+                                "--languages", "deu_Latn", "--ways", "english,shipped"]) == 0
+    rows = [line.split(" | ")[0] for line in capsys.readouterr().out.splitlines()
+            if line.startswith(("| SIB-200", "| French news"))]
+    validation = sum(1 for line in (tmp_path / "sib200-multi-train.jsonl").read_text(encoding="utf-8").splitlines()
+                     if '"deu_Latn"' in line and '"validation"' in line)
+    assert rows == [f"| {texts}, {way}" for texts in ("French news, half (6 articles)",
+                                                      f"SIB-200 deu_Latn ({validation} sentences)")
+                    for way in ("English names, pinned", "own names, as shipped")]
+    with pytest.raises(SystemExit):
+        label_language.main(["--data-dir", str(tmp_path), "--sib-splits", "test"])
+    with pytest.raises(SystemExit):
+        label_language.main(["--data-dir", str(tmp_path), "--ways", "english,guess"])
+
+
+def test_own_names_renames_each_rows_labels_in_its_language(tmp_path, capsys):
+    """bench.own_names: the same rows with their labels in the row's language; an unknown one is an error."""
+    import json
+
+    from bench import own_names
+
+    source, destination = tmp_path / "in.jsonl", tmp_path / "out.jsonl"
+    rows = [{"id": "a", "lang": "deu_Latn", "text": "Der Kanzler sprach.", "labels": ["politics"], "split": "train"},
+            {"id": "b", "lang": "fra", "text": "Le match.", "labels": ["sports"], "split": "train"},
+            {"id": "c", "lang": "zho_Hans", "text": "比赛。", "labels": ["sports"], "split": "validation"}]
+    source.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+    assert own_names.main([str(source), str(destination)]) == 0
+    written = [json.loads(line) for line in destination.read_text(encoding="utf-8").splitlines()]
+    assert [r["labels"] for r in written] == [["Politik"], ["sport"], ["体育"]]
+    assert [(r["id"], r["split"], r["text"]) for r in written] == [(r["id"], r["split"], r["text"]) for r in rows]
+    for bad in ({"lang": "xx", "labels": ["sports"]}, {"lang": "fra", "labels": ["travel"]}):
+        source.write_text(json.dumps({"id": "d", "text": "x", **bad}) + "\n", encoding="utf-8")
+        assert own_names.main([str(source), str(tmp_path / "never.jsonl")]) == 2
+        assert not (tmp_path / "never.jsonl").exists()
+    assert "line 1: no" in capsys.readouterr().err
 
 
 def test_runtimes_benchmark_quick_runs_onnx_through_http(capsys):
