@@ -36,7 +36,7 @@ MATCHER_SHA256 = "1e58afedef54643a347264cf862b6ec492dda645db5231c9a8e3369574d137
 # of Gemma, under the Gemma Terms of Use (its NOTICE).
 MULTILINGUAL_MATCHER_DIR = Path(__file__).resolve().parent.parent / "matcher_multilingual"
 # sha256sum of MULTILINGUAL_MATCHER_DIR/adapter.safetensors
-MULTILINGUAL_MATCHER_SHA256 = "94638ff77aa5165db2482e891ae69ee85651f9c76e103d4347a291fd71e0ed14"
+MULTILINGUAL_MATCHER_SHA256 = "4897f92cc98d12a2c15b897903c97a7fe085a48b5988b322ba0883ea74d61f07"
 
 
 def default_model_dir() -> Path:
