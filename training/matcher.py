@@ -34,7 +34,7 @@ import torch
 from transformers import AutoModel
 
 from service.engine.label_vectors import TEMPLATE
-from service.engine.language import UNDETERMINED, label_set_language
+from service.engine.language import UNDETERMINED, label_set_language_among
 from service.engine.model_files import (
     WEIGHTS_FILE,
     sha256_of,
@@ -93,10 +93,7 @@ class Phrasing:
 
     def labels_language(self, names: list[str]) -> str:
         """The language a set's names are in, when this model phrases labels in it; else "und"."""
-        if not self.own_language_templates:
-            return UNDETERMINED
-        language = label_set_language(tuple(names))
-        return language if language in dict(self.own_language_templates) else UNDETERMINED
+        return label_set_language_among(tuple(names), dict(self.own_language_templates))
 
     def template_for(self, text: str, labels_language: str = UNDETERMINED) -> str:
         if len(split_sentences(text)) >= self.article_min_sentences:

@@ -30,7 +30,7 @@ from .domain import document_vector
 from .encoder import DocumentVectors, SentenceEncoder
 from .genre import GenreCheck
 from .label_vectors import TEMPLATE, LabelVectorCache, Template
-from .language import UNDETERMINED, label_set_language
+from .language import UNDETERMINED, label_set_language_among
 from .model_profiles import SentenceRules
 from .types import Label
 
@@ -156,10 +156,7 @@ class EmbeddingBackend:
 
     def labels_language(self, labels: list[Label]) -> str:
         """The language the labels are named in, when the profile phrases labels in it; else "und"."""
-        if not self.own_language_vectors or not labels:
-            return UNDETERMINED
-        language = label_set_language(tuple(lab.name for lab in labels))
-        return language if language in self.own_language_vectors else UNDETERMINED
+        return label_set_language_among(tuple(lab.name for lab in labels), self.own_language_vectors)
 
     def phrasing_for(self, doc: PreparedDocument, labels_language: str = UNDETERMINED) -> str:
         """How a document reads its labels: "article" (article_min_sentences or more, when the

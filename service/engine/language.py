@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import threading
 import unicodedata
+from collections.abc import Collection
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -103,6 +104,15 @@ def label_set_language(names: tuple[str, ...]) -> str:
     # Lowercased: capitals read as English to the identifier ("Économie, Sport, Politique" came
     # out "und", "économie, sport, politique" French).
     return detect_language(", ".join(name.lower() for name in names)).code
+
+
+def label_set_language_among(names: tuple[str, ...], languages: Collection[str]) -> str:
+    """label_set_language, kept when it is one of ``languages`` (those a model phrases labels
+    in); else "und". The engine and the matcher's training choose templates by it alike."""
+    if not languages or not names:
+        return UNDETERMINED
+    language = label_set_language(names)
+    return language if language in languages else UNDETERMINED
 
 
 def mostly_latin(text: str) -> bool:
