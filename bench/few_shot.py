@@ -126,7 +126,7 @@ def tuned_scores(examples: list[Example], rows: list[int], gold: list[Example], 
     train_texts = [examples[i].text for i in rows]
     model, _ = train_hybrid(train_texts, read_articles(encoder, train_texts),
                             targets_matrix([examples[i] for i in rows], labels), False,
-                            HybridSettings(embedding_weight=1.0, label_prior=0.0), seed=42)
+                            HybridSettings(embedding_weight=1.0, label_prior=0.0, nb_alpha=0.0), seed=42)
     logits = model.logits([e.text for e in gold], read_articles(encoder, [e.text for e in gold]))
     return {**_scores(gold, [labels[j] for j in logits.argmax(axis=1)], labels),
             "seconds": round(time.monotonic() - started)}
@@ -153,7 +153,7 @@ def run_set(name: str, data: Path, shots: list[int], seeds: list[int], eval_max:
                                     label_vectors=names)
             logits = model.logits([e.text for e in gold], eval_vectors)
             run["shots"][str(k)] = {"train_rows": len(rows), "embedding_weight": model.article_weight,
-                                    "label_prior": model.label_prior,
+                                    "label_prior": model.label_prior, "nb_alpha": model.nb_alpha,
                                     **_scores(gold, [labels[j] for j in logits.argmax(axis=1)], labels)}
             if contrastive:
                 run["shots"][str(k)]["contrastive"] = tuned_scores(examples, rows, gold, labels, cache.base, seed)
@@ -175,6 +175,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cache", type=Path, default=Path("/tmp/newstag-few-shot"))
     parser.add_argument("--label-prior", type=float, default=HybridSettings.label_prior,
                         help="the scale of each label's own-name feature (0: off; default: the recipe's choice)")
+    parser.add_argument("--nb-alpha", type=float, default=HybridSettings.nb_alpha,
+                        help="the smoothing of the log-count ratios that weigh each label's TF-IDF columns (0: off)")
     parser.add_argument("--base", type=Path, help="a local model directory (default: embedded all-MiniLM-L6-v2)")
     parser.add_argument("--contrastive", action="store_true",
                         help="also the recipe with contrastive tuning (training/contrastive.py) on the same articles")
@@ -186,7 +188,8 @@ def main(argv: list[str] | None = None) -> int:
     results = []
     for name in args.sets.split(","):
         results.append(run_set(name, args.data_dir / SETS[name], shots, seeds, args.eval_max, args.cache, tagger,
-                               HybridSettings(label_prior=args.label_prior), args.base, args.contrastive))
+                               HybridSettings(label_prior=args.label_prior, nb_alpha=args.nb_alpha), args.base,
+                               args.contrastive))
         if args.report:  # after each set: a long run keeps what it measured
             args.report.write_text(json.dumps(results, indent=2))
     print(markdown_table(results, shots))

@@ -10,9 +10,10 @@ The corpora's own test splits are kept elsewhere, so a seeded share of the train
 trains on the rest, fitting its thresholds out of fold, and is scored on the proxy test.
 --chronological takes the file's last rows instead: Reuters' ModApte test is later news than
 its training file, and a random draw from the same weeks flatters the recipe.
-Each setting is C:embedding-weight[:label-prior] (weight 0: TF-IDF alone; auto: the recipe's own
-choice; label prior: the scale of each label's own-name feature, 0 off, auto (the default) the
-recipe's own choice).
+Each setting is C:embedding-weight[:label-prior[:nb-alpha]] (weight 0: TF-IDF alone; auto: the
+recipe's own choice; label prior: the scale of each label's own-name feature, 0 off, auto (the
+default) the recipe's own choice; nb-alpha: the smoothing of each label's log-count ratios that
+weigh its TF-IDF columns, 0 off, auto (the default) the recipe's own choice).
 For multi-label data the same model is scored three ways: with its per-label thresholds
 alone; with them and "at least one label" (an article no label reaches gets its best one, as training.finetune's
 model serves it: classifier.at_least_one); and with 0.5 for every label (the SVM's own
@@ -63,9 +64,11 @@ def _figures(gold: list[Example], probs: np.ndarray, labels: list[str], threshol
 
 
 def _settings(setting: str) -> HybridSettings:
-    c_text, weight_text, *prior = setting.split(":")
+    c_text, weight_text, *rest = setting.split(":")
+    prior, nb_alpha = (rest + [None, None])[:2]
     return HybridSettings(c=float(c_text), embedding_weight=None if weight_text == "auto" else float(weight_text),
-                          label_prior=float(prior[0]) if prior and prior[0] != "auto" else None)
+                          label_prior=float(prior) if prior and prior != "auto" else None,
+                          nb_alpha=float(nb_alpha) if nb_alpha and nb_alpha != "auto" else None)
 
 
 def cross_validate(examples: list[Example], vectors: np.ndarray, labels: list[str], single: bool, setting: str,
@@ -82,14 +85,14 @@ def cross_validate(examples: list[Example], vectors: np.ndarray, labels: list[st
                                          not single, _settings(setting), seed=42, label_vectors=names)
             logits = model.logits([examples[i].text for i in held], vectors[held])
             probs[held], thresholds[held] = probabilities(logits, not single), fitted.values
-            chosen.append(f"{model.article_weight:g}/{model.label_prior:g}")
+            chosen.append(f"{model.article_weight:g}/{model.label_prior:g}/{model.nb_alpha:g}")
         if not single:
             probs = np.stack([at_least_one(p, t) for p, t in zip(probs, thresholds, strict=True)])
         predicted = _predicted(probs, labels, thresholds, single)
         report = classification_report([e.labels for e in examples], predicted, labels, single)
         wrong = sum(set(p) != set(e.labels) for p, e in zip(predicted, examples, strict=True))
         print(f"{setting} cross-validation seed {seed}: micro-F1 {report['micro_f1']:.4f}, macro-F1 "
-              f"{report['macro_f1']:.4f}, {wrong} of {len(examples)} articles wrong; weight/prior "
+              f"{report['macro_f1']:.4f}, {wrong} of {len(examples)} articles wrong; weight/prior/nb_alpha "
               f"{' '.join(chosen)}",
               flush=True)
 
@@ -98,7 +101,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.hybrid_recipe", description=__doc__.split("\n")[0])
     parser.add_argument("--data", type=Path, required=True)
     parser.add_argument("--settings", nargs="+", default=["0.5:auto"],
-                        help="C:embedding-weight pairs (weight auto: the recipe chooses it out of fold)")
+                        help="C:embedding-weight[:label-prior[:nb-alpha]] (auto: the recipe chooses out of fold)")
     parser.add_argument("--proxy-test", type=float, default=0.2)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--chronological", action="store_true",
@@ -151,7 +154,8 @@ def main(argv: list[str] | None = None) -> int:
         probs = probabilities(model.logits([e.text for e in gold], vectors[test]), not single)
         chosen = f"{model.article_weight:g}" + (" (chosen)" if settings.embedding_weight is None else "")
         prior = f"{model.label_prior:g}" + (" (chosen)" if settings.label_prior is None else "")
-        line = (f"C={settings.c} embedding weight {chosen}, label prior {prior}: "
+        alpha = f"{model.nb_alpha:g}" + (" (chosen)" if settings.nb_alpha is None else "")
+        line = (f"C={settings.c} embedding weight {chosen}, label prior {prior}, nb_alpha {alpha}: "
                 f"{_figures(gold, probs, labels, thresholds, single)}")
         if not single:
             lifted = at_least_one(probs, np.asarray(thresholds, dtype=np.float64))

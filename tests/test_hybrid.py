@@ -290,17 +290,18 @@ def test_out_of_fold_quality_is_the_reported_f1():
 @pytest.mark.parametrize("informative", ["words", "vectors"])
 def test_the_recipe_keeps_the_article_vector_weight_that_decides_best_out_of_fold(informative: str):
     texts, vectors, targets = _topic_data(np.random.default_rng(5), 90, 64, informative)
-    settings = HybridSettings()
+    settings = HybridSettings(nb_alpha=0.0)
     chosen, oof, quality = choose_mix(texts, vectors, targets, False, settings, seed=0)  # no names: prior 0
     weight = chosen.embedding_weight
-    assert set(quality) == {(w, 0.0) for w in settings.embedding_weights} and chosen.label_prior == 0
+    assert set(quality) == {(w, 0.0, 0.0) for w in settings.embedding_weights} and chosen.label_prior == 0
     assert weight == max(quality, key=lambda c: (quality[c], c[0]))[0]
-    assert out_of_fold_quality(oof, targets, False, settings) == quality[(weight, 0.0)]
+    assert out_of_fold_quality(oof, targets, False, settings) == quality[(weight, 0.0, 0.0)]
     if informative == "vectors":  # only the vectors know the topic: their largest weight decides best
-        assert weight == max(settings.embedding_weights) and quality[(weight, 0.0)] > 0.9
+        assert weight == max(settings.embedding_weights) and quality[(weight, 0.0, 0.0)] > 0.9
     else:  # the vectors are noise beside some telling words: the less they weigh, the better
         assert weight is not None and weight < max(settings.embedding_weights)
-        assert quality[(min(settings.embedding_weights), 0.0)] > quality[(max(settings.embedding_weights), 0.0)] + 0.05
+        low, high = min(settings.embedding_weights), max(settings.embedding_weights)
+        assert quality[(low, 0.0, 0.0)] > quality[(high, 0.0, 0.0)] + 0.05
     model, _ = train_hybrid(texts, vectors, targets, False, settings, seed=0)
     assert model.article_weight == weight
     fixed, _ = train_hybrid(texts, vectors, targets, False, HybridSettings(embedding_weight=0.7), seed=0)
@@ -318,7 +319,7 @@ def test_the_cross_validation_bench_scores_every_article_once_per_seed(capsys):
     lines = capsys.readouterr().out.strip().splitlines()
     assert [line.split(":")[1].split()[-1] for line in lines] == ["0", "1"]  # one line per seed
     for line in lines:
-        assert "of 60 articles wrong" in line and len(line.split("weight/prior ")[1].split()) == 3
+        assert "of 60 articles wrong" in line and len(line.split("weight/prior/nb_alpha ")[1].split()) == 3
         assert float(line.split("macro-F1 ")[1].split(",")[0]) > 0.9  # the vectors tell the topic
 
 
@@ -342,8 +343,10 @@ def test_a_label_name_lets_four_examples_a_label_do_what_they_cannot_alone():
         train, test = _named_topic_data(rng, 12, names), _named_topic_data(rng, 300, names)
         accuracy = {}
         for prior in (0.0, 3.0, None):  # off, on, chosen out of fold
-            model, _ = train_hybrid(train[0], train[1], train[2], False, HybridSettings(label_prior=prior), seed=0,
-                                    label_vectors=names)
+            # nb_alpha 0: the filler words carry nothing here, and log-count ratios on four articles
+            # a label would make some of them look telling (few-shot on real text: docs/benchmarks.md)
+            settings = HybridSettings(label_prior=prior, nb_alpha=0)
+            model, _ = train_hybrid(train[0], train[1], train[2], False, settings, seed=0, label_vectors=names)
             accuracy[prior] = float((model.logits(test[0], test[1]).argmax(1) == test[2].argmax(1)).mean())
             if prior is None:
                 assert model.label_prior == 3.0  # out of fold, the names help too
@@ -358,11 +361,11 @@ def test_label_names_that_say_nothing_are_left_out_of_fold():
     rng = np.random.default_rng(8)
     names = np.linalg.qr(rng.normal(size=(64, 6)))[0].T.astype(np.float32)
     texts, vectors, targets = _named_topic_data(rng, 90, names[:3])  # the topics lean on three directions...
-    chosen, _, quality = choose_mix(texts, vectors, targets, False, HybridSettings(embedding_weight=1.0), seed=0,
-                                    label_vectors=names[3:])  # ...the names point elsewhere
-    assert set(quality) == {(1.0, 0.0), (1.0, 3.0)}
+    chosen, _, quality = choose_mix(texts, vectors, targets, False, HybridSettings(embedding_weight=1.0, nb_alpha=0.0),
+                                    seed=0, label_vectors=names[3:])  # ...the names point elsewhere
+    assert set(quality) == {(1.0, 0.0, 0.0), (1.0, 3.0, 0.0)}
     assert chosen.label_prior == max(quality, key=lambda c: (quality[c], -c[1]))[1]
-    assert quality[(1.0, 3.0)] <= quality[(1.0, 0.0)]
+    assert quality[(1.0, 3.0, 0.0)] <= quality[(1.0, 0.0, 0.0)]
 
 
 def test_the_label_name_feature_folds_into_the_served_weights():
@@ -376,7 +379,7 @@ def test_the_label_name_feature_folds_into_the_served_weights():
     rng = np.random.default_rng(4)
     names = np.linalg.qr(rng.normal(size=(16, 3)))[0].T.astype(np.float32)
     texts, vectors, targets = _named_topic_data(rng, 40, names)
-    settings = HybridSettings(embedding_weight=0.5, label_prior=3.0, min_df=1)
+    settings = HybridSettings(embedding_weight=0.5, label_prior=3.0, min_df=1, nb_alpha=0)
     model = fit_hybrid(texts, vectors, targets, settings, label_vectors=names)
     vectorizer = TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, min_df=1)  # the recipe's tokens
     base = sparse.hstack([vectorizer.fit_transform(texts), sparse.csr_matrix(vectors * 0.5)]).tocsr()
@@ -388,3 +391,58 @@ def test_the_label_name_feature_folds_into_the_served_weights():
     without = fit_hybrid(texts, vectors, targets, settings)  # no names: no such column
     assert without.label_prior == 0 and model.label_prior == 3.0
     assert not np.allclose(without.embedding_weight, model.embedding_weight)
+
+
+def test_log_count_ratios_say_which_terms_tell_a_label_apart():
+    from scipy import sparse
+
+    from training.hybrid import nb_ratios
+
+    # terms: only in the label's articles, only in the others', in half of each, in none
+    present = sparse.csr_matrix(np.array([[1, 0, 1, 0], [1, 0, 0, 0], [0, 1, 1, 0], [0, 1, 0, 0]], dtype=float))
+    ratios = nb_ratios(present, np.array([1, 1, 0, 0]), alpha=1.0)
+    assert ratios[0] > 0 > ratios[1] and ratios[0] == pytest.approx(-ratios[1])
+    assert ratios[2] == pytest.approx(0) and ratios[3] == pytest.approx(0)
+    assert nb_ratios(present, np.array([1, 1, 0, 0]), alpha=0.1)[0] > ratios[0]  # less smoothing, further apart
+
+
+def test_the_log_count_ratios_fold_into_the_served_tfidf_weights():
+    """Each label's SVM reads its TF-IDF columns scaled by their ratios for it (and the label
+    name's column); the model serves plain TF-IDF with the ratios folded into its weights, with
+    the same margins as the SVM's own decision function."""
+    from scipy import sparse
+    from sklearn.svm import LinearSVC
+
+    from training.hybrid import fit_hybrid, nb_ratios
+
+    rng = np.random.default_rng(5)
+    names = np.linalg.qr(rng.normal(size=(16, 3)))[0].T.astype(np.float32)
+    texts, vectors, targets = _named_topic_data(rng, 40, names)
+    settings = HybridSettings(embedding_weight=0.5, label_prior=3.0, min_df=1, nb_alpha=1.0)
+    model = fit_hybrid(texts, vectors, targets, settings, label_vectors=names)
+    tfidf = TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, min_df=1).fit_transform(texts)
+    present = (tfidf > 0).astype(float).tocsr()
+    for j in range(3):
+        ratios = nb_ratios(present, targets[:, j], 1.0)
+        assert np.ptp(ratios) > 0.5  # the scaling is not a no-op here
+        seen = sparse.hstack([tfidf @ sparse.diags(ratios), sparse.csr_matrix(vectors * 0.5),
+                              sparse.csr_matrix((vectors @ names[j] * settings.label_prior)[:, None])]).tocsr()
+        svm = LinearSVC(C=settings.c, class_weight="balanced").fit(seen, targets[:, j])
+        np.testing.assert_allclose(model.logits(texts, vectors)[:, j], svm.decision_function(seen), atol=1e-4)
+    plain = fit_hybrid(texts, vectors, targets, HybridSettings(embedding_weight=0.5, label_prior=3.0, min_df=1,
+                                                               nb_alpha=0), label_vectors=names)
+    assert not np.allclose(plain.lexical.weight, model.lexical.weight, atol=1e-3)
+
+
+def test_the_recipe_weighs_terms_by_their_ratios_only_where_that_decides_better_out_of_fold():
+    """Both ways are scored on the same folds; the model is fitted the way that scored best
+    (ties: without), and says so."""
+    texts, vectors, targets = _topic_data(np.random.default_rng(6), 90, 64, "words")
+    settings = HybridSettings(embedding_weight=0.25)
+    chosen, oof, quality = choose_mix(texts, vectors, targets, False, settings, seed=0)
+    assert set(quality) == {(0.25, 0.0, a) for a in settings.nb_alphas}
+    best = max(quality, key=lambda c: (quality[c], -c[2]))
+    assert chosen.nb_alpha == best[2]
+    assert out_of_fold_quality(oof, targets, False, settings) == quality[best]
+    model, _ = train_hybrid(texts, vectors, targets, False, settings, seed=0)
+    assert model.nb_alpha == chosen.nb_alpha

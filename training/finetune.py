@@ -16,6 +16,7 @@ scores (training/hybrid.py); ``head`` trains a linear head on frozen window vect
 from __future__ import annotations
 
 import argparse
+import math
 import shlex
 import shutil
 import sys
@@ -88,6 +89,10 @@ def _parser() -> argparse.ArgumentParser:
                         help="hybrid: the scale of each label's own feature, the article's similarity to the "
                              "label's name (0: off; default: chosen out of fold among "
                              f"{', '.join(f'{p:g}' for p in HybridSettings.label_priors)}, with the weight)")
+    parser.add_argument("--nb-alpha", type=float, default=HybridSettings.nb_alpha,
+                        help="hybrid: each label's TF-IDF columns weighed by their log-count ratio for it, "
+                             "smoothed by this (0: off; default: chosen out of fold among "
+                             f"{', '.join(f'{a:g}' for a in HybridSettings.nb_alphas)}, with the weight and prior)")
     parser.add_argument("--contrastive", choices=list(contrastive.CHOICES), default=contrastive.OFF,
                         help="hybrid and head, single-label: tune the encoder on pairs of training articles first "
                              "(SetFit-style; measured to help at about 8 articles a label)")
@@ -272,7 +277,8 @@ def _write(config: TrainingConfig, model: WindowClassifier, tokenizer: Any, base
         threshold_fit=result.fitted.record(labels),
         hybrid={**asdict(settings), "embedding_weight": hybrid.article_weight,
                 "embedding_weight_chosen": settings.embedding_weight is None,
-                "label_prior": hybrid.label_prior, "label_prior_chosen": settings.label_prior is None}
+                "label_prior": hybrid.label_prior, "label_prior_chosen": settings.label_prior is None,
+                "nb_alpha": hybrid.nb_alpha, "nb_alpha_chosen": settings.nb_alpha is None}
         if hybrid and settings else None, contrastive=tuning,
         languages=sorted(model_languages(base_dir) or ()) or None)
     manifest = {"base_model": base_name, "mode": config.mode, "max_tokens": config.max_length,
@@ -315,11 +321,14 @@ def main(argv: list[str] | None = None) -> int:
         head_lr_multiplier=args.head_lr_multiplier, precision=args.precision, contrastive=args.contrastive,
         contrastive_pairs=args.contrastive_pairs,
         probe_epochs=args.probe_epochs, hybrid=HybridSettings(c=args.svm_c, embedding_weight=args.embedding_weight,
-                                                            label_prior=args.label_prior),
+                                                            label_prior=args.label_prior, nb_alpha=args.nb_alpha),
         command=["python", "-m", "training.finetune", *(sys.argv[1:] if argv is None else argv)],
     ).resolved()
     if args.label_prior is not None and not args.label_prior >= 0:  # nan too
         print("finetune: error: --label-prior >= 0 (0: no label-name feature)", file=sys.stderr)
+        return 2
+    if args.nb_alpha is not None and not (math.isfinite(args.nb_alpha) and args.nb_alpha >= 0):
+        print("finetune: error: --nb-alpha must be a finite number >= 0 (0: off)", file=sys.stderr)
         return 2
     if not (finite_positive(args.svm_c) and finite_positive(args.embedding_weight)):
         # Refused now, not as scikit-learn's message once the model has loaded and read every article.

@@ -11,6 +11,12 @@ multi-label (the SVM's own boundary), the median of the fitted ones single-label
 out-of-fold scores choose how much the article vector weighs beside TF-IDF, and whether
 the label names below help.
 
+Each label's SVM reads the TF-IDF columns scaled by their log-count ratio for that label
+(``nb_ratios``, Wang & Manning's NBSVM, smoothed by ``settings.nb_alpha``): a term the label's
+articles contain far more often than the others' starts out weighing more, so the SVM needs a
+smaller weight norm to use it. The scale folds into the label's TF-IDF weights, so the served
+model is unchanged.
+
 Each label's SVM also sees one feature of its own: the article vector's dot product with
 the label name's vector (the zero-shot similarity, ``label_vectors``), scaled by
 ``settings.label_prior``. A label with a handful of examples then starts from what its
@@ -49,6 +55,7 @@ class HybridModel:
     bias: np.ndarray  # [labels]
     article_weight: float  # the article vector's scale it was fitted with
     label_prior: float  # the scale of each label's own-name feature it was fitted with (0: none)
+    nb_alpha: float = 0.0  # the smoothing of the log-count ratios its TF-IDF weights were fitted with (0: none)
 
     def logits(self, texts: list[str], embeddings: np.ndarray) -> np.ndarray:
         """[texts, labels] margins, computed the way the service computes them (classifier.py)."""
@@ -63,8 +70,8 @@ def fit_hybrid(texts: list[str], embeddings: np.ndarray, targets: np.ndarray, se
     each label's SVM also sees the article's similarity to its own name (the module's docstring).
     """
     weight = settings.embedding_weight
-    assert weight is not None and settings.label_prior is not None, \
-        "fit_hybrid needs a chosen embedding weight and label prior (train_hybrid chooses them)"
+    assert weight is not None and settings.label_prior is not None and settings.nb_alpha is not None, \
+        "fit_hybrid needs a chosen embedding weight, label prior and nb_alpha (train_hybrid chooses them)"
     vectorizer = TfidfVectorizer(ngram_range=(1, settings.ngram_max), sublinear_tf=True, min_df=settings.min_df,
                                  token_pattern=TOKEN_PATTERN, lowercase=True, dtype=np.float64)
     try:
@@ -72,22 +79,28 @@ def fit_hybrid(texts: list[str], embeddings: np.ndarray, targets: np.ndarray, se
     except ValueError:  # too few articles for min_df: keep every term
         vectorizer.set_params(min_df=1)
         tfidf = vectorizer.fit_transform(texts)
-    features = sparse.hstack([tfidf, sparse.csr_matrix(embeddings * weight)]).tocsr()
+    embedded = sparse.csr_matrix(embeddings * weight)
+    present = (tfidf > 0).astype(np.float64).tocsr() if settings.nb_alpha else None
     n_terms, n_labels = tfidf.shape[1], targets.shape[1]
+    n_features = n_terms + embedded.shape[1]
     prior = settings.label_prior if label_vectors is not None else 0.0
     own_similarity = embeddings @ label_vectors.T * prior if label_vectors is not None and prior else None
-    coef = np.zeros((n_labels, features.shape[1]))
+    coef = np.zeros((n_labels, n_features))
     prior_coef = np.zeros(n_labels)
     bias = np.full(n_labels, -1.0)  # a label with no positives here is never predicted
     columns = range(n_labels)
     for j in progress_bar(columns, desc=desc, unit="label", file=sys.stderr) if desc else columns:
         y = targets[:, j]
         if 0 < y.sum() < len(y):
+            ratios = None if present is None else nb_ratios(present, y, settings.nb_alpha)
+            lexical = tfidf if ratios is None else tfidf @ sparse.diags(ratios)
+            own = [] if own_similarity is None else [sparse.csr_matrix(own_similarity[:, j:j + 1])]  # last column
             # class-balanced: a label's few positives weigh as much as its many negatives
-            seen = features if own_similarity is None else sparse.hstack(
-                [features, sparse.csr_matrix(own_similarity[:, j:j + 1])]).tocsr()  # this label's own column last
-            svm = LinearSVC(C=settings.c, class_weight="balanced").fit(seen, y)
-            coef[j], bias[j] = svm.coef_[0, :features.shape[1]], svm.intercept_[0]
+            svm = LinearSVC(C=settings.c, class_weight="balanced").fit(
+                sparse.hstack([lexical, embedded, *own]).tocsr(), y)
+            coef[j], bias[j] = svm.coef_[0, :n_features], svm.intercept_[0]
+            if ratios is not None:  # folded in: (w * r) . tfidf = w . (r * tfidf)
+                coef[j, :n_terms] *= ratios
             if own_similarity is not None:
                 prior_coef[j] = svm.coef_[0, -1]
         elif y.sum() == len(y):
@@ -99,7 +112,15 @@ def fit_hybrid(texts: list[str], embeddings: np.ndarray, targets: np.ndarray, se
         embedding_weight = embedding_weight + (prior_coef * prior)[:, None] * label_vectors
     return HybridModel(embedding_weight.astype(np.float32),
                        LexicalHead(spec, coef[:, :n_terms].astype(np.float32)), bias.astype(np.float32), weight,
-                       prior)
+                       prior, settings.nb_alpha)
+
+
+def nb_ratios(present: sparse.csr_matrix, y: np.ndarray, alpha: float) -> np.ndarray:
+    """[terms] each term's log-count ratio for one label: log of its smoothed share among the
+    label's articles over its share among the others (``present``: [articles, terms] 0/1)."""
+    p = alpha + np.asarray(present[np.flatnonzero(y)].sum(axis=0)).ravel()
+    q = alpha + np.asarray(present[np.flatnonzero(y == 0)].sum(axis=0)).ravel()
+    return np.log((p / p.sum()) / (q / q.sum()))
 
 
 def out_of_fold_logits(texts: list[str], embeddings: np.ndarray, targets: np.ndarray,
@@ -108,7 +129,7 @@ def out_of_fold_logits(texts: list[str], embeddings: np.ndarray, targets: np.nda
     out = np.zeros(targets.shape, dtype=np.float64)
     folds = KFold(settings.folds, shuffle=True, random_state=seed).split(texts)
     desc = f"out-of-fold scores (article vector weight {settings.embedding_weight:g}, label prior " \
-           f"{settings.label_prior:g})"
+           f"{settings.label_prior:g}, nb_alpha {settings.nb_alpha:g})"
     for fit_rows, held in progress_bar(list(folds), desc=desc, unit="fold", file=sys.stderr):
         model = fit_hybrid([texts[i] for i in fit_rows], embeddings[fit_rows], targets[fit_rows], settings, None,
                            label_vectors)
@@ -140,27 +161,29 @@ def out_of_fold_quality(probs: np.ndarray, targets: np.ndarray, multi_label: boo
 
 def choose_mix(texts: list[str], embeddings: np.ndarray, targets: np.ndarray, multi_label: bool,
                settings: HybridSettings, seed: int, label_vectors: np.ndarray | None = None
-               ) -> tuple[HybridSettings, np.ndarray, dict[tuple[float, float], float]]:
-    """(the settings with the chosen article vector weight and label prior, their out-of-fold
-    probabilities, each candidate (weight, prior)'s out-of-fold quality).
+               ) -> tuple[HybridSettings, np.ndarray, dict[tuple[float, float, float], float]]:
+    """(the settings with the chosen article vector weight, label prior and nb_alpha, their
+    out-of-fold probabilities, each candidate (weight, prior, nb_alpha)'s out-of-fold quality).
 
-    What ``settings`` leaves open (None) is chosen: every candidate pair is scored out of
-    fold (the same folds) and the best kept, ties to the larger weight and the smaller
-    prior. How much the article vectors should weigh beside TF-IDF differs between label
-    sets (BBC News gains from less; Reuters' rare labels from more), and so does whether
-    the label names help (Reuters' rare labels gain, BBC News's five big ones lose a
-    little): docs/benchmarks.md. Without ``label_vectors`` the prior is 0.
+    What ``settings`` leaves open (None) is chosen: every candidate is scored out of fold
+    (the same folds) and the best kept, ties to the larger weight, the smaller prior and no
+    log-count ratios. How much the article vectors should weigh beside TF-IDF differs between
+    label sets (BBC News gains from less; Reuters' rare labels from more), and so does whether
+    the label names help (Reuters' rare labels gain, BBC News's five big ones lose a little)
+    and whether the log-count ratios do (Reuters and English sets from 16 articles a label
+    gain, French few-shot sets lose): docs/benchmarks.md. Without ``label_vectors`` the prior is 0.
     """
     weights = settings.embedding_weights if settings.embedding_weight is None else (settings.embedding_weight,)
     priors = (0.0,) if label_vectors is None else (
         settings.label_priors if settings.label_prior is None else (settings.label_prior,))
-    candidates = [(w, p) for w in weights for p in priors]
-    oof = {(w, p): probabilities(out_of_fold_logits(texts, embeddings, targets,
-                                                    replace(settings, embedding_weight=w, label_prior=p), seed,
-                                                    label_vectors), multi_label) for w, p in candidates}
+    alphas = settings.nb_alphas if settings.nb_alpha is None else (settings.nb_alpha,)
+    candidates = [(w, p, a) for w in weights for p in priors for a in alphas]
+    oof = {(w, p, a): probabilities(out_of_fold_logits(
+        texts, embeddings, targets, replace(settings, embedding_weight=w, label_prior=p, nb_alpha=a), seed,
+        label_vectors), multi_label) for w, p, a in candidates}
     quality = {c: out_of_fold_quality(oof[c], targets, multi_label, settings) for c in candidates}
-    best = max(candidates, key=lambda c: (quality[c], c[0], -c[1]))
-    return replace(settings, embedding_weight=best[0], label_prior=best[1]), oof[best], quality
+    best = max(candidates, key=lambda c: (quality[c], c[0], -c[1], -c[2]))
+    return replace(settings, embedding_weight=best[0], label_prior=best[1], nb_alpha=best[2]), oof[best], quality
 
 
 def train_hybrid(texts: list[str], embeddings: np.ndarray, targets: np.ndarray, multi_label: bool,
@@ -173,7 +196,9 @@ def train_hybrid(texts: list[str], embeddings: np.ndarray, targets: np.ndarray, 
         chosen = replace(settings, embedding_weight=max(settings.embedding_weights)
                          if settings.embedding_weight is None else settings.embedding_weight,
                          label_prior=max(settings.label_priors) if settings.label_prior is None
-                         else settings.label_prior)
+                         else settings.label_prior,
+                         # ratios from a handful of articles make chance words look telling
+                         nb_alpha=0.0 if settings.nb_alpha is None else settings.nb_alpha)
         n_labels = targets.shape[1]
         fallback = fallback_threshold([0.5] * n_labels, [False] * n_labels, multi_label)
         return fit_hybrid(texts, embeddings, targets, chosen, desc, label_vectors), Thresholds(
@@ -181,9 +206,10 @@ def train_hybrid(texts: list[str], embeddings: np.ndarray, targets: np.ndarray, 
             fallback, OUT_OF_FOLD)
     chosen, oof, quality = choose_mix(texts, embeddings, targets, multi_label, settings, seed, label_vectors)
     if len(quality) > 1:
-        print("article vector weight / label prior, out-of-fold quality: " + ", ".join(
-            f"{w:g}/{p:g}: {q:.4f}" for (w, p), q in quality.items())
-            + f"; chosen {chosen.embedding_weight:g}/{chosen.label_prior:g}", file=sys.stderr, flush=True)
+        print("article vector weight / label prior / nb_alpha, out-of-fold quality: " + ", ".join(
+            f"{w:g}/{p:g}/{a:g}: {q:.4f}" for (w, p, a), q in quality.items())
+            + f"; chosen {chosen.embedding_weight:g}/{chosen.label_prior:g}/{chosen.nb_alpha:g}",
+            file=sys.stderr, flush=True)
     model = fit_hybrid(texts, embeddings, targets, chosen, desc, label_vectors)
     return model, calibrate_with_fallback(oof, targets, settings.min_positives, multi_label)
 

@@ -17,6 +17,11 @@ class HybridSettings:
     # "A label's name as a feature")
     label_prior: float | None = None
     label_priors: tuple[float, ...] = (0.0, 3.0)
+    # each label's TF-IDF columns scaled by their log-count ratio for it, smoothed by this (0: off);
+    # None: chosen per training set among ``nb_alphas`` with the weight and the prior (measured:
+    # docs/benchmarks.md, "Terms weighed by how much they tell a label apart")
+    nb_alpha: float | None = None
+    nb_alphas: tuple[float, ...] = (0.0, 1.0)
     min_df: int = 2  # a term in one training article only is noise, and vocabulary to ship
     ngram_max: int = 2
     folds: int = 3  # out-of-fold scores for the thresholds

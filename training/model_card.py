@@ -105,7 +105,8 @@ def _reading(card: CardData) -> tuple[str, str]:
             f"{h['embedding_weight']}{_chosen_weight(h)}), beside its TF-IDF word and bigram features\n"
             "(sublinear tf, L2 norm, "
             f"terms in at least {h['min_df']} training articles; `lexical.json`, `lexical.safetensors`). One "
-            f"class-balanced\nlinear SVM per label (C = {h['c']}) scores both{_label_prior(h)}; probabilities are "
+            f"class-balanced\nlinear SVM per label (C = {h['c']}) scores both{_nb_ratios(h)}{_label_prior(h)}; "
+            "probabilities are "
             f"{activation} of its margins.",
             f"Chosen to maximise each label's F1 on out-of-fold scores ({h['folds']} folds of the training "
             f"split);\na label with fewer than {h['min_positives']} training articles keeps the fallback "
@@ -118,6 +119,18 @@ def _chosen_weight(hybrid: dict) -> str:
     if not hybrid.get("embedding_weight_chosen") or len(candidates) < 2:
         return ""
     return ", chosen among " + ", ".join(f"{w:g}" for w in candidates) + " by out-of-fold quality"
+
+
+def _nb_ratios(hybrid: dict) -> str:
+    """The card's words on the log-count ratios that weigh each label's TF-IDF columns."""
+    candidates = hybrid.get("nb_alphas") or ()
+    chosen = hybrid.get("nb_alpha_chosen") and len(candidates) > 1
+    if not hybrid.get("nb_alpha"):
+        return (" (each label's TF-IDF columns weighed by their log-count ratio for it, tried, were left "
+                "as they are by out-of-fold quality)") if chosen else ""
+    how = (", chosen among " + " and ".join(f"{a:g}" for a in candidates) + " by out-of-fold quality") if chosen else ""
+    return (",\neach label's TF-IDF columns weighed by their log-count ratio for it (smoothing "
+            f"{hybrid['nb_alpha']:g}{how}; folded into `lexical.safetensors`)")
 
 
 def _label_prior(hybrid: dict) -> str:

@@ -66,9 +66,9 @@ def frozen_stage(model: WindowClassifier, tokenizer: Any, base_dir: Path, config
         reader_dir, tuning = tune_encoder(model, tokenizer, train.examples, base_dir, config, dist.rank)
         # Out-of-fold choices would be scored on vectors tuned on those very articles: SetFit's own
         # mix instead (the tuned vector at weight 1, no label-name feature) unless the caller fixed them.
-        weight, prior = settings.embedding_weight, settings.label_prior
+        weight, prior, alpha = settings.embedding_weight, settings.label_prior, settings.nb_alpha
         settings = replace(settings, embedding_weight=1.0 if weight is None else weight,
-                           label_prior=0.0 if prior is None else prior)
+                           label_prior=0.0 if prior is None else prior, nb_alpha=0.0 if alpha is None else alpha)
     frozen = frozen_windows(reader_dir, config.max_length, {"train": train.docs, "validation": validation.docs})
     if config.mode == "hybrid":
         # A linear SVM per label over article vectors and TF-IDF, thresholds out of fold.
