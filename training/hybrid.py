@@ -11,11 +11,11 @@ multi-label (the SVM's own boundary), the median of the fitted ones single-label
 out-of-fold scores choose how much the article vector weighs beside TF-IDF, and whether
 the label names below help.
 
-Each label's SVM reads the TF-IDF columns scaled by their log-count ratio for that label
-(``nb_ratios``, Wang & Manning's NBSVM, smoothed by ``settings.nb_alpha``): a term the label's
-articles contain far more often than the others' starts out weighing more, so the SVM needs a
-smaller weight norm to use it. The scale folds into the label's TF-IDF weights, so the served
-model is unchanged.
+Each label's SVM may read the TF-IDF columns scaled by their log-count ratio for that label
+(``nb_ratios``, Wang & Manning's NBSVM, smoothed by ``settings.nb_alpha``; whether it does is
+chosen out of fold too): a term the label's articles contain far more often than the others'
+starts out weighing more, so the SVM needs a smaller weight norm to use it. The scale folds
+into the label's TF-IDF weights, so the served model is unchanged.
 
 Each label's SVM also sees one feature of its own: the article vector's dot product with
 the label name's vector (the zero-shot similarity, ``label_vectors``), scaled by
