@@ -156,7 +156,8 @@ def test_threshold_maximises_f1():
 
 
 @pytest.mark.parametrize("extra", [["--svm-c", "-1"], ["--svm-c", "nan"], ["--embedding-weight", "nan"],
-                                   ["--embedding-weight", "-1"], ["--label-prior", "nan"]])
+                                   ["--embedding-weight", "-1"], ["--label-prior", "nan"], ["--nb-alpha", "nan"],
+                                   ["--nb-alpha", "-1"], ["--nb-alpha", "inf"]])
 def test_finetune_refuses_hybrid_settings_no_fit_can_use_before_reading_anything(tmp_path, capsys, extra):
     from training.finetune import main
 
