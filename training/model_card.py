@@ -118,7 +118,12 @@ def _chosen_weight(hybrid: dict) -> str:
     candidates = hybrid.get("embedding_weights") or ()
     if not hybrid.get("embedding_weight_chosen") or len(candidates) < 2:
         return ""
-    return ", chosen among " + ", ".join(f"{w:g}" for w in candidates) + " by out-of-fold quality"
+    return ", " + _chosen_among(candidates, ", ")
+
+
+def _chosen_among(candidates: tuple[float, ...] | list[float], joiner: str = " and ") -> str:
+    """How the card says the recipe picked a setting from its candidates."""
+    return "chosen among " + joiner.join(f"{c:g}" for c in candidates) + " by out-of-fold quality"
 
 
 def _nb_ratios(hybrid: dict) -> str:
@@ -128,7 +133,7 @@ def _nb_ratios(hybrid: dict) -> str:
     if not hybrid.get("nb_alpha"):
         return (" (each label's TF-IDF columns weighed by their log-count ratio for it, tried, were left "
                 "as they are by out-of-fold quality)") if chosen else ""
-    how = (", chosen among " + " and ".join(f"{a:g}" for a in candidates) + " by out-of-fold quality") if chosen else ""
+    how = f", {_chosen_among(candidates)}" if chosen else ""
     return (",\neach label's TF-IDF columns weighed by their log-count ratio for it (smoothing "
             f"{hybrid['nb_alpha']:g}{how}; folded into `lexical.safetensors`)")
 
@@ -137,7 +142,7 @@ def _label_prior(hybrid: dict) -> str:
     """The card's words on each label's own-name feature (training/hybrid.py)."""
     candidates = hybrid.get("label_priors") or ()
     chosen = hybrid.get("label_prior_chosen") and len(candidates) > 1
-    how = (" chosen among " + " and ".join(f"{p:g}" for p in candidates) + " by out-of-fold quality") if chosen else ""
+    how = f" {_chosen_among(candidates)}" if chosen else ""
     if not hybrid.get("label_prior"):
         return (" (the article's similarity to each label's name, tried as a further feature, was left out by "
                 "out-of-fold quality)") if chosen else ""
