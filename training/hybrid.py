@@ -6,8 +6,9 @@ per label (one-vs-rest) learns from both: TF-IDF carries the rare labels' exact 
 (a label with five examples still has its vocabulary), the embedding the paraphrases.
 Scores are the margins through a sigmoid (multi-label) or softmax (single-label), and
 each label's threshold comes from out-of-fold scores on the training split
-(thresholds.py), with a fallback for labels with fewer than ``min_positives`` articles: 0.5
-multi-label (the SVM's own boundary), the median of the fitted ones single-label. The same
+(thresholds.py; the mean of its cuts on three draws of the folds), with a fallback for
+labels with fewer than ``min_positives`` articles: 0.5 multi-label (the SVM's own
+boundary), the median of the fitted ones single-label. The same
 out-of-fold scores choose how much the article vector weighs beside TF-IDF, and whether
 the label names below help.
 
@@ -45,7 +46,7 @@ from service.progress import progress_bar
 
 from .data import Example
 from .hybrid_settings import HybridSettings
-from .thresholds import OUT_OF_FOLD, Thresholds, calibrate_with_fallback, fallback_threshold
+from .thresholds import OUT_OF_FOLD, Thresholds, calibrate_with_fallback, fallback_threshold, mean_thresholds
 
 
 @dataclass(frozen=True)
@@ -211,7 +212,11 @@ def train_hybrid(texts: list[str], embeddings: np.ndarray, targets: np.ndarray, 
             + f"; chosen {chosen.embedding_weight:g}/{chosen.label_prior:g}/{chosen.nb_alpha:g}",
             file=sys.stderr, flush=True)
     model = fit_hybrid(texts, embeddings, targets, chosen, desc, label_vectors)
-    return model, calibrate_with_fallback(oof, targets, settings.min_positives, multi_label)
+    # The chosen mix scored on more draws of the folds, so no label's cut rests on one draw.
+    draws = [oof] + [probabilities(out_of_fold_logits(texts, embeddings, targets, chosen, seed + k, label_vectors),
+                                   multi_label) for k in range(1, settings.threshold_draws)]
+    return model, mean_thresholds([calibrate_with_fallback(p, targets, settings.min_positives, multi_label)
+                                   for p in draws])
 
 
 def article_vectors(windows: list[torch.Tensor]) -> np.ndarray:

@@ -109,8 +109,14 @@ def _reading(card: CardData) -> tuple[str, str]:
             "probabilities are "
             f"{activation} of its margins.",
             f"Chosen to maximise each label's F1 on out-of-fold scores ({h['folds']} folds of the training "
-            f"split);\na label with fewer than {h['min_positives']} training articles keeps the fallback "
+            f"split{_draws(h)});\na label with fewer than {h['min_positives']} training articles keeps the fallback "
             f"{fallback}\n(`labels.json`)." + _at_least_one(card))
+
+
+def _draws(hybrid: dict) -> str:
+    """How many draws of the folds each label's threshold is the mean of (older models record none: one)."""
+    draws = hybrid.get("threshold_draws", 1)
+    return f", the mean of the cuts on {draws} draws of the folds" if draws > 1 else ""
 
 
 def _chosen_weight(hybrid: dict) -> str:

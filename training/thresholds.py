@@ -13,7 +13,7 @@ articles left with no topic by their thresholds fell from 11.8% to 4.9% and 4.7%
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -131,3 +131,14 @@ def calibrate_with_fallback(scores: np.ndarray, truth: np.ndarray, min_positives
     fallback = fallback_threshold(fitted, reliable, multi_label)
     values = [t if ok else fallback.value for t, ok in zip(fitted, reliable, strict=True)]
     return Thresholds(values, support, min_positives, fallback, OUT_OF_FOLD)
+
+
+def mean_thresholds(draws: list[Thresholds]) -> Thresholds:
+    """Each label's threshold (and the fallback) averaged over thresholds fitted on several draws of
+    the same articles' out-of-fold scores: what they rest on (support, fallback rule) is the same."""
+    first = draws[0]
+    if len(draws) == 1:
+        return first
+    values = [float(v) for v in np.mean([d.values for d in draws], axis=0)]
+    fallback = Fallback(round(float(np.mean([d.fallback.value for d in draws])), 4), first.fallback.how)
+    return replace(first, values=values, fallback=fallback)
