@@ -4,12 +4,15 @@ fallback, a model directory without pickles, and served scores equal to training
 from __future__ import annotations
 
 import json
+import re
+import warnings
 from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.feature_extraction.text import TfidfVectorizer
 
 from service.engine.classifier import ClassifierBackend, probabilities, read_classifier_dir
@@ -481,3 +484,25 @@ def test_mean_thresholds_average_the_cuts_and_the_fallback_and_keep_what_they_re
     assert mean.values[2] == pytest.approx(mean.fallback.value, abs=1e-4)  # the rare label: still the fallback
     assert (mean.support, mean.rare(), mean.fallback.how) == (draws[0].support, [2], draws[0].fallback.how)
     assert mean_thresholds(draws[:1]) is draws[0]
+
+
+def test_svm_fits_stopped_at_liblinears_limit_are_counted_in_one_line_not_a_warning_each(capsys):
+    """Texts given twice with different labels (Reuters has 22) can keep liblinear from
+    converging; each such fit warned, 94 warnings in one Reuters run. They are kept as they are,
+    and the recipe says once how many of its fits stopped there."""
+    rng = np.random.default_rng(0)
+    unique = [" ".join(f"w{k}" for k in rng.choice(400, 6, replace=False)) for _ in range(30)]
+    texts = unique + unique  # each text twice, with the other label the second time
+    labels = np.r_[np.arange(30) % 2, 1 - np.arange(30) % 2]
+    targets = np.eye(2, dtype=np.int64)[labels]
+    vectors = np.tile(rng.normal(size=(30, 200)).astype(np.float32), (2, 1))
+    settings = HybridSettings(c=1e3, embedding_weight=1.0, label_prior=0.0, nb_alpha=0.0, min_df=1)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        train_hybrid(texts, vectors, targets, False, settings, seed=0)
+    assert not [w for w in caught if issubclass(w.category, ConvergenceWarning)]
+    line = [x for x in capsys.readouterr().err.splitlines() if x.startswith("hybrid head: liblinear stopped")]
+    assert len(line) == 1, line
+    stopped, fits = (int(n) for n in re.findall(r"stopped (\d+) of its (\d+) SVM fits", line[0])[0])
+    # two labels, the final model and three draws of three folds: 20 fits, most of them stopped
+    assert fits == 2 * (1 + settings.threshold_draws * settings.folds) and 0 < stopped <= fits
