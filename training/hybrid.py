@@ -29,8 +29,11 @@ Why these choices: docs/benchmarks.md, "Hybrid head (issue #20)".
 
 from __future__ import annotations
 
+import os
 import sys
+import threading
 import warnings
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -65,20 +68,14 @@ class SvmTally:
 
 
 SVM_FITS = SvmTally()
+tally_lock = threading.Lock()
 
 
-def _fit_svm(features: sparse.csr_matrix, y: np.ndarray, c: float) -> LinearSVC:
-    """A class-balanced linear SVM (a label's few positives weigh as much as its many negatives)."""
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always", ConvergenceWarning)
-        svm = LinearSVC(C=c, class_weight="balanced").fit(features, y)
-    SVM_FITS.fits += 1
-    for w in caught:
-        if issubclass(w.category, ConvergenceWarning):
-            SVM_FITS.stopped += 1
-        else:  # anything else is not ours to swallow
-            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
-    return svm
+def _fit_svm(features: sparse.csr_matrix, y: np.ndarray, c: float) -> tuple[LinearSVC, bool]:
+    """A class-balanced linear SVM (a label's few positives weigh as much as its many negatives),
+    and whether liblinear stopped it at its iteration limit (the condition it warns on)."""
+    svm = LinearSVC(C=c, class_weight="balanced").fit(features, y)
+    return svm, bool(np.max(svm.n_iter_) >= svm.max_iter)
 
 
 @dataclass(frozen=True)
@@ -113,7 +110,8 @@ def fit_hybrid(texts: list[str], embeddings: np.ndarray, targets: np.ndarray, se
         vectorizer.set_params(min_df=1)
         tfidf = vectorizer.fit_transform(texts)
     embedded = sparse.csr_matrix(embeddings * weight)
-    present = (tfidf > 0).astype(np.float64).tocsr() if settings.nb_alpha else None
+    alpha = settings.nb_alpha
+    present = (tfidf > 0).astype(np.float64).tocsr() if alpha else None
     n_terms, n_labels = tfidf.shape[1], targets.shape[1]
     n_features = n_terms + embedded.shape[1]
     prior = settings.label_prior if label_vectors is not None else 0.0
@@ -121,21 +119,34 @@ def fit_hybrid(texts: list[str], embeddings: np.ndarray, targets: np.ndarray, se
     coef = np.zeros((n_labels, n_features))
     prior_coef = np.zeros(n_labels)
     bias = np.full(n_labels, -1.0)  # a label with no positives here is never predicted
-    columns = range(n_labels)
-    for j in progress_bar(columns, desc=desc, unit="label", file=sys.stderr) if desc else columns:
+
+    def fit_label(j: int) -> None:
         y = targets[:, j]
-        if 0 < y.sum() < len(y):
-            ratios = None if present is None else nb_ratios(present, y, settings.nb_alpha)
-            lexical = tfidf if ratios is None else tfidf @ sparse.diags(ratios)
-            own = [] if own_similarity is None else [sparse.csr_matrix(own_similarity[:, j:j + 1])]  # last column
-            svm = _fit_svm(sparse.hstack([lexical, embedded, *own]).tocsr(), y, settings.c)
-            coef[j], bias[j] = svm.coef_[0, :n_features], svm.intercept_[0]
-            if ratios is not None:  # folded in: (w * r) . tfidf = w . (r * tfidf)
-                coef[j, :n_terms] *= ratios
-            if own_similarity is not None:
-                prior_coef[j] = svm.coef_[0, -1]
-        elif y.sum() == len(y):
+        if y.sum() == len(y):
             bias[j] = 1.0
+        if not 0 < y.sum() < len(y):
+            return
+        ratios = None if present is None else nb_ratios(present, y, alpha)
+        lexical = tfidf if ratios is None else tfidf @ sparse.diags(ratios)
+        own = [] if own_similarity is None else [sparse.csr_matrix(own_similarity[:, j:j + 1])]  # last column
+        svm, stopped = _fit_svm(sparse.hstack([lexical, embedded, *own]).tocsr(), y, settings.c)
+        coef[j], bias[j] = svm.coef_[0, :n_features], svm.intercept_[0]
+        if ratios is not None:  # folded in: (w * r) . tfidf = w . (r * tfidf)
+            coef[j, :n_terms] *= ratios
+        if own_similarity is not None:
+            prior_coef[j] = svm.coef_[0, -1]
+        with tally_lock:
+            SVM_FITS.fits += 1
+            SVM_FITS.stopped += stopped
+
+    # liblinear trains without the GIL: labels fitted on a few threads use every core (it is
+    # single-threaded itself). Its warnings are counted instead (SVM_FITS); the filters are
+    # process-wide, so they are set here, around the threads, not in them.
+    with warnings.catch_warnings(), ThreadPoolExecutor(len(os.sched_getaffinity(0))) as pool:
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        done = pool.map(fit_label, range(n_labels))
+        for _ in progress_bar(done, total=n_labels, desc=desc, unit="label", file=sys.stderr) if desc else done:
+            pass
     vocabulary = sorted(vectorizer.vocabulary_, key=vectorizer.vocabulary_.__getitem__)
     spec = TfidfSpec(tuple(vocabulary), np.asarray(vectorizer.idf_, dtype=np.float64), settings.ngram_max)
     embedding_weight = coef[:, n_terms:] * weight
