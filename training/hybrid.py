@@ -68,7 +68,7 @@ class SvmTally:
 
 
 SVM_FITS = SvmTally()
-tally_lock = threading.Lock()
+_TALLY_LOCK = threading.Lock()
 
 
 def _fit_svm(features: sparse.csr_matrix, y: np.ndarray, c: float) -> tuple[LinearSVC, bool]:
@@ -135,7 +135,7 @@ def fit_hybrid(texts: list[str], embeddings: np.ndarray, targets: np.ndarray, se
             coef[j, :n_terms] *= ratios
         if own_similarity is not None:
             prior_coef[j] = svm.coef_[0, -1]
-        with tally_lock:
+        with _TALLY_LOCK:
             SVM_FITS.fits += 1
             SVM_FITS.stopped += stopped
 
