@@ -122,9 +122,10 @@ def fit_hybrid(texts: list[str], embeddings: np.ndarray, targets: np.ndarray, se
 
     def fit_label(j: int) -> None:
         y = targets[:, j]
-        if y.sum() == len(y):
+        positives = int(y.sum())
+        if positives == len(y):
             bias[j] = 1.0
-        if not 0 < y.sum() < len(y):
+        if not 0 < positives < len(y):
             return
         ratios = None if present is None else nb_ratios(present, y, alpha)
         lexical = tfidf if ratios is None else tfidf @ sparse.diags(ratios)
