@@ -18,7 +18,8 @@ from pathlib import Path
 
 from .config import Settings
 from .engine import ModelLoadError, NewstagError, Tagger, TagResult, validation
-from .engine.classifier import ClassifierBackend, is_classifier_dir
+from .engine.classifier import ClassifierBackend
+from .engine.classifier_dir import is_classifier_dir
 from .engine.routing import served_by
 from .engine.taxonomy import TaxonomyRegistry
 from .preflight import check_model_dir

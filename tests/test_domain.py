@@ -10,7 +10,8 @@ import pytest
 
 from service.config import Settings
 from service.engine import Tagger
-from service.engine.classifier import ClassifierBackend, read_classifier_dir
+from service.engine.classifier import ClassifierBackend
+from service.engine.classifier_dir import read_classifier_dir
 from service.engine.domain import DOMAIN_FILE, MIN_VALIDATION, Domain, document_vector
 from service.engine.taxonomy import TaxonomyRegistry
 from service.errors import ModelLoadError

@@ -174,7 +174,8 @@ def test_a_negative_label_prior_is_a_clear_error(tmp_path, capsys):
 def test_a_base_with_dense_layers_after_pooling_is_trained_and_served_through_them(tiny_st_dir, tmp_path, mode):
     """EmbeddingGemma's pipeline runs Dense layers after pooling: the model directory keeps
     them, checksummed, and the service reads the windows the head was trained on."""
-    from service.engine.classifier import ClassifierBackend, read_classifier_dir
+    from service.engine.classifier import ClassifierBackend
+    from service.engine.classifier_dir import read_classifier_dir
 
     output = tmp_path / mode
     assert main(["--train", str(TRAIN_SMALL), "--output", str(output), "--base", str(tiny_st_dir), "--mode", mode,
@@ -195,7 +196,7 @@ def test_a_base_with_dense_layers_after_pooling_is_trained_and_served_through_th
 
 def test_a_full_model_pins_its_encoder_config_and_tokenizer(tiny_model_dir, tmp_path):
     """An edited vocabulary or configuration changes what the weights read: refused like edited weights."""
-    from service.engine.classifier import read_classifier_dir
+    from service.engine.classifier_dir import read_classifier_dir
 
     output = tmp_path / "full"
     assert run_tiny(tiny_model_dir, output, "--epochs", "1") == 0

@@ -15,7 +15,8 @@ import torch
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.feature_extraction.text import TfidfVectorizer
 
-from service.engine.classifier import ClassifierBackend, probabilities, read_classifier_dir
+from service.engine.classifier import ClassifierBackend, probabilities
+from service.engine.classifier_dir import read_classifier_dir
 from service.engine.encoder import SentenceEncoder
 from service.engine.lexical import TfidfSpec
 from tests.conftest import TRAIN_SMALL
@@ -132,7 +133,7 @@ def test_served_scores_equal_training_time_scores(tiny_model_dir: Path, tmp_path
     import torch
     from transformers import AutoModel, AutoTokenizer
 
-    from service.engine.classifier import HYBRID
+    from service.engine.classifier_dir import HYBRID
     from training.export import write_model_dir
     from training.model import WindowClassifier
 

@@ -17,7 +17,8 @@ from safetensors.numpy import load_file, save_file
 
 from service.engine import ModelLoadError, model_files
 from service.engine import classifier as classifier_module
-from service.engine.classifier import read_classifier_dir
+from service.engine import classifier_dir as classifier_dir_module
+from service.engine.classifier_dir import read_classifier_dir
 from service.engine.lexical import LexicalHead, TfidfSpec
 from service.engine.model_files import DEFAULT_MODEL_SHA256, default_model_dir, sha256_of
 from tests.conftest import TRAIN_SMALL
@@ -252,7 +253,7 @@ def test_the_base_is_not_hashed_again_per_model_and_rescan_while_unchanged(tmp_p
         return real(path, *args)
 
     monkeypatch.setattr(model_files, "sha256_of", counting)
-    monkeypatch.setattr(classifier_module, "sha256_of", counting)
+    monkeypatch.setattr(classifier_dir_module, "sha256_of", counting)
     models = [_on_base(tmp_path / f"desk-{i}") for i in range(3)]
     for _scan in range(2):
         for directory in models:
@@ -296,14 +297,14 @@ def _flat_head(directory: Path) -> None:
 
 
 def _unreadable_head(monkeypatch):
-    real = classifier_module.sha256_of
+    real = classifier_dir_module.sha256_of
 
     def refuse(path: Path, *args) -> str:
         if Path(path).name == "head.safetensors":
             raise PermissionError(13, "Permission denied", str(path))
         return real(path, *args)
 
-    monkeypatch.setattr(classifier_module, "sha256_of", refuse)
+    monkeypatch.setattr(classifier_dir_module, "sha256_of", refuse)
 
 
 @pytest.mark.parametrize("damage, message", [

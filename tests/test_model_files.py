@@ -158,7 +158,7 @@ def _pinned_tokenizer_edited(directory):
     (_pinned_tokenizer_edited, "fails its SHA-256 check: .*tokenizer.json"),  # a manifest that pins more files
 ])
 def test_a_classifier_carrying_its_encoder_needs_its_config_and_tokenizer(tmp_path, tiny_model_dir, damage, message):
-    from service.engine.classifier import read_classifier_dir
+    from service.engine.classifier_dir import read_classifier_dir
 
     directory = _classifier_with_own_encoder(tiny_model_dir, tmp_path / "desk")
     read_classifier_dir(directory)  # as written: fine

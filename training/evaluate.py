@@ -22,7 +22,8 @@ import numpy as np
 
 from service.config import Settings
 from service.engine import Label, ModelLoadError, NewstagError, Tagger, TaxonomyRegistry
-from service.engine.classifier import ClassifierBackend, is_classifier_dir
+from service.engine.classifier import ClassifierBackend
+from service.engine.classifier_dir import is_classifier_dir
 from service.engine.taxonomy import load_taxonomy_file
 from service.engine.validation import text_problem
 from service.progress import progress_bar

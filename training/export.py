@@ -18,7 +18,7 @@ from safetensors.torch import save_file
 from service import __version__
 from service.drift.reference import LABEL_SHARES_FILE
 from service.engine.adapter import ADAPTER_MANIFEST
-from service.engine.classifier import (
+from service.engine.classifier_dir import (
     ENCODER_FILES,
     HEAD_FILE,
     KIND,

@@ -34,8 +34,8 @@ from transformers import AutoModel
 from service.drift.reference import label_shares
 from service.engine import NewstagError
 from service.engine.chunking import prepare_document
-from service.engine.classifier import HYBRID, MANIFEST_FILE
 from service.engine.classifier import at_least_one as at_least_one_label
+from service.engine.classifier_dir import HYBRID, MANIFEST_FILE
 from service.engine.model_files import model_languages
 from service.engine.st_modules import read_pipeline
 from service.engine.tokenizer import load_tokenizer

@@ -19,7 +19,7 @@ from pathlib import Path
 from .. import __version__
 from ..config import Settings
 from ..engine import NewstagError
-from ..engine.classifier import is_classifier_dir, read_classifier_dir
+from ..engine.classifier_dir import is_classifier_dir, read_classifier_dir
 from ..engine.taxonomy import TaxonomyRegistry
 from ..preflight import check_model_dir, check_startup
 from ..tagging import TagOptions, result_settings

@@ -12,7 +12,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any, TypeGuard
 
-from ..engine.classifier import MANIFEST_FILE
+from ..engine.classifier_dir import MANIFEST_FILE
 from ..jsonl import is_unicode, parse_json
 from .reading import TRAINING, DriftInputError, TagSet
 

@@ -18,13 +18,8 @@ import threading
 from pathlib import Path
 
 from ..engine import Tagger, TaxonomyRegistry
-from ..engine.classifier import (
-    MANIFEST_FILE,
-    ClassifierBackend,
-    ClassifierFiles,
-    is_classifier_dir,
-    read_classifier_dir,
-)
+from ..engine.classifier import ClassifierBackend
+from ..engine.classifier_dir import MANIFEST_FILE, ClassifierFiles, is_classifier_dir, read_classifier_dir
 from ..errors import NewstagError
 from ..options import EngineOptions
 
