@@ -48,15 +48,9 @@ from .config import TrainingConfig, finite_positive
 from .data import (
     DataFileError,
     Example,
-    check_trainable,
     fingerprint,
     is_single_label,
     label_names,
-    label_sets,
-    labels_never_trained,
-    read_labeled,
-    split_validation,
-    texts_in_both,
 )
 from .distributed import Distributed
 from .domain_fit import EncodedArticles, fit_domain
@@ -68,6 +62,7 @@ from .model import WindowClassifier, check_max_length, resolve_base
 from .model_card import CardData, render
 from .stages import Split, StageResult, frozen_stage, full_stage, tuned_encoder_dir
 from .trainer import Interrupted, check_resumable, remove_checkpoint
+from .training_split import read_training_data
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -125,7 +120,7 @@ def _train_and_write(config: TrainingConfig, dist: Distributed) -> dict:
     assert config.epochs is not None and config.lr is not None
 
     # 1. Load the data, and hold out a validation split when no file is given.
-    examples, train, validation = _read_data(config, dist)
+    examples, train, validation = read_training_data(config, dist, _warn)
     labels = label_names(train + validation)
     multi_label = not is_single_label(train + validation)
     data_print = fingerprint(config.train, examples)
@@ -174,73 +169,6 @@ def _train_and_write(config: TrainingConfig, dist: Distributed) -> dict:
 
 def _warn(message: str) -> None:
     print(f"finetune: warning: {message}", file=sys.stderr, flush=True)
-
-
-def _read_data(config: TrainingConfig, dist: Distributed) -> tuple[list[Example], list[Example], list[Example]]:
-    """The training file's examples, and the train and validation articles, with a warning for
-    what would make the model or its validation scores mislead (only the first process warns)."""
-    examples = read_labeled(config.train)
-    check_trainable(config.train, examples, after_split=False)  # the file itself first: its reason, not the split's
-    if dist.is_main and len(sets := label_sets(config.train)) > 1:
-        _warn(f"{config.train.name} mixes corrections of {len(sets)} label sets ({', '.join(sets)}): the model "
-              "learns them as one; export one with ?taxonomy=NAME (?taxonomy= for typed labels)")
-    if config.validation:
-        train, validation = examples, read_labeled(config.validation)
-    else:
-        train, validation = split_validation(examples, config.validation_split, config.seed)
-    check_trainable(config.train, train, after_split=not config.validation)
-    if dist.is_main and (twice := texts_in_both(train, validation)):
-        _warn(f"{twice} of the {len(validation)} validation articles are also training articles (the same text): "
-              "the validation scores overstate how the model reads new articles")
-    if dist.is_main and (unseen := labels_never_trained(train, validation)):
-        _warn(f"{len(unseen)} label(s) of the validation data are on no training article, so the model cannot "
-              f"learn them and its validation scores count them as misses: {', '.join(unseen[:10])}"
-              + (" ..." if len(unseen) > 10 else ""))
-    if dist.is_main and (warning := validation_warning(train, validation, config.mode)):
-        _warn(warning)
-    if dist.is_main and (note := multi_label_note(config, train, validation)):
-        print(f"finetune: note: {note}", file=sys.stderr, flush=True)
-    return examples, train, validation
-
-
-MIN_VALIDATION = 30  # fewer validation articles: their figures move by several points per article
-
-
-def validation_warning(train: list[Example], validation: list[Example], mode: str) -> str | None:
-    """What makes the validation figures (and, in head and full modes, the thresholds fitted on
-    them) rest on little: a small split, labels it has no article of."""
-    labels = label_names(train + validation)
-    seen = {x for e in validation for x in e.labels}
-    missing = [x for x in labels if x not in seen]
-    if len(validation) >= MIN_VALIDATION and not missing:
-        return None
-    parts = []
-    if len(validation) < MIN_VALIDATION:
-        parts.append(f"the validation split has only {len(validation)} article(s), so its figures are rough "
-                     f"(one article moves them by several points)")
-    if missing:
-        parts.append(f"{len(missing)} of the {len(labels)} labels {'has' if len(missing) == 1 else 'have'} no "
-                     "validation article, so its figures do "
-                     f"not cover them: {', '.join(missing[:10])}" + (" ..." if len(missing) > 10 else ""))
-    fitted = f" {mode.capitalize()} mode fits each label's threshold on it too." if mode != "hybrid" else ""
-    return ("; ".join(parts) + f".{fitted} Hold out more (--validation-split) or give a --validation file with "
-            "articles of every label.")
-
-
-def multi_label_note(config: TrainingConfig, train: list[Example], validation: list[Example]) -> str | None:
-    """Why the model will be multi-label, naming the rows that made it so (a single row with two
-    labels turns a single-label file multi-label, and loses the "none of these" gate)."""
-    rows = [(config.train, e) for e in train]
-    rows += [(config.validation or config.train, e) for e in validation]
-    several = [(path, e) for path, e in rows if len(e.labels) > 1]
-    if not several:
-        return None
-    named = "; ".join(f"{path.name} line {e.line}: {', '.join(e.labels)}" if e.line else ", ".join(e.labels)
-                      for path, e in several[:5]) + (f"; and {len(several) - 5} more" if len(several) > 5 else "")
-    return (f"training a multi-label model (a sigmoid per label, no \"none of these\" gate) because "
-            f"{len(several)} of the {len(rows)} rows {'has' if len(several) == 1 else 'have'} more than one label "
-            f"({named}). There is no option to "
-            "force single-label: for a single-label model, give each of these rows one label.")
 
 
 def _validation_metrics(result: StageResult, validation: list[Example], labels: list[str], multi_label: bool,
