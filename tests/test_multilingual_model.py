@@ -175,3 +175,19 @@ def test_an_arabic_article_with_its_vowel_marks_reads_as_without_them(routed):
     for topic in marked_result.topics:
         for ev in topic.evidence:  # offsets into the text as sent, marks and all
             assert ev.text == ARABIC_MARKED[ev.start:ev.end] and re.search(OPTIONAL_MARKS, ev.text)
+
+
+JUNK_OTHER_LANGUAGES = Path(__file__).resolve().parent.parent / "seeds" / "trust" / "non-news-multilingual.jsonl"
+
+
+def test_non_news_text_in_other_languages_gets_no_topic_from_the_news_taxonomy(routed):
+    """The trust benchmark's 59 (written apart from the fit's non-news): before the fit read non-news in
+    other languages too (session 37), a Japanese chat message got transport and an Azerbaijani
+    copyright line technology."""
+    import json
+
+    rows = [json.loads(line) for line in JUNK_OTHER_LANGUAGES.read_text(encoding="utf-8").splitlines()]
+    results = routed.tag([r["text"] for r in rows], evidence=False)
+    tagged = [(r["lang"], r["text"][:40], [t.label for t in res.topics])
+              for r, res in zip(rows, results, strict=True) if res.topics]
+    assert not tagged

@@ -12,7 +12,9 @@ Steps:
    ``--multilingual N`` adds N sentences per language of SIB-200's train split
    (sib200-multi-train.jsonl; its validation rows and the English test split stay unseen),
    each language a corpus of its own: a multilingual model's calibration must read texts
-   whose language is not its labels' (EmbeddingGemma's, session 10). ``--corpus PATH``
+   whose language is not its labels' (EmbeddingGemma's, session 10); with it, the non-news
+   texts include newstag's own in 21 other languages (seeds/trust/non-news-fit-multilingual.jsonl),
+   so that the genre check does not learn "not English, so news". ``--corpus PATH``
    (repeatable) adds ``--per-corpus`` rows of a labeled file of your own (JSONL or CSV, as
    training.finetune reads), a corpus of its own; its requests are drawn after all others,
    so the rest of the fit is the one without it.
@@ -63,6 +65,8 @@ CORPORA = ["bbc-news-train", "bbc-sport", "inshorts-news", "reuters-r90-train", 
 MULTILINGUAL_CORPUS = "sib200-multi-train"  # rows carry "lang" and "split"; only "train" rows are fitted on
 ROOT = Path(__file__).resolve().parent.parent
 NON_NEWS_FIT = ROOT / "seeds" / "trust" / "non-news-fit.jsonl"
+# Written apart from the trust benchmark's non-news-multilingual.jsonl (other texts, and kinds it lacks).
+NON_NEWS_FIT_MULTILINGUAL = ROOT / "seeds" / "trust" / "non-news-fit-multilingual.jsonl"
 # Labels no news section is about; the trust benchmark asks about a different list.
 UNRELATED_FIT = ["knitting", "gardening", "beekeeping", "origami", "wedding planning", "pet grooming",
                  "interior design", "board games", "tattoos", "perfume", "yoga", "baking", "camping",
@@ -284,7 +288,8 @@ def main(argv: list[str] | None = None) -> int:
         for lang, examples in sample_by_language(args.data_dir / f"{MULTILINGUAL_CORPUS}.jsonl",
                                                  args.multilingual, args.seed + 1).items():
             requests += corpus_requests(backend, f"sib200-{lang}", examples, names, rng, news_vectors)
-    requests += non_news_requests(backend, read_texts(NON_NEWS_FIT), label_sets, rng, non_news_vectors)
+    non_news = read_texts(NON_NEWS_FIT) + (read_texts(NON_NEWS_FIT_MULTILINGUAL) if args.multilingual else [])
+    requests += non_news_requests(backend, non_news, label_sets, rng, non_news_vectors)  # English first: same draws
     for name, examples in own_corpora:  # last: the random draws above stay those of the fit without it
         requests += corpus_requests(backend, name, pick(examples, args.per_corpus, args.seed), names, rng,
                                     news_vectors)
