@@ -222,10 +222,19 @@ def test_a_calibration_fit_takes_a_labeled_file_of_ones_own_as_a_corpus(tmp_path
     assert exit_info.value.code == 2 and "missing.jsonl" in capsys.readouterr().err
 
 
-def test_a_multilingual_calibration_fit_samples_train_rows_of_each_language(tmp_path, capsys):
+def test_a_multilingual_calibration_fit_samples_train_rows_of_each_language(tmp_path, capsys, monkeypatch):
     import json
 
     from training import fit_calibration
+
+    non_news: list[int] = []
+    real_requests = fit_calibration.non_news_requests
+
+    def counting(backend, texts, *args, **kwargs):
+        non_news.append(len(texts))
+        return real_requests(backend, texts, *args, **kwargs)
+
+    monkeypatch.setattr(fit_calibration, "non_news_requests", counting)
 
     data = _small_sets(tmp_path, {name: SECTIONS for name in fit_calibration.CORPORA})
     (data / "reuters-label-names.json").write_text(json.dumps({}))
@@ -240,6 +249,9 @@ def test_a_multilingual_calibration_fit_samples_train_rows_of_each_language(tmp_
     assert not validation & {e.text for x in sampled.values() for e in x}  # its validation rows stay unseen
     assert fit_calibration.main(["--data-dir", str(data), "--per-corpus", "6", "--multilingual", "4"]) == 0
     assert "sib200-rus_Cyrl" in capsys.readouterr().err  # each language read as a corpus of its own
+    english = len(fit_calibration.read_texts(fit_calibration.NON_NEWS_FIT))
+    other = len(fit_calibration.read_texts(fit_calibration.NON_NEWS_FIT_MULTILINGUAL))
+    assert non_news == [english + other]  # and non-news in other languages beside the English
 
 
 def test_drift_benchmark_runs_on_small_sets(tmp_path, capsys):
