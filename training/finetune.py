@@ -120,7 +120,7 @@ def _train_and_write(config: TrainingConfig, dist: Distributed) -> dict:
     assert config.epochs is not None and config.lr is not None
 
     # 1. Load the data, and hold out a validation split when no file is given.
-    examples, train, validation = read_training_data(config, dist, _warn)
+    examples, train, validation = read_training_data(config, dist, _warn, _note)
     labels = label_names(train + validation)
     multi_label = not is_single_label(train + validation)
     data_print = fingerprint(config.train, examples)
@@ -169,6 +169,10 @@ def _train_and_write(config: TrainingConfig, dist: Distributed) -> dict:
 
 def _warn(message: str) -> None:
     print(f"finetune: warning: {message}", file=sys.stderr, flush=True)
+
+
+def _note(message: str) -> None:
+    print(f"finetune: note: {message}", file=sys.stderr, flush=True)
 
 
 def _validation_metrics(result: StageResult, validation: list[Example], labels: list[str], multi_label: bool,

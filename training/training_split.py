@@ -3,7 +3,6 @@ would otherwise surface only as misleading figures (only the first process warns
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Callable
 
 from .config import TrainingConfig
@@ -20,8 +19,8 @@ from .data import (
 from .distributed import Distributed
 
 
-def read_training_data(config: TrainingConfig, dist: Distributed,
-                       warn: Callable[[str], None]) -> tuple[list[Example], list[Example], list[Example]]:
+def read_training_data(config: TrainingConfig, dist: Distributed, warn: Callable[[str], None],
+                       note: Callable[[str], None]) -> tuple[list[Example], list[Example], list[Example]]:
     """The training file's examples, and the train and validation articles, with a warning for
     what would make the model or its validation scores mislead (only the first process warns)."""
     examples = read_labeled(config.train)
@@ -43,8 +42,8 @@ def read_training_data(config: TrainingConfig, dist: Distributed,
              + (" ..." if len(unseen) > 10 else ""))
     if dist.is_main and (warning := validation_warning(train, validation, config.mode)):
         warn(warning)
-    if dist.is_main and (note := multi_label_note(config, train, validation)):
-        print(f"finetune: note: {note}", file=sys.stderr, flush=True)
+    if dist.is_main and (why := multi_label_note(config, train, validation)):
+        note(why)
     return examples, train, validation
 
 
