@@ -27,7 +27,8 @@ from service.config import Settings
 from service.engine import Tagger
 from service.engine.int8_kernels import REDUCED, int8_range
 from service.engine.model_files import DEFAULT_MODEL_SHA256
-from service.engine.onnx_runtime import DISABLED_OPTIMIZERS, EXPORT_FORMAT, GRAPH_FILE, open_session
+from service.engine.onnx_cache import EXPORT_FORMAT, GRAPH_FILE
+from service.engine.onnx_runtime import DISABLED_OPTIMIZERS, open_session
 
 
 def graph_bytes(onnx_dir: Path, precision: str) -> bytes:

@@ -41,7 +41,7 @@ class EncoderOptions:
     batching: bool = False
     document_cache: int = 0
     runtime: str = "torch"
-    onnx_dir: Path | None = None  # None: engine/onnx_runtime.py's default_onnx_dir()
+    onnx_dir: Path | None = None  # None: engine/onnx_cache.py's default_onnx_dir()
     onnx_int8_range: str = "auto"  # int8 graphs' weights: auto (by CPU), full or reduced (engine/int8_kernels.py)
 
 

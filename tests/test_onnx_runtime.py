@@ -12,8 +12,9 @@ import numpy as np
 import pytest
 
 from service.config import Settings
-from service.engine import Tagger, onnx_runtime
-from service.engine.onnx_runtime import GRAPH_FILE, MANIFEST_FILE, open_session
+from service.engine import Tagger, onnx_cache
+from service.engine.onnx_cache import GRAPH_FILE, MANIFEST_FILE
+from service.engine.onnx_runtime import open_session
 from service.errors import ConfigError, ModelLoadError
 
 pytest.importorskip("onnxruntime")
@@ -191,7 +192,7 @@ def test_a_tampered_graph_in_a_read_only_directory_is_refused(tiny_model_dir, tm
     _tiny(tiny_model_dir, tmp_path, runtime="onnx")
     graph = _export_dir(tmp_path, "fp32") / GRAPH_FILE
     graph.write_bytes(graph.read_bytes() + b"\0")
-    monkeypatch.setattr(onnx_runtime, "_writable", lambda directory: False)
+    monkeypatch.setattr(onnx_cache, "_writable", lambda directory: False)
     for runtime in ("onnx", "auto"):  # auto does not quietly fall back past a tampered graph
         with pytest.raises(ModelLoadError, match="SHA-256 check.*refusing to load it"):
             _tiny(tiny_model_dir, tmp_path, runtime=runtime)
@@ -203,13 +204,13 @@ def test_a_graph_of_other_weights_is_refused(tiny_model_dir, tmp_path, monkeypat
     manifest = json.loads(manifest_file.read_text())
     manifest["source"]["weights_sha256"] = "0" * 64
     manifest_file.write_text(json.dumps(manifest))
-    monkeypatch.setattr(onnx_runtime, "_writable", lambda directory: False)
+    monkeypatch.setattr(onnx_cache, "_writable", lambda directory: False)
     with pytest.raises(ModelLoadError, match="exported from other weights"):
         _tiny(tiny_model_dir, tmp_path, runtime="onnx")
 
 
 def test_an_empty_read_only_directory_runs_torch_and_says_so(tiny_model_dir, tmp_path, monkeypatch, caplog):
-    monkeypatch.setattr(onnx_runtime, "_writable", lambda directory: False)
+    monkeypatch.setattr(onnx_cache, "_writable", lambda directory: False)
     with caplog.at_level(logging.WARNING, "newstag.onnx"):
         tagger = _tiny(tiny_model_dir, tmp_path / "ro", runtime="onnx")
     assert tagger.backend.runtime == "torch"
@@ -221,9 +222,9 @@ def test_a_graph_an_older_newstag_exported_is_named_when_none_is_loaded(tiny_mod
     """After an upgrade the cache held the old export format's graph, and the log said only "no ONNX graph"."""
     _tiny(tiny_model_dir, tmp_path, runtime="onnx")
     current = _export_dir(tmp_path, "fp32")
-    old = current.with_name(current.name.replace(f"-v{onnx_runtime.EXPORT_FORMAT}", "-v3"))
+    old = current.with_name(current.name.replace(f"-v{onnx_cache.EXPORT_FORMAT}", "-v3"))
     current.rename(old)
-    monkeypatch.setattr(onnx_runtime, "_writable", lambda directory: False)
+    monkeypatch.setattr(onnx_cache, "_writable", lambda directory: False)
     with caplog.at_level(logging.WARNING, "newstag.onnx"):
         assert _tiny(tiny_model_dir, tmp_path, runtime="onnx").backend.runtime == "torch"
     assert f"exported by another newstag or ONNX Runtime are there, {old.name}, but {current.name} is wanted" \
@@ -293,7 +294,7 @@ def test_an_onnx_directory_that_is_a_file_is_refused_and_auto_is_told_how_to_fix
 
 
 def test_staging_left_by_a_killed_export_is_removed_and_a_live_ones_is_not(tmp_path):
-    from service.engine.onnx_runtime import _remove_abandoned_staging
+    from service.engine.onnx_cache import _remove_abandoned_staging
     gone = tmp_path / ".53aa51172d14-int8-ort1.30.0-v4.999999999.tmp"
     live = tmp_path / f".53aa51172d14-fp32-ort1.30.0-v4.{os.getpid()}.tmp"
     for staging in (gone, live):

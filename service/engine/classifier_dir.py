@@ -92,7 +92,7 @@ class ClassifierFiles:
     @property
     def encoder_sha256(self) -> str:
         """The checked SHA-256 of the encoder's weights: the directory's own, or the embedded base's
-        (an ONNX graph is exported from, and checked against, these: engine/onnx_runtime.py)."""
+        (an ONNX graph is exported from, and checked against, these: engine/onnx_cache.py)."""
         return str(self.manifest["sha256"][WEIGHT_FILES[0]]) if self.encoder_dir == self.directory \
             else DEFAULT_MODEL_SHA256
 

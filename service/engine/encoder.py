@@ -32,15 +32,8 @@ from .cache import BoundedCache
 from .chunking import PreparedDocument, prepare_document
 from .int8_kernels import FULL, int8_kernels, int8_range
 from .model_profiles import PromptNames
-from .onnx_runtime import (
-    SUPPORTED_MODEL_TYPES,
-    GraphSource,
-    OnnxHiddenStates,
-    default_onnx_dir,
-    graph_precision,
-    load_graph,
-    onnxruntime_available,
-)
+from .onnx_cache import GraphSource, default_onnx_dir, load_graph
+from .onnx_runtime import SUPPORTED_MODEL_TYPES, OnnxHiddenStates, graph_precision, onnxruntime_available
 from .pooling import mean_pool, pad_batch, segment_means, unit
 from .precision import Precision
 from .st_modules import read_pipeline

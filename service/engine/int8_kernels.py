@@ -8,7 +8,7 @@ saturation: 255 x 127 x 2 = 64,770 does not fit in 32,767, and a saturated sum i
 number, silently. ONNX Runtime's documented remedy there is ``reduce_range``: weights in
 7 bits, |w| <= 64, so a pair is at most 255 x 64 x 2 = 32,640 and never saturates
 (onnxruntime docs, "Quantize ONNX models": "When to use reduce-range and per-channel
-quantization?"). The range is part of what a graph is exported from (onnx_runtime.py's
+quantization?"). The range is part of what a graph is exported from (onnx_cache.py's
 GraphSource), so a graph made on one CPU is not loaded on one that needs the other.
 """
 
