@@ -7,11 +7,8 @@ import numpy as np
 import pytest
 
 from service.engine.calibration import (
-    DEFAULT_CALIBRATION,
     FEATURES,
     HUB_NEIGHBOURS,
-    MATCHER_CALIBRATION,
-    MULTILINGUAL_CALIBRATION,
     Calibration,
     label_hubness,
     reference_topics,
@@ -19,6 +16,7 @@ from service.engine.calibration import (
     text_features,
     topical_reference_count,
 )
+from service.engine.calibration_fits import DEFAULT_CALIBRATION, MATCHER_CALIBRATION, MULTILINGUAL_CALIBRATION
 from service.engine.keywords import combine, document_hits, keyword_hits
 from service.engine.sentences import split_sentences
 from service.engine.types import Label

@@ -550,7 +550,7 @@ def test_a_file_can_have_its_own_cap_and_a_cap_for_no_file_is_refused(tmp_path):
 def test_embeddinggemmas_matcher_ships_checksummed_for_its_weights_with_the_gemma_notice():
     """Checked without the model (CI has none): the file, its record, its notice, its profile entry,
     and the calibration and genre check pinned for the pair."""
-    from service.engine.calibration import PINNED_CALIBRATIONS
+    from service.engine.calibration_fits import PINNED_CALIBRATIONS
     from service.engine.genre import file_for
     from service.engine.model_files import (
         MULTILINGUAL_MATCHER_DIR,

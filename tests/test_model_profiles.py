@@ -8,14 +8,9 @@ import shutil
 import pytest
 
 from service.config import Settings
-from service.engine import ConfigError, ModelLoadError, model_profiles
-from service.engine import calibration as calibration_module
-from service.engine.calibration import (
-    DEFAULT_CALIBRATION,
-    MULTILINGUAL_CALIBRATION,
-    Calibration,
-    calibration_for,
-)
+from service.engine import ConfigError, ModelLoadError, calibration_fits, model_profiles
+from service.engine.calibration import Calibration
+from service.engine.calibration_fits import DEFAULT_CALIBRATION, MULTILINGUAL_CALIBRATION, calibration_for
 from service.engine.loading import load_backend
 from service.engine.model_files import MULTILINGUAL_SHA256, SOURCE_MANIFEST, sha256_of
 from service.engine.model_profiles import ModelProfile, PromptNames, profile_for
@@ -66,7 +61,7 @@ def test_calibration_is_chosen_by_the_weights_hash():
 def test_load_backend_applies_the_profile_and_calibration_pinned_for_the_weights(model_copy, monkeypatch):
     digest = sha256_of(model_copy / "model.safetensors")
     pinned = Calibration(weights=(1.0, 2.0, 3.0, -0.5, 4.0, 0.0, 0.0, 0.0), bias=-2.0)
-    monkeypatch.setitem(calibration_module.PINNED_CALIBRATIONS, digest[:12], pinned)
+    monkeypatch.setitem(calibration_fits.PINNED_CALIBRATIONS, digest[:12], pinned)
     profile = ModelProfile(PromptNames("document", "Classification"), label_template="about {}", window_tokens=48,
                            refused_precisions={"int8": "measured to lose too much"}, article_template="news on {}")
     monkeypatch.setitem(model_profiles.PROFILES, digest[:12], profile)

@@ -13,7 +13,7 @@ import pytest
 
 from service.config import Settings
 from service.engine import ConfigError
-from service.engine.calibration import MULTILINGUAL_CALIBRATION, MULTILINGUAL_MATCHER_CALIBRATION
+from service.engine.calibration_fits import MULTILINGUAL_CALIBRATION, MULTILINGUAL_MATCHER_CALIBRATION
 from service.engine.chunking import prepare_document
 from service.engine.model_files import MULTILINGUAL_MATCHER_DIR, MULTILINGUAL_MATCHER_SHA256, MULTILINGUAL_SHA256
 from service.engine.model_profiles import profile_for

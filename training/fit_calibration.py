@@ -1,4 +1,4 @@
-"""Fit the zero-shot score calibration (service/engine/calibration.py) on what users send.
+"""Fit the zero-shot score calibration (engine/calibration.py; fits pinned in calibration_fits.py) on what users send.
 
 Usage:
     python -m training.fit_calibration [--data-dir ../shared/data] [--per-corpus 400] [--seed 1]

@@ -16,7 +16,6 @@ from functools import cached_property
 import numpy as np
 
 from .calibration import (
-    DEFAULT_CALIBRATION,
     Calibration,
     label_hubness,
     logit,
@@ -25,6 +24,7 @@ from .calibration import (
     reference_topics,
     rivals,
 )
+from .calibration_fits import DEFAULT_CALIBRATION
 from .chunking import PreparedDocument
 from .domain import document_vector
 from .encoder import DocumentVectors, SentenceEncoder

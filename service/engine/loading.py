@@ -13,7 +13,7 @@ from transformers.utils import logging as hf_logging
 from ..errors import ConfigError, ModelLoadError
 from ..options import ModelOptions
 from .adapter import Adapter, read_adapter
-from .calibration import calibration_for
+from .calibration_fits import calibration_for
 from .domain import document_vector
 from .encoder import SentenceEncoder
 from .genre import BARE_NEWS, BARE_NEWS_COSINE, GenreCheck, genre_check_for

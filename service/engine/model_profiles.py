@@ -4,7 +4,7 @@ A sentence-transformers model may name prompts in ``config_sentence_transformers
 (EmbeddingGemma: ``Classification``, ``document``, ``query``, ``STS``, ...). Which one
 newstag puts before texts and before labels was measured (bench/multilingual.py,
 docs/benchmarks.md "Multilingual"), so it is pinned here by the weights' SHA-256, as the
-calibration is in calibration.py. Weights not listed get the model's own
+calibration is in calibration_fits.py. Weights not listed get the model's own
 ``default_prompt_name`` for both (what sentence-transformers' ``encode`` does), usually none.
 """
 
