@@ -13,7 +13,8 @@ from . import keywords, sentence_support, validation
 from .calibration import logit
 from .chunking import PreparedDocument
 from .genre import called_non_news, sure_news
-from .language import UNDETERMINED, detect_language, label_set_language, mostly_latin
+from .language import detect_language
+from .result_warnings import below_threshold_warning, genre_warning, labels_language_warning, text_language_warning
 from .scoring import DocumentScores, ScoringBackend
 from .sentence_support import SentenceScores
 from .taxonomy import TaxonomyRegistry
@@ -240,13 +241,13 @@ class Tagger:
                    if with_evidence else {})
         topics = tuple(Topic(labels[j].name, round(float(final[j]), 4), labels[j].code, support.get(j, ()))
                        for j in chosen)
-        below = _below_threshold_warning(topics, thresholds[chosen[0]], scored.news_probability, multi_label) \
+        below = below_threshold_warning(topics, thresholds[chosen[0]], scored.news_probability, multi_label) \
             if chosen and final[chosen[0]] < thresholds[chosen[0]] else ()
         language, warnings = read_as
         nothing = (Warning("nothing-to-read", "The text holds nothing the model reads (only marks, spaces or "
                            "control characters); multi-label calls give it no topic."),) if empty else ()
         return TagResult(topics, doc.token_count, language,
-                         warnings + nothing + _genre_warning(scored.news_probability) + below,
+                         warnings + nothing + genre_warning(scored.news_probability) + below,
                          label_set.name, self.backend.model_name)
 
     def _choose(self, doc: PreparedDocument, model: np.ndarray, labels: list[Label], thresholds: np.ndarray,
@@ -267,49 +268,11 @@ class Tagger:
         return final, chosen[:top_k] if top_k is not None else chosen
 
     def _labels_language_warning(self, label_set: LabelSet) -> tuple[Warning, ...]:
-        """A warning when the caller's labels are named in a script and language the model was not
-        trained on: "экономика, спорт" against an English-only model scored nothing, silently.
-        Labels in Latin letters are left alone: "Sport" is German, English and French alike."""
-        supported = self.backend.languages
-        if label_set.name is not None or self.fixed_labels is not None or supported is None:
+        if label_set.name is not None or self.fixed_labels is not None:  # a taxonomy's or the model's own
             return ()
-        names = tuple(lab.name for lab in label_set.labels)
-        if mostly_latin(" ".join(names)):
-            return ()
-        code = label_set_language(names)
-        if code == UNDETERMINED or code in supported:
-            return ()
-        message = (f"The labels look like language {code!r}; the model {self.backend.model_name!r} was trained on "
-                   f"{', '.join(sorted(supported))} only, so it cannot read them: name them in its language.")
-        return (Warning("language-unsupported", message),)
+        return labels_language_warning(tuple(lab.name for lab in label_set.labels), self.backend.languages,
+                                       self.backend.model_name)
 
     def _language(self, code: str) -> tuple[str, tuple[Warning, ...]]:
         """A text's language, and a warning when the model was not trained on it."""
-        supported = self.backend.languages
-        if code == UNDETERMINED or supported is None or code in supported:
-            return code, ()
-        known = ", ".join(sorted(supported))
-        message = (f"The text looks like language {code!r}; the model {self.backend.model_name!r} "
-                   f"was trained on {known} only, so its topics may be wrong.")
-        return code, (Warning("language-unsupported", message),)
-
-
-def _below_threshold_warning(topics: tuple[Topic, ...], threshold: float, news_probability: float | None,
-                             multi_label: bool) -> tuple[Warning, ...]:
-    best = topics[0]
-    if not multi_label:  # single-label mode answers its best label whatever its score: say how unsure it is
-        message = (f"multi_label is false, so the best label is given whatever its score: {best.label!r} scores "
-                   f"{best.score:.2f}, under the threshold ({threshold:g}) that a multi-label call applies.")
-        return (Warning("below-threshold", message),)
-    message = (f"No topic reached the threshold ({threshold:g}); the taxonomy gives a text that reads as news "
-               f"(probability {news_probability:.2f}) its best topic anyway: {best.label!r}, with its own score "
-               f"{best.score:.2f}.")
-    return (Warning("below-threshold", message),)
-
-
-def _genre_warning(news_probability: float | None) -> tuple[Warning, ...]:
-    if not called_non_news(news_probability):
-        return ()
-    message = (f"The text does not read like news (probability {news_probability:.2f} that it is); "
-               "multi-label calls give it no topic.")
-    return (Warning("not-news", message),)
+        return code, text_language_warning(code, self.backend.languages, self.backend.model_name)

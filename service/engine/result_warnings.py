@@ -1,0 +1,57 @@
+"""The warnings a result carries: a language the model cannot read, a text that does not read
+like news, a topic given under its threshold. Each says what happened and what it means."""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+
+from .genre import called_non_news
+from .language import UNDETERMINED, label_set_language, mostly_latin
+from .types import Topic, Warning
+
+
+def labels_language_warning(names: tuple[str, ...], supported: Collection[str] | None,
+                            model_name: str) -> tuple[Warning, ...]:
+    """A warning when the caller's labels are named in a script and language the model was not
+    trained on: "экономика, спорт" against an English-only model scored nothing, silently.
+    Labels in Latin letters are left alone: "Sport" is German, English and French alike."""
+    if supported is None or mostly_latin(" ".join(names)):
+        return ()
+    code = label_set_language(names)
+    if code == UNDETERMINED or code in supported:
+        return ()
+    message = (f"The labels look like language {code!r}; the model {model_name!r} was trained on "
+               f"{', '.join(sorted(supported))} only, so it cannot read them: name them in its language.")
+    return (Warning("language-unsupported", message),)
+
+
+def text_language_warning(code: str, supported: Collection[str] | None, model_name: str) -> tuple[Warning, ...]:
+    """A warning when the text's language (``code``) is not one the model was trained on."""
+    if code == UNDETERMINED or supported is None or code in supported:
+        return ()
+    message = (f"The text looks like language {code!r}; the model {model_name!r} "
+               f"was trained on {', '.join(sorted(supported))} only, so its topics may be wrong.")
+    return (Warning("language-unsupported", message),)
+
+
+def below_threshold_warning(topics: tuple[Topic, ...], threshold: float, news_probability: float | None,
+                             multi_label: bool) -> tuple[Warning, ...]:
+    """Why the best topic (``topics[0]``) is given though it scores under its threshold."""
+    best = topics[0]
+    if not multi_label:  # single-label mode answers its best label whatever its score: say how unsure it is
+        message = (f"multi_label is false, so the best label is given whatever its score: {best.label!r} scores "
+                   f"{best.score:.2f}, under the threshold ({threshold:g}) that a multi-label call applies.")
+        return (Warning("below-threshold", message),)
+    message = (f"No topic reached the threshold ({threshold:g}); the taxonomy gives a text that reads as news "
+               f"(probability {news_probability:.2f}) its best topic anyway: {best.label!r}, with its own score "
+               f"{best.score:.2f}.")
+    return (Warning("below-threshold", message),)
+
+
+def genre_warning(news_probability: float | None) -> tuple[Warning, ...]:
+    """A warning when the genre check calls the text non-news (genre.py), so it gets no topic."""
+    if not called_non_news(news_probability):
+        return ()
+    message = (f"The text does not read like news (probability {news_probability:.2f} that it is); "
+               "multi-label calls give it no topic.")
+    return (Warning("not-news", message),)
