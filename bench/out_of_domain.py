@@ -23,8 +23,8 @@ from service.config import Settings
 from service.engine import Tagger
 from service.engine.classifier import ClassifierBackend
 from service.engine.taxonomy import TaxonomyRegistry
+from training.calibration_requests import read_texts
 from training.data import read_labeled, split_validation
-from training.fit_calibration import read_texts
 
 
 def _tag(tagger: Tagger, texts: list[str]) -> list[list[str]]:

@@ -35,8 +35,9 @@ from service.engine.model_profiles import SentenceRules
 from service.engine.sentence_support import SentenceScores, sentence_text, support
 from service.engine.tagger import Tagger
 from service.engine.words import word_count
+from training.calibration_requests import read_texts
 from training.data import read_labeled
-from training.fit_calibration import NON_NEWS_FIT, read_texts
+from training.fit_calibration import NON_NEWS_FIT
 
 ROOT = Path(__file__).resolve().parent.parent
 JUNK = {"junk (English)": NON_NEWS_FIT.with_name("non-news-bench.jsonl"),

@@ -44,8 +44,9 @@ from service.engine import Tagger
 from service.engine.taxonomy import TaxonomyRegistry
 from service.engine.types import TagResult
 from service.progress import progress_bar
+from training.calibration_requests import UNRELATED_FIT, read_texts, sample
 from training.data import Example, read_labeled
-from training.fit_calibration import NON_NEWS_FIT, UNRELATED_FIT, read_texts, sample
+from training.fit_calibration import NON_NEWS_FIT
 
 NON_NEWS_BENCH = NON_NEWS_FIT.with_name("non-news-bench.jsonl")
 # The same kinds of junk in 17 other languages (cookie banners, chat, placeholders, ...).

@@ -43,16 +43,8 @@ from service.engine.calibration import FEATURES, Calibration, label_hubness, pai
 from service.engine.domain import document_vector
 from service.engine.genre import NEWS_THRESHOLD
 from service.engine.taxonomy import TaxonomyRegistry
-from training.fit_calibration import (
-    CORPORA,
-    NON_NEWS_FIT,
-    UNRELATED_FIT,
-    WEIGHTS,
-    parse_features,
-    parse_weights,
-    read_texts,
-    sample,
-)
+from training.calibration_requests import UNRELATED_FIT, read_texts, sample
+from training.fit_calibration import CORPORA, NON_NEWS_FIT, WEIGHTS, parse_features, parse_weights
 
 from .trust import NON_NEWS_BENCH, SECTION_SETS, SECTION_TOPICS, SETS, UNRELATED, held_out
 

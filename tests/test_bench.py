@@ -225,7 +225,7 @@ def test_a_calibration_fit_takes_a_labeled_file_of_ones_own_as_a_corpus(tmp_path
 def test_a_multilingual_calibration_fit_samples_train_rows_of_each_language(tmp_path, capsys, monkeypatch):
     import json
 
-    from training import fit_calibration
+    from training import calibration_requests, fit_calibration
 
     non_news: list[int] = []
     real_requests = fit_calibration.non_news_requests
@@ -243,14 +243,14 @@ def test_a_multilingual_calibration_fit_samples_train_rows_of_each_language(tmp_
         for lang in ("rus_Cyrl", "fra_Latn"):
             for i, row in enumerate(rows):
                 out.write(json.dumps({**row, "lang": lang, "split": "validation" if i % 3 == 0 else "train"}) + "\n")
-    sampled = fit_calibration.sample_by_language(data / f"{fit_calibration.MULTILINGUAL_CORPUS}.jsonl", 5, 2)
+    sampled = calibration_requests.sample_by_language(data / f"{fit_calibration.MULTILINGUAL_CORPUS}.jsonl", 5, 2)
     assert list(sampled) == ["fra_Latn", "rus_Cyrl"] and all(len(x) == 5 for x in sampled.values())
     validation = {row["text"] for i, row in enumerate(rows) if i % 3 == 0}
     assert not validation & {e.text for x in sampled.values() for e in x}  # its validation rows stay unseen
     assert fit_calibration.main(["--data-dir", str(data), "--per-corpus", "6", "--multilingual", "4"]) == 0
     assert "sib200-rus_Cyrl" in capsys.readouterr().err  # each language read as a corpus of its own
-    english = len(fit_calibration.read_texts(fit_calibration.NON_NEWS_FIT))
-    other = len(fit_calibration.read_texts(fit_calibration.NON_NEWS_FIT_MULTILINGUAL))
+    english = len(calibration_requests.read_texts(fit_calibration.NON_NEWS_FIT))
+    other = len(calibration_requests.read_texts(fit_calibration.NON_NEWS_FIT_MULTILINGUAL))
     assert non_news == [english + other]  # and non-news in other languages beside the English
 
 

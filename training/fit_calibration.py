@@ -42,7 +42,7 @@ import argparse
 import json
 import random
 import sys
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -52,13 +52,21 @@ from sklearn.model_selection import StratifiedKFold, cross_val_predict
 from service.config import Settings
 from service.engine import Label, genre
 from service.engine.calibration import FEATURES, Calibration, logit, text_features
-from service.engine.embedding_backend import EmbeddingBackend, Similarities
+from service.engine.embedding_backend import EmbeddingBackend
 from service.engine.genre import NEWS_THRESHOLD, GenreCheck
 from service.engine.loading import load_backend
 from service.engine.model_files import sha256_of
 from service.engine.taxonomy import TaxonomyRegistry
-from service.progress import progress_bar
 
+from .calibration_requests import (
+    Request,
+    corpus_requests,
+    non_news_requests,
+    pick,
+    read_texts,
+    sample,
+    sample_by_language,
+)
 from .data import DataFileError, Example, read_labeled
 
 CORPORA = ["bbc-news-train", "bbc-sport", "inshorts-news", "reuters-r90-train", "sib200-eng", "tweettopic-xl-en"]
@@ -67,11 +75,6 @@ ROOT = Path(__file__).resolve().parent.parent
 NON_NEWS_FIT = ROOT / "seeds" / "trust" / "non-news-fit.jsonl"
 # Written apart from the trust benchmark's non-news-multilingual.jsonl (other texts, and kinds it lacks).
 NON_NEWS_FIT_MULTILINGUAL = ROOT / "seeds" / "trust" / "non-news-fit-multilingual.jsonl"
-# Labels no news section is about; the trust benchmark asks about a different list.
-UNRELATED_FIT = ["knitting", "gardening", "beekeeping", "origami", "wedding planning", "pet grooming",
-                 "interior design", "board games", "tattoos", "perfume", "yoga", "baking", "camping",
-                 "skincare", "home improvement", "birdwatching", "calligraphy", "wine tasting",
-                 "model railways", "scuba diving"]
 # Measured best with the genre check in front (docs/benchmarks.md, "Trust", session 9); with
 # label_hubness and nonnews_lead but no genre check, 2/1/3/12; before them, 2/1/2/3.
 WEIGHTS = {"own labels": 2.0, "single label": 1.0, "unrelated labels": 3.0, "non-news": 5.0}
@@ -80,95 +83,6 @@ WEIGHTS = {"own labels": 2.0, "single label": 1.0, "unrelated labels": 3.0, "non
 # (docs/benchmarks.md, "News sites' own prompts", session 32). The plain model's check
 # (NEWSTAG_MATCHER=off) and EmbeddingGemma's were fitted at 1 (`--genre-c 1`).
 GENRE_C = 4.0
-
-
-@dataclass(frozen=True)
-class Request:
-    kind: str
-    group: str  # the corpus it came from (weights are per kind and corpus)
-    sims: np.ndarray  # [n_windows, k]
-    reference: np.ndarray  # [n_windows, n_reference]
-    hubness: np.ndarray  # [k]
-    truth: np.ndarray  # [k] bool
-
-
-def sample(path: Path, n: int, seed: int) -> list[Example]:
-    """The articles a calibration fit with this seed uses (the trust benchmark leaves them out)."""
-    return pick(read_labeled(path), n, seed)
-
-
-def pick(examples: list[Example], n: int, seed: int) -> list[Example]:
-    return random.Random(seed).sample(examples, min(n, len(examples)))
-
-
-def sample_by_language(path: Path, n: int, seed: int) -> dict[str, list[Example]]:
-    """``n`` train-split rows of each language of a multilingual file, languages sorted."""
-    rows: dict[str, list[dict]] = {}
-    for line in path.read_text(encoding="utf-8").splitlines():
-        if line.strip():
-            row = json.loads(line)
-            if row.get("split") == "train":
-                rows.setdefault(row["lang"], []).append(row)
-    picked = {lang: random.Random(seed).sample(found, min(n, len(found))) for lang, found in sorted(rows.items())}
-    return {lang: [Example(r["text"], tuple(r["labels"])) for r in found] for lang, found in picked.items()}
-
-
-def read_texts(path: Path) -> list[str]:
-    return [json.loads(line)["text"] for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
-
-
-def embed(backend: EmbeddingBackend, texts: list[str], labels: list[Label], desc: str) -> list[Similarities]:
-    out: list[Similarities] = []
-    for start in progress_bar(range(0, len(texts), 32), desc=desc, file=sys.stderr):
-        out += backend.similarities([backend.prepare(t) for t in texts[start:start + 32]], labels)
-    return out
-
-
-def corpus_requests(backend: EmbeddingBackend, name: str, examples: list[Example], names: dict[str, str],
-                    rng: random.Random, text_vectors: list[np.ndarray] | None = None) -> list[Request]:
-    """The requests made of a corpus's articles; each article's text vector goes to ``text_vectors``."""
-    codes = sorted({x for e in examples for x in e.labels})
-    k = len(codes)
-    labels = [Label(names.get(c, c)) for c in codes] + [Label(u) for u in UNRELATED_FIT]
-    out = []
-    for example, s in zip(examples, embed(backend, [e.text for e in examples], labels, name), strict=True):
-        if s.windows.shape[0] == 0:
-            continue
-        if text_vectors is not None:
-            text_vectors.append(s.text_vector)
-        truth = np.array([c in example.labels for c in codes])
-        out.append(Request("own labels", name, s.windows[:, :k], s.window_reference, s.label_hubness[:k], truth))
-        right = rng.choice(np.flatnonzero(truth).tolist())
-        out.append(Request("single label", name, s.windows[:, [right]], s.window_reference,
-                           s.label_hubness[[right]], np.array([True])))
-        wrong = np.flatnonzero(~truth).tolist()
-        if wrong:
-            j = rng.choice(wrong)
-            out.append(Request("single label", name, s.windows[:, [j]], s.window_reference,
-                               s.label_hubness[[j]], np.array([False])))
-        pick = [k + j for j in rng.sample(range(len(UNRELATED_FIT)), 6)]
-        out.append(Request("unrelated labels", name, s.windows[:, pick], s.window_reference,
-                           s.label_hubness[pick], np.zeros(6, bool)))
-    return out
-
-
-def non_news_requests(backend: EmbeddingBackend, texts: list[str], label_sets: list[list[Label]],
-                      rng: random.Random, text_vectors: list[np.ndarray] | None = None) -> list[Request]:
-    flat = [lab for labels in label_sets for lab in labels]
-    bounds = np.cumsum([0] + [len(labels) for labels in label_sets])
-    out = []
-    for s in embed(backend, texts, flat, "non-news"):
-        if s.windows.shape[0] == 0:
-            continue
-        if text_vectors is not None:
-            text_vectors.append(s.text_vector)
-        news = list(range(bounds[0], bounds[1]))  # the first set is the news taxonomy
-        other = rng.randrange(1, len(label_sets))
-        for cols in (news, list(range(bounds[other], bounds[other + 1])), [rng.choice(news)]):
-            truth = np.zeros(len(cols), bool)
-            out.append(Request("non-news", "non-news", s.windows[:, cols], s.window_reference,
-                               s.label_hubness[cols], truth))
-    return out
 
 
 def design(requests: list[Request],
