@@ -66,9 +66,11 @@ _WORLD = {lab.name for lab in _NEWS.labels} - {"sports", "technology", "science"
 # Which `news` topics are right for an article of each section (sets named in SECTION_SETS).
 # AG News and Inshorts file the technology industry's business (a chipmaker's takeover,
 # a tech listing) under both business and technology sections, so both topics count there.
+# Culture and the topics filed under it (film and television, music, literature: session 38).
+_CULTURE = {lab.name for lab in _NEWS.labels if lab.parent == "culture"} | {"culture"}
 SECTION_TOPICS = {
     "business": _ECONOMY, "Business": _ECONOMY | {"technology"},
-    "entertainment": {"culture"},
+    "entertainment": _CULTURE,
     "politics": {"politics", "elections", "international relations", "bilateral relations", "human rights",
                  "migration", "justice", "civil unrest"},
     "sport": {"sports"}, "sports": {"sports"}, "Sports": {"sports"},

@@ -43,7 +43,7 @@ def test_seed_evidence_slices_the_original_text_and_points_at_the_right_sentence
 
 
 @pytest.mark.parametrize("which", TAGGERS)
-@pytest.mark.parametrize("index", range(13))
+@pytest.mark.parametrize("index", range(16))
 def test_example_articles(request, which, examples, index):
     example = examples[index]
     [result] = request.getfixturevalue(which).tag([example["text"]])
@@ -56,7 +56,7 @@ def test_there_are_enough_examples_of_each_kind(examples):
     ids = {e["id"].split("-")[0] for e in examples}
     assert len(examples) >= 10
     assert {"sports", "health", "crime", "energy", "elections", "disaster", "technology", "economy",
-            "conflict", "nonnews"} <= ids
+            "conflict", "nonnews", "arts"} <= ids
 
 
 FOOTBALL = ("Later that evening the national football team won its World Cup qualifier 3-0. "

@@ -182,6 +182,22 @@ def test_trust_benchmark_runs_on_small_sets(tmp_path, capsys):
     assert plot.stat().st_size > 1000
 
 
+def test_section_leads_benchmark_counts_every_item_by_section(tmp_path, capsys):
+    import json
+
+    from bench import section_leads
+
+    data = _small_sets(tmp_path, {"bbc-news-train": SECTIONS})
+    rows = [json.loads(line) for line in (data / "bbc-news-train.jsonl").read_text().splitlines()]
+    assert section_leads.main(["--data-dir", str(data), "--sets", "bbc-news-train", "--fit-per-corpus", "0"]) == 0
+    out = capsys.readouterr().out
+    total = next(line for line in out.splitlines() if "**all**" in line)
+    assert f"| {len(rows)} |" in total
+    sport = next(line for line in out.splitlines() if "| sport |" in line)
+    items, right = sport.split("|")[3:5]
+    assert int(items) == sum(r["labels"][0] == "sport" for r in rows) and float(right) >= 0.5  # the model finds sports
+
+
 def test_tag_cost_benchmark_runs(capsys):
     from bench import tag_cost
 
