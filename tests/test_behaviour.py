@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 
 from service.engine import Tagger
 
 MISSION_TOPICS = {"bilateral relations", "economy", "COP29", "demining"}
+# Every example article is checked: the count is read from the file, so a new one cannot be left out.
+EXAMPLE_COUNT = sum(1 for line in (Path(__file__).resolve().parent.parent / "seeds" / "examples.jsonl")
+                    .read_text(encoding="utf-8").splitlines() if line.strip())
 OFF_TOPIC = {"sports", "health", "crime", "technology"}
 
 
@@ -43,7 +47,7 @@ def test_seed_evidence_slices_the_original_text_and_points_at_the_right_sentence
 
 
 @pytest.mark.parametrize("which", TAGGERS)
-@pytest.mark.parametrize("index", range(16))
+@pytest.mark.parametrize("index", range(EXAMPLE_COUNT))
 def test_example_articles(request, which, examples, index):
     example = examples[index]
     [result] = request.getfixturevalue(which).tag([example["text"]])
