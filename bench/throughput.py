@@ -13,7 +13,8 @@ It also times one 500-word article alone (p50 of --latency-runs requests).
 
 Windows and tokens per article are counted with the engine's own chunking, and the
 model FLOPs of each window with torch's FlopCounterMode, so the achieved GFLOP/s can be
-set against this machine's fp32 matmul GFLOP/s (bench/ceiling.py): "% ceiling". A request
+set against this machine's fp32 matmul GFLOP/s (bench/ceiling.py), measured again before each
+setting's rows (the GF/s column), since the host's load moves it: "% ceiling". A request
 also reads candidate sentences alone (evidence), a second pass the windows do not count:
 "% all" counts every pass (bench/request_costs.py: each article done is tagged once in
 this process, after its row, to count them).
@@ -157,12 +158,16 @@ def main(argv: list[str] | None = None) -> int:
     every_pass = RequestCosts(model_dir)
     refused = profile_for(sha256_of(model_dir / WEIGHTS_FILE)).refused_precisions if model_dir else {}
     bodies = [body(t) for t in texts]
-    fp32_gflops = matmul_gflops(torch.float32, 256 if args.quick else 1024, 0.2 if args.quick else 3.0)
+    def ceiling() -> float:
+        return matmul_gflops(torch.float32, 256 if args.quick else 1024, 0.2 if args.quick else 3.0)
+
+    ceilings = [ceiling()]
     print(f"{len(texts)} articles, {sum(c.windows for c in costs) / len(costs):.2f} windows and "
           f"{sum(c.tokens for c in costs) / len(costs):.0f} tokens each on average; fp32 matmul "
-          f"{fp32_gflops:.1f} GFLOP/s ({os.cpu_count()} cores); {args.seconds:g} s per row; document cache off")
+          f"{ceilings[0]:.1f} GFLOP/s ({os.cpu_count()} cores) at the start, and again before each setting's "
+          f"rows (GF/s: the shares are of it); {args.seconds:g} s per row; document cache off")
     print(f"{'setting':<16}{'batching':<9}{'conc':>5}{'req':>6}{'fail':>5}{'art/s':>8}{'win/s':>8}"
-          f"{'tok/s':>8}{'p50 ms':>8}{'p95 ms':>8}{'p99 ms':>8}{'%ceil':>7}{'%all':>6}")
+          f"{'tok/s':>8}{'p50 ms':>8}{'p95 ms':>8}{'p99 ms':>8}{'GF/s':>6}{'%ceil':>7}{'%all':>6}")
     settings = [(r, p, b, m) for r in args.runtime.split(",") for p in args.precision.split(",")
                 for b in args.batching.split(",") for m in args.matcher.split(",")]
     for runtime, precision, batching, matcher in settings:
@@ -181,6 +186,11 @@ def main(argv: list[str] | None = None) -> int:
         server = Server(env)
         try:
             server.wait_ready()
+            # The host's other tenants move the ceiling by a quarter within minutes (143-200
+            # GFLOP/s in one afternoon here): each setting's shares are of the ceiling measured
+            # just before its rows, with its server loaded and idle.
+            fp32_gflops = ceiling()
+            ceilings.append(fp32_gflops)
             drive(server.port, bodies[:4], costs[:4], 1, 1.0)  # warm-up
             for concurrency in concurrencies:
                 cell = drive(server.port, bodies, costs, concurrency, args.seconds)
@@ -189,13 +199,16 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"{name:<16}{batching:<9}{concurrency:>5}{cell.requests:>6}{cell.failures:>5}"
                       f"{cell.requests / cell.seconds:>8.1f}{cell.windows / cell.seconds:>8.1f}"
                       f"{cell.tokens / cell.seconds:>8.0f}{cell.percentile(50):>8.0f}"
-                      f"{cell.percentile(95):>8.0f}{cell.percentile(99):>8.0f}{share:>6.0f}%{every:>5.0f}%", flush=True)
+                      f"{cell.percentile(95):>8.0f}{cell.percentile(99):>8.0f}{fp32_gflops:>6.0f}"
+                      f"{share:>6.0f}%{every:>5.0f}%", flush=True)
             single = [body(long_text)] * args.latency_runs
             p50 = drive_sequential(server.port, single)
             print(f"{name:<16}{batching:<9}{'1':>5}{'':>6}{'':>5}  one 500-word article "
                   f"({len(long_text.split())} words): p50 {p50:.0f} ms", flush=True)
         finally:
             server.stop()
+    print(f"fp32 matmul ceiling over the run: {min(ceilings):.1f}-{max(ceilings):.1f} GFLOP/s "
+          f"({len(ceilings)} measurements)")
     counted = every_pass.counted()
     if counted:
         sequences = sum(c.sequences for c in counted) / len(counted)
