@@ -242,3 +242,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:  # an export's staging directory is removed on the way out
         print("newstag: interrupted", file=sys.stderr)
         return 130
+
+
+if __name__ == "__main__":  # python -m service.cli, as python -m service
+    sys.exit(main())
