@@ -45,7 +45,8 @@ class Settings:
     # A local sentence-embedding model directory; None means the embedded all-MiniLM-L6-v2.
     model: Path | None = None
     # The topic matcher adapter (service/matcher/) merged into the default model at load;
-    # off: the plain all-MiniLM-L6-v2. It never applies to a model given by NEWSTAG_MODEL.
+    # off: the plain all-MiniLM-L6-v2. EmbeddingGemma's own adapter (service/matcher_multilingual/)
+    # follows the same switch, routed to or named by NEWSTAG_MODEL; other models never get one.
     matcher: bool = True
     # A local NLI model directory (bart-large-mnli, a DeBERTa NLI model, ...) for engine=nli.
     nli_model: Path | None = None
