@@ -26,12 +26,14 @@ def server():
         running.stop()
 
 
-def post(server: Server, body: bytes) -> tuple[int, dict, float]:
-    """Send the body over a raw socket; the server may answer (413) before it has all of it."""
+def post(server: Server, body: bytes, chunked: bool = False) -> tuple[int, dict, float]:
+    """Send the body over a raw socket; the server may answer (413) before it has all of it.
+    ``chunked``: the body is sent as it is after a Transfer-Encoding: chunked header."""
     start = time.monotonic()
     with socket.create_connection(("127.0.0.1", server.port), timeout=BOUND_SECONDS) as sock:
+        framing = "Transfer-Encoding: chunked" if chunked else f"Content-Length: {len(body)}"
         head = (f"POST /v1/classify HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
-                f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n").encode()
+                f"{framing}\r\nConnection: close\r\n\r\n").encode()
         try:
             sock.sendall(head + body)
         except (BrokenPipeError, ConnectionResetError):
@@ -68,6 +70,8 @@ HOSTILE = {
     "JSON nested 100,000 deep": (b"[" * 100_000 + b"]" * 100_000, 400),
     "an object nested 50,000 deep": (b'{"a":' * 50_000 + b"1" + b"}" * 50_000, 400),
     "invalid UTF-8": (b'{"text": "caf\xe9 \xff\xfe"}', 400),
+    # Python's JSON reader takes UTF-16 and UTF-32 bytes too; the API reads UTF-8 only.
+    "UTF-16": (json.dumps({"text": "Oil prices fell after OPEC agreed to raise output."}).encode("utf-16"), 400),
     "100,000 labels (under the 1 MB body limit)": (
         json.dumps({"text": "x", "labels": [f"l{i}" for i in range(100_000)]}).encode(), 422),
     "200,000 labels (over it)": (json.dumps({"text": "x", "labels": [f"l{i}" for i in range(200_000)]}).encode(), 413),
@@ -91,6 +95,20 @@ def test_hostile_bodies_get_a_clean_4xx_quickly(server, name):
     assert problem["status"] == status and problem["detail"] and seconds < BOUND_SECONDS
     assert len(problem.get("errors", ())) <= 101  # the first 100, then how many more
     assert "Traceback" not in json.dumps(problem)
+
+
+BROKEN_CHUNKS = {
+    "a chunk size that is not hex": b'zz\r\n{"text": "a"}\r\n0\r\n\r\n',
+    "a chunk longer than its size": b'1a\r\n{"text": "Oil prices fell."}\r\n0\r\n\r\n',
+}
+
+
+@pytest.mark.parametrize("name", list(BROKEN_CHUNKS))
+def test_a_broken_chunked_body_is_a_400_not_a_500(server, name):
+    """gunicorn's chunk reader raises inside the app when it reads the body (it was a 500)."""
+    status, problem, seconds = post(server, BROKEN_CHUNKS[name], chunked=True)
+    assert status == 400 and problem["type"].endswith("#malformed-json"), problem
+    assert "chunked" in problem["detail"] and seconds < BOUND_SECONDS
 
 
 def test_a_wrong_content_length_does_not_hang_the_worker(server):

@@ -157,6 +157,27 @@ def test_too_many_documents_and_labels(client):
     assert body["errors"] == [{"path": "/labels", "message": "at most 100 labels"}]
 
 
+def test_the_body_is_read_as_utf8_only_a_byte_order_mark_allowed(client):
+    text = json.dumps({"text": "Oil prices fell after OPEC agreed to raise output."})
+    with_mark = b"\xef\xbb\xbf" + text.encode()
+    assert client.post("/v1/classify", data=with_mark, content_type="application/json").status_code == 200
+    for body in (text.encode("utf-16"), text.encode("utf-32"), b"\xff\xfe" + text.encode()):
+        assert problem(client.post("/v1/classify", data=body, content_type="application/json"), 400)["detail"] \
+            == "the body is not UTF-8"
+
+
+def test_a_count_over_its_limit_is_reported_beside_a_bad_item(client):
+    """One answer names every bad field: the count is not hidden by an item's own error."""
+    docs = [{"id": str(i), "text": "x"} for i in range(70)]
+    docs[3]["text"] = ""
+    paths = [e["path"] for e in problem(client.post("/v1/classify", json={"documents": docs}), 422)["errors"]]
+    assert "/documents" in paths and "/documents/3/text" in paths
+    labels = [f"label {i}" for i in range(101)] + [""]
+    answer = problem(client.post("/v1/classify", json={"text": "x", "labels": labels}), 422)
+    paths = [e["path"] for e in answer["errors"]]
+    assert "/labels" in paths and "/labels/101" in paths
+
+
 def test_a_compressed_body_is_refused_by_name_and_an_identity_one_is_read(client):
     import gzip
 

@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 from flask import current_app, request
+from gunicorn.http.errors import NoMoreData, ParseException
 
 from .problems import MalformedJSON, PayloadTooLarge, RequestTimeout, UnsupportedMediaType
 
@@ -41,6 +42,12 @@ def _read_body(limit: int, stall_seconds: float) -> bytes:
     except TimeoutError:
         # gunicorn closes the connection after it (the rest of the body is never read).
         raise RequestTimeout(f"the request body stopped arriving for {stall_seconds:g} s") from None
+    except (ParseException, NoMoreData) as exc:
+        # gunicorn's reader of a chunked body (a chunk size that is not hex, a chunk longer or
+        # shorter than its size, the connection closed mid-chunk) raised from inside the app:
+        # a 500 until now. The rest of the stream cannot be read as a next request: close it.
+        raise MalformedJSON(f"the body's chunked transfer encoding is malformed ({exc})",
+                            headers={"Connection": "close"}) from None
     finally:
         if sock is not None:
             sock.settimeout(None)
@@ -57,11 +64,15 @@ def json_body() -> Any:
     settings = current_app.config["NEWSTAG_SETTINGS"]
     raw = _read_body(settings.max_body_bytes, settings.client_timeout)
     try:
-        return json.loads(raw, parse_constant=_not_json)
-    except _NotJSONConstant as exc:
-        raise MalformedJSON(f"{exc.args[0]} is not JSON (RFC 8259 has no NaN or Infinity)") from None
+        # UTF-8 only (RFC 8259), a byte-order mark before it ignored: json.loads on bytes
+        # would also take UTF-16 and UTF-32, which the API says it refuses.
+        text = raw.decode("utf-8-sig")
     except UnicodeDecodeError:
         raise MalformedJSON("the body is not UTF-8") from None
+    try:
+        return json.loads(text, parse_constant=_not_json)
+    except _NotJSONConstant as exc:
+        raise MalformedJSON(f"{exc.args[0]} is not JSON (RFC 8259 has no NaN or Infinity)") from None
     except json.JSONDecodeError as exc:
         raise MalformedJSON(f"invalid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}") from None
     except RecursionError:

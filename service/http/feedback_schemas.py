@@ -22,7 +22,8 @@ Version = Annotated[str, StringConstraints(min_length=1, max_length=64)]
 class FeedbackRequest(Strict):
     text: Text = Field(description="The article, as it was tagged.")
     # At least one: checked in parse_feedback, which says so in words (the OpenAPI document has minItems 1).
-    labels: list[Name] = Field(description="The corrected set of topics: what the text is about (at least one).")
+    labels: list[Name] = Field(description="The corrected set of topics: what the text is about (at least one); "
+                               "names must differ in more than case or Unicode composition (NFC).")
     taxonomy: Name | None = Field(description="The taxonomy the labels come from; null when they were typed.")
     model: Name | None = Field(None, description=(
         "The model whose answer was corrected (GET /v1/models). A model not loaded now (removed, renamed) is "

@@ -45,7 +45,8 @@ class LabelObject(Strict):
 
 class ClassifyOptions(Strict):
     labels: list[Name | LabelObject] | None = Field(
-        None, description="Labels for this request; they replace the taxonomy.")
+        None, description="Labels for this request; they replace the taxonomy. Names must differ in more "
+        "than case or Unicode composition (NFC): \"a\" and \"A\" are one label, and a blank name is refused.")
     taxonomy: Name | None = Field(
         None, description="A taxonomy name; default: the server's NEWSTAG_TAXONOMY (news unless set).")
     multi_label: bool = Field(True, description="False returns exactly one topic, the best.")
