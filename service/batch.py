@@ -24,13 +24,12 @@ from typing import IO, Any
 
 from . import __version__
 from .batch_output import Count, OutputError, check_resumable, open_output, resume_point, write_rows
-from .bulk.checks import check_labels
 from .bulk.records import Record, parse_line
 from .config import Settings
-from .engine import InvalidInputError, NewstagError, Tagger, TaxonomyRegistry
+from .engine import InvalidInputError, NewstagError, Tagger
 from .interrupts import sigterm_interrupts
 from .progress import progress_bar
-from .tagging import TagOptions, result_settings, tag_texts
+from .tagging import TagOptions, check_model_choice, result_settings, tag_texts, tagger_for
 
 
 def _parser(prog: str) -> argparse.ArgumentParser:
@@ -41,8 +40,10 @@ def _parser(prog: str) -> argparse.ArgumentParser:
     parser.add_argument("--labels", help='comma-separated labels that replace the taxonomy: "a,b,c"')
     parser.add_argument("--threshold", type=float, help="one threshold for every label, 0 to 1")
     parser.add_argument("--top-k", type=int, help="at most this many topics per article")
-    parser.add_argument("--single-label", action="store_true")
-    parser.add_argument("--no-evidence", action="store_true")
+    parser.add_argument("--single-label", action="store_true", help="exactly one topic per article, the best")
+    parser.add_argument("--no-evidence", action="store_true", help="leave out each topic's evidence sentences")
+    parser.add_argument("--model", type=Path,
+                        help="a fine-tuned model directory (training.finetune), or another local embedding model")
     parser.add_argument("--batch-size", type=int, default=32, help="articles per model call")
     parser.add_argument("--resume", action="store_true", help="continue an interrupted run")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing output file")
@@ -53,6 +54,11 @@ def _check_paths(args: argparse.Namespace) -> None:
     """Refuse what would fail (or destroy the input) before any model loads."""
     if args.batch_size < 1:
         raise NewstagError(f"--batch-size must be at least 1, not {args.batch_size}")
+    for option, path in (("--input", args.input), ("--output", args.output)):
+        if str(path) == "-":  # it read and wrote a file named "-" in the working directory
+            raise NewstagError(f"{option} -: batch reads its input twice (to count the lines, then to tag them) and "
+                               "keeps a job file beside its output to resume, so it takes files, not standard "
+                               "input or output (newstag tag - reads one article from standard input)")
     if args.input.is_dir():
         raise NewstagError(f"--input {args.input} is a directory: name a JSONL file (newstag bulk takes directories)")
     if args.input.exists() and not args.input.is_file():
@@ -81,7 +87,8 @@ def _job(args: argparse.Namespace, options: TagOptions, settings: Settings) -> d
     stat = args.input.stat()
     job = {"newstag": __version__,
            "input": {"path": str(args.input.resolve()), "size": stat.st_size, "mtime_ns": stat.st_mtime_ns},
-           "options": asdict(options), "settings": result_settings(settings)}
+           "options": asdict(options), "settings": result_settings(settings),
+           "model": str(args.model.resolve()) if args.model is not None else None}
     return json.loads(json.dumps(job))
 
 
@@ -130,16 +137,13 @@ def _main(args: argparse.Namespace) -> int:
         _check_paths(args)
         # One caller: the model runs in this thread (Ctrl-C stops it there), not a batching thread's.
         settings = Settings.from_env(max_documents=args.batch_size, batching=False)
-        if options.labels is not None:  # before the model loads (15-20 s), as bulk and tag check them
-            check_labels(options.labels, settings.max_labels)
-        else:
-            TaxonomyRegistry.load(settings.taxonomies_dir).get(args.taxonomy or settings.taxonomy)
+        check_model_choice(args.model, settings, options)  # before the model loads (15-20 s), as bulk and tag
         job = _job(args, options, settings)
         done, keep, earlier = 0, None, 0
         if args.resume and args.output.exists():
             check_resumable(args.output, job)
             done, keep, earlier = resume_point(args.output)
-        tagger = Tagger.load(settings.engine_options())
+        tagger = tagger_for(settings, args.model)
         tagger.label_set(list(options.labels) if options.labels else None, args.taxonomy)  # fails now, not per line
         out = open_output(args.output, job, keep)
     except NewstagError as exc:

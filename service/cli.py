@@ -13,17 +13,15 @@ import json
 import sys
 import textwrap
 from collections.abc import Sequence
-from dataclasses import replace
 from pathlib import Path
 
 from .config import Settings
-from .engine import ModelLoadError, NewstagError, Tagger, TagResult, validation
-from .engine.classifier import ClassifierBackend
+from .engine import NewstagError, TagResult, validation
 from .engine.classifier_dir import is_classifier_dir
 from .engine.routing import served_by
 from .engine.taxonomy import TaxonomyRegistry
 from .preflight import check_model_dir
-from .tagging import TagOptions
+from .tagging import TagOptions, tagger_for
 
 SERVE_PREFACE = """newstag serve: gunicorn with newstag's configuration (service/gunicorn_config.py), which sets
   bind 0.0.0.0:$PORT (8000), worker class gthread, workers and torch threads by the cores
@@ -155,29 +153,13 @@ def _registry(settings: Settings) -> TaxonomyRegistry:
     return TaxonomyRegistry.load(settings.taxonomies_dir)
 
 
-def _tagger(settings: Settings, model: Path | None) -> Tagger:
-    """The default model, another local embedding model, or a fine-tuned model's directory."""
-    options = (replace(settings, model=model) if model is not None else settings).engine_options()
-    try:
-        if model is not None and is_classifier_dir(model):
-            backend = ClassifierBackend.load(model, options.model.encoder)
-            return Tagger(backend, _registry(settings), options.tagger)
-        return Tagger.load(options)
-    except NewstagError:
-        raise
-    except Exception as exc:  # a directory of the user's that fails in a library (a truncated file, a bad value)
-        if model is None:
-            raise
-        raise ModelLoadError(f"--model {model} cannot be loaded: {type(exc).__name__}: {str(exc)[:200]}") from exc
-
-
 def _tag(args: argparse.Namespace) -> int:
     text = _read(args.file)
     parsed = TagOptions.parse_labels(args.labels)
     labels = list(parsed) if parsed is not None else None
     settings = Settings.from_env(batching=False)  # one call: the model runs in this thread
     _check(args, text, settings, labels)
-    tagger = _tagger(settings, args.model)
+    tagger = tagger_for(settings, args.model)
     [result] = tagger.tag(
         [text], labels, taxonomy=args.taxonomy, multi_label=not args.single_label,
         threshold=args.threshold, top_k=args.top_k, evidence=not args.no_evidence,
@@ -217,7 +199,7 @@ def _export_onnx(args: argparse.Namespace) -> int:
                                                    args.model or [None]):
             settings = Settings.from_env(runtime="onnx", precision=precision, multilingual_model="off",
                                          onnx_int8_range=int8_range)
-            backend = _tagger(settings, model).backend
+            backend = tagger_for(settings, model).backend
             if getattr(backend, "runtime", "torch") != "onnx":
                 raise NewstagError(f"no {precision} ONNX graph could be exported for {backend.model_name} "
                                    "(the log above says why)")

@@ -1,15 +1,21 @@
-"""Tagging many records at once, shared by the batch job (service.batch) and the bulk job
-(service.bulk): the API's options, the check of one text, and batches in which one bad
-text never sinks the others.
+"""Tagging from the command line, shared by ``newstag tag``, the batch job (service.batch) and
+the bulk job (service.bulk): the API's options, the model a ``--model`` names (checked, then
+loaded), the check of one text, and batches in which one bad text never sinks the others.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Any
 
+from .bulk.checks import check_labels
 from .config import Settings
-from .engine import InvalidInputError, NewstagError, Tagger, TagResult, validation
+from .engine import InvalidInputError, ModelLoadError, NewstagError, Tagger, TagResult, validation
+from .engine.classifier import ClassifierBackend
+from .engine.classifier_dir import is_classifier_dir, read_classifier_dir
+from .engine.taxonomy import TaxonomyRegistry
+from .preflight import check_model_dir, check_startup
 
 
 @dataclass(frozen=True)
@@ -48,6 +54,42 @@ class TagOptions:
         if self.labels is not None and self.taxonomy:
             return "--labels replace the taxonomy: give --labels or --taxonomy, not both"
         return None
+
+
+def check_model_choice(model: Path | None, settings: Settings, options: TagOptions) -> None:
+    """``--model`` (a fine-tuned model's directory, another local embedding model, or None: the
+    default) and the labels or taxonomy a job asks of it, checked before any model loads: files,
+    checksums and shapes without torch, so a broken model is one line, not a traceback after
+    the model (or Ray) started."""
+    if model is not None:
+        check_model_dir(model)
+    fine_tuned = model is not None and is_classifier_dir(model)  # ModelLoadError when unreadable
+    if options.labels is not None:
+        check_labels(options.labels, settings.max_labels, unique=not fine_tuned)  # its own: picked, once each
+    if model is not None and fine_tuned:
+        if options.taxonomy:
+            raise NewstagError(f"--model {model.name} has its own labels: a taxonomy does not apply")
+        read_classifier_dir(model)  # the service's checks of the directory (files, checksums, values)
+        return
+    check_startup(replace(settings, model=model) if model is not None else settings)  # the server's, files only
+    if options.labels is None:
+        TaxonomyRegistry.load(settings.taxonomies_dir).get(options.taxonomy or settings.taxonomy)  # names those there
+
+
+def tagger_for(settings: Settings, model: Path | None) -> Tagger:
+    """The default model, another local embedding model, or a fine-tuned model's directory."""
+    options = (replace(settings, model=model) if model is not None else settings).engine_options()
+    try:
+        if model is not None and is_classifier_dir(model):
+            backend = ClassifierBackend.load(model, options.model.encoder)
+            return Tagger(backend, TaxonomyRegistry.load(settings.taxonomies_dir), options.tagger)
+        return Tagger.load(options)
+    except NewstagError:
+        raise
+    except Exception as exc:  # a directory of the user's that fails in a library (a truncated file, a bad value)
+        if model is None:
+            raise
+        raise ModelLoadError(f"--model {model} cannot be loaded: {type(exc).__name__}: {str(exc)[:200]}") from exc
 
 
 def result_settings(settings: Settings) -> dict[str, Any]:

@@ -52,6 +52,25 @@ def test_resume_keeps_complete_lines_and_finishes_the_same_file(tmp_path, tiny_e
     assert (tmp_path / "part.jsonl").read_text() == full
 
 
+def test_a_fine_tuned_model_tags_the_file_and_a_resume_with_another_model_is_refused(tmp_path, trained_model_dir,
+                                                                                     capsys):
+    (tmp_path / "in.jsonl").write_text("".join(json.dumps({"id": str(i), "text": text}) + "\n" for i, text in enumerate(
+        ["The striker scored twice in the cup final. Fans sang until midnight.",
+         "The central bank raised interest rates to curb inflation."])))
+    args = ["--input", str(tmp_path / "in.jsonl"), "--output", str(tmp_path / "out.jsonl")]
+    assert main([*args, "--model", str(trained_model_dir)]) == 0
+    rows = [json.loads(line) for line in (tmp_path / "out.jsonl").read_text().splitlines()]
+    assert [row["model"] for row in rows] == ["desk-topics"] * 2, rows[0]["model"]
+    assert [row["topics"][0]["label"] for row in rows] == ["sport", "economy"]
+    assert main([*args, "--resume"]) == 2  # the default model would mix its rows with the fine-tuned one's
+    assert "model" in capsys.readouterr().err
+    for extra, said in ((["--taxonomy", "news"], "has its own labels: a taxonomy does not apply"),
+                        ([], "no such directory")):
+        model = trained_model_dir if extra else tmp_path / "nowhere"
+        assert main([*args[:3], str(tmp_path / "o2.jsonl"), "--model", str(model), *extra]) == 2
+        assert said in capsys.readouterr().err
+
+
 def test_missing_input_and_unknown_taxonomy_fail_fast(tmp_path, tiny_env, capsys):
     assert main(["--input", str(tmp_path / "none.jsonl"), "--output", str(tmp_path / "o.jsonl")]) == 2
     (tmp_path / "in.jsonl").write_text('{"text": "x"}\n')
@@ -109,6 +128,10 @@ def test_options_and_paths_that_cannot_work_are_refused_before_the_model_loads(t
         err = capsys.readouterr().err
         assert said in err and err.count("\n") == 1, (extra, err)
     assert not (tmp_path / "o.jsonl").exists()
+    for flags in (["--input", "-", "--output", str(tmp_path / "o.jsonl")], [*given, "-"]):  # a file named "-" it was
+        assert main(flags) == 2
+        assert "batch reads its input twice" in capsys.readouterr().err
+    assert not Path("-").exists()
     # An input that is not a file: it said "no such input file".
     os.mkfifo(tmp_path / "pipe.jsonl")
     for given, said in ((tmp_path / "folder", "is a directory: name a JSONL file"),

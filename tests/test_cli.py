@@ -79,7 +79,7 @@ def test_bad_options_fail_before_the_model_loads(tmp_path, capsys, monkeypatch, 
     def no_model(*_args, **_kwargs):
         raise AssertionError("the model was loaded")
 
-    monkeypatch.setattr("service.cli.Tagger.load", no_model)
+    monkeypatch.setattr("service.tagging.Tagger.load", no_model)
     (tmp_path / "a.txt").write_text("Oil prices rose." if args else " \n")
     assert main(["tag", str(tmp_path / "a.txt"), *args]) == 2
     assert message in capsys.readouterr().err
@@ -95,7 +95,7 @@ def test_model_tags_with_a_fine_tuned_model_directory(capsys, tmp_path, trained_
 
 
 def test_model_errors_come_before_loading(capsys, tmp_path, trained_model_dir, monkeypatch):
-    monkeypatch.setattr("service.cli.Tagger.load", lambda *_: (_ for _ in ()).throw(AssertionError()))
+    monkeypatch.setattr("service.tagging.Tagger.load", lambda *_: (_ for _ in ()).throw(AssertionError()))
     (tmp_path / "a.txt").write_text("Oil prices rose.")
     assert main(["tag", str(tmp_path / "a.txt"), "--model", str(tmp_path / "nowhere")]) == 2
     assert "no such directory" in capsys.readouterr().err

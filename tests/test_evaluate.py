@@ -136,6 +136,9 @@ def test_rare_labels_are_visible_with_their_support():
     (["--batch-size", "0"], "--batch-size must be at least 1"),
     (["--report", "{tmp}"], "is a directory: name a file"),
     (["--plots", "{tmp}/a-file"], "is a file: name a directory"),
+    # under a file: mkdir failed with a traceback once every article was tagged
+    (["--report", "{tmp}/a-file/r.json"], "a-file is a file, so nothing can be written under it"),
+    (["--plots", "{tmp}/a-file/plots"], "a-file is a file, so nothing can be written under it"),
 ])
 def test_arguments_that_would_fail_after_the_work_are_refused_first(tmp_path, capsys, monkeypatch, extra, said):
     import training.evaluate as evaluate_module

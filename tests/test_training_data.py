@@ -157,12 +157,29 @@ def test_threshold_maximises_f1():
 
 @pytest.mark.parametrize("extra", [["--svm-c", "-1"], ["--svm-c", "nan"], ["--embedding-weight", "nan"],
                                    ["--embedding-weight", "-1"], ["--label-prior", "nan"], ["--nb-alpha", "nan"],
-                                   ["--nb-alpha", "-1"], ["--nb-alpha", "inf"]])
+                                   ["--nb-alpha", "-1"], ["--nb-alpha", "inf"],
+                                   ["--seed", "-1"], ["--seed", str(2**32)]])
 def test_finetune_refuses_hybrid_settings_no_fit_can_use_before_reading_anything(tmp_path, capsys, extra):
     from training.finetune import main
 
     assert main(["--train", str(tmp_path / "absent.jsonl"), "--output", str(tmp_path / "m"), *extra]) == 2
     assert "error: --" in capsys.readouterr().err  # the option, not the missing file
+
+
+def test_an_embedding_weight_of_0_trains_a_tfidf_only_hybrid_model(tmp_path):
+    """The documented "0: TF-IDF only" (it was refused as "above 0"): the article vector plays no part."""
+    import json
+
+    from training.finetune import main
+
+    target = tmp_path / "tfidf"
+    assert main(["--train", "seeds/train-small.jsonl", "--output", str(target), "--embedding-weight", "0",
+                 "--label-prior", "0"]) == 0
+    assert json.loads((target / "labels.json").read_text())["labels"]
+    from safetensors.numpy import load_file
+
+    head = load_file(str(target / "head.safetensors"))
+    assert head["weight"].shape == (4, 384) and not head["weight"].any()  # every article-vector weight 0
 
 
 def test_an_export_of_several_label_sets_is_named_so_finetune_can_warn(tmp_path):

@@ -127,6 +127,10 @@ def _check_args(args: argparse.Namespace) -> None:
         raise NewstagError(f"--report {args.report} is a directory: name a file")
     if args.plots is not None and args.plots.exists() and not args.plots.is_dir():
         raise NewstagError(f"--plots {args.plots} is a file: name a directory")
+    for option, path in (("--report", args.report), ("--plots", args.plots)):
+        blocked = next((p for p in (path.parents if path is not None else ()) if p.exists() and not p.is_dir()), None)
+        if blocked is not None:  # made with mkdir after every article was tagged: a traceback then
+            raise NewstagError(f"{option} {path}: {blocked} is a file, so nothing can be written under it")
 
 
 def check_texts(path: Path, examples: list[Example], max_chars: int) -> None:

@@ -75,9 +75,13 @@ def argument_problem(args: argparse.Namespace, config: TrainingConfig) -> str | 
         return "--label-prior >= 0 (0: no label-name feature)"
     if args.nb_alpha is not None and not (math.isfinite(args.nb_alpha) and args.nb_alpha >= 0):
         return "--nb-alpha must be a finite number >= 0 (0: off)"
-    if not (finite_positive(args.svm_c) and finite_positive(args.embedding_weight)):
+    if not finite_positive(args.svm_c):
         # Refused now, not as scikit-learn's message once the model has loaded and read every article.
-        return "--svm-c and --embedding-weight must be finite numbers above 0"
+        return "--svm-c must be a finite number above 0"
+    if args.embedding_weight is not None and not (math.isfinite(args.embedding_weight) and args.embedding_weight >= 0):
+        return "--embedding-weight must be a finite number >= 0 (0: TF-IDF only)"
+    if not 0 <= config.seed < 2**32:  # numpy's limit, met only after every article was embedded
+        return f"--seed must be from 0 to 2**32 - 1, not {config.seed}"
     if not (finite_positive(config.lr) and finite_positive(config.head_lr_multiplier)):
         return "--lr and --head-lr-multiplier must be finite numbers above 0"
     if config.probe_epochs < 0:

@@ -13,17 +13,13 @@ from __future__ import annotations
 
 import argparse
 import sys
-from dataclasses import asdict, replace
+from dataclasses import asdict
 from pathlib import Path
 
 from .. import __version__
 from ..config import Settings
 from ..engine import NewstagError
-from ..engine.classifier_dir import is_classifier_dir, read_classifier_dir
-from ..engine.taxonomy import TaxonomyRegistry
-from ..preflight import check_model_dir, check_startup
-from ..tagging import TagOptions, result_settings
-from .checks import check_labels
+from ..tagging import TagOptions, check_model_choice, result_settings
 from .output import OutputDir
 from .plan import check_apart, fingerprint, input_files, plan
 from .runner import Tally, pool_size, ray_session, run
@@ -56,23 +52,7 @@ def _options(args: argparse.Namespace, settings: Settings) -> TagOptions:
                          threshold=args.threshold, top_k=args.top_k, evidence=args.evidence)
     if (problem := options.problem()) is not None:
         raise NewstagError(problem)
-    if args.model is not None:
-        check_model_dir(args.model)
-    fine_tuned = args.model is not None and is_classifier_dir(args.model)  # ModelLoadError when unreadable
-    if options.labels is not None:  # else every worker refused them, after Ray had started
-        check_labels(options.labels, settings.max_labels, unique=not fine_tuned)  # its own: picked, once each
-    if fine_tuned:
-        if args.taxonomy:
-            raise NewstagError(f"--model {args.model.name} has its own labels: a taxonomy does not apply")
-        # The service's checks of the directory (files, checksums, shapes, values; no torch): a
-        # broken model fails here, in one line, rather than in every Ray worker.
-        read_classifier_dir(args.model)
-        return options
-    # The server's start-up checks (files only, no torch): a broken model fails here, in one
-    # line, rather than in every Ray worker.
-    check_startup(replace(settings, model=args.model) if args.model is not None else settings)
-    if options.labels is None:
-        TaxonomyRegistry.load(settings.taxonomies_dir).get(args.taxonomy or settings.taxonomy)  # names those there
+    check_model_choice(args.model, settings, options)  # else every Ray worker refused them, after Ray had started
     return options
 
 

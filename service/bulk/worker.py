@@ -42,10 +42,10 @@ def peak_rss_bytes() -> int:
 class ShardTagger:
     def __init__(self, settings: Settings, model: str | None, options: TagOptions, out_dir: str, fmt: str,
                  batch_size: int):
-        from ..cli import _tagger  # the command line's: a fine-tuned model directory or an embedding model
+        from ..tagging import tagger_for  # the command line's: a fine-tuned model directory or an embedding model
 
         self.settings = settings
-        self.tagger = _tagger(settings, Path(model) if model else None)
+        self.tagger = tagger_for(settings, Path(model) if model else None)
         # Model versions by name: routing by language may hand a text to the multilingual model.
         served = self.tagger.models if isinstance(self.tagger, RoutedTagger) else {}
         self.versions = {name: t.backend.model_version for name, t in served.items()}
