@@ -198,6 +198,26 @@ def test_section_leads_benchmark_counts_every_item_by_section(tmp_path, capsys):
     assert int(items) == sum(r["labels"][0] == "sport" for r in rows) and float(right) >= 0.5  # the model finds sports
 
 
+def test_short_news_benchmark_tags_headlines_and_first_sentences_alone(tmp_path, capsys):
+    import json
+
+    from bench import short_news
+
+    rows = [{"text": "Floods close the main road\n\nHeavy rain flooded the valley. Drivers were warned.",
+             "labels": ["World"]},
+            {"text": "Striker signs for champions\n\nThe forward joined on a four-year deal on Monday.",
+             "labels": ["Sports"]},
+            {"text": "No headline here. Just a body of two sentences.", "labels": ["World"]}]
+    (tmp_path / "ag-news-test.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    assert short_news.main(["--data-dir", str(tmp_path), "--sets", "ag-news-test", "--fit-per-corpus", "0"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    own = len(short_news.OWN_ITEMS.read_text().splitlines())
+    assert sum(int(line.split("|")[3]) for line in out if line.startswith("| newstag's own")) == own
+    assert any(line.startswith("| ag-news-test | headline | 2 |") for line in out)  # the third has none
+    assert any(line.startswith("| ag-news-test | first sentence | 3 |") for line in out)
+    assert short_news.first_sentence(rows[0]["text"]) == "Heavy rain flooded the valley."
+
+
 def test_tag_cost_benchmark_runs(capsys):
     from bench import tag_cost
 

@@ -145,6 +145,20 @@ def test_the_default_model_tells_news_from_boilerplate(tagger, seed_text):
     assert all(r.topics == () and [w.code for w in r.warnings] == ["not-news"] for r in results)
 
 
+def test_the_default_model_reads_short_news_items_alone_as_news(tagger):
+    """Headlines and one-sentence local news, as a monitoring feed sends them (newstag's own 40,
+    in no fit): fitted on whole articles only, the check called 6 of them non-news."""
+    import json
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parent.parent / "seeds" / "trust" / "short-news-bench.jsonl"
+    texts = [json.loads(line)["text"] for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    backend = tagger.backend
+    scored = backend.score([backend.prepare(t) for t in texts], [Label("economy")])
+    called = [t for t, s in zip(texts, scored, strict=True) if genre.called_non_news(s.news_probability)]
+    assert len(texts) == 40 and len(called) <= 2, called
+
+
 def test_the_genre_check_can_be_turned_off(tmp_path):
     from service.config import Settings
     from service.engine.loading import load_backend

@@ -1,4 +1,4 @@
-"""newstag's own non-news texts: the calibration fit's and the trust benchmark's are written apart."""
+"""newstag's own texts: the calibration fit's and the benchmarks' are written apart."""
 
 from __future__ import annotations
 
@@ -15,9 +15,9 @@ def _texts(name: str) -> dict[str, dict]:
 
 
 def test_the_fit_reads_no_text_the_benchmark_scores():
-    fit = _texts("non-news-fit.jsonl") | _texts("non-news-fit-multilingual.jsonl")
+    fit = _texts("non-news-fit.jsonl") | _texts("non-news-fit-multilingual.jsonl") | _texts("news-fit-short.jsonl")
     bench = (_texts("non-news-bench.jsonl") | _texts("non-news-multilingual.jsonl")
-             | _texts("news-boilerplate-bench.jsonl"))
+             | _texts("news-boilerplate-bench.jsonl") | _texts("short-news-bench.jsonl"))
     assert not fit.keys() & bench.keys()
 
 

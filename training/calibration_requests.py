@@ -43,6 +43,13 @@ def sample(path: Path, n: int, seed: int) -> list[Example]:
     return pick(read_labeled(path), n, seed)
 
 
+def headline(text: str, longest: int = 200) -> str | None:
+    """An article's title: its first paragraph, when one short line stands before the body."""
+    title, _, body = text.strip().partition("\n\n")
+    title = title.strip()
+    return title if body.strip() and title and "\n" not in title and len(title) <= longest else None
+
+
 def pick(examples: list[Example], n: int, seed: int) -> list[Example]:
     return random.Random(seed).sample(examples, min(n, len(examples)))
 
