@@ -435,3 +435,23 @@ def test_periods_tagged_by_different_models_say_so_and_training_data_is_called_t
     training = against_training(read_tags(then), read_tags(now)).notes
     assert any(n.startswith("TRAIN has only 5 articles") for n in training)
     assert not any(n.startswith("THEN") for n in training)
+
+
+def test_two_batch_outputs_of_different_label_sets_are_said_to_be_apart(tmp_path, tagger, examples, monkeypatch,
+                                                                       capsys):
+    """Tagged with iptc-top, then news: every label "moved" (PSI 7) and nothing said why."""
+    from service import batch
+    from service.drift.__main__ import main as drift
+    from service.engine import Tagger
+
+    monkeypatch.setattr(Tagger, "load", classmethod(lambda cls, options: tagger))
+    articles = write(tmp_path / "articles.jsonl", [{"id": e["id"], "text": e["text"]} for e in examples])
+    for name, taxonomy in (("then", "iptc-top"), ("now", "news"), ("again", "news")):
+        assert batch.main(["--input", str(articles), "--output", str(tmp_path / f"{name}.jsonl"),
+                           "--taxonomy", taxonomy]) == 0
+    capsys.readouterr()
+    assert drift([str(tmp_path / "then.jsonl"), str(tmp_path / "now.jsonl")]) == 0
+    err = capsys.readouterr().err
+    assert "drift: warning:" in err and "taxonomy iptc-top" in err and "taxonomy news" in err
+    assert drift([str(tmp_path / "now.jsonl"), str(tmp_path / "again.jsonl")]) == 0
+    assert "warning" not in capsys.readouterr().err

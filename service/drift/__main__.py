@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+import json
 import sys
 from pathlib import Path
 
+from ..batch_output import job_file
 from ..errors import NewstagError
 from .comparison import DriftReport, Rule, against_training, compare
 from .reading import read_tags
@@ -77,6 +79,26 @@ def _parser(prog: str) -> argparse.ArgumentParser:
     return parser
 
 
+def label_sets_apart(then: Path, now: Path) -> str | None:
+    """Why two batch outputs' labels cannot be compared, from the job files beside them
+    (``OUT.jsonl.job.json``: the taxonomy, labels and model that tagged them), or None.
+    Tagged with `iptc-top` and then `news`, every label "moved" (PSI 7)."""
+    def label_set(path: Path) -> tuple[str, str] | None:
+        try:
+            job = json.loads(job_file(path).read_text(encoding="utf-8"))
+            options, settings = job["options"], job["settings"]
+        except (OSError, ValueError, KeyError, TypeError):
+            return None  # not a batch output, or its job file gone: nothing to compare
+        labels = (f"labels {','.join(options['labels'])}" if options.get("labels")
+                  else f"taxonomy {options.get('taxonomy') or settings.get('taxonomy')}")
+        return labels, str(job.get("model") or settings.get("model"))
+    a, b = label_set(then), label_set(now)
+    if a is None or b is None or a == b:
+        return None
+    return (f"{then} was tagged with {a[0]} (model {a[1]}) and {now} with {b[0]} (model {b[1]}), as their job files "
+            "say: labels of different label sets or models move apart whatever the news did")
+
+
 def main(argv: list[str] | None = None, prog: str = "python -m service.drift") -> int:
     parser = _parser(prog)
     args = parser.parse_args(argv)
@@ -94,6 +116,8 @@ def main(argv: list[str] | None = None, prog: str = "python -m service.drift") -
     except NewstagError as exc:
         print(f"drift: error: {exc}", file=sys.stderr)
         return 2
+    if len(args.files) == 2 and (told := label_sets_apart(*args.files)) is not None:
+        print(f"drift: warning: {told}", file=sys.stderr)
     now = tags[-1]
     report = DriftReport(periods=compare(tags[0], now, rule) if len(tags) == 2 else None,
                          training=against_training(training, now, rule) if training is not None else None,
