@@ -16,12 +16,11 @@ from __future__ import annotations
 import argparse
 import sys
 from collections import Counter
-from pathlib import Path
 
 from service.config import Settings
 from service.engine import Tagger
 
-from .trust import FIT_SAMPLE, SECTION_TOPICS, batched, held_out
+from .trust import SECTION_TOPICS, batched, held_out, held_out_arguments
 
 DEFAULT_SETS = ["bbc-news-train", "inshorts-news", "ag-news-test"]
 
@@ -33,11 +32,7 @@ def lead(text: str) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.section_leads", description=__doc__.split("\n")[0])
-    parser.add_argument("--data-dir", type=Path, default=Path("../shared/data"))
-    parser.add_argument("--sets", nargs="+", default=DEFAULT_SETS)
-    parser.add_argument("--per-set", type=int, default=2000)
-    parser.add_argument("--fit-per-corpus", type=int, default=FIT_SAMPLE[0],
-                        help="articles per set the calibration fit sampled, left out (fit_calibration's default)")
+    held_out_arguments(parser, DEFAULT_SETS, per_set=2000)
     args = parser.parse_args(argv)
     tagger = Tagger.load(Settings.from_env(None).engine_options())
     print("| set | section | items | a right section topic | called non-news | topics/item |")

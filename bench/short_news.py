@@ -25,7 +25,7 @@ from service.engine import Tagger, TagResult
 from service.engine.sentences import split_sentences
 from training.calibration_requests import headline
 
-from .trust import FIT_SAMPLE, batched, held_out
+from .trust import batched, held_out, held_out_arguments
 
 DEFAULT_SETS = ["bbc-news-train", "ag-news-test", "inshorts-news", "reuters-r90-train"]
 OWN_ITEMS = Path(__file__).resolve().parent.parent / "seeds" / "trust" / "short-news-bench.jsonl"
@@ -48,11 +48,7 @@ def row(name: str, kind: str, results: list[TagResult]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.short_news", description=__doc__.split("\n")[0])
-    parser.add_argument("--data-dir", type=Path, default=Path("../shared/data"))
-    parser.add_argument("--sets", nargs="*", default=DEFAULT_SETS)
-    parser.add_argument("--per-set", type=int, default=300)
-    parser.add_argument("--fit-per-corpus", type=int, default=FIT_SAMPLE[0],
-                        help="articles per set the calibration fit sampled, left out (fit_calibration's default)")
+    held_out_arguments(parser, DEFAULT_SETS, per_set=300)
     args = parser.parse_args(argv)
     tagger = Tagger.load(Settings.from_env(None).engine_options())
     print("| set | text | items | called non-news | no topic | topics/item |")

@@ -127,6 +127,15 @@ def batched(tagger: Tagger, texts: Sequence[str], desc: str, **options) -> list[
     return out
 
 
+def held_out_arguments(parser: argparse.ArgumentParser, sets: list[str], per_set: int) -> None:
+    """The options of a benchmark on held-out articles of the shared sets (bench.section_leads, bench.short_news)."""
+    parser.add_argument("--data-dir", type=Path, default=Path("../shared/data"))
+    parser.add_argument("--sets", nargs="*", default=sets)
+    parser.add_argument("--per-set", type=int, default=per_set)
+    parser.add_argument("--fit-per-corpus", type=int, default=FIT_SAMPLE[0],
+                        help="articles per set the calibration fit sampled, left out (fit_calibration's default)")
+
+
 def held_out(data_dir: Path, name: str, n: int, seed: int, fit_per_corpus: int = FIT_SAMPLE[0]) -> list[Example]:
     """``n`` articles of a set, none of them in the calibration fit's sample."""
     path = data_dir / f"{name}.jsonl"
