@@ -291,6 +291,16 @@ def test_a_learning_rate_that_is_not_a_finite_positive_number_is_refused(tmp_pat
     assert not (tmp_path / "out").exists()
 
 
+def test_each_size_out_of_range_is_named_with_its_value(tmp_path, capsys):
+    """One message listed all three limits, whichever was wrong."""
+    assert main(["--train", str(TRAIN_SMALL), "--output", str(tmp_path / "out"),
+                 "--max-length", "8", "--epochs", "0"]) == 2
+    err = capsys.readouterr().err
+    assert "--max-length must be at least 16, not 8" in err and "--epochs must be at least 1, not 0" in err
+    assert "--batch-size" not in err
+    assert not (tmp_path / "out").exists()
+
+
 def test_a_run_whose_loss_stops_being_finite_writes_no_model(tiny_model_dir, tmp_path, capsys):
     assert run_tiny(tiny_model_dir, tmp_path / "out", "--mode", "head", "--epochs", "3", "--lr", "1e30") == 2
     err = capsys.readouterr().err

@@ -90,6 +90,8 @@ def argument_problem(args: argparse.Namespace, config: TrainingConfig) -> str | 
         return "--contrastive on is for hybrid and head modes (full mode tunes the encoder itself)"
     if config.contrastive_pairs < 2:
         return "--contrastive-pairs >= 2"
-    if config.max_length < 16 or config.batch_size < 1 or config.epochs is None or config.epochs < 1:
-        return "--max-length >= 16, --batch-size >= 1 and --epochs >= 1"
-    return None
+    wrong = [f"{flag} must be at least {least}, not {value}"
+             for flag, value, least in (("--max-length", config.max_length, 16), ("--batch-size", config.batch_size, 1),
+                                        ("--epochs", config.epochs, 1))
+             if value is None or value < least]
+    return "; ".join(wrong) or None
