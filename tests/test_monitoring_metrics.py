@@ -66,9 +66,12 @@ def test_tagging_counts_articles_labels_no_topic_scores_and_languages(monitored,
         expected = 1 + sum(t["label"] == topic["label"] for t in french["topics"])
         assert value(found, "newstag_label_articles_total", model=MODEL, taxonomy="news",
                      label=topic["label"]) == expected
-    # Caller labels share one series, whatever they were.
+    # Caller labels share one series, whatever they were, counted once per article: the rain got
+    # both labels at threshold 0, and counted twice its share of articles was 2.
+    assert len(rain["topics"]) == 2
     assert value(found, "newstag_label_articles_total", model=MODEL, taxonomy=CUSTOM_LABEL,
-                 label=CUSTOM_LABEL) == 2
+                 label=CUSTOM_LABEL) == 1
+    assert value(found, "newstag_topics_total", label=CUSTOM_LABEL) == 2  # topics, not articles
     assert value(found, "newstag_no_topic_articles_total", model=MODEL, taxonomy="news") == 1
     tops = [max(t["score"] for t in r["topics"]) for r in (body, french) if r["topics"]]
     assert value(found, "newstag_top_score_count", model=MODEL, taxonomy="news") == len(tops)

@@ -100,9 +100,11 @@ class Metrics:
         pooled = label_set == CUSTOM_LABEL
         for result in results:
             for topic in result.topics:
-                label = CUSTOM_LABEL if pooled else topic.label
                 # newstag_topics pools a fine-tuned model's labels too, as it always has.
-                self.topics.labels(CUSTOM_LABEL if label_set == MODEL_LABELS else label).inc()
+                self.topics.labels(CUSTOM_LABEL if pooled or label_set == MODEL_LABELS else topic.label).inc()
+            # Articles, not topics: a caller's labels are pooled under one name, and an article given
+            # four of them counted four (its "share of articles" passed 1 and the drift alert's z went NaN).
+            for label in {CUSTOM_LABEL if pooled else t.label for t in result.topics}:
                 self.label_articles.labels(model, label_set, label).inc()
             if result.topics:
                 self.top_score.labels(model, label_set).observe(max(t.score for t in result.topics))
