@@ -352,6 +352,19 @@ def test_a_correction_sent_while_the_models_load_is_stored_with_a_warning(fb, fb
     assert "no model is loaded now (still loading, or failed to load)" in response.json["warnings"][0]["message"]
 
 
+def test_a_correction_sent_while_this_worker_loads_waits_for_its_models(fb, fb_app):
+    """Stored at once, it got model-not-loaded and was counted under "(other)", out of its model's change rate."""
+    runtime = fb_app.extensions["newstag.runtime"]
+    name = runtime.default_name
+    runtime._ready.clear()
+    threading.Timer(0.3, runtime._ready.set).start()
+    response = fb.post("/v1/feedback", json={"text": "Rates rose.", "labels": ["economy"], "taxonomy": "news",
+                                             "model": name, "predicted": ["crime"]})
+    assert response.status_code == 201 and response.json["warnings"] == []
+    metrics = fb.get("/metrics").get_data(as_text=True)
+    assert f'newstag_feedback_reviewed_total{{model="{name}"}} 1.0' in metrics
+
+
 def test_a_correction_names_at_least_one_topic_in_words(fb):
     """pydantic's "List should have at least 1 item after validation, not 0" told an editor nothing."""
     for body in ({"text": "Rates rose.", "labels": [], "taxonomy": None},
@@ -408,7 +421,8 @@ def test_the_export_and_the_stats_give_one_desks_corrections(fb):
     unknown = fb.get("/v1/feedback/export?model=desk-c")
     assert unknown.status_code == 404 and "desk-a, desk-b" in unknown.json["detail"]
     assert fb.get("/v1/feedback/stats?model=desk-c").status_code == 404
-    for path in ("/v1/feedback/export?since=yesterday", "/v1/feedback/stats?since=0001-01-01T00:00%2B01:00"):
+    for path in ("/v1/feedback/export?since=yesterday", "/v1/feedback/stats?since=0001-01-01T00:00%2B01:00",
+                 "/v1/feedback/export?since=9999-12-31T23:59:59-01:00"):
         bad = fb.get(path)
         assert bad.status_code == 422 and bad.json["errors"][0]["path"] == "since"
     typo = fb.get("/v1/feedback/stats?modle=desk-a")

@@ -54,6 +54,10 @@ def _unavailable(exc: StoreError) -> Response:
 @bp.post("")
 def create() -> tuple[dict[str, Any], int]:
     runtime: TaggerRuntime = current_app.extensions["newstag.runtime"]
+    if not runtime.ready and runtime.error is None:
+        # As a classify request does: a worker still loading would store the correction with a
+        # model-not-loaded warning and count it under "(other)", out of its model's change rate.
+        runtime.wait_ready(runtime.settings.request_timeout)
     models = _models(runtime)
     # Editors' work is never refused for the service's state: a model that is not loaded
     # (still loading, removed, renamed, retrained since) is stored with a warning.
@@ -120,7 +124,10 @@ def _selection() -> Selection:
     if "since" in request.args:
         try:
             since = _moment(request.args["since"])
-        except (ValueError, OverflowError):  # OverflowError: 0001-01-01T00:00+01:00 is before year 1 in UTC
+        except OverflowError:  # 0001-01-01T00:00+01:00 is before year 1 in UTC, 9999-12-31T23:00-02:00 after 9999
+            raise ValidationFailed("since is out of range", errors=[{
+                "path": "since", "message": "in UTC it falls outside the years 1 to 9999"}]) from None
+        except ValueError:
             raise ValidationFailed("since is not an ISO 8601 date and time", errors=[{
                 "path": "since", "message": "an ISO 8601 date and time, such as 2026-03-01 or "
                                            "2026-03-01T08:00:00+01:00 (without an offset: UTC)"}]) from None
