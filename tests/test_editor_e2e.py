@@ -515,6 +515,12 @@ def test_keyboard_focus_busy_tagging_and_labels_as_the_api_compares_them(server,
         expect(page.locator("#status")).to_contain_text("found.")
         expect(page.locator("#error")).to_be_hidden()
         assert classify[-1]["labels"] == ["Stra\u00dfe", "\u00e9conomie"], classify[-1]
+        # A key entered again lists the taxonomies again; "labels I type" stayed chosen (it went back to news).
+        page.fill("#api-key", KEY + " ")
+        page.keyboard.press("Tab")
+        expect(page.locator("#status")).to_have_text("")
+        expect(page.locator("#taxonomy")).to_have_value("")
+        expect(page.locator("#labels-field")).to_be_visible()
 
         # Add until nothing is left to add (the list and its button disabled), remove an added
         # topic, and send: each time the focus stays on something the keyboard can use.

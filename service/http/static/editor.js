@@ -47,7 +47,9 @@ async function fetchChoices() {
     select.replaceChildren(...taxonomies.map((t) => new Option(`${t.title} (${t.name}, ${t.topics} topics)`, t.name)),
                            typed);
     const fallback = taxonomies.find((t) => t.default);
-    select.value = taxonomies.some((t) => t.name === previous) ? previous : (fallback ? fallback.name : "");
+    // "labels I type…" ("") chosen before (the listing is fetched again when the key changes) stays chosen.
+    const keep = taxonomies.some((t) => t.name === previous) || (state.choicesLoaded && previous === "");
+    select.value = keep ? previous : (fallback ? fallback.name : "");
     renderModels(await loaded);
     state.choicesLoaded = true;
     $("status").textContent = "";
