@@ -240,6 +240,17 @@ def test_what_an_editor_meets_around_the_tagging(server, seed_text):
         page.fill("#article", "")
         page.set_input_files("#file", files=[latin1])
         expect(page.locator("#article")).to_have_value("Le caf\u00e9 de Z\u00fcrich co\u00fbte \u00a3100.")
+        # UTF-16 without a byte-order mark is valid UTF-8 full of NULs, which a correction may not hold.
+        for codec in ("utf-16-le", "utf-16-be"):
+            page.set_input_files("#file", files=[{"name": "utf16.txt", "mimeType": "text/plain",
+                                                  "buffer": "\u0417\u0430\u0432\u043e\u0434 closed. Prices rose.".encode(codec)}])
+            expect(page.locator("#article")).to_have_value("\u0417\u0430\u0432\u043e\u0434 closed. Prices rose.")
+            expect(page.locator("#status")).to_contain_text("read as UTF-16")
+        # A NUL typed or pasted is removed before tagging, so the correction can be stored.
+        page.evaluate("() => { document.querySelector('#article').value = 'Prices rose\u0000 in the shops.'; }")
+        page.click("#tag-button")
+        expect(page.locator("#status")).to_contain_text("NUL characters were removed")
+        expect(page.locator("#article")).to_have_value("Prices rose in the shops.")
 
         # Labels typed twice in different case are one label (the API refused the pair with a 422).
         page.select_option("#taxonomy", "")
@@ -538,9 +549,12 @@ def test_keyboard_focus_busy_tagging_and_labels_as_the_api_compares_them(server,
         page.locator(f'#topics li[data-label="{label}"] .remove').focus()
         page.keyboard.press("Enter")
         focus_is_on("#add-topic")  # the added topic goes back to the list
+        # Labels keep their own direction in the sentences that name them (a <bdi> each).
+        expect(page.locator("#feedback-status bdi")).to_have_text([label])
         page.locator("#send-button").focus()
         page.keyboard.press("Enter")
         expect(page.locator("#feedback-status")).to_contain_text("Correction saved")
+        expect(page.locator("#feedback-status bdi")).to_have_text(feedback[-1]["labels"])
         focus_is_on("#send-button")
 
 

@@ -65,6 +65,17 @@ async function api(method, path, body) {
 function decodeText(bytes) {
   if (bytes[0] === 0xff && bytes[1] === 0xfe) return {text: new TextDecoder("utf-16le").decode(bytes)};
   if (bytes[0] === 0xfe && bytes[1] === 0xff) return {text: new TextDecoder("utf-16be").decode(bytes)};
+  // UTF-16 without a byte-order mark is valid UTF-8 (every other byte NUL): read as it was, the
+  // article was full of invisible NULs that the correction store refuses. Mostly-NUL odd (or even)
+  // bytes say which UTF-16 it is (text mostly in Latin letters has a NUL in every other byte).
+  const head = bytes.subarray(0, 4096);
+  const nulAt = (parity) => head.filter((b, i) => i % 2 === parity && b === 0).length / Math.max(head.length / 2, 1);
+  if (head.length >= 4 && nulAt(1) > 0.3 && nulAt(0) < 0.05) {
+    return {text: new TextDecoder("utf-16le").decode(bytes), note: " It has no byte-order mark: read as UTF-16."};
+  }
+  if (head.length >= 4 && nulAt(0) > 0.3 && nulAt(1) < 0.05) {
+    return {text: new TextDecoder("utf-16be").decode(bytes), note: " It has no byte-order mark: read as UTF-16."};
+  }
   try {
     return {text: new TextDecoder("utf-8", {fatal: true}).decode(bytes)};  // drops a UTF-8 BOM
   } catch (_) {

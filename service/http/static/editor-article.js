@@ -66,7 +66,7 @@ function goToEvidence(topic) {
   highlight(topic.label);
   const marks = marksOf(topic.label);
   if (!marks.length) {
-    $("feedback-status").textContent = `${topic.label} has no evidence sentence.`;
+    $("feedback-status").replaceChildren(el("bdi", {}, topic.label), " has no evidence sentence.");
     return;
   }
   const first = $("article-view").querySelector(`mark.first-${cssId(topic.label)}`) || marks[0];

@@ -84,7 +84,7 @@ function applyModel() {
 function chooseModel() {
   applyModel();
   const model = chosenModel();
-  $("status").textContent = ownLabels() !== null
-    ? `${model.name} has labels of its own: no taxonomy or typed labels.`
-    : `${model ? model.name : "The default model"}: topics from a taxonomy or typed labels.`;
+  $("status").replaceChildren(...(ownLabels() !== null
+    ? [el("bdi", {}, model.name), " has labels of its own: no taxonomy or typed labels."]
+    : [model ? el("bdi", {}, model.name) : "The default model", ": topics from a taxonomy or typed labels."]));
 }

@@ -137,6 +137,10 @@ function panelLocked() {
 
 async function tagArticle() {
   showError("");
+  // NUL is invisible in the text box, and the correction store refuses it: removed before tagging,
+  // so the text tagged is the text an editor corrects.
+  const hadNul = $("article").value.includes("\u0000");
+  if (hadNul) $("article").value = $("article").value.replaceAll("\u0000", "");
   const text = $("article").value;
   if (!text.trim()) {
     showError("Paste an article or drop a .txt file first.");
@@ -172,7 +176,8 @@ async function tagArticle() {
     const options = await topicOptions(result, labels.map((label) => ({label, code: null})));
     show(text, result, options);
     const count = result.topics.length;
-    $("status").textContent = `${count} topic${count === 1 ? "" : "s"} found.`;
+    $("status").textContent = `${count} topic${count === 1 ? "" : "s"} found.` +
+      (hadNul ? " NUL characters were removed from the article first." : "");
     $("results").focus();  // its description is the warnings: a screen reader says them too
   } catch (err) {
     $("status").textContent = "";
@@ -284,7 +289,7 @@ function setRemoved(topic, removed) {
   topic.removed = removed;
   if (topic.added && removed) state.topics = state.topics.filter((t) => t !== topic);
   renderTopics();
-  $("feedback-status").textContent = `${topic.label} ${removed ? "removed" : "restored"}.`;
+  $("feedback-status").replaceChildren(el("bdi", {}, topic.label), ` ${removed ? "removed" : "restored"}.`);
   // Removed: its Restore button (a topic added by you has none: it goes back to the Add list).
   if (removed) focusFirst(itemOf("removed", topic.label)?.querySelector(".restore"), $("add-topic"), $("send-button"));
   else focusFirst(itemOf("topics", topic.label)?.querySelector(".topic-name"));
@@ -297,7 +302,7 @@ function addTopic() {
   if (!option) return;
   state.topics.push({label, code: option.code, score: 0, evidence: [], added: true, removed: false});
   renderTopics();
-  $("feedback-status").textContent = `${label} added.`;
+  $("feedback-status").replaceChildren(el("bdi", {}, label), " added.");
   // The Add list while it has more to add, else the topic just added.
   focusFirst($("add-topic"), itemOf("topics", label)?.querySelector(".topic-name"));
 }
@@ -337,14 +342,16 @@ async function sendFeedback() {
 // it (a live region: heard, without taking the focus from Send). Another article may have been
 // tagged meanwhile: its panel must not claim this correction, so the page's status line says it.
 function showSaved(id, labels, warnings, current) {
-  const saved = `Correction saved (#${id}): ${labels.join(", ")}`;
+  // Each label in its own <bdi>: a right-to-left label beside others would reorder the list.
+  const saved = () => [`Correction saved (#${id}): `,
+                       ...labels.flatMap((label, i) => [...(i ? [", "] : []), el("bdi", {}, label)])];
   if (!current) {
-    $("status").textContent = `${saved} (the article tagged before).` +
-      warnings.map((w) => ` Warning: ${sentence(w)}`).join("");
+    $("status").replaceChildren(...saved(), " (the article tagged before).",
+                                warnings.map((w) => ` Warning: ${sentence(w)}`).join(""));
     return;
   }
   const count = warnings.length === 1 ? "a warning" : `${warnings.length} warnings`;
-  $("feedback-status").textContent = `${saved}.` + (warnings.length ? ` Stored with ${count}:` : "");
+  $("feedback-status").replaceChildren(...saved(), ".", warnings.length ? ` Stored with ${count}:` : "");
   $("feedback-warnings").replaceChildren(...warnings.map((w) => el("li", {}, w)));
 }
 
@@ -373,7 +380,7 @@ async function readFile(file) {
   const {text, note} = decodeText(new Uint8Array(await file.arrayBuffer()));
   $("article").value = text;
   showError("");
-  $("status").textContent = `Read ${file.name}.${note || ""}`;
+  $("status").replaceChildren("Read ", el("bdi", {}, file.name), `.${note || ""}`);
   markStale();
 }
 
