@@ -455,3 +455,20 @@ def test_two_batch_outputs_of_different_label_sets_are_said_to_be_apart(tmp_path
     assert "drift: warning:" in err and "taxonomy iptc-top" in err and "taxonomy news" in err
     assert drift([str(tmp_path / "now.jsonl"), str(tmp_path / "again.jsonl")]) == 0
     assert "warning" not in capsys.readouterr().err
+
+
+def test_feedback_rows_name_a_label_and_a_file_of_failed_rows_says_so(tmp_path, capsys):
+    """[] was read as an article with no topic (a correction always names one); a file whose
+    rows all failed said only "no tagged articles"."""
+    empty = tmp_path / "empty.jsonl"
+    empty.write_text(json.dumps({"text": "a", "labels": [], "taxonomy": None}) + "\n")
+    failed = tmp_path / "failed.jsonl"
+    failed.write_text("".join(json.dumps({"line": i, "id": str(i), "error": "text: empty"}) + "\n" for i in (1, 2)))
+    one = tmp_path / "one.jsonl"
+    one.write_text(json.dumps({"id": "1", "topics": [{"label": "economy", "score": 0.9}]}) + "\n")
+    assert main([str(empty), str(one)]) == 2
+    assert "empty.jsonl:1: a row needs 'topics'" in capsys.readouterr().err
+    assert main([str(failed), str(one)]) == 2
+    assert "failed.jsonl: no tagged articles (2 rows left out: lines the job could not tag)" in capsys.readouterr().err
+    assert main([str(one), str(one)]) == 0
+    assert ": 1 article (batch output)" in capsys.readouterr().out

@@ -63,9 +63,10 @@ def _labels_of(path: Path, number: int, row: dict[str, Any]) -> tuple[list[str],
         scores = [t["score"] for t in topics if "score" in t]
         return list(dict.fromkeys(t["label"] for t in topics)), max(scores) if scores else None
     labels = row.get("labels")
-    if not isinstance(labels, list) or not all(_is_label(x) for x in labels):
+    # A correction names at least one topic (the API refuses an empty list): [] is no editor's answer.
+    if not isinstance(labels, list) or not labels or not all(_is_label(x) for x in labels):
         raise DriftInputError(f"{path}:{number}: a row needs 'topics' (batch output) or 'labels' (feedback export), "
-                              "its labels non-empty strings")
+                              "its labels a non-empty list of non-empty strings")
     return list(dict.fromkeys(labels)), None
 
 
@@ -108,7 +109,10 @@ def read_tags(path: Path, taxonomy: str | None = None) -> TagSet:
         except UnicodeDecodeError as exc:
             raise DriftInputError(f"{path}: not UTF-8 ({exc.reason})") from exc
     if not tags.articles:
-        raise DriftInputError(f"{path}: no tagged articles" + (f" of taxonomy {taxonomy!r}" if taxonomy else ""))
+        left_out = (f" ({tags.skipped} row{'s' if tags.skipped != 1 else ''} left out: lines the job could not tag"
+                    + (" or of another taxonomy)" if taxonomy else ")")) if tags.skipped else ""
+        raise DriftInputError(f"{path}: no tagged articles" + (f" of taxonomy {taxonomy!r}" if taxonomy else "")
+                              + left_out)
     return tags
 
 

@@ -22,6 +22,10 @@ def _p(value: float) -> str:
     return "<0.001" if value < 0.001 else f"{value:.3f}"
 
 
+def _articles(count: int) -> str:
+    return f"{count} article{'' if count == 1 else 's'}"
+
+
 def _row(change: ShareChange, width: int) -> str:
     flag = "  MOVED" if change.moved else ""
     return (f"{change.name[:width]:<{width}} {_pct(change.then_share):>7} {_pct(change.now_share):>7} "
@@ -43,8 +47,8 @@ def _verdict(c: Comparison) -> str:
 
 def _comparison(c: Comparison, then_name: str, now_name: str) -> list[str]:
     rule = c.rule
-    lines = [f"{then_name:<5} {c.then.source}: {c.then.articles} articles ({c.then.kind})",
-             f"{now_name:<5} {c.now.source}: {c.now.articles} articles ({c.now.kind})", ""]
+    lines = [f"{then_name:<5} {c.then.source}: {_articles(c.then.articles)} ({c.then.kind})",
+             f"{now_name:<5} {c.now.source}: {_articles(c.now.articles)} ({c.now.kind})", ""]
     verdict = _verdict(c)
     lines.append(f"{verdict} (moved: Holm-adjusted p < {rule.alpha:g} and at least "
                  f"{rule.min_change * 100:.1f} share points)")
