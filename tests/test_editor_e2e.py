@@ -241,10 +241,11 @@ def test_what_an_editor_meets_around_the_tagging(server, seed_text):
         page.set_input_files("#file", files=[latin1])
         expect(page.locator("#article")).to_have_value("Le caf\u00e9 de Z\u00fcrich co\u00fbte \u00a3100.")
         # UTF-16 without a byte-order mark is valid UTF-8 full of NULs, which a correction may not hold.
+        mixed = "\u0417\u0430\u0432\u043e\u0434 closed. Prices rose."
         for codec in ("utf-16-le", "utf-16-be"):
             page.set_input_files("#file", files=[{"name": "utf16.txt", "mimeType": "text/plain",
-                                                  "buffer": "\u0417\u0430\u0432\u043e\u0434 closed. Prices rose.".encode(codec)}])
-            expect(page.locator("#article")).to_have_value("\u0417\u0430\u0432\u043e\u0434 closed. Prices rose.")
+                                                  "buffer": mixed.encode(codec)}])
+            expect(page.locator("#article")).to_have_value(mixed)
             expect(page.locator("#status")).to_contain_text("read as UTF-16")
         # A NUL typed or pasted is removed before tagging, so the correction can be stored.
         page.evaluate("() => { document.querySelector('#article').value = 'Prices rose\u0000 in the shops.'; }")
