@@ -115,12 +115,13 @@ def on_starting(server):
     """Refuse to start, with one line and exit status 1, when no worker could tag anything;
     warn of what will not stop it (an open API, a feedback store that cannot write)."""
     from service.config import Settings
+    from service.engine.taxonomy import keep_for_workers
     from service.errors import NewstagError
     from service.preflight import check_serving, serving_warnings
 
     try:
         settings = Settings.from_env()
-        check_serving(settings)
+        keep_for_workers(settings.taxonomies_dir, check_serving(settings))
     except NewstagError as exc:
         print(f"newstag: cannot start: {exc}", file=sys.stderr)
         raise SystemExit(1) from None

@@ -25,9 +25,10 @@ from .errors import ConfigError, NewstagError
 from .feedback import FeedbackStore
 
 
-def check_startup(settings: Settings) -> None:
-    """Raise a NewstagError with one clear line when the server could not tag anything."""
-    TaxonomyRegistry.load(settings.taxonomies_dir, settings.taxonomy)
+def check_startup(settings: Settings) -> TaxonomyRegistry:
+    """Raise a NewstagError with one clear line when the server could not tag anything; the
+    taxonomies read (which the server's workers then serve: gunicorn_config.on_starting)."""
+    taxonomies = TaxonomyRegistry.load(settings.taxonomies_dir, settings.taxonomy)
     if settings.engine == "nli":
         assert settings.nli_model is not None  # Settings.validated() guarantees it
         check_nli_config(require_local_model_dir(settings.nli_model))
@@ -41,11 +42,12 @@ def check_startup(settings: Settings) -> None:
         multilingual = multilingual_dir(settings.multilingual_model)  # a path that is not there fails here
         if multilingual is not None:
             require_local_model_dir(multilingual)
+    return taxonomies
 
 
-def check_serving(settings: Settings) -> None:
+def check_serving(settings: Settings) -> TaxonomyRegistry:
     """What only the server reads: the fine-tuned models' directory and the feedback database."""
-    check_startup(settings)
+    taxonomies = check_startup(settings)
     if settings.models_dir is not None and not settings.models_dir.is_dir():
         raise ConfigError(f"NEWSTAG_MODELS_DIR={str(settings.models_dir)!r}: no such directory")
     try:
@@ -54,6 +56,7 @@ def check_serving(settings: Settings) -> None:
         raise ConfigError("NEWSTAG_DATABASE_URL is not a database URL (for example "
                           "sqlite:///data/feedback.db or postgresql://user:password@host/db)") from None
     store.check_driver()  # a driver not installed (postgresql+psycopg2) fails here, not on the first correction
+    return taxonomies
 
 
 def _loopback(bind: str) -> bool:

@@ -145,6 +145,41 @@ def test_gunicorn_refuses_to_start_on_a_broken_model_with_one_line(tmp_path, tin
     assert not list(scratch.iterdir())  # its metrics and run directories did not outlive it
 
 
+def test_a_taxonomy_broken_while_serving_cannot_stop_a_restarted_worker(tmp_path, tiny_model_dir):
+    """The worker that replaced a killed one re-read the taxonomies: a file broken since (a
+    ConfigMap edited in place) failed its boot, and gunicorn shut the whole server down."""
+    taxonomies = tmp_path / "taxonomies"
+    taxonomies.mkdir()
+    desk = taxonomies / "desk.yaml"
+    desk.write_text("name: desk\ntopics:\n  - name: City Council\n  - name: Schools\n")
+    port = free_port()
+    server = start_gunicorn(port, {"NEWSTAG_MODEL": str(tiny_model_dir), "NEWSTAG_WORKERS": "1",
+                                   "NEWSTAG_TAXONOMIES_DIR": str(taxonomies), "NEWSTAG_TAXONOMY": "desk"})
+    base = f"http://127.0.0.1:{port}"
+    try:
+        assert wait_until_answered(server, f"{base}/readyz") == 200, "gunicorn never became ready"
+        desk.write_text(desk.read_text() + "  - name: City Council\n")  # a duplicate topic: refused if read
+        worker = int(Path(f"/proc/{server.pid}/task/{server.pid}/children").read_text().split()[0])
+        os.kill(worker, signal.SIGKILL)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            children = Path(f"/proc/{server.pid}/task/{server.pid}/children").read_text().split()
+            if children and int(children[0]) != worker:
+                break
+            time.sleep(0.2)
+        assert wait_until_answered(server, f"{base}/readyz") == 200
+        status, body = get(f"{base}/v1/taxonomies/desk")
+        assert status == 200 and [t["name"] for t in json.loads(body)["topics"]] == ["City Council", "Schools"]
+    finally:
+        server.send_signal(signal.SIGTERM)
+        try:
+            output, _ = server.communicate(timeout=60)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            output, _ = server.communicate()
+    assert "Worker failed to boot" not in output and "duplicate topic name" not in output, output
+
+
 def test_a_run_directory_the_operator_names_is_used_and_kept(tmp_path):
     script = "import os, service.gunicorn_config as c; print(c._run_dir, os.environ['NEWSTAG_RUN_DIR'])"
     given = tmp_path / "run"

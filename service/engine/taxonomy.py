@@ -269,3 +269,26 @@ class TaxonomyRegistry:
 
     def __iter__(self):
         return iter(self._taxonomies[n] for n in self.names())
+
+
+# The server's taxonomies as gunicorn's master read them before forking (preflight). Every
+# worker serves that reading, the ones started later too: a worker restarted after a file was
+# broken (a ConfigMap edited in place) re-read it, failed to boot, and gunicorn stopped the
+# whole server; a valid edit left workers with different taxonomies. Changes need a restart.
+_read_at_start: tuple[Path | None, TaxonomyRegistry] | None = None
+
+
+def keep_for_workers(user_dir: Path | None, registry: TaxonomyRegistry) -> None:
+    """Called in gunicorn's master, before any worker forks."""
+    global _read_at_start
+    _read_at_start = (user_dir, registry)
+
+
+def served_taxonomies(user_dir: Path | None, default: str) -> TaxonomyRegistry:
+    """The master's reading of ``user_dir`` when there is one (under gunicorn), else read now."""
+    if _read_at_start is not None and _read_at_start[0] == user_dir:
+        registry = _read_at_start[1]
+    else:
+        registry = TaxonomyRegistry.load(user_dir)
+    registry.get(default)
+    return registry

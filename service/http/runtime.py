@@ -15,8 +15,9 @@ from collections.abc import Callable
 from typing import TypeVar
 
 from ..config import Settings
-from ..engine import NewstagError, Tagger, TaxonomyRegistry
+from ..engine import NewstagError, Tagger
 from ..engine.routing import RoutedTagger
+from ..engine.taxonomy import served_taxonomies
 from .admission import Admission
 from .problems import NotFound, NotReady
 from .reloads import ReloadSignal
@@ -33,8 +34,10 @@ class TaggerRuntime:
     def __init__(self, settings: Settings, tagger: Tagger | None = None):
         self.settings = settings
         self.options = settings.engine_options()
-        # Taxonomies load now, so a broken file stops start-up with its name.
-        self.taxonomies = tagger.taxonomies if tagger else TaxonomyRegistry.load(settings.taxonomies_dir)
+        # Taxonomies load now, so a broken file stops start-up with its name; under gunicorn, as
+        # the master read them before forking (a file broken since cannot stop a restarted worker).
+        self.taxonomies = (tagger.taxonomies if tagger
+                           else served_taxonomies(settings.taxonomies_dir, settings.taxonomy))
         self.taxonomies.get(settings.taxonomy)
         self._tagger = tagger
         self.trained = (TrainedModels(settings.models_dir, self.options, self.taxonomies)
