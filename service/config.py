@@ -105,6 +105,8 @@ class Settings:
     # HTTP service.
     max_body_bytes: int = 1_000_000  # larger bodies get 413
     api_keys: str = ""  # comma-separated; when set, /v1 needs "Authorization: Bearer <key>"
+    # The server refuses to start without api_keys: a Secret holding an empty value reads as unset.
+    require_api_keys: bool = False
     max_queue: int = 16  # requests waiting for the model in one worker; beyond that, 503
     request_timeout: float = 30.0  # seconds a request may wait for the model before 503
     # Seconds a client may take to send its request's headers, and may stall while sending
@@ -201,7 +203,7 @@ _PATHS = {"model", "nli_model", "taxonomies_dir", "models_dir", "run_dir", "onnx
 _INTS = {"max_tokens", "max_batch_tokens", "evidence_per_topic", "max_text_chars", "max_documents",
          "max_labels", "torch_threads", "max_body_bytes", "max_queue", "document_cache", "client_timeout"}
 _FLOATS = {"threshold", "keyword_weight", "request_timeout"}
-_BOOLS = {"batching", "matcher", "genre_check"}
+_BOOLS = {"batching", "matcher", "genre_check", "require_api_keys"}
 _TRUE, _FALSE = {"1", "true", "yes", "on"}, {"0", "false", "no", "off"}
 
 

@@ -48,6 +48,9 @@ def check_startup(settings: Settings) -> TaxonomyRegistry:
 def check_serving(settings: Settings) -> TaxonomyRegistry:
     """What only the server reads: the fine-tuned models' directory and the feedback database."""
     taxonomies = check_startup(settings)
+    if settings.require_api_keys and not settings.api_key_list:
+        raise ConfigError("NEWSTAG_REQUIRE_API_KEYS is on and NEWSTAG_API_KEYS names no key (unset or empty): "
+                          "/v1 would be open to anyone who can reach the server")
     if settings.models_dir is not None and not settings.models_dir.is_dir():
         raise ConfigError(f"NEWSTAG_MODELS_DIR={str(settings.models_dir)!r}: no such directory")
     try:

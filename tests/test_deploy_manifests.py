@@ -10,6 +10,10 @@ import kubernetes_validate
 import pytest
 import yaml
 
+from service.config import Settings
+from service.errors import ConfigError
+from service.preflight import check_serving
+
 ROOT = Path(__file__).resolve().parent.parent
 K8S_VERSION = "1.37.0"
 
@@ -48,6 +52,11 @@ def test_the_deployment_fails_closed_drains_before_stopping_and_needs_no_special
     [container] = pod["containers"]
     env = {e["name"]: e for e in container["env"]}
     assert not env["NEWSTAG_API_KEYS"]["valueFrom"]["secretKeyRef"].get("optional", False)
+    # A Secret with an empty api-keys value read as no keys: the server now refuses to start then.
+    settings = Settings.from_env({"NEWSTAG_API_KEYS": "",
+                                  "NEWSTAG_REQUIRE_API_KEYS": env["NEWSTAG_REQUIRE_API_KEYS"]["value"]})
+    with pytest.raises(ConfigError, match="NEWSTAG_API_KEYS names no key"):
+        check_serving(settings)
     command = container["lifecycle"]["preStop"]["exec"]["command"]
     assert command[0] == "sleep" and pod["terminationGracePeriodSeconds"] >= int(command[1]) + 30
     volumes = {v["name"]: v for v in pod["volumes"]}
