@@ -70,7 +70,12 @@ def _refusal(tmp_path, body: str) -> str:
     ("name: t\ntopics:\n  - name: \u00e9conomie\n  - name: sport\n  - name: e\u0301conomie\n",
      r'topics\[2\] \("e\u0301conomie"\): duplicate topic name \(topics\[0\] is the same name'),
     ("name: t\ntopics:\n  - name: a\n    keywords: ['']\n", r'topics\[0\] \("a"\)\.keywords'),
-    ("name: t\ntopics: [\n", r"cannot read taxonomy"),
+    # One line with the file's line and column (PyYAML's own message took five, at "<unicode string>").
+    ("name: t\ntopics: [\n", r"cannot read taxonomy: line 3, column 1: expected the node content.*\)$"),
+    # YAML 1.1 reads on as true and 20000593 as a number: say so, not 'topics[0] ("True").name'.
+    ("name: t\ntopics:\n  - name: on\n", r"topics\[0\]\.name: YAML read this value as a boolean .*put it in quotes"),
+    ("name: t\ntopics:\n  - name: a\n    code: 20000593\n",
+     r'topics\[0\] \("a"\)\.code: YAML read this value as a number: put it in quotes'),
     ("- just a list\n", r"must be a mapping"),
     ("name: 'bad name!'\ntopics:\n  - name: a\n", r"name: String should match pattern"),
     ("name: t\ntopics:\n  - name: a\n    threshold: true\n",  # not 1.0
@@ -83,6 +88,7 @@ def test_malformed_files_name_the_file_and_the_entry(tmp_path, body, expected):
     message = _refusal(tmp_path, body)
     assert message.startswith(str(tmp_path / "broken.yaml"))
     assert re.search(expected, message), message
+    assert "\n" not in message  # start-up refuses it with one line
 
 
 @pytest.mark.parametrize("body, expected", [

@@ -106,10 +106,25 @@ def _describe(error: Any, raw: dict) -> str:
     where = ".".join(str(p) for p in loc) or "(top level)"
     if len(loc) >= 2 and loc[0] == "topics" and isinstance(loc[1], int):
         entry = raw.get("topics", [])[loc[1]]
-        name = _shown(entry.get("name")) if isinstance(entry, dict) else None
+        # A name YAML read as something else (on: True) is not shown as if it were the name written.
+        name = _shown(entry.get("name")) if isinstance(entry, dict) and isinstance(entry.get("name"), str) else None
         rest = ".".join(str(p) for p in loc[2:])
         where = f"topics[{loc[1]}]" + (f' ("{name}")' if name else "") + (f".{rest}" if rest else "")
+    read_as = {bool: "a boolean (as YAML reads on, off, yes, no, true and false)", int: "a number",
+               float: "a number"}.get(type(error.get("input")))
+    if error["type"] == "string_type" and read_as:  # "- name: on" was reported as ("True").name
+        return f"{where}: YAML read this value as {read_as}: put it in quotes to keep it as text"
     return f"{where}: {error['msg']}"
+
+
+def _yaml_problem(exc: yaml.YAMLError) -> str:
+    """One line, with the file's line and column: PyYAML's own message takes five, pointing
+    at "<unicode string>"."""
+    if isinstance(exc, yaml.MarkedYAMLError) and exc.problem_mark is not None:
+        mark = exc.problem_mark
+        context = f" ({exc.context})" if exc.context else ""
+        return f"line {mark.line + 1}, column {mark.column + 1}: {exc.problem}{context}"
+    return str(exc).replace("\n", " ")
 
 
 class _NotAFile(Exception):
@@ -190,7 +205,9 @@ def load_taxonomy_file(path: Path) -> Taxonomy:
         raw = _parse_yaml(_read_regular_file(path))
     except _NotAFile as exc:
         raise TaxonomyFileError(f"{path}: {exc}") from None
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+    except yaml.YAMLError as exc:
+        raise TaxonomyFileError(f"{path}: cannot read taxonomy: {_yaml_problem(exc)}") from exc
+    except (OSError, UnicodeDecodeError) as exc:
         raise TaxonomyFileError(f"{path}: cannot read taxonomy: {exc}") from exc
     except _DuplicateKey as exc:
         raise TaxonomyFileError(f"{path}: {exc}") from None
