@@ -85,14 +85,20 @@ accesslog = None
 errorlog = "-"
 loglevel = "info"
 
-# Prometheus multi-process mode: every worker writes its metrics to files in one
-# directory and /metrics adds them up. A fresh directory per server start.
-_metrics_dir = tempfile.mkdtemp(prefix="newstag-metrics-")
-# The workers share a run directory too: a model reload in one reaches the others. One the
+# The workers share a run directory: a model reload in one reaches the others. One the
 # operator names is used (and kept); otherwise a fresh one, removed at exit.
 _given_run_dir = os.environ.get("NEWSTAG_RUN_DIR", "").strip()
 if _given_run_dir:
-    Path(_given_run_dir).mkdir(parents=True, exist_ok=True)
+    try:
+        if Path(_given_run_dir).exists() and not Path(_given_run_dir).is_dir():
+            raise NotADirectoryError(0, "it is not a directory")
+        Path(_given_run_dir).mkdir(parents=True, exist_ok=True)
+    except OSError as exc:  # gunicorn printed "Error: [Errno 17] File exists: ...", naming no variable
+        print(f"newstag: cannot start: NEWSTAG_RUN_DIR={_given_run_dir!r}: {exc.strerror or exc}", file=sys.stderr)
+        raise SystemExit(1) from None
+# Prometheus multi-process mode: every worker writes its metrics to files in one
+# directory and /metrics adds them up. A fresh directory per server start.
+_metrics_dir = tempfile.mkdtemp(prefix="newstag-metrics-")
 _run_dir = _given_run_dir or tempfile.mkdtemp(prefix="newstag-run-")
 os.environ["NEWSTAG_RUN_DIR"] = _run_dir
 os.environ["PROMETHEUS_MULTIPROC_DIR"] = _metrics_dir

@@ -20,7 +20,7 @@ from .engine.model_files import (
 )
 from .engine.nli_config import check_nli_config
 from .engine.routing import multilingual_dir
-from .engine.taxonomy import TaxonomyRegistry
+from .engine.taxonomy import TaxonomyFileError, TaxonomyRegistry, UnknownTaxonomyError
 from .errors import ConfigError, NewstagError
 from .feedback import FeedbackStore
 
@@ -28,7 +28,15 @@ from .feedback import FeedbackStore
 def check_startup(settings: Settings) -> TaxonomyRegistry:
     """Raise a NewstagError with one clear line when the server could not tag anything; the
     taxonomies read (which the server's workers then serve: gunicorn_config.on_starting)."""
-    taxonomies = TaxonomyRegistry.load(settings.taxonomies_dir, settings.taxonomy)
+    # Each refusal names the variable behind it, as the settings' own do.
+    try:
+        taxonomies = TaxonomyRegistry.load(settings.taxonomies_dir)
+    except TaxonomyFileError as exc:
+        raise TaxonomyFileError(f"NEWSTAG_TAXONOMIES_DIR: {exc}") from None
+    try:
+        taxonomies.get(settings.taxonomy)
+    except UnknownTaxonomyError as exc:
+        raise ConfigError(f"NEWSTAG_TAXONOMY={settings.taxonomy!r}: {exc}") from None
     if settings.engine == "nli":
         assert settings.nli_model is not None  # Settings.validated() guarantees it
         check_nli_config(require_local_model_dir(settings.nli_model))

@@ -86,3 +86,31 @@ def test_the_server_keeps_threads_beyond_the_queue_for_health_checks_and_503s():
                               timeout=60)
         assert done.returncode == 0 and done.stdout.strip() == threads, done.stderr
         assert ("is not above NEWSTAG_MAX_QUEUE" in done.stderr) == (threads == "10")
+
+
+def test_start_up_refusals_name_their_variable(tmp_path):
+    """An unknown NEWSTAG_TAXONOMY, a file as NEWSTAG_TAXONOMIES_DIR ("does not exist", though it
+    did) or as NEWSTAG_RUN_DIR (gunicorn's "Error: [Errno 17] File exists") named no variable."""
+    import os
+    import subprocess
+    import sys
+
+    from service.errors import NewstagError
+    from service.preflight import check_startup
+
+    a_file = tmp_path / "a-file"
+    a_file.write_text("")
+    with pytest.raises(NewstagError) as refused:
+        check_startup(Settings.from_env({"NEWSTAG_TAXONOMY": "desk"}))
+    assert str(refused.value).startswith("NEWSTAG_TAXONOMY='desk': unknown taxonomy 'desk' (known: ")
+    with pytest.raises(NewstagError) as refused:
+        check_startup(Settings.from_env({"NEWSTAG_TAXONOMIES_DIR": str(a_file)}))
+    assert str(refused.value) == (f"NEWSTAG_TAXONOMIES_DIR: {a_file}: not a directory: name the directory that "
+                                  "holds the taxonomy files")
+    done = subprocess.run([sys.executable, "-c", "import service.gunicorn_config"], timeout=60,
+                          env={**os.environ, "NEWSTAG_RUN_DIR": str(a_file), "TMPDIR": str(tmp_path)},
+                          capture_output=True, text=True)
+    assert done.returncode == 1
+    assert done.stderr.strip().splitlines() == [
+        f"newstag: cannot start: NEWSTAG_RUN_DIR={str(a_file)!r}: it is not a directory"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a-file"]  # no metrics directory left behind

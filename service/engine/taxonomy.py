@@ -234,7 +234,9 @@ def _taxonomy_files(directory: Path) -> list[Path]:
     found = []
     try:
         if not directory.is_dir():
-            raise TaxonomyFileError(f"{directory}: taxonomy directory does not exist")
+            raise TaxonomyFileError(f"{directory}: " + ("not a directory: name the directory that holds the "
+                                                        "taxonomy files" if directory.exists()
+                                                        else "taxonomy directory does not exist"))
         entries = sorted(directory.iterdir())
     except OSError as exc:  # a directory the service's user cannot search or list
         raise TaxonomyFileError(f"{directory}: cannot read the taxonomy directory ({exc.strerror or exc})") from exc
