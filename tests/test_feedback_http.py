@@ -519,3 +519,13 @@ def test_a_prediction_is_limited_like_the_labels(tagger, tmp_path):
                                                "predicted": ["a", "b", "c", "d"]})
     assert answer.status_code == 422 and answer.json["errors"] == [{"path": "/predicted",
                                                                     "message": "at most 3 labels"}]
+
+
+def test_taxonomy_topics_are_compared_as_requests_compare_names_and_stored_as_spelled(fb):
+    """taxonomies.md says names differing in case or Unicode form are one name: "Politics" was refused."""
+    response = fb.post("/v1/feedback", json={"text": "The vote was delayed.", "labels": ["Politics", "ELECTIONS"],
+                                             "taxonomy": "news", "predicted": ["Civil Unrest"]})
+    assert response.status_code == 201, response.json
+    [row] = [r for r in export_rows(fb) if r["text"] == "The vote was delayed."]
+    assert row["labels"] == ["politics", "elections"]
+    assert fb.post("/v1/feedback", json={"text": "x", "labels": ["politic"], "taxonomy": "news"}).status_code == 422

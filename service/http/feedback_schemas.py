@@ -181,10 +181,16 @@ def parse_feedback(data: Any, settings: Settings, taxonomies: TaxonomyRegistry,
         if body.taxonomy not in taxonomies.names():
             errors.append({"path": "/taxonomy", "message": f"no taxonomy named {body.taxonomy!r}"})
         else:
-            known = {label.name for label in taxonomies.get(body.taxonomy).labels}
+            # Compared as requests compare names (case folded, Unicode composed), stored as the taxonomy
+            # spells them: "politics" for `news`'s "politics" typed "Politics" was refused.
+            spelled = {label_key(label.name): label.name for label in taxonomies.get(body.taxonomy).labels}
             for field, given in (("labels", body.labels), ("predicted", body.predicted or [])):
-                errors += [{"path": f"/{field}/{i}", "message": f"{label.strip()!r} is not a topic of {body.taxonomy}"}
-                           for i, label in enumerate(given) if label.strip() and label.strip() not in known]
+                unknown = [(i, label.strip()) for i, label in enumerate(given)
+                           if label.strip() and label_key(label.strip()) not in spelled]
+                errors += [{"path": f"/{field}/{i}", "message": f"{label!r} is not a topic of {body.taxonomy}"}
+                           for i, label in unknown]
+            labels = tuple(spelled.get(label_key(label), label) for label in labels)
+            predicted = tuple(spelled.get(label_key(label), label) for label in predicted) if predicted else predicted
     if body.model is not None and _storable(body.model):
         _check_model(body, models, errors, warnings)
     if errors:
