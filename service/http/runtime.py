@@ -59,13 +59,13 @@ class TaggerRuntime:
 
                 self._tagger = load_tagger(self.options, self.taxonomies)
             for tagger in self._served().values():
-                tagger.tag([WARM_UP_TEXT, WARM_UP_ARTICLE])  # the model, evidence, the default taxonomy
+                self._warm_up_taxonomy(tagger, tagger.options.taxonomy, evidence=True)  # the model, evidence too
                 if tagger.backend.kind == "embedding":
                     # Every other taxonomy's topic vectors now, not on a request's clock: a user's
                     # taxonomy of 2,000 topics took 15-40 s to embed, past the request time limit.
                     for name in self.taxonomies.names():
                         if name != tagger.options.taxonomy:
-                            tagger.tag([WARM_UP_TEXT, WARM_UP_ARTICLE], taxonomy=name, evidence=False)
+                            self._warm_up_taxonomy(tagger, name, evidence=False)
             self.reloads.catch_up()
             self._scan_trained()
         except NewstagError as exc:
@@ -79,6 +79,17 @@ class TaggerRuntime:
         self._ready.set()
         log.info("model ready: %s, precision %s, runtime %s", self._tagger.backend.model_name,
                  self._tagger.backend.precision, getattr(self._tagger.backend, "runtime", "torch"))
+
+    def _warm_up_taxonomy(self, tagger: Tagger, name: str, evidence: bool) -> None:
+        """Embed a taxonomy's phrasings now, saying so: each keyword is one more phrasing, and a
+        taxonomy of thousands of them kept /readyz at 503 for minutes with nothing in the log."""
+        labels = self.taxonomies.get(name).labels
+        keywords = sum(len(label.keywords) for label in labels)
+        started = time.monotonic()
+        log.info("%s: embedding taxonomy %r (%d topics, %d keywords)", tagger.backend.model_name, name,
+                 len(labels), keywords)
+        tagger.tag([WARM_UP_TEXT, WARM_UP_ARTICLE], taxonomy=name, evidence=evidence)
+        log.info("%s: taxonomy %r embedded in %.1f s", tagger.backend.model_name, name, time.monotonic() - started)
 
     def start_loading(self) -> None:
         threading.Thread(target=self.load, name="newstag-model-loader", daemon=True).start()
