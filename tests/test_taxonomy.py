@@ -72,6 +72,14 @@ def _refusal(tmp_path, body: str) -> str:
     ("name: t\ntopics:\n  - name: a\n    keywords: ['']\n", r'topics\[0\] \("a"\)\.keywords'),
     # One line with the file's line and column (PyYAML's own message took five, at "<unicode string>").
     ("name: t\ntopics: [\n", r"cannot read taxonomy: line 3, column 1: expected the node content.*\)$"),
+    # Answered in every result and the feedback export: no control characters, no passage-long keywords.
+    ("name: t\ntopics:\n  - name: a\n    code: \"a\\nb\"\n",
+     r'topics\[0\] \("a"\)\.code: .*control characters \(U\+000A\)'),
+    ("name: t\ntopics:\n  - name: a\n    parent: \"\\0\"\n", r'\.parent: .*control characters \(U\+0000\)'),
+    ("name: t\ntopics:\n  - name: a\n    code: " + "x" * 201 + "\n", r'\.code: String should have at most 200'),
+    ("name: t\ntopics:\n  - name: a\n    keywords: [" + "x" * 201 + "]\n",
+     r'\.keywords: .*a keyword has 201 characters; at most 200'),
+    ("name: t\ntopics:\n  - name: \"\\u200b\"\n", r"topics\[0\].*must not be empty or only whitespace or invisible"),
     # YAML 1.1 reads on as true and 20000593 as a number: say so, not 'topics[0] ("True").name'.
     ("name: t\ntopics:\n  - name: on\n", r"topics\[0\]\.name: YAML read this value as a boolean .*put it in quotes"),
     ("name: t\ntopics:\n  - name: a\n    code: 20000593\n",
@@ -266,4 +274,11 @@ def test_two_files_of_one_name_are_an_error_and_any_case_of_yaml_is_read(tmp_pat
     assert {"desk", "other"} <= set(TaxonomyRegistry([tmp_path]).names())
     (tmp_path / "b.yaml").write_text("name: desk\ntopics:\n  - name: three\n")
     with pytest.raises(TaxonomyFileError, match="b.yaml: taxonomy 'desk' is named in .*a.yaml too"):
+        TaxonomyRegistry([tmp_path])
+    # "Desk" beside "desk" (a request's typo picked the other), "News" beside the built-in "news".
+    (tmp_path / "b.yaml").write_text("name: Desk\ntopics:\n  - name: three\n")
+    with pytest.raises(TaxonomyFileError, match=r"b.yaml: taxonomy 'Desk' is named in .*a.yaml too \(in any case\)"):
+        TaxonomyRegistry([tmp_path])
+    (tmp_path / "b.yaml").write_text("name: News\ntopics:\n  - name: three\n")
+    with pytest.raises(TaxonomyFileError, match="taxonomy 'News' differs from the built-in 'news' only in case"):
         TaxonomyRegistry([tmp_path])

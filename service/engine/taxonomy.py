@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 
 from ..errors import TaxonomyFileError, UnknownTaxonomyError
 from .types import Label
@@ -36,8 +36,8 @@ class _TopicEntry(BaseModel):
     name: str = Field(min_length=1, max_length=MAX_NAME_CHARS)
     description: str = Field("", max_length=MAX_DESCRIPTION_CHARS)
     keywords: list[str] = Field([], max_length=MAX_KEYWORDS)  # a request's limit: each is embedded once
-    code: str | None = None
-    parent: str | None = None
+    code: str | None = Field(None, max_length=MAX_NAME_CHARS)  # both returned in every answer
+    parent: str | None = Field(None, max_length=MAX_NAME_CHARS)
     threshold: float | None = Field(default=None, ge=0.0, le=1.0)
 
     @field_validator("name", "description")
@@ -48,19 +48,32 @@ class _TopicEntry(BaseModel):
     @field_validator("name")
     @classmethod
     def _named(cls, value: str) -> str:
-        if not value:  # min_length is checked before the strip: "   " passed it
-            raise ValueError("a topic name must not be empty or only whitespace")
-        control = next((c for c in value if unicodedata.category(c) == "Cc"), None)
-        if control is not None:  # corrections cannot store a NUL; a tab or line break in a name is a slip
-            raise ValueError(f"a topic name must not contain control characters (U+{ord(control):04X})")
-        return value
+        # min_length is checked before the strip: "   " passed it; a zero-width space alone shows nothing.
+        if not value or all(unicodedata.category(c) == "Cf" for c in value):
+            raise ValueError("a topic name must not be empty or only whitespace or invisible characters")
+        return _no_control_characters(value, "a topic name")
+
+    @field_validator("code", "parent")
+    @classmethod
+    def _printable(cls, value: str | None, info: ValidationInfo) -> str | None:
+        return None if value is None else _no_control_characters(value, f"a topic's {info.field_name}")
 
     @field_validator("keywords")
     @classmethod
     def _non_empty(cls, value: list[str]) -> list[str]:
         if any(not k.strip() for k in value):
             raise ValueError("keywords must not be empty strings")
+        long = next((k for k in value if len(k.strip()) > MAX_NAME_CHARS), None)
+        if long is not None:  # a keyword is a phrase matched literally, not a passage
+            raise ValueError(f"a keyword has {len(long.strip()):,} characters; at most {MAX_NAME_CHARS}")
         return [k.strip() for k in value]
+
+
+def _no_control_characters(value: str, what: str) -> str:
+    control = next((c for c in value if unicodedata.category(c) == "Cc"), None)
+    if control is not None:  # corrections cannot store a NUL; a tab or line break in a name is a slip
+        raise ValueError(f"{what} must not contain control characters (U+{ord(control):04X})")
+    return value
 
 
 class _TaxonomyFile(BaseModel):
@@ -259,10 +272,17 @@ class TaxonomyRegistry:
             found: dict[str, Path] = {}
             for path in _taxonomy_files(directory):
                 taxonomy = load_taxonomy_file(path)
-                if taxonomy.name in found:  # one would silently hide the other
-                    raise TaxonomyFileError(f"{path}: taxonomy {taxonomy.name!r} is named in {found[taxonomy.name]} "
-                                            "too: give each file its own name")
-                found[taxonomy.name] = path
+                # One would silently hide the other; "Desk" beside "desk" is a request's typo waiting to happen.
+                key = taxonomy.name.lower()
+                if key in found:
+                    raise TaxonomyFileError(f"{path}: taxonomy {taxonomy.name!r} is named in {found[key]} too (in "
+                                            "any case): give each file its own name")
+                found[key] = path
+                other_case = next((n for n in self._taxonomies if n.lower() == key and n != taxonomy.name), None)
+                if other_case is not None:
+                    raise TaxonomyFileError(f"{path}: taxonomy {taxonomy.name!r} differs from the built-in "
+                                            f"{other_case!r} only in case: name it {other_case!r} to replace it, "
+                                            "or give it a name of its own")
                 if taxonomy.name in self._taxonomies:
                     log.info("taxonomy %r from %s replaces the built-in one", taxonomy.name, path)
                 self._taxonomies[taxonomy.name] = taxonomy  # a user's file may replace a built-in
