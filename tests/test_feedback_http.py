@@ -210,6 +210,16 @@ def test_stats_over_http(fb):
     stats = fb.get("/v1/feedback/stats").json
     assert stats["labels"] == {"economy": 2} and (stats["reviewed"], stats["changed"]) == (2, 1)
     assert stats["removed"] == {"trade": 1} and stats["changed_rate"] == 0.5
+    # A typed "economy" counted with news's: ?taxonomy= keeps one label set apart, as the export does.
+    fb.post("/v1/feedback", json={"text": "c", "labels": ["economy", "rates"], "taxonomy": None})
+    assert fb.get("/v1/feedback/stats").json["labels"] == {"economy": 3, "rates": 1}
+    news = fb.get("/v1/feedback/stats?taxonomy=news").json
+    assert (news["labels"], news["corrections"], news["submissions"]) == ({"economy": 2}, 2, 2)
+    typed = fb.get("/v1/feedback/stats?taxonomy=").json
+    assert (typed["labels"], typed["corrections"]) == ({"economy": 1, "rates": 1}, 1)
+    assert [json.loads(line)["text"] for line in fb.get("/v1/feedback/export?taxonomy=").get_data(as_text=True)
+            .splitlines()] == ["c"]
+    assert fb.get("/v1/feedback/stats?taxonomy=nope").status_code == 404
 
 
 def test_feedback_needs_a_key_when_keys_are_set(tagger, tmp_path):

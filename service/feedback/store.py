@@ -40,12 +40,17 @@ class Selection:
     by_model: bool = False  # True: only those that named ``model`` (None: those that named none)
     model: str | None = None
     since: datetime | None = None  # only those made at or after this moment (timezone-aware)
+    by_taxonomy: bool = False  # True: only those of ``taxonomy`` (None: typed labels)
+    taxonomy: str | None = None
 
     def where(self, table: Any) -> ColumnElement[bool]:
         """The condition on ``table`` (the feedback table or an alias of it)."""
         condition: ColumnElement[bool] = true()
         if self.by_model:
             condition = condition & (table.c.model.is_(None) if self.model is None else table.c.model == self.model)
+        if self.by_taxonomy:
+            condition = condition & (table.c.taxonomy.is_(None) if self.taxonomy is None
+                                     else table.c.taxonomy == self.taxonomy)
         if self.since is not None:
             # In UTC, as created_at is written (SQLite keeps the wall-clock time, not its zone).
             condition = condition & (table.c.created_at >= self.since.astimezone(UTC))

@@ -82,12 +82,11 @@ def _count(correction: Correction, runtime: TaggerRuntime, models: dict[str, Loa
     metrics.observe_correction(correction, topics, {name: model.labels for name, model in models.items()})
 
 
-def _lines(rows: Rows, taxonomy: str | None, only: bool) -> Iterator[str]:
-    """The rows as JSON lines; with ``only``, those of ``taxonomy`` alone (None: typed labels)."""
+def _lines(rows: Rows) -> Iterator[str]:
+    """The rows as JSON lines."""
     try:
         for row in rows:
-            if not only or row.taxonomy == taxonomy:
-                yield json.dumps(row.training_row(), ensure_ascii=False) + "\n"
+            yield json.dumps(row.training_row(), ensure_ascii=False) + "\n"
     except StoreError:
         # The status line is already sent. Raising makes the server drop the connection
         # before the chunked body's end, so the client sees a broken download, not a
@@ -119,7 +118,7 @@ def _moment(value: str) -> datetime:
 
 
 def _selection() -> Selection:
-    """?model= and ?since= as a Selection (the query parameters were checked by _query)."""
+    """?taxonomy=, ?model= and ?since= as a Selection (the query parameters were checked by _query)."""
     since = None
     if "since" in request.args:
         try:
@@ -131,6 +130,15 @@ def _selection() -> Selection:
             raise ValidationFailed("since is not an ISO 8601 date and time", errors=[{
                 "path": "since", "message": "an ISO 8601 date and time, such as 2026-03-01 or "
                                            "2026-03-01T08:00:00+01:00 (without an offset: UTC)"}]) from None
+    # One taxonomy's corrections (?taxonomy= with no value: the typed labels): one label set to
+    # train on; without it every label set is exported (and counted) together, each row naming its own.
+    taxonomy = request.args.get("taxonomy") or None
+    installed = current_app.extensions["newstag.runtime"].taxonomies.names()
+    if taxonomy is not None and taxonomy not in installed:
+        # A typo would otherwise be an empty training file. Corrections under a taxonomy since
+        # removed are in the export without the parameter, each row naming its taxonomy.
+        raise NotFound(f"no taxonomy named {taxonomy!r} (installed: {', '.join(sorted(installed))}); "
+                       "corrections under a removed taxonomy are in the export without ?taxonomy=")
     # ?model= with no value: the corrections that named no model (as ?taxonomy= gives the typed labels).
     model = request.args.get("model") or None
     if model is not None and model not in current_app.extensions["newstag.runtime"].taggers():
@@ -139,7 +147,8 @@ def _selection() -> Selection:
         if model not in named:
             raise NotFound(f"no correction names model {model!r} and no model of that name is loaded "
                            f"(corrections name: {', '.join(named) or 'none'})")
-    return Selection(by_model="model" in request.args, model=model, since=since)
+    return Selection(by_model="model" in request.args, model=model, since=since,
+                     by_taxonomy="taxonomy" in request.args, taxonomy=taxonomy)
 
 
 @bp.get("/export")
@@ -149,18 +158,8 @@ def export() -> Response:
     if fmt != "jsonl":
         raise ValidationFailed(f"unsupported export format {fmt!r}",
                                errors=[{"path": "format", "message": "only 'jsonl' is supported"}])
-    # One taxonomy's corrections (?taxonomy= with no value: the typed labels): one label set to
-    # train on; without it every label set is exported together, each row naming its own.
-    only = "taxonomy" in request.args
-    taxonomy = request.args.get("taxonomy") or None
-    installed = current_app.extensions["newstag.runtime"].taxonomies.names()
-    if taxonomy is not None and taxonomy not in installed:
-        # A typo would otherwise be an empty training file. Corrections under a taxonomy since
-        # removed are in the export without the parameter, each row naming its taxonomy.
-        raise NotFound(f"no taxonomy named {taxonomy!r} (installed: {', '.join(sorted(installed))}); "
-                       "corrections under a removed taxonomy are in the export without ?taxonomy=")
     rows = _store().current(_selection())  # raises StoreUnavailable before any byte is sent
-    response = Response(_lines(rows, taxonomy, only), mimetype=JSONL,
+    response = Response(_lines(rows), mimetype=JSONL,
                         headers={"Content-Disposition": 'attachment; filename="feedback.jsonl"',
                                  "Cache-Control": "no-store"})
     response.call_on_close(rows.close)  # also when the body is never read
@@ -169,6 +168,6 @@ def export() -> Response:
 
 @bp.get("/stats")
 def stats() -> dict[str, Any]:
-    _query({"model", "since"})
+    _query({"model", "since", "taxonomy"})
     return _store().stats(_selection())
 

@@ -130,6 +130,12 @@ def _tagging_paths() -> dict[str, Any]:
     }
 
 
+_TAXONOMY_PARAMETER = {"name": "taxonomy", "in": "query", "required": False,
+                       "description": "only the corrections of this installed taxonomy (empty: the typed labels, "
+                                      "taxonomy null): one label set; a taxonomy not installed is a 404",
+                       "schema": {"type": "string"}}
+
+
 def _feedback_paths() -> dict[str, Any]:
     return {
         "/v1/feedback": {"post": {
@@ -147,18 +153,14 @@ def _feedback_paths() -> dict[str, Any]:
             "security": _SECURED,
             "parameters": [{"name": "format", "in": "query", "required": False,
                             "schema": {"type": "string", "enum": ["jsonl"], "default": "jsonl"}},
-                           {"name": "taxonomy", "in": "query", "required": False,
-                            "description": "only the corrections of this installed taxonomy (empty: the "
-                                           "typed labels, taxonomy null): one label set to train on; "
-                                           "a taxonomy not installed is a 404",
-                            "schema": {"type": "string"}}, *SELECTION_PARAMETERS],
+                           _TAXONOMY_PARAMETER, *SELECTION_PARAMETERS],
             "responses": {"200": {"description": "JSONL, one TrainingRow per line", "content": {
                 "application/x-ndjson": {"schema": {"type": "string"}, "x-line-schema": _ref(TrainingRow)}}},
                           **_problems(401, 403, 404, 422, 503, kinds=_STORE_PROBLEMS)}}},
         "/v1/feedback/stats": {"get": {
             "summary": "Counts per label, and how often editors changed the model's prediction",
             "security": _SECURED,
-            "parameters": SELECTION_PARAMETERS,
+            "parameters": [_TAXONOMY_PARAMETER, *SELECTION_PARAMETERS],
             "responses": {"200": _json(_ref(FeedbackStats), "Counts over current corrections"),
                           **_problems(401, 403, 404, 422, 503, kinds=_STORE_PROBLEMS)}}},
     }
