@@ -118,8 +118,8 @@ def _read(path: str) -> str:
 
 
 def _print_result(result: TagResult) -> None:
-    if not result.topics:
-        print("no topic passed its threshold")
+    if not result.topics:  # the warnings below say why, when something other than the threshold did
+        print("no topic" if result.warnings else "no topic passed its threshold")
     for topic in result.topics:
         code = f"  {topic.code}" if topic.code else ""
         print(f"{topic.score:.2f}  {topic.label}{code}")

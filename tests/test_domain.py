@@ -110,12 +110,17 @@ def test_a_single_label_model_answers_none_of_these_outside_its_labels(single_la
     inside = ["The central bank raised interest rates again to fight inflation.",
               "The striker scored twice in the cup final.",
               "Doctors warn that flu cases are rising this winter."]
-    assert [r.topics[0].label for r in tagger.tag(inside)] == ["economy", "sport", "health"]
+    results = tagger.tag(inside)
+    assert [r.topics[0].label for r in results] == ["economy", "sport", "health"]
+    assert all(not r.warnings for r in results)
     outside = ["def main():\n    print('hello world')\n    return 0",
                "Quick pickled onions: thinly slice a red onion, pack it into a jar and cover with hot vinegar.",
                "Knit two, purl two, and repeat to the end of the row.",
                "The new smartphone has a faster chip and a better camera."]
-    assert [r.topics for r in tagger.tag(outside)] == [()] * len(outside)
+    results = tagger.tag(outside)
+    assert [r.topics for r in results] == [()] * len(outside)
+    # Saying why: no topics and no warning read as a model that found nothing it knew.
+    assert [[w.code for w in r.warnings] for r in results] == [["outside-model-domain"]] * len(outside)
 
 
 def test_the_domain_file_is_checked_like_the_weights(single_label_dir, tmp_path):

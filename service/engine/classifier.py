@@ -52,6 +52,7 @@ class ClassifierScores:
     best_window_scores: None = None  # a fine-tuned model's scores are not lifted by single sentences
     label_prior: None = None  # no label-specific offsets in its scores
     news_probability: None = None  # no genre check (a fine-tuned model has its domain check, domain.py)
+    outside_domain: bool = False  # its domain check called the text unlike every label's training articles
 
     def sentence_scores(self, label_indices: list[int]) -> np.ndarray:
         return self._sentence_scores[:, label_indices]
@@ -61,7 +62,12 @@ class ClassifierBackend:
     """Scores a fine-tuned model's own labels; other labels cannot be asked of it."""
 
     kind = KIND
-    sentence_rules = SentenceRules()  # ranks evidence only: its labels are caller labels, never sentence topics
+    # Ranks evidence only (its labels are never sentence topics). No discount: the zero-shot
+    # engine's (a sentence alone at 0.78 supports a topic at 0.5) is for the best of many tries
+    # against a calibration; a fine-tuned model's thresholds were fitted to its own scores, and
+    # with the discount no sentence of the default recipe's models ever supported its topic.
+    # A sentence is evidence when its score alone reaches its label's threshold.
+    sentence_rules = SentenceRules(discount=0.0)
 
     def __init__(self, files: ClassifierFiles, encoder: SentenceEncoder):
         self.files = files
@@ -107,9 +113,11 @@ class ClassifierBackend:
         out = []
         for doc, vectors in zip(docs, self.encoder.encode_documents(docs, deadline), strict=True):
             domain = self.files.domain
-            if vectors.windows.shape[0] == 0 or (domain is not None and not domain.contains(vectors.windows)):
+            outside = domain is not None and vectors.windows.shape[0] > 0 and not domain.contains(vectors.windows)
+            if vectors.windows.shape[0] == 0 or outside:
                 # Nothing to read, or unlike every label's training articles: "none of these".
-                out.append(ClassifierScores(np.zeros(len(labels)), np.zeros((vectors.sentences.shape[0], len(labels)))))
+                out.append(ClassifierScores(np.zeros(len(labels)), np.zeros((vectors.sentences.shape[0], len(labels))),
+                                            outside_domain=outside))
                 continue
             doc_logits, sentence_logits = self._logits(doc, vectors)
             doc_probs = probabilities(doc_logits, self.files.multi_label)

@@ -58,6 +58,7 @@ class EmbeddingScores:
     # [n_labels] what Calibration.flat_set_scores took off each label's logit (0 for the best label
     # and outside flat sets): it says where a label stands among the others, not what the text says
     rank_offsets: np.ndarray | None = None
+    outside_domain: bool = False  # the zero-shot engine has no training articles to be unlike
 
     @property
     def news_probability(self) -> float | None:

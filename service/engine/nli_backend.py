@@ -46,6 +46,7 @@ class NLIScores:
     best_window_scores: None = None  # each sentence costs a pass per label: single sentences never lift a topic
     label_prior: None = None  # no label-specific offsets in its scores
     news_probability: None = None  # no genre check (a fine-tuned model has its domain check, domain.py)
+    outside_domain: bool = False
 
     def sentence_scores(self, label_indices: list[int]) -> np.ndarray:
         out = np.zeros((len(self.doc.sentences), len(label_indices)))

@@ -48,6 +48,16 @@ def below_threshold_warning(topics: tuple[Topic, ...], threshold: float, news_pr
     return (Warning("below-threshold", message),)
 
 
+def domain_warning(outside_domain: bool, model_name: str) -> tuple[Warning, ...]:
+    """A warning when a fine-tuned model's domain check gave the text no topic (domain.py):
+    an answer of no topics and no reason read as a model that found nothing it knew."""
+    if not outside_domain:
+        return ()
+    message = (f"The text is unlike every label's training articles of the model {model_name!r}, so it gives "
+               "it none of its labels (its scores are 0).")
+    return (Warning("outside-model-domain", message),)
+
+
 def genre_warning(news_probability: float | None) -> tuple[Warning, ...]:
     """A warning when the genre check calls the text non-news (genre.py), so it gets no topic."""
     if not called_non_news(news_probability):

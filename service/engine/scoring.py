@@ -34,6 +34,11 @@ class DocumentScores(Protocol):
         """The genre check's probability that the text is news (genre.py); None: not checked."""
         ...
 
+    @property
+    def outside_domain(self) -> bool:
+        """A fine-tuned single-label model's "none of these": unlike its training articles (domain.py)."""
+        ...
+
     def sentence_scores(self, label_indices: list[int]) -> np.ndarray:
         """[n_sentences, len(label_indices)] scores in [0, 1] of each sentence for each label."""
         ...

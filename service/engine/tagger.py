@@ -14,7 +14,13 @@ from .calibration import logit
 from .chunking import PreparedDocument
 from .genre import called_non_news, sure_news
 from .language import detect_language
-from .result_warnings import below_threshold_warning, genre_warning, labels_language_warning, text_language_warning
+from .result_warnings import (
+    below_threshold_warning,
+    domain_warning,
+    genre_warning,
+    labels_language_warning,
+    text_language_warning,
+)
 from .scoring import DocumentScores, ScoringBackend
 from .sentence_support import SentenceScores
 from .taxonomy import TaxonomyRegistry
@@ -247,7 +253,8 @@ class Tagger:
         nothing = (Warning("nothing-to-read", "The text holds nothing the model reads (only marks, spaces or "
                            "control characters); multi-label calls give it no topic."),) if empty else ()
         return TagResult(topics, doc.token_count, language,
-                         warnings + nothing + genre_warning(scored.news_probability) + below,
+                         warnings + nothing + genre_warning(scored.news_probability)
+                         + domain_warning(scored.outside_domain, self.backend.model_name) + below,
                          label_set.name, self.backend.model_name)
 
     def _choose(self, doc: PreparedDocument, model: np.ndarray, labels: list[Label], thresholds: np.ndarray,
