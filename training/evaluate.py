@@ -73,10 +73,14 @@ def evaluate(tagger: Tagger, examples: list[Example], labels: list[Label] | None
              batch_size: int = 32, plots: Path | None = None) -> dict:
     """Tag every example with the same Tagger the service uses and score the predictions."""
     single = is_single_label(examples)
-    label_names = [lab.name for lab in tagger.label_set(labels, taxonomy).labels]
+    label_set = tagger.label_set(labels, taxonomy)
+    label_names = [lab.name for lab in label_set.labels]
     unknown = sorted({x for e in examples for x in e.labels} - set(label_names))
     if unknown:
-        raise DataFileError(f"the data has labels outside the label set: {', '.join(unknown[:10])}")
+        hint = ("" if tagger.fixed_labels is not None or labels is not None
+                else f" (taxonomy {label_set.name}'s topics; to score the data's own label names: "
+                     "--labels-from-data, or --descriptions FILE)")
+        raise DataFileError(f"the data has labels outside the label set{hint}: {', '.join(unknown[:10])}")
     results = _tag_all(tagger, examples, labels, taxonomy, batch_size, "tagging", multi_label=not single)
     predicted = [tuple(t.label for t in r.topics) for r in results]
     report = classification_report([e.labels for e in examples], predicted, label_names, single)
@@ -154,6 +158,12 @@ def main(argv: list[str] | None = None) -> int:
         settings = Settings.from_env(max_documents=max(args.batch_size, 1))
         check_texts(args.data, examples, settings.max_text_chars)
         tagger = load_tagger(args.model, settings)
+        if tagger.fixed_labels is not None and labels is not None:
+            # The model's labels narrowed to the data's (or a file's): its scores rose as its other labels
+            # dropped out, and the report still said "model labels".
+            option = "--labels-from-data" if args.labels_from_data else "--descriptions"
+            raise NewstagError(f"{option} does not apply to a fine-tuned model: it scores its own labels "
+                               f"({len(tagger.fixed_labels)}); leave {option} out")
         report = evaluate(tagger, examples, labels, taxonomy, args.batch_size, args.plots)
     except (NewstagError, DataFileError) as exc:
         print(f"evaluate: error: {exc}", file=sys.stderr)
