@@ -211,7 +211,7 @@ def test_labels_that_look_like_mistakes_are_warned_about_with_lines(tmp_path, ca
     assert [e.labels for e in examples] == [("Sport",), ("economy",), ("sport",), ("markets",), ("health,economy",)]
     err = capsys.readouterr().err
     assert "1 label(s) spelled in several ways (case or spacing)" in err
-    assert "'Sport' (1 rows, first d.csv:2) and 'sport' (1 rows, first d.csv:4)" in err
+    assert "'Sport' (1 row, first d.csv:2) and 'sport' (1 row, first d.csv:4)" in err
     assert "1 text(s) appear more than once with different labels" in err
     assert "d.csv:3 'economy', d.csv:5 'markets'" in err
     assert "1 row(s) have a label with a comma, trained as one label: 'health,economy' (d.csv:6)" in err
@@ -252,3 +252,17 @@ def test_finetune_refuses_a_lone_surrogate_with_its_line(tmp_path, capsys):
     assert main(["--train", str(path), "--output", str(tmp_path / "m")]) == 2
     err = capsys.readouterr().err
     assert f"{path}:2: 'text' is not valid Unicode" in err and "Traceback" not in err
+
+
+def test_a_jsonl_label_string_joining_other_rows_labels_is_warned_about(tmp_path, capsys):
+    """"labels": "sport, business" trained a label of that name, a 9-label model of 5 desks, silently."""
+    path = tmp_path / "d.jsonl"
+    rows = [("Goal!", "sport"), ("Rates rose.", "business"), ("Both.", "sport, business"), ("Again.", "sport|business"),
+            ("IPTC.", "economy, business and finance")]
+    path.write_text("".join(json.dumps({"text": t, "labels": labels}) + "\n" for t, labels in rows))
+    examples = read_labeled(path)
+    assert examples[2].labels == ("sport, business",)  # trained as given: only its owner knows
+    err = capsys.readouterr().err
+    assert "2 rows give 'labels' as one string with a separator in it, trained as one label: " in err
+    assert "'sport, business' (d.jsonl:3), 'sport|business' (d.jsonl:4); give several labels as a list" in err
+    assert "economy, business and finance" not in err

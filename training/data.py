@@ -41,6 +41,7 @@ class Example:
     split: str | None = field(default=None, compare=False)
     lang: str | None = field(default=None, compare=False)
     line: int | None = field(default=None, compare=False)  # in the file it was read from
+    labels_as_string: bool = field(default=False, compare=False)  # JSONL "labels": "sport" rather than a list
 
 
 def _example(path: Path, number: int, text: Any, labels: Any, split: Any = None, lang: Any = None) -> Example:
@@ -48,6 +49,7 @@ def _example(path: Path, number: int, text: Any, labels: Any, split: Any = None,
         raise DataFileError(f"{path}:{number}: 'text' must be a non-empty string")
     if not is_unicode(text):  # the tokenizer would fail on it deep inside training, with a traceback
         raise DataFileError(f"{path}:{number}: 'text' {NOT_UNICODE}")
+    as_string = isinstance(labels, str)
     if isinstance(labels, str):
         labels = [labels]
     if not isinstance(labels, list) or not labels or not all(isinstance(x, str) and x.strip() for x in labels):
@@ -55,7 +57,8 @@ def _example(path: Path, number: int, text: Any, labels: Any, split: Any = None,
     if not all(is_unicode(x) for x in labels):  # label names are embedded, stored and printed
         raise DataFileError(f"{path}:{number}: 'labels' {NOT_UNICODE}")
     return Example(text, tuple(dict.fromkeys(x.strip() for x in labels)),
-                   split if isinstance(split, str) else None, lang if isinstance(lang, str) else None, number)
+                   split if isinstance(split, str) else None, lang if isinstance(lang, str) else None, number,
+                   as_string)
 
 
 def _read_jsonl_rows(path: Path, handle: TextIO) -> list[Example]:
@@ -130,7 +133,7 @@ def data_warnings(path: Path, examples: list[Example], csv_labels: bool = False)
     """What trains as given but is probably a mistake in the data, each with a count and lines.
     The data is not changed: only its owner knows which spelling or label is right."""
     found = [_label_spellings(path, examples), _conflicting_copies(path, examples),
-             _comma_labels(path, examples) if csv_labels else None]
+             _comma_labels(path, examples) if csv_labels else _string_labels(path, examples)]
     return [warning for warning in found if warning]
 
 
@@ -143,10 +146,11 @@ def _label_spellings(path: Path, examples: list[Example]) -> str | None:
     clashes = [group for group in spellings.values() if len(group) > 1]
     if not clashes:
         return None
-    shown = "; ".join(" and ".join(f"{name!r} ({len(lines)} rows, first {path.name}:{lines[0]})"
-                                   for name, lines in group.items()) for group in clashes[:SHOWN])
+    shown = "; ".join(" and ".join(f"{name!r} ({len(lines)} row{'s' * (len(lines) > 1)}, first "
+                                   f"{path.name}:{lines[0]})" for name, lines in group.items())
+                      for group in clashes[:SHOWN])
     return (f"{path}: {len(clashes)} label(s) spelled in several ways (case or spacing) train as separate "
-            f"labels: {shown}")
+            f"labels: {shown}{_more(clashes)}")
 
 
 def _conflicting_copies(path: Path, examples: list[Example]) -> str | None:
@@ -160,12 +164,36 @@ def _conflicting_copies(path: Path, examples: list[Example]) -> str | None:
     shown = "; ".join(", ".join(f"{path.name}:{r.line} {'|'.join(r.labels)!r}" for r in rows[:SHOWN])
                       for rows in conflicts[:SHOWN])
     return (f"{path}: {len(conflicts)} text(s) appear more than once with different labels, and are trained "
-            f"as given: {shown}")
+            f"as given: {shown}{_more(conflicts)}")
 
 
 # A comma with no space after it, as in "health,economy"; "economy, business and finance" (the news
 # and iptc-top taxonomies' names) is one label written as such.
 _SEPARATOR_COMMA = re.compile(r",\S")
+
+
+def _string_labels(path: Path, examples: list[Example]) -> str | None:
+    """A JSONL "labels": "sport, business" (or "sport|business") is one label of that name: said when
+    each part is a label of other rows ("economy, business and finance" is one IPTC label)."""
+    single = {e.labels[0] for e in examples if len(e.labels) == 1} | {x for e in examples if len(e.labels) > 1
+                                                                        for x in e.labels}
+
+    def joined(name: str) -> bool:
+        parts = [p.strip() for p in re.split(r"[,|;]", name)]
+        return len(parts) > 1 and all(p in single and p != name for p in parts)
+
+    rows = [e for e in examples if e.labels_as_string and joined(e.labels[0])]
+    if not rows:
+        return None
+    shown = ", ".join(f"{e.labels[0]!r} ({path.name}:{e.line})" for e in rows[:SHOWN])
+    return (f"{path}: {len(rows)} row{'s' * (len(rows) > 1)} give 'labels' as one string with a separator in "
+            f"it, trained as one label: {shown}{_more(rows)}; give several labels as a list "
+            '(["sport", "business"])')
+
+
+def _more(rows: list) -> str:
+    """What a warning's examples leave out."""
+    return f" and {len(rows) - SHOWN} more" if len(rows) > SHOWN else ""
 
 
 def _comma_labels(path: Path, examples: list[Example]) -> str | None:
@@ -175,7 +203,7 @@ def _comma_labels(path: Path, examples: list[Example]) -> str | None:
         return None
     shown = ", ".join(f"{next(n for n in e.labels if _SEPARATOR_COMMA.search(n))!r} ({path.name}:{e.line})"
                       for e in rows[:SHOWN])
-    return (f"{path}: {len(rows)} row(s) have a label with a comma, trained as one label: {shown}; "
+    return (f"{path}: {len(rows)} row(s) have a label with a comma, trained as one label: {shown}{_more(rows)}; "
             "the labels column separates labels with '|' (health|economy)")
 
 
