@@ -266,3 +266,29 @@ def test_a_jsonl_label_string_joining_other_rows_labels_is_warned_about(tmp_path
     assert "2 rows give 'labels' as one string with a separator in it, trained as one label: " in err
     assert "'sport, business' (d.jsonl:3), 'sport|business' (d.jsonl:4); give several labels as a list" in err
     assert "economy, business and finance" not in err
+
+
+def test_the_small_validation_warning_advises_what_applies():
+    """With a --validation file it said "Hold out more (--validation-split)", which cannot be combined with it."""
+    from training.training_split import validation_warning
+
+    train = [Example(f"Match {i}.", ("sport",)) for i in range(20)] + [Example(f"Rates {i}.", ("economy",))
+                                                                        for i in range(20)]
+    validation = [Example("A goal.", ("sport",))]
+    from_split = validation_warning(train, validation, "hybrid")
+    assert from_split is not None and "Hold out more (--validation-split)" in from_split
+    from_file = validation_warning(train, validation, "hybrid", from_file=True)
+    assert from_file is not None and "--validation-split" not in from_file
+    assert from_file.endswith("Add articles of every label to the --validation file.")
+    assert "1 of the 2 labels has no validation article" in from_file
+
+
+@pytest.mark.parametrize("name, row, line", [("d.jsonl", b'{"text": "caf\xe9", "labels": ["y"]}', 5),
+                                             ("d.csv", b"caf\xe9,y", 6)])  # after the header line
+def test_a_file_that_is_not_utf8_is_reported_with_its_line(tmp_path, name, row, line):
+    """Bad rows are reported by line: this one was not ("d.jsonl: not UTF-8")."""
+    head = b'{"text": "a", "labels": ["x"]}\n' if name.endswith("jsonl") else b"text,labels\na,x\n"
+    path = tmp_path / name
+    path.write_bytes(head + b"\n" * 3 + row + b"\n")
+    with pytest.raises(DataFileError, match=rf"{name}:{line}: not UTF-8 \(invalid continuation byte\)"):
+        read_labeled(path)

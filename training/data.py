@@ -99,6 +99,19 @@ READERS: dict[str, Callable[[Path, TextIO], list[Example]]] = {
     ".jsonl": _read_jsonl_rows, ".ndjson": _read_jsonl_rows, ".csv": _read_csv_rows}  # .ndjson: as bulk reads it
 
 
+def _line_of_byte(path: Path, exc: UnicodeDecodeError) -> str:
+    """":LINE" of the first byte that is not UTF-8, as bad rows are reported ("" if it cannot be found)."""
+    try:
+        data = path.read_bytes()
+        data.decode("utf-8-sig")
+    except UnicodeDecodeError as first:  # the reader's own offset is within a chunk, not the file
+        line = data.count(b"\n", 0, first.start) + 1
+        return f":{line}"
+    except OSError:
+        return ""
+    return ""
+
+
 def read_labeled(path: Path, limit: int | None = None) -> list[Example]:
     """Read labeled examples from JSONL or CSV (by suffix), reporting the first bad row by line
     and warning (stderr) about labels that look like mistakes."""
@@ -115,7 +128,7 @@ def read_labeled(path: Path, limit: int | None = None) -> list[Example]:
         with handle:
             examples = reader(path, handle)
     except UnicodeDecodeError as exc:
-        raise DataFileError(f"{path}: not UTF-8 ({exc.reason})") from exc
+        raise DataFileError(f"{path}{_line_of_byte(path, exc)}: not UTF-8 ({exc.reason})") from exc
     except csv.Error as exc:
         raise DataFileError(f"{path}: bad CSV ({exc})") from exc
     if not examples:

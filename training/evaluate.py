@@ -1,4 +1,4 @@
-"""Evaluate the Tagger on a labeled JSONL file.
+"""Evaluate the Tagger on a labeled JSONL or CSV file.
 
 Usage:
     python -m training.evaluate --data FILE [--model DIR|default]
@@ -7,8 +7,8 @@ Usage:
 
 ``--model`` is ``default`` (the zero-shot engine the settings give), a directory written
 by ``training.finetune``, or another local sentence-embedding model. Single-label data
-(one label per row) is scored with the Tagger's single-label mode, multi-label data with
-its thresholds.
+(one label per row) is scored with the Tagger's single-label mode (the best label, as a
+``multi_label: false`` call gets it), multi-label data with its thresholds (the API's default).
 """
 
 from __future__ import annotations

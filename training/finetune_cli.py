@@ -12,16 +12,28 @@ from .config import TrainingConfig, finite_positive
 from .hybrid_settings import HybridSettings
 
 
+class _WithDefaults(argparse.ArgumentDefaultsHelpFormatter):
+    """--help names each option's default, except where there is none to name (chosen, or per mode)."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        if action.default is None or isinstance(action.default, bool) or not action.help:
+            return action.help
+        return super()._get_help_string(action)
+
+
 def parser(description: str) -> argparse.ArgumentParser:
     """training.finetune's command line (its usage is in finetune.py's docstring)."""
-    parser = argparse.ArgumentParser(prog="python -m training.finetune", description=description)
+    parser = argparse.ArgumentParser(prog="python -m training.finetune", description=description,
+                                     formatter_class=_WithDefaults)
     parser.add_argument("--train", type=Path, required=True, help="JSONL or CSV of labeled articles")
     held = parser.add_mutually_exclusive_group()
     held.add_argument("--validation", type=Path, help="a separate validation file")
     held.add_argument("--validation-split", type=float, default=0.1, help="hold out this share of --train")
     parser.add_argument("--output", type=Path, required=True, help="the model directory to write")
     parser.add_argument("--base", type=Path, help="a local model directory (default: embedded all-MiniLM-L6-v2)")
-    parser.add_argument("--mode", choices=["hybrid", "head", "full"], default="hybrid")
+    parser.add_argument("--mode", choices=["hybrid", "head", "full"], default="hybrid",
+                        help="hybrid: linear SVMs over TF-IDF and the frozen encoder's article vector; head: a "
+                             "linear head on the frozen encoder; full: the encoder tuned too (docs/training.md)")
     parser.add_argument("--epochs", type=int, help="default: 40 (head), 2 (full); hybrid has no epochs")
     parser.add_argument("--svm-c", type=float, default=HybridSettings.c, help="hybrid: the linear SVM's C")
     parser.add_argument("--embedding-weight", type=float, default=HybridSettings.embedding_weight,
@@ -50,7 +62,7 @@ def parser(description: str) -> argparse.ArgumentParser:
                         help="full mode: first train the head alone on frozen features (LP-FT; 0: off)")
     parser.add_argument("--precision", choices=["fp32", "bf16"], default="fp32",
                         help="bf16: train under CPU autocast (faster where the CPU has bf16 matmuls)")
-    parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--seed", type=int, default=42, help="for the split, the folds and the weights")
     parser.add_argument("--resume", action="store_true", help="continue from the last checkpoint")
     return parser
 

@@ -40,7 +40,7 @@ def read_training_data(config: TrainingConfig, dist: Distributed, warn: Callable
         warn(f"{len(unseen)} label(s) of the validation data are on no training article, so the model cannot "
              f"learn them and its validation scores count them as misses: {', '.join(unseen[:10])}"
              + (" ..." if len(unseen) > 10 else ""))
-    if dist.is_main and (warning := validation_warning(train, validation, config.mode)):
+    if dist.is_main and (warning := validation_warning(train, validation, config.mode, config.validation is not None)):
         warn(warning)
     if dist.is_main and (why := multi_label_note(config, train, validation)):
         note(why)
@@ -50,7 +50,8 @@ def read_training_data(config: TrainingConfig, dist: Distributed, warn: Callable
 MIN_VALIDATION = 30  # fewer validation articles: their figures move by several points per article
 
 
-def validation_warning(train: list[Example], validation: list[Example], mode: str) -> str | None:
+def validation_warning(train: list[Example], validation: list[Example], mode: str,
+                       from_file: bool = False) -> str | None:
     """What makes the validation figures (and, in head and full modes, the thresholds fitted on
     them) rest on little: a small split, labels it has no article of."""
     labels = label_names(train + validation)
@@ -67,8 +68,9 @@ def validation_warning(train: list[Example], validation: list[Example], mode: st
                      "validation article, so its figures do "
                      f"not cover them: {', '.join(missing[:10])}" + (" ..." if len(missing) > 10 else ""))
     fitted = f" {mode.capitalize()} mode fits each label's threshold on it too." if mode != "hybrid" else ""
-    return ("; ".join(parts) + f".{fitted} Hold out more (--validation-split) or give a --validation file with "
-            "articles of every label.")
+    advice = (" Add articles of every label to the --validation file." if from_file  # --validation-split does not apply
+              else " Hold out more (--validation-split) or give a --validation file with articles of every label.")
+    return "; ".join(parts) + f".{fitted}{advice}"
 
 
 def multi_label_note(config: TrainingConfig, train: list[Example], validation: list[Example]) -> str | None:
