@@ -105,6 +105,12 @@ def test_the_hybrid_model_directory_has_no_pickles(hybrid_dir: Path):
     assert "best-scoring label" in card  # multi-label: at least one label (labels.json, at_least_one)
     assert "3 folds of the training split, the mean of the cuts on 3 draws of the folds" in " ".join(card.split())
     assert "Epochs" not in card and "learning rate" not in card  # the SVMs had neither
+    # The fallback named only when a label keeps it (it read as if one did when none had fewer than 5).
+    support = manifest["thresholds"]["support"]
+    rare = [name for name, n in support.items() if n < 5]
+    flat = " ".join(card.split())
+    assert (f"(`labels.json`): {', '.join(rare)}." in flat if rare
+            else "every label had at least 5 training articles, so none keeps the fallback" in flat)
     rows = json.loads((hybrid_dir / "metrics.json").read_text()).get("examples")
     trained = manifest["training_data"]["rows"] - (rows or 0)
     assert "rows trained on" in card and f"SHA-256 `{manifest['training_data']['sha256']}`" in card

@@ -101,6 +101,13 @@ def _reading(card: CardData) -> tuple[str, str]:
                    f"{fallback}\nin proportion to its articles, and a label with none has the fallback."
                    if fit else "."))
     h = card.hybrid
+    rare = [name for name, n in (fit.get("support") or {}).items() if n < h["min_positives"]]
+    # Said only when it applies: "a label with fewer than 5 articles keeps the fallback" read as if one did.
+    fallback_rule = (f";\na label with fewer than {h['min_positives']} training articles keeps the fallback "
+                     f"{fallback}\n(`labels.json`)" + (f": {', '.join(rare)}." if rare else "."))
+    if fit.get("support") and not rare:
+        fallback_rule = (f";\nevery label had at least {h['min_positives']} training articles, so none keeps the "
+                         f"fallback {fallback} (`labels.json`).")
     return (f"The hybrid recipe. {windows}; the article's vector is the mean of its windows\n(scaled by "
             f"{h['embedding_weight']}{_chosen_weight(h)}), beside its TF-IDF word and bigram features\n"
             "(sublinear tf, L2 norm, "
@@ -109,8 +116,7 @@ def _reading(card: CardData) -> tuple[str, str]:
             "probabilities are "
             f"{activation} of its margins.",
             f"Chosen to maximise each label's F1 on out-of-fold scores ({h['folds']} folds of the training "
-            f"split{_draws(h)});\na label with fewer than {h['min_positives']} training articles keeps the fallback "
-            f"{fallback}\n(`labels.json`)." + _at_least_one(card))
+            f"split{_draws(h)}){fallback_rule}" + _at_least_one(card))
 
 
 def _draws(hybrid: dict) -> str:
