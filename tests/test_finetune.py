@@ -19,6 +19,7 @@ from safetensors.numpy import load_file
 from service.engine.model_files import DEFAULT_MODEL_SHA256
 from tests.conftest import ROOT, TRAIN_SMALL
 from training.finetune import main
+from training.finetune_cli import unused_options
 
 
 def test_the_output_is_a_complete_model_directory(trained_model_dir: Path):
@@ -454,3 +455,13 @@ def test_the_position_limit_counts_robertas_offset_and_the_tokenizers_limit(tmp_
     (tmp_path / "tokenizer_config.json").write_text(json.dumps({"model_max_length": 48}))
     with pytest.raises(ValueError, match="\\(48 tokens"):
         check_max_length(tmp_path, 64)
+
+
+def test_options_the_mode_does_not_use_are_named(tiny_model_dir, tmp_path, capsys):
+    """--epochs 3 or --lr 0.1 with the default hybrid mode were dropped without a word."""
+    assert main(["--train", str(TRAIN_SMALL), "--output", str(tmp_path / "out"), "--base", str(tiny_model_dir),
+                 "--max-length", "64", "--epochs", "3", "--lr=0.1", "--svm-c", "1"]) == 0
+    err = capsys.readouterr().err
+    assert "finetune: note: --mode hybrid does not use --epochs, --lr: ignored" in err
+    assert unused_options(["--svm-c", "2", "--epochs", "3"], "head") == ["--svm-c"]
+    assert unused_options(["--embedding-weight=0.5"], "full") == ["--embedding-weight"]

@@ -52,7 +52,7 @@ from .data import (
 from .distributed import Distributed
 from .domain_fit import EncodedArticles, fit_domain
 from .export import check_destination, library_versions, write_model_dir
-from .finetune_cli import argument_problem, config_from, parser
+from .finetune_cli import argument_problem, config_from, parser, unused_options
 from .languages import base_language_warning, installed_multilingual
 from .metrics import classification_report
 from .model import WindowClassifier, check_max_length, resolve_base
@@ -206,6 +206,9 @@ def main(argv: list[str] | None = None) -> int:
     if problem:
         print(f"finetune: error: {problem}", file=sys.stderr)
         return 2
+    unused = unused_options(sys.argv[1:] if argv is None else argv, config.mode)
+    if unused:
+        print(f"finetune: note: --mode {config.mode} does not use {', '.join(unused)}: ignored", file=sys.stderr)
     dist = Distributed.from_env()
     started = time.time()
     try:

@@ -107,3 +107,19 @@ def argument_problem(args: argparse.Namespace, config: TrainingConfig) -> str | 
                                         ("--epochs", config.epochs, 1))
              if value is None or value < least]
     return "; ".join(wrong) or None
+
+
+# Options each mode has no use for: given, they were dropped without a word (--contrastive on
+# with --mode full, a contradiction, is refused in argument_problem).
+_UNUSED = {
+    "hybrid": ("--epochs", "--lr", "--head-lr-multiplier", "--probe-epochs"),
+    "head": ("--svm-c", "--embedding-weight", "--label-prior", "--nb-alpha", "--head-lr-multiplier",
+             "--probe-epochs"),
+    "full": ("--svm-c", "--embedding-weight", "--label-prior", "--nb-alpha", "--contrastive-pairs"),
+}
+
+
+def unused_options(argv: list[str], mode: str) -> list[str]:
+    """The options given on the command line that ``mode`` does not read."""
+    given = {arg.split("=", 1)[0] for arg in argv if arg.startswith("--")}
+    return [option for option in _UNUSED[mode] if option in given]
