@@ -166,6 +166,16 @@ def test_the_body_is_read_as_utf8_only_a_byte_order_mark_allowed(client):
             == "the body is not UTF-8"
 
 
+def test_a_key_given_twice_in_one_object_is_refused(client):
+    """The last one won silently: {"text": "abc", ..., "text": "def"} tagged (and stored) "def"."""
+    for body in ('{"text": "Rates rose.", "text": "Goals galore."}',
+                 '{"documents": [{"id": "1", "text": "a", "id": "2"}]}'):
+        detail = problem(client.post("/v1/classify", data=body, content_type="application/json"), 400)["detail"]
+        assert "is given twice in one object: give it once" in detail
+    assert client.post("/v1/classify", data='{"text": "Rates rose.", "labels": ["text", "text2"]}',
+                       content_type="application/json").status_code == 200
+
+
 def test_a_count_over_its_limit_is_reported_beside_a_bad_item(client):
     """One answer names every bad field: the count is not hidden by an item's own error."""
     docs = [{"id": str(i), "text": "x"} for i in range(70)]

@@ -20,6 +20,23 @@ def _not_json(constant: str) -> Any:
     raise _NotJSONConstant(constant)
 
 
+class _DuplicateKey(ValueError):
+    pass
+
+
+def _object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    # Python's json keeps the last of two equal keys ({"text": "a", "text": "b"} tagged "b" and
+    # stored "b" as a correction); other parsers keep the first or refuse: an ambiguous body.
+    found = dict(pairs)
+    if len(found) < len(pairs):
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise _DuplicateKey(key)
+            seen.add(key)
+    return found
+
+
 def _read_body(limit: int, stall_seconds: float) -> bytes:
     # A client that stops sending mid-body would hold this thread for as long as it keeps the
     # connection open: reads give up after NEWSTAG_CLIENT_TIMEOUT without a byte (gunicorn's socket).
@@ -70,7 +87,9 @@ def json_body() -> Any:
     except UnicodeDecodeError:
         raise MalformedJSON("the body is not UTF-8") from None
     try:
-        return json.loads(text, parse_constant=_not_json)
+        return json.loads(text, parse_constant=_not_json, object_pairs_hook=_object)
+    except _DuplicateKey as exc:
+        raise MalformedJSON(f"the key {exc.args[0]!r} is given twice in one object: give it once") from None
     except _NotJSONConstant as exc:
         raise MalformedJSON(f"{exc.args[0]} is not JSON (RFC 8259 has no NaN or Infinity)") from None
     except json.JSONDecodeError as exc:
