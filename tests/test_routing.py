@@ -197,12 +197,12 @@ def test_metrics_count_each_text_under_the_model_that_tagged_it(routed_client):
 def test_a_multilingual_model_that_cannot_load_leaves_the_default_serving(english_dir, multilingual_dir, monkeypatch,
                                                                         caplog):
     """int8 with no ONNX graph for EmbeddingGemma kept every request, English ones too, at 503."""
-    from service.engine import ModelLoadError, loading
+    from service.engine import ConfigError, loading
     real = loading.load_backend
 
     def refusing(options):
         if options.model == multilingual_dir:
-            raise ModelLoadError("NEWSTAG_PRECISION=int8 is not supported for it on torch")
+            raise ConfigError("NEWSTAG_PRECISION=int8 is not supported for it on torch")
         return real(options)
 
     monkeypatch.setattr(loading, "load_backend", refusing)
@@ -213,3 +213,24 @@ def test_a_multilingual_model_that_cannot_load_leaves_the_default_serving(englis
     assert english.model == russian.model == "tiny-english"
     assert [w.code for w in russian.warnings] == ["language-unsupported"]
     assert "multilingual model" in caplog.text and "int8 is not supported" in caplog.text
+    # GET /v1/models names it among the errors: its listing said nothing while routing was off.
+    client = create_app({"TAGGER": tagger, "LOAD_IN_BACKGROUND": False}).test_client()
+    errors = client.get("/v1/models").json["errors"]
+    assert list(errors) == [multilingual_dir.name] and "int8 is not supported" in errors[multilingual_dir.name]
+
+
+def test_a_multilingual_model_or_graph_that_fails_its_check_is_refused_not_left_out(english_dir, multilingual_dir,
+                                                                                   monkeypatch):
+    """A tampered ONNX graph of EmbeddingGemma: the service started ready, every Russian text on the
+    English model, and nothing in /v1/models; configuration.md says such a graph is refused."""
+    from service.engine import ModelLoadError, loading
+    real = loading.load_backend
+
+    def tampered(options):
+        if options.model == multilingual_dir:
+            raise ModelLoadError("the ONNX graph fails its SHA-256 check: model.onnx")
+        return real(options)
+
+    monkeypatch.setattr(loading, "load_backend", tampered)
+    with pytest.raises(ModelLoadError, match="fails its SHA-256 check"):
+        load_tagger(Settings.from_env({}, model=english_dir, multilingual_model=str(multilingual_dir)).engine_options())

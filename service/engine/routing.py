@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 
-from ..errors import ConfigError, NewstagError
+from ..errors import ConfigError
 from ..options import EngineOptions
 from . import validation
 from .language import UNDETERMINED, detect_language, label_set_language, mostly_latin
@@ -81,12 +81,15 @@ def load_tagger(options: EngineOptions, taxonomies: TaxonomyRegistry | None = No
     # The multilingual model is always an embedding model, whatever engine the default uses.
     try:
         backend = load_backend(replace(options.model, engine="embedding", model=path))
-    except NewstagError as exc:
+    except ConfigError as exc:
         # One optional model must not keep the service from ever being ready (int8 without its
         # ONNX graph kept every request, English ones too, at 503): the default serves alone,
-        # and texts in other languages get its language-unsupported warning.
+        # and texts in other languages get its language-unsupported warning. A model or graph that
+        # fails its check (ModelLoadError) is not this: it is refused, never silently left out.
         log.error("the multilingual model %s is not loaded, so texts in other languages stay on %s with a "
                   "warning: %s", path, default.backend.model_name, exc)
+        default.left_out = {path.name: f"not loaded, so texts in other languages stay on "
+                                       f"{default.backend.model_name}: {exc}"}
         return default
     if backend.model_version == default.backend.model_version:
         return default  # the same weights under another path

@@ -61,6 +61,8 @@ class Tagger:
         self.backend = backend
         self.taxonomies = taxonomies
         self.options = options
+        # Models that were to serve beside this one and could not (routing.load_tagger), by name: why.
+        self.left_out: dict[str, str] = {}
         keep = getattr(backend, "keep_labels", None)  # models that cache label vectors (embedding)
         if keep is not None:
             keep(lab for name in taxonomies.names() for lab in taxonomies.get(name).labels)

@@ -162,8 +162,10 @@ class TaggerRuntime:
         return taggers[name]
 
     def _scan_trained(self) -> None:
-        if self.trained is not None:
-            self.model_errors = self.trained.scan(set(self._served()))
+        # The multilingual model left out at load (int8 without its graph, say) is named too: the
+        # listing said nothing of it while every text in another language stayed on the default.
+        left_out = dict(self._tagger.left_out) if self._tagger is not None else {}
+        self.model_errors = {**left_out, **(self.trained.scan(set(self._served())) if self.trained else {})}
 
     def reload(self) -> dict[str, str]:
         """Rescan the models directory here, and tell the other workers to do the same."""
