@@ -13,12 +13,14 @@ from pathlib import Path
 from .config import Settings
 from .engine.model_files import (
     DEFAULT_MODEL_SHA256,
+    MULTILINGUAL_SHA256,
     default_model_dir,
     require_local_model_dir,
     verify_matcher,
     verify_weights,
 )
 from .engine.nli_config import check_nli_config
+from .engine.onnx_cache import check_graphs_at_start, default_onnx_dir
 from .engine.routing import multilingual_dir
 from .engine.taxonomy import TaxonomyFileError, TaxonomyRegistry, UnknownTaxonomyError
 from .errors import ConfigError, NewstagError
@@ -50,6 +52,12 @@ def check_startup(settings: Settings) -> TaxonomyRegistry:
         multilingual = multilingual_dir(settings.multilingual_model)  # a path that is not there fails here
         if multilingual is not None:
             require_local_model_dir(multilingual)
+        if settings.runtime != "torch":
+            # The pinned weights' graphs (the default model's, EmbeddingGemma's): others are checked as they load.
+            weights = ([DEFAULT_MODEL_SHA256] if settings.model is None else []) + (
+                [MULTILINGUAL_SHA256] if multilingual is not None else [])
+            check_graphs_at_start(settings.onnx_dir or default_onnx_dir(), weights,
+                                  may_replace=settings.runtime == "onnx")
     return taxonomies
 
 

@@ -6,6 +6,7 @@ import json
 import logging
 import os
 from collections import Counter
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -311,3 +312,25 @@ def test_export_onnx_checks_every_precision_before_exporting_any(precision, tmp_
     assert main(["export-onnx", "--precision", precision]) == 2
     assert "give fp32, int8 or both" in capsys.readouterr().err
     assert not (tmp_path / "onnx").exists()  # nothing was exported first
+
+
+def test_the_server_refuses_to_start_on_a_tampered_graph_no_worker_may_replace(onnx_fp32, onnx_dir, tmp_path,
+                                                                               monkeypatch):
+    """A worker found it only as it loaded: the server ran without ever being ready, where
+    configuration.md says it does not start. gunicorn's master now checks before it forks."""
+    import shutil
+
+    from service.preflight import check_startup
+
+    copy = tmp_path / "onnx"
+    shutil.copytree(_export_dir(onnx_dir, "fp32"), copy / _export_dir(onnx_dir, "fp32").name)
+    settings = Settings.from_env({}, onnx_dir=copy, runtime="auto", precision="fp32")
+    check_startup(settings)  # intact: starts
+    graph = _export_dir(copy, "fp32") / GRAPH_FILE
+    graph.write_bytes(graph.read_bytes() + b"\0")
+    with pytest.raises(ModelLoadError, match="fails its SHA-256 check.*export it again: newstag export-onnx"):
+        check_startup(settings)  # auto never exports: refused
+    check_startup(replace(settings, runtime="onnx"))  # a worker will export it again: starts
+    monkeypatch.setattr(onnx_cache, "_writable", lambda directory: False)  # a read-only cache (the image's)
+    with pytest.raises(ModelLoadError, match="fails its SHA-256 check"):
+        check_startup(replace(settings, runtime="onnx"))

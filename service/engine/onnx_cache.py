@@ -22,10 +22,9 @@ import os
 import shutil
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, replace
+from importlib.metadata import version
 from pathlib import Path
 from typing import TYPE_CHECKING
-
-import torch
 
 from ..errors import ModelLoadError
 from .int8_kernels import FULL, REDUCED, int8_kernels
@@ -61,9 +60,9 @@ class GraphSource:
 
 
 def _ort_version() -> str:
-    import onnxruntime
-
-    return str(onnxruntime.__version__)
+    # The installed distribution's version, without importing it: gunicorn's master checks graphs
+    # before it forks (check_graphs_at_start) and imports neither torch nor ONNX Runtime.
+    return version("onnxruntime")
 
 
 def default_onnx_dir() -> Path:
@@ -93,6 +92,30 @@ def verified_graph(directory: Path, source: GraphSource) -> bytes:
         raise ModelLoadError(f"the ONNX graph fails its SHA-256 check: {graph_file} "
                              f"(expected {expected[:12]}…, got {actual[:12]}…)")
     return data
+
+
+def check_graphs_at_start(cache_dir: Path, weights_sha256: list[str], may_replace: bool) -> None:
+    """Refuse, before the server forks, a graph of these weights in ``cache_dir`` that fails its
+    SHA-256 check and that no worker may replace (NEWSTAG_RUNTIME=auto, or a read-only cache).
+    A worker found it only as it loaded, and the server then ran without ever being ready."""
+    if not cache_dir.is_dir() or (may_replace and _writable(cache_dir)):
+        return
+    from .model_files import sha256_of
+
+    suffix = f"-ort{_ort_version()}-v{EXPORT_FORMAT}"  # graphs of another version are never read
+    for directory in sorted(cache_dir.iterdir()):
+        if not (directory.name.endswith(suffix) and directory.name[:12] in {w[:12] for w in weights_sha256}):
+            continue
+        try:
+            expected = str(json.loads((directory / MANIFEST_FILE).read_text(encoding="utf-8"))["sha256"])
+            actual = sha256_of(directory / GRAPH_FILE)
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise ModelLoadError(f"the ONNX graph in {directory} cannot be read ({exc!r}); remove it, or export "
+                                 "it again: newstag export-onnx") from None
+        if actual != expected:
+            raise ModelLoadError(f"the ONNX graph fails its SHA-256 check: {directory / GRAPH_FILE} (expected "
+                                 f"{expected[:12]}…, got {actual[:12]}…); remove it, or export it again: "
+                                 "newstag export-onnx")
 
 
 def _writable(directory: Path) -> bool:
@@ -128,7 +151,7 @@ def export_to_cache(model: PreTrainedModel, cache_dir: Path, source: GraphSource
                              reduce_range=source.int8_range == REDUCED)
         manifest = {"format": EXPORT_FORMAT, "graph": GRAPH_FILE, "sha256": sha256_of(staging / GRAPH_FILE),
                     "source": asdict(source), "fused_operators": fused,
-                    "onnxruntime": _ort_version(), "torch": torch.__version__}
+                    "onnxruntime": _ort_version(), "torch": version("torch")}
         if source.precision == "int8":  # what it was quantised for, and on which CPU's kernels
             manifest["int8"] = {"range": source.int8_range, "reduce_range": source.int8_range == REDUCED,
                                 "exported_on": int8_kernels()}
