@@ -50,6 +50,9 @@ def test_evidence_offsets_slice_the_original_text_and_scores_stay_in_range(fresh
     if result is None:
         assert not text.strip()
         return
+    if any(w.code == "nothing-to-read" for w in result.warnings):  # "\u200b " holds no token: no topic, said so
+        assert not result.topics and not any(c.isalnum() for c in text)
+        return
     assert [t.label for t in result.topics] and {t.label for t in result.topics} <= set(labels)
     for topic in result.topics:
         assert 0.0 <= topic.score <= 1.0

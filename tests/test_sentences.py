@@ -133,3 +133,16 @@ def test_offsets_slice_the_original_text(text):
         assert a.end <= b.start
     covered = "".join(text[s.start:s.end] for s in spans)
     assert "".join(covered.split()) == "".join(text.split())
+
+
+@pytest.mark.parametrize("text, expected", [
+    # A right-to-left mark after the full stop (as content systems write Arabic and Hebrew): it was
+    # one sentence, and evidence the whole text.
+    ("ناقش الوزيران العلاقات في باكو.\u200f كما ناقشا إزالة الألغام.\u200f ويتنامى التعاون.",
+     ["ناقش الوزيران العلاقات في باكو.\u200f", "كما ناقشا إزالة الألغام.\u200f", "ويتنامى التعاون."]),
+    ("שרי החוץ נפגשו.\u200f \u200fהם דנו בכלכלה.", ["שרי החוץ נפגשו.\u200f", "\u200fהם דנו בכלכלה."]),
+    ("He left.\u200e \u2067Then\u2069 she came.", ["He left.\u200e", "\u2067Then\u2069 she came."]),
+    ("Plain text.\u200f", ["Plain text.\u200f"]),
+])
+def test_direction_marks_around_a_sentence_end_do_not_hide_it(text, expected):
+    assert [text[s.start:s.end] for s in split_sentences(text)] == expected

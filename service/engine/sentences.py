@@ -34,7 +34,11 @@ _GREEK = re.compile("[\u0370-\u03ff\u1f00-\u1fff]")
 _CLOSERS = "\"'”’»›)]}」』）】〕〉》＂］｝“«"
 _OPENERS = "\"'“‘„‚«‹([{¿¡「『（【〔〈《—–"
 _ENDS = _SPACED_ENDS + _CJK_ENDS + _GREEK_QUESTION
-_END = re.compile(f"[{re.escape(_ENDS)}]+(?:[{re.escape(_CLOSERS)}]|[ \u00a0\u202f][»›])*")
+# Direction marks and isolates (invisible): CMS text in Arabic and Hebrew puts a right-to-left mark
+# after a sentence's full stop, and the text before it was then one sentence (one evidence span).
+_MARKS = "\u200e\u200f\u061c\u202a-\u202e\u2066-\u2069"
+_MARK = re.compile(f"[{_MARKS}]")
+_END = re.compile(f"[{re.escape(_ENDS)}]+(?:[{re.escape(_CLOSERS)}{_MARKS}]|[ \u00a0\u202f][»›])*")
 # Kana and Han: ASCII "." "!" "?" between two of these end a sentence even without a space.
 _CJK = re.compile("[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 _PARAGRAPH = re.compile(r"\n\s*\n|\r\n\s*\r\n")
@@ -81,7 +85,7 @@ def _ends_sentence(text: str, end_run: re.Match[str], limit: int) -> bool:
     if after == end or after == limit:
         return False
     # Openers may stand apart from the word, as a dialogue dash does: "сказал он. — Завтра".
-    while after < limit and (text[after] in _OPENERS or text[after].isspace()):
+    while after < limit and (text[after] in _OPENERS or text[after].isspace() or _MARK.match(text, after)):
         after += 1
     if after == limit or not _can_start_sentence(text[after]):
         return False
