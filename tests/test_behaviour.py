@@ -228,3 +228,11 @@ def test_a_text_with_nothing_the_model_reads_gets_no_topic_and_says_why(tagger, 
     assert result.tokens == 0 and result.topics == ()
     assert [w.code for w in result.warnings] == ["nothing-to-read"]
     assert len(tagger.tag([text], multi_label=False)[0].topics) == 1  # single-label mode still answers
+
+
+@pytest.mark.parametrize("text", ["2024", "2024.", "3.5% -> 4.1% (12:00, 14/02)", "🚀📈"])
+def test_a_text_without_a_word_gets_no_topic_and_says_why(tagger, text):
+    """"2024" got climate change 0.57 and COP29 0.50: the model reads digits, but they carry no topic."""
+    result = tagger.tag([text])[0]
+    assert result.topics == () and "nothing-to-read" in [w.code for w in result.warnings]
+    assert tagger.tag(["COP29 opens in 2024."])[0].topics  # a word beside the digits is read

@@ -183,7 +183,8 @@ class Tagger:
         # A multi-label call gives no topic to a text the genre check calls non-news, nor to one with
         # nothing the model reads (only Arabic marks, say: its scores are those of an empty window);
         # their sentences are not read.
-        empty = [not any(doc.sentence_token_ids) for doc in docs]
+        # No letter of any script is nothing to read either: "2024" got climate change 0.57 and COP29 0.50.
+        empty = [not any(doc.sentence_token_ids) or not any(map(str.isalpha, doc.text)) for doc in docs]
         gated = [multi_label and (called_non_news(s.news_probability) or nothing)
                  for s, nothing in zip(scored, empty, strict=True)]
         found = self._topic_candidates(docs, scored, gated, label_set, alone, deadline)
@@ -252,8 +253,9 @@ class Tagger:
         below = below_threshold_warning(topics, thresholds[chosen[0]], scored.news_probability, multi_label) \
             if chosen and final[chosen[0]] < thresholds[chosen[0]] else ()
         language, warnings = read_as
-        nothing = (Warning("nothing-to-read", "The text holds nothing the model reads (only marks, spaces or "
-                           "control characters); multi-label calls give it no topic."),) if empty else ()
+        nothing = (Warning("nothing-to-read", "The text holds no word the model reads (only digits, punctuation, "
+                           "marks, spaces or control characters); multi-label calls give it no topic."),) \
+            if empty else ()
         return TagResult(topics, doc.token_count, language,
                          warnings + nothing + genre_warning(scored.news_probability)
                          + domain_warning(scored.outside_domain, self.backend.model_name) + below,

@@ -107,9 +107,10 @@ class ModelOut(BaseModel):
 LANGUAGE_DESCRIPTION = "The text's language (ISO 639-1), or \"und\" when it cannot be told."
 WARNINGS_DESCRIPTION = ("What may make these topics less reliable: a language the model was not trained on "
                         "({\"code\": \"language-unsupported\", \"message\": ...}), a text that does not read "
-                        "like news (\"not-news\": multi-label calls then return no topic), a text with nothing "
-                        "the model reads, such as only Arabic vowel marks (\"nothing-to-read\": no topic either), a "
-                        "text unlike every training article of a fine-tuned model (\"outside-model-domain\"), "
+                        "like news (\"not-news\": multi-label calls then return no topic), a text with no word "
+                        "the model reads, such as only digits or Arabic vowel marks (\"nothing-to-read\": no "
+                        "topic either), a text unlike every training article of a fine-tuned model "
+                        "(\"outside-model-domain\"), "
                         "or a topic given under its threshold (\"below-threshold\": no topic reached it, and the "
                         "taxonomy gives a text that reads as news its best one).")
 SERVED_DESCRIPTION = ("The model that tagged this text: the default model, or the multilingual model for a "
