@@ -5,6 +5,7 @@ loaded), the check of one text, and batches in which one bad text never sinks th
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -32,10 +33,12 @@ class TagOptions:
     @staticmethod
     def parse_labels(raw: str | None) -> tuple[str, ...] | None:
         """``"a, b,c"`` -> ("a", "b", "c"); None when not given. Given but naming none (``""``)
-        is an error: falling back to the taxonomy would answer a question nobody asked."""
+        is an error: falling back to the taxonomy would answer a question nobody asked.
+        The full-width comma (Chinese, Japanese), the ideographic comma and the Arabic comma
+        separate too: "经济，体育，政治" was one label."""
         if raw is None:
             return None
-        labels = tuple(x.strip() for x in raw.split(",") if x.strip())
+        labels = tuple(x.strip() for x in re.split("[,\uff0c\u3001\u060c]", raw) if x.strip())
         if not labels:
             raise NewstagError(f"--labels names no label ({raw!r}): give comma-separated labels, or leave it out "
                                "for the taxonomy")

@@ -199,3 +199,13 @@ def test_serve_help_says_which_defaults_newstag_replaces(capsys):
     out = capsys.readouterr().out
     assert out.index("bind 0.0.0.0:$PORT") < out.index("usage: newstag serve")
     assert "worker class gthread" in out and "not what newstag serve runs with" in out
+
+
+def test_labels_are_split_on_the_commas_of_other_scripts():
+    """"经济，体育，政治" (full-width commas) and the Arabic comma made one label."""
+    from service.tagging import TagOptions
+
+    assert TagOptions.parse_labels("经济，体育，政治") == ("经济", "体育", "政治")
+    assert TagOptions.parse_labels("اقتصاد، رياضة، سياسة") == ("اقتصاد", "رياضة", "سياسة")
+    assert TagOptions.parse_labels("経済、スポーツ") == ("経済", "スポーツ")
+    assert TagOptions.parse_labels("economy, business and finance") == ("economy", "business and finance")
