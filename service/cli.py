@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from .config import Settings
-from .engine import NewstagError, TagResult, validation
+from .engine import ConfigError, NewstagError, TagResult, onnx_cache, validation
 from .engine.classifier_dir import is_classifier_dir
 from .engine.routing import served_by
 from .engine.taxonomy import TaxonomyRegistry
@@ -199,10 +199,21 @@ def _export_onnx(args: argparse.Namespace) -> int:
                                                    args.model or [None]):
             settings = Settings.from_env(runtime="onnx", precision=precision, multilingual_model="off",
                                          onnx_int8_range=int8_range)
-            backend = tagger_for(settings, model).backend
+            target = settings.onnx_dir or onnx_cache.default_onnx_dir()
+            try:
+                backend = tagger_for(settings, model).backend
+            except ConfigError as exc:
+                if onnx_cache.writable(target):
+                    raise
+                # Not "NEWSTAG_PRECISION=int8 is not supported ... export one (newstag export-onnx ...)",
+                # which told the user to run the command that had just failed.
+                raise NewstagError(f"cannot write the {precision} graph of {model or 'the default model'} into "
+                                   f"{target}: make it writable, or set NEWSTAG_ONNX_DIR to a directory that is "
+                                   f"({exc})") from None
             if getattr(backend, "runtime", "torch") != "onnx":
-                raise NewstagError(f"no {precision} ONNX graph could be exported for {backend.model_name} "
-                                   "(the log above says why)")
+                raise NewstagError(f"no {precision} ONNX graph could be exported for {backend.model_name} into "
+                                   f"{target}" + ("" if onnx_cache.writable(target) else ", which cannot be written")
+                                   + " (the log above says why)")
             weights = f", {int8_range} range" if precision == "int8" and int8_range != "auto" else ""
             print(f"{precision}: ONNX graph verified in {settings.onnx_dir or 'the default cache'} "
                   f"({backend.model_name}{weights})")

@@ -79,7 +79,7 @@ def test_a_full_mode_int8_graph_runs_and_stays_near_torch(full_model_dir, tmp_pa
 def test_a_classifier_keeps_the_caches_rules(full_model_dir, tmp_path, monkeypatch, caplog):
     # auto never exports; a read-only, empty cache runs torch and says so
     assert _backend(full_model_dir, "auto", tmp_path).runtime == "torch" and not _exports(tmp_path)
-    monkeypatch.setattr(onnx_cache, "_writable", lambda directory: False)
+    monkeypatch.setattr(onnx_cache, "writable", lambda directory: False)
     with caplog.at_level(logging.WARNING, "newstag.onnx"):
         assert _backend(full_model_dir, "onnx", tmp_path / "ro").runtime == "torch"
     assert "not writable: running torch" in caplog.text
@@ -88,7 +88,7 @@ def test_a_classifier_keeps_the_caches_rules(full_model_dir, tmp_path, monkeypat
     assert _backend(full_model_dir, "auto", tmp_path).runtime == "onnx"  # found, verified, used
     [export] = _exports(tmp_path)
     (export / GRAPH_FILE).write_bytes((export / GRAPH_FILE).read_bytes() + b"\0")
-    monkeypatch.setattr(onnx_cache, "_writable", lambda directory: False)
+    monkeypatch.setattr(onnx_cache, "writable", lambda directory: False)
     with pytest.raises(ModelLoadError, match="SHA-256 check.*refusing to load it"):
         _backend(full_model_dir, "auto", tmp_path)
 

@@ -93,7 +93,7 @@ def test_each_cpu_gets_the_weights_its_kernels_need_recorded_in_the_manifest(tin
 
 def test_a_graph_exported_for_vnni_is_not_loaded_on_a_cpu_without(tiny_model_dir, tmp_path, monkeypatch, caplog):
     _int8_load(tiny_model_dir, tmp_path, AVX2 | {"avx_vnni"}, monkeypatch, runtime="onnx")
-    monkeypatch.setattr(onnx_cache, "_writable", lambda directory: False)  # as a read-only image
+    monkeypatch.setattr(onnx_cache, "writable", lambda directory: False)  # as a read-only image
     with caplog.at_level(logging.INFO, "newstag.onnx"):
         assert _int8_load(tiny_model_dir, tmp_path, AVX2, monkeypatch, runtime="auto").backend.runtime == "torch"
     assert "there is one with full-range int8 weights" in caplog.text and "but reduced is wanted" in caplog.text
@@ -131,7 +131,7 @@ def test_the_image_bakes_graphs_every_x86_cpu_can_load_read_only(tiny_model_dir,
     monkeypatch.setenv("NEWSTAG_MODEL", str(tiny_model_dir))
     monkeypatch.setenv("NEWSTAG_ONNX_DIR", str(tmp_path))
     assert main(shlex.split(command.replace("\\\n", " "))) == 0
-    monkeypatch.setattr(onnx_cache, "_writable", lambda directory: False)
+    monkeypatch.setattr(onnx_cache, "writable", lambda directory: False)
     for flags in (AVX2, AVX512 | {"avx512_vnni"}):
         assert _int8_load(tiny_model_dir, tmp_path, flags, monkeypatch, runtime="auto").backend.runtime == "onnx"
     fp32 = Tagger.load(Settings.from_env({}, model=tiny_model_dir, onnx_dir=tmp_path, precision="fp32",

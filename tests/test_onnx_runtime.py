@@ -193,7 +193,7 @@ def test_a_tampered_graph_in_a_read_only_directory_is_refused(tiny_model_dir, tm
     _tiny(tiny_model_dir, tmp_path, runtime="onnx")
     graph = _export_dir(tmp_path, "fp32") / GRAPH_FILE
     graph.write_bytes(graph.read_bytes() + b"\0")
-    monkeypatch.setattr(onnx_cache, "_writable", lambda directory: False)
+    monkeypatch.setattr(onnx_cache, "writable", lambda directory: False)
     for runtime in ("onnx", "auto"):  # auto does not quietly fall back past a tampered graph
         with pytest.raises(ModelLoadError, match="SHA-256 check.*refusing to load it"):
             _tiny(tiny_model_dir, tmp_path, runtime=runtime)
@@ -205,13 +205,13 @@ def test_a_graph_of_other_weights_is_refused(tiny_model_dir, tmp_path, monkeypat
     manifest = json.loads(manifest_file.read_text())
     manifest["source"]["weights_sha256"] = "0" * 64
     manifest_file.write_text(json.dumps(manifest))
-    monkeypatch.setattr(onnx_cache, "_writable", lambda directory: False)
+    monkeypatch.setattr(onnx_cache, "writable", lambda directory: False)
     with pytest.raises(ModelLoadError, match="exported from other weights"):
         _tiny(tiny_model_dir, tmp_path, runtime="onnx")
 
 
 def test_an_empty_read_only_directory_runs_torch_and_says_so(tiny_model_dir, tmp_path, monkeypatch, caplog):
-    monkeypatch.setattr(onnx_cache, "_writable", lambda directory: False)
+    monkeypatch.setattr(onnx_cache, "writable", lambda directory: False)
     with caplog.at_level(logging.WARNING, "newstag.onnx"):
         tagger = _tiny(tiny_model_dir, tmp_path / "ro", runtime="onnx")
     assert tagger.backend.runtime == "torch"
@@ -225,7 +225,7 @@ def test_a_graph_an_older_newstag_exported_is_named_when_none_is_loaded(tiny_mod
     current = _export_dir(tmp_path, "fp32")
     old = current.with_name(current.name.replace(f"-v{onnx_cache.EXPORT_FORMAT}", "-v3"))
     current.rename(old)
-    monkeypatch.setattr(onnx_cache, "_writable", lambda directory: False)
+    monkeypatch.setattr(onnx_cache, "writable", lambda directory: False)
     with caplog.at_level(logging.WARNING, "newstag.onnx"):
         assert _tiny(tiny_model_dir, tmp_path, runtime="onnx").backend.runtime == "torch"
     assert f"exported by another newstag or ONNX Runtime are there, {old.name}, but {current.name} is wanted" \
@@ -268,6 +268,19 @@ def test_newstag_export_onnx_makes_the_graphs_an_image_ships(tiny_model_dir, tmp
     for precision in ("fp32", "int8"):
         assert (_export_dir(tmp_path, precision) / GRAPH_FILE).is_file()
     assert main(["export-onnx", "--precision", "bf16"]) == 2
+
+
+def test_export_onnx_into_a_directory_it_cannot_write_says_so(tiny_model_dir, tmp_path, monkeypatch, capsys):
+    """It said NEWSTAG_PRECISION=int8 (never set) was not supported, and to run export-onnx: itself."""
+    from service.cli import main
+
+    monkeypatch.setenv("NEWSTAG_ONNX_DIR", str(tmp_path))
+    monkeypatch.setattr(onnx_cache, "writable", lambda directory: False)  # a read-only mount
+    for precision in ("int8", "fp32"):
+        assert main(["export-onnx", "--model", str(tiny_model_dir), "--precision", precision]) == 2
+        err = capsys.readouterr().err
+        assert f"into {tmp_path}" in err and ("make it writable" in err or "which cannot be written" in err), err
+        assert "newstag export-onnx --model" not in err
 
 
 def test_a_graph_that_passes_its_checksum_but_is_no_graph_is_a_load_error_naming_it(tiny_model_dir, tmp_path):
@@ -331,6 +344,6 @@ def test_the_server_refuses_to_start_on_a_tampered_graph_no_worker_may_replace(o
     with pytest.raises(ModelLoadError, match="fails its SHA-256 check.*export it again: newstag export-onnx"):
         check_startup(settings)  # auto never exports: refused
     check_startup(replace(settings, runtime="onnx"))  # a worker will export it again: starts
-    monkeypatch.setattr(onnx_cache, "_writable", lambda directory: False)  # a read-only cache (the image's)
+    monkeypatch.setattr(onnx_cache, "writable", lambda directory: False)  # a read-only cache (the image's)
     with pytest.raises(ModelLoadError, match="fails its SHA-256 check"):
         check_startup(replace(settings, runtime="onnx"))

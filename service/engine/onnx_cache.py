@@ -98,7 +98,7 @@ def check_graphs_at_start(cache_dir: Path, weights_sha256: list[str], may_replac
     """Refuse, before the server forks, a graph of these weights in ``cache_dir`` that fails its
     SHA-256 check and that no worker may replace (NEWSTAG_RUNTIME=auto, or a read-only cache).
     A worker found it only as it loaded, and the server then ran without ever being ready."""
-    if not cache_dir.is_dir() or (may_replace and _writable(cache_dir)):
+    if not cache_dir.is_dir() or (may_replace and writable(cache_dir)):
         return
     from .model_files import sha256_of
 
@@ -118,7 +118,8 @@ def check_graphs_at_start(cache_dir: Path, weights_sha256: list[str], may_replac
                                  "newstag export-onnx")
 
 
-def _writable(directory: Path) -> bool:
+def writable(directory: Path) -> bool:
+    """The directory exists (made if need be) and this process may write in it."""
     try:
         directory.mkdir(parents=True, exist_ok=True)
     except OSError:
@@ -177,7 +178,7 @@ def load_graph(model: PreTrainedModel, cache_dir: Path, source: GraphSource, *, 
             if not may_export:  # NEWSTAG_RUNTIME=auto only loads what is there
                 raise ModelLoadError(f"{exc}; refusing to load it (remove {target}, or export it again: "
                                      "newstag export-onnx)") from None
-            if not _writable(cache_dir):
+            if not writable(cache_dir):
                 raise ModelLoadError(f"{exc}; refusing to load it (remove {target} or make "
                                      f"{cache_dir} writable, so it is exported again)") from None
             log.warning("%s: exporting it again", exc)
@@ -185,7 +186,7 @@ def load_graph(model: PreTrainedModel, cache_dir: Path, source: GraphSource, *, 
         log.info("no ONNX graph for these weights in %s%s: running torch (newstag export-onnx makes one)",
                  cache_dir, _why_none(cache_dir, source))
         return None
-    elif not _writable(cache_dir):
+    elif not writable(cache_dir):
         log.warning("no ONNX graph for these weights in %s%s and the directory is not writable: running torch "
                     "(export one at build time: newstag export-onnx)", cache_dir, _why_none(cache_dir, source))
         return None
