@@ -236,3 +236,12 @@ def test_a_text_without_a_word_gets_no_topic_and_says_why(tagger, text):
     result = tagger.tag([text])[0]
     assert result.topics == () and "nothing-to-read" in [w.code for w in result.warnings]
     assert tagger.tag(["COP29 opens in 2024."])[0].topics  # a word beside the digits is read
+
+
+def test_a_short_text_in_another_script_is_warned_about_on_the_english_model(tagger):
+    """Too short for its language to be told ("und"), "Путин посетил Баку" got no warning from
+    the English-only model; with the multilingual model installed it is routed there instead."""
+    cyrillic, latin = tagger.tag(["Путин посетил Баку", "Ölpreis steigt stark"])
+    assert cyrillic.language == "und" and [w.code for w in cyrillic.warnings][:1] == ["language-unsupported"]
+    assert "not written in Latin letters" in cyrillic.warnings[0].message
+    assert latin.language == "und" and "language-unsupported" not in [w.code for w in latin.warnings]

@@ -115,6 +115,13 @@ def label_set_language_among(names: tuple[str, ...], languages: Collection[str])
     return language if language in languages else UNDETERMINED
 
 
+# Languages written in Latin letters (ISO 639-1): a model that reads only these cannot read a
+# Cyrillic, Arabic or Chinese text, however short.
+LATIN_SCRIPT_LANGUAGES = frozenset(
+    "af az br bs ca cs cy da de en eo es et eu fi fo fr ga gl hr ht hu id is it jv ku la lb lt lv mg ms mt nb "
+    "nl nn no oc pl pt qu ro rw sk sl so sq sv sw tl tr vi vo wa xh yo zu".split())
+
+
 def mostly_latin(text: str) -> bool:
     """Whether most letters of ``text`` are Latin: a text too short for its language to be told
     ("und") still shows its script, and a Cyrillic or Arabic headline is not English."""

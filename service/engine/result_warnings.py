@@ -3,10 +3,11 @@ like news, a topic given under its threshold. Each says what happened and what i
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Collection
 
 from .genre import called_non_news
-from .language import UNDETERMINED, label_set_language, mostly_latin
+from .language import LATIN_SCRIPT_LANGUAGES, UNDETERMINED, label_set_language, mostly_latin
 from .types import Topic, Warning
 
 
@@ -25,10 +26,22 @@ def labels_language_warning(names: tuple[str, ...], supported: Collection[str] |
     return (Warning("language-unsupported", message),)
 
 
-def text_language_warning(code: str, supported: Collection[str] | None, model_name: str) -> tuple[Warning, ...]:
-    """A warning when the text's language (``code``) is not one the model was trained on."""
-    if code == UNDETERMINED or supported is None or code in supported:
+def text_language_warning(code: str, supported: Collection[str] | None, model_name: str,
+                          text: str = "") -> tuple[Warning, ...]:
+    """A warning when the text's language (``code``) is not one the model was trained on; when it
+    is too short to tell ("und"), when its script is not Latin and the model reads Latin-script
+    languages only ("Путин посетил Баку" got no warning from the English model)."""
+    if supported is None or code in supported:
         return ()
+    if code == UNDETERMINED:
+        # Letters proper: a tatweel or a modifier letter alone is nothing to read, not another script.
+        letters = any(unicodedata.category(c) in ("Lu", "Ll", "Lt", "Lo") for c in text)
+        if not letters or not set(supported) <= LATIN_SCRIPT_LANGUAGES or mostly_latin(text):
+            return ()
+        message = (f"The text is too short to tell its language, but it is not written in Latin letters; the "
+                   f"model {model_name!r} was trained on {', '.join(sorted(supported))} only, so its topics may "
+                   "be wrong.")
+        return (Warning("language-unsupported", message),)
     message = (f"The text looks like language {code!r}; the model {model_name!r} "
                f"was trained on {', '.join(sorted(supported))} only, so its topics may be wrong.")
     return (Warning("language-unsupported", message),)

@@ -189,7 +189,7 @@ class Tagger:
                  for s, nothing in zip(scored, empty, strict=True)]
         found = self._topic_candidates(docs, scored, gated, label_set, alone, deadline)
         codes = languages if languages is not None else [detect_language(doc.text).code for doc in docs]
-        read = [self._language(code) for code in codes]
+        read = [self._language(code, doc.text) for code, doc in zip(codes, docs, strict=True)]
         # A taxonomy meant to cover all news gives a text sure to be news (in a language the
         # model reads) its best topic when none reached its threshold; a threshold the caller
         # sets is a hard cut.
@@ -284,6 +284,7 @@ class Tagger:
         return labels_language_warning(tuple(lab.name for lab in label_set.labels), self.backend.languages,
                                        self.backend.model_name)
 
-    def _language(self, code: str) -> tuple[str, tuple[Warning, ...]]:
-        """A text's language, and a warning when the model was not trained on it."""
-        return code, text_language_warning(code, self.backend.languages, self.backend.model_name)
+    def _language(self, code: str, text: str) -> tuple[str, tuple[Warning, ...]]:
+        """A text's language, and a warning when the model was not trained on it (or, too short to
+        tell its language, on its script)."""
+        return code, text_language_warning(code, self.backend.languages, self.backend.model_name, text)
