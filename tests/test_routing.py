@@ -236,3 +236,17 @@ def test_a_multilingual_model_or_graph_that_fails_its_check_is_refused_not_left_
     monkeypatch.setattr(loading, "load_backend", tampered)
     with pytest.raises(ModelLoadError, match="fails its SHA-256 check"):
         load_tagger(Settings.from_env({}, model=english_dir, multilingual_model=str(multilingual_dir)).engine_options())
+
+
+def test_labels_whose_keywords_are_in_another_language_go_to_the_model_that_reads_them(routed):
+    """English names with Russian keywords were read by the English model, keywords and all, with
+    no warning: "finance" fell from 0.99 to 0.36 on an English text (a helper's audit)."""
+    from service.engine.types import Label
+
+    labels = [Label("finance", keywords=("ставка", "инфляция", "рубль", "центральный банк")),
+              Label("sport", keywords=("футбол", "матч", "чемпионат"))]
+    [result] = routed.tag([ENGLISH], labels)
+    assert result.model == "tiny-multilingual"
+    [alone] = routed.default.tag([ENGLISH], labels)  # the English model alone says it cannot read them
+    assert [w.code for w in alone.warnings] == ["language-unsupported"]
+    assert "names, descriptions and keywords" in alone.warnings[0].message

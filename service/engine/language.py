@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import threading
 import unicodedata
-from collections.abc import Collection
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -104,6 +104,20 @@ def label_set_language(names: tuple[str, ...]) -> str:
     # Lowercased: capitals read as English to the identifier ("Économie, Sport, Politique" came
     # out "und", "économie, sport, politique" French).
     return detect_language(", ".join(name.lower() for name in names)).code
+
+
+def label_words(labels: Iterable[Any]) -> tuple[str, ...]:
+    """What a model reads of each label: its name, description and keywords (a name alone for a
+    string). English names with Russian keywords were read by the English model, keywords and
+    all, with no warning: "finance" fell from 0.99 to 0.36 on an English text."""
+    out: list[str] = []
+    for lab in labels:
+        if isinstance(lab, str):
+            out.append(lab)
+        else:
+            out += [lab.name, *([lab.description] if getattr(lab, "description", "") else []),
+                    *getattr(lab, "keywords", ())]
+    return tuple(out)
 
 
 def label_set_language_among(names: tuple[str, ...], languages: Collection[str]) -> str:

@@ -13,16 +13,18 @@ from .types import Topic, Warning
 
 def labels_language_warning(names: tuple[str, ...], supported: Collection[str] | None,
                             model_name: str) -> tuple[Warning, ...]:
-    """A warning when the caller's labels are named in a script and language the model was not
-    trained on: "экономика, спорт" against an English-only model scored nothing, silently.
-    Labels in Latin letters are left alone: "Sport" is German, English and French alike."""
+    """A warning when the caller's labels (``names``: their names, descriptions and keywords,
+    language.label_words) are written in a script and language the model was not trained on:
+    "экономика, спорт" against an English-only model scored nothing, silently. Labels in
+    Latin letters are left alone: "Sport" is German, English and French alike."""
     if supported is None or mostly_latin(" ".join(names)):
         return ()
     code = label_set_language(names)
     if code == UNDETERMINED or code in supported:
         return ()
-    message = (f"The labels look like language {code!r}; the model {model_name!r} was trained on "
-               f"{', '.join(sorted(supported))} only, so it cannot read them: name them in its language.")
+    message = (f"The labels (their names, descriptions and keywords) look like language {code!r}; the model "
+               f"{model_name!r} was trained on {', '.join(sorted(supported))} only, so it cannot read them: "
+               "write them in its language.")
     return (Warning("language-unsupported", message),)
 
 

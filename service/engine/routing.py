@@ -24,7 +24,7 @@ from pathlib import Path
 from ..errors import ConfigError
 from ..options import EngineOptions
 from . import validation
-from .language import UNDETERMINED, detect_language, label_set_language, mostly_latin
+from .language import UNDETERMINED, detect_language, label_set_language, label_words, mostly_latin
 from .tagger import LabelLike, Tagger
 from .taxonomy import TaxonomyRegistry
 from .types import TagResult
@@ -136,10 +136,10 @@ class RoutedTagger(Tagger):
         """The language the call's labels (or its taxonomy's topics) are named in, or "und"
         (label_set_language keeps its answers: a taxonomy is read once)."""
         if labels is not None:
-            return label_set_language(tuple(lab if isinstance(lab, str) else lab.name for lab in labels))
+            return label_set_language(label_words(labels))
         name = taxonomy if taxonomy is not None else self.default.options.taxonomy
         topics = self.default.taxonomies.get(name).labels  # an unknown name fails here as in Tagger.tag
-        return label_set_language(tuple(lab.name for lab in topics))
+        return label_set_language(label_words(topics))
 
     def tag(
         self,

@@ -13,7 +13,7 @@ from . import keywords, sentence_support, validation
 from .calibration import logit
 from .chunking import PreparedDocument
 from .genre import called_non_news, sure_news
-from .language import detect_language
+from .language import detect_language, label_words
 from .result_warnings import (
     below_threshold_warning,
     domain_warning,
@@ -281,7 +281,7 @@ class Tagger:
     def _labels_language_warning(self, label_set: LabelSet) -> tuple[Warning, ...]:
         if label_set.name is not None or self.fixed_labels is not None:  # a taxonomy's or the model's own
             return ()
-        return labels_language_warning(tuple(lab.name for lab in label_set.labels), self.backend.languages,
+        return labels_language_warning(label_words(label_set.labels), self.backend.languages,
                                        self.backend.model_name)
 
     def _language(self, code: str, text: str) -> tuple[str, tuple[Warning, ...]]:
