@@ -114,3 +114,11 @@ def test_import_does_not_load_the_model():
 ])
 def test_a_label_set_is_named_in_the_language_of_its_names_read_together(names, code):
     assert label_set_language(names) == code
+
+
+def test_pointed_hebrew_and_vowelled_arabic_are_told_as_without_their_marks():
+    """Pointed Hebrew came out "und" (the identifier learnt unpointed text): its metrics and
+    `language` were wrong, though routing still sent it to the multilingual model."""
+    pointed = "שָׂרֵי הַחוּץ דָּנוּ בְּהֵכָנוֹת לְ-COP29 בְּבָאקוּ. שיתוף הפעולה הכלכלי בין המדינות גדל."
+    assert detect_language(pointed).code == "he"
+    assert detect_language("ناقَشَ الوزيرانِ العلاقاتِ الثنائيةَ في باكو.").code == "ar"

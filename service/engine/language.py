@@ -9,6 +9,7 @@ is random unless seeded and has no Azerbaijani. Measurements: docs/benchmarks.md
 
 from __future__ import annotations
 
+import re
 import threading
 import unicodedata
 from collections.abc import Collection, Iterable
@@ -77,7 +78,9 @@ def detect_language(text: str) -> DetectedLanguage:
         >>> detect_language("Президент прибыл в Баку, где встретился с министром.").code
         'ru'
     """
-    text = text[:MAX_CHARS]
+    # Hebrew points and Arabic vowel marks are optional: the identifier learnt text without them, and
+    # pointed Hebrew ("שָׂרֵי הַחוּץ דָּנוּ ...") came out "und" where the same words unpointed are 0.99997 "he".
+    text = _OPTIONAL_MARKS.sub("", text[:MAX_CHARS])
     if not _has_letters(text):
         return DetectedLanguage(UNDETERMINED, 0.0)
     scores: dict[str, float] = {}
@@ -104,6 +107,10 @@ def label_set_language(names: tuple[str, ...]) -> str:
     # Lowercased: capitals read as English to the identifier ("Économie, Sport, Politique" came
     # out "und", "économie, sport, politique" French).
     return detect_language(", ".join(name.lower() for name in names)).code
+
+
+_OPTIONAL_MARKS = re.compile("[\u0591-\u05bd\u05bf\u05c1\u05c2\u05c4\u05c5\u05c7"  # Hebrew points, cantillation
+                             "\u0610-\u061a\u064b-\u0652\u0656-\u065f\u0670\u06d6-\u06dc\u06df-\u06e8\u06ea-\u06ed]")
 
 
 def label_words(labels: Iterable[Any]) -> tuple[str, ...]:
