@@ -464,4 +464,5 @@ def test_options_the_mode_does_not_use_are_named(tiny_model_dir, tmp_path, capsy
     err = capsys.readouterr().err
     assert "finetune: note: --mode hybrid does not use --epochs, --lr: ignored" in err
     assert unused_options(["--svm-c", "2", "--epochs", "3"], "head") == ["--svm-c"]
+    assert unused_options(["--resume"], "hybrid") == ["--resume"]  # it has no checkpoint to resume
     assert unused_options(["--embedding-weight=0.5"], "full") == ["--embedding-weight"]

@@ -112,7 +112,7 @@ def argument_problem(args: argparse.Namespace, config: TrainingConfig) -> str | 
 # Options each mode has no use for: given, they were dropped without a word (--contrastive on
 # with --mode full, a contradiction, is refused in argument_problem).
 _UNUSED = {
-    "hybrid": ("--epochs", "--lr", "--head-lr-multiplier", "--probe-epochs"),
+    "hybrid": ("--epochs", "--lr", "--head-lr-multiplier", "--probe-epochs", "--resume"),  # no training loop
     "head": ("--svm-c", "--embedding-weight", "--label-prior", "--nb-alpha", "--head-lr-multiplier",
              "--probe-epochs"),
     "full": ("--svm-c", "--embedding-weight", "--label-prior", "--nb-alpha", "--contrastive-pairs"),
