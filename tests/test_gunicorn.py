@@ -48,6 +48,16 @@ def start_gunicorn(port: int, settings: dict[str, str]) -> subprocess.Popen:
         stderr=subprocess.STDOUT, text=True)
 
 
+def stop(server: subprocess.Popen) -> str:
+    """SIGTERM (as docker stop and Kubernetes send it), then its output; killed after 60 s."""
+    server.send_signal(signal.SIGTERM)
+    try:
+        return server.communicate(timeout=60)[0]
+    except subprocess.TimeoutExpired:
+        server.kill()
+        return server.communicate()[0]
+
+
 def wait_until_answered(server: subprocess.Popen, url: str, timeout: float = 120) -> int | None:
     """The status ``url`` answers once it answers 200 (polling while the server runs), else the last one."""
     deadline = time.monotonic() + timeout
@@ -100,12 +110,7 @@ def test_gunicorn_serves_the_seed_sums_metrics_across_workers_and_stops_cleanly(
         assert 'newstag_requests_total{endpoint="/v1/classify",method="POST",status="200"} 8.0' in text
         assert "newstag_documents_total 8.0" in text
     finally:
-        server.send_signal(signal.SIGTERM)
-        try:
-            output, _ = server.communicate(timeout=60)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            output, _ = server.communicate()
+        output = stop(server)
     assert server.returncode == 0, output
     assert "Shutting down: Master" in output
     assert "Traceback" not in output
@@ -171,12 +176,7 @@ def test_a_taxonomy_broken_while_serving_cannot_stop_a_restarted_worker(tmp_path
         status, body = get(f"{base}/v1/taxonomies/desk")
         assert status == 200 and [t["name"] for t in json.loads(body)["topics"]] == ["City Council", "Schools"]
     finally:
-        server.send_signal(signal.SIGTERM)
-        try:
-            output, _ = server.communicate(timeout=60)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            output, _ = server.communicate()
+        output = stop(server)
     assert "Worker failed to boot" not in output and "duplicate topic name" not in output, output
 
 

@@ -196,18 +196,25 @@ def test_metrics_count_each_text_under_the_model_that_tagged_it(routed_client):
     assert counted == {"tiny-multilingual": ["2.0"], "tiny-english": ["1.0"]}
 
 
+def _multilingual_load_raises(monkeypatch, multilingual_dir: Path, error: Exception) -> None:
+    """Loading the multilingual model raises ``error``; every other model loads."""
+    from service.engine import loading
+
+    real = loading.load_backend
+
+    def load_backend(options):
+        if options.model == multilingual_dir:
+            raise error
+        return real(options)
+
+    monkeypatch.setattr(loading, "load_backend", load_backend)
+
+
 def test_a_multilingual_model_that_cannot_load_leaves_the_default_serving(english_dir, multilingual_dir, monkeypatch,
                                                                         caplog):
     """int8 with no ONNX graph for EmbeddingGemma kept every request, English ones too, at 503."""
-    from service.engine import ConfigError, loading
-    real = loading.load_backend
-
-    def refusing(options):
-        if options.model == multilingual_dir:
-            raise ConfigError("NEWSTAG_PRECISION=int8 is not supported for it on torch")
-        return real(options)
-
-    monkeypatch.setattr(loading, "load_backend", refusing)
+    _multilingual_load_raises(monkeypatch, multilingual_dir,
+                              ConfigError("NEWSTAG_PRECISION=int8 is not supported for it on torch"))
     tagger = load_tagger(Settings.from_env({}, model=english_dir, multilingual_model=str(multilingual_dir))
                          .engine_options())
     assert not isinstance(tagger, RoutedTagger)
@@ -225,15 +232,10 @@ def test_a_multilingual_model_or_graph_that_fails_its_check_is_refused_not_left_
                                                                                    monkeypatch):
     """A tampered ONNX graph of EmbeddingGemma: the service started ready, every Russian text on the
     English model, and nothing in /v1/models; configuration.md says such a graph is refused."""
-    from service.engine import ModelLoadError, loading
-    real = loading.load_backend
+    from service.engine import ModelLoadError
 
-    def tampered(options):
-        if options.model == multilingual_dir:
-            raise ModelLoadError("the ONNX graph fails its SHA-256 check: model.onnx")
-        return real(options)
-
-    monkeypatch.setattr(loading, "load_backend", tampered)
+    _multilingual_load_raises(monkeypatch, multilingual_dir,
+                              ModelLoadError("the ONNX graph fails its SHA-256 check: model.onnx"))
     with pytest.raises(ModelLoadError, match="fails its SHA-256 check"):
         load_tagger(Settings.from_env({}, model=english_dir, multilingual_model=str(multilingual_dir)).engine_options())
 
