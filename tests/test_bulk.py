@@ -230,7 +230,7 @@ def test_bad_arguments_fail_before_anything_starts(tmp_path, tiny_env, capsys):
         ([*inp, "--output", out, "--labels", "Energy,energy"], "the same label twice, 'Energy' and 'energy'"),
         ([*inp, "--output", out, "--model", str(tmp_path / "busy")], "model directory has no config.json"),
         ([*inp, "--output", str(tmp_path / "busy")], "not empty and holds no bulk job"),
-        ([*inp, "--output", str(tmp_path / "notes.txt")], "File exists"),
+        ([*inp, "--output", str(tmp_path / "notes.txt")], "is a file: name a directory"),
         # an output inside the input directory: refused on the first run, since every run after it (the one that
         # would finish an interrupted job) would read its shards as articles
         (["--input", str(tmp_path / "arch"), "--output", str(tmp_path / "arch" / "tagged")],
@@ -307,6 +307,51 @@ def test_a_job_an_older_newstag_wrote_is_named_as_such_not_as_other_settings(tmp
     changed.release()
     with pytest.raises(NewstagError, match="holds a job that was written with other inputs"):
         OutputDir(tmp_path / "other", "parquet").claim({"newstag": __version__, "inputs": ["b"]}, overwrite=False)
+
+
+def test_overwrite_refuses_a_directory_of_other_files_before_it_removes_anything(tmp_path):
+    """--overwrite deleted the earlier job's shards, then refused the directory for a README beside them."""
+    from service import __version__
+    from service.bulk.output import JOB_FILE, OutputDir
+
+    job = {"newstag": __version__, "inputs": ["a"]}
+    out = tmp_path / "out"
+    first = OutputDir(out, "parquet")
+    first.claim(job, overwrite=False)
+    (out / "part-000000.parquet").write_bytes(b"shard")
+    first.release()
+    (out / "README.txt").write_text("my notes")
+    again = OutputDir(out, "parquet")
+    again.claim({**job, "inputs": ["b"]}, overwrite=True)  # it held a job: replaced, the notes kept
+    again.release()
+    assert sorted(p.name for p in out.iterdir()) == ["README.txt", JOB_FILE, "_newstag_job.lock"]
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "part-000000.parquet").write_bytes(b"someone else's")
+    (mine / "notes.txt").write_text("x")
+    with pytest.raises(NewstagError, match="is not empty and holds no bulk job"):
+        OutputDir(mine, "parquet").claim(job, overwrite=True)
+    assert (mine / "part-000000.parquet").read_bytes() == b"someone else's"  # nothing removed
+    with pytest.raises(NewstagError, match="is a file: name a directory"):
+        OutputDir(mine / "notes.txt", "parquet").claim(job, overwrite=False)
+
+
+def test_a_run_refused_before_it_wrote_a_shard_leaves_no_job_behind(tmp_path):
+    """Its job file blocked the corrected command ("holds a job that was written with other options")."""
+    from service import __version__
+    from service.bulk.output import OutputDir
+
+    refused = OutputDir(tmp_path / "out", "parquet")
+    refused.claim({"newstag": __version__, "inputs": ["a"], "options": 1}, overwrite=False)
+    refused.abandon()
+    refused.release()
+    assert not (tmp_path / "out").exists()  # made by the run, and left as it was found
+    corrected = OutputDir(tmp_path / "out", "parquet")
+    corrected.claim({"newstag": __version__, "inputs": ["a"], "options": 2}, overwrite=False)
+    (tmp_path / "out" / "part-000000.parquet").write_bytes(b"shard")
+    corrected.abandon()  # a shard was written: the job stays, to be resumed
+    corrected.release()
+    assert (tmp_path / "out" / "_newstag_job.json").is_file()
 
 
 def test_a_cluster_or_a_worker_size_that_cannot_be_had_is_refused_at_once(ray_local):

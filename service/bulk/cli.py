@@ -101,6 +101,7 @@ def main(argv: list[str] | None = None, prog: str = "python -m service.bulk") ->
                               fmt=args.format, batch_size=args.batch_size)
             run(todo, tally, workers, args.threads_per_worker, actor_args)
     except NewstagError as exc:
+        output.abandon()
         print(f"bulk: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
