@@ -143,3 +143,10 @@ def test_a_fine_tuned_models_unknown_labels_are_pointed_at(tagger, trained_model
     assert answer.json["errors"] == [{"path": "/labels/1", "message": "'crime' is not a label of model 'desk-topics'"}]
     plain = client.post("/v1/classify", json={"text": OK, "model": "desk-topics"})
     assert plain.status_code == 200 and plain.json["taxonomy"] is None
+
+
+def test_labels_given_as_one_string_are_refused_as_such(tiny_tagger):
+    """tagger.tag([text], "energy,sports") read the string's characters: "label names must be unique"."""
+    with pytest.raises(InvalidInputError, match=r"labels must be a list of label names, not one string "
+                                                r"\('energy,sports': give \[\"energy\", \"sports\"\]\)"):
+        tiny_tagger.tag(["Oil prices rose."], "energy,sports")  # type: ignore[arg-type]

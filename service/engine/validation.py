@@ -106,6 +106,11 @@ def _check_texts(texts: Any, options: TaggerOptions, problems: Problems) -> None
 
 
 def _check_labels(labels: Sequence[str | Label], max_labels: int, problems: Problems) -> None:
+    if isinstance(labels, str):  # read as its characters: "label names must be unique" said nothing
+        problems.add(("labels",), "labels must be a list of label names, not one string",
+                     f"labels must be a list of label names, not one string ({labels[:50]!r}: "
+                     "give [\"energy\", \"sports\"])")
+        return
     if not labels:
         problems.add(("labels",), "labels must name at least one label")
         return
