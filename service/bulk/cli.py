@@ -122,7 +122,8 @@ def main(argv: list[str] | None = None, prog: str = "python -m service.bulk") ->
 def _summary(tally: Tally, output: Path, earlier: int, shards: int) -> None:
     peak = max(tally.peak_rss.values(), default=0) / 1e9
     print(f"bulk: done: this run {tally.rows:,} rows in, {tally.rows - tally.errors:,} tagged, {tally.errors:,} "
-          f"errors, {tally.seconds:.1f} s, {tally.rows / max(tally.seconds, 1e-9):.1f} articles/s; peak memory per "
+          f"error{'s' * (tally.errors != 1)}, {tally.seconds:.1f} s, "
+          f"{tally.rows / max(tally.seconds, 1e-9):.1f} articles/s; peak memory per "
           f"worker {peak:.2f} GB; {earlier + tally.finished - len(tally.failed)} of {shards} shards in {output}"
           + (f" ({earlier} from an earlier run)" if earlier else ""), file=sys.stderr)
     if tally.failed:

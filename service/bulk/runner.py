@@ -118,7 +118,8 @@ class Tally:
         self.errors += summary["errors"]
         rate = self.rows / max(self.seconds, 1e-9)
         return (f"shard {self.finished}/{self.shards} {summary['name']}: {summary['rows']} rows, "
-                f"{summary['errors']} errors in {summary['seconds']:.1f} s; {self.rows:,} of about "
+                f"{summary['errors']} error{'s' * (summary['errors'] != 1)} in {summary['seconds']:.1f} s; "
+                f"{self.rows:,} of about "
                 f"{self.total_rows:,} rows done, {rate:.1f} articles/s")
 
 
