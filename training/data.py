@@ -188,12 +188,11 @@ _SEPARATOR_COMMA = re.compile(r",\S")
 def _string_labels(path: Path, examples: list[Example]) -> str | None:
     """A JSONL "labels": "sport, business" (or "sport|business") is one label of that name: said when
     each part is a label of other rows ("economy, business and finance" is one IPTC label)."""
-    single = {e.labels[0] for e in examples if len(e.labels) == 1} | {x for e in examples if len(e.labels) > 1
-                                                                        for x in e.labels}
+    known = {x for e in examples for x in e.labels}
 
     def joined(name: str) -> bool:
         parts = [p.strip() for p in re.split(r"[,|;]", name)]
-        return len(parts) > 1 and all(p in single and p != name for p in parts)
+        return len(parts) > 1 and all(p in known and p != name for p in parts)
 
     rows = [e for e in examples if e.labels_as_string and joined(e.labels[0])]
     if not rows:
