@@ -7,20 +7,24 @@ flushing as it goes, so memory stays constant however large the file. ``line`` i
 line number and ``id`` the document's own (null when it has none, so the two never collide).
 ``OUT.jsonl.job.json`` records the input and options that write it, so ``--resume`` continues
 an interrupted run after the last complete result only when they are the same; an existing
-output is never replaced without ``--overwrite``. torch uses every core the process is given
+output is never replaced without ``--overwrite``. A gzip, bzip2 or xz file is read as the JSONL
+it holds, known by its first bytes. torch uses every core the process is given
 (``NEWSTAG_TORCH_THREADS`` to change it).
 """
 
 from __future__ import annotations
 
 import argparse
+import bz2
+import gzip
 import json
+import lzma
 import os
 import sys
 from collections.abc import Iterator
 from dataclasses import asdict
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, BinaryIO
 
 from . import __version__
 from .batch_output import Count, OutputError, check_resumable, open_output, resume_point, write_rows
@@ -34,7 +38,8 @@ from .tagging import TagOptions, check_model_choice, result_settings, tag_texts,
 
 def _parser(prog: str) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog=prog, description=__doc__.split("\n")[0])
-    parser.add_argument("--input", type=Path, required=True, help="JSONL, one {id?, text} per line")
+    parser.add_argument("--input", type=Path, required=True,
+                        help="JSONL, one {id?, text} per line (gzip, bzip2 or xz compressed too)")
     parser.add_argument("--output", type=Path, required=True, help="JSONL results, one per input line")
     parser.add_argument("--taxonomy", help="taxonomy name (default: news)")
     parser.add_argument("--labels", help='comma-separated labels that replace the taxonomy: "a,b,c"')
@@ -92,15 +97,35 @@ def _job(args: argparse.Namespace, options: TagOptions, settings: Settings) -> d
     return json.loads(json.dumps(job))
 
 
+# An archive kept compressed is read as the JSONL it holds: its lines were "not valid UTF-8".
+_COMPRESSED = ((b"\x1f\x8b", gzip.open), (b"BZh", bz2.open), (b"\xfd7zXZ\x00", lzma.open))
+# What reading a damaged or truncated compressed file raises, beside OSError (gzip's BadGzipFile is one).
+_READ_ERRORS = (OSError, EOFError, lzma.LZMAError)
+
+
+def _open_input(path: Path) -> BinaryIO:
+    with path.open("rb") as handle:
+        head = handle.read(6)
+    for magic, opener in _COMPRESSED:
+        if head.startswith(magic):
+            return opener(path, "rb")  # type: ignore[no-any-return]
+    return path.open("rb")
+
+
+def _read_error(exc: BaseException) -> InputError:
+    why = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc) or type(exc).__name__
+    return InputError(f"{why} (a compressed file cut short or damaged?)" if isinstance(exc, EOFError) else why)
+
+
 def _records(path: Path, after: int, settings: Settings) -> Iterator[Record]:
     """Each non-blank line after line ``after``, read and checked as the bulk job reads it."""
     try:
-        with path.open("rb") as handle:
+        with _open_input(path) as handle:
             for number, raw in enumerate(handle, start=1):
                 if number > after and raw.strip():
                     yield parse_line(number, raw.rstrip(b"\r\n"), settings, id_required=False)[0]
-    except OSError as exc:  # mid-run: an I/O error, a network mount gone
-        raise InputError(exc.strerror or str(exc)) from None
+    except _READ_ERRORS as exc:  # mid-run: an I/O error, a network mount gone, a damaged archive
+        raise _read_error(exc) from None
 
 
 def _tag_batch(tagger: Tagger, batch: list[Record], options: TagOptions) -> list[dict[str, Any]]:
@@ -180,10 +205,10 @@ def _tag_all(args: argparse.Namespace, tagger: Tagger, options: TagOptions, sett
     """Tag the input's lines after line ``done`` into ``out``, a batch at a time."""
     with out:
         try:
-            with args.input.open("rb") as handle:
+            with _open_input(args.input) as handle:
                 total = sum(1 for _ in handle)
-        except OSError as exc:
-            raise InputError(exc.strerror or str(exc)) from None
+        except _READ_ERRORS as exc:
+            raise _read_error(exc) from None
         with progress_bar(total=total, initial=done, desc="tagging", unit="line", file=sys.stderr) as bar:
             batch: list[Record] = []
             for record in _records(args.input, done, settings):

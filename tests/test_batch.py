@@ -403,3 +403,38 @@ def test_overwrite_that_cannot_write_its_job_file_leaves_the_old_output_whole(tm
     assert job_file(output).read_text() == '{"old": true}'
     open_output(output, {"new": True}, None).close()  # where it can: emptied, the new job recorded
     assert output.read_text() == "" and json.loads(job_file(output).read_text()) == {"new": True}
+
+
+@pytest.mark.parametrize("suffix", [".gz", ".bz2", ".xz"])
+def test_a_compressed_input_is_read_as_the_jsonl_it_holds_and_resumed(tmp_path, tiny_env, suffix):
+    """A .jsonl.gz gave one error row per line ('not valid UTF-8') and exit 0."""
+    import bz2
+    import gzip
+    import lzma
+
+    opener = {".gz": gzip.open, ".bz2": bz2.open, ".xz": lzma.open}[suffix]
+    write_input(tmp_path / "in.jsonl")
+    with opener(tmp_path / f"in.jsonl{suffix}", "wb") as handle:
+        handle.write((tmp_path / "in.jsonl").read_bytes())
+    args = ["--labels", "trade,football", "--batch-size", "4"]
+    assert main(["--input", str(tmp_path / "in.jsonl"), "--output", str(tmp_path / "plain.jsonl"), *args]) == 0
+    packed = ["--input", str(tmp_path / f"in.jsonl{suffix}"), *args]
+    assert main([*packed, "--output", str(tmp_path / "packed.jsonl")]) == 0
+    plain = (tmp_path / "plain.jsonl").read_text()
+    assert (tmp_path / "packed.jsonl").read_text() == plain
+    (tmp_path / "part.jsonl").write_text("".join(plain.splitlines(keepends=True)[:7]))
+    shutil.copy(job_file(tmp_path / "packed.jsonl"), job_file(tmp_path / "part.jsonl"))
+    assert main([*packed, "--output", str(tmp_path / "part.jsonl"), "--resume"]) == 0
+    assert (tmp_path / "part.jsonl").read_text() == plain
+
+
+def test_a_compressed_input_cut_short_is_one_line_not_a_traceback(tmp_path, tiny_env, capsys):
+    import gzip
+
+    write_input(tmp_path / "in.jsonl", n=400)
+    packed = gzip.compress((tmp_path / "in.jsonl").read_bytes())
+    (tmp_path / "cut.jsonl.gz").write_bytes(packed[: len(packed) // 2])
+    assert main(["--input", str(tmp_path / "cut.jsonl.gz"), "--output", str(tmp_path / "out.jsonl"),
+                 "--labels", "trade"]) == 1
+    err = capsys.readouterr().err
+    assert "cannot read" in err and "a compressed file cut short or damaged?" in err and "Traceback" not in err

@@ -268,7 +268,7 @@ def test_an_output_where_an_input_glob_finds_its_shards_is_refused(tmp_path, mon
     (tmp_path / "g" / "2026").mkdir(parents=True)
     (tmp_path / "g" / "2026" / "a.jsonl").write_text("{}\n")
     (tmp_path / "g" / "top.jsonl").write_text("{}\n")
-    files = input_files(["g"])  # none inside the output: only the pattern can refuse it
+    files = input_files(["g"]).files  # none inside the output: only the pattern can refuse it
     if refused:
         with pytest.raises(NewstagError, match=re.escape(f"is where --input {pattern} finds files")):
             check_apart(files, Path(output), [pattern], "jsonl")
@@ -417,3 +417,44 @@ def test_an_input_with_no_records_says_so_and_writes_nothing(tmp_path, capsys):
     assert capsys.readouterr().err == (f"bulk: nothing to tag: the input (1 file) has no records; nothing written "
                                        f"to {tmp_path / 'out'}\n")
     assert not (tmp_path / "out").exists()
+
+
+def test_compressed_inputs_are_named_not_skipped_silently(tmp_path, capsys):
+    """A directory of .jsonl.gz files ran as 'no JSONL or Parquet files there', and one beside
+    plain files was left out without a word."""
+    import gzip
+
+    from service.bulk.plan import compressed_note, input_files
+
+    line = json.dumps({"id": "a", "text": "Trade."}) + "\n"
+    (tmp_path / "only").mkdir()
+    with gzip.open(tmp_path / "only" / "2025.jsonl.gz", "wt") as handle:
+        handle.write(line)
+    assert main(["--input", str(tmp_path / "only"), "--output", str(tmp_path / "out")]) == 2
+    assert "1 compressed file (2025.jsonl.gz) not read: decompress them first" in capsys.readouterr().err
+    assert main(["--input", str(tmp_path / "only" / "2025.jsonl.gz"), "--output", str(tmp_path / "out")]) == 2
+    assert "a compressed file" in capsys.readouterr().err and not (tmp_path / "out").exists()
+
+    (tmp_path / "only" / "2026.jsonl").write_text(line)
+    for given in (tmp_path / "only", tmp_path / "only" / "*"):
+        inputs = input_files([str(given)])
+        assert inputs.files == [tmp_path / "only" / "2026.jsonl"]
+        assert inputs.compressed == [tmp_path / "only" / "2025.jsonl.gz"]
+        assert "1 compressed file (2025.jsonl.gz) among the inputs are not read" in compressed_note(inputs)
+    assert compressed_note(input_files([str(tmp_path / "only" / "2026.jsonl")])) is None
+
+
+def test_whole_number_ids_pandas_wrote_as_floats_are_read_as_numbers(tmp_path):
+    """pandas writes an integer id column with one missing value as floats: every row was an
+    error row ('id' must be a string or an integer) and the job still exited 0."""
+    from service.bulk.plan import input_files, plan
+    from service.bulk.records import read_shard
+    from service.config import Settings
+
+    pq.write_table(pa.table({"id": [17.0, None, 2.5, float("nan")], "text": ["Trade."] * 4}), tmp_path / "a.parquet")
+    [shard] = plan(input_files([str(tmp_path / "a.parquet")]).files, 100)
+    records = read_shard(shard, Settings.from_env(None)).records
+    assert [(r.id, r.error) for r in records] == [
+        ("17", None), (None, "row 2: no 'id'"),
+        (None, "row 3: 'id' must be a string of 1 to 200 characters or a whole number"), (None, "row 4: no 'id'")]
+    assert records[0].text == "Trade."

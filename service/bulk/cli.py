@@ -21,7 +21,7 @@ from ..config import Settings
 from ..engine import NewstagError
 from ..tagging import TagOptions, check_model_choice, result_settings
 from .output import OutputDir
-from .plan import check_apart, fingerprint, input_files, plan
+from .plan import check_apart, compressed_note, fingerprint, input_files, plan
 from .runner import Tally, pool_size, ray_session, run
 
 
@@ -70,7 +70,10 @@ def main(argv: list[str] | None = None, prog: str = "python -m service.bulk") ->
         _check_counts(args)  # before the settings, which would name NEWSTAG_TORCH_THREADS for --threads-per-worker
         settings = Settings.from_env(max_documents=args.batch_size, torch_threads=args.threads_per_worker)
         options = _options(args, settings)
-        files = input_files(args.input)
+        inputs = input_files(args.input)
+        files = inputs.files
+        if (note := compressed_note(inputs)) is not None:
+            print(f"bulk: {note}", file=sys.stderr)
         check_apart(files, args.output, args.input, args.format)
         shards = plan(files, args.shard_rows)
         if not shards:  # said "nothing left to do: all 0 shards are in ..."

@@ -41,28 +41,65 @@ class Shard:
         return asdict(self)
 
 
-def input_files(patterns: list[str]) -> list[Path]:
-    """The files that ``patterns`` (files, directories or globs) name, sorted and each once."""
+# Compressed whole, an input cannot be cut into shards by byte offset: it is named, not read.
+COMPRESSED = (".gz", ".bz2", ".xz", ".zst", ".zip")
+
+
+@dataclass(frozen=True)
+class Inputs:
+    files: list[Path]  # sorted, each once
+    compressed: list[Path]  # 'a.jsonl.gz' files a directory or glob held, left out
+
+
+def input_files(patterns: list[str]) -> Inputs:
+    """The files that ``patterns`` (files, directories or globs) name, and the compressed
+    JSONL or Parquet files among what they hold, which are not read."""
     found: dict[Path, None] = {}
+    compressed: dict[Path, None] = {}
     for pattern in patterns:
         path = Path(pattern).expanduser()
         if path.is_dir():
-            matches = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in FORMATS)
+            held = sorted(p for p in path.rglob("*") if p.is_file())
         elif path.is_file():
+            if _compressed(path):
+                raise NewstagError(f"{path}: a compressed file; the job cuts plain JSONL or Parquet files into "
+                                   f"shards by offset: decompress it first (e.g. gunzip -k {path})")
             if path.suffix.lower() not in FORMATS:
                 raise NewstagError(f"{path}: not a JSONL or Parquet file (by its name: {', '.join(FORMATS)})")
-            matches = [path]
+            held = [path]
         else:
-            matches = sorted(Path(p) for p in glob.glob(str(path), recursive=True)
-                             if Path(p).is_file() and Path(p).suffix.lower() in FORMATS)
-            if not matches:
+            held = sorted(Path(p) for p in glob.glob(str(path), recursive=True) if Path(p).is_file())
+            if not any(p.suffix.lower() in FORMATS or _compressed(p) for p in held):
                 raise NewstagError(f"--input {pattern}: no such file or directory, and no JSONL or Parquet "
                                    "file matches it")
-        for match in matches:
-            found[match.resolve()] = None
+        for match in held:
+            if match.suffix.lower() in FORMATS:
+                found[match.resolve()] = None
+            elif _compressed(match):
+                compressed[match.resolve()] = None
     if not found:
-        raise NewstagError(f"--input {' '.join(patterns)}: no JSONL or Parquet files there")
-    return sorted(found)
+        raise NewstagError(f"--input {' '.join(patterns)}: no JSONL or Parquet files there"
+                           + (f"; {_count(list(compressed))} not read: decompress them first"
+                              if compressed else ""))
+    return Inputs(sorted(found), sorted(compressed))
+
+
+def _compressed(path: Path) -> bool:
+    return path.suffix.lower() in COMPRESSED and Path(path.stem).suffix.lower() in FORMATS
+
+
+def _count(compressed: list[Path]) -> str:
+    """'3 compressed files (a.jsonl.gz, b.jsonl.gz, ...)'"""
+    names = ", ".join(p.name for p in compressed[:3]) + (", ..." if len(compressed) > 3 else "")
+    return f"{len(compressed)} compressed file{'s' * (len(compressed) > 1)} ({names})"
+
+
+def compressed_note(inputs: Inputs) -> str | None:
+    """What the job leaves out, said before it starts."""
+    if not inputs.compressed:
+        return None
+    return (f"{_count(inputs.compressed)} among the inputs are not read (the job reads plain JSONL and "
+            "Parquet): decompress them and run again to tag them too")
 
 
 def check_apart(files: list[Path], output: Path, inputs: Sequence[str] = (), fmt: str = "parquet") -> None:

@@ -7,6 +7,7 @@ as the input's own Arrow columns, for JSONL as the parsed values.
 from __future__ import annotations
 
 import codecs
+import math
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -110,6 +111,10 @@ def _read_parquet(shard: Shard, settings: Settings) -> ShardRecords:
 def _checked(record: Record, ident: Any, text: Any, settings: Settings, where: str,
              id_required: bool = True) -> Record:
     """The record with its id and text, or with the first reason it cannot be tagged."""
+    if isinstance(ident, float) and math.isnan(ident):
+        ident = None  # a missing id in a pandas column of numbers
+    elif isinstance(ident, float) and ident.is_integer():
+        ident = int(ident)  # pandas stores an integer column with a missing value as floats: 17.0
     if isinstance(ident, int) and not isinstance(ident, bool):
         ident = str(ident)
     if isinstance(ident, str) and not is_unicode(ident):  # could not be written to the output
@@ -120,7 +125,7 @@ def _checked(record: Record, ident: Any, text: Any, settings: Settings, where: s
         if id_required:
             record.error = f"{where}: no 'id'"
     else:
-        record.error = f"{where}: 'id' must be a string of 1 to {MAX_ID_CHARS} characters or an integer"
+        record.error = f"{where}: 'id' must be a string of 1 to {MAX_ID_CHARS} characters or a whole number"
     if text is None:
         record.error = record.error or f"{where}: no 'text'"
     elif (problem := text_problem(text, settings)) is not None:
