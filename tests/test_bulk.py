@@ -458,3 +458,30 @@ def test_whole_number_ids_pandas_wrote_as_floats_are_read_as_numbers(tmp_path):
         ("17", None), (None, "row 2: no 'id'"),
         (None, "row 3: 'id' must be a string of 1 to 200 characters or a whole number"), (None, "row 4: no 'id'")]
     assert records[0].text == "Trade."
+
+
+def test_sigterm_stops_the_job_as_ctrl_c_does_keeping_its_shards(tmp_path, tiny_env):
+    """Ray's own SIGTERM handler ended the driver with exit status 15 and a crash dump of
+    Ray's threads; a container or a scheduler stopping the job sends SIGTERM."""
+    (tmp_path / "in.jsonl").write_text("".join(json.dumps(a) + "\n" for a in articles(600)))
+    args = ["--input", str(tmp_path / "in.jsonl"), "--output", str(tmp_path / "out"), "--shard-rows", "4"]
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    job = subprocess.Popen([sys.executable, "-m", "service.bulk", *args, "--workers", "1"], cwd=tmp_path, env=env,
+                           stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 240
+        while job.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+            if len(list(tmp_path.glob("out/part-*.parquet"))) >= 2:
+                break
+        job.send_signal(signal.SIGTERM)  # the driver alone, as `kill PID` or a container's stop
+        _, err = job.communicate(timeout=90)
+    finally:
+        if job.poll() is None:
+            os.killpg(job.pid, signal.SIGKILL)
+            job.wait(timeout=60)
+    err = err.decode()
+    assert job.returncode == 130, err[-3000:]
+    assert "bulk: interrupted; the shards written are kept" in err and "Traceback" not in err, err[-3000:]
+    assert main(args) == 0
+    assert sorted(r["id"] for r in read_output(tmp_path / "out")) == sorted(f"doc-{i}" for i in range(600))

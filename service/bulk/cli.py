@@ -19,6 +19,7 @@ from pathlib import Path
 from .. import __version__
 from ..config import Settings
 from ..engine import NewstagError
+from ..interrupts import sigterm_interrupts
 from ..tagging import TagOptions, check_model_choice, result_settings
 from .output import OutputDir
 from .plan import check_apart, compressed_note, fingerprint, input_files, plan
@@ -93,7 +94,8 @@ def main(argv: list[str] | None = None, prog: str = "python -m service.bulk") ->
         if not todo:
             print(f"bulk: nothing left to do: all {len(shards)} shards are in {args.output}", file=sys.stderr)
             return 0
-        with ray_session(args.address, None) as local:
+        # SIGTERM as Ctrl-C once Ray has set its own handler (which aborted with a dump of its threads)
+        with ray_session(args.address, None) as local, sigterm_interrupts(replace_foreign=True):
             workers = pool_size(args.workers, args.threads_per_worker, local)
             workers = min(workers, len(todo))  # an actor with no shard would only load the model
             threads = args.threads_per_worker
