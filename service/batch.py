@@ -24,7 +24,7 @@ import sys
 from collections.abc import Iterator
 from dataclasses import asdict
 from pathlib import Path
-from typing import IO, Any, BinaryIO
+from typing import IO, Any, BinaryIO, cast
 
 from . import __version__
 from .batch_output import Count, OutputError, check_resumable, open_output, resume_point, write_rows
@@ -108,7 +108,7 @@ def _open_input(path: Path) -> BinaryIO:
         head = handle.read(6)
     for magic, opener in _COMPRESSED:
         if head.startswith(magic):
-            return opener(path, "rb")  # type: ignore[no-any-return]
+            return cast(BinaryIO, opener(path, "rb"))
     return path.open("rb")
 
 
