@@ -6,16 +6,19 @@ Usage:
 
 With --splitters it compares sentence splitters instead (bench/splitters.py).
 
-Candidates: newstag's ``detect_language`` (py3langid plus its "und" gate), py3langid's
-bare answer, lingua with all its languages preloaded (low- and high-accuracy modes) and
-langdetect (seeded). Each bare library is also scored behind newstag's gate (enough
-letters, probability >= MIN_CONFIDENCE) so the columns compare like with like. Every
+Candidates: newstag's ``detect_language`` (the mean of py3langid's and fastText's
+probabilities, behind its "und" gate), py3langid's and fastText's bare answers, lingua with
+all its languages preloaded (low- and high-accuracy modes) and langdetect (seeded). Each bare
+library is also scored behind a gate (enough letters, probability >= 0.5, newstag's rule
+with py3langid alone until session 41) so the columns compare like with like. Every
 candidate runs in a fresh process of its own, so "RSS" is what loading it added to a
 process that had already imported numpy (the service always has).
 
 Data, read from ../shared/data (never copied here): SIB-200 sentences in seven languages
 and English, MasakhaNEWS French articles; plus the Azerbaijani and Ukrainian sentences
-below, written for this benchmark.
+below, written for this benchmark. Short texts, where detectors differ most: the headlines
+(first lines) of AG News, BBC News and Inshorts articles (English) and of MasakhaNEWS
+French, and the first six words of SIB-200 sentences in the seven other languages.
 """
 
 from __future__ import annotations
@@ -33,7 +36,8 @@ ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data"
 SIB_CODES = {"rus_Cyrl": "ru", "deu_Latn": "de", "fra_Latn": "fr", "tur_Latn": "tr", "arb_Arab": "ar",
              "zho_Hans": "zh", "spa_Latn": "es"}
-CANDIDATES = ["newstag", "py3langid", "lingua-low", "lingua-high", "langdetect"]
+CANDIDATES = ["newstag", "py3langid", "fasttext", "lingua-low", "lingua-high", "langdetect"]
+SINGLE_GATE = 0.5  # a single library's probability, for the gated rows
 
 AZ = [
     "Prezident İlham Əliyev bu gün Bakıda Avropa İttifaqının nümayəndə heyətini qəbul edib.",
@@ -89,6 +93,18 @@ def load_detector(name: str) -> tuple[Detector, bool]:
             return _FOLD.get(label, label), probability
 
         return bare_py3langid, False
+    if name == "fasttext":
+        from service.engine.language import _get_fasttext
+
+        model = _get_fasttext()
+
+        def bare_fasttext(text: str) -> tuple[str, float]:
+            labels, probabilities = model.predict(" ".join(text.split()), k=1)
+            if not labels:
+                return "und", 0.0
+            return labels[0].removeprefix("__label__"), float(probabilities[0])
+
+        return bare_fasttext, False
     if name.startswith("lingua"):
         from lingua import LanguageDetectorBuilder
 
@@ -121,14 +137,14 @@ def load_detector(name: str) -> tuple[Detector, bool]:
 
 def gated(detect: Detector) -> Detector:
     """The bare library behind newstag's "und" rule, for a like-for-like comparison."""
-    from service.engine.language import MAX_CHARS, MIN_CONFIDENCE, _has_letters
+    from service.engine.language import MAX_CHARS, _has_letters
 
     def detect_gated(text: str) -> tuple[str, float]:
         text = text[:MAX_CHARS]
         if not _has_letters(text):
             return "und", 0.0
         code, confidence = detect(text)
-        return (code, confidence) if confidence >= MIN_CONFIDENCE and len(code) == 2 else ("und", confidence)
+        return (code, confidence) if confidence >= SINGLE_GATE and len(code) == 2 else ("und", confidence)
 
     return detect_gated
 
@@ -149,7 +165,29 @@ def labelled_sets(data: Path, limit: int) -> dict[str, list[tuple[str, str]]]:
     sets["az (ours)"] = [(text, "az") for text in AZ]
     sets["uk (ours)"] = [(text, "uk") for text in UK]
     sets["junk"] = [(text, "und") for text in JUNK]
+    sets.update(short_sets(data, limit))
     return sets
+
+
+def short_sets(data: Path, limit: int) -> dict[str, list[tuple[str, str]]]:
+    """Headlines and six-word openings: what a monitoring feed sends alone."""
+    import random
+
+    english = []
+    for name in ("ag-news-test.jsonl", "bbc-news-train.jsonl", "inshorts-news.jsonl"):
+        rows = read_jsonl(data / name)
+        random.Random(0).shuffle(rows)
+        english += [(row["text"].split("\n")[0], "en") for row in rows[:limit // 2]]
+    french = [(row["text"].split("\n")[0], "fr") for row in read_jsonl(data / "masakhanews-fra-dev.jsonl")[:limit]]
+    openings: list[tuple[str, str]] = []
+    per_language = dict.fromkeys(SIB_CODES.values(), 0)
+    for row in read_jsonl(data / "sib200-multi-train.jsonl"):
+        code = SIB_CODES[row["lang"]]
+        if per_language[code] < limit // 4:
+            per_language[code] += 1
+            opening = row["text"][:12] if code == "zh" else " ".join(row["text"].split()[:6])
+            openings.append((opening, code))
+    return {"en headlines": english, "fr headlines": french, "6 words, 7 languages": openings}
 
 
 def articles_500(data: Path, count: int) -> list[str]:
@@ -268,7 +306,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--splitters", action="store_true", help="compare sentence splitters instead")
     parser.add_argument("--worker", choices=CANDIDATES, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
-    needed = ["sib200-multi-train.jsonl", "sib200-eng.jsonl", "masakhanews-fra-dev.jsonl", "bbc-news-train.jsonl"]
+    needed = ["sib200-multi-train.jsonl", "sib200-eng.jsonl", "masakhanews-fra-dev.jsonl", "bbc-news-train.jsonl",
+              "ag-news-test.jsonl", "inshorts-news.jsonl"]
     missing = [name for name in needed if not (args.data / name).is_file()]
     if missing:
         print(f"bench.language: {args.data} lacks {', '.join(missing)}; this benchmark needs the shared data "

@@ -99,8 +99,36 @@ def test_very_long_text_is_read_in_part():
 
 
 def test_import_does_not_load_the_model():
-    code = "import sys, service.engine.language; assert 'py3langid' not in sys.modules"
+    code = ("import sys, service.engine.language; assert 'py3langid' not in sys.modules; "
+            "assert 'fasttext' not in sys.modules")
     subprocess.run([sys.executable, "-c", code], check=True, cwd=Path(__file__).resolve().parents[1])
+
+
+@pytest.mark.parametrize(("text", "code"), [
+    # py3langid alone: Afrikaans 0.11, Scottish Gaelic 0.30, English 0.28, und for each
+    ("Barack Obama met Angela Merkel in Berlin on Tuesday.", "en"),
+    ("Roger Federer beat Rafael Nadal 6-4, 6-3, 7-6 to win the Wimbledon title.", "en"),
+    ("Prime minister resigns after losing confidence vote", "en"),
+    ("Central bank leaves interest rates unchanged", "en"),
+    ("Los Sundarbans son la cadena de", "es"),  # py3langid: Occitan 0.50
+    ("Затем Лакха Сингх взял на себя", "ru"),  # py3langid: Bulgarian 0.51
+])
+def test_headlines_and_short_openings_are_told(text, code):
+    """Most English headlines came out "und" (AG News: 0.36 told), a few short openings wrong."""
+    assert detect_language(text).code == code
+
+
+def test_a_language_model_file_that_is_not_the_pinned_one_is_refused(tmp_path, monkeypatch):
+    from service.engine import language
+    from service.errors import ModelLoadError
+
+    changed = tmp_path / "lid.176.ftz"
+    pinned = language.fasttext_model_path().read_bytes()
+    changed.write_bytes(pinned[:-1] + bytes([pinned[-1] ^ 1]))
+    monkeypatch.setattr(language, "_fasttext", None)
+    monkeypatch.setattr(language, "fasttext_model_path", lambda: changed)
+    with pytest.raises(ModelLoadError, match="not the pinned fastText language model"):
+        language.detect_language("Prime minister resigns after losing confidence vote")
 
 
 @pytest.mark.parametrize(("names", "code"), [

@@ -68,11 +68,12 @@ def test_each_text_goes_to_the_model_for_its_language_in_one_call(routed):
 
 
 def test_a_short_text_in_another_script_goes_to_the_multilingual_model(routed):
-    """"«Спартак» обыграл ЦСКА" is too short for its language to be told ("und"), but it is not
-    English: the default model gave it a confident wrong topic (economy 0.92)."""
-    cyrillic, latin = routed.tag(["«Спартак» обыграл ЦСКА", "Ölpreis steigt stark"], LABELS)
+    """"ЦСКА" is too short for its language to be told ("und"), but it is not English: the default
+    model gave such a text ("«Спартак» обыграл ЦСКА", now told Russian) a confident wrong topic."""
+    cyrillic, latin, told = routed.tag(["ЦСКА", "Öl steigt", "«Спартак» обыграл ЦСКА"], LABELS)
     assert (cyrillic.language, cyrillic.model) == ("und", "tiny-multilingual")
     assert (latin.language, latin.model) == ("und", "tiny-english")  # Latin letters: the default, as before
+    assert (told.language, told.model) == ("ru", "tiny-multilingual")
 
 
 def test_labels_named_in_another_language_send_every_text_to_the_model_that_reads_them(routed, tmp_path):
