@@ -128,3 +128,15 @@ def test_feedback_schema_agrees_with_the_server_on_empty_text(tagger, tmp_path, 
     body = {"text": text, "labels": ["economy"], "taxonomy": "news"}
     assert validator(spec, schema).is_valid(body) == valid
     assert client.post("/v1/feedback", json=body).status_code == (201 if valid else 422)
+
+
+def test_warning_codes_are_a_closed_list_the_spec_names(spec):
+    """Clients switch on warning codes: the spec lists them, and a code outside the list cannot be made."""
+    from service.engine.types import WARNING_CODES, Warning
+
+    schemas = spec["components"]["schemas"]
+    assert schemas["WarningOut"]["properties"]["code"]["enum"] == list(WARNING_CODES)
+    assert set(schemas["FeedbackWarningOut"]["properties"]["code"]["enum"]) == {
+        "model-not-loaded", "model-version-changed", "predicted-not-model-labels"}
+    with pytest.raises(ValueError, match="unknown warning code"):
+        Warning("low-confidence", "a code the schema does not list")

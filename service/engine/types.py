@@ -48,12 +48,20 @@ class Topic:
         return out
 
 
+# Every warning code a result can carry: the API's schema lists them (clients switch on them).
+WARNING_CODES = ("language-unsupported", "not-news", "nothing-to-read", "outside-model-domain", "below-threshold")
+
+
 @dataclass(frozen=True)
 class Warning:
     """Something that makes a result less reliable, e.g. a language the model does not read."""
 
     code: str  # a stable identifier such as "language-unsupported"
     message: str
+
+    def __post_init__(self) -> None:
+        if self.code not in WARNING_CODES:  # a new code belongs in WARNING_CODES, and so in the schema
+            raise ValueError(f"unknown warning code {self.code!r}")
 
 
 @dataclass(frozen=True)

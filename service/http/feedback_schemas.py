@@ -13,7 +13,7 @@ from ..engine.validation import is_unicode, label_key, text_problem
 from ..feedback import Correction
 from .parsing import field_errors
 from .problems import ValidationFailed
-from .schemas import Name, Strict, Text, WarningOut
+from .schemas import Name, Strict, Text
 
 # A model version as /v1/classify names it: 12 hex digits, with the topic matcher "+" and 8 more.
 Version = Annotated[str, StringConstraints(min_length=1, max_length=64)]
@@ -43,9 +43,17 @@ FEEDBACK_WARNINGS = ("What was stored without being checked: a model not loaded 
                      "the loaded model does not have (\"predicted-not-model-labels\").")
 
 
+FEEDBACK_WARNING_CODES = ("model-not-loaded", "model-version-changed", "predicted-not-model-labels")
+
+
+class FeedbackWarningOut(BaseModel):
+    code: str = Field(json_schema_extra={"enum": list(FEEDBACK_WARNING_CODES)})
+    message: str
+
+
 class FeedbackCreated(BaseModel):
     id: int = Field(description="The stored correction's id.")
-    warnings: list[WarningOut] = Field(description=FEEDBACK_WARNINGS)
+    warnings: list[FeedbackWarningOut] = Field(description=FEEDBACK_WARNINGS)
 
 
 class TrainingRow(BaseModel):
@@ -255,4 +263,5 @@ def _check_model(body: FeedbackRequest, models: Mapping[str, LoadedModel] | None
 
 
 def _warning(code: str, message: str) -> dict[str, str]:
+    assert code in FEEDBACK_WARNING_CODES, code  # the schema lists them
     return {"code": code, "message": message}

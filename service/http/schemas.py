@@ -12,6 +12,7 @@ from typing import Annotated
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
 
 from ..engine import Label
+from ..engine.types import WARNING_CODES
 from ..engine.validation import EMPTY
 
 Name = Annotated[str, StringConstraints(min_length=1, max_length=200)]
@@ -99,7 +100,8 @@ class TopicOut(BaseModel):
 
 class ModelOut(BaseModel):
     name: str
-    kind: str = Field(description="embedding (zero-shot), nli (zero-shot) or classifier (fine-tuned).")
+    kind: str = Field(description="embedding (zero-shot), nli (zero-shot) or classifier (fine-tuned).",
+                      json_schema_extra={"enum": ["embedding", "nli", "classifier"]})
     version: str = Field(description="First 12 hex digits of the weights' SHA-256; with the topic matcher "
                          "merged in, then \"+\" and the first 8 of the adapter's.")
 
@@ -118,7 +120,7 @@ SERVED_DESCRIPTION = ("The model that tagged this text: the default model, or th
 
 
 class WarningOut(BaseModel):
-    code: str
+    code: str = Field(json_schema_extra={"enum": list(WARNING_CODES)})
     message: str
 
 
@@ -176,11 +178,13 @@ class TaxonomyDetail(BaseModel):
 
 class ModelInfo(ModelOut):
     default: bool
-    ready: bool
-    runtime: str = Field(description="What runs its encoder here: torch or onnx (NEWSTAG_RUNTIME, as resolved).")
+    ready: bool = Field(description="Always true: a model is listed once it can tag.")
+    runtime: str = Field(description="What runs its encoder here: torch or onnx (NEWSTAG_RUNTIME, as resolved).",
+                         json_schema_extra={"enum": ["torch", "onnx"]})
     precision: str = Field(description="The precision it runs in: fp32, bf16 or int8 (NEWSTAG_PRECISION, as "
                                        "resolved: auto becomes one of them); an NLI model runs as its "
-                                       "checkpoint was saved (fp32, bf16 or fp16).")
+                                       "checkpoint was saved (fp32, bf16 or fp16).",
+                           json_schema_extra={"enum": ["fp32", "bf16", "int8", "fp16"]})
     labels: list[str] | None = Field(description="Fixed labels of a fine-tuned model; null for zero-shot ones.")
     metrics: dict[str, float] | None = Field(description="A fine-tuned model's validation metrics.")
 
