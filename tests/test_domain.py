@@ -121,6 +121,13 @@ def test_a_single_label_model_answers_none_of_these_outside_its_labels(single_la
     assert [r.topics for r in results] == [()] * len(outside)
     # Saying why: no topics and no warning read as a model that found nothing it knew.
     assert [[w.code for w in r.warnings] for r in results] == [["outside-model-domain"]] * len(outside)
+    # A single-label call gets the label the model leans to, by its own score: with every score
+    # 0 it was the first label for every text ("business" for a cookie banner and a swimmer alike).
+    for text, single in zip(outside, tagger.tag(outside, multi_label=False), strict=True):
+        [topic] = single.topics
+        [scores] = tagger.backend.score([tagger.backend.prepare(text)], list(tagger.backend.labels))
+        assert topic.score > 0 and topic.label == tagger.backend.labels[int(scores.label_scores.argmax())].name
+        assert "outside-model-domain" in [w.code for w in single.warnings]
 
 
 def test_the_domain_file_is_checked_like_the_weights(single_label_dir, tmp_path):

@@ -112,19 +112,20 @@ class ClassifierBackend:
         columns = [self.labels.index(label) for label in labels]  # the Tagger only asks for own labels
         out = []
         for doc, vectors in zip(docs, self.encoder.encode_documents(docs, deadline), strict=True):
-            domain = self.files.domain
-            outside = domain is not None and vectors.windows.shape[0] > 0 and not domain.contains(vectors.windows)
-            if vectors.windows.shape[0] == 0 or outside:
-                # Nothing to read, or unlike every label's training articles: "none of these".
-                out.append(ClassifierScores(np.zeros(len(labels)), np.zeros((vectors.sentences.shape[0], len(labels))),
-                                            outside_domain=outside))
+            if vectors.windows.shape[0] == 0:  # nothing to read: "none of these"
+                out.append(ClassifierScores(np.zeros(len(labels)), np.zeros((vectors.sentences.shape[0], len(labels)))))
                 continue
+            domain = self.files.domain
+            # Unlike every label's training articles: the Tagger gives it no topic in multi-label calls,
+            # and a single-label call its best label by these scores (with zeros it was the first label).
+            outside = domain is not None and not domain.contains(vectors.windows)
             doc_logits, sentence_logits = self._logits(doc, vectors)
             doc_probs = probabilities(doc_logits, self.files.multi_label)
             if self.files.at_least_one:  # over all its labels: asking for some of them filters the same answer
                 doc_probs = at_least_one(doc_probs, self._thresholds)
             out.append(ClassifierScores(doc_probs[columns],
-                                        probabilities(sentence_logits, self.files.multi_label)[:, columns]))
+                                        probabilities(sentence_logits, self.files.multi_label)[:, columns],
+                                        outside_domain=outside))
         return out
 
     def _logits(self, doc: PreparedDocument, vectors: DocumentVectors) -> tuple[np.ndarray, np.ndarray]:

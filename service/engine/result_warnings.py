@@ -68,8 +68,8 @@ def domain_warning(outside_domain: bool, model_name: str) -> tuple[Warning, ...]
     an answer of no topics and no reason read as a model that found nothing it knew."""
     if not outside_domain:
         return ()
-    message = (f"The text is unlike every label's training articles of the model {model_name!r}, so it gives "
-               "it none of its labels (its scores are 0).")
+    message = (f"The text is unlike every label's training articles of the model {model_name!r}: multi-label "
+               "calls give it none of its labels, and a single-label call's label is a guess.")
     return (Warning("outside-model-domain", message),)
 
 

@@ -180,12 +180,13 @@ class Tagger:
         scored = self.backend.score(docs, label_list, deadline)
         thresholds = label_set.thresholds(threshold)
         alone = SentenceScores(self.backend, label_list)
-        # A multi-label call gives no topic to a text the genre check calls non-news, nor to one with
+        # A multi-label call gives no topic to a text the genre check calls non-news, nor to one a
+        # fine-tuned model's domain check calls unlike its training articles, nor to one with
         # nothing the model reads (only Arabic marks, say: its scores are those of an empty window);
         # their sentences are not read.
         # No letter of any script is nothing to read either: "2024" got climate change 0.57 and COP29 0.50.
         empty = [not any(doc.sentence_token_ids) or not any(map(str.isalpha, doc.text)) for doc in docs]
-        gated = [multi_label and (called_non_news(s.news_probability) or nothing)
+        gated = [multi_label and (called_non_news(s.news_probability) or nothing or s.outside_domain)
                  for s, nothing in zip(scored, empty, strict=True)]
         found = self._topic_candidates(docs, scored, gated, label_set, alone, deadline)
         codes = languages if languages is not None else [detect_language(doc.text).code for doc in docs]
