@@ -87,13 +87,13 @@ def _check_paths(args: argparse.Namespace) -> None:
         raise NewstagError(f"{args.output} exists: --resume to continue it, --overwrite to replace it")
 
 
-def _job(args: argparse.Namespace, options: TagOptions, settings: Settings) -> dict[str, Any]:
+def _job(args: argparse.Namespace, options: TagOptions, settings: Settings, model_version: str | None) -> dict[str, Any]:
     """What wrote the output: a resumed run must have the same (JSON as it reads back)."""
     stat = args.input.stat()
     job = {"newstag": __version__,
            "input": {"path": str(args.input.resolve()), "size": stat.st_size, "mtime_ns": stat.st_mtime_ns},
            "options": asdict(options), "settings": result_settings(settings),
-           "model": str(args.model.resolve()) if args.model is not None else None}
+           "model": str(args.model.resolve()) if args.model is not None else None, "model_version": model_version}
     return json.loads(json.dumps(job))
 
 
@@ -162,8 +162,8 @@ def _main(args: argparse.Namespace) -> int:
         _check_paths(args)
         # One caller: the model runs in this thread (Ctrl-C stops it there), not a batching thread's.
         settings = Settings.from_env(max_documents=args.batch_size, batching=False)
-        check_model_choice(args.model, settings, options)  # before the model loads (15-20 s), as bulk and tag
-        job = _job(args, options, settings)
+        version = check_model_choice(args.model, settings, options)  # before the model loads (15-20 s), as bulk and tag
+        job = _job(args, options, settings, version)
         done, keep, earlier = 0, None, 0
         if args.resume and args.output.exists():
             check_resumable(args.output, job)
@@ -193,6 +193,9 @@ def _main(args: argparse.Namespace) -> int:
         return 1
     print(f"tagged {count.written - count.errors} articles into {args.output}; {count.errors} lines had errors",
           file=sys.stderr)
+    if count.written and count.errors == count.written:  # a scheduled job must notice: the wrong file, field names
+        print(f"batch: error: no line could be tagged; the error rows in {args.output} say why", file=sys.stderr)
+        return 1
     return 0
 
 

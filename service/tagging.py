@@ -59,11 +59,12 @@ class TagOptions:
         return None
 
 
-def check_model_choice(model: Path | None, settings: Settings, options: TagOptions) -> None:
+def check_model_choice(model: Path | None, settings: Settings, options: TagOptions) -> str | None:
     """``--model`` (a fine-tuned model's directory, another local embedding model, or None: the
     default) and the labels or taxonomy a job asks of it, checked before any model loads: files,
     checksums and shapes without torch, so a broken model is one line, not a traceback after
-    the model (or Ray) started."""
+    the model (or Ray) started. Returns a fine-tuned model's version, which a job records: a
+    model retrained in place keeps its path, and a resumed job mixed two models' rows."""
     if model is not None:
         check_model_dir(model)
     fine_tuned = model is not None and is_classifier_dir(model)  # ModelLoadError when unreadable
@@ -72,11 +73,11 @@ def check_model_choice(model: Path | None, settings: Settings, options: TagOptio
     if model is not None and fine_tuned:
         if options.taxonomy:
             raise NewstagError(f"--model {model.name} has its own labels: a taxonomy does not apply")
-        read_classifier_dir(model)  # the service's checks of the directory (files, checksums, values)
-        return
+        return read_classifier_dir(model).version  # the service's checks of the directory (files, checksums, values)
     check_startup(replace(settings, model=model) if model is not None else settings)  # the server's, files only
     if options.labels is None:
         TaxonomyRegistry.load(settings.taxonomies_dir).get(options.taxonomy or settings.taxonomy)  # names those there
+    return None
 
 
 def tagger_for(settings: Settings, model: Path | None) -> Tagger:
@@ -123,7 +124,8 @@ def job_difference(earlier: dict[str, Any], job: dict[str, Any]) -> str | None:
         writer = f"newstag {earlier['newstag']}" if "newstag" in earlier else "an older newstag"
         return f"was written by {writer} (this is newstag {job.get('newstag')})"
     changed = job_changes(earlier, job)
-    return f"was written with other {', '.join(changed)}" if changed else None
+    retrained = " (the model in that directory was retrained since)" if changed == ["model_version"] else ""
+    return f"was written with other {', '.join(changed)}{retrained}" if changed else None
 
 
 def text_problem(text: Any, settings: Settings) -> str | None:

@@ -71,6 +71,29 @@ def test_a_fine_tuned_model_tags_the_file_and_a_resume_with_another_model_is_ref
         assert said in capsys.readouterr().err
 
 
+def test_resume_with_the_model_retrained_in_place_is_refused(tmp_path, trained_model_dir, capsys):
+    """The job file recorded the model's path alone: a model retrained in the same directory
+    (as training.md suggests) resumed the job, and the output mixed two models' rows."""
+    import hashlib
+
+    from safetensors.numpy import load_file, save_file
+
+    model = shutil.copytree(trained_model_dir, tmp_path / "desk")
+    (tmp_path / "in.jsonl").write_text("".join(json.dumps({"id": str(i), "text": f"The striker scored {i} goals."})
+                                               + "\n" for i in range(6)))
+    args = ["--input", str(tmp_path / "in.jsonl"), "--output", str(tmp_path / "out.jsonl"), "--model", str(model),
+            "--batch-size", "2"]
+    assert main(args) == 0
+    (tmp_path / "out.jsonl").write_text("".join((tmp_path / "out.jsonl").read_text().splitlines(keepends=True)[:2]))
+    head = load_file(model / "head.safetensors")  # retrained: other weights, pinned again
+    save_file({name: value + 0.01 for name, value in head.items()}, model / "head.safetensors")
+    manifest = json.loads((model / "newstag.json").read_text())
+    manifest["sha256"]["head.safetensors"] = hashlib.sha256((model / "head.safetensors").read_bytes()).hexdigest()
+    (model / "newstag.json").write_text(json.dumps(manifest))
+    assert main([*args, "--resume"]) == 2
+    assert "other model_version (the model in that directory was retrained since)" in capsys.readouterr().err
+
+
 def test_missing_input_and_unknown_taxonomy_fail_fast(tmp_path, tiny_env, capsys):
     assert main(["--input", str(tmp_path / "none.jsonl"), "--output", str(tmp_path / "o.jsonl")]) == 2
     (tmp_path / "in.jsonl").write_text('{"text": "x"}\n')
@@ -438,3 +461,13 @@ def test_a_compressed_input_cut_short_is_one_line_not_a_traceback(tmp_path, tiny
                  "--labels", "trade"]) == 1
     err = capsys.readouterr().err
     assert "cannot read" in err and "a compressed file cut short or damaged?" in err and "Traceback" not in err
+
+
+def test_a_run_where_no_line_could_be_tagged_exits_1(tmp_path, tiny_env, capsys):
+    """Every line an error row ("txt" for "text", empty texts) exited 0: a scheduled job could not notice."""
+    (tmp_path / "bad.jsonl").write_text('{"text": ""}\n{"txt": "hello"}\n')
+    assert main(["--input", str(tmp_path / "bad.jsonl"), "--output", str(tmp_path / "o.jsonl"), "--labels", "a"]) == 1
+    assert "no line could be tagged" in capsys.readouterr().err
+    assert len((tmp_path / "o.jsonl").read_text().splitlines()) == 2
+    (tmp_path / "some.jsonl").write_text('{"text": ""}\n{"text": "Trade talks resumed."}\n')
+    assert main(["--input", str(tmp_path / "some.jsonl"), "--output", str(tmp_path / "o2.jsonl"), "--labels", "a"]) == 0

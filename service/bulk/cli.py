@@ -53,7 +53,6 @@ def _options(args: argparse.Namespace, settings: Settings) -> TagOptions:
                          threshold=args.threshold, top_k=args.top_k, evidence=args.evidence)
     if (problem := options.problem()) is not None:
         raise NewstagError(problem)
-    check_model_choice(args.model, settings, options)  # else every Ray worker refused them, after Ray had started
     return options
 
 
@@ -71,6 +70,8 @@ def main(argv: list[str] | None = None, prog: str = "python -m service.bulk") ->
         _check_counts(args)  # before the settings, which would name NEWSTAG_TORCH_THREADS for --threads-per-worker
         settings = Settings.from_env(max_documents=args.batch_size, torch_threads=args.threads_per_worker)
         options = _options(args, settings)
+        # Before Ray starts, else every Ray worker refused a broken model after it had started.
+        model_version = check_model_choice(args.model, settings, options)
         inputs = input_files(args.input)
         files = inputs.files
         if (note := compressed_note(inputs)) is not None:
@@ -84,7 +85,7 @@ def main(argv: list[str] | None = None, prog: str = "python -m service.bulk") ->
         model = str(args.model.resolve()) if args.model else None
         job = {"newstag": __version__, "inputs": fingerprint(files), "shard_rows": args.shard_rows,
                "format": args.format, "options": asdict(options), "model": model or str(settings.model or "default"),
-               "settings": result_settings(settings)}
+               "model_version": model_version, "settings": result_settings(settings)}
         output.claim(job, args.overwrite)
         done = output.done()
         todo = [shard for shard in shards if shard.index not in done]
