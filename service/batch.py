@@ -87,7 +87,8 @@ def _check_paths(args: argparse.Namespace) -> None:
         raise NewstagError(f"{args.output} exists: --resume to continue it, --overwrite to replace it")
 
 
-def _job(args: argparse.Namespace, options: TagOptions, settings: Settings, model_version: str | None) -> dict[str, Any]:
+def _job(args: argparse.Namespace, options: TagOptions, settings: Settings,
+         model_version: str | None) -> dict[str, Any]:
     """What wrote the output: a resumed run must have the same (JSON as it reads back)."""
     stat = args.input.stat()
     job = {"newstag": __version__,
