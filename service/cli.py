@@ -15,7 +15,7 @@ import textwrap
 from collections.abc import Sequence
 from pathlib import Path
 
-from .config import Settings
+from .config import Settings, unknown_variable_warnings
 from .engine import ConfigError, NewstagError, TagResult, onnx_cache, validation
 from .engine.classifier_dir import is_classifier_dir
 from .engine.routing import served_by
@@ -222,6 +222,9 @@ def _export_onnx(args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0] != "serve":  # the server logs them at start, among its other warnings
+        for warning in unknown_variable_warnings():
+            print(f"newstag: warning: {warning}", file=sys.stderr)
     if argv and argv[0] in HANDED_ON:
         return HANDED_ON[argv[0]][0](argv[1:])
     args = _parser().parse_args(argv)

@@ -6,6 +6,7 @@ environment variables. Nothing reads the environment at import time.
 
 from __future__ import annotations
 
+import difflib
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
@@ -224,3 +225,23 @@ def _parse(name: str, raw: str) -> Any:
                 else f"one of {', '.join(sorted(_TRUE | _FALSE))}" if name in _BOOLS else "valid")
         raise ConfigError(f"NEWSTAG_{name.upper()}={raw!r} is not {kind}") from None
     return raw
+
+
+# NEWSTAG_ variables read outside Settings: gunicorn's worker and thread counts
+# (gunicorn_config.py), the image's build arguments, and the test suite's and benchmarks' switches.
+OTHER_VARIABLES = frozenset({"NEWSTAG_WORKERS", "NEWSTAG_THREADS", "NEWSTAG_ONNX", "NEWSTAG_MULTILINGUAL",
+                             "NEWSTAG_BULK", "NEWSTAG_REQUIRE_E2E", "NEWSTAG_E2E_PORT", "NEWSTAG_FUZZ_EXAMPLES",
+                             "NEWSTAG_CHROMIUM", "NEWSTAG_SHOW_JUNK"})
+
+
+def unknown_variable_warnings(environ: Mapping[str, str] | None = None) -> list[str]:
+    """One line per NEWSTAG_ variable newstag does not read: a misspelt one is otherwise
+    silently ignored (NEWSTAG_REQUIRE_API_KEY left the API open, NEWSTAG_TRESHOLD the threshold 0.5)."""
+    environ = os.environ if environ is None else environ
+    known = {f"NEWSTAG_{f.name.upper()}" for f in fields(Settings)} | OTHER_VARIABLES
+    out = []
+    for name in sorted(n for n in environ if n.startswith("NEWSTAG_") and n not in known):
+        close = difflib.get_close_matches(name, known, n=1, cutoff=0.8)
+        out.append(f"{name} is not a newstag setting and is ignored"
+                   + (f": did you mean {close[0]}?" if close else " (docs/configuration.md lists them)"))
+    return out

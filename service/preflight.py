@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .config import Settings
+from .config import Settings, unknown_variable_warnings
 from .engine.model_files import (
     DEFAULT_MODEL_SHA256,
     MULTILINGUAL_SHA256,
@@ -85,7 +85,7 @@ def _loopback(bind: str) -> bool:
 
 def serving_warnings(settings: Settings, binds: list[str]) -> list[str]:
     """What will not stop the server but an operator must hear at start, one line each."""
-    warnings = []
+    warnings = unknown_variable_warnings()
     if not settings.api_key_list and not all(_loopback(b) for b in binds):
         warnings.append(f"NEWSTAG_API_KEYS is not set: /v1 (tagging, corrections and their export with article "
                         f"texts) is open to anyone who can reach {', '.join(binds)}")

@@ -114,3 +114,22 @@ def test_start_up_refusals_name_their_variable(tmp_path):
     assert done.stderr.strip().splitlines() == [
         f"newstag: cannot start: NEWSTAG_RUN_DIR={str(a_file)!r}: it is not a directory"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a-file"]  # no metrics directory left behind
+
+
+def test_a_misspelt_variable_is_named_not_silently_ignored(monkeypatch, capsys):
+    """NEWSTAG_REQUIRE_API_KEY (for ..._KEYS) left the API open without a word."""
+    from service.cli import main
+    from service.config import unknown_variable_warnings
+    from service.preflight import serving_warnings
+
+    environ = {"NEWSTAG_REQUIRE_API_KEY": "1", "NEWSTAG_TRESHOLD": "0.9", "NEWSTAG_MODEL": "x", "NEWSTAG_WORKERS": "2",
+               "NEWSTAG_COLOUR": "red", "PATH": "/bin"}
+    assert unknown_variable_warnings(environ) == [
+        "NEWSTAG_COLOUR is not a newstag setting and is ignored (docs/configuration.md lists them)",
+        "NEWSTAG_REQUIRE_API_KEY is not a newstag setting and is ignored: did you mean NEWSTAG_REQUIRE_API_KEYS?",
+        "NEWSTAG_TRESHOLD is not a newstag setting and is ignored: did you mean NEWSTAG_THRESHOLD?"]
+    monkeypatch.setenv("NEWSTAG_REQUIRE_API_KEY", "1")
+    assert any("did you mean NEWSTAG_REQUIRE_API_KEYS?" in w
+               for w in serving_warnings(Settings.from_env(), ["127.0.0.1:8000"]))
+    assert main(["taxonomies"]) == 0
+    assert "newstag: warning: NEWSTAG_REQUIRE_API_KEY is not a newstag setting" in capsys.readouterr().err
