@@ -146,3 +146,32 @@ def test_offsets_slice_the_original_text(text):
 ])
 def test_direction_marks_around_a_sentence_end_do_not_hide_it(text, expected):
     assert [text[s.start:s.end] for s in split_sentences(text)] == expected
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    # A CMS export: a byline, a dateline and a headline each on a line of its own, no end punctuation.
+    ("By Jane Doe\nPARIS\nQuiksilver is in talks to buy Rossignol. It said so on Monday.",
+     ["By Jane Doe", "PARIS", "Quiksilver is in talks to buy Rossignol.", "It said so on Monday."]),
+    ("Villagers flee clashes, huddle in forests\nVillagers in the north fled into forests on Monday.",
+     ["Villagers flee clashes, huddle in forests", "Villagers in the north fled into forests on Monday."]),
+    ("22:40 GMT\nThe minister has arrived.\n22:45 GMT\nShe is speaking now",
+     ["22:40 GMT", "The minister has arrived.", "22:45 GMT", "She is speaking now"]),
+    ("Arsenal 2 Chelsea 1\nEverton 0 Liverpool 0", ["Arsenal 2 Chelsea 1", "Everton 0 Liverpool 0"]),
+    # A line that goes on in lower case is the same sentence.
+    ("The minister met\nthe press on Monday.", ["The minister met\nthe press on Monday."]),
+])
+def test_a_line_of_its_own_ends_a_sentence(text, expected):
+    """Only blank lines split lines: the headline was glued to the lead, every live-blog entry began
+    "22:40 GMT\\n", and a byline was evidence for politics."""
+    assert [text[s.start:s.end] for s in split_sentences(text)] == expected
+
+
+def test_hard_wrapped_text_keeps_its_sentences_across_lines():
+    """Wire copy and e-mail wrapped at a width break lines inside sentences, before capitals too."""
+    text = ("The finance minister said on Monday that the government would present the budget to\n"
+            "Parliament next week, after talks between the central bank and the\n"
+            "International Monetary Fund had ended without a deal on the deficit\n"
+            "target for the coming year, and that it would not raise taxes again.\n"
+            "Reporting by Jane Doe")
+    assert [text[s.start:s.end] for s in split_sentences(text)] == [text[:text.index("Reporting")].strip(),
+                                                                     "Reporting by Jane Doe"]

@@ -9,12 +9,15 @@ needed the language first, or missed scripts this handles.
 A boundary is end punctuation (plus closing quotes or brackets) followed by whitespace
 and something that can start a sentence: a digit, an upper-case letter, or a letter of a
 script without case (Arabic, Hebrew, Devanagari, CJK, Georgian, ...). Chinese and
-Japanese full stops need no whitespace after them. Blank lines always split.
+Japanese full stops need no whitespace after them. Blank lines always split. A single
+line break before something that can start a sentence splits too (a headline's line, a
+byline's), except in hard-wrapped text, where only a short line's does.
 """
 
 from __future__ import annotations
 
 import re
+import statistics
 from dataclasses import dataclass
 
 # Ends that need whitespace after them: Latin "." "!" "?" "…", the Greek question mark
@@ -115,17 +118,64 @@ def split_sentences(text: str) -> list[Span]:
     spans: list[Span] = []
     para_start = 0
     paragraphs = [(m.start(), m.end()) for m in _PARAGRAPH.finditer(text)] + [(len(text),) * 2]
+    width = _wrap_width(text)
     for para_end, next_start in paragraphs:
+        cuts = {match.end() for match in _END.finditer(text, para_start, para_end)
+                if _ends_sentence(text, match, para_end)}
+        cuts.update(_line_ends(text, para_start, para_end, width))
         start = para_start
-        for match in _END.finditer(text, para_start, para_end):
-            if not _ends_sentence(text, match, para_end):
-                continue
-            span = _trimmed(text, start, match.end())
+        for cut in sorted(cuts):
+            span = _trimmed(text, start, cut)
             if span:
                 spans.append(span)
-            start = match.end()
+            start = cut
         span = _trimmed(text, start, para_end)
         if span:
             spans.append(span)
         para_start = next_start
     return spans
+
+
+# A line this much shorter than the text's wrapped lines ends a sentence even in hard-wrapped
+# text (a headline, a byline or a dateline above a lead); wrapped lines are of one width.
+SHORT_LINE_SHARE = 0.6
+_LINE_BREAK = re.compile(r"[ \t]*\r?\n")
+
+
+def _wrap_width(text: str) -> float | None:
+    """The width ``text`` is wrapped at (e-mail, newsgroups, wire copy), where a single line break
+    is mostly inside a sentence (one in five or more is followed by a lower-case word): the
+    median length of such lines. None when it is not wrapped."""
+    total, inside = 0, []
+    line_start = 0
+    for match in _LINE_BREAK.finditer(text):
+        after = match.end()
+        while after < len(text) and text[after] in " \t":
+            after += 1
+        if after < len(text) and text[after] not in "\r\n":
+            total += 1
+            if text[after].islower():
+                inside.append(len(text[line_start:match.start()].strip()))
+        line_start = match.end()
+    if not inside or len(inside) * 5 < total:
+        return None
+    return float(statistics.median(inside))
+
+
+def _line_ends(text: str, start: int, end: int, width: float | None) -> list[int]:
+    """Single line breaks in ``text[start:end]`` (a paragraph) that end a sentence with no end
+    punctuation: each line of a CMS export's headline, byline, dateline, list of results or
+    timestamped live-blog entry was glued to the next ("By Jane Doe\nPARIS\nQuiksilver is ...").
+    In text wrapped at ``width`` only a short line does."""
+    out = []
+    line_start = start
+    for match in _LINE_BREAK.finditer(text, start, end):
+        line = len(text[line_start:match.start()].strip())
+        after, line_start = match.end(), match.end()
+        if line == 0 or (width is not None and line >= SHORT_LINE_SHARE * width):
+            continue
+        while after < end and (text[after] in _OPENERS or text[after] in " \t" or _MARK.match(text, after)):
+            after += 1
+        if after < end and _can_start_sentence(text[after]):
+            out.append(match.start())
+    return out
