@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import sqlite3
 import subprocess
 import sys
@@ -26,6 +27,7 @@ from sqlalchemy import (
     Table,
     Text,
     create_engine,
+    event,
     make_url,
 )
 
@@ -106,6 +108,27 @@ def test_stats_count_labels_and_changed_predictions(store):
     assert stats["added"] == {"demining": 1}
     assert stats["removed"] == {"COP29": 1, "sports": 1}
     assert stats["models"] == {"m1": {"reviewed": 2, "changed": 2}, "m2": {"reviewed": 1, "changed": 1}}
+
+
+def test_stats_never_read_the_texts(store, monkeypatch):
+    """Reading every text (up to 100,000 characters a row) to count labels took 8 s on 100,000 rows."""
+    import service.feedback.store as store_module
+    monkeypatch.setattr(store_module, "PAGE_ROWS", 2)  # several pages
+    for i in range(5):
+        store.add(Correction(f"Article {i}.", ("economy",), "news", "m1", ("sports",)))
+    statements: list[str] = []
+
+    def listen(_connection, _cursor, statement, *_):
+        statements.append(statement)
+
+    event.listen(store.engine(), "before_cursor_execute", listen)
+    try:
+        stats = store.stats()
+    finally:
+        event.remove(store.engine(), "before_cursor_execute", listen)
+    assert (stats["corrections"], stats["changed"], stats["added"]) == (5, 5, {"economy": 5})
+    assert len(statements) >= 3
+    assert not [s for s in statements if re.search(r"\btext\b", s, re.I)], statements
 
 
 def test_concurrent_writers_lose_nothing(store):

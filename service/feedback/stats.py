@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
-
-from .records import StoredCorrection
 
 NO_MODEL = "(none)"  # a correction that did not name its model (as /metrics labels it)
 
@@ -15,7 +14,20 @@ def _sorted(counter: Counter[str]) -> dict[str, int]:
     return dict(sorted(counter.items(), key=lambda item: (-item[1], item[0])))
 
 
-def summarize(current: Iterable[StoredCorrection], submissions: int) -> dict[str, Any]:
+@dataclass(frozen=True)
+class Review:
+    """What the stats read of a correction: never its text (up to 100,000 characters a row)."""
+
+    labels: tuple[str, ...]
+    predicted: tuple[str, ...] | None  # None: no prediction was sent
+    model: str | None
+
+    @property
+    def changed(self) -> bool | None:
+        return None if self.predicted is None else set(self.predicted) != set(self.labels)
+
+
+def summarize(current: Iterable[Review], submissions: int) -> dict[str, Any]:
     """Stats over each text's current correction; ``submissions`` counts history too."""
     labels: Counter[str] = Counter()
     added: Counter[str] = Counter()

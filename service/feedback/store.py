@@ -18,14 +18,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import URL, ColumnElement, Engine, create_engine, func, inspect, select, true
+from sqlalchemy import URL, ColumnElement, Engine, Select, create_engine, func, inspect, select, true
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, IntegrityError, OperationalError, ProgrammingError, SQLAlchemyError
 
 from ..errors import ConfigError, NewstagError
 from .database import create_store_engine, unwritable_sqlite_file, usable_url
 from .records import Correction, StoredCorrection, content_hash
-from .stats import summarize
+from .stats import Review, summarize
 from .tables import create_schema, feedback
 from .upgrade import ADDED_COLUMNS, missing_columns, upgrade_table
 
@@ -244,8 +244,9 @@ class FeedbackStore:
             raise self._unavailable("could not read", exc) from None
         return Rows(self, int(newest or 0), selection)
 
-    def _page(self, after: int, upto: int, selection: Selection = EVERY) -> list[StoredCorrection]:
-        """Up to PAGE_ROWS current corrections with ids in (after, upto]."""
+    @staticmethod
+    def _current_query(after: int, upto: int, selection: Selection, *columns: Any) -> Select[Any]:
+        """Up to PAGE_ROWS current corrections with ids in (after, upto], as ``columns``."""
         newer = feedback.alias("newer")
         # Replaced only by a newer one of the same model, when a model is asked for; a newer
         # one before ``since`` cannot exist (ids grow with time), so that needs no condition.
@@ -255,12 +256,29 @@ class FeedbackStore:
                            newer.c.taxonomy.is_not_distinct_from(feedback.c.taxonomy),
                            newer.c.id > feedback.c.id, newer.c.id <= upto, same)
                     .exists())
-        query = (select(feedback).where(feedback.c.id > after, feedback.c.id <= upto, selection.where(feedback),
-                                        ~replaced)
-                 .order_by(feedback.c.id).limit(PAGE_ROWS))
+        return (select(*columns).where(feedback.c.id > after, feedback.c.id <= upto, selection.where(feedback),
+                                       ~replaced)
+                .order_by(feedback.c.id).limit(PAGE_ROWS))
+
+    def _page(self, after: int, upto: int, selection: Selection = EVERY) -> list[StoredCorrection]:
+        """Up to PAGE_ROWS current corrections with ids in (after, upto]."""
+        query = self._current_query(after, upto, selection, feedback)
         try:
             with self.engine().connect() as connection:
                 return [self._record(row) for row in connection.execute(query)]
+        except SQLAlchemyError as exc:
+            raise self._unavailable("failed while reading", exc) from None
+
+    def _review_page(self, after: int, upto: int, selection: Selection) -> list[tuple[int, Review]]:
+        """As :meth:`_page`, with only what the stats count: reading the texts made stats on
+        100,000 corrections take 8 s."""
+        query = self._current_query(after, upto, selection, feedback.c.id, feedback.c.labels,
+                                    feedback.c.predicted, feedback.c.model)
+        try:
+            with self.engine().connect() as connection:
+                return [(row.id, Review(tuple(row.labels), tuple(row.predicted) if row.predicted is not None else None,
+                                        row.model))
+                        for row in connection.execute(query)]
         except SQLAlchemyError as exc:
             raise self._unavailable("failed while reading", exc) from None
 
@@ -287,7 +305,7 @@ class FeedbackStore:
     def stats(self, selection: Selection = EVERY) -> dict[str, Any]:
         rows = self.current(selection)
         # Counted up to the same id as the rows: corrections never outnumber submissions.
-        return summarize(rows, self.submissions(upto=rows.upto, selection=selection))
+        return summarize(rows.reviews(), self.submissions(upto=rows.upto, selection=selection))
 
 
 class Rows(Iterator[StoredCorrection]):
@@ -310,6 +328,16 @@ class Rows(Iterator[StoredCorrection]):
         row = self._buffer.pop()
         self._after = row.id
         return row
+
+    def reviews(self) -> Iterator[Review]:
+        """The same rows as the stats read them (no text), page by page; not the rows' iteration."""
+        after = 0
+        while self.upto:
+            page = self._store._review_page(after, self.upto, self.selection)
+            yield from (review for _, review in page)
+            if len(page) < PAGE_ROWS:
+                return
+            after = page[-1][0]
 
     def close(self) -> None:
         """Stop early (nothing is held between pages; kept for callers that close what they open)."""
