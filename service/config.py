@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import parse_qs
 
 from .errors import ConfigError
 from .options import (
@@ -27,6 +28,19 @@ from .options import (
 )
 
 MAX_KEYWORD_WEIGHT = 0.25
+
+
+def _in_memory_sqlite(url: str) -> bool:
+    """True for a SQLite URL whose database lives in memory (``sqlite://``, ``sqlite:///:memory:``,
+    ``sqlite:///file::memory:?uri=true``, ``?mode=memory``), read as SQLAlchemy reads it."""
+    scheme, separator, rest = url.strip().partition("://")
+    if not separator or scheme.partition("+")[0].lower() != "sqlite":
+        return False
+    database, _, query = rest.removeprefix("/").partition("?")
+    if database in ("", ":memory:"):
+        return True
+    return database.startswith("file:") and (database.startswith("file::memory:")
+                                             or "memory" in parse_qs(query).get("mode", []))
 
 
 def _one_label_slot(template: str) -> bool:
@@ -192,6 +206,11 @@ class Settings:
             raise ConfigError("NEWSTAG_MULTILINGUAL_MODEL must be auto, off or a model directory")
         if not self.database_url.strip():
             raise ConfigError("NEWSTAG_DATABASE_URL must not be empty")
+        if _in_memory_sqlite(self.database_url):
+            # Each pooled connection would get an empty database of its own: ids repeat, then 503s.
+            raise ConfigError(f"NEWSTAG_DATABASE_URL={self.database_url.strip()!r} is an in-memory SQLite database, "
+                              "which keeps no correction and is not shared between connections: give a file "
+                              "(sqlite:///data/feedback.db) or postgresql://user:password@host/db")
         if not _one_label_slot(self.nli_hypothesis):
             raise ConfigError("NEWSTAG_NLI_HYPOTHESIS must hold {} once, where the label goes, and no other "
                               f"braces (write {{{{ and }}}} for literal ones), not {self.nli_hypothesis!r}")

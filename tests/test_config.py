@@ -54,6 +54,22 @@ def test_the_feedback_database_defaults_to_sqlite_under_data_and_is_set_by_the_e
     assert Settings.from_env({"NEWSTAG_DATABASE_URL": url}).database_url == url
 
 
+@pytest.mark.parametrize("url", ["sqlite://", "sqlite:///:memory:", " sqlite+pysqlite:///:memory: ", "sqlite:///",
+                                 "sqlite:///file::memory:?cache=shared&uri=true",
+                                 "sqlite:///file:fb?mode=memory&cache=shared&uri=true"])
+def test_an_in_memory_sqlite_database_is_refused(url):
+    # Each connection had an empty database of its own: 201s with repeated ids, then 503s, nothing kept.
+    with pytest.raises(ConfigError, match=r"^NEWSTAG_DATABASE_URL=.* is an in-memory SQLite database"):
+        Settings.from_env({"NEWSTAG_DATABASE_URL": url})
+
+
+@pytest.mark.parametrize("url", ["sqlite:///data/feedback.db", "sqlite:////srv/memory.db", "sqlite:///:memory:.db",
+                                 "sqlite:///file:/archive/feedback.db?immutable=1&uri=true",
+                                 "postgresql://u:pw@db/memory"])
+def test_files_and_servers_are_accepted_as_the_feedback_database(url):
+    assert Settings.from_env({"NEWSTAG_DATABASE_URL": url}).database_url == url
+
+
 @pytest.mark.parametrize("name, value", [("NEWSTAG_WORKERS", "abc"), ("NEWSTAG_WORKERS", "0"),
                                          ("NEWSTAG_THREADS", "0"), ("NEWSTAG_TORCH_THREADS", "x"),
                                          ("PORT", "99999")])
