@@ -118,7 +118,7 @@ def test_gunicorn_serves_the_seed_sums_metrics_across_workers_and_stops_cleanly(
     assert "SIGABRT" not in output and "terminate called" not in output, output
     # newstag's own lines (model ready) reach the log, with time, pid and level.
     assert re.search(r"^\[[^]]+\] \[\d+\] \[INFO\] newstag.runtime: model ready", output, re.M), output
-    access = [json.loads(line) for line in output.splitlines() if line.startswith('{"request_id"')]
+    access = [json.loads(line) for line in output.splitlines() if line.startswith('{"time"')]
     assert any(line["path"] == "/v1/classify" and line["documents"] == 1 for line in access)
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import logging
+import re
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -256,7 +258,10 @@ def test_request_ids_are_echoed_or_generated_and_the_log_has_no_text(client, cap
     lines = [json.loads(r.getMessage()) for r in caplog.records]
     assert lines[0] == {**lines[0], "request_id": "req-42", "method": "POST", "path": "/v1/classify",
                         "status": 200, "documents": 1}
-    assert set(lines[0]) == {"request_id", "method", "path", "status", "latency_ms", "documents"}
+    assert list(lines[0]) == ["time", "request_id", "method", "path", "status", "latency_ms", "documents"]
+    # ISO 8601 in UTC, to the millisecond, as the request was answered.
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", lines[0]["time"]), lines[0]["time"]
+    assert abs(datetime.fromisoformat(lines[0]["time"]) - datetime.now(UTC)) < timedelta(minutes=1)
     assert "Azerbaijan" not in caplog.text
 
 
