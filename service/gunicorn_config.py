@@ -149,18 +149,32 @@ def post_fork(server, worker):
 
 
 def worker_exit(server, worker):
-    """A worker that served leaves at once when it stops, logs flushed. Python's teardown
+    """A worker that served leaves at once when it stops, its feedback store closed and logs
+    flushed. Python's teardown
     while torch's threads still run (the model loader mid-load, the batching thread, the
     intra-op pool) aborted it: SIGABRT, "terminate called without an active exception",
     on most stops. A worker that failed to boot exits the usual way, with gunicorn's status."""
     if not getattr(worker, "booted", False):
         return
     leaving = sys.exc_info()[1]  # gunicorn calls this while the worker's SystemExit propagates
+    _close_feedback_store(server, worker)
     code = leaving.code if isinstance(leaving, SystemExit) and isinstance(leaving.code, int) else 0
     logging.shutdown()
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(code & 0xFF)
+
+
+def _close_feedback_store(server, worker) -> None:
+    # os._exit skips SQLite's checkpoint at the last close: the corrections stayed in
+    # feedback.db-wal, and feedback.db alone (a copy, a backup) had none of them.
+    store = getattr(getattr(worker, "wsgi", None), "extensions", {}).get("newstag.feedback")
+    if store is None:
+        return
+    try:
+        store.close()
+    except Exception:  # the worker must still leave
+        server.log.exception("newstag: the feedback store did not close")
 
 
 def child_exit(server, worker):

@@ -193,6 +193,25 @@ def test_worker_processes_writing_one_sqlite_file_lose_nothing(tmp_path):
     store.close()
 
 
+def test_closing_copies_the_log_into_the_sqlite_file_while_another_worker_has_it_open(tmp_path):
+    # A worker leaving while another still serves is not the last to close: without a checkpoint
+    # of its own its corrections stayed in the -wal file, out of a copy of feedback.db alone.
+    database = tmp_path / "feedback.db"
+    FeedbackStore(f"sqlite:///{database}").submissions()  # the table, in WAL mode
+    other_worker = sqlite3.connect(database)
+    try:
+        other_worker.execute("SELECT count(*) FROM newstag_feedback").fetchone()
+        script = WRITER + "store.close()\nimport os\nos._exit(0)\n"  # as gunicorn_config.worker_exit leaves
+        subprocess.run([sys.executable, "-c", script, f"sqlite:///{database}", "w", "5"], cwd=ROOT, check=True,
+                       env={**os.environ, "PYTHONPATH": str(ROOT)}, timeout=60)
+        copy = tmp_path / "copy.db"
+        copy.write_bytes(database.read_bytes())  # the file alone, as a plain cp takes it
+    finally:
+        other_worker.close()
+    with sqlite3.connect(copy) as connection:
+        assert connection.execute("SELECT count(*) FROM newstag_feedback").fetchone() == (5,)
+
+
 def test_sqlite_runs_in_wal_mode_with_a_busy_timeout(tmp_path):
     store = FeedbackStore(f"sqlite:///{tmp_path}/new/dir/feedback.db", busy_timeout=3)
     assert not (tmp_path / "new").exists()  # nothing is created before the first use

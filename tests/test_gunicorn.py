@@ -7,6 +7,7 @@ import os
 import re
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
@@ -178,6 +179,29 @@ def test_a_taxonomy_broken_while_serving_cannot_stop_a_restarted_worker(tmp_path
     finally:
         output = stop(server)
     assert "Worker failed to boot" not in output and "duplicate topic name" not in output, output
+
+
+def test_a_clean_stop_leaves_every_correction_in_the_sqlite_file_itself(tmp_path, tiny_model_dir):
+    """Workers leave with os._exit, which skipped SQLite's checkpoint at the last close: after a
+    clean stop feedback.db held no table, the corrections all in feedback.db-wal beside it."""
+    database = tmp_path / "data" / "feedback.db"
+    port = free_port()
+    server = start_gunicorn(port, {"NEWSTAG_MODEL": str(tiny_model_dir), "NEWSTAG_WORKERS": "2",
+                                   "NEWSTAG_MULTILINGUAL_MODEL": "off", "NEWSTAG_DATABASE_URL": f"sqlite:///{database}"})
+    base = f"http://127.0.0.1:{port}"
+    try:
+        assert wait_until_answered(server, f"{base}/readyz") == 200, "gunicorn never became ready"
+        for i in range(20):  # spread over both workers by the kernel's accept queue
+            assert post_json(f"{base}/v1/feedback", {"text": f"Article {i}.", "labels": ["economy"],
+                                                     "taxonomy": "news"})[0] == 201
+    finally:
+        output = stop(server)
+    assert server.returncode == 0, output
+    assert "did not close" not in output and "no checkpoint" not in output, output
+    copy = tmp_path / "copy.db"
+    copy.write_bytes(database.read_bytes())  # the file alone, as a plain cp takes it
+    with sqlite3.connect(copy) as connection:
+        assert connection.execute("SELECT count(*) FROM newstag_feedback").fetchone() == (20,)
 
 
 def test_a_run_directory_the_operator_names_is_used_and_kept(tmp_path):

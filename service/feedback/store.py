@@ -181,9 +181,25 @@ class FeedbackStore:
         return StoreUnavailable(f"the feedback store is unavailable ({type(exc).__name__})")
 
     def close(self) -> None:
-        if self._engine is not None:
-            self._engine.dispose()
-            self._engine = None
+        """Close the pool's connections; on SQLite, first copy the write-ahead log into the file.
+
+        SQLite does that itself when its last connection closes, but a gunicorn worker leaves
+        with os._exit (service/gunicorn_config.py): feedback.db then held nothing after a clean
+        stop, every correction in feedback.db-wal beside it, and a copy of the file alone lost them.
+        """
+        if self._engine is None:
+            return
+        if self.is_sqlite and self._schema_ready:
+            try:
+                with self._engine.connect() as connection:
+                    busy = connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)").scalar()
+                if busy:  # another worker still reading or writing: the last one to close copies the rest
+                    log.warning("feedback store %s: the log was not all copied into the file at close",
+                                self.describe())
+            except SQLAlchemyError as exc:
+                log.warning("feedback store %s: no checkpoint at close: %s", self.describe(), exc)
+        self._engine.dispose()
+        self._engine = None
 
     # Writing -------------------------------------------------------------------------
 
