@@ -113,7 +113,7 @@ def test_stats_count_labels_and_changed_predictions(store):
 def test_stats_never_read_the_texts(store, monkeypatch):
     """Reading every text (up to 100,000 characters a row) to count labels took 8 s on 100,000 rows."""
     import service.feedback.store as store_module
-    monkeypatch.setattr(store_module, "PAGE_ROWS", 2)  # several pages
+    monkeypatch.setattr(store_module, "REVIEW_ROWS", 2)  # several pages
     for i in range(5):
         store.add(Correction(f"Article {i}.", ("economy",), "news", "m1", ("sports",)))
     statements: list[str] = []
@@ -294,6 +294,7 @@ def test_the_current_rows_are_read_page_by_page_as_of_the_moment_they_are_asked_
     page appears once, with its newest labels; rows stored while reading wait for the next read."""
     import service.feedback.store as store_module
     monkeypatch.setattr(store_module, "PAGE_ROWS", 3)
+    monkeypatch.setattr(store_module, "REVIEW_ROWS", 3)  # the stats' pages, too
     for i in range(8):
         store.add(Correction(f"Article {i}.", ("economy",), "news"))
     store.add(Correction("Article 1.", ("sports",), "news"))  # replaces row 2, seven rows later

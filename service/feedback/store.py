@@ -31,6 +31,7 @@ from .upgrade import ADDED_COLUMNS, missing_columns, upgrade_table
 
 log = logging.getLogger("newstag.feedback")
 PAGE_ROWS = 200  # rows read per query (a text is at most 100,000 characters)
+REVIEW_ROWS = 5000  # rows the stats read per query: labels and model, no text (a few MB a page)
 
 
 @dataclass(frozen=True)
@@ -261,8 +262,8 @@ class FeedbackStore:
         return Rows(self, int(newest or 0), selection)
 
     @staticmethod
-    def _current_query(after: int, upto: int, selection: Selection, *columns: Any) -> Select[Any]:
-        """Up to PAGE_ROWS current corrections with ids in (after, upto], as ``columns``."""
+    def _current_query(after: int, upto: int, selection: Selection, rows: int, *columns: Any) -> Select[Any]:
+        """Up to ``rows`` current corrections with ids in (after, upto], as ``columns``."""
         newer = feedback.alias("newer")
         # Replaced only by a newer one of the same model, when a model is asked for; a newer
         # one before ``since`` cannot exist (ids grow with time), so that needs no condition.
@@ -274,11 +275,11 @@ class FeedbackStore:
                     .exists())
         return (select(*columns).where(feedback.c.id > after, feedback.c.id <= upto, selection.where(feedback),
                                        ~replaced)
-                .order_by(feedback.c.id).limit(PAGE_ROWS))
+                .order_by(feedback.c.id).limit(rows))
 
     def _page(self, after: int, upto: int, selection: Selection = EVERY) -> list[StoredCorrection]:
         """Up to PAGE_ROWS current corrections with ids in (after, upto]."""
-        query = self._current_query(after, upto, selection, feedback)
+        query = self._current_query(after, upto, selection, PAGE_ROWS, feedback)
         try:
             with self.engine().connect() as connection:
                 return [self._record(row) for row in connection.execute(query)]
@@ -286,9 +287,9 @@ class FeedbackStore:
             raise self._unavailable("failed while reading", exc) from None
 
     def _review_page(self, after: int, upto: int, selection: Selection) -> list[tuple[int, Review]]:
-        """As :meth:`_page`, with only what the stats count: reading the texts made stats on
-        100,000 corrections take 8 s."""
-        query = self._current_query(after, upto, selection, feedback.c.id, feedback.c.labels,
+        """As :meth:`_page`, up to REVIEW_ROWS with only what the stats count: reading the texts
+        made stats on 100,000 corrections take 8 s."""
+        query = self._current_query(after, upto, selection, REVIEW_ROWS, feedback.c.id, feedback.c.labels,
                                     feedback.c.predicted, feedback.c.model)
         try:
             with self.engine().connect() as connection:
@@ -351,7 +352,7 @@ class Rows(Iterator[StoredCorrection]):
         while self.upto:
             page = self._store._review_page(after, self.upto, self.selection)
             yield from (review for _, review in page)
-            if len(page) < PAGE_ROWS:
+            if len(page) < REVIEW_ROWS:
                 return
             after = page[-1][0]
 
