@@ -23,7 +23,7 @@ from pathlib import Path
 
 from ..errors import ConfigError
 from ..options import EngineOptions
-from . import validation
+from . import markup, validation
 from .language import UNDETERMINED, detect_language, label_set_language, label_words, mostly_latin
 from .tagger import LabelLike, Tagger
 from .taxonomy import TaxonomyRegistry
@@ -157,7 +157,8 @@ class RoutedTagger(Tagger):
         """:meth:`Tagger.tag`, each text by the model for its language, results in order."""
         validation.check_call(texts, labels, threshold, top_k, self.options)  # the same errors, before routing
         # Each language read once: the tagger is given them.
-        codes = list(languages) if languages is not None else [detect_language(text).code for text in texts]
+        codes = list(languages) if languages is not None else [detect_language(markup.readable(text)).code
+                                                               for text in texts]
         if self._labels_need_multilingual(labels, taxonomy):
             # Labels named in a language the default model does not read ("экономика", a German
             # taxonomy): only the multilingual model can read them, whatever the text's language

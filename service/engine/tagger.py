@@ -9,7 +9,7 @@ import numpy as np
 
 from ..errors import FieldProblem, InvalidInputError
 from ..options import EngineOptions, TaggerOptions
-from . import keywords, sentence_support, validation
+from . import keywords, markup, sentence_support, validation
 from .calibration import logit
 from .chunking import PreparedDocument
 from .genre import called_non_news, sure_news
@@ -175,7 +175,8 @@ class Tagger:
         if languages is not None and len(languages) != len(texts):
             raise ValueError(f"languages names {len(languages)} languages for {len(texts)} texts")
         label_set = self._resolve(labels, taxonomy)
-        docs = [self.backend.prepare(text) for text in texts]
+        reading = [markup.readable(text) for text in texts]  # HTML read as its text, offsets kept
+        docs = [self.backend.prepare(text) for text in reading]
         label_list = list(label_set.labels)
         scored = self.backend.score(docs, label_list, deadline)
         thresholds = label_set.thresholds(threshold)
@@ -207,6 +208,8 @@ class Tagger:
                                 multi_label, deadline, nothing)
                    for doc, s, f, (final, chosen), read_as, nothing in zip(docs, scored, found, choices, read, empty,
                                                                           strict=True)]
+        results = [r if read_as is text else _evidence_quoting(r, text)
+                   for r, text, read_as in zip(results, texts, reading, strict=True)]
         unread = self._labels_language_warning(label_set)
         return [replace(r, warnings=(*r.warnings, *unread)) for r in results] if unread else results
 
@@ -289,3 +292,10 @@ class Tagger:
         """A text's language, and a warning when the model was not trained on it (or, too short to
         tell its language, on its script)."""
         return code, text_language_warning(code, self.backend.languages, self.backend.model_name, text)
+
+
+def _evidence_quoting(result: TagResult, text: str) -> TagResult:
+    """Evidence read from a text's HTML-free copy, quoting the text itself (the same offsets)."""
+    topics = tuple(replace(t, evidence=tuple(replace(e, text=text[e.start:e.end]) for e in t.evidence))
+                   for t in result.topics)
+    return replace(result, topics=topics)

@@ -1,0 +1,72 @@
+"""HTML in an article read as the text it wraps, every character kept in place.
+
+A monitoring feed often sends what it scraped: "<div><p>The ECB raised rates ...</p></div>"
+was read as markup, not news (the genre check: probability 0.06 that it is news), and got no
+topic. Tags, comments, scripts and styles become spaces of the same length (a block's tags
+a line break, so paragraphs and headings stay apart) and entities their character followed
+by spaces, so every offset into the reading copy is an offset into the caller's text and
+evidence still slices it exactly. Only tags of HTML's own names count: "x<y and y>z" and
+"<Reuters>" are text.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+
+_ELEMENTS = (
+    "a abbr address article aside audio b bdi bdo blockquote body br button caption cite code col colgroup "
+    "data dd del details dfn div dl dt em embed fieldset figcaption figure font footer form h1 h2 h3 h4 h5 h6 "
+    "head header hr html i iframe img input ins kbd label legend li link main mark meta meter nav noscript "
+    "object ol optgroup option output p picture pre q s samp script section select small source span strong "
+    "style sub summary sup svg table tbody td template textarea tfoot th thead time title tr track u ul var "
+    "video wbr center big tt"
+)
+HTML_ELEMENTS = frozenset(_ELEMENTS.split())
+# Elements that stand apart from the text around them: their tags end a paragraph.
+_BLOCKS = frozenset(
+    "address article aside blockquote body caption dd details div dl dt fieldset figcaption figure footer form "
+    "h1 h2 h3 h4 h5 h6 header hr html li main nav ol p pre section summary table tbody td tfoot th thead title tr "
+    "ul center".split())
+_TAG = re.compile(r"<!--.*?(?:-->|\Z)|<(/?)([a-zA-Z][a-zA-Z0-9]*)(?:\s[^<>]*)?/?>", re.S)
+# What a browser never shows: blanked whole, content and all.
+_HIDDEN = re.compile(r"<(script|style|noscript|template)\b[^<>]*>.*?(?:</\1\s*>|\Z)", re.S | re.I)
+_ENTITY = re.compile(r"&(?:#[0-9]{1,7}|#[xX][0-9a-fA-F]{1,6}|[a-zA-Z][a-zA-Z0-9]{1,31});")
+
+
+def _is_markup(match: re.Match[str]) -> bool:
+    return match.group(2) is None or match.group(2).lower() in HTML_ELEMENTS  # a comment, or an HTML element
+
+
+def has_markup(text: str) -> bool:
+    """Whether ``text`` holds an HTML tag or comment."""
+    return "<" in text and any(_is_markup(m) for m in _TAG.finditer(text))
+
+
+def readable(text: str) -> str:
+    """``text`` with its markup blanked and its entities decoded in place (the same length);
+    ``text`` itself when it has neither."""
+    markup = has_markup(text)
+    if not markup and "&" not in text:
+        return text
+    chars = list(text)
+    if markup:
+        for match in _HIDDEN.finditer(text):
+            _blank(chars, match.start(), match.end(), "")
+        for match in _TAG.finditer(text):
+            if _is_markup(match):
+                name = (match.group(2) or "").lower()
+                _blank(chars, match.start(), match.end(), "\n" if name == "br" else "\n\n" if name in _BLOCKS else "")
+    for match in _ENTITY.finditer(text):
+        decoded = html.unescape(match.group())
+        if decoded != match.group() and len(decoded) <= len(match.group()):
+            chars[match.start():match.end()] = list(decoded.replace("\xa0", " ").ljust(len(match.group())))
+    return "".join(chars)
+
+
+def _blank(chars: list[str], start: int, end: int, lead: str) -> None:
+    """Spaces over ``chars[start:end]`` (its own line breaks kept), ``lead`` first."""
+    for i in range(start, end):
+        if chars[i] not in "\r\n":
+            chars[i] = " "
+    chars[start:start + len(lead)] = list(lead)

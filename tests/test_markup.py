@@ -1,0 +1,39 @@
+"""HTML in an article is read as the text it wraps, with offsets into the caller's text kept."""
+
+from __future__ import annotations
+
+import pytest
+
+from service.engine.markup import has_markup, readable
+
+STORY = ('<div class="story"><h1>ECB raises rates</h1><p>The European Central Bank raised its main interest rate '
+         'by a quarter point on Thursday.</p><p>It said inflation was still too high &amp; rising.</p>'
+         '<script>var x = "<p>not shown</p>";</script><!-- ad slot --><p>Markets fell after the decision.</p></div>')
+
+
+def test_the_reading_copy_keeps_every_offset_and_hides_the_markup():
+    copy = readable(STORY)
+    assert len(copy) == len(STORY)
+    assert " ".join(copy.split()) == ("ECB raises rates The European Central Bank raised its main interest rate by a "
+                                      "quarter point on Thursday. It said inflation was still too high & rising. "
+                                      "Markets fell after the decision.")
+    start = copy.index("The European")
+    assert STORY[start:start + 12] == "The European"
+    assert "\n\n" in copy[copy.index("rates"):copy.index("The European")]  # a block's end is a paragraph's
+
+
+@pytest.mark.parametrize("text", ["x<y and y>z", "Shares rose <Reuters> said", "AT&T and P&G", "no markup at all"])
+def test_text_that_only_looks_like_markup_is_left_as_it_is(text):
+    assert not has_markup(text) and readable(text) == text
+
+
+def test_an_html_article_gets_the_topics_and_evidence_of_its_text(tagger):
+    """This article in <div><p> was called non-news (probability of news 0.06) and got no topic."""
+    [wrapped] = tagger.tag([STORY])
+    assert "economy" in [t.label for t in wrapped.topics], wrapped.warnings
+    assert "not-news" not in [w.code for w in wrapped.warnings]
+    for topic in wrapped.topics:
+        for evidence in topic.evidence:
+            assert STORY[evidence.start:evidence.end] == evidence.text  # the caller's text, as the API promises
+    quoted = [e.text for t in wrapped.topics for e in t.evidence]
+    assert "It said inflation was still too high &amp; rising." in quoted
