@@ -22,7 +22,7 @@ THEN and NOW are JSONL files: the output of `python -m service.batch` (rows with
 (GET /v1/feedback/export: rows with "labels"). THEN is the reference.
 
 For each label the report gives its share of articles in both periods, the change in
-share points and a Holm-adjusted p-value (two-proportion z-test); a label moved when
+share points and a Holm-adjusted p-value (Fisher's exact test); a label moved when
 that p-value is below --alpha and the change is at least --min-change. It also gives
 the population stability index of the label mix (below 0.1 stable, 0.1 to 0.25 a
 moderate shift, above 0.25 a major one) beside what sampling alone would give, the

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .reading import BATCH, TagSet
-from .statistics import holm, js_divergence, ks_test, psi, psi_noise, psi_reading, quantiles, two_proportion_p_value
+from .statistics import fisher_exact_p_value, holm, js_divergence, ks_test, psi, psi_noise, psi_reading, quantiles
 
 NO_TOPIC = "(no topic)"
 RARE = "(rare labels)"
@@ -31,7 +31,7 @@ class Rule:
 
     def to_dict(self) -> dict[str, Any]:
         return {"alpha": self.alpha, "min_change": self.min_change, "min_score_shift": self.min_score_shift,
-                "correction": "holm", "test": "two-proportion z-test"}
+                "correction": "holm", "test": "Fisher's exact test"}
 
 
 @dataclass(frozen=True)
@@ -127,7 +127,7 @@ def _changes(names: list[str], then: Counter[str], now: Counter[str], n_then: in
     out = []
     for name, q in zip(names, adjusted, strict=True):
         a, b = then[name] / n_then, now[name] / n_now
-        p = two_proportion_p_value(then[name], n_then, now[name], n_now)
+        p = fisher_exact_p_value(then[name], n_then, now[name], n_now)
         out.append(ShareChange(name, then[name], a, now[name], b, p, q,
                                moved=q < rule.alpha and abs(b - a) >= rule.min_change))
     return out
@@ -184,8 +184,8 @@ def compare(then: TagSet, now: TagSet, rule: Rule | None = None, reference: str 
     scores = then.has_scores and now.has_scores
     d, ks_p = ks_test(then.top_scores, now.top_scores) if scores else (0.0, 1.0)
 
-    p_values = [two_proportion_p_value(counts_then[x], then.articles, counts_now[x], now.articles) for x in tested]
-    p_values += [two_proportion_p_value(then.languages[x], then.articles, now.languages[x], now.articles)
+    p_values = [fisher_exact_p_value(counts_then[x], then.articles, counts_now[x], now.articles) for x in tested]
+    p_values += [fisher_exact_p_value(then.languages[x], then.articles, now.languages[x], now.articles)
                  for x in codes]
     adjusted = holm(p_values + ([ks_p] if scores else []))
     changes = _changes(tested, counts_then, counts_now, then.articles, now.articles, adjusted[:len(tested)], rule)

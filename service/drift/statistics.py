@@ -1,31 +1,78 @@
 """The statistics of a drift report, in plain Python and numpy (no scipy at run time).
 
 Shares are compared article by article: each article has a label or not, so a label's
-share in two periods is a pair of binomial proportions, tested with the two-proportion
-z-test. With dozens of labels tested at once some would pass by chance, so the p-values
-are adjusted with Holm's method (it bounds the chance of any false alarm by alpha, and
-is never weaker than Bonferroni's). The population stability index and the
+share in two periods is a pair of binomial proportions, tested with Fisher's exact test
+(valid on the small periods of a corrections export, where a z-test's normal
+approximation raised false alarms). With dozens of labels tested at once some would pass
+by chance, so the p-values are adjusted with Holm's method (it bounds the chance of any
+false alarm by alpha, and is never weaker than Bonferroni's). The population stability index and the
 Jensen-Shannon divergence summarise the whole label mix in one number each.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
 QUANTILES = (0.1, 0.25, 0.5, 0.75, 0.9)
 
 
-def two_proportion_p_value(hits_a: int, n_a: int, hits_b: int, n_b: int) -> float:
-    """Two-sided p-value that two shares differ only by chance (pooled two-proportion z-test)."""
-    pooled = (hits_a + hits_b) / (n_a + n_b)
-    if pooled in (0.0, 1.0):
+# Tables within this (relative) of the observed one's probability count as no more likely:
+# the log-gamma sums carry rounding error, and mirror-image tables must tie (scipy's 1e-7).
+_RELATIVE_TIE = math.log1p(1e-7)
+
+
+def _log_comb(n: int, k: int) -> float:
+    return math.lgamma(n + 1) - math.lgamma(k + 1) - math.lgamma(n - k + 1)
+
+
+def fisher_exact_p_value(hits_a: int, n_a: int, hits_b: int, n_b: int) -> float:
+    """Two-sided p-value that two shares differ only by chance (Fisher's exact test).
+
+    The probability, given both periods' sizes and the label's total, of every split of
+    that total no more likely than the one observed (scipy's two-sided definition). Exact
+    on any sample: the pooled z-test it replaced read 2 of 12 articles against 2 of 212
+    as p < 0.001 (exact: 0.015). The probabilities rise to one mode and fall after it, so
+    each tail's inner end is found by bisection and the tail summed outward until its
+    terms vanish: a few hundred terms on 200,000 articles, not one per possible count.
+    """
+    total, hits = n_a + n_b, hits_a + hits_b
+    if hits in (0, total):
         return 1.0  # no article has it (or every one does) in either period: nothing moved
-    error = math.sqrt(pooled * (1 - pooled) * (1 / n_a + 1 / n_b))
-    z = (hits_b / n_b - hits_a / n_a) / error
-    return math.erfc(abs(z) / math.sqrt(2))
+    lo, hi = max(0, hits - n_b), min(hits, n_a)
+    base = _log_comb(total, hits)
+
+    def log_p(x: int) -> float:
+        return _log_comb(n_a, x) + _log_comb(n_b, hits - x) - base
+
+    mode = (hits + 1) * (n_a + 1) // (total + 2)
+    threshold = log_p(hits_a) + _RELATIVE_TIE
+    # lo..mode rise: the left tail ends at the last count at or under the threshold.
+    below, above = lo - 1, mode + 1
+    while above - below > 1:
+        middle = (below + above) // 2
+        below, above = (middle, above) if log_p(middle) <= threshold else (below, middle)
+    p = _tail(log_p, below, lo - 1, -1)
+    # mode+1..hi fall: the right tail starts at the first count at or under the threshold.
+    below, above = mode, hi + 1
+    while above - below > 1:
+        middle = (below + above) // 2
+        below, above = (below, middle) if log_p(middle) <= threshold else (middle, above)
+    return min(1.0, p + _tail(log_p, above, hi + 1, 1))
+
+
+def _tail(log_p: Callable[[int], float], start: int, stop: int, step: int) -> float:
+    """Sum exp(log_p(x)) from start (the tail's largest term) towards stop, exclusive,
+    until the terms no longer change the sum."""
+    total = 0.0
+    for x in range(start, stop, step):
+        term = math.exp(log_p(x))
+        if term <= total * 1e-17 or term == 0.0:
+            break
+        total += term
+    return total
 
 
 def holm(p_values: Sequence[float]) -> list[float]:
