@@ -303,6 +303,20 @@ def test_drift_benchmark_runs_on_small_sets(tmp_path, capsys):
     assert chart.stat().st_size > 1000
 
 
+def test_drift_benchmark_counts_false_alarms_on_small_periods_without_a_model(tmp_path, capsys):
+    import json
+    import random
+
+    from bench import drift
+
+    rng = random.Random(0)
+    (tmp_path / f"{drift.SMALL_CORPUS}.jsonl").write_text("".join(
+        json.dumps({"text": f"story {i}", "labels": [rng.choice(["grain", "crude", "earn", "acq"])]}) + "\n"
+        for i in range(400)))
+    assert drift.main(["--data-dir", str(tmp_path), "--small-periods", "5", "--out-dir", str(tmp_path / "out")]) == 0
+    assert "| 300 / 30 | 0 |" in capsys.readouterr().out
+
+
 SIB_SECTIONS = {"sport": "sports", "economy": "politics", "health": "health", "climate": "science/technology"}
 
 
