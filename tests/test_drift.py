@@ -426,6 +426,23 @@ def test_bulk_error_rows_are_left_out_and_typed_labels_can_be_chosen(tmp_path):
     assert typed.articles == 1 and typed.label_counts == Counter(desk=1)
 
 
+def test_an_empty_taxonomy_is_the_typed_labels_and_rows_left_out_say_why(tmp_path, capsys):
+    """The export gives the typed labels with ?taxonomy= (empty); --taxonomy "" kept none of
+    them and said the rows were "lines the job could not tag"."""
+    typed = write(tmp_path / "typed.jsonl", [{"text": str(i), "labels": ["desk"], "taxonomy": None, "model": None}
+                                             for i in range(46)])
+    assert read_tags(typed, taxonomy="").label_counts == Counter(desk=46)
+    assert main([str(typed), str(typed), "--taxonomy", ""]) == 0
+    assert "46 articles (feedback export)" in capsys.readouterr().out
+    mixed = write(tmp_path / "mixed.jsonl", [{"text": str(i), "labels": ["sports"], "taxonomy": "news"}
+                                             for i in range(40)]
+                  + [{"text": str(i), "labels": ["sport"], "taxonomy": "iptc-top"} for i in range(6)]
+                  + [{"line": 47, "id": "x", "error": "text: empty"}])
+    assert main([str(mixed), str(mixed), "--taxonomy", ""]) == 2
+    assert capsys.readouterr().err == (f"drift: error: {mixed}: no tagged articles with typed labels (rows left out: "
+                                       "1 line the job could not tag; 46 of another taxonomy (news 40, iptc-top 6))\n")
+
+
 def test_taxonomy_keeps_the_bulk_rows_of_that_taxonomy_and_a_mix_is_named(tmp_path, capsys):
     """Bulk rows name their taxonomy: --taxonomy applied to feedback rows only, and a bulk file
     mixing news and iptc-top compared with --taxonomy news read as drift (exit 1)."""
@@ -439,10 +456,11 @@ def test_taxonomy_keeps_the_bulk_rows_of_that_taxonomy_and_a_mix_is_named(tmp_pa
     then, now = write(tmp_path / "then.jsonl", news), write(tmp_path / "now.jsonl", news + iptc + typed)
     assert main([str(then), str(now), "--taxonomy", "news", "--fail-on-drift"]) == 0
     out = capsys.readouterr().out
-    assert "No drift" in out and "NOW: 210 rows left out (errors, or another taxonomy)" in out
+    assert "No drift" in out and "NOW: rows left out: 210 of another taxonomy (iptc-top 200, (typed labels) 10)" in out
     assert read_tags(now, taxonomy="(typed labels)").label_counts == Counter(desk=10)
     assert main([str(then), str(now)]) == 0
-    assert "NOW mixes label sets ((typed labels), iptc-top, news): pass --taxonomy" in capsys.readouterr().out
+    assert 'NOW mixes label sets ((typed labels), iptc-top, news): pass --taxonomy (--taxonomy "" for the typed ' \
+        'labels)' in capsys.readouterr().out
     batch = write(tmp_path / "batch.jsonl", tag_rows(20, MIX, seed=1))  # service.batch's rows name none
     assert main([str(batch), str(batch), "--taxonomy", "news"]) == 0
     assert "20 rows do not name their taxonomy (newstag batch writes none), so --taxonomy kept them all" in \
@@ -503,6 +521,6 @@ def test_feedback_rows_name_a_label_and_a_file_of_failed_rows_says_so(tmp_path, 
     assert main([str(empty), str(one)]) == 2
     assert "empty.jsonl:1: a row needs 'topics'" in capsys.readouterr().err
     assert main([str(failed), str(one)]) == 2
-    assert "failed.jsonl: no tagged articles (2 rows left out: lines the job could not tag)" in capsys.readouterr().err
+    assert "failed.jsonl: no tagged articles (rows left out: 2 lines the job could not tag)" in capsys.readouterr().err
     assert main([str(one), str(one)]) == 0
     assert ": 1 article (batch output)" in capsys.readouterr().out

@@ -70,7 +70,8 @@ def _parser(prog: str) -> argparse.ArgumentParser:
                         help=f"a fine-tuned model directory: compare NOW with its training data ({LABEL_SHARES_FILE})")
     parser.add_argument("--taxonomy", metavar="NAME",
                         help="keep only the rows of this taxonomy: a feedback export or bulk output may mix several "
-                             "(newstag batch's rows do not name theirs)")
+                             "(newstag batch's rows do not name theirs); \"\" keeps the typed labels' rows "
+                             "(\"taxonomy\": null), as the export's ?taxonomy= does")
     parser.add_argument("--alpha", type=_alpha, default=Rule.alpha,
                         help="chance of any false alarm per report, after Holm's correction (default: %(default)s)")
     parser.add_argument("--min-change", type=_share, default=Rule.min_change, metavar="SHARE",

@@ -12,7 +12,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-from .reading import BATCH, TagSet
+from .reading import BATCH, TYPED_LABELS, TagSet
 from .statistics import fisher_exact_p_value, holm, js_divergence, ks_test, psi, psi_noise, psi_reading, quantiles
 
 NO_TOPIC = "(no topic)"
@@ -155,11 +155,12 @@ def _notes(then: TagSet, now: TagSet, reference: str) -> list[str]:
                      f"{', '.join(sorted(now.models))}: a change of model (or of its labels) shows as drift")
     for tags, which in ((then, reference), (now, "NOW")):
         if len(tags.taxonomies) > 1:
-            notes.append(f"{which} mixes label sets ({', '.join(sorted(tags.taxonomies))}): pass --taxonomy")
+            typed = ' (--taxonomy "" for the typed labels)' if TYPED_LABELS in tags.taxonomies else ""
+            notes.append(f"{which} mixes label sets ({', '.join(sorted(tags.taxonomies))}): pass --taxonomy{typed}")
         if tags.articles < SMALL_SAMPLE:
             notes.append(f"{which} has only {tags.articles} articles: only large changes can show as drift")
         if tags.skipped:
-            notes.append(f"{which}: {tags.skipped} rows left out (errors, or another taxonomy)")
+            notes.append(f"{which}: rows left out: {tags.left_out()}")
         if tags.taxonomy_unknown:
             notes.append(f"{which}: {tags.taxonomy_unknown} rows do not name their taxonomy (newstag batch writes "
                          "none), so --taxonomy kept them all")

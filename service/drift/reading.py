@@ -39,13 +39,28 @@ class TagSet:
     top_scores: array = field(default_factory=lambda: array("d"))  # articles with a topic; empty without scores
     languages: Counter[str] = field(default_factory=Counter)  # empty when the rows do not say
     models: Counter[str] = field(default_factory=Counter)  # which model tagged the rows, when they say
-    skipped: int = 0  # rows with an error, or of another taxonomy
+    failed: int = 0  # rows the job could not tag (with an error), left out
+    other_taxonomies: Counter[str] = field(default_factory=Counter)  # rows left out by --taxonomy, by theirs
     taxonomies: Counter[str] = field(default_factory=Counter)  # the rows' taxonomies, where they name one
     taxonomy_unknown: int = 0  # rows kept although --taxonomy was given: they do not name theirs
 
     @property
     def has_scores(self) -> bool:
         return len(self.top_scores) > 0
+
+    @property
+    def skipped(self) -> int:
+        return self.failed + sum(self.other_taxonomies.values())
+
+    def left_out(self) -> str:
+        """Which rows were left out and why: "2 lines the job could not tag; 46 of another
+        taxonomy (news 40, iptc-top 6)", or "" when none were."""
+        parts = [f"{self.failed} line{'s' if self.failed != 1 else ''} the job could not tag"] if self.failed else []
+        if self.other_taxonomies:
+            others = sum(self.other_taxonomies.values())
+            named = ", ".join(f"{name} {n}" for name, n in sorted(self.other_taxonomies.items(), key=lambda x: -x[1]))
+            parts.append(f"{others} of another taxonomy ({named})")
+        return "; ".join(parts)
 
     def summary(self) -> dict[str, Any]:
         return {"source": self.source, "kind": self.kind, "articles": self.articles, "skipped": self.skipped}
@@ -83,7 +98,8 @@ def _is_score(value: Any) -> bool:
 PRINTED = ("topics", "labels", "language", "model", "taxonomy")
 
 # Rows with "taxonomy": null (feedback: labels an editor typed; bulk: --labels or a fine-tuned
-# model's own labels); --taxonomy "(typed labels)" keeps them.
+# model's own labels); --taxonomy "" keeps them, as the export's ?taxonomy= gives them, and so
+# does --taxonomy "(typed labels)", the name the notes print.
 TYPED_LABELS = "(typed labels)"
 
 
@@ -91,9 +107,11 @@ def read_tags(path: Path, taxonomy: str | None = None) -> TagSet:
     """Count a tag file's labels, no-topic articles, top scores and languages.
 
     ``taxonomy`` keeps only the rows of that taxonomy: feedback and bulk rows name it
-    (TYPED_LABELS keeps those of none: typed labels, --labels, a fine-tuned model's own);
-    service.batch's rows do not, and are all kept.
+    ("" or TYPED_LABELS keeps those of none: typed labels, --labels, a fine-tuned model's
+    own); service.batch's rows do not, and are all kept.
     """
+    if taxonomy == "":
+        taxonomy = TYPED_LABELS
     if path.suffix.lower() == ".parquet":
         raise DriftInputError(f"{path}: Parquet is not read here (JSONL only): tag the period with newstag "
                               "batch, or newstag bulk --format jsonl")
@@ -109,16 +127,16 @@ def read_tags(path: Path, taxonomy: str | None = None) -> TagSet:
         except UnicodeDecodeError as exc:
             raise DriftInputError(f"{path}: not UTF-8 ({exc.reason})") from exc
     if not tags.articles:
-        left_out = (f" ({tags.skipped} row{'s' if tags.skipped != 1 else ''} left out: lines the job could not tag"
-                    + (" or of another taxonomy)" if taxonomy else ")")) if tags.skipped else ""
-        raise DriftInputError(f"{path}: no tagged articles" + (f" of taxonomy {taxonomy!r}" if taxonomy else "")
-                              + left_out)
+        which = ("" if taxonomy is None else " with typed labels" if taxonomy == TYPED_LABELS
+                 else f" of taxonomy {taxonomy!r}")
+        left_out = f" (rows left out: {tags.left_out()})" if tags.skipped else ""
+        raise DriftInputError(f"{path}: no tagged articles{which}{left_out}")
     return tags
 
 
 def _add(tags: TagSet, path: Path, number: int, row: dict[str, Any], taxonomy: str | None) -> None:
     if row.get("error") is not None and not row.get("topics"):
-        tags.skipped += 1  # the batch or bulk job could not tag this line (bulk writes "topics": null)
+        tags.failed += 1  # the batch or bulk job could not tag this line (bulk writes "topics": null)
         return
     for key in PRINTED:
         if (problem := value_problem(row.get(key))) is not None:  # the report could not print it
@@ -130,7 +148,7 @@ def _add(tags: TagSet, path: Path, number: int, row: dict[str, Any], taxonomy: s
     if kind == FEEDBACK or "taxonomy" in row:  # bulk rows name theirs too; service.batch's do not
         row_taxonomy = str(row["taxonomy"]) if row.get("taxonomy") is not None else TYPED_LABELS
         if taxonomy is not None and row_taxonomy != taxonomy:
-            tags.skipped += 1
+            tags.other_taxonomies[row_taxonomy] += 1
             return
         tags.taxonomies[row_taxonomy] += 1
     elif taxonomy is not None:
