@@ -273,6 +273,37 @@ def test_the_real_batch_output_and_feedback_export_are_read(tmp_path, tagger, ex
     assert feedback.models == {"all-MiniLM-L6-v2": 2}
 
 
+def test_saved_classify_answers_are_read_a_result_a_row(tmp_path, tagger, examples):
+    """A saved documents answer ({"results": [...]}) failed with "a row needs 'topics' ...
+    or 'labels'", though the docs said saved answers with topics read as batch rows."""
+    from service import create_app
+
+    client = create_app({"TAGGER": tagger, "LOAD_IN_BACKGROUND": False,
+                         "database_url": f"sqlite:///{tmp_path}/fb.db"}).test_client()
+    documents = [{"id": e["id"], "text": e["text"]} for e in examples]
+    answers = [client.post("/v1/classify", json={"documents": documents[:4]}),
+               client.post("/v1/classify", json={"documents": documents[4:]}),
+               client.post("/v1/classify", json={"text": examples[0]["text"]})]
+    assert all(a.status_code == 200 for a in answers)
+    saved = tmp_path / "answers.jsonl"
+    saved.write_bytes(b"".join(a.data.rstrip(b"\n") + b"\n" for a in answers))  # one answer a line
+    results = answers[0].json["results"] + answers[1].json["results"] + [answers[2].json]
+    tags = read_tags(saved)
+    assert tags.kind == "batch output" and tags.articles == len(examples) + 1
+    assert tags.label_counts == Counter(t["label"] for r in results for t in r["topics"])
+    assert tags.languages == Counter(r["language"] for r in results)
+    assert tags.taxonomies == {"news": len(examples) + 1} and tags.models == {"all-MiniLM-L6-v2": len(examples) + 1}
+    with pytest.raises(DriftInputError, match=rf"of taxonomy 'iptc-top' \(rows left out: {len(examples) + 1} of "
+                                              r"another taxonomy \(news"):
+        read_tags(saved, taxonomy="iptc-top")  # each result has the taxonomy its answer names
+    bad = write(tmp_path / "bad.jsonl", [{"results": [{"id": "a", "topics": [{"label": "economy"}]},
+                                                      {"id": "b", "topics": "economy"}]}])
+    with pytest.raises(DriftInputError, match=r"bad.jsonl:1: results\[1\]: 'topics' must be a list"):
+        read_tags(bad)
+    with pytest.raises(DriftInputError, match=r"bad.jsonl:1: 'results' must be a list of objects"):
+        read_tags(write(tmp_path / "bad.jsonl", [{"results": "none"}]))
+
+
 # The command ---------------------------------------------------------------------------
 
 def test_the_command_prints_text_json_and_a_chart(tmp_path, capsys):

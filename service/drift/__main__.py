@@ -18,7 +18,8 @@ DESCRIPTION = """\
 Compare the tags of two periods (or two files) and say which labels moved.
 
 THEN and NOW are JSONL files: the output of `python -m service.batch` (rows with
-"topics": the model's tags and scores) or an export of editors' corrections
+"topics": the model's tags and scores; saved POST /v1/classify answers, one a line, read
+the same, each of their "results" a row) or an export of editors' corrections
 (GET /v1/feedback/export: rows with "labels"). THEN is the reference.
 
 For each label the report gives its share of articles in both periods, the change in

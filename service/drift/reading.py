@@ -1,18 +1,20 @@
 """Tag files read into counts: the output of ``service.batch`` or a feedback export.
 
 A batch row is ``{"line", "id", "topics": [{"label", "score", ...}], "language", "warnings"}``
-(or ``{"line", "id", "error"}``, left out and counted); an API response with ``topics``
-reads the same. A feedback export row is ``{"text", "labels", "taxonomy", "model",
-"model_version"}`` (a training file's row ``{"text", "labels"}``, with ``taxonomy`` or not):
-the editors' labels, with no scores; ``model``, when not null, counts as the model of the
-row, and ``model_version`` is not read. Files are streamed, so only the counts and one
-score per article stay in memory.
+(or ``{"line", "id", "error"}``, left out and counted); a saved answer of POST /v1/classify
+reads the same: one text's (``topics``) as a row, and each result of a documents answer
+(``{"results": [...], "taxonomy"}``, one answer a line) as a row. A feedback export row
+is ``{"text", "labels", "taxonomy", "model", "model_version"}`` (a training file's row
+``{"text", "labels"}``, with ``taxonomy`` or not): the editors' labels, with no scores;
+``model``, when not null, counts as the model of the row, and ``model_version`` is not read.
+Files are streamed, so only the counts and one score per article stay in memory.
 """
 
 from __future__ import annotations
 
 from array import array
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -66,21 +68,21 @@ class TagSet:
         return {"source": self.source, "kind": self.kind, "articles": self.articles, "skipped": self.skipped}
 
 
-def _labels_of(path: Path, number: int, row: dict[str, Any]) -> tuple[list[str], float | None]:
+def _labels_of(where: str, row: dict[str, Any]) -> tuple[list[str], float | None]:
     """A row's distinct labels and its top score (None for rows without scores)."""
     if "topics" in row:
         topics = row["topics"]
         if not isinstance(topics, list) or not all(isinstance(t, dict) and _is_label(t.get("label"))
                                                    for t in topics):
-            raise DriftInputError(f"{path}:{number}: 'topics' must be a list of objects with a non-empty 'label'")
+            raise DriftInputError(f"{where}: 'topics' must be a list of objects with a non-empty 'label'")
         if any("score" in t and not _is_score(t["score"]) for t in topics):
-            raise DriftInputError(f"{path}:{number}: a topic's 'score' must be a number from 0 to 1")
+            raise DriftInputError(f"{where}: a topic's 'score' must be a number from 0 to 1")
         scores = [t["score"] for t in topics if "score" in t]
         return list(dict.fromkeys(t["label"] for t in topics)), max(scores) if scores else None
     labels = row.get("labels")
     # A correction names at least one topic (the API refuses an empty list): [] is no editor's answer.
     if not isinstance(labels, list) or not labels or not all(_is_label(x) for x in labels):
-        raise DriftInputError(f"{path}:{number}: a row needs 'topics' (batch output) or 'labels' (feedback export), "
+        raise DriftInputError(f"{where}: a row needs 'topics' (batch output) or 'labels' (feedback export), "
                               "its labels a non-empty list of non-empty strings")
     return list(dict.fromkeys(labels)), None
 
@@ -122,8 +124,9 @@ def read_tags(path: Path, taxonomy: str | None = None) -> TagSet:
     tags = TagSet(source=str(path), kind="")
     with handle:
         try:
-            for number, row in json_objects(handle, path, DriftInputError):
-                _add(tags, path, number, row, taxonomy)
+            for number, line_row in json_objects(handle, path, DriftInputError):
+                for where, row in _rows(f"{path}:{number}", line_row):
+                    _add(tags, where, row, taxonomy)
         except UnicodeDecodeError as exc:
             raise DriftInputError(f"{path}: not UTF-8 ({exc.reason})") from exc
     if not tags.articles:
@@ -134,16 +137,29 @@ def read_tags(path: Path, taxonomy: str | None = None) -> TagSet:
     return tags
 
 
-def _add(tags: TagSet, path: Path, number: int, row: dict[str, Any], taxonomy: str | None) -> None:
+def _rows(where: str, row: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
+    """A line's rows: the line itself, or each result of a saved ``{"results": [...]}`` answer
+    of POST /v1/classify (the taxonomy, named once beside them, given to each)."""
+    if "results" not in row or "topics" in row or "labels" in row:
+        yield where, row
+        return
+    results = row["results"]
+    if not isinstance(results, list) or not all(isinstance(x, dict) for x in results):
+        raise DriftInputError(f"{where}: 'results' must be a list of objects (a saved POST /v1/classify answer)")
+    for i, result in enumerate(results):
+        yield f"{where}: results[{i}]", ({"taxonomy": row["taxonomy"], **result} if "taxonomy" in row else result)
+
+
+def _add(tags: TagSet, where: str, row: dict[str, Any], taxonomy: str | None) -> None:
     if row.get("error") is not None and not row.get("topics"):
         tags.failed += 1  # the batch or bulk job could not tag this line (bulk writes "topics": null)
         return
     for key in PRINTED:
         if (problem := value_problem(row.get(key))) is not None:  # the report could not print it
-            raise DriftInputError(f"{path}:{number}: {key!r} {problem}")
+            raise DriftInputError(f"{where}: {key!r} {problem}")
     kind = BATCH if "topics" in row else FEEDBACK
     if tags.kind and kind != tags.kind:
-        raise DriftInputError(f"{path}:{number}: a {kind} row in a file of {tags.kind} rows")
+        raise DriftInputError(f"{where}: a {kind} row in a file of {tags.kind} rows")
     tags.kind = kind
     if kind == FEEDBACK or "taxonomy" in row:  # bulk rows name theirs too; service.batch's do not
         row_taxonomy = str(row["taxonomy"]) if row.get("taxonomy") is not None else TYPED_LABELS
@@ -153,7 +169,7 @@ def _add(tags: TagSet, path: Path, number: int, row: dict[str, Any], taxonomy: s
         tags.taxonomies[row_taxonomy] += 1
     elif taxonomy is not None:
         tags.taxonomy_unknown += 1
-    labels, top = _labels_of(path, number, row)
+    labels, top = _labels_of(where, row)
     tags.articles += 1
     tags.label_counts.update(labels)
     if not labels:
