@@ -34,7 +34,8 @@ def test_every_bad_field_is_reported_at_once_with_its_path(tiny_tagger):
 
 
 @pytest.mark.parametrize("labels, taxonomy, path, message", [
-    (["a", "b", "A"], None, ("labels", 2), "label names must be unique: 'A' again"),
+    (["a", "b", "A"], None, ("labels", 2), "label names must be unique: 'A' is 'a' but for case"),
+    (["a", "b", "a"], None, ("labels", 2), "label names must be unique: 'a' again"),
     (["a"], "news", ("taxonomy",), "labels replace the taxonomy; leave taxonomy out"),
 ])
 def test_what_depends_on_the_label_set_carries_a_path_too(tiny_tagger, labels, taxonomy, path, message):
@@ -115,8 +116,9 @@ def test_two_documents_with_one_id_are_refused_at_the_second():
 
 def test_http_points_at_what_only_the_tagger_can_check(client):
     duplicate = client.post("/v1/classify", json={"documents": [{"id": "1", "text": OK}], "labels": ["a", "b", "B"]})
-    assert duplicate.status_code == 422 and duplicate.json["detail"] == "label names must be unique"
-    assert duplicate.json["errors"] == [{"path": "/labels/2", "message": "label names must be unique: 'B' again"}]
+    which = "label names must be unique: 'B' is 'b' but for case"  # the detail names them too (the CLI shows it)
+    assert duplicate.status_code == 422 and duplicate.json["detail"] == which
+    assert duplicate.json["errors"] == [{"path": "/labels/2", "message": which}]
     both = client.post("/v1/classify", json={"text": OK, "labels": ["a"], "taxonomy": "news"})
     assert both.json["detail"] == "a taxonomy does not apply here: labels replace the taxonomy"
 

@@ -113,12 +113,13 @@ class Tagger:
             return LabelSet(found.name, found.labels, found.threshold, found.sentence_topics,
                             found.at_least_one_topic)
         parsed = tuple(lab if isinstance(lab, Label) else Label(str(lab).strip()) for lab in labels)
-        seen: set[str] = set()
+        seen: dict[str, str] = {}
         for i, lab in enumerate(parsed):
-            if validation.label_key(lab.name) in seen:
-                again = FieldProblem(("labels", i), f"label names must be unique: {lab.name!r} again")
-                raise InvalidInputError("label names must be unique", [again])
-            seen.add(validation.label_key(lab.name))
+            first = seen.setdefault(validation.label_key(lab.name), lab.name)
+            if len(seen) <= i:  # its key was there already
+                which = f"{lab.name!r} again" if first == lab.name else f"{lab.name!r} is {first!r} but for case"
+                again = FieldProblem(("labels", i), f"label names must be unique: {which}")
+                raise InvalidInputError(f"label names must be unique: {which}", [again])
         return LabelSet(None, parsed, self.options.threshold)
 
     def _fixed_label_set(self, labels: Sequence[LabelLike] | None) -> LabelSet:
