@@ -483,5 +483,5 @@ def test_sigterm_stops_the_job_as_ctrl_c_does_keeping_its_shards(tmp_path, tiny_
     err = err.decode()
     assert job.returncode == 130, err[-3000:]
     assert "bulk: interrupted; the shards written are kept" in err and "Traceback" not in err, err[-3000:]
-    assert main(args) == 0
-    assert sorted(r["id"] for r in read_output(tmp_path / "out")) == sorted(f"doc-{i}" for i in range(600))
+    kept = read_output(tmp_path / "out")  # whole shards only (resuming them: the killed-run test above)
+    assert kept and len(kept) % 4 == 0 and len({r["id"] for r in kept}) == len(kept)
