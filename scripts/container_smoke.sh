@@ -58,13 +58,17 @@ PY
 
 # The editor's page ships, and a correction is stored in the /data volume (the root
 # filesystem is read-only) and comes back in the export.
-curl -fsS "http://127.0.0.1:$port/" | grep -q "newstag editor"
+# Read whole before grep: `curl | grep -q` failed the script now and then (grep stops at the first
+# match, curl's next write gets SIGPIPE: exit 23 under pipefail).
+page=$(curl -fsS "http://127.0.0.1:$port/")
+grep -q "newstag editor" <<<"$page"
 curl -fsS "http://127.0.0.1:$port/static/editor/editor.js" >/dev/null
 correction='{"text": "Ministers met to discuss trade.", "labels": ["economy"], "taxonomy": "news"}'
 status=$(curl -sS -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/v1/feedback" \
   -H 'Content-Type: application/json' -d "$correction")
 if [[ $status != 201 ]]; then "$engine" logs "$name" >&2; echo "container_smoke: feedback answered $status" >&2; exit 1; fi
-curl -fsS "http://127.0.0.1:$port/v1/feedback/export?format=jsonl" | grep -q '"labels": \["economy"\]'
+export=$(curl -fsS "http://127.0.0.1:$port/v1/feedback/export?format=jsonl")
+grep -q '"labels": \["economy"\]' <<<"$export"
 echo "container_smoke: the editor page is served and feedback is stored in /data"
 
 uid=$("$engine" exec "$name" id -u)
