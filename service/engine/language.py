@@ -144,12 +144,12 @@ def detect_language(text: str) -> DetectedLanguage:
         >>> detect_language("Президент прибыл в Баку, где встретился с министром.").code
         'ru'
     """
-    # Hebrew points and Arabic vowel marks are optional: the identifier learnt text without them, and
-    # pointed Hebrew ("שָׂרֵי הַחוּץ דָּנוּ ...") came out "und" where the same words unpointed are 0.99997 "he".
     return _detect(text, labels=False)
 
 
 def _detect(text: str, labels: bool) -> DetectedLanguage:
+    # Hebrew points and Arabic vowel marks are optional: the identifier learnt text without them, and
+    # pointed Hebrew ("שָׂרֵי הַחוּץ דָּנוּ ...") came out "und" where the same words unpointed are 0.99997 "he".
     text = _OPTIONAL_MARKS.sub("", text[:MAX_CHARS])
     if not _has_letters(text):
         return DetectedLanguage(UNDETERMINED, 0.0)
