@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import html
 import re
+from functools import lru_cache
 
 _ELEMENTS = (
     "a abbr address article aside audio b bdi bdo blockquote body br button caption cite code col colgroup "
@@ -43,6 +44,8 @@ def has_markup(text: str) -> bool:
     return "<" in text and any(_is_markup(m) for m in _TAG.finditer(text))
 
 
+# A routed request reads each text here twice (its language, then the Tagger's copy): once is enough.
+@lru_cache(maxsize=64)
 def readable(text: str) -> str:
     """``text`` with its markup blanked and its entities decoded in place (the same length);
     ``text`` itself when it has neither."""

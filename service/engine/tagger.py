@@ -209,7 +209,7 @@ class Tagger:
                                 multi_label, deadline, nothing)
                    for doc, s, f, (final, chosen), read_as, nothing in zip(docs, scored, found, choices, read, empty,
                                                                           strict=True)]
-        results = [r if read_as is text else _evidence_quoting(r, text)
+        results = [r if read_as == text else _evidence_quoting(r, text)
                    for r, text, read_as in zip(results, texts, reading, strict=True)]
         unread = self._labels_language_warning(label_set)
         return [replace(r, warnings=(*r.warnings, *unread)) for r in results] if unread else results
