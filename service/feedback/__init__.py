@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from .records import Correction, StoredCorrection, content_hash
-from .store import EVERY, FeedbackStore, Rows, Selection, StoreUnavailable
+from .selection import EVERY, Selection
+from .store import FeedbackStore, Rows, StoreUnavailable
 
 __all__ = ["EVERY", "Correction", "FeedbackStore", "Rows", "Selection", "StoreUnavailable", "StoredCorrection",
            "content_hash"]

@@ -14,17 +14,17 @@ import logging
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import URL, ColumnElement, Engine, Select, create_engine, func, inspect, select, true
+from sqlalchemy import URL, Engine, create_engine, func, inspect, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, IntegrityError, OperationalError, ProgrammingError, SQLAlchemyError
 
 from ..errors import ConfigError, NewstagError
 from .database import create_store_engine, unwritable_sqlite_file, usable_url
 from .records import Correction, StoredCorrection, content_hash
+from .selection import EVERY, Selection, current_query
 from .stats import Review, summarize
 from .tables import create_schema, feedback
 from .upgrade import ADDED_COLUMNS, missing_columns, upgrade_table
@@ -32,33 +32,6 @@ from .upgrade import ADDED_COLUMNS, missing_columns, upgrade_table
 log = logging.getLogger("newstag.feedback")
 PAGE_ROWS = 200  # rows read per query (a text is at most 100,000 characters)
 REVIEW_ROWS = 5000  # rows the stats read per query: labels and model, no text (a few MB a page)
-
-
-@dataclass(frozen=True)
-class Selection:
-    """Which corrections an export or the stats cover: by default, every one."""
-
-    by_model: bool = False  # True: only those that named ``model`` (None: those that named none)
-    model: str | None = None
-    since: datetime | None = None  # only those made at or after this moment (timezone-aware)
-    by_taxonomy: bool = False  # True: only those of ``taxonomy`` (None: typed labels)
-    taxonomy: str | None = None
-
-    def where(self, table: Any) -> ColumnElement[bool]:
-        """The condition on ``table`` (the feedback table or an alias of it)."""
-        condition: ColumnElement[bool] = true()
-        if self.by_model:
-            condition = condition & (table.c.model.is_(None) if self.model is None else table.c.model == self.model)
-        if self.by_taxonomy:
-            condition = condition & (table.c.taxonomy.is_(None) if self.taxonomy is None
-                                     else table.c.taxonomy == self.taxonomy)
-        if self.since is not None:
-            # In UTC, as created_at is written (SQLite keeps the wall-clock time, not its zone).
-            condition = condition & (table.c.created_at >= self.since.astimezone(UTC))
-        return condition
-
-
-EVERY = Selection()
 
 
 class SchemaMismatch(Exception):
@@ -261,25 +234,9 @@ class FeedbackStore:
             raise self._unavailable("could not read", exc) from None
         return Rows(self, int(newest or 0), selection)
 
-    @staticmethod
-    def _current_query(after: int, upto: int, selection: Selection, rows: int, *columns: Any) -> Select[Any]:
-        """Up to ``rows`` current corrections with ids in (after, upto], as ``columns``."""
-        newer = feedback.alias("newer")
-        # Replaced only by a newer one of the same model, when a model is asked for; a newer
-        # one before ``since`` cannot exist (ids grow with time), so that needs no condition.
-        same = Selection(selection.by_model, selection.model).where(newer)
-        replaced = (select(newer.c.id)
-                    .where(newer.c.content_hash == feedback.c.content_hash,
-                           newer.c.taxonomy.is_not_distinct_from(feedback.c.taxonomy),
-                           newer.c.id > feedback.c.id, newer.c.id <= upto, same)
-                    .exists())
-        return (select(*columns).where(feedback.c.id > after, feedback.c.id <= upto, selection.where(feedback),
-                                       ~replaced)
-                .order_by(feedback.c.id).limit(rows))
-
     def _page(self, after: int, upto: int, selection: Selection = EVERY) -> list[StoredCorrection]:
         """Up to PAGE_ROWS current corrections with ids in (after, upto]."""
-        query = self._current_query(after, upto, selection, PAGE_ROWS, feedback)
+        query = current_query(after, upto, selection, PAGE_ROWS, feedback)
         try:
             with self.engine().connect() as connection:
                 return [self._record(row) for row in connection.execute(query)]
@@ -289,7 +246,7 @@ class FeedbackStore:
     def _review_page(self, after: int, upto: int, selection: Selection) -> list[tuple[int, Review]]:
         """As :meth:`_page`, up to REVIEW_ROWS with only what the stats count: reading the texts
         made stats on 100,000 corrections take 8 s."""
-        query = self._current_query(after, upto, selection, REVIEW_ROWS, feedback.c.id, feedback.c.labels,
+        query = current_query(after, upto, selection, REVIEW_ROWS, feedback.c.id, feedback.c.labels,
                                     feedback.c.predicted, feedback.c.model)
         try:
             with self.engine().connect() as connection:
