@@ -7,7 +7,6 @@ The built-in ones live in ``service/taxonomies/``; users add their own by pointi
 from __future__ import annotations
 
 import logging
-import stat
 import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationIn
 from ..errors import TaxonomyFileError, UnknownTaxonomyError
 from .types import Label
 from .validation import MAX_KEYWORDS, label_key
+from .yaml_file import DuplicateKey, NotAFile, parse_yaml, read_regular_file, yaml_problem
 
 log = logging.getLogger("newstag.taxonomy")
 BUILTIN_DIR = Path(__file__).resolve().parent.parent / "taxonomies"
@@ -130,76 +130,6 @@ def _describe(error: Any, raw: dict) -> str:
     return f"{where}: {error['msg']}"
 
 
-def _yaml_problem(exc: yaml.YAMLError) -> str:
-    """One line, with the file's line and column: PyYAML's own message takes five, pointing
-    at "<unicode string>"."""
-    if isinstance(exc, yaml.MarkedYAMLError) and exc.problem_mark is not None:
-        mark = exc.problem_mark
-        context = f" ({exc.context})" if exc.context else ""
-        return f"line {mark.line + 1}, column {mark.column + 1}: {exc.problem}{context}"
-    return str(exc).replace("\n", " ")
-
-
-class _NotAFile(Exception):
-    """The path is a FIFO, a directory, a device or a socket (after symlinks)."""
-
-
-_KINDS = {stat.S_IFIFO: "a named pipe (FIFO)", stat.S_IFDIR: "a directory", stat.S_IFSOCK: "a socket",
-          stat.S_IFCHR: "a character device", stat.S_IFBLK: "a block device"}
-
-
-def _read_regular_file(path: Path) -> str:
-    """The text of a regular file, symlinks followed (a ConfigMap mount links each file). Any
-    other kind is refused before it is opened: opening a FIFO named x.yaml waits for a writer,
-    and start-up waited with it, forever."""
-    mode = path.stat().st_mode
-    if not stat.S_ISREG(mode):
-        kind = _KINDS.get(stat.S_IFMT(mode), "not a file")
-        raise _NotAFile(f"is {kind}, not a regular file: only regular files (or symlinks to them) are read")
-    return path.read_text(encoding="utf-8")
-
-
-class _DuplicateKey(Exception):
-    """A mapping of the file gives one key twice."""
-
-
-def _refuse_duplicate_keys(root: yaml.Node) -> None:
-    """Raise _DuplicateKey for a key given twice in one mapping: PyYAML keeps the last one
-    silently, so a second ``topics:`` dropped every topic above it."""
-    stack, seen_nodes = [root], set()
-    while stack:  # not recursive: nesting is only bounded by the composer's recursion
-        node = stack.pop()
-        if id(node) in seen_nodes:  # an alias is the same node again
-            continue
-        seen_nodes.add(id(node))
-        if isinstance(node, yaml.MappingNode):
-            first: dict[tuple[str, Any], int] = {}
-            for key_node, value_node in node.value:
-                stack += [key_node, value_node]
-                if key_node.tag == "tag:yaml.org,2002:merge" or not isinstance(key_node, yaml.ScalarNode):
-                    continue  # "<<: *base" may be given beside keys it merges; other keys are no taxonomy's
-                key, line = (key_node.tag, key_node.value), key_node.start_mark.line + 1
-                if key in first:
-                    raise _DuplicateKey(f"line {line}: duplicate key {key_node.value!r} (first on line {first[key]}): "
-                                        "YAML would keep only the last")
-                first[key] = line
-        elif isinstance(node, yaml.SequenceNode):
-            stack += node.value
-
-
-def _parse_yaml(text: str) -> Any:
-    """yaml.safe_load, refusing duplicate keys (checked on the parsed nodes, before they are built)."""
-    loader = yaml.SafeLoader(text)
-    try:
-        root = loader.get_single_node()
-        if root is None:
-            return None
-        _refuse_duplicate_keys(root)
-        return loader.construct_document(root)
-    finally:
-        loader.dispose()
-
-
 def _refuse_duplicate_names(path: Path, topics: list[_TopicEntry]) -> None:
     """Two topics are one if requests and editors' corrections take them as one: label_key
     (case, and Unicode's composed or decomposed spelling of "économie")."""
@@ -215,14 +145,14 @@ def _refuse_duplicate_names(path: Path, topics: list[_TopicEntry]) -> None:
 def load_taxonomy_file(path: Path) -> Taxonomy:
     """Read and validate one taxonomy file; errors name the file and the entry."""
     try:
-        raw = _parse_yaml(_read_regular_file(path))
-    except _NotAFile as exc:
+        raw = parse_yaml(read_regular_file(path))
+    except NotAFile as exc:
         raise TaxonomyFileError(f"{path}: {exc}") from None
     except yaml.YAMLError as exc:
-        raise TaxonomyFileError(f"{path}: cannot read taxonomy: {_yaml_problem(exc)}") from exc
+        raise TaxonomyFileError(f"{path}: cannot read taxonomy: {yaml_problem(exc)}") from exc
     except (OSError, UnicodeDecodeError) as exc:
         raise TaxonomyFileError(f"{path}: cannot read taxonomy: {exc}") from exc
-    except _DuplicateKey as exc:
+    except DuplicateKey as exc:
         raise TaxonomyFileError(f"{path}: {exc}") from None
     except RecursionError:  # PyYAML's composer recurses per level: "[[[[...]]]]" 500 deep reached the limit
         raise TaxonomyFileError(f"{path}: cannot read taxonomy: nested too deeply") from None
