@@ -253,3 +253,15 @@ def test_labels_whose_keywords_are_in_another_language_go_to_the_model_that_read
     [alone] = routed.default.tag([ENGLISH], labels)  # the English model alone says it cannot read them
     assert [w.code for w in alone.warnings] == ["language-unsupported"]
     assert "names, descriptions and keywords" in alone.warnings[0].message
+
+
+def test_labels_in_another_script_too_short_to_tell_go_to_the_model_that_reads_them(routed):
+    """["спорт", "культура"] is too little for its language to be told ("und"), but it is not
+    English: the English model gave an English text no topic and no warning (a helper's audit)."""
+    [english] = routed.tag([ENGLISH], ["спорт", "культура"])
+    assert english.model == "tiny-multilingual"
+    [alone] = routed.default.tag([ENGLISH], ["спорт", "культура"])  # without routing: the warning
+    assert [w.code for w in alone.warnings] == ["language-unsupported"]
+    assert "another script" in alone.warnings[0].message
+    [latin] = routed.tag([ENGLISH], ["Sport", "Kultur"])  # Latin letters are not judged, as before
+    assert latin.model == "tiny-english" and not latin.warnings

@@ -20,7 +20,16 @@ def labels_language_warning(names: tuple[str, ...], supported: Collection[str] |
     if supported is None or mostly_latin(" ".join(names)):
         return ()
     code = label_set_language(names)
-    if code == UNDETERMINED or code in supported:
+    if code == UNDETERMINED:
+        # Too few names to tell their language ("спорт, культура"), but their script says it is
+        # not one of a Latin-script model's: as for a short text (text_language_warning).
+        if not set(supported) <= LATIN_SCRIPT_LANGUAGES:
+            return ()
+        message = (f"The labels (their names, descriptions and keywords) are too short to tell their language, "
+                   f"but they are written in another script than Latin; the model {model_name!r} was trained on "
+                   f"{', '.join(sorted(supported))} only, so it cannot read them: write them in its language.")
+        return (Warning("language-unsupported", message),)
+    if code in supported:
         return ()
     message = (f"The labels (their names, descriptions and keywords) look like language {code!r}; the model "
                f"{model_name!r} was trained on {', '.join(sorted(supported))} only, so it cannot read them: "

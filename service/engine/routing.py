@@ -129,17 +129,21 @@ class RoutedTagger(Tagger):
         return self.multilingual if reads is None or code in reads else self.default
 
     def _labels_need_multilingual(self, labels: Sequence[LabelLike] | None, taxonomy: str | None) -> bool:
-        code = self._labels_language(labels, taxonomy)
+        words = self._label_words(labels, taxonomy)
+        code = label_set_language(words)  # it keeps its answers: a taxonomy is read once
+        if code == UNDETERMINED:
+            # Too few names to tell their language, but not in Latin letters ("спорт, культура"):
+            # not the English model's, as a short Cyrillic text is not (it gave no topic, no warning).
+            return not mostly_latin(" ".join(words))
         return self.route_language(code) is self.multilingual
 
-    def _labels_language(self, labels: Sequence[LabelLike] | None, taxonomy: str | None) -> str:
-        """The language the call's labels (or its taxonomy's topics) are named in, or "und"
-        (label_set_language keeps its answers: a taxonomy is read once)."""
+    def _label_words(self, labels: Sequence[LabelLike] | None, taxonomy: str | None) -> tuple[str, ...]:
+        """What a model reads of the call's labels (or of its taxonomy's topics)."""
         if labels is not None:
-            return label_set_language(label_words(labels))
+            return label_words(labels)
         name = taxonomy if taxonomy is not None else self.default.options.taxonomy
         topics = self.default.taxonomies.get(name).labels  # an unknown name fails here as in Tagger.tag
-        return label_set_language(label_words(topics))
+        return label_words(topics)
 
     def tag(
         self,
