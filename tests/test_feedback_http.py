@@ -92,6 +92,8 @@ def test_the_same_text_twice_keeps_the_latest_labels_and_the_history(fb, fb_app,
     # One label twice in another case or Unicode form: two classes once retrained.
     ({"text": "Rates rose.", "labels": ["Wirtschaft", "wirtschaft"], "taxonomy": None}, "/labels/1"),
     ({"text": "Rates rose.", "labels": ["économie", "e\u0301conomie"], "taxonomy": None}, "/labels/1"),
+    # Turkish and Azerbaijani capital İ: "İqtisadiyyat" is "iqtisadiyyat" capitalised (casefold gave "i̇").
+    ({"text": "Rates rose.", "labels": ["İqtisadiyyat", "iqtisadiyyat"], "taxonomy": None}, "/labels/1"),
     # The same label twice as written, as /v1/classify refuses it (it was merged, so 101 copies
     # passed the limit of 100 labels that 101 distinct ones did not).
     ({"text": "Rates rose.", "labels": ["economy", "economy"], "taxonomy": None}, "/labels/1"),

@@ -25,8 +25,9 @@ MAX_KEYWORDS = 1000
 def label_key(name: str) -> str:
     """What makes two label names the same: case, and Unicode's composed or decomposed
     spelling ("économie" typed two ways showed twice, and a correction kept "Wirtschaft" and
-    "wirtschaft" as two classes)."""
-    return unicodedata.normalize("NFC", name).casefold()
+    "wirtschaft" as two classes). Turkish and Azerbaijani capital İ folds to "i" and a combining
+    dot, so its dot is dropped: "İqtisadiyyat" is "iqtisadiyyat" capitalised."""
+    return unicodedata.normalize("NFC", name).casefold().replace("i\u0307", "i")
 
 
 def is_unicode(text: str) -> bool:
