@@ -155,3 +155,6 @@ def test_right_to_left_text_shows_in_its_own_direction(client):
     # So are model names (a directory's name) and a fine-tuned model's labels in sentences about them.
     assert 'el("bdi", {}, name)' in script and 'el("bdi", {}, model.name)' in script
     assert 'el("bdi", {}, label)' in script
+    # ...in every sentence that names a topic: "اقتصاد: 2 evidence sentences highlighted." spliced
+    # as one string showed as "2 :اقتصاد evidence ..." (the digit taken into the Arabic run).
+    assert "`${topic.label}" not in script

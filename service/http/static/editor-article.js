@@ -72,6 +72,7 @@ function goToEvidence(topic) {
   const first = $("article-view").querySelector(`mark.first-${cssId(topic.label)}`) || marks[0];
   const smooth = !window.matchMedia("(prefers-reduced-motion: reduce)").matches;
   first.scrollIntoView({behavior: smooth ? "smooth" : "auto", block: "center"});
-  $("feedback-status").textContent =
-    `${topic.label}: ${topic.evidence.length} evidence sentence${topic.evidence.length === 1 ? "" : "s"} highlighted.`;
+  // The label in its own <bdi>: an Arabic one took the count into its run ("2 :اقتصاد evidence ...").
+  $("feedback-status").replaceChildren(el("bdi", {}, topic.label),
+    `: ${topic.evidence.length} evidence sentence${topic.evidence.length === 1 ? "" : "s"} highlighted.`);
 }
