@@ -35,6 +35,14 @@ def test_splits_on_sentence_ends_and_keeps_offsets():
     ("Il a dit : « Elle reviendra.\u202f» Les marchés ont monté.",
      ["Il a dit : « Elle reviendra.\u202f»", "Les marchés ont monté."]),
     ("He said. “Next year will be better,” she added.", ["He said.", "“Next year will be better,” she added."]),
+    # German ordinals end in a period ("am 3. Oktober", a date in nearly every article), and
+    # so do its million, billion and circa: each cut a sentence in two (a helper's audit).
+    ("Der Bundestag stimmte am 15. März ab. Die Opposition protestierte.",
+     ["Der Bundestag stimmte am 15. März ab.", "Die Opposition protestierte."]),
+    ("Im 19. Jahrhundert war das anders. Am 3. Oktober kam er. Er kam 1996. Mai 2024 war warm.",
+     ["Im 19. Jahrhundert war das anders.", "Am 3. Oktober kam er.", "Er kam 1996.", "Mai 2024 war warm."]),
+    ("Der Staat zahlt 3 Mrd. Euro und 5 Mio. Euro, ca. 8 Prozent mehr. Das reicht nicht.",
+     ["Der Staat zahlt 3 Mrd. Euro und 5 Mio. Euro, ca. 8 Prozent mehr.", "Das reicht nicht."]),
 ])
 def test_abbreviations_initials_and_quotes(text, expected):
     assert texts(split_sentences(text), text) == expected

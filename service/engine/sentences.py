@@ -51,8 +51,13 @@ _ABBREVIATIONS = frozenset(
     """mr mrs ms dr prof sr jr st mt no vs etc inc ltd co corp gov gen col lt sgt rep sen
     jan feb mar apr jun jul aug sep sept oct nov dec e.g i.e u.s u.k u.n a.m p.m
     г гг т.е т.д т.п др им ул пр просп проф акад см стр тыс млн млрд руб коп вул обл
-    bzw usw nr z.b d.h""".split()
+    bzw usw nr z.b d.h ca mio mrd vgl""".split()
 )
+# German writes ordinals with a period, so a day or a century is no sentence's end: "am 3. Oktober",
+# "im 19. Jahrhundert" (a date in nearly every German article was cut in two). A year is not one.
+_DAY_OR_CENTURY = re.compile(r"(?<!\w)\d{1,2}\.")
+_MONTH_OR_CENTURY = re.compile("(?:Januar|Jänner|Februar|März|April|Mai|Juni|Juli|August|September|Oktober|"
+                               r"November|Dezember|Jahrhunderts?)\b")
 
 
 @dataclass(frozen=True)
@@ -94,6 +99,10 @@ def _ends_sentence(text: str, end_run: re.Match[str], limit: int) -> bool:
         return False
     if _GREEK_QUESTION in run and not (start > 0 and _GREEK.match(text, start - 1) and _GREEK.match(text, after)):
         return False
+    if run == "." and _MONTH_OR_CENTURY.match(text, after):
+        day = _DAY_OR_CENTURY.search(text, max(start - 2, 0), end)
+        if day is not None and day.end() == end:
+            return False
     return not (run == "." and _is_abbreviation(text, start))
 
 
