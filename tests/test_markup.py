@@ -37,3 +37,20 @@ def test_an_html_article_gets_the_topics_and_evidence_of_its_text(tagger):
             assert STORY[evidence.start:evidence.end] == evidence.text  # the caller's text, as the API promises
     quoted = [e.text for t in wrapped.topics for e in t.evidence]
     assert "It said inflation was still too high &amp; rising." in quoted
+
+
+@pytest.mark.parametrize("text, sentence", [
+    ("<p>The central bank chief said: &ldquo;We will raise interest rates again.&rdquo; Markets fell sharply "
+     "after the announcement.</p>", "The central bank chief said: &ldquo;We will raise interest rates again.&rdquo;"),
+    ("<p>&rlm;The central bank raised interest rates again.&rlm; Markets fell sharply.</p>",
+     "&rlm;The central bank raised interest rates again.&rlm;"),
+])
+def test_evidence_that_ends_on_an_entity_quotes_the_whole_entity(tagger, text, sentence):
+    """A sentence ending on a closing quote or a direction mark written as an entity ended after
+    its "&" in the caller's text: evidence "... rates again.&" (a helper's audit)."""
+    [result] = tagger.tag([text], ["economy"], threshold=0.0)
+    quoted = [e.text for t in result.topics for e in t.evidence]
+    assert sentence in quoted, quoted
+    for topic in result.topics:
+        for evidence in topic.evidence:
+            assert text[evidence.start:evidence.end] == evidence.text

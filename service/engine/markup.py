@@ -33,6 +33,7 @@ _TAG = re.compile(r"<!--.*?(?:-->|\Z)|<(/?)([a-zA-Z][a-zA-Z0-9]*)(?:\s[^<>]*)?/?
 # What a browser never shows: blanked whole, content and all.
 _HIDDEN = re.compile(r"<(script|style|noscript|template)\b[^<>]*>.*?(?:</\1\s*>|\Z)", re.S | re.I)
 _ENTITY = re.compile(r"&(?:#[0-9]{1,7}|#[xX][0-9a-fA-F]{1,6}|[a-zA-Z][a-zA-Z0-9]{1,31});")
+_LONGEST_ENTITY = 34  # "&", a name of 32 characters, ";"
 
 
 def _is_markup(match: re.Match[str]) -> bool:
@@ -65,6 +66,20 @@ def readable(text: str) -> str:
         if decoded != match.group() and len(decoded) <= len(match.group()):
             chars[match.start():match.end()] = list(decoded.replace("\xa0", " ").ljust(len(match.group())))
     return "".join(chars)
+
+
+def whole_entities(text: str, start: int, end: int) -> tuple[int, int]:
+    """``start`` and ``end`` moved out of any entity they cut in ``text``: the reading copy puts an
+    entity's character at its "&", so a sentence ending on one ("&rdquo;", "&rlm;") ended after
+    the "&" in the caller's text."""
+    for match in _ENTITY.finditer(text, max(0, start - _LONGEST_ENTITY), end + _LONGEST_ENTITY):
+        if html.unescape(match.group()) == match.group():
+            continue  # not decoded in the reading copy (an unknown name): its characters are text
+        if match.start() < start < match.end():
+            start = match.start()
+        if match.start() < end < match.end():
+            end = match.end()
+    return start, end
 
 
 def _blank(chars: list[str], start: int, end: int, lead: str) -> None:

@@ -24,7 +24,7 @@ from .result_warnings import (
 from .scoring import DocumentScores, ScoringBackend
 from .sentence_support import SentenceScores
 from .taxonomy import TaxonomyRegistry
-from .types import Label, TagResult, Topic, Warning
+from .types import Evidence, Label, TagResult, Topic, Warning
 
 LabelLike = str | Label
 Candidates = dict[int, list[int]]  # label index -> its candidate sentences (indices into the document's)
@@ -296,7 +296,11 @@ class Tagger:
 
 
 def _evidence_quoting(result: TagResult, text: str) -> TagResult:
-    """Evidence read from a text's HTML-free copy, quoting the text itself (the same offsets)."""
-    topics = tuple(replace(t, evidence=tuple(replace(e, text=text[e.start:e.end]) for e in t.evidence))
-                   for t in result.topics)
+    """Evidence read from a text's HTML-free copy, quoting the text itself (the same offsets, but
+    an entity the sentence ends on quoted whole)."""
+    def quoted(evidence: Evidence) -> Evidence:
+        start, end = markup.whole_entities(text, evidence.start, evidence.end)
+        return replace(evidence, start=start, end=end, text=text[start:end])
+
+    topics = tuple(replace(t, evidence=tuple(quoted(e) for e in t.evidence)) for t in result.topics)
     return replace(result, topics=topics)
