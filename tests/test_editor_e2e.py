@@ -644,3 +644,14 @@ CONTRAST_JS = """() => {
     for (let e = document.querySelector(selector); e; e = e.parentElement) o *= Number(getComputedStyle(e).opacity);
     return o; };
 }"""
+
+
+def test_typed_labels_split_and_fold_as_the_api_and_the_command_line_do(server):
+    """Chinese, Japanese and Arabic separate labels with their own commas, which `newstag tag
+    --labels` splits on ("经济，体育" was one label here), and the API takes "İqtisadiyyat" and
+    "iqtisadiyyat" as one label (the page sent both, for a 422)."""
+    with editor_page() as page:
+        page.goto(server)
+        page.fill("#labels", "经济，体育、政治, اقتصاد، رياضة, İqtisadiyyat, iqtisadiyyat, ISTANBUL, ıstanbul")
+        assert page.evaluate("typedLabels()") == ["经济", "体育", "政治", "اقتصاد", "رياضة", "İqtisadiyyat",
+                                                  "ISTANBUL", "ıstanbul"]

@@ -79,17 +79,19 @@ async function topicOptions(result, typed) {
 // What makes two labels one for the API (service/engine/validation.py, label_key): Unicode
 // NFC, then full case folding (Python's str.casefold). JavaScript has no casefold; upper then
 // lower case folds as it does ("Straße", "STRASSE" and "STRAẞE" are one; a final sigma is a
-// sigma), except for the dotless ı, which casefold keeps apart from i: it is left as it is.
+// sigma), except for the dotless ı, which casefold keeps apart from i: it is left as it is. The
+// capital İ folds to i and a combining dot, which the API drops ("İqtisadiyyat" is "iqtisadiyyat").
 function labelKey(label) {
   return label.normalize("NFC").toLowerCase().split("\u0131")
-    .map((part) => part.toUpperCase().toLowerCase()).join("\u0131");
+    .map((part) => part.toUpperCase().toLowerCase()).join("\u0131").replaceAll("i\u0307", "i");
 }
 
-// Split on commas; a label typed twice (in another case or Unicode form: the API takes them as
-// one and refuses the pair) once, as first typed.
+// Split on commas, the full-width, ideographic and Arabic ones too (as `newstag tag --labels`);
+// a label typed twice (in another case or Unicode form: the API takes them as one and refuses
+// the pair) once, as first typed.
 function typedLabels() {
   const seen = new Set();
-  return $("labels").value.split(",").map((s) => s.trim()).filter((label) => {
+  return $("labels").value.split(/[,\uff0c\u3001\u060c]/).map((s) => s.trim()).filter((label) => {
     const key = labelKey(label);
     if (!label || seen.has(key)) return false;
     seen.add(key);
