@@ -116,7 +116,8 @@ WARNINGS_DESCRIPTION = ("What may make these topics less reliable: a language th
                         "or a topic given under its threshold (\"below-threshold\": no topic reached it, and the "
                         "taxonomy gives a text that reads as news its best one).")
 SERVED_DESCRIPTION = ("The model that tagged this text: the default model, or the multilingual model for a "
-                      "language the default does not read (routing by language), or the model the request named.")
+                      "language or labels the default does not read (routing by language), or the model the "
+                      "request named.")
 
 
 class WarningOut(BaseModel):
