@@ -6,9 +6,10 @@ languages at about 8x the compute. With the multilingual model installed, a text
 language the default model's card names (English; no other language measured anywhere
 near as well on it: docs/benchmarks.md, "Multilingual") stays on the default model, and
 a text in any other language goes to the multilingual model. A text whose language
-cannot be told ("und": "Hello", numbers, code) stays on the default. Without the
-multilingual model, every text stays on the default, and the language-unsupported
-warning says so.
+cannot be told ("und": "Hello", numbers, code) stays on the default when it is in Latin
+letters, and goes to the multilingual model when it is not ("ЦСКА"); labels named in
+another language or script send every text of the call there. Without the multilingual
+model, every text stays on the default, and the language-unsupported warning says so.
 
 Routing is per document: one call with texts in several languages runs each model on
 its share, and every result names the model that tagged it.
