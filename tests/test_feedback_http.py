@@ -73,6 +73,8 @@ def test_the_same_text_twice_keeps_the_latest_labels_and_the_history(fb, fb_app,
     ({"text": 3, "labels": ["economy"], "taxonomy": None}, "/text"),
     ({"text": "Rates rose.", "labels": "economy", "taxonomy": None}, "/labels"),
     ({"text": "Rates rose.", "labels": ["economy", "  "], "taxonomy": None}, "/labels/1"),
+    ({"text": "Rates rose.", "labels": ["اقتصاد", "\u200f"], "taxonomy": None}, "/labels/1"),  # invisible alone
+    ({"text": "Rates rose.", "labels": ["economy"], "taxonomy": None, "predicted": ["\u200b"]}, "/predicted/0"),
     ({"text": "Rates rose.", "labels": ["economy"], "taxonomy": "nope"}, "/taxonomy"),
     ({"text": "Rates rose.", "labels": ["economy", "econmy"], "taxonomy": "news"}, "/labels/1"),
     ({"text": "Rates rose.", "labels": ["economy"], "taxonomy": "news", "predicted": ["econmy"]}, "/predicted/0"),

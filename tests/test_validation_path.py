@@ -59,6 +59,17 @@ def test_a_request_is_checked_against_the_limits_without_any_model():
     assert caught.value.errors == [{"path": "/labels/1", "message": "label names must not be empty"}]
 
 
+@pytest.mark.parametrize("name", ["\u200b", "\u200f", "\u00ad", "\ufeff \u2060"])
+def test_a_label_of_only_invisible_characters_is_refused(name):
+    """A right-to-left mark left alone after a comma ("اقتصاد، \u200f") was a label no one can see,
+    kept in corrections as a class to train (a helper's audit); a taxonomy refused such a topic."""
+    options = Settings.from_env({}).engine_options().tagger
+    with pytest.raises(ValidationFailed) as caught:
+        parse_classify({"text": "ok", "labels": ["اقتصاد", name]}, options)
+    assert [e["path"] for e in caught.value.errors] == ["/labels/1"]
+    assert "invisible" in caught.value.errors[0]["message"]
+
+
 def test_the_bodys_shape_and_the_engines_limits_are_reported_together():
     """A wrong type must not hide a text over the limit, or a label count, until the first is fixed."""
     options = Settings.from_env({}, max_text_chars=10, max_labels=2).engine_options().tagger

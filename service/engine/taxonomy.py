@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationIn
 
 from ..errors import TaxonomyFileError, UnknownTaxonomyError
 from .types import Label
-from .validation import MAX_KEYWORDS, label_key
+from .validation import MAX_KEYWORDS, label_key, shows_nothing
 from .yaml_file import DuplicateKey, NotAFile, parse_yaml, read_regular_file, yaml_problem
 
 log = logging.getLogger("newstag.taxonomy")
@@ -49,7 +49,7 @@ class _TopicEntry(BaseModel):
     @classmethod
     def _named(cls, value: str) -> str:
         # min_length is checked before the strip: "   " passed it; a zero-width space alone shows nothing.
-        if not value or all(unicodedata.category(c) == "Cf" for c in value):
+        if shows_nothing(value):
             raise ValueError("a topic name must not be empty or only whitespace or invisible characters")
         return _no_control_characters(value, "a topic name")
 

@@ -22,6 +22,15 @@ EMPTY = "is empty or only whitespace"  # said of a text, as text_problem says it
 MAX_KEYWORDS = 1000
 
 
+def shows_nothing(name: str) -> bool:
+    """Whether a name is empty, whitespace or only invisible format characters (a zero-width
+    space, a direction mark, a soft hyphen: Unicode's Cf), which no one can see or tell apart."""
+    return all(c.isspace() or unicodedata.category(c) == "Cf" for c in name)
+
+
+INVISIBLE = "must not be only invisible characters (zero-width spaces, direction marks)"
+
+
 def label_key(name: str) -> str:
     """What makes two label names the same: case, and Unicode's composed or decomposed
     spelling ("économie" typed two ways showed twice, and a correction kept "Wirtschaft" and
@@ -130,6 +139,8 @@ def _check_labels(labels: Sequence[str | Label], max_labels: int, problems: Prob
                          f"label {parts[0][:40]!r} is not valid Unicode (it has a lone surrogate)")
         elif not parts[0].strip():
             problems.add(("labels", i), "label names must not be empty")
+        elif shows_nothing(parts[0]):  # a right-to-left mark left alone after a comma
+            problems.add(("labels", i), f"label names {INVISIBLE}")
         elif isinstance(label, Label):
             # A blank keyword would match every text (keywords.py) and phrase the label as "news about ".
             for k, keyword in enumerate(label.keywords):

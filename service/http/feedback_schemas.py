@@ -9,7 +9,7 @@ from pydantic import BaseModel, Field, StringConstraints, ValidationError
 
 from ..config import Settings
 from ..engine import TaxonomyRegistry
-from ..engine.validation import is_unicode, label_key, text_problem
+from ..engine.validation import INVISIBLE, is_unicode, label_key, shows_nothing, text_problem
 from ..feedback import Correction
 from .parsing import field_errors
 from .problems import ValidationFailed
@@ -110,6 +110,8 @@ def _clean(labels: list[str], path: str, errors: list[dict[str, str]]) -> tuple[
     for i, label in enumerate(labels):
         if not label.strip():
             errors.append({"path": f"{path}/{i}", "message": "a label must not be only whitespace"})
+        elif shows_nothing(label):  # as /v1/classify: a class no one could see, once retrained
+            errors.append({"path": f"{path}/{i}", "message": f"a label {INVISIBLE}"})
         elif not is_unicode(label):
             errors.append({"path": f"{path}/{i}", "message": "a label must be valid Unicode (no lone surrogates)"})
         elif "\x00" in label:
@@ -117,7 +119,7 @@ def _clean(labels: list[str], path: str, errors: list[dict[str, str]]) -> tuple[
     kept: dict[str, str] = {}  # label_key -> the label as first written
     for i, label in enumerate(labels):
         name = label.strip()
-        if not name or not _storable(label):
+        if shows_nothing(name) or not _storable(label):
             continue
         key = label_key(name)
         if key in kept:  # as /v1/classify: the same label again, in any case or Unicode form
