@@ -159,6 +159,7 @@ def test_a_headline_with_the_word_news_in_it_keeps_its_topic(tagger, text, topic
 @pytest.mark.parametrize("labels, warned", [
     (["экономика", "спорт", "политика"], True),  # Russian names: the English model reads none of them
     (["经济", "体育", "政治"], True),
+    (["спорт", "культура"], True),  # too few to tell their language ("und"): their script tells enough
     (["economy", "sport", "politics"], False),
     (["économie", "sport", "politique"], False),  # Latin letters: not judged
 ])
