@@ -14,6 +14,7 @@ window, and the windows are shorter by as much.
 from __future__ import annotations
 
 import math
+import unicodedata
 from dataclasses import dataclass
 from typing import Any
 
@@ -75,14 +76,19 @@ def _tokens_per_sentence(text: str, spans: list[Span], tokenizer: Any,
     return per_sentence, tuple(prompt_ids)
 
 
-def _cut_long(span: Span, tokens: list[tuple[int, int, int]], budget: int):
+def _cut_long(text: str, span: Span, tokens: list[tuple[int, int, int]], budget: int):
     """Yield (span, token ids) pieces of at most ``budget`` tokens."""
     if len(tokens) <= budget:
         yield span, tuple(t[0] for t in tokens)
         return
     for i in range(0, len(tokens), budget):
         piece = tokens[i : i + budget]
-        yield Span(piece[0][1], piece[-1][2]), tuple(t[0] for t in piece)
+        # The tokenizer composes text (NFC), so a decomposed letter's mark lies after its token's
+        # end: kept with the piece, not left out of both ("...и" quoted for "...й").
+        end = piece[-1][2]
+        while end < span.end and unicodedata.combining(text[end]):
+            end += 1
+        yield Span(piece[0][1], end), tuple(t[0] for t in piece)
 
 
 def _pack(lengths: list[int], breaks: list[bool], budget: int) -> list[range]:
@@ -142,7 +148,7 @@ def prepare_document(text: str, tokenizer: Any, max_tokens: int, *, prompt: str 
         if not tokens:  # punctuation-only or characters the tokenizer drops
             continue
         previous_end = sentences[-1].end if sentences else 0
-        for k, (piece, ids) in enumerate(_cut_long(span, tokens, budget)):
+        for k, (piece, ids) in enumerate(_cut_long(text, span, tokens, budget)):
             breaks.append(k == 0 and "\n" in text[previous_end:span.start])
             sentences.append(piece)
             token_ids.append(ids)
