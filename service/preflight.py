@@ -23,7 +23,7 @@ from .engine.nli_config import check_nli_config
 from .engine.onnx_cache import check_graphs_at_start, default_onnx_dir
 from .engine.routing import multilingual_dir
 from .engine.taxonomy import TaxonomyFileError, TaxonomyRegistry, UnknownTaxonomyError
-from .errors import ConfigError, NewstagError
+from .errors import ConfigError, ModelLoadError, NewstagError
 from .feedback import FeedbackStore
 
 
@@ -41,24 +41,36 @@ def check_startup(settings: Settings) -> TaxonomyRegistry:
         raise ConfigError(f"NEWSTAG_TAXONOMY={settings.taxonomy!r}: {exc}") from None
     if settings.engine == "nli":
         assert settings.nli_model is not None  # Settings.validated() guarantees it
-        check_nli_config(require_local_model_dir(settings.nli_model))
+        check_nli_config(_model_dir("NEWSTAG_NLI_MODEL", settings.nli_model))
     elif settings.model is None:
         verify_weights(default_model_dir(), DEFAULT_MODEL_SHA256)
         if settings.matcher:
             verify_matcher()
     else:
-        require_local_model_dir(settings.model)
+        _model_dir("NEWSTAG_MODEL", settings.model)
     if settings.engine == "embedding":
         multilingual = multilingual_dir(settings.multilingual_model)  # a path that is not there fails here
         if multilingual is not None:
-            require_local_model_dir(multilingual)
+            _model_dir("NEWSTAG_MULTILINGUAL_MODEL", multilingual)
         if settings.runtime != "torch":
             # The pinned weights' graphs (the default model's, EmbeddingGemma's): others are checked as they load.
             weights = ([DEFAULT_MODEL_SHA256] if settings.model is None else []) + (
                 [MULTILINGUAL_SHA256] if multilingual is not None else [])
-            check_graphs_at_start(settings.onnx_dir or default_onnx_dir(), weights,
-                                  may_replace=settings.runtime == "onnx")
+            onnx_dir = settings.onnx_dir or default_onnx_dir()
+            try:
+                check_graphs_at_start(onnx_dir, weights, may_replace=settings.runtime == "onnx")
+            except OSError as exc:
+                raise ConfigError(f"NEWSTAG_ONNX_DIR={str(onnx_dir)!r}: cannot be read "
+                                  f"({exc.strerror or exc})") from None
     return taxonomies
+
+
+def _model_dir(variable: str, path: Path) -> Path:
+    """require_local_model_dir, its refusal naming the setting behind it."""
+    try:
+        return require_local_model_dir(path)
+    except ModelLoadError as exc:
+        raise ModelLoadError(f"{variable}: {exc}") from None
 
 
 def check_serving(settings: Settings) -> TaxonomyRegistry:
@@ -67,8 +79,14 @@ def check_serving(settings: Settings) -> TaxonomyRegistry:
     if settings.require_api_keys and not settings.api_key_list:
         raise ConfigError("NEWSTAG_REQUIRE_API_KEYS is on and NEWSTAG_API_KEYS names no key (unset or empty): "
                           "/v1 would be open to anyone who can reach the server")
-    if settings.models_dir is not None and not settings.models_dir.is_dir():
-        raise ConfigError(f"NEWSTAG_MODELS_DIR={str(settings.models_dir)!r}: no such directory")
+    if settings.models_dir is not None:
+        try:
+            if not settings.models_dir.is_dir():
+                raise ConfigError(f"NEWSTAG_MODELS_DIR={str(settings.models_dir)!r}: no such directory")
+            next(settings.models_dir.iterdir(), None)  # a directory it may not list served no fine-tuned model
+        except OSError as exc:
+            raise ConfigError(f"NEWSTAG_MODELS_DIR={str(settings.models_dir)!r}: cannot be read "
+                              f"({exc.strerror or exc})") from None
     try:
         store = FeedbackStore(settings.database_url)
     except ConfigError:

@@ -95,6 +95,52 @@ def test_the_server_refuses_to_start_on_what_would_leave_it_never_ready_or_half_
                                      "NEWSTAG_MODEL": str(tiny_model_dir)}))
 
 
+def _unsearchable(monkeypatch, locked):
+    """Everything below ``locked`` refuses this user (the tests run as root: chmod would not stop them)."""
+    from pathlib import Path
+
+    real_stat, real_iterdir = Path.stat, Path.iterdir
+
+    def stat(self, *args, **kwargs):
+        if locked in self.parents:
+            raise PermissionError(13, "Permission denied", str(self))
+        return real_stat(self, *args, **kwargs)
+
+    def iterdir(self):
+        if self == locked or locked in self.parents:
+            raise PermissionError(13, "Permission denied", str(self))
+        return real_iterdir(self)
+
+    monkeypatch.setattr(Path, "stat", stat)
+    monkeypatch.setattr(Path, "iterdir", iterdir)
+
+
+@pytest.mark.parametrize("variables, named", [
+    ({"NEWSTAG_MODEL": "{locked}"}, "NEWSTAG_MODEL"),  # the directory itself, its files unreadable
+    ({"NEWSTAG_MODEL": "{locked}/model"}, "NEWSTAG_MODEL"),  # below a directory the user cannot search
+    ({"NEWSTAG_MULTILINGUAL_MODEL": "{locked}"}, "NEWSTAG_MULTILINGUAL_MODEL"),
+    ({"NEWSTAG_MULTILINGUAL_MODEL": "{locked}/gemma"}, "NEWSTAG_MULTILINGUAL_MODEL"),
+    ({"NEWSTAG_ENGINE": "nli", "NEWSTAG_NLI_MODEL": "{locked}"}, "NEWSTAG_NLI_MODEL"),
+    ({"NEWSTAG_MODELS_DIR": "{locked}"}, "NEWSTAG_MODELS_DIR"),
+    ({"NEWSTAG_MODELS_DIR": "{locked}/models"}, "NEWSTAG_MODELS_DIR"),
+    ({"NEWSTAG_RUNTIME": "onnx", "NEWSTAG_ONNX_DIR": "{locked}/onnx"}, "NEWSTAG_ONNX_DIR"),
+    ({"NEWSTAG_RUNTIME": "auto", "NEWSTAG_ONNX_DIR": "{locked}"}, "NEWSTAG_ONNX_DIR"),
+])
+def test_a_directory_the_services_user_cannot_read_stops_the_server_with_one_line(tmp_path, monkeypatch,
+                                                                                  variables, named):
+    """A PermissionError escaped the start-up checks: gunicorn printed a traceback (found running the
+    server as another user than the one owning a mounted model or cache directory)."""
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    settings = Settings.from_env({"NEWSTAG_MULTILINGUAL_MODEL": "off", "NEWSTAG_DATABASE_URL": f"sqlite:///{tmp_path}/fb.db",
+                                  **{k: v.format(locked=locked) for k, v in variables.items()}})
+    _unsearchable(monkeypatch, locked)
+    with pytest.raises((ConfigError, ModelLoadError)) as info:
+        check_serving(settings)
+    message = str(info.value)
+    assert named in message and "cannot be read (Permission denied)" in message and "\n" not in message, message
+
+
 def test_an_open_api_on_a_reachable_address_is_warned_of_at_start(tmp_path):
     """Kubernetes reads the keys from an optional Secret: without it every /v1 endpoint was open, unsaid."""
     open_settings = Settings.from_env({"NEWSTAG_MULTILINGUAL_MODEL": "off",

@@ -141,6 +141,13 @@ TOKENIZER_FILES = ("tokenizer.json", "vocab.txt", "tokenizer.model", "spiece.mod
 def require_local_model_dir(path: Path) -> Path:
     """A user-supplied model must be a local directory with safetensors weights."""
     path = path.expanduser().resolve()
+    try:
+        return _require_model_files(path)
+    except OSError as exc:  # a directory (or one above it) the service's user may not read
+        raise ModelLoadError(f"model directory cannot be read ({exc.strerror or exc}): {path}") from None
+
+
+def _require_model_files(path: Path) -> Path:
     if not path.is_dir():
         raise ModelLoadError(f"model directory does not exist: {path}")
     if not (path / "config.json").is_file():

@@ -51,7 +51,11 @@ def multilingual_dir(setting: str) -> Path | None:
     if setting.lower() == AUTO:
         return DEFAULT_MULTILINGUAL_DIR if (DEFAULT_MULTILINGUAL_DIR / "config.json").is_file() else None
     path = Path(setting).expanduser()
-    if not path.is_dir():
+    try:
+        found = path.is_dir()
+    except OSError as exc:  # a directory above it that the service's user may not search
+        raise ConfigError(f"NEWSTAG_MULTILINGUAL_MODEL={setting!r}: cannot be read ({exc.strerror or exc})") from None
+    if not found:
         raise ConfigError(f"NEWSTAG_MULTILINGUAL_MODEL={setting!r}: no such directory "
                           f"(install it with make model-multilingual, or set it to off)")
     return path
