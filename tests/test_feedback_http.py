@@ -341,6 +341,30 @@ def test_a_store_that_can_never_write_says_so_instead_of_retry_shortly(fb_app, t
     assert "retry shortly" not in response.json["detail"]
 
 
+def test_a_store_below_a_directory_the_user_cannot_search_says_so_instead_of_a_traceback(tmp_path, monkeypatch):
+    """Path.exists() let a PermissionError out of the start-up warning: gunicorn printed a traceback
+    (found running the server as a user that may not enter the volume's parent directory)."""
+    from pathlib import Path
+
+    from service.config import Settings
+    from service.preflight import serving_warnings
+
+    locked = tmp_path / "locked"
+    path = locked / "data" / "feedback.db"
+    real_stat = Path.stat
+
+    def stat(self, *args, **kwargs):  # the tests run as root: chmod would not stop them
+        if locked in self.parents:
+            raise PermissionError(13, "Permission denied", str(self))
+        return real_stat(self, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "stat", stat)
+    store = FeedbackStore(f"sqlite:///{path}", busy_timeout=0.2)
+    assert str(path) in store.write_problem()
+    settings = Settings.from_env({"NEWSTAG_DATABASE_URL": f"sqlite:///{path}", "NEWSTAG_MULTILINGUAL_MODEL": "off"})
+    assert any(str(path) in warning for warning in serving_warnings(settings, ["127.0.0.1:8000"]))
+
+
 def test_a_correction_naming_a_model_not_loaded_is_stored_with_a_warning(fb, fb_app):
     """A model name that is not loaded (a typo, a model since removed) was refused; editors' work is kept,
     and the warning names the loaded models."""

@@ -58,12 +58,15 @@ def unwritable_sqlite_file(url: URL) -> Path | None:
     if path is None:
         return None
     path = path.absolute()
-    if path.exists():
-        # SQLite writes its WAL and shared-memory files beside the database, too.
-        writable = os.access(path, os.W_OK) and os.access(path.parent, os.W_OK | os.X_OK)
-    else:
-        existing = next((p for p in path.parents if p.exists()), None)
-        writable = existing is not None and os.access(existing, os.W_OK | os.X_OK)
+    try:
+        if path.exists():
+            # SQLite writes its WAL and shared-memory files beside the database, too.
+            writable = os.access(path, os.W_OK) and os.access(path.parent, os.W_OK | os.X_OK)
+        else:
+            existing = next((p for p in path.parents if p.exists()), None)
+            writable = existing is not None and os.access(existing, os.W_OK | os.X_OK)
+    except OSError:  # a directory above it that this user may not search: it cannot be written either
+        writable = False
     return None if writable else path
 
 
