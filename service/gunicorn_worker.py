@@ -50,9 +50,16 @@ class ThreadWorker(GunicornThreadWorker):
 
     def handle(self, conn: Any) -> Any:
         try:
-            return super().handle(conn)
+            keep = super().handle(conn)
         finally:
             self._headers_in(conn)  # answered, closed or handed back to the poller: no longer timed
+        if not keep:
+            # gunicorn then closes it on the worker's main thread, lingering up to 2 s until the
+            # client closes its end (RFC 9112 9.6): each client that kept its end open stalled every
+            # other connection, /healthz included (five kept it unanswered for 10 s). Here, in this
+            # request's thread, the linger holds only this thread; gunicorn's close finds it closed.
+            conn.close(graceful=True)
+        return keep
 
     def handle_request(self, req: Any, conn: Any) -> Any:
         self._headers_in(conn)

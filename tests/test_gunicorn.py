@@ -214,6 +214,33 @@ def test_a_run_directory_the_operator_names_is_used_and_kept(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]  # the metrics directory went at exit
 
 
+def test_clients_that_keep_their_end_open_after_connection_close_do_not_stall_the_worker(tiny_model_dir):
+    """gunicorn lingers up to 2 s on each connection it closes, until the client closes its end, and
+    did so on the worker's one main thread: five such clients kept /healthz unanswered for 10 s,
+    past a liveness probe's time limit (found under a flood of 32 clients)."""
+    port = free_port()
+    server = start_gunicorn(port, {"NEWSTAG_MODEL": str(tiny_model_dir), "NEWSTAG_MULTILINGUAL_MODEL": "off",
+                                   "NEWSTAG_WORKERS": "1"})
+    base = f"http://127.0.0.1:{port}"
+    lingering: list[socket.socket] = []
+    try:
+        assert wait_until_answered(server, f"{base}/healthz") == 200
+        for _ in range(5):
+            sock = socket.create_connection(("127.0.0.1", port))
+            sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            lingering.append(sock)
+        for sock in lingering:
+            sock.settimeout(10)
+            assert sock.recv(4096).startswith(b"HTTP/1.1 200")  # answered; the client keeps its end open
+        started = time.monotonic()
+        assert get(f"{base}/healthz", timeout=10)[0] == 200
+        assert time.monotonic() - started < 1.5
+    finally:
+        for sock in lingering:
+            sock.close()
+        stop(server)
+
+
 @pytest.mark.slow
 def test_clients_that_stop_halfway_through_their_headers_cannot_hold_every_thread():
     """25 connections that sent half a header and stopped held every thread of a worker:
