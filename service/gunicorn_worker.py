@@ -35,6 +35,7 @@ class ThreadWorker(GunicornThreadWorker):
         super().__init__(*args, **kwargs)
         self._deadlines: dict[int, tuple[Any, float]] = {}  # id(conn) -> (conn, when its headers must be in)
         self._deadlines_lock = threading.Lock()
+        self._closed: set[int] = set()  # id(conn) of connections handle() closed, for finish_request
 
     def init_process(self) -> None:
         threading.Thread(target=self._watch, name="newstag-connection-watchdog", daemon=True).start()
@@ -54,12 +55,26 @@ class ThreadWorker(GunicornThreadWorker):
         finally:
             self._headers_in(conn)  # answered, closed or handed back to the poller: no longer timed
         if not keep:
-            # gunicorn then closes it on the worker's main thread, lingering up to 2 s until the
+            # gunicorn would close it on the worker's main thread, lingering up to 2 s until the
             # client closes its end (RFC 9112 9.6): each client that kept its end open stalled every
             # other connection, /healthz included (five kept it unanswered for 10 s). Here, in this
-            # request's thread, the linger holds only this thread; gunicorn's close finds it closed.
-            conn.close(graceful=True)
+            # request's thread, the linger holds only this thread.
+            try:
+                conn.close(graceful=True)
+            except OSError:
+                pass  # closed already (gunicorn does so on some errors)
+            with self._deadlines_lock:
+                self._closed.add(id(conn))
         return keep
+
+    def finish_request(self, conn: Any, fs: Any) -> None:
+        with self._deadlines_lock:
+            closed = id(conn) in self._closed
+            self._closed.discard(id(conn))
+        if closed:  # by handle(): only the count is left (closing it again failed, and counted it twice)
+            self.nr_conns -= 1
+            return
+        super().finish_request(conn, fs)
 
     def handle_request(self, req: Any, conn: Any) -> Any:
         self._headers_in(conn)

@@ -241,6 +241,34 @@ def test_clients_that_keep_their_end_open_after_connection_close_do_not_stall_th
         stop(server)
 
 
+def test_a_request_in_flight_at_sigterm_is_answered_after_connections_were_closed(tiny_model_dir):
+    """Connections the worker closed earlier must not count against the ones still open: with each
+    closed one counted twice, a stop dropped the request in flight at once, unanswered."""
+    port = free_port()
+    server = start_gunicorn(port, {"NEWSTAG_MODEL": str(tiny_model_dir), "NEWSTAG_MULTILINGUAL_MODEL": "off",
+                                   "NEWSTAG_WORKERS": "1"})
+    base = f"http://127.0.0.1:{port}"
+    body = json.dumps({"text": "Rates rose again."}).encode()
+    try:
+        assert wait_until_answered(server, f"{base}/readyz") == 200
+        for _ in range(3):  # answered with Connection: close, and closed by the worker
+            assert get(f"{base}/healthz")[0] == 200
+        with socket.create_connection(("127.0.0.1", port)) as sock:
+            sock.sendall(b"POST /v1/classify HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                         b"Content-Length: %d\r\n\r\n" % len(body) + body[:5])
+            time.sleep(0.5)  # in the worker's hands, its body still arriving
+            server.send_signal(signal.SIGTERM)
+            time.sleep(1)
+            sock.sendall(body[5:])
+            sock.settimeout(30)
+            answer = b""
+            while chunk := sock.recv(4096):
+                answer += chunk
+        assert answer.startswith(b"HTTP/1.1 200"), answer[:200]
+    finally:
+        stop(server)
+
+
 @pytest.mark.slow
 def test_clients_that_stop_halfway_through_their_headers_cannot_hold_every_thread():
     """25 connections that sent half a header and stopped held every thread of a worker:
