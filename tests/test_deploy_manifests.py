@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -182,3 +183,24 @@ def test_both_deployments_keep_threads_for_probes_finish_requests_on_stop_and_fi
     assert int(compose["deploy"]["resources"]["limits"]["cpus"]) == 2
     assert pod["terminationGracePeriodSeconds"] > 30 and int(compose["stop_grace_period"].rstrip("s")) > 30
     assert pod["containers"][0]["image"] == compose["image"]  # the tag docs/container.md builds
+
+
+def test_every_newstag_variable_the_manifests_and_the_image_set_is_a_setting_with_a_valid_value():
+    """A misspelt or retired variable in a manifest is silently ignored by the server (it warns, in a
+    log few read): each name the Deployment, compose and the Dockerfile set must be one newstag
+    reads, and each literal value must pass its own check."""
+    from service.config import unknown_variable_warnings
+
+    pod = yaml.safe_load((ROOT / "deploy" / "k8s" / "deployment.yaml").read_text())["spec"]["template"]["spec"]
+    k8s = {e["name"]: e.get("value") for e in pod["containers"][0]["env"]}
+    compose = yaml.safe_load((ROOT / "deploy" / "compose.yaml").read_text())["services"]["newstag"]["environment"]
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    image = dict(re.findall(r"\b(NEWSTAG_[A-Z_]+)=(\S*?)\s*\\?$", dockerfile, re.MULTILINE))
+    names = set(k8s) | set(compose) | set(image)
+    assert unknown_variable_warnings({name: "x" for name in names}) == []
+    assert {"NEWSTAG_REQUIRE_API_KEYS", "NEWSTAG_DATABASE_URL", "NEWSTAG_MODELS_DIR"} <= names  # the parse found them
+    literal = {name: value for env in (k8s, compose, image) for name, value in env.items()
+               if isinstance(value, str) and value and not value.startswith("$")}
+    Settings.from_env({k: v for k, v in literal.items() if k not in ("NEWSTAG_WORKERS", "NEWSTAG_THREADS")})
+    for name in ("NEWSTAG_WORKERS", "NEWSTAG_THREADS"):
+        assert all(int(env[name]) >= 1 for env in (k8s, compose))
