@@ -93,6 +93,8 @@ if _given_run_dir:
         if Path(_given_run_dir).exists() and not Path(_given_run_dir).is_dir():
             raise NotADirectoryError(0, "it is not a directory")
         Path(_given_run_dir).mkdir(parents=True, exist_ok=True)
+        if not os.access(_given_run_dir, os.W_OK | os.X_OK):  # else every model reload answered 500
+            raise PermissionError(0, "this user may not write in it")
     except OSError as exc:  # gunicorn printed "Error: [Errno 17] File exists: ...", naming no variable
         print(f"newstag: cannot start: NEWSTAG_RUN_DIR={_given_run_dir!r}: {exc.strerror or exc}", file=sys.stderr)
         raise SystemExit(1) from None

@@ -132,6 +132,27 @@ def test_start_up_refusals_name_their_variable(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a-file"]  # no metrics directory left behind
 
 
+def test_a_run_directory_this_user_cannot_write_stops_the_server_with_one_line(tmp_path):
+    """It started, and every POST /v1/models/reload then answered 500 (PermissionError on the
+    reload counter's lock file, a traceback in the log)."""
+    import os
+    import subprocess
+    import sys
+
+    from tests.conftest import unwritable_dir
+
+    locked = unwritable_dir(tmp_path)
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    done = subprocess.run([sys.executable, "-c", "import service.gunicorn_config"], timeout=60,
+                          env={**os.environ, "NEWSTAG_RUN_DIR": str(locked), "TMPDIR": str(scratch)},
+                          capture_output=True, text=True)
+    assert done.returncode == 1
+    assert done.stderr.strip().splitlines() == [
+        f"newstag: cannot start: NEWSTAG_RUN_DIR={str(locked)!r}: this user may not write in it"]
+    assert list(scratch.iterdir()) == []  # no metrics directory left behind
+
+
 def test_a_misspelt_variable_is_named_not_silently_ignored(monkeypatch, capsys):
     """NEWSTAG_REQUIRE_API_KEY (for ..._KEYS) left the API open without a word."""
     from service.cli import main
