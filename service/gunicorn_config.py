@@ -100,8 +100,14 @@ if _given_run_dir:
         raise SystemExit(1) from None
 # Prometheus multi-process mode: every worker writes its metrics to files in one
 # directory and /metrics adds them up. A fresh directory per server start.
-_metrics_dir = tempfile.mkdtemp(prefix="newstag-metrics-")
-_run_dir = _given_run_dir or tempfile.mkdtemp(prefix="newstag-run-")
+try:
+    _metrics_dir = tempfile.mkdtemp(prefix="newstag-metrics-")
+    _run_dir = _given_run_dir or tempfile.mkdtemp(prefix="newstag-run-")
+except OSError as exc:  # a read-only root filesystem with nothing mounted at /tmp: a traceback
+    print(f"newstag: cannot start: no writable temporary directory for the workers' metrics and run "
+          f"directories ({exc.strerror or exc}): mount one at /tmp (docker run --tmpfs /tmp) or set TMPDIR",
+          file=sys.stderr)
+    raise SystemExit(1) from None
 os.environ["NEWSTAG_RUN_DIR"] = _run_dir
 os.environ["PROMETHEUS_MULTIPROC_DIR"] = _metrics_dir
 _master_pid = os.getpid()

@@ -153,6 +153,19 @@ def test_a_run_directory_this_user_cannot_write_stops_the_server_with_one_line(t
     assert list(scratch.iterdir()) == []  # no metrics directory left behind
 
 
+def test_no_writable_temporary_directory_stops_the_server_with_one_line():
+    """A read-only root filesystem with nothing mounted at /tmp (docker run --read-only without
+    --tmpfs /tmp): the metrics directory could not be made, and gunicorn printed a traceback."""
+    import subprocess
+    import sys
+
+    code = "import tempfile; tempfile.tempdir = '/proc/sys/no-such-dir'; import service.gunicorn_config"
+    done = subprocess.run([sys.executable, "-c", code], timeout=60, capture_output=True, text=True)
+    assert done.returncode == 1
+    [line] = done.stderr.strip().splitlines()
+    assert line.startswith("newstag: cannot start: no writable temporary directory") and "--tmpfs /tmp" in line
+
+
 def test_a_misspelt_variable_is_named_not_silently_ignored(monkeypatch, capsys):
     """NEWSTAG_REQUIRE_API_KEY (for ..._KEYS) left the API open without a word."""
     from service.cli import main
