@@ -95,6 +95,11 @@ class Settings:
     # ones, x86 without VNNI; else 8-bit) | full | reduced (engine/int8_kernels.py).
     onnx_int8_range: str = "auto"
 
+    # Where the vectors of the taxonomies' and the calibration's label phrasings are kept between
+    # starts, per model (engine/phrase_store.py): auto ($XDG_CACHE_HOME/newstag/label-vectors), off,
+    # or a directory; one that cannot be written is passed over (computed at each start, as before).
+    label_cache: str = "auto"
+
     # Texts that do not read like news (cookie banners, code, "Hello") get no topic and a
     # not-news warning, where the model has a genre check pinned (engine/genre.py).
     genre_check: bool = True
@@ -146,7 +151,7 @@ class Settings:
         encoder = EncoderOptions(self.max_batch_tokens, self.precision, self.batching, self.document_cache,
                                  self.runtime, self.onnx_dir, self.onnx_int8_range)
         model = ModelOptions(self.engine, self.model, self.matcher, self.nli_model, self.nli_hypothesis,
-                             self.max_tokens, self.torch_threads, encoder, self.genre_check)
+                             self.max_tokens, self.torch_threads, encoder, self.genre_check, self.label_cache)
         tagger = TaggerOptions(self.taxonomy, self.threshold, self.keyword_weight, self.evidence_per_topic,
                                self.max_text_chars, self.max_documents, self.max_labels)
         return EngineOptions(model, tagger, self.taxonomies_dir, self.multilingual_model)
@@ -202,6 +207,8 @@ class Settings:
                               f"not {self.onnx_int8_range!r}")
         if self.document_cache < 0:
             raise ConfigError("NEWSTAG_DOCUMENT_CACHE must not be negative")
+        if not self.label_cache.strip():
+            raise ConfigError("NEWSTAG_LABEL_CACHE must be auto, off or a directory")
         if not self.multilingual_model.strip():
             raise ConfigError("NEWSTAG_MULTILINGUAL_MODEL must be auto, off or a model directory")
         if not self.database_url.strip():

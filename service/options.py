@@ -58,6 +58,7 @@ class ModelOptions:
     torch_threads: int | None
     encoder: EncoderOptions
     genre_check: bool = True  # give non-news texts no topic, where a genre check is pinned (engine/genre.py)
+    label_cache: str = "off"  # where taxonomies' label vectors are kept between starts (engine/phrase_store.py)
 
 
 @dataclass(frozen=True)

@@ -43,6 +43,19 @@ def _no_installed_multilingual_model(tmp_path_factory):
         yield
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _no_label_vectors_kept_between_runs():
+    """Label vectors read back from a developer's ~/.cache (or an earlier test) would skip the
+    embedding some tests time or count: tests keep them only where they name a directory
+    (tests/test_phrase_store.py). The servers tests start inherit NEWSTAG_LABEL_CACHE=off."""
+    from service.engine import phrase_store
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(phrase_store, "default_store_dir", lambda: None)
+        patch.setenv("NEWSTAG_LABEL_CACHE", "off")
+        yield
+
+
 @pytest.fixture(scope="session")
 def tiny_model_dir(tmp_path_factory) -> Path:
     """A randomly initialised 2-layer BERT encoder with the real tokenizer, saved locally."""

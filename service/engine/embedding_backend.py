@@ -32,6 +32,7 @@ from .genre import GenreCheck
 from .label_vectors import TEMPLATE, LabelVectorCache, Template
 from .language import UNDETERMINED, label_set_language_among
 from .model_profiles import SentenceRules
+from .phrase_store import PhraseStore
 from .types import Label
 
 
@@ -136,6 +137,12 @@ class EmbeddingBackend:
             if cache is not None:
                 cache.keep(labels)
 
+    def keep_phrasings_in(self, store: PhraseStore | None) -> None:
+        """Read and add the taxonomies' and reference topics' phrasings in ``store`` (loading.py)."""
+        for cache in (self.label_vectors, self.article_vectors, *self.own_language_vectors.values()):
+            if cache is not None:
+                cache.store = store
+
     def label_cache(self, phrasing: str = "sentence") -> LabelVectorCache:
         """The label vectors texts read as a sentence, or as an article (when the profile phrases them
         apart), or those phrased in the labels' own language (a language code)."""
@@ -149,7 +156,7 @@ class EmbeddingBackend:
         """[n_reference, dim] unit vectors of the reference topics phrased as labels, embedded once."""
         if phrasing not in self._reference:
             topics = [Label(name) for name in reference_topics()]
-            self._reference[phrasing] = self.label_cache(phrasing).embed(topics, deadline)
+            self._reference[phrasing] = self.label_cache(phrasing).embed(topics, deadline, stored=True)
         return self._reference[phrasing]
 
     def prepare(self, text: str) -> PreparedDocument:

@@ -14,6 +14,7 @@ import numpy as np
 
 from .cache import BoundedCache
 from .encoder import SentenceEncoder
+from .phrase_store import PhraseStore
 from .types import Label
 
 TEMPLATE = "news about {}"  # a model's profile may name another (model_profiles.py)
@@ -43,6 +44,7 @@ class LabelVectorCache:
         self._to_keep: set[Label] = set()
         self._kept: dict[Label, np.ndarray] = {}
         self._lock = threading.Lock()
+        self.store: PhraseStore | None = None  # kept labels' phrasings on disk (loading.py; phrase_store.py)
 
     @property
     def max_labels(self) -> int:
@@ -77,18 +79,38 @@ class LabelVectorCache:
                 found[lab] = cached
         missing = [lab for lab in dict.fromkeys(labels) if lab not in found]
         if missing:
-            for lab, vector in zip(missing, self.embed(missing, deadline), strict=True):
+            kept = [lab for lab in missing if lab in self._to_keep]
+            called = [lab for lab in missing if lab not in self._to_keep]  # callers' labels: never written down
+            computed = [*zip(kept, self.embed(kept, deadline, stored=True) if kept else [], strict=True),
+                        *zip(called, self.embed(called, deadline) if called else [], strict=True)]
+            for lab, vector in computed:
                 found[lab] = vector
                 self._put(lab, vector)
         return np.stack([found[lab] for lab in labels])
 
-    def embed(self, labels: list[Label], deadline: float | None = None) -> np.ndarray:
-        """[n_labels, dim] unit vectors, computed now and not cached."""
+    def embed(self, labels: list[Label], deadline: float | None = None, stored: bool = False) -> np.ndarray:
+        """[n_labels, dim] unit vectors, computed now and not cached (``stored``: their phrasings
+        read from and added to the store, for labels a taxonomy or the calibration names)."""
         phrasings = [label_phrasings(lab, self.template) for lab in labels]
-        flat = self.encoder.encode_texts([p for group in phrasings for p in group], deadline)
+        flat = self._encode([p for group in phrasings for p in group], deadline, stored)
         out, start = [], 0
         for group in phrasings:
             mean = flat[start : start + len(group)].mean(0)
             out.append(mean / max(float(np.linalg.norm(mean)), 1e-12))
             start += len(group)
         return np.stack(out) if out else np.zeros((0, self.encoder.dim), dtype=np.float32)
+
+    def _encode(self, phrases: list[str], deadline: float | None, stored: bool) -> np.ndarray:
+        store = self.store if stored else None
+        if store is None or not phrases:
+            return self.encoder.encode_texts(phrases, deadline)
+        keys = [self.encoder.label_prompt + p for p in phrases]  # a prompt changed later reads none of them
+        found = store.get(keys)
+        todo = [i for i, vector in enumerate(found) if vector is None]
+        if todo:
+            computed = self.encoder.encode_texts([phrases[i] for i in todo], deadline)
+            store.add([keys[i] for i in todo], computed)
+            store.save()
+            for i, vector in zip(todo, computed, strict=True):
+                found[i] = vector
+        return np.stack([v for v in found if v is not None])

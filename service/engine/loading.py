@@ -32,6 +32,7 @@ from .model_files import (
     verify_weights,
 )
 from .model_profiles import profile_for
+from .phrase_store import open_store, store_dir
 from .precision import Precision
 from .scoring import ScoringBackend
 
@@ -108,6 +109,8 @@ def _load_embedding(options: ModelOptions) -> ScoringBackend:
                                article_min_sentences=profile.article_min_sentences,
                                own_language_templates=profile.own_language_templates)
     backend.model_version = model_version
+    how = f"{encoder.precision.name}-{encoder.runtime}-{options.encoder.onnx_int8_range}-{encoder.max_tokens}"
+    backend.keep_phrasings_in(open_store(store_dir(options.label_cache), model_version, how, encoder.dim))
     backend.languages = model_languages(model_dir)
     backend.sentence_rules = profile.sentence_rules
     if options.genre_check:

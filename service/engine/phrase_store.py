@@ -1,0 +1,128 @@
+"""Label phrasings' vectors kept on disk between starts, for one model as it runs.
+
+Every start embeds the installed taxonomies' topics (name, description, each keyword) and
+the reference topics of the calibration. With EmbeddingGemma that took over two minutes
+on 2 cores, so ``newstag tag`` of one sentence waited that long each time, and a server
+as long before it was ready. The vectors depend only on the weights, the precision, the
+runtime, the window size and the prompt, which the file's name and each phrase's key
+(the prompt and the phrase) carry, so they are read back instead of computed again.
+
+Only what a taxonomy or the calibration names is kept (callers' labels are not written
+down). The file is safetensors (no pickle), written whole and renamed into place, so two
+workers saving at once leave one complete file; one that cannot be read or written is
+passed over with a log line: the vectors are then computed as before.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import tempfile
+import threading
+from pathlib import Path
+
+import numpy as np
+from safetensors import SafetensorError, safe_open
+from safetensors.numpy import save_file
+
+log = logging.getLogger("newstag.engine")
+AUTO, OFF = "auto", "off"
+FORMAT = "1"
+
+
+def default_store_dir() -> Path | None:
+    """$XDG_CACHE_HOME/newstag/label-vectors (~/.cache/...), or None where there is no home."""
+    base = os.environ.get("XDG_CACHE_HOME")
+    if not base:
+        try:
+            base = str(Path.home() / ".cache")
+        except RuntimeError:  # no home directory for this user (a container's uid)
+            return None
+    return Path(base) / "newstag" / "label-vectors"
+
+
+def store_dir(setting: str) -> Path | None:
+    """NEWSTAG_LABEL_CACHE: auto (the default directory), off, or a directory."""
+    setting = setting.strip()
+    if setting.lower() == OFF:
+        return None
+    if setting.lower() == AUTO:
+        return default_store_dir()
+    return Path(setting).expanduser()
+
+
+class PhraseStore:
+    """Vectors of label phrasings (each keyed by the prompt before it and the phrase), one file."""
+
+    def __init__(self, path: Path, dim: int):
+        self.path = path
+        self.dim = dim
+        self._vectors: dict[str, np.ndarray] = {}
+        self._lock = threading.Lock()
+        self._unsaved = False
+        self._warned = False
+        self._read()
+
+    def __len__(self) -> int:
+        return len(self._vectors)
+
+    def _read(self) -> None:
+        if not self.path.is_file():
+            return
+        try:
+            with safe_open(self.path, framework="np") as handle:
+                meta = handle.metadata() or {}
+                vectors = handle.get_tensor("vectors")
+            phrases = json.loads(meta["phrases"])  # in the rows' order
+            if (meta.get("format") != FORMAT or not isinstance(phrases, list)
+                    or not all(isinstance(p, str) for p in phrases)
+                    or vectors.shape != (len(phrases), self.dim) or not np.isfinite(vectors).all()):
+                raise ValueError("not a label-vector file of this model")
+        except (OSError, ValueError, KeyError, TypeError, SafetensorError) as exc:
+            log.warning("label vectors in %s are not read (%s); they are computed again", self.path, exc)
+            return
+        self._vectors = {p: vectors[i].astype(np.float32) for i, p in enumerate(phrases)}
+
+    def get(self, keys: list[str]) -> list[np.ndarray | None]:
+        with self._lock:
+            return [self._vectors.get(k) for k in keys]
+
+    def add(self, keys: list[str], vectors: np.ndarray) -> None:
+        with self._lock:
+            for key, vector in zip(keys, vectors, strict=True):
+                if key not in self._vectors:
+                    self._vectors[key] = np.asarray(vector, dtype=np.float32)
+                    self._unsaved = True
+
+    def save(self) -> None:
+        """Write the file whole, renamed into place; a directory that cannot be written is passed over."""
+        with self._lock:
+            if not self._unsaved:
+                return
+            phrases = list(self._vectors)
+            matrix = np.stack([self._vectors[p] for p in phrases]) if phrases else np.zeros((0, self.dim), np.float32)
+            self._unsaved = False
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            fd, temporary = tempfile.mkstemp(dir=self.path.parent, prefix=".label-vectors-", suffix=".tmp")
+            os.close(fd)
+            try:
+                save_file({"vectors": matrix}, temporary,
+                          metadata={"format": FORMAT, "phrases": json.dumps(phrases, ensure_ascii=False)})
+                os.replace(temporary, self.path)
+            finally:
+                if os.path.exists(temporary):
+                    os.unlink(temporary)
+        except OSError as exc:
+            if not self._warned:  # once: a read-only image says so at every start otherwise
+                log.info("label vectors not kept in %s (%s): they are computed at each start", self.path.parent, exc)
+                self._warned = True
+
+
+def open_store(directory: Path | None, model_version: str, how: str, dim: int) -> PhraseStore | None:
+    """The store of one model as it runs (``how``: its precision, runtime and window size; None: none kept)."""
+    if directory is None or not model_version:
+        return None
+    name = f"{model_version}-{how}-v{FORMAT}.safetensors"
+    return PhraseStore(directory / name, dim)
