@@ -49,7 +49,8 @@ def test_the_deployment_is_non_root_read_only_with_probes_and_limits():
 def test_the_deployment_fails_closed_drains_before_stopping_and_needs_no_special_storage():
     """A platform engineer's findings: a missing Secret served /v1 to anyone, requests sent in the
     seconds after SIGTERM hung, and a ReadOnlyMany claim few provisioners make held every pod Pending."""
-    pod = yaml.safe_load((ROOT / "deploy" / "k8s" / "deployment.yaml").read_text())["spec"]["template"]["spec"]
+    deployment = yaml.safe_load((ROOT / "deploy" / "k8s" / "deployment.yaml").read_text())
+    pod = deployment["spec"]["template"]["spec"]
     [container] = pod["containers"]
     env = {e["name"]: e for e in container["env"]}
     assert not env["NEWSTAG_API_KEYS"]["valueFrom"]["secretKeyRef"].get("optional", False)
@@ -62,6 +63,9 @@ def test_the_deployment_fails_closed_drains_before_stopping_and_needs_no_special
     assert command[0] == "sleep" and pod["terminationGracePeriodSeconds"] >= int(command[1]) + 30
     volumes = {v["name"]: v for v in pod["volumes"]}
     assert "persistentVolumeClaim" not in volumes["models"]  # optional: the default model is in the image
+    # The HPA owns the replica count: one in the Deployment would reset it at every re-apply.
+    hpa = yaml.safe_load((ROOT / "deploy" / "k8s" / "hpa.yaml").read_text())
+    assert "replicas" not in deployment["spec"] and hpa["spec"]["minReplicas"] >= 2
 
 
 def test_a_broken_manifest_fails_validation():
