@@ -107,9 +107,6 @@ def test_the_server_keeps_threads_beyond_the_queue_for_health_checks_and_503s():
 def test_start_up_refusals_name_their_variable(tmp_path):
     """An unknown NEWSTAG_TAXONOMY, a file as NEWSTAG_TAXONOMIES_DIR ("does not exist", though it
     did) or as NEWSTAG_RUN_DIR (gunicorn's "Error: [Errno 17] File exists") named no variable."""
-    import os
-    import subprocess
-    import sys
 
     from service.errors import NewstagError
     from service.preflight import check_startup
@@ -123,30 +120,33 @@ def test_start_up_refusals_name_their_variable(tmp_path):
         check_startup(Settings.from_env({"NEWSTAG_TAXONOMIES_DIR": str(a_file)}))
     assert str(refused.value) == (f"NEWSTAG_TAXONOMIES_DIR: {a_file}: not a directory: name the directory that "
                                   "holds the taxonomy files")
-    done = subprocess.run([sys.executable, "-c", "import service.gunicorn_config"], timeout=60,
-                          env={**os.environ, "NEWSTAG_RUN_DIR": str(a_file), "TMPDIR": str(tmp_path)},
-                          capture_output=True, text=True)
+    done = _start_config(a_file, tmp_path)
     assert done.returncode == 1
     assert done.stderr.strip().splitlines() == [
         f"newstag: cannot start: NEWSTAG_RUN_DIR={str(a_file)!r}: it is not a directory"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a-file"]  # no metrics directory left behind
 
 
-def test_a_run_directory_this_user_cannot_write_stops_the_server_with_one_line(tmp_path):
-    """It started, and every POST /v1/models/reload then answered 500 (PermissionError on the
-    reload counter's lock file, a traceback in the log)."""
+def _start_config(run_dir: Path, scratch: Path):
+    """gunicorn's configuration read as a server starts, with this run directory and TMPDIR."""
     import os
     import subprocess
     import sys
 
+    return subprocess.run([sys.executable, "-c", "import service.gunicorn_config"], timeout=60,
+                          env={**os.environ, "NEWSTAG_RUN_DIR": str(run_dir), "TMPDIR": str(scratch)},
+                          capture_output=True, text=True)
+
+
+def test_a_run_directory_this_user_cannot_write_stops_the_server_with_one_line(tmp_path):
+    """It started, and every POST /v1/models/reload then answered 500 (PermissionError on the
+    reload counter's lock file, a traceback in the log)."""
     from tests.conftest import unwritable_dir
 
     locked = unwritable_dir(tmp_path)
     scratch = tmp_path / "tmp"
     scratch.mkdir()
-    done = subprocess.run([sys.executable, "-c", "import service.gunicorn_config"], timeout=60,
-                          env={**os.environ, "NEWSTAG_RUN_DIR": str(locked), "TMPDIR": str(scratch)},
-                          capture_output=True, text=True)
+    done = _start_config(locked, scratch)
     assert done.returncode == 1
     assert done.stderr.strip().splitlines() == [
         f"newstag: cannot start: NEWSTAG_RUN_DIR={str(locked)!r}: this user may not write in it"]
