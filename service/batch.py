@@ -169,7 +169,7 @@ def _main(args: argparse.Namespace) -> int:
         if args.resume and args.output.exists():
             check_resumable(args.output, job)
             done, keep, earlier = resume_point(args.output)
-        tagger = tagger_for(settings, args.model)
+        tagger = tagger_for(settings, args.model, lazy=True)  # rows name their model, not its version
         tagger.label_set(list(options.labels) if options.labels else None, args.taxonomy)  # fails now, not per line
         out = open_output(args.output, job, keep)
     except NewstagError as exc:

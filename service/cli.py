@@ -159,7 +159,7 @@ def _tag(args: argparse.Namespace) -> int:
     labels = list(parsed) if parsed is not None else None
     settings = Settings.from_env(batching=False)  # one call: the model runs in this thread
     _check(args, text, settings, labels)
-    tagger = tagger_for(settings, args.model)
+    tagger = tagger_for(settings, args.model, lazy=True)  # one text: load EmbeddingGemma only for it
     [result] = tagger.tag(
         [text], labels, taxonomy=args.taxonomy, multi_label=not args.single_label,
         threshold=args.threshold, top_k=args.top_k, evidence=not args.no_evidence,

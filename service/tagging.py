@@ -80,14 +80,15 @@ def check_model_choice(model: Path | None, settings: Settings, options: TagOptio
     return None
 
 
-def tagger_for(settings: Settings, model: Path | None) -> Tagger:
-    """The default model, another local embedding model, or a fine-tuned model's directory."""
+def tagger_for(settings: Settings, model: Path | None, *, lazy: bool = False) -> Tagger:
+    """The default model, another local embedding model, or a fine-tuned model's directory
+    (``lazy``: the multilingual model loaded when a text first goes to it, routing.load_tagger)."""
     options = (replace(settings, model=model) if model is not None else settings).engine_options()
     try:
         if model is not None and is_classifier_dir(model):
             backend = ClassifierBackend.load(model, options.model.encoder)
             return Tagger(backend, TaxonomyRegistry.load(settings.taxonomies_dir), options.tagger)
-        return Tagger.load(options)
+        return Tagger.load(options, lazy=lazy)
     except NewstagError:
         raise
     except Exception as exc:  # a directory of the user's that fails in a library (a truncated file, a bad value)

@@ -129,7 +129,7 @@ def test_options_and_paths_that_cannot_work_are_refused_before_the_model_loads(t
                                                                                monkeypatch):
     from service import batch
 
-    monkeypatch.setattr(batch.Tagger, "load", lambda *a: pytest.fail("the model was loaded"))
+    monkeypatch.setattr(batch.Tagger, "load", lambda *a, **k: pytest.fail("the model was loaded"))
     (tmp_path / "in.jsonl").write_text(json.dumps({"text": "Trade talks resumed."}) + "\n")
     (tmp_path / "folder").mkdir()
     given = ["--input", str(tmp_path / "in.jsonl"), "--output"]
@@ -347,7 +347,7 @@ def test_an_interrupt_while_the_model_loads_is_one_line_and_exit_130(tmp_path, t
 
     from service import batch
 
-    def loading(*a):
+    def loading(*a, **k):
         if how == "ctrl-c":
             raise KeyboardInterrupt
         os.kill(os.getpid(), signal.SIGTERM)

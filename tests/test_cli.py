@@ -95,7 +95,7 @@ def test_model_tags_with_a_fine_tuned_model_directory(capsys, tmp_path, trained_
 
 
 def test_model_errors_come_before_loading(capsys, tmp_path, trained_model_dir, monkeypatch):
-    monkeypatch.setattr("service.tagging.Tagger.load", lambda *_: (_ for _ in ()).throw(AssertionError()))
+    monkeypatch.setattr("service.tagging.Tagger.load", lambda *_, **__: (_ for _ in ()).throw(AssertionError()))
     (tmp_path / "a.txt").write_text("Oil prices rose.")
     assert main(["tag", str(tmp_path / "a.txt"), "--model", str(tmp_path / "nowhere")]) == 2
     assert "no such directory" in capsys.readouterr().err

@@ -248,7 +248,7 @@ def test_the_real_batch_output_and_feedback_export_are_read(tmp_path, tagger, ex
     from service import batch, create_app
     from service.engine import Tagger
 
-    monkeypatch.setattr(Tagger, "load", classmethod(lambda cls, options: tagger))
+    monkeypatch.setattr(Tagger, "load", classmethod(lambda cls, options, **_: tagger))
     articles = write(tmp_path / "articles.jsonl", [{"id": e["id"], "text": e["text"]} for e in examples])
     out = tmp_path / "tagged.jsonl"
     assert batch.main(["--input", str(articles), "--output", str(out)]) == 0
@@ -527,7 +527,7 @@ def test_two_batch_outputs_of_different_label_sets_are_said_to_be_apart(tmp_path
     from service.drift.__main__ import main as drift
     from service.engine import Tagger
 
-    monkeypatch.setattr(Tagger, "load", classmethod(lambda cls, options: tagger))
+    monkeypatch.setattr(Tagger, "load", classmethod(lambda cls, options, **_: tagger))
     articles = write(tmp_path / "articles.jsonl", [{"id": e["id"], "text": e["text"]} for e in examples])
     for name, taxonomy in (("then", "iptc-top"), ("now", "news"), ("again", "news")):
         assert batch.main(["--input", str(articles), "--output", str(tmp_path / f"{name}.jsonl"),

@@ -265,3 +265,40 @@ def test_labels_in_another_script_too_short_to_tell_go_to_the_model_that_reads_t
     assert "another script" in alone.warnings[0].message
     [latin] = routed.tag([ENGLISH], ["Sport", "Kultur"])  # Latin letters are not judged, as before
     assert latin.model == "tiny-english" and not latin.warnings
+
+
+def test_the_command_lines_router_loads_the_multilingual_model_only_for_a_text_that_goes_there(
+        english_dir, multilingual_dir, routed, monkeypatch):
+    """With EmbeddingGemma installed, `newstag tag` of an English sentence spent 9 of its 16 s
+    loading it (docs/benchmarks.md, "Label vectors kept between starts")."""
+    from service.engine import loading
+
+    loaded, load = [], loading.load_backend
+
+    def counting(options):
+        loaded.append(options.model)
+        return load(options)
+
+    monkeypatch.setattr(loading, "load_backend", counting)
+    settings = Settings.from_env({}, model=english_dir, multilingual_model=str(multilingual_dir))
+    lazy = load_tagger(settings.engine_options(), lazy=True)
+    assert isinstance(lazy, RoutedTagger) and loaded == [english_dir]
+    [english] = lazy.tag([ENGLISH], LABELS)
+    assert loaded == [english_dir] and list(lazy.models) == ["tiny-english"]
+    assert english.to_dict() == routed.tag([ENGLISH], LABELS)[0].to_dict()
+    results = lazy.tag([RUSSIAN, ENGLISH, RUSSIAN], LABELS)
+    assert loaded == [english_dir, multilingual_dir]  # once
+    assert [r.to_dict() for r in results] == [r.to_dict() for r in routed.tag([RUSSIAN, ENGLISH, RUSSIAN], LABELS)]
+    assert list(lazy.models) == ["tiny-english", "tiny-multilingual"]
+
+
+def test_a_multilingual_model_that_cannot_load_when_first_needed_leaves_the_default_serving(
+        english_dir, multilingual_dir, monkeypatch):
+    _multilingual_load_raises(monkeypatch, multilingual_dir,
+                              ConfigError("NEWSTAG_PRECISION=int8 is not supported for it on torch"))
+    lazy = load_tagger(Settings.from_env({}, model=english_dir, multilingual_model=str(multilingual_dir))
+                       .engine_options(), lazy=True)
+    english, russian = lazy.tag([ENGLISH, RUSSIAN], LABELS)
+    assert english.model == russian.model == "tiny-english"
+    assert [w.code for w in russian.warnings] == ["language-unsupported"]
+    assert list(lazy.default.left_out) == [multilingual_dir.name]

@@ -18,7 +18,8 @@ its share, and every result names the model that tagged it.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+import threading
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
 
@@ -26,6 +27,7 @@ from ..errors import ConfigError
 from ..options import EngineOptions
 from . import markup, validation
 from .language import UNDETERMINED, detect_language, label_set_language, label_words, mostly_latin
+from .model_files import model_languages
 from .tagger import LabelLike, Tagger
 from .taxonomy import TaxonomyRegistry
 from .types import TagResult
@@ -61,12 +63,16 @@ def multilingual_dir(setting: str) -> Path | None:
     return path
 
 
-def load_tagger(options: EngineOptions, taxonomies: TaxonomyRegistry | None = None) -> Tagger:
+def load_tagger(options: EngineOptions, taxonomies: TaxonomyRegistry | None = None, *,
+                lazy: bool = False) -> Tagger:
     """The options' model, routing other languages to the multilingual model when there is one.
 
     Args:
         options: NEWSTAG_MODEL (or the default model) and NEWSTAG_MULTILINGUAL_MODEL, among others.
         taxonomies: the taxonomies to tag with (default: those the options name).
+        lazy: load the multilingual model when a text first needs it (the command line: with
+            EmbeddingGemma installed, ``newstag tag`` of an English sentence spent 9 of its 16 s
+            loading it); a server loads both before it is ready.
 
     Returns:
         A plain :class:`Tagger` when there is nothing to route (no multilingual model, the
@@ -83,6 +89,20 @@ def load_tagger(options: EngineOptions, taxonomies: TaxonomyRegistry | None = No
         return default  # a model whose languages are not known is trusted with every text
     if options.model.model is not None and options.model.model.expanduser().resolve() == path.resolve():
         return default  # NEWSTAG_MODEL names the multilingual model: it serves everything
+    if lazy:
+        return RoutedTagger(default, lambda: _multilingual_tagger(options, path, default), model_languages(path))
+    multilingual = _multilingual_tagger(options, path, default)
+    if multilingual is default:
+        return default
+    log.info("texts in languages other than %s go to %s (%s)", ", ".join(sorted(default.backend.languages)),
+             multilingual.backend.model_name, path)
+    return RoutedTagger(default, multilingual)
+
+
+def _multilingual_tagger(options: EngineOptions, path: Path, default: Tagger) -> Tagger:
+    """The multilingual model's Tagger, or ``default`` when it cannot serve beside it."""
+    from .loading import load_backend
+
     # The multilingual model is always an embedding model, whatever engine the default uses.
     try:
         backend = load_backend(replace(options.model, engine="embedding", model=path))
@@ -98,9 +118,7 @@ def load_tagger(options: EngineOptions, taxonomies: TaxonomyRegistry | None = No
         return default
     if backend.model_version == default.backend.model_version:
         return default  # the same weights under another path
-    log.info("texts in languages other than %s go to %s (%s)", ", ".join(sorted(default.backend.languages)),
-             backend.model_name, path)
-    return RoutedTagger(default, Tagger(backend, taxonomies, options.tagger))
+    return Tagger(backend, default.taxonomies, default.options)
 
 
 class RoutedTagger(Tagger):
@@ -115,23 +133,43 @@ class RoutedTagger(Tagger):
         ['all-MiniLM-L6-v2', 'embeddinggemma-300m']
     """
 
-    def __init__(self, default: Tagger, multilingual: Tagger):
+    def __init__(self, default: Tagger, multilingual: Tagger | Callable[[], Tagger],
+                 reads: frozenset[str] | None = None):
+        """``multilingual``: its Tagger, or what loads it when a text first needs it (``reads``:
+        its languages, from its model card; it may load as ``default`` when it cannot serve)."""
         super().__init__(default.backend, default.taxonomies, default.options)
         self.default = default
-        self.multilingual = multilingual
+        self._multilingual = multilingual if isinstance(multilingual, Tagger) else None
+        self._load = None if isinstance(multilingual, Tagger) else multilingual
+        self._reads = self._multilingual.backend.languages if self._multilingual is not None else reads
+        self._loading = threading.Lock()
+
+    @property
+    def multilingual(self) -> Tagger:
+        """The multilingual model's Tagger (loaded now, the first time, when it was left to the first text)."""
+        if self._multilingual is None:
+            with self._loading:
+                if self._multilingual is None and self._load is not None:
+                    self._multilingual = self._load()
+        assert self._multilingual is not None
+        return self._multilingual
 
     @property
     def models(self) -> dict[str, Tagger]:
-        """The taggers it routes to, by model name: the default first."""
-        return {t.backend.model_name: t for t in (self.default, self.multilingual)}
+        """The taggers it routes to, by model name, the default first (one not loaded yet is not named)."""
+        loaded = (self.default,) if self._multilingual is None else (self.default, self._multilingual)
+        return {t.backend.model_name: t for t in loaded}
+
+    def _reads_language(self, code: str) -> bool:
+        """Whether a text in language ``code`` (ISO 639-1, or "und") goes to the multilingual model."""
+        kept = self.default.backend.languages
+        if code == UNDETERMINED or kept is None or code in kept:
+            return False
+        return self._reads is None or code in self._reads
 
     def route_language(self, code: str) -> Tagger:
         """The tagger for a text in language ``code`` (ISO 639-1, or "und")."""
-        kept = self.default.backend.languages
-        if code == UNDETERMINED or kept is None or code in kept:
-            return self.default
-        reads = self.multilingual.backend.languages
-        return self.multilingual if reads is None or code in reads else self.default
+        return self.multilingual if self._reads_language(code) else self.default
 
     def _labels_need_multilingual(self, labels: Sequence[LabelLike] | None, taxonomy: str | None) -> bool:
         words = self._label_words(labels, taxonomy)
@@ -140,7 +178,7 @@ class RoutedTagger(Tagger):
             # Too few names to tell their language, but not in Latin letters ("спорт, культура"):
             # not the English model's, as a short Cyrillic text is not (it gave no topic, no warning).
             return not mostly_latin(" ".join(words))
-        return self.route_language(code) is self.multilingual
+        return self._reads_language(code)
 
     def _label_words(self, labels: Sequence[LabelLike] | None, taxonomy: str | None) -> tuple[str, ...]:
         """What a model reads of the call's labels (or of its taxonomy's topics)."""
@@ -172,14 +210,16 @@ class RoutedTagger(Tagger):
             # Labels named in a language the default model does not read ("экономика", a German
             # taxonomy): only the multilingual model can read them, whatever the text's language
             # (an English article got no topic and no warning).
-            routes = [self.multilingual] * len(texts)
+            to_multilingual = [True] * len(texts)
         else:
             # A text too short to tell its language that is not in Latin letters (a Cyrillic
             # headline) is not one for the English model either.
-            routes = [self.multilingual if code == UNDETERMINED and not mostly_latin(text)
-                      else self.route_language(code) for code, text in zip(codes, texts, strict=True)]
+            to_multilingual = [(code == UNDETERMINED and not mostly_latin(text)) or self._reads_language(code)
+                               for code, text in zip(codes, texts, strict=True)]
+        # The multilingual model is asked for (and so loaded, when that was left) only when a text goes there.
+        routes = [self.multilingual if there else self.default for there in to_multilingual]
         results: list[TagResult | None] = [None] * len(texts)
-        for tagger in (self.default, self.multilingual):
+        for tagger in dict.fromkeys(routes):  # one Tagger when the multilingual model could not load
             mine = [i for i, chosen in enumerate(routes) if chosen is tagger]
             if mine:
                 tagged = tagger.tag([texts[i] for i in mine], labels, taxonomy=taxonomy, multi_label=multi_label,

@@ -68,12 +68,13 @@ class Tagger:
             keep(lab for name in taxonomies.names() for lab in taxonomies.get(name).labels)
 
     @classmethod
-    def load(cls, options: EngineOptions) -> Tagger:
+    def load(cls, options: EngineOptions, *, lazy: bool = False) -> Tagger:
         """Load the model and the taxonomies the options name (local files only), and the
-        multilingual model for other languages when it is installed (routing.py)."""
+        multilingual model for other languages when it is installed (routing.py; ``lazy``:
+        when a text first goes to it)."""
         from .routing import load_tagger
 
-        return load_tagger(options)
+        return load_tagger(options, lazy=lazy)
 
     def close(self) -> None:
         """Stop the model's batching thread once the work queued for it is done, so a model
