@@ -96,3 +96,17 @@ def test_an_empty_setting_is_refused():
 
     with pytest.raises(ConfigError, match="NEWSTAG_LABEL_CACHE"):
         Settings.from_env({}, label_cache=" ")
+
+
+def test_vectors_made_by_other_engine_code_are_not_read(tiny_model_dir, tmp_path, monkeypatch):
+    """A change to pooling or to the tokenizer's normalisation must not meet the old vectors."""
+    from service.engine import phrase_store
+
+    cache = tmp_path / "label-vectors"
+    _scores(_load(tiny_model_dir, cache))
+    monkeypatch.setattr(phrase_store, "engine_code_version", lambda: "changed0")
+    changed = _load(tiny_model_dir, cache)
+    seen = _encoded(changed, monkeypatch)
+    _scores(changed)
+    assert seen, "the taxonomy was embedded again"
+    assert len(list(cache.glob("*.safetensors"))) == 2

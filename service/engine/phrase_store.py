@@ -4,8 +4,8 @@ Every start embeds the installed taxonomies' topics (name, description, each key
 the reference topics of the calibration. With EmbeddingGemma that took over two minutes
 on 2 cores, so ``newstag tag`` of one sentence waited that long each time, and a server
 as long before it was ready. The vectors depend only on the weights, the precision, the
-runtime, the window size and the prompt, which the file's name and each phrase's key
-(the prompt and the phrase) carry, so they are read back instead of computed again.
+runtime, the window size, the prompt and the engine's code, which the file's name and each
+phrase's key (the prompt and the phrase) carry, so they are read back instead of computed again.
 
 Only what a taxonomy or the calibration names is kept (callers' labels are not written
 down). The file is safetensors (no pickle), written whole and renamed into place, so two
@@ -15,6 +15,8 @@ passed over with a log line: the vectors are then computed as before.
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import json
 import logging
 import os
@@ -120,9 +122,19 @@ class PhraseStore:
                 self._warned = True
 
 
+@functools.cache
+def engine_code_version() -> str:
+    """A digest of the engine's source: vectors made by other code (a change to pooling, the
+    tokenizer's normalisation, a pipeline module) are never read back, on a developer's machine either."""
+    digest = hashlib.sha256()
+    for source in sorted(Path(__file__).resolve().parent.glob("*.py")):
+        digest.update(source.name.encode() + b"\0" + source.read_bytes())
+    return digest.hexdigest()[:8]
+
+
 def open_store(directory: Path | None, model_version: str, how: str, dim: int) -> PhraseStore | None:
     """The store of one model as it runs (``how``: its precision, runtime and window size; None: none kept)."""
     if directory is None or not model_version:
         return None
-    name = f"{model_version}-{how}-v{FORMAT}.safetensors"
+    name = f"{model_version}-{how}-{engine_code_version()}-v{FORMAT}.safetensors"
     return PhraseStore(directory / name, dim)
