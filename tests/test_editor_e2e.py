@@ -652,6 +652,7 @@ def test_typed_labels_split_and_fold_as_the_api_and_the_command_line_do(server):
     "iqtisadiyyat" as one label (the page sent both, for a 422)."""
     with editor_page() as page:
         page.goto(server)
-        page.fill("#labels", "经济，体育、政治, اقتصاد، رياضة, İqtisadiyyat, iqtisadiyyat, ISTANBUL, ıstanbul")
+        page.fill("#labels", "经济，体育、政治, اقتصاد، رياضة, İqtisadiyyat, iqtisadiyyat, ISTANBUL, ıstanbul, "
+                             "спорт, спорт\u200b")
         assert page.evaluate("typedLabels()") == ["经济", "体育", "政治", "اقتصاد", "رياضة", "İqtisadiyyat",
-                                                  "ISTANBUL", "ıstanbul"]
+                                                  "ISTANBUL", "ıstanbul", "спорт"]

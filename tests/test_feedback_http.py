@@ -96,6 +96,8 @@ def test_the_same_text_twice_keeps_the_latest_labels_and_the_history(fb, fb_app,
     ({"text": "Rates rose.", "labels": ["économie", "e\u0301conomie"], "taxonomy": None}, "/labels/1"),
     # Turkish and Azerbaijani capital İ: "İqtisadiyyat" is "iqtisadiyyat" capitalised (casefold gave "i̇").
     ({"text": "Rates rose.", "labels": ["İqtisadiyyat", "iqtisadiyyat"], "taxonomy": None}, "/labels/1"),
+    # A zero-width space no one sees made a second label.
+    ({"text": "Rates rose.", "labels": ["спорт", "спорт\u200b"], "taxonomy": None}, "/labels/1"),
     # The same label twice as written, as /v1/classify refuses it (it was merged, so 101 copies
     # passed the limit of 100 labels that 101 distinct ones did not).
     ({"text": "Rates rose.", "labels": ["economy", "economy"], "taxonomy": None}, "/labels/1"),

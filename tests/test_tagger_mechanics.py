@@ -208,6 +208,7 @@ def test_single_label_choice_compares_the_scores_before_the_flat_set_rescaling(t
 
 def test_labels_the_same_but_for_case_or_unicode_form_are_one_label_twice(tiny_tagger):
     from service.engine import InvalidInputError
-    for pair in (["economy", "Economy"], ["économie", "e\u0301conomie"], ["İstanbul", "istanbul"]):
+    for pair in (["economy", "Economy"], ["économie", "e\u0301conomie"], ["İstanbul", "istanbul"],
+                 ["спорт", "спорт\u200b"], ["رياضة\u200f", "رياضة"]):  # invisible format characters
         with pytest.raises(InvalidInputError, match="label names must be unique"):
             tiny_tagger.tag([TEXT], pair)

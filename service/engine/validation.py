@@ -35,8 +35,11 @@ def label_key(name: str) -> str:
     """What makes two label names the same: case, and Unicode's composed or decomposed
     spelling ("économie" typed two ways showed twice, and a correction kept "Wirtschaft" and
     "wirtschaft" as two classes). Turkish and Azerbaijani capital İ folds to "i" and a combining
-    dot, so its dot is dropped: "İqtisadiyyat" is "iqtisadiyyat" capitalised."""
-    return unicodedata.normalize("NFC", name).casefold().replace("i\u0307", "i")
+    dot, so its dot is dropped: "İqtisadiyyat" is "iqtisadiyyat" capitalised. Invisible format
+    characters (a zero-width space, a right-to-left mark left from an Arabic comma) are left out:
+    "спорт\u200b" was a second label no one could see."""
+    folded = unicodedata.normalize("NFC", name).casefold().replace("i\u0307", "i")
+    return "".join(c for c in folded if unicodedata.category(c) != "Cf")
 
 
 def is_unicode(text: str) -> bool:

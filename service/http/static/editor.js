@@ -83,7 +83,8 @@ async function topicOptions(result, typed) {
 // capital İ folds to i and a combining dot, which the API drops ("İqtisadiyyat" is "iqtisadiyyat").
 function labelKey(label) {
   return label.normalize("NFC").toLowerCase().split("\u0131")
-    .map((part) => part.toUpperCase().toLowerCase()).join("\u0131").replaceAll("i\u0307", "i");
+    .map((part) => part.toUpperCase().toLowerCase()).join("\u0131").replaceAll("i\u0307", "i")
+    .replace(/\p{Cf}/gu, "");  // invisible format characters, as the API's label_key leaves them out
 }
 
 // Split on commas, the full-width, ideographic and Arabic ones too (as `newstag tag --labels`);
