@@ -1,12 +1,22 @@
 """A small thread-safe LRU cache with a fixed number of entries (0 turns it off), and
-optionally a budget of bytes (an entry larger than the budget is not kept)."""
+optionally a budget of bytes (an entry larger than the budget is not kept); and where
+newstag keeps what it caches on disk."""
 
 from __future__ import annotations
 
+import os
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
+from pathlib import Path
 from typing import Generic, TypeVar
+
+
+def user_cache_dir(name: str) -> Path:
+    """$XDG_CACHE_HOME/newstag/``name`` (~/.cache/newstag/``name``); RuntimeError without a home."""
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "newstag" / name
+
 
 K = TypeVar("K")
 V = TypeVar("V")

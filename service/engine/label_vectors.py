@@ -110,7 +110,6 @@ class LabelVectorCache:
         if todo:
             computed = self.encoder.encode_texts([phrases[i] for i in todo], deadline)
             store.add([keys[i] for i in todo], computed)
-            store.save()
             for i, vector in zip(todo, computed, strict=True):
                 found[i] = vector
         return np.stack([v for v in found if v is not None])

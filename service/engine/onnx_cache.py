@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..errors import ModelLoadError
+from .cache import user_cache_dir
 from .int8_kernels import FULL, REDUCED, int8_kernels
 
 if TYPE_CHECKING:
@@ -67,8 +68,7 @@ def _ort_version() -> str:
 
 def default_onnx_dir() -> Path:
     """$XDG_CACHE_HOME/newstag/onnx (~/.cache/newstag/onnx) unless NEWSTAG_ONNX_DIR says otherwise."""
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "newstag" / "onnx"
+    return user_cache_dir("onnx")
 
 
 def verified_graph(directory: Path, source: GraphSource) -> bytes:

@@ -28,6 +28,8 @@ import numpy as np
 from safetensors import SafetensorError, safe_open
 from safetensors.numpy import save_file
 
+from .cache import user_cache_dir
+
 log = logging.getLogger("newstag.engine")
 AUTO, OFF = "auto", "off"
 FORMAT = "1"
@@ -35,13 +37,10 @@ FORMAT = "1"
 
 def default_store_dir() -> Path | None:
     """$XDG_CACHE_HOME/newstag/label-vectors (~/.cache/...), or None where there is no home."""
-    base = os.environ.get("XDG_CACHE_HOME")
-    if not base:
-        try:
-            base = str(Path.home() / ".cache")
-        except RuntimeError:  # no home directory for this user (a container's uid)
-            return None
-    return Path(base) / "newstag" / "label-vectors"
+    try:
+        return user_cache_dir("label-vectors")
+    except RuntimeError:  # no home directory for this user (a container's uid)
+        return None
 
 
 def store_dir(setting: str) -> Path | None:
@@ -62,7 +61,6 @@ class PhraseStore:
         self.dim = dim
         self._vectors: dict[str, np.ndarray] = {}
         self._lock = threading.Lock()
-        self._unsaved = False
         self._warned = False
         self._read()
 
@@ -91,20 +89,13 @@ class PhraseStore:
             return [self._vectors.get(k) for k in keys]
 
     def add(self, keys: list[str], vectors: np.ndarray) -> None:
+        """Keep these too, and write the file whole, renamed into place (a directory that cannot be
+        written is passed over)."""
         with self._lock:
             for key, vector in zip(keys, vectors, strict=True):
-                if key not in self._vectors:
-                    self._vectors[key] = np.asarray(vector, dtype=np.float32)
-                    self._unsaved = True
-
-    def save(self) -> None:
-        """Write the file whole, renamed into place; a directory that cannot be written is passed over."""
-        with self._lock:
-            if not self._unsaved:
-                return
+                self._vectors.setdefault(key, np.asarray(vector, dtype=np.float32))
             phrases = list(self._vectors)
             matrix = np.stack([self._vectors[p] for p in phrases]) if phrases else np.zeros((0, self.dim), np.float32)
-            self._unsaved = False
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             fd, temporary = tempfile.mkstemp(dir=self.path.parent, prefix=".label-vectors-", suffix=".tmp")

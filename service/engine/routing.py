@@ -167,10 +167,6 @@ class RoutedTagger(Tagger):
             return False
         return self._reads is None or code in self._reads
 
-    def route_language(self, code: str) -> Tagger:
-        """The tagger for a text in language ``code`` (ISO 639-1, or "und")."""
-        return self.multilingual if self._reads_language(code) else self.default
-
     def _labels_need_multilingual(self, labels: Sequence[LabelLike] | None, taxonomy: str | None) -> bool:
         words = self._label_words(labels, taxonomy)
         code = label_set_language(words)  # it keeps its answers: a taxonomy is read once
