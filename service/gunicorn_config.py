@@ -15,6 +15,7 @@ import json
 import logging
 import os
 import shutil
+import signal
 import sys
 import tempfile
 from pathlib import Path
@@ -133,6 +134,7 @@ def on_starting(server):
     from service.errors import NewstagError
     from service.preflight import check_serving, serving_warnings
 
+    _load_failed_file().unlink(missing_ok=True)  # left in an operator's run directory by a killed server
     try:
         settings = Settings.from_env()
         keep_for_workers(settings.taxonomies_dir, check_serving(settings))
@@ -154,6 +156,31 @@ def post_fork(server, worker):
     newstag.addHandler(handler)
     newstag.setLevel(logging.INFO)
     newstag.propagate = False
+
+
+def post_worker_init(worker):
+    """A worker whose model cannot load stops the server with exit status 3, as gunicorn does for
+    a worker that fails to boot: an orchestrator restarts it and shows why. Before, the worker
+    answered /healthz for ever and /readyz 503, a pod no probe restarted and no line explained."""
+    runtime = getattr(getattr(worker, "wsgi", None), "extensions", {}).get("newstag.runtime")
+    if runtime is not None:
+        runtime.when_load_fails(lambda reason: _stop_unbootable(worker, reason))
+
+
+def _stop_unbootable(worker, reason: str) -> None:
+    print(f"newstag: cannot start: {reason}", file=sys.stderr, flush=True)
+    try:
+        _load_failed_file().write_text(reason, encoding="utf-8")
+    except OSError:
+        pass  # the server still stops; it leaves with status 0
+    # The master stops every worker gracefully (requests in flight are answered); on_exit turns
+    # the file into the status. A worker leaving with status 3 itself stopped gunicorn too, but
+    # with two workers failing together its second exit raised inside the halt: a traceback.
+    os.kill(worker.ppid, signal.SIGTERM)
+
+
+def _load_failed_file() -> Path:
+    return Path(_run_dir) / "model-load-failed"
 
 
 def worker_exit(server, worker):
@@ -192,7 +219,15 @@ def child_exit(server, worker):
 
 
 def on_exit(server):
+    try:
+        failed = _load_failed_file().read_text(encoding="utf-8")
+        _load_failed_file().unlink()
+    except OSError:
+        failed = None
     _remove_own_dirs()
+    if failed is not None:
+        server.log.error("Reason: a worker's model failed to load (%s)", failed)
+        raise SystemExit(3)  # gunicorn's own status for a worker that failed to boot
 
 def _write_problem(sock, status_int, reason, mesg):
     """What gunicorn answers itself, before the app sees a request (a URL over 4,094 bytes:

@@ -151,6 +151,30 @@ def test_gunicorn_refuses_to_start_on_a_broken_model_with_one_line(tmp_path, tin
     assert not list(scratch.iterdir())  # its metrics and run directories did not outlive it
 
 
+def test_a_model_that_passes_the_checks_but_cannot_load_stops_the_server_with_status_3(tmp_path, tiny_model_dir):
+    """Its config.json disagrees with its weights: the master's checks pass, each worker's load
+    fails. The workers answered /healthz 200 and /readyz 503 for ever (no probe restarted them);
+    now the server stops with gunicorn's status for a worker that failed to boot, saying why."""
+    import shutil
+
+    model = tmp_path / "model"
+    shutil.copytree(tiny_model_dir, model)
+    config = json.loads((model / "config.json").read_text())
+    config["intermediate_size"] *= 2
+    (model / "config.json").write_text(json.dumps(config))
+    env = {**os.environ, "NEWSTAG_MODEL": str(model), "NEWSTAG_WORKERS": "2", "NEWSTAG_MULTILINGUAL_MODEL": "off",
+           "NEWSTAG_RUN_DIR": str(tmp_path / "run")}
+    (tmp_path / "run").mkdir()
+    result = subprocess.run(
+        [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "--bind", f"127.0.0.1:{free_port()}"],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 3, result.stderr[-3000:]
+    lines = [line for line in result.stderr.splitlines() if line.startswith("newstag: cannot start:")]
+    assert lines and "model failed to load: RuntimeError" in lines[0], result.stderr[-3000:]
+    assert "HaltServer" not in result.stderr  # two workers failing together stop it once
+    assert not list((tmp_path / "run").iterdir())  # the next start in this directory is not called failed
+
+
 def test_a_taxonomy_broken_while_serving_cannot_stop_a_restarted_worker(tmp_path, tiny_model_dir):
     """The worker that replaced a killed one re-read the taxonomies: a file broken since (a
     ConfigMap edited in place) failed its boot, and gunicorn shut the whole server down."""

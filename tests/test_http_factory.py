@@ -72,6 +72,18 @@ def test_a_model_that_fails_to_load_keeps_readyz_at_503_with_the_reason(tmp_path
     assert "model directory does not exist" in response.json["detail"]
 
 
+def test_a_failed_load_is_told_once_to_whoever_listens_before_or_after_it(tmp_path):
+    """gunicorn's worker listens after the load may already have failed (the load runs in a
+    thread from the app's creation): it is told at once then, and of each failure once."""
+    app = create_app({"model": tmp_path / "missing", "LOAD_IN_BACKGROUND": False})
+    runtime = app.extensions["newstag.runtime"]
+    told: list[str] = []
+    runtime.when_load_fails(told.append)
+    assert len(told) == 1 and "model directory does not exist" in told[0]
+    runtime.load()  # fails again: the listener hears of it again, since it is a new failure
+    assert len(told) == 2
+
+
 def test_a_broken_taxonomy_stops_start_up(tmp_path, tagger):
     (tmp_path / "bad.yaml").write_text("name: bad\ntopics: nope\n")
     with pytest.raises(TaxonomyFileError, match="bad.yaml"):

@@ -48,6 +48,8 @@ class TaggerRuntime:
         self.admission = Admission(settings.max_queue, settings.request_timeout, settings.batching)
         self._ready = threading.Event()
         self.error: str | None = None
+        self._failure_lock = threading.Lock()
+        self._on_failure: Callable[[str], None] | None = None
 
     # Loading -------------------------------------------------------------------------
 
@@ -69,12 +71,13 @@ class TaggerRuntime:
             self.reloads.catch_up()
             self._scan_trained()
         except NewstagError as exc:
-            self.error = str(exc)
             log.error("model failed to load: %s", exc)
+            self._failed(str(exc))
             return
         except Exception as exc:  # a worker must keep answering /readyz with the reason
-            self.error = f"model failed to load: {type(exc).__name__}"
             log.exception("model failed to load")
+            first_line = (str(exc).strip().splitlines() or [""])[0][:200]
+            self._failed(f"model failed to load: {type(exc).__name__}" + (f": {first_line}" if first_line else ""))
             return
         self._ready.set()
         log.info("model ready: %s, precision %s, runtime %s", self._tagger.backend.model_name,
@@ -90,6 +93,23 @@ class TaggerRuntime:
                  len(labels), keywords)
         tagger.tag([WARM_UP_TEXT, WARM_UP_ARTICLE], taxonomy=name, evidence=evidence)
         log.info("%s: taxonomy %r embedded in %.1f s", tagger.backend.model_name, name, time.monotonic() - started)
+
+    def _failed(self, reason: str) -> None:
+        with self._failure_lock:
+            self.error = reason
+            callback = self._on_failure
+        if callback is not None:
+            callback(reason)
+
+    def when_load_fails(self, callback: Callable[[str], None]) -> None:
+        """Call ``callback(reason)`` once the load has failed (at once if it already has). gunicorn's
+        worker stops on it: a worker that can never be ready answered /healthz 200 and /readyz 503
+        for ever, a pod no probe would restart and no log line after the first would explain."""
+        with self._failure_lock:
+            self._on_failure = callback
+            reason = self.error
+        if reason is not None:
+            callback(reason)
 
     def start_loading(self) -> None:
         threading.Thread(target=self.load, name="newstag-model-loader", daemon=True).start()
