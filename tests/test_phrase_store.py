@@ -110,3 +110,38 @@ def test_vectors_made_by_other_engine_code_are_not_read(tiny_model_dir, tmp_path
     _scores(changed)
     assert seen, "the taxonomy was embedded again"
     assert len(list(cache.glob("*.safetensors"))) == 2
+
+
+def test_vectors_made_with_another_cpus_bf16_units_are_not_read(tiny_model_dir, tmp_path, monkeypatch):
+    """AMX and AVX512-BF16 round bf16 products differently: a directory several machines share
+    must not give one the other's vectors."""
+    from service.engine import loading
+
+    cache = tmp_path / "label-vectors"
+
+    def load_bf16() -> Tagger:
+        return Tagger.load(Settings.from_env({}, model=tiny_model_dir, label_cache=str(cache),
+                                             precision="bf16").engine_options())
+
+    monkeypatch.setattr(loading, "bf16_units", lambda: "amx")
+    _scores(load_bf16())
+    monkeypatch.setattr(loading, "bf16_units", lambda: "avx512")
+    other = load_bf16()
+    seen = _encoded(other, monkeypatch)
+    _scores(other)
+    assert seen, "the taxonomy was embedded again"
+    assert sorted("bf16amx" in f.name for f in cache.glob("*.safetensors")) == [False, True]
+
+
+@pytest.mark.parametrize("precision, weights_range, expected", [
+    ("int8", "reduced", "reduced"), ("int8", "full", "full"), ("fp32", None, "any")])
+def test_an_onnx_int8_graphs_weight_range_names_its_file(precision, weights_range, expected):
+    """The file named the NEWSTAG_ONNX_INT8_RANGE setting (auto), not the range the graph has:
+    a 7-bit graph (a CPU without VNNI) read a full-range graph's vectors from a shared directory."""
+    from types import SimpleNamespace
+
+    from service.engine.loading import _kernels
+    from service.engine.precision import Precision
+
+    encoder = SimpleNamespace(precision=Precision(precision), int8_weights_range=weights_range)
+    assert _kernels(encoder) == expected

@@ -133,6 +133,7 @@ class SentenceEncoder:
             merge_adapter(self.model, adapter)
         self.precision = Precision(options.precision)
         self.runtime = "torch"
+        self.int8_weights_range: str | None = None  # an ONNX int8 graph's: full or reduced (int8_kernels.py)
         self._onnx: OnnxHiddenStates | None = None
         if weights_sha256 is not None:
             self._onnx = self._onnx_runner(options, weights_sha256, adapter_sha256)
@@ -177,6 +178,7 @@ class SentenceEncoder:
                                  f"{type(exc).__name__}: {str(exc)[:200]} (remove it; newstag export-onnx "
                                  "makes it again)") from None
         self.precision, self.runtime = Precision(precision), "onnx"
+        self.int8_weights_range = weights_range
         log.info("the encoder runs on ONNX Runtime (%s graph from %s)", precision, cache / source.directory_name())
         return hidden
 

@@ -17,6 +17,7 @@ from .calibration_fits import calibration_for
 from .domain import document_vector
 from .encoder import SentenceEncoder
 from .genre import BARE_NEWS, BARE_NEWS_COSINE, GenreCheck, genre_check_for
+from .int8_kernels import int8_kernels
 from .label_vectors import TEMPLATE
 from .model_files import (
     DEFAULT_MODEL_NAME,
@@ -33,7 +34,7 @@ from .model_files import (
 )
 from .model_profiles import profile_for
 from .phrase_store import open_store, store_dir
-from .precision import Precision
+from .precision import Precision, bf16_units
 from .scoring import ScoringBackend
 
 if TYPE_CHECKING:
@@ -109,7 +110,7 @@ def _load_embedding(options: ModelOptions) -> ScoringBackend:
                                article_min_sentences=profile.article_min_sentences,
                                own_language_templates=profile.own_language_templates)
     backend.model_version = model_version
-    how = f"{encoder.precision.name}-{encoder.runtime}-{options.encoder.onnx_int8_range}-{encoder.max_tokens}"
+    how = f"{encoder.precision.name}-{encoder.runtime}-{_kernels(encoder)}-{encoder.max_tokens}"
     backend.keep_phrasings_in(open_store(store_dir(options.label_cache), model_version, how, encoder.dim))
     backend.languages = model_languages(model_dir)
     backend.sentence_rules = profile.sentence_rules
@@ -145,3 +146,14 @@ def profile_matcher(matcher: tuple[Path, str], weights_sha256: str) -> Adapter:
     if adapter.base_sha256 != weights_sha256:
         raise ModelLoadError(f"the matcher adapter in {directory} was trained on other base weights")
     return adapter
+
+
+def _kernels(encoder: SentenceEncoder) -> str:
+    """What on this CPU, besides the weights and the precision, makes the label vectors: the
+    file named only the NEWSTAG_ONNX_INT8_RANGE setting, so with ``auto`` a shared directory
+    (a volume several machines mount) gave a 7-bit graph a full-range graph's vectors."""
+    if encoder.precision.name == "bf16":
+        return f"bf16{bf16_units()}"
+    if encoder.precision.name == "int8":
+        return encoder.int8_weights_range or f"torch{int8_kernels()}"
+    return "any"

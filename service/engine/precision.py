@@ -19,14 +19,22 @@ if TYPE_CHECKING:
     import torch
 
 
-def native_bf16() -> bool:
-    """True when the CPU multiplies bf16 in hardware (AVX512-BF16 or AMX); bf16 is slow elsewhere."""
+def bf16_units() -> str:
+    """Which bf16 multiplier this CPU has: ``amx``, ``avx512`` or ``none`` (emulated). Their
+    products round differently, so vectors made on one are not another's."""
     import torch
 
     try:
-        return bool(torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported())
-    except AttributeError:  # these probes are private torch API: without them, assume no
-        return False
+        if torch.cpu._is_amx_tile_supported():
+            return "amx"
+        return "avx512" if torch.cpu._is_avx512_bf16_supported() else "none"
+    except AttributeError:  # these probes are private torch API: without them, assume none
+        return "none"
+
+
+def native_bf16() -> bool:
+    """True when the CPU multiplies bf16 in hardware (AVX512-BF16 or AMX); bf16 is slow elsewhere."""
+    return bf16_units() != "none"
 
 
 class Precision:
