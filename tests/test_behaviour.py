@@ -243,8 +243,17 @@ def test_a_text_without_a_word_gets_no_topic_and_says_why(tagger, text):
 def test_a_short_text_in_another_script_is_warned_about_on_the_english_model(tagger):
     """Too short for its language to be told ("und"), "Путин посетил Баку" (now told Russian) got no
     warning from the English-only model; with the multilingual model installed it is routed there."""
-    cyrillic, latin, told = tagger.tag(["ЦСКА", "Öl steigt", "Путин посетил Баку"])
+    cyrillic, latin, told = tagger.tag(["ЦСКА", "Oil rises", "Путин посетил Баку"])
     assert cyrillic.language == "und" and [w.code for w in cyrillic.warnings][:1] == ["language-unsupported"]
     assert "not written in Latin letters" in cyrillic.warnings[0].message
     assert latin.language == "und" and "language-unsupported" not in [w.code for w in latin.warnings]
     assert told.language == "ru" and [w.code for w in told.warnings][:1] == ["language-unsupported"]
+
+
+def test_a_short_text_with_letters_english_does_not_write_is_warned_about_on_the_english_model(tagger):
+    """"Neft bahalaşıb" (Azerbaijani: oil has risen) is too short to tell its language: the English
+    model gave it religion 0.55 and no warning."""
+    [azerbaijani] = tagger.tag(["Neft bahalaşıb"])
+    assert azerbaijani.language == "und"
+    assert [w.code for w in azerbaijani.warnings][:1] == ["language-unsupported"]
+    assert "letters English does not write (ş, ı)" in azerbaijani.warnings[0].message

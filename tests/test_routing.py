@@ -70,10 +70,18 @@ def test_each_text_goes_to_the_model_for_its_language_in_one_call(routed):
 def test_a_short_text_in_another_script_goes_to_the_multilingual_model(routed):
     """"ЦСКА" is too short for its language to be told ("und"), but it is not English: the default
     model gave such a text ("«Спартак» обыграл ЦСКА", now told Russian) a confident wrong topic."""
-    cyrillic, latin, told = routed.tag(["ЦСКА", "Öl steigt", "«Спартак» обыграл ЦСКА"], LABELS)
+    cyrillic, latin, told = routed.tag(["ЦСКА", "Oil rises", "«Спартак» обыграл ЦСКА"], LABELS)
     assert (cyrillic.language, cyrillic.model) == ("und", "tiny-multilingual")
-    assert (latin.language, latin.model) == ("und", "tiny-english")  # Latin letters: the default, as before
+    assert (latin.language, latin.model) == ("und", "tiny-english")  # English's letters: the default, as before
     assert (told.language, told.model) == ("ru", "tiny-multilingual")
+
+
+def test_a_short_text_with_letters_english_does_not_write_goes_to_the_multilingual_model(routed):
+    """"Neft bahalaşıb" (Azerbaijani: oil has risen) is too short to tell its language, and the English
+    model gave it religion 0.55; "Öl steigt" is German. A ligature is English's "fi"."""
+    results = routed.tag(["Neft bahalaşıb", "Öl steigt", "ﬁnance", "Oil rises"], LABELS)
+    assert [(r.language, r.model) for r in results] == [
+        ("und", "tiny-multilingual"), ("und", "tiny-multilingual"), ("und", "tiny-english"), ("und", "tiny-english")]
 
 
 def test_labels_named_in_another_language_send_every_text_to_the_model_that_reads_them(routed, tmp_path):

@@ -222,3 +222,26 @@ def mostly_latin(text: str) -> bool:
     letters = [c for c in text[:MAX_CHARS] if c.isalpha()]
     latin = sum(1 for c in letters if unicodedata.name(c, "").startswith("LATIN"))
     return latin * 2 >= len(letters)
+
+
+def letters_english_lacks(text: str) -> str:
+    """The Latin letters of ``text`` beyond English's a-z (ş, ə, ö, ß, é), lowercased, each once.
+
+    A text too short to tell its language ("und") that has them is not plainly English:
+    "Neft bahalaşıb" (Azerbaijani, "oil has risen") got religion 0.55 from the English model.
+    Loanwords' accents ("café") count too: such a text only costs the multilingual model's
+    time, where a foreign one read as English got a wrong topic. A ligature or a full-width
+    letter that is a-z under NFKC ("ﬁ", "Ａ") is English's.
+    """
+    found = (c.lower() for c in text[:MAX_CHARS]
+             if c.isalpha() and not unicodedata.normalize("NFKC", c).isascii()
+             and unicodedata.name(c, "").startswith("LATIN"))
+    return "".join(dict.fromkeys(found))
+
+
+def plainly_not_english(text: str, supported: Collection[str] | None) -> str:
+    """For a model that reads English alone, the letters (letters_english_lacks) that say a text
+    too short to tell its language is not English; "" otherwise."""
+    if supported is None or set(supported) != {"en"}:
+        return ""
+    return letters_english_lacks(text)

@@ -7,7 +7,7 @@ import unicodedata
 from collections.abc import Collection
 
 from .genre import called_non_news
-from .language import LATIN_SCRIPT_LANGUAGES, UNDETERMINED, label_set_language, mostly_latin
+from .language import LATIN_SCRIPT_LANGUAGES, UNDETERMINED, label_set_language, mostly_latin, plainly_not_english
 from .types import Topic, Warning
 
 
@@ -47,6 +47,12 @@ def text_language_warning(code: str, supported: Collection[str] | None, model_na
     if code == UNDETERMINED:
         # Letters proper: a tatweel or a modifier letter alone is nothing to read, not another script.
         letters = any(unicodedata.category(c) in ("Lu", "Ll", "Lt", "Lo") for c in text)
+        beyond = plainly_not_english(text, supported)
+        if beyond and mostly_latin(text):
+            message = (f"The text is too short to tell its language, but it has letters English does not write "
+                       f"({', '.join(beyond[:5])}); the model {model_name!r} was trained on English only, so its "
+                       "topics may be wrong.")
+            return (Warning("language-unsupported", message),)
         if not letters or not set(supported) <= LATIN_SCRIPT_LANGUAGES or mostly_latin(text):
             return ()
         message = (f"The text is too short to tell its language, but it is not written in Latin letters; the "

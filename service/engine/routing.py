@@ -6,8 +6,9 @@ languages at about 8x the compute. With the multilingual model installed, a text
 language the default model's card names (English; no other language measured anywhere
 near as well on it: docs/benchmarks.md, "Multilingual") stays on the default model, and
 a text in any other language goes to the multilingual model. A text whose language
-cannot be told ("und": "Hello", numbers, code) stays on the default when it is in Latin
-letters, and goes to the multilingual model when it is not ("ЦСКА"); labels named in
+cannot be told ("und": "Hello", numbers, code) stays on the default when it is in English's
+Latin letters, a-z, and goes to the multilingual model when it is not ("ЦСКА", "Neft
+bahalaşıb"); labels named in
 another language or script send every text of the call there. Without the multilingual
 model, every text stays on the default, and the language-unsupported warning says so.
 
@@ -26,7 +27,14 @@ from pathlib import Path
 from ..errors import ConfigError
 from ..options import EngineOptions
 from . import markup, validation
-from .language import UNDETERMINED, detect_language, label_set_language, label_words, mostly_latin
+from .language import (
+    UNDETERMINED,
+    detect_language,
+    label_set_language,
+    label_words,
+    mostly_latin,
+    plainly_not_english,
+)
 from .model_files import model_languages
 from .tagger import LabelLike, Tagger
 from .taxonomy import TaxonomyRegistry
@@ -209,9 +217,12 @@ class RoutedTagger(Tagger):
             to_multilingual = [True] * len(texts)
         else:
             # A text too short to tell its language that is not in Latin letters (a Cyrillic
-            # headline) is not one for the English model either.
-            to_multilingual = [(code == UNDETERMINED and not mostly_latin(text)) or self._reads_language(code)
-                               for code, text in zip(codes, texts, strict=True)]
+            # headline), or has letters English does not write ("Neft bahalaşıb"), is not one
+            # for the English model either.
+            kept = self.default.backend.languages
+            to_multilingual = [self._reads_language(code) or (code == UNDETERMINED and (
+                not mostly_latin(text) or bool(plainly_not_english(text, kept))))
+                for code, text in zip(codes, texts, strict=True)]
         # The multilingual model is asked for (and so loaded, when that was left) only when a text goes there.
         routes = [self.multilingual if there else self.default for there in to_multilingual]
         results: list[TagResult | None] = [None] * len(texts)
