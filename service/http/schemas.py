@@ -85,7 +85,7 @@ class DocumentsRequest(ClassifyOptions):
 
 class EvidenceOut(BaseModel):
     text: str
-    start: int = Field(description="Character offset: text == article[start:end].")
+    start: int = Field(description="Offset in Unicode code points (not UTF-16 units): text == article[start:end].")
     end: int
     score: float = Field(ge=0.0, le=1.0, description="The sentence's support for the topic read alone, capped at "
                                                      "the topic's score.")
