@@ -36,6 +36,13 @@ def test_every_bad_field_is_reported_at_once_with_its_path(tiny_tagger):
 @pytest.mark.parametrize("labels, taxonomy, path, message", [
     (["a", "b", "A"], None, ("labels", 2), "label names must be unique: 'A' is 'a' but for case"),
     (["a", "b", "a"], None, ("labels", 2), "label names must be unique: 'a' again"),
+    # Not "but for case" when the case is the same: an invisible character, or the accents' spelling.
+    (["спорт", "b", "спорт\u200b"], None, ("labels", 2),
+     "label names must be unique: 'спорт\\u200b' is 'спорт' but for invisible characters"),
+    (["économie", "b", "e\u0301conomie"], None, ("labels", 2),
+     "label names must be unique: 'e\u0301conomie' is 'économie' but for Unicode form (composed or decomposed)"),
+    (["a", "b", "A\u200b"], None, ("labels", 2),
+     "label names must be unique: 'A\\u200b' is 'a' but for case and invisible characters"),
     (["a"], "news", ("taxonomy",), "labels replace the taxonomy; leave taxonomy out"),
 ])
 def test_what_depends_on_the_label_set_carries_a_path_too(tiny_tagger, labels, taxonomy, path, message):

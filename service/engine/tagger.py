@@ -118,7 +118,7 @@ class Tagger:
         for i, lab in enumerate(parsed):
             first = seen.setdefault(validation.label_key(lab.name), lab.name)
             if len(seen) <= i:  # its key was there already
-                which = f"{lab.name!r} again" if first == lab.name else f"{lab.name!r} is {first!r} but for case"
+                which = validation.same_label(lab.name, first)
                 again = FieldProblem(("labels", i), f"label names must be unique: {which}")
                 raise InvalidInputError(f"label names must be unique: {which}", [again])
         return LabelSet(None, parsed, self.options.threshold)

@@ -42,6 +42,28 @@ def label_key(name: str) -> str:
     return "".join(c for c in folded if unicodedata.category(c) != "Cf")
 
 
+def same_label(name: str, first: str) -> str:
+    """Why ``name`` is refused beside ``first``, an earlier name with its label_key: "'A' is 'a'
+    but for case" said "but for case" of 'спорт\u200b' beside 'спорт' too."""
+    if name == first:
+        return f"{name!r} again"
+
+    def visible(text: str) -> str:
+        return "".join(c for c in text if unicodedata.category(c) != "Cf")
+
+    def fold(text: str) -> str:
+        return text.casefold().replace("i\u0307", "i")
+
+    shown, earlier = visible(name), visible(first)
+    case = unicodedata.normalize("NFC", shown) != unicodedata.normalize("NFC", earlier)
+    form = fold(shown) != fold(earlier)  # equal but for case, unless the accents are spelled apart
+    # The invisible characters differ, or (neither case nor form differs) they sit elsewhere.
+    invisible = [c for c in name if c not in shown] != [c for c in first if c not in earlier] or not (case or form)
+    ways = [way for way, differs in (("case", case), ("Unicode form (composed or decomposed)", form),
+                                     ("invisible characters", invisible)) if differs]
+    return f"{name!r} is {first!r} but for {' and '.join(ways)}"
+
+
 def is_unicode(text: str) -> bool:
     """False for lone surrogates (from JSON escapes like \\ud800): they cannot be encoded,
     tokenized or stored."""
