@@ -260,9 +260,12 @@ def test_a_write_the_database_refuses_is_503_and_never_reported_stored(fb, fb_ap
 def test_an_unreachable_database_answers_503_while_tagging_goes_on(tagger, tmp_path):
     client = make_app(tagger, tmp_path, database_url=f"postgresql+psycopg://x@/db?host={tmp_path}/none").test_client()
     body = {"text": "Rates rose.", "labels": ["economy"], "taxonomy": "news"}
-    assert client.post("/v1/feedback", json=body).status_code == 503
-    assert client.get("/v1/feedback/export").status_code == 503
-    assert client.get("/v1/feedback/stats").status_code == 503
+    posted = client.post("/v1/feedback", json=body)
+    assert posted.status_code == 503 and "sending a correction again is safe" in posted.json["detail"]
+    for read in (client.get("/v1/feedback/export"), client.get("/v1/feedback/stats")):
+        # A read says retry, not that sending a correction again is safe: it sent none.
+        assert read.status_code == 503 and read.headers["Retry-After"] and "retry shortly" in read.json["detail"]
+        assert "correction" not in read.json["detail"]
     assert client.post("/v1/classify", json={"text": "Rates rose."}).status_code == 200
 
 

@@ -46,9 +46,9 @@ def _unavailable(exc: StoreError) -> Response:
     # since a text's newest correction is the one that counts (the history keeps both).
     if exc.lasting:  # misconfigured: a retry cannot help, so no Retry-After either
         return problem_response(StoreUnavailable(str(exc)))
-    return problem_response(StoreUnavailable(f"{exc}; retry shortly (sending a correction again is safe: "
-                                             "a text's newest correction replaces the one before)",
-                                             headers={"Retry-After": "5"}))
+    again = (" (sending a correction again is safe: a text's newest correction replaces the one before)"
+             if request.method == "POST" else "")  # an export or the stats sent none
+    return problem_response(StoreUnavailable(f"{exc}; retry shortly{again}", headers={"Retry-After": "5"}))
 
 
 @bp.post("")
