@@ -219,7 +219,8 @@ def problems_page() -> str:
     return ("<!doctype html><html lang='en'><head><meta charset='utf-8'><title>newstag problem types</title></head>"
             "<body style='font-family:sans-serif'><h1>Problem types</h1><p>Every error is "
             "<code>application/problem+json</code> (RFC 9457) with type, title, status and detail; validation "
-            "errors add <code>errors</code>, each with the JSON pointer <code>path</code> of a bad field.</p>"
+            "errors add <code>errors</code>, each with the <code>path</code> of a bad field: a JSON pointer into "
+            "the body (<code>/documents/0/text</code>), or a query parameter's name (<code>since</code>).</p>"
             f"<table><tr><th>status</th><th>type</th><th>title</th></tr>{rows}</table></body></html>")
 
 

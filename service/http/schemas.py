@@ -196,7 +196,8 @@ class ModelList(BaseModel):
 
 
 class FieldError(BaseModel):
-    path: str = Field(description="JSON pointer to the offending field, e.g. /documents/0/text.")
+    path: str = Field(description="JSON pointer to the offending field of the body, e.g. /documents/0/text; "
+                                  "for a query parameter, its name, e.g. since.")
     message: str
 
 
