@@ -151,6 +151,14 @@ def test_a_lone_surrogate_in_a_topic_name_is_shown_escaped(tmp_path):
     message.encode("utf-8")  # a log file or a UTF-8 terminal can take it
 
 
+def test_an_invisible_character_in_a_topic_name_is_shown_escaped(tmp_path):
+    """A zero-width space showed as nothing: '("")' for a name of one, and two names that looked the same."""
+    message = _refusal(tmp_path, 'name: t\ntopics:\n  - name: "\\u200b"\n')
+    assert 'topics[0] ("\\u200b").name: Value error' in message, message
+    message = _refusal(tmp_path, 'name: t\ntopics:\n  - name: "спорт"\n  - name: "спорт\\u200b"\n')
+    assert 'topics[1] ("спорт\\u200b"): duplicate topic name' in message, message
+
+
 def test_names_descriptions_and_keywords_at_the_limits_load(tmp_path):
     path = tmp_path / "t.yaml"
     keywords = ", ".join(f"k{i}" for i in range(MAX_KEYWORDS))

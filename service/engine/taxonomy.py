@@ -106,11 +106,12 @@ class Taxonomy:
 
 
 def _shown(name: object) -> object:
-    """A name as an error shows it: control characters and lone surrogates escaped, so the
-    start-up line stays one printable line."""
+    """A name as an error shows it: control characters, lone surrogates and invisible format
+    characters (a zero-width space showed as nothing) escaped, so the start-up line stays one
+    printable line that says what is there."""
     if not isinstance(name, str):
         return name
-    return "".join(f"\\u{ord(c):04x}" if unicodedata.category(c) in ("Cc", "Cs") else c for c in name)
+    return "".join(f"\\u{ord(c):04x}" if unicodedata.category(c) in ("Cc", "Cs", "Cf") else c for c in name)
 
 
 def _describe(error: Any, raw: dict) -> str:
@@ -137,8 +138,9 @@ def _refuse_duplicate_names(path: Path, topics: list[_TopicEntry]) -> None:
     for index, topic in enumerate(topics):
         key = label_key(topic.name)
         if key in first:
-            raise TaxonomyFileError(f'{path}: topics[{index}] ("{topic.name}"): duplicate topic name '
-                                    f'(topics[{first[key]}] is the same name, in any case or Unicode form)')
+            raise TaxonomyFileError(f'{path}: topics[{index}] ("{_shown(topic.name)}"): duplicate topic name '
+                                    f'(topics[{first[key]}] is the same name, in any case, Unicode form or '
+                                    'invisible characters)')
         first[key] = index
 
 
