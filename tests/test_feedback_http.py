@@ -112,6 +112,18 @@ def test_bad_feedback_is_422_naming_the_field_and_stores_nothing(fb, fb_app, bod
     assert fb_app.extensions["newstag.feedback"].submissions() == 0
 
 
+@pytest.mark.parametrize("labels, why", [
+    (["Wirtschaft", "wirtschaft"], "'wirtschaft' is 'Wirtschaft' but for case"),
+    (["спорт", "спорт\u200b"], "'спорт\\u200b' is 'спорт' but for invisible characters"),
+])
+def test_a_label_twice_is_named_as_classify_names_it(fb, labels, why):
+    """A correction said only "'спорт\u200b' is 'спорт'", /v1/classify "... but for case" (of neither)."""
+    expected = [{"path": "/labels/1", "message": f"label names must be unique: {why}"}]
+    assert fb.post("/v1/feedback", json={"text": "Rates rose.", "labels": labels, "taxonomy": None}).json["errors"] \
+        == expected
+    assert fb.post("/v1/classify", json={"text": "Rates rose.", "labels": labels}).json["errors"] == expected
+
+
 def test_wrong_media_type_malformed_json_and_oversized_bodies(tagger, tmp_path):
     client = make_app(tagger, tmp_path, max_body_bytes=2000).test_client()
     assert client.post("/v1/feedback", data="text=x", content_type="text/plain").status_code == 415

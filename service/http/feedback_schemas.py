@@ -9,7 +9,7 @@ from pydantic import BaseModel, Field, StringConstraints, ValidationError
 
 from ..config import Settings
 from ..engine import TaxonomyRegistry
-from ..engine.validation import INVISIBLE, is_unicode, label_key, shows_nothing, text_problem
+from ..engine.validation import INVISIBLE, is_unicode, label_key, same_label, shows_nothing, text_problem
 from ..feedback import Correction
 from .parsing import field_errors
 from .problems import ValidationFailed
@@ -123,7 +123,7 @@ def _clean(labels: list[str], path: str, errors: list[dict[str, str]]) -> tuple[
             continue
         key = label_key(name)
         if key in kept:  # as /v1/classify: the same label again, in any case or Unicode form
-            again = f"{name!r} again" if kept[key] == name else f"{name!r} is {kept[key]!r}"
+            again = same_label(name, kept[key])
             errors.append({"path": f"{path}/{i}", "message": f"label names must be unique: {again}"})
         kept.setdefault(key, name)
     return tuple(kept.values())
