@@ -156,6 +156,20 @@ def test_a_headline_with_the_word_news_in_it_keeps_its_topic(tagger, text, topic
     assert topic in {t.label for t in result.topics}, [(t.label, t.score) for t in result.topics]
 
 
+@pytest.mark.parametrize("text", [
+    "Peace talks derailed on Tuesday after the rebel delegation walked out over the prisoner exchange.",
+    "Shares in the carmaker crashed by 30% after it cut its profit forecast for the third time this year.",
+    "The government's housing plan collapsed after coalition partners refused to back it in parliament.",
+    "The minister came under fire from opposition MPs over the rising cost of energy bills.",
+])
+def test_crashes_and_fires_of_speech_are_not_accidents(tagger, text):
+    """The `accidents` topic (session 43) reads crashes, fires and collapses: not a market's, a
+    plan's or a minister's."""
+    [result] = tagger.tag([text])
+    assert result.topics and "accidents" not in {t.label for t in result.topics}, \
+        [(t.label, t.score) for t in result.topics]
+
+
 @pytest.mark.parametrize("labels, warned", [
     (["экономика", "спорт", "политика"], True),  # Russian names: the English model reads none of them
     (["经济", "体育", "政治"], True),
