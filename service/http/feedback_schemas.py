@@ -248,8 +248,8 @@ def _check_model(body: FeedbackRequest, models: Mapping[str, LoadedModel] | None
         return
     if loaded.labels is None:
         return  # zero-shot: any labels
-    if body.taxonomy is not None:  # as /v1/classify refuses it
-        errors.append({"path": "/taxonomy", "message": f"model {name!r} has its own labels; leave taxonomy out"})
+    if body.taxonomy is not None:  # as /v1/classify refuses it; here the field is required, so: null
+        errors.append({"path": "/taxonomy", "message": f"model {name!r} has its own labels; send \"taxonomy\": null"})
         return
     own = set(loaded.labels)
     hint = ("GET /v1/models lists them; a correction of an earlier version's answer names that version in "
