@@ -84,7 +84,7 @@ class ClassifierFiles:
     bias: np.ndarray
     metrics: dict
     encoder_dir: Path  # the directory itself, or the base model's when the encoder is referenced
-    version: str  # 12 hex digits: the encoder's weights', or the head's when the encoder is the base's
+    version: str  # 12 hex digits of the head's SHA-256
     domain: Domain | None = None  # single-label models trained since domain.py existed
     lexical: LexicalHead | None = None  # hybrid models: TF-IDF features beside the embedding
     at_least_one: bool = False  # labels.json: no article is left without a label (multi-label)
@@ -161,7 +161,10 @@ def _read_classifier_dir(directory: Path) -> ClassifierFiles:
     metrics_path = directory / "metrics.json"
     metrics = read_json_object(metrics_path) if metrics_path.exists() else {}
     domain = None if multi_label else _read_domain(directory, len(names), weight.shape[1])
-    version = digests[WEIGHT_FILES[0] if encoder_dir == directory else HEAD_FILE][:12]
+    # The head's digest: every training writes a new head. An own encoder's digest was the version
+    # until session 43, but --base DIR copies the frozen encoder unchanged in head and hybrid modes,
+    # so a model retrained in place kept its version.
+    version = digests[HEAD_FILE][:12]
     lexical = LexicalHead.load(directory, len(names)) if hybrid else None
     return ClassifierFiles(directory, manifest, labels, multi_label, weight, bias, metrics, encoder_dir, version,
                            domain, lexical, multi_label and with_one)
