@@ -94,6 +94,21 @@ def test_labels_outside_the_label_set_are_an_error(tagger, tmp_path, capsys):
     assert "--labels-from-data, or --descriptions FILE): not a news topic" in err
 
 
+def test_a_label_a_fine_tuned_model_lacks_is_named_with_its_line_and_the_models_labels(trained_model_dir, tmp_path,
+                                                                                        capsys):
+    """It said "the data has labels outside the label set: Santé": not which model labels there are,
+    nor where the row is, nor what to do (a held-out file with a label the model never learnt)."""
+    import json as _json
+
+    labels = _json.loads((trained_model_dir / "labels.json").read_text())["labels"]
+    data = write_jsonl(tmp_path / "d.jsonl", [{"text": "The striker scored twice.", "labels": [labels[0]]},
+                                              {"text": "Un vaccin contre la rougeole.", "labels": ["Santé"]}])
+    assert main(["--model", str(trained_model_dir), "--data", str(data)]) == 2
+    err = capsys.readouterr().err
+    assert f"{data}:2: 'Santé' is not a label of the model (its labels: {', '.join(labels)})" in err
+    assert "leave such rows out, or retrain the model with them" in err
+
+
 def test_a_fine_tuned_model_is_not_narrowed_to_the_datas_labels(trained_model_dir, tmp_path, capsys):
     """Its labels narrowed to the data's two: micro-F1 0.96 became 1.00, and the report said "model labels"."""
     data = write_jsonl(tmp_path / "d.jsonl", [{"text": "The striker scored twice.", "labels": ["sport"]}])

@@ -149,6 +149,19 @@ def check_texts(path: Path, examples: list[Example], max_chars: int) -> None:
     raise DataFileError(f"{path}:{first.line}: 'text' {problem}{setting}{more}")
 
 
+def check_model_labels(path: Path, examples: list[Example], own: list[str]) -> None:
+    """Refuse, by file:line, a label a fine-tuned model does not have, naming the ones it has."""
+    bad = [(e, x) for e in examples for x in e.labels if x not in own]
+    if not bad:
+        return
+    first, label = bad[0]
+    others = sorted({x for _, x in bad} - {label})
+    more = f"; also {', '.join(map(repr, others[:10]))}" if others else ""
+    raise DataFileError(f"{path}:{first.line}: {label!r} is not a label of the model (its labels: "
+                        f"{', '.join(own)}){more}. It cannot predict them: leave such rows out, or retrain "
+                        "the model with them")
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
@@ -164,6 +177,8 @@ def main(argv: list[str] | None = None) -> int:
             option = "--labels-from-data" if args.labels_from_data else "--descriptions"
             raise NewstagError(f"{option} does not apply to a fine-tuned model: it scores its own labels "
                                f"({len(tagger.fixed_labels)}); leave {option} out")
+        if tagger.fixed_labels is not None:
+            check_model_labels(args.data, examples, [lab.name for lab in tagger.fixed_labels])
         report = evaluate(tagger, examples, labels, taxonomy, args.batch_size, args.plots)
     except (NewstagError, DataFileError) as exc:
         print(f"evaluate: error: {exc}", file=sys.stderr)
