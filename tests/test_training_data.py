@@ -82,6 +82,26 @@ def test_labels_only_in_the_validation_data_are_named():
     assert labels_never_trained(train, train) == []
 
 
+def test_a_validation_label_spelled_otherwise_in_training_is_named_with_the_training_spelling(tmp_path):
+    """'politics' in the --validation file beside 'Politics' in training: the warning said only
+    that the model cannot learn 'politics', not that it is the training data's 'Politics'."""
+    from training.config import TrainingConfig
+    from training.distributed import Distributed
+    from training.training_split import read_training_data
+
+    train, validation = tmp_path / "train.jsonl", tmp_path / "val.jsonl"
+    rows = [{"text": f"Vote {i}.", "labels": ["Politics"]} for i in range(3)]
+    rows += [{"text": f"Goal {i}.", "labels": ["Sport"]} for i in range(3)]
+    train.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    validation.write_text(json.dumps({"text": "A vote.", "labels": ["politics "]}) + "\n"
+                          + json.dumps({"text": "A poem.", "labels": ["Arts"]}) + "\n")
+    warnings: list[str] = []
+    config = TrainingConfig(train=train, validation=validation, output=tmp_path / "m")
+    read_training_data(config, Distributed(), warnings.append, lambda _: None)
+    [unseen] = [w for w in warnings if "on no training article" in w]
+    assert unseen.endswith(": Arts, politics (the training data spells it 'Politics')")
+
+
 def test_validation_articles_that_are_training_articles_are_counted():
     train = [Example("Rates rose.\n\nThe bank said so.", ("economy",)), Example("Arsenal won.", ("sport",))]
     validation = [Example("Rates  rose.\nThe bank said so.", ("economy",)),  # the same text, other spacing

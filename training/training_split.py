@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from service.engine.validation import label_key
+
 from .config import TrainingConfig
 from .data import (
     Example,
@@ -37,14 +39,25 @@ def read_training_data(config: TrainingConfig, dist: Distributed, warn: Callable
         warn(f"{twice} of the {len(validation)} validation articles are also training articles (the same text): "
              "the validation scores overstate how the model reads new articles")
     if dist.is_main and (unseen := labels_never_trained(train, validation)):
+        spelled = training_spellings(unseen[:10], train)
+        named = [x + (f" (the training data spells it {spelled[x]!r})" if x in spelled else "") for x in unseen[:10]]
         warn(f"{len(unseen)} label(s) of the validation data are on no training article, so the model cannot "
-             f"learn them and its validation scores count them as misses: {', '.join(unseen[:10])}"
+             f"learn them and its validation scores count them as misses: {', '.join(named)}"
              + (" ..." if len(unseen) > 10 else ""))
     if dist.is_main and (warning := validation_warning(train, validation, config.mode, config.validation is not None)):
         warn(warning)
     if dist.is_main and (why := multi_label_note(config, train, validation)):
         note(why)
     return examples, train, validation
+
+
+def training_spellings(labels: list[str], train: list[Example]) -> dict[str, str]:
+    """Each of ``labels`` the training data spells otherwise (case, spacing), with that spelling:
+    'politics' in a --validation file beside training's 'Politics' is a label never trained."""
+    def key(name: str) -> str:
+        return label_key(" ".join(name.split()))
+    spelled = {key(x): x for e in train for x in e.labels}
+    return {x: spelled[key(x)] for x in labels if key(x) in spelled}
 
 
 MIN_VALIDATION = 30  # fewer validation articles: their figures move by several points per article
