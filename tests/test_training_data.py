@@ -312,3 +312,14 @@ def test_a_file_that_is_not_utf8_is_reported_with_its_line(tmp_path, name, row, 
     path.write_bytes(head + b"\n" * 3 + row + b"\n")
     with pytest.raises(DataFileError, match=rf"{name}:{line}: not UTF-8 \(invalid continuation byte\)"):
         read_labeled(path)
+
+
+@pytest.mark.parametrize("fraction", [0.0, 1.0, -0.1, float("nan")])
+def test_a_validation_split_out_of_range_says_what_it_must_be_and_what_else_to_do(fraction):
+    """0 was refused as "must be between 0 and 1", which 0 is: a user wanting no split was told nothing."""
+    rows = [Example(f"Text {i}.", ("sport" if i % 2 else "economy",)) for i in range(10)]
+    with pytest.raises(DataFileError) as caught:
+        split_validation(rows, fraction, 1)
+    message = str(caught.value)
+    assert f"--validation-split must be above 0 and below 1, not {fraction:g}" in message
+    assert "give a --validation file" in message

@@ -289,7 +289,9 @@ def split_validation(examples: list[Example], fraction: float, seed: int) -> tup
     on articles the model did not train on; without such copies the split is the plain
     seeded shuffle of the rows."""
     if not 0.0 < fraction < 1.0:
-        raise DataFileError("--validation-split must be between 0 and 1")
+        raise DataFileError(f"--validation-split must be above 0 and below 1, not {fraction:g}: every run measures "
+                            "its model on articles it did not train on; hold out a share of --train, or give a "
+                            "--validation file")
     copies: dict[str, list[int]] = {}
     for i, e in enumerate(examples):
         copies.setdefault(_same_text(e.text), []).append(i)
