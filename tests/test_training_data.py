@@ -232,6 +232,9 @@ def test_labels_that_look_like_mistakes_are_warned_about_with_lines(tmp_path, ca
     err = capsys.readouterr().err
     assert "1 label(s) spelled in several ways (case or spacing)" in err
     assert "'Sport' (1 row, first d.csv:2) and 'sport' (1 row, first d.csv:4)" in err
+    # and what to do: it said only that they train as separate labels
+    assert ("To train one label, spell it one way in the file (exported corrections: correct those texts again "
+            "with the spelling to keep; a text's newest correction is the one exported)") in err
     assert "1 text(s) appear more than once with different labels" in err
     assert "d.csv:3 'economy', d.csv:5 'markets'" in err
     assert "1 row(s) have a label with a comma, trained as one label: 'health,economy' (d.csv:6)" in err

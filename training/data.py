@@ -163,7 +163,9 @@ def _label_spellings(path: Path, examples: list[Example]) -> str | None:
                                    f"{path.name}:{lines[0]})" for name, lines in group.items())
                       for group in clashes[:SHOWN])
     return (f"{path}: {len(clashes)} label(s) spelled in several ways (case or spacing) train as separate "
-            f"labels: {shown}{_more(clashes)}")
+            f"labels: {shown}{_more(clashes)}. To train one label, spell it one way in the file (exported "
+            "corrections: correct those texts again with the spelling to keep; a text's newest correction is the "
+            "one exported)")
 
 
 def _conflicting_copies(path: Path, examples: list[Example]) -> str | None:
