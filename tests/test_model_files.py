@@ -62,6 +62,18 @@ def test_bad_model_directories_are_refused(tmp_path, make, message):
         Tagger.load(Settings.from_env({"NEWSTAG_MODEL": str(make(tmp_path))}).engine_options())
 
 
+def test_a_directory_of_models_is_refused_naming_the_models_in_it(tmp_path):
+    """--model models (NEWSTAG_MODELS_DIR itself, not one model in it) said only "has no config.json"."""
+    for name in ("desk-topics", "desk-fr"):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "newstag.json").write_text("{}")
+    (tmp_path / ".desk-topics.checkpoint").mkdir()
+    with pytest.raises(ModelLoadError) as caught:
+        require_local_model_dir(tmp_path)
+    assert str(caught.value) == (f"model directory has no config.json: {tmp_path}; it holds model directories "
+                                 "(desk-fr, desk-topics): name one of them")
+
+
 def test_a_model_without_safetensors_weights_is_refused(tmp_path, tiny_model_dir):
     shutil.copytree(tiny_model_dir, tmp_path / "m")
     (tmp_path / "m" / "model.safetensors").unlink()

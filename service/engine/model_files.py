@@ -147,11 +147,22 @@ def require_local_model_dir(path: Path) -> Path:
         raise ModelLoadError(f"model directory cannot be read ({exc.strerror or exc}): {path}") from None
 
 
+def _models_in(path: Path) -> list[str]:
+    """The model directories (newstag.json or config.json) directly in ``path``; [] if unreadable."""
+    try:
+        return sorted(p.name for p in path.iterdir() if not p.name.startswith(".")
+                      and any((p / name).is_file() for name in ("newstag.json", "config.json")))
+    except OSError:
+        return []
+
+
 def _require_model_files(path: Path) -> Path:
     if not path.is_dir():
         raise ModelLoadError(f"model directory does not exist: {path}")
     if not (path / "config.json").is_file():
-        raise ModelLoadError(f"model directory has no config.json: {path}")
+        held = _models_in(path)  # NEWSTAG_MODELS_DIR itself, named where one model in it was meant
+        hint = f"; it holds model directories ({', '.join(held[:10])}): name one of them" if held else ""
+        raise ModelLoadError(f"model directory has no config.json: {path}{hint}")
     if not (path / WEIGHTS_FILE).is_file():
         if any(path.glob("model-*-of-*.safetensors")):
             raise ModelLoadError(f"{path} holds weights in shards (model-*-of-*.safetensors): save the model as one "
