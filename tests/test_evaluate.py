@@ -184,3 +184,47 @@ def test_fit_calibration_names_a_data_directory_that_is_not_the_shared_one(tmp_p
         fit_main(["--data-dir", str(tmp_path)])
     assert exited.value.code == 2
     assert "not the shared data directory" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("how", ["ctrl-c", "sigterm"])
+def test_an_interrupt_is_one_line_and_exit_130_with_the_model_run_in_this_thread(trained_model_dir, tmp_path, capsys,
+                                                                                  monkeypatch, how):
+    """Ctrl-C mid-run printed a traceback and "terminate called without an active exception" (the
+    model ran in a batching thread: exit by SIGABRT); SIGTERM ended it without a word."""
+    import os
+    import signal
+    import time
+
+    from tests.conftest import TRAIN_SMALL
+    from training import evaluate as ev
+
+    seen = {}
+    real = ev.load_tagger
+
+    def loading(model, settings):
+        seen["batching"] = settings.batching
+        return real(model, settings)
+
+    def tagging(*a, **k):
+        if how == "ctrl-c":
+            raise KeyboardInterrupt
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(10)  # the handler interrupts this at once
+        pytest.fail("SIGTERM did not stop the run")
+
+    def escaped(*a):
+        pytest.fail("SIGTERM reached the test, not the command")
+
+    monkeypatch.setattr(ev, "load_tagger", loading)
+    monkeypatch.setattr(ev, "_tag_all", tagging)
+    report = tmp_path / "report.json"
+    before = signal.signal(signal.SIGTERM, escaped)
+    try:
+        assert main(["--model", str(trained_model_dir), "--data", str(TRAIN_SMALL), "--report", str(report)]) == 130
+    except KeyboardInterrupt:  # not pytest's to see: it would stop the whole run
+        pytest.fail("KeyboardInterrupt escaped from the command: a traceback")
+    finally:
+        signal.signal(signal.SIGTERM, before)
+    assert seen["batching"] is False
+    assert capsys.readouterr().err.endswith("evaluate: interrupted; nothing was written\n")
+    assert not report.exists()

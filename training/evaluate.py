@@ -26,6 +26,7 @@ from service.engine.classifier import ClassifierBackend
 from service.engine.classifier_dir import is_classifier_dir
 from service.engine.taxonomy import load_taxonomy_file
 from service.engine.validation import text_problem
+from service.interrupts import sigterm_interrupts
 from service.progress import progress_bar
 
 from .data import DataFileError, Example, is_single_label, read_labeled
@@ -114,7 +115,8 @@ def load_tagger(model: str, settings: Settings) -> Tagger:
             taxonomies = TaxonomyRegistry.load(settings.taxonomies_dir)
             options = settings.engine_options()
             return Tagger(ClassifierBackend.load(path, options.model.encoder), taxonomies, options.tagger)
-        return Tagger.load(Settings.from_env(max_documents=settings.max_documents, model=path).engine_options())
+        return Tagger.load(Settings.from_env(max_documents=settings.max_documents, model=path,
+                                             batching=settings.batching).engine_options())
     except NewstagError:
         raise
     except Exception as exc:  # a directory of the user's that fails in a library (as newstag tag --model says it)
@@ -164,11 +166,22 @@ def check_model_labels(path: Path, examples: list[Example], own: list[str]) -> N
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    with sigterm_interrupts():
+        try:
+            return _main(args)
+        except KeyboardInterrupt:  # the report is written only at the end
+            print("\nevaluate: interrupted; nothing was written", file=sys.stderr)
+            return 130
+
+
+def _main(args: argparse.Namespace) -> int:
     try:
         _check_args(args)
         examples = read_labeled(args.data, args.limit)
         labels, taxonomy = _label_set(args, examples)
-        settings = Settings.from_env(max_documents=max(args.batch_size, 1))
+        # One caller: the model runs in this thread (Ctrl-C stops it there), not a batching thread's,
+        # which Ctrl-C left running: the process ended in "terminate called without an active exception".
+        settings = Settings.from_env(max_documents=max(args.batch_size, 1), batching=False)
         check_texts(args.data, examples, settings.max_text_chars)
         tagger = load_tagger(args.model, settings)
         if tagger.fixed_labels is not None and labels is not None:
