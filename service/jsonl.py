@@ -72,7 +72,14 @@ def json_objects(lines: Iterable[str], path: Path, error: type[Exception]) -> It
         try:
             row = parse_json(line)
         except BadLine as exc:
-            raise error(f"{path}:{number}: {exc}") from None
+            hint = f"; {_ARRAY_HINT}" if line.lstrip().startswith("[") else ""
+            raise error(f"{path}:{number}: {exc}{hint}") from None
         if not isinstance(row, dict):
-            raise error(f"{path}:{number}: each line must be a JSON object")
+            hint = f": {_ARRAY_HINT}" if isinstance(row, list) else ""
+            raise error(f"{path}:{number}: each line must be a JSON object{hint}")
         yield number, row
+
+
+# A JSON array of articles (one line, or pretty-printed) is the likeliest wrong file; say how to convert it.
+_ARRAY_HINT = ("this looks like a JSON array; the file must be JSON Lines, one object per line "
+               "(jq -c '.[]' articles.json > articles.jsonl converts an array)")

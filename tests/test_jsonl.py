@@ -81,3 +81,21 @@ def test_parse_json_gives_one_kind_of_error():
                        ("[" * 50_000, "the JSON is nested too deeply to read")):
         with pytest.raises(BadLine, match=said.replace("(", r"\(").replace(")", r"\)")):
             parse_json(line)
+
+
+@pytest.mark.parametrize("content", [
+    '[{"text": "a", "labels": ["x"]}, {"text": "b", "labels": ["y"]}]\n',  # on one line
+    '[\n  {"text": "a", "labels": ["x"]},\n  {"text": "b", "labels": ["y"]}\n]\n',  # pretty-printed
+])
+def test_a_json_array_of_articles_is_named_as_such_with_the_way_to_convert_it(tmp_path, content):
+    """A training file exported as a JSON array got "each line must be a JSON object" (or "not
+    valid JSON" for its "[" line) and no word on what the file should have been."""
+    from training.data import DataFileError, read_labeled
+
+    path = tmp_path / "articles.jsonl"
+    path.write_text(content)
+    with pytest.raises(DataFileError, match=r"articles\.jsonl:1: .*JSON array.*JSON Lines.*jq -c"):
+        read_labeled(path)
+    path.rename(tmp_path / "articles.json")  # named as what it is: the file type is refused, with the same way out
+    with pytest.raises(DataFileError, match=r"unknown file type '\.json'.*jq -c"):
+        read_labeled(tmp_path / "articles.json")

@@ -117,8 +117,10 @@ def read_labeled(path: Path, limit: int | None = None) -> list[Example]:
     and warning (stderr) about labels that look like mistakes."""
     reader = READERS.get(path.suffix.lower())
     if reader is None:  # a .tsv or .txt read as JSONL failed on its first line with a JSON error
+        json_file = path.suffix.lower() == ".json"
+        array = " (a JSON array converts with jq -c '.[]' file.json > file.jsonl)" if json_file else ""
         raise DataFileError(f"{path}: unknown file type {path.suffix or '(no extension)'!r}: "
-                            "training data is .jsonl (or .ndjson) or .csv")
+                            f"training data is .jsonl (or .ndjson) or .csv{array}")
     try:
         # utf-8-sig: Excel's "CSV UTF-8" (and some editors) start the file with a byte-order mark.
         handle = path.open(encoding="utf-8-sig", newline="" if reader is _read_csv_rows else None)
