@@ -140,7 +140,7 @@ def _check(args: argparse.Namespace, text: str, settings: Settings, labels: list
     if (problem := options.problem()) is not None:  # the batch and bulk jobs' checks and words
         raise NewstagError(problem)
     if args.model is not None:
-        check_model_dir(args.model)
+        check_model_dir(args.model, settings.models_dir)
     if args.model is not None and is_classifier_dir(args.model):  # ModelLoadError when it cannot be read
         if args.taxonomy:
             raise NewstagError(f"--model {args.model.name} has its own labels: a taxonomy does not apply")

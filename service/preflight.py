@@ -113,13 +113,17 @@ def serving_warnings(settings: Settings, binds: list[str]) -> list[str]:
     return warnings
 
 
-def check_model_dir(path: Path) -> None:
+def check_model_dir(path: Path, models_dir: Path | None = None) -> None:
     """The directory ``--model`` names exists and can be read, or one line says why (Path.is_dir
-    lets a PermissionError on the path itself escape as a traceback)."""
+    lets a PermissionError on the path itself escape as a traceback). A served model's bare name
+    (``--model desk-topics``) is not looked up in NEWSTAG_MODELS_DIR, but the line points there."""
     try:
         if path.is_dir():
             return
         problem = "not a directory" if path.exists() else "no such directory"
+        if problem == "no such directory" and models_dir is not None and len(path.parts) == 1 \
+                and (models_dir / path).is_dir():
+            problem += f"; the model of that name in NEWSTAG_MODELS_DIR is --model {models_dir / path}"
     except OSError as exc:
         problem = f"cannot be read ({exc.strerror or exc})"
     raise NewstagError(f"--model {path}: {problem}")

@@ -66,7 +66,7 @@ def check_model_choice(model: Path | None, settings: Settings, options: TagOptio
     the model (or Ray) started. Returns a fine-tuned model's version, which a job records: a
     model retrained in place keeps its path, and a resumed job mixed two models' rows."""
     if model is not None:
-        check_model_dir(model)
+        check_model_dir(model, settings.models_dir)
     fine_tuned = model is not None and is_classifier_dir(model)  # ModelLoadError when unreadable
     if options.labels is not None:
         check_labels(options.labels, settings.max_labels, unique=not fine_tuned)  # its own: picked, once each

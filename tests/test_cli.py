@@ -94,6 +94,15 @@ def test_model_tags_with_a_fine_tuned_model_directory(capsys, tmp_path, trained_
     assert payload["topics"][0]["label"] == "sport"
 
 
+def test_a_served_models_bare_name_points_to_its_directory(capsys, tmp_path, trained_model_dir, monkeypatch):
+    """`--model desk-topics`, the name /v1/models gives, said only "no such directory"."""
+    (tmp_path / "a.txt").write_text("Oil prices rose.")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("NEWSTAG_MODELS_DIR", str(trained_model_dir.parent))
+    assert main(["tag", "a.txt", "--model", trained_model_dir.name]) == 2
+    assert f"the model of that name in NEWSTAG_MODELS_DIR is --model {trained_model_dir}" in capsys.readouterr().err
+
+
 def test_model_errors_come_before_loading(capsys, tmp_path, trained_model_dir, monkeypatch):
     monkeypatch.setattr("service.tagging.Tagger.load", lambda *_, **__: (_ for _ in ()).throw(AssertionError()))
     (tmp_path / "a.txt").write_text("Oil prices rose.")
