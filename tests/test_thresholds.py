@@ -68,3 +68,5 @@ def test_the_warning_names_each_label_on_its_fallback_with_its_validation_articl
     assert f"fallback {sport:.4f} (the median of the thresholds fitted on enough articles)" in warning
     assert "leans toward it in proportion" in warning
     assert f"politics (0: {sport:.4f})" in warning and "business (2: " in warning and "sport" not in warning
+    assert warning.endswith("seldom returned (a desk label trained on 2 came back for 1 of 8 of its held-out articles, "
+                            "session 43): label at least 5 for each")

@@ -92,7 +92,9 @@ class Thresholds:
                 f"{self.min_support} {self.fitted_on} to "
                 f"fit a threshold on, so theirs is the fallback {self.fallback.value:.4f} ({self.fallback.how})"
                 + (", or leans toward it in proportion" if self.shrinks else "")
-                + f": label (articles: threshold) {named}{more}")
+                + f": label (articles: threshold) {named}{more}. A label learnt from so few articles is seldom "
+                f"returned (a desk label trained on 2 came back for 1 of 8 of its held-out articles, session 43): "
+                f"label at least {self.min_support} for each")
 
     @property
     def shrinks(self) -> bool:
