@@ -28,9 +28,13 @@ def test_not_ready_until_loaded_and_warmed_up(monkeypatch, tagger):
     assert response.content_type == "application/problem+json"
     busy = client.post("/v1/classify", json={"text": "Some news."})
     assert busy.status_code == 503 and busy.json["type"].endswith("#not-ready")
+    # An empty model list says it is loading: it read as "no model at all".
+    assert client.get("/v1/models").json == {"models": [], "errors": {}, "loading": True}
     app.extensions["newstag.runtime"].load()  # what the background thread does
     assert client.get("/readyz").status_code == 200
     assert client.post("/v1/classify", json={"text": "Some news."}).status_code == 200
+    listing = client.get("/v1/models").json
+    assert listing["loading"] is False and listing["models"]
 
 
 def test_requests_waiting_for_the_model_to_load_count_against_the_queue(monkeypatch, tagger):

@@ -193,6 +193,8 @@ class ModelInfo(ModelOut):
 class ModelList(BaseModel):
     models: list[ModelInfo]
     errors: dict[str, str] = Field(description="Model directories that were not loaded, and why.")
+    loading: bool = Field(description="True while this worker still loads its default model (models is then "
+                                      "empty; /readyz turns 200 when it is done).")
 
 
 class FieldError(BaseModel):
