@@ -233,3 +233,17 @@ def postgres_url(postgres_cluster, request) -> str:
         connection.exec_driver_sql(f"CREATE DATABASE {name}")
     engine.dispose()
     return postgres_cluster.url(name)
+
+
+def interrupted(how: str, what: str) -> None:
+    """A long step the user interrupts: Ctrl-C raises KeyboardInterrupt; SIGTERM is sent to this
+    process, whose handler (the command's, installed by it) must interrupt the sleep at once."""
+    import signal
+    import time
+
+    if how == "ctrl-c":
+        raise KeyboardInterrupt
+    os.kill(os.getpid(), signal.SIGTERM)
+    time.sleep(10)
+    pytest.fail(f"SIGTERM did not stop the {what}")
+

@@ -341,18 +341,13 @@ class Escaped(Exception):
 def test_an_interrupt_while_the_model_loads_is_one_line_and_exit_130(tmp_path, tiny_env, capsys, monkeypatch, how):
     """Ctrl-C during Tagger.load printed a KeyboardInterrupt traceback; SIGTERM, at any time,
     ended the run without a word (exit 143)."""
-    import os
     import signal
-    import time
 
     from service import batch
+    from tests.conftest import interrupted
 
     def loading(*a, **k):
-        if how == "ctrl-c":
-            raise KeyboardInterrupt
-        os.kill(os.getpid(), signal.SIGTERM)
-        time.sleep(10)  # the handler interrupts this at once
-        pytest.fail("SIGTERM did not stop the load")
+        interrupted(how, "load")
 
     def escaped(*a):
         raise Escaped(how)

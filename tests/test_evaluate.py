@@ -191,11 +191,9 @@ def test_an_interrupt_is_one_line_and_exit_130_with_the_model_run_in_this_thread
                                                                                   monkeypatch, how):
     """Ctrl-C mid-run printed a traceback and "terminate called without an active exception" (the
     model ran in a batching thread: exit by SIGABRT); SIGTERM ended it without a word."""
-    import os
     import signal
-    import time
 
-    from tests.conftest import TRAIN_SMALL
+    from tests.conftest import TRAIN_SMALL, interrupted
     from training import evaluate as ev
 
     seen = {}
@@ -206,11 +204,7 @@ def test_an_interrupt_is_one_line_and_exit_130_with_the_model_run_in_this_thread
         return real(model, settings)
 
     def tagging(*a, **k):
-        if how == "ctrl-c":
-            raise KeyboardInterrupt
-        os.kill(os.getpid(), signal.SIGTERM)
-        time.sleep(10)  # the handler interrupts this at once
-        pytest.fail("SIGTERM did not stop the run")
+        interrupted(how, "run")
 
     def escaped(*a):
         pytest.fail("SIGTERM reached the test, not the command")
