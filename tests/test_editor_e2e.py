@@ -630,6 +630,35 @@ def test_what_screen_readers_and_low_vision_get(server, seed_text):
         expect(page.locator("#article-heading")).to_contain_text("out of date", use_inner_text=True)
 
 
+def test_the_topics_reflow_on_a_phone_without_overlapping(server, seed_text):
+    """Session 43's a11y audit (WCAG 1.4.10, reflow at 320 CSS px, which is 1280 px at 400%):
+    each topic's code beside its 6rem score bar was wider than the topic's button, so the bar
+    and score ran out of it and under its Remove button. Everything in a topic stays in it."""
+    with editor_page() as page:
+        page.set_viewport_size({"width": 320, "height": 640})
+        page.goto(f"{server}/")
+        page.fill("#api-key", KEY)
+        page.keyboard.press("Tab")
+        expect(page.locator("#taxonomy")).to_have_value("news")
+        page.fill("#article", seed_text)
+        page.click("#tag-button")
+        expect(page.locator("#status")).to_contain_text("topics found")
+        page.click("#add-button")  # a topic added by you: "added by you" where the score goes
+        expect(page.locator("#topics .topic.added")).to_have_count(1)
+        assert page.evaluate("document.documentElement.scrollWidth") <= 320
+        outside = page.evaluate("""() => [...document.querySelectorAll('#topics .topic')].flatMap((item) => {
+          const button = item.querySelector('.topic-name').getBoundingClientRect();
+          const remove = item.querySelector('.remove').getBoundingClientRect();
+          const parts = [...item.querySelectorAll('.topic-name > *')].filter((part) => {
+            const r = part.getBoundingClientRect();
+            return r.left < button.left - 0.5 || r.right > button.right + 0.5 || r.bottom > button.bottom + 0.5;
+          }).map((part) => part.className);
+          if (button.right > remove.left) parts.push('button under Remove');
+          return parts.length ? [[item.dataset.label, parts]] : [];
+        })""")
+        assert outside == [], outside
+
+
 # Contrast ratios (WCAG 2) from computed colours, in the page.
 CONTRAST_JS = """() => {
   const rgb = (c) => { const h = c.match(/^#(..)(..)(..)$/);
