@@ -659,6 +659,36 @@ def test_the_topics_reflow_on_a_phone_without_overlapping(server, seed_text):
         assert outside == [], outside
 
 
+def test_long_unbroken_words_from_the_api_wrap_on_a_phone(server):
+    """Session 43's a11y audit (WCAG 1.4.10): an error, a warning or a model name with a long
+    unbroken word (a path, a file name) widened the page past 320 px into a sideways scroll."""
+    word = "/var/lib/newstag/models/" + "desk-topics-retrained-" * 5 + "v2"
+    with editor_page() as page:
+        page.set_viewport_size({"width": 320, "height": 640})
+        page.goto(f"{server}/")
+        page.fill("#api-key", KEY)
+        page.keyboard.press("Tab")
+        expect(page.locator("#taxonomy")).to_have_value("news")
+        page.fill("#article", "An article about the economy.")
+        problem = {"type": "about:blank", "title": "Service Unavailable", "status": 503,
+                   "detail": f"cannot read {word}"}
+        page.route("**/v1/classify", lambda route: route.fulfill(
+            status=503, content_type="application/problem+json", body=json.dumps(problem)))
+        page.click("#tag-button")
+        expect(page.locator("#error")).to_contain_text(word)
+        assert page.evaluate("document.documentElement.scrollWidth") <= 320
+        page.unroute("**/v1/classify")
+        answer = {"topics": [], "taxonomy": "news", "language": "en",
+                  "model": {"name": word, "kind": "embedding", "version": "1"},
+                  "warnings": [{"code": "x", "message": f"The model {word} is old."}]}
+        page.route("**/v1/classify", lambda route: route.fulfill(
+            status=200, content_type="application/json", body=json.dumps(answer)))
+        page.click("#tag-button")
+        expect(page.locator("#warnings")).to_contain_text(word)
+        expect(page.locator("#model-line")).to_contain_text(word)
+        assert page.evaluate("document.documentElement.scrollWidth") <= 320
+
+
 # Contrast ratios (WCAG 2) from computed colours, in the page.
 CONTRAST_JS = """() => {
   const rgb = (c) => { const h = c.match(/^#(..)(..)(..)$/);
