@@ -689,6 +689,31 @@ def test_long_unbroken_words_from_the_api_wrap_on_a_phone(server):
         assert page.evaluate("document.documentElement.scrollWidth") <= 320
 
 
+def test_the_pressed_topic_and_its_evidence_show_in_forced_colours(server, seed_text):
+    """Session 43's a11y audit: in forced colours (Windows contrast themes, for low vision) the
+    box-shadows that mark the pressed topic and ring its evidence are dropped, so the topic
+    looked like the others and its evidence differed by a 2px underline from 1px."""
+    with editor_page() as page:
+        page.emulate_media(forced_colors="active")
+        page.goto(f"{server}/")
+        page.fill("#api-key", KEY)
+        page.keyboard.press("Tab")
+        expect(page.locator("#taxonomy")).to_have_value("news")
+        page.fill("#article", seed_text)
+        page.click("#tag-button")
+        expect(page.locator("#status")).to_contain_text("topics found")
+        label = page.locator("#article-view mark").first.evaluate("m => JSON.parse(m.dataset.topics)[0]")
+        page.click(f'#topics li[data-label="{label}"] .topic-name')
+        page.locator("#add-topic").focus()  # the focus ring is not what marks it
+        frame = ("s => { const c = getComputedStyle(document.querySelector(s)); "
+                 "return [c.borderLeftWidth, c.outlineStyle]; }")
+        pressed = page.evaluate(frame, f'#topics li[data-label="{label}"] .topic-name')
+        other = page.evaluate(frame, f'#topics li:not([data-label="{label}"]) .topic-name')
+        assert pressed != other, (pressed, other)
+        assert page.evaluate(frame, "#article-view mark.active")[1] == "solid"
+        assert page.evaluate(frame, "#article-view mark:not(.active)")[1] == "none"
+
+
 # Contrast ratios (WCAG 2) from computed colours, in the page.
 CONTRAST_JS = """() => {
   const rgb = (c) => { const h = c.match(/^#(..)(..)(..)$/);
