@@ -493,19 +493,22 @@ def test_keyboard_focus_busy_tagging_and_labels_as_the_api_compares_them(server,
         page.route("**/v1/classify", lambda route: held.append(route))
         page.locator("#tag-button").focus()
         page.keyboard.press("Enter")
-        expect(page.locator("#results")).to_have_attribute("aria-busy", "true")
+        expect(page.locator("#topics")).to_have_attribute("aria-busy", "true")
+        expect(page.locator("#article-view")).to_have_attribute("aria-busy", "true")
         first = page.locator("#topics .topic").first.get_attribute("data-label")
         page.locator(f'#topics li[data-label="{first}"] .remove').focus()
         page.keyboard.press("Enter")
         page.locator("#send-button").focus()
         page.keyboard.press("Enter")
         expect(page.locator("#feedback-status")).to_have_text("Wait: the article is being tagged.")
+        # That "Wait" is heard: no busy region holds its live region back (session 43's a11y audit).
+        assert page.evaluate("() => !document.querySelector('#feedback-status').closest('[aria-busy=\"true\"]')")
         expect(page.locator(f'#topics li[data-label="{first}"]')).to_have_count(1)
         expect(page.locator("#removed-box")).to_be_hidden()
         for route in held:
             route.continue_()
         page.unroute("**/v1/classify")
-        expect(page.locator("#results")).to_have_attribute("aria-busy", "false")
+        expect(page.locator("#topics")).to_have_attribute("aria-busy", "false")
         assert len(classify) == 2 and not feedback, (classify, feedback)
 
         # The keyboard focus lands on an enabled control after Remove, Restore, Add and Send.

@@ -119,7 +119,9 @@ const WAIT = "Wait: the article is being tagged.";
 function setTagging(busy) {
   state.tagging = busy;
   $("tag-button").setAttribute("aria-disabled", String(busy));
-  $("results").setAttribute("aria-busy", String(busy));
+  // Busy: the topics and the article about to be replaced, not the whole results, whose status
+  // line (a live region) says "Wait" meanwhile: a screen reader may hold back a busy region's news.
+  for (const id of ["topics", "removed", "article-view"]) $(id).setAttribute("aria-busy", String(busy));
   lockPanel();
   if (!busy && $("feedback-status").textContent === WAIT) $("feedback-status").textContent = "";  // (on an error)
 }
