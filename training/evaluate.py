@@ -8,7 +8,9 @@ Usage:
 ``--model`` is ``default`` (the zero-shot engine the settings give), a directory written
 by ``training.finetune``, or another local sentence-embedding model. Single-label data
 (one label per row) is scored with the Tagger's single-label mode (the best label, as a
-``multi_label: false`` call gets it), multi-label data with its thresholds (the API's default).
+``multi_label: false`` call gets it), and also tagged as a default call (multi-label: how
+many articles get no label, precision and recall); multi-label data with its thresholds
+(the API's default).
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ from service.interrupts import sigterm_interrupts
 from service.progress import progress_bar
 
 from .data import DataFileError, Example, is_single_label, read_labeled
-from .metrics import classification_report, format_report
+from .metrics import classification_report, default_call_summary, format_report
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -71,8 +73,11 @@ def _tag_all(tagger: Tagger, examples: list[Example], labels: list[Label] | None
 
 
 def evaluate(tagger: Tagger, examples: list[Example], labels: list[Label] | None, taxonomy: str | None,
-             batch_size: int = 32, plots: Path | None = None) -> dict:
-    """Tag every example with the same Tagger the service uses and score the predictions."""
+             batch_size: int = 32, plots: Path | None = None, default_call: bool = False) -> dict:
+    """Tag every example with the same Tagger the service uses and score the predictions.
+    ``default_call``: single-label data is also tagged as the API's default call would tag it
+    (multi-label), since that is what users run: the best label is always given in single-label
+    mode, where a default call may give none (a desk model's rare label, a low score)."""
     single = is_single_label(examples)
     label_set = tagger.label_set(labels, taxonomy)
     label_names = [lab.name for lab in label_set.labels]
@@ -86,6 +91,10 @@ def evaluate(tagger: Tagger, examples: list[Example], labels: list[Label] | None
     predicted = [tuple(t.label for t in r.topics) for r in results]
     report = classification_report([e.labels for e in examples], predicted, label_names, single)
     report["mode"] = "single-label" if single else "multi-label"
+    if single and default_call:
+        as_called = _tag_all(tagger, examples, labels, taxonomy, batch_size, "tagging as a default call")
+        report["default_call"] = default_call_summary([e.labels for e in examples],
+                                                      [tuple(t.label for t in r.topics) for r in as_called])
     if plots is not None:
         from . import plots as draw
 
@@ -192,7 +201,7 @@ def _main(args: argparse.Namespace) -> int:
                                f"({len(tagger.fixed_labels)}); leave {option} out")
         if tagger.fixed_labels is not None:
             check_model_labels(args.data, examples, [lab.name for lab in tagger.fixed_labels])
-        report = evaluate(tagger, examples, labels, taxonomy, args.batch_size, args.plots)
+        report = evaluate(tagger, examples, labels, taxonomy, args.batch_size, args.plots, default_call=True)
     except (NewstagError, DataFileError) as exc:
         print(f"evaluate: error: {exc}", file=sys.stderr)
         return 2

@@ -47,6 +47,18 @@ def classification_report(gold: list[tuple[str, ...]], predicted: list[tuple[str
     return report
 
 
+def default_call_summary(gold: list[tuple[str, ...]], predicted: list[tuple[str, ...]]) -> dict[str, Any]:
+    """Single-label data tagged as the API's default call (multi-label, each label's threshold):
+    how often an article gets no label, and micro precision and recall of the labels it gets."""
+    hits = sum(len(set(g) & set(p)) for g, p in zip(gold, predicted, strict=True))
+    given, wanted = sum(len(p) for p in predicted), sum(len(g) for g in gold)
+    precision, recall = hits / given if given else 0.0, hits / wanted if wanted else 0.0
+    return {"no_label": sum(not p for p in predicted) / max(len(gold), 1),
+            "precision": precision, "recall": recall,
+            "f1": 2 * precision * recall / (precision + recall) if precision + recall else 0.0,
+            "labels_per_article": given / max(len(gold), 1)}
+
+
 def format_report(report: dict[str, Any]) -> str:
     lines = [
         f"examples     {report['examples']} (covering {report['labels_with_examples']} of the "
@@ -59,6 +71,10 @@ def format_report(report: dict[str, Any]) -> str:
     ]
     if "accuracy" in report:
         lines.append(f"accuracy     {report['accuracy']:.4f}")
+    if default := report.get("default_call"):
+        lines.append(f"as a default call (multi-label, each label's threshold): no label for {default['no_label']:.1%} "
+                     f"of the articles, precision {default['precision']:.4f}, recall {default['recall']:.4f}, "
+                     f"{default['labels_per_article']:.2f} labels an article")
     rare = report.get("rare_labels") or {}
     if rare.get("count"):
         lines.append(f"rare labels  macro-F1 {rare['macro_f1']:.4f} over the {rare['count']} labels with 1 to "
