@@ -743,3 +743,110 @@ def test_typed_labels_split_and_fold_as_the_api_and_the_command_line_do(server):
                              "спорт, спорт\u200b")
         assert page.evaluate("typedLabels()") == ["经济", "体育", "政治", "اقتصاد", "رياضة", "İqtisadiyyat",
                                                   "ISTANBUL", "ıstanbul", "спорт"]
+
+
+# "The ministry of defence said that demining teams cleared three thousand hectares of farmland.
+# The minister added that the work will go on until the end of the year. Wheat prices rose in
+# the local markets."
+ARABIC_DEMINING = ("قالت وزارة الدفاع إن فرق إزالة الألغام طهرت ثلاثة آلاف هكتار من الأراضي الزراعية. "
+                   "وأضاف الوزير أن العمل سيستمر حتى نهاية العام. وارتفعت أسعار القمح في الأسواق المحلية.")
+# Each highlight's words for a screen reader, and the article's text as a selection gives it.
+PREFIXES_JS = "() => [...document.querySelectorAll('#article-view mark')].map(m => m.firstChild.textContent)"
+SELECT_JS = """(selector) => { const range = document.createRange();
+  range.selectNodeContents(document.querySelector(selector));
+  getSelection().removeAllRanges(); getSelection().addRange(range); return getSelection().toString(); }"""
+
+
+def test_a_screen_reader_hears_which_topics_each_highlight_is_evidence_for(server, seed_text):
+    """Session 43's a11y audit: a screen reader heard each evidence highlight as "mark" alone,
+    not which topic it is evidence for (only its title said so, on hover), nor which are the
+    pressed topic's. Each highlight starts with visually hidden words, "evidence for demining:",
+    "(selected topic)" after the pressed one; unseen, and out of what is selected or copied."""
+    with editor_page() as page:
+        page.context.grant_permissions(["clipboard-read", "clipboard-write"], origin=server)
+        feedback: list[dict] = []
+        page.on("request", lambda r: feedback.append(r.post_data_json) if r.url.endswith("/v1/feedback") else None)
+        page.goto(f"{server}/")
+        page.fill("#api-key", KEY)
+        page.keyboard.press("Tab")
+        expect(page.locator("#taxonomy")).to_have_value("news")
+        page.fill("#article", seed_text)
+        with page.expect_response("**/v1/classify") as response:
+            page.click("#tag-button")
+        answer = response.value.json()
+        expect(page.locator("#status")).to_contain_text("topics found")
+
+        # Each highlight names the topics whose evidence it is, as the API found them, none pressed yet.
+        marks = page.locator("#article-view mark")
+        shown = marks.evaluate_all("ms => ms.map(m => [m.firstChild.textContent, m.lastChild.textContent])")
+        assert len(shown) > 1 and any(", " in prefix for prefix, _ in shown), shown  # one with two topics
+        for prefix, sentence in shown:
+            topics = [t["label"] for t in answer["topics"] if any(sentence in ev["text"] for ev in t["evidence"])]
+            assert prefix == f"evidence for {', '.join(topics)}: ", (prefix, sentence)
+        # In English, the page's language (the article's may be another), and heard in the text.
+        assert marks.evaluate_all("ms => ms.every(m => m.firstChild.lang === 'en')")
+        assert '- mark: "evidence for demining: Jeyhun Bayramov' in page.locator("#article-view").aria_snapshot()
+        expect(marks.first).to_have_attribute("title", re.compile("^Evidence for "))  # for the mouse, as before
+
+        # Unseen: clipped to a pixel (not display: none, which a screen reader would skip too).
+        for prefix in page.locator("#article-view .evidence-for").all():
+            box = prefix.bounding_box()
+            assert box is not None and box["width"] <= 1 and box["height"] <= 1, box
+            assert prefix.evaluate("p => getComputedStyle(p).clipPath") == "inset(50%)"
+
+        # Pressed: its highlights say so, and the words move with the next topic pressed.
+        def selected() -> list[str]:
+            return [p for p in page.evaluate(PREFIXES_JS) if "(selected topic)" in p]
+
+        assert selected() == []
+        page.click('#topics li[data-label="demining"] .topic-name')
+        assert selected() == ["evidence for demining (selected topic): "] * page.locator("mark.active").count()
+        page.click('#topics li[data-label="economy"] .topic-name')
+        assert selected() and all(p == "evidence for economy (selected topic): " for p in selected()), selected()
+        expect(page.locator("#article-view mark.active")).to_have_count(len(selected()))
+        assert "evidence for demining: " in page.evaluate(PREFIXES_JS)
+
+        # Selecting or copying a highlighted sentence, or the whole article, gives the article's text alone.
+        sentence = page.locator("#article-view mark.active").first.evaluate("m => m.lastChild.textContent")
+        assert page.evaluate(SELECT_JS, "#article-view mark.active") == sentence
+        page.keyboard.press("Control+c")
+        assert page.evaluate("navigator.clipboard.readText()") == sentence
+        assert page.evaluate(SELECT_JS, "#article-view") == seed_text
+        page.keyboard.press("Control+c")
+        assert page.evaluate("navigator.clipboard.readText()") == seed_text
+        # A correction sends the article as tagged and the labels, nothing from the view.
+        page.click("#send-button")
+        expect(page.locator("#feedback-status")).to_contain_text("Correction saved")
+        assert feedback[-1]["text"] == seed_text and "evidence for" not in json.dumps(feedback[-1]), feedback[-1]
+
+        # Tagged again: no topic is pressed, and no highlight says it is.
+        page.click("#tag-button")
+        expect(page.locator("#feedback-status")).to_have_text("")
+        assert selected() == []
+
+        # A right-to-left article: the English words are isolated (dir="ltr") and the Arabic
+        # reads as it did, pixel for pixel; the selection is the article's text.
+        start, end = ARABIC_DEMINING.index("فرق"), ARABIC_DEMINING.index(".") + 1
+        later = ARABIC_DEMINING.index("وارتفعت")
+        evidence = [{"start": start, "end": end, "text": ARABIC_DEMINING[start:end]}]
+        stub = {"taxonomy": "news", "language": "ar", "warnings": [],
+                "model": {"name": "all-MiniLM-L6-v2", "kind": "embedding", "version": "1"},
+                "topics": [{"label": "demining", "code": None, "score": 0.8, "evidence": evidence},
+                           {"label": "economy", "code": None, "score": 0.4, "evidence": [
+                               *evidence, {"start": later, "end": len(ARABIC_DEMINING),
+                                           "text": ARABIC_DEMINING[later:]}]}]}
+        page.route("**/v1/classify", lambda route: route.fulfill(
+            status=200, content_type="application/json", body=json.dumps(stub)))
+        page.fill("#article", ARABIC_DEMINING)
+        page.click("#tag-button")
+        expect(page.locator("#article-view")).to_have_attribute("lang", "ar")
+        page.click('#topics li[data-label="demining"] .topic-name')
+        assert page.evaluate(PREFIXES_JS) == ["evidence for demining (selected topic), economy: ",
+                                              "evidence for economy: "]
+        assert marks.evaluate_all("ms => ms.every(m => m.firstChild.dir === 'ltr' && m.firstChild.lang === 'en')")
+        assert page.evaluate(SELECT_JS, "#article-view") == ARABIC_DEMINING
+        page.evaluate("getSelection().removeAllRanges()")
+        view = page.locator("#article-view")
+        with_words = view.screenshot(animations="disabled")
+        page.evaluate("document.querySelectorAll('#article-view .evidence-for').forEach((p) => p.remove())")
+        assert view.screenshot(animations="disabled") == with_words

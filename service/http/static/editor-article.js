@@ -1,5 +1,6 @@
 // newstag editor: the tagged article with each kept topic's evidence highlighted by the
-// API's offsets; clicking a topic emphasises and scrolls to its evidence. Uses editor.js's state.
+// API's offsets, each highlight naming its topics to screen readers; clicking a topic emphasises
+// and scrolls to its evidence. Uses editor.js's state.
 "use strict";
 
 // --- the article with its evidence -------------------------------------------------
@@ -28,11 +29,10 @@ function renderArticle() {
       parts.push(document.createTextNode(piece));
       continue;
     }
-    const mark = document.createElement("mark");
-    mark.textContent = piece;
     const labels = [...new Set(covering.map((s) => s.label))];
+    // Words for a screen reader first (the title shows on hover alone; highlight() fills them), then the text.
+    const mark = el("mark", {title: `Evidence for ${labels.join(", ")}`}, evidencePrefix(), piece);
     mark.dataset.topics = JSON.stringify(labels);
-    mark.title = `Evidence for ${labels.join(", ")}`;
     for (const s of covering) {
       if (s.first && s.start === from) mark.classList.add(`first-${cssId(s.label)}`);
     }
@@ -51,10 +51,26 @@ function marksOf(label) {
   return [...$("article-view").querySelectorAll("mark")].filter((m) => JSON.parse(m.dataset.topics).includes(label));
 }
 
+// What a screen reader hears at the start of each highlight, "evidence for demining, economy:",
+// and "(selected topic)" after the pressed topic's name. Visually hidden, not selectable (a copied
+// sentence is the article's), English (the page's language) isolated from the article's direction:
+// in an Arabic article, dir="ltr" keeps its words in order and leaves the Arabic around it alone.
+function evidencePrefix() {
+  return el("span", {className: "visually-hidden evidence-for", lang: "en", dir: "ltr"});
+}
+
+function sayTopics(mark, active) {
+  const labels = JSON.parse(mark.dataset.topics);
+  // Each label in its own <bdi>: a right-to-left label beside others would reorder the list.
+  mark.querySelector(".evidence-for").replaceChildren("evidence for ", ...labels.flatMap((label, i) => [
+    ...(i ? [", "] : []), el("bdi", {}, label), ...(label === active ? [" (selected topic)"] : [])]), ": ");
+}
+
 function highlight(label) {
   state.active = label;
   for (const mark of $("article-view").querySelectorAll("mark")) {
     mark.classList.toggle("active", label !== null && JSON.parse(mark.dataset.topics).includes(label));
+    sayTopics(mark, label);
   }
   for (const item of $("topics").children) {
     item.classList.toggle("active", item.dataset.label === label);
