@@ -99,6 +99,20 @@ def editor_page(viewport_height: int = 900) -> Iterator:
             browser.close()
 
 
+def open_editor(page, server: str) -> None:
+    """The page, with the API key given and the taxonomies listed (the key's field left by Tab)."""
+    page.goto(f"{server}/")
+    page.fill("#api-key", KEY)
+    page.keyboard.press("Tab")
+    expect(page.locator("#taxonomy")).to_have_value("news")
+
+
+def tag_article(page, text: str) -> None:
+    page.fill("#article", text)
+    page.click("#tag-button")
+    expect(page.locator("#status")).to_contain_text("topics found")
+
+
 def test_an_editor_tags_the_seed_article_corrects_it_and_the_export_has_it(server, seed_text):
     with editor_page() as page:
         problems: list[str] = []  # script errors, or anything the CSP blocked
@@ -290,10 +304,7 @@ def test_an_editor_corrects_a_fine_tuned_model_retrained_meanwhile(desk_server, 
         feedback: list[dict] = []
         page.on("request", lambda r: classify.append(r.post_data_json) if r.url.endswith("/v1/classify") else None)
         page.on("request", lambda r: feedback.append(r.post_data_json) if r.url.endswith("/v1/feedback") else None)
-        page.goto(f"{server}/")
-        page.fill("#api-key", KEY)
-        page.keyboard.press("Tab")
-        expect(page.locator("#taxonomy")).to_have_value("news")
+        open_editor(page, server)
 
         # 1. The default first, then the fine-tuned model by name. Chosen, it hides the fields
         # that do not apply to it (classify refuses a taxonomy with it) and names its labels.
@@ -401,10 +412,7 @@ def test_a_model_renamed_on_the_service_while_the_page_is_open_is_no_longer_offe
         page.on("pageerror", lambda exc: problems.append(str(exc)))
         classify: list[dict] = []
         page.on("request", lambda r: classify.append(r.post_data_json) if r.url.endswith("/v1/classify") else None)
-        page.goto(f"{server}/")
-        page.fill("#api-key", KEY)
-        page.keyboard.press("Tab")
-        expect(page.locator("#taxonomy")).to_have_value("news")
+        open_editor(page, server)
         page.select_option("#model", "desk-topics")
         expect(page.locator("#taxonomy-field")).to_be_hidden()
 
@@ -639,13 +647,8 @@ def test_the_topics_reflow_on_a_phone_without_overlapping(server, seed_text):
     and score ran out of it and under its Remove button. Everything in a topic stays in it."""
     with editor_page() as page:
         page.set_viewport_size({"width": 320, "height": 640})
-        page.goto(f"{server}/")
-        page.fill("#api-key", KEY)
-        page.keyboard.press("Tab")
-        expect(page.locator("#taxonomy")).to_have_value("news")
-        page.fill("#article", seed_text)
-        page.click("#tag-button")
-        expect(page.locator("#status")).to_contain_text("topics found")
+        open_editor(page, server)
+        tag_article(page, seed_text)
         page.click("#add-button")  # a topic added by you: "added by you" where the score goes
         expect(page.locator("#topics .topic.added")).to_have_count(1)
         assert page.evaluate("document.documentElement.scrollWidth") <= 320
@@ -668,10 +671,7 @@ def test_long_unbroken_words_from_the_api_wrap_on_a_phone(server):
     word = "/var/lib/newstag/models/" + "desk-topics-retrained-" * 5 + "v2"
     with editor_page() as page:
         page.set_viewport_size({"width": 320, "height": 640})
-        page.goto(f"{server}/")
-        page.fill("#api-key", KEY)
-        page.keyboard.press("Tab")
-        expect(page.locator("#taxonomy")).to_have_value("news")
+        open_editor(page, server)
         page.fill("#article", "An article about the economy.")
         problem = {"type": "about:blank", "title": "Service Unavailable", "status": 503,
                    "detail": f"cannot read {word}"}
@@ -698,13 +698,8 @@ def test_the_pressed_topic_and_its_evidence_show_in_forced_colours(server, seed_
     looked like the others and its evidence differed by a 2px underline from 1px."""
     with editor_page() as page:
         page.emulate_media(forced_colors="active")
-        page.goto(f"{server}/")
-        page.fill("#api-key", KEY)
-        page.keyboard.press("Tab")
-        expect(page.locator("#taxonomy")).to_have_value("news")
-        page.fill("#article", seed_text)
-        page.click("#tag-button")
-        expect(page.locator("#status")).to_contain_text("topics found")
+        open_editor(page, server)
+        tag_article(page, seed_text)
         label = page.locator("#article-view mark").first.evaluate("m => JSON.parse(m.dataset.topics)[0]")
         page.click(f'#topics li[data-label="{label}"] .topic-name')
         page.locator("#add-topic").focus()  # the focus ring is not what marks it
@@ -766,10 +761,7 @@ def test_a_screen_reader_hears_which_topics_each_highlight_is_evidence_for(serve
         page.context.grant_permissions(["clipboard-read", "clipboard-write"], origin=server)
         feedback: list[dict] = []
         page.on("request", lambda r: feedback.append(r.post_data_json) if r.url.endswith("/v1/feedback") else None)
-        page.goto(f"{server}/")
-        page.fill("#api-key", KEY)
-        page.keyboard.press("Tab")
-        expect(page.locator("#taxonomy")).to_have_value("news")
+        open_editor(page, server)
         page.fill("#article", seed_text)
         with page.expect_response("**/v1/classify") as response:
             page.click("#tag-button")
