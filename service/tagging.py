@@ -15,6 +15,7 @@ from .config import Settings
 from .engine import InvalidInputError, ModelLoadError, NewstagError, Tagger, TagResult, validation
 from .engine.classifier import ClassifierBackend
 from .engine.classifier_dir import is_classifier_dir, read_classifier_dir
+from .engine.routing import base_search_path
 from .engine.taxonomy import TaxonomyRegistry
 from .preflight import check_model_dir, check_startup
 
@@ -73,7 +74,8 @@ def check_model_choice(model: Path | None, settings: Settings, options: TagOptio
     if model is not None and fine_tuned:
         if options.taxonomy:
             raise NewstagError(f"--model {model.name} has its own labels: a taxonomy does not apply")
-        return read_classifier_dir(model).version  # the service's checks of the directory (files, checksums, values)
+        # the service's checks of the directory (files, checksums, values)
+        return read_classifier_dir(model, base_search_path(settings.multilingual_model)).version
     check_startup(replace(settings, model=model) if model is not None else settings)  # the server's, files only
     if options.labels is None:
         TaxonomyRegistry.load(settings.taxonomies_dir).get(options.taxonomy or settings.taxonomy)  # names those there
@@ -86,7 +88,8 @@ def tagger_for(settings: Settings, model: Path | None, *, lazy: bool = False) ->
     options = (replace(settings, model=model) if model is not None else settings).engine_options()
     try:
         if model is not None and is_classifier_dir(model):
-            backend = ClassifierBackend.load(model, options.model.encoder)
+            backend = ClassifierBackend.load(model, options.model.encoder,
+                                             search=base_search_path(options.multilingual_model))
             return Tagger(backend, TaxonomyRegistry.load(settings.taxonomies_dir), options.tagger)
         return Tagger.load(options, lazy=lazy)
     except NewstagError:

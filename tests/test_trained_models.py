@@ -10,7 +10,7 @@ import weakref
 import pytest
 
 from service.config import Settings
-from service.engine import TaxonomyRegistry
+from service.engine import TaxonomyRegistry, shared_encoders
 from service.http.trained_models import TrainedModels
 
 TEXT = "The striker scored twice in the cup final. Fans celebrated in the stadium until midnight."
@@ -42,6 +42,7 @@ def test_a_model_a_rescan_replaces_or_removes_is_closed_and_freed(models_dir, ch
     old = trained.taggers()["desk-topics"]
     thread = old.backend.encoder.batcher._thread  # started by the warm-up
     assert thread is not None and thread.is_alive()
+    users = shared_encoders.users(old.backend.encoder)
     freed = weakref.ref(old.backend)
     if change == "replaced":
         _new_thresholds(models_dir / "desk-topics")
@@ -52,8 +53,16 @@ def test_a_model_a_rescan_replaces_or_removes_is_closed_and_freed(models_dir, ch
         change == "replaced")
     # A request that picked the old tagger just before the swap still gets its answer.
     assert old.tag([TEXT])[0].topics[0].label == "sport"
-    thread.join(10)
-    assert not thread.is_alive()
+    # Its encoder is the embedded base's, shared by every model on it in this process (other
+    # tests' too; shared_encoders.py): the old version gave up its share (which the new one
+    # took), and the thread ends with the last share.
+    encoder = old.backend.encoder
+    assert shared_encoders.users(encoder) == users - (change == "removed")
+    if change == "replaced":
+        assert trained.taggers()["desk-topics"].backend.encoder is encoder
+    if shared_encoders.users(encoder) == 0:
+        thread.join(10)
+    assert thread.is_alive() == (shared_encoders.users(encoder) > 0)
     del old
     gc.collect()
     assert freed() is None
@@ -74,12 +83,18 @@ def test_a_model_whose_warm_up_fails_is_reported_and_its_batching_thread_ends(mo
         raise RuntimeError("warm-up failed")
 
     monkeypatch.setattr(Tagger, "tag", failing_warm_up)
+    before = {id(e): n for e, n in shared_encoders.held()}
     errors = trained.scan()
     assert "warm-up failed" in errors["desk-topics"] and "desk-topics" not in trained.taggers()
-    thread = started[0].backend.encoder.batcher._thread
+    encoder = started[0].backend.encoder
+    thread = encoder.batcher._thread
     assert thread is not None
-    thread.join(10)
-    assert not thread.is_alive()
+    # The failed model gave its share of the embedded base's encoder back; models that other
+    # tests loaded in this process may still hold it (shared_encoders.py), else the thread ends.
+    assert shared_encoders.users(encoder) == before.get(id(encoder), 0)
+    if not shared_encoders.users(encoder):
+        thread.join(10)
+    assert thread.is_alive() == (shared_encoders.users(encoder) > 0)
 
 
 @pytest.mark.parametrize("where", ["is_classifier_dir", "is_dir"])

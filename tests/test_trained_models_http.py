@@ -233,10 +233,10 @@ def test_a_directory_that_fails_in_an_unforeseen_way_is_reported_not_fatal(serve
     shutil.copytree(models_dir / "desk-topics", models_dir / "odd")
     real = trained_models.read_classifier_dir
 
-    def read(path):
+    def read(path, search=()):
         if path.name == "odd":
             raise RuntimeError("a library's own error")
-        return real(path)
+        return real(path, search)
 
     monkeypatch.setattr(trained_models, "read_classifier_dir", read)
     answer = served.post("/v1/models/reload", headers=ADMIN)

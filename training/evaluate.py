@@ -26,6 +26,7 @@ from service.config import Settings
 from service.engine import Label, ModelLoadError, NewstagError, Tagger, TaxonomyRegistry
 from service.engine.classifier import ClassifierBackend
 from service.engine.classifier_dir import is_classifier_dir
+from service.engine.routing import base_search_path
 from service.engine.taxonomy import load_taxonomy_file
 from service.engine.validation import text_problem
 from service.interrupts import sigterm_interrupts
@@ -123,7 +124,9 @@ def load_tagger(model: str, settings: Settings) -> Tagger:
         if is_classifier_dir(path):  # ModelLoadError when the directory cannot be read
             taxonomies = TaxonomyRegistry.load(settings.taxonomies_dir)
             options = settings.engine_options()
-            return Tagger(ClassifierBackend.load(path, options.model.encoder), taxonomies, options.tagger)
+            backend = ClassifierBackend.load(path, options.model.encoder,
+                                             search=base_search_path(options.multilingual_model))
+            return Tagger(backend, taxonomies, options.tagger)
         return Tagger.load(Settings.from_env(max_documents=settings.max_documents, model=path,
                                              batching=settings.batching).engine_options())
     except NewstagError:

@@ -29,7 +29,7 @@ from service.engine.classifier_dir import (
 )
 from service.engine.domain import DOMAIN_FILE, Domain
 from service.engine.lexical import LEXICAL_JSON, LEXICAL_WEIGHTS, LexicalHead
-from service.engine.model_files import DEFAULT_MODEL_SHA256, apply_umask, default_model_dir, sha256_of
+from service.engine.model_files import apply_umask, sha256_of
 
 from .model import WindowClassifier
 
@@ -147,13 +147,14 @@ def save_encoder(encoder: Any, tokenizer: Any, target: Path, pipeline_from: Path
 def write_model_dir(output: Path, model: WindowClassifier, tokenizer: Any, labels: list[str],
                     thresholds: list[float], multi_label: bool, metrics: dict[str, Any],
                     manifest: dict[str, Any], card: str, label_shares: dict[str, Any],
-                    fit_domain: Callable[[Path], Domain] | None = None, encoder_is_base: bool = False,
+                    fit_domain: Callable[[Path], Domain] | None = None, base_reference: dict | None = None,
                     pipeline_from: Path | None = None, lexical: LexicalHead | None = None,
                     at_least_one: bool = False) -> None:
     """Write the model directory.
 
-    ``encoder_is_base``: the encoder is the embedded default model's, unchanged (head mode);
-    it is referenced by its SHA-256 instead of copied (90 MB per model). ``fit_domain``
+    ``base_reference``: the encoder is a pinned base's (``pipeline_from``), unchanged (head and
+    hybrid modes): newstag.json names it (service/engine/base_models.py) instead of a copy
+    (90 MB a model on the embedded default, 1.2 GB on EmbeddingGemma). ``fit_domain``
     (single-label models) reads articles with the encoder as saved, so the domain is the
     one the service will see. ``pipeline_from``: the base model directory whose
     sentence-transformers steps after pooling (Dense layers) the copied encoder keeps, each
@@ -162,12 +163,13 @@ def write_model_dir(output: Path, model: WindowClassifier, tokenizer: Any, label
     its best label when none reaches its threshold (classifier.at_least_one).
     """
     with atomic_directory(output) as tmp:
-        if encoder_is_base:
-            manifest = {**manifest, "encoder": {"base": "all-MiniLM-L6-v2 (embedded)", "sha256": DEFAULT_MODEL_SHA256}}
+        if base_reference is not None:
+            assert pipeline_from is not None  # the base the reference names
+            manifest = {**manifest, "encoder": base_reference}
         else:
             save_encoder(model.encoder, tokenizer, tmp, pipeline_from)
         if fit_domain is not None:
-            fit_domain(default_model_dir() if encoder_is_base else tmp).save(tmp)
+            fit_domain(pipeline_from if base_reference is not None and pipeline_from is not None else tmp).save(tmp)
         save_file({"weight": model.head.weight.detach().contiguous(), "bias": model.head.bias.detach().contiguous()},
                   str(tmp / HEAD_FILE))
         if lexical is not None:

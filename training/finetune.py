@@ -31,6 +31,7 @@ from transformers import AutoModel
 
 from service.drift.reference import label_shares
 from service.engine import NewstagError
+from service.engine.base_models import base_reference
 from service.engine.chunking import prepare_document
 from service.engine.classifier import at_least_one as at_least_one_label
 from service.engine.classifier_dir import HYBRID, MANIFEST_FILE
@@ -190,12 +191,12 @@ def _write(config: TrainingConfig, model: WindowClassifier, tokenizer: Any, base
         labels=labels, seed=config.seed, known=known,
         # a fine-tuned or contrastively tuned encoder learnt the training articles: they would look closer
         unseen_train=config.mode != "full" and tuning is None)
-    # Head mode on the embedded default model leaves the encoder as it was: the directory
-    # references it by checksum instead of copying it. A local --base is copied: its path
-    # may not exist where the model is served.
+    # Head and hybrid modes leave the encoder as it was: on a pinned base (the embedded default,
+    # the installed EmbeddingGemma) the directory references it by checksum instead of copying
+    # it. Any other local --base is copied: its path may not exist where the model is served.
+    frozen_base = config.mode != "full" and tuning is None
     write_model_dir(config.output, model, tokenizer, labels, result.thresholds, multi_label, metrics, manifest,
-                    render(card), shares, domain,
-                    encoder_is_base=config.mode != "full" and config.base is None and tuning is None,
+                    render(card), shares, domain, base_reference=base_reference(base_dir) if frozen_base else None,
                     pipeline_from=base_dir, lexical=hybrid.lexical if hybrid else None, at_least_one=at_least_one)
 
 

@@ -9,17 +9,19 @@ window's; a hybrid head scores the mean of the windows plus the text's TF-IDF fe
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from ..errors import ModelLoadError
+from . import shared_encoders
 from .calibration import sigmoid
 from .chunking import PreparedDocument
 from .classifier_dir import HEAD_FILE, KIND, ClassifierFiles, classifier_languages, read_classifier_dir
 from .encoder import DocumentVectors, EncoderOptions, SentenceEncoder
-from .model_profiles import SentenceRules
+from .model_profiles import PromptNames, SentenceRules
 from .types import Label
 
 
@@ -69,9 +71,11 @@ class ClassifierBackend:
     # A sentence is evidence when its score alone reaches its label's threshold.
     sentence_rules = SentenceRules(discount=0.0)
 
-    def __init__(self, files: ClassifierFiles, encoder: SentenceEncoder):
+    def __init__(self, files: ClassifierFiles, encoder: SentenceEncoder, *, shared: bool = False):
         self.files = files
         self.encoder = encoder
+        self._shared = shared  # held through shared_encoders: released, not closed
+        self._closed = False
         self.labels = files.labels
         self.fixed_labels: tuple[Label, ...] | None = files.labels
         self.validation_metrics: dict | None = files.metrics
@@ -83,17 +87,41 @@ class ClassifierBackend:
 
     @classmethod
     def load(cls, directory: Path, options: EncoderOptions | None = None,
-             files: ClassifierFiles | None = None) -> ClassifierBackend:
-        """Load a classifier; ``files`` skips reading (and checksumming) the directory again."""
-        files = files or read_classifier_dir(directory)
+             files: ClassifierFiles | None = None, search: Sequence[Path] = ()) -> ClassifierBackend:
+        """Load a classifier; ``files`` skips reading (and checksumming) the directory again;
+        ``search``: where a base model it references may be installed (base_models.py)."""
+        files = files or read_classifier_dir(directory, search)
         # NEWSTAG_RUNTIME applies as to the default model: on the base, the export without the
         # matcher (the head was trained on the base as it ships), shared by every such model.
-        encoder = SentenceEncoder(files.encoder_dir, max_tokens=files.manifest.get("max_tokens", 256),
-                                  options=options, weights_sha256=files.encoder_sha256)
+        # No prompts: training read none (a referenced base's config_sentence_transformers.json
+        # names EmbeddingGemma's, which a copied encoder never carried).
+        max_tokens = files.manifest.get("max_tokens", 256)
+
+        def load_encoder() -> SentenceEncoder:
+            return SentenceEncoder(files.encoder_dir, max_tokens=max_tokens, options=options,
+                                   weights_sha256=files.encoder_sha256, prompts=PromptNames())
+
+        referenced = files.encoder_dir != files.directory  # a base's encoder, unchanged: one for all its models
+        encoder = shared_encoders.acquire(
+            (files.encoder_dir.resolve(), files.encoder_sha256, max_tokens, options or EncoderOptions()),
+            load_encoder) if referenced else load_encoder()
+        backend = cls(files, encoder, shared=referenced)
         if encoder.dim != files.weight.shape[1]:
+            backend.close()
             raise ModelLoadError(
                 f"{directory / HEAD_FILE}: head width {files.weight.shape[1]} != encoder width {encoder.dim}")
-        return cls(files, encoder)
+        return backend
+
+    def close(self) -> None:
+        """This model is no longer served: its encoder's batching thread stops once queued work is
+        done (a shared encoder's, when no other model holds it). Safe to call twice."""
+        if self._closed:
+            return
+        self._closed = True
+        if self._shared:
+            shared_encoders.release(self.encoder)
+        elif self.encoder.batcher is not None:
+            self.encoder.batcher.close()
 
     @property
     def precision(self) -> str:

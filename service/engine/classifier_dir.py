@@ -4,9 +4,10 @@ A classifier directory (written by ``training.finetune``) is a Hugging Face-styl
 directory plus newstag's files:
 
 - ``config.json``, ``model.safetensors``, tokenizer files: the (fine-tuned) encoder. A
-  head-mode model on the default base leaves its encoder out, since it is the base's
-  unchanged: ``newstag.json``'s ``encoder`` names the base by its SHA-256, and the
-  embedded default model is loaded (and checked) in its place, 90 MB less per model;
+  head or hybrid model on the embedded default or the installed EmbeddingGemma leaves its
+  encoder out, since it is the base's unchanged: ``newstag.json``'s ``encoder`` names the
+  base by its SHA-256 (base_models.py), and the base is loaded (and checked) in its place,
+  90 MB or 1.2 GB less per model;
 - ``head.safetensors``: the linear head (``weight`` [labels, dim], ``bias`` [labels]);
 - ``labels.json``: labels, their calibrated thresholds, single- or multi-label, and
   ``at_least_one`` (a multi-label model whose every training article had a label gives
@@ -24,6 +25,7 @@ directory plus newstag's files:
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,11 +34,11 @@ from safetensors import SafetensorError
 from safetensors.numpy import load_file
 
 from ..errors import ModelLoadError
+from .base_models import find_base
 from .domain import DOMAIN_FILE, Domain
 from .lexical import LEXICAL_JSON, LEXICAL_WEIGHTS, LexicalHead
 from .model_files import (
     DEFAULT_MODEL_HUB_NAME,
-    DEFAULT_MODEL_SHA256,
     check_config_fits_weights,
     default_model_dir,
     model_languages,
@@ -45,7 +47,6 @@ from .model_files import (
     require_local_model_dir,
     require_regular_file,
     sha256_of,
-    verify_weights,
 )
 from .types import Label
 
@@ -91,23 +92,24 @@ class ClassifierFiles:
 
     @property
     def encoder_sha256(self) -> str:
-        """The checked SHA-256 of the encoder's weights: the directory's own, or the embedded base's
+        """The checked SHA-256 of the encoder's weights: the directory's own, or the referenced base's
         (an ONNX graph is exported from, and checked against, these: engine/onnx_cache.py)."""
         return str(self.manifest["sha256"][WEIGHT_FILES[0]]) if self.encoder_dir == self.directory \
-            else DEFAULT_MODEL_SHA256
+            else str(self.manifest["encoder"]["sha256"])
 
 
-def read_classifier_dir(directory: Path) -> ClassifierFiles:
+def read_classifier_dir(directory: Path, search: Sequence[Path] = ()) -> ClassifierFiles:
     """Check a classifier directory (files present, checksums match, shapes agree, values
-    in range); every failure is a ModelLoadError naming the file."""
+    in range); every failure is a ModelLoadError naming the file. ``search``: where a base
+    model the directory references may be installed, before the path it records (base_models.py)."""
     try:
-        return _read_classifier_dir(directory)
+        return _read_classifier_dir(directory, search)
     except OSError as exc:  # a file this user may not read, an I/O error
         raise ModelLoadError(f"model file cannot be read: {exc.filename or directory} "
                              f"({exc.strerror or exc})") from None
 
 
-def _read_classifier_dir(directory: Path) -> ClassifierFiles:
+def _read_classifier_dir(directory: Path, search: Sequence[Path]) -> ClassifierFiles:
     manifest = read_json_object(directory / MANIFEST_FILE)
     if manifest.get("kind") != KIND:
         raise ModelLoadError(f"{directory / MANIFEST_FILE}: kind must be {KIND!r}")
@@ -118,7 +120,7 @@ def _read_classifier_dir(directory: Path) -> ClassifierFiles:
     if not isinstance(max_tokens, int) or isinstance(max_tokens, bool) or max_tokens < MIN_MAX_TOKENS:
         raise ModelLoadError(f"{directory / MANIFEST_FILE}: 'max_tokens' must be a whole number of tokens, at "
                              f"least {MIN_MAX_TOKENS} (training's --max-length), not {max_tokens!r}")
-    encoder_dir, weight_files = _encoder_dir(directory, manifest)
+    encoder_dir, weight_files = _encoder_dir(directory, manifest, search)
     if encoder_dir == directory:  # a copied encoder's Dense layers after pooling are weights too
         weight_files = (*weight_files, *pipeline_weights(directory))
     for name in weight_files:
@@ -249,17 +251,12 @@ def pipeline_weights(directory: Path) -> list[str]:
     return [f"{path}/model.safetensors" for path in dense]
 
 
-def _encoder_dir(directory: Path, manifest: dict) -> tuple[Path, tuple[str, ...]]:
+def _encoder_dir(directory: Path, manifest: dict, search: Sequence[Path]) -> tuple[Path, tuple[str, ...]]:
     """Where the encoder is, and which weight files the directory itself must hold."""
     encoder = manifest.get("encoder")
     if encoder is None:
         return directory, WEIGHT_FILES
-    if not isinstance(encoder, dict) or encoder.get("sha256") != DEFAULT_MODEL_SHA256:
-        raise ModelLoadError(f"{directory / MANIFEST_FILE}: its encoder is a base model newstag does not have "
-                             f"(only the embedded default, SHA-256 {DEFAULT_MODEL_SHA256[:12]}..., can be referenced)")
-    base = default_model_dir()
-    verify_weights(base, DEFAULT_MODEL_SHA256, once=True)  # not re-hashed per model and rescan while unchanged
-    return base, (HEAD_FILE,)
+    return find_base(encoder, str(directory / MANIFEST_FILE), search), (HEAD_FILE,)
 
 
 def classifier_languages(files: ClassifierFiles) -> frozenset[str] | None:
@@ -271,7 +268,7 @@ def classifier_languages(files: ClassifierFiles) -> frozenset[str] | None:
     own = model_languages(files.directory)
     if own is not None:
         return own
-    if files.encoder_dir != files.directory:  # the referenced embedded default model
+    if files.encoder_dir != files.directory:  # the referenced base model
         return model_languages(files.encoder_dir)
     if files.manifest.get("base_model") == DEFAULT_MODEL_HUB_NAME:  # its own (tuned) copy of the default
         try:

@@ -27,6 +27,7 @@ from pathlib import Path
 from ..errors import ConfigError
 from ..options import EngineOptions
 from . import markup, validation
+from .base_models import MULTILINGUAL_INSTALL_DIR
 from .language import (
     UNDETERMINED,
     detect_language,
@@ -45,7 +46,7 @@ log = logging.getLogger("newstag.routing")
 # Where `make model-multilingual` installs EmbeddingGemma-300m (and the image bakes it in,
 # under /app), relative to the working directory: NEWSTAG_MULTILINGUAL_MODEL=auto uses it
 # when it is there.
-DEFAULT_MULTILINGUAL_DIR = Path("base-models") / "embeddinggemma-300m"
+DEFAULT_MULTILINGUAL_DIR = MULTILINGUAL_INSTALL_DIR
 AUTO, OFF = "auto", "off"
 
 
@@ -69,6 +70,18 @@ def multilingual_dir(setting: str) -> Path | None:
         raise ConfigError(f"NEWSTAG_MULTILINGUAL_MODEL={setting!r}: no such directory "
                           f"(install it with make model-multilingual, or set it to off)")
     return path
+
+
+def base_search_path(setting: str) -> tuple[Path, ...]:
+    """Where a fine-tuned model's referenced multilingual base is looked for first: the directory
+    NEWSTAG_MULTILINGUAL_MODEL names, if any (base_models.find_base then tries the path the model
+    recorded and the default install directory). A missing directory is the service's
+    configuration error to report, not each model's."""
+    try:
+        path = multilingual_dir(setting)
+    except ConfigError:
+        return ()
+    return (path,) if path is not None else ()
 
 
 def load_tagger(options: EngineOptions, taxonomies: TaxonomyRegistry | None = None, *,

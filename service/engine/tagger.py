@@ -80,6 +80,10 @@ class Tagger:
         """Stop the model's batching thread once the work queued for it is done, so a model
         no longer served (a reload replaced or removed it) can be freed. Safe to call twice;
         a call to ``tag`` after it still works, with its batches run in the caller's thread."""
+        close = getattr(self.backend, "close", None)
+        if close is not None:  # a fine-tuned model, whose encoder other models may share
+            close()
+            return
         batcher = getattr(getattr(self.backend, "encoder", None), "batcher", None)
         if batcher is not None:
             batcher.close()

@@ -20,6 +20,7 @@ from pathlib import Path
 from ..engine import Tagger, TaxonomyRegistry
 from ..engine.classifier import ClassifierBackend
 from ..engine.classifier_dir import MANIFEST_FILE, ClassifierFiles, is_classifier_dir, read_classifier_dir
+from ..engine.routing import base_search_path
 from ..errors import NewstagError
 from ..options import EngineOptions
 
@@ -33,6 +34,7 @@ class TrainedModels:
         self.taxonomies = taxonomies
         self._models: dict[str, Tagger] = {}
         self._lock = threading.Lock()  # one rescan at a time
+        self._bases = base_search_path(options.multilingual_model)  # where a referenced base may be
 
     def taggers(self) -> dict[str, Tagger]:
         return self._models
@@ -91,7 +93,7 @@ class TrainedModels:
                 tagger.close()
 
     def _load(self, path: Path, loaded: Tagger | None) -> Tagger:
-        files = read_classifier_dir(path)  # checks the checksums, every rescan
+        files = read_classifier_dir(path, self._bases)  # checks the checksums, every rescan
         if (loaded is not None and isinstance(loaded.backend, ClassifierBackend)
                 and _same_model(files, loaded.backend.files)):
             return loaded  # the same files: keep the loaded model
