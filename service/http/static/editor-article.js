@@ -30,8 +30,8 @@ function renderArticle() {
       continue;
     }
     const labels = [...new Set(covering.map((s) => s.label))];
-    // Words for a screen reader first (the title shows on hover alone; highlight() fills them), then the text.
-    const mark = el("mark", {title: `Evidence for ${labels.join(", ")}`}, evidencePrefix(), piece);
+    // Words for a screen reader first (highlight() fills them; shown on hover too), then the text.
+    const mark = el("mark", {}, evidencePrefix(), piece);
     mark.dataset.topics = JSON.stringify(labels);
     for (const s of covering) {
       if (s.first && s.start === from) mark.classList.add(`first-${cssId(s.label)}`);
@@ -55,6 +55,8 @@ function marksOf(label) {
 // and "(selected topic)" after the pressed topic's name. Visually hidden, not selectable (a copied
 // sentence is the article's), English (the page's language) isolated from the article's direction:
 // in an Arabic article, dir="ltr" keeps its words in order and leaves the Arabic around it alone.
+// The same words are the mouse's tooltip (editor.css shows them on hover), in place of a title,
+// which Chromium gave the highlight as its description: a screen reader heard the topics twice.
 function evidencePrefix() {
   return el("span", {className: "visually-hidden evidence-for", lang: "en", dir: "ltr"});
 }
@@ -64,6 +66,27 @@ function sayTopics(mark, active) {
   // Each label in its own <bdi>: a right-to-left label beside others would reorder the list.
   mark.querySelector(".evidence-for").replaceChildren("evidence for ", ...labels.flatMap((label, i) => [
     ...(i ? [", "] : []), el("bdi", {}, label), ...(label === active ? [" (selected topic)"] : [])]), ": ");
+}
+
+// Escape hides the tooltip under the pointer until the pointer leaves that highlight (WCAG 1.4.13:
+// content shown on hover can be dismissed without moving the pointer). A tooltip that would run
+// past the window's right edge (a highlight that starts late in a line on a phone) moves left.
+function wireTooltips() {
+  const view = $("article-view");
+  view.addEventListener("mouseover", (e) => {
+    const words = e.target.closest?.("mark")?.querySelector(".evidence-for");
+    if (!words) return;
+    words.style.left = "";
+    const over = words.getBoundingClientRect().right - document.documentElement.clientWidth + 4;
+    if (over > 0) words.style.left = `${-over}px`;
+  });
+  document.addEventListener("keydown", (e) => {
+    if (e.key === "Escape") view.querySelector("mark:hover")?.classList.add("quiet");
+  });
+  view.addEventListener("mouseout", (e) => {
+    const mark = e.target.closest?.("mark.quiet");
+    if (mark && !mark.contains(e.relatedTarget)) mark.classList.remove("quiet");
+  });
 }
 
 function highlight(label) {

@@ -421,6 +421,7 @@ document.addEventListener("DOMContentLoaded", () => {
   $("export-button").addEventListener("click", downloadExport);
   $("article").addEventListener("input", markStale);
   wireDrop();
+  wireTooltips();
   toggleLabels();
   if (keysRequired() && !$("api-key").value) {
     $("status").textContent = "This service needs an API key: enter it to load the taxonomies and models.";
