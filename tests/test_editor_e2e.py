@@ -905,3 +905,108 @@ def test_a_highlight_names_its_topics_once_and_shows_them_on_hover(server, seed_
         shown = words.bounding_box()
         assert shown is not None and shown["width"] > 50 and shown["x"] + shown["width"] <= 320, shown
         assert page.evaluate("document.documentElement.scrollWidth") == 320
+
+
+@pytest.fixture()
+def loading_server(tagger, tmp_path, monkeypatch):
+    """The service as it starts: GET /v1/models answers {"models": [], "loading": true} until the
+    test loads the model (what the loader thread does), as /readyz answers 503 meanwhile."""
+    monkeypatch.setattr("service.http.runtime.TaggerRuntime.start_loading", lambda self: None)
+    app = create_app({"TAGGER": tagger, "database_url": f"sqlite:///{tmp_path}/feedback.db"})
+    with serving(app) as url:
+        yield url, app.extensions["newstag.runtime"]
+
+
+def test_the_page_says_the_model_is_loading_and_lists_it_once_loaded(loading_server):
+    """While the service loaded its default model (EmbeddingGemma takes a minute), the page read
+    /v1/models' empty list and offered "the default model" with nothing said: it read as no model
+    at all. It says the model is loading now, asks again less and less often, and fills the list."""
+    url, runtime = loading_server
+    with editor_page() as page:
+        asked: list[str] = []
+        page.on("request", lambda r: asked.append(r.url) if r.url.endswith("/v1/models") else None)
+        page.goto(f"{url}/")
+        expect(page.locator("#status")).to_contain_text("The service is still loading its model")
+        expect(page.locator("#model option")).to_have_text(["the default model (still loading…)"])
+        page.wait_for_timeout(3500)  # (not time.sleep: Playwright delivers the page's events meanwhile)
+        assert 2 <= len(asked) <= 3, asked  # at 0, 1 and 3 s: not every moment
+        runtime.load()
+        expect(page.locator("#status")).to_have_text(
+            "The service has loaded its model (all-MiniLM-L6-v2): the list of models is ready.", timeout=20_000)
+        expect(page.locator("#model option").first).to_have_text("the default: all-MiniLM-L6-v2")
+        count = len(asked)
+        page.wait_for_timeout(2000)
+        assert len(asked) == count  # it stopped asking
+
+
+# Each GET /v1/models the page sends, at the page's (fake) time.
+MODELS_CALLS_JS = """() => { window.modelsCalls = []; const fetched = window.fetch;
+  window.fetch = (path, ...rest) => { if (String(path).endsWith('/v1/models')) modelsCalls.push(Date.now());
+                                      return fetched(path, ...rest); }; }"""
+LOADING = json.dumps({"models": [], "errors": {}, "loading": True})
+
+
+def run_clock(page, seconds: int) -> None:
+    """Advance the page's clock a second at a time, each answer received before the next."""
+    for _ in range(seconds):
+        calls = page.evaluate("modelsCalls.length")
+        page.clock.run_for(1000)
+        if page.evaluate("modelsCalls.length") != calls:
+            page.wait_for_timeout(100)  # its answer, on the real clock
+
+
+def test_the_wait_for_the_model_is_bounded_and_a_failed_listing_says_so(server):
+    """The wait for a loading model backs off (1, 2, 4, 8, then 15 s between requests) and gives
+    up after 5 minutes, saying so; a listing that fails meanwhile (a 503) says so and stops."""
+    with editor_page() as page:
+        page.clock.install()
+        page.add_init_script(f"({MODELS_CALLS_JS})()")
+        page.route("**/v1/models", lambda route: route.fulfill(status=200, content_type="application/json",
+                                                               body=LOADING))
+        open_editor(page, server)
+        expect(page.locator("#status")).to_contain_text("still loading its model")
+        run_clock(page, 330)
+        expect(page.locator("#status")).to_have_text(
+            "The service is still loading its model after 5 minutes: the page stopped asking. /readyz or the "
+            "service's log says why; reload the page to ask again.")
+        calls = page.evaluate("modelsCalls")
+        gaps = [round((b - a) / 1000) for a, b in zip(calls, calls[1:], strict=False)]
+        assert gaps[:5] == [1, 2, 4, 8, 15] and set(gaps[4:]) == {15}, gaps
+        assert (calls[-1] - calls[0]) / 1000 <= 300 and len(calls) <= 25, gaps
+        run_clock(page, 60)
+        assert page.evaluate("modelsCalls.length") == len(calls)  # no more
+
+        # Loading, then a 503: said, with the problem's detail, and no more requests.
+        answers = [(200, "application/json", LOADING)]
+        failed = (503, "application/problem+json",
+                  '{"type": "about:blank", "title": "Service Unavailable", "status": 503, "detail": "overloaded"}')
+
+        def answer(route) -> None:
+            status, content_type, body = answers.pop(0) if answers else failed
+            route.fulfill(status=status, content_type=content_type, body=body)
+
+        page.unroute("**/v1/models")
+        page.route("**/v1/models", answer)
+        open_editor(page, server)
+        expect(page.locator("#status")).to_contain_text("still loading its model")
+        run_clock(page, 5)
+        expect(page.locator("#status")).to_have_text(
+            "Could not list the models: Service Unavailable: overloaded. The default model is offered.")
+        expect(page.locator("#model option")).to_have_text(["the default model"])
+        run_clock(page, 60)
+        assert page.evaluate("modelsCalls.length") == 2
+
+
+def test_a_worker_still_loading_does_not_empty_the_model_list_after_a_tag(server, seed_text):
+    """With several workers, one that has loaded its model tags while another, still loading,
+    answers the listing read after the tag: its empty list replaced the models listed (and the
+    one chosen). The listing as it was stays."""
+    with editor_page() as page:
+        open_editor(page, server)
+        expect(page.locator("#model option").first).to_have_text("the default: all-MiniLM-L6-v2")
+        page.route("**/v1/models", lambda route: route.fulfill(status=200, content_type="application/json",
+                                                               body=LOADING))
+        with page.expect_response("**/v1/models"):
+            tag_article(page, seed_text)
+        expect(page.locator("#status")).to_contain_text("topics found")
+        expect(page.locator("#model option").first).to_have_text("the default: all-MiniLM-L6-v2")

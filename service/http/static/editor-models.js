@@ -1,4 +1,5 @@
-// newstag editor: the model choice. GET /v1/models lists the loaded models; the page tags
+// newstag editor: the model choice. GET /v1/models lists the loaded models (or says that the
+// service still loads its model: the page says so and waits for it); the page tags
 // with the default (no model named, so /v1/classify routes texts by language) or the one
 // chosen. A fine-tuned model has labels of its own: /v1/classify refuses a taxonomy with
 // it, so the taxonomy and typed labels fields are hidden while it is chosen. Uses editor.js's
@@ -24,14 +25,15 @@ function modelTitle(model) {
 }
 
 // The listing in the select: the default first (its option names no model), then the others
-// by name. The choice is kept while the listing has it.
-function renderModels(models) {
+// by name. The choice is kept while the listing has it. While the service still loads its
+// model, the default's option says so.
+function renderModels(models, loading = false) {
   const select = $("model");
   const previous = select.value;
   state.models = models;
   const fallback = models.find((m) => m.default);
   const router = models.find((m) => !m.default && !m.labels);  // the multilingual model, when installed
-  const title = !fallback ? "the default model"
+  const title = !fallback ? `the default model${loading ? " (still loading…)" : ""}`
     : `the default: ${fallback.name}` + (router ? ` (other languages: ${router.name})` : "");
   const others = models.filter((m) => !m.default);
   select.replaceChildren(new Option(title, ""), ...others.map((m) => new Option(modelTitle(m), m.name)));
@@ -39,12 +41,76 @@ function renderModels(models) {
   applyModel();
 }
 
-// Reread the listing (after a tag): models loaded since, a fine-tuned model's labels as they
-// are now. The tag has its answer already; if the listing fails, the one read before stays.
-async function refreshModels() {
+// GET /v1/models: {models}, {loading: true} while the service still loads its default model
+// (it answers an empty list then), or {error} with the reason it could not be read.
+async function readModels() {
   try {
-    renderModels((await (await api("GET", "/v1/models")).json()).models);
-  } catch (_) { /* the listing as it was */ }
+    const body = await (await api("GET", "/v1/models")).json();
+    return body.loading ? {loading: true} : {models: body.models};
+  } catch (err) {
+    return {error: err.message};
+  }
+}
+
+// The service loads a large model for a minute or more (EmbeddingGemma), and an empty list read
+// as "no model": the page says it is loading and asks again, less and less often (after 1, 2,
+// 4 and 8 s, then every 15 s), for 5 minutes at most.
+const MODELS_WAIT = {first: 1000, longest: 15000, giveUp: 5 * 60 * 1000};
+const MODELS_LOADING = "The service is still loading its model (a large one takes a minute or more): "
+  + "the list of models fills in once it is ready.";
+
+// A listing read when the page loads (or the key changes): the models; or the service still
+// loading, said in the status line while the page waits for it; or why the models could not be
+// listed (the default alone is offered: tagging with it needs no listing).
+function showModels(listing) {
+  const wait = ++state.modelsWait;  // an older wait stops
+  renderModels(listing.models || [], Boolean(listing.loading));
+  if (listing.loading) {
+    $("status").textContent = MODELS_LOADING;
+    waitForModels(wait);
+  } else if (listing.error) {
+    $("status").textContent = `Could not list the models: ${listing.error} The default model is offered.`;
+  }
+}
+
+// Ask again until the model is loaded, the listing fails or 5 minutes have passed, and say which.
+// It stops when the models are listed otherwise (a tag's refreshModels, the key changed); while
+// a tag runs, the status line is the tag's.
+async function waitForModels(wait) {
+  const started = Date.now();
+  const say = (...parts) => { if (!state.tagging) $("status").replaceChildren(...parts); };
+  for (let delay = MODELS_WAIT.first; Date.now() - started + delay <= MODELS_WAIT.giveUp;
+       delay = Math.min(2 * delay, MODELS_WAIT.longest)) {
+    await new Promise((resolve) => setTimeout(resolve, delay));
+    if (wait !== state.modelsWait) return;
+    const listing = await readModels();
+    if (wait !== state.modelsWait) return;
+    if (listing.loading) continue;
+    state.modelsWait += 1;
+    if (listing.error) {
+      renderModels(state.models);  // not "still loading" any more: unknown
+      say(`Could not list the models: ${listing.error} The default model is offered.`);
+      return;
+    }
+    renderModels(listing.models);
+    const fallback = listing.models.find((m) => m.default);
+    say("The service has loaded its model", ...(fallback ? [" (", el("bdi", {}, fallback.name), ")"] : []),
+        ": the list of models is ready.");
+    return;
+  }
+  if (wait !== state.modelsWait) return;
+  say("The service is still loading its model after 5 minutes: the page stopped asking. /readyz or the "
+      + "service's log says why; reload the page to ask again.");
+}
+
+// Reread the listing (after a tag): models loaded since, a fine-tuned model's labels as they
+// are now. The tag has its answer already; if the listing fails, the one read before stays, and
+// so does it while the worker that answers is still loading (another worker tagged).
+async function refreshModels() {
+  const listing = await readModels();
+  if (!listing.models) return;
+  state.modelsWait += 1;  // listed: a wait for the model is over
+  renderModels(listing.models);
 }
 
 // A tag with a model named failed. If the model is not loaded any more (removed or renamed on

@@ -18,6 +18,7 @@ const state = {
   shown: 0,          // counts the results shown: a late reply must not write into newer ones
   choicesLoaded: false,  // the taxonomies and models are listed
   loading: null,     // their requests in flight, which tagging waits for
+  modelsWait: 0,     // counts the models' listings: a wait for the service's model stops at a newer one
   tagging: false,    // a tag request runs: no second one, and the topics on screen are left alone
   sending: false,    // a correction is on its way: not sent twice
 };
@@ -39,7 +40,7 @@ async function fetchChoices() {
   const select = $("taxonomy");
   // The models' listing is not needed to tag with the default: if it fails, the default
   // alone is offered (refreshModels tries again after each tag).
-  const loaded = api("GET", "/v1/models").then((r) => r.json()).then((body) => body.models, () => []);
+  const listing = readModels();
   try {
     const {taxonomies} = await (await api("GET", "/v1/taxonomies")).json();
     const typed = select.querySelector('option[value=""]');
@@ -50,10 +51,10 @@ async function fetchChoices() {
     // "labels I type…" ("") chosen before (the listing is fetched again when the key changes) stays chosen.
     const keep = taxonomies.some((t) => t.name === previous) || (state.choicesLoaded && previous === "");
     select.value = keep ? previous : (fallback ? fallback.name : "");
-    renderModels(await loaded);
     state.choicesLoaded = true;
     $("status").textContent = "";
     showError("");
+    showModels(await listing);  // or says that the service is still loading its model
   } catch (err) {
     showError(`Could not list the taxonomies. ${err.message}`);
   }
