@@ -61,11 +61,13 @@ def test_a_model_on_a_pinned_base_names_it_and_scores_as_a_copy_would(pinned_bas
     assert encoder["path"] == str(pinned_base.resolve())
     assert encoder["files"]["2_Dense/model.safetensors"] == sha256_of(pinned_base / "2_Dense" / "model.safetensors")
     assert "config_sentence_transformers.json" not in encoder["files"]  # its prompts are not read
+    assert "needs that base installed (`make model-multilingual`" in (referenced / "README.md").read_text()
     # The same training on a base that is not pinned copies the encoder (the way until now).
     monkeypatch.delitem(base_models.REFERABLE_BASES, encoder["sha256"])
     copied = _train(pinned_base, tmp_path / "copied", "--mode", mode, *epochs)
     assert (copied / "model.safetensors").is_file() and "encoder" not in json.loads(
         (copied / "newstag.json").read_text())
+    assert "needs that base installed" not in (copied / "README.md").read_text()
     monkeypatch.setitem(base_models.REFERABLE_BASES, encoder["sha256"], "tiny-base")
     served, own = ClassifierBackend.load(referenced), ClassifierBackend.load(copied)
     try:

@@ -31,7 +31,7 @@ from transformers import AutoModel
 
 from service.drift.reference import label_shares
 from service.engine import NewstagError
-from service.engine.base_models import base_reference
+from service.engine.base_models import DEFAULT_BASE, base_reference
 from service.engine.chunking import prepare_document
 from service.engine.classifier import at_least_one as at_least_one_label
 from service.engine.classifier_dir import HYBRID, MANIFEST_FILE
@@ -153,6 +153,10 @@ def _write(config: TrainingConfig, model: WindowClassifier, tokenizer: Any, base
     """The model directory: weights, labels and thresholds, card, manifest, label shares, domain."""
     assert config.epochs is not None and config.lr is not None  # resolved() filled them
     hybrid, settings, tuning = result.hybrid, result.hybrid_settings, result.tuning
+    # Head and hybrid modes leave the encoder as it was: on a pinned base (the embedded default,
+    # the installed EmbeddingGemma) the directory references it by checksum instead of copying
+    # it. Any other local --base is copied: its path may not exist where the model is served.
+    reference = base_reference(base_dir) if config.mode != "full" and tuning is None else None
     card = CardData(
         name=config.output.name, base_model=base_name, mode=config.mode, labels=labels, multi_label=multi_label,
         max_tokens=config.max_length, train_file=config.train.name, train_sha256=data_print["sha256"],
@@ -168,7 +172,8 @@ def _write(config: TrainingConfig, model: WindowClassifier, tokenizer: Any, base
                 "label_prior": hybrid.label_prior, "label_prior_chosen": settings.label_prior is None,
                 "nb_alpha": hybrid.nb_alpha, "nb_alpha_chosen": settings.nb_alpha is None}
         if hybrid and settings else None, contrastive=tuning,
-        languages=sorted(model_languages(base_dir) or ()) or None)
+        languages=sorted(model_languages(base_dir) or ()) or None,
+        base_named=reference is not None and reference["base"] != DEFAULT_BASE)
     manifest = {"base_model": base_name, "mode": config.mode, "max_tokens": config.max_length,
                 "multi_label": multi_label, "training_data": data_print, "config": config.to_dict(),
                 "train_seconds": round(train_seconds, 1), "thresholds": result.fitted.record(labels),
@@ -191,12 +196,8 @@ def _write(config: TrainingConfig, model: WindowClassifier, tokenizer: Any, base
         labels=labels, seed=config.seed, known=known,
         # a fine-tuned or contrastively tuned encoder learnt the training articles: they would look closer
         unseen_train=config.mode != "full" and tuning is None)
-    # Head and hybrid modes leave the encoder as it was: on a pinned base (the embedded default,
-    # the installed EmbeddingGemma) the directory references it by checksum instead of copying
-    # it. Any other local --base is copied: its path may not exist where the model is served.
-    frozen_base = config.mode != "full" and tuning is None
     write_model_dir(config.output, model, tokenizer, labels, result.thresholds, multi_label, metrics, manifest,
-                    render(card), shares, domain, base_reference=base_reference(base_dir) if frozen_base else None,
+                    render(card), shares, domain, base_reference=reference,
                     pipeline_from=base_dir, lexical=hybrid.lexical if hybrid else None, at_least_one=at_least_one)
 
 

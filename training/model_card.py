@@ -60,6 +60,7 @@ class CardData:
     # The languages its base model's card names (``language:``): the service warns on texts in
     # others (service/engine/classifier.py); None: the base's card names none.
     languages: list[str] | None = None
+    base_named: bool = False  # its encoder is an installed base's, named by checksum (base_models.py)
 
     def front_matter(self) -> dict[str, Any]:
         results = [{"type": "f1", "name": "micro-F1 (validation)", "value": round(self.metrics["micro_f1"], 4)},
@@ -180,6 +181,9 @@ def render(card: CardData) -> str:
     return render_card(
         TEMPLATE, card.front_matter(),
         name=card.name, mode=card.mode, base_model=card.base_model, label_count=len(card.labels),
+        encoder_note=f" Its encoder is `{card.base_model}`'s, unchanged and not copied: `newstag.json` names it by "
+        "checksum, so a machine that serves this model needs that base installed (`make model-multilingual`, or "
+        "the image built with `--build-arg NEWSTAG_MULTILINGUAL=1`)." if card.base_named else "",
         kind_of_labels=("multi-label" if card.multi_label else "single-label") + ": " + ", ".join(card.labels[:12])
         + (", ..." if len(card.labels) > 12 else ""),
         train_rows=card.train_rows, train_file=card.train_file, max_tokens=card.max_tokens,
