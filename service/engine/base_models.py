@@ -89,7 +89,7 @@ def find_base(reference: object, where: str, search: Sequence[Path] = ()) -> Pat
         problem = _mismatch(directory, weights_sha256, files)
         if problem is None:
             return directory
-        tried.append(f"{directory} ({problem})")
+        tried.append(f"{directory.absolute()} ({problem})")
     raise ModelLoadError(
         f"{where}: its encoder is {reference.get('base', MULTILINGUAL_MODEL_NAME)} (SHA-256 {weights_sha256[:12]}...), "
         f"which the model names instead of carrying a copy, and it is not installed here: tried "
