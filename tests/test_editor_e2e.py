@@ -997,6 +997,28 @@ def test_the_wait_for_the_model_is_bounded_and_a_failed_listing_says_so(server):
         assert page.evaluate("modelsCalls.length") == 2
 
 
+def test_a_model_that_failed_to_load_is_said_and_not_waited_for(server):
+    """GET /v1/models said "loading" for ever for a default model that had failed to load (outside
+    gunicorn, which stops then): the page waited 5 minutes to say /readyz knows why. It names
+    the failure at the first listing that carries it, and asks no more."""
+    failed = json.dumps({"models": [], "errors": {"(default model)": "cannot load the model in /models/x: bad"},
+                         "loading": False})
+    with editor_page() as page:
+        page.clock.install()
+        page.add_init_script(f"({MODELS_CALLS_JS})()")
+        answers = [LOADING]
+        page.route("**/v1/models", lambda route: route.fulfill(
+            status=200, content_type="application/json", body=answers.pop(0) if answers else failed))
+        open_editor(page, server)
+        expect(page.locator("#status")).to_contain_text("still loading its model")
+        run_clock(page, 5)
+        expect(page.locator("#status")).to_have_text(
+            "The service's model failed to load, so tagging cannot work until it is fixed (the service's log "
+            "says more): cannot load the model in /models/x: bad")
+        run_clock(page, 60)
+        assert page.evaluate("modelsCalls.length") == 2
+
+
 def test_a_worker_still_loading_does_not_empty_the_model_list_after_a_tag(server, seed_text):
     """With several workers, one that has loaded its model tags while another, still loading,
     answers the listing read after the tag: its empty list replaced the models listed (and the

@@ -74,6 +74,10 @@ def test_a_model_that_fails_to_load_keeps_readyz_at_503_with_the_reason(tmp_path
     response = app.test_client().get("/readyz")
     assert response.status_code == 503
     assert "model directory does not exist" in response.json["detail"]
+    # The listing says so too, not "loading" for ever (outside gunicorn, which stops then).
+    listing = app.test_client().get("/v1/models").json
+    assert listing["loading"] is False and listing["models"] == []
+    assert "model directory does not exist" in listing["errors"]["(default model)"]
 
 
 def test_a_failed_load_is_told_once_to_whoever_listens_before_or_after_it(tmp_path):

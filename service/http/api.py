@@ -117,11 +117,18 @@ def _headline_metrics(metrics: dict[str, Any]) -> dict[str, float]:
     return out
 
 
+# The key of GET /v1/models' errors that says why the default model failed to load.
+DEFAULT_MODEL_ERROR = "(default model)"
+
+
 @bp.get("/models")
 def models() -> dict[str, Any]:
     runtime = _runtime()
-    # An empty list read as "no model" for the minute a large model loads (a helper's audit).
-    return {"models": _model_list(runtime), "errors": runtime.model_errors, "loading": not runtime.ready}
+    # An empty list read as "no model" for the minute a large model loads (a helper's audit);
+    # one that failed to load said "loading" for ever (outside gunicorn, which stops then).
+    failed = runtime.error if not runtime.ready else None
+    errors = {**runtime.model_errors, **({DEFAULT_MODEL_ERROR: failed} if failed else {})}
+    return {"models": _model_list(runtime), "errors": errors, "loading": not runtime.ready and not failed}
 
 
 @bp.post("/models/reload")

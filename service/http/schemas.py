@@ -192,9 +192,11 @@ class ModelInfo(ModelOut):
 
 class ModelList(BaseModel):
     models: list[ModelInfo]
-    errors: dict[str, str] = Field(description="Model directories that were not loaded, and why.")
+    errors: dict[str, str] = Field(description="Model directories that were not loaded, and why; "
+                                               "'(default model)': why the default model failed to load.")
     loading: bool = Field(description="True while this worker still loads its default model (models is then "
-                                      "empty; /readyz turns 200 when it is done).")
+                                      "empty; /readyz turns 200 when it is done); false once it failed to "
+                                      "load, with the reason in errors.")
 
 
 class FieldError(BaseModel):

@@ -42,10 +42,13 @@ function renderModels(models, loading = false) {
 }
 
 // GET /v1/models: {models}, {loading: true} while the service still loads its default model
-// (it answers an empty list then), or {error} with the reason it could not be read.
+// (it answers an empty list then), {failed} with the reason that model failed to load, or
+// {error} with the reason the listing could not be read.
 async function readModels() {
   try {
     const body = await (await api("GET", "/v1/models")).json();
+    const failed = (body.errors || {})["(default model)"];
+    if (failed) return {failed};  // the default model failed to load: it never will, as it stands
     return body.loading ? {loading: true} : {models: body.models};
   } catch (err) {
     return {error: err.message};
@@ -68,10 +71,15 @@ function showModels(listing) {
   if (listing.loading) {
     $("status").textContent = MODELS_LOADING;
     waitForModels(wait);
+  } else if (listing.failed) {
+    $("status").textContent = modelFailed(listing.failed);
   } else if (listing.error) {
     $("status").textContent = `Could not list the models: ${listing.error} The default model is offered.`;
   }
 }
+
+const modelFailed = (reason) => `The service's model failed to load, so tagging cannot work until it is `
+  + `fixed (the service's log says more): ${reason}`;
 
 // Ask again until the model is loaded, the listing fails or 5 minutes have passed, and say which.
 // It stops when the models are listed otherwise (a tag's refreshModels, the key changed); while
@@ -87,6 +95,11 @@ async function waitForModels(wait) {
     if (wait !== state.modelsWait) return;
     if (listing.loading) continue;
     state.modelsWait += 1;
+    if (listing.failed) {
+      renderModels(state.models);
+      say(modelFailed(listing.failed));
+      return;
+    }
     if (listing.error) {
       renderModels(state.models);  // not "still loading" any more: unknown
       say(`Could not list the models: ${listing.error} The default model is offered.`);
