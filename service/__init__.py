@@ -9,8 +9,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from .interrupts import quiet_ctrl_c_while_starting
+
 if TYPE_CHECKING:
     from flask import Flask
+
+quiet_ctrl_c_while_starting()  # python -m service.X: X imports torch for seconds, where Ctrl-C was a traceback
 
 __version__ = "0.1.0"
 

@@ -31,7 +31,7 @@ from .batch_output import Count, OutputError, check_resumable, open_output, resu
 from .bulk.records import Record, parse_line
 from .config import Settings
 from .engine import InvalidInputError, NewstagError, Tagger
-from .interrupts import sigterm_interrupts
+from .interrupts import run_command, sigterm_interrupts
 from .progress import progress_bar
 from .tagging import TagOptions, check_model_choice, result_settings, tag_texts, tagger_for
 
@@ -225,4 +225,4 @@ def _tag_all(args: argparse.Namespace, tagger: Tagger, options: TagOptions, sett
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_command(main, "batch"))

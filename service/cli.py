@@ -20,6 +20,7 @@ from .engine import ConfigError, NewstagError, TagResult, onnx_cache, validation
 from .engine.classifier_dir import is_classifier_dir
 from .engine.routing import served_by
 from .engine.taxonomy import TaxonomyRegistry
+from .interrupts import run_command
 from .preflight import check_model_dir
 from .tagging import TagOptions, tagger_for
 
@@ -241,4 +242,4 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":  # python -m service.cli, as python -m service
-    sys.exit(main())
+    sys.exit(run_command(main, "newstag"))

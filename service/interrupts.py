@@ -1,12 +1,70 @@
-"""SIGTERM read as Ctrl-C by the command-line jobs (batch, bulk, training)."""
+"""Ctrl-C and SIGTERM in the command-line jobs (batch, bulk, training): one line and status 130."""
 
 from __future__ import annotations
 
+import os
 import signal
+import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from types import FrameType
 from typing import Any
+
+
+def quiet_ctrl_c_while_starting(prog: str | None = None) -> None:
+    """Until run_command() runs the command, Ctrl-C exits with one line and status 130: a command
+    imports torch and transformers for seconds before its main() can catch KeyboardInterrupt, and
+    a Ctrl-C then was a traceback from somewhere in torch.
+
+    Without ``prog`` (the packages' ``__init__``), only in ``python -m PACKAGE.MODULE`` while Python
+    locates the module: it imports the package first, with ``sys.argv[0]`` "-m" until then, so
+    importing the package anywhere else (tests, gunicorn, a notebook) leaves Ctrl-C alone.
+    """
+    if prog is None:
+        if sys.argv[:1] != ["-m"]:
+            return
+        prog = "python -m " + _module_run()
+    if threading.current_thread() is not threading.main_thread():
+        return
+    if signal.getsignal(signal.SIGINT) is signal.default_int_handler:  # not ignored (a script's background job)
+        signal.signal(signal.SIGINT, _ExitWhileStarting(prog))
+
+
+class _ExitWhileStarting:
+    def __init__(self, prog: str) -> None:
+        self.prog = prog
+
+    def __call__(self, _signum: int, _frame: FrameType | None) -> None:
+        print(f"\n{self.prog}: interrupted while starting; nothing was done", file=sys.stderr)
+        sys.stdout.flush()
+        sys.stderr.flush()
+        # Not SystemExit: raised inside a C extension's import (numpy's), it came out as an ImportError
+        # and its traceback. Nothing is under way yet to clean up.
+        os._exit(130)
+
+
+def run_command(main: Callable[[], int], prog: str) -> int:
+    """A command's ``main()``, with Ctrl-C raising KeyboardInterrupt again (main says what it kept);
+    one that main does not catch (parsing its arguments, a lazy import) is one line and 130 too."""
+    try:
+        if isinstance(signal.getsignal(signal.SIGINT), _ExitWhileStarting):
+            signal.signal(signal.SIGINT, signal.default_int_handler)
+        return main()
+    except KeyboardInterrupt:
+        print(f"\n{prog}: interrupted", file=sys.stderr)
+        return 130
+
+
+def _module_run() -> str:
+    """The MODULE of ``python [options] -m MODULE``."""
+    args = sys.orig_argv[1:]
+    for i, arg in enumerate(args):
+        if arg == "-m" and i + 1 < len(args):
+            return args[i + 1]
+        if arg.startswith("-m") and not arg.startswith("--"):
+            return arg[2:]
+    return "the command"
 
 
 @contextmanager

@@ -60,7 +60,7 @@ def test_the_wheel_declares_the_newstag_command_and_the_serving_pins(wheel):
     [dist_info] = {n.split("/")[0] for n in wheel.namelist() if ".dist-info/" in n}
     entry_points = configparser.ConfigParser()
     entry_points.read_string(wheel.read(f"{dist_info}/entry_points.txt").decode())
-    assert dict(entry_points["console_scripts"]) == {"newstag": "service.cli:main"}
+    assert dict(entry_points["console_scripts"]) == {"newstag": "service.__main__:main"}
     metadata = Parser().parsestr(wheel.read(f"{dist_info}/METADATA").decode())
     requires = metadata.get_all("Requires-Dist")
     serving = [r for r in requires if "extra ==" not in r]

@@ -29,7 +29,7 @@ from service.engine.classifier_dir import is_classifier_dir
 from service.engine.routing import base_search_path
 from service.engine.taxonomy import load_taxonomy_file
 from service.engine.validation import text_problem
-from service.interrupts import sigterm_interrupts
+from service.interrupts import run_command, sigterm_interrupts
 from service.progress import progress_bar
 
 from .data import DataFileError, Example, is_single_label, read_labeled
@@ -222,4 +222,4 @@ def _main(args: argparse.Namespace) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_command(main, "evaluate"))

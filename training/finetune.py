@@ -38,7 +38,7 @@ from service.engine.classifier_dir import HYBRID, MANIFEST_FILE
 from service.engine.model_files import model_languages
 from service.engine.st_modules import read_pipeline
 from service.engine.tokenizer import load_tokenizer
-from service.interrupts import sigterm_interrupts
+from service.interrupts import run_command, sigterm_interrupts
 from service.progress import progress_bar
 
 from .classification import label_targets
@@ -255,4 +255,4 @@ def _written_since(output: Path, started: float) -> bool:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_command(main, "finetune"))

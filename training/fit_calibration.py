@@ -60,6 +60,7 @@ from service.engine.genre import NEWS_THRESHOLD, GenreCheck
 from service.engine.loading import load_backend
 from service.engine.model_files import sha256_of
 from service.engine.taxonomy import TaxonomyRegistry
+from service.interrupts import run_command
 
 from .calibration_requests import (
     Request,
@@ -261,4 +262,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_command(main, "fit_calibration"))

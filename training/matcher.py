@@ -45,7 +45,7 @@ from service.engine.sentences import split_sentences
 from service.engine.st_modules import Pipeline, read_pipeline
 from service.engine.tokenizer import load_tokenizer
 from service.errors import ModelLoadError
-from service.interrupts import sigterm_interrupts
+from service.interrupts import run_command, sigterm_interrupts
 
 from .config import MatcherConfig, finite_positive
 from .data import DataFileError
@@ -258,4 +258,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_command(main, "matcher"))

@@ -21,6 +21,7 @@ from pathlib import Path
 
 from service.engine.adapter import ADAPTER_MANIFEST
 from service.engine.model_files import MATCHER_DIR, MULTILINGUAL_MATCHER_DIR
+from service.interrupts import run_command
 
 from .model_card import CARDS, matcher_card
 
@@ -66,4 +67,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_command(main, "matcher_card"))

@@ -1,5 +1,6 @@
 import sys
 
+from ..interrupts import run_command
 from . import main
 
-sys.exit(main())
+sys.exit(run_command(main, "bulk"))

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from ..batch_output import job_file
 from ..errors import NewstagError
+from ..interrupts import run_command
 from .comparison import DriftReport, Rule, against_training, compare
 from .reading import read_tags
 from .reference import LABEL_SHARES_FILE, training_tags
@@ -140,4 +141,4 @@ def main(argv: list[str] | None = None, prog: str = "python -m service.drift") -
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_command(main, "drift"))
