@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from service.engine.language import DetectedLanguage, detect_language, label_set_language
+from service.engine.language import DetectedLanguage, detect_language, label_set_language, mostly_latin
 
 # Real news-style sentences, two per language newstag claims by name.
 SENTENCES = {
@@ -150,3 +150,28 @@ def test_pointed_hebrew_and_vowelled_arabic_are_told_as_without_their_marks():
     pointed = "שָׂרֵי הַחוּץ דָּנוּ בְּהֵכָנוֹת לְ-COP29 בְּבָאקוּ. שיתוף הפעולה הכלכלי בין המדינות גדל."
     assert detect_language(pointed).code == "he"
     assert detect_language("ناقَشَ الوزيرانِ العلاقاتِ الثنائيةَ في باكو.").code == "ar"
+
+
+FULL_WIDTH_ENGLISH = "ＴＯＫＹＯ　ｓｔｏｃｋｓ ｒｏｓｅ ｔｏｄａｙ ｏｎ ｅｘｐｏｒｔ ｄａｔａ"
+
+
+def test_full_width_latin_is_told_by_its_words_not_by_its_bytes():
+    """Its UTF-8 bytes are CJK's: it came out Kannada (fastText) and Chinese (py3langid), and went
+    to the multilingual model with a warning that it is not in Latin letters."""
+    assert detect_language(FULL_WIDTH_ENGLISH).code == "en"
+    assert detect_language("Ｌｅｓ ｍａｒｃｈéｓ ｏｎｔ ｍｏｎｔé ａｕｊｏｕｒｄ'ｈｕｉ à Ｐａｒｉｓ").code == "fr"
+    assert mostly_latin("ＴＯＫＹＯ") and mostly_latin(FULL_WIDTH_ENGLISH)
+
+
+@pytest.mark.parametrize(("text", "code"), [
+    ("東京株式市場は今日、輸出データを受けて上昇した。日経平均株価は２％高で取引を終えた！", "ja"),
+    ("トヨタ自動車は（７日）、新型ＥＶを発表した。価格は３００万円から。", "ja"),
+    ("ｿﾆｰは新しいｹﾞｰﾑ機を発売すると発表した。", "ja"),  # half-width katakana
+    ("国务院总理今天在北京会见了来访的法国外交部长，双方就气候变化问题交换了意见。", "zh"),
+    ("美国总统拜登（Ｊｏｅ　Ｂｉｄｅｎ）周二表示，经济增长强劲。", "zh"),
+    ("記者（ＡＢＣ）報道：今年ＧＤＰ增長５．２％。", "zh"),
+    ("서울 증시는 오늘 수출 데이터에 힘입어 상승했다．", "ko"),
+])
+def test_chinese_japanese_and_korean_with_full_width_forms_are_told_as_before(text, code):
+    assert detect_language(text).code == code
+    assert not mostly_latin(text)

@@ -45,3 +45,15 @@ def test_a_model_of_unknown_languages_gives_no_language_warning(tiny_tagger):
     [result] = tiny_tagger.tag([RUSSIAN])  # a local model whose card names no language
     assert result.language == "ru"
     assert result.warnings == ()
+
+
+def test_full_width_english_is_english_and_its_evidence_slices_the_text_as_sent(tagger):
+    """The language detector reads it NFKC-folded; the offsets stay the text's own."""
+    text = ("ＴＯＫＹＯ　ｓｔｏｃｋｓ ｒｏｓｅ ｔｏｄａｙ ｏｎ ｅｘｐｏｒｔ ｄａｔａ。 "
+            "Ｔｈｅ ｃｅｎｔｒａｌ ｂａｎｋ ｈｅｌｄ ｒａｔｅｓ.")
+    [result] = tagger.tag([text])
+    assert result.language == "en"
+    assert "language-unsupported" not in {w.code for w in result.warnings}
+    for topic in result.topics:
+        for evidence in topic.evidence:
+            assert text[evidence.start:evidence.end] == evidence.text

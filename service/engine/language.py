@@ -148,9 +148,13 @@ def detect_language(text: str) -> DetectedLanguage:
 
 
 def _detect(text: str, labels: bool) -> DetectedLanguage:
+    # NFKC: full-width Latin ("ＴＯＫＹＯ ｓｔｏｃｋｓ ｒｏｓｅ") is Latin to a reader, but its UTF-8 bytes are
+    # those of CJK text, so it came out Chinese (py3langid) or Kannada (fastText). Only the detector reads
+    # the folded text; no offset comes from it. Chinese and Japanese read the same (their full-width
+    # punctuation and digits become ASCII).
     # Hebrew points and Arabic vowel marks are optional: the identifier learnt text without them, and
     # pointed Hebrew ("שָׂרֵי הַחוּץ דָּנוּ ...") came out "und" where the same words unpointed are 0.99997 "he".
-    text = _OPTIONAL_MARKS.sub("", text[:MAX_CHARS])
+    text = _OPTIONAL_MARKS.sub("", unicodedata.normalize("NFKC", text[:MAX_CHARS]))
     if not _has_letters(text):
         return DetectedLanguage(UNDETERMINED, 0.0)
     scores = _py3langid_scores(text)
@@ -219,7 +223,8 @@ LATIN_SCRIPT_LANGUAGES = frozenset(
 def mostly_latin(text: str) -> bool:
     """Whether most letters of ``text`` are Latin: a text too short for its language to be told
     ("und") still shows its script, and a Cyrillic or Arabic headline is not English."""
-    letters = [c for c in text[:MAX_CHARS] if c.isalpha()]
+    # NFKC: a full-width letter ("ＴＯＫＹＯ") is named FULLWIDTH LATIN, and is Latin.
+    letters = [c for c in unicodedata.normalize("NFKC", text[:MAX_CHARS]) if c.isalpha()]
     latin = sum(1 for c in letters if unicodedata.name(c, "").startswith("LATIN"))
     return latin * 2 >= len(letters)
 
