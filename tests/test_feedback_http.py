@@ -64,6 +64,21 @@ def test_the_same_text_twice_keeps_the_latest_labels_and_the_history(fb, fb_app,
     assert [r.id for r in history] == [first, second]
 
 
+def test_a_bom_or_direction_mark_before_the_text_does_not_make_it_another_article(fb, fb_app, seed_text):
+    """The same article sent with a byte order mark (a file read without utf-8-sig) or a right-to-left
+    or left-to-right mark before it was counted as another article: the export held it once per mark,
+    each with its own labels to train on, and the stats counted each as a correction."""
+    for text, labels in [(seed_text, ["economy"]), ("\ufeff" + seed_text, ["demining"]),
+                         ("\u200f" + seed_text, ["COP29"]), ("\u200e" + seed_text + "\u200f\n", ["politics"])]:
+        assert fb.post("/v1/feedback", json={"text": text, "labels": labels, "taxonomy": "news"}).status_code == 201
+    [row] = export_rows(fb)
+    assert (row["text"], row["labels"]) == ("\u200e" + seed_text + "\u200f\n", ["politics"])  # the newest, as sent
+    stats = fb.get("/v1/feedback/stats").json
+    assert (stats["corrections"], stats["submissions"], stats["labels"]) == (1, 4, {"politics": 1})
+    history = fb_app.extensions["newstag.feedback"].history("\ufeff" + seed_text)
+    assert [r.labels for r in history] == [("economy",), ("demining",), ("COP29",), ("politics",)]
+
+
 @pytest.mark.parametrize("body, path", [
     ({"labels": ["economy"], "taxonomy": "news"}, "/text"),
     ({"text": "Rates rose.", "taxonomy": "news"}, "/labels"),

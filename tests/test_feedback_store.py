@@ -289,6 +289,16 @@ def test_the_content_hash_ignores_outer_whitespace_and_line_ends_only():
     assert content_hash("a\r\nb\n") == content_hash("a\nb") != content_hash("a b")
 
 
+def test_the_content_hash_ignores_invisible_marks_at_the_ends_only():
+    """A byte order mark or a direction mark before or after an article does not make it another
+    text; inside, a zero-width non-joiner spells Persian words, so it counts."""
+    text = "Ministers met in Minsk."
+    for marked in ("\ufeff" + text, "\u200f" + text, "\u200e" + text, " \ufeff\u200f" + text + "\u200e\n"):
+        assert content_hash(marked) == content_hash(text)
+    assert content_hash("می\u200cخواهم") != content_hash("میخواهم")
+    assert content_hash("Minsk\u200b talks") != content_hash("Minsk talks")
+
+
 def test_the_current_rows_are_read_page_by_page_as_of_the_moment_they_are_asked_for(store, monkeypatch):
     """Pages (three rows here) each on their own connection; a text re-corrected on a later
     page appears once, with its newest labels; rows stored while reading wait for the next read."""

@@ -125,6 +125,13 @@ def test_one_text_in_two_unicode_forms_is_one_text_to_the_duplicate_checks(tmp_p
     assert "1 text(s) appear more than once with different labels" in warning
 
 
+def test_a_bom_or_direction_mark_at_either_end_is_the_same_text_to_the_duplicate_checks():
+    """As to the feedback store: the copy with a mark went to validation with its twin in training."""
+    text = "Le café a fermé."
+    for marked in ("\ufeff" + text, "\u200f" + text + "\u200e"):
+        assert texts_in_both([Example(text, ("economy",))], [Example(marked, ("economy",))]) == 1
+
+
 def test_copies_of_one_text_fall_on_one_side_of_the_split():
     examples = [Example(f"Story {i}.", ("a" if i % 2 else "b",)) for i in range(40)]
     examples += [Example("Story  3.", ("a",)), Example("Story 3.\n", ("a",))]  # wire copy filed again

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from service.engine.validation import is_unicode, label_key
+from service.feedback.records import without_invisible_ends
 from service.jsonl import json_objects
 
 CSV_COLUMNS = {"text", "labels", "id"}
@@ -283,8 +284,9 @@ def texts_in_both(train: list[Example], validation: list[Example]) -> int:
 
 def _same_text(text: str) -> str:
     # The same words, whatever the spacing, line breaks and Unicode form (an accent composed or
-    # decomposed: the feedback store counts both as one text, as their hash is of the NFC form).
-    return " ".join(unicodedata.normalize("NFC", text).split())
+    # decomposed: the feedback store counts both as one text, as their hash is of the NFC form),
+    # and a byte order mark or direction mark at either end (the store ignores those too).
+    return " ".join(unicodedata.normalize("NFC", without_invisible_ends(text)).split())
 
 
 def split_validation(examples: list[Example], fraction: float, seed: int) -> tuple[list[Example], list[Example]]:

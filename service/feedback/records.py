@@ -9,14 +9,33 @@ from datetime import datetime
 
 
 def content_hash(text: str) -> str:
-    """SHA-256 of the text's NFC form, ignoring outer whitespace and CRLF line ends.
+    """SHA-256 of the text's NFC form, ignoring CRLF line ends, and whitespace and invisible
+    format characters at either end (without_invisible_ends).
 
     A pasted article and the same article dropped as a file (trailing newline, Windows
-    line ends, or its accents decomposed, as macOS file names and some CMS exports write
-    them) are one text, so a second correction replaces the first.
+    line ends, a byte order mark, or its accents decomposed, as macOS file names and some
+    CMS exports write them) are one text, so a second correction replaces the first; so is
+    one that a right-to-left editor starts with a direction mark.
     """
-    normalized = unicodedata.normalize("NFC", text.replace("\r\n", "\n").strip())
+    normalized = unicodedata.normalize("NFC", without_invisible_ends(text.replace("\r\n", "\n")))
     return hashlib.sha256(normalized.encode("utf-8")).hexdigest()
+
+
+def without_invisible_ends(text: str) -> str:
+    """``text`` without the whitespace and invisible format characters (Cf: a byte order mark, a
+    left-to-right or right-to-left mark) at either end: a file's BOM or a mark a right-to-left
+    editor adds before an article does not make it another article. Marks inside are kept: a
+    zero-width non-joiner spells Persian words."""
+    start, end = 0, len(text)
+    while start < end and _invisible(text[start]):
+        start += 1
+    while end > start and _invisible(text[end - 1]):
+        end -= 1
+    return text[start:end]
+
+
+def _invisible(c: str) -> bool:
+    return c.isspace() or unicodedata.category(c) == "Cf"
 
 
 @dataclass(frozen=True)

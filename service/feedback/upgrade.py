@@ -5,6 +5,9 @@ were taken before texts were put in NFC form: a text stored decomposed (NFD, as 
 CMS exports and macOS write accents) would count as a second text once corrected again.
 The hashes are recomputed first and the column added last, in one transaction: the
 column is what marks a table as upgraded, so an upgrade cut short is simply done again.
+Since session 44 the hash also ignores a byte order mark or direction mark at a text's ends;
+a table of the current columns keeps the hashes its rows were stored with (such a row and
+its text corrected again since count as two) until the next added column recomputes them all.
 """
 
 from __future__ import annotations
