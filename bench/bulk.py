@@ -37,6 +37,8 @@ from pathlib import Path
 
 import psutil
 
+from service.interrupts import run_command
+
 ROOT = Path(__file__).resolve().parent.parent
 SHARED_DATA = ROOT.parent / "shared" / "data" / "ag-news-test.jsonl"
 SUMMARY = re.compile(r"bulk: done: this run ([\d,]+) rows in, .*?, ([\d.]+) s, [\d.]+ articles/s; "
@@ -167,4 +169,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_command(main, "bench.bulk"))

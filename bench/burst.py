@@ -28,6 +28,7 @@ from pathlib import Path
 from bench.checkouts import alternate
 from bench.server import ROOT, Client, Server
 from bench.throughput import SHARED_DATA, load_articles
+from service.interrupts import run_command
 
 
 def burst(port: int, bodies: list[bytes]) -> list[tuple[int, float]]:
@@ -103,4 +104,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_command(main, "bench.burst"))

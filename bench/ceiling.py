@@ -19,6 +19,7 @@ from torch.utils.flop_counter import FlopCounterMode
 from transformers import AutoModel
 
 from service.engine.model_files import default_model_dir
+from service.interrupts import run_command
 
 
 def matmul_gflops(dtype: torch.dtype, size: int, seconds: float) -> float:
@@ -82,4 +83,4 @@ def model_windows_per_second(tokens: int, batch: int, seconds: float) -> float:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_command(main, "bench.ceiling"))

@@ -23,6 +23,7 @@ from pathlib import Path
 from bench.server import ROOT, Client, Server
 from bench.throughput import SHARED_DATA, body, drive, five_hundred_words, load_articles
 from bench.window_costs import ArticleCost
+from service.interrupts import run_command
 
 
 def alternate(names: list[str], round_: int) -> list[str]:
@@ -91,4 +92,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_command(main, "bench.checkouts"))

@@ -35,6 +35,7 @@ from service.drift.comparison import DriftReport
 from service.drift.plot import write_chart
 from service.drift.render import as_text
 from service.engine import Tagger
+from service.interrupts import run_command
 from service.progress import progress_bar
 from training.data import Example, read_labeled
 
@@ -157,4 +158,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_command(main, "bench.drift"))

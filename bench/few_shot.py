@@ -39,6 +39,7 @@ from service.config import Settings
 from service.engine import Label, Tagger
 from service.engine.encoder import SentenceEncoder
 from service.engine.model_files import default_model_dir
+from service.interrupts import run_command
 from service.progress import progress_bar
 from training.contrastive import ContrastiveSettings, contrastive_tune
 from training.data import Example, read_labeled
@@ -199,4 +200,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_command(main, "bench.few_shot"))

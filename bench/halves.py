@@ -20,6 +20,8 @@ import sys
 from collections import defaultdict
 from pathlib import Path
 
+from service.interrupts import run_command
+
 
 def halves(rows: list[dict], seed: int) -> tuple[list[dict], list[dict]]:
     by_label: dict[str, list[dict]] = defaultdict(list)
@@ -53,4 +55,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_command(main, "bench.halves"))

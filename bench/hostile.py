@@ -29,6 +29,7 @@ from pathlib import Path
 
 from bench.checkouts import alternate
 from bench.server import ROOT, Server
+from service.interrupts import run_command
 
 ACCENTED = ["á", "é", "í", "ó", "ú", "à", "è", "ì", "ò"]
 
@@ -120,4 +121,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_command(main, "bench.hostile"))

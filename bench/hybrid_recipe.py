@@ -35,6 +35,7 @@ from sklearn.model_selection import StratifiedKFold
 
 from service.engine.classifier import at_least_one, probabilities
 from service.engine.model_files import default_model_dir
+from service.interrupts import run_command
 from training.data import Example, is_single_label, read_labeled
 from training.hybrid import HybridSettings, targets_matrix, train_hybrid
 from training.metrics import classification_report
@@ -166,4 +167,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_command(main, "bench.hybrid_recipe"))

@@ -42,6 +42,7 @@ from bench.trust import batched, expected_calibration_error
 from service.engine import Label, Tagger
 from service.engine.embedding_backend import EmbeddingBackend
 from service.engine.label_vectors import Template
+from service.interrupts import run_command
 from training.data import Example
 
 
@@ -152,4 +153,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_command(main, "bench.label_language"))

@@ -24,6 +24,7 @@ from service.engine.label_vectors import label_phrasings
 from service.engine.loading import load_backend
 from service.engine.taxonomy import load_taxonomy_file
 from service.engine.types import Label
+from service.interrupts import run_command
 from service.progress import progress_bar
 from training.data import read_labeled
 
@@ -73,4 +74,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_command(main, "bench.label_phrasings"))

@@ -32,6 +32,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from service.interrupts import run_command
+
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data"
 SIB_CODES = {"rus_Cyrl": "ru", "deu_Latn": "de", "fra_Latn": "fr", "tur_Latn": "tr", "arb_Arab": "ar",
@@ -338,4 +340,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_command(main, "bench.language"))

@@ -20,6 +20,7 @@ from pathlib import Path
 from service.engine.adapter import read_adapter
 from service.engine.encoder import SentenceEncoder
 from service.engine.model_files import default_model_dir
+from service.interrupts import run_command
 from training.matcher import MatcherConfig, train
 from training.matcher_data import load_sets, read_names
 from training.matcher_eval import names_only_macro_f1
@@ -73,4 +74,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_command(main, "bench.matcher_loo"))

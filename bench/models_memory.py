@@ -21,6 +21,8 @@ import sys
 import time
 from pathlib import Path
 
+from service.interrupts import run_command
+
 ARTICLE = Path(__file__).resolve().parent.parent / "seeds" / "000_61fd793a4efa8984.txt"
 
 
@@ -89,4 +91,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_command(main, "bench.models_memory"))

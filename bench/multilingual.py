@@ -55,6 +55,7 @@ from service.engine import Label, Tagger
 from service.engine.embedding_backend import EmbeddingBackend
 from service.engine.model_profiles import PromptNames
 from service.engine.taxonomy import load_taxonomy_file
+from service.interrupts import run_command
 from training.data import Example
 from training.evaluate import evaluate
 
@@ -315,4 +316,4 @@ def report_templates(args: argparse.Namespace, sib: dict[str, list[Example]],
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_command(main, "bench.multilingual"))

@@ -21,6 +21,7 @@ from pathlib import Path
 
 from service.config import Settings
 from service.engine import Tagger
+from service.interrupts import run_command
 from training.data import read_labeled
 
 from .trust import SETS, held_out
@@ -54,4 +55,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_command(main, "bench.near_miss"))

@@ -29,6 +29,7 @@ from service.engine.int8_kernels import REDUCED, int8_range
 from service.engine.model_files import DEFAULT_MODEL_SHA256
 from service.engine.onnx_cache import EXPORT_FORMAT, GRAPH_FILE
 from service.engine.onnx_runtime import DISABLED_OPTIMIZERS, open_session
+from service.interrupts import run_command
 
 
 def graph_bytes(onnx_dir: Path, precision: str) -> bytes:
@@ -106,4 +107,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_command(main, "bench.onnx_fusions"))

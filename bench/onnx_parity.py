@@ -23,6 +23,7 @@ import numpy as np
 from bench.throughput import load_articles
 from service.config import Settings
 from service.engine import Tagger
+from service.interrupts import run_command
 
 # (runtime, precision, int8 weight range)
 SETTINGS = (("torch", "fp32", "auto"), ("torch", "int8", "auto"), ("onnx", "fp32", "auto"),
@@ -62,4 +63,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_command(main, "bench.onnx_parity"))

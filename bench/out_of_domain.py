@@ -23,6 +23,7 @@ from service.config import Settings
 from service.engine import Tagger
 from service.engine.classifier import ClassifierBackend
 from service.engine.taxonomy import TaxonomyRegistry
+from service.interrupts import run_command
 from training.calibration_requests import read_texts
 from training.data import read_labeled, split_validation
 
@@ -61,4 +62,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_command(main, "bench.out_of_domain"))

@@ -22,6 +22,7 @@ import sys
 from pathlib import Path
 
 from bench.label_names import FRENCH_NEWS, SIB_LABELS, TEMPLATES
+from service.interrupts import run_command
 
 # Language code (as the data files write it) -> {label: its name in that language}.
 NAMES: dict[str, dict[str, str]] = {lang: dict(zip(SIB_LABELS, names, strict=True))
@@ -57,4 +58,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_command(main, "bench.own_names"))

@@ -21,6 +21,7 @@ import time
 from bench.throughput import load_articles
 from service.config import Settings
 from service.engine import Tagger, batching, encoder
+from service.interrupts import run_command
 
 
 def articles_per_second(tagger: Tagger, texts: list[str], group: int) -> float:
@@ -62,4 +63,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_command(main, "bench.padding"))

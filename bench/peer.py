@@ -26,6 +26,7 @@ from transformers import AutoTokenizer, BartConfig, BartForSequenceClassificatio
 from service.config import Settings
 from service.engine import Tagger
 from service.engine.model_files import default_model_dir
+from service.interrupts import run_command
 
 ROOT = Path(__file__).resolve().parent.parent
 LABELS = ["bilateral relations", "economy", "COP29", "demining", "sports", "health", "crime", "technology",
@@ -92,4 +93,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_command(main, "bench.peer"))

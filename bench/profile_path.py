@@ -23,6 +23,7 @@ from pathlib import Path
 from bench.throughput import load_articles
 from service.config import Settings
 from service.engine import Tagger
+from service.interrupts import run_command
 
 # The encoder's forward pass over one padded batch (padding, the model, its output).
 FORWARD = ("encoder.py", "_run_batch")
@@ -61,4 +62,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_command(main, "bench.profile_path"))

@@ -21,6 +21,7 @@ from pathlib import Path
 
 from bench import throughput
 from service.engine.int8_kernels import cpu_flags, int8_kernels
+from service.interrupts import run_command
 
 
 def instruction_sets() -> str:
@@ -82,4 +83,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_command(main, "bench.runtimes"))

@@ -19,6 +19,7 @@ from collections import Counter
 
 from service.config import Settings
 from service.engine import Tagger
+from service.interrupts import run_command
 
 from .trust import SECTION_TOPICS, batched, held_out, held_out_arguments
 
@@ -60,4 +61,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_command(main, "bench.section_leads"))

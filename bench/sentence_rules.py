@@ -35,6 +35,7 @@ from service.engine.model_profiles import SentenceRules
 from service.engine.sentence_support import SentenceScores, sentence_text, support
 from service.engine.tagger import Tagger
 from service.engine.words import word_count
+from service.interrupts import run_command
 from training.calibration_requests import read_texts
 from training.data import read_labeled
 from training.fit_calibration import NON_NEWS_FIT
@@ -208,4 +209,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_command(main, "bench.sentence_rules"))

@@ -23,6 +23,7 @@ from pathlib import Path
 from service.config import Settings
 from service.engine import Tagger, TagResult
 from service.engine.sentences import split_sentences
+from service.interrupts import run_command
 from training.calibration_requests import headline
 
 from .trust import batched, held_out, held_out_arguments
@@ -67,4 +68,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_command(main, "bench.short_news"))

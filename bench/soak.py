@@ -28,6 +28,7 @@ from pathlib import Path
 
 from bench.server import Client, Server, request, rss_mb
 from bench.throughput import load_articles
+from service.interrupts import run_command
 
 # After the kill, a request may still go out on a kept-alive connection to the dead worker
 # for this long; one started later must be answered by a live worker (checked below).
@@ -166,4 +167,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_command(main, "bench.soak"))

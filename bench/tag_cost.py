@@ -19,6 +19,7 @@ from typing import Any
 
 from service.config import Settings
 from service.engine import Tagger
+from service.interrupts import run_command
 from training.data import read_labeled
 
 SETTINGS: dict[str, dict[str, Any]] = {
@@ -54,4 +55,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_command(main, "bench.tag_cost"))

@@ -46,6 +46,7 @@ from bench.window_costs import ArticleCost, article_costs
 from service.config import Settings
 from service.engine.model_files import WEIGHTS_FILE, sha256_of
 from service.engine.model_profiles import profile_for
+from service.interrupts import run_command
 from service.options import ONNX_PRECISIONS
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -233,4 +234,4 @@ def drive_sequential(port: int, bodies: list[bytes]) -> float:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_command(main, "bench.throughput"))

@@ -43,6 +43,7 @@ from service.config import Settings
 from service.engine import Tagger
 from service.engine.taxonomy import TaxonomyRegistry
 from service.engine.types import TagResult
+from service.interrupts import run_command
 from service.progress import progress_bar
 from training.calibration_requests import UNRELATED_FIT, read_texts, sample
 from training.data import Example, read_labeled
@@ -303,4 +304,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_command(main, "bench.trust"))

@@ -43,6 +43,7 @@ from service.engine.calibration import FEATURES, Calibration, label_hubness, pai
 from service.engine.domain import document_vector
 from service.engine.genre import NEWS_THRESHOLD
 from service.engine.taxonomy import TaxonomyRegistry
+from service.interrupts import run_command
 from training.calibration_requests import UNRELATED_FIT, read_texts, sample
 from training.fit_calibration import CORPORA, NON_NEWS_FIT, WEIGHTS, parse_features, parse_weights
 
@@ -288,4 +289,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_command(main, "bench.trust_features"))

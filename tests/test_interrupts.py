@@ -64,7 +64,7 @@ def test_ctrl_c_while_a_command_imports_is_one_line_and_status_130(command, libr
 def test_every_command_runs_its_main_through_run_command():
     """A module run as a command that does not leaves the start's handler in place: Ctrl-C mid-run
     would say 'interrupted while starting' and skip what the command does on Ctrl-C."""
-    for package in ("service", "training"):
+    for package in ("service", "training", "bench"):
         for path in sorted((ROOT / package).rglob("*.py")):
             text = path.read_text(encoding="utf-8")
             if path.name == "__main__.py" or 'if __name__ == "__main__":' in text:
