@@ -12,6 +12,7 @@ affects a pin.
 
 from __future__ import annotations
 
+import argparse
 import json
 import re
 import sys
@@ -42,9 +43,19 @@ def project(name: str) -> dict:
 
 
 def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="scripts/audit_pins.py", description=__doc__.split("\n")[0],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter,
+                                     epilog=__doc__.split("\n", 1)[1])
+    parser.add_argument("files", nargs="*", type=Path, default=[Path("requirements.txt")],
+                        help="requirements files (-r includes are followed; default: requirements.txt)")
+    args = parser.parse_args(argv)
+    try:
+        pinned = pins(args.files)
+    except OSError as exc:
+        parser.error(f"{exc.filename}: {exc.strerror}")
     affected = 0
     print(f"{'package':<28}{'pinned':<14}{'latest':<14}result")
-    for name, version in pins([Path(a) for a in argv] or [Path("requirements.txt")]):
+    for name, version in pinned:
         try:
             data = project(name)
         except (urllib.error.URLError, TimeoutError) as exc:
