@@ -162,7 +162,9 @@ def test_a_model_directory_that_fails_inside_a_library_is_one_line_not_a_traceba
     def odd_encoder(*args, **kwargs):
         raise ValueError("invalid literal for int() with base 10: 'lots'")
 
-    monkeypatch.setattr(classifier, "SentenceEncoder", odd_encoder)
+    # The encoder of a model on the embedded base may already be loaded for another model of
+    # this process (shared_encoders.py): the failure is where it would be loaded or shared.
+    monkeypatch.setattr(classifier.shared_encoders, "acquire", odd_encoder)
     assert main(["tag", str(tmp_path / "a.txt"), "--model", str(tmp_path / "odd")]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert err == [f"newstag: error: --model {tmp_path / 'odd'} cannot be loaded: ValueError: invalid literal for "
