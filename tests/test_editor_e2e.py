@@ -946,6 +946,16 @@ MODELS_CALLS_JS = """() => { window.modelsCalls = []; const fetched = window.fet
 LOADING = json.dumps({"models": [], "errors": {}, "loading": True})
 
 
+def open_while_loading(page, server, answer) -> None:
+    """Open the editor on a fake clock, counting its listings, each answered by ``answer(route)``;
+    the first answer says the model is loading."""
+    page.clock.install()
+    page.add_init_script(f"({MODELS_CALLS_JS})()")
+    page.route("**/v1/models", answer)
+    open_editor(page, server)
+    expect(page.locator("#status")).to_contain_text("still loading its model")
+
+
 def run_clock(page, seconds: int) -> None:
     """Advance the page's clock a second at a time, each answer received before the next."""
     for _ in range(seconds):
@@ -959,12 +969,8 @@ def test_the_wait_for_the_model_is_bounded_and_a_failed_listing_says_so(server):
     """The wait for a loading model backs off (1, 2, 4, 8, then 15 s between requests) and gives
     up after 5 minutes, saying so; a listing that fails meanwhile (a 503) says so and stops."""
     with editor_page() as page:
-        page.clock.install()
-        page.add_init_script(f"({MODELS_CALLS_JS})()")
-        page.route("**/v1/models", lambda route: route.fulfill(status=200, content_type="application/json",
-                                                               body=LOADING))
-        open_editor(page, server)
-        expect(page.locator("#status")).to_contain_text("still loading its model")
+        open_while_loading(page, server, lambda route: route.fulfill(status=200, content_type="application/json",
+                                                                    body=LOADING))
         run_clock(page, 330)
         expect(page.locator("#status")).to_have_text(
             "The service is still loading its model after 5 minutes: the page stopped asking. /readyz or the "
@@ -1004,13 +1010,9 @@ def test_a_model_that_failed_to_load_is_said_and_not_waited_for(server):
     failed = json.dumps({"models": [], "errors": {"(default model)": "cannot load the model in /models/x: bad"},
                          "loading": False})
     with editor_page() as page:
-        page.clock.install()
-        page.add_init_script(f"({MODELS_CALLS_JS})()")
         answers = [LOADING]
-        page.route("**/v1/models", lambda route: route.fulfill(
+        open_while_loading(page, server, lambda route: route.fulfill(
             status=200, content_type="application/json", body=answers.pop(0) if answers else failed))
-        open_editor(page, server)
-        expect(page.locator("#status")).to_contain_text("still loading its model")
         run_clock(page, 5)
         expect(page.locator("#status")).to_have_text(
             "The service's model failed to load, so tagging cannot work until it is fixed (the service's log "
