@@ -939,10 +939,12 @@ def test_the_page_says_the_model_is_loading_and_lists_it_once_loaded(loading_ser
         assert len(asked) == count  # it stopped asking
 
 
-# Each GET /v1/models the page sends, at the page's (fake) time.
-MODELS_CALLS_JS = """() => { window.modelsCalls = []; const fetched = window.fetch;
-  window.fetch = (path, ...rest) => { if (String(path).endsWith('/v1/models')) modelsCalls.push(Date.now());
-                                      return fetched(path, ...rest); }; }"""
+# Each GET /v1/models the page sends, at the page's (fake) time, and how many were answered.
+MODELS_CALLS_JS = """() => { window.modelsCalls = []; window.modelsDone = 0; const fetched = window.fetch;
+  window.fetch = (path, ...rest) => {
+    if (!String(path).endsWith('/v1/models')) return fetched(path, ...rest);
+    modelsCalls.push(Date.now());
+    return fetched(path, ...rest).finally(() => { window.modelsDone += 1; }); }; }"""
 LOADING = json.dumps({"models": [], "errors": {}, "loading": True})
 
 
@@ -961,8 +963,9 @@ def run_clock(page, seconds: int) -> None:
     for _ in range(seconds):
         calls = page.evaluate("modelsCalls.length")
         page.clock.run_for(1000)
-        if page.evaluate("modelsCalls.length") != calls:
-            page.wait_for_timeout(100)  # its answer, on the real clock
+        if page.evaluate("modelsCalls.length") != calls:  # its answer, on the real clock (a loaded machine
+            page.wait_for_function("() => modelsDone === modelsCalls.length", timeout=15_000)  # took over 100 ms)
+            page.wait_for_timeout(100)  # the page reading it
 
 
 def test_the_wait_for_the_model_is_bounded_and_a_failed_listing_says_so(server):
