@@ -129,3 +129,22 @@ def test_models_on_one_base_share_one_encoder_until_the_last_is_gone(pinned_base
     assert trained.scan() == {}
     thread.join(10)
     assert shared_encoders.users(encoder) == 0 and not thread.is_alive()
+
+
+def test_a_base_installed_beside_the_code_is_found_from_another_working_directory(pinned_base, tmp_path,
+                                                                                    monkeypatch):
+    """The install directory is relative to the working directory, which a Ray worker or a service
+    manager may set elsewhere: the one beside the code (the repository, /app) is tried too."""
+    model = _train(pinned_base, tmp_path / "desk", "--mode", "hybrid")
+    app = tmp_path / "app"
+    installed = app / "base-models" / "embeddinggemma-300m"
+    installed.parent.mkdir(parents=True)
+    pinned_base.rename(installed)  # not where the model was trained any more
+    monkeypatch.setattr(base_models, "MULTILINGUAL_INSTALL_DIR", Path("base-models") / "embeddinggemma-300m")
+    monkeypatch.setattr(base_models, "_BESIDE_CODE", app)
+    monkeypatch.chdir(tmp_path)
+    backend = ClassifierBackend.load(model)
+    try:
+        assert backend.files.encoder_dir == installed
+    finally:
+        backend.close()

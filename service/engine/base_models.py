@@ -33,6 +33,9 @@ REFERABLE_BASES = {DEFAULT_MODEL_SHA256: DEFAULT_BASE, MULTILINGUAL_SHA256: MULT
 # Where `make model-multilingual` installs EmbeddingGemma-300m, relative to the working
 # directory (the repository for `make serve`, /app in the image).
 MULTILINGUAL_INSTALL_DIR = Path("base-models") / "embeddinggemma-300m"
+# The same beside the code, for a process whose working directory is elsewhere (a Ray worker,
+# a service manager's unit): the repository or /app.
+_BESIDE_CODE = Path(__file__).resolve().parents[2]
 # The files besides the weights that decide what an encoder reads: its configuration, tokenizer
 # and sentence-transformers steps (pooling, Dense layers; config_sentence_transformers.json's
 # prompts are not read: training read none, so serving reads none).
@@ -83,13 +86,14 @@ def find_base(reference: object, where: str, search: Sequence[Path] = ()) -> Pat
     if not isinstance(files, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in files.items()):
         raise ModelLoadError(f"{where}: its encoder reference needs 'files', a map of file names to SHA-256")
     recorded = reference.get("path")
-    candidates = [*search, *([Path(recorded)] if isinstance(recorded, str) else []), MULTILINGUAL_INSTALL_DIR]
+    candidates = [*search, *([Path(recorded)] if isinstance(recorded, str) else []), MULTILINGUAL_INSTALL_DIR,
+                  _BESIDE_CODE / MULTILINGUAL_INSTALL_DIR]
     tried: list[str] = []
-    for directory in dict.fromkeys(c.expanduser() for c in candidates):  # in order, each once
+    for directory in dict.fromkeys(c.expanduser().absolute() for c in candidates):  # in order, each once
         problem = _mismatch(directory, weights_sha256, files)
         if problem is None:
             return directory
-        tried.append(f"{directory.absolute()} ({problem})")
+        tried.append(f"{directory} ({problem})")
     raise ModelLoadError(
         f"{where}: its encoder is {reference.get('base', MULTILINGUAL_MODEL_NAME)} (SHA-256 {weights_sha256[:12]}...), "
         f"which the model names instead of carrying a copy, and it is not installed here: tried "
