@@ -88,3 +88,33 @@ def test_a_long_decomposed_sentence_cut_into_pieces_keeps_every_mark_in_a_piece(
     assert len(doc.sentences) > 2  # one sentence, cut into pieces
     kept = {i for s in doc.sentences for i in range(s.start, s.end)}
     assert [c for i, c in enumerate(text) if unicodedata.combining(c) and i not in kept] == []
+
+
+ASCII_TEXT = "The government signed a trade agreement."
+FULL_WIDTH_TEXT = "".join(chr(ord(c) + 0xFEE0) if "!" <= c <= "~" else "\u3000" for c in ASCII_TEXT)
+
+
+def test_full_width_forms_are_folded_only_for_a_vocabulary_without_them(model_dir, tmp_path):
+    """all-MiniLM-L6-v2 has no token for "Ａ" (its letters read as [UNK]): folded to ASCII, offsets
+    kept. A vocabulary that has them (EmbeddingGemma's) reads them as it was trained to."""
+    folded = load_tokenizer(model_dir)  # trained on ASCII and Arabic: "Ａ" is <unk>
+    encoded = folded(FULL_WIDTH_TEXT, return_offsets_mapping=True, add_special_tokens=False)
+    plain = folded(ASCII_TEXT, return_offsets_mapping=True, add_special_tokens=False)
+    assert folded.unk_token_id not in encoded["input_ids"] and encoded["input_ids"] == plain["input_ids"]
+    assert encoded["offset_mapping"] == plain["offset_mapping"]  # one code point for one
+    # Saved (as fine-tuning saves it) and loaded again: folded once, the same reading.
+    folded.save_pretrained(tmp_path / "saved")
+    again = load_tokenizer(tmp_path / "saved")
+    assert again(FULL_WIDTH_TEXT, add_special_tokens=False)["input_ids"] == encoded["input_ids"]
+    assert len(again.backend_tokenizer.normalizer.__getstate__()) == len(
+        folded.backend_tokenizer.normalizer.__getstate__())
+
+    tokenizer = Tokenizer(models.BPE(unk_token="<unk>"))
+    tokenizer.pre_tokenizer = pre_tokenizers.Whitespace()
+    alphabet = " ".join(chr(c) for c in [*range(0xFF10, 0xFF1A), *range(0xFF21, 0xFF3B), *range(0xFF41, 0xFF5B)])
+    tokenizer.train_from_iterator([FULL_WIDTH_TEXT, ASCII_TEXT, alphabet] * 20,
+                                  trainers.BpeTrainer(vocab_size=200, special_tokens=["<unk>", "<pad>"]))
+    PreTrainedTokenizerFast(tokenizer_object=tokenizer, unk_token="<unk>", pad_token="<pad>").save_pretrained(
+        tmp_path / "has-them")
+    kept = load_tokenizer(tmp_path / "has-them")
+    assert "Ｔ" in "".join(kept.tokenize(FULL_WIDTH_TEXT))  # not folded
