@@ -33,7 +33,7 @@ from .config import Settings
 from .engine import InvalidInputError, NewstagError, Tagger
 from .interrupts import run_command, sigterm_interrupts
 from .progress import progress_bar
-from .tagging import TagOptions, check_model_choice, result_settings, tag_texts, tagger_for
+from .tagging import TagOptions, check_model_choice, code_fingerprint, result_settings, tag_texts, tagger_for
 
 
 def _parser(prog: str) -> argparse.ArgumentParser:
@@ -91,7 +91,7 @@ def _job(args: argparse.Namespace, options: TagOptions, settings: Settings,
          model_version: str | None) -> dict[str, Any]:
     """What wrote the output: a resumed run must have the same (JSON as it reads back)."""
     stat = args.input.stat()
-    job = {"newstag": __version__,
+    job = {"newstag": __version__, "code": code_fingerprint(),
            "input": {"path": str(args.input.resolve()), "size": stat.st_size, "mtime_ns": stat.st_mtime_ns},
            "options": asdict(options), "settings": result_settings(settings),
            "model": str(args.model.resolve()) if args.model is not None else None, "model_version": model_version}

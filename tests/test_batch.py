@@ -169,6 +169,16 @@ def test_resume_refuses_an_output_of_another_input_or_other_options_and_leaves_i
     args = ["--input", str(tmp_path / "in.jsonl"), "--output", str(tmp_path / "out.jsonl"), "--labels", "trade"]
     assert main(args) == 0
     done = (tmp_path / "out.jsonl").read_text()
+    # One of this version number but other code (an upgrade in place: the version stays 0.1.0, and
+    # job files before session 44 record no code): resumed, its rows and the new ones differed.
+    recorded = json.loads(job_file(tmp_path / "out.jsonl").read_text())
+    for earlier in ({k: v for k, v in recorded.items() if k != "code"}, {**recorded, "code": "0123456789ab"}):
+        job_file(tmp_path / "out.jsonl").write_text(json.dumps(earlier))
+        assert main([*args, "--resume"]) == 2
+        assert (f"out.jsonl was written by another build of newstag {recorded['newstag']} (its code differs from "
+                "this one's, so its rows and this run's would not agree): --overwrite to start again"
+                in capsys.readouterr().err)
+    job_file(tmp_path / "out.jsonl").write_text(json.dumps(recorded))
     assert main([*args[:-1], "trade,football", "--resume"]) == 2
     assert "written with other options" in capsys.readouterr().err
     # Settings that change results count too: a resumed run under another text limit mixed two kinds of rows.

@@ -309,6 +309,34 @@ def test_a_job_an_older_newstag_wrote_is_named_as_such_not_as_other_settings(tmp
         OutputDir(tmp_path / "other", "parquet").claim({"newstag": __version__, "inputs": ["b"]}, overwrite=False)
 
 
+def test_a_job_of_other_code_under_the_same_version_is_refused(tmp_path, monkeypatch):
+    """The version stays 0.1.0 from one commit to the next: a job an earlier build wrote (no
+    'code' before session 44) was resumed, its shards beside the new build's disagreeing."""
+    from service import __version__
+    from service.bulk import cli
+    from service.bulk.output import OutputDir
+    from service.tagging import code_fingerprint
+
+    claimed = []
+
+    def claim(self, job, overwrite):
+        claimed.append(job)
+        raise NewstagError("stopped here")
+
+    (tmp_path / "in.jsonl").write_text(json.dumps({"id": "a", "text": "Trade talks resumed."}) + "\n")
+    monkeypatch.setattr(cli.OutputDir, "claim", claim)
+    assert cli.main(["--input", str(tmp_path / "in.jsonl"), "--output", str(tmp_path / "out")]) == 2
+    assert claimed[0]["code"] == code_fingerprint() and len(code_fingerprint()) == 12
+    monkeypatch.undo()
+    old = OutputDir(tmp_path / "old", "parquet")
+    old.claim({"newstag": __version__, "inputs": ["a"]}, overwrite=False)
+    old.release()
+    with pytest.raises(NewstagError, match=r"holds a job that was written by another build of newstag "
+                                           r"\S+ \(its code differs from this one's"):
+        OutputDir(tmp_path / "old", "parquet").claim({"newstag": __version__, "code": code_fingerprint(),
+                                                      "inputs": ["a"]}, overwrite=False)
+
+
 def test_overwrite_refuses_a_directory_of_other_files_before_it_removes_anything(tmp_path):
     """--overwrite deleted the earlier job's shards, then refused the directory for a README beside them."""
     from service import __version__
