@@ -538,6 +538,22 @@ def test_two_batch_outputs_of_different_label_sets_are_said_to_be_apart(tmp_path
     assert "drift: warning:" in err and "taxonomy iptc-top" in err and "taxonomy news" in err
     assert drift([str(tmp_path / "now.jsonl"), str(tmp_path / "again.jsonl")]) == 0
     assert "warning" not in capsys.readouterr().err
+    # The same label set, tagged by another build (an upgrade in place keeps the version number; job
+    # files before session 44 record no code): a third of the labels moved with the code, and no word.
+    again_job = tmp_path / "again.jsonl.job.json"
+    recorded = json.loads(again_job.read_text())
+    for earlier in ({k: v for k, v in recorded.items() if k != "code"}, {**recorded, "code": "0123456789ab"}):
+        again_job.write_text(json.dumps(earlier))
+        assert drift([str(tmp_path / "again.jsonl"), str(tmp_path / "now.jsonl")]) == 0
+        err = capsys.readouterr().err
+        assert "drift: warning:" in err and "were tagged by different builds of newstag" in err
+    # A fine-tuned model retrained in its directory: the same path, another version.
+    for name, version in (("again", "0123456789ab"), ("now", "ba9876543210")):
+        (tmp_path / f"{name}.jsonl.job.json").write_text(json.dumps({**recorded, "model": "/models/desk",
+                                                                     "model_version": version}))
+    assert drift([str(tmp_path / "again.jsonl"), str(tmp_path / "now.jsonl")]) == 0
+    assert ("were tagged by different versions of model /models/desk (retrained in its directory: 0123456789ab, "
+            "then ba9876543210)") in capsys.readouterr().err
 
 
 def test_feedback_rows_name_a_label_and_a_file_of_failed_rows_says_so(tmp_path, capsys):
