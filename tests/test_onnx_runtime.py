@@ -232,6 +232,33 @@ def test_a_graph_an_older_newstag_exported_is_named_when_none_is_loaded(tiny_mod
         in caplog.text
 
 
+def test_a_graph_of_an_earlier_matcher_adapter_is_named_and_auto_warns(tmp_path, monkeypatch, caplog):
+    """An upgrade in place changed the shipped matcher adapter (30ed5b22, then 1e58afed) and the
+    export format: the cache held the default model's graph of the old adapter, and NEWSTAG_RUNTIME=auto
+    ran torch saying only "no ONNX graph" at INFO, the same line as on a machine that never exported one."""
+    source = onnx_cache.GraphSource("ab" * 32, "1e58afed" * 8, "fp32")
+    weights = "ab" * 6
+    old = tmp_path / f"{weights}+30ed5b22-fp32-ort1.30.0-v2"
+    for name in (old.name, f"{weights}-fp32-ort1.30.0-v4",  # the base without an adapter (fine-tuned models')
+                 f"{weights}+30ed5b22-int8-ort1.30.0-v2", f"{'cd' * 6}+30ed5b22-fp32-ort1.30.0-v2"):
+        (tmp_path / name).mkdir()
+    with caplog.at_level(logging.INFO, "newstag.onnx"):
+        assert onnx_cache.load_graph(None, tmp_path, source, may_export=False) is None  # type: ignore[arg-type]
+    [record] = caplog.records
+    assert record.levelno == logging.WARNING
+    assert (f"graphs of these weights exported by another newstag or ONNX Runtime are there, {old.name}, but "
+            f"{source.directory_name()} is wanted") in record.getMessage()
+    caplog.clear()
+    monkeypatch.setattr(onnx_cache, "writable", lambda directory: False)
+    with caplog.at_level(logging.WARNING, "newstag.onnx"):
+        assert onnx_cache.load_graph(None, tmp_path, source, may_export=True) is None  # type: ignore[arg-type]
+    assert f"are there, {old.name}, but" in caplog.text
+    caplog.clear()
+    with caplog.at_level(logging.INFO, "newstag.onnx"):  # nothing of these weights: as before, at INFO
+        assert onnx_cache.load_graph(None, tmp_path / "empty", source, may_export=False) is None  # type: ignore[arg-type]
+    assert [r.levelno for r in caplog.records] == [logging.INFO]
+
+
 def test_precisions_without_a_graph(tiny_model_dir, tmp_path):
     with pytest.raises(ConfigError, match="no ONNX graph"):
         _load(tmp_path, model=tiny_model_dir, runtime="onnx", precision="bf16")

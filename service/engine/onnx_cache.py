@@ -183,8 +183,12 @@ def load_graph(model: PreTrainedModel, cache_dir: Path, source: GraphSource, *, 
                                      f"{cache_dir} writable, so it is exported again)") from None
             log.warning("%s: exporting it again", exc)
     elif not may_export:
-        log.info("no ONNX graph for these weights in %s%s: running torch (newstag export-onnx makes one)",
-                 cache_dir, _why_none(cache_dir, source))
+        # a warning when graphs of these weights are there but not this one (an upgrade in place
+        # changed the export or the shipped matcher): the operator exported them to run ONNX
+        why = _why_none(cache_dir, source)
+        log.log(logging.WARNING if why else logging.INFO,
+                "no ONNX graph for these weights in %s%s: running torch (newstag export-onnx makes one)",
+                cache_dir, why)
         return None
     elif not writable(cache_dir):
         log.warning("no ONNX graph for these weights in %s%s and the directory is not writable: running torch "
@@ -243,6 +247,9 @@ def _other_versions(cache_dir: Path, source: GraphSource) -> str:
     beside them reads like a lost cache."""
     this = source.directory_name()
     stem = this[:this.index("-ort")]
+    if source.adapter_sha256:  # an earlier build's shipped matcher adapter too (30ed5b22 became 1e58afed)
+        weights, rest = stem.split("+", 1)
+        stem = f"{weights}+*-{rest.split('-', 1)[1]}"
     others = sorted(p.name for p in cache_dir.glob(f"{stem}-ort*") if p.is_dir() and p.name != this)
     if not others:
         return ""
