@@ -125,6 +125,11 @@ def test_a_tampered_model_at_start_is_not_loaded(tagger, models_dir):
     assert [m["name"] for m in listing["models"]] == ["all-MiniLM-L6-v2"]
     assert "fails its SHA-256 check" in listing["errors"]["desk-topics"]
     assert "base model newstag does not have" in listing["errors"]["other-base"]
+    # It names the base it records, and what to do (a default model of other weights, after an upgrade).
+    said = listing["errors"]["other-base"]
+    assert "does not have ('all-MiniLM-L6-v2 (embedded)', SHA-256 000000000000...; only" in said
+    assert said.endswith(": serve it with the newstag that trained it, or train it again with this one "
+                         "(python -m training.finetune)")
 
 
 def test_a_reload_in_one_worker_reaches_the_others(tagger, models_dir, trained_model_dir, tmp_path):

@@ -74,9 +74,12 @@ def find_base(reference: object, where: str, search: Sequence[Path] = ()) -> Pat
     in errors.
     """
     if not isinstance(reference, dict) or reference.get("sha256") not in REFERABLE_BASES:
-        raise ModelLoadError(f"{where}: its encoder is a base model newstag does not have (only the embedded "
+        names = (f"{str(reference.get('base'))[:100]!r}, SHA-256 {str(reference.get('sha256'))[:12]}...; "
+                    if isinstance(reference, dict) else "")  # which base it names: an upgrade may have moved on
+        raise ModelLoadError(f"{where}: its encoder is a base model newstag does not have ({names}only the embedded "
                              f"default, SHA-256 {DEFAULT_MODEL_SHA256[:12]}..., and {MULTILINGUAL_MODEL_NAME}, "
-                             f"{MULTILINGUAL_SHA256[:12]}..., can be referenced)")
+                             f"{MULTILINGUAL_SHA256[:12]}..., can be referenced): serve it with the newstag that "
+                             "trained it, or train it again with this one (python -m training.finetune)")
     weights_sha256 = str(reference["sha256"])
     if weights_sha256 == DEFAULT_MODEL_SHA256:
         base = default_model_dir()
