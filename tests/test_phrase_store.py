@@ -145,3 +145,14 @@ def test_an_onnx_int8_graphs_weight_range_names_its_file(precision, weights_rang
 
     encoder = SimpleNamespace(precision=Precision(precision), int8_weights_range=weights_range)
     assert _kernels(encoder) == expected
+
+
+def test_a_written_file_takes_the_users_umask_so_others_sharing_the_directory_read_it(tiny_model_dir, tmp_path):
+    """It was written 0600 (a temporary file's mode): a directory shared by machines or users (the
+    documented use) gave the others nothing to read, and they embedded the taxonomies at every start."""
+    cache = tmp_path / "label-vectors"
+    _load(tiny_model_dir, cache).tag([TEXT])
+    umask = os.umask(0)
+    os.umask(umask)
+    written = list(cache.glob("*.safetensors"))
+    assert written and {p.stat().st_mode & 0o777 for p in written} == {0o666 & ~umask}

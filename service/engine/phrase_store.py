@@ -29,6 +29,7 @@ from safetensors import SafetensorError, safe_open
 from safetensors.numpy import save_file
 
 from .cache import user_cache_dir
+from .model_files import apply_umask
 
 log = logging.getLogger("newstag.engine")
 AUTO, OFF = "auto", "off"
@@ -103,6 +104,9 @@ class PhraseStore:
             try:
                 save_file({"vectors": matrix}, temporary,
                           metadata={"format": FORMAT, "phrases": json.dumps(phrases, ensure_ascii=False)})
+                # mkstemp's 0600 kept every other user of a shared directory (another machine's
+                # service user, the image's uid 10001) from reading it: they embedded at each start.
+                apply_umask(Path(temporary))
                 os.replace(temporary, self.path)
             finally:
                 if os.path.exists(temporary):
