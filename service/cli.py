@@ -62,12 +62,19 @@ def _drift(argv: list[str]) -> int:
     return drift(argv, prog="newstag drift")
 
 
+def _cache(argv: list[str]) -> int:
+    from .cache_cli import main as cache
+
+    return cache(argv, prog="newstag cache")
+
+
 # Commands whose options belong to another parser: (run, help).
 HANDED_ON = {
     "serve": (_serve, "serve the API with gunicorn on 0.0.0.0:$PORT, as make serve does (gunicorn options follow)"),
     "batch": (_batch, "tag a JSONL file of articles: newstag batch --input IN.jsonl --output OUT.jsonl"),
     "bulk": (_bulk, "tag an archive on Ray: newstag bulk --input 'archive/*.jsonl' --output tagged/"),
     "drift": (_drift, "compare the tags of two periods: newstag drift THEN.jsonl NOW.jsonl"),
+    "cache": (_cache, "list the label-vector and ONNX cache files this build never reads; --prune removes them"),
 }
 
 

@@ -54,6 +54,11 @@ def run_command(main: Callable[[], int], prog: str) -> int:
     except KeyboardInterrupt:
         print(f"\n{prog}: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # The reader went away (`newstag cache | head`): a traceback, then another from the
+        # interpreter's own flush at exit. Output goes nowhere from here; 141 as a shell says.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
 
 
 def _module_run() -> str:

@@ -19,6 +19,7 @@ import hashlib
 import json
 import logging
 import os
+import re
 import shutil
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, replace
@@ -64,6 +65,38 @@ def _ort_version() -> str:
     # The installed distribution's version, without importing it: gunicorn's master checks graphs
     # before it forks (check_graphs_at_start) and imports neither torch nor ONNX Runtime.
     return version("onnxruntime")
+
+
+_GRAPH_NAME = re.compile(r"-ort(?P<ort>.+)-v(?P<format>\d+)$")
+_STAGING_NAME = re.compile(r"^\..+\.(?P<pid>\d+)\.tmp$")
+
+
+def stale_graph(name: str) -> str | None:
+    """Why this build never loads the entry ``name`` of an ONNX cache directory (None: it may; not
+    an entry of ours). A graph is named by its export format and ONNX Runtime version, so an
+    upgrade of either leaves the old graphs behind: 87 MB (fp32) and 22 MB (int8) for the default
+    model, 1.2 GB and 300 MB for EmbeddingGemma."""
+    staging = _STAGING_NAME.match(name)
+    if staging is not None:
+        return None if _running(int(staging["pid"])) else "left by an interrupted export"
+    found = _GRAPH_NAME.search(name)
+    if found is None:
+        return None
+    if int(found["format"]) != EXPORT_FORMAT:
+        return f"export format v{found['format']}; this build reads v{EXPORT_FORMAT}"
+    if found["ort"] != _ort_version():
+        return f"exported for onnxruntime {found['ort']}; this is {_ort_version()}"
+    return None
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
 
 
 def default_onnx_dir() -> Path:

@@ -20,6 +20,7 @@ import hashlib
 import json
 import logging
 import os
+import re
 import tempfile
 import threading
 from pathlib import Path
@@ -125,6 +126,26 @@ def engine_code_version() -> str:
     for source in sorted(Path(__file__).resolve().parent.glob("*.py")):
         digest.update(source.name.encode() + b"\0" + source.read_bytes())
     return digest.hexdigest()[:8]
+
+
+_STORE_NAME = re.compile(r"-(?P<code>[0-9a-f]{8})-v(?P<format>[^-]+)\.safetensors$")
+_OLD_NAME = re.compile(r"-v\d+\.safetensors$")
+
+
+def stale_store(name: str) -> str | None:
+    """Why this build never reads the file ``name`` of a label-vector directory (None: it may; not
+    a file of ours). Files are named by the engine code that made them, so every upgrade leaves
+    the last build's behind (0.6 MB a model and setting)."""
+    if name.startswith(".label-vectors-") and name.endswith(".tmp"):
+        return "left by an interrupted write"
+    found = _STORE_NAME.search(name)
+    if found is None:
+        return "named by an older build (no engine code in its name)" if _OLD_NAME.search(name) else None
+    if found["format"] != FORMAT:
+        return f"file format v{found['format']}; this build reads v{FORMAT}"
+    if found["code"] != engine_code_version():
+        return f"made by another build's engine code ({found['code']}; this one's is {engine_code_version()})"
+    return None
 
 
 def open_store(directory: Path | None, model_version: str, how: str, dim: int) -> PhraseStore | None:
