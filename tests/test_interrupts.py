@@ -40,6 +40,13 @@ def _wait_for_library(process: subprocess.Popen, library: str) -> None:
     pytest.fail(f"the command did not load {library} in 60 s")
 
 
+def _as_from_a_terminal() -> None:
+    """Ctrl-C's default action, as a command started from a terminal has it: a test run started in
+    the background (`make test &`, a CI runner) passes its children SIGINT ignored, and a command
+    that inherits that is rightly left alone (quiet_ctrl_c_while_starting)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 @pytest.mark.slow  # each command imports torch in a fresh interpreter
 @pytest.mark.skipif(not Path("/proc/self/maps").exists(), reason="watches /proc/PID/maps")
 @pytest.mark.parametrize("library", ["_multiarray_umath", "libtorch_cpu"])  # numpy, then torch (seconds before the end)
@@ -49,7 +56,7 @@ def _wait_for_library(process: subprocess.Popen, library: str) -> None:
 ], ids=["finetune", "evaluate", "drift", "service", "newstag"])
 def test_ctrl_c_while_a_command_imports_is_one_line_and_status_130(command, library):
     process = subprocess.Popen([sys.executable, *command, "--help"], cwd=ROOT, text=True,
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, preexec_fn=_as_from_a_terminal)
     try:
         _wait_for_library(process, library)
         process.send_signal(signal.SIGINT)
