@@ -939,12 +939,18 @@ def test_the_page_says_the_model_is_loading_and_lists_it_once_loaded(loading_ser
         assert len(asked) == count  # it stopped asking
 
 
-# Each GET /v1/models the page sends, at the page's (fake) time, and how many were answered.
+# Each GET /v1/models the page sends, at the page's (fake) time, and how many answers the page
+# has read (its json(): what it does next, scheduling its next listing, follows in the same turn).
 MODELS_CALLS_JS = """() => { window.modelsCalls = []; window.modelsDone = 0; const fetched = window.fetch;
   window.fetch = (path, ...rest) => {
     if (!String(path).endsWith('/v1/models')) return fetched(path, ...rest);
     modelsCalls.push(Date.now());
-    return fetched(path, ...rest).finally(() => { window.modelsDone += 1; }); }; }"""
+    const counted = () => { window.modelsDone += 1; };
+    return fetched(path, ...rest).then((response) => {
+      const json = response.json.bind(response);
+      response.json = () => json().finally(counted);
+      return response;
+    }, (error) => { counted(); throw error; }); }; }"""
 LOADING = json.dumps({"models": [], "errors": {}, "loading": True})
 
 
@@ -963,9 +969,8 @@ def run_clock(page, seconds: int) -> None:
     for _ in range(seconds):
         calls = page.evaluate("modelsCalls.length")
         page.clock.run_for(1000)
-        if page.evaluate("modelsCalls.length") != calls:  # its answer, on the real clock (a loaded machine
-            page.wait_for_function("() => modelsDone === modelsCalls.length", timeout=15_000)  # took over 100 ms)
-            page.wait_for_timeout(100)  # the page reading it
+        if page.evaluate("modelsCalls.length") != calls:  # its answer read, on the real clock (on a loaded
+            page.wait_for_function("() => modelsDone === modelsCalls.length", timeout=15_000)  # machine, over 100 ms)
 
 
 def test_the_wait_for_the_model_is_bounded_and_a_failed_listing_says_so(server):
