@@ -118,7 +118,7 @@ def _mismatch(directory: Path, weights_sha256: str, files: dict[str, str]) -> st
                 return f"names a file outside it: {name}"
             if not path.is_file():
                 return f"no {name}"
-            if (sha256_unless_unchanged(path) if name.endswith(".safetensors") else sha256_of(path)) != digest:
+            if sha256_unless_unchanged(path) != digest:  # once per process while unchanged, at every rescan
                 return f"{name} differs"
     except OSError as exc:
         return f"cannot be read: {exc.strerror or exc}"
