@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from service.engine.language import DetectedLanguage, detect_language, label_set_language, mostly_latin
+from service.engine.markup import readable
 
 # Real news-style sentences, two per language newstag claims by name.
 SENTENCES = {
@@ -175,3 +176,23 @@ def test_full_width_latin_is_told_by_its_words_not_by_its_bytes():
 def test_chinese_japanese_and_korean_with_full_width_forms_are_told_as_before(text, code):
     assert detect_language(text).code == code
     assert not mostly_latin(text)
+
+
+# A scraped page as sent: a head with 20 KB of inline script (a tag manager, the page's state as JSON) before the body.
+_HEAD = "<html><head><script>" + "window.dataLayer.push({'event': 'view'});" * 500 + "</script>"
+
+
+@pytest.mark.parametrize("title, body, code", [
+    ("Ukraine passes record defence budget", "Ukraine's parliament on Thursday approved a budget that raises defence "
+     "spending to a record share of output, the finance minister told lawmakers in Kyiv.", "en"),
+    ("Budget 2027", "Le gouvernement français a présenté jeudi un projet de budget qui prévoit une hausse des dépenses "
+     "militaires et une baisse du déficit public, a indiqué le ministre de l'Économie.", "fr"),
+])
+def test_an_html_pages_language_is_told_by_its_text_past_a_long_head(title, body, code):
+    """The detector read the reading copy's first 10,000 characters, which for a scraped page are its
+    head's scripts blanked: both pages were "und" (confidence 0.0); with the title first, the French one was
+    told by its title alone (0.47)."""
+    page = f"{_HEAD}<title>{title}</title></head><body><article><p>{body}</p></article></body></html>"
+    assert len(page) > 20_000
+    detected = detect_language(readable(page))
+    assert detected.code == code and detected.confidence > 0.9, detected

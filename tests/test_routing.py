@@ -310,3 +310,14 @@ def test_a_multilingual_model_that_cannot_load_when_first_needed_leaves_the_defa
     assert english.model == russian.model == "tiny-english"
     assert [w.code for w in russian.warnings] == ["language-unsupported"]
     assert list(lazy.default.left_out) == [multilingual_dir.name]
+
+
+def test_an_html_page_is_routed_by_its_text_not_its_markup(routed):
+    """A short Cyrillic headline wrapped in markup read as Latin by its tag and attribute names,
+    and went to the English model; a French page with a long head was told by the head's blanks."""
+    headline = "<div class=\"headline\"><h1 class=\"title\">ЦСКА</h1></div>"
+    head = "<html><head><script>" + "window.dataLayer.push({'event': 'view'});" * 500 + "</script></head><body>"
+    page = f"{head}<article><p>{FRENCH}</p></article></body></html>"
+    cyrillic, french = routed.tag([headline, page], LABELS)
+    assert (cyrillic.language, cyrillic.model) == ("und", "tiny-multilingual")
+    assert (french.language, french.model) == ("fr", "tiny-multilingual")

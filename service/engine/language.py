@@ -55,6 +55,18 @@ class DetectedLanguage:
     confidence: float  # 0..1, the model's probability of ``code`` (of the best guess for "und")
 
 
+def _leading(text: str) -> str:
+    """The first ``MAX_CHARS`` characters of ``text``, runs of whitespace read as one space.
+
+    An HTML page's reading copy (markup.py) keeps its head's scripts and styles as blanks, often
+    more than ``MAX_CHARS`` of them: a page with 20 KB of inline script was told "und" (none of its
+    words read) or by its title alone. A text within the limit is read as it is.
+    """
+    if len(text) <= MAX_CHARS:
+        return text
+    return " ".join(text.split())[:MAX_CHARS]
+
+
 def _get_identifier() -> Any:
     """The model, loaded once per process on first use.
 
@@ -135,7 +147,7 @@ def detect_language(text: str) -> DetectedLanguage:
     Deterministic and safe to call from many threads at once.
 
     Args:
-        text: any text; only its first ``MAX_CHARS`` characters are read.
+        text: any text; only its first ``MAX_CHARS`` characters are read (runs of whitespace as one).
 
     Returns:
         The ISO 639-1 code and the model's probability for it.
@@ -154,7 +166,7 @@ def _detect(text: str, labels: bool) -> DetectedLanguage:
     # punctuation and digits become ASCII).
     # Hebrew points and Arabic vowel marks are optional: the identifier learnt text without them, and
     # pointed Hebrew ("שָׂרֵי הַחוּץ דָּנוּ ...") came out "und" where the same words unpointed are 0.99997 "he".
-    text = _OPTIONAL_MARKS.sub("", unicodedata.normalize("NFKC", text[:MAX_CHARS]))
+    text = _OPTIONAL_MARKS.sub("", unicodedata.normalize("NFKC", _leading(text)))
     if not _has_letters(text):
         return DetectedLanguage(UNDETERMINED, 0.0)
     scores = _py3langid_scores(text)
@@ -224,7 +236,7 @@ def mostly_latin(text: str) -> bool:
     """Whether most letters of ``text`` are Latin: a text too short for its language to be told
     ("und") still shows its script, and a Cyrillic or Arabic headline is not English."""
     # NFKC: a full-width letter ("ＴＯＫＹＯ") is named FULLWIDTH LATIN, and is Latin.
-    letters = [c for c in unicodedata.normalize("NFKC", text[:MAX_CHARS]) if c.isalpha()]
+    letters = [c for c in unicodedata.normalize("NFKC", _leading(text)) if c.isalpha()]
     latin = sum(1 for c in letters if unicodedata.name(c, "").startswith("LATIN"))
     return latin * 2 >= len(letters)
 
@@ -238,7 +250,7 @@ def letters_english_lacks(text: str) -> str:
     time, where a foreign one read as English got a wrong topic. A ligature or a full-width
     letter that is a-z under NFKC ("ﬁ", "Ａ") is English's.
     """
-    found = (c.lower() for c in text[:MAX_CHARS]
+    found = (c.lower() for c in _leading(text)
              if c.isalpha() and not unicodedata.normalize("NFKC", c).isascii()
              and unicodedata.name(c, "").startswith("LATIN"))
     return "".join(dict.fromkeys(found))

@@ -232,10 +232,11 @@ class RoutedTagger(Tagger):
             # A text too short to tell its language that is not in Latin letters (a Cyrillic
             # headline), or has letters English does not write ("Neft bahalaşıb"), is not one
             # for the English model either.
+            # Their words, not their markup: "<h1 class=\"title\">ЦСКА</h1>" is not mostly Latin.
             kept = self.default.backend.languages
             to_multilingual = [self._reads_language(code) or (code == UNDETERMINED and (
-                not mostly_latin(text) or bool(plainly_not_english(text, kept))))
-                for code, text in zip(codes, texts, strict=True)]
+                not mostly_latin(read) or bool(plainly_not_english(read, kept))))
+                for code, read in zip(codes, map(markup.readable, texts), strict=True)]
         # The multilingual model is asked for (and so loaded, when that was left) only when a text goes there.
         routes = [self.multilingual if there else self.default for there in to_multilingual]
         results: list[TagResult | None] = [None] * len(texts)
