@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+import random
+from pathlib import Path
+
 import pytest
 from transformers import AutoTokenizer
 
@@ -65,3 +68,31 @@ def test_sentence_token_ids_match_the_tokenizer(tokenizer):
 def test_text_with_nothing_to_tokenize_has_no_windows(tokenizer):
     doc = prepare_document("   \n\n  ", tokenizer, max_tokens=64)
     assert doc.sentences == () and doc.windows == ()
+
+
+_GEMMA = Path(__file__).resolve().parent.parent / "base-models" / "embeddinggemma-300m"
+_LONG_WORDS = ("the intergovernmental commission discussed decarbonisation and electrification of transportation "
+               "infrastructure with representatives of municipalities and telecommunications conglomerates amid "
+               "hyperinflation").split()
+
+
+@pytest.mark.parametrize("model", [
+    "default",
+    pytest.param("gemma", marks=pytest.mark.skipif(not (_GEMMA / "tokenizer.json").is_file(),
+                                                   reason=f"EmbeddingGemma is not installed in {_GEMMA}")),
+])
+def test_a_long_sentence_is_cut_between_words(model):
+    """A paragraph with no sentence end the splitter knows (lower-case scraped text, a transcript) was cut
+    every window's worth of tokens wherever that fell: 5 of 16 pieces ended inside a word ("intergovern" |
+    "mental"), and EmbeddingGemma's began with the space its word token holds; evidence quoted them so."""
+    path = default_model_dir() if model == "default" else _GEMMA
+    tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
+    rng = random.Random(3)
+    text = " ".join(rng.choice(_LONG_WORDS) for _ in range(600))
+    doc = prepare_document(text, tokenizer, max_tokens=64)
+    assert len(doc.sentences) > 5 and all(len(ids) <= 62 for ids in doc.sentence_token_ids)
+    for span in doc.sentences:
+        assert text[span.start:span.end] == text[span.start:span.end].strip()
+        assert span.start == 0 or text[span.start - 1] == " ", text[span.start - 10:span.start + 10]
+        assert span.end == len(text) or text[span.end] == " ", text[span.end - 10:span.end + 10]
+    assert [i for w in doc.windows for i in w] == list(range(len(doc.sentences)))

@@ -76,19 +76,35 @@ def _tokens_per_sentence(text: str, spans: list[Span], tokenizer: Any,
     return per_sentence, tuple(prompt_ids)
 
 
+def _starts_word(text: str, start: int) -> bool:
+    """Whether a token starting at ``start`` begins a word: whitespace before it, or (SentencePiece's
+    "▁word") the token holds that whitespace itself."""
+    return start == 0 or text[start - 1].isspace() or text[start].isspace()
+
+
 def _cut_long(text: str, span: Span, tokens: list[tuple[int, int, int]], budget: int):
-    """Yield (span, token ids) pieces of at most ``budget`` tokens."""
+    """Yield (span, token ids) pieces of at most ``budget`` tokens, cut between words where the
+    piece has a word start to cut at (text without spaces, Chinese or Japanese, is cut anywhere)."""
     if len(tokens) <= budget:
         yield span, tuple(t[0] for t in tokens)
         return
-    for i in range(0, len(tokens), budget):
-        piece = tokens[i : i + budget]
+    i = 0
+    while i < len(tokens):
+        stop = min(i + budget, len(tokens))
+        # A cut inside a word ("hyperinfl" | "ation") left evidence quoting half words: back to the
+        # last word start in the piece.
+        stop = next((k for k in range(stop, i, -1) if k == len(tokens) or _starts_word(text, tokens[k][1])), stop)
+        piece = tokens[i:stop]
+        start = piece[0][1]
+        while start < piece[0][2] and text[start].isspace():  # the space a "▁word" token holds is not the piece's
+            start += 1
         # The tokenizer composes text (NFC), so a decomposed letter's mark lies after its token's
         # end: kept with the piece, not left out of both ("...и" quoted for "...й").
         end = piece[-1][2]
         while end < span.end and unicodedata.combining(text[end]):
             end += 1
-        yield Span(piece[0][1], end), tuple(t[0] for t in piece)
+        yield Span(start, end), tuple(t[0] for t in piece)
+        i = stop
 
 
 def _pack(lengths: list[int], breaks: list[bool], budget: int) -> list[range]:
