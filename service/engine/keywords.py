@@ -46,6 +46,22 @@ def _forms(keywords: tuple[str, ...]) -> list[str]:
 _CACHED_KEYWORD_SETS = 16_384
 
 
+# Between a keyword's words, any spacing short of a paragraph break: a no-break space (a scraper's
+# get_text() of "&nbsp;"), two spaces, a wrapped line, or the blanks HTML's tags and entities leave in
+# its reading copy (markup.py). "central bank" matched only with one plain space between its words.
+_GAP = r"(?:[^\S\n]+|[^\S\n]*\n[^\S\n]*)"
+_SPACES = re.compile(r"\s+")
+
+
+def _escape(keyword: str) -> str:
+    return _GAP.join(re.escape(word) for word in keyword.split())
+
+
+def _key(match: re.Match[str]) -> str:
+    """A match as the keyword it is: "Central\xa0Bank" and "central bank" are one keyword found."""
+    return " ".join(match.group().casefold().split())
+
+
 @lru_cache(maxsize=_CACHED_KEYWORD_SETS)
 def _pattern(keywords: tuple[str, ...]) -> re.Pattern[str] | None:
     if not keywords:
@@ -58,12 +74,12 @@ def _pattern(keywords: tuple[str, ...]) -> re.Pattern[str] | None:
     run: list[str] = []
     for k in _forms(keywords):
         if not _unspaced(k[0]) and not _unspaced(k[-1]):
-            run.append(re.escape(k))
+            run.append(_escape(k))
             continue
         if run:
             parts.append(r"(?<!\w)(?:" + "|".join(run) + r")(?!\w)")
             run = []
-        parts.append(("" if _unspaced(k[0]) else r"(?<!\w)") + re.escape(k) + ("" if _unspaced(k[-1]) else r"(?!\w)"))
+        parts.append(("" if _unspaced(k[0]) else r"(?<!\w)") + _escape(k) + ("" if _unspaced(k[-1]) else r"(?!\w)"))
     if run:
         parts.append(r"(?<!\w)(?:" + "|".join(run) + r")(?!\w)")
     return re.compile("|".join(parts), re.IGNORECASE)
@@ -73,7 +89,8 @@ def _fold(text: str) -> str:
     # casefold() spells a capital dotted I (Turkish, Azerbaijani) as "i" and a combining dot,
     # which the pattern's IGNORECASE reads as plain "i": dropped from text and keywords alike.
     # It keeps a dotless ı, which IGNORECASE matches to i and I ("Kıbrıs" in "KIBRIS"): made an i.
-    return text.casefold().replace("\u0307", "").replace("\u0131", "i")
+    # Runs of whitespace read as one space, as the patterns read them (_GAP).
+    return _SPACES.sub(" ", text.casefold().replace("\u0307", "").replace("\u0131", "i"))
 
 
 @lru_cache(maxsize=_CACHED_KEYWORD_SETS)
@@ -137,7 +154,7 @@ def _hits_per_sentence(pattern: re.Pattern[str], text: str, sentences: tuple[Spa
     for match in pattern.finditer(text):
         i = bisect.bisect_right(starts, match.start()) - 1
         if i >= 0 and match.end() <= sentences[i].end:
-            found[i].add(match.group().casefold())
+            found[i].add(_key(match))
         else:
             last = bisect.bisect_left(starts, match.end()) - 1
             again.update(range(max(i, 0), max(last, i) + 1))
@@ -145,7 +162,7 @@ def _hits_per_sentence(pattern: re.Pattern[str], text: str, sentences: tuple[Spa
         if n % 1000 == 999:
             _check(deadline)
         span = sentences[i]
-        found[i] = {m.group().casefold() for m in pattern.finditer(text, span.start, span.end)}
+        found[i] = {_key(m) for m in pattern.finditer(text, span.start, span.end)}
     return np.array([len(f) for f in found], dtype=np.int32)
 
 
@@ -156,7 +173,7 @@ def document_hits(text: str, labels: list[Label], deadline: float | None = None)
     for j, pattern in _candidates(text, labels):
         if pattern not in counted:
             _check(deadline)
-            counted[pattern] = len({m.group().casefold() for m in pattern.finditer(text)})
+            counted[pattern] = len({_key(m) for m in pattern.finditer(text)})
         out[j] = counted[pattern]
     return out
 
