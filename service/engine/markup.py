@@ -5,8 +5,8 @@ was read as markup, not news (the genre check: probability 0.06 that it is news)
 topic. Tags, comments, scripts and styles become spaces of the same length (a block's tags
 a line break, so paragraphs and headings stay apart) and entities their character followed
 by spaces, so every offset into the reading copy is an offset into the caller's text and
-evidence still slices it exactly. Only tags of HTML's own names count: "x<y and y>z" and
-"<Reuters>" are text.
+evidence still slices it exactly. Only tags of HTML's own names count, and custom or namespaced
+ones (<amp-img>, <o:p>): "x<y and y>z" and "<Reuters>" are text.
 """
 
 from __future__ import annotations
@@ -29,15 +29,19 @@ _BLOCKS = frozenset(
     "address article aside blockquote body caption dd details div dl dt fieldset figcaption figure footer form "
     "h1 h2 h3 h4 h5 h6 header hr html li main nav ol p pre section summary table tbody td tfoot th thead title tr "
     "ul center".split())
-_TAG = re.compile(r"<!--.*?(?:-->|\Z)|<(/?)([a-zA-Z][a-zA-Z0-9]*)(?:\s[^<>]*)?/?>", re.S)
-# What a browser never shows: blanked whole, content and all.
-_HIDDEN = re.compile(r"<(script|style|noscript|template)\b[^<>]*>.*?(?:</\1\s*>|\Z)", re.S | re.I)
+# A name may have parts after "-" or ":": a custom element's (<amp-img>, <gu-island>) or a namespaced
+# one's (Word's <o:p>); prose writes neither, so they are markup whatever the name.
+_TAG = re.compile(r"<!--.*?(?:-->|\Z)|<(/?)([a-zA-Z][a-zA-Z0-9]*(?:[-:][a-zA-Z0-9]+)*)(?:\s[^<>]*)?/?>", re.S)
+# What a browser never shows as text: blanked whole, content and all. An inline SVG icon's path data
+# ("M18 16.08c-.76 0-1.44.3 ...") read as text made an article of four share icons non-news.
+_HIDDEN = re.compile(r"<(script|style|noscript|template|svg|math)\b[^<>]*>.*?(?:</\1\s*>|\Z)", re.S | re.I)
 _ENTITY = re.compile(r"&(?:#[0-9]{1,7}|#[xX][0-9a-fA-F]{1,6}|[a-zA-Z][a-zA-Z0-9]{1,31});")
 _LONGEST_ENTITY = 34  # "&", a name of 32 characters, ";"
 
 
 def _is_markup(match: re.Match[str]) -> bool:
-    return match.group(2) is None or match.group(2).lower() in HTML_ELEMENTS  # a comment, or an HTML element
+    name = match.group(2)
+    return name is None or name.lower() in HTML_ELEMENTS or "-" in name or ":" in name  # a comment, or an element
 
 
 def has_markup(text: str) -> bool:
