@@ -21,14 +21,17 @@ _ELEMENTS = (
     "head header hr html i iframe img input ins kbd label legend li link main mark meta meter nav noscript "
     "object ol optgroup option output p picture pre q s samp script section select small source span strong "
     "style sub summary sup svg table tbody td template textarea tfoot th thead time title tr track u ul var "
-    "video wbr center big tt"
+    "video wbr center big tt "
+    # Also HTML's, and in scraped pages: a consent <dialog>, a <menu>, a headline's <hgroup>, <base href>.
+    "acronym area base basefont blink canvas datalist dialog dir frame frameset hgroup map marquee math menu "
+    "menuitem nobr noembed noframes param plaintext portal progress rb rp rt rtc ruby search slot strike xmp"
 )
 HTML_ELEMENTS = frozenset(_ELEMENTS.split())
 # Elements that stand apart from the text around them: their tags end a paragraph.
 _BLOCKS = frozenset(
     "address article aside blockquote body caption dd details div dl dt fieldset figcaption figure footer form "
     "h1 h2 h3 h4 h5 h6 header hr html li main nav ol p pre section summary table tbody td tfoot th thead title tr "
-    "ul center".split())
+    "ul center dialog dir frameset hgroup marquee menu noframes plaintext search xmp".split())
 # A name may have parts after "-" or ":": a custom element's (<amp-img>, <gu-island>) or a namespaced
 # one's (Word's <o:p>); prose writes neither, so they are markup whatever the name.
 _TAG = re.compile(r"<!--.*?(?:-->|\Z)|<(/?)([a-zA-Z][a-zA-Z0-9]*(?:[-:][a-zA-Z0-9]+)*)(?:\s[^<>]*)?/?>", re.S)
