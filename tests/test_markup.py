@@ -93,3 +93,14 @@ def test_tags_of_every_html_name_are_markup(tag):
     name = tag[1:].split()[0].rstrip(">")
     text = f"<p>Markets fell.</p>{tag}Stocks rose.</{name}>"
     assert " ".join(readable(text).split()) == "Markets fell. Stocks rose."
+
+
+@pytest.mark.parametrize("text", [
+    "<!DOCTYPE html>\n<html><body><p>The central bank raised interest rates.</p></body></html>",
+    '<?xml version="1.0" encoding="UTF-8"?><p>The central bank raised interest rates.</p>',
+    "<![CDATA[The central bank raised interest rates.]]>",  # an RSS item's description as scraped
+])
+def test_declarations_and_cdata_markers_are_markup(text):
+    """"<!DOCTYPE html>" began every page's reading copy, and an RSS description in CDATA was quoted as
+    evidence markers and all: "<![CDATA[The European Central Bank raised ... inflation.]]>"."""
+    assert " ".join(readable(text).split()) == "The central bank raised interest rates."

@@ -32,9 +32,12 @@ _BLOCKS = frozenset(
     "address article aside blockquote body caption dd details div dl dt fieldset figcaption figure footer form "
     "h1 h2 h3 h4 h5 h6 header hr html li main nav ol p pre section summary table tbody td tfoot th thead title tr "
     "ul center dialog dir frameset hgroup marquee menu noframes plaintext search xmp".split())
-# A name may have parts after "-" or ":": a custom element's (<amp-img>, <gu-island>) or a namespaced
-# one's (Word's <o:p>); prose writes neither, so they are markup whatever the name.
-_TAG = re.compile(r"<!--.*?(?:-->|\Z)|<(/?)([a-zA-Z][a-zA-Z0-9]*(?:[-:][a-zA-Z0-9]+)*)(?:\s[^<>]*)?/?>", re.S)
+# Comments, declarations and CDATA markers ("<!DOCTYPE html>" began every page's reading copy; an RSS
+# description in CDATA was quoted "<![CDATA[The ... inflation.]]>"), then tags. A tag's name may have
+# parts after "-" or ":": a custom element's (<amp-img>, <gu-island>) or a namespaced one's (Word's
+# <o:p>); prose writes neither, so they are markup whatever the name.
+_TAG = re.compile(r"<!--.*?(?:-->|\Z)|<![a-zA-Z][^<>]*>|<\?[a-zA-Z][^<>]*\?>|<!\[CDATA\[|\]\]>"
+                  r"|<(/?)([a-zA-Z][a-zA-Z0-9]*(?:[-:][a-zA-Z0-9]+)*)(?:\s[^<>]*)?/?>", re.S)
 # What a browser never shows as text: blanked whole, content and all. An inline SVG icon's path data
 # ("M18 16.08c-.76 0-1.44.3 ...") read as text made an article of four share icons non-news.
 _HIDDEN = re.compile(r"<(script|style|noscript|template|svg|math)\b[^<>]*>.*?(?:</\1\s*>|\Z)", re.S | re.I)
@@ -44,11 +47,11 @@ _LONGEST_ENTITY = 34  # "&", a name of 32 characters, ";"
 
 def _is_markup(match: re.Match[str]) -> bool:
     name = match.group(2)
-    return name is None or name.lower() in HTML_ELEMENTS or "-" in name or ":" in name  # a comment, or an element
+    return name is None or name.lower() in HTML_ELEMENTS or "-" in name or ":" in name  # not a tag, or an element
 
 
 def has_markup(text: str) -> bool:
-    """Whether ``text`` holds an HTML tag or comment."""
+    """Whether ``text`` holds an HTML tag, comment, declaration or CDATA marker."""
     return "<" in text and any(_is_markup(m) for m in _TAG.finditer(text))
 
 
