@@ -104,3 +104,18 @@ def test_declarations_and_cdata_markers_are_markup(text):
     """"<!DOCTYPE html>" began every page's reading copy, and an RSS description in CDATA was quoted as
     evidence markers and all: "<![CDATA[The European Central Bank raised ... inflation.]]>"."""
     assert " ".join(readable(text).split()) == "The central bank raised interest rates."
+
+
+@pytest.mark.parametrize("tag", ['<a href="/world" title="Home > World > Europe">',
+                                 "<div data-track='{\"label\": \"Article > Share\"}'>",
+                                 '<button aria-label="Next >">'])
+def test_a_tag_ends_after_its_quoted_attributes(tag):
+    """A ">" inside a quoted attribute (a breadcrumb title, tracking JSON) ended the tag there: the rest
+    was read as text and quoted as evidence ('b">Stocks rose on Thursday ...')."""
+    text = f"<p>{tag}Stocks rose on Thursday after the central bank cut rates.</p>"
+    assert " ".join(readable(text).split()) == "Stocks rose on Thursday after the central bank cut rates."
+
+
+@pytest.mark.parametrize("text", ['<p class="lead>Stocks rose.</p>', "<a href=/x title=Don't>Stocks rose.</a>"])
+def test_a_tag_with_an_unclosed_quote_is_still_a_tag(text):
+    assert " ".join(readable(text).split()) == "Stocks rose."

@@ -35,9 +35,11 @@ _BLOCKS = frozenset(
 # Comments, declarations and CDATA markers ("<!DOCTYPE html>" began every page's reading copy; an RSS
 # description in CDATA was quoted "<![CDATA[The ... inflation.]]>"), then tags. A tag's name may have
 # parts after "-" or ":": a custom element's (<amp-img>, <gu-island>) or a namespaced one's (Word's
-# <o:p>); prose writes neither, so they are markup whatever the name.
+# <o:p>); prose writes neither, so they are markup whatever the name. A quoted attribute may hold a ">"
+# ('title="Home > World"' ended the tag there); a quote left open falls back to the first ">".
 _TAG = re.compile(r"<!--.*?(?:-->|\Z)|<![a-zA-Z][^<>]*>|<\?[a-zA-Z][^<>]*\?>|<!\[CDATA\[|\]\]>"
-                  r"|<(/?)([a-zA-Z][a-zA-Z0-9]*(?:[-:][a-zA-Z0-9]+)*)(?:\s[^<>]*)?/?>", re.S)
+                  r"|<(/?)([a-zA-Z][a-zA-Z0-9]*(?:[-:][a-zA-Z0-9]+)*)"
+                  r"""(?:\s(?:"[^"<]*"|'[^'<]*'|[^<>"']+)*+|\s[^<>]*)?/?>""", re.S)  # *+: never backtracks
 # What a browser never shows as text: blanked whole, content and all. An inline SVG icon's path data
 # ("M18 16.08c-.76 0-1.44.3 ...") read as text made an article of four share icons non-news.
 _HIDDEN = re.compile(r"<(script|style|noscript|template|svg|math)\b[^<>]*>.*?(?:</\1\s*>|\Z)", re.S | re.I)
