@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from service.engine.markup import has_markup, readable
+from service.engine.sentences import split_sentences
 
 STORY = ('<div class="story"><h1>ECB raises rates</h1><p>The European Central Bank raised its main interest rate '
          'by a quarter point on Thursday.</p><p>It said inflation was still too high &amp; rising.</p>'
@@ -119,3 +120,41 @@ def test_a_tag_ends_after_its_quoted_attributes(tag):
 @pytest.mark.parametrize("text", ['<p class="lead>Stocks rose.</p>', "<a href=/x title=Don't>Stocks rose.</a>"])
 def test_a_tag_with_an_unclosed_quote_is_still_a_tag(text):
     assert " ".join(readable(text).split()) == "Stocks rose."
+
+
+_WRAPPED = """<article>
+  <h1>Ukraine passes record defence budget</h1>
+  <p>
+    Ukraine's parliament approved a budget that raises defence spending to a record, Finance
+    Minister Serhiy Marchenko told lawmakers, adding that the European Union and the United
+    States would cover most of the deficit, <a
+      href="/people/zelenskiy"
+      class="person-link">President
+    Volodymyr Zelenskiy</a> said.
+  </p>
+  <pre>Budget  2027
+Defence 31%</pre>
+</article>"""
+
+
+def test_line_breaks_of_html_source_are_spaces():
+    """A browser shows a line break in HTML's source as a space, but the reading copy kept them, and the
+    splitter cut a sentence at each line starting with a capital ("... Finance" | "Minister Serhiy ...");
+    a tag written over lines (attributes on lines of their own) even made a paragraph break."""
+    copy = readable(_WRAPPED)
+    assert [" ".join(copy[s.start:s.end].split()) for s in split_sentences(copy)] == [
+        "Ukraine passes record defence budget",
+        "Ukraine's parliament approved a budget that raises defence spending to a record, Finance Minister Serhiy "
+        "Marchenko told lawmakers, adding that the European Union and the United States would cover most of the "
+        "deficit, President Volodymyr Zelenskiy said.",
+        "Budget 2027", "Defence 31%"]
+
+
+@pytest.mark.parametrize("text", [
+    "ECB raises rates\n\n<p>The European Central Bank raised rates.</p>",  # a title, a blank line, an HTML body
+    "ECB raises rates\n\nThe European Central Bank raised <b>rates</b>.\n\nMarkets fell.",  # blank-line paragraphs
+    "ECB raises rates\nThe European Central Bank raised <b>rates</b>.\nMarkets fell.",  # no block tag: lines kept
+])
+def test_a_texts_own_paragraphs_stay_apart_around_html(text):
+    copy = readable(text)
+    assert [text[s.start:s.end].split("<")[0] for s in split_sentences(copy)][0] == "ECB raises rates"

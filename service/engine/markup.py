@@ -69,10 +69,12 @@ def readable(text: str) -> str:
     if markup:
         for match in _HIDDEN.finditer(text):
             _blank(chars, match.start(), match.end(), "")
-        for match in _TAG.finditer(text):
-            if _is_markup(match):
-                name = (match.group(2) or "").lower()
-                _blank(chars, match.start(), match.end(), "\n" if name == "br" else "\n\n" if name in _BLOCKS else "")
+        tags = [(match, (match.group(2) or "").lower()) for match in _TAG.finditer(text) if _is_markup(match)]
+        first_block = next((m.start() for m, name in tags if name == "br" or name in _BLOCKS), None)
+        if first_block is not None:
+            _unwrap(chars, text, first_block)
+        for match, name in tags:
+            _blank(chars, match.start(), match.end(), "\n" if name == "br" else "\n\n" if name in _BLOCKS else "")
     for match in _ENTITY.finditer(text):
         decoded = html.unescape(match.group())
         if decoded != match.group() and len(decoded) <= len(match.group()):
@@ -95,8 +97,27 @@ def whole_entities(text: str, start: int, end: int) -> tuple[int, int]:
 
 
 def _blank(chars: list[str], start: int, end: int, lead: str) -> None:
-    """Spaces over ``chars[start:end]`` (its own line breaks kept), ``lead`` first."""
-    for i in range(start, end):
-        if chars[i] not in "\r\n":
-            chars[i] = " "
-    chars[start:start + len(lead)] = list(lead)
+    """Spaces over ``chars[start:end]``, ``lead`` first: a tag written over several lines (attributes on
+    lines of their own) made a paragraph break inside a sentence."""
+    chars[start:end] = list(lead.ljust(end - start))
+
+
+# Whitespace runs; and what a browser shows as written, line breaks and all.
+_SPACES = re.compile(r"\s+")
+_PREFORMATTED = re.compile(r"<(pre|textarea|listing|plaintext|xmp)\b[^<>]*>.*?(?:</\1\s*>|\Z)", re.S | re.I)
+
+
+def _unwrap(chars: list[str], text: str, start: int) -> None:
+    """A single line break after ``start`` (the first block tag) as a space, as a browser shows it: HTML's
+    source wrapped inside a paragraph ("... Finance\n    Minister Serhiy ...") was cut into sentences at
+    each line starting with a capital. Blank lines, and lines before the markup starts (a title, then an
+    HTML body), stay the text's own; so do the lines of a <pre>."""
+    for run in _SPACES.finditer(text, start):
+        if run.group().count("\n") == 1:
+            for i in range(run.start(), run.end()):
+                if text[i] in "\r\n":
+                    chars[i] = " "
+    for shown in _PREFORMATTED.finditer(text, start):
+        for i in range(shown.start(), shown.end()):
+            if text[i] in "\r\n":
+                chars[i] = text[i]
