@@ -158,3 +158,23 @@ def test_line_breaks_of_html_source_are_spaces():
 def test_a_texts_own_paragraphs_stay_apart_around_html(text):
     copy = readable(text)
     assert [text[s.start:s.end].split("<")[0] for s in split_sentences(copy)][0] == "ECB raises rates"
+
+
+def test_tags_inside_a_script_are_not_read():
+    """A tag in a script's string (an ad slot written by document.write) still put its paragraph break into
+    the blanked script, and a script inside a paragraph cut its sentence in two."""
+    text = ('<p>The central bank raised interest rates <script>googletag.cmd.push(function() '
+            '{ document.write("<div id=ad-1></div>"); });</script> on Thursday, the governor said.</p>')
+    copy = readable(text)
+    assert [" ".join(copy[s.start:s.end].split()) for s in split_sentences(copy)] == [
+        "The central bank raised interest rates on Thursday, the governor said."]
+
+
+def test_entities_inside_tags_and_scripts_are_not_read():
+    """Entities in attributes and scripts were decoded into the blanked copy: a page whose <main> carried
+    its state as escaped JSON (data-props="{&quot;articles&quot;: ...}", as SSR islands do) read 1,637
+    tokens of quotes for a 331-token article, called non-news with no topic."""
+    text = ('<main data-props="{&quot;headline&quot;: &quot;Story 1&quot;, &quot;url&quot;: &quot;/a?id=1&amp;r=2'
+            '&quot;}"><p>The central bank raised interest rates&nbsp;on Thursday.</p><a href="/s?q=oil&amp;p=2">'
+            'Oil &amp; gas</a></main><style>a::after { content: "&raquo;" }</style><script>x = "&lt;";</script>')
+    assert " ".join(readable(text).split()) == "The central bank raised interest rates on Thursday. Oil & gas"
