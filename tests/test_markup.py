@@ -178,3 +178,19 @@ def test_entities_inside_tags_and_scripts_are_not_read():
             '&quot;}"><p>The central bank raised interest rates&nbsp;on Thursday.</p><a href="/s?q=oil&amp;p=2">'
             'Oil &amp; gas</a></main><style>a::after { content: "&raquo;" }</style><script>x = "&lt;";</script>')
     assert " ".join(readable(text).split()) == "The central bank raised interest rates on Thursday. Oil & gas"
+
+
+@pytest.mark.parametrize("text", [
+    "ECB raises rates\n\n&lt;p&gt;The European Central Bank raised interest rates.&lt;/p&gt;&lt;p&gt;Markets fell "
+    "after the &lt;a href=&quot;https://example.com/ecb&quot;&gt;decision&lt;/a&gt; on Thursday.&lt;/p&gt;",
+    "ECB raises rates\n\n<p>The European Central Bank raised interest rates.</p><p>Markets fell after the "
+    '<a href="https://example.com/ecb">decision</a> on Thursday.</p>',
+])
+def test_an_rss_summary_of_escaped_html_is_read_as_its_html(text):
+    """An RSS or Atom summary holds its HTML escaped; sent as scraped, "&lt;p&gt;" was read as the text "<p>",
+    and evidence quoted two sentences glued by it: "&lt;p&gt;The European ... inflation.&lt;/p&gt;&lt;p&gt;Markets
+    fell ...". Escaped tags of HTML's names read as the tags ("the &lt;p&gt; tag" loses its "<p>")."""
+    copy = readable(text)
+    assert [" ".join(copy[s.start:s.end].split()) for s in split_sentences(copy)] == [
+        "ECB raises rates", "The European Central Bank raised interest rates.",
+        "Markets fell after the decision on Thursday."]

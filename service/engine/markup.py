@@ -43,6 +43,9 @@ _TAG = re.compile(r"<!--.*?(?:-->|\Z)|<![a-zA-Z][^<>]*>|<\?[a-zA-Z][^<>]*\?>|<!\
 # What a browser never shows as text: blanked whole, content and all. An inline SVG icon's path data
 # ("M18 16.08c-.76 0-1.44.3 ...") read as text made an article of four share icons non-news.
 _HIDDEN = re.compile(r"<(script|style|noscript|template|svg|math)\b[^<>]*>.*?(?:</\1\s*>|\Z)", re.S | re.I)
+# A tag written escaped, as an RSS or Atom summary holds its HTML: "&lt;p&gt;", "&lt;a href=&quot;...&quot;&gt;".
+# Its attributes stop at the next "&lt;": a scan never runs past the next escaped tag's start.
+_ESCAPED_TAG = re.compile(r"&lt;(/?)([a-zA-Z][a-zA-Z0-9]*)(?:\s(?:(?!&gt;|&lt;)[^<>])*+)?/?&gt;")
 _ENTITY = re.compile(r"&(?:#[0-9]{1,7}|#[xX][0-9a-fA-F]{1,6}|[a-zA-Z][a-zA-Z0-9]{1,31});")
 _LONGEST_ENTITY = 34  # "&", a name of 32 characters, ";"
 
@@ -66,12 +69,13 @@ def readable(text: str) -> str:
     if not markup and "&" not in text:
         return text
     chars = list(text)
-    if markup:
+    if markup or "&lt;" in text:
         for match in _HIDDEN.finditer(text):
             _blank(chars, match.start(), match.end(), "")
         # Tags read where scripts and styles are blanked: a "<div>" in a script's string is no paragraph break.
         shown = "".join(chars)
         tags = [(match, (match.group(2) or "").lower()) for match in _TAG.finditer(shown) if _is_markup(match)]
+        tags = sorted(tags + _escaped_tags(shown, tags), key=lambda tag: tag[0].start())
         first_block = next((m.start() for m, name in tags if name == "br" or name in _BLOCKS), None)
         if first_block is not None:
             _unwrap(chars, text, shown, first_block)
@@ -79,11 +83,24 @@ def readable(text: str) -> str:
             _blank(chars, match.start(), match.end(), "\n" if name == "br" else "\n\n" if name in _BLOCKS else "")
     # Entities of the text only, not of what is blanked: a page's state as escaped JSON in an attribute
     # (data-props="{&quot;...") made an article page 1,637 tokens of quotes, called non-news.
-    for match in _ENTITY.finditer("".join(chars) if markup else text):
+    for match in _ENTITY.finditer("".join(chars)):
         decoded = html.unescape(match.group())
         if decoded != match.group() and len(decoded) <= len(match.group()):
             chars[match.start():match.end()] = list(decoded.replace("\xa0", " ").ljust(len(match.group())))
     return "".join(chars)
+
+
+def _escaped_tags(shown: str, tags: list[tuple[re.Match[str], str]]) -> list[tuple[re.Match[str], str]]:
+    """The escaped tags of HTML's names in ``shown`` that are not inside a tag (an attribute's value): an
+    RSS summary sent as scraped ("&lt;p&gt;The ECB ...&lt;/p&gt;&lt;p&gt;Markets ...") was two sentences
+    glued by the text "<p>"."""
+    if "&lt;" not in shown:
+        return []
+    bare = list(shown)
+    for match, _ in tags:
+        _blank(bare, match.start(), match.end(), "")
+    return [(match, match.group(2).lower()) for match in _ESCAPED_TAG.finditer("".join(bare))
+            if match.group(2).lower() in HTML_ELEMENTS]
 
 
 def whole_entities(text: str, start: int, end: int) -> tuple[int, int]:
