@@ -179,7 +179,19 @@ def test_trust_benchmark_runs_on_small_sets(tmp_path, capsys):
     assert out.count("| 12 |") == len(trust.SETS) + 2 * len(trust.SECTION_SETS)
     assert "| news, bbc-news-train | 12 |" in out and "| iptc-top, bbc-news-train | 12 |" in out
     assert "the same with the iptc-top taxonomy" in out
+    assert f"topics/article, {trust.LONG_WORDS}+ words (articles)" in out
     assert plot.stat().st_size > 1000
+
+
+def test_topics_per_long_article_counts_only_the_long_ones():
+    from bench import trust
+    from service.engine.types import TagResult, Topic
+    from training.data import Example
+
+    long, short = Example("word " * trust.LONG_WORDS, ("sport",)), Example("A short item.", ("sport",))
+    three, one = (TagResult(tuple(Topic(name, 0.9) for name in ("a", "b", "c"))), TagResult((Topic("a", 0.9),)))
+    assert trust.topics_per_long_article([long, short, long], [three, one, one]) == "2.00 (2)"
+    assert trust.topics_per_long_article([short], [three]) == "- (0)"
 
 
 def test_section_leads_benchmark_counts_every_item_by_section(tmp_path, capsys):
