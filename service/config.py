@@ -104,6 +104,10 @@ class Settings:
     # not-news warning, where the model has a genre check pinned (engine/genre.py).
     genre_check: bool = True
 
+    # A whole HTML page sent as scraped: "article" reads its article alone, its menus, related
+    # links and footer blanked (engine/page_article.py); "whole" reads every word it shows.
+    pages: str = "article"
+
     # Evidence.
     keyword_weight: float = 0.05  # added per distinct keyword hit (at most 2 count): evidence, not a verdict
     evidence_per_topic: int = 2
@@ -153,7 +157,7 @@ class Settings:
         model = ModelOptions(self.engine, self.model, self.matcher, self.nli_model, self.nli_hypothesis,
                              self.max_tokens, self.torch_threads, encoder, self.genre_check, self.label_cache)
         tagger = TaggerOptions(self.taxonomy, self.threshold, self.keyword_weight, self.evidence_per_topic,
-                               self.max_text_chars, self.max_documents, self.max_labels)
+                               self.max_text_chars, self.max_documents, self.max_labels, self.pages)
         return EngineOptions(model, tagger, self.taxonomies_dir, self.multilingual_model)
 
     @classmethod
@@ -196,6 +200,8 @@ class Settings:
             raise ConfigError("NEWSTAG_API_KEYS names no key: give comma-separated keys, or leave it unset")
         if self.admin_keys.strip() and not self.admin_key_list:
             raise ConfigError("NEWSTAG_ADMIN_KEYS names no key: give comma-separated keys, or leave it unset")
+        if self.pages not in ("article", "whole"):
+            raise ConfigError(f"NEWSTAG_PAGES must be 'article' or 'whole', not {self.pages!r}")
         if self.precision not in PRECISIONS:
             raise ConfigError(f"NEWSTAG_PRECISION must be one of {', '.join(PRECISIONS)}, not {self.precision!r}")
         if self.runtime not in RUNTIMES:

@@ -72,6 +72,9 @@ class TaggerOptions:
     max_text_chars: int
     max_documents: int
     max_labels: int
+    # NEWSTAG_PAGES: "article" reads a whole HTML page as its article (engine/page_article.py), "whole"
+    # reads its menus, related links and footer too.
+    pages: str = "article"
 
 
 @dataclass(frozen=True)

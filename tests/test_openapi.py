@@ -89,12 +89,14 @@ def test_the_engine_limits_are_in_the_schema_as_the_server_applies_them(tagger):
     spec = client.get("/openapi.json").json
     schema = spec["paths"]["/v1/classify"]["post"]["requestBody"]["content"]["application/json"]["schema"]
     for body in ({"documents": [{"id": str(i), "text": "News."} for i in range(4)]},
-                 {"text": "News.", "labels": ["a", "b", "c"]}, {"text": "x" * 51}):
+                 {"text": "News.", "labels": ["a", "b", "c"]}, {"text": "x" * 1501}):
         assert not validator(spec, schema).is_valid(body)
         assert client.post("/v1/classify", json=body).status_code == 422
+    # Plain text over the limit: the schema states only the bound for HTML with its markup (30 times).
+    assert client.post("/v1/classify", json={"text": "x" * 51}).status_code == 422
     assert validator(spec, schema).is_valid({"documents": [{"id": "a", "text": "x" * 50}], "labels": ["a", "b"]})
     feedback = spec["components"]["schemas"]["FeedbackRequest"]["properties"]
-    assert feedback["labels"]["maxItems"] == 2 and feedback["text"]["maxLength"] == 50
+    assert feedback["labels"]["maxItems"] == 2 and feedback["text"]["maxLength"] == 1500
     for path, item in spec["paths"].items():
         for method, operation in item.items():
             if "503" in operation["responses"]:

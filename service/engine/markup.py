@@ -55,16 +55,54 @@ def _is_markup(match: re.Match[str]) -> bool:
     return name is None or name.lower() in HTML_ELEMENTS or "-" in name or ":" in name  # not a tag, or an element
 
 
+# A whole page, not a fragment of one: its article is told apart from its chrome (page_article.py).
+_PAGE = re.compile(r"<!doctype\s+html|<(?:html|body)(?:\s[^<>]*)?>", re.I)
+
+
+def is_page(text: str) -> bool:
+    """Whether ``text`` is a whole HTML page: a doctype, an <html> or a <body> tag."""
+    return "<" in text and _PAGE.search(text) is not None
+
+
 def has_markup(text: str) -> bool:
     """Whether ``text`` holds an HTML tag, comment, declaration or CDATA marker."""
     return "<" in text and any(_is_markup(m) for m in _TAG.finditer(text))
 
 
-# A routed request reads each text here twice (its language, then the Tagger's copy): once is enough.
-@lru_cache(maxsize=64)
+# A call reads each text here more than once (the limits' check, its language, the Tagger's copy):
+# once is enough. Pages over _CACHED_CHARS (up to 30 times the text limit: validation.py) are kept one
+# at a time, so the cache never holds more than 64 texts of the limit's size and one page.
+_CACHED_CHARS = 100_000
+_last_page: tuple[str, str] = ("", "")
+
+
 def readable(text: str) -> str:
     """``text`` with its markup blanked and its entities decoded in place (the same length);
     ``text`` itself when it has neither."""
+    global _last_page
+    if len(text) <= _CACHED_CHARS:
+        return _readable_cached(text)
+    last = _last_page  # one read of the pair: another thread may replace it
+    if last[0] == text:
+        return last[1]
+    copy = _readable(text)
+    _last_page = (text, copy)
+    return copy
+
+
+@lru_cache(maxsize=64)
+def _readable_cached(text: str) -> str:
+    return _readable(text)
+
+
+def forget_read_texts() -> None:
+    """Empty the cache of reading copies (a benchmark timing a first read)."""
+    global _last_page
+    _readable_cached.cache_clear()
+    _last_page = ("", "")
+
+
+def _readable(text: str) -> str:
     markup = has_markup(text)
     if not markup and "&" not in text:
         return text

@@ -26,7 +26,7 @@ from pathlib import Path
 
 from ..errors import ConfigError
 from ..options import EngineOptions
-from . import markup, validation
+from . import validation
 from .base_models import MULTILINGUAL_INSTALL_DIR
 from .language import (
     UNDETERMINED,
@@ -37,6 +37,7 @@ from .language import (
     plainly_not_english,
 )
 from .model_files import model_languages
+from .page_article import reading_copy
 from .tagger import LabelLike, Tagger
 from .taxonomy import TaxonomyRegistry
 from .types import TagResult
@@ -217,12 +218,15 @@ class RoutedTagger(Tagger):
         evidence: bool = True,
         deadline: float | None = None,
         languages: Sequence[str] | None = None,
+        readings: Sequence[str] | None = None,
     ) -> list[TagResult]:
         """:meth:`Tagger.tag`, each text by the model for its language, results in order."""
         validation.check_call(texts, labels, threshold, top_k, self.options)  # the same errors, before routing
-        # Each language read once: the tagger is given them.
-        codes = list(languages) if languages is not None else [detect_language(markup.readable(text)).code
-                                                               for text in texts]
+        # Each text's reading copy made and its language told once: the tagger is given both (a whole
+        # page is read as its article: page_article.py).
+        article = self.options.pages == "article"
+        reads = list(readings) if readings is not None else [reading_copy(text, article) for text in texts]
+        codes = list(languages) if languages is not None else [detect_language(read).code for read in reads]
         if self._labels_need_multilingual(labels, taxonomy):
             # Labels named in a language the default model does not read ("экономика", a German
             # taxonomy): only the multilingual model can read them, whatever the text's language
@@ -236,7 +240,7 @@ class RoutedTagger(Tagger):
             kept = self.default.backend.languages
             to_multilingual = [self._reads_language(code) or (code == UNDETERMINED and (
                 not mostly_latin(read) or bool(plainly_not_english(read, kept))))
-                for code, read in zip(codes, map(markup.readable, texts), strict=True)]
+                for code, read in zip(codes, reads, strict=True)]
         # The multilingual model is asked for (and so loaded, when that was left) only when a text goes there.
         routes = [self.multilingual if there else self.default for there in to_multilingual]
         results: list[TagResult | None] = [None] * len(texts)
@@ -245,7 +249,7 @@ class RoutedTagger(Tagger):
             if mine:
                 tagged = tagger.tag([texts[i] for i in mine], labels, taxonomy=taxonomy, multi_label=multi_label,
                                     threshold=threshold, top_k=top_k, evidence=evidence, deadline=deadline,
-                                    languages=[codes[i] for i in mine])
+                                    languages=[codes[i] for i in mine], readings=[reads[i] for i in mine])
                 for i, result in zip(mine, tagged, strict=True):
                     results[i] = result
         return [r for r in results if r is not None]

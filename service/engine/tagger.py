@@ -14,6 +14,7 @@ from .calibration import logit
 from .chunking import PreparedDocument
 from .genre import called_non_news, sure_news
 from .language import detect_language, label_words
+from .page_article import reading_copy
 from .result_warnings import (
     below_threshold_warning,
     domain_warning,
@@ -154,6 +155,7 @@ class Tagger:
         evidence: bool = True,
         deadline: float | None = None,
         languages: Sequence[str] | None = None,
+        readings: Sequence[str] | None = None,
     ) -> list[TagResult]:
         """Tag each text and return its topics, highest score first.
 
@@ -169,6 +171,8 @@ class Tagger:
                 dropped and DeadlineExceeded raised (None: no limit; the HTTP layer sets it).
             languages: each text's language (ISO 639-1 or "und") when the caller has detected
                 it already (routing.py does); None: detected here.
+            readings: each text's reading copy (page_article.reading_copy with this Tagger's
+                ``pages`` option) when the caller has made it (routing.py does); None: made here.
 
         Returns:
             One :class:`TagResult` per text, in order, each naming the taxonomy used.
@@ -180,8 +184,12 @@ class Tagger:
         validation.check_call(texts, labels, threshold, top_k, self.options)
         if languages is not None and len(languages) != len(texts):
             raise ValueError(f"languages names {len(languages)} languages for {len(texts)} texts")
+        if readings is not None and len(readings) != len(texts):
+            raise ValueError(f"readings holds {len(readings)} copies for {len(texts)} texts")
         label_set = self._resolve(labels, taxonomy)
-        reading = [markup.readable(text) for text in texts]  # HTML read as its text, offsets kept
+        # HTML read as its text (a whole page as its article), offsets kept.
+        reading = list(readings) if readings is not None else [
+            reading_copy(text, self.options.pages == "article") for text in texts]
         docs = [self.backend.prepare(text) for text in reading]
         label_list = list(label_set.labels)
         scored = self.backend.score(docs, label_list, deadline)

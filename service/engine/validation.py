@@ -14,12 +14,18 @@ from typing import Any
 
 from ..errors import FieldProblem, InvalidInputError
 from ..options import TaggerOptions
+from . import markup
 from .types import Label
 
 EMPTY = "is empty or only whitespace"  # said of a text, as text_problem says it
 # Each keyword is one more phrasing to embed the first time a label is seen (label_vectors.py):
 # about 150 a second on 2 busy cores, so this keeps a call's labels to seconds, not the time limit.
 MAX_KEYWORDS = 1000
+# An HTML page sent as scraped is mostly markup (scripts, styles, a JSON state in an attribute): a
+# 250 KB news page showing 9,000 characters was refused. A text with markup counts the characters it
+# shows, within this many times the limit in all (3,000,000 by default; HTTP bodies stop at
+# NEWSTAG_MAX_BODY_BYTES first), which bounds the work of reading its markup.
+MARKUP_ALLOWANCE = 30
 
 
 def shows_nothing(name: str) -> bool:
@@ -83,7 +89,13 @@ def text_problem(text: object, max_chars: int) -> str | None:
     if not text.strip():
         return EMPTY
     if len(text) > max_chars:
-        return f"has {len(text)} characters; the limit is {max_chars}"
+        html = markup.has_markup(text)
+        if not html or len(text) > MARKUP_ALLOWANCE * max_chars:
+            page = f" ({MARKUP_ALLOWANCE} times that with HTML markup)" if html else ""
+            return f"has {len(text)} characters; the limit is {max_chars}{page}"
+        shown = len(" ".join(markup.readable(text).split()))
+        if shown > max_chars:
+            return f"shows {shown} characters as text ({len(text)} with its markup); the limit is {max_chars}"
     return None
 
 

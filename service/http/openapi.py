@@ -13,6 +13,7 @@ from swagger_ui.utils import SWAGGER_UI_PY_ROOT
 
 from .. import __version__
 from ..config import Settings
+from ..engine.validation import MARKUP_ALLOWANCE
 from .feedback_schemas import SELECTION_PARAMETERS, FeedbackCreated, FeedbackRequest, FeedbackStats, TrainingRow
 from .problems import ALL_PROBLEMS, PROBLEM_JSON, NotReady, Overloaded, Problem, StoreUnavailable, TooMuchToTag
 from .schemas import (
@@ -65,7 +66,12 @@ def _array(schema: dict[str, Any]) -> dict[str, Any]:
 def _with_limits(schemas: dict[str, Any], settings: Settings) -> None:
     """The engine's limits, which are settings (NEWSTAG_MAX_*), not part of the pydantic models."""
     for name in ("TextRequest", "Document", "FeedbackRequest"):
-        schemas[name]["properties"]["text"]["maxLength"] = settings.max_text_chars
+        # HTML counts the characters it shows, up to MARKUP_ALLOWANCE times the limit with its markup:
+        # the schema can only state the outer bound.
+        schemas[name]["properties"]["text"]["maxLength"] = MARKUP_ALLOWANCE * settings.max_text_chars
+        schemas[name]["properties"]["text"]["description"] = (
+            f"Plain text of at most {settings.max_text_chars} characters, or HTML (a whole page as scraped, "
+            f"a fragment, an RSS summary) showing at most that many, {MARKUP_ALLOWANCE} times that with its markup.")
     for name, field in (("TextRequest", "labels"), ("DocumentsRequest", "labels"), ("FeedbackRequest", "labels"),
                         ("FeedbackRequest", "predicted")):
         array = _array(schemas[name]["properties"][field])

@@ -1,0 +1,101 @@
+"""A whole HTML page read as its article: menus, related links, share bars and footers blanked.
+
+A monitoring team that posts the page it scraped got the page's chrome tagged with its article:
+a TIME page on geoengineering came back with armed conflict, terrorism and four more topics
+from its related links, and on 23 news pages the topics of the page as a whole had 37 more and
+16 fewer than those of its article's text (docs/benchmarks.md, "Whole pages"). readability-lxml
+(Mozilla Readability's scoring of a page's blocks, on lxml's HTML parser) finds the article; its
+text is then found in the reading copy (markup.py), and everything else there is blanked, so
+every offset still points into the caller's text and evidence still slices it exactly.
+
+Only a whole page is read this way (it has an <html> or <body> tag, or a doctype): a fragment
+("<div><p>...</p></div>", an RSS summary) is all article. When the article cannot be told
+(readability finds nothing, or text the reading copy does not hold), the page is read whole,
+as before.
+"""
+
+from __future__ import annotations
+
+import bisect
+import logging
+import re
+
+from service.engine import markup
+
+log = logging.getLogger(__name__)
+
+# A passage this short ("CNN", "|", a date) is taken only near the passage before it: the first
+# match of a bare word may be in the page's menu.
+_SHORT = 20
+_NEAR = 2_000
+# An article told by fewer characters than this (or half the page's text, when that is less) is
+# not trusted: readability picked a caption or a byline block.
+_ENOUGH = 200
+_WORDS = re.compile(r"\S+")
+
+
+def reading_copy(text: str, article: bool = True) -> str:
+    """``text`` as the model reads it: markup blanked and entities decoded in place (markup.py),
+    and, when ``article`` and ``text`` is a whole page, all but its article blanked too. Always
+    as long as ``text``. Not cached (a page may be 3,000,000 characters): a routed call makes
+    each text's copy once and hands it to the Tagger."""
+    reading = markup.readable(text)
+    if not article or not markup.is_page(text):
+        return reading
+    return _article_only(text, reading)
+
+
+def _article_only(page: str, reading: str) -> str:
+    passages = _article_passages(page)
+    spans = _locate(reading, passages)
+    located = sum(end - start for start, end in spans)
+    shown = sum(len(word) for word in reading.split())
+    if located < min(_ENOUGH, shown // 2):
+        return reading
+    kept = ["\n" if char == "\n" else " " for char in reading]
+    for start, end in spans:
+        kept[start:end] = reading[start:end]
+    return "".join(kept)
+
+
+def _article_passages(page: str) -> list[str]:
+    """The article's text nodes, in order, as readability finds them; [] when it cannot."""
+    # Imported here: lxml and readability load only when a whole page arrives.
+    import lxml.html
+    from readability import Document
+
+    try:
+        article = Document(page).summary(html_partial=True)
+        if not article.strip():
+            return []
+        return [node for node in lxml.html.fromstring(article).itertext() if node.strip()]
+    except Exception as exc:  # readability's Unparseable, lxml's ParserError, a page it chokes on: read whole
+        log.debug("no article told in a page of %d characters: %s", len(page), exc)
+        return []
+
+
+def _locate(reading: str, passages: list[str]) -> list[tuple[int, int]]:
+    """Where each passage stands in ``reading``, in order, comparing their characters with whitespace
+    left out (the two space their words differently: entities, line breaks, blanked tags)."""
+    runs = list(_WORDS.finditer(reading))
+    starts: list[int] = []  # each run's start in the compact string
+    total = 0
+    for run in runs:
+        starts.append(total)
+        total += run.end() - run.start()
+    compact = "".join(run.group() for run in runs)
+
+    def position(index: int) -> int:  # an index of ``compact`` as an offset into ``reading``
+        i = bisect.bisect_right(starts, index) - 1
+        return runs[i].start() + index - starts[i]
+
+    spans: list[tuple[int, int]] = []
+    cursor = 0
+    for passage in passages:
+        wanted = "".join(passage.split())
+        at = compact.find(wanted, cursor)
+        if at < 0 or (len(wanted) < _SHORT and at - cursor > _NEAR):
+            continue
+        spans.append((position(at), position(at + len(wanted) - 1) + 1))
+        cursor = at + len(wanted)
+    return spans
