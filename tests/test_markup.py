@@ -194,3 +194,52 @@ def test_an_rss_summary_of_escaped_html_is_read_as_its_html(text):
     assert [" ".join(copy[s.start:s.end].split()) for s in split_sentences(copy)] == [
         "ECB raises rates", "The European Central Bank raised interest rates.",
         "Markets fell after the decision on Thursday."]
+
+
+_ITEM = """<item>
+  <title>ECB raises rates for a fourth time as inflation lingers</title>
+  <link>https://news.example.com/business/2026/12/07/ecb-raises-rates-4417</link>
+  <description>The European Central Bank raised its main interest rate by a quarter point on Thursday. Its president \
+said wages were still rising fast.</description>
+  <category>Business</category>
+  <pubDate>Mon, 07 Dec 2026 10:15:00 GMT</pubDate>
+  <guid isPermaLink="false">urn:uuid:4417-ecb-rates-2026</guid>
+  <dc:creator>Jane Smith</dc:creator>
+</item>"""
+_ENTRY = """<entry>
+  <title type="text">ECB raises rates for a fourth time as inflation lingers</title>
+  <link rel="alternate" href="https://news.example.com/ecb"/>
+  <id>tag:news.example.com,2026:ecb-4417</id>
+  <updated>2026-12-07T10:15:00Z</updated>
+  <author><name>Jane Smith</name><uri>https://news.example.com/staff/jsmith</uri></author>
+  <summary>The European Central Bank raised its main interest rate by a quarter point on Thursday. Its president \
+said wages were still rising fast.</summary>
+</entry>"""
+_TOLD = ("ECB raises rates for a fourth time as inflation lingers The European Central Bank raised its main interest "
+         "rate by a quarter point on Thursday. Its president said wages were still rising fast.")
+
+
+@pytest.mark.parametrize("item", [_ITEM, _ENTRY], ids=["rss", "atom"])
+def test_a_feed_item_is_read_as_its_title_and_text(item):
+    """Its feed's own elements were text ("<pubDate>Mon, 07 Dec ...", "<description>"), and its link's URL,
+    id, dates and byline were read as the article's words."""
+    copy = readable(item)
+    assert len(copy) == len(item) and " ".join(copy.split()) == _TOLD
+    assert "\n\n" in copy[copy.index("lingers"):copy.index("The European")]  # the title is a paragraph of its own
+
+
+def test_feed_names_are_text_outside_a_feed():
+    prose = "Use <category> and <guid> in your feed, says the <description> spec."
+    assert not has_markup(prose) and readable(prose) == prose
+    fragment = "<p>The <category> of the prize is new.</p>"
+    assert " ".join(readable(fragment).split()) == "The <category> of the prize is new."
+
+
+def test_a_feed_item_gets_the_topics_and_evidence_of_its_text(tagger):
+    """Its evidence quoted "https://news.example.com/...</link>\\n  <description>The European Central Bank ..."."""
+    [item], [plain] = tagger.tag([_ITEM]), tagger.tag([_TOLD])
+    assert [(t.label, round(t.score, 3)) for t in item.topics] == [(t.label, round(t.score, 3)) for t in plain.topics]
+    assert "economy" in [t.label for t in item.topics]
+    for topic in item.topics:
+        for evidence in topic.evidence:
+            assert _ITEM[evidence.start:evidence.end] == evidence.text and "<" not in evidence.text

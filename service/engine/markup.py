@@ -50,9 +50,24 @@ _ENTITY = re.compile(r"&(?:#[0-9]{1,7}|#[xX][0-9a-fA-F]{1,6}|[a-zA-Z][a-zA-Z0-9]
 _LONGEST_ENTITY = 34  # "&", a name of 32 characters, ";"
 
 
-def _is_markup(match: re.Match[str]) -> bool:
+# An RSS or Atom item sent as the feed holds it (a text with one of these tags): "<pubDate>Mon, 07 Dec
+# 2026 ...</pubDate>" and "<description>" were read as text, and the item's evidence quoted its link's
+# URL, tags and all. In such a text the feeds' element names are markup too, ...
+_FEED_ROOT = re.compile(r"<(?:rss|channel|item|feed|entry)(?:\s[^<>]*)?>", re.I)
+_FEED_NAMES = HTML_ELEMENTS | frozenset(
+    "rss channel item feed entry description pubdate guid category author comments enclosure source id updated "
+    "published content name uri email subtitle rights contributor lastbuilddate language generator ttl url".split())
+_FEED_BLOCKS = _BLOCKS | frozenset("rss channel item feed entry description content".split())
+# ... and what describes the item rather than tells it (its URL, id, dates, byline, categories) is blanked
+# whole, as a script is. Not an Atom <link .../>, which has no content.
+_FEED_METADATA = re.compile(r"<(link|guid|pubDate|id|updated|published|author|contributor|comments|enclosure"
+                            r"|category|lastBuildDate|generator|ttl|docs|source|dc:[a-zA-Z]+)\b(?:[^<>]*[^/<>])?>"
+                            r".*?</\1\s*>", re.S | re.I)
+
+
+def _is_markup(match: re.Match[str], names: frozenset[str] = HTML_ELEMENTS) -> bool:
     name = match.group(2)
-    return name is None or name.lower() in HTML_ELEMENTS or "-" in name or ":" in name  # not a tag, or an element
+    return name is None or name.lower() in names or "-" in name or ":" in name  # not a tag, or an element
 
 
 # A whole page, not a fragment of one: its article is told apart from its chrome (page_article.py).
@@ -66,7 +81,10 @@ def is_page(text: str) -> bool:
 
 def has_markup(text: str) -> bool:
     """Whether ``text`` holds an HTML tag, comment, declaration or CDATA marker."""
-    return "<" in text and any(_is_markup(m) for m in _TAG.finditer(text))
+    if "<" not in text:
+        return False
+    names = _FEED_NAMES if _FEED_ROOT.search(text) else HTML_ELEMENTS
+    return any(_is_markup(m, names) for m in _TAG.finditer(text))
 
 
 # A call reads each text here more than once (the limits' check, its language, the Tagger's copy):
@@ -108,17 +126,20 @@ def _readable(text: str) -> str:
         return text
     chars = list(text)
     if markup or "&lt;" in text:
-        for match in _HIDDEN.finditer(text):
-            _blank(chars, match.start(), match.end(), "")
+        feed = markup and _FEED_ROOT.search(text) is not None
+        names, blocks = (_FEED_NAMES, _FEED_BLOCKS) if feed else (HTML_ELEMENTS, _BLOCKS)
+        for hidden in (_HIDDEN, _FEED_METADATA) if feed else (_HIDDEN,):
+            for match in hidden.finditer(text):
+                _blank(chars, match.start(), match.end(), "\n\n" if hidden is _FEED_METADATA else "")
         # Tags read where scripts and styles are blanked: a "<div>" in a script's string is no paragraph break.
         shown = "".join(chars)
-        tags = [(match, (match.group(2) or "").lower()) for match in _TAG.finditer(shown) if _is_markup(match)]
+        tags = [(match, (match.group(2) or "").lower()) for match in _TAG.finditer(shown) if _is_markup(match, names)]
         tags = sorted(tags + _escaped_tags(shown, tags), key=lambda tag: tag[0].start())
-        first_block = next((m.start() for m, name in tags if name == "br" or name in _BLOCKS), None)
+        first_block = next((m.start() for m, name in tags if name == "br" or name in blocks), None)
         if first_block is not None:
             _unwrap(chars, text, shown, first_block)
         for match, name in tags:
-            _blank(chars, match.start(), match.end(), "\n" if name == "br" else "\n\n" if name in _BLOCKS else "")
+            _blank(chars, match.start(), match.end(), "\n" if name == "br" else "\n\n" if name in blocks else "")
     # Entities of the text only, not of what is blanked: a page's state as escaped JSON in an attribute
     # (data-props="{&quot;...") made an article page 1,637 tokens of quotes, called non-news.
     for match in _ENTITY.finditer("".join(chars)):
