@@ -11,15 +11,17 @@ maintainers extracted it, under ``html/`` and ``txt/``; a package on PyPI, so no
 reaches beyond the registries, and none of it is kept in the repository). Each page is tagged
 at default settings against the ``news`` taxonomy three ways: the page read whole
 (``NEWSTAG_PAGES=whole``), the page read as its article (``NEWSTAG_PAGES=article``, the
-default; engine/page_article.py) and the article's text alone. The article's text is the
-reference: a topic of the page it does not get is one the page's chrome brought in ("more"),
-one it gets that the page does not is one the chrome drowned ("fewer"). Also timed: reading
-the page (markup.py, then the article told) on its own, once per page.
+default; engine/page_article.py) and the article alone: its headline (``metadata/``'s title,
+for 20 of the 23) and its text. The article is the reference: a topic of the page it does not
+get is one the page's chrome brought in ("more"), one it gets that the page does not is one
+the chrome drowned ("fewer"). Also timed: reading the page (markup.py, then the article told)
+on its own, once per page.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import time
 from pathlib import Path
@@ -37,12 +39,16 @@ MAX_TEXT_CHARS = 1_000_000
 
 
 def pages_with_text(directory: Path) -> list[tuple[str, str, str]]:
-    """(name, page, article text) for each page of ``directory/html`` with ``directory/txt`` text."""
+    """(name, page, article) for each page of ``directory/html`` with a ``directory/txt`` text: the
+    article is its headline (``directory/metadata``'s title, where there is one) and that text."""
     found = []
     for page in sorted((directory / "html").glob("*.html")):
         text = directory / "txt" / f"{page.stem}.txt"
         if text.is_file():
-            found.append((page.stem, page.read_text(errors="replace"), text.read_text(errors="replace")))
+            metadata = directory / "metadata" / f"{page.stem}.json"
+            title = json.loads(metadata.read_text()).get("title") or "" if metadata.is_file() else ""
+            article = f"{title}\n\n{text.read_text(errors='replace')}" if title else text.read_text(errors="replace")
+            found.append((page.stem, page.read_text(errors="replace"), article))
     return found
 
 

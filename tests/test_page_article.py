@@ -143,3 +143,19 @@ def test_the_api_takes_a_page_by_what_it_shows_and_says_both_counts_when_it_is_t
     assert refused.status_code == 422
     assert {"path": "/text", "message": f"text shows {shown} characters as text ({len(padded)} with its markup); "
                                         f"the limit is {shown - 1}"} in refused.json["errors"]
+
+
+def test_a_pages_headline_is_read_once_with_its_article():
+    """readability leaves the headline out of the article's block: TIME's, CNN's and Yonhap's pages lost theirs."""
+    headline = "Central bank raises interest rates for the fourth time this year"
+    page = (f"<!DOCTYPE html><html><head><title>{headline} | The Daily Ledger</title></head><body>"
+            f'<div class="top"><h1 class="headline">{headline}</h1><span>By Jane Smith</span></div>'
+            '<div class="story-body">' + "".join(f"<p>{p}</p>" for p in ARTICLE) + "</div>"
+            '<div class="sidebar"><ul>' + "".join(f"<li><a href='/s'>{h}</a></li>" for h in RELATED) + "</ul></div>"
+            "</body></html>")
+    shown = _shown(reading_copy(page))
+    assert shown.count(headline) == 1 and shown.startswith(headline)
+    assert "Daily Ledger" not in shown and "Premier League" not in shown and "Jane Smith" not in shown
+    paragraphs = "".join(f"<p>{p}</p>" for p in ARTICLE)
+    inside = f"<html><body><article><h1>{headline}</h1>{paragraphs}</article></body></html>"
+    assert _shown(reading_copy(inside)).count(headline) == 1

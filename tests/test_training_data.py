@@ -333,3 +333,24 @@ def test_a_validation_split_out_of_range_says_what_it_must_be_and_what_else_to_d
     message = str(caught.value)
     assert f"--validation-split must be above 0 and below 1, not {fraction:g}" in message
     assert "give a --validation file" in message
+
+
+def test_html_rows_are_read_as_the_service_reads_them(tmp_path):
+    """A CMS export's "<p>" and "href" were trained on, and the service never reads them."""
+    from service.engine.markup import readable
+
+    page = ('<!DOCTYPE html><html><head><title>Central bank raises rates again as inflation lingers | The Ledger</title></head><body>'
+            '<nav><a href="/sport">Sport</a> <a href="/weather">Weather</a></nav><div class="story">'
+            + "".join(f"<p>The central bank raised its main interest rate again on Thursday, sentence {i}.</p>"
+                      for i in range(8)) + "</div><footer>&copy; The Ledger</footer></body></html>")
+    rows = [{"text": '<p>The ECB raised rates &amp; <a href="https://x.example/y">markets</a> fell.</p>',
+             "labels": ["economy"]},
+            {"text": page, "labels": ["economy"]},
+            {"text": "Plain  text\n\n\nkept as it is.", "labels": ["other"]}]
+    path = tmp_path / "rows.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    fragment, whole, plain = read_labeled(path)
+    assert fragment.text == "The ECB raised rates & markets fell."
+    assert whole.text.startswith("Central bank raises rates again as inflation lingers\n\nThe central bank raised") and "Sport" not in whole.text
+    assert "The Ledger" not in whole.text and " ".join(readable(page).split()) != " ".join(whole.text.split())
+    assert plain.text == rows[2]["text"]

@@ -4,9 +4,10 @@ A monitoring team that posts the page it scraped got the page's chrome tagged wi
 a TIME page on geoengineering came back with armed conflict, terrorism and four more topics
 from its related links, and on 23 news pages the topics of the page as a whole had 37 more and
 16 fewer than those of its article's text (docs/benchmarks.md, "Whole pages"). readability-lxml
-(Mozilla Readability's scoring of a page's blocks, on lxml's HTML parser) finds the article; its
-text is then found in the reading copy (markup.py), and everything else there is blanked, so
-every offset still points into the caller's text and evidence still slices it exactly.
+(Mozilla Readability's scoring of a page's blocks, on lxml's HTML parser) finds the article and
+its headline (the page's title without the site's name, which the article's block seldom holds);
+their text is then found in the reading copy (markup.py), and everything else there is blanked,
+so every offset still points into the caller's text and evidence still slices it exactly.
 
 Only a whole page is read this way (it has an <html> or <body> tag, or a doctype): a fragment
 ("<div><p>...</p></div>", an RSS summary) is all article. When the article cannot be told
@@ -46,32 +47,40 @@ def reading_copy(text: str, article: bool = True) -> str:
 
 
 def _article_only(page: str, reading: str) -> str:
-    passages = _article_passages(page)
+    headline, passages = _article_passages(page)
     spans = _locate(reading, passages)
     located = sum(end - start for start, end in spans)
     shown = sum(len(word) for word in reading.split())
     if located < min(_ENOUGH, shown // 2):
         return reading
+    # The headline, which readability leaves out of the article's block: where the page first shows it
+    # (its <title>, named without the site's name; or its <h1>).
+    wanted = "".join(headline.split())
+    if len(wanted) >= _SHORT and wanted not in "".join("".join(reading[s:e].split()) for s, e in spans):
+        spans += _locate(reading, [headline])
     kept = ["\n" if char == "\n" else " " for char in reading]
     for start, end in spans:
         kept[start:end] = reading[start:end]
     return "".join(kept)
 
 
-def _article_passages(page: str) -> list[str]:
-    """The article's text nodes, in order, as readability finds them; [] when it cannot."""
+def _article_passages(page: str) -> tuple[str, list[str]]:
+    """The page's headline and its article's text nodes, in order, as readability finds them;
+    ("", []) when it cannot."""
     # Imported here: lxml and readability load only when a whole page arrives.
     import lxml.html
     from readability import Document
 
     try:
-        article = Document(page).summary(html_partial=True)
+        document = Document(page)
+        article = document.summary(html_partial=True)
         if not article.strip():
-            return []
-        return [node for node in lxml.html.fromstring(article).itertext() if node.strip()]
+            return "", []
+        passages = [node for node in lxml.html.fromstring(article).itertext() if node.strip()]
+        return document.short_title(), passages
     except Exception as exc:  # readability's Unparseable, lxml's ParserError, a page it chokes on: read whole
         log.debug("no article told in a page of %d characters: %s", len(page), exc)
-        return []
+        return "", []
 
 
 def _locate(reading: str, passages: list[str]) -> list[tuple[int, int]]:
