@@ -542,3 +542,12 @@ def test_a_hybrid_models_evidence_is_sentences_that_get_the_topic_back_alone(rea
             assert text[ev.start:ev.end] == ev.text
             [alone] = tagger.tag([ev.text])
             assert label in {t.label for t in alone.topics}, (ev.text, alone.topics)
+
+
+def test_the_served_terms_read_words_an_entity_cut_whole():
+    """A reading copy's "ré", word joiners, "forme" (markup.py) is the term "réforme" the model trained on."""
+    import numpy as np
+
+    spec = TfidfSpec(("réforme", "ré", "forme"), np.ones(3), ngram_max=1)
+    columns, values = spec.transform("la r\u00e9\u2060\u2060\u2060\u2060\u2060\u2060\u2060forme")
+    assert columns.tolist() == [0] and values.tolist() == [1.0]

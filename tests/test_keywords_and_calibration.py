@@ -362,3 +362,15 @@ def test_a_keyword_of_several_words_matches_however_the_text_spaces_them(text, h
     labels = [Label("economy", keywords=("central bank",))]
     assert document_hits(reading, labels).tolist() == [hits]
     assert keyword_hits(reading, tuple(split_sentences(reading)), labels)[:, 0].sum() == hits
+
+
+def test_keywords_are_found_in_words_an_entity_or_a_tag_cut():
+    """"La r&eacute;forme des retraites" reads "ré", word joiners, "forme" (markup.py): the keyword was missed."""
+    html_text = "<p>Les syndicats contestent la r&eacute;forme des retraites.</p><p>La gr<i>è</i>ve continue.</p>"
+    text = readable(html_text)
+    labels = [Label("pensions", keywords=("réforme des retraites",)), Label("labour", keywords=("grève",))]
+    sentences = tuple(split_sentences(text))
+    assert [text[s.start:s.end].replace("\u2060", "") for s in sentences] == [
+        "Les syndicats contestent la réforme des retraites.", "La grève continue."]
+    assert keyword_hits(text, sentences, labels).tolist() == [[1, 0], [0, 1]]
+    assert document_hits(text, labels).tolist() == [1, 1]

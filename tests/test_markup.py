@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from service.engine.markup import has_markup, readable
+from service.engine.markup import WORD_JOINER, has_markup, readable
 from service.engine.sentences import split_sentences
 
 STORY = ('<div class="story"><h1>ECB raises rates</h1><p>The European Central Bank raised its main interest rate '
@@ -243,3 +243,33 @@ def test_a_feed_item_gets_the_topics_and_evidence_of_its_text(tagger):
     for topic in item.topics:
         for evidence in topic.evidence:
             assert _ITEM[evidence.start:evidence.end] == evidence.text and "<" not in evidence.text
+
+
+@pytest.mark.parametrize("html_text, words", [
+    ("<p>Norv&#275;&#291;ij&#257; un R&#299;ga</p>", "Norvēģijā un Rīga"),  # a Latvian page's every accent
+    ("<p>La r&eacute;forme des retraites</p>", "La réforme des retraites"),
+    ("<p><span class='dropcap'>T</span>he Euro<b>pean</b> bank&rsquo;s rate</p>", "The European bank’s rate"),
+    ("<p>Bundes&shy;regierung und AT&amp;T</p>", "Bundes\u00adregierung und AT&T"),
+])
+def test_a_word_cut_by_an_entity_or_a_tag_reads_as_one_word(html_text, words):
+    """Its reading copy cut it: "Norvē     ģ     ij ā". What the tag or entity leaves inside a word is word
+    joiners, which the tokenizers, the language detector and keywords leave out; offsets are kept."""
+    copy = readable(html_text)
+    assert len(copy) == len(html_text)
+    assert " ".join(copy.replace(WORD_JOINER, "").split()) == words
+
+
+@pytest.mark.parametrize("html_text", ["<p>Rates rose.</p><p>Markets fell.</p>", "Rates rose.</a> <a>Markets fell.",
+                                       "<li>Rates</li><li>Markets</li>", "Rates &amp; markets", "rose<br>Markets"])
+def test_tags_and_entities_between_words_stay_spaces(html_text):
+    assert WORD_JOINER not in readable(html_text)
+
+
+def test_an_article_with_entity_written_letters_reads_as_its_plain_text(tagger):
+    html_text = ("<p>The central bank&rsquo;s governor said the gover&shy;nment&#8217;s budget would cut the "
+                 "de&#102;icit, and in&shy;flation would fall next year.</p><p>Markets rose after the "
+                 "an<b>nounce</b>ment.</p>")
+    plain = ("The central bank’s governor said the government’s budget would cut the deficit, and inflation "
+             "would fall next year.\n\nMarkets rose after the announcement.")
+    [read], [alone] = tagger.tag([html_text], threshold=0.0, top_k=5), tagger.tag([plain], threshold=0.0, top_k=5)
+    assert [(t.label, round(t.score, 4)) for t in read.topics] == [(t.label, round(t.score, 4)) for t in alone.topics]

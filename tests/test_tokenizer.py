@@ -118,3 +118,19 @@ def test_full_width_forms_are_folded_only_for_a_vocabulary_without_them(model_di
         tmp_path / "has-them")
     kept = load_tokenizer(tmp_path / "has-them")
     assert "Ｔ" in "".join(kept.tokenize(FULL_WIDTH_TEXT))  # not folded
+
+
+def test_word_joiners_and_soft_hyphens_are_left_out_with_offsets_into_the_text(model_dir, tmp_path):
+    """A reading copy puts word joiners where an entity or a tag stood inside a word ("r&eacute;forme");
+    a tokenizer that reads them (EmbeddingGemma's: "ré", three joiners, "forme") cut the word."""
+    joined = "The govern\u2060\u2060\u2060ment signed a trade agree\u00adment."
+    plain = "The government signed a trade agreement."
+    raw = PreTrainedTokenizerFast.from_pretrained(model_dir)
+    assert raw(joined)["input_ids"] != raw(plain)["input_ids"]  # what the step is for
+    tokenizer = load_tokenizer(model_dir)
+    read = tokenizer(joined, add_special_tokens=False, return_offsets_mapping=True)
+    assert read["input_ids"] == tokenizer(plain, add_special_tokens=False)["input_ids"]
+    assert "".join(joined[s:e] for s, e in read["offset_mapping"]).replace("\u2060", "").replace("\u00ad", "") \
+        == plain.replace(" ", "")
+    tokenizer.save_pretrained(tmp_path)
+    assert load_tokenizer(tmp_path).backend_tokenizer.normalizer.__getstate__().count("[\u2060\u00ad]".encode()) == 1

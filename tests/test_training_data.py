@@ -339,7 +339,8 @@ def test_html_rows_are_read_as_the_service_reads_them(tmp_path):
     """A CMS export's "<p>" and "href" were trained on, and the service never reads them."""
     from service.engine.markup import readable
 
-    page = ('<!DOCTYPE html><html><head><title>Central bank raises rates again as inflation lingers | The Ledger</title></head><body>'
+    headline = "Central bank raises rates again as inflation lingers"
+    page = (f'<!DOCTYPE html><html><head><title>{headline} | The Ledger</title></head><body>'
             '<nav><a href="/sport">Sport</a> <a href="/weather">Weather</a></nav><div class="story">'
             + "".join(f"<p>The central bank raised its main interest rate again on Thursday, sentence {i}.</p>"
                       for i in range(8)) + "</div><footer>&copy; The Ledger</footer></body></html>")
@@ -351,6 +352,12 @@ def test_html_rows_are_read_as_the_service_reads_them(tmp_path):
     path.write_text("".join(json.dumps(r) + "\n" for r in rows))
     fragment, whole, plain = read_labeled(path)
     assert fragment.text == "The ECB raised rates & markets fell."
-    assert whole.text.startswith("Central bank raises rates again as inflation lingers\n\nThe central bank raised") and "Sport" not in whole.text
+    assert whole.text.startswith(f"{headline}\n\nThe central bank raised") and "Sport" not in whole.text
     assert "The Ledger" not in whole.text and " ".join(readable(page).split()) != " ".join(whole.text.split())
     assert plain.text == rows[2]["text"]
+
+
+def test_words_an_entity_cut_are_trained_whole(tmp_path):
+    path = tmp_path / "rows.jsonl"
+    path.write_text(json.dumps({"text": "<p>La r&eacute;forme des retraites</p>", "labels": ["social"]}) + "\n")
+    assert read_labeled(path)[0].text == "La réforme des retraites"

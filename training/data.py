@@ -2,7 +2,8 @@
 
 JSONL (``.jsonl``): one ``{"text": str, "labels": [str, ...]}`` object per line; ``split`` and ``lang``
 are kept when they are strings (the topic matcher reads them), other keys (``id``, metadata)
-are ignored. A text with HTML is read as the service reads it (service/engine/page_article.py). CSV (``.csv``): a header with a ``text`` column and a ``labels``
+are ignored. A text with HTML is read as the service reads it (service/engine/page_article.py).
+CSV (``.csv``): a header with a ``text`` column and a ``labels``
 column (labels separated by ``|``) and optionally ``id``; any other column is an error,
 since a misnamed column would otherwise be silently dropped.
 """
@@ -22,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
+from service.engine.markup import WORD_JOINER
 from service.engine.page_article import reading_copy
 from service.engine.validation import is_unicode, label_key
 from service.feedback.records import without_invisible_ends
@@ -75,7 +77,7 @@ def _as_read(text: str) -> str:
     read = reading_copy(text)
     if read == text:
         return text
-    return _BREAKS.sub("\n\n", _SPACES.sub(" ", read)).strip()
+    return _BREAKS.sub("\n\n", _SPACES.sub(" ", read.replace(WORD_JOINER, ""))).strip()
 
 
 def _read_jsonl_rows(path: Path, handle: TextIO) -> list[Example]:

@@ -19,6 +19,7 @@ from functools import lru_cache
 import numpy as np
 
 from ..errors import DeadlineExceeded
+from .markup import WORD_JOINER
 from .sentences import Span
 from .types import Label
 
@@ -127,6 +128,8 @@ def keyword_hits(text: str, sentences: tuple[Span, ...], labels: list[Label], co
     default, the others left 0) each sentence holds."""
     hits = np.zeros((len(sentences), len(labels)), dtype=np.int32)
     wanted = set(range(len(labels)) if columns is None else columns)
+    if WORD_JOINER in text:  # "r&eacute;forme" read as "ré", joiners, "forme": matched as "réforme"
+        text, sentences = _without_joiners(text, sentences)
     starts = [span.start for span in sentences]
     found_by_pattern: dict[re.Pattern[str], np.ndarray] = {}  # labels with the same keywords: one pass
     for j, pattern in _candidates(text, labels):
@@ -137,6 +140,16 @@ def keyword_hits(text: str, sentences: tuple[Span, ...], labels: list[Label], co
             found_by_pattern[pattern] = _hits_per_sentence(pattern, text, sentences, starts, deadline)
         hits[:, j] = found_by_pattern[pattern]
     return hits
+
+
+def _without_joiners(text: str, sentences: tuple[Span, ...]) -> tuple[str, tuple[Span, ...]]:
+    """``text`` without its word joiners (markup.py), and ``sentences`` moved to match."""
+    kept = [i for i, char in enumerate(text) if char != WORD_JOINER]
+
+    def moved(offset: int) -> int:  # how many kept characters come before ``offset``
+        return bisect.bisect_left(kept, offset)
+
+    return "".join(text[i] for i in kept), tuple(Span(moved(s.start), moved(s.end)) for s in sentences)
 
 
 def _hits_per_sentence(pattern: re.Pattern[str], text: str, sentences: tuple[Span, ...],
@@ -169,6 +182,7 @@ def _hits_per_sentence(pattern: re.Pattern[str], text: str, sentences: tuple[Spa
 def document_hits(text: str, labels: list[Label], deadline: float | None = None) -> np.ndarray:
     """[n_labels]: distinct keywords of each label found anywhere in the text."""
     out = np.zeros(len(labels), dtype=np.int32)
+    text = text.replace(WORD_JOINER, "")  # no offsets here: "r&eacute;forme" read as "réforme"
     counted: dict[re.Pattern[str], int] = {}  # labels with the same keywords: one pass
     for j, pattern in _candidates(text, labels):
         if pattern not in counted:

@@ -199,7 +199,9 @@ def label_set_language(names: tuple[str, ...]) -> str:
 
 
 _OPTIONAL_MARKS = re.compile("[\u0591-\u05bd\u05bf\u05c1\u05c2\u05c4\u05c5\u05c7"  # Hebrew points, cantillation
-                             "\u0610-\u061a\u0640\u064b-\u0652\u0656-\u065f\u0670\u06d6-\u06dc\u06df-\u06e8\u06ea-\u06ed]")
+                             "\u0610-\u061a\u0640\u064b-\u0652\u0656-\u065f\u0670\u06d6-\u06dc\u06df-\u06e8\u06ea-\u06ed"
+                             # A reading copy's word joiners and soft hyphens (markup.py): inside words.
+                             "\u2060\u00ad]")
 
 
 def label_words(labels: Iterable[Any]) -> tuple[str, ...]:

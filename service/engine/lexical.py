@@ -22,6 +22,7 @@ from safetensors import SafetensorError
 from safetensors.numpy import load_file, save_file
 
 from ..errors import ModelLoadError
+from .markup import WORD_JOINER
 from .model_files import require_regular_file
 
 LEXICAL_JSON = "lexical.json"
@@ -47,7 +48,8 @@ class TfidfSpec:
         object.__setattr__(self, "_tokens", re.compile(self.token_pattern))
 
     def _ngrams(self, text: str) -> list[str]:
-        tokens = self._tokens.findall(text.lower())  # type: ignore[attr-defined]
+        # Word joiners (a reading copy's, inside a word an entity or a tag cut: markup.py) are no boundary.
+        tokens = self._tokens.findall(text.replace(WORD_JOINER, "").lower())  # type: ignore[attr-defined]
         grams = list(tokens)
         for n in range(2, self.ngram_max + 1):
             grams.extend(" ".join(tokens[i:i + n]) for i in range(len(tokens) - n + 1))

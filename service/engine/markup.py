@@ -125,6 +125,7 @@ def _readable(text: str) -> str:
     if not markup and "&" not in text:
         return text
     chars = list(text)
+    padding: set[int] = set()  # blanked by an inline tag or after an entity's character: maybe inside a word
     if markup or "&lt;" in text:
         feed = markup and _FEED_ROOT.search(text) is not None
         names, blocks = (_FEED_NAMES, _FEED_BLOCKS) if feed else (HTML_ELEMENTS, _BLOCKS)
@@ -140,13 +141,44 @@ def _readable(text: str) -> str:
             _unwrap(chars, text, shown, first_block)
         for match, name in tags:
             _blank(chars, match.start(), match.end(), "\n" if name == "br" else "\n\n" if name in blocks else "")
+            if name != "br" and name not in blocks:
+                padding.update(range(match.start(), match.end()))
     # Entities of the text only, not of what is blanked: a page's state as escaped JSON in an attribute
     # (data-props="{&quot;...") made an article page 1,637 tokens of quotes, called non-news.
     for match in _ENTITY.finditer("".join(chars)):
         decoded = html.unescape(match.group())
         if decoded != match.group() and len(decoded) <= len(match.group()):
             chars[match.start():match.end()] = list(decoded.replace("\xa0", " ").ljust(len(match.group())))
+            padding.update(range(match.start() + len(decoded), match.end()))
+    _join_words(chars, padding)
     return "".join(chars)
+
+
+# Inside a word, what a tag or an entity leaves is a word joiner (U+2060, invisible, no break), not a
+# space: a browser shows "Euro<b>pean</b>", a drop cap's "<span>T</span>he" and "Norv&#275;&#291;ij&#257;"
+# as one word, and their reading copy cut them ("Norvē     ģ     ij ā", a Latvian page's every accented
+# word). Tokenizers leave joiners out, offsets kept (tokenizer.py); so do the language detector and keywords.
+WORD_JOINER = "\u2060"
+_JOINS_AFTER = re.compile(r"[^\W_]|['\u2019\u02bc\u00ad&-]")  # a letter or digit, an apostrophe, a soft hyphen
+
+
+def _join_words(chars: list[str], padding: set[int]) -> None:
+    """Each run of ``padding`` (positions a tag or an entity left blank) between a word's characters
+    becomes word joiners."""
+    for start, end in _runs(sorted(padding)):
+        if 0 < start and end < len(chars) and _JOINS_AFTER.match(chars[start - 1]) and chars[end].isalnum():
+            chars[start:end] = [WORD_JOINER] * (end - start)
+
+
+def _runs(positions: list[int]) -> list[tuple[int, int]]:
+    """Sorted positions as (start, end) runs of consecutive ones."""
+    runs: list[tuple[int, int]] = []
+    for position in positions:
+        if runs and runs[-1][1] == position:
+            runs[-1] = (runs[-1][0], position + 1)
+        else:
+            runs.append((position, position + 1))
+    return runs
 
 
 def _escaped_tags(shown: str, tags: list[tuple[re.Match[str], str]]) -> list[tuple[re.Match[str], str]]:

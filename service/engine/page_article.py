@@ -32,7 +32,9 @@ _NEAR = 2_000
 # An article told by fewer characters than this (or half the page's text, when that is less) is
 # not trusted: readability picked a caption or a byline block.
 _ENOUGH = 200
-_WORDS = re.compile(r"\S+")
+# Runs of what the reading copy shows, without the word joiners it puts where an entity or a tag stood
+# inside a word (markup.py), which readability's text does not have.
+_WORDS = re.compile(f"[^\\s{markup.WORD_JOINER}]+")
 
 
 def reading_copy(text: str, article: bool = True) -> str:

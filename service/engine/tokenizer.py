@@ -40,7 +40,28 @@ def load_tokenizer(model_dir: Path | str) -> Any:
     if tokenizer.is_fast:
         leave_out_optional_marks(tokenizer)
         fold_full_width_forms(tokenizer)
+        leave_out_word_joiners(tokenizer)
     return tokenizer
+
+
+# Invisible inside a word: the word joiners a reading copy puts where a tag or an entity stood inside a
+# word (markup.py: "r&eacute;forme", "Euro<b>pean</b>"), and soft hyphens ("Bundes&shy;regierung").
+INVISIBLE_IN_WORDS = "[\u2060\u00ad]"
+
+
+def leave_out_word_joiners(tokenizer: Any) -> None:
+    """Leave word joiners and soft hyphens out, when the tokenizer reads them: EmbeddingGemma's cut
+    "ré" + joiners + "forme" into five tokens, and "Bundes\u00adregierung" into three; BERT's
+    normalizer (all-MiniLM-L6-v2) drops them already, and is left as it is. Offsets stay those of
+    the caller's text. Once: a tokenizer saved by fine-tuning carries the step already."""
+    if tokenizer.tokenize("ré\u2060forme Bundes\u00adregierung") == tokenizer.tokenize("réforme Bundesregierung"):
+        return
+    backend = tokenizer.backend_tokenizer
+    current = backend.normalizer
+    if current is not None and INVISIBLE_IN_WORDS.encode() in current.__getstate__():
+        return
+    step = normalizers.Replace(Regex(INVISIBLE_IN_WORDS), "")
+    backend.normalizer = normalizers.Sequence([step, *([current] if current is not None else [])])
 
 
 # Full-width ASCII (U+FF01-U+FF5E) and the ideographic space, as East Asian text and some
