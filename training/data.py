@@ -23,8 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
-from service.engine.markup import WORD_JOINER
-from service.engine.page_article import reading_copy
+from service.engine.page_article import as_read
 from service.engine.validation import is_unicode, label_key
 from service.feedback.records import without_invisible_ends
 from service.jsonl import json_objects
@@ -60,24 +59,9 @@ def _example(path: Path, number: int, text: Any, labels: Any, split: Any = None,
         raise DataFileError(f"{path}:{number}: 'labels' must be a non-empty list of strings")
     if not all(is_unicode(x) for x in labels):  # label names are embedded, stored and printed
         raise DataFileError(f"{path}:{number}: 'labels' {NOT_UNICODE}")
-    return Example(_as_read(text), tuple(dict.fromkeys(x.strip() for x in labels)),
+    return Example(as_read(text), tuple(dict.fromkeys(x.strip() for x in labels)),
                    split if isinstance(split, str) else None, lang if isinstance(lang, str) else None, number,
                    as_string)
-
-
-_SPACES = re.compile(r"[^\S\n]+")
-_BREAKS = re.compile(r" ?\n(?: ?\n)+ ?")
-
-
-def _as_read(text: str) -> str:
-    """``text`` as the service reads it: HTML's markup blanked and its entities decoded, a whole page as
-    its headline and article (service/engine/page_article.py), with the blanks closed up (no offsets
-    are kept in training, and the limits count what is left). A model trained on a CMS export's "<p>"
-    and "href" was served texts without them. Plain text is kept as it is."""
-    read = reading_copy(text)
-    if read == text:
-        return text
-    return _BREAKS.sub("\n\n", _SPACES.sub(" ", read.replace(WORD_JOINER, ""))).strip()
 
 
 def _read_jsonl_rows(path: Path, handle: TextIO) -> list[Example]:
