@@ -59,6 +59,7 @@ def _example(path: Path, number: int, text: Any, labels: Any, split: Any = None,
         raise DataFileError(f"{path}:{number}: 'labels' must be a non-empty list of strings")
     if not all(is_unicode(x) for x in labels):  # label names are embedded, stored and printed
         raise DataFileError(f"{path}:{number}: 'labels' {NOT_UNICODE}")
+    # Read as the service reads it (HTML's markup blanked, a whole page as its headline and article).
     return Example(as_read(text), tuple(dict.fromkeys(x.strip() for x in labels)),
                    split if isinstance(split, str) else None, lang if isinstance(lang, str) else None, number,
                    as_string)
