@@ -159,3 +159,18 @@ def test_a_pages_headline_is_read_once_with_its_article():
     paragraphs = "".join(f"<p>{p}</p>" for p in ARTICLE)
     inside = f"<html><body><article><h1>{headline}</h1>{paragraphs}</article></body></html>"
     assert _shown(reading_copy(inside)).count(headline) == 1
+
+
+def test_a_dateline_is_read_where_the_article_starts_not_in_the_pages_title():
+    """CNN's pages open their article with "Washington (CNN) —": with a long menu before the article, the
+    short "CNN" was found in the <title>, and the headline was quoted as evidence with "| CNN" after it."""
+    headline = "Central bank raises interest rates for the fourth time this year"
+    menu = "<nav><ul>" + "".join(f"<li><a href='/s'>{h}</a></li>" for h in RELATED * 6) + "</ul></nav>"
+    page = (f"<!DOCTYPE html><html><head><title>{headline} | CNN</title></head><body>{menu}"
+            f'<div class="top"><h1 class="headline">{headline}</h1></div>'
+            '<div class="story-body"><p><span class="loc">Frankfurt</span> (<span class="src">CNN</span>) &mdash; '
+            + ARTICLE[0] + "</p>" + "".join(f"<p>{p}</p>" for p in ARTICLE[1:]) + "</div></body></html>")
+    copy = reading_copy(page)
+    title = page.index("<title>")
+    assert _shown(copy[title:page.index("</title>")]) == headline
+    assert _shown(copy).startswith(f"{headline} Frankfurt ( CNN ) — The European")

@@ -115,7 +115,11 @@ def _locate(reading: str, passages: list[str]) -> list[tuple[int, int]]:
         return runs[i].start() + index - starts[i]
 
     spans: list[tuple[int, int]] = []
-    cursor = 0
+    # Short passages before the first long one (a dateline's "Washington", "CNN") are looked for just
+    # before where that one stands, not from the page's start: "CNN" was found in the <title>, and the
+    # headline was quoted "... without being friends' | CNN".
+    first = next((compact.find(w) for p in passages if len(w := "".join(p.split())) >= _SHORT), -1)
+    cursor = max(0, first - _NEAR)
     for passage in passages:
         wanted = "".join(passage.split())
         at = compact.find(wanted, cursor)
