@@ -117,6 +117,16 @@ def test_a_tag_ends_after_its_quoted_attributes(tag):
     assert " ".join(readable(text).split()) == "Stocks rose on Thursday after the central bank cut rates."
 
 
+@pytest.mark.parametrize("tag", ['<div data-source-html="<span class=&quot;source&quot;> - Source: CNN</span>" '
+                                 'data-description="A video of the vote.">',
+                                 "<img alt='a <b>bold</b> caption' src='/x.jpg'>"])
+def test_a_tag_ends_after_quoted_attributes_that_hold_tags(tag):
+    """CNN's video players carry HTML in an attribute: the tag was not told, and its attributes were read
+    and quoted as evidence ('... historic ruling" data-description="CNN senior ...')."""
+    text = f"<p>{tag}Stocks rose on Thursday after the central bank cut rates.</p>"
+    assert " ".join(readable(text).split()) == "Stocks rose on Thursday after the central bank cut rates."
+
+
 @pytest.mark.parametrize("text", ['<p class="lead>Stocks rose.</p>', "<a href=/x title=Don't>Stocks rose.</a>"])
 def test_a_tag_with_an_unclosed_quote_is_still_a_tag(text):
     assert " ".join(readable(text).split()) == "Stocks rose."

@@ -36,10 +36,13 @@ _BLOCKS = frozenset(
 # description in CDATA was quoted "<![CDATA[The ... inflation.]]>"), then tags. A tag's name may have
 # parts after "-" or ":": a custom element's (<amp-img>, <gu-island>) or a namespaced one's (Word's
 # <o:p>); prose writes neither, so they are markup whatever the name. A quoted attribute may hold a ">"
-# ('title="Home > World"' ended the tag there); a quote left open falls back to the first ">".
+# ('title="Home > World"' ended the tag there); a quote left open falls back to the first ">". Only when
+# neither ends the tag (a "<" before any ">") may a quoted value hold a "<": CNN's video players carry
+# 'data-source-html="<span class=...>"', and the tag's other attributes were read ('data-description="CNN ...').
 _TAG = re.compile(r"<!--.*?(?:-->|\Z)|<![a-zA-Z][^<>]*>|<\?[a-zA-Z][^<>]*\?>|<!\[CDATA\[|\]\]>"
                   r"|<(/?)([a-zA-Z][a-zA-Z0-9]*(?:[-:][a-zA-Z0-9]+)*)"
-                  r"""(?:\s(?:"[^"<]*"|'[^'<]*'|[^<>"']+)*+|\s[^<>]*)?/?>""", re.S)  # *+: never backtracks
+                  r"""(?:\s(?:"[^"<]*"|'[^'<]*'|[^<>"']+)*+|\s[^<>]*|\s(?:"[^"]*"|'[^']*'|[^<>"']+)*+)?/?>""",
+                  re.S)  # *+: never backtracks
 # What a browser never shows as text: blanked whole, content and all. An inline SVG icon's path data
 # ("M18 16.08c-.76 0-1.44.3 ...") read as text made an article of four share icons non-news.
 _HIDDEN = re.compile(r"<(script|style|noscript|template|svg|math)\b[^<>]*>.*?(?:</\1\s*>|\Z)", re.S | re.I)
