@@ -238,6 +238,19 @@ def test_a_feed_item_is_read_as_its_title_and_text(item):
     assert "\n\n" in copy[copy.index("lingers"):copy.index("The European")]  # the title is a paragraph of its own
 
 
+def test_a_feeds_channel_elements_and_media_credits_are_not_read_with_its_item():
+    """RSS 2.0's <copyright>, <managingEditor>, <webMaster> and <image> were read tags and all, <language>'s
+    "en-us" as a word, and a photo's credit glued to its caption by word joiners ("ImagesLagarde")."""
+    feed = ("<rss version='2.0'><channel><language>en-us</language><copyright>Copyright 2026 Example Media."
+            "</copyright><managingEditor>news@example.com (Jane Editor)</managingEditor><webMaster>web@example.com"
+            "</webMaster><image><url>https://example.com/logo.png</url><title>Example News</title></image>"
+            "<sy:updatePeriod>hourly</sy:updatePeriod>" + _ITEM.replace(
+                "<description>", "<media:credit>Photo: Getty Images</media:credit><media:title>Lagarde speaks"
+                "</media:title><description>") + "</channel></rss>")
+    copy = readable(feed)
+    assert " ".join(copy.split()) == _TOLD.replace("lingers The", "lingers Lagarde speaks The")
+
+
 def test_feed_names_are_text_outside_a_feed():
     prose = "Use <category> and <guid> in your feed, says the <description> spec."
     assert not has_markup(prose) and readable(prose) == prose

@@ -59,12 +59,17 @@ _LONGEST_ENTITY = 34  # "&", a name of 32 characters, ";"
 _FEED_ROOT = re.compile(r"<(?:rss|channel|item|feed|entry)(?:\s[^<>]*)?>", re.I)
 _FEED_NAMES = HTML_ELEMENTS | frozenset(
     "rss channel item feed entry description pubdate guid category author comments enclosure source id updated "
-    "published content name uri email subtitle rights contributor lastbuilddate language generator ttl url".split())
+    "published content name uri email subtitle rights contributor lastbuilddate language generator ttl url "
+    # RSS 2.0's other channel elements, and Atom's icon and logo: "<copyright>Copyright 2026 ...</copyright>"
+    # and "<managingEditor>" were read, tags and all, with a feed's items.
+    "copyright managingeditor webmaster image rating textinput skiphours skipdays cloud icon logo".split())
 _FEED_BLOCKS = _BLOCKS | frozenset("rss channel item feed entry description content".split())
 # ... and what describes the item rather than tells it (its URL, id, dates, byline, categories) is blanked
 # whole, as a script is. Not an Atom <link .../>, which has no content.
 _FEED_METADATA = re.compile(r"<(link|guid|pubDate|id|updated|published|author|contributor|comments|enclosure"
-                            r"|category|lastBuildDate|generator|ttl|docs|source|dc:[a-zA-Z]+)\b(?:[^<>]*[^/<>])?>"
+                            r"|category|lastBuildDate|generator|ttl|docs|source|dc:[a-zA-Z]+|language|copyright"
+                            r"|managingEditor|webMaster|image|rating|textInput|skipHours|skipDays|cloud|icon|logo"
+                            r"|rights|sy:[a-zA-Z]+|media:(?:credit|copyright|keywords))\b(?:[^<>]*[^/<>])?>"
                             r".*?</\1\s*>", re.S | re.I)
 
 
@@ -139,6 +144,8 @@ def _readable(text: str) -> str:
         shown = "".join(chars)
         tags = [(match, (match.group(2) or "").lower()) for match in _TAG.finditer(shown) if _is_markup(match, names)]
         tags = sorted(tags + _escaped_tags(shown, tags), key=lambda tag: tag[0].start())
+        if feed:  # a feed's namespaced elements (<media:title>, <itunes:summary>) stand apart: none is inline
+            blocks = blocks | {name for _, name in tags if ":" in name}
         first_block = next((m.start() for m, name in tags if name == "br" or name in blocks), None)
         if first_block is not None:
             _unwrap(chars, text, shown, first_block)
