@@ -9,7 +9,7 @@ import pytest
 
 from service.config import Settings
 from service.engine import Tagger
-from service.engine.markup import is_page, readable
+from service.engine.markup import WORD_JOINER, is_page, readable
 from service.engine.page_article import reading_copy
 from service.engine.validation import MARKUP_ALLOWANCE, text_problem
 
@@ -48,6 +48,11 @@ PAGE = (
 
 def _shown(text: str) -> str:
     return " ".join(text.split())
+
+
+def _count(text: str) -> int:
+    """The characters ``text`` shows, as the limit counts them (word joiners are not shown)."""
+    return len(_shown(readable(text).replace(WORD_JOINER, "")))
 
 
 def test_a_page_is_read_as_its_article_with_every_offset_kept():
@@ -89,11 +94,21 @@ def test_a_page_whose_article_cannot_be_told_is_read_whole():
     assert len(reading_copy(tiny)) == len(tiny)
 
 
+def test_letters_written_as_entities_or_cut_by_tags_count_once_against_the_limit():
+    """The reading copy's word joiners were counted as shown: words written with entities and inline tags
+    ("Norv&#275;&#291;ij&#257;", "Euro<b>pean</b>") that show 379 characters counted 639, and were refused."""
+    text = "<p>" + "Norv&#275;&#291;ij&#257; Euro<b>pean</b> " * 20 + "</p>"
+    shown = len(" ".join(["Norvēģijā European"] * 20))
+    assert text_problem(text, shown) is None
+    assert text_problem(text, shown - 1) == (f"shows {shown} characters as text ({len(text)} with its markup); "
+                                             f"the limit is {shown - 1}")
+
+
 def test_a_page_counts_the_characters_it_shows_against_the_limit():
-    limit = len(_shown(readable(PAGE))) + 10
+    limit = _count(PAGE) + 10
     padded = PAGE.replace("</head>", "<script>" + "x" * (5 * limit) + "</script></head>")
     assert len(padded) > limit and text_problem(padded, limit) is None
-    shown = len(_shown(readable(padded)))
+    shown = _count(padded)
     assert text_problem(padded, shown - 1) == (f"shows {shown} characters as text ({len(padded)} with its markup); "
                                                f"the limit is {shown - 1}")
     small = len(padded) // MARKUP_ALLOWANCE - 1
@@ -129,7 +144,7 @@ def test_the_setting_names_its_two_ways():
 def test_the_api_takes_a_page_by_what_it_shows_and_says_both_counts_when_it_is_too_much(tagger):
     from service import create_app
 
-    shown = len(_shown(readable(PAGE)))
+    shown = _count(PAGE)
     padded = PAGE.replace("</head>", "<script>" + "x" * 20_000 + "</script></head>")
     client = create_app({"TAGGER": tagger, "LOAD_IN_BACKGROUND": False, "max_text_chars": shown + 10}).test_client()
     answer = client.post("/v1/classify", json={"text": padded})
