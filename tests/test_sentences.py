@@ -183,3 +183,15 @@ def test_hard_wrapped_text_keeps_its_sentences_across_lines():
             "Reporting by Jane Doe")
     assert [text[s.start:s.end] for s in split_sentences(text)] == [text[:text.index("Reporting")].strip(),
                                                                      "Reporting by Jane Doe"]
+
+
+def test_a_long_run_of_blanks_with_no_line_break_after_it_is_split_quickly():
+    """A page's reading copy blanks an unclosed comment or a one-line script as spaces: 32,000 of them
+    took 10 s to split (the line-break search scanned the run again from each of its spaces)."""
+    import time
+
+    text = "The central bank raised rates.\nMarkets fell." + " " * 200_000
+    started = time.monotonic()
+    spans = split_sentences(text)
+    assert time.monotonic() - started < 1.0
+    assert [text[s.start:s.end] for s in spans] == ["The central bank raised rates.", "Markets fell."]
