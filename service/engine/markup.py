@@ -133,7 +133,7 @@ def _readable(text: str) -> str:
     if not markup and "&" not in text:
         return text
     chars = list(text)
-    padding: set[int] = set()  # blanked by an inline tag or after an entity's character: maybe inside a word
+    padding: list[tuple[int, int]] = []  # blanked by an inline tag or after an entity's character: maybe in a word
     if markup or "&lt;" in text:
         feed = markup and _FEED_ROOT.search(text) is not None
         names, blocks = (_FEED_NAMES, _FEED_BLOCKS) if feed else (HTML_ELEMENTS, _BLOCKS)
@@ -152,14 +152,14 @@ def _readable(text: str) -> str:
         for match, name in tags:
             _blank(chars, match.start(), match.end(), "\n" if name == "br" else "\n\n" if name in blocks else "")
             if name != "br" and name not in blocks:
-                padding.update(range(match.start(), match.end()))
+                padding.append((match.start(), match.end()))
     # Entities of the text only, not of what is blanked: a page's state as escaped JSON in an attribute
     # (data-props="{&quot;...") made an article page 1,637 tokens of quotes, called non-news.
     for match in _ENTITY.finditer("".join(chars)):
         decoded = html.unescape(match.group())
         if decoded != match.group() and len(decoded) <= len(match.group()):
             chars[match.start():match.end()] = list(decoded.replace("\xa0", " ").ljust(len(match.group())))
-            padding.update(range(match.start() + len(decoded), match.end()))
+            padding.append((match.start() + len(decoded), match.end()))
     _join_words(chars, padding)
     return "".join(chars)
 
@@ -172,22 +172,22 @@ WORD_JOINER = "\u2060"
 _JOINS_AFTER = re.compile(r"[^\W_]|['\u2019\u02bc\u00ad&-]")  # a letter or digit, an apostrophe, a soft hyphen
 
 
-def _join_words(chars: list[str], padding: set[int]) -> None:
-    """Each run of ``padding`` (positions a tag or an entity left blank) between a word's characters
-    becomes word joiners."""
-    for start, end in _runs(sorted(padding)):
+def _join_words(chars: list[str], padding: list[tuple[int, int]]) -> None:
+    """Each run of ``padding`` (the spans a tag or an entity left blank; adjacent ones make one run) between
+    a word's characters becomes word joiners."""
+    for start, end in _runs(padding):
         if 0 < start and end < len(chars) and _JOINS_AFTER.match(chars[start - 1]) and chars[end].isalnum():
             chars[start:end] = [WORD_JOINER] * (end - start)
 
 
-def _runs(positions: list[int]) -> list[tuple[int, int]]:
-    """Sorted positions as (start, end) runs of consecutive ones."""
+def _runs(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """``spans`` (not overlapping) sorted, the ones that touch merged."""
     runs: list[tuple[int, int]] = []
-    for position in positions:
-        if runs and runs[-1][1] == position:
-            runs[-1] = (runs[-1][0], position + 1)
+    for start, end in sorted(span for span in spans if span[0] < span[1]):
+        if runs and runs[-1][1] == start:
+            runs[-1] = (runs[-1][0], end)
         else:
-            runs.append((position, position + 1))
+            runs.append((start, end))
     return runs
 
 
