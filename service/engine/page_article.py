@@ -2,8 +2,8 @@
 
 A monitoring team that posts the page it scraped got the page's chrome tagged with its article:
 a TIME page on geoengineering came back with armed conflict, terrorism and four more topics
-from its related links, and on 23 news pages the topics of the page as a whole had 37 more and
-16 fewer than those of its article's text (docs/benchmarks.md, "Whole pages"). readability-lxml
+from its related links, and on 23 news pages the topics of the page as a whole had 55 more and
+24 fewer than those of its headline and text sent alone (docs/benchmarks.md, "Whole pages"). readability-lxml
 (Mozilla Readability's scoring of a page's blocks, on lxml's HTML parser) finds the article and
 its headline (the page's title without the site's name, which the article's block seldom holds);
 their text is then found in the reading copy (markup.py), and everything else there is blanked,
@@ -64,18 +64,19 @@ def as_read(text: str) -> str:
 
 def _article_only(page: str, reading: str) -> str:
     headline, passages = _article_passages(page)
-    spans = _locate(reading, passages)
-    located = sum(end - start for start, end in spans)
-    shown = sum(len(word) for word in reading.split())
-    if located < min(_ENOUGH, shown // 2):
+    shown = _Shown(reading)
+    found = shown.locate(passages)
+    located = sum(shown.offset(end - 1) + 1 - shown.offset(start) for start, end in found)
+    if located < min(_ENOUGH, sum(len(word) for word in reading.split()) // 2):
         return reading
     # The headline, which readability leaves out of the article's block: where the page first shows it
     # (its <title>, named without the site's name; or its <h1>).
     wanted = "".join(headline.split())
-    if len(wanted) >= _SHORT and wanted not in "".join("".join(reading[s:e].split()) for s, e in spans):
-        spans += _locate(reading, [headline])
+    if len(wanted) >= _SHORT and wanted not in "".join(shown.compact[start:end] for start, end in found):
+        found += shown.locate([headline])
     kept = ["\n" if char == "\n" else " " for char in reading]
-    for start, end in spans:
+    for start, end in found:
+        start, end = shown.offset(start), shown.offset(end - 1) + 1
         kept[start:end] = reading[start:end]
     return "".join(kept)
 
@@ -99,32 +100,39 @@ def _article_passages(page: str) -> tuple[str, list[str]]:
         return "", []
 
 
-def _locate(reading: str, passages: list[str]) -> list[tuple[int, int]]:
-    """Where each passage stands in ``reading``, in order, comparing their characters with whitespace
-    left out (the two space their words differently: entities, line breaks, blanked tags)."""
-    runs = list(_WORDS.finditer(reading))
-    starts: list[int] = []  # each run's start in the compact string
-    total = 0
-    for run in runs:
-        starts.append(total)
-        total += run.end() - run.start()
-    compact = "".join(run.group() for run in runs)
+class _Shown:
+    """What ``reading`` shows, its whitespace (and word joiners) left out, with the way back to offsets."""
 
-    def position(index: int) -> int:  # an index of ``compact`` as an offset into ``reading``
-        i = bisect.bisect_right(starts, index) - 1
-        return runs[i].start() + index - starts[i]
+    def __init__(self, reading: str) -> None:
+        self.runs = list(_WORDS.finditer(reading))
+        self.starts: list[int] = []  # each run's start in the compact string
+        total = 0
+        for run in self.runs:
+            self.starts.append(total)
+            total += run.end() - run.start()
+        self.compact = "".join(run.group() for run in self.runs)
 
-    spans: list[tuple[int, int]] = []
-    # Short passages before the first long one (a dateline's "Washington", "CNN") are looked for just
-    # before where that one stands, not from the page's start: "CNN" was found in the <title>, and the
-    # headline was quoted "... without being friends' | CNN".
-    first = next((compact.find(w) for p in passages if len(w := "".join(p.split())) >= _SHORT), -1)
-    cursor = max(0, first - _NEAR)
-    for passage in passages:
-        wanted = "".join(passage.split())
-        at = compact.find(wanted, cursor)
-        if at < 0 or (len(wanted) < _SHORT and at - cursor > _NEAR):
-            continue
-        spans.append((position(at), position(at + len(wanted) - 1) + 1))
-        cursor = at + len(wanted)
-    return spans
+    def offset(self, index: int) -> int:
+        """An index of ``compact`` as an offset into the reading copy."""
+        i = bisect.bisect_right(self.starts, index) - 1
+        return self.runs[i].start() + index - self.starts[i]
+
+    def locate(self, passages: list[str]) -> list[tuple[int, int]]:
+        """Where each passage stands in ``compact``, in order, as (start, end) indices: their characters
+        are compared with whitespace left out (the two space their words differently: entities, line
+        breaks, blanked tags)."""
+        compact = self.compact
+        spans: list[tuple[int, int]] = []
+        # Short passages before the first long one (a dateline's "Washington", "CNN") are looked for just
+        # before where that one stands, not from the page's start: "CNN" was found in the <title>, and the
+        # headline was quoted "... without being friends' | CNN".
+        first = next((compact.find(w) for p in passages if len(w := "".join(p.split())) >= _SHORT), -1)
+        cursor = max(0, first - _NEAR)
+        for passage in passages:
+            wanted = "".join(passage.split())
+            at = compact.find(wanted, cursor)
+            if at < 0 or (len(wanted) < _SHORT and at - cursor > _NEAR):
+                continue
+            spans.append((at, at + len(wanted)))
+            cursor = at + len(wanted)
+        return spans
