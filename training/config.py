@@ -76,6 +76,8 @@ class TrainingConfig(RunConfig):
     # (training/contrastive.py)
     contrastive: Literal["on", "off"] = "off"
     contrastive_pairs: int = 640
+    # head and full modes: the loss (classification.LOSSES; the hybrid recipe's SVMs are balanced)
+    loss: Literal["bce", "balanced", "focal"] = "bce"
     # (max_length: tokens per window; sentence-aligned windows, never truncation)
 
     # Optimisation. batch_size counts documents per step.
@@ -86,7 +88,7 @@ class TrainingConfig(RunConfig):
     warmup_ratio: float = 0.1
 
     RESUMED = (*RunConfig.RESUMED, "mode", "head_lr_multiplier", "probe_epochs", "contrastive",
-               "contrastive_pairs", "validation_split")
+               "contrastive_pairs", "validation_split", "loss")
 
     def run_settings(self) -> dict[str, Any]:
         # With a --validation file the whole training file trains: the split plays no part.

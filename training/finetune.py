@@ -164,7 +164,7 @@ def _write(config: TrainingConfig, model: WindowClassifier, tokenizer: Any, base
         validation_source=str(config.validation) if config.validation else
         f"{config.validation_split:.0%} of the training file, seed {config.seed}",
         command=" ".join(shlex.quote(a) for a in config.command), epochs=config.epochs,
-        batch_size=config.batch_size, lr=config.lr, seed=config.seed, train_seconds=train_seconds,
+        batch_size=config.batch_size, lr=config.lr, seed=config.seed, loss=config.loss, train_seconds=train_seconds,
         versions=library_versions(), metrics=metrics, thresholds=result.thresholds,
         threshold_fit=result.fitted.record(labels),
         hybrid={**asdict(settings), "embedding_weight": hybrid.article_weight,

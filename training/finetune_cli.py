@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from . import contrastive
+from .classification import LOSSES
 from .config import TrainingConfig, finite_positive
 from .hybrid_settings import HybridSettings
 
@@ -53,6 +54,9 @@ def parser(description: str) -> argparse.ArgumentParser:
                              "(SetFit-style; measured to help at about 8 articles a label)")
     parser.add_argument("--contrastive-pairs", type=int, default=contrastive.ContrastiveSettings.pairs,
                         help="pairs of training articles the contrastive tuning reads")
+    parser.add_argument("--loss", choices=list(LOSSES), default=TrainingConfig.loss,
+                        help="head and full modes: bce, or weighed for imbalanced labels: balanced (each label's "
+                             "positives as much as its negatives), focal (docs/training.md)")
     parser.add_argument("--batch-size", type=int, default=16, help="documents per step")
     parser.add_argument("--max-length", type=int, default=256, help="tokens per window")
     parser.add_argument("--lr", type=float, help="default: 1e-2 (head), 5e-5 (full)")
@@ -74,7 +78,7 @@ def config_from(args: argparse.Namespace, argv: list[str] | None) -> TrainingCon
         base=args.base, mode=args.mode, max_length=args.max_length, epochs=args.epochs,
         batch_size=args.batch_size, lr=args.lr, seed=args.seed, resume=args.resume,
         head_lr_multiplier=args.head_lr_multiplier, precision=args.precision, contrastive=args.contrastive,
-        contrastive_pairs=args.contrastive_pairs,
+        contrastive_pairs=args.contrastive_pairs, loss=args.loss,
         probe_epochs=args.probe_epochs, hybrid=HybridSettings(c=args.svm_c, embedding_weight=args.embedding_weight,
                                                             label_prior=args.label_prior, nb_alpha=args.nb_alpha),
         command=["python", "-m", "training.finetune", *(sys.argv[1:] if argv is None else argv)],
@@ -112,7 +116,7 @@ def argument_problem(args: argparse.Namespace, config: TrainingConfig) -> str | 
 # Options each mode has no use for: given, they were dropped without a word (--contrastive on
 # with --mode full, a contradiction, is refused in argument_problem).
 _UNUSED = {
-    "hybrid": ("--epochs", "--lr", "--head-lr-multiplier", "--probe-epochs", "--resume"),  # no training loop
+    "hybrid": ("--epochs", "--lr", "--head-lr-multiplier", "--probe-epochs", "--resume", "--loss"),  # no training loop
     "head": ("--svm-c", "--embedding-weight", "--label-prior", "--nb-alpha", "--head-lr-multiplier",
              "--probe-epochs"),
     "full": ("--svm-c", "--embedding-weight", "--label-prior", "--nb-alpha", "--contrastive-pairs"),

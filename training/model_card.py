@@ -52,6 +52,7 @@ class CardData:
     train_seconds: float
     versions: dict[str, str]
     metrics: dict[str, Any] = field(default_factory=dict)
+    loss: str = "bce"  # head and full modes (training/classification.py)
     license: str = "other"  # the training data's licence decides; set it before publishing
     thresholds: list[float] = field(default_factory=list)  # each label's, as in labels.json
     threshold_fit: dict[str, Any] | None = None  # what they rest on (training/thresholds.py, Thresholds.record)
@@ -194,7 +195,8 @@ def render(card: CardData) -> str:
         validation_source=card.validation_source,
         # The hybrid head's SVMs have no epochs, batches or learning rate: the card says only what was used.
         schedule=f"Seed {card.seed}" if card.mode == "hybrid" else
-        f"Epochs {card.epochs}, batch size {card.batch_size}, learning rate {card.lr}, seed {card.seed}",
+        f"Epochs {card.epochs}, batch size {card.batch_size}, learning rate {card.lr}, loss {card.loss}, "
+        f"seed {card.seed}",
         train_seconds=round(card.train_seconds), versions=_versions(card.versions),
         languages=f"Texts in the languages its base model reads ({', '.join(card.languages)}; newstag warns on "
         "others)" if card.languages else "The languages its base model reads (its card names none, so newstag "

@@ -82,13 +82,20 @@ def frozen_stage(model: WindowClassifier, tokenizer: Any, base_dir: Path, config
             return None  # every process trained the same model; the first one writes it
         return StageResult(probs, thresholds, hybrid, settings, frozen, tuning)
     model.encoder.requires_grad_(False)
-    trained: torch.nn.Module = dist.wrap(model.head)
-    result = _train(model, config, features_logits(frozen["train"], model.head, trained),
-                    features_logits(frozen["validation"], model.head, trained), _truth(validation.examples, labels),
-                    trained,
-                    [{"params": list(model.head.parameters()), "lr": config.lr}], targets, multi_label, data_print,
-                    dist, None)
+    result = head_stage(model.head, config, frozen, _truth(validation.examples, labels), targets, multi_label,
+                        data_print, dist)
     return None if result is None else replace(result, frozen=frozen, tuning=tuning)
+
+
+def head_stage(head: torch.nn.Linear, config: TrainingConfig, frozen: dict[str, list[torch.Tensor]],
+               validation_truth: np.ndarray, targets: torch.Tensor, multi_label: bool, data_print: dict[str, Any],
+               dist: Distributed) -> StageResult | None:
+    """Head mode on the frozen window vectors of ``frozen``'s train and validation splits (None in
+    every process but the first); bench/head_losses.py calls it on vectors it keeps between runs."""
+    trained: torch.nn.Module = dist.wrap(head)
+    return _train(head, config, features_logits(frozen["train"], head, trained),
+                  features_logits(frozen["validation"], head, trained), validation_truth, trained,
+                  [{"params": list(head.parameters()), "lr": config.lr}], targets, multi_label, data_print, dist, None)
 
 
 def full_stage(model: WindowClassifier, tokenizer: Any, base_dir: Path, config: TrainingConfig, train: Split,
@@ -123,7 +130,7 @@ def full_stage(model: WindowClassifier, tokenizer: Any, base_dir: Path, config: 
                   groups, targets, multi_label, data_print, dist, lengths)
 
 
-def _train(model: WindowClassifier, config: TrainingConfig, train_logits, validation_logits, truth: np.ndarray,
+def _train(model: torch.nn.Module, config: TrainingConfig, train_logits, validation_logits, truth: np.ndarray,
            trained: torch.nn.Module, groups: list[dict[str, Any]], targets: torch.Tensor, multi_label: bool,
            data_print: dict[str, Any], dist: Distributed, lengths: list[int] | None) -> StageResult | None:
     """Train (a checkpoint every epoch and on SIGINT or SIGTERM), then score the validation
