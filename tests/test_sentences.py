@@ -54,6 +54,22 @@ def test_blank_lines_always_split_and_whitespace_is_trimmed():
         "Headline without a period", "First sentence of the body.", "last line"]
 
 
+@pytest.mark.parametrize("text, expected", [
+    # Word and JavaScript-built pages break with Unicode's own separators, not "\n".
+    ("Minister resigns\u2029The minister resigned.", ["Minister resigns", "The minister resigned."]),
+    ("By Jane Doe\u2028PARIS\u2028Talks went on.", ["By Jane Doe", "PARIS", "Talks went on."]),
+    # Carriage returns alone are scraping debris inside sentences (Inshorts), not breaks.
+    ("It will host \r\r\r\ntwo Tests.", ["It will host \r\r\r\ntwo Tests."]),
+    ("Page one ends here\fPage two begins", ["Page one ends here", "Page two begins"]),
+    # A zero-width space after a full stop is a break the page allows; one between words changes nothing.
+    ("The bank raised rates.\u200bMarkets fell.", ["The bank raised rates.", "Markets fell."]),
+    ("Euro\u200bzone rates rose.", ["Euro\u200bzone rates rose."]),
+])
+def test_unicode_line_and_paragraph_separators_split_as_line_breaks_do(text, expected):
+    """U+2029 and U+2028 were read as spaces: a headline and its lead were one sentence."""
+    assert texts(split_sentences(text), text) == expected
+
+
 def test_empty_and_blank_texts_have_no_sentences():
     assert split_sentences("") == []
     assert split_sentences(" \n\n\t ") == []

@@ -9,9 +9,10 @@ needed the language first, or missed scripts this handles.
 A boundary is end punctuation (plus closing quotes or brackets) followed by whitespace
 and something that can start a sentence: a digit, an upper-case letter, or a letter of a
 script without case (Arabic, Hebrew, Devanagari, CJK, Georgian, ...). Chinese and
-Japanese full stops need no whitespace after them. Blank lines always split. A single
-line break before something that can start a sentence splits too (a headline's line, a
-byline's), except in hard-wrapped text, where only a short line's does.
+Japanese full stops need no whitespace after them (nor a zero-width space). Blank lines
+(and Unicode's paragraph separator, and form feeds) always split. A single
+line break (or Unicode's line separator) before something that can start a sentence splits
+too (a headline's line, a byline's), except in hard-wrapped text, where only a short line's does.
 """
 
 from __future__ import annotations
@@ -45,7 +46,14 @@ _MARK = re.compile(f"[{_MARKS}]")
 _END = re.compile(f"[{re.escape(_ENDS)}]+(?:[{re.escape(_CLOSERS)}{_MARKS}]|[ \u00a0\u202f][»›])*")
 # Kana and Han: ASCII "." "!" "?" between two of these end a sentence even without a space.
 _CJK = re.compile("[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
-_PARAGRAPH = re.compile(r"\n\s*\n|\r\n\s*\r\n")
+# Unicode's own breaks count as line feeds do: the paragraph separator (U+2029) and a form feed
+# end a paragraph, the line separator (U+2028) and NEL a line; Word and JavaScript-built pages
+# put them where a CMS puts "\n", and a headline ran into its lead. A lone carriage return does
+# not: scraped text has runs of them inside sentences ("will host \r\r\r\ntwo Tests", Inshorts).
+_PARAGRAPH = re.compile(r"\n\s*\n|\r\n\s*\r\n|[\u2029\f]")
+_LINE_CHARS = "\r\n\u2028\u2029\x85\v\f"
+# A zero-width space after a full stop is where a page's text allows a break: "rates.\u200bMarkets".
+_ZERO_WIDTH_SPACE = "\u200b"
 # Words that end in a period without ending a sentence (Russian and Ukrainian: year,
 # city, street, thousand, million, ...).
 _ABBREVIATIONS = frozenset(
@@ -89,7 +97,7 @@ def _ends_sentence(text: str, end_run: re.Match[str], limit: int) -> bool:
     if end < limit and start > 0 and _CJK.match(text, start - 1) and _CJK.match(text, end):
         return True
     after = end
-    while after < limit and text[after].isspace():
+    while after < limit and _blank(text[after]):
         after += 1
     if after == end or after == limit:
         return False
@@ -107,10 +115,14 @@ def _ends_sentence(text: str, end_run: re.Match[str], limit: int) -> bool:
     return not (run == "." and _is_abbreviation(text, start))
 
 
+def _blank(char: str) -> bool:
+    return char.isspace() or char == _ZERO_WIDTH_SPACE
+
+
 def _trimmed(text: str, start: int, end: int) -> Span | None:
-    while start < end and text[start].isspace():
+    while start < end and _blank(text[start]):
         start += 1
-    while end > start and text[end - 1].isspace():
+    while end > start and _blank(text[end - 1]):
         end -= 1
     return Span(start, end) if end > start else None
 
@@ -149,7 +161,7 @@ def split_sentences(text: str) -> list[Span]:
 # A line this much shorter than the text's wrapped lines ends a sentence even in hard-wrapped
 # text (a headline, a byline or a dateline above a lead); wrapped lines are of one width.
 SHORT_LINE_SHARE = 0.6
-_LINE_BREAK = re.compile(r"\r?\n")
+_LINE_BREAK = re.compile("\r?\n|[\u2028\u2029\x85\v\f]")
 
 
 def _line_breaks(text: str, start: int = 0, end: int | None = None) -> Iterator[tuple[int, int]]:
@@ -173,7 +185,7 @@ def _wrap_width(text: str) -> float | None:
     for line_end, after in _line_breaks(text):
         while after < len(text) and text[after] in " \t":
             after += 1
-        if after < len(text) and text[after] not in "\r\n":
+        if after < len(text) and text[after] not in _LINE_CHARS:
             total += 1
             if text[after].islower():
                 inside.append(len(text[line_start:line_end].strip()))
