@@ -9,7 +9,7 @@ needed the language first, or missed scripts this handles.
 A boundary is end punctuation (plus closing quotes or brackets) followed by whitespace
 and something that can start a sentence: a digit, an upper-case letter, or a letter of a
 script without case (Arabic, Hebrew, Devanagari, CJK, Georgian, ...). Chinese and
-Japanese full stops need no whitespace after them (nor a zero-width space). Blank lines
+Japanese full stops need no whitespace after them; a zero-width space counts as one. Blank lines
 (and Unicode's paragraph separator, and form feeds) always split. A single
 line break (or Unicode's line separator) before something that can start a sentence splits
 too (a headline's line, a byline's), except in hard-wrapped text, where only a short line's does.
