@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from service.engine.markup import WORD_JOINER, has_markup, readable
+from service.engine.markup import WORD_JOINER, feed_items, has_markup, readable
 from service.engine.sentences import split_sentences
 
 STORY = ('<div class="story"><h1>ECB raises rates</h1><p>The European Central Bank raised its main interest rate '
@@ -266,6 +266,19 @@ def test_a_feed_item_gets_the_topics_and_evidence_of_its_text(tagger):
     for topic in item.topics:
         for evidence in topic.evidence:
             assert _ITEM[evidence.start:evidence.end] == evidence.text and "<" not in evidence.text
+
+
+def test_a_feed_of_several_items_says_it_was_read_as_one_text(tagger):
+    """A feed of many items got the topics of their mix, as if it were one article, and no word of it."""
+    second = _ENTRY.replace("ECB raises rates", "Storm floods coastal towns").replace(
+        "The European Central Bank raised its main interest rate by a quarter point on Thursday. Its president said "
+        "wages were still rising fast.", "Heavy rain flooded three coastal towns overnight and forced hundreds of "
+        "families from their homes.")
+    feed = f"<feed xmlns='http://www.w3.org/2005/Atom'><title>Example News</title>{_ENTRY}{second}</feed>"
+    assert feed_items(feed) == 2 and feed_items(_ITEM) == 1 and feed_items("<p>One article.</p>") == 0
+    [many], [one] = tagger.tag([feed]), tagger.tag([_ITEM])
+    assert [w.code for w in many.warnings] == ["feed-items"] and "2 items" in many.warnings[0].message
+    assert not one.warnings
 
 
 @pytest.mark.parametrize("html_text, words", [

@@ -64,6 +64,8 @@ _FEED_NAMES = HTML_ELEMENTS | frozenset(
     # and "<managingEditor>" were read, tags and all, with a feed's items.
     "copyright managingeditor webmaster image rating textinput skiphours skipdays cloud icon logo".split())
 _FEED_BLOCKS = _BLOCKS | frozenset("rss channel item feed entry description content".split())
+# An item of a feed: a text with several is many articles, read as one (result_warnings.feed_warning).
+_FEED_ITEM = re.compile(r"<(?:item|entry)(?:\s[^<>]*)?>", re.I)
 # ... and what describes the item rather than tells it (its URL, id, dates, byline, categories) is blanked
 # whole, as a script is. Not an Atom <link .../>, which has no content.
 _FEED_METADATA = re.compile(r"<(link|guid|pubDate|id|updated|published|author|contributor|comments|enclosure"
@@ -80,6 +82,11 @@ def _is_markup(match: re.Match[str], names: frozenset[str] = HTML_ELEMENTS) -> b
 
 # A whole page, not a fragment of one: its article is told apart from its chrome (page_article.py).
 _PAGE = re.compile(r"<!doctype\s+html|<(?:html|body)(?:\s[^<>]*)?>", re.I)
+
+
+def feed_items(text: str) -> int:
+    """How many RSS items or Atom entries ``text`` holds (0 for a text that is not a feed)."""
+    return len(_FEED_ITEM.findall(text)) if "<" in text and _FEED_ROOT.search(text) else 0
 
 
 def is_page(text: str) -> bool:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import unicodedata
 from collections.abc import Collection
 
+from . import markup
 from .genre import called_non_news
 from .language import LATIN_SCRIPT_LANGUAGES, UNDETERMINED, label_set_language, mostly_latin, plainly_not_english
 from .types import Topic, Warning
@@ -95,3 +96,14 @@ def genre_warning(news_probability: float | None) -> tuple[Warning, ...]:
     message = (f"The text does not read like news (probability {news_probability:.2f} that it is); "
                "multi-label calls give it no topic.")
     return (Warning("not-news", message),)
+
+
+def feed_warning(text: str) -> tuple[Warning, ...]:
+    """A warning when the text is a feed of several items: they are read as one text, so its
+    topics are those of every item together, and no item's own."""
+    items = markup.feed_items(text)
+    if items < 2:
+        return ()
+    message = (f"The text is a feed of {items} items, read as one text: its topics are those of all of them "
+               "together. Send each item (its <item> or <entry>) as a document of its own to tag it alone.")
+    return (Warning("feed-items", message),)

@@ -18,6 +18,7 @@ from .page_article import reading_copy
 from .result_warnings import (
     below_threshold_warning,
     domain_warning,
+    feed_warning,
     genre_warning,
     labels_language_warning,
     text_language_warning,
@@ -225,7 +226,8 @@ class Tagger:
         results = [r if read_as == text else _evidence_quoting(r, text)
                    for r, text, read_as in zip(results, texts, reading, strict=True)]
         unread = self._labels_language_warning(label_set)
-        return [replace(r, warnings=(*r.warnings, *unread)) for r in results] if unread else results
+        return [replace(r, warnings=(*r.warnings, *feed_warning(text), *unread)) for r, text in
+                zip(results, texts, strict=True)]
 
     def _topic_candidates(self, docs: list[PreparedDocument], scored: Sequence[DocumentScores], gated: list[bool],
                           label_set: LabelSet, alone: SentenceScores, deadline: float | None) -> list[Candidates]:

@@ -49,7 +49,8 @@ class Topic:
 
 
 # Every warning code a result can carry: the API's schema lists them (clients switch on them).
-WARNING_CODES = ("language-unsupported", "not-news", "nothing-to-read", "outside-model-domain", "below-threshold")
+WARNING_CODES = ("language-unsupported", "not-news", "nothing-to-read", "outside-model-domain", "below-threshold",
+                 "feed-items")
 
 
 @dataclass(frozen=True)

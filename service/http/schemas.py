@@ -113,8 +113,9 @@ WARNINGS_DESCRIPTION = ("What may make these topics less reliable: a language th
                         "the model reads, such as only digits or Arabic vowel marks (\"nothing-to-read\": no "
                         "topic either), a text unlike every training article of a fine-tuned model "
                         "(\"outside-model-domain\"), "
-                        "or a topic given under its threshold (\"below-threshold\": no topic reached it, and the "
-                        "taxonomy gives a text that reads as news its best one).")
+                        "a topic given under its threshold (\"below-threshold\": no topic reached it, and the "
+                        "taxonomy gives a text that reads as news its best one), or a feed of several items read "
+                        "as one text (\"feed-items\").")
 SERVED_DESCRIPTION = ("The model that tagged this text: the default model, or the multilingual model for a "
                       "language or labels the default does not read (routing by language), or the model the "
                       "request named.")
