@@ -15,7 +15,7 @@ def test_configuration_layers_defaults_environment_then_override(monkeypatch, ta
     settings = app.config["NEWSTAG_SETTINGS"]
     assert settings.max_documents == 7  # from the environment
     assert settings.max_labels == 3  # the override wins
-    assert settings.max_body_bytes == 1_000_000 and app.config["MAX_CONTENT_LENGTH"] == 1_000_000
+    assert settings.max_body_bytes == 4_000_000 and app.config["MAX_CONTENT_LENGTH"] == 4_000_000
 
 
 def test_not_ready_until_loaded_and_warmed_up(monkeypatch, tagger):

@@ -160,6 +160,20 @@ def test_the_api_takes_a_page_by_what_it_shows_and_says_both_counts_when_it_is_t
                                         f"the limit is {shown - 1}"} in refused.json["errors"]
 
 
+def test_a_large_news_page_as_scraped_is_taken_at_default_settings(tagger):
+    """A 2.5 MB news page (CNN's, scripts and inline data) was a 413 at the 1 MB body limit."""
+    from service import create_app
+
+    state = '{"ads": [' + ", ".join(f'{{"slot": {i}, "size": "300x250"}}' for i in range(75_000)) + "]}"
+    big = PAGE.replace("</head>", f"<script>window.__DATA__ = {state};</script></head>")
+    assert 2_500_000 < len(big) < 3_000_000
+    answer = create_app({"TAGGER": tagger, "LOAD_IN_BACKGROUND": False}).test_client().post(
+        "/v1/classify", json={"text": big})
+    assert answer.status_code == 200, answer.json
+    assert "economy" in [t["label"] for t in answer.json["topics"]]
+    assert all(big[e["start"]:e["end"]] == e["text"] for t in answer.json["topics"] for e in t["evidence"])
+
+
 def test_a_pages_headline_is_read_once_with_its_article():
     """readability leaves the headline out of the article's block: TIME's, CNN's and Yonhap's pages lost theirs."""
     headline = "Central bank raises interest rates for the fourth time this year"

@@ -12,6 +12,7 @@ from ..options import EngineOptions, TaggerOptions
 from . import keywords, markup, sentence_support, validation
 from .calibration import logit
 from .chunking import PreparedDocument
+from .compact import Compacted, compacted
 from .genre import called_non_news, sure_news
 from .language import detect_language, label_words
 from .page_article import reading_copy
@@ -191,7 +192,10 @@ class Tagger:
         # HTML read as its text (a whole page as its article), offsets kept.
         reading = list(readings) if readings is not None else [
             reading_copy(text, self.options.pages == "article") for text in texts]
-        docs = [self.backend.prepare(text) for text in reading]
+        # A page's copy is read without its long blank runs (compact.py); plain text as it is.
+        short = [compacted(read) if read != text else None for read, text in zip(reading, texts, strict=True)]
+        docs = [self.backend.prepare(read if copy is None else copy.text) for read, copy in zip(reading, short,
+                                                                                             strict=True)]
         label_list = list(label_set.labels)
         scored = self.backend.score(docs, label_list, deadline)
         thresholds = label_set.thresholds(threshold)
@@ -223,8 +227,8 @@ class Tagger:
                                 multi_label, deadline, nothing)
                    for doc, s, f, (final, chosen), read_as, nothing in zip(docs, scored, found, choices, read, empty,
                                                                           strict=True)]
-        results = [r if read_as == text else _evidence_quoting(r, text)
-                   for r, text, read_as in zip(results, texts, reading, strict=True)]
+        results = [r if copy is None else _evidence_quoting(r, text, copy)
+                   for r, text, copy in zip(results, texts, short, strict=True)]
         unread = self._labels_language_warning(label_set)
         return [replace(r, warnings=(*r.warnings, *feed_warning(text), *unread)) for r, text in
                 zip(results, texts, strict=True)]
@@ -310,11 +314,11 @@ class Tagger:
         return code, text_language_warning(code, self.backend.languages, self.backend.model_name, text)
 
 
-def _evidence_quoting(result: TagResult, text: str) -> TagResult:
-    """Evidence read from a text's HTML-free copy, quoting the text itself (the same offsets, but
-    an entity the sentence ends on quoted whole)."""
+def _evidence_quoting(result: TagResult, text: str, copy: Compacted) -> TagResult:
+    """Evidence read from a text's HTML-free ``copy``, quoting the text itself (its offsets mapped
+    back over the copy's shortened blank runs, an entity the sentence ends on quoted whole)."""
     def quoted(evidence: Evidence) -> Evidence:
-        start, end = markup.whole_entities(text, evidence.start, evidence.end)
+        start, end = markup.whole_entities(text, copy.original(evidence.start), copy.original(evidence.end))
         return replace(evidence, start=start, end=end, text=text[start:end])
 
     topics = tuple(replace(t, evidence=tuple(quoted(e) for e in t.evidence)) for t in result.topics)
