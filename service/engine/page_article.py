@@ -21,7 +21,7 @@ import bisect
 import logging
 import re
 
-from service.engine import markup
+from service.engine import markup, press_release
 
 log = logging.getLogger(__name__)
 
@@ -39,13 +39,16 @@ _WORDS = re.compile(f"[^\\s{markup.WORD_JOINER}]+")
 
 def reading_copy(text: str, article: bool = True) -> str:
     """``text`` as the model reads it: markup blanked and entities decoded in place (markup.py),
-    and, when ``article`` and ``text`` is a whole page, all but its article blanked too. Always
+    and, when ``article``, a press release's trailer blanked (press_release.py) and, when ``text`` is
+    a whole page, all but its article too. Always
     as long as ``text``. Not cached (a page may be 3,000,000 characters): a routed call makes
     each text's copy once and hands it to the Tagger."""
     reading = markup.readable(text)
-    if not article or not markup.is_page(text):
+    if not article:
         return reading
-    return _article_only(text, reading)
+    if markup.is_page(text):
+        reading = _article_only(text, reading)
+    return press_release.without_trailer(reading)
 
 
 _SPACES = re.compile(r"[^\S\n]+")
