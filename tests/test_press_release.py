@@ -37,6 +37,14 @@ TRAILER = (
     "Forward-Looking Statements\nThis release contains forward-looking statements.",
     "Safe Harbor Statement\nStatements here are not guarantees.",
     "- 30 -",
+    "ENDS\n\nMedia contact\nPress office",
+    "For further information, please contact:\nJane Doe",
+    "About the University of Eastmoor\nThe University of Eastmoor is a research university.",
+    "About Northgate Ridge Minerals Corp.\nNorthgate Ridge is an exploration company.",
+    "About Ashbury Rovers FC\nFounded in 1887, Ashbury Rovers are a football club.",
+    "À propos de Lumivert\nFondée en 2012 à Lyon, Lumivert exploite des centrales solaires.",
+    "Über die Stadtwerke Hohenfels\nDie Stadtwerke Hohenfels versorgen 140.000 Haushalte.",
+    "Contacts presse :\nMarc Lefèvre",
 ])
 def test_a_trailer_is_found_where_it_begins(trailer):
     body = "The company said on Monday that profits rose by a fifth in the third quarter. " * 3
@@ -51,6 +59,10 @@ def test_a_trailer_is_found_where_it_begins(trailer):
     "About 300 people gathered outside parliament on Monday evening.",
     "Acme, which describes itself as a leading bank, declined to comment. Contact tracing has begun.",
     "Russia said it would reply. About Russia's reply, officials said little.",
+    "About the author of the report: Professor Nadia Karimi, who led it, said the figures were clear.",
+    # A hard-wrapped line that begins with "about" or "About" and names a name again below it
+    "the book is mostly\nabout the Shi'ites (esp. since the revolution), there are also\ngood works by Shi'ites",
+    "It is\nAbout SCSI-1 or SCSI-2 or SCSI over all SCSI-1 AND SCSI-2 devices, and\nSCSI-2 is faster.",
 ])
 def test_a_news_ending_that_looks_like_a_trailer_is_kept(ending):
     text = "The minister said on Monday that the plan would go ahead despite protests. " * 3 + "\n\n" + ending

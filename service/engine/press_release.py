@@ -7,12 +7,14 @@ it announced: 40 BBC News articles with such a trailer got 38 topics more and 6 
 and 56 evidence sentences quoted the trailer (docs/benchmarks.md, "Press releases"). A trailer
 begins at a line that only a trailer begins with, in the text's last three quarters:
 
-- an end mark on its own line: "###", "-ENDS-", "-30-";
+- an end mark on its own line: "###", "-ENDS-", "ENDS", "-30-";
 - a heading on its own line: "Notes to editors", "Editor's note", "Forward-looking statements",
-  "Safe harbor statement"; or a contact, its details after it or not: "Media contact(s)", "Press
-  contact", "Investor relations";
-- "About <Name>" whose next words are the name again ("About Ferrox Mining" then "Ferrox Mining
-  plc is ..."): an explainer's subheading ("About the new law") is not followed by its own words.
+  "Safe harbor statement" (and French and German notes to editors);
+- a contact, its details on the line or not: "Media contact(s)", "Press enquiries", "Investor
+  relations", "For further information, please contact", "Contacts presse", "Pressekontakt";
+- a heading "About <Name>" ("À propos de", "Über", ...) whose name comes again at once ("About
+  Ferrox Mining" then "Ferrox Mining plc is ..."): an explainer's subheading ("About the new law")
+  names no such name.
 
 The reading copy blanks it (same length, so offsets still slice the text as sent).
 """
@@ -23,17 +25,38 @@ import re
 
 # Where a trailer may begin: not in the first quarter of the text (a release is mostly its news).
 EARLIEST = 0.25
-_END_MARK = re.compile(r"^[ \t]*(?:#[ \t]*#[ \t]*#|-{1,3}[ \t]*(?:ends?|30)[ \t]*-{1,3})[ \t]*$", re.I | re.M)
+_END_MARK = re.compile(r"^[ \t]*(?:#[ \t]*#[ \t]*#|-{1,3}[ \t]*(?:ends?|30)[ \t]*-{1,3}|ends)[ \t]*$", re.I | re.M)
 _HEADING = re.compile(
     r"^[ \t]*(?:notes?[ \t]+(?:to|for)[ \t]+editors?|editor'?s'?[ \t]+notes?|forward[- ]looking[ \t]+statements?"
-    r"|safe[ \t]+harbou?r(?:[ \t]+statement)?|cautionary[ \t]+(?:note|statement)s?(?:[ \t]+regarding[^\n]{0,60})?)"
+    r"|safe[ \t]+harbou?r(?:[ \t]+statement)?|cautionary[ \t]+(?:note|statement)s?(?:[ \t]+regarding[^\n]{0,60})?"
+    r"|notes?[ \t]+(?:aux|à[ \t]+l'attention[ \t]+des)[ \t]+r[ée]dactions?|hinweise?[ \t]+für[ \t]+redaktionen)"
     r"[ \t]*:?[ \t]*$", re.I | re.M)
-# Contacts may give theirs on the same line: "Media contact: Jane Doe, press@example.com".
-_CONTACT = re.compile(r"^[ \t]*(?:(?:media|press|news)[ \t]+(?:contacts?|enquiries|inquiries)|investor[ \t]+"
-                      r"(?:relations|contacts?))[ \t]*(?::[^\n]*)?$", re.I | re.M)
-# "About Name" then, after a colon or a line break, the name's first word again.
-_ABOUT = re.compile(r"^[ \t]*About[ \t]+(?P<first>[A-Z][\w&'.-]*)[^\n:]{0,80}?[ \t]*(?::[ \t]*|\n\s*)(?P=first)\b",
-                    re.M)
+# Contacts, in the languages releases are written in, their details on the same line or not:
+# "Media contact: Jane Doe, press@example.com", "For further information, please contact:".
+_CONTACT = re.compile(
+    r"^[ \t]*(?:(?:(?:media|press|news)[ \t]+(?:contacts?|enquiries|inquiries)|investor[ \t]+(?:relations|contacts?)"
+    r"|enquiries|inquiries|contacts?[ \t]+(?:presse|médias?)|relations?[ \t]+(?:presse|médias)|presse?kontakte?"
+    r"|medienkontakte?|kontakt[ \t]+für[ \t]+medien|contactos?[ \t]+(?:de[ \t]+)?prensa|contatti[ \t]+stampa)"
+    r"[ \t]*(?::[^\n]*)?"
+    r"|for[ \t]+(?:further|more|additional)[ \t]+(?:information|details)[^\n]{0,40}contact[^\n]*"
+    r"|for[ \t]+(?:media|press)[ \t]+(?:enquiries|inquiries)[^\n]*)$", re.I | re.M)
+# A heading "About Name" (or its French, German, Spanish, Italian or Portuguese) alone on its line, of
+# at most HEADING_WORDS words, whose name's first word (capitalised) comes again in the next 150
+# characters: "About Ashbury Rovers FC / Founded in 1887, Ashbury Rovers are ...". An explainer's
+# "About the new law" has no such name, and a wrapped line that begins "About SCSI-1 or SCSI-2 ..."
+# is longer than a heading.
+HEADING_WORDS = 8
+_ABOUT = re.compile(
+    r"^[ \t]*(?P<heading>(?:About|À[ \t]+propos[ \t]+d[e']|Über|Acerca[ \t]+de|Sobre|Chi[ \t]+siamo[ \t]*[:-]?)[ \t]*"
+    r"(?i:(?:the|la|le|les|die|der|das|den|el|il|lo|a|o)[ \t]+|l')?"
+    r"(?P<first>[A-ZÀ-Ý][\w&'.-]*)[^\n:!?]{0,80}?)[ \t]*(?::[ \t]*|\n)[^\n]{0,150}?\b(?P=first)\b",
+    re.M)
+
+
+def _about(text: str, earliest: int) -> int | None:
+    """Where the first "About Name" heading at or after ``earliest`` begins."""
+    return next((match.start() for match in _ABOUT.finditer(text, earliest)
+                 if len(match.group("heading").split()) <= HEADING_WORDS), None)
 
 
 def trailer_start(text: str) -> int | None:
@@ -41,8 +64,10 @@ def trailer_start(text: str) -> int | None:
     # A quarter of what the text shows: a page's copy (page_article.py) is mostly blanks before its article.
     first, last = len(text) - len(text.lstrip()), len(text.rstrip())
     earliest = first + int((last - first) * EARLIEST)
-    starts = [match.start() for pattern in (_END_MARK, _HEADING, _CONTACT, _ABOUT)
+    starts = [match.start() for pattern in (_END_MARK, _HEADING, _CONTACT)
               if (match := pattern.search(text, earliest)) is not None]
+    if (about := _about(text, earliest)) is not None:
+        starts.append(about)
     return min(starts) if starts else None
 
 
