@@ -166,11 +166,26 @@ def test_finetune_says_why_before_loading_a_model(tmp_path, capsys):
     assert main(["--train", str(one_row), "--output", str(tmp_path / "model")]) == 2
     assert "too few articles" in capsys.readouterr().err
     assert not (tmp_path / "model").exists()
-    # Two labels, one article each: the split holds one out, and says so (it blamed the file).
+    # Two labels, one article each: holding either out would leave its label untrained, and it says so.
     two = tmp_path / "two.jsonl"
     two.write_text('{"text": "Two labels here.", "labels": ["a"]}\n{"text": "And there.", "labels": ["b"]}\n')
     assert main(["--train", str(two), "--output", str(tmp_path / "model")]) == 2
-    assert "once the validation split is held out, every training article is labelled" in capsys.readouterr().err
+    assert "no article can be held out for validation without taking the last article of a label" in (
+        capsys.readouterr().err)
+
+
+def test_the_split_never_holds_out_a_labels_last_articles():
+    """A label with one article (or one text filed twice) went to validation at some seeds: the
+    model then carried a label it never learnt, or every training article had the other label."""
+    examples = [Example(f"Sport story {i}.", ("sport",)) for i in range(3)]
+    examples += [Example("Rates rose.", ("economy",)), Example("Rates  rose.", ("economy",)),  # one text, twice
+                 Example("A budget vote.", ("economy", "politics"))]
+    for seed in range(30):
+        train, validation = split_validation(examples, 0.3, seed)
+        assert {x for e in train for x in e.labels} == {"sport", "economy", "politics"}
+        assert validation and len(train) + len(validation) == len(examples)
+    single = [Example("Goal.", ("sport",)), Example("Vote.", ("politics",))]
+    assert split_validation(single, 0.5, 1) == (single, [])
 
 
 def test_threshold_maximises_f1():

@@ -9,6 +9,7 @@ from service.engine.validation import label_key
 
 from .config import TrainingConfig
 from .data import (
+    DataFileError,
     Example,
     check_trainable,
     label_names,
@@ -34,6 +35,10 @@ def read_training_data(config: TrainingConfig, dist: Distributed, warn: Callable
         train, validation = examples, read_labeled(config.validation)
     else:
         train, validation = split_validation(examples, config.validation_split, config.seed)
+        if not validation:
+            raise DataFileError(f"{config.train}: no article can be held out for validation without taking the "
+                                "last article of a label with it, which the model could then not learn; label more "
+                                "articles, or give a --validation file")
     check_trainable(config.train, train, after_split=not config.validation)
     if dist.is_main and (twice := texts_in_both(train, validation)):
         warn(f"{twice} of the {len(validation)} validation articles are also training articles (the same text): "
