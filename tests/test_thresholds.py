@@ -68,5 +68,27 @@ def test_the_warning_names_each_label_on_its_fallback_with_its_validation_articl
     assert f"fallback {sport:.4f} (the median of the thresholds fitted on enough articles)" in warning
     assert "leans toward it in proportion" in warning
     assert f"politics (0: {sport:.4f})" in warning and "business (2: " in warning and "sport" not in warning
+    # The articles counted are validation articles: the advice is about those, not about labelling
+    # more for training (a head-mode model learnt from 8 articles a label was told to label 5).
+    assert warning.endswith("These thresholds rest on the validation articles, not on those the model learnt from: "
+                            "hold out more (--validation-split) or give a --validation file with at least 5 articles "
+                            "of each label")
+    assert "seldom returned" not in warning
+
+
+def test_the_out_of_fold_warning_asks_for_more_training_articles():
+    from training.thresholds import calibrate_with_fallback
+
+    truth = np.zeros((10, 3), dtype=int)
+    truth[np.arange(10), [0, 0, 1, 1, 1, 1, 1, 2, 2, 2]] = 1
+    warning = calibrate_with_fallback(_softmax_scores(truth), truth, MIN_SUPPORT, multi_label=False).warning(
+        ["business", "sport", "politics"])
+    assert warning is not None and "fewer than 5 training articles" in warning
     assert warning.endswith("seldom returned (a desk label trained on 2 came back for 1 of 8 of its held-out articles, "
                             "session 43): label at least 5 for each")
+
+
+def test_a_capped_fallback_is_not_named_as_the_share_it_caps():
+    """2 labels: the fallback 0.5 was named '1.5 / 2 labels', which reads as 0.75."""
+    two = fallback_threshold([0.5] * 2, [False] * 2, multi_label=False)
+    assert two.value == 0.5 and two.how.endswith("at most 0.5")

@@ -64,7 +64,9 @@ def fallback_threshold(fitted: list[float], reliable: list[bool], multi_label: b
     if kept:
         return Fallback(round(float(np.median(kept)), 4), "the median of the thresholds fitted on enough articles")
     k = len(fitted)
-    return Fallback(round(min(DEFAULT_THRESHOLD, 1.5 / k), 4), f"1.5 / {k} labels: half again a softmax's even share")
+    if 1.5 / k > DEFAULT_THRESHOLD:  # 2 labels: named as 1.5 / 2, the fallback read as 0.75
+        return Fallback(DEFAULT_THRESHOLD, f"1.5 / {k} labels, half again a softmax's even share, at most 0.5")
+    return Fallback(round(1.5 / k, 4), f"1.5 / {k} labels: half again a softmax's even share")
 
 
 @dataclass(frozen=True)
@@ -92,9 +94,15 @@ class Thresholds:
                 f"{self.min_support} {self.fitted_on} to "
                 f"fit a threshold on, so theirs is the fallback {self.fallback.value:.4f} ({self.fallback.how})"
                 + (", or leans toward it in proportion" if self.shrinks else "")
-                + f": label (articles: threshold) {named}{more}. A label learnt from so few articles is seldom "
-                f"returned (a desk label trained on 2 came back for 1 of 8 of its held-out articles, session 43): "
-                f"label at least {self.min_support} for each")
+                + f": label (articles: threshold) {named}{more}. {self._advice()}")
+
+    def _advice(self) -> str:
+        if self.fitted_on == VALIDATION:  # the articles counted are validation ones, not those the model learnt from
+            return (f"These thresholds rest on the validation articles, not on those the model learnt from: hold out "
+                    f"more (--validation-split) or give a --validation file with at least {self.min_support} "
+                    "articles of each label")
+        return ("A label learnt from so few articles is seldom returned (a desk label trained on 2 came back for 1 "
+                f"of 8 of its held-out articles, session 43): label at least {self.min_support} for each")
 
     @property
     def shrinks(self) -> bool:
