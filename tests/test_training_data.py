@@ -28,7 +28,9 @@ def test_csv_with_pipe_separated_labels(tmp_path):
 
 
 @pytest.mark.parametrize("name, body, message", [
-    ("d.csv", "text,labels,colour\nx,a,red\n", r"d.csv:1: unknown column\(s\) colour"),
+    # A CMS export's extra column: what the file may have, and what to do (it said only "unknown column(s)").
+    ("d.csv", "text,labels,colour\nx,a,red\n", r"d.csv:1: unknown column\(s\) colour: a labelled CSV has only "
+     r"'text', 'labels' and optionally 'id' .*; remove it"),
     ("d.csv", "text\nx\n", r"d.csv:1: the header needs 'text' and 'labels'"),
     ("d.csv", "text,labels\nx,a\n,b\n", r"d.csv:3: 'text' must be"),
     ("d.csv", "text,labels\nx,a\ny,\n", r"d.csv:3: 'labels' must be"),

@@ -88,7 +88,10 @@ def _read_csv_rows(path: Path, handle: TextIO) -> list[Example]:
         raise DataFileError(_header_problem(path, columns))
     unknown = sorted(set(columns) - CSV_COLUMNS)
     if unknown:
-        raise DataFileError(f"{path}:1: unknown column(s) {', '.join(unknown)}")
+        raise DataFileError(f"{path}:1: unknown column(s) {', '.join(unknown)}: a labelled CSV has only 'text', "
+                            "'labels' and optionally 'id' (another column is refused rather than dropped, as a "
+                            "headline or a misspelt column would be lost unseen); remove it, or join a headline "
+                            "column to the text")
     examples = []
     for row in reader:
         number = reader.line_num
