@@ -35,8 +35,14 @@ def test_csv_with_pipe_separated_labels(tmp_path):
     ("d.csv", "text,labels\nx,a\n,b\n", r"d.csv:3: 'text' must be"),
     ("d.csv", "text,labels\nx,a\ny,\n", r"d.csv:3: 'labels' must be"),
     ("d.csv", "text,labels\nx,a,extra\n", r"d.csv:2: more fields"),
-    ("d.jsonl", '{"text": "x", "labels": ["a"]}\n\n{"labels": ["a"]}\n', r"d.jsonl:3: 'text' must be"),
+    ("d.jsonl", '{"text": "x", "labels": ["a"]}\n\n{"labels": ["a"]}\n', r"d.jsonl:3: the row has no 'text' key"),
+    ("d.jsonl", '{"text": " ", "labels": ["a"]}\n', r"d.jsonl:1: 'text' must be"),
     ("d.jsonl", "", r"no examples"),
+    # A row without the key is named with the keys it has (it said only "'labels' must be a ... list").
+    ("d.jsonl", '{"text": "x", "label": "sport"}\n',
+     r"d.jsonl:1: the row has no 'labels' key; its keys: 'text', 'label' \('labels' is plural"),
+    ("d.jsonl", '{"headline": "h", "body": "x", "labels": ["a"]}\n',
+     r"d.jsonl:1: the row has no 'text' key; its keys: 'headline', 'body', 'labels'$"),
     # A lone surrogate is valid JSON; the tokenizer failed on it with a TypeError traceback.
     ("d.jsonl", '{"text": "ok", "labels": ["a"]}\n{"text": "x \\ud800", "labels": ["a"]}\n',
      r"d.jsonl:2: 'text' is not valid Unicode \(a lone surrogate"),

@@ -67,7 +67,18 @@ def _example(path: Path, number: int, text: Any, labels: Any, split: Any = None,
 
 def _read_jsonl_rows(path: Path, handle: TextIO) -> list[Example]:
     return [_example(path, number, row.get("text"), row.get("labels"), row.get("split"), row.get("lang"))
-            for number, row in json_objects(handle, path, DataFileError)]
+            for number, row in json_objects(handle, path, DataFileError) if _has_fields(path, number, row)]
+
+
+def _has_fields(path: Path, number: int, row: dict[str, Any]) -> bool:
+    """True, or an error naming the keys the row has: a row of "label" (as many public data sets
+    name it) or "body" was told only that 'labels' must be a list, or 'text' a string."""
+    for name in ("text", "labels"):
+        if name not in row:
+            keys = ", ".join(repr(k) for k in row) or "none"
+            hint = " ('labels' is plural: a list of labels, or one label as a string)" if "label" in row else ""
+            raise DataFileError(f"{path}:{number}: the row has no '{name}' key; its keys: {keys}{hint}")
+    return True
 
 
 def _header_problem(path: Path, columns: list[str]) -> str:
