@@ -37,6 +37,10 @@ def test_csv_with_pipe_separated_labels(tmp_path):
     ("d.csv", "text,labels\nx,a,extra\n", r"d.csv:2: more fields"),
     ("d.jsonl", '{"text": "x", "labels": ["a"]}\n\n{"labels": ["a"]}\n', r"d.jsonl:3: the row has no 'text' key"),
     ("d.jsonl", '{"text": " ", "labels": ["a"]}\n', r"d.jsonl:1: 'text' must be"),
+    # Markup alone is no text as the service reads it: it trained as an empty article.
+    ("d.jsonl", '{"text": "ok", "labels": ["a"]}\n{"text": "<p>&nbsp;</p>", "labels": ["a"]}\n',
+     r"d.jsonl:2: 'text' has no words once its HTML markup is removed"),
+    ("d.csv", 'text,labels\n"<div><img src=""a.jpg""></div>",a\n', r"d.csv:2: 'text' has no words"),
     ("d.jsonl", "", r"no examples"),
     # A row without the key is named with the keys it has (it said only "'labels' must be a ... list").
     ("d.jsonl", '{"text": "x", "label": "sport"}\n',

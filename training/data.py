@@ -60,7 +60,11 @@ def _example(path: Path, number: int, text: Any, labels: Any, split: Any = None,
     if not all(is_unicode(x) for x in labels):  # label names are embedded, stored and printed
         raise DataFileError(f"{path}:{number}: 'labels' {NOT_UNICODE}")
     # Read as the service reads it (HTML's markup blanked, a whole page as its headline and article).
-    return Example(as_read(text), tuple(dict.fromkeys(x.strip() for x in labels)),
+    read = as_read(text)
+    if not read.strip():  # "<p>&nbsp;</p>": it trained as an empty article, a "copy" of every other such row
+        raise DataFileError(f"{path}:{number}: 'text' has no words once its HTML markup is removed, as the "
+                            "service reads it")
+    return Example(read, tuple(dict.fromkeys(x.strip() for x in labels)),
                    split if isinstance(split, str) else None, lang if isinstance(lang, str) else None, number,
                    as_string)
 
