@@ -13,6 +13,7 @@ from training.data import (
     fingerprint,
     labels_never_trained,
     read_labeled,
+    repeated_rows,
     split_validation,
     texts_in_both,
 )
@@ -388,3 +389,30 @@ def test_words_an_entity_cut_are_trained_whole(tmp_path):
     path = tmp_path / "rows.jsonl"
     path.write_text(json.dumps({"text": "<p>La r&eacute;forme des retraites</p>", "labels": ["social"]}) + "\n")
     assert read_labeled(path)[0].text == "La réforme des retraites"
+
+
+def test_rows_repeating_an_earlier_row_are_warned_about(tmp_path):
+    """An export made twice trained each article twice without a word (15 copies in 30 rows took the
+    hybrid recipe's out-of-fold quality from 0.73 to 0.92: a copy was scored by a model that learnt its twin)."""
+    rows = [Example("Arsenal won.", ("sport",), line=1), Example("Rates rose.", ("economy",), line=2),
+            Example("Arsenal  won.\n", ("sport",), line=3), Example("Rates rose.", ("economy",), line=4),
+            Example("Rates rose.", ("economy", "markets"), line=5)]  # other labels: the conflict warning's
+    repeated = repeated_rows(tmp_path / "d.jsonl", rows)
+    assert repeated is not None and "2 row(s) repeat an earlier row's text and labels" in repeated
+    assert "d.jsonl:3 repeats line 1, d.jsonl:4 repeats line 2;" in repeated
+    assert repeated_rows(tmp_path / "d.jsonl", rows[:2]) is None
+
+
+def test_finetune_warns_about_repeated_rows_before_loading_a_model(tmp_path):
+    from training.config import TrainingConfig
+    from training.distributed import Distributed
+    from training.training_split import read_training_data
+
+    train = tmp_path / "train.jsonl"
+    rows = [{"text": f"Vote {i}.", "labels": ["politics"]} for i in range(4)]
+    rows += [{"text": f"Goal {i}.", "labels": ["sport"]} for i in range(4)]
+    train.write_text("".join(json.dumps(r) + "\n" for r in rows + rows[:2]))
+    warnings: list[str] = []
+    read_training_data(TrainingConfig(train=train, output=tmp_path / "m", validation_split=0.2), Distributed(),
+                       warnings.append, lambda _: None)
+    assert any("2 row(s) repeat an earlier row's text and labels" in w for w in warnings)

@@ -206,6 +206,27 @@ def _conflicting_copies(path: Path, examples: list[Example]) -> str | None:
             f"as given: {shown}{_more(conflicts)}")
 
 
+def repeated_rows(path: Path, examples: list[Example]) -> str | None:
+    """Training rows that repeat an earlier row's text (whatever its spacing) and labels: an export
+    made twice trains each such article twice, and the hybrid recipe's folds (not grouped by text,
+    unlike the validation split) then score a copy by a model that learnt its twin. (Not a
+    data_warnings one: evaluation data with copies only counts them twice.)"""
+    first: dict[tuple[str, frozenset[str]], Example] = {}
+    repeats: list[tuple[Example, Example]] = []
+    for e in examples:
+        key = (_same_text(e.text), frozenset(e.labels))
+        if key in first:
+            repeats.append((first[key], e))
+        else:
+            first[key] = e
+    if not repeats:
+        return None
+    shown = ", ".join(f"{path.name}:{e.line} repeats line {earlier.line}" for earlier, e in repeats[:SHOWN])
+    return (f"{path}: {len(repeats)} row(s) repeat an earlier row's text and labels, so each such article "
+            f"weighs as two in training and flatters the out-of-fold scores the hybrid recipe chooses its settings "
+            f"and thresholds by: {shown}{_more(repeats)}; remove the copies unless the weight is meant")
+
+
 # A comma with no space after it, as in "health,economy"; "economy, business and finance" (the news
 # and iptc-top taxonomies' names) is one label written as such.
 _SEPARATOR_COMMA = re.compile(r",\S")

@@ -16,6 +16,7 @@ from .data import (
     label_sets,
     labels_never_trained,
     read_labeled,
+    repeated_rows,
     split_validation,
     texts_in_both,
 )
@@ -28,6 +29,8 @@ def read_training_data(config: TrainingConfig, dist: Distributed, warn: Callable
     what would make the model or its validation scores mislead (only the first process warns)."""
     examples = read_labeled(config.train)
     check_trainable(config.train, examples, after_split=False)  # the file itself first: its reason, not the split's
+    if dist.is_main and (repeated := repeated_rows(config.train, examples)):
+        warn(repeated)
     if dist.is_main and len(sets := label_sets(config.train)) > 1:
         warn(f"{config.train.name} mixes corrections of {len(sets)} label sets ({', '.join(sets)}): the model "
              "learns them as one; export one with ?taxonomy=NAME (?taxonomy= for typed labels)")
