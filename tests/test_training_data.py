@@ -272,7 +272,7 @@ def test_labels_that_look_like_mistakes_are_warned_about_with_lines(tmp_path, ca
             "with the spelling to keep; a text's newest correction is the one exported)") in err
     assert "1 text(s) appear more than once with different labels" in err
     assert "d.csv:3 'economy', d.csv:5 'markets'" in err
-    assert "1 row(s) have a label with a comma, trained as one label: 'health,economy' (d.csv:6)" in err
+    assert "1 row(s) have a label with a comma or semicolon, trained as one label: 'health,economy' (d.csv:6)" in err
     assert err.count("warning: ") == 3
     read_labeled(_clean(tmp_path))
     assert capsys.readouterr().err == ""
@@ -416,3 +416,14 @@ def test_finetune_warns_about_repeated_rows_before_loading_a_model(tmp_path):
     read_training_data(TrainingConfig(train=train, output=tmp_path / "m", validation_split=0.2), Distributed(),
                        warnings.append, lambda _: None)
     assert any("2 row(s) repeat an earlier row's text and labels" in w for w in warnings)
+
+
+def test_a_csv_label_list_joined_by_a_semicolon_or_comma_and_space_is_warned_about(tmp_path, capsys):
+    """'economy;politics' and 'sport, economy' trained as labels of those names without a word."""
+    path = tmp_path / "d.csv"
+    path.write_text('text,labels\nGoal.,sport\nRates rose.,economy\nA vote.,politics\nBudget.,"economy;politics"\n'
+                    'Match tax.,"sport, economy"\n')
+    read_labeled(path)
+    err = capsys.readouterr().err
+    assert ("2 row(s) have a label with a comma or semicolon, trained as one label: 'economy;politics' (d.csv:5), "
+            "'sport, economy' (d.csv:6)") in err

@@ -236,12 +236,7 @@ def _string_labels(path: Path, examples: list[Example]) -> str | None:
     """A JSONL "labels": "sport, business" (or "sport|business") is one label of that name: said when
     each part is a label of other rows ("economy, business and finance" is one IPTC label)."""
     known = {x for e in examples for x in e.labels}
-
-    def joined(name: str) -> bool:
-        parts = [p.strip() for p in re.split(r"[,|;]", name)]
-        return len(parts) > 1 and all(p in known and p != name for p in parts)
-
-    rows = [e for e in examples if e.labels_as_string and joined(e.labels[0])]
+    rows = [e for e in examples if e.labels_as_string and _joins_labels(e.labels[0], known)]
     if not rows:
         return None
     shown = ", ".join(f"{e.labels[0]!r} ({path.name}:{e.line})" for e in rows[:SHOWN])
@@ -250,20 +245,32 @@ def _string_labels(path: Path, examples: list[Example]) -> str | None:
             '(["sport", "business"])')
 
 
+def _joins_labels(name: str, known: set[str]) -> bool:
+    """Is ``name`` other labels joined by a separator ("sport, business" where both are labels)?"""
+    parts = [p.strip() for p in re.split(r"[,|;]", name)]
+    return len(parts) > 1 and all(p in known and p != name for p in parts)
+
+
 def _more(rows: list) -> str:
     """What a warning's examples leave out."""
     return f" and {len(rows) - SHOWN} more" if len(rows) > SHOWN else ""
 
 
 def _comma_labels(path: Path, examples: list[Example]) -> str | None:
-    """A CSV labels cell "health,economy" is one label of that name: its labels are separated by '|'."""
-    rows = [e for e in examples if any(_SEPARATOR_COMMA.search(name) for name in e.labels)]
+    """A CSV labels cell "health,economy" is one label of that name: its labels are separated by '|'.
+    So is "sport;economy" or "sport, economy" where both are labels of other rows (a European
+    spreadsheet's list): "economy, business and finance" alone is one IPTC label."""
+    known = {x for e in examples for x in e.labels}
+
+    def joined(name: str) -> bool:
+        return bool(_SEPARATOR_COMMA.search(name)) or _joins_labels(name, known)
+
+    rows = [e for e in examples if any(joined(name) for name in e.labels)]
     if not rows:
         return None
-    shown = ", ".join(f"{next(n for n in e.labels if _SEPARATOR_COMMA.search(n))!r} ({path.name}:{e.line})"
-                      for e in rows[:SHOWN])
-    return (f"{path}: {len(rows)} row(s) have a label with a comma, trained as one label: {shown}{_more(rows)}; "
-            "the labels column separates labels with '|' (health|economy)")
+    shown = ", ".join(f"{next(n for n in e.labels if joined(n))!r} ({path.name}:{e.line})" for e in rows[:SHOWN])
+    return (f"{path}: {len(rows)} row(s) have a label with a comma or semicolon, trained as one label: "
+            f"{shown}{_more(rows)}; the labels column separates labels with '|' (health|economy)")
 
 
 def is_single_label(examples: list[Example]) -> bool:
