@@ -42,6 +42,8 @@ def test_csv_with_pipe_separated_labels(tmp_path):
     ("d.jsonl", '{"text": "ok", "labels": ["a"]}\n{"text": "<p>&nbsp;</p>", "labels": ["a"]}\n',
      r"d.jsonl:2: 'text' has no words once its HTML markup is removed"),
     ("d.csv", 'text,labels\n"<div><img src=""a.jpg""></div>",a\n', r"d.csv:2: 'text' has no words"),
+    # An article's paragraphs are lines of one cell: the row a spreadsheet shows is named too.
+    ("d.csv", 'text,labels\n"Para one.\n\nPara two.",a\n,b\n', r"d.csv:5 \(spreadsheet row 3\): 'text' must be"),
     ("d.jsonl", "", r"no examples"),
     # A row without the key is named with the keys it has (it said only "'labels' must be a ... list").
     ("d.jsonl", '{"text": "x", "label": "sport"}\n',

@@ -47,22 +47,25 @@ class Example:
     labels_as_string: bool = field(default=False, compare=False)  # JSONL "labels": "sport" rather than a list
 
 
-def _example(path: Path, number: int, text: Any, labels: Any, split: Any = None, lang: Any = None) -> Example:
+def _example(path: Path, number: int, text: Any, labels: Any, split: Any = None, lang: Any = None,
+             at: str | None = None) -> Example:
+    """The row as an Example, or an error naming it (``at``: where, when not "path:number")."""
+    at = at or f"{path}:{number}"
     if not isinstance(text, str) or not text.strip():
-        raise DataFileError(f"{path}:{number}: 'text' must be a non-empty string")
+        raise DataFileError(f"{at}: 'text' must be a non-empty string")
     if not is_unicode(text):  # the tokenizer would fail on it deep inside training, with a traceback
-        raise DataFileError(f"{path}:{number}: 'text' {NOT_UNICODE}")
+        raise DataFileError(f"{at}: 'text' {NOT_UNICODE}")
     as_string = isinstance(labels, str)
     if isinstance(labels, str):
         labels = [labels]
     if not isinstance(labels, list) or not labels or not all(isinstance(x, str) and x.strip() for x in labels):
-        raise DataFileError(f"{path}:{number}: 'labels' must be a non-empty list of strings")
+        raise DataFileError(f"{at}: 'labels' must be a non-empty list of strings")
     if not all(is_unicode(x) for x in labels):  # label names are embedded, stored and printed
-        raise DataFileError(f"{path}:{number}: 'labels' {NOT_UNICODE}")
+        raise DataFileError(f"{at}: 'labels' {NOT_UNICODE}")
     # Read as the service reads it (HTML's markup blanked, a whole page as its headline and article).
     read = as_read(text)
     if not read.strip():  # "<p>&nbsp;</p>": it trained as an empty article, a "copy" of every other such row
-        raise DataFileError(f"{path}:{number}: 'text' has no words once its HTML markup is removed, as the "
+        raise DataFileError(f"{at}: 'text' has no words once its HTML markup is removed, as the "
                             "service reads it")
     return Example(read, tuple(dict.fromkeys(x.strip() for x in labels)),
                    split if isinstance(split, str) else None, lang if isinstance(lang, str) else None, number,
@@ -108,13 +111,21 @@ def _read_csv_rows(path: Path, handle: TextIO) -> list[Example]:
                             "headline or a misspelt column would be lost unseen); remove it, or join a headline "
                             "column to the text")
     examples = []
-    for row in reader:
+    for record, row in enumerate(reader, start=2):  # the header is row 1
         number = reader.line_num
+        at = _csv_place(path, number, record)
         if None in row:
-            raise DataFileError(f"{path}:{number}: more fields than the header has columns")
+            raise DataFileError(f"{at}: more fields than the header has columns")
         labels = [x for x in (row.get("labels") or "").split("|") if x.strip()]
-        examples.append(_example(path, number, row.get("text"), labels))
+        examples.append(_example(path, number, row.get("text"), labels, at=at))
     return examples
+
+
+def _csv_place(path: Path, line: int, record: int) -> str:
+    """"path:line", and the row a spreadsheet shows when they differ: an article's paragraphs are
+    lines of one cell, so the 22nd row of a CMS export was reported as line 206 of the file (blank
+    lines, which the reader skips, are not counted)."""
+    return f"{path}:{line}" + (f" (spreadsheet row {record})" if line != record else "")
 
 
 READERS: dict[str, Callable[[Path, TextIO], list[Example]]] = {
