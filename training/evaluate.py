@@ -16,6 +16,7 @@ many articles get no label, precision and recall); multi-label data with its thr
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import sys
 from pathlib import Path
@@ -25,7 +26,7 @@ import numpy as np
 from service.config import Settings
 from service.engine import Label, ModelLoadError, NewstagError, Tagger, TaxonomyRegistry
 from service.engine.classifier import ClassifierBackend
-from service.engine.classifier_dir import is_classifier_dir
+from service.engine.classifier_dir import MANIFEST_FILE, is_classifier_dir
 from service.engine.routing import base_search_path
 from service.engine.taxonomy import load_taxonomy_file
 from service.engine.validation import text_problem
@@ -163,6 +164,22 @@ def check_texts(path: Path, examples: list[Example], max_chars: int) -> None:
     raise DataFileError(f"{path}:{first.line}: 'text' {problem}{setting}{more}")
 
 
+def trained_on_warning(data: Path, model: str) -> str | None:
+    """A warning when ``data`` is the very file a fine-tuned ``model`` was trained on (its SHA-256 is
+    the one newstag.json records): a desk with 20 articles and no others scored its model on them,
+    0.95, where 100 BBC News articles (3 of them its own) gave 0.78, without a word."""
+    try:
+        recorded = json.loads((Path(model) / MANIFEST_FILE).read_text())["training_data"]["sha256"]
+        same = hashlib.sha256(data.read_bytes()).hexdigest() == recorded
+    except (OSError, ValueError, KeyError, TypeError):  # not a fine-tuned model, or none of this recorded
+        return None
+    if not same:
+        return None
+    return (f"{data} is the file {model} was trained on (newstag.json records its SHA-256): all of its rows but "
+            "the validation split trained the model, so these figures overstate how it reads new articles; "
+            "evaluate on articles it was not trained on")
+
+
 def check_model_labels(path: Path, examples: list[Example], own: list[str]) -> None:
     """Refuse, by file:line, a label a fine-tuned model does not have, naming the ones it has."""
     bad = [(e, x) for e in examples for x in e.labels if x not in own]
@@ -204,6 +221,8 @@ def _main(args: argparse.Namespace) -> int:
                                f"({len(tagger.fixed_labels)}); leave {option} out")
         if tagger.fixed_labels is not None:
             check_model_labels(args.data, examples, [lab.name for lab in tagger.fixed_labels])
+        if warning := trained_on_warning(args.data, args.model):
+            print(f"evaluate: warning: {warning}", file=sys.stderr, flush=True)
         report = evaluate(tagger, examples, labels, taxonomy, args.batch_size, args.plots, default_call=True)
     except (NewstagError, DataFileError) as exc:
         print(f"evaluate: error: {exc}", file=sys.stderr)
