@@ -350,7 +350,17 @@ def test_a_file_that_is_not_utf8_is_reported_with_its_line(tmp_path, name, row, 
     head = b'{"text": "a", "labels": ["x"]}\n' if name.endswith("jsonl") else b"text,labels\na,x\n"
     path = tmp_path / name
     path.write_bytes(head + b"\n" * 3 + row + b"\n")
-    with pytest.raises(DataFileError, match=rf"{name}:{line}: not UTF-8 \(invalid continuation byte\)"):
+    with pytest.raises(DataFileError, match=rf"{name}:{line}: not UTF-8 \(invalid continuation byte\); save it as "
+                       rf"UTF-8 .* iconv -f windows-1252 -t utf-8 {name} > d-utf8"):
+        read_labeled(path)
+
+
+def test_a_utf16_file_is_named_as_such_with_how_to_convert_it(tmp_path):
+    """A spreadsheet's "Unicode Text" export was told only "not UTF-8 (invalid start byte)"."""
+    path = tmp_path / "d.csv"
+    path.write_bytes("text,labels\nGoal.,sport\n".encode("utf-16"))
+    with pytest.raises(DataFileError, match=r"d.csv:1: not UTF-8 \(invalid start byte\); it is UTF-16 .* "
+                                            r"\(iconv -f utf-16 -t utf-8 d.csv > d-utf8.csv\)"):
         read_labeled(path)
 
 

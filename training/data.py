@@ -145,6 +145,21 @@ def _line_of_byte(path: Path, exc: UnicodeDecodeError) -> str:
     return ""
 
 
+def _encoding_hint(path: Path) -> str:
+    """How to make the file UTF-8: a newsroom's spreadsheet saves Windows-1252 ("CSV") or UTF-16
+    ("Unicode Text") unless told otherwise, and "invalid start byte" alone says neither."""
+    try:
+        with path.open("rb") as handle:
+            utf16 = handle.read(2) in (b"\xff\xfe", b"\xfe\xff")
+    except OSError:
+        return ""
+    if utf16:
+        return ("; it is UTF-16 (a spreadsheet's \"Unicode Text\"): save it as \"CSV UTF-8\", or convert it "
+                f"(iconv -f utf-16 -t utf-8 {path.name} > {path.stem}-utf8{path.suffix})")
+    return ("; save it as UTF-8 (a spreadsheet's \"CSV UTF-8\"), or convert it, e.g. from Windows-1252: "
+            f"iconv -f windows-1252 -t utf-8 {path.name} > {path.stem}-utf8{path.suffix}")
+
+
 def read_labeled(path: Path, limit: int | None = None) -> list[Example]:
     """Read labeled examples from JSONL or CSV (by suffix), reporting the first bad row by line
     and warning (stderr) about labels that look like mistakes."""
@@ -163,7 +178,8 @@ def read_labeled(path: Path, limit: int | None = None) -> list[Example]:
         with handle:
             examples = reader(path, handle)
     except UnicodeDecodeError as exc:
-        raise DataFileError(f"{path}{_line_of_byte(path, exc)}: not UTF-8 ({exc.reason})") from exc
+        where = f"{path}{_line_of_byte(path, exc)}"
+        raise DataFileError(f"{where}: not UTF-8 ({exc.reason}){_encoding_hint(path)}") from exc
     except csv.Error as exc:
         raise DataFileError(f"{path}: bad CSV ({exc})") from exc
     if not examples:
