@@ -120,6 +120,23 @@ def test_the_hybrid_model_directory_has_no_pickles(hybrid_dir: Path):
             or "tried as a further feature, was left out by out-of-fold quality" in card)
 
 
+def test_the_card_of_a_model_too_small_to_score_out_of_fold_says_nothing_was_chosen(tiny_model_dir: Path,
+                                                                                  tmp_path: Path):
+    """Five training articles: the recipe took its fixed settings and the fallback, and the card said each
+    was "chosen ... by out-of-fold quality"; a --label-prior given read "scaled by 3,;"."""
+    rows = [{"text": f"Rates rose {i} points at the bank.", "labels": ["economy"]} for i in range(3)]
+    rows += [{"text": f"The striker scored {i} goals.", "labels": ["sport"]} for i in range(3)]
+    data = tmp_path / "six.jsonl"
+    data.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    output = tmp_path / "tiny-desk"
+    assert main(["--train", str(data), "--output", str(output), "--base", str(tiny_model_dir), "--max-length", "64",
+                 "--label-prior", "3"]) == 0
+    card = " ".join((output / "README.md").read_text().split())
+    assert "Not fitted: 5 training articles are too few for 3 folds of two, so nothing was scored out of fold" in card
+    assert "by out-of-fold quality" not in card and "chosen among" not in card
+    assert "(scaled by 3; folded into `head.safetensors`)" in card
+
+
 def test_a_tampered_lexical_file_is_refused(hybrid_dir: Path, tmp_path: Path):
     import shutil
 

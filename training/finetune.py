@@ -157,6 +157,8 @@ def _write(config: TrainingConfig, model: WindowClassifier, tokenizer: Any, base
     # the installed EmbeddingGemma) the directory references it by checksum instead of copying
     # it. Any other local --base is copied: its path may not exist where the model is served.
     reference = base_reference(base_dir) if config.mode != "full" and tuning is None else None
+    # Under two articles a fold, the recipe scores nothing out of fold: it takes fixed settings (hybrid.py).
+    scored = settings is not None and len(train.examples) >= 2 * settings.folds
     card = CardData(
         name=config.output.name, base_model=base_name, mode=config.mode, labels=labels, multi_label=multi_label,
         max_tokens=config.max_length, train_file=config.train.name, train_sha256=data_print["sha256"],
@@ -168,9 +170,10 @@ def _write(config: TrainingConfig, model: WindowClassifier, tokenizer: Any, base
         versions=library_versions(), metrics=metrics, thresholds=result.thresholds,
         threshold_fit=result.fitted.record(labels),
         hybrid={**asdict(settings), "embedding_weight": hybrid.article_weight,
-                "embedding_weight_chosen": settings.embedding_weight is None,
-                "label_prior": hybrid.label_prior, "label_prior_chosen": settings.label_prior is None,
-                "nb_alpha": hybrid.nb_alpha, "nb_alpha_chosen": settings.nb_alpha is None}
+                "embedding_weight_chosen": settings.embedding_weight is None and scored,
+                "label_prior": hybrid.label_prior, "label_prior_chosen": settings.label_prior is None and scored,
+                "nb_alpha": hybrid.nb_alpha, "nb_alpha_chosen": settings.nb_alpha is None and scored,
+                "out_of_fold": scored, "train_rows": len(train.examples)}
         if hybrid and settings else None, contrastive=tuning,
         languages=sorted(model_languages(base_dir) or ()) or None,
         base_named=reference is not None and reference["base"] != DEFAULT_BASE)

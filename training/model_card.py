@@ -117,8 +117,19 @@ def _reading(card: CardData) -> tuple[str, str]:
             f"class-balanced\nlinear SVM per label (C = {h['c']}) scores both{_nb_ratios(h)}{_label_prior(h)}; "
             "probabilities are "
             f"{activation} of its margins.",
-            f"Chosen to maximise each label's F1 on out-of-fold scores ({h['folds']} folds of the training "
-            f"split{_draws(h)}){fallback_rule}" + _at_least_one(card))
+            _hybrid_thresholds(h, fallback, fallback_rule) + _at_least_one(card))
+
+
+def _hybrid_thresholds(h: dict, fallback: str, fallback_rule: str) -> str:
+    """How the hybrid recipe's thresholds were set: out of fold, or (too few articles) not at all."""
+    if h.get("out_of_fold", True):  # older models record nothing: they were scored out of fold
+        return (f"Chosen to maximise each label's F1 on out-of-fold scores ({h['folds']} folds of the training "
+                f"split{_draws(h)}){fallback_rule}")
+    # It said "chosen ... by out-of-fold quality" of a 5-article model, which scored nothing out of fold.
+    return (f"Not fitted: {h.get('train_rows', 'so few')} training articles are too few for {h['folds']} folds of "
+            f"two, so nothing was scored out of fold; every label has the fallback {fallback}, and the "
+            "settings above are the recipe's fixed ones for so few articles (the largest article-vector "
+            "weight and label-name scale, no log-count ratios).")
 
 
 def _draws(hybrid: dict) -> str:
@@ -156,12 +167,12 @@ def _label_prior(hybrid: dict) -> str:
     """The card's words on each label's own-name feature (training/hybrid.py)."""
     candidates = hybrid.get("label_priors") or ()
     chosen = hybrid.get("label_prior_chosen") and len(candidates) > 1
-    how = f" {_chosen_among(candidates)}" if chosen else ""
+    how = f", {_chosen_among(candidates)}" if chosen else ""
     if not hybrid.get("label_prior"):
         return (" (the article's similarity to each label's name, tried as a further feature, was left out by "
                 "out-of-fold quality)") if chosen else ""
     return (",\nand the article's similarity to the label's own name (scaled by "
-            f"{hybrid['label_prior']:g},{how}; folded into `head.safetensors`)")
+            f"{hybrid['label_prior']:g}{how}; folded into `head.safetensors`)")  # "3,;" when given, not chosen
 
 
 def _at_least_one(card: CardData) -> str:
