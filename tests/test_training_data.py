@@ -404,7 +404,7 @@ def test_words_an_entity_cut_are_trained_whole(tmp_path):
 
 
 def test_rows_repeating_an_earlier_row_are_warned_about(tmp_path):
-    """An export made twice trained each article twice without a word (15 copies in 30 rows took the
+    """An export made twice trained each article twice without a word (30 articles, 15 given twice, took the
     hybrid recipe's out-of-fold quality from 0.73 to 0.92: a copy was scored by a model that learnt its twin)."""
     rows = [Example("Arsenal won.", ("sport",), line=1), Example("Rates rose.", ("economy",), line=2),
             Example("Arsenal  won.\n", ("sport",), line=3), Example("Rates rose.", ("economy",), line=4),
