@@ -89,7 +89,7 @@ def test_gunicorn_serves_the_seed_sums_metrics_across_workers_and_stops_cleanly(
         assert {"bilateral relations", "economy", "COP29", "demining"} <= labels
 
         # A chunked body over the limit is 413, not a truncated body read as bad JSON.
-        big = json.dumps({"text": "word " * 300_000}).encode()
+        big = json.dumps({"text": "word " * 1_000_000}).encode()  # 5 MB: over the 4 MB limit
         chunked = urllib.request.Request(f"{base}/v1/classify", data=iter([big[:700_000], big[700_000:]]),
                                          method="POST", headers={"Content-Type": "application/json",
                                                                  "Transfer-Encoding": "chunked"})

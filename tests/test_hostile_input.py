@@ -72,9 +72,9 @@ HOSTILE = {
     "invalid UTF-8": (b'{"text": "caf\xe9 \xff\xfe"}', 400),
     # Python's JSON reader takes UTF-16 and UTF-32 bytes too; the API reads UTF-8 only.
     "UTF-16": (json.dumps({"text": "Oil prices fell after OPEC agreed to raise output."}).encode("utf-16"), 400),
-    "100,000 labels (under the 1 MB body limit)": (
+    "100,000 labels (under the 4 MB body limit)": (
         json.dumps({"text": "x", "labels": [f"l{i}" for i in range(100_000)]}).encode(), 422),
-    "200,000 labels (over it)": (json.dumps({"text": "x", "labels": [f"l{i}" for i in range(200_000)]}).encode(), 413),
+    "500,000 labels (over it)": (json.dumps({"text": "x", "labels": [f"l{i}" for i in range(500_000)]}).encode(), 413),
     "5,000 labels": (json.dumps({"text": "x", "labels": [f"l{i}" for i in range(5_000)]}).encode(), 422),
     "a 5,000-digit number": (b'{"text": "x", "threshold": 1' + b"0" * 5_000 + b"}", 400),
     "a 300-digit number": (b'{"text": "x", "threshold": 1' + b"0" * 300 + b"}", 422),
