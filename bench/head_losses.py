@@ -26,6 +26,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from safetensors.torch import load_file, save_file
 
 from service.engine.chunking import prepare_document
 from service.engine.model_files import default_model_dir
@@ -43,16 +44,19 @@ MAX_TOKENS = 256  # training.finetune's --max-length
 
 
 def window_vectors(examples: list[Example], base: Path, cache: Path) -> list[torch.Tensor]:
-    """Every article's frozen window vectors, read once per file and base and kept in ``cache``."""
+    """Every article's frozen window vectors, read once per file and base and kept in ``cache``
+    (safetensors: all windows in one tensor, and each article's count of them)."""
     key = hashlib.sha256("\n\x00".join([str(base.resolve()), *(e.text for e in examples)]).encode()).hexdigest()
-    path = cache / f"windows-{key[:16]}.pt"
+    path = cache / f"windows-{key[:16]}.safetensors"
     if path.is_file():
-        return torch.load(path)
+        stored = load_file(str(path))
+        return list(torch.split(stored["windows"], stored["counts"].tolist()))
     tokenizer = load_tokenizer(base)
     docs = [prepare_document(e.text, tokenizer, MAX_TOKENS) for e in examples]
     vectors = frozen_windows(base, MAX_TOKENS, {"all": docs})["all"]
     cache.mkdir(parents=True, exist_ok=True)
-    torch.save(vectors, path)
+    save_file({"windows": torch.cat(vectors).contiguous(), "counts": torch.tensor([len(v) for v in vectors])},
+              str(path))
     return vectors
 
 
