@@ -40,6 +40,8 @@ from training.metrics import classification_report
 from training.probe import features_logits, frozen_windows
 from training.stages import head_stage
 
+from .hybrid_recipe import predicted_labels
+
 MAX_TOKENS = 256  # training.finetune's --max-length
 
 
@@ -62,11 +64,7 @@ def window_vectors(examples: list[Example], base: Path, cache: Path) -> list[tor
 
 def figures(gold: list[Example], probs: np.ndarray, labels: list[str], thresholds: list[float],
             single: bool) -> str:
-    predicted: list[tuple[str, ...]]
-    if single:
-        predicted = [(labels[int(j)],) for j in probs.argmax(axis=1)]
-    else:
-        predicted = [tuple(x for x, keep in zip(labels, row, strict=True) if keep) for row in probs >= thresholds]
+    predicted = predicted_labels(probs, labels, thresholds, single)
     report = classification_report([e.labels for e in gold], predicted, labels, single)
     rare = report["rare_labels"]
     rare_text = "" if rare["macro_f1"] is None else f", rare labels' macro-F1 {rare['macro_f1']:.4f} ({rare['count']})"

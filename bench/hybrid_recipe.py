@@ -44,7 +44,7 @@ from training.probe import label_name_vectors
 from .few_shot import MAX_TOKENS, VectorCache
 
 
-def _predicted(probs: np.ndarray, labels: list[str], thresholds: list[float] | np.ndarray,
+def predicted_labels(probs: np.ndarray, labels: list[str], thresholds: list[float] | np.ndarray,
                single: bool) -> list[tuple[str, ...]]:
     """Each row's labels: the best one (single-label), or those at their threshold; ``thresholds``
     is one per label, or one row of them per article (cross-validation: each fold its own)."""
@@ -56,7 +56,7 @@ def _predicted(probs: np.ndarray, labels: list[str], thresholds: list[float] | n
 
 def _figures(gold: list[Example], probs: np.ndarray, labels: list[str], thresholds: list[float],
              single: bool) -> dict:
-    predicted = _predicted(probs, labels, thresholds, single)
+    predicted = predicted_labels(probs, labels, thresholds, single)
     report = classification_report([e.labels for e in gold], predicted, labels, single)
     rare = report["rare_labels"]
     return {"micro_f1": round(report["micro_f1"], 4), "macro_f1": round(report["macro_f1"], 4),
@@ -89,7 +89,7 @@ def cross_validate(examples: list[Example], vectors: np.ndarray, labels: list[st
             chosen.append(f"{model.article_weight:g}/{model.label_prior:g}/{model.nb_alpha:g}")
         if not single:
             probs = np.stack([at_least_one(p, t) for p, t in zip(probs, thresholds, strict=True)])
-        predicted = _predicted(probs, labels, thresholds, single)
+        predicted = predicted_labels(probs, labels, thresholds, single)
         report = classification_report([e.labels for e in examples], predicted, labels, single)
         wrong = sum(set(p) != set(e.labels) for p, e in zip(predicted, examples, strict=True))
         print(f"{setting} cross-validation seed {seed}: micro-F1 {report['micro_f1']:.4f}, macro-F1 "

@@ -15,17 +15,18 @@ import re
 from bisect import bisect_right
 from dataclasses import dataclass
 
+from .sentences import LINE_BREAK, PARAGRAPH_BREAK
+
 LONGEST_RUN = 64  # blank characters a run keeps whole; a page's blanked tags between words are shorter
 _RUN = re.compile(rf"\s{{{LONGEST_RUN},}}")
-_PARAGRAPH_BREAKS = "\u2029\f"  # sentences.py: a paragraph like a blank line
-_LINE_BREAKS = "\u2028\x85\v"  # sentences.py: a line like "\n"
 
 
 def _meaning(run: str) -> str:
-    """What a blank run is to sentences.py: a paragraph break, a line break, or a space."""
-    if run.count("\n") >= 2 or any(c in _PARAGRAPH_BREAKS for c in run):
+    """What a blank run is to sentences.py: a paragraph break, a line break, or a space (its own
+    patterns decide, so the two cannot drift apart)."""
+    if PARAGRAPH_BREAK.search(run):
         return "\n\n"
-    if "\n" in run or any(c in _LINE_BREAKS for c in run):
+    if LINE_BREAK.search(run):
         return "\n"
     return " "
 

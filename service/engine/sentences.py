@@ -50,7 +50,7 @@ _CJK = re.compile("[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 # end a paragraph, the line separator (U+2028) and NEL a line; Word and JavaScript-built pages
 # put them where a CMS puts "\n", and a headline ran into its lead. A lone carriage return does
 # not: scraped text has runs of them inside sentences ("will host \r\r\r\ntwo Tests", Inshorts).
-_PARAGRAPH = re.compile(r"\n\s*\n|\r\n\s*\r\n|[\u2029\f]")
+PARAGRAPH_BREAK = re.compile(r"\n\s*\n|\r\n\s*\r\n|[\u2029\f]")
 _LINE_CHARS = "\r\n\u2028\u2029\x85\v\f"
 # A zero-width space after a full stop is where a page's text allows a break: "rates.\u200bMarkets".
 _ZERO_WIDTH_SPACE = "\u200b"
@@ -139,7 +139,7 @@ def split_sentences(text: str) -> list[Span]:
     """
     spans: list[Span] = []
     para_start = 0
-    paragraphs = [(m.start(), m.end()) for m in _PARAGRAPH.finditer(text)] + [(len(text),) * 2]
+    paragraphs = [(m.start(), m.end()) for m in PARAGRAPH_BREAK.finditer(text)] + [(len(text),) * 2]
     width = _wrap_width(text)
     for para_end, next_start in paragraphs:
         cuts = {match.end() for match in _END.finditer(text, para_start, para_end)
@@ -161,7 +161,7 @@ def split_sentences(text: str) -> list[Span]:
 # A line this much shorter than the text's wrapped lines ends a sentence even in hard-wrapped
 # text (a headline, a byline or a dateline above a lead); wrapped lines are of one width.
 SHORT_LINE_SHARE = 0.6
-_LINE_BREAK = re.compile("\r?\n|[\u2028\u2029\x85\v\f]")
+LINE_BREAK = re.compile("\r?\n|[\u2028\u2029\x85\v\f]")
 
 
 def _line_breaks(text: str, start: int = 0, end: int | None = None) -> Iterator[tuple[int, int]]:
@@ -169,7 +169,7 @@ def _line_breaks(text: str, start: int = 0, end: int | None = None) -> Iterator[
     before the break left out. Not one regex ("[ \\t]*\\r?\\n"): from each space of a run with no line
     break after it, it scanned the run again, and a page's reading copy (an unclosed comment blanked, 32,000
     characters) took 10 s."""
-    for match in _LINE_BREAK.finditer(text, start, len(text) if end is None else end):
+    for match in LINE_BREAK.finditer(text, start, len(text) if end is None else end):
         line_end = match.start()
         while line_end > start and text[line_end - 1] in " \t":
             line_end -= 1
