@@ -3,7 +3,7 @@
 Usage:
     python -m bench.hybrid_recipe --data ../shared/data/reuters-r90-train.jsonl
         [--settings 0.5:auto:auto 0.5:1:0 ...] [--proxy-test 0.2] [--seed 7 | --chronological]
-        [--cross-validate 5 --repeats 3] [--cache /tmp/newstag-few-shot] [--base DIR]
+        [--cross-validate 5 --repeats 3] [--cache /tmp/newstag-few-shot] [--base DIR] [--validation-split 0.1]
 
 The corpora's own test splits are kept elsewhere, so a seeded share of the training file
 (--proxy-test) stands in: the recipe (training/hybrid.py, as training.finetune runs it)
@@ -36,7 +36,7 @@ from sklearn.model_selection import StratifiedKFold
 from service.engine.classifier import at_least_one, probabilities
 from service.engine.model_files import default_model_dir
 from service.interrupts import run_command
-from training.data import Example, is_single_label, read_labeled
+from training.data import Example, is_single_label, read_labeled, split_validation
 from training.hybrid import HybridSettings, targets_matrix, train_hybrid
 from training.metrics import classification_report
 from training.probe import label_name_vectors
@@ -72,8 +72,19 @@ def _settings(setting: str) -> HybridSettings:
                           nb_alpha=float(nb_alpha) if nb_alpha and nb_alpha != "auto" else None)
 
 
+def fitted_rows(rows: list[int] | np.ndarray, examples: list[Example], validation_split: float | None) -> list[int]:
+    """The rows a model is fitted on: all of ``rows`` (what training.finetune serves, refit on every row),
+    or, with ``validation_split``, those left once finetune's split (seed 42) holds its share out, as
+    ``--refit off`` serves."""
+    if not validation_split:
+        return list(rows)
+    index = {id(examples[i]): int(i) for i in rows}
+    kept, _ = split_validation([examples[i] for i in rows], validation_split, 42)
+    return sorted(index[id(e)] for e in kept)
+
+
 def cross_validate(examples: list[Example], vectors: np.ndarray, labels: list[str], single: bool, setting: str,
-                   folds: int, repeats: int, names: np.ndarray | None) -> None:
+                   folds: int, repeats: int, names: np.ndarray | None, validation_split: float | None = None) -> None:
     """Every article scored once by a model that did not see it, ``repeats`` times (seeds 0..):
     on a small file this says more than one proxy split (BBC News: 1,787 articles against 357)."""
     targets = targets_matrix(examples, labels)
@@ -81,7 +92,8 @@ def cross_validate(examples: list[Example], vectors: np.ndarray, labels: list[st
     for seed in range(repeats):
         probs, chosen = np.zeros(targets.shape), []
         thresholds = np.zeros(targets.shape)
-        for fit_rows, held in StratifiedKFold(folds, shuffle=True, random_state=seed).split(examples, strata):
+        for rows, held in StratifiedKFold(folds, shuffle=True, random_state=seed).split(examples, strata):
+            fit_rows = fitted_rows(rows, examples, validation_split)
             model, fitted = train_hybrid([examples[i].text for i in fit_rows], vectors[fit_rows], targets[fit_rows],
                                          not single, _settings(setting), seed=42, label_vectors=names)
             logits = model.logits([examples[i].text for i in held], vectors[held])
@@ -112,6 +124,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=1, help="with --cross-validate: seeds 0 to N-1")
     parser.add_argument("--cache", type=Path, default=Path("/tmp/newstag-few-shot"))
     parser.add_argument("--base", type=Path, help="a local model directory (default: embedded all-MiniLM-L6-v2)")
+    parser.add_argument("--validation-split", type=float, metavar="F",
+                        help="fit on the training part less finetune's validation split of this share (seed 42), "
+                             "as training.finetune --refit off serves; without it every training row, as the "
+                             "default refit serves")
     parser.add_argument("--cached-only", action="store_true",
                         help="only the rows whose vectors are cached (a subset, when the encoder pass is too slow)")
     args = parser.parse_args(argv)
@@ -129,6 +145,7 @@ def main(argv: list[str] | None = None) -> int:
     else:
         random.Random(args.seed).shuffle(order)
         test, train = sorted(order[:cut]), sorted(order[cut:])
+    train = fitted_rows(train, examples, args.validation_split)
     started = time.monotonic()
     if args.cached_only:
         vectors = args.cached_vectors
@@ -141,7 +158,8 @@ def main(argv: list[str] | None = None) -> int:
     names = label_name_vectors(args.base or default_model_dir(), MAX_TOKENS, labels)
     if args.cross_validate:
         for setting in args.settings:
-            cross_validate(examples, vectors, labels, single, setting, args.cross_validate, args.repeats, names)
+            cross_validate(examples, vectors, labels, single, setting, args.cross_validate, args.repeats, names,
+                           args.validation_split)
         return 0
     gold = [examples[i] for i in test]
     for setting in args.settings:

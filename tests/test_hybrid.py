@@ -103,7 +103,8 @@ def test_the_hybrid_model_directory_has_no_pickles(hybrid_dir: Path):
     card = (hybrid_dir / "README.md").read_text()
     assert "hybrid" in card and "| climate |" in card  # the recipe and each label's threshold
     assert "best-scoring label" in card  # multi-label: at least one label (labels.json, at_least_one)
-    assert "3 folds of the training split, the mean of the cuts on 3 draws of the folds" in " ".join(card.split())
+    assert ("3 folds of all training and validation rows, the mean of the cuts on 3 draws of the folds"
+            in " ".join(card.split()))  # refit on every row once the validation split was scored
     assert "Epochs" not in card and "learning rate" not in card  # the SVMs had neither
     # The fallback named only when a label keeps it (it read as if one did when none had fewer than 5).
     support = manifest["thresholds"]["support"]
@@ -118,6 +119,36 @@ def test_the_hybrid_model_directory_has_no_pickles(hybrid_dir: Path):
     # the label-name feature, chosen out of fold: named with its scale, or as left out
     assert ("similarity to the label's own name (scaled by 3, chosen among 0 and 3 by out-of-fold quality" in card
             or "tried as a further feature, was left out by out-of-fold quality" in card)
+
+
+def test_a_refit_model_serves_every_row_and_reports_the_validation_figures_of_the_model_before_it(
+        hybrid_dir: Path, tiny_model_dir: Path, tmp_path: Path):
+    """Default: once the validation split is scored, the served model is fitted again on all 40 rows;
+    with --refit off it is the model of the 36 training rows. The validation figures are the same."""
+    kept = tmp_path / "desk-no-refit"
+    assert main(["--train", str(TRAIN_SMALL), "--output", str(kept), "--base", str(tiny_model_dir),
+                 "--max-length", "64", "--seed", "3", "--refit", "off"]) == 0
+    refit_metrics = json.loads((hybrid_dir / "metrics.json").read_text())
+    assert refit_metrics == json.loads((kept / "metrics.json").read_text())
+    assert refit_metrics["examples"] == 4
+    examples = read_labeled(TRAIN_SMALL)
+    every_row = {x: sum(x in e.labels for e in examples) for e in examples for x in e.labels}
+    refit = json.loads((hybrid_dir / "newstag.json").read_text())["thresholds"]["support"]
+    assert refit == every_row  # each label's training articles: validation's too
+    trained = json.loads((kept / "newstag.json").read_text())["thresholds"]["support"]
+    assert sum(trained.values()) < sum(refit.values()) and all(trained[x] <= refit[x] for x in refit)
+    assert json.loads((hybrid_dir / "labels.json").read_text())["thresholds"] != json.loads(
+        (kept / "labels.json").read_text())["thresholds"]
+    card, kept_card = (" ".join((d / "README.md").read_text().split()) for d in (hybrid_dir, kept))
+    assert "fitted again on all 40 rows at the settings that model chose" in card
+    assert "Scored by the model before its refit" in card and "(40 training rows from" in card
+    assert "again" not in kept_card and "(36 training rows from" in kept_card
+    assert "3 folds of the training split" in kept_card
+    assert json.loads((hybrid_dir / "newstag.json").read_text())["refit_rows"] == 40
+    assert "refit_rows" not in json.loads((kept / "newstag.json").read_text())
+    from training.evaluate import trained_on_warning  # evaluating on the training file: how much of it trained
+    assert "every one of its rows trained the model" in (trained_on_warning(TRAIN_SMALL, str(hybrid_dir)) or "")
+    assert "all of its rows but the validation split" in (trained_on_warning(TRAIN_SMALL, str(kept)) or "")
 
 
 def test_the_card_of_a_model_too_small_to_score_out_of_fold_says_nothing_was_chosen(tiny_model_dir: Path,

@@ -169,15 +169,17 @@ def trained_on_warning(data: Path, model: str) -> str | None:
     the one newstag.json records): a desk with 20 articles and no others scored its model on them,
     0.95, where 100 BBC News articles (3 of them its own) gave 0.78, without a word."""
     try:
-        recorded = json.loads((Path(model) / MANIFEST_FILE).read_text())["training_data"]["sha256"]
-        same = hashlib.sha256(data.read_bytes()).hexdigest() == recorded
+        manifest = json.loads((Path(model) / MANIFEST_FILE).read_text())
+        same = hashlib.sha256(data.read_bytes()).hexdigest() == manifest["training_data"]["sha256"]
+        refit = bool(manifest.get("refit_rows"))
     except (OSError, ValueError, KeyError, TypeError):  # not a fine-tuned model, or none of this recorded
         return None
     if not same:
         return None
-    return (f"{data} is the file {model} was trained on (newstag.json records its SHA-256): all of its rows but "
-            "the validation split trained the model, so these figures overstate how it reads new articles; "
-            "evaluate on articles it was not trained on")
+    trained = ("every one of its rows trained the model (refit on them all once its validation split was scored)"
+               if refit else "all of its rows but the validation split trained the model")
+    return (f"{data} is the file {model} was trained on (newstag.json records its SHA-256): {trained}, so these "
+            "figures overstate how it reads new articles; evaluate on articles it was not trained on")
 
 
 def check_model_labels(path: Path, examples: list[Example], own: list[str]) -> None:

@@ -113,7 +113,7 @@ def _train_and_write(config: TrainingConfig, dist: Distributed) -> dict:
     # Every training article has a label (training/data.py requires one): with the hybrid
     # recipe's setting, the model gives every article at least its best label, as served.
     at_least_one = config.mode == "hybrid" and multi_label and config.hybrid.at_least_one and all(
-        e.labels for e in train)
+        e.labels for e in train + (validation if result.refit_rows else []))
     metrics = _validation_metrics(result, validation, labels, multi_label, at_least_one)
 
     # 8. Write the model directory atomically, with its model card.
@@ -134,11 +134,11 @@ def _note(message: str) -> None:
 def _validation_metrics(result: StageResult, validation: list[Example], labels: list[str], multi_label: bool,
                         at_least_one: bool) -> dict[str, Any]:
     """The validation articles' figures, decided as the service will decide them."""
-    probs = result.probs
+    probs, thresholds = result.probs, result.validation_thresholds
     if at_least_one:
-        probs = at_least_one_label(probs, np.asarray(result.thresholds, dtype=np.float64))
+        probs = at_least_one_label(probs, np.asarray(thresholds, dtype=np.float64))
     if multi_label:
-        predicted = [tuple(x for j, x in enumerate(labels) if probs[i, j] >= result.thresholds[j])
+        predicted = [tuple(x for j, x in enumerate(labels) if probs[i, j] >= thresholds[j])
                      for i in range(len(validation))]
     else:
         predicted = [(labels[int(np.argmax(row))],) for row in probs]
@@ -162,7 +162,7 @@ def _write(config: TrainingConfig, model: WindowClassifier, tokenizer: Any, base
     card = CardData(
         name=config.output.name, base_model=base_name, mode=config.mode, labels=labels, multi_label=multi_label,
         max_tokens=config.max_length, train_file=config.train.name, train_sha256=data_print["sha256"],
-        train_rows=len(train.examples), validation_rows=len(validation.examples),
+        train_rows=len(train.examples), validation_rows=len(validation.examples), refit_rows=result.refit_rows,
         validation_source=str(config.validation) if config.validation else
         f"{config.validation_split:.0%} of the training file, seed {config.seed}",
         command=" ".join(shlex.quote(a) for a in config.command), epochs=config.epochs,
@@ -173,7 +173,7 @@ def _write(config: TrainingConfig, model: WindowClassifier, tokenizer: Any, base
                 "embedding_weight_chosen": settings.embedding_weight is None and scored,
                 "label_prior": hybrid.label_prior, "label_prior_chosen": settings.label_prior is None and scored,
                 "nb_alpha": hybrid.nb_alpha, "nb_alpha_chosen": settings.nb_alpha is None and scored,
-                "out_of_fold": scored, "train_rows": len(train.examples)}
+                "out_of_fold": scored, "train_rows": len(train.examples), "refit_rows": result.refit_rows}
         if hybrid and settings else None, contrastive=tuning,
         languages=sorted(model_languages(base_dir) or ()) or None,
         base_named=reference is not None and reference["base"] != DEFAULT_BASE)
@@ -181,6 +181,7 @@ def _write(config: TrainingConfig, model: WindowClassifier, tokenizer: Any, base
                 "multi_label": multi_label, "training_data": data_print, "config": config.to_dict(),
                 "train_seconds": round(train_seconds, 1), "thresholds": result.fitted.record(labels),
                 **({"head": HYBRID} if hybrid else {}),
+                **({"refit_rows": result.refit_rows} if result.refit_rows else {}),
                 **({"contrastive": tuning} if tuning else {})}
     labeled = train.examples + validation.examples
     shares = label_shares(len(labeled), Counter(x for e in labeled for x in e.labels), {

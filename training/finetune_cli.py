@@ -49,6 +49,9 @@ def parser(description: str) -> argparse.ArgumentParser:
                         help="hybrid: each label's TF-IDF columns weighed by their log-count ratio for it, "
                              "smoothed by this (0: off; default: chosen out of fold among "
                              f"{', '.join(f'{a:g}' for a in HybridSettings.nb_alphas)}, with the weight and prior)")
+    parser.add_argument("--refit", choices=["on", "off"], default="on" if HybridSettings.refit else "off",
+                        help="hybrid: once the --validation-split rows are scored, fit the served model again on "
+                             "them and the training rows (default on; a --validation file is never trained on)")
     parser.add_argument("--contrastive", choices=list(contrastive.CHOICES), default=contrastive.OFF,
                         help="hybrid and head, single-label: tune the encoder on pairs of training articles first "
                              "(SetFit-style; measured to help at about 8 articles a label)")
@@ -80,7 +83,8 @@ def config_from(args: argparse.Namespace, argv: list[str] | None) -> TrainingCon
         head_lr_multiplier=args.head_lr_multiplier, precision=args.precision, contrastive=args.contrastive,
         contrastive_pairs=args.contrastive_pairs, loss=args.loss,
         probe_epochs=args.probe_epochs, hybrid=HybridSettings(c=args.svm_c, embedding_weight=args.embedding_weight,
-                                                            label_prior=args.label_prior, nb_alpha=args.nb_alpha),
+                                                            label_prior=args.label_prior, nb_alpha=args.nb_alpha,
+                                                            refit=args.refit == "on"),
         command=["python", "-m", "training.finetune", *(sys.argv[1:] if argv is None else argv)],
     ).resolved()
 
@@ -117,9 +121,9 @@ def argument_problem(args: argparse.Namespace, config: TrainingConfig) -> str | 
 # with --mode full, a contradiction, is refused in argument_problem).
 _UNUSED = {
     "hybrid": ("--epochs", "--lr", "--head-lr-multiplier", "--probe-epochs", "--resume", "--loss"),  # no training loop
-    "head": ("--svm-c", "--embedding-weight", "--label-prior", "--nb-alpha", "--head-lr-multiplier",
+    "head": ("--svm-c", "--embedding-weight", "--label-prior", "--nb-alpha", "--refit", "--head-lr-multiplier",
              "--probe-epochs"),
-    "full": ("--svm-c", "--embedding-weight", "--label-prior", "--nb-alpha", "--contrastive-pairs"),
+    "full": ("--svm-c", "--embedding-weight", "--label-prior", "--nb-alpha", "--refit", "--contrastive-pairs"),
 }
 
 

@@ -62,6 +62,7 @@ class CardData:
     # others (service/engine/classifier.py); None: the base's card names none.
     languages: list[str] | None = None
     base_named: bool = False  # its encoder is an installed base's, named by checksum (base_models.py)
+    refit_rows: int = 0  # hybrid: the served model was fitted again on this many rows (training + validation)
 
     def front_matter(self) -> dict[str, Any]:
         results = [{"type": "f1", "name": "micro-F1 (validation)", "value": round(self.metrics["micro_f1"], 4)},
@@ -123,13 +124,23 @@ def _reading(card: CardData) -> tuple[str, str]:
 def _hybrid_thresholds(h: dict, fallback: str, fallback_rule: str) -> str:
     """How the hybrid recipe's thresholds were set: out of fold, or (too few articles) not at all."""
     if h.get("out_of_fold", True):  # older models record nothing: they were scored out of fold
-        return (f"Chosen to maximise each label's F1 on out-of-fold scores ({h['folds']} folds of the training "
-                f"split{_draws(h)}){fallback_rule}")
+        rows = "all training and validation rows" if h.get("refit_rows") else "the training split"
+        return (f"Chosen to maximise each label's F1 on out-of-fold scores ({h['folds']} folds of {rows}"
+                f"{_draws(h)}){fallback_rule}")
     # It said "chosen ... by out-of-fold quality" of a 5-article model, which scored nothing out of fold.
     return (f"Not fitted: {h.get('train_rows', 'so few')} training articles are too few for {h['folds']} folds of "
             f"two, so nothing was scored out of fold; every label has the fallback {fallback}, and the "
             "settings above are the recipe's fixed ones for so few articles (the largest article-vector "
             "weight and label-name scale, no log-count ratios).")
+
+
+def _refit(card: CardData) -> str:
+    """The card's words on a hybrid model refit on every row once its validation split was scored."""
+    if not card.refit_rows:
+        return ""
+    return (f"\nThe validation rows were scored by the model fitted on the other {card.train_rows}; the model served "
+            f"was then\nfitted again on all {card.refit_rows} rows at the settings that model chose, each threshold "
+            "again out of fold.")
 
 
 def _draws(hybrid: dict) -> str:
@@ -199,6 +210,8 @@ def render(card: CardData) -> str:
         kind_of_labels=("multi-label" if card.multi_label else "single-label") + ": " + ", ".join(card.labels[:12])
         + (", ..." if len(card.labels) > 12 else ""),
         train_rows=card.train_rows, train_file=card.train_file, max_tokens=card.max_tokens,
+        served_rows=card.refit_rows or card.train_rows, refit=_refit(card),
+        scored_by=" Scored by the model before its refit (above), which had not read them." if card.refit_rows else "",
         reading=reading, threshold_source=threshold_source,
         thresholds_table="\n".join(f"| {name} | {t:.4f} |" for name, t in zip(card.labels, card.thresholds,
                                                                                 strict=False)),

@@ -26,7 +26,7 @@ from .config import TrainingConfig
 from .data import Example
 from .distributed import Distributed
 from .export import save_encoder
-from .hybrid import HybridModel, HybridSettings, hybrid_stage
+from .hybrid import HybridModel, HybridSettings, hybrid_stage, refit_hybrid
 from .model import WindowClassifier, window_batch
 from .probe import features_logits, frozen_windows, has_checkpoint, label_name_vectors, probe_head
 from .thresholds import Thresholds, calibrate_validation
@@ -49,10 +49,20 @@ class StageResult:
     # head and hybrid modes: the frozen window vectors of each split (the domain fit reuses them)
     frozen: dict[str, list[torch.Tensor]] | None = None
     tuning: dict[str, Any] | None = None  # contrastive tuning's record, when it ran
+    # hybrid mode, refit on every row: the thresholds of the model that scored the validation split
+    # (``fitted`` and ``hybrid`` are then the served model's), and how many rows the served one read
+    validated: Thresholds | None = None
+    refit_rows: int = 0
 
     @property
     def thresholds(self) -> list[float]:
+        """The served model's thresholds."""
         return self.fitted.values
+
+    @property
+    def validation_thresholds(self) -> list[float]:
+        """The thresholds of the model that scored the validation split (``probs``)."""
+        return (self.validated or self.fitted).values
 
 
 def frozen_stage(model: WindowClassifier, tokenizer: Any, base_dir: Path, config: TrainingConfig,
@@ -73,14 +83,20 @@ def frozen_stage(model: WindowClassifier, tokenizer: Any, base_dir: Path, config
     if config.mode == "hybrid":
         # A linear SVM per label over article vectors and TF-IDF, thresholds out of fold.
         names = None if settings.label_prior == 0 else label_name_vectors(reader_dir, config.max_length, labels)
-        hybrid, thresholds, probs = hybrid_stage(frozen, {"train": train.examples, "validation": validation.examples},
-                                                 labels, multi_label, settings, config.seed, names)
+        examples = {"train": train.examples, "validation": validation.examples}
+        hybrid, thresholds, probs = hybrid_stage(frozen, examples, labels, multi_label, settings, config.seed, names)
+        validated, refit_rows = None, 0
+        if settings.refit and config.validation is None and validation.examples \
+                and len(train.examples) >= 2 * settings.folds:  # under that, nothing was chosen out of fold
+            validated, refit_rows = thresholds, len(train.examples) + len(validation.examples)
+            hybrid, thresholds = refit_hybrid(frozen, examples, labels, multi_label, hybrid, settings, config.seed,
+                                              names)
         with torch.no_grad():  # the service reads the embedding half as head.safetensors
             model.head.weight.copy_(torch.from_numpy(hybrid.embedding_weight))
             model.head.bias.copy_(torch.from_numpy(hybrid.bias))
         if not dist.is_main:
             return None  # every process trained the same model; the first one writes it
-        return StageResult(probs, thresholds, hybrid, settings, frozen, tuning)
+        return StageResult(probs, thresholds, hybrid, settings, frozen, tuning, validated, refit_rows)
     model.encoder.requires_grad_(False)
     result = head_stage(model.head, config, frozen, _truth(validation.examples, labels), targets, multi_label,
                         data_print, dist)
