@@ -28,6 +28,7 @@ import argparse
 import random
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -37,9 +38,10 @@ from service.engine.classifier import at_least_one, probabilities
 from service.engine.model_files import default_model_dir
 from service.interrupts import run_command
 from training.data import Example, is_single_label, read_labeled, split_validation
-from training.hybrid import HybridSettings, targets_matrix, train_hybrid
+from training.hybrid import HybridModel, HybridSettings, targets_matrix, train_hybrid
 from training.metrics import classification_report
 from training.probe import label_name_vectors
+from training.thresholds import Thresholds
 
 from .few_shot import MAX_TOKENS, VectorCache
 
@@ -72,15 +74,26 @@ def _settings(setting: str) -> HybridSettings:
                           nb_alpha=float(nb_alpha) if nb_alpha and nb_alpha != "auto" else None)
 
 
-def fitted_rows(rows: list[int] | np.ndarray, examples: list[Example], validation_split: float | None) -> list[int]:
-    """The rows a model is fitted on: all of ``rows`` (what training.finetune serves, refit on every row),
-    or, with ``validation_split``, those left once finetune's split (seed 42) holds its share out, as
-    ``--refit off`` serves."""
+def served_models(rows: list[int] | np.ndarray, examples: list[Example], vectors: np.ndarray,
+                  targets: np.ndarray, single: bool, settings: HybridSettings, names: np.ndarray | None,
+                  validation_split: float | None) -> list[tuple[str, int, HybridModel, Thresholds]]:
+    """The recipe fitted on ``rows``; with ``validation_split``, as training.finetune fits it: on the
+    rows its split (seed 42) leaves for training (what ``--refit off`` serves), then again on all of
+    ``rows`` at the mix that fit chose (what it serves by default)."""
+    fit_rows = list(rows)
+    if validation_split:
+        index = {id(examples[i]): int(i) for i in rows}
+        kept, _ = split_validation([examples[i] for i in rows], validation_split, 42)
+        fit_rows = sorted(index[id(e)] for e in kept)
+    model, fitted = train_hybrid([examples[i].text for i in fit_rows], vectors[fit_rows], targets[fit_rows],
+                                 not single, settings, seed=42, label_vectors=names)
     if not validation_split:
-        return list(rows)
-    index = {id(examples[i]): int(i) for i in rows}
-    kept, _ = split_validation([examples[i] for i in rows], validation_split, 42)
-    return sorted(index[id(e)] for e in kept)
+        return [("", len(fit_rows), model, fitted)]
+    fixed = replace(settings, embedding_weight=model.article_weight, label_prior=model.label_prior,
+                    nb_alpha=model.nb_alpha)
+    refit, refitted = train_hybrid([examples[i].text for i in rows], vectors[rows], targets[rows], not single,
+                                   fixed, seed=42, label_vectors=names)
+    return [("--refit off", len(fit_rows), model, fitted), ("refit", len(rows), refit, refitted)]
 
 
 def cross_validate(examples: list[Example], vectors: np.ndarray, labels: list[str], single: bool, setting: str,
@@ -90,24 +103,25 @@ def cross_validate(examples: list[Example], vectors: np.ndarray, labels: list[st
     targets = targets_matrix(examples, labels)
     strata = targets.argmax(axis=1) if single else np.zeros(len(examples))
     for seed in range(repeats):
-        probs, chosen = np.zeros(targets.shape), []
-        thresholds = np.zeros(targets.shape)
+        probs: dict[str, np.ndarray] = {}
+        thresholds: dict[str, np.ndarray] = {}
+        chosen = []
         for rows, held in StratifiedKFold(folds, shuffle=True, random_state=seed).split(examples, strata):
-            fit_rows = fitted_rows(rows, examples, validation_split)
-            model, fitted = train_hybrid([examples[i].text for i in fit_rows], vectors[fit_rows], targets[fit_rows],
-                                         not single, _settings(setting), seed=42, label_vectors=names)
-            logits = model.logits([examples[i].text for i in held], vectors[held])
-            probs[held], thresholds[held] = probabilities(logits, not single), fitted.values
+            for kind, _, model, fitted in served_models(rows, examples, vectors, targets, single,
+                                                        _settings(setting), names, validation_split):
+                logits = model.logits([examples[i].text for i in held], vectors[held])
+                probs.setdefault(kind, np.zeros(targets.shape))[held] = probabilities(logits, not single)
+                thresholds.setdefault(kind, np.zeros(targets.shape))[held] = fitted.values
             chosen.append(f"{model.article_weight:g}/{model.label_prior:g}/{model.nb_alpha:g}")
-        if not single:
-            probs = np.stack([at_least_one(p, t) for p, t in zip(probs, thresholds, strict=True)])
-        predicted = predicted_labels(probs, labels, thresholds, single)
-        report = classification_report([e.labels for e in examples], predicted, labels, single)
-        wrong = sum(set(p) != set(e.labels) for p, e in zip(predicted, examples, strict=True))
-        print(f"{setting} cross-validation seed {seed}: micro-F1 {report['micro_f1']:.4f}, macro-F1 "
-              f"{report['macro_f1']:.4f}, {wrong} of {len(examples)} articles wrong; weight/prior/nb_alpha "
-              f"{' '.join(chosen)}",
-              flush=True)
+        for kind, scores in probs.items():
+            if not single:
+                scores = np.stack([at_least_one(p, t) for p, t in zip(scores, thresholds[kind], strict=True)])
+            predicted = predicted_labels(scores, labels, thresholds[kind], single)
+            report = classification_report([e.labels for e in examples], predicted, labels, single)
+            wrong = sum(set(p) != set(e.labels) for p, e in zip(predicted, examples, strict=True))
+            print(f"{setting} cross-validation seed {seed}{kind and ', ' + kind}: micro-F1 "
+                  f"{report['micro_f1']:.4f}, macro-F1 {report['macro_f1']:.4f}, {wrong} of {len(examples)} "
+                  f"articles wrong; weight/prior/nb_alpha {' '.join(chosen)}", flush=True)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -125,9 +139,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cache", type=Path, default=Path("/tmp/newstag-few-shot"))
     parser.add_argument("--base", type=Path, help="a local model directory (default: embedded all-MiniLM-L6-v2)")
     parser.add_argument("--validation-split", type=float, metavar="F",
-                        help="fit on the training part less finetune's validation split of this share (seed 42), "
-                             "as training.finetune --refit off serves; without it every training row, as the "
-                             "default refit serves")
+                        help="fit as training.finetune does: on the training part less its validation split of this "
+                             "share (seed 42), as --refit off serves, then again on every training row at the "
+                             "mix chosen, as it serves by default; both are scored")
     parser.add_argument("--cached-only", action="store_true",
                         help="only the rows whose vectors are cached (a subset, when the encoder pass is too slow)")
     args = parser.parse_args(argv)
@@ -145,7 +159,6 @@ def main(argv: list[str] | None = None) -> int:
     else:
         random.Random(args.seed).shuffle(order)
         test, train = sorted(order[:cut]), sorted(order[cut:])
-    train = fitted_rows(train, examples, args.validation_split)
     started = time.monotonic()
     if args.cached_only:
         vectors = args.cached_vectors
@@ -162,25 +175,26 @@ def main(argv: list[str] | None = None) -> int:
                            args.validation_split)
         return 0
     gold = [examples[i] for i in test]
+    targets = targets_matrix(examples, labels)
     for setting in args.settings:
         settings = _settings(setting)
         started = time.monotonic()
-        model, fitted = train_hybrid([examples[i].text for i in train], vectors[train],
-                                     targets_matrix([examples[i] for i in train], labels), not single,
-                                     settings, seed=42, label_vectors=names)
-        thresholds = fitted.values
-        seconds = time.monotonic() - started
-        probs = probabilities(model.logits([e.text for e in gold], vectors[test]), not single)
-        chosen = f"{model.article_weight:g}" + (" (chosen)" if settings.embedding_weight is None else "")
-        prior = f"{model.label_prior:g}" + (" (chosen)" if settings.label_prior is None else "")
-        alpha = f"{model.nb_alpha:g}" + (" (chosen)" if settings.nb_alpha is None else "")
-        line = (f"C={settings.c} embedding weight {chosen}, label prior {prior}, nb_alpha {alpha}: "
-                f"{_figures(gold, probs, labels, thresholds, single)}")
-        if not single:
-            lifted = at_least_one(probs, np.asarray(thresholds, dtype=np.float64))
-            line += f"; at least one label: {_figures(gold, lifted, labels, thresholds, single)}"
-            line += f"; every threshold 0.5: {_figures(gold, probs, labels, [0.5] * len(labels), single)}"
-        print(f"{line}; fit and thresholds {seconds:.0f} s", flush=True)
+        for kind, rows, model, fitted in served_models(train, examples, vectors, targets, single, settings, names,
+                                                       args.validation_split):
+            thresholds = fitted.values
+            probs = probabilities(model.logits([e.text for e in gold], vectors[test]), not single)
+            chosen = f"{model.article_weight:g}" + (" (chosen)" if settings.embedding_weight is None else "")
+            prior = f"{model.label_prior:g}" + (" (chosen)" if settings.label_prior is None else "")
+            alpha = f"{model.nb_alpha:g}" + (" (chosen)" if settings.nb_alpha is None else "")
+            line = (f"C={settings.c}, {rows} rows{kind and ' (' + kind + ')'}, embedding weight {chosen}, "
+                    f"label prior {prior}, nb_alpha {alpha}: "
+                    f"{_figures(gold, probs, labels, thresholds, single)}")
+            if not single:
+                lifted = at_least_one(probs, np.asarray(thresholds, dtype=np.float64))
+                line += f"; at least one label: {_figures(gold, lifted, labels, thresholds, single)}"
+                line += f"; every threshold 0.5: {_figures(gold, probs, labels, [0.5] * len(labels), single)}"
+            print(f"{line}; fit and thresholds {time.monotonic() - started:.0f} s", flush=True)
+            started = time.monotonic()
     return 0
 
 

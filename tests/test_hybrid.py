@@ -382,6 +382,12 @@ def test_the_cross_validation_bench_scores_every_article_once_per_seed(capsys):
     for line in lines:
         assert "of 60 articles wrong" in line and len(line.split("weight/prior/nb_alpha ")[1].split()) == 3
         assert float(line.split("macro-F1 ")[1].split(",")[0]) > 0.9  # the vectors tell the topic
+    # As training.finetune fits: a fold's rows less its validation split, then refit on all of them.
+    cross_validate(examples, vectors, labels, True, "0.5:auto", folds=3, repeats=1, names=None,
+                   validation_split=0.1)
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert [line.split(":")[0] for line in lines] == [
+        "0.5", "0.5"] and "seed 0, --refit off:" in lines[0] and "seed 0, refit:" in lines[1]
 
 
 def _named_topic_data(rng: np.random.Generator, n: int, names: np.ndarray) -> tuple[list[str], np.ndarray,
