@@ -76,10 +76,11 @@ def _settings(setting: str) -> HybridSettings:
 
 def served_models(rows: list[int] | np.ndarray, examples: list[Example], vectors: np.ndarray,
                   targets: np.ndarray, single: bool, settings: HybridSettings, names: np.ndarray | None,
-                  validation_split: float | None) -> list[tuple[str, int, HybridModel, Thresholds]]:
+                  validation_split: float | None) -> list[tuple[str, int, HybridModel, Thresholds, float]]:
     """The recipe fitted on ``rows``; with ``validation_split``, as training.finetune fits it: on the
     rows its split (seed 42) leaves for training (what ``--refit off`` serves), then again on all of
-    ``rows`` at the mix that fit chose (what it serves by default)."""
+    ``rows`` at the mix that fit chose (what it serves by default). Each with its rows and seconds."""
+    started = time.monotonic()
     fit_rows = list(rows)
     if validation_split:
         index = {id(examples[i]): int(i) for i in rows}
@@ -88,12 +89,14 @@ def served_models(rows: list[int] | np.ndarray, examples: list[Example], vectors
     model, fitted = train_hybrid([examples[i].text for i in fit_rows], vectors[fit_rows], targets[fit_rows],
                                  not single, settings, seed=42, label_vectors=names)
     if not validation_split:
-        return [("", len(fit_rows), model, fitted)]
+        return [("", len(fit_rows), model, fitted, time.monotonic() - started)]
+    seconds, started = time.monotonic() - started, time.monotonic()
     fixed = replace(settings, embedding_weight=model.article_weight, label_prior=model.label_prior,
                     nb_alpha=model.nb_alpha)
     refit, refitted = train_hybrid([examples[i].text for i in rows], vectors[rows], targets[rows], not single,
                                    fixed, seed=42, label_vectors=names)
-    return [("--refit off", len(fit_rows), model, fitted), ("refit", len(rows), refit, refitted)]
+    return [("--refit off", len(fit_rows), model, fitted, seconds),
+            ("refit", len(rows), refit, refitted, time.monotonic() - started)]
 
 
 def cross_validate(examples: list[Example], vectors: np.ndarray, labels: list[str], single: bool, setting: str,
@@ -107,7 +110,7 @@ def cross_validate(examples: list[Example], vectors: np.ndarray, labels: list[st
         thresholds: dict[str, np.ndarray] = {}
         chosen = []
         for rows, held in StratifiedKFold(folds, shuffle=True, random_state=seed).split(examples, strata):
-            for kind, _, model, fitted in served_models(rows, examples, vectors, targets, single,
+            for kind, _, model, fitted, _ in served_models(rows, examples, vectors, targets, single,
                                                         _settings(setting), names, validation_split):
                 logits = model.logits([examples[i].text for i in held], vectors[held])
                 probs.setdefault(kind, np.zeros(targets.shape))[held] = probabilities(logits, not single)
@@ -178,9 +181,8 @@ def main(argv: list[str] | None = None) -> int:
     targets = targets_matrix(examples, labels)
     for setting in args.settings:
         settings = _settings(setting)
-        started = time.monotonic()
-        for kind, rows, model, fitted in served_models(train, examples, vectors, targets, single, settings, names,
-                                                       args.validation_split):
+        for kind, rows, model, fitted, seconds in served_models(train, examples, vectors, targets, single,
+                                                                settings, names, args.validation_split):
             thresholds = fitted.values
             probs = probabilities(model.logits([e.text for e in gold], vectors[test]), not single)
             chosen = f"{model.article_weight:g}" + (" (chosen)" if settings.embedding_weight is None else "")
@@ -193,8 +195,7 @@ def main(argv: list[str] | None = None) -> int:
                 lifted = at_least_one(probs, np.asarray(thresholds, dtype=np.float64))
                 line += f"; at least one label: {_figures(gold, lifted, labels, thresholds, single)}"
                 line += f"; every threshold 0.5: {_figures(gold, probs, labels, [0.5] * len(labels), single)}"
-            print(f"{line}; fit and thresholds {time.monotonic() - started:.0f} s", flush=True)
-            started = time.monotonic()
+            print(f"{line}; fit and thresholds {seconds:.0f} s", flush=True)
     return 0
 
 
