@@ -9,6 +9,7 @@ probabilities and each label's threshold, and what the model directory records a
 from __future__ import annotations
 
 import shutil
+import sys
 import time
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
@@ -89,6 +90,10 @@ def frozen_stage(model: WindowClassifier, tokenizer: Any, base_dir: Path, config
         if settings.refit and config.validation is None and validation.examples \
                 and len(train.examples) >= 2 * settings.folds:  # under that, nothing was chosen out of fold
             validated, refit_rows = thresholds, len(train.examples) + len(validation.examples)
+            if dist.is_main:
+                print(f"finetune: note: the validation split is scored; the served model is fitted again on all "
+                      f"{refit_rows} rows at the mix chosen (--refit off serves the one scored)", file=sys.stderr,
+                      flush=True)
             hybrid, thresholds = refit_hybrid(frozen, examples, labels, multi_label, hybrid, settings, config.seed,
                                               names)
         with torch.no_grad():  # the service reads the embedding half as head.safetensors
