@@ -28,7 +28,6 @@ import argparse
 import random
 import sys
 import time
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -38,7 +37,7 @@ from service.engine.classifier import at_least_one, probabilities
 from service.engine.model_files import default_model_dir
 from service.interrupts import run_command
 from training.data import Example, is_single_label, read_labeled, split_validation
-from training.hybrid import HybridModel, HybridSettings, targets_matrix, train_hybrid
+from training.hybrid import HybridModel, HybridSettings, mix_of, targets_matrix, train_hybrid
 from training.metrics import classification_report
 from training.probe import label_name_vectors
 from training.thresholds import Thresholds
@@ -91,10 +90,8 @@ def served_models(rows: list[int] | np.ndarray, examples: list[Example], vectors
     if not validation_split:
         return [("", len(fit_rows), model, fitted, time.monotonic() - started)]
     seconds, started = time.monotonic() - started, time.monotonic()
-    fixed = replace(settings, embedding_weight=model.article_weight, label_prior=model.label_prior,
-                    nb_alpha=model.nb_alpha)
     refit, refitted = train_hybrid([examples[i].text for i in rows], vectors[rows], targets[rows], not single,
-                                   fixed, seed=42, label_vectors=names)
+                                   mix_of(model, settings), seed=42, label_vectors=names)
     return [("--refit off", len(fit_rows), model, fitted, seconds),
             ("refit", len(rows), refit, refitted, time.monotonic() - started)]
 

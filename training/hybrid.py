@@ -288,26 +288,7 @@ def targets_matrix(examples: list[Example], labels: list[str]) -> np.ndarray:
     return out
 
 
-def hybrid_stage(frozen: dict[str, list[torch.Tensor]], examples: dict[str, list[Example]], labels: list[str],
-                 multi_label: bool, settings: HybridSettings, seed: int,
-                 label_vectors: np.ndarray | None = None) -> tuple[HybridModel, Thresholds, np.ndarray]:
-    """Train on "train" from its frozen window vectors: (model, thresholds, validation probabilities)."""
-    train_vectors, validation_vectors = article_vectors(frozen["train"]), article_vectors(frozen["validation"])
-    model, thresholds = train_hybrid([e.text for e in examples["train"]], train_vectors,
-                                     targets_matrix(examples["train"], labels), multi_label, settings, seed,
-                                     label_vectors)
-    logits = model.logits([e.text for e in examples["validation"]], validation_vectors)
-    return model, thresholds, probabilities(logits, multi_label)
-
-
-def refit_hybrid(frozen: dict[str, list[torch.Tensor]], examples: dict[str, list[Example]], labels: list[str],
-                 multi_label: bool, chosen: HybridModel, settings: HybridSettings, seed: int,
-                 label_vectors: np.ndarray | None = None) -> tuple[HybridModel, Thresholds]:
-    """The recipe again on "train" and "validation" together, at the mix ``chosen`` was fitted with
-    (its thresholds out of fold on all of them): what is served once the validation split is scored."""
-    rows = examples["train"] + examples["validation"]
-    fixed = replace(settings, embedding_weight=chosen.article_weight, label_prior=chosen.label_prior,
-                    nb_alpha=chosen.nb_alpha)
-    vectors = np.concatenate([article_vectors(frozen["train"]), article_vectors(frozen["validation"])])
-    return train_hybrid([e.text for e in rows], vectors, targets_matrix(rows, labels), multi_label, fixed, seed,
-                        label_vectors)
+def mix_of(model: HybridModel, settings: HybridSettings) -> HybridSettings:
+    """``settings`` with the mix ``model`` was fitted with fixed, so that a refit chooses nothing."""
+    return replace(settings, embedding_weight=model.article_weight, label_prior=model.label_prior,
+                   nb_alpha=model.nb_alpha)

@@ -19,6 +19,7 @@ import numpy as np
 import torch
 
 from service.engine.chunking import PreparedDocument
+from service.engine.classifier import probabilities
 from service.engine.encoder import special_tokens
 
 from . import contrastive
@@ -27,7 +28,7 @@ from .config import TrainingConfig
 from .data import Example
 from .distributed import Distributed
 from .export import save_encoder
-from .hybrid import HybridModel, HybridSettings, hybrid_stage, refit_hybrid
+from .hybrid import HybridModel, HybridSettings, article_vectors, mix_of, targets_matrix, train_hybrid
 from .model import WindowClassifier, window_batch
 from .probe import features_logits, frozen_windows, has_checkpoint, label_name_vectors, probe_head
 from .thresholds import Thresholds, calibrate_validation
@@ -106,6 +107,29 @@ def frozen_stage(model: WindowClassifier, tokenizer: Any, base_dir: Path, config
     result = head_stage(model.head, config, frozen, _truth(validation.examples, labels), targets, multi_label,
                         data_print, dist)
     return None if result is None else replace(result, frozen=frozen, tuning=tuning)
+
+
+def hybrid_stage(frozen: dict[str, list[torch.Tensor]], examples: dict[str, list[Example]], labels: list[str],
+                 multi_label: bool, settings: HybridSettings, seed: int,
+                 label_vectors: np.ndarray | None = None) -> tuple[HybridModel, Thresholds, np.ndarray]:
+    """Train on "train" from its frozen window vectors: (model, thresholds, validation probabilities)."""
+    train_vectors, validation_vectors = article_vectors(frozen["train"]), article_vectors(frozen["validation"])
+    model, thresholds = train_hybrid([e.text for e in examples["train"]], train_vectors,
+                                     targets_matrix(examples["train"], labels), multi_label, settings, seed,
+                                     label_vectors)
+    logits = model.logits([e.text for e in examples["validation"]], validation_vectors)
+    return model, thresholds, probabilities(logits, multi_label)
+
+
+def refit_hybrid(frozen: dict[str, list[torch.Tensor]], examples: dict[str, list[Example]], labels: list[str],
+                 multi_label: bool, chosen: HybridModel, settings: HybridSettings, seed: int,
+                 label_vectors: np.ndarray | None = None) -> tuple[HybridModel, Thresholds]:
+    """The recipe again on "train" and "validation" together, at the mix ``chosen`` was fitted with
+    (its thresholds out of fold on all of them): what is served once the validation split is scored."""
+    rows = examples["train"] + examples["validation"]
+    vectors = np.concatenate([article_vectors(frozen["train"]), article_vectors(frozen["validation"])])
+    return train_hybrid([e.text for e in rows], vectors, targets_matrix(rows, labels), multi_label,
+                        mix_of(chosen, settings), seed, label_vectors)
 
 
 def head_stage(head: torch.nn.Linear, config: TrainingConfig, frozen: dict[str, list[torch.Tensor]],
