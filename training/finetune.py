@@ -173,7 +173,7 @@ def _write(config: TrainingConfig, model: WindowClassifier, tokenizer: Any, base
                 "embedding_weight_chosen": settings.embedding_weight is None and scored,
                 "label_prior": hybrid.label_prior, "label_prior_chosen": settings.label_prior is None and scored,
                 "nb_alpha": hybrid.nb_alpha, "nb_alpha_chosen": settings.nb_alpha is None and scored,
-                "out_of_fold": scored, "train_rows": len(train.examples), "refit_rows": result.refit_rows}
+                "out_of_fold": scored, "train_rows": len(train.examples)}
         if hybrid and settings else None, contrastive=tuning,
         languages=sorted(model_languages(base_dir) or ()) or None,
         base_named=reference is not None and reference["base"] != DEFAULT_BASE)

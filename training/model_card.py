@@ -118,13 +118,13 @@ def _reading(card: CardData) -> tuple[str, str]:
             f"class-balanced\nlinear SVM per label (C = {h['c']}) scores both{_nb_ratios(h)}{_label_prior(h)}; "
             "probabilities are "
             f"{activation} of its margins.",
-            _hybrid_thresholds(h, fallback, fallback_rule) + _at_least_one(card))
+            _hybrid_thresholds(h, fallback, fallback_rule, card.refit_rows > 0) + _at_least_one(card))
 
 
-def _hybrid_thresholds(h: dict, fallback: str, fallback_rule: str) -> str:
+def _hybrid_thresholds(h: dict, fallback: str, fallback_rule: str, refit: bool) -> str:
     """How the hybrid recipe's thresholds were set: out of fold, or (too few articles) not at all."""
     if h.get("out_of_fold", True):  # older models record nothing: they were scored out of fold
-        rows = "all training and validation rows" if h.get("refit_rows") else "the training split"
+        rows = "all training and validation rows" if refit else "the training split"
         return (f"Chosen to maximise each label's F1 on out-of-fold scores ({h['folds']} folds of {rows}"
                 f"{_draws(h)}){fallback_rule}")
     # It said "chosen ... by out-of-fold quality" of a 5-article model, which scored nothing out of fold.
