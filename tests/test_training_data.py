@@ -9,14 +9,13 @@ from training.data import (
     DataFileError,
     Example,
     check_trainable,
-    data_warnings,
     fingerprint,
     labels_never_trained,
     read_labeled,
-    repeated_rows,
     split_validation,
     texts_in_both,
 )
+from training.data_checks import data_warnings, repeated_rows
 from training.thresholds import best_threshold, calibrate
 
 

@@ -14,9 +14,7 @@ import csv
 import hashlib
 import json
 import random
-import re
 import sys
-import unicodedata
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -24,9 +22,10 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from service.engine.page_article import as_read
-from service.engine.validation import is_unicode, label_key
-from service.feedback.records import without_invisible_ends
+from service.engine.validation import is_unicode
 from service.jsonl import json_objects
+
+from .data_checks import data_warnings, same_text
 
 CSV_COLUMNS = {"text", "labels", "id"}
 NOT_UNICODE = "is not valid Unicode (a lone surrogate, such as the JSON escape \\ud800)"
@@ -190,116 +189,6 @@ def read_labeled(path: Path, limit: int | None = None) -> list[Example]:
     return examples
 
 
-SHOWN = 3  # examples named per warning
-
-
-def data_warnings(path: Path, examples: list[Example], csv_labels: bool = False) -> list[str]:
-    """What trains as given but is probably a mistake in the data, each with a count and lines.
-    The data is not changed: only its owner knows which spelling or label is right."""
-    found = [_label_spellings(path, examples), _conflicting_copies(path, examples),
-             _comma_labels(path, examples) if csv_labels else _string_labels(path, examples)]
-    return [warning for warning in found if warning]
-
-
-def _label_spellings(path: Path, examples: list[Example]) -> str | None:
-    """Labels that differ only in case or spacing ("Sport" and "sport"): two classes to a model."""
-    spellings: dict[str, dict[str, list[int | None]]] = {}
-    for e in examples:
-        for name in e.labels:
-            spellings.setdefault(label_key(" ".join(name.split())), {}).setdefault(name, []).append(e.line)
-    clashes = [group for group in spellings.values() if len(group) > 1]
-    if not clashes:
-        return None
-    shown = "; ".join(" and ".join(f"{name!r} ({len(lines)} row{'s' * (len(lines) > 1)}, first "
-                                   f"{path.name}:{lines[0]})" for name, lines in group.items())
-                      for group in clashes[:SHOWN])
-    return (f"{path}: {len(clashes)} label(s) spelled in several ways (case or spacing) train as separate "
-            f"labels: {shown}{_more(clashes)}. To train one label, spell it one way in the file (exported "
-            "corrections: correct those texts again with the spelling to keep; a text's newest correction is the "
-            "one exported)")
-
-
-def _conflicting_copies(path: Path, examples: list[Example]) -> str | None:
-    """One text (whatever its spacing) given different labels: the model is taught both answers."""
-    copies: dict[str, list[Example]] = {}
-    for e in examples:
-        copies.setdefault(_same_text(e.text), []).append(e)
-    conflicts = [rows for rows in copies.values() if len({frozenset(r.labels) for r in rows}) > 1]
-    if not conflicts:
-        return None
-    shown = "; ".join(", ".join(f"{path.name}:{r.line} {'|'.join(r.labels)!r}" for r in rows[:SHOWN])
-                      for rows in conflicts[:SHOWN])
-    return (f"{path}: {len(conflicts)} text(s) appear more than once with different labels, and are trained "
-            f"as given: {shown}{_more(conflicts)}")
-
-
-def repeated_rows(path: Path, examples: list[Example]) -> str | None:
-    """Training rows that repeat an earlier row's text (whatever its spacing) and labels: an export
-    made twice trains each such article twice, and the hybrid recipe's folds (not grouped by text,
-    unlike the validation split) then score a copy by a model that learnt its twin. (Not a
-    data_warnings one: evaluation data with copies only counts them twice.)"""
-    first: dict[tuple[str, frozenset[str]], Example] = {}
-    repeats: list[tuple[Example, Example]] = []
-    for e in examples:
-        key = (_same_text(e.text), frozenset(e.labels))
-        if key in first:
-            repeats.append((first[key], e))
-        else:
-            first[key] = e
-    if not repeats:
-        return None
-    shown = ", ".join(f"{path.name}:{e.line} repeats line {earlier.line}" for earlier, e in repeats[:SHOWN])
-    return (f"{path}: {len(repeats)} row(s) repeat an earlier row's text and labels, so each such article "
-            f"weighs as two in training and flatters the out-of-fold scores the hybrid recipe chooses its settings "
-            f"and thresholds by: {shown}{_more(repeats)}; remove the copies unless the weight is meant")
-
-
-# A comma with no space after it, as in "health,economy"; "economy, business and finance" (the news
-# and iptc-top taxonomies' names) is one label written as such.
-_SEPARATOR_COMMA = re.compile(r",\S")
-
-
-def _string_labels(path: Path, examples: list[Example]) -> str | None:
-    """A JSONL "labels": "sport, business" (or "sport|business") is one label of that name: said when
-    each part is a label of other rows ("economy, business and finance" is one IPTC label)."""
-    known = {x for e in examples for x in e.labels}
-    rows = [e for e in examples if e.labels_as_string and _joins_labels(e.labels[0], known)]
-    if not rows:
-        return None
-    shown = ", ".join(f"{e.labels[0]!r} ({path.name}:{e.line})" for e in rows[:SHOWN])
-    return (f"{path}: {len(rows)} row{'s' * (len(rows) > 1)} give 'labels' as one string with a separator in "
-            f"it, trained as one label: {shown}{_more(rows)}; give several labels as a list "
-            '(["sport", "business"])')
-
-
-def _joins_labels(name: str, known: set[str]) -> bool:
-    """Is ``name`` other labels joined by a separator ("sport, business" where both are labels)?"""
-    parts = [p.strip() for p in re.split(r"[,|;]", name)]
-    return len(parts) > 1 and all(p in known and p != name for p in parts)
-
-
-def _more(rows: list) -> str:
-    """What a warning's examples leave out."""
-    return f" and {len(rows) - SHOWN} more" if len(rows) > SHOWN else ""
-
-
-def _comma_labels(path: Path, examples: list[Example]) -> str | None:
-    """A CSV labels cell "health,economy" is one label of that name: its labels are separated by '|'.
-    So is "sport;economy" or "sport, economy" where both are labels of other rows (a European
-    spreadsheet's list): "economy, business and finance" alone is one IPTC label."""
-    known = {x for e in examples for x in e.labels}
-
-    def joined(name: str) -> bool:
-        return bool(_SEPARATOR_COMMA.search(name)) or _joins_labels(name, known)
-
-    rows = [e for e in examples if any(joined(name) for name in e.labels)]
-    if not rows:
-        return None
-    shown = ", ".join(f"{next(n for n in e.labels if joined(n))!r} ({path.name}:{e.line})" for e in rows[:SHOWN])
-    return (f"{path}: {len(rows)} row(s) have a label with a comma or semicolon, trained as one label: "
-            f"{shown}{_more(rows)}; the labels column separates labels with '|' (health|economy)")
-
-
 def is_single_label(examples: list[Example]) -> bool:
     return all(len(e.labels) == 1 for e in examples)
 
@@ -354,15 +243,8 @@ def labels_never_trained(train: list[Example], validation: list[Example]) -> lis
 def texts_in_both(train: list[Example], validation: list[Example]) -> int:
     """How many validation articles have a training article's very text (wire copy is
     often filed twice): each one flatters the validation scores."""
-    seen = {_same_text(e.text) for e in train}
-    return sum(_same_text(e.text) in seen for e in validation)
-
-
-def _same_text(text: str) -> str:
-    # The same words, whatever the spacing, line breaks and Unicode form (an accent composed or
-    # decomposed: the feedback store counts both as one text, as their hash is of the NFC form),
-    # and a byte order mark or direction mark at either end (the store ignores those too).
-    return " ".join(unicodedata.normalize("NFC", without_invisible_ends(text)).split())
+    seen = {same_text(e.text) for e in train}
+    return sum(same_text(e.text) in seen for e in validation)
 
 
 def split_validation(examples: list[Example], fraction: float, seed: int) -> tuple[list[Example], list[Example]]:
@@ -378,7 +260,7 @@ def split_validation(examples: list[Example], fraction: float, seed: int) -> tup
                             "--validation file")
     copies: dict[str, list[int]] = {}
     for i, e in enumerate(examples):
-        copies.setdefault(_same_text(e.text), []).append(i)
+        copies.setdefault(same_text(e.text), []).append(i)
     order = list(copies.values())
     random.Random(seed).shuffle(order)
     cut = max(1, round(len(examples) * fraction))

@@ -16,10 +16,10 @@ from .data import (
     label_sets,
     labels_never_trained,
     read_labeled,
-    repeated_rows,
     split_validation,
     texts_in_both,
 )
+from .data_checks import repeated_rows
 from .distributed import Distributed
 
 
