@@ -234,3 +234,21 @@ def test_the_docs_list_every_warning_code_the_engine_emits():
     docs = (Path(__file__).resolve().parent.parent / "docs" / "monitoring.md").read_text(encoding="utf-8")
     row = next(line for line in docs.splitlines() if line.startswith("| `newstag_article_warnings_total`"))
     assert set(re.findall(r"`([a-z-]+)`", row)) == codes
+
+
+def test_the_docs_count_the_warning_codes_and_the_built_in_topics_as_they_are():
+    """monitoring.md said "the five above" for six warning codes (feed-items came later), and
+    38 topics in `news` (56 series a metric) after an accidents topic made it 39."""
+    from service.engine.taxonomy import served_taxonomies
+    from service.engine.types import WARNING_CODES
+
+    docs = (Path(__file__).resolve().parent.parent / "docs" / "monitoring.md").read_text(encoding="utf-8")
+    words = {"four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8}
+    said = re.search(r"\*\*code\*\*: the engine's warning codes, the (\w+) above", docs)
+    assert said and words.get(said.group(1)) == len(WARNING_CODES)
+    taxonomies = served_taxonomies(None, "news")
+    sizes = [len(taxonomies.get(name).labels) for name in ("news", "iptc-top")]
+    said = re.search(r"built-in taxonomies \((\d+) and (\d+) topics\) and one model that is at most (\d+)\s+"
+                     r"series per metric \((\d+) topics", docs)
+    assert said and [int(x) for x in said.groups()] == [*sizes, sum(sizes) + 1, sum(sizes)]
+    assert f"({sizes[0]} in `news`)" in docs
