@@ -252,3 +252,28 @@ def test_the_docs_count_the_warning_codes_and_the_built_in_topics_as_they_are():
                      r"series per metric \((\d+) topics", docs)
     assert said and [int(x) for x in said.groups()] == [*sizes, sum(sizes) + 1, sum(sizes)]
     assert f"({sizes[0]} in `news`)" in docs
+
+
+def test_every_label_of_a_label_set_has_a_series_from_the_first_article(monitored, seed_text):
+    """A series appeared only once counted: after a restart (a rolling update) a label no article
+    got yet had no series, its share of the last hour was absent instead of 0, and a label that
+    stopped being given never raised NewstagLabelShareFarFromBaseline. The first article tagged
+    with a label set makes every one of its labels' series (and the no-topic one) at 0."""
+    from service.engine.taxonomy import served_taxonomies
+
+    body = monitored.post("/v1/classify", json={"text": seed_text}).json
+    found = samples(monitored.get("/metrics").get_data(as_text=True))
+    topics = [label.name for label in served_taxonomies(None, "news").get("news").labels]
+    given = {t["label"] for t in body["topics"]}
+    assert given and len(given) < len(topics)
+    for topic in topics:
+        assert value(found, "newstag_label_articles_total", model=MODEL, taxonomy="news",
+                     label=topic) == (1 if topic in given else 0)
+    assert value(found, "newstag_no_topic_articles_total", model=MODEL, taxonomy="news") == 0
+    # Only the label sets tagged with: none for iptc-top, one pooled series for caller labels.
+    assert not [s for s in series(found, "newstag_label_articles_total") if s["taxonomy"] != "news"]
+    monitored.post("/v1/classify", json={"text": seed_text, "labels": ["weather", "sport"], "threshold": 0.99})
+    found = samples(monitored.get("/metrics").get_data(as_text=True))
+    assert [s["label"] for s in series(found, "newstag_label_articles_total")
+            if s["taxonomy"] == CUSTOM_LABEL] == [CUSTOM_LABEL]
+    assert value(found, "newstag_label_articles_total", model=MODEL, taxonomy=CUSTOM_LABEL, label=CUSTOM_LABEL) == 0

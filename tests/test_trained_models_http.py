@@ -71,6 +71,12 @@ def test_a_trained_models_tags_and_corrections_are_counted_under_its_own_labels(
     for topic in body["topics"]:
         assert (f'newstag_label_articles_total{{label="{topic["label"]}",model="desk-topics",'
                 f'taxonomy="(model labels)"}} 1.0') in metrics
+    listed = {m["name"]: m for m in served.get("/v1/models").json["models"]}
+    own = set(listed["desk-topics"]["labels"]) - {t["label"] for t in body["topics"]}
+    assert own  # its labels no article got yet have their series, at 0
+    for label in own:
+        assert (f'newstag_label_articles_total{{label="{label}",model="desk-topics",'
+                f'taxonomy="(model labels)"}} 0.0') in metrics
     assert ('newstag_feedback_labels_added_total{label="health",model="desk-topics",taxonomy="(model labels)"} 1.0'
             in metrics)
     assert ('newstag_feedback_labels_removed_total{label="economy",model="desk-topics",'

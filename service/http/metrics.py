@@ -87,13 +87,17 @@ class Metrics:
                              ["model", "taxonomy", "label"], registry=registry)
         self.removed = Counter("newstag_feedback_labels_removed", "Labels editors removed from the model's prediction",
                                ["model", "taxonomy", "label"], registry=registry)
+        self._zeroed: set[tuple[str, str]] = set()  # (model, label set) whose label series exist
 
     def observe_problem(self, endpoint: str, slug: str) -> None:
         """Count a request answered with the problem ``slug`` (a Problem's, never a caller's)."""
         self.problems.labels(endpoint, slug if slug in PROBLEM_TYPES else OTHER).inc()
 
-    def observe_tags(self, results: list[TagResult], model: str, label_set: str) -> None:
-        """Count one call's results: ``label_set`` is a taxonomy's name, MODEL_LABELS or CUSTOM_LABEL."""
+    def observe_tags(self, results: list[TagResult], model: str, label_set: str,
+                     labels: Iterable[str] = ()) -> None:
+        """Count one call's results: ``label_set`` is a taxonomy's name, MODEL_LABELS or CUSTOM_LABEL,
+        and ``labels`` every label it has (a taxonomy's topics, a fine-tuned model's own labels)."""
+        self._zero_series(model, label_set, labels)
         self.documents.inc(len(results))
         self.tokens.inc(sum(r.tokens for r in results))
         self.articles.labels(model, label_set).inc(len(results))
@@ -113,6 +117,20 @@ class Metrics:
             self.languages.labels(result.language if result.language in LANGUAGES else OTHER).inc()
             for code in {w.code for w in result.warnings}:  # warning codes are the engine's own, a closed set
                 self.warnings.labels(code).inc()
+
+    def _zero_series(self, model: str, label_set: str, labels: Iterable[str]) -> None:
+        """The first time this process tags with a model and label set, every label's series
+        (and the no-topic one) is made at 0. A series appears only once counted, so a label no
+        article got since a restart had none: its share over the last hour was absent instead
+        of 0, and a label that stopped being given across a rolling update never alerted."""
+        if (model, label_set) in self._zeroed:
+            return
+        self._zeroed.add((model, label_set))
+        self.articles.labels(model, label_set)
+        self.no_topic.labels(model, label_set)
+        names = [CUSTOM_LABEL] if label_set == CUSTOM_LABEL else labels  # caller labels are pooled
+        for label in names:
+            self.label_articles.labels(model, label_set, label)
 
     def observe_correction(self, correction: Correction, taxonomy_labels: Iterable[str] | None,
                            models: Mapping[str, Iterable[str] | None]) -> None:
