@@ -571,3 +571,16 @@ def test_feedback_rows_name_a_label_and_a_file_of_failed_rows_says_so(tmp_path, 
     assert "failed.jsonl: no tagged articles (rows left out: 2 lines the job could not tag)" in capsys.readouterr().err
     assert main([str(one), str(one)]) == 0
     assert ": 1 article (batch output)" in capsys.readouterr().out
+
+
+def test_an_empty_period_is_status_2_and_a_period_of_one_article_says_one_article(tmp_path, capsys):
+    """A quiet period (an empty file) is no report of no drift; a lone article's note read
+    "NOW has only 1 articles"."""
+    then = write(tmp_path / "then.jsonl", tag_rows(200, MIX, seed=3))
+    empty = write(tmp_path / "empty.jsonl", [])
+    assert main([str(then), str(empty), "--fail-on-drift"]) == 2
+    assert "no tagged articles" in capsys.readouterr().err
+    one = write(tmp_path / "one.jsonl", tag_rows(1, {"topic 00": 1.0}, seed=4))
+    assert main([str(then), str(one), "--json"]) == 0
+    notes = json.loads(capsys.readouterr().out)["periods"]["notes"]
+    assert "NOW has only 1 article: only large changes can show as drift" in notes

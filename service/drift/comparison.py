@@ -158,7 +158,8 @@ def _notes(then: TagSet, now: TagSet, reference: str) -> list[str]:
             typed = ' (--taxonomy "" for the typed labels)' if TYPED_LABELS in tags.taxonomies else ""
             notes.append(f"{which} mixes label sets ({', '.join(sorted(tags.taxonomies))}): pass --taxonomy{typed}")
         if tags.articles < SMALL_SAMPLE:
-            notes.append(f"{which} has only {tags.articles} articles: only large changes can show as drift")
+            count = f"{tags.articles} article{'' if tags.articles == 1 else 's'}"
+            notes.append(f"{which} has only {count}: only large changes can show as drift")
         if tags.skipped:
             notes.append(f"{which}: rows left out: {tags.left_out()}")
         if tags.taxonomy_unknown:
