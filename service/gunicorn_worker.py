@@ -17,17 +17,20 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import socket
 import threading
 import time
 from typing import Any
 
+from gunicorn.http.errors import InvalidHeader
 from gunicorn.workers.gthread import ThreadWorker as GunicornThreadWorker
 
 # NEWSTAG_CLIENT_TIMEOUT, checked by gunicorn_config.py; gunicorn waits up to 5 s of it for the first bytes.
 HEADER_SECONDS = float(os.environ.get("NEWSTAG_CLIENT_TIMEOUT", "10"))
 CHECK_EVERY_SECONDS = 1.0
 log = logging.getLogger("newstag.server")
+_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]{1,64}")  # an HTTP token: what a header name may be
 
 
 class ThreadWorker(GunicornThreadWorker):
@@ -79,6 +82,18 @@ class ThreadWorker(GunicornThreadWorker):
     def handle_request(self, req: Any, conn: Any) -> Any:
         self._headers_in(conn)
         return super().handle_request(req, conn)
+
+    def handle_error(self, req: Any, client: Any, addr: Any, exc: BaseException) -> None:
+        # gunicorn logs a header line without a colon whole, and answers with it: a client's
+        # "Authorization Bearer <key>" put the key in the error log. Only the name the line
+        # would have had is kept (a header name is a token: no blank, no "=").
+        hdr = getattr(exc, "hdr", None)
+        if type(exc) is InvalidHeader and isinstance(hdr, str) and not _NAME.fullmatch(hdr):
+            name = _NAME.match(hdr)
+            shown: Any = InvalidHeader(f"{name.group(0) if name else ''} (rest of the line not shown)")
+            shown.req = getattr(exc, "req", None)  # gunicorn logs the request, when it has one, from it
+            exc = shown
+        super().handle_error(req, client, addr, exc)
 
     # HTTP/2 (off unless an operator turns it on) reads its own frames, stream after stream.
     def handle_http2(self, conn: Any) -> Any:

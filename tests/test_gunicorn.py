@@ -336,3 +336,33 @@ def test_clients_that_stop_halfway_through_their_headers_cannot_hold_every_threa
         server.send_signal(signal.SIGTERM)
         output = server.communicate(timeout=60)[0]
     assert "no complete request headers in 3 s" in output
+
+
+def test_a_header_line_without_a_colon_is_neither_logged_nor_answered_whole():
+    """gunicorn logged a header line with no colon whole ("Invalid request from ip=...: Invalid
+    HTTP Header: 'Authorization Bearer <key>'") and put it in its answer: the key was in the
+    error log. The worker keeps the name the line would have had; real header names that
+    gunicorn names (a bad Content-Length) are left as they were."""
+    from gunicorn.http.errors import InvalidHeader
+
+    from service.gunicorn_worker import ThreadWorker
+
+    class Log:
+        def __init__(self) -> None:
+            self.lines: list[str] = []
+
+        def warning(self, message: str, *args: object) -> None:
+            self.lines.append(message % args if args else message)
+
+    for line, shown in (("Authorization Bearer sekrit-key-123", "Authorization"),
+                        ("Authorization=sekrit-key-123", "Authorization"), ("CONTENT-LENGTH", "CONTENT-LENGTH")):
+        worker = ThreadWorker.__new__(ThreadWorker)  # handle_error needs only its log
+        worker.log = Log()
+        ours, theirs = socket.socketpair()
+        with ours, theirs:
+            worker.handle_error(None, ours, ("127.0.0.1", 40000), InvalidHeader(line))
+            ours.shutdown(socket.SHUT_WR)
+            answer = theirs.recv(65536).decode()
+        assert answer.startswith("HTTP/1.1 400") and shown in answer
+        assert len(worker.log.lines) == 1 and shown in worker.log.lines[0]
+        assert "sekrit" not in worker.log.lines[0] and "sekrit" not in answer
