@@ -135,6 +135,7 @@ def on_starting(server):
     from service.preflight import check_serving, serving_warnings
 
     _load_failed_file().unlink(missing_ok=True)  # left in an operator's run directory by a killed server
+    _newstag_log_lines()  # the taxonomies are read here: "taxonomy 'news' from ... replaces the built-in one"
     try:
         settings = Settings.from_env()
         keep_for_workers(settings.taxonomies_dir, check_serving(settings))
@@ -149,10 +150,21 @@ def post_fork(server, worker):
     """newstag's own log lines (model ready, models loaded or rejected, store errors) in
     gunicorn's format, with time, worker pid and level; without this only warnings reached
     stderr, bare. The JSON access lines keep their own handler (access_log.py)."""
+    _newstag_log_lines()
+
+
+def _newstag_log_lines() -> None:
+    """The handler for newstag's log lines, once per process: the master sets it up before it reads
+    the taxonomies (which the workers then serve, never reading them again), so its info lines (a
+    built-in taxonomy replaced, a hidden file skipped) are shown; they were dropped. Workers inherit
+    it when they fork, and do not add a second (each line would show twice)."""
+    newstag = logging.getLogger("newstag")
+    if any(getattr(h, "newstag_lines", False) for h in newstag.handlers):
+        return
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("[%(asctime)s] [%(process)d] [%(levelname)s] %(name)s: %(message)s",
                                            "%Y-%m-%d %H:%M:%S %z"))
-    newstag = logging.getLogger("newstag")
+    handler.newstag_lines = True  # type: ignore[attr-defined]
     newstag.addHandler(handler)
     newstag.setLevel(logging.INFO)
     newstag.propagate = False

@@ -205,6 +205,26 @@ def test_a_taxonomy_broken_while_serving_cannot_stop_a_restarted_worker(tmp_path
     assert "Worker failed to boot" not in output and "duplicate topic name" not in output, output
 
 
+def test_the_log_says_when_a_file_replaces_a_built_in_taxonomy(tmp_path, tiny_model_dir):
+    """docs/taxonomies.md: a file named as a built-in one replaces it "and the log says so". The
+    master reads the taxonomies (workers serve its reading) before newstag's log lines had a
+    handler: the line was dropped, and an operator could not tell that `news` was not the built-in."""
+    taxonomies = tmp_path / "taxonomies"
+    taxonomies.mkdir()
+    (taxonomies / "news.yaml").write_text("name: news\ntopics:\n  - name: local\n  - name: weather\n")
+    port = free_port()
+    server = start_gunicorn(port, {"NEWSTAG_MODEL": str(tiny_model_dir), "NEWSTAG_WORKERS": "2",
+                                   "NEWSTAG_MULTILINGUAL_MODEL": "off", "NEWSTAG_TAXONOMIES_DIR": str(taxonomies)})
+    try:
+        assert wait_until_answered(server, f"http://127.0.0.1:{port}/readyz") == 200, "gunicorn never became ready"
+    finally:
+        output = stop(server)
+    replaced = [line for line in output.splitlines() if "replaces the built-in one" in line]
+    assert len(replaced) == 1, output  # once, from the master: not dropped, not repeated by each worker
+    assert "[INFO] newstag.taxonomy: taxonomy 'news' from " in replaced[0] and str(taxonomies) in replaced[0]
+    assert sum("model ready" in line for line in output.splitlines()) == 2, output  # each worker's lines once
+
+
 def test_a_clean_stop_leaves_every_correction_in_the_sqlite_file_itself(tmp_path, tiny_model_dir):
     """Workers leave with os._exit, which skipped SQLite's checkpoint at the last close: after a
     clean stop feedback.db held no table, the corrections all in feedback.db-wal beside it."""
