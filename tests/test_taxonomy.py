@@ -91,6 +91,17 @@ def _refusal(tmp_path, body: str) -> str:
     ("name: t\nsentence_topics: 'yes'\ntopics:\n  - name: a\n", r"sentence_topics: Input should be a valid boolean"),
     ("name: t\ntopics:\n  - name: '   '\n  - name: b\n",
      r"topics\[0\] \(\"   \"\)\.name: Value error, a topic name must not be empty"),
+    # What authors write most: a tab to indent, and a colon in an unquoted value. PyYAML's own words
+    # ("found character '\t' that cannot start any token", "mapping values are not allowed here")
+    # did not say what to change.
+    ("name: t\ntopics:\n\t- name: a\n",
+     r"line 3, column 1: found character '\\t' that cannot start any token .*: YAML indents with spaces, not tabs$"),
+    ("name: t\ntopics:\n  - name: a\n    description: Decisions of the council: votes and debates.\n",
+     r"line 4, column 42: mapping values are not allowed here: a value with a colon and a space in it "
+     r"\(Note: \.\.\.\) must be put in quotes$"),
+    ("name: t\ntopics:\n  - name: a\n    keywords: [Note: roads]\n",
+     r'topics\[0\] \("a"\)\.keywords\.0: YAML read this value as a mapping \(a colon and a space in it\): '
+     r'put it in quotes'),
 ])
 def test_malformed_files_name_the_file_and_the_entry(tmp_path, body, expected):
     message = _refusal(tmp_path, body)

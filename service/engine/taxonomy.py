@@ -125,7 +125,7 @@ def _describe(error: Any, raw: dict) -> str:
         rest = ".".join(str(p) for p in loc[2:])
         where = f"topics[{loc[1]}]" + (f' ("{name}")' if name else "") + (f".{rest}" if rest else "")
     read_as = {bool: "a boolean (as YAML reads on, off, yes, no, true and false)", int: "a number",
-               float: "a number"}.get(type(error.get("input")))
+               float: "a number", dict: "a mapping (a colon and a space in it)"}.get(type(error.get("input")))
     if error["type"] == "string_type" and read_as:  # "- name: on" was reported as ("True").name
         return f"{where}: YAML read this value as {read_as}: put it in quotes to keep it as text"
     return f"{where}: {error['msg']}"

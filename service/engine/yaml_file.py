@@ -13,6 +13,11 @@ from typing import Any
 
 import yaml
 
+# What to change, for the slips authors make most, whose PyYAML wording does not say it.
+_HINTS = (("found character '\\t'", "YAML indents with spaces, not tabs"),
+          ("mapping values are not allowed here",
+           "a value with a colon and a space in it (Note: ...) must be put in quotes"))
+
 
 def yaml_problem(exc: yaml.YAMLError) -> str:
     """One line, with the file's line and column: PyYAML's own message takes five, pointing
@@ -20,7 +25,8 @@ def yaml_problem(exc: yaml.YAMLError) -> str:
     if isinstance(exc, yaml.MarkedYAMLError) and exc.problem_mark is not None:
         mark = exc.problem_mark
         context = f" ({exc.context})" if exc.context else ""
-        return f"line {mark.line + 1}, column {mark.column + 1}: {exc.problem}{context}"
+        hint = next((f": {hint}" for found, hint in _HINTS if found in (exc.problem or "")), "")
+        return f"line {mark.line + 1}, column {mark.column + 1}: {exc.problem}{context}{hint}"
     return str(exc).replace("\n", " ")
 
 
