@@ -86,6 +86,10 @@ def test_taxonomies_and_models_endpoints(client, builtin_topic_counts, tagger):
     news = client.get("/v1/taxonomies/news").json
     cop = next(t for t in news["topics"] if t["name"] == "COP29")
     assert cop["parent"] == "climate change" and "COP29" in cop["keywords"]
+    # Every setting of the file that changes what is returned is shown: these two were left out.
+    assert (news["threshold"], news["sentence_topics"], news["at_least_one_topic"]) == (0.5, True, True)
+    iptc = client.get("/v1/taxonomies/iptc-top").json
+    assert (iptc["sentence_topics"], iptc["at_least_one_topic"]) == (False, True)
     assert client.get("/v1/taxonomies/unknown").status_code == 404
     [model] = client.get("/v1/models").json["models"]
     # What runs it here, auto resolved: bf16 on a CPU with native bf16, fp32 elsewhere (torch's own ops).

@@ -82,6 +82,7 @@ def taxonomy(name: str) -> dict[str, Any]:
     found = _runtime().taxonomies.get(name)  # UnknownTaxonomyError -> 404
     return {
         "name": found.name, "title": found.title, "description": found.description, "threshold": found.threshold,
+        "sentence_topics": found.sentence_topics, "at_least_one_topic": found.at_least_one_topic,
         "topics": [{"name": lab.name, "description": lab.description, "keywords": list(lab.keywords),
                     "code": lab.code, "parent": lab.parent, "threshold": lab.threshold} for lab in found.labels],
     }

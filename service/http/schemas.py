@@ -175,6 +175,10 @@ class TaxonomyDetail(BaseModel):
     title: str
     description: str
     threshold: float
+    sentence_topics: bool = Field(description="A topic may also come from a sentence the article leans on "
+                                              "(docs/scoring.md, step 5).")
+    at_least_one_topic: bool = Field(description="A text sure to be news gets its best topic when none passes "
+                                                 "its threshold, with a below-threshold warning (step 8).")
     topics: list[TaxonomyTopic]
 
 
