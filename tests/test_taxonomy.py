@@ -110,6 +110,18 @@ def test_malformed_files_name_the_file_and_the_entry(tmp_path, body, expected):
     assert "\n" not in message  # start-up refuses it with one line
 
 
+def test_every_mistake_of_a_file_is_named_at_once(tmp_path):
+    """Only the first was named: a desk with a typo in three of its 20 topics restarted the server
+    three times to learn of them."""
+    message = _refusal(tmp_path, "name: t\ntopic:\n  - name: a\n    desciption: x\n")
+    assert message.endswith("broken.yaml: topics: Field required; topic: Extra inputs are not permitted"), message
+    body = "name: t\ntopics:\n" + "".join(f"  - name: t{i}\n    treshold: 0.6\n" for i in range(13))
+    message = _refusal(tmp_path, body)
+    assert message.count("Extra inputs are not permitted") == 10 and message.endswith("; and 3 more"), message
+    assert 'topics[0] ("t0").treshold' in message and 'topics[9] ("t9").treshold' in message
+    assert "\n" not in message
+
+
 @pytest.mark.parametrize("body, expected", [
     # A second block replaced the first: every topic above it was dropped without a word.
     ("name: t\ntopics:\n  - name: a\ntopics:\n  - name: b\n",

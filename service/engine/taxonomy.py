@@ -131,6 +131,16 @@ def _describe(error: Any, raw: dict) -> str:
     return f"{where}: {error['msg']}"
 
 
+SHOWN_ERRORS = 10
+
+
+def _describe_all(errors: list[Any], raw: dict) -> str:
+    """Every mistake of the file on one line (the first ten, then how many more): naming only the
+    first, a desk with a typo in three of its topics restarted three times to learn of them."""
+    shown = "; ".join(_describe(error, raw) for error in errors[:SHOWN_ERRORS])
+    return shown + (f"; and {len(errors) - SHOWN_ERRORS} more" if len(errors) > SHOWN_ERRORS else "")
+
+
 def _refuse_duplicate_names(path: Path, topics: list[_TopicEntry]) -> None:
     """Two topics are one if requests and editors' corrections take them as one: label_key
     (case, and Unicode's composed or decomposed spelling of "économie")."""
@@ -163,7 +173,7 @@ def load_taxonomy_file(path: Path) -> Taxonomy:
     try:
         parsed = _TaxonomyFile.model_validate(raw)
     except ValidationError as exc:
-        raise TaxonomyFileError(f"{path}: {_describe(exc.errors()[0], raw)}") from exc
+        raise TaxonomyFileError(f"{path}: {_describe_all(exc.errors(), raw)}") from exc
     _refuse_duplicate_names(path, parsed.topics)
     labels = tuple(
         Label(t.name, t.description, tuple(t.keywords), t.code, t.parent, t.threshold) for t in parsed.topics
