@@ -313,3 +313,17 @@ def test_two_files_of_one_name_are_an_error_and_any_case_of_yaml_is_read(tmp_pat
     (tmp_path / "b.yaml").write_text("name: News\ntopics:\n  - name: three\n")
     with pytest.raises(TaxonomyFileError, match="taxonomy 'News' differs from the built-in 'news' only in case"):
         TaxonomyRegistry([tmp_path])
+
+
+def test_a_parent_that_is_nearly_a_topic_is_warned_of(tmp_path, caplog):
+    """A parent that is no topic is a group (docs/taxonomies.md), so 'enviroment' for 'environment'
+    was taken without a word: the topic lost its family (its broadness, its siblings) silently."""
+    path = tmp_path / "desk.yaml"
+    path.write_text("name: desk\ntopics:\n  - name: environment\n  - name: water\n    parent: enviroment\n"
+                    "  - name: climate\n    parent: enviroment\n  - name: trade\n    parent: Economy and business\n"
+                    "  - name: jobs\n    parent: economy and business\n  - name: air\n    parent: ENVIRONMENT\n")
+    with caplog.at_level("WARNING", logger="newstag.taxonomy"):
+        load_taxonomy_file(path)
+    warned = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert warned == [f"{path}: topics[1] (\"water\").parent 'enviroment' is no topic of the taxonomy, so it is "
+                      "read as a group of its own: did you mean 'environment'?"], warned  # once, not for 'climate'

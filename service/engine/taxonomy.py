@@ -6,6 +6,7 @@ The built-in ones live in ``service/taxonomies/``; users add their own by pointi
 
 from __future__ import annotations
 
+import difflib
 import logging
 import unicodedata
 from dataclasses import dataclass
@@ -154,6 +155,23 @@ def _refuse_duplicate_names(path: Path, topics: list[_TopicEntry]) -> None:
         first[key] = index
 
 
+def _warn_of_near_parents(path: Path, topics: list[_TopicEntry]) -> None:
+    """A parent that is no topic is a group of its own (docs/taxonomies.md), so a typo of a topic's
+    name ('enviroment') was taken without a word. Matched as calibration.parents() matches them (in
+    any case); one warning a parent."""
+    names = {t.name.casefold(): t.name for t in topics}
+    warned: set[str] = set()
+    for index, topic in enumerate(topics):
+        parent = (topic.parent or "").casefold()
+        if not parent or parent in names or parent in warned:
+            continue
+        near = difflib.get_close_matches(parent, list(names), n=1, cutoff=0.8)
+        if near:
+            warned.add(parent)
+            log.warning("%s: topics[%d] (\"%s\").parent %r is no topic of the taxonomy, so it is read as a group "
+                        "of its own: did you mean %r?", path, index, _shown(topic.name), topic.parent, names[near[0]])
+
+
 def load_taxonomy_file(path: Path) -> Taxonomy:
     """Read and validate one taxonomy file; errors name the file and the entry."""
     try:
@@ -175,6 +193,7 @@ def load_taxonomy_file(path: Path) -> Taxonomy:
     except ValidationError as exc:
         raise TaxonomyFileError(f"{path}: {_describe_all(exc.errors(), raw)}") from exc
     _refuse_duplicate_names(path, parsed.topics)
+    _warn_of_near_parents(path, parsed.topics)
     labels = tuple(
         Label(t.name, t.description, tuple(t.keywords), t.code, t.parent, t.threshold) for t in parsed.topics
     )
