@@ -186,7 +186,9 @@ def _taxonomies() -> int:
     registry.get(settings.taxonomy)  # NEWSTAG_TAXONOMY naming none: said here, as serve and tag say it
     for taxonomy in registry:
         default = " (default)" if taxonomy.name == settings.taxonomy else ""
-        print(f"{taxonomy.name}{default}: {len(taxonomy.labels)} topics. {taxonomy.title}")
+        count = len(taxonomy.labels)
+        title = f" {taxonomy.title}" if taxonomy.title else ""  # optional in a file
+        print(f"{taxonomy.name}{default}: {count} topic{'' if count == 1 else 's'}.{title}")
     return 0
 
 

@@ -68,6 +68,13 @@ def test_taxonomies_lists_the_builtin_ones(capsys, builtin_topic_counts):
     assert f"news (default): {counts['news']} topics" in out and f"iptc-top: {counts['iptc-top']} topics" in out
 
 
+def test_taxonomies_lists_one_without_a_title_cleanly(capsys, tmp_path, monkeypatch):
+    (tmp_path / "desk.yaml").write_text("name: desk\ntopics:\n  - name: council\n")
+    monkeypatch.setenv("NEWSTAG_TAXONOMIES_DIR", str(tmp_path))
+    assert main(["taxonomies"]) == 0
+    assert "\ndesk: 1 topic.\n" in "\n" + capsys.readouterr().out  # was "desk: 1 topics. ", a blank title
+
+
 @pytest.mark.parametrize("args, message", [
     ([], "is empty"),  # an empty file (written below when the case asks for it)
     (["--threshold", "2"], "--threshold must be between 0 and 1"),

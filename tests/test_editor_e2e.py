@@ -450,6 +450,21 @@ def test_a_model_renamed_on_the_service_while_the_page_is_open_is_no_longer_offe
         assert not problems, problems
 
 
+def test_a_taxonomy_without_a_title_is_offered_by_its_name(server):
+    """title is optional in a taxonomy file (docs/taxonomies.md): one without it was offered as
+    " (desk, 1 topics)", a blank where its name belongs."""
+    listing = {"taxonomies": [
+        {"name": "desk", "title": "", "description": "", "topics": 1, "default": False},
+        {"name": "news", "title": "International and regional news", "description": "", "topics": 39,
+         "default": True}]}
+    with editor_page() as page:
+        page.route("**/v1/taxonomies", lambda route: route.fulfill(status=200, content_type="application/json",
+                                                                   body=json.dumps(listing)))
+        open_editor(page, server)
+        assert page.locator("#taxonomy option").all_inner_texts()[:2] == [
+            "desk (1 topic)", "International and regional news (news, 39 topics)"]
+
+
 def test_the_default_model_tags_when_the_models_cannot_be_listed(server, seed_text):
     """The model choice read /v1/models together with /v1/taxonomies: one failed listing
     blocked every tag, with the default model too (session 32's review)."""

@@ -45,8 +45,7 @@ async function fetchChoices() {
     const {taxonomies} = await (await api("GET", "/v1/taxonomies")).json();
     const typed = select.querySelector('option[value=""]');
     const previous = select.value;
-    select.replaceChildren(...taxonomies.map((t) => new Option(`${t.title} (${t.name}, ${t.topics} topics)`, t.name)),
-                           typed);
+    select.replaceChildren(...taxonomies.map((t) => new Option(taxonomyChoice(t), t.name)), typed);
     const fallback = taxonomies.find((t) => t.default);
     // "labels I type…" ("") chosen before (the listing is fetched again when the key changes) stays chosen.
     const keep = taxonomies.some((t) => t.name === previous) || (state.choicesLoaded && previous === "");
@@ -59,6 +58,12 @@ async function fetchChoices() {
     showError(`Could not list the taxonomies. ${err.message}`);
   }
   toggleLabels();
+}
+
+// "Our desk's topics (desk, 20 topics)"; a taxonomy file may leave out its title: "desk (20 topics)".
+function taxonomyChoice(t) {
+  const topics = `${t.topics} topic${t.topics === 1 ? "" : "s"}`;
+  return t.title ? `${t.title} (${t.name}, ${topics})` : `${t.name} (${topics})`;
 }
 
 function toggleLabels() {
