@@ -99,6 +99,9 @@ def _refusal(tmp_path, body: str) -> str:
     ("name: t\ntopics:\n  - name: a\n    description: Decisions of the council: votes and debates.\n",
      r"line 4, column 42: mapping values are not allowed here: a value with a colon and a space in it "
      r"\(Note: \.\.\.\) must be put in quotes$"),
+    ("name: t\ntopics:\n  - name: a\n    keywords: city council, councillors\n",  # a list written as a line
+     r'topics\[0\] \("a"\)\.keywords: YAML read this value as one text, not a list: write it \[a, b\] '
+     r'or one "- a" line each$'),
     ("name: t\ntopics:\n  - name: a\n    keywords: [Note: roads]\n",
      r'topics\[0\] \("a"\)\.keywords\.0: YAML read this value as a mapping \(a colon and a space in it\): '
      r'put it in quotes'),

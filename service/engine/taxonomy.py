@@ -129,6 +129,8 @@ def _describe(error: Any, raw: dict) -> str:
                float: "a number", dict: "a mapping (a colon and a space in it)"}.get(type(error.get("input")))
     if error["type"] == "string_type" and read_as:  # "- name: on" was reported as ("True").name
         return f"{where}: YAML read this value as {read_as}: put it in quotes to keep it as text"
+    if error["type"] == "list_type" and isinstance(error.get("input"), str):  # keywords: city council, councillors
+        return f'{where}: YAML read this value as one text, not a list: write it [a, b] or one "- a" line each'
     return f"{where}: {error['msg']}"
 
 
