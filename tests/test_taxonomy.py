@@ -330,3 +330,17 @@ def test_a_parent_that_is_nearly_a_topic_is_warned_of(tmp_path, caplog):
     warned = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
     assert warned == [f"{path}: topics[1] (\"water\").parent 'enviroment' is no topic of the taxonomy, so it is "
                       "read as a group of its own: did you mean 'environment'?"], warned  # once, not for 'climate'
+
+
+def test_a_file_not_in_utf8_is_refused_with_its_line_and_what_to_do(tmp_path):
+    """Windows editors save 'ANSI' (cp1252) or UTF-16: the refusal gave a byte offset ('position 42')
+    and no hint; the line and column of the first byte that is not UTF-8, and what to do, now."""
+    path = tmp_path / "desk.yaml"
+    path.write_bytes("name: desk\ntopics:\n  - name: économie\n".encode("cp1252"))
+    with pytest.raises(TaxonomyFileError) as info:
+        load_taxonomy_file(path)
+    assert str(info.value) == (f"{path}: cannot read taxonomy: not UTF-8 (byte 0xe9 at line 3, column 11): "
+                               "save it as UTF-8"), str(info.value)
+    path.write_text("name: desk\ntopics:\n  - name: a\n", encoding="utf-16")
+    with pytest.raises(TaxonomyFileError, match=r"not UTF-8 \(byte 0xff at line 1, column 1\): save it as UTF-8$"):
+        load_taxonomy_file(path)

@@ -182,7 +182,12 @@ def load_taxonomy_file(path: Path) -> Taxonomy:
         raise TaxonomyFileError(f"{path}: {exc}") from None
     except yaml.YAMLError as exc:
         raise TaxonomyFileError(f"{path}: cannot read taxonomy: {yaml_problem(exc)}") from exc
-    except (OSError, UnicodeDecodeError) as exc:
+    except UnicodeDecodeError as exc:  # a Windows editor's "ANSI" (cp1252) or UTF-16
+        before = exc.object[:exc.start]  # valid UTF-8: the first byte that is not is at exc.start
+        line, column = before.count(b"\n") + 1, len(before[before.rfind(b"\n") + 1:].decode("utf-8")) + 1
+        raise TaxonomyFileError(f"{path}: cannot read taxonomy: not UTF-8 (byte 0x{exc.object[exc.start]:02x} at "
+                                f"line {line}, column {column}): save it as UTF-8") from None
+    except OSError as exc:
         raise TaxonomyFileError(f"{path}: cannot read taxonomy: {exc}") from exc
     except DuplicateKey as exc:
         raise TaxonomyFileError(f"{path}: {exc}") from None
