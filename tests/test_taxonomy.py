@@ -332,6 +332,30 @@ def test_a_parent_that_is_nearly_a_topic_is_warned_of(tmp_path, caplog):
                       "read as a group of its own: did you mean 'environment'?"], warned  # once, not for 'climate'
 
 
+def test_one_parent_over_most_topics_is_warned_of_and_facets_of_one_subject_are_not(tmp_path, caplog):
+    """Siblings never count against each other: one parent on every topic of a press office's 20
+    left none a rival of another (42 wrong topics on 41 articles against 1, docs/taxonomies.md)."""
+    wide = tmp_path / "office.yaml"
+    wide.write_text("name: office\ntopics:\n" + "".join(f"  - name: topic {i}\n    parent: Press office\n"
+                                                         for i in range(5)) + "  - name: roads\n")
+    facets = tmp_path / "desk.yaml"
+    facets.write_text("name: desk\ntopics:\n  - name: schools\n  - name: roads\n  - name: rail\n"
+                      "  - name: buses\n    parent: transport\n  - name: trams\n    parent: transport\n"
+                      "  - name: ferries\n    parent: transport\n  - name: cycling\n    parent: transport\n")
+    with caplog.at_level("WARNING", logger="newstag.taxonomy"):
+        load_taxonomy_file(facets)  # 4 of 7 topics under one parent: more than half
+        load_taxonomy_file(wide)
+        TaxonomyRegistry([])  # the built-in ones: news's largest group has 8 of its 39 topics
+    warned = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert [w.split(":")[0] for w in warned] == [str(facets), str(wide)], warned
+    assert f"{wide}: 5 of its 6 topics have the parent 'Press office'" in warned[1]
+    caplog.clear()
+    facets.write_text(facets.read_text() + "  - name: housing\n")  # 4 of 8: half, not more
+    with caplog.at_level("WARNING", logger="newstag.taxonomy"):
+        load_taxonomy_file(facets)
+    assert not [r for r in caplog.records if r.levelname == "WARNING"]
+
+
 def test_a_file_not_in_utf8_is_refused_with_its_line_and_what_to_do(tmp_path):
     """Windows editors save 'ANSI' (cp1252) or UTF-16: the refusal gave a byte offset ('position 42')
     and no hint; the line and column of the first byte that is not UTF-8, and what to do, now."""
