@@ -7,7 +7,8 @@ A monitoring team often sends headlines or ledes, not whole articles. For each s
 articles the calibration fit did not use (bench.trust.held_out, seed 1) give two texts each:
 the headline alone (the first paragraph, when one short line stands before the body) and
 the body's first sentence; newstag's own short news items (seeds/trust/short-news-bench.jsonl,
-local news and headlines written for this, none of them in any fit) are a set of their own.
+local news and headlines, and tech-news-bench.jsonl, technology, science and offbeat news and
+columns, written for this, none of them in any fit) are a set of their own, a row per kind.
 Each is tagged alone at default settings against the `news` taxonomy, and the table gives the
 share the genre check calls non-news (a `not-news` warning), the share with no topic at all,
 and topics per item.
@@ -29,7 +30,10 @@ from training.calibration_requests import headline
 from .trust import batched, held_out, held_out_arguments
 
 DEFAULT_SETS = ["bbc-news-train", "ag-news-test", "inshorts-news", "reuters-r90-train"]
-OWN_ITEMS = Path(__file__).resolve().parent.parent / "seeds" / "trust" / "short-news-bench.jsonl"
+TRUST = Path(__file__).resolve().parent.parent / "seeds" / "trust"
+# Local news and headlines (session 39); technology, science and offbeat news items and columns
+# (session 49), written apart from the genre check's fit (news-fit-short.jsonl, news-fit-tech.jsonl).
+OWN_ITEMS = [TRUST / "short-news-bench.jsonl", TRUST / "tech-news-bench.jsonl"]
 
 
 def first_sentence(text: str) -> str | None:
@@ -54,7 +58,8 @@ def main(argv: list[str] | None = None) -> int:
     tagger = Tagger.load(Settings.from_env(None).engine_options())
     print("| set | text | items | called non-news | no topic | topics/item |")
     print("|---|---|---:|---:|---:|---:|")
-    own = [json.loads(line) for line in OWN_ITEMS.read_text(encoding="utf-8").splitlines() if line.strip()]
+    own = [json.loads(line) for path in OWN_ITEMS for line in path.read_text(encoding="utf-8").splitlines()
+           if line.strip()]
     for kind in sorted({item["kind"] for item in own}):
         texts = [item["text"] for item in own if item["kind"] == kind]
         print(row("newstag's own", kind, batched(tagger, texts, kind)), flush=True)

@@ -15,9 +15,11 @@ def _texts(name: str) -> dict[str, dict]:
 
 
 def test_the_fit_reads_no_text_the_benchmark_scores():
-    fit = _texts("non-news-fit.jsonl") | _texts("non-news-fit-multilingual.jsonl") | _texts("news-fit-short.jsonl")
+    fit = (_texts("non-news-fit.jsonl") | _texts("non-news-fit-multilingual.jsonl") | _texts("news-fit-short.jsonl")
+           | _texts("news-fit-tech.jsonl"))
     bench = (_texts("non-news-bench.jsonl") | _texts("non-news-multilingual.jsonl")
-             | _texts("news-boilerplate-bench.jsonl") | _texts("short-news-bench.jsonl"))
+             | _texts("news-boilerplate-bench.jsonl") | _texts("short-news-bench.jsonl")
+             | _texts("tech-news-bench.jsonl"))
     assert not fit.keys() & bench.keys()
 
 
