@@ -145,17 +145,22 @@ def test_the_default_model_tells_news_from_boilerplate(tagger, seed_text):
     assert all(r.topics == () and [w.code for w in r.warnings] == ["not-news"] for r in results)
 
 
-def test_the_default_model_reads_short_news_items_alone_as_news(tagger):
-    """Headlines and one-sentence local news, as a monitoring feed sends them (newstag's own 40,
-    in no fit): fitted on whole articles only, the check called 6 of them non-news."""
+def called_non_news(tagger, seeds_file: str) -> tuple[list[str], list[str]]:
+    """The texts of seeds/trust/``seeds_file``, and those the default model's check calls non-news."""
     import json
     from pathlib import Path
 
-    path = Path(__file__).resolve().parent.parent / "seeds" / "trust" / "short-news-bench.jsonl"
+    path = Path(__file__).resolve().parent.parent / "seeds" / "trust" / seeds_file
     texts = [json.loads(line)["text"] for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
     backend = tagger.backend
     scored = backend.score([backend.prepare(t) for t in texts], [Label("economy")])
-    called = [t for t, s in zip(texts, scored, strict=True) if genre.called_non_news(s.news_probability)]
+    return texts, [t for t, s in zip(texts, scored, strict=True) if genre.called_non_news(s.news_probability)]
+
+
+def test_the_default_model_reads_short_news_items_alone_as_news(tagger):
+    """Headlines and one-sentence local news, as a monitoring feed sends them (newstag's own 40,
+    in no fit): fitted on whole articles only, the check called 6 of them non-news."""
+    texts, called = called_non_news(tagger, "short-news-bench.jsonl")
     assert len(texts) == 40 and len(called) <= 2, called
 
 
@@ -163,14 +168,7 @@ def test_the_default_model_reads_technology_and_offbeat_news_as_news(tagger):
     """Outages, app features, security flaws, odd news and columns reported as news (newstag's own
     60, written apart from the fit's 150): the check called 7 of them non-news before its fit read
     such items as news (session 49), beside app descriptions and release notes as non-news."""
-    import json
-    from pathlib import Path
-
-    path = Path(__file__).resolve().parent.parent / "seeds" / "trust" / "tech-news-bench.jsonl"
-    texts = [json.loads(line)["text"] for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
-    backend = tagger.backend
-    scored = backend.score([backend.prepare(t) for t in texts], [Label("economy")])
-    called = [t for t, s in zip(texts, scored, strict=True) if genre.called_non_news(s.news_probability)]
+    texts, called = called_non_news(tagger, "tech-news-bench.jsonl")
     assert len(texts) == 60 and len(called) <= 5, called
 
 
