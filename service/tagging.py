@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import json
 import re
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -82,6 +83,19 @@ def check_model_choice(model: Path | None, settings: Settings, options: TagOptio
     if options.labels is None:
         TaxonomyRegistry.load(settings.taxonomies_dir).get(options.taxonomy or settings.taxonomy)  # names those there
     return None
+
+
+def taxonomy_fingerprint(settings: Settings, options: TagOptions, model: Path | None) -> str | None:
+    """A digest of the taxonomy a job tags with (its topics' names, descriptions, keywords,
+    codes, parents and thresholds), which a bulk job records: a file in NEWSTAG_TAXONOMIES_DIR
+    edited in place keeps its name and directory, so a job run again after the edit kept the
+    old topics' shards beside the new ones' (or, finished, found nothing to do). None with
+    ``--labels`` or a fine-tuned model's own labels."""
+    if options.labels is not None or (model is not None and is_classifier_dir(model)):
+        return None
+    taxonomy = TaxonomyRegistry.load(settings.taxonomies_dir).get(options.taxonomy or settings.taxonomy)
+    content = {name: value for name, value in asdict(taxonomy).items() if name != "source"}
+    return hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()[:12]
 
 
 def tagger_for(settings: Settings, model: Path | None, *, lazy: bool = False) -> Tagger:

@@ -337,6 +337,42 @@ def test_a_job_of_other_code_under_the_same_version_is_refused(tmp_path, monkeyp
                                                       "inputs": ["a"]}, overwrite=False)
 
 
+def test_a_taxonomy_file_edited_since_the_job_is_refused_not_mixed_in(tmp_path, monkeypatch):
+    """A file in NEWSTAG_TAXONOMIES_DIR edited in place keeps its name and directory: the same
+    command run again kept the shards of the old topics beside the new ones' (or, the job
+    finished, said "nothing left to do" and tagged nothing with the new topics)."""
+    from service.bulk import cli
+    from service.tagging import job_difference
+
+    claimed = []
+
+    def claim(self, job, overwrite):
+        claimed.append(json.loads(json.dumps(job)))
+        raise NewstagError("stopped here")
+
+    taxonomies = tmp_path / "taxonomies"
+    taxonomies.mkdir()
+    desk = taxonomies / "desk.yaml"
+    topics = "name: desk\ntitle: Desk\ntopics:\n  - name: economy\n  - name: sport\n"
+    desk.write_text(topics)
+    (tmp_path / "in.jsonl").write_text(json.dumps({"id": "a", "text": "Trade talks resumed."}) + "\n")
+    monkeypatch.setenv("NEWSTAG_TAXONOMIES_DIR", str(taxonomies))
+    monkeypatch.setattr(cli.OutputDir, "claim", claim)
+    command = ["--input", str(tmp_path / "in.jsonl"), "--output", str(tmp_path / "out"), "--taxonomy", "desk"]
+    for _ in range(2):
+        assert cli.main(command) == 2
+    desk.write_text(topics + "  - name: politics\n")
+    assert cli.main(command) == 2
+    desk.write_text(topics.replace("sport\n", "sport\n    description: Matches and athletes.\n"))
+    assert cli.main(command) == 2
+    assert cli.main([*command[:4], "--labels", "economy,sport"]) == 2
+    first, same, added, described, labels = claimed
+    assert job_difference(first, same) is None
+    assert job_difference(first, added) == "was written with other taxonomy_content"
+    assert job_difference(first, described) == "was written with other taxonomy_content"
+    assert labels["taxonomy_content"] is None
+
+
 def test_overwrite_refuses_a_directory_of_other_files_before_it_removes_anything(tmp_path):
     """--overwrite deleted the earlier job's shards, then refused the directory for a README beside them."""
     from service import __version__

@@ -20,7 +20,7 @@ from .. import __version__
 from ..config import Settings
 from ..engine import NewstagError
 from ..interrupts import sigterm_interrupts
-from ..tagging import TagOptions, check_model_choice, code_fingerprint, result_settings
+from ..tagging import TagOptions, check_model_choice, code_fingerprint, result_settings, taxonomy_fingerprint
 from .output import OutputDir
 from .plan import check_apart, compressed_note, fingerprint, input_files, plan
 from .runner import Tally, pool_size, ray_session, run
@@ -86,7 +86,8 @@ def main(argv: list[str] | None = None, prog: str = "python -m service.bulk") ->
         job = {"newstag": __version__, "code": code_fingerprint(), "inputs": fingerprint(files),
                "shard_rows": args.shard_rows, "format": args.format, "options": asdict(options),
                "model": model or str(settings.model or "default"),
-               "model_version": model_version, "settings": result_settings(settings)}
+               "model_version": model_version, "settings": result_settings(settings),
+               "taxonomy_content": taxonomy_fingerprint(settings, options, args.model)}
         output.claim(job, args.overwrite)
         done = output.done()
         todo = [shard for shard in shards if shard.index not in done]
