@@ -26,7 +26,10 @@ def parse_json(line: str) -> Any:
     try:
         return json.loads(line)
     except json.JSONDecodeError as exc:
-        raise BadLine(f"not valid JSON ({exc.msg})") from None
+        # "Unterminated string starting at", "Invalid control character at" (a raw tab in a string):
+        # json's message ends where its place was, and said "(... starting at)" and no more.
+        where = f" column {exc.colno}" if exc.msg.endswith(" at") else ""
+        raise BadLine(f"not valid JSON ({exc.msg}{where})") from None
     except RecursionError:
         raise BadLine("the JSON is nested too deeply to read") from None
     except ValueError:  # Python refuses integers of more than 4,300 digits (CVE-2020-10735)

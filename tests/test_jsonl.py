@@ -77,6 +77,8 @@ def test_a_shard_with_such_lines_is_written_with_one_row_each(tmp_path, fmt):
 def test_parse_json_gives_one_kind_of_error():
     assert parse_json('{"a": [1]}') == {"a": [1]}
     for line, said in (("{broken", "not valid JSON (Expecting property name"),
+                       ('{"text": "cut off', "not valid JSON (Unterminated string starting at column 10)"),
+                       ('{"text": "a\tb"}', "not valid JSON (Invalid control character at column 12)"),
                        ("1" * 5000, "the JSON has a number too long to read (over 4,300 digits)"),
                        ("[" * 50_000, "the JSON is nested too deeply to read")):
         with pytest.raises(BadLine, match=said.replace("(", r"\(").replace(")", r"\)")):
