@@ -418,6 +418,25 @@ def test_a_run_refused_before_it_wrote_a_shard_leaves_no_job_behind(tmp_path):
     assert (tmp_path / "out" / "_newstag_job.json").is_file()
 
 
+def test_sigterm_while_ray_starts_is_an_interrupt_that_leaves_nothing_behind(tmp_path, monkeypatch, capsys):
+    """ray.init sets a SIGTERM handler of its own that calls sys.exit(15): a job stopped while Ray
+    started ended with status 15, no word, and a job file that refused a corrected command."""
+    import ray
+
+    from service.bulk import cli
+
+    def init(**kwargs):
+        sys.exit(15)  # what Ray's handler does when SIGTERM comes during ray.init
+
+    monkeypatch.setattr(ray, "is_initialized", lambda: False)
+    monkeypatch.setattr(ray, "init", init)
+    monkeypatch.setattr(ray, "shutdown", lambda: None)
+    (tmp_path / "in.jsonl").write_text(json.dumps({"id": "a", "text": "Trade talks resumed."}) + "\n")
+    assert cli.main(["--input", str(tmp_path / "in.jsonl"), "--output", str(tmp_path / "out")]) == 130
+    assert "bulk: interrupted" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()  # made by the run, and left as it was found
+
+
 def test_a_cluster_or_a_worker_size_that_cannot_be_had_is_refused_at_once(ray_local):
     """An unreachable RAY_ADDRESS made ray.init retry for minutes, deaf to SIGTERM and Ctrl-C; a worker
     wider than the machine's CPUs (without --workers) waited forever for Ray to place it."""

@@ -113,6 +113,7 @@ def main(argv: list[str] | None = None, prog: str = "python -m service.bulk") ->
         print(f"bulk: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
+        output.abandon()  # stopped before it wrote a shard: nothing left behind
         print(f"bulk: interrupted; the shards written are kept in {args.output}: run the same command again "
               "to finish the others", file=sys.stderr)
         return 130

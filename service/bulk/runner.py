@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import signal
 import sys
 import time
 from collections.abc import Iterable, Iterator
@@ -43,6 +44,13 @@ def ray_session(address: str | None, num_cpus: int | None) -> Iterator[bool]:
             ray.init(address=address, log_to_driver=True, logging_level=logging.ERROR)
         else:
             ray.init(num_cpus=num_cpus or os.cpu_count() or 1, include_dashboard=False, logging_level=logging.ERROR)
+    except SystemExit as exc:
+        # ray.init sets a SIGTERM handler of its own that calls sys.exit(15): a job stopped while
+        # Ray started ended with status 15, no word, and its job file left behind. As Ctrl-C instead.
+        if exc.code != signal.SIGTERM:
+            raise
+        ray.shutdown()  # what it had started of a local instance
+        raise KeyboardInterrupt from None
     except Exception as exc:  # noqa: BLE001 - ray raises ConnectionError, RuntimeError, ...
         raise NewstagError(f"cannot {'reach the Ray cluster at ' + address if address else 'start Ray'}: {exc}") \
             from None
