@@ -223,11 +223,26 @@ def test_short_news_benchmark_tags_headlines_and_first_sentences_alone(tmp_path,
     (tmp_path / "ag-news-test.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
     assert short_news.main(["--data-dir", str(tmp_path), "--sets", "ag-news-test", "--fit-per-corpus", "0"]) == 0
     out = capsys.readouterr().out.splitlines()
-    own = len(short_news.OWN_ITEMS.read_text().splitlines())
+    own = sum(len(path.read_text().splitlines()) for path in short_news.OWN_ITEMS)
     assert sum(int(line.split("|")[3]) for line in out if line.startswith("| newstag's own")) == own
     assert any(line.startswith("| ag-news-test | headline | 2 |") for line in out)  # the third has none
     assert any(line.startswith("| ag-news-test | first sentence | 3 |") for line in out)
     assert short_news.first_sentence(rows[0]["text"]) == "Heavy rain flooded the valley."
+
+
+def test_cop29_benchmark_counts_every_item_of_both_sets_by_kind(capsys):
+    import json
+
+    from bench import cop29
+
+    assert cop29.main([]) == 0
+    out = [line.split("|") for line in capsys.readouterr().out.splitlines() if line.startswith("| dev") or
+           line.startswith("| held out")]
+    for name, path in cop29.SETS.items():
+        items = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+        rows = [row for row in out if row[1].strip() == name]
+        assert sum(int(row[3]) for row in rows) == len(items)
+        assert {row[2].strip() for row in rows} == {cop29.kind_of(item) for item in items}
 
 
 def test_tag_cost_benchmark_runs(capsys):
