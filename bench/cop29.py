@@ -49,7 +49,8 @@ def main(argv: list[str] | None = None) -> int:
     for name, path in SETS.items():
         items = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
         results = batched(tagger, [item["text"] for item in items], name, taxonomy="news")
-        total, given = Counter(), Counter()
+        total: Counter[str] = Counter()
+        given: Counter[str] = Counter()
         for item, result in zip(items, results, strict=True):
             total[kind_of(item)] += 1
             given[kind_of(item)] += any(topic.label == "COP29" for topic in result.topics)
