@@ -13,6 +13,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -222,7 +223,10 @@ def test_the_log_says_when_a_file_replaces_a_built_in_taxonomy(tmp_path, tiny_mo
     replaced = [line for line in output.splitlines() if "replaces the built-in one" in line]
     assert len(replaced) == 1, output  # once, from the master: not dropped, not repeated by each worker
     assert "[INFO] newstag.taxonomy: taxonomy 'news' from " in replaced[0] and str(taxonomies) in replaced[0]
-    assert sum("model ready" in line for line in output.splitlines()) == 2, output  # each worker's lines once
+    # Each worker's own lines once, not twice (a second handler): /readyz answers once one worker is
+    # ready, so the other may not have said so yet when the server stops.
+    ready = Counter(line.split("]")[1] for line in output.splitlines() if "model ready" in line)
+    assert ready and set(ready.values()) == {1}, output
 
 
 def test_a_clean_stop_leaves_every_correction_in_the_sqlite_file_itself(tmp_path, tiny_model_dir):
