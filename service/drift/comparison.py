@@ -158,8 +158,7 @@ def _notes(then: TagSet, now: TagSet, reference: str) -> list[str]:
             typed = ' (--taxonomy "" for the typed labels)' if TYPED_LABELS in tags.taxonomies else ""
             notes.append(f"{which} mixes label sets ({', '.join(sorted(tags.taxonomies))}): pass --taxonomy{typed}")
         if tags.articles < SMALL_SAMPLE:
-            count = f"{tags.articles} article{'' if tags.articles == 1 else 's'}"
-            notes.append(f"{which} has only {count}: only large changes can show as drift")
+            notes.append(f"{which} has only {articles(tags.articles)}: only large changes can show as drift")
         if tags.skipped:
             notes.append(f"{which}: rows left out: {tags.left_out()}")
         if tags.taxonomy_unknown:
@@ -231,3 +230,8 @@ def against_training(training: TagSet, now: TagSet, rule: Rule | None = None) ->
         comparison.notes.insert(0, f"NOW has labels the model was not trained on ({', '.join(unknown[:10])}"
                                    f"{', ...' if len(unknown) > 10 else ''}): were these files tagged with it?")
     return comparison
+
+
+def articles(count: int) -> str:
+    """'1 article', '2 articles' (the notes here and the report's header, render.py)."""
+    return f"{count} article{'' if count == 1 else 's'}"

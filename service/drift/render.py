@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from .comparison import Comparison, DriftReport, ShareChange
+from .comparison import Comparison, DriftReport, ShareChange, articles
 from .statistics import psi_reading
 
 MAX_LANGUAGES = 8
@@ -20,10 +20,6 @@ def _points(change: float) -> str:
 
 def _p(value: float) -> str:
     return "<0.001" if value < 0.001 else f"{value:.3f}"
-
-
-def _articles(count: int) -> str:
-    return f"{count} article{'' if count == 1 else 's'}"
 
 
 def _row(change: ShareChange, width: int) -> str:
@@ -47,8 +43,8 @@ def _verdict(c: Comparison) -> str:
 
 def _comparison(c: Comparison, then_name: str, now_name: str) -> list[str]:
     rule = c.rule
-    lines = [f"{then_name:<5} {c.then.source}: {_articles(c.then.articles)} ({c.then.kind})",
-             f"{now_name:<5} {c.now.source}: {_articles(c.now.articles)} ({c.now.kind})", ""]
+    lines = [f"{then_name:<5} {c.then.source}: {articles(c.then.articles)} ({c.then.kind})",
+             f"{now_name:<5} {c.now.source}: {articles(c.now.articles)} ({c.now.kind})", ""]
     verdict = _verdict(c)
     lines.append(f"{verdict} (moved: Holm-adjusted p < {rule.alpha:g} and at least "
                  f"{rule.min_change * 100:.1f} share points)")

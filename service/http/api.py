@@ -55,8 +55,11 @@ def classify() -> dict[str, Any]:
     taxonomy = results[0].taxonomy  # the one the Tagger chose; None for caller labels or a model's own
     metrics: Metrics = current_app.extensions["newstag.metrics"]
     label_set = taxonomy or (CUSTOM_LABEL if labels is not None else MODEL_LABELS)
-    names = ([lab.name for lab in runtime.taxonomies.get(taxonomy).labels] if taxonomy is not None
-             else [lab.name for lab in tagger.fixed_labels or ()] if labels is None else [])
+
+    def names() -> list[str]:  # read only the first time a process tags with this label set
+        return ([lab.name for lab in runtime.taxonomies.get(taxonomy).labels] if taxonomy is not None
+                else [lab.name for lab in tagger.fixed_labels or ()] if labels is None else [])
+
     for name in dict.fromkeys(r.model for r in results):  # per model that tagged (routing by language)
         metrics.observe_tags([r for r in results if r.model == name], name, label_set, names)
     served = served_by(tagger)

@@ -16,7 +16,7 @@ docs/monitoring.md lists every metric.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.multiprocess import MultiProcessCollector
@@ -94,9 +94,10 @@ class Metrics:
         self.problems.labels(endpoint, slug if slug in PROBLEM_TYPES else OTHER).inc()
 
     def observe_tags(self, results: list[TagResult], model: str, label_set: str,
-                     labels: Iterable[str] = ()) -> None:
+                     labels: Callable[[], Iterable[str]] = tuple) -> None:
         """Count one call's results: ``label_set`` is a taxonomy's name, MODEL_LABELS or CUSTOM_LABEL,
-        and ``labels`` every label it has (a taxonomy's topics, a fine-tuned model's own labels)."""
+        and ``labels()`` every label it has (a taxonomy's topics, a fine-tuned model's own labels),
+        asked for only the first time this process tags with the label set."""
         self._zero_series(model, label_set, labels)
         self.documents.inc(len(results))
         self.tokens.inc(sum(r.tokens for r in results))
@@ -118,7 +119,7 @@ class Metrics:
             for code in {w.code for w in result.warnings}:  # warning codes are the engine's own, a closed set
                 self.warnings.labels(code).inc()
 
-    def _zero_series(self, model: str, label_set: str, labels: Iterable[str]) -> None:
+    def _zero_series(self, model: str, label_set: str, labels: Callable[[], Iterable[str]]) -> None:
         """The first time this process tags with a model and label set, every label's series
         (and the no-topic one) is made at 0. A series appears only once counted, so a label no
         article got since a restart had none: its share over the last hour was absent instead
@@ -128,7 +129,7 @@ class Metrics:
         self._zeroed.add((model, label_set))
         self.articles.labels(model, label_set)
         self.no_topic.labels(model, label_set)
-        names = [CUSTOM_LABEL] if label_set == CUSTOM_LABEL else labels  # caller labels are pooled
+        names = [CUSTOM_LABEL] if label_set == CUSTOM_LABEL else labels()  # caller labels are pooled
         for label in names:
             self.label_articles.labels(model, label_set, label)
 
