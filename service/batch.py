@@ -33,7 +33,15 @@ from .config import Settings
 from .engine import InvalidInputError, NewstagError, Tagger
 from .interrupts import run_command, sigterm_interrupts
 from .progress import progress_bar
-from .tagging import TagOptions, check_model_choice, code_fingerprint, result_settings, tag_texts, tagger_for
+from .tagging import (
+    TagOptions,
+    check_model_choice,
+    code_fingerprint,
+    result_settings,
+    tag_texts,
+    tagger_for,
+    taxonomy_fingerprint,
+)
 
 
 def _parser(prog: str) -> argparse.ArgumentParser:
@@ -94,7 +102,9 @@ def _job(args: argparse.Namespace, options: TagOptions, settings: Settings,
     job = {"newstag": __version__, "code": code_fingerprint(),
            "input": {"path": str(args.input.resolve()), "size": stat.st_size, "mtime_ns": stat.st_mtime_ns},
            "options": asdict(options), "settings": result_settings(settings),
-           "model": str(args.model.resolve()) if args.model is not None else None, "model_version": model_version}
+           "model": str(args.model.resolve()) if args.model is not None else None, "model_version": model_version,
+           # A taxonomy file edited in place keeps its name: resumed, old topics' rows sat beside new ones'.
+           "taxonomy_content": taxonomy_fingerprint(settings, options, args.model)}
     return json.loads(json.dumps(job))
 
 

@@ -162,6 +162,9 @@ def job_difference(earlier: dict[str, Any], job: dict[str, Any]) -> str | None:
         return (f"was written by another build of newstag {job.get('newstag')} (its code differs from this one's, "
                 "so its rows and this run's would not agree)")
     changed = job_changes(earlier, job)
+    if changed == ["taxonomy_content"]:
+        return ("was written with another version of the taxonomy (its file was edited since: topics, descriptions, "
+                "keywords or thresholds)")
     retrained = " (the model in that directory was retrained since)" if changed == ["model_version"] else ""
     return f"was written with other {', '.join(changed)}{retrained}" if changed else None
 

@@ -208,6 +208,31 @@ def test_resume_refuses_an_output_of_another_input_or_other_options_and_leaves_i
     assert len((tmp_path / "out.jsonl").read_text().splitlines()) == 11
 
 
+def test_resume_after_the_taxonomy_file_was_edited_in_place_is_refused(tmp_path, tiny_env, capsys, monkeypatch):
+    """A file in NEWSTAG_TAXONOMIES_DIR edited in place keeps its name: resumed, the rows tagged
+    with the old topics sat beside the new ones' in one output (bulk refused it already)."""
+    taxonomies = tmp_path / "taxonomies"
+    taxonomies.mkdir()
+    desk = taxonomies / "desk.yaml"
+    topics = "name: desk\ntitle: Desk\ntopics:\n  - name: trade\n  - name: football\n"
+    desk.write_text(topics)
+    monkeypatch.setenv("NEWSTAG_TAXONOMIES_DIR", str(taxonomies))
+    write_input(tmp_path / "in.jsonl", n=10)
+    args = ["--input", str(tmp_path / "in.jsonl"), "--output", str(tmp_path / "out.jsonl"), "--taxonomy", "desk"]
+    assert main(args) == 0
+    done = (tmp_path / "out.jsonl").read_text()
+    lines = done.splitlines(keepends=True)
+    (tmp_path / "out.jsonl").write_text("".join(lines[:4]))  # as if interrupted
+    assert main([*args, "--resume"]) == 0  # unchanged: resumed
+    assert (tmp_path / "out.jsonl").read_text() == done
+    (tmp_path / "out.jsonl").write_text("".join(lines[:4]))
+    desk.write_text(topics.replace("football\n", "football\n    description: Matches, clubs and players.\n"))
+    assert main([*args, "--resume"]) == 2
+    assert "written with another version of the taxonomy (its file was edited since" in capsys.readouterr().err
+    assert (tmp_path / "out.jsonl").read_text() == "".join(lines[:4])
+    assert main([*args, "--overwrite"]) == 0
+
+
 def test_ctrl_c_keeps_whole_results_exits_130_and_resume_finishes_the_same_file(tmp_path, tiny_env, capsys,
                                                                                monkeypatch):
     from service import batch
