@@ -230,19 +230,22 @@ def test_short_news_benchmark_tags_headlines_and_first_sentences_alone(tmp_path,
     assert short_news.first_sentence(rows[0]["text"]) == "Heavy rain flooded the valley."
 
 
-def test_cop29_benchmark_counts_every_item_of_both_sets_by_kind(capsys):
+@pytest.mark.parametrize("label", ["COP29", "demining"])
+def test_a_news_topic_benchmark_counts_every_item_of_both_sets_by_kind(capsys, label):
     import json
 
-    from bench import cop29
+    from bench import news_topic
 
-    assert cop29.main([]) == 0
+    topic = news_topic.TOPICS[label]
+    assert news_topic.main([label]) == 0
     out = [line.split("|") for line in capsys.readouterr().out.splitlines() if line.startswith("| dev") or
            line.startswith("| held out")]
-    for name, path in cop29.SETS.items():
+    for name, path in topic.files().items():
         items = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
         rows = [row for row in out if row[1].strip() == name]
         assert sum(int(row[3]) for row in rows) == len(items)
-        assert {row[2].strip() for row in rows} == {cop29.kind_of(item) for item in items}
+        assert {row[2].strip() for row in rows} == {topic.kind_of(item) for item in items}
+        assert {f"{label}, named so", f"{label}, named otherwise"} <= {row[2].strip() for row in rows}
 
 
 def test_tag_cost_benchmark_runs(capsys):

@@ -28,3 +28,15 @@ def test_the_multilingual_fit_texts_name_their_language_and_kind():
     assert len(rows) >= 90 and all(r["kind"] and r["text"].strip() for r in rows)
     assert len({r["id"] for r in rows}) == len(rows)
     assert len({r["lang"] for r in rows}) >= 20
+
+
+def test_a_news_topics_dev_and_held_out_items_are_written_apart():
+    """A topic's description, keywords and threshold are chosen on its dev items and measured on
+    the held-out ones (bench.news_topic): a text in both would be measured where it was chosen."""
+    for topic in ("cop29", "demining"):
+        dev, held_out = _texts(f"{topic}-dev.jsonl"), _texts(f"{topic}-bench.jsonl")
+        assert len(dev) >= 75 and len(held_out) >= 75
+        assert not dev.keys() & held_out.keys()
+        for items in (dev, held_out):  # the topic's own reports beside the news it is mistaken for
+            kinds = [r["kind"] for r in items.values()]
+            assert topic in kinds and len(set(kinds)) >= 3
