@@ -196,6 +196,21 @@ def test_a_coal_mine_is_not_demining(tagger, model_alone):
     assert [t.label for t in alone.topics] == ["mining"], alone.topics
 
 
+@pytest.mark.parametrize("which", TAGGERS)
+def test_a_coal_mine_blast_is_mining_and_not_demining_and_a_clearance_report_still_is(request, which):
+    """The model reads an explosion in a coal mine close to demining (0.55 here, mining 0.77):
+    demining yields to mining in news.yaml. Before, 9 of 24 held-out mining reports got demining
+    (docs/benchmarks.md, "Session 50: demining")."""
+    tagger = request.getfixturevalue(which)
+    blast, clearance = tagger.tag([
+        "Dozens of miners were feared dead after a fire broke out deep inside a coal mine in Karaganda, and the "
+        "operator said rescuers had recovered 14 bodies overnight.",
+        "Sappers cleared more than 300 hectares of farmland near the front line this spring, removing anti-tank "
+        "mines and unexploded shells so that farmers could sow their fields again."])
+    assert "mining" in {t.label for t in blast.topics} and "demining" not in {t.label for t in blast.topics}
+    assert "demining" in {t.label for t in clearance.topics}, clearance.topics
+
+
 def test_a_pilots_strike_is_not_climate_or_war(tagger):
     [result] = tagger.tag(["The airline cancelled 200 flights because of a pilots' strike over pay."])
     labels = {t.label for t in result.topics}

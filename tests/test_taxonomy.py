@@ -368,3 +368,42 @@ def test_a_file_not_in_utf8_is_refused_with_its_line_and_what_to_do(tmp_path):
     path.write_text("name: desk\ntopics:\n  - name: a\n", encoding="utf-16")
     with pytest.raises(TaxonomyFileError, match=r"not UTF-8 \(byte 0xff at line 1, column 1\): save it as UTF-8$"):
         load_taxonomy_file(path)
+
+
+def test_yields_to_names_other_topics_of_the_file_as_spelled(tmp_path):
+    path = tmp_path / "desk.yaml"
+    path.write_text("name: desk\ntopics:\n  - name: mining\n  - name: demining\n    yields_to: [mining]\n")
+    assert [lab.yields_to for lab in load_taxonomy_file(path).labels] == [(), ("mining",)]
+    for rival, why in (("Mining", "no topic of the taxonomy"), ("demining", "itself")):
+        path.write_text(f"name: desk\ntopics:\n  - name: mining\n  - name: demining\n    yields_to: [{rival}]\n")
+        with pytest.raises(TaxonomyFileError) as refused:
+            load_taxonomy_file(path)
+        assert str(refused.value) == (f"{path}: topics[1] (\"demining\").yields_to names '{rival}', {why}: name "
+                                      "other topics of this file")
+
+
+def test_a_topic_that_yields_is_left_out_only_where_its_rival_is_given_above_it(tiny_model_dir, tmp_path):
+    """Mechanics on the tiny model, at a threshold of 0 (every topic given): each of two topics
+    yields to the other in turn, so in each text one rule leaves a topic out and the other none."""
+    from dataclasses import replace
+
+    from service.config import Settings
+    from service.engine import Tagger
+
+    topics = "name: desk\ntopics:\n  - name: mining\n  - name: demining\n  - name: trade\n"
+    rules = {"plain": topics, "demining yields": topics.replace("demining\n", "demining\n    yields_to: [mining]\n"),
+             "mining yields": topics.replace("mining\n  - name: de", "mining\n    yields_to: [demining]\n  - name: de")}
+    texts = [f"Article {i}: the mine, the trade and the field." * (i + 1) for i in range(6)]
+    settings = Settings.from_env({}, model=tiny_model_dir)
+    results = {}
+    for name, body in rules.items():
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "desk.yaml").write_text(body)
+        tagger = Tagger.load(replace(settings, taxonomies_dir=tmp_path / name).engine_options())
+        results[name] = tagger.tag(texts, taxonomy="desk", threshold=0.0)
+    for plain, demining_yields, mining_yields in zip(*results.values(), strict=True):
+        labels = [t.label for t in plain.topics]
+        assert len(labels) == 3
+        lower = "demining" if labels.index("demining") > labels.index("mining") else "mining"
+        assert [t.label for t in demining_yields.topics] == [x for x in labels if not (lower == x == "demining")]
+        assert [t.label for t in mining_yields.topics] == [x for x in labels if not (lower == x == "mining")]

@@ -298,6 +298,7 @@ class Tagger:
         elif multi_label:
             order = [int(j) for j in np.argsort(-final, kind="stable")]
             chosen = [j for j in order if final[j] >= thresholds[j]] or (order[:1] if best_anyway else [])
+            chosen = _without_yielded(chosen, labels)
         else:  # which label fits best: compared without the labels' priors (Calibration.label_prior)
             chosen = [int(np.argmax(logit(final) - (prior if prior is not None else 0.0)))]
         return final, chosen[:top_k] if top_k is not None else chosen
@@ -312,6 +313,15 @@ class Tagger:
         """A text's language, and a warning when the model was not trained on it (or, too short to
         tell its language, on its script)."""
         return code, text_language_warning(code, self.backend.languages, self.backend.model_name, text)
+
+
+def _without_yielded(chosen: list[int], labels: list[Label]) -> list[int]:
+    """``chosen`` (best first) less each label that yields to one chosen before it (types.Label)."""
+    kept: list[int] = []
+    for j in chosen:
+        if not any(labels[k].name in labels[j].yields_to for k in kept):
+            kept.append(j)
+    return kept
 
 
 def _evidence_quoting(result: TagResult, text: str, copy: Compacted) -> TagResult:

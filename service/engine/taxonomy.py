@@ -40,6 +40,7 @@ class _TopicEntry(BaseModel):
     code: str | None = Field(None, max_length=MAX_NAME_CHARS)  # both returned in every answer
     parent: str | None = Field(None, max_length=MAX_NAME_CHARS)
     threshold: float | None = Field(default=None, ge=0.0, le=1.0)
+    yields_to: list[str] = Field([], max_length=MAX_KEYWORDS)  # topics of the same file (types.Label)
 
     @field_validator("name", "description")
     @classmethod
@@ -157,6 +158,17 @@ def _refuse_duplicate_names(path: Path, topics: list[_TopicEntry]) -> None:
         first[key] = index
 
 
+def _refuse_unknown_rivals(path: Path, topics: list[_TopicEntry]) -> None:
+    """``yields_to`` names other topics of the file, as they are spelled: a typo would yield to nothing."""
+    names = {topic.name for topic in topics}
+    for index, topic in enumerate(topics):
+        for rival in topic.yields_to:
+            if rival not in names or rival == topic.name:
+                why = "itself" if rival == topic.name else "no topic of the taxonomy"
+                raise TaxonomyFileError(f"{path}: topics[{index}] (\"{_shown(topic.name)}\").yields_to names "
+                                        f"{_shown(rival)!r}, {why}: name other topics of this file")
+
+
 def _warn_of_near_parents(path: Path, topics: list[_TopicEntry]) -> None:
     """A parent that is no topic is a group of its own (docs/taxonomies.md), so a typo of a topic's
     name ('enviroment') was taken without a word. Matched as calibration.parents() matches them (in
@@ -217,10 +229,12 @@ def load_taxonomy_file(path: Path) -> Taxonomy:
     except ValidationError as exc:
         raise TaxonomyFileError(f"{path}: {_describe_all(exc.errors(), raw)}") from exc
     _refuse_duplicate_names(path, parsed.topics)
+    _refuse_unknown_rivals(path, parsed.topics)
     _warn_of_near_parents(path, parsed.topics)
     _warn_of_wide_groups(path, parsed.topics)
     labels = tuple(
-        Label(t.name, t.description, tuple(t.keywords), t.code, t.parent, t.threshold) for t in parsed.topics
+        Label(t.name, t.description, tuple(t.keywords), t.code, t.parent, t.threshold, tuple(t.yields_to))
+        for t in parsed.topics
     )
     return Taxonomy(parsed.name, parsed.title, parsed.description, parsed.threshold, labels, path,
                     parsed.sentence_topics, parsed.at_least_one_topic)

@@ -12,6 +12,8 @@ class Label:
 
     ``keywords`` are literal words or phrases (aliases) whose presence in a sentence counts
     as evidence for the label. ``threshold`` overrides the taxonomy's default threshold.
+    ``yields_to`` names topics the model mistakes this one for: a text given one of them with
+    a higher score does not get this one (a coal-mine blast is mining, not demining).
     """
 
     name: str
@@ -20,6 +22,7 @@ class Label:
     code: str | None = None
     parent: str | None = None
     threshold: float | None = None
+    yields_to: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -87,7 +87,8 @@ def taxonomy(name: str) -> dict[str, Any]:
         "name": found.name, "title": found.title, "description": found.description, "threshold": found.threshold,
         "sentence_topics": found.sentence_topics, "at_least_one_topic": found.at_least_one_topic,
         "topics": [{"name": lab.name, "description": lab.description, "keywords": list(lab.keywords),
-                    "code": lab.code, "parent": lab.parent, "threshold": lab.threshold} for lab in found.labels],
+                    "code": lab.code, "parent": lab.parent, "threshold": lab.threshold,
+                    "yields_to": list(lab.yields_to)} for lab in found.labels],
     }
 
 

@@ -168,6 +168,8 @@ class TaxonomyTopic(BaseModel):
     code: str | None
     parent: str | None
     threshold: float | None
+    yields_to: list[str] = Field(description="Topics of the taxonomy that, given with a higher score, leave this "
+                                             "one out (docs/taxonomies.md).")
 
 
 class TaxonomyDetail(BaseModel):
