@@ -6,7 +6,6 @@ The built-in ones live in ``service/taxonomies/``; users add their own by pointi
 
 from __future__ import annotations
 
-import difflib
 import logging
 import unicodedata
 from dataclasses import dataclass
@@ -17,8 +16,9 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 
 from ..errors import TaxonomyFileError, UnknownTaxonomyError
+from .taxonomy_checks import check_topics, shown
 from .types import Label
-from .validation import MAX_KEYWORDS, label_key, shows_nothing
+from .validation import MAX_KEYWORDS, shows_nothing
 from .yaml_file import DuplicateKey, NotAFile, parse_yaml, read_regular_file, yaml_problem
 
 log = logging.getLogger("newstag.taxonomy")
@@ -107,15 +107,6 @@ class Taxonomy:
     at_least_one_topic: bool = False
 
 
-def _shown(name: object) -> object:
-    """A name as an error shows it: control characters, lone surrogates and invisible format
-    characters (a zero-width space showed as nothing) escaped, so the start-up line stays one
-    printable line that says what is there."""
-    if not isinstance(name, str):
-        return name
-    return "".join(f"\\u{ord(c):04x}" if unicodedata.category(c) in ("Cc", "Cs", "Cf") else c for c in name)
-
-
 def _describe(error: Any, raw: dict) -> str:
     """'topics[3] ("economy").keywords: ...' from a pydantic error."""
     loc = error["loc"]
@@ -123,7 +114,7 @@ def _describe(error: Any, raw: dict) -> str:
     if len(loc) >= 2 and loc[0] == "topics" and isinstance(loc[1], int):
         entry = raw.get("topics", [])[loc[1]]
         # A name YAML read as something else (on: True) is not shown as if it were the name written.
-        name = _shown(entry.get("name")) if isinstance(entry, dict) and isinstance(entry.get("name"), str) else None
+        name = shown(entry.get("name")) if isinstance(entry, dict) and isinstance(entry.get("name"), str) else None
         rest = ".".join(str(p) for p in loc[2:])
         where = f"topics[{loc[1]}]" + (f' ("{name}")' if name else "") + (f".{rest}" if rest else "")
     read_as = {bool: "a boolean (as YAML reads on, off, yes, no, true and false)", int: "a number",
@@ -143,64 +134,6 @@ def _describe_all(errors: list[Any], raw: dict) -> str:
     first, a desk with a typo in three of its topics restarted three times to learn of them."""
     shown = "; ".join(_describe(error, raw) for error in errors[:SHOWN_ERRORS])
     return shown + (f"; and {len(errors) - SHOWN_ERRORS} more" if len(errors) > SHOWN_ERRORS else "")
-
-
-def _refuse_duplicate_names(path: Path, topics: list[_TopicEntry]) -> None:
-    """Two topics are one if requests and editors' corrections take them as one: label_key
-    (case, and Unicode's composed or decomposed spelling of "économie")."""
-    first: dict[str, int] = {}
-    for index, topic in enumerate(topics):
-        key = label_key(topic.name)
-        if key in first:
-            raise TaxonomyFileError(f'{path}: topics[{index}] ("{_shown(topic.name)}"): duplicate topic name '
-                                    f'(topics[{first[key]}] is the same name, in any case, Unicode form or '
-                                    'invisible characters)')
-        first[key] = index
-
-
-def _refuse_unknown_rivals(path: Path, topics: list[_TopicEntry]) -> None:
-    """``yields_to`` names other topics of the file, as they are spelled: a typo would yield to nothing."""
-    names = {topic.name for topic in topics}
-    for index, topic in enumerate(topics):
-        for rival in topic.yields_to:
-            if rival not in names or rival == topic.name:
-                why = "itself" if rival == topic.name else "no topic of the taxonomy"
-                raise TaxonomyFileError(f"{path}: topics[{index}] (\"{_shown(topic.name)}\").yields_to names "
-                                        f"{_shown(rival)!r}, {why}: name other topics of this file")
-
-
-def _warn_of_near_parents(path: Path, topics: list[_TopicEntry]) -> None:
-    """A parent that is no topic is a group of its own (docs/taxonomies.md), so a typo of a topic's
-    name ('enviroment') was taken without a word. Matched as calibration.parents() matches them (in
-    any case); one warning a parent."""
-    names = {t.name.casefold(): t.name for t in topics}
-    warned: set[str] = set()
-    for index, topic in enumerate(topics):
-        parent = (topic.parent or "").casefold()
-        if not parent or parent in names or parent in warned:
-            continue
-        near = difflib.get_close_matches(parent, list(names), n=1, cutoff=0.8)
-        if near:
-            warned.add(parent)
-            log.warning("%s: topics[%d] (\"%s\").parent %r is no topic of the taxonomy, so it is read as a group "
-                        "of its own: did you mean %r?", path, index, _shown(topic.name), topic.parent, names[near[0]])
-
-
-def _warn_of_wide_groups(path: Path, topics: list[_TopicEntry]) -> None:
-    """Siblings never count against each other (scoring.md, step 4), so one parent over most of a
-    taxonomy's topics leaves them no rivals: a press office's 20 topics, each given the parent
-    "press office", returned 42 wrong topics on 41 articles where they returned 1 without it
-    (docs/taxonomies.md). Warned of when a parent has more than half the topics (and at least 4)."""
-    children: dict[str, list[int]] = {}
-    for index, topic in enumerate(topics):
-        if topic.parent:
-            children.setdefault(topic.parent.casefold(), []).append(index)
-    for indices in children.values():
-        if len(indices) >= 4 and 2 * len(indices) > len(topics):
-            log.warning("%s: %d of its %d topics have the parent %r, and siblings never count against each "
-                        "other, so none of them is a rival of another and an article gets more of them: give "
-                        "a parent only to topics that are facets of one subject (docs/taxonomies.md)",
-                        path, len(indices), len(topics), topics[indices[0]].parent)
 
 
 def load_taxonomy_file(path: Path) -> Taxonomy:
@@ -228,10 +161,7 @@ def load_taxonomy_file(path: Path) -> Taxonomy:
         parsed = _TaxonomyFile.model_validate(raw)
     except ValidationError as exc:
         raise TaxonomyFileError(f"{path}: {_describe_all(exc.errors(), raw)}") from exc
-    _refuse_duplicate_names(path, parsed.topics)
-    _refuse_unknown_rivals(path, parsed.topics)
-    _warn_of_near_parents(path, parsed.topics)
-    _warn_of_wide_groups(path, parsed.topics)
+    check_topics(path, parsed.topics)
     labels = tuple(
         Label(t.name, t.description, tuple(t.keywords), t.code, t.parent, t.threshold, tuple(t.yields_to))
         for t in parsed.topics
