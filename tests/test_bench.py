@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections import Counter
+
 import pytest
 
 from bench import peer
@@ -611,3 +613,19 @@ def test_hostile_bodies_are_within_the_body_limit_so_they_reach_the_app():
     limit = Settings.from_env({}).max_body_bytes
     sizes = {what: len(body) for what, body in hostile.bodies().items()}
     assert len(sizes) == 3 and all(size < limit for size in sizes.values()), sizes
+
+
+def test_section_news_benchmark_scores_every_article_of_each_section(capsys, tmp_path):
+    import json
+
+    from bench import section_news
+
+    rows = [json.loads(line) for line in section_news.DATA.read_text().splitlines() if line.strip()]
+    assert len(rows) == 90 and set(Counter(row["label"] for row in rows).values()) == {10}
+    sample = tmp_path / "few.jsonl"  # three sections, two articles each: the mechanics, fast
+    sample.write_text("".join(json.dumps(row) + "\n" for row in rows if row["label"] in {"Sport", "Kultur", "Etat"}
+                              and int(row["id"].split("-")[1]) % 5 < 1))
+    assert section_news.main(["--data", str(sample)]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith(f"few.jsonl: {len(sample.read_text().splitlines())} articles, 3 sections")
+    assert "- single-label: macro-F1 **" in out and "topics per article" in out
