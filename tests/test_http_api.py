@@ -87,6 +87,7 @@ def test_taxonomies_and_models_endpoints(client, builtin_topic_counts, tagger):
     cop = next(t for t in news["topics"] if t["name"] == "COP29")
     assert cop["parent"] == "climate change" and "COP29" in cop["keywords"] and cop["yields_to"] == []
     assert next(t for t in news["topics"] if t["name"] == "demining")["yields_to"] == ["mining"]
+    assert "COP28" in cop["ruled_out_by"] and "COP29" not in cop["ruled_out_by"]
     # Every setting of the file that changes what is returned is shown: these two were left out.
     assert (news["threshold"], news["sentence_topics"], news["at_least_one_topic"]) == (0.5, True, True)
     iptc = client.get("/v1/taxonomies/iptc-top").json

@@ -374,6 +374,10 @@ def test_yields_to_names_other_topics_of_the_file_as_spelled(tmp_path):
     path = tmp_path / "desk.yaml"
     path.write_text("name: desk\ntopics:\n  - name: mining\n  - name: demining\n    yields_to: [mining]\n")
     assert [lab.yields_to for lab in load_taxonomy_file(path).labels] == [(), ("mining",)]
+    path.write_text("name: desk\ntopics:\n  - name: COP29\n    ruled_out_by: [COP28, ' ']\n")
+    with pytest.raises(TaxonomyFileError, match=r'topics\[0\] \("COP29"\)\.ruled_out_by: Value error, ruled_out_by '
+                                                 r"must not be empty strings"):
+        load_taxonomy_file(path)
     for rival, why in (("Mining", "no topic of the taxonomy"), ("demining", "itself")):
         path.write_text(f"name: desk\ntopics:\n  - name: mining\n  - name: demining\n    yields_to: [{rival}]\n")
         with pytest.raises(TaxonomyFileError) as refused:
@@ -407,3 +411,23 @@ def test_a_topic_that_yields_is_left_out_only_where_its_rival_is_given_above_it(
         lower = "demining" if labels.index("demining") > labels.index("mining") else "mining"
         assert [t.label for t in demining_yields.topics] == [x for x in labels if not (lower == x == "demining")]
         assert [t.label for t in mining_yields.topics] == [x for x in labels if not (lower == x == "mining")]
+
+
+def test_a_topic_is_ruled_out_by_a_phrase_only_where_none_of_its_keywords_is_named(tiny_model_dir, tmp_path):
+    """Mechanics on the tiny model, at a threshold of 0 (every topic given)."""
+    from dataclasses import replace
+
+    from service.config import Settings
+    from service.engine import Tagger
+
+    (tmp_path / "desk.yaml").write_text("name: desk\ntopics:\n  - name: COP29\n    keywords: [COP29]\n"
+                                        "    ruled_out_by: [COP28, COP 28]\n  - name: trade\n")
+    settings = Settings.from_env({}, model=tiny_model_dir)
+    tagger = Tagger.load(replace(settings, taxonomies_dir=tmp_path).engine_options())
+    texts = ["Talks at cop28 ended.", "Talks at COP 28 ended.", "COP29 built on COP28.", "Talks ended.",
+             "Talks at COP280 ended."]
+    results = tagger.tag(texts, taxonomy="desk", threshold=0.0)
+    assert [{t.label for t in r.topics} for r in results] == [{"trade"}, {"trade"}, {"COP29", "trade"},
+                                                              {"COP29", "trade"}, {"COP29", "trade"}]
+    [single] = tagger.tag(texts[:1], taxonomy="desk", multi_label=False)  # the best topic, whatever it is
+    assert len(single.topics) == 1

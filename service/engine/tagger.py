@@ -24,6 +24,7 @@ from .result_warnings import (
     labels_language_warning,
     text_language_warning,
 )
+from .rivals import without_rivals
 from .scoring import DocumentScores, ScoringBackend
 from .sentence_support import SentenceScores
 from .taxonomy import TaxonomyRegistry
@@ -292,13 +293,14 @@ class Tagger:
         """Final scores (keyword evidence added) and the labels returned, best first
         (none when ``no_topic``: a multi-label call on a text that does not read like news, genre.py;
         the best one when none reaches its threshold and ``best_anyway``)."""
-        final = keywords.combine(model, keywords.document_hits(doc.text, labels, deadline), self.options.keyword_weight)
+        hits = keywords.document_hits(doc.text, labels, deadline)
+        final = keywords.combine(model, hits, self.options.keyword_weight)
         if no_topic:
             chosen = []
         elif multi_label:
             order = [int(j) for j in np.argsort(-final, kind="stable")]
             chosen = [j for j in order if final[j] >= thresholds[j]] or (order[:1] if best_anyway else [])
-            chosen = _without_yielded(chosen, labels)
+            chosen = without_rivals(chosen, labels, doc.text, hits, deadline)
         else:  # which label fits best: compared without the labels' priors (Calibration.label_prior)
             chosen = [int(np.argmax(logit(final) - (prior if prior is not None else 0.0)))]
         return final, chosen[:top_k] if top_k is not None else chosen
@@ -313,15 +315,6 @@ class Tagger:
         """A text's language, and a warning when the model was not trained on it (or, too short to
         tell its language, on its script)."""
         return code, text_language_warning(code, self.backend.languages, self.backend.model_name, text)
-
-
-def _without_yielded(chosen: list[int], labels: list[Label]) -> list[int]:
-    """``chosen`` (best first) less each label that yields to one chosen before it (types.Label)."""
-    kept: list[int] = []
-    for j in chosen:
-        if not any(labels[k].name in labels[j].yields_to for k in kept):
-            kept.append(j)
-    return kept
 
 
 def _evidence_quoting(result: TagResult, text: str, copy: Compacted) -> TagResult:

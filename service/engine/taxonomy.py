@@ -41,6 +41,7 @@ class _TopicEntry(BaseModel):
     parent: str | None = Field(None, max_length=MAX_NAME_CHARS)
     threshold: float | None = Field(default=None, ge=0.0, le=1.0)
     yields_to: list[str] = Field([], max_length=MAX_KEYWORDS)  # topics of the same file (types.Label)
+    ruled_out_by: list[str] = Field([], max_length=MAX_KEYWORDS)  # phrases, matched as keywords are
 
     @field_validator("name", "description")
     @classmethod
@@ -60,14 +61,15 @@ class _TopicEntry(BaseModel):
     def _printable(cls, value: str | None, info: ValidationInfo) -> str | None:
         return None if value is None else _no_control_characters(value, f"a topic's {info.field_name}")
 
-    @field_validator("keywords")
+    @field_validator("keywords", "ruled_out_by")
     @classmethod
-    def _non_empty(cls, value: list[str]) -> list[str]:
+    def _non_empty(cls, value: list[str], info: ValidationInfo) -> list[str]:
         if any(not k.strip() for k in value):
-            raise ValueError("keywords must not be empty strings")
+            raise ValueError(f"{info.field_name} must not be empty strings")
         long = next((k for k in value if len(k.strip()) > MAX_NAME_CHARS), None)
         if long is not None:  # a keyword is a phrase matched literally, not a passage
-            raise ValueError(f"a keyword has {len(long.strip()):,} characters; at most {MAX_NAME_CHARS}")
+            what = "a keyword" if info.field_name == "keywords" else "a phrase"
+            raise ValueError(f"{what} has {len(long.strip()):,} characters; at most {MAX_NAME_CHARS}")
         return [k.strip() for k in value]
 
 
@@ -163,7 +165,8 @@ def load_taxonomy_file(path: Path) -> Taxonomy:
         raise TaxonomyFileError(f"{path}: {_describe_all(exc.errors(), raw)}") from exc
     check_topics(path, parsed.topics)
     labels = tuple(
-        Label(t.name, t.description, tuple(t.keywords), t.code, t.parent, t.threshold, tuple(t.yields_to))
+        Label(t.name, t.description, tuple(t.keywords), t.code, t.parent, t.threshold, tuple(t.yields_to),
+              tuple(t.ruled_out_by))
         for t in parsed.topics
     )
     return Taxonomy(parsed.name, parsed.title, parsed.description, parsed.threshold, labels, path,

@@ -14,6 +14,8 @@ class Label:
     as evidence for the label. ``threshold`` overrides the taxonomy's default threshold.
     ``yields_to`` names topics the model mistakes this one for: a text given one of them with
     a higher score does not get this one (a coal-mine blast is mining, not demining).
+    ``ruled_out_by`` are phrases naming what the model mistakes it for: a text that says one of
+    them and none of ``keywords`` does not get it (COP28 is not COP29). See rivals.py.
     """
 
     name: str
@@ -23,6 +25,7 @@ class Label:
     parent: str | None = None
     threshold: float | None = None
     yields_to: tuple[str, ...] = ()
+    ruled_out_by: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -88,7 +88,7 @@ def taxonomy(name: str) -> dict[str, Any]:
         "sentence_topics": found.sentence_topics, "at_least_one_topic": found.at_least_one_topic,
         "topics": [{"name": lab.name, "description": lab.description, "keywords": list(lab.keywords),
                     "code": lab.code, "parent": lab.parent, "threshold": lab.threshold,
-                    "yields_to": list(lab.yields_to)} for lab in found.labels],
+                    "yields_to": list(lab.yields_to), "ruled_out_by": list(lab.ruled_out_by)} for lab in found.labels],
     }
 
 

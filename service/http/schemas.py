@@ -170,6 +170,8 @@ class TaxonomyTopic(BaseModel):
     threshold: float | None
     yields_to: list[str] = Field(description="Topics of the taxonomy that, given with a higher score, leave this "
                                              "one out (docs/taxonomies.md).")
+    ruled_out_by: list[str] = Field(description="Phrases that, named in a text with none of this topic's keywords, "
+                                                "leave it out (docs/taxonomies.md).")
 
 
 class TaxonomyDetail(BaseModel):
