@@ -299,8 +299,9 @@ class Tagger:
             chosen = []
         elif multi_label:
             order = [int(j) for j in np.argsort(-final, kind="stable")]
-            chosen = [j for j in order if final[j] >= thresholds[j]] or (order[:1] if best_anyway else [])
-            chosen = without_rivals(chosen, labels, doc.text, hits, deadline)
+            chosen = without_rivals([j for j in order if final[j] >= thresholds[j]], labels, doc.text, hits, deadline)
+            if not chosen and best_anyway:  # the best topic the rivals' rules leave
+                chosen = without_rivals(order, labels, doc.text, hits, deadline)[:1]
         else:  # which label fits best: compared without the labels' priors (Calibration.label_prior)
             chosen = [int(np.argmax(logit(final) - (prior if prior is not None else 0.0)))]
         return final, chosen[:top_k] if top_k is not None else chosen
