@@ -374,6 +374,11 @@ def test_yields_to_names_other_topics_of_the_file_as_spelled(tmp_path):
     path = tmp_path / "desk.yaml"
     path.write_text("name: desk\ntopics:\n  - name: mining\n  - name: demining\n    yields_to: [mining]\n")
     assert [lab.yields_to for lab in load_taxonomy_file(path).labels] == [(), ("mining",)]
+    path.write_text("name: desk\ntopics:\n  - name: COP29\n    keywords: [COP29]\n    ruled_out_by: [COP28, cop29]\n")
+    with pytest.raises(TaxonomyFileError) as refused:
+        load_taxonomy_file(path)
+    assert str(refused.value) == (f"{path}: topics[0] (\"COP29\").ruled_out_by names 'cop29', one of its own "
+                                  "keywords, so it could never rule the topic out: leave it in one list")
     path.write_text("name: desk\ntopics:\n  - name: COP29\n    ruled_out_by: [COP28, ' ']\n")
     with pytest.raises(TaxonomyFileError, match=r'topics\[0\] \("COP29"\)\.ruled_out_by: Value error, ruled_out_by '
                                                  r"must not be empty strings"):

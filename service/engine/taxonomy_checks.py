@@ -21,7 +21,7 @@ log = logging.getLogger("newstag.taxonomy")
 
 def check_topics(path: Path, topics: Sequence[_TopicEntry]) -> None:
     _refuse_duplicate_names(path, topics)
-    _refuse_unknown_rivals(path, topics)
+    _refuse_rival_rules_that_cannot_apply(path, topics)
     _warn_of_near_parents(path, topics)
     _warn_of_wide_groups(path, topics)
 
@@ -48,8 +48,9 @@ def _refuse_duplicate_names(path: Path, topics: Sequence[_TopicEntry]) -> None:
         first[key] = index
 
 
-def _refuse_unknown_rivals(path: Path, topics: Sequence[_TopicEntry]) -> None:
-    """``yields_to`` names other topics of the file, as they are spelled: a typo would yield to nothing."""
+def _refuse_rival_rules_that_cannot_apply(path: Path, topics: Sequence[_TopicEntry]) -> None:
+    """``yields_to`` names other topics of the file, as they are spelled: a typo would yield to nothing.
+    ``ruled_out_by`` names none of the topic's own keywords, which a text must lack to be ruled out."""
     names = {topic.name for topic in topics}
     for index, topic in enumerate(topics):
         for rival in topic.yields_to:
@@ -57,6 +58,12 @@ def _refuse_unknown_rivals(path: Path, topics: Sequence[_TopicEntry]) -> None:
                 why = "itself" if rival == topic.name else "no topic of the taxonomy"
                 raise TaxonomyFileError(f"{path}: topics[{index}] (\"{shown(topic.name)}\").yields_to names "
                                         f"{shown(rival)!r}, {why}: name other topics of this file")
+        own = {" ".join(k.casefold().split()) for k in topic.keywords}
+        for phrase in topic.ruled_out_by:  # a text naming it holds a keyword, which keeps the topic
+            if " ".join(phrase.casefold().split()) in own:
+                raise TaxonomyFileError(f"{path}: topics[{index}] (\"{shown(topic.name)}\").ruled_out_by names "
+                                        f"{shown(phrase)!r}, one of its own keywords, so it could never rule the "
+                                        "topic out: leave it in one list")
 
 
 def _warn_of_near_parents(path: Path, topics: Sequence[_TopicEntry]) -> None:
