@@ -198,7 +198,7 @@ def test_a_coal_mine_is_not_demining(tagger, model_alone):
 
 @pytest.mark.parametrize("which", TAGGERS)
 def test_a_coal_mine_blast_is_mining_and_not_demining_and_a_clearance_report_still_is(request, which):
-    """The model reads an explosion in a coal mine close to demining (0.55 here, mining 0.77):
+    """The model reads a fire in a coal mine close to demining (0.55 here, mining 0.77):
     demining yields to mining in news.yaml. Before, 9 of 24 held-out mining reports got demining
     (docs/benchmarks.md, "Session 50: demining")."""
     tagger = request.getfixturevalue(which)
