@@ -383,12 +383,13 @@ def test_yields_to_names_other_topics_of_the_file_as_spelled(tmp_path):
     with pytest.raises(TaxonomyFileError, match=r'topics\[0\] \("COP29"\)\.ruled_out_by: Value error, ruled_out_by '
                                                  r"must not be empty strings"):
         load_taxonomy_file(path)
-    for rival, why in (("Mining", "no topic of the taxonomy"), ("demining", "itself")):
+    for rival, why in (("Mining", "no topic of the taxonomy (names are matched as spelled): did you mean 'mining'?"),
+                       ("mines", "no topic of the taxonomy: name other topics of this file"),
+                       ("demining", "itself: name other topics of this file")):
         path.write_text(f"name: desk\ntopics:\n  - name: mining\n  - name: demining\n    yields_to: [{rival}]\n")
         with pytest.raises(TaxonomyFileError) as refused:
             load_taxonomy_file(path)
-        assert str(refused.value) == (f"{path}: topics[1] (\"demining\").yields_to names '{rival}', {why}: name "
-                                      "other topics of this file")
+        assert str(refused.value) == f"{path}: topics[1] (\"demining\").yields_to names '{rival}', {why}"
 
 
 def test_a_topic_that_yields_is_left_out_only_where_its_rival_is_given_above_it(tiny_model_dir, tmp_path):
@@ -436,3 +437,41 @@ def test_a_topic_is_ruled_out_by_a_phrase_only_where_none_of_its_keywords_is_nam
                                                               {"COP29", "trade"}, {"COP29", "trade"}]
     [single] = tagger.tag(texts[:1], taxonomy="desk", multi_label=False)  # the best topic, whatever it is
     assert len(single.topics) == 1
+
+
+def test_a_yields_to_name_is_read_as_topic_names_are_and_a_near_miss_says_which_topic_was_meant(tmp_path):
+    """A topic's name is stripped, so "transport " in yields_to named no topic, and "Transport" was
+    refused without a word of the topic spelled otherwise; an empty name said it was no topic."""
+    path = tmp_path / "desk.yaml"
+    desk = "name: desk\ntopics:\n  - name: transport\n  - name: roadworks\n    yields_to: [{}]\n"
+    path.write_text(desk.format("'transport '"))
+    assert load_taxonomy_file(path).labels[1].yields_to == ("transport",)
+    for rival, why in (("Transport", "no topic of the taxonomy (names are matched as spelled): did you mean "
+                                     "'transport'?"),
+                       ("Roadworks", "itself: name other topics of this file")):
+        path.write_text(desk.format(rival))
+        with pytest.raises(TaxonomyFileError) as refused:
+            load_taxonomy_file(path)
+        assert str(refused.value) == f"{path}: topics[1] (\"roadworks\").yields_to names '{rival}', {why}"
+    path.write_text(desk.format("''"))
+    with pytest.raises(TaxonomyFileError, match=r'topics\[1\] \("roadworks"\)\.yields_to: Value error, yields_to '
+                                                 r"must not be empty strings"):
+        load_taxonomy_file(path)
+
+
+def test_a_ruled_out_by_phrase_that_holds_one_of_the_topics_keywords_is_refused(tmp_path):
+    """A text that names "summer festival 2023" names the keyword "summer festival" too, which keeps the
+    topic: such a phrase could never rule it out, as one equal to a keyword could not (nor one written in
+    the other Unicode form, which keywords match)."""
+    path = tmp_path / "desk.yaml"
+    for keyword, phrase in (("summer festival", "Summer  Festival 2023"), ("f\u00eate", "F\u0065\u0302te")):
+        path.write_text(f"name: desk\ntopics:\n  - name: festival\n    keywords: ['{keyword}']\n"
+                        f"    ruled_out_by: [film festival, '{phrase}']\n")
+        with pytest.raises(TaxonomyFileError) as refused:
+            load_taxonomy_file(path)
+        assert str(refused.value).startswith(f"{path}: topics[0] (\"festival\").ruled_out_by names {phrase!r}, "), \
+            str(refused.value)
+        assert "could never rule the topic out" in str(refused.value)
+    path.write_text("name: desk\ntopics:\n  - name: festival\n    keywords: [summer festival]\n"
+                    "    ruled_out_by: [film festival, summer, festival 2023]\n")
+    assert load_taxonomy_file(path).labels[0].ruled_out_by == ("film festival", "summer", "festival 2023")

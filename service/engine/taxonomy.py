@@ -61,14 +61,15 @@ class _TopicEntry(BaseModel):
     def _printable(cls, value: str | None, info: ValidationInfo) -> str | None:
         return None if value is None else _no_control_characters(value, f"a topic's {info.field_name}")
 
-    @field_validator("keywords", "ruled_out_by")
+    @field_validator("keywords", "ruled_out_by", "yields_to")
     @classmethod
     def _non_empty(cls, value: list[str], info: ValidationInfo) -> list[str]:
+        # yields_to's names are stripped as topic names are: "transport " named no topic.
         if any(not k.strip() for k in value):
             raise ValueError(f"{info.field_name} must not be empty strings")
         long = next((k for k in value if len(k.strip()) > MAX_NAME_CHARS), None)
         if long is not None:  # a keyword is a phrase matched literally, not a passage
-            what = "a keyword" if info.field_name == "keywords" else "a phrase"
+            what = {"keywords": "a keyword", "ruled_out_by": "a phrase"}.get(info.field_name or "", "a name")
             raise ValueError(f"{what} has {len(long.strip()):,} characters; at most {MAX_NAME_CHARS}")
         return [k.strip() for k in value]
 

@@ -11,6 +11,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..errors import TaxonomyFileError
+from . import keywords
+from .types import Label
 from .validation import label_key
 
 if TYPE_CHECKING:
@@ -49,21 +51,34 @@ def _refuse_duplicate_names(path: Path, topics: Sequence[_TopicEntry]) -> None:
 
 
 def _refuse_rival_rules_that_cannot_apply(path: Path, topics: Sequence[_TopicEntry]) -> None:
-    """``yields_to`` names other topics of the file, as they are spelled: a typo would yield to nothing.
-    ``ruled_out_by`` names none of the topic's own keywords, which a text must lack to be ruled out."""
+    """``yields_to`` names other topics of the file, as they are spelled: a typo would yield to nothing
+    (one spelled in another case is named). ``ruled_out_by`` holds none of the topic's own keywords as
+    keywords are matched: a text naming such a phrase names the keyword, which keeps the topic."""
     names = {topic.name for topic in topics}
+    by_key = {label_key(topic.name): topic.name for topic in topics}
     for index, topic in enumerate(topics):
         for rival in topic.yields_to:
             if rival not in names or rival == topic.name:
-                why = "itself" if rival == topic.name else "no topic of the taxonomy"
+                meant = by_key.get(label_key(rival))
+                why = ("itself: name other topics of this file" if meant == topic.name
+                       else "no topic of the taxonomy: name other topics of this file" if meant is None
+                       else f"no topic of the taxonomy (names are matched as spelled): did you mean {shown(meant)!r}?")
                 raise TaxonomyFileError(f"{path}: topics[{index}] (\"{shown(topic.name)}\").yields_to names "
-                                        f"{shown(rival)!r}, {why}: name other topics of this file")
-        own = {" ".join(k.casefold().split()) for k in topic.keywords}
+                                        f"{shown(rival)!r}, {why}")
+        own = {_folded(k) for k in topic.keywords}
         for phrase in topic.ruled_out_by:  # a text naming it holds a keyword, which keeps the topic
-            if " ".join(phrase.casefold().split()) in own:
-                raise TaxonomyFileError(f"{path}: topics[{index}] (\"{shown(topic.name)}\").ruled_out_by names "
-                                        f"{shown(phrase)!r}, one of its own keywords, so it could never rule the "
-                                        "topic out: leave it in one list")
+            if not keywords.document_hits(phrase, [Label(topic.name, keywords=tuple(topic.keywords))])[0]:
+                continue  # (one pass over all its keywords; which one it holds is looked up when one is)
+            held = next(k for k in topic.keywords
+                        if keywords.document_hits(phrase, [Label(topic.name, keywords=(k,))])[0])
+            what = "one of its own keywords" if _folded(phrase) in own else f"which holds its keyword {shown(held)!r}"
+            raise TaxonomyFileError(f"{path}: topics[{index}] (\"{shown(topic.name)}\").ruled_out_by names "
+                                    f"{shown(phrase)!r}, {what}, so it could never rule the topic out: leave it "
+                                    "in one list")
+
+
+def _folded(phrase: str) -> str:
+    return " ".join(unicodedata.normalize("NFC", phrase).casefold().split())
 
 
 def _warn_of_near_parents(path: Path, topics: Sequence[_TopicEntry]) -> None:
