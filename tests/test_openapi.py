@@ -142,3 +142,11 @@ def test_warning_codes_are_a_closed_list_the_spec_names(spec):
         "model-not-loaded", "model-version-changed", "predicted-not-model-labels"}
     with pytest.raises(ValueError, match="unknown warning code"):
         Warning("low-confidence", "a code the schema does not list")
+
+
+def test_a_topics_rival_rules_say_in_the_schema_that_they_apply_to_multi_label_answers(spec):
+    """Read alone, the schema said a topic yielding to a rival (or ruled out by a phrase) is left out of
+    every answer; a single-label call returns the best topic whatever the rules (docs/taxonomies.md)."""
+    topic = spec["components"]["schemas"]["TaxonomyTopic"]["properties"]
+    for field in ("yields_to", "ruled_out_by"):
+        assert "multi-label" in topic[field]["description"], topic[field]["description"]

@@ -169,9 +169,9 @@ class TaxonomyTopic(BaseModel):
     parent: str | None
     threshold: float | None
     yields_to: list[str] = Field(description="Topics of the taxonomy that, given with a higher score, leave this "
-                                             "one out (docs/taxonomies.md).")
+                                             "one out of a multi-label answer (docs/taxonomies.md).")
     ruled_out_by: list[str] = Field(description="Phrases that, named in a text with none of this topic's keywords, "
-                                                "leave it out (docs/taxonomies.md).")
+                                                "leave it out of a multi-label answer (docs/taxonomies.md).")
 
 
 class TaxonomyDetail(BaseModel):
