@@ -475,3 +475,19 @@ def test_a_ruled_out_by_phrase_that_holds_one_of_the_topics_keywords_is_refused(
     path.write_text("name: desk\ntopics:\n  - name: festival\n    keywords: [summer festival]\n"
                     "    ruled_out_by: [film festival, summer, festival 2023]\n")
     assert load_taxonomy_file(path).labels[0].ruled_out_by == ("film festival", "summer", "festival 2023")
+
+
+@pytest.mark.parametrize("value, said", [
+    ("{mining}", "YAML read this value as a mapping, not a list: write it [a, b] (brackets, not braces) or one "
+                 "\"- a\" line each"),
+    ("", "YAML read this value as empty, not a list: write [] or leave the line out"),
+])
+def test_a_list_written_otherwise_says_how_to_write_it(tmp_path, value, said):
+    """`yields_to: {mining}` (braces for brackets) and `yields_to:` with nothing after it said
+    'Input should be a valid list', and not what to write."""
+    path = tmp_path / "desk.yaml"
+    for field in ("yields_to", "ruled_out_by", "keywords"):
+        path.write_text(f"name: desk\ntopics:\n  - name: mining\n  - name: demining\n    {field}: {value}\n")
+        with pytest.raises(TaxonomyFileError) as refused:
+            load_taxonomy_file(path)
+        assert str(refused.value) == f'{path}: topics[1] ("demining").{field}: {said}', str(refused.value)

@@ -126,6 +126,11 @@ def _describe(error: Any, raw: dict) -> str:
         return f"{where}: YAML read this value as {read_as}: put it in quotes to keep it as text"
     if error["type"] == "list_type" and isinstance(error.get("input"), str):  # keywords: city council, councillors
         return f'{where}: YAML read this value as one text, not a list: write it [a, b] or one "- a" line each'
+    if error["type"] == "list_type" and isinstance(error.get("input"), dict):  # yields_to: {mining}
+        return (f'{where}: YAML read this value as a mapping, not a list: write it [a, b] (brackets, not braces) '
+                'or one "- a" line each')
+    if error["type"] == "list_type" and error.get("input") is None and len(loc) == 3:  # a topic's "keywords:"
+        return f"{where}: YAML read this value as empty, not a list: write [] or leave the line out"
     return f"{where}: {error['msg']}"
 
 
