@@ -224,6 +224,8 @@ def test_another_un_climate_conference_is_not_cop29_unless_cop29_is_named(reques
         "on last year's COP28 pledge in Dubai to transition away from fossil fuels."])
     assert "COP29" not in {t.label for t in dubai.topics}, dubai.topics
     assert "COP29" in {t.label for t in both.topics}, both.topics
+    [best] = tagger.tag(["COP28 in Dubai ended on Wednesday with a global agreement."], multi_label=False)
+    assert [t.label for t in best.topics] != ["COP29"], best.topics  # single-label: the best no phrase rules out
     # COP29 was its best topic (0.79): news is still given its best topic the rule leaves (scoring.md, step 8)
     [overtime] = tagger.tag(["COP26 talks run into overtime."])
     assert len(overtime.topics) == 1 and overtime.topics[0].label != "COP29", overtime.topics

@@ -435,8 +435,15 @@ def test_a_topic_is_ruled_out_by_a_phrase_only_where_none_of_its_keywords_is_nam
     results = tagger.tag(texts, taxonomy="desk", threshold=0.0)
     assert [{t.label for t in r.topics} for r in results] == [{"trade"}, {"trade"}, {"COP29", "trade"},
                                                               {"COP29", "trade"}, {"COP29", "trade"}]
-    [single] = tagger.tag(texts[:1], taxonomy="desk", multi_label=False)  # the best topic, whatever it is
-    assert len(single.topics) == 1
+    # Single-label: the best topic no phrase rules out; the same as without the rule where none applies.
+    (tmp_path / "plain").mkdir()
+    (tmp_path / "plain" / "desk.yaml").write_text("name: desk\ntopics:\n  - name: COP29\n    keywords: [COP29]\n"
+                                                  "  - name: trade\n")
+    plain = Tagger.load(replace(settings, taxonomies_dir=tmp_path / "plain").engine_options())
+    best = [r.topics[0].label for r in plain.tag(texts, taxonomy="desk", multi_label=False)]
+    assert "COP29" in best[:2]  # so the rule has something to change
+    singles = tagger.tag(texts, taxonomy="desk", multi_label=False)
+    assert [[t.label for t in r.topics] for r in singles] == [["trade"], ["trade"], *[[b] for b in best[2:]]]
 
 
 def test_a_yields_to_name_is_read_as_topic_names_are_and_a_near_miss_says_which_topic_was_meant(tmp_path):

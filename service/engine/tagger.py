@@ -301,9 +301,12 @@ class Tagger:
             order = [int(j) for j in np.argsort(-final, kind="stable")]
             chosen = without_rivals([j for j in order if final[j] >= thresholds[j]], labels, doc.text, hits, deadline)
             if not chosen and best_anyway:  # the best topic the rivals' rules leave
-                chosen = without_rivals(order, labels, doc.text, hits, deadline)[:1]
+                chosen = without_rivals(order, labels, doc.text, hits, deadline, limit=1)
         else:  # which label fits best: compared without the labels' priors (Calibration.label_prior)
-            chosen = [int(np.argmax(logit(final) - (prior if prior is not None else 0.0)))]
+            fit = logit(final) - (prior if prior is not None else 0.0)
+            order = [int(j) for j in np.argsort(-fit, kind="stable")]
+            # The best one no phrase rules out (all of them ruled out: the best)
+            chosen = without_rivals(order, labels, doc.text, hits, deadline, limit=1) or order[:1]
         return final, chosen[:top_k] if top_k is not None else chosen
 
     def _labels_language_warning(self, label_set: LabelSet) -> tuple[Warning, ...]:

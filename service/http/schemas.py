@@ -171,7 +171,8 @@ class TaxonomyTopic(BaseModel):
     yields_to: list[str] = Field(description="Topics of the taxonomy that, given with a higher score, leave this "
                                              "one out of a multi-label answer (docs/taxonomies.md).")
     ruled_out_by: list[str] = Field(description="Phrases that, named in a text with none of this topic's keywords, "
-                                                "leave it out of a multi-label answer (docs/taxonomies.md).")
+                                                "leave it out of the answer; a single-label call returns the best "
+                                                "topic no phrase rules out (docs/taxonomies.md).")
 
 
 class TaxonomyDetail(BaseModel):
