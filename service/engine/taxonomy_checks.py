@@ -23,7 +23,8 @@ log = logging.getLogger("newstag.taxonomy")
 
 def check_topics(path: Path, topics: Sequence[_TopicEntry]) -> None:
     _refuse_duplicate_names(path, topics)
-    _refuse_rival_rules_that_cannot_apply(path, topics)
+    _refuse_unknown_rivals(path, topics)
+    _refuse_phrases_holding_keywords(path, topics)
     _warn_of_near_parents(path, topics)
     _warn_of_wide_groups(path, topics)
 
@@ -50,10 +51,9 @@ def _refuse_duplicate_names(path: Path, topics: Sequence[_TopicEntry]) -> None:
         first[key] = index
 
 
-def _refuse_rival_rules_that_cannot_apply(path: Path, topics: Sequence[_TopicEntry]) -> None:
+def _refuse_unknown_rivals(path: Path, topics: Sequence[_TopicEntry]) -> None:
     """``yields_to`` names other topics of the file, as they are spelled: a typo would yield to nothing
-    (one spelled in another case is named). ``ruled_out_by`` holds none of the topic's own keywords as
-    keywords are matched: a text naming such a phrase names the keyword, which keeps the topic."""
+    (one spelled in another case is named)."""
     names = {topic.name for topic in topics}
     by_key = {label_key(topic.name): topic.name for topic in topics}
     for index, topic in enumerate(topics):
@@ -65,6 +65,12 @@ def _refuse_rival_rules_that_cannot_apply(path: Path, topics: Sequence[_TopicEnt
                        else f"no topic of the taxonomy (names are matched as spelled): did you mean {shown(meant)!r}?")
                 raise TaxonomyFileError(f"{path}: topics[{index}] (\"{shown(topic.name)}\").yields_to names "
                                         f"{shown(rival)!r}, {why}")
+
+
+def _refuse_phrases_holding_keywords(path: Path, topics: Sequence[_TopicEntry]) -> None:
+    """``ruled_out_by`` holds none of the topic's own keywords as keywords are matched: a text naming
+    such a phrase names the keyword, which keeps the topic."""
+    for index, topic in enumerate(topics):
         own = {_folded(k) for k in topic.keywords}
         for phrase in topic.ruled_out_by:  # a text naming it holds a keyword, which keeps the topic
             if not keywords.document_hits(phrase, [Label(topic.name, keywords=tuple(topic.keywords))])[0]:
